@@ -1,0 +1,180 @@
+"""Run every Timebridge service on this machine against the local Kafka and PostgreSQL.
+
+``make dev`` calls this after ``infra-up`` and ``topics``. It creates the service databases if
+missing, seeds the demo workspace's Core webhook secret, starts the five services as child
+processes, waits until each answers ``/readyz``, prints where they listen, and on Ctrl-C (or
+SIGTERM) stops them all with SIGTERM, escalating to SIGKILL only after a grace period, so no
+process outlives it.
+"""
+
+import argparse
+import asyncio
+import base64
+import os
+import secrets
+import signal
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+STATE = Path(os.environ.get("TIMEBRIDGE_STATE_DIR", ROOT / ".local"))
+GRACE_S = 20.0
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    module: str
+    port_offset: int
+    credentials: bool = False
+
+    @property
+    def database(self) -> str:
+        return "tb_" + self.name.replace("-", "_")
+
+
+SERVICES = (
+    ServiceSpec("ingest", "timebridge_ingest.entrypoints.main", 1, credentials=True),
+    ServiceSpec("mapping", "timebridge_mapping.entrypoints.main", 2),
+    ServiceSpec("conflict-resolver", "timebridge_conflict_resolver.entrypoints.main", 3),
+    ServiceSpec("invoice-export", "timebridge_invoice_export.entrypoints.main", 4),
+    ServiceSpec("reporting", "timebridge_reporting.entrypoints.main", 5),
+)
+
+
+def dev_secrets() -> dict[str, str]:
+    """Per-machine dev credentials, generated once and kept in the state dir (never committed)."""
+    path = STATE / "dev-secrets.env"
+    if not path.exists():
+        STATE.mkdir(parents=True, exist_ok=True)
+        key = base64.urlsafe_b64encode(os.urandom(32)).decode()
+        path.write_text(
+            f"TB_ENCRYPTION_KEY={key}\n"
+            f"TB_ADMIN_TOKEN={secrets.token_urlsafe(24)}\n"
+            f"DEMO_CORE_WEBHOOK_SECRET={secrets.token_urlsafe(32)}\n"
+        )
+        path.chmod(0o600)
+    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+    return {k: v for k, v in pairs}
+
+
+async def ensure_databases(admin_dsn: str, names: list[str]) -> None:
+    conn = await asyncpg.connect(admin_dsn)
+    try:
+        existing = {r["datname"] for r in await conn.fetch("SELECT datname FROM pg_database")}
+        for name in names:
+            if name not in existing:
+                await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+
+
+async def wait_ready(url: str, proc: asyncio.subprocess.Process, timeout_s: float) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    async with httpx.AsyncClient(timeout=2) as client:
+        while True:
+            if proc.returncode is not None:
+                raise RuntimeError(f"{url} exited with {proc.returncode} before it was ready")
+            try:
+                if (await client.get(url)).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"{url} not ready after {timeout_s:.0f}s")
+            await asyncio.sleep(0.3)
+
+
+async def stop_all(procs: dict[str, asyncio.subprocess.Process]) -> None:
+    for proc in procs.values():
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
+    for name, proc in procs.items():
+        try:
+            await asyncio.wait_for(proc.wait(), GRACE_S)
+        except TimeoutError:
+            print(f"dev: {name} ignored SIGTERM for {GRACE_S:.0f}s, killing it", file=sys.stderr)
+            proc.kill()
+            await proc.wait()
+
+
+async def run(args: argparse.Namespace) -> int:
+    creds = dev_secrets()
+    specs = [s for s in SERVICES if not args.only or s.name in args.only]
+    pg = f"postgresql://timebridge:timebridge@{args.pg_host}:{args.pg_port}"
+    await ensure_databases(f"{pg}/postgres", [args.db_prefix + s.database for s in specs])
+    procs: dict[str, asyncio.subprocess.Process] = {}
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        for spec in specs:
+            env = {
+                **os.environ,
+                "TB_KAFKA__BOOTSTRAP_SERVERS": args.kafka,
+                "TB_KAFKA__GROUP_PREFIX": args.group_prefix,
+                "TB_DATABASE__URL": f"{pg}/{args.db_prefix}{spec.database}",
+                "TB_HTTP__HOST": "127.0.0.1",
+                "TB_HTTP__PORT": str(args.port_base + spec.port_offset),
+                "TB_TELEMETRY__LOG_JSON": "true" if args.json_logs else "false",
+            }
+            if spec.credentials:
+                env |= {k: creds[k] for k in ("TB_ENCRYPTION_KEY", "TB_ADMIN_TOKEN")}
+            procs[spec.name] = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", spec.module, env=env, start_new_session=True
+            )
+        for spec in specs:
+            url = f"http://127.0.0.1:{args.port_base + spec.port_offset}"
+            await wait_ready(f"{url}/readyz", procs[spec.name], args.ready_timeout)
+        ingest = f"http://127.0.0.1:{args.port_base + 1}"
+        if "ingest" in procs:
+            async with httpx.AsyncClient() as client:
+                response = await client.put(
+                    f"{ingest}/v1/admin/workspaces/demo/webhook-secrets/core",
+                    json={"secret": creds["DEMO_CORE_WEBHOOK_SECRET"]},
+                    headers={"authorization": f"Bearer {creds['TB_ADMIN_TOKEN']}"},
+                )
+                response.raise_for_status()
+        print("\nTimebridge is running:")
+        for spec in specs:
+            url = f"http://127.0.0.1:{args.port_base + spec.port_offset}"
+            print(f"  {spec.name:<18} {url}   (API docs: {url}/docs)")
+        print(f"  kafka              {args.kafka}")
+        print(f"  postgres           {pg}/{args.db_prefix}tb_<service>")
+        print(f"\nDemo workspace 'demo': credentials in {STATE / 'dev-secrets.env'}")
+        print("Ctrl-C stops everything.\n", flush=True)
+        exited = [asyncio.create_task(p.wait()) for p in procs.values()]
+        stopper = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait([stopper, *exited], return_when=asyncio.FIRST_COMPLETED)
+        stopper.cancel()
+        failed = [n for n, p in procs.items() if p.returncode not in (None, 0)]
+        if failed:
+            print(f"dev: {', '.join(failed)} exited unexpectedly, stopping", file=sys.stderr)
+            return 1
+        return 0
+    finally:
+        await stop_all(procs)
+        print("dev: all services stopped", flush=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--kafka", default=os.environ.get("TB_DEV_KAFKA", "127.0.0.1:19092"))
+    parser.add_argument("--pg-host", default="127.0.0.1")
+    parser.add_argument("--pg-port", type=int, default=int(os.environ.get("TIMEBRIDGE_PG_PORT", "15432")))
+    parser.add_argument("--port-base", type=int, default=8000, help="services listen on base+1..5")
+    parser.add_argument("--db-prefix", default="", help="prefix of the service database names")
+    parser.add_argument("--group-prefix", default="timebridge")
+    parser.add_argument("--only", action="append", help="run only this service (repeatable)")
+    parser.add_argument("--ready-timeout", type=float, default=60.0)
+    parser.add_argument("--json-logs", action="store_true")
+    return asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

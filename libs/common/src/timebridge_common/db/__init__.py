@@ -1,0 +1,1 @@
+"""Postgres plumbing on asyncpg: pool, migrations, idempotent inbox, transactional outbox."""

@@ -1,0 +1,26 @@
+"""Versioned event contracts published on Kafka (a public API: see ``schemas/``)."""
+
+from timebridge_common.events.base import Event, event_topic
+from timebridge_common.events.catalog import (
+    ALL_EVENTS,
+    EntrySynced,
+    InvoiceExported,
+    InvoiceLine,
+    TimeEntryFields,
+    TimeEntryLogged,
+    UserRef,
+)
+from timebridge_common.events.envelope import Envelope
+
+__all__ = [
+    "ALL_EVENTS",
+    "EntrySynced",
+    "Envelope",
+    "Event",
+    "InvoiceExported",
+    "InvoiceLine",
+    "TimeEntryFields",
+    "TimeEntryLogged",
+    "UserRef",
+    "event_topic",
+]

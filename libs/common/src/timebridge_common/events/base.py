@@ -1,0 +1,91 @@
+"""Base class of every event payload.
+
+Each event class carries its name and major version. A major version owns its own topic
+(``timebridge.<kebab-name>.v<N>``) so that a breaking change never reaches an old consumer;
+compatible additions (new optional fields) stay within the version and are checked against the
+last published schema by the test suite.
+"""
+
+import datetime as dt
+import re
+import zoneinfo
+from typing import Annotated, Any, ClassVar
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+
+TOPIC_PREFIX = "timebridge"
+
+
+def _to_utc(value: dt.datetime) -> dt.datetime:
+    return value.astimezone(dt.UTC)
+
+
+WorkspaceId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]  # = api.WORKSPACE_ID_PATTERN
+"""The tenant: every event belongs to exactly one workspace."""
+
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
+"""A timezone-aware datetime, normalised to UTC; naive datetimes are rejected."""
+
+
+def _check_timezone(value: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown IANA time zone {value!r}") from None
+    return value
+
+
+IanaTimezone = Annotated[str, AfterValidator(_check_timezone)]
+
+
+def _kebab(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "-", name).lower()
+
+
+class Event(BaseModel):
+    """A fact that happened, named in the past tense.
+
+    ``extra="ignore"`` lets a consumer built against revision N read revision N+1 of the same
+    major version, which may only add optional fields.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    name: ClassVar[str]
+    version: ClassVar[int]
+
+    workspace_id: WorkspaceId
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" not in cls.__dict__ or "version" not in cls.__dict__:
+            raise TypeError(f"{cls.__name__} must define class attributes 'name' and 'version'")
+
+    @classmethod
+    def type_name(cls) -> str:
+        """The CloudEvents ``type``, e.g. ``timebridge.TimeEntryLogged.v1``."""
+        return event_type_name(cls.name, cls.version)
+
+    @classmethod
+    def topic(cls) -> str:
+        return event_topic(cls.name, cls.version)
+
+    def partition_key(self) -> str:
+        """Events with the same key keep their relative order (one partition)."""
+        raise NotImplementedError
+
+
+def event_type_name(name: str, version: int) -> str:
+    return f"{TOPIC_PREFIX}.{name}.v{version}"
+
+
+def event_topic(name: str, version: int) -> str:
+    return f"{TOPIC_PREFIX}.{_kebab(name)}.v{version}"
+
+
+def parse_type_name(type_name: str) -> tuple[str, int]:
+    """Split ``timebridge.TimeEntryLogged.v1`` into ``("TimeEntryLogged", 1)``."""
+    match = re.fullmatch(rf"{TOPIC_PREFIX}\.([A-Za-z]+)\.v([0-9]+)", type_name)
+    if match is None:
+        raise ValueError(f"not a Timebridge event type: {type_name!r}")
+    return match.group(1), int(match.group(2))

@@ -1,0 +1,150 @@
+"""The published events, version 1.
+
+Field names are the product's vocabulary, not any provider's: adapters translate units and names
+at the edge (Everhour seconds, Harvest decimal hours, Clockify ISO-8601 durations all become
+``duration_seconds``).
+"""
+
+import datetime as dt
+from decimal import Decimal
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from timebridge_common.events.base import Event, IanaTimezone, UtcDatetime
+
+SystemName = Annotated[
+    str,
+    Field(
+        pattern=r"^[a-z][a-z0-9_-]{1,39}$",
+        description="A system id: 'core', 'everhour', 'harvest', 'toggl', 'clockify', "
+        "'hubstaff', 'quickbooks_time', 'tempo', 'quickbooks', 'xero', 'freshbooks', ...",
+    ),
+]
+ExternalId = Annotated[str, Field(min_length=1, max_length=200)]
+Money = Annotated[Decimal, Field(decimal_places=4, description="Exact decimal amount")]
+
+
+class UserRef(BaseModel):
+    """A user as the source system knows them; ``email`` drives automatic user mapping."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    external_id: ExternalId
+    email: str | None = None
+    name: str | None = None
+
+
+class TimeEntryFields(BaseModel):
+    """The synchronised fields of a time entry (the Everhour guide's 'What Syncs' table)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    user: UserRef
+    project_external_id: ExternalId | None = None
+    task_external_id: ExternalId | None = Field(
+        default=None, description="Core ticket id or the tracker's task id"
+    )
+    date: dt.date = Field(description="The day the work counts for, in the source time zone")
+    started_at: UtcDatetime | None = None
+    ended_at: UtcDatetime | None = None
+    timezone: IanaTimezone = Field(default="UTC", description="IANA time zone of the source entry")
+    duration_seconds: int = Field(ge=0, le=7 * 24 * 3600)
+    notes: str = Field(default="", max_length=10_000)
+    billable: bool
+
+
+class TimeEntryLogged(Event):
+    """A time entry was created, changed or deleted in a source system.
+
+    Published by ingest for every webhook or poll observation. The same change seen twice (webhook
+    and poll, or a redelivered webhook) carries the same ``updated_at``; consumers use
+    ``(source, external_id, updated_at)`` to recognise it.
+    """
+
+    name: ClassVar[str] = "TimeEntryLogged"
+    version: ClassVar[int] = 1
+
+    integration_id: ExternalId | None = Field(
+        default=None, description="The tracker connection that observed it; null for Core"
+    )
+    source: SystemName
+    external_id: ExternalId
+    entry: TimeEntryFields
+    updated_at: UtcDatetime
+    deleted: bool = False
+    observed_via: Literal["webhook", "poll"]
+
+    def partition_key(self) -> str:
+        return f"{self.workspace_id}:{self.source}:{self.external_id}"
+
+
+SyncStatus = Literal["synced", "skipped", "queued", "conflict", "error"]
+
+
+class EntrySynced(Event):
+    """The outcome of syncing one change of one entry to one target.
+
+    ``status == "synced"`` only after the target confirmed the write and a read-back matched;
+    every other status carries a ``reason``. The last ``EntrySynced`` for an entry is its status.
+    """
+
+    name: ClassVar[str] = "EntrySynced"
+    version: ClassVar[int] = 1
+
+    integration_id: ExternalId
+    source: SystemName
+    source_external_id: ExternalId
+    target: SystemName
+    target_external_id: ExternalId | None = None
+    status: SyncStatus
+    operation: Literal["create", "update", "delete", "none"]
+    reason: str | None = Field(default=None, max_length=2_000)
+    provider_response: str | None = Field(default=None, max_length=4_000)
+    entry: TimeEntryFields | None = Field(
+        default=None, description="The entry as written to the target, in the target's ids"
+    )
+    source_updated_at: UtcDatetime
+    synced_at: UtcDatetime
+
+    def partition_key(self) -> str:
+        return f"{self.workspace_id}:{self.source}:{self.source_external_id}"
+
+
+class InvoiceLine(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    description: str
+    quantity_hours: Money
+    unit_price: Money
+    amount: Money
+    project_id: ExternalId | None = None
+
+
+class InvoiceExported(Event):
+    """An invoice was copied to an accounting tool as a draft; its entries are now locked."""
+
+    name: ClassVar[str] = "InvoiceExported"
+    version: ClassVar[int] = 1
+
+    invoice_id: ExternalId
+    provider: SystemName
+    provider_invoice_id: ExternalId
+    number: str | None = None
+    client_id: ExternalId
+    provider_client_id: ExternalId
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    issue_date: dt.date | None = None
+    period_start: dt.date
+    period_end: dt.date
+    status: Literal["draft"] = "draft"
+    lines: tuple[InvoiceLine, ...]
+    total: Money
+    entry_ids: tuple[ExternalId, ...]
+    exported_at: UtcDatetime
+
+    def partition_key(self) -> str:
+        return f"{self.workspace_id}:{self.invoice_id}"
+
+
+ALL_EVENTS: tuple[type[Event], ...] = (TimeEntryLogged, EntrySynced, InvoiceExported)

@@ -1,0 +1,1 @@
+"""Kafka plumbing: producer/consumer defaults, dead-letter topics, replay, topic creation."""

@@ -1,0 +1,44 @@
+"""The topic catalogue and its creation (the broker does not auto-create topics)."""
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from timebridge_common.config import KafkaConfig
+from timebridge_common.events.catalog import ALL_EVENTS
+from timebridge_common.kafka.dlt import dlt_topic
+
+
+def all_topics() -> list[str]:
+    """Every event topic and its dead-letter topic."""
+    topics = [model.topic() for model in ALL_EVENTS]
+    return [t for topic in topics for t in (topic, dlt_topic(topic))]
+
+
+async def ensure_topics(config: KafkaConfig, topics: list[str] | None = None) -> list[str]:
+    """Create missing topics; return the ones created. Safe to run concurrently and repeatedly."""
+    wanted = topics if topics is not None else all_topics()
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=config.bootstrap_servers, request_timeout_ms=config.request_timeout_ms
+    )
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [t for t in wanted if t not in existing]
+        created: list[str] = []
+        for topic in missing:
+            try:
+                await admin.create_topics(
+                    [
+                        NewTopic(
+                            topic,
+                            num_partitions=config.partitions,
+                            replication_factor=config.replication_factor,
+                        )
+                    ]
+                )
+                created.append(topic)
+            except TopicAlreadyExistsError:
+                pass
+        return created
+    finally:
+        await admin.close()

@@ -1,0 +1,1 @@
+"""Conflict-resolver: matches the same work logged on both sides and applies the conflict policy."""

@@ -1,0 +1,1 @@
+"""I/O: Postgres repositories and provider clients."""

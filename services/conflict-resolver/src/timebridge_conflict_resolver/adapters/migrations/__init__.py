@@ -1,0 +1,1 @@
+"""SQL migrations of the conflict-resolver database, applied in file-name order."""

@@ -1,0 +1,1 @@
+"""Ingest: turns what upstream systems tell us (webhooks, polls) into ``TimeEntryLogged`` events."""

@@ -1,0 +1,1 @@
+"""SQL migrations of the ingest database, applied in file-name order."""

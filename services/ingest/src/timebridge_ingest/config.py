@@ -1,0 +1,23 @@
+"""Ingest settings: the only place this service reads its environment."""
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from timebridge_common.config import HttpConfig, ServiceSettings
+
+
+class Settings(BaseSettings, ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="TB_", env_nested_delimiter="__", frozen=True)
+
+    http: HttpConfig = HttpConfig(port=8001)
+    encryption_key: SecretStr = Field(
+        description="base64url 32-byte key for credentials at rest (timebridge-common SecretBox)"
+    )
+    admin_token: SecretStr = Field(description="Bearer token of the admin API")
+    webhook_tolerance_s: int = Field(
+        default=300, ge=1, description="How old a signed webhook may be (replay protection)"
+    )
+    max_webhook_bytes: int = Field(default=1_048_576, ge=1024)
+    publish_timeout_s: float = Field(
+        default=10.0, gt=0, description="Answer 503 if Kafka has not acknowledged by then"
+    )

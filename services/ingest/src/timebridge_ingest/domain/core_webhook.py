@@ -1,0 +1,148 @@
+"""The Core webhook contract (see docs/contracts/core-webhooks.md) and its translation.
+
+Core signs each delivery like Stripe does: ``Core-Signature: t=<unix seconds>,v1=<hex>``, where
+``v1`` is HMAC-SHA256 over ``"<t>.<raw body>"`` with the workspace's webhook secret. Signing the
+timestamp lets us refuse a captured request replayed later; several ``v1`` values may appear
+while Core rotates a secret.
+"""
+
+import datetime as dt
+import hashlib
+import hmac
+import uuid
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from timebridge_common.events import TimeEntryFields, TimeEntryLogged, UserRef
+from timebridge_common.events.base import IanaTimezone, UtcDatetime
+from timebridge_common.events.codec import validation_summary
+
+SIGNATURE_HEADER = "Core-Signature"
+CORE = "core"
+_EVENT_ID_NAMESPACE = uuid.UUID("6f1c8a52-3b0e-4d4e-9a51-1f7d3e0c2b9a")
+
+
+class WebhookRejectedError(Exception):
+    """The webhook cannot be accepted; ``status`` is the HTTP status to answer with."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    """The ``Core-Signature`` header value for ``body`` (what Core, and our sandbox, send)."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"t={timestamp},v1={mac.hexdigest()}"
+
+
+def verify_signature(
+    secret: str, header: str | None, body: bytes, *, now: dt.datetime, tolerance_s: int
+) -> None:
+    if not header:
+        raise WebhookRejectedError(401, f"missing {SIGNATURE_HEADER} header")
+    parts: dict[str, list[str]] = {}
+    for item in header.split(","):
+        key, sep, value = item.strip().partition("=")
+        if sep:
+            parts.setdefault(key, []).append(value)
+    try:
+        timestamp = int(parts["t"][0])
+    except (KeyError, ValueError):
+        raise WebhookRejectedError(401, f"malformed {SIGNATURE_HEADER} header") from None
+    signatures = parts.get("v1", [])
+    if not signatures:
+        raise WebhookRejectedError(401, f"{SIGNATURE_HEADER} has no v1 signature")
+    if abs(now.timestamp() - timestamp) > tolerance_s:
+        raise WebhookRejectedError(
+            401, f"signature timestamp is more than {tolerance_s}s away from now"
+        )
+    expected = sign(secret, timestamp, body).partition("v1=")[2]
+    if not any(hmac.compare_digest(expected, candidate) for candidate in signatures):
+        raise WebhookRejectedError(401, "signature does not match")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class CoreUser(_Strict):
+    id: Annotated[str, Field(min_length=1)]
+    email: str | None = None
+    name: str | None = None
+
+
+class CoreTimeEntry(_Strict):
+    id: Annotated[str, Field(min_length=1, max_length=200)]
+    user: CoreUser
+    project_id: str | None = None
+    ticket_id: str | None = None
+    date: dt.date
+    started_at: UtcDatetime | None = None
+    duration_seconds: int = Field(ge=0, le=7 * 24 * 3600)
+    notes: str = ""
+    billable: bool = True
+    timezone: IanaTimezone = "UTC"
+    updated_at: UtcDatetime
+
+
+class CoreTimeEntryData(_Strict):
+    time_entry: CoreTimeEntry
+
+
+class CoreTimeEntryWebhook(_Strict):
+    id: Annotated[str, Field(min_length=1, max_length=200, description="Delivery id")]
+    type: Literal["time_entry.created", "time_entry.updated", "time_entry.deleted"]
+    workspace_id: str
+    occurred_at: UtcDatetime
+    data: CoreTimeEntryData
+
+
+def parse_webhook(body: bytes, workspace_id: str) -> CoreTimeEntryWebhook:
+    try:
+        webhook = CoreTimeEntryWebhook.model_validate_json(body)
+    except ValidationError as exc:
+        if any(e["type"] == "json_invalid" for e in exc.errors()):
+            raise WebhookRejectedError(400, "body is not valid JSON") from None
+        raise WebhookRejectedError(422, validation_summary(exc)) from None
+    if webhook.workspace_id != workspace_id:
+        raise WebhookRejectedError(
+            422, f"body is for workspace {webhook.workspace_id!r}, URL for {workspace_id!r}"
+        )
+    return webhook
+
+
+def event_id_for(workspace_id: str, delivery_id: str) -> uuid.UUID:
+    """Deterministic: a redelivered webhook yields the same event id, so consumers drop it."""
+    return uuid.uuid5(_EVENT_ID_NAMESPACE, f"{CORE}:{workspace_id}:{delivery_id}")
+
+
+def to_event(webhook: CoreTimeEntryWebhook) -> TimeEntryLogged:
+    entry = webhook.data.time_entry
+    ended_at = (
+        entry.started_at + dt.timedelta(seconds=entry.duration_seconds)
+        if entry.started_at
+        else None
+    )
+    return TimeEntryLogged(
+        workspace_id=webhook.workspace_id,
+        source=CORE,
+        external_id=entry.id,
+        entry=TimeEntryFields(
+            user=UserRef(external_id=entry.user.id, email=entry.user.email, name=entry.user.name),
+            project_external_id=entry.project_id,
+            task_external_id=entry.ticket_id,
+            date=entry.date,
+            started_at=entry.started_at,
+            ended_at=ended_at,
+            timezone=entry.timezone,
+            duration_seconds=entry.duration_seconds,
+            notes=entry.notes,
+            billable=entry.billable,
+        ),
+        updated_at=entry.updated_at,
+        deleted=webhook.type == "time_entry.deleted",
+        observed_via="webhook",
+    )

@@ -1,0 +1,1 @@
+"""Use cases: orchestrate domain decisions with the ports (repositories, publisher)."""

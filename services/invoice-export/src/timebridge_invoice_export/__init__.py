@@ -1,0 +1,1 @@
+"""Invoice-export: turns billable synced hours into draft invoices in accounting tools."""

@@ -1,0 +1,1 @@
+"""SQL migrations of the invoice-export database, applied in file-name order."""

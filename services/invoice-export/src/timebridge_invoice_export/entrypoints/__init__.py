@@ -1,0 +1,1 @@
+"""How the outside world reaches this service: HTTP routes, Kafka subscribers, main."""

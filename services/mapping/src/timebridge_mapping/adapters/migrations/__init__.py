@@ -1,0 +1,1 @@
+"""SQL migrations of the mapping database, applied in file-name order."""

@@ -1,0 +1,1 @@
+"""SQL migrations of the reporting database, applied in file-name order."""

@@ -1,0 +1,19 @@
+"""Projecting events into the reporting read models, each event exactly once."""
+
+from timebridge_common.events import EntrySynced, Envelope, InvoiceExported
+from timebridge_reporting.adapters.postgres import PostgresReadModels
+
+SYNC_CONSUMER = "reporting.entry-synced"
+INVOICE_CONSUMER = "reporting.invoice-exported"
+
+
+async def on_entry_synced(
+    models: PostgresReadModels, envelope: Envelope, event: EntrySynced
+) -> bool:
+    return await models.record_sync(SYNC_CONSUMER, envelope, event)
+
+
+async def on_invoice_exported(
+    models: PostgresReadModels, envelope: Envelope, event: InvoiceExported
+) -> bool:
+    return await models.record_invoice(INVOICE_CONSUMER, envelope, event)

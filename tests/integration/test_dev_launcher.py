@@ -1,0 +1,109 @@
+"""`make dev`'s launcher: all five services as real processes, real HTTP, clean shutdown.
+
+Runs ``deploy/local/dev.py`` on its own ports, database names and consumer groups (so a running
+``make dev`` is not disturbed), posts a signed webhook over HTTP, reads the entry back from the
+mapping service over HTTP, then sends SIGINT (Ctrl-C) and checks that no process is left.
+"""
+
+import asyncio
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from timebridge_ingest.domain.core_webhook import sign
+
+from .conftest import KAFKA, PG, RUN_ID, position_group_at_end
+from .test_thin_path import core_webhook
+
+ROOT = Path(__file__).resolve().parents[2]
+PORT_BASE = 18700
+SERVICES = ["ingest", "mapping", "conflict-resolver", "invoice-export", "reporting"]
+
+
+async def _children(pid: int) -> set[int]:
+    """All live descendants of ``pid`` (from /proc)."""
+    found: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        parent = frontier.pop()
+        for status in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = status.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == parent and fields[0] != "Z":
+                child = int(status.parent.name)
+                if child not in found:
+                    found.add(child)
+                    frontier.add(child)
+    return found
+
+
+async def test_dev_runs_every_service_and_ctrl_c_leaves_nothing(topics: list[str]) -> None:
+    prefix = f"it-{RUN_ID}-dev"
+    for service in SERVICES:
+        await position_group_at_end(f"{prefix}-{service}", topics)
+    state = ROOT / ".local"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(ROOT / "deploy/local/dev.py"),
+        "--kafka", KAFKA,
+        "--pg-port", PG.rsplit(":", 1)[1],
+        "--port-base", str(PORT_BASE),
+        "--db-prefix", f"it_{RUN_ID}_dev_",
+        "--group-prefix", prefix,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        env={**os.environ, "TIMEBRIDGE_STATE_DIR": str(state)},
+    )
+    assert proc.stdout is not None
+    output: list[str] = []
+    try:
+        async with asyncio.timeout(90):
+            while "Ctrl-C stops everything" not in "".join(output):
+                line = await proc.stdout.readline()
+                assert line, "dev.py exited early:\n" + "".join(output)
+                output.append(line.decode())
+        assert all(s in "".join(output) for s in SERVICES)
+        children = await _children(proc.pid)
+        assert len(children) >= len(SERVICES)
+
+        creds = dict(
+            line.split("=", 1) for line in (state / "dev-secrets.env").read_text().splitlines()
+        )
+        body = core_webhook("demo", f"dlv-{RUN_ID}", f"te-dev-{RUN_ID}")
+        async with httpx.AsyncClient(timeout=10) as http:
+            for offset in range(1, 6):
+                ready = await http.get(f"http://127.0.0.1:{PORT_BASE + offset}/readyz")
+                assert ready.status_code == 200, ready.text
+            response = await http.post(
+                f"http://127.0.0.1:{PORT_BASE + 1}/v1/webhooks/core/demo",
+                content=body,
+                headers={
+                    "content-type": "application/json",
+                    "Core-Signature": sign(creds["DEMO_CORE_WEBHOOK_SECRET"], int(time.time()), body),
+                },
+            )
+            assert response.status_code == 202, response.text
+            url = f"http://127.0.0.1:{PORT_BASE + 2}/v1/workspaces/demo/source-entries/core/te-dev-{RUN_ID}"
+            deadline = time.monotonic() + 20
+            while (entry := await http.get(url)).status_code == 404 and time.monotonic() < deadline:
+                await asyncio.sleep(0.2)
+            assert entry.status_code == 200, entry.text
+            assert entry.json()["entry"]["duration_seconds"] == 2700
+            assert entry.json()["last_event_id"] == response.json()["event_id"]
+            docs = await http.get(f"http://127.0.0.1:{PORT_BASE + 1}/openapi.json")
+            assert "/v1/webhooks/core/{workspace_id}" in docs.json()["paths"]
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGINT)
+        rest = await asyncio.wait_for(proc.stdout.read(), 60)
+        await asyncio.wait_for(proc.wait(), 60)
+    log = "".join(output) + rest.decode()
+    assert proc.returncode == 0, log
+    assert "all services stopped" in log
+    assert not [pid for pid in children if Path(f"/proc/{pid}").exists()], "processes left behind"

@@ -9,7 +9,8 @@ INFRA := bash deploy/local/infra.sh
 SRC := libs/common/src services/ingest/src services/mapping/src \
        services/conflict-resolver/src services/invoice-export/src services/reporting/src
 TESTS := libs/common/tests services/ingest/tests services/mapping/tests \
-         services/conflict-resolver/tests services/invoice-export/tests tests/deploy \
+         services/conflict-resolver/tests services/invoice-export/tests \
+         services/reporting/tests tests/deploy \
          tests/integration
 
 .PHONY: help install infra-up infra-down infra-status topics dev test test-unit \

@@ -150,7 +150,7 @@ async def run(args: argparse.Namespace) -> int:
         print("Ctrl-C stops everything.\n", flush=True)
         exited = [asyncio.create_task(p.wait()) for p in procs.values()]
         stopper = asyncio.create_task(stop.wait())
-        done, _ = await asyncio.wait([stopper, *exited], return_when=asyncio.FIRST_COMPLETED)
+        _done, _ = await asyncio.wait([stopper, *exited], return_when=asyncio.FIRST_COMPLETED)
         stopper.cancel()
         failed = [n for n, p in procs.items() if p.returncode not in (None, 0)]
         if failed:
@@ -166,7 +166,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--kafka", default=os.environ.get("TB_DEV_KAFKA", "127.0.0.1:19092"))
     parser.add_argument("--pg-host", default="127.0.0.1")
-    parser.add_argument("--pg-port", type=int, default=int(os.environ.get("TIMEBRIDGE_PG_PORT", "15432")))
+    parser.add_argument(
+        "--pg-port", type=int, default=int(os.environ.get("TIMEBRIDGE_PG_PORT", "15432"))
+    )
     parser.add_argument("--port-base", type=int, default=8000, help="services listen on base+1..5")
     parser.add_argument("--db-prefix", default="", help="prefix of the service database names")
     parser.add_argument("--group-prefix", default="timebridge")

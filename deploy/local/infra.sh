@@ -101,7 +101,7 @@ rss_mib() {
 }
 
 cmdline_of() {
-    tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null || true
+    tr '\0' ' ' 2>/dev/null <"/proc/$1/cmdline" || true
 }
 
 # Is pid $1 a live process (exists and is not a zombie waiting to be reaped)?
@@ -171,29 +171,31 @@ install_packages() {
     find_pg_bin || die "PostgreSQL server binaries (/usr/lib/postgresql/*/bin/initdb) still missing after install"
 }
 
-# Fetch the broker jars into the cache (outside the clone). The marker holds the pom's
-# digest and is written only after a complete download, so a half download is retried and
-# an edited pom triggers a fresh fetch.
+# Fetch the broker jars into the cache (outside the clone). Maven downloads into a
+# ".partial" sibling that replaces the cache dir only once complete; the marker inside holds
+# the pom's digest, so a half download is retried, an edited pom triggers a fresh fetch, and
+# a running broker never sees its jar dir half-filled.
 install_kafka_libs() {
     local want
     want="$(pom_digest)"
     if [[ -f "${KAFKA_LIBS_MARKER}" && "$(cat "${KAFKA_LIBS_MARKER}")" == "${want}" ]]; then
         return 0
     fi
+    local partial="${KAFKA_LIBS}.partial" mvn_log="${CACHE_DIR}/kafka-${KAFKA_VERSION}-mvn.log" start
     log "fetching Kafka ${KAFKA_VERSION} jars with Maven into ${KAFKA_LIBS}"
-    rm -rf "${KAFKA_LIBS}"
-    mkdir -p "${KAFKA_LIBS}"
-    local start
+    rm -rf "${partial}"
+    mkdir -p "${partial}"
     start="$(now_ms)"
     # Maven's output goes to a log next to the cache (shown only on failure).
-    local mvn_log="${CACHE_DIR}/kafka-${KAFKA_VERSION}-mvn.log"
     if ! mvn -B -q -Dstyle.color=never -f "${KAFKA_POM}" dependency:copy-dependencies \
-        -DincludeScope=runtime -DoutputDirectory="${KAFKA_LIBS}" >"${mvn_log}" 2>&1; then
+        -DincludeScope=runtime -DoutputDirectory="${partial}" >"${mvn_log}" 2>&1; then
         tail -n 40 "${mvn_log}" >&2
         die "Maven could not fetch the Kafka jars (full output: ${mvn_log}); re-run to retry"
     fi
-    [[ -f "${KAFKA_LIBS}/kafka_2.13-${KAFKA_VERSION}.jar" ]] || die "kafka_2.13-${KAFKA_VERSION}.jar missing after fetch"
-    echo "${want}" >"${KAFKA_LIBS_MARKER}"
+    [[ -f "${partial}/kafka_2.13-${KAFKA_VERSION}.jar" ]] || die "kafka_2.13-${KAFKA_VERSION}.jar missing after fetch"
+    echo "${want}" >"${partial}/.complete"
+    rm -rf "${KAFKA_LIBS}"
+    mv "${partial}" "${KAFKA_LIBS}"
     log "fetched $(find "${KAFKA_LIBS}" -name '*.jar' | wc -l) jars ($(du -sh "${KAFKA_LIBS}" | cut -f1)) in $(elapsed_s "${start}") s"
 }
 
@@ -263,7 +265,7 @@ kafka_cluster_id() {
     elif [[ -s "${KAFKA_CLUSTER_ID_FILE}" ]]; then
         id="$(tr -d '[:space:]' <"${KAFKA_CLUSTER_ID_FILE}")"
     else
-        id="$(java -Xmx128m -cp "$(java_cp)" kafka.tools.StorageTool random-uuid | tail -n 1 | tr -d '[:space:]')"
+        id="$(java -Xmx128m -Dlog4j2.configurationFile="${KAFKA_LOG4J}" -cp "$(java_cp)" kafka.tools.StorageTool random-uuid | tail -n 1 | tr -d '[:space:]')"
         log "generated Kafka cluster id ${id}" >&2
     fi
     [[ "${id}" =~ ^[A-Za-z0-9_-]{22}$ ]] || die "invalid Kafka cluster id '${id}' (from ${KAFKA_CLUSTER_ID_FILE} or ${KAFKA_DATA}/meta.properties); 'infra.sh reset' starts over"
@@ -302,6 +304,7 @@ kafka_up() {
         return 0
     fi
     rm -f "${KAFKA_PID_FILE}"
+    local port
     for port in "${KAFKA_PORT}" "${KAFKA_CONTROLLER_PORT}"; do
         if port_open "${port}"; then
             die "port ${port} is already in use by another process; free it or set TIMEBRIDGE_KAFKA_PORT / TIMEBRIDGE_KAFKA_CONTROLLER_PORT"
@@ -328,10 +331,15 @@ kafka_up() {
         -cp "$(java_cp)" kafka.Kafka "${KAFKA_PROPS}" \
         </dev/null >>"${KAFKA_LOG}" 2>&1 &
 
-    local waited=0
+    local waited=0 launched
     until pid="$(kafka_pid)"; do
+        launched="$(tr -dc '0-9' 2>/dev/null <"${KAFKA_PID_FILE}" || true)"
+        if [[ -n "${launched}" ]] && ! proc_alive "${launched}"; then
+            rm -f "${KAFKA_PID_FILE}"
+            kafka_fail "Kafka (pid ${launched}) exited right after launch"
+        fi
         if ((waited >= 100)); then
-            kafka_fail "Kafka did not start (no live process behind ${KAFKA_PID_FILE})"
+            kafka_fail "Kafka did not start (no live process behind ${KAFKA_PID_FILE} after 10 s)"
         fi
         sleep 0.1
         waited=$((waited + 1))
@@ -483,20 +491,25 @@ password_encryption = 'scram-sha-256'
 EOF
 }
 
+# Idempotent: creates what is missing and re-asserts password, privileges and owners.
+# (psql runs each statement on its own, as CREATE DATABASE needs; \gexec runs the
+# statement that the query before it produced, if any.)
 pg_bootstrap_sql() {
-    pg_psql <<EOF
+    local db
+    {
+        cat <<EOF
 SELECT format('CREATE ROLE %I LOGIN CREATEDB PASSWORD %L', '${PG_USER}', '${PG_PASSWORD}')
 WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${PG_USER}') \gexec
 ALTER ROLE ${PG_USER} WITH LOGIN CREATEDB PASSWORD '${PG_PASSWORD}';
 EOF
-    local db
-    for db in "${PG_DATABASES[@]}"; do
-        pg_psql <<EOF
+        for db in "${PG_DATABASES[@]}"; do
+            cat <<EOF
 SELECT format('CREATE DATABASE %I OWNER %I', '${db}', '${PG_USER}')
 WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = '${db}') \gexec
 ALTER DATABASE ${db} OWNER TO ${PG_USER};
 EOF
-    done
+        done
+    } | pg_psql
 }
 
 pg_up() {

@@ -23,6 +23,7 @@ import socket
 import struct
 import sys
 import time
+from typing import Any
 
 API_METADATA = 3
 API_VERSIONS = 18
@@ -46,13 +47,13 @@ class Reader:
         self.data = data
         self.pos = 0
 
-    def _take(self, fmt: str):
+    def _take(self, fmt: str) -> int:
         size = struct.calcsize(fmt)
         if self.pos + size > len(self.data):
             raise ProbeError("truncated response")
         (value,) = struct.unpack_from(fmt, self.data, self.pos)
         self.pos += size
-        return value
+        return int(value)
 
     def int8(self) -> int:
         return self._take(">b")
@@ -118,7 +119,7 @@ def api_versions(sock: socket.socket) -> dict[int, tuple[int, int]]:
     return ranges
 
 
-def metadata(sock: socket.socket, version: int) -> dict:
+def metadata(sock: socket.socket, version: int) -> dict[str, Any]:
     body = struct.pack(">ib", 0, 0)  # topics: empty array (none), allow_auto_topic_creation: false
     if version >= 8:
         body += struct.pack(">bb", 0, 0)  # include cluster/topic authorized operations: false
@@ -173,7 +174,8 @@ def probe(host: str, port: int, cluster_id: str | None, io_timeout: float) -> st
         raise ProbeError("Metadata reports no controller yet")
     if cluster_id and meta["cluster_id"] != cluster_id:
         raise WrongClusterError(
-            f"cluster id is {meta['cluster_id']!r}, expected {cluster_id!r} (another Kafka on this port?)"
+            f"cluster id is {meta['cluster_id']!r}, expected {cluster_id!r}"
+            " (another Kafka on this port?)"
         )
     brokers = ",".join(f"{n}@{h}:{p}" for n, h, p in meta["brokers"])
     return (
@@ -230,7 +232,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if time.monotonic() + args.interval > deadline:
             print(
-                f"kafka_ready: {args.host}:{args.port} not ready after {args.timeout:g}s; last error: {last_error}",
+                f"kafka_ready: {args.host}:{args.port} not ready after {args.timeout:g}s;"
+                f" last error: {last_error}",
                 file=sys.stderr,
             )
             return 1

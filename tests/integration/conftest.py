@@ -5,7 +5,9 @@ them. Every run uses fresh databases and fresh consumer groups (positioned at th
 topic), so runs neither see each other's records nor depend on what the topics already hold.
 """
 
+import asyncio
 import os
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -17,9 +19,11 @@ from aiokafka.errors import KafkaConnectionError
 
 from timebridge_common.config import KafkaConfig
 from timebridge_common.db.pool import init_connection
-from timebridge_common.kafka.topics import all_topics, ensure_topics
+from timebridge_common.kafka.topics import all_topics, ensure_topics, partitions_of
 
-KAFKA = os.environ.get("TB_IT_KAFKA", "127.0.0.1:" + os.environ.get("TIMEBRIDGE_KAFKA_PORT", "19092"))
+KAFKA = os.environ.get(
+    "TB_IT_KAFKA", "127.0.0.1:" + os.environ.get("TIMEBRIDGE_KAFKA_PORT", "19092")
+)
 PG = os.environ.get(
     "TB_IT_PG",
     "postgresql://timebridge:timebridge@127.0.0.1:" + os.environ.get("TIMEBRIDGE_PG_PORT", "15432"),
@@ -47,12 +51,12 @@ async def position_group_at_end(group_id: str, topic_names: list[str]) -> None:
     A service joining that group then starts at "now", like a long-running deployment, instead
     of replaying everything earlier test runs left in the topics.
     """
-    consumer = AIOKafkaConsumer(bootstrap_servers=KAFKA, group_id=group_id, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=KAFKA, group_id=group_id, enable_auto_commit=False
+    )
+    partitions = await partitions_of(KAFKA, topic_names)
     await consumer.start()
     try:
-        partitions = [
-            TopicPartition(t, p) for t in topic_names for p in consumer.partitions_for_topic(t) or []
-        ]
         ends = await consumer.end_offsets(partitions)
         consumer.assign(partitions)
         await consumer.commit({tp: offset for tp, offset in ends.items()})
@@ -107,8 +111,6 @@ async def read_topic(
     timeout_s: float = 20.0,
 ) -> list[Any]:
     """Records of ``topic`` from ``start`` offsets until ``until(records)`` holds."""
-    import asyncio  # noqa: PLC0415
-
     consumer = AIOKafkaConsumer(bootstrap_servers=KAFKA, enable_auto_commit=False)
     await consumer.start()
     records: list[Any] = []
@@ -127,10 +129,21 @@ async def read_topic(
 
 
 async def end_offsets(topic: str) -> dict[TopicPartition, int]:
+    partitions = await partitions_of(KAFKA, [topic])
     consumer = AIOKafkaConsumer(bootstrap_servers=KAFKA, enable_auto_commit=False)
     await consumer.start()
     try:
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
         return dict(await consumer.end_offsets(partitions))
     finally:
         await consumer.stop()
+
+
+async def wait_for(check: Callable[[], Awaitable[Any]], timeout_s: float = 20.0) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        result = await check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout_s}s")
+        await asyncio.sleep(0.1)

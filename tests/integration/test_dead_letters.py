@@ -22,8 +22,15 @@ from timebridge_mapping.config import Settings
 from timebridge_mapping.domain.entries import EntryKey
 from timebridge_mapping.handlers.ports import EntriesTx
 
-from .conftest import KAFKA, end_offsets, kafka_config, position_group_at_end, read_topic, unique
-from .test_thin_path import wait_for
+from .conftest import (
+    KAFKA,
+    end_offsets,
+    kafka_config,
+    position_group_at_end,
+    read_topic,
+    unique,
+    wait_for,
+)
 
 
 class FaultyStore:
@@ -33,7 +40,9 @@ class FaultyStore:
         self.inner = inner
         self.broken: set[str] = set()
 
-    def once(self, consumer: str, envelope: Envelope) -> AbstractAsyncContextManager[EntriesTx | None]:
+    def once(
+        self, consumer: str, envelope: Envelope
+    ) -> AbstractAsyncContextManager[EntriesTx | None]:
         if envelope.workspace_id in self.broken:
             raise ConnectionError(f"injected outage for {envelope.workspace_id}")
         return self.inner.once(consumer, envelope)
@@ -84,13 +93,17 @@ async def test_invalid_record_is_dead_lettered_with_spring_headers(mapping: Any)
     before = await end_offsets(dlt_topic(TimeEntryLogged.topic()))
     await produce(service, json.dumps(bad).encode(), envelope.to_headers(), b"k-invalid")
 
-    records = await read_topic(dlt_topic(TimeEntryLogged.topic()), start=before, until=ours(workspace))
+    records = await read_topic(
+        dlt_topic(TimeEntryLogged.topic()), start=before, until=ours(workspace)
+    )
     [record] = [r for r in records if decode_headers(r.headers)["ce_workspaceid"] == workspace]
     headers = decode_headers(record.headers)
     assert record.key == b"k-invalid"
     assert json.loads(record.value) == bad
     assert headers["kafka_dlt-original-topic"] == TimeEntryLogged.topic()
-    assert headers["kafka_dlt-original-consumer-group"] == f"{kafka_config().group_prefix}-dlt-mapping"
+    assert (
+        headers["kafka_dlt-original-consumer-group"] == f"{kafka_config().group_prefix}-dlt-mapping"
+    )
     assert int(headers["kafka_dlt-original-offset"]) >= 0
     assert headers["timebridge_dlt-error-class"] == "invalid"
     assert "entry.duration_seconds" in headers["kafka_dlt-exception-message"]
@@ -107,7 +120,9 @@ async def test_transient_failures_are_dead_lettered_then_replayed(mapping: Any) 
     before = await end_offsets(dlt_topic(TimeEntryLogged.topic()))
     await produce(service, encoded.value, encoded.headers, encoded.key)
 
-    records = await read_topic(dlt_topic(TimeEntryLogged.topic()), start=before, until=ours(workspace))
+    records = await read_topic(
+        dlt_topic(TimeEntryLogged.topic()), start=before, until=ours(workspace)
+    )
     headers = decode_headers(records[-1].headers)
     assert headers["timebridge_dlt-error-class"] == "transient"
     assert headers["kafka_deliveryAttempt"] == "2"

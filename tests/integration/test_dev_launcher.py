@@ -16,7 +16,7 @@ import httpx
 
 from timebridge_ingest.domain.core_webhook import sign
 
-from .conftest import KAFKA, PG, RUN_ID, position_group_at_end
+from .conftest import KAFKA, PG, RUN_ID, position_group_at_end, wait_for
 from .test_thin_path import core_webhook
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,7 +24,7 @@ PORT_BASE = 18700
 SERVICES = ["ingest", "mapping", "conflict-resolver", "invoice-export", "reporting"]
 
 
-async def _children(pid: int) -> set[int]:
+def _children(pid: int) -> set[int]:
     """All live descendants of ``pid`` (from /proc)."""
     found: set[int] = set()
     frontier = {pid}
@@ -51,11 +51,16 @@ async def test_dev_runs_every_service_and_ctrl_c_leaves_nothing(topics: list[str
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         str(ROOT / "deploy/local/dev.py"),
-        "--kafka", KAFKA,
-        "--pg-port", PG.rsplit(":", 1)[1],
-        "--port-base", str(PORT_BASE),
-        "--db-prefix", f"it_{RUN_ID}_dev_",
-        "--group-prefix", prefix,
+        "--kafka",
+        KAFKA,
+        "--pg-port",
+        PG.rsplit(":", 1)[1],
+        "--port-base",
+        str(PORT_BASE),
+        "--db-prefix",
+        f"it_{RUN_ID}_dev_",
+        "--group-prefix",
+        prefix,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
         env={**os.environ, "TIMEBRIDGE_STATE_DIR": str(state)},
@@ -69,7 +74,7 @@ async def test_dev_runs_every_service_and_ctrl_c_leaves_nothing(topics: list[str
                 assert line, "dev.py exited early:\n" + "".join(output)
                 output.append(line.decode())
         assert all(s in "".join(output) for s in SERVICES)
-        children = await _children(proc.pid)
+        children = _children(proc.pid)
         assert len(children) >= len(SERVICES)
 
         creds = dict(
@@ -85,15 +90,19 @@ async def test_dev_runs_every_service_and_ctrl_c_leaves_nothing(topics: list[str
                 content=body,
                 headers={
                     "content-type": "application/json",
-                    "Core-Signature": sign(creds["DEMO_CORE_WEBHOOK_SECRET"], int(time.time()), body),
+                    "Core-Signature": sign(
+                        creds["DEMO_CORE_WEBHOOK_SECRET"], int(time.time()), body
+                    ),
                 },
             )
             assert response.status_code == 202, response.text
-            url = f"http://127.0.0.1:{PORT_BASE + 2}/v1/workspaces/demo/source-entries/core/te-dev-{RUN_ID}"
-            deadline = time.monotonic() + 20
-            while (entry := await http.get(url)).status_code == 404 and time.monotonic() < deadline:
-                await asyncio.sleep(0.2)
-            assert entry.status_code == 200, entry.text
+            mapping = f"http://127.0.0.1:{PORT_BASE + 2}/v1/workspaces/demo/source-entries"
+
+            async def stored() -> httpx.Response | None:
+                found = await http.get(f"{mapping}/core/te-dev-{RUN_ID}")
+                return found if found.status_code == 200 else None
+
+            entry = await wait_for(stored)
             assert entry.json()["entry"]["duration_seconds"] == 2700
             assert entry.json()["last_event_id"] == response.json()["event_id"]
             docs = await http.get(f"http://127.0.0.1:{PORT_BASE + 1}/openapi.json")
@@ -106,4 +115,17 @@ async def test_dev_runs_every_service_and_ctrl_c_leaves_nothing(topics: list[str
     log = "".join(output) + rest.decode()
     assert proc.returncode == 0, log
     assert "all services stopped" in log
-    assert not [pid for pid in children if Path(f"/proc/{pid}").exists()], "processes left behind"
+    assert not _alive(children), "processes left behind"
+
+
+def _alive(pids: set[int]) -> list[int]:
+    """Pids still running; zombies (exited, not yet reaped by PID 1) do not count."""
+    alive = []
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if state != "Z":
+            alive.append(pid)
+    return alive

@@ -4,7 +4,6 @@ Signed Core webhook -> ingest (202 only after Kafka acked) -> TimeEntryLogged ->
 idempotently in its own database, all in one trace.
 """
 
-import asyncio
 import datetime as dt
 import json
 import time
@@ -30,7 +29,14 @@ from timebridge_mapping.bootstrap import bootstrap as bootstrap_mapping
 from timebridge_mapping.config import Settings as MappingSettings
 from timebridge_mapping.domain.entries import EntryKey
 
-from .conftest import end_offsets, kafka_config, position_group_at_end, read_topic, unique
+from .conftest import (
+    end_offsets,
+    kafka_config,
+    position_group_at_end,
+    read_topic,
+    unique,
+    wait_for,
+)
 
 ADMIN = "integration-admin-token"
 SECRET = "integration-secret-" + "x" * 20
@@ -59,9 +65,7 @@ async def platform(
     ingest_tracing, ingest_spans = in_memory_tracing("ingest")
     mapping_tracing, mapping_spans = in_memory_tracing("mapping")
     ingest = bootstrap_ingest(
-        IngestSettings(
-            kafka=kafka, encryption_key=SecretBox.generate_key(), admin_token=ADMIN
-        ),
+        IngestSettings(kafka=kafka, encryption_key=SecretBox.generate_key(), admin_token=ADMIN),
         pool=ingest_pool,
         tracer_provider=ingest_tracing,
     )
@@ -115,24 +119,15 @@ def core_webhook(workspace: str, delivery: str, entry_id: str, **entry: Any) -> 
     ).encode()
 
 
-async def post(platform: Platform, workspace: str, body: bytes, secret: str = SECRET) -> httpx.Response:
+async def post(
+    platform: Platform, workspace: str, body: bytes, secret: str = SECRET
+) -> httpx.Response:
     signature = sign(secret, int(time.time()), body)
     return await platform.http.post(
         f"/v1/webhooks/core/{workspace}",
         content=body,
         headers={"content-type": "application/json", "Core-Signature": signature},
     )
-
-
-async def wait_for(check: Callable[[], Awaitable[Any]], timeout_s: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        result = await check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout_s}s")
-        await asyncio.sleep(0.1)
 
 
 async def test_webhook_reaches_mapping_in_one_trace(platform: Platform) -> None:
@@ -152,7 +147,8 @@ async def test_webhook_reaches_mapping_in_one_trace(platform: Platform) -> None:
     assert stored.deleted is False
 
     server = next(
-        s for s in platform.ingest_spans.get_finished_spans()
+        s
+        for s in platform.ingest_spans.get_finished_spans()
         if s.name == f"POST /v1/webhooks/core/{workspace}"
     )
     consumer = await wait_for(
@@ -165,9 +161,9 @@ async def test_webhook_reaches_mapping_in_one_trace(platform: Platform) -> None:
 
 async def _span_with_message_id(exporter: InMemorySpanExporter, event_id: str) -> Any:
     for span in exporter.get_finished_spans():
-        if span.attributes and span.attributes.get("messaging.message.id") == event_id:
-            if span.name.startswith("process "):
-                return span
+        attributes = span.attributes or {}
+        if attributes.get("messaging.message.id") == event_id and span.name.startswith("process "):
+            return span
     return None
 
 
@@ -181,7 +177,8 @@ async def test_same_webhook_posted_twice_is_stored_once(platform: Platform) -> N
     event_id = first.json()["event_id"]
 
     def both_copies(records: list[Any]) -> bool:
-        return sum(decode_headers(r.headers).get("ce_id") == event_id for r in records) == 2
+        copies = [r for r in records if decode_headers(r.headers).get("ce_id") == event_id]
+        return len(copies) == 2
 
     await read_topic(TimeEntryLogged.topic(), start=before, until=both_copies)
 

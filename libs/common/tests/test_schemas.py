@@ -1,6 +1,7 @@
 """The published JSON Schemas agree with the models and evolve compatibly."""
 
 import copy
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ def test_latest_published_revision_equals_the_model(model: Any) -> None:
 @pytest.mark.parametrize("model", ALL_EVENTS, ids=lambda m: m.type_name())
 def test_each_revision_is_compatible_with_the_previous(model: Any) -> None:
     published = [json.loads(p.read_text()) for p in revisions(SCHEMAS, model)]
-    for old, new in zip(published, published[1:], strict=False):
+    for old, new in itertools.pairwise(published):
         assert incompatibilities(old, new) == []
 
 

@@ -78,6 +78,7 @@ async def service() -> AsyncIterator[tuple[Ingest, list[Any]]]:
     @ingest.runtime.broker.subscriber(TimeEntryLogged.topic())
     async def capture(msg: KafkaMessage) -> None:
         record = msg.raw_message
+        assert not isinstance(record, tuple)
         published.append(decode(decode_headers(record.headers), record.value, TimeEntryLogged))
 
     async with TestKafkaBroker(ingest.runtime.broker) as br:

@@ -271,5 +271,10 @@ def run_main(name: str, load_settings: Callable[[], S], bootstrap: Callable[[S],
     """The body of every service's ``main``: settings, logging, composition root, serve."""
     settings = load_settings()
     configure_logging(name, settings.telemetry)
-    service = bootstrap(settings)
-    return asyncio.run(serve(service.app, service.runtime, settings.http))
+
+    async def _run() -> int:
+        # Inside the loop: the pool and the broker bind to the loop that creates them.
+        service = bootstrap(settings)
+        return await serve(service.app, service.runtime, settings.http)
+
+    return asyncio.run(_run())

@@ -10,7 +10,7 @@ offsets it saw when it began, and filters by consumer group or event id.
 from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from timebridge_common.kafka.dlt import (
     DELIVERY_ATTEMPT,
@@ -22,6 +22,7 @@ from timebridge_common.kafka.dlt import (
     REPLAYED_FROM,
     SourceRecord,
 )
+from timebridge_common.kafka.topics import partitions_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,9 +59,9 @@ async def read_dead_letters(bootstrap_servers: str, topic: str) -> AsyncIterator
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap_servers, enable_auto_commit=False, group_id=None
     )
+    partitions = await partitions_of(bootstrap_servers, [topic])
     await consumer.start()
     try:
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
         if not partitions:
             return
         consumer.assign(partitions)

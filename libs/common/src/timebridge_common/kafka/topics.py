@@ -1,5 +1,6 @@
 """The topic catalogue and its creation (the broker does not auto-create topics)."""
 
+from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
@@ -42,3 +43,19 @@ async def ensure_topics(config: KafkaConfig, topics: list[str] | None = None) ->
         return created
     finally:
         await admin.close()
+
+
+async def partitions_of(bootstrap_servers: str, topics: list[str]) -> list[TopicPartition]:
+    """Every partition of ``topics`` (a consumer's metadata cache may not hold them yet)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        described = await admin.describe_topics(topics)
+    finally:
+        await admin.close()
+    return sorted(
+        TopicPartition(t["topic"], p["partition"])
+        for t in described
+        if t["error_code"] == 0
+        for p in t["partitions"]
+    )

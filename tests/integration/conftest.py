@@ -5,21 +5,17 @@ them. Every run uses fresh databases and fresh consumer groups (positioned at th
 topic), so runs neither see each other's records nor depend on what the topics already hold.
 """
 
-import asyncio
 import os
-import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaConnectionError
 
 from timebridge_common.config import KafkaConfig
 from timebridge_common.db.pool import init_connection
-from timebridge_common.kafka.topics import all_topics, ensure_topics, partitions_of
+from timebridge_common.kafka.topics import all_topics, ensure_topics
 
 KAFKA = os.environ.get(
     "TB_IT_KAFKA", "127.0.0.1:" + os.environ.get("TIMEBRIDGE_KAFKA_PORT", "19092")
@@ -43,25 +39,6 @@ async def topics() -> list[str]:
     except KafkaConnectionError as exc:
         pytest.fail(f"Kafka is not reachable at {KAFKA} ({exc}); {HOW_TO_START}")
     return all_topics()
-
-
-async def position_group_at_end(group_id: str, topic_names: list[str]) -> None:
-    """Commit ``group_id``'s offsets at the current end of ``topic_names``.
-
-    A service joining that group then starts at "now", like a long-running deployment, instead
-    of replaying everything earlier test runs left in the topics.
-    """
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=KAFKA, group_id=group_id, enable_auto_commit=False
-    )
-    partitions = await partitions_of(KAFKA, topic_names)
-    await consumer.start()
-    try:
-        ends = await consumer.end_offsets(partitions)
-        consumer.assign(partitions)
-        await consumer.commit({tp: offset for tp, offset in ends.items()})
-    finally:
-        await consumer.stop()
 
 
 @pytest.fixture(scope="session")
@@ -101,49 +78,3 @@ async def make_pool() -> AsyncIterator[Callable[[str], Awaitable[asyncpg.Pool]]]
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-async def read_topic(
-    topic: str,
-    *,
-    start: dict[TopicPartition, int],
-    until: Callable[[list[Any]], bool],
-    timeout_s: float = 20.0,
-) -> list[Any]:
-    """Records of ``topic`` from ``start`` offsets until ``until(records)`` holds."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=KAFKA, enable_auto_commit=False)
-    await consumer.start()
-    records: list[Any] = []
-    try:
-        consumer.assign(list(start))
-        for tp, offset in start.items():
-            consumer.seek(tp, offset)
-        async with asyncio.timeout(timeout_s):
-            while not until(records):
-                batches = await consumer.getmany(timeout_ms=200)
-                for batch in batches.values():
-                    records.extend(batch)
-    finally:
-        await consumer.stop()
-    return records
-
-
-async def end_offsets(topic: str) -> dict[TopicPartition, int]:
-    partitions = await partitions_of(KAFKA, [topic])
-    consumer = AIOKafkaConsumer(bootstrap_servers=KAFKA, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        return dict(await consumer.end_offsets(partitions))
-    finally:
-        await consumer.stop()
-
-
-async def wait_for(check: Callable[[], Awaitable[Any]], timeout_s: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        result = await check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout_s}s")
-        await asyncio.sleep(0.1)

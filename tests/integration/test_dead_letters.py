@@ -15,22 +15,21 @@ from timebridge_common.events import Envelope, TimeEntryLogged
 from timebridge_common.events.codec import encode
 from timebridge_common.kafka.dlt import decode_headers, dlt_topic
 from timebridge_common.kafka.replay import replay
-from timebridge_common.testing import in_memory_tracing, sample_time_entry_logged
+from timebridge_common.testing import (
+    end_offsets,
+    in_memory_tracing,
+    position_group_at_end,
+    read_topic,
+    sample_time_entry_logged,
+    wait_for,
+)
 from timebridge_mapping.adapters.postgres import PostgresMappingStore
 from timebridge_mapping.bootstrap import Mapping, bootstrap
 from timebridge_mapping.config import Settings
 from timebridge_mapping.domain.entries import EntryKey
 from timebridge_mapping.handlers.ports import EntriesTx
 
-from .conftest import (
-    KAFKA,
-    end_offsets,
-    kafka_config,
-    position_group_at_end,
-    read_topic,
-    unique,
-    wait_for,
-)
+from .conftest import KAFKA, kafka_config, unique
 
 
 class FaultyStore:
@@ -58,7 +57,7 @@ async def mapping(
     make_pool: Callable[[str], Awaitable[asyncpg.Pool]],
 ) -> AsyncIterator[tuple[Mapping, FaultyStore]]:
     kafka = kafka_config().model_copy(update={"group_prefix": f"{kafka_config().group_prefix}-dlt"})
-    await position_group_at_end(f"{kafka.group_prefix}-mapping", topics)
+    await position_group_at_end(KAFKA, f"{kafka.group_prefix}-mapping", topics)
     pool = await make_pool(await create_database("mapping-dlt"))
     store = FaultyStore(PostgresMappingStore(pool))
     provider, _ = in_memory_tracing("mapping")
@@ -90,12 +89,10 @@ async def test_invalid_record_is_dead_lettered_with_spring_headers(mapping: Any)
     envelope = Envelope.for_event(event, producer="test")
     bad = json.loads(encode(event, envelope).value)
     bad["entry"]["duration_seconds"] = -1
-    before = await end_offsets(dlt_topic(TimeEntryLogged.topic()))
+    before = await end_offsets(KAFKA, dlt_topic(TimeEntryLogged.topic()))
     await produce(service, json.dumps(bad).encode(), envelope.to_headers(), b"k-invalid")
 
-    records = await read_topic(
-        dlt_topic(TimeEntryLogged.topic()), start=before, until=ours(workspace)
-    )
+    records = await read_topic(KAFKA, before, until=ours(workspace))
     [record] = [r for r in records if decode_headers(r.headers)["ce_workspaceid"] == workspace]
     headers = decode_headers(record.headers)
     assert record.key == b"k-invalid"
@@ -117,12 +114,10 @@ async def test_transient_failures_are_dead_lettered_then_replayed(mapping: Any) 
     event = sample_time_entry_logged(workspace_id=workspace)
     envelope = Envelope.for_event(event, producer="test")
     encoded = encode(event, envelope)
-    before = await end_offsets(dlt_topic(TimeEntryLogged.topic()))
+    before = await end_offsets(KAFKA, dlt_topic(TimeEntryLogged.topic()))
     await produce(service, encoded.value, encoded.headers, encoded.key)
 
-    records = await read_topic(
-        dlt_topic(TimeEntryLogged.topic()), start=before, until=ours(workspace)
-    )
+    records = await read_topic(KAFKA, before, until=ours(workspace))
     headers = decode_headers(records[-1].headers)
     assert headers["timebridge_dlt-error-class"] == "transient"
     assert headers["kafka_deliveryAttempt"] == "2"

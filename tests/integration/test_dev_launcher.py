@@ -14,9 +14,10 @@ from pathlib import Path
 
 import httpx
 
+from timebridge_common.testing import position_group_at_end, wait_for
 from timebridge_ingest.domain.core_webhook import sign
 
-from .conftest import KAFKA, PG, RUN_ID, position_group_at_end, wait_for
+from .conftest import KAFKA, PG, RUN_ID
 from .test_thin_path import core_webhook
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,7 +47,7 @@ def _children(pid: int) -> set[int]:
 async def test_dev_runs_every_service_and_ctrl_c_leaves_nothing(topics: list[str]) -> None:
     prefix = f"it-{RUN_ID}-dev"
     for service in SERVICES:
-        await position_group_at_end(f"{prefix}-{service}", topics)
+        await position_group_at_end(KAFKA, f"{prefix}-{service}", topics)
     state = ROOT / ".local"
     proc = await asyncio.create_subprocess_exec(
         sys.executable,

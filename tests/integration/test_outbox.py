@@ -14,9 +14,15 @@ from timebridge_common.events import EntrySynced, Envelope
 from timebridge_common.kafka.broker import make_broker
 from timebridge_common.kafka.dlt import decode_headers
 from timebridge_common.kafka.publisher import EventPublisher
-from timebridge_common.testing import in_memory_tracing, sample_entry_synced
+from timebridge_common.testing import (
+    end_offsets,
+    in_memory_tracing,
+    read_topic,
+    sample_entry_synced,
+    wait_for,
+)
 
-from .conftest import end_offsets, kafka_config, read_topic, unique, wait_for
+from .conftest import KAFKA, kafka_config, unique
 
 
 async def test_only_committed_events_are_published_in_order(
@@ -42,7 +48,7 @@ async def test_only_committed_events_are_published_in_order(
             await enqueue(conn, [(events[2], envelopes[2])])
             raise RuntimeError("the handler failed after staging its event")
 
-    before = await end_offsets(EntrySynced.topic())
+    before = await end_offsets(KAFKA, EntrySynced.topic())
     broker = make_broker(kafka_config(), client_id="outbox-test")
     await broker.start()
     provider, _ = in_memory_tracing("outbox-test")
@@ -53,9 +59,7 @@ async def test_only_committed_events_are_published_in_order(
         def ours(records: list[Any]) -> list[Any]:
             return [r for r in records if decode_headers(r.headers)["ce_workspaceid"] == workspace]
 
-        records = await read_topic(
-            EntrySynced.topic(), start=before, until=lambda rs: len(ours(rs)) >= 2
-        )
+        records = await read_topic(KAFKA, before, until=lambda rs: len(ours(rs)) >= 2)
         await wait_for(
             lambda: _none_pending(pool), timeout_s=10
         )  # the relay marks rows after Kafka acknowledged them

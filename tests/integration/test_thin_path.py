@@ -19,7 +19,13 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from timebridge_common.crypto import SecretBox
 from timebridge_common.events import TimeEntryLogged
 from timebridge_common.kafka.dlt import decode_headers
-from timebridge_common.testing import in_memory_tracing
+from timebridge_common.testing import (
+    end_offsets,
+    in_memory_tracing,
+    position_group_at_end,
+    read_topic,
+    wait_for,
+)
 from timebridge_ingest.bootstrap import Ingest
 from timebridge_ingest.bootstrap import bootstrap as bootstrap_ingest
 from timebridge_ingest.config import Settings as IngestSettings
@@ -29,14 +35,7 @@ from timebridge_mapping.bootstrap import bootstrap as bootstrap_mapping
 from timebridge_mapping.config import Settings as MappingSettings
 from timebridge_mapping.domain.entries import EntryKey
 
-from .conftest import (
-    end_offsets,
-    kafka_config,
-    position_group_at_end,
-    read_topic,
-    unique,
-    wait_for,
-)
+from .conftest import KAFKA, kafka_config, unique
 
 ADMIN = "integration-admin-token"
 SECRET = "integration-secret-" + "x" * 20
@@ -59,7 +58,7 @@ async def platform(
     make_pool: Callable[[str], Awaitable[asyncpg.Pool]],
 ) -> AsyncIterator[Platform]:
     kafka = kafka_config()
-    await position_group_at_end(f"{kafka.group_prefix}-mapping", topics)
+    await position_group_at_end(KAFKA, f"{kafka.group_prefix}-mapping", topics)
     ingest_pool = await make_pool(await create_database("ingest"))
     mapping_pool = await make_pool(await create_database("mapping"))
     ingest_tracing, ingest_spans = in_memory_tracing("ingest")
@@ -169,7 +168,7 @@ async def _span_with_message_id(exporter: InMemorySpanExporter, event_id: str) -
 
 async def test_same_webhook_posted_twice_is_stored_once(platform: Platform) -> None:
     workspace = await configure_workspace(platform)
-    before = await end_offsets(TimeEntryLogged.topic())
+    before = await end_offsets(KAFKA, TimeEntryLogged.topic())
     body = core_webhook(workspace, "dlv-dup", "te-dup")
     first, second = await post(platform, workspace, body), await post(platform, workspace, body)
     assert first.status_code == second.status_code == 202
@@ -180,7 +179,7 @@ async def test_same_webhook_posted_twice_is_stored_once(platform: Platform) -> N
         copies = [r for r in records if decode_headers(r.headers).get("ce_id") == event_id]
         return len(copies) == 2
 
-    await read_topic(TimeEntryLogged.topic(), start=before, until=both_copies)
+    await read_topic(KAFKA, before, until=both_copies)
 
     # A later change of the same entry (same partition) proves both copies were consumed.
     later = core_webhook(workspace, "dlv-later", "te-dup", updated_at="2026-11-21T10:30:00Z")
@@ -205,7 +204,7 @@ async def _stored_updated_at(platform: Platform, key: EntryKey, when: dt.datetim
 
 async def test_refused_webhooks_publish_nothing(platform: Platform) -> None:
     workspace = await configure_workspace(platform)
-    before = await end_offsets(TimeEntryLogged.topic())
+    before = await end_offsets(KAFKA, TimeEntryLogged.topic())
     good = core_webhook(workspace, "dlv-ok", "te-ok")
     refused = [
         await post(platform, workspace, core_webhook(workspace, "d1", "te-bad"), secret="w" * 40),
@@ -220,7 +219,7 @@ async def test_refused_webhooks_publish_nothing(platform: Platform) -> None:
     def seen_sentinel(records: list[Any]) -> bool:
         return any(decode_headers(r.headers).get("ce_workspaceid") == workspace for r in records)
 
-    records = await read_topic(TimeEntryLogged.topic(), start=before, until=seen_sentinel)
+    records = await read_topic(KAFKA, before, until=seen_sentinel)
     ours = [r for r in records if decode_headers(r.headers).get("ce_workspaceid") == workspace]
     assert len(ours) == 1
     assert json.loads(ours[0].value)["external_id"] == "te-ok"

@@ -116,3 +116,13 @@ def test_old_versions_are_upcast_before_validation() -> None:
         upcasters.upcast("TimeEntryLogged", {}, 1, 3)
     with pytest.raises(ValueError, match="already registered"):
         upcasters.register("TimeEntryLogged", 1)(_v1_to_v2)
+
+
+def test_observation_id_identifies_a_version_not_a_delivery() -> None:
+    later = EVENT.model_copy(update={"updated_at": EVENT.updated_at + dt.timedelta(seconds=1)})
+    deleted = EVENT.model_copy(update={"deleted": True})
+    via_poll = EVENT.model_copy(update={"observed_via": "webhook"})
+    assert EVENT.observation_id() == via_poll.observation_id()
+    assert len({EVENT.observation_id(), later.observation_id(), deleted.observation_id()}) == 3
+    other_workspace = EVENT.model_copy(update={"workspace_id": "other"})
+    assert other_workspace.observation_id() != EVENT.observation_id()

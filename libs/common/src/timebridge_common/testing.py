@@ -1,9 +1,13 @@
 """Test support shared by every service's tests (imported only by tests)."""
 
+import asyncio
 import datetime as dt
+import time
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -17,6 +21,7 @@ from timebridge_common.events import (
     TimeEntryLogged,
     UserRef,
 )
+from timebridge_common.kafka.topics import partitions_of
 from timebridge_common.tracing import make_tracer_provider
 
 
@@ -96,3 +101,69 @@ def sample_invoice_exported(**overrides: Any) -> InvoiceExported:
         "exported_at": dt.datetime(2026, 11, 30, 17, 0, tzinfo=dt.UTC),
     }
     return InvoiceExported.model_validate(values | overrides)
+
+
+async def position_group_at_end(bootstrap: str, group_id: str, topics: list[str]) -> None:
+    """Commit ``group_id``'s offsets at the current end of ``topics``.
+
+    A service joining that group then starts at "now", like a long-running deployment, instead
+    of replaying everything earlier runs left in the topics.
+    """
+    partitions = await partitions_of(bootstrap, topics)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=group_id, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        ends = await consumer.end_offsets(partitions)
+        consumer.assign(partitions)
+        await consumer.commit(dict(ends))
+    finally:
+        await consumer.stop()
+
+
+async def end_offsets(bootstrap: str, topic: str) -> dict[TopicPartition, int]:
+    partitions = await partitions_of(bootstrap, [topic])
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        return dict(await consumer.end_offsets(partitions))
+    finally:
+        await consumer.stop()
+
+
+async def read_topic(
+    bootstrap: str,
+    start: dict[TopicPartition, int],
+    *,
+    until: Callable[[list[Any]], bool],
+    timeout_s: float = 20.0,
+) -> list[Any]:
+    """Records from the ``start`` offsets on, until ``until(records)`` holds."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    records: list[Any] = []
+    try:
+        consumer.assign(list(start))
+        for tp, offset in start.items():
+            consumer.seek(tp, offset)
+        async with asyncio.timeout(timeout_s):
+            while not until(records):
+                batches = await consumer.getmany(timeout_ms=200)
+                for batch in batches.values():
+                    records.extend(batch)
+    finally:
+        await consumer.stop()
+    return records
+
+
+async def wait_for(check: Callable[[], Awaitable[Any]], timeout_s: float = 20.0) -> Any:
+    """Poll ``check`` until it returns something truthy; fail after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        result = await check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout_s}s")
+        await asyncio.sleep(0.1)

@@ -6,12 +6,15 @@ at the edge (Everhour seconds, Harvest decimal hours, Clockify ISO-8601 duration
 """
 
 import datetime as dt
+import uuid
 from decimal import Decimal
 from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from timebridge_common.events.base import Event, IanaTimezone, UtcDatetime
+
+_OBSERVATION_NAMESPACE = uuid.UUID("6f1c8a52-3b0e-4d4e-9a51-1f7d3e0c2b9a")
 
 SystemName = Annotated[
     str,
@@ -77,6 +80,16 @@ class TimeEntryLogged(Event):
 
     def partition_key(self) -> str:
         return f"{self.workspace_id}:{self.source}:{self.external_id}"
+
+    def observation_id(self) -> uuid.UUID:
+        """The event id of this observation: the same for every sighting of the same version.
+
+        A webhook, its redeliveries and a poll that sees the same change all yield the same id,
+        so downstream inboxes process the change once, whichever path reported it first.
+        """
+        version = f"{self.updated_at.isoformat()}:{'deleted' if self.deleted else 'live'}"
+        name = f"{self.workspace_id}:{self.source}:{self.external_id}:{version}"
+        return uuid.uuid5(_OBSERVATION_NAMESPACE, name)
 
 
 SyncStatus = Literal["synced", "skipped", "queued", "conflict", "error"]

@@ -9,7 +9,6 @@ while Core rotates a secret.
 import datetime as dt
 import hashlib
 import hmac
-import uuid
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -20,7 +19,6 @@ from timebridge_common.events.codec import validation_summary
 
 SIGNATURE_HEADER = "Core-Signature"
 CORE = "core"
-_EVENT_ID_NAMESPACE = uuid.UUID("6f1c8a52-3b0e-4d4e-9a51-1f7d3e0c2b9a")
 
 
 class WebhookRejectedError(Exception):
@@ -112,11 +110,6 @@ def parse_webhook(body: bytes, workspace_id: str) -> CoreTimeEntryWebhook:
             422, f"body is for workspace {webhook.workspace_id!r}, URL for {workspace_id!r}"
         )
     return webhook
-
-
-def event_id_for(workspace_id: str, delivery_id: str) -> uuid.UUID:
-    """Deterministic: a redelivered webhook yields the same event id, so consumers drop it."""
-    return uuid.uuid5(_EVENT_ID_NAMESPACE, f"{CORE}:{workspace_id}:{delivery_id}")
 
 
 def to_event(webhook: CoreTimeEntryWebhook) -> TimeEntryLogged:

@@ -11,7 +11,6 @@ from timebridge_common.kafka.publisher import EventPublisher
 from timebridge_ingest.domain.core_webhook import (
     CORE,
     WebhookRejectedError,
-    event_id_for,
     parse_webhook,
     to_event,
     verify_signature,
@@ -53,7 +52,7 @@ async def accept_core_webhook(
     verify_signature(secret, signature, body, now=now, tolerance_s=tolerance_s)
     webhook = parse_webhook(body, workspace_id)
     event = to_event(webhook)
-    envelope = publisher.envelope(event, event_id=event_id_for(workspace_id, webhook.id))
+    envelope = publisher.envelope(event, event_id=event.observation_id())
     try:
         async with asyncio.timeout(publish_timeout_s):
             await publisher.publish(event, envelope)

@@ -49,7 +49,7 @@ test-integration: install infra-up ## integration tests only
 lint: install ## ruff check, ruff format --check, mypy --strict
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
-	@$(VENV)/bin/mypy $(SRC) $(TESTS) deploy/local
+	@$(VENV)/bin/mypy $(SRC) $(TESTS) deploy/local bench
 
 format: install ## apply ruff fixes and formatting
 	@$(VENV)/bin/ruff check --fix .
@@ -64,3 +64,6 @@ lock: install ## re-pin requirements/lock.txt from requirements/main.in
 clean: ## stop everything and delete local state (.local) and the virtualenv
 	@$(INFRA) down || true
 	rm -rf .local $(VENV)
+
+bench: install infra-up topics ## benchmarks with targets (not part of make test)
+	@$(PY) bench/thin_path.py

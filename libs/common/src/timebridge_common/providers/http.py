@@ -1,0 +1,300 @@
+"""The HTTP layer every provider client sends its requests through.
+
+It owns the three decisions that must be the same for every provider:
+
+- **Budget.** Providers limit requests per API key, so every request of one connection takes a
+  token from one shared :class:`RequestBudget` first, and a ``429`` pauses the whole connection.
+- **Retries.** ``429``, ``408``, ``5xx``, connection failures and timeouts are retried with
+  exponential backoff and jitter, honouring ``Retry-After`` (seconds or an HTTP date); after
+  ``max_attempts`` the caller gets a :class:`~timebridge_common.errors.TransientError` carrying
+  the wait it should apply before trying again.
+- **Unknown outcomes.** A timeout, a dropped connection or a ``5xx`` after the request was sent
+  may mean the provider applied it. Repeating an idempotent request (GET, PUT, DELETE) is harmless;
+  repeating a non-idempotent one (POST) can write twice. So a non-idempotent request is never
+  repeated after such a failure: it raises :class:`OutcomeUnknownError` and the caller looks the
+  write up before deciding to send it again.
+
+Any other ``4xx`` will not succeed by repeating it and raises a :class:`ProviderError` with the
+status and the provider's answer (truncated). Credentials never reach logs or error messages:
+only method, path and status are logged, and secret header values are masked in answer bodies.
+"""
+
+import asyncio
+import datetime as dt
+import email.utils
+import random
+import time
+from collections.abc import Awaitable, Callable, Collection, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import structlog
+
+from timebridge_common.errors import InvalidMessageError, TransientError
+
+log = structlog.get_logger(__name__)
+
+BODY_LIMIT = 500
+"""Characters of a provider's error answer kept in a :class:`ProviderError`."""
+
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+
+
+class ProviderError(InvalidMessageError):
+    """The provider refused the request (a ``4xx``); sending it again will not help.
+
+    It is an :class:`InvalidMessageError`, so a consumer dead-letters the message unless the
+    handler knows better (e.g. marks the connection broken on :class:`AuthenticationError`).
+    """
+
+    def __init__(self, provider: str, method: str, path: str, status: int, body: str) -> None:
+        super().__init__(f"{provider} answered {status} to {method} {path}: {body}")
+        self.provider = provider
+        self.method = method
+        self.path = path
+        self.status = status
+        self.body = body
+
+
+class AuthenticationError(ProviderError):
+    """``401``/``403``: the API key is wrong, revoked or lacks the permission."""
+
+
+class NotFoundError(ProviderError):
+    """``404``: the resource does not exist (or is not visible to this API key)."""
+
+
+class OutcomeUnknownError(TransientError):
+    """A non-idempotent request failed after it was sent: it may or may not have been applied.
+
+    The caller must look the write up at the provider before sending it again.
+    """
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def parse_retry_after(value: str | None, now: dt.datetime) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date), if valid."""
+    if value is None or not value.strip():
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+class RequestBudget:
+    """A token bucket shared by every request made with one API key.
+
+    A provider limit of ``limit`` requests per ``window_s`` is usually enforced over a sliding
+    window, which a bucket holding ``limit`` tokens would exceed (a full burst followed by the
+    refill). Half the limit is therefore the burst and the other half refills evenly over the
+    window: no window of ``window_s`` seconds ever sees more than ``limit`` requests.
+    """
+
+    def __init__(
+        self,
+        limit: int,
+        window_s: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        if limit < 2 or window_s <= 0:
+            raise ValueError("a budget needs at least 2 requests per positive window")
+        self.capacity = limit // 2
+        self.rate = (limit - self.capacity) / window_s
+        self._clock = clock
+        self._sleep = sleep
+        self._tokens = float(self.capacity)
+        self._updated = clock()
+        self._paused_until = float("-inf")
+        self._lock = asyncio.Lock()
+
+    async def acquire(self) -> None:
+        """Wait until a request may be sent, then take its token (first come, first served)."""
+        async with self._lock:
+            while True:
+                now = self._clock()
+                if now < self._paused_until:
+                    await self._sleep(self._paused_until - now)
+                    continue
+                self._tokens = min(self.capacity, self._tokens + (now - self._updated) * self.rate)
+                self._updated = now
+                if self._tokens >= 1:
+                    self._tokens -= 1
+                    return
+                await self._sleep((1 - self._tokens) / self.rate)
+
+    def pause(self, seconds: float) -> None:
+        """The provider said to wait (``429``): no request of this connection before then."""
+        now = self._clock()
+        self._paused_until = max(self._paused_until, now + seconds)
+        self._tokens = 0.0
+        self._updated = now
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How transient failures are retried; ``sleep``, ``random`` and ``now`` are for tests."""
+
+    max_attempts: int = 5
+    initial_backoff_s: float = 0.5
+    max_backoff_s: float = 30.0
+    max_retry_after_s: float = 60.0
+    """A longer ``Retry-After`` is not waited for here: the caller reschedules the work."""
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    random: Callable[[], float] = random.random
+    now: Callable[[], dt.datetime] = _utcnow
+
+    def backoff(self, attempt: int) -> float:
+        """Exponential backoff with equal jitter: between half and all of the capped base."""
+        base = min(self.max_backoff_s, self.initial_backoff_s * 2 ** (attempt - 1))
+        return base / 2 + self.random() * base / 2
+
+
+@dataclass(frozen=True)
+class _Retry:
+    reason: str
+    wait: float | None
+    rate_limited: bool = False
+
+
+class ProviderHttp:
+    """Sends one provider connection's requests with its budget, retries and error mapping."""
+
+    def __init__(
+        self,
+        provider: str,
+        base_url: str,
+        *,
+        headers: Mapping[str, str],
+        secret_headers: Collection[str] = (),
+        client: httpx.AsyncClient | None = None,
+        budget: RequestBudget,
+        retry: RetryPolicy = RetryPolicy(),
+        timeout_s: float = 30.0,
+    ) -> None:
+        self.provider = provider
+        self._base_url = base_url.rstrip("/")
+        self._headers = dict(headers)
+        self._secrets = tuple(v for k, v in headers.items() if k in secret_headers and v)
+        self._client = client or httpx.AsyncClient()
+        self._owns_client = client is None
+        self.budget = budget
+        self._retry = retry
+        self._timeout = timeout_s
+
+    async def aclose(self) -> None:
+        if self._owns_client:
+            await self._client.aclose()
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str | int] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        idempotent: bool | None = None,
+    ) -> httpx.Response:
+        """Send the request until it succeeds, is refused, or the attempts run out.
+
+        ``idempotent`` defaults to the HTTP semantics of ``method``; pass it explicitly for a
+        provider whose PUT adds or whose POST is keyed.
+        """
+        method = method.upper()
+        if idempotent is None:
+            idempotent = method in IDEMPOTENT_METHODS
+        retry: _Retry | None = None
+        for attempt in range(1, self._retry.max_attempts + 1):
+            await self.budget.acquire()
+            outcome = await self._attempt(method, path, params, json, headers, idempotent)
+            if isinstance(outcome, httpx.Response):
+                return outcome
+            retry = outcome
+            if retry.wait is not None and retry.wait > self._retry.max_retry_after_s:
+                raise TransientError(retry.reason, retry_after=retry.wait)
+            if attempt == self._retry.max_attempts:
+                break
+            wait = retry.wait if retry.wait is not None else self._retry.backoff(attempt)
+            log.warning(
+                "provider request will be retried",
+                provider=self.provider,
+                method=method,
+                path=path,
+                reason=retry.reason,
+                attempt=attempt,
+                wait_s=round(wait, 3),
+            )
+            if retry.rate_limited:
+                self.budget.pause(wait)
+            else:
+                await self._retry.sleep(wait)
+        assert retry is not None
+        raise TransientError(
+            f"{retry.reason} (gave up after {self._retry.max_attempts} attempts)",
+            retry_after=retry.wait
+            if retry.wait is not None
+            else self._retry.backoff(self._retry.max_attempts),
+        )
+
+    async def _attempt(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str | int] | None,
+        json: Any,
+        headers: Mapping[str, str] | None,
+        idempotent: bool,
+    ) -> httpx.Response | _Retry:
+        try:
+            response = await self._client.request(
+                method,
+                self._base_url + path,
+                params=params,
+                json=json,
+                headers={**self._headers, **(headers or {})},
+                timeout=self._timeout,
+            )
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            return _Retry(f"{self.provider} unreachable ({type(exc).__name__})", None)
+        except httpx.TransportError as exc:
+            reason = f"{self.provider} did not answer {method} {path} ({type(exc).__name__})"
+            if not idempotent:
+                raise OutcomeUnknownError(reason) from exc
+            return _Retry(reason, None)
+        status = response.status_code
+        if status < 400:
+            return response
+        wait = parse_retry_after(response.headers.get("retry-after"), self._retry.now())
+        reason = f"{self.provider} answered {status} to {method} {path}"
+        if status == 429:
+            return _Retry(reason, wait, rate_limited=True)
+        if status == 408:
+            return _Retry(reason, wait)
+        if status >= 500:
+            if not idempotent:
+                raise OutcomeUnknownError(reason, retry_after=wait)
+            return _Retry(reason, wait)
+        raise self._refusal(method, path, response)
+
+    def _refusal(self, method: str, path: str, response: httpx.Response) -> ProviderError:
+        body = response.text[:BODY_LIMIT]
+        for secret in self._secrets:
+            body = body.replace(secret, "***")
+        cls = {401: AuthenticationError, 403: AuthenticationError, 404: NotFoundError}.get(
+            response.status_code, ProviderError
+        )
+        return cls(self.provider, method, path, response.status_code, body)

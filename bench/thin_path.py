@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import statistics
 import sys
 import time
@@ -82,12 +83,10 @@ def service_pids(launcher: int) -> dict[str, int]:
     return found
 
 
-async def run(args: argparse.Namespace) -> int:
-    run_id = uuid.uuid4().hex[:8]
+async def start_services(args: argparse.Namespace, run_id: str) -> asyncio.subprocess.Process:
     prefix = f"bench-{run_id}"
     for service in ("ingest", "mapping"):
         await position_group_at_end(args.kafka, f"{prefix}-{service}", all_topics())
-    state = ROOT / ".local"
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         str(ROOT / "deploy/local/dev.py"),
@@ -109,82 +108,96 @@ async def run(args: argparse.Namespace) -> int:
     assert proc.stdout is not None
     while b"Ctrl-C stops everything" not in await proc.stdout.readline():
         pass
-    drain = asyncio.create_task(proc.stdout.read())
-    secret = dict(
-        line.split("=", 1) for line in (state / "dev-secrets.env").read_text().splitlines()
-    )["DEMO_CORE_WEBHOOK_SECRET"]
+    return proc
+
+
+async def post_all(args: argparse.Namespace, secret: str) -> list[float]:
     latencies: list[float] = []
-    queue: asyncio.Queue[int] = asyncio.Queue()
-    for n in range(args.count):
-        queue.put_nowait(n)
+    pending = iter(range(args.count))
     url = f"http://127.0.0.1:{PORT_BASE + 1}/v1/webhooks/core/demo"
 
     async def client(http: httpx.AsyncClient) -> None:
-        while not queue.empty():
-            n = queue.get_nowait()
+        for n in pending:
             body = webhook("demo", n + args.offset)
+            signature = sign(secret, int(time.time()), body)
             began = time.perf_counter()
             response = await http.post(
                 url,
                 content=body,
-                headers={
-                    "content-type": "application/json",
-                    "Core-Signature": sign(secret, int(time.time()), body),
-                },
+                headers={"content-type": "application/json", "Core-Signature": signature},
             )
             latencies.append(time.perf_counter() - began)
             response.raise_for_status()
 
-    db = await asyncpg.connect(
-        f"postgresql://timebridge:timebridge@127.0.0.1:{args.pg_port}/bench_{run_id}_tb_mapping"
-    )
+    limits = httpx.Limits(max_connections=args.concurrency)
+    async with httpx.AsyncClient(limits=limits, timeout=30) as http:
+        await asyncio.gather(*(client(http) for _ in range(args.concurrency)))
+    return latencies
+
+
+async def wait_stored(dsn: str, count: int) -> None:
+    db = await asyncpg.connect(dsn)
     try:
-        start = time.perf_counter()
-        limits = httpx.Limits(max_connections=args.concurrency)
-        async with httpx.AsyncClient(limits=limits, timeout=30) as http:
-            await asyncio.gather(*(client(http) for _ in range(args.concurrency)))
-        accepted_s = time.perf_counter() - start
-        while await db.fetchval("SELECT count(*) FROM source_entries") < args.count:
+        while await db.fetchval("SELECT count(*) FROM source_entries") < count:  # noqa: ASYNC110
             await asyncio.sleep(0.05)
-        stored_s = time.perf_counter() - start
-        pids = service_pids(proc.pid)
-        rss = {name: peak_rss_mib(pid) for name, pid in pids.items()}
     finally:
         await db.close()
-        proc.send_signal(2)
-        await drain
-        await proc.wait()
-        admin = await asyncpg.connect(
-            f"postgresql://timebridge:timebridge@127.0.0.1:{args.pg_port}/postgres"
-        )
-        for name in ("tb_ingest", "tb_mapping"):
-            await admin.execute(f'DROP DATABASE IF EXISTS "bench_{run_id}_{name}" WITH (FORCE)')
-        await admin.close()
 
-    latencies.sort()
-    results = {
-        "accept p50 (ms)": statistics.median(latencies) * 1000,
-        "accept p95 (ms)": latencies[int(len(latencies) * 0.95)] * 1000,
-        "accept p99 (ms)": latencies[int(len(latencies) * 0.99)] * 1000,
-        "accepted per second": args.count / accepted_s,
-        "end-to-end per second": args.count / stored_s,
-        "ingest peak RSS (MiB)": rss.get("ingest", float("nan")),
-        "mapping peak RSS (MiB)": rss.get("mapping", float("nan")),
-    }
-    print(
-        f"\nthin path: {args.count} webhooks, {args.concurrency} concurrent clients, {os.cpu_count()} cores"
-    )
+
+async def drop_databases(pg: str, run_id: str) -> None:
+    admin = await asyncpg.connect(f"{pg}/postgres")
+    for name in ("tb_ingest", "tb_mapping"):
+        await admin.execute(f'DROP DATABASE IF EXISTS "bench_{run_id}_{name}" WITH (FORCE)')
+    await admin.close()
+
+
+def report(args: argparse.Namespace, results: dict[str, float]) -> int:
+    print(f"\nthin path: {args.count} webhooks, {args.concurrency} concurrent clients,")
+    print(f"{os.cpu_count()} cores shared by the client, both services, Kafka and PostgreSQL")
     failed = 0
     for name, value in results.items():
-        target = TARGETS.get(name)
         verdict = ""
-        if target:
-            op, limit = target
+        if name in TARGETS:
+            op, limit = TARGETS[name]
             ok = value <= limit if op == "<=" else value >= limit
             failed += not ok
             verdict = f"target {op} {limit:g}: {'ok' if ok else 'MISSED'}"
         print(f"  {name:<24} {value:10.1f}   {verdict}")
     return 1 if failed else 0
+
+
+async def run(args: argparse.Namespace) -> int:
+    run_id = uuid.uuid4().hex[:8]
+    pg = f"postgresql://timebridge:timebridge@127.0.0.1:{args.pg_port}"
+    proc = await start_services(args, run_id)
+    assert proc.stdout is not None
+    drain = asyncio.create_task(proc.stdout.read())
+    creds = (ROOT / ".local" / "dev-secrets.env").read_text().splitlines()
+    secret = dict(line.split("=", 1) for line in creds)["DEMO_CORE_WEBHOOK_SECRET"]
+    try:
+        start = time.perf_counter()
+        latencies = sorted(await post_all(args, secret))
+        accepted_s = time.perf_counter() - start
+        await wait_stored(f"{pg}/bench_{run_id}_tb_mapping", args.count)
+        stored_s = time.perf_counter() - start
+        rss = {name: peak_rss_mib(pid) for name, pid in service_pids(proc.pid).items()}
+    finally:
+        proc.send_signal(signal.SIGINT)
+        await drain
+        await proc.wait()
+        await drop_databases(pg, run_id)
+    return report(
+        args,
+        {
+            "accept p50 (ms)": statistics.median(latencies) * 1000,
+            "accept p95 (ms)": latencies[int(len(latencies) * 0.95)] * 1000,
+            "accept p99 (ms)": latencies[int(len(latencies) * 0.99)] * 1000,
+            "accepted per second": args.count / accepted_s,
+            "end-to-end per second": args.count / stored_s,
+            "ingest peak RSS (MiB)": rss.get("ingest", float("nan")),
+            "mapping peak RSS (MiB)": rss.get("mapping", float("nan")),
+        },
+    )
 
 
 def main() -> int:

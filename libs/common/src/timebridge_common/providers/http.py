@@ -146,7 +146,7 @@ class RequestBudget:
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How transient failures are retried; ``sleep``, ``random`` and ``now`` are for tests."""
+    """How transient failures are retried; ``sleep``, ``rng`` and ``now`` are for tests."""
 
     max_attempts: int = 5
     initial_backoff_s: float = 0.5
@@ -154,13 +154,16 @@ class RetryPolicy:
     max_retry_after_s: float = 60.0
     """A longer ``Retry-After`` is not waited for here: the caller reschedules the work."""
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
-    random: Callable[[], float] = random.random
+    rng: Callable[[], float] = random.random
     now: Callable[[], dt.datetime] = _utcnow
 
     def backoff(self, attempt: int) -> float:
         """Exponential backoff with equal jitter: between half and all of the capped base."""
-        base = min(self.max_backoff_s, self.initial_backoff_s * 2 ** (attempt - 1))
-        return base / 2 + self.random() * base / 2
+        base = min(self.max_backoff_s, self.initial_backoff_s * 2.0 ** (attempt - 1))
+        return base / 2 + self.rng() * base / 2
+
+
+DEFAULT_RETRY = RetryPolicy()
 
 
 @dataclass(frozen=True)
@@ -182,7 +185,7 @@ class ProviderHttp:
         secret_headers: Collection[str] = (),
         client: httpx.AsyncClient | None = None,
         budget: RequestBudget,
-        retry: RetryPolicy = RetryPolicy(),
+        retry: RetryPolicy = DEFAULT_RETRY,
         timeout_s: float = 30.0,
     ) -> None:
         self.provider = provider
@@ -217,43 +220,41 @@ class ProviderHttp:
         method = method.upper()
         if idempotent is None:
             idempotent = method in IDEMPOTENT_METHODS
-        retry: _Retry | None = None
-        for attempt in range(1, self._retry.max_attempts + 1):
+        attempt = 0
+        while True:
+            attempt += 1
             await self.budget.acquire()
-            outcome = await self._attempt(method, path, params, json, headers, idempotent)
+            outcome = await self._attempt(
+                method, path, params=params, json=json, headers=headers, idempotent=idempotent
+            )
             if isinstance(outcome, httpx.Response):
                 return outcome
-            retry = outcome
-            if retry.wait is not None and retry.wait > self._retry.max_retry_after_s:
-                raise TransientError(retry.reason, retry_after=retry.wait)
-            if attempt == self._retry.max_attempts:
-                break
-            wait = retry.wait if retry.wait is not None else self._retry.backoff(attempt)
+            wait = outcome.wait if outcome.wait is not None else self._retry.backoff(attempt)
+            if outcome.rate_limited:
+                self.budget.pause(wait)
+            if wait > self._retry.max_retry_after_s:
+                raise TransientError(outcome.reason, retry_after=wait)
+            if attempt >= self._retry.max_attempts:
+                raise TransientError(
+                    f"{outcome.reason} (gave up after {attempt} attempts)", retry_after=wait
+                )
             log.warning(
                 "provider request will be retried",
                 provider=self.provider,
                 method=method,
                 path=path,
-                reason=retry.reason,
+                reason=outcome.reason,
                 attempt=attempt,
                 wait_s=round(wait, 3),
             )
-            if retry.rate_limited:
-                self.budget.pause(wait)
-            else:
+            if not outcome.rate_limited:
                 await self._retry.sleep(wait)
-        assert retry is not None
-        raise TransientError(
-            f"{retry.reason} (gave up after {self._retry.max_attempts} attempts)",
-            retry_after=retry.wait
-            if retry.wait is not None
-            else self._retry.backoff(self._retry.max_attempts),
-        )
 
     async def _attempt(
         self,
         method: str,
         path: str,
+        *,
         params: Mapping[str, str | int] | None,
         json: Any,
         headers: Mapping[str, str] | None,

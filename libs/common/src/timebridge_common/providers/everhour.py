@@ -325,7 +325,7 @@ class EverhourClient:
         if labels:
             body["labels"] = list(labels)
         response = await self._http.request("POST", f"/projects/{project_id}/tasks", json=body)
-        return self._parse(response, _TASK)
+        return self._http.parse(response, _TASK)
 
     def team_time(
         self, start: dt.date, end: dt.date, *, page_size: int = 1000
@@ -399,7 +399,7 @@ class EverhourClient:
             body["project"] = project_id
         headers = {"X-Skip-Handshake": "1"} if skip_handshake else None
         response = await self._http.request("POST", "/hooks", json=body, headers=headers)
-        return self._parse(response, _HOOK)
+        return self._http.parse(response, _HOOK)
 
     async def delete_hook(self, hook_id: int) -> None:
         await self._http.request("DELETE", f"/hooks/{hook_id}")
@@ -413,12 +413,12 @@ class EverhourClient:
                     exc.provider, exc.method, exc.path, exc.status, exc.body
                 ) from exc
             raise
-        return self._parse(response, _RECORD)
+        return self._http.parse(response, _RECORD)
 
     async def _get(
         self, path: str, adapter: TypeAdapter[T], params: Mapping[str, str | int] | None = None
     ) -> T:
-        return self._parse(await self._http.request("GET", path, params=params), adapter)
+        return self._http.parse(await self._http.request("GET", path, params=params), adapter)
 
     async def _pages(
         self,
@@ -435,18 +435,6 @@ class EverhourClient:
             if len(items) < page_size:
                 return
             page += 1
-
-    def _parse(self, response: httpx.Response, adapter: TypeAdapter[T]) -> T:
-        try:
-            return adapter.validate_json(response.content)
-        except ValidationError as exc:
-            raise ProviderError(
-                "everhour",
-                response.request.method,
-                response.request.url.path,
-                response.status_code,
-                f"unexpected answer: {exc}",
-            ) from exc
 
 
 def _time_body(

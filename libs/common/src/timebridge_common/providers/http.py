@@ -26,10 +26,11 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import structlog
+from pydantic import TypeAdapter, ValidationError
 
 from timebridge_common.errors import InvalidMessageError, TransientError
 
@@ -38,7 +39,12 @@ log = structlog.get_logger(__name__)
 BODY_LIMIT = 500
 """Characters of a provider's error answer kept in a :class:`ProviderError`."""
 
+T = TypeVar("T")
+
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+
+_TOKEN_EPSILON = 1e-9
+"""Rounding slack: a refill computed after sleeping the exact wait may fall short by an ulp."""
 
 
 class ProviderError(InvalidMessageError):
@@ -131,7 +137,7 @@ class RequestBudget:
                     continue
                 self._tokens = min(self.capacity, self._tokens + (now - self._updated) * self.rate)
                 self._updated = now
-                if self._tokens >= 1:
+                if self._tokens >= 1 - _TOKEN_EPSILON:
                     self._tokens -= 1
                     return
                 await self._sleep((1 - self._tokens) / self.rate)
@@ -290,6 +296,19 @@ class ProviderHttp:
                 raise OutcomeUnknownError(reason, retry_after=wait)
             return _Retry(reason, wait)
         raise self._refusal(method, path, response)
+
+    def parse(self, response: httpx.Response, adapter: TypeAdapter[T]) -> T:
+        """The answer as a model; an answer of another shape is a refusal of this request."""
+        try:
+            return adapter.validate_json(response.content)
+        except ValidationError as exc:
+            raise ProviderError(
+                self.provider,
+                response.request.method,
+                response.request.url.path,
+                response.status_code,
+                f"unexpected answer: {exc}"[:BODY_LIMIT],
+            ) from exc
 
     def _refusal(self, method: str, path: str, response: httpx.Response) -> ProviderError:
         body = response.text[:BODY_LIMIT]

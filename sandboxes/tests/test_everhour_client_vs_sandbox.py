@@ -1,0 +1,401 @@
+"""Timebridge's Everhour client against the Everhour sandbox, in-process and over real HTTP."""
+
+import asyncio
+import contextlib
+import datetime as dt
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import httpx
+import pytest
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import ASGIApp
+
+from timebridge_common.providers.everhour import (
+    TIME_UPDATED,
+    EverhourClient,
+    TimeRecordLockedError,
+    WebhookDelivery,
+    handshake_reply,
+    parse_delivery,
+)
+from timebridge_common.providers.http import (
+    AuthenticationError,
+    NotFoundError,
+    OutcomeUnknownError,
+    ProviderError,
+    RequestBudget,
+    RetryPolicy,
+)
+from timebridge_sandboxes.everhour import EverhourState, Faults, RateLimit, create_everhour_sandbox
+
+ADMIN_KEY = "ek-admin-0c4f"
+MEMBER_KEY = "ek-member-9a1b"
+DAY = dt.date(2026, 11, 20)
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+class Receiver:
+    """Timebridge's side of Everhour webhooks: answers the handshake, keeps the deliveries."""
+
+    def __init__(self, *, echo: bool = True) -> None:
+        self.echo = echo
+        self.secrets: list[str] = []
+        self.deliveries: list[WebhookDelivery] = []
+        self.user_agents: list[str] = []
+        self.arrived = asyncio.Event()
+        self.app = Starlette(routes=[Route("/hooks/everhour/{token}", self.hook, methods=["POST"])])
+
+    async def hook(self, request: Request) -> Response:
+        self.user_agents.append(request.headers.get("user-agent", ""))
+        reply = handshake_reply(request.headers)
+        if reply is not None:
+            self.secrets.extend(reply.values())
+            return Response(status_code=200, headers=reply if self.echo else None)
+        self.deliveries.append(parse_delivery(await request.body()))
+        self.arrived.set()
+        return Response(status_code=202)
+
+
+@dataclass
+class World:
+    state: EverhourState
+    faults: Faults
+    fake: FakeTime
+    receiver: Receiver
+    sandbox: ASGIApp
+    admin: int
+    member: int
+    project: str
+    section: int
+    task: str
+    sent: list[httpx.Request] = field(default_factory=list)
+    answers: list[int] = field(default_factory=list)
+
+    def client(self, api_key: str = ADMIN_KEY, *, limit: int = 20) -> EverhourClient:
+        async def on_request(request: httpx.Request) -> None:
+            self.sent.append(request)
+
+        async def on_response(response: httpx.Response) -> None:
+            self.answers.append(response.status_code)
+
+        http = httpx.AsyncClient(
+            transport=httpx.ASGITransport(self.sandbox),
+            event_hooks={"request": [on_request], "response": [on_response]},
+        )
+        return EverhourClient(
+            "http://everhour.test",
+            api_key,
+            http=http,
+            budget=RequestBudget(limit, 10.0, clock=self.fake.clock, sleep=self.fake.sleep),
+            retry=RetryPolicy(sleep=self.fake.sleep, rng=lambda: 0.5),
+        )
+
+
+@pytest.fixture
+def world() -> World:
+    fake, receiver, faults = FakeTime(), Receiver(), Faults()
+    state = EverhourState(now=lambda: dt.datetime(2026, 11, 21, 9, 30, tzinfo=dt.UTC))
+    admin = state.add_user("Ann Admin", api_key=ADMIN_KEY, email="ann@acme.test")
+    member = state.add_user("Max Member", api_key=MEMBER_KEY, role="member")
+    project = state.add_project("Website")
+    section = state.add_section(project, "Backlog")
+    task = state.add_task(project, "Login page", section_id=section)
+    faults.clock = fake.clock
+    sandbox = create_everhour_sandbox(
+        state,
+        faults,
+        rate_limit=RateLimit(clock=fake.clock),
+        webhook_transport=httpx.ASGITransport(receiver.app),
+    )
+    return World(state, faults, fake, receiver, sandbox, admin, member, project, section, task)
+
+
+async def test_connection_test_with_good_and_bad_key(world: World) -> None:
+    me = await world.client().current_user()
+    assert (me.id, me.name, me.email, me.role) == (
+        world.admin,
+        "Ann Admin",
+        "ann@acme.test",
+        "admin",
+    )
+    with pytest.raises(AuthenticationError) as caught:
+        await world.client("ek-wrong").current_user()
+    assert caught.value.status == 401
+    assert world.sent[0].headers["X-Api-Key"] == ADMIN_KEY
+
+
+async def test_users_projects_and_tasks_are_read_page_by_page(world: World) -> None:
+    for n in range(5):
+        world.state.add_project(f"Client {n}")
+    for n in range(6):
+        world.state.add_task(world.project, f"Task {n}", status="closed" if n == 5 else "open")
+    client = world.client()
+
+    users = await client.team_users()
+    assert [(u.id, u.role) for u in users] == [(world.admin, "admin"), (world.member, "member")]
+
+    world.sent.clear()
+    projects = [p async for p in client.projects(page_size=2)]
+    assert [p.name for p in projects] == ["Website"] + [f"Client {n}" for n in range(5)]
+    assert [r.url.params["page"] for r in world.sent] == ["1", "2", "3", "4"]
+    assert projects[0].billing is not None
+    assert projects[0].billing.type == "hourly"
+    assert [p.name async for p in client.projects(query="client 3")] == ["Client 3"]
+    assert (await client.project(world.project)).users == (world.admin, world.member)
+
+    world.sent.clear()
+    tasks = [t async for t in client.project_tasks(world.project, page_size=3)]
+    assert [t.name for t in tasks] == ["Login page"] + [f"Task {n}" for n in range(6)]
+    assert len(world.sent) == 3
+    open_tasks = [t async for t in client.project_tasks(world.project, exclude_closed=True)]
+    assert len(open_tasks) == 6
+    assert (await client.task(world.task)).projects == (world.project,)
+    with pytest.raises(NotFoundError):
+        await client.task("ev:404")
+
+
+async def test_a_task_is_created_in_a_section(world: World) -> None:
+    client = world.client()
+    sections = await client.sections(world.project)
+    assert [(s.id, s.name) for s in sections] == [(world.section, "Backlog")]
+    task = await client.create_task(
+        world.project, name="Invoice export", section_id=world.section, description="T-42"
+    )
+    assert (task.name, task.section, task.projects) == (
+        "Invoice export",
+        world.section,
+        (world.project,),
+    )
+    assert world.state.tasks[task.id].description == "T-42"
+    other = world.state.add_project("Other")
+    with pytest.raises(ProviderError) as caught:
+        await client.create_task(other, name="Nope", section_id=world.section)
+    assert caught.value.status == 400
+
+
+async def test_time_is_added_updated_and_deleted_in_seconds(world: World) -> None:
+    client = world.client()
+    added = await client.add_time(world.task, seconds=5400, date=DAY, comment="T-42 login")
+    assert (added.time, added.user, added.date, added.comment) == (
+        5400,
+        world.admin,
+        DAY,
+        "T-42 login",
+    )
+    assert world.state.records[added.id].time == 5400
+
+    again = await client.add_time(world.task, seconds=1800, date=DAY)
+    assert (again.id, again.time) == (added.id, 7200)
+    assert [h.action for h in again.history] == ["ADD", "ADD"]
+
+    updated = await client.update_time(world.task, seconds=3600, date=DAY)
+    assert (updated.id, updated.time, updated.comment) == (added.id, 3600, "T-42 login")
+    theirs = await client.add_time(world.task, seconds=900, date=DAY, user_id=world.member)
+    assert theirs.id != added.id
+
+    records = [r async for r in client.team_time(DAY, DAY)]
+    assert sorted((r.user, r.time) for r in records) == [(world.admin, 3600), (world.member, 900)]
+    task = await client.task(world.task)
+    assert task.time is not None
+    assert task.time.total == 4500
+    assert task.time.users == {world.admin: 3600, world.member: 900}
+
+    await client.delete_time(world.task, date=DAY)
+    assert [r.user async for r in client.team_time(DAY, DAY)] == [world.member]
+    with pytest.raises(NotFoundError):
+        await client.update_time(world.task, seconds=60, date=DAY)
+
+
+async def test_team_time_is_read_by_inclusive_range_and_pages(world: World) -> None:
+    client = world.client()
+    for offset in range(5):
+        await client.add_time(
+            world.task, seconds=600 * (offset + 1), date=DAY + dt.timedelta(offset)
+        )
+    world.sent.clear()
+    records = [
+        r async for r in client.team_time(DAY + dt.timedelta(1), DAY + dt.timedelta(3), page_size=2)
+    ]
+    assert [(r.date.day, r.time) for r in records] == [(21, 1200), (22, 1800), (23, 2400)]
+    assert [(r.url.params["from"], r.url.params["page"]) for r in world.sent] == [
+        ("2026-11-21", "1"),
+        ("2026-11-21", "2"),
+    ]
+
+
+async def test_locked_and_invoiced_records_are_detected_and_refused(world: World) -> None:
+    admin, member = world.client(), world.client(MEMBER_KEY)
+    locked = await admin.add_time(world.task, seconds=3600, date=DAY)
+    invoiced = await member.add_time(world.task, seconds=1800, date=DAY)
+    world.state.lock_time(locked.id)
+    world.state.lock_time(invoiced.id, invoiced=True)
+
+    seen = {r.id: r async for r in admin.team_time(DAY, DAY)}
+    assert (seen[locked.id].is_locked, seen[locked.id].locked) == (True, True)
+    assert (seen[invoiced.id].is_invoiced, seen[invoiced.id].locked) == (True, True)
+
+    with pytest.raises(TimeRecordLockedError) as caught:
+        await admin.update_time(world.task, seconds=60, date=DAY)
+    assert caught.value.status == 403
+    with pytest.raises(TimeRecordLockedError):
+        await member.delete_time(world.task, date=DAY)
+    fixed = await admin.update_time(world.task, seconds=2000, date=DAY, user_id=world.member)
+    assert fixed.time == 2000
+    assert world.state.records[locked.id].time == 3600
+
+
+async def test_webhook_handshake_and_deliveries_on_time_changes(world: World) -> None:
+    client = world.client()
+    target = "http://receiver.test/hooks/everhour/5f2e9c"
+    hook = await client.create_hook(target, project_id=world.project)
+    assert (hook.target_url, hook.events, hook.project) == (target, (TIME_UPDATED,), world.project)
+    assert [len(secret) for secret in world.receiver.secrets] == [128]
+    assert [h.id for h in await client.hooks()] == [hook.id]
+
+    record = await client.add_time(world.task, seconds=2700, date=DAY, comment="T-7")
+    await client.delete_time(world.task, date=DAY)
+    added, removed = world.receiver.deliveries
+    assert (added.event, added.payload.id) == (TIME_UPDATED, world.task)
+    assert added.time_record().model_dump(include={"id", "time", "user", "date", "comment"}) == {
+        "id": record.id,
+        "time": 2700,
+        "user": world.admin,
+        "date": DAY,
+        "comment": "T-7",
+    }
+    assert (removed.time_record().id, removed.time_record().time) == (record.id, 0)
+    assert set(world.receiver.user_agents) == {"Everhour (everhour.com)"}
+
+    with pytest.raises(ProviderError) as duplicate:
+        await client.create_hook(target)
+    assert duplicate.value.status == 409
+    await client.delete_hook(hook.id)
+    assert await client.hooks() == []
+
+
+async def test_a_receiver_that_does_not_echo_the_secret_is_refused(world: World) -> None:
+    world.receiver.echo = False
+    with pytest.raises(ProviderError) as caught:
+        await world.client().create_hook("http://receiver.test/hooks/everhour/1")
+    assert (caught.value.status, "Invalid callback" in caught.value.body) == (400, True)
+    assert world.state.hooks == {}
+
+
+async def test_a_429_storm_is_waited_out_as_told(world: World) -> None:
+    world.faults.rate_limit_storm(requests=2, retry_after_s=3)
+    client = world.client()
+    assert (await client.current_user()).id == world.admin
+    assert world.answers == [429, 429, 200]
+    assert world.fake.sleeps == [3.0, 3.0]
+
+
+async def test_the_sandbox_enforces_everhours_limit_and_the_budget_stays_under_it(
+    world: World,
+) -> None:
+    client = world.client()
+    for _ in range(40):
+        await client.current_user()
+    assert 429 not in world.answers
+    assert world.fake.now >= 29.0
+
+    greedy = world.client(limit=100)
+    for _ in range(30):
+        await greedy.current_user()
+    assert world.answers.count(429) > 0
+    assert world.answers.count(200) == 70
+
+
+async def test_5xx_are_retried_and_a_failed_post_wrote_nothing(world: World) -> None:
+    client = world.client()
+    world.faults.fail_next(2)
+    assert len(await client.team_users()) == 2
+    assert world.answers == [503, 503, 200]
+    assert world.fake.sleeps == [0.375, 0.75]
+
+    world.faults.fail_next(1, status=500)
+    with pytest.raises(OutcomeUnknownError):
+        await client.add_time(world.task, seconds=600, date=DAY)
+    assert await client.find_time(world.task, DAY, world.admin) is None
+
+
+async def test_faults_can_be_switched_through_the_admin_api(world: World) -> None:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(world.sandbox), base_url="http://everhour.test"
+    ) as admin:
+        answer = await admin.post(
+            "/_sandbox/faults", json={"rate_limited_requests": 1, "retry_after_s": 2}
+        )
+        assert answer.json()["rate_limited_requests"] == 1
+        assert (await world.client().current_user()).id == world.admin
+        assert world.fake.sleeps == [2.0]
+        seeded = await admin.post(
+            "/_sandbox/seed",
+            json={"projects": [{"name": "Seeded", "tasks": [{"name": "One"}, {"name": "Two"}]}]},
+        )
+        assert len(seeded.json()["projects"][0]["tasks"]) == 2
+        assert (await admin.post("/_sandbox/reset")).status_code == 204
+    assert world.state.projects == {}
+
+
+@contextlib.asynccontextmanager
+async def serve(app: ASGIApp) -> AsyncIterator[str]:
+    """Run ``app`` with uvicorn on an ephemeral loopback port (listening before it returns)."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen()
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()
+
+
+async def test_over_real_http_with_handshake_delivery_and_a_lost_response() -> None:
+    state, faults, receiver = EverhourState(), Faults(), Receiver()
+    admin = state.add_user("Ann Admin", api_key=ADMIN_KEY)
+    project = state.add_project("Website")
+    task = state.add_task(project, "Login page")
+    async with (
+        serve(create_everhour_sandbox(state, faults)) as everhour_url,
+        serve(receiver.app) as receiver_url,
+        EverhourClient(everhour_url, ADMIN_KEY, timeout_s=0.2) as client,
+    ):
+        assert (await client.current_user()).id == admin
+        hook = await client.create_hook(f"{receiver_url}/hooks/everhour/a1b2")
+        assert len(receiver.secrets) == 1
+        assert state.hooks[hook.id].is_active
+
+        record = await client.add_time(task, seconds=1500, date=DAY)
+        async with asyncio.timeout(5):
+            await receiver.arrived.wait()
+        assert receiver.deliveries[0].time_record().time == 1500
+
+        faults.lose_next_responses(1, delay_s=0.6)
+        with pytest.raises(OutcomeUnknownError):
+            await client.add_time(task, seconds=900, date=DAY + dt.timedelta(1))
+        found = await client.find_time(task, DAY + dt.timedelta(1), admin)
+        assert found is not None
+        assert found.time == 900
+        records = [r async for r in client.team_time(DAY, DAY + dt.timedelta(1))]
+        assert sorted((r.id, r.time) for r in records) == [(record.id, 1500), (found.id, 900)]

@@ -9,12 +9,23 @@ from faststream.kafka import KafkaBroker
 from opentelemetry.sdk.trace import TracerProvider
 
 from timebridge_common.crypto import SecretBox
+from timebridge_common.db.outbox import OutboxRelay
 from timebridge_common.kafka.publisher import EventPublisher
+from timebridge_common.providers.core import CoreClient
+from timebridge_common.providers.everhour import EverhourClient
 from timebridge_common.runtime import ServiceRuntime, build_runtime, http_app
-from timebridge_ingest.adapters.postgres import PostgresWebhookSecrets
+from timebridge_ingest.adapters.postgres import PostgresConnections, PostgresWebhookSecrets
 from timebridge_ingest.config import Settings
+from timebridge_ingest.entrypoints.connections_http import connections_router
 from timebridge_ingest.entrypoints.http import Clock, webhook_router
-from timebridge_ingest.handlers.ports import WebhookSecrets
+from timebridge_ingest.handlers.connections import Connections
+from timebridge_ingest.handlers.everhour_hooks import EverhourHooks
+from timebridge_ingest.handlers.ports import (
+    ConnectionsStore,
+    CoreFactory,
+    EverhourFactory,
+    WebhookSecrets,
+)
 
 NAME = "ingest"
 
@@ -30,6 +41,7 @@ class Ingest:
     app: FastAPI
     secrets: WebhookSecrets
     publisher: EventPublisher
+    connections: Connections | None
 
 
 def bootstrap(
@@ -40,8 +52,13 @@ def bootstrap(
     secrets: WebhookSecrets | None = None,
     tracer_provider: TracerProvider | None = None,
     clock: Clock = _utc_now,
+    everhour: EverhourFactory = EverhourClient,
+    core: CoreFactory = CoreClient,
 ) -> Ingest:
-    """Build the service; pass ``secrets`` to run without a database (unit tests)."""
+    """Build the service; pass ``secrets`` to run without a database (unit tests).
+
+    ``everhour`` and ``core`` build provider clients; tests point them at the sandboxes.
+    """
     runtime = build_runtime(
         NAME,
         settings,
@@ -51,12 +68,26 @@ def bootstrap(
         with_database=secrets is None,
         tracer_provider=tracer_provider,
     )
-    if secrets is None:
-        assert runtime.pool is not None
-        secrets = PostgresWebhookSecrets(
-            runtime.pool, SecretBox(settings.encryption_key.get_secret_value())
-        )
+    box = SecretBox(settings.encryption_key.get_secret_value())
     publisher = EventPublisher(runtime.broker, runtime.tracer, NAME)
     app = http_app(runtime, title="Timebridge ingest")
+    connections = None
+    if secrets is None:
+        assert runtime.pool is not None
+        secrets = PostgresWebhookSecrets(runtime.pool, box)
+        store: ConnectionsStore = PostgresConnections(runtime.pool, box)
+        connections = Connections(
+            store=store,
+            box=box,
+            publisher=publisher,
+            everhour=everhour,
+            core=core,
+            everhour_base_url=settings.everhour_api_url,
+            public_base_url=settings.public_base_url.rstrip("/"),
+            clock=clock,
+        )
+        hooks = EverhourHooks(store, everhour, publisher, clock, settings.publish_timeout_s)
+        app.include_router(connections_router(settings, connections, hooks))
+        runtime.background.append(OutboxRelay(runtime.pool, publisher).run)
     app.include_router(webhook_router(settings, secrets, publisher, clock))
-    return Ingest(settings, runtime, app, secrets, publisher)
+    return Ingest(settings, runtime, app, secrets, publisher, connections)

@@ -21,3 +21,8 @@ class Settings(BaseSettings, ServiceSettings):
     publish_timeout_s: float = Field(
         default=10.0, gt=0, description="Answer 503 if Kafka has not acknowledged by then"
     )
+    public_base_url: str = Field(
+        default="http://127.0.0.1:8001",
+        description="Where trackers reach this gateway (webhook URLs registered with them)",
+    )
+    everhour_api_url: str = "https://api.everhour.com"

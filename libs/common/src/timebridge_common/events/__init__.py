@@ -3,8 +3,10 @@
 from timebridge_common.events.base import Event, event_topic
 from timebridge_common.events.catalog import (
     ALL_EVENTS,
+    ConnectionChanged,
     EntrySynced,
     InvoiceExported,
+    IntegrationSettings,
     InvoiceLine,
     TimeEntryFields,
     TimeEntryLogged,
@@ -14,9 +16,11 @@ from timebridge_common.events.envelope import Envelope
 
 __all__ = [
     "ALL_EVENTS",
+    "ConnectionChanged",
     "EntrySynced",
     "Envelope",
     "Event",
+    "IntegrationSettings",
     "InvoiceExported",
     "InvoiceLine",
     "TimeEntryFields",

@@ -160,4 +160,56 @@ class InvoiceExported(Event):
         return f"{self.workspace_id}:{self.invoice_id}"
 
 
-ALL_EVENTS: tuple[type[Event], ...] = (TimeEntryLogged, EntrySynced, InvoiceExported)
+class IntegrationSettings(BaseModel):
+    """How one tracker integration syncs (the Everhour guide's "Sync Configuration")."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    direction: Literal["core_to_tracker", "tracker_to_core", "two_way"] = "two_way"
+    frequency: Literal["realtime", "every_5_minutes", "hourly", "daily"] = "realtime"
+    unmapped_user_policy: Literal["skip", "default_user", "queue"] = "queue"
+    default_core_user_id: ExternalId | None = Field(
+        default=None, description="With default_user: who entries from the tracker go to"
+    )
+    default_tracker_user_id: ExternalId | None = Field(
+        default=None, description="With default_user: who entries from Core go to"
+    )
+    conflict_policy: Literal["prefer_core", "prefer_tracker", "manual_review"] = "manual_review"
+
+
+class ConnectionChanged(Event):
+    """The full current state of a connection (Core or a tracker) after any change.
+
+    Published on a compacted topic keyed by connection id: the latest record per key is the
+    connection's state, so a service can rebuild its copy by reading the topic from the start.
+    Credentials travel encrypted with the platform key (AES-256-GCM, associated data
+    ``connection:<connection_id>``); only services holding that key can use them.
+    """
+
+    name: ClassVar[str] = "ConnectionChanged"
+    version: ClassVar[int] = 1
+
+    connection_id: ExternalId
+    provider: SystemName
+    status: Literal["connected", "disconnected"]
+    base_url: str
+    credentials_encrypted: str | None = Field(
+        default=None, description="null once disconnected: the credentials are wiped"
+    )
+    account: dict[str, str] = Field(
+        default_factory=dict, description="Who the credentials act as (tracker user id, name)"
+    )
+    settings: IntegrationSettings | None = Field(default=None, description="null for Core")
+    revision: int = Field(ge=1, description="Increases with every change of this connection")
+    changed_at: UtcDatetime
+
+    def partition_key(self) -> str:
+        return self.connection_id
+
+
+ALL_EVENTS: tuple[type[Event], ...] = (
+    TimeEntryLogged,
+    EntrySynced,
+    InvoiceExported,
+    ConnectionChanged,
+)

@@ -5,8 +5,12 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from timebridge_common.config import KafkaConfig
-from timebridge_common.events.catalog import ALL_EVENTS
+from timebridge_common.events.catalog import ALL_EVENTS, ConnectionChanged
 from timebridge_common.kafka.dlt import dlt_topic
+
+
+COMPACTED = frozenset({ConnectionChanged.topic()})
+"""State topics: Kafka keeps the latest record per key, so the topic is a replayable snapshot."""
 
 
 def all_topics() -> list[str]:
@@ -34,6 +38,9 @@ async def ensure_topics(config: KafkaConfig, topics: list[str] | None = None) ->
                             topic,
                             num_partitions=config.partitions,
                             replication_factor=config.replication_factor,
+                            topic_configs={"cleanup.policy": "compact"}
+                            if topic in COMPACTED
+                            else {},
                         )
                     ]
                 )

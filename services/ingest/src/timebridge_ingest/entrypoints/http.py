@@ -14,7 +14,7 @@ from timebridge_common.kafka.publisher import EventPublisher
 from timebridge_ingest.config import Settings
 from timebridge_ingest.domain.core_webhook import SIGNATURE_HEADER, WebhookRejectedError
 from timebridge_ingest.handlers.ports import WebhookSecrets
-from timebridge_ingest.handlers.webhooks import KafkaUnavailableError, accept_core_webhook
+from timebridge_ingest.handlers.webhooks import UnavailableError, accept_core_webhook
 
 Clock = Callable[[], dt.datetime]
 
@@ -94,7 +94,7 @@ def webhook_router(
             )
         except WebhookRejectedError as exc:
             raise HTTPException(exc.status, exc.reason) from None
-        except KafkaUnavailableError as exc:
+        except UnavailableError as exc:
             raise HTTPException(
                 status.HTTP_503_SERVICE_UNAVAILABLE,
                 f"event store unavailable, retry later: {exc}",

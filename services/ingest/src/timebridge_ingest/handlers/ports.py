@@ -1,9 +1,57 @@
 """What the handlers need from the outside world (Postgres and test fakes implement it)."""
 
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Protocol
+
+from timebridge_common.events import Envelope, Event
+from timebridge_common.providers.core import CoreClient
+from timebridge_common.providers.everhour import EverhourClient
+from timebridge_ingest.domain.connections import Integration, Workspace
 
 
 class WebhookSecrets(Protocol):
     async def get(self, workspace_id: str, source: str) -> str | None: ...
 
     async def put(self, workspace_id: str, source: str, secret: str) -> None: ...
+
+
+class ConnectionsTx(Protocol):
+    """One transaction over the connection tables and the outbox."""
+
+    async def workspace(
+        self, workspace_id: str, *, for_update: bool = False
+    ) -> Workspace | None: ...
+
+    async def put_workspace(self, workspace: Workspace) -> None: ...
+
+    async def integration(
+        self, integration_id: str, *, for_update: bool = False
+    ) -> Integration | None: ...
+
+    async def integrations(self, workspace_id: str) -> list[Integration]: ...
+
+    async def integration_by_hook(self, hook_token: str) -> Integration | None: ...
+
+    async def put_integration(self, integration: Integration) -> None: ...
+
+    async def add_pending_hook(self, hook_token: str, workspace_id: str) -> None: ...
+
+    async def pending_hook_exists(self, hook_token: str) -> bool: ...
+
+    async def remove_pending_hook(self, hook_token: str) -> None: ...
+
+    async def publish(self, events: Sequence[tuple[Event, Envelope]]) -> None:
+        """Stage events in the outbox: they are published once this transaction commits."""
+        ...
+
+
+class ConnectionsStore(Protocol):
+    def transaction(self) -> AbstractAsyncContextManager[ConnectionsTx]: ...
+
+
+EverhourFactory = Callable[[str, str], EverhourClient]
+"""(base URL, API key) -> a client; tests point it at the sandbox."""
+
+CoreFactory = Callable[[str, str], CoreClient]
+"""(base URL, token) -> a client."""

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import structlog
 
+from timebridge_common.events import TimeEntryLogged
 from timebridge_common.kafka.publisher import EventPublisher
 from timebridge_ingest.domain.core_webhook import (
     CORE,
@@ -26,8 +27,21 @@ class Accepted:
     topic: str
 
 
-class KafkaUnavailableError(Exception):
-    """Kafka did not acknowledge in time: answer 503 so the sender retries (nothing was lost)."""
+class UnavailableError(Exception):
+    """Kafka or a provider did not answer in time: 503, so the sender retries (nothing lost)."""
+
+
+async def publish_or_unavailable(
+    publisher: EventPublisher, event: TimeEntryLogged, timeout_s: float
+) -> uuid.UUID:
+    """Publish with the event's observation id; return once Kafka acknowledged it."""
+    envelope = publisher.envelope(event, event_id=event.observation_id())
+    try:
+        async with asyncio.timeout(timeout_s):
+            await publisher.publish(event, envelope)
+    except Exception as exc:
+        raise UnavailableError(str(exc) or type(exc).__name__) from exc
+    return envelope.event_id
 
 
 async def accept_core_webhook(
@@ -52,14 +66,10 @@ async def accept_core_webhook(
     verify_signature(secret, signature, body, now=now, tolerance_s=tolerance_s)
     webhook = parse_webhook(body, workspace_id)
     event = to_event(webhook)
-    envelope = publisher.envelope(event, event_id=event.observation_id())
     try:
-        async with asyncio.timeout(publish_timeout_s):
-            await publisher.publish(event, envelope)
-    except Exception as exc:
-        log.error("publishing a webhook failed", error=repr(exc), delivery=webhook.id)
-        raise KafkaUnavailableError(str(exc) or type(exc).__name__) from exc
-    log.info(
-        "webhook accepted", delivery=webhook.id, type=webhook.type, event_id=str(envelope.event_id)
-    )
-    return Accepted(event_id=envelope.event_id, topic=event.topic())
+        event_id = await publish_or_unavailable(publisher, event, publish_timeout_s)
+    except UnavailableError as exc:
+        log.error("publishing a webhook failed", error=str(exc), delivery=webhook.id)
+        raise
+    log.info("webhook accepted", delivery=webhook.id, type=webhook.type, event_id=str(event_id))
+    return Accepted(event_id=event_id, topic=event.topic())

@@ -1,0 +1,132 @@
+"""Connections: a workspace's Core connection and its tracker integrations.
+
+Pure rules only; the handlers do the calls. The guide's flow is "paste the API key, test the
+connection, save": saving always tests again, so a key that stopped working between the two
+clicks is never saved.
+"""
+
+import datetime as dt
+import secrets
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+from timebridge_common.events import ConnectionChanged, IntegrationSettings
+
+TRACKERS = frozenset({"everhour"})
+CORE = "core"
+
+
+class ConnectionRejectedError(Exception):
+    """The request cannot be carried out; ``status`` is the HTTP answer."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Workspace:
+    workspace_id: str
+    core_base_url: str
+    core_token: str
+    revision: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Integration:
+    integration_id: str
+    workspace_id: str
+    provider: str
+    base_url: str
+    api_key: str | None
+    status: Literal["connected", "disconnected"]
+    settings: IntegrationSettings
+    account: dict[str, str] = field(default_factory=dict)
+    hook_id: str | None = None
+    hook_token: str | None = None
+    revision: int = 1
+
+    def disconnected(self) -> "Integration":
+        return replace(
+            self,
+            api_key=None,
+            status="disconnected",
+            hook_id=None,
+            hook_token=None,
+            revision=self.revision + 1,
+        )
+
+
+def new_integration_id() -> str:
+    return "int_" + secrets.token_hex(8)
+
+
+def new_hook_token() -> str:
+    """An unguessable URL segment: Everhour deliveries are not signed, the URL is the secret."""
+    return secrets.token_urlsafe(32)
+
+
+def check_settings(settings: IntegrationSettings) -> None:
+    if settings.unmapped_user_policy != "default_user":
+        return
+    needs_core = settings.direction in {"tracker_to_core", "two_way"}
+    needs_tracker = settings.direction in {"core_to_tracker", "two_way"}
+    missing = [
+        name
+        for name, needed, value in (
+            ("default_core_user_id", needs_core, settings.default_core_user_id),
+            ("default_tracker_user_id", needs_tracker, settings.default_tracker_user_id),
+        )
+        if needed and value is None
+    ]
+    if missing:
+        raise ConnectionRejectedError(
+            422, f"unmapped_user_policy=default_user with this direction needs {', '.join(missing)}"
+        )
+
+
+def wants_webhook(settings: IntegrationSettings) -> bool:
+    """Real-time sync runs on the tracker's webhooks; the other frequencies poll."""
+    return settings.frequency == "realtime"
+
+
+def integration_changed(
+    integration: Integration, *, credentials_encrypted: str | None, now: dt.datetime
+) -> ConnectionChanged:
+    return ConnectionChanged(
+        workspace_id=integration.workspace_id,
+        connection_id=integration.integration_id,
+        provider=integration.provider,
+        status=integration.status,
+        base_url=integration.base_url,
+        credentials_encrypted=credentials_encrypted,
+        account=integration.account,
+        settings=integration.settings,
+        revision=integration.revision,
+        changed_at=now,
+    )
+
+
+def core_changed(
+    workspace: Workspace, *, credentials_encrypted: str, now: dt.datetime
+) -> ConnectionChanged:
+    return ConnectionChanged(
+        workspace_id=workspace.workspace_id,
+        connection_id=core_connection_id(workspace.workspace_id),
+        provider=CORE,
+        status="connected",
+        base_url=workspace.core_base_url,
+        credentials_encrypted=credentials_encrypted,
+        revision=workspace.revision,
+        changed_at=now,
+    )
+
+
+def core_connection_id(workspace_id: str) -> str:
+    return f"core_{workspace_id}"
+
+
+def connection_context(connection_id: str) -> str:
+    """Associated data binding an encrypted credential to its connection."""
+    return f"connection:{connection_id}"

@@ -1,0 +1,93 @@
+"""Translating Everhour time records into ``TimeEntryLogged``.
+
+Everhour records carry no ``updatedAt``: the newest history entry is the version; a record
+without history falls back to when we saw it. Everhour has no per-record billable flag (a task is
+``unbillable`` or not), and a user's time zone is a UTC offset, which maps onto the IANA
+``Etc/GMT±N`` zones when it is whole (note their inverted sign) and onto UTC otherwise.
+"""
+
+import datetime as dt
+
+from timebridge_common.events import TimeEntryFields, TimeEntryLogged, UserRef
+from timebridge_common.providers.everhour import Task, TimeRecord, User
+
+EVERHOUR = "everhour"
+
+
+def record_version(record: TimeRecord, observed_at: dt.datetime) -> dt.datetime:
+    stamps = [h.created_at for h in record.history if h.created_at is not None]
+    return max(stamps) if stamps else observed_at
+
+
+def iana_zone(offset_hours: float | None) -> str:
+    if offset_hours is None or offset_hours == 0 or not float(offset_hours).is_integer():
+        return "UTC"
+    hours = int(offset_hours)
+    return f"Etc/GMT{-hours:+d}"
+
+
+def record_to_event(
+    *,
+    workspace_id: str,
+    integration_id: str,
+    record: TimeRecord,
+    task: Task,
+    user: User | None,
+    observed_at: dt.datetime,
+    observed_via: str,
+) -> TimeEntryLogged:
+    return TimeEntryLogged.model_validate(
+        {
+            "workspace_id": workspace_id,
+            "integration_id": integration_id,
+            "source": EVERHOUR,
+            "external_id": str(record.id),
+            "entry": TimeEntryFields(
+                user=UserRef(
+                    external_id=str(record.user),
+                    email=user.email if user else None,
+                    name=user.name if user else None,
+                ),
+                project_external_id=task.projects[0] if task.projects else None,
+                task_external_id=task.id,
+                date=record.date,
+                timezone=iana_zone(user.timezone if user else None),
+                duration_seconds=record.time,
+                notes=record.comment or "",
+                billable=not task.unbillable,
+            ),
+            "updated_at": record_version(record, observed_at),
+            "deleted": record.time == 0,
+            "observed_via": observed_via,
+        }
+    )
+
+
+def deleted_record_event(
+    *,
+    workspace_id: str,
+    integration_id: str,
+    hint: TimeRecord,
+    observed_at: dt.datetime,
+    observed_via: str,
+) -> TimeEntryLogged:
+    """The record is gone from Everhour: what we last knew of it, marked deleted."""
+    return TimeEntryLogged.model_validate(
+        {
+            "workspace_id": workspace_id,
+            "integration_id": integration_id,
+            "source": EVERHOUR,
+            "external_id": str(hint.id),
+            "entry": TimeEntryFields(
+                user=UserRef(external_id=str(hint.user)),
+                task_external_id=hint.task.id if hint.task else None,
+                date=hint.date,
+                duration_seconds=0,
+                notes=hint.comment or "",
+                billable=not (hint.task.unbillable if hint.task else False),
+            ),
+            "updated_at": observed_at,
+            "deleted": True,
+            "observed_via": observed_via,
+        }
+    )

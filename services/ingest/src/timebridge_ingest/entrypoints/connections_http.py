@@ -1,0 +1,227 @@
+"""HTTP API for connections: the guide's Settings > Integrations > Everhour, as an API."""
+
+import hmac
+from collections.abc import Awaitable
+from typing import Annotated, Literal, TypeVar
+
+from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
+
+from timebridge_common.api import WorkspaceIdPath
+from timebridge_common.events import IntegrationSettings
+from timebridge_ingest.config import Settings
+from timebridge_ingest.domain.connections import ConnectionRejectedError, Integration
+from timebridge_ingest.handlers.connections import Connections
+from timebridge_ingest.handlers.everhour_hooks import EverhourHooks
+from timebridge_ingest.handlers.webhooks import UnavailableError
+
+T = TypeVar("T")
+
+
+class WorkspaceBody(BaseModel):
+    core_base_url: str = Field(
+        description="Core REST API base URL, e.g. https://core.example/api/v1"
+    )
+    core_api_token: str = Field(min_length=8, description="Core service token for this workspace")
+
+
+class WorkspaceView(BaseModel):
+    workspace_id: str
+    core_base_url: str
+    revision: int
+
+
+class TestBody(BaseModel):
+    api_key: str = Field(min_length=1)
+
+
+class TestView(BaseModel):
+    ok: bool
+    account: dict[str, str] = {}
+    error_kind: Literal["bad_key", "rate_limited", "unreachable", "refused"] | None = None
+    message: str | None = None
+    retry_after_s: float | None = None
+
+
+class ConnectBody(BaseModel):
+    provider: str = "everhour"
+    api_key: str = Field(min_length=1)
+    settings: IntegrationSettings = IntegrationSettings()
+
+
+class SettingsBody(BaseModel):
+    settings: IntegrationSettings
+
+
+class IntegrationView(BaseModel):
+    integration_id: str
+    workspace_id: str
+    provider: str
+    status: str
+    settings: IntegrationSettings
+    account: dict[str, str]
+    webhook_registered: bool
+    revision: int
+
+    @classmethod
+    def of(cls, integration: Integration) -> "IntegrationView":
+        return cls(
+            integration_id=integration.integration_id,
+            workspace_id=integration.workspace_id,
+            provider=integration.provider,
+            status=integration.status,
+            settings=integration.settings,
+            account=integration.account,
+            webhook_registered=integration.hook_id is not None,
+            revision=integration.revision,
+        )
+
+
+def connections_router(
+    settings: Settings, connections: Connections, hooks: EverhourHooks
+) -> APIRouter:
+    router = APIRouter()
+    bearer = HTTPBearer(auto_error=False)
+    Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+    def require_platform_admin(credentials: Credentials) -> None:
+        token = settings.admin_token.get_secret_value()
+        if credentials is None or not hmac.compare_digest(credentials.credentials, token):
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "admin bearer token required")
+
+    async def require_workspace_admin(
+        workspace_id: WorkspaceIdPath, credentials: Credentials
+    ) -> None:
+        if credentials is None:
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "a Core user token is required")
+        await _answer(connections.authorize_admin(workspace_id, credentials.credentials))
+
+    admin = [Depends(require_workspace_admin)]
+
+    @router.put(
+        "/v1/admin/workspaces/{workspace_id}",
+        tags=["admin"],
+        summary="Register a workspace's Core (checked against Core before saving)",
+        dependencies=[Depends(require_platform_admin)],
+    )
+    async def register_workspace(
+        workspace_id: WorkspaceIdPath, body: WorkspaceBody
+    ) -> WorkspaceView:
+        workspace = await _answer(
+            connections.register_workspace(workspace_id, body.core_base_url, body.core_api_token)
+        )
+        return WorkspaceView(
+            workspace_id=workspace.workspace_id,
+            core_base_url=workspace.core_base_url,
+            revision=workspace.revision,
+        )
+
+    @router.post(
+        "/v1/workspaces/{workspace_id}/integrations/{provider}/test",
+        tags=["integrations"],
+        summary="Test Connection: one real call to the tracker with this API key",
+        dependencies=admin,
+    )
+    async def test_connection(provider: str, body: TestBody) -> TestView:
+        result = await _answer(connections.test(provider, body.api_key))
+        return TestView(
+            ok=result.ok,
+            account=result.account,
+            error_kind=result.error_kind,
+            message=result.message,
+            retry_after_s=result.retry_after_s,
+        )
+
+    @router.post(
+        "/v1/workspaces/{workspace_id}/integrations",
+        tags=["integrations"],
+        status_code=status.HTTP_201_CREATED,
+        summary="Connect (tests the key again, saves it encrypted, registers the webhook)",
+        dependencies=admin,
+    )
+    async def connect(workspace_id: WorkspaceIdPath, body: ConnectBody) -> IntegrationView:
+        integration = await _answer(
+            connections.connect(workspace_id, body.provider, body.api_key, body.settings)
+        )
+        return IntegrationView.of(integration)
+
+    @router.get(
+        "/v1/workspaces/{workspace_id}/integrations", tags=["integrations"], dependencies=admin
+    )
+    async def list_integrations(workspace_id: WorkspaceIdPath) -> list[IntegrationView]:
+        return [IntegrationView.of(i) for i in await connections.list(workspace_id)]
+
+    @router.get(
+        "/v1/workspaces/{workspace_id}/integrations/{integration_id}",
+        tags=["integrations"],
+        dependencies=admin,
+    )
+    async def get_integration(
+        workspace_id: WorkspaceIdPath, integration_id: str
+    ) -> IntegrationView:
+        return IntegrationView.of(await _answer(connections.get(workspace_id, integration_id)))
+
+    @router.patch(
+        "/v1/workspaces/{workspace_id}/integrations/{integration_id}",
+        tags=["integrations"],
+        summary="Change direction, frequency, unmapped-user or conflict policy",
+        dependencies=admin,
+    )
+    async def update_settings(
+        workspace_id: WorkspaceIdPath, integration_id: str, body: SettingsBody
+    ) -> IntegrationView:
+        integration = await _answer(
+            connections.update_settings(workspace_id, integration_id, body.settings)
+        )
+        return IntegrationView.of(integration)
+
+    @router.delete(
+        "/v1/workspaces/{workspace_id}/integrations/{integration_id}",
+        tags=["integrations"],
+        summary="Disconnect: remove the webhook, wipe the key",
+        dependencies=admin,
+    )
+    async def disconnect(workspace_id: WorkspaceIdPath, integration_id: str) -> IntegrationView:
+        return IntegrationView.of(
+            await _answer(connections.disconnect(workspace_id, integration_id))
+        )
+
+    @router.post(
+        "/v1/webhooks/everhour/{hook_token}",
+        tags=["webhooks"],
+        summary="Everhour webhook: registration handshake and time deliveries",
+        responses={
+            200: {"description": "Handshake: X-Hook-Secret echoed"},
+            202: {"description": "Delivery re-read from Everhour and durably in Kafka"},
+            404: {"description": "Unknown or disconnected webhook"},
+            422: {"description": "Not an Everhour time delivery"},
+            503: {"description": "Everhour or Kafka unavailable; retry later"},
+        },
+    )
+    async def everhour_hook(hook_token: str, request: Request) -> Response:
+        try:
+            answer = await hooks.receive(hook_token, dict(request.headers), await request.body())
+        except UnavailableError as exc:
+            raise HTTPException(
+                status.HTTP_503_SERVICE_UNAVAILABLE, str(exc), headers={"Retry-After": "30"}
+            ) from None
+        except ConnectionRejectedError as exc:
+            raise HTTPException(exc.status, exc.reason) from None
+        if answer.event is None:
+            return Response(status_code=status.HTTP_200_OK, headers=answer.headers)
+        return Response(
+            status_code=status.HTTP_202_ACCEPTED,
+            content=b'{"status":"accepted"}',
+            media_type="application/json",
+        )
+
+    return router
+
+
+async def _answer(call: Awaitable[T]) -> T:
+    """Await a use case, turning its refusals into HTTP answers with the reason."""
+    try:
+        return await call
+    except ConnectionRejectedError as exc:
+        raise HTTPException(exc.status, exc.reason) from None

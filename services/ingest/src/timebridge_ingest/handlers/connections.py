@@ -1,0 +1,258 @@
+"""Connecting Core and trackers: register, test, save, change settings, disconnect.
+
+Every change is written with its ``ConnectionChanged`` event in one transaction (outbox), so the
+services that keep a copy of the connection never miss or invent one.
+"""
+
+import datetime as dt
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+import structlog
+
+from timebridge_common.crypto import SecretBox
+from timebridge_common.errors import TransientError
+from timebridge_common.events import ConnectionChanged, IntegrationSettings
+from timebridge_common.kafka.publisher import EventPublisher
+from timebridge_common.providers.core import CoreUser
+from timebridge_common.providers.http import AuthenticationError, ProviderError
+from timebridge_ingest.domain.connections import (
+    TRACKERS,
+    ConnectionRejectedError,
+    Integration,
+    Workspace,
+    check_settings,
+    connection_context,
+    core_changed,
+    integration_changed,
+    new_hook_token,
+    new_integration_id,
+    wants_webhook,
+)
+from timebridge_ingest.handlers.ports import (
+    ConnectionsStore,
+    ConnectionsTx,
+    CoreFactory,
+    EverhourFactory,
+)
+
+log = structlog.get_logger(__name__)
+
+ADMIN_CACHE_S = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class TestResult:
+    ok: bool
+    account: dict[str, str] = field(default_factory=dict)
+    error_kind: Literal["bad_key", "rate_limited", "unreachable", "refused"] | None = None
+    message: str | None = None
+    retry_after_s: float | None = None
+
+
+@dataclass
+class Connections:
+    """The connection use cases and what they need."""
+
+    store: ConnectionsStore
+    box: SecretBox
+    publisher: EventPublisher
+    everhour: EverhourFactory
+    core: CoreFactory
+    everhour_base_url: str
+    public_base_url: str
+    clock: Callable[[], dt.datetime]
+    _admins: dict[tuple[str, str], tuple[float, CoreUser]] = field(default_factory=dict)
+
+    async def register_workspace(
+        self, workspace_id: str, core_base_url: str, core_token: str
+    ) -> Workspace:
+        """The platform admin registers a workspace's Core (checked with Core before saving)."""
+        try:
+            async with self.core(core_base_url, core_token) as core:
+                me = await core.me()
+        except AuthenticationError as exc:
+            raise ConnectionRejectedError(422, f"Core refused the token: {exc.body}") from exc
+        except (ProviderError, TransientError) as exc:
+            raise ConnectionRejectedError(502, f"Core could not be reached: {exc}") from exc
+        if me.workspace_id != workspace_id:
+            raise ConnectionRejectedError(
+                422,
+                f"the token belongs to Core workspace {me.workspace_id!r}, not {workspace_id!r}",
+            )
+        async with self.store.transaction() as tx:
+            existing = await tx.workspace(workspace_id, for_update=True)
+            workspace = Workspace(
+                workspace_id, core_base_url, core_token, existing.revision + 1 if existing else 1
+            )
+            await tx.put_workspace(workspace)
+            event = core_changed(
+                workspace,
+                credentials_encrypted=self._encrypt(f"core_{workspace_id}", core_token),
+                now=self.clock(),
+            )
+            await self._publish(tx, event)
+        return workspace
+
+    async def authorize_admin(self, workspace_id: str, user_token: str) -> CoreUser:
+        """Only the workspace's Core admins manage its integrations; Core says who they are."""
+        cache_key = (workspace_id, hashlib.sha256(user_token.encode()).hexdigest())
+        cached = self._admins.get(cache_key)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        async with self.store.transaction() as tx:
+            workspace = await tx.workspace(workspace_id)
+        if workspace is None:
+            raise ConnectionRejectedError(404, f"workspace {workspace_id!r} is not registered")
+        try:
+            async with self.core(workspace.core_base_url, user_token) as core:
+                me = await core.me()
+        except AuthenticationError as exc:
+            raise ConnectionRejectedError(401, "Core did not accept the token") from exc
+        except (ProviderError, TransientError) as exc:
+            raise ConnectionRejectedError(502, f"Core could not check the token: {exc}") from exc
+        if me.workspace_id != workspace_id or me.user.role != "admin":
+            raise ConnectionRejectedError(403, "only the workspace's admins manage integrations")
+        self._admins[cache_key] = (time.monotonic() + ADMIN_CACHE_S, me.user)
+        return me.user
+
+    async def test(self, provider: str, api_key: str) -> TestResult:
+        """The guide's "Test Connection": a real call with the key, and a clear verdict."""
+        self._check_provider(provider)
+        try:
+            async with self.everhour(self.everhour_base_url, api_key) as everhour:
+                me = await everhour.current_user()
+        except AuthenticationError as exc:
+            return TestResult(False, error_kind="bad_key", message=f"Everhour: {exc.body}")
+        except ProviderError as exc:
+            return TestResult(False, error_kind="refused", message=str(exc))
+        except TransientError as exc:
+            limited = "429" in exc.reason
+            return TestResult(
+                False,
+                error_kind="rate_limited" if limited else "unreachable",
+                message=exc.reason,
+                retry_after_s=exc.retry_after,
+            )
+        account = {"user_id": str(me.id), "name": me.name}
+        if me.email:
+            account["email"] = me.email
+        return TestResult(True, account=account)
+
+    async def connect(
+        self, workspace_id: str, provider: str, api_key: str, settings: IntegrationSettings
+    ) -> Integration:
+        check_settings(settings)
+        result = await self.test(provider, api_key)
+        if not result.ok:
+            raise ConnectionRejectedError(422, f"connection test failed: {result.message}")
+        integration = Integration(
+            integration_id=new_integration_id(),
+            workspace_id=workspace_id,
+            provider=provider,
+            base_url=self.everhour_base_url,
+            api_key=api_key,
+            status="connected",
+            settings=settings,
+            account=result.account,
+        )
+        if wants_webhook(settings):
+            integration = await self._register_hook(integration)
+        async with self.store.transaction() as tx:
+            await tx.put_integration(integration)
+            if integration.hook_token:
+                await tx.remove_pending_hook(integration.hook_token)
+            await self._publish(tx, self._changed(integration))
+        log.info("integration connected", integration=integration.integration_id)
+        return integration
+
+    async def update_settings(
+        self, workspace_id: str, integration_id: str, settings: IntegrationSettings
+    ) -> Integration:
+        check_settings(settings)
+        current = await self.get(workspace_id, integration_id)
+        if current.status != "connected":
+            raise ConnectionRejectedError(409, "the integration is disconnected")
+        updated = replace(current, settings=settings, revision=current.revision + 1)
+        if wants_webhook(settings) and not current.hook_id:
+            updated = await self._register_hook(updated)
+        elif not wants_webhook(settings) and current.hook_id:
+            await self._delete_hook(current)
+            updated = replace(updated, hook_id=None, hook_token=None)
+        async with self.store.transaction() as tx:
+            await tx.put_integration(updated)
+            if updated.hook_token and updated.hook_token != current.hook_token:
+                await tx.remove_pending_hook(updated.hook_token)
+            await self._publish(tx, self._changed(updated))
+        return updated
+
+    async def disconnect(self, workspace_id: str, integration_id: str) -> Integration:
+        current = await self.get(workspace_id, integration_id)
+        if current.status == "disconnected":
+            return current
+        if current.hook_id:
+            await self._delete_hook(current)
+        gone = current.disconnected()
+        async with self.store.transaction() as tx:
+            await tx.put_integration(gone)
+            await self._publish(tx, self._changed(gone))
+        log.info("integration disconnected", integration=integration_id)
+        return gone
+
+    async def get(self, workspace_id: str, integration_id: str) -> Integration:
+        async with self.store.transaction() as tx:
+            found = await tx.integration(integration_id)
+        if found is None or found.workspace_id != workspace_id:
+            raise ConnectionRejectedError(404, f"no integration {integration_id!r} here")
+        return found
+
+    async def list(self, workspace_id: str) -> list[Integration]:
+        async with self.store.transaction() as tx:
+            return await tx.integrations(workspace_id)
+
+    async def _register_hook(self, integration: Integration) -> Integration:
+        """Register the tracker webhook; its handshake arrives before this call returns."""
+        assert integration.api_key is not None
+        token = new_hook_token()
+        async with self.store.transaction() as tx:
+            await tx.add_pending_hook(token, integration.workspace_id)
+        target = f"{self.public_base_url}/v1/webhooks/everhour/{token}"
+        try:
+            async with self.everhour(integration.base_url, integration.api_key) as everhour:
+                hook = await everhour.create_hook(target)
+        except (ProviderError, TransientError) as exc:
+            async with self.store.transaction() as tx:
+                await tx.remove_pending_hook(token)
+            raise ConnectionRejectedError(
+                502, f"Everhour did not register the webhook: {exc}"
+            ) from exc
+        return replace(integration, hook_id=str(hook.id), hook_token=token)
+
+    async def _delete_hook(self, integration: Integration) -> None:
+        """Best effort: a hook left behind only sends deliveries we answer with 404."""
+        if integration.api_key is None or integration.hook_id is None:
+            return
+        try:
+            async with self.everhour(integration.base_url, integration.api_key) as everhour:
+                await everhour.delete_hook(int(integration.hook_id))
+        except (ProviderError, TransientError) as exc:
+            log.warning("webhook not removed at the tracker", error=str(exc))
+
+    def _changed(self, integration: Integration) -> ConnectionChanged:
+        key = integration.api_key
+        encrypted = None if key is None else self._encrypt(integration.integration_id, key)
+        return integration_changed(integration, credentials_encrypted=encrypted, now=self.clock())
+
+    def _encrypt(self, connection_id: str, secret: str) -> str:
+        return self.box.encrypt(secret, context=connection_context(connection_id))
+
+    async def _publish(self, tx: ConnectionsTx, event: ConnectionChanged) -> None:
+        await tx.publish([(event, self.publisher.envelope(event))])
+
+    @staticmethod
+    def _check_provider(provider: str) -> None:
+        if provider not in TRACKERS:
+            raise ConnectionRejectedError(404, f"unknown tracker {provider!r}")

@@ -13,6 +13,7 @@ from timebridge_common.events import ALL_EVENTS, Envelope
 from timebridge_common.events.codec import encode
 from timebridge_common.events.schemas import generate, incompatibilities, revisions
 from timebridge_common.testing import (
+    sample_connection_changed,
     sample_entry_synced,
     sample_invoice_exported,
     sample_time_entry_logged,
@@ -37,7 +38,12 @@ def test_each_revision_is_compatible_with_the_previous(model: Any) -> None:
 
 @pytest.mark.parametrize(
     "event",
-    [sample_time_entry_logged(), sample_entry_synced(), sample_invoice_exported()],
+    [
+        sample_time_entry_logged(),
+        sample_entry_synced(),
+        sample_invoice_exported(),
+        sample_connection_changed(),
+    ],
     ids=lambda e: e.type_name(),
 )
 def test_encoded_events_validate_against_their_published_schema(event: Any) -> None:

@@ -42,7 +42,7 @@ class ServiceRuntime:
     broker: KafkaBroker
     pool: asyncpg.Pool | None
     tracer_provider: TracerProvider
-    migrations_package: str
+    migrations: tuple[str, ...]
     group_prefix: str = "timebridge"
     retry: RetryConfig = field(default_factory=RetryConfig)
     dlq_limit: DlqLimitConfig = field(default_factory=DlqLimitConfig)
@@ -89,7 +89,7 @@ class ServiceRuntime:
     async def start(self) -> None:
         if self.pool is not None:
             await self.pool  # asyncpg pools connect on first await
-            await apply_migrations(self.pool, self.migrations_package)
+            await apply_migrations(self.pool, *self.migrations)
         await self.broker.start()
         for task in self.background:
             self._tasks.append(asyncio.create_task(self._supervise(task)))
@@ -140,7 +140,7 @@ def build_runtime(
     name: str,
     settings: ServiceSettings,
     *,
-    migrations_package: str,
+    migrations: tuple[str, ...],
     broker: KafkaBroker | None = None,
     pool: asyncpg.Pool | None = None,
     with_database: bool = True,
@@ -164,7 +164,7 @@ def build_runtime(
         broker=broker or make_broker(settings.kafka, client_id=f"timebridge-{name}"),
         pool=pool,
         tracer_provider=tracer_provider or make_tracer_provider(name, settings.telemetry),
-        migrations_package=migrations_package,
+        migrations=migrations,
         group_prefix=settings.kafka.group_prefix,
         retry=settings.retry,
         dlq_limit=settings.dlq_limit,

@@ -14,7 +14,9 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from timebridge_common.config import TelemetryConfig
 from timebridge_common.events import (
+    ConnectionChanged,
     EntrySynced,
+    IntegrationSettings,
     InvoiceExported,
     InvoiceLine,
     TimeEntryFields,
@@ -73,6 +75,22 @@ def sample_entry_synced(**overrides: Any) -> EntrySynced:
         "synced_at": dt.datetime(2026, 11, 21, 10, 2, tzinfo=dt.UTC),
     }
     return EntrySynced.model_validate(values | overrides)
+
+
+def sample_connection_changed(**overrides: Any) -> ConnectionChanged:
+    values: dict[str, Any] = {
+        "workspace_id": "acme",
+        "connection_id": "int_0123456789abcdef",
+        "provider": "everhour",
+        "status": "connected",
+        "base_url": "https://api.everhour.com",
+        "credentials_encrypted": "v1:AAAA",
+        "account": {"user_id": "1", "name": "Ann Admin"},
+        "settings": IntegrationSettings(),
+        "revision": 1,
+        "changed_at": dt.datetime(2026, 11, 21, 9, 0, tzinfo=dt.UTC),
+    }
+    return ConnectionChanged.model_validate(values | overrides)
 
 
 def sample_invoice_exported(**overrides: Any) -> InvoiceExported:

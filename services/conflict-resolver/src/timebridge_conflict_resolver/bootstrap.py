@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from opentelemetry.sdk.trace import TracerProvider
 
+from timebridge_common import connections
 from timebridge_common.runtime import ServiceRuntime, build_runtime, http_app
 from timebridge_conflict_resolver.adapters.postgres import PostgresObservations
 from timebridge_conflict_resolver.config import Settings
@@ -33,13 +34,14 @@ def bootstrap(
     runtime = build_runtime(
         NAME,
         settings,
-        migrations_package="timebridge_conflict_resolver.adapters.migrations",
+        migrations=(connections.MIGRATIONS, "timebridge_conflict_resolver.adapters.migrations"),
         broker=broker,
         pool=pool,
         tracer_provider=tracer_provider,
     )
     assert runtime.pool is not None
     store = PostgresObservations(runtime.pool)
+    connections.ConnectionCopies(runtime.pool).subscribe(runtime)
     consumers.register(runtime, store)
     app = http_app(runtime, title="Timebridge conflict-resolver")
     app.include_router(observations_router(store))

@@ -62,7 +62,7 @@ def bootstrap(
     runtime = build_runtime(
         NAME,
         settings,
-        migrations_package="timebridge_ingest.adapters.migrations",
+        migrations=("timebridge_ingest.adapters.migrations",),
         broker=broker,
         pool=pool,
         with_database=secrets is None,

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from opentelemetry.sdk.trace import TracerProvider
 
+from timebridge_common import connections
 from timebridge_common.runtime import ServiceRuntime, build_runtime, http_app
 from timebridge_mapping.adapters.postgres import PostgresMappingStore
 from timebridge_mapping.config import Settings
@@ -37,7 +38,7 @@ def bootstrap(
     runtime = build_runtime(
         NAME,
         settings,
-        migrations_package="timebridge_mapping.adapters.migrations",
+        migrations=(connections.MIGRATIONS, "timebridge_mapping.adapters.migrations"),
         broker=broker,
         pool=pool,
         with_database=store is None,
@@ -46,6 +47,8 @@ def bootstrap(
     if store is None:
         assert runtime.pool is not None
         store = PostgresMappingStore(runtime.pool)
+    if runtime.pool is not None:
+        connections.ConnectionCopies(runtime.pool).subscribe(runtime)
     consumers.register(runtime, store)
     app = http_app(runtime, title="Timebridge mapping")
     app.include_router(entries_router(store))

@@ -33,7 +33,7 @@ def bootstrap(
     runtime = build_runtime(
         NAME,
         settings,
-        migrations_package="timebridge_reporting.adapters.migrations",
+        migrations=("timebridge_reporting.adapters.migrations",),
         broker=broker,
         pool=pool,
         tracer_provider=tracer_provider,

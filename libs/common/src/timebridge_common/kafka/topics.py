@@ -8,7 +8,6 @@ from timebridge_common.config import KafkaConfig
 from timebridge_common.events.catalog import ALL_EVENTS, ConnectionChanged
 from timebridge_common.kafka.dlt import dlt_topic
 
-
 COMPACTED = frozenset({ConnectionChanged.topic()})
 """State topics: Kafka keeps the latest record per key, so the topic is a replayable snapshot."""
 

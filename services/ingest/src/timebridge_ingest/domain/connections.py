@@ -125,8 +125,3 @@ def core_changed(
 
 def core_connection_id(workspace_id: str) -> str:
     return f"core_{workspace_id}"
-
-
-def connection_context(connection_id: str) -> str:
-    """Associated data binding an encrypted credential to its connection."""
-    return f"connection:{connection_id}"

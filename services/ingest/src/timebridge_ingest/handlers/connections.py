@@ -13,6 +13,7 @@ from typing import Literal
 
 import structlog
 
+from timebridge_common.connections import credential_context
 from timebridge_common.crypto import SecretBox
 from timebridge_common.errors import TransientError
 from timebridge_common.events import ConnectionChanged, IntegrationSettings
@@ -25,7 +26,6 @@ from timebridge_ingest.domain.connections import (
     Integration,
     Workspace,
     check_settings,
-    connection_context,
     core_changed,
     integration_changed,
     new_hook_token,
@@ -247,7 +247,7 @@ class Connections:
         return integration_changed(integration, credentials_encrypted=encrypted, now=self.clock())
 
     def _encrypt(self, connection_id: str, secret: str) -> str:
-        return self.box.encrypt(secret, context=connection_context(connection_id))
+        return self.box.encrypt(secret, context=credential_context(connection_id))
 
     async def _publish(self, tx: ConnectionsTx, event: ConnectionChanged) -> None:
         await tx.publish([(event, self.publisher.envelope(event))])

@@ -1,0 +1,83 @@
+"""A service's local copy of the connections ingest owns.
+
+Ingest publishes the full state of a connection on every change (``ConnectionChanged``, a
+compacted topic). A service that calls providers keeps the newest revision of each connection in
+its own database; an older revision arriving late (a replay) never overwrites a newer one.
+Credentials stay encrypted in the copy and are decrypted only when a client is built.
+"""
+
+from typing import Literal
+
+import asyncpg
+
+from timebridge_common.crypto import SecretBox
+from timebridge_common.db.inbox import once
+from timebridge_common.events import ConnectionChanged, Envelope
+from timebridge_common.runtime import ServiceRuntime
+
+MIGRATIONS = "timebridge_common.connections_sql"
+
+Applied = Literal["applied", "stale", "duplicate"]
+
+
+class ConnectionCopies:
+    def __init__(self, pool: asyncpg.Pool, box: SecretBox | None = None) -> None:
+        self._pool = pool
+        self._box = box
+
+    def subscribe(self, runtime: ServiceRuntime) -> None:
+        async def handle(envelope: Envelope, event: ConnectionChanged) -> None:
+            await self.apply(f"{runtime.name}.connection-changed", envelope, event)
+
+        runtime.subscribe(ConnectionChanged, handle)
+
+    async def apply(self, consumer: str, envelope: Envelope, event: ConnectionChanged) -> Applied:
+        async with once(self._pool, consumer, envelope) as conn:
+            if conn is None:
+                return "duplicate"
+            updated = await conn.fetchval(
+                "INSERT INTO connections (connection_id, workspace_id, provider, status, revision,"
+                " state) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (connection_id) DO UPDATE SET"
+                " status = EXCLUDED.status, revision = EXCLUDED.revision, state = EXCLUDED.state,"
+                " received_at = now() WHERE connections.revision < EXCLUDED.revision"
+                " RETURNING true",
+                event.connection_id,
+                event.workspace_id,
+                event.provider,
+                event.status,
+                event.revision,
+                event.model_dump(mode="json"),
+            )
+            return "applied" if updated else "stale"
+
+    async def get(self, connection_id: str) -> ConnectionChanged | None:
+        state = await self._pool.fetchval(
+            "SELECT state FROM connections WHERE connection_id = $1", connection_id
+        )
+        return None if state is None else ConnectionChanged.model_validate(state)
+
+    async def connected(
+        self, workspace_id: str, provider: str | None = None
+    ) -> list[ConnectionChanged]:
+        rows = await self._pool.fetch(
+            "SELECT state FROM connections WHERE workspace_id = $1 AND status = 'connected'"
+            " AND ($2::text IS NULL OR provider = $2) ORDER BY connection_id",
+            workspace_id,
+            provider,
+        )
+        return [ConnectionChanged.model_validate(r["state"]) for r in rows]
+
+    def credentials(self, connection: ConnectionChanged) -> str:
+        """The connection's secret in clear, for building a provider client."""
+        if self._box is None:
+            raise RuntimeError("this service holds no encryption key")
+        if connection.credentials_encrypted is None:
+            raise ValueError(f"connection {connection.connection_id} is disconnected")
+        return self._box.decrypt(
+            connection.credentials_encrypted, context=credential_context(connection.connection_id)
+        )
+
+
+def credential_context(connection_id: str) -> str:
+    """Associated data binding an encrypted credential to its connection."""
+    return f"connection:{connection_id}"

@@ -1,0 +1,1 @@
+"""Migrations of the local connection copy, for services that keep one (connections.py)."""

@@ -57,6 +57,7 @@ def webhook(workspace: str, n: int) -> bytes:
                     "billable": n % 3 != 0,
                     "timezone": "Europe/Berlin",
                     "updated_at": "2026-11-21T09:00:00Z",
+                    "version": 1,
                 }
             },
         }

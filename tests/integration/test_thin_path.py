@@ -111,6 +111,7 @@ def core_webhook(workspace: str, delivery: str, entry_id: str, **entry: Any) -> 
                     "billable": True,
                     "timezone": "Europe/Paris",
                     "updated_at": "2026-11-21T09:59:00Z",
+                    "version": 1,
                     **entry,
                 }
             },

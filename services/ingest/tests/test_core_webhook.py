@@ -53,6 +53,7 @@ def webhook(delivery: str = "dlv_1", **entry: Any) -> bytes:
                 "billable": True,
                 "timezone": "Europe/Berlin",
                 "updated_at": "2026-11-21T11:58:00Z",
+                "version": 1,
                 **entry,
             }
         },

@@ -11,15 +11,23 @@ from opentelemetry.sdk.trace import TracerProvider
 from timebridge_common.crypto import SecretBox
 from timebridge_common.db.outbox import OutboxRelay
 from timebridge_common.kafka.publisher import EventPublisher
+from timebridge_common.providers.core import RATE_LIMIT as CORE_LIMIT
 from timebridge_common.providers.core import CoreClient
+from timebridge_common.providers.everhour import RATE_LIMIT as EVERHOUR_LIMIT
 from timebridge_common.providers.everhour import EverhourClient
+from timebridge_common.providers.http import Budgets
 from timebridge_common.runtime import ServiceRuntime, build_runtime, http_app
-from timebridge_ingest.adapters.postgres import PostgresConnections, PostgresWebhookSecrets
+from timebridge_ingest.adapters.postgres import (
+    PostgresConnections,
+    PostgresPolling,
+    PostgresWebhookSecrets,
+)
 from timebridge_ingest.config import Settings
 from timebridge_ingest.entrypoints.connections_http import connections_router
 from timebridge_ingest.entrypoints.http import Clock, webhook_router
 from timebridge_ingest.handlers.connections import Connections
 from timebridge_ingest.handlers.everhour_hooks import EverhourHooks
+from timebridge_ingest.handlers.polling import Poller
 from timebridge_ingest.handlers.ports import (
     ConnectionsStore,
     CoreFactory,
@@ -42,6 +50,7 @@ class Ingest:
     secrets: WebhookSecrets
     publisher: EventPublisher
     connections: Connections | None
+    poller: "Poller | None" = None
 
 
 def bootstrap(
@@ -52,8 +61,8 @@ def bootstrap(
     secrets: WebhookSecrets | None = None,
     tracer_provider: TracerProvider | None = None,
     clock: Clock = _utc_now,
-    everhour: EverhourFactory = EverhourClient,
-    core: CoreFactory = CoreClient,
+    everhour: EverhourFactory | None = None,
+    core: CoreFactory | None = None,
 ) -> Ingest:
     """Build the service; pass ``secrets`` to run without a database (unit tests).
 
@@ -69,9 +78,24 @@ def bootstrap(
         tracer_provider=tracer_provider,
     )
     box = SecretBox(settings.encryption_key.get_secret_value())
+    budgets = Budgets()
+    if everhour is None:
+
+        def everhour(base_url: str, api_key: str) -> EverhourClient:
+            budget = budgets.get("everhour", base_url, api_key, EVERHOUR_LIMIT)
+            return EverhourClient(base_url, api_key, budget=budget)
+
+    if core is None:
+
+        def core(base_url: str, token: str) -> CoreClient:
+            return CoreClient(
+                base_url, token, budget=budgets.get("core", base_url, token, CORE_LIMIT)
+            )
+
     publisher = EventPublisher(runtime.broker, runtime.tracer, NAME)
     app = http_app(runtime, title="Timebridge ingest")
     connections = None
+    poller = None
     if secrets is None:
         assert runtime.pool is not None
         secrets = PostgresWebhookSecrets(runtime.pool, box)
@@ -88,6 +112,17 @@ def bootstrap(
         )
         hooks = EverhourHooks(store, everhour, publisher, clock, settings.publish_timeout_s)
         app.include_router(connections_router(settings, connections, hooks))
-        runtime.background.append(OutboxRelay(runtime.pool, publisher).run)
+        poller = Poller(
+            connections=store,
+            polling=PostgresPolling(runtime.pool),
+            everhour=everhour,
+            core=core,
+            publisher=publisher,
+            clock=clock,
+            publish_timeout_s=settings.publish_timeout_s,
+            lookback_days=settings.poll_lookback_days,
+            tick_s=settings.poll_tick_s,
+        )
+        runtime.background += [OutboxRelay(runtime.pool, publisher).run, poller.run]
     app.include_router(webhook_router(settings, secrets, publisher, clock))
-    return Ingest(settings, runtime, app, secrets, publisher, connections)
+    return Ingest(settings, runtime, app, secrets, publisher, connections, poller)

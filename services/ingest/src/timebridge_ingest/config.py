@@ -26,3 +26,7 @@ class Settings(BaseSettings, ServiceSettings):
         description="Where trackers reach this gateway (webhook URLs registered with them)",
     )
     everhour_api_url: str = "https://api.everhour.com"
+    poll_tick_s: float = Field(default=15.0, gt=0, description="How often due polls are looked for")
+    poll_lookback_days: int = Field(
+        default=31, ge=1, description="Days of tracker time each poll compares (no since-filter)"
+    )

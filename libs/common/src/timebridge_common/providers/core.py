@@ -94,7 +94,11 @@ class TimeEntry(_Model):
 
 
 class TimeEntryWrite(_Model):
-    """The writable fields of a time entry; on update only the fields that are set are sent."""
+    """The writable fields of a time entry; only the fields given are sent.
+
+    A field given as ``None`` is sent as ``null``: on update that clears ``project_id``,
+    ``ticket_id``, ``started_at`` or ``external_ref`` (Core refuses it for the other fields).
+    """
 
     user_id: str | None = None
     project_id: str | None = None
@@ -204,7 +208,7 @@ class CoreClient:
         response = await self._http.request(
             "POST",
             "/time-entries",
-            json=fields.model_dump(mode="json", exclude_none=True),
+            json=fields.model_dump(mode="json", exclude_unset=True),
             headers={"Idempotency-Key": idempotency_key},
             idempotent=True,
         )
@@ -216,7 +220,7 @@ class CoreClient:
         response = await self._write(
             "PATCH",
             f"/time-entries/{entry_id}",
-            json=fields.model_dump(mode="json", exclude_none=True),
+            json=fields.model_dump(mode="json", exclude_unset=True),
             headers={"If-Match": str(if_version)},
         )
         return self._http.parse(response, _ENTRY)

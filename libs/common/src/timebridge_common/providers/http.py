@@ -22,6 +22,7 @@ only method, path and status are logged, and secret header values are masked in 
 import asyncio
 import datetime as dt
 import email.utils
+import hashlib
 import random
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping
@@ -318,3 +319,25 @@ class ProviderHttp:
             response.status_code, ProviderError
         )
         return cls(self.provider, method, path, response.status_code, body)
+
+
+class Budgets:
+    """One :class:`RequestBudget` per credential, shared by every client built in this process.
+
+    Clients are cheap and short-lived (one per use case), but the provider counts requests per
+    API key: every client for the same key must draw from the same budget. Replicas of a service
+    each hold their own, so the configured limit should leave room for them; a ``429`` still
+    pauses each replica that meets it.
+    """
+
+    def __init__(self) -> None:
+        self._budgets: dict[tuple[str, str, str], RequestBudget] = {}
+
+    def get(
+        self, provider: str, base_url: str, credential: str, limit: tuple[int, float]
+    ) -> RequestBudget:
+        key = (provider, base_url, hashlib.sha256(credential.encode()).hexdigest())
+        budget = self._budgets.get(key)
+        if budget is None:
+            budget = self._budgets[key] = RequestBudget(*limit)
+        return budget

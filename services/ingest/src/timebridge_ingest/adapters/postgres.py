@@ -1,5 +1,6 @@
 """Postgres repositories of the ingest service."""
 
+import datetime as dt
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -12,6 +13,7 @@ from timebridge_common.crypto import SecretBox
 from timebridge_common.db.outbox import enqueue
 from timebridge_common.events import Envelope, Event, IntegrationSettings
 from timebridge_ingest.domain.connections import Integration, Workspace
+from timebridge_ingest.domain.polling import Seen
 
 
 class PostgresWebhookSecrets:
@@ -191,3 +193,88 @@ class PostgresConnections:
     async def transaction(self) -> AsyncIterator[_ConnectionsTx]:
         async with self._pool.acquire() as conn, conn.transaction():
             yield _ConnectionsTx(conn, self._box)
+
+
+class PostgresPolling:
+    """Poll schedules and what the last tracker poll saw."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def claim_due(self, now: dt.datetime, lease: dt.timedelta) -> list[str]:
+        """Take the due connections: their next poll moves out by ``lease`` (a crash retries)."""
+        rows = await self._pool.fetch(
+            "UPDATE poll_schedule SET next_poll_at = $1 + $2::interval WHERE connection_id IN"
+            " (SELECT connection_id FROM poll_schedule WHERE next_poll_at <= $1"
+            "  ORDER BY next_poll_at FOR UPDATE SKIP LOCKED LIMIT 20) RETURNING connection_id",
+            now,
+            lease,
+        )
+        return [r["connection_id"] for r in rows]
+
+    async def done(
+        self, connection_id: str, *, next_at: dt.datetime, now: dt.datetime, error: str | None
+    ) -> None:
+        await self._pool.execute(
+            "UPDATE poll_schedule SET next_poll_at = $2, last_polled_at = $3, last_error = $4"
+            " WHERE connection_id = $1",
+            connection_id,
+            next_at,
+            now,
+            error,
+        )
+
+    async def cursor(self, connection_id: str) -> str | None:
+        cursor: str | None = await self._pool.fetchval(
+            "SELECT cursor FROM poll_schedule WHERE connection_id = $1", connection_id
+        )
+        return cursor
+
+    async def set_cursor(self, connection_id: str, cursor: str) -> None:
+        await self._pool.execute(
+            "UPDATE poll_schedule SET cursor = $2 WHERE connection_id = $1", connection_id, cursor
+        )
+
+    async def seen(self, connection_id: str) -> dict[str, Seen]:
+        rows = await self._pool.fetch(
+            "SELECT record_id, record_date, fingerprint, user_id, task_id FROM poll_seen"
+            " WHERE connection_id = $1",
+            connection_id,
+        )
+        return {
+            r["record_id"]: Seen(r["record_date"], r["fingerprint"], r["user_id"], r["task_id"])
+            for r in rows
+        }
+
+    async def replace_seen(self, connection_id: str, seen: Mapping[str, Seen]) -> None:
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute("DELETE FROM poll_seen WHERE connection_id = $1", connection_id)
+            await conn.executemany(
+                "INSERT INTO poll_seen (connection_id, record_id, record_date, fingerprint,"
+                " user_id, task_id) VALUES ($1, $2, $3, $4, $5, $6)",
+                [
+                    (connection_id, k, v.date, v.fingerprint, v.user_id, v.task_id)
+                    for k, v in seen.items()
+                ],
+            )
+
+    async def sync_schedules(self, now: dt.datetime) -> None:
+        """Schedule every connected tracker and every workspace's Core; drop the rest."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "INSERT INTO poll_schedule (connection_id, workspace_id, next_poll_at)"
+                " SELECT integration_id, workspace_id, $1::timestamptz FROM integrations"
+                " WHERE status = 'connected'"
+                " UNION ALL"
+                " SELECT 'core_' || workspace_id, workspace_id, $1::timestamptz FROM workspaces"
+                " ON CONFLICT (connection_id) DO NOTHING",
+                now,
+            )
+            await conn.execute(
+                "DELETE FROM poll_seen WHERE connection_id IN (SELECT integration_id"
+                " FROM integrations WHERE status <> 'connected')"
+            )
+            await conn.execute(
+                "DELETE FROM poll_schedule WHERE connection_id IN (SELECT integration_id"
+                " FROM integrations WHERE status <> 'connected')"
+            )

@@ -14,8 +14,9 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from timebridge_common.events import TimeEntryFields, TimeEntryLogged, UserRef
-from timebridge_common.events.base import IanaTimezone, UtcDatetime
+from timebridge_common.events.base import UtcDatetime
 from timebridge_common.events.codec import validation_summary
+from timebridge_common.providers.core import TimeEntry
 
 SIGNATURE_HEADER = "Core-Signature"
 CORE = "core"
@@ -66,28 +67,8 @@ class _Strict(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
 
-class CoreUser(_Strict):
-    id: Annotated[str, Field(min_length=1)]
-    email: str | None = None
-    name: str | None = None
-
-
-class CoreTimeEntry(_Strict):
-    id: Annotated[str, Field(min_length=1, max_length=200)]
-    user: CoreUser
-    project_id: str | None = None
-    ticket_id: str | None = None
-    date: dt.date
-    started_at: UtcDatetime | None = None
-    duration_seconds: int = Field(ge=0, le=7 * 24 * 3600)
-    notes: str = ""
-    billable: bool = True
-    timezone: IanaTimezone = "UTC"
-    updated_at: UtcDatetime
-
-
 class CoreTimeEntryData(_Strict):
-    time_entry: CoreTimeEntry
+    time_entry: TimeEntry
 
 
 class CoreTimeEntryWebhook(_Strict):
@@ -113,29 +94,44 @@ def parse_webhook(body: bytes, workspace_id: str) -> CoreTimeEntryWebhook:
 
 
 def to_event(webhook: CoreTimeEntryWebhook) -> TimeEntryLogged:
-    entry = webhook.data.time_entry
+    return entry_to_event(
+        webhook.workspace_id,
+        webhook.data.time_entry,
+        deleted=webhook.type == "time_entry.deleted",
+        observed_via="webhook",
+    )
+
+
+def entry_to_event(
+    workspace_id: str, entry: TimeEntry, *, deleted: bool, observed_via: str
+) -> TimeEntryLogged:
+    """A Core time entry (webhook or REST, same shape by contract) as ``TimeEntryLogged``."""
     ended_at = (
         entry.started_at + dt.timedelta(seconds=entry.duration_seconds)
         if entry.started_at
         else None
     )
-    return TimeEntryLogged(
-        workspace_id=webhook.workspace_id,
-        source=CORE,
-        external_id=entry.id,
-        entry=TimeEntryFields(
-            user=UserRef(external_id=entry.user.id, email=entry.user.email, name=entry.user.name),
-            project_external_id=entry.project_id,
-            task_external_id=entry.ticket_id,
-            date=entry.date,
-            started_at=entry.started_at,
-            ended_at=ended_at,
-            timezone=entry.timezone,
-            duration_seconds=entry.duration_seconds,
-            notes=entry.notes,
-            billable=entry.billable,
-        ),
-        updated_at=entry.updated_at,
-        deleted=webhook.type == "time_entry.deleted",
-        observed_via="webhook",
+    return TimeEntryLogged.model_validate(
+        {
+            "workspace_id": workspace_id,
+            "source": CORE,
+            "external_id": entry.id,
+            "entry": TimeEntryFields(
+                user=UserRef(
+                    external_id=entry.user.id, email=entry.user.email, name=entry.user.name
+                ),
+                project_external_id=entry.project_id,
+                task_external_id=entry.ticket_id,
+                date=entry.date,
+                started_at=entry.started_at,
+                ended_at=ended_at,
+                timezone=entry.timezone,
+                duration_seconds=entry.duration_seconds,
+                notes=entry.notes,
+                billable=entry.billable,
+            ),
+            "updated_at": entry.updated_at,
+            "deleted": deleted or entry.deleted_at is not None,
+            "observed_via": observed_via,
+        }
     )

@@ -64,7 +64,10 @@ class EverhourHooks:
                     event = deleted_record_event(
                         workspace_id=integration.workspace_id,
                         integration_id=integration.integration_id,
-                        hint=hint,
+                        record_id=str(hint.id),
+                        user_id=hint.user,
+                        task_id=task_id,
+                        date=hint.date,
                         observed_at=now,
                         observed_via="webhook",
                     )

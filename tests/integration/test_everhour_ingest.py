@@ -1,0 +1,275 @@
+"""Everhour connections, webhooks and polling in ingest, on real Kafka and Postgres.
+
+The Everhour sandbox answers the client over httpx's ASGI transport and delivers its webhooks to
+the ingest app the same way; everything else (database, broker, outbox relay) is real.
+"""
+
+import datetime as dt
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from timebridge_common.crypto import SecretBox
+from timebridge_common.events import ConnectionChanged, IntegrationSettings, TimeEntryLogged
+from timebridge_common.kafka.dlt import decode_headers
+from timebridge_common.providers.everhour import EverhourClient
+from timebridge_common.providers.http import RequestBudget, RetryPolicy
+from timebridge_common.testing import end_offsets, in_memory_tracing, read_topic
+from timebridge_ingest.adapters.postgres import PostgresConnections
+from timebridge_ingest.bootstrap import Ingest, bootstrap
+from timebridge_ingest.config import Settings
+from timebridge_ingest.domain.connections import ConnectionRejectedError, Workspace
+from timebridge_sandboxes.everhour import EverhourState, create_everhour_sandbox
+from timebridge_sandboxes.faults import Faults, RateLimit
+from timebridge_sandboxes.testing import FakeTime
+
+from .conftest import KAFKA, kafka_config, unique
+
+ADMIN_KEY = "ek-admin-integration"
+DAY = dt.date(2026, 11, 20)
+NOW = dt.datetime(2026, 11, 21, 12, 0, tzinfo=dt.UTC)
+
+
+@dataclass
+class World:
+    ingest: Ingest
+    state: EverhourState
+    faults: Faults
+    sandbox: Any
+    pool: asyncpg.Pool
+    box: SecretBox
+    admin: int
+    task: str
+    time: FakeTime
+
+    def everhour(self, key: str = ADMIN_KEY) -> EverhourClient:
+        """A client on fake time: waits for Retry-After and backoff cost nothing."""
+        transport = httpx.ASGITransport(app=self.sandbox)
+        return EverhourClient(
+            "http://everhour.sandbox",
+            key,
+            http=httpx.AsyncClient(transport=transport),
+            budget=RequestBudget(20, 10, clock=self.time.clock, sleep=self.time.sleep),
+            retry=RetryPolicy(max_attempts=2, sleep=self.time.sleep),
+        )
+
+    @property
+    def connections(self) -> Any:
+        assert self.ingest.connections is not None
+        return self.ingest.connections
+
+
+@pytest.fixture(scope="module")
+async def world(
+    topics: list[str],
+    create_database: Callable[[str], Awaitable[str]],
+    make_pool: Callable[[str], Awaitable[asyncpg.Pool]],
+) -> AsyncIterator[World]:
+    state = EverhourState()
+    admin = state.add_user("Ann Admin", api_key=ADMIN_KEY, email="ann@acme.test")
+    project = state.add_project("Website")
+    task = state.add_task(project, "Login page")
+    faults = Faults()
+    holder: dict[str, World] = {}
+
+    def everhour_factory(base_url: str, key: str) -> EverhourClient:
+        return holder["world"].everhour(key)
+
+    key = SecretBox.generate_key()
+    pool = await make_pool(await create_database("ingest-everhour"))
+    provider, _ = in_memory_tracing("ingest")
+    ingest = bootstrap(
+        Settings(
+            kafka=kafka_config(),
+            encryption_key=key,
+            admin_token="admin",
+            public_base_url="http://ingest.test",
+            everhour_api_url="http://everhour.sandbox",
+            poll_tick_s=3600,
+        ),
+        pool=pool,
+        tracer_provider=provider,
+        clock=lambda: NOW,
+        everhour=everhour_factory,
+    )
+    sandbox = create_everhour_sandbox(
+        state,
+        faults,
+        rate_limit=RateLimit(10_000, 10),
+        webhook_transport=httpx.ASGITransport(app=ingest.app),
+    )
+    world = World(ingest, state, faults, sandbox, pool, SecretBox(key), admin, task, FakeTime())
+    holder["world"] = world
+    await ingest.runtime.start()
+    yield world
+    await ingest.runtime.stop()
+
+
+async def new_workspace(world: World) -> str:
+    workspace = unique("ws")
+    async with PostgresConnections(world.pool, world.box).transaction() as tx:
+        await tx.put_workspace(Workspace(workspace, "http://core.sandbox", "core-service-token"))
+    return workspace
+
+
+def records_of(topic: str, key_part: str) -> Callable[[list[Any]], list[Any]]:
+    return lambda records: [r for r in records if key_part in (r.key or b"").decode()]
+
+
+async def test_connection_test_says_what_is_wrong(world: World) -> None:
+    good = await world.connections.test("everhour", ADMIN_KEY)
+    assert good.ok
+    assert good.account == {
+        "user_id": str(world.admin),
+        "name": "Ann Admin",
+        "email": "ann@acme.test",
+    }
+    bad = await world.connections.test("everhour", "ek-wrong")
+    assert (bad.ok, bad.error_kind) == (False, "bad_key")
+    world.faults.rate_limit_storm(requests=5, retry_after_s=7)
+    limited = await world.connections.test("everhour", ADMIN_KEY)
+    world.faults.rate_limit_storm()
+    assert (limited.ok, limited.error_kind, limited.retry_after_s) == (False, "rate_limited", 7)
+    with pytest.raises(ConnectionRejectedError, match="connection test failed"):
+        await world.connections.connect(
+            await new_workspace(world), "everhour", "ek-wrong", IntegrationSettings()
+        )
+
+
+async def test_connect_registers_the_webhook_and_publishes_the_connection(world: World) -> None:
+    workspace = await new_workspace(world)
+    before = await end_offsets(KAFKA, ConnectionChanged.topic())
+    integration = await world.connections.connect(
+        workspace, "everhour", ADMIN_KEY, IntegrationSettings(direction="two_way")
+    )
+    assert integration.status == "connected"
+    hook = world.state.hooks[int(integration.hook_id)]
+    assert hook.target_url == f"http://ingest.test/v1/webhooks/everhour/{integration.hook_token}"
+    stored = await world.pool.fetchval(
+        "SELECT api_key_enc FROM integrations WHERE integration_id = $1",
+        integration.integration_id,
+    )
+    assert ADMIN_KEY not in stored
+
+    def ours(records: list[Any]) -> list[Any]:
+        return [r for r in records if r.key == integration.integration_id.encode()]
+
+    records = await read_topic(KAFKA, before, until=lambda rs: bool(ours(rs)))
+    event = ConnectionChanged.model_validate_json(ours(records)[0].value)
+    assert (event.provider, event.status, event.revision) == ("everhour", "connected", 1)
+    assert event.settings == IntegrationSettings(direction="two_way")
+    assert event.credentials_encrypted is not None
+    assert (
+        world.box.decrypt(
+            event.credentials_encrypted, context=f"connection:{integration.integration_id}"
+        )
+        == ADMIN_KEY
+    )
+
+
+async def test_delivery_is_re_read_and_published(world: World) -> None:
+    workspace = await new_workspace(world)
+    integration = await world.connections.connect(
+        workspace, "everhour", ADMIN_KEY, IntegrationSettings()
+    )
+    before = await end_offsets(KAFKA, TimeEntryLogged.topic())
+    async with world.everhour() as everhour:
+        record = await everhour.add_time(world.task, seconds=5400, date=DAY, comment="T-42 login")
+    answers = [d.status for d in world.state.deliveries if d.hook_id == int(integration.hook_id)]
+    assert answers == [202]
+
+    def ours(records: list[Any]) -> list[Any]:
+        return [r for r in records if decode_headers(r.headers).get("ce_workspaceid") == workspace]
+
+    records = await read_topic(KAFKA, before, until=lambda rs: bool(ours(rs)))
+    event = TimeEntryLogged.model_validate_json(ours(records)[0].value)
+    assert (event.source, event.external_id, event.integration_id) == (
+        "everhour",
+        str(record.id),
+        integration.integration_id,
+    )
+    assert event.entry.duration_seconds == 5400
+    assert event.entry.task_external_id == world.task
+    assert event.entry.user.email == "ann@acme.test"
+    assert event.entry.notes == "T-42 login"
+    assert event.entry.billable is True
+    assert event.observed_via == "webhook"
+
+    await world.connections.disconnect(workspace, integration.integration_id)
+    assert int(integration.hook_id) not in world.state.hooks
+    transport = httpx.ASGITransport(app=world.ingest.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://ingest.test") as http:
+        late = await http.post(
+            f"/v1/webhooks/everhour/{integration.hook_token}",
+            content=json.dumps({"event": "api:time:updated", "payload": {"id": 1, "data": {}}}),
+        )
+    assert late.status_code == 404
+    wiped = await world.pool.fetchval(
+        "SELECT api_key_enc FROM integrations WHERE integration_id = $1",
+        integration.integration_id,
+    )
+    assert wiped is None
+
+
+async def test_polling_sees_changes_once_and_deletions(world: World) -> None:
+    workspace = await new_workspace(world)
+    integration = await world.connections.connect(
+        workspace, "everhour", ADMIN_KEY, IntegrationSettings(frequency="hourly")
+    )
+    assert integration.hook_id is None
+    poller = world.ingest.poller
+    assert poller is not None
+    async with world.everhour() as everhour:
+        record = await everhour.add_time(world.task, seconds=1800, date=DAY - dt.timedelta(days=1))
+    before = await end_offsets(KAFKA, TimeEntryLogged.topic())
+    first = await poller.poll_everhour(integration, NOW)
+    again = await poller.poll_everhour(integration, NOW)
+    assert (first, again) == (len(world.state.records), 0)
+    async with world.everhour() as everhour:
+        await everhour.delete_time(world.task, date=DAY - dt.timedelta(days=1))
+    assert await poller.poll_everhour(integration, NOW) == 1
+
+    def ours(records: list[Any]) -> list[Any]:
+        return [
+            r
+            for r in records
+            if decode_headers(r.headers).get("ce_workspaceid") == workspace
+            and json.loads(r.value)["external_id"] == str(record.id)
+        ]
+
+    records = await read_topic(KAFKA, before, until=lambda rs: len(ours(rs)) >= 2)
+    seen = [TimeEntryLogged.model_validate_json(r.value) for r in ours(records)]
+    assert [(e.deleted, e.observed_via) for e in seen] == [(False, "poll"), (True, "poll")]
+    assert seen[0].entry.duration_seconds == 1800
+
+
+async def test_a_rate_limited_poll_is_retried_later(world: World) -> None:
+    workspace = await new_workspace(world)
+    integration = await world.connections.connect(
+        workspace, "everhour", ADMIN_KEY, IntegrationSettings(frequency="daily")
+    )
+    poller = world.ingest.poller
+    assert poller is not None
+    await poller.polling.sync_schedules(NOW)
+    world.faults.rate_limit_storm(requests=10, retry_after_s=120)
+    try:
+        await poller.poll_one(integration.integration_id)
+    finally:
+        world.faults.rate_limit_storm()
+    row = await world.pool.fetchrow(
+        "SELECT next_poll_at, last_error FROM poll_schedule WHERE connection_id = $1",
+        integration.integration_id,
+    )
+    assert "429" in row["last_error"]
+    assert row["next_poll_at"] == NOW + dt.timedelta(seconds=120)
+    await poller.poll_one(integration.integration_id)
+    row = await world.pool.fetchrow(
+        "SELECT next_poll_at, last_error FROM poll_schedule WHERE connection_id = $1",
+        integration.integration_id,
+    )
+    assert (row["last_error"], row["next_poll_at"]) == (None, NOW + dt.timedelta(days=1))

@@ -1,15 +1,11 @@
 """Timebridge's Everhour client against the Everhour sandbox, in-process and over real HTTP."""
 
 import asyncio
-import contextlib
 import datetime as dt
-import socket
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import httpx
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -32,24 +28,13 @@ from timebridge_common.providers.http import (
     RequestBudget,
     RetryPolicy,
 )
-from timebridge_sandboxes.everhour import EverhourState, Faults, RateLimit, create_everhour_sandbox
+from timebridge_sandboxes.everhour import RATE_LIMIT, EverhourState, create_everhour_sandbox
+from timebridge_sandboxes.faults import Faults, RateLimit
+from timebridge_sandboxes.testing import FakeTime, Traffic, serve
 
 ADMIN_KEY = "ek-admin-0c4f"
 MEMBER_KEY = "ek-member-9a1b"
 DAY = dt.date(2026, 11, 20)
-
-
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 class Receiver:
@@ -75,7 +60,7 @@ class Receiver:
 
 
 @dataclass
-class World:
+class World(Traffic):
     state: EverhourState
     faults: Faults
     fake: FakeTime
@@ -86,20 +71,9 @@ class World:
     project: str
     section: int
     task: str
-    sent: list[httpx.Request] = field(default_factory=list)
-    answers: list[int] = field(default_factory=list)
 
     def client(self, api_key: str = ADMIN_KEY, *, limit: int = 20) -> EverhourClient:
-        async def on_request(request: httpx.Request) -> None:
-            self.sent.append(request)
-
-        async def on_response(response: httpx.Response) -> None:
-            self.answers.append(response.status_code)
-
-        http = httpx.AsyncClient(
-            transport=httpx.ASGITransport(self.sandbox),
-            event_hooks={"request": [on_request], "response": [on_response]},
-        )
+        http = self.recording_client(httpx.ASGITransport(self.sandbox))
         return EverhourClient(
             "http://everhour.test",
             api_key,
@@ -122,7 +96,7 @@ def world() -> World:
     sandbox = create_everhour_sandbox(
         state,
         faults,
-        rate_limit=RateLimit(clock=fake.clock),
+        rate_limit=RateLimit(*RATE_LIMIT, clock=fake.clock),
         webhook_transport=httpx.ASGITransport(receiver.app),
     )
     return World(state, faults, fake, receiver, sandbox, admin, member, project, section, task)
@@ -353,22 +327,6 @@ async def test_faults_can_be_switched_through_the_admin_api(world: World) -> Non
         assert len(seeded.json()["projects"][0]["tasks"]) == 2
         assert (await admin.post("/_sandbox/reset")).status_code == 204
     assert world.state.projects == {}
-
-
-@contextlib.asynccontextmanager
-async def serve(app: ASGIApp) -> AsyncIterator[str]:
-    """Run ``app`` with uvicorn on an ephemeral loopback port (listening before it returns)."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen()
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
 
 
 async def test_over_real_http_with_handshake_delivery_and_a_lost_response() -> None:

@@ -12,16 +12,14 @@ increases it, updating a missing record is ``404``, a locked (or, for non-admins
 record is refused with ``403`` "Time record is locked", refused handshakes and malformed
 requests are ``400``, a deletion is announced as ``api:time:updated`` with ``time`` 0.
 
-Faults (:class:`Faults`) are switched from Python or from the admin API under ``/_sandbox``:
+Faults (:class:`~timebridge_sandboxes.faults.Faults`) are switched from Python or from the admin
+API under ``/_sandbox``:
 ``POST /_sandbox/reset``, ``POST /_sandbox/seed``, ``GET|POST|DELETE /_sandbox/faults``,
 ``POST /_sandbox/time/{id}/lock`` and ``GET /_sandbox/deliveries``.
 """
 
-import asyncio
 import datetime as dt
 import secrets
-import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
@@ -31,7 +29,8 @@ from fastapi import APIRouter, BackgroundTasks, Depends, FastAPI, Header, Query,
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from timebridge_sandboxes.faults import ApiError, Faults, RateLimit, error_response, install
 
 USER_AGENT = "Everhour (everhour.com)"
 EVENTS = frozenset(
@@ -53,7 +52,8 @@ EVENTS = frozenset(
         "api:estimate:updated",
     }
 )
-WRITE_METHODS = frozenset({"POST", "PUT", "DELETE", "PATCH"})
+RATE_LIMIT = (20, 10.0)
+"""Requests per seconds Everhour allows one API key."""
 
 
 def _utcnow() -> dt.datetime:
@@ -228,140 +228,8 @@ class EverhourState:
         )
 
 
-@dataclass
-class RateLimit:
-    """Everhour's limit per API key over a sliding window."""
-
-    requests: int = 20
-    window_s: float = 10.0
-    clock: Callable[[], float] = time.monotonic
-    _seen: dict[str, deque[float]] = field(default_factory=dict)
-
-    def forget(self) -> None:
-        self._seen.clear()
-
-    def retry_after(self, api_key: str) -> int | None:
-        """Record a request; the whole seconds to wait if it is over the limit."""
-        now = self.clock()
-        seen = self._seen.setdefault(api_key, deque())
-        while seen and seen[0] <= now - self.window_s:
-            seen.popleft()
-        if len(seen) >= self.requests:
-            return max(1, int(seen[0] + self.window_s - now + 0.999))
-        seen.append(now)
-        return None
-
-
-@dataclass
-class Faults:
-    """Switchable misbehaviour; each switch applies to the next requests until used up."""
-
-    clock: Callable[[], float] = time.monotonic
-    rate_limited_requests: int = 0
-    rate_limited_until: float = float("-inf")
-    retry_after_s: int = 1
-    server_errors: int = 0
-    server_error_status: int = 503
-    slow_s: float = 0.0
-    lost_responses: int = 0
-    lost_response_delay_s: float = 30.0
-
-    def rate_limit_storm(
-        self, *, requests: int = 0, seconds: float = 0.0, retry_after_s: int = 1
-    ) -> None:
-        """Answer ``429`` to the next ``requests`` requests and to all for ``seconds``."""
-        self.rate_limited_requests = requests
-        self.rate_limited_until = self.clock() + seconds if seconds else float("-inf")
-        self.retry_after_s = retry_after_s
-
-    def fail_next(self, count: int, *, status: int = 503) -> None:
-        """Answer ``status`` to the next ``count`` requests without touching the data."""
-        self.server_errors = count
-        self.server_error_status = status
-
-    def slow_down(self, seconds: float) -> None:
-        """Delay every answer by ``seconds`` (0 switches it off)."""
-        self.slow_s = seconds
-
-    def lose_next_responses(self, count: int, *, delay_s: float = 30.0) -> None:
-        """Apply the next ``count`` writes, then hold the answer ``delay_s`` (past the timeout)."""
-        self.lost_responses = count
-        self.lost_response_delay_s = delay_s
-
-    def clear(self) -> None:
-        self.rate_limit_storm()
-        self.fail_next(0)
-        self.slow_down(0.0)
-        self.lose_next_responses(0)
-
-    def snapshot(self) -> dict[str, Any]:
-        return {
-            "rate_limited_requests": self.rate_limited_requests,
-            "rate_limited_for_s": max(0.0, self.rate_limited_until - self.clock()),
-            "retry_after_s": self.retry_after_s,
-            "server_errors": self.server_errors,
-            "server_error_status": self.server_error_status,
-            "slow_s": self.slow_s,
-            "lost_responses": self.lost_responses,
-            "lost_response_delay_s": self.lost_response_delay_s,
-        }
-
-    def take_rejection(self) -> JSONResponse | None:
-        if self.rate_limited_requests > 0 or self.clock() < self.rate_limited_until:
-            self.rate_limited_requests = max(0, self.rate_limited_requests - 1)
-            return _error(429, "Too many requests", {"Retry-After": str(self.retry_after_s)})
-        if self.server_errors > 0:
-            self.server_errors -= 1
-            return _error(self.server_error_status, "Service unavailable")
-        return None
-
-    def take_lost_response(self, method: str) -> float | None:
-        if method in WRITE_METHODS and self.lost_responses > 0:
-            self.lost_responses -= 1
-            return self.lost_response_delay_s
-        return None
-
-
-class _FaultMiddleware:
-    def __init__(self, app: ASGIApp, faults: Faults) -> None:
-        self.app = app
-        self.faults = faults
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith("/_sandbox"):
-            await self.app(scope, receive, send)
-            return
-        if self.faults.slow_s:
-            await asyncio.sleep(self.faults.slow_s)
-        rejection = self.faults.take_rejection()
-        if rejection is not None:
-            await rejection(scope, receive, send)
-            return
-        delay = self.faults.take_lost_response(scope["method"])
-        if delay is None:
-            await self.app(scope, receive, send)
-            return
-        held: list[Message] = []
-
-        async def hold(message: Message) -> None:
-            held.append(message)
-
-        await self.app(scope, receive, hold)
-        await asyncio.sleep(delay)
-        for message in held:
-            await send(message)
-
-
-class _ApiError(Exception):
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.headers = headers
-
-
-def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"code": status, "message": message}, status_code=status, headers=headers)
+def _error_body(status: int, message: str) -> dict[str, Any]:
+    return {"code": status, "message": message}
 
 
 class _TaskIn(BaseModel):
@@ -415,17 +283,6 @@ class _Seed(BaseModel):
     projects: list[_SeedProject] = []
 
 
-class _FaultsIn(BaseModel):
-    rate_limited_requests: int = Field(default=0, ge=0)
-    rate_limited_for_s: float = Field(default=0.0, ge=0)
-    retry_after_s: int = Field(default=1, ge=0)
-    server_errors: int = Field(default=0, ge=0)
-    server_error_status: int = Field(default=503, ge=500, le=599)
-    slow_s: float = Field(default=0.0, ge=0)
-    lost_responses: int = Field(default=0, ge=0)
-    lost_response_delay_s: float = Field(default=30.0, ge=0)
-
-
 def _page(items: list[Any], page: int, limit: int | None) -> list[Any]:
     return items if limit is None else items[(page - 1) * limit : page * limit]
 
@@ -447,31 +304,31 @@ class _Sandbox:
 
     def project(self, project_id: str) -> _Project:
         if project_id not in self.state.projects:
-            raise _ApiError(404, "Project not found")
+            raise ApiError(404, "Project not found")
         return self.state.projects[project_id]
 
     def task(self, task_id: str) -> _Task:
         if task_id not in self.state.tasks:
-            raise _ApiError(404, "Task not found")
+            raise ApiError(404, "Task not found")
         return self.state.tasks[task_id]
 
     def record(self, task_id: str, user_id: int | None, date: dt.date, caller: _User) -> _Record:
         self.task(task_id)
         record = self.state.find_record(task_id, self.owner(user_id, caller), date)
         if record is None:
-            raise _ApiError(404, "Time record not found")
+            raise ApiError(404, "Time record not found")
         return record
 
     def owner(self, user_id: int | None, caller: _User) -> int:
         owner = caller.id if user_id is None else user_id
         if owner not in self.state.users:
-            raise _ApiError(400, "Unknown user")
+            raise ApiError(400, "Unknown user")
         return owner
 
     @staticmethod
     def check_unlocked(record: _Record, caller: _User) -> None:
         if record.is_locked or (record.is_invoiced and caller.role != "admin"):
-            raise _ApiError(403, "Time record is locked")
+            raise ApiError(403, "Time record is locked")
 
     def log_change(self, record: _Record, action: str, previous: int, caller: _User) -> None:
         record.history.append(
@@ -620,9 +477,9 @@ class _Sandbox:
                     headers={"User-Agent": USER_AGENT, "X-Hook-Secret": secret},
                 )
         except httpx.HTTPError:
-            raise _ApiError(400, "Invalid callback") from None
+            raise ApiError(400, "Invalid callback") from None
         if not answer.is_success or answer.headers.get("X-Hook-Secret") != secret:
-            raise _ApiError(400, "Invalid callback")
+            raise ApiError(400, "Invalid callback")
 
 
 def _sandbox(request: Request) -> _Sandbox:
@@ -636,10 +493,10 @@ Sandbox = Annotated[_Sandbox, Depends(_sandbox)]
 def _caller(sandbox: Sandbox, x_api_key: Annotated[str | None, Header()] = None) -> _User:
     user = sandbox.state.user_by_key(x_api_key)
     if user is None:
-        raise _ApiError(401, "Invalid API key")
+        raise ApiError(401, "Invalid API key")
     wait = sandbox.limit.retry_after(user.api_key)
     if wait is not None:
-        raise _ApiError(429, "Too many requests", {"Retry-After": str(wait)})
+        raise ApiError(429, "Too many requests", {"Retry-After": str(wait)})
     return user
 
 
@@ -721,7 +578,7 @@ async def create_task(sandbox: Sandbox, _: Caller, project_id: str, body: _TaskI
     sandbox.project(project_id)
     section = sandbox.state.sections.get(body.section)
     if section is None or section.project != project_id:
-        raise _ApiError(400, "Section not found in this project")
+        raise ApiError(400, "Section not found in this project")
     task_id = sandbox.state.add_task(
         project_id,
         body.name,
@@ -827,7 +684,7 @@ async def hooks(sandbox: Sandbox, _: Caller) -> list[Json]:
 @api.get("/hooks/{hook_id}")
 async def hook(sandbox: Sandbox, _: Caller, hook_id: int) -> Json:
     if hook_id not in sandbox.state.hooks:
-        raise _ApiError(404, "Webhook not found")
+        raise ApiError(404, "Webhook not found")
     return sandbox.hook_json(sandbox.state.hooks[hook_id])
 
 
@@ -841,11 +698,11 @@ async def create_hook(
     state = sandbox.state
     unknown = set(body.events) - EVENTS
     if unknown:
-        raise _ApiError(400, f"Unknown events: {', '.join(sorted(unknown))}")
+        raise ApiError(400, f"Unknown events: {', '.join(sorted(unknown))}")
     if body.project is not None:
         sandbox.project(body.project)
     if any(h.target_url == body.targetUrl and h.is_active for h in state.hooks.values()):
-        raise _ApiError(409, "Webhook for this URL already exists")
+        raise ApiError(409, "Webhook for this URL already exists")
     if x_skip_handshake not in {"1", "true"}:
         await sandbox.handshake(body.targetUrl)
     hook_id = state.next_id("hook", 301)
@@ -857,15 +714,7 @@ async def create_hook(
 @api.delete("/hooks/{hook_id}", status_code=204)
 async def delete_hook(sandbox: Sandbox, _: Caller, hook_id: int) -> Response:
     if sandbox.state.hooks.pop(hook_id, None) is None:
-        raise _ApiError(404, "Webhook not found")
-    return Response(status_code=204)
-
-
-@admin.post("/reset", status_code=204)
-async def reset(sandbox: Sandbox) -> Response:
-    sandbox.state.reset()
-    sandbox.faults.clear()
-    sandbox.limit.forget()
+        raise ApiError(404, "Webhook not found")
     return Response(status_code=204)
 
 
@@ -892,35 +741,10 @@ async def seed(sandbox: Sandbox, body: _Seed) -> Json:
     return {"users": users, "projects": created}
 
 
-@admin.get("/faults")
-async def get_faults(sandbox: Sandbox) -> Json:
-    return sandbox.faults.snapshot()
-
-
-@admin.post("/faults")
-async def set_faults(sandbox: Sandbox, body: _FaultsIn) -> Json:
-    faults = sandbox.faults
-    faults.rate_limit_storm(
-        requests=body.rate_limited_requests,
-        seconds=body.rate_limited_for_s,
-        retry_after_s=body.retry_after_s,
-    )
-    faults.fail_next(body.server_errors, status=body.server_error_status)
-    faults.slow_down(body.slow_s)
-    faults.lose_next_responses(body.lost_responses, delay_s=body.lost_response_delay_s)
-    return faults.snapshot()
-
-
-@admin.delete("/faults")
-async def clear_faults(sandbox: Sandbox) -> Json:
-    sandbox.faults.clear()
-    return sandbox.faults.snapshot()
-
-
 @admin.post("/time/{record_id}/lock")
 async def lock(sandbox: Sandbox, record_id: int, invoiced: bool = False) -> Json:
     if record_id not in sandbox.state.records:
-        raise _ApiError(404, "Time record not found")
+        raise ApiError(404, "Time record not found")
     sandbox.state.lock_time(record_id, invoiced=invoiced)
     return sandbox.record_json(sandbox.state.records[record_id])
 
@@ -933,14 +757,11 @@ async def deliveries(sandbox: Sandbox) -> list[Json]:
     ]
 
 
-async def _api_error(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, _ApiError)
-    return _error(exc.status, exc.message, exc.headers)
-
-
 async def _invalid(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    return _error(400, "; ".join(str(e["msg"]) for e in exc.errors()))
+    return error_response(
+        _error_body, ApiError(400, "; ".join(str(e["msg"]) for e in exc.errors()))
+    )
 
 
 def create_everhour_sandbox(
@@ -954,13 +775,12 @@ def create_everhour_sandbox(
     sandbox = _Sandbox(
         state if state is not None else EverhourState(),
         faults if faults is not None else Faults(),
-        rate_limit if rate_limit is not None else RateLimit(),
+        rate_limit if rate_limit is not None else RateLimit(*RATE_LIMIT),
         webhook_transport,
     )
     app = FastAPI(title="Everhour sandbox")
     app.state.sandbox = sandbox
-    app.add_middleware(_FaultMiddleware, faults=sandbox.faults)
-    app.add_exception_handler(_ApiError, _api_error)
+    install(app, sandbox.faults, sandbox.limit, sandbox.state.reset, _error_body)
     app.add_exception_handler(RequestValidationError, _invalid)
     app.include_router(api)
     app.include_router(admin)

@@ -1,0 +1,69 @@
+"""Helpers for tests that drive a client against a sandbox: fake time and a real loopback server."""
+
+import asyncio
+import contextlib
+import datetime as dt
+import socket
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import uvicorn
+from starlette.types import ASGIApp
+
+
+class FakeTime:
+    """A clock that moves only when someone sleeps on it, so waits cost no real time."""
+
+    def __init__(self, start: dt.datetime = dt.datetime(2026, 11, 21, 9, tzinfo=dt.UTC)) -> None:
+        self.start = start
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def utcnow(self) -> dt.datetime:
+        return self.start + dt.timedelta(seconds=self.now)
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+@dataclass(kw_only=True)
+class Traffic:
+    """The requests clients sent to a sandbox and the statuses they got back, in order."""
+
+    sent: list[httpx.Request] = field(default_factory=list)
+    answers: list[int] = field(default_factory=list)
+
+    def recording_client(self, transport: httpx.AsyncBaseTransport) -> httpx.AsyncClient:
+        async def on_request(request: httpx.Request) -> None:
+            self.sent.append(request)
+
+        async def on_response(response: httpx.Response) -> None:
+            self.answers.append(response.status_code)
+
+        hooks: dict[str, list[Callable[..., Any]]] = {
+            "request": [on_request],
+            "response": [on_response],
+        }
+        return httpx.AsyncClient(transport=transport, event_hooks=hooks)
+
+
+@contextlib.asynccontextmanager
+async def serve(app: ASGIApp) -> AsyncIterator[str]:
+    """Run ``app`` with uvicorn on an ephemeral loopback port (listening before it returns)."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen()
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()

@@ -14,6 +14,7 @@ from timebridge_common.events.codec import encode
 from timebridge_common.events.schemas import generate, incompatibilities, revisions
 from timebridge_common.testing import (
     sample_connection_changed,
+    sample_entry_mapped,
     sample_entry_synced,
     sample_invoice_exported,
     sample_time_entry_logged,
@@ -40,6 +41,7 @@ def test_each_revision_is_compatible_with_the_previous(model: Any) -> None:
     "event",
     [
         sample_time_entry_logged(),
+        sample_entry_mapped(),
         sample_entry_synced(),
         sample_invoice_exported(),
         sample_connection_changed(),

@@ -15,6 +15,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from timebridge_common.config import TelemetryConfig
 from timebridge_common.events import (
     ConnectionChanged,
+    EntryMapped,
     EntrySynced,
     IntegrationSettings,
     InvoiceExported,
@@ -57,6 +58,30 @@ def sample_time_entry_logged(**overrides: Any) -> TimeEntryLogged:
         "observed_via": "webhook",
     }
     return TimeEntryLogged.model_validate(values | overrides)
+
+
+def sample_entry_mapped(**overrides: Any) -> EntryMapped:
+    logged = sample_time_entry_logged()
+    values: dict[str, Any] = {
+        "workspace_id": "acme",
+        "integration_id": "int_everhour",
+        "source": "core",
+        "source_external_id": "te_1",
+        "target": "everhour",
+        "operation": "upsert",
+        "entry": logged.entry.model_copy(
+            update={
+                "user": UserRef(external_id="1001", email="ann@acme.test"),
+                "project_external_id": "ev:9000000001",
+                "task_external_id": "ev:7000000001",
+            }
+        ),
+        "source_entry": logged.entry,
+        "source_updated_at": logged.updated_at,
+        "user_mapped_by": "email",
+        "task_mapped_by": "link",
+    }
+    return EntryMapped.model_validate(values | overrides)
 
 
 def sample_entry_synced(**overrides: Any) -> EntrySynced:

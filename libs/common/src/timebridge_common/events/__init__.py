@@ -4,6 +4,7 @@ from timebridge_common.events.base import Event, event_topic
 from timebridge_common.events.catalog import (
     ALL_EVENTS,
     ConnectionChanged,
+    EntryMapped,
     EntrySynced,
     IntegrationSettings,
     InvoiceExported,
@@ -17,6 +18,7 @@ from timebridge_common.events.envelope import Envelope
 __all__ = [
     "ALL_EVENTS",
     "ConnectionChanged",
+    "EntryMapped",
     "EntrySynced",
     "Envelope",
     "Event",

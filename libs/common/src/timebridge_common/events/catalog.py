@@ -160,6 +160,33 @@ class InvoiceExported(Event):
         return f"{self.workspace_id}:{self.invoice_id}"
 
 
+class EntryMapped(Event):
+    """A source entry change translated into the target's ids, ready to be written.
+
+    Published by mapping for each integration whose direction takes the source; the
+    conflict-resolver decides whether and how to write it. ``entry`` is in the target's ids (its
+    user, project and task); ``source_entry`` is the entry as the source has it, for matching and
+    echo detection. A delete carries the last known fields.
+    """
+
+    name: ClassVar[str] = "EntryMapped"
+    version: ClassVar[int] = 1
+
+    integration_id: ExternalId
+    source: SystemName
+    source_external_id: ExternalId
+    target: SystemName
+    operation: Literal["upsert", "delete"]
+    entry: TimeEntryFields
+    source_entry: TimeEntryFields
+    source_updated_at: UtcDatetime
+    user_mapped_by: Literal["email", "manual", "default_user"]
+    task_mapped_by: Literal["link", "title", "rule", "created", "none"]
+
+    def partition_key(self) -> str:
+        return f"{self.workspace_id}:{self.source}:{self.source_external_id}"
+
+
 class IntegrationSettings(BaseModel):
     """How one tracker integration syncs (the Everhour guide's "Sync Configuration")."""
 
@@ -209,6 +236,7 @@ class ConnectionChanged(Event):
 
 ALL_EVENTS: tuple[type[Event], ...] = (
     TimeEntryLogged,
+    EntryMapped,
     EntrySynced,
     InvoiceExported,
     ConnectionChanged,

@@ -39,8 +39,10 @@ class ServiceSpec:
 
 SERVICES = (
     ServiceSpec("ingest", "timebridge_ingest.entrypoints.main", 1, credentials=True),
-    ServiceSpec("mapping", "timebridge_mapping.entrypoints.main", 2),
-    ServiceSpec("conflict-resolver", "timebridge_conflict_resolver.entrypoints.main", 3),
+    ServiceSpec("mapping", "timebridge_mapping.entrypoints.main", 2, credentials=True),
+    ServiceSpec(
+        "conflict-resolver", "timebridge_conflict_resolver.entrypoints.main", 3, credentials=True
+    ),
     ServiceSpec("invoice-export", "timebridge_invoice_export.entrypoints.main", 4),
     ServiceSpec("reporting", "timebridge_reporting.entrypoints.main", 5),
 )
@@ -124,7 +126,9 @@ async def run(args: argparse.Namespace) -> int:
                 "TB_TELEMETRY__LOG_JSON": "true" if args.json_logs else "false",
             }
             if spec.credentials:
-                env |= {k: creds[k] for k in ("TB_ENCRYPTION_KEY", "TB_ADMIN_TOKEN")}
+                env["TB_ENCRYPTION_KEY"] = creds["TB_ENCRYPTION_KEY"]
+            if spec.name == "ingest":
+                env["TB_ADMIN_TOKEN"] = creds["TB_ADMIN_TOKEN"]
             procs[spec.name] = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", spec.module, env=env, start_new_session=True
             )

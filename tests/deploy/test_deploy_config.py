@@ -71,4 +71,4 @@ def test_helm_uses_known_variables() -> None:
 def test_dev_launcher_starts_every_service() -> None:
     launcher = (ROOT / "deploy/local/dev.py").read_text()
     for service in SETTINGS:
-        assert f'ServiceSpec("{service}"' in launcher
+        assert f'"{service}", "timebridge_{service.replace("-", "_")}.entrypoints.main"' in launcher

@@ -11,6 +11,7 @@ import asyncpg
 import pytest
 
 from timebridge_common.config import RetryConfig
+from timebridge_common.crypto import SecretBox
 from timebridge_common.events import Envelope, TimeEntryLogged
 from timebridge_common.events.codec import encode
 from timebridge_common.kafka.dlt import decode_headers, dlt_topic
@@ -62,7 +63,11 @@ async def mapping(
     store = FaultyStore(PostgresMappingStore(pool))
     provider, _ = in_memory_tracing("mapping")
     service = bootstrap(
-        Settings(kafka=kafka, retry=RetryConfig(max_attempts=2, initial_backoff_s=0.05)),
+        Settings(
+            kafka=kafka,
+            retry=RetryConfig(max_attempts=2, initial_backoff_s=0.05),
+            encryption_key=SecretBox.generate_key(),
+        ),
         pool=pool,
         store=store,
         tracer_provider=provider,

@@ -69,7 +69,9 @@ async def platform(
         tracer_provider=ingest_tracing,
     )
     mapping = bootstrap_mapping(
-        MappingSettings(kafka=kafka), pool=mapping_pool, tracer_provider=mapping_tracing
+        MappingSettings(kafka=kafka, encryption_key=SecretBox.generate_key()),
+        pool=mapping_pool,
+        tracer_provider=mapping_tracing,
     )
     await ingest.runtime.start()
     await mapping.runtime.start()

@@ -11,6 +11,7 @@ import pytest
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
+from timebridge_common.crypto import SecretBox
 from timebridge_common.events import Envelope, TimeEntryFields, TimeEntryLogged, UserRef
 from timebridge_common.events.codec import encode
 from timebridge_common.kafka.dlt import decode_headers, dlt_topic
@@ -77,7 +78,10 @@ async def mapping() -> AsyncIterator[tuple[Mapping, MemoryStore, list[Any]]]:
     store = MemoryStore()
     provider, _ = in_memory_tracing("mapping")
     service = bootstrap(
-        Settings(retry={"max_attempts": 3, "initial_backoff_s": 0.001}),
+        Settings(
+            retry={"max_attempts": 3, "initial_backoff_s": 0.001},
+            encryption_key=SecretBox.generate_key(),
+        ),
         broker=KafkaBroker(),
         store=store,
         tracer_provider=provider,

@@ -1,5 +1,6 @@
 """Conflict-resolver settings: the only place this service reads its environment."""
 
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from timebridge_common.config import HttpConfig, ServiceSettings
@@ -9,3 +10,6 @@ class Settings(BaseSettings, ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="TB_", env_nested_delimiter="__", frozen=True)
 
     http: HttpConfig = HttpConfig(port=8003)
+    encryption_key: SecretStr = Field(
+        description="base64url 32-byte platform key: decrypts the connections' credentials"
+    )

@@ -6,6 +6,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
+from timebridge_reporting.domain.sync_log import SyncLogQuery
 from timebridge_reporting.entrypoints.http import reports_router
 
 
@@ -13,8 +14,8 @@ class RecordingModels:
     def __init__(self) -> None:
         self.calls: list[dict[str, Any]] = []
 
-    async def sync_log(self, workspace_id: str, **filters: Any) -> list[dict[str, Any]]:
-        self.calls.append({"workspace_id": workspace_id, **filters})
+    async def sync_log(self, workspace_id: str, query: SyncLogQuery) -> list[dict[str, Any]]:
+        self.calls.append({"workspace_id": workspace_id, **query.model_dump(exclude_none=True)})
         return [{"status": "error", "reason": "Everhour answered 429"}]
 
 
@@ -31,7 +32,7 @@ async def test_filters_reach_the_read_model() -> None:
     response = await get(
         app,
         "/v1/workspaces/acme/sync-log?status=error&integration_id=int_1"
-        "&since=2026-11-01T00:00:00Z&limit=5",
+        "&since=2026-11-01T00:00:00Z&limit=5&user=ann@acme.test&entry=te_1",
     )
     assert response.status_code == 200
     assert response.json() == [{"status": "error", "reason": "Everhour answered 429"}]
@@ -41,6 +42,8 @@ async def test_filters_reach_the_read_model() -> None:
             "integration_id": "int_1",
             "status": "error",
             "since": dt.datetime(2026, 11, 1, tzinfo=dt.UTC),
+            "entry": "te_1",
+            "user": "ann@acme.test",
             "limit": 5,
         }
     ]
@@ -52,3 +55,4 @@ async def test_bad_filters_are_refused() -> None:
     assert (await get(app, "/v1/workspaces/acme/sync-log?status=bogus")).status_code == 422
     assert (await get(app, "/v1/workspaces/acme/sync-log?limit=0")).status_code == 422
     assert (await get(app, "/v1/workspaces/a%20b/sync-log")).status_code == 422
+    assert (await get(app, "/v1/workspaces/acme/sync-log?colour=red")).status_code == 422

@@ -1,12 +1,26 @@
 """Postgres read models of the reporting service."""
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 
 from timebridge_common.db.inbox import once
 from timebridge_common.events import EntrySynced, Envelope, InvoiceExported
+from timebridge_reporting.domain.sync_log import SyncLogQuery
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    """An integration's sync health: the guide's "Monitor sync health: check logs regularly"."""
+
+    last_success_at: dt.datetime | None
+    last_error_at: dt.datetime | None
+    errors_24h: int
+    backlog: int
+    """Entries whose last outcome is queued, conflict or error: waiting for someone or a retry."""
+    open_conflicts: int
 
 
 class PostgresReadModels:
@@ -37,6 +51,27 @@ class PostgresReadModels:
                 event.source_updated_at,
                 event.synced_at,
             )
+            await conn.execute(
+                "INSERT INTO entry_status (workspace_id, integration_id, source,"
+                " source_external_id, target, target_external_id, status, reason, synced_at,"
+                " event_id)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+                " ON CONFLICT (workspace_id, integration_id, source, source_external_id, target)"
+                " DO UPDATE SET target_external_id = EXCLUDED.target_external_id,"
+                " status = EXCLUDED.status, reason = EXCLUDED.reason,"
+                " synced_at = EXCLUDED.synced_at, event_id = EXCLUDED.event_id"
+                " WHERE entry_status.synced_at <= EXCLUDED.synced_at",
+                event.workspace_id,
+                event.integration_id,
+                event.source,
+                event.source_external_id,
+                event.target,
+                event.target_external_id,
+                event.status,
+                event.reason,
+                event.synced_at,
+                envelope.event_id,
+            )
             return True
 
     async def record_invoice(
@@ -64,15 +99,7 @@ class PostgresReadModels:
             )
             return True
 
-    async def sync_log(
-        self,
-        workspace_id: str,
-        *,
-        integration_id: str | None,
-        status: str | None,
-        since: dt.datetime | None,
-        limit: int,
-    ) -> list[dict[str, Any]]:
+    async def sync_log(self, workspace_id: str, query: SyncLogQuery) -> list[dict[str, Any]]:
         rows = await self._pool.fetch(
             "SELECT event_id::text, integration_id, source, source_external_id, target,"
             " target_external_id, status, operation, reason, provider_response, user_email,"
@@ -80,11 +107,49 @@ class PostgresReadModels:
             " AND ($2::text IS NULL OR integration_id = $2)"
             " AND ($3::text IS NULL OR status = $3)"
             " AND ($4::timestamptz IS NULL OR synced_at >= $4)"
-            " ORDER BY synced_at DESC, event_id LIMIT $5",
+            " AND ($5::timestamptz IS NULL OR synced_at < $5)"
+            " AND ($6::text IS NULL OR source_external_id = $6 OR target_external_id = $6)"
+            " AND ($7::text IS NULL OR lower(user_email) = lower($7))"
+            " ORDER BY synced_at DESC, event_id LIMIT $8",
             workspace_id,
-            integration_id,
-            status,
-            since,
-            limit,
+            query.integration_id,
+            query.status,
+            query.since,
+            query.until,
+            query.entry,
+            query.user,
+            query.limit,
         )
         return [dict(r) for r in rows]
+
+    async def entry_status(
+        self, workspace_id: str, source: str, source_external_id: str
+    ) -> list[dict[str, Any]]:
+        rows = await self._pool.fetch(
+            "SELECT integration_id, target, target_external_id, status, reason, synced_at"
+            " FROM entry_status WHERE workspace_id = $1 AND source = $2"
+            " AND source_external_id = $3 ORDER BY integration_id, target",
+            workspace_id,
+            source,
+            source_external_id,
+        )
+        return [dict(r) for r in rows]
+
+    async def health(self, workspace_id: str, integration_id: str, now: dt.datetime) -> Health:
+        row = await self._pool.fetchrow(
+            "SELECT"
+            " (SELECT max(synced_at) FROM sync_log WHERE workspace_id = $1"
+            "  AND integration_id = $2 AND status = 'synced') AS last_success_at,"
+            " (SELECT max(synced_at) FROM sync_log WHERE workspace_id = $1"
+            "  AND integration_id = $2 AND status = 'error') AS last_error_at,"
+            " (SELECT count(*) FROM sync_log WHERE workspace_id = $1 AND integration_id = $2"
+            "  AND status = 'error' AND synced_at >= $3) AS errors_24h,"
+            " (SELECT count(*) FROM entry_status WHERE workspace_id = $1"
+            "  AND integration_id = $2 AND status IN ('queued', 'conflict', 'error')) AS backlog,"
+            " (SELECT count(*) FROM entry_status WHERE workspace_id = $1"
+            "  AND integration_id = $2 AND status = 'conflict') AS open_conflicts",
+            workspace_id,
+            integration_id,
+            now - dt.timedelta(hours=24),
+        )
+        return Health(**dict(row))

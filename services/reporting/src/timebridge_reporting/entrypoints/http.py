@@ -1,30 +1,45 @@
-"""HTTP routes of the reporting service."""
+"""HTTP routes of the reporting service: sync logs, entry status, integration health."""
 
 import datetime as dt
-from typing import Annotated, Any, Literal
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
 from timebridge_common.api import WorkspaceIdPath
 from timebridge_reporting.adapters.postgres import PostgresReadModels
+from timebridge_reporting.domain.sync_log import SyncLogQuery
 
 
-def reports_router(models: PostgresReadModels) -> APIRouter:
+def reports_router(
+    models: PostgresReadModels, clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
+) -> APIRouter:
     router = APIRouter(tags=["sync log"])
 
     @router.get(
         "/v1/workspaces/{workspace_id}/sync-log",
-        summary="Sync outcomes, newest first (filter by status=error to see failures)",
+        summary="Sync outcomes, newest first (the guide's Sync Logs, filter status=error)",
     )
     async def sync_log(
-        workspace_id: WorkspaceIdPath,
-        integration_id: str | None = None,
-        status: Literal["synced", "skipped", "queued", "conflict", "error"] | None = None,
-        since: dt.datetime | None = None,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        workspace_id: WorkspaceIdPath, query: Annotated[SyncLogQuery, Query()]
     ) -> list[dict[str, Any]]:
-        return await models.sync_log(
-            workspace_id, integration_id=integration_id, status=status, since=since, limit=limit
-        )
+        return await models.sync_log(workspace_id, query)
+
+    @router.get(
+        "/v1/workspaces/{workspace_id}/entries/{source}/{external_id}/sync-status",
+        summary="An entry's sync status per target: always its last EntrySynced",
+    )
+    async def entry_status(
+        workspace_id: WorkspaceIdPath, source: str, external_id: str
+    ) -> list[dict[str, Any]]:
+        return await models.entry_status(workspace_id, source, external_id)
+
+    @router.get(
+        "/v1/workspaces/{workspace_id}/integrations/{integration_id}/health",
+        summary="Last success, last error, errors in 24 h, backlog and open conflicts",
+    )
+    async def health(workspace_id: WorkspaceIdPath, integration_id: str) -> dict[str, Any]:
+        return asdict(await models.health(workspace_id, integration_id, clock()))
 
     return router

@@ -494,9 +494,7 @@ def _caller(sandbox: Sandbox, x_api_key: Annotated[str | None, Header()] = None)
     user = sandbox.state.user_by_key(x_api_key)
     if user is None:
         raise ApiError(401, "Invalid API key")
-    wait = sandbox.limit.retry_after(user.api_key)
-    if wait is not None:
-        raise ApiError(429, "Too many requests", {"Retry-After": str(wait)})
+    sandbox.limit.admit(user.api_key)
     return user
 
 

@@ -45,16 +45,16 @@ class RateLimit:
     def forget(self) -> None:
         self._seen.clear()
 
-    def retry_after(self, key: str) -> int | None:
-        """Record a request; the whole seconds to wait if it is over the limit."""
+    def admit(self, key: str) -> None:
+        """Record a request, or refuse it with ``429`` and the whole seconds to wait."""
         now = self.clock()
         seen = self._seen.setdefault(key, deque())
         while seen and seen[0] <= now - self.window_s:
             seen.popleft()
         if len(seen) >= self.requests:
-            return max(1, int(seen[0] + self.window_s - now + 0.999))
+            wait = max(1, int(seen[0] + self.window_s - now + 0.999))
+            raise ApiError(429, "Too many requests", {"Retry-After": str(wait)})
         seen.append(now)
-        return None
 
 
 @dataclass

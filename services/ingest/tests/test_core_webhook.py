@@ -144,6 +144,26 @@ async def test_the_same_change_always_gets_the_same_event_id(service: Any) -> No
     assert ids[0] == ids[1] == ids[2] != ids[3]
 
 
+async def test_ticket_webhooks_are_acknowledged_without_an_event(service: Any) -> None:
+    ingest, published = service
+    raw = json.dumps(
+        {
+            "id": "dlv_t1",
+            "type": "ticket.updated",
+            "workspace_id": "acme",
+            "occurred_at": "2026-11-21T11:59:00Z",
+            "data": {"ticket": {"id": "t_1", "title": "Login page"}},
+        }
+    ).encode()
+    response = await post(ingest, raw, **signed(raw))
+    assert (response.status_code, response.json()) == (
+        202,
+        {"status": "ignored", "event_id": None, "topic": None},
+    )
+    assert published == []
+    assert (await post(ingest, raw, **signed(raw, secret="w" * 40))).status_code == 401
+
+
 async def test_deleted_entry_is_flagged(service: Any) -> None:
     ingest, published = service
     body = json.loads(webhook())

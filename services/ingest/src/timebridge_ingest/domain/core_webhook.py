@@ -79,8 +79,19 @@ class CoreTimeEntryWebhook(_Strict):
     data: CoreTimeEntryData
 
 
-def parse_webhook(body: bytes, workspace_id: str) -> CoreTimeEntryWebhook:
+TICKET_TYPES = frozenset({"ticket.created", "ticket.updated", "ticket.deleted"})
+"""Accepted and not published: mapping reads tickets from Core's API when it needs them."""
+
+
+class _Kind(_Strict):
+    type: str
+
+
+def parse_webhook(body: bytes, workspace_id: str) -> CoreTimeEntryWebhook | None:
+    """The time-entry webhook in ``body``; ``None`` for a ticket webhook (acknowledged only)."""
     try:
+        if _Kind.model_validate_json(body).type in TICKET_TYPES:
+            return None
         webhook = CoreTimeEntryWebhook.model_validate_json(body)
     except ValidationError as exc:
         if any(e["type"] == "json_invalid" for e in exc.errors()):

@@ -3,7 +3,7 @@
 import datetime as dt
 import hmac
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -20,9 +20,9 @@ Clock = Callable[[], dt.datetime]
 
 
 class AcceptedResponse(BaseModel):
-    status: str = "accepted"
-    event_id: str
-    topic: str
+    status: Literal["accepted", "ignored"] = "accepted"
+    event_id: str | None = None
+    topic: str | None = None
 
 
 class SecretBody(BaseModel):
@@ -100,6 +100,8 @@ def webhook_router(
                 f"event store unavailable, retry later: {exc}",
                 headers={"Retry-After": "5"},
             ) from None
+        if accepted.event_id is None:
+            return AcceptedResponse(status="ignored")
         return AcceptedResponse(event_id=str(accepted.event_id), topic=accepted.topic)
 
     @router.put(

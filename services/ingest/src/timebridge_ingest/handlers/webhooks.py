@@ -23,8 +23,10 @@ log = structlog.get_logger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class Accepted:
-    event_id: uuid.UUID
-    topic: str
+    """``event_id`` is None for a webhook acknowledged without an event (ticket changes)."""
+
+    event_id: uuid.UUID | None
+    topic: str | None
 
 
 class UnavailableError(Exception):
@@ -65,6 +67,8 @@ async def accept_core_webhook(
         raise WebhookRejectedError(404, f"no Core webhook secret for workspace {workspace_id!r}")
     verify_signature(secret, signature, body, now=now, tolerance_s=tolerance_s)
     webhook = parse_webhook(body, workspace_id)
+    if webhook is None:
+        return Accepted(event_id=None, topic=None)
     event = to_event(webhook)
     try:
         event_id = await publish_or_unavailable(publisher, event, publish_timeout_s)

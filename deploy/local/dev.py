@@ -1,10 +1,10 @@
 """Run every Timebridge service on this machine against the local Kafka and PostgreSQL.
 
 ``make dev`` calls this after ``infra-up`` and ``topics``. It creates the service databases if
-missing, seeds the demo workspace's Core webhook secret, starts the five services as child
-processes, waits until each answers ``/readyz``, prints where they listen, and on Ctrl-C (or
-SIGTERM) stops them all with SIGTERM, escalating to SIGKILL only after a grace period, so no
-process outlives it.
+missing, starts the Core and Everhour sandboxes and the five services as child processes, waits
+until each answers, registers the demo workspace (its Core on the Core sandbox, whose signed
+webhooks go to ingest), prints where everything listens, and on Ctrl-C (or SIGTERM) stops them
+all with SIGTERM, escalating to SIGKILL only after a grace period, so no process outlives it.
 """
 
 import argparse
@@ -23,6 +23,9 @@ import httpx
 ROOT = Path(__file__).resolve().parents[2]
 STATE = Path(os.environ.get("TIMEBRIDGE_STATE_DIR", ROOT / ".local"))
 GRACE_S = 20.0
+EVERHOUR_SANDBOX = 101
+CORE_SANDBOX = 102
+"""Sandbox ports, as offsets from --port-base like the services' (8101, 8102 by default)."""
 
 
 @dataclass(frozen=True)
@@ -54,14 +57,24 @@ def dev_secrets() -> dict[str, str]:
     if not path.exists():
         STATE.mkdir(parents=True, exist_ok=True)
         key = base64.urlsafe_b64encode(os.urandom(32)).decode()
-        path.write_text(
-            f"TB_ENCRYPTION_KEY={key}\n"
-            f"TB_ADMIN_TOKEN={secrets.token_urlsafe(24)}\n"
-            f"DEMO_CORE_WEBHOOK_SECRET={secrets.token_urlsafe(32)}\n"
-        )
+        path.write_text(f"TB_ENCRYPTION_KEY={key}\n")
         path.chmod(0o600)
     pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
-    return {k: v for k, v in pairs}
+    values = {k: v for k, v in pairs}
+    wanted = {
+        "TB_ADMIN_TOKEN": 24,
+        "DEMO_CORE_WEBHOOK_SECRET": 32,
+        "CORE_ADMIN_TOKEN": 16,
+        "CORE_MEMBER_TOKEN": 16,
+        "CORE_SERVICE_TOKEN": 24,
+        "EVERHOUR_API_KEY": 16,
+        "EVERHOUR_MEMBER_API_KEY": 16,
+    }
+    missing = {k: secrets.token_urlsafe(n) for k, n in wanted.items() if k not in values}
+    if missing:
+        with path.open("a") as handle:
+            handle.writelines(f"{k}={v}\n" for k, v in missing.items())
+    return values | missing
 
 
 async def ensure_databases(admin_dsn: str, names: list[str]) -> None:
@@ -91,6 +104,45 @@ async def wait_ready(url: str, proc: asyncio.subprocess.Process, timeout_s: floa
             await asyncio.sleep(0.3)
 
 
+def sandbox_commands(args: argparse.Namespace, creds: dict[str, str]) -> dict[str, list[str]]:
+    sandbox = [sys.executable, "-m", "timebridge_sandboxes"]
+    return {
+        "everhour-sandbox": [
+            *sandbox, "everhour", "--port", str(args.port_base + EVERHOUR_SANDBOX),
+            "--api-key", creds["EVERHOUR_API_KEY"],
+            "--member-api-key", creds["EVERHOUR_MEMBER_API_KEY"],
+        ],
+        "core-sandbox": [
+            *sandbox, "core", "--port", str(args.port_base + CORE_SANDBOX), "--workspace", "demo",
+            "--webhook-url", f"http://127.0.0.1:{args.port_base + 1}/v1/webhooks/core/demo",
+            "--webhook-secret", creds["DEMO_CORE_WEBHOOK_SECRET"],
+            "--admin-token", creds["CORE_ADMIN_TOKEN"],
+            "--member-token", creds["CORE_MEMBER_TOKEN"],
+            "--service-token", creds["CORE_SERVICE_TOKEN"],
+        ],
+    }  # fmt: skip
+
+
+async def seed_demo(args: argparse.Namespace, creds: dict[str, str]) -> None:
+    """The demo workspace: ingest checks its Core, and accepts Core's signed webhooks."""
+    ingest = f"http://127.0.0.1:{args.port_base + 1}"
+    admin = {"authorization": f"Bearer {creds['TB_ADMIN_TOKEN']}"}
+    async with httpx.AsyncClient(base_url=ingest, headers=admin, timeout=30) as client:
+        response = await client.put(
+            "/v1/admin/workspaces/demo/webhook-secrets/core",
+            json={"secret": creds["DEMO_CORE_WEBHOOK_SECRET"]},
+        )
+        response.raise_for_status()
+        response = await client.put(
+            "/v1/admin/workspaces/demo",
+            json={
+                "core_base_url": f"http://127.0.0.1:{args.port_base + CORE_SANDBOX}",
+                "core_api_token": creds["CORE_SERVICE_TOKEN"],
+            },
+        )
+        response.raise_for_status()
+
+
 async def stop_all(procs: dict[str, asyncio.subprocess.Process]) -> None:
     for proc in procs.values():
         if proc.returncode is None:
@@ -104,6 +156,74 @@ async def stop_all(procs: dict[str, asyncio.subprocess.Process]) -> None:
             await proc.wait()
 
 
+SANDBOXES = (("everhour-sandbox", EVERHOUR_SANDBOX), ("core-sandbox", CORE_SANDBOX))
+
+
+def service_env(
+    spec: ServiceSpec, args: argparse.Namespace, creds: dict[str, str], pg: str
+) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "TB_KAFKA__BOOTSTRAP_SERVERS": args.kafka,
+        "TB_KAFKA__GROUP_PREFIX": args.group_prefix,
+        "TB_DATABASE__URL": f"{pg}/{args.db_prefix}{spec.database}",
+        "TB_HTTP__HOST": "127.0.0.1",
+        "TB_HTTP__PORT": str(args.port_base + spec.port_offset),
+        "TB_TELEMETRY__LOG_JSON": "true" if args.json_logs else "false",
+    }
+    if spec.credentials:
+        env["TB_ENCRYPTION_KEY"] = creds["TB_ENCRYPTION_KEY"]
+    if spec.name == "ingest":
+        env["TB_ADMIN_TOKEN"] = creds["TB_ADMIN_TOKEN"]
+        env["TB_PUBLIC_BASE_URL"] = f"http://127.0.0.1:{args.port_base + 1}"
+        if args.sandboxes:
+            env["TB_EVERHOUR_API_URL"] = f"http://127.0.0.1:{args.port_base + EVERHOUR_SANDBOX}"
+    return env
+
+
+async def start_all(
+    args: argparse.Namespace,
+    specs: list[ServiceSpec],
+    creds: dict[str, str],
+    pg: str,
+    procs: dict[str, asyncio.subprocess.Process],
+) -> None:
+    """Sandboxes first (the services call them), then the services; wait for each to answer."""
+    if args.sandboxes:
+        for name, command in sandbox_commands(args, creds).items():
+            procs[name] = await asyncio.create_subprocess_exec(*command, start_new_session=True)
+        for name, offset in SANDBOXES:
+            url = f"http://127.0.0.1:{args.port_base + offset}/_sandbox/faults"
+            await wait_ready(url, procs[name], args.ready_timeout)
+    for spec in specs:
+        procs[spec.name] = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            spec.module,
+            env=service_env(spec, args, creds, pg),
+            start_new_session=True,
+        )
+    for spec in specs:
+        url = f"http://127.0.0.1:{args.port_base + spec.port_offset}/readyz"
+        await wait_ready(url, procs[spec.name], args.ready_timeout)
+    if "ingest" in procs and args.sandboxes:
+        await seed_demo(args, creds)
+
+
+def print_summary(args: argparse.Namespace, specs: list[ServiceSpec], pg: str) -> None:
+    print("\nTimebridge is running:")
+    for spec in specs:
+        url = f"http://127.0.0.1:{args.port_base + spec.port_offset}"
+        print(f"  {spec.name:<18} {url}   (API docs: {url}/docs)")
+    if args.sandboxes:
+        for name, offset in SANDBOXES:
+            print(f"  {name:<18} http://127.0.0.1:{args.port_base + offset}")
+    print(f"  kafka              {args.kafka}")
+    print(f"  postgres           {pg}/{args.db_prefix}tb_<service>")
+    print(f"\nDemo workspace 'demo': credentials in {STATE / 'dev-secrets.env'}")
+    print("Ctrl-C stops everything.\n", flush=True)
+
+
 async def run(args: argparse.Namespace) -> int:
     creds = dev_secrets()
     specs = [s for s in SERVICES if not args.only or s.name in args.only]
@@ -115,46 +235,11 @@ async def run(args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        for spec in specs:
-            env = {
-                **os.environ,
-                "TB_KAFKA__BOOTSTRAP_SERVERS": args.kafka,
-                "TB_KAFKA__GROUP_PREFIX": args.group_prefix,
-                "TB_DATABASE__URL": f"{pg}/{args.db_prefix}{spec.database}",
-                "TB_HTTP__HOST": "127.0.0.1",
-                "TB_HTTP__PORT": str(args.port_base + spec.port_offset),
-                "TB_TELEMETRY__LOG_JSON": "true" if args.json_logs else "false",
-            }
-            if spec.credentials:
-                env["TB_ENCRYPTION_KEY"] = creds["TB_ENCRYPTION_KEY"]
-            if spec.name == "ingest":
-                env["TB_ADMIN_TOKEN"] = creds["TB_ADMIN_TOKEN"]
-            procs[spec.name] = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", spec.module, env=env, start_new_session=True
-            )
-        for spec in specs:
-            url = f"http://127.0.0.1:{args.port_base + spec.port_offset}"
-            await wait_ready(f"{url}/readyz", procs[spec.name], args.ready_timeout)
-        ingest = f"http://127.0.0.1:{args.port_base + 1}"
-        if "ingest" in procs:
-            async with httpx.AsyncClient() as client:
-                response = await client.put(
-                    f"{ingest}/v1/admin/workspaces/demo/webhook-secrets/core",
-                    json={"secret": creds["DEMO_CORE_WEBHOOK_SECRET"]},
-                    headers={"authorization": f"Bearer {creds['TB_ADMIN_TOKEN']}"},
-                )
-                response.raise_for_status()
-        print("\nTimebridge is running:")
-        for spec in specs:
-            url = f"http://127.0.0.1:{args.port_base + spec.port_offset}"
-            print(f"  {spec.name:<18} {url}   (API docs: {url}/docs)")
-        print(f"  kafka              {args.kafka}")
-        print(f"  postgres           {pg}/{args.db_prefix}tb_<service>")
-        print(f"\nDemo workspace 'demo': credentials in {STATE / 'dev-secrets.env'}")
-        print("Ctrl-C stops everything.\n", flush=True)
+        await start_all(args, specs, creds, pg, procs)
+        print_summary(args, specs, pg)
         exited = [asyncio.create_task(p.wait()) for p in procs.values()]
         stopper = asyncio.create_task(stop.wait())
-        _done, _ = await asyncio.wait([stopper, *exited], return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait([stopper, *exited], return_when=asyncio.FIRST_COMPLETED)
         stopper.cancel()
         failed = [n for n, p in procs.items() if p.returncode not in (None, 0)]
         if failed:
@@ -179,6 +264,12 @@ def main() -> int:
     parser.add_argument("--only", action="append", help="run only this service (repeatable)")
     parser.add_argument("--ready-timeout", type=float, default=60.0)
     parser.add_argument("--json-logs", action="store_true")
+    parser.add_argument(
+        "--no-sandboxes",
+        dest="sandboxes",
+        action="store_false",
+        help="do not start the Core and Everhour sandboxes (nor register the demo workspace)",
+    )
     return asyncio.run(run(parser.parse_args()))
 
 

@@ -1,4 +1,4 @@
-"""`make dev`'s launcher: all five services as real processes, real HTTP, clean shutdown.
+"""`make dev`'s launcher: the sandboxes and all five services as real processes, real HTTP.
 
 Runs ``deploy/local/dev.py`` on its own ports, database names and consumer groups (so a running
 ``make dev`` is not disturbed), posts a signed webhook over HTTP, reads the entry back from the
@@ -106,6 +106,23 @@ async def test_dev_runs_every_service_and_ctrl_c_leaves_nothing(topics: list[str
             entry = await wait_for(stored)
             assert entry.json()["entry"]["duration_seconds"] == 2700
             assert entry.json()["last_event_id"] == response.json()["event_id"]
+            test_url = (
+                f"http://127.0.0.1:{PORT_BASE + 1}/v1/workspaces/demo/integrations/everhour/test"
+            )
+            tested = await http.post(
+                test_url,
+                json={"api_key": creds["EVERHOUR_API_KEY"]},
+                headers={"authorization": f"Bearer {creds['CORE_ADMIN_TOKEN']}"},
+            )
+            assert tested.status_code == 200, tested.text
+            assert tested.json()["ok"] is True
+            assert tested.json()["account"]["email"] == "ann@example.com"
+            member = await http.post(
+                test_url,
+                json={"api_key": creds["EVERHOUR_API_KEY"]},
+                headers={"authorization": f"Bearer {creds['CORE_MEMBER_TOKEN']}"},
+            )
+            assert member.status_code == 403
             docs = await http.get(f"http://127.0.0.1:{PORT_BASE + 1}/openapi.json")
             assert "/v1/webhooks/core/{workspace_id}" in docs.json()["paths"]
     finally:

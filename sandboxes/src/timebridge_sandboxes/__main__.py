@@ -16,18 +16,25 @@ from timebridge_sandboxes.core import CoreState, Subscription, create_core_sandb
 from timebridge_sandboxes.everhour import EverhourState, create_everhour_sandbox
 
 
-def demo_everhour(api_key: str) -> EverhourState:
+def demo_everhour(api_key: str, member_key: str) -> EverhourState:
+    """The same people and work as the Core demo, so mapping by email and title has matches."""
     state = EverhourState()
-    state.add_user("Sandbox Admin", api_key=api_key, email="admin@sandbox.test")
-    project = state.add_project("Sandbox project")
-    state.add_task(project, "Sandbox task", section_id=state.add_section(project, "To do"))
+    state.add_user("Ann Admin", api_key=api_key, email="ann@example.com")
+    state.add_user("Max Member", api_key=member_key, email="max@example.com", role="member")
+    project = state.add_project("Website")
+    state.add_task(project, "Fix the login page", section_id=state.add_section(project, "To do"))
     return state
 
 
-def demo_core(workspace: str) -> tuple[CoreState, dict[str, str]]:
-    """The demo workspace and its tokens by kind (fresh each start: the port is reachable)."""
-    tokens = {kind: f"core-{kind}-{secrets.token_urlsafe(12)}" for kind in ("admin", "member")}
-    tokens["service"] = f"core-service-{secrets.token_urlsafe(24)}"
+def demo_core(
+    workspace: str, given: dict[str, str | None] | None = None
+) -> tuple[CoreState, dict[str, str]]:
+    """The demo workspace and its tokens by kind (random unless given: the port is reachable)."""
+    given = given or {}
+    tokens = {
+        kind: given.get(kind) or f"core-{kind}-{secrets.token_urlsafe(12)}"
+        for kind in ("admin", "member", "service")
+    }
     state = CoreState()
     state.add_user(
         workspace, "Ann Admin", email="ann@example.com", role="admin", token=tokens["admin"]
@@ -45,21 +52,27 @@ def main(argv: list[str] | None = None) -> None:
     everhour = commands.add_parser("everhour", help="the Everhour API look-alike")
     everhour.add_argument("--port", type=int, default=9101)
     everhour.add_argument("--api-key", default="sandbox-everhour-key")
+    everhour.add_argument("--member-api-key", default="sandbox-everhour-member-key")
     core = commands.add_parser("core", help="the Core API look-alike, with signed webhooks")
     core.add_argument("--port", type=int, default=9102)
     core.add_argument("--workspace", default="demo")
     core.add_argument("--webhook-url", help="where the workspace's webhooks go")
     core.add_argument("--webhook-secret", help="their signing secret (with --webhook-url)")
+    for kind in ("admin", "member", "service"):
+        core.add_argument(f"--{kind}-token", help=f"the {kind} token (default: random)")
     for command in (everhour, core):
         command.add_argument("--host", default="127.0.0.1")
     args = parser.parse_args(argv)
     app: FastAPI
     if args.provider == "everhour":
-        app = create_everhour_sandbox(demo_everhour(args.api_key))
+        app = create_everhour_sandbox(demo_everhour(args.api_key, args.member_api_key))
     else:
         if (args.webhook_url is None) != (args.webhook_secret is None):
             parser.error("--webhook-url and --webhook-secret go together")
-        state, tokens = demo_core(args.workspace)
+        state, tokens = demo_core(
+            args.workspace,
+            {k: getattr(args, f"{k}_token") for k in ("admin", "member", "service")},
+        )
         if args.webhook_url:
             state.webhooks[args.workspace] = Subscription(args.webhook_url, args.webhook_secret)
         for kind, token in tokens.items():

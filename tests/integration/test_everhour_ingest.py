@@ -23,7 +23,8 @@ from timebridge_common.testing import end_offsets, in_memory_tracing, read_topic
 from timebridge_ingest.adapters.postgres import PostgresConnections
 from timebridge_ingest.bootstrap import Ingest, bootstrap
 from timebridge_ingest.config import Settings
-from timebridge_ingest.domain.connections import ConnectionRejectedError, Workspace
+from timebridge_ingest.domain.connections import Workspace
+from timebridge_ingest.domain.errors import RejectedError
 from timebridge_sandboxes.everhour import EverhourState, create_everhour_sandbox
 from timebridge_sandboxes.faults import Faults, RateLimit
 from timebridge_sandboxes.testing import FakeTime
@@ -135,7 +136,7 @@ async def test_connection_test_says_what_is_wrong(world: World) -> None:
     limited = await world.connections.test("everhour", ADMIN_KEY)
     world.faults.rate_limit_storm()
     assert (limited.ok, limited.error_kind, limited.retry_after_s) == (False, "rate_limited", 7)
-    with pytest.raises(ConnectionRejectedError, match="connection test failed"):
+    with pytest.raises(RejectedError, match="connection test failed"):
         await world.connections.connect(
             await new_workspace(world), "everhour", "ek-wrong", IntegrationSettings()
         )

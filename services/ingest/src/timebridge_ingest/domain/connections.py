@@ -11,18 +11,10 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from timebridge_common.events import ConnectionChanged, IntegrationSettings
+from timebridge_ingest.domain.errors import RejectedError
 
 TRACKERS = frozenset({"everhour"})
 CORE = "core"
-
-
-class ConnectionRejectedError(Exception):
-    """The request cannot be carried out; ``status`` is the HTTP answer."""
-
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +73,7 @@ def check_settings(settings: IntegrationSettings) -> None:
         if needed and value is None
     ]
     if missing:
-        raise ConnectionRejectedError(
+        raise RejectedError(
             422, f"unmapped_user_policy=default_user with this direction needs {', '.join(missing)}"
         )
 

@@ -17,18 +17,10 @@ from timebridge_common.events import TimeEntryFields, TimeEntryLogged, UserRef
 from timebridge_common.events.base import UtcDatetime
 from timebridge_common.events.codec import validation_summary
 from timebridge_common.providers.core import TimeEntry
+from timebridge_ingest.domain.errors import RejectedError
 
 SIGNATURE_HEADER = "Core-Signature"
 CORE = "core"
-
-
-class WebhookRejectedError(Exception):
-    """The webhook cannot be accepted; ``status`` is the HTTP status to answer with."""
-
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
@@ -41,7 +33,7 @@ def verify_signature(
     secret: str, header: str | None, body: bytes, *, now: dt.datetime, tolerance_s: int
 ) -> None:
     if not header:
-        raise WebhookRejectedError(401, f"missing {SIGNATURE_HEADER} header")
+        raise RejectedError(401, f"missing {SIGNATURE_HEADER} header")
     parts: dict[str, list[str]] = {}
     for item in header.split(","):
         key, sep, value = item.strip().partition("=")
@@ -50,17 +42,15 @@ def verify_signature(
     try:
         timestamp = int(parts["t"][0])
     except (KeyError, ValueError):
-        raise WebhookRejectedError(401, f"malformed {SIGNATURE_HEADER} header") from None
+        raise RejectedError(401, f"malformed {SIGNATURE_HEADER} header") from None
     signatures = parts.get("v1", [])
     if not signatures:
-        raise WebhookRejectedError(401, f"{SIGNATURE_HEADER} has no v1 signature")
+        raise RejectedError(401, f"{SIGNATURE_HEADER} has no v1 signature")
     if abs(now.timestamp() - timestamp) > tolerance_s:
-        raise WebhookRejectedError(
-            401, f"signature timestamp is more than {tolerance_s}s away from now"
-        )
+        raise RejectedError(401, f"signature timestamp is more than {tolerance_s}s away from now")
     expected = sign(secret, timestamp, body).partition("v1=")[2]
     if not any(hmac.compare_digest(expected, candidate) for candidate in signatures):
-        raise WebhookRejectedError(401, "signature does not match")
+        raise RejectedError(401, "signature does not match")
 
 
 class _Strict(BaseModel):
@@ -95,10 +85,10 @@ def parse_webhook(body: bytes, workspace_id: str) -> CoreTimeEntryWebhook | None
         webhook = CoreTimeEntryWebhook.model_validate_json(body)
     except ValidationError as exc:
         if any(e["type"] == "json_invalid" for e in exc.errors()):
-            raise WebhookRejectedError(400, "body is not valid JSON") from None
-        raise WebhookRejectedError(422, validation_summary(exc)) from None
+            raise RejectedError(400, "body is not valid JSON") from None
+        raise RejectedError(422, validation_summary(exc)) from None
     if webhook.workspace_id != workspace_id:
-        raise WebhookRejectedError(
+        raise RejectedError(
             422, f"body is for workspace {webhook.workspace_id!r}, URL for {workspace_id!r}"
         )
     return webhook

@@ -11,7 +11,8 @@ from pydantic import BaseModel, Field
 from timebridge_common.api import WorkspaceIdPath
 from timebridge_common.events import IntegrationSettings
 from timebridge_ingest.config import Settings
-from timebridge_ingest.domain.connections import ConnectionRejectedError, Integration
+from timebridge_ingest.domain.connections import Integration
+from timebridge_ingest.domain.errors import RejectedError
 from timebridge_ingest.handlers.connections import Connections
 from timebridge_ingest.handlers.everhour_hooks import EverhourHooks
 from timebridge_ingest.handlers.webhooks import UnavailableError
@@ -206,7 +207,7 @@ def connections_router(
             raise HTTPException(
                 status.HTTP_503_SERVICE_UNAVAILABLE, str(exc), headers={"Retry-After": "30"}
             ) from None
-        except ConnectionRejectedError as exc:
+        except RejectedError as exc:
             raise HTTPException(exc.status, exc.reason) from None
         if answer.event is None:
             return Response(status_code=status.HTTP_200_OK, headers=answer.headers)
@@ -223,5 +224,5 @@ async def _answer(call: Awaitable[T]) -> T:
     """Await a use case, turning its refusals into HTTP answers with the reason."""
     try:
         return await call
-    except ConnectionRejectedError as exc:
+    except RejectedError as exc:
         raise HTTPException(exc.status, exc.reason) from None

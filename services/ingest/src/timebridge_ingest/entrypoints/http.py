@@ -12,7 +12,8 @@ from pydantic import BaseModel, Field
 from timebridge_common.api import WorkspaceIdPath
 from timebridge_common.kafka.publisher import EventPublisher
 from timebridge_ingest.config import Settings
-from timebridge_ingest.domain.core_webhook import SIGNATURE_HEADER, WebhookRejectedError
+from timebridge_ingest.domain.core_webhook import SIGNATURE_HEADER
+from timebridge_ingest.domain.errors import RejectedError
 from timebridge_ingest.handlers.ports import WebhookSecrets
 from timebridge_ingest.handlers.webhooks import UnavailableError, accept_core_webhook
 
@@ -92,7 +93,7 @@ def webhook_router(
                 tolerance_s=settings.webhook_tolerance_s,
                 publish_timeout_s=settings.publish_timeout_s,
             )
-        except WebhookRejectedError as exc:
+        except RejectedError as exc:
             raise HTTPException(exc.status, exc.reason) from None
         except UnavailableError as exc:
             raise HTTPException(

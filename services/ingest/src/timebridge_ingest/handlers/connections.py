@@ -22,7 +22,6 @@ from timebridge_common.providers.core import CoreUser
 from timebridge_common.providers.http import AuthenticationError, ProviderError
 from timebridge_ingest.domain.connections import (
     TRACKERS,
-    ConnectionRejectedError,
     Integration,
     Workspace,
     check_settings,
@@ -32,6 +31,7 @@ from timebridge_ingest.domain.connections import (
     new_integration_id,
     wants_webhook,
 )
+from timebridge_ingest.domain.errors import RejectedError
 from timebridge_ingest.handlers.ports import (
     ConnectionsStore,
     ConnectionsTx,
@@ -75,11 +75,11 @@ class Connections:
             async with self.core(core_base_url, core_token) as core:
                 me = await core.me()
         except AuthenticationError as exc:
-            raise ConnectionRejectedError(422, f"Core refused the token: {exc.body}") from exc
+            raise RejectedError(422, f"Core refused the token: {exc.body}") from exc
         except (ProviderError, TransientError) as exc:
-            raise ConnectionRejectedError(502, f"Core could not be reached: {exc}") from exc
+            raise RejectedError(502, f"Core could not be reached: {exc}") from exc
         if me.workspace_id != workspace_id:
-            raise ConnectionRejectedError(
+            raise RejectedError(
                 422,
                 f"the token belongs to Core workspace {me.workspace_id!r}, not {workspace_id!r}",
             )
@@ -106,16 +106,16 @@ class Connections:
         async with self.store.transaction() as tx:
             workspace = await tx.workspace(workspace_id)
         if workspace is None:
-            raise ConnectionRejectedError(404, f"workspace {workspace_id!r} is not registered")
+            raise RejectedError(404, f"workspace {workspace_id!r} is not registered")
         try:
             async with self.core(workspace.core_base_url, user_token) as core:
                 me = await core.me()
         except AuthenticationError as exc:
-            raise ConnectionRejectedError(401, "Core did not accept the token") from exc
+            raise RejectedError(401, "Core did not accept the token") from exc
         except (ProviderError, TransientError) as exc:
-            raise ConnectionRejectedError(502, f"Core could not check the token: {exc}") from exc
+            raise RejectedError(502, f"Core could not check the token: {exc}") from exc
         if me.workspace_id != workspace_id or me.user.role != "admin":
-            raise ConnectionRejectedError(403, "only the workspace's admins manage integrations")
+            raise RejectedError(403, "only the workspace's admins manage integrations")
         self._admins[cache_key] = (time.monotonic() + ADMIN_CACHE_S, me.user)
         return me.user
 
@@ -148,7 +148,7 @@ class Connections:
         check_settings(settings)
         result = await self.test(provider, api_key)
         if not result.ok:
-            raise ConnectionRejectedError(422, f"connection test failed: {result.message}")
+            raise RejectedError(422, f"connection test failed: {result.message}")
         integration = Integration(
             integration_id=new_integration_id(),
             workspace_id=workspace_id,
@@ -175,7 +175,7 @@ class Connections:
         check_settings(settings)
         current = await self.get(workspace_id, integration_id)
         if current.status != "connected":
-            raise ConnectionRejectedError(409, "the integration is disconnected")
+            raise RejectedError(409, "the integration is disconnected")
         updated = replace(current, settings=settings, revision=current.revision + 1)
         if wants_webhook(settings) and not current.hook_id:
             updated = await self._register_hook(updated)
@@ -206,7 +206,7 @@ class Connections:
         async with self.store.transaction() as tx:
             found = await tx.integration(integration_id)
         if found is None or found.workspace_id != workspace_id:
-            raise ConnectionRejectedError(404, f"no integration {integration_id!r} here")
+            raise RejectedError(404, f"no integration {integration_id!r} here")
         return found
 
     async def list(self, workspace_id: str) -> list[Integration]:
@@ -226,9 +226,7 @@ class Connections:
         except (ProviderError, TransientError) as exc:
             async with self.store.transaction() as tx:
                 await tx.remove_pending_hook(token)
-            raise ConnectionRejectedError(
-                502, f"Everhour did not register the webhook: {exc}"
-            ) from exc
+            raise RejectedError(502, f"Everhour did not register the webhook: {exc}") from exc
         return replace(integration, hook_id=str(hook.id), hook_token=token)
 
     async def _delete_hook(self, integration: Integration) -> None:
@@ -255,4 +253,4 @@ class Connections:
     @staticmethod
     def _check_provider(provider: str) -> None:
         if provider not in TRACKERS:
-            raise ConnectionRejectedError(404, f"unknown tracker {provider!r}")
+            raise RejectedError(404, f"unknown tracker {provider!r}")

@@ -16,7 +16,7 @@ from timebridge_common.events import TimeEntryLogged
 from timebridge_common.kafka.publisher import EventPublisher
 from timebridge_common.providers.everhour import handshake_reply, parse_delivery
 from timebridge_common.providers.http import NotFoundError, ProviderError
-from timebridge_ingest.domain.connections import ConnectionRejectedError
+from timebridge_ingest.domain.errors import RejectedError
 from timebridge_ingest.domain.everhour_entries import deleted_record_event, record_to_event
 from timebridge_ingest.handlers.ports import ConnectionsStore, EverhourFactory
 from timebridge_ingest.handlers.webhooks import UnavailableError, publish_or_unavailable
@@ -45,14 +45,14 @@ class EverhourHooks:
             pending = reply is not None and await tx.pending_hook_exists(token)
         if reply is not None:
             if integration is None and not pending:
-                raise ConnectionRejectedError(404, "unknown webhook")
+                raise RejectedError(404, "unknown webhook")
             return HookAnswer(headers=reply)
         if integration is None or integration.status != "connected" or not integration.api_key:
-            raise ConnectionRejectedError(404, "unknown webhook")
+            raise RejectedError(404, "unknown webhook")
         try:
             hint = parse_delivery(body).time_record()
         except InvalidMessageError as exc:
-            raise ConnectionRejectedError(422, exc.reason) from exc
+            raise RejectedError(422, exc.reason) from exc
         now = self.clock()
         try:
             async with self.everhour(integration.base_url, integration.api_key) as everhour:
@@ -84,7 +84,7 @@ class EverhourHooks:
                         observed_via="webhook",
                     )
         except NotFoundError as exc:
-            raise ConnectionRejectedError(422, f"Everhour no longer knows the task: {exc}") from exc
+            raise RejectedError(422, f"Everhour no longer knows the task: {exc}") from exc
         except (ProviderError, TransientError) as exc:
             raise UnavailableError(f"could not re-read the record from Everhour: {exc}") from exc
         await publish_or_unavailable(self.publisher, event, self.publish_timeout_s)

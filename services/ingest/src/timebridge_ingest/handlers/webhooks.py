@@ -11,11 +11,11 @@ from timebridge_common.events import TimeEntryLogged
 from timebridge_common.kafka.publisher import EventPublisher
 from timebridge_ingest.domain.core_webhook import (
     CORE,
-    WebhookRejectedError,
     parse_webhook,
     to_event,
     verify_signature,
 )
+from timebridge_ingest.domain.errors import RejectedError
 from timebridge_ingest.handlers.ports import WebhookSecrets
 
 log = structlog.get_logger(__name__)
@@ -57,14 +57,14 @@ async def accept_core_webhook(
     tolerance_s: int,
     publish_timeout_s: float,
 ) -> Accepted:
-    """Return only once Kafka holds the event; raise ``WebhookRejectedError`` for a 4xx.
+    """Return only once Kafka holds the event; raise ``RejectedError`` for a 4xx.
 
     The order matters: the signature is checked on the raw bytes before anything is parsed,
     and nothing is published unless every check passed.
     """
     secret = await secrets.get(workspace_id, CORE)
     if secret is None:
-        raise WebhookRejectedError(404, f"no Core webhook secret for workspace {workspace_id!r}")
+        raise RejectedError(404, f"no Core webhook secret for workspace {workspace_id!r}")
     verify_signature(secret, signature, body, now=now, tolerance_s=tolerance_s)
     webhook = parse_webhook(body, workspace_id)
     if webhook is None:

@@ -19,6 +19,10 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+from aiokafka.admin import AIOKafkaAdminClient
+
+from timebridge_common.kafka.topics import COMPACTED, all_topics
+from timebridge_common.testing import position_group_at_end
 
 ROOT = Path(__file__).resolve().parents[2]
 STATE = Path(os.environ.get("TIMEBRIDGE_STATE_DIR", ROOT / ".local"))
@@ -143,6 +147,27 @@ async def seed_demo(args: argparse.Namespace, creds: dict[str, str]) -> None:
         response.raise_for_status()
 
 
+async def start_new_groups_at_end(args: argparse.Namespace, specs: list[ServiceSpec]) -> None:
+    """A consumer group this machine has never run starts at "now" on the event topics.
+
+    The local broker is shared with the test suite and benchmarks, whose records (some invalid on
+    purpose) would otherwise be replayed into the demo. Compacted state topics are left to be
+    read from the start, and a group that exists keeps its committed offsets: a restart of
+    ``make dev`` resumes exactly where it stopped.
+    """
+    admin = AIOKafkaAdminClient(bootstrap_servers=args.kafka)
+    await admin.start()
+    try:
+        existing = {group[0] for group in await admin.list_consumer_groups()}
+    finally:
+        await admin.close()
+    topics = [t for t in all_topics() if t not in COMPACTED]
+    for spec in specs:
+        group = f"{args.group_prefix}-{spec.name}"
+        if group not in existing:
+            await position_group_at_end(args.kafka, group, topics)
+
+
 async def stop_all(procs: dict[str, asyncio.subprocess.Process]) -> None:
     for proc in procs.values():
         if proc.returncode is None:
@@ -229,6 +254,7 @@ async def run(args: argparse.Namespace) -> int:
     specs = [s for s in SERVICES if not args.only or s.name in args.only]
     pg = f"postgresql://timebridge:timebridge@{args.pg_host}:{args.pg_port}"
     await ensure_databases(f"{pg}/postgres", [args.db_prefix + s.database for s in specs])
+    await start_new_groups_at_end(args, specs)
     procs: dict[str, asyncio.subprocess.Process] = {}
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -30,14 +30,11 @@ from timebridge_common.providers.http import (
     RequestBudget,
     RetryPolicy,
 )
-from timebridge_ingest.domain.core_webhook import (
-    WebhookRejectedError,
-    parse_webhook,
-    verify_signature,
-)
+from timebridge_ingest.domain.core_webhook import parse_webhook, verify_signature
+from timebridge_ingest.domain.errors import RejectedError
 from timebridge_sandboxes.core import RATE_LIMIT, CoreState, Webhooks, create_core_sandbox
 from timebridge_sandboxes.faults import Faults, RateLimit
-from timebridge_sandboxes.testing import FakeTime, Traffic, serve
+from timebridge_sandboxes.testing import FakeTime, TimeoutTransport, Traffic, serve
 
 WS = "acme"
 ADMIN, MEMBER, SERVICE = "ct-admin-51c2", "ct-member-7d0e", "ct-service-a93f"
@@ -72,7 +69,7 @@ class Receiver:
             payload = json.loads(body)
             if payload["type"].startswith("time_entry."):
                 parse_webhook(body, request.path_params["workspace"])
-        except WebhookRejectedError as exc:
+        except RejectedError as exc:
             return Response(exc.reason, status_code=exc.status)
         self.payloads.append(payload)
         self.content_types.append(request.headers["content-type"])
@@ -82,21 +79,6 @@ class Receiver:
 
     def of(self, kind: str) -> list[dict[str, Any]]:
         return [p["data"][kind] for p in self.payloads if p["type"].startswith(kind)]
-
-
-class TimeoutTransport(httpx.AsyncBaseTransport):
-    """The ASGI transport with the read timeout a socket has: an answer held longer is lost."""
-
-    def __init__(self, app: ASGIApp, timeout_s: float) -> None:
-        self._asgi = httpx.ASGITransport(app)
-        self._timeout_s = timeout_s
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        try:
-            async with asyncio.timeout(self._timeout_s):
-                return await self._asgi.handle_async_request(request)
-        except TimeoutError:
-            raise httpx.ReadTimeout("no answer in time", request=request) from None
 
 
 @dataclass
@@ -497,6 +479,7 @@ async def test_over_real_http_a_signed_webhook_is_accepted_by_ingests_checks() -
             await receiver.arrived.wait()
     (payload,) = receiver.payloads
     webhook = parse_webhook(json.dumps(payload).encode(), WS)
+    assert webhook is not None
     sent = webhook.data.time_entry
     assert (webhook.type, webhook.id) == ("time_entry.created", "dlv_1")
     assert (sent.id, sent.user.id, sent.duration_seconds, sent.notes, sent.updated_at) == (

@@ -28,7 +28,7 @@ from timebridge_mapping.adapters.postgres import PostgresMappingStore
 from timebridge_mapping.bootstrap import Mapping, bootstrap
 from timebridge_mapping.config import Settings
 from timebridge_mapping.domain.entries import EntryKey
-from timebridge_mapping.handlers.ports import EntriesTx
+from timebridge_mapping.handlers.ports import MappingTx
 
 from .conftest import KAFKA, kafka_config, unique
 
@@ -42,10 +42,13 @@ class FaultyStore:
 
     def once(
         self, consumer: str, envelope: Envelope
-    ) -> AbstractAsyncContextManager[EntriesTx | None]:
+    ) -> AbstractAsyncContextManager[MappingTx | None]:
         if envelope.workspace_id in self.broken:
             raise ConnectionError(f"injected outage for {envelope.workspace_id}")
         return self.inner.once(consumer, envelope)
+
+    def transaction(self) -> AbstractAsyncContextManager[MappingTx]:
+        return self.inner.transaction()
 
     async def get(self, key: EntryKey) -> Any:
         return await self.inner.get(key)

@@ -53,6 +53,25 @@ class Traffic:
         return httpx.AsyncClient(transport=transport, event_hooks=hooks)
 
 
+class TimeoutTransport(httpx.AsyncBaseTransport):
+    """The ASGI transport with the read timeout a socket has: an answer held longer is lost.
+
+    httpx's ASGI transport waits for an answer however long it takes, so without this a sandbox's
+    lost response (``Faults.lose_next_responses``) would only arrive late, never be lost.
+    """
+
+    def __init__(self, app: ASGIApp, timeout_s: float) -> None:
+        self._asgi = httpx.ASGITransport(app)
+        self._timeout_s = timeout_s
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                return await self._asgi.handle_async_request(request)
+        except TimeoutError:
+            raise httpx.ReadTimeout("no answer in time", request=request) from None
+
+
 @contextlib.asynccontextmanager
 async def serve(app: ASGIApp) -> AsyncIterator[str]:
     """Run ``app`` with uvicorn on an ephemeral loopback port (listening before it returns)."""

@@ -1,5 +1,6 @@
 """Composition root of the conflict-resolver."""
 
+import datetime as dt
 from dataclasses import dataclass
 
 import asyncpg
@@ -8,13 +9,29 @@ from faststream.kafka import KafkaBroker
 from opentelemetry.sdk.trace import TracerProvider
 
 from timebridge_common import connections
+from timebridge_common.auth import WorkspaceAdmins
+from timebridge_common.crypto import SecretBox
+from timebridge_common.db.outbox import OutboxRelay
+from timebridge_common.kafka.publisher import EventPublisher
+from timebridge_common.providers.clients import ProviderClients
 from timebridge_common.runtime import ServiceRuntime, build_runtime, http_app
-from timebridge_conflict_resolver.adapters.postgres import PostgresObservations
+from timebridge_conflict_resolver.adapters.postgres import PostgresObservations, PostgresSync
+from timebridge_conflict_resolver.adapters.providers import (
+    CoreFactory,
+    EverhourFactory,
+    ProviderTargets,
+)
 from timebridge_conflict_resolver.config import Settings
+from timebridge_conflict_resolver.domain.records import CORE
 from timebridge_conflict_resolver.entrypoints import consumers
-from timebridge_conflict_resolver.entrypoints.http import observations_router
+from timebridge_conflict_resolver.entrypoints.http import observations_router, review_router
+from timebridge_conflict_resolver.handlers.sync import PRODUCER, Syncer
 
-NAME = "conflict-resolver"
+NAME = PRODUCER
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
 
 
 @dataclass
@@ -22,6 +39,8 @@ class ConflictResolver:
     settings: Settings
     runtime: ServiceRuntime
     app: FastAPI
+    syncer: Syncer
+    connections: connections.ConnectionCopies
 
 
 def bootstrap(
@@ -30,7 +49,14 @@ def bootstrap(
     broker: KafkaBroker | None = None,
     pool: asyncpg.Pool | None = None,
     tracer_provider: TracerProvider | None = None,
+    everhour: EverhourFactory | None = None,
+    core: CoreFactory | None = None,
 ) -> ConflictResolver:
+    """Build the service; ``everhour`` and ``core`` build provider clients (tests: sandboxes).
+
+    By default every client of one credential draws from one request budget, shared by the
+    writes, the read-backs and the review API's admin checks of this process.
+    """
     runtime = build_runtime(
         NAME,
         settings,
@@ -40,9 +66,32 @@ def bootstrap(
         tracer_provider=tracer_provider,
     )
     assert runtime.pool is not None
-    store = PostgresObservations(runtime.pool)
-    connections.ConnectionCopies(runtime.pool).subscribe(runtime)
-    consumers.register(runtime, store)
+    clients = ProviderClients()
+    everhour = everhour or clients.everhour
+    core = core or clients.core
+    observations = PostgresObservations(runtime.pool)
+    copies = connections.ConnectionCopies(
+        runtime.pool, SecretBox(settings.encryption_key.get_secret_value())
+    )
+    store = PostgresSync(runtime.pool)
+    syncer = Syncer(
+        store=store,
+        observations=observations,
+        connections=copies,
+        providers=ProviderTargets(everhour, core),
+        clock=_utc_now,
+        lease_s=settings.write_lease_s,
+    )
+    copies.subscribe(runtime)
+    consumers.register(runtime, observations, syncer)
+    publisher = EventPublisher(runtime.broker, runtime.tracer, NAME)
+    runtime.background.append(OutboxRelay(runtime.pool, publisher).run)
     app = http_app(runtime, title="Timebridge conflict-resolver")
-    app.include_router(observations_router(store))
-    return ConflictResolver(settings, runtime, app)
+    app.include_router(observations_router(observations))
+
+    async def core_base_url(workspace_id: str) -> str | None:
+        cores = await copies.connected(workspace_id, CORE)
+        return cores[0].base_url if cores else None
+
+    app.include_router(review_router(store, syncer, WorkspaceAdmins(core, core_base_url)))
+    return ConflictResolver(settings, runtime, app, syncer, copies)

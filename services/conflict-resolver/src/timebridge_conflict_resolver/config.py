@@ -13,3 +13,9 @@ class Settings(BaseSettings, ServiceSettings):
     encryption_key: SecretStr = Field(
         description="base64url 32-byte platform key: decrypts the connections' credentials"
     )
+    write_lease_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="How long a write to one target record excludes other writers to it; an"
+        " attempt that never came back is taken over after this",
+    )

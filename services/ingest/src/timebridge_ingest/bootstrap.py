@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from opentelemetry.sdk.trace import TracerProvider
 
+from timebridge_common.auth import WorkspaceAdmins
 from timebridge_common.crypto import SecretBox
 from timebridge_common.db.outbox import OutboxRelay
 from timebridge_common.kafka.publisher import EventPublisher
@@ -111,7 +112,8 @@ def bootstrap(
             clock=clock,
         )
         hooks = EverhourHooks(store, everhour, publisher, clock, settings.publish_timeout_s)
-        app.include_router(connections_router(settings, connections, hooks))
+        admins = WorkspaceAdmins(core, connections.core_base_url)
+        app.include_router(connections_router(settings, connections, hooks, admins))
         poller = Poller(
             connections=store,
             polling=PostgresPolling(runtime.pool),

@@ -1,5 +1,8 @@
 """Composition root of the mapping service."""
 
+import asyncio
+import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import asyncpg
@@ -8,14 +11,30 @@ from faststream.kafka import KafkaBroker
 from opentelemetry.sdk.trace import TracerProvider
 
 from timebridge_common import connections
+from timebridge_common.auth import WorkspaceAdmins
+from timebridge_common.crypto import SecretBox
+from timebridge_common.db.outbox import OutboxRelay
+from timebridge_common.kafka.publisher import EventPublisher
+from timebridge_common.providers.clients import ProviderClients
 from timebridge_common.runtime import ServiceRuntime, build_runtime, http_app
 from timebridge_mapping.adapters.postgres import PostgresMappingStore
 from timebridge_mapping.config import Settings
 from timebridge_mapping.entrypoints import consumers
 from timebridge_mapping.entrypoints.http import entries_router
-from timebridge_mapping.handlers.ports import MappingStore
+from timebridge_mapping.entrypoints.setup_http import setup_router
+from timebridge_mapping.handlers.directory import Directory
+from timebridge_mapping.handlers.mapper import PRODUCER, EntryMapper
+from timebridge_mapping.handlers.ports import CoreFactory, EverhourFactory, MappingStore
+from timebridge_mapping.handlers.providers import Providers
+from timebridge_mapping.handlers.release import Releaser
+from timebridge_mapping.handlers.setup import Setup
+from timebridge_mapping.handlers.time_entries import TimeEntries
 
-NAME = "mapping"
+NAME = PRODUCER
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
 
 
 @dataclass
@@ -33,23 +52,48 @@ def bootstrap(
     pool: asyncpg.Pool | None = None,
     store: MappingStore | None = None,
     tracer_provider: TracerProvider | None = None,
+    clock: Callable[[], dt.datetime] = _utc_now,
+    everhour: EverhourFactory | None = None,
+    core: CoreFactory | None = None,
 ) -> Mapping:
-    """Build the service; pass ``store`` to run without a database (unit tests)."""
+    """Build the service; ``store`` wraps or replaces the Postgres store (tests inject faults).
+
+    ``everhour`` and ``core`` build provider clients; tests point them at the sandboxes.
+    """
     runtime = build_runtime(
         NAME,
         settings,
         migrations=(connections.MIGRATIONS, "timebridge_mapping.adapters.migrations"),
         broker=broker,
         pool=pool,
-        with_database=store is None,
         tracer_provider=tracer_provider,
     )
-    if store is None:
-        assert runtime.pool is not None
-        store = PostgresMappingStore(runtime.pool)
-    if runtime.pool is not None:
-        connections.ConnectionCopies(runtime.pool).subscribe(runtime)
-    consumers.register(runtime, store)
+    assert runtime.pool is not None
+    store = store or PostgresMappingStore(runtime.pool)
+    copies = connections.ConnectionCopies(
+        runtime.pool, SecretBox(settings.encryption_key.get_secret_value())
+    )
+    copies.subscribe(runtime)
+    clients = ProviderClients()
+    core = core or clients.core
+    providers = Providers(copies, everhour or clients.everhour, core)
+    releasable = asyncio.Event()
+    directory = Directory(
+        store, copies, providers, clock, releasable, refresh_every_s=settings.users_refresh_s
+    )
+    mapper = EntryMapper(
+        directory,
+        providers,
+        clock,
+        ticket_cache_s=settings.ticket_cache_s,
+        refresh_on_miss_s=settings.users_refresh_on_miss_s,
+    )
+    releaser = Releaser(store, copies, mapper, releasable, interval_s=settings.release_interval_s)
+    consumers.register(runtime, TimeEntries(store, copies, mapper))
+    publisher = EventPublisher(runtime.broker, runtime.tracer, NAME)
+    runtime.background += [OutboxRelay(runtime.pool, publisher).run, directory.run, releaser.run]
+    setup = Setup(store, copies, providers, directory, releasable)
     app = http_app(runtime, title="Timebridge mapping")
     app.include_router(entries_router(store))
+    app.include_router(setup_router(setup, WorkspaceAdmins(core, providers.core_base_url)))
     return Mapping(settings, runtime, app, store)

@@ -1,17 +1,32 @@
-"""Postgres storage of the conflict-resolver."""
+"""Postgres storage of the conflict-resolver: observations, links, leases, the review queue."""
 
-from collections.abc import Mapping
+import datetime as dt
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
 
 from timebridge_common.db.inbox import once
-from timebridge_common.events import Envelope
+from timebridge_common.db.outbox import enqueue
+from timebridge_common.errors import TransientError
+from timebridge_common.events import EntryMapped, Envelope, TimeEntryFields
 from timebridge_conflict_resolver.domain.matching import Observation
+from timebridge_conflict_resolver.domain.records import Slot, Write
+from timebridge_conflict_resolver.handlers.ports import (
+    Completion,
+    ConflictClosedError,
+    ConflictItem,
+    ConflictStatus,
+    Lease,
+    Link,
+    TargetRecord,
+)
 
 _COLUMNS = (
     "workspace_id, source, external_id, person, date, started_at, duration_seconds,"
-    " updated_at, deleted"
+    " updated_at, deleted, task_external_id, user_external_id"
 )
 
 
@@ -35,11 +50,13 @@ class PostgresObservations:
                 return None
             await conn.execute(
                 f"INSERT INTO observations ({_COLUMNS}) VALUES"  # noqa: S608 - constant columns
-                " ($1,$2,$3,$4,$5,$6,$7,$8,$9)"
+                " ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)"
                 " ON CONFLICT (workspace_id, source, external_id) DO UPDATE SET"
                 " person = EXCLUDED.person, date = EXCLUDED.date,"
                 " started_at = EXCLUDED.started_at, duration_seconds = EXCLUDED.duration_seconds,"
-                " updated_at = EXCLUDED.updated_at, deleted = EXCLUDED.deleted"
+                " updated_at = EXCLUDED.updated_at, deleted = EXCLUDED.deleted,"
+                " task_external_id = EXCLUDED.task_external_id,"
+                " user_external_id = EXCLUDED.user_external_id"
                 " WHERE observations.updated_at < EXCLUDED.updated_at",
                 observation.workspace_id,
                 observation.source,
@@ -50,6 +67,8 @@ class PostgresObservations:
                 observation.duration_seconds,
                 observation.updated_at,
                 observation.deleted,
+                observation.task_external_id,
+                observation.user_external_id,
             )
             rows = await conn.fetch(
                 f"SELECT {_COLUMNS} FROM observations"  # noqa: S608 - constant columns
@@ -60,7 +79,9 @@ class PostgresObservations:
             )
             return [_observation(r) for r in rows]
 
-    async def for_person_day(self, workspace_id: str, person: str, date: Any) -> list[Observation]:
+    async def for_person_day(
+        self, workspace_id: str, person: str, date: dt.date
+    ) -> list[Observation]:
         rows = await self._pool.fetch(
             f"SELECT {_COLUMNS} FROM observations"  # noqa: S608 - constant columns
             " WHERE workspace_id = $1 AND person = $2 AND date = $3 ORDER BY source, external_id",
@@ -69,3 +90,304 @@ class PostgresObservations:
             date,
         )
         return [_observation(r) for r in rows]
+
+
+_LINK = (
+    "SELECT source, source_id, target, target_key, written, source_updated_at, active"
+    " FROM sync_links"
+)
+_TARGET = "SELECT system, key, target_id, confirmed, confirmed_at, origin FROM sync_targets"
+_CONFLICT = (
+    "SELECT conflict_id, workspace_id, integration_id, kind, reason, event, cause,"
+    " source_version, target_version, target_external_id, status, resolution, created_at,"
+    " resolved_at FROM conflicts"
+)
+
+
+def _fields(value: Any) -> TimeEntryFields | None:
+    return None if value is None else TimeEntryFields.model_validate(value)
+
+
+def _json(fields: TimeEntryFields | None) -> dict[str, Any] | None:
+    return None if fields is None else fields.model_dump(mode="json")
+
+
+def _link(row: Mapping[str, Any]) -> Link:
+    written = _fields(row["written"])
+    assert written is not None
+    return Link(**{**dict(row), "written": written})
+
+
+def _target(row: Mapping[str, Any]) -> TargetRecord:
+    return TargetRecord(**{**dict(row), "confirmed": _fields(row["confirmed"])})
+
+
+def _conflict(row: Mapping[str, Any]) -> ConflictItem:
+    return ConflictItem(
+        **{
+            **dict(row),
+            "event": EntryMapped.model_validate(row["event"]),
+            "cause": Envelope.from_headers(row["cause"]),
+            "source_version": _fields(row["source_version"]),
+            "target_version": _fields(row["target_version"]),
+        }
+    )
+
+
+class PostgresSync:
+    """Links, confirmed target states, write leases and the review queue (``SyncStore``)."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def processed(self, consumer: str, event_id: uuid.UUID) -> bool:
+        found: bool = await self._pool.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM inbox WHERE consumer = $1 AND event_id = $2)",
+            consumer,
+            event_id,
+        )
+        return found
+
+    async def link(self, integration_id: str, source: str, source_id: str) -> Link | None:
+        row = await self._pool.fetchrow(
+            _LINK + " WHERE integration_id = $1 AND source = $2 AND source_id = $3",
+            integration_id,
+            source,
+            source_id,
+        )
+        return _link(row) if row else None
+
+    async def target(self, integration_id: str, system: str, key: str) -> TargetRecord | None:
+        return await self._one_target("key = $3", integration_id, system, key)
+
+    async def counterpart(
+        self, integration_id: str, system: str, target_id: str
+    ) -> TargetRecord | None:
+        return await self._one_target("target_id = $3", integration_id, system, target_id)
+
+    async def _one_target(self, where: str, *args: str) -> TargetRecord | None:
+        """``where`` is one of the constant conditions above, never input."""
+        row = await self._pool.fetchrow(
+            f"{_TARGET} WHERE integration_id = $1 AND system = $2 AND {where}"
+            " ORDER BY updated_at DESC LIMIT 1",
+            *args,
+        )
+        return _target(row) if row else None
+
+    async def contributions(self, integration_id: str, system: str, key: str) -> list[Link]:
+        rows = await self._pool.fetch(
+            _LINK + " WHERE integration_id = $1 AND target = $2 AND target_key = $3 AND active"
+            " ORDER BY source, source_id",
+            integration_id,
+            system,
+            key,
+        )
+        return [_link(r) for r in rows]
+
+    async def linked(self, integration_id: str, system: str, entry_id: str) -> bool:
+        found: bool = await self._pool.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM sync_targets WHERE integration_id = $1"
+            " AND system = $2 AND target_id = $3) OR EXISTS (SELECT 1 FROM sync_links"
+            " WHERE integration_id = $1 AND source = $2 AND source_id = $3 AND active)",
+            integration_id,
+            system,
+            entry_id,
+        )
+        return found
+
+    async def take_leases(
+        self, owner: uuid.UUID, integration_id: str, slots: list[Slot], lease_s: float
+    ) -> dict[str, Lease]:
+        system, keys = slots[0].system, [slot.key for slot in slots]
+        async with self._pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                "SELECT key, owner, operation, planned,"
+                " extract(epoch FROM now() - taken_at) AS age FROM sync_intents"
+                " WHERE integration_id = $1 AND system = $2 AND key = ANY($3::text[])"
+                " FOR UPDATE",
+                integration_id,
+                system,
+                keys,
+            )
+            busy = [lease_s - float(r["age"]) for r in rows if r["owner"] != owner]
+            if any(wait > 0 for wait in busy):
+                raise TransientError(
+                    "another attempt is writing this record", retry_after=max(busy)
+                )
+            # Conditional, so that a lease another replica inserted since the SELECT survives.
+            taken = await conn.fetch(
+                "INSERT INTO sync_intents (integration_id, system, key, owner)"
+                " SELECT $1, $2, k, $4 FROM unnest($3::text[]) AS k"
+                " ON CONFLICT (integration_id, system, key) DO UPDATE SET owner = EXCLUDED.owner,"
+                " taken_at = now(), operation = CASE WHEN sync_intents.owner = EXCLUDED.owner"
+                " THEN sync_intents.operation END, planned = CASE WHEN sync_intents.owner ="
+                " EXCLUDED.owner THEN sync_intents.planned END"
+                " WHERE sync_intents.owner = EXCLUDED.owner"
+                " OR sync_intents.taken_at < now() - make_interval(secs => $5)"
+                " RETURNING key",
+                integration_id,
+                system,
+                keys,
+                owner,
+                lease_s,
+            )
+            if len(taken) < len(set(keys)):
+                raise TransientError("another attempt is writing this record", retry_after=lease_s)
+        return {
+            r["key"]: Lease(r["key"], r["owner"], r["operation"], _fields(r["planned"]))
+            for r in rows
+        }
+
+    async def plan_write(
+        self, owner: uuid.UUID, integration_id: str, slot: Slot, write: Write
+    ) -> None:
+        await self._pool.execute(
+            "UPDATE sync_intents SET operation = $5, planned = $6"
+            " WHERE integration_id = $1 AND system = $2 AND key = $3 AND owner = $4",
+            integration_id,
+            slot.system,
+            slot.key,
+            owner,
+            write.operation,
+            _json(write.desired),
+        )
+
+    async def release(self, owner: uuid.UUID) -> None:
+        await self._pool.execute("DELETE FROM sync_intents WHERE owner = $1", owner)
+
+    @asynccontextmanager
+    async def _transaction(
+        self, claim: tuple[str, Envelope] | None
+    ) -> AsyncIterator[asyncpg.Connection | None]:
+        if claim is not None:
+            async with once(self._pool, *claim) as conn:
+                yield conn
+            return
+        async with self._pool.acquire() as conn, conn.transaction():
+            yield conn
+
+    async def complete(self, completion: Completion) -> bool:
+        c = completion
+        async with self._transaction(c.claim) as conn:
+            if conn is None:
+                return False
+            released = await conn.fetchval(
+                "WITH gone AS (DELETE FROM sync_intents WHERE owner = $1 RETURNING 1)"
+                " SELECT count(*) FROM gone",
+                c.owner,
+            )
+            if released < c.leases:
+                raise TransientError("the write lease expired and was taken over; deciding again")
+            for target in c.targets:
+                await self._save_target(conn, c, target)
+            if c.link is not None:
+                await self._save_link(conn, c, c.link)
+            await self._settle_conflicts(conn, c)
+            if c.outcome is not None:
+                await enqueue(conn, [c.outcome])
+        return True
+
+    @staticmethod
+    async def _save_target(conn: asyncpg.Connection, c: Completion, t: TargetRecord) -> None:
+        await conn.execute(
+            "INSERT INTO sync_targets (integration_id, system, key, workspace_id, target_id,"
+            " confirmed, confirmed_at, origin) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+            " ON CONFLICT (integration_id, system, key) DO UPDATE SET"
+            " target_id = EXCLUDED.target_id, confirmed = EXCLUDED.confirmed,"
+            " confirmed_at = EXCLUDED.confirmed_at, origin = EXCLUDED.origin, updated_at = now()",
+            c.event.integration_id,
+            t.system,
+            t.key,
+            c.event.workspace_id,
+            t.target_id,
+            _json(t.confirmed),
+            t.confirmed_at,
+            t.origin,
+        )
+
+    @staticmethod
+    async def _save_link(conn: asyncpg.Connection, c: Completion, link: Link) -> None:
+        await conn.execute(
+            "INSERT INTO sync_links (integration_id, source, source_id, workspace_id, target,"
+            " target_key, written, source_updated_at, active)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+            " ON CONFLICT (integration_id, source, source_id) DO UPDATE SET"
+            " target = EXCLUDED.target, target_key = EXCLUDED.target_key,"
+            " written = EXCLUDED.written, source_updated_at = EXCLUDED.source_updated_at,"
+            " active = EXCLUDED.active, updated_at = now()",
+            c.event.integration_id,
+            link.source,
+            link.source_id,
+            c.event.workspace_id,
+            link.target,
+            link.target_key,
+            _json(link.written),
+            link.source_updated_at,
+            link.active,
+        )
+
+    @staticmethod
+    async def _settle_conflicts(conn: asyncpg.Connection, c: Completion) -> None:
+        """Open or refresh the entry's conflict, or close it: resolved, or overtaken by a
+        newer decision about the same entry (an error leaves it open)."""
+        item = c.conflict
+        if item is not None:
+            await conn.execute(
+                "INSERT INTO conflicts (conflict_id, workspace_id, integration_id, source,"
+                " source_id, target, target_external_id, kind, reason, event, cause,"
+                " source_version, target_version)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+                " ON CONFLICT (integration_id, source, source_id) WHERE status = 'open'"
+                " DO UPDATE SET target_external_id = EXCLUDED.target_external_id,"
+                " kind = EXCLUDED.kind, reason = EXCLUDED.reason, event = EXCLUDED.event,"
+                " cause = EXCLUDED.cause, source_version = EXCLUDED.source_version,"
+                " target_version = EXCLUDED.target_version, updated_at = now()",
+                item.conflict_id,
+                item.workspace_id,
+                item.integration_id,
+                item.event.source,
+                item.event.source_external_id,
+                item.event.target,
+                item.target_external_id,
+                item.kind,
+                item.reason,
+                item.event.model_dump(mode="json"),
+                item.cause.to_headers(),
+                _json(item.source_version),
+                _json(item.target_version),
+            )
+            return
+        status = None if c.outcome is None else c.outcome[0].status
+        if c.resolving is not None and status != "error":
+            resolved = await conn.execute(
+                "UPDATE conflicts SET status = 'resolved', resolution = $2, resolved_at = now(),"
+                " updated_at = now() WHERE conflict_id = $1 AND status = 'open'",
+                *c.resolving,
+            )
+            if resolved != "UPDATE 1":
+                raise ConflictClosedError(c.resolving[0])
+        elif status not in {None, "error"}:
+            await conn.execute(
+                "UPDATE conflicts SET status = 'superseded', resolved_at = now(),"
+                " updated_at = now() WHERE integration_id = $1 AND source = $2"
+                " AND source_id = $3 AND status = 'open'",
+                c.event.integration_id,
+                c.event.source,
+                c.event.source_external_id,
+            )
+
+    async def conflict(self, conflict_id: uuid.UUID) -> ConflictItem | None:
+        row = await self._pool.fetchrow(_CONFLICT + " WHERE conflict_id = $1", conflict_id)
+        return _conflict(row) if row else None
+
+    async def conflicts(
+        self, workspace_id: str, integration_id: str, status: ConflictStatus
+    ) -> list[ConflictItem]:
+        rows = await self._pool.fetch(
+            _CONFLICT + " WHERE workspace_id = $1 AND integration_id = $2 AND status = $3"
+            " ORDER BY created_at, conflict_id",
+            workspace_id,
+            integration_id,
+            status,
+        )
+        return [_conflict(r) for r in rows]

@@ -9,7 +9,7 @@ compared by email, the only identity both systems share before user mapping exis
 import datetime as dt
 from dataclasses import dataclass
 
-from timebridge_common.events import TimeEntryLogged
+from timebridge_common.events import EntryMapped, TimeEntryFields, TimeEntryLogged
 
 START_TOLERANCE = dt.timedelta(minutes=1)
 DURATION_TOLERANCE_S = 60
@@ -26,22 +26,45 @@ class Observation:
     duration_seconds: int
     updated_at: dt.datetime
     deleted: bool
+    task_external_id: str | None = None
+    user_external_id: str | None = None
+    """Where the entry is in its own system (an Everhour record is found by task, user, day)."""
+
+
+def _observation(
+    where: tuple[str, str, str],
+    entry: TimeEntryFields,
+    updated_at: dt.datetime,
+    *,
+    deleted: bool,
+) -> Observation:
+    workspace_id, source, external_id = where
+    user = entry.user
+    return Observation(
+        workspace_id=workspace_id,
+        source=source,
+        external_id=external_id,
+        person=(user.email or f"{source}:{user.external_id}").strip().lower(),
+        date=entry.date,
+        started_at=entry.started_at,
+        duration_seconds=entry.duration_seconds,
+        updated_at=updated_at,
+        deleted=deleted,
+        task_external_id=entry.task_external_id,
+        user_external_id=user.external_id,
+    )
 
 
 def observe(event: TimeEntryLogged) -> Observation:
-    user = event.entry.user
-    person = (user.email or f"{event.source}:{user.external_id}").strip().lower()
-    return Observation(
-        workspace_id=event.workspace_id,
-        source=event.source,
-        external_id=event.external_id,
-        person=person,
-        date=event.entry.date,
-        started_at=event.entry.started_at,
-        duration_seconds=event.entry.duration_seconds,
-        updated_at=event.updated_at,
-        deleted=event.deleted,
-    )
+    where = (event.workspace_id, event.source, event.external_id)
+    return _observation(where, event.entry, event.updated_at, deleted=event.deleted)
+
+
+def candidate(event: EntryMapped) -> Observation:
+    """The mapped entry as its source has it, to look for the same work on the target."""
+    where = (event.workspace_id, event.source, event.source_external_id)
+    deleted = event.operation == "delete"
+    return _observation(where, event.source_entry, event.source_updated_at, deleted=deleted)
 
 
 def same_work(a: Observation, b: Observation) -> bool:

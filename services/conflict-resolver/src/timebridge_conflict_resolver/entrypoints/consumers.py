@@ -1,13 +1,18 @@
 """Kafka subscriptions of the conflict-resolver."""
 
-from timebridge_common.events import Envelope, TimeEntryLogged
+from timebridge_common.events import EntryMapped, Envelope, TimeEntryLogged
 from timebridge_common.runtime import ServiceRuntime
 from timebridge_conflict_resolver.adapters.postgres import PostgresObservations
 from timebridge_conflict_resolver.handlers.observations import on_time_entry_logged
+from timebridge_conflict_resolver.handlers.sync import Syncer
 
 
-def register(runtime: ServiceRuntime, store: PostgresObservations) -> None:
+def register(runtime: ServiceRuntime, store: PostgresObservations, syncer: Syncer) -> None:
     async def time_entry_logged(envelope: Envelope, event: TimeEntryLogged) -> None:
         await on_time_entry_logged(store, envelope, event)
 
+    async def entry_mapped(envelope: Envelope, event: EntryMapped) -> None:
+        await syncer.on_entry_mapped(envelope, event)
+
     runtime.subscribe(TimeEntryLogged, time_entry_logged)
+    runtime.subscribe(EntryMapped, entry_mapped)

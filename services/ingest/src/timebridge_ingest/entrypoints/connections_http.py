@@ -9,6 +9,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
 from timebridge_common.api import WorkspaceIdPath
+from timebridge_common.auth import WorkspaceAdmins
 from timebridge_common.events import IntegrationSettings
 from timebridge_ingest.config import Settings
 from timebridge_ingest.domain.connections import Integration
@@ -80,7 +81,7 @@ class IntegrationView(BaseModel):
 
 
 def connections_router(
-    settings: Settings, connections: Connections, hooks: EverhourHooks
+    settings: Settings, connections: Connections, hooks: EverhourHooks, admins: WorkspaceAdmins
 ) -> APIRouter:
     router = APIRouter()
     bearer = HTTPBearer(auto_error=False)
@@ -91,14 +92,7 @@ def connections_router(
         if credentials is None or not hmac.compare_digest(credentials.credentials, token):
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, "admin bearer token required")
 
-    async def require_workspace_admin(
-        workspace_id: WorkspaceIdPath, credentials: Credentials
-    ) -> None:
-        if credentials is None:
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "a Core user token is required")
-        await _answer(connections.authorize_admin(workspace_id, credentials.credentials))
-
-    admin = [Depends(require_workspace_admin)]
+    admin = [Depends(admins.require)]
 
     @router.put(
         "/v1/admin/workspaces/{workspace_id}",

@@ -5,8 +5,6 @@ services that keep a copy of the connection never miss or invent one.
 """
 
 import datetime as dt
-import hashlib
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Literal
@@ -18,7 +16,6 @@ from timebridge_common.crypto import SecretBox
 from timebridge_common.errors import TransientError
 from timebridge_common.events import ConnectionChanged, IntegrationSettings
 from timebridge_common.kafka.publisher import EventPublisher
-from timebridge_common.providers.core import CoreUser
 from timebridge_common.providers.http import AuthenticationError, ProviderError
 from timebridge_ingest.domain.connections import (
     TRACKERS,
@@ -40,8 +37,6 @@ from timebridge_ingest.handlers.ports import (
 )
 
 log = structlog.get_logger(__name__)
-
-ADMIN_CACHE_S = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +60,6 @@ class Connections:
     everhour_base_url: str
     public_base_url: str
     clock: Callable[[], dt.datetime]
-    _admins: dict[tuple[str, str], tuple[float, CoreUser]] = field(default_factory=dict)
 
     async def register_workspace(
         self, workspace_id: str, core_base_url: str, core_token: str
@@ -97,27 +91,11 @@ class Connections:
             await self._publish(tx, event)
         return workspace
 
-    async def authorize_admin(self, workspace_id: str, user_token: str) -> CoreUser:
-        """Only the workspace's Core admins manage its integrations; Core says who they are."""
-        cache_key = (workspace_id, hashlib.sha256(user_token.encode()).hexdigest())
-        cached = self._admins.get(cache_key)
-        if cached is not None and cached[0] > time.monotonic():
-            return cached[1]
+    async def core_base_url(self, workspace_id: str) -> str | None:
+        """Where the workspace's Core answers (None if it is not registered): admin checks."""
         async with self.store.transaction() as tx:
             workspace = await tx.workspace(workspace_id)
-        if workspace is None:
-            raise RejectedError(404, f"workspace {workspace_id!r} is not registered")
-        try:
-            async with self.core(workspace.core_base_url, user_token) as core:
-                me = await core.me()
-        except AuthenticationError as exc:
-            raise RejectedError(401, "Core did not accept the token") from exc
-        except (ProviderError, TransientError) as exc:
-            raise RejectedError(502, f"Core could not check the token: {exc}") from exc
-        if me.workspace_id != workspace_id or me.user.role != "admin":
-            raise RejectedError(403, "only the workspace's admins manage integrations")
-        self._admins[cache_key] = (time.monotonic() + ADMIN_CACHE_S, me.user)
-        return me.user
+        return None if workspace is None else workspace.core_base_url
 
     async def test(self, provider: str, api_key: str) -> TestResult:
         """The guide's "Test Connection": a real call with the key, and a clear verdict."""

@@ -2,12 +2,11 @@
 
 from timebridge_common.events import Envelope, TimeEntryLogged
 from timebridge_common.runtime import ServiceRuntime
-from timebridge_mapping.handlers.ports import MappingStore
-from timebridge_mapping.handlers.time_entries import on_time_entry_logged
+from timebridge_mapping.handlers.time_entries import TimeEntries
 
 
-def register(runtime: ServiceRuntime, store: MappingStore) -> None:
+def register(runtime: ServiceRuntime, time_entries: TimeEntries) -> None:
     async def time_entry_logged(envelope: Envelope, event: TimeEntryLogged) -> None:
-        await on_time_entry_logged(store, envelope, event)
+        await time_entries.on_logged(envelope, event)
 
     runtime.subscribe(TimeEntryLogged, time_entry_logged)

@@ -1,25 +1,145 @@
-"""What the mapping handlers need from storage (Postgres in production, memory in unit tests)."""
+"""What the mapping handlers need from the outside world (Postgres, the connection copies, the
+provider clients); tests point the client factories at the sandboxes."""
 
+import datetime as dt
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
-from timebridge_common.events import Envelope
+from timebridge_common.events import ConnectionChanged, Envelope, Event
+from timebridge_common.providers.core import CoreClient, Ticket
+from timebridge_common.providers.everhour import EverhourClient
 from timebridge_mapping.domain.entries import EntryKey, StoredEntry
+from timebridge_mapping.domain.mappings import HeldEntry, ProjectMapping, ProjectRule, TaskLink
+from timebridge_mapping.domain.users import DirectoryUser, UserDirectory
 
 
 class EntriesTx(Protocol):
-    """Reads and writes inside one transaction that also holds the inbox claim."""
-
-    async def get(self, key: EntryKey) -> StoredEntry | None: ...
+    async def get(self, key: EntryKey) -> StoredEntry | None:
+        """The entry, locked until the transaction ends (one change of an entry at a time)."""
+        ...
 
     async def save(self, entry: StoredEntry) -> None: ...
+
+    async def publish(self, events: Sequence[tuple[Event, Envelope]]) -> None:
+        """Stage events in the outbox: they are published once this transaction commits."""
+        ...
+
+
+class UsersTx(Protocol):
+    async def directory(self, integration_id: str) -> UserDirectory: ...
+
+    async def refreshed_at(self, integration_id: str) -> dt.datetime | None: ...
+
+    async def directories(self) -> list[str]:
+        """The integrations whose users are cached."""
+        ...
+
+    async def replace_directory(
+        self,
+        integration_id: str,
+        core: Sequence[DirectoryUser],
+        tracker: Sequence[DirectoryUser],
+        at: dt.datetime,
+    ) -> None: ...
+
+    async def put_user_mapping(
+        self, integration_id: str, core_user_id: str, tracker_user_id: str
+    ) -> None:
+        """Raises ``ConflictError`` if the tracker user is manually mapped to someone else."""
+        ...
+
+    async def delete_user_mapping(self, integration_id: str, core_user_id: str) -> bool: ...
+
+
+class ProjectsTx(Protocol):
+    async def project_mappings(self, integration_id: str) -> list[ProjectMapping]: ...
+
+    async def tracker_project(self, integration_id: str, core_project_id: str) -> str | None: ...
+
+    async def core_project(self, integration_id: str, tracker_project_id: str) -> str | None: ...
+
+    async def put_project_mapping(self, integration_id: str, mapping: ProjectMapping) -> None:
+        """Raises ``ConflictError`` if the tracker project is mapped to another Core project."""
+        ...
+
+    async def delete_project_mapping(self, integration_id: str, core_project_id: str) -> bool: ...
+
+    async def rules(self, integration_id: str) -> list[ProjectRule]: ...
+
+    async def rule(self, integration_id: str, core_project_id: str) -> str | None: ...
+
+    async def put_rule(self, integration_id: str, rule: ProjectRule) -> None: ...
+
+    async def delete_rule(self, integration_id: str, core_project_id: str) -> bool: ...
+
+
+class TasksTx(Protocol):
+    async def lock_ticket(self, integration_id: str, ticket_id: str) -> None:
+        """Serialise, until the transaction ends, everyone who may create this ticket's task."""
+        ...
+
+    async def link_for_ticket(self, integration_id: str, ticket_id: str) -> TaskLink | None: ...
+
+    async def link_for_task(self, integration_id: str, task_id: str) -> TaskLink | None: ...
+
+    async def task_links(self, integration_id: str) -> list[TaskLink]: ...
+
+    async def put_task_link(self, integration_id: str, link: TaskLink) -> None:
+        """Raises ``ConflictError`` if the task is linked to another ticket."""
+        ...
+
+    async def delete_task_link(self, integration_id: str, ticket_id: str) -> bool: ...
+
+    async def cached_ticket(
+        self, workspace_id: str, ticket_id: str, fresh_since: dt.datetime
+    ) -> Ticket | None: ...
+
+    async def cache_ticket(self, workspace_id: str, ticket: Ticket, at: dt.datetime) -> None: ...
+
+
+class HeldTx(Protocol):
+    async def hold(self, held: HeldEntry) -> None: ...
+
+    async def is_held(self, integration_id: str, key: EntryKey) -> bool: ...
+
+    async def unhold(self, integration_id: str, key: EntryKey) -> bool: ...
+
+    async def held_entries(self, integration_id: str) -> list[HeldEntry]: ...
+
+    async def integrations_holding(self) -> list[str]: ...
+
+
+class MappingTx(EntriesTx, UsersTx, ProjectsTx, TasksTx, HeldTx, Protocol):
+    """Everything mapping stores, in one transaction (with the inbox claim, when there is one)."""
 
 
 class MappingStore(Protocol):
     def once(
         self, consumer: str, envelope: Envelope
-    ) -> AbstractAsyncContextManager[EntriesTx | None]:
+    ) -> AbstractAsyncContextManager[MappingTx | None]:
         """A transaction claiming ``envelope`` for ``consumer``; ``None`` if already processed."""
         ...
 
+    def transaction(self) -> AbstractAsyncContextManager[MappingTx]: ...
+
     async def get(self, key: EntryKey) -> StoredEntry | None: ...
+
+
+class Connections(Protocol):
+    """The local copies of ingest's connections (``timebridge_common.connections``)."""
+
+    async def get(self, connection_id: str) -> ConnectionChanged | None: ...
+
+    async def connected(
+        self, workspace_id: str, provider: str | None = None
+    ) -> list[ConnectionChanged]: ...
+
+    def credentials(self, connection: ConnectionChanged) -> str: ...
+
+
+EverhourFactory = Callable[[str, str], EverhourClient]
+"""(base URL, API key) -> a client."""
+
+CoreFactory = Callable[[str, str], CoreClient]
+"""(base URL, token) -> a client."""

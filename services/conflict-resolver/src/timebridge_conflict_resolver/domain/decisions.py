@@ -1,0 +1,102 @@
+"""The decisions of the write path: echo, conflict, policy, and what to do with one record.
+
+A target record is compared three ways (a three-way merge): ``current`` (what the target holds
+now), ``baseline`` (what Timebridge last confirmed there) and ``desired`` (what it should hold
+after this change). The target changed since the last sync when ``current`` differs from
+``baseline``; the source changed when the mapped entry differs from what was last written for it.
+Both at once is a conflict, settled by the integration's policy or by a person.
+"""
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Literal
+
+from timebridge_common.events import EntryMapped, TimeEntryFields
+from timebridge_conflict_resolver.domain.records import CORE, Operation, same
+
+Policy = Literal["prefer_core", "prefer_tracker", "manual_review"]
+Side = Literal["source", "target"]
+Verdict = Literal["write", "keep"]
+"""How a conflict on one record is settled: write the new state, or keep the record's."""
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    action: Literal["write", "in_sync", "keep", "conflict"]
+    operation: Operation = "none"
+    reason: str | None = None
+    settled: bool = False
+    """The action settles a conflict (by the policy, or because a person chose)."""
+
+
+def winner(policy: Policy, source: str) -> Side | None:
+    """The side the policy prefers for a change from ``source`` (Core or the tracker);
+    ``None`` under manual review: a person decides."""
+    if policy == "manual_review":
+        return None
+    source_is_preferred = (source == CORE) == (policy == "prefer_core")
+    return "source" if source_is_preferred else "target"
+
+
+def decide(
+    system: str,
+    *,
+    current: TimeEntryFields | None,
+    baseline: TimeEntryFields | None,
+    desired: TimeEntryFields | None,
+    source_changed: bool,
+    on_conflict: Verdict | None,
+    forced: bool = False,
+) -> Decision:
+    """What to do with one target record of ``system``.
+
+    ``on_conflict`` settles a conflict (from the policy; ``None``: a person must), and with
+    ``forced`` (a person chose) it applies even where no conflict is seen, e.g. to keep a locked
+    record as it is. A record that already holds the desired state is never written again: that
+    is what lets a redelivery after a crash (write done, outcome not yet recorded) finish without
+    a second write.
+    """
+    if same(system, current, desired):
+        return Decision("in_sync")
+    operation: Operation = (
+        "create" if current is None else "delete" if desired is None else "update"
+    )
+    target_changed = not same(system, current, baseline)
+    if not forced and not target_changed:
+        return Decision("write", operation)
+    if not forced and not source_changed:
+        return Decision("keep", reason=f"changed in {system} since the last sync, nothing new")
+    if on_conflict is None:
+        reason = f"changed in {system} and in the source since the last sync"
+        return Decision("conflict", reason=reason)
+    if on_conflict == "keep":
+        return Decision("keep", reason=f"{system}'s version kept", settled=True)
+    reason = f"{system}'s version overwritten" if target_changed else "written again"
+    return Decision("write", operation, reason, settled=True)
+
+
+def source_changed(
+    target: str,
+    event: EntryMapped,
+    written: TimeEntryFields | None,
+    active: bool,
+) -> bool:
+    """Whether the event brings something not yet written for this source entry."""
+    if event.operation == "delete":
+        return active
+    return not active or not same(target, written, event.entry)
+
+
+def is_echo(
+    event: EntryMapped, confirmed: TimeEntryFields | None, confirmed_at: dt.datetime | None
+) -> bool:
+    """The event reports a record Timebridge wrote, as Timebridge wrote it (or earlier).
+
+    ``confirmed`` is the record as Timebridge last confirmed it in the event's source system. An
+    observation not newer than that confirmation is an echo of an earlier write, even when the
+    fields differ (it arrived late), so it must not undo the newer state.
+    """
+    observed = None if event.operation == "delete" else event.source_entry
+    if same(event.source, observed, confirmed):
+        return True
+    return confirmed_at is not None and event.source_updated_at <= confirmed_at

@@ -1,0 +1,221 @@
+"""What an admin sets up per integration: project mappings, user mappings, task links, project
+rules; and what they look at: the users as matched, the entries held for a user mapping.
+
+Ids of the tracker are checked with the tracker before they are stored (a project or task that
+does not exist would only fail later, entry by entry, in the conflict-resolver); user ids are
+checked against the users read from both sides, refreshed once if one is unknown.
+"""
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import TypeVar
+
+from timebridge_common.errors import InvalidMessageError, TransientError
+from timebridge_common.events import ConnectionChanged
+from timebridge_common.providers.everhour import EverhourClient
+from timebridge_common.providers.http import NotFoundError as ProviderNotFoundError
+from timebridge_mapping.domain.direction import TRACKER
+from timebridge_mapping.domain.errors import (
+    ConflictError,
+    InvalidError,
+    NotFoundError,
+    UpstreamError,
+)
+from timebridge_mapping.domain.mappings import HeldEntry, ProjectMapping, ProjectRule, TaskLink
+from timebridge_mapping.domain.users import UserDirectory
+from timebridge_mapping.handlers.directory import Directory
+from timebridge_mapping.handlers.ports import Connections, MappingStore, MappingTx
+from timebridge_mapping.handlers.providers import Providers
+
+T = TypeVar("T")
+
+
+@asynccontextmanager
+async def _asking(system: str) -> AsyncIterator[None]:
+    """Turn a provider's refusal or unavailability (or credentials this service cannot use) into
+    the API's answer."""
+    try:
+        yield
+    except ProviderNotFoundError as exc:
+        raise InvalidError(f"{system} does not know it: {exc.path}") from exc
+    except (InvalidMessageError, TransientError) as exc:
+        raise UpstreamError(f"{system} could not be asked: {exc}") from exc
+
+
+@dataclass
+class Setup:
+    store: MappingStore
+    connections: Connections
+    providers: Providers
+    directory: Directory
+    releasable: asyncio.Event
+
+    async def _integration(self, workspace_id: str, integration_id: str) -> ConnectionChanged:
+        found = await self.connections.get(integration_id)
+        if found is None or found.workspace_id != workspace_id or found.provider != TRACKER:
+            raise NotFoundError(f"no {TRACKER} integration {integration_id!r} in this workspace")
+        return found
+
+    async def _connected(self, workspace_id: str, integration_id: str) -> ConnectionChanged:
+        integration = await self._integration(workspace_id, integration_id)
+        if integration.status != "connected":
+            raise ConflictError("the integration is disconnected")
+        return integration
+
+    async def _ask(
+        self, integration: ConnectionChanged, call: Callable[[EverhourClient], Awaitable[T]]
+    ) -> T:
+        async with _asking(integration.provider), self.providers.everhour(integration) as client:
+            return await call(client)
+
+    async def _read(
+        self, workspace_id: str, integration_id: str, read: Callable[[MappingTx], Awaitable[T]]
+    ) -> T:
+        await self._integration(workspace_id, integration_id)
+        async with self.store.transaction() as tx:
+            return await read(tx)
+
+    # Projects.
+
+    async def project_mappings(
+        self, workspace_id: str, integration_id: str
+    ) -> list[ProjectMapping]:
+        return await self._read(
+            workspace_id, integration_id, lambda tx: tx.project_mappings(integration_id)
+        )
+
+    async def map_project(
+        self, workspace_id: str, integration_id: str, mapping: ProjectMapping
+    ) -> ProjectMapping:
+        integration = await self._connected(workspace_id, integration_id)
+        await self._ask(integration, lambda c: c.project(mapping.tracker_project_id))
+        async with self.store.transaction() as tx:
+            await tx.put_project_mapping(integration_id, mapping)
+        return mapping
+
+    async def unmap_project(
+        self, workspace_id: str, integration_id: str, core_project: str
+    ) -> None:
+        await self._delete(
+            workspace_id,
+            integration_id,
+            lambda tx: tx.delete_project_mapping(integration_id, core_project),
+            f"Core project {core_project} is not mapped",
+        )
+
+    # Project rules.
+
+    async def rules(self, workspace_id: str, integration_id: str) -> list[ProjectRule]:
+        return await self._read(workspace_id, integration_id, lambda tx: tx.rules(integration_id))
+
+    async def put_rule(
+        self, workspace_id: str, integration_id: str, rule: ProjectRule
+    ) -> ProjectRule:
+        integration = await self._connected(workspace_id, integration_id)
+        async with self.store.transaction() as tx:
+            project = await tx.tracker_project(integration_id, rule.core_project_id)
+        if project is None:
+            raise ConflictError(f"map Core project {rule.core_project_id} to a project first")
+        task = await self._ask(integration, lambda c: c.task(rule.default_task_id))
+        if project not in task.projects:
+            raise InvalidError(f"task {task.id} is not in the mapped project {project}")
+        async with self.store.transaction() as tx:
+            await tx.put_rule(integration_id, rule)
+        return rule
+
+    async def delete_rule(self, workspace_id: str, integration_id: str, core_project: str) -> None:
+        await self._delete(
+            workspace_id,
+            integration_id,
+            lambda tx: tx.delete_rule(integration_id, core_project),
+            f"Core project {core_project} has no rule",
+        )
+
+    # Task links.
+
+    async def task_links(self, workspace_id: str, integration_id: str) -> list[TaskLink]:
+        return await self._read(
+            workspace_id, integration_id, lambda tx: tx.task_links(integration_id)
+        )
+
+    async def link_task(
+        self, workspace_id: str, integration_id: str, ticket_id: str, task_id: str
+    ) -> TaskLink:
+        integration = await self._connected(workspace_id, integration_id)
+        task = await self._ask(integration, lambda c: c.task(task_id))
+        link = TaskLink(ticket_id, task.id, task.projects[0] if task.projects else None, "manual")
+        async with self.store.transaction() as tx:
+            await tx.lock_ticket(integration_id, ticket_id)
+            await tx.put_task_link(integration_id, link)
+        return link
+
+    async def unlink_task(self, workspace_id: str, integration_id: str, ticket_id: str) -> None:
+        await self._delete(
+            workspace_id,
+            integration_id,
+            lambda tx: tx.delete_task_link(integration_id, ticket_id),
+            f"Core ticket {ticket_id} is not linked",
+        )
+
+    # Users.
+
+    async def users(self, workspace_id: str, integration_id: str) -> UserDirectory:
+        return await self._read(
+            workspace_id, integration_id, lambda tx: tx.directory(integration_id)
+        )
+
+    async def refresh_users(self, workspace_id: str, integration_id: str) -> UserDirectory:
+        integration = await self._connected(workspace_id, integration_id)
+        async with _asking(integration.provider):
+            return await self.directory.refresh(integration)
+
+    async def map_user(
+        self, workspace_id: str, integration_id: str, core_user: str, tracker_user: str
+    ) -> UserDirectory:
+        """Map manually (it wins over an email match); held entries of the user are released."""
+        directory = await self.users(workspace_id, integration_id)
+        if not _knows(directory, core_user, tracker_user):
+            directory = await self.refresh_users(workspace_id, integration_id)
+        if directory.find("core", core_user) is None:
+            raise InvalidError(f"Core has no user {core_user}")
+        if directory.find("tracker", tracker_user) is None:
+            raise InvalidError(f"{TRACKER} has no user {tracker_user}")
+        async with self.store.transaction() as tx:
+            await tx.put_user_mapping(integration_id, core_user, tracker_user)
+            directory = await tx.directory(integration_id)
+        self.releasable.set()
+        return directory
+
+    async def unmap_user(self, workspace_id: str, integration_id: str, core_user: str) -> None:
+        await self._delete(
+            workspace_id,
+            integration_id,
+            lambda tx: tx.delete_user_mapping(integration_id, core_user),
+            f"Core user {core_user} has no manual mapping",
+        )
+
+    # Held entries.
+
+    async def held(self, workspace_id: str, integration_id: str) -> list[HeldEntry]:
+        return await self._read(
+            workspace_id, integration_id, lambda tx: tx.held_entries(integration_id)
+        )
+
+    async def _delete(
+        self,
+        workspace_id: str,
+        integration_id: str,
+        delete: Callable[[MappingTx], Awaitable[bool]],
+        missing: str,
+    ) -> None:
+        if not await self._read(workspace_id, integration_id, delete):
+            raise NotFoundError(missing)
+
+
+def _knows(directory: UserDirectory, core_user: str, tracker_user: str) -> bool:
+    return (
+        directory.find("core", core_user) is not None
+        and directory.find("tracker", tracker_user) is not None
+    )

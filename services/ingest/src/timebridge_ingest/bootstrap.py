@@ -12,11 +12,7 @@ from timebridge_common.auth import WorkspaceAdmins
 from timebridge_common.crypto import SecretBox
 from timebridge_common.db.outbox import OutboxRelay
 from timebridge_common.kafka.publisher import EventPublisher
-from timebridge_common.providers.core import RATE_LIMIT as CORE_LIMIT
-from timebridge_common.providers.core import CoreClient
-from timebridge_common.providers.everhour import RATE_LIMIT as EVERHOUR_LIMIT
-from timebridge_common.providers.everhour import EverhourClient
-from timebridge_common.providers.http import Budgets
+from timebridge_common.providers.clients import ProviderClients
 from timebridge_common.runtime import ServiceRuntime, build_runtime, http_app
 from timebridge_ingest.adapters.postgres import (
     PostgresConnections,
@@ -79,20 +75,9 @@ def bootstrap(
         tracer_provider=tracer_provider,
     )
     box = SecretBox(settings.encryption_key.get_secret_value())
-    budgets = Budgets()
-    if everhour is None:
-
-        def everhour(base_url: str, api_key: str) -> EverhourClient:
-            budget = budgets.get("everhour", base_url, api_key, EVERHOUR_LIMIT)
-            return EverhourClient(base_url, api_key, budget=budget)
-
-    if core is None:
-
-        def core(base_url: str, token: str) -> CoreClient:
-            return CoreClient(
-                base_url, token, budget=budgets.get("core", base_url, token, CORE_LIMIT)
-            )
-
+    clients = ProviderClients()
+    everhour = everhour or clients.everhour
+    core = core or clients.core
     publisher = EventPublisher(runtime.broker, runtime.tracer, NAME)
     app = http_app(runtime, title="Timebridge ingest")
     connections = None

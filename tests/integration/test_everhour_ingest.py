@@ -189,6 +189,7 @@ async def test_delivery_is_re_read_and_published(world: World) -> None:
 
     records = await read_topic(KAFKA, before, until=lambda rs: bool(ours(rs)))
     event = TimeEntryLogged.model_validate_json(ours(records)[0].value)
+    webhook_event_id = decode_headers(ours(records)[0].headers)["ce_id"]
     assert (event.source, event.external_id, event.integration_id) == (
         "everhour",
         str(record.id),
@@ -200,6 +201,18 @@ async def test_delivery_is_re_read_and_published(world: World) -> None:
     assert event.entry.notes == "T-42 login"
     assert event.entry.billable is True
     assert event.observed_via == "webhook"
+
+    # A poll that sees the same version publishes it with the same event id: one sync downstream.
+    poller = world.ingest.poller
+    assert poller is not None
+    before_poll = await end_offsets(KAFKA, TimeEntryLogged.topic())
+    assert await poller.poll_everhour(integration, NOW) >= 1
+    polled = [
+        r
+        for r in await read_topic(KAFKA, before_poll, until=lambda rs: bool(ours(rs)))
+        if json.loads(r.value)["external_id"] == str(record.id)
+    ]
+    assert [decode_headers(r.headers)["ce_id"] for r in ours(polled)] == [webhook_event_id]
 
     await world.connections.disconnect(workspace, integration.integration_id)
     assert int(integration.hook_id) not in world.state.hooks

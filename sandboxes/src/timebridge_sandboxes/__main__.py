@@ -4,6 +4,12 @@ Each sandbox starts with demo data, so a client can connect at once; ``POST /_sa
 adds more. Everhour: one admin user whose API key is ``--api-key`` and one project with a section
 and a task. Core: workspace ``--workspace`` with an admin, a member, a service token (the tokens
 are printed), a project and a ticket; ``--webhook-url`` and ``--webhook-secret`` subscribe it.
+FreshBooks: the OAuth app ``--client-id``/``--client-secret``, Ann as owner of one business (the
+one ``/oauth/authorize`` consents as) and two clients; webhooks go where callbacks are registered.
+QuickBooks: the OAuth app ``--client-id``/``--client-secret`` and one company (its realm id and a
+ready access token are printed) with two customers, an income account and a service item.
+Xero: the OAuth app ``--client-id``/``--client-secret`` and one organisation with two customers
+and a supplier; ``PUT /_sandbox/webhook`` subscribes a receiver (after intent-to-receive).
 """
 
 import argparse
@@ -14,6 +20,13 @@ from fastapi import FastAPI
 
 from timebridge_sandboxes.core import CoreState, Subscription, create_core_sandbox
 from timebridge_sandboxes.everhour import EverhourState, create_everhour_sandbox
+from timebridge_sandboxes.freshbooks import FreshBooksState, create_freshbooks_sandbox
+from timebridge_sandboxes.quickbooks import (
+    QuickBooksState,
+    WebhookTarget,
+    create_quickbooks_sandbox,
+)
+from timebridge_sandboxes.xero import XeroState, create_xero_sandbox
 
 
 def demo_everhour(api_key: str, member_key: str) -> EverhourState:
@@ -46,6 +59,64 @@ def demo_core(
     return state, tokens
 
 
+def demo_freshbooks(client_id: str, client_secret: str) -> FreshBooksState:
+    """Ann (the demo's admin, by email) owns a business with two clients to mirror."""
+    state = FreshBooksState(client_id=client_id, client_secret=client_secret)
+    account = state.add_business("Acme Studio")
+    state.add_identity("Ann", "Admin", "ann@example.com", {account: "owner"})
+    state.add_client(account, organization="Website Client", email="billing@website.example")
+    state.add_client(account, fname="Gordon", lname="Shumway", email="gordon@example.com")
+    return state
+
+
+def quickbooks_app(args: argparse.Namespace) -> FastAPI:
+    """A company with customers to mirror and a service item; prints how to call it at once."""
+    state = QuickBooksState()
+    state.add_app(args.client_id, args.client_secret, args.redirect_uri)
+    realm = state.add_company("Acme Consulting")
+    account = state.add_account(realm, "Services")
+    state.add_item(realm, "Hours", account)
+    address = {"Line1": "1 Main St", "City": "Springfield", "PostalCode": "62701"}
+    email = {"Address": "billing@website.example"}
+    state.add_customer(
+        realm, {"DisplayName": "Website Client", "BillAddr": address, "PrimaryEmailAddr": email}
+    )
+    state.add_customer(realm, {"DisplayName": "Globex Corporation", "Taxable": True})
+    if args.webhook_url:
+        state.webhook = WebhookTarget(args.webhook_url, args.verifier_token)
+    print(f"realm id: {realm}", flush=True)
+    print(f"access token: {state.issue_tokens(realm, args.client_id)[0]}", flush=True)
+    return create_quickbooks_sandbox(state)
+
+
+def demo_xero(client_id: str, client_secret: str, redirect_uris: list[str]) -> XeroState:
+    """An organisation whose active customers the mirror reads, and a supplier it leaves out."""
+    state = XeroState()
+    state.add_app(client_id, client_secret, redirect_uris)
+    tenant = state.add_tenant("Demo Company (Timebridge)")
+    address = {"AddressType": "POBOX", "AddressLine1": "1 Main St", "City": "Wellington"}
+    state.add_contact(
+        tenant, "Website Client", email="billing@website.example", addresses=[address]
+    )
+    state.add_contact(tenant, "Globex Corporation", tax_number="GB123456789")
+    state.add_contact(tenant, "Paper Supplies", is_customer=False, is_supplier=True)
+    return state
+
+
+def add_xero_command(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    xero = commands.add_parser("xero", help="the Xero look-alike: OAuth2, Accounting, webhooks")
+    xero.add_argument("--port", type=int, default=9104)
+    xero.add_argument("--host", default="127.0.0.1")
+    xero.add_argument("--client-id", default="sandbox-xero-client")
+    xero.add_argument("--client-secret", default="sandbox-xero-secret")
+    xero.add_argument(
+        "--redirect-uri",
+        action="append",
+        default=["http://127.0.0.1:8004/oauth/xero/callback"],
+        help="a registered redirect URI (repeatable)",
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="timebridge-sandbox", description=__doc__)
     commands = parser.add_subparsers(dest="provider", required=True)
@@ -62,9 +133,34 @@ def main(argv: list[str] | None = None) -> None:
         core.add_argument(f"--{kind}-token", help=f"the {kind} token (default: random)")
     for command in (everhour, core):
         command.add_argument("--host", default="127.0.0.1")
+    freshbooks = commands.add_parser("freshbooks", help="the FreshBooks API look-alike, OAuth2")
+    freshbooks.add_argument("--port", type=int, default=9105)
+    freshbooks.add_argument("--host", default="127.0.0.1")
+    freshbooks.add_argument("--client-id", default="sandbox-freshbooks-client")
+    freshbooks.add_argument("--client-secret", default="sandbox-freshbooks-secret")
+    quickbooks = commands.add_parser("quickbooks", help="the QuickBooks Online look-alike, OAuth2")
+    quickbooks.add_argument("--port", type=int, default=9103)
+    quickbooks.add_argument("--host", default="127.0.0.1")
+    quickbooks.add_argument("--client-id", default="sandbox-quickbooks-client")
+    quickbooks.add_argument("--client-secret", default="sandbox-quickbooks-secret")
+    quickbooks.add_argument(
+        "--redirect-uri",
+        action="append",
+        default=["http://127.0.0.1:8004/oauth/quickbooks/callback"],
+        help="a registered redirect URI (repeatable)",
+    )
+    quickbooks.add_argument("--webhook-url", help="the app's webhook endpoint")
+    quickbooks.add_argument("--verifier-token", default="sandbox-quickbooks-verifier")
+    add_xero_command(commands)
     args = parser.parse_args(argv)
     app: FastAPI
-    if args.provider == "everhour":
+    if args.provider == "freshbooks":
+        app = create_freshbooks_sandbox(demo_freshbooks(args.client_id, args.client_secret))
+    elif args.provider == "quickbooks":
+        app = quickbooks_app(args)
+    elif args.provider == "xero":
+        app = create_xero_sandbox(demo_xero(args.client_id, args.client_secret, args.redirect_uri))
+    elif args.provider == "everhour":
         app = create_everhour_sandbox(demo_everhour(args.api_key, args.member_api_key))
     else:
         if (args.webhook_url is None) != (args.webhook_secret is None):

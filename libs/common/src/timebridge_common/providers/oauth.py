@@ -1,9 +1,9 @@
 """OAuth2 tokens of accounting connections: refresh before expiry, rotation saved atomically.
 
 QuickBooks Online, Xero and FreshBooks all use the authorization-code flow with short-lived access
-tokens and *rotating* refresh tokens: each refresh answers a new refresh token and invalidates the
-old one (Xero at once, QuickBooks after a grace period). A rotated token that is not saved kills
-the connection for good, so the rules here are:
+tokens and *rotating* refresh tokens: each refresh answers a new refresh token and the old one
+stops working (FreshBooks at once; Xero and QuickBooks after a grace period, Xero's being 30
+minutes). A rotated token that is not saved kills the connection for good, so the rules here are:
 
 * one refresh per connection at a time, across processes: the refresh happens while the stored
   tokens are locked (a row lock in the owner's database), and whoever waited re-reads the winner's

@@ -306,9 +306,10 @@ async def test_consent_refuses_unknown_redirects_and_other_scopes(world: World) 
     wrong = QuickBooksTokens(
         CLIENT_ID, "not-the-secret", token_url=f"{BASE}/oauth2/v1/tokens/bearer", http=world.http()
     )
-    with pytest.raises(ProviderError) as refused:
+    with pytest.raises(AuthenticationError) as refused:
         await wrong.refresh("AB11-whatever")
-    assert (refused.value.status, refused.value.body) == (401, "invalid_client")
+    assert refused.value.status == 401
+    assert "invalid_client" in refused.value.body
 
 
 async def test_active_customers_are_read_page_by_page_with_address_and_tax_details(

@@ -21,9 +21,18 @@ import datetime as dt
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import ClassVar, Protocol
 
-from timebridge_common.errors import InvalidMessageError
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from timebridge_common.errors import InvalidMessageError, TransientError
+from timebridge_common.providers.http import (
+    BODY_LIMIT,
+    AuthenticationError,
+    ProviderError,
+    parse_retry_after,
+)
 
 REFRESH_MARGIN = dt.timedelta(minutes=5)
 """Refresh an access token this long before it expires, so no request carries an expired one."""
@@ -106,3 +115,104 @@ class TokenManager:
 
     def _fresh(self, tokens: Tokens) -> bool:
         return tokens.expires_at - REFRESH_MARGIN > self._clock()
+
+
+class _TokenAnswer(BaseModel):
+    access_token: str
+    refresh_token: str
+    expires_in: int
+
+
+class BasicAuthTokenEndpoint:
+    """An RFC 6749 token endpoint taking form bodies and HTTP Basic client authentication.
+
+    QuickBooks Online and Xero work this way (subclasses name the provider and its URL). One
+    attempt per call: a failed or lost attempt is a :class:`TransientError` for the caller's own
+    retry schedule, a refused grant (``invalid_grant``: used code, rotated or revoked refresh
+    token) a :class:`ReauthorizationNeededError`, wrong app credentials an
+    :class:`~timebridge_common.providers.http.AuthenticationError`.
+    """
+
+    provider: ClassVar[str]
+    default_token_url: ClassVar[str]
+
+    def __init__(
+        self,
+        client_id: str,
+        client_secret: str,
+        *,
+        token_url: str | None = None,
+        http: httpx.AsyncClient | None = None,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        timeout_s: float = 30.0,
+    ) -> None:
+        self._auth = httpx.BasicAuth(client_id, client_secret)
+        self._url = token_url or self.default_token_url
+        self._client = http or httpx.AsyncClient()
+        self._owns_client = http is None
+        self._clock = clock
+        self._timeout = timeout_s
+
+    async def aclose(self) -> None:
+        if self._owns_client:
+            await self._client.aclose()
+
+    async def exchange_code(self, code: str, redirect_uri: str) -> Tokens:
+        form = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri}
+        return await self._grant(form)
+
+    async def refresh(self, refresh_token: str) -> Tokens:
+        """New tokens; the answer's refresh token replaces the stored one (it rotates)."""
+        return await self._grant({"grant_type": "refresh_token", "refresh_token": refresh_token})
+
+    async def _grant(self, form: dict[str, str]) -> Tokens:
+        started = self._clock()
+        try:
+            response = await self._client.post(
+                self._url,
+                data=form,
+                auth=self._auth,
+                headers={"Accept": "application/json"},
+                timeout=self._timeout,
+            )
+        except httpx.HTTPError as exc:
+            reason = f"{self.provider} token endpoint failed ({type(exc).__name__})"
+            raise TransientError(reason) from exc
+        status = response.status_code
+        if status == 429 or status >= 500:
+            wait = parse_retry_after(response.headers.get("retry-after"), started)
+            raise TransientError(
+                f"{self.provider} token endpoint answered {status}", retry_after=wait
+            )
+        if status >= 400:
+            error = _oauth_error(response)
+            if error == "invalid_grant":
+                raise ReauthorizationNeededError(
+                    f"{self.provider} refused the {form['grant_type']} (invalid_grant):"
+                    f" connect {self.provider} again"
+                )
+            refused = AuthenticationError if status == 401 or error == "invalid_client" else None
+            raise (refused or ProviderError)(
+                self.provider, "POST", response.request.url.path, status, response.text[:BODY_LIMIT]
+            )
+        try:
+            answer = _TokenAnswer.model_validate_json(response.content)
+        except ValidationError as exc:
+            raise ProviderError(
+                self.provider, "POST", response.request.url.path, status, "unexpected token answer"
+            ) from exc
+        return Tokens(
+            answer.access_token,
+            answer.refresh_token,
+            started + dt.timedelta(seconds=answer.expires_in),
+        )
+
+
+def _oauth_error(response: httpx.Response) -> str | None:
+    """The RFC 6749 ``error`` code of a refusal, if the body carries one."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    error = body.get("error") if isinstance(body, dict) else None
+    return error if isinstance(error, str) else None

@@ -124,7 +124,9 @@ from timebridge_common.providers.http import (
     RequestBudget,
     RetryPolicy,
 )
-from timebridge_common.providers.oauth import ReauthorizationNeededError, Tokens
+from timebridge_common.providers.oauth import (
+    BasicAuthTokenEndpoint,
+)
 
 QBO_API_URL = "https://quickbooks.api.intuit.com"
 AUTHORIZE_URL = "https://appcenter.intuit.com/connect/oauth2"
@@ -720,96 +722,12 @@ def authorize_url(
     return f"{base_url}?{urlencode(query)}"
 
 
-class _TokenAnswer(BaseModel):
-    access_token: str
-    refresh_token: str
-    expires_in: int
-    token_type: str = "bearer"  # noqa: S105 - the scheme, not a secret
-    x_refresh_token_expires_in: int | None = None
+class QuickBooksTokens(BasicAuthTokenEndpoint):
+    """Intuit's token endpoint, the :class:`~timebridge_common.providers.oauth.TokenEndpoint` of
+    a :class:`~timebridge_common.providers.oauth.TokenManager` (form body, HTTP Basic auth)."""
 
-
-class QuickBooksTokens:
-    """Intuit's token endpoint, as the :class:`~timebridge_common.providers.oauth.TokenEndpoint`
-    of a :class:`~timebridge_common.providers.oauth.TokenManager`.
-
-    A refused grant (``invalid_grant``: used code, rotated or revoked refresh token) raises
-    :class:`~timebridge_common.providers.oauth.ReauthorizationNeededError`; wrong app credentials
-    (``invalid_client``) a :class:`~timebridge_common.providers.http.ProviderError`; an
-    unreachable or failing endpoint a :class:`~timebridge_common.errors.TransientError`, after
-    which the same refresh token is tried again later (one attempt per call: the caller's retry
-    schedule applies).
-    """
-
-    def __init__(
-        self,
-        client_id: str,
-        client_secret: str,
-        *,
-        token_url: str = TOKEN_URL,
-        http: httpx.AsyncClient | None = None,
-        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
-        timeout_s: float = 30.0,
-    ) -> None:
-        self._auth = httpx.BasicAuth(client_id, client_secret)
-        self._url = token_url
-        self._http = http
-        self._clock = clock
-        self._timeout = timeout_s
-
-    async def exchange_code(self, code: str, redirect_uri: str) -> Tokens:
-        return await self._grant(
-            {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri}
-        )
-
-    async def refresh(self, refresh_token: str) -> Tokens:
-        """New tokens; the answer's refresh token replaces the stored one (it rotates)."""
-        return await self._grant({"grant_type": "refresh_token", "refresh_token": refresh_token})
-
-    async def _grant(self, form: Mapping[str, str]) -> Tokens:
-        started = self._clock()
-        try:
-            response = await self._post(form)
-        except httpx.TransportError as exc:
-            raise TransientError(f"quickbooks token endpoint unreachable ({exc!r})") from exc
-        if response.status_code == 429 or response.status_code >= 500:
-            raise TransientError(f"quickbooks token endpoint answered {response.status_code}")
-        if response.status_code != 200:
-            error = _oauth_error(response)
-            if error == "invalid_grant":
-                raise ReauthorizationNeededError(
-                    "QuickBooks refused the grant (invalid_grant): connect QuickBooks again"
-                )
-            raise ProviderError(
-                "quickbooks", "POST", response.request.url.path, response.status_code, error
-            )
-        try:
-            answer = _TokenAnswer.model_validate_json(response.content)
-        except ValidationError as exc:
-            raise InvalidMessageError(f"unexpected token answer: {exc}"[:500]) from exc
-        return Tokens(
-            access_token=answer.access_token,
-            refresh_token=answer.refresh_token,
-            expires_at=started + dt.timedelta(seconds=answer.expires_in),
-        )
-
-    async def _post(self, form: Mapping[str, str]) -> httpx.Response:
-        headers = {"Accept": "application/json"}
-        if self._http is not None:
-            return await self._http.post(
-                self._url, data=form, auth=self._auth, headers=headers, timeout=self._timeout
-            )
-        async with httpx.AsyncClient() as http:
-            return await http.post(
-                self._url, data=form, auth=self._auth, headers=headers, timeout=self._timeout
-            )
-
-
-def _oauth_error(response: httpx.Response) -> str:
-    try:
-        error = response.json().get("error")
-    except (ValueError, AttributeError):
-        error = None
-    return error if isinstance(error, str) else response.text[:200]
+    provider = "quickbooks"
+    default_token_url = TOKEN_URL
 
 
 def verify_webhook(verifier_token: str, body: bytes, signature: str | None) -> bool:

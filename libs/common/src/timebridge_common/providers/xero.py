@@ -88,18 +88,17 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel, to_pascal
 
-from timebridge_common.errors import InvalidMessageError, TransientError
+from timebridge_common.errors import InvalidMessageError
 from timebridge_common.providers.http import (
-    BODY_LIMIT,
     DEFAULT_RETRY,
-    AuthenticationError,
     ProviderError,
     ProviderHttp,
     RequestBudget,
     RetryPolicy,
-    parse_retry_after,
 )
-from timebridge_common.providers.oauth import ReauthorizationNeededError, Tokens
+from timebridge_common.providers.oauth import (
+    BasicAuthTokenEndpoint,
+)
 
 XERO_API_URL = "https://api.xero.com"
 ACCOUNTING_PATH = "/api.xro/2.0"
@@ -345,90 +344,13 @@ def parse_webhook(body: bytes) -> WebhookPayload:
         raise InvalidMessageError(f"not a Xero webhook payload: {exc}") from exc
 
 
-class _TokenAnswer(BaseModel):
-    access_token: str
-    refresh_token: str
-    expires_in: int
+class XeroTokens(BasicAuthTokenEndpoint):
+    """Xero's token endpoint, a :class:`~timebridge_common.providers.oauth.TokenEndpoint` (form
+    body, HTTP Basic auth). A refresh may be repeated after a lost answer: Xero accepts the
+    previous refresh token for 30 minutes; an authorization code it does not."""
 
-
-class XeroTokens:
-    """Xero's token endpoint, a :class:`~timebridge_common.providers.oauth.TokenEndpoint`.
-
-    One attempt per call: the token endpoint takes form bodies, which the shared HTTP layer does
-    not send, and a failed attempt is a :class:`TransientError` for the caller to repeat later
-    (a refresh token stays usable for 30 minutes after a lost answer; an authorization code
-    does not, the admin then connects again).
-    """
-
-    def __init__(
-        self,
-        client_id: str,
-        client_secret: str,
-        *,
-        token_url: str = TOKEN_URL,
-        http: httpx.AsyncClient | None = None,
-        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
-        timeout_s: float = 30.0,
-    ) -> None:
-        self._auth = (client_id, client_secret)
-        self._url = token_url
-        self._client = http or httpx.AsyncClient()
-        self._owns_client = http is None
-        self._clock = clock
-        self._timeout = timeout_s
-
-    async def aclose(self) -> None:
-        if self._owns_client:
-            await self._client.aclose()
-
-    async def exchange_code(self, code: str, redirect_uri: str) -> Tokens:
-        form = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri}
-        return await self._grant(form)
-
-    async def refresh(self, refresh_token: str) -> Tokens:
-        return await self._grant({"grant_type": "refresh_token", "refresh_token": refresh_token})
-
-    async def _grant(self, form: dict[str, str]) -> Tokens:
-        grant = form["grant_type"]
-        try:
-            response = await self._client.post(
-                self._url,
-                data=form,
-                auth=self._auth,
-                headers={"Accept": "application/json"},
-                timeout=self._timeout,
-            )
-        except httpx.HTTPError as exc:
-            raise TransientError(f"xero token endpoint failed ({type(exc).__name__})") from exc
-        status = response.status_code
-        if status == 429 or status >= 500:
-            wait = parse_retry_after(response.headers.get("retry-after"), self._clock())
-            raise TransientError(f"xero token endpoint answered {status}", retry_after=wait)
-        if status >= 400:
-            error = _oauth_error(response)
-            if error == "invalid_grant":
-                raise ReauthorizationNeededError(f"xero refused the {grant}: connect Xero again")
-            refused = AuthenticationError if status == 401 or error == "invalid_client" else None
-            raise (refused or ProviderError)(
-                "xero", "POST", response.request.url.path, status, response.text[:BODY_LIMIT]
-            )
-        try:
-            answer = _TokenAnswer.model_validate_json(response.content)
-        except ValidationError as exc:
-            raise ProviderError(
-                "xero", "POST", response.request.url.path, status, "unexpected token answer"
-            ) from exc
-        expires_at = self._clock() + dt.timedelta(seconds=answer.expires_in)
-        return Tokens(answer.access_token, answer.refresh_token, expires_at)
-
-
-def _oauth_error(response: httpx.Response) -> str | None:
-    try:
-        body = response.json()
-    except ValueError:
-        return None
-    error = body.get("error") if isinstance(body, dict) else None
-    return error if isinstance(error, str) else None
+    provider = "xero"
+    default_token_url = TOKEN_URL
 
 
 _CONNECTIONS = TypeAdapter(list[Connection])

@@ -243,3 +243,15 @@ async def test_the_api_key_is_sent_but_never_logged_nor_in_errors(
     assert "key *** may not do this" in caught.value.body
     for text in (repr(logged), str(caught.value), repr(caught.value), caught.value.body):
         assert API_KEY not in text
+
+
+async def test_a_bearer_token_sent_per_request_is_masked_too() -> None:
+    token = "eyJ-per-request-token"
+    echo = httpx.Response(403, json={"message": f"Bearer {token} lacks the scope ({token})"})
+    provider = Provider(echo)
+    with pytest.raises(ProviderError) as caught:
+        await connection(provider, FakeTime()).request(
+            "GET", "/invoices", headers={"Authorization": f"Bearer {token}"}
+        )
+    assert token not in caught.value.body
+    assert "*** lacks the scope (***)" in caught.value.body

@@ -198,7 +198,7 @@ class ProviderHttp:
         self.provider = provider
         self._base_url = base_url.rstrip("/")
         self._headers = dict(headers)
-        self._secrets = tuple(v for k, v in headers.items() if k in secret_headers and v)
+        self._secret_names = {name.lower() for name in (*secret_headers, "authorization")}
         self._client = client or httpx.AsyncClient()
         self._owns_client = client is None
         self.budget = budget
@@ -312,8 +312,16 @@ class ProviderHttp:
             ) from exc
 
     def _refusal(self, method: str, path: str, response: httpx.Response) -> ProviderError:
+        """The refusal, with every credential the request carried masked in the answer's text.
+
+        Credentials are whatever the request sent in a secret header, whether set for the
+        connection or per request (a bearer token fetched for each call), and the token part of
+        an ``Authorization`` value on its own.
+        """
+        sent = [v for k, v in response.request.headers.items() if k.lower() in self._secret_names]
+        secrets = {*sent, *(v.split(" ", 1)[1] for v in sent if " " in v)}
         body = response.text[:BODY_LIMIT]
-        for secret in self._secrets:
+        for secret in sorted(secrets, key=len, reverse=True):
             body = body.replace(secret, "***")
         cls = {401: AuthenticationError, 403: AuthenticationError, 404: NotFoundError}.get(
             response.status_code, ProviderError

@@ -9,7 +9,7 @@ entries, and ``external_ref`` lookups.
 
 import datetime as dt
 from collections.abc import AsyncIterator, Mapping
-from typing import Any, Generic, Literal, Self, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
@@ -18,6 +18,7 @@ from timebridge_common.events.base import IanaTimezone, UtcDatetime
 from timebridge_common.providers.http import (
     DEFAULT_RETRY,
     NotFoundError,
+    ProviderClient,
     ProviderError,
     ProviderHttp,
     RequestBudget,
@@ -130,7 +131,7 @@ class _Page(_Model, Generic[T]):
     next_cursor: str | None = None
 
 
-class CoreClient:
+class CoreClient(ProviderClient):
     """One workspace's Core API token; every method returns models or raises."""
 
     def __init__(
@@ -153,12 +154,6 @@ class CoreClient:
             retry=retry,
             timeout_s=timeout_s,
         )
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        await self._http.aclose()
 
     async def me(self) -> Me:
         """The token's workspace and user: the connection test and the admin check."""

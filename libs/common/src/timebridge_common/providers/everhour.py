@@ -51,7 +51,7 @@ the Apiary text it replaced; S = seen in public integrations calling the real AP
 import datetime as dt
 import re
 from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import Annotated, Any, Self, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import httpx
 from pydantic import AfterValidator, BaseModel, ConfigDict, TypeAdapter, ValidationError
@@ -60,6 +60,7 @@ from pydantic.alias_generators import to_camel
 from timebridge_common.errors import InvalidMessageError
 from timebridge_common.providers.http import (
     DEFAULT_RETRY,
+    ProviderClient,
     ProviderError,
     ProviderHttp,
     RequestBudget,
@@ -236,7 +237,7 @@ _HOOK = TypeAdapter(Webhook)
 _HOOKS = TypeAdapter(list[Webhook])
 
 
-class EverhourClient:
+class EverhourClient(ProviderClient):
     """One Everhour connection (one API key); every method returns models or raises.
 
     Errors: :class:`~timebridge_common.providers.http.AuthenticationError` (bad key),
@@ -266,15 +267,6 @@ class EverhourClient:
             retry=retry,
             timeout_s=timeout_s,
         )
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
 
     async def current_user(self) -> User:
         """The key's owner: the "test connection" call (a bad key raises AuthenticationError)."""

@@ -70,7 +70,7 @@ import zoneinfo
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from enum import IntEnum
-from typing import Annotated, Any, Generic, Protocol, Self, TypeVar
+from typing import Annotated, Any, Generic, Protocol, TypeVar
 from urllib.parse import urlencode
 
 import httpx
@@ -79,6 +79,7 @@ from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Type
 from timebridge_common.providers.http import (
     DEFAULT_RETRY,
     OutcomeUnknownError,
+    ProviderClient,
     ProviderError,
     ProviderHttp,
     RequestBudget,
@@ -451,7 +452,7 @@ _CALLBACKS = TypeAdapter(_Envelope[_Result[_Callbacks]])
 _WITH_LINES = {"include[]": "lines"}
 
 
-class FreshBooksClient:
+class FreshBooksClient(ProviderClient):
     """One FreshBooks connection, acting in one accounting account; returns models or raises.
 
     ``access_token`` is awaited before every request (a
@@ -485,12 +486,6 @@ class FreshBooksClient:
             retry=retry,
             timeout_s=timeout_s,
         )
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        await self._http.aclose()
 
     async def me(self) -> Identity:
         """The token's user and business memberships: the connection test and account choice."""

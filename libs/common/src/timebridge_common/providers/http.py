@@ -27,7 +27,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 import httpx
 import structlog
@@ -349,3 +349,22 @@ class Budgets:
         if budget is None:
             budget = self._budgets[key] = RequestBudget(*limit)
         return budget
+
+
+class ProviderClient:
+    """What every provider client shares: its :class:`ProviderHttp`, closed when the client is.
+
+    Clients are short-lived (``async with Client(...) as client:``); closing one closes the HTTP
+    connection pool it owns, never one it was handed.
+    """
+
+    _http: ProviderHttp
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()

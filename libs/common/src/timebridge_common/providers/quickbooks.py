@@ -101,7 +101,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Annotated, Any, Generic, Literal, Self, TypeVar, cast
+from typing import Annotated, Any, Generic, Literal, TypeVar, cast
 from urllib.parse import urlencode
 
 import httpx
@@ -119,6 +119,7 @@ from timebridge_common.errors import InvalidMessageError, TransientError
 from timebridge_common.providers.http import (
     DEFAULT_RETRY,
     NotFoundError,
+    ProviderClient,
     ProviderError,
     ProviderHttp,
     RequestBudget,
@@ -407,7 +408,7 @@ class _CdcAnswer(_Model):
 _ENTITY_MODELS: dict[str, type[_Entity]] = {"Customer": Customer, "Item": Item, "Invoice": Invoice}
 
 
-class QuickBooksClient:
+class QuickBooksClient(ProviderClient):
     """One QuickBooks Online company (``realm_id``) of one connection; returns models or raises.
 
     ``access_token`` is called before every request, so a long listing keeps working across a
@@ -441,12 +442,6 @@ class QuickBooksClient:
             retry=retry,
             timeout_s=timeout_s,
         )
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        await self._http.aclose()
 
     def customers(
         self, *, changed_since: dt.datetime | None = None, page_size: int = PAGE_LIMIT

@@ -72,7 +72,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from decimal import Decimal
-from typing import Annotated, Any, Literal, Self, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import quote, urlencode
 
 import httpx
@@ -91,6 +91,7 @@ from pydantic.alias_generators import to_camel, to_pascal
 from timebridge_common.errors import InvalidMessageError
 from timebridge_common.providers.http import (
     DEFAULT_RETRY,
+    ProviderClient,
     ProviderError,
     ProviderHttp,
     RequestBudget,
@@ -428,7 +429,7 @@ def _quoted(value: str) -> str:
     return f'"{escaped}"'
 
 
-class XeroClient:
+class XeroClient(ProviderClient):
     """One Xero organisation (tenant) of one connection; every method returns models or raises.
 
     ``access_token`` is asked for a bearer before every call (a
@@ -467,12 +468,6 @@ class XeroClient:
         )
         self._access_token = access_token
         self._slots = slots or asyncio.Semaphore(CONCURRENT_LIMIT)
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        await self._http.aclose()
 
     def contacts(
         self,

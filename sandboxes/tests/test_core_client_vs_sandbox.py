@@ -96,7 +96,7 @@ class World(Traffic):
     ticket: str
 
     def client(self, token: str = SERVICE, *, limit: int = 10) -> CoreClient:
-        http = self.recording_client(TimeoutTransport(self.sandbox, 0.2))
+        http = self.recording_client(TimeoutTransport(self.sandbox, 2.0))
         return CoreClient(
             "http://core.test",
             token,

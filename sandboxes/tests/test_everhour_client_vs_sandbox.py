@@ -337,7 +337,7 @@ async def test_over_real_http_with_handshake_delivery_and_a_lost_response() -> N
     async with (
         serve(create_everhour_sandbox(state, faults)) as everhour_url,
         serve(receiver.app) as receiver_url,
-        EverhourClient(everhour_url, ADMIN_KEY, timeout_s=0.2) as client,
+        EverhourClient(everhour_url, ADMIN_KEY, timeout_s=1.0) as client,
     ):
         assert (await client.current_user()).id == admin
         hook = await client.create_hook(f"{receiver_url}/hooks/everhour/a1b2")
@@ -349,7 +349,7 @@ async def test_over_real_http_with_handshake_delivery_and_a_lost_response() -> N
             await receiver.arrived.wait()
         assert receiver.deliveries[0].time_record().time == 1500
 
-        faults.lose_next_responses(1, delay_s=0.6)
+        faults.lose_next_responses(1, delay_s=2.5)
         with pytest.raises(OutcomeUnknownError):
             await client.add_time(task, seconds=900, date=DAY + dt.timedelta(1))
         found = await client.find_time(task, DAY + dt.timedelta(1), admin)

@@ -352,8 +352,8 @@ async def test_clients_are_read_page_by_page_active_only_and_changed_since(world
 
 
 async def test_a_draft_invoice_is_created_once_when_its_answer_is_lost(world: World) -> None:
-    client = world.client(timeout_s=0.2)
-    world.faults.lose_next_responses(1, delay_s=0.6)
+    client = world.client(timeout_s=2.0)
+    world.faults.lose_next_responses(1, delay_s=6.0)
     invoice = await client.ensure_invoice(world.draft())
 
     assert list(world.state.invoices) == [invoice.id]

@@ -125,7 +125,7 @@ class World:
     sent: list[httpx.Request] = field(default_factory=list)
     answers: list[httpx.Response] = field(default_factory=list)
 
-    def http(self, timeout_s: float = 0.2) -> httpx.AsyncClient:
+    def http(self, timeout_s: float = 2.0) -> httpx.AsyncClient:
         """Records every request and every answer (with its body) the client exchanged."""
 
         async def on_request(request: httpx.Request) -> None:
@@ -693,9 +693,9 @@ async def test_over_real_http_consent_lost_answer_and_a_signed_webhook() -> None
         async def bearer() -> str:
             return tokens.access_token
 
-        async with QuickBooksClient(qbo_url, realm, bearer, timeout_s=0.2) as client:
+        async with QuickBooksClient(qbo_url, realm, bearer, timeout_s=1.0) as client:
             item = await client.find_or_create_service_item("Hours", income_account_id=account)
-            faults.lose_next_responses(1, delay_s=0.3)
+            faults.lose_next_responses(1, delay_s=2.5)
             invoice = await client.create_invoice(
                 draft(customer_id, item.id), request_id="loopback-1"
             )

@@ -122,7 +122,7 @@ class World(Traffic):
     access: str = ""
 
     def http(self) -> httpx.AsyncClient:
-        return self.recording_client(TimeoutTransport(self.sandbox, 0.2))
+        return self.recording_client(TimeoutTransport(self.sandbox, 2.0))
 
     def endpoint(self, secret: str = CLIENT_SECRET) -> XeroTokens:
         return XeroTokens(
@@ -327,7 +327,7 @@ async def test_a_draft_whose_answer_was_lost_is_sent_again_with_its_key_and_made
     world: World,
 ) -> None:
     client = world.client()
-    world.faults.lose_next_responses(1, delay_s=1.0)
+    world.faults.lose_next_responses(1, delay_s=6.0)
     invoice = await client.create_invoice(draft(world.customer()), idempotency_key="tb-export-7")
     puts = [r for r in world.sent if r.method == "PUT"]
     assert [r.headers["Idempotency-Key"] for r in puts] == ["tb-export-7", "tb-export-7"]

@@ -82,7 +82,7 @@ class World:
         budget = RequestBudget(20, 10, clock=self.time.clock, sleep=self.time.sleep)
         retry = RetryPolicy(max_attempts=3, sleep=self.time.sleep, rng=lambda: 0.5)
         if base_url != EVERHOUR_URL:
-            return EverhourClient(base_url, key, budget=budget, retry=retry, timeout_s=0.2)
+            return EverhourClient(base_url, key, budget=budget, retry=retry, timeout_s=1.0)
         http = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.everhour_app))
         return EverhourClient(base_url, key, http=http, budget=budget, retry=retry)
 
@@ -385,7 +385,7 @@ async def test_a_lost_answer_is_looked_up_not_written_twice(world: World) -> Non
     faults = Faults()
     async with serve(create_everhour_sandbox(world.everhour, faults)) as url:
         s = await setup(world, url=url)
-        faults.lose_next_responses(1, delay_s=0.6)
+        faults.lose_next_responses(1, delay_s=2.5)
         outcome = await s.sync(s.core_entry("te_1", 1500, "Lost answer"))
     assert (outcome.status, outcome.operation) == ("synced", "create")
     record = await s.record()

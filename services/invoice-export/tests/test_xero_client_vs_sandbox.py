@@ -32,7 +32,7 @@ from timebridge_common.providers.http import (
     RetryPolicy,
 )
 from timebridge_common.providers.oauth import ReauthorizationNeededError, TokenManager, Tokens
-from timebridge_common.providers.xero import (
+from timebridge_invoice_export.adapters.xero import (
     SIGNATURE_HEADER,
     DraftInvoice,
     Invoice,
@@ -51,7 +51,7 @@ from timebridge_sandboxes.faults import Faults, RateLimit
 from timebridge_sandboxes.testing import FakeTime, TimeoutTransport, Traffic, serve
 from timebridge_sandboxes.xero import RATE_LIMIT, XeroState, create_xero_sandbox
 
-SPECS = Path(__file__).resolve().parents[2] / ".." / "shared" / "provider-specs"
+SPECS = Path(__file__).resolve().parents[3] / ".." / "shared" / "provider-specs"
 BASE = "http://xero.test"
 AUTHORIZE = f"{BASE}/identity/connect/authorize"
 CLIENT_ID, CLIENT_SECRET = "xero-client-5e1d", "xero-secret-90a7"

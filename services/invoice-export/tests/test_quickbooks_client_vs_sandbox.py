@@ -33,7 +33,7 @@ from timebridge_common.providers.oauth import (
     TokenManager,
     Tokens,
 )
-from timebridge_common.providers.quickbooks import (
+from timebridge_invoice_export.adapters.quickbooks import (
     DraftInvoice,
     DraftLine,
     DuplicateDocNumberError,
@@ -62,7 +62,7 @@ VERIFIER = "verifier-71c0"
 HOOK_URL = "http://timebridge.test/v1/webhooks/quickbooks"
 DAY = dt.date(2026, 11, 20)
 ITEM = "Consulting hours"
-SPECS = Path(__file__).resolve().parents[2] / ".." / "shared" / "provider-specs"
+SPECS = Path(__file__).resolve().parents[3] / ".." / "shared" / "provider-specs"
 
 
 class Receiver:

@@ -16,7 +16,16 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from timebridge_common.providers.freshbooks import (
+from timebridge_common.providers.http import (
+    AuthenticationError,
+    NotFoundError,
+    OutcomeUnknownError,
+    ProviderError,
+    RequestBudget,
+    RetryPolicy,
+)
+from timebridge_common.providers.oauth import ReauthorizationNeededError, TokenManager, Tokens
+from timebridge_invoice_export.adapters.freshbooks import (
     SIGNATURE_HEADER,
     FreshBooksClient,
     FreshBooksTokens,
@@ -30,15 +39,6 @@ from timebridge_common.providers.freshbooks import (
     verify_webhook,
     webhook_signature,
 )
-from timebridge_common.providers.http import (
-    AuthenticationError,
-    NotFoundError,
-    OutcomeUnknownError,
-    ProviderError,
-    RequestBudget,
-    RetryPolicy,
-)
-from timebridge_common.providers.oauth import ReauthorizationNeededError, TokenManager, Tokens
 from timebridge_sandboxes.faults import Faults, RateLimit
 from timebridge_sandboxes.freshbooks import RATE_LIMIT, FreshBooksState, create_freshbooks_sandbox
 from timebridge_sandboxes.testing import FakeTime, TimeoutTransport, Traffic, serve

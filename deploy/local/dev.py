@@ -50,7 +50,9 @@ SERVICES = (
     ServiceSpec(
         "conflict-resolver", "timebridge_conflict_resolver.entrypoints.main", 3, credentials=True
     ),
-    ServiceSpec("invoice-export", "timebridge_invoice_export.entrypoints.main", 4),
+    ServiceSpec(
+        "invoice-export", "timebridge_invoice_export.entrypoints.main", 4, credentials=True
+    ),
     ServiceSpec("reporting", "timebridge_reporting.entrypoints.main", 5),
 )
 

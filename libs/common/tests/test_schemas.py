@@ -13,10 +13,15 @@ from timebridge_common.events import ALL_EVENTS, Envelope
 from timebridge_common.events.codec import encode
 from timebridge_common.events.schemas import generate, incompatibilities, revisions
 from timebridge_common.testing import (
+    sample_accounting_change_notified,
+    sample_client_changed,
     sample_connection_changed,
     sample_entry_mapped,
     sample_entry_synced,
+    sample_invoice_deleted,
+    sample_invoice_export_requested,
     sample_invoice_exported,
+    sample_invoice_status_changed,
     sample_time_entry_logged,
 )
 
@@ -45,6 +50,11 @@ def test_each_revision_is_compatible_with_the_previous(model: Any) -> None:
         sample_entry_synced(),
         sample_invoice_exported(),
         sample_connection_changed(),
+        sample_invoice_status_changed(),
+        sample_invoice_deleted(),
+        sample_invoice_export_requested(),
+        sample_accounting_change_notified(),
+        sample_client_changed(),
     ],
     ids=lambda e: e.type_name(),
 )

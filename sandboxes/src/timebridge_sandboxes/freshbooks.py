@@ -160,6 +160,8 @@ class _Client:
     p_province: str = ""
     p_country: str = ""
     currency_code: str = "USD"
+    vat_name: str = ""
+    vat_number: str = ""
     vis_state: int = 0
 
 
@@ -316,6 +318,8 @@ class _ClientFields(_In):
     p_province: str | None = None
     p_country: str | None = None
     currency_code: str | None = None
+    vat_name: str | None = None
+    vat_number: str | None = None
     vis_state: Literal[0, 1, 2] | None = None
 
 

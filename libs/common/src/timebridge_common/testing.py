@@ -14,12 +14,18 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from timebridge_common.config import TelemetryConfig
 from timebridge_common.events import (
+    AccountingChangeNotified,
+    ClientAddress,
+    ClientChanged,
     ConnectionChanged,
     EntryMapped,
     EntrySynced,
     IntegrationSettings,
+    InvoiceDeleted,
     InvoiceExported,
+    InvoiceExportRequested,
     InvoiceLine,
+    InvoiceStatusChanged,
     TimeEntryFields,
     TimeEntryLogged,
     UserRef,
@@ -144,6 +150,78 @@ def sample_invoice_exported(**overrides: Any) -> InvoiceExported:
         "exported_at": dt.datetime(2026, 11, 30, 17, 0, tzinfo=dt.UTC),
     }
     return InvoiceExported.model_validate(values | overrides)
+
+
+def sample_invoice_status_changed(**overrides: Any) -> InvoiceStatusChanged:
+    values: dict[str, Any] = {
+        "workspace_id": "acme",
+        "invoice_id": "inv_1",
+        "connection_id": "acc_1",
+        "provider": "xero",
+        "provider_invoice_id": "243216c5-369e-4056-ac67-05388f86dc81",
+        "status": "sent",
+        "number": "INV-0001",
+        "issue_date": dt.date(2026, 11, 30),
+        "total": Decimal("200.00"),
+        "exported_total": Decimal("180.00"),
+        "currency": "EUR",
+        "amount_changed": True,
+        "changed_at": dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC),
+    }
+    return InvoiceStatusChanged.model_validate(values | overrides)
+
+
+def sample_invoice_deleted(**overrides: Any) -> InvoiceDeleted:
+    values: dict[str, Any] = {
+        "workspace_id": "acme",
+        "invoice_id": "inv_1",
+        "was_exported": True,
+        "entry_ids": ("te_1",),
+        "deleted_at": dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC),
+    }
+    return InvoiceDeleted.model_validate(values | overrides)
+
+
+def sample_invoice_export_requested(**overrides: Any) -> InvoiceExportRequested:
+    values: dict[str, Any] = {
+        "workspace_id": "acme",
+        "invoice_id": "inv_1",
+        "connection_id": "acc_1",
+        "requested_at": dt.datetime(2026, 11, 30, 16, 59, tzinfo=dt.UTC),
+    }
+    return InvoiceExportRequested.model_validate(values | overrides)
+
+
+def sample_accounting_change_notified(**overrides: Any) -> AccountingChangeNotified:
+    values: dict[str, Any] = {
+        "workspace_id": "acme",
+        "connection_id": "acc_1",
+        "provider": "quickbooks",
+        "entity": "invoice",
+        "external_id": "130",
+        "operation": "Update",
+        "occurred_at": dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC),
+    }
+    return AccountingChangeNotified.model_validate(values | overrides)
+
+
+def sample_client_changed(**overrides: Any) -> ClientChanged:
+    values: dict[str, Any] = {
+        "workspace_id": "acme",
+        "client_id": "cl_1",
+        "connection_id": "acc_1",
+        "provider": "freshbooks",
+        "external_id": "5512",
+        "display_name": "Globex Corporation",
+        "email": "ap@globex.test",
+        "address": ClientAddress(line1="1 Main St", city="Springfield", country="US"),
+        "tax_number": "US-12-3456789",
+        "currency": "USD",
+        "status": "active",
+        "revision": 1,
+        "changed_at": dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC),
+    }
+    return ClientChanged.model_validate(values | overrides)
 
 
 async def position_group_at_end(bootstrap: str, group_id: str, topics: list[str]) -> None:

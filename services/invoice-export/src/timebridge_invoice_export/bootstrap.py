@@ -1,5 +1,7 @@
-"""Composition root of the invoice-export."""
+"""Composition root of invoice-export."""
 
+import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import asyncpg
@@ -7,13 +9,35 @@ from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from opentelemetry.sdk.trace import TracerProvider
 
+from timebridge_common import connections as connection_copies
+from timebridge_common.auth import WorkspaceAdmins
+from timebridge_common.crypto import SecretBox
+from timebridge_common.db.outbox import OutboxRelay
+from timebridge_common.kafka.publisher import EventPublisher
+from timebridge_common.providers.clients import ProviderClients
+from timebridge_common.providers.core import CoreClient
+from timebridge_common.refusals import RefusedError, refusal_handler
 from timebridge_common.runtime import ServiceRuntime, build_runtime, http_app
-from timebridge_invoice_export.adapters.postgres import PostgresLedger
+from timebridge_invoice_export.adapters.core import CoreDirectory
+from timebridge_invoice_export.adapters.postgres import Store
+from timebridge_invoice_export.adapters.tools import ProductionTools
 from timebridge_invoice_export.config import Settings
 from timebridge_invoice_export.entrypoints import consumers
-from timebridge_invoice_export.entrypoints.http import ledger_router
+from timebridge_invoice_export.entrypoints.http import api_router, oauth_router
+from timebridge_invoice_export.entrypoints.webhooks_http import webhooks_router
+from timebridge_invoice_export.handlers.billing import Billing
+from timebridge_invoice_export.handlers.connections import Connections
+from timebridge_invoice_export.handlers.invoices import Invoices
+from timebridge_invoice_export.handlers.notifications import Notifications
+from timebridge_invoice_export.handlers.poller import Poller
+from timebridge_invoice_export.handlers.ports import AccountingTools
+from timebridge_invoice_export.handlers.sync import PRODUCER, ToolSync
 
-NAME = "invoice-export"
+NAME = PRODUCER
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
 
 
 @dataclass
@@ -21,6 +45,9 @@ class InvoiceExport:
     settings: Settings
     runtime: ServiceRuntime
     app: FastAPI
+    store: Store
+    poller: Poller
+    connections: Connections
 
 
 def bootstrap(
@@ -29,18 +56,70 @@ def bootstrap(
     broker: KafkaBroker | None = None,
     pool: asyncpg.Pool | None = None,
     tracer_provider: TracerProvider | None = None,
+    tools: AccountingTools | None = None,
+    core: Callable[[str, str], CoreClient] | None = None,
+    clock: Callable[[], dt.datetime] = _utc_now,
+    background: bool = True,
 ) -> InvoiceExport:
+    """Build the service. Tests pass ``tools`` and ``core`` pointed at the sandboxes, and
+    ``background=False`` to drive the poller themselves."""
     runtime = build_runtime(
         NAME,
         settings,
-        migrations=("timebridge_invoice_export.adapters.migrations",),
+        migrations=(connection_copies.MIGRATIONS, "timebridge_invoice_export.adapters.migrations"),
         broker=broker,
         pool=pool,
         tracer_provider=tracer_provider,
     )
     assert runtime.pool is not None
-    ledger = PostgresLedger(runtime.pool)
-    consumers.register(runtime, ledger)
+    box = SecretBox(settings.encryption_key.get_secret_value())
+    store = Store(runtime.pool, box)
+    copies = connection_copies.ConnectionCopies(runtime.pool, box)
+    copies.subscribe(runtime)
+    core = core or ProviderClients().core
+    directory = CoreDirectory(copies, core)
+    tools = tools or ProductionTools(settings)
+    base = settings.public_base_url.rstrip("/")
+    connections = Connections(
+        store, tools, public_base_url=base, state_ttl_s=settings.oauth_state_ttl_s, clock=clock
+    )
+    sync = ToolSync(store, connections, clock)
+    invoices = Invoices(store, connections, sync, clock)
+    publisher = EventPublisher(runtime.broker, runtime.tracer, NAME)
+    notifications = Notifications(
+        store,
+        connections,
+        sync,
+        publisher,
+        quickbooks_verifier=settings.quickbooks.webhook_secret.get_secret_value(),
+        xero_webhook_key=settings.xero.webhook_secret.get_secret_value(),
+        publish_timeout_s=settings.publish_timeout_s,
+    )
+    poller = Poller(
+        store,
+        connections,
+        sync,
+        invoices,
+        webhook_url=lambda provider, connection_id: (
+            f"{base}/v1/webhooks/{provider}/{connection_id}"
+            if provider == "freshbooks"
+            else f"{base}/v1/webhooks/{provider}"
+        ),
+        interval_s=settings.poll_interval_s,
+        tick_s=settings.poll_tick_s,
+        stall_s=settings.export_stall_s,
+        clock=clock,
+    )
+    connections.on_connected = poller.wake
+    consumers.register(runtime, store, invoices, notifications)
+    runtime.background.append(OutboxRelay(runtime.pool, publisher).run)
+    if background:
+        runtime.background.append(poller.run)
     app = http_app(runtime, title="Timebridge invoice-export")
-    app.include_router(ledger_router(ledger))
-    return InvoiceExport(settings, runtime, app)
+    app.add_exception_handler(RefusedError, refusal_handler)
+    billing = Billing(store, directory, clock)
+    admins = WorkspaceAdmins(core, directory.base_url)
+    app.include_router(api_router(connections, billing, invoices, admins))
+    app.include_router(oauth_router(connections))
+    app.include_router(webhooks_router(notifications))
+    return InvoiceExport(settings, runtime, app, store, poller, connections)

@@ -125,13 +125,17 @@ class EntrySynced(Event):
 
 
 class InvoiceLine(BaseModel):
+    """One line of an invoice: hours of one project and person at one rate, or one expense."""
+
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     description: str
-    quantity_hours: Money
+    quantity_hours: Money = Field(description="Hours, rounded to hundredths; 1 for an expense")
     unit_price: Money
-    amount: Money
+    amount: Money = Field(description="quantity_hours x unit_price, rounded to the minor unit")
     project_id: ExternalId | None = None
+    kind: Literal["time", "expense"] = "time"
+    user_id: ExternalId | None = Field(default=None, description="Core user, for time lines")
 
 
 class InvoiceExported(Event):
@@ -153,11 +157,151 @@ class InvoiceExported(Event):
     status: Literal["draft"] = "draft"
     lines: tuple[InvoiceLine, ...]
     total: Money
-    entry_ids: tuple[ExternalId, ...]
+    entry_ids: tuple[ExternalId, ...] = Field(description="Core time entries now invoiced")
     exported_at: UtcDatetime
+    connection_id: ExternalId | None = Field(
+        default=None, description="The accounting connection (company) it went to"
+    )
+    due_date: dt.date | None = None
+    expense_ids: tuple[ExternalId, ...] = Field(default=(), description="Expenses now invoiced")
 
     def partition_key(self) -> str:
         return f"{self.workspace_id}:{self.invoice_id}"
+
+
+InvoiceStatus = Literal["draft", "submitted", "sent", "partially_paid", "paid", "voided", "deleted"]
+
+
+class InvoiceStatusChanged(Event):
+    """An exported invoice changed in the accounting tool: status, number, date or amount.
+
+    Published whenever any of them differs from what Timebridge last saw (through the tool's
+    webhooks or polling). ``amount_changed`` is the accounting article's warning: the tool's
+    total differs from the total Timebridge exported.
+    """
+
+    name: ClassVar[str] = "InvoiceStatusChanged"
+    version: ClassVar[int] = 1
+
+    invoice_id: ExternalId
+    connection_id: ExternalId
+    provider: SystemName
+    provider_invoice_id: ExternalId
+    status: InvoiceStatus
+    number: str | None = None
+    issue_date: dt.date | None = None
+    total: Money = Field(description="The invoice's total in the tool now")
+    exported_total: Money
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    amount_changed: bool
+    changed_at: UtcDatetime = Field(description="When Timebridge saw the change")
+
+    def partition_key(self) -> str:
+        return f"{self.workspace_id}:{self.invoice_id}"
+
+
+class InvoiceDeleted(Event):
+    """An invoice was deleted in Timebridge: its time entries and expenses are uninvoiced.
+
+    A draft can be deleted at any time; an exported invoice only once it was deleted in the
+    accounting tool (the article's "delete it on the Invoice preview page").
+    """
+
+    name: ClassVar[str] = "InvoiceDeleted"
+    version: ClassVar[int] = 1
+
+    invoice_id: ExternalId
+    was_exported: bool
+    entry_ids: tuple[ExternalId, ...]
+    expense_ids: tuple[ExternalId, ...] = ()
+    deleted_at: UtcDatetime
+
+    def partition_key(self) -> str:
+        return f"{self.workspace_id}:{self.invoice_id}"
+
+
+class InvoiceExportRequested(Event):
+    """An admin asked to copy a draft invoice to its accounting tool (invoice-export's own work
+    queue: the export runs, and is retried, from this event; the invoice is frozen from here on).
+    """
+
+    name: ClassVar[str] = "InvoiceExportRequested"
+    version: ClassVar[int] = 1
+
+    invoice_id: ExternalId
+    connection_id: ExternalId
+    requested_at: UtcDatetime
+    attempt: int = Field(default=1, ge=1, description="Re-requests of a stalled export count up")
+
+    def partition_key(self) -> str:
+        return f"{self.workspace_id}:{self.invoice_id}"
+
+
+class AccountingChangeNotified(Event):
+    """An accounting tool said, through a verified webhook, that a client or invoice changed.
+
+    Webhooks carry ids only; the consumer re-reads the record from the tool. The event id is
+    derived from the notification, so a redelivered webhook is one event.
+    """
+
+    name: ClassVar[str] = "AccountingChangeNotified"
+    version: ClassVar[int] = 1
+
+    connection_id: ExternalId
+    provider: SystemName
+    entity: Literal["client", "invoice"]
+    external_id: ExternalId
+    operation: str = Field(max_length=40, description="The tool's word: Create, UPDATE, ...")
+    occurred_at: UtcDatetime | None = None
+
+    def partition_key(self) -> str:
+        return f"{self.connection_id}:{self.entity}:{self.external_id}"
+
+    def notification_id(self) -> uuid.UUID:
+        when = self.occurred_at.isoformat() if self.occurred_at else "-"
+        name = f"{self.connection_id}:{self.entity}:{self.external_id}:{self.operation}:{when}"
+        return uuid.uuid5(_OBSERVATION_NAMESPACE, name)
+
+
+class ClientAddress(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    line1: str | None = None
+    line2: str | None = None
+    city: str | None = None
+    region: str | None = None
+    postal_code: str | None = None
+    country: str | None = None
+
+
+class ClientChanged(Event):
+    """The full current state of a client mirrored from an accounting tool (compacted topic).
+
+    Clients come from the tools; Timebridge never deletes one, it archives it (archived in the
+    tool, or archived by an admin in Timebridge).
+    """
+
+    name: ClassVar[str] = "ClientChanged"
+    version: ClassVar[int] = 1
+
+    client_id: ExternalId
+    connection_id: ExternalId
+    provider: SystemName
+    external_id: ExternalId
+    display_name: str
+    email: str | None = None
+    address: ClientAddress | None = None
+    tax_number: str | None = None
+    taxable: bool | None = None
+    tax_code: str | None = None
+    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
+    status: Literal["active", "archived"]
+    archived_by: Literal["tool", "timebridge"] | None = None
+    revision: int = Field(ge=1)
+    changed_at: UtcDatetime
+
+    def partition_key(self) -> str:
+        return self.client_id
 
 
 class EntryMapped(Event):
@@ -240,4 +384,9 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     EntrySynced,
     InvoiceExported,
     ConnectionChanged,
+    InvoiceExportRequested,
+    InvoiceStatusChanged,
+    InvoiceDeleted,
+    AccountingChangeNotified,
+    ClientChanged,
 )

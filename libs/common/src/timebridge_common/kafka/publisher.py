@@ -1,5 +1,6 @@
 """Publishing events with their envelope and trace context."""
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -58,3 +59,23 @@ class EventPublisher:
             await self._broker.publish(
                 encoded.value, encoded.topic, key=encoded.key, headers=headers
             )
+
+
+class UnavailableError(Exception):
+    """Kafka did not acknowledge in time: answer 503 so the sender retries (nothing lost)."""
+
+
+async def publish_acknowledged(
+    publisher: EventPublisher, events: list[tuple[Event, Envelope]], timeout_s: float
+) -> None:
+    """Publish and return only once Kafka acknowledged every event (``acks=all``).
+
+    What a webhook receiver calls before it answers ``2xx``: a sender told "accepted" must be
+    able to forget the delivery, so it has to be durable first.
+    """
+    try:
+        async with asyncio.timeout(timeout_s):
+            for event, envelope in events:
+                await publisher.publish(event, envelope)
+    except Exception as exc:
+        raise UnavailableError(str(exc) or type(exc).__name__) from exc

@@ -42,7 +42,8 @@ fixtures, and FreshBooks' Postman collection; A = assumed):
   (``amount``, ``outstanding``, ``paid``), ``lines`` (with ``include[]=lines``) of ``name``,
   ``description``, ``qty``, ``unit_cost``, ``amount``; clients ``fname``, ``lname``,
   ``organization``, ``email``, ``p_street``/``p_street2``/``p_city``/``p_code``/``p_province``/
-  ``p_country``, ``currency_code``, ``vis_state``, ``updated``. S ``search[customerid]``.
+  ``p_country``, ``currency_code``, ``vat_name``, ``vat_number``, ``vis_state``, ``updated``.
+  S ``search[customerid]``.
 - A FreshBooks documents no idempotency key. A create whose answer is lost is found again by its
   ``po_number`` (the "Reference" of the invoice), which carries Timebridge's invoice id; no
   ``po_number`` filter is documented, so the client's invoices are listed and matched here
@@ -202,6 +203,10 @@ class Client(_Model):
     p_province: str | None = None
     p_country: str | None = None
     currency_code: str | None = None
+    vat_name: str | None = None
+    """The client's tax name (e.g. "VAT", "GST")."""
+    vat_number: str | None = None
+    """The client's tax registration number."""
     vis_state: VisState = VisState.ACTIVE
     updated: AccountingDatetime | None = None
 

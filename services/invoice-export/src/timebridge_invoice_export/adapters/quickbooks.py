@@ -344,6 +344,8 @@ class DraftInvoice(BaseModel):
     customer_id: str
     lines: tuple[DraftLine, ...] = Field(min_length=1)
     txn_date: dt.date
+    due_date: dt.date | None = None
+    """``DueDate``; ``None``: QuickBooks derives it from the customer's terms."""
     doc_number: str | None = Field(default=None, max_length=21)
     """``None``: QuickBooks gives the next number of its own sequence."""
     currency: str | None = None
@@ -528,6 +530,8 @@ class QuickBooksClient(ProviderClient):
         }
         if draft.currency is not None:
             body["CurrencyRef"] = {"value": draft.currency}
+        if draft.due_date is not None:
+            body["DueDate"] = draft.due_date.isoformat()
         if draft.note is not None:
             body["PrivateNote"] = draft.note
         return await self._write("Invoice", body, Invoice, request_id=request_id)

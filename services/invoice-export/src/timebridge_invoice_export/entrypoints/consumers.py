@@ -1,13 +1,25 @@
-"""Kafka subscriptions of invoice-export."""
+"""Kafka subscriptions of invoice-export (each with the runtime's explicit ack policy: an offset
+is committed only after the handler finished or the record was dead-lettered)."""
 
-from timebridge_common.events import EntrySynced, Envelope
+from timebridge_common.events import (
+    AccountingChangeNotified,
+    Envelope,
+    InvoiceExportRequested,
+    TimeEntryLogged,
+)
 from timebridge_common.runtime import ServiceRuntime
-from timebridge_invoice_export.adapters.postgres import PostgresLedger
-from timebridge_invoice_export.handlers.ledger import on_entry_synced
+from timebridge_invoice_export.adapters.postgres import Store
+from timebridge_invoice_export.handlers.invoices import Invoices
+from timebridge_invoice_export.handlers.ledger import on_time_entry_logged
+from timebridge_invoice_export.handlers.notifications import Notifications
 
 
-def register(runtime: ServiceRuntime, ledger: PostgresLedger) -> None:
-    async def entry_synced(envelope: Envelope, event: EntrySynced) -> None:
-        await on_entry_synced(ledger, envelope, event)
+def register(
+    runtime: ServiceRuntime, store: Store, invoices: Invoices, notifications: Notifications
+) -> None:
+    async def time_entry_logged(envelope: Envelope, event: TimeEntryLogged) -> None:
+        await on_time_entry_logged(store, envelope, event)
 
-    runtime.subscribe(EntrySynced, entry_synced)
+    runtime.subscribe(TimeEntryLogged, time_entry_logged)
+    runtime.subscribe(InvoiceExportRequested, invoices.perform_export)
+    runtime.subscribe(AccountingChangeNotified, notifications.handle)

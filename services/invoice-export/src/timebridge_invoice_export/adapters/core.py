@@ -1,0 +1,28 @@
+"""Core's projects, read with the workspace's Core service token (from the connection copies)."""
+
+from collections.abc import Callable
+
+from timebridge_common.connections import ConnectionCopies
+from timebridge_common.errors import TransientError
+from timebridge_common.providers.core import CoreClient
+from timebridge_invoice_export.handlers.billing import CoreProject
+
+CORE = "core"
+
+
+class CoreDirectory:
+    def __init__(self, copies: ConnectionCopies, core: Callable[[str, str], CoreClient]) -> None:
+        self._copies = copies
+        self._core = core
+
+    async def base_url(self, workspace_id: str) -> str | None:
+        found = await self._copies.connected(workspace_id, CORE)
+        return found[0].base_url if found else None
+
+    async def projects(self, workspace_id: str) -> list[CoreProject]:
+        found = await self._copies.connected(workspace_id, CORE)
+        if not found:
+            raise TransientError(f"no Core connection for workspace {workspace_id!r} (yet)")
+        connection = found[0]
+        async with self._core(connection.base_url, self._copies.credentials(connection)) as core:
+            return [CoreProject(p.id, p.name, p.archived) async for p in core.projects()]

@@ -1,0 +1,203 @@
+"""Setting up billing: clients (archive only), projects assigned to clients, rates, expenses."""
+
+import datetime as dt
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Protocol
+
+from timebridge_common.errors import TransientError
+from timebridge_common.providers.http import ProviderError
+from timebridge_common.refusals import ConflictError, InvalidError, NotFoundError, UpstreamError
+from timebridge_invoice_export.adapters.postgres import Store, Tx
+from timebridge_invoice_export.domain.accounting import PROVIDER_NAMES
+from timebridge_invoice_export.domain.clients import MirroredClient, archived
+from timebridge_invoice_export.domain.invoices import Expense
+from timebridge_invoice_export.domain.ledger import LedgerEntry
+from timebridge_invoice_export.domain.rates import Rate
+from timebridge_invoice_export.handlers.sync import client_changed, envelope
+
+Clock = Callable[[], dt.datetime]
+
+
+@dataclass(frozen=True, slots=True)
+class CoreProject:
+    project_id: str
+    name: str
+    archived: bool
+
+
+class CoreProjects(Protocol):
+    async def projects(self, workspace_id: str) -> list[CoreProject]:
+        """The workspace's projects, read from Core with its service token."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectView:
+    project_id: str
+    name: str
+    archived: bool
+    client_id: str | None
+
+
+class Billing:
+    def __init__(self, store: Store, core: CoreProjects, clock: Clock) -> None:
+        self._store = store
+        self._core = core
+        self._clock = clock
+
+    # -- clients -------------------------------------------------------------------------------
+
+    async def clients(self, workspace_id: str, status: str | None) -> list[MirroredClient]:
+        async with self._store.tx() as tx:
+            return await tx.clients(workspace_id, status)
+
+    async def client(self, workspace_id: str, client_id: str) -> MirroredClient:
+        async with self._store.tx() as tx:
+            return await require_client(tx, workspace_id, client_id)
+
+    async def archive(self, workspace_id: str, client_id: str, archive: bool) -> MirroredClient:
+        async with self._store.tx() as tx:
+            client = await require_client(tx, workspace_id, client_id, lock=True)
+            updated = archived(client, archive)
+            if updated is None:
+                return client
+            await tx.save_client(updated)
+            event = client_changed(updated, self._clock())
+            await tx.publish([(event, envelope(event))])
+            return updated
+
+    async def delete_client(self, workspace_id: str, client_id: str) -> None:
+        """Refused, always: the accounting article's "external clients can't be deleted"."""
+        client = await self.client(workspace_id, client_id)
+        tool = PROVIDER_NAMES.get(client.provider, client.provider)
+        raise ConflictError(
+            f"{client.name!r} comes from {tool}: it cannot be deleted in Timebridge, only archived"
+            f" (POST .../clients/{client_id}/archive), or deleted in {tool}"
+        )
+
+    # -- projects ------------------------------------------------------------------------------
+
+    async def projects(self, workspace_id: str) -> list[ProjectView]:
+        core = await self._core_projects(workspace_id)
+        async with self._store.tx() as tx:
+            assigned = await tx.projects(workspace_id)
+        views = [
+            ProjectView(p.project_id, p.name, p.archived, assigned.get(p.project_id, ("", None))[1])
+            for p in core
+        ]
+        known = {p.project_id for p in core}
+        views += [
+            ProjectView(project_id, name, True, client_id)
+            for project_id, (name, client_id) in assigned.items()
+            if project_id not in known
+        ]
+        return views
+
+    async def assign(self, workspace_id: str, project_id: str, client_id: str) -> ProjectView:
+        project = next(
+            (p for p in await self._core_projects(workspace_id) if p.project_id == project_id),
+            None,
+        )
+        if project is None:
+            raise InvalidError(f"Core has no project {project_id} in {workspace_id}")
+        async with self._store.tx() as tx:
+            client = await require_client(tx, workspace_id, client_id)
+            if client.status != "active":
+                raise ConflictError(f"client {client.name!r} is archived")
+            await tx.assign_project(workspace_id, project_id, project.name, client_id)
+        return ProjectView(project_id, project.name, project.archived, client_id)
+
+    async def unassign(self, workspace_id: str, project_id: str) -> None:
+        async with self._store.tx() as tx:
+            if not await tx.unassign_project(workspace_id, project_id):
+                raise NotFoundError(f"project {project_id} is assigned to no client")
+
+    async def _core_projects(self, workspace_id: str) -> list[CoreProject]:
+        try:
+            return await self._core.projects(workspace_id)
+        except (ProviderError, TransientError) as exc:
+            raise UpstreamError(f"Core could not list the projects: {exc}") from exc
+
+    # -- rates ---------------------------------------------------------------------------------
+
+    async def rates(self, workspace_id: str) -> list[Rate]:
+        async with self._store.tx() as tx:
+            return await tx.rates(workspace_id)
+
+    async def put_rate(
+        self,
+        workspace_id: str,
+        *,
+        project_id: str | None,
+        user_id: str | None,
+        hourly_rate: Decimal,
+        currency: str,
+    ) -> Rate:
+        if project_id is None and user_id is None:
+            raise InvalidError("a rate is for a project, a user, or a user on a project")
+        rate = Rate("rt_" + uuid.uuid4().hex[:16], project_id, user_id, hourly_rate, currency)
+        async with self._store.tx() as tx:
+            return await tx.put_rate(workspace_id, rate)
+
+    async def delete_rate(self, workspace_id: str, rate_id: str) -> None:
+        async with self._store.tx() as tx:
+            if not await tx.delete_rate(workspace_id, rate_id):
+                raise NotFoundError(f"no rate {rate_id}")
+
+    # -- expenses ------------------------------------------------------------------------------
+
+    async def add_expense(
+        self,
+        workspace_id: str,
+        *,
+        project_id: str,
+        date: dt.date,
+        description: str,
+        amount: Decimal,
+        currency: str,
+        billable: bool,
+    ) -> Expense:
+        expense = Expense(
+            expense_id="ex_" + uuid.uuid4().hex[:16],
+            workspace_id=workspace_id,
+            project_id=project_id,
+            date=date,
+            description=description,
+            amount=amount,
+            currency=currency,
+            billable=billable,
+        )
+        async with self._store.tx() as tx:
+            await tx.add_expense(expense)
+        return expense
+
+    async def expenses(self, workspace_id: str) -> list[Expense]:
+        async with self._store.tx() as tx:
+            return await tx.expenses(workspace_id)
+
+    async def delete_expense(self, workspace_id: str, expense_id: str) -> None:
+        async with self._store.tx() as tx:
+            expense = await tx.expense(expense_id, lock=True)
+            if expense is None or expense.workspace_id != workspace_id:
+                raise NotFoundError(f"no expense {expense_id}")
+            if expense.invoice_id is not None:
+                raise ConflictError(f"expense {expense_id} is on invoice {expense.invoice_id}")
+            await tx.delete_expense(expense_id)
+
+    # -- the ledger ----------------------------------------------------------------------------
+
+    async def entries(self, workspace_id: str, *, uninvoiced: bool) -> list[LedgerEntry]:
+        async with self._store.tx() as tx:
+            return await tx.entries(workspace_id, uninvoiced=uninvoiced)
+
+
+async def require_client(
+    tx: Tx, workspace_id: str, client_id: str, *, lock: bool = False
+) -> MirroredClient:
+    client = await tx.client(client_id, lock=lock)
+    if client is None or client.workspace_id != workspace_id:
+        raise NotFoundError(f"no client {client_id} in {workspace_id}")
+    return client

@@ -26,6 +26,7 @@ from timebridge_invoice_export.domain.clients import MirroredClient
 from timebridge_invoice_export.domain.connections import AccountingConnection, ConnectionStatus
 from timebridge_invoice_export.domain.invoices import Expense, Invoice, InvoiceStatus, Line
 from timebridge_invoice_export.domain.ledger import Held, LedgerEntry
+from timebridge_invoice_export.domain.money import round_money
 from timebridge_invoice_export.domain.rates import Rate
 
 
@@ -729,6 +730,7 @@ def _connection(row: asyncpg.Record) -> AccountingConnection:
         last_error=row["last_error"],
         webhooks_registered_at=row["webhooks_registered_at"],
         created_at=row["created_at"],
+        verified_webhooks=len(row["webhook_verifiers"]),
     )
 
 
@@ -817,6 +819,11 @@ def _line(data: dict[str, Any]) -> Line:
     )
 
 
+def _money(value: Decimal | None, currency: str | None) -> Decimal | None:
+    """An amount as the currency writes it (``numeric(18,4)`` pads to four places)."""
+    return None if value is None else round_money(value, currency or "XXX")
+
+
 def _invoice(row: asyncpg.Record) -> Invoice:
     status: InvoiceStatus = row["status"]
     return Invoice(
@@ -832,7 +839,7 @@ def _invoice(row: asyncpg.Record) -> Invoice:
         status=status,
         currency=row["currency"],
         lines=tuple(_line(line) for line in row["lines"] or ()),
-        total=row["total"],
+        total=_money(row["total"], row["currency"]),
         export_requested_at=row["export_requested_at"],
         export_attempt=row["export_attempt"],
         export_error=row["export_error"],
@@ -841,7 +848,7 @@ def _invoice(row: asyncpg.Record) -> Invoice:
         tool_status=row["tool_status"],
         number=row["number"],
         tool_issue_date=row["tool_issue_date"],
-        tool_total=row["tool_total"],
+        tool_total=_money(row["tool_total"], row["currency"]),
         tool_updated_at=row["tool_updated_at"],
         amount_changed=row["amount_changed"],
         tool_checked_at=row["tool_checked_at"],

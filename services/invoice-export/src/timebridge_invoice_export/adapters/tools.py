@@ -238,7 +238,10 @@ def _qbo_invoice(invoice: qbo.Invoice) -> ToolInvoice:
         issue_date=invoice.txn_date,
         due_date=invoice.due_date,
         status=invoice.lifecycle,
-        total=invoice.total_amt,
+        total=sum(
+            (line.amount for line in invoice.line if line.detail_type == "SalesItemLineDetail"),
+            Decimal(0),
+        ),
         currency=invoice.currency_ref.value if invoice.currency_ref else None,
         updated_at=invoice.changed_at,
     )
@@ -415,7 +418,7 @@ def _xero_status(invoice: xro.Invoice) -> ToolInvoiceStatus:
 
 
 def _xero_invoice(invoice: xro.Invoice) -> ToolInvoice:
-    total = invoice.total if invoice.total is not None else invoice.sub_total
+    total = invoice.sub_total if invoice.sub_total is not None else invoice.total
     return ToolInvoice(
         external_id=invoice.invoice_id,
         client_external_id=invoice.contact.contact_id,
@@ -555,7 +558,9 @@ def _fb_invoice(invoice: fb.Invoice) -> ToolInvoice:
         issue_date=invoice.create_date,
         due_date=invoice.due_date,
         status=_fb_status(invoice),
-        total=invoice.amount.amount,
+        total=sum((line.amount.amount for line in invoice.lines if line.amount), Decimal(0))
+        if invoice.lines
+        else invoice.amount.amount,
         currency=invoice.currency_code,
         updated_at=invoice.updated,
     )

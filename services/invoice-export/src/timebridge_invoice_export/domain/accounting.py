@@ -77,6 +77,8 @@ class ToolInvoice:
     due_date: dt.date | None
     status: ToolInvoiceStatus
     total: Decimal
+    """The amount before tax (the sum of the lines), comparable with what Timebridge exported:
+    a tool adding its sales tax is not "the amount changed", an edited line is."""
     currency: str | None
     updated_at: dt.datetime | None
 

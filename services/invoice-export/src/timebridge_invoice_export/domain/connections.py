@@ -41,6 +41,8 @@ class AccountingConnection:
     last_error: str | None
     webhooks_registered_at: dt.datetime | None
     created_at: dt.datetime
+    verified_webhooks: int = 0
+    """FreshBooks callbacks confirmed with their verifier (their deliveries can be checked)."""
 
 
 def choose(tenants: tuple[Tenant, ...], wanted: str | None) -> Tenant | None:

@@ -54,6 +54,10 @@ class ConnectionView(BaseModel):
     mirrored_at: dt.datetime | None
     last_poll_at: dt.datetime | None
     last_error: str | None
+    webhooks_registered_at: dt.datetime | None = Field(
+        description="FreshBooks: when its callbacks were registered for this company"
+    )
+    verified_webhooks: int = Field(description="FreshBooks callbacks confirmed by FreshBooks")
 
     @classmethod
     def of(cls, c: AccountingConnection) -> "ConnectionView":
@@ -68,6 +72,8 @@ class ConnectionView(BaseModel):
             mirrored_at=c.mirrored_at,
             last_poll_at=c.last_poll_at,
             last_error=c.last_error,
+            webhooks_registered_at=c.webhooks_registered_at,
+            verified_webhooks=c.verified_webhooks,
         )
 
 

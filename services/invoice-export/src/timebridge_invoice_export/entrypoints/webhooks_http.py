@@ -6,7 +6,7 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, Header, HTTPException, Path, Request, Response, status
 
 from timebridge_common.kafka.publisher import UnavailableError
-from timebridge_invoice_export.handlers.notifications import Notifications
+from timebridge_invoice_export.handlers.notifications import Notifications, UnauthenticatedError
 
 MAX_BODY = 1 << 20
 _RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -52,9 +52,11 @@ def webhooks_router(notifications: Notifications) -> APIRouter:
         request: Request,
         signature: Annotated[str | None, Header(alias="x-xero-signature")] = None,
     ) -> Response:
-        """``200`` with an empty body, as Xero requires (also for its intent-to-receive)."""
+        """``200`` or ``401`` with an empty body, as Xero's intent-to-receive check requires."""
         try:
             await notifications.xero(await _body(request), signature)
+        except UnauthenticatedError:
+            return Response(status_code=status.HTTP_401_UNAUTHORIZED)
         except UnavailableError as exc:
             raise _unavailable(exc) from None
         return Response(status_code=status.HTTP_200_OK)

@@ -1,10 +1,12 @@
 """Run every Timebridge service on this machine against the local Kafka and PostgreSQL.
 
 ``make dev`` calls this after ``infra-up`` and ``topics``. It creates the service databases if
-missing, starts the Core and Everhour sandboxes and the five services as child processes, waits
-until each answers, registers the demo workspace (its Core on the Core sandbox, whose signed
-webhooks go to ingest), prints where everything listens, and on Ctrl-C (or SIGTERM) stops them
-all with SIGTERM, escalating to SIGKILL only after a grace period, so no process outlives it.
+missing, starts the sandboxes (Core, Everhour, QuickBooks Online, Xero, FreshBooks) and the five
+services as child processes, waits until each answers, registers the demo workspace (its Core on
+the Core sandbox, whose signed webhooks go to ingest; the accounting sandboxes' OAuth apps and
+webhooks pointed at invoice-export), prints where everything listens, and on Ctrl-C (or SIGTERM)
+stops them all with SIGTERM, escalating to SIGKILL only after a grace period, so no process
+outlives it.
 """
 
 import argparse
@@ -29,7 +31,18 @@ STATE = Path(os.environ.get("TIMEBRIDGE_STATE_DIR", ROOT / ".local"))
 GRACE_S = 20.0
 EVERHOUR_SANDBOX = 101
 CORE_SANDBOX = 102
-"""Sandbox ports, as offsets from --port-base like the services' (8101, 8102 by default)."""
+QUICKBOOKS_SANDBOX = 103
+XERO_SANDBOX = 104
+FRESHBOOKS_SANDBOX = 105
+"""Sandbox ports, as offsets from --port-base like the services' (8101..8105 by default)."""
+INVOICE_EXPORT = 4
+ACCOUNTING = {
+    # tool: (sandbox port offset, authorize path, token path)
+    "quickbooks": (QUICKBOOKS_SANDBOX, "/connect/oauth2", "/oauth2/v1/tokens/bearer"),
+    "xero": (XERO_SANDBOX, "/identity/connect/authorize", "/connect/token"),
+    "freshbooks": (FRESHBOOKS_SANDBOX, "/oauth/authorize", "/auth/oauth/token"),
+}
+ACCOUNTING_CLIENT_ID = "timebridge-dev"
 
 
 @dataclass(frozen=True)
@@ -75,6 +88,11 @@ def dev_secrets() -> dict[str, str]:
         "CORE_SERVICE_TOKEN": 24,
         "EVERHOUR_API_KEY": 16,
         "EVERHOUR_MEMBER_API_KEY": 16,
+        "QUICKBOOKS_CLIENT_SECRET": 24,
+        "QUICKBOOKS_VERIFIER_TOKEN": 24,
+        "XERO_CLIENT_SECRET": 24,
+        "XERO_WEBHOOK_KEY": 24,
+        "FRESHBOOKS_CLIENT_SECRET": 24,
     }
     missing = {k: secrets.token_urlsafe(n) for k, n in wanted.items() if k not in values}
     if missing:
@@ -112,6 +130,7 @@ async def wait_ready(url: str, proc: asyncio.subprocess.Process, timeout_s: floa
 
 def sandbox_commands(args: argparse.Namespace, creds: dict[str, str]) -> dict[str, list[str]]:
     sandbox = [sys.executable, "-m", "timebridge_sandboxes"]
+    invoice = f"http://127.0.0.1:{args.port_base + INVOICE_EXPORT}"
     return {
         "everhour-sandbox": [
             *sandbox, "everhour", "--port", str(args.port_base + EVERHOUR_SANDBOX),
@@ -119,12 +138,33 @@ def sandbox_commands(args: argparse.Namespace, creds: dict[str, str]) -> dict[st
             "--member-api-key", creds["EVERHOUR_MEMBER_API_KEY"],
         ],
         "core-sandbox": [
-            *sandbox, "core", "--port", str(args.port_base + CORE_SANDBOX), "--workspace", "demo",
-            "--webhook-url", f"http://127.0.0.1:{args.port_base + 1}/v1/webhooks/core/demo",
+            *sandbox, "core", "--port", str(args.port_base + CORE_SANDBOX),
+            "--workspace", args.workspace,
+            "--webhook-url",
+            f"http://127.0.0.1:{args.port_base + 1}/v1/webhooks/core/{args.workspace}",
             "--webhook-secret", creds["DEMO_CORE_WEBHOOK_SECRET"],
             "--admin-token", creds["CORE_ADMIN_TOKEN"],
             "--member-token", creds["CORE_MEMBER_TOKEN"],
             "--service-token", creds["CORE_SERVICE_TOKEN"],
+        ],
+        "quickbooks-sandbox": [
+            *sandbox, "quickbooks", "--port", str(args.port_base + QUICKBOOKS_SANDBOX),
+            "--client-id", ACCOUNTING_CLIENT_ID,
+            "--client-secret", creds["QUICKBOOKS_CLIENT_SECRET"],
+            "--redirect-uri", f"{invoice}/v1/oauth/quickbooks/callback",
+            "--webhook-url", f"{invoice}/v1/webhooks/quickbooks",
+            "--verifier-token", creds["QUICKBOOKS_VERIFIER_TOKEN"],
+        ],
+        "xero-sandbox": [
+            *sandbox, "xero", "--port", str(args.port_base + XERO_SANDBOX),
+            "--client-id", ACCOUNTING_CLIENT_ID,
+            "--client-secret", creds["XERO_CLIENT_SECRET"],
+            "--redirect-uri", f"{invoice}/v1/oauth/xero/callback",
+        ],
+        "freshbooks-sandbox": [
+            *sandbox, "freshbooks", "--port", str(args.port_base + FRESHBOOKS_SANDBOX),
+            "--client-id", ACCOUNTING_CLIENT_ID,
+            "--client-secret", creds["FRESHBOOKS_CLIENT_SECRET"],
         ],
     }  # fmt: skip
 
@@ -135,18 +175,54 @@ async def seed_demo(args: argparse.Namespace, creds: dict[str, str]) -> None:
     admin = {"authorization": f"Bearer {creds['TB_ADMIN_TOKEN']}"}
     async with httpx.AsyncClient(base_url=ingest, headers=admin, timeout=30) as client:
         response = await client.put(
-            "/v1/admin/workspaces/demo/webhook-secrets/core",
+            f"/v1/admin/workspaces/{args.workspace}/webhook-secrets/core",
             json={"secret": creds["DEMO_CORE_WEBHOOK_SECRET"]},
         )
         response.raise_for_status()
         response = await client.put(
-            "/v1/admin/workspaces/demo",
+            f"/v1/admin/workspaces/{args.workspace}",
             json={
                 "core_base_url": f"http://127.0.0.1:{args.port_base + CORE_SANDBOX}",
                 "core_api_token": creds["CORE_SERVICE_TOKEN"],
             },
         )
         response.raise_for_status()
+
+
+async def subscribe_xero(args: argparse.Namespace, creds: dict[str, str]) -> None:
+    """Xero webhooks are set per app (in Xero's developer portal): here, on the sandbox, once
+    invoice-export answers Xero's intent-to-receive check."""
+    xero = f"http://127.0.0.1:{args.port_base + XERO_SANDBOX}"
+    hook = f"http://127.0.0.1:{args.port_base + INVOICE_EXPORT}/v1/webhooks/xero"
+    async with httpx.AsyncClient(base_url=xero, timeout=30) as client:
+        response = await client.put(
+            "/_sandbox/webhook", json={"url": hook, "key": creds["XERO_WEBHOOK_KEY"]}
+        )
+        response.raise_for_status()
+
+
+def accounting_env(args: argparse.Namespace, creds: dict[str, str]) -> dict[str, str]:
+    """invoice-export's apps at the accounting tools: the sandboxes, with the dev secrets."""
+    env = {"TB_PUBLIC_BASE_URL": f"http://127.0.0.1:{args.port_base + INVOICE_EXPORT}"}
+    secrets_of = {
+        "quickbooks": "QUICKBOOKS_VERIFIER_TOKEN",
+        "xero": "XERO_WEBHOOK_KEY",
+        "freshbooks": None,
+    }
+    for tool, (offset, authorize, token) in ACCOUNTING.items():
+        base = f"http://127.0.0.1:{args.port_base + offset}"
+        prefix = f"TB_{tool.upper()}__"
+        env |= {
+            f"{prefix}CLIENT_ID": ACCOUNTING_CLIENT_ID,
+            f"{prefix}CLIENT_SECRET": creds[f"{tool.upper()}_CLIENT_SECRET"],
+            f"{prefix}API_URL": base,
+            f"{prefix}AUTHORIZE_URL": f"{base}{authorize}",
+            f"{prefix}TOKEN_URL": f"{base}{token}",
+        }
+        secret = secrets_of[tool]
+        if secret is not None:
+            env[f"{prefix}WEBHOOK_SECRET"] = creds[secret]
+    return env
 
 
 async def start_new_groups_at_end(args: argparse.Namespace, specs: list[ServiceSpec]) -> None:
@@ -183,7 +259,13 @@ async def stop_all(procs: dict[str, asyncio.subprocess.Process]) -> None:
             await proc.wait()
 
 
-SANDBOXES = (("everhour-sandbox", EVERHOUR_SANDBOX), ("core-sandbox", CORE_SANDBOX))
+SANDBOXES = (
+    ("everhour-sandbox", EVERHOUR_SANDBOX),
+    ("core-sandbox", CORE_SANDBOX),
+    ("quickbooks-sandbox", QUICKBOOKS_SANDBOX),
+    ("xero-sandbox", XERO_SANDBOX),
+    ("freshbooks-sandbox", FRESHBOOKS_SANDBOX),
+)
 
 
 def service_env(
@@ -205,6 +287,8 @@ def service_env(
         env["TB_PUBLIC_BASE_URL"] = f"http://127.0.0.1:{args.port_base + 1}"
         if args.sandboxes:
             env["TB_EVERHOUR_API_URL"] = f"http://127.0.0.1:{args.port_base + EVERHOUR_SANDBOX}"
+    if spec.name == "invoice-export" and args.sandboxes:
+        env |= accounting_env(args, creds)
     return env
 
 
@@ -235,6 +319,8 @@ async def start_all(
         await wait_ready(url, procs[spec.name], args.ready_timeout)
     if "ingest" in procs and args.sandboxes:
         await seed_demo(args, creds)
+    if "invoice-export" in procs and args.sandboxes:
+        await subscribe_xero(args, creds)
 
 
 def print_summary(args: argparse.Namespace, specs: list[ServiceSpec], pg: str) -> None:
@@ -247,7 +333,7 @@ def print_summary(args: argparse.Namespace, specs: list[ServiceSpec], pg: str) -
             print(f"  {name:<18} http://127.0.0.1:{args.port_base + offset}")
     print(f"  kafka              {args.kafka}")
     print(f"  postgres           {pg}/{args.db_prefix}tb_<service>")
-    print(f"\nDemo workspace 'demo': credentials in {STATE / 'dev-secrets.env'}")
+    print(f"\nDemo workspace {args.workspace!r}: credentials in {STATE / 'dev-secrets.env'}")
     print("Ctrl-C stops everything.\n", flush=True)
 
 
@@ -290,13 +376,19 @@ def main() -> int:
     parser.add_argument("--db-prefix", default="", help="prefix of the service database names")
     parser.add_argument("--group-prefix", default="timebridge")
     parser.add_argument("--only", action="append", help="run only this service (repeatable)")
+    parser.add_argument(
+        "--workspace",
+        default="demo",
+        help="the demo workspace's id (tests use their own: a workspace's connection state is"
+        " kept on the broker's compacted topic, which every run on this machine shares)",
+    )
     parser.add_argument("--ready-timeout", type=float, default=60.0)
     parser.add_argument("--json-logs", action="store_true")
     parser.add_argument(
         "--no-sandboxes",
         dest="sandboxes",
         action="store_false",
-        help="do not start the Core and Everhour sandboxes (nor register the demo workspace)",
+        help="do not start the sandboxes (nor register the demo workspace)",
     )
     return asyncio.run(run(parser.parse_args()))
 

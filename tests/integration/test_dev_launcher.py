@@ -22,6 +22,8 @@ from .test_thin_path import core_webhook
 
 ROOT = Path(__file__).resolve().parents[2]
 PORT_BASE = 18700
+WORKSPACE = f"dev-{RUN_ID}"
+"""Not ``demo``: the state this run publishes must not become ``make dev``'s on this machine."""
 SERVICES = ["ingest", "mapping", "conflict-resolver", "invoice-export", "reporting"]
 
 
@@ -62,6 +64,8 @@ async def test_dev_runs_every_service_and_ctrl_c_leaves_nothing(topics: list[str
         f"it_{RUN_ID}_dev_",
         "--group-prefix",
         prefix,
+        "--workspace",
+        WORKSPACE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
         env={**os.environ, "TIMEBRIDGE_STATE_DIR": str(state)},
@@ -81,13 +85,13 @@ async def test_dev_runs_every_service_and_ctrl_c_leaves_nothing(topics: list[str
         creds = dict(
             line.split("=", 1) for line in (state / "dev-secrets.env").read_text().splitlines()
         )
-        body = core_webhook("demo", f"dlv-{RUN_ID}", f"te-dev-{RUN_ID}")
+        body = core_webhook(WORKSPACE, f"dlv-{RUN_ID}", f"te-dev-{RUN_ID}")
         async with httpx.AsyncClient(timeout=10) as http:
             for offset in range(1, 6):
                 ready = await http.get(f"http://127.0.0.1:{PORT_BASE + offset}/readyz")
                 assert ready.status_code == 200, ready.text
             response = await http.post(
-                f"http://127.0.0.1:{PORT_BASE + 1}/v1/webhooks/core/demo",
+                f"http://127.0.0.1:{PORT_BASE + 1}/v1/webhooks/core/{WORKSPACE}",
                 content=body,
                 headers={
                     "content-type": "application/json",
@@ -97,7 +101,7 @@ async def test_dev_runs_every_service_and_ctrl_c_leaves_nothing(topics: list[str
                 },
             )
             assert response.status_code == 202, response.text
-            mapping = f"http://127.0.0.1:{PORT_BASE + 2}/v1/workspaces/demo/source-entries"
+            mapping = f"http://127.0.0.1:{PORT_BASE + 2}/v1/workspaces/{WORKSPACE}/source-entries"
 
             async def stored() -> httpx.Response | None:
                 found = await http.get(f"{mapping}/core/te-dev-{RUN_ID}")
@@ -106,9 +110,8 @@ async def test_dev_runs_every_service_and_ctrl_c_leaves_nothing(topics: list[str
             entry = await wait_for(stored)
             assert entry.json()["entry"]["duration_seconds"] == 2700
             assert entry.json()["last_event_id"] == response.json()["event_id"]
-            test_url = (
-                f"http://127.0.0.1:{PORT_BASE + 1}/v1/workspaces/demo/integrations/everhour/test"
-            )
+            ingest = f"http://127.0.0.1:{PORT_BASE + 1}/v1/workspaces/{WORKSPACE}"
+            test_url = f"{ingest}/integrations/everhour/test"
             tested = await http.post(
                 test_url,
                 json={"api_key": creds["EVERHOUR_API_KEY"]},

@@ -21,10 +21,17 @@ from typing import Any, Protocol
 import asyncpg
 import httpx
 import pytest
+from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from pydantic import SecretStr
 
 from timebridge_common.crypto import SecretBox
-from timebridge_common.events import InvoiceDeleted, InvoiceExported, InvoiceStatusChanged
+from timebridge_common.events import (
+    InvoiceDeleted,
+    InvoiceExported,
+    InvoiceExportRequested,
+    InvoiceStatusChanged,
+)
 from timebridge_common.providers.core import CoreClient
 from timebridge_common.providers.http import RequestBudget, RetryPolicy
 from timebridge_common.providers.oauth import ReauthorizationNeededError, Tokens
@@ -542,6 +549,42 @@ async def get(api: httpx.AsyncClient, path: str) -> Any:
     return answer.json()
 
 
+async def everything(topic: str, start: dict[TopicPartition, int]) -> list[Any]:
+    """Every record of ``topic`` from ``start`` to its current end."""
+    end = await end_offsets(KAFKA, topic)
+    count = sum(end[tp] - start.get(tp, 0) for tp in end)
+    return await read_topic(KAFKA, start, until=lambda rs: len(rs) >= count)
+
+
+async def redeliver(records: list[Any], *, group: str) -> None:
+    """Publish ``records`` again as they were (key, value, headers: the same event ids), and
+    wait until ``group`` has consumed past them."""
+    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, acks="all")
+    await producer.start()
+    try:
+        sent = [
+            await producer.send_and_wait(r.topic, r.value, key=r.key, headers=list(r.headers))
+            for r in records
+        ]
+    finally:
+        await producer.stop()
+    admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA)
+    await admin.start()
+    try:
+
+        async def consumed() -> bool:
+            committed = await admin.list_consumer_group_offsets(group)
+            return all(
+                (c := committed.get(TopicPartition(m.topic, m.partition))) is not None
+                and c.offset > m.offset
+                for m in sent
+            )
+
+        await wait_for(consumed)
+    finally:
+        await admin.close()
+
+
 async def stored_tokens(platform: Platform, connection_id: str) -> Tokens:
     async with platform.invoice_export.store.tx() as tx:
         tokens = await tx.tokens(connection_id, lock=False)
@@ -678,6 +721,7 @@ async def test_the_accounting_article_end_to_end(platform: Platform, provider: P
                 ("exported", InvoiceExported.topic()),
                 ("status", InvoiceStatusChanged.topic()),
                 ("deleted", InvoiceDeleted.topic()),
+                ("requested", InvoiceExportRequested.topic()),
             )
         }
         for _ in range(2):  # Export pressed twice
@@ -717,6 +761,20 @@ async def test_the_accounting_article_end_to_end(platform: Platform, provider: P
         assert {e["entry_id"]: e["invoice_id"] for e in entries if e["invoice_id"]} == {
             e: invoice_id for e in mine[0]["entry_ids"]
         }
+
+        # -- A redelivered export request (same record, same event id) changes nothing -------
+        requests = await read_topic(
+            KAFKA,
+            offsets["requested"],
+            until=lambda rs: any(json.loads(r.value)["invoice_id"] == invoice_id for r in rs),
+        )
+        await redeliver(
+            [r for r in requests if json.loads(r.value)["invoice_id"] == invoice_id],
+            group=f"{platform.invoice_export.settings.kafka.group_prefix}-invoice-export",
+        )
+        assert len(tool.invoices()) == 1
+        exports = await everything(InvoiceExported.topic(), offsets["exported"])
+        assert [json.loads(r.value)["invoice_id"] for r in exports].count(invoice_id) == 1
 
     # -- The entries are locked: a change in Core is a warning, not a new amount -------------
     async with httpx.AsyncClient(
@@ -825,3 +883,108 @@ async def test_the_accounting_article_end_to_end(platform: Platform, provider: P
             json.loads(r.value) for r in gone if json.loads(r.value)["invoice_id"] == second_id
         )
         assert (event["was_exported"], event["entry_ids"]) == (True, [december])
+
+
+async def test_a_consent_for_several_companies_waits_for_the_admins_choice(
+    platform: Platform,
+) -> None:
+    xero = platform.tools["xero"]
+    assert isinstance(xero, Xero)
+    other = xero.state.add_tenant("Globex Holdings")
+    xero.state.consent = [xero.tenant, other]
+    ws = await workspace(platform)
+    base = f"/v1/workspaces/{ws.id}/accounting/connections"
+    try:
+        async with platform.http("invoice-export", ws.admin) as api:
+            started = await api.post(f"/v1/workspaces/{ws.id}/accounting/xero/authorize")
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(xero.app)) as browser:
+                consent = await browser.get(started.json()["authorize_url"])
+            back = httpx.URL(consent.headers["location"])
+            pending = (await api.get("/v1/oauth/xero/callback", params=dict(back.params))).json()
+            assert pending["status"] == "choose_tenant"
+            assert {t["name"] for t in pending["tenants"]} == {
+                "Demo Company (US)",
+                "Globex Holdings",
+            }
+            wrong = await api.post(
+                f"{base}/{pending['connection_id']}/tenant", json={"tenant_id": "not-offered"}
+            )
+            assert wrong.status_code == 422
+            chosen = await api.post(
+                f"{base}/{pending['connection_id']}/tenant", json={"tenant_id": other}
+            )
+            assert chosen.status_code == 200, chosen.text
+            assert (chosen.json()["status"], chosen.json()["tenant_name"]) == (
+                "connected",
+                "Globex Holdings",
+            )
+            connection_id = chosen.json()["connection_id"]
+
+            # Disconnect wipes the tokens and stops syncing; connecting again revives it
+            gone = await api.delete(f"{base}/{connection_id}")
+            assert gone.json()["status"] == "disconnected"
+            assert await stored_tokens_or_none(platform, connection_id) is None
+            started = await api.post(f"/v1/workspaces/{ws.id}/accounting/xero/authorize")
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(xero.app)) as browser:
+                consent = await browser.get(started.json()["authorize_url"])
+            back = httpx.URL(consent.headers["location"])
+            again = (await api.get("/v1/oauth/xero/callback", params=dict(back.params))).json()
+            assert again["status"] == "choose_tenant"  # Xero lists every organisation connected
+            revived = await api.post(
+                f"{base}/{again['connection_id']}/tenant", json={"tenant_id": other}
+            )
+            assert (revived.json()["connection_id"], revived.json()["status"]) == (
+                connection_id,
+                "connected",
+            )
+            assert await stored_tokens_or_none(platform, connection_id) is not None
+            assert [c["connection_id"] for c in (await api.get(base)).json()] == [connection_id]
+            unauthorised = await api.post(
+                f"/v1/workspaces/{ws.id}/accounting/xero/authorize",
+                headers={"authorization": "Bearer not-a-core-token"},
+            )
+            assert unauthorised.status_code == 401
+    finally:
+        xero.state.consent = None
+
+
+async def stored_tokens_or_none(platform: Platform, connection_id: str) -> Tokens | None:
+    async with platform.invoice_export.store.tx() as tx:
+        return await tx.tokens(connection_id, lock=False)
+
+
+@pytest.mark.parametrize(
+    ("path", "header", "body"),
+    [
+        ("/v1/webhooks/quickbooks", "intuit-signature", b'[{"id": "1"}]'),
+        ("/v1/webhooks/xero", "x-xero-signature", b'{"events": []}'),
+    ],
+)
+async def test_a_webhook_with_a_wrong_signature_is_refused_and_publishes_nothing(
+    platform: Platform, path: str, header: str, body: bytes
+) -> None:
+    topic = "timebridge.accounting-change-notified.v1"
+    before = await end_offsets(KAFKA, topic)
+    async with platform.http("invoice-export") as hooks:
+        answer = await hooks.post(path, content=body, headers={header: "d3Jvbmc="})
+        missing = await hooks.post(path, content=body)
+    assert (answer.status_code, missing.status_code) == (401, 401)
+    assert await end_offsets(KAFKA, topic) == before
+
+
+async def test_a_freshbooks_delivery_needs_its_callbacks_verifier(platform: Platform) -> None:
+    ws = await workspace(platform)
+    connection = await connect(platform, ws, "freshbooks")
+    path = f"/v1/webhooks/freshbooks/{connection['connection_id']}"
+    form = "name=invoice.update&object_id=7&account_id=x&business_id=1&identity_id=1&user_id=1"
+    async with platform.http("invoice-export") as hooks:
+        forged = await hooks.post(
+            path,
+            content=form,
+            headers={
+                "content-type": "application/x-www-form-urlencoded",
+                "X-FreshBooks-Hmac-SHA256": "Zm9yZ2Vk",
+            },
+        )
+        unknown = await hooks.post("/v1/webhooks/freshbooks/acc_nope", content=form)
+    assert (forged.status_code, unknown.status_code) == (401, 404)

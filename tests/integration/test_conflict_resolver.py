@@ -1,9 +1,10 @@
 """The conflict-resolver's write path on real Kafka and Postgres, against the provider sandboxes.
 
 The Everhour and Core sandboxes answer the clients over httpx's ASGI transport on fake time (a
-``Retry-After`` costs nothing), except where a lost answer needs a real socket timeout. Most
-scenarios call the ``EntryMapped`` handler directly; the first goes through Kafka end to end
-(consumer, inbox, outbox relay).
+``Retry-After`` costs nothing), except where a lost answer needs a real timeout (a socket for
+Everhour, :class:`TimeoutTransport` for Core). Most scenarios call the ``EntryMapped`` handler
+directly; the first and the dead-letter ones go through Kafka end to end (consumer, inbox,
+outbox relay, dead-letter topic).
 """
 
 import datetime as dt
@@ -29,7 +30,9 @@ from timebridge_common.events import (
     TimeEntryFields,
     UserRef,
 )
+from timebridge_common.kafka.dlt import decode_headers, dlt_topic
 from timebridge_common.kafka.publisher import EventPublisher
+from timebridge_common.kafka.replay import replay
 from timebridge_common.providers.core import CoreClient
 from timebridge_common.providers.everhour import EverhourClient
 from timebridge_common.providers.http import RequestBudget, RetryPolicy
@@ -46,8 +49,8 @@ from timebridge_conflict_resolver.config import Settings
 from timebridge_conflict_resolver.handlers.observations import on_time_entry_logged
 from timebridge_sandboxes.core import CoreState, create_core_sandbox
 from timebridge_sandboxes.everhour import EverhourState, create_everhour_sandbox
-from timebridge_sandboxes.faults import Faults, RateLimit
-from timebridge_sandboxes.testing import FakeTime, serve
+from timebridge_sandboxes.faults import WRITE_METHODS, Faults, RateLimit
+from timebridge_sandboxes.testing import FakeTime, TimeoutTransport, serve
 
 from .conftest import KAFKA, kafka_config, unique
 
@@ -64,11 +67,30 @@ def later() -> dt.datetime:
     return dt.datetime.now(dt.UTC) + dt.timedelta(hours=1, seconds=next(_clock))
 
 
+class AnswerLostAfterWrite(httpx.AsyncBaseTransport):
+    """Core applies the next ``world.core_unanswered_writes`` writes, then a proxy in front of it
+    answers ``503``: the client cannot tell that the write happened (the sandbox's own 5xx fault
+    refuses before applying)."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, world: "World") -> None:
+        self.inner = inner
+        self.world = world
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        if request.method in WRITE_METHODS and self.world.core_unanswered_writes > 0:
+            self.world.core_unanswered_writes -= 1
+            await response.aread()
+            return httpx.Response(503, json={"error": {"code": "unavailable"}}, request=request)
+        return response
+
+
 @dataclass
 class World:
     everhour: EverhourState
     faults: Faults
     core: CoreState
+    core_faults: Faults
     time: FakeTime
     box: SecretBox
     ann: int
@@ -76,6 +98,10 @@ class World:
     everhour_app: Any
     core_app: Any
     resolver: ConflictResolver = field(init=False)
+    core_timeout_s: float = 30.0
+    core_unanswered_writes: int = 0
+    after_everhour_write: Callable[[], None] | None = None
+    """Someone else's change landing between a write and its read-back."""
 
     def everhour_client(self, base_url: str, key: str) -> EverhourClient:
         """On fake time; a served sandbox (a real socket) gets a short timeout instead."""
@@ -83,11 +109,23 @@ class World:
         retry = RetryPolicy(max_attempts=3, sleep=self.time.sleep, rng=lambda: 0.5)
         if base_url != EVERHOUR_URL:
             return EverhourClient(base_url, key, budget=budget, retry=retry, timeout_s=1.0)
-        http = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.everhour_app))
+
+        async def after_write(response: httpx.Response) -> None:
+            request = response.request
+            writes = request.method in {"POST", "PUT"} and request.url.path.endswith("/time")
+            if writes and response.is_success and self.after_everhour_write is not None:
+                self.after_everhour_write()
+
+        http = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.everhour_app),
+            event_hooks={"response": [after_write]},
+        )
         return EverhourClient(base_url, key, http=http, budget=budget, retry=retry)
 
     def core_client(self, base_url: str, token: str) -> CoreClient:
-        http = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.core_app))
+        """On fake time, with a real read timeout, so a held answer is lost as over a socket."""
+        transport = TimeoutTransport(self.core_app, self.core_timeout_s)
+        http = httpx.AsyncClient(transport=AnswerLostAfterWrite(transport, self))
         return CoreClient(
             base_url,
             token,
@@ -109,19 +147,20 @@ async def world(
 ) -> AsyncIterator[World]:
     kafka = kafka_config()
     await position_group_at_end(KAFKA, f"{kafka.group_prefix}-conflict-resolver", topics)
-    everhour, faults, core = EverhourState(), Faults(), CoreState()
+    everhour, faults, core, core_faults = EverhourState(), Faults(), CoreState(), Faults()
     ann = everhour.add_user("Ann", api_key=EVERHOUR_KEY, email="ann@acme.test")
     key = SecretBox.generate_key()
     world = World(
         everhour,
         faults,
         core,
+        core_faults,
         FakeTime(),
         SecretBox(key),
         ann,
         everhour.add_project("Website"),
         create_everhour_sandbox(everhour, faults, rate_limit=RateLimit(UNLIMITED, 10)),
-        create_core_sandbox(core, rate_limit=RateLimit(UNLIMITED, 1)),
+        create_core_sandbox(core, core_faults, rate_limit=RateLimit(UNLIMITED, 1)),
     )
     tracing, _ = in_memory_tracing("conflict-resolver")
     world.resolver = resolver = bootstrap(
@@ -181,8 +220,10 @@ class Setup:
         envelope = Envelope.for_event(event, producer="ingest")
         await self.world.resolver.connections.apply("it", envelope, event)
 
-    async def policy(self, policy: str, *, url: str = EVERHOUR_URL) -> None:
-        settings = IntegrationSettings(conflict_policy=policy)
+    async def policy(
+        self, policy: str, *, url: str = EVERHOUR_URL, direction: str = "two_way"
+    ) -> None:
+        settings = IntegrationSettings(conflict_policy=policy, direction=direction)
         await self.connect(self.integration, "everhour", url, EVERHOUR_KEY, settings=settings)
 
     def core_entry(self, entry_id: str, seconds: int, notes: str = "", **more: Any) -> EntryMapped:
@@ -248,10 +289,64 @@ class Setup:
         async with self.world.everhour_client(EVERHOUR_URL, EVERHOUR_KEY) as client:
             return await client.find_time(self.task, date, self.world.ann)
 
-    async def edit_in_everhour(self, seconds: int) -> None:
+    async def edit_in_everhour(self, seconds: int, comment: str | None = None) -> None:
         """Someone changes the record in Everhour itself."""
         async with self.world.everhour_client(EVERHOUR_URL, EVERHOUR_KEY) as client:
-            await client.update_time(self.task, seconds=seconds, date=DAY, user_id=self.world.ann)
+            await client.update_time(
+                self.task, seconds=seconds, date=DAY, user_id=self.world.ann, comment=comment
+            )
+
+    def log_in_core(self, seconds: int, notes: str = "", **fields: Any) -> str:
+        """Ann logs time in Core on this setup's ticket (the entry exists in the Core sandbox)."""
+        return self.world.core.add_entry(
+            self.workspace,
+            self.core_user,
+            fields.pop("date", DAY),
+            seconds,
+            project_id=self.core_project,
+            ticket_id=self.ticket,
+            notes=notes,
+            **fields,
+        )
+
+    async def edit_in_core(self, entry_id: str, **fields: Any) -> None:
+        """Someone changes the entry in Core's UI (the sandbox's admin API)."""
+        transport = httpx.ASGITransport(app=self.world.core_app)
+        async with httpx.AsyncClient(transport=transport, base_url=CORE_URL) as core:
+            answer = await core.patch(f"/_sandbox/time-entries/{entry_id}", json=fields)
+            assert answer.status_code == 200, answer.text
+
+    def core_sighting(self, entry_id: str) -> EntryMapped:
+        """What mapping publishes for the Core entry as the Core sandbox has it now."""
+        entry = self.world.core.entries[entry_id]
+        user = self.world.core.users[entry.user_id]
+        as_core = TimeEntryFields(
+            user=UserRef(external_id=entry.user_id, email=user.email, name=user.name),
+            project_external_id=entry.project_id,
+            task_external_id=entry.ticket_id,
+            date=entry.date,
+            started_at=entry.started_at,
+            timezone=entry.timezone,
+            duration_seconds=entry.duration_seconds,
+            notes=entry.notes,
+            billable=entry.billable,
+        )
+        as_everhour = as_core.model_copy(
+            update={
+                "user": UserRef(external_id=str(self.world.ann), email="ann@acme.test"),
+                "project_external_id": self.world.project,
+                "task_external_id": self.task if entry.ticket_id == self.ticket else None,
+            }
+        )
+        return sample_entry_mapped(
+            workspace_id=self.workspace,
+            integration_id=self.integration,
+            source_external_id=entry_id,
+            operation="delete" if entry.deleted_at else "upsert",
+            entry=as_everhour,
+            source_entry=as_core,
+            source_updated_at=later(),
+        )
 
     def review(self, token: str | None = None) -> dict[str, str]:
         return {"authorization": f"Bearer {token or self.admin_token}"}
@@ -575,15 +670,20 @@ async def test_an_entry_deleted_in_core_comes_back_when_the_tracker_wins(world: 
     ]
 
 
-async def test_a_changed_copy_is_reviewed_or_restored_by_the_policy(world: World) -> None:
+async def test_a_changed_copy_is_reviewed_or_restored_by_the_policy_under_one_way(
+    world: World,
+) -> None:
+    """Under ``core_to_tracker`` Everhour is only a target: an edit there is not carried to
+    Core (mapping would not even publish it), so reaching the resolver it is reviewed."""
     s = await setup(world)
+    await s.policy("manual_review", direction="core_to_tracker")
     await s.sync(s.core_entry("te_1", 3600, "Login page"))
     record = await s.record()
     await s.edit_in_everhour(4000)
     edited = await s.sync(s.everhour_record(record.id, 4000, "Login page"))
     assert (edited.status, edited.target_external_id) == ("conflict", "te_1")
     assert edited.entry is None
-    await s.policy("prefer_core")
+    await s.policy("prefer_core", direction="core_to_tracker")
     restored = await s.sync(s.everhour_record(record.id, 4000, "Login page"))
     assert (restored.status, restored.operation) == ("skipped", "update")
     assert restored.reason is not None
@@ -608,3 +708,409 @@ async def test_an_unknown_integration_is_retried_and_a_disconnected_one_skipped(
     )
     skipped = await s.sync(s.core_entry("te_1", 60))
     assert (skipped.status, skipped.reason) == ("skipped", "the integration is disconnected")
+
+
+def core_entries(world: World, workspace: str) -> list[Any]:
+    return [e for e in world.core.entries.values() if e.workspace_id == workspace]
+
+
+async def conflicts_of(s: Setup) -> list[dict[str, Any]]:
+    async with s.world.api() as api:
+        listed = await api.get(
+            f"/v1/workspaces/{s.workspace}/integrations/{s.integration}/conflicts",
+            headers=s.review(),
+        )
+    result: list[dict[str, Any]] = listed.json()
+    return result
+
+
+async def resolve(s: Setup, conflict_id: str, keep: str) -> httpx.Response:
+    async with s.world.api() as api:
+        return await api.post(
+            f"/v1/workspaces/{s.workspace}/conflicts/{conflict_id}/resolution",
+            json={"keep": keep},
+            headers=s.review(),
+        )
+
+
+async def test_an_everhour_edit_of_a_core_entry_s_copy_is_carried_back_to_core(
+    world: World,
+) -> None:
+    s = await setup(world)
+    started = dt.datetime(2026, 11, 21, 8, tzinfo=dt.UTC)
+    te = s.log_in_core(3600, "Login page", started_at=started, timezone="Europe/Berlin")
+    assert (await s.sync(s.core_sighting(te))).status == "synced"
+    record = await s.record()
+    await s.edit_in_everhour(4500)
+
+    carried = await s.sync(s.everhour_record(record.id, 4500, "Login page"))
+    assert (carried.status, carried.operation, carried.target_external_id) == (
+        "synced",
+        "update",
+        te,
+    )
+    assert carried.reason is not None
+    assert f"applied (duration) to core {te}" in carried.reason
+    assert carried.entry is None  # the hours are the Core entry's, reported by it
+    entry = world.core.entries[te]
+    assert (entry.duration_seconds, entry.notes, entry.version) == (4500, "Login page", 2)
+    assert (entry.started_at, entry.timezone) == (started, "Europe/Berlin")  # Core's own
+
+    # Core's sighting of that write comes back: both sides already equal, nothing is written.
+    echo = await s.sync(s.core_sighting(te))
+    assert (echo.status, echo.operation) == ("synced", "none")
+    assert echo.reason is not None
+    assert "already holds this version" in echo.reason
+    assert echo.entry is not None
+    assert echo.entry.duration_seconds == 4500
+    again = await s.sync(s.everhour_record(record.id, 4500, "Login page"))  # a later poll
+    assert (again.status, again.target_external_id) == ("skipped", te)
+    record = await s.record()
+    assert (record.time, history(record)) == (4500, ["ADD", "EDIT"])
+    assert [(e.id, e.version) for e in core_entries(world, s.workspace)] == [(te, 2)]
+
+    # Deleting the copy in Everhour deletes the Core entry it copies.
+    async with world.everhour_client(EVERHOUR_URL, EVERHOUR_KEY) as client:
+        await client.delete_time(s.task, date=DAY, user_id=world.ann)
+    gone = s.everhour_record(record.id, 4500, "Login page").model_copy(
+        update={"operation": "delete"}
+    )
+    deleted = await s.sync(gone)
+    assert (deleted.status, deleted.operation, deleted.target_external_id) == (
+        "synced",
+        "delete",
+        te,
+    )
+    assert world.core.entries[te].deleted_at is not None
+    after = await s.sync(s.core_sighting(te))
+    assert (after.status, after.operation) == ("synced", "delete")
+    assert await s.record() is None
+
+
+async def test_an_edit_of_a_record_summing_several_core_entries_is_reviewed(
+    world: World,
+) -> None:
+    s = await setup(world)
+    await s.sync(s.core_entry("te_1", 3600, "a"))
+    await s.sync(s.core_entry("te_2", 1800, "b"))
+    record = await s.record()
+    await s.edit_in_everhour(6000)
+    edited = await s.sync(s.everhour_record(record.id, 6000, "a; b"))
+    assert (edited.status, edited.target_external_id, edited.entry) == ("conflict", None, None)
+    assert edited.reason is not None
+    assert "sum of 2 core entries (core te_1, core te_2)" in edited.reason
+    assert "cannot be split" in edited.reason
+    [item] = await conflicts_of(s)
+    assert (item["kind"], item["source"], item["source_external_id"]) == (
+        "copy_changed",
+        "everhour",
+        str(record.id),
+    )
+    refused = await resolve(s, item["conflict_id"], "everhour")
+    assert refused.status_code == 409
+    assert "cannot be split" in refused.text
+    kept_core = await resolve(s, item["conflict_id"], "core")
+    assert kept_core.status_code == 200, kept_core.text
+    assert (kept_core.json()["status"], kept_core.json()["operation"]) == ("skipped", "update")
+    assert "restored" in kept_core.json()["reason"]
+    assert (await s.record()).time == 5400
+    assert not core_entries(world, s.workspace)
+
+
+async def test_an_everhour_edit_while_core_changed_too_is_decided_by_the_policy(
+    world: World,
+) -> None:
+    s = await setup(world)
+    te = s.log_in_core(3600, "Login page")
+    await s.sync(s.core_sighting(te))
+    record = await s.record()
+    await s.edit_in_core(te, notes="Changed in Core")  # not yet seen by Timebridge
+    await s.edit_in_everhour(5000)
+
+    reviewed = await s.sync(s.everhour_record(record.id, 5000, "Login page"))
+    assert (reviewed.status, reviewed.target_external_id) == ("conflict", te)
+    assert reviewed.reason is not None
+    assert "choose which version to keep" in reviewed.reason
+    [item] = await conflicts_of(s)
+    assert item["kind"] == "changed"
+    assert item["target_version"]["notes"] == "Changed in Core"
+    entry = world.core.entries[te]
+    assert (entry.duration_seconds, entry.notes) == (3600, "Changed in Core")
+
+    await s.policy("prefer_tracker")
+    won = await s.sync(s.everhour_record(record.id, 5000, "Login page"))
+    assert (won.status, won.operation, won.target_external_id) == ("synced", "update", te)
+    assert won.reason is not None
+    assert "prefer_tracker" in won.reason
+    # Only what changed in Everhour is carried: Core's own change of the notes stays.
+    assert (entry.duration_seconds, entry.notes) == (5000, "Changed in Core")
+    assert await conflicts_of(s) == []  # superseded by the policy's decision
+
+    other = await setup(world, policy="prefer_core")
+    te2 = other.log_in_core(1800, "Review")
+    await other.sync(other.core_sighting(te2))
+    await other.edit_in_core(te2, duration_seconds=2400)
+    await other.edit_in_everhour(3000)
+    restored = await other.sync(other.everhour_record((await other.record()).id, 3000, "Review"))
+    assert (restored.status, restored.operation) == ("skipped", "update")
+    assert restored.reason is not None
+    assert "restored from core" in restored.reason
+    assert (await other.record()).time == 1800  # back to what core te2 last had here
+    assert world.core.entries[te2].duration_seconds == 2400  # Core's change wins (and syncs)
+    assert (await other.sync(other.core_sighting(te2))).status == "synced"
+    assert (await other.record()).time == 2400
+
+
+async def test_a_core_edit_of_an_everhour_record_s_copy_is_carried_back_to_everhour(
+    world: World,
+) -> None:
+    s = await setup(world)
+    async with world.everhour_client(EVERHOUR_URL, EVERHOUR_KEY) as client:
+        logged = await client.add_time(s.task, seconds=2700, date=DAY, comment="Code review")
+    created = await s.sync(s.everhour_record(logged.id, 2700, "Code review"))
+    copy = created.target_external_id
+    assert copy is not None
+    await s.edit_in_core(copy, duration_seconds=3600, notes="Code review and fixes")
+
+    carried = await s.sync(s.core_sighting(copy))
+    assert (carried.status, carried.operation, carried.target_external_id) == (
+        "synced",
+        "update",
+        str(logged.id),
+    )
+    assert carried.reason is not None
+    assert f"applied (duration, notes) to everhour {logged.id}" in carried.reason
+    assert carried.entry is None
+    record = await s.record()
+    assert (record.time, record.comment, history(record)) == (
+        3600,
+        "Code review and fixes",
+        ["ADD", "EDIT"],
+    )
+    # Everhour's sighting of that write comes back: Core already holds it.
+    echo = await s.sync(s.everhour_record(logged.id, 3600, "Code review and fixes"))
+    assert (echo.status, echo.operation) == ("synced", "none")
+    assert echo.entry is not None
+    assert echo.entry.duration_seconds == 3600  # the hours, reported once, by the record
+    assert [(e.id, e.version) for e in core_entries(world, s.workspace)] == [(copy, 2)]
+    assert history(await s.record()) == ["ADD", "EDIT"]
+
+    # Another day, or another ticket, would be another Everhour record: reviewed, never moved.
+    await s.edit_in_core(copy, date=(DAY + dt.timedelta(days=1)).isoformat())
+    moved = await s.sync(s.core_sighting(copy))
+    assert (moved.status, moved.target_external_id) == ("conflict", str(logged.id))
+    assert moved.reason is not None
+    assert "Everhour keeps one record per task, user and day" in moved.reason
+    await s.policy("prefer_tracker")
+    back = await s.sync(s.core_sighting(copy))
+    assert (back.status, back.operation) == ("skipped", "update")
+    assert world.core.entries[copy].date == DAY  # restored from Everhour
+    assert (await s.record()).time == 3600
+
+
+async def test_billable_is_derived_from_everhour_and_only_reported_towards_it(
+    world: World,
+) -> None:
+    s = await setup(world)
+    unbillable = world.everhour.add_task(
+        world.project, f"Meetings of {s.workspace}", unbillable=True
+    )
+    to_everhour = s.core_entry("te_1", 1800, "Standup").model_copy(
+        update={
+            "entry": s.core_entry("te_1", 1800, "Standup").entry.model_copy(
+                update={"task_external_id": unbillable, "billable": True}
+            )
+        }
+    )
+    synced = await s.sync(to_everhour)
+    assert synced.status == "synced"  # the time is written; the flag cannot be
+    assert synced.reason is not None
+    assert "billable differs: core says billable, the Everhour task is unbillable" in synced.reason
+    assert "reported, not written" in synced.reason
+
+    # Everhour -> Core: billable is what the task makes it (mapping derives it from the task).
+    from_task = s.everhour_record(4801, 900, "Meeting")
+    from_task = from_task.model_copy(
+        update={"entry": from_task.entry.model_copy(update={"billable": False})}
+    )
+    created = await s.sync(from_task)
+    assert created.status == "synced"
+    assert world.core.entries[created.target_external_id or ""].billable is False
+
+    # A Core edit of only the billable flag of an Everhour record's copy cannot reach Everhour.
+    async with world.everhour_client(EVERHOUR_URL, EVERHOUR_KEY) as client:
+        logged = await client.add_time(s.task, seconds=600, date=DAY, comment="Pairing")
+    copy = (await s.sync(s.everhour_record(logged.id, 600, "Pairing"))).target_external_id
+    assert copy is not None
+    await s.edit_in_core(copy, billable=False)
+    reported = await s.sync(s.core_sighting(copy))
+    assert (reported.status, reported.operation) == ("skipped", "none")
+    assert reported.reason is not None
+    assert "core says not billable, the Everhour task is billable" in reported.reason
+    assert history(await s.record()) == ["ADD"]
+
+
+async def test_a_write_read_back_as_something_else_is_an_error_never_synced(
+    world: World,
+) -> None:
+    s = await setup(world)
+
+    def someone_edits() -> None:
+        [record] = [r for r in world.everhour.records.values() if r.task == s.task]
+        record.time += 60
+
+    world.after_everhour_write = someone_edits
+    try:
+        outcome = await s.sync(s.core_entry("te_1", 3600, "Login page"))
+    finally:
+        world.after_everhour_write = None
+    assert (outcome.status, outcome.operation) == ("error", "none")
+    assert outcome.reason is not None
+    assert "confirmed but reading the record back shows something else" in outcome.reason
+    assert outcome.provider_response is not None
+    assert '"duration_seconds": 3660' in outcome.provider_response
+    # Nothing was recorded as Timebridge's: the next change of the entry is reviewed, since
+    # the record holds what nobody asked for.
+    assert (await s.sync(s.core_entry("te_1", 3600, "Login page"))).status == "conflict"
+
+
+async def test_core_429_and_5xx_on_create_make_one_entry(world: World) -> None:
+    s = await setup(world)
+    world.time.sleeps.clear()
+    world.core_faults.rate_limit_storm(requests=2, retry_after_s=7)
+    first = await s.sync(s.everhour_record(4901, 1800, "Rate limited"))
+    assert (first.status, first.operation) == ("synced", "create")
+    assert world.time.sleeps.count(7) == 2  # Core's Retry-After, honoured twice
+
+    world.core_faults.fail_next(1)  # a 503 before anything is applied (the look-up)
+    world.core_unanswered_writes = 2  # then the create is applied twice over, answered 503
+    second = await s.sync(s.everhour_record(4902, 2700, "Flaky Core"))
+    assert (second.status, second.operation) == ("synced", "create")
+    assert world.core_unanswered_writes == 0
+
+    world.core_unanswered_writes = 3  # more than the client's attempts: the message is retried
+    event = s.everhour_record(4903, 3600, "Very flaky Core")
+    envelope = Envelope.for_event(event, producer="mapping")
+    with pytest.raises(TransientError):
+        await s.sync(event, envelope)
+    third = await s.sync(event, envelope)
+    assert (third.status, third.operation) == ("synced", "create")
+
+    live = [(e.external_ref["id"], e.duration_seconds) for e in core_entries(world, s.workspace)]
+    assert sorted(live) == [("4901", 1800), ("4902", 2700), ("4903", 3600)]
+    keys = [key for (workspace, key) in world.core.idempotency if workspace == s.workspace]
+    assert len(keys) == 3
+
+
+async def test_a_lost_core_answer_after_the_create_is_not_a_second_entry(world: World) -> None:
+    s = await setup(world)
+    world.core_timeout_s = 1.0
+    world.core_faults.lose_next_responses(1, delay_s=3.0)
+    try:
+        outcome = await s.sync(s.everhour_record(4904, 1500, "Lost answer"))
+    finally:
+        world.core_timeout_s = 30.0
+    assert (outcome.status, outcome.operation) == ("synced", "create")
+    [entry] = core_entries(world, s.workspace)
+    assert (entry.external_ref, entry.duration_seconds, entry.version) == (
+        {"system": "everhour", "id": "4904"},
+        1500,
+        1,
+    )
+    assert outcome.target_external_id == entry.id
+
+
+def outcomes_for(records: list[Any], key: bytes) -> list[EntrySynced]:
+    return [EntrySynced.model_validate_json(r.value) for r in records if r.key == key]
+
+
+async def test_a_dead_lettered_change_shows_as_error_and_a_replay_syncs_it_once(
+    world: World,
+) -> None:
+    s = await setup(world)
+    event = s.core_entry("te_1", 3600, "Everhour is down")
+    envelope = Envelope.for_event(event, producer="mapping")
+    key = f"{s.workspace}:core:te_1".encode()
+    publisher = EventPublisher(
+        world.resolver.runtime.broker, world.resolver.runtime.tracer, "mapping"
+    )
+    synced_from = await end_offsets(KAFKA, EntrySynced.topic())
+    dlt_from = await end_offsets(KAFKA, dlt_topic(EntryMapped.topic()))
+    world.faults.fail_next(1000)  # every attempt of the client and of the consumer
+    try:
+        await publisher.publish(event, envelope)
+        records = await read_topic(
+            KAFKA, synced_from, until=lambda rs: bool(outcomes_for(rs, key)), timeout_s=60
+        )
+    finally:
+        world.faults.clear()
+    [error] = outcomes_for(records, key)
+    assert (error.status, error.target_external_id) == ("error", None)
+    assert error.reason is not None
+    assert "dead-lettered, it kept failing (3 attempts)" in error.reason
+    assert "everhour answered 503" in error.reason
+    assert str(envelope.event_id) in error.reason  # what to replay
+    letters = await read_topic(
+        KAFKA,
+        dlt_from,
+        until=lambda rs: any(r.key == key for r in rs),
+        timeout_s=60,
+    )
+    [letter] = [decode_headers(r.headers) for r in letters if r.key == key]
+    assert letter["timebridge_dlt-error-class"] == "transient"
+    assert await s.record() is None
+
+    for _ in range(2):  # replaying twice is harmless: the inbox drops the second
+        replayed = await replay(
+            KAFKA, dlt_topic(EntryMapped.topic()), event_ids=[str(envelope.event_id)]
+        )
+        assert [r.event_id for r in replayed] == [str(envelope.event_id)]
+    later_change = s.core_entry("te_1", 4000, "Everhour is back")  # same key, same partition
+    await publisher.publish(later_change, Envelope.for_event(later_change, producer="mapping"))
+    records = await read_topic(
+        KAFKA, synced_from, until=lambda rs: len(outcomes_for(rs, key)) >= 3, timeout_s=60
+    )
+    assert [(o.status, o.operation) for o in outcomes_for(records, key)] == [
+        ("error", "none"),
+        ("synced", "create"),
+        ("synced", "update"),
+    ]
+    record = await s.record()
+    assert (record.time, history(record)) == (4000, ["ADD", "EDIT"])
+
+
+async def test_an_invalid_change_is_dead_lettered_and_shows_as_error(world: World) -> None:
+    s = await setup(world)
+    stranger = s.core_entry("te_9", 60).model_copy(update={"workspace_id": unique("ws")})
+    key = f"{stranger.workspace_id}:core:te_9".encode()
+    synced_from = await end_offsets(KAFKA, EntrySynced.topic())
+    publisher = EventPublisher(
+        world.resolver.runtime.broker, world.resolver.runtime.tracer, "mapping"
+    )
+    await publisher.publish(stranger, Envelope.for_event(stranger, producer="mapping"))
+    records = await read_topic(
+        KAFKA, synced_from, until=lambda rs: bool(outcomes_for(rs, key)), timeout_s=60
+    )
+    [error] = outcomes_for(records, key)
+    assert error.status == "error"
+    assert error.reason is not None
+    assert "dead-lettered, it cannot be synced" in error.reason
+    assert f"is not in workspace {stranger.workspace_id}" in error.reason
+
+
+async def test_an_everhour_record_also_holding_core_entries_takes_no_edit_of_its_copy(
+    world: World,
+) -> None:
+    s = await setup(world, policy="prefer_core")
+    async with world.everhour_client(EVERHOUR_URL, EVERHOUR_KEY) as client:
+        logged = await client.add_time(s.task, seconds=600, date=DAY, comment="Call")
+    copy = (await s.sync(s.everhour_record(logged.id, 600, "Call"))).target_external_id
+    assert copy is not None
+    # A Core entry of the same task, user and day is written into that very record.
+    assert (await s.sync(s.core_entry("te_9", 300, "Notes"))).status == "synced"
+    await s.edit_in_core(copy, duration_seconds=900)
+    edited = await s.sync(s.core_sighting(copy))
+    assert (edited.status, edited.target_external_id) == ("conflict", str(logged.id))
+    assert edited.reason is not None
+    assert f"everhour {logged.id} also holds the time of core te_9" in edited.reason
+    assert (await s.record()).time == 300  # not overwritten with the copy's 900

@@ -1,9 +1,12 @@
 """A consumer killed (SIGKILL) in the middle of a stream of 1,000 entries loses and duplicates
 nothing: offsets are committed only after the state change, and the inbox drops what a restart
-redelivers.
+redelivers. Mapping is killed while it stores entries; the conflict-resolver while it writes
+them into Everhour (a sandbox served over loopback), where a write may have happened without its
+outcome being recorded: the restarted process must neither lose nor add a second of time.
 """
 
 import asyncio
+import datetime as dt
 import os
 import signal
 import sys
@@ -12,32 +15,66 @@ from collections.abc import Awaitable, Callable
 
 import asyncpg
 import httpx
+from aiokafka import AIOKafkaProducer
 
+from timebridge_common.connections import credential_context
 from timebridge_common.crypto import SecretBox
-from timebridge_common.testing import in_memory_tracing, position_group_at_end, wait_for
+from timebridge_common.events import (
+    ConnectionChanged,
+    EntryMapped,
+    Envelope,
+    Event,
+    IntegrationSettings,
+    TimeEntryFields,
+    UserRef,
+)
+from timebridge_common.events.codec import encode
+from timebridge_common.testing import (
+    in_memory_tracing,
+    position_group_at_end,
+    sample_entry_mapped,
+    wait_for,
+)
 from timebridge_ingest.bootstrap import bootstrap
 from timebridge_ingest.config import Settings
 from timebridge_ingest.domain.core_webhook import sign
+from timebridge_sandboxes.everhour import EverhourState, create_everhour_sandbox
+from timebridge_sandboxes.faults import RateLimit
+from timebridge_sandboxes.testing import serve
 
 from .conftest import KAFKA, kafka_config, unique
 from .test_thin_path import core_webhook
 
 COUNT = 1000
 SECRET = "crash-secret-" + "x" * 24
+TASKS, DAYS = 20, 5
+"""The resolver's entries land in 100 Everhour records of 10 entries each: every record is
+created once and then rewritten as the sum of its entries, the writes a crash can interrupt."""
+DAY = dt.date(2026, 11, 2)
+EVERHOUR_KEY = "ek-crash"
 
 
 async def start_mapping(dsn: str, group_prefix: str, port: int) -> asyncio.subprocess.Process:
+    return await start_service(
+        "timebridge_mapping", dsn, group_prefix, port, TB_ENCRYPTION_KEY=SecretBox.generate_key()
+    )
+
+
+async def start_service(
+    service: str, dsn: str, group_prefix: str, port: int, **settings: str
+) -> asyncio.subprocess.Process:
+    """``service``'s main in its own process, once it answers ``/readyz``."""
     env = {
         **os.environ,
         "TB_KAFKA__BOOTSTRAP_SERVERS": KAFKA,
         "TB_KAFKA__GROUP_PREFIX": group_prefix,
         "TB_DATABASE__URL": dsn,
         "TB_HTTP__PORT": str(port),
-        "TB_ENCRYPTION_KEY": SecretBox.generate_key(),
         "TB_TELEMETRY__LOG_LEVEL": "WARNING",
+        **settings,
     }
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "timebridge_mapping.entrypoints.main", env=env
+        sys.executable, "-m", f"{service}.entrypoints.main", env=env
     )
 
     async def ready() -> bool:
@@ -91,28 +128,37 @@ async def test_killed_consumer_loses_and_duplicates_nothing(
             half = COUNT // 2
             await asyncio.gather(*(post(n) for n in range(half)))
 
+            async def stored() -> int:
+                # Only this workspace's: others' test runs publish to the same topic meanwhile.
+                count: int = await pool.fetchval(
+                    "SELECT count(*) FROM source_entries WHERE workspace_id = $1", workspace
+                )
+                return count
+
             async def midway() -> bool:
-                stored: int = await pool.fetchval("SELECT count(*) FROM source_entries")
-                return stored >= 50
+                return await stored() >= 50
 
             await wait_for(midway, timeout_s=60)
             mapping.send_signal(signal.SIGKILL)
             await mapping.wait()
-            killed_at = await pool.fetchval("SELECT count(*) FROM source_entries")
+            killed_at = await stored()
             assert killed_at < half, "mapping finished before it was killed"
             await asyncio.gather(*(post(n) for n in range(half, COUNT)))
             mapping = await start_mapping(mapping_dsn, prefix, 18751)
 
         async def all_stored() -> bool:
-            count: int = await pool.fetchval("SELECT count(*) FROM source_entries")
-            return count == COUNT
+            return await stored() == COUNT
 
         await wait_for(all_stored, timeout_s=90)
-        rows = await pool.fetch("SELECT external_id, fields FROM source_entries")
+        rows = await pool.fetch(
+            "SELECT external_id, fields FROM source_entries WHERE workspace_id = $1", workspace
+        )
         durations = {r["external_id"]: r["fields"]["duration_seconds"] for r in rows}
         assert durations == {f"te-{n}": 60 + n for n in range(COUNT)}
         claims = await pool.fetchval(
-            "SELECT count(*) FROM inbox WHERE consumer = 'mapping.time-entry-logged'"
+            "SELECT count(*) FROM inbox i JOIN source_entries e ON e.last_event_id = i.event_id"
+            " WHERE i.consumer = 'mapping.time-entry-logged' AND e.workspace_id = $1",
+            workspace,
         )
         assert claims == COUNT
     finally:
@@ -120,3 +166,146 @@ async def test_killed_consumer_loses_and_duplicates_nothing(
             mapping.send_signal(signal.SIGTERM)
             await mapping.wait()
         await ingest.runtime.stop()
+
+
+async def produce(events: list[Event]) -> None:
+    """Publish ``events`` as their producers would (CloudEvents headers, entity keys)."""
+    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, acks="all", enable_idempotence=True)
+    await producer.start()
+    try:
+        sent = []
+        for event in events:
+            record = encode(event, Envelope.for_event(event, producer="test"))
+            headers = [(k, v.encode()) for k, v in record.headers.items()]
+            sent.append(
+                await producer.send(record.topic, record.value, key=record.key, headers=headers)
+            )
+        await asyncio.gather(*sent)
+    finally:
+        await producer.stop()
+
+
+def entry_mapped(
+    workspace: str, integration: str, user: int, tasks: list[str], n: int
+) -> EntryMapped:
+    """Core entry ``te-<n>`` mapped to Everhour: ``60 + n`` seconds on a task and day by ``n``."""
+    fields = TimeEntryFields(
+        user=UserRef(external_id=str(user), email="ann@acme.test"),
+        task_external_id=tasks[n % TASKS],
+        date=day_of(n),
+        duration_seconds=60 + n,
+        notes=f"entry {n}",
+        billable=True,
+    )
+    return sample_entry_mapped(
+        workspace_id=workspace,
+        integration_id=integration,
+        source_external_id=f"te-{n:04d}",
+        entry=fields,
+        source_entry=fields.model_copy(update={"user": UserRef(external_id=f"u-{user}")}),
+        source_updated_at=dt.datetime(2026, 11, 2, 12, tzinfo=dt.UTC),
+    )
+
+
+async def test_killed_resolver_writes_every_second_exactly_once(
+    topics: list[str],
+    create_database: Callable[[str], Awaitable[str]],
+    make_pool: Callable[[str], Awaitable[asyncpg.Pool]],
+) -> None:
+    prefix = f"{kafka_config().group_prefix}-crash-resolver"
+    await position_group_at_end(KAFKA, f"{prefix}-conflict-resolver", topics)
+    dsn = await create_database("resolver-crash")
+    key = SecretBox.generate_key()
+    everhour = EverhourState()
+    ann = everhour.add_user("Ann", api_key=EVERHOUR_KEY, email="ann@acme.test")
+    project = everhour.add_project("Website")
+    tasks = [everhour.add_task(project, f"Task {i}") for i in range(TASKS)]
+    workspace, integration = unique("ws"), unique("int")
+    sandbox = create_everhour_sandbox(
+        everhour,
+        rate_limit=RateLimit(10**6, 10),
+        # No webhooks are registered; a transport given spares a TLS context per write.
+        webhook_transport=httpx.MockTransport(lambda request: httpx.Response(204)),
+    )
+    settings = {
+        "TB_ENCRYPTION_KEY": key,
+        # The sandbox has no Everhour limit; 20 requests per 10 s would take half an hour here.
+        "TB_EVERHOUR_REQUESTS_PER_10S": "100000",
+        # An attempt killed mid-write holds its records' leases; whoever comes next waits this.
+        "TB_WRITE_LEASE_S": "5",
+    }
+    async with serve(sandbox) as url:
+        resolver = await start_service(
+            "timebridge_conflict_resolver", dsn, prefix, 18753, **settings
+        )
+        pool = await make_pool(dsn)
+        try:
+            connection = ConnectionChanged(
+                workspace_id=workspace,
+                connection_id=integration,
+                provider="everhour",
+                status="connected",
+                base_url=url,
+                credentials_encrypted=SecretBox(key).encrypt(
+                    EVERHOUR_KEY, context=credential_context(integration)
+                ),
+                settings=IntegrationSettings(),
+                revision=1,
+                changed_at=dt.datetime.now(dt.UTC),
+            )
+            await produce([connection])
+
+            async def connected() -> bool:
+                found: bool = await pool.fetchval(
+                    "SELECT EXISTS (SELECT 1 FROM connections WHERE connection_id = $1)",
+                    integration,
+                )
+                return found
+
+            await wait_for(connected, timeout_s=60)
+
+            async def synced() -> int:
+                count: int = await pool.fetchval(
+                    "SELECT count(*) FROM inbox WHERE consumer = 'conflict-resolver.entry-mapped'"
+                )
+                return count
+
+            await produce(
+                [entry_mapped(workspace, integration, ann, tasks, n) for n in range(COUNT)]
+            )
+            await wait_for(lambda: _at_least(synced, 100), timeout_s=60)
+            resolver.send_signal(signal.SIGKILL)
+            await resolver.wait()
+            killed_at = await synced()
+            assert killed_at < COUNT, "the resolver finished before it was killed"
+            resolver = await start_service(
+                "timebridge_conflict_resolver", dsn, prefix, 18753, **settings
+            )
+            await wait_for(lambda: _at_least(synced, COUNT), timeout_s=180)
+        finally:
+            if resolver.returncode is None:
+                resolver.send_signal(signal.SIGTERM)
+                await resolver.wait()
+
+    expected: dict[tuple[str, dt.date], list[int]] = {}
+    for n in range(COUNT):
+        expected.setdefault((tasks[n % TASKS], day_of(n)), []).append(n)
+    held = {(r.task, r.date): r for r in everhour.records.values()}
+    assert set(held) == set(expected)
+    for where, ns in expected.items():
+        record = held[where]
+        assert (record.user, record.time) == (ann, sum(60 + n for n in ns)), where
+        assert record.comment == "; ".join(f"entry {n}" for n in sorted(ns))
+        actions = [h["action"] for h in record.history]
+        assert actions.count("ADD") == 1, (where, actions)  # created once, never added to
+    links = await pool.fetchval("SELECT count(*) FROM sync_links WHERE active")
+    assert links == COUNT
+    assert await pool.fetchval("SELECT count(*) FROM sync_intents") == 0  # no lease left
+
+
+def day_of(n: int) -> dt.date:
+    return DAY + dt.timedelta(days=n // TASKS % DAYS)
+
+
+async def _at_least(count: Callable[[], Awaitable[int]], wanted: int) -> bool:
+    return await count() >= wanted

@@ -4,7 +4,11 @@ Ingest, mapping, conflict-resolver and reporting run in this process on their ow
 consumer groups; Core and Everhour are the sandboxes, reached (and posting their webhooks to
 ingest) over httpx's ASGI transport. The admin sets everything up through the HTTP APIs, as the
 guide's screens would: register the workspace, test and connect Everhour, map the project; then
-people log and edit time on both sides.
+people log, edit and delete time on both sides.
+
+Everhour stamps a record's history to the second, so a person editing a record in the very
+second Timebridge wrote it cannot be told from an echo of that write: before such an edit the
+tests wait until the clock is past that second (:func:`after_last_change`), as a person would be.
 """
 
 import datetime as dt
@@ -64,6 +68,7 @@ class Platform:
     ticket_titled: str
     ticket_new: str
     task_titled: str
+    task_unbillable: str
 
     def http(self, service: str, token: str = ANN_CORE) -> httpx.AsyncClient:
         return httpx.AsyncClient(
@@ -95,6 +100,7 @@ async def platform(
     ann_everhour = everhour.add_user("Ann", api_key=ANN_KEY, email="ANN@acme.test")
     everhour_project = everhour.add_project("Website")
     task_titled = everhour.add_task(everhour_project, "Fix the login page")
+    task_unbillable = everhour.add_task(everhour_project, "Internal meetings", unbillable=True)
     time = FakeTime()
     apps: dict[str, Any] = {}
     ingest_transport = httpx.ASGITransport(app=_Lazy(apps, "ingest"))
@@ -156,6 +162,7 @@ async def platform(
             ReportingSettings(kafka=kafka),
             pool=await make_pool(await create_database("e2e-reporting")),
             tracer_provider=in_memory_tracing("reporting")[0],
+            core=core_client,
         ),
     }
     for name, built in services.items():
@@ -179,6 +186,7 @@ async def platform(
         ticket_titled,
         ticket_new,
         task_titled,
+        task_unbillable,
     )
     for built in reversed(services.values()):
         await built.runtime.stop()
@@ -193,6 +201,12 @@ class _Lazy:
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         await self.apps[self.name](scope, receive, send)
+
+
+@pytest.fixture(scope="module")
+async def integration(platform: Platform) -> str:
+    """The Everhour integration, connected once for the module's scenarios."""
+    return await connect(platform)
 
 
 async def connect(platform: Platform) -> str:
@@ -263,9 +277,7 @@ async def sync_status(platform: Platform, source: str, entry: str) -> list[dict[
         return result
 
 
-async def test_the_guide_end_to_end(platform: Platform) -> None:
-    await connect(platform)
-
+async def test_the_guide_end_to_end(platform: Platform, integration: str) -> None:
     # Time logged in Core on a ticket whose task exists in Everhour (matched by title).
     first = await log_in_core(
         platform,
@@ -356,3 +368,208 @@ async def test_the_guide_end_to_end(platform: Platform) -> None:
 async def synced_everhour(platform: Platform, record_id: str) -> bool:
     statuses = await sync_status(platform, "everhour", record_id)
     return any(s["status"] == "synced" for s in statuses)
+
+
+async def in_everhour(platform: Platform, method: str, task: str, **body: Any) -> Any:
+    """What Ann does in Everhour (its webhook then reaches ingest)."""
+    async with platform.sandbox(platform.everhour_app) as everhour:
+        answer = await everhour.request(
+            method, f"/tasks/{task}/time", json=body, headers={"X-Api-Key": ANN_KEY}
+        )
+        assert answer.is_success, answer.text
+        return answer.json()
+
+
+async def in_core(platform: Platform, method: str, entry_id: str, **fields: Any) -> None:
+    """What Ann does in Core's UI (Core then posts its webhook)."""
+    async with platform.sandbox(platform.core_app) as core:
+        answer = await core.request(
+            method, f"/_sandbox/time-entries/{entry_id}", json=fields or None
+        )
+        assert answer.is_success, answer.text
+    await platform.webhooks.drain()
+
+
+def records_of(platform: Platform, task: str, day: dt.date) -> list[Any]:
+    return [r for r in platform.everhour.records.values() if r.task == task and r.date == day]
+
+
+def copies_of(platform: Platform, record_id: str) -> list[Any]:
+    return [
+        e
+        for e in platform.core.entries.values()
+        if e.external_ref == {"system": "everhour", "id": record_id} and e.deleted_at is None
+    ]
+
+
+def says(expected: str) -> Callable[[list[dict[str, Any]]], bool]:
+    return lambda statuses: any(expected in (s["reason"] or "") for s in statuses)
+
+
+async def status_says(platform: Platform, source: str, entry: str, expected: str) -> bool:
+    return says(expected)(await sync_status(platform, source, entry))
+
+
+async def synced_core(platform: Platform, entry: str) -> bool:
+    statuses = await sync_status(platform, "core", entry)
+    return any(s["status"] == "synced" for s in statuses)
+
+
+async def test_edits_on_both_sides_converge_without_an_echo_loop(
+    platform: Platform, integration: str
+) -> None:
+    day = DAY + dt.timedelta(days=5)
+    task = platform.task_titled
+    # One entry that starts in Core, one record that starts in Everhour.
+    planned = await log_in_core(
+        platform,
+        ticket_id=platform.ticket_titled,
+        date=day.isoformat(),
+        started_at=f"{day.isoformat()}T09:00:00Z",
+        duration_seconds=3600,
+        notes="Sprint planning",
+    )
+    await wait_for(lambda: synced_core(platform, planned), timeout_s=60)
+    [copy_in_everhour] = records_of(platform, task, day)
+    retro_day = day + dt.timedelta(days=1)
+    added = await in_everhour(platform, "POST", task, time=1800, date=retro_day.isoformat())
+    retro = str(added["id"])
+    [copy_in_core] = await wait_for(holds(lambda: copies_of(platform, retro)), timeout_s=60)
+    await wait_for(lambda: synced_everhour(platform, retro), timeout_s=60)
+
+    # Ann edits each copy on its own side: the Everhour copy of her Core entry, and the Core
+    # copy of her Everhour record (later than Timebridge wrote them).
+    await after_last_change(copy_in_everhour)
+    await in_everhour(
+        platform, "PUT", task, time=5400, date=day.isoformat(), comment="Sprint planning"
+    )
+    await in_core(platform, "PATCH", copy_in_core.id, duration_seconds=2400, notes="Retro")
+
+    core_entry = platform.core.entries[planned]
+    retro_record = platform.everhour.records[int(retro)]
+    await wait_for(holds(lambda: core_entry.duration_seconds == 5400), timeout_s=60)
+    await wait_for(holds(lambda: retro_record.time == 2400), timeout_s=60)
+    # Each origin's own sighting of the carried write comes back and finds both sides equal.
+    await wait_for(
+        lambda: status_says(platform, "core", planned, "already holds this version"),
+        timeout_s=60,
+    )
+    await wait_for(
+        lambda: status_says(platform, "everhour", retro, "already holds this version"),
+        timeout_s=60,
+    )
+    assert await status_says(
+        platform, "everhour", str(copy_in_everhour.id), f"applied (duration) to core {planned}"
+    )
+    assert await status_says(
+        platform, "core", copy_in_core.id, f"applied (duration, notes) to everhour {retro}"
+    )
+
+    # Both systems equal, one record on each side, and each written by Timebridge only once.
+    assert (core_entry.duration_seconds, copy_in_everhour.time) == (5400, 5400)
+    assert (core_entry.started_at, core_entry.notes) == (
+        dt.datetime.combine(day, dt.time(9), dt.UTC),
+        "Sprint planning",
+    )
+    assert (copy_in_core.duration_seconds, copy_in_core.notes) == (2400, "Retro")
+    assert (retro_record.time, retro_record.comment) == (2400, "Retro")
+    assert [h["action"] for h in copy_in_everhour.history] == ["ADD", "EDIT"]  # ours, Ann's
+    assert [h["action"] for h in retro_record.history] == ["ADD", "EDIT"]  # Ann's, ours
+    assert (core_entry.version, copy_in_core.version) == (2, 2)
+    assert records_of(platform, task, day) == [copy_in_everhour]
+    assert records_of(platform, task, retro_day) == [retro_record]
+    assert copies_of(platform, retro) == [copy_in_core]
+
+
+async def test_deletes_on_both_sides_propagate(platform: Platform, integration: str) -> None:
+    day = DAY + dt.timedelta(days=10)
+    task = platform.task_titled
+    entries = [
+        await log_in_core(
+            platform,
+            ticket_id=platform.ticket_titled,
+            date=day.isoformat(),
+            duration_seconds=seconds,
+            notes=notes,
+        )
+        for seconds, notes in ((3600, "Design"), (1800, "Review"))
+    ]
+    for entry in entries:
+
+        async def synced(entry: str = entry) -> bool:
+            return await synced_core(platform, entry)
+
+        await wait_for(synced, timeout_s=60)
+    [record] = records_of(platform, task, day)
+    await wait_for(holds(lambda: record.time == 5400), timeout_s=60)
+
+    # A Core delete lowers the Everhour sum; deleting the last entry removes the record.
+    await in_core(platform, "DELETE", entries[1])
+    await wait_for(holds(lambda: record.time == 3600), timeout_s=60)
+    assert record.comment == "Design"
+    await in_core(platform, "DELETE", entries[0])
+    await wait_for(holds(lambda: not records_of(platform, task, day)), timeout_s=60)
+
+    # An Everhour delete removes the Core entry it became.
+    other_day = day + dt.timedelta(days=1)
+    added = await in_everhour(
+        platform, "POST", task, time=2700, date=other_day.isoformat(), comment="Sync"
+    )
+    record_id = str(added["id"])
+    [copy] = await wait_for(holds(lambda: copies_of(platform, record_id)), timeout_s=60)
+    await wait_for(lambda: synced_everhour(platform, record_id), timeout_s=60)
+    await in_everhour(platform, "DELETE", task, date=other_day.isoformat())
+    await wait_for(holds(lambda: copy.deleted_at is not None), timeout_s=60)
+    assert copies_of(platform, record_id) == []
+    assert not records_of(platform, task, other_day)
+
+
+async def test_billable_follows_the_everhour_task_and_is_reported_towards_it(
+    platform: Platform, integration: str
+) -> None:
+    day = DAY + dt.timedelta(days=15)
+    # Everhour -> Core: the task is unbillable, so the Core entry is not billable.
+    added = await in_everhour(
+        platform, "POST", platform.task_unbillable, time=900, date=day.isoformat()
+    )
+    [entry] = await wait_for(holds(lambda: copies_of(platform, str(added["id"]))), timeout_s=60)
+    assert (entry.billable, entry.project_id, entry.ticket_id) == (False, platform.project, None)
+
+    # Core -> Everhour: a non-billable entry on a billable task is written, and the difference
+    # is in its status (Everhour cannot mark one record unbillable).
+    unbilled = await log_in_core(
+        platform,
+        ticket_id=platform.ticket_titled,
+        date=day.isoformat(),
+        duration_seconds=600,
+        billable=False,
+    )
+    await wait_for(
+        lambda: status_says(
+            platform,
+            "core",
+            unbilled,
+            "billable differs: core says not billable, the Everhour task is billable",
+        ),
+        timeout_s=60,
+    )
+    [record] = records_of(platform, platform.task_titled, day)
+    assert record.time == 600
+
+
+async def after_last_change(record: Any) -> None:
+    """Wait until the clock is past the second of the record's last change in Everhour."""
+    last = max(
+        dt.datetime.strptime(h["createdAt"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=dt.UTC)
+        for h in record.history
+    )
+    await wait_for(holds(lambda: dt.datetime.now(dt.UTC) >= last + dt.timedelta(seconds=1)))
+
+
+def holds(check: Callable[[], Any]) -> Callable[[], Awaitable[Any]]:
+    """``check`` (a look at the sandboxes' state) as the coroutine ``wait_for`` polls."""
+
+    async def poll() -> Any:
+        return check()
+
+    return poll

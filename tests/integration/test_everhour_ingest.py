@@ -1,14 +1,15 @@
 """Everhour connections, webhooks and polling in ingest, on real Kafka and Postgres.
 
 The Everhour sandbox answers the client over httpx's ASGI transport and delivers its webhooks to
-the ingest app the same way; everything else (database, broker, outbox relay) is real.
+the ingest app the same way; the Core sandbox answers the admin checks (``GET /me`` with the
+caller's token); everything else (database, broker, outbox relay) is real.
 """
 
 import datetime as dt
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, Literal
 
 import asyncpg
 import httpx
@@ -17,6 +18,7 @@ import pytest
 from timebridge_common.crypto import SecretBox
 from timebridge_common.events import ConnectionChanged, IntegrationSettings, TimeEntryLogged
 from timebridge_common.kafka.dlt import decode_headers
+from timebridge_common.providers.core import CoreClient
 from timebridge_common.providers.everhour import EverhourClient
 from timebridge_common.providers.http import RequestBudget, RetryPolicy
 from timebridge_common.testing import end_offsets, in_memory_tracing, read_topic
@@ -25,6 +27,8 @@ from timebridge_ingest.bootstrap import Ingest, bootstrap
 from timebridge_ingest.config import Settings
 from timebridge_ingest.domain.connections import Workspace
 from timebridge_ingest.domain.errors import RejectedError
+from timebridge_ingest.handlers.polling import LEASE
+from timebridge_sandboxes.core import CoreState, create_core_sandbox
 from timebridge_sandboxes.everhour import EverhourState, create_everhour_sandbox
 from timebridge_sandboxes.faults import Faults, RateLimit
 from timebridge_sandboxes.testing import FakeTime
@@ -32,6 +36,7 @@ from timebridge_sandboxes.testing import FakeTime
 from .conftest import KAFKA, kafka_config, unique
 
 ADMIN_KEY = "ek-admin-integration"
+TEST_TIMEOUT_S = 2.0
 DAY = dt.date(2026, 11, 20)
 NOW = dt.datetime(2026, 11, 21, 12, 0, tzinfo=dt.UTC)
 
@@ -47,6 +52,7 @@ class World:
     admin: int
     task: str
     time: FakeTime
+    core: CoreState
 
     def everhour(self, key: str = ADMIN_KEY) -> EverhourClient:
         """A client on fake time: waits for Retry-After and backoff cost nothing."""
@@ -81,6 +87,13 @@ async def world(
     def everhour_factory(base_url: str, key: str) -> EverhourClient:
         return holder["world"].everhour(key)
 
+    core = CoreState()
+    core_app = create_core_sandbox(core, rate_limit=RateLimit(10_000, 1))
+
+    def core_factory(base_url: str, token: str) -> CoreClient:
+        http = httpx.AsyncClient(transport=httpx.ASGITransport(app=core_app))
+        return CoreClient(base_url, token, http=http)
+
     key = SecretBox.generate_key()
     pool = await make_pool(await create_database("ingest-everhour"))
     provider, _ = in_memory_tracing("ingest")
@@ -92,11 +105,13 @@ async def world(
             public_base_url="http://ingest.test",
             everhour_api_url="http://everhour.sandbox",
             poll_tick_s=3600,
+            connection_test_timeout_s=TEST_TIMEOUT_S,
         ),
         pool=pool,
         tracer_provider=provider,
         clock=lambda: NOW,
         everhour=everhour_factory,
+        core=core_factory,
     )
     sandbox = create_everhour_sandbox(
         state,
@@ -104,7 +119,9 @@ async def world(
         rate_limit=RateLimit(10_000, 10),
         webhook_transport=httpx.ASGITransport(app=ingest.app),
     )
-    world = World(ingest, state, faults, sandbox, pool, SecretBox(key), admin, task, FakeTime())
+    world = World(
+        ingest, state, faults, sandbox, pool, SecretBox(key), admin, task, FakeTime(), core
+    )
     holder["world"] = world
     await ingest.runtime.start()
     yield world
@@ -287,3 +304,171 @@ async def test_a_rate_limited_poll_is_retried_later(world: World) -> None:
         integration.integration_id,
     )
     assert (row["last_error"], row["next_poll_at"]) == (None, NOW + dt.timedelta(days=1))
+
+
+def bearer(token: str | None) -> dict[str, str]:
+    return {} if token is None else {"authorization": f"Bearer {token}"}
+
+
+def ingest_http(world: World) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=world.ingest.app)
+    return httpx.AsyncClient(transport=transport, base_url="http://ingest.test")
+
+
+def core_admin(world: World, workspace: str, role: Literal["admin", "member"] = "admin") -> str:
+    """A Core user of ``workspace`` with ``role``; their bearer token."""
+    token = unique(f"ct-{role}")
+    world.core.add_user(workspace, role.title(), email=f"{token}@acme.test", role=role, token=token)
+    return token
+
+
+async def test_only_the_workspaces_core_admins_connect_change_and_disconnect(
+    world: World,
+) -> None:
+    workspace = await new_workspace(world)
+    admin, member = core_admin(world, workspace), core_admin(world, workspace, "member")
+    elsewhere = core_admin(world, await new_workspace(world))  # an admin of another workspace
+    intruders = (None, "ct-unknown", member, elsewhere)
+    base = f"/v1/workspaces/{workspace}/integrations"
+    body = {"provider": "everhour", "api_key": ADMIN_KEY, "settings": {"direction": "two_way"}}
+    async with ingest_http(world) as http:
+        refused = [
+            (await http.post(base, json=body, headers=bearer(t))).status_code for t in intruders
+        ]
+        refused_test = [
+            (await http.post(f"{base}/everhour/test", json=body, headers=bearer(t))).status_code
+            for t in intruders
+        ]
+        assert refused == refused_test == [401, 401, 403, 403]
+        assert await world.connections.list(workspace) == []
+
+        connected = await http.post(base, json=body, headers=bearer(admin))
+        assert connected.status_code == 201, connected.text
+        integration_id = connected.json()["integration_id"]
+        hook_id = int((await world.connections.get(workspace, integration_id)).hook_id)
+        url = f"{base}/{integration_id}"
+        patch = {"settings": {"direction": "two_way", "conflict_policy": "prefer_core"}}
+        refused_patch = [
+            (await http.patch(url, json=patch, headers=bearer(t))).status_code for t in intruders
+        ]
+        refused_delete = [
+            (await http.delete(url, headers=bearer(t))).status_code for t in intruders
+        ]
+        refused_get = [(await http.get(url, headers=bearer(t))).status_code for t in intruders]
+        assert refused_patch == refused_delete == refused_get == [401, 401, 403, 403]
+        untouched = await world.connections.get(workspace, integration_id)
+        assert (untouched.status, untouched.revision) == ("connected", 1)
+        assert untouched.settings.conflict_policy == "manual_review"
+        assert hook_id in world.state.hooks
+
+        changed = await http.patch(url, json=patch, headers=bearer(admin))
+        assert changed.status_code == 200, changed.text
+        assert (changed.json()["settings"]["conflict_policy"], changed.json()["revision"]) == (
+            "prefer_core",
+            2,
+        )
+
+        before = await end_offsets(KAFKA, ConnectionChanged.topic())
+        gone = await http.delete(url, headers=bearer(admin))
+        again = await http.delete(url, headers=bearer(admin))
+    assert gone.status_code == again.status_code == 200, gone.text
+    assert (gone.json()["status"], gone.json()["webhook_registered"], gone.json()["revision"]) == (
+        "disconnected",
+        False,
+        3,
+    )
+    assert again.json() == gone.json()  # disconnecting twice changes nothing
+    assert hook_id not in world.state.hooks
+    wiped = await world.pool.fetchval(
+        "SELECT api_key_enc FROM integrations WHERE integration_id = $1", integration_id
+    )
+    assert wiped is None
+
+    def ours(records: list[Any]) -> list[Any]:
+        return [r for r in records if r.key == integration_id.encode()]
+
+    [record] = ours(await read_topic(KAFKA, before, until=lambda rs: bool(ours(rs))))
+    event = ConnectionChanged.model_validate_json(record.value)
+    assert (event.status, event.revision, event.credentials_encrypted) == ("disconnected", 3, None)
+
+
+async def test_a_connection_test_that_times_out_says_so(world: World) -> None:
+    workspace = await new_workspace(world)
+    admin = core_admin(world, workspace)
+    world.faults.slow_down(TEST_TIMEOUT_S * 3)
+    try:
+        async with ingest_http(world) as http:
+            tested = await http.post(
+                f"/v1/workspaces/{workspace}/integrations/everhour/test",
+                json={"api_key": ADMIN_KEY},
+                headers=bearer(admin),
+            )
+            connected = await http.post(
+                f"/v1/workspaces/{workspace}/integrations",
+                json={"provider": "everhour", "api_key": ADMIN_KEY},
+                headers=bearer(admin),
+            )
+    finally:
+        world.faults.slow_down(0)
+    assert tested.status_code == 200, tested.text
+    assert tested.json() == {
+        "ok": False,
+        "account": {},
+        "error_kind": "timeout",
+        "message": "Everhour did not answer within 2 s",
+        "retry_after_s": None,
+    }
+    assert connected.status_code == 504
+    assert connected.json()["detail"] == (
+        "connection test failed: Everhour did not answer within 2 s"
+    )
+    assert await world.connections.list(workspace) == []
+
+
+async def test_an_every_5_minutes_integration_is_polled_every_5_minutes(world: World) -> None:
+    workspace = await new_workspace(world)
+    integration = await world.connections.connect(
+        workspace, "everhour", ADMIN_KEY, IntegrationSettings(frequency="every_5_minutes")
+    )
+    assert integration.hook_id is None  # near real time by polling, not webhooks
+    poller = world.ingest.poller
+    assert poller is not None
+    day = DAY - dt.timedelta(days=5)
+    async with world.everhour() as everhour:
+        record = await everhour.add_time(world.task, seconds=600, date=day)
+    before = await end_offsets(KAFKA, TimeEntryLogged.topic())
+    await poller.polling.sync_schedules(NOW)
+    assert integration.integration_id in await poller.polling.claim_due(NOW, LEASE)
+    await poller.poll_one(integration.integration_id)
+
+    async def next_poll() -> dt.datetime:
+        at: dt.datetime = await world.pool.fetchval(
+            "SELECT next_poll_at FROM poll_schedule WHERE connection_id = $1",
+            integration.integration_id,
+        )
+        return at
+
+    assert await next_poll() == NOW + dt.timedelta(minutes=5)
+    async with world.everhour() as everhour:
+        await everhour.add_time(world.task, seconds=300, date=day)  # the record is now 900 s
+    almost = NOW + dt.timedelta(minutes=4, seconds=59)
+    assert integration.integration_id not in await poller.polling.claim_due(almost, LEASE)
+    later = NOW + dt.timedelta(minutes=5)
+    assert integration.integration_id in await poller.polling.claim_due(later, LEASE)
+    await replace(poller, clock=lambda: later).poll_one(integration.integration_id)
+    assert await next_poll() == later + dt.timedelta(minutes=5)
+
+    def ours(records: list[Any]) -> list[Any]:
+        return [
+            r
+            for r in records
+            if decode_headers(r.headers).get("ce_workspaceid") == workspace
+            and json.loads(r.value)["external_id"] == str(record.id)
+        ]
+
+    records = await read_topic(KAFKA, before, until=lambda rs: len(ours(rs)) >= 2)
+    seen = [TimeEntryLogged.model_validate_json(r.value) for r in ours(records)]
+    assert [(e.entry.duration_seconds, e.observed_via) for e in seen] == [
+        (600, "poll"),
+        (900, "poll"),
+    ]

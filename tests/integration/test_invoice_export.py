@@ -50,6 +50,8 @@ from timebridge_invoice_export.bootstrap import bootstrap as bootstrap_invoice_e
 from timebridge_invoice_export.config import AccountingApp
 from timebridge_invoice_export.config import Settings as InvoiceSettings
 from timebridge_invoice_export.domain.accounting import Provider
+from timebridge_reporting.bootstrap import bootstrap as bootstrap_reporting
+from timebridge_reporting.config import Settings as ReportingSettings
 from timebridge_sandboxes import freshbooks as fb_sandbox
 from timebridge_sandboxes import quickbooks as qbo_sandbox
 from timebridge_sandboxes import xero as xero_sandbox
@@ -379,7 +381,7 @@ class Platform:
         headers = {"authorization": f"Bearer {token}"} if token else {}
         return httpx.AsyncClient(
             transport=httpx.ASGITransport(app=self.apps[service]),
-            base_url=INVOICE_URL if service == "invoice-export" else INGEST_URL,
+            base_url=INVOICE_URL if service == "invoice-export" else f"http://{service}.test",
             headers=headers,
         )
 
@@ -402,7 +404,7 @@ async def platform(
     kafka = kafka_config().model_copy(
         update={"group_prefix": f"{kafka_config().group_prefix}-billing"}
     )
-    for name in ("ingest", "invoice-export"):
+    for name in ("ingest", "invoice-export", "reporting"):
         await position_group_at_end(KAFKA, f"{kafka.group_prefix}-{name}", topics)
     apps: dict[str, Any] = {}
     to_invoice_export = httpx.ASGITransport(app=_Lazy(apps, "invoice-export"))
@@ -460,9 +462,16 @@ async def platform(
         tracer_provider=in_memory_tracing("ingest")[0],
         core=core_client,
     )
+    reporting = bootstrap_reporting(
+        ReportingSettings(kafka=kafka),
+        pool=await make_pool(await create_database("billing-reporting")),
+        tracer_provider=in_memory_tracing("reporting")[0],
+        core=core_client,
+    )
     apps["ingest"], apps["invoice-export"] = ingest.app, invoice_export.app
+    apps["reporting"] = reporting.app
     async with contextlib.AsyncExitStack() as running:
-        for service in (ingest, invoice_export):
+        for service in (ingest, invoice_export, reporting):
             await service.runtime.start()
             running.push_async_callback(service.runtime.stop)
         for tool in tools.values():
@@ -883,6 +892,19 @@ async def test_the_accounting_article_end_to_end(platform: Platform, provider: P
             json.loads(r.value) for r in gone if json.loads(r.value)["invoice_id"] == second_id
         )
         assert (event["was_exported"], event["entry_ids"]) == (True, [december])
+
+    # -- Reports show which entries are invoiced (and no longer, once the invoice is deleted) --
+    async with platform.http("reporting", ws.admin) as reports:
+
+        async def reported() -> bool:
+            mine = await get(reports, f"{base}/entries/core/{ann_1}/invoice")
+            gone = await get(reports, f"{base}/entries/core/{december}/invoice")
+            return bool(mine and mine["invoice_id"] == invoice_id and gone is None)
+
+        await wait_for(reported)
+        listed = {i["invoice_id"]: i for i in await get(reports, f"{base}/invoices")}
+        assert (listed[invoice_id]["tool_status"], listed[invoice_id]["entries"]) == ("paid", 3)
+        assert listed[second_id]["deleted_at"] is not None
 
 
 async def test_a_consent_for_several_companies_waits_for_the_admins_choice(

@@ -60,6 +60,16 @@ T0 = dt.datetime(2026, 11, 20, 17, 0, tzinfo=dt.UTC)
 Output = EntryMapped | EntrySynced
 
 
+class Clock:
+    """Mapping's clock: real time, moved forward by the tests that need a sync slot to pass."""
+
+    def __init__(self) -> None:
+        self.offset = dt.timedelta()
+
+    def __call__(self) -> dt.datetime:
+        return dt.datetime.now(dt.UTC) + self.offset
+
+
 @dataclass
 class World:
     mapping: Mapping
@@ -69,6 +79,7 @@ class World:
     faults: Faults
     core: CoreState
     api: httpx.AsyncClient
+    clock: Clock
 
     async def publish(self, event: Any, event_id: uuid.UUID | None = None) -> Envelope:
         envelope = Envelope.for_event(event, producer="test", event_id=event_id)
@@ -114,6 +125,7 @@ async def world(
     key = SecretBox.generate_key()
     pool = await make_pool(await create_database("mapping-sync"))
     provider, _ = in_memory_tracing("mapping")
+    clock = Clock()
     mapping = bootstrap(
         Settings(
             kafka=kafka,
@@ -121,16 +133,18 @@ async def world(
             retry=RetryConfig(max_attempts=3, initial_backoff_s=0.05),
             users_refresh_on_miss_s=0,
             release_interval_s=5,
+            schedule_tick_s=0.2,
         ),
         pool=pool,
         tracer_provider=provider,
+        clock=clock,
         everhour=everhour_client,
         core=core_client,
     )
     await mapping.runtime.start()
     transport = httpx.ASGITransport(app=mapping.app)
     async with httpx.AsyncClient(transport=transport, base_url="http://mapping") as api:
-        yield World(mapping, pool, SecretBox(key), everhour, faults, core, api)
+        yield World(mapping, pool, SecretBox(key), everhour, faults, core, api, clock)
     await mapping.runtime.stop()
     await everhour_http.aclose()
     await core_http.aclose()
@@ -485,6 +499,116 @@ async def test_queue_policy_holds_entries_until_the_user_is_mapped(world: World)
     assert (released.source_external_id, released.entry.user.external_id) == ("te_1", target)
     assert (released.user_mapped_by, released.entry.task_external_id) == ("manual", task)
     assert (await ws.call("GET", "/held-entries")).json() == []
+
+
+async def test_a_users_refresh_that_finds_the_email_releases_held_entries(world: World) -> None:
+    ws = await workspace(world, unmapped_user_policy="queue")
+    zed = ws.core_user("Zed", f"zed@{ws.id}.test")
+    ticket = ws.ticket("Audit log")
+    task = world.everhour.add_task(ws.everhour_project, "Audit log")
+    await world.publish(ws.entry("te_1", zed, ticket=ticket))
+    [queued] = await ws.outputs(1)
+    assert isinstance(queued, EntrySynced)
+    assert queued.status == "queued"
+
+    # Zed joins Everhour with the same email; nobody maps him by hand.
+    everhour_zed = ws.everhour_user("Zed Z.", f"ZED@{ws.id}.test")
+    refreshed = await ws.call("POST", "/users/refresh")
+    assert refreshed.status_code == 200, refreshed.text
+    _, released = await ws.outputs(2)
+    assert isinstance(released, EntryMapped)
+    assert (released.source_external_id, released.source_updated_at) == ("te_1", T0)
+    assert (released.entry.user.external_id, released.user_mapped_by) == (everhour_zed, "email")
+    assert released.entry.task_external_id == task
+    assert (await ws.call("GET", "/held-entries")).json() == []
+    unmapped = (await ws.call("GET", "/user-mappings")).json()["unmapped_core_users"]
+    assert zed.external_id not in [u["id"] for u in unmapped]
+
+
+async def _due_at(world: World, ws: Workspace, entry_id: str) -> dt.datetime | None:
+    """The sync slot an entry waits for in mapping's database (None: not waiting)."""
+    due_at: dt.datetime | None = await world.pool.fetchval(
+        "SELECT due_at FROM scheduled_entries WHERE integration_id = $1 AND workspace_id = $2"
+        " AND source = 'core' AND external_id = $3",
+        ws.integration_id,
+        ws.id,
+        entry_id,
+    )
+    return due_at
+
+
+async def _scheduler_rounds(world: World, rounds: int) -> None:
+    """Wait until the release loop has looked ``rounds`` more times."""
+    scheduled = world.mapping.scheduled
+    target = scheduled.rounds + rounds
+
+    async def looked() -> bool:
+        return scheduled.rounds >= target
+
+    await wait_for(looked)
+
+
+async def test_an_hourly_integration_syncs_the_latest_core_version_once_per_slot(
+    world: World,
+) -> None:
+    ws = await workspace(world, frequency="hourly")
+    ann, everhour_ann = ws.person("Ann")
+    ticket = ws.ticket("Billing export")
+    task = world.everhour.add_task(ws.everhour_project, "Billing export")
+    arrived = world.clock()
+    await world.publish(ws.entry("te_1", ann, ticket=ticket))
+    edited = ws.entry("te_1", ann, ticket=ticket, minute=3)
+    await world.publish(edited.model_copy(update={"entry": edited.entry.model_copy(
+        update={"duration_seconds": 6300})}))  # fmt: skip
+    key = EntryKey(ws.id, "core", "te_1")
+
+    async def newest_stored() -> bool:
+        stored = await world.mapping.store.get(key)
+        return stored is not None and stored.updated_at == T0 + dt.timedelta(minutes=3)
+
+    await wait_for(newest_stored)
+    due_at = await _due_at(world, ws, "te_1")
+    assert due_at is not None
+    assert (due_at.minute, due_at.second, due_at.microsecond) == (0, 0, 0)
+    assert arrived < due_at <= world.clock() + dt.timedelta(hours=1)
+    await _scheduler_rounds(world, 2)
+    assert await world.outbox_count(ws.id, "te_1") == 0  # nothing at once, nothing before
+
+    world.clock.offset += due_at - world.clock() + dt.timedelta(seconds=1)
+    [mapped] = await ws.outputs(1)
+    assert isinstance(mapped, EntryMapped)
+    assert mapped.source_updated_at == T0 + dt.timedelta(minutes=3)
+    assert (mapped.entry.duration_seconds, mapped.operation) == (6300, "upsert")
+    assert (mapped.entry.user.external_id, mapped.entry.task_external_id) == (everhour_ann, task)
+    await wait_for(lambda: _released(world, ws, "te_1"))
+    await _scheduler_rounds(world, 2)
+    assert await world.outbox_count(ws.id, "te_1") == 1
+
+
+async def _released(world: World, ws: Workspace, entry_id: str) -> bool:
+    return await _due_at(world, ws, entry_id) is None
+
+
+async def test_switching_to_realtime_releases_what_waits_for_a_slot(world: World) -> None:
+    ws = await workspace(world, frequency="daily")
+    ann, everhour_ann = ws.person("Ann")
+    ticket = ws.ticket("Docs")
+    world.everhour.add_task(ws.everhour_project, "Docs")
+    await world.publish(ws.entry("te_1", ann, ticket=ticket))
+    await wait_for(lambda: _due_at(world, ws, "te_1"))
+    assert await world.outbox_count(ws.id, "te_1") == 0
+
+    await reconnect(ws, frequency="realtime")
+    [mapped] = await ws.outputs(1)
+    assert isinstance(mapped, EntryMapped)
+    assert (mapped.source_external_id, mapped.entry.user.external_id) == ("te_1", everhour_ann)
+    assert await _due_at(world, ws, "te_1") is None
+    # Real time from now on: the next change is mapped at once, and only once.
+    await world.publish(ws.entry("te_1", ann, ticket=ticket, minute=1))
+    _, again = await ws.outputs(2)
+    assert isinstance(again, EntryMapped)
+    assert again.source_updated_at == T0 + dt.timedelta(minutes=1)
+    assert await _due_at(world, ws, "te_1") is None
 
 
 async def test_a_task_is_created_once_though_its_answer_is_lost_and_the_event_redelivered(

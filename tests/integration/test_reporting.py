@@ -1,16 +1,32 @@
-"""Reporting's read models on the real database: sync log filters, entry status, health."""
+"""Reporting on the real database and Kafka: sync log filters, entry status, health, and an
+API that only the workspace's Core admins (as Core's sandbox says) may read."""
 
 import datetime as dt
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import asyncpg
+import httpx
 
 from timebridge_common.db.migrations import apply_migrations
-from timebridge_common.events import Envelope
-from timebridge_common.testing import sample_entry_synced
+from timebridge_common.events import ConnectionChanged, Envelope
+from timebridge_common.events.codec import encode
+from timebridge_common.providers.core import CoreClient
+from timebridge_common.testing import (
+    in_memory_tracing,
+    position_group_at_end,
+    sample_entry_synced,
+    wait_for,
+)
 from timebridge_reporting.adapters.postgres import PostgresReadModels
+from timebridge_reporting.bootstrap import bootstrap
+from timebridge_reporting.config import Settings
 from timebridge_reporting.domain.sync_log import SyncLogQuery
 from timebridge_reporting.handlers.read_models import on_entry_synced
+from timebridge_sandboxes.core import CoreState, create_core_sandbox
+from timebridge_sandboxes.faults import RateLimit
+
+from .conftest import KAFKA, kafka_config, unique
 
 T0 = dt.datetime(2026, 11, 21, 10, 0, tzinfo=dt.UTC)
 
@@ -56,3 +72,71 @@ async def test_status_is_the_last_outcome_and_health_counts_the_backlog(
     assert health.last_success_at == T0 + dt.timedelta(minutes=1)
     assert health.last_error_at == T0
     assert (health.errors_24h, health.backlog, health.open_conflicts) == (2, 2, 1)
+
+
+async def test_the_api_is_for_the_workspaces_core_admins(
+    topics: list[str],
+    create_database: Callable[[str], Awaitable[str]],
+    make_pool: Callable[[str], Awaitable[asyncpg.Pool]],
+) -> None:
+    workspace = unique("ws")
+    core = CoreState()
+    admin, member = unique("ct-admin"), unique("ct-member")
+    core.add_user(workspace, "Ann", role="admin", token=admin)
+    core.add_user(workspace, "Max", role="member", token=member)
+    core_app = create_core_sandbox(core, rate_limit=RateLimit(10_000, 1))
+
+    def core_client(base_url: str, token: str) -> CoreClient:
+        http = httpx.AsyncClient(transport=httpx.ASGITransport(app=core_app))
+        return CoreClient(base_url, token, http=http)
+
+    kafka = kafka_config().model_copy(update={"group_prefix": f"{kafka_config().group_prefix}-r"})
+    await position_group_at_end(KAFKA, f"{kafka.group_prefix}-reporting", topics)
+    pool = await make_pool(await create_database("reporting-api"))
+    reporting = bootstrap(
+        Settings(kafka=kafka),
+        pool=pool,
+        tracer_provider=in_memory_tracing("reporting")[0],
+        core=core_client,
+    )
+    await reporting.runtime.start()
+    try:
+        for event in (
+            ConnectionChanged(
+                workspace_id=workspace,
+                connection_id=f"core_{workspace}",
+                provider="core",
+                status="connected",
+                base_url="http://core.sandbox",
+                credentials_encrypted="v1:not-for-reporting",
+                revision=1,
+                changed_at=T0,
+            ),
+            sample_entry_synced(workspace_id=workspace, synced_at=T0),
+        ):
+            encoded = encode(event, Envelope.for_event(event, producer="test"))
+            await reporting.runtime.broker.publish(
+                encoded.value, encoded.topic, key=encoded.key, headers=encoded.headers
+            )
+        models = PostgresReadModels(pool)
+        await wait_for(lambda: models.entry_status(workspace, "core", "te_1"))
+        transport = httpx.ASGITransport(app=reporting.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://reporting") as http:
+
+            async def as_(token: str | None, path: str) -> httpx.Response:
+                headers = {} if token is None else {"authorization": f"Bearer {token}"}
+                return await http.get(f"/v1/workspaces/{workspace}{path}", headers=headers)
+
+            async def admitted() -> httpx.Response | None:
+                # The Core connection's copy may land after the entry: until then, 404.
+                answer = await as_(admin, "/sync-log")
+                return answer if answer.status_code == 200 else None
+
+            log: Any = (await wait_for(admitted)).json()
+            assert [(e["source_external_id"], e["status"]) for e in log] == [("te_1", "synced")]
+            paths = ("/sync-log", "/entries/core/te_1/sync-status", "/integrations/int_1/health")
+            for path in paths:
+                answers = [(await as_(t, path)).status_code for t in (None, "ct-x", member, admin)]
+                assert answers == [401, 401, 403, 200], path
+    finally:
+        await reporting.runtime.stop()

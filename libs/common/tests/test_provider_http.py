@@ -10,6 +10,7 @@ import pytest
 
 from timebridge_common.errors import TransientError
 from timebridge_common.providers import http as provider_http
+from timebridge_common.providers.clients import LIMITS, SHARES, BudgetShares, ProviderClients
 from timebridge_common.providers.http import (
     BODY_LIMIT,
     AuthenticationError,
@@ -21,6 +22,7 @@ from timebridge_common.providers.http import (
     RetryPolicy,
     parse_retry_after,
 )
+from timebridge_common.providers.shared_budget import budget_key
 
 NOW = dt.datetime(2026, 11, 21, 12, 0, tzinfo=dt.UTC)
 API_KEY = "ek-live-7f3c9a0b1d2e"
@@ -255,3 +257,29 @@ async def test_a_bearer_token_sent_per_request_is_masked_too() -> None:
         )
     assert token not in caught.value.body
     assert "*** lacks the scope (***)" in caught.value.body
+
+
+def test_the_services_shares_of_each_provider_sum_to_its_limit() -> None:
+    for provider, shares in SHARES.items():
+        assert sum(shares.values()) == LIMITS[provider][0], provider
+    assert BudgetShares.of("mapping").limit("everhour") == (SHARES["everhour"]["mapping"], 10.0)
+    with pytest.raises(RuntimeError, match="no share of the everhour budget"):
+        BudgetShares.of("reporting").limit("everhour")
+
+
+def test_clients_draw_from_the_services_share_one_budget_per_credential() -> None:
+    clients = ProviderClients(shares=BudgetShares(everhour=6, core=2))
+    first = clients.everhour("https://api.everhour.com", API_KEY)._http.budget
+    again = clients.everhour("https://api.everhour.com", API_KEY)._http.budget
+    other = clients.everhour("https://api.everhour.com", "ek-other")._http.budget
+    assert first is again
+    assert other is not first
+    assert (first.capacity, first.rate) == (3, 0.3)  # 6 per 10 s: 3 at once, 3 refilled
+    assert ProviderClients()._limit("everhour") == LIMITS["everhour"]
+
+
+def test_a_shared_budget_is_keyed_by_the_credentials_hash_never_the_credential() -> None:
+    key = budget_key("everhour", "https://api.everhour.com/", API_KEY)
+    assert API_KEY not in key
+    assert key == budget_key("everhour", "https://api.everhour.com", API_KEY)
+    assert key != budget_key("everhour", "https://api.everhour.com", API_KEY + "x")

@@ -25,7 +25,7 @@ from timebridge_common.config import DlqLimitConfig, HttpConfig, RetryConfig, Se
 from timebridge_common.db.migrations import apply_migrations
 from timebridge_common.db.pool import init_connection
 from timebridge_common.kafka.broker import make_broker
-from timebridge_common.kafka.consumer import E, EventConsumer, Handler, subscribe
+from timebridge_common.kafka.consumer import DeadLetterHook, E, EventConsumer, Handler, subscribe
 from timebridge_common.logging import configure_logging
 from timebridge_common.tracing import extract, make_tracer_provider
 
@@ -57,12 +57,18 @@ class ServiceRuntime:
         return self.tracer_provider.get_tracer(f"timebridge.{self.name}")
 
     def subscribe(
-        self, model: type[E], handler: Handler[E], *, group_id: str | None = None
+        self,
+        model: type[E],
+        handler: Handler[E],
+        *,
+        group_id: str | None = None,
+        on_dead_letter: DeadLetterHook[E] | None = None,
     ) -> EventConsumer[E]:
         """Subscribe ``handler`` with this service's retry and dead-letter policy.
 
         The default consumer group is ``<group prefix>-<service>``: each service sees every
-        event once, whatever its number of replicas.
+        event once, whatever its number of replicas. ``on_dead_letter`` (optional) runs after a
+        record of this subscription was dead-lettered, e.g. to publish the failure.
         """
         return subscribe(
             self.broker,
@@ -73,6 +79,7 @@ class ServiceRuntime:
             retry=self.retry,
             dlq_limit=self.dlq_limit,
             on_fatal=self.fail,
+            on_dead_letter=on_dead_letter,
         )
 
     def fail(self, error: BaseException) -> None:

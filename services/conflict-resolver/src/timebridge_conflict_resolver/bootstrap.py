@@ -1,9 +1,11 @@
 """Composition root of the conflict-resolver."""
 
+import asyncio
 import datetime as dt
 from dataclasses import dataclass
 
 import asyncpg
+import httpx
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from opentelemetry.sdk.trace import TracerProvider
@@ -13,13 +15,15 @@ from timebridge_common.auth import WorkspaceAdmins
 from timebridge_common.crypto import SecretBox
 from timebridge_common.db.outbox import OutboxRelay
 from timebridge_common.kafka.publisher import EventPublisher
+from timebridge_common.providers import shared_budget
 from timebridge_common.providers.clients import ProviderClients
-from timebridge_common.runtime import ServiceRuntime, build_runtime, http_app
+from timebridge_common.runtime import BackgroundTask, ServiceRuntime, build_runtime, http_app
 from timebridge_conflict_resolver.adapters.postgres import PostgresObservations, PostgresSync
 from timebridge_conflict_resolver.adapters.providers import (
     CoreFactory,
     EverhourFactory,
     ProviderTargets,
+    budgeted_everhour,
 )
 from timebridge_conflict_resolver.config import Settings
 from timebridge_conflict_resolver.domain.records import CORE
@@ -32,6 +36,19 @@ NAME = PRODUCER
 
 def _utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def _closed_on_stop(transport: httpx.AsyncBaseTransport) -> BackgroundTask:
+    """A background task that only closes ``transport`` when the runtime stops (it cancels its
+    background tasks last thing before the pool closes)."""
+
+    async def hold() -> None:
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await transport.aclose()
+
+    return hold
 
 
 @dataclass
@@ -55,18 +72,28 @@ def bootstrap(
     """Build the service; ``everhour`` and ``core`` build provider clients (tests: sandboxes).
 
     By default every client of one credential draws from one request budget, shared by the
-    writes, the read-backs and the review API's admin checks of this process.
+    writes, the read-backs and the review API's admin checks of this process (and its
+    replicas); ``settings.everhour_requests_per_10s`` replaces the Everhour share.
     """
     runtime = build_runtime(
         NAME,
         settings,
-        migrations=(connections.MIGRATIONS, "timebridge_conflict_resolver.adapters.migrations"),
+        migrations=(
+            connections.MIGRATIONS,
+            shared_budget.MIGRATIONS,
+            "timebridge_conflict_resolver.adapters.migrations",
+        ),
         broker=broker,
         pool=pool,
         tracer_provider=tracer_provider,
     )
     assert runtime.pool is not None
-    clients = ProviderClients()
+    budgets = shared_budget.SharedBudgets(runtime.pool)
+    clients = ProviderClients(budgets, shares=settings.budget)
+    if everhour is None and settings.everhour_requests_per_10s is not None:
+        pooled = httpx.AsyncHTTPTransport()
+        runtime.background.append(_closed_on_stop(pooled))
+        everhour = budgeted_everhour(budgets, settings.everhour_requests_per_10s, pooled)
     everhour = everhour or clients.everhour
     core = core or clients.core
     observations = PostgresObservations(runtime.pool)

@@ -12,7 +12,9 @@ from timebridge_common.auth import WorkspaceAdmins
 from timebridge_common.crypto import SecretBox
 from timebridge_common.db.outbox import OutboxRelay
 from timebridge_common.kafka.publisher import EventPublisher
-from timebridge_common.providers.clients import ProviderClients
+from timebridge_common.providers import shared_budget
+from timebridge_common.providers.clients import BudgetSource, ProviderClients
+from timebridge_common.providers.http import Budgets
 from timebridge_common.runtime import ServiceRuntime, build_runtime, http_app
 from timebridge_ingest.adapters.postgres import (
     PostgresConnections,
@@ -68,14 +70,18 @@ def bootstrap(
     runtime = build_runtime(
         NAME,
         settings,
-        migrations=("timebridge_ingest.adapters.migrations",),
+        migrations=(shared_budget.MIGRATIONS, "timebridge_ingest.adapters.migrations"),
         broker=broker,
         pool=pool,
         with_database=secrets is None,
         tracer_provider=tracer_provider,
     )
     box = SecretBox(settings.encryption_key.get_secret_value())
-    clients = ProviderClients()
+    # Replicas share this service's share of each provider's limit through its database.
+    budgets: BudgetSource = (
+        Budgets() if runtime.pool is None else shared_budget.SharedBudgets(runtime.pool)
+    )
+    clients = ProviderClients(budgets, shares=settings.budget)
     everhour = everhour or clients.everhour
     core = core or clients.core
     publisher = EventPublisher(runtime.broker, runtime.tracer, NAME)
@@ -95,6 +101,7 @@ def bootstrap(
             everhour_base_url=settings.everhour_api_url,
             public_base_url=settings.public_base_url.rstrip("/"),
             clock=clock,
+            test_timeout_s=settings.connection_test_timeout_s,
         )
         hooks = EverhourHooks(store, everhour, publisher, clock, settings.publish_timeout_s)
         admins = WorkspaceAdmins(core, connections.core_base_url)

@@ -4,12 +4,17 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from timebridge_common.config import HttpConfig, ServiceSettings
+from timebridge_common.providers.clients import BudgetShares
 
 
 class Settings(BaseSettings, ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="TB_", env_nested_delimiter="__", frozen=True)
 
     http: HttpConfig = HttpConfig(port=8001)
+    budget: BudgetShares = Field(
+        default=BudgetShares.of("ingest"),
+        description="This service's share of each provider's request limit per credential",
+    )
     encryption_key: SecretStr = Field(
         description="base64url 32-byte key for credentials at rest (timebridge-common SecretBox)"
     )
@@ -26,6 +31,9 @@ class Settings(BaseSettings, ServiceSettings):
         description="Where trackers reach this gateway (webhook URLs registered with them)",
     )
     everhour_api_url: str = "https://api.everhour.com"
+    connection_test_timeout_s: float = Field(
+        default=10.0, gt=0, description="How long Test Connection waits for the tracker"
+    )
     poll_tick_s: float = Field(default=15.0, gt=0, description="How often due polls are looked for")
     poll_lookback_days: int = Field(
         default=31, ge=1, description="Days of tracker time each poll compares (no since-filter)"

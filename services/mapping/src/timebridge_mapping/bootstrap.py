@@ -15,10 +15,12 @@ from timebridge_common.auth import WorkspaceAdmins
 from timebridge_common.crypto import SecretBox
 from timebridge_common.db.outbox import OutboxRelay
 from timebridge_common.kafka.publisher import EventPublisher
+from timebridge_common.providers import shared_budget
 from timebridge_common.providers.clients import ProviderClients
 from timebridge_common.runtime import ServiceRuntime, build_runtime, http_app
 from timebridge_mapping.adapters.postgres import PostgresMappingStore
 from timebridge_mapping.config import Settings
+from timebridge_mapping.domain.schedule import SyncSlots
 from timebridge_mapping.entrypoints import consumers
 from timebridge_mapping.entrypoints.http import entries_router
 from timebridge_mapping.entrypoints.setup_http import setup_router
@@ -27,6 +29,7 @@ from timebridge_mapping.handlers.mapper import PRODUCER, EntryMapper
 from timebridge_mapping.handlers.ports import CoreFactory, EverhourFactory, MappingStore
 from timebridge_mapping.handlers.providers import Providers
 from timebridge_mapping.handlers.release import Releaser
+from timebridge_mapping.handlers.schedule import ScheduledSync
 from timebridge_mapping.handlers.setup import Setup
 from timebridge_mapping.handlers.time_entries import TimeEntries
 
@@ -43,6 +46,7 @@ class Mapping:
     runtime: ServiceRuntime
     app: FastAPI
     store: MappingStore
+    scheduled: ScheduledSync
 
 
 def bootstrap(
@@ -63,7 +67,11 @@ def bootstrap(
     runtime = build_runtime(
         NAME,
         settings,
-        migrations=(connections.MIGRATIONS, "timebridge_mapping.adapters.migrations"),
+        migrations=(
+            connections.MIGRATIONS,
+            shared_budget.MIGRATIONS,
+            "timebridge_mapping.adapters.migrations",
+        ),
         broker=broker,
         pool=pool,
         tracer_provider=tracer_provider,
@@ -73,8 +81,8 @@ def bootstrap(
     copies = connections.ConnectionCopies(
         runtime.pool, SecretBox(settings.encryption_key.get_secret_value())
     )
-    copies.subscribe(runtime)
-    clients = ProviderClients()
+    # Replicas share this service's share of each provider's limit through its database.
+    clients = ProviderClients(shared_budget.SharedBudgets(runtime.pool), shares=settings.budget)
     core = core or clients.core
     providers = Providers(copies, everhour or clients.everhour, core)
     releasable = asyncio.Event()
@@ -89,11 +97,22 @@ def bootstrap(
         refresh_on_miss_s=settings.users_refresh_on_miss_s,
     )
     releaser = Releaser(store, copies, mapper, releasable, interval_s=settings.release_interval_s)
-    consumers.register(runtime, TimeEntries(store, copies, mapper))
+    slot_wake = asyncio.Event()
+    scheduled = ScheduledSync(
+        store, copies, mapper, slot_wake, clock, tick_s=settings.schedule_tick_s
+    )
+    consumers.register_connections(runtime, copies, wake=[slot_wake, releasable])
+    slots = SyncSlots(daily_at=settings.daily_sync_at)
+    consumers.register(runtime, TimeEntries(store, copies, mapper, slots))
     publisher = EventPublisher(runtime.broker, runtime.tracer, NAME)
-    runtime.background += [OutboxRelay(runtime.pool, publisher).run, directory.run, releaser.run]
+    runtime.background += [
+        OutboxRelay(runtime.pool, publisher).run,
+        directory.run,
+        releaser.run,
+        scheduled.run,
+    ]
     setup = Setup(store, copies, providers, directory, releasable)
     app = http_app(runtime, title="Timebridge mapping")
     app.include_router(entries_router(store))
     app.include_router(setup_router(setup, WorkspaceAdmins(core, providers.core_base_url)))
-    return Mapping(settings, runtime, app, store)
+    return Mapping(settings, runtime, app, store, scheduled)

@@ -1,15 +1,22 @@
 """Mapping settings: the only place this service reads its environment."""
 
+import datetime as dt
+
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from timebridge_common.config import HttpConfig, ServiceSettings
+from timebridge_common.providers.clients import BudgetShares
 
 
 class Settings(BaseSettings, ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="TB_", env_nested_delimiter="__", frozen=True)
 
     http: HttpConfig = HttpConfig(port=8002)
+    budget: BudgetShares = Field(
+        default=BudgetShares.of("mapping"),
+        description="This service's share of each provider's request limit per credential",
+    )
     encryption_key: SecretStr = Field(
         description="base64url 32-byte platform key: decrypts the connections' credentials"
     )
@@ -26,4 +33,11 @@ class Settings(BaseSettings, ServiceSettings):
     )
     release_interval_s: float = Field(
         default=60.0, gt=0, description="How often held entries are retried unprompted"
+    )
+    daily_sync_at: dt.time = Field(
+        default=dt.time(23, 0),
+        description="UTC time of the daily sync slot (frequency daily), e.g. 23:00",
+    )
+    schedule_tick_s: float = Field(
+        default=15.0, gt=0, description="How often entries waiting for a sync slot are looked at"
     )

@@ -1,4 +1,4 @@
-"""Composition root of the reporting."""
+"""Composition root of the reporting service."""
 
 from dataclasses import dataclass
 
@@ -7,13 +7,18 @@ from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from opentelemetry.sdk.trace import TracerProvider
 
+from timebridge_common import connections
+from timebridge_common.auth import WorkspaceAdmins
+from timebridge_common.providers import shared_budget
+from timebridge_common.providers.clients import ProviderClients
 from timebridge_common.runtime import ServiceRuntime, build_runtime, http_app
 from timebridge_reporting.adapters.postgres import PostgresReadModels
 from timebridge_reporting.config import Settings
 from timebridge_reporting.entrypoints import consumers
-from timebridge_reporting.entrypoints.http import reports_router
+from timebridge_reporting.entrypoints.http import CoreFactory, reports_router
 
 NAME = "reporting"
+CORE = "core"
 
 
 @dataclass
@@ -29,18 +34,38 @@ def bootstrap(
     broker: KafkaBroker | None = None,
     pool: asyncpg.Pool | None = None,
     tracer_provider: TracerProvider | None = None,
+    core: CoreFactory | None = None,
 ) -> Reporting:
+    """Build the service; ``core`` builds Core clients for the admin checks (tests: sandbox).
+
+    Reporting keeps a copy of the connections only to know where each workspace's Core answers
+    (the admin check asks it ``GET /me`` with the caller's token). It never uses the connections'
+    credentials, so it holds no platform key: they stay encrypted in its copy.
+    """
     runtime = build_runtime(
         NAME,
         settings,
-        migrations=("timebridge_reporting.adapters.migrations",),
+        migrations=(
+            connections.MIGRATIONS,
+            shared_budget.MIGRATIONS,
+            "timebridge_reporting.adapters.migrations",
+        ),
         broker=broker,
         pool=pool,
         tracer_provider=tracer_provider,
     )
     assert runtime.pool is not None
     models = PostgresReadModels(runtime.pool)
+    copies = connections.ConnectionCopies(runtime.pool)
+    copies.subscribe(runtime)
     consumers.register(runtime, models)
+    clients = ProviderClients(shared_budget.SharedBudgets(runtime.pool), shares=settings.budget)
+    core_factory: CoreFactory = core or clients.core
+
+    async def core_base_url(workspace_id: str) -> str | None:
+        found = await copies.connected(workspace_id, CORE)
+        return found[0].base_url if found else None
+
     app = http_app(runtime, title="Timebridge reporting")
-    app.include_router(reports_router(models))
+    app.include_router(reports_router(models, WorkspaceAdmins(core_factory, core_base_url)))
     return Reporting(settings, runtime, app)

@@ -14,6 +14,11 @@ Delivery guarantees, in order of precedence:
   and can be replayed (``timebridge-dlt replay``).
 * **Cut-off.** Past the ``DlqLimit`` the consumer stops with the record uncommitted and calls
   ``on_fatal`` (the service exits), instead of dead-lettering a whole topic.
+* **Dead letters can be seen.** An optional ``on_dead_letter`` hook runs once a record is durably
+  dead-lettered, before its offset is committed, so a service can record the failure where its
+  users look (e.g. an entry's sync status) instead of only in the dead-letter topic. It runs at
+  least once per dead letter (retried in place like a handler; if it still fails, the record
+  stays uncommitted and comes again), so it must be idempotent.
 """
 
 import asyncio
@@ -46,6 +51,25 @@ E = TypeVar("E", bound=Event)
 Handler = Callable[[Envelope, E], Awaitable[None]]
 Sleep = Callable[[float], Awaitable[None]]
 
+
+@dataclass(frozen=True, slots=True)
+class DeadLettered(Generic[E]):
+    """A record that was just dead-lettered, and why.
+
+    ``envelope`` and ``event`` are ``None`` when the record could not even be decoded: nothing
+    about it can be trusted then but the raw record.
+    """
+
+    record: SourceRecord
+    envelope: Envelope | None
+    event: E | None
+    reason: str
+    error_class: ErrorClass
+    attempts: int
+
+
+DeadLetterHook = Callable[[DeadLettered[E]], Awaitable[None]]
+
 log = structlog.get_logger(__name__)
 
 
@@ -68,6 +92,7 @@ class EventConsumer(Generic[E]):
     limit: DlqLimit
     on_fatal: Callable[[BaseException], None]
     sleep: Sleep = asyncio.sleep
+    on_dead_letter: DeadLetterHook[E] | None = None
 
     async def process(self, record: SourceRecord) -> None:
         attributes = messaging_attributes(
@@ -98,6 +123,7 @@ class EventConsumer(Generic[E]):
                 envelope, event = decode(record.headers, record.value, self.model)
             except InvalidMessageError as exc:
                 await self._dead_letter(record, exc, exc.reason, "invalid", attempts=1)
+                await self._tell(DeadLettered(record, None, None, exc.reason, "invalid", 1))
                 span.set_status(Status(StatusCode.ERROR, exc.reason))
                 return
             await self._handle_with_retries(record, envelope, event, span)
@@ -112,6 +138,9 @@ class EventConsumer(Generic[E]):
                 await self.handler(envelope, event)
             except InvalidMessageError as exc:
                 await self._dead_letter(record, exc, exc.reason, "invalid", attempts=attempt)
+                await self._tell(
+                    DeadLettered(record, envelope, event, exc.reason, "invalid", attempt)
+                )
                 span.set_status(Status(StatusCode.ERROR, exc.reason))
                 return
             except Exception as exc:
@@ -119,6 +148,9 @@ class EventConsumer(Generic[E]):
                 retry_after = exc.retry_after if isinstance(exc, TransientError) else None
                 if attempt >= self.retry.max_attempts:
                     await self._dead_letter(record, exc, reason, "transient", attempts=attempt)
+                    await self._tell(
+                        DeadLettered(record, envelope, event, reason, "transient", attempt)
+                    )
                     span.set_status(Status(StatusCode.ERROR, reason))
                     return
                 delay = backoff_delay(self.retry, attempt, retry_after)
@@ -126,6 +158,30 @@ class EventConsumer(Generic[E]):
                 await self.sleep(delay)
             else:
                 self.limit.record_valid()
+                return
+
+    async def _tell(self, letter: DeadLettered[E]) -> None:
+        """Run the dead-letter hook, retried in place like a handler.
+
+        If it keeps failing the error propagates: the record is not committed and comes again
+        (and is dead-lettered again), so what the hook records is never silently lost.
+        """
+        if self.on_dead_letter is None:
+            return
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                await self.on_dead_letter(letter)
+            except Exception as exc:
+                if attempt >= self.retry.max_attempts:
+                    log.error("dead-letter hook failed, record left uncommitted", error=repr(exc))
+                    raise
+                retry_after = exc.retry_after if isinstance(exc, TransientError) else None
+                delay = backoff_delay(self.retry, attempt, retry_after)
+                log.warning("dead-letter hook failed, retrying", attempt=attempt, error=repr(exc))
+                await self.sleep(delay)
+            else:
                 return
 
     async def _dead_letter(
@@ -162,11 +218,13 @@ def subscribe(
     dlq_limit: DlqLimitConfig,
     on_fatal: Callable[[BaseException], None],
     sleep: Sleep = asyncio.sleep,
+    on_dead_letter: DeadLetterHook[E] | None = None,
 ) -> EventConsumer[E]:
     """Register ``handler`` for ``model``'s topic in consumer group ``group_id``.
 
     New groups start from the earliest offset: a service deployed after events were published
-    still sees them (topics are the source of truth, retention permitting).
+    still sees them (topics are the source of truth, retention permitting). ``on_dead_letter``
+    runs after each record this consumer dead-letters (see the module docstring).
     """
     consumer = EventConsumer(
         model=model,
@@ -178,6 +236,7 @@ def subscribe(
         limit=DlqLimit(dlq_limit),
         on_fatal=on_fatal,
         sleep=sleep,
+        on_dead_letter=on_dead_letter,
     )
 
     @broker.subscriber(

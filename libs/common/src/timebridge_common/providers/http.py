@@ -4,6 +4,9 @@ It owns the three decisions that must be the same for every provider:
 
 - **Budget.** Providers limit requests per API key, so every request of one connection takes a
   token from one shared :class:`RequestBudget` first, and a ``429`` pauses the whole connection.
+  A budget is anything with ``acquire()`` and ``pause()``: this module's bucket bounds one
+  process; ``shared_budget.SharedBudget`` keeps the bucket in the service's database, for all its
+  processes and replicas, with the service's share of the limit (``clients.SHARES``).
 - **Retries.** ``429``, ``408``, ``5xx``, connection failures and timeouts are retried with
   exponential backoff and jitter, honouring ``Retry-After`` (seconds or an HTTP date); after
   ``max_attempts`` the caller gets a :class:`~timebridge_common.errors.TransientError` carrying
@@ -333,9 +336,9 @@ class Budgets:
     """One :class:`RequestBudget` per credential, shared by every client built in this process.
 
     Clients are cheap and short-lived (one per use case), but the provider counts requests per
-    API key: every client for the same key must draw from the same budget. Replicas of a service
-    each hold their own, so the configured limit should leave room for them; a ``429`` still
-    pauses each replica that meets it.
+    API key: every client for the same key must draw from the same budget. This one is per
+    process, for tools and tests alone with a credential; services use
+    ``shared_budget.SharedBudgets``, whose buckets every replica shares.
     """
 
     def __init__(self) -> None:

@@ -93,8 +93,8 @@ class PostgresObservations:
 
 
 _LINK = (
-    "SELECT source, source_id, target, target_key, written, source_updated_at, active"
-    " FROM sync_links"
+    "SELECT source, source_id, target, target_key, written, source_updated_at, active,"
+    " source_entry FROM sync_links"
 )
 _TARGET = "SELECT system, key, target_id, confirmed, confirmed_at, origin FROM sync_targets"
 _CONFLICT = (
@@ -115,7 +115,7 @@ def _json(fields: TimeEntryFields | None) -> dict[str, Any] | None:
 def _link(row: Mapping[str, Any]) -> Link:
     written = _fields(row["written"])
     assert written is not None
-    return Link(**{**dict(row), "written": written})
+    return Link(**{**dict(row), "written": written, "source_entry": _fields(row["source_entry"])})
 
 
 def _target(row: Mapping[str, Any]) -> TargetRecord:
@@ -309,12 +309,12 @@ class PostgresSync:
     async def _save_link(conn: asyncpg.Connection, c: Completion, link: Link) -> None:
         await conn.execute(
             "INSERT INTO sync_links (integration_id, source, source_id, workspace_id, target,"
-            " target_key, written, source_updated_at, active)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+            " target_key, written, source_updated_at, active, source_entry)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
             " ON CONFLICT (integration_id, source, source_id) DO UPDATE SET"
             " target = EXCLUDED.target, target_key = EXCLUDED.target_key,"
             " written = EXCLUDED.written, source_updated_at = EXCLUDED.source_updated_at,"
-            " active = EXCLUDED.active, updated_at = now()",
+            " active = EXCLUDED.active, source_entry = EXCLUDED.source_entry, updated_at = now()",
             c.event.integration_id,
             link.source,
             link.source_id,
@@ -324,6 +324,7 @@ class PostgresSync:
             _json(link.written),
             link.source_updated_at,
             link.active,
+            _json(link.source_entry),
         )
 
     @staticmethod

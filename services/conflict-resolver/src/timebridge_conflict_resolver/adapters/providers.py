@@ -11,8 +11,11 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
+
 from timebridge_common.errors import TransientError
 from timebridge_common.events import TimeEntryFields, UserRef
+from timebridge_common.providers.clients import BudgetSource
 from timebridge_common.providers.core import (
     CoreClient,
     ExternalRef,
@@ -36,6 +39,26 @@ EverhourFactory = Callable[[str, str], EverhourClient]
 
 CoreFactory = Callable[[str, str], CoreClient]
 """(base URL, token) -> a client."""
+
+
+def budgeted_everhour(
+    budgets: BudgetSource, requests_per_10s: int, transport: httpx.AsyncBaseTransport
+) -> EverhourFactory:
+    """Everhour clients whose API key's requests share one budget of ``requests_per_10s``.
+
+    Production keeps this service's share of Everhour's documented limit; a configured one is
+    for an account with a raised limit, or a sandbox (the crash test writes a thousand entries
+    within minutes, which 20 requests per 10 s would stretch to half an hour). At such rates a
+    client per message cannot each open its own connections (and TLS context, some 50 ms of CPU
+    apiece): they share ``transport``, which its owner closes.
+    """
+
+    def everhour(base_url: str, api_key: str) -> EverhourClient:
+        budget = budgets.get("everhour", base_url, api_key, (requests_per_10s, 10.0))
+        http = httpx.AsyncClient(transport=transport)  # not closed by the client: shared
+        return EverhourClient(base_url, api_key, http=http, budget=budget)
+
+    return everhour
 
 
 class EverhourRecords:

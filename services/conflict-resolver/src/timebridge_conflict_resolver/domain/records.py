@@ -174,3 +174,18 @@ def desired(
     if wanted is None or current is None or merge is None:
         return wanted
     return current.model_copy(update={name: getattr(wanted, name) for name in merge})
+
+
+def billable_note(source: str, says: bool, task_billable: bool) -> str | None:
+    """Everhour sets billable per task, not per record: a difference can only be reported.
+
+    ``says`` is the Core side's billable, ``task_billable`` what the Everhour task makes it.
+    """
+    if says == task_billable:
+        return None
+    entry = "billable" if says else "not billable"
+    task = "billable" if task_billable else "unbillable"
+    return (
+        f"billable differs: {source} says {entry}, the Everhour task is {task} (billable is a"
+        " task property in Everhour, so it is reported, not written)"
+    )

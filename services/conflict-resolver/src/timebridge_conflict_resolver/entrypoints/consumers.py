@@ -1,6 +1,7 @@
 """Kafka subscriptions of the conflict-resolver."""
 
 from timebridge_common.events import EntryMapped, Envelope, TimeEntryLogged
+from timebridge_common.kafka.consumer import DeadLettered
 from timebridge_common.runtime import ServiceRuntime
 from timebridge_conflict_resolver.adapters.postgres import PostgresObservations
 from timebridge_conflict_resolver.handlers.observations import on_time_entry_logged
@@ -14,5 +15,8 @@ def register(runtime: ServiceRuntime, store: PostgresObservations, syncer: Synce
     async def entry_mapped(envelope: Envelope, event: EntryMapped) -> None:
         await syncer.on_entry_mapped(envelope, event)
 
+    async def entry_mapped_dead_lettered(letter: DeadLettered[EntryMapped]) -> None:
+        await syncer.on_dead_letter(letter)
+
     runtime.subscribe(TimeEntryLogged, time_entry_logged)
-    runtime.subscribe(EntryMapped, entry_mapped)
+    runtime.subscribe(EntryMapped, entry_mapped, on_dead_letter=entry_mapped_dead_lettered)

@@ -33,6 +33,10 @@ class Link:
     source_updated_at: dt.datetime
     active: bool
     """False once the source entry was deleted: it no longer contributes."""
+    source_entry: TimeEntryFields | None = None
+    """The source entry in its own system's ids, as last synced or carried back to: the
+    baseline that tells an edit made there from Timebridge's own (``None``: not known, a link
+    from before this was kept)."""
 
 
 @dataclass(frozen=True, slots=True)

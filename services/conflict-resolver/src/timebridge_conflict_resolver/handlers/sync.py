@@ -27,7 +27,19 @@ the write and a read-back equals what was sent (or the record already held it); 
 ``error`` with the provider's answer; a locked or invoiced record, or a record changed on both
 sides, is a ``conflict`` (review queue, or the integration's policy). Transient failures
 (``TransientError``, 429 with ``Retry-After``) propagate: the consumer retries with backoff and
-dead-letters after its maximum attempts.
+dead-letters after its maximum attempts; :meth:`Syncer.on_dead_letter` then publishes ``error``
+with the reason, so the entry's status shows it until a replay succeeds.
+
+Edits of copies (``domain/convergence.py``). A record Timebridge manages that was changed in its
+own system is, where the integration's direction takes that system as a source, carried back to
+the one entry it copies (a *back* plan: the origin is read, compared with what Timebridge last
+knew of it, written, read back); the copy is then confirmed as the person left it and the
+origin's link says what it now contributes, so the origin's own sighting of that write finds
+both sides equal and writes nothing. If the origin changed too, the policy decides: the copy's
+side wins by carrying, the origin's by restoring the copy. An edit that cannot be carried (a
+record summing several entries, a move Everhour cannot express) is reviewed, or restored where
+the origin's side wins. Under a direction that does not take the copy's system, edits of copies
+are reviewed or restored as before.
 """
 
 import contextlib
@@ -36,7 +48,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Literal
 
 import structlog
 
@@ -47,12 +59,24 @@ from timebridge_common.events import (
     EntryMapped,
     EntrySynced,
     Envelope,
+    IntegrationSettings,
     TimeEntryFields,
 )
 from timebridge_common.events.catalog import SyncStatus
+from timebridge_common.kafka.consumer import DeadLettered
 from timebridge_common.providers.core import EntryLockedError
 from timebridge_common.providers.everhour import TimeRecordLockedError
 from timebridge_common.providers.http import AuthenticationError, ProviderError
+from timebridge_conflict_resolver.domain.convergence import (
+    Carry,
+    Direction,
+    Uncarried,
+    carry_back,
+    describe,
+    flows_back,
+    rewritten,
+    when_uncarried,
+)
 from timebridge_conflict_resolver.domain.decisions import (
     Decision,
     Policy,
@@ -72,8 +96,10 @@ from timebridge_conflict_resolver.domain.records import (
     Operation,
     Slot,
     Write,
+    billable_note,
     desired,
     merged_fields,
+    record_key,
     same,
     slot_key,
     wanted_state,
@@ -94,6 +120,8 @@ from timebridge_conflict_resolver.handlers.ports import (
 )
 
 CONSUMER = "conflict-resolver.entry-mapped"
+DEAD_LETTERS = "conflict-resolver.entry-mapped.dead-letter"
+"""The inbox name of "this change was dead-lettered": its ``error`` is published once."""
 PRODUCER = "conflict-resolver"
 ECHO = "echo of Timebridge's own write"
 REASON_LIMIT = 2_000
@@ -122,6 +150,7 @@ class _Job:
     forced: Side | None = None
     resolving: tuple[uuid.UUID, str] | None = None
     policy: Policy = "manual_review"
+    direction: Direction = "two_way"
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,23 +163,33 @@ class _SlotPlan:
     """How Timebridge came to manage the record; ``None``: it does not yet."""
 
 
+PlanKind = Literal["forward", "restore", "back"]
+
+
 @dataclass(frozen=True, slots=True)
 class _Plan:
     """The records a change touches and when writing them is what the winning side wants.
 
-    A *forward* plan writes the change into its target (a win of the source means writing). A
-    *restore* plan answers a change made to a copy Timebridge wrote: the copy is written back
-    from the entries it copies (a win of the target, where those entries live, means writing).
+    A *forward* plan writes the change into its target (a win of the source means writing). The
+    two others answer a change made to a copy Timebridge manages. A *restore* plan writes the
+    copy back from the entries it copies (a win of the target, where those entries live, means
+    writing). A *back* plan carries the edit to the one entry the copy is made of (a win of the
+    source, the copy's system, means writing; a win of the origin's system means restoring).
     """
 
     system: str
     slots: tuple[_SlotPlan, ...]
     writes_on: Side
     source_changed: bool
+    kind: PlanKind = "forward"
     home: str | None = None
     """Forward: the record the source entry contributes to afterwards."""
     origins: tuple[Link, ...] = ()
-    """Restore: the entries the copy is made of."""
+    """Restore and back: the entries the copy is made of."""
+    copy: TargetRecord | None = None
+    """Back: the edited copy."""
+    carry: Carry | None = None
+    """Back: what of the edit is applied to the origin."""
 
 
 @dataclass
@@ -179,6 +218,31 @@ class Syncer:
             return None
         job = _Job(event, envelope.event_id, envelope, claim=(CONSUMER, envelope))
         return await self._sync(job)
+
+    async def on_dead_letter(self, letter: DeadLettered[EntryMapped]) -> EntrySynced | None:
+        """A change that was dead-lettered gets ``error``, with the reason, as its status.
+
+        Otherwise the entry would keep showing its previous status (``synced``, even) while its
+        newest change sits in the dead-letter topic. Published once per event id (its own inbox
+        claim); a replay that then succeeds publishes the new outcome, which is later and so
+        becomes the status. ``None``: nothing to publish (undecodable, or already synced).
+        """
+        envelope, event = letter.envelope, letter.event
+        if envelope is None or event is None:
+            log.warning("undecodable EntryMapped dead-lettered: no entry to report it on")
+            return None
+        if await self.store.processed(CONSUMER, envelope.event_id):
+            return None
+        if letter.error_class == "invalid":
+            why = f"it cannot be synced: {letter.reason}"
+        else:
+            why = f"it kept failing ({letter.attempts} attempts): {letter.reason}"
+        reason = (
+            f"dead-lettered, {why}; replay it (timebridge-dlt replay --event-id"
+            f" {envelope.event_id}) once the cause is fixed"
+        )
+        job = _Job(event, uuid.uuid4(), envelope, claim=(DEAD_LETTERS, envelope))
+        return await self._finish(job, self._outcome(job, "error", reason))
 
     async def resolve(self, workspace_id: str, conflict_id: uuid.UUID, keep: str) -> EntrySynced:
         """A person settles a conflict by choosing the system whose version is kept."""
@@ -216,8 +280,8 @@ class Syncer:
         if integration.provider != EVERHOUR or {event.source, event.target} != {CORE, EVERHOUR}:
             reason = f"Timebridge does not sync {event.source} to {event.target}"
             return await self._finish(job, self._outcome(job, "error", reason))
-        if integration.settings is not None:
-            job = replace(job, policy=integration.settings.conflict_policy)
+        settings = integration.settings or IntegrationSettings()
+        job = replace(job, policy=settings.conflict_policy, direction=settings.direction)
         return await self._route(job, integration)
 
     async def _route(self, job: _Job, integration: ConnectionChanged) -> EntrySynced | None:
@@ -234,7 +298,7 @@ class Syncer:
             if job.forced is None and is_echo(event, copy.confirmed, copy.confirmed_at):
                 return await self._echo(job, copy)
             if link is None:
-                return await self._apply(job, integration, await self._restore_plan(event, copy))
+                return await self._changed_copy(job, integration, copy)
         if link is None and event.operation == "upsert" and job.forced is None:
             linked = await self._link_same_work(job, integration)
             if linked is not None:
@@ -269,17 +333,59 @@ class Syncer:
         )
         return await self._finish(job, outcome)
 
-    async def _restore_plan(self, event: EntryMapped, copy: TargetRecord) -> _Plan:
+    async def _changed_copy(
+        self, job: _Job, integration: ConnectionChanged, copy: TargetRecord
+    ) -> EntrySynced | None:
+        """A record Timebridge manages was changed in its own system: carry the edit back to
+        the entry it copies where the direction lets it flow, else review it (or let the policy
+        restore the copy) as an edit on the target side."""
+        event = job.event
         origins = await self.store.contributions(event.integration_id, copy.system, copy.key)
-        parts = [Contribution(o.source, o.source_id, o.written) for o in origins]
-        slot = _SlotPlan(
-            Slot(copy.system, copy.key, copy.target_id),
-            copy.confirmed,
-            wanted_state(copy.system, copy.key, parts),
-            merged_fields(origins[0].source) if origins else None,
-            copy.origin,
+        restore = _restore_plan(copy, origins)
+        known = bool(origins) and all(o.source_entry is not None for o in origins)
+        if not (known and flows_back(job.direction, event.source)):
+            return await self._apply(job, integration, restore)
+        carry = carry_back(
+            copy.system,
+            edited=None if event.operation == "delete" else event.source_entry,
+            confirmed=copy.confirmed,
+            edited_as_origin=None if event.operation == "delete" else event.entry,
+            origins=[f"{o.source} {o.source_id}" for o in origins],
+            copy_name=f"{copy.system} {event.source_external_id}",
         )
-        return _Plan(copy.system, (slot,), "target", source_changed=True, origins=tuple(origins))
+        if isinstance(carry, Uncarried):
+            return await self._uncarried(job, integration, restore, carry.reason)
+        back = _back_plan(event, copy, origins[0], carry)
+        shared = await self._shared_origin(event.integration_id, back)
+        if shared is not None:
+            return await self._uncarried(job, integration, restore, shared)
+        return await self._apply(job, integration, back)
+
+    async def _shared_origin(self, integration_id: str, back: _Plan) -> str | None:
+        """Why the origin cannot take the edit: an Everhour record that also holds the time of
+        Core entries Timebridge wrote into it (writing the copy's duration would erase theirs)."""
+        slot = back.slots[0].slot
+        if slot.system != EVERHOUR:
+            return None
+        others = await self.store.contributions(integration_id, slot.system, slot.key)
+        if not others:
+            return None
+        return (
+            f"{_names(back.origins)} also holds the time of {_names(others)}: an edit of its"
+            f" copy cannot be carried to it; change it in {slot.system}, or keep its version"
+        )
+
+    async def _uncarried(
+        self, job: _Job, integration: ConnectionChanged, restore: _Plan, reason: str
+    ) -> EntrySynced | None:
+        """An edit of a copy that cannot reach its origin (``when_uncarried``)."""
+        side = job.forced or winner(job.policy, job.event.source)
+        action = when_uncarried(side, forced=job.forced is not None)
+        if action == "restore":
+            return await self._apply(job, integration, restore)
+        if action == "refuse":
+            raise ReviewRefusedError(409, f"{reason} (Timebridge cannot carry that out)")
+        return await self._conflict(job, restore, "copy_changed", reason, None, leases=0)
 
     async def _forward_plan(self, event: EntryMapped, link: Link | None) -> _Plan | str:
         """The records a change of a source entry touches, or why it cannot be written."""
@@ -376,17 +482,32 @@ class Syncer:
             except BaseException:
                 await self.store.release(job.owner)
                 raise
+            if plan.kind == "back" and not _origin_there(plan, reads[0]):
+                reason = (
+                    f"changed in {event.source} after Timebridge copied {_names(plan.origins)}"
+                    f" there, which no longer exists in {plan.system}: nothing to apply it to"
+                )
+                outcome = self._outcome(
+                    job, "skipped", reason, target_id=_single(plan.origins), with_entry=False
+                )
+                return await self._finish(job, outcome, leases=len(slots))
             verdict = self._verdict(job, plan)
             decisions = [
                 self._decide(job, plan, s, r, lease=before.get(s.slot.key), verdict=verdict)
                 for s, r in zip(plan.slots, reads, strict=True)
             ]
+            if plan.kind == "back" and decisions[0].action == "keep":
+                # The origin's side won a conflict: the copy is restored from it instead.
+                await self.store.release(job.owner)
+                assert plan.copy is not None
+                restore = _restore_plan(plan.copy, list(plan.origins))
+                return await self._apply(job, integration, restore)
             conflicted = next((i for i, d in enumerate(decisions) if d.action == "conflict"), None)
             if conflicted is not None:
                 return await self._conflict(
                     job,
                     plan,
-                    "copy_changed" if plan.writes_on == "target" else "changed",
+                    "copy_changed" if plan.kind == "restore" else "changed",
                     self._conflict_reason(plan, decisions[conflicted]),
                     reads[conflicted],
                     leases=len(slots),
@@ -465,6 +586,7 @@ class Syncer:
                     " something else: not counted as synced",
                     target_id=back.target_id if back else None,
                     response=_dump(back),
+                    with_entry=plan.kind == "forward",
                 )
                 return await self._finish(job, outcome, leases=leases, targets=tuple(done.targets))
             done.targets.append(_record(slot.slot, back, slot.origin or "written"))
@@ -484,7 +606,9 @@ class Syncer:
         operation = done.operations.get(home, "none")
         why = f" ({self._why(job)})"
         notes = [f"{d.reason}{why if d.settled else ''}" for d in decisions if d.reason]
-        if plan.writes_on == "target":
+        if plan.kind == "back":
+            return await self._carried(job, plan, decisions[0], done)
+        if plan.kind == "restore":
             names = _names(plan.origins)
             copied = f"changed in {plan.system} after Timebridge copied {names} there"
             reason = {
@@ -509,6 +633,8 @@ class Syncer:
             )
         if event.operation == "delete":
             operation = "delete"
+        if operation == "none" and not notes and all(d.action == "in_sync" for d in decisions):
+            notes = [f"{event.target} already holds this version: nothing written"]
         billable = _billable_note(event, record)
         outcome = self._outcome(
             job,
@@ -525,6 +651,64 @@ class Syncer:
             targets=tuple(done.targets),
         )
 
+    async def _carried(
+        self, job: _Job, plan: _Plan, decision: Decision, done: _Applied
+    ) -> EntrySynced | None:
+        """The outcome of carrying an edit of a copy back to its origin, and the new baseline.
+
+        The copy is confirmed as the person left it, and the origin's link says that this is
+        what the origin now contributes (and what the origin now is): when the origin's own
+        sighting of the carried edit comes back, it finds both systems already equal.
+        """
+        event = job.event
+        slot, origin, copy, carry = plan.slots[0], plan.origins[0], plan.copy, plan.carry
+        assert copy is not None
+        assert carry is not None
+        key = slot.slot.key
+        now = done.records.get(key)
+        operation = done.operations.get(key, "none")
+        names = _names(plan.origins)
+        changed = f"changed in {event.source} after Timebridge copied {names} there"
+        notes = list(carry.notes)
+        if plan.system == EVERHOUR and now is not None and event.operation == "upsert":
+            mismatch = billable_note(event.source, event.source_entry.billable, now.fields.billable)
+            notes += [mismatch] if mismatch else []
+        if decision.settled and decision.reason:
+            notes.append(f"{decision.reason} ({self._why(job)})")
+        status: SyncStatus = "synced"
+        if operation != "none":
+            what = "deleted" if operation == "delete" else f"applied ({describe(carry.fields)})"
+            reason = f"{changed}: {what} to {names}"
+        elif carry.fields or carry.delete:
+            reason = f"{changed}: {names} already holds it, nothing written"
+        else:
+            status = "skipped"
+            reason = f"{changed}: nothing {plan.system} keeps was changed"
+        edited = None if event.operation == "delete" else event.source_entry
+        written = rewritten(origin.written, edited, carry)
+        moved_to = copy.key  # where the record now is: an Everhour record's task, user and day
+        if copy.system == EVERHOUR and edited is not None:
+            moved_to = record_key(edited) or copy.key
+        link = replace(
+            origin, target_key=moved_to, written=written, source_entry=now.fields if now else None
+        )
+        targets = [
+            TargetRecord(
+                copy.system, moved_to, copy.target_id, edited, event.source_updated_at, copy.origin
+            )
+        ]
+        if moved_to != copy.key:  # the record is no longer where it was
+            targets.append(TargetRecord(copy.system, copy.key, None, None, None, copy.origin))
+        outcome = self._outcome(
+            job,
+            status,
+            "; ".join([reason, *notes]),
+            operation=operation,
+            target_id=origin.source_id,
+            with_entry=False,
+        )
+        return await self._finish(job, outcome, leases=1, link=link, targets=tuple(targets))
+
     async def _conflict(
         self,
         job: _Job,
@@ -540,7 +724,7 @@ class Syncer:
         """Into the review queue with both versions, unless settled by the policy later."""
         event = job.event
         target_id = read.target_id if read else None
-        if plan.writes_on == "target":
+        if plan.kind != "forward":
             target_id = _single(plan.origins)
         item = ConflictItem(
             conflict_id=uuid.uuid4(),
@@ -560,7 +744,7 @@ class Syncer:
             reason,
             target_id=target_id,
             response=refusal.body if refusal else None,
-            with_entry=plan.writes_on == "source",
+            with_entry=plan.kind == "forward",
         )
         targets = tuple(applied.targets) if applied else ()
         return await self._finish(job, outcome, leases=leases, targets=targets, conflict=item)
@@ -578,7 +762,12 @@ class Syncer:
         return f"conflict policy {job.policy}"
 
     def _conflict_reason(self, plan: _Plan, decision: Decision) -> str:
-        if plan.writes_on == "target":
+        if plan.kind == "back":
+            return (
+                f"changed in {plan.system} since the last sync, and its copy in"
+                f" {_other(plan.system)} was changed too: choose which version to keep"
+            )
+        if plan.kind == "restore":
             return (
                 f"changed in {plan.system} after Timebridge copied {_names(plan.origins)} there:"
                 " choose which version to keep"
@@ -594,7 +783,7 @@ class Syncer:
         else:
             reason = f"{exc.provider} refused {exc.method} {exc.path} ({exc.status})"
         return self._outcome(
-            job, "error", reason, response=exc.body, with_entry=plan.writes_on == "source"
+            job, "error", reason, response=exc.body, with_entry=plan.kind == "forward"
         )
 
     def _outcome(
@@ -723,6 +912,7 @@ def _link(event: EntryMapped, key: str) -> Link:
         written=event.entry,
         source_updated_at=event.source_updated_at,
         active=event.operation == "upsert",
+        source_entry=event.source_entry,
     )
 
 
@@ -741,11 +931,67 @@ def _billable_note(event: EntryMapped, record: Observed | None) -> str | None:
     """Everhour sets billable per task: a difference can only be reported, not written."""
     if event.target != EVERHOUR or record is None or event.operation == "delete":
         return None
-    if record.fields.billable == event.entry.billable:
-        return None
-    says = "billable" if event.entry.billable else "not billable"
-    task = "billable" if record.fields.billable else "unbillable"
-    return f"billable differs: {event.source} says {says}, the Everhour task is {task}"
+    return billable_note(event.source, event.entry.billable, record.fields.billable)
+
+
+def _restore_plan(copy: TargetRecord, origins: list[Link]) -> _Plan:
+    """The copy written back from the entries it copies."""
+    parts = [Contribution(o.source, o.source_id, o.written) for o in origins]
+    slot = _SlotPlan(
+        Slot(copy.system, copy.key, copy.target_id),
+        copy.confirmed,
+        wanted_state(copy.system, copy.key, parts),
+        merged_fields(origins[0].source) if origins else None,
+        copy.origin,
+    )
+    return _Plan(
+        copy.system,
+        (slot,),
+        "target",
+        source_changed=True,
+        kind="restore",
+        origins=tuple(origins),
+    )
+
+
+def _back_plan(event: EntryMapped, copy: TargetRecord, origin: Link, carry: Carry) -> _Plan:
+    """The origin of ``copy`` with the carried fields of the edit (``event.entry``, in the
+    origin's ids) merged onto it; baseline: the origin as Timebridge last knew it."""
+    assert origin.source_entry is not None
+    if origin.source == EVERHOUR:
+        key = record_key(origin.source_entry) or f"{EVERHOUR}:{origin.source_id}"
+    else:
+        key = f"{origin.source}:{origin.source_id}"
+    slot = _SlotPlan(
+        Slot(origin.source, key, origin.source_id),
+        origin.source_entry,
+        None if carry.delete else event.entry,
+        carry.fields,
+        None,
+    )
+    return _Plan(
+        origin.source,
+        (slot,),
+        "source",
+        source_changed=True,
+        kind="back",
+        origins=(origin,),
+        copy=copy,
+        carry=carry,
+    )
+
+
+def _origin_there(plan: _Plan, read: Observed | None) -> bool:
+    """The origin still exists (the very record: an Everhour record of the same task, user and
+    day made anew is someone else's) or the edit was a deletion that needs nothing more."""
+    assert plan.carry is not None
+    if read is None:
+        return plan.carry.delete
+    return read.target_id == plan.slots[0].slot.target_id
+
+
+def _other(system: str) -> str:
+    return CORE if system == EVERHOUR else EVERHOUR
 
 
 def _dump(observed: Observed | None) -> str:

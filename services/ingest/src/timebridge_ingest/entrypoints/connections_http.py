@@ -2,7 +2,7 @@
 
 import hmac
 from collections.abc import Awaitable
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -14,7 +14,7 @@ from timebridge_common.events import IntegrationSettings
 from timebridge_ingest.config import Settings
 from timebridge_ingest.domain.connections import Integration
 from timebridge_ingest.domain.errors import RejectedError
-from timebridge_ingest.handlers.connections import Connections
+from timebridge_ingest.handlers.connections import Connections, TestErrorKind
 from timebridge_ingest.handlers.everhour_hooks import EverhourHooks
 from timebridge_ingest.handlers.webhooks import UnavailableError
 
@@ -41,7 +41,7 @@ class TestBody(BaseModel):
 class TestView(BaseModel):
     ok: bool
     account: dict[str, str] = {}
-    error_kind: Literal["bad_key", "rate_limited", "unreachable", "refused"] | None = None
+    error_kind: TestErrorKind | None = None
     message: str | None = None
     retry_after_s: float | None = None
 

@@ -4,6 +4,7 @@ Every change is written with its ``ConnectionChanged`` event in one transaction 
 services that keep a copy of the connection never miss or invent one.
 """
 
+import asyncio
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -38,12 +39,14 @@ from timebridge_ingest.handlers.ports import (
 
 log = structlog.get_logger(__name__)
 
+TestErrorKind = Literal["bad_key", "rate_limited", "timeout", "unreachable", "refused"]
+
 
 @dataclass(frozen=True, slots=True)
 class TestResult:
     ok: bool
     account: dict[str, str] = field(default_factory=dict)
-    error_kind: Literal["bad_key", "rate_limited", "unreachable", "refused"] | None = None
+    error_kind: TestErrorKind | None = None
     message: str | None = None
     retry_after_s: float | None = None
 
@@ -60,6 +63,8 @@ class Connections:
     everhour_base_url: str
     public_base_url: str
     clock: Callable[[], dt.datetime]
+    test_timeout_s: float = 10.0
+    """How long "Test Connection" waits for the tracker, retries included."""
 
     async def register_workspace(
         self, workspace_id: str, core_base_url: str, core_token: str
@@ -101,8 +106,17 @@ class Connections:
         """The guide's "Test Connection": a real call with the key, and a clear verdict."""
         self._check_provider(provider)
         try:
-            async with self.everhour(self.everhour_base_url, api_key) as everhour:
-                me = await everhour.current_user()
+            # An admin is waiting on the screen: one deadline for the whole test, retries and
+            # rate-limit waits included, and an answer that says it was the deadline.
+            async with asyncio.timeout(self.test_timeout_s):
+                async with self.everhour(self.everhour_base_url, api_key) as everhour:
+                    me = await everhour.current_user()
+        except TimeoutError:
+            return TestResult(
+                False,
+                error_kind="timeout",
+                message=f"Everhour did not answer within {self.test_timeout_s:g} s",
+            )
         except AuthenticationError as exc:
             return TestResult(False, error_kind="bad_key", message=f"Everhour: {exc.body}")
         except ProviderError as exc:
@@ -126,7 +140,8 @@ class Connections:
         check_settings(settings)
         result = await self.test(provider, api_key)
         if not result.ok:
-            raise RejectedError(422, f"connection test failed: {result.message}")
+            status = 504 if result.error_kind == "timeout" else 422
+            raise RejectedError(status, f"connection test failed: {result.message}")
         integration = Integration(
             integration_id=new_integration_id(),
             workspace_id=workspace_id,

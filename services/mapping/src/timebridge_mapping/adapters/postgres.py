@@ -11,8 +11,8 @@ from timebridge_common.db.inbox import once
 from timebridge_common.db.outbox import enqueue
 from timebridge_common.events import Envelope, Event, TimeEntryFields
 from timebridge_common.providers.core import Ticket
+from timebridge_common.refusals import ConflictError
 from timebridge_mapping.domain.entries import EntryKey, StoredEntry
-from timebridge_mapping.domain.errors import ConflictError
 from timebridge_mapping.domain.mappings import HeldEntry, ProjectMapping, ProjectRule, TaskLink
 from timebridge_mapping.domain.users import DirectoryUser, UserDirectory
 
@@ -370,6 +370,78 @@ class _Tx:
             "SELECT DISTINCT integration_id FROM held_entries ORDER BY integration_id"
         )
         return [r["integration_id"] for r in rows]
+
+    # Entries waiting for their sync slot.
+
+    async def schedule(
+        self, integration_id: str, key: EntryKey, due_at: dt.datetime, now: dt.datetime
+    ) -> None:
+        await self._conn.execute(
+            "INSERT INTO scheduled_entries"
+            " (integration_id, workspace_id, source, external_id, due_at, scheduled_at)"
+            " VALUES ($1, $2, $3, $4, $5, $6)"
+            " ON CONFLICT (integration_id, workspace_id, source, external_id) DO NOTHING",
+            integration_id,
+            key.workspace_id,
+            key.source,
+            key.external_id,
+            due_at,
+            now,
+        )
+
+    async def unschedule(self, integration_id: str, key: EntryKey) -> bool:
+        return await self._deleted(
+            "DELETE FROM scheduled_entries WHERE integration_id = $1"
+            " AND workspace_id = $2 AND source = $3 AND external_id = $4",
+            integration_id,
+            key.workspace_id,
+            key.source,
+            key.external_id,
+        )
+
+    async def is_scheduled(self, integration_id: str, key: EntryKey) -> bool:
+        found: bool = await self._conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM scheduled_entries WHERE integration_id = $1"
+            " AND workspace_id = $2 AND source = $3 AND external_id = $4)",
+            integration_id,
+            key.workspace_id,
+            key.source,
+            key.external_id,
+        )
+        return found
+
+    async def scheduled_integrations(self) -> list[tuple[str, dt.datetime]]:
+        rows = await self._conn.fetch(
+            "SELECT integration_id, min(due_at) AS due_at FROM scheduled_entries"
+            " GROUP BY integration_id ORDER BY integration_id"
+        )
+        return [(r["integration_id"], r["due_at"]) for r in rows]
+
+    async def scheduled_keys(
+        self, integration_id: str, due_by: dt.datetime | None
+    ) -> list[EntryKey]:
+        rows = await self._conn.fetch(
+            "SELECT workspace_id, source, external_id FROM scheduled_entries"
+            " WHERE integration_id = $1 AND ($2::timestamptz IS NULL OR due_at <= $2)"
+            " ORDER BY due_at, workspace_id, source, external_id",
+            integration_id,
+            due_by,
+        )
+        return [EntryKey(r["workspace_id"], r["source"], r["external_id"]) for r in rows]
+
+    async def take_scheduled(
+        self, integration_id: str, key: EntryKey, due_by: dt.datetime | None
+    ) -> bool:
+        return await self._deleted(
+            "DELETE FROM scheduled_entries WHERE integration_id = $1"
+            " AND workspace_id = $2 AND source = $3 AND external_id = $4"
+            " AND ($5::timestamptz IS NULL OR due_at <= $5)",
+            integration_id,
+            key.workspace_id,
+            key.source,
+            key.external_id,
+            due_by,
+        )
 
     # Helpers.
 

@@ -1,6 +1,10 @@
 """Kafka subscriptions of the mapping service: thin adapters from events to handlers."""
 
-from timebridge_common.events import Envelope, TimeEntryLogged
+import asyncio
+from collections.abc import Sequence
+
+from timebridge_common.connections import ConnectionCopies
+from timebridge_common.events import ConnectionChanged, Envelope, TimeEntryLogged
 from timebridge_common.runtime import ServiceRuntime
 from timebridge_mapping.handlers.time_entries import TimeEntries
 
@@ -10,3 +14,21 @@ def register(runtime: ServiceRuntime, time_entries: TimeEntries) -> None:
         await time_entries.on_logged(envelope, event)
 
     runtime.subscribe(TimeEntryLogged, time_entry_logged)
+
+
+def register_connections(
+    runtime: ServiceRuntime, copies: ConnectionCopies, wake: Sequence[asyncio.Event]
+) -> None:
+    """Keep the local connection copies, and wake the loops a changed integration concerns.
+
+    A switch to real time releases the entries waiting for a slot, and a new unmapped-user
+    policy may release held ones: their loops need not wait for their next round. The consumer
+    name is the one ``ConnectionCopies.subscribe`` uses, so the inbox keeps its claims.
+    """
+
+    async def connection_changed(envelope: Envelope, event: ConnectionChanged) -> None:
+        if await copies.apply(f"{runtime.name}.connection-changed", envelope, event) == "applied":
+            for event_ in wake:
+                event_.set()
+
+    runtime.subscribe(ConnectionChanged, connection_changed)

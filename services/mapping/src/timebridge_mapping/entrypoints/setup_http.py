@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from timebridge_common.api import WorkspaceIdPath
 from timebridge_common.auth import WorkspaceAdmins
 from timebridge_common.events import TimeEntryFields
-from timebridge_mapping.domain.errors import RefusedError
+from timebridge_common.refusals import RefusedError
 from timebridge_mapping.domain.mappings import HeldEntry, ProjectMapping, ProjectRule, TaskLink
 from timebridge_mapping.domain.users import UserDirectory
 from timebridge_mapping.handlers.setup import Setup

@@ -110,7 +110,37 @@ class HeldTx(Protocol):
     async def integrations_holding(self) -> list[str]: ...
 
 
-class MappingTx(EntriesTx, UsersTx, ProjectsTx, TasksTx, HeldTx, Protocol):
+class ScheduledTx(Protocol):
+    """Core entries waiting for their integration's next sync slot (``domain/schedule.py``)."""
+
+    async def schedule(
+        self, integration_id: str, key: EntryKey, due_at: dt.datetime, now: dt.datetime
+    ) -> None:
+        """Wait for ``due_at``; an entry already waiting keeps its earlier slot."""
+        ...
+
+    async def unschedule(self, integration_id: str, key: EntryKey) -> bool: ...
+
+    async def is_scheduled(self, integration_id: str, key: EntryKey) -> bool: ...
+
+    async def scheduled_integrations(self) -> list[tuple[str, dt.datetime]]:
+        """Integrations with waiting entries, and the earliest slot each waits for."""
+        ...
+
+    async def scheduled_keys(
+        self, integration_id: str, due_by: dt.datetime | None
+    ) -> list[EntryKey]:
+        """The integration's waiting entries due by ``due_by`` (all of them for ``None``)."""
+        ...
+
+    async def take_scheduled(
+        self, integration_id: str, key: EntryKey, due_by: dt.datetime | None
+    ) -> bool:
+        """Remove the entry's wait if it is (still) due: whether this transaction took it."""
+        ...
+
+
+class MappingTx(EntriesTx, UsersTx, ProjectsTx, TasksTx, HeldTx, ScheduledTx, Protocol):
     """Everything mapping stores, in one transaction (with the inbox claim, when there is one)."""
 
 

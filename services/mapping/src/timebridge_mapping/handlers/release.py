@@ -4,7 +4,8 @@ A mapping can appear in several ways: an admin maps the user, a users refresh fi
 match, or the integration's policy changes (to ``default_user``, or ``skip``). So rather than
 each of them knowing about held entries, they signal, and the releaser re-runs the mapping of
 every held entry; one still unmapped stays held without a new ``queued`` status. It also runs
-every ``interval_s``, for what nobody signalled (a policy change, a signal lost in a restart).
+every ``interval_s``, for what nobody signalled (a signal lost in a restart), and when a
+connection changes (its policy may now map the user).
 
 Each entry is released in its own transaction, which locks the entry first (as the consumer
 does): a release and a new version of the same entry never interleave, and an entry released by
@@ -64,6 +65,10 @@ class Releaser:
                 async with self.store.transaction() as tx:
                     entry = await tx.get(key)
                     if entry is None or not await tx.is_held(integration.connection_id, key):
+                        continue
+                    if await tx.is_scheduled(integration.connection_id, key):
+                        # A newer version waits for the integration's sync slot: the slot maps
+                        # it (and holds it again if its user is still unmapped), not before.
                         continue
                     result = await self.mapper.map(tx, integration, entry, may_refresh=False)
                     if isinstance(result, NotMapped) and result.status == "queued":

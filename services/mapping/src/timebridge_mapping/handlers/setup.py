@@ -16,13 +16,13 @@ from timebridge_common.errors import InvalidMessageError, TransientError
 from timebridge_common.events import ConnectionChanged
 from timebridge_common.providers.everhour import EverhourClient
 from timebridge_common.providers.http import NotFoundError as ProviderNotFoundError
-from timebridge_mapping.domain.direction import TRACKER
-from timebridge_mapping.domain.errors import (
+from timebridge_common.refusals import (
     ConflictError,
     InvalidError,
     NotFoundError,
     UpstreamError,
 )
+from timebridge_mapping.domain.direction import TRACKER
 from timebridge_mapping.domain.mappings import HeldEntry, ProjectMapping, ProjectRule, TaskLink
 from timebridge_mapping.domain.users import UserDirectory
 from timebridge_mapping.handlers.directory import Directory

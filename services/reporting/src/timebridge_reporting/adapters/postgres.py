@@ -7,7 +7,13 @@ from typing import Any
 import asyncpg
 
 from timebridge_common.db.inbox import once
-from timebridge_common.events import EntrySynced, Envelope, InvoiceExported
+from timebridge_common.events import (
+    EntrySynced,
+    Envelope,
+    InvoiceDeleted,
+    InvoiceExported,
+    InvoiceStatusChanged,
+)
 from timebridge_reporting.domain.sync_log import SyncLogQuery
 
 
@@ -97,7 +103,80 @@ class PostgresReadModels:
                 event.status,
                 event.exported_at,
             )
+            await conn.executemany(
+                "INSERT INTO invoiced_entries (workspace_id, entry_id, invoice_id, invoiced_at)"
+                " VALUES ($1, $2, $3, $4) ON CONFLICT (workspace_id, entry_id) DO UPDATE SET"
+                " invoice_id = EXCLUDED.invoice_id, invoiced_at = EXCLUDED.invoiced_at",
+                [
+                    (event.workspace_id, entry_id, event.invoice_id, event.exported_at)
+                    for entry_id in event.entry_ids
+                ],
+            )
             return True
+
+    async def record_invoice_status(
+        self, consumer: str, envelope: Envelope, event: InvoiceStatusChanged
+    ) -> bool:
+        """The tool's view of the invoice; an older change than the one held changes nothing."""
+        async with once(self._pool, consumer, envelope) as conn:
+            if conn is None:
+                return False
+            await conn.execute(
+                "UPDATE invoices SET tool_status = $3, number = coalesce($4, number),"
+                " tool_total = $5, amount_changed = $6, changed_at = $7"
+                " WHERE workspace_id = $1 AND invoice_id = $2"
+                " AND (changed_at IS NULL OR changed_at <= $7)",
+                event.workspace_id,
+                event.invoice_id,
+                event.status,
+                event.number,
+                event.total,
+                event.amount_changed,
+                event.changed_at,
+            )
+            return True
+
+    async def record_invoice_deleted(
+        self, consumer: str, envelope: Envelope, event: InvoiceDeleted
+    ) -> bool:
+        """Its entries are uninvoiced again."""
+        async with once(self._pool, consumer, envelope) as conn:
+            if conn is None:
+                return False
+            await conn.execute(
+                "UPDATE invoices SET deleted_at = $3 WHERE workspace_id = $1 AND invoice_id = $2",
+                event.workspace_id,
+                event.invoice_id,
+                event.deleted_at,
+            )
+            await conn.execute(
+                "DELETE FROM invoiced_entries WHERE workspace_id = $1 AND invoice_id = $2",
+                event.workspace_id,
+                event.invoice_id,
+            )
+            return True
+
+    async def invoices(self, workspace_id: str) -> list[dict[str, Any]]:
+        rows = await self._pool.fetch(
+            "SELECT i.invoice_id, i.provider, i.provider_invoice_id, i.number, i.currency,"
+            " i.total, i.tool_status, i.tool_total, i.amount_changed, i.period_start,"
+            " i.period_end, i.exported_at, i.deleted_at, count(e.entry_id) AS entries"
+            " FROM invoices i LEFT JOIN invoiced_entries e USING (workspace_id, invoice_id)"
+            " WHERE i.workspace_id = $1 GROUP BY i.workspace_id, i.invoice_id"
+            " ORDER BY i.exported_at DESC, i.invoice_id",
+            workspace_id,
+        )
+        return [dict(r) for r in rows]
+
+    async def entry_invoice(self, workspace_id: str, entry_id: str) -> dict[str, Any] | None:
+        row = await self._pool.fetchrow(
+            "SELECT e.invoice_id, e.invoiced_at, i.number, i.provider, i.tool_status"
+            " FROM invoiced_entries e JOIN invoices i USING (workspace_id, invoice_id)"
+            " WHERE e.workspace_id = $1 AND e.entry_id = $2",
+            workspace_id,
+            entry_id,
+        )
+        return None if row is None else dict(row)
 
     async def sync_log(self, workspace_id: str, query: SyncLogQuery) -> list[dict[str, Any]]:
         rows = await self._pool.fetch(

@@ -1,21 +1,33 @@
-"""HTTP routes of the reporting service: sync logs, entry status, integration health."""
+"""HTTP routes of the reporting service: sync logs, entry status, integration health, billing.
+
+Every route needs the bearer token of one of the workspace's Core admins, as mapping's and the
+conflict-resolver's APIs do: the sync log carries who worked how long on what (users' emails,
+notes), which is the admins' view of the integration, not every member's.
+"""
 
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import asdict
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
 from timebridge_common.api import WorkspaceIdPath
+from timebridge_common.auth import WorkspaceAdmins
+from timebridge_common.providers.core import CoreClient
 from timebridge_reporting.adapters.postgres import PostgresReadModels
 from timebridge_reporting.domain.sync_log import SyncLogQuery
 
+CoreFactory = Callable[[str, str], CoreClient]
+"""(base URL, token) -> a Core client, for the admin checks."""
+
 
 def reports_router(
-    models: PostgresReadModels, clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
+    models: PostgresReadModels,
+    admins: WorkspaceAdmins,
+    clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
 ) -> APIRouter:
-    router = APIRouter(tags=["sync log"])
+    router = APIRouter(tags=["sync log"], dependencies=[Depends(admins.require)])
 
     @router.get(
         "/v1/workspaces/{workspace_id}/sync-log",
@@ -34,6 +46,22 @@ def reports_router(
         workspace_id: WorkspaceIdPath, source: str, external_id: str
     ) -> list[dict[str, Any]]:
         return await models.entry_status(workspace_id, source, external_id)
+
+    @router.get(
+        "/v1/workspaces/{workspace_id}/entries/core/{entry_id}/invoice",
+        summary="The invoice a Core entry is on (null: not invoiced)",
+        tags=["billing"],
+    )
+    async def entry_invoice(workspace_id: WorkspaceIdPath, entry_id: str) -> dict[str, Any] | None:
+        return await models.entry_invoice(workspace_id, entry_id)
+
+    @router.get(
+        "/v1/workspaces/{workspace_id}/invoices",
+        summary="Exported invoices with their status, number and amount in the tool",
+        tags=["billing"],
+    )
+    async def invoices(workspace_id: WorkspaceIdPath) -> list[dict[str, Any]]:
+        return await models.invoices(workspace_id)
 
     @router.get(
         "/v1/workspaces/{workspace_id}/integrations/{integration_id}/health",

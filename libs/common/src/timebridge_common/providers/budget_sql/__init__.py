@@ -1,0 +1,1 @@
+"""Migrations of the shared provider request budgets (``providers/shared_budget.py``)."""

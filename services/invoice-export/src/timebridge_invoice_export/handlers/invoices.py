@@ -19,6 +19,7 @@ from typing import Any
 
 import structlog
 
+from timebridge_common.errors import InvalidMessageError
 from timebridge_common.events import (
     Envelope,
     InvoiceDeleted,
@@ -26,7 +27,6 @@ from timebridge_common.events import (
     InvoiceExportRequested,
     InvoiceLine,
 )
-from timebridge_common.providers.http import ProviderError
 from timebridge_common.refusals import ConflictError, InvalidError, NotFoundError
 from timebridge_invoice_export.adapters.postgres import Store, Tx
 from timebridge_invoice_export.domain.accounting import PROVIDER_NAMES, ExportDraft, ExportLine
@@ -237,7 +237,7 @@ class Invoices:
         try:
             async with self._connections.tool(connection) as tool:
                 seen = await tool.export(draft)
-        except (ToolUnusableError, ProviderError) as exc:
+        except (ToolUnusableError, InvalidMessageError) as exc:  # refusals: ProviderError too
             await self._export_failed(invoice.invoice_id, str(exc))
             return
         now = self._clock()

@@ -88,10 +88,12 @@ class Poller:
         mirrored = False
         error: str | None = None
         try:
+            # Every poll: a callback deleted in the tool is registered again, and one whose
+            # verification never arrived is asked for it again (FreshBooks; a no-op elsewhere).
+            url = self._webhook_url(connection.provider, connection_id)
+            async with self._connections.tool(connection) as tool:
+                await tool.ensure_webhooks(url)
             if connection.webhooks_registered_at is None:
-                url = self._webhook_url(connection.provider, connection_id)
-                async with self._connections.tool(connection) as tool:
-                    await tool.ensure_webhooks(url)
                 async with self._store.tx() as tx:
                     await tx.webhooks_registered(connection_id, self._clock())
             if connection.mirrored_at is None:

@@ -25,7 +25,7 @@ from timebridge_common.providers.core import CoreClient
 from timebridge_common.providers.everhour import EverhourClient
 from timebridge_common.providers.http import RequestBudget, RetryPolicy
 from timebridge_common.runtime import Service
-from timebridge_common.testing import in_memory_tracing, position_group_at_end, wait_for
+from timebridge_common.testing import LazyApp, in_memory_tracing, position_group_at_end, wait_for
 from timebridge_conflict_resolver.bootstrap import bootstrap as bootstrap_resolver
 from timebridge_conflict_resolver.config import Settings as ResolverSettings
 from timebridge_ingest.bootstrap import bootstrap as bootstrap_ingest
@@ -103,7 +103,7 @@ async def platform(
     task_unbillable = everhour.add_task(everhour_project, "Internal meetings", unbillable=True)
     time = FakeTime()
     apps: dict[str, Any] = {}
-    ingest_transport = httpx.ASGITransport(app=_Lazy(apps, "ingest"))
+    ingest_transport = httpx.ASGITransport(app=LazyApp(apps, "ingest"))
     webhooks = Webhooks(transport=ingest_transport, sleep=time.sleep)
     core_app = create_core_sandbox(core, rate_limit=RateLimit(10**6, 1), webhooks=webhooks)
     everhour_app = create_everhour_sandbox(
@@ -190,17 +190,6 @@ async def platform(
     )
     for built in reversed(services.values()):
         await built.runtime.stop()
-
-
-class _Lazy:
-    """An ASGI app resolved at call time: the sandboxes need ingest before ingest exists."""
-
-    def __init__(self, apps: dict[str, Any], name: str) -> None:
-        self.apps = apps
-        self.name = name
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        await self.apps[self.name](scope, receive, send)
 
 
 @pytest.fixture(scope="module")

@@ -36,6 +36,7 @@ from timebridge_common.providers.core import CoreClient
 from timebridge_common.providers.http import RequestBudget, RetryPolicy
 from timebridge_common.providers.oauth import ReauthorizationNeededError, Tokens
 from timebridge_common.testing import (
+    LazyApp,
     end_offsets,
     in_memory_tracing,
     position_group_at_end,
@@ -386,15 +387,6 @@ class Platform:
         )
 
 
-class _Lazy:
-    def __init__(self, apps: dict[str, Any], name: str) -> None:
-        self.apps = apps
-        self.name = name
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        await self.apps[self.name](scope, receive, send)
-
-
 @pytest.fixture(scope="module")
 async def platform(
     topics: list[str],
@@ -407,8 +399,8 @@ async def platform(
     for name in ("ingest", "invoice-export", "reporting"):
         await position_group_at_end(KAFKA, f"{kafka.group_prefix}-{name}", topics)
     apps: dict[str, Any] = {}
-    to_invoice_export = httpx.ASGITransport(app=_Lazy(apps, "invoice-export"))
-    to_ingest = httpx.ASGITransport(app=_Lazy(apps, "ingest"))
+    to_invoice_export = httpx.ASGITransport(app=LazyApp(apps, "invoice-export"))
+    to_ingest = httpx.ASGITransport(app=LazyApp(apps, "ingest"))
     core = CoreState()
     webhooks = Webhooks(transport=to_ingest)
     core_app = create_core_sandbox(core, rate_limit=RateLimit(10**6, 1), webhooks=webhooks)

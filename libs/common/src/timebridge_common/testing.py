@@ -34,6 +34,18 @@ from timebridge_common.kafka.topics import partitions_of
 from timebridge_common.tracing import make_tracer_provider
 
 
+class LazyApp:
+    """An ASGI app looked up by name when called: sandboxes deliver webhooks to services that
+    are built after them (``apps[name]`` is filled in once the service exists)."""
+
+    def __init__(self, apps: dict[str, Any], name: str) -> None:
+        self.apps = apps
+        self.name = name
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.apps[self.name](scope, receive, send)
+
+
 def in_memory_tracing(service: str) -> tuple[TracerProvider, InMemorySpanExporter]:
     """A tracer provider whose finished spans can be inspected."""
     exporter = InMemorySpanExporter()

@@ -53,6 +53,7 @@ import datetime as dt
 import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
+from typing import ClassVar
 
 import httpx
 from pydantic import ValidationError
@@ -83,6 +84,7 @@ from timebridge_invoice_export.domain.accounting import (
     ToolClient,
     ToolInvoice,
     ToolInvoiceStatus,
+    gone_invoice,
 )
 from timebridge_invoice_export.handlers.ports import (
     AccessToken,
@@ -165,21 +167,6 @@ def _idempotency_key(invoice_id: str, limit: int) -> str:
     if 0 < len(invoice_id) <= limit:
         return invoice_id
     return hashlib.sha256(invoice_id.encode()).hexdigest()[:limit]
-
-
-def _gone(external_id: str) -> ToolInvoice:
-    """An invoice the tool no longer has."""
-    return ToolInvoice(
-        external_id=external_id,
-        client_external_id=None,
-        number=None,
-        issue_date=None,
-        due_date=None,
-        status="deleted",
-        total=Decimal(0),
-        currency=None,
-        updated_at=None,
-    )
 
 
 def _refused(provider: Provider, draft: ExportDraft, exc: ValidationError) -> InvalidMessageError:
@@ -289,7 +276,7 @@ class QuickBooksTool:
         try:
             return _qbo_invoice(await self._client.invoice(external_id))
         except NotFoundError:
-            return _gone(external_id)
+            return gone_invoice(external_id)
 
     async def export(self, draft: ExportDraft) -> ToolInvoice:
         kinds = {line.kind for line in draft.lines}
@@ -473,7 +460,7 @@ class XeroTool:
         try:
             return _xero_invoice(await self._client.invoice(external_id))
         except NotFoundError:
-            return _gone(external_id)
+            return gone_invoice(external_id)
 
     async def export(self, draft: ExportDraft) -> ToolInvoice:
         """Look the reference up first (Xero keeps an idempotency key minutes only), then create
@@ -601,7 +588,7 @@ class FreshBooksTool:
         try:
             return _fb_invoice(await self._client.invoice(int(external_id)))
         except (ValueError, NotFoundError):
-            return _gone(external_id)
+            return gone_invoice(external_id)
 
     async def export(self, draft: ExportDraft) -> ToolInvoice:
         customer = _number_id("freshbooks", "client", draft.client_external_id)
@@ -685,8 +672,10 @@ class QuickBooksOAuth:
         return [Tenant(id=realm, name=realm)]
 
 
-class XeroOAuth:
-    """Xero's consent: the organisations connected are listed by ``GET /connections``."""
+class _ListingOAuth:
+    """A consent whose companies are read from the tool's API with the new access token."""
+
+    tool: ClassVar[Provider]
 
     def __init__(
         self,
@@ -697,12 +686,18 @@ class XeroOAuth:
         retry: RetryPolicy,
         timeout_s: float,
     ) -> None:
-        self.provider: Provider = "xero"
+        self.provider: Provider = self.tool
         self.endpoint: TokenEndpoint = endpoint
         self._app = app
         self._http = http
         self._retry = retry
         self._timeout_s = timeout_s
+
+
+class XeroOAuth(_ListingOAuth):
+    """Xero's consent: the organisations connected are listed by ``GET /connections``."""
+
+    tool = "xero"
 
     def authorize_url(self, redirect_uri: str, state: str) -> str:
         return xro.authorize_url(
@@ -730,25 +725,11 @@ class XeroOAuth:
         ]
 
 
-class FreshBooksOAuth:
+class FreshBooksOAuth(_ListingOAuth):
     """FreshBooks' consent: the accounts are the identity's businesses with an accounting
     account (``GET /auth/api/v1/users/me``)."""
 
-    def __init__(
-        self,
-        app: AccountingApp,
-        endpoint: TokenEndpoint,
-        *,
-        http: httpx.AsyncClient,
-        retry: RetryPolicy,
-        timeout_s: float,
-    ) -> None:
-        self.provider: Provider = "freshbooks"
-        self.endpoint: TokenEndpoint = endpoint
-        self._app = app
-        self._http = http
-        self._retry = retry
-        self._timeout_s = timeout_s
+    tool = "freshbooks"
 
     def authorize_url(self, redirect_uri: str, state: str) -> str:
         return fb.authorize_url(

@@ -83,6 +83,21 @@ class ToolInvoice:
     updated_at: dt.datetime | None
 
 
+def gone_invoice(external_id: str) -> ToolInvoice:
+    """What Timebridge knows of an invoice the tool no longer has: only that it is deleted."""
+    return ToolInvoice(
+        external_id=external_id,
+        client_external_id=None,
+        number=None,
+        issue_date=None,
+        due_date=None,
+        status="deleted",
+        total=Decimal(0),
+        currency=None,
+        updated_at=None,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class ExportLine:
     description: str

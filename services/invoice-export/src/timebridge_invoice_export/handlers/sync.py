@@ -23,7 +23,7 @@ from timebridge_common.events import (
     InvoiceStatusChanged,
 )
 from timebridge_invoice_export.adapters.postgres import Store
-from timebridge_invoice_export.domain.accounting import ToolClient, ToolInvoice
+from timebridge_invoice_export.domain.accounting import ToolClient, ToolInvoice, gone_invoice
 from timebridge_invoice_export.domain.clients import MirroredClient, mirror
 from timebridge_invoice_export.domain.connections import AccountingConnection
 from timebridge_invoice_export.domain.invoices import Invoice, tool_update
@@ -172,7 +172,7 @@ class ToolSync:
         for invoice in changes.invoices:
             await self.apply_invoice(connection, invoice)
         for external_id in changes.deleted_invoice_ids:
-            await self.apply_invoice(connection, deleted_invoice(external_id))
+            await self.apply_invoice(connection, gone_invoice(external_id))
         return changes.cursor
 
     async def refresh_invoice(self, invoice: Invoice) -> Invoice | None:
@@ -185,18 +185,3 @@ class ToolSync:
         async with self._connections.tool(connection) as tool:
             seen = await tool.invoice(invoice.provider_invoice_id)
         return await self.apply_invoice(connection, seen)
-
-
-def deleted_invoice(external_id: str) -> ToolInvoice:
-    """What a tool's "deleted" notice (no record left) says of an invoice."""
-    return ToolInvoice(
-        external_id=external_id,
-        client_external_id=None,
-        number=None,
-        issue_date=None,
-        due_date=None,
-        status="deleted",
-        total=Decimal(0),
-        currency=None,
-        updated_at=None,
-    )

@@ -187,7 +187,8 @@ class QuickBooks:
             "SalesItemLineDetail": {"ItemRef": {"value": item}, "Qty": 4, "UnitPrice": 125},
         }
         path = f"/companies/{self.realm}/invoices/{invoice_id}"
-        await _admin(self.app, "PATCH", path, {"DocNumber": "TB-2026-11", "Line": [line]})
+        edit = {"DocNumber": "TB-2026-11", "TxnDate": "2026-12-01", "Line": [line]}
+        await _admin(self.app, "PATCH", path, edit)
         return Decimal(500)
 
     async def send(self, invoice_id: str) -> None:
@@ -268,7 +269,7 @@ class Xero:
         lines = [
             {"Description": "Consulting", "Quantity": 4, "UnitAmount": 125, "AccountCode": "200"}
         ]
-        edit = {"InvoiceNumber": "TB-2026-11", "LineItems": lines}
+        edit = {"InvoiceNumber": "TB-2026-11", "Date": "2026-12-01", "LineItems": lines}
         await _admin(self.app, "PATCH", f"/invoices/{invoice_id}", edit)
         return Decimal(500)
 
@@ -343,6 +344,7 @@ class FreshBooks:
     async def edit_amount(self, invoice_id: str) -> Decimal:
         edit = {
             "invoice_number": "TB-2026-11",
+            "create_date": "2026-12-01",
             "lines": [{"name": "Hours", "qty": 4, "unit_cost": {"amount": "125.00"}}],
         }
         await _admin(self.app, "PATCH", f"/invoices/{invoice_id}", edit)
@@ -736,6 +738,8 @@ async def test_the_accounting_article_end_to_end(platform: Platform, provider: P
 
         invoice = await wait_for(exported)
         assert invoice["editable"] is False
+        frozen = await api.post(f"{base}/invoices/{invoice_id}/refresh")
+        assert frozen.status_code == 409, "an exported invoice cannot be edited in Timebridge"
         in_tool = tool.invoices()
         assert len(in_tool) == 1, in_tool
         tool_id, _, lines = in_tool[0]
@@ -807,6 +811,7 @@ async def test_the_accounting_article_end_to_end(platform: Platform, provider: P
         invoice = await wait_for(amount_changed)
         assert Decimal(invoice["tool"]["amount"]) == new_amount
         assert invoice["tool"]["number"] == "TB-2026-11"
+        assert invoice["tool"]["issue_date"] == "2026-12-01"
         assert any("500" in w and "395" in w for w in invoice["warnings"]), invoice["warnings"]
         await tool.send(tool_id)
         await tool.pay(tool_id)

@@ -3,9 +3,11 @@
 import asyncio
 import contextlib
 import datetime as dt
+import os
 import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -88,3 +90,13 @@ async def serve(app: ASGIApp) -> AsyncIterator[str]:
         server.should_exit = True
         await task
         sock.close()
+
+
+def provider_specs() -> Path:
+    """Where the providers' official specifications (XSD, OpenAPI) are:
+    ``$TIMEBRIDGE_PROVIDER_SPECS``, else ``shared/provider-specs`` beside the repository. Tests
+    that need them skip, saying where they looked, when they are not there."""
+    given = os.environ.get("TIMEBRIDGE_PROVIDER_SPECS")
+    if given:
+        return Path(given)
+    return Path(__file__).resolve().parents[3] / ".." / "shared" / "provider-specs"

@@ -53,7 +53,7 @@ from timebridge_sandboxes.quickbooks import (
     WebhookTarget,
     create_quickbooks_sandbox,
 )
-from timebridge_sandboxes.testing import FakeTime, TimeoutTransport, serve
+from timebridge_sandboxes.testing import FakeTime, TimeoutTransport, provider_specs, serve
 
 BASE = "http://qbo.test"
 CLIENT_ID, CLIENT_SECRET = "ABqbo-client-5d1", "qbo-secret-9e2f"
@@ -62,7 +62,7 @@ VERIFIER = "verifier-71c0"
 HOOK_URL = "http://timebridge.test/v1/webhooks/quickbooks"
 DAY = dt.date(2026, 11, 20)
 ITEM = "Consulting hours"
-SPECS = Path(__file__).resolve().parents[3] / ".." / "shared" / "provider-specs"
+SPECS = provider_specs()
 
 
 class Receiver:

@@ -11,7 +11,6 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -48,10 +47,10 @@ from timebridge_invoice_export.adapters.xero import (
     verify_webhook,
 )
 from timebridge_sandboxes.faults import Faults, RateLimit
-from timebridge_sandboxes.testing import FakeTime, TimeoutTransport, Traffic, serve
+from timebridge_sandboxes.testing import FakeTime, TimeoutTransport, Traffic, provider_specs, serve
 from timebridge_sandboxes.xero import RATE_LIMIT, XeroState, create_xero_sandbox
 
-SPECS = Path(__file__).resolve().parents[3] / ".." / "shared" / "provider-specs"
+SPECS = provider_specs()
 BASE = "http://xero.test"
 AUTHORIZE = f"{BASE}/identity/connect/authorize"
 CLIENT_ID, CLIENT_SECRET = "xero-client-5e1d", "xero-secret-90a7"

@@ -11,12 +11,12 @@ from pydantic import BaseModel, Field
 from timebridge_common.api import WorkspaceIdPath
 from timebridge_common.auth import WorkspaceAdmins
 from timebridge_common.events import IntegrationSettings
+from timebridge_common.kafka.publisher import UnavailableError
 from timebridge_ingest.config import Settings
 from timebridge_ingest.domain.connections import Integration
 from timebridge_ingest.domain.errors import RejectedError
 from timebridge_ingest.handlers.connections import Connections, TestErrorKind
 from timebridge_ingest.handlers.everhour_hooks import EverhourHooks
-from timebridge_ingest.handlers.webhooks import UnavailableError
 
 T = TypeVar("T")
 

@@ -10,12 +10,12 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
 from timebridge_common.api import WorkspaceIdPath
-from timebridge_common.kafka.publisher import EventPublisher
+from timebridge_common.kafka.publisher import EventPublisher, UnavailableError
 from timebridge_ingest.config import Settings
 from timebridge_ingest.domain.core_webhook import SIGNATURE_HEADER
 from timebridge_ingest.domain.errors import RejectedError
 from timebridge_ingest.handlers.ports import WebhookSecrets
-from timebridge_ingest.handlers.webhooks import UnavailableError, accept_core_webhook
+from timebridge_ingest.handlers.webhooks import accept_core_webhook
 
 Clock = Callable[[], dt.datetime]
 

@@ -13,13 +13,13 @@ import structlog
 
 from timebridge_common.errors import InvalidMessageError, TransientError
 from timebridge_common.events import TimeEntryLogged
-from timebridge_common.kafka.publisher import EventPublisher
+from timebridge_common.kafka.publisher import EventPublisher, UnavailableError
 from timebridge_common.providers.everhour import handshake_reply, parse_delivery
 from timebridge_common.providers.http import NotFoundError, ProviderError
 from timebridge_ingest.domain.errors import RejectedError
 from timebridge_ingest.domain.everhour_entries import deleted_record_event, record_to_event
 from timebridge_ingest.handlers.ports import ConnectionsStore, EverhourFactory
-from timebridge_ingest.handlers.webhooks import UnavailableError, publish_or_unavailable
+from timebridge_ingest.handlers.webhooks import publish_or_unavailable
 
 log = structlog.get_logger(__name__)
 

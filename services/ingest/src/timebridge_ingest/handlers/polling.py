@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import structlog
 
 from timebridge_common.errors import TransientError
-from timebridge_common.kafka.publisher import EventPublisher
+from timebridge_common.kafka.publisher import EventPublisher, UnavailableError
 from timebridge_common.providers.everhour import Task
 from timebridge_common.providers.http import ProviderError
 from timebridge_ingest.adapters.postgres import PostgresPolling
@@ -22,7 +22,7 @@ from timebridge_ingest.domain.core_webhook import entry_to_event
 from timebridge_ingest.domain.everhour_entries import deleted_record_event, record_to_event
 from timebridge_ingest.domain.polling import SAFETY_NET, diff_window, poll_interval
 from timebridge_ingest.handlers.ports import ConnectionsStore, CoreFactory, EverhourFactory
-from timebridge_ingest.handlers.webhooks import UnavailableError, publish_or_unavailable
+from timebridge_ingest.handlers.webhooks import publish_or_unavailable
 
 log = structlog.get_logger(__name__)
 

@@ -1,6 +1,5 @@
 """Accepting a Core webhook: verify, validate, translate, publish, and only then say yes."""
 
-import asyncio
 import datetime as dt
 import uuid
 from dataclasses import dataclass
@@ -8,7 +7,11 @@ from dataclasses import dataclass
 import structlog
 
 from timebridge_common.events import TimeEntryLogged
-from timebridge_common.kafka.publisher import EventPublisher
+from timebridge_common.kafka.publisher import (
+    EventPublisher,
+    UnavailableError,
+    publish_acknowledged,
+)
 from timebridge_ingest.domain.core_webhook import (
     CORE,
     parse_webhook,
@@ -29,20 +32,13 @@ class Accepted:
     topic: str | None
 
 
-class UnavailableError(Exception):
-    """Kafka or a provider did not answer in time: 503, so the sender retries (nothing lost)."""
-
-
 async def publish_or_unavailable(
     publisher: EventPublisher, event: TimeEntryLogged, timeout_s: float
 ) -> uuid.UUID:
-    """Publish with the event's observation id; return once Kafka acknowledged it."""
+    """Publish with the event's observation id; return once Kafka acknowledged it (else raise
+    :class:`~timebridge_common.kafka.publisher.UnavailableError`: answer 503)."""
     envelope = publisher.envelope(event, event_id=event.observation_id())
-    try:
-        async with asyncio.timeout(timeout_s):
-            await publisher.publish(event, envelope)
-    except Exception as exc:
-        raise UnavailableError(str(exc) or type(exc).__name__) from exc
+    await publish_acknowledged(publisher, [(event, envelope)], timeout_s)
     return envelope.event_id
 
 

@@ -89,12 +89,12 @@ from timebridge_invoice_export.domain.accounting import (
 from timebridge_invoice_export.handlers.ports import (
     AccessToken,
     AccountingTool,
+    Clock,
     NotConfiguredError,
     OAuthFlow,
     ToolConnection,
 )
 
-Clock = Callable[[], dt.datetime]
 HttpFactory = Callable[[Provider], httpx.AsyncClient]
 
 CLOCK_SKEW = dt.timedelta(minutes=1)

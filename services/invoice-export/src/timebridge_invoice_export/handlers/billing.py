@@ -2,7 +2,6 @@
 
 import datetime as dt
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
@@ -16,9 +15,8 @@ from timebridge_invoice_export.domain.clients import MirroredClient, archived
 from timebridge_invoice_export.domain.invoices import Expense
 from timebridge_invoice_export.domain.ledger import LedgerEntry
 from timebridge_invoice_export.domain.rates import Rate
+from timebridge_invoice_export.handlers.ports import Clock
 from timebridge_invoice_export.handlers.sync import client_changed, envelope
-
-Clock = Callable[[], dt.datetime]
 
 
 @dataclass(frozen=True, slots=True)

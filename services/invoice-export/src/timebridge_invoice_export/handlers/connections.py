@@ -36,14 +36,13 @@ from timebridge_invoice_export.domain.connections import (
 from timebridge_invoice_export.handlers.ports import (
     AccountingTool,
     AccountingTools,
+    Clock,
     NotConfiguredError,
     OAuthFlow,
     ToolConnection,
 )
 
 log = structlog.get_logger(__name__)
-
-Clock = Callable[[], dt.datetime]
 
 
 @dataclass(frozen=True, slots=True)

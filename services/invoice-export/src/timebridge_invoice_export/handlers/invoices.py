@@ -12,7 +12,6 @@ poller after ``export_stall_s``.
 
 import datetime as dt
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -39,11 +38,10 @@ from timebridge_invoice_export.domain.invoices import (
 )
 from timebridge_invoice_export.handlers.billing import require_client
 from timebridge_invoice_export.handlers.connections import Connections, ToolUnusableError
+from timebridge_invoice_export.handlers.ports import Clock
 from timebridge_invoice_export.handlers.sync import ToolSync, envelope
 
 log = structlog.get_logger(__name__)
-
-Clock = Callable[[], dt.datetime]
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ single owner because refresh tokens rotate.
 """
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Literal
 
 import structlog
@@ -34,7 +34,6 @@ from timebridge_invoice_export.handlers.sync import ToolSync
 
 log = structlog.get_logger(__name__)
 
-Clock = Callable[[], dt.datetime]
 
 Entity = Literal["client", "invoice"]
 QUICKBOOKS_ENTITIES: dict[str, Entity] = {"Customer": "client", "Invoice": "invoice"}

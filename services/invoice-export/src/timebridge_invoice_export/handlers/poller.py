@@ -21,11 +21,11 @@ from timebridge_common.providers.http import ProviderError
 from timebridge_invoice_export.adapters.postgres import Store
 from timebridge_invoice_export.handlers.connections import Connections, ToolUnusableError
 from timebridge_invoice_export.handlers.invoices import Invoices
+from timebridge_invoice_export.handlers.ports import Clock
 from timebridge_invoice_export.handlers.sync import ToolSync
 
 log = structlog.get_logger(__name__)
 
-Clock = Callable[[], dt.datetime]
 MIRROR_MARGIN = dt.timedelta(minutes=2)
 """The first poll after a mirror looks back this far, for changes made while it ran."""
 

@@ -20,6 +20,9 @@ from timebridge_invoice_export.domain.accounting import (
     ToolInvoice,
 )
 
+Clock = Callable[[], dt.datetime]
+"""Now, in UTC (tests pass their own)."""
+
 AccessToken = Callable[[], Awaitable[str]]
 """Returns an access token valid for a while (``TokenManager.access_token``)."""
 

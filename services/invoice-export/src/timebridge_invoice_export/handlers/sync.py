@@ -10,7 +10,6 @@ the same transaction.
 """
 
 import datetime as dt
-from collections.abc import Callable
 from decimal import Decimal
 
 import structlog
@@ -28,11 +27,11 @@ from timebridge_invoice_export.domain.clients import MirroredClient, mirror
 from timebridge_invoice_export.domain.connections import AccountingConnection
 from timebridge_invoice_export.domain.invoices import Invoice, tool_update
 from timebridge_invoice_export.handlers.connections import Connections
+from timebridge_invoice_export.handlers.ports import Clock
 
 log = structlog.get_logger(__name__)
 
 PRODUCER = "invoice-export"
-Clock = Callable[[], dt.datetime]
 
 
 def envelope(event: Event, cause: Envelope | None = None) -> Envelope:

@@ -1,11 +1,30 @@
-"""Sync slots: when a Core change syncs for each frequency, and when a waiting one is due."""
+"""Sync slots: when a Core change syncs for each frequency, when a waiting one is due, and a
+release round that lets every due entry go."""
 
+import asyncio
+import contextlib
 import datetime as dt
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from typing import cast
 
 import pytest
 
-from timebridge_common.events import IntegrationSettings
+from timebridge_common.events import (
+    ConnectionChanged,
+    EntrySynced,
+    Envelope,
+    Event,
+    IntegrationSettings,
+    TimeEntryFields,
+    UserRef,
+)
+from timebridge_mapping.domain.entries import EntryKey, StoredEntry
+from timebridge_mapping.domain.outcomes import NotMapped, not_mapped
 from timebridge_mapping.domain.schedule import Frequency, SyncSlots, is_due, next_slot
+from timebridge_mapping.handlers.mapper import EntryMapper
+from timebridge_mapping.handlers.ports import Connections, MappingStore
+from timebridge_mapping.handlers.schedule import ScheduledSync
 
 ELEVEN_PM = dt.time(23, 0)
 
@@ -67,3 +86,110 @@ def test_only_core_changes_wait_for_a_slot() -> None:
     assert slots.defer_until("core", hourly, utc(10, 20)) == utc(11)
     assert slots.defer_until("everhour", hourly, utc(10, 20)) is None
     assert slots.defer_until("core", IntegrationSettings(), utc(10, 20)) is None
+
+
+class _FakeTx:
+    """The slice of ``MappingTx`` a release round uses, over ``_FakeStore``'s dicts."""
+
+    def __init__(self, store: "_FakeStore") -> None:
+        self._store = store
+
+    async def scheduled_integrations(self) -> list[tuple[str, dt.datetime]]:
+        by_integration: dict[str, dt.datetime] = {}
+        for (integration_id, _), due_at in self._store.waiting.items():
+            by_integration[integration_id] = min(due_at, by_integration.get(integration_id, due_at))
+        return sorted(by_integration.items())
+
+    async def scheduled_keys(
+        self, integration_id: str, due_by: dt.datetime | None
+    ) -> list[EntryKey]:
+        return [
+            key
+            for (owner, key), due_at in self._store.waiting.items()
+            if owner == integration_id and (due_by is None or due_at <= due_by)
+        ]
+
+    async def get(self, key: EntryKey) -> StoredEntry | None:
+        return self._store.entries.get(key)
+
+    async def take_scheduled(
+        self, integration_id: str, key: EntryKey, due_by: dt.datetime | None
+    ) -> bool:
+        due_at = self._store.waiting.get((integration_id, key))
+        if due_at is None or (due_by is not None and due_at > due_by):
+            return False
+        del self._store.waiting[(integration_id, key)]
+        return True
+
+    async def publish(self, events: Sequence[tuple[Event, Envelope]]) -> None:
+        self._store.published += [event for event, _ in events]
+
+
+class _FakeStore:
+    def __init__(self) -> None:
+        self.entries: dict[EntryKey, StoredEntry] = {}
+        self.waiting: dict[tuple[str, EntryKey], dt.datetime] = {}
+        self.published: list[Event] = []
+        self.transactions = 0
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[_FakeTx]:
+        self.transactions += 1
+        yield _FakeTx(self)
+
+
+class _Connections:
+    def __init__(self, integration: ConnectionChanged) -> None:
+        self.integration = integration
+
+    async def get(self, connection_id: str) -> ConnectionChanged | None:
+        return self.integration if connection_id == self.integration.connection_id else None
+
+
+class _Mapper:
+    """Maps every entry to "skipped" (what is mapped is not the point: that each one is)."""
+
+    async def sync(self, tx: object, integration: ConnectionChanged, entry: StoredEntry) -> Event:
+        return not_mapped(entry, integration, NotMapped("skipped", "test"), now=utc(10, 5))
+
+
+async def test_a_slot_holding_thousands_of_entries_releases_them_all_in_one_round() -> None:
+    """Regression: the release log line passed ``event=``, structlog's own first argument; the
+    TypeError ended every round after its first entry (2,000 entries took hours)."""
+    integration = ConnectionChanged(
+        workspace_id="ws",
+        connection_id="int_1",
+        provider="everhour",
+        status="connected",
+        base_url="http://everhour.test",
+        settings=IntegrationSettings(frequency="every_5_minutes"),
+        revision=1,
+        changed_at=utc(10),
+    )
+    store = _FakeStore()
+    fields = TimeEntryFields(
+        user=UserRef(external_id="u_1"),
+        date=dt.date(2026, 11, 20),
+        duration_seconds=60,
+        billable=True,
+    )
+    for n in range(2_000):
+        key = EntryKey("ws", "core", f"te_{n}")
+        store.entries[key] = StoredEntry(key, fields, utc(10, 1), False, uuid.uuid4())
+        store.waiting[("int_1", key)] = utc(10, 5)
+    scheduled = ScheduledSync(
+        cast(MappingStore, store),
+        cast(Connections, _Connections(integration)),
+        cast(EntryMapper, _Mapper()),
+        asyncio.Event(),
+        clock=lambda: utc(10, 4, 59),
+    )
+    assert await scheduled.release_due() == 0  # not before the slot
+    assert store.published == []
+
+    scheduled.clock = lambda: utc(10, 5)
+    assert await scheduled.release_due() == 2_000
+    assert store.waiting == {}
+    released = [e.source_external_id for e in store.published if isinstance(e, EntrySynced)]
+    assert sorted(released) == sorted(f"te_{n}" for n in range(2_000))
+    assert await scheduled.release_due() == 0  # each entry once

@@ -15,6 +15,7 @@ nothing; a failure rolls the deletion back and the entry is tried again next rou
 import asyncio
 import contextlib
 import datetime as dt
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -69,8 +70,18 @@ class ScheduledSync:
             due_by = None if frequency == "realtime" else now
             async with self.store.transaction() as tx:
                 keys = await tx.scheduled_keys(integration_id, due_by)
+            started = time.monotonic()
+            count = 0
             for key in keys:
-                released += await self._release(integration, key, due_by)
+                count += await self._release(integration, key, due_by)
+            released += count
+            log.info(
+                "scheduled entries released",
+                integration=integration_id,
+                released=count,
+                due=len(keys),
+                seconds=round(time.monotonic() - started, 3),
+            )
         return released
 
     async def _release(
@@ -91,10 +102,12 @@ class ScheduledSync:
             # wait was rolled back, so the next round tries it again.
             log.exception("releasing a scheduled entry failed", entry=key.external_id)
             return 0
-        log.info(
+        # Not ``event=``: that is structlog's own first argument (the message), and the
+        # TypeError it raised ended each round after its first entry.
+        log.debug(
             "scheduled entry released",
             integration=integration.connection_id,
             entry=key.external_id,
-            event=type(event).__name__,
+            outcome=type(event).__name__,
         )
         return 1

@@ -12,6 +12,7 @@ from timebridge_common.auth import WorkspaceAdmins
 from timebridge_common.providers import shared_budget
 from timebridge_common.providers.clients import ProviderClients
 from timebridge_common.runtime import ServiceRuntime, build_runtime, http_app
+from timebridge_reporting.adapters.facts import PostgresFacts
 from timebridge_reporting.adapters.postgres import PostgresReadModels
 from timebridge_reporting.config import Settings
 from timebridge_reporting.entrypoints import consumers
@@ -58,7 +59,8 @@ def bootstrap(
     models = PostgresReadModels(runtime.pool)
     copies = connections.ConnectionCopies(runtime.pool)
     copies.subscribe(runtime)
-    consumers.register(runtime, models)
+    facts = PostgresFacts(runtime.pool)
+    consumers.register(runtime, models, facts)
     clients = ProviderClients(shared_budget.SharedBudgets(runtime.pool), shares=settings.budget)
     core_factory: CoreFactory = core or clients.core
 

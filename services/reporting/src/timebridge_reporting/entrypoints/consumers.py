@@ -1,14 +1,22 @@
 """Kafka subscriptions of the reporting service."""
 
 from timebridge_common.events import (
+    ClientChanged,
     EntrySynced,
     Envelope,
     InvoiceDeleted,
     InvoiceExported,
     InvoiceStatusChanged,
+    TimeEntryLogged,
 )
 from timebridge_common.runtime import ServiceRuntime
+from timebridge_reporting.adapters.facts import PostgresFacts
 from timebridge_reporting.adapters.postgres import PostgresReadModels
+from timebridge_reporting.handlers.facts import (
+    on_client_changed,
+    on_invoice_amounts,
+    on_time_entry_logged,
+)
 from timebridge_reporting.handlers.read_models import (
     on_entry_synced,
     on_invoice_deleted,
@@ -17,20 +25,34 @@ from timebridge_reporting.handlers.read_models import (
 )
 
 
-def register(runtime: ServiceRuntime, models: PostgresReadModels) -> None:
+def register(runtime: ServiceRuntime, models: PostgresReadModels, facts: PostgresFacts) -> None:
+    """One subscription per topic (one consumer group); reports' read models ride along."""
+
     async def entry_synced(envelope: Envelope, event: EntrySynced) -> None:
         await on_entry_synced(models, envelope, event)
+        await facts.seen(envelope)
 
     async def invoice_exported(envelope: Envelope, event: InvoiceExported) -> None:
         await on_invoice_exported(models, envelope, event)
+        await on_invoice_amounts(facts, envelope, event)
 
     async def invoice_status_changed(envelope: Envelope, event: InvoiceStatusChanged) -> None:
         await on_invoice_status_changed(models, envelope, event)
+        await facts.seen(envelope)
 
     async def invoice_deleted(envelope: Envelope, event: InvoiceDeleted) -> None:
         await on_invoice_deleted(models, envelope, event)
+        await facts.seen(envelope)
+
+    async def time_entry_logged(envelope: Envelope, event: TimeEntryLogged) -> None:
+        await on_time_entry_logged(facts, envelope, event)
+
+    async def client_changed(envelope: Envelope, event: ClientChanged) -> None:
+        await on_client_changed(facts, envelope, event)
 
     runtime.subscribe(EntrySynced, entry_synced)
     runtime.subscribe(InvoiceExported, invoice_exported)
     runtime.subscribe(InvoiceStatusChanged, invoice_status_changed)
     runtime.subscribe(InvoiceDeleted, invoice_deleted)
+    runtime.subscribe(TimeEntryLogged, time_entry_logged)
+    runtime.subscribe(ClientChanged, client_changed)

@@ -1,0 +1,105 @@
+"""A sync slot holding thousands of Core entries, on the real Kafka broker and PostgreSQL.
+
+The slot tests of ``test_mapping`` hold one entry each, which is how a release round that
+ended after its first entry (structlog's ``event`` argument passed twice) went unnoticed: here a
+5-minute integration collects 2,000 entries, mapping's clock is moved past the slot (never
+waited for), and every one of them must be released at that slot, once.
+"""
+
+import asyncio
+import datetime as dt
+import time
+from collections.abc import Awaitable, Callable
+
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from timebridge_common.events import EntryMapped, Envelope
+from timebridge_common.events.codec import encode
+from timebridge_common.testing import wait_for
+
+from .conftest import KAFKA
+from .test_mapping import World, workspace, world
+
+__all__ = ["world"]  # the module's own instance of test_mapping's mapping service
+
+ENTRIES = 2_000
+RELEASE_BUDGET_S = 60.0
+"""Far above the measured release time (see the report printed by the test); far below the
+hours the one-entry-per-round defect needed (2,000 rounds of ``schedule_tick_s``)."""
+
+
+@pytest.fixture(scope="module")
+def create_database(
+    create_database: Callable[[str], Awaitable[str]],
+) -> Callable[[str], Awaitable[str]]:
+    """``test_mapping``'s world under another database name (both modules run in one session)."""
+
+    def create(name: str) -> Awaitable[str]:
+        return create_database(f"{name}-slots")
+
+    return create
+
+
+async def _count(world: World, query: str, *args: object) -> int:
+    found: int = await world.pool.fetchval(query, *args)
+    return found
+
+
+async def test_a_5_minute_slot_releases_2000_entries_at_the_slot(world: World) -> None:
+    ws = await workspace(world, frequency="every_5_minutes")
+    ann, everhour_ann = ws.person("Ann")
+    ticket = ws.ticket("Quarterly report")
+    task = world.everhour.add_task(ws.everhour_project, "Quarterly report")
+    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, acks="all", enable_idempotence=True)
+    await producer.start()
+    try:
+        sent = []
+        for n in range(ENTRIES):
+            event = ws.entry(f"te_{n}", ann, ticket=ticket)
+            encoded = encode(event, Envelope.for_event(event, producer="test"))
+            sent.append(
+                await producer.send(
+                    encoded.topic,
+                    encoded.value,
+                    key=encoded.key,
+                    headers=[(k, v.encode()) for k, v in encoded.headers.items()],
+                )
+            )
+        await asyncio.gather(*sent)
+    finally:
+        await producer.stop()
+
+    waiting = "SELECT count(*) FROM scheduled_entries WHERE integration_id = $1"
+
+    async def all_waiting() -> bool:
+        return await _count(world, waiting, ws.integration_id) == ENTRIES
+
+    await wait_for(all_waiting, timeout_s=120)
+    due_at: dt.datetime = await world.pool.fetchval(
+        "SELECT max(due_at) FROM scheduled_entries WHERE integration_id = $1", ws.integration_id
+    )
+    assert (due_at.minute % 5, due_at.second, due_at.microsecond) == (0, 0, 0)
+    staged = "SELECT count(*) FROM outbox WHERE convert_from(key, 'UTF8') LIKE $1"
+    assert await _count(world, staged, f"{ws.id}:core:%") == 0  # nothing before the slot
+
+    started = time.monotonic()
+    world.clock.offset += due_at - world.clock() + dt.timedelta(seconds=1)
+
+    async def all_released() -> bool:
+        return await _count(world, waiting, ws.integration_id) == 0
+
+    await wait_for(all_released, timeout_s=RELEASE_BUDGET_S)
+    released_s = time.monotonic() - started
+    outputs = await ws.outputs(ENTRIES)
+    published_s = time.monotonic() - started
+    print(
+        f"\n{ENTRIES} entries of one slot: all released (staged) in {released_s:.1f}s"
+        f" ({ENTRIES / released_s:.0f}/s), all published as EntryMapped in {published_s:.1f}s"
+    )
+    mapped = [o for o in outputs if isinstance(o, EntryMapped)]
+    assert sorted(o.source_external_id for o in mapped) == sorted(f"te_{n}" for n in range(ENTRIES))
+    assert {(o.entry.user.external_id, o.entry.task_external_id) for o in mapped} == {
+        (everhour_ann, task)
+    }
+    assert await _count(world, staged, f"{ws.id}:core:%") == ENTRIES  # each once

@@ -87,6 +87,16 @@ class PostgresFacts:
                     delta.billable_seconds,
                     delta.entries,
                 )
+            name = new.user_name or new.user_email
+            if name:
+                await conn.execute(
+                    "INSERT INTO report_users (workspace_id, user_id, name) VALUES ($1, $2, $3)"
+                    " ON CONFLICT (workspace_id, user_id) DO UPDATE SET name = EXCLUDED.name"
+                    " WHERE report_users.name <> EXCLUDED.name",
+                    new.workspace_id,
+                    new.user_id,
+                    name,
+                )
             await _seen(conn, envelope)
             return True
 

@@ -1,0 +1,197 @@
+"""Postgres reads behind the reports: rollups, facts, sync outcomes and invoices of a period."""
+
+import datetime as dt
+import json
+from decimal import Decimal
+
+import asyncpg
+
+from timebridge_reporting.domain import reconciliation as rec
+from timebridge_reporting.domain.report_model import Period
+from timebridge_reporting.domain.reports import BillingRow, Directory, InvoiceRow, TimeRow
+
+NOT_IN_CORE = ("queued", "conflict", "error")
+
+
+class PostgresReportQueries:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def freshness(self, workspace_id: str) -> dt.datetime | None:
+        value: dt.datetime | None = await self._pool.fetchval(
+            "SELECT seen_up_to FROM report_freshness WHERE workspace_id = $1", workspace_id
+        )
+        return value
+
+    async def time_rows(
+        self, workspace_id: str, period: Period, source: str, *, by_task: bool = False
+    ) -> list[TimeRow]:
+        """From the rollups; per task (not rolled up) from the entries themselves."""
+        if by_task:
+            rows = await self._pool.fetch(
+                "SELECT user_id, project_id, task_id, work_date, sum(seconds) AS seconds,"
+                " sum(CASE WHEN billable THEN seconds ELSE 0 END) AS billable_seconds"
+                " FROM report_entries WHERE workspace_id = $1 AND source = $2"
+                " AND work_date BETWEEN $3 AND $4 AND NOT deleted AND NOT running"
+                " GROUP BY 1, 2, 3, 4",
+                workspace_id,
+                source,
+                period.start,
+                period.end,
+            )
+        else:
+            rows = await self._pool.fetch(
+                "SELECT user_id, project_id, NULL AS task_id, work_date, seconds, billable_seconds"
+                " FROM report_rollups WHERE workspace_id = $1 AND work_date BETWEEN $3 AND $4"
+                " AND source = $2 AND entries > 0",
+                workspace_id,
+                source,
+                period.start,
+                period.end,
+            )
+        return [
+            TimeRow(
+                r["user_id"],
+                r["project_id"],
+                r["work_date"],
+                int(r["seconds"]),
+                int(r["billable_seconds"]),
+                r["task_id"],
+            )
+            for r in rows
+        ]
+
+    async def directory(self, workspace_id: str) -> Directory:
+        async with self._pool.acquire() as conn:
+            projects = await conn.fetch(
+                "SELECT project_id, client_id FROM report_project_clients WHERE workspace_id = $1",
+                workspace_id,
+            )
+            clients = await conn.fetch(
+                "SELECT client_id, name FROM report_clients WHERE workspace_id = $1", workspace_id
+            )
+            users = await conn.fetch(
+                "SELECT user_id, name FROM report_users WHERE workspace_id = $1", workspace_id
+            )
+        return Directory(
+            {r["project_id"]: r["client_id"] for r in projects},
+            {r["client_id"]: r["name"] for r in clients},
+            {r["user_id"]: r["name"] for r in users},
+        )
+
+    async def excluded(self, workspace_id: str, period: Period, source: str) -> dict[str, int]:
+        """Left out of the totals: running timers, and tracker entries not (yet) in Core."""
+        running = await self._pool.fetchval(
+            "SELECT count(*) FROM report_entries WHERE workspace_id = $1 AND source = $2"
+            " AND work_date BETWEEN $3 AND $4 AND running AND NOT deleted",
+            workspace_id,
+            source,
+            period.start,
+            period.end,
+        )
+        held = await self._pool.fetch(
+            "SELECT CASE WHEN s.reason ILIKE '%user is mapped%' THEN 'unmapped_user'"
+            " WHEN s.status = 'conflict' THEN 'in_conflict' ELSE s.status END AS why, count(*)"
+            " FROM entry_status s JOIN report_entries e ON e.workspace_id = s.workspace_id"
+            " AND e.source = s.source AND e.external_id = s.source_external_id"
+            " WHERE s.workspace_id = $1 AND s.target = 'core' AND s.status = ANY($4::text[])"
+            " AND e.work_date BETWEEN $2 AND $3 AND NOT e.deleted GROUP BY 1",
+            workspace_id,
+            period.start,
+            period.end,
+            list(NOT_IN_CORE),
+        )
+        excluded = {"running_timers": int(running)}
+        excluded |= {f"tracker_entries_{r['why']}": int(r["count"]) for r in held}
+        return excluded
+
+    async def billing_rows(self, workspace_id: str, period: Period) -> list[BillingRow]:
+        rows = await self._pool.fetch(
+            "SELECT e.project_id, sum(e.seconds) AS billable,"
+            " sum(CASE WHEN i.entry_id IS NULL THEN 0 ELSE e.seconds END) AS invoiced"
+            " FROM report_entries e LEFT JOIN invoiced_entries i"
+            " ON i.workspace_id = e.workspace_id AND i.entry_id = e.external_id"
+            " WHERE e.workspace_id = $1 AND e.source = 'core' AND e.billable AND NOT e.deleted"
+            " AND NOT e.running AND e.work_date BETWEEN $2 AND $3 GROUP BY 1 ORDER BY 1",
+            workspace_id,
+            period.start,
+            period.end,
+        )
+        return [BillingRow(r["project_id"], int(r["billable"]), int(r["invoiced"])) for r in rows]
+
+    async def invoices(self, workspace_id: str, period: Period) -> list[InvoiceRow]:
+        """Invoices whose billing period overlaps ``period``, with their amounts per project."""
+        rows = await self._pool.fetch(
+            "SELECT i.invoice_id, i.number, i.provider, i.currency, i.total, i.tool_status,"
+            " i.tool_total, i.amount_changed, i.deleted_at IS NOT NULL AS deleted,"
+            " coalesce(min(a.client_id), '') AS client_id,"
+            " coalesce(jsonb_object_agg(a.project_id, a.amount::text)"
+            "  FILTER (WHERE a.project_id IS NOT NULL), '{}') AS amounts"
+            " FROM invoices i LEFT JOIN report_invoice_amounts a"
+            " ON a.workspace_id = i.workspace_id AND a.invoice_id = i.invoice_id"
+            " WHERE i.workspace_id = $1 AND i.period_start <= $3 AND i.period_end >= $2"
+            " GROUP BY i.workspace_id, i.invoice_id ORDER BY i.exported_at, i.invoice_id",
+            workspace_id,
+            period.start,
+            period.end,
+        )
+        return [
+            InvoiceRow(
+                r["invoice_id"],
+                r["number"],
+                r["provider"],
+                r["client_id"],
+                r["currency"],
+                r["total"],
+                r["tool_status"],
+                r["tool_total"],
+                r["amount_changed"],
+                r["deleted"],
+                {k: Decimal(v) for k, v in _json(r["amounts"]).items()},
+            )
+            for r in rows
+        ]
+
+    async def reconciliation_inputs(
+        self, workspace_id: str, period: Period
+    ) -> tuple[list[rec.Entry], list[rec.Outcome], list[rec.Integration]]:
+        async with self._pool.acquire() as conn:
+            entries = await conn.fetch(
+                "SELECT source, external_id, user_id, work_date, seconds, deleted, integration_id"
+                " FROM report_entries WHERE workspace_id = $1 AND work_date BETWEEN $2 AND $3",
+                workspace_id,
+                period.start,
+                period.end,
+            )
+            outcomes = await conn.fetch(
+                "SELECT s.integration_id, s.source, s.source_external_id, s.target,"
+                " s.target_external_id, s.status, s.reason FROM entry_status s"
+                " JOIN report_entries e ON e.workspace_id = s.workspace_id"
+                " AND ((e.source = s.source AND e.external_id = s.source_external_id)"
+                "  OR (e.source = s.target AND e.external_id = s.target_external_id))"
+                " WHERE s.workspace_id = $1 AND e.work_date BETWEEN $2 AND $3"
+                " ORDER BY s.synced_at",
+                workspace_id,
+                period.start,
+                period.end,
+            )
+            integrations = await conn.fetch(
+                "SELECT connection_id, provider, state -> 'settings' ->> 'direction' AS direction"
+                " FROM connections WHERE workspace_id = $1 AND provider <> 'core'"
+                " AND status = 'connected' ORDER BY connection_id",
+                workspace_id,
+            )
+        return (
+            [rec.Entry(**dict(r)) for r in entries],
+            list(dict.fromkeys(rec.Outcome(**dict(r)) for r in outcomes)),
+            [
+                rec.Integration(r["connection_id"], r["provider"], r["direction"] or "two_way")
+                for r in integrations
+            ],
+        )
+
+
+def _json(value: object) -> dict[str, str]:
+    loaded = json.loads(value) if isinstance(value, str) else value
+    assert isinstance(loaded, dict)
+    return loaded

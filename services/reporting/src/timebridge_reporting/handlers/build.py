@@ -1,0 +1,81 @@
+"""Building one report: read the rows it needs, hand them to the pure report functions."""
+
+import datetime as dt
+from typing import Protocol
+
+from timebridge_reporting.domain import reconciliation as rec
+from timebridge_reporting.domain.report_model import Period, Report, ReportParams
+from timebridge_reporting.domain.reports import (
+    BillingRow,
+    Context,
+    Directory,
+    InvoiceRow,
+    TimeRow,
+    billing_report,
+    performance_report,
+    time_report,
+    utilization_report,
+)
+
+
+class ReportQueries(Protocol):
+    async def freshness(self, workspace_id: str) -> dt.datetime | None: ...
+
+    async def time_rows(
+        self, workspace_id: str, period: Period, source: str, *, by_task: bool = False
+    ) -> list[TimeRow]: ...
+
+    async def directory(self, workspace_id: str) -> Directory: ...
+
+    async def excluded(self, workspace_id: str, period: Period, source: str) -> dict[str, int]: ...
+
+    async def billing_rows(self, workspace_id: str, period: Period) -> list[BillingRow]: ...
+
+    async def invoices(self, workspace_id: str, period: Period) -> list[InvoiceRow]: ...
+
+    async def reconciliation_inputs(
+        self, workspace_id: str, period: Period
+    ) -> tuple[list[rec.Entry], list[rec.Outcome], list[rec.Integration]]: ...
+
+
+async def build_report(
+    queries: ReportQueries, workspace_id: str, params: ReportParams, period: Period
+) -> Report:
+    # Freshness first: every event seen up to it is in the rows read after it.
+    fresh = await queries.freshness(workspace_id)
+    ctx = Context(
+        workspace_id, period, fresh, await queries.excluded(workspace_id, period, params.source)
+    )
+    directory = await queries.directory(workspace_id)
+    if params.kind in {"time", "utilization", "performance"}:
+        by_task = params.kind == "time" and params.group_by == "task"
+        rows = await queries.time_rows(workspace_id, period, params.source, by_task=by_task)
+        if params.kind == "time":
+            return time_report(ctx, params, rows, directory)
+        if params.kind == "utilization":
+            return utilization_report(ctx, params, rows, directory)
+        return performance_report(ctx, params, rows, directory)
+    invoices = await queries.invoices(workspace_id, period)
+    if params.kind == "billing":
+        billing = await queries.billing_rows(workspace_id, period)
+        return billing_report(ctx, params, billing, invoices, directory)
+    entries, outcomes, integrations = await queries.reconciliation_inputs(workspace_id, period)
+    return rec.reconcile(
+        ctx,
+        entries,
+        outcomes,
+        integrations,
+        [
+            rec.Invoice(
+                i.invoice_id,
+                i.number,
+                i.provider,
+                i.total,
+                i.tool_total,
+                i.tool_status,
+                i.amount_changed,
+                i.deleted,
+            )
+            for i in invoices
+        ],
+    )

@@ -6,6 +6,7 @@ caller's token); everything else (database, broker, outbox relay) is real.
 """
 
 import datetime as dt
+import hashlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -167,7 +168,8 @@ async def test_connect_registers_the_webhook_and_publishes_the_connection(world:
     )
     assert integration.status == "connected"
     hook = world.state.hooks[int(integration.hook_id)]
-    assert hook.target_url == f"http://ingest.test/v1/webhooks/everhour/{integration.hook_token}"
+    token = hook.target_url.removeprefix("http://ingest.test/v1/webhooks/everhour/")
+    assert integration.hook_token_hash == hashlib.sha256(token.encode()).hexdigest() != token
     stored = await world.pool.fetchval(
         "SELECT api_key_enc FROM integrations WHERE integration_id = $1",
         integration.integration_id,
@@ -231,12 +233,13 @@ async def test_delivery_is_re_read_and_published(world: World) -> None:
     ]
     assert [decode_headers(r.headers)["ce_id"] for r in ours(polled)] == [webhook_event_id]
 
+    target = world.state.hooks[int(integration.hook_id)].target_url
     await world.connections.disconnect(workspace, integration.integration_id)
     assert int(integration.hook_id) not in world.state.hooks
     transport = httpx.ASGITransport(app=world.ingest.app)
     async with httpx.AsyncClient(transport=transport, base_url="http://ingest.test") as http:
         late = await http.post(
-            f"/v1/webhooks/everhour/{integration.hook_token}",
+            target.removeprefix("http://ingest.test"),
             content=json.dumps({"event": "api:time:updated", "payload": {"id": 1, "data": {}}}),
         )
     assert late.status_code == 404

@@ -1,6 +1,8 @@
 """Composition root of the ingest service."""
 
+import asyncio
 import datetime as dt
+import functools
 from dataclasses import dataclass
 
 import asyncpg
@@ -16,6 +18,7 @@ from timebridge_common.providers import shared_budget
 from timebridge_common.providers.clients import BudgetSource, ProviderClients
 from timebridge_common.providers.http import Budgets
 from timebridge_common.runtime import ServiceRuntime, build_runtime, http_app
+from timebridge_ingest.adapters.everhour_inbox import PostgresDeliveryInbox
 from timebridge_ingest.adapters.postgres import (
     PostgresConnections,
     PostgresPolling,
@@ -23,9 +26,10 @@ from timebridge_ingest.adapters.postgres import (
 )
 from timebridge_ingest.config import Settings
 from timebridge_ingest.entrypoints.connections_http import connections_router
+from timebridge_ingest.entrypoints.everhour_http import HookTokenMiddleware, everhour_router
 from timebridge_ingest.entrypoints.http import Clock, webhook_router
 from timebridge_ingest.handlers.connections import Connections
-from timebridge_ingest.handlers.everhour_hooks import EverhourHooks
+from timebridge_ingest.handlers.everhour_hooks import DeliveryWorker, EverhourHooks
 from timebridge_ingest.handlers.polling import Poller
 from timebridge_ingest.handlers.ports import (
     ConnectionsStore,
@@ -39,6 +43,14 @@ NAME = "ingest"
 
 def _utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+async def _close_at_stop(clients: ProviderClients) -> None:
+    """Hold the provider HTTP pools open until the runtime stops (cancels its tasks)."""
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await clients.aclose()
 
 
 @dataclass
@@ -103,9 +115,15 @@ def bootstrap(
             clock=clock,
             test_timeout_s=settings.connection_test_timeout_s,
         )
-        hooks = EverhourHooks(store, everhour, publisher, clock, settings.publish_timeout_s)
+        inbox = PostgresDeliveryInbox(runtime.pool)
+        worker = DeliveryWorker(
+            store, inbox, everhour, publisher, clock, settings.publish_timeout_s
+        )
+        hooks = EverhourHooks(store, inbox, clock, on_stored=worker.wake)
+        app.add_middleware(HookTokenMiddleware)
+        app.include_router(everhour_router(hooks, settings.max_webhook_bytes))
         admins = WorkspaceAdmins(core, connections.core_base_url)
-        app.include_router(connections_router(settings, connections, hooks, admins))
+        app.include_router(connections_router(settings, connections, admins))
         poller = Poller(
             connections=store,
             polling=PostgresPolling(runtime.pool),
@@ -117,6 +135,7 @@ def bootstrap(
             lookback_days=settings.poll_lookback_days,
             tick_s=settings.poll_tick_s,
         )
-        runtime.background += [OutboxRelay(runtime.pool, publisher).run, poller.run]
+        runtime.background += [OutboxRelay(runtime.pool, publisher).run, poller.run, worker.run]
+    runtime.background.append(functools.partial(_close_at_stop, clients))
     app.include_router(webhook_router(settings, secrets, publisher, clock))
     return Ingest(settings, runtime, app, secrets, publisher, connections, poller)

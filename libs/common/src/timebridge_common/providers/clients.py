@@ -1,17 +1,25 @@
-"""The production factories of provider clients: one request budget per credential.
+"""The production factories of provider clients: one request budget per credential, one
+long-lived HTTP connection pool per provider base URL.
 
-Clients are cheap and short-lived (one per use case), but a provider counts requests per API key
-or token, whoever sends them. So every client of one credential draws from one budget, and the
-provider's limit is **split between the services** that call it (:data:`SHARES`): each service
-gets a share (its ``TB_BUDGET__<PROVIDER>``), the defaults sum to the provider's limit, and with
+Clients are cheap and short-lived (one per use case) because they share what is expensive: the
+HTTP pool (a new ``httpx.AsyncClient`` builds a TLS context and opens new connections, which
+cost ingest a third of its CPU when each webhook delivery built one) lives as long as the
+factory and is closed by :meth:`ProviderClients.aclose` at shutdown.
+
+A provider counts requests per API key or token, whoever sends them. So every client of one
+credential draws from one budget, and the provider's limit is **split between the services**
+that call it (:data:`SHARES`): each service gets a share (its ``TB_BUDGET__<PROVIDER>``), the
+defaults sum to the provider's limit, and with
 :class:`~timebridge_common.providers.shared_budget.SharedBudgets` a service's share is shared by
 all its processes and replicas. So every caller together stays under the provider's limit.
 
 Tests pass their own factories instead, pointed at the sandboxes.
 """
 
+import asyncio
 from typing import Protocol
 
+import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from timebridge_common.providers.core import RATE_LIMIT as CORE_LIMIT
@@ -34,6 +42,10 @@ SHARES: dict[str, dict[str, int]] = {
 }
 """Requests per provider window each service may send with one credential; the defaults of
 every provider sum to its limit (``test_provider_http.py`` checks it)."""
+
+
+POOL_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+"""Connections per provider base URL (httpx's defaults), shared by every key of a service."""
 
 
 def _share(provider: str, service: str) -> int | None:
@@ -77,18 +89,59 @@ class ProviderClients:
     """
 
     def __init__(
-        self, budgets: BudgetSource | None = None, *, shares: BudgetShares | None = None
+        self,
+        budgets: BudgetSource | None = None,
+        *,
+        shares: BudgetShares | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        limits: httpx.Limits = POOL_LIMITS,
     ) -> None:
         self._budgets: BudgetSource = budgets or Budgets()
         self._shares = shares
+        self._transport = transport
+        self._limits = limits
+        self._pools: dict[tuple[str, str], httpx.AsyncClient] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.pools_opened = 0
+        """How many HTTP pools were built (one per provider base URL and event loop)."""
+
+    def _pool(self, provider: str, base_url: str) -> httpx.AsyncClient:
+        """The long-lived pool for ``base_url``: built once, shared by every client and key.
+
+        Connections belong to the event loop that opened them, so a new loop (a test's) gets
+        new pools; the old loop's are dropped with it.
+        """
+        try:
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if loop is not self._loop:
+            self._pools = {}
+            self._loop = loop
+        key = (provider, base_url.rstrip("/"))
+        pool = self._pools.get(key)
+        if pool is None or pool.is_closed:
+            pool = self._pools[key] = httpx.AsyncClient(
+                transport=self._transport, limits=self._limits
+            )
+            self.pools_opened += 1
+        return pool
+
+    async def aclose(self) -> None:
+        """Close every pool (at shutdown); clients built later open new ones."""
+        pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            await pool.aclose()
 
     def _limit(self, provider: str) -> tuple[int, float]:
         return LIMITS[provider] if self._shares is None else self._shares.limit(provider)
 
     def everhour(self, base_url: str, api_key: str) -> EverhourClient:
         budget = self._budgets.get("everhour", base_url, api_key, self._limit("everhour"))
-        return EverhourClient(base_url, api_key, budget=budget)
+        return EverhourClient(
+            base_url, api_key, budget=budget, http=self._pool("everhour", base_url)
+        )
 
     def core(self, base_url: str, token: str) -> CoreClient:
         budget = self._budgets.get("core", base_url, token, self._limit("core"))
-        return CoreClient(base_url, token, budget=budget)
+        return CoreClient(base_url, token, budget=budget, http=self._pool("core", base_url))

@@ -107,20 +107,22 @@ class _ConnectionsTx:
         )
         return [self._integration(r) for r in rows]
 
-    async def integration_by_hook(self, hook_token: str) -> Integration | None:
-        row = await self._conn.fetchrow(_INTEGRATION + " WHERE hook_token = $1", hook_token)
+    async def integration_by_hook(self, hook_token_hash: str) -> Integration | None:
+        row = await self._conn.fetchrow(
+            _INTEGRATION + " WHERE hook_token_hash = $1", hook_token_hash
+        )
         return self._integration(row) if row else None
 
     async def put_integration(self, integration: Integration) -> None:
         key = integration.api_key
         await self._conn.execute(
             "INSERT INTO integrations (integration_id, workspace_id, provider, base_url,"
-            " api_key_enc, status, settings, account, hook_id, hook_token, revision)"
+            " api_key_enc, status, settings, account, hook_id, hook_token_hash, revision)"
             " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
             " ON CONFLICT (integration_id) DO UPDATE SET base_url = EXCLUDED.base_url,"
             " api_key_enc = EXCLUDED.api_key_enc, status = EXCLUDED.status,"
             " settings = EXCLUDED.settings, account = EXCLUDED.account,"
-            " hook_id = EXCLUDED.hook_id, hook_token = EXCLUDED.hook_token,"
+            " hook_id = EXCLUDED.hook_id, hook_token_hash = EXCLUDED.hook_token_hash,"
             " revision = EXCLUDED.revision, updated_at = now()",
             integration.integration_id,
             integration.workspace_id,
@@ -131,25 +133,28 @@ class _ConnectionsTx:
             integration.settings.model_dump(mode="json"),
             integration.account,
             integration.hook_id,
-            integration.hook_token,
+            integration.hook_token_hash,
             integration.revision,
         )
 
-    async def add_pending_hook(self, hook_token: str, workspace_id: str) -> None:
+    async def add_pending_hook(self, hook_token_hash: str, workspace_id: str) -> None:
         await self._conn.execute(
-            "INSERT INTO pending_hooks (hook_token, workspace_id) VALUES ($1, $2)",
-            hook_token,
+            "INSERT INTO pending_hooks (hook_token_hash, workspace_id) VALUES ($1, $2)",
+            hook_token_hash,
             workspace_id,
         )
 
-    async def pending_hook_exists(self, hook_token: str) -> bool:
+    async def pending_hook_exists(self, hook_token_hash: str) -> bool:
         found: bool = await self._conn.fetchval(
-            "SELECT EXISTS (SELECT 1 FROM pending_hooks WHERE hook_token = $1)", hook_token
+            "SELECT EXISTS (SELECT 1 FROM pending_hooks WHERE hook_token_hash = $1)",
+            hook_token_hash,
         )
         return found
 
-    async def remove_pending_hook(self, hook_token: str) -> None:
-        await self._conn.execute("DELETE FROM pending_hooks WHERE hook_token = $1", hook_token)
+    async def remove_pending_hook(self, hook_token_hash: str) -> None:
+        await self._conn.execute(
+            "DELETE FROM pending_hooks WHERE hook_token_hash = $1", hook_token_hash
+        )
 
     async def publish(self, events: Sequence[tuple[Event, Envelope]]) -> None:
         await enqueue(self._conn, events)
@@ -165,7 +170,7 @@ class _ConnectionsTx:
             settings=IntegrationSettings.model_validate(row["settings"]),
             account=dict(row["account"]),
             hook_id=row["hook_id"],
-            hook_token=row["hook_token"],
+            hook_token_hash=row["hook_token_hash"],
             revision=row["revision"],
         )
         if row["api_key_enc"] is None:
@@ -176,7 +181,7 @@ class _ConnectionsTx:
 
 _INTEGRATION = (
     "SELECT integration_id, workspace_id, provider, base_url, api_key_enc, status, settings,"
-    " account, hook_id, hook_token, revision FROM integrations"
+    " account, hook_id, hook_token_hash, revision FROM integrations"
 )
 
 
@@ -259,22 +264,28 @@ class PostgresPolling:
             )
 
     async def sync_schedules(self, now: dt.datetime) -> None:
-        """Schedule every connected tracker and every workspace's Core; drop the rest."""
+        """Schedule every workspace's Core and every connected tracker whose changes matter
+        (not a one-way Core -> tracker integration); drop the rest."""
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute(
-                "INSERT INTO poll_schedule (connection_id, workspace_id, next_poll_at)"
+                "INSERT INTO poll_schedule (connection_id, workspace_id, next_poll_at)"  # noqa: S608
                 " SELECT integration_id, workspace_id, $1::timestamptz FROM integrations"
-                " WHERE status = 'connected'"
-                " UNION ALL"
+                " WHERE " + _LISTENED + " UNION ALL"
                 " SELECT 'core_' || workspace_id, workspace_id, $1::timestamptz FROM workspaces"
                 " ON CONFLICT (connection_id) DO NOTHING",
                 now,
             )
             await conn.execute(
-                "DELETE FROM poll_seen WHERE connection_id IN (SELECT integration_id"
-                " FROM integrations WHERE status <> 'connected')"
+                "DELETE FROM poll_seen WHERE connection_id IN (SELECT integration_id"  # noqa: S608
+                " FROM integrations WHERE NOT (" + _LISTENED + "))"
             )
             await conn.execute(
-                "DELETE FROM poll_schedule WHERE connection_id IN (SELECT integration_id"
-                " FROM integrations WHERE status <> 'connected')"
+                "DELETE FROM poll_schedule WHERE connection_id IN (SELECT integration_id"  # noqa: S608
+                " FROM integrations WHERE NOT (" + _LISTENED + "))"
             )
+
+
+_LISTENED = (
+    "status = 'connected' AND coalesce(settings->>'direction', 'two_way') <> 'core_to_tracker'"
+)
+"""Integrations whose tracker is polled (``domain.connections.listens_to_tracker``)."""

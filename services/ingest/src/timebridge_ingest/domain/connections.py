@@ -6,6 +6,7 @@ clicks is never saved.
 """
 
 import datetime as dt
+import hashlib
 import secrets
 from dataclasses import dataclass, field, replace
 from typing import Literal
@@ -36,7 +37,8 @@ class Integration:
     settings: IntegrationSettings
     account: dict[str, str] = field(default_factory=dict)
     hook_id: str | None = None
-    hook_token: str | None = None
+    hook_token_hash: str | None = None
+    """SHA-256 of the webhook URL's secret segment; the token itself is never stored."""
     revision: int = 1
 
     def disconnected(self) -> "Integration":
@@ -45,7 +47,7 @@ class Integration:
             api_key=None,
             status="disconnected",
             hook_id=None,
-            hook_token=None,
+            hook_token_hash=None,
             revision=self.revision + 1,
         )
 
@@ -57,6 +59,30 @@ def new_integration_id() -> str:
 def new_hook_token() -> str:
     """An unguessable URL segment: Everhour deliveries are not signed, the URL is the secret."""
     return secrets.token_urlsafe(32)
+
+
+def hook_token_hash(token: str) -> str:
+    """What is stored and looked up instead of the token (SHA-256, hex).
+
+    The token carries 256 random bits, so a plain hash cannot be reversed or guessed; a copy
+    of the database or of a log line holding the hash does not let anyone post deliveries.
+    Any text hashes (undecodable bytes were already replaced), so garbage is simply unknown.
+    """
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def wants_webhook(settings: IntegrationSettings) -> bool:
+    """Real-time sync of the tracker's changes runs on its webhooks; other frequencies poll.
+
+    A one-way Core -> tracker integration never takes the tracker's changes, so it registers no
+    webhook (each of our writes would only come back as an echo to re-read) and is not polled.
+    """
+    return settings.frequency == "realtime" and listens_to_tracker(settings)
+
+
+def listens_to_tracker(settings: IntegrationSettings) -> bool:
+    """Whether the tracker's changes matter to this integration (webhook or polling)."""
+    return settings.direction != "core_to_tracker"
 
 
 def check_settings(settings: IntegrationSettings) -> None:
@@ -76,11 +102,6 @@ def check_settings(settings: IntegrationSettings) -> None:
         raise RejectedError(
             422, f"unmapped_user_policy=default_user with this direction needs {', '.join(missing)}"
         )
-
-
-def wants_webhook(settings: IntegrationSettings) -> bool:
-    """Real-time sync runs on the tracker's webhooks; the other frequencies poll."""
-    return settings.frequency == "realtime"
 
 
 def integration_changed(

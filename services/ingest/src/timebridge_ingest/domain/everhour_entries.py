@@ -7,6 +7,7 @@ without history falls back to when we saw it. Everhour has no per-record billabl
 """
 
 import datetime as dt
+from dataclasses import dataclass
 
 from timebridge_common.events import TimeEntryFields, TimeEntryLogged, UserRef
 from timebridge_common.providers.everhour import Task, TimeRecord, User
@@ -93,3 +94,40 @@ def deleted_record_event(
             "observed_via": observed_via,
         }
     )
+
+
+_MAX_ID = 2**63 - 1
+_MAX_TASK_ID = 200
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryHint:
+    """What an Everhour delivery says changed: which record, to be re-read (never trusted)."""
+
+    integration_id: str
+    record_id: int
+    date: dt.date
+    user_id: int
+    task_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PendingDelivery:
+    """A hint waiting in the inbox; ``seq`` tells whether another delivery came meanwhile."""
+
+    hint: DeliveryHint
+    seq: int
+
+
+def delivery_hint(integration_id: str, record: TimeRecord) -> DeliveryHint:
+    """The hint of a delivered record, or ``ValueError`` when it names nothing storable.
+
+    Unsigned input: ids must fit the columns and a task id must be short printable text, so a
+    forged or garbled delivery is refused (4xx) rather than failing in the database.
+    """
+    if not (0 < record.id <= _MAX_ID and 0 < record.user <= _MAX_ID):
+        raise ValueError("record and user ids must be positive 64-bit integers")
+    task_id = record.task.id if record.task else None
+    if task_id is not None and (len(task_id) > _MAX_TASK_ID or not task_id.isprintable()):
+        raise ValueError("the task id is not a short printable string")
+    return DeliveryHint(integration_id, record.id, record.date, record.user, task_id)

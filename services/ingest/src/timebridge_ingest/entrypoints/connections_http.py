@@ -4,19 +4,17 @@ import hmac
 from collections.abc import Awaitable
 from typing import Annotated, TypeVar
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
+from fastapi import APIRouter, Depends, HTTPException, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
 from timebridge_common.api import WorkspaceIdPath
 from timebridge_common.auth import WorkspaceAdmins
 from timebridge_common.events import IntegrationSettings
-from timebridge_common.kafka.publisher import UnavailableError
 from timebridge_ingest.config import Settings
 from timebridge_ingest.domain.connections import Integration
 from timebridge_ingest.domain.errors import RejectedError
 from timebridge_ingest.handlers.connections import Connections, TestErrorKind
-from timebridge_ingest.handlers.everhour_hooks import EverhourHooks
 
 T = TypeVar("T")
 
@@ -81,7 +79,7 @@ class IntegrationView(BaseModel):
 
 
 def connections_router(
-    settings: Settings, connections: Connections, hooks: EverhourHooks, admins: WorkspaceAdmins
+    settings: Settings, connections: Connections, admins: WorkspaceAdmins
 ) -> APIRouter:
     router = APIRouter()
     bearer = HTTPBearer(auto_error=False)
@@ -180,35 +178,6 @@ def connections_router(
     async def disconnect(workspace_id: WorkspaceIdPath, integration_id: str) -> IntegrationView:
         return IntegrationView.of(
             await _answer(connections.disconnect(workspace_id, integration_id))
-        )
-
-    @router.post(
-        "/v1/webhooks/everhour/{hook_token}",
-        tags=["webhooks"],
-        summary="Everhour webhook: registration handshake and time deliveries",
-        responses={
-            200: {"description": "Handshake: X-Hook-Secret echoed"},
-            202: {"description": "Delivery re-read from Everhour and durably in Kafka"},
-            404: {"description": "Unknown or disconnected webhook"},
-            422: {"description": "Not an Everhour time delivery"},
-            503: {"description": "Everhour or Kafka unavailable; retry later"},
-        },
-    )
-    async def everhour_hook(hook_token: str, request: Request) -> Response:
-        try:
-            answer = await hooks.receive(hook_token, dict(request.headers), await request.body())
-        except UnavailableError as exc:
-            raise HTTPException(
-                status.HTTP_503_SERVICE_UNAVAILABLE, str(exc), headers={"Retry-After": "30"}
-            ) from None
-        except RejectedError as exc:
-            raise HTTPException(exc.status, exc.reason) from None
-        if answer.event is None:
-            return Response(status_code=status.HTTP_200_OK, headers=answer.headers)
-        return Response(
-            status_code=status.HTTP_202_ACCEPTED,
-            content=b'{"status":"accepted"}',
-            media_type="application/json",
         )
 
     return router

@@ -24,6 +24,7 @@ from timebridge_ingest.domain.connections import (
     Workspace,
     check_settings,
     core_changed,
+    hook_token_hash,
     integration_changed,
     new_hook_token,
     new_integration_id,
@@ -156,8 +157,8 @@ class Connections:
             integration = await self._register_hook(integration)
         async with self.store.transaction() as tx:
             await tx.put_integration(integration)
-            if integration.hook_token:
-                await tx.remove_pending_hook(integration.hook_token)
+            if integration.hook_token_hash:
+                await tx.remove_pending_hook(integration.hook_token_hash)
             await self._publish(tx, self._changed(integration))
         log.info("integration connected", integration=integration.integration_id)
         return integration
@@ -174,11 +175,12 @@ class Connections:
             updated = await self._register_hook(updated)
         elif not wants_webhook(settings) and current.hook_id:
             await self._delete_hook(current)
-            updated = replace(updated, hook_id=None, hook_token=None)
+            updated = replace(updated, hook_id=None, hook_token_hash=None)
         async with self.store.transaction() as tx:
             await tx.put_integration(updated)
-            if updated.hook_token and updated.hook_token != current.hook_token:
-                await tx.remove_pending_hook(updated.hook_token)
+            new_hash = updated.hook_token_hash
+            if new_hash and new_hash != current.hook_token_hash:
+                await tx.remove_pending_hook(new_hash)
             await self._publish(tx, self._changed(updated))
         return updated
 
@@ -207,20 +209,24 @@ class Connections:
             return await tx.integrations(workspace_id)
 
     async def _register_hook(self, integration: Integration) -> Integration:
-        """Register the tracker webhook; its handshake arrives before this call returns."""
+        """Register the tracker webhook; its handshake arrives before this call returns.
+
+        The token only lives in the URL handed to the tracker: its hash is what is stored.
+        """
         assert integration.api_key is not None
         token = new_hook_token()
+        token_hash = hook_token_hash(token)
         async with self.store.transaction() as tx:
-            await tx.add_pending_hook(token, integration.workspace_id)
+            await tx.add_pending_hook(token_hash, integration.workspace_id)
         target = f"{self.public_base_url}/v1/webhooks/everhour/{token}"
         try:
             async with self.everhour(integration.base_url, integration.api_key) as everhour:
                 hook = await everhour.create_hook(target)
         except (ProviderError, TransientError) as exc:
             async with self.store.transaction() as tx:
-                await tx.remove_pending_hook(token)
+                await tx.remove_pending_hook(token_hash)
             raise RejectedError(502, f"Everhour did not register the webhook: {exc}") from exc
-        return replace(integration, hook_id=str(hook.id), hook_token=token)
+        return replace(integration, hook_id=str(hook.id), hook_token_hash=token_hash)
 
     async def _delete_hook(self, integration: Integration) -> None:
         """Best effort: a hook left behind only sends deliveries we answer with 404."""

@@ -17,7 +17,7 @@ from timebridge_common.kafka.publisher import EventPublisher, UnavailableError
 from timebridge_common.providers.everhour import Task
 from timebridge_common.providers.http import ProviderError
 from timebridge_ingest.adapters.postgres import PostgresPolling
-from timebridge_ingest.domain.connections import Integration
+from timebridge_ingest.domain.connections import Integration, listens_to_tracker
 from timebridge_ingest.domain.core_webhook import entry_to_event
 from timebridge_ingest.domain.everhour_entries import deleted_record_event, record_to_event
 from timebridge_ingest.domain.polling import SAFETY_NET, diff_window, poll_interval
@@ -105,6 +105,8 @@ class Poller:
     async def poll_everhour(self, integration: Integration, now: dt.datetime) -> int:
         if integration.status != "connected" or integration.api_key is None:
             return 0
+        if not listens_to_tracker(integration.settings):
+            return 0  # one-way Core -> tracker: the tracker's changes are never taken
         start = now.date() - dt.timedelta(days=self.lookback_days)
         end = now.date() + dt.timedelta(days=1)
         previous = await self.polling.seen(integration.integration_id)

@@ -1,5 +1,6 @@
 """What the handlers need from the outside world (Postgres and test fakes implement it)."""
 
+import datetime as dt
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
@@ -8,6 +9,7 @@ from timebridge_common.events import Envelope, Event
 from timebridge_common.providers.core import CoreClient
 from timebridge_common.providers.everhour import EverhourClient
 from timebridge_ingest.domain.connections import Integration, Workspace
+from timebridge_ingest.domain.everhour_entries import DeliveryHint, PendingDelivery
 
 
 class WebhookSecrets(Protocol):
@@ -31,15 +33,15 @@ class ConnectionsTx(Protocol):
 
     async def integrations(self, workspace_id: str) -> list[Integration]: ...
 
-    async def integration_by_hook(self, hook_token: str) -> Integration | None: ...
+    async def integration_by_hook(self, hook_token_hash: str) -> Integration | None: ...
 
     async def put_integration(self, integration: Integration) -> None: ...
 
-    async def add_pending_hook(self, hook_token: str, workspace_id: str) -> None: ...
+    async def add_pending_hook(self, hook_token_hash: str, workspace_id: str) -> None: ...
 
-    async def pending_hook_exists(self, hook_token: str) -> bool: ...
+    async def pending_hook_exists(self, hook_token_hash: str) -> bool: ...
 
-    async def remove_pending_hook(self, hook_token: str) -> None: ...
+    async def remove_pending_hook(self, hook_token_hash: str) -> None: ...
 
     async def publish(self, events: Sequence[tuple[Event, Envelope]]) -> None:
         """Stage events in the outbox: they are published once this transaction commits."""
@@ -48,6 +50,24 @@ class ConnectionsTx(Protocol):
 
 class ConnectionsStore(Protocol):
     def transaction(self) -> AbstractAsyncContextManager[ConnectionsTx]: ...
+
+
+class DeliveryInbox(Protocol):
+    """Everhour deliveries stored durably until their records are re-read and published."""
+
+    async def put(self, hint: DeliveryHint, now: dt.datetime, *, limit: int) -> bool: ...
+
+    async def claim_due(
+        self, now: dt.datetime, lease: dt.timedelta, limit: int
+    ) -> list[PendingDelivery]: ...
+
+    async def done(self, pending: Sequence[PendingDelivery], now: dt.datetime) -> None: ...
+
+    async def retry(
+        self, pending: Sequence[PendingDelivery], next_at: dt.datetime, error: str
+    ) -> None: ...
+
+    async def drop(self, integration_id: str) -> None: ...
 
 
 EverhourFactory = Callable[[str, str], EverhourClient]

@@ -294,3 +294,88 @@ async def test_admin_sets_a_secret(service: Any) -> None:
     assert (denied.status_code, wrong.status_code, ok.status_code) == (401, 401, 204)
     assert short.status_code == 422
     assert await ingest.secrets.get("beta", "core") == "k" * 32
+
+
+async def test_a_replayed_delivery_is_acknowledged_but_published_once(service: Any) -> None:
+    """Issue 13 item 2: a signed delivery replayed inside its 5-minute window was published
+    each time; now the first answer is repeated and nothing is published again."""
+    ingest, published = service
+    body = webhook("dlv_replayed")
+    headers = signed(body)
+    answers = [await post(ingest, body, **headers) for _ in range(5)]
+    assert [a.status_code for a in answers] == [202] * 5
+    assert [a.json()["status"] for a in answers] == ["accepted"] + ["duplicate"] * 4
+    assert len({a.json()["event_id"] for a in answers}) == 1
+    assert len(published) == 1
+    # Another delivery (a new id) of the same change is published: downstream inboxes keep one.
+    other = webhook("dlv_other_id")
+    assert (await post(ingest, other, **signed(other))).json()["status"] == "accepted"
+    assert len(published) == 2
+
+
+async def test_a_delivery_whose_publish_failed_is_published_on_retry(
+    service: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The window records a delivery only once Kafka acknowledged it: a 503 leaves no trace."""
+    ingest, published = service
+    body = webhook("dlv_retry")
+    broker = ingest.runtime.broker
+    working = broker.publish
+
+    async def broken(*args: Any, **kwargs: Any) -> None:
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr(broker, "publish", broken)
+    assert (await post(ingest, body, **signed(body))).status_code == 503
+    monkeypatch.setattr(broker, "publish", working)
+    retried = await post(ingest, body, **signed(body))
+    assert (retried.status_code, retried.json()["status"]) == (202, "accepted")
+    assert len(published) == 1
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "t=1795262400,v1=caf\u00e9".encode("latin-1"),  # Latin-1, not ASCII
+        b"t=1795262400,v1=\xff\xfe\xfd",  # not UTF-8
+        "t=1795262400,v1=\u00e9t\u00e9".encode(),  # UTF-8, not ASCII
+        b"t=1795262400,v1=ab\x01cd",  # a control character
+        b"t=" + b"9" * 400 + b",v1=abc",  # a timestamp too large for a float
+    ],
+)
+async def test_bad_bytes_in_the_signature_are_a_401_with_a_reason(
+    service: Any, value: bytes
+) -> None:
+    """Issue 13 item 5: non-ASCII bytes in Core-Signature were a 500 (compare_digest raised)."""
+    ingest, published = service
+    body = webhook()
+    transport = httpx.ASGITransport(app=ingest.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://ingest") as client:
+        response = await client.post(
+            "/v1/webhooks/core/acme",
+            content=body,
+            headers=[(b"content-type", b"application/json"), (b"Core-Signature", value)],
+        )
+    assert response.status_code == 401, response.text
+    assert "Core-Signature" in response.json()["detail"]
+    assert published == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"\xff\xfe{}",
+        b'{"id": 1, "type": []}',
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"id": "\\ud800", "type": "time_entry.created"}',
+        b"null",
+    ],
+)
+async def test_malformed_signed_bodies_are_4xx_and_publish_nothing(
+    service: Any, body: bytes
+) -> None:
+    ingest, published = service
+    response = await post(ingest, body, **signed(body))
+    assert response.status_code in (400, 422), response.text
+    assert response.json()["detail"]
+    assert published == []

@@ -18,6 +18,7 @@ from timebridge_common.providers import shared_budget
 from timebridge_common.providers.clients import BudgetSource, ProviderClients
 from timebridge_common.providers.http import Budgets
 from timebridge_common.runtime import ServiceRuntime, build_runtime, http_app
+from timebridge_common.webhooks import replay
 from timebridge_ingest.adapters.everhour_inbox import PostgresDeliveryInbox
 from timebridge_ingest.adapters.postgres import (
     PostgresConnections,
@@ -82,7 +83,11 @@ def bootstrap(
     runtime = build_runtime(
         NAME,
         settings,
-        migrations=(shared_budget.MIGRATIONS, "timebridge_ingest.adapters.migrations"),
+        migrations=(
+            shared_budget.MIGRATIONS,
+            replay.MIGRATIONS,
+            "timebridge_ingest.adapters.migrations",
+        ),
         broker=broker,
         pool=pool,
         with_database=secrets is None,
@@ -137,5 +142,10 @@ def bootstrap(
         )
         runtime.background += [OutboxRelay(runtime.pool, publisher).run, poller.run, worker.run]
     runtime.background.append(functools.partial(_close_at_stop, clients))
-    app.include_router(webhook_router(settings, secrets, publisher, clock))
+    window: replay.ReplayWindow = (
+        replay.MemoryReplayWindow()
+        if runtime.pool is None
+        else replay.PostgresReplayWindow(runtime.pool)
+    )
+    app.include_router(webhook_router(settings, secrets, publisher, clock, window))
     return Ingest(settings, runtime, app, secrets, publisher, connections, poller)

@@ -21,6 +21,8 @@ from timebridge_ingest.domain.errors import RejectedError
 
 SIGNATURE_HEADER = "Core-Signature"
 CORE = "core"
+_MAX_HEADER = 4096
+_MAX_TIMESTAMP_DIGITS = 12
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
@@ -31,18 +33,27 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
 
 def verify_signature(
     secret: str, header: str | None, body: bytes, *, now: dt.datetime, tolerance_s: int
-) -> None:
+) -> dt.datetime:
+    """The signing time, once ``header`` is known to sign ``body`` with ``secret`` within the
+    tolerance (else a 401 refusal).
+
+    The header is untrusted text: Starlette decodes its bytes as Latin-1, and
+    ``hmac.compare_digest`` raises on non-ASCII text, so anything but printable ASCII is refused
+    before it is parsed; the timestamp is bounded before it is compared with the clock.
+    """
     if not header:
         raise RejectedError(401, f"missing {SIGNATURE_HEADER} header")
+    if not header.isascii() or not header.isprintable() or len(header) > _MAX_HEADER:
+        raise RejectedError(401, f"malformed {SIGNATURE_HEADER} header: not printable ASCII")
     parts: dict[str, list[str]] = {}
     for item in header.split(","):
         key, sep, value = item.strip().partition("=")
         if sep:
             parts.setdefault(key, []).append(value)
-    try:
-        timestamp = int(parts["t"][0])
-    except (KeyError, ValueError):
-        raise RejectedError(401, f"malformed {SIGNATURE_HEADER} header") from None
+    raw_t = parts.get("t", [""])[0]
+    if not (raw_t.isdigit() and len(raw_t) <= _MAX_TIMESTAMP_DIGITS):
+        raise RejectedError(401, f"malformed {SIGNATURE_HEADER} header")
+    timestamp = int(raw_t)
     signatures = parts.get("v1", [])
     if not signatures:
         raise RejectedError(401, f"{SIGNATURE_HEADER} has no v1 signature")
@@ -51,6 +62,7 @@ def verify_signature(
     expected = sign(secret, timestamp, body).partition("v1=")[2]
     if not any(hmac.compare_digest(expected, candidate) for candidate in signatures):
         raise RejectedError(401, "signature does not match")
+    return dt.datetime.fromtimestamp(timestamp, dt.UTC)
 
 
 class _Strict(BaseModel):

@@ -11,6 +11,8 @@ from pydantic import BaseModel, Field
 
 from timebridge_common.api import WorkspaceIdPath
 from timebridge_common.kafka.publisher import EventPublisher, UnavailableError
+from timebridge_common.webhooks.intake import read_body
+from timebridge_common.webhooks.replay import DeliveryInProgressError, ReplayWindow
 from timebridge_ingest.config import Settings
 from timebridge_ingest.domain.core_webhook import SIGNATURE_HEADER
 from timebridge_ingest.domain.errors import RejectedError
@@ -21,7 +23,11 @@ Clock = Callable[[], dt.datetime]
 
 
 class AcceptedResponse(BaseModel):
-    status: Literal["accepted", "ignored"] = "accepted"
+    status: Literal["accepted", "ignored", "duplicate"] = Field(
+        default="accepted",
+        description="accepted: published now; duplicate: this delivery was published before"
+        " (a replay, answered again without publishing); ignored: nothing to publish",
+    )
     event_id: str | None = None
     topic: str | None = None
 
@@ -30,22 +36,12 @@ class SecretBody(BaseModel):
     secret: str = Field(min_length=32, max_length=256, description="Shared HMAC secret")
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"body over {limit} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"body over {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def webhook_router(
-    settings: Settings, secrets: WebhookSecrets, publisher: EventPublisher, clock: Clock
+    settings: Settings,
+    secrets: WebhookSecrets,
+    publisher: EventPublisher,
+    clock: Clock,
+    window: ReplayWindow,
 ) -> APIRouter:
     router = APIRouter()
     bearer = HTTPBearer(auto_error=False)
@@ -63,13 +59,15 @@ def webhook_router(
         tags=["webhooks"],
         summary="Receive a signed Core webhook",
         responses={
-            400: {"description": "Body is not JSON"},
-            401: {"description": "Missing, stale or wrong signature"},
+            202: {"description": "Published (or published before: a replay), or ignored"},
+            400: {"description": "Body is not JSON (or bad bytes in the URL)"},
+            401: {"description": "Missing, malformed (non-ASCII), stale or wrong signature"},
             404: {"description": "No webhook secret for this workspace"},
+            409: {"description": "The same delivery is being published right now; retry"},
             413: {"description": "Body too large"},
             415: {"description": "Not application/json"},
             422: {"description": "Body violates the Core webhook schema"},
-            503: {"description": "Kafka did not acknowledge; retry later"},
+            503: {"description": "Kafka (or the replay window) unavailable; retry later"},
         },
     )
     async def core_webhook(
@@ -81,7 +79,7 @@ def webhook_router(
         content_type = request.headers.get("content-type", "")
         if content_type.split(";")[0].strip().lower() != "application/json":
             raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, "expected application/json")
-        body = await _read_body(request, settings.max_webhook_bytes)
+        body = await read_body(request, settings.max_webhook_bytes)
         try:
             accepted = await accept_core_webhook(
                 workspace_id=workspace_id,
@@ -89,12 +87,17 @@ def webhook_router(
                 signature=signature,
                 secrets=secrets,
                 publisher=publisher,
+                window=window,
                 now=clock(),
                 tolerance_s=settings.webhook_tolerance_s,
                 publish_timeout_s=settings.publish_timeout_s,
             )
         except RejectedError as exc:
             raise HTTPException(exc.status, exc.reason) from None
+        except DeliveryInProgressError as exc:
+            raise HTTPException(
+                status.HTTP_409_CONFLICT, str(exc), headers={"Retry-After": "5"}
+            ) from None
         except UnavailableError as exc:
             raise HTTPException(
                 status.HTTP_503_SERVICE_UNAVAILABLE,
@@ -103,7 +106,11 @@ def webhook_router(
             ) from None
         if accepted.event_id is None:
             return AcceptedResponse(status="ignored")
-        return AcceptedResponse(event_id=str(accepted.event_id), topic=accepted.topic)
+        return AcceptedResponse(
+            status="duplicate" if accepted.duplicate else "accepted",
+            event_id=str(accepted.event_id),
+            topic=accepted.topic,
+        )
 
     @router.put(
         "/v1/admin/workspaces/{workspace_id}/webhook-secrets/{source}",

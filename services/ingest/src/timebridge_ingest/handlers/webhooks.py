@@ -1,6 +1,7 @@
 """Accepting a Core webhook: verify, validate, translate, publish, and only then say yes."""
 
 import datetime as dt
+import json
 import uuid
 from dataclasses import dataclass
 
@@ -12,6 +13,7 @@ from timebridge_common.kafka.publisher import (
     UnavailableError,
     publish_acknowledged,
 )
+from timebridge_common.webhooks.replay import ReplayWindow, publish_once
 from timebridge_ingest.domain.core_webhook import (
     CORE,
     parse_webhook,
@@ -24,12 +26,18 @@ from timebridge_ingest.handlers.ports import WebhookSecrets
 log = structlog.get_logger(__name__)
 
 
+REPLAY_MARGIN = dt.timedelta(seconds=60)
+"""Kept this much longer than the signature tolerance (clocks of replicas differ a little)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Accepted:
-    """``event_id`` is None for a webhook acknowledged without an event (ticket changes)."""
+    """``event_id`` is None for a webhook acknowledged without an event (ticket changes);
+    ``duplicate`` when the delivery was published before (answered again, not republished)."""
 
     event_id: uuid.UUID | None
     topic: str | None
+    duplicate: bool = False
 
 
 async def publish_or_unavailable(
@@ -49,6 +57,7 @@ async def accept_core_webhook(
     signature: str | None,
     secrets: WebhookSecrets,
     publisher: EventPublisher,
+    window: ReplayWindow,
     now: dt.datetime,
     tolerance_s: int,
     publish_timeout_s: float,
@@ -56,20 +65,44 @@ async def accept_core_webhook(
     """Return only once Kafka holds the event; raise ``RejectedError`` for a 4xx.
 
     The order matters: the signature is checked on the raw bytes before anything is parsed,
-    and nothing is published unless every check passed.
+    and nothing is published unless every check passed. A delivery id already published in
+    this workspace (its signature still inside the tolerance, so replayable) is answered with
+    the first answer and not published again (the replay window, keyed by the delivery id that
+    Core keeps across retries); raises ``DeliveryInProgressError`` while another request
+    publishes it.
     """
     secret = await secrets.get(workspace_id, CORE)
     if secret is None:
         raise RejectedError(404, f"no Core webhook secret for workspace {workspace_id!r}")
-    verify_signature(secret, signature, body, now=now, tolerance_s=tolerance_s)
+    signed_at = verify_signature(secret, signature, body, now=now, tolerance_s=tolerance_s)
     webhook = parse_webhook(body, workspace_id)
     if webhook is None:
         return Accepted(event_id=None, topic=None)
     event = to_event(webhook)
-    try:
-        event_id = await publish_or_unavailable(publisher, event, publish_timeout_s)
-    except UnavailableError as exc:
-        log.error("publishing a webhook failed", error=str(exc), delivery=webhook.id)
-        raise
-    log.info("webhook accepted", delivery=webhook.id, type=webhook.type, event_id=str(event_id))
-    return Accepted(event_id=event_id, topic=event.topic())
+
+    async def publish() -> str:
+        try:
+            event_id = await publish_or_unavailable(publisher, event, publish_timeout_s)
+        except UnavailableError as exc:
+            log.error("publishing a webhook failed", error=str(exc), delivery=webhook.id)
+            raise
+        return json.dumps({"event_id": str(event_id), "topic": event.topic()})
+
+    # A replay is accepted while |now - t| <= tolerance, i.e. until t + tolerance at the latest.
+    first, outcome = await publish_once(
+        window,
+        f"{CORE}:{workspace_id}",
+        webhook.id,
+        now=now,
+        expires_at=signed_at + dt.timedelta(seconds=tolerance_s) + REPLAY_MARGIN,
+        lease_s=publish_timeout_s + 5,
+        publish=publish,
+    )
+    answer = json.loads(outcome)
+    log.info(
+        "webhook accepted" if first else "webhook replay acknowledged, not republished",
+        delivery=webhook.id,
+        type=webhook.type,
+        event_id=answer["event_id"],
+    )
+    return Accepted(uuid.UUID(answer["event_id"]), answer["topic"], duplicate=not first)

@@ -1,0 +1,1 @@
+"""SQL migrations of the webhook replay window (applied by the services that receive webhooks)."""

@@ -41,9 +41,18 @@ class TelemetryConfig(_Frozen):
 
 
 class RetryConfig(_Frozen):
-    """How a consumer retries a transient failure before dead-lettering the message."""
+    """How a consumer retries a record that failed without being invalid.
 
-    max_attempts: int = Field(default=5, ge=1)
+    Such a record is retried until it succeeds, never dead-lettered (only invalid input is).
+    ``max_attempts`` only decides when that counts as a stall: an error log line and the
+    consumer shown in ``/readyz``.
+    """
+
+    max_attempts: int = Field(
+        default=5,
+        ge=1,
+        description="Failed attempts of one record after which its consumer reports a stall",
+    )
     initial_backoff_s: float = Field(default=0.5, gt=0)
     max_backoff_s: float = Field(default=30.0, gt=0)
 

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import asyncpg
 import structlog
@@ -51,6 +51,7 @@ class ServiceRuntime:
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _on_fatal: list[Callable[[], None]] = field(default_factory=list)
     started: bool = False
+    consumers: list[EventConsumer[Any]] = field(default_factory=list)
 
     @property
     def tracer(self) -> Tracer:
@@ -70,7 +71,7 @@ class ServiceRuntime:
         event once, whatever its number of replicas. ``on_dead_letter`` (optional) runs after a
         record of this subscription was dead-lettered, e.g. to publish the failure.
         """
-        return subscribe(
+        consumer = subscribe(
             self.broker,
             model,
             handler,
@@ -81,6 +82,8 @@ class ServiceRuntime:
             on_fatal=self.fail,
             on_dead_letter=on_dead_letter,
         )
+        self.consumers.append(consumer)  # readiness reports a stalled one
+        return consumer
 
     def fail(self, error: BaseException) -> None:
         """Mark the service failed (e.g. the dead-letter limit tripped) and ask it to stop."""
@@ -136,6 +139,9 @@ class ServiceRuntime:
             except Exception as exc:
                 checks["postgres"] = f"error: {exc!r}"
         checks["kafka"] = "ok" if await self.broker.ping(timeout=2) else "error: no answer"
+        for consumer in self.consumers:
+            if (stall := consumer.stalled) is not None:
+                checks[f"consumer {consumer.model.topic()}"] = f"stalled: {stall.describe()}"
         if self.fatal_error is not None:
             checks["fatal"] = str(self.fatal_error)
         if not self.started:

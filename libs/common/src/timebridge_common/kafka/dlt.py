@@ -31,6 +31,8 @@ EXCEPTION_STACKTRACE = "kafka_dlt-exception-stacktrace"
 DELIVERY_ATTEMPT = "kafka_deliveryAttempt"
 ERROR_CLASS = "timebridge_dlt-error-class"
 REPLAYED_FROM = "timebridge_replayed-from"
+REPLAY_GROUP = "timebridge_replay-group"
+"""Set by replay: only this consumer group handles the record; every other group skips it."""
 
 DLT_HEADERS = frozenset(
     {
@@ -46,8 +48,10 @@ DLT_HEADERS = frozenset(
         EXCEPTION_STACKTRACE,
         DELIVERY_ATTEMPT,
         ERROR_CLASS,
+        REPLAY_GROUP,
     }
 )
+"""Headers a dead letter gains (and a replay drops): never copied from the failed record."""
 
 ErrorClass = Literal["invalid", "transient"]
 _MAX_HEADER_CHARS = 8_000
@@ -67,6 +71,17 @@ def decode_headers(raw: Iterable[tuple[str, bytes | None]]) -> dict[str, str]:
     return {k: (v or b"").decode("utf-8", "replace") for k, v in raw}
 
 
+def undecodable_headers(raw: Iterable[tuple[str, bytes | None]]) -> tuple[str, ...]:
+    """Names of the headers whose value is not UTF-8 (such a record is invalid)."""
+    bad: list[str] = []
+    for name, value in raw:
+        try:
+            (value or b"").decode("utf-8")
+        except UnicodeDecodeError:
+            bad.append(name)
+    return tuple(bad)
+
+
 @dataclass(frozen=True, slots=True)
 class SourceRecord:
     """The parts of a consumed record a dead letter needs (ConsumerRecord is not frozen)."""
@@ -79,6 +94,8 @@ class SourceRecord:
     key: bytes | None
     value: bytes | None
     headers: Mapping[str, str]
+    undecodable_headers: tuple[str, ...] = ()
+    """Headers that were not UTF-8 (kept in ``headers`` with replacement characters)."""
 
     @classmethod
     def from_consumer_record(cls, record: Any) -> "SourceRecord":
@@ -91,6 +108,7 @@ class SourceRecord:
             key=record.key,
             value=record.value,
             headers=decode_headers(record.headers),
+            undecodable_headers=undecodable_headers(record.headers),
         )
 
 
@@ -164,9 +182,11 @@ class DlqLimitExceededError(Exception):
 class DlqLimit:
     """Trips when the share of dead-lettered messages, or a run of them, passes the limit.
 
-    A bad deploy or a dead dependency makes *every* message fail; dead-lettering them all would
-    turn an outage into a replay project. Past the limit the consumer stops with the message
-    still uncommitted, and ops fix the cause instead.
+    A bad deploy or a bad producer makes *every* message invalid; dead-lettering them all would
+    turn an incident into a replay project. Past the limit the consumer stops with the message
+    still uncommitted, and ops fix the cause instead. The counts live in memory only: a restarted
+    consumer starts afresh, so the record that tripped the limit is dead-lettered first and
+    consumption goes on without any offset surgery (a cause left unfixed trips it again).
     """
 
     def __init__(self, config: DlqLimitConfig) -> None:
@@ -183,14 +203,16 @@ class DlqLimit:
         consecutive = self._consecutive + 1
         if consecutive > self._config.max_consecutive:
             raise DlqLimitExceededError(
-                f"{consecutive} consecutive messages failed (limit {self._config.max_consecutive})"
+                f"{consecutive} consecutive messages failed "
+                f"(TB_DLQ_LIMIT__MAX_CONSECUTIVE={self._config.max_consecutive})"
             )
         window = [*self._recent, True][-self._config.window :]
         ratio = sum(window) / len(window)
         if len(window) >= self._config.min_samples and ratio > self._config.max_invalid_ratio:
             raise DlqLimitExceededError(
                 f"{ratio:.0%} of the last {len(window)} messages failed "
-                f"(limit {self._config.max_invalid_ratio:.0%})"
+                f"(TB_DLQ_LIMIT__MAX_INVALID_RATIO={self._config.max_invalid_ratio}, "
+                f"over TB_DLQ_LIMIT__WINDOW={self._config.window})"
             )
         self._recent.append(True)
         self._consecutive = consecutive

@@ -1,4 +1,9 @@
-"""``timebridge-dlt list|replay --topic <topic>.DLT``: inspect and replay dead letters."""
+"""``timebridge-dlt list|replay --topic <topic>.DLT``: inspect and replay dead letters.
+
+A replayed letter reaches only the consumer group that dead-lettered it. Letters that failed as
+``invalid`` are held back unless ``--include-invalid`` is given (after fixing what made them
+invalid), since they would only fail again.
+"""
 
 import argparse
 import asyncio
@@ -6,7 +11,7 @@ import sys
 
 from timebridge_common.config import KafkaConfig
 from timebridge_common.kafka.dlt import DLT_SUFFIX
-from timebridge_common.kafka.replay import DeadLetter, matches, read_dead_letters, replay
+from timebridge_common.kafka.replay import DeadLetter, choose, matches, read_dead_letters, send
 
 
 def _line(letter: DeadLetter) -> str:
@@ -24,16 +29,20 @@ async def _run(args: argparse.Namespace) -> int:
             if matches(letter, group=args.group, event_ids=args.event_id):
                 print(_line(letter))
         return 0
-    letters = await replay(
+    letters, held_back = await choose(
         args.bootstrap_servers,
         args.topic,
         group=args.group,
         event_ids=args.event_id,
-        dry_run=args.dry_run,
+        include_invalid=args.include_invalid,
     )
+    if not args.dry_run:
+        await send(args.bootstrap_servers, args.topic, letters)
     for letter in letters:
         print(("would replay " if args.dry_run else "replayed ") + _line(letter))
     print(f"{len(letters)} dead letter(s) {'matched' if args.dry_run else 'replayed'}")
+    if held_back:
+        print(f"{len(held_back)} invalid dead letter(s) held back (--include-invalid replays them)")
     return 0
 
 
@@ -45,6 +54,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--group", help="only dead letters of this consumer group")
     parser.add_argument("--event-id", action="append", default=[], help="only this event id")
+    parser.add_argument(
+        "--include-invalid",
+        action="store_true",
+        help="also replay letters that failed as invalid (once their cause is fixed)",
+    )
     parser.add_argument("--dry-run", action="store_true")
     parser.add_argument("--bootstrap-servers", default=KafkaConfig().bootstrap_servers)
     args = parser.parse_args(argv)

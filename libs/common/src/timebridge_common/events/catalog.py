@@ -13,6 +13,12 @@ from typing import Annotated, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from timebridge_common.events.base import Event, IanaTimezone, UtcDatetime
+from timebridge_common.events.contracts import (
+    BudgetThresholdCrossed,
+    ContractSigned,
+    MilestoneReached,
+)
+from timebridge_common.events.reports import ReportDelivered
 
 _OBSERVATION_NAMESPACE = uuid.UUID("6f1c8a52-3b0e-4d4e-9a51-1f7d3e0c2b9a")
 
@@ -389,4 +395,8 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     InvoiceDeleted,
     AccountingChangeNotified,
     ClientChanged,
+    ReportDelivered,
+    ContractSigned,
+    MilestoneReached,
+    BudgetThresholdCrossed,
 )

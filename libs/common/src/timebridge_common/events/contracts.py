@@ -1,0 +1,71 @@
+"""Events of the contracts product that reports react to (version 1).
+
+Budgets, milestones and contracts live in the contracts service (its own issue); reporting
+consumes these facts to trigger reports. They are defined here first so both sides can be built
+in either order against the same published JSON Schemas.
+"""
+
+from decimal import Decimal
+from typing import Annotated, ClassVar
+
+from pydantic import Field
+
+from timebridge_common.events.base import Event, UtcDatetime
+
+_Id = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class ContractSigned(Event):
+    """A contract (and the projects and budget it covers) was signed."""
+
+    name: ClassVar[str] = "ContractSigned"
+    version: ClassVar[int] = 1
+
+    contract_id: _Id
+    client_id: _Id | None = None
+    project_ids: tuple[_Id, ...] = ()
+    signed_at: UtcDatetime
+
+    def partition_key(self) -> str:
+        return f"{self.workspace_id}:{self.contract_id}"
+
+
+class MilestoneReached(Event):
+    """A project milestone was reached or completed."""
+
+    name: ClassVar[str] = "MilestoneReached"
+    version: ClassVar[int] = 1
+
+    contract_id: _Id | None = None
+    project_id: _Id
+    milestone_id: _Id
+    title: str = Field(default="", max_length=300)
+    reached_at: UtcDatetime
+
+    def partition_key(self) -> str:
+        return f"{self.workspace_id}:{self.project_id}"
+
+
+class BudgetThresholdCrossed(Event):
+    """A project's spending crossed a threshold of its budget (e.g. 50, 80, 100 %).
+
+    Published once per crossing; ``budget_revision`` re-arms the thresholds when the budget
+    changes, so the same percentage of a new budget is a new crossing.
+    """
+
+    name: ClassVar[str] = "BudgetThresholdCrossed"
+    version: ClassVar[int] = 1
+
+    contract_id: _Id | None = None
+    project_id: _Id
+    threshold_percent: int = Field(ge=1, le=1000)
+    budget_revision: int = Field(ge=1)
+    budget_hours: Decimal | None = Field(default=None, decimal_places=4)
+    budget_amount: Decimal | None = Field(default=None, decimal_places=4)
+    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
+    spent_hours: Decimal = Field(decimal_places=4)
+    spent_amount: Decimal | None = Field(default=None, decimal_places=4)
+    crossed_at: UtcDatetime
+
+    def partition_key(self) -> str:
+        return f"{self.workspace_id}:{self.project_id}"

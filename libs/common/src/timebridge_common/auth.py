@@ -4,26 +4,79 @@ Management requests carry the caller's own Core token (``Authorization: Bearer <
 Timebridge keeps no user accounts: it asks the workspace's Core ``GET /me`` with that token and
 requires ``role == "admin"`` in the same workspace. The answer is cached briefly per token, so a
 page of the admin UI costs one Core call, and a revoked admin loses access within ``ttl_s``.
+
+The platform operator (who registers workspaces with ingest) is the other principal: one token
+from the settings (``TB_ADMIN_TOKEN``), :class:`PlatformAdmin`. Both are ``Authorization:
+Bearer`` schemes with their own names in the OpenAPI documents (``CoreAdminToken``,
+``PlatformAdminToken``), from which the documents' 401/403 answers are derived.
 """
 
 import hashlib
+import hmac
+import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import SecretStr
 
 from timebridge_common.api import WorkspaceIdPath
 from timebridge_common.errors import TransientError
+from timebridge_common.http_errors import CORE_ADMIN_SCHEME, PLATFORM_ADMIN_SCHEME
 from timebridge_common.providers.core import CoreClient, CoreUser
 from timebridge_common.providers.http import AuthenticationError, ProviderError
 
 CoreBaseUrl = Callable[[str], Awaitable[str | None]]
 """workspace id -> the base URL of its Core API, or None if the workspace is not registered."""
 
-_bearer = HTTPBearer(auto_error=False)
+_bearer = HTTPBearer(
+    scheme_name=CORE_ADMIN_SCHEME,
+    description="The caller's own Core token; Core must say it is an admin of the workspace",
+    auto_error=False,
+)
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+_platform_bearer = HTTPBearer(
+    scheme_name=PLATFORM_ADMIN_SCHEME,
+    description="The platform operator's token (TB_ADMIN_TOKEN): registers workspaces",
+    auto_error=False,
+)
+PlatformCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_platform_bearer)]
+_VISIBLE_ASCII = re.compile(r"[!-~]{1,4096}")
+_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+
+def bearer_token(credentials: HTTPAuthorizationCredentials | None, what: str) -> str:
+    """The token of an ``Authorization: Bearer`` header, or ``401``.
+
+    A token is visible ASCII (RFC 6750); anything else (a header of other bytes, decoded as
+    Latin-1 by the server) would fail later in a comparison or an outgoing header, so it is
+    refused here with the reason.
+    """
+    if credentials is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, f"{what} is required", _CHALLENGE)
+    if not _VISIBLE_ASCII.fullmatch(credentials.credentials):
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, "the bearer token must be visible ASCII", _CHALLENGE
+        )
+    return credentials.credentials
+
+
+class PlatformAdmin:
+    """The platform operator (one shared token from the settings), for the platform admin API."""
+
+    def __init__(self, token: SecretStr) -> None:
+        self._token = token
+
+    def require(self, credentials: PlatformCredentials) -> None:
+        """FastAPI dependency: ``401`` unless the bearer token is the platform's."""
+        token = bearer_token(credentials, "the platform admin token")
+        expected = self._token.get_secret_value()
+        if not expected or not hmac.compare_digest(token.encode(), expected.encode()):
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED, "admin bearer token required", _CHALLENGE
+            )
 
 
 class WorkspaceAdmins:
@@ -43,9 +96,7 @@ class WorkspaceAdmins:
 
     async def require(self, workspace_id: WorkspaceIdPath, credentials: Credentials) -> CoreUser:
         """FastAPI dependency: the calling admin, or ``401``/``403``/``404``/``502``."""
-        if credentials is None:
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "a Core user token is required")
-        return await self.authorize(workspace_id, credentials.credentials)
+        return await self.authorize(workspace_id, bearer_token(credentials, "a Core user token"))
 
     async def authorize(self, workspace_id: str, user_token: str) -> CoreUser:
         cache_key = (workspace_id, hashlib.sha256(user_token.encode()).hexdigest())
@@ -62,7 +113,7 @@ class WorkspaceAdmins:
                 me = await core.me()
         except AuthenticationError as exc:
             raise HTTPException(
-                status.HTTP_401_UNAUTHORIZED, "Core did not accept the token"
+                status.HTTP_401_UNAUTHORIZED, "Core did not accept the token", _CHALLENGE
             ) from exc
         except (ProviderError, TransientError) as exc:
             raise HTTPException(

@@ -24,9 +24,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from timebridge_common.config import DlqLimitConfig, HttpConfig, RetryConfig, ServiceSettings
 from timebridge_common.db.migrations import apply_migrations
 from timebridge_common.db.pool import init_connection
+from timebridge_common.http_errors import install_error_handling
 from timebridge_common.kafka.broker import make_broker
 from timebridge_common.kafka.consumer import DeadLetterHook, E, EventConsumer, Handler, subscribe
 from timebridge_common.logging import configure_logging
+from timebridge_common.request_guard import RequestGuard
 from timebridge_common.tracing import extract, make_tracer_provider
 
 log = structlog.get_logger(__name__)
@@ -235,7 +237,12 @@ class TracingMiddleware:
 
 
 def http_app(runtime: ServiceRuntime, *, title: str, version: str = "1") -> FastAPI:
-    """The service's FastAPI app; its lifespan starts and stops the runtime."""
+    """The service's FastAPI app; its lifespan starts and stops the runtime.
+
+    Every route added to it, now or later, gets the same error shape and OpenAPI error
+    documentation (:mod:`~timebridge_common.http_errors`) and the bad-bytes guard
+    (:mod:`~timebridge_common.request_guard`).
+    """
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -247,6 +254,8 @@ def http_app(runtime: ServiceRuntime, *, title: str, version: str = "1") -> Fast
 
     app = FastAPI(title=title, version=version, lifespan=lifespan)
     app.include_router(health_router(runtime))
+    install_error_handling(app)
+    app.add_middleware(RequestGuard)  # inside the tracing: refused requests are traced too
     app.add_middleware(TracingMiddleware, runtime=runtime)
 
     return app

@@ -114,11 +114,12 @@ def bootstrap(
     publisher = EventPublisher(runtime.broker, runtime.tracer, NAME)
     runtime.background.append(OutboxRelay(runtime.pool, publisher).run)
     app = http_app(runtime, title="Timebridge conflict-resolver")
-    app.include_router(observations_router(observations))
 
     async def core_base_url(workspace_id: str) -> str | None:
         cores = await copies.connected(workspace_id, CORE)
         return cores[0].base_url if cores else None
 
-    app.include_router(review_router(store, syncer, WorkspaceAdmins(core, core_base_url)))
+    admins = WorkspaceAdmins(core, core_base_url)
+    app.include_router(observations_router(observations, admins))
+    app.include_router(review_router(store, syncer, admins))
     return ConflictResolver(settings, runtime, app, syncer, copies)

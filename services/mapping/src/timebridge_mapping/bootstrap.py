@@ -113,6 +113,7 @@ def bootstrap(
     ]
     setup = Setup(store, copies, providers, directory, releasable)
     app = http_app(runtime, title="Timebridge mapping")
-    app.include_router(entries_router(store))
-    app.include_router(setup_router(setup, WorkspaceAdmins(core, providers.core_base_url)))
+    admins = WorkspaceAdmins(core, providers.core_base_url)
+    app.include_router(entries_router(store, admins))
+    app.include_router(setup_router(setup, admins))
     return Mapping(settings, runtime, app, store, scheduled)

@@ -22,8 +22,9 @@ from timebridge_conflict_resolver.handlers.ports import (
 from timebridge_conflict_resolver.handlers.sync import ReviewRefusedError, Syncer
 
 
-def observations_router(store: PostgresObservations) -> APIRouter:
-    router = APIRouter(tags=["observations"])
+def observations_router(store: PostgresObservations, admins: WorkspaceAdmins) -> APIRouter:
+    """Observations show who worked how long on what: only the workspace's Core admins."""
+    router = APIRouter(tags=["observations"], dependencies=[Depends(admins.require)])
 
     @router.get(
         "/v1/workspaces/{workspace_id}/observations",

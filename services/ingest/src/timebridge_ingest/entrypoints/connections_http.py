@@ -1,16 +1,15 @@
 """HTTP API for connections: the guide's Settings > Integrations > Everhour, as an API."""
 
-import hmac
 from collections.abc import Awaitable
-from typing import Annotated, TypeVar
+from typing import TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, status
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
-from timebridge_common.api import WorkspaceIdPath
-from timebridge_common.auth import WorkspaceAdmins
+from timebridge_common.api import Credential, WorkspaceIdPath
+from timebridge_common.auth import PlatformAdmin, WorkspaceAdmins
 from timebridge_common.events import IntegrationSettings
+from timebridge_common.http_errors import refusals
 from timebridge_ingest.config import Settings
 from timebridge_ingest.domain.connections import Integration
 from timebridge_ingest.domain.errors import RejectedError
@@ -23,7 +22,9 @@ class WorkspaceBody(BaseModel):
     core_base_url: str = Field(
         description="Core REST API base URL, e.g. https://core.example/api/v1"
     )
-    core_api_token: str = Field(min_length=8, description="Core service token for this workspace")
+    core_api_token: Credential = Field(
+        min_length=8, description="Core service token for this workspace"
+    )
 
 
 class WorkspaceView(BaseModel):
@@ -33,7 +34,7 @@ class WorkspaceView(BaseModel):
 
 
 class TestBody(BaseModel):
-    api_key: str = Field(min_length=1)
+    api_key: Credential
 
 
 class TestView(BaseModel):
@@ -46,7 +47,7 @@ class TestView(BaseModel):
 
 class ConnectBody(BaseModel):
     provider: str = "everhour"
-    api_key: str = Field(min_length=1)
+    api_key: Credential
     settings: IntegrationSettings = IntegrationSettings()
 
 
@@ -82,21 +83,15 @@ def connections_router(
     settings: Settings, connections: Connections, admins: WorkspaceAdmins
 ) -> APIRouter:
     router = APIRouter()
-    bearer = HTTPBearer(auto_error=False)
-    Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
-
-    def require_platform_admin(credentials: Credentials) -> None:
-        token = settings.admin_token.get_secret_value()
-        if credentials is None or not hmac.compare_digest(credentials.credentials, token):
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "admin bearer token required")
-
+    platform_admin = PlatformAdmin(settings.admin_token)
     admin = [Depends(admins.require)]
 
     @router.put(
         "/v1/admin/workspaces/{workspace_id}",
         tags=["admin"],
         summary="Register a workspace's Core (checked against Core before saving)",
-        dependencies=[Depends(require_platform_admin)],
+        dependencies=[Depends(platform_admin.require)],
+        responses=refusals(422, 502),
     )
     async def register_workspace(
         workspace_id: WorkspaceIdPath, body: WorkspaceBody

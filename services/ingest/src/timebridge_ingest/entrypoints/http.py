@@ -1,15 +1,15 @@
 """HTTP routes of the ingest gateway."""
 
 import datetime as dt
-import hmac
 from collections.abc import Callable
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Request, status
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
 from timebridge_common.api import WorkspaceIdPath
+from timebridge_common.auth import PlatformAdmin
+from timebridge_common.http_errors import refusals
 from timebridge_common.kafka.publisher import EventPublisher, UnavailableError
 from timebridge_common.webhooks.intake import read_body
 from timebridge_common.webhooks.replay import DeliveryInProgressError, ReplayWindow
@@ -44,14 +44,7 @@ def webhook_router(
     window: ReplayWindow,
 ) -> APIRouter:
     router = APIRouter()
-    bearer = HTTPBearer(auto_error=False)
-
-    def require_admin(
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-    ) -> None:
-        token = settings.admin_token.get_secret_value()
-        if credentials is None or not hmac.compare_digest(credentials.credentials, token):
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "admin bearer token required")
+    platform_admin = PlatformAdmin(settings.admin_token)
 
     @router.post(
         "/v1/webhooks/core/{workspace_id}",
@@ -117,7 +110,8 @@ def webhook_router(
         status_code=status.HTTP_204_NO_CONTENT,
         tags=["admin"],
         summary="Set the secret a source signs its webhooks with",
-        dependencies=[Depends(require_admin)],
+        dependencies=[Depends(platform_admin.require)],
+        responses=refusals(404),
     )
     async def put_secret(workspace_id: WorkspaceIdPath, source: str, body: SecretBody) -> None:
         if source != "core":

@@ -4,24 +4,31 @@
 missing, starts the sandboxes (Core, Everhour, QuickBooks Online, Xero, FreshBooks) and the five
 services as child processes, waits until each answers, registers the demo workspace (its Core on
 the Core sandbox, whose signed webhooks go to ingest; the accounting sandboxes' OAuth apps and
-webhooks pointed at invoice-export), prints where everything listens, and on Ctrl-C (or SIGTERM)
-stops them all with SIGTERM, escalating to SIGKILL only after a grace period, so no process
-outlives it.
+webhooks pointed at invoice-export), prints where everything listens, and keeps them running: a
+process that exits is restarted after a back-off (1 s doubling to 30 s, ``dev_supervisor.py``),
+which it says on stderr. On Ctrl-C (or SIGTERM) it stops them all with SIGTERM, escalating to
+SIGKILL only after a grace period, so no process outlives it.
+
+Generated secrets go on the sandboxes' command lines as ``--flag=value``: a value may start
+with ``-``, which ``--flag value`` would hand to argparse as an option.
 """
 
 import argparse
 import asyncio
 import base64
+import contextlib
 import os
 import secrets
 import signal
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
 import httpx
 from aiokafka.admin import AIOKafkaAdminClient
+from dev_supervisor import Program, Supervisor
 
 from timebridge_common.kafka.topics import COMPACTED, all_topics
 from timebridge_common.testing import position_group_at_end
@@ -70,11 +77,17 @@ SERVICES = (
 )
 
 
-def dev_secrets() -> dict[str, str]:
-    """Per-machine dev credentials, generated once and kept in the state dir (never committed)."""
-    path = STATE / "dev-secrets.env"
+def dev_secrets(
+    state: Path = STATE, generate: Callable[[int], str] = secrets.token_urlsafe
+) -> dict[str, str]:
+    """Per-machine dev credentials, generated once and kept in the state dir (never committed).
+
+    A generated value may start with ``-`` (``token_urlsafe`` draws from ``A-Za-z0-9_-``):
+    whatever passes one on a command line must use ``--flag=value`` (see ``flag``).
+    """
+    path = state / "dev-secrets.env"
     if not path.exists():
-        STATE.mkdir(parents=True, exist_ok=True)
+        state.mkdir(parents=True, exist_ok=True)
         key = base64.urlsafe_b64encode(os.urandom(32)).decode()
         path.write_text(f"TB_ENCRYPTION_KEY={key}\n")
         path.chmod(0o600)
@@ -94,7 +107,7 @@ def dev_secrets() -> dict[str, str]:
         "XERO_WEBHOOK_KEY": 24,
         "FRESHBOOKS_CLIENT_SECRET": 24,
     }
-    missing = {k: secrets.token_urlsafe(n) for k, n in wanted.items() if k not in values}
+    missing = {k: generate(n) for k, n in wanted.items() if k not in values}
     if missing:
         with path.open("a") as handle:
             handle.writelines(f"{k}={v}\n" for k, v in missing.items())
@@ -128,43 +141,51 @@ async def wait_ready(url: str, proc: asyncio.subprocess.Process, timeout_s: floa
             await asyncio.sleep(0.3)
 
 
+def flag(name: str, value: str | int) -> str:
+    """``--name=value``: one argument, so a value starting with ``-`` (a generated secret may)
+    is not taken for an option, as ``--name value`` would be."""
+    return f"--{name}={value}"
+
+
 def sandbox_commands(args: argparse.Namespace, creds: dict[str, str]) -> dict[str, list[str]]:
     sandbox = [sys.executable, "-m", "timebridge_sandboxes"]
     invoice = f"http://127.0.0.1:{args.port_base + INVOICE_EXPORT}"
     return {
         "everhour-sandbox": [
-            *sandbox, "everhour", "--port", str(args.port_base + EVERHOUR_SANDBOX),
-            "--api-key", creds["EVERHOUR_API_KEY"],
-            "--member-api-key", creds["EVERHOUR_MEMBER_API_KEY"],
+            *sandbox, "everhour", flag("port", args.port_base + EVERHOUR_SANDBOX),
+            flag("api-key", creds["EVERHOUR_API_KEY"]),
+            flag("member-api-key", creds["EVERHOUR_MEMBER_API_KEY"]),
         ],
         "core-sandbox": [
-            *sandbox, "core", "--port", str(args.port_base + CORE_SANDBOX),
-            "--workspace", args.workspace,
-            "--webhook-url",
-            f"http://127.0.0.1:{args.port_base + 1}/v1/webhooks/core/{args.workspace}",
-            "--webhook-secret", creds["DEMO_CORE_WEBHOOK_SECRET"],
-            "--admin-token", creds["CORE_ADMIN_TOKEN"],
-            "--member-token", creds["CORE_MEMBER_TOKEN"],
-            "--service-token", creds["CORE_SERVICE_TOKEN"],
+            *sandbox, "core", flag("port", args.port_base + CORE_SANDBOX),
+            flag("workspace", args.workspace),
+            flag(
+                "webhook-url",
+                f"http://127.0.0.1:{args.port_base + 1}/v1/webhooks/core/{args.workspace}",
+            ),
+            flag("webhook-secret", creds["DEMO_CORE_WEBHOOK_SECRET"]),
+            flag("admin-token", creds["CORE_ADMIN_TOKEN"]),
+            flag("member-token", creds["CORE_MEMBER_TOKEN"]),
+            flag("service-token", creds["CORE_SERVICE_TOKEN"]),
         ],
         "quickbooks-sandbox": [
-            *sandbox, "quickbooks", "--port", str(args.port_base + QUICKBOOKS_SANDBOX),
-            "--client-id", ACCOUNTING_CLIENT_ID,
-            "--client-secret", creds["QUICKBOOKS_CLIENT_SECRET"],
-            "--redirect-uri", f"{invoice}/v1/oauth/quickbooks/callback",
-            "--webhook-url", f"{invoice}/v1/webhooks/quickbooks",
-            "--verifier-token", creds["QUICKBOOKS_VERIFIER_TOKEN"],
+            *sandbox, "quickbooks", flag("port", args.port_base + QUICKBOOKS_SANDBOX),
+            flag("client-id", ACCOUNTING_CLIENT_ID),
+            flag("client-secret", creds["QUICKBOOKS_CLIENT_SECRET"]),
+            flag("redirect-uri", f"{invoice}/v1/oauth/quickbooks/callback"),
+            flag("webhook-url", f"{invoice}/v1/webhooks/quickbooks"),
+            flag("verifier-token", creds["QUICKBOOKS_VERIFIER_TOKEN"]),
         ],
         "xero-sandbox": [
-            *sandbox, "xero", "--port", str(args.port_base + XERO_SANDBOX),
-            "--client-id", ACCOUNTING_CLIENT_ID,
-            "--client-secret", creds["XERO_CLIENT_SECRET"],
-            "--redirect-uri", f"{invoice}/v1/oauth/xero/callback",
+            *sandbox, "xero", flag("port", args.port_base + XERO_SANDBOX),
+            flag("client-id", ACCOUNTING_CLIENT_ID),
+            flag("client-secret", creds["XERO_CLIENT_SECRET"]),
+            flag("redirect-uri", f"{invoice}/v1/oauth/xero/callback"),
         ],
         "freshbooks-sandbox": [
-            *sandbox, "freshbooks", "--port", str(args.port_base + FRESHBOOKS_SANDBOX),
-            "--client-id", ACCOUNTING_CLIENT_ID,
-            "--client-secret", creds["FRESHBOOKS_CLIENT_SECRET"],
+            *sandbox, "freshbooks", flag("port", args.port_base + FRESHBOOKS_SANDBOX),
+            flag("client-id", ACCOUNTING_CLIENT_ID),
+            flag("client-secret", creds["FRESHBOOKS_CLIENT_SECRET"]),
         ],
     }  # fmt: skip
 
@@ -246,19 +267,6 @@ async def start_new_groups_at_end(args: argparse.Namespace, specs: list[ServiceS
             await position_group_at_end(args.kafka, group, topics)
 
 
-async def stop_all(procs: dict[str, asyncio.subprocess.Process]) -> None:
-    for proc in procs.values():
-        if proc.returncode is None:
-            proc.send_signal(signal.SIGTERM)
-    for name, proc in procs.items():
-        try:
-            await asyncio.wait_for(proc.wait(), GRACE_S)
-        except TimeoutError:
-            print(f"dev: {name} ignored SIGTERM for {GRACE_S:.0f}s, killing it", file=sys.stderr)
-            proc.kill()
-            await proc.wait()
-
-
 SANDBOXES = (
     ("everhour-sandbox", EVERHOUR_SANDBOX),
     ("core-sandbox", CORE_SANDBOX),
@@ -292,35 +300,73 @@ def service_env(
     return env
 
 
+def program(
+    name: str, command: list[str], ready_url: str, timeout_s: float, env: dict[str, str] | None
+) -> Program:
+    """A process of ``make dev``: in its own session, so the terminal's Ctrl-C reaches only
+    the launcher, which stops everything in order."""
+
+    async def start() -> asyncio.subprocess.Process:
+        return await asyncio.create_subprocess_exec(*command, env=env, start_new_session=True)
+
+    async def ready(proc: asyncio.subprocess.Process) -> None:
+        await wait_ready(ready_url, proc, timeout_s)
+
+    return Program(name, start, ready)
+
+
 async def start_all(
     args: argparse.Namespace,
     specs: list[ServiceSpec],
     creds: dict[str, str],
     pg: str,
-    procs: dict[str, asyncio.subprocess.Process],
+    supervisor: Supervisor,
 ) -> None:
     """Sandboxes first (the services call them), then the services; wait for each to answer."""
+    local = "http://127.0.0.1"
+    programs: list[Program] = []
     if args.sandboxes:
-        for name, command in sandbox_commands(args, creds).items():
-            procs[name] = await asyncio.create_subprocess_exec(*command, start_new_session=True)
-        for name, offset in SANDBOXES:
-            url = f"http://127.0.0.1:{args.port_base + offset}/_sandbox/faults"
-            await wait_ready(url, procs[name], args.ready_timeout)
-    for spec in specs:
-        procs[spec.name] = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            spec.module,
-            env=service_env(spec, args, creds, pg),
-            start_new_session=True,
+        commands = sandbox_commands(args, creds)
+        sandboxes = [
+            program(
+                name,
+                commands[name],
+                f"{local}:{args.port_base + offset}/_sandbox/faults",
+                args.ready_timeout,
+                None,
+            )
+            for name, offset in SANDBOXES
+        ]
+        for sandbox in sandboxes:
+            await supervisor.start(sandbox)
+        for sandbox in sandboxes:
+            await sandbox.ready(supervisor.procs[sandbox.name])
+        programs += sandboxes
+    services = [
+        program(
+            spec.name,
+            [sys.executable, "-m", spec.module],
+            f"{local}:{args.port_base + spec.port_offset}/readyz",
+            args.ready_timeout,
+            service_env(spec, args, creds, pg),
         )
-    for spec in specs:
-        url = f"http://127.0.0.1:{args.port_base + spec.port_offset}/readyz"
-        await wait_ready(url, procs[spec.name], args.ready_timeout)
-    if "ingest" in procs and args.sandboxes:
+        for spec in specs
+    ]
+    for service in services:
+        await supervisor.start(service)
+    for service in services:
+        await service.ready(supervisor.procs[service.name])
+    programs += services
+    if "ingest" in supervisor.procs and args.sandboxes:
         await seed_demo(args, creds)
-    if "invoice-export" in procs and args.sandboxes:
+    if "invoice-export" in supervisor.procs and args.sandboxes:
         await subscribe_xero(args, creds)
+
+        async def resubscribe() -> None:  # a restarted Xero sandbox forgot its subscription
+            await subscribe_xero(args, creds)
+
+        [xero] = [p for p in programs if p.name == "xero-sandbox"]
+        xero.after_restart = resubscribe
 
 
 def print_summary(args: argparse.Namespace, specs: list[ServiceSpec], pg: str) -> None:
@@ -334,7 +380,8 @@ def print_summary(args: argparse.Namespace, specs: list[ServiceSpec], pg: str) -
     print(f"  kafka              {args.kafka}")
     print(f"  postgres           {pg}/{args.db_prefix}tb_<service>")
     print(f"\nDemo workspace {args.workspace!r}: credentials in {STATE / 'dev-secrets.env'}")
-    print("Ctrl-C stops everything.\n", flush=True)
+    print("A process that exits is restarted (back-off 1s..30s). Ctrl-C stops everything.\n")
+    sys.stdout.flush()
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -343,25 +390,29 @@ async def run(args: argparse.Namespace) -> int:
     pg = f"postgresql://timebridge:timebridge@{args.pg_host}:{args.pg_port}"
     await ensure_databases(f"{pg}/postgres", [args.db_prefix + s.database for s in specs])
     await start_new_groups_at_end(args, specs)
-    procs: dict[str, asyncio.subprocess.Process] = {}
+    supervisor = Supervisor(grace_s=GRACE_S)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        await start_all(args, specs, creds, pg, procs)
-        print_summary(args, specs, pg)
-        exited = [asyncio.create_task(p.wait()) for p in procs.values()]
+        starting = asyncio.create_task(start_all(args, specs, creds, pg, supervisor))
         stopper = asyncio.create_task(stop.wait())
-        await asyncio.wait([stopper, *exited], return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait([starting, stopper], return_when=asyncio.FIRST_COMPLETED)
+        if not starting.done():  # Ctrl-C while starting up
+            starting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await starting
+            return 0
         stopper.cancel()
-        failed = [n for n, p in procs.items() if p.returncode not in (None, 0)]
-        if failed:
-            print(f"dev: {', '.join(failed)} exited unexpectedly, stopping", file=sys.stderr)
-            return 1
+        await starting  # a process that fails while starting up is a configuration error: stop
+        # From here on a process that exits is restarted (with back-off) until Ctrl-C.
+        supervisor.watch()
+        print_summary(args, specs, pg)
+        await stop.wait()
         return 0
     finally:
-        await stop_all(procs)
+        await supervisor.stop()
         print("dev: all services stopped", flush=True)
 
 

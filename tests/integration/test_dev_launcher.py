@@ -1,16 +1,23 @@
 """`make dev`'s launcher: the sandboxes and all five services as real processes, real HTTP.
 
-Runs ``deploy/local/dev.py`` on its own ports, database names and consumer groups (so a running
-``make dev`` is not disturbed), posts a signed webhook over HTTP, reads the entry back from the
-mapping service over HTTP, then sends SIGINT (Ctrl-C) and checks that no process is left.
+Runs ``deploy/local/dev.py`` on its own ports, database names, consumer groups and state dir (so
+a running ``make dev`` is not disturbed), with every generated secret starting with ``-`` (one
+fresh clone in ten used to fail on such a value), kills the mapping service with SIGKILL and
+waits for the launcher to restart it, posts a signed webhook over HTTP, reads the entry back from
+the restarted mapping service over HTTP, then sends SIGINT (Ctrl-C) and checks that no process is
+left.
 """
 
 import asyncio
+import base64
+import importlib.util
 import os
+import secrets
 import signal
 import sys
 import time
 from pathlib import Path
+from types import ModuleType
 
 import httpx
 
@@ -25,6 +32,50 @@ PORT_BASE = 18700
 WORKSPACE = f"dev-{RUN_ID}"
 """Not ``demo``: the state this run publishes must not become ``make dev``'s on this machine."""
 SERVICES = ["ingest", "mapping", "conflict-resolver", "invoice-export", "reporting"]
+
+
+def _launcher() -> ModuleType:
+    """``deploy/local/dev.py`` (a script, not a package), for the names of its secrets."""
+    spec = importlib.util.spec_from_file_location("dev", ROOT / "deploy/local/dev.py")
+    assert spec is not None
+    assert spec.loader is not None
+    sys.path.insert(0, str(ROOT / "deploy/local"))
+    try:
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(ROOT / "deploy/local"))
+    return module
+
+
+def _dashed_secrets(state: Path) -> dict[str, str]:
+    """The launcher's secret file with every value starting with ``-``, as it generates them
+    now and then (``secrets.token_urlsafe``); the launcher keeps what it finds there."""
+    creds: dict[str, str] = _launcher().dev_secrets(
+        state, generate=lambda n: "-" + secrets.token_urlsafe(n)
+    )
+    key = base64.urlsafe_b64encode(b"\xf8" + os.urandom(31)).decode()  # "-..." too
+    creds["TB_ENCRYPTION_KEY"] = key
+    (state / "dev-secrets.env").write_text("".join(f"{k}={v}\n" for k, v in creds.items()))
+    assert all(v.startswith("-") for v in creds.values())
+    return creds
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return (Path(f"/proc/{pid}/cmdline").read_bytes()).replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+async def _read_until(
+    stdout: asyncio.StreamReader, output: list[str], text: str, timeout_s: float
+) -> None:
+    async with asyncio.timeout(timeout_s):
+        while text not in "".join(output):
+            line = await stdout.readline()
+            assert line, "dev.py exited early:\n" + "".join(output)
+            output.append(line.decode())
 
 
 def _children(pid: int) -> set[int]:
@@ -46,45 +97,50 @@ def _children(pid: int) -> set[int]:
     return found
 
 
-async def test_dev_runs_every_service_and_ctrl_c_leaves_nothing(topics: list[str]) -> None:
+async def test_dev_runs_every_service_restarts_a_killed_one_and_ctrl_c_leaves_nothing(
+    topics: list[str], tmp_path: Path
+) -> None:
     prefix = f"it-{RUN_ID}-dev"
     for service in SERVICES:
         await position_group_at_end(KAFKA, f"{prefix}-{service}", topics)
-    state = ROOT / ".local"
+    state = tmp_path
+    creds = _dashed_secrets(state)
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         str(ROOT / "deploy/local/dev.py"),
-        "--kafka",
-        KAFKA,
-        "--pg-port",
-        PG.rsplit(":", 1)[1],
-        "--port-base",
-        str(PORT_BASE),
-        "--db-prefix",
-        f"it_{RUN_ID}_dev_",
-        "--group-prefix",
-        prefix,
-        "--workspace",
-        WORKSPACE,
+        f"--kafka={KAFKA}",
+        f"--pg-port={PG.rsplit(':', 1)[1]}",
+        f"--port-base={PORT_BASE}",
+        f"--db-prefix=it_{RUN_ID}_dev_",
+        f"--group-prefix={prefix}",
+        f"--workspace={WORKSPACE}",
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
         env={**os.environ, "TIMEBRIDGE_STATE_DIR": str(state)},
     )
     assert proc.stdout is not None
     output: list[str] = []
+    children: set[int] = set()
     try:
-        async with asyncio.timeout(90):
-            while "Ctrl-C stops everything" not in "".join(output):
-                line = await proc.stdout.readline()
-                assert line, "dev.py exited early:\n" + "".join(output)
-                output.append(line.decode())
+        await _read_until(proc.stdout, output, "Ctrl-C stops everything", 90)
         assert all(s in "".join(output) for s in SERVICES)
         children = _children(proc.pid)
         assert len(children) >= len(SERVICES)
+        kept = dict(line.split("=", 1) for line in (state / "dev-secrets.env").read_text().split())
+        assert kept == creds
 
-        creds = dict(
-            line.split("=", 1) for line in (state / "dev-secrets.env").read_text().splitlines()
-        )
+        # kill -9 of a service: the launcher says so, starts it again, and it serves again.
+        [mapping_pid] = [p for p in children if "timebridge_mapping.entrypoints" in _cmdline(p)]
+        os.kill(mapping_pid, signal.SIGKILL)
+        await _read_until(proc.stdout, output, "mapping is running again", 90)
+        assert "mapping was killed by SIGKILL; restarting it in 1s (restart 1)" in "".join(output)
+        async with httpx.AsyncClient(timeout=10) as http:
+            health = await http.get(f"http://127.0.0.1:{PORT_BASE + 2}/healthz")
+            assert health.status_code == 200, health.text
+        children |= _children(proc.pid)
+        [restarted] = [p for p in children if "timebridge_mapping.entrypoints" in _cmdline(p)]
+        assert restarted != mapping_pid
+
         body = core_webhook(WORKSPACE, f"dlv-{RUN_ID}", f"te-dev-{RUN_ID}")
         async with httpx.AsyncClient(timeout=10) as http:
             for offset in range(1, 6):
@@ -102,12 +158,15 @@ async def test_dev_runs_every_service_and_ctrl_c_leaves_nothing(topics: list[str
             )
             assert response.status_code == 202, response.text
             mapping = f"http://127.0.0.1:{PORT_BASE + 2}/v1/workspaces/{WORKSPACE}/source-entries"
+            admin = {"authorization": f"Bearer {creds['CORE_ADMIN_TOKEN']}"}
 
             async def stored() -> httpx.Response | None:
-                found = await http.get(f"{mapping}/core/te-dev-{RUN_ID}")
+                found = await http.get(f"{mapping}/core/te-dev-{RUN_ID}", headers=admin)
                 return found if found.status_code == 200 else None
 
-            entry = await wait_for(stored)
+            # The killed consumer's group membership lasts until its session times out: the
+            # restarted one gets the partitions after a rebalance that may take that long.
+            entry = await wait_for(stored, timeout_s=60)
             assert entry.json()["entry"]["duration_seconds"] == 2700
             assert entry.json()["last_event_id"] == response.json()["event_id"]
             ingest = f"http://127.0.0.1:{PORT_BASE + 1}/v1/workspaces/{WORKSPACE}"
@@ -129,6 +188,7 @@ async def test_dev_runs_every_service_and_ctrl_c_leaves_nothing(topics: list[str
             docs = await http.get(f"http://127.0.0.1:{PORT_BASE + 1}/openapi.json")
             assert "/v1/webhooks/core/{workspace_id}" in docs.json()["paths"]
     finally:
+        children |= _children(proc.pid)
         if proc.returncode is None:
             proc.send_signal(signal.SIGINT)
         rest = await asyncio.wait_for(proc.stdout.read(), 60)

@@ -1,5 +1,11 @@
-"""docker-compose and Helm use the configuration names the services actually read."""
+"""docker-compose and Helm use the configuration names the services actually read, restart
+what exits and probe each service's liveness (/healthz) and readiness (/readyz)."""
 
+import http.server
+import re
+import subprocess
+import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -72,3 +78,88 @@ def test_dev_launcher_starts_every_service() -> None:
     launcher = (ROOT / "deploy/local/dev.py").read_text()
     for service in SETTINGS:
         assert f'"{service}", "timebridge_{service.replace("-", "_")}.entrypoints.main"' in launcher
+
+
+APP_SERVICES = list(SETTINGS)
+
+
+def _compose() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    return loaded
+
+
+def test_compose_restarts_every_long_running_container() -> None:
+    services = _compose()["services"]
+    for name in [*APP_SERVICES, "kafka", "postgres"]:
+        assert services[name].get("restart") == "unless-stopped", name
+    assert services["topics"].get("restart") == "on-failure"  # a job: done once it succeeded
+
+
+def test_compose_health_is_each_services_liveness_on_its_port() -> None:
+    services = _compose()["services"]
+    for name in APP_SERVICES:
+        check = services[name]["healthcheck"]
+        port = services[name]["environment"]["TB_HTTP__PORT"]
+        assert check["test"][:3] == ["CMD", "python", "-c"], name
+        assert f"http://127.0.0.1:{port}/healthz" in check["test"][3], name
+        assert {"interval", "timeout", "retries", "start_period"} <= set(check), name
+    for name in ("kafka", "postgres"):
+        assert services[name]["healthcheck"]["test"], name
+
+
+class _Health(http.server.BaseHTTPRequestHandler):
+    status = 200
+
+    def do_GET(self) -> None:
+        self.send_response(self.status if self.path == "/healthz" else 404)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.mark.parametrize(("status", "healthy"), [(200, True), (503, False)])
+def test_the_compose_health_command_passes_only_on_a_2xx(status: int, healthy: bool) -> None:
+    """The command itself, run as Docker would, against a server answering ``status``."""
+    handler = type("Handler", (_Health,), {"status": status})
+    with http.server.HTTPServer(("127.0.0.1", 0), handler) as server:
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            port = server.server_address[1]
+            command = _compose()["services"]["mapping"]["healthcheck"]["test"][1:]
+            code = command[2].replace("127.0.0.1:8000", f"127.0.0.1:{port}")
+            ran = subprocess.run(  # noqa: S603 - our own interpreter and compose's command
+                [sys.executable, "-c", code], capture_output=True, timeout=30, check=False
+            )
+        finally:
+            server.shutdown()
+    assert (ran.returncode == 0) is healthy, ran.stderr
+
+
+def _helm_deployment() -> dict[str, Any]:
+    """The chart's Deployment template as YAML (template directives dropped or blanked)."""
+    text = (ROOT / "deploy/helm/timebridge/templates/services.yaml").read_text()
+    lines = [line for line in text.splitlines() if not line.strip().startswith("{{")]
+    body = re.sub(r"\{\{.*?\}\}", "X", "\n".join(lines))
+    [deployment] = [d for d in yaml.safe_load_all(body) if d and d["kind"] == "Deployment"]
+    found: dict[str, Any] = deployment
+    return found
+
+
+def test_helm_restarts_on_liveness_and_routes_on_readiness() -> None:
+    pod = _helm_deployment()["spec"]["template"]["spec"]
+    assert pod["restartPolicy"] == "Always"
+    [container] = pod["containers"]
+    assert container["ports"] == [{"name": "http", "containerPort": 8000}]
+    probes = {
+        kind: container[kind]["httpGet"]
+        for kind in ("startupProbe", "livenessProbe", "readinessProbe")
+    }
+    assert probes == {
+        "startupProbe": {"path": "/healthz", "port": "http"},
+        "livenessProbe": {"path": "/healthz", "port": "http"},
+        "readinessProbe": {"path": "/readyz", "port": "http"},
+    }
+    startup = container["startupProbe"]
+    assert startup["periodSeconds"] * startup["failureThreshold"] >= 60  # imports, migrations

@@ -280,7 +280,7 @@ format_kafka_storage() {
     fi
     log "formatting Kafka storage in ${KAFKA_DATA} (cluster id ${cid})"
     java -Xmx256m -Dlog4j2.configurationFile="${KAFKA_LOG4J}" -cp "$(java_cp)" \
-        kafka.tools.StorageTool format -t "${cid}" -c "${KAFKA_PROPS}" --ignore-formatted
+        kafka.tools.StorageTool format --cluster-id="${cid}" -c "${KAFKA_PROPS}" --ignore-formatted
 }
 
 kafka_fail() {
@@ -298,7 +298,7 @@ kafka_up() {
     if pid="$(kafka_pid)"; then
         log "Kafka already running (pid ${pid}); reusing it"
         cid="$(kafka_cluster_id)"
-        python3 "${KAFKA_READY_PY}" --host "${KAFKA_HOST}" --port "${KAFKA_PORT}" --cluster-id "${cid}" \
+        python3 "${KAFKA_READY_PY}" --host "${KAFKA_HOST}" --port "${KAFKA_PORT}" --cluster-id="${cid}" \
             --pid "${pid}" --timeout "${KAFKA_READY_TIMEOUT}" --quiet ||
             kafka_fail "the running Kafka (pid ${pid}) does not answer on ${KAFKA_HOST}:${KAFKA_PORT}"
         return 0
@@ -346,7 +346,7 @@ kafka_up() {
     done
     log "Kafka pid ${pid}; waiting up to ${KAFKA_READY_TIMEOUT} s for it to answer ApiVersions + Metadata"
     local rc=0
-    python3 "${KAFKA_READY_PY}" --host "${KAFKA_HOST}" --port "${KAFKA_PORT}" --cluster-id "${cid}" \
+    python3 "${KAFKA_READY_PY}" --host "${KAFKA_HOST}" --port "${KAFKA_PORT}" --cluster-id="${cid}" \
         --pid "${pid}" --timeout "${KAFKA_READY_TIMEOUT}" || rc=$?
     if [[ "${rc}" -ne 0 ]]; then
         if [[ "${rc}" -eq 2 ]]; then

@@ -162,3 +162,13 @@ async def test_stopping_while_a_restart_is_starting_stops_the_new_process_too() 
     await supervisor.stop()
     assert len(started) == 2
     assert not [p.pid for p in started if alive(p.pid)]
+
+
+def test_infra_passes_the_kafka_cluster_id_as_one_argument() -> None:
+    """A cluster id read back from ``meta.properties`` may start with ``-`` too: both Kafka's
+    StorageTool (``-t -B...``: "expected one argument", checked by hand) and the readiness
+    probe get it as ``--cluster-id=<id>``."""
+    script = (Path(dev.ROOT) / "deploy/local/infra.sh").read_text()
+    assert script.count('--cluster-id="${cid}"') == 3
+    assert '--cluster-id "${cid}"' not in script
+    assert '-t "${cid}"' not in script

@@ -189,6 +189,8 @@ async def records_until_now(topic: str, start: dict[Any, int]) -> list[Any]:
     """Every record of ``topic`` from ``start`` up to its current end."""
     end = await end_offsets(KAFKA, topic)
     total = sum(end[tp] - start.get(tp, 0) for tp in end)
+    if not total:
+        return []
     return await read_topic(KAFKA, start, until=lambda rs: len(rs) >= total)
 
 

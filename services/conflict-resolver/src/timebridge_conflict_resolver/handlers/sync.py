@@ -53,6 +53,7 @@ from typing import Any, Literal
 import structlog
 
 from timebridge_common.connections import ConnectionCopies
+from timebridge_common.crypto import DecryptionError
 from timebridge_common.errors import InvalidMessageError, TransientError
 from timebridge_common.events import (
     ConnectionChanged,
@@ -873,7 +874,13 @@ class Syncer:
             if not cores:
                 raise TransientError(f"no Core connection for workspace {integration.workspace_id}")
             connection = cores[0]
-        credential = self.connections.credentials(connection)
+        try:
+            credential = self.connections.credentials(connection)
+        except DecryptionError as exc:  # never decrypts with this key: invalid, not a retry
+            raise InvalidMessageError(
+                f"the credentials of connection {connection.connection_id} do not decrypt with"
+                " this service's key (TB_ENCRYPTION_KEY differs from ingest's?)"
+            ) from exc
         async with self.providers.target(system, connection.base_url, credential) as target:
             yield target
 

@@ -1,0 +1,1 @@
+"""Timebridge console: web pages for integration admins, over the services' public APIs."""

@@ -1,0 +1,64 @@
+"""Composition root of the console: settings -> session codec, service clients, pages."""
+
+import contextlib
+import datetime as dt
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import httpx
+import structlog
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from timebridge_common.crypto import SecretBox
+from timebridge_console.adapters.api import ServiceApis
+from timebridge_console.adapters.session_cookie import SessionCodec
+from timebridge_console.config import Settings
+from timebridge_console.entrypoints.activity_web import activity_router
+from timebridge_console.entrypoints.integrations_web import connect_router, integrations_router
+from timebridge_console.entrypoints.mapping_web import mapping_router, users_router
+from timebridge_console.entrypoints.web import PACKAGE, Web, auth_router, install
+
+NAME = "console"
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class Console:
+    settings: Settings
+    app: FastAPI
+    apis: ServiceApis
+
+
+def bootstrap(settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None) -> Console:
+    """Build the console; ``transport`` (tests) routes its API calls somewhere else than TCP."""
+    if settings.session_key is None:
+        log.warning("TB_SESSION_KEY unset: a random session key, sign-ins end on restart")
+        key = SecretBox.generate_key()
+    else:
+        key = settings.session_key.get_secret_value()
+    apis = ServiceApis(settings.services, timeout_s=settings.api_timeout_s, transport=transport)
+    web = Web(
+        SessionCodec(key),
+        apis,
+        ttl=dt.timedelta(seconds=settings.session_ttl_s),
+        secure_cookies=settings.secure_cookies,
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await apis.close()
+
+    app = FastAPI(title="Timebridge console", lifespan=lifespan, docs_url=None, redoc_url=None)
+    install(app, web)
+    app.mount("/static", StaticFiles(directory=PACKAGE / "static"), name="static")
+    app.include_router(auth_router(web))
+    app.include_router(connect_router(web))
+    app.include_router(integrations_router(web))
+    app.include_router(mapping_router(web))
+    app.include_router(users_router(web))
+    app.include_router(activity_router(web))
+    return Console(settings, app, apis)

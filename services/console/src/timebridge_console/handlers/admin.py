@@ -1,0 +1,186 @@
+"""What each page of the console asks of the services, as one signed-in admin of a workspace.
+
+Use cases only compose calls to the public APIs (paths as the services document them at
+``/docs``); every decision about rights and data stays in the services.
+"""
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+from timebridge_console.adapters.api import Caller, Params, segment
+from timebridge_console.domain.errors import ApiError
+
+
+@dataclass(frozen=True)
+class IntegrationRow:
+    integration: dict[str, Any]
+    health: dict[str, Any] | None
+    health_error: str | None
+
+
+class Admin:
+    def __init__(self, caller: Caller, workspace_id: str) -> None:
+        self._api = caller
+        self.workspace_id = workspace_id
+        self._ws = f"/v1/workspaces/{segment(workspace_id)}"
+
+    def _integration(self, integration_id: str) -> str:
+        return f"{self._ws}/integrations/{segment(integration_id)}"
+
+    # Settings > Integrations (ingest) and health (reporting)
+
+    async def check_access(self) -> None:
+        """Sign-in: the integrations API answers only the workspace's Core admins."""
+        await self._api.get("ingest", f"{self._ws}/integrations")
+
+    async def integrations(self) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = await self._api.get("ingest", f"{self._ws}/integrations")
+        return found
+
+    async def overview(self) -> list[IntegrationRow]:
+        """Every integration with its health, the health calls made concurrently."""
+        found = await self.integrations()
+        healths = await asyncio.gather(
+            *(self.health(i["integration_id"]) for i in found), return_exceptions=True
+        )
+        rows = []
+        for integration, health in zip(found, healths, strict=True):
+            if isinstance(health, ApiError):
+                rows.append(IntegrationRow(integration, None, str(health)))
+            elif isinstance(health, BaseException):
+                raise health
+            else:
+                rows.append(IntegrationRow(integration, health, None))
+        return rows
+
+    async def integration(self, integration_id: str) -> dict[str, Any]:
+        found: dict[str, Any] = await self._api.get("ingest", self._integration(integration_id))
+        return found
+
+    async def health(self, integration_id: str) -> dict[str, Any]:
+        found: dict[str, Any] = await self._api.get(
+            "reporting", f"{self._integration(integration_id)}/health"
+        )
+        return found
+
+    async def test_connection(self, provider: str, api_key: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self._api.post(
+            "ingest",
+            f"{self._ws}/integrations/{segment(provider)}/test",
+            {"api_key": api_key},
+        )
+        return result
+
+    async def connect(
+        self, provider: str, api_key: str, settings: dict[str, str | None]
+    ) -> dict[str, Any]:
+        body = {"provider": provider, "api_key": api_key, "settings": settings}
+        created: dict[str, Any] = await self._api.post("ingest", f"{self._ws}/integrations", body)
+        return created
+
+    async def update_settings(
+        self, integration_id: str, settings: dict[str, str | None]
+    ) -> dict[str, Any]:
+        updated: dict[str, Any] = await self._api.patch(
+            "ingest", self._integration(integration_id), {"settings": settings}
+        )
+        return updated
+
+    async def disconnect(self, integration_id: str) -> None:
+        await self._api.delete("ingest", self._integration(integration_id))
+
+    # Project, user and task mapping (mapping)
+
+    async def project_mappings(self, integration_id: str) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = await self._api.get(
+            "mapping", f"{self._integration(integration_id)}/project-mappings"
+        )
+        return found
+
+    async def map_project(
+        self, integration_id: str, core_project: str, tracker_project: str
+    ) -> None:
+        await self._api.put(
+            "mapping",
+            f"{self._integration(integration_id)}/project-mappings/{segment(core_project)}",
+            {"tracker_project_id": tracker_project},
+        )
+
+    async def unmap_project(self, integration_id: str, core_project: str) -> None:
+        await self._api.delete(
+            "mapping",
+            f"{self._integration(integration_id)}/project-mappings/{segment(core_project)}",
+        )
+
+    async def users(self, integration_id: str) -> dict[str, Any]:
+        found: dict[str, Any] = await self._api.get(
+            "mapping", f"{self._integration(integration_id)}/user-mappings"
+        )
+        return found
+
+    async def refresh_users(self, integration_id: str) -> dict[str, Any]:
+        found: dict[str, Any] = await self._api.post(
+            "mapping", f"{self._integration(integration_id)}/users/refresh"
+        )
+        return found
+
+    async def map_user(self, integration_id: str, core_user: str, tracker_user: str) -> None:
+        await self._api.put(
+            "mapping",
+            f"{self._integration(integration_id)}/user-mappings/{segment(core_user)}",
+            {"tracker_user_id": tracker_user},
+        )
+
+    async def unmap_user(self, integration_id: str, core_user: str) -> None:
+        await self._api.delete(
+            "mapping", f"{self._integration(integration_id)}/user-mappings/{segment(core_user)}"
+        )
+
+    async def held_entries(self, integration_id: str) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = await self._api.get(
+            "mapping", f"{self._integration(integration_id)}/held-entries"
+        )
+        return found
+
+    async def task_links(self, integration_id: str) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = await self._api.get(
+            "mapping", f"{self._integration(integration_id)}/task-links"
+        )
+        return found
+
+    async def link_task(self, integration_id: str, core_ticket: str, tracker_task: str) -> None:
+        await self._api.put(
+            "mapping",
+            f"{self._integration(integration_id)}/task-links/{segment(core_ticket)}",
+            {"tracker_task_id": tracker_task},
+        )
+
+    async def unlink_task(self, integration_id: str, core_ticket: str) -> None:
+        await self._api.delete(
+            "mapping", f"{self._integration(integration_id)}/task-links/{segment(core_ticket)}"
+        )
+
+    # Sync log (reporting) and conflicts (conflict-resolver)
+
+    async def sync_log(self, filters: Params) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = await self._api.get(
+            "reporting", f"{self._ws}/sync-log", params=filters
+        )
+        return found
+
+    async def conflicts(self, integration_id: str, status: str = "open") -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = await self._api.get(
+            "conflict_resolver",
+            f"{self._integration(integration_id)}/conflicts",
+            params={"status": status},
+        )
+        return found
+
+    async def resolve(self, conflict_id: str, keep: str) -> dict[str, Any]:
+        outcome: dict[str, Any] = await self._api.post(
+            "conflict_resolver",
+            f"{self._ws}/conflicts/{segment(conflict_id)}/resolution",
+            {"keep": keep},
+        )
+        return outcome

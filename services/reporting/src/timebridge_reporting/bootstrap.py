@@ -13,10 +13,12 @@ from timebridge_common.providers import shared_budget
 from timebridge_common.providers.clients import ProviderClients
 from timebridge_common.runtime import ServiceRuntime, build_runtime, http_app
 from timebridge_reporting.adapters.facts import PostgresFacts
+from timebridge_reporting.adapters.mail import Mailer
 from timebridge_reporting.adapters.postgres import PostgresReadModels
 from timebridge_reporting.config import Settings
-from timebridge_reporting.entrypoints import consumers
+from timebridge_reporting.entrypoints import consumers, reports_wiring
 from timebridge_reporting.entrypoints.http import CoreFactory, reports_router
+from timebridge_reporting.handlers.runner import Clock, ReportWorker
 
 NAME = "reporting"
 CORE = "core"
@@ -27,6 +29,7 @@ class Reporting:
     settings: Settings
     runtime: ServiceRuntime
     app: FastAPI
+    worker: ReportWorker | None = None
 
 
 def bootstrap(
@@ -36,6 +39,8 @@ def bootstrap(
     pool: asyncpg.Pool | None = None,
     tracer_provider: TracerProvider | None = None,
     core: CoreFactory | None = None,
+    mailer: Mailer | None = None,
+    clock: Clock | None = None,
 ) -> Reporting:
     """Build the service; ``core`` builds Core clients for the admin checks (tests: sandbox).
 
@@ -69,5 +74,7 @@ def bootstrap(
         return found[0].base_url if found else None
 
     app = http_app(runtime, title="Timebridge reporting")
-    app.include_router(reports_router(models, WorkspaceAdmins(core_factory, core_base_url)))
-    return Reporting(settings, runtime, app)
+    admins = WorkspaceAdmins(core_factory, core_base_url)
+    app.include_router(reports_router(models, admins))
+    worker = reports_wiring.wire(runtime, app, admins, settings, mailer=mailer, clock=clock)
+    return Reporting(settings, runtime, app, worker)

@@ -5,6 +5,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from timebridge_common.config import HttpConfig, ServiceSettings
 from timebridge_common.providers.clients import BudgetShares
+from timebridge_reporting.reports_config import ReportsConfig, SmtpConfig
 
 
 class Settings(BaseSettings, ServiceSettings):
@@ -15,3 +16,5 @@ class Settings(BaseSettings, ServiceSettings):
         default=BudgetShares.of("reporting"),
         description="This service's share of Core's request limit per token (admin checks)",
     )
+    smtp: SmtpConfig = SmtpConfig()
+    reports: ReportsConfig = ReportsConfig()

@@ -5,6 +5,7 @@ Deliberately independent of the writers: CSV through ``csv``, XLSX by reading th
 """
 
 import csv
+import datetime as dt
 import io
 import re
 import zipfile
@@ -76,3 +77,16 @@ def pdf_info(data: bytes) -> dict[str, str | int]:
         if found:
             info[key] = re.sub(rb"\\(.)", rb"\1", found.group(1)).decode("latin-1")
     return info
+
+
+class FakeClock:
+    """Injected time: tests move it instead of waiting."""
+
+    def __init__(self, now: dt.datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def set(self, now: dt.datetime) -> None:
+        self.now = now

@@ -8,10 +8,12 @@ workspace's precision, never summed.
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+Id = Annotated[str, Field(pattern=r"^[^\x00-\x1f\x7f]{1,200}$")]
+"""A client, project or user id as the sources give them: printable, bounded."""
 ReportKind = Literal["time", "utilization", "billing", "performance", "reconciliation"]
 Value = str | int | Decimal | dt.date | None
 
@@ -50,11 +52,15 @@ class ReportParams(BaseModel):
     source: str = Field(
         default="core", pattern=r"^[a-z][a-z0-9_-]{1,39}$", description="Whose entries to count"
     )
-    clients: tuple[str, ...] = Field(default=(), description="Only these client ids (empty: all)")
-    projects: tuple[str, ...] = Field(default=(), description="Only these project ids")
+    clients: tuple[Id, ...] = Field(
+        default=(), max_length=100, description="Only these client ids (empty: all)"
+    )
+    projects: tuple[Id, ...] = Field(
+        default=(), max_length=100, description="Only these project ids"
+    )
     capacity_hours_per_day: Decimal = Field(default=Decimal(8), ge=0, le=24)
-    capacity_hours: dict[str, Decimal] = Field(
-        default_factory=dict, description="Per user id: hours available per working day"
+    capacity_hours: dict[Id, Annotated[Decimal, Field(ge=0, le=24)]] = Field(
+        default_factory=dict, max_length=1000, description="Per user id: hours per working day"
     )
     week_start: Literal["monday", "sunday"] = "monday"
     hours_precision: int = Field(default=2, ge=0, le=4, description="Displayed hours' decimals")

@@ -1,0 +1,56 @@
+"""Wiring of the reports into the service: routes, the work loop and the outbox relay."""
+
+import datetime as dt
+
+from fastapi import FastAPI
+
+from timebridge_common.auth import WorkspaceAdmins
+from timebridge_common.db.outbox import OutboxRelay
+from timebridge_common.kafka.publisher import EventPublisher
+from timebridge_common.runtime import ServiceRuntime
+from timebridge_reporting.adapters.mail import Mailer, SmtpMailer
+from timebridge_reporting.adapters.report_queries import PostgresReportQueries
+from timebridge_reporting.adapters.runs import PostgresRuns
+from timebridge_reporting.adapters.work import PostgresWork
+from timebridge_reporting.config import Settings
+from timebridge_reporting.entrypoints.reports_http import report_routes
+from timebridge_reporting.handlers.runner import Clock, ReportWorker, WorkerSettings
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def wire(
+    runtime: ServiceRuntime,
+    app: FastAPI,
+    admins: WorkspaceAdmins,
+    settings: Settings,
+    *,
+    mailer: Mailer | None = None,
+    clock: Clock | None = None,
+) -> ReportWorker:
+    """Add the report routes and background loops; ``mailer``/``clock`` are injected by tests."""
+    assert runtime.pool is not None
+    clock = clock or _now
+    queries = PostgresReportQueries(runtime.pool)
+    runs, work = PostgresRuns(runtime.pool), PostgresWork(runtime.pool)
+    config = settings.reports
+    worker = ReportWorker(
+        queries,
+        runs,
+        work,
+        mailer or SmtpMailer(settings.smtp),
+        WorkerSettings(
+            sender=settings.smtp.sender,
+            portal_url=config.portal_url,
+            max_attempts=config.max_attempts,
+            backoff_s=config.backoff_s,
+            poll_interval_s=config.poll_interval_s,
+        ),
+        clock=clock,
+    )
+    publisher = EventPublisher(runtime.broker, runtime.tracer, runtime.name)
+    runtime.background += [worker.run, OutboxRelay(runtime.pool, publisher).run]
+    app.include_router(report_routes(queries, runs, work, admins, clock))
+    return worker

@@ -18,9 +18,11 @@ from timebridge_common.providers.clients import ProviderClients
 from timebridge_common.providers.core import CoreClient
 from timebridge_common.refusals import RefusedError, refusal_handler
 from timebridge_common.runtime import ServiceRuntime, build_runtime, http_app
+from timebridge_common.webhooks import replay
 from timebridge_invoice_export.adapters.core import CoreDirectory
 from timebridge_invoice_export.adapters.postgres import Store
 from timebridge_invoice_export.adapters.tools import ProductionTools
+from timebridge_invoice_export.adapters.verifications import PostgresVerifications
 from timebridge_invoice_export.config import Settings
 from timebridge_invoice_export.entrypoints import consumers
 from timebridge_invoice_export.entrypoints.http import api_router, oauth_router
@@ -32,6 +34,7 @@ from timebridge_invoice_export.handlers.notifications import Notifications
 from timebridge_invoice_export.handlers.poller import Poller
 from timebridge_invoice_export.handlers.ports import AccountingTools
 from timebridge_invoice_export.handlers.sync import PRODUCER, ToolSync
+from timebridge_invoice_export.handlers.verifications import CallbackVerifications
 
 NAME = PRODUCER
 
@@ -66,7 +69,11 @@ def bootstrap(
     runtime = build_runtime(
         NAME,
         settings,
-        migrations=(connection_copies.MIGRATIONS, "timebridge_invoice_export.adapters.migrations"),
+        migrations=(
+            connection_copies.MIGRATIONS,
+            replay.MIGRATIONS,
+            "timebridge_invoice_export.adapters.migrations",
+        ),
         broker=broker,
         pool=pool,
         tracer_provider=tracer_provider,
@@ -86,6 +93,9 @@ def bootstrap(
     sync = ToolSync(store, connections, clock)
     invoices = Invoices(store, connections, sync, clock)
     publisher = EventPublisher(runtime.broker, runtime.tracer, NAME)
+    verifications = CallbackVerifications(
+        store, PostgresVerifications(runtime.pool, box), connections, clock
+    )
     notifications = Notifications(
         store,
         connections,
@@ -94,6 +104,10 @@ def bootstrap(
         quickbooks_verifier=settings.quickbooks.webhook_secret.get_secret_value(),
         xero_webhook_key=settings.xero.webhook_secret.get_secret_value(),
         publish_timeout_s=settings.publish_timeout_s,
+        window=replay.PostgresReplayWindow(runtime.pool),
+        verifications=verifications,
+        freshbooks_window_s=settings.freshbooks_replay_window_s,
+        clock=clock,
     )
     poller = Poller(
         store,
@@ -109,6 +123,7 @@ def bootstrap(
         tick_s=settings.poll_tick_s,
         stall_s=settings.export_stall_s,
         clock=clock,
+        verifications=verifications,
     )
     connections.on_connected = poller.wake
     consumers.register(runtime, store, invoices, notifications)

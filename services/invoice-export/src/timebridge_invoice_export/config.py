@@ -85,6 +85,13 @@ class Settings(BaseSettings, ServiceSettings):
     publish_timeout_s: float = Field(
         default=10.0, gt=0, description="How long a webhook waits for Kafka before answering 503"
     )
+    freshbooks_replay_window_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="FreshBooks deliveries carry no time nor id: an identical signed notice"
+        " within this window is a replay (answered, not republished; a genuine repeat inside"
+        " it is left to the poll)",
+    )
     oauth_state_ttl_s: int = Field(
         default=900, gt=0, description="How long an admin may take on a tool's consent screen"
     )

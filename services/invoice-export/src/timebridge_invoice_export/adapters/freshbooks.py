@@ -300,11 +300,16 @@ FormFields = Mapping[str, str] | Iterable[tuple[str, str]]
 """Form fields in the order they were received."""
 
 
-def webhook_signature(verifier: str, fields: FormFields) -> str:
-    """FreshBooks' signature of a delivery: the fields re-serialised as Python's ``json.dumps``
-    writes a dict of strings (received order, default separators), HMAC-SHA256, base64."""
+def signed_message(fields: FormFields) -> str:
+    """What FreshBooks signs: the fields re-serialised as Python's ``json.dumps`` writes a dict
+    of strings (received order, default separators)."""
     pairs = fields.items() if isinstance(fields, Mapping) else fields
-    message = json.dumps({key: str(value) for key, value in pairs})
+    return json.dumps({key: str(value) for key, value in pairs})
+
+
+def webhook_signature(verifier: str, fields: FormFields) -> str:
+    """FreshBooks' signature of a delivery: HMAC-SHA256 of :func:`signed_message`, base64."""
+    message = signed_message(fields)
     digest = hmac.new(verifier.encode(), message.encode(), hashlib.sha256).digest()
     return base64.b64encode(digest).decode()
 

@@ -735,7 +735,8 @@ def verify_webhook(verifier_token: str, body: bytes, signature: str | None) -> b
     if not signature:
         return False
     mac = hmac.new(verifier_token.encode(), body, hashlib.sha256).digest()
-    return hmac.compare_digest(base64.b64encode(mac).decode(), signature.strip())
+    # Bytes, not text: compare_digest raises on non-ASCII text (a header with such bytes).
+    return hmac.compare_digest(base64.b64encode(mac), signature.strip().encode())
 
 
 @dataclass(frozen=True)

@@ -295,8 +295,9 @@ class QuickBooksTool:
         request_id = _idempotency_key(draft.invoice_id, qbo.REQUEST_ID_LIMIT)
         return _qbo_invoice(await self._client.create_invoice(invoice, request_id=request_id))
 
-    async def ensure_webhooks(self, url: str) -> None:
+    async def ensure_webhooks(self, url: str) -> list[str]:  # noqa: ARG002 - per app
         """QuickBooks webhooks are one endpoint per app, set in Intuit's developer portal."""
+        return []
 
     async def verify_webhook_registration(self, registration_id: str, verifier: str) -> None:
         """Nothing to confirm: QuickBooks registers no webhooks per company."""
@@ -482,8 +483,9 @@ class XeroTool:
         key = _idempotency_key(draft.invoice_id, xro.IDEMPOTENCY_KEY_MAX)
         return _xero_invoice(await self._client.create_invoice(invoice, idempotency_key=key))
 
-    async def ensure_webhooks(self, url: str) -> None:
+    async def ensure_webhooks(self, url: str) -> list[str]:  # noqa: ARG002 - per app
         """Xero webhooks are one subscription per app, set in Xero's developer portal."""
+        return []
 
     async def verify_webhook_registration(self, registration_id: str, verifier: str) -> None:
         """Nothing to confirm: Xero registers no webhooks per organisation."""
@@ -607,24 +609,31 @@ class FreshBooksTool:
             raise _refused("freshbooks", draft, exc) from exc
         return _fb_invoice(await self._client.ensure_invoice(invoice))
 
-    async def ensure_webhooks(self, url: str) -> None:
+    async def ensure_webhooks(self, url: str) -> list[str]:
         """A callback per :data:`FRESHBOOKS_EVENTS` at ``url``, unless one is there: a verified
         one is kept, an unverified one gets its verification posted again (the first may have
-        been lost)."""
+        been lost). Returns the ids of the callbacks now awaiting verification, as FreshBooks'
+        answers name them (only those may be confirmed: see handlers/verifications.py)."""
         existing = await self._client.callbacks()
+        awaiting: list[str] = []
         for event in FRESHBOOKS_EVENTS:
             mine = [c for c in existing if c.uri == url and c.event == event]
             if any(c.verified for c in mine):
                 continue
             if mine:
                 await self._client.resend_verification(mine[0].callbackid)
+                awaiting.append(str(mine[0].callbackid))
                 continue
             try:
-                await self._client.create_callback(event, url)
+                created = await self._client.create_callback(event, url)
             except OutcomeUnknownError:
                 again = await self._client.callbacks()
-                if not any(c.uri == url and c.event == event for c in again):
+                found = [c for c in again if c.uri == url and c.event == event]
+                if not found:
                     raise
+                created = found[0]
+            awaiting.append(str(created.callbackid))
+        return awaiting
 
     async def verify_webhook_registration(self, registration_id: str, verifier: str) -> None:
         callback_id = _number_id("freshbooks", "callback", registration_id)

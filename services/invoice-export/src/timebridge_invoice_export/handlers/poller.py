@@ -23,6 +23,7 @@ from timebridge_invoice_export.handlers.connections import Connections, ToolUnus
 from timebridge_invoice_export.handlers.invoices import Invoices
 from timebridge_invoice_export.handlers.ports import Clock
 from timebridge_invoice_export.handlers.sync import ToolSync
+from timebridge_invoice_export.handlers.verifications import CallbackVerifications
 
 log = structlog.get_logger(__name__)
 
@@ -43,8 +44,10 @@ class Poller:
         tick_s: float,
         stall_s: float,
         clock: Clock,
+        verifications: CallbackVerifications,
     ) -> None:
         self._store = store
+        self._verifications = verifications
         self._connections = connections
         self._sync = sync
         self._invoices = invoices
@@ -90,9 +93,13 @@ class Poller:
         try:
             # Every poll: a callback deleted in the tool is registered again, and one whose
             # verification never arrived is asked for it again (FreshBooks; a no-op elsewhere).
+            # Verifications FreshBooks posts meanwhile are held, then confirmed only for the
+            # callback ids its answers name (handlers/verifications.py).
             url = self._webhook_url(connection.provider, connection_id)
+            await self._verifications.registering(connection_id)
             async with self._connections.tool(connection) as tool:
-                await tool.ensure_webhooks(url)
+                awaiting = await tool.ensure_webhooks(url)
+            await self._verifications.registered(connection, awaiting)
             if connection.webhooks_registered_at is None:
                 async with self._store.tx() as tx:
                     await tx.webhooks_registered(connection_id, self._clock())

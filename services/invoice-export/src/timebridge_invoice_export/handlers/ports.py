@@ -63,9 +63,11 @@ class AccountingTool(Protocol):
         (after a timeout, a crash, a redelivery) returns the invoice made the first time."""
         ...
 
-    async def ensure_webhooks(self, url: str) -> None:
+    async def ensure_webhooks(self, url: str) -> list[str]:
         """Register the tool's webhooks for this company at ``url`` if the tool registers them
-        per company (FreshBooks callbacks); QuickBooks and Xero configure them per app."""
+        per company (FreshBooks callbacks); QuickBooks and Xero configure them per app.
+        Returns the ids of the registrations now awaiting their verification (FreshBooks:
+        created, or asked to post their verifier again)."""
         ...
 
     async def verify_webhook_registration(self, registration_id: str, verifier: str) -> None:

@@ -1,22 +1,28 @@
 """The fault suite: a stream of signed Core webhooks while everything underneath is killed.
 
 On a private broker and PostgreSQL cluster (``faults/infra.py``; the shared ones are never
-touched), ingest and mapping run as real processes. While a sender posts every version of every
-entry (retrying whatever is not answered 202, as Core does), the suite
+touched), ingest, mapping and the conflict-resolver run as real processes, with the Core and
+Everhour sandboxes on loopback, set up as an admin would (``faults/platform.py``). While a
+sender posts every version of every entry (retrying whatever is not answered 202, as Core
+does), the suite
 
 1. kills the Kafka broker with SIGKILL and restarts it;
 2. kills PostgreSQL (postmaster and backends, SIGKILL) for longer than a consumer's retry budget
-   (5 attempts, ~8 s of backoff), then restarts it, while mapping has a backlog to handle;
-3. kills each service with SIGKILL and restarts it.
+   (5 attempts, ~8 s of backoff) while mapping has a backlog to handle, then restarts it;
+3. kills each service with SIGKILL and restarts it, a few seconds apart.
 
 Then every version answered 202 must be in Kafka (a 202 means durably published), in the order
 it was accepted per entry; mapping must hold every entry exactly once at its last accepted
-version, having claimed each accepted event once; no dead-letter topic may hold a record; no
-service may have exited on its own. All findings are collected and reported together, with the
-counts (faults, webhooks sent/accepted/retried, entries lost/duplicated/out of order).
+version, having handled each accepted event once; Everhour must hold each entry's last version
+exactly once (one record per day, created once, its time the sum of the day's entries) and Core
+no echo of those writes; no dead-letter topic may hold a record; no service may have exited on
+its own. All findings are collected and reported together with the counts (faults injected,
+webhooks sent/accepted/retried, entries lost/duplicated/out of order), printed with ``-s``.
+Set ``TIMEBRIDGE_FAULTS_KEEP=1`` to keep the private state dir and the services' logs.
 """
 
 import asyncio
+import datetime as dt
 import json
 import time
 from collections import Counter, defaultdict
@@ -25,7 +31,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
-import httpx
 
 from timebridge_common.config import KafkaConfig
 from timebridge_common.crypto import SecretBox
@@ -34,7 +39,8 @@ from timebridge_common.kafka.topics import ensure_topics
 
 from .faults.infra import PrivateInfra, private_infra
 from .faults.kafka import dead_letter_topics, read_all
-from .faults.load import CoreSender, LoadStats
+from .faults.load import CoreSender, LoadStats, Version, Who
+from .faults.platform import Sandboxes, connect, sandboxes
 from .faults.services import ServiceProcess
 
 ENTRIES, VERSIONS = 160, 3
@@ -51,8 +57,11 @@ ADMIN = "fault-suite-admin-token"
 
 @dataclass
 class Faults:
+    """What was injected, and what the run found (findings fail the test; counts are shown)."""
+
     injected: list[str] = field(default_factory=list)
     findings: list[str] = field(default_factory=list)
+    counts: list[str] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
 
     def note(self, what: str, since: float) -> None:
@@ -96,12 +105,20 @@ async def inject_faults(
     )
     if backlog == 0:
         faults.findings.append("no backlog built up before the database outage: nothing tested")
-    for service in services:
-        await asyncio.sleep(4)
+
+    async def kill_and_restart(service: ServiceProcess) -> None:
         since = time.monotonic()
         await service.kill()
         await service.start()
         faults.note(f"{service.module} SIGKILL + restart", since)
+
+    # A restart takes ~10 s more than a start: the group waits for the killed member's session
+    # to time out. So the next kill does not wait for it: all three hit the stream mid-flight.
+    restarts = []
+    for service in reversed(services):
+        await asyncio.sleep(4)
+        restarts.append(asyncio.create_task(kill_and_restart(service)))
+    await asyncio.gather(*restarts)
 
 
 async def query(dsn: str, sql: str, *args: Any) -> list[asyncpg.Record]:
@@ -131,57 +148,36 @@ def per_key_order_violations(records: list[Any]) -> list[str]:
     seen: dict[str, list[int]] = defaultdict(list)
     for record in sorted(records, key=lambda r: (r.partition, r.offset)):
         payload = json.loads(record.value)
-        if payload.get("workspace_id") == WORKSPACE:
+        if payload.get("workspace_id") == WORKSPACE and payload.get("source") == "core":
             seen[payload["external_id"]].append(payload["entry"]["duration_seconds"])
     return [entry for entry, order in seen.items() if order != sorted(order)]
 
 
 async def test_faults_lose_duplicate_and_reorder_nothing() -> None:
-    async with private_infra() as infra:
+    async with private_infra() as infra, sandboxes(WORKSPACE) as boxes:
         kafka = KafkaConfig(bootstrap_servers=infra.kafka, group_prefix="faults")
         await ensure_topics(kafka)
-        logs = infra.state_dir / "services"
-        logs.mkdir()
-        common = {
-            "TB_KAFKA__BOOTSTRAP_SERVERS": infra.kafka,
-            "TB_KAFKA__GROUP_PREFIX": kafka.group_prefix,
-            "TB_TELEMETRY__LOG_LEVEL": "INFO",
-            "TB_ENCRYPTION_KEY": SecretBox.generate_key(),
-        }
-        ingest = ServiceProcess(
-            "timebridge_ingest",
-            {
-                **common,
-                "TB_DATABASE__URL": infra.dsn("tb_ingest"),
-                "TB_ADMIN_TOKEN": ADMIN,
-                "TB_POLL_TICK_S": "3600",
-            },
-            logs / "ingest.log",
-        )
-        mapping = ServiceProcess(
-            "timebridge_mapping",
-            {**common, "TB_DATABASE__URL": infra.dsn("tb_mapping")},
-            logs / "mapping.log",
-        )
-        services = [ingest, mapping]
+        services = platform(infra, boxes)
+        ingest, mapping, _ = services
         await asyncio.gather(*(s.start() for s in services))
         supervisors = [asyncio.create_task(s.supervise()) for s in services]
         try:
-            async with httpx.AsyncClient() as http:
-                put = await http.put(
-                    f"{ingest.url}/v1/admin/workspaces/{WORKSPACE}/webhook-secrets/core",
-                    json={"secret": SECRET},
-                    headers={"authorization": f"Bearer {ADMIN}"},
-                )
-                assert put.status_code == 204, put.text
+            await connect(boxes, ingest.url, mapping.url, ADMIN, SECRET)
+            who = Who(boxes.ann, boxes.project, boxes.ticket)
             sender = CoreSender(
-                ingest.url, WORKSPACE, SECRET, ENTRIES, VERSIONS, SPREAD_S, SEND_DEADLINE_S
+                ingest.url, WORKSPACE, SECRET, ENTRIES, VERSIONS, SPREAD_S, SEND_DEADLINE_S, who
             )
             faults = Faults()
             stats, _ = await asyncio.gather(
                 sender.run(), inject_faults(infra, services, mapping, sender.stats, faults)
             )
-            findings = faults.findings + await check(infra, services, stats)
+            findings = faults.findings + await check(infra, services, stats, faults.counts)
+            findings += await check_synced(infra, boxes, stats, faults.counts)
+            for service in services:
+                for exit_ in service.unexpected_exits:
+                    findings.append(f"{service.module} exited on its own: {exit_}")
+                if not await service.ready():
+                    findings.append(f"{service.module} not ready at the end:\n{service.log_tail()}")
         finally:
             for task in supervisors:
                 task.cancel()
@@ -191,8 +187,47 @@ async def test_faults_lose_duplicate_and_reorder_nothing() -> None:
         assert not findings, report
 
 
-async def check(infra: PrivateInfra, services: list[ServiceProcess], stats: LoadStats) -> list[str]:
-    """Every finding, so one run reports all defects (and the counts) at once."""
+def platform(infra: PrivateInfra, boxes: Sandboxes) -> list[ServiceProcess]:
+    """Ingest, mapping and the conflict-resolver on the private broker and cluster."""
+    logs = infra.state_dir / "services"
+    logs.mkdir()
+    common = {
+        "TB_KAFKA__BOOTSTRAP_SERVERS": infra.kafka,
+        "TB_KAFKA__GROUP_PREFIX": "faults",
+        "TB_TELEMETRY__LOG_LEVEL": "INFO",
+        "TB_ENCRYPTION_KEY": SecretBox.generate_key(),
+        # The sandboxes do not limit; the whole of each provider's limit keeps the run short.
+        "TB_BUDGET__EVERHOUR": "20",
+        "TB_BUDGET__CORE": "10",
+    }
+
+    def service(module: str, database: str, **settings: str) -> ServiceProcess:
+        env = {**common, "TB_DATABASE__URL": infra.dsn(database), **settings}
+        return ServiceProcess(module, env, logs / f"{database}.log")
+
+    ingest = service(
+        "timebridge_ingest",
+        "tb_ingest",
+        TB_ADMIN_TOKEN=ADMIN,
+        TB_EVERHOUR_API_URL=boxes.everhour_url,
+        TB_POLL_TICK_S="3600",
+    )
+    ingest.env["TB_PUBLIC_BASE_URL"] = ingest.url  # where Everhour delivers its webhooks
+    mapping = service("timebridge_mapping", "tb_mapping")
+    resolver = service(
+        "timebridge_conflict_resolver",
+        "tb_conflict_resolver",
+        TB_EVERHOUR_REQUESTS_PER_10S="100000",
+        # An attempt killed mid-write holds its record's lease; the next one waits this long.
+        TB_WRITE_LEASE_S="5",
+    )
+    return [ingest, mapping, resolver]
+
+
+async def check(
+    infra: PrivateInfra, services: list[ServiceProcess], stats: LoadStats, counts: list[str]
+) -> list[str]:
+    """Kafka and mapping: every finding, so one run reports all defects (and the counts)."""
     findings: list[str] = []
     if stats.gave_up:
         findings.append(f"{len(stats.gave_up)} deliveries never answered 202: {stats.gave_up[:5]}")
@@ -204,7 +239,7 @@ async def check(infra: PrivateInfra, services: list[ServiceProcess], stats: Load
         rows = await query(
             mapping_dsn,
             "SELECT external_id, (fields->>'duration_seconds')::int AS duration, last_event_id"
-            " FROM source_entries WHERE workspace_id = $1",
+            " FROM source_entries WHERE workspace_id = $1 AND source = 'core'",
             WORKSPACE,
         )
         return {r["external_id"]: (r["duration"], str(r["last_event_id"])) for r in rows}
@@ -229,21 +264,12 @@ async def check(infra: PrivateInfra, services: list[ServiceProcess], stats: Load
             f"{len(wrong)} entries not at their last accepted version: "
             + ", ".join(f"{e} holds {held[e]} wants {wanted()[e]}" for e in wrong[:3])
         )
-    claims = Counter(
-        str(r["event_id"])
-        for r in await query(
-            mapping_dsn,
-            "SELECT event_id FROM inbox WHERE consumer = 'mapping.time-entry-logged'",
-        )
-    )
-    unclaimed = accepted_ids - set(claims)
-    if unclaimed:
-        findings.append(f"{len(unclaimed)} accepted events never handled by mapping")
-    extra = set(claims) - accepted_ids
-    if extra:
-        findings.append(f"{len(extra)} events handled by mapping that no 202 announced")
 
-    records = await read_all(infra.kafka, [TimeEntryLogged.topic()])
+    records = [
+        r
+        for r in await read_all(infra.kafka, [TimeEntryLogged.topic()])
+        if json.loads(r.value or b"{}").get("source") == "core"
+    ]
     published = Counter(r.headers.get("ce_id") for r in records)
     missing = accepted_ids - set(published)
     if missing:
@@ -252,25 +278,109 @@ async def check(infra: PrivateInfra, services: list[ServiceProcess], stats: Load
     disorder = per_key_order_violations(records)
     if disorder:
         findings.append(f"{len(disorder)} entries out of order in the topic: {disorder[:5]}")
+
+    claims = {
+        str(r["event_id"])
+        for r in await query(
+            mapping_dsn, "SELECT event_id FROM inbox WHERE consumer = 'mapping.time-entry-logged'"
+        )
+    }
+    unclaimed = accepted_ids - claims
+    if unclaimed:
+        findings.append(f"{len(unclaimed)} accepted events never handled by mapping")
+    extra = (claims & set(published)) - accepted_ids
+    if extra:
+        findings.append(f"{len(extra)} Core events handled by mapping that no 202 announced")
     stale = [
         line
         for line in services[1].log_lines()
-        if line.get("event") == "time entry handled" and line.get("outcome") == "stale"
+        if line.get("event") == "time entry handled"
+        and line.get("outcome") == "stale"
+        and line.get("source") == "core"
     ]
     if stale:
         findings.append(f"mapping saw {len(stale)} versions older than one it held (reordered)")
 
+    counts.append(
+        f"mapping: {len(held)} of {len(expected)} entries stored, {len(lost)} lost,"
+        f" {len(wrong)} not at their last version, {len(stale)} reordered;"
+        f" {stats.copies_in_kafka - len(accepted_ids)} events published twice (retried"
+        f" deliveries), each handled once ({len(claims & accepted_ids)} claims)"
+    )
     letters = await read_all(infra.kafka, await dead_letter_topics(infra.kafka))
+    counts.append(f"dead letters: {len(letters)}")
     for letter in letters:
         findings.append(
             f"dead letter in {letter.topic} (event {letter.headers.get('ce_id')}): "
             + letter.headers.get("kafka_dlt-exception-message", "?")[:300]
         )
-    for service in services:
-        for exit_ in service.unexpected_exits:
-            findings.append(f"{service.module} exited on its own: {exit_}")
-        if not await service.ready():
-            findings.append(f"{service.module} not ready at the end:\n{service.log_tail()}")
+    return findings
+
+
+async def check_synced(
+    infra: PrivateInfra, boxes: Sandboxes, stats: LoadStats, counts: list[str]
+) -> list[str]:
+    """Everhour: one record per day, created once, holding exactly the last accepted version of
+    each of that day's entries (its time their sum, its comment their notes, each once)."""
+    expected: dict[dt.date, list[Version]] = defaultdict(list)
+    for version in stats.accepted_versions.values():
+        expected[version.date].append(version)
+
+    def held() -> dict[dt.date, tuple[int, list[str]]]:
+        return {
+            r.date: (r.time, sorted((r.comment or "").split("; ")))
+            for r in boxes.everhour.records.values()
+            if r.task == boxes.task
+        }
+
+    def wanted() -> dict[dt.date, tuple[int, list[str]]]:
+        return {
+            day: (sum(v.duration_seconds for v in vs), sorted(v.notes for v in vs))
+            for day, vs in expected.items()
+        }
+
+    async def synced() -> bool:
+        return held() == wanted()
+
+    findings: list[str] = []
+    await wait_until(synced, CONVERGE_S)
+    now, want = held(), wanted()
+    held_notes = Counter(n for _, notes in now.values() for n in notes)
+    wanted_notes = {n for _, notes in want.values() for n in notes}
+    counts.append(
+        f"Everhour: {len(now)} records holding {len(set(held_notes) & wanted_notes)} of"
+        f" {len(wanted_notes)} entries at their last version;"
+        f" {len(wanted_notes - set(held_notes))} lost,"
+        f" {sum(c - 1 for c in held_notes.values())} duplicated,"
+        f" {len(set(held_notes) - wanted_notes)} at an older version"
+    )
+    for day in sorted(set(now) | set(want)):
+        if now.get(day) != want.get(day):
+            has, wants = now.get(day, (0, [])), want.get(day, (0, []))
+            lost = sorted(set(wants[1]) - set(has[1]))
+            dup = sorted(n for n, c in Counter(has[1]).items() if c > 1)
+            stray = sorted(set(has[1]) - set(wants[1]))
+            findings.append(
+                f"Everhour {day}: {has[0]} s, wants {wants[0]} s; missing {lost[:5]},"
+                f" duplicated {dup[:5]}, not the last accepted version {stray[:5]}"
+            )
+    records = list(boxes.everhour.records.values())
+    for record in records:
+        actions = [h["action"] for h in record.history]
+        if actions.count("ADD") != 1:
+            findings.append(f"Everhour record {record.id} {record.date} created {actions}")
+    if len(records) != len(want):
+        findings.append(f"Everhour holds {len(records)} records, wants {len(want)}")
+    copies = [e for e in boxes.core.entries.values() if e.workspace_id == WORKSPACE]
+    if copies:
+        findings.append(f"{len(copies)} echoes of our own Everhour writes copied back into Core")
+    links = await query(
+        infra.dsn("tb_conflict_resolver"), "SELECT count(*) AS n FROM sync_links WHERE active"
+    )
+    if links[0]["n"] != len(stats.accepted_versions):
+        findings.append(
+            f"the resolver links {links[0]['n']} entries, wants {len(stats.accepted_versions)}"
+        )
     return findings
 
 
@@ -280,7 +390,8 @@ def summary(faults: Faults, stats: LoadStats, findings: list[str]) -> str:
         f"faults injected ({len(faults.injected)}): " + "; ".join(faults.injected),
         f"webhooks: {len(stats.event_ids)} versions of {len(stats.accepted_versions)} entries"
         f" accepted (202), {stats.attempts} posts, {stats.retried} retried,"
-        f" answers {dict(stats.statuses)}, {stats.copies_in_kafka} copies in Kafka",
+        f" answers {dict(stats.statuses)}",
+        *faults.counts,
         f"findings ({len(findings)}):",
         *(f"  - {f}" for f in findings),
     ]

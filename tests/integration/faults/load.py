@@ -14,13 +14,24 @@ import random
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
 
 import httpx
 
 from timebridge_ingest.domain.core_webhook import sign
 
 BASE = dt.datetime(2026, 11, 21, 8, 0, tzinfo=dt.UTC)
+DAYS = 4
+"""Entries spread over this many days: Everhour holds one record per person, task and day, so
+each day's record is the sum of that day's entries."""
+
+
+@dataclass(frozen=True)
+class Who:
+    """The Core user, project and ticket every entry is logged by and on."""
+
+    user: str = "u_1"
+    project: str = "p_1"
+    ticket: str = "T-1"
 
 
 @dataclass(frozen=True)
@@ -30,6 +41,11 @@ class Version:
     delivery: str
     duration_seconds: int
     updated_at: dt.datetime
+    date: dt.date
+
+    @property
+    def notes(self) -> str:
+        return f"{self.entry} v{self.version}"
 
 
 def versions_of(n: int, count: int) -> list[Version]:
@@ -41,12 +57,13 @@ def versions_of(n: int, count: int) -> list[Version]:
             f"dlv-{n:04d}-{v}",
             duration_seconds=600 + 60 * n + v,
             updated_at=BASE + dt.timedelta(minutes=n, seconds=v),
+            date=BASE.date() + dt.timedelta(days=n % DAYS),
         )
         for v in range(1, count + 1)
     ]
 
 
-def body_of(workspace: str, version: Version, **entry: Any) -> bytes:
+def body_of(workspace: str, version: Version, who: Who) -> bytes:
     return json.dumps(
         {
             "id": version.delivery,
@@ -56,18 +73,16 @@ def body_of(workspace: str, version: Version, **entry: Any) -> bytes:
             "data": {
                 "time_entry": {
                     "id": version.entry,
-                    "user": {"id": "u_1", "email": "ann@acme.test", "name": "Ann"},
-                    "project_id": "p_1",
-                    "ticket_id": "T-1",
-                    "date": "2026-11-21",
-                    "started_at": "2026-11-21T08:00:00Z",
+                    "user": {"id": who.user, "email": "ann@acme.test", "name": "Ann"},
+                    "project_id": who.project,
+                    "ticket_id": who.ticket,
+                    "date": version.date.isoformat(),
                     "duration_seconds": version.duration_seconds,
-                    "notes": f"{version.entry} v{version.version}",
+                    "notes": version.notes,
                     "billable": True,
                     "timezone": "Europe/Paris",
                     "updated_at": version.updated_at.isoformat(),
                     "version": version.version,
-                    **entry,
                 }
             },
         }
@@ -100,6 +115,7 @@ class CoreSender:
     versions: int
     spread_s: float
     deadline_s: float
+    who: Who = field(default_factory=Who)
     stats: LoadStats = field(default_factory=LoadStats)
 
     async def run(self) -> LoadStats:
@@ -118,7 +134,7 @@ class CoreSender:
             await asyncio.sleep(random.uniform(0.2, 1.0))
 
     async def _deliver(self, http: httpx.AsyncClient, version: Version, deadline: float) -> bool:
-        body = body_of(self.workspace, version)
+        body = body_of(self.workspace, version, self.who)
         delay = 0.5
         while time.monotonic() < deadline:
             self.stats.attempts += 1

@@ -5,6 +5,7 @@ ingest's database, is written only after Kafka acknowledged, and a claim left by
 between the two is taken over (a duplicate, never a loss).
 """
 
+import asyncio
 import datetime as dt
 import json
 import time
@@ -187,3 +188,21 @@ async def test_expired_rows_are_purged(gateway: Gateway) -> None:
         "SELECT count(*) FROM webhook_deliveries WHERE receiver = 'core:expired'"
     )
     assert left == 0
+
+
+async def test_a_burst_of_concurrent_replays_publishes_once(gateway: Gateway) -> None:
+    """Replays sent all at once: one publishes; the others wait for it (409, retry) or get its
+    answer; none answers 2xx before Kafka acknowledged, and one record reaches the topic."""
+    workspace = await _workspace(gateway)
+    before = await end_offsets(KAFKA, TimeEntryLogged.topic())
+    body = _delivery(workspace, "dlv-burst", "te-burst")
+    signature = sign(SECRET, int(time.time()), body)
+    answers = await asyncio.gather(*(_post(gateway, workspace, body, signature) for _ in range(10)))
+    statuses = sorted((a.status_code, a.json().get("status", "")) for a in answers)
+    assert statuses.count((202, "accepted")) == 1, statuses
+    assert {s for s, _ in statuses} <= {202, 409}
+    retried = await _post(gateway, workspace, body, signature)
+    assert (retried.status_code, retried.json()["status"]) == (202, "duplicate")
+    sentinel = _delivery(workspace, "dlv-sentinel-3", "te-sentinel-3")
+    await _post(gateway, workspace, sentinel, sign(SECRET, int(time.time()), sentinel))
+    assert len(await _records_of(workspace, before, "te-sentinel-3")) == 1

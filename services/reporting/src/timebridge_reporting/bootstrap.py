@@ -65,7 +65,7 @@ def bootstrap(
     copies = connections.ConnectionCopies(runtime.pool)
     copies.subscribe(runtime)
     facts = PostgresFacts(runtime.pool)
-    consumers.register(runtime, models, facts)
+    consumers.register(runtime, models, facts, reports_wiring.trigger_handler(runtime.pool, clock))
     clients = ProviderClients(shared_budget.SharedBudgets(runtime.pool), shares=settings.budget)
     core_factory: CoreFactory = core or clients.core
 

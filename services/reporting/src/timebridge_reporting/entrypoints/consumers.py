@@ -1,5 +1,7 @@
 """Kafka subscriptions of the reporting service."""
 
+from collections.abc import Awaitable, Callable
+
 from timebridge_common.events import (
     ClientChanged,
     EntrySynced,
@@ -8,6 +10,12 @@ from timebridge_common.events import (
     InvoiceExported,
     InvoiceStatusChanged,
     TimeEntryLogged,
+)
+from timebridge_common.events.base import Event
+from timebridge_common.events.contracts import (
+    BudgetThresholdCrossed,
+    ContractSigned,
+    MilestoneReached,
 )
 from timebridge_common.runtime import ServiceRuntime
 from timebridge_reporting.adapters.facts import PostgresFacts
@@ -24,9 +32,17 @@ from timebridge_reporting.handlers.read_models import (
     on_invoice_status_changed,
 )
 
+TriggerHandler = Callable[[Envelope, Event], Awaitable[None]]
 
-def register(runtime: ServiceRuntime, models: PostgresReadModels, facts: PostgresFacts) -> None:
-    """One subscription per topic (one consumer group); reports' read models ride along."""
+
+def register(
+    runtime: ServiceRuntime,
+    models: PostgresReadModels,
+    facts: PostgresFacts,
+    trigger: TriggerHandler,
+) -> None:
+    """One subscription per topic (one consumer group); reports' read models and triggers ride
+    along (each with its own inbox claim, so each is applied once)."""
 
     async def entry_synced(envelope: Envelope, event: EntrySynced) -> None:
         await on_entry_synced(models, envelope, event)
@@ -35,10 +51,12 @@ def register(runtime: ServiceRuntime, models: PostgresReadModels, facts: Postgre
     async def invoice_exported(envelope: Envelope, event: InvoiceExported) -> None:
         await on_invoice_exported(models, envelope, event)
         await on_invoice_amounts(facts, envelope, event)
+        await trigger(envelope, event)
 
     async def invoice_status_changed(envelope: Envelope, event: InvoiceStatusChanged) -> None:
         await on_invoice_status_changed(models, envelope, event)
         await facts.seen(envelope)
+        await trigger(envelope, event)
 
     async def invoice_deleted(envelope: Envelope, event: InvoiceDeleted) -> None:
         await on_invoice_deleted(models, envelope, event)
@@ -56,3 +74,5 @@ def register(runtime: ServiceRuntime, models: PostgresReadModels, facts: Postgre
     runtime.subscribe(InvoiceDeleted, invoice_deleted)
     runtime.subscribe(TimeEntryLogged, time_entry_logged)
     runtime.subscribe(ClientChanged, client_changed)
+    for contract_event in (ContractSigned, MilestoneReached, BudgetThresholdCrossed):
+        runtime.subscribe(contract_event, trigger)

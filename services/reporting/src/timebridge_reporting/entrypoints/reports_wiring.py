@@ -2,23 +2,42 @@
 
 import datetime as dt
 
+import asyncpg
 from fastapi import FastAPI
 
 from timebridge_common.auth import WorkspaceAdmins
 from timebridge_common.db.outbox import OutboxRelay
+from timebridge_common.events import Envelope
+from timebridge_common.events.base import Event
 from timebridge_common.kafka.publisher import EventPublisher
 from timebridge_common.runtime import ServiceRuntime
 from timebridge_reporting.adapters.mail import Mailer, SmtpMailer
 from timebridge_reporting.adapters.report_queries import PostgresReportQueries
 from timebridge_reporting.adapters.runs import PostgresRuns
+from timebridge_reporting.adapters.triggers import PostgresTriggers
 from timebridge_reporting.adapters.work import PostgresWork
 from timebridge_reporting.config import Settings
+from timebridge_reporting.domain.triggers import fired_by
+from timebridge_reporting.entrypoints.consumers import TriggerHandler
 from timebridge_reporting.entrypoints.reports_http import report_routes
 from timebridge_reporting.handlers.runner import Clock, ReportWorker, WorkerSettings
 
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def trigger_handler(pool: asyncpg.Pool, clock: Clock | None = None) -> TriggerHandler:
+    """Reports triggered by events (invoices exported/sent/paid, milestones, budgets, contracts)."""
+    triggers = PostgresTriggers(pool, PostgresRuns(pool))
+    now = clock or _now
+
+    async def handle(envelope: Envelope, event: Event) -> None:
+        fired = fired_by(event)
+        if fired is not None:
+            await triggers.fire(envelope, fired, now())
+
+    return handle
 
 
 def wire(

@@ -347,3 +347,37 @@ async def test_bad_bytes_are_a_4xx_with_nothing_published(
     if answer.content:
         assert answer.json()["detail"]
     assert await end_offsets(KAFKA, TOPIC) == before
+
+
+async def test_verifications_are_limited_to_awaited_callbacks_and_attempts(rig: Rig) -> None:
+    """While a registration is under way, unknown verifiers are only held (at most 10, no call);
+    an awaited callback gets at most 3 confirmation attempts; then nothing reaches FreshBooks."""
+    connection_id = await _connect(rig, "freshbooks")
+    async with rig.invoice_export.store.tx() as tx:
+        connection = await tx.connection(connection_id)
+    assert connection is not None
+    verifications = rig.invoice_export.poller._verifications
+    path = f"/v1/webhooks/freshbooks/{connection_id}"
+    form = {"content-type": "application/x-www-form-urlencoded"}
+
+    def verify(callback: int) -> str:
+        return f"name=callback.verify&object_id={callback}&verifier=forged-{callback}"
+
+    calls = len(rig.requests("freshbooks"))
+    await verifications.registering(connection_id)
+    async with rig.hooks() as hooks:
+        held = [
+            await hooks.post(path, content=verify(n), headers=form) for n in range(880001, 880013)
+        ]
+    assert [a.json().get("status") for a in held[:10]] == ["held"] * 10
+    assert {a.status_code for a in held[10:]} == {409}
+    await verifications.registered(connection, [])  # FreshBooks named none of them
+    assert len(rig.requests("freshbooks")) == calls, "held verifiers are never sent by themselves"
+
+    await verifications.registering(connection_id)
+    await verifications.registered(connection, ["880100"])  # one we registered, now awaited
+    async with rig.hooks() as hooks:
+        tries = [await hooks.post(path, content=verify(880100), headers=form) for _ in range(5)]
+    assert [a.status_code for a in tries] == [422, 422, 422, 409, 409], [a.text for a in tries]
+    puts = [r for r in rig.requests("freshbooks")[calls:] if r.startswith("PUT ")]
+    assert len(puts) == 3

@@ -9,12 +9,13 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import asyncpg
 import httpx
 import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from timebridge_common.crypto import SecretBox
 from timebridge_common.events import ConnectionChanged, IntegrationSettings, TimeEntryLogged
@@ -54,10 +55,18 @@ class World:
     task: str
     time: FakeTime
     core: CoreState
+    spans: InMemorySpanExporter
+    requests: list[tuple[str, str]] = field(default_factory=list)
+    """(method, path) of every request the sandbox got through :meth:`everhour` clients."""
+
+    async def recorded(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            self.requests.append((scope["method"], scope["path"]))
+        await self.sandbox(scope, receive, send)
 
     def everhour(self, key: str = ADMIN_KEY) -> EverhourClient:
         """A client on fake time: waits for Retry-After and backoff cost nothing."""
-        transport = httpx.ASGITransport(app=self.sandbox)
+        transport = httpx.ASGITransport(app=self.recorded)
         return EverhourClient(
             "http://everhour.sandbox",
             key,
@@ -96,8 +105,8 @@ async def world(
         return CoreClient(base_url, token, http=http)
 
     key = SecretBox.generate_key()
-    pool = await make_pool(await create_database("ingest-everhour"))
-    provider, _ = in_memory_tracing("ingest")
+    pool = await make_pool(await create_database(unique("ingest-everhour")))  # one per module
+    provider, spans = in_memory_tracing("ingest")
     ingest = bootstrap(
         Settings(
             kafka=kafka_config(),
@@ -121,7 +130,7 @@ async def world(
         webhook_transport=httpx.ASGITransport(app=ingest.app),
     )
     world = World(
-        ingest, state, faults, sandbox, pool, SecretBox(key), admin, task, FakeTime(), core
+        ingest, state, faults, sandbox, pool, SecretBox(key), admin, task, FakeTime(), core, spans
     )
     holder["world"] = world
     await ingest.runtime.start()

@@ -96,6 +96,7 @@ class EverhourHooks:
         if not stored:
             raise UnavailableError(f"{self.max_pending} Everhour records already wait to be read")
         self.on_stored()
+        log.debug("everhour delivery stored", record=hint.record_id)
         return HookAnswer(headers={}, accepted=True)
 
 

@@ -381,3 +381,45 @@ async def test_verifications_are_limited_to_awaited_callbacks_and_attempts(rig: 
     assert [a.status_code for a in tries] == [422, 422, 422, 409, 409], [a.text for a in tries]
     puts = [r for r in rig.requests("freshbooks")[calls:] if r.startswith("PUT ")]
     assert len(puts) == 3
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"{not json",
+        b"null",
+        b'{"eventNotifications": "x"}',
+        b'[{"id": 5, "type": []}]',
+        b"[" * 50_000 + b"]" * 50_000,
+        json.dumps(
+            {
+                "eventNotifications": [
+                    {
+                        "realmId": "9\u0000",
+                        "dataChangeEvent": {
+                            "entities": [
+                                {"name": "Customer", "id": "1\u0000", "operation": "Update"}
+                            ]
+                        },
+                    }
+                ]
+            }
+        ).encode(),
+        b"\xff\xfe\x00",
+    ],
+)
+async def test_signed_but_malformed_quickbooks_bodies_are_4xx(rig: Rig, body: bytes) -> None:
+    before = await end_offsets(KAFKA, TOPIC)
+    async with rig.hooks() as hooks:
+        answer = await hooks.post(
+            "/v1/webhooks/quickbooks",
+            content=body,
+            headers={"intuit-signature": _sign(VERIFIER, body)},
+        )
+        xero = await hooks.post(
+            "/v1/webhooks/xero", content=body, headers={"x-xero-signature": _sign(XERO_KEY, body)}
+        )
+    assert 400 <= answer.status_code < 500, answer.text
+    assert answer.json()["detail"]
+    assert 400 <= xero.status_code < 500, xero.text
+    assert await end_offsets(KAFKA, TOPIC) == before

@@ -82,12 +82,27 @@ def _aware(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
 
 
-def _digest(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 Note = tuple[str, Entity, str, str, dt.datetime | None]
 """(tenant id, entity, external id, operation, when it changed in the tool)."""
+
+
+def _checked(notes: Sequence[Note]) -> list[Note]:
+    """The notes, when their ids and operations are text an event and a database can hold (no
+    NUL or control characters, ids of 1-200 characters, operations of at most 40); a 422
+    otherwise (a signed delivery could still be malformed)."""
+    for tenant_id, _, external_id, operation, _ in notes:
+        for what, value, longest in (
+            ("tenant id", tenant_id, 200),
+            ("record id", external_id, 200),
+            ("operation", operation, 40),
+        ):
+            if not 0 < len(value) <= longest or not value.isprintable():
+                raise InvalidError(f"the delivery's {what} is not printable text of 1-{longest}")
+    return list(notes)
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 class Notifications:
@@ -167,7 +182,7 @@ class Notifications:
         keyed by the SHA-256 of the signed body, kept until they would be stale too)."""
         now = self._clock()
         oldest = now - MAX_AGE
-        fresh = [n for n in notes if n[4] is None or _aware(n[4]) >= oldest]
+        fresh = [n for n in _checked(notes) if n[4] is None or _aware(n[4]) >= oldest]
         stale = len(notes) - len(fresh)
         reason = f"{stale} change(s) older than {MAX_AGE} ignored" if stale else None
         if not fresh:
@@ -192,6 +207,8 @@ class Notifications:
         if delivery.verifier is not None:
             if delivery.account_id is not None and delivery.account_id != connection.tenant_id:
                 raise InvalidError("the verification is for another FreshBooks account")
+            if not 0 < len(delivery.verifier) <= 200 or not delivery.verifier.isprintable():
+                raise InvalidError("the verifier is not printable text of 1-200 characters")
             outcome = await self._verifications.posted(
                 connection, str(delivery.object_id), delivery.verifier
             )
@@ -200,7 +217,18 @@ class Notifications:
             raise UnauthenticatedError(f"{freshbooks.SIGNATURE_HEADER} does not sign this form")
         noun, _, operation = delivery.name.partition(".")
         if noun not in FRESHBOOKS_NOUNS:
-            return Delivery("ignored", 0, f"FreshBooks event {delivery.name!r} is not followed")
+            return Delivery("ignored", 0, "this FreshBooks event is not followed")
+        _checked(
+            [
+                (
+                    connection_id,
+                    FRESHBOOKS_NOUNS[noun],
+                    str(delivery.object_id),
+                    operation or noun,
+                    None,
+                )
+            ]
+        )
         event = AccountingChangeNotified(
             workspace_id=connection.workspace_id,
             connection_id=connection_id,

@@ -379,3 +379,24 @@ async def test_malformed_signed_bodies_are_4xx_and_publish_nothing(
     assert response.status_code in (400, 422), response.text
     assert response.json()["detail"]
     assert published == []
+
+
+@pytest.mark.parametrize(
+    ("delivery", "entry"),
+    [
+        ("dlv\u0000x", {}),
+        ("dlv_nul_notes", {"notes": "a\u0000b"}),
+        ("dlv_surrogate", {"notes": "\ud800"}),
+        ("dlv_ctl\u0007", {}),
+    ],
+)
+async def test_signed_bodies_with_nul_or_lone_surrogates_are_422(
+    service: Any, delivery: str, entry: dict[str, Any]
+) -> None:
+    """Text PostgreSQL (the replay window, mapping's store) cannot hold is refused at the door."""
+    ingest, published = service
+    body = webhook(delivery, **entry)
+    response = await post(ingest, body, **signed(body))
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"]
+    assert published == []

@@ -9,6 +9,8 @@ while Core rotates a secret.
 import datetime as dt
 import hashlib
 import hmac
+import json
+import re
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -74,7 +76,12 @@ class CoreTimeEntryData(_Strict):
 
 
 class CoreTimeEntryWebhook(_Strict):
-    id: Annotated[str, Field(min_length=1, max_length=200, description="Delivery id")]
+    id: Annotated[
+        str,
+        Field(
+            min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$", description="Delivery id"
+        ),
+    ]
     type: Literal["time_entry.created", "time_entry.updated", "time_entry.deleted"]
     workspace_id: str
     occurred_at: UtcDatetime
@@ -89,8 +96,39 @@ class _Kind(_Strict):
     type: str
 
 
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
+
+
+def _unstorable(value: object, where: str = "body") -> str | None:
+    """Where ``value`` holds text no store can hold (NUL, a lone surrogate), if anywhere."""
+    if isinstance(value, str):
+        return where if _UNSTORABLE.search(value) else None
+    items = (
+        value.items()
+        if isinstance(value, dict)
+        else enumerate(value)
+        if isinstance(value, list)
+        else ()
+    )
+    for key, item in items:
+        found = _unstorable(key, f"{where} key") or _unstorable(item, f"{where}.{key}")
+        if found:
+            return found
+    return None
+
+
 def parse_webhook(body: bytes, workspace_id: str) -> CoreTimeEntryWebhook | None:
-    """The time-entry webhook in ``body``; ``None`` for a ticket webhook (acknowledged only)."""
+    """The time-entry webhook in ``body``; ``None`` for a ticket webhook (acknowledged only).
+
+    Text with NUL or lone surrogates is refused (422): PostgreSQL cannot store it, here (the
+    replay window) or downstream, and no genuine Core delivery carries it.
+    """
+    try:
+        found = _unstorable(json.loads(body))
+    except (ValueError, RecursionError):
+        found = None  # not JSON: the validation below says so
+    if found:
+        raise RejectedError(422, f"{found}: NUL or lone surrogate in text")
     try:
         if _Kind.model_validate_json(body).type in TICKET_TYPES:
             return None

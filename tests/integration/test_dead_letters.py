@@ -20,12 +20,14 @@ from aiokafka import AIOKafkaProducer
 from timebridge_common.config import DlqLimitConfig, RetryConfig
 from timebridge_common.crypto import SecretBox
 from timebridge_common.errors import InvalidMessageError
-from timebridge_common.events import Envelope, TimeEntryLogged
+from timebridge_common.events import ConnectionChanged, Envelope, TimeEntryLogged
+from timebridge_common.events.base import Event
 from timebridge_common.events.codec import encode
 from timebridge_common.kafka.broker import make_broker
 from timebridge_common.kafka.consumer import subscribe
 from timebridge_common.kafka.dlt import decode_headers, dlt_topic
 from timebridge_common.kafka.replay import replay
+from timebridge_common.kafka.topics import ensure_topics
 from timebridge_common.testing import (
     end_offsets,
     in_memory_tracing,
@@ -122,7 +124,9 @@ async def mapping(
     topics: list[str], gate: Gate, make_pool: Callable[[str], Awaitable[asyncpg.Pool]]
 ) -> AsyncIterator[tuple[Mapping, FaultyStore]]:
     kafka = kafka_config().model_copy(update={"group_prefix": f"{kafka_config().group_prefix}-dlt"})
-    await position_group_at_end(KAFKA, f"{kafka.group_prefix}-mapping", topics)
+    # Connection copies from the start, as in test_conflict_resolver (other runs' records).
+    now_on = [t for t in topics if not t.startswith(ConnectionChanged.topic())]
+    await position_group_at_end(KAFKA, f"{kafka.group_prefix}-mapping", now_on)
     pool = await make_pool(gate.dsn())
     store = FaultyStore(PostgresMappingStore(pool))
     provider, _ = in_memory_tracing("mapping")
@@ -130,6 +134,7 @@ async def mapping(
         Settings(
             kafka=kafka,
             retry=RetryConfig(max_attempts=2, initial_backoff_s=0.05, max_backoff_s=0.5),
+            dlq_limit=DlqLimitConfig(max_invalid_ratio=1, max_consecutive=10**9),
             encryption_key=SecretBox.generate_key(),
         ),
         pool=pool,
@@ -172,7 +177,7 @@ async def test_invalid_record_is_dead_lettered_with_spring_headers(mapping: Any)
     before = await end_offsets(KAFKA, dlt_topic(TimeEntryLogged.topic()))
     await produce(service, json.dumps(bad).encode(), envelope.to_headers(), b"k-invalid")
 
-    records = await read_topic(KAFKA, before, until=ours(workspace))
+    records = await read_topic(KAFKA, before, until=ours(workspace), timeout_s=60)
     [record] = [r for r in records if mine(r, workspace)]
     headers = decode_headers(record.headers)
     assert record.key == b"k-invalid"
@@ -263,10 +268,10 @@ async def test_replay_reaches_only_the_group_that_dead_lettered_and_holds_back_i
         dlt = dlt_topic(TimeEntryLogged.topic())
         dlt_from = await end_offsets(KAFKA, dlt)
         await produce(service, encoded.value, encoded.headers, encoded.key)
-        letters = await read_topic(KAFKA, dlt_from, until=ours(workspace))
+        letters = await read_topic(KAFKA, dlt_from, until=ours(workspace), timeout_s=60)
         [letter] = [decode_headers(r.headers) for r in letters if mine(r, workspace)]
         assert letter["timebridge_dlt-error-class"] == "invalid"
-        await wait_for(lambda: asyncio.sleep(0, seen_by_other))
+        await wait_for(lambda: asyncio.sleep(0, seen_by_other), timeout_s=60)
 
         # An invalid letter would only fail again: held back unless asked for.
         assert await replay(KAFKA, dlt, event_ids=[event_id]) == []
@@ -275,7 +280,7 @@ async def test_replay_reaches_only_the_group_that_dead_lettered_and_holds_back_i
             replayed = await replay(KAFKA, dlt, event_ids=[event_id], include_invalid=True)
             assert [r.event_id for r in replayed] == [event_id]
         key = EntryKey(workspace, "core", "te_1")
-        stored = await wait_for(lambda: store.get(key))
+        stored = await wait_for(lambda: store.get(key), timeout_s=60)
         assert stored.last_event_id == envelope.event_id
 
         # The other group read past the replays (a later record of the same key, so the same
@@ -284,7 +289,7 @@ async def test_replay_reaches_only_the_group_that_dead_lettered_and_holds_back_i
         later_envelope = Envelope.for_event(later, producer="test")
         later_encoded = encode(later, later_envelope)
         await produce(service, later_encoded.value, later_encoded.headers, later_encoded.key)
-        await wait_for(lambda: asyncio.sleep(0, len(seen_by_other) >= 2))
+        await wait_for(lambda: asyncio.sleep(0, len(seen_by_other) >= 2), timeout_s=60)
         assert seen_by_other == [event_id, str(later_envelope.event_id)]
     finally:
         await broker.stop()
@@ -336,10 +341,12 @@ async def test_undecodable_records_are_dead_lettered_and_the_partition_moves_on(
     finally:
         await producer.stop()
 
-    stored = await wait_for(lambda: service.store.get(EntryKey(workspace, "core", "te_1")))
+    stored = await wait_for(
+        lambda: service.store.get(EntryKey(workspace, "core", "te_1")), timeout_s=60
+    )
     assert stored.last_event_id == envelope.event_id
     letters = await read_topic(
-        KAFKA, dlt_from, until=lambda rs: sum(by_us(r) for r in rs) >= len(bad)
+        KAFKA, dlt_from, until=lambda rs: sum(by_us(r) for r in rs) >= len(bad), timeout_s=60
     )
     ours = [r for r in letters if by_us(r)]
     assert [r.value or b"" for r in ours] == [v or b"" for v, _ in bad]
@@ -349,3 +356,87 @@ async def test_undecodable_records_are_dead_lettered_and_the_partition_moves_on(
     assert "missing CloudEvents headers" in reasons[2]
     assert "not UTF-8" in reasons[3]
     assert all(decode_headers(r.headers)["timebridge_dlt-error-class"] == "invalid" for r in ours)
+
+
+class DlqProbe(Event):
+    """A test-only event on a topic of its own: no other run's records reach the probe group."""
+
+    name = "DlqLimitProbe"
+    version = 1
+    n: int
+
+    def partition_key(self) -> str:
+        return f"{self.workspace_id}:probe"
+
+
+async def test_the_dead_letter_limit_stops_says_why_and_a_restart_goes_on(
+    topics: list[str],
+) -> None:
+    topic = DlqProbe.topic()
+    await ensure_topics(kafka_config(), [topic, dlt_topic(topic)])
+    group = f"{kafka_config().group_prefix}-dlq-probe"
+    await position_group_at_end(KAFKA, group, [topic])
+    handled: list[int] = []
+
+    async def handler(envelope: Envelope, event: DlqProbe) -> None:
+        handled.append(event.n)
+
+    async def start(fatal: list[BaseException]) -> Any:
+        broker = make_broker(kafka_config(), client_id="it-dlq-probe")
+        subscribe(
+            broker,
+            DlqProbe,
+            handler,
+            group_id=group,
+            tracer=in_memory_tracing("probe")[0].get_tracer("probe"),
+            retry=RetryConfig(initial_backoff_s=0.05),
+            dlq_limit=DlqLimitConfig(max_consecutive=2, min_samples=1000),
+            on_fatal=fatal.append,
+        )
+        await broker.start()
+        return broker
+
+    good = DlqProbe(workspace_id=unique("ws"), n=1)
+    encoded = encode(good, Envelope.for_event(good, producer="test"))
+    ce = [(k, v.encode()) for k, v in encoded.headers.items()]
+    dlt_from = await end_offsets(KAFKA, dlt_topic(topic))
+    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, acks="all")
+    await producer.start()
+    try:
+        for n in range(3):  # one more than the limit allows in a row
+            await producer.send_and_wait(topic, b"not json %d" % n, key=encoded.key, headers=ce)
+        await producer.send_and_wait(topic, encoded.value, key=encoded.key, headers=ce)
+    finally:
+        await producer.stop()
+
+    fatal: list[BaseException] = []
+    broker = await start(fatal)
+    try:
+        await wait_for(lambda: asyncio.sleep(0, fatal))
+        await asyncio.sleep(1)
+        assert len(fatal) == 1  # held: not redelivered and tripped again in a loop
+        assert handled == []
+    finally:
+        await broker.stop()
+    why = str(fatal[0])
+    assert f"consumer group {group} on {topic}" in why
+    assert "3 consecutive messages failed (TB_DLQ_LIMIT__MAX_CONSECUTIVE=2)" in why
+    assert "uncommitted" in why
+
+    # Restarted as is (no offset surgery): the limit starts afresh, the record that tripped it
+    # is dead-lettered, and the valid record behind it is handled.
+    again: list[BaseException] = []
+    broker = await start(again)
+    try:
+        await wait_for(lambda: asyncio.sleep(0, handled))
+    finally:
+        await broker.stop()
+    assert (handled, again) == ([1], [])
+    letters = await read_topic(
+        KAFKA, dlt_from, until=lambda rs: sum(r.key == encoded.key for r in rs) >= 3
+    )
+    assert [r.value for r in letters if r.key == encoded.key] == [
+        b"not json 0",
+        b"not json 1",
+        b"not json 2",
+    ]

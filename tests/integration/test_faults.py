@@ -231,6 +231,11 @@ async def check(
     findings: list[str] = []
     if stats.gave_up:
         findings.append(f"{len(stats.gave_up)} deliveries never answered 202: {stats.gave_up[:5]}")
+    errors = {s: n for s, n in stats.statuses.items() if s.isdigit() and s not in ("202", "503")}
+    if errors:
+        findings.append(f"ingest answered {errors}: an outage must be 503 (retry later)")
+    if stats.without_retry_after:
+        findings.append(f"{stats.without_retry_after} answers 503 without Retry-After")
     expected = stats.accepted_versions
     accepted_ids = set(stats.event_ids.values())
     mapping_dsn = infra.dsn("tb_mapping")

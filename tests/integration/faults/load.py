@@ -100,6 +100,8 @@ class LoadStats:
     accepted_versions: dict[str, Version] = field(default_factory=dict)
     """entry id -> the last version answered 202"""
     gave_up: list[str] = field(default_factory=list)
+    without_retry_after: int = 0
+    """503 answers that did not say when to retry"""
     copies_in_kafka: int = 0
     """records of accepted events in the topic (a retried delivery may be published again)"""
 
@@ -151,6 +153,8 @@ class CoreSender:
             except httpx.TransportError as exc:
                 status, response = type(exc).__name__, None
             self.stats.statuses[status] += 1
+            if response is not None and response.status_code == 503:
+                self.stats.without_retry_after += "retry-after" not in response.headers
             if response is not None and response.status_code == 202:
                 self.stats.accepted += 1
                 self.stats.event_ids[version.delivery] = response.json()["event_id"]

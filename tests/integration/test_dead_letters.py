@@ -7,6 +7,7 @@ a database outage here is a real one: connections cut, new ones refused.
 import asyncio
 import contextlib
 import json
+import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
@@ -440,3 +441,28 @@ async def test_the_dead_letter_limit_stops_says_why_and_a_restart_goes_on(
         b"not json 1",
         b"not json 2",
     ]
+
+    # timebridge-dlt holds invalid letters back unless told to include them.
+    async def dlt_cli(*args: str) -> str:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "timebridge_common.kafka.dlt_cli",
+            "replay",
+            f"--topic={dlt_topic(topic)}",
+            f"--event-id={encoded.headers['ce_id']}",
+            f"--bootstrap-servers={KAFKA}",
+            "--dry-run",
+            *args,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        out, _ = await process.communicate()
+        assert process.returncode == 0
+        return out.decode()
+
+    held = await dlt_cli()
+    assert "0 dead letter(s) matched" in held
+    assert "3 invalid dead letter(s) held back (--include-invalid replays them)" in held
+    included = await dlt_cli("--include-invalid")
+    assert "3 dead letter(s) matched" in included
+    assert f"group={group} class=invalid" in included

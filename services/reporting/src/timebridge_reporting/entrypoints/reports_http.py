@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from timebridge_common.api import WorkspaceIdPath
 from timebridge_common.auth import WorkspaceAdmins
 from timebridge_reporting.adapters.formats import MEDIA_TYPES, Format, render
+from timebridge_reporting.adapters.inbound import PostgresInbound
 from timebridge_reporting.adapters.runs import Definition, NameTakenError, PostgresRuns, RunRequest
 from timebridge_reporting.adapters.work import PostgresWork
 from timebridge_reporting.domain.definitions import DefinitionBody, covered_period
@@ -80,6 +81,8 @@ def report_routes(
     work: PostgresWork,
     admins: WorkspaceAdmins,
     clock: Clock = lambda: dt.datetime.now(dt.UTC),
+    *,
+    inbound: PostgresInbound | None = None,
 ) -> APIRouter:
     router = APIRouter(tags=["reports"], dependencies=[Depends(admins.require)])
     base = "/v1/workspaces/{workspace_id}"
@@ -209,6 +212,15 @@ def report_routes(
         if body is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, "no such run or format (yet)")
         return _file(bytes(body), fmt, f"{run_id}")
+
+    @router.get(
+        base + "/report-requests",
+        summary="Reports asked for by email, newest first: run, refused or unknown sender",
+    )
+    async def requests(
+        workspace_id: WorkspaceIdPath, limit: Annotated[int, Query(ge=1, le=500)] = 50
+    ) -> list[dict[str, object]]:
+        return [] if inbound is None else await inbound.requests(workspace_id, limit)
 
     @router.get(base + "/reports-health", summary="Failed runs and deliveries (given up)")
     async def health(workspace_id: WorkspaceIdPath) -> dict[str, int]:

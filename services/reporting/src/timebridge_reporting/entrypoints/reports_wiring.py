@@ -11,6 +11,7 @@ from timebridge_common.events import Envelope
 from timebridge_common.events.base import Event
 from timebridge_common.kafka.publisher import EventPublisher
 from timebridge_common.runtime import ServiceRuntime
+from timebridge_reporting.adapters.inbound import PostgresInbound
 from timebridge_reporting.adapters.mail import Mailer, SmtpMailer
 from timebridge_reporting.adapters.report_queries import PostgresReportQueries
 from timebridge_reporting.adapters.runs import PostgresRuns
@@ -18,8 +19,11 @@ from timebridge_reporting.adapters.triggers import PostgresTriggers
 from timebridge_reporting.adapters.work import PostgresWork
 from timebridge_reporting.config import Settings
 from timebridge_reporting.domain.triggers import fired_by
+from timebridge_reporting.entrypoints import inbound_smtp
 from timebridge_reporting.entrypoints.consumers import TriggerHandler
+from timebridge_reporting.entrypoints.inbound_smtp import InboundHandler
 from timebridge_reporting.entrypoints.reports_http import report_routes
+from timebridge_reporting.handlers.inbound import InboundRequests
 from timebridge_reporting.handlers.runner import Clock, ReportWorker, WorkerSettings
 
 
@@ -71,5 +75,15 @@ def wire(
     )
     publisher = EventPublisher(runtime.broker, runtime.tracer, runtime.name)
     runtime.background += [worker.run, OutboxRelay(runtime.pool, publisher).run]
-    app.include_router(report_routes(queries, runs, work, admins, clock))
+    inbound = PostgresInbound(runtime.pool)
+    app.include_router(report_routes(queries, runs, work, admins, clock, inbound=inbound))
+    if config.inbound_port is not None:
+        requests = InboundRequests(inbound, runs, worker.mailer, settings.smtp.sender, clock=clock)
+        handler = InboundHandler(requests, config.request_domain)
+        host, port = config.inbound_host, config.inbound_port
+
+        async def serve_requests() -> None:
+            await inbound_smtp.serve(handler, host, port)
+
+        runtime.background.append(serve_requests)
     return worker

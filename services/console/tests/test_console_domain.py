@@ -1,16 +1,19 @@
-"""The console's pure parts: sessions, CSRF, error wording, settings and filter forms, conflicts."""
+"""The console's pure parts: sessions, CSRF, error wording, forms, conflicts; its templates."""
 
 import datetime as dt
 
 import pytest
 
 from timebridge_common.crypto import SecretBox
+from timebridge_console.adapters.api import ServiceApis
 from timebridge_console.adapters.session_cookie import SessionCodec
+from timebridge_console.config import ServiceUrls
 from timebridge_console.domain.choices import FormError, settings_from_form
 from timebridge_console.domain.conflicts import SYSTEM_IDS, compare
 from timebridge_console.domain.errors import ApiError, explain, reason_of
 from timebridge_console.domain.filters import sync_log_query
 from timebridge_console.domain.session import anonymous, signed_in
+from timebridge_console.entrypoints.web import PACKAGE, Web
 
 NOW = dt.datetime(2026, 11, 20, 9, 0, tzinfo=dt.UTC)
 HOUR = dt.timedelta(hours=1)
@@ -108,3 +111,16 @@ def test_conflicts_mark_the_fields_that_differ_but_not_each_systems_ids() -> Non
     missing = [r for r in compare(source, None) if r.source != "—" and r.field not in SYSTEM_IDS]
     assert missing
     assert all(row.differs for row in missing)
+
+
+def test_every_template_compiles_with_the_consoles_filters() -> None:
+    web = Web(
+        SessionCodec(SecretBox.generate_key()),
+        ServiceApis(ServiceUrls(), timeout_s=1),
+        ttl=HOUR,
+        secure_cookies=False,
+    )
+    names = sorted(p.name for p in (PACKAGE / "templates").iterdir() if p.suffix == ".html")
+    assert "invoice.html" in names
+    for name in names:
+        web.templates.env.get_template(name)

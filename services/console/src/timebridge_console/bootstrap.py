@@ -14,6 +14,7 @@ from timebridge_common.crypto import SecretBox
 from timebridge_console.adapters.api import ServiceApis
 from timebridge_console.adapters.session_cookie import SessionCodec
 from timebridge_console.config import Settings
+from timebridge_console.entrypoints.accounting_web import accounting_router, invoices_router
 from timebridge_console.entrypoints.activity_web import activity_router
 from timebridge_console.entrypoints.integrations_web import connect_router, integrations_router
 from timebridge_console.entrypoints.mapping_web import mapping_router, users_router
@@ -61,4 +62,6 @@ def bootstrap(settings: Settings, *, transport: httpx.AsyncBaseTransport | None 
     app.include_router(mapping_router(web))
     app.include_router(users_router(web))
     app.include_router(activity_router(web))
+    app.include_router(accounting_router(web))
+    app.include_router(invoices_router(web))
     return Console(settings, app, apis)

@@ -34,6 +34,9 @@ NOTICES = {
     "refreshed": "Users read again from both systems.",
     "resolved": "Conflict resolved.",
     "signed_out": "You are signed out.",
+    "invoice_export": "Export requested: the invoice is copied to the tool as a draft.",
+    "invoice_sync": "Status read again from the accounting tool.",
+    "invoice_delete": "Invoice deleted here: its entries are uninvoiced again.",
 }
 MAX_FIELD = 4096
 
@@ -169,12 +172,15 @@ def install(app: FastAPI, web: Web) -> None:
         assert isinstance(exc, ApiError)
         session = web.current(request)
         status = exc.status if exc.status >= 400 else 503
+        workspace = request.path_params.get("workspace_id")
+        elsewhere = session is not None and workspace not in (None, session.workspace_id)
         return web.page(
             request,
             "error.html",
             session,
             status=status,
             message=str(exc),
+            elsewhere=workspace if elsewhere else None,
             signed_out=exc.signed_out,
             title="Refused" if status in (401, 403) else "Something went wrong",
         )

@@ -1,0 +1,305 @@
+"""The platform the console's browser tests click through: real services on real ports.
+
+Ingest, mapping, conflict-resolver and reporting run in this process on fresh databases and
+consumer groups of the real Kafka and PostgreSQL, each served by uvicorn on a free port, as the
+console (also on a free port) reaches them in production: over HTTP, with the admin's token.
+Core and Everhour are the sandboxes, reached by the services (and posting their webhooks to
+ingest) in-process. Chromium is Debian's, installed by ``deploy/local/chromium.sh`` if missing.
+"""
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import uvicorn
+
+from timebridge_common.config import DlqLimitConfig
+from timebridge_common.crypto import SecretBox
+from timebridge_common.providers.core import CoreClient
+from timebridge_common.providers.everhour import EverhourClient
+from timebridge_common.providers.http import RequestBudget, RetryPolicy
+from timebridge_common.runtime import Service
+from timebridge_common.testing import LazyApp, in_memory_tracing, position_group_at_end
+from timebridge_conflict_resolver.bootstrap import bootstrap as bootstrap_resolver
+from timebridge_conflict_resolver.config import Settings as ResolverSettings
+from timebridge_console.bootstrap import bootstrap as bootstrap_console
+from timebridge_console.config import ServiceUrls
+from timebridge_console.config import Settings as ConsoleSettings
+from timebridge_ingest.bootstrap import bootstrap as bootstrap_ingest
+from timebridge_ingest.config import Settings as IngestSettings
+from timebridge_mapping.bootstrap import bootstrap as bootstrap_mapping
+from timebridge_mapping.config import Settings as MappingSettings
+from timebridge_reporting.bootstrap import bootstrap as bootstrap_reporting
+from timebridge_reporting.config import Settings as ReportingSettings
+from timebridge_sandboxes.core import CoreState, Subscription, Webhooks, create_core_sandbox
+from timebridge_sandboxes.everhour import EverhourState, create_everhour_sandbox
+from timebridge_sandboxes.faults import RateLimit
+
+from .conftest import KAFKA, kafka_config, unique
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / ".local" / "artifacts" / "console"
+CHROMIUM_SCRIPT = ROOT / "deploy" / "local" / "chromium.sh"
+CORE_URL = "http://core.sandbox"
+EVERHOUR_URL = "http://everhour.sandbox"
+PLATFORM_ADMIN = "platform-admin-token"
+ANN_CORE = "core-ann-token-for-console"
+BOB_CORE = "core-bob-token-for-console"
+ANN_KEY = "everhour-ann-key-console"
+SERVICES = ("ingest", "mapping", "conflict-resolver", "reporting")
+
+
+async def chromium_path() -> str:
+    """Debian's chromium, installed by the project's script when missing."""
+    process = await asyncio.create_subprocess_exec(
+        "bash", str(CHROMIUM_SCRIPT), stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await process.communicate()
+    assert process.returncode == 0, f"{CHROMIUM_SCRIPT} failed"
+    return out.decode().strip().splitlines()[-1]
+
+
+@dataclass
+class Served:
+    url: str
+    server: uvicorn.Server
+    task: "asyncio.Task[None]"
+
+    async def stop(self) -> None:
+        self.server.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.task
+
+
+async def serve(app: Any) -> Served:
+    """Serve an ASGI app with uvicorn on a free port of 127.0.0.1 (its lifespan is the caller's)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, lifespan="off", log_config=None, access_log=False))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.02)
+    return Served(f"http://127.0.0.1:{port}", server, task)
+
+
+@dataclass
+class ConsolePlatform:
+    workspace: str
+    other_workspace: str
+    core: CoreState
+    everhour: EverhourState
+    core_app: Any
+    webhooks: Webhooks
+    urls: dict[str, str]
+    console_url: str
+    project: str
+    everhour_project: str
+    ticket: str
+    served: list[Served] = field(default_factory=list)
+
+    def api(self, service: str, token: str = ANN_CORE) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            base_url=self.urls[service],
+            headers={"authorization": f"Bearer {token}"},
+            timeout=10,
+        )
+
+    async def log_in_core(self, **fields: Any) -> str:
+        """Ann logs time in Core (the sandbox's admin API plays Core's UI; its webhook follows)."""
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.core_app), base_url="http://core"
+        ) as core:
+            created = await core.post(
+                f"/_sandbox/workspaces/{self.workspace}/time-entries",
+                json={"user_id": self.core_user("Ann"), "project_id": self.project, **fields},
+            )
+            assert created.status_code == 201, created.text
+        await self.webhooks.drain()
+        entry_id: str = created.json()["id"]
+        return entry_id
+
+    async def diagnose(self, entry: str) -> str:
+        """What each service knows of an entry, for a failing test's message."""
+        ws = self.workspace
+        paths = {
+            "mapping": f"/v1/workspaces/{ws}/source-entries/core/{entry}",
+            "reporting": f"/v1/workspaces/{ws}/sync-log",
+        }
+        found = []
+        for service, path in paths.items():
+            async with self.api(service) as api:
+                answer = await api.get(path)
+                found.append(f"{service} {path}: {answer.status_code} {answer.text[:2000]}")
+        return "\n".join(found)
+
+    def core_user(self, name: str) -> str:
+        return next(
+            u.id
+            for u in self.core.users.values()
+            if u.name == name and u.workspace_id == self.workspace
+        )
+
+
+@contextlib.asynccontextmanager
+async def console_platform(
+    topics: list[str],
+    create_database: Callable[[str], Awaitable[str]],
+    make_pool: Callable[[str], Awaitable[asyncpg.Pool]],
+) -> AsyncIterator[ConsolePlatform]:
+    kafka = kafka_config().model_copy(
+        update={"group_prefix": f"{kafka_config().group_prefix}-console"}
+    )
+    # Other suites may publish on the shared topics meanwhile (records this run cannot read):
+    # they must not trip the dead-letter cut-off of services that are here to serve the console.
+    common: dict[str, Any] = {
+        "kafka": kafka,
+        "dlq_limit": DlqLimitConfig(min_samples=10**9, max_consecutive=10**9),
+    }
+    await asyncio.gather(
+        *(position_group_at_end(KAFKA, f"{kafka.group_prefix}-{name}", topics) for name in SERVICES)
+    )
+    workspace, other = unique("ws-a"), unique("ws-b")
+    core, everhour = CoreState(), EverhourState()
+    core.add_user(workspace, "Ann", email="ann@acme.test", role="admin", token=ANN_CORE)
+    core.add_user(other, "Bob", email="bob@globex.test", role="admin", token=BOB_CORE)
+    for ws in (workspace, other):
+        core.add_service_token(ws, f"core-service-token-{ws}")
+    project = core.add_project(workspace, "Website")
+    ticket = core.add_ticket(workspace, "Fix the login page", project_id=project)
+    everhour.add_user("Ann", api_key=ANN_KEY, email="ann@acme.test")
+    everhour_project = everhour.add_project("Website")
+    everhour.add_task(everhour_project, "Fix the login page")
+    apps: dict[str, Any] = {}
+    ingest_transport = httpx.ASGITransport(app=LazyApp(apps, "ingest"))
+    webhooks = Webhooks(transport=ingest_transport)
+    core_app = create_core_sandbox(core, rate_limit=RateLimit(10**6, 1), webhooks=webhooks)
+    everhour_app = create_everhour_sandbox(
+        everhour, rate_limit=RateLimit(10**6, 10), webhook_transport=ingest_transport
+    )
+
+    def everhour_client(base_url: str, key: str) -> EverhourClient:
+        return EverhourClient(
+            base_url,
+            key,
+            http=httpx.AsyncClient(transport=httpx.ASGITransport(app=everhour_app)),
+            budget=RequestBudget(100, 10),
+            retry=RetryPolicy(max_attempts=3),
+        )
+
+    def core_client(base_url: str, token: str) -> CoreClient:
+        return CoreClient(
+            base_url,
+            token,
+            http=httpx.AsyncClient(transport=httpx.ASGITransport(app=core_app)),
+            budget=RequestBudget(100, 1),
+            retry=RetryPolicy(max_attempts=3),
+        )
+
+    key = SecretBox.generate_key()
+    services: dict[str, Service] = {
+        "ingest": bootstrap_ingest(
+            IngestSettings(
+                **common,
+                encryption_key=key,
+                admin_token=PLATFORM_ADMIN,
+                public_base_url="http://ingest.test",
+                everhour_api_url=EVERHOUR_URL,
+                poll_tick_s=3600,
+            ),
+            pool=await make_pool(await create_database("console-ingest")),
+            tracer_provider=in_memory_tracing("ingest")[0],
+            everhour=everhour_client,
+            core=core_client,
+        ),
+        "mapping": bootstrap_mapping(
+            MappingSettings(**common, encryption_key=key),
+            pool=await make_pool(await create_database("console-mapping")),
+            tracer_provider=in_memory_tracing("mapping")[0],
+            everhour=everhour_client,
+            core=core_client,
+        ),
+        "conflict-resolver": bootstrap_resolver(
+            ResolverSettings(**common, encryption_key=key),
+            pool=await make_pool(await create_database("console-resolver")),
+            tracer_provider=in_memory_tracing("conflict-resolver")[0],
+            everhour=everhour_client,
+            core=core_client,
+        ),
+        "reporting": bootstrap_reporting(
+            ReportingSettings(**common),
+            pool=await make_pool(await create_database("console-reporting")),
+            tracer_provider=in_memory_tracing("reporting")[0],
+            core=core_client,
+        ),
+    }
+    served: list[Served] = []
+    urls: dict[str, str] = {}
+    try:
+        apps.update({name: built.app for name, built in services.items()})
+        await asyncio.gather(*(built.runtime.start() for built in services.values()))
+        for name, built in services.items():
+            served.append(await serve(built.app))
+            urls[name] = served[-1].url
+        console = bootstrap_console(
+            ConsoleSettings(
+                services=ServiceUrls(
+                    ingest_url=urls["ingest"],
+                    mapping_url=urls["mapping"],
+                    conflict_resolver_url=urls["conflict-resolver"],
+                    reporting_url=urls["reporting"],
+                    invoice_export_url="http://127.0.0.1:9",
+                ),
+                session_key=SecretBox.generate_key(),
+            )
+        )
+        served.append(await serve(console.app))
+        platform = ConsolePlatform(
+            workspace,
+            other,
+            core,
+            everhour,
+            core_app,
+            webhooks,
+            urls,
+            served[-1].url,
+            project,
+            everhour_project,
+            ticket,
+            served,
+        )
+        core.webhooks[workspace] = Subscription(
+            f"http://ingest.test/v1/webhooks/core/{workspace}", "core-webhook-secret-" + "c" * 20
+        )
+        await register(platform)
+        yield platform
+        await console.apis.close()
+    finally:
+        await asyncio.gather(*(one.stop() for one in served))
+        await asyncio.gather(*(built.runtime.stop() for built in services.values()))
+
+
+async def register(platform: ConsolePlatform) -> None:
+    """The platform operator registers both workspaces' Core with ingest (not a console task)."""
+    async with platform.api("ingest", PLATFORM_ADMIN) as ingest:
+        secret = platform.core.webhooks[platform.workspace].secret
+        put = await ingest.put(
+            f"/v1/admin/workspaces/{platform.workspace}/webhook-secrets/core",
+            json={"secret": secret},
+        )
+        assert put.status_code == 204, put.text
+        for ws in (platform.workspace, platform.other_workspace):
+            put = await ingest.put(
+                f"/v1/admin/workspaces/{ws}",
+                json={"core_base_url": CORE_URL, "core_api_token": f"core-service-token-{ws}"},
+            )
+            assert put.status_code == 200, put.text

@@ -1,0 +1,243 @@
+"""The console in a real browser: the Everhour guide clicked through, and a cross-tenant attempt.
+
+Headless Debian Chromium (driven by Playwright) signs in to the console, which reaches the real
+services over HTTP with the admin's Core token; they run on the real Kafka and PostgreSQL (see
+:mod:`console_platform`). Screenshots of every page go to ``.local/artifacts/console/``.
+"""
+
+import asyncio
+import re
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import asyncpg
+import pytest
+from playwright.async_api import Browser, Page, async_playwright, expect
+
+from timebridge_common.testing import wait_for
+
+from .console_platform import (
+    ANN_CORE,
+    ANN_KEY,
+    ARTIFACTS,
+    BOB_CORE,
+    ConsolePlatform,
+    chromium_path,
+    console_platform,
+)
+
+pytestmark = pytest.mark.integration
+STEP_TIMEOUT_MS = 15_000
+
+
+@pytest.fixture(scope="module")
+async def platform(
+    topics: list[str],
+    create_database: Callable[[str], Awaitable[str]],
+    make_pool: Callable[[str], Awaitable[asyncpg.Pool]],
+) -> AsyncIterator[ConsolePlatform]:
+    async with console_platform(topics, create_database, make_pool) as built:
+        yield built
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    executable = await chromium_path()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=executable, headless=True)
+        yield launched
+        await launched.close()
+
+
+async def new_page(
+    browser: Browser, *, width: int = 1280, height: int = 900, like: Page | None = None
+) -> Page:
+    """A page in a new browser context; ``like``: signed in as that page is (its cookies)."""
+    state = await like.context.storage_state() if like is not None else None
+    context = await browser.new_context(
+        viewport={"width": width, "height": height}, storage_state=state
+    )
+    page = await context.new_page()
+    page.set_default_timeout(STEP_TIMEOUT_MS)
+    return page
+
+
+async def shot(page: Page, name: str) -> None:
+    await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+async def sign_in(page: Page, url: str, workspace: str, token: str) -> None:
+    """With the keyboard only: type, Tab to the next field, Enter submits."""
+    await page.goto(f"{url}/")
+    await expect(page).to_have_url(re.compile(r"/signin$"))
+    await page.get_by_label("Workspace id").focus()
+    await page.keyboard.type(workspace)
+    await page.keyboard.press("Tab")
+    await page.keyboard.type(token)
+    await page.keyboard.press("Enter")
+
+
+async def test_everhour_guide_through_the_console(
+    platform: ConsolePlatform, browser: Browser
+) -> None:
+    started = time.monotonic()
+    page = await new_page(browser)
+    url, ws = platform.console_url, platform.workspace
+
+    # A wrong token: Core's refusal in words, still on the sign-in page.
+    await sign_in(page, url, ws, "not-a-core-token")
+    await expect(page.locator("#signin-error")).to_contain_text("Core did not accept the token")
+    await shot(page, "01-signin-refused")
+
+    # Ann, a Core admin of the workspace, signs in: no integration yet.
+    await sign_in(page, url, ws, ANN_CORE)
+    await expect(page).to_have_url(f"{url}/w/{ws}/integrations")
+    await expect(page.get_by_role("heading", name="Integrations")).to_be_visible()
+    await expect(page.get_by_text("No tracker is connected")).to_be_visible()
+    await shot(page, "02-integrations-empty")
+
+    # Connect Everhour: a wrong key first; Test Connection shows the integrations API's message.
+    await page.get_by_role("link", name="Connect Everhour").click()
+    await page.get_by_label("Everhour API key").fill("wrong-everhour-key")
+    await page.get_by_role("button", name="Test Connection").click()
+    outcome = page.locator("#test-outcome")
+    await expect(outcome).to_contain_text("Connection failed")
+    async with platform.api("ingest") as ingest:
+        answer = await ingest.post(
+            f"/v1/workspaces/{ws}/integrations/everhour/test",
+            json={"api_key": "wrong-everhour-key"},
+        )
+    expected = answer.json()
+    assert expected["ok"] is False
+    await expect(outcome).to_contain_text(expected["message"])
+    await shot(page, "03-connect-bad-key")
+
+    # The right key works (an htmx swap: the page and the typed key stay), then Save.
+    await page.get_by_label("Everhour API key").fill(ANN_KEY)
+    await page.get_by_role("button", name="Test Connection").click()
+    await expect(outcome).to_contain_text("Connection works")
+    await expect(outcome).to_contain_text("ann@acme.test")
+    await page.get_by_label("Sync direction").select_option("two_way")
+    await page.get_by_label("Sync frequency").select_option("realtime")
+    await page.get_by_label("Unmapped users").select_option("queue")
+    await page.get_by_label("Conflict handling").select_option("manual_review")
+    await shot(page, "04-connect-tested")
+    await page.get_by_role("button", name="Save", exact=True).click()
+    await expect(page.get_by_role("status")).to_contain_text("The integration is connected")
+    integration = page.url.split("/integrations/")[1].split("?")[0]
+    await expect(page.get_by_role("heading", name="Health")).to_be_visible()
+    await shot(page, "05-integration")
+
+    # Project Mapping: once mapping has its copy of the new connection (a moment after Save).
+    async with platform.api("mapping") as mapping:
+
+        async def mapping_knows() -> bool:
+            listed = await mapping.get(
+                f"/v1/workspaces/{ws}/integrations/{integration}/project-mappings"
+            )
+            return listed.status_code == 200
+
+        await wait_for(mapping_knows, timeout_s=20)
+    await page.get_by_role("link", name="Project mapping").click()
+    await page.get_by_label("Core project id").fill(platform.project)
+    await page.get_by_label("Everhour project id").fill("ev:does-not-exist")
+    await page.get_by_role("button", name="Save mapping").click()
+    await expect(page.locator("#form-error")).to_contain_text("Not saved")
+    await page.get_by_label("Core project id").fill(platform.project)
+    await page.get_by_label("Everhour project id").fill(platform.everhour_project)
+    await page.get_by_role("button", name="Save mapping").click()
+    await expect(page.get_by_role("status")).to_contain_text("Mapping saved")
+    mapped = page.locator("#project-mappings tbody tr").first
+    await expect(mapped).to_contain_text(platform.project)
+    await expect(mapped).to_contain_text(platform.everhour_project)
+    await shot(page, "06-project-mapping")
+
+    # User Mapping: Ann matched automatically by email.
+    await page.get_by_role("link", name="User mapping").click()
+    await page.get_by_role("button", name="Read users again from both systems").click()
+    ann = page.locator("#user-mappings tbody tr").first
+    await expect(ann).to_contain_text("ann@acme.test")
+    await expect(ann).to_contain_text("Automatically, by email")
+    await shot(page, "07-user-mapping")
+
+    # Ann logs 1h30 in Core; the sync log shows it synced to Everhour (reloaded like a person).
+    entry = await platform.log_in_core(
+        ticket_id=platform.ticket,
+        date="2026-11-20",
+        started_at="2026-11-20T08:00:00Z",
+        duration_seconds=5400,
+        notes="Login bug",
+        billable=True,
+    )
+    await page.goto(f"{url}/w/{ws}/sync-log?entry={entry}")
+    row = page.locator("#sync-log tbody tr").filter(has=page.locator(".badge.synced"))
+    deadline = time.monotonic() + 30
+    while await row.count() == 0:
+        assert time.monotonic() < deadline, await platform.diagnose(entry)
+        await asyncio.sleep(0.5)
+        await page.reload()
+    await expect(row.first).to_contain_text(entry)
+    await expect(row.first).to_contain_text("Everhour")
+    await shot(page, "08-sync-log-entry")
+
+    # The filter form: status = Synced keeps the entry, a user nobody is shows nothing.
+    await page.get_by_label("Status").select_option("synced")
+    await page.get_by_role("button", name="Apply filters").click()
+    await expect(page).to_have_url(re.compile(r"status=synced"))
+    await expect(row.first).to_contain_text(entry)
+    await page.get_by_label("User email").fill("nobody@acme.test")
+    await page.get_by_role("button", name="Apply filters").click()
+    await expect(page.get_by_text("Nothing matches these filters yet.")).to_be_visible()
+
+    # Readable at phone width.
+    phone = await new_page(browser, width=390, height=844, like=page)
+    await phone.goto(f"{url}/w/{ws}/integrations")
+    await expect(phone.get_by_role("link", name="Everhour", exact=True)).to_be_visible()
+    await shot(phone, "09-integrations-phone")
+    await phone.context.close()
+
+    # Sign out: the session is gone.
+    await page.get_by_role("button", name="Sign out").click()
+    await expect(page.get_by_role("status")).to_contain_text("You are signed out")
+    await page.goto(f"{url}/w/{ws}/integrations")
+    await expect(page).to_have_url(re.compile(r"/signin$"))
+    await page.context.close()
+    assert time.monotonic() - started < 90
+
+
+async def test_another_workspace_is_refused(platform: ConsolePlatform, browser: Browser) -> None:
+    page = await new_page(browser)
+    url, mine, theirs = platform.console_url, platform.workspace, platform.other_workspace
+
+    # Ann's token cannot sign in to Bob's workspace: Core says she is not its admin.
+    await sign_in(page, url, theirs, ANN_CORE)
+    await expect(page.locator("#signin-error")).to_contain_text("Refused")
+    assert "/signin" in page.url
+
+    # Signed in to her own workspace, Ann edits the URL to Bob's pages: the services refuse.
+    await sign_in(page, url, mine, ANN_CORE)
+    await expect(page).to_have_url(f"{url}/w/{mine}/integrations")
+    for path in ("integrations", "sync-log"):
+        answer = await page.goto(f"{url}/w/{theirs}/{path}")
+        assert answer is not None
+        assert answer.status == 403
+        await expect(page.get_by_role("alert")).to_contain_text(
+            "Refused: only the workspace's admins"
+        )
+        await expect(page.get_by_text(f"This page belongs to workspace {theirs}")).to_be_visible()
+    await shot(page, "10-cross-tenant-refused")
+
+    # A form posted without the session's CSRF token changes nothing.
+    refused = await page.request.post(
+        f"{url}/w/{mine}/integrations/new/everhour",
+        form={"api_key": ANN_KEY, "direction": "two_way"},
+    )
+    assert refused.status == 403
+    assert "did not come from this console" in await refused.text()
+
+    # Bob, signed in to his own workspace, sees no Everhour connected there.
+    await page.context.clear_cookies()
+    await sign_in(page, url, theirs, BOB_CORE)
+    await expect(page.get_by_text("No tracker is connected")).to_be_visible()
+    await page.context.close()

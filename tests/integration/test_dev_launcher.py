@@ -78,6 +78,17 @@ async def _read_until(
             output.append(line.decode())
 
 
+async def _service_pid(launcher: int, package: str) -> int:
+    """The pid of the launcher's child running ``package`` (waits while one is restarting)."""
+
+    async def find() -> int | None:
+        found = [p for p in _children(launcher) if f"{package}.entrypoints" in _cmdline(p)]
+        return found[0] if len(found) == 1 else None
+
+    pid: int = await wait_for(find, timeout_s=30)
+    return pid
+
+
 def _children(pid: int) -> set[int]:
     """All live descendants of ``pid`` (from /proc)."""
     found: set[int] = set()
@@ -130,22 +141,30 @@ async def test_dev_runs_every_service_restarts_a_killed_one_and_ctrl_c_leaves_no
         assert kept == creds
 
         # kill -9 of a service: the launcher says so, starts it again, and it serves again.
-        [mapping_pid] = [p for p in children if "timebridge_mapping.entrypoints" in _cmdline(p)]
+        mapping_pid = await _service_pid(proc.pid, "timebridge_mapping")
         os.kill(mapping_pid, signal.SIGKILL)
         await _read_until(proc.stdout, output, "mapping is running again", 90)
-        assert "mapping was killed by SIGKILL; restarting it in 1s (restart 1)" in "".join(output)
+        log = "".join(output)
+        assert "mapping was killed by SIGKILL; restarting it in" in log, log
         async with httpx.AsyncClient(timeout=10) as http:
             health = await http.get(f"http://127.0.0.1:{PORT_BASE + 2}/healthz")
             assert health.status_code == 200, health.text
-        children |= _children(proc.pid)
-        [restarted] = [p for p in children if "timebridge_mapping.entrypoints" in _cmdline(p)]
+        restarted = await _service_pid(proc.pid, "timebridge_mapping")
         assert restarted != mapping_pid
+        children |= _children(proc.pid)
 
         body = core_webhook(WORKSPACE, f"dlv-{RUN_ID}", f"te-dev-{RUN_ID}")
         async with httpx.AsyncClient(timeout=10) as http:
             for offset in range(1, 6):
-                ready = await http.get(f"http://127.0.0.1:{PORT_BASE + offset}/readyz")
-                assert ready.status_code == 200, ready.text
+                url = f"http://127.0.0.1:{PORT_BASE + offset}/readyz"
+
+                async def ready(url: str = url) -> bool:
+                    # Ready when the launcher printed its summary; a stall may show for a few
+                    # seconds when another suite on this broker publishes for an integration the
+                    # new consumer has not read yet from the compacted connections topic.
+                    return (await http.get(url)).status_code == 200
+
+                await wait_for(ready, timeout_s=60)
             response = await http.post(
                 f"http://127.0.0.1:{PORT_BASE + 1}/v1/webhooks/core/{WORKSPACE}",
                 content=body,

@@ -92,6 +92,8 @@ def test_compose_restarts_every_long_running_container() -> None:
     services = _compose()["services"]
     for name in [*APP_SERVICES, "kafka", "postgres"]:
         assert services[name].get("restart") == "unless-stopped", name
+    for name in APP_SERVICES:
+        assert services[name]["stop_grace_period"] == "45s", name  # Helm's grace period too
     assert services["topics"].get("restart") == "on-failure"  # a job: done once it succeeded
 
 

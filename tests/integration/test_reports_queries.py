@@ -109,9 +109,21 @@ async def test_every_report_from_the_read_models(
     assert time.excluded == {"running_timers": 1, "tracker_entries_in_conflict": 1}
     live_core = 4 * 3600 + 1800 + 7200  # te_del deleted, te_run running
     assert time.table("time").totals[2:4] == (live_core, live_core - 1800)  # type: ignore[index]
+    weekly = await build_report(queries, "acme", ReportParams(kind="time", interval="day"), NOV)
+    assert [r[1] for r in weekly.table("time").rows] == [dt.date(2026, 11, 21)]
+    assert weekly.table("time").totals == time.table("time").totals
     by_task = await build_report(queries, "acme", ReportParams(kind="time", group_by="task"), NOV)
     assert [r[0] for r in by_task.table("time").rows] == ["t_1"]
     assert by_task.table("time").totals == time.table("time").totals
+
+    for params in (
+        ReportParams(kind="utilization"),
+        ReportParams(kind="utilization", projects=("p_1",)),
+    ):
+        utilization = await build_report(queries, "acme", params, NOV)
+        assert utilization.table("utilization").totals[1:3] == (live_core, live_core - 1800)  # type: ignore[index]
+    performance = await build_report(queries, "acme", ReportParams(kind="performance"), NOV)
+    assert [r[1:3] for r in performance.table("performance").rows] == [("p_1", live_core)]
 
     billing = await build_report(queries, "acme", ReportParams(kind="billing"), NOV)
     [row] = billing.table("billing").rows

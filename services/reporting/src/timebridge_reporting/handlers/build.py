@@ -22,7 +22,14 @@ class ReportQueries(Protocol):
     async def freshness(self, workspace_id: str) -> dt.datetime | None: ...
 
     async def time_rows(
-        self, workspace_id: str, period: Period, source: str, *, by_task: bool = False
+        self,
+        workspace_id: str,
+        period: Period,
+        source: str,
+        *,
+        by_task: bool = False,
+        per_day: bool = True,
+        per_project: bool = True,
     ) -> list[TimeRow]: ...
 
     async def directory(self, workspace_id: str) -> Directory: ...
@@ -49,7 +56,17 @@ async def build_report(
     directory = await queries.directory(workspace_id)
     if params.kind in {"time", "utilization", "performance"}:
         by_task = params.kind == "time" and params.group_by == "task"
-        rows = await queries.time_rows(workspace_id, period, params.source, by_task=by_task)
+        per_day = params.kind == "time" and params.interval != "total"
+        filtered = bool(params.projects or params.clients)
+        per_project = params.kind != "utilization" or filtered
+        rows = await queries.time_rows(
+            workspace_id,
+            period,
+            params.source,
+            by_task=by_task,
+            per_day=per_day,
+            per_project=per_project,
+        )
         if params.kind == "time":
             return time_report(ctx, params, rows, directory)
         if params.kind == "utilization":

@@ -119,6 +119,11 @@ def http_app(capture: MailCapture) -> FastAPI:
             raise HTTPException(404, "no such message")
         return messages[n]
 
+    @app.get("/healthz")
+    @app.get("/_sandbox/faults")  # the readiness path make dev polls on every sandbox
+    async def ready() -> dict[str, Any]:
+        return {"status": "ok", "smtp": f"{capture.host}:{capture.port}"}
+
     @app.get("/messages")
     async def messages() -> list[dict[str, Any]]:
         return [m.summary(i) for i, m in enumerate(capture.messages)]

@@ -1,0 +1,135 @@
+"""The reconciliation report over real Kafka and Postgres: seeded discrepancies of every kind the
+issue lists are found and explained, in the API's JSON and in its CSV."""
+
+import datetime as dt
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+
+from timebridge_common.events import Event, IntegrationSettings, TimeEntryLogged
+from timebridge_common.testing import (
+    position_group_at_end,
+    sample_connection_changed,
+    sample_entry_synced,
+    sample_invoice_exported,
+    sample_invoice_status_changed,
+    sample_time_entry_logged,
+    wait_for,
+)
+from timebridge_reporting.mail_capture import MailCapture
+from timebridge_reporting.testing import FakeClock, csv_tables
+
+from .conftest import KAFKA, kafka_config, unique
+from .test_reports_delivery import (
+    Harness,
+    admitted,
+    api,
+    capture,  # noqa: F401 - fixture
+    core_connection,
+    harness,  # noqa: F401 - fixture
+    publish,
+    running,
+)
+
+T0 = dt.datetime(2026, 11, 21, 10, 0, tzinfo=dt.UTC)
+
+
+def entry(ws: str, source: str, eid: str, seconds: int = 3600, *, deleted: bool = False) -> Event:
+    base = sample_time_entry_logged(workspace_id=ws, source=source, external_id=eid)
+    fields = {"duration_seconds": seconds}
+    integration = None if source == "core" else "int_1"
+    return base.model_copy(
+        update={"entry": base.entry.model_copy(update=fields), "deleted": deleted,
+                "integration_id": integration}
+    )  # fmt: skip
+
+
+def outcome(ws: str, eid: str, status: str, reason: str | None, target_id: str | None) -> Event:
+    return sample_entry_synced(
+        workspace_id=ws, integration_id="int_1", source_external_id=eid, status=status,
+        reason=reason, target_external_id=target_id,
+    )  # fmt: skip
+
+
+def seeded(ws: str) -> list[Event]:
+    settings = IntegrationSettings(direction="core_to_tracker")
+    invoice = sample_invoice_exported(workspace_id=ws, invoice_id="inv_1", entry_ids=("te_ok",))
+    gone = sample_invoice_exported(workspace_id=ws, invoice_id="inv_2", entry_ids=())
+    entries: list[TimeEntryLogged | Event] = [
+        entry(ws, "core", "te_ok"), entry(ws, "everhour", "eh_ok"),
+        entry(ws, "core", "te_unmapped"), entry(ws, "core", "te_conflict"),
+        entry(ws, "core", "te_error"), entry(ws, "core", "te_new"),
+        entry(ws, "core", "te_del", deleted=True), entry(ws, "everhour", "eh_del"),
+        entry(ws, "core", "te_long", 7200), entry(ws, "everhour", "eh_long"),
+        entry(ws, "everhour", "eh_direction"),
+    ]  # fmt: skip
+    return [
+        sample_connection_changed(workspace_id=ws, connection_id="int_1", settings=settings),
+        *entries,
+        outcome(ws, "te_ok", "synced", None, "eh_ok"),
+        outcome(ws, "te_unmapped", "queued", "no Everhour user is mapped to Core user u_9", None),
+        outcome(ws, "te_conflict", "conflict", "changed in everhour and in the source", None),
+        outcome(ws, "te_error", "error", "Everhour answered 503", None),
+        outcome(ws, "te_del", "synced", None, "eh_del"),
+        outcome(ws, "te_long", "synced", None, "eh_long"),
+        invoice,
+        gone,
+        sample_invoice_status_changed(
+            workspace_id=ws, invoice_id="inv_1", total=Decimal("200.00"), amount_changed=True
+        ),
+        sample_invoice_status_changed(
+            workspace_id=ws,
+            invoice_id="inv_2",
+            status="deleted",
+            amount_changed=False,
+            total=Decimal("180.00"),
+        ),
+    ]
+
+
+async def test_reconciliation_finds_and_explains_every_kind(
+    topics: list[str],
+    harness: Harness,  # noqa: F811
+    capture: MailCapture,  # noqa: F811
+    create_database: Callable[[str], Awaitable[str]],
+    make_pool: Callable[[str], Awaitable[asyncpg.Pool]],
+) -> None:
+    group = unique("rc")
+    await position_group_at_end(KAFKA, f"{kafka_config().group_prefix}-{group}-reporting", topics)
+    pool = await make_pool(await create_database("reports-reconciliation"))
+    async with running(harness, pool, capture, FakeClock(T0), group) as service:
+        await publish(service, core_connection(harness.workspace), *seeded(harness.workspace))
+        await admitted(service, harness)
+        query = "/reports/reconciliation?start=2026-11-01&end=2026-11-30"
+
+        async def complete() -> Any:
+            body = (await api(service, harness, "GET", query)).json()
+            kinds = {r["kind"] for r in body["tables"]["differences"]["rows"]}
+            done = len(body["tables"]["invoice_differences"]["rows"]) == 2 and len(kinds) == 7
+            return body if done else None
+
+        body = await wait_for(complete, timeout_s=90)
+        found = {(r["entry"], r["kind"]): r["why"] for r in body["tables"]["differences"]["rows"]}
+        assert found == {
+            ("te_unmapped", "unmapped_user"): "no Everhour user is mapped to Core user u_9",
+            ("te_conflict", "conflict_open"): "changed in everhour and in the source",
+            ("te_error", "error"): "Everhour answered 503",
+            ("te_new", "not_yet_synced"): "no sync outcome yet",
+            ("te_del", "deleted_on_one_side"): "deleted in core only (everhour eh_del)",
+            ("te_long", "duration_differs"): "everhour eh_long has 3600 s",
+            ("eh_direction", "skipped_by_direction"): (
+                "the integration's direction is core_to_tracker"
+            ),
+        }
+        invoices = {
+            (r["invoice"], r["kind"]) for r in body["tables"]["invoice_differences"]["rows"]
+        }
+        assert invoices == {
+            ("inv_1", "invoiced_amount_changed_in_tool"),
+            ("inv_2", "deleted_on_one_side"),
+        }
+        csv = await api(service, harness, "GET", query + "&format=csv")
+        header, *rows = csv_tables(csv.content)["differences"]
+        assert {(r[header.index("entry")], r[header.index("kind")]) for r in rows} == set(found)

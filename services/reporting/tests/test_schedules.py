@@ -81,6 +81,11 @@ def test_covered_periods() -> None:
         {
             "name": "x",
             "params": {"kind": "time"},
+            "schedule": {"kind": "cron", "cron": "0 0 30 2 *"},
+        },
+        {
+            "name": "x",
+            "params": {"kind": "time"},
             "schedule": {"kind": "weekly", "timezone": "Mars/Base"},
         },
     ],

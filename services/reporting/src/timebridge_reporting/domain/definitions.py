@@ -50,6 +50,10 @@ class Schedule(BaseModel):
         if self.kind == "cron":
             if not self.cron or not croniter.is_valid(self.cron) or len(self.cron.split()) != 5:
                 raise ValueError("kind=cron needs a valid 5-field cron expression")
+            try:  # valid but impossible (30 February) would never fire: refuse it now
+                croniter(self.cron, dt.datetime(2026, 1, 1)).get_next(dt.datetime)  # noqa: DTZ001
+            except Exception:  # croniter raises its own error types for these
+                raise ValueError("the cron expression never fires") from None
         elif self.cron is not None:
             raise ValueError("cron is only for kind=cron")
         return self

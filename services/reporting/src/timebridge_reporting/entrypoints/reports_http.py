@@ -11,7 +11,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, Response, status
+from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from timebridge_common.api import WorkspaceIdPath
@@ -25,8 +25,25 @@ from timebridge_reporting.domain.report_model import Period, ReportKind, ReportP
 from timebridge_reporting.handlers.build import ReportQueries, build_report
 
 Clock = Callable[[], dt.datetime]
-IdPath = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+IdPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+Id = Annotated[str, Field(pattern=r"^[^\x00-\x1f\x7f]{1,200}$")]
 FormatQuery = Literal["json", "csv", "xlsx", "pdf"]
+FILES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The report in the asked format (JSON unless format= says otherwise)",
+        "content": {media.split(";")[0]: {} for media in MEDIA_TYPES.values()},
+    }
+}
+
+
+def declared(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` naming a route's own refusals (the error body is the app-wide one)."""
+    texts = {
+        404: "No such definition or run",
+        409: "A definition already has that name",
+        422: "The request does not satisfy the schema (e.g. a period over a year)",
+    }
+    return {s: {"description": texts[s]} for s in statuses}
 
 
 class ReportQuery(BaseModel):
@@ -37,8 +54,8 @@ class ReportQuery(BaseModel):
     group_by: Literal["client", "project", "task", "user"] = "project"
     interval: Literal["day", "week", "month", "total"] = "total"
     source: str = Field(default="core", pattern=r"^[a-z][a-z0-9_-]{1,39}$")
-    project: list[IdPath] = Field(default_factory=list, max_length=100)
-    client: list[IdPath] = Field(default_factory=list, max_length=100)
+    project: list[Id] = Field(default_factory=list, max_length=100)
+    client: list[Id] = Field(default_factory=list, max_length=100)
     capacity_hours_per_day: Decimal = Field(default=Decimal(8), ge=0, le=24)
     format: FormatQuery = "json"
 
@@ -90,6 +107,8 @@ def report_routes(
     @router.get(
         base + "/reports/{kind}",
         summary="A report for a period, now, as JSON, CSV, XLSX or PDF",
+        response_class=Response,
+        responses=FILES,
     )
     async def report(
         workspace_id: WorkspaceIdPath, kind: ReportKind, query: Annotated[ReportQuery, Query()]
@@ -111,6 +130,7 @@ def report_routes(
         base + "/report-definitions",
         status_code=status.HTTP_201_CREATED,
         summary="Define a report: kind, parameters, formats, recipients, schedule, triggers",
+        responses=declared(409),
     )
     async def create(workspace_id: WorkspaceIdPath, body: DefinitionBody) -> dict[str, Any]:
         now = clock()
@@ -130,13 +150,18 @@ def report_routes(
             raise HTTPException(status.HTTP_404_NOT_FOUND, "no such report definition")
         return definition
 
-    @router.get(base + "/report-definitions/{definition_id}", summary="One definition")
+    @router.get(
+        base + "/report-definitions/{definition_id}",
+        summary="One definition",
+        responses=declared(404),
+    )
     async def definition(workspace_id: WorkspaceIdPath, definition_id: IdPath) -> dict[str, Any]:
         return _definition_json(await found(workspace_id, definition_id))
 
     @router.put(
         base + "/report-definitions/{definition_id}",
         summary="Change a definition (its schedule restarts from now)",
+        responses=declared(404, 409),
     )
     async def change(
         workspace_id: WorkspaceIdPath, definition_id: IdPath, body: DefinitionBody
@@ -156,6 +181,7 @@ def report_routes(
         base + "/report-definitions/{definition_id}",
         status_code=status.HTTP_204_NO_CONTENT,
         summary="Delete a definition (its history stays)",
+        responses=declared(404),
     )
     async def delete(workspace_id: WorkspaceIdPath, definition_id: IdPath) -> Response:
         if not await runs.delete(workspace_id, definition_id, clock()):
@@ -166,6 +192,7 @@ def report_routes(
         base + "/report-definitions/{definition_id}/runs",
         status_code=status.HTTP_202_ACCEPTED,
         summary="Run now: rendered and delivered by the work loop (Idempotency-Key: once)",
+        responses=declared(404),
     )
     async def run_now(
         workspace_id: WorkspaceIdPath,
@@ -206,6 +233,8 @@ def report_routes(
     @router.get(
         base + "/report-runs/{run_id}/download/{fmt}",
         summary="A run's report in one of its formats (JSON is always kept)",
+        response_class=Response,
+        responses=FILES | declared(404),
     )
     async def download(workspace_id: WorkspaceIdPath, run_id: IdPath, fmt: Format) -> Response:
         body = await runs.output(workspace_id, run_id, fmt)

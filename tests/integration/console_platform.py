@@ -18,6 +18,7 @@ from typing import Any
 import asyncpg
 import httpx
 import uvicorn
+from pydantic import SecretStr
 
 from timebridge_common.config import DlqLimitConfig
 from timebridge_common.crypto import SecretBox
@@ -33,13 +34,18 @@ from timebridge_console.config import ServiceUrls
 from timebridge_console.config import Settings as ConsoleSettings
 from timebridge_ingest.bootstrap import bootstrap as bootstrap_ingest
 from timebridge_ingest.config import Settings as IngestSettings
+from timebridge_invoice_export.adapters.tools import ProductionTools
+from timebridge_invoice_export.bootstrap import bootstrap as bootstrap_invoice_export
+from timebridge_invoice_export.config import AccountingApp
+from timebridge_invoice_export.config import Settings as InvoiceSettings
 from timebridge_mapping.bootstrap import bootstrap as bootstrap_mapping
 from timebridge_mapping.config import Settings as MappingSettings
 from timebridge_reporting.bootstrap import bootstrap as bootstrap_reporting
 from timebridge_reporting.config import Settings as ReportingSettings
+from timebridge_sandboxes import quickbooks as qbo_sandbox
 from timebridge_sandboxes.core import CoreState, Subscription, Webhooks, create_core_sandbox
 from timebridge_sandboxes.everhour import EverhourState, create_everhour_sandbox
-from timebridge_sandboxes.faults import RateLimit
+from timebridge_sandboxes.faults import Faults, RateLimit
 
 from .conftest import KAFKA, kafka_config, unique
 
@@ -52,7 +58,8 @@ PLATFORM_ADMIN = "platform-admin-token"
 ANN_CORE = "core-ann-token-for-console"
 BOB_CORE = "core-bob-token-for-console"
 ANN_KEY = "everhour-ann-key-console"
-SERVICES = ("ingest", "mapping", "conflict-resolver", "reporting")
+SERVICES = ("ingest", "mapping", "conflict-resolver", "reporting", "invoice-export")
+QBO_VERIFIER = "qbo-verifier-token-console"
 
 
 async def chromium_path() -> str:
@@ -77,19 +84,30 @@ class Served:
             await self.task
 
 
-async def serve(app: Any) -> Served:
-    """Serve an ASGI app with uvicorn on a free port of 127.0.0.1 (its lifespan is the caller's)."""
+def reserve() -> socket.socket:
+    """A bound socket on a free port of 127.0.0.1 (its URL is known before the app exists)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
+    return sock
+
+
+def url_of(sock: socket.socket) -> str:
+    return f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+async def serve(app: Any, sock: socket.socket | None = None) -> Served:
+    """Serve an ASGI app with uvicorn on ``sock`` (default: a free port); lifespan is the
+    caller's."""
+    sock = sock or reserve()
+    url = url_of(sock)
     server = uvicorn.Server(uvicorn.Config(app, lifespan="off", log_config=None, access_log=False))
     task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:
         if task.done():
             task.result()
         await asyncio.sleep(0.02)
-    return Served(f"http://127.0.0.1:{port}", server, task)
+    return Served(url, server, task)
 
 
 @dataclass
@@ -105,6 +123,9 @@ class ConsolePlatform:
     project: str
     everhour_project: str
     ticket: str
+    qbo: qbo_sandbox.QuickBooksState
+    qbo_app: Any
+    realm: str
     served: list[Served] = field(default_factory=list)
 
     def api(self, service: str, token: str = ANN_CORE) -> httpx.AsyncClient:
@@ -127,6 +148,10 @@ class ConsolePlatform:
         await self.webhooks.drain()
         entry_id: str = created.json()["id"]
         return entry_id
+
+    async def in_quickbooks(self, method: str, path: str, body: Any = None) -> Any:
+        """What an accountant does in QuickBooks Online (its sandbox's admin API)."""
+        return await _qbo_admin(self.qbo_app, method, f"/companies/{self.realm}{path}", body)
 
     async def diagnose(self, entry: str) -> str:
         """What each service knows of an entry, for a failing test's message."""
@@ -205,7 +230,45 @@ async def console_platform(
             retry=RetryPolicy(max_attempts=3),
         )
 
+    # QuickBooks Online: its consent page is opened by the browser, so it listens on a port,
+    # as does invoice-export, whose OAuth callback the browser is sent back to.
+    qbo_sock, invoice_sock = reserve(), reserve()
+    qbo_url, invoice_url = url_of(qbo_sock), url_of(invoice_sock)
+    qbo = qbo_sandbox.QuickBooksState()
+    qbo.add_app(
+        "quickbooks-client", "quickbooks-secret", [f"{invoice_url}/v1/oauth/quickbooks/callback"]
+    )
+    realm = qbo.add_company("Acme Consulting")
+    qbo.add_account(realm, "Services")
+    qbo.add_customer(
+        realm,
+        {
+            "DisplayName": "Website Client",
+            "PrimaryEmailAddr": {"Address": "billing@website.test"},
+            "BillAddr": {"Line1": "1 Main St", "City": "Springfield", "Country": "US"},
+        },
+    )
+    qbo_app = qbo_sandbox.create_quickbooks_sandbox(
+        qbo,
+        Faults(),
+        rate_limit=RateLimit(10**6, 60),
+        webhook_transport=httpx.ASGITransport(app=LazyApp(apps, "invoice-export")),
+    )
     key = SecretBox.generate_key()
+    invoice_settings = InvoiceSettings(
+        **common,
+        encryption_key=key,
+        public_base_url=invoice_url,
+        quickbooks=AccountingApp(
+            client_id="quickbooks-client",
+            client_secret=SecretStr("quickbooks-secret"),
+            webhook_secret=SecretStr(QBO_VERIFIER),
+            api_url=qbo_url,
+            authorize_url=f"{qbo_url}/connect/oauth2",
+            token_url=f"{qbo_url}/oauth2/v1/tokens/bearer",
+        ),
+        export_stall_s=3600,
+    )
     services: dict[str, Service] = {
         "ingest": bootstrap_ingest(
             IngestSettings(
@@ -241,6 +304,17 @@ async def console_platform(
             tracer_provider=in_memory_tracing("reporting")[0],
             core=core_client,
         ),
+        "invoice-export": bootstrap_invoice_export(
+            invoice_settings,
+            pool=await make_pool(await create_database("console-invoice-export")),
+            tracer_provider=in_memory_tracing("invoice-export")[0],
+            tools=ProductionTools(
+                invoice_settings,
+                http=lambda _: httpx.AsyncClient(transport=httpx.ASGITransport(app=qbo_app)),
+                retry=RetryPolicy(max_attempts=4),
+            ),
+            core=core_client,
+        ),
     }
     served: list[Served] = []
     urls: dict[str, str] = {}
@@ -248,8 +322,17 @@ async def console_platform(
         apps.update({name: built.app for name, built in services.items()})
         await asyncio.gather(*(built.runtime.start() for built in services.values()))
         for name, built in services.items():
-            served.append(await serve(built.app))
+            served.append(
+                await serve(built.app, invoice_sock if name == "invoice-export" else None)
+            )
             urls[name] = served[-1].url
+        served.append(await serve(qbo_app, qbo_sock))
+        await _qbo_admin(
+            qbo_app,
+            "PUT",
+            "/webhook",
+            {"url": f"{invoice_url}/v1/webhooks/quickbooks", "verifier_token": QBO_VERIFIER},
+        )
         console = bootstrap_console(
             ConsoleSettings(
                 services=ServiceUrls(
@@ -257,7 +340,7 @@ async def console_platform(
                     mapping_url=urls["mapping"],
                     conflict_resolver_url=urls["conflict-resolver"],
                     reporting_url=urls["reporting"],
-                    invoice_export_url="http://127.0.0.1:9",
+                    invoice_export_url=urls["invoice-export"],
                 ),
                 session_key=SecretBox.generate_key(),
             )
@@ -275,6 +358,9 @@ async def console_platform(
             project,
             everhour_project,
             ticket,
+            qbo,
+            qbo_app,
+            realm,
             served,
         )
         core.webhooks[workspace] = Subscription(
@@ -286,6 +372,15 @@ async def console_platform(
     finally:
         await asyncio.gather(*(one.stop() for one in served))
         await asyncio.gather(*(built.runtime.stop() for built in services.values()))
+
+
+async def _qbo_admin(app: Any, method: str, path: str, body: Any = None) -> Any:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://qbo/_sandbox"
+    ) as api:
+        answer = await api.request(method, path, json=body)
+    assert answer.is_success, answer.text
+    return answer.json() if answer.content else None
 
 
 async def register(platform: ConsolePlatform) -> None:

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import asyncpg
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Locator, Page, async_playwright, expect
 
 from timebridge_common.testing import wait_for
 
@@ -240,4 +240,107 @@ async def test_another_workspace_is_refused(platform: ConsolePlatform, browser: 
     await page.context.clear_cookies()
     await sign_in(page, url, theirs, BOB_CORE)
     await expect(page.get_by_text("No tracker is connected")).to_be_visible()
+    await page.context.close()
+
+
+async def reload_until(page: Page, locator: Locator, what: str, timeout_s: float = 30) -> None:
+    """Reload like a person waiting for background work, until ``locator`` shows up."""
+    deadline = time.monotonic() + timeout_s
+    while await locator.count() == 0:
+        assert time.monotonic() < deadline, f"{what} not shown: {await page.inner_text('main')}"
+        await asyncio.sleep(0.5)
+        await page.reload()
+
+
+async def test_accounting_article_through_the_console(
+    platform: ConsolePlatform, browser: Browser
+) -> None:
+    page = await new_page(browser)
+    url, ws = platform.console_url, platform.workspace
+    async with platform.api("invoice-export") as api:
+
+        async def knows_workspace() -> bool:
+            return (await api.get(f"/v1/workspaces/{ws}/projects")).status_code == 200
+
+        await wait_for(knows_workspace, timeout_s=20)
+    await sign_in(page, url, ws, ANN_CORE)
+    await expect(page).to_have_url(f"{url}/w/{ws}/integrations")
+
+    # Add Integration: QuickBooks Online's consent page, then back to Timebridge's callback.
+    await page.get_by_role("link", name="Accounting").click()
+    await page.get_by_role("button", name="Connect QuickBooks Online").click()
+    await page.get_by_role("link", name="Continue to QuickBooks Online").click()
+    await expect(page.get_by_text('"status":"connected"')).to_be_visible()
+    await page.goto(f"{url}/w/{ws}/accounting")
+    connection = page.locator("#accounting-connections tbody tr").first
+    await expect(connection).to_contain_text("QuickBooks Online")
+    await expect(connection).to_contain_text(platform.realm)
+    await expect(connection).to_contain_text("connected")
+    await shot(page, "11-accounting-connected")
+
+    # Clients are mirrored a moment later, each with the icon of its tool.
+    await page.get_by_role("link", name="Clients").click()
+    client = page.locator("#clients tbody tr", has_text="Website Client")
+    await reload_until(page, client, "the mirrored client")
+    await expect(client.get_by_role("img", name="from QuickBooks Online")).to_be_visible()
+    await shot(page, "12-clients")
+
+    # Billable time on a project of the client, at 120.00 an hour (set through the API).
+    async with platform.api("invoice-export") as api:
+        clients = (await api.get(f"/v1/workspaces/{ws}/clients")).json()
+        client_id = next(c["client_id"] for c in clients if c["name"] == "Website Client")
+        assigned = await api.put(
+            f"/v1/workspaces/{ws}/projects/{platform.project}", json={"client_id": client_id}
+        )
+        assert assigned.status_code == 200, assigned.text
+        rate = await api.put(
+            f"/v1/workspaces/{ws}/rates",
+            json={"project_id": platform.project, "hourly_rate": "120.00", "currency": "USD"},
+        )
+        assert rate.status_code == 200, rate.text
+        entry = await platform.log_in_core(
+            date="2026-10-21", duration_seconds=3600, notes="Invoice me", billable=True
+        )
+
+        async def in_ledger() -> bool:
+            listed = await api.get(f"/v1/workspaces/{ws}/billable-entries?uninvoiced=true")
+            return any(e["entry_id"] == entry for e in listed.json())
+
+        await wait_for(in_ledger, timeout_s=30)
+
+    # Create the invoice for October (the other test's time is in November), export it.
+    await page.get_by_role("link", name="Invoices").click()
+    await page.get_by_label("Client").select_option(label="Website Client (QuickBooks Online)")
+    await page.get_by_label("Period from").fill("2026-10-01")
+    await page.get_by_label("Period to").fill("2026-10-31")
+    await page.get_by_role("button", name="Create draft").click()
+    await expect(page.get_by_role("heading", name=re.compile("Invoice preview"))).to_be_visible()
+    await expect(page.locator("#invoice-total")).to_contain_text("120.00 USD")
+    await page.get_by_role("button", name="Export").click()
+    await expect(page.get_by_role("status")).to_contain_text("Export requested")
+    await reload_until(page, page.locator("#tool-status"), "the exported invoice's tool state")
+    await expect(page.locator("#tool-status")).to_contain_text("draft")
+    await shot(page, "13-invoice-exported")
+    await page.get_by_role("link", name="← Invoices").click()
+    listed = page.locator("#invoices tbody tr", has_text="Website Client")
+    await expect(listed).to_contain_text("120.00 USD")
+    await shot(page, "14-invoices")
+
+    # Deleted in QuickBooks: the status says so; deleting it here uninvoices its entries.
+    await listed.get_by_role("link", name="Website Client").click()
+    async with platform.api("invoice-export") as api:
+        invoices = (await api.get(f"/v1/workspaces/{ws}/invoices")).json()
+        invoice = (
+            await api.get(f"/v1/workspaces/{ws}/invoices/{invoices[0]['invoice_id']}")
+        ).json()
+        provider_id = invoice["tool"]["provider_invoice_id"]
+    await platform.in_quickbooks("DELETE", f"/invoices/{provider_id}")
+    await page.get_by_role("button", name="Read the status from the tool").click()
+    await expect(page.locator("#tool-status")).to_contain_text("deleted")
+    await shot(page, "15-invoice-deleted-in-tool")
+    await page.get_by_role("button", name=re.compile("^Delete")).click()
+    await expect(page.get_by_role("status")).to_contain_text("entries are uninvoiced again")
+    async with platform.api("invoice-export") as api:
+        listed_entries = await api.get(f"/v1/workspaces/{ws}/billable-entries?uninvoiced=true")
+        assert entry in [e["entry_id"] for e in listed_entries.json()]
     await page.context.close()

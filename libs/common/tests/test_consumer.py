@@ -126,6 +126,7 @@ async def test_a_transient_failure_past_max_attempts_is_retried_until_it_succeed
         TimeoutError(),
         asyncpg.CannotConnectNowError("the database system is starting up"),
         asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of operation"),
+        asyncpg.InternalClientError("cannot switch to state 15; another operation is in progress"),
         KafkaConnectionError("no broker"),
         TransientError("everhour answered 429", retry_after=9),
     ],

@@ -3,6 +3,7 @@ failed publish leaves no trace (the in-memory window; the Postgres one in tests/
 
 import datetime as dt
 
+import asyncpg
 import pytest
 
 from timebridge_common.kafka.publisher import UnavailableError
@@ -80,10 +81,20 @@ async def test_a_failure_to_record_still_answers_the_published_outcome() -> None
     assert await _once(window, publish) == (True, "outcome-1")
 
 
-async def test_an_unreachable_window_is_unavailable_and_publishes_nothing() -> None:
+@pytest.mark.parametrize(
+    "error",
+    [
+        ConnectionRefusedError("database down"),
+        # seen in the fault suite: the pool's reset of a connection whose server just died
+        asyncpg.InternalClientError("cannot switch to state 15; another operation is in progress"),
+    ],
+)
+async def test_an_unreachable_window_is_unavailable_and_publishes_nothing(
+    error: Exception,
+) -> None:
     class Down(MemoryReplayWindow):
         async def claim(self, *args: object, **kwargs: object) -> object:  # type: ignore[override]
-            raise ConnectionRefusedError("database down")
+            raise error
 
     publish = Publisher()
     with pytest.raises(UnavailableError):

@@ -42,6 +42,9 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.OperatorInterventionError,  # admin shutdown, "cannot connect now" (starting up)
     asyncpg.InsufficientResourcesError,  # too many connections, disk full
     asyncpg.TransactionRollbackError,  # serialization failure, deadlock: retry the transaction
+    # "cannot switch to state 15; another operation is in progress": the reset of a pooled
+    # connection whose server just died (the pool drops that connection; the next one is new)
+    asyncpg.InternalClientError,
     aiokafka.errors.KafkaError,  # broker unreachable, leader moved, request timed out
     httpx.TransportError,  # a provider unreachable (the provider clients wrap most of these)
 )

@@ -20,6 +20,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute
 
+from timebridge_common.config import DlqLimitConfig
 from timebridge_common.crypto import SecretBox
 from timebridge_common.providers.core import CoreClient
 from timebridge_common.providers.everhour import EverhourClient
@@ -118,6 +119,12 @@ async def running_platform(
 ) -> AsyncIterator[Platform]:
     base = kafka_config()
     kafka = base.model_copy(update={"group_prefix": f"{base.group_prefix}-{label}"})
+    # Other tests' records on the shared topics are no business of these services (their
+    # connections are encrypted with other keys): they may dead-letter them, never stop for it.
+    common: dict[str, Any] = {
+        "kafka": kafka,
+        "dlq_limit": DlqLimitConfig(max_invalid_ratio=1, max_consecutive=10**9),
+    }
     for service in SERVICES:
         await position_group_at_end(KAFKA, f"{kafka.group_prefix}-{service}", topics)
     core, everhour = CoreState(), EverhourState()
@@ -146,7 +153,7 @@ async def running_platform(
 
     ingest = bootstrap_ingest(
         IngestSettings(
-            kafka=kafka,
+            **common,
             encryption_key=key,
             admin_token=platform_token,
             everhour_api_url=EVERHOUR_URL,
@@ -158,27 +165,27 @@ async def running_platform(
         core=core_client,
     )
     mapping = bootstrap_mapping(
-        MappingSettings(kafka=kafka, encryption_key=key),
+        MappingSettings(**common, encryption_key=key),
         pool=await pool("mapping"),
         tracer_provider=tracing("mapping"),
         everhour=everhour_client,
         core=core_client,
     )
     resolver = bootstrap_resolver(
-        ResolverSettings(kafka=kafka, encryption_key=key),
+        ResolverSettings(**common, encryption_key=key),
         pool=await pool("resolver"),
         tracer_provider=tracing("conflict-resolver"),
         everhour=everhour_client,
         core=core_client,
     )
     reporting = bootstrap_reporting(
-        ReportingSettings(kafka=kafka),
+        ReportingSettings(**common),
         pool=await pool("reporting"),
         tracer_provider=tracing("reporting"),
         core=core_client,
     )
     invoice_export = bootstrap_invoice_export(
-        InvoiceSettings(kafka=kafka, encryption_key=key),
+        InvoiceSettings(**common, encryption_key=key),
         pool=await pool("invoice"),
         tracer_provider=tracing("invoice-export"),
         core=core_client,

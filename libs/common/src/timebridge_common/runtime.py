@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 import asyncpg
 import structlog
@@ -19,6 +19,7 @@ from fastapi import APIRouter, FastAPI, Response
 from faststream.kafka import KafkaBroker
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
+from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from timebridge_common.config import DlqLimitConfig, HttpConfig, RetryConfig, ServiceSettings
@@ -186,6 +187,11 @@ def build_runtime(
     )
 
 
+class Readiness(BaseModel):
+    status: Literal["ready", "not ready"]
+    checks: dict[str, str] = Field(description="Each dependency: ok, or what is wrong")
+
+
 def health_router(runtime: ServiceRuntime) -> APIRouter:
     router = APIRouter(tags=["health"])
 
@@ -193,12 +199,16 @@ def health_router(runtime: ServiceRuntime) -> APIRouter:
     async def healthz() -> dict[str, str]:
         return {"status": "ok", "service": runtime.name}
 
-    @router.get("/readyz", summary="Readiness: Postgres and Kafka answer")
-    async def readyz(response: Response) -> dict[str, object]:
+    @router.get(
+        "/readyz",
+        summary="Readiness: Postgres and Kafka answer, no consumer is stalled",
+        responses={503: {"description": "Not ready: the failing checks", "model": Readiness}},
+    )
+    async def readyz(response: Response) -> Readiness:
         checks = await runtime.readiness()
         ready = all(v == "ok" for v in checks.values())
         response.status_code = 200 if ready else 503
-        return {"status": "ready" if ready else "not ready", "checks": checks}
+        return Readiness(status="ready" if ready else "not ready", checks=checks)
 
     return router
 

@@ -1,10 +1,12 @@
 """HTTP API for connections: the guide's Settings > Integrations > Everhour, as an API."""
 
+import re
 from collections.abc import Awaitable
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
+import httpx
 from fastapi import APIRouter, Depends, HTTPException, status
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from timebridge_common.api import Credential, WorkspaceIdPath
 from timebridge_common.auth import PlatformAdmin, WorkspaceAdmins
@@ -18,9 +20,23 @@ from timebridge_ingest.handlers.connections import Connections, TestErrorKind
 T = TypeVar("T")
 
 
+_HOST = re.compile(r"[A-Za-z0-9.-]+|[0-9a-fA-F:.]+")
+
+
+def _http_url(value: str) -> str:
+    """An absolute http(s) URL with a host, as given (a trailing path is Core's API root)."""
+    try:
+        url = httpx.URL(value)
+    except (httpx.InvalidURL, ValueError) as exc:
+        raise ValueError(f"not a URL: {exc}") from None
+    if url.scheme not in ("http", "https") or not _HOST.fullmatch(url.host) or url.query:
+        raise ValueError("an absolute http(s) URL with a host name, without a query")
+    return value
+
+
 class WorkspaceBody(BaseModel):
-    core_base_url: str = Field(
-        description="Core REST API base URL, e.g. https://core.example/api/v1"
+    core_base_url: Annotated[str, AfterValidator(_http_url)] = Field(
+        max_length=2048, description="Core REST API base URL, e.g. https://core.example/api/v1"
     )
     core_api_token: Credential = Field(
         min_length=8, description="Core service token for this workspace"

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from timebridge_common.api import WorkspaceIdPath
 from timebridge_common.auth import WorkspaceAdmins
+from timebridge_common.http_errors import refusals
 from timebridge_common.providers.core import CoreUser
 from timebridge_invoice_export.domain.accounting import PROVIDER_NAMES, Provider
 from timebridge_invoice_export.domain.clients import MirroredClient
@@ -325,7 +326,10 @@ def _fields(obj: Any) -> dict[str, Any]:
 def api_router(
     connections: Connections, billing: Billing, invoices: Invoices, admins: WorkspaceAdmins
 ) -> APIRouter:
-    router = APIRouter(dependencies=[Depends(admins.require)])
+    # The use cases refuse with the reason (timebridge_common.refusals) on any of these routes.
+    router = APIRouter(
+        dependencies=[Depends(admins.require)], responses=refusals(404, 409, 422, 502)
+    )
     Admin = Annotated[CoreUser, Depends(admins.require)]
 
     @router.post(f"{WS}/accounting/{{provider}}/authorize", tags=["connections"])
@@ -527,7 +531,7 @@ def api_router(
 
 
 def oauth_router(connections: Connections) -> APIRouter:
-    router = APIRouter(tags=["connections"])
+    router = APIRouter(tags=["connections"], responses=refusals(404, 409, 422, 502))
 
     @router.get("/v1/oauth/{provider}/callback")
     async def callback(provider: Provider, request: Request) -> ConnectionView:

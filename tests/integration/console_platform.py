@@ -22,6 +22,7 @@ from pydantic import SecretStr
 
 from timebridge_common.config import DlqLimitConfig
 from timebridge_common.crypto import SecretBox
+from timebridge_common.events import ConnectionChanged
 from timebridge_common.providers.core import CoreClient
 from timebridge_common.providers.everhour import EverhourClient
 from timebridge_common.providers.http import RequestBudget, RetryPolicy
@@ -123,6 +124,7 @@ class ConsolePlatform:
     project: str
     everhour_project: str
     ticket: str
+    everhour_app: Any
     qbo: qbo_sandbox.QuickBooksState
     qbo_app: Any
     realm: str
@@ -149,9 +151,28 @@ class ConsolePlatform:
         entry_id: str = created.json()["id"]
         return entry_id
 
+    async def in_sandbox(self, app: Any, method: str, path: str, body: Any = None) -> None:
+        """A person's action in Core or Everhour (their sandboxes' admin APIs); Core's webhook
+        for it is delivered before this returns."""
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://sandbox"
+        ) as sandbox:
+            answer = await sandbox.request(method, path, json=body)
+            assert answer.is_success, answer.text
+        await self.webhooks.drain()
+
     async def in_quickbooks(self, method: str, path: str, body: Any = None) -> Any:
         """What an accountant does in QuickBooks Online (its sandbox's admin API)."""
         return await _qbo_admin(self.qbo_app, method, f"/companies/{self.realm}{path}", body)
+
+    async def sync_status(self, entry: str) -> list[dict[str, Any]]:
+        """A Core entry's last outcome per target (reporting's API)."""
+        path = f"/v1/workspaces/{self.workspace}/entries/core/{entry}/sync-status"
+        async with self.api("reporting") as reporting:
+            answer = await reporting.get(path)
+            assert answer.status_code == 200, answer.text
+            found: list[dict[str, Any]] = answer.json()
+            return found
 
     async def diagnose(self, entry: str) -> str:
         """What each service knows of an entry, for a failing test's message."""
@@ -190,8 +211,14 @@ async def console_platform(
         "kafka": kafka,
         "dlq_limit": DlqLimitConfig(min_samples=10**9, max_consecutive=10**9),
     }
+    # Fresh groups start at the end of every topic but the compacted connections topic, which
+    # they read from its start, as a new deployment does: other suites running at the same time
+    # on the shared broker publish entries of their integrations, and a service that never saw
+    # those integrations would wait for them (a transient refusal, retried) instead of refusing
+    # them as records it cannot read.
+    after = [t for t in topics if t != ConnectionChanged.topic()]
     await asyncio.gather(
-        *(position_group_at_end(KAFKA, f"{kafka.group_prefix}-{name}", topics) for name in SERVICES)
+        *(position_group_at_end(KAFKA, f"{kafka.group_prefix}-{name}", after) for name in SERVICES)
     )
     workspace, other = unique("ws-a"), unique("ws-b")
     core, everhour = CoreState(), EverhourState()
@@ -358,6 +385,7 @@ async def console_platform(
             project,
             everhour_project,
             ticket,
+            everhour_app,
             qbo,
             qbo_app,
             realm,

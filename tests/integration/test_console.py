@@ -190,11 +190,37 @@ async def test_everhour_guide_through_the_console(
     await page.get_by_role("button", name="Apply filters").click()
     await expect(page.get_by_text("Nothing matches these filters yet.")).to_be_visible()
 
+    # The Everhour record gets locked and Ann edits the entry in Core: a conflict to review,
+    # both versions side by side with the changed time marked; keeping Everhour's settles it.
+    statuses = [
+        s
+        for s in await platform.sync_status(entry)
+        if s["status"] == "synced" and s["target_external_id"]
+    ]
+    record = statuses[0]["target_external_id"]
+    await platform.in_sandbox(platform.everhour_app, "POST", f"/_sandbox/time/{record}/lock")
+    await platform.in_sandbox(
+        platform.core_app, "PATCH", f"/_sandbox/time-entries/{entry}", {"duration_seconds": 6600}
+    )
+    await page.goto(f"{url}/w/{ws}/integrations/{integration}/conflicts")
+    conflict = page.locator("section.conflict", has_text=entry)
+    await reload_until(page, conflict, "the conflict")
+    time_row = conflict.get_by_role("row", name=re.compile("^Time"))
+    await expect(time_row.locator("td.diff").first).to_contain_text("1h 50m")
+    await expect(time_row.locator("td.diff").last).to_contain_text("1h 30m")
+    await expect(
+        conflict.get_by_role("row", name=re.compile("^Notes")).locator("td.diff")
+    ).to_have_count(0)
+    await shot(page, "09-conflict")
+    await conflict.get_by_role("button", name="Keep the Everhour version").click()
+    await expect(page.get_by_role("status")).to_contain_text("Conflict resolved")
+    await expect(page.locator("section.conflict", has_text=entry)).to_have_count(0)
+
     # Readable at phone width.
     phone = await new_page(browser, width=390, height=844, like=page)
     await phone.goto(f"{url}/w/{ws}/integrations")
     await expect(phone.get_by_role("link", name="Everhour", exact=True)).to_be_visible()
-    await shot(phone, "09-integrations-phone")
+    await shot(phone, "10-integrations-phone")
     await phone.context.close()
 
     # Sign out: the session is gone.
@@ -226,7 +252,7 @@ async def test_another_workspace_is_refused(platform: ConsolePlatform, browser: 
             "Refused: only the workspace's admins"
         )
         await expect(page.get_by_text(f"This page belongs to workspace {theirs}")).to_be_visible()
-    await shot(page, "10-cross-tenant-refused")
+    await shot(page, "11-cross-tenant-refused")
 
     # A form posted without the session's CSRF token changes nothing.
     refused = await page.request.post(
@@ -276,14 +302,14 @@ async def test_accounting_article_through_the_console(
     await expect(connection).to_contain_text("QuickBooks Online")
     await expect(connection).to_contain_text(platform.realm)
     await expect(connection).to_contain_text("connected")
-    await shot(page, "11-accounting-connected")
+    await shot(page, "12-accounting-connected")
 
     # Clients are mirrored a moment later, each with the icon of its tool.
     await page.get_by_role("link", name="Clients").click()
     client = page.locator("#clients tbody tr", has_text="Website Client")
     await reload_until(page, client, "the mirrored client")
     await expect(client.get_by_role("img", name="from QuickBooks Online")).to_be_visible()
-    await shot(page, "12-clients")
+    await shot(page, "13-clients")
 
     # Billable time on a project of the client, at 120.00 an hour (set through the API).
     async with platform.api("invoice-export") as api:
@@ -320,11 +346,11 @@ async def test_accounting_article_through_the_console(
     await expect(page.get_by_role("status")).to_contain_text("Export requested")
     await reload_until(page, page.locator("#tool-status"), "the exported invoice's tool state")
     await expect(page.locator("#tool-status")).to_contain_text("draft")
-    await shot(page, "13-invoice-exported")
+    await shot(page, "14-invoice-exported")
     await page.get_by_role("link", name="← Invoices").click()
     listed = page.locator("#invoices tbody tr", has_text="Website Client")
     await expect(listed).to_contain_text("120.00 USD")
-    await shot(page, "14-invoices")
+    await shot(page, "15-invoices")
 
     # Deleted in QuickBooks: the status says so; deleting it here uninvoices its entries.
     await listed.get_by_role("link", name="Website Client").click()
@@ -337,7 +363,7 @@ async def test_accounting_article_through_the_console(
     await platform.in_quickbooks("DELETE", f"/invoices/{provider_id}")
     await page.get_by_role("button", name="Read the status from the tool").click()
     await expect(page.locator("#tool-status")).to_contain_text("deleted")
-    await shot(page, "15-invoice-deleted-in-tool")
+    await shot(page, "16-invoice-deleted-in-tool")
     await page.get_by_role("button", name=re.compile("^Delete")).click()
     await expect(page.get_by_role("status")).to_contain_text("entries are uninvoiced again")
     async with platform.api("invoice-export") as api:

@@ -108,6 +108,14 @@ def test_conflicts_mark_the_fields_that_differ_but_not_each_systems_ids() -> Non
     assert rows["duration_seconds"].source == "1h 50m (6600 s)"
     assert not rows["notes"].differs
     assert not rows["task_external_id"].differs
+    everhour = target | {"user": {"external_id": "1001"}, "started_at": None}
+    rows = {row.field: row for row in compare(source | {"started_at": "08:00"}, everhour)}
+    assert rows["user"].target == "1001"
+    assert not rows["user"].differs
+    assert not rows["started_at"].differs
+    assert rows["duration_seconds"].differs
+    moved = {row.field: row for row in compare(source, target | {"user": {"email": "max@x.test"}})}
+    assert moved["user"].differs
     missing = [r for r in compare(source, None) if r.source != "—" and r.field not in SYSTEM_IDS]
     assert missing
     assert all(row.differs for row in missing)

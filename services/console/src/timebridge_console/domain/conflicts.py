@@ -19,6 +19,9 @@ FIELD_LABELS = {
 
 SYSTEM_IDS = frozenset({"task_external_id", "project_external_id"})
 """Ids each system gives its own projects and tasks: shown, never marked as a difference."""
+OPTIONAL = frozenset({"user", "started_at", "ended_at"})
+"""Fields one system may not keep (Everhour has no start time, a user may lack an email there):
+a value on one side only is not a change."""
 
 
 @dataclass(frozen=True)
@@ -42,7 +45,8 @@ def show(field: str, value: Any) -> str:
     if field == "duration_seconds" and isinstance(value, int):
         return f"{duration(value)} ({value} s)"
     if field == "user" and isinstance(value, dict):
-        return str(value.get("email") or value.get("name") or value.get("id") or "—")
+        found = value.get("email") or value.get("name") or value.get("external_id")
+        return str(found or value.get("id") or "—")
     if isinstance(value, bool):
         return "Yes" if value else "No"
     return str(value)
@@ -51,9 +55,14 @@ def show(field: str, value: Any) -> str:
 def compare(source: dict[str, Any] | None, target: dict[str, Any] | None) -> list[FieldRow]:
     """Rows for the side-by-side view; a missing version shows as "—" and differs everywhere."""
     rows = []
+    both = source is not None and target is not None
     for field, label in FIELD_LABELS.items():
         left = show(field, (source or {}).get(field))
         right = show(field, (target or {}).get(field))
-        differs = field not in SYSTEM_IDS and left != right
+        one_sided = both and field in OPTIONAL and "—" in (left, right)
+        if field == "user" and both:
+            emails = [((v or {}).get("user") or {}).get("email") for v in (source, target)]
+            one_sided = one_sided or None in emails
+        differs = field not in SYSTEM_IDS and left != right and not one_sided
         rows.append(FieldRow(field, label, left, right, differs))
     return rows

@@ -44,6 +44,8 @@ async def platform(
 async def browser() -> AsyncIterator[Browser]:
     executable = await chromium_path()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for old in ARTIFACTS.glob("*.png"):
+        old.unlink()
     async with async_playwright() as playwright:
         launched = await playwright.chromium.launch(executable_path=executable, headless=True)
         yield launched

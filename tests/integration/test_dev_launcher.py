@@ -157,14 +157,20 @@ async def test_dev_runs_every_service_restarts_a_killed_one_and_ctrl_c_leaves_no
         async with httpx.AsyncClient(timeout=10) as http:
             for offset in range(1, 6):
                 url = f"http://127.0.0.1:{PORT_BASE + offset}/readyz"
+                last: list[str] = []
 
-                async def ready(url: str = url) -> bool:
+                async def ready(url: str = url, last: list[str] = last) -> bool:
                     # Ready when the launcher printed its summary; a stall may show for a few
                     # seconds when another suite on this broker publishes for an integration the
                     # new consumer has not read yet from the compacted connections topic.
-                    return (await http.get(url)).status_code == 200
+                    answer = await http.get(url)
+                    last.append(answer.text)
+                    return answer.status_code == 200
 
-                await wait_for(ready, timeout_s=60)
+                try:
+                    await wait_for(ready, timeout_s=60)
+                except AssertionError:
+                    raise AssertionError(f"{url}: {last[-1]}") from None
             response = await http.post(
                 f"http://127.0.0.1:{PORT_BASE + 1}/v1/webhooks/core/{WORKSPACE}",
                 content=body,

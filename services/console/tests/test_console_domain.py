@@ -3,11 +3,12 @@
 import datetime as dt
 
 import pytest
+from pydantic import ValidationError
 
 from timebridge_common.crypto import SecretBox
 from timebridge_console.adapters.api import ServiceApis
 from timebridge_console.adapters.session_cookie import SessionCodec
-from timebridge_console.config import ServiceUrls
+from timebridge_console.config import ServiceUrls, Settings
 from timebridge_console.domain.choices import FormError, settings_from_form
 from timebridge_console.domain.conflicts import SYSTEM_IDS, compare
 from timebridge_console.domain.errors import ApiError, explain, reason_of
@@ -132,3 +133,9 @@ def test_every_template_compiles_with_the_consoles_filters() -> None:
     assert "invoice.html" in names
     for name in names:
         web.templates.env.get_template(name)
+
+
+def test_a_short_session_key_is_refused_at_start() -> None:
+    with pytest.raises(ValidationError, match="session_key"):
+        Settings(session_key="too-short")
+    assert Settings(session_key="x" * 32).session_key is not None

@@ -2,6 +2,7 @@
 
 import contextlib
 import datetime as dt
+import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -10,7 +11,6 @@ import structlog
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from timebridge_common.crypto import SecretBox
 from timebridge_console.adapters.api import ServiceApis
 from timebridge_console.adapters.session_cookie import SessionCodec
 from timebridge_console.config import Settings
@@ -35,7 +35,7 @@ def bootstrap(settings: Settings, *, transport: httpx.AsyncBaseTransport | None 
     """Build the console; ``transport`` (tests) routes its API calls somewhere else than TCP."""
     if settings.session_key is None:
         log.warning("TB_SESSION_KEY unset: a random session key, sign-ins end on restart")
-        key = SecretBox.generate_key()
+        key = secrets.token_urlsafe(32)
     else:
         key = settings.session_key.get_secret_value()
     apis = ServiceApis(settings.services, timeout_s=settings.api_timeout_s, transport=transport)

@@ -30,9 +30,10 @@ class Settings(BaseSettings):
     services: ServiceUrls = ServiceUrls()
     session_key: SecretStr | None = Field(
         default=None,
-        description="32 bytes, base64url: encrypts the session cookie (AES-256-GCM). Unset: a"
-        " random key per process, so sessions end when the console restarts. Replicas of the"
-        " console must share one key.",
+        min_length=32,
+        description="A random secret of 32+ characters; its SHA-256 encrypts the session cookie"
+        " (AES-256-GCM). Unset: a random key per process, so sessions end when the console"
+        " restarts. Replicas of the console must share one.",
     )
     session_ttl_s: int = Field(default=8 * 3600, ge=60, description="Sign-in lifetime")
     secure_cookies: bool = Field(

@@ -5,6 +5,7 @@ reads it), ``SameSite=Lax`` (other sites' forms do not carry it) and ``Secure`` 
 """
 
 import base64
+import hashlib
 import json
 
 from timebridge_common.crypto import DecryptionError, SecretBox
@@ -15,8 +16,10 @@ _CONTEXT = "console-session"
 
 
 class SessionCodec:
-    def __init__(self, key_b64: str) -> None:
-        self._box = SecretBox(key_b64)
+    def __init__(self, secret: str) -> None:
+        """``secret``: any random string (``TB_SESSION_KEY``); its SHA-256 is the AES key."""
+        digest = hashlib.sha256(secret.encode()).digest()
+        self._box = SecretBox(base64.urlsafe_b64encode(digest).decode())
 
     def seal(self, session: Session) -> str:
         sealed = self._box.encrypt(json.dumps(session.to_dict()), context=_CONTEXT)

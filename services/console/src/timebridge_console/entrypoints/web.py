@@ -261,6 +261,11 @@ def auth_router(web: Web) -> APIRouter:
     async def healthz() -> dict[str, str]:
         return {"status": "ok", "service": "console"}
 
+    @router.get("/readyz", include_in_schema=False)
+    async def readyz() -> dict[str, str]:
+        """Ready once listening: a service that is down shows on the pages that need it."""
+        return {"status": "ready", "service": "console"}
+
     return router
 
 

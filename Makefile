@@ -8,10 +8,11 @@ PY := $(VENV)/bin/python
 INFRA := bash deploy/local/infra.sh
 SRC := libs/common/src services/ingest/src services/mapping/src \
        services/conflict-resolver/src services/invoice-export/src services/reporting/src \
-       services/console/src sandboxes/src
+       services/console/src services/contracts/src sandboxes/src
 TESTS := libs/common/tests services/ingest/tests services/mapping/tests \
          services/conflict-resolver/tests services/invoice-export/tests \
-         services/reporting/tests services/console/tests sandboxes/tests tests/deploy \
+         services/reporting/tests services/console/tests services/contracts/tests \
+         sandboxes/tests tests/deploy \
          tests/integration
 
 .PHONY: help install infra-up infra-down infra-status topics dev test test-unit \

@@ -1,0 +1,1 @@
+"""Timebridge contracts service: contracts, scopes, budgets, milestones, audit trail."""

@@ -1,0 +1,1 @@
+"""SQL migrations of the contracts database, applied in file-name order."""

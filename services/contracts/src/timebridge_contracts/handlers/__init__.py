@@ -1,0 +1,1 @@
+"""Handlers of the contracts service."""

@@ -1,0 +1,215 @@
+"""Budget consumption and threshold crossings, from Core time entries and budget revisions.
+
+An entry's contribution is its latest version: a newer version replaces the stored one (an edit
+moves hours, a delete removes them), an older one is ignored, a redelivered record is dropped
+by the inbox. After each change every budget that covered the entry's old or new version is
+re-evaluated in the same transaction that stores the entry; crossings are published through
+the outbox, so a threshold fires once however often the entry is seen.
+"""
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+from timebridge_common.events import Envelope, TimeEntryLogged
+from timebridge_common.events.contracts import BudgetThresholdCrossed
+from timebridge_contracts.domain.budgets import (
+    Budget,
+    Contribution,
+    consumption,
+    decide,
+    period_key,
+)
+from timebridge_contracts.handlers.ports import AuditFacts, BudgetTarget, StoredEntry, Tx
+
+PRODUCER = "contracts"
+Clock = Callable[[], dt.datetime]
+
+
+def entry_key(source: str, external_id: str) -> str:
+    """Core entries are known by their id; other systems' records as ``<system>:<id>``."""
+    return external_id if source == "core" else f"{source}:{external_id}"
+
+
+async def evaluate(
+    tx: Tx,
+    target: BudgetTarget,
+    key: str,
+    at: dt.datetime,
+    *,
+    project_hint: str | None = None,
+    cause: Envelope | None = None,
+) -> list[int]:
+    """Re-evaluate one budget in one period: publish new crossings, re-arm what fell below."""
+    budget = target.budget
+    project_ids = sorted({item.project_id for item in target.items})
+    covered = [
+        e
+        for e in await tx.entries_for(budget.workspace_id, project_ids)
+        if target.covers(e.project_id, e.ticket_id)
+    ]
+    used = consumption(key, covered, target.rate_card)
+    decision = decide(
+        budget.thresholds, budget.amount, used.of(budget.unit), await tx.fired(budget, key)
+    )
+    if not decision.crossed and not decision.rearmed:
+        return []
+    await tx.set_fired(budget, key, decision.crossed, decision.rearmed, at)
+    project_id = project_hint or (project_ids[0] if project_ids else budget.target_id)
+    hours = budget.unit == "hours"
+    events = []
+    for threshold in decision.crossed:
+        event = BudgetThresholdCrossed(
+            workspace_id=budget.workspace_id,
+            contract_id=budget.contract_id,
+            project_id=project_id,
+            threshold_percent=threshold,
+            budget_revision=budget.revision,
+            budget_hours=budget.amount if hours else None,
+            budget_amount=None if hours else budget.amount,
+            currency=None if hours else budget.currency,
+            spent_hours=used.hours,
+            spent_amount=None if hours else used.amount,
+            crossed_at=at,
+        )
+        events.append((event, Envelope.for_event(event, producer=PRODUCER, cause=cause)))
+    await tx.publish(events)
+    facts: dict[str, Any] = {
+        "budget_id": budget.budget_id,
+        "revision": budget.revision,
+        "period": key,
+        "unit": budget.unit,
+        "budget": str(budget.amount),
+        "spent_hours": str(used.hours),
+        "spent_amount": str(used.amount),
+    }
+    for threshold in decision.crossed:
+        await tx.audit(
+            budget.workspace_id,
+            AuditFacts(
+                "budget.threshold_crossed",
+                facts | {"threshold": threshold},
+                contract_ids=_ids(budget.contract_id),
+            ),
+            at,
+        )
+    for threshold in decision.rearmed:
+        await tx.audit(
+            budget.workspace_id,
+            AuditFacts(
+                "budget.threshold_rearmed",
+                facts | {"threshold": threshold},
+                contract_ids=_ids(budget.contract_id),
+            ),
+            at,
+        )
+    return list(decision.crossed)
+
+
+def contribution_of(event: TimeEntryLogged) -> Contribution:
+    entry = event.entry
+    return Contribution(
+        entry_id=entry_key(event.source, event.external_id),
+        project_id=entry.project_external_id,
+        ticket_id=entry.task_external_id,
+        user_id=entry.user.external_id,
+        day=entry.date,
+        seconds=0 if event.deleted else entry.duration_seconds,
+        billable=entry.billable,
+    )
+
+
+async def apply_entry(
+    tx: Tx, envelope: Envelope, event: TimeEntryLogged, at: dt.datetime
+) -> list[int]:
+    """Store a Core entry's version and re-evaluate the budgets it counts (or counted) against.
+
+    Returns the thresholds crossed. Records from other systems are audited only: the synced
+    copy of a Core entry would otherwise count twice.
+    """
+    ws = event.workspace_id
+    new = contribution_of(event)
+    facts: dict[str, Any] = {
+        "source": event.source,
+        "external_id": event.external_id,
+        "project_id": new.project_id,
+        "ticket_id": new.ticket_id,
+        "user_id": new.user_id,
+        "date": new.day.isoformat(),
+        "duration_seconds": event.entry.duration_seconds,
+        "billable": new.billable,
+        "deleted": event.deleted,
+        "updated_at": event.updated_at.isoformat(),
+        "observed_via": event.observed_via,
+        "integration_id": event.integration_id,
+    }
+    if event.source != "core":
+        await tx.audit(
+            ws,
+            AuditFacts(
+                "time_entry.observed",
+                facts,
+                entry_ids=[new.entry_id],
+                event_id=str(envelope.event_id),
+            ),
+            at,
+        )
+        return []
+    await tx.lock_workspace(ws)
+    previous = await tx.get_entry(ws, new.entry_id)
+    if previous is not None and previous.updated_at > event.updated_at:
+        await tx.audit(
+            ws,
+            AuditFacts(
+                "time_entry.stale_version_ignored",
+                facts,
+                entry_ids=[new.entry_id],
+                event_id=str(envelope.event_id),
+            ),
+            at,
+        )
+        return []
+    await tx.put_entry(ws, StoredEntry(new, event.updated_at, event.deleted))
+    old = previous.contribution if previous is not None else None
+    crossed: list[int] = []
+    counted_against: list[dict[str, Any]] = []
+    for target in await tx.budget_targets(ws):
+        now_covered = target.covers(new.project_id, new.ticket_id)
+        was_covered = old is not None and target.covers(old.project_id, old.ticket_id)
+        if not (now_covered or was_covered):
+            continue
+        if now_covered and not event.deleted:
+            counted_against.append(_target_ref(target.budget))
+        keys = {period_key(target.budget, new.day)}
+        if old is not None:
+            keys.add(period_key(target.budget, old.day))
+        for key in sorted(keys):
+            crossed += await evaluate(
+                tx, target, key, at, project_hint=new.project_id, cause=envelope
+            )
+    contract_ids = sorted({c["contract_id"] for c in counted_against if c["contract_id"]})
+    await tx.audit(
+        ws,
+        AuditFacts(
+            "time_entry.deleted" if event.deleted else "time_entry.logged",
+            facts | {"counts_against": counted_against},
+            entry_ids=[new.entry_id],
+            contract_ids=contract_ids,
+            event_id=str(envelope.event_id),
+        ),
+        at,
+    )
+    return crossed
+
+
+def _ids(contract_id: str | None) -> list[str]:
+    return [contract_id] if contract_id else []
+
+
+def _target_ref(budget: Budget) -> dict[str, Any]:
+    return {
+        "budget_id": budget.budget_id,
+        "target": f"{budget.target_kind}:{budget.target_id}",
+        "contract_id": budget.contract_id,
+        "revision": budget.revision,
+    }

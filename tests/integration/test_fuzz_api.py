@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 import requests
 import schemathesis
@@ -225,3 +226,75 @@ async def test_every_service_survives_fuzzing_and_answers_as_documented(
     positive = [t for t in targets if t.mode == "valid-positive"]
     assert not [key for key in tally.skipped if key.endswith("[valid-positive]")], summary
     assert tally.cases["valid-positive"] >= 3 * len(positive), summary
+
+
+async def call(
+    platform: Platform, service: str, method: str, path: str, token: str | None, **kwargs: Any
+) -> httpx.Response:
+    headers = {} if token is None else {"authorization": f"Bearer {token}"}
+    transport = httpx.ASGITransport(app=platform.apps[service])
+    async with httpx.AsyncClient(transport=transport, base_url="http://svc") as http:
+        return await http.request(method, path, headers=headers, **kwargs)
+
+
+async def test_bad_bytes_in_paths_queries_and_bodies_are_400s_with_a_reason(
+    platform: Platform,
+) -> None:
+    """What fuzzing found as 500s (issue 13 item 5): NUL reached PostgreSQL from a query string;
+    the guard refuses NUL, control characters and invalid UTF-8 before any route runs."""
+    ws, admin = f"/v1/workspaces/{platform.a.workspace}", platform.a.admin
+    for service, path in [
+        ("conflict-resolver", f"{ws}/observations?person=%00&date=2026-11-20"),
+        ("conflict-resolver", f"{ws}/observations?person=%FF&date=2026-11-20"),
+        ("reporting", f"{ws}/sync-log?entry=%00"),
+        ("invoice-export", f"{ws}/invoices?status=%00"),
+        ("mapping", f"{ws}/source-entries/core/te%001"),
+        ("mapping", f"{ws}/source-entries/core/te%0A1"),
+    ]:
+        answered = await call(platform, service, "GET", path, admin)
+        assert answered.status_code == 400, (path, answered.text)
+        assert "control character" in answered.json()["detail"] or "UTF-8" in answered.text
+    mapping = f"{ws}/integrations/i/project-mappings/p_1"
+    answered = await call(
+        platform, "mapping", "PUT", mapping, admin, json={"tracker_project_id": "ev:1\u0000"}
+    )
+    assert answered.status_code == 400, answered.text
+    assert answered.json()["errors"][0]["loc"] == ["body", "tracker_project_id"]
+
+
+async def test_refusals_have_one_documented_shape(platform: Platform) -> None:
+    """``detail`` is always a string; validation adds ``errors`` (without echoing the input, an
+    API key here); every error answer of every document is ``ErrorBody`` (issue 13 item 6)."""
+    ws, admin = f"/v1/workspaces/{platform.a.workspace}", platform.a.admin
+    test = f"{ws}/integrations/everhour/test"
+    answered = await call(platform, "ingest", "POST", test, admin, json={"api_key": "kľúč-€"})
+    body = answered.json()
+    assert answered.status_code == 422, body
+    assert isinstance(body["detail"], str)
+    assert "body.api_key" in body["detail"]
+    assert [e["loc"] for e in body["errors"]] == [["body", "api_key"]]
+    assert "kľúč" not in answered.text
+    refused = await call(
+        platform, "conflict-resolver", "GET", f"{ws}/observations?person=ann&date=2026-11-20", None
+    )
+    assert refused.status_code == 401
+    assert refused.json() == {"detail": "a Core user token is required"}
+    registered = await call(
+        platform,
+        "ingest",
+        "PUT",
+        f"/v1/admin/workspaces/{platform.a.workspace}",
+        platform.platform_token,
+        json={"core_base_url": "", "core_api_token": platform.a.service},
+    )
+    assert registered.status_code == 422, registered.text
+    for service, app in platform.apps.items():
+        document = app.openapi()
+        assert "HTTPValidationError" not in document["components"]["schemas"], service
+        for path, operations in document["paths"].items():
+            for method, operation in operations.items():
+                for code, response in operation["responses"].items():
+                    if code[0] in "45" and path != "/readyz":
+                        schema = response["content"]["application/json"]["schema"]
+                        ref = schema["$ref"]
+                        assert ref == "#/components/schemas/ErrorBody", (service, method, path)

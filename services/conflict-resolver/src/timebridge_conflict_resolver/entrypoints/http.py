@@ -12,6 +12,7 @@ from timebridge_common.api import WorkspaceIdPath
 from timebridge_common.auth import WorkspaceAdmins
 from timebridge_common.errors import TransientError
 from timebridge_common.events import EntrySynced, TimeEntryFields
+from timebridge_common.http_errors import refusals
 from timebridge_conflict_resolver.adapters.postgres import PostgresObservations
 from timebridge_conflict_resolver.handlers.ports import (
     ConflictItem,
@@ -108,6 +109,7 @@ def review_router(store: SyncStore, syncer: Syncer, admins: WorkspaceAdmins) -> 
         description="Keeping the source's version writes it into the target (then reads it"
         " back); keeping the target's leaves the target as it is. Answers the outcome, which"
         " is also published as EntrySynced.",
+        responses=refusals(404, 409, 422, 503),
     )
     async def resolve(
         workspace_id: WorkspaceIdPath, conflict_id: uuid.UUID, body: Resolution

@@ -101,6 +101,7 @@ def connections_router(
     router = APIRouter()
     platform_admin = PlatformAdmin(settings.admin_token)
     admin = [Depends(admins.require)]
+    refused = refusals(404, 409, 422, 502, 504)  # the use cases' refusals, with the reason
 
     @router.put(
         "/v1/admin/workspaces/{workspace_id}",
@@ -126,6 +127,7 @@ def connections_router(
         tags=["integrations"],
         summary="Test Connection: one real call to the tracker with this API key",
         dependencies=admin,
+        responses=refused,
     )
     async def test_connection(provider: str, body: TestBody) -> TestView:
         result = await _answer(connections.test(provider, body.api_key))
@@ -143,6 +145,7 @@ def connections_router(
         status_code=status.HTTP_201_CREATED,
         summary="Connect (tests the key again, saves it encrypted, registers the webhook)",
         dependencies=admin,
+        responses=refused,
     )
     async def connect(workspace_id: WorkspaceIdPath, body: ConnectBody) -> IntegrationView:
         integration = await _answer(
@@ -160,6 +163,7 @@ def connections_router(
         "/v1/workspaces/{workspace_id}/integrations/{integration_id}",
         tags=["integrations"],
         dependencies=admin,
+        responses=refused,
     )
     async def get_integration(
         workspace_id: WorkspaceIdPath, integration_id: str
@@ -171,6 +175,7 @@ def connections_router(
         tags=["integrations"],
         summary="Change direction, frequency, unmapped-user or conflict policy",
         dependencies=admin,
+        responses=refused,
     )
     async def update_settings(
         workspace_id: WorkspaceIdPath, integration_id: str, body: SettingsBody
@@ -185,6 +190,7 @@ def connections_router(
         tags=["integrations"],
         summary="Disconnect: remove the webhook, wipe the key",
         dependencies=admin,
+        responses=refused,
     )
     async def disconnect(workspace_id: WorkspaceIdPath, integration_id: str) -> IntegrationView:
         return IntegrationView.of(

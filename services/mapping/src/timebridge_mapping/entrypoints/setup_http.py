@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from timebridge_common.api import WorkspaceIdPath
 from timebridge_common.auth import WorkspaceAdmins
 from timebridge_common.events import TimeEntryFields
+from timebridge_common.http_errors import refusals
 from timebridge_common.refusals import RefusedError
 from timebridge_mapping.domain.mappings import HeldEntry, ProjectMapping, ProjectRule, TaskLink
 from timebridge_mapping.domain.users import UserDirectory
@@ -125,7 +126,11 @@ async def _answer(call: Awaitable[T]) -> T:
 
 
 def setup_router(setup: Setup, admins: WorkspaceAdmins) -> APIRouter:
-    router = APIRouter(prefix=PREFIX, dependencies=[Depends(admins.require)])
+    router = APIRouter(
+        prefix=PREFIX,
+        dependencies=[Depends(admins.require)],
+        responses=refusals(404, 409, 422, 502),  # the use cases' refusals, with the reason
+    )
     projects: list[str | Enum] = ["project mapping"]
     users: list[str | Enum] = ["user mapping"]
     tasks: list[str | Enum] = ["task mapping"]

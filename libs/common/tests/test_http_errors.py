@@ -49,7 +49,7 @@ def app() -> FastAPI:
     async def admin() -> None:
         return None
 
-    @application.post("/v1/webhooks/x")
+    @application.post("/v1/webhooks/x", responses={401: {"description": "", "content": {}}})
     async def webhook() -> None:
         return None
 
@@ -168,6 +168,7 @@ def test_the_document_declares_every_refusal_with_the_error_body() -> None:
     things = document["paths"]["/v1/workspaces/{workspace_id}/things"]["get"]["responses"]
     assert set(things) == {"200", "400", "409", "422"}
     admin = document["paths"]["/v1/admin/things"]["put"]["responses"]
+    assert document["paths"]["/v1/webhooks/x"]["post"]["responses"]["401"]["content"] == {}
     assert {"400", "401"} <= set(admin)
     for responses in (things, admin):
         for code, response in responses.items():

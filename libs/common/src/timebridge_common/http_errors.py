@@ -16,7 +16,8 @@ once it is built, for every route, including routers added later:
 - operations secured by a Core admin's token (:data:`CORE_ADMIN_SCHEME`) declare 401, 403, 404
   (workspace not registered) and 502 (Core could not check the token); those secured by the
   platform token (:data:`PLATFORM_ADMIN_SCHEME`) declare 401. Statuses of a route's own use cases
-  (404, 409, 422, 502, ...) are declared by the route (``responses=refusals(...)``).
+  (404, 409, 422, 502, ...) are declared by the route (``responses=refusals(...)``); an answer
+  sent without a body is declared with ``"content": {}`` and left so.
 """
 
 from collections.abc import Iterable
@@ -169,8 +170,8 @@ def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
             for implied in _implied(operation.get("security", [])):
                 responses.setdefault(str(implied), {"description": DESCRIPTIONS[implied]})
             for code, response in responses.items():
-                if code[0] not in "45":
-                    continue
+                if code[0] not in "45" or response.get("content") == {}:
+                    continue  # success, or declared without a body (``"content": {}``)
                 content = response.setdefault("content", {})
                 media = content.setdefault("application/json", {})
                 ref = media.get("schema", {}).get("$ref")

@@ -1,0 +1,279 @@
+"""Contracts on real Kafka and PostgreSQL: signing publishes one ContractSigned; time logged
+against a scope crosses 80 % once (a redelivered entry does not cross again, an edit lowering
+the hours re-arms it); a milestone is reached once; the audit trail's hash chain verifies, its
+table refuses UPDATE/DELETE, and a record tampered with by hand (trigger disabled by the
+table's owner) is reported by the verify API and the CLI at exactly that record."""
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from aiokafka import TopicPartition
+
+from timebridge_common.events import ConnectionChanged, Envelope, Event, TimeEntryLogged
+from timebridge_common.events.codec import encode
+from timebridge_common.events.contracts import (
+    BudgetThresholdCrossed,
+    ContractSigned,
+    MilestoneReached,
+)
+from timebridge_common.providers.core import CoreClient
+from timebridge_common.testing import (
+    end_offsets,
+    in_memory_tracing,
+    position_group_at_end,
+    read_topic,
+    sample_time_entry_logged,
+    wait_for,
+)
+from timebridge_contracts.bootstrap import ContractsService, bootstrap
+from timebridge_contracts.config import Settings
+from timebridge_sandboxes.core import CoreState, create_core_sandbox
+from timebridge_sandboxes.faults import RateLimit
+
+from .conftest import KAFKA, kafka_config, unique
+
+T0 = dt.datetime(2026, 11, 21, 10, tzinfo=dt.UTC)
+PUBLISHED = (ContractSigned, BudgetThresholdCrossed, MilestoneReached)
+
+
+class Harness:
+    def __init__(self, service: ContractsService, workspace: str, admin: str) -> None:
+        self.service, self.workspace, self.admin = service, workspace, admin
+
+    async def api(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        transport = httpx.ASGITransport(app=self.service.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://contracts") as http:
+            headers = {"authorization": f"Bearer {self.admin}"} | kw.pop("headers", {})
+            url = f"/v1/workspaces/{self.workspace}{path}"
+            return await http.request(method, url, headers=headers, **kw)
+
+    async def ok(self, method: str, path: str, **kw: Any) -> Any:
+        answer = await self.api(method, path, **kw)
+        assert answer.status_code < 300, answer.text
+        return answer.json()
+
+    async def publish(self, *events: Event, envelope: Envelope | None = None) -> Envelope:
+        last = envelope
+        for event in events:
+            last = envelope or Envelope.for_event(event, producer="test", occurred_at=T0)
+            encoded = encode(event, last)
+            await self.service.runtime.broker.publish(
+                encoded.value, encoded.topic, key=encoded.key, headers=encoded.headers
+            )
+        assert last is not None
+        return last
+
+
+@contextlib.asynccontextmanager
+async def running(pool: asyncpg.Pool, group: str) -> AsyncIterator[Harness]:
+    workspace, admin = unique("ws"), unique("ct-admin")
+    core = CoreState()
+    core.add_user(workspace, "Ann", role="admin", token=admin)
+    core_app = create_core_sandbox(core, rate_limit=RateLimit(10_000, 1))
+
+    def core_client(base_url: str, token: str) -> CoreClient:
+        http = httpx.AsyncClient(transport=httpx.ASGITransport(app=core_app))
+        return CoreClient(base_url, token, http=http)
+
+    kafka = kafka_config().model_copy(
+        update={"group_prefix": f"{kafka_config().group_prefix}-{group}"}
+    )
+    service = bootstrap(
+        Settings(kafka=kafka),
+        pool=pool,
+        tracer_provider=in_memory_tracing("contracts")[0],
+        core=core_client,
+    )
+    await service.runtime.start()
+    try:
+        harness = Harness(service, workspace, admin)
+        await harness.publish(
+            ConnectionChanged(
+                workspace_id=workspace, connection_id=f"core_{workspace}", provider="core",
+                status="connected", base_url="http://core.sandbox",
+                credentials_encrypted="v1:not-for-contracts", revision=1, changed_at=T0,
+            )
+        )  # fmt: skip
+
+        async def admitted() -> bool:
+            return (await harness.api("GET", "/contracts")).status_code == 200
+
+        await wait_for(admitted, timeout_s=60)
+        yield harness
+    finally:
+        await service.runtime.stop()
+
+
+def entry(workspace: str, entry_id: str, seconds: int, version: int = 1) -> TimeEntryLogged:
+    base = sample_time_entry_logged(workspace_id=workspace, external_id=entry_id)
+    fields = {"duration_seconds": seconds, "project_external_id": "p_1"}
+    return base.model_copy(
+        update={
+            "entry": base.entry.model_copy(update=fields),
+            "updated_at": base.updated_at + dt.timedelta(minutes=version),
+        }
+    )
+
+
+class Published:
+    """What the service published for this workspace, read back from Kafka."""
+
+    def __init__(self, workspace: str, start: dict[TopicPartition, int]) -> None:
+        self.workspace, self.start = workspace, start
+
+    @classmethod
+    async def from_now(cls, workspace: str) -> "Published":
+        start: dict[TopicPartition, int] = {}
+        for model in PUBLISHED:
+            start |= await end_offsets(KAFKA, model.topic())
+        return cls(workspace, start)
+
+    async def read(self, want: Callable[[list[dict[str, Any]]], bool]) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+
+        def mine(records: list[Any]) -> bool:
+            found[:] = [
+                json.loads(r.value) | {"topic": r.topic}
+                for r in records
+                if json.loads(r.value).get("workspace_id") == self.workspace
+            ]
+            return want(found)
+
+        await read_topic(KAFKA, self.start, until=mine, timeout_s=30)
+        return found
+
+
+def of(records: list[dict[str, Any]], model: type[Event]) -> list[dict[str, Any]]:
+    return [r for r in records if r["topic"] == model.topic()]
+
+
+async def test_contract_budget_milestone_and_audit_on_kafka_and_postgres(
+    topics: list[str],
+    create_database: Callable[[str], Awaitable[str]],
+    make_pool: Callable[[str], Awaitable[asyncpg.Pool]],
+) -> None:
+    group = unique("ct")
+    await position_group_at_end(KAFKA, f"{kafka_config().group_prefix}-{group}-contracts", topics)
+    dsn = await create_database("contracts")
+    pool = await make_pool(dsn)
+    async with running(pool, group) as h:
+        ws = h.workspace
+        published = await Published.from_now(ws)
+        stranger = await h.api("GET", "/contracts", headers={"authorization": "Bearer nobody"})
+        assert stranger.status_code == 401
+        assert stranger.json()["detail"]
+
+        contract = await h.ok("POST", "/contracts", json={
+            "title": "Website rebuild", "client_name": "Website Client", "currency": "USD",
+            "start_date": "2026-11-01", "rate_card": [{"hourly_rate": "120", "project_id": "p_1"}],
+            "rounding_policy": "15-min-per-entry",
+        })  # fmt: skip
+        cid = contract["contract_id"]
+        scope = await h.ok("POST", f"/contracts/{cid}/scopes",
+                           json={"name": "Phase 1", "items": [{"project_id": "p_1"}]})  # fmt: skip
+        budget = {"target_kind": "scope", "target_id": scope["scope_id"], "unit": "hours",
+                  "amount": "10"}  # fmt: skip
+        assert (await h.ok("PUT", "/budgets/b_1", json=budget))["revision"] == 1
+        for _ in range(2):  # signing twice publishes once
+            signed = await h.ok("POST", f"/contracts/{cid}/status", json={"status": "signed"})
+            assert signed["status"] == "signed"
+        frozen = await h.api("PUT", f"/contracts/{cid}", json={
+            "title": "x", "client_name": "y", "currency": "EUR"})  # fmt: skip
+        assert frozen.status_code == 409
+
+        # time against the scope: 4 h + 4.5 h = 85 % crosses 50 and 80
+        await h.publish(entry(ws, "te_1", 4 * 3600))
+        same = entry(ws, "te_2", 4 * 3600 + 1800)
+        original = await h.publish(same)
+        await published.read(lambda r: len(of(r, BudgetThresholdCrossed)) >= 2)
+
+        # te_2 redelivered twice (the same record) and seen again (a new record, same version)
+        await h.publish(same, envelope=original)
+        await h.publish(same, envelope=original)
+        await h.publish(same)
+
+        async def te_2_seen_twice() -> bool:
+            records: list[dict[str, Any]] = await h.ok("GET", "/audit", params={"entry_id": "te_2"})
+            return len([r for r in records if r["kind"] == "time_entry.logged"]) == 2
+
+        await wait_for(te_2_seen_twice, timeout_s=30)
+
+        # te_2 edited down to 3 h: 70 %, 80 re-armed; then 1 h more: 80 % crossed again
+        await h.publish(entry(ws, "te_2", 3 * 3600, version=2))
+
+        async def rearmed() -> bool:
+            crossed = (await h.ok("GET", "/budgets/b_1"))["crossed"]
+            return [c["threshold"] for c in crossed] == [50]
+
+        await wait_for(rearmed, timeout_s=30)
+        await h.publish(entry(ws, "te_3", 3600))
+
+        # a milestone, reached twice
+        await h.ok(
+            "PUT", "/projects/p_1/milestones/m_beta", json={"title": "Beta", "contract_id": cid}
+        )
+        for _ in range(2):
+            reached = await h.ok("POST", "/projects/p_1/milestones/m_beta/reached", json={})
+        assert reached["reached_at"] is not None
+
+        records = await published.read(
+            lambda r: len(of(r, BudgetThresholdCrossed)) >= 3 and len(of(r, MilestoneReached)) >= 1
+        )
+        await asyncio.sleep(1.5)  # anything extra would be on the topics by now
+        records = await published.read(lambda r: len(r) >= len(records))
+        assert len(of(records, ContractSigned)) == 1
+        [signed_event] = of(records, ContractSigned)
+        assert (signed_event["contract_id"], signed_event["project_ids"]) == (cid, ["p_1"])
+        crossings = [(c["threshold_percent"], c["spent_hours"]) for c in
+                     of(records, BudgetThresholdCrossed)]  # fmt: skip
+        assert [(t, float(h_)) for t, h_ in crossings] == [(50, 8.5), (80, 8.5), (80, 8.0)]
+        assert {c["contract_id"] for c in of(records, BudgetThresholdCrossed)} == {cid}
+        assert [m["milestone_id"] for m in of(records, MilestoneReached)] == ["m_beta"]
+
+        # the audit trail: by entry, by contract; the chain verifies
+        trail = await h.ok("GET", "/audit", params={"entry_id": "te_2"})
+        assert [r["kind"] for r in trail] == ["time_entry.logged"] * 3
+        assert trail[0]["data"]["counts_against"][0]["contract_id"] == cid
+        by_contract = {r["kind"] for r in await h.ok("GET", "/audit", params={"contract_id": cid})}
+        assert {"contract.created", "scope.added", "budget.revised", "contract.signed",
+                "budget.threshold_crossed", "budget.threshold_rearmed",
+                "milestone.reached"} <= by_contract  # fmt: skip
+        assert await h.ok("GET", "/audit/verify") == {
+            "ok": True, "checked": len(await h.ok("GET", "/audit")),
+            "first_broken_seq": None, "reason": None,
+        }  # fmt: skip
+
+        # append-only: the service's role is refused; the owner disables the trigger and edits
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await pool.execute("UPDATE audit_log SET kind = 'x' WHERE workspace_id = $1", ws)
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await pool.execute("DELETE FROM audit_log WHERE workspace_id = $1", ws)
+        tampered = trail[1]["seq"]
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.execute("ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_change")
+            await conn.execute(
+                "UPDATE audit_log SET body = replace(body, '\"duration_seconds\":16200',"
+                " '\"duration_seconds\":1800') WHERE workspace_id = $1 AND seq = $2",
+                ws,
+                tampered,
+            )
+            await conn.execute("ALTER TABLE audit_log ENABLE TRIGGER audit_log_no_change")
+        verdict = await h.ok("GET", "/audit/verify")
+        assert (verdict["ok"], verdict["first_broken_seq"]) == (False, tampered)
+        assert verdict["reason"] == "hash does not match the record's content"
+        cli = subprocess.run(  # noqa: ASYNC221, S603 - a short run of our own CLI
+            [sys.executable, "-m", "timebridge_contracts.entrypoints.audit_cli", "verify",
+             "--workspace", ws, "--database-url", dsn],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert cli.returncode == 1, cli.stderr
+        assert f"broken at record {tampered} " in cli.stdout

@@ -218,12 +218,31 @@ async def test_everhour_guide_through_the_console(
     await expect(page.get_by_role("status")).to_contain_text("Conflict resolved")
     await expect(page.locator("section.conflict", has_text=entry)).to_have_count(0)
 
+    # Task links: the ticket went to the Everhour task of the same title.
+    await page.goto(f"{url}/w/{ws}/integrations/{integration}/tasks")
+    linked = page.locator("#task-links tbody tr", has_text=platform.ticket)
+    await expect(linked).to_contain_text("Automatically, same title")
+    await shot(page, "09b-task-links")
+
+    # Settings: hourly instead of real-time.
+    await page.goto(f"{url}/w/{ws}/integrations/{integration}")
+    await page.get_by_label("Sync frequency").select_option("hourly")
+    await page.get_by_role("button", name="Save settings").click()
+    await expect(page.get_by_role("status")).to_contain_text("Settings saved")
+    await expect(page.get_by_label("Sync frequency")).to_have_value("hourly")
+
     # Readable at phone width.
     phone = await new_page(browser, width=390, height=844, like=page)
     await phone.goto(f"{url}/w/{ws}/integrations")
     await expect(phone.get_by_role("link", name="Everhour", exact=True)).to_be_visible()
     await shot(phone, "10-integrations-phone")
     await phone.context.close()
+
+    # Disconnect: the key is wiped, the list says so.
+    await page.goto(f"{url}/w/{ws}/integrations/{integration}")
+    await page.get_by_role("button", name="Disconnect Everhour").click()
+    await expect(page.get_by_role("status")).to_contain_text("The integration is disconnected")
+    await expect(page.locator("tbody tr", has_text="Everhour")).to_contain_text("disconnected")
 
     # Sign out: the session is gone.
     await page.get_by_role("button", name="Sign out").click()

@@ -163,7 +163,11 @@ async def test_dev_runs_every_service_restarts_a_killed_one_and_ctrl_c_leaves_no
                     # Ready when the launcher printed its summary; a stall may show for a few
                     # seconds when another suite on this broker publishes for an integration the
                     # new consumer has not read yet from the compacted connections topic.
-                    answer = await http.get(url)
+                    try:
+                        answer = await http.get(url)
+                    except httpx.TransportError as exc:  # restarting (the launcher says why)
+                        last.append(repr(exc))
+                        return False
                     last.append(answer.text)
                     return answer.status_code == 200
 
@@ -218,6 +222,9 @@ async def test_dev_runs_every_service_restarts_a_killed_one_and_ctrl_c_leaves_no
             proc.send_signal(signal.SIGINT)
         rest = await asyncio.wait_for(proc.stdout.read(), 60)
         await asyncio.wait_for(proc.wait(), 60)
+        # What the launcher said (restarts, stops): shown with a failure's captured output.
+        said = "".join(output) + rest.decode()
+        print("".join(line + "\n" for line in said.splitlines() if line.startswith("dev:")))
     log = "".join(output) + rest.decode()
     assert proc.returncode == 0, log
     assert "all services stopped" in log

@@ -93,7 +93,8 @@ async def test_time_crosses_80_once_redelivery_does_not_and_lowering_rearms(
     assert len(store.published(BudgetThresholdCrossed)) == 2
     await deliver(handlers, logged("te_3", 3600))  # 80 % again
     again = store.published(BudgetThresholdCrossed)[2:]
-    assert [(c.threshold_percent, c.budget_revision) for c in again] == [(80, 1)]
+    assert [(c.threshold_percent, c.budget_revision, c.crossing) for c in again] == [(80, 1, 2)]
+    assert [(c.budget_id, c.period, c.crossing) for c in crossed] == [("b_1", "total", 1)] * 2
     assert "budget.threshold_rearmed" in store.audit_kinds()
     assert verify(store.state.audit)[1] is None
 

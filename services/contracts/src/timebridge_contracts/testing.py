@@ -38,6 +38,7 @@ class MemoryState:
     budgets: dict[tuple[str, str], Budget] = field(default_factory=dict)
     revisions: list[Budget] = field(default_factory=list)
     fired: set[tuple[str, str, int, str, int]] = field(default_factory=set)
+    crossings: dict[tuple[str, str, int, str, int], int] = field(default_factory=dict)
     entries: dict[tuple[str, str], StoredEntry] = field(default_factory=dict)
     milestones: dict[tuple[str, str, str], MilestoneRecord] = field(default_factory=dict)
     invoices: dict[tuple[str, str], list[str]] = field(default_factory=dict)
@@ -118,12 +119,14 @@ class MemoryTx:
         add: Sequence[int],
         remove: Sequence[int],
         at: dt.datetime,
-    ) -> None:
+    ) -> dict[int, int]:
         key = (budget.workspace_id, budget.budget_id, budget.revision, period_key)
         for threshold in remove:
             self.s.fired.discard((*key, threshold))
         for threshold in add:
             self.s.fired.add((*key, threshold))
+            self.s.crossings[(*key, threshold)] = self.s.crossings.get((*key, threshold), 0) + 1
+        return {t: self.s.crossings[(*key, t)] for t in add}
 
     async def lock_workspace(self, workspace_id: str) -> None:
         return None

@@ -66,6 +66,18 @@ class BudgetThresholdCrossed(Event):
     spent_hours: Decimal = Field(decimal_places=4)
     spent_amount: Decimal | None = Field(default=None, decimal_places=4)
     crossed_at: UtcDatetime
+    budget_id: _Id | None = Field(default=None, description="The budget (contracts service)")
+    period: str | None = Field(
+        default=None,
+        pattern=r"^(total|[0-9]{4}-[0-9]{2})$",
+        description="The budget period crossed in: total, or the month (YYYY-MM) of a monthly one",
+    )
+    crossing: int = Field(
+        default=1,
+        ge=1,
+        description="The n-th crossing of this threshold in this revision and period: a threshold"
+        " re-armed (consumption fell below it) and reached again is a new crossing",
+    )
 
     def partition_key(self) -> str:
         return f"{self.workspace_id}:{self.project_id}"

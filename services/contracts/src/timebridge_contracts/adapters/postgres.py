@@ -278,7 +278,7 @@ class PgTx:
     async def fired(self, budget: Budget, period_key: str) -> frozenset[int]:
         rows = await self.conn.fetch(
             "SELECT threshold FROM budget_fired WHERE workspace_id = $1 AND budget_id = $2"
-            " AND revision = $3 AND period_key = $4",
+            " AND revision = $3 AND period_key = $4 AND rearmed_at IS NULL",
             budget.workspace_id,
             budget.budget_id,
             budget.revision,
@@ -293,22 +293,30 @@ class PgTx:
         add: Sequence[int],
         remove: Sequence[int],
         at: dt.datetime,
-    ) -> None:
+    ) -> dict[int, int]:
         key = (budget.workspace_id, budget.budget_id, budget.revision, period_key)
         if remove:
             await self.conn.execute(
-                "DELETE FROM budget_fired WHERE workspace_id = $1 AND budget_id = $2"
-                " AND revision = $3 AND period_key = $4 AND threshold = ANY($5::int[])",
+                "UPDATE budget_fired SET rearmed_at = $6 WHERE workspace_id = $1"
+                " AND budget_id = $2 AND revision = $3 AND period_key = $4"
+                " AND threshold = ANY($5::int[]) AND rearmed_at IS NULL",
                 *key,
                 list(remove),
+                at,
             )
+        crossings: dict[int, int] = {}
         for threshold in add:
-            await self.conn.execute(
-                "INSERT INTO budget_fired VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+            crossings[threshold] = await self.conn.fetchval(
+                "INSERT INTO budget_fired (workspace_id, budget_id, revision, period_key,"
+                " threshold, crossed_at, crossing)"
+                " SELECT $1, $2, $3, $4, $5, $6, coalesce(max(crossing), 0) + 1 FROM budget_fired"
+                " WHERE workspace_id = $1 AND budget_id = $2 AND revision = $3"
+                " AND period_key = $4 AND threshold = $5 RETURNING crossing",
                 *key,
                 threshold,
                 at,
             )
+        return crossings
 
     async def lock_workspace(self, workspace_id: str) -> None:
         await self.conn.execute(

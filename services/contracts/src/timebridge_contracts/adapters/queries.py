@@ -66,8 +66,9 @@ class Reads:
             budget_id,
         )
         fired = await self._pool.fetch(
-            "SELECT period_key, threshold, crossed_at FROM budget_fired WHERE workspace_id = $1"
-            " AND budget_id = $2 AND revision = $3 ORDER BY period_key, threshold",
+            "SELECT period_key, threshold, crossing, crossed_at FROM budget_fired"
+            " WHERE workspace_id = $1 AND budget_id = $2 AND revision = $3 AND rearmed_at IS NULL"
+            " ORDER BY period_key, threshold",
             ws,
             budget_id,
             row["revision"],
@@ -90,6 +91,7 @@ class Reads:
                 {
                     "period": f["period_key"],
                     "threshold": f["threshold"],
+                    "crossing": f["crossing"],
                     "crossed_at": f["crossed_at"].isoformat(),
                 }
                 for f in fired

@@ -54,7 +54,7 @@ async def evaluate(
     )
     if not decision.crossed and not decision.rearmed:
         return []
-    await tx.set_fired(budget, key, decision.crossed, decision.rearmed, at)
+    crossings = await tx.set_fired(budget, key, decision.crossed, decision.rearmed, at)
     project_id = project_hint or (project_ids[0] if project_ids else budget.target_id)
     hours = budget.unit == "hours"
     events = []
@@ -71,6 +71,9 @@ async def evaluate(
             spent_hours=used.hours,
             spent_amount=None if hours else used.amount,
             crossed_at=at,
+            budget_id=budget.budget_id,
+            period=key,
+            crossing=crossings[threshold],
         )
         events.append((event, Envelope.for_event(event, producer=PRODUCER, cause=cause)))
     await tx.publish(events)
@@ -88,7 +91,7 @@ async def evaluate(
             budget.workspace_id,
             AuditFacts(
                 "budget.threshold_crossed",
-                facts | {"threshold": threshold},
+                facts | {"threshold": threshold, "crossing": crossings[threshold]},
                 contract_ids=_ids(budget.contract_id),
             ),
             at,

@@ -124,7 +124,9 @@ class Tx(Protocol):
         add: Sequence[int],
         remove: Sequence[int],
         at: dt.datetime,
-    ) -> None: ...
+    ) -> dict[int, int]:
+        """Fire ``add`` and re-arm ``remove``; the crossing number of each threshold fired."""
+        ...
 
     # entries
     async def lock_workspace(self, workspace_id: str) -> None: ...

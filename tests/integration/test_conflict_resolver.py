@@ -20,7 +20,7 @@ import pytest
 from timebridge_common.config import DlqLimitConfig, RetryConfig
 from timebridge_common.connections import credential_context
 from timebridge_common.crypto import SecretBox
-from timebridge_common.errors import TransientError
+from timebridge_common.errors import InvalidMessageError, TransientError
 from timebridge_common.events import (
     ConnectionChanged,
     EntryMapped,
@@ -31,6 +31,7 @@ from timebridge_common.events import (
     UserRef,
 )
 from timebridge_common.kafka.dlt import dlt_topic
+from timebridge_common.kafka.lag import group_has_read_to_end
 from timebridge_common.kafka.publisher import EventPublisher
 from timebridge_common.kafka.replay import replay
 from timebridge_common.providers.core import CoreClient
@@ -43,6 +44,7 @@ from timebridge_common.testing import (
     read_topic,
     sample_entry_mapped,
     sample_time_entry_logged,
+    wait_for,
 )
 from timebridge_conflict_resolver.bootstrap import ConflictResolver, bootstrap
 from timebridge_conflict_resolver.config import Settings
@@ -698,13 +700,43 @@ async def test_a_changed_copy_is_reviewed_or_restored_by_the_policy_under_one_wa
     assert not [e for e in world.core.entries.values() if e.workspace_id == s.workspace]
 
 
-async def test_an_unknown_integration_is_retried_and_a_disconnected_one_skipped(
+async def test_an_unknown_integration_is_invalid_once_the_copies_are_read_to_the_end(
     world: World,
 ) -> None:
+    """Was: retried forever (a stalled partition). The resolver reads the connections topic
+    from the start; once its group has committed the topic's end, an integration it still
+    lacks will never come, so the change is dead-lettered and shows as an error."""
     s = await setup(world)
-    stranger = s.core_entry("te_1", 60).model_copy(update={"integration_id": "int_unknown"})
-    with pytest.raises(TransientError):
+    stranger = s.core_entry("te_1", 60).model_copy(update={"integration_id": unique("int_unknown")})
+    key = f"{stranger.workspace_id}:core:te_1".encode()
+    await wait_for(
+        lambda: group_has_read_to_end(
+            KAFKA,
+            next(
+                c for c in world.resolver.runtime.consumers if c.model is ConnectionChanged
+            ).group_id,
+            ConnectionChanged.topic(),
+        ),
+        timeout_s=30,
+    )
+    with pytest.raises(InvalidMessageError, match="read to its end"):
         await s.sync(stranger)
+    synced_from = await end_offsets(KAFKA, EntrySynced.topic())
+    publisher = EventPublisher(
+        world.resolver.runtime.broker, world.resolver.runtime.tracer, "mapping"
+    )
+    await publisher.publish(stranger, Envelope.for_event(stranger, producer="mapping"))
+    records = await read_topic(
+        KAFKA, synced_from, until=lambda rs: bool(outcomes_for(rs, key)), timeout_s=60
+    )
+    [error] = outcomes_for(records, key)
+    assert error.status == "error"
+    assert error.reason is not None
+    assert "read to its end" in error.reason
+
+
+async def test_a_disconnected_integration_is_skipped(world: World) -> None:
+    s = await setup(world)
     await s.connect(
         s.integration,
         "everhour",

@@ -4,6 +4,10 @@ Ingest publishes the full state of a connection on every change (``ConnectionCha
 compacted topic). A service that calls providers keeps the newest revision of each connection in
 its own database; an older revision arriving late (a replay) never overwrites a newer one.
 Credentials stay encrypted in the copy and are decrypted only when a client is built.
+
+An event naming a connection the copy lacks is transient while this service's consumer of the
+topic is behind (the connection is on its way), and invalid once it has read the topic to its
+end (it will never come; waiting would block the event's partition for good): ``missing``.
 """
 
 from typing import Literal
@@ -12,7 +16,9 @@ import asyncpg
 
 from timebridge_common.crypto import SecretBox
 from timebridge_common.db.inbox import once
+from timebridge_common.errors import InvalidMessageError, TransientError
 from timebridge_common.events import ConnectionChanged, Envelope
+from timebridge_common.kafka.lag import group_has_read_to_end
 from timebridge_common.runtime import ServiceRuntime
 
 MIGRATIONS = "timebridge_common.connections_sql"
@@ -21,15 +27,43 @@ Applied = Literal["applied", "stale", "duplicate"]
 
 
 class ConnectionCopies:
-    def __init__(self, pool: asyncpg.Pool, box: SecretBox | None = None) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        box: SecretBox | None = None,
+        *,
+        bootstrap_servers: str | None = None,
+    ) -> None:
         self._pool = pool
         self._box = box
+        self._bootstrap_servers = bootstrap_servers
+        self._group_id: str | None = None
 
     def subscribe(self, runtime: ServiceRuntime) -> None:
         async def handle(envelope: Envelope, event: ConnectionChanged) -> None:
             await self.apply(f"{runtime.name}.connection-changed", envelope, event)
 
-        runtime.subscribe(ConnectionChanged, handle)
+        self._group_id = runtime.subscribe(ConnectionChanged, handle).group_id
+
+    async def missing(self, what: str) -> TransientError | InvalidMessageError:
+        """The error to raise for an event naming ``what``, a connection this copy lacks.
+
+        Without a broker to ask (no ``bootstrap_servers``, not subscribed, broker unreachable)
+        it is transient: waiting is safe, dead-lettering a valid event is not.
+        """
+        if self._bootstrap_servers is None or self._group_id is None:
+            return TransientError(f"{what} is not known here yet")
+        try:
+            read = await group_has_read_to_end(
+                self._bootstrap_servers, self._group_id, ConnectionChanged.topic()
+            )
+        except Exception as exc:
+            return TransientError(f"{what} is not known here yet (could not ask Kafka: {exc!r})")
+        if read:
+            return InvalidMessageError(
+                f"{what} is unknown: the connections topic was read to its end without it"
+            )
+        return TransientError(f"{what} is not known here yet")
 
     async def apply(self, consumer: str, envelope: Envelope, event: ConnectionChanged) -> Applied:
         async with once(self._pool, consumer, envelope) as conn:

@@ -98,7 +98,9 @@ def bootstrap(
     core = core or clients.core
     observations = PostgresObservations(runtime.pool)
     copies = connections.ConnectionCopies(
-        runtime.pool, SecretBox(settings.encryption_key.get_secret_value())
+        runtime.pool,
+        SecretBox(settings.encryption_key.get_secret_value()),
+        bootstrap_servers=settings.kafka.bootstrap_servers,
     )
     store = PostgresSync(runtime.pool)
     syncer = Syncer(

@@ -79,7 +79,9 @@ def bootstrap(
     assert runtime.pool is not None
     store = store or PostgresMappingStore(runtime.pool)
     copies = connections.ConnectionCopies(
-        runtime.pool, SecretBox(settings.encryption_key.get_secret_value())
+        runtime.pool,
+        SecretBox(settings.encryption_key.get_secret_value()),
+        bootstrap_servers=settings.kafka.bootstrap_servers,
     )
     # Replicas share this service's share of each provider's limit through its database.
     clients = ProviderClients(shared_budget.SharedBudgets(runtime.pool), shares=settings.budget)

@@ -54,7 +54,7 @@ import structlog
 
 from timebridge_common.connections import ConnectionCopies
 from timebridge_common.crypto import DecryptionError
-from timebridge_common.errors import InvalidMessageError, TransientError
+from timebridge_common.errors import InvalidMessageError
 from timebridge_common.events import (
     ConnectionChanged,
     EntryMapped,
@@ -270,7 +270,7 @@ class Syncer:
         event = job.event
         integration = await self.connections.get(event.integration_id)
         if integration is None:
-            raise TransientError(f"integration {event.integration_id} is not known here yet")
+            raise await self.connections.missing(f"integration {event.integration_id}")
         if integration.workspace_id != event.workspace_id:
             raise InvalidMessageError(
                 f"integration {event.integration_id} is not in workspace {event.workspace_id}"
@@ -872,7 +872,9 @@ class Syncer:
         if system != integration.provider:
             cores = await self.connections.connected(integration.workspace_id, CORE)
             if not cores:
-                raise TransientError(f"no Core connection for workspace {integration.workspace_id}")
+                raise await self.connections.missing(
+                    f"the Core connection of workspace {integration.workspace_id!r}"
+                )
             connection = cores[0]
         try:
             credential = self.connections.credentials(connection)

@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
+from timebridge_common.errors import InvalidMessageError, TransientError
 from timebridge_common.events import ConnectionChanged, Envelope, Event
 from timebridge_common.providers.core import CoreClient, Ticket
 from timebridge_common.providers.everhour import EverhourClient
@@ -166,6 +167,10 @@ class Connections(Protocol):
     ) -> list[ConnectionChanged]: ...
 
     def credentials(self, connection: ConnectionChanged) -> str: ...
+
+    async def missing(self, what: str) -> TransientError | InvalidMessageError:
+        """Transient while the connection may be on its way, invalid once it never will be."""
+        ...
 
 
 EverhourFactory = Callable[[str, str], EverhourClient]

@@ -8,7 +8,7 @@ on a retry either: it is an invalid message, dead-lettered at once with that rea
 from dataclasses import dataclass
 
 from timebridge_common.crypto import DecryptionError
-from timebridge_common.errors import InvalidMessageError, TransientError
+from timebridge_common.errors import InvalidMessageError
 from timebridge_common.events import ConnectionChanged
 from timebridge_common.providers.core import CoreClient
 from timebridge_common.providers.everhour import EverhourClient
@@ -32,12 +32,15 @@ class Providers:
     async def core(self, workspace_id: str) -> CoreClient:
         """A client with the workspace's Core service token.
 
-        No copy of the Core connection yet is transient: ingest publishes it before any
-        integration of the workspace, so it is on its way.
+        No copy of the Core connection yet is transient while it may be on its way (ingest
+        publishes it before any integration of the workspace), invalid once the connections
+        topic was read to its end without it (``ConnectionCopies.missing``).
         """
         connection = await self.core_connection(workspace_id)
         if connection is None:
-            raise TransientError(f"no Core connection for workspace {workspace_id!r} (yet)")
+            raise await self.connections.missing(
+                f"the Core connection of workspace {workspace_id!r}"
+            )
         return self.core_factory(connection.base_url, self._secret(connection))
 
     async def core_base_url(self, workspace_id: str) -> str | None:

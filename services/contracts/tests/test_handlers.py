@@ -226,3 +226,25 @@ async def test_a_failed_transaction_leaves_nothing(store: MemoryStore) -> None:
         await contracts.put_budget(WS, "b_x", bad, "u")
     assert store.state.budgets == {}
     assert store.state.audit == []
+
+
+async def test_a_scope_added_to_a_contract_budget_counts_time_already_logged(
+    store: MemoryStore,
+) -> None:
+    contracts = Contracts(store, clock)
+    made = await contracts.create(WS, ContractIn(title="T", client_name="A", currency="USD"), "u")
+    budget = BudgetIn(
+        target_kind="contract",
+        target_id=made.contract_id,
+        unit="hours",
+        amount=Decimal(2),
+        thresholds=[100],
+    )
+    await contracts.put_budget(WS, "b_c", budget, "u")
+    await deliver(EventHandlers(store, clock), logged("te_1", 7200))
+    assert store.published(BudgetThresholdCrossed) == []
+    await contracts.add_scope(
+        WS, made.contract_id, ScopeIn(name="S", items=[{"project_id": "p_1"}]), "u"
+    )
+    [crossed] = store.published(BudgetThresholdCrossed)
+    assert (crossed.budget_id, crossed.threshold_percent) == ("b_c", 100)

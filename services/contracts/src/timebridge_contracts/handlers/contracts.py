@@ -136,6 +136,7 @@ class Contracts:
     async def add_scope(self, ws: str, contract_id: str, command: ScopeIn, by: str) -> ScopeRecord:
         now = self._clock()
         async with self._store.transaction() as tx:
+            await tx.lock_workspace(ws)
             contract = await _contract(tx, ws, contract_id, lock=True)
             if contract.status == "ended":
                 raise ConflictError("the contract has ended: no new scopes")
@@ -151,6 +152,11 @@ class Contracts:
                 "items": [dataclasses.asdict(i) for i in items],
             }
             await tx.audit(ws, AuditFacts("scope.added", facts, contract_ids=[contract_id]), now)
+            # a contract-wide budget now covers more: time already logged there counts
+            for target in await tx.budget_targets(ws):
+                budget = target.budget
+                if budget.target_kind == "contract" and budget.target_id == contract_id:
+                    await evaluate(tx, target, period_key(budget, now.date()), now)
             return scope
 
     async def _client_name(self, tx: Tx, ws: str, command: ContractIn) -> str:

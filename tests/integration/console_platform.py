@@ -229,6 +229,9 @@ async def console_platform(
     project = core.add_project(workspace, "Website")
     ticket = core.add_ticket(workspace, "Fix the login page", project_id=project)
     everhour.add_user("Ann", api_key=ANN_KEY, email="ann@acme.test")
+    # Max's emails differ between the systems: only a manual mapping links him.
+    core.add_user(workspace, "Max", email="max@acme.test")
+    everhour.add_user("Max M.", api_key="everhour-max-key-console", email="mm@agency.test")
     everhour_project = everhour.add_project("Website")
     everhour.add_task(everhour_project, "Fix the login page")
     apps: dict[str, Any] = {}

@@ -161,6 +161,13 @@ async def test_everhour_guide_through_the_console(
     ann = page.locator("#user-mappings tbody tr").first
     await expect(ann).to_contain_text("ann@acme.test")
     await expect(ann).to_contain_text("Automatically, by email")
+    await page.get_by_label("Core team member").select_option(label="Max max@acme.test")
+    await page.get_by_label("Everhour team member").select_option(label="Max M. mm@agency.test")
+    await page.get_by_role("button", name="Save mapping").click()
+    await expect(page.get_by_role("status")).to_contain_text("Mapping saved")
+    max_row = page.locator("#user-mappings tbody tr", has_text="max@acme.test")
+    await expect(max_row).to_contain_text("mm@agency.test")
+    await expect(max_row).to_contain_text("Manually")
     await shot(page, "07-user-mapping")
 
     # Ann logs 1h30 in Core; the sync log shows it synced to Everhour (reloaded like a person).

@@ -139,3 +139,11 @@ def test_a_short_session_key_is_refused_at_start() -> None:
     with pytest.raises(ValidationError, match="session_key"):
         Settings(session_key="too-short")
     assert Settings(session_key="x" * 32).session_key is not None
+
+
+def test_service_urls_come_from_the_environment_and_others_are_ignored(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TB_SERVICES__INGEST_URL", "http://ingest.internal:80")
+    monkeypatch.setenv("TB_SERVICES__CONTRACTS_URL", "http://contracts.internal:80")
+    assert Settings().services.ingest_url == "http://ingest.internal:80"

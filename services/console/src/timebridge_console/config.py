@@ -11,9 +11,12 @@ from timebridge_common.config import HttpConfig, TelemetryConfig
 
 
 class ServiceUrls(BaseModel):
-    """Base URLs of the services' public APIs (``TB_SERVICES__INGEST_URL``, ...)."""
+    """Base URLs of the services' public APIs (``TB_SERVICES__INGEST_URL``, ...).
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    Other services' URLs (a launcher may set one for every service) are ignored.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     ingest_url: str = "http://127.0.0.1:8001"
     mapping_url: str = "http://127.0.0.1:8002"

@@ -8,7 +8,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 VENV="$ROOT/.venv"
 UV_VERSION="0.13.9"
 PACKAGES=(libs/common services/ingest services/mapping services/conflict-resolver
-  services/invoice-export services/reporting services/contracts sandboxes)
+  services/invoice-export services/reporting services/contracts services/console sandboxes)
 
 find_python() {
   local candidate

@@ -112,6 +112,7 @@ class PostgresReadModels:
                     for entry_id in event.entry_ids
                 ],
             )
+            await _apply_early_changes(conn, event.workspace_id, event.invoice_id)
             return True
 
     async def record_invoice_status(
@@ -121,11 +122,7 @@ class PostgresReadModels:
         async with once(self._pool, consumer, envelope) as conn:
             if conn is None:
                 return False
-            await conn.execute(
-                "UPDATE invoices SET tool_status = $3, number = coalesce($4, number),"
-                " tool_total = $5, amount_changed = $6, changed_at = $7"
-                " WHERE workspace_id = $1 AND invoice_id = $2"
-                " AND (changed_at IS NULL OR changed_at <= $7)",
+            args = (
                 event.workspace_id,
                 event.invoice_id,
                 event.status,
@@ -134,6 +131,32 @@ class PostgresReadModels:
                 event.amount_changed,
                 event.changed_at,
             )
+            known = await conn.fetchval(
+                "SELECT true FROM invoices WHERE workspace_id = $1 AND invoice_id = $2",
+                event.workspace_id,
+                event.invoice_id,
+            )
+            if known:
+                await conn.execute(
+                    "UPDATE invoices SET tool_status = $3, number = coalesce($4, number),"
+                    " tool_total = $5, amount_changed = $6, changed_at = $7"
+                    " WHERE workspace_id = $1 AND invoice_id = $2"
+                    " AND (changed_at IS NULL OR changed_at <= $7)",
+                    *args,
+                )
+            else:  # its export is still on its way (another topic): applied when it arrives
+                await conn.execute(
+                    "INSERT INTO invoice_changes_early (workspace_id, invoice_id, tool_status,"
+                    " number, tool_total, amount_changed, changed_at)"
+                    " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (workspace_id, invoice_id)"
+                    " DO UPDATE SET tool_status = EXCLUDED.tool_status,"
+                    " number = coalesce(EXCLUDED.number, invoice_changes_early.number),"
+                    " tool_total = EXCLUDED.tool_total, amount_changed = EXCLUDED.amount_changed,"
+                    " changed_at = EXCLUDED.changed_at"
+                    " WHERE invoice_changes_early.changed_at IS NULL"
+                    " OR invoice_changes_early.changed_at <= EXCLUDED.changed_at",
+                    *args,
+                )
             return True
 
     async def record_invoice_deleted(
@@ -143,12 +166,22 @@ class PostgresReadModels:
         async with once(self._pool, consumer, envelope) as conn:
             if conn is None:
                 return False
-            await conn.execute(
-                "UPDATE invoices SET deleted_at = $3 WHERE workspace_id = $1 AND invoice_id = $2",
+            updated = await conn.fetchval(
+                "UPDATE invoices SET deleted_at = $3 WHERE workspace_id = $1 AND invoice_id = $2"
+                " RETURNING true",
                 event.workspace_id,
                 event.invoice_id,
                 event.deleted_at,
             )
+            if not updated:  # deleted before its export was read: remembered for it
+                await conn.execute(
+                    "INSERT INTO invoice_changes_early (workspace_id, invoice_id, deleted_at)"
+                    " VALUES ($1, $2, $3) ON CONFLICT (workspace_id, invoice_id)"
+                    " DO UPDATE SET deleted_at = EXCLUDED.deleted_at",
+                    event.workspace_id,
+                    event.invoice_id,
+                    event.deleted_at,
+                )
             await conn.execute(
                 "DELETE FROM invoiced_entries WHERE workspace_id = $1 AND invoice_id = $2",
                 event.workspace_id,
@@ -232,3 +265,41 @@ class PostgresReadModels:
             now - dt.timedelta(hours=24),
         )
         return Health(**dict(row))
+
+
+async def _apply_early_changes(
+    conn: asyncpg.Connection, workspace_id: str, invoice_id: str
+) -> None:
+    """A status change or deletion read before this export: apply it now."""
+    early = await conn.fetchrow(
+        "DELETE FROM invoice_changes_early WHERE workspace_id = $1 AND invoice_id = $2 RETURNING *",
+        workspace_id,
+        invoice_id,
+    )
+    if early is None:
+        return
+    if early["changed_at"] is not None:
+        await conn.execute(
+            "UPDATE invoices SET tool_status = $3, number = coalesce($4, number),"
+            " tool_total = $5, amount_changed = $6, changed_at = $7"
+            " WHERE workspace_id = $1 AND invoice_id = $2",
+            workspace_id,
+            invoice_id,
+            early["tool_status"],
+            early["number"],
+            early["tool_total"],
+            early["amount_changed"],
+            early["changed_at"],
+        )
+    if early["deleted_at"] is not None:
+        await conn.execute(
+            "UPDATE invoices SET deleted_at = $3 WHERE workspace_id = $1 AND invoice_id = $2",
+            workspace_id,
+            invoice_id,
+            early["deleted_at"],
+        )
+        await conn.execute(
+            "DELETE FROM invoiced_entries WHERE workspace_id = $1 AND invoice_id = $2",
+            workspace_id,
+            invoice_id,
+        )

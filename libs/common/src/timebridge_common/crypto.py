@@ -37,8 +37,13 @@ class SecretBox:
     def decrypt(self, stored: str, *, context: str) -> str:
         if not stored.startswith(_PREFIX):
             raise DecryptionError("unknown ciphertext format")
-        raw = base64.urlsafe_b64decode(stored.removeprefix(_PREFIX))
+        try:
+            raw = base64.urlsafe_b64decode(stored.removeprefix(_PREFIX))
+        except ValueError as exc:  # binascii.Error: not base64 at all
+            raise DecryptionError("ciphertext is not base64") from exc
+        if len(raw) < 12 + 16:  # a nonce and a tag at least; shorter is mangled, not a secret
+            raise DecryptionError("ciphertext is too short")
         try:
             return self._aead.decrypt(raw[:12], raw[12:], context.encode()).decode()
-        except InvalidTag as exc:
+        except (InvalidTag, UnicodeDecodeError) as exc:
             raise DecryptionError("ciphertext does not decrypt with this key and context") from exc

@@ -43,6 +43,8 @@ XERO_SANDBOX = 104
 FRESHBOOKS_SANDBOX = 105
 """Sandbox ports, as offsets from --port-base like the services' (8101..8105 by default)."""
 INVOICE_EXPORT = 4
+CONSOLE = 6
+"""The console's port offset (8006): the admins' web pages over the services' APIs."""
 ACCOUNTING = {
     # tool: (sandbox port offset, authorize path, token path)
     "quickbooks": (QUICKBOOKS_SANDBOX, "/connect/oauth2", "/oauth2/v1/tokens/bearer"),
@@ -106,6 +108,7 @@ def dev_secrets(
         "XERO_CLIENT_SECRET": 24,
         "XERO_WEBHOOK_KEY": 24,
         "FRESHBOOKS_CLIENT_SECRET": 24,
+        "TB_SESSION_KEY": 32,
     }
     missing = {k: generate(n) for k, n in wanted.items() if k not in values}
     if missing:
@@ -300,6 +303,24 @@ def service_env(
     return env
 
 
+def console_env(args: argparse.Namespace, creds: dict[str, str]) -> dict[str, str]:
+    """The console has no database and no Kafka: it calls the services' public APIs."""
+    local = "http://127.0.0.1"
+    return {
+        **os.environ,
+        "TB_HTTP__HOST": "127.0.0.1",
+        "TB_HTTP__PORT": str(args.port_base + CONSOLE),
+        "TB_SESSION_KEY": creds["TB_SESSION_KEY"],
+        "TB_TELEMETRY__LOG_JSON": "true" if args.json_logs else "false",
+        **{
+            f"TB_SERVICES__{spec.name.upper().replace('-', '_')}_URL": (
+                f"{local}:{args.port_base + spec.port_offset}"
+            )
+            for spec in SERVICES
+        },
+    }
+
+
 def program(
     name: str, command: list[str], ready_url: str, timeout_s: float, env: dict[str, str] | None
 ) -> Program:
@@ -352,6 +373,16 @@ async def start_all(
         )
         for spec in specs
     ]
+    if not args.only:
+        services.append(
+            program(
+                "console",
+                [sys.executable, "-m", "timebridge_console.entrypoints.main"],
+                f"{local}:{args.port_base + CONSOLE}/readyz",
+                args.ready_timeout,
+                console_env(args, creds),
+            )
+        )
     for service in services:
         await supervisor.start(service)
     for service in services:
@@ -374,6 +405,10 @@ def print_summary(args: argparse.Namespace, specs: list[ServiceSpec], pg: str) -
     for spec in specs:
         url = f"http://127.0.0.1:{args.port_base + spec.port_offset}"
         print(f"  {spec.name:<18} {url}   (API docs: {url}/docs)")
+    if not args.only:
+        console = f"http://127.0.0.1:{args.port_base + CONSOLE}"
+        print(f"  {'console':<18} {console}   (sign in: workspace {args.workspace!r},")
+        print(f"  {'':<18} Core token CORE_ADMIN_TOKEN of {STATE / 'dev-secrets.env'})")
     if args.sandboxes:
         for name, offset in SANDBOXES:
             print(f"  {name:<18} http://127.0.0.1:{args.port_base + offset}")

@@ -6,7 +6,9 @@ table's owner) is reported by the verify API and the CLI at exactly that record.
 
 import asyncio
 import contextlib
+import csv
 import datetime as dt
+import io
 import json
 import subprocess
 import sys
@@ -36,6 +38,7 @@ from timebridge_common.testing import (
 )
 from timebridge_contracts.bootstrap import ContractsService, bootstrap
 from timebridge_contracts.config import Settings
+from timebridge_contracts.domain.audit import chain_hash
 from timebridge_sandboxes.core import CoreState, create_core_sandbox
 from timebridge_sandboxes.faults import RateLimit
 
@@ -148,7 +151,7 @@ class Published:
             ]
             return want(found)
 
-        await read_topic(KAFKA, self.start, until=mine, timeout_s=30)
+        await read_topic(KAFKA, self.start, until=mine, timeout_s=60)
         return found
 
 
@@ -186,6 +189,31 @@ async def test_contract_budget_milestone_and_audit_on_kafka_and_postgres(
         for _ in range(2):  # signing twice publishes once
             signed = await h.ok("POST", f"/contracts/{cid}/status", json={"status": "signed"})
             assert signed["status"] == "signed"
+        refused = {
+            ("GET", "/contracts/nope", None): 404,
+            (
+                "POST",
+                "/contracts",
+                (("title", "x"), ("client_id", "cl_unknown"), ("currency", "USD")),
+            ): 422,
+            ("POST", "/contracts", (("title", "x"), ("currency", "usd"))): 422,
+            (
+                "PUT",
+                "/budgets/b_2",
+                (
+                    ("target_kind", "scope"),
+                    ("target_id", "nope"),
+                    ("unit", "hours"),
+                    ("amount", "1"),
+                ),
+            ): 422,
+            ("POST", "/projects/p_1/milestones/nope/reached", ()): 404,
+            ("POST", f"/contracts/{cid}/status", (("status", "draft"),)): 422,
+        }
+        for (method, path, body), expected in refused.items():
+            answer = await h.api(method, path, json=None if body is None else dict(body))
+            assert (answer.status_code, path) == (expected, path), answer.text
+            assert isinstance(answer.json()["detail"], str)
         frozen = await h.api("PUT", f"/contracts/{cid}", json={
             "title": "x", "client_name": "y", "currency": "EUR"})  # fmt: skip
         assert frozen.status_code == 409
@@ -205,7 +233,7 @@ async def test_contract_budget_milestone_and_audit_on_kafka_and_postgres(
             records: list[dict[str, Any]] = await h.ok("GET", "/audit", params={"entry_id": "te_2"})
             return len([r for r in records if r["kind"] == "time_entry.logged"]) == 2
 
-        await wait_for(te_2_seen_twice, timeout_s=30)
+        await wait_for(te_2_seen_twice, timeout_s=60)
 
         # te_2 edited down to 3 h: 70 %, 80 re-armed; then 1 h more: 80 % crossed again
         await h.publish(entry(ws, "te_2", 3 * 3600, version=2))
@@ -214,7 +242,7 @@ async def test_contract_budget_milestone_and_audit_on_kafka_and_postgres(
             crossed = (await h.ok("GET", "/budgets/b_1"))["crossed"]
             return [c["threshold"] for c in crossed] == [50]
 
-        await wait_for(rearmed, timeout_s=30)
+        await wait_for(rearmed, timeout_s=60)
         await h.publish(entry(ws, "te_3", 3600))
 
         # a milestone, reached twice
@@ -251,9 +279,21 @@ async def test_contract_budget_milestone_and_audit_on_kafka_and_postgres(
                 "budget.threshold_crossed", "budget.threshold_rearmed",
                 "milestone.reached"} <= by_contract  # fmt: skip
         assert await h.ok("GET", "/audit/verify") == {
-            "ok": True, "checked": len(await h.ok("GET", "/audit")),
-            "first_broken_seq": None, "reason": None,
-        }  # fmt: skip
+            "ok": True,
+            "checked": len(await h.ok("GET", "/audit")),
+            "first_broken_seq": None,
+            "reason": None,
+        }
+
+        # the CSV export of the contract's records: each row's hash recomputes from its body
+        export = await h.api("GET", "/audit/export.csv", params={"contract_id": cid})
+        assert export.headers["content-type"].startswith("text/csv")
+        rows = list(csv.DictReader(io.StringIO(export.text)))
+        assert [int(r["seq"]) for r in rows] == [
+            r["seq"] for r in await h.ok("GET", "/audit", params={"contract_id": cid})
+        ]
+        for row in rows:
+            assert chain_hash(row["prev_hash"], row["body"]) == row["hash"]
 
         # append-only: the service's role is refused; the owner disables the trigger and edits
         with pytest.raises(asyncpg.InsufficientPrivilegeError):

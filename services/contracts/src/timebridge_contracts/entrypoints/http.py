@@ -4,15 +4,18 @@ Every route needs the bearer token of one of the workspace's Core admins (as the
 services' management APIs): contracts carry rates and the audit trail who worked how long.
 """
 
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
+from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from timebridge_common.api import WorkspaceIdPath
 from timebridge_common.auth import WorkspaceAdmins
 from timebridge_common.http_errors import refusals
 from timebridge_common.providers.core import CoreUser
+from timebridge_contracts.adapters.audit_export import csv_header, csv_rows
 from timebridge_contracts.adapters.audit_log import AuditQuery, AuditTrail
 from timebridge_contracts.adapters.postgres import PostgresStore
 from timebridge_contracts.adapters.queries import Reads
@@ -188,10 +191,51 @@ def contracts_router(
         workspace_id: WorkspaceIdPath, params: Annotated[AuditParams, Query()]
     ) -> list[dict[str, Any]]:
         query = AuditQuery(
-            params.entry_id, params.contract_id, params.invoice_id, params.start, params.end,
-            params.after_seq, params.limit,
-        )  # fmt: skip
+            params.entry_id,
+            params.contract_id,
+            params.invoice_id,
+            params.start,
+            params.end,
+            params.after_seq,
+            params.limit,
+        )
         return await audit.records(workspace_id, query)
+
+    @router.get(
+        "/audit/export.csv",
+        summary="The audit records matching the filters as CSV (all pages), with their hashes",
+        tags=["audit"],
+        response_class=StreamingResponse,
+        responses={200: {"content": {"text/csv": {}}, "description": "One row per record"}},
+    )
+    async def audit_csv(
+        workspace_id: WorkspaceIdPath, params: Annotated[AuditParams, Query()]
+    ) -> StreamingResponse:
+        async def rows() -> AsyncIterator[bytes]:
+            yield csv_header()
+            after = params.after_seq
+            while True:
+                query = AuditQuery(
+                    params.entry_id,
+                    params.contract_id,
+                    params.invoice_id,
+                    params.start,
+                    params.end,
+                    after,
+                    1000,
+                )
+                page = await audit.records(workspace_id, query)
+                if not page:
+                    return
+                yield csv_rows(page)
+                after = page[-1]["seq"]
+
+        name = f"audit-{workspace_id}.csv"
+        return StreamingResponse(
+            rows(),
+            media_type="text/csv; charset=utf-8",
+            headers={"content-disposition": f'attachment; filename="{name}"'},
+        )
 
     @router.get(
         "/audit/verify",

@@ -364,20 +364,24 @@ class PgTx:
     async def entries_for(
         self, workspace_id: str, project_ids: Sequence[str]
     ) -> list[Contribution]:
+        """Summed in SQL per project, ticket, user, month and billable: what budgets tell apart
+        (scope items, rates, periods), so a re-evaluation reads a few rows, not every entry."""
         rows = await self.conn.fetch(
-            "SELECT * FROM entries WHERE workspace_id = $1 AND project_id = ANY($2::text[])"
-            " AND NOT deleted",
+            "SELECT project_id, ticket_id, user_id, date_trunc('month', day)::date AS month,"
+            " billable, sum(seconds)::bigint AS seconds FROM entries"
+            " WHERE workspace_id = $1 AND project_id = ANY($2::text[]) AND NOT deleted"
+            " GROUP BY project_id, ticket_id, user_id, month, billable",
             workspace_id,
             list(project_ids),
         )
         return [
             Contribution(
-                r["entry_id"],
+                "",
                 r["project_id"],
                 r["ticket_id"],
                 r["user_id"],
-                r["day"],
-                r["seconds"],
+                r["month"],
+                int(r["seconds"]),
                 r["billable"],
             )
             for r in rows

@@ -134,7 +134,10 @@ class Tx(Protocol):
     async def put_entry(self, workspace_id: str, entry: StoredEntry) -> None: ...
     async def entries_for(
         self, workspace_id: str, project_ids: Sequence[str]
-    ) -> list[Contribution]: ...
+    ) -> list[Contribution]:
+        """The live (not deleted) time on these projects; rows may be sums of several entries
+        of one project, ticket, user, month and billable flag."""
+        ...
 
     # milestones
     async def get_milestone(

@@ -47,6 +47,9 @@ from timebridge_common.http_errors import PLATFORM_ADMIN_SCHEME
 
 from .api_platform import Platform, running_platform
 
+# schemathesis' strategies draw from `random` (a deprecation hypothesis warns about, per case).
+pytestmark = pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
+
 MODES = ("valid-positive", "valid-negative", "invalid-credentials")
 EXAMPLES = {"valid-positive": 6, "valid-negative": 4, "invalid-credentials": 2}
 BUDGET_S = 150.0

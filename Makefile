@@ -67,5 +67,6 @@ clean: ## stop everything and delete local state (.local) and the virtualenv
 	@$(INFRA) down || true
 	rm -rf .local $(VENV)
 
-bench: install infra-up topics ## benchmarks with targets (not part of make test)
-	@$(PY) bench/thin_path.py
+bench: install infra-up topics ## ingest vs a bare baseline under wrk, then into mapping (docs/performance.md)
+	@command -v wrk >/dev/null || apt-get install -y wrk || sudo apt-get install -y wrk
+	@$(PY) -m bench.accept

@@ -12,6 +12,7 @@ import contextlib
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +42,10 @@ from timebridge_invoice_export.config import AccountingApp
 from timebridge_invoice_export.config import Settings as InvoiceSettings
 from timebridge_mapping.bootstrap import bootstrap as bootstrap_mapping
 from timebridge_mapping.config import Settings as MappingSettings
+from timebridge_reporting.adapters.mail import PermanentMailError
 from timebridge_reporting.bootstrap import bootstrap as bootstrap_reporting
 from timebridge_reporting.config import Settings as ReportingSettings
+from timebridge_reporting.reports_config import ReportsConfig
 from timebridge_sandboxes import quickbooks as qbo_sandbox
 from timebridge_sandboxes.core import CoreState, Subscription, Webhooks, create_core_sandbox
 from timebridge_sandboxes.everhour import EverhourState, create_everhour_sandbox
@@ -61,6 +64,19 @@ BOB_CORE = "core-bob-token-for-console"
 ANN_KEY = "everhour-ann-key-console"
 SERVICES = ("ingest", "mapping", "conflict-resolver", "reporting", "invoice-export")
 QBO_VERIFIER = "qbo-verifier-token-console"
+BOUNCING = "bounce@client.test"
+
+
+@dataclass
+class Outbox:
+    """The reports' mail server: keeps what it is given, refuses ``BOUNCING`` for good."""
+
+    sent: list[EmailMessage] = field(default_factory=list)
+
+    async def send(self, message: EmailMessage) -> None:
+        if BOUNCING in str(message["To"]):
+            raise PermanentMailError(f"550 5.1.1 <{BOUNCING}>: no such mailbox")
+        self.sent.append(message)
 
 
 async def chromium_path() -> str:
@@ -128,6 +144,7 @@ class ConsolePlatform:
     qbo: qbo_sandbox.QuickBooksState
     qbo_app: Any
     realm: str
+    outbox: Outbox
     served: list[Served] = field(default_factory=list)
 
     def api(self, service: str, token: str = ANN_CORE) -> httpx.AsyncClient:
@@ -285,6 +302,7 @@ async def console_platform(
         webhook_transport=httpx.ASGITransport(app=LazyApp(apps, "invoice-export")),
     )
     key = SecretBox.generate_key()
+    outbox = Outbox()
     invoice_settings = InvoiceSettings(
         **common,
         encryption_key=key,
@@ -329,10 +347,11 @@ async def console_platform(
             core=core_client,
         ),
         "reporting": bootstrap_reporting(
-            ReportingSettings(**common),
+            ReportingSettings(**common, reports=ReportsConfig(poll_interval_s=0.3)),
             pool=await make_pool(await create_database("console-reporting")),
             tracer_provider=in_memory_tracing("reporting")[0],
             core=core_client,
+            mailer=outbox,
         ),
         "invoice-export": bootstrap_invoice_export(
             invoice_settings,
@@ -392,6 +411,7 @@ async def console_platform(
             qbo,
             qbo_app,
             realm,
+            outbox,
             served,
         )
         core.webhooks[workspace] = Subscription(

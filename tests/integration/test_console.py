@@ -21,6 +21,7 @@ from .console_platform import (
     ANN_KEY,
     ARTIFACTS,
     BOB_CORE,
+    BOUNCING,
     ConsolePlatform,
     chromium_path,
     console_platform,
@@ -272,7 +273,7 @@ async def test_another_workspace_is_refused(platform: ConsolePlatform, browser: 
     # Signed in to her own workspace, Ann edits the URL to Bob's pages: the services refuse.
     await sign_in(page, url, mine, ANN_CORE)
     await expect(page).to_have_url(f"{url}/w/{mine}/integrations")
-    for path in ("integrations", "sync-log"):
+    for path in ("integrations", "sync-log", "reports"):
         answer = await page.goto(f"{url}/w/{theirs}/{path}")
         assert answer is not None
         assert answer.status == 403
@@ -397,4 +398,74 @@ async def test_accounting_article_through_the_console(
     async with platform.api("invoice-export") as api:
         listed_entries = await api.get(f"/v1/workspaces/{ws}/billable-entries?uninvoiced=true")
         assert entry in [e["entry_id"] for e in listed_entries.json()]
+    await page.context.close()
+
+
+async def test_reports_defined_run_delivered_and_downloaded(
+    platform: ConsolePlatform, browser: Browser
+) -> None:
+    page = await new_page(browser)
+    url, ws = platform.console_url, platform.workspace
+    await sign_in(page, url, ws, ANN_CORE)
+    await page.get_by_role("link", name="Reports").click()
+    await expect(page.get_by_text("No report is defined yet.")).to_be_visible()
+
+    # A new weekly report; a cron that never fires is refused by reporting, in its words.
+    await page.get_by_role("link", name="New report").click()
+    await page.get_by_label("Name").fill("Weekly time")
+    await page.get_by_label("Group by").select_option("user")
+    await page.get_by_label("Email addresses").fill(f"pm@client.test\n{BOUNCING}")
+    await page.get_by_label("Schedule", exact=True).select_option("cron")
+    await page.get_by_label("Cron expression").fill("0 7 30 2 *")
+    await page.get_by_role("button", name="Create report").click()
+    await expect(page.locator("#form-error")).to_contain_text("never fires")
+    await expect(page.get_by_label("Email addresses")).to_have_value(f"pm@client.test\n{BOUNCING}")
+    await page.get_by_label("Schedule", exact=True).select_option("weekly")
+    await page.get_by_label("Weekday").select_option("monday")
+    await page.get_by_label("Time zone").fill("Europe/Berlin")
+    await page.get_by_role("button", name="Create report").click()
+    await expect(page.get_by_role("status")).to_contain_text("Report saved")
+    await expect(page.get_by_label("Group by")).to_have_value("user")
+    await page.get_by_label("Excel (XLSX)").check()
+    await page.get_by_role("button", name="Save report").click()
+    await expect(page.get_by_role("status")).to_contain_text("Report saved")
+    await expect(page.get_by_label("Excel (XLSX)")).to_be_checked()
+    await page.get_by_role("link", name="← Reports").click()
+    listed = page.locator("#report-definitions tbody tr", has_text="Weekly time")
+    await expect(listed).to_contain_text("Weekly, Monday 07:00 Europe/Berlin")
+    await expect(listed).to_contain_text("PDF, CSV, XLSX")
+    await shot(page, "17-reports")
+
+    # Run now: the progress bar fills as it is generated then delivered (polled, no reload);
+    # one recipient's server refuses for good, which the history shows with its answer.
+    await listed.get_by_role("link", name="Weekly time").click()
+    await page.get_by_role("button", name="Run now").click()
+    await expect(page.get_by_role("status")).to_contain_text("Run started")
+    run = page.locator("#runs tr.run").first
+    await expect(run.locator("progress")).to_have_attribute("max", "3")
+    await expect(run).to_contain_text("delivered to 1 of 2, 1 failed", timeout=30_000)
+    await expect(run.locator("progress")).to_have_attribute("value", "3")
+    await expect(run.locator(".delivery", has_text="pm@client.test")).to_contain_text("sent")
+    await expect(run.locator(".delivery", has_text=BOUNCING)).to_contain_text("no such mailbox")
+    await shot(page, "18-report-run")
+    assert [m["To"] for m in platform.outbox.sent] == ["pm@client.test"]
+
+    # Download: the CSV is reporting's file for that run, byte for byte.
+    async with page.expect_download() as started:
+        await run.get_by_role("link", name="CSV").click()
+    download = await started.value
+    assert download.suggested_filename.endswith(".csv")
+    saved = await download.path()
+    async with platform.api("reporting") as reporting:
+        runs = (await reporting.get(f"/v1/workspaces/{ws}/report-runs")).json()
+        served = await reporting.get(
+            f"/v1/workspaces/{ws}/report-runs/{runs[0]['run_id']}/download/csv"
+        )
+    assert saved.read_bytes() == served.content
+
+    # Deleted: gone from the definitions, its run stays in the history.
+    await page.get_by_role("button", name="Delete Weekly time").click()
+    await expect(page.get_by_role("status")).to_contain_text("Report deleted")
+    await expect(page.get_by_text("No report is defined yet.")).to_be_visible()
+    await expect(page.locator("#runs tr.run")).to_have_count(1)
     await page.context.close()

@@ -60,6 +60,13 @@ def test_error_bodies_become_one_sentence_with_the_services_reason() -> None:
     assert "(418)" in explain(ApiError("mapping", 418, "teapot"))
 
 
+def test_a_handled_api_error_can_drop_its_traceback() -> None:
+    """Starlette sets ``exc.__traceback__ = None`` after its handler ran (was a 500)."""
+    error = ApiError("ingest", 403, "not yours")
+    error.__traceback__ = None
+    assert error.__traceback__ is None
+
+
 def test_settings_form_accepts_only_the_guides_choices() -> None:
     form = {
         "direction": "two_way",

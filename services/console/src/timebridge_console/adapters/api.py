@@ -5,6 +5,7 @@ check it (Core says who is an admin of which workspace). A refusal becomes :clas
 with the service's own reason, a service that cannot be reached an ``ApiError`` with status 0.
 """
 
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -19,6 +20,13 @@ Params = dict[str, str]
 def segment(value: str) -> str:
     """A value placed in a URL path, escaped so it stays one segment."""
     return quote(value, safe="")
+
+
+@dataclass(frozen=True)
+class Download:
+    body: bytes
+    media_type: str
+    disposition: str | None
 
 
 class ServiceApis:
@@ -57,6 +65,7 @@ class ServiceApis:
         *,
         json: Any = None,
         params: Params | None = None,
+        headers: dict[str, str] | None = None,
     ) -> Any:
         client = self._clients[service]
         try:
@@ -65,7 +74,11 @@ class ServiceApis:
                 path,
                 json=json,
                 params=params,
-                headers={"authorization": f"Bearer {token}", "accept": "application/json"},
+                headers={
+                    "authorization": f"Bearer {token}",
+                    "accept": "application/json",
+                    **(headers or {}),
+                },
             )
         except httpx.TimeoutException:
             raise ApiError(service, 0, "no answer in time") from None
@@ -80,6 +93,27 @@ class ServiceApis:
         if answer.status_code == 204 or not answer.content:
             return None
         return answer.json()
+
+    async def download(self, service: str, path: str, token: str) -> "Download":
+        """A file a service serves (a report's PDF, CSV, ...), passed through as it is."""
+        client = self._clients[service]
+        try:
+            answer = await client.get(path, headers={"authorization": f"Bearer {token}"})
+        except httpx.TimeoutException:
+            raise ApiError(service, 0, "no answer in time") from None
+        except httpx.HTTPError as exc:
+            raise ApiError(service, 0, type(exc).__name__) from None
+        if answer.status_code >= 400:
+            try:
+                body = answer.json()
+            except ValueError:
+                body = None
+            raise ApiError(service, answer.status_code, reason_of(body, answer.reason_phrase))
+        return Download(
+            answer.content,
+            answer.headers.get("content-type", "application/octet-stream"),
+            answer.headers.get("content-disposition"),
+        )
 
     async def close(self) -> None:
         for client in self._clients.values():
@@ -96,8 +130,12 @@ class Caller:
     async def get(self, service: str, path: str, params: Params | None = None) -> Any:
         return await self._apis.request(service, "GET", path, self._token, params=params)
 
-    async def post(self, service: str, path: str, json: Any = None) -> Any:
-        return await self._apis.request(service, "POST", path, self._token, json=json)
+    async def post(
+        self, service: str, path: str, json: Any = None, headers: dict[str, str] | None = None
+    ) -> Any:
+        return await self._apis.request(
+            service, "POST", path, self._token, json=json, headers=headers
+        )
 
     async def put(self, service: str, path: str, json: Any = None) -> Any:
         return await self._apis.request(service, "PUT", path, self._token, json=json)
@@ -107,3 +145,6 @@ class Caller:
 
     async def delete(self, service: str, path: str) -> Any:
         return await self._apis.request(service, "DELETE", path, self._token)
+
+    async def download(self, service: str, path: str) -> Download:
+        return await self._apis.download(service, path, self._token)

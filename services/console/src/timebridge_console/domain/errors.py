@@ -12,9 +12,13 @@ SERVICE_NAMES = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class ApiError(Exception):
-    """A service answered with an error status, or could not be reached (``status`` 0)."""
+    """A service answered with an error status, or could not be reached (``status`` 0).
+
+    Not frozen: Starlette clears a handled exception's ``__traceback__``, which a frozen
+    dataclass refuses (the refusal page then became a 500).
+    """
 
     service: str
     status: int

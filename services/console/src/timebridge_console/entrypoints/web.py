@@ -37,6 +37,9 @@ NOTICES = {
     "invoice_export": "Export requested: the invoice is copied to the tool as a draft.",
     "invoice_sync": "Status read again from the accounting tool.",
     "invoice_delete": "Invoice deleted here: its entries are uninvoiced again.",
+    "report_saved": "Report saved.",
+    "report_deleted": "Report deleted (its past runs stay in the history).",
+    "report_started": "Run started: the report is generated, then mailed to its recipients.",
 }
 MAX_FIELD = 4096
 

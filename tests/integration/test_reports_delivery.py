@@ -153,7 +153,7 @@ async def admitted(service: Reporting, harness: Harness) -> None:
         answer = await api(service, harness, "GET", "/report-definitions")
         return answer.status_code == 200
 
-    await wait_for(ok, timeout_s=90)
+    await wait_for(ok, timeout_s=180)
 
 
 async def test_mailed_attachments_carry_the_apis_totals_once(
@@ -177,7 +177,7 @@ async def test_mailed_attachments_carry_the_apis_totals_once(
             body = (await api(service, harness, "GET", query)).json()
             return body if body["tables"]["time"]["totals"]["seconds"] == 10800 else None
 
-        expected = (await wait_for(all_in, timeout_s=90))["tables"]["time"]["totals"]
+        expected = (await wait_for(all_in, timeout_s=180))["tables"]["time"]["totals"]
         stranger = {"authorization": "Bearer ct-nobody"}
         assert (await api(service, harness, "GET", query, headers=stranger)).status_code == 401
         bad = await api(service, harness, "GET", "/reports/time?start=2026-11-30&end=2026-11-01")

@@ -123,7 +123,7 @@ async def test_known_senders_get_reports_or_a_refusal_and_strangers_get_nothing(
             )
             return answer.json()["tables"]["time"]["totals"]["seconds"] == 10800
 
-        await wait_for(all_in, timeout_s=90)
+        await wait_for(all_in, timeout_s=180)
 
         sentence = "Hello, please send the time report for last week for Globex Corporation."
         await ask(to, "PM@client.test", "Report please", sentence, "<m1@client.test>")

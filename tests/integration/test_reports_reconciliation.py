@@ -110,7 +110,7 @@ async def test_reconciliation_finds_and_explains_every_kind(
             done = len(body["tables"]["invoice_differences"]["rows"]) == 2 and len(kinds) == 7
             return body if done else None
 
-        body = await wait_for(complete, timeout_s=90)
+        body = await wait_for(complete, timeout_s=180)
         found = {(r["entry"], r["kind"]): r["why"] for r in body["tables"]["differences"]["rows"]}
         assert found == {
             ("te_unmapped", "unmapped_user"): "no Everhour user is mapped to Core user u_9",

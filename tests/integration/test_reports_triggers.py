@@ -100,7 +100,7 @@ async def test_each_trigger_produces_one_report(
             runs = (await api(service, harness, "GET", "/report-runs")).json()
             return runs if len(runs) >= 7 else None
 
-        runs = await wait_for(seven_runs, timeout_s=90)
+        runs = await wait_for(seven_runs, timeout_s=180)
         assert service.worker is not None
         await service.worker.step()
         await service.worker.step()

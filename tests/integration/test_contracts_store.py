@@ -1,6 +1,7 @@
 """The contracts store on real PostgreSQL (no Kafka): a monthly money budget over one ticket
 of a project, priced by the rate card from the SQL sums; crossings through the outbox table;
-appends to one workspace's audit chain from concurrent transactions stay one chain."""
+appends to one workspace's audit chain from concurrent transactions stay one chain; the
+trail is found by client."""
 
 import asyncio
 import datetime as dt
@@ -12,8 +13,12 @@ import asyncpg
 
 from timebridge_common.db.migrations import apply_migrations
 from timebridge_common.events import Envelope
-from timebridge_common.testing import sample_time_entry_logged
-from timebridge_contracts.adapters.audit_log import AuditTrail
+from timebridge_common.testing import (
+    sample_client_changed,
+    sample_invoice_exported,
+    sample_time_entry_logged,
+)
+from timebridge_contracts.adapters.audit_log import AuditQuery, AuditTrail
 from timebridge_contracts.adapters.postgres import PostgresStore
 from timebridge_contracts.handlers.commands import BudgetIn, ContractIn, ScopeIn
 from timebridge_contracts.handlers.contracts import Contracts
@@ -102,3 +107,31 @@ async def test_concurrent_appends_make_one_chain(
     await asyncio.gather(*(append(n) for n in range(20)))
     result = await AuditTrail(pool).verify(ws)
     assert (result.ok, result.checked) == (True, 20)
+
+
+async def test_the_trail_is_found_by_client_and_verifies(
+    create_database: Callable[[str], Awaitable[str]],
+    make_pool: Callable[[str], Awaitable[asyncpg.Pool]],
+) -> None:
+    pool = await make_pool(await create_database("contracts-client"))
+    await apply_migrations(pool, "timebridge_contracts.adapters.migrations")
+    store, ws = PostgresStore(pool), unique("ws")
+    handlers = EventHandlers(store, lambda: NOW)
+    client = sample_client_changed(workspace_id=ws, client_id="cl_1", display_name="Globex")
+    await handlers.client_changed(Envelope.for_event(client, producer="test"), client)
+    contracts = Contracts(store, lambda: NOW)
+    made = await contracts.create(ws, ContractIn(title="T", client_id="cl_1", currency="USD"), "u")
+    other = await contracts.create(
+        ws, ContractIn(title="O", client_name="Named", currency="USD"), "u"
+    )
+    exported = sample_invoice_exported(workspace_id=ws, invoice_id="inv_1", client_id="cl_1")
+    await handlers.invoice_exported(Envelope.for_event(exported, producer="t"), exported)
+    trail = AuditTrail(pool)
+    found = await trail.records(ws, AuditQuery(client_id="cl_1"))
+    assert [(r["kind"], r["contract_ids"], r["invoice_id"]) for r in found] == [
+        ("contract.created", [made.contract_id], None),
+        ("invoice.exported", [], "inv_1"),
+    ]
+    assert other.contract_id not in {c for r in found for c in r["contract_ids"]}
+    result = await trail.verify(ws)
+    assert (result.ok, result.checked) == (True, 3)

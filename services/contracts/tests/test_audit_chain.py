@@ -65,3 +65,15 @@ def test_a_column_changed_next_to_an_intact_body_is_reported() -> None:
     _, broken = verify(records)
     assert broken is not None
     assert broken.seq == 2
+
+
+def test_a_body_hashed_before_client_ids_existed_verifies_with_an_empty_column() -> None:
+    records = chain(2)
+    records = [dataclasses.replace(r, columns={**r.columns, "client_ids": []}) for r in records]
+    assert verify(records) == (2, None)
+    records[1] = dataclasses.replace(
+        records[1], columns={**records[1].columns, "client_ids": ["x"]}
+    )
+    _, broken = verify(records)
+    assert broken is not None
+    assert (broken.seq, broken.reason) == (2, "column client_ids differs from the hashed body")

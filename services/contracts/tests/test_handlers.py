@@ -2,6 +2,7 @@
 milestones, the audit trail of each change."""
 
 import datetime as dt
+import json
 from decimal import Decimal
 from typing import Any
 
@@ -14,7 +15,12 @@ from timebridge_common.events.contracts import (
     MilestoneReached,
 )
 from timebridge_common.refusals import ConflictError, InvalidError, NotFoundError
-from timebridge_common.testing import sample_client_changed, sample_time_entry_logged
+from timebridge_common.testing import (
+    sample_client_changed,
+    sample_invoice_exported,
+    sample_invoice_status_changed,
+    sample_time_entry_logged,
+)
 from timebridge_contracts.domain.audit import verify
 from timebridge_contracts.handlers.commands import (
     BudgetIn,
@@ -248,3 +254,38 @@ async def test_a_scope_added_to_a_contract_budget_counts_time_already_logged(
     )
     [crossed] = store.published(BudgetThresholdCrossed)
     assert (crossed.budget_id, crossed.threshold_percent) == ("b_c", 100)
+
+
+async def test_an_entrys_trail_links_its_contract_invoice_and_client(store: MemoryStore) -> None:
+    handlers = EventHandlers(store, clock)
+    client = sample_client_changed(workspace_id=WS, client_id="cl_1", display_name="Globex")
+    await handlers.client_changed(Envelope.for_event(client, producer="test"), client)
+    contracts = Contracts(store, clock)
+    made = await contracts.create(WS, ContractIn(title="T", client_id="cl_1", currency="USD"), "u")
+    scope = await contracts.add_scope(
+        WS, made.contract_id, ScopeIn(name="S", items=[{"project_id": "p_1"}]), "u"
+    )
+    budget = BudgetIn(
+        target_kind="scope", target_id=scope.scope_id, unit="hours", amount=Decimal(9)
+    )
+    await contracts.put_budget(WS, "b_1", budget, "u")
+    await deliver(handlers, logged("te_1", 3600))
+    exported = sample_invoice_exported(
+        workspace_id=WS, invoice_id="inv_1", client_id="cl_1", entry_ids=("te_1",)
+    )
+    await handlers.invoice_exported(Envelope.for_event(exported, producer="t"), exported)
+    paid = sample_invoice_status_changed(workspace_id=WS, invoice_id="inv_1", status="paid")
+    await handlers.invoice_status_changed(Envelope.for_event(paid, producer="t"), paid)
+    trail = [
+        json.loads(r.body) for r in store.state.audit if "te_1" in json.loads(r.body)["entry_ids"]
+    ]
+    assert [r["kind"] for r in trail] == [
+        "time_entry.logged",
+        "invoice.exported",
+        "invoice.status_changed",
+    ]
+    assert {tuple(r["client_ids"]) for r in trail} == {("cl_1",)}
+    assert trail[0]["contract_ids"] == [made.contract_id]
+    assert trail[1]["data"]["lines"][0]["unit_price"]
+    assert trail[2]["data"]["status"] == "paid"
+    assert verify(store.state.audit)[1] is None

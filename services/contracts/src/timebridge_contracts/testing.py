@@ -41,7 +41,7 @@ class MemoryState:
     crossings: dict[tuple[str, str, int, str, int], int] = field(default_factory=dict)
     entries: dict[tuple[str, str], StoredEntry] = field(default_factory=dict)
     milestones: dict[tuple[str, str, str], MilestoneRecord] = field(default_factory=dict)
-    invoices: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    invoices: dict[tuple[str, str], tuple[list[str], str]] = field(default_factory=dict)
     published: list[tuple[Event, Envelope]] = field(default_factory=list)
     audit: list[StoredRecord] = field(default_factory=list)
 
@@ -156,12 +156,15 @@ class MemoryTx:
         self.s.milestones[key] = milestone
 
     async def put_invoice_entries(
-        self, workspace_id: str, invoice_id: str, entry_ids: Sequence[str]
+        self, workspace_id: str, invoice_id: str, entry_ids: Sequence[str], client_id: str
     ) -> None:
-        self.s.invoices[(workspace_id, invoice_id)] = list(entry_ids)
+        self.s.invoices[(workspace_id, invoice_id)] = (list(entry_ids), client_id)
 
-    async def invoice_entries(self, workspace_id: str, invoice_id: str) -> list[str]:
-        return list(self.s.invoices.get((workspace_id, invoice_id), []))
+    async def invoice_entries(
+        self, workspace_id: str, invoice_id: str
+    ) -> tuple[list[str], str | None]:
+        found = self.s.invoices.get((workspace_id, invoice_id))
+        return (list(found[0]), found[1]) if found else ([], None)
 
     async def publish(self, events: Sequence[tuple[Event, Envelope]]) -> None:
         self.s.published.extend(events)
@@ -177,12 +180,20 @@ class MemoryTx:
             "recorded_at": at.astimezone(dt.UTC).isoformat(),
             "entry_ids": list(facts.entry_ids),
             "contract_ids": list(facts.contract_ids),
+            "client_ids": sorted(
+                set(facts.client_ids)
+                | {
+                    c.client_id
+                    for (ws, cid), c in self.s.contracts.items()
+                    if ws == workspace_id and cid in facts.contract_ids and c.client_id
+                }
+            ),
             "invoice_id": facts.invoice_id,
             "event_id": facts.event_id,
             "data": facts.data,
         }
         text = canonical(body)
-        columns = {k: body[k] for k in ("workspace_id", "seq", "kind", "entry_ids")}
+        columns = {k: body[k] for k in ("workspace_id", "seq", "kind", "entry_ids", "client_ids")}
         self.s.audit.append(StoredRecord(seq, text, prev, chain_hash(prev, text), columns))
 
 

@@ -39,6 +39,15 @@ async def append(
     seq = 1 if last is None else last["seq"] + 1
     prev = GENESIS if last is None else last["hash"]
     recorded_at = at.astimezone(dt.UTC)
+    clients = set(facts.client_ids)
+    if facts.contract_ids:
+        found = await conn.fetchval(
+            "SELECT array_agg(DISTINCT client_id) FROM contracts WHERE workspace_id = $1"
+            " AND contract_id = ANY($2::text[]) AND client_id IS NOT NULL",
+            workspace_id,
+            list(facts.contract_ids),
+        )
+        clients |= set(found or [])
     body = {
         "workspace_id": workspace_id,
         "seq": seq,
@@ -46,6 +55,7 @@ async def append(
         "recorded_at": recorded_at.isoformat(),
         "entry_ids": list(facts.entry_ids),
         "contract_ids": list(facts.contract_ids),
+        "client_ids": sorted(clients),
         "invoice_id": facts.invoice_id,
         "event_id": facts.event_id,
         "data": facts.data,
@@ -53,14 +63,15 @@ async def append(
     text = canonical(body)
     await conn.execute(
         "INSERT INTO audit_log (workspace_id, seq, recorded_at, kind, entry_ids, contract_ids,"
-        " invoice_id, event_id, body, prev_hash, hash)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        " client_ids, invoice_id, event_id, body, prev_hash, hash)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         workspace_id,
         seq,
         recorded_at,
         facts.kind,
         list(facts.entry_ids),
         list(facts.contract_ids),
+        body["client_ids"],
         facts.invoice_id,
         uuid.UUID(facts.event_id) if facts.event_id else None,
         text,
@@ -75,6 +86,7 @@ class AuditQuery:
     entry_id: str | None = None
     contract_id: str | None = None
     invoice_id: str | None = None
+    client_id: str | None = None
     start: dt.datetime | None = None
     end: dt.datetime | None = None
     after_seq: int = 0
@@ -110,6 +122,7 @@ class AuditTrail:
             " AND ($4::text IS NULL OR invoice_id = $4)"
             " AND ($5::timestamptz IS NULL OR recorded_at >= $5)"
             " AND ($6::timestamptz IS NULL OR recorded_at < $6)"
+            " AND ($9::text IS NULL OR $9 = ANY(client_ids))"
             " AND seq > $7 ORDER BY seq LIMIT $8",
             workspace_id,
             query.entry_id,
@@ -119,6 +132,7 @@ class AuditTrail:
             query.end,
             query.after_seq,
             query.limit,
+            query.client_id,
         )
         return [
             json.loads(r["body"]) | {"prev_hash": r["prev_hash"], "hash": r["hash"]} for r in rows
@@ -155,6 +169,7 @@ def _stored(row: asyncpg.Record) -> StoredRecord:
         "kind": row["kind"],
         "entry_ids": list(row["entry_ids"]),
         "contract_ids": list(row["contract_ids"]),
+        "client_ids": list(row["client_ids"]),
         "invoice_id": row["invoice_id"],
         "recorded_at": row["recorded_at"].astimezone(dt.UTC).isoformat(),
     }

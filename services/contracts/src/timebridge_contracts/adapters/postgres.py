@@ -414,23 +414,28 @@ class PgTx:
         )
 
     async def put_invoice_entries(
-        self, workspace_id: str, invoice_id: str, entry_ids: Sequence[str]
+        self, workspace_id: str, invoice_id: str, entry_ids: Sequence[str], client_id: str
     ) -> None:
         await self.conn.execute(
-            "INSERT INTO invoice_entries VALUES ($1, $2, $3)"
-            " ON CONFLICT (workspace_id, invoice_id) DO UPDATE SET entry_ids = $3",
+            "INSERT INTO invoice_entries (workspace_id, invoice_id, entry_ids, client_id)"
+            " VALUES ($1, $2, $3, $4) ON CONFLICT (workspace_id, invoice_id)"
+            " DO UPDATE SET entry_ids = $3, client_id = $4",
             workspace_id,
             invoice_id,
             list(entry_ids),
+            client_id,
         )
 
-    async def invoice_entries(self, workspace_id: str, invoice_id: str) -> list[str]:
-        found = await self.conn.fetchval(
-            "SELECT entry_ids FROM invoice_entries WHERE workspace_id = $1 AND invoice_id = $2",
+    async def invoice_entries(
+        self, workspace_id: str, invoice_id: str
+    ) -> tuple[list[str], str | None]:
+        row = await self.conn.fetchrow(
+            "SELECT entry_ids, client_id FROM invoice_entries"
+            " WHERE workspace_id = $1 AND invoice_id = $2",
             workspace_id,
             invoice_id,
         )
-        return list(found or [])
+        return (list(row["entry_ids"]), row["client_id"]) if row else ([], None)
 
     async def publish(self, events: Sequence[tuple[Event, Envelope]]) -> None:
         await outbox.enqueue(self.conn, events)

@@ -52,6 +52,11 @@ class AuditParams(BaseModel):
     end: AwareDatetime | None = Field(default=None, description="Recorded before")
     after_seq: int = Field(default=0, ge=0, description="Page on: the last seq seen")
     limit: int = Field(default=500, ge=1, le=1000)
+    client_id: QueryId = None
+
+    def query(self, **changes: Any) -> AuditQuery:
+        fields = self.model_dump() | changes
+        return AuditQuery(**fields)
 
 
 def contracts_router(
@@ -190,15 +195,7 @@ def contracts_router(
     async def audit_records(
         workspace_id: WorkspaceIdPath, params: Annotated[AuditParams, Query()]
     ) -> list[dict[str, Any]]:
-        query = AuditQuery(
-            params.entry_id,
-            params.contract_id,
-            params.invoice_id,
-            params.start,
-            params.end,
-            params.after_seq,
-            params.limit,
-        )
+        query = params.query()
         return await audit.records(workspace_id, query)
 
     @router.get(
@@ -215,15 +212,7 @@ def contracts_router(
             yield csv_header()
             after = params.after_seq
             while True:
-                query = AuditQuery(
-                    params.entry_id,
-                    params.contract_id,
-                    params.invoice_id,
-                    params.start,
-                    params.end,
-                    after,
-                    1000,
-                )
+                query = params.query(after_seq=after, limit=1000)
                 page = await audit.records(workspace_id, query)
                 if not page:
                     return

@@ -70,7 +70,9 @@ class EventHandlers:
         async with self._store.once(f"{CONSUMER}:invoices", envelope) as tx:
             if tx is None:
                 return
-            await tx.put_invoice_entries(event.workspace_id, event.invoice_id, event.entry_ids)
+            await tx.put_invoice_entries(
+                event.workspace_id, event.invoice_id, event.entry_ids, event.client_id
+            )
             lines = [
                 {
                     "description": line.description,
@@ -102,6 +104,7 @@ class EventHandlers:
                     facts,
                     entry_ids=list(event.entry_ids),
                     invoice_id=event.invoice_id,
+                    client_ids=[event.client_id],
                     event_id=str(envelope.event_id),
                 ),
                 self._clock(),
@@ -111,7 +114,7 @@ class EventHandlers:
         async with self._store.once(f"{CONSUMER}:invoice-status", envelope) as tx:
             if tx is None:
                 return
-            entries = await tx.invoice_entries(event.workspace_id, event.invoice_id)
+            entries, client = await tx.invoice_entries(event.workspace_id, event.invoice_id)
             facts = {
                 "provider": event.provider,
                 "status": event.status,
@@ -129,6 +132,7 @@ class EventHandlers:
                     facts,
                     entry_ids=entries,
                     invoice_id=event.invoice_id,
+                    client_ids=[client] if client else [],
                     event_id=str(envelope.event_id),
                 ),
                 self._clock(),
@@ -138,6 +142,7 @@ class EventHandlers:
         async with self._store.once(f"{CONSUMER}:invoice-deleted", envelope) as tx:
             if tx is None:
                 return
+            _, client = await tx.invoice_entries(event.workspace_id, event.invoice_id)
             facts = {"was_exported": event.was_exported, "deleted_at": event.deleted_at.isoformat()}
             await tx.audit(
                 event.workspace_id,
@@ -146,6 +151,7 @@ class EventHandlers:
                     facts,
                     entry_ids=list(event.entry_ids),
                     invoice_id=event.invoice_id,
+                    client_ids=[client] if client else [],
                     event_id=str(envelope.event_id),
                 ),
                 self._clock(),

@@ -81,6 +81,8 @@ class AuditFacts:
     data: dict[str, Any] = field(default_factory=dict)
     entry_ids: Sequence[str] = ()
     contract_ids: Sequence[str] = ()
+    client_ids: Sequence[str] = ()
+    """Clients besides those of ``contract_ids`` (which the store adds itself)."""
     invoice_id: str | None = None
     event_id: str | None = None
 
@@ -147,9 +149,13 @@ class Tx(Protocol):
 
     # invoices
     async def put_invoice_entries(
-        self, workspace_id: str, invoice_id: str, entry_ids: Sequence[str]
+        self, workspace_id: str, invoice_id: str, entry_ids: Sequence[str], client_id: str
     ) -> None: ...
-    async def invoice_entries(self, workspace_id: str, invoice_id: str) -> list[str]: ...
+    async def invoice_entries(
+        self, workspace_id: str, invoice_id: str
+    ) -> tuple[list[str], str | None]:
+        """The invoice's entries and client (empty and None when its export was not seen)."""
+        ...
 
     # side effects committed with the state
     async def publish(self, events: Sequence[tuple[Event, Envelope]]) -> None: ...

@@ -138,3 +138,15 @@ async def test_deliveries_retry_with_backoff_show_failures_and_send_once(
         health = (await api(reporting, harness, "GET", "/reports-health")).json()
         assert health == {"failed_runs": 0, "failed_deliveries": 1, "retrying_deliveries": 0}
         assert len(capture.messages) == 1
+
+        # A definition deleted while its delivery waits for a retry: nothing more is sent.
+        mailer.mode = "down"
+        await api(reporting, harness, "POST", f"/report-definitions/{ids['Retried']}/runs")
+        await worker.step()
+        deleted = await api(reporting, harness, "DELETE", f"/report-definitions/{ids['Retried']}")
+        assert deleted.status_code == 204
+        mailer.mode = "up"
+        clock.set(T0 + dt.timedelta(hours=2))
+        await worker.step()
+        assert {d["status"] for d in await deliveries("Retried")} == {"sent", "cancelled"}
+        assert len(capture.messages) == 1

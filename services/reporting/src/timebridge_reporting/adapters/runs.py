@@ -119,15 +119,30 @@ class PostgresRuns:
         return None if row is None else definition_of(row)
 
     async def delete(self, workspace_id: str, definition_id: str, now: dt.datetime) -> bool:
-        """Soft delete: its runs and deliveries stay in the history."""
-        done = await self._pool.fetchval(
-            "UPDATE report_definitions SET deleted_at = $3, next_fire_at = NULL"
-            " WHERE workspace_id = $1 AND definition_id = $2 AND deleted_at IS NULL"
-            " RETURNING true",
-            workspace_id,
-            definition_id,
-            now,
-        )
+        """Soft delete: its history stays; what it had not yet rendered or sent is cancelled."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            done = await conn.fetchval(
+                "UPDATE report_definitions SET deleted_at = $3, next_fire_at = NULL"
+                " WHERE workspace_id = $1 AND definition_id = $2 AND deleted_at IS NULL"
+                " RETURNING true",
+                workspace_id,
+                definition_id,
+                now,
+            )
+            await conn.execute(
+                "UPDATE report_runs SET status = 'cancelled', finished_at = $3"
+                " WHERE workspace_id = $1 AND definition_id = $2 AND status = 'pending'",
+                workspace_id,
+                definition_id,
+                now,
+            )
+            await conn.execute(
+                "UPDATE report_deliveries SET status = 'cancelled' WHERE status = 'pending'"
+                " AND run_id IN (SELECT run_id FROM report_runs WHERE workspace_id = $1"
+                " AND definition_id = $2)",
+                workspace_id,
+                definition_id,
+            )
         return bool(done)
 
     async def get(self, workspace_id: str, definition_id: str) -> Definition | None:

@@ -15,6 +15,7 @@ from typing import Any, Literal, Protocol, TypeVar
 import asyncpg
 import structlog
 import uvicorn
+import uvloop
 from fastapi import APIRouter, FastAPI, Response
 from faststream.kafka import KafkaBroker
 from opentelemetry.sdk.trace import TracerProvider
@@ -309,4 +310,5 @@ def run_main(name: str, load_settings: Callable[[], S], bootstrap: Callable[[S],
         service = bootstrap(settings)
         return await serve(service.app, service.runtime, settings.http)
 
-    return asyncio.run(_run())
+    # uvloop, as uvicorn[standard] would pick it: a cheaper event loop under load (issue 12).
+    return uvloop.run(_run())

@@ -1,4 +1,4 @@
-"""All five services' HTTP apps on the real broker and PostgreSQL, for the tests that walk every
+"""All six services' HTTP apps on the real broker and PostgreSQL, for the tests that walk every
 route of every service (``test_route_auth``, ``test_fuzz_api``).
 
 One Core sandbox answers the admin checks; an Everhour sandbox answers the trackers' calls.
@@ -29,6 +29,8 @@ from timebridge_common.runtime import Service, ServiceRuntime
 from timebridge_common.testing import in_memory_tracing, position_group_at_end, wait_for
 from timebridge_conflict_resolver.bootstrap import bootstrap as bootstrap_resolver
 from timebridge_conflict_resolver.config import Settings as ResolverSettings
+from timebridge_contracts.bootstrap import bootstrap as bootstrap_contracts
+from timebridge_contracts.config import Settings as ContractsSettings
 from timebridge_ingest.bootstrap import bootstrap as bootstrap_ingest
 from timebridge_ingest.config import Settings as IngestSettings
 from timebridge_invoice_export.bootstrap import bootstrap as bootstrap_invoice_export
@@ -43,7 +45,7 @@ from timebridge_sandboxes.faults import RateLimit
 
 from .conftest import KAFKA, kafka_config, unique
 
-SERVICES = ("ingest", "mapping", "conflict-resolver", "reporting", "invoice-export")
+SERVICES = ("ingest", "mapping", "conflict-resolver", "reporting", "invoice-export", "contracts")
 CORE_URL = "http://core.sandbox"
 EVERHOUR_URL = "http://everhour.sandbox"
 EVERHOUR_KEY = "ek-fuzz-admin"
@@ -191,7 +193,20 @@ async def running_platform(
         core=core_client,
         background=False,
     )
-    services: tuple[Service, ...] = (ingest, mapping, resolver, reporting, invoice_export)
+    contracts = bootstrap_contracts(
+        ContractsSettings(**common),
+        pool=await pool("contracts"),
+        tracer_provider=tracing("contracts"),
+        core=core_client,
+    )
+    services: tuple[Service, ...] = (
+        ingest,
+        mapping,
+        resolver,
+        reporting,
+        invoice_export,
+        contracts,
+    )
     apps = {name: s.app for name, s in zip(SERVICES, services, strict=True)}
     runtimes = [s.runtime for s in services]
     started: list[ServiceRuntime] = []
@@ -226,6 +241,7 @@ async def register(platform: Platform, tenant: Tenant) -> None:
         "conflict-resolver": f"/v1/workspaces/{tenant.workspace}/integrations/i/conflicts",
         "reporting": f"/v1/workspaces/{tenant.workspace}/sync-log",
         "invoice-export": f"/v1/workspaces/{tenant.workspace}/clients",
+        "contracts": f"/v1/workspaces/{tenant.workspace}/contracts",
     }
     for service, path in probes.items():
         transport = httpx.ASGITransport(app=platform.apps[service])

@@ -19,6 +19,7 @@ import asyncpg
 import httpx
 import pytest
 from aiokafka import TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from timebridge_common.events import ConnectionChanged, Envelope, Event, TimeEntryLogged
 from timebridge_common.events.codec import encode
@@ -111,9 +112,27 @@ async def running(pool: asyncpg.Pool, group: str) -> AsyncIterator[Harness]:
             return (await harness.api("GET", "/contracts")).status_code == 200
 
         await wait_for(admitted, timeout_s=60)
+        await settled(f"{kafka.group_prefix}-contracts", len(service.runtime.consumers))
         yield harness
     finally:
         await service.runtime.stop()
+
+
+async def settled(group: str, members: int) -> None:
+    """Wait until every subscription joined the group and it is stable: the timed steps below
+    then do not run into the start-up rebalances (each joining consumer triggers one)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA)
+    await admin.start()
+    try:
+
+        async def stable() -> bool:
+            [answer] = await admin.describe_consumer_groups([group])
+            [state] = answer.to_object()["groups"]
+            return bool(state["state"] == "Stable" and len(state["members"]) == members)
+
+        await wait_for(stable, timeout_s=60)
+    finally:
+        await admin.close()
 
 
 def entry(workspace: str, entry_id: str, seconds: int, version: int = 1) -> TimeEntryLogged:
@@ -151,7 +170,7 @@ class Published:
             ]
             return want(found)
 
-        await read_topic(KAFKA, self.start, until=mine, timeout_s=60)
+        await read_topic(KAFKA, self.start, until=mine, timeout_s=90)
         return found
 
 
@@ -222,7 +241,14 @@ async def test_contract_budget_milestone_and_audit_on_kafka_and_postgres(
         await h.publish(entry(ws, "te_1", 4 * 3600))
         same = entry(ws, "te_2", 4 * 3600 + 1800)
         original = await h.publish(same)
-        await published.read(lambda r: len(of(r, BudgetThresholdCrossed)) >= 2)
+        try:
+            await published.read(lambda r: len(of(r, BudgetThresholdCrossed)) >= 2)
+        except TimeoutError:
+            kinds = [r["kind"] for r in await h.ok("GET", "/audit")]
+            outbox = await pool.fetch("SELECT topic, published_at FROM outbox ORDER BY id")
+            raise AssertionError(
+                f"no crossings on Kafka; audit: {kinds}; outbox: {outbox}"
+            ) from None
 
         # te_2 redelivered twice (the same record) and seen again (a new record, same version)
         await h.publish(same, envelope=original)
@@ -233,7 +259,7 @@ async def test_contract_budget_milestone_and_audit_on_kafka_and_postgres(
             records: list[dict[str, Any]] = await h.ok("GET", "/audit", params={"entry_id": "te_2"})
             return len([r for r in records if r["kind"] == "time_entry.logged"]) == 2
 
-        await wait_for(te_2_seen_twice, timeout_s=60)
+        await wait_for(te_2_seen_twice, timeout_s=90)
 
         # te_2 edited down to 3 h: 70 %, 80 re-armed; then 1 h more: 80 % crossed again
         await h.publish(entry(ws, "te_2", 3 * 3600, version=2))
@@ -242,7 +268,7 @@ async def test_contract_budget_milestone_and_audit_on_kafka_and_postgres(
             crossed = (await h.ok("GET", "/budgets/b_1"))["crossed"]
             return [c["threshold"] for c in crossed] == [50]
 
-        await wait_for(rearmed, timeout_s=60)
+        await wait_for(rearmed, timeout_s=90)
         await h.publish(entry(ws, "te_3", 3600))
 
         # a milestone, reached twice

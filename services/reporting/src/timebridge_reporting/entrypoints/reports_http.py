@@ -85,11 +85,11 @@ def _period(start: dt.date | None, end: dt.date | None, fallback: Period | None)
     if start is None and end is None and fallback is not None:
         return fallback
     if start is None or end is None:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "give both start and end")
+        raise HTTPException(422, "give both start and end")
     try:
         return Period(start=start, end=end)
     except ValidationError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, exc.errors()[0]["msg"]) from None
+        raise HTTPException(422, exc.errors()[0]["msg"]) from None
 
 
 def report_routes(

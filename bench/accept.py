@@ -367,7 +367,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=2, help="per target and connection count")
     parser.add_argument("--seconds", type=int, default=10, help="per measurement")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
-    parser.add_argument("--pool-per-second", type=int, default=8000, help="requests signed")
+    parser.add_argument("--pool-per-second", type=int, default=12000, help="requests signed")
     parser.add_argument("--drain-seconds", type=int, default=20, help="0 skips mapping")
     parser.add_argument("--kafka", default="127.0.0.1:19092")
     parser.add_argument("--pg-port", type=int, default=15432)

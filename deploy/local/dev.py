@@ -28,6 +28,20 @@ from pathlib import Path
 import asyncpg
 import httpx
 from aiokafka.admin import AIOKafkaAdminClient
+from dev_sandboxes import (
+    ACCOUNTING,
+    ACCOUNTING_CLIENT_ID,
+    CONSOLE,
+    CORE_SANDBOX,
+    EVERHOUR_SANDBOX,
+    INVOICE_EXPORT,
+    MAIL_CAPTURE,
+    MAIL_CAPTURE_SMTP,
+    REPORT_REQUESTS_SMTP,
+    SANDBOXES,
+    XERO_SANDBOX,
+    sandbox_commands,
+)
 from dev_supervisor import Program, Supervisor
 
 from timebridge_common.kafka.topics import COMPACTED, all_topics
@@ -36,22 +50,6 @@ from timebridge_common.testing import position_group_at_end
 ROOT = Path(__file__).resolve().parents[2]
 STATE = Path(os.environ.get("TIMEBRIDGE_STATE_DIR", ROOT / ".local"))
 GRACE_S = 20.0
-EVERHOUR_SANDBOX = 101
-CORE_SANDBOX = 102
-QUICKBOOKS_SANDBOX = 103
-XERO_SANDBOX = 104
-FRESHBOOKS_SANDBOX = 105
-"""Sandbox ports, as offsets from --port-base like the services' (8101..8105 by default)."""
-INVOICE_EXPORT = 4
-CONSOLE = 6
-"""The console's port offset (8006): the admins' web pages over the services' APIs."""
-ACCOUNTING = {
-    # tool: (sandbox port offset, authorize path, token path)
-    "quickbooks": (QUICKBOOKS_SANDBOX, "/connect/oauth2", "/oauth2/v1/tokens/bearer"),
-    "xero": (XERO_SANDBOX, "/identity/connect/authorize", "/connect/token"),
-    "freshbooks": (FRESHBOOKS_SANDBOX, "/oauth/authorize", "/auth/oauth/token"),
-}
-ACCOUNTING_CLIENT_ID = "timebridge-dev"
 
 
 @dataclass(frozen=True)
@@ -144,55 +142,6 @@ async def wait_ready(url: str, proc: asyncio.subprocess.Process, timeout_s: floa
             await asyncio.sleep(0.3)
 
 
-def flag(name: str, value: str | int) -> str:
-    """``--name=value``: one argument, so a value starting with ``-`` (a generated secret may)
-    is not taken for an option, as ``--name value`` would be."""
-    return f"--{name}={value}"
-
-
-def sandbox_commands(args: argparse.Namespace, creds: dict[str, str]) -> dict[str, list[str]]:
-    sandbox = [sys.executable, "-m", "timebridge_sandboxes"]
-    invoice = f"http://127.0.0.1:{args.port_base + INVOICE_EXPORT}"
-    return {
-        "everhour-sandbox": [
-            *sandbox, "everhour", flag("port", args.port_base + EVERHOUR_SANDBOX),
-            flag("api-key", creds["EVERHOUR_API_KEY"]),
-            flag("member-api-key", creds["EVERHOUR_MEMBER_API_KEY"]),
-        ],
-        "core-sandbox": [
-            *sandbox, "core", flag("port", args.port_base + CORE_SANDBOX),
-            flag("workspace", args.workspace),
-            flag(
-                "webhook-url",
-                f"http://127.0.0.1:{args.port_base + 1}/v1/webhooks/core/{args.workspace}",
-            ),
-            flag("webhook-secret", creds["DEMO_CORE_WEBHOOK_SECRET"]),
-            flag("admin-token", creds["CORE_ADMIN_TOKEN"]),
-            flag("member-token", creds["CORE_MEMBER_TOKEN"]),
-            flag("service-token", creds["CORE_SERVICE_TOKEN"]),
-        ],
-        "quickbooks-sandbox": [
-            *sandbox, "quickbooks", flag("port", args.port_base + QUICKBOOKS_SANDBOX),
-            flag("client-id", ACCOUNTING_CLIENT_ID),
-            flag("client-secret", creds["QUICKBOOKS_CLIENT_SECRET"]),
-            flag("redirect-uri", f"{invoice}/v1/oauth/quickbooks/callback"),
-            flag("webhook-url", f"{invoice}/v1/webhooks/quickbooks"),
-            flag("verifier-token", creds["QUICKBOOKS_VERIFIER_TOKEN"]),
-        ],
-        "xero-sandbox": [
-            *sandbox, "xero", flag("port", args.port_base + XERO_SANDBOX),
-            flag("client-id", ACCOUNTING_CLIENT_ID),
-            flag("client-secret", creds["XERO_CLIENT_SECRET"]),
-            flag("redirect-uri", f"{invoice}/v1/oauth/xero/callback"),
-        ],
-        "freshbooks-sandbox": [
-            *sandbox, "freshbooks", flag("port", args.port_base + FRESHBOOKS_SANDBOX),
-            flag("client-id", ACCOUNTING_CLIENT_ID),
-            flag("client-secret", creds["FRESHBOOKS_CLIENT_SECRET"]),
-        ],
-    }  # fmt: skip
-
-
 async def seed_demo(args: argparse.Namespace, creds: dict[str, str]) -> None:
     """The demo workspace: ingest checks its Core, and accepts Core's signed webhooks."""
     ingest = f"http://127.0.0.1:{args.port_base + 1}"
@@ -270,15 +219,6 @@ async def start_new_groups_at_end(args: argparse.Namespace, specs: list[ServiceS
             await position_group_at_end(args.kafka, group, topics)
 
 
-SANDBOXES = (
-    ("everhour-sandbox", EVERHOUR_SANDBOX),
-    ("core-sandbox", CORE_SANDBOX),
-    ("quickbooks-sandbox", QUICKBOOKS_SANDBOX),
-    ("xero-sandbox", XERO_SANDBOX),
-    ("freshbooks-sandbox", FRESHBOOKS_SANDBOX),
-)
-
-
 def service_env(
     spec: ServiceSpec, args: argparse.Namespace, creds: dict[str, str], pg: str
 ) -> dict[str, str]:
@@ -300,6 +240,11 @@ def service_env(
             env["TB_EVERHOUR_API_URL"] = f"http://127.0.0.1:{args.port_base + EVERHOUR_SANDBOX}"
     if spec.name == "invoice-export" and args.sandboxes:
         env |= accounting_env(args, creds)
+    if spec.name == "reporting" and args.sandboxes:
+        env["TB_SMTP__HOST"] = "127.0.0.1"
+        env["TB_SMTP__PORT"] = str(args.port_base + MAIL_CAPTURE_SMTP)
+        env["TB_REPORTS__INBOUND_PORT"] = str(args.port_base + REPORT_REQUESTS_SMTP)
+        env["TB_REPORTS__PORTAL_URL"] = f"http://127.0.0.1:{args.port_base + spec.port_offset}"
     return env
 
 
@@ -412,6 +357,13 @@ def print_summary(args: argparse.Namespace, specs: list[ServiceSpec], pg: str) -
     if args.sandboxes:
         for name, offset in SANDBOXES:
             print(f"  {name:<18} http://127.0.0.1:{args.port_base + offset}")
+        print(
+            f"  {'mail (captured)':<18} http://127.0.0.1:{args.port_base + MAIL_CAPTURE}/messages"
+        )
+        print(
+            f"  {'report requests':<18} smtp://127.0.0.1:{args.port_base + REPORT_REQUESTS_SMTP}"
+            f" (to {args.workspace}@reports.timebridge.localhost)"
+        )
     print(f"  kafka              {args.kafka}")
     print(f"  postgres           {pg}/{args.db_prefix}tb_<service>")
     print(f"\nDemo workspace {args.workspace!r}: credentials in {STATE / 'dev-secrets.env'}")

@@ -1,0 +1,95 @@
+"""What ``make dev`` runs besides the services: the sandboxes and the capturing mail server,
+their ports (offsets from ``--port-base``) and their command lines.
+
+Generated secrets go on the command lines as ``--flag=value``: a value may start with ``-``,
+which ``--flag value`` would hand to argparse as an option.
+"""
+
+import argparse
+import sys
+
+EVERHOUR_SANDBOX = 101
+CORE_SANDBOX = 102
+QUICKBOOKS_SANDBOX = 103
+XERO_SANDBOX = 104
+FRESHBOOKS_SANDBOX = 105
+"""Sandbox ports, as offsets from --port-base like the services' (8101..8105 by default)."""
+MAIL_CAPTURE = 106
+"""The capturing mail server's HTTP port offset (8106: read what reporting sent)."""
+MAIL_CAPTURE_SMTP = 125
+REPORT_REQUESTS_SMTP = 25
+"""Reporting's inbound SMTP endpoint (8025): reports requested by email."""
+INVOICE_EXPORT = 4
+CONSOLE = 6
+"""The console's port offset (8006): the admins' web pages over the services' APIs."""
+ACCOUNTING = {
+    # tool: (sandbox port offset, authorize path, token path)
+    "quickbooks": (QUICKBOOKS_SANDBOX, "/connect/oauth2", "/oauth2/v1/tokens/bearer"),
+    "xero": (XERO_SANDBOX, "/identity/connect/authorize", "/connect/token"),
+    "freshbooks": (FRESHBOOKS_SANDBOX, "/oauth/authorize", "/auth/oauth/token"),
+}
+ACCOUNTING_CLIENT_ID = "timebridge-dev"
+
+
+def flag(name: str, value: str | int) -> str:
+    """``--name=value``: one argument, so a value starting with ``-`` (a generated secret may)
+    is not taken for an option, as ``--name value`` would be."""
+    return f"--{name}={value}"
+
+
+def sandbox_commands(args: argparse.Namespace, creds: dict[str, str]) -> dict[str, list[str]]:
+    sandbox = [sys.executable, "-m", "timebridge_sandboxes"]
+    invoice = f"http://127.0.0.1:{args.port_base + INVOICE_EXPORT}"
+    return {
+        "everhour-sandbox": [
+            *sandbox, "everhour", flag("port", args.port_base + EVERHOUR_SANDBOX),
+            flag("api-key", creds["EVERHOUR_API_KEY"]),
+            flag("member-api-key", creds["EVERHOUR_MEMBER_API_KEY"]),
+        ],
+        "core-sandbox": [
+            *sandbox, "core", flag("port", args.port_base + CORE_SANDBOX),
+            flag("workspace", args.workspace),
+            flag(
+                "webhook-url",
+                f"http://127.0.0.1:{args.port_base + 1}/v1/webhooks/core/{args.workspace}",
+            ),
+            flag("webhook-secret", creds["DEMO_CORE_WEBHOOK_SECRET"]),
+            flag("admin-token", creds["CORE_ADMIN_TOKEN"]),
+            flag("member-token", creds["CORE_MEMBER_TOKEN"]),
+            flag("service-token", creds["CORE_SERVICE_TOKEN"]),
+        ],
+        "quickbooks-sandbox": [
+            *sandbox, "quickbooks", flag("port", args.port_base + QUICKBOOKS_SANDBOX),
+            flag("client-id", ACCOUNTING_CLIENT_ID),
+            flag("client-secret", creds["QUICKBOOKS_CLIENT_SECRET"]),
+            flag("redirect-uri", f"{invoice}/v1/oauth/quickbooks/callback"),
+            flag("webhook-url", f"{invoice}/v1/webhooks/quickbooks"),
+            flag("verifier-token", creds["QUICKBOOKS_VERIFIER_TOKEN"]),
+        ],
+        "xero-sandbox": [
+            *sandbox, "xero", flag("port", args.port_base + XERO_SANDBOX),
+            flag("client-id", ACCOUNTING_CLIENT_ID),
+            flag("client-secret", creds["XERO_CLIENT_SECRET"]),
+            flag("redirect-uri", f"{invoice}/v1/oauth/xero/callback"),
+        ],
+        "freshbooks-sandbox": [
+            *sandbox, "freshbooks", flag("port", args.port_base + FRESHBOOKS_SANDBOX),
+            flag("client-id", ACCOUNTING_CLIENT_ID),
+            flag("client-secret", creds["FRESHBOOKS_CLIENT_SECRET"]),
+        ],
+        "mail-capture": [
+            sys.executable, "-m", "timebridge_reporting.mail_capture",
+            flag("smtp-port", args.port_base + MAIL_CAPTURE_SMTP),
+            flag("http-port", args.port_base + MAIL_CAPTURE),
+        ],
+    }  # fmt: skip
+
+
+SANDBOXES = (
+    ("everhour-sandbox", EVERHOUR_SANDBOX),
+    ("core-sandbox", CORE_SANDBOX),
+    ("quickbooks-sandbox", QUICKBOOKS_SANDBOX),
+    ("xero-sandbox", XERO_SANDBOX),
+    ("freshbooks-sandbox", FRESHBOOKS_SANDBOX),
+    ("mail-capture", MAIL_CAPTURE),
+)

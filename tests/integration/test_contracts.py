@@ -295,6 +295,12 @@ async def test_contract_budget_milestone_and_audit_on_kafka_and_postgres(
             for c in of(records, BudgetThresholdCrossed)
         ] == [(cid, "b_1", "total", 1), (cid, "b_1", "total", 1), (cid, "b_1", "total", 2)]
         assert [m["milestone_id"] for m in of(records, MilestoneReached)] == ["m_beta"]
+        assert (await h.ok("GET", "/budgets/b_1"))["consumed"] == {
+            "period": "total",
+            "spent_hours": "8.0000",
+            "spent_amount": None,
+            "percent": "80.0",
+        }
 
         # the audit trail: by entry, by contract; the chain verifies
         trail = await h.ok("GET", "/audit", params={"entry_id": "te_2"})

@@ -289,3 +289,15 @@ async def test_an_entrys_trail_links_its_contract_invoice_and_client(store: Memo
     assert trail[1]["data"]["lines"][0]["unit_price"]
     assert trail[2]["data"]["status"] == "paid"
     assert verify(store.state.audit)[1] is None
+
+
+async def test_usage_is_the_current_periods_consumption(store: MemoryStore) -> None:
+    contracts, _ = await contract_with_budget(store, hours="8")
+    await deliver(EventHandlers(store, clock), logged("te_1", 3 * 3600))
+    assert await contracts.usage(WS, "b_1") == {
+        "period": "total",
+        "spent_hours": "3.0000",
+        "spent_amount": None,
+        "percent": "37.5",
+    }
+    assert await contracts.usage(WS, "nope") == {}

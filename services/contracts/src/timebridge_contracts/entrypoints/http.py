@@ -147,11 +147,13 @@ def contracts_router(
 
     @router.get(
         "/budgets/{budget_id}",
-        summary="A budget with its revisions and the thresholds crossed in its revision",
+        summary="A budget: its revisions, what it consumed in its current period, and the"
+        " thresholds crossed (not re-armed) in its revision",
         responses=refusals(404),
     )
     async def get_budget(workspace_id: WorkspaceIdPath, budget_id: IdPath) -> dict[str, Any]:
-        return found(await reads.budget(workspace_id, budget_id), f"budget {budget_id!r}")
+        budget = found(await reads.budget(workspace_id, budget_id), f"budget {budget_id!r}")
+        return budget | {"consumed": await contracts.usage(workspace_id, budget_id)}
 
     @router.get("/projects/{project_id}/milestones", summary="A project's milestones")
     async def milestones(workspace_id: WorkspaceIdPath, project_id: IdPath) -> list[dict[str, Any]]:

@@ -9,6 +9,7 @@ the outbox, so a threshold fires once however often the entry is seen.
 
 import datetime as dt
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from timebridge_common.events import Envelope, TimeEntryLogged
@@ -107,6 +108,31 @@ async def evaluate(
             at,
         )
     return list(decision.crossed)
+
+
+async def usage(tx: Tx, workspace_id: str, budget_id: str, at: dt.datetime) -> dict[str, Any]:
+    """What a budget has consumed in its current period (the month of ``at`` if monthly)."""
+    for target in await tx.budget_targets(workspace_id):
+        budget = target.budget
+        if budget.budget_id != budget_id:
+            continue
+        key = period_key(budget, at.date())
+        project_ids = sorted({item.project_id for item in target.items})
+        covered = [
+            e
+            for e in await tx.entries_for(workspace_id, project_ids)
+            if target.covers(e.project_id, e.ticket_id)
+        ]
+        used = consumption(key, covered, target.rate_card)
+        spent = used.of(budget.unit)
+        percent = (spent * 100 / budget.amount).quantize(Decimal("0.1")) if budget.amount else None
+        return {
+            "period": key,
+            "spent_hours": str(used.hours),
+            "spent_amount": str(used.amount) if budget.unit == "money" else None,
+            "percent": None if percent is None else str(percent),
+        }
+    return {}
 
 
 def contribution_of(event: TimeEntryLogged) -> Contribution:

@@ -20,7 +20,7 @@ from timebridge_contracts.domain.budgets import (
     normalise_thresholds,
     period_key,
 )
-from timebridge_contracts.handlers.budgets import PRODUCER, Clock, evaluate
+from timebridge_contracts.handlers.budgets import PRODUCER, Clock, evaluate, usage
 from timebridge_contracts.handlers.commands import (
     BudgetIn,
     ContractIn,
@@ -219,6 +219,11 @@ class Contracts:
         if command.contract_id is not None:
             await _contract(tx, ws, command.contract_id)
         return command.contract_id
+
+    async def usage(self, ws: str, budget_id: str) -> dict[str, Any]:
+        """The budget's consumption in its current period (empty: no such budget)."""
+        async with self._store.transaction() as tx:
+            return await usage(tx, ws, budget_id, self._clock())
 
     # milestones --------------------------------------------------------------------------
     async def put_milestone(

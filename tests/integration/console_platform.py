@@ -146,6 +146,7 @@ class ConsolePlatform:
     realm: str
     outbox: Outbox
     served: list[Served] = field(default_factory=list)
+    group_prefix: str = ""
 
     def api(self, service: str, token: str = ANN_CORE) -> httpx.AsyncClient:
         return httpx.AsyncClient(
@@ -413,6 +414,7 @@ async def console_platform(
             realm,
             outbox,
             served,
+            group_prefix=kafka.group_prefix,
         )
         core.webhooks[workspace] = Subscription(
             f"http://ingest.test/v1/webhooks/core/{workspace}", "core-webhook-secret-" + "c" * 20

@@ -8,77 +8,25 @@ services over HTTP with the admin's Core token; they run on the real Kafka and P
 import asyncio
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
 
-import asyncpg
 import pytest
-from playwright.async_api import Browser, Locator, Page, async_playwright, expect
+from playwright.async_api import Browser, expect
 
 from timebridge_common.testing import wait_for
 
-from .console_platform import (
-    ANN_CORE,
-    ANN_KEY,
-    ARTIFACTS,
-    BOB_CORE,
-    BOUNCING,
-    ConsolePlatform,
-    chromium_path,
-    console_platform,
+from .console_browser import (
+    browser,
+    dead_letter_core_entry,
+    new_page,
+    platform,
+    reload_until,
+    shot,
+    sign_in,
 )
+from .console_platform import ANN_CORE, ANN_KEY, BOB_CORE, BOUNCING, ConsolePlatform
 
 pytestmark = pytest.mark.integration
-STEP_TIMEOUT_MS = 15_000
-
-
-@pytest.fixture(scope="module")
-async def platform(
-    topics: list[str],
-    create_database: Callable[[str], Awaitable[str]],
-    make_pool: Callable[[str], Awaitable[asyncpg.Pool]],
-) -> AsyncIterator[ConsolePlatform]:
-    async with console_platform(topics, create_database, make_pool) as built:
-        yield built
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    executable = await chromium_path()
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    for old in ARTIFACTS.glob("*.png"):
-        old.unlink()
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=executable, headless=True)
-        yield launched
-        await launched.close()
-
-
-async def new_page(
-    browser: Browser, *, width: int = 1280, height: int = 900, like: Page | None = None
-) -> Page:
-    """A page in a new browser context; ``like``: signed in as that page is (its cookies)."""
-    state = await like.context.storage_state() if like is not None else None
-    context = await browser.new_context(
-        viewport={"width": width, "height": height}, storage_state=state
-    )
-    page = await context.new_page()
-    page.set_default_timeout(STEP_TIMEOUT_MS)
-    return page
-
-
-async def shot(page: Page, name: str) -> None:
-    await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-
-async def sign_in(page: Page, url: str, workspace: str, token: str) -> None:
-    """With the keyboard only: type, Tab to the next field, Enter submits."""
-    await page.goto(f"{url}/")
-    await expect(page).to_have_url(re.compile(r"/signin$"))
-    await page.get_by_label("Workspace id").focus()
-    await page.keyboard.type(workspace)
-    await page.keyboard.press("Tab")
-    await page.keyboard.type(token)
-    await page.keyboard.press("Enter")
+__all__ = ["browser", "platform"]  # the module's fixtures
 
 
 async def test_everhour_guide_through_the_console(
@@ -298,15 +246,6 @@ async def test_another_workspace_is_refused(platform: ConsolePlatform, browser: 
     await page.context.close()
 
 
-async def reload_until(page: Page, locator: Locator, what: str, timeout_s: float = 30) -> None:
-    """Reload like a person waiting for background work, until ``locator`` shows up."""
-    deadline = time.monotonic() + timeout_s
-    while await locator.count() == 0:
-        assert time.monotonic() < deadline, f"{what} not shown: {await page.inner_text('main')}"
-        await asyncio.sleep(0.5)
-        await page.reload()
-
-
 async def test_accounting_article_through_the_console(
     platform: ConsolePlatform, browser: Browser
 ) -> None:
@@ -468,4 +407,82 @@ async def test_reports_defined_run_delivered_and_downloaded(
     await expect(page.get_by_role("status")).to_contain_text("Report deleted")
     await expect(page.get_by_text("No report is defined yet.")).to_be_visible()
     await expect(page.locator("#runs tr.run")).to_have_count(1)
+    await page.context.close()
+
+
+async def test_ops_dead_letters_replayed_for_one_workspace_only(
+    platform: ConsolePlatform, browser: Browser
+) -> None:
+    ws, other = platform.workspace, platform.other_workspace
+    reason = "reporting's database refused the connection (for good, it seemed)"
+    await dead_letter_core_entry(platform, ws, "reporting", reason, hours=2.75)
+    await dead_letter_core_entry(platform, other, "reporting", "Globex's own trouble", hours=1)
+    september = f"/v1/workspaces/{ws}/reports/time?start=2026-09-01&end=2026-09-30"
+    async with platform.api("reporting") as reporting:
+
+        async def knows_workspace() -> bool:  # reporting's copy of the workspace's Core
+            return (await reporting.get(september)).status_code == 200
+
+        await wait_for(knows_workspace, timeout_s=20)
+        assert "2.75" not in (await reporting.get(september)).text
+
+    page = await new_page(browser)
+    url = platform.console_url
+    await sign_in(page, url, ws, ANN_CORE)
+    await page.get_by_role("link", name="Ops").click()
+    # (Other suites' services on the shared broker may have dead-lettered this workspace's
+    # events they cannot read: the letter below is one of the topic's, found by its reason.)
+    topic = page.locator("#dead-letter-topics tr", has_text="timebridge.time-entry-logged.v1")
+    await expect(topic.get_by_role("link")).to_be_visible()
+    lag = page.locator("#consumer-lag tr", has_text="reporting")
+    await expect(lag).to_contain_text(f"{platform.group_prefix}-reporting")
+    await shot(page, "19-ops")
+
+    # The letter with its reason headers; Globex's letter is not shown to Acme's admin.
+    await topic.get_by_role("link").click()
+    letter = page.locator("section.letter", has_text=reason)
+    await expect(letter).to_have_count(1)
+    await expect(letter.locator("pre.reason")).to_have_text(reason)
+    await expect(letter).to_contain_text(f"{platform.group_prefix}-reporting")
+    await expect(letter).to_contain_text("transient")
+    await expect(page.get_by_text("Globex's own trouble")).to_have_count(0)
+    await shot(page, "20-dead-letters")
+
+    # Replayed to reporting alone: the entry now counts in September's time report.
+    await letter.get_by_role("button", name="Replay this letter").click()
+    await expect(page.get_by_role("status")).to_contain_text("Replayed 1 letter(s)")
+    async with platform.api("reporting") as reporting:
+
+        async def counted() -> bool:
+            return "2.75" in (await reporting.get(september)).text
+
+        await wait_for(counted, timeout_s=60)  # reporting may be behind on a busy broker
+
+        # Replay all: Acme's letters, never Globex's; Globex's letter is not Acme's to name.
+        await page.get_by_role("button", name=re.compile("^Replay all")).click()
+        await expect(page.get_by_role("status")).to_contain_text("Replayed")
+        dlt = "timebridge.time-entry-logged.v1.DLT"
+        async with platform.api("reporting", BOB_CORE) as bob:
+            theirs = (await bob.get(f"/v1/workspaces/{other}/ops/dead-letters/{dlt}")).json()
+        globex = next(t["position"] for t in theirs if t["reason"] == "Globex's own trouble")
+        assert all(t["reason"] != reason for t in theirs)
+        everything = await reporting.post(
+            f"/v1/workspaces/{ws}/ops/dead-letters/{dlt}/replay",
+            json={"all": True},
+        )
+        assert globex not in everything.json()["replayed"]
+        refused = await reporting.post(
+            f"/v1/workspaces/{ws}/ops/dead-letters/{dlt}/replay", json={"letters": [globex]}
+        )
+        assert refused.status_code == 404, refused.text
+        answer = await reporting.get(f"/v1/workspaces/{other}/ops/dead-letters/{dlt}")
+        assert answer.status_code == 403, answer.text
+
+    # Ann's browser on Globex's ops pages: refused.
+    for path in ("ops", f"ops/dead-letters/{dlt}"):
+        shown = await page.goto(f"{url}/w/{other}/{path}")
+        assert shown is not None
+        assert shown.status == 403
+        await expect(page.get_by_role("alert")).to_contain_text("Refused")
+    await shot(page, "21-ops-cross-tenant-refused")
     await page.context.close()

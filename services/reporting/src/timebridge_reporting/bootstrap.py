@@ -9,6 +9,7 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from timebridge_common import connections
 from timebridge_common.auth import WorkspaceAdmins
+from timebridge_common.ops_http import ops_router
 from timebridge_common.providers import shared_budget
 from timebridge_common.providers.clients import ProviderClients
 from timebridge_common.runtime import ServiceRuntime, build_runtime, http_app
@@ -76,5 +77,9 @@ def bootstrap(
     app = http_app(runtime, title="Timebridge reporting")
     admins = WorkspaceAdmins(core_factory, core_base_url)
     app.include_router(reports_router(models, admins))
+    # Operations (dead letters, replay, consumer lag) for the console: one service serves them.
+    app.include_router(
+        ops_router(admins, settings.kafka.bootstrap_servers, group_prefix=runtime.group_prefix)
+    )
     worker = reports_wiring.wire(runtime, app, admins, settings, mailer=mailer, clock=clock)
     return Reporting(settings, runtime, app, worker)

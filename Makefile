@@ -67,6 +67,7 @@ clean: ## stop everything and delete local state (.local) and the virtualenv
 	@$(INFRA) down || true
 	rm -rf .local $(VENV)
 
-bench: install infra-up topics ## ingest vs a bare baseline under wrk, then into mapping (docs/performance.md)
+bench: install infra-up topics ## ingest vs a bare baseline under wrk, into mapping, 10M-entry report (docs/performance.md)
 	@command -v wrk >/dev/null || apt-get install -y wrk || sudo apt-get install -y wrk
 	@$(PY) -m bench.accept
+	@$(PY) bench/reports_rollup.py   # a month's utilization over 10M entries (~5 min)

@@ -68,6 +68,6 @@ clean: ## stop everything and delete local state (.local) and the virtualenv
 	rm -rf .local $(VENV)
 
 bench: install infra-up topics ## ingest vs a bare baseline under wrk, into mapping, 10M-entry report (docs/performance.md)
-	@command -v wrk >/dev/null || apt-get install -y wrk || sudo apt-get install -y wrk
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	@$(PY) -m bench.accept
 	@$(PY) bench/reports_rollup.py   # a month's utilization over 10M entries (~5 min)

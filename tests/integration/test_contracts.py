@@ -246,8 +246,12 @@ async def test_contract_budget_milestone_and_audit_on_kafka_and_postgres(
         except TimeoutError:
             kinds = [r["kind"] for r in await h.ok("GET", "/audit")]
             outbox = await pool.fetch("SELECT topic, published_at FROM outbox ORDER BY id")
+            seen = await pool.fetchrow(
+                "SELECT count(*) AS records, count(DISTINCT workspace_id) AS workspaces,"
+                " min(recorded_at) AS first, max(recorded_at) AS last FROM audit_log"
+            )
             raise AssertionError(
-                f"no crossings on Kafka; audit: {kinds}; outbox: {outbox}"
+                f"no crossings on Kafka; audit: {kinds}; outbox: {outbox}; all audit: {seen}"
             ) from None
 
         # te_2 redelivered twice (the same record) and seen again (a new record, same version)

@@ -74,6 +74,7 @@ SERVICES = (
         "invoice-export", "timebridge_invoice_export.entrypoints.main", 4, credentials=True
     ),
     ServiceSpec("reporting", "timebridge_reporting.entrypoints.main", 5),
+    ServiceSpec("contracts", "timebridge_contracts.entrypoints.main", 7),
 )
 
 

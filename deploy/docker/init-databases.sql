@@ -4,3 +4,4 @@ CREATE DATABASE tb_mapping;
 CREATE DATABASE tb_conflict_resolver;
 CREATE DATABASE tb_invoice_export;
 CREATE DATABASE tb_reporting;
+CREATE DATABASE tb_contracts;

@@ -14,6 +14,8 @@ import yaml
 from pydantic_settings import BaseSettings
 
 from timebridge_conflict_resolver.config import Settings as ConflictSettings
+from timebridge_console.config import Settings as ConsoleSettings
+from timebridge_contracts.config import Settings as ContractsSettings
 from timebridge_ingest.config import Settings as IngestSettings
 from timebridge_invoice_export.config import Settings as InvoiceSettings
 from timebridge_mapping.config import Settings as MappingSettings
@@ -26,6 +28,8 @@ SETTINGS: dict[str, type[BaseSettings]] = {
     "conflict-resolver": ConflictSettings,
     "invoice-export": InvoiceSettings,
     "reporting": ReportingSettings,
+    "contracts": ContractsSettings,
+    "console": ConsoleSettings,
 }
 
 
@@ -42,6 +46,10 @@ def env_names(settings: type[BaseSettings]) -> set[str]:
     return names
 
 
+# The console is a client of the services' HTTP APIs: no database, no Kafka.
+BACKENDS = {name: s for name, s in SETTINGS.items() if "TB_DATABASE__URL" in env_names(s)}
+
+
 @pytest.mark.parametrize("service", SETTINGS)
 def test_compose_sets_only_known_variables_and_every_required_one(service: str) -> None:
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -52,32 +60,104 @@ def test_compose_sets_only_known_variables_and_every_required_one(service: str) 
         f"TB_{n.upper()}" for n, f in SETTINGS[service].model_fields.items() if f.is_required()
     }
     assert required <= set(env)
-    assert "TB_DATABASE__URL" in env
+    if service in BACKENDS:
+        assert "TB_DATABASE__URL" in env
+        assert env["TB_DATABASE__URL"].endswith(f"/tb_{service.replace('-', '_')}")
     assert compose["services"][service]["command"] == [f"timebridge-{service}"]
+
+
+def test_compose_creates_every_services_database() -> None:
+    sql = (ROOT / "deploy/docker/init-databases.sql").read_text()
+    for service in BACKENDS:
+        assert f"CREATE DATABASE tb_{service.replace('-', '_')};" in sql, service
+
+
+def test_compose_console_calls_every_service_it_knows_by_its_compose_name() -> None:
+    console = _compose()["services"]["console"]
+    env = console["environment"]
+    urls = {n for n in env_names(ConsoleSettings) if n.startswith("TB_SERVICES__")}
+    assert urls
+    for name in urls:
+        service = name.removeprefix("TB_SERVICES__").removesuffix("_URL").lower().replace("_", "-")
+        assert env[name] == f"http://{service}:8000", name
+        assert service in console["depends_on"], name
+    assert "TB_SESSION_KEY" in env  # one key across restarts: sessions survive them
+    assert not {"topics", "postgres", "kafka"} & set(console["depends_on"])
+
+
+def _helm_env_names(text: str) -> set[str]:
+    return {
+        line.split("name:", 1)[1].strip() for line in text.splitlines() if "- name: TB_" in line
+    }
+
+
+def _helm_define(helpers: str, name: str) -> str:
+    match = re.search(r'\{\{- define "' + name + r'" -\}\}(.*?)\{\{- end -\}\}', helpers, re.S)
+    assert match, name
+    return match.group(1)
 
 
 def test_helm_uses_known_variables() -> None:
     helpers = (ROOT / "deploy/helm/timebridge/templates/_helpers.tpl").read_text()
     services = (ROOT / "deploy/helm/timebridge/templates/services.yaml").read_text()
-    names = [
-        line.split("name:", 1)[1].strip()
-        for line in (helpers + services).splitlines()
-        if "- name: TB_" in line
-    ]
-    common = set.intersection(*(env_names(s) for s in SETTINGS.values()))
-    assert names
-    assert set(names) - env_names(IngestSettings) == set()
-    credentials = {"TB_ENCRYPTION_KEY", "TB_ADMIN_TOKEN"}
-    assert set(names) - credentials <= common, "only credentials may be service-specific"
-    assert "{{- if $svc.credentials }}" in services
     values = yaml.safe_load((ROOT / "deploy/helm/timebridge/values.yaml").read_text())
     assert set(values["services"]) == set(SETTINGS)
+    common = set.intersection(*(env_names(s) for s in SETTINGS.values()))
+    backend = set.intersection(*(env_names(s) for s in BACKENDS.values()))
+    every = _helm_env_names(_helm_define(helpers, "timebridge.commonEnv"))
+    kafka = _helm_env_names(_helm_define(helpers, "timebridge.kafkaEnv"))
+    assert every
+    assert every <= common, "set for every program, so every program must read it"
+    assert kafka
+    assert kafka <= backend
+    # Kafka and the database only where the settings read them: `client: true` is the console.
+    guarded = services.split("{{- if not $svc.client }}", 1)[1].split("{{- end }}", 1)[0]
+    assert 'include "timebridge.kafkaEnv"' in guarded
+    assert "- name: TB_DATABASE__URL" in guarded
+    assert services.count('include "timebridge.kafkaEnv"') == 1
+    assert services.count("- name: TB_DATABASE__URL") == 1
+    for name, svc in values["services"].items():
+        assert bool(svc.get("client")) == (name not in BACKENDS), name
+    # Secrets, each behind its flag, only for services that read it; every required one set.
+    flags = {
+        "credentials": "TB_ENCRYPTION_KEY",
+        "adminApi": "TB_ADMIN_TOKEN",
+        "sessionKey": "TB_SESSION_KEY",
+    }
+    assert _helm_env_names(services) == {"TB_DATABASE__URL", *flags.values()}
+    for flag, variable in flags.items():
+        assert f"{{{{- if $svc.{flag} }}}}\n            - name: {variable}" in services, flag
+    for name, svc in values["services"].items():
+        known = env_names(SETTINGS[name])
+        secrets = {variable for flag, variable in flags.items() if svc.get(flag)}
+        assert secrets <= known, name
+        assert set(svc.get("env", {})) <= known, f"{name}: unknown variables"
+        set_by_chart = every | secrets | set(svc.get("env", {}))
+        if name in BACKENDS:
+            set_by_chart |= kafka | {"TB_DATABASE__URL"}
+        required = {
+            f"TB_{n.upper()}" for n, f in SETTINGS[name].model_fields.items() if f.is_required()
+        }
+        assert required <= set_by_chart, name
+    assert "{{- range $key, $value := $svc.env }}" in services
+
+
+def test_helm_console_calls_every_service_by_its_kubernetes_service() -> None:
+    values = yaml.safe_load((ROOT / "deploy/helm/timebridge/values.yaml").read_text())
+    console = values["services"]["console"]
+    assert console["sessionKey"] is True  # replicas share one key
+    urls = {n for n in env_names(ConsoleSettings) if n.startswith("TB_SERVICES__")}
+    for name in urls:
+        service = name.removeprefix("TB_SERVICES__").removesuffix("_URL").lower().replace("_", "-")
+        assert service in values["services"], name
+        assert console["env"][name] == f"http://timebridge-{service}", name
 
 
 def test_dev_launcher_starts_every_service() -> None:
     launcher = (ROOT / "deploy/local/dev.py").read_text()
-    for service in SETTINGS:
+    for service in BACKENDS:
         assert f'"{service}", "timebridge_{service.replace("-", "_")}.entrypoints.main"' in launcher
+    assert '"-m", "timebridge_console.entrypoints.main"' in launcher  # its own environment
 
 
 APP_SERVICES = list(SETTINGS)
@@ -165,3 +245,10 @@ def test_helm_restarts_on_liveness_and_routes_on_readiness() -> None:
     }
     startup = container["startupProbe"]
     assert startup["periodSeconds"] * startup["failureThreshold"] >= 60  # imports, migrations
+
+
+def test_the_image_installs_every_service() -> None:
+    """Compose and Helm run each service's console script from the one image."""
+    dockerfile = (ROOT / "deploy/docker/Dockerfile").read_text()
+    for service in SETTINGS:
+        assert re.search(rf"\./services/{service}(\s|\\|$)", dockerfile), service

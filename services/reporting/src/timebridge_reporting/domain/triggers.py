@@ -47,7 +47,15 @@ def fired_by(event: Event) -> Fired | None:
     if isinstance(event, MilestoneReached):
         return Fired("milestone_reached", f"milestone:{event.project_id}:{event.milestone_id}")
     if isinstance(event, BudgetThresholdCrossed):
-        key = f"budget:{event.project_id}:r{event.budget_revision}:{event.threshold_percent}"
+        # One run per crossing: of this budget (a project may have several), in this revision,
+        # in this period (a monthly budget crosses again next month), the n-th time (a threshold
+        # re-armed by a lowering edit crosses again). Older events lack the last three fields.
+        key = f"budget:{event.budget_id or event.project_id}:r{event.budget_revision}"
+        if event.period not in (None, "total"):
+            key += f":{event.period}"
+        key += f":{event.threshold_percent}"
+        if event.crossing > 1:
+            key += f":c{event.crossing}"
         return Fired("budget_threshold_crossed", key)
     if isinstance(event, ContractSigned):
         return Fired("contract_signed", f"contract:{event.contract_id}")

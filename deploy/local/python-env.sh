@@ -7,7 +7,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 VENV="$ROOT/.venv"
 UV_VERSION="0.13.9"
-PACKAGES=(libs/common services/ingest services/mapping services/conflict-resolver
+PACKAGES=(libs/common libs/providers services/ingest services/mapping services/conflict-resolver
   services/invoice-export services/reporting services/contracts services/console sandboxes)
 
 find_python() {

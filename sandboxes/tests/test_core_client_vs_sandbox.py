@@ -14,8 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
-
-from timebridge_common.providers.core import (
+from timebridge_providers.core.client import (
     CoreClient,
     EntryLockedError,
     ExternalRef,
@@ -23,7 +22,8 @@ from timebridge_common.providers.core import (
     TimeEntryWrite,
     VersionConflictError,
 )
-from timebridge_common.providers.http import (
+
+from timebridge_common.outbound.http import (
     AuthenticationError,
     NotFoundError,
     ProviderError,

@@ -11,8 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
-
-from timebridge_common.providers.everhour import (
+from timebridge_providers.everhour.client import (
     TIME_UPDATED,
     EverhourClient,
     TimeRecordLockedError,
@@ -20,7 +19,8 @@ from timebridge_common.providers.everhour import (
     handshake_reply,
     parse_delivery,
 )
-from timebridge_common.providers.http import (
+
+from timebridge_common.outbound.http import (
     AuthenticationError,
     NotFoundError,
     OutcomeUnknownError,

@@ -19,12 +19,12 @@ import httpx
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute
+from timebridge_providers.core.client import CoreClient
+from timebridge_providers.everhour.client import EverhourClient
 
 from timebridge_common.config import DlqLimitConfig
 from timebridge_common.crypto import SecretBox
-from timebridge_common.providers.core import CoreClient
-from timebridge_common.providers.everhour import EverhourClient
-from timebridge_common.providers.http import RequestBudget, RetryPolicy
+from timebridge_common.outbound.http import RequestBudget, RetryPolicy
 from timebridge_common.runtime import Service, ServiceRuntime
 from timebridge_common.testing import in_memory_tracing, position_group_at_end, wait_for
 from timebridge_conflict_resolver.bootstrap import bootstrap as bootstrap_resolver

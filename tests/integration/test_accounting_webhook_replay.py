@@ -21,7 +21,7 @@ from pydantic import SecretStr
 
 from timebridge_common.crypto import SecretBox
 from timebridge_common.events import AccountingChangeNotified
-from timebridge_common.providers.http import RetryPolicy
+from timebridge_common.outbound.http import RetryPolicy
 from timebridge_common.testing import LazyApp, end_offsets, in_memory_tracing, read_topic, wait_for
 from timebridge_invoice_export.adapters.freshbooks import webhook_signature
 from timebridge_invoice_export.adapters.tools import ProductionTools

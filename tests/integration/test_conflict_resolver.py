@@ -16,6 +16,8 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from timebridge_providers.core.client import CoreClient
+from timebridge_providers.everhour.client import EverhourClient
 
 from timebridge_common.config import DlqLimitConfig, RetryConfig
 from timebridge_common.connections import credential_context
@@ -34,9 +36,7 @@ from timebridge_common.kafka.dlt import dlt_topic
 from timebridge_common.kafka.lag import group_has_read_to_end
 from timebridge_common.kafka.publisher import EventPublisher
 from timebridge_common.kafka.replay import replay
-from timebridge_common.providers.core import CoreClient
-from timebridge_common.providers.everhour import EverhourClient
-from timebridge_common.providers.http import RequestBudget, RetryPolicy
+from timebridge_common.outbound.http import RequestBudget, RetryPolicy
 from timebridge_common.testing import (
     end_offsets,
     in_memory_tracing,

@@ -20,6 +20,7 @@ import httpx
 import pytest
 from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from timebridge_providers.core.client import CoreClient
 
 from timebridge_common.events import ConnectionChanged, Envelope, Event, TimeEntryLogged
 from timebridge_common.events.codec import encode
@@ -28,7 +29,6 @@ from timebridge_common.events.contracts import (
     ContractSigned,
     MilestoneReached,
 )
-from timebridge_common.providers.core import CoreClient
 from timebridge_common.testing import (
     end_offsets,
     in_memory_tracing,

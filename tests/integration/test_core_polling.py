@@ -12,11 +12,11 @@ from typing import Any
 
 import asyncpg
 import httpx
+from timebridge_providers.core.client import CoreClient
 
 from timebridge_common.crypto import SecretBox
 from timebridge_common.events import TimeEntryLogged
 from timebridge_common.kafka.dlt import decode_headers
-from timebridge_common.providers.core import CoreClient
 from timebridge_common.testing import end_offsets, in_memory_tracing, read_topic
 from timebridge_ingest.adapters.postgres import PostgresConnections
 from timebridge_ingest.bootstrap import bootstrap

@@ -17,11 +17,11 @@ import asyncpg
 import httpx
 import pytest
 import structlog
+from timebridge_providers.kit.clients import ProviderClients
 
 from timebridge_common.events import IntegrationSettings, TimeEntryLogged
 from timebridge_common.kafka.dlt import decode_headers
 from timebridge_common.kafka.publisher import UnavailableError
-from timebridge_common.providers.clients import ProviderClients
 from timebridge_common.testing import end_offsets, read_topic
 from timebridge_ingest.adapters.everhour_inbox import PostgresDeliveryInbox
 from timebridge_ingest.domain.connections import Integration

@@ -16,13 +16,13 @@ import asyncpg
 import httpx
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from timebridge_providers.core.client import CoreClient
+from timebridge_providers.everhour.client import EverhourClient
 
 from timebridge_common.crypto import SecretBox
 from timebridge_common.events import ConnectionChanged, IntegrationSettings, TimeEntryLogged
 from timebridge_common.kafka.dlt import decode_headers
-from timebridge_common.providers.core import CoreClient
-from timebridge_common.providers.everhour import EverhourClient
-from timebridge_common.providers.http import RequestBudget, RetryPolicy
+from timebridge_common.outbound.http import RequestBudget, RetryPolicy
 from timebridge_common.testing import end_offsets, in_memory_tracing, read_topic
 from timebridge_ingest.adapters.postgres import PostgresConnections
 from timebridge_ingest.bootstrap import Ingest, bootstrap

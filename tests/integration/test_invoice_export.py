@@ -24,6 +24,7 @@ import pytest
 from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from pydantic import SecretStr
+from timebridge_providers.core.client import CoreClient
 
 from timebridge_common.crypto import SecretBox
 from timebridge_common.events import (
@@ -32,9 +33,8 @@ from timebridge_common.events import (
     InvoiceExportRequested,
     InvoiceStatusChanged,
 )
-from timebridge_common.providers.core import CoreClient
-from timebridge_common.providers.http import RequestBudget, RetryPolicy
-from timebridge_common.providers.oauth import ReauthorizationNeededError, Tokens
+from timebridge_common.outbound.http import RequestBudget, RetryPolicy
+from timebridge_common.outbound.oauth import ReauthorizationNeededError, Tokens
 from timebridge_common.testing import (
     LazyApp,
     end_offsets,

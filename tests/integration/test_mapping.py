@@ -17,6 +17,8 @@ import asyncpg
 import httpx
 import pytest
 from aiokafka import TopicPartition
+from timebridge_providers.core.client import CoreClient
+from timebridge_providers.everhour.client import EverhourClient
 
 from timebridge_common.config import RetryConfig
 from timebridge_common.connections import ConnectionCopies, credential_context
@@ -33,9 +35,7 @@ from timebridge_common.events import (
 )
 from timebridge_common.events.codec import encode
 from timebridge_common.kafka.dlt import decode_headers, dlt_topic
-from timebridge_common.providers.core import CoreClient
-from timebridge_common.providers.everhour import EverhourClient
-from timebridge_common.providers.http import RequestBudget, RetryPolicy
+from timebridge_common.outbound.http import RequestBudget, RetryPolicy
 from timebridge_common.testing import (
     end_offsets,
     in_memory_tracing,

@@ -13,8 +13,8 @@ import asyncpg
 import httpx
 
 from timebridge_common.db.migrations import apply_migrations
-from timebridge_common.providers.http import ProviderHttp, RetryPolicy
-from timebridge_common.providers.shared_budget import (
+from timebridge_common.outbound.http import ProviderHttp, RetryPolicy
+from timebridge_common.outbound.shared_budget import (
     MIGRATIONS,
     SharedBudget,
     SharedBudgets,

@@ -7,11 +7,11 @@ from typing import Any
 
 import asyncpg
 import httpx
+from timebridge_providers.core.client import CoreClient
 
 from timebridge_common.db.migrations import apply_migrations
 from timebridge_common.events import ConnectionChanged, Envelope
 from timebridge_common.events.codec import encode
-from timebridge_common.providers.core import CoreClient
 from timebridge_common.testing import (
     in_memory_tracing,
     position_group_at_end,

@@ -18,11 +18,11 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from timebridge_providers.core.client import CoreClient
 
 from timebridge_common.events import ConnectionChanged, Envelope, Event
 from timebridge_common.events.codec import encode
 from timebridge_common.events.reports import ReportDelivered
-from timebridge_common.providers.core import CoreClient
 from timebridge_common.testing import (
     end_offsets,
     in_memory_tracing,

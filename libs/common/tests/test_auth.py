@@ -3,10 +3,10 @@
 import httpx
 import pytest
 from fastapi import HTTPException
+from timebridge_providers.core.client import CoreClient
 
 from timebridge_common.auth import WorkspaceAdmins
-from timebridge_common.providers.core import CoreClient
-from timebridge_common.providers.http import RequestBudget, RetryPolicy
+from timebridge_common.outbound.http import RequestBudget, RetryPolicy
 from timebridge_sandboxes.core import CoreState, create_core_sandbox
 from timebridge_sandboxes.faults import Faults
 from timebridge_sandboxes.testing import Traffic

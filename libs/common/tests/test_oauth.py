@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 import pytest
 
-from timebridge_common.providers.oauth import ReauthorizationNeededError, TokenManager, Tokens
+from timebridge_common.outbound.oauth import ReauthorizationNeededError, TokenManager, Tokens
 
 NOW = dt.datetime(2026, 11, 21, 12, tzinfo=dt.UTC)
 

@@ -7,11 +7,12 @@ from typing import Any
 
 import httpx
 import pytest
+from timebridge_providers.installed import registry
+from timebridge_providers.kit.clients import BudgetShares, ProviderClients, limits
 
 from timebridge_common.errors import TransientError
-from timebridge_common.providers import http as provider_http
-from timebridge_common.providers.clients import LIMITS, SHARES, BudgetShares, ProviderClients
-from timebridge_common.providers.http import (
+from timebridge_common.outbound import http as provider_http
+from timebridge_common.outbound.http import (
     BODY_LIMIT,
     AuthenticationError,
     NotFoundError,
@@ -22,7 +23,7 @@ from timebridge_common.providers.http import (
     RetryPolicy,
     parse_retry_after,
 )
-from timebridge_common.providers.shared_budget import budget_key
+from timebridge_common.outbound.shared_budget import budget_key
 
 NOW = dt.datetime(2026, 11, 21, 12, 0, tzinfo=dt.UTC)
 API_KEY = "ek-live-7f3c9a0b1d2e"
@@ -260,22 +261,24 @@ async def test_a_bearer_token_sent_per_request_is_masked_too() -> None:
 
 
 def test_the_services_shares_of_each_provider_sum_to_its_limit() -> None:
-    for provider, shares in SHARES.items():
-        assert sum(shares.values()) == LIMITS[provider][0], provider
-    assert BudgetShares.of("mapping").limit("everhour") == (SHARES["everhour"]["mapping"], 10.0)
+    for provider in registry():
+        shares = provider.profile.rate_limit.shares
+        assert sum(shares.values()) == provider.profile.rate_limit.requests, provider.name
+    mapping_share = registry().get("everhour").profile.rate_limit.shares["mapping"]
+    assert BudgetShares.of("mapping").limit("everhour") == (mapping_share, 10.0)
     with pytest.raises(RuntimeError, match="no share of the everhour budget"):
         BudgetShares.of("reporting").limit("everhour")
 
 
 def test_clients_draw_from_the_services_share_one_budget_per_credential() -> None:
-    clients = ProviderClients(shares=BudgetShares(everhour=6, core=2))
+    clients = ProviderClients(shares=BudgetShares({"everhour": 6, "core": 2}))
     first = clients.everhour("https://api.everhour.com", API_KEY)._http.budget
     again = clients.everhour("https://api.everhour.com", API_KEY)._http.budget
     other = clients.everhour("https://api.everhour.com", "ek-other")._http.budget
     assert first is again
     assert other is not first
     assert (first.capacity, first.rate) == (3, 0.3)  # 6 per 10 s: 3 at once, 3 refilled
-    assert ProviderClients()._limit("everhour") == LIMITS["everhour"]
+    assert ProviderClients()._limit("everhour") == limits()["everhour"]
 
 
 def test_a_shared_budget_is_keyed_by_the_credentials_hash_never_the_credential() -> None:

@@ -3,9 +3,9 @@
 import datetime as dt
 
 import pytest
+from timebridge_providers.everhour.client import Task, TimeRecord
 
 from timebridge_common.events import IntegrationSettings
-from timebridge_common.providers.everhour import Task, TimeRecord
 from timebridge_ingest.domain.polling import SAFETY_NET, Seen, diff_window, poll_interval
 
 START, END = dt.date(2026, 11, 1), dt.date(2026, 11, 21)

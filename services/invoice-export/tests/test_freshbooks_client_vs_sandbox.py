@@ -16,7 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from timebridge_common.providers.http import (
+from timebridge_common.outbound.http import (
     AuthenticationError,
     NotFoundError,
     OutcomeUnknownError,
@@ -24,7 +24,7 @@ from timebridge_common.providers.http import (
     RequestBudget,
     RetryPolicy,
 )
-from timebridge_common.providers.oauth import ReauthorizationNeededError, TokenManager, Tokens
+from timebridge_common.outbound.oauth import ReauthorizationNeededError, TokenManager, Tokens
 from timebridge_invoice_export.adapters.freshbooks import (
     SIGNATURE_HEADER,
     FreshBooksClient,
@@ -52,7 +52,7 @@ HOUR = 3600.0
 
 
 class MemoryTokenStore:
-    """A :class:`~timebridge_common.providers.oauth.TokenStore` in a dict, one lock for all."""
+    """A :class:`~timebridge_common.outbound.oauth.TokenStore` in a dict, one lock for all."""
 
     def __init__(self, tokens: dict[str, Tokens]) -> None:
         self.tokens = tokens

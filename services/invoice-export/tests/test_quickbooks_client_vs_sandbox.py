@@ -21,14 +21,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from timebridge_common.providers.http import (
+from timebridge_common.outbound.http import (
     AuthenticationError,
     NotFoundError,
     ProviderError,
     RequestBudget,
     RetryPolicy,
 )
-from timebridge_common.providers.oauth import (
+from timebridge_common.outbound.oauth import (
     ReauthorizationNeededError,
     TokenManager,
     Tokens,

@@ -24,7 +24,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from timebridge_common.providers.http import Budgets, ProviderError, RequestBudget, RetryPolicy
+from timebridge_common.outbound.http import Budgets, ProviderError, RequestBudget, RetryPolicy
 from timebridge_invoice_export.adapters.freshbooks import SIGNATURE_HEADER, verify_webhook
 from timebridge_invoice_export.adapters.tools import CLOCK_SKEW, ProductionTools
 from timebridge_invoice_export.config import FRESHBOOKS, QUICKBOOKS, XERO, AccountingApp, Settings

@@ -4,8 +4,8 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from timebridge_providers.core.client import Ticket
 
-from timebridge_common.providers.core import Ticket
 from timebridge_mapping.domain.mappings import TaskLink
 from timebridge_mapping.domain.outcomes import NotMapped, Placement
 from timebridge_mapping.domain.tasks import (

@@ -7,9 +7,9 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from timebridge_providers.core.client import CoreClient
 
 from timebridge_common.auth import WorkspaceAdmins
-from timebridge_common.providers.core import CoreClient
 from timebridge_reporting.domain.sync_log import SyncLogQuery
 from timebridge_reporting.entrypoints.http import reports_router
 from timebridge_sandboxes.core import CoreState, create_core_sandbox

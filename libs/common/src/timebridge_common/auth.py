@@ -16,7 +16,8 @@ import hmac
 import re
 import time
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from contextlib import AbstractAsyncContextManager
+from typing import Annotated, Protocol
 
 from fastapi import Depends, HTTPException, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -25,8 +26,39 @@ from pydantic import SecretStr
 from timebridge_common.api import WorkspaceIdPath
 from timebridge_common.errors import TransientError
 from timebridge_common.http_errors import CORE_ADMIN_SCHEME, PLATFORM_ADMIN_SCHEME
-from timebridge_common.providers.core import CoreClient, CoreUser
-from timebridge_common.providers.http import AuthenticationError, ProviderError
+from timebridge_common.outbound.http import AuthenticationError, ProviderError
+
+
+class Caller(Protocol):
+    """A user as the home system (Core) describes them."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def name(self) -> str | None: ...
+    @property
+    def email(self) -> str | None: ...
+    @property
+    def role(self) -> str: ...
+
+
+class WhoAmI(Protocol):
+    """The home system's answer to "who is this token?" (Core's ``GET /me``)."""
+
+    @property
+    def workspace_id(self) -> str: ...
+    @property
+    def user(self) -> Caller: ...
+
+
+class IdentityClient(AbstractAsyncContextManager["IdentityClient"], Protocol):
+    """What this module needs of the home system's client: only ``me()``.
+
+    A protocol rather than the Core client itself, so ``libs/common`` names no provider package.
+    """
+
+    async def me(self) -> WhoAmI: ...
+
 
 CoreBaseUrl = Callable[[str], Awaitable[str | None]]
 """workspace id -> the base URL of its Core API, or None if the workspace is not registered."""
@@ -82,7 +114,7 @@ class PlatformAdmin:
 class WorkspaceAdmins:
     def __init__(
         self,
-        core: Callable[[str, str], CoreClient],
+        core: Callable[[str, str], AbstractAsyncContextManager[IdentityClient]],
         core_base_url: CoreBaseUrl,
         *,
         ttl_s: float = 60.0,
@@ -92,13 +124,13 @@ class WorkspaceAdmins:
         self._core_base_url = core_base_url
         self._ttl_s = ttl_s
         self._clock = clock
-        self._cache: dict[tuple[str, str], tuple[float, CoreUser]] = {}
+        self._cache: dict[tuple[str, str], tuple[float, Caller]] = {}
 
-    async def require(self, workspace_id: WorkspaceIdPath, credentials: Credentials) -> CoreUser:
+    async def require(self, workspace_id: WorkspaceIdPath, credentials: Credentials) -> Caller:
         """FastAPI dependency: the calling admin, or ``401``/``403``/``404``/``502``."""
         return await self.authorize(workspace_id, bearer_token(credentials, "a Core user token"))
 
-    async def authorize(self, workspace_id: str, user_token: str) -> CoreUser:
+    async def authorize(self, workspace_id: str, user_token: str) -> Caller:
         cache_key = (workspace_id, hashlib.sha256(user_token.encode()).hexdigest())
         cached = self._cache.get(cache_key)
         if cached is not None and cached[0] > self._clock():

@@ -2,10 +2,10 @@
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from timebridge_providers.everhour.client import RATE_LIMIT as EVERHOUR_LIMIT
+from timebridge_providers.kit.clients import BudgetShares
 
 from timebridge_common.config import HttpConfig, ServiceSettings
-from timebridge_common.providers.clients import BudgetShares
-from timebridge_common.providers.everhour import RATE_LIMIT as EVERHOUR_LIMIT
 
 
 class Settings(BaseSettings, ServiceSettings):

@@ -8,13 +8,13 @@ import asyncpg
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from opentelemetry.sdk.trace import TracerProvider
+from timebridge_providers.core.client import CoreClient
+from timebridge_providers.kit.clients import ProviderClients
 
 from timebridge_common import connections
 from timebridge_common.auth import WorkspaceAdmins
 from timebridge_common.db.outbox import OutboxRelay
 from timebridge_common.kafka.publisher import EventPublisher
-from timebridge_common.providers.clients import ProviderClients
-from timebridge_common.providers.core import CoreClient
 from timebridge_common.runtime import ServiceRuntime, build_runtime, http_app
 from timebridge_contracts.adapters.audit_log import AuditTrail
 from timebridge_contracts.adapters.postgres import PostgresStore

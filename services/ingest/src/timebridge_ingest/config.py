@@ -2,9 +2,9 @@
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from timebridge_providers.kit.clients import BudgetShares
 
 from timebridge_common.config import HttpConfig, ServiceSettings
-from timebridge_common.providers.clients import BudgetShares
 
 
 class Settings(BaseSettings, ServiceSettings):

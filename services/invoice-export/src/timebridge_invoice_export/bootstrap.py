@@ -8,14 +8,14 @@ import asyncpg
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from opentelemetry.sdk.trace import TracerProvider
+from timebridge_providers.core.client import CoreClient
+from timebridge_providers.kit.clients import ProviderClients
 
 from timebridge_common import connections as connection_copies
 from timebridge_common.auth import WorkspaceAdmins
 from timebridge_common.crypto import SecretBox
 from timebridge_common.db.outbox import OutboxRelay
 from timebridge_common.kafka.publisher import EventPublisher
-from timebridge_common.providers.clients import ProviderClients
-from timebridge_common.providers.core import CoreClient
 from timebridge_common.refusals import RefusedError, refusal_handler
 from timebridge_common.runtime import ServiceRuntime, build_runtime, http_app
 from timebridge_common.webhooks import replay

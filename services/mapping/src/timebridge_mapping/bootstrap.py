@@ -9,14 +9,14 @@ import asyncpg
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from opentelemetry.sdk.trace import TracerProvider
+from timebridge_providers.kit.clients import ProviderClients
 
 from timebridge_common import connections
 from timebridge_common.auth import WorkspaceAdmins
 from timebridge_common.crypto import SecretBox
 from timebridge_common.db.outbox import OutboxRelay
 from timebridge_common.kafka.publisher import EventPublisher
-from timebridge_common.providers import shared_budget
-from timebridge_common.providers.clients import ProviderClients
+from timebridge_common.outbound import shared_budget
 from timebridge_common.runtime import ServiceRuntime, build_runtime, http_app
 from timebridge_mapping.adapters.postgres import PostgresMappingStore
 from timebridge_mapping.config import Settings

@@ -4,9 +4,9 @@ import datetime as dt
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from timebridge_providers.kit.clients import BudgetShares
 
 from timebridge_common.config import HttpConfig, ServiceSettings
-from timebridge_common.providers.clients import BudgetShares
 
 
 class Settings(BaseSettings, ServiceSettings):

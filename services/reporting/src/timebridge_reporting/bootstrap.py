@@ -6,12 +6,12 @@ import asyncpg
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from opentelemetry.sdk.trace import TracerProvider
+from timebridge_providers.kit.clients import ProviderClients
 
 from timebridge_common import connections
 from timebridge_common.auth import WorkspaceAdmins
 from timebridge_common.ops_http import ops_router
-from timebridge_common.providers import shared_budget
-from timebridge_common.providers.clients import ProviderClients
+from timebridge_common.outbound import shared_budget
 from timebridge_common.runtime import ServiceRuntime, build_runtime, http_app
 from timebridge_reporting.adapters.facts import PostgresFacts
 from timebridge_reporting.adapters.mail import Mailer

@@ -12,19 +12,19 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-
-from timebridge_common.errors import TransientError
-from timebridge_common.events import TimeEntryFields, UserRef
-from timebridge_common.providers.clients import BudgetSource
-from timebridge_common.providers.core import (
+from timebridge_providers.core.client import (
     CoreClient,
     ExternalRef,
     TimeEntry,
     TimeEntryWrite,
     VersionConflictError,
 )
-from timebridge_common.providers.everhour import EverhourClient, TimeRecord
-from timebridge_common.providers.http import NotFoundError, OutcomeUnknownError
+from timebridge_providers.everhour.client import EverhourClient, TimeRecord
+from timebridge_providers.kit.clients import BudgetSource
+
+from timebridge_common.errors import TransientError
+from timebridge_common.events import TimeEntryFields, UserRef
+from timebridge_common.outbound.http import NotFoundError, OutcomeUnknownError
 from timebridge_conflict_resolver.domain.records import (
     EVERHOUR,
     Observed,
@@ -157,7 +157,7 @@ class CoreEntries:
 class ProviderTargets:
     """Opens a target system through a client of the connection's credential.
 
-    In production the factories are ``timebridge_common.providers.clients.ProviderClients``'s:
+    In production the factories are ``timebridge_providers.kit.clients.ProviderClients``'s:
     every client of one credential draws from one request budget. Tests point them at sandboxes.
     """
 

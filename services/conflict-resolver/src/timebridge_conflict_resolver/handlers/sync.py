@@ -51,6 +51,8 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import structlog
+from timebridge_providers.core.client import EntryLockedError
+from timebridge_providers.everhour.client import TimeRecordLockedError
 
 from timebridge_common.connections import ConnectionCopies
 from timebridge_common.crypto import DecryptionError
@@ -65,9 +67,7 @@ from timebridge_common.events import (
 )
 from timebridge_common.events.catalog import SyncStatus
 from timebridge_common.kafka.consumer import DeadLettered
-from timebridge_common.providers.core import EntryLockedError
-from timebridge_common.providers.everhour import TimeRecordLockedError
-from timebridge_common.providers.http import AuthenticationError, ProviderError
+from timebridge_common.outbound.http import AuthenticationError, ProviderError
 from timebridge_conflict_resolver.domain.convergence import (
     Carry,
     Direction,

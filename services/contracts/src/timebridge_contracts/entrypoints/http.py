@@ -10,11 +10,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from timebridge_providers.core.client import CoreUser
 
 from timebridge_common.api import WorkspaceIdPath
 from timebridge_common.auth import WorkspaceAdmins
 from timebridge_common.http_errors import refusals
-from timebridge_common.providers.core import CoreUser
 from timebridge_contracts.adapters.audit_export import csv_header, csv_rows
 from timebridge_contracts.adapters.audit_log import AuditQuery, AuditTrail
 from timebridge_contracts.adapters.postgres import PostgresStore

@@ -14,11 +14,11 @@ import re
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from timebridge_providers.core.client import TimeEntry
 
 from timebridge_common.events import TimeEntryFields, TimeEntryLogged, UserRef
 from timebridge_common.events.base import UtcDatetime
 from timebridge_common.events.codec import validation_summary
-from timebridge_common.providers.core import TimeEntry
 from timebridge_ingest.domain.errors import RejectedError
 
 SIGNATURE_HEADER = "Core-Signature"

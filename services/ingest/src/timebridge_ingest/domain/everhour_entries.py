@@ -9,8 +9,9 @@ without history falls back to when we saw it. Everhour has no per-record billabl
 import datetime as dt
 from dataclasses import dataclass
 
+from timebridge_providers.everhour.client import Task, TimeRecord, User
+
 from timebridge_common.events import TimeEntryFields, TimeEntryLogged, UserRef
-from timebridge_common.providers.everhour import Task, TimeRecord, User
 
 EVERHOUR = "everhour"
 

@@ -11,8 +11,9 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from timebridge_providers.everhour.client import TimeRecord
+
 from timebridge_common.events import IntegrationSettings
-from timebridge_common.providers.everhour import TimeRecord
 
 INTERVALS = {
     "every_5_minutes": dt.timedelta(minutes=5),

@@ -17,7 +17,7 @@ from timebridge_common.crypto import SecretBox
 from timebridge_common.errors import TransientError
 from timebridge_common.events import ConnectionChanged, IntegrationSettings
 from timebridge_common.kafka.publisher import EventPublisher
-from timebridge_common.providers.http import AuthenticationError, ProviderError
+from timebridge_common.outbound.http import AuthenticationError, ProviderError
 from timebridge_ingest.domain.connections import (
     TRACKERS,
     Integration,

@@ -22,11 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import structlog
-
-from timebridge_common.errors import InvalidMessageError, TransientError
-from timebridge_common.events import TimeEntryLogged
-from timebridge_common.kafka.publisher import EventPublisher, UnavailableError
-from timebridge_common.providers.everhour import (
+from timebridge_providers.everhour.client import (
     EverhourClient,
     Task,
     TimeRecord,
@@ -34,7 +30,11 @@ from timebridge_common.providers.everhour import (
     handshake_reply,
     parse_delivery,
 )
-from timebridge_common.providers.http import NotFoundError, ProviderError
+
+from timebridge_common.errors import InvalidMessageError, TransientError
+from timebridge_common.events import TimeEntryLogged
+from timebridge_common.kafka.publisher import EventPublisher, UnavailableError
+from timebridge_common.outbound.http import NotFoundError, ProviderError
 from timebridge_ingest.domain.connections import Integration, listens_to_tracker
 from timebridge_ingest.domain.errors import RejectedError
 from timebridge_ingest.domain.everhour_entries import (

@@ -11,11 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import structlog
+from timebridge_providers.everhour.client import Task
 
 from timebridge_common.errors import TransientError
 from timebridge_common.kafka.publisher import EventPublisher, UnavailableError
-from timebridge_common.providers.everhour import Task
-from timebridge_common.providers.http import ProviderError
+from timebridge_common.outbound.http import ProviderError
 from timebridge_ingest.adapters.postgres import PostgresPolling
 from timebridge_ingest.domain.connections import Integration, listens_to_tracker
 from timebridge_ingest.domain.core_webhook import entry_to_event

@@ -5,9 +5,10 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
+from timebridge_providers.core.client import CoreClient
+from timebridge_providers.everhour.client import EverhourClient
+
 from timebridge_common.events import Envelope, Event
-from timebridge_common.providers.core import CoreClient
-from timebridge_common.providers.everhour import EverhourClient
 from timebridge_ingest.domain.connections import Integration, Workspace
 from timebridge_ingest.domain.everhour_entries import DeliveryHint, PendingDelivery
 

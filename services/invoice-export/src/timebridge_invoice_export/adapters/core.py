@@ -2,9 +2,10 @@
 
 from collections.abc import Callable
 
+from timebridge_providers.core.client import CoreClient
+
 from timebridge_common.connections import ConnectionCopies
 from timebridge_common.errors import TransientError
-from timebridge_common.providers.core import CoreClient
 from timebridge_invoice_export.handlers.billing import CoreProject
 
 CORE = "core"

@@ -17,7 +17,7 @@ fixtures, and FreshBooks' Postman collection; A = assumed):
   refused ``400``/``401`` with ``{"error": "invalid_grant"}`` (standard OAuth2, which FreshBooks'
   Doorkeeper-shaped answers follow): :class:`ReauthorizationNeededError`.
 - A A refresh whose answer is lost may have consumed the refresh token: it surfaces as
-  :class:`~timebridge_common.providers.http.OutcomeUnknownError`; retrying with the same token
+  :class:`~timebridge_common.outbound.http.OutcomeUnknownError`; retrying with the same token
   either works or is ``invalid_grant`` (re-authorisation), which is all that can be known.
 - S ``GET /auth/api/v1/users/me`` answers ``{"response": identity}`` with ``business_memberships``;
   each ``business`` has an ``id`` (the **business_id** of the projects and time-tracking APIs) and
@@ -77,7 +77,7 @@ from urllib.parse import urlencode
 import httpx
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, TypeAdapter
 
-from timebridge_common.providers.http import (
+from timebridge_common.outbound.http import (
     DEFAULT_RETRY,
     OutcomeUnknownError,
     ProviderClient,
@@ -86,7 +86,7 @@ from timebridge_common.providers.http import (
     RequestBudget,
     RetryPolicy,
 )
-from timebridge_common.providers.oauth import ReauthorizationNeededError, Tokens
+from timebridge_common.outbound.oauth import ReauthorizationNeededError, Tokens
 
 FRESHBOOKS_API_URL = "https://api.freshbooks.com"
 FRESHBOOKS_AUTHORIZE_URL = "https://auth.freshbooks.com/oauth/authorize/"
@@ -351,7 +351,7 @@ _TOKENS = TypeAdapter(_TokenAnswer)
 
 
 class FreshBooksTokens:
-    """FreshBooks' token endpoint (:class:`~timebridge_common.providers.oauth.TokenEndpoint`).
+    """FreshBooks' token endpoint (:class:`~timebridge_common.outbound.oauth.TokenEndpoint`).
 
     ``redirect_uri`` is sent with refreshes too, as FreshBooks' own examples do.
     """
@@ -466,12 +466,12 @@ class FreshBooksClient(ProviderClient):
     """One FreshBooks connection, acting in one accounting account; returns models or raises.
 
     ``access_token`` is awaited before every request (a
-    :meth:`~timebridge_common.providers.oauth.TokenManager.access_token` callable), so a long
+    :meth:`~timebridge_common.outbound.oauth.TokenManager.access_token` callable), so a long
     listing keeps working across a refresh. ``account_id`` may be None until the admin picked
     an account from :meth:`me`; the accounting and webhook calls need it.
 
-    Errors as for every provider client (:mod:`timebridge_common.providers.http`): an expired or
-    revoked token is an :class:`~timebridge_common.providers.http.AuthenticationError`.
+    Errors as for every provider client (:mod:`timebridge_common.outbound.http`): an expired or
+    revoked token is an :class:`~timebridge_common.outbound.http.AuthenticationError`.
     """
 
     def __init__(

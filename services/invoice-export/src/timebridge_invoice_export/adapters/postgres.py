@@ -20,7 +20,7 @@ from timebridge_common.crypto import SecretBox
 from timebridge_common.db.inbox import once
 from timebridge_common.db.outbox import enqueue
 from timebridge_common.events import Envelope, Event
-from timebridge_common.providers.oauth import Tokens
+from timebridge_common.outbound.oauth import Tokens
 from timebridge_invoice_export.domain.accounting import Address, TaxDetails, Tenant
 from timebridge_invoice_export.domain.clients import MirroredClient
 from timebridge_invoice_export.domain.connections import AccountingConnection, ConnectionStatus

@@ -116,7 +116,7 @@ from pydantic import (
 from pydantic.alias_generators import to_pascal
 
 from timebridge_common.errors import InvalidMessageError, TransientError
-from timebridge_common.providers.http import (
+from timebridge_common.outbound.http import (
     DEFAULT_RETRY,
     NotFoundError,
     ProviderClient,
@@ -125,7 +125,7 @@ from timebridge_common.providers.http import (
     RequestBudget,
     RetryPolicy,
 )
-from timebridge_common.providers.oauth import (
+from timebridge_common.outbound.oauth import (
     BasicAuthTokenEndpoint,
 )
 
@@ -414,11 +414,11 @@ class QuickBooksClient(ProviderClient):
     """One QuickBooks Online company (``realm_id``) of one connection; returns models or raises.
 
     ``access_token`` is called before every request, so a long listing keeps working across a
-    token refresh (pass :meth:`~timebridge_common.providers.oauth.TokenManager.access_token`).
-    Errors: :class:`~timebridge_common.providers.http.AuthenticationError` (expired, revoked),
-    :class:`~timebridge_common.providers.http.NotFoundError` (missing or deleted, Fault ``610``),
+    token refresh (pass :meth:`~timebridge_common.outbound.oauth.TokenManager.access_token`).
+    Errors: :class:`~timebridge_common.outbound.http.AuthenticationError` (expired, revoked),
+    :class:`~timebridge_common.outbound.http.NotFoundError` (missing or deleted, Fault ``610``),
     :class:`StaleObjectError`, :class:`DuplicateNameError`, :class:`DuplicateDocNumberError`,
-    other :class:`~timebridge_common.providers.http.ProviderError` refusals, and
+    other :class:`~timebridge_common.outbound.http.ProviderError` refusals, and
     :class:`~timebridge_common.errors.TransientError` when QuickBooks cannot be reached.
     """
 
@@ -722,8 +722,8 @@ def authorize_url(
 
 
 class QuickBooksTokens(BasicAuthTokenEndpoint):
-    """Intuit's token endpoint, the :class:`~timebridge_common.providers.oauth.TokenEndpoint` of
-    a :class:`~timebridge_common.providers.oauth.TokenManager` (form body, HTTP Basic auth)."""
+    """Intuit's token endpoint, the :class:`~timebridge_common.outbound.oauth.TokenEndpoint` of
+    a :class:`~timebridge_common.outbound.oauth.TokenManager` (form body, HTTP Basic auth)."""
 
     provider = "quickbooks"
     default_token_url = TOKEN_URL

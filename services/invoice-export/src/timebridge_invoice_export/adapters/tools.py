@@ -16,8 +16,8 @@ the way it is:
   :meth:`~timebridge_invoice_export.adapters.freshbooks.FreshBooksClient.ensure_invoice` looks it
   up before creating and after an unknown outcome.
 - **Rate limits are the tool's, per company, whatever the number of clients.** Every client built
-  in this process for one company draws from one :class:`~timebridge_common.providers.http.
-  RequestBudget` of the shared :class:`~timebridge_common.providers.http.Budgets`: QuickBooks
+  in this process for one company draws from one :class:`~timebridge_common.outbound.http.
+  RequestBudget` of the shared :class:`~timebridge_common.outbound.http.Budgets`: QuickBooks
   500 a minute per realm, Xero 60 a minute per tenant plus one ``asyncio.Semaphore(5)`` per
   tenant (Xero's five calls in progress), FreshBooks its (assumed) 60 a minute per account.
 - **Invoice status, from what each tool records** (module docstrings of the clients):
@@ -59,7 +59,7 @@ import httpx
 from pydantic import ValidationError
 
 from timebridge_common.errors import InvalidMessageError
-from timebridge_common.providers.http import (
+from timebridge_common.outbound.http import (
     DEFAULT_RETRY,
     Budgets,
     NotFoundError,
@@ -67,7 +67,7 @@ from timebridge_common.providers.http import (
     ProviderError,
     RetryPolicy,
 )
-from timebridge_common.providers.oauth import TokenEndpoint, Tokens
+from timebridge_common.outbound.oauth import TokenEndpoint, Tokens
 from timebridge_invoice_export.adapters import freshbooks as fb
 from timebridge_invoice_export.adapters import quickbooks as qbo
 from timebridge_invoice_export.adapters import xero as xro
@@ -790,7 +790,7 @@ class ProductionTools:
     from the three apps. ``http`` gives the HTTP client of a provider's requests (tests: an ASGI
     transport to a sandbox); without it every client shares one connection pool, closed by
     :meth:`aclose`. ``budgets`` should be the process's one
-    :class:`~timebridge_common.providers.http.Budgets`, so that every client of a company draws
+    :class:`~timebridge_common.outbound.http.Budgets`, so that every client of a company draws
     from the same request budget.
     """
 

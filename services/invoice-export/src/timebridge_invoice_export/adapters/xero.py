@@ -89,7 +89,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel, to_pascal
 
 from timebridge_common.errors import InvalidMessageError
-from timebridge_common.providers.http import (
+from timebridge_common.outbound.http import (
     DEFAULT_RETRY,
     ProviderClient,
     ProviderError,
@@ -97,7 +97,7 @@ from timebridge_common.providers.http import (
     RequestBudget,
     RetryPolicy,
 )
-from timebridge_common.providers.oauth import (
+from timebridge_common.outbound.oauth import (
     BasicAuthTokenEndpoint,
 )
 
@@ -346,7 +346,7 @@ def parse_webhook(body: bytes) -> WebhookPayload:
 
 
 class XeroTokens(BasicAuthTokenEndpoint):
-    """Xero's token endpoint, a :class:`~timebridge_common.providers.oauth.TokenEndpoint` (form
+    """Xero's token endpoint, a :class:`~timebridge_common.outbound.oauth.TokenEndpoint` (form
     body, HTTP Basic auth). A refresh may be repeated after a lost answer: Xero accepts the
     previous refresh token for 30 minutes; an authorization code it does not."""
 
@@ -433,15 +433,15 @@ class XeroClient(ProviderClient):
     """One Xero organisation (tenant) of one connection; every method returns models or raises.
 
     ``access_token`` is asked for a bearer before every call (a
-    :meth:`~timebridge_common.providers.oauth.TokenManager.access_token` callable), so a
+    :meth:`~timebridge_common.outbound.oauth.TokenManager.access_token` callable), so a
     long-lived client never sends an expired one. ``budget`` (60 calls a minute) and ``slots``
     (5 calls in progress) are Xero's per-tenant limits: every client of one tenant in a process
     must share them. A slot is held for the whole call, retries included, so fewer than five may
     be on the wire but never more.
 
-    Errors: :class:`~timebridge_common.providers.http.AuthenticationError` (token refused, or the
-    tenant not connected), :class:`~timebridge_common.providers.http.NotFoundError`, other
-    :class:`~timebridge_common.providers.http.ProviderError` refusals (validation: ``400``), and
+    Errors: :class:`~timebridge_common.outbound.http.AuthenticationError` (token refused, or the
+    tenant not connected), :class:`~timebridge_common.outbound.http.NotFoundError`, other
+    :class:`~timebridge_common.outbound.http.ProviderError` refusals (validation: ``400``), and
     :class:`~timebridge_common.errors.TransientError` when the attempts or the wait run out.
     """
 

@@ -12,11 +12,11 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, status
 from pydantic import BaseModel, Field
+from timebridge_providers.core.client import CoreUser
 
 from timebridge_common.api import WorkspaceIdPath
 from timebridge_common.auth import WorkspaceAdmins
 from timebridge_common.http_errors import refusals
-from timebridge_common.providers.core import CoreUser
 from timebridge_invoice_export.domain.accounting import PROVIDER_NAMES, Provider
 from timebridge_invoice_export.domain.clients import MirroredClient
 from timebridge_invoice_export.domain.connections import AccountingConnection

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Protocol
 
 from timebridge_common.errors import TransientError
-from timebridge_common.providers.http import ProviderError
+from timebridge_common.outbound.http import ProviderError
 from timebridge_common.refusals import ConflictError, InvalidError, NotFoundError, UpstreamError
 from timebridge_invoice_export.adapters.postgres import Store, Tx
 from timebridge_invoice_export.domain.accounting import PROVIDER_NAMES

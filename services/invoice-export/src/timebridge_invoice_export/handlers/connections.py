@@ -4,7 +4,7 @@ The admin starts at :meth:`Connections.authorize` (Timebridge remembers a one-ti
 consents in the tool, and the tool redirects the browser to :meth:`Connections.complete` with a
 code, which is exchanged at once (codes live minutes). The tokens are sealed with the platform key
 before they are stored; from then on every API call takes its bearer from the connection's
-:class:`~timebridge_common.providers.oauth.TokenManager`, which refreshes under the connection's
+:class:`~timebridge_common.outbound.oauth.TokenManager`, which refreshes under the connection's
 row lock and saves the rotated refresh token before using the new access token.
 """
 
@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import structlog
 
 from timebridge_common.errors import TransientError
-from timebridge_common.providers.http import AuthenticationError, ProviderError
-from timebridge_common.providers.oauth import ReauthorizationNeededError, TokenManager
+from timebridge_common.outbound.http import AuthenticationError, ProviderError
+from timebridge_common.outbound.oauth import ReauthorizationNeededError, TokenManager
 from timebridge_common.refusals import ConflictError, InvalidError, NotFoundError, UpstreamError
 from timebridge_invoice_export.adapters.postgres import (
     NoTokensError,

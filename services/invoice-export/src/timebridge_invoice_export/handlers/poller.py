@@ -17,7 +17,7 @@ from collections.abc import Callable
 import structlog
 
 from timebridge_common.errors import TransientError
-from timebridge_common.providers.http import ProviderError
+from timebridge_common.outbound.http import ProviderError
 from timebridge_invoice_export.adapters.postgres import Store
 from timebridge_invoice_export.handlers.connections import Connections, ToolUnusableError
 from timebridge_invoice_export.handlers.invoices import Invoices

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from timebridge_common.providers.oauth import TokenEndpoint, Tokens
+from timebridge_common.outbound.oauth import TokenEndpoint, Tokens
 from timebridge_invoice_export.domain.accounting import (
     ExportDraft,
     Provider,

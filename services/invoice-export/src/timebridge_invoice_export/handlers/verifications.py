@@ -26,7 +26,7 @@ from typing import Literal
 import structlog
 
 from timebridge_common.errors import TransientError
-from timebridge_common.providers.http import ProviderError
+from timebridge_common.outbound.http import ProviderError
 from timebridge_common.refusals import ConflictError, InvalidError
 from timebridge_invoice_export.adapters.postgres import Store
 from timebridge_invoice_export.adapters.verifications import PostgresVerifications

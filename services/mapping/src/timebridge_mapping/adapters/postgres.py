@@ -6,11 +6,11 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
+from timebridge_providers.core.client import Ticket
 
 from timebridge_common.db.inbox import once
 from timebridge_common.db.outbox import enqueue
 from timebridge_common.events import Envelope, Event, TimeEntryFields
-from timebridge_common.providers.core import Ticket
 from timebridge_common.refusals import ConflictError
 from timebridge_mapping.domain.entries import EntryKey, StoredEntry
 from timebridge_mapping.domain.mappings import HeldEntry, ProjectMapping, ProjectRule, TaskLink

@@ -15,7 +15,8 @@ the Core project the tracker project is mapped to.
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from timebridge_common.providers.core import Ticket
+from timebridge_providers.core.client import Ticket
+
 from timebridge_mapping.domain.mappings import TaskLink
 from timebridge_mapping.domain.outcomes import NotMapped, Placement
 

@@ -15,10 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import structlog
+from timebridge_providers.core.client import Ticket
 
 from timebridge_common.events import ConnectionChanged, EntryMapped, Envelope, Event
-from timebridge_common.providers.core import Ticket
-from timebridge_common.providers.http import NotFoundError, OutcomeUnknownError
+from timebridge_common.outbound.http import NotFoundError, OutcomeUnknownError
 from timebridge_mapping.domain.direction import CORE, settings_of
 from timebridge_mapping.domain.entries import StoredEntry
 from timebridge_mapping.domain.mappings import HeldEntry, TaskLink

@@ -6,10 +6,11 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
+from timebridge_providers.core.client import CoreClient, Ticket
+from timebridge_providers.everhour.client import EverhourClient
+
 from timebridge_common.errors import InvalidMessageError, TransientError
 from timebridge_common.events import ConnectionChanged, Envelope, Event
-from timebridge_common.providers.core import CoreClient, Ticket
-from timebridge_common.providers.everhour import EverhourClient
 from timebridge_mapping.domain.entries import EntryKey, StoredEntry
 from timebridge_mapping.domain.mappings import HeldEntry, ProjectMapping, ProjectRule, TaskLink
 from timebridge_mapping.domain.users import DirectoryUser, UserDirectory

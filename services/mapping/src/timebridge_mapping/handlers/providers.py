@@ -7,11 +7,12 @@ on a retry either: it is an invalid message, dead-lettered at once with that rea
 
 from dataclasses import dataclass
 
+from timebridge_providers.core.client import CoreClient
+from timebridge_providers.everhour.client import EverhourClient
+
 from timebridge_common.crypto import DecryptionError
 from timebridge_common.errors import InvalidMessageError
 from timebridge_common.events import ConnectionChanged
-from timebridge_common.providers.core import CoreClient
-from timebridge_common.providers.everhour import EverhourClient
 from timebridge_mapping.domain.direction import CORE
 from timebridge_mapping.handlers.ports import Connections, CoreFactory, EverhourFactory
 

@@ -12,10 +12,11 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TypeVar
 
+from timebridge_providers.everhour.client import EverhourClient
+
 from timebridge_common.errors import InvalidMessageError, TransientError
 from timebridge_common.events import ConnectionChanged
-from timebridge_common.providers.everhour import EverhourClient
-from timebridge_common.providers.http import NotFoundError as ProviderNotFoundError
+from timebridge_common.outbound.http import NotFoundError as ProviderNotFoundError
 from timebridge_common.refusals import (
     ConflictError,
     InvalidError,

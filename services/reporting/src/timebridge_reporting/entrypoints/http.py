@@ -11,10 +11,10 @@ from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
+from timebridge_providers.core.client import CoreClient
 
 from timebridge_common.api import WorkspaceIdPath
 from timebridge_common.auth import WorkspaceAdmins
-from timebridge_common.providers.core import CoreClient
 from timebridge_reporting.adapters.postgres import PostgresReadModels
 from timebridge_reporting.domain.sync_log import SyncLogQuery
 

@@ -8,9 +8,9 @@ factory and is closed by :meth:`ProviderClients.aclose` at shutdown.
 
 A provider counts requests per API key or token, whoever sends them. So every client of one
 credential draws from one budget, and the provider's limit is **split between the services**
-that call it (:data:`SHARES`): each service gets a share (its ``TB_BUDGET__<PROVIDER>``), the
-defaults sum to the provider's limit, and with
-:class:`~timebridge_common.providers.shared_budget.SharedBudgets` a service's share is shared by
+that call it (each profile's ``rate_limit.shares``): each service gets a share (its
+``TB_BUDGET__<PROVIDER>``), the defaults sum to the provider's limit, and with
+:class:`~timebridge_common.outbound.shared_budget.SharedBudgets` a service's share is shared by
 all its processes and replicas. So every caller together stays under the provider's limit.
 
 Tests pass their own factories instead, pointed at the sandboxes.
@@ -20,57 +20,54 @@ import asyncio
 from typing import Protocol
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import RootModel
 
-from timebridge_common.providers.core import RATE_LIMIT as CORE_LIMIT
-from timebridge_common.providers.core import CoreClient
-from timebridge_common.providers.everhour import RATE_LIMIT as EVERHOUR_LIMIT
-from timebridge_common.providers.everhour import EverhourClient
-from timebridge_common.providers.http import Budgets, RequestBudget
+from timebridge_common.outbound.http import Budgets, RequestBudget
+from timebridge_providers.core.client import CoreClient
+from timebridge_providers.everhour.client import EverhourClient
+from timebridge_providers.installed import registry
+from timebridge_providers.kit.registry import Registry
+from timebridge_providers.kit.session import Access, Session
 
-LIMITS: dict[str, tuple[int, float]] = {"everhour": EVERHOUR_LIMIT, "core": CORE_LIMIT}
-"""Each provider's limit per credential: (requests, window in seconds)."""
 
-SHARES: dict[str, dict[str, int]] = {
-    # Everhour, 20 per 10 s per API key: the conflict-resolver writes and reads every record
-    # back; ingest tests keys, re-reads webhook deliveries and polls; mapping reads users and
-    # tasks and creates tasks now and then.
-    "everhour": {"ingest": 6, "mapping": 4, "conflict-resolver": 10},
-    # Core, 10 per second per token: the service token (polls, users, tickets, writes) and a
-    # user's token (each service's admin check, GET /me, cached for a minute).
-    "core": {"ingest": 2, "mapping": 3, "conflict-resolver": 3, "reporting": 2},
-}
-"""Requests per provider window each service may send with one credential; the defaults of
-every provider sum to its limit (``test_provider_http.py`` checks it)."""
+def limits(providers: Registry | None = None) -> dict[str, tuple[int, float]]:
+    """Each provider's limit per credential: (requests, window in seconds)."""
+    return {
+        p.name: (p.profile.rate_limit.requests, p.profile.rate_limit.window_s)
+        for p in (providers or registry())
+    }
 
 
 POOL_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
 """Connections per provider base URL (httpx's defaults), shared by every key of a service."""
 
 
-def _share(provider: str, service: str) -> int | None:
-    return SHARES[provider].get(service)
+class BudgetShares(RootModel[dict[str, int]]):
+    """One service's shares by provider name (``TB_BUDGET__EVERHOUR=6``): requests per the
+    provider's window. Defaults come from each profile; a provider the service has no share of
+    may not be called by it."""
 
-
-class BudgetShares(BaseModel):
-    """One service's shares (``TB_BUDGET__EVERHOUR``, ``TB_BUDGET__CORE``): requests per the
-    provider's window; unset for a provider the service does not call."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    everhour: int | None = Field(default=None, ge=2, le=EVERHOUR_LIMIT[0])
-    core: int | None = Field(default=None, ge=2, le=CORE_LIMIT[0])
+    model_config = {"frozen": True}
 
     @classmethod
-    def of(cls, service: str) -> "BudgetShares":
-        """The default shares of ``service``."""
-        return cls(everhour=_share("everhour", service), core=_share("core", service))
+    def of(cls, service: str, providers: Registry | None = None) -> "BudgetShares":
+        """The default shares of ``service``, from every installed provider's profile."""
+        return cls(
+            {
+                p.name: share
+                for p in (providers or registry())
+                if (share := p.profile.rate_limit.shares.get(service)) is not None
+            }
+        )
 
     def limit(self, provider: str) -> tuple[int, float]:
-        requests: int | None = getattr(self, provider)
+        requests = self.root.get(provider)
         if requests is None:
             raise RuntimeError(f"this service has no share of the {provider} budget")
-        return requests, LIMITS[provider][1]
+        limit, window = limits()[provider]
+        if not 2 <= requests <= limit:
+            raise ValueError(f"a {provider} share must be 2..{limit} requests, not {requests}")
+        return requests, window
 
 
 class BudgetSource(Protocol):
@@ -82,9 +79,9 @@ class BudgetSource(Protocol):
 
 
 class ProviderClients:
-    """Clients drawing from ``budgets`` with this service's ``shares`` of each provider's limit.
+    """Sessions drawing from ``budgets`` with this service's ``shares`` of each provider's limit.
 
-    Without ``shares`` a client may use the provider's whole limit (a tool or test alone with
+    Without ``shares`` a session may use the provider's whole limit (a tool or test alone with
     the credential); services pass theirs.
     """
 
@@ -134,8 +131,17 @@ class ProviderClients:
             await pool.aclose()
 
     def _limit(self, provider: str) -> tuple[int, float]:
-        return LIMITS[provider] if self._shares is None else self._shares.limit(provider)
+        return limits()[provider] if self._shares is None else self._shares.limit(provider)
 
+    def session(self, provider: str, access: Access) -> Session:
+        """A session on ``provider``'s shared pool with the credential's budget."""
+        budget = self._budgets.get(
+            provider, access.base_url, access.credential, self._limit(provider)
+        )
+        return Session(provider, access, self._pool(provider, access.base_url), budget)
+
+    # The two typed clients below predate the registry; callers move to ``session()`` plus the
+    # provider's capabilities, and these go once none is left.
     def everhour(self, base_url: str, api_key: str) -> EverhourClient:
         budget = self._budgets.get("everhour", base_url, api_key, self._limit("everhour"))
         return EverhourClient(

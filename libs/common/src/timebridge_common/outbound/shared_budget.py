@@ -1,7 +1,7 @@
 """A provider request budget shared by every process and replica of a service, in its database.
 
 A provider limits requests per credential (Everhour: about 20 per 10 s per API key), whoever
-sends them. An in-process :class:`~timebridge_common.providers.http.RequestBudget` only bounds
+sends them. An in-process :class:`~timebridge_common.outbound.http.RequestBudget` only bounds
 one process, so ingest, mapping and the conflict-resolver, and each of their replicas, would
 each spend the whole limit. Two things fix that:
 
@@ -12,7 +12,7 @@ each spend the whole limit. Two things fix that:
   evenly over the window), so no window sees more than the limit; the database clock is the only
   clock, so hosts whose clocks differ still share one window.
 - **Between services**, each gets a share of the provider's limit
-  (:data:`~timebridge_common.providers.clients.SHARES`, configurable per service), and the
+  (each provider profile's ``rate_limit.shares``, configurable per service), and the
   defaults sum to the provider's limit: all callers together stay under it.
 
 A ``429`` pauses the bucket in the database (``provider_budget_pause``), so the other processes
@@ -27,11 +27,11 @@ from collections.abc import Awaitable, Callable
 import asyncpg
 import structlog
 
-from timebridge_common.providers.http import RequestBudget
+from timebridge_common.outbound.http import RequestBudget
 
 log = structlog.get_logger(__name__)
 
-MIGRATIONS = "timebridge_common.providers.budget_sql"
+MIGRATIONS = "timebridge_common.outbound.budget_sql"
 
 
 def budget_key(provider: str, base_url: str, credential: str) -> str:
@@ -44,7 +44,7 @@ class SharedBudget(RequestBudget):
     """A :class:`RequestBudget` whose bucket is a row in the service's database.
 
     It keeps the in-process interface (``acquire()``, ``pause()``), so provider clients and
-    :class:`~timebridge_common.providers.http.ProviderHttp` do not change. ``pause`` is called
+    :class:`~timebridge_common.outbound.http.ProviderHttp` do not change. ``pause`` is called
     synchronously, so it records the pause in the background; ``acquire`` first waits for such
     writes, so this process never sends before its own pause is visible to the others.
     """

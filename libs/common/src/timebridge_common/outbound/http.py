@@ -6,7 +6,8 @@ It owns the three decisions that must be the same for every provider:
   token from one shared :class:`RequestBudget` first, and a ``429`` pauses the whole connection.
   A budget is anything with ``acquire()`` and ``pause()``: this module's bucket bounds one
   process; ``shared_budget.SharedBudget`` keeps the bucket in the service's database, for all its
-  processes and replicas, with the service's share of the limit (``clients.SHARES``).
+  processes and replicas, with the service's share of the limit (each provider profile's
+  ``rate_limit.shares``).
 - **Retries.** ``429``, ``408``, ``5xx``, connection failures and timeouts are retried with
   exponential backoff and jitter, honouring ``Retry-After`` (seconds or an HTTP date); after
   ``max_attempts`` the caller gets a :class:`~timebridge_common.errors.TransientError` carrying

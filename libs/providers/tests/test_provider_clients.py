@@ -8,8 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
-
-from timebridge_common.providers.clients import ProviderClients
+from timebridge_providers.kit.clients import ProviderClients
 
 
 async def test_clients_of_one_base_url_share_one_pool_until_closed(

@@ -58,7 +58,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, TypeAdapter, Validat
 from pydantic.alias_generators import to_camel
 
 from timebridge_common.errors import InvalidMessageError
-from timebridge_common.providers.http import (
+from timebridge_common.outbound.http import (
     DEFAULT_RETRY,
     ProviderClient,
     ProviderError,
@@ -240,10 +240,10 @@ _HOOKS = TypeAdapter(list[Webhook])
 class EverhourClient(ProviderClient):
     """One Everhour connection (one API key); every method returns models or raises.
 
-    Errors: :class:`~timebridge_common.providers.http.AuthenticationError` (bad key),
-    :class:`~timebridge_common.providers.http.NotFoundError`, :class:`TimeRecordLockedError`,
-    other :class:`~timebridge_common.providers.http.ProviderError` refusals,
-    :class:`~timebridge_common.providers.http.OutcomeUnknownError` when a POST may or may not
+    Errors: :class:`~timebridge_common.outbound.http.AuthenticationError` (bad key),
+    :class:`~timebridge_common.outbound.http.NotFoundError`, :class:`TimeRecordLockedError`,
+    other :class:`~timebridge_common.outbound.http.ProviderError` refusals,
+    :class:`~timebridge_common.outbound.http.OutcomeUnknownError` when a POST may or may not
     have been applied, and :class:`~timebridge_common.errors.TransientError` otherwise.
     """
 

@@ -27,7 +27,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from timebridge_common.errors import InvalidMessageError, TransientError
-from timebridge_common.providers.http import (
+from timebridge_common.outbound.http import (
     BODY_LIMIT,
     AuthenticationError,
     ProviderError,
@@ -130,7 +130,7 @@ class BasicAuthTokenEndpoint:
     attempt per call: a failed or lost attempt is a :class:`TransientError` for the caller's own
     retry schedule, a refused grant (``invalid_grant``: used code, rotated or revoked refresh
     token) a :class:`ReauthorizationNeededError`, wrong app credentials an
-    :class:`~timebridge_common.providers.http.AuthenticationError`.
+    :class:`~timebridge_common.outbound.http.AuthenticationError`.
     """
 
     provider: ClassVar[str]

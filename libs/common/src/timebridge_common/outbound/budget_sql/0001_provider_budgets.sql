@@ -1,6 +1,6 @@
 -- One token bucket per provider credential (its SHA-256, never the credential), shared by every
 -- process of this service: each request takes a token in one statement, under the row's lock.
-CREATE TABLE provider_budgets (
+CREATE TABLE IF NOT EXISTS provider_budgets (
     budget_key   text             PRIMARY KEY,
     tokens       double precision NOT NULL,
     updated_at   timestamptz      NOT NULL,
@@ -11,7 +11,7 @@ CREATE TABLE provider_budgets (
 -- budget is paused (a 429). Returns wait_s = 0 and the grant time when a token was taken;
 -- otherwise how long to wait before asking again. The database clock is the only clock, so
 -- replicas on hosts whose clocks differ still share one window.
-CREATE FUNCTION provider_budget_take(
+CREATE OR REPLACE FUNCTION provider_budget_take(
     p_key text, p_capacity double precision, p_rate double precision,
     OUT wait_s double precision, OUT granted_at timestamptz
 ) LANGUAGE plpgsql AS $$
@@ -47,7 +47,7 @@ $$;
 
 -- The provider said to wait (429 Retry-After): nobody of this service uses the credential before
 -- then, and the bucket starts empty afterwards.
-CREATE FUNCTION provider_budget_pause(p_key text, p_seconds double precision)
+CREATE OR REPLACE FUNCTION provider_budget_pause(p_key text, p_seconds double precision)
 RETURNS timestamptz LANGUAGE plpgsql AS $$
 DECLARE
     until_ timestamptz := clock_timestamp() + make_interval(secs => p_seconds);

@@ -1,0 +1,44 @@
+"""Core, the customer's own work system: tickets, projects, time entries, and who is an admin.
+
+The home system: every tracker syncs with it, and its ``GET /me`` says who a caller is.
+"""
+
+from timebridge_providers.core.client import RATE_LIMIT, CoreClient
+from timebridge_providers.kit.profile import Profile, RateLimit
+from timebridge_providers.kit.registry import Account, Provider
+from timebridge_providers.kit.session import Session
+
+PROFILE = Profile(
+    name="core",
+    title="Core",
+    kind="home",
+    rate_limit=RateLimit(
+        *RATE_LIMIT,
+        # The service token (polls, users, tickets, writes) and a user's token (each service's
+        # admin check, GET /me, cached for a minute).
+        shares={"ingest": 2, "mapping": 3, "conflict-resolver": 3, "reporting": 2},
+    ),
+    auth="token",
+    granularity="entry",
+    billable="entry",
+    webhooks=True,
+    units="seconds",
+    pagination="cursor (next_cursor)",
+    locks="entries on invoices (423 Locked)",
+    deletes="soft (deleted_at)",
+)
+
+
+def client(session: Session) -> CoreClient:
+    """A Core client on the session's pool and budget (not closed by its user: shared)."""
+    return CoreClient(
+        session.access.base_url, session.access.credential, budget=session.budget, http=session.http
+    )
+
+
+async def _check(session: Session) -> Account:
+    me = await client(session).me()
+    return Account(me.user.id, name=me.user.name, email=me.user.email)
+
+
+PROVIDER = Provider(profile=PROFILE, check=_check)

@@ -1,0 +1,86 @@
+"""The provider matrix (``docs/providers.md``), generated from the installed providers' profiles.
+
+Written from the registry so the table cannot drift from the code: ``python -m
+timebridge_providers.matrix > docs/providers.md`` regenerates it, and a test compares the file with
+this output.
+"""
+
+import sys
+
+from timebridge_providers.installed import registry
+from timebridge_providers.kit.registry import Capability, Provider, Registry
+
+_CAPABILITIES: tuple[Capability, ...] = ("observe", "entries", "directory", "report", "accounting")
+
+_HEADER = """# Providers
+
+Generated from the installed providers' profiles (`python -m timebridge_providers.matrix >
+docs/providers.md`); a test fails when this file and the code disagree. How to add one:
+[adding-a-provider.md](adding-a-provider.md).
+
+"""
+
+
+def _direction(provider: Provider) -> str:
+    profile = provider.profile
+    if profile.kind == "home":
+        return "hub"
+    if profile.kind == "accounting":
+        return "invoices out, status and payments in"
+    if provider.entries is not None and profile.writable:
+        return "both ways"
+    reason = f" ({profile.not_writable_reason})" if profile.not_writable_reason else ""
+    return f"to Core only{reason}"
+
+
+def _row(provider: Provider) -> str:
+    p = provider.profile
+    offered = ", ".join(c for c in _CAPABILITIES if provider.offers(c)) or "-"
+    limit = f"{p.rate_limit.requests} per {p.rate_limit.window_s:g} s"
+    changes = "webhooks + polling" if p.webhooks else "polling"
+    cells = [
+        f"{p.title} (`{p.name}`)",
+        p.kind,
+        offered,
+        _direction(provider),
+        changes,
+        p.auth,
+        p.granularity.replace("_", "/"),
+        p.units,
+        p.billable,
+        limit,
+        p.pagination or "-",
+        p.locks or "-",
+        p.deletes,
+    ]
+    return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+
+def render(providers: Registry | None = None) -> str:
+    columns = [
+        "Provider",
+        "Kind",
+        "Capabilities",
+        "Direction",
+        "Changes seen by",
+        "Auth",
+        "Record per",
+        "Units",
+        "Billable kept per",
+        "Rate limit (per credential)",
+        "Pagination",
+        "Locks",
+        "Deletes",
+    ]
+    ordered = sorted(providers or registry(), key=lambda p: (p.profile.kind, p.name))
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += [_row(p) for p in ordered]
+    return _HEADER + "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    sys.stdout.write(render())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+"""Xero's identity routes: authorize (login.xero.com), token (identity.xero.com), connections."""
+
+import secrets
+import uuid
+from typing import Annotated
+from urllib.parse import parse_qs, urlencode
+
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+
+from timebridge_sandboxes.faults import ApiError
+from timebridge_sandboxes.xero.deps import Sandbox
+from timebridge_sandboxes.xero.oauth import _client_credentials, _oauth_refusal
+from timebridge_sandboxes.xero.state import (
+    CODE_TTL,
+    Json,
+    _Code,
+    _Connection,
+)
+
+identity = APIRouter(tags=["identity"])
+
+
+@identity.get("/identity/connect/authorize")
+async def authorize(
+    sandbox: Sandbox,
+    *,
+    response_type: str,
+    client_id: str,
+    redirect_uri: str,
+    scope: str,
+    state: str | None = None,
+) -> Response:
+    """The user logs in and connects the organisations (all, or ``XeroState.consent``)."""
+    app = sandbox.state.apps.get(client_id)
+    if app is None or redirect_uri not in app.redirect_uris:
+        raise ApiError(400, "Unknown client or redirect URI")
+    separator = "&" if "?" in redirect_uri else "?"
+    extra = {} if state is None else {"state": state}
+    if response_type != "code":
+        query = urlencode({"error": "unsupported_response_type", **extra})
+        return RedirectResponse(f"{redirect_uri}{separator}{query}", status_code=302)
+    now, auth_event = sandbox.state.now(), str(uuid.uuid4())
+    code = secrets.token_urlsafe(24)
+    sandbox.state.codes[code] = _Code(
+        client_id, redirect_uri, scope.split(), auth_event, now + CODE_TTL
+    )
+    for tenant_id in sandbox.state.consent or list(sandbox.state.tenants):
+        known = sandbox.state.connections.get((client_id, tenant_id))
+        sandbox.state.connections[(client_id, tenant_id)] = _Connection(
+            known.id if known else str(uuid.uuid4()),
+            client_id,
+            tenant_id,
+            auth_event,
+            known.created_at if known else now,
+            now,
+        )
+    query = urlencode({"code": code, "scope": scope, **extra})
+    return RedirectResponse(f"{redirect_uri}{separator}{query}", status_code=302)
+
+
+@identity.post("/connect/token")
+async def token(
+    sandbox: Sandbox, request: Request, authorization: Annotated[str | None, Header()] = None
+) -> JSONResponse:
+    """Exchange a code or a refresh token (form body, client id and secret as Basic auth)."""
+    app = _client_credentials(sandbox, authorization)
+    if app is None:
+        return _oauth_refusal("invalid_client", 401)
+    form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
+    grant = form.get("grant_type")
+    if grant == "authorization_code":
+        answer = sandbox.exchange_code(app, form.get("code", ""), form.get("redirect_uri"))
+    elif grant == "refresh_token":
+        answer = sandbox.refresh(app, form.get("refresh_token", ""))
+    else:
+        return _oauth_refusal("unsupported_grant_type")
+    return JSONResponse(answer) if answer is not None else _oauth_refusal("invalid_grant")
+
+
+@identity.get("/connections")
+async def connections(
+    sandbox: Sandbox, authorization: Annotated[str | None, Header()] = None
+) -> list[Json]:
+    access = sandbox.bearer(authorization)
+    return [
+        {
+            "id": c.id,
+            "authEventId": c.auth_event_id,
+            "tenantId": c.tenant_id,
+            "tenantType": "ORGANISATION",
+            "tenantName": sandbox.state.tenants[c.tenant_id].name,
+            "createdDateUtc": c.created_at.replace(tzinfo=None).isoformat(),
+            "updatedDateUtc": c.updated_at.replace(tzinfo=None).isoformat(),
+        }
+        for c in sandbox.state.connections.values()
+        if c.client_id == access.client_id
+    ]

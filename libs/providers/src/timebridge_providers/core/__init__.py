@@ -4,6 +4,7 @@ The home system: every tracker syncs with it, and its ``GET /me`` says who a cal
 """
 
 from timebridge_providers.core.client import RATE_LIMIT, CoreClient
+from timebridge_providers.core.directory import CoreDirectory
 from timebridge_providers.kit.profile import Profile, RateLimit
 from timebridge_providers.kit.registry import Account, Provider
 from timebridge_providers.kit.session import Session
@@ -41,4 +42,4 @@ async def _check(session: Session) -> Account:
     return Account(me.user.id, name=me.user.name, email=me.user.email)
 
 
-PROVIDER = Provider(profile=PROFILE, check=_check)
+PROVIDER = Provider(profile=PROFILE, check=_check, directory=lambda s: CoreDirectory(client(s)))

@@ -1,6 +1,7 @@
 """Everhour: one time record per task, user and day; unsigned webhooks; billable per task."""
 
 from timebridge_providers.everhour.client import RATE_LIMIT, EverhourClient
+from timebridge_providers.everhour.directory import EverhourDirectory
 from timebridge_providers.kit.profile import Profile, RateLimit
 from timebridge_providers.kit.registry import Account, Provider
 from timebridge_providers.kit.session import Session
@@ -46,4 +47,4 @@ async def _check(session: Session) -> Account:
     return Account(str(me.id), name=me.name, email=me.email)
 
 
-PROVIDER = Provider(profile=PROFILE, check=_check)
+PROVIDER = Provider(profile=PROFILE, check=_check, directory=lambda s: EverhourDirectory(client(s)))

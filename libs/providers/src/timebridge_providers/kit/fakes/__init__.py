@@ -1,0 +1,1 @@
+"""In-memory fakes of the capability ports, one module per port, for fast handler tests."""

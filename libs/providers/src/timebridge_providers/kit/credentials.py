@@ -1,0 +1,235 @@
+"""Credentials from their one owner: the port services call, its HTTP adapter and a fake.
+
+Every provider credential (API key, personal access token, OAuth tokens) lives encrypted in the
+credentials service, which refreshes OAuth tokens under a lock and saves a rotated refresh token
+before handing out the new access token. Other services never hold a refresh token and never see
+a credential on Kafka: they ask the owner for :class:`~timebridge_providers.kit.session.Access`
+when they are about to call the provider (:class:`CredentialSource`).
+
+A provider that signs in with OAuth describes its token endpoint with :class:`OAuthDescription`
+(read by :func:`oauth_of`; the field on ``Provider`` is the coordinator's to add); the app's
+client id and secret are the credential owner's configuration (:class:`OAuthApp`).
+"""
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import httpx
+from pydantic import BaseModel, SecretStr, ValidationError
+
+from timebridge_common.errors import InvalidMessageError, TransientError
+from timebridge_common.outbound.http import parse_retry_after
+from timebridge_common.outbound.oauth import (
+    BasicAuthTokenEndpoint,
+    ReauthorizationNeededError,
+    TokenEndpoint,
+)
+from timebridge_providers.kit.registry import Provider
+from timebridge_providers.kit.session import Access
+
+# -- OAuth: what a provider package declares, what the owner configures -------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OAuthApp:
+    """Timebridge's registration with a provider (the credential owner's settings)."""
+
+    client_id: str
+    client_secret: SecretStr
+    token_url: str | None = None
+    """Overrides the provider's token URL (a sandbox, a regional endpoint)."""
+    redirect_uri: str | None = None
+
+
+EndpointFactory = Callable[[str, OAuthApp, str, httpx.AsyncClient], TokenEndpoint]
+"""(provider name, app, token URL, shared pool) -> the provider's token endpoint."""
+
+
+def form_basic_auth(
+    provider: str, app: OAuthApp, token_url: str, http: httpx.AsyncClient
+) -> TokenEndpoint:
+    """RFC 6749 as most providers speak it: form body, client id and secret as HTTP Basic."""
+
+    class Endpoint(BasicAuthTokenEndpoint):
+        default_token_url = token_url
+
+    Endpoint.provider = provider
+    return Endpoint(app.client_id, app.client_secret.get_secret_value(), http=http)
+
+
+@dataclass(frozen=True, slots=True)
+class OAuthDescription:
+    """How a provider refreshes tokens: its token URL and, if not plain RFC 6749, its endpoint."""
+
+    token_url: str
+    endpoint: EndpointFactory = form_basic_auth
+
+    def open(self, provider: str, app: OAuthApp, http: httpx.AsyncClient) -> TokenEndpoint:
+        return self.endpoint(provider, app, app.token_url or self.token_url, http)
+
+
+def oauth_of(provider: Provider) -> OAuthDescription | None:
+    """The provider's OAuth description, if it signs in with OAuth.
+
+    Read from an ``oauth`` attribute of the ``Provider`` (or of its profile) until the
+    coordinator adds the field ``oauth: OAuthDescription | None = None`` there.
+    """
+    for holder in (provider, provider.profile):
+        found = getattr(holder, "oauth", None)
+        if isinstance(found, OAuthDescription):
+            return found
+    return None
+
+
+# -- The port --------------------------------------------------------------------------------------
+
+
+class NeedsReauthorisationError(ReauthorizationNeededError):
+    """The provider refused the refresh token: an admin must connect the account again."""
+
+
+class UnknownCredentialError(InvalidMessageError):
+    """The owner holds no credential for this workspace and connection."""
+
+
+class CredentialSource(Protocol):
+    """Where a service gets the access for one connection, right before calling the provider.
+
+    Raises :class:`NeedsReauthorisationError`, :class:`UnknownCredentialError` or
+    :class:`~timebridge_common.errors.TransientError` (the owner or the provider's token
+    endpoint is unavailable; retry later).
+    """
+
+    async def access(self, workspace_id: str, connection_id: str) -> Access: ...
+
+
+class _Answer(BaseModel):
+    credential: str
+    extra: dict[str, str] = {}
+    base_url: str = ""
+    expires_at: dt.datetime | None = None
+
+
+@dataclass(slots=True)
+class _Cached:
+    access: Access
+    until: dt.datetime
+
+
+class HttpCredentialSource:
+    """:class:`CredentialSource` over the credentials service's HTTP API, with a short cache.
+
+    An access token is reused until shortly before it expires; an API key for ``key_ttl`` only,
+    so a rotated or deleted key stops being used soon. :meth:`forget` drops a cached access the
+    provider refused (then the next call asks the owner again).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        service_token: SecretStr,
+        *,
+        http: httpx.AsyncClient | None = None,
+        key_ttl: dt.timedelta = dt.timedelta(seconds=60),
+        margin: dt.timedelta = dt.timedelta(seconds=60),
+        timeout_s: float = 10.0,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    ) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._token = service_token
+        self._http = http or httpx.AsyncClient()
+        self._key_ttl = key_ttl
+        self._margin = margin
+        self._timeout = timeout_s
+        self._clock = clock
+        self._cache: dict[tuple[str, str], _Cached] = {}
+
+    def forget(self, workspace_id: str, connection_id: str) -> None:
+        self._cache.pop((workspace_id, connection_id), None)
+
+    async def access(self, workspace_id: str, connection_id: str) -> Access:
+        key = (workspace_id, connection_id)
+        cached = self._cache.get(key)
+        if cached is not None and cached.until > self._clock():
+            return cached.access
+        answer = await self._ask(workspace_id, connection_id)
+        access = Access(answer.base_url, answer.credential, answer.extra)
+        now = self._clock()
+        until = now + self._key_ttl
+        if answer.expires_at is not None:
+            until = min(until, answer.expires_at - self._margin)
+        self._cache[key] = _Cached(access, until)
+        return access
+
+    async def _ask(self, workspace_id: str, connection_id: str) -> _Answer:
+        url = f"{self._base_url}/v1/workspaces/{workspace_id}/connections/{connection_id}/access"
+        started = self._clock()
+        what = f"the credential of {workspace_id}/{connection_id}"
+        try:
+            response = await self._http.post(
+                url,
+                headers={"authorization": f"Bearer {self._token.get_secret_value()}"},
+                timeout=self._timeout,
+            )
+        except httpx.HTTPError as exc:
+            raise TransientError(f"{what}: credentials service unreachable ({exc!r})") from exc
+        status = response.status_code
+        if status == 200:
+            try:
+                return _Answer.model_validate_json(response.content)
+            except ValidationError as exc:
+                raise TransientError(f"{what}: unexpected answer from the owner") from exc
+        reason = _detail(response)
+        if status == 409:
+            raise NeedsReauthorisationError(f"{what}: {reason}")
+        if status == 404:
+            raise UnknownCredentialError(f"{what}: {reason}")
+        wait = parse_retry_after(response.headers.get("retry-after"), started)
+        raise TransientError(f"{what}: credentials service answered {status}", retry_after=wait)
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return f"HTTP {response.status_code}"
+    detail = body.get("detail") if isinstance(body, dict) else None
+    return detail if isinstance(detail, str) else f"HTTP {response.status_code}"
+
+
+# -- The fake --------------------------------------------------------------------------------------
+
+
+@dataclass
+class FakeCredentialSource:
+    """An in-memory :class:`CredentialSource` for unit tests: set accesses or failures per
+    connection; ``calls`` records every request in order."""
+
+    accesses: dict[tuple[str, str], Access | Exception] = field(default_factory=dict)
+    calls: list[tuple[str, str]] = field(default_factory=list)
+
+    def put(
+        self,
+        workspace_id: str,
+        connection_id: str,
+        credential: str,
+        *,
+        base_url: str = "",
+        extra: Mapping[str, str] | None = None,
+    ) -> None:
+        access = Access(base_url, credential, dict(extra or {}))
+        self.accesses[(workspace_id, connection_id)] = access
+
+    def fail(self, workspace_id: str, connection_id: str, error: Exception) -> None:
+        self.accesses[(workspace_id, connection_id)] = error
+
+    async def access(self, workspace_id: str, connection_id: str) -> Access:
+        self.calls.append((workspace_id, connection_id))
+        found = self.accesses.get((workspace_id, connection_id))
+        if found is None:
+            raise UnknownCredentialError(f"no credential for {workspace_id}/{connection_id}")
+        if isinstance(found, Exception):
+            raise found
+        return found

@@ -1,0 +1,1 @@
+"""Timebridge credentials: the one owner of every provider credential."""

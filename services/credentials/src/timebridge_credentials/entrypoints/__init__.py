@@ -1,0 +1,1 @@
+"""Entrypoints of the credentials service."""

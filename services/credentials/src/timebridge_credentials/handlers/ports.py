@@ -1,0 +1,47 @@
+"""What the credential owner's use cases need from the outside world."""
+
+import datetime as dt
+from contextlib import AbstractAsyncContextManager
+from typing import Protocol
+
+from timebridge_common.outbound.oauth import TokenEndpoint, Tokens
+from timebridge_credentials.domain.credentials import NewCredential, Status, StoredCredential
+
+
+class Slot(Protocol):
+    """One connection's stored credential, row-locked until the context exits; what is saved
+    here commits when the context exits normally (before anything is handed out)."""
+
+    credential: StoredCredential
+
+    async def save_tokens(self, tokens: Tokens, now: dt.datetime) -> None: ...
+
+    async def needs_reauthorisation(self, reason: str, now: dt.datetime) -> None: ...
+
+    async def refresh_failed(self, reason: str, now: dt.datetime) -> None: ...
+
+
+class CredentialStore(Protocol):
+    async def get(self, workspace_id: str, connection_id: str) -> StoredCredential | None:
+        """The stored credential, decrypted, without locking (the fast path)."""
+        ...
+
+    def locked(
+        self, workspace_id: str, connection_id: str
+    ) -> AbstractAsyncContextManager[Slot | None]:
+        """The stored credential locked against every other process (None: there is none)."""
+        ...
+
+    async def put(self, new: NewCredential, now: dt.datetime) -> Status:
+        """Store or replace; a replaced credential starts over healthy."""
+        ...
+
+    async def delete(self, workspace_id: str, connection_id: str) -> bool: ...
+
+    async def statuses(self, workspace_id: str) -> list[Status]: ...
+
+
+class TokenEndpoints(Protocol):
+    def endpoint(self, provider: str) -> TokenEndpoint:
+        """The provider's token endpoint with Timebridge's app, or ``UpstreamError`` why not."""
+        ...

@@ -5,6 +5,7 @@ The home system: every tracker syncs with it, and its ``GET /me`` says who a cal
 
 from timebridge_providers.core.client import RATE_LIMIT, CoreClient
 from timebridge_providers.core.directory import CoreDirectory
+from timebridge_providers.core.entries import CoreEntries
 from timebridge_providers.kit.profile import Profile, RateLimit
 from timebridge_providers.kit.registry import Account, Provider
 from timebridge_providers.kit.session import Session
@@ -42,4 +43,9 @@ async def _check(session: Session) -> Account:
     return Account(me.user.id, name=me.user.name, email=me.user.email)
 
 
-PROVIDER = Provider(profile=PROFILE, check=_check, directory=lambda s: CoreDirectory(client(s)))
+PROVIDER = Provider(
+    profile=PROFILE,
+    check=_check,
+    entries=lambda s: CoreEntries(client(s)),
+    directory=lambda s: CoreDirectory(client(s)),
+)

@@ -2,6 +2,7 @@
 
 from timebridge_providers.everhour.client import RATE_LIMIT, EverhourClient
 from timebridge_providers.everhour.directory import EverhourDirectory
+from timebridge_providers.everhour.entries import EverhourRecords
 from timebridge_providers.kit.profile import Profile, RateLimit
 from timebridge_providers.kit.registry import Account, Provider
 from timebridge_providers.kit.session import Session
@@ -47,4 +48,9 @@ async def _check(session: Session) -> Account:
     return Account(str(me.id), name=me.name, email=me.email)
 
 
-PROVIDER = Provider(profile=PROFILE, check=_check, directory=lambda s: EverhourDirectory(client(s)))
+PROVIDER = Provider(
+    profile=PROFILE,
+    check=_check,
+    entries=lambda s: EverhourRecords(client(s)),
+    directory=lambda s: EverhourDirectory(client(s)),
+)

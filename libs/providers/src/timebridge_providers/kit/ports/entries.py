@@ -1,9 +1,11 @@
 """Writing entries: read a target record, create/update/delete it, with read-back.
 
-A *slot* names one target record: its key (``task|user|date`` for a provider keeping one record
-per task, user and day; ``<source>:<source id>`` for one keeping one record per entry) and, once
-known, its id. Writes are decided from a fresh read (``Write.current``); an answer that means the
-record changed between read and write raises ``TransientError`` so the change is decided again.
+A *slot* names one target record: its key (:func:`day_key`, ``task|user|date``, for a provider
+keeping one record per task, user and day; :func:`entry_key`, ``<source>:<source id>``, for one
+keeping one record per entry, also the external reference the record is created with so it can
+be found again) and, once known, its id. Writes are decided from a fresh read (``Write.current``);
+an answer that means the record changed between read and write raises ``TransientError`` so the
+change is decided again.
 """
 
 import datetime as dt
@@ -14,6 +16,26 @@ from timebridge_common.events import TimeEntryFields
 from timebridge_common.outbound.http import ProviderError
 
 Operation = Literal["create", "update", "delete", "none"]
+
+
+def day_key(task: str, user: str, date: dt.date) -> str:
+    """The key of a ``task_user_day`` record: every entry of that task, user and date."""
+    return f"{task}|{user}|{date.isoformat()}"
+
+
+def parse_day_key(key: str) -> tuple[str, str, dt.date]:
+    task, user, date = key.rsplit("|", 2)
+    return task, user, dt.date.fromisoformat(date)
+
+
+def entry_key(source: str, source_id: str) -> str:
+    """The key of an ``entry`` record: the one entry copied from ``source``."""
+    return f"{source}:{source_id}"
+
+
+def parse_entry_key(key: str) -> tuple[str, str]:
+    source, _, source_id = key.partition(":")
+    return source, source_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +57,9 @@ class Observed:
     """The record's own last change (a history entry, ``updated_at``)."""
     version: int | None = None
     """An optimistic-concurrency version (the ``If-Match`` of an update), if the system has one."""
+    billable_by: str | None = None
+    """What decided ``fields.billable`` where the record itself has no such flag (``task``,
+    ``project``): a difference is then reported against that, not written."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,6 +44,7 @@ from timebridge_sandboxes.everhour import EverhourState, create_everhour_sandbox
 from timebridge_sandboxes.faults import RateLimit
 
 from .conftest import KAFKA, kafka_config, unique
+from .sandbox_sessions import SandboxSessions
 
 SERVICES = ("ingest", "mapping", "conflict-resolver", "reporting", "invoice-export", "contracts")
 CORE_URL = "http://core.sandbox"
@@ -170,7 +171,7 @@ async def running_platform(
         MappingSettings(**common, encryption_key=key),
         pool=await pool("mapping"),
         tracer_provider=tracing("mapping"),
-        everhour=everhour_client,
+        clients=SandboxSessions.of_apps({"everhour": everhour_app, "core": core_app}),
         core=core_client,
     )
     resolver = bootstrap_resolver(

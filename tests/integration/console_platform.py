@@ -52,6 +52,7 @@ from timebridge_sandboxes.everhour import EverhourState, create_everhour_sandbox
 from timebridge_sandboxes.faults import Faults, RateLimit
 
 from .conftest import KAFKA, kafka_config, unique
+from .sandbox_sessions import SandboxSessions
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / ".local" / "artifacts" / "console"
@@ -337,7 +338,7 @@ async def console_platform(
             MappingSettings(**common, encryption_key=key),
             pool=await make_pool(await create_database("console-mapping")),
             tracer_provider=in_memory_tracing("mapping")[0],
-            everhour=everhour_client,
+            clients=SandboxSessions.of_apps({"everhour": everhour_app, "core": core_app}),
             core=core_client,
         ),
         "conflict-resolver": bootstrap_resolver(

@@ -40,6 +40,7 @@ from timebridge_sandboxes.faults import RateLimit
 from timebridge_sandboxes.testing import FakeTime
 
 from .conftest import KAFKA, kafka_config, unique
+from .sandbox_sessions import SandboxSessions
 
 CORE_URL = "http://core.sandbox"
 EVERHOUR_URL = "http://everhour.sandbox"
@@ -148,7 +149,7 @@ async def platform(
             MappingSettings(kafka=kafka, encryption_key=key),
             pool=await make_pool(await create_database("e2e-mapping")),
             tracer_provider=in_memory_tracing("mapping")[0],
-            everhour=everhour_client,
+            clients=SandboxSessions.of_apps({"everhour": everhour_app, "core": core_app}),
             core=core_client,
         ),
         "conflict-resolver": bootstrap_resolver(

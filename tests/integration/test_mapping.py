@@ -18,7 +18,6 @@ import httpx
 import pytest
 from aiokafka import TopicPartition
 from timebridge_providers.core.client import CoreClient
-from timebridge_providers.everhour.client import EverhourClient
 
 from timebridge_common.config import RetryConfig
 from timebridge_common.connections import ConnectionCopies, credential_context
@@ -52,6 +51,7 @@ from timebridge_sandboxes.faults import Faults, RateLimit
 from timebridge_sandboxes.testing import TimeoutTransport
 
 from .conftest import KAFKA, kafka_config, unique
+from .sandbox_sessions import SandboxSessions
 
 EVERHOUR_URL, CORE_URL = "http://everhour.sandbox", "http://core.sandbox"
 EVERHOUR_KEY = "ek-mapping-admin"
@@ -114,10 +114,6 @@ async def world(
     everhour_http = httpx.AsyncClient(transport=TimeoutTransport(everhour_app, 1.0))
     core_http = httpx.AsyncClient(transport=httpx.ASGITransport(core_app))
 
-    def everhour_client(base_url: str, key: str) -> EverhourClient:
-        budget = RequestBudget(10_000, 1)
-        return EverhourClient(base_url, key, http=everhour_http, budget=budget, retry=retry)
-
     def core_client(base_url: str, token: str) -> CoreClient:
         budget = RequestBudget(10_000, 1)
         return CoreClient(base_url, token, http=core_http, budget=budget, retry=retry)
@@ -138,7 +134,7 @@ async def world(
         pool=pool,
         tracer_provider=provider,
         clock=clock,
-        everhour=everhour_client,
+        clients=SandboxSessions({"everhour": everhour_http, "core": core_http}),
         core=core_client,
     )
     await mapping.runtime.start()

@@ -1,10 +1,11 @@
 """Task resolution, in the guide's order: link > title > project rule > create."""
 
+import dataclasses
 import datetime as dt
 from typing import Any
 
 import pytest
-from timebridge_providers.core.client import Ticket
+from timebridge_providers.kit.ports.directory import DirectoryTask
 
 from timebridge_mapping.domain.mappings import TaskLink
 from timebridge_mapping.domain.outcomes import NotMapped, Placement
@@ -17,10 +18,10 @@ from timebridge_mapping.domain.tasks import (
     task_description,
 )
 
-TICKET = Ticket(
-    id="T-42",
-    project_id="p_1",
-    title="Fix the  Login page",
+TICKET = DirectoryTask(
+    "T-42",
+    "Fix the  Login page",
+    project_ids=("p_1",),
     description="Users cannot log in with SSO.",
     status="in_progress",
     url="https://core.example/tickets/T-42",
@@ -105,7 +106,7 @@ def test_a_created_task_describes_its_ticket() -> None:
         "Core ticket T-42\nhttps://core.example/tickets/T-42\nStatus: in_progress\n\n"
         "Users cannot log in with SSO."
     )
-    bare = TICKET.model_copy(update={"url": None, "status": None, "description": ""})
+    bare = dataclasses.replace(TICKET, url=None, status=None, description="")
     assert task_description(bare) == "Core ticket T-42"
 
 

@@ -9,6 +9,8 @@ import asyncpg
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from opentelemetry.sdk.trace import TracerProvider
+from timebridge_providers.core.directory import identity
+from timebridge_providers.installed import registry
 from timebridge_providers.kit.clients import ProviderClients
 
 from timebridge_common import connections
@@ -26,7 +28,7 @@ from timebridge_mapping.entrypoints.http import entries_router
 from timebridge_mapping.entrypoints.setup_http import setup_router
 from timebridge_mapping.handlers.directory import Directory
 from timebridge_mapping.handlers.mapper import PRODUCER, EntryMapper
-from timebridge_mapping.handlers.ports import CoreFactory, EverhourFactory, MappingStore
+from timebridge_mapping.handlers.ports import MappingStore, OpenIdentity, Sessions
 from timebridge_mapping.handlers.providers import Providers
 from timebridge_mapping.handlers.release import Releaser
 from timebridge_mapping.handlers.schedule import ScheduledSync
@@ -57,12 +59,13 @@ def bootstrap(
     store: MappingStore | None = None,
     tracer_provider: TracerProvider | None = None,
     clock: Callable[[], dt.datetime] = _utc_now,
-    everhour: EverhourFactory | None = None,
-    core: CoreFactory | None = None,
+    clients: Sessions | None = None,
+    core: OpenIdentity | None = None,
 ) -> Mapping:
     """Build the service; ``store`` wraps or replaces the Postgres store (tests inject faults).
 
-    ``everhour`` and ``core`` build provider clients; tests point them at the sandboxes.
+    ``clients`` opens the providers' sessions (tests: routed to the sandboxes); ``core`` opens
+    the home system with a user's token for the admin checks (by default, through ``clients``).
     """
     runtime = build_runtime(
         NAME,
@@ -84,9 +87,10 @@ def bootstrap(
         bootstrap_servers=settings.kafka.bootstrap_servers,
     )
     # Replicas share this service's share of each provider's limit through its database.
-    clients = ProviderClients(shared_budget.SharedBudgets(runtime.pool), shares=settings.budget)
-    core = core or clients.core
-    providers = Providers(copies, everhour or clients.everhour, core)
+    sessions: Sessions = clients or ProviderClients(
+        shared_budget.SharedBudgets(runtime.pool), shares=settings.budget
+    )
+    providers = Providers(copies, sessions)
     releasable = asyncio.Event()
     directory = Directory(
         store, copies, providers, clock, releasable, refresh_every_s=settings.users_refresh_s
@@ -115,7 +119,9 @@ def bootstrap(
     ]
     setup = Setup(store, copies, providers, directory, releasable)
     app = http_app(runtime, title="Timebridge mapping")
-    admins = WorkspaceAdmins(core, providers.core_base_url)
+    admins = WorkspaceAdmins(
+        core or identity(sessions, registry().home().name), providers.home_base_url
+    )
     app.include_router(entries_router(store, admins))
     app.include_router(setup_router(setup, admins))
     return Mapping(settings, runtime, app, store, scheduled)

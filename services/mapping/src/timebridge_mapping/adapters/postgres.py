@@ -6,7 +6,8 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
-from timebridge_providers.core.client import Ticket
+from pydantic import TypeAdapter, ValidationError
+from timebridge_providers.kit.ports.directory import DirectoryTask
 
 from timebridge_common.db.inbox import once
 from timebridge_common.db.outbox import enqueue
@@ -16,6 +17,8 @@ from timebridge_mapping.domain.entries import EntryKey, StoredEntry
 from timebridge_mapping.domain.mappings import HeldEntry, ProjectMapping, ProjectRule, TaskLink
 from timebridge_mapping.domain.users import DirectoryUser, UserDirectory
 
+_TICKET = TypeAdapter(DirectoryTask)
+"""A Core ticket as the home directory gave it, cached as JSON."""
 _ENTRY_COLUMNS = "workspace_id, source, external_id, fields, updated_at, deleted, last_event_id"
 _SELECT = (
     f"SELECT {_ENTRY_COLUMNS} FROM source_entries"  # noqa: S608 - constant column list
@@ -291,7 +294,7 @@ class _Tx:
 
     async def cached_ticket(
         self, workspace_id: str, ticket_id: str, fresh_since: dt.datetime
-    ) -> Ticket | None:
+    ) -> DirectoryTask | None:
         found = await self._conn.fetchval(
             "SELECT ticket FROM tickets WHERE workspace_id = $1 AND ticket_id = $2"
             " AND fetched_at >= $3",
@@ -299,16 +302,21 @@ class _Tx:
             ticket_id,
             fresh_since,
         )
-        return None if found is None else Ticket.model_validate(found)
+        if found is None:
+            return None
+        try:
+            return _TICKET.validate_python(found)
+        except ValidationError:
+            return None  # cached in an older shape: read it again
 
-    async def cache_ticket(self, workspace_id: str, ticket: Ticket, at: dt.datetime) -> None:
+    async def cache_ticket(self, workspace_id: str, ticket: DirectoryTask, at: dt.datetime) -> None:
         await self._conn.execute(
             "INSERT INTO tickets (workspace_id, ticket_id, ticket, fetched_at)"
             " VALUES ($1, $2, $3, $4) ON CONFLICT (workspace_id, ticket_id) DO UPDATE SET"
             " ticket = EXCLUDED.ticket, fetched_at = EXCLUDED.fetched_at",
             workspace_id,
-            ticket.id,
-            ticket.model_dump(mode="json"),
+            ticket.external_id,
+            _TICKET.dump_python(ticket, mode="json"),
             at,
         )
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from timebridge_common.events import IntegrationSettings
-from timebridge_mapping.domain.direction import CORE
+from timebridge_mapping.domain.direction import is_home
 
 Frequency = Literal["realtime", "every_5_minutes", "hourly", "daily"]
 
@@ -66,6 +66,6 @@ class SyncSlots:
         self, source: str, settings: IntegrationSettings, now: dt.datetime
     ) -> dt.datetime | None:
         """When a change from ``source`` arriving ``now`` syncs; ``None``: map it at once."""
-        if source != CORE:
+        if not is_home(source):
             return None
         return next_slot(settings.frequency, now, daily_at=self.daily_at)

@@ -15,7 +15,7 @@ the Core project the tracker project is mapped to.
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from timebridge_providers.core.client import Ticket
+from timebridge_providers.kit.ports.directory import DirectoryTask
 
 from timebridge_mapping.domain.mappings import TaskLink
 from timebridge_mapping.domain.outcomes import NotMapped, Placement
@@ -48,9 +48,9 @@ def find_by_title(tasks: Sequence[TrackerTask], title: str) -> TrackerTask | Non
     return min(named, key=lambda t: t.closed, default=None)
 
 
-def task_description(ticket: Ticket) -> str:
+def task_description(ticket: DirectoryTask) -> str:
     """What a created task says about its ticket, so a tracker user can find it in Core."""
-    lines = [f"Core ticket {ticket.id}"]
+    lines = [f"Core ticket {ticket.external_id}"]
     if ticket.url:
         lines.append(ticket.url)
     if ticket.status:
@@ -63,7 +63,7 @@ def task_description(ticket: Ticket) -> str:
 def place_in_tracker(
     *,
     ticket_id: str | None,
-    ticket: Ticket | None,
+    ticket: DirectoryTask | None,
     link: TaskLink | None,
     core_project_id: str | None,
     tracker_project_id: str | None,
@@ -81,7 +81,7 @@ def place_in_tracker(
         return Placement(link.tracker_project_id, link.tracker_task_id, "link")
     if tracker_project_id is None:
         return _without_project(core_project_id, deleted=deleted, tracker=tracker)
-    named = find_by_title(tasks, ticket.title) if ticket is not None else None
+    named = find_by_title(tasks, ticket.name) if ticket is not None else None
     if named is not None:
         return Placement(tracker_project_id, named.id, "title")
     if rule is not None:
@@ -105,7 +105,7 @@ def _new_task(
     tracker_project_id: str,
     core_project_id: str | None,
     ticket_id: str | None,
-    ticket: Ticket | None,
+    ticket: DirectoryTask | None,
     *,
     deleted: bool,
 ) -> Placement | CreateTask | NotMapped:
@@ -117,7 +117,7 @@ def _new_task(
         )
     if ticket is None:
         return NotMapped("skipped", f"Core ticket {ticket_id} was not found and no rule applies")
-    return CreateTask(tracker_project_id, ticket_id, ticket.title, task_description(ticket))
+    return CreateTask(tracker_project_id, ticket_id, ticket.name, task_description(ticket))
 
 
 def place_in_core(link: TaskLink | None, core_project_id: str | None) -> Placement:

@@ -34,11 +34,10 @@ class Directory:
 
     async def refresh(self, integration: ConnectionChanged) -> UserDirectory:
         """Read both sides' users now and replace the cached ones."""
-        async with self.providers.everhour(integration) as everhour:
-            team = await everhour.team_users()
-        async with await self.providers.core(integration.workspace_id) as core:
-            people = [DirectoryUser(u.id, u.email, u.name) async for u in core.users()]
-        tracker = [DirectoryUser(str(u.id), u.email, u.name) for u in team]
+        team = await self.providers.directory(integration).users()
+        home = await self.providers.home(integration.workspace_id)
+        people = [DirectoryUser(u.external_id, u.email, u.name) for u in await home.users()]
+        tracker = [DirectoryUser(u.external_id, u.email, u.name) for u in team]
         async with self.store.transaction() as tx:
             await tx.replace_directory(integration.connection_id, people, tracker, self.clock())
             directory = await tx.directory(integration.connection_id)

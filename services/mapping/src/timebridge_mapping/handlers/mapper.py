@@ -15,11 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import structlog
-from timebridge_providers.core.client import Ticket
+from timebridge_providers.kit.ports.directory import DirectoryTask, TaskNotCreatableError
 
 from timebridge_common.events import ConnectionChanged, EntryMapped, Envelope, Event
 from timebridge_common.outbound.http import NotFoundError, OutcomeUnknownError
-from timebridge_mapping.domain.direction import CORE, settings_of
+from timebridge_mapping.domain.direction import is_home, settings_of
 from timebridge_mapping.domain.entries import StoredEntry
 from timebridge_mapping.domain.mappings import HeldEntry, TaskLink
 from timebridge_mapping.domain.outcomes import NotMapped, Placement, entry_mapped, not_mapped
@@ -89,7 +89,7 @@ class EntryMapper:
         ``may_refresh``: an unmatched user may re-read the users first. The releaser passes
         False: it runs because users changed, and a refresh would only wake it again.
         """
-        source: Side = "core" if entry.key.source == CORE else "tracker"
+        source: Side = "core" if is_home(entry.key.source) else "tracker"
         user = await self._user(tx, integration, entry, source, may_refresh=may_refresh)
         if isinstance(user, NotMapped):
             return user
@@ -152,7 +152,7 @@ class EntryMapper:
             # Whoever else may create this ticket's task waits here until our link commits.
             await tx.lock_ticket(integration_id, ticket_id)
             link = await tx.link_for_ticket(integration_id, ticket_id)
-        ticket: Ticket | None = None
+        ticket: DirectoryTask | None = None
         core_project = entry.fields.project_external_id
         tracker_project: str | None = None
         rule: str | None = None
@@ -160,7 +160,8 @@ class EntryMapper:
         if link is None:
             if ticket_id is not None:
                 ticket = await self._ticket(tx, entry.key.workspace_id, ticket_id)
-            core_project = core_project or (ticket.project_id if ticket else None)
+            if core_project is None and ticket is not None:
+                core_project = next(iter(ticket.project_ids), None)
             if core_project is not None:
                 tracker_project = await tx.tracker_project(integration_id, core_project)
                 rule = await tx.rule(integration_id, core_project)
@@ -187,15 +188,17 @@ class EntryMapper:
             return await self._create(tx, integration, decision)
         return decision
 
-    async def _ticket(self, tx: MappingTx, workspace_id: str, ticket_id: str) -> Ticket | None:
+    async def _ticket(
+        self, tx: MappingTx, workspace_id: str, ticket_id: str
+    ) -> DirectoryTask | None:
         now = self.clock()
         fresh_since = now - dt.timedelta(seconds=self.ticket_cache_s)
         cached = await tx.cached_ticket(workspace_id, ticket_id, fresh_since)
         if cached is not None:
             return cached
         try:
-            async with await self.providers.core(workspace_id) as core:
-                ticket = await core.ticket(ticket_id)
+            home = await self.providers.home(workspace_id)
+            ticket = await home.task(ticket_id)
         except NotFoundError:
             return None
         await tx.cache_ticket(workspace_id, ticket, now)
@@ -206,42 +209,34 @@ class EntryMapper:
     ) -> list[TrackerTask]:
         """The project's tasks no other ticket is linked to (title candidates)."""
         linked = {link.tracker_task_id for link in await tx.task_links(integration.connection_id)}
-        async with self.providers.everhour(integration) as everhour:
-            return [
-                TrackerTask(t.id, t.name, t.status == "closed")
-                async for t in everhour.project_tasks(project_id)
-                if t.id not in linked
-            ]
+        return [
+            TrackerTask(t.external_id, t.name, t.closed)
+            async for t in self.providers.directory(integration).tasks(project_id)
+            if t.external_id not in linked
+        ]
 
     async def _create(
         self, tx: MappingTx, integration: ConnectionChanged, create: CreateTask
     ) -> Placement | NotMapped:
-        async with self.providers.everhour(integration) as everhour:
-            sections = await everhour.sections(create.project_id)
-            if not sections:
-                return NotMapped(
-                    "skipped",
-                    f"{integration.provider} project {create.project_id} has no section to create"
-                    f" the task of Core ticket {create.ticket_id} in",
-                )
-            first = min(sections, key=lambda s: (s.position is None, s.position or 0, s.id))
-            try:
-                created = await everhour.create_task(
-                    create.project_id,
-                    name=create.name,
-                    section_id=first.id,
-                    description=create.description,
-                )
-            except OutcomeUnknownError:
-                # The answer was lost: the task may exist. Only a miss may be created again, and
-                # only by a later attempt (the error propagates: the consumer retries it).
-                tasks = await self._free_tasks(tx, integration, create.project_id)
-                found = find_by_title(tasks, create.name)
-                if found is None:
-                    raise
-                task_id = found.id
-            else:
-                task_id = created.id
+        directory = self.providers.directory(integration)
+        try:
+            created = await directory.create_task(
+                create.project_id, name=create.name, description=create.description
+            )
+        except TaskNotCreatableError as exc:
+            return NotMapped(
+                "skipped", f"the task of Core ticket {create.ticket_id} cannot be created: {exc}"
+            )
+        except OutcomeUnknownError:
+            # The answer was lost: the task may exist. Only a miss may be created again, and
+            # only by a later attempt (the error propagates: the consumer retries it).
+            tasks = await self._free_tasks(tx, integration, create.project_id)
+            found = find_by_title(tasks, create.name)
+            if found is None:
+                raise
+            task_id = found.id
+        else:
+            task_id = created.external_id
         link = TaskLink(create.ticket_id, task_id, create.project_id, "created")
         await tx.put_task_link(integration.connection_id, link)
         log.info("tracker task created", ticket=create.ticket_id, task=task_id)

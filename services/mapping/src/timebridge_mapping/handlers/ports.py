@@ -1,14 +1,15 @@
 """What the mapping handlers need from the outside world (Postgres, the connection copies, the
-provider clients); tests point the client factories at the sandboxes."""
+providers' sessions); tests route the sessions to the sandboxes."""
 
 import datetime as dt
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
-from timebridge_providers.core.client import CoreClient, Ticket
-from timebridge_providers.everhour.client import EverhourClient
+from timebridge_providers.kit.ports.directory import DirectoryTask
+from timebridge_providers.kit.session import Access, Session
 
+from timebridge_common.auth import IdentityClient
 from timebridge_common.errors import InvalidMessageError, TransientError
 from timebridge_common.events import ConnectionChanged, Envelope, Event
 from timebridge_mapping.domain.entries import EntryKey, StoredEntry
@@ -95,9 +96,11 @@ class TasksTx(Protocol):
 
     async def cached_ticket(
         self, workspace_id: str, ticket_id: str, fresh_since: dt.datetime
-    ) -> Ticket | None: ...
+    ) -> DirectoryTask | None: ...
 
-    async def cache_ticket(self, workspace_id: str, ticket: Ticket, at: dt.datetime) -> None: ...
+    async def cache_ticket(
+        self, workspace_id: str, ticket: DirectoryTask, at: dt.datetime
+    ) -> None: ...
 
 
 class HeldTx(Protocol):
@@ -174,8 +177,12 @@ class Connections(Protocol):
         ...
 
 
-EverhourFactory = Callable[[str, str], EverhourClient]
-"""(base URL, API key) -> a client."""
+class Sessions(Protocol):
+    """Where provider sessions come from: the kit's ``ProviderClients`` (one pool per base URL,
+    one budget per credential); tests pass one whose transport reaches the sandboxes."""
 
-CoreFactory = Callable[[str, str], CoreClient]
-"""(base URL, token) -> a client."""
+    def session(self, provider: str, access: Access) -> Session: ...
+
+
+OpenIdentity = Callable[[str, str], AbstractAsyncContextManager[IdentityClient]]
+"""(the home system's base URL, a user's token) -> who the token is (``GET /me``): admin checks."""

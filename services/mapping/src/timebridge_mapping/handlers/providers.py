@@ -1,52 +1,68 @@
-"""Provider clients for a workspace's connections, built from the local connection copies.
+"""The providers of a workspace's connections, opened from the local connection copies.
 
-Credentials stay encrypted in the copies and are decrypted here, only to build a client. A
+Credentials stay encrypted in the copies and are decrypted here, only to open a session. A
 credential this service cannot decrypt (its platform key differs from ingest's) will not decrypt
 on a retry either: it is an invalid message, dead-lettered at once with that reason.
+
+A provider is reached through the registry by the name the connection carries; the home system
+(Core) is ``registry().home()``.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from timebridge_providers.core.client import CoreClient
-from timebridge_providers.everhour.client import EverhourClient
+from timebridge_providers.installed import registry
+from timebridge_providers.kit.ports.directory import Directory
+from timebridge_providers.kit.registry import Registry
+from timebridge_providers.kit.session import Access
 
 from timebridge_common.crypto import DecryptionError
 from timebridge_common.errors import InvalidMessageError
 from timebridge_common.events import ConnectionChanged
-from timebridge_mapping.domain.direction import CORE
-from timebridge_mapping.handlers.ports import Connections, CoreFactory, EverhourFactory
+from timebridge_mapping.handlers.ports import Connections, Sessions
 
 
 @dataclass
 class Providers:
     connections: Connections
-    everhour_factory: EverhourFactory
-    core_factory: CoreFactory
+    sessions: Sessions
+    registry: Registry = field(default_factory=registry)
 
-    def everhour(self, integration: ConnectionChanged) -> EverhourClient:
-        return self.everhour_factory(integration.base_url, self._secret(integration))
+    def title(self, provider: str) -> str:
+        """How people call ``provider`` (its profile's title), or its name if not installed."""
+        return self.registry.get(provider).profile.title if provider in self.registry else provider
 
-    async def core_connection(self, workspace_id: str) -> ConnectionChanged | None:
-        found = await self.connections.connected(workspace_id, CORE)
+    def directory(self, integration: ConnectionChanged) -> Directory:
+        """The directory of the integration's provider, with the connection's credentials."""
+        return self._directory(integration.provider, integration)
+
+    async def home_connection(self, workspace_id: str) -> ConnectionChanged | None:
+        found = await self.connections.connected(workspace_id, self.registry.home().name)
         return found[0] if found else None
 
-    async def core(self, workspace_id: str) -> CoreClient:
-        """A client with the workspace's Core service token.
+    async def home(self, workspace_id: str) -> Directory:
+        """The home system's directory with the workspace's service token.
 
         No copy of the Core connection yet is transient while it may be on its way (ingest
         publishes it before any integration of the workspace), invalid once the connections
         topic was read to its end without it (``ConnectionCopies.missing``).
         """
-        connection = await self.core_connection(workspace_id)
+        connection = await self.home_connection(workspace_id)
         if connection is None:
             raise await self.connections.missing(
                 f"the Core connection of workspace {workspace_id!r}"
             )
-        return self.core_factory(connection.base_url, self._secret(connection))
+        return self._directory(self.registry.home().name, connection)
 
-    async def core_base_url(self, workspace_id: str) -> str | None:
-        connection = await self.core_connection(workspace_id)
+    async def home_base_url(self, workspace_id: str) -> str | None:
+        connection = await self.home_connection(workspace_id)
         return None if connection is None else connection.base_url
+
+    def _directory(self, name: str, connection: ConnectionChanged) -> Directory:
+        provider = self.registry.get(name)
+        if provider.directory is None:
+            raise InvalidMessageError(f"{provider.profile.title} offers no directory to map with")
+        access = Access(connection.base_url, self._secret(connection))
+        return provider.directory(self.sessions.session(name, access))
 
     def _secret(self, connection: ConnectionChanged) -> str:
         try:

@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TypeVar
 
-from timebridge_providers.everhour.client import EverhourClient
+from timebridge_providers.kit.ports.directory import Directory as ProviderDirectory
 
 from timebridge_common.errors import InvalidMessageError, TransientError
 from timebridge_common.events import ConnectionChanged
@@ -23,7 +23,7 @@ from timebridge_common.refusals import (
     NotFoundError,
     UpstreamError,
 )
-from timebridge_mapping.domain.direction import TRACKER
+from timebridge_mapping.domain.direction import mapped
 from timebridge_mapping.domain.mappings import HeldEntry, ProjectMapping, ProjectRule, TaskLink
 from timebridge_mapping.domain.users import UserDirectory
 from timebridge_mapping.handlers.directory import Directory
@@ -55,8 +55,8 @@ class Setup:
 
     async def _integration(self, workspace_id: str, integration_id: str) -> ConnectionChanged:
         found = await self.connections.get(integration_id)
-        if found is None or found.workspace_id != workspace_id or found.provider != TRACKER:
-            raise NotFoundError(f"no {TRACKER} integration {integration_id!r} in this workspace")
+        if found is None or found.workspace_id != workspace_id or not mapped(found.provider):
+            raise NotFoundError(f"no tracker integration {integration_id!r} in this workspace")
         return found
 
     async def _connected(self, workspace_id: str, integration_id: str) -> ConnectionChanged:
@@ -66,10 +66,10 @@ class Setup:
         return integration
 
     async def _ask(
-        self, integration: ConnectionChanged, call: Callable[[EverhourClient], Awaitable[T]]
+        self, integration: ConnectionChanged, call: Callable[[ProviderDirectory], Awaitable[T]]
     ) -> T:
-        async with _asking(integration.provider), self.providers.everhour(integration) as client:
-            return await call(client)
+        async with _asking(self.providers.title(integration.provider)):
+            return await call(self.providers.directory(integration))
 
     async def _read(
         self, workspace_id: str, integration_id: str, read: Callable[[MappingTx], Awaitable[T]]
@@ -120,8 +120,8 @@ class Setup:
         if project is None:
             raise ConflictError(f"map Core project {rule.core_project_id} to a project first")
         task = await self._ask(integration, lambda c: c.task(rule.default_task_id))
-        if project not in task.projects:
-            raise InvalidError(f"task {task.id} is not in the mapped project {project}")
+        if project not in task.project_ids:
+            raise InvalidError(f"task {task.external_id} is not in the mapped project {project}")
         async with self.store.transaction() as tx:
             await tx.put_rule(integration_id, rule)
         return rule
@@ -146,7 +146,8 @@ class Setup:
     ) -> TaskLink:
         integration = await self._connected(workspace_id, integration_id)
         task = await self._ask(integration, lambda c: c.task(task_id))
-        link = TaskLink(ticket_id, task.id, task.projects[0] if task.projects else None, "manual")
+        project = next(iter(task.project_ids), None)
+        link = TaskLink(ticket_id, task.external_id, project, "manual")
         async with self.store.transaction() as tx:
             await tx.lock_ticket(integration_id, ticket_id)
             await tx.put_task_link(integration_id, link)
@@ -169,7 +170,7 @@ class Setup:
 
     async def refresh_users(self, workspace_id: str, integration_id: str) -> UserDirectory:
         integration = await self._connected(workspace_id, integration_id)
-        async with _asking(integration.provider):
+        async with _asking(self.providers.title(integration.provider)):
             return await self.directory.refresh(integration)
 
     async def map_user(
@@ -182,7 +183,9 @@ class Setup:
         if directory.find("core", core_user) is None:
             raise InvalidError(f"Core has no user {core_user}")
         if directory.find("tracker", tracker_user) is None:
-            raise InvalidError(f"{TRACKER} has no user {tracker_user}")
+            integration = await self._integration(workspace_id, integration_id)
+            title = self.providers.title(integration.provider)
+            raise InvalidError(f"{title} has no user {tracker_user}")
         async with self.store.transaction() as tx:
             await tx.put_user_mapping(integration_id, core_user, tracker_user)
             directory = await tx.directory(integration_id)

@@ -14,7 +14,7 @@ from typing import Literal
 import structlog
 
 from timebridge_common.events import ConnectionChanged, Envelope, TimeEntryLogged
-from timebridge_mapping.domain.direction import TRACKER, integrations_for, settings_of
+from timebridge_mapping.domain.direction import integrations_for, settings_of
 from timebridge_mapping.domain.entries import apply_change, key_of
 from timebridge_mapping.domain.schedule import SyncSlots
 from timebridge_mapping.handlers.mapper import EntryMapper, envelope_for
@@ -35,7 +35,7 @@ class TimeEntries:
     slots: SyncSlots = field(default_factory=SyncSlots)
 
     async def on_logged(self, envelope: Envelope, event: TimeEntryLogged) -> Outcome:
-        connected = await self.connections.connected(event.workspace_id, TRACKER)
+        connected = await self.connections.connected(event.workspace_id)
         targets = integrations_for(event.source, event.integration_id, connected)
         async with self.store.once(CONSUMER, envelope) as tx:
             outcome = "duplicate" if tx is None else await self._apply(tx, envelope, event, targets)

@@ -6,6 +6,8 @@ The home system: every tracker syncs with it, and its ``GET /me`` says who a cal
 from timebridge_providers.core.client import RATE_LIMIT, CoreClient
 from timebridge_providers.core.directory import CoreDirectory
 from timebridge_providers.core.entries import CoreEntries
+from timebridge_providers.core.observe import CoreObserver, CoreWebhooks
+from timebridge_providers.kit.ports.observe import Observing
 from timebridge_providers.kit.profile import Profile, RateLimit
 from timebridge_providers.kit.registry import Account, Provider
 from timebridge_providers.kit.session import Session
@@ -34,7 +36,11 @@ PROFILE = Profile(
 def client(session: Session) -> CoreClient:
     """A Core client on the session's pool and budget (not closed by its user: shared)."""
     return CoreClient(
-        session.access.base_url, session.access.credential, budget=session.budget, http=session.http
+        session.access.base_url,
+        session.access.credential,
+        budget=session.budget,
+        http=session.http,
+        retry=session.retry,
     )
 
 
@@ -48,4 +54,5 @@ PROVIDER = Provider(
     check=_check,
     entries=lambda s: CoreEntries(client(s)),
     directory=lambda s: CoreDirectory(client(s)),
+    observe=Observing(lambda s: CoreObserver(client(s)), CoreWebhooks()),
 )

@@ -3,6 +3,8 @@
 from timebridge_providers.everhour.client import RATE_LIMIT, EverhourClient
 from timebridge_providers.everhour.directory import EverhourDirectory
 from timebridge_providers.everhour.entries import EverhourRecords
+from timebridge_providers.everhour.observe import EverhourWebhooks, open_observer
+from timebridge_providers.kit.ports.observe import Observing
 from timebridge_providers.kit.profile import Profile, RateLimit
 from timebridge_providers.kit.registry import Account, Provider
 from timebridge_providers.kit.session import Session
@@ -39,7 +41,11 @@ PROFILE = Profile(
 def client(session: Session) -> EverhourClient:
     """An Everhour client on the session's pool and budget (not closed by its user: shared)."""
     return EverhourClient(
-        session.access.base_url, session.access.credential, budget=session.budget, http=session.http
+        session.access.base_url,
+        session.access.credential,
+        budget=session.budget,
+        http=session.http,
+        retry=session.retry,
     )
 
 
@@ -53,4 +59,5 @@ PROVIDER = Provider(
     check=_check,
     entries=lambda s: EverhourRecords(client(s)),
     directory=lambda s: EverhourDirectory(client(s)),
+    observe=Observing(lambda s: open_observer(s, client(s)), EverhourWebhooks()),
 )

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from timebridge_common.outbound.http import RequestBudget
+from timebridge_common.outbound.http import DEFAULT_RETRY, RequestBudget, RetryPolicy
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,3 +35,5 @@ class Session:
     """Shared by every client of the provider's base URL; never closed by a capability."""
     budget: RequestBudget
     """Shared by every client of the credential, within this service's share of the limit."""
+    retry: RetryPolicy = DEFAULT_RETRY
+    """How transient failures are retried (tests pass one on fake time)."""

@@ -1,13 +1,34 @@
-"""Observing changes: incremental polling with a cursor that also sees deletions, and webhooks.
+"""Observing changes: an incremental poll that also sees deletions, re-reading records, webhooks.
 
-(Owned by the ingest move; this first cut names the shapes the registry refers to.)
+A provider offers it as :class:`Observing` (the registry's ``observe=``): called with a session it
+opens an :class:`Observer`; its ``webhooks`` (when the provider has any) need no session, since a
+delivery is judged before anyone knows whose credential to use. Two webhook schemes exist:
+
+- ``signed`` (:class:`SignedWebhooks`, Core): the delivery carries the change and a signature over
+  the body with a shared secret; once verified it is published as it is.
+- ``hint`` (:class:`HintWebhooks`, Everhour): unsigned deliveries to an unguessable URL, whose
+  content is never trusted: a :class:`Hint` names a record to re-read through the API
+  (:meth:`Observer.reread`). Such providers register hooks per connection (:class:`HookAdmin`),
+  and may disable one after failed deliveries: :meth:`HookAdmin.ensure_active` notices it and
+  re-activates it, and the caller re-polls the gap.
 """
 
 import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 from timebridge_common.events import TimeEntryFields
+from timebridge_providers.kit.session import Session
+
+
+class RefusedError(Exception):
+    """A request that cannot be accepted: ``status`` is the HTTP answer (4xx), ``reason`` why."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,13 +43,133 @@ class Change:
 
 @dataclass(frozen=True, slots=True)
 class ChangePage:
-    """Changes since a cursor, and the cursor to ask from next time."""
+    """Changes since a cursor, and the cursor to ask from next time (opaque to the caller)."""
 
     changes: list[Change]
     cursor: str
 
 
-class Observer(Protocol):
-    """A provider's changes, read incrementally."""
+@dataclass(frozen=True, slots=True)
+class Hint:
+    """An unsigned delivery's claim that a record changed: what to re-read, never trusted.
 
-    async def changes(self, cursor: str | None, *, now: dt.datetime) -> ChangePage: ...
+    ``user_id`` and ``task_id`` are what the record was last known under: a record found gone is
+    reported deleted with them.
+    """
+
+    external_id: str
+    date: dt.date
+    user_id: str
+    task_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A verified signed delivery: its id (kept across the sender's retries), when it was signed,
+    and the change it carries (``None``: acknowledged, nothing to publish)."""
+
+    delivery_id: str
+    signed_at: dt.datetime
+    change: Change | None
+
+
+@dataclass(frozen=True, slots=True)
+class HookState:
+    """A webhook registered at the provider: its id, and whether the provider still calls it."""
+
+    hook_id: str
+    active: bool
+
+
+class Observer(Protocol):
+    """One connection's changes, read through its session."""
+
+    async def changes(
+        self, cursor: str | None, *, now: dt.datetime, lookback: dt.timedelta
+    ) -> ChangePage:
+        """Changes since ``cursor`` (``None``: the first poll), deletions included.
+
+        ``lookback`` is how far back a provider without a change feed compares its records
+        (deletions older than that are not seen); a provider with one ignores it.
+        """
+        ...
+
+    async def reread(self, hints: Sequence[Hint], *, now: dt.datetime) -> list[Change]:
+        """The records the hints name, as the provider has them now (deleted if gone); a record
+        that cannot be judged (on a task that no longer exists) is left out."""
+        ...
+
+    @property
+    def hooks(self) -> "HookAdmin | None":
+        """Registering this connection's webhooks, for a provider whose hooks are per connection."""
+        ...
+
+
+class HookAdmin(Protocol):
+    """A connection's webhooks at the provider (``hint`` scheme)."""
+
+    async def register(self, target_url: str) -> HookState:
+        """Register ``target_url``; the provider's handshake reaches it before this returns."""
+        ...
+
+    async def delete(self, hook_id: str) -> None: ...
+
+    async def ensure_active(self, hook_id: str) -> HookState | None:
+        """The hook, re-activated if the provider disabled it (a new id then); ``None`` when it
+        is gone (the caller registers a new one)."""
+        ...
+
+
+class SignedWebhooks(Protocol):
+    """Deliveries signed with a shared secret, carrying the change itself."""
+
+    scheme: Literal["signed"]
+    signature_header: str
+
+    def verify(
+        self,
+        secret: str,
+        signature: str | None,
+        body: bytes,
+        *,
+        account: str,
+        now: dt.datetime,
+        tolerance_s: int,
+    ) -> Delivery:
+        """The delivery, once ``signature`` signs ``body`` within the tolerance and the body is
+        about ``account``; else :class:`RefusedError` (401 signature, 400/422 body)."""
+        ...
+
+
+class HintWebhooks(Protocol):
+    """Unsigned deliveries to a secret URL, each a hint to re-read a record."""
+
+    scheme: Literal["hint"]
+
+    def handshake(self, headers: Mapping[str, str]) -> dict[str, str] | None:
+        """The headers answering the provider's registration handshake; ``None`` for a delivery."""
+        ...
+
+    def hint(self, body: bytes) -> Hint:
+        """What the delivery names, or :class:`RefusedError` (422) if it names nothing storable."""
+        ...
+
+
+Webhooks = SignedWebhooks | HintWebhooks
+
+
+@dataclass(frozen=True, slots=True)
+class Observing:
+    """The observe capability as registered: opens an :class:`Observer` on a session, and holds
+    the provider's webhook intake (``None``: the provider has no webhooks; it is polled)."""
+
+    open: Callable[[Session], Observer]
+    webhooks: Webhooks | None = None
+
+    def __call__(self, session: Session) -> Observer:
+        return self.open(session)
+
+
+def webhooks_of(observe: object) -> Webhooks | None:
+    """The webhook intake of a provider's ``observe`` capability, if it has one."""
+    return observe.webhooks if isinstance(observe, Observing) else None

@@ -1,0 +1,71 @@
+"""FreshBooks: clients and draft invoices of one accounting account, OAuth 2.0.
+
+An accounting tool: invoice-export mirrors its clients, exports draft invoices once each
+(``po_number`` looked up before and after a create), and reads their status back (updated-since
+listings, callbacks registered per account and signed with each callback's verifier).
+"""
+
+from timebridge_providers.freshbooks.client import FreshBooksClient
+from timebridge_providers.freshbooks.oauth import FreshBooksConsent
+from timebridge_providers.freshbooks.tool import FreshBooksTool
+from timebridge_providers.freshbooks.webhooks import WEBHOOKS
+from timebridge_providers.freshbooks.wire import FRESHBOOKS_API_URL, RATE_LIMIT
+from timebridge_providers.kit.accounting import bearer
+from timebridge_providers.kit.ports.accounting import (
+    TENANT,
+    Accounting,
+    AccountingTool,
+    ToolOptions,
+)
+from timebridge_providers.kit.profile import Profile, RateLimit
+from timebridge_providers.kit.registry import Account, Provider
+from timebridge_providers.kit.session import Session
+
+PROFILE = Profile(
+    name="freshbooks",
+    title="FreshBooks",
+    kind="accounting",
+    rate_limit=RateLimit(*RATE_LIMIT, shares={"invoice-export": RATE_LIMIT[0]}),
+    auth="oauth2",
+    billable="none",
+    writable=False,
+    not_writable_reason="an accounting tool: invoices, not time entries",
+    webhooks=True,
+    units="money (decimal); hours as line quantities",
+    pagination="page/per_page (100), updated_min",
+    locks="",
+    deletes="soft (vis_state 1)",
+    default_base_url=FRESHBOOKS_API_URL,
+    docs_url="https://www.freshbooks.com/api/invoices",
+)
+
+
+def client(session: Session, options: ToolOptions | None = None) -> FreshBooksClient:
+    """A client of the session's account on the session's pool and budget."""
+    options = options or ToolOptions()
+    return FreshBooksClient(
+        session.access.base_url,
+        session.access.extra.get(TENANT),
+        bearer(session),
+        http=session.http,
+        budget=session.budget,
+        retry=options.retry,
+        timeout_s=options.timeout_s,
+    )
+
+
+def tool(session: Session, options: ToolOptions) -> AccountingTool:
+    return FreshBooksTool(client(session, options), clock=options.clock)
+
+
+async def _check(session: Session) -> Account:
+    """Who the token acts as (FreshBooks' identity)."""
+    identity = await client(session).me()
+    return Account(str(identity.identity_id), email=identity.email)
+
+
+PROVIDER = Provider(
+    profile=PROFILE,
+    check=_check,
+    accounting=Accounting(open=tool, consent=FreshBooksConsent, webhooks=WEBHOOKS),
+)

@@ -1,0 +1,78 @@
+"""QuickBooks Online: customers and draft invoices of one company (realm), OAuth 2.0.
+
+An accounting tool: invoice-export mirrors its customers, exports draft invoices once each
+(``requestid``), and reads their status back (change data capture, webhooks per app).
+"""
+
+from timebridge_providers.kit.accounting import bearer
+from timebridge_providers.kit.ports.accounting import (
+    EXPENSE_ITEM,
+    TENANT,
+    TIME_ITEM,
+    Accounting,
+    AccountingTool,
+    ToolOptions,
+)
+from timebridge_providers.kit.profile import Profile, RateLimit
+from timebridge_providers.kit.registry import Account, Provider
+from timebridge_providers.kit.session import Session
+from timebridge_providers.quickbooks import tool as _tool
+from timebridge_providers.quickbooks.client import QuickBooksClient
+from timebridge_providers.quickbooks.oauth import QuickBooksConsent
+from timebridge_providers.quickbooks.webhooks import WEBHOOKS
+from timebridge_providers.quickbooks.wire import QBO_API_URL, RATE_LIMIT
+
+PROFILE = Profile(
+    name="quickbooks",
+    title="QuickBooks Online",
+    kind="accounting",
+    rate_limit=RateLimit(*RATE_LIMIT, shares={"invoice-export": RATE_LIMIT[0]}),
+    auth="oauth2",
+    billable="none",
+    writable=False,
+    not_writable_reason="an accounting tool: invoices, not time entries",
+    webhooks=True,
+    units="money (decimal); hours as line quantities",
+    pagination="query STARTPOSITION/MAXRESULTS (1000); change data capture",
+    locks="",
+    deletes="hard (Fault 610, change data capture tombstones)",
+    default_base_url=QBO_API_URL,
+    docs_url="https://developer.intuit.com/app/developer/qbo/docs/api/accounting/all-entities/invoice",
+)
+
+
+def client(session: Session, options: ToolOptions | None = None) -> QuickBooksClient:
+    """A client of the session's company on the session's pool and budget."""
+    options = options or ToolOptions()
+    return QuickBooksClient(
+        session.access.base_url,
+        session.access.extra[TENANT],
+        bearer(session),
+        http=session.http,
+        budget=session.budget,
+        retry=options.retry,
+        timeout_s=options.timeout_s,
+    )
+
+
+def tool(session: Session, options: ToolOptions) -> AccountingTool:
+    extra = session.access.extra
+    return _tool.QuickBooksTool(
+        client(session, options),
+        hours_item=extra.get(TIME_ITEM) or _tool.TIME_ITEM,
+        expenses_item=extra.get(EXPENSE_ITEM) or _tool.EXPENSE_ITEM,
+        clock=options.clock,
+    )
+
+
+async def _check(session: Session) -> Account:
+    """The token works in the company: its income accounts can be read."""
+    await client(session).income_accounts()
+    return Account(session.access.extra[TENANT])
+
+
+PROVIDER = Provider(
+    profile=PROFILE,
+    check=_check,
+    accounting=Accounting(open=tool, consent=QuickBooksConsent, webhooks=WEBHOOKS),
+)

@@ -1,0 +1,89 @@
+"""Xero contacts and invoices as the accounting port's types.
+
+- Xero marks a contact ``IsCustomer`` only once it has a sales invoice, so every contact but a
+  supplier-only one is a client (a new client must be mirrored before its first export).
+- The postal (``POBOX``) address is the billing address, the street address the fallback.
+- Status: ``DRAFT`` draft, ``SUBMITTED`` submitted, ``AUTHORISED`` sent (partially_paid once
+  ``AmountPaid`` > 0), ``PAID``, ``VOIDED``, ``DELETED``; an unknown one is sent.
+"""
+
+from collections.abc import Sequence
+from decimal import Decimal
+
+from timebridge_providers.kit.accounting import address, joined, text
+from timebridge_providers.kit.ports.accounting import (
+    Address as ToolAddress,
+)
+from timebridge_providers.kit.ports.accounting import (
+    TaxDetails,
+    ToolClient,
+    ToolInvoice,
+    ToolInvoiceStatus,
+)
+from timebridge_providers.xero.wire import Address, Contact, Invoice
+
+STATUSES: dict[str, ToolInvoiceStatus] = {
+    "DRAFT": "draft",
+    "SUBMITTED": "submitted",
+    "AUTHORISED": "sent",
+    "PAID": "paid",
+    "VOIDED": "voided",
+    "DELETED": "deleted",
+}
+
+
+def billable(contact: Contact) -> bool:
+    """A customer, or a contact that is neither customer nor supplier yet (Xero sets
+    ``IsCustomer`` with the first sales invoice only)."""
+    return contact.is_customer or not contact.is_supplier
+
+
+def billing_address(addresses: Sequence[Address]) -> ToolAddress | None:
+    ranked = sorted(addresses, key=lambda a: {"POBOX": 0, "STREET": 1}.get(a.address_type or "", 2))
+    for found in ranked:
+        usable = address(
+            line1=found.address_line1,
+            line2=joined(found.address_line2, found.address_line3, found.address_line4),
+            city=found.city,
+            region=found.region,
+            postal_code=found.postal_code,
+            country=found.country,
+        )
+        if usable is not None:
+            return usable
+    return None
+
+
+def tool_client(contact: Contact) -> ToolClient:
+    return ToolClient(
+        external_id=contact.contact_id,
+        name=contact.name,
+        email=text(contact.email_address),
+        address=billing_address(contact.addresses),
+        tax=TaxDetails(tax_number=text(contact.tax_number)),
+        currency=text(contact.default_currency),
+        active=contact.active,
+        updated_at=contact.updated_date_utc,
+    )
+
+
+def status(invoice: Invoice) -> ToolInvoiceStatus:
+    found = STATUSES.get(invoice.status, "sent")
+    if found == "sent" and (invoice.amount_paid or Decimal(0)) > 0:
+        return "partially_paid"
+    return found
+
+
+def tool_invoice(invoice: Invoice) -> ToolInvoice:
+    total = invoice.sub_total if invoice.sub_total is not None else invoice.total
+    return ToolInvoice(
+        external_id=invoice.invoice_id,
+        client_external_id=invoice.contact.contact_id,
+        number=text(invoice.invoice_number),
+        issue_date=invoice.date,
+        due_date=invoice.due_date,
+        status=status(invoice),
+        total=total if total is not None else Decimal(0),
+        currency=invoice.currency_code,
+        updated_at=invoice.updated_date_utc,
+    )

@@ -761,3 +761,26 @@ async def test_credentials_it_cannot_decrypt_dead_letter_the_entry_at_once(world
         "1",
     )
     assert "do not decrypt with this service's key" in headers["kafka_dlt-exception-message"]
+
+
+async def test_the_providers_api_lists_what_is_installed_from_the_profiles(world: World) -> None:
+    ws = await workspace(world)
+    path = f"/v1/workspaces/{ws.id}/providers"
+    member_token = unique("ct-member")
+    world.core.add_user(ws.id, "Max", role="member", token=member_token)
+    member = await world.api.get(path, headers={"authorization": f"Bearer {member_token}"})
+    answer = await world.api.get(path, headers={"authorization": f"Bearer {ws.admin_token}"})
+    assert (member.status_code, answer.status_code) == (403, 200)
+    by_name = {p["name"]: p for p in answer.json()}
+    assert by_name["core"]["kind"] == "home"
+    assert by_name["core"]["directions"] == []
+    tracker = by_name["everhour"]
+    assert (tracker["title"], tracker["kind"], tracker["mapped"]) == ("Everhour", "tracker", True)
+    assert "directory" in tracker["capabilities"]
+    assert [d["direction"] for d in tracker["directions"] if d["allowed"]] == [
+        "two_way",
+        "core_to_tracker",
+        "tracker_to_core",
+    ]
+    assert "started_at" not in tracker["kept_fields"]
+    assert (tracker["changes"], tracker["units"]) == ("webhooks", "seconds")

@@ -25,6 +25,7 @@ from timebridge_mapping.config import Settings
 from timebridge_mapping.domain.schedule import SyncSlots
 from timebridge_mapping.entrypoints import consumers
 from timebridge_mapping.entrypoints.http import entries_router
+from timebridge_mapping.entrypoints.providers_http import providers_router
 from timebridge_mapping.entrypoints.setup_http import setup_router
 from timebridge_mapping.handlers.directory import Directory
 from timebridge_mapping.handlers.mapper import PRODUCER, EntryMapper
@@ -124,4 +125,5 @@ def bootstrap(
     )
     app.include_router(entries_router(store, admins))
     app.include_router(setup_router(setup, admins))
+    app.include_router(providers_router(admins))
     return Mapping(settings, runtime, app, store, scheduled)

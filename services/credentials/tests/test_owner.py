@@ -189,3 +189,8 @@ async def test_keyed_by_workspace_and_connection() -> None:
         await w.owner.access(WS, "k1")
     with pytest.raises(NotFoundError):
         await w.owner.rotate(WS, "k1", Secret("x"))
+
+
+def test_a_secret_does_not_show_in_its_repr() -> None:
+    assert "k-123" not in repr(Secret("k-123"))
+    assert "k-123" not in repr(NewCredential(WS, "k1", "keyed", Secret("k-123")))

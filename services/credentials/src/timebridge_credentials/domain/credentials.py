@@ -20,9 +20,9 @@ Decision = Literal["hand_out", "refresh", "refused"]
 
 @dataclass(frozen=True, slots=True)
 class Secret:
-    """An API key or personal access token: handed out as it is."""
+    """An API key or personal access token: handed out as it is (never shown in a repr)."""
 
-    value: str
+    value: str = field(repr=False)
 
 
 @dataclass(frozen=True, slots=True)

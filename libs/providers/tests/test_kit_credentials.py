@@ -1,0 +1,127 @@
+"""The kit's credential port: the fake, ``oauth_of``, and the HTTP adapter's cache and errors
+(on a mock transport; the adapter against the real service is in tests/integration)."""
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from pydantic import SecretStr
+from timebridge_providers.installed import registry
+from timebridge_providers.kit.credentials import (
+    FakeCredentialSource,
+    HttpCredentialSource,
+    NeedsReauthorisationError,
+    OAuthApp,
+    OAuthDescription,
+    UnknownCredentialError,
+    form_basic_auth,
+    oauth_of,
+)
+from timebridge_providers.kit.registry import Provider
+
+from timebridge_common.errors import TransientError
+from timebridge_common.outbound.oauth import TokenEndpoint
+
+NOW = dt.datetime(2026, 12, 1, 12, tzinfo=dt.UTC)
+
+
+async def test_fake_hands_out_what_was_put_and_raises_what_was_set() -> None:
+    fake = FakeCredentialSource()
+    fake.put("acme", "c1", "key-1", base_url="https://x.test", extra={"account": "7"})
+    access = await fake.access("acme", "c1")
+    assert (access.base_url, access.credential, dict(access.extra)) == (
+        "https://x.test",
+        "key-1",
+        {"account": "7"},
+    )
+    with pytest.raises(UnknownCredentialError):
+        await fake.access("globex", "c1")
+    fake.fail("acme", "c1", NeedsReauthorisationError("revoked"))
+    with pytest.raises(NeedsReauthorisationError):
+        await fake.access("acme", "c1")
+    assert fake.calls == [("acme", "c1"), ("globex", "c1"), ("acme", "c1")]
+
+
+@dataclass(frozen=True, slots=True)
+class _WithOAuth(Provider):
+    oauth: OAuthDescription | None = None
+
+
+def test_oauth_of_reads_the_description_when_a_provider_has_one() -> None:
+    core = registry().home()
+    assert oauth_of(core) is None
+    described = _WithOAuth(core.profile, core.check, oauth=OAuthDescription("https://t.test"))
+    assert oauth_of(described) == OAuthDescription("https://t.test")
+
+
+def test_the_app_token_url_overrides_the_providers() -> None:
+    seen: list[str] = []
+
+    def factory(name: str, app: OAuthApp, url: str, http: httpx.AsyncClient) -> TokenEndpoint:
+        seen.append(url)
+        return form_basic_auth(name, app, url, http)
+
+    description = OAuthDescription("https://prod.test/token", factory)
+    app = OAuthApp("id", SecretStr("secret"), token_url="http://sandbox.test/token")
+    description.open("p", app, httpx.AsyncClient())
+    description.open("p", OAuthApp("id", SecretStr("secret")), httpx.AsyncClient())
+    assert seen == ["http://sandbox.test/token", "https://prod.test/token"]
+
+
+def _source(handler: httpx.MockTransport, clock_at: list[dt.datetime]) -> HttpCredentialSource:
+    return HttpCredentialSource(
+        "http://credentials.test",
+        SecretStr("svc"),
+        http=httpx.AsyncClient(transport=handler),
+        clock=lambda: clock_at[0],
+    )
+
+
+async def test_http_adapter_caches_until_shortly_before_expiry() -> None:
+    asked: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        asked.append(request)
+        body = {
+            "credential": f"at-{len(asked)}",
+            "base_url": "",
+            "extra": {},
+            "expires_at": (NOW + dt.timedelta(minutes=10)).isoformat(),
+        }
+        return httpx.Response(200, json=body)
+
+    clock = [NOW]
+    source = _source(httpx.MockTransport(answer), clock)
+    assert (await source.access("acme", "c1")).credential == "at-1"
+    assert asked[0].headers["authorization"] == "Bearer svc"
+    assert asked[0].url.path == "/v1/workspaces/acme/connections/c1/access"
+    clock[0] = NOW + dt.timedelta(seconds=59)  # within the 60 s key TTL: cached
+    assert (await source.access("acme", "c1")).credential == "at-1"
+    clock[0] = NOW + dt.timedelta(seconds=61)
+    assert (await source.access("acme", "c1")).credential == "at-2"
+    assert len(asked) == 2
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "error"),
+    [
+        (409, {}, NeedsReauthorisationError),
+        (404, {}, UnknownCredentialError),
+        (503, {"retry-after": "12"}, TransientError),
+        (500, {}, TransientError),
+    ],
+)
+async def test_http_adapter_maps_refusals(
+    status: int, headers: dict[str, str], error: type[Exception]
+) -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(status, headers=headers, content=json.dumps({"detail": "why"}))
+
+    source = _source(httpx.MockTransport(answer), [NOW])
+    with pytest.raises(error) as raised:
+        await source.access("acme", "c1")
+    if "retry-after" in headers:
+        assert isinstance(raised.value, TransientError)
+        assert raised.value.retry_after == 12

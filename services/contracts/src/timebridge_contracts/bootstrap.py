@@ -9,6 +9,8 @@ from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from opentelemetry.sdk.trace import TracerProvider
 from timebridge_providers.core.client import CoreClient
+from timebridge_providers.core.directory import identity
+from timebridge_providers.installed import registry
 from timebridge_providers.kit.clients import ProviderClients
 
 from timebridge_common import connections
@@ -26,7 +28,6 @@ from timebridge_contracts.handlers.contracts import Contracts
 from timebridge_contracts.handlers.events import EventHandlers
 
 NAME = PRODUCER
-CORE = "core"
 
 
 def _utc_now() -> dt.datetime:
@@ -75,10 +76,11 @@ def bootstrap(
     runtime.background.append(OutboxRelay(runtime.pool, publisher).run)
 
     async def core_base_url(workspace_id: str) -> str | None:
-        found = await copies.connected(workspace_id, CORE)
+        found = await copies.connected(workspace_id, registry().home().name)
         return found[0].base_url if found else None
 
     app = http_app(runtime, title="Timebridge contracts")
-    admins = WorkspaceAdmins(core or ProviderClients().core, core_base_url)
+    home = registry().home().name
+    admins = WorkspaceAdmins(core or identity(ProviderClients(), home), core_base_url)
     app.include_router(contracts_router(Contracts(store, clock), store, audit, admins))
     return ContractsService(settings, runtime, app, store, audit)

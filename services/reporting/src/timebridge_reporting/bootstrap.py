@@ -6,6 +6,8 @@ import asyncpg
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from opentelemetry.sdk.trace import TracerProvider
+from timebridge_providers.core.directory import identity
+from timebridge_providers.installed import registry
 from timebridge_providers.kit.clients import ProviderClients
 
 from timebridge_common import connections
@@ -22,7 +24,6 @@ from timebridge_reporting.entrypoints.http import CoreFactory, reports_router
 from timebridge_reporting.handlers.runner import Clock, ReportWorker
 
 NAME = "reporting"
-CORE = "core"
 
 
 @dataclass
@@ -68,10 +69,10 @@ def bootstrap(
     facts = PostgresFacts(runtime.pool)
     consumers.register(runtime, models, facts, reports_wiring.trigger_handler(runtime.pool, clock))
     clients = ProviderClients(shared_budget.SharedBudgets(runtime.pool), shares=settings.budget)
-    core_factory: CoreFactory = core or clients.core
+    core_factory: CoreFactory = core or identity(clients, registry().home().name)
 
     async def core_base_url(workspace_id: str) -> str | None:
-        found = await copies.connected(workspace_id, CORE)
+        found = await copies.connected(workspace_id, registry().home().name)
         return found[0].base_url if found else None
 
     app = http_app(runtime, title="Timebridge reporting")

@@ -40,7 +40,6 @@ TEST_ERRORS = {
     "unreachable": "the tracker cannot be reached",
     "refused": "the tracker refused the request",
 }
-PROVIDERS = {"everhour": "Everhour", "core": "Core"}
 
 FIELDS: Mapping[str, Mapping[str, str]] = {
     "direction": DIRECTIONS,
@@ -68,7 +67,3 @@ def settings_from_form(form: Mapping[str, str]) -> dict[str, str | None]:
             form.get("default_tracker_user_id", "").strip() or None
         )
     return settings
-
-
-def provider_label(provider: str) -> str:
-    return PROVIDERS.get(provider, provider.replace("_", " ").title())

@@ -20,8 +20,8 @@ FIELD_LABELS = {
 SYSTEM_IDS = frozenset({"task_external_id", "project_external_id"})
 """Ids each system gives its own projects and tasks: shown, never marked as a difference."""
 OPTIONAL = frozenset({"user", "started_at", "ended_at"})
-"""Fields one system may not keep (Everhour has no start time, a user may lack an email there):
-a value on one side only is not a change."""
+"""Fields one system may not keep (a tracker keeping a record per day has no start time, a user
+may lack an email there): a value on one side only is not a change."""
 
 
 @dataclass(frozen=True)

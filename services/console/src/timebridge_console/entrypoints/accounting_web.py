@@ -2,7 +2,7 @@
 with the tool's icon, invoices with their state in the tool, the invoice preview and its actions.
 """
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
@@ -12,24 +12,31 @@ from timebridge_console.domain.errors import ApiError
 from timebridge_console.domain.session import Session
 from timebridge_console.entrypoints.paths import Id, Ws
 from timebridge_console.entrypoints.web import Refused, Web, redirect
-from timebridge_console.handlers.accounting import PROVIDERS, Accounting
+from timebridge_console.handlers.accounting import Accounting
 
 INVOICE_ACTIONS = {"export": "exported", "sync": "synced", "delete": "deleted"}
 
 
 def _helpers(
     web: Web,
-) -> tuple[Callable[[Session, str], Accounting], Callable[..., Response]]:
-    """The accounting API as the signed-in admin; a page that knows the tools' names."""
+) -> tuple[Callable[[Session, str], Accounting], Callable[..., Awaitable[Response]]]:
+    """The accounting API as the signed-in admin; a page that knows the tools' names (the
+    installed accounting tools, as mapping's providers API lists them)."""
 
     def accounting(session: Session, workspace_id: str) -> Accounting:
         assert session.token is not None
         return Accounting(web.apis.as_user(session.token), workspace_id)
 
-    def page(request: Request, session: Session, name: str, **context: Any) -> Response:
-        return web.page(request, name, session, providers=PROVIDERS, **context)
+    async def page(request: Request, session: Session, name: str, **context: Any) -> Response:
+        tools = await _tools(web, session, context["workspace_id"])
+        return web.page(request, name, session, providers=tools, **context)
 
     return accounting, page
+
+
+async def _tools(web: Web, session: Session, workspace_id: str) -> dict[str, str]:
+    """The installed accounting tools by name, with their titles."""
+    return (await web.admin(session, workspace_id).providers()).accounting()
 
 
 def accounting_router(web: Web) -> APIRouter:
@@ -42,7 +49,7 @@ def accounting_router(web: Web) -> APIRouter:
     @router.get("/accounting")
     async def connections(request: Request, workspace_id: Ws, session: SignedIn) -> Response:
         found = await accounting(session, workspace_id).connections()
-        return page(
+        return await page(
             request,
             session,
             "accounting.html",
@@ -56,18 +63,19 @@ def accounting_router(web: Web) -> APIRouter:
         request: Request, workspace_id: Ws, provider: str, session: SignedIn
     ) -> Response:
         """The tool's consent page is another site: a link to it (CSP keeps forms on this one)."""
-        if provider not in PROVIDERS:
+        tools = await _tools(web, session, workspace_id)
+        if provider not in tools:
             raise HTTPException(404, f"no accounting tool {provider!r}")
         await web.form(request, session)
         url = await accounting(session, workspace_id).authorize(provider)
-        return page(
+        return await page(
             request,
             session,
             "accounting_consent.html",
             workspace_id=workspace_id,
-            provider_name=PROVIDERS[provider],
+            provider_name=tools[provider],
             authorize_url=url,
-            title=f"Connect {PROVIDERS[provider]}",
+            title=f"Connect {tools[provider]}",
         )
 
     @router.post("/accounting/{connection_id}/{action}")
@@ -87,7 +95,7 @@ def accounting_router(web: Web) -> APIRouter:
     @router.get("/clients")
     async def clients(request: Request, workspace_id: Ws, session: SignedIn) -> Response:
         found = await accounting(session, workspace_id).clients()
-        return page(
+        return await page(
             request,
             session,
             "clients.html",
@@ -120,7 +128,7 @@ def invoices_router(web: Web) -> APIRouter:
     async def invoices(request: Request, workspace_id: Ws, session: SignedIn) -> Response:
         api = accounting(session, workspace_id)
         found, clients = await api.invoices(), await api.clients()
-        return page(
+        return await page(
             request,
             session,
             "invoices.html",
@@ -165,7 +173,7 @@ def invoices_router(web: Web) -> APIRouter:
             status=status,
             workspace_id=workspace_id,
             invoice=invoice,
-            providers=PROVIDERS,
+            providers=await _tools(web, session, workspace_id),
             error=error,
             title=f"Invoice {invoice.get('tool', {}).get('number') or invoice_id}",
         )

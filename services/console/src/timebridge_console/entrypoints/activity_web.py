@@ -5,7 +5,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response
 
 from timebridge_console.adapters.api import segment
-from timebridge_console.domain.choices import FormError, provider_label
+from timebridge_console.domain.choices import FormError
 from timebridge_console.domain.conflicts import compare
 from timebridge_console.domain.errors import ApiError
 from timebridge_console.domain.filters import sync_log_query
@@ -22,8 +22,9 @@ def activity_router(web: Web) -> APIRouter:
     async def sync_log(request: Request, workspace_id: Ws, session: SignedIn) -> Response:
         filters = dict(request.query_params)
         error, rows, status = None, [], 200
+        admin = web.admin(session, workspace_id)
         try:
-            rows = await web.admin(session, workspace_id).sync_log(sync_log_query(filters))
+            rows = await admin.sync_log(sync_log_query(filters))
         except FormError as exc:
             error, status = f"Filter not applied: {exc}.", 422
         return web.page(
@@ -35,7 +36,7 @@ def activity_router(web: Web) -> APIRouter:
             rows=rows,
             filters=filters,
             error=error,
-            provider_label=provider_label,
+            provider_label=(await admin.providers()).label,
             title="Sync log",
         )
 
@@ -53,6 +54,7 @@ def activity_router(web: Web) -> APIRouter:
         which = request.query_params.get("status", "open")
         which = which if which in ("open", "resolved") else "open"
         conflicts: list[dict[str, Any]] = await admin.conflicts(integration_id, which)
+        label = (await admin.providers()).label
         return web.page(
             request,
             "conflicts.html",
@@ -60,8 +62,8 @@ def activity_router(web: Web) -> APIRouter:
             status=status,
             workspace_id=workspace_id,
             integration=integration,
-            provider_name=provider_label(integration["provider"]),
-            provider_label=provider_label,
+            provider_name=label(integration["provider"]),
+            provider_label=label,
             conflicts=[
                 (c, compare(c.get("source_version"), c.get("target_version"))) for c in conflicts
             ],

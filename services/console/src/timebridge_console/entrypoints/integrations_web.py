@@ -5,14 +5,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 
 from timebridge_console.adapters.api import segment
-from timebridge_console.domain.choices import FormError, provider_label, settings_from_form
+from timebridge_console.domain.choices import FormError, settings_from_form
 from timebridge_console.domain.errors import ApiError
+from timebridge_console.domain.providers import Catalog
 from timebridge_console.domain.session import Session
 from timebridge_console.entrypoints.paths import Id, Ws
 from timebridge_console.entrypoints.web import Web, redirect
-
-API_KEY_PROVIDERS = ("everhour",)
-"""Trackers connected with a pasted API key (the others need OAuth, not offered yet)."""
 
 
 def integrations_router(web: Web) -> APIRouter:
@@ -21,14 +19,17 @@ def integrations_router(web: Web) -> APIRouter:
 
     @router.get("")
     async def integrations(request: Request, workspace_id: Ws, session: SignedIn) -> Response:
-        rows = await web.admin(session, workspace_id).overview()
+        admin = web.admin(session, workspace_id)
+        rows = await admin.overview()
+        catalog = await admin.providers()
         return web.page(
             request,
             "integrations.html",
             session,
             workspace_id=workspace_id,
             rows=rows,
-            provider_label=provider_label,
+            trackers=catalog.key_trackers(),
+            provider_label=catalog.label,
             title="Integrations",
         )
 
@@ -49,6 +50,7 @@ def integrations_router(web: Web) -> APIRouter:
     ) -> Response:
         admin = web.admin(session, workspace_id)
         integration = await admin.integration(integration_id)
+        catalog = await admin.providers()
         health, health_error = None, None
         try:
             health = await admin.health(integration_id)
@@ -65,8 +67,9 @@ def integrations_router(web: Web) -> APIRouter:
             health=health,
             health_error=health_error,
             error=error,
-            provider_name=provider_label(integration["provider"]),
-            title=provider_label(integration["provider"]),
+            provider_name=catalog.label(integration["provider"]),
+            title=catalog.label(integration["provider"]),
+            not_allowed=catalog.directions(integration["provider"]),
         )
 
     @router.post("/{integration_id}/settings")
@@ -111,10 +114,12 @@ def integrations_router(web: Web) -> APIRouter:
     return router
 
 
-def provider_of(provider: str) -> str:
-    if provider not in API_KEY_PROVIDERS:
+async def provider_of(web: Web, session: Session, workspace_id: str, provider: str) -> Catalog:
+    """The installed providers, once ``provider`` is a tracker connected with an API key."""
+    catalog = await web.admin(session, workspace_id).providers()
+    if provider not in catalog.key_trackers():
         raise HTTPException(404, f"no tracker {provider!r} to connect with an API key")
-    return provider
+    return catalog
 
 
 def connect_router(web: Web) -> APIRouter:
@@ -124,22 +129,24 @@ def connect_router(web: Web) -> APIRouter:
 
     @router.get("/new/{provider}")
     async def new(request: Request, workspace_id: Ws, provider: str, session: SignedIn) -> Response:
+        catalog = await provider_of(web, session, workspace_id, provider)
         return web.page(
             request,
             "integration_new.html",
             session,
             workspace_id=workspace_id,
-            provider=provider_of(provider),
-            provider_name=provider_label(provider),
+            provider=provider,
+            provider_name=catalog.label(provider),
             settings={},
-            title=f"Connect {provider_label(provider)}",
+            not_allowed=catalog.directions(provider),
+            title=f"Connect {catalog.label(provider)}",
         )
 
     @router.post("/new/{provider}/test")
     async def test(
         request: Request, workspace_id: Ws, provider: str, session: SignedIn
     ) -> Response:
-        provider = provider_of(provider)
+        catalog = await provider_of(web, session, workspace_id, provider)
         fields = await web.form(request, session)
         api_key = fields.get("api_key", "").strip()
         result: dict[str, object]
@@ -150,7 +157,7 @@ def connect_router(web: Web) -> APIRouter:
                 result = await web.admin(session, workspace_id).test_connection(provider, api_key)
             except ApiError as exc:
                 result = {"ok": False, "message": str(exc)}
-        context: dict[str, Any] = {"result": result, "provider_name": provider_label(provider)}
+        context: dict[str, Any] = {"result": result, "provider_name": catalog.label(provider)}
         if request.headers.get("hx-request"):
             return web.page(request, "_test_result.html", session, **context)
         return web.page(
@@ -161,7 +168,8 @@ def connect_router(web: Web) -> APIRouter:
             provider=provider,
             settings=fields,
             api_key=api_key,
-            title=f"Connect {provider_label(provider)}",
+            not_allowed=catalog.directions(provider),
+            title=f"Connect {catalog.label(provider)}",
             **context,
         )
 
@@ -169,7 +177,7 @@ def connect_router(web: Web) -> APIRouter:
     async def save(
         request: Request, workspace_id: Ws, provider: str, session: SignedIn
     ) -> Response:
-        provider = provider_of(provider)
+        catalog = await provider_of(web, session, workspace_id, provider)
         fields = await web.form(request, session)
         api_key = fields.get("api_key", "").strip()
         try:
@@ -186,11 +194,12 @@ def connect_router(web: Web) -> APIRouter:
                 status=exc.status if isinstance(exc, ApiError) and exc.status >= 400 else 422,
                 workspace_id=workspace_id,
                 provider=provider,
-                provider_name=provider_label(provider),
+                provider_name=catalog.label(provider),
                 settings=fields,
                 api_key=api_key,
                 error=error,
-                title=f"Connect {provider_label(provider)}",
+                not_allowed=catalog.directions(provider),
+                title=f"Connect {catalog.label(provider)}",
             )
         url = (
             f"/w/{workspace_id}/integrations/{segment(created['integration_id'])}?notice=connected"

@@ -6,7 +6,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response
 
 from timebridge_console.adapters.api import segment
-from timebridge_console.domain.choices import provider_label
 from timebridge_console.domain.errors import ApiError
 from timebridge_console.domain.session import Session
 from timebridge_console.entrypoints.paths import Id, Ws
@@ -53,7 +52,7 @@ class MappingPages:
             status=status,
             workspace_id=workspace_id,
             integration=integration,
-            provider_name=provider_label(integration["provider"]),
+            provider_name=(await admin.providers()).label(integration["provider"]),
             error=error,
             title=PAGES[page],
             **context,

@@ -5,8 +5,6 @@ from typing import Any
 
 from timebridge_console.adapters.api import Caller, segment
 
-PROVIDERS = {"quickbooks": "QuickBooks Online", "xero": "Xero", "freshbooks": "FreshBooks"}
-
 
 class Accounting:
     def __init__(self, caller: Caller, workspace_id: str) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 
 from timebridge_console.adapters.api import Caller, Params, segment
 from timebridge_console.domain.errors import ApiError
+from timebridge_console.domain.providers import Catalog
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,19 @@ class Admin:
 
     def _integration(self, integration_id: str) -> str:
         return f"{self._ws}/integrations/{segment(integration_id)}"
+
+    # The installed providers (mapping)
+
+    async def providers(self) -> Catalog:
+        """What is installed, from mapping's registry; empty (names shown as they are) if
+        mapping cannot say, so a page never fails for want of a title."""
+        try:
+            listed: list[dict[str, Any]] = await self._api.get("mapping", f"{self._ws}/providers")
+        except ApiError as exc:
+            if exc.status in (401, 403):
+                raise
+            return Catalog()
+        return Catalog.of(listed)
 
     # Settings > Integrations (ingest) and health (reporting)
 

@@ -50,7 +50,7 @@ def providers_router(admins: WorkspaceAdmins) -> APIRouter:
     )
     async def providers(workspace_id: WorkspaceIdPath) -> list[ProviderView]:
         del workspace_id  # the same for every workspace; the path scopes the admin check
-        ordered = sorted(registry(), key=lambda p: (p.profile.kind, p.name))
-        return [ProviderView.model_validate(facts(p), from_attributes=True) for p in ordered]
+        # In the registry's order (installed.py's), which is the order people are shown them.
+        return [ProviderView.model_validate(facts(p), from_attributes=True) for p in registry()]
 
     return router

@@ -1,0 +1,58 @@
+"""The installed providers as mapping's ``GET .../providers`` lists them: the console's only
+source of provider names, titles and what each allows (it names none itself).
+
+Pages ask it for a provider's title, the trackers connected with a pasted API key, and the
+accounting tools; a provider the list does not know is shown by its name, title-cased.
+"""
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Catalog:
+    providers: tuple[Mapping[str, Any], ...] = ()
+
+    @classmethod
+    def of(cls, listed: Iterable[Mapping[str, Any]]) -> "Catalog":
+        return cls(tuple(listed))
+
+    def _named(self, name: str) -> Mapping[str, Any] | None:
+        return next((p for p in self.providers if p.get("name") == name), None)
+
+    def label(self, name: str) -> str:
+        """How people call the provider (its title)."""
+        found = self._named(name)
+        if found is not None and found.get("title"):
+            return str(found["title"])
+        return name.replace("_", " ").title()
+
+    def _of_kind(self, kind: str) -> dict[str, str]:
+        return {
+            str(p["name"]): self.label(str(p["name"]))
+            for p in self.providers
+            if p.get("kind") == kind
+        }
+
+    def key_trackers(self) -> dict[str, str]:
+        """Trackers connected with a pasted API key (the others need OAuth or more, not offered
+        here yet), by name, with their titles."""
+        return {
+            name: title
+            for name, title in self._of_kind("tracker").items()
+            if (self._named(name) or {}).get("auth") == "api_key"
+        }
+
+    def accounting(self) -> dict[str, str]:
+        """The accounting tools, by name, with their titles."""
+        return self._of_kind("accounting")
+
+    def directions(self, name: str) -> dict[str, str | None]:
+        """The directions the tracker's integrations may not take, with the reason."""
+        found = self._named(name) or {}
+        return {
+            str(d["direction"]): d.get("why_not")
+            for d in found.get("directions", [])
+            if not d.get("allowed", True)
+        }

@@ -1,0 +1,49 @@
+"""The console's provider names and choices come from the providers API, never from its code."""
+
+from typing import Any
+
+from timebridge_console.domain.providers import Catalog
+
+LISTED: list[dict[str, Any]] = [
+    {"name": "hub", "title": "Hub", "kind": "home", "auth": "token", "directions": []},
+    {
+        "name": "punch",
+        "title": "Punch Clock",
+        "kind": "tracker",
+        "auth": "api_key",
+        "directions": [
+            {"direction": "two_way", "allowed": True, "why_not": None},
+            {"direction": "tracker_to_core", "allowed": True, "why_not": None},
+        ],
+    },
+    {
+        "name": "reader",
+        "title": "Reader",
+        "kind": "tracker",
+        "auth": "api_key",
+        "directions": [
+            {"direction": "two_way", "allowed": False, "why_not": "read-only API"},
+            {"direction": "tracker_to_core", "allowed": True, "why_not": None},
+        ],
+    },
+    {"name": "oauthy", "title": "OAuthy", "kind": "tracker", "auth": "oauth2", "directions": []},
+    {"name": "books", "title": "Books Online", "kind": "accounting", "auth": "oauth2"},
+]
+CATALOG = Catalog.of(LISTED)
+
+
+def test_titles_come_from_the_list_and_an_unknown_name_is_shown_title_cased() -> None:
+    assert CATALOG.label("punch") == "Punch Clock"
+    assert CATALOG.label("some_tool") == "Some Tool"
+    assert Catalog().label("punch") == "Punch"
+
+
+def test_only_trackers_with_an_api_key_are_offered_to_connect_with_a_pasted_key() -> None:
+    assert CATALOG.key_trackers() == {"punch": "Punch Clock", "reader": "Reader"}
+
+
+def test_accounting_tools_and_directions_not_allowed_with_their_reason() -> None:
+    assert CATALOG.accounting() == {"books": "Books Online"}
+    assert CATALOG.directions("reader") == {"two_way": "read-only API"}
+    assert CATALOG.directions("punch") == {}
+    assert CATALOG.directions("unknown") == {}

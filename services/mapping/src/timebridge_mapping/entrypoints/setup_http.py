@@ -27,7 +27,9 @@ Id = Annotated[str, Path(min_length=1, max_length=200)]
 
 
 class ProjectMappingBody(BaseModel):
-    tracker_project_id: str = Field(min_length=1, description="e.g. Everhour's ev:9000000001")
+    tracker_project_id: str = Field(
+        min_length=1, description="The tracker's project id, as its API names it"
+    )
 
 
 class ProjectMappingView(BaseModel):

@@ -1,5 +1,6 @@
 """The Accounting API routes (``/api.xro/2.0``): contacts, invoices, payments."""
 
+import json
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -16,9 +17,16 @@ from timebridge_sandboxes.xero.deps import (
 from timebridge_sandboxes.xero.state import (
     API,
     STATUSES,
+    Invalid,
     Json,
 )
-from timebridge_sandboxes.xero.wire import _InvoicesIn
+from timebridge_sandboxes.xero.wire import (
+    _ApiPaymentIn,
+    _ContactsIn,
+    _InvoicesIn,
+    _PaymentChange,
+    validated,
+)
 
 api = APIRouter(prefix=API, tags=["accounting"])
 
@@ -35,33 +43,89 @@ async def list_contacts(
         for c in sandbox.state.contacts.values()
         if c.tenant_id == caller.tenant_id and (include_archived or c.status != "ARCHIVED")
     ]
-    return listing.answer(sandbox, caller, "Contacts", found)
+    return listing.answer(sandbox, caller, "Contacts", found, "ContactID")
 
 
 @api.get("/Contacts/{contact_id}")
 async def get_contact(sandbox: Sandbox, caller: ContactsCaller, contact_id: str) -> Json:
     found = [sandbox.contact_json(sandbox.contact(contact_id, caller.tenant_id))]
-    return sandbox.envelope(caller, "Contacts", found, None, 1)
+    return sandbox.envelope(caller, "Contacts", found)
+
+
+@api.put("/Contacts")
+@api.post("/Contacts")
+async def save_contacts(
+    sandbox: Changing,
+    caller: ContactsCaller,
+    *,
+    request: Request,
+    body: _ContactsIn,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """``PUT`` creates every contact; ``POST`` updates those it names and creates the rest."""
+    creating = request.method == "PUT"
+
+    def run() -> Json:
+        saved = [
+            sandbox.create_contact(caller.tenant_id, c)
+            if creating
+            else sandbox.save_contact(caller.tenant_id, c)
+            for c in body.Contacts
+        ]
+        return sandbox.envelope(caller, "Contacts", [sandbox.contact_json(c) for c in saved])
+
+    return await sandbox.idempotent(caller, request, idempotency_key, run)
+
+
+@api.post("/Contacts/{contact_id}")
+async def update_contact(
+    sandbox: Changing,
+    caller: ContactsCaller,
+    *,
+    request: Request,
+    contact_id: str,
+    body: _ContactsIn,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    def run() -> Json:
+        contact = sandbox.contact(contact_id, caller.tenant_id)
+        changed = sandbox.change_contact(contact, body.Contacts[0])
+        return sandbox.envelope(caller, "Contacts", [sandbox.contact_json(changed)])
+
+    return await sandbox.idempotent(caller, request, idempotency_key, run)
+
+
+def _csv(value: str | None) -> set[str] | None:
+    return None if value is None else {v.strip() for v in value.split(",") if v.strip()}
 
 
 @api.get("/Invoices")
-async def list_invoices(
+async def list_invoices(  # noqa: PLR0917 - FastAPI passes query parameters by keyword
     sandbox: Sandbox,
     caller: InvoicesCaller,
     listing: Listing,
     statuses: Annotated[str | None, Query(alias="Statuses")] = None,
+    numbers: Annotated[str | None, Query(alias="InvoiceNumbers")] = None,
+    contact_ids: Annotated[str | None, Query(alias="ContactIDs")] = None,
 ) -> Json:
-    wanted = set(STATUSES[:-1] if statuses is None else statuses.split(","))
+    """``Statuses``, ``InvoiceNumbers``, ``ContactIDs`` and ``IDs`` are comma-separated lists;
+    without ``Statuses`` deleted invoices are left out."""
+    wanted = _csv(statuses) or set(STATUSES[:-1])
+    named, contacts = _csv(numbers), _csv(contact_ids)
     found = [
         (i.updated_at, sandbox.invoice_json(i, lines=listing.page is not None))
         for i in sandbox.state.invoices.values()
-        if i.tenant_id == caller.tenant_id and i.status in wanted
+        if i.tenant_id == caller.tenant_id
+        and i.status in wanted
+        and (named is None or i.number in named)
+        and (contacts is None or i.contact_id in {c.lower() for c in contacts})
     ]
-    return listing.answer(sandbox, caller, "Invoices", found)
+    return listing.answer(sandbox, caller, "Invoices", found, "InvoiceID")
 
 
 @api.put("/Invoices")
-async def create_invoices(
+@api.post("/Invoices")
+async def save_invoices(
     sandbox: Changing,
     caller: InvoicesCaller,
     *,
@@ -69,10 +133,15 @@ async def create_invoices(
     body: _InvoicesIn,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
+    """``PUT`` creates; ``POST`` also updates the invoices whose ``InvoiceID`` is given."""
+    creating = request.method == "PUT"
+
     def run() -> Json:
-        created = [sandbox.create_invoice(caller.tenant_id, i) for i in body.Invoices]
-        records = [sandbox.invoice_json(i) for i in created]
-        return sandbox.envelope(caller, "Invoices", records, None, 1)
+        saved = []
+        for given in body.Invoices:
+            fields = given.model_copy(update={"InvoiceID": None}) if creating else given
+            saved.append(sandbox.save_invoice(caller.tenant_id, fields))
+        return sandbox.envelope(caller, "Invoices", [sandbox.invoice_json(i) for i in saved])
 
     return await sandbox.idempotent(caller, request, idempotency_key, run)
 
@@ -80,7 +149,7 @@ async def create_invoices(
 @api.get("/Invoices/{invoice_id}")
 async def get_invoice(sandbox: Sandbox, caller: InvoicesCaller, invoice_id: str) -> Json:
     found = [sandbox.invoice_json(sandbox.invoice(invoice_id, caller.tenant_id))]
-    return sandbox.envelope(caller, "Invoices", found, None, 1)
+    return sandbox.envelope(caller, "Invoices", found)
 
 
 @api.post("/Invoices/{invoice_id}")
@@ -94,8 +163,79 @@ async def update_invoice(
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     def run() -> Json:
-        invoice = sandbox.invoice(invoice_id, caller.tenant_id)
-        updated = sandbox.update_invoice(invoice, body.Invoices[0])
-        return sandbox.envelope(caller, "Invoices", [sandbox.invoice_json(updated)], None, 1)
+        given = body.Invoices[0].model_copy(update={"InvoiceID": invoice_id})
+        updated = sandbox.save_invoice(caller.tenant_id, given)
+        return sandbox.envelope(caller, "Invoices", [sandbox.invoice_json(updated)])
 
     return await sandbox.idempotent(caller, request, idempotency_key, run)
+
+
+@api.get("/Payments")
+async def list_payments(sandbox: Sandbox, caller: InvoicesCaller, listing: Listing) -> Json:
+    found = [
+        (p.updated_at, sandbox.payment_json(p))
+        for p in sandbox.state.payments.values()
+        if p.tenant_id == caller.tenant_id
+    ]
+    return listing.answer(sandbox, caller, "Payments", found, "PaymentID")
+
+
+@api.put("/Payments")
+@api.post("/Payments")
+async def create_payments(
+    sandbox: Changing,
+    caller: InvoicesCaller,
+    *,
+    request: Request,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """``{"Payments": [...]}``, or one payment as xero-python's ``create_payment`` posts it."""
+    raw = await _json_body(request)
+    items = raw.get("Payments") if "Payments" in raw else [raw]
+    if not isinstance(items, list) or not items:
+        raise Invalid("Payments must be a non-empty list", raw)
+    payments = [validated(_ApiPaymentIn, item) for item in items]
+
+    def run() -> Json:
+        created = [sandbox.create_payment(caller.tenant_id, p) for p in payments]
+        return sandbox.envelope(caller, "Payments", [sandbox.payment_json(p) for p in created])
+
+    return await sandbox.idempotent(caller, request, idempotency_key, run)
+
+
+@api.get("/Payments/{payment_id}")
+async def get_payment(sandbox: Sandbox, caller: InvoicesCaller, payment_id: str) -> Json:
+    found = sandbox.payment(payment_id, caller.tenant_id)
+    return sandbox.envelope(caller, "Payments", [sandbox.payment_json(found)])
+
+
+@api.post("/Payments/{payment_id}")
+async def delete_payment(
+    sandbox: Changing,
+    caller: InvoicesCaller,
+    *,
+    request: Request,
+    payment_id: str,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """A payment is deleted by posting ``{"Status": "DELETED"}`` (also inside ``Payments``)."""
+    raw = await _json_body(request)
+    listed = raw.get("Payments")
+    given = listed[0] if isinstance(listed, list) and listed else raw
+    validated(_PaymentChange, given)
+
+    def run() -> Json:
+        deleted = sandbox.delete_payment(sandbox.payment(payment_id, caller.tenant_id))
+        return sandbox.envelope(caller, "Payments", [sandbox.payment_json(deleted)])
+
+    return await sandbox.idempotent(caller, request, idempotency_key, run)
+
+
+async def _json_body(request: Request) -> Json:
+    try:
+        raw = json.loads(await request.body())
+    except (ValueError, UnicodeDecodeError):
+        raise Invalid("The request body is not JSON") from None
+    if not isinstance(raw, dict):
+        raise Invalid("The request body must be a JSON object")
+    return raw

@@ -24,8 +24,8 @@ async def ui_add_contact(sandbox: Changing, tenant_id: str, body: _ContactIn) ->
     contact_id = sandbox.state.add_contact(
         tenant_id,
         body.Name,
-        is_customer=body.IsCustomer,
-        is_supplier=body.IsSupplier,
+        is_customer=body.IsCustomer is not False,
+        is_supplier=bool(body.IsSupplier),
         email=body.EmailAddress or "",
         tax_number=body.TaxNumber or "",
         addresses=body.Addresses,

@@ -12,7 +12,14 @@ from timebridge_sandboxes.xero.admin import admin
 from timebridge_sandboxes.xero.identity import identity
 from timebridge_sandboxes.xero.listing import _InFlight
 from timebridge_sandboxes.xero.rules import _Sandbox
-from timebridge_sandboxes.xero.state import DAILY_LIMIT, RATE_LIMIT, XeroState, _error_body
+from timebridge_sandboxes.xero.state import (
+    DAILY_LIMIT,
+    RATE_LIMIT,
+    Invalid,
+    XeroState,
+    _error_body,
+    _validation_error,
+)
 
 
 async def _invalid(_: Request, exc: Exception) -> JSONResponse:
@@ -20,6 +27,12 @@ async def _invalid(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     message = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
     return error_response(_error_body, ApiError(400, message))
+
+
+async def _element_invalid(_: Request, exc: Exception) -> JSONResponse:
+    """A refused element: Xero's ``ValidationException`` with the element echoed."""
+    assert isinstance(exc, Invalid)
+    return JSONResponse(_validation_error(exc.message, exc.element), status_code=400)
 
 
 async def _http_error(_: Request, exc: Exception) -> JSONResponse:
@@ -48,6 +61,7 @@ def create_xero_sandbox(
     app.add_middleware(_InFlight, state=sandbox.state)
     app.add_exception_handler(RequestValidationError, _invalid)
     app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(Invalid, _element_invalid)
     for router in (identity, api, admin):
         app.include_router(router)
     return app

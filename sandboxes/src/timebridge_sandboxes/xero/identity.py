@@ -5,7 +5,7 @@ import uuid
 from typing import Annotated
 from urllib.parse import parse_qs, urlencode
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from timebridge_sandboxes.faults import ApiError
@@ -63,11 +63,16 @@ async def authorize(
 async def token(
     sandbox: Sandbox, request: Request, authorization: Annotated[str | None, Header()] = None
 ) -> JSONResponse:
-    """Exchange a code or a refresh token (form body, client id and secret as Basic auth)."""
-    app = _client_credentials(sandbox, authorization)
+    """Exchange a code or a refresh token (form body; the client's id and secret as Basic auth
+    or in the body)."""
+    try:
+        text = (await request.body()).decode()
+    except UnicodeDecodeError:
+        return _oauth_refusal("invalid_request")
+    form = {k: v[0] for k, v in parse_qs(text).items()}
+    app = _client_credentials(sandbox, authorization, form)
     if app is None:
         return _oauth_refusal("invalid_client", 401)
-    form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
     grant = form.get("grant_type")
     if grant == "authorization_code":
         answer = sandbox.exchange_code(app, form.get("code", ""), form.get("redirect_uri"))
@@ -79,9 +84,14 @@ async def token(
 
 
 @identity.get("/connections")
+@identity.get("/Connections", include_in_schema=False)
 async def connections(
-    sandbox: Sandbox, authorization: Annotated[str | None, Header()] = None
+    sandbox: Sandbox,
+    authorization: Annotated[str | None, Header()] = None,
+    auth_event_id: Annotated[str | None, Query(alias="authEventId")] = None,
 ) -> list[Json]:
+    """The tenants the token's user connected to the app (``/connections`` as Xero documents
+    it, ``/Connections`` as xero-python asks), optionally of one ``authEventId``."""
     access = sandbox.bearer(authorization)
     return [
         {
@@ -95,4 +105,19 @@ async def connections(
         }
         for c in sandbox.state.connections.values()
         if c.client_id == access.client_id
+        and (auth_event_id is None or c.auth_event_id == auth_event_id)
     ]
+
+
+@identity.delete("/connections/{connection_id}", status_code=204)
+@identity.delete("/Connections/{connection_id}", status_code=204, include_in_schema=False)
+async def disconnect(
+    sandbox: Sandbox, connection_id: str, authorization: Annotated[str | None, Header()] = None
+) -> Response:
+    """The app leaves a tenant: its calls to that tenant are ``403`` from then on."""
+    access = sandbox.bearer(authorization)
+    for key, connection in list(sandbox.state.connections.items()):
+        if connection.id == connection_id and connection.client_id == access.client_id:
+            del sandbox.state.connections[key]
+            return Response(status_code=204)
+    raise ApiError(404, "The resource you're looking for cannot be found")

@@ -84,13 +84,28 @@ def _oauth_refusal(error: str, status: int = 400) -> JSONResponse:
     return JSONResponse({"error": error}, status_code=status)
 
 
-def _client_credentials(sandbox: Tokens, authorization: str | None) -> App | None:
-    scheme, _, encoded = (authorization or "").partition(" ")
-    try:
-        client_id, _, secret = base64.b64decode(encoded, validate=True).decode().partition(":")
-    except (binascii.Error, UnicodeDecodeError):
+def _client_credentials(
+    sandbox: Tokens, authorization: str | None, form: dict[str, str]
+) -> App | None:
+    """The app authenticated by Basic auth (Xero's documented way) or by ``client_id`` and
+    ``client_secret`` in the form body (how xero-python refreshes); both given must agree."""
+    given: list[tuple[str, str]] = []
+    if authorization is not None:
+        scheme, _, encoded = authorization.partition(" ")
+        try:
+            decoded = base64.b64decode(encoded.strip(), validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        if scheme.lower() != "basic" or ":" not in decoded:
+            return None
+        client_id, _, secret = decoded.partition(":")
+        given.append((client_id, secret))
+    if "client_id" in form or "client_secret" in form:
+        given.append((form.get("client_id", ""), form.get("client_secret", "")))
+    if not given or len(set(given)) != 1:
         return None
+    client_id, secret = given[0]
     app = sandbox.state.apps.get(client_id)
-    if scheme.lower() != "basic" or app is None:
+    if app is None or not hmac.compare_digest(app.client_secret.encode(), secret.encode()):
         return None
-    return app if hmac.compare_digest(app.client_secret, secret) else None
+    return app

@@ -12,6 +12,7 @@ from timebridge_sandboxes.xero.state import (
     _money,
     _ms,
     _ms_day,
+    _Payment,
 )
 from timebridge_sandboxes.xero.wire import _Caller
 
@@ -50,8 +51,16 @@ class Rendering:
             "InvoiceNumber": invoice.number,
             "Reference": invoice.reference,
             "Payments": [
-                {"PaymentID": p.id, "Date": _ms_day(p.date), "Amount": _money(p.amount)}
-                for p in invoice.payments
+                {
+                    "PaymentID": p.id,
+                    "Date": _ms_day(p.date),
+                    "Amount": _money(p.amount),
+                    "Reference": p.reference,
+                    "CurrencyRate": 1.0,
+                    "HasAccount": False,
+                    "HasValidationErrors": False,
+                }
+                for p in invoice.live_payments
             ],
             "CreditNotes": [],
             "Prepayments": [],
@@ -86,7 +95,7 @@ class Rendering:
             body["DueDateString"] = f"{invoice.due_date.isoformat()}T00:00:00"
             body["DueDate"] = _ms_day(invoice.due_date)
         if invoice.status == "PAID":
-            body["FullyPaidOnDate"] = _ms_day(invoice.payments[-1].date)
+            body["FullyPaidOnDate"] = _ms_day(invoice.live_payments[-1].date)
         if lines:
             body["LineItems"] = [self.line_json(line) for line in invoice.lines]
         return body
@@ -113,7 +122,12 @@ class Rendering:
         return body
 
     def envelope(
-        self, caller: _Caller, key: str, records: list[Json], page: int | None, size: int
+        self,
+        caller: _Caller,
+        key: str,
+        records: list[Json],
+        page: int | None = None,
+        size: int = 1,
     ) -> Json:
         body: Json = {
             "Id": str(uuid.uuid4()),
@@ -131,3 +145,30 @@ class Rendering:
             records = records[(page - 1) * size : page * size]
         body[key] = records
         return body
+
+    def payment_json(self, payment: _Payment) -> Json:
+        invoice = self.state.invoices[payment.invoice_id]
+        contact = self.state.contacts[invoice.contact_id]
+        account_id = self.state.tenants[payment.tenant_id].accounts[payment.account_code]
+        return {
+            "PaymentID": payment.id,
+            "Date": _ms_day(payment.date),
+            "BankAmount": _money(payment.amount),
+            "Amount": _money(payment.amount),
+            "Reference": payment.reference,
+            "CurrencyRate": 1.0,
+            "PaymentType": "ACCRECPAYMENT",
+            "Status": payment.status,
+            "UpdatedDateUTC": _ms(payment.updated_at),
+            "HasAccount": True,
+            "IsReconciled": False,
+            "Account": {"AccountID": account_id, "Code": payment.account_code},
+            "Invoice": {
+                "Type": "ACCREC",
+                "InvoiceID": invoice.id,
+                "InvoiceNumber": invoice.number,
+                "Contact": {"ContactID": contact.id, "Name": contact.name},
+                "CurrencyCode": invoice.currency,
+            },
+            "HasValidationErrors": False,
+        }

@@ -11,27 +11,29 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 
 from timebridge_sandboxes.faults import ApiError, RateLimit
+from timebridge_sandboxes.xero.contacts import Contacts
 from timebridge_sandboxes.xero.oauth import Tokens
+from timebridge_sandboxes.xero.payments import Payments
 from timebridge_sandboxes.xero.render import Rendering
 from timebridge_sandboxes.xero.state import (
     CENT,
     IDEMPOTENCY_KEY_MAX,
     IDEMPOTENCY_TTL,
+    Invalid,
     Json,
     XeroState,
-    _Contact,
     _error_body,
     _Invoice,
     _Line,
-    _Payment,
     _Stored,
     _Tenant,
+    _validation_error,
 )
 from timebridge_sandboxes.xero.webhooks import Webhooks
-from timebridge_sandboxes.xero.wire import _Caller, _ContactIn, _InvoiceIn, _LineIn, _PaymentIn
+from timebridge_sandboxes.xero.wire import _Caller, _InvoiceIn, _LineIn, echo
 
 
-class _Sandbox(Tokens, Rendering, Webhooks):
+class _Sandbox(Contacts, Payments, Tokens, Rendering, Webhooks):
     """The Xero behaviour behind the routes: tokens, rules, serialisation, webhooks."""
 
     def __init__(
@@ -60,42 +62,34 @@ class _Sandbox(Tokens, Rendering, Webhooks):
                 headers = {**(exc.headers or {}), "X-Rate-Limit-Problem": problem}
                 raise ApiError(exc.status, exc.message, headers) from None
 
-    def contact(self, contact_id: str, tenant_id: str | None = None) -> _Contact:
-        contact = self.state.contacts.get(contact_id)
-        if contact is None or tenant_id not in (None, contact.tenant_id):
-            raise ApiError(404, "The resource you're looking for cannot be found")
-        return contact
-
     def invoice(self, invoice_id: str, tenant_id: str | None = None) -> _Invoice:
-        invoice = self.state.invoices.get(invoice_id)
+        invoice = self.state.invoices.get(invoice_id.lower())
         if invoice is None or tenant_id not in (None, invoice.tenant_id):
             raise ApiError(404, "The resource you're looking for cannot be found")
         return invoice
 
-    def change_contact(self, contact: _Contact, body: _ContactIn) -> _Contact:
-        if body.Name is not None:
-            contact.name = body.Name
-        if body.EmailAddress is not None:
-            contact.email = body.EmailAddress
-        if body.TaxNumber is not None:
-            contact.tax_number = body.TaxNumber
-        if body.ContactNumber is not None:
-            contact.contact_number = body.ContactNumber
-        if body.Addresses is not None:
-            contact.addresses = body.Addresses
-        if body.ContactStatus is not None:
-            contact.status = body.ContactStatus
-        contact.updated_at = self.state.stamp()
-        self.state.announce("CONTACT", "UPDATE", contact.id, contact.tenant_id)
-        return contact
+    def save_invoice(self, tenant_id: str, body: _InvoiceIn) -> _Invoice:
+        """``PUT /Invoices`` creates; ``POST /Invoices`` updates the invoice an element's
+        ``InvoiceID`` names and creates the others. A refusal echoes the element."""
+        try:
+            if body.InvoiceID is not None:
+                return self.update_invoice(self.invoice(body.InvoiceID, tenant_id), body)
+            return self.create_invoice(tenant_id, body)
+        except ApiError as exc:
+            if exc.status not in (400, 404):
+                raise
+            message = exc.message if exc.status == 400 else "Invoice could not be found"
+            raise Invalid(message, echo(body)) from None
 
     def create_invoice(self, tenant_id: str, body: _InvoiceIn) -> _Invoice:
         if body.Type != "ACCREC":
             raise ApiError(400, "Only sales invoices (Type ACCREC) are simulated")
-        if body.Contact is None or body.Contact.ContactID is None:
+        if body.Contact is None or not (
+            body.Contact.ContactID or body.Contact.ContactNumber or body.Contact.Name
+        ):
             raise ApiError(400, "A Contact must be specified for this type of transaction")
-        contact = self.state.contacts.get(body.Contact.ContactID)
-        if contact is None or contact.tenant_id != tenant_id:
+        contact = self.named_contact(tenant_id, body.Contact)
+        if contact is None:
             raise ApiError(400, "The contact could not be found")
         if contact.status != "ACTIVE":
             raise ApiError(400, "The contact has been archived and cannot be used")
@@ -171,7 +165,7 @@ class _Sandbox(Tokens, Rendering, Webhooks):
             "VOIDED": ("AUTHORISED",),
         }
         if invoice.status not in allowed.get(status, ()) or (
-            status == "VOIDED" and invoice.payments
+            status == "VOIDED" and invoice.live_payments
         ):
             raise ApiError(400, f"A {invoice.status} invoice cannot become {status}")
         if status == "AUTHORISED" and any(
@@ -183,7 +177,7 @@ class _Sandbox(Tokens, Rendering, Webhooks):
     def update_invoice(self, invoice: _Invoice, body: _InvoiceIn) -> _Invoice:
         """Apply the given fields, then the status; every change is an ``UPDATE`` event."""
         editable = invoice.status in ("DRAFT", "SUBMITTED") or (
-            invoice.status == "AUTHORISED" and not invoice.payments
+            invoice.status == "AUTHORISED" and not invoice.live_payments
         )
         changes_fields = any(
             v is not None
@@ -202,19 +196,6 @@ class _Sandbox(Tokens, Rendering, Webhooks):
         invoice.reference = invoice.reference if body.Reference is None else body.Reference
         if body.Status is not None and body.Status != invoice.status:
             self.move(invoice, body.Status)
-        invoice.updated_at = self.state.stamp()
-        self.state.announce("INVOICE", "UPDATE", invoice.id, invoice.tenant_id)
-        return invoice
-
-    def pay(self, invoice: _Invoice, body: _PaymentIn) -> _Invoice:
-        due = invoice.total - invoice.amount_paid
-        amount = due if body.Amount is None else body.Amount.quantize(CENT, ROUND_HALF_UP)
-        if invoice.status != "AUTHORISED" or amount > due:
-            raise ApiError(400, "Payments go to approved invoices, up to the amount due")
-        date = body.Date or self.state.now().date()
-        invoice.payments.append(_Payment(str(uuid.uuid4()), date, amount))
-        if amount == due:
-            invoice.status = "PAID"
         invoice.updated_at = self.state.stamp()
         self.state.announce("INVOICE", "UPDATE", invoice.id, invoice.tenant_id)
         return invoice
@@ -239,6 +220,8 @@ class _Sandbox(Tokens, Rendering, Webhooks):
             status, body = 200, run()
         except ApiError as exc:
             status, body = exc.status, _error_body(exc.status, exc.message)
+        except Invalid as exc:
+            status, body = 400, _validation_error(exc.message, exc.element)
         self.state.idempotency[(caller.client_id, key)] = _Stored(
             fingerprint, status, body, now + IDEMPOTENCY_TTL
         )

@@ -6,7 +6,6 @@ import base64
 import datetime as dt
 import hashlib
 import hmac
-import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,8 +34,6 @@ CENT = Decimal("0.01")
 Json = dict[str, Any]
 
 _NEVER = dt.datetime.min.replace(tzinfo=dt.UTC)
-_MS_DATE = re.compile(r"^/Date\((-?\d+)([+-]\d{4})?\)/$")
-_CONDITION = re.compile(r'^(\w+)\s*==\s*(?:"((?:[^"\\]|\\.)*)"|(true|false))$', re.IGNORECASE)
 
 
 def _utcnow() -> dt.datetime:
@@ -62,13 +59,39 @@ def _sign(key: str, body: bytes) -> str:
 def _error_body(status: int, message: str) -> Json:
     """Xero's ``ValidationException`` for ``400``; a problem document for the others."""
     if status == 400:
-        return {
-            "ErrorNumber": 10,
-            "Type": "ValidationException",
-            "Message": "A validation exception occurred",
-            "Elements": [{"ValidationErrors": [{"Message": message}]}],
-        }
-    return {"Type": None, "Title": HTTPStatus(status).phrase, "Status": status, "Detail": message}
+        return _validation_error(message)
+    return _problem(status, message)
+
+
+def _validation_error(message: str, element: Json | None = None) -> Json:
+    """Xero's ``ValidationException``: the element as sent, with its ``ValidationErrors``."""
+    return {
+        "ErrorNumber": 10,
+        "Type": "ValidationException",
+        "Message": "A validation exception occurred",
+        "Elements": [{**(element or {}), "ValidationErrors": [{"Message": message}]}],
+    }
+
+
+def _problem(status: int, detail: str) -> Json:
+    """The problem document Xero answers ``401``/``403``/``404``/``429`` and ``5xx`` with."""
+    return {
+        "Type": None,
+        "Title": HTTPStatus(status).phrase,
+        "Status": status,
+        "Detail": detail,
+        "Instance": str(uuid.uuid4()),
+        "Extensions": {},
+    }
+
+
+class Invalid(Exception):
+    """A ``400`` ``ValidationException`` about one element of the request (echoed back)."""
+
+    def __init__(self, message: str, element: Json | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.element = element or {}
 
 
 @dataclass
@@ -87,6 +110,10 @@ class _Tenant:
     name: str
     currency: str
     next_number: int = 1
+    accounts: dict[str, str] = field(
+        default_factory=lambda: {"090": str(uuid.uuid4()), "200": str(uuid.uuid4())}
+    )
+    """Account code -> AccountID: the demo chart's bank account (090) and sales (200)."""
 
 
 @dataclass
@@ -122,8 +149,14 @@ class _Line:
 @dataclass
 class _Payment:
     id: str
+    tenant_id: str
+    invoice_id: str
+    account_code: str
     date: dt.date
     amount: Decimal
+    updated_at: dt.datetime
+    reference: str = ""
+    status: str = "AUTHORISED"
 
 
 @dataclass
@@ -159,7 +192,12 @@ class _Invoice:
 
     @property
     def amount_paid(self) -> Decimal:
-        return sum((p.amount for p in self.payments), Decimal(0))
+        return sum((p.amount for p in self.live_payments), Decimal(0))
+
+    @property
+    def live_payments(self) -> list["_Payment"]:
+        """The payments not deleted (a deleted one stays readable by id, as in Xero)."""
+        return [p for p in self.payments if p.status != "DELETED"]
 
 
 @dataclass
@@ -243,6 +281,7 @@ class XeroState:
     """The tenants a user connects when authorising (all when None)."""
     contacts: dict[str, _Contact] = field(default_factory=dict)
     invoices: dict[str, _Invoice] = field(default_factory=dict)
+    payments: dict[str, _Payment] = field(default_factory=dict)
     codes: dict[str, _Code] = field(default_factory=dict)
     access_tokens: dict[str, _Access] = field(default_factory=dict)
     refresh_tokens: dict[str, _Refresh] = field(default_factory=dict)
@@ -271,6 +310,7 @@ class XeroState:
             self.tenants,
             self.contacts,
             self.invoices,
+            self.payments,
             self.codes,
             self.access_tokens,
             self.refresh_tokens,

@@ -185,7 +185,7 @@ class Instance:
     async def call(
         self, method: str, path: str, *, token: str = SERVICE_TOKEN, **kw: Any
     ) -> httpx.Response:
-        headers = {"authorization": f"Bearer {token}"}
+        headers = {"authorization": f"Bearer {token}"} | kw.pop("headers", {})
         return await self.http.request(method, path, headers=headers, **kw)
 
     async def put_oauth(

@@ -44,6 +44,10 @@ async def test_two_instances_asked_at_once_refresh_once(
     async with platform(create_database, make_pool) as p:
         workspace = p.add_workspace()
         one, two = await p.instance(), await p.instance()
+        assert (await one.http.get("/healthz")).json()["service"] == "credentials"
+        ready = await one.http.get("/readyz")
+        assert ready.status_code == 200, ready.text
+        assert ready.json()["checks"]["postgres"] == "ok"
         first = p.tokens.issue()
         put = await one.put_oauth(workspace, "c1", first, expires_in=60)  # inside the margin
         assert put.status_code == 200, put.text

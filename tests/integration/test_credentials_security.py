@@ -64,13 +64,20 @@ async def test_api_keys_and_refresh_tokens_never_in_logs_or_error_bodies(
                 # the key as a bearer token, and an access refused
                 await service.access(workspace, "k1", token=KEY),
                 await service.call("GET", f"{base}/health", token=ROTATED),
+                # bad bytes in the body: 400, nothing stored
+                await service.call(
+                    "PUT",
+                    f"{base}/k3",
+                    content=b'{"provider": "keyed\\u0000", "credential": 1}',
+                    headers={"content-type": "application/json"},
+                ),
             ]
             first = p.tokens.issue()
             await service.put_oauth(workspace, "o1", first, expires_in=0)
             p.tokens.valid.clear()
             refusals.append(await service.access(workspace, "o1"))
             health = await service.call("GET", f"{base}/health")
-        assert [r.status_code for r in refusals] == [422, 422, 422, 422, 401, 401, 409]
+        assert [r.status_code for r in refusals] == [422, 422, 422, 422, 401, 401, 400, 409]
         assert any(e.get("event") == "credential stored" for e in logs)  # logs were captured
         secrets = (KEY, ROTATED, first["refresh_token"])
         bodies = [r.text for r in refusals] + [health.text, stored.text, rotated.text]

@@ -14,7 +14,7 @@ client id and secret are the credential owner's configuration (:class:`OAuthApp`
 import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import httpx
 from pydantic import BaseModel, SecretStr, ValidationError
@@ -26,8 +26,10 @@ from timebridge_common.outbound.oauth import (
     ReauthorizationNeededError,
     TokenEndpoint,
 )
-from timebridge_providers.kit.registry import Provider
 from timebridge_providers.kit.session import Access
+
+if TYPE_CHECKING:  # the registry may import this module's OAuthDescription for its field
+    from timebridge_providers.kit.registry import Provider
 
 # -- OAuth: what a provider package declares, what the owner configures -------------------------
 
@@ -70,7 +72,7 @@ class OAuthDescription:
         return self.endpoint(provider, app, app.token_url or self.token_url, http)
 
 
-def oauth_of(provider: Provider) -> OAuthDescription | None:
+def oauth_of(provider: "Provider") -> OAuthDescription | None:
     """The provider's OAuth description, if it signs in with OAuth.
 
     Read from an ``oauth`` attribute of the ``Provider`` (or of its profile) until the

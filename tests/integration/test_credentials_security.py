@@ -174,6 +174,22 @@ async def test_http_credential_source_against_the_service(
             source.forget(workspace, "o1")
             await source.access(workspace, "o1")
             assert len(asked) == 3
+            # the provider refused the key: reported, shown in health, no longer handed out
+            await source.refused(workspace, "k1", "keyed answered 401 (invalid API key)")
+            with pytest.raises(NeedsReauthorisationError, match="invalid API key"):
+                await source.access(workspace, "k1")
+            health = await service.call("GET", f"/v1/workspaces/{workspace}/connections/health")
+            states = {s["connection_id"]: s["state"] for s in health.json()}
+            assert states == {"k1": "needs_reauthorisation", "o1": "ok"}
+            # a refused access token: the next access refreshes it
+            refreshes = len(p.tokens.refreshes)
+            await source.refused(workspace, "o1", "rotating answered 401")
+            renewed = await source.access(workspace, "o1")
+            assert renewed.credential != oauth.credential
+            assert len(p.tokens.refreshes) == refreshes + 1
+            with pytest.raises(UnknownCredentialError):
+                await source.refused(workspace, "nope", "401")
+            asked.clear()
             with pytest.raises(UnknownCredentialError):
                 await source.access(workspace, "nope")
             await service.put_oauth(workspace, "o2", p.tokens.issue(), expires_in=0)
@@ -190,10 +206,9 @@ async def test_http_credential_source_against_the_service(
                 service.url, SecretStr(SERVICE_TOKEN), http=http,
                 clock=lambda: dt.datetime.now(dt.UTC) + dt.timedelta(minutes=59, seconds=30),
             )  # fmt: skip
-            before = len(asked)
             await later.access(workspace, "o1")
             await later.access(workspace, "o1")
-            assert len(asked) == before + 2
+            assert asked[-2:] == [f"/v1/workspaces/{workspace}/connections/o1/access"] * 2
         finally:
             await http.aclose()
         unreachable = HttpCredentialSource("http://127.0.0.1:9", SecretStr(SERVICE_TOKEN))

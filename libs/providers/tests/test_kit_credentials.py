@@ -42,6 +42,10 @@ async def test_fake_hands_out_what_was_put_and_raises_what_was_set() -> None:
     with pytest.raises(NeedsReauthorisationError):
         await fake.access("acme", "c1")
     assert fake.calls == [("acme", "c1"), ("globex", "c1"), ("acme", "c1")]
+    await fake.refused("acme", "c1", "401")
+    assert fake.refusals == [("acme", "c1", "401")]
+    with pytest.raises(UnknownCredentialError):
+        await fake.refused("globex", "c1", "401")
 
 
 @dataclass(frozen=True, slots=True)

@@ -194,3 +194,29 @@ async def test_keyed_by_workspace_and_connection() -> None:
 def test_a_secret_does_not_show_in_its_repr() -> None:
     assert "k-123" not in repr(Secret("k-123"))
     assert "k-123" not in repr(NewCredential(WS, "k1", "keyed", Secret("k-123")))
+
+
+async def test_a_refused_key_needs_reauthorisation_until_rotated() -> None:
+    w = World()
+    await w.owner.put(NewCredential(WS, "k1", "keyed", Secret("revoked-key")))
+    status = await w.owner.refused(WS, "k1", "keyed answered 401: invalid API key")
+    assert (status.state, status.last_error) == (
+        "needs_reauthorisation",
+        "keyed answered 401: invalid API key",
+    )
+    with pytest.raises(ConflictError, match="invalid API key"):
+        await w.owner.access(WS, "k1")
+    await w.owner.rotate(WS, "k1", Secret("new-key"))
+    assert (await w.owner.access(WS, "k1")).credential == "new-key"
+    with pytest.raises(NotFoundError):
+        await w.owner.refused(OTHER_WS, "k1", "401")
+
+
+async def test_a_refused_access_token_is_refreshed_on_the_next_access() -> None:
+    w = World()
+    first = await w.connect_oauth(expires_in_s=3600)
+    status = await w.owner.refused(WS, "c1", "rotating answered 401")
+    assert status.state == "ok"
+    granted = await w.owner.access(WS, "c1")
+    assert w.endpoint.refreshed_with == [first.refresh_token]
+    assert granted.credential != first.access_token

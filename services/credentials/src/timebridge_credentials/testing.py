@@ -74,6 +74,22 @@ class InMemoryCredentialStore:
     async def delete(self, workspace_id: str, connection_id: str) -> bool:
         return self.rows.pop((workspace_id, connection_id), None) is not None
 
+    async def refused(
+        self, workspace_id: str, connection_id: str, reason: str, now: dt.datetime
+    ) -> Status | None:
+        found = self.rows.get((workspace_id, connection_id))
+        if found is None:
+            return None
+        secret = found.secret
+        status = replace(found.status, last_error=reason, last_error_at=now, updated_at=now)
+        if isinstance(secret, Tokens):
+            secret = replace(secret, expires_at=min(secret.expires_at, now))
+            status = replace(status, expires_at=secret.expires_at)
+        else:
+            status = replace(status, state="needs_reauthorisation")
+        self.rows[(workspace_id, connection_id)] = replace(found, secret=secret, status=status)
+        return status
+
     async def statuses(self, workspace_id: str) -> list[Status]:
         return [row.status for (ws, _), row in sorted(self.rows.items()) if ws == workspace_id]
 

@@ -106,6 +106,12 @@ class CredentialSource(Protocol):
 
     async def access(self, workspace_id: str, connection_id: str) -> Access: ...
 
+    async def refused(self, workspace_id: str, connection_id: str, reason: str) -> None:
+        """Report that the provider refused the access handed out (its 401), so health shows
+        it: a key then needs re-authorisation, an OAuth token is refreshed on the next access.
+        ``reason`` is shown to admins: the provider's answer, never a secret."""
+        ...
+
 
 class _Answer(BaseModel):
     credential: str
@@ -165,16 +171,37 @@ class HttpCredentialSource:
         self._cache[key] = _Cached(access, until)
         return access
 
+    async def refused(self, workspace_id: str, connection_id: str, reason: str) -> None:
+        self.forget(workspace_id, connection_id)
+        url = f"{self._connection_url(workspace_id, connection_id)}/refused"
+        what = f"reporting the refused credential of {workspace_id}/{connection_id}"
+        started = self._clock()
+        try:
+            response = await self._http.post(
+                url, json={"reason": reason[:500]}, headers=self._headers(), timeout=self._timeout
+            )
+        except httpx.HTTPError as exc:
+            raise TransientError(f"{what}: credentials service unreachable ({exc!r})") from exc
+        if response.status_code == 404:
+            raise UnknownCredentialError(f"{what}: {_detail(response)}")
+        if response.status_code != 200:
+            wait = parse_retry_after(response.headers.get("retry-after"), started)
+            raise TransientError(
+                f"{what}: credentials service answered {response.status_code}", retry_after=wait
+            )
+
+    def _connection_url(self, workspace_id: str, connection_id: str) -> str:
+        return f"{self._base_url}/v1/workspaces/{workspace_id}/connections/{connection_id}"
+
+    def _headers(self) -> dict[str, str]:
+        return {"authorization": f"Bearer {self._token.get_secret_value()}"}
+
     async def _ask(self, workspace_id: str, connection_id: str) -> _Answer:
-        url = f"{self._base_url}/v1/workspaces/{workspace_id}/connections/{connection_id}/access"
+        url = f"{self._connection_url(workspace_id, connection_id)}/access"
         started = self._clock()
         what = f"the credential of {workspace_id}/{connection_id}"
         try:
-            response = await self._http.post(
-                url,
-                headers={"authorization": f"Bearer {self._token.get_secret_value()}"},
-                timeout=self._timeout,
-            )
+            response = await self._http.post(url, headers=self._headers(), timeout=self._timeout)
         except httpx.HTTPError as exc:
             raise TransientError(f"{what}: credentials service unreachable ({exc!r})") from exc
         status = response.status_code
@@ -207,10 +234,11 @@ def _detail(response: httpx.Response) -> str:
 @dataclass
 class FakeCredentialSource:
     """An in-memory :class:`CredentialSource` for unit tests: set accesses or failures per
-    connection; ``calls`` records every request in order."""
+    connection; ``calls`` records every request in order, ``refusals`` every reported refusal."""
 
     accesses: dict[tuple[str, str], Access | Exception] = field(default_factory=dict)
     calls: list[tuple[str, str]] = field(default_factory=list)
+    refusals: list[tuple[str, str, str]] = field(default_factory=list)
 
     def put(
         self,
@@ -235,3 +263,8 @@ class FakeCredentialSource:
         if isinstance(found, Exception):
             raise found
         return found
+
+    async def refused(self, workspace_id: str, connection_id: str, reason: str) -> None:
+        if (workspace_id, connection_id) not in self.accesses:
+            raise UnknownCredentialError(f"no credential for {workspace_id}/{connection_id}")
+        self.refusals.append((workspace_id, connection_id, reason))

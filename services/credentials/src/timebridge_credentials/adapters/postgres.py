@@ -112,6 +112,23 @@ class PostgresCredentialStore:
         )
         return [_status(r) for r in rows]
 
+    async def refused(
+        self, workspace_id: str, connection_id: str, reason: str, now: dt.datetime
+    ) -> Status | None:
+        row = await self._pool.fetchrow(
+            "UPDATE credentials SET state = CASE WHEN kind = 'api_key'"  # noqa: S608 - constant
+            " THEN 'needs_reauthorisation' ELSE state END,"
+            " expires_at = CASE WHEN kind = 'oauth2' THEN LEAST(expires_at, $4) END,"
+            " last_error = $3, last_error_at = $4, updated_at = $4"
+            " WHERE workspace_id = $1 AND connection_id = $2"
+            f" RETURNING {_COLUMNS}",
+            workspace_id,
+            connection_id,
+            reason,
+            now,
+        )
+        return None if row is None else _status(row)
+
     def _open(self, row: asyncpg.Record) -> StoredCredential:
         ws, cid = row["workspace_id"], row["connection_id"]
         try:

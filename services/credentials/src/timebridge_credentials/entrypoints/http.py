@@ -73,6 +73,12 @@ class RotateIn(_In):
     extra: Extra | None = None
 
 
+class RefusedIn(_In):
+    reason: str = Field(
+        min_length=1, max_length=500, description="What the provider answered (no secret)"
+    )
+
+
 class StatusOut(BaseModel):
     connection_id: str
     provider: str
@@ -175,6 +181,17 @@ def credentials_router(owner: CredentialOwner, guards: Guards) -> APIRouter:
         secret = _secret(body.credential, dt.datetime.now(dt.UTC))
         rotated = await owner.rotate(workspace_id, connection_id, secret, extra=body.extra)
         return _status_out(rotated)
+
+    @router.post(
+        "/{connection_id}/refused",
+        summary="Report that the provider refused the credential handed out (services only)",
+        dependencies=service,
+        responses=refusals(401, 404, 422),
+    )
+    async def refused(
+        workspace_id: WorkspaceIdPath, connection_id: ConnectionIdPath, body: RefusedIn
+    ) -> StatusOut:
+        return _status_out(await owner.refused(workspace_id, connection_id, body.reason))
 
     @router.delete(
         "/{connection_id}",

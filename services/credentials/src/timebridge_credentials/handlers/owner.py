@@ -99,6 +99,23 @@ class CredentialOwner:
             raise NotFoundError(f"no credential for connection {connection_id}")
         log.info("credential deleted", workspace_id=workspace_id, connection_id=connection_id)
 
+    async def refused(self, workspace_id: str, connection_id: str, reason: str) -> Status:
+        """A service's report that the provider refused the credential it was handed (401):
+        a key then needs re-authorisation (health shows it, access answers 409 until it is
+        rotated); an OAuth access token is refreshed on the next access, and a refresh token
+        the provider refuses too marks the connection then."""
+        status = await self._store.refused(workspace_id, connection_id, reason, self._clock())
+        if status is None:
+            raise NotFoundError(f"no credential for connection {connection_id}")
+        log.warning(
+            "provider refused the credential",
+            workspace_id=workspace_id,
+            connection_id=connection_id,
+            reason=reason,
+            state=status.state,
+        )
+        return status
+
     async def health(self, workspace_id: str) -> list[Status]:
         return await self._store.statuses(workspace_id)
 

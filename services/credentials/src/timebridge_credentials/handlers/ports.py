@@ -40,6 +40,13 @@ class CredentialStore(Protocol):
 
     async def statuses(self, workspace_id: str) -> list[Status]: ...
 
+    async def refused(
+        self, workspace_id: str, connection_id: str, reason: str, now: dt.datetime
+    ) -> Status | None:
+        """The provider refused the credential: a key needs re-authorisation; an OAuth access
+        token counts as expired (the next access refreshes it). None: no such credential."""
+        ...
+
 
 class TokenEndpoints(Protocol):
     def endpoint(self, provider: str) -> TokenEndpoint:

@@ -21,6 +21,7 @@ from fastapi import FastAPI
 from timebridge_sandboxes.core import CoreState, Subscription, create_core_sandbox
 from timebridge_sandboxes.everhour import EverhourState, create_everhour_sandbox
 from timebridge_sandboxes.freshbooks import FreshBooksState, create_freshbooks_sandbox
+from timebridge_sandboxes.harvest import create_harvest_sandbox, demo_harvest
 from timebridge_sandboxes.quickbooks import (
     QuickBooksState,
     WebhookTarget,
@@ -117,6 +118,15 @@ def add_xero_command(commands: "argparse._SubParsersAction[argparse.ArgumentPars
     )
 
 
+def add_harvest_command(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    harvest = commands.add_parser("harvest", help="the Harvest API v2 look-alike (polled)")
+    harvest.add_argument("--port", type=int, default=9106)
+    harvest.add_argument("--host", default="127.0.0.1")
+    harvest.add_argument("--token", default="sandbox-harvest-token")
+    harvest.add_argument("--member-token", default="sandbox-harvest-member-token")
+    harvest.add_argument("--account-id", default="1000001")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="timebridge-sandbox", description=__doc__)
     commands = parser.add_subparsers(dest="provider", required=True)
@@ -152,6 +162,7 @@ def main(argv: list[str] | None = None) -> None:
     quickbooks.add_argument("--webhook-url", help="the app's webhook endpoint")
     quickbooks.add_argument("--verifier-token", default="sandbox-quickbooks-verifier")
     add_xero_command(commands)
+    add_harvest_command(commands)
     args = parser.parse_args(argv)
     app: FastAPI
     if args.provider == "freshbooks":
@@ -160,6 +171,8 @@ def main(argv: list[str] | None = None) -> None:
         app = quickbooks_app(args)
     elif args.provider == "xero":
         app = create_xero_sandbox(demo_xero(args.client_id, args.client_secret, args.redirect_uri))
+    elif args.provider == "harvest":
+        app = create_harvest_sandbox(demo_harvest(args.token, args.member_token, args.account_id))
     elif args.provider == "everhour":
         app = create_everhour_sandbox(demo_everhour(args.api_key, args.member_api_key))
     else:

@@ -13,6 +13,7 @@ from timebridge_providers.kit.registry import Provider, Registry
 MODULES: tuple[str, ...] = (
     "timebridge_providers.core",
     "timebridge_providers.everhour",
+    "timebridge_providers.harvest",
     "timebridge_providers.quickbooks",
     "timebridge_providers.xero",
     "timebridge_providers.freshbooks",

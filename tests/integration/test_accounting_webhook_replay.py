@@ -18,18 +18,17 @@ import asyncpg
 import httpx
 import pytest
 from pydantic import SecretStr
+from timebridge_providers.freshbooks.webhooks import webhook_signature
 
 from timebridge_common.crypto import SecretBox
 from timebridge_common.events import AccountingChangeNotified
 from timebridge_common.outbound.http import RetryPolicy
 from timebridge_common.testing import LazyApp, end_offsets, in_memory_tracing, read_topic, wait_for
-from timebridge_invoice_export.adapters.freshbooks import webhook_signature
 from timebridge_invoice_export.adapters.tools import ProductionTools
 from timebridge_invoice_export.bootstrap import InvoiceExport
 from timebridge_invoice_export.bootstrap import bootstrap as bootstrap_invoice_export
 from timebridge_invoice_export.config import AccountingApp
 from timebridge_invoice_export.config import Settings as InvoiceSettings
-from timebridge_invoice_export.domain.accounting import Provider
 from timebridge_sandboxes import freshbooks as fb_sandbox
 from timebridge_sandboxes import quickbooks as qbo_sandbox
 from timebridge_sandboxes.faults import Faults, RateLimit
@@ -101,7 +100,7 @@ async def rig(
     }
     sent: dict[str, list[httpx.Request]] = {}
 
-    def tool_http(provider: Provider) -> httpx.AsyncClient:
+    def tool_http(provider: str) -> httpx.AsyncClient:
         async def record(request: httpx.Request) -> None:
             sent.setdefault(provider, []).append(request)
 
@@ -135,7 +134,7 @@ async def rig(
         await invoice_export.runtime.stop()
 
 
-async def _connect(rig: Rig, provider: Provider) -> str:
+async def _connect(rig: Rig, provider: str) -> str:
     """An admin's consent in the tool, then Timebridge's callback (the use cases, no Core)."""
     connections = rig.invoice_export.connections
     started = await connections.authorize(unique("ws"), provider, "u_admin")

@@ -23,26 +23,26 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
+from timebridge_providers.freshbooks.webhooks import verify_webhook
+from timebridge_providers.freshbooks.wire import SIGNATURE_HEADER
+from timebridge_providers.kit.accounting import CLOCK_SKEW
 
 from timebridge_common.outbound.http import Budgets, ProviderError, RequestBudget, RetryPolicy
-from timebridge_invoice_export.adapters.freshbooks import SIGNATURE_HEADER, verify_webhook
-from timebridge_invoice_export.adapters.tools import CLOCK_SKEW, ProductionTools
+from timebridge_invoice_export.adapters.tools import ProductionTools
 from timebridge_invoice_export.config import FRESHBOOKS, QUICKBOOKS, XERO, AccountingApp, Settings
 from timebridge_invoice_export.domain.accounting import (
     Address,
     ExportDraft,
     ExportLine,
-    Provider,
     TaxDetails,
     Tenant,
     ToolClient,
     ToolInvoice,
 )
 from timebridge_invoice_export.handlers.ports import (
-    AccessToken,
     AccountingTool,
+    Consent,
     NotConfiguredError,
-    OAuthFlow,
     ToolConnection,
 )
 from timebridge_sandboxes import freshbooks as fb_sandbox
@@ -61,7 +61,7 @@ INVOICE_ID = "inv_01JD7Q4W8M"
 NOTE = "Timebridge invoice inv_01JD7Q4W8M, November"
 TOTAL = Decimal("297.49")
 """1.5 h x 120.00 + 0.75 h x 99.99 (74.9925, rounded) + one 42.50 expense."""
-UNCONFIGURED: dict[Provider, AccountingApp] = {
+UNCONFIGURED: dict[str, AccountingApp] = {
     "quickbooks": QUICKBOOKS,
     "xero": XERO,
     "freshbooks": FRESHBOOKS,
@@ -95,13 +95,6 @@ def draft(client_id: str, invoice_id: str = INVOICE_ID) -> ExportDraft:
     )
 
 
-def bearer(token: str) -> AccessToken:
-    async def get() -> str:
-        return token
-
-    return get
-
-
 class FakeBudgets(Budgets):
     """The process's budgets, one per key as in production, waiting on fake time."""
 
@@ -123,7 +116,7 @@ class FakeBudgets(Budgets):
 class Rig:
     """One sandbox, the tools pointed at it, and every request and answer they exchanged."""
 
-    provider: Provider
+    provider: str
     app: AccountingApp
     fake: FakeTime
     faults: Faults
@@ -136,7 +129,7 @@ class Rig:
     def __post_init__(self) -> None:
         self.budgets = FakeBudgets(self.fake)
 
-    def http(self, provider: Provider) -> httpx.AsyncClient:
+    def http(self, provider: str) -> httpx.AsyncClient:
         assert provider == self.provider
 
         async def on_request(request: httpx.Request) -> None:
@@ -160,11 +153,9 @@ class Rig:
 
     def tools(self, **options: Any) -> ProductionTools:
         apps = UNCONFIGURED | {self.provider: self.app}
-        return ProductionTools(
-            apps["quickbooks"], apps["xero"], apps["freshbooks"], **(self.options() | options)
-        )
+        return ProductionTools(apps, **(self.options() | options))
 
-    async def consent(self, flow: OAuthFlow, state: str = "st-1") -> dict[str, str]:
+    async def consent(self, flow: Consent, state: str = "st-1") -> dict[str, str]:
         """The admin is sent to the consent screen; the sandbox's user allows at once."""
         async with httpx.AsyncClient(transport=httpx.ASGITransport(self.sandbox)) as browser:
             answer = await browser.get(flow.authorize_url(REDIRECT, state))
@@ -182,7 +173,7 @@ class Rig:
         connection = ToolConnection("conn-1", self.provider, self.tenant)
         self.sent.clear()
         self.answers.clear()
-        return tools.tool(connection, bearer(tokens.access_token)), tokens.access_token
+        return tools.tool(connection, tokens.access_token), tokens.access_token
 
     async def admin(self, method: str, path: str, body: Any = None) -> Any:
         """What a user does in the tool's screens (the sandbox's admin API)."""
@@ -254,8 +245,8 @@ def qbo() -> QboRig:
 
 
 async def test_unconfigured_tools_name_the_settings_to_set() -> None:
-    tools = ProductionTools(QUICKBOOKS, XERO, FRESHBOOKS)
-    expected: tuple[tuple[Provider, str], ...] = (
+    tools = ProductionTools(UNCONFIGURED)
+    expected: tuple[tuple[str, str], ...] = (
         ("quickbooks", "TB_QUICKBOOKS__CLIENT_ID"),
         ("xero", "TB_XERO__CLIENT_SECRET"),
         ("freshbooks", "TB_FRESHBOOKS__CLIENT_ID"),
@@ -263,15 +254,14 @@ async def test_unconfigured_tools_name_the_settings_to_set() -> None:
     for provider, variable in expected:
         with pytest.raises(NotConfiguredError, match=variable):
             tools.oauth(provider, REDIRECT)
+    with pytest.raises(NotConfiguredError, match="not an accounting tool"):
+        tools.oauth("nope", REDIRECT)
     await tools.aclose()
-    with pytest.raises(TypeError):
-        ProductionTools(QUICKBOOKS, XERO)
 
 
 async def test_quickbooks_consent_names_the_realm_and_its_token_works(qbo: QboRig) -> None:
     tools = qbo.tools()
     flow = tools.oauth("quickbooks", REDIRECT)
-    assert flow.provider == "quickbooks"
     assert flow.authorize_url(REDIRECT, "st-9").startswith(f"{BASE}/connect/oauth2?client_id=")
     callback = await qbo.consent(flow, "st-9")
     assert (callback["state"], callback["realmId"]) == ("st-9", qbo.tenant)
@@ -282,7 +272,7 @@ async def test_quickbooks_consent_names_the_realm_and_its_token_works(qbo: QboRi
         await flow.tenants(tokens, {"code": callback["code"], "state": "st-9"})
 
     qbo.customer("Globex Corporation")
-    tool = tools.tool(ToolConnection("c-1", "quickbooks", qbo.tenant), bearer(tokens.access_token))
+    tool = tools.tool(ToolConnection("c-1", "quickbooks", qbo.tenant), tokens.access_token)
     assert [c.name for c in await tool.active_clients()] == ["Globex Corporation"]
     assert qbo.sent[-1].headers["Authorization"] == f"Bearer {tokens.access_token}"
 
@@ -645,7 +635,7 @@ async def test_xero_changes_report_renames_archives_and_invoices_read_at_least_o
 async def test_xero_export_looks_up_its_reference_and_creates_once_with_the_key(
     xero: XeroRig,
 ) -> None:
-    tool, _ = await xero.connect(xero.tools(xero_sales_account_code="200"))
+    tool, _ = await xero.connect(xero.tools(extras={"xero": {"account_code": "200"}}))
     acme = xero.contact("Acme Corp")
     xero.faults.lose_next_responses(1, delay_s=6.0)
     exported = await tool.export(draft(acme))
@@ -711,7 +701,7 @@ async def test_xero_export_looks_up_its_reference_and_creates_once_with_the_key(
 async def test_xero_invoice_follows_edits_approval_payments_voiding_and_deletion(
     xero: XeroRig,
 ) -> None:
-    tool, token = await xero.connect(xero.tools(xero_sales_account_code="200"))
+    tool, token = await xero.connect(xero.tools(extras={"xero": {"account_code": "200"}}))
     acme = xero.contact("Acme Corp")
     exported = await tool.export(draft(acme))
     invoice_id = exported.external_id
@@ -764,8 +754,8 @@ async def test_xero_clients_of_one_tenant_share_its_budget_and_five_call_slots(
     other_tenant = xero.state.add_tenant("Globex Holdings")
     tools = xero.tools()
     first, token = await xero.connect(tools)
-    second = tools.tool(ToolConnection("conn-2", "xero", xero.tenant), bearer(token))
-    tools.tool(ToolConnection("conn-3", "xero", other_tenant), bearer(token))
+    second = tools.tool(ToolConnection("conn-2", "xero", xero.tenant), token)
+    tools.tool(ToolConnection("conn-3", "xero", other_tenant), token)
     assert list(xero.budgets.made) == [("xero", BASE, xero.tenant), ("xero", BASE, other_tenant)]
 
     xero.faults.slow_down(0.2)

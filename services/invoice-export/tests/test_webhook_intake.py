@@ -5,10 +5,10 @@ import datetime as dt
 
 import pytest
 from fastapi import HTTPException
+from timebridge_providers.freshbooks.webhooks import signed_message, webhook_signature
+from timebridge_providers.quickbooks import webhooks as quickbooks
 
 from timebridge_common.refusals import InvalidError
-from timebridge_invoice_export.adapters import quickbooks
-from timebridge_invoice_export.adapters.freshbooks import signed_message, webhook_signature
 from timebridge_invoice_export.entrypoints.webhooks_http import _form
 from timebridge_invoice_export.handlers.notifications import _checked
 

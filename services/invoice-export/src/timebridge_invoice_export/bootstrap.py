@@ -43,6 +43,14 @@ def _utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def _webhook_url(tools: AccountingTools, base: str, provider: str, connection_id: str) -> str:
+    """Where the tool delivers webhooks: per connection, or one endpoint per tool."""
+    spec = tools.webhooks(provider)
+    if spec is not None and spec.scope == "connection":
+        return f"{base}/v1/webhooks/{provider}/{connection_id}"
+    return f"{base}/v1/webhooks/{provider}"
+
+
 @dataclass
 class InvoiceExport:
     settings: Settings
@@ -101,12 +109,11 @@ def bootstrap(
         connections,
         sync,
         publisher,
-        quickbooks_verifier=settings.quickbooks.webhook_secret.get_secret_value(),
-        xero_webhook_key=settings.xero.webhook_secret.get_secret_value(),
+        tools=tools,
         publish_timeout_s=settings.publish_timeout_s,
         window=replay.PostgresReplayWindow(runtime.pool),
         verifications=verifications,
-        freshbooks_window_s=settings.freshbooks_replay_window_s,
+        connection_window_s=settings.connection_webhook_window_s,
         clock=clock,
     )
     poller = Poller(
@@ -114,10 +121,8 @@ def bootstrap(
         connections,
         sync,
         invoices,
-        webhook_url=lambda provider, connection_id: (
-            f"{base}/v1/webhooks/{provider}/{connection_id}"
-            if provider == "freshbooks"
-            else f"{base}/v1/webhooks/{provider}"
+        webhook_url=lambda provider, connection_id: _webhook_url(
+            tools, base, provider, connection_id
         ),
         interval_s=settings.poll_interval_s,
         tick_s=settings.poll_tick_s,

@@ -95,3 +95,26 @@ class Settings(BaseSettings, ServiceSettings):
     oauth_state_ttl_s: int = Field(
         default=900, gt=0, description="How long an admin may take on a tool's consent screen"
     )
+
+    def accounting_apps(self) -> dict[str, AccountingApp]:
+        """Timebridge's app at each accounting tool, by provider name (the registry's)."""
+        return {"quickbooks": self.quickbooks, "xero": self.xero, "freshbooks": self.freshbooks}
+
+    def tool_extras(self) -> dict[str, dict[str, str]]:
+        """What each tool's sessions carry besides the company (``Access.extra``): the items
+        QuickBooks lines are booked on, the account code of Xero lines."""
+        extras: dict[str, dict[str, str]] = {
+            "quickbooks": {
+                "time_item": self.quickbooks_hours_item,
+                "expense_item": self.quickbooks_expenses_item,
+            },
+        }
+        if self.xero_sales_account_code:
+            extras["xero"] = {"account_code": self.xero_sales_account_code}
+        return extras
+
+    @property
+    def connection_webhook_window_s(self) -> float:
+        """How long an identical signed notice of a per-connection webhook (FreshBooks) is a
+        replay."""
+        return self.freshbooks_replay_window_s

@@ -3,12 +3,11 @@
 from collections.abc import Callable
 
 from timebridge_providers.core.client import CoreClient
+from timebridge_providers.installed import registry
 
 from timebridge_common.connections import ConnectionCopies
 from timebridge_common.errors import TransientError
 from timebridge_invoice_export.handlers.billing import CoreProject
-
-CORE = "core"
 
 
 class CoreDirectory:
@@ -17,11 +16,11 @@ class CoreDirectory:
         self._core = core
 
     async def base_url(self, workspace_id: str) -> str | None:
-        found = await self._copies.connected(workspace_id, CORE)
+        found = await self._copies.connected(workspace_id, registry().home().name)
         return found[0].base_url if found else None
 
     async def projects(self, workspace_id: str) -> list[CoreProject]:
-        found = await self._copies.connected(workspace_id, CORE)
+        found = await self._copies.connected(workspace_id, registry().home().name)
         if not found:
             raise TransientError(f"no Core connection for workspace {workspace_id!r} (yet)")
         connection = found[0]

@@ -25,7 +25,7 @@ class PostgresVerifications:
 
     async def registering(self, connection_id: str, until: dt.datetime) -> None:
         await self._pool.execute(
-            "INSERT INTO freshbooks_verifications (connection_id, callback_id, expires_at)"
+            "INSERT INTO webhook_verifications (connection_id, callback_id, expires_at)"
             " VALUES ($1, $2, $3) ON CONFLICT (connection_id, callback_id)"
             " DO UPDATE SET expires_at = EXCLUDED.expires_at",
             connection_id,
@@ -35,7 +35,7 @@ class PostgresVerifications:
 
     async def registered(self, connection_id: str) -> None:
         await self._pool.execute(
-            "DELETE FROM freshbooks_verifications WHERE connection_id = $1 AND callback_id = $2",
+            "DELETE FROM webhook_verifications WHERE connection_id = $1 AND callback_id = $2",
             connection_id,
             REGISTERING,
         )
@@ -45,13 +45,13 @@ class PostgresVerifications:
         attempt budget; the verifier held for it, if one was posted before, is handed back."""
         async with self._pool.acquire() as conn, conn.transaction():
             sealed = await conn.fetchval(
-                "SELECT verifier_enc FROM freshbooks_verifications"
+                "SELECT verifier_enc FROM webhook_verifications"
                 " WHERE connection_id = $1 AND callback_id = $2 FOR UPDATE",
                 connection_id,
                 callback_id,
             )
             await conn.execute(
-                "INSERT INTO freshbooks_verifications"
+                "INSERT INTO webhook_verifications"
                 " (connection_id, callback_id, awaited, attempts, verifier_enc, expires_at)"
                 " VALUES ($1, $2, true, 0, NULL, $3) ON CONFLICT (connection_id, callback_id)"
                 " DO UPDATE SET awaited = true, attempts = 0, verifier_enc = NULL,"
@@ -70,7 +70,7 @@ class PostgresVerifications:
         """Take one of the awaited callback's attempts; False when it is not awaited (any more)
         or its attempts are spent."""
         taken = await self._pool.fetchval(
-            "UPDATE freshbooks_verifications SET attempts = attempts + 1"
+            "UPDATE webhook_verifications SET attempts = attempts + 1"
             " WHERE connection_id = $1 AND callback_id = $2 AND awaited"
             " AND expires_at > $3 AND attempts < $4 RETURNING true",
             connection_id,
@@ -92,14 +92,14 @@ class PostgresVerifications:
         under way and fewer than ``max_held`` are kept; False otherwise (nothing kept)."""
         sealed = self._box.encrypt(verifier, context=_context(connection_id, callback_id))
         held = await self._pool.fetchval(
-            "INSERT INTO freshbooks_verifications"
+            "INSERT INTO webhook_verifications"
             " (connection_id, callback_id, awaited, verifier_enc, expires_at)"
-            " SELECT $1, $2, false, $3, r.expires_at FROM freshbooks_verifications r"
+            " SELECT $1, $2, false, $3, r.expires_at FROM webhook_verifications r"
             " WHERE r.connection_id = $1 AND r.callback_id = $5 AND r.expires_at > $4"
-            " AND (SELECT count(*) FROM freshbooks_verifications h WHERE h.connection_id = $1"
+            " AND (SELECT count(*) FROM webhook_verifications h WHERE h.connection_id = $1"
             "      AND NOT h.awaited AND h.callback_id <> $5) < $6"
             " ON CONFLICT (connection_id, callback_id) DO UPDATE"
-            " SET verifier_enc = EXCLUDED.verifier_enc WHERE NOT freshbooks_verifications.awaited"
+            " SET verifier_enc = EXCLUDED.verifier_enc WHERE NOT webhook_verifications.awaited"
             " RETURNING true",
             connection_id,
             callback_id,
@@ -112,7 +112,7 @@ class PostgresVerifications:
 
     async def done(self, connection_id: str, callback_id: str) -> None:
         await self._pool.execute(
-            "DELETE FROM freshbooks_verifications WHERE connection_id = $1 AND callback_id = $2",
+            "DELETE FROM webhook_verifications WHERE connection_id = $1 AND callback_id = $2",
             connection_id,
             callback_id,
         )
@@ -127,4 +127,4 @@ class PostgresVerifications:
         return bool(found)
 
     async def purge(self, now: dt.datetime) -> None:
-        await self._pool.execute("DELETE FROM freshbooks_verifications WHERE expires_at <= $1", now)
+        await self._pool.execute("DELETE FROM webhook_verifications WHERE expires_at <= $1", now)

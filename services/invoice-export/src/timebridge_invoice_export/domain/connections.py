@@ -17,7 +17,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Literal
 
-from timebridge_invoice_export.domain.accounting import Provider, Tenant
+from timebridge_invoice_export.domain.accounting import Tenant
 
 ConnectionStatus = Literal["choose_tenant", "connected", "needs_reauthorization", "disconnected"]
 
@@ -30,7 +30,7 @@ def new_connection_id() -> str:
 class AccountingConnection:
     connection_id: str
     workspace_id: str
-    provider: Provider
+    provider: str
     status: ConnectionStatus
     tenant_id: str | None
     tenant_name: str | None
@@ -42,7 +42,7 @@ class AccountingConnection:
     webhooks_registered_at: dt.datetime | None
     created_at: dt.datetime
     verified_webhooks: int = 0
-    """FreshBooks callbacks confirmed with their verifier (their deliveries can be checked)."""
+    # Per-connection webhook registrations (FreshBooks callbacks) confirmed with their verifier.
 
 
 def choose(tenants: tuple[Tenant, ...], wanted: str | None) -> Tenant | None:

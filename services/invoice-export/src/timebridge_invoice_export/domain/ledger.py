@@ -1,8 +1,9 @@
 """The billable ledger: Core's time entries, the hours of record that invoices bill.
 
-Invoices bill **Core's** entries (``TimeEntryLogged`` with ``source == "core"``). Core is the
-host work system: an entry logged in Core is billable whether or not a tracker accepted its copy,
-and an entry logged in Everhour reaches Core through the sync (as a Core entry that Timebridge
+Invoices bill the **home system's** entries (Core's: ``TimeEntryLogged`` whose ``source`` is the
+registry's home provider). Core is the host work system: an entry logged in Core is billable
+whether or not a tracker accepted its copy, and an entry logged in a tracker reaches Core through
+the sync (as a Core entry that Timebridge
 created), so every hour is in the ledger exactly once, in Core's ids (its projects, which are
 assigned to clients, and its users, who have rates). Tracker-side copies and echoes never enter
 it, so nothing is billed twice.
@@ -18,9 +19,14 @@ as if the invoice is deleted and the entry uninvoiced.
 import datetime as dt
 from dataclasses import dataclass
 
+from timebridge_providers.installed import registry
+
 from timebridge_common.events import TimeEntryLogged
 
-CORE = "core"
+
+def home() -> str:
+    """The home system's name (the source of the entries the ledger bills)."""
+    return registry().home().name
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +52,7 @@ class LedgerEntry:
 
 def ledger_entry(event: TimeEntryLogged) -> LedgerEntry | None:
     """The ledger's view of an observation; None for anything not a Core entry."""
-    if event.source != CORE:
+    if event.source != home():
         return None
     fields = event.entry
     return LedgerEntry(

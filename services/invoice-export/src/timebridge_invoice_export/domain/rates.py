@@ -1,8 +1,8 @@
 """Hourly rates, and which one applies to an hour of work.
 
-Rates are set per project, per user, or per user on one project (the Everhour guide: "hourly
-rates are set by project or user"). For an entry of user U on project P the rate that applies is
-the first that exists of:
+Rates are set per project, per user, or per user on one project (as the trackers' guides put
+it: "hourly rates are set by project or user"). For an entry of user U on project P the rate
+that applies is the first that exists of:
 
 1. U's rate on P (a person billed differently on one project),
 2. P's rate (the project bills every hour the same),

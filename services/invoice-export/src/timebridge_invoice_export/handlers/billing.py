@@ -10,7 +10,7 @@ from timebridge_common.errors import TransientError
 from timebridge_common.outbound.http import ProviderError
 from timebridge_common.refusals import ConflictError, InvalidError, NotFoundError, UpstreamError
 from timebridge_invoice_export.adapters.postgres import Store, Tx
-from timebridge_invoice_export.domain.accounting import PROVIDER_NAMES
+from timebridge_invoice_export.domain.accounting import title
 from timebridge_invoice_export.domain.clients import MirroredClient, archived
 from timebridge_invoice_export.domain.invoices import Expense
 from timebridge_invoice_export.domain.ledger import LedgerEntry
@@ -70,7 +70,7 @@ class Billing:
     async def delete_client(self, workspace_id: str, client_id: str) -> None:
         """Refused, always: the accounting article's "external clients can't be deleted"."""
         client = await self.client(workspace_id, client_id)
-        tool = PROVIDER_NAMES.get(client.provider, client.provider)
+        tool = title(client.provider)
         raise ConflictError(
             f"{client.name!r} comes from {tool}: it cannot be deleted in Timebridge, only archived"
             f" (POST .../clients/{client_id}/archive), or deleted in {tool}"

@@ -27,7 +27,7 @@ from timebridge_invoice_export.adapters.postgres import (
     Store,
     Tx,
 )
-from timebridge_invoice_export.domain.accounting import PROVIDER_NAMES, Provider
+from timebridge_invoice_export.domain.accounting import title
 from timebridge_invoice_export.domain.connections import (
     AccountingConnection,
     choose,
@@ -37,8 +37,8 @@ from timebridge_invoice_export.handlers.ports import (
     AccountingTool,
     AccountingTools,
     Clock,
+    Consent,
     NotConfiguredError,
-    OAuthFlow,
     ToolConnection,
 )
 
@@ -77,10 +77,10 @@ class Connections:
         self._tokens = PostgresTokenStore(store, clock)
         self._managers: dict[str, TokenManager] = {}
 
-    def redirect_uri(self, provider: Provider) -> str:
+    def redirect_uri(self, provider: str) -> str:
         return f"{self._base}/v1/oauth/{provider}/callback"
 
-    async def authorize(self, workspace_id: str, provider: Provider, admin: str) -> Authorization:
+    async def authorize(self, workspace_id: str, provider: str, admin: str) -> Authorization:
         flow = self._flow(provider)
         state = secrets.token_urlsafe(24)
         redirect = self.redirect_uri(provider)
@@ -91,9 +91,9 @@ class Connections:
             )
         return Authorization(flow.authorize_url(redirect, state), state, redirect, expires_at)
 
-    async def complete(self, provider: Provider, params: Mapping[str, str]) -> AccountingConnection:
+    async def complete(self, provider: str, params: Mapping[str, str]) -> AccountingConnection:
         """The tool's redirect: spend the state, exchange the code, find the companies."""
-        name = PROVIDER_NAMES[provider]
+        name = title(provider)
         if "error" in params:
             detail = params.get("error_description") or params["error"]
             raise InvalidError(f"{name} did not authorise Timebridge: {detail}")
@@ -212,30 +212,40 @@ class Connections:
         :class:`ToolUnusableError`; everything else passes through."""
         if connection.status != "connected" or connection.tenant_id is None:
             raise ToolUnusableError(
-                f"{PROVIDER_NAMES[connection.provider]} connection {connection.connection_id}"
+                f"{title(connection.provider)} connection {connection.connection_id}"
                 f" is {connection.status}"
             )
         manager = self._manager(connection.provider)
         target = ToolConnection(connection.connection_id, connection.provider, connection.tenant_id)
-        tool = self._tools.tool(target, manager.access_token(connection.connection_id))
+        try:
+            token = await manager.valid(connection.connection_id)
+        except (ReauthorizationNeededError, AuthenticationError) as exc:
+            raise await self._refused(connection, exc) from exc
+        except NoTokensError as exc:
+            raise ToolUnusableError(str(exc)) from exc
+        tool = self._tools.tool(target, token)
         try:
             yield tool
         except (ReauthorizationNeededError, AuthenticationError) as exc:
-            reason = (
-                f"{PROVIDER_NAMES[connection.provider]} no longer accepts Timebridge's"
-                f" authorisation ({exc}): connect it again"
-            )
-            async with self._store.tx() as tx:
-                await tx.set_connection_status(
-                    connection.connection_id, "needs_reauthorization", self._clock(), error=reason
-                )
-            raise ToolUnusableError(reason) from exc
+            raise await self._refused(connection, exc) from exc
         except NoTokensError as exc:
             raise ToolUnusableError(str(exc)) from exc
         finally:
             await tool.aclose()
 
-    def _manager(self, provider: Provider) -> TokenManager:
+    async def _refused(self, connection: AccountingConnection, exc: Exception) -> ToolUnusableError:
+        """Mark the connection ``needs_reauthorization``: the tool refused its consent."""
+        reason = (
+            f"{title(connection.provider)} no longer accepts Timebridge's"
+            f" authorisation ({exc}): connect it again"
+        )
+        async with self._store.tx() as tx:
+            await tx.set_connection_status(
+                connection.connection_id, "needs_reauthorization", self._clock(), error=reason
+            )
+        return ToolUnusableError(reason)
+
+    def _manager(self, provider: str) -> TokenManager:
         manager = self._managers.get(provider)
         if manager is None:
             endpoint = self._flow(provider).endpoint
@@ -244,7 +254,10 @@ class Connections:
             )
         return manager
 
-    def _flow(self, provider: Provider) -> OAuthFlow:
+    def _flow(self, provider: str) -> Consent:
+        if provider not in self._tools.names():
+            offered = ", ".join(sorted(self._tools.names()))
+            raise NotFoundError(f"no accounting tool {provider!r} (tools: {offered})")
         try:
             return self._tools.oauth(provider, self.redirect_uri(provider))
         except NotConfiguredError as exc:

@@ -28,7 +28,7 @@ from timebridge_common.events import (
 )
 from timebridge_common.refusals import ConflictError, InvalidError, NotFoundError
 from timebridge_invoice_export.adapters.postgres import Store, Tx
-from timebridge_invoice_export.domain.accounting import PROVIDER_NAMES, ExportDraft, ExportLine
+from timebridge_invoice_export.domain.accounting import ExportDraft, ExportLine, title
 from timebridge_invoice_export.domain.clients import MirroredClient
 from timebridge_invoice_export.domain.invoices import (
     Computed,
@@ -91,7 +91,7 @@ class Invoices:
             assert connection is not None
             if connection.status != "connected":
                 raise ConflictError(
-                    f"the {PROVIDER_NAMES[connection.provider]} connection of this client is"
+                    f"the {title(connection.provider)} connection of this client is"
                     f" {connection.status}"
                 )
             projects = [
@@ -185,7 +185,7 @@ class Invoices:
             assert connection is not None
             if connection.status != "connected":
                 raise ConflictError(
-                    f"the {PROVIDER_NAMES[connection.provider]} connection is"
+                    f"the {title(connection.provider)} connection is"
                     f" {connection.status}: connect it again first"
                 )
             await tx.release_unbillable(invoice_id)
@@ -333,9 +333,7 @@ class Invoices:
             invoice = await self._invoice(tx, workspace_id, invoice_id, lock=True)
             if invoice.status == "deleted":
                 return await self._view(tx, invoice_id)
-            refusal = deletion_refusal(
-                invoice.status, invoice.tool_status, PROVIDER_NAMES[invoice.provider]
-            )
+            refusal = deletion_refusal(invoice.status, invoice.tool_status, title(invoice.provider))
             if refusal is not None:
                 raise ConflictError(refusal)
             now = self._clock()
@@ -399,7 +397,7 @@ class Invoices:
 
 
 def _warnings(invoice: Invoice, changes: tuple[dict[str, Any], ...]) -> tuple[str, ...]:
-    tool = PROVIDER_NAMES[invoice.provider]
+    tool = title(invoice.provider)
     found: list[str] = []
     if invoice.amount_changed and invoice.tool_status not in ("deleted", "voided"):
         found.append(

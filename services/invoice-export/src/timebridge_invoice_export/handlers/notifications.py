@@ -1,9 +1,11 @@
 """The accounting tools' webhooks: verified, made durable in Kafka, then acted on.
 
-A receiver checks the tool's signature on the raw body before reading it (QuickBooks
-``intuit-signature`` and Xero ``x-xero-signature``: base64 HMAC-SHA256 of the body with the app's
-verifier token or webhook key; FreshBooks ``X-FreshBooks-Hmac-SHA256`` over the form fields with
-the callback's verifier). A valid delivery becomes one ``AccountingChangeNotified`` per record it
+How a tool signs and words its deliveries is its provider package's
+(:class:`~timebridge_providers.kit.ports.accounting.WebhookSpec`): per-app webhooks
+(QuickBooks ``intuit-signature``, Xero ``x-xero-signature``: an HMAC of the raw body under the
+app's secret, each notice naming its company and time) and per-connection ones (FreshBooks
+callbacks, signed with each callback's verifier). A receiver checks the signature on the raw
+body before reading it. A valid delivery becomes one ``AccountingChangeNotified`` per record it
 names, published with ``acks=all`` *before* the tool is answered ``200``: a delivery answered
 ``2xx`` is never lost, and a failure to publish is ``503`` so the tool delivers again. The
 consumer (:meth:`Notifications.handle`) reads the named record from the tool, since webhooks
@@ -31,47 +33,43 @@ from dataclasses import dataclass
 from typing import Literal
 
 import structlog
+from timebridge_providers.kit.ports.accounting import Notice, RegistrationCheck, WebhookSpec
 
 from timebridge_common.errors import InvalidMessageError
 from timebridge_common.events import AccountingChangeNotified, Envelope
 from timebridge_common.kafka.publisher import EventPublisher, publish_acknowledged
 from timebridge_common.refusals import InvalidError, NotFoundError, RefusedError
 from timebridge_common.webhooks.replay import ReplayWindow, publish_once
-from timebridge_invoice_export.adapters import freshbooks, quickbooks, xero
 from timebridge_invoice_export.adapters.postgres import Store
-from timebridge_invoice_export.domain.accounting import Provider
+from timebridge_invoice_export.domain.accounting import title
 from timebridge_invoice_export.handlers.connections import Connections, ToolUnusableError
-from timebridge_invoice_export.handlers.ports import Clock
+from timebridge_invoice_export.handlers.ports import AccountingTools, Clock
 from timebridge_invoice_export.handlers.sync import ToolSync
 from timebridge_invoice_export.handlers.verifications import CallbackVerifications
 
 log = structlog.get_logger(__name__)
 
-
 Entity = Literal["client", "invoice"]
-QUICKBOOKS_ENTITIES: dict[str, Entity] = {"Customer": "client", "Invoice": "invoice"}
-XERO_CATEGORIES: dict[str, Entity] = {"CONTACT": "client", "INVOICE": "invoice"}
-FRESHBOOKS_NOUNS: dict[str, Entity] = {"client": "client", "invoice": "invoice"}
 
 
 class UnauthenticatedError(RefusedError):
     status = 401
 
 
+# How old a change of a per-app webhook may be and still be acted on. Tools retry a delivery we
+# did not answer 2xx (Xero for 24 h, QuickBooks every 6 h on): anything older was missed by the
+# webhooks and is reconciled by the poll, so a signed delivery replayed later costs no read of
+# the tool. Older changes are acknowledged 200 with "ignored" and nothing published: a 4xx would
+# make the tool retry them forever (QuickBooks holds back later events, Xero disables the
+# subscription after 24 h).
 MAX_AGE = dt.timedelta(hours=24)
-"""How old a QuickBooks or Xero change may be and still be acted on. Both tools retry a delivery
-we did not answer 2xx (Xero for 24 h, QuickBooks every 6 h on): anything older was missed by
-the webhooks and is reconciled by the poll (change data capture / ``If-Modified-Since``), so a
-signed delivery replayed later costs no read of the tool. Older changes are acknowledged
-``200`` with ``ignored`` and nothing published: a 4xx would make the tool retry them forever
-(and QuickBooks hold back later events, Xero disable the subscription after 24 h)."""
 REPLAY_MARGIN = dt.timedelta(minutes=5)
 """Kept this much longer than the payload's age limit (clocks differ a little)."""
 
 
 @dataclass(frozen=True)
 class Delivery:
-    """What a receiver did with a delivery (the JSON answer of QuickBooks' and FreshBooks')."""
+    """What a receiver did with a delivery (the JSON answer of the receivers that answer one)."""
 
     status: Literal["accepted", "duplicate", "ignored", "verified", "held"]
     events: int = 0
@@ -105,6 +103,13 @@ def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def _parsed(spec: WebhookSpec, body: bytes) -> list[Notice] | RegistrationCheck:
+    try:
+        return spec.parse(body)
+    except InvalidMessageError as exc:
+        raise InvalidError(exc.reason) from exc
+
+
 class Notifications:
     def __init__(
         self,
@@ -113,70 +118,52 @@ class Notifications:
         sync: ToolSync,
         publisher: EventPublisher,
         *,
-        quickbooks_verifier: str,
-        xero_webhook_key: str,
+        tools: AccountingTools,
         publish_timeout_s: float,
         window: ReplayWindow,
         verifications: CallbackVerifications,
-        freshbooks_window_s: float,
+        connection_window_s: float,
         clock: Clock,
     ) -> None:
         self._store = store
         self._connections = connections
         self._sync = sync
         self._publisher = publisher
-        self._quickbooks_verifier = quickbooks_verifier
-        self._xero_key = xero_webhook_key
+        self._tools = tools
         self._timeout = publish_timeout_s
         self._window = window
         self._verifications = verifications
-        self._freshbooks_window = dt.timedelta(seconds=freshbooks_window_s)
+        self._connection_window = dt.timedelta(seconds=connection_window_s)
         self._clock = clock
 
-    async def quickbooks(self, body: bytes, signature: str | None) -> Delivery:
-        """One endpoint for every connected company (QuickBooks has one per app)."""
-        if not self._quickbooks_verifier:
+    def spec(self, provider: str, scope: Literal["app", "connection"]) -> WebhookSpec:
+        """How ``provider`` delivers webhooks of ``scope``; a 404 if it does not."""
+        spec = self._tools.webhooks(provider)
+        if spec is None or spec.scope != scope:
+            raise NotFoundError(f"no {scope} webhooks of an accounting tool {provider!r}")
+        return spec
+
+    async def app_delivery(self, provider: str, body: bytes, signature: str | None) -> Delivery:
+        """One endpoint for every connected company of a tool with per-app webhooks (answered
+        ``401`` unless the signature is right: a tool may check that a wrong one is refused)."""
+        spec = self.spec(provider, "app")
+        secret = self._tools.webhook_secret(provider)
+        if not secret:
             raise NotFoundError(
-                "QuickBooks webhooks are not configured (TB_QUICKBOOKS__WEBHOOK_SECRET)"
+                f"{title(provider)} webhooks are not configured"
+                f" (TB_{provider.upper()}__WEBHOOK_SECRET)"
             )
-        if not quickbooks.verify_webhook(self._quickbooks_verifier, body, signature):
-            raise UnauthenticatedError("intuit-signature does not sign this body")
-        try:
-            changes = quickbooks.parse_webhook(body)
-        except InvalidMessageError as exc:
-            raise InvalidError(exc.reason) from exc
-        notes = [
-            (c.realm_id, QUICKBOOKS_ENTITIES[c.entity], c.entity_id, c.operation, c.occurred_at)
-            for c in changes
-            if c.entity in QUICKBOOKS_ENTITIES
-        ]
-        return await self._timed("quickbooks", _digest(body), notes)
-
-    async def xero(self, body: bytes, signature: str | None) -> Delivery:
-        """Xero's intent-to-receive check and deliveries: ``401`` unless the signature is right
-        (Xero checks that a wrong one is refused), ``200`` with no body otherwise."""
-        if not self._xero_key:
-            raise NotFoundError("Xero webhooks are not configured (TB_XERO__WEBHOOK_SECRET)")
-        if not xero.verify_webhook(self._xero_key, body, signature):
-            raise UnauthenticatedError("x-xero-signature does not sign this body")
-        try:
-            payload = xero.parse_webhook(body)
-        except InvalidMessageError as exc:
-            raise InvalidError(exc.reason) from exc
+        if not spec.verify(secret, body, signature):
+            raise UnauthenticatedError(f"{spec.signature_header} does not sign this body")
+        parsed = _parsed(spec, body)
+        if isinstance(parsed, RegistrationCheck):
+            raise InvalidError(f"{title(provider)} registers no webhooks per company")
         notes: list[Note] = [
-            (
-                e.tenant_id,
-                XERO_CATEGORIES[e.event_category],
-                e.resource_id,
-                e.event_type,
-                e.event_date_utc,
-            )
-            for e in payload.events
-            if e.event_category in XERO_CATEGORIES
+            (n.tenant_id or "", n.entity, n.external_id, n.operation, n.occurred_at) for n in parsed
         ]
-        return await self._timed("xero", _digest(body), notes)
+        return await self._timed(provider, _digest(body), notes)
 
-    async def _timed(self, provider: Provider, key: str, notes: Sequence[Note]) -> Delivery:
+    async def _timed(self, provider: str, key: str, notes: Sequence[Note]) -> Delivery:
         """Publish the changes of a delivery whose payload carries their times: the stale ones
         are dropped (:data:`MAX_AGE`), the rest published once per delivery (the replay window,
         keyed by the SHA-256 of the signed body, kept until they would be stale too)."""
@@ -191,62 +178,55 @@ class Notifications:
         expires_at = max(now, newest) + MAX_AGE + REPLAY_MARGIN
         return await self._once(provider, key, expires_at, lambda: self._notify(provider, fresh))
 
-    async def freshbooks(
-        self, connection_id: str, fields: Sequence[tuple[str, str]], signature: str | None
+    async def connection_delivery(
+        self, provider: str, connection_id: str, body: bytes, signature: str | None
     ) -> Delivery:
-        """A callback of one connection: its verification, or a signed event."""
+        """A webhook of one connection (FreshBooks callbacks): its registration's verification,
+        or a signed event."""
+        spec = self.spec(provider, "connection")
         async with self._store.tx() as tx:
             connection = await tx.connection(connection_id)
             verifiers = [] if connection is None else await tx.webhook_verifiers(connection_id)
-        if connection is None or connection.provider != "freshbooks":
-            raise NotFoundError(f"no FreshBooks connection {connection_id}")
-        try:
-            delivery = freshbooks.WebhookDelivery.model_validate(dict(fields))
-        except ValueError as exc:
-            raise InvalidError(f"not a FreshBooks callback: {exc}") from exc
-        if delivery.verifier is not None:
-            if delivery.account_id is not None and delivery.account_id != connection.tenant_id:
-                raise InvalidError("the verification is for another FreshBooks account")
-            if not 0 < len(delivery.verifier) <= 200 or not delivery.verifier.isprintable():
+        if connection is None or connection.provider != provider:
+            raise NotFoundError(f"no {title(provider)} connection {connection_id}")
+        parsed = _parsed(spec, body)
+        if isinstance(parsed, RegistrationCheck):
+            if parsed.tenant_id is not None and parsed.tenant_id != connection.tenant_id:
+                raise InvalidError(f"the verification is for another {title(provider)} account")
+            if not 0 < len(parsed.verifier) <= 200 or not parsed.verifier.isprintable():
                 raise InvalidError("the verifier is not printable text of 1-200 characters")
             outcome = await self._verifications.posted(
-                connection, str(delivery.object_id), delivery.verifier
+                connection, parsed.registration_id, parsed.verifier
             )
             return Delivery("held" if outcome == "held" else "verified", 0, outcome)
-        if not any(freshbooks.verify_webhook(v, fields, signature) for v in verifiers):
-            raise UnauthenticatedError(f"{freshbooks.SIGNATURE_HEADER} does not sign this form")
-        noun, _, operation = delivery.name.partition(".")
-        if noun not in FRESHBOOKS_NOUNS:
-            return Delivery("ignored", 0, "this FreshBooks event is not followed")
-        _checked(
-            [
-                (
-                    connection_id,
-                    FRESHBOOKS_NOUNS[noun],
-                    str(delivery.object_id),
-                    operation or noun,
-                    None,
-                )
-            ]
+        if not any(spec.verify(v, body, signature) for v in verifiers):
+            raise UnauthenticatedError(f"{spec.signature_header} does not sign this form")
+        if not parsed:
+            return Delivery("ignored", 0, f"this {title(provider)} event is not followed")
+        notes = _checked(
+            [(connection_id, n.entity, n.external_id, n.operation, None) for n in parsed]
         )
-        event = AccountingChangeNotified(
-            workspace_id=connection.workspace_id,
-            connection_id=connection_id,
-            provider="freshbooks",
-            entity=FRESHBOOKS_NOUNS[noun],
-            external_id=str(delivery.object_id),
-            operation=operation or delivery.name,
-        )
+        events = [
+            AccountingChangeNotified(
+                workspace_id=connection.workspace_id,
+                connection_id=connection_id,
+                provider=provider,
+                entity=entity,
+                external_id=external_id,
+                operation=operation,
+            )
+            for _, entity, external_id, operation, _ in notes
+        ]
 
         async def publish() -> int:
-            await self._publish([event])
-            return 1
+            await self._publish(events)
+            return len(events)
 
-        # No time nor delivery id in FreshBooks' form: the key is the digest of what is signed,
-        # kept for the FreshBooks window (a genuine identical notice inside it is the poll's).
-        signed = freshbooks.signed_message(fields).encode()
-        expires_at = self._clock() + self._freshbooks_window
-        return await self._once(f"freshbooks:{connection_id}", _digest(signed), expires_at, publish)
+        # No time nor delivery id in such a delivery: the key is the digest of what is signed,
+        # kept for the window (a genuine identical notice inside it is the poll's).
+        expires_at = self._clock() + self._connection_window
+        key = _digest(spec.signed(body))
+        return await self._once(f"{provider}:{connection_id}", key, expires_at, publish)
 
     async def _once(
         self,
@@ -271,7 +251,7 @@ class Notifications:
             log.info("webhook replay acknowledged, not republished", receiver=receiver)
         return Delivery("accepted" if first else "duplicate", int(outcome))
 
-    async def _notify(self, provider: Provider, notes: Sequence[Note]) -> int:
+    async def _notify(self, provider: str, notes: Sequence[Note]) -> int:
         events: list[AccountingChangeNotified] = []
         async with self._store.tx() as tx:
             for tenant_id, entity, external_id, operation, occurred_at in notes:

@@ -30,6 +30,7 @@ from timebridge_common.outbound.http import ProviderError
 from timebridge_common.refusals import ConflictError, InvalidError
 from timebridge_invoice_export.adapters.postgres import Store
 from timebridge_invoice_export.adapters.verifications import PostgresVerifications
+from timebridge_invoice_export.domain.accounting import title
 from timebridge_invoice_export.domain.connections import AccountingConnection
 from timebridge_invoice_export.handlers.connections import Connections, ToolUnusableError
 from timebridge_invoice_export.handlers.ports import Clock
@@ -37,8 +38,8 @@ from timebridge_invoice_export.handlers.ports import Clock
 log = structlog.get_logger(__name__)
 
 AWAIT = dt.timedelta(hours=1)
-"""How long a callback FreshBooks returned to us awaits its verification (each poll that finds
-it unverified asks FreshBooks to post it again, and awaits it anew)."""
+# How long a callback the tool returned to us awaits its verification (each poll that finds it
+# unverified asks the tool to post it again, and awaits it anew).
 REGISTERING = dt.timedelta(minutes=2)
 MAX_ATTEMPTS = 3
 MAX_HELD = 10
@@ -81,7 +82,7 @@ class CallbackVerifications:
             try:
                 await self._confirm(connection, callback_id, verifier)
             except (InvalidError, TransientError) as exc:
-                log.warning("held FreshBooks verifier not confirmed", reason=str(exc))
+                log.warning("held webhook verifier not confirmed", reason=str(exc))
 
     async def posted(
         self, connection: AccountingConnection, callback_id: str, verifier: str
@@ -95,11 +96,12 @@ class CallbackVerifications:
             await self._confirm(connection, callback_id, verifier)
             return "verified"
         if await self._rows.hold(connection_id, callback_id, verifier, now, MAX_HELD):
-            log.info("FreshBooks verifier held", connection_id=connection_id, callback=callback_id)
+            log.info("webhook verifier held", connection_id=connection_id, callback=callback_id)
             return "held"
+        tool = title(connection.provider)
         raise ConflictError(
-            f"no verification of FreshBooks callback {callback_id} is awaited for connection"
-            f" {connection_id} (not one FreshBooks returned to us, already tried"
+            f"no verification of {tool} callback {callback_id} is awaited for connection"
+            f" {connection_id} (not one {tool} returned to us, already tried"
             f" {MAX_ATTEMPTS} times, or expired): nothing done"
         )
 
@@ -114,12 +116,14 @@ class CallbackVerifications:
         except ToolUnusableError as exc:
             raise InvalidError(str(exc)) from exc
         except ProviderError as exc:
-            raise InvalidError(f"FreshBooks refused this verification: {exc}") from exc
+            raise InvalidError(
+                f"{title(connection.provider)} refused this verification: {exc}"
+            ) from exc
         async with self._store.tx() as tx:
             await tx.add_webhook_verifier(connection.connection_id, callback_id, verifier)
         await self._rows.done(connection.connection_id, callback_id)
         log.info(
-            "FreshBooks callback verified",
+            "webhook callback verified",
             connection_id=connection.connection_id,
             callback=callback_id,
         )

@@ -22,6 +22,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
+from timebridge_providers.xero.client import XeroClient
+from timebridge_providers.xero.oauth import XeroTokens, authorize_url, connections, select_tenant
+from timebridge_providers.xero.webhooks import parse_webhook, verify_webhook
+from timebridge_providers.xero.wire import (
+    SIGNATURE_HEADER,
+    DraftInvoice,
+    Invoice,
+    LineItem,
+    TenantSelectionError,
+    WebhookPayload,
+)
 
 from timebridge_common.outbound.http import (
     AuthenticationError,
@@ -31,21 +42,6 @@ from timebridge_common.outbound.http import (
     RetryPolicy,
 )
 from timebridge_common.outbound.oauth import ReauthorizationNeededError, TokenManager, Tokens
-from timebridge_invoice_export.adapters.xero import (
-    SIGNATURE_HEADER,
-    DraftInvoice,
-    Invoice,
-    LineItem,
-    TenantSelectionError,
-    WebhookPayload,
-    XeroClient,
-    XeroTokens,
-    authorize_url,
-    connections,
-    parse_webhook,
-    select_tenant,
-    verify_webhook,
-)
 from timebridge_sandboxes.faults import Faults, RateLimit
 from timebridge_sandboxes.testing import FakeTime, TimeoutTransport, Traffic, provider_specs, serve
 from timebridge_sandboxes.xero import RATE_LIMIT, XeroState, create_xero_sandbox

@@ -20,6 +20,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
+from timebridge_providers.quickbooks.client import QuickBooksClient
+from timebridge_providers.quickbooks.oauth import QuickBooksTokens, authorize_url
+from timebridge_providers.quickbooks.webhooks import EntityChange, parse_webhook, verify_webhook
+from timebridge_providers.quickbooks.wire import (
+    DraftInvoice,
+    DraftLine,
+    DuplicateDocNumberError,
+    Invoice,
+    StaleObjectError,
+)
 
 from timebridge_common.outbound.http import (
     AuthenticationError,
@@ -32,19 +42,6 @@ from timebridge_common.outbound.oauth import (
     ReauthorizationNeededError,
     TokenManager,
     Tokens,
-)
-from timebridge_invoice_export.adapters.quickbooks import (
-    DraftInvoice,
-    DraftLine,
-    DuplicateDocNumberError,
-    EntityChange,
-    Invoice,
-    QuickBooksClient,
-    QuickBooksTokens,
-    StaleObjectError,
-    authorize_url,
-    parse_webhook,
-    verify_webhook,
 )
 from timebridge_sandboxes.faults import Faults, RateLimit
 from timebridge_sandboxes.quickbooks import (

@@ -15,6 +15,18 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
+from timebridge_providers.freshbooks.client import FreshBooksClient
+from timebridge_providers.freshbooks.oauth import FreshBooksTokens, authorize_url
+from timebridge_providers.freshbooks.webhooks import verify_webhook, webhook_signature
+from timebridge_providers.freshbooks.wire import (
+    SIGNATURE_HEADER,
+    InvoiceDraft,
+    InvoiceStatus,
+    Line,
+    Money,
+    VisState,
+    WebhookDelivery,
+)
 
 from timebridge_common.outbound.http import (
     AuthenticationError,
@@ -25,20 +37,6 @@ from timebridge_common.outbound.http import (
     RetryPolicy,
 )
 from timebridge_common.outbound.oauth import ReauthorizationNeededError, TokenManager, Tokens
-from timebridge_invoice_export.adapters.freshbooks import (
-    SIGNATURE_HEADER,
-    FreshBooksClient,
-    FreshBooksTokens,
-    InvoiceDraft,
-    InvoiceStatus,
-    Line,
-    Money,
-    VisState,
-    WebhookDelivery,
-    authorize_url,
-    verify_webhook,
-    webhook_signature,
-)
 from timebridge_sandboxes.faults import Faults, RateLimit
 from timebridge_sandboxes.freshbooks import RATE_LIMIT, FreshBooksState, create_freshbooks_sandbox
 from timebridge_sandboxes.testing import FakeTime, TimeoutTransport, Traffic, serve

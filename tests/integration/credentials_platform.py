@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 from timebridge_providers.core.client import CoreClient
+from timebridge_providers.kit.registry import Provider
 
 from timebridge_common.crypto import SecretBox
 from timebridge_common.events import ConnectionChanged, Envelope
@@ -104,8 +105,15 @@ class Platform:
     def box(self) -> SecretBox:
         return SecretBox(self.key)
 
-    async def instance(self, *, store_wrapper: Any = None) -> "Instance":
-        """A service process of its own (own pool, own runtime), served on a loopback port."""
+    async def instance(
+        self,
+        *,
+        store_wrapper: Any = None,
+        providers: tuple[Provider, ...] = (),
+        apps: dict[str, OAuthAppConfig] | None = None,
+    ) -> "Instance":
+        """A service process of its own (own pool, own runtime), served on a loopback port;
+        ``providers`` and ``apps`` add to the test providers and the token server's app."""
 
         def core_client(base_url: str, token: str) -> CoreClient:
             http = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.core_app))
@@ -121,7 +129,8 @@ class Platform:
             oauth_apps={
                 "rotating": OAuthAppConfig(
                     client_id=CLIENT_ID, client_secret=SecretStr(CLIENT_SECRET)
-                )
+                ),
+                **(apps or {}),
             },
         )
         token_http = httpx.AsyncClient()
@@ -132,7 +141,9 @@ class Platform:
             tracer_provider=in_memory_tracing("credentials")[0],
             core=core_client,
             registry=fake_registry(
-                fake_provider("keyed"), fake_provider("rotating", token_url=self.token_url)
+                fake_provider("keyed"),
+                fake_provider("rotating", token_url=self.token_url),
+                *providers,
             ),
             token_http=token_http,
         )

@@ -68,7 +68,8 @@ from timebridge_sandboxes.quickbooks.base import (
     fault_body,
     invalid,
 )
-from timebridge_sandboxes.quickbooks.routes import api, oauth
+from timebridge_sandboxes.quickbooks.oauth import oauth
+from timebridge_sandboxes.quickbooks.routes import api
 from timebridge_sandboxes.quickbooks.sandbox import Sandbox
 from timebridge_sandboxes.quickbooks.state import Delivery, QuickBooksState, WebhookTarget
 

@@ -1,28 +1,18 @@
-"""The routes Intuit serves: OAuth 2.0 (``/connect/oauth2``, ``/oauth2/v1/tokens/bearer``) and the
-Accounting API v3 under ``/v3/company/{realmId}`` (query, cdc, read, write)."""
+"""The Accounting API v3 under ``/v3/company/{realmId}``: query, cdc, read, write; and the
+dependency every route uses to reach the sandbox."""
 
-import base64
-import binascii
 import datetime as dt
-import hmac
 import json
-import secrets
 from typing import Annotated
-from urllib.parse import parse_qs, urlencode
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Header, Query, Request
-from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from timebridge_sandboxes.quickbooks.base import (
-    ACCESS_TOKEN_TTL,
     CDC_LOOKBACK,
-    CODE_TTL,
     COMPANY_ZONE,
     KINDS,
     PAGE_LIMIT,
-    REFRESH_TOKEN_TTL_S,
     REQUEST_ID_LIMIT,
-    SCOPE,
     STATUS_FAULTS,
     Company,
     Fault,
@@ -33,7 +23,6 @@ from timebridge_sandboxes.quickbooks.base import (
 from timebridge_sandboxes.quickbooks.elements import conform
 from timebridge_sandboxes.quickbooks.query import run_query
 from timebridge_sandboxes.quickbooks.sandbox import Sandbox
-from timebridge_sandboxes.quickbooks.state import App, Grant
 
 
 def _sandbox(request: Request) -> Sandbox:
@@ -71,7 +60,6 @@ def _caller(
 
 CompanyDep = Annotated[Company, Depends(_caller)]
 
-oauth = APIRouter(tags=["oauth"])
 api = APIRouter(prefix="/v3/company/{realm_id}")
 
 
@@ -80,88 +68,6 @@ def kind_of(resource: str) -> str:
     if kind is None:
         raise Fault(400, "2010", "Unsupported Operation", f"Resource {resource} not simulated")
     return kind
-
-
-@oauth.get("/connect/oauth2")
-async def authorize(
-    sandbox: SandboxDep,
-    *,
-    client_id: str,
-    redirect_uri: str,
-    response_type: str = "",
-    scope: str = "",
-    state: str = "",
-) -> Response:
-    """The seeded user consents at once and Intuit sends the browser back with a code."""
-    app = sandbox.state.apps.get(client_id)
-    if app is None or redirect_uri not in app.redirect_uris:
-        return JSONResponse({"error": "invalid_request"}, status_code=400)
-    answer: dict[str, str] = {"state": state}
-    realm = sandbox.state.consent_realm or next(iter(sandbox.state.companies), None)
-    if response_type != "code":
-        answer["error"] = "unsupported_response_type"
-    elif SCOPE not in scope.split():
-        answer["error"] = "invalid_scope"
-    elif realm is None:
-        answer["error"] = "access_denied"
-    else:
-        code = f"AB11{secrets.token_urlsafe(24)}"
-        expires = sandbox.state.now() + CODE_TTL
-        sandbox.state.codes[code] = Grant(client_id, realm, expires, redirect_uri)
-        answer |= {"code": code, "realmId": realm}
-    return RedirectResponse(f"{redirect_uri}?{urlencode(answer)}", status_code=302)
-
-
-def _client(sandbox: Sandbox, authorization: str | None) -> App | None:
-    scheme, _, encoded = (authorization or "").partition(" ")
-    try:
-        client_id, _, secret = base64.b64decode(encoded).decode().partition(":")
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-    app = sandbox.state.apps.get(client_id)
-    if scheme.lower() != "basic" or app is None:
-        return None
-    return app if hmac.compare_digest(app.client_secret, secret) else None
-
-
-@oauth.post("/oauth2/v1/tokens/bearer")
-async def token(
-    sandbox: SandboxDep,
-    request: Request,
-    authorization: Annotated[str | None, Header()] = None,
-) -> JSONResponse:
-    """Code exchange and refresh; a refresh token works once, then its successor does."""
-    app = _client(sandbox, authorization)
-    if app is None:
-        return JSONResponse({"error": "invalid_client"}, status_code=401)
-    try:
-        text = (await request.body()).decode()
-    except UnicodeDecodeError:
-        return JSONResponse({"error": "invalid_request"}, status_code=400)
-    form = {k: v[-1] for k, v in parse_qs(text).items()}
-    state, now = sandbox.state, sandbox.state.now()
-    grant_type = form.get("grant_type")
-    if grant_type == "authorization_code":
-        grant = state.codes.pop(form.get("code", ""), None)
-        valid = grant is not None and grant.redirect_uri == form.get("redirect_uri")
-    elif grant_type == "refresh_token":
-        grant = state.refresh_tokens.pop(form.get("refresh_token", ""), None)
-        valid = grant is not None
-    else:
-        return JSONResponse({"error": "unsupported_grant_type"}, status_code=400)
-    if not valid or grant is None or grant.client_id != app.client_id or grant.expires_at <= now:
-        return JSONResponse({"error": "invalid_grant"}, status_code=400)
-    access, refresh = state.issue_tokens(grant.realm_id, app.client_id)
-    return JSONResponse(
-        {
-            "token_type": "bearer",
-            "access_token": access,
-            "expires_in": int(ACCESS_TOKEN_TTL.total_seconds()),
-            "refresh_token": refresh,
-            "x_refresh_token_expires_in": REFRESH_TOKEN_TTL_S,
-        },
-        headers={"Cache-Control": "no-store"},
-    )
 
 
 @api.get("/query")

@@ -8,6 +8,7 @@ timebridge_sandboxes.quickbooks.xsd <xsd folder>`` (the schema itself stays in
 a client sends and the sandbox answers against the whole schema (:meth:`Schema.mistakes`).
 """
 
+import datetime as dt
 import json
 import sys
 import xml.etree.ElementTree as ET
@@ -90,19 +91,36 @@ class Schema:
 
 
 def _scalar_ok(kind: str, value: Any, enums: dict[str, list[str]]) -> bool:
+    """Is ``value`` one of ``kind``? An empty string stands for "not given", as QuickBooks
+    reads it."""
     if kind.startswith("enum:"):
-        return value in enums.get(kind, [])
+        return value in enums.get(kind, []) or value == ""
     if kind == "boolean":
         return isinstance(value, bool)
-    if kind in {"decimal", "integer"}:
-        if isinstance(value, bool):
-            return False
-        try:
-            number = Decimal(str(value))
-        except InvalidOperation:
-            return False
-        return kind == "decimal" or number == number.to_integral_value()
-    return isinstance(value, str | int | float) and not isinstance(value, bool)
+    if kind in {"date", "dateTime"}:
+        return isinstance(value, str) and (value == "" or _is_moment(kind, value))
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return False
+    return kind not in {"decimal", "integer"} or value == "" or _is_number(kind, value)
+
+
+def _is_number(kind: str, value: str | int | float) -> bool:
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        return False
+    return kind == "decimal" or number == number.to_integral_value()
+
+
+def _is_moment(kind: str, value: str) -> bool:
+    try:
+        if kind == "date":
+            dt.date.fromisoformat(value)
+        else:
+            dt.datetime.fromisoformat(value)
+    except ValueError:
+        return False
+    return kind != "date" or len(value) == 10
 
 
 class _Reader:
@@ -146,7 +164,8 @@ class _Reader:
                 found["value"] = self.kind(base)
         for element in node.iter(f"{XS}element"):
             if element.get("ref") == "IntuitObject":
-                found |= dict(self.objects)
+                many = element.get("maxOccurs") not in {None, "1"}
+                found |= {n: f"{t}[]" if many else t for n, t in self.objects.items()}
             elif element.get("name"):
                 kind = self.kind(element.get("type"))
                 many = element.get("maxOccurs") not in {None, "1"}

@@ -176,6 +176,8 @@ class CoreState:
     webhooks: dict[str, Subscription] = field(default_factory=dict)
     """Workspace -> where its webhooks go."""
     deliveries: list[Delivery] = field(default_factory=list)
+    page_cap: int | None = None
+    """A test's smaller largest page of time entries, so a few entries span pages."""
     _sequences: dict[str, int] = field(default_factory=dict)
     _last_stamp: dt.datetime = _NEVER
 
@@ -694,6 +696,7 @@ async def time_entries(
         and (updated_since is None or e.updated_at >= updated_since)
         and (ref is None or e.external_ref == ref)
     )
+    limit = min(limit, sandbox.state.page_cap or limit)
     return _page(found, _by_change, sandbox.entry_json, limit, cursor)
 
 

@@ -136,6 +136,14 @@ class Rig:
         answer = await self.http.post(f"{root}/_sandbox/faults", json=switches)
         answer.raise_for_status()
 
+    async def fault_switches(self) -> dict[str, Any]:
+        """The fault switches as they are now (``GET /_sandbox/faults``)."""
+        root = (self.sandbox_url or self.base_url).rstrip("/")
+        answer = await self.http.get(f"{root}/_sandbox/faults")
+        answer.raise_for_status()
+        switches: dict[str, Any] = answer.json()
+        return switches
+
     def fields(self, day: dt.date, at: dt.time, seconds: int, notes: str) -> TimeEntryFields:
         """An entry of the rig's user on its task, starting on ``day`` at ``at`` in the user's
         zone."""

@@ -78,6 +78,12 @@ class SpecCheckingTransport(httpx.AsyncBaseTransport):
     problems: list[str] = field(default_factory=list)
     checked: int = 0
 
+    def take(self, fragment: str) -> list[str]:
+        """Remove and return the problems mentioning ``fragment`` (a test's deliberate ones)."""
+        taken = [p for p in self.problems if fragment in p]
+        self.problems = [p for p in self.problems if fragment not in p]
+        return taken
+
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         response = await self.inner.handle_async_request(request)
         if request.url.path.startswith("/_sandbox"):

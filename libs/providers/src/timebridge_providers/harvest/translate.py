@@ -35,9 +35,9 @@ def parse_wall_time(value: str) -> dt.time:
     if match is None:
         raise ValueError(f"not a time of day: {value!r}")
     hour, minute, half = int(match[1]), int(match[2] or 0), (match[3] or "").lower()
+    if (half and not 1 <= hour <= 12) or hour > 23 or minute > 59:
+        raise ValueError(f"not a time of day: {value!r}")
     if half:
-        if not 1 <= hour <= 12:
-            raise ValueError(f"not a time of day: {value!r}")
         hour = hour % 12 + (12 if half == "pm" else 0)
     return dt.time(hour, minute)
 

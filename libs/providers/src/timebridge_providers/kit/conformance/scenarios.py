@@ -197,6 +197,21 @@ async def directory_users_projects_tasks(rig: Rig) -> None:
     assert (await directory.task(rig.work.task_id)).external_id == rig.work.task_id
 
 
+async def provider_report_sums_the_time_logged(rig: Rig) -> None:
+    if rig.provider.report is None:
+        raise NotOffered(f"{rig.provider.name} offers no summary report")
+    report = rig.provider.report(rig.session())
+    week = dt.date(2026, 10, 12), dt.date(2026, 10, 18)
+    before = {r.user_external_id: r.seconds for r in await report.summary(*week)}
+    for n, seconds in enumerate((1800, 5400)):
+        day = week[0] + dt.timedelta(days=n)
+        await rig.control.add(rig.fields(day, dt.time(10), seconds, "report"))
+    await rig.control.add(rig.fields(week[1] + dt.timedelta(days=1), dt.time(10), 600, "later"))
+    after = {r.user_external_id: r.seconds for r in await report.summary(*week)}
+    user = rig.work.user_id
+    assert after[user] - before.get(user, 0) == 7200, "the week's time, and only the week's"
+
+
 SCENARIOS: tuple[Scenario, ...] = (
     check_identifies_the_credential,
     rate_limited_answer_waits_for_retry_after,
@@ -207,5 +222,6 @@ SCENARIOS: tuple[Scenario, ...] = (
     entry_across_a_dst_change,
     incremental_listing_with_pages_and_deletions,
     directory_users_projects_tasks,
+    provider_report_sums_the_time_logged,
     webhook_signatures,
 )

@@ -8,10 +8,11 @@ PY := $(VENV)/bin/python
 INFRA := bash deploy/local/infra.sh
 SRC := libs/common/src libs/providers/src services/ingest/src services/mapping/src \
        services/conflict-resolver/src services/invoice-export/src services/reporting/src \
-       services/console/src services/contracts/src sandboxes/src
+       services/console/src services/contracts/src services/credentials/src sandboxes/src
 TESTS := libs/common/tests libs/providers/tests services/ingest/tests services/mapping/tests \
          services/conflict-resolver/tests services/invoice-export/tests \
          services/reporting/tests services/console/tests services/contracts/tests \
+         services/credentials/tests \
          sandboxes/tests tests/deploy \
          tests/integration
 

@@ -5,3 +5,4 @@ CREATE DATABASE tb_conflict_resolver;
 CREATE DATABASE tb_invoice_export;
 CREATE DATABASE tb_reporting;
 CREATE DATABASE tb_contracts;
+CREATE DATABASE tb_credentials;

@@ -75,6 +75,7 @@ SERVICES = (
     ),
     ServiceSpec("reporting", "timebridge_reporting.entrypoints.main", 5),
     ServiceSpec("contracts", "timebridge_contracts.entrypoints.main", 7),
+    ServiceSpec("credentials", "timebridge_credentials.entrypoints.main", 8, credentials=True),
 )
 
 
@@ -108,6 +109,7 @@ def dev_secrets(
         "XERO_WEBHOOK_KEY": 24,
         "FRESHBOOKS_CLIENT_SECRET": 24,
         "TB_SESSION_KEY": 32,
+        "TB_SERVICE_TOKEN": 24,
     }
     missing = {k: generate(n) for k, n in wanted.items() if k not in values}
     if missing:
@@ -199,6 +201,19 @@ def accounting_env(args: argparse.Namespace, creds: dict[str, str]) -> dict[str,
     return env
 
 
+def oauth_apps_env(args: argparse.Namespace, creds: dict[str, str]) -> dict[str, str]:
+    """The credential owner's OAuth apps: the accounting sandboxes' token endpoints."""
+    env: dict[str, str] = {}
+    for tool, (offset, _authorize, token) in ACCOUNTING.items():
+        prefix = f"TB_OAUTH_APPS__{tool.upper()}__"
+        env |= {
+            f"{prefix}CLIENT_ID": ACCOUNTING_CLIENT_ID,
+            f"{prefix}CLIENT_SECRET": creds[f"{tool.upper()}_CLIENT_SECRET"],
+            f"{prefix}TOKEN_URL": f"http://127.0.0.1:{args.port_base + offset}{token}",
+        }
+    return env
+
+
 async def start_new_groups_at_end(args: argparse.Namespace, specs: list[ServiceSpec]) -> None:
     """A consumer group this machine has never run starts at "now" on the event topics.
 
@@ -241,6 +256,10 @@ def service_env(
             env["TB_EVERHOUR_API_URL"] = f"http://127.0.0.1:{args.port_base + EVERHOUR_SANDBOX}"
     if spec.name == "invoice-export" and args.sandboxes:
         env |= accounting_env(args, creds)
+    if spec.name == "credentials":
+        env["TB_SERVICE_TOKEN"] = creds["TB_SERVICE_TOKEN"]
+        if args.sandboxes:
+            env |= oauth_apps_env(args, creds)
     if spec.name == "reporting" and args.sandboxes:
         env["TB_SMTP__HOST"] = "127.0.0.1"
         env["TB_SMTP__PORT"] = str(args.port_base + MAIL_CAPTURE_SMTP)

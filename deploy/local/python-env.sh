@@ -8,7 +8,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 VENV="$ROOT/.venv"
 UV_VERSION="0.13.9"
 PACKAGES=(libs/common libs/providers services/ingest services/mapping services/conflict-resolver
-  services/invoice-export services/reporting services/contracts services/console sandboxes)
+  services/invoice-export services/reporting services/contracts services/console
+  services/credentials sandboxes)
 
 find_python() {
   local candidate

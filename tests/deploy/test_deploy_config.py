@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings
 from timebridge_conflict_resolver.config import Settings as ConflictSettings
 from timebridge_console.config import Settings as ConsoleSettings
 from timebridge_contracts.config import Settings as ContractsSettings
+from timebridge_credentials.config import Settings as CredentialsSettings
 from timebridge_ingest.config import Settings as IngestSettings
 from timebridge_invoice_export.config import Settings as InvoiceSettings
 from timebridge_mapping.config import Settings as MappingSettings
@@ -29,6 +30,7 @@ SETTINGS: dict[str, type[BaseSettings]] = {
     "invoice-export": InvoiceSettings,
     "reporting": ReportingSettings,
     "contracts": ContractsSettings,
+    "credentials": CredentialsSettings,
     "console": ConsoleSettings,
 }
 
@@ -123,6 +125,7 @@ def test_helm_uses_known_variables() -> None:
         "credentials": "TB_ENCRYPTION_KEY",
         "adminApi": "TB_ADMIN_TOKEN",
         "sessionKey": "TB_SESSION_KEY",
+        "serviceToken": "TB_SERVICE_TOKEN",
     }
     assert _helm_env_names(services) == {"TB_DATABASE__URL", *flags.values()}
     for flag, variable in flags.items():

@@ -73,16 +73,8 @@ class OAuthDescription:
 
 
 def oauth_of(provider: "Provider") -> OAuthDescription | None:
-    """The provider's OAuth description, if it signs in with OAuth.
-
-    Read from an ``oauth`` attribute of the ``Provider`` (or of its profile) until the
-    coordinator adds the field ``oauth: OAuthDescription | None = None`` there.
-    """
-    for holder in (provider, provider.profile):
-        found = getattr(holder, "oauth", None)
-        if isinstance(found, OAuthDescription):
-            return found
-    return None
+    """The provider's OAuth description, if it signs in with OAuth."""
+    return provider.oauth
 
 
 # -- The port --------------------------------------------------------------------------------------

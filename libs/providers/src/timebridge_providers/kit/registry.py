@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
+from timebridge_providers.kit.credentials import OAuthDescription
 from timebridge_providers.kit.ports.accounting import AccountingTool
 from timebridge_providers.kit.ports.directory import Directory
 from timebridge_providers.kit.ports.entries import EntryStore
@@ -41,6 +42,8 @@ class Provider:
     directory: Callable[[Session], Directory] | None = None
     report: Callable[[Session], ProviderReport] | None = None
     accounting: Callable[[Session], AccountingTool] | None = None
+    oauth: OAuthDescription | None = None
+    """How the credential owner refreshes this provider's OAuth tokens; ``None`` for API keys."""
 
     @property
     def name(self) -> str:

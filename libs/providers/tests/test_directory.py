@@ -1,6 +1,7 @@
 """The directories of Everhour and Core against their sandboxes, opened through the registry."""
 
 from collections.abc import AsyncIterator, Callable
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -9,7 +10,7 @@ from timebridge_providers.core.directory import identity
 from timebridge_providers.installed import registry
 from timebridge_providers.kit.clients import ProviderClients
 from timebridge_providers.kit.fakes.directory import FakeDirectory
-from timebridge_providers.kit.ports.directory import Directory, TaskNotCreatableError
+from timebridge_providers.kit.ports.directory import Directory, Rates, TaskNotCreatableError
 from timebridge_providers.kit.session import Access
 
 from timebridge_common.outbound.http import NotFoundError, OutcomeUnknownError
@@ -125,3 +126,47 @@ async def test_the_fake_loses_an_answer_after_creating() -> None:
     fake.cannot_create.add("p2")
     with pytest.raises(TaskNotCreatableError):
         await fake.create_task("p2", name="Other")
+
+
+async def test_everhour_offers_its_rates_by_member_project_and_member_on_project() -> None:
+    """Everhour's rates in cents, as its API shapes a team user and a project (the sandbox
+    holds no rates, so the answers are Everhour-shaped JSON served by a mock transport)."""
+    answers: dict[str, Any] = {
+        "/team/users": [
+            {"id": 1, "name": "Ann", "rate": 12050, "cost": 6000},
+            {"id": 2, "name": "Bob"},
+        ],
+        "/projects": [
+            {
+                "id": "ev:1",
+                "name": "Website",
+                "billing": {"type": "hourly"},
+                "rate": {
+                    "type": "project_rate",
+                    "rate": 10000,
+                    "userRateOverrides": {"2": 15000},
+                    "userCostOverrides": {"1": 7000},
+                },
+            },
+            {"id": "ev:2", "name": "Internal", "billing": {"type": "non_billable"}},
+        ],
+    }
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=answers[request.url.path])
+
+    clients = ProviderClients(transport=httpx.MockTransport(answer))
+    factory = registry().get("everhour").directory
+    assert factory is not None
+    directory = factory(clients.session("everhour", Access("http://everhour.mock", KEY)))
+    assert isinstance(directory, Rates)
+    assert not isinstance(FakeDirectory(), Rates)
+    rates = await directory.rates()
+    assert [(r.scope, r.kind, r.project_id, r.user_id, r.amount) for r in rates] == [
+        ("user", "billing", None, "1", Decimal("120.50")),
+        ("user", "cost", None, "1", Decimal("60")),
+        ("project", "billing", "ev:1", None, Decimal("100")),
+        ("project_user", "billing", "ev:1", "2", Decimal("150")),
+        ("project_user", "cost", "ev:1", "1", Decimal("70")),
+    ]
+    await clients.aclose()

@@ -102,11 +102,25 @@ class User(_Model):
     headline: str | None = None
     timezone: float | None = None
     """UTC offset in hours, not an IANA name."""
+    rate: int | None = None
+    """The member's own hourly billing rate, in cents (A: a team user's ``rate``)."""
+    cost: int | None = None
+    """The member's hourly cost, in cents (S: ``users.cost`` in third-party connectors)."""
 
 
 class ProjectBilling(_Model):
     type: str | None = None
     fee: int | None = None
+
+
+class ProjectRate(_Model):
+    """How a project's time is priced (S: ``rate``, ``rate_type``, ``user_rate_overrides`` and
+    ``user_cost_overrides`` of a project in third-party connectors): amounts in cents per hour."""
+
+    type: str | None = None
+    rate: int | None = None
+    user_rate_overrides: dict[int, int] = {}
+    user_cost_overrides: dict[int, int] = {}
 
 
 class Project(_Model):
@@ -119,6 +133,7 @@ class Project(_Model):
     type: str | None = None
     status: str | None = None
     billing: ProjectBilling | None = None
+    rate: ProjectRate | None = None
 
 
 class Section(_Model):

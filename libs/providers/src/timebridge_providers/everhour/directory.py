@@ -7,12 +7,14 @@ as the project's ``billing``.
 """
 
 from collections.abc import AsyncIterator
+from decimal import Decimal
 
 from timebridge_providers.everhour.client import EverhourClient, Project, Task, User
 from timebridge_providers.kit.ports.directory import (
     DirectoryProject,
     DirectoryTask,
     DirectoryUser,
+    Rate,
     TaskNotCreatableError,
 )
 
@@ -41,8 +43,42 @@ def _task(task: Task) -> DirectoryTask:
     )
 
 
+def _money(cents: int) -> Decimal:
+    return Decimal(cents) / 100
+
+
+def _project_rates(project: Project) -> list[Rate]:
+    """A project's flat rate and its per-member overrides (billing and cost)."""
+    if project.rate is None:
+        return []
+    rate = project.rate
+    rates = [] if rate.rate is None else [Rate(_money(rate.rate), "project", project_id=project.id)]
+    rates += [
+        Rate(_money(cents), "project_user", "billing", project.id, str(user))
+        for user, cents in sorted(rate.user_rate_overrides.items())
+    ]
+    rates += [
+        Rate(_money(cents), "project_user", "cost", project.id, str(user))
+        for user, cents in sorted(rate.user_cost_overrides.items())
+    ]
+    return rates
+
+
+def _user_rates(user: User) -> list[Rate]:
+    rates = []
+    if user.rate is not None:
+        rates.append(Rate(_money(user.rate), "user", "billing", user_id=str(user.id)))
+    if user.cost is not None:
+        rates.append(Rate(_money(user.cost), "user", "cost", user_id=str(user.id)))
+    return rates
+
+
 class EverhourDirectory:
-    """One Everhour account's directory, over a client (shared pool and budget)."""
+    """One Everhour account's directory, over a client (shared pool and budget).
+
+    It also offers Everhour's hourly rates (the ``Rates`` port): set by project, by member, or by
+    member on a project, from which Everhour calculates amounts.
+    """
 
     def __init__(self, client: EverhourClient) -> None:
         self._client = client
@@ -77,3 +113,10 @@ class EverhourDirectory:
             project_id, name=name, section_id=first.id, description=description
         )
         return _task(created)
+
+    async def rates(self) -> list[Rate]:
+        """Every rate set in Everhour: the members' own, then each project's and its overrides."""
+        rates = [r for u in await self._client.team_users() for r in _user_rates(u)]
+        async for project in self._client.projects():
+            rates += _project_rates(project)
+        return rates

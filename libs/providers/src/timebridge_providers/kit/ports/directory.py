@@ -15,7 +15,8 @@ again); a create the provider cannot do in that project raises :class:`TaskNotCr
 import datetime as dt
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Protocol
+from decimal import Decimal
+from typing import Literal, Protocol, runtime_checkable
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +51,19 @@ class DirectoryTask:
     updated_at: dt.datetime | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Rate:
+    """An hourly rate the provider holds, in the account's currency."""
+
+    amount: Decimal
+    """Per hour."""
+    scope: Literal["user", "project", "project_user"]
+    """What it is set on: a member, a project, or a member on a project (an override)."""
+    kind: Literal["billing", "cost"] = "billing"
+    project_id: str | None = None
+    user_id: str | None = None
+
+
 class TaskNotCreatableError(Exception):
     """The provider cannot create a task there (an Everhour project without a section, Core,
     whose tickets are made by people): the entry is skipped with this reason, not retried."""
@@ -81,3 +95,15 @@ class Directory(Protocol):
     ) -> DirectoryTask:
         """Create a task in the project: a POST, never retried after an unknown outcome."""
         ...
+
+
+@runtime_checkable
+class Rates(Protocol):
+    """The hourly rates a provider holds (by project, user, or user on a project), for billing
+    and reports to take as their rate source when an admin chooses the provider's rates.
+
+    Optional: a directory of a provider that keeps rates also offers this (check with
+    ``isinstance(directory, Rates)``); the others do not have the method at all.
+    """
+
+    async def rates(self) -> list[Rate]: ...

@@ -45,6 +45,16 @@ class AccountingConnection:
     # Per-connection webhook registrations (FreshBooks callbacks) confirmed with their verifier.
 
 
+@dataclass(frozen=True, slots=True)
+class OAuthState:
+    """An admin's consent under way: who started it, for which workspace and tool."""
+
+    workspace_id: str
+    provider: str
+    redirect_uri: str
+    requested_by: str
+
+
 def choose(tenants: tuple[Tenant, ...], wanted: str | None) -> Tenant | None:
     """The company to connect: the one asked for, or the only one offered."""
     if wanted is not None:

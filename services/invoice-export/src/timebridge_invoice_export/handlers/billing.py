@@ -9,13 +9,13 @@ from typing import Protocol
 from timebridge_common.errors import TransientError
 from timebridge_common.outbound.http import ProviderError
 from timebridge_common.refusals import ConflictError, InvalidError, NotFoundError, UpstreamError
-from timebridge_invoice_export.adapters.postgres import Store, Tx
 from timebridge_invoice_export.domain.accounting import title
 from timebridge_invoice_export.domain.clients import MirroredClient, archived
 from timebridge_invoice_export.domain.invoices import Expense
 from timebridge_invoice_export.domain.ledger import LedgerEntry
 from timebridge_invoice_export.domain.rates import Rate
 from timebridge_invoice_export.handlers.ports import Clock
+from timebridge_invoice_export.handlers.stores import Store, Tx
 from timebridge_invoice_export.handlers.sync import client_changed, envelope
 
 

@@ -20,16 +20,10 @@ from timebridge_common.errors import TransientError
 from timebridge_common.outbound.http import AuthenticationError, ProviderError
 from timebridge_common.outbound.oauth import ReauthorizationNeededError, TokenManager
 from timebridge_common.refusals import ConflictError, InvalidError, NotFoundError, UpstreamError
-from timebridge_invoice_export.adapters.postgres import (
-    NoTokensError,
-    OAuthState,
-    PostgresTokenStore,
-    Store,
-    Tx,
-)
 from timebridge_invoice_export.domain.accounting import title
 from timebridge_invoice_export.domain.connections import (
     AccountingConnection,
+    OAuthState,
     choose,
     new_connection_id,
 )
@@ -41,6 +35,7 @@ from timebridge_invoice_export.handlers.ports import (
     NotConfiguredError,
     ToolConnection,
 )
+from timebridge_invoice_export.handlers.stores import NoTokensError, Store, StoreTokens, Tx
 
 log = structlog.get_logger(__name__)
 
@@ -74,7 +69,7 @@ class Connections:
         self._clock = clock
         self.on_connected: Callable[[], None] = lambda: None
         """Called after a company was connected (the poller then mirrors its clients)."""
-        self._tokens = PostgresTokenStore(store, clock)
+        self._tokens = StoreTokens(store, clock)
         self._managers: dict[str, TokenManager] = {}
 
     def redirect_uri(self, provider: str) -> str:
@@ -164,9 +159,7 @@ class Connections:
             existing = await tx.connection_for_tenant(workspace_id, pending.provider, tenant.id)
             target = existing.connection_id if existing else connection_id
             if existing:
-                await tx.conn.execute(
-                    "DELETE FROM accounting_connections WHERE connection_id = $1", connection_id
-                )
+                await tx.delete_connection(connection_id)
             await tx.save_connection(
                 connection_id=target,
                 workspace_id=workspace_id,

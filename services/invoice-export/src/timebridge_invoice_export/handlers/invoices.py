@@ -27,7 +27,6 @@ from timebridge_common.events import (
     InvoiceLine,
 )
 from timebridge_common.refusals import ConflictError, InvalidError, NotFoundError
-from timebridge_invoice_export.adapters.postgres import Store, Tx
 from timebridge_invoice_export.domain.accounting import ExportDraft, ExportLine, title
 from timebridge_invoice_export.domain.clients import MirroredClient
 from timebridge_invoice_export.domain.invoices import (
@@ -39,6 +38,7 @@ from timebridge_invoice_export.domain.invoices import (
 from timebridge_invoice_export.handlers.billing import require_client
 from timebridge_invoice_export.handlers.connections import Connections, ToolUnusableError
 from timebridge_invoice_export.handlers.ports import Clock
+from timebridge_invoice_export.handlers.stores import Store, Tx
 from timebridge_invoice_export.handlers.sync import ToolSync, envelope
 
 log = structlog.get_logger(__name__)

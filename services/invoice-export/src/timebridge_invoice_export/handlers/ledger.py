@@ -3,8 +3,8 @@
 import structlog
 
 from timebridge_common.events import Envelope, TimeEntryLogged
-from timebridge_invoice_export.adapters.postgres import Store
 from timebridge_invoice_export.domain.ledger import decide, ledger_entry
+from timebridge_invoice_export.handlers.stores import Store
 
 CONSUMER = "invoice-export.time-entry-logged"
 

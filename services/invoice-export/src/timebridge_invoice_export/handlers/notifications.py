@@ -40,10 +40,10 @@ from timebridge_common.events import AccountingChangeNotified, Envelope
 from timebridge_common.kafka.publisher import EventPublisher, publish_acknowledged
 from timebridge_common.refusals import InvalidError, NotFoundError, RefusedError
 from timebridge_common.webhooks.replay import ReplayWindow, publish_once
-from timebridge_invoice_export.adapters.postgres import Store
 from timebridge_invoice_export.domain.accounting import title
 from timebridge_invoice_export.handlers.connections import Connections, ToolUnusableError
 from timebridge_invoice_export.handlers.ports import AccountingTools, Clock
+from timebridge_invoice_export.handlers.stores import Store
 from timebridge_invoice_export.handlers.sync import ToolSync
 from timebridge_invoice_export.handlers.verifications import CallbackVerifications
 

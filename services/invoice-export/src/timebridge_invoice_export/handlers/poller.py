@@ -18,10 +18,10 @@ import structlog
 
 from timebridge_common.errors import TransientError
 from timebridge_common.outbound.http import ProviderError
-from timebridge_invoice_export.adapters.postgres import Store
 from timebridge_invoice_export.handlers.connections import Connections, ToolUnusableError
 from timebridge_invoice_export.handlers.invoices import Invoices
 from timebridge_invoice_export.handlers.ports import Clock
+from timebridge_invoice_export.handlers.stores import Store
 from timebridge_invoice_export.handlers.sync import ToolSync
 from timebridge_invoice_export.handlers.verifications import CallbackVerifications
 

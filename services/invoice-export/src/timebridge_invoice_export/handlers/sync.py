@@ -21,13 +21,13 @@ from timebridge_common.events import (
     Event,
     InvoiceStatusChanged,
 )
-from timebridge_invoice_export.adapters.postgres import Store
 from timebridge_invoice_export.domain.accounting import ToolClient, ToolInvoice, gone_invoice
 from timebridge_invoice_export.domain.clients import MirroredClient, mirror
 from timebridge_invoice_export.domain.connections import AccountingConnection
 from timebridge_invoice_export.domain.invoices import Invoice, tool_update
 from timebridge_invoice_export.handlers.connections import Connections
 from timebridge_invoice_export.handlers.ports import Clock
+from timebridge_invoice_export.handlers.stores import Store
 
 log = structlog.get_logger(__name__)
 

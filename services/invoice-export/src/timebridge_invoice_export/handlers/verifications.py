@@ -28,12 +28,11 @@ import structlog
 from timebridge_common.errors import TransientError
 from timebridge_common.outbound.http import ProviderError
 from timebridge_common.refusals import ConflictError, InvalidError
-from timebridge_invoice_export.adapters.postgres import Store
-from timebridge_invoice_export.adapters.verifications import PostgresVerifications
 from timebridge_invoice_export.domain.accounting import title
 from timebridge_invoice_export.domain.connections import AccountingConnection
 from timebridge_invoice_export.handlers.connections import Connections, ToolUnusableError
 from timebridge_invoice_export.handlers.ports import Clock
+from timebridge_invoice_export.handlers.stores import Store, VerificationRows
 
 log = structlog.get_logger(__name__)
 
@@ -51,7 +50,7 @@ class CallbackVerifications:
     def __init__(
         self,
         store: Store,
-        verifications: PostgresVerifications,
+        verifications: VerificationRows,
         connections: Connections,
         clock: Clock,
     ) -> None:

@@ -1,0 +1,1 @@
+"""Postgres rows of invoice-export, one module per aggregate (``Tx`` combines them)."""

@@ -12,7 +12,6 @@ from typing import Any
 
 import asyncpg
 import httpx
-from timebridge_providers.core.client import CoreClient
 
 from timebridge_common.crypto import SecretBox
 from timebridge_common.events import TimeEntryLogged
@@ -26,6 +25,7 @@ from timebridge_sandboxes.core import CoreState, Subscription, Webhooks, create_
 from timebridge_sandboxes.faults import RateLimit
 
 from .conftest import KAFKA, kafka_config, unique
+from .sandbox_sessions import SandboxSessions
 
 SERVICE = "core-service-token-polling"
 SECRET = "core-polling-secret-" + "p" * 20
@@ -48,17 +48,13 @@ async def test_poll_publishes_changes_and_deletions_with_the_webhooks_event_ids(
     webhooks = Webhooks(transport=httpx.ASGITransport(app=ingest_app))
     core_app = create_core_sandbox(core, rate_limit=RateLimit(10**6, 1), webhooks=webhooks)
 
-    def core_client(base_url: str, token: str) -> CoreClient:
-        http = httpx.AsyncClient(transport=httpx.ASGITransport(app=core_app))
-        return CoreClient(base_url, token, http=http)
-
     key = SecretBox.generate_key()
     pool = await make_pool(await create_database("ingest-core-poll"))
     ingest = bootstrap(
         Settings(kafka=kafka_config(), encryption_key=key, admin_token="a", poll_tick_s=3600),
         pool=pool,
         tracer_provider=in_memory_tracing("ingest")[0],
-        core=core_client,
+        clients=SandboxSessions.of_apps({"core": core_app}),
     )
     apps["ingest"] = ingest.app
     await ingest.runtime.start()
@@ -91,7 +87,7 @@ async def test_poll_publishes_changes_and_deletions_with_the_webhooks_event_ids(
         assert poller is not None
         now = dt.datetime.now(dt.UTC)
         await poller.polling.sync_schedules(now)
-        assert await poller.poll_core(workspace, now) == 2
+        assert await poller.poll_home(workspace, now) == 2
 
         def ours(records: list[Any]) -> list[Any]:
             return [
@@ -113,6 +109,6 @@ async def test_poll_publishes_changes_and_deletions_with_the_webhooks_event_ids(
         )
         newest = max(e.updated_at for e in core.entries.values())
         assert dt.datetime.fromisoformat(cursor) == newest
-        assert await poller.poll_core(workspace, now) == 1  # updated_since includes its boundary
+        assert await poller.poll_home(workspace, now) == 1  # updated_since includes its boundary
     finally:
         await ingest.runtime.stop()

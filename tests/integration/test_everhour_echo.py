@@ -23,9 +23,9 @@ from timebridge_common.events import IntegrationSettings, TimeEntryLogged
 from timebridge_common.kafka.dlt import decode_headers
 from timebridge_common.kafka.publisher import UnavailableError
 from timebridge_common.testing import end_offsets, read_topic
-from timebridge_ingest.adapters.everhour_inbox import PostgresDeliveryInbox
+from timebridge_ingest.adapters.inbox import PostgresDeliveryInbox
 from timebridge_ingest.domain.connections import Integration
-from timebridge_ingest.handlers.everhour_hooks import DeliveryWorker, EverhourHooks
+from timebridge_ingest.handlers.hooks import DeliveryWorker, HookIntake
 
 from .conftest import KAFKA
 from .test_everhour_ingest import ADMIN_KEY, DAY, NOW, World, ingest_http, new_workspace
@@ -76,7 +76,7 @@ async def test_the_webhook_token_is_never_logged_traced_or_stored(world: World) 
     hashed = hashlib.sha256(token.encode()).hexdigest()
     assert [d.status for d in world.state.deliveries if d.hook_id == int(integration.hook_id or 0)]
     assert token not in repr(logs)
-    stored = [entry for entry in logs if entry["event"] == "everhour delivery stored"]
+    stored = [entry for entry in logs if entry["event"] == "webhook delivery stored"]
     assert stored
     assert stored[0]["path"] == f"/v1/webhooks/everhour/{hashed}"
     spans = world.spans.get_finished_spans()
@@ -212,7 +212,7 @@ async def test_pending_records_of_a_day_share_one_read_and_one_http_pool(
             for user in users
         ]
     inbox = PostgresDeliveryInbox(world.pool)
-    hooks = EverhourHooks(world.connections.store, inbox, clock=lambda: LATER)
+    hooks = HookIntake(world.connections.store, inbox, clock=lambda: LATER)
     hash_ = "f" * 64
     await world.pool.execute(
         "UPDATE integrations SET hook_token_hash = $2 WHERE integration_id = $1",
@@ -221,7 +221,7 @@ async def test_pending_records_of_a_day_share_one_read_and_one_http_pool(
     )
     for record in records:
         body = delivery(record.id, record.user, world.task, record.date.isoformat())
-        assert (await hooks.receive(hash_, {}, body.encode())).accepted
+        assert (await hooks.receive("everhour", hash_, {}, body.encode())).accepted
     built: list[int] = []
     original = httpx.AsyncClient.__init__
 
@@ -232,7 +232,7 @@ async def test_pending_records_of_a_day_share_one_read_and_one_http_pool(
     monkeypatch.setattr(httpx.AsyncClient, "__init__", counting)
     clients = ProviderClients(transport=httpx.ASGITransport(app=world.recorded))
     worker = DeliveryWorker(
-        world.connections.store, inbox, clients.everhour, world.ingest.publisher, lambda: LATER, 10
+        world.connections.store, inbox, clients, world.ingest.publisher, lambda: LATER, 10
     )
     before = await end_offsets(KAFKA, TimeEntryLogged.topic())
     world.requests.clear()
@@ -258,22 +258,26 @@ async def test_pending_deliveries_are_bounded_and_coalesced(world: World) -> Non
     )
     hash_ = hashlib.sha256(token_of(world, integration).encode()).hexdigest()
     inbox = PostgresDeliveryInbox(world.pool)
-    hooks = EverhourHooks(world.connections.store, inbox, clock=lambda: LATER, max_pending=3)
+    hooks = HookIntake(world.connections.store, inbox, clock=lambda: LATER, max_pending=3)
     for record_id in (101, 102, 103, 101, 101):
-        assert (await hooks.receive(hash_, {}, delivery(record_id).encode())).accepted
+        assert (await hooks.receive("everhour", hash_, {}, delivery(record_id).encode())).accepted
     with pytest.raises(UnavailableError):
-        await hooks.receive(hash_, {}, delivery(104).encode())
+        await hooks.receive("everhour", hash_, {}, delivery(104).encode())
     assert await inbox.pending(integration.integration_id) == 3
     # A delivery arriving while its record is being read makes the record due again.
     claimed = await inbox.claim_due(LATER, dt.timedelta(minutes=5), 10)
-    mine = [p for p in claimed if p.hint.integration_id == integration.integration_id]
-    assert sorted((p.hint.record_id, p.seq) for p in mine) == [(101, 3), (102, 1), (103, 1)]
-    await hooks.receive(hash_, {}, delivery(102).encode())
+    mine = [p for p in claimed if p.integration_id == integration.integration_id]
+    assert sorted((p.hint.external_id, p.seq) for p in mine) == [
+        ("101", 3),
+        ("102", 1),
+        ("103", 1),
+    ]
+    await hooks.receive("everhour", hash_, {}, delivery(102).encode())
     await inbox.done(mine, LATER)
     again = await inbox.claim_due(LATER, dt.timedelta(minutes=5), 10)
-    assert [
-        p.hint.record_id for p in again if p.hint.integration_id == mine[0].hint.integration_id
-    ] == [102]
+    assert [p.hint.external_id for p in again if p.integration_id == mine[0].integration_id] == [
+        "102"
+    ]
     await inbox.drop(integration.integration_id)
 
 
@@ -297,7 +301,7 @@ async def test_a_one_way_core_to_tracker_integration_does_not_listen(world: Worl
 
     assert not await scheduled()
     world.requests.clear()
-    assert await poller.poll_everhour(integration, NOW) == 0
+    assert await poller.poll_tracker(integration, NOW) == 0
     assert world.requests == []
 
     two_way = await world.connections.update_settings(

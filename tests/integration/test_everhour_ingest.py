@@ -16,8 +16,8 @@ import asyncpg
 import httpx
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from timebridge_providers.core.client import CoreClient
 from timebridge_providers.everhour.client import EverhourClient
+from timebridge_providers.kit.session import Access, Session
 
 from timebridge_common.crypto import SecretBox
 from timebridge_common.events import ConnectionChanged, IntegrationSettings, TimeEntryLogged
@@ -66,13 +66,23 @@ class World:
 
     def everhour(self, key: str = ADMIN_KEY) -> EverhourClient:
         """A client on fake time: waits for Retry-After and backoff cost nothing."""
-        transport = httpx.ASGITransport(app=self.recorded)
+        session = self.everhour_session(Access("http://everhour.sandbox", key))
         return EverhourClient(
-            "http://everhour.sandbox",
+            session.access.base_url,
             key,
-            http=httpx.AsyncClient(transport=transport),
-            budget=RequestBudget(20, 10, clock=self.time.clock, sleep=self.time.sleep),
-            retry=RetryPolicy(max_attempts=2, sleep=self.time.sleep),
+            http=session.http,
+            budget=session.budget,
+            retry=session.retry,
+        )
+
+    def everhour_session(self, access: Access) -> Session:
+        transport = httpx.ASGITransport(app=self.recorded)
+        return Session(
+            "everhour",
+            access,
+            httpx.AsyncClient(transport=transport),
+            RequestBudget(20, 10, clock=self.time.clock, sleep=self.time.sleep),
+            RetryPolicy(max_attempts=2, sleep=self.time.sleep),
         )
 
     @property
@@ -94,15 +104,17 @@ async def world(
     faults = Faults()
     holder: dict[str, World] = {}
 
-    def everhour_factory(base_url: str, key: str) -> EverhourClient:
-        return holder["world"].everhour(key)
-
     core = CoreState()
     core_app = create_core_sandbox(core, rate_limit=RateLimit(10_000, 1))
 
-    def core_factory(base_url: str, token: str) -> CoreClient:
-        http = httpx.AsyncClient(transport=httpx.ASGITransport(app=core_app))
-        return CoreClient(base_url, token, http=http)
+    class Sessions:
+        """Everhour on the world's fake time; Core straight to its sandbox."""
+
+        def session(self, provider: str, access: Access) -> Session:
+            if provider == "everhour":
+                return holder["world"].everhour_session(access)
+            http = httpx.AsyncClient(transport=httpx.ASGITransport(app=core_app))
+            return Session(provider, access, http, RequestBudget(10**6, 1))
 
     key = SecretBox.generate_key()
     pool = await make_pool(await create_database(unique("ingest-everhour")))  # one per module
@@ -120,8 +132,7 @@ async def world(
         pool=pool,
         tracer_provider=provider,
         clock=lambda: NOW,
-        everhour=everhour_factory,
-        core=core_factory,
+        clients=Sessions(),
     )
     sandbox = create_everhour_sandbox(
         state,
@@ -234,7 +245,7 @@ async def test_delivery_is_re_read_and_published(world: World) -> None:
     poller = world.ingest.poller
     assert poller is not None
     before_poll = await end_offsets(KAFKA, TimeEntryLogged.topic())
-    assert await poller.poll_everhour(integration, NOW) >= 1
+    assert await poller.poll_tracker(integration, NOW) >= 1
     polled = [
         r
         for r in await read_topic(KAFKA, before_poll, until=lambda rs: bool(ours(rs)))
@@ -270,12 +281,12 @@ async def test_polling_sees_changes_once_and_deletions(world: World) -> None:
     async with world.everhour() as everhour:
         record = await everhour.add_time(world.task, seconds=1800, date=DAY - dt.timedelta(days=1))
     before = await end_offsets(KAFKA, TimeEntryLogged.topic())
-    first = await poller.poll_everhour(integration, NOW)
-    again = await poller.poll_everhour(integration, NOW)
+    first = await poller.poll_tracker(integration, NOW)
+    again = await poller.poll_tracker(integration, NOW)
     assert (first, again) == (len(world.state.records), 0)
     async with world.everhour() as everhour:
         await everhour.delete_time(world.task, date=DAY - dt.timedelta(days=1))
-    assert await poller.poll_everhour(integration, NOW) == 1
+    assert await poller.poll_tracker(integration, NOW) == 1
 
     def ours(records: list[Any]) -> list[Any]:
         return [

@@ -113,7 +113,7 @@ async def test_polls_see_changes_once_and_deletions_and_reread_sees_a_record_gon
 ) -> None:
     state, client = everhour
     task = state.add_task(state.add_project("Web"), "Login")
-    observer = EverhourObserver(client, "acct")
+    observer = EverhourObserver(client)
     added = await client.add_time(task, seconds=1800, date=NOW.date())
     first = await observer.changes(None, now=NOW, lookback=dt.timedelta(days=31))
     assert [(c.external_id, c.fields.duration_seconds) for c in first.changes] == [
@@ -133,7 +133,7 @@ async def test_a_hook_everhour_disabled_is_registered_again(
     everhour: tuple[EverhourState, EverhourClient],
 ) -> None:
     state, client = everhour
-    observer = EverhourObserver(client, "acct")
+    observer = EverhourObserver(client)
     assert observer.hooks is not None
     hook = await observer.hooks.register("http://ingest.test/v1/webhooks/everhour/t0k")
     assert await observer.hooks.ensure_active(hook.hook_id) == hook

@@ -9,6 +9,8 @@ import asyncpg
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from opentelemetry.sdk.trace import TracerProvider
+from timebridge_providers.core.directory import identity
+from timebridge_providers.installed import registry
 from timebridge_providers.kit.clients import BudgetSource, ProviderClients
 
 from timebridge_common.auth import WorkspaceAdmins
@@ -19,7 +21,7 @@ from timebridge_common.outbound import shared_budget
 from timebridge_common.outbound.http import Budgets
 from timebridge_common.runtime import ServiceRuntime, build_runtime, http_app
 from timebridge_common.webhooks import replay
-from timebridge_ingest.adapters.everhour_inbox import PostgresDeliveryInbox
+from timebridge_ingest.adapters.inbox import PostgresDeliveryInbox
 from timebridge_ingest.adapters.postgres import (
     PostgresConnections,
     PostgresPolling,
@@ -27,15 +29,16 @@ from timebridge_ingest.adapters.postgres import (
 )
 from timebridge_ingest.config import Settings
 from timebridge_ingest.entrypoints.connections_http import connections_router
-from timebridge_ingest.entrypoints.everhour_http import HookTokenMiddleware, everhour_router
+from timebridge_ingest.entrypoints.hooks_http import HookTokenMiddleware, hooks_router
 from timebridge_ingest.entrypoints.http import Clock, webhook_router
 from timebridge_ingest.handlers.connections import Connections
-from timebridge_ingest.handlers.everhour_hooks import DeliveryWorker, EverhourHooks
+from timebridge_ingest.handlers.health import Health
+from timebridge_ingest.handlers.hooks import DeliveryWorker, HookIntake
 from timebridge_ingest.handlers.polling import Poller
 from timebridge_ingest.handlers.ports import (
     ConnectionsStore,
-    CoreFactory,
-    EverhourFactory,
+    OpenIdentity,
+    Sessions,
     WebhookSecrets,
 )
 
@@ -73,12 +76,13 @@ def bootstrap(
     secrets: WebhookSecrets | None = None,
     tracer_provider: TracerProvider | None = None,
     clock: Clock = _utc_now,
-    everhour: EverhourFactory | None = None,
-    core: CoreFactory | None = None,
+    clients: Sessions | None = None,
+    core: OpenIdentity | None = None,
 ) -> Ingest:
     """Build the service; pass ``secrets`` to run without a database (unit tests).
 
-    ``everhour`` and ``core`` build provider clients; tests point them at the sandboxes.
+    ``clients`` opens the providers' sessions (tests: routed to the sandboxes); ``core`` opens
+    the home system with a user's token for the admin checks (by default, through ``clients``).
     """
     runtime = build_runtime(
         NAME,
@@ -98,9 +102,9 @@ def bootstrap(
     budgets: BudgetSource = (
         Budgets() if runtime.pool is None else shared_budget.SharedBudgets(runtime.pool)
     )
-    clients = ProviderClients(budgets, shares=settings.budget)
-    everhour = everhour or clients.everhour
-    core = core or clients.core
+    pools = ProviderClients(budgets, shares=settings.budget)
+    sessions: Sessions = clients or pools
+    open_identity = core or identity(sessions, registry().home().name)
     publisher = EventPublisher(runtime.broker, runtime.tracer, NAME)
     app = http_app(runtime, title="Timebridge ingest")
     connections = None
@@ -113,27 +117,30 @@ def bootstrap(
             store=store,
             box=box,
             publisher=publisher,
-            everhour=everhour,
-            core=core,
-            everhour_base_url=settings.everhour_api_url,
+            sessions=sessions,
+            identity=open_identity,
+            api_url=settings.api_url,
             public_base_url=settings.public_base_url.rstrip("/"),
             clock=clock,
             test_timeout_s=settings.connection_test_timeout_s,
         )
         inbox = PostgresDeliveryInbox(runtime.pool)
         worker = DeliveryWorker(
-            store, inbox, everhour, publisher, clock, settings.publish_timeout_s
+            store, inbox, sessions, publisher, clock, settings.publish_timeout_s
         )
-        hooks = EverhourHooks(store, inbox, clock, on_stored=worker.wake)
+        hooks = HookIntake(store, inbox, clock, on_stored=worker.wake)
         app.add_middleware(HookTokenMiddleware)
-        app.include_router(everhour_router(hooks, settings.max_webhook_bytes))
-        admins = WorkspaceAdmins(core, connections.core_base_url)
-        app.include_router(connections_router(settings, connections, admins))
+        app.include_router(hooks_router(hooks, settings.max_webhook_bytes))
+        admins = WorkspaceAdmins(open_identity, connections.core_base_url)
+        polling = PostgresPolling(runtime.pool)
+        app.include_router(
+            connections_router(settings, connections, admins, Health(polling, inbox))
+        )
         poller = Poller(
             connections=store,
-            polling=PostgresPolling(runtime.pool),
-            everhour=everhour,
-            core=core,
+            polling=polling,
+            sessions=sessions,
+            hook_keeper=connections.keep_hook_alive,
             publisher=publisher,
             clock=clock,
             publish_timeout_s=settings.publish_timeout_s,
@@ -141,7 +148,7 @@ def bootstrap(
             tick_s=settings.poll_tick_s,
         )
         runtime.background += [OutboxRelay(runtime.pool, publisher).run, poller.run, worker.run]
-    runtime.background.append(functools.partial(_close_at_stop, clients))
+    runtime.background.append(functools.partial(_close_at_stop, pools))
     window: replay.ReplayWindow = (
         replay.MemoryReplayWindow()
         if runtime.pool is None

@@ -2,6 +2,7 @@
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from timebridge_providers.installed import registry
 from timebridge_providers.kit.clients import BudgetShares
 
 from timebridge_common.config import HttpConfig, ServiceSettings
@@ -31,6 +32,13 @@ class Settings(BaseSettings, ServiceSettings):
         description="Where trackers reach this gateway (webhook URLs registered with them)",
     )
     everhour_api_url: str = "https://api.everhour.com"
+    api_urls: dict[str, str] = Field(
+        default_factory=dict,
+        description="Base URL of a provider's API by name (TB_API_URLS); else its profile's",
+    )
+    default_tracker: str = Field(
+        default="everhour", description="The tracker a connect request without a provider means"
+    )
     connection_test_timeout_s: float = Field(
         default=10.0, gt=0, description="How long Test Connection waits for the tracker"
     )
@@ -38,3 +46,8 @@ class Settings(BaseSettings, ServiceSettings):
     poll_lookback_days: int = Field(
         default=31, ge=1, description="Days of tracker time each poll compares (no since-filter)"
     )
+
+    def api_url(self, provider: str) -> str:
+        """Where ``provider``'s API answers: configured, else the profile's documented URL."""
+        configured = {"everhour": self.everhour_api_url, **self.api_urls}.get(provider)
+        return configured or registry().get(provider).profile.default_base_url

@@ -3,7 +3,7 @@
 from timebridge_providers.everhour.client import RATE_LIMIT, EverhourClient
 from timebridge_providers.everhour.directory import EverhourDirectory
 from timebridge_providers.everhour.entries import EverhourRecords
-from timebridge_providers.everhour.observe import EverhourWebhooks, open_observer
+from timebridge_providers.everhour.observe import EverhourObserver, EverhourWebhooks
 from timebridge_providers.kit.ports.observe import Observing
 from timebridge_providers.kit.profile import Profile, RateLimit
 from timebridge_providers.kit.registry import Account, Provider
@@ -59,5 +59,5 @@ PROVIDER = Provider(
     check=_check,
     entries=lambda s: EverhourRecords(client(s)),
     directory=lambda s: EverhourDirectory(client(s)),
-    observe=Observing(lambda s: open_observer(s, client(s)), EverhourWebhooks()),
+    observe=Observing(lambda s: EverhourObserver(client(s)), EverhourWebhooks()),
 )

@@ -15,7 +15,7 @@ import json
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 import structlog
@@ -42,7 +42,6 @@ from timebridge_providers.kit.ports.observe import (
     HookState,
     RefusedError,
 )
-from timebridge_providers.kit.session import Session
 
 log = structlog.get_logger(__name__)
 
@@ -126,7 +125,7 @@ def load_cursor(cursor: str | None) -> dict[str, Seen]:
 
 @dataclass
 class TeamUsers:
-    """Everhour's user list per account, read at most every ``ttl_s``.
+    """An Everhour account's user list, read at most every ``ttl_s``.
 
     Every record names its user by id; the list gives the email and time zone. A record whose
     user is not in the list re-reads it, at most every ``refresh_s`` (a user just added).
@@ -135,24 +134,19 @@ class TeamUsers:
     ttl_s: float = 600.0
     refresh_s: float = 60.0
     clock: Callable[[], float] = time.monotonic
-    _cache: dict[str, tuple[float, dict[int, User]]] = field(default_factory=dict)
+    _cached: tuple[float, dict[int, User]] | None = None
 
-    async def user(self, account: str, everhour: EverhourClient, user_id: int) -> User | None:
+    async def user(self, everhour: EverhourClient, user_id: int) -> User | None:
         now = self.clock()
-        cached = self._cache.get(account)
+        cached = self._cached
         if (
             cached is None
             or now - cached[0] >= self.ttl_s
             or (user_id not in cached[1] and now - cached[0] >= self.refresh_s)
         ):
             users = {u.id: u for u in await everhour.team_users()}
-            cached = self._cache[account] = (now, users)
+            cached = self._cached = (now, users)
         return cached[1].get(user_id)
-
-
-USERS = TeamUsers()
-"""Shared by every observer of this process: keyed by the credential's hash, bounded by the
-connections."""
 
 
 def _change(record: TimeRecord, task: Task, user: User | None, now: dt.datetime) -> Change:
@@ -181,12 +175,12 @@ def _gone(
 
 
 class EverhourObserver:
-    """One Everhour account's changes."""
+    """One Everhour account's changes; it caches the account's user list, so a caller keeps one
+    observer per connection across webhook rounds."""
 
-    def __init__(self, client: EverhourClient, account: str, users: TeamUsers = USERS) -> None:
+    def __init__(self, client: EverhourClient, users: TeamUsers | None = None) -> None:
         self._client = client
-        self._account = account
-        self._users = users
+        self._users = users or TeamUsers()
         self.hooks: EverhourHooks | None = EverhourHooks(client)
 
     async def changes(
@@ -232,7 +226,7 @@ class EverhourObserver:
                 task = await self._task(seen, tasks)
                 if task is None:
                     continue
-                user = await self._users.user(self._account, self._client, seen.user)
+                user = await self._users.user(self._client, seen.user)
                 changes.append(_change(seen, task, user, now))
         return changes
 
@@ -305,12 +299,3 @@ class EverhourWebhooks:
                 422, "not an Everhour time record: the task id is not short printable text"
             )
         return Hint(str(record.id), record.date, str(record.user), task_id)
-
-
-def account_key(base_url: str, credential: str) -> str:
-    """Who a cache entry belongs to, without holding the credential."""
-    return hashlib.sha256(f"{base_url}\n{credential}".encode()).hexdigest()
-
-
-def open_observer(session: Session, client: EverhourClient) -> EverhourObserver:
-    return EverhourObserver(client, account_key(session.access.base_url, session.access.credential))

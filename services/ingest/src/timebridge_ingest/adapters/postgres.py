@@ -13,7 +13,7 @@ from timebridge_common.crypto import SecretBox
 from timebridge_common.db.outbox import enqueue
 from timebridge_common.events import Envelope, Event, IntegrationSettings
 from timebridge_ingest.domain.connections import Integration, Workspace
-from timebridge_ingest.domain.polling import Seen
+from timebridge_ingest.domain.polling import PollHealth
 
 
 class PostgresWebhookSecrets:
@@ -201,7 +201,7 @@ class PostgresConnections:
 
 
 class PostgresPolling:
-    """Poll schedules and what the last tracker poll saw."""
+    """Poll schedules, cursors and the health of each connection's observation."""
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
@@ -218,15 +218,26 @@ class PostgresPolling:
         return [r["connection_id"] for r in rows]
 
     async def done(
-        self, connection_id: str, *, next_at: dt.datetime, now: dt.datetime, error: str | None
+        self,
+        connection_id: str,
+        *,
+        next_at: dt.datetime,
+        now: dt.datetime,
+        error: str | None,
+        error_kind: str | None = None,
     ) -> None:
+        """Record the poll: a success clears the error and the failure count."""
         await self._pool.execute(
-            "UPDATE poll_schedule SET next_poll_at = $2, last_polled_at = $3, last_error = $4"
+            "UPDATE poll_schedule SET next_poll_at = $2, last_polled_at = $3, last_error = $4,"
+            " error_kind = $5,"
+            " last_ok_at = CASE WHEN $4::text IS NULL THEN $3 ELSE last_ok_at END,"
+            " failures = CASE WHEN $4::text IS NULL THEN 0 ELSE failures + 1 END"
             " WHERE connection_id = $1",
             connection_id,
             next_at,
             now,
-            error,
+            None if error is None else error[:1000],
+            error_kind,
         )
 
     async def cursor(self, connection_id: str) -> str | None:
@@ -235,33 +246,45 @@ class PostgresPolling:
         )
         return cursor
 
-    async def set_cursor(self, connection_id: str, cursor: str) -> None:
+    async def set_cursor(
+        self, connection_id: str, cursor: str, *, workspace_id: str, now: dt.datetime
+    ) -> None:
+        """Save the cursor (scheduling the connection, due now, if it was not yet)."""
         await self._pool.execute(
-            "UPDATE poll_schedule SET cursor = $2 WHERE connection_id = $1", connection_id, cursor
+            "INSERT INTO poll_schedule (connection_id, workspace_id, next_poll_at, cursor)"
+            " VALUES ($1, $2, $3, $4)"
+            " ON CONFLICT (connection_id) DO UPDATE SET cursor = EXCLUDED.cursor",
+            connection_id,
+            workspace_id,
+            now,
+            cursor,
         )
 
-    async def seen(self, connection_id: str) -> dict[str, Seen]:
-        rows = await self._pool.fetch(
-            "SELECT record_id, record_date, fingerprint, user_id, task_id FROM poll_seen"
-            " WHERE connection_id = $1",
+    async def health(self, connection_id: str) -> PollHealth | None:
+        row = await self._pool.fetchrow(
+            "SELECT next_poll_at, last_polled_at, last_ok_at, last_error, error_kind, failures,"
+            " hook_note, hook_note_at FROM poll_schedule WHERE connection_id = $1",
             connection_id,
         )
-        return {
-            r["record_id"]: Seen(r["record_date"], r["fingerprint"], r["user_id"], r["task_id"])
-            for r in rows
-        }
+        return None if row is None else PollHealth(**dict(row))
 
-    async def replace_seen(self, connection_id: str, seen: Mapping[str, Seen]) -> None:
-        async with self._pool.acquire() as conn, conn.transaction():
-            await conn.execute("DELETE FROM poll_seen WHERE connection_id = $1", connection_id)
-            await conn.executemany(
-                "INSERT INTO poll_seen (connection_id, record_id, record_date, fingerprint,"
-                " user_id, task_id) VALUES ($1, $2, $3, $4, $5, $6)",
-                [
-                    (connection_id, k, v.date, v.fingerprint, v.user_id, v.task_id)
-                    for k, v in seen.items()
-                ],
-            )
+    async def note_hook(self, connection_id: str, note: str, now: dt.datetime) -> None:
+        """What happened to the connection's webhook (shown in its health)."""
+        await self._pool.execute(
+            "UPDATE poll_schedule SET hook_note = $2, hook_note_at = $3 WHERE connection_id = $1",
+            connection_id,
+            note[:1000],
+            now,
+        )
+
+    async def poll_now(self, connection_id: str, now: dt.datetime) -> None:
+        """Make the connection due now (a gap to re-poll)."""
+        await self._pool.execute(
+            "UPDATE poll_schedule SET next_poll_at = least(next_poll_at, $2)"
+            " WHERE connection_id = $1",
+            connection_id,
+            now,
+        )
 
     async def sync_schedules(self, now: dt.datetime) -> None:
         """Schedule every workspace's Core and every connected tracker whose changes matter
@@ -274,10 +297,6 @@ class PostgresPolling:
                 " SELECT 'core_' || workspace_id, workspace_id, $1::timestamptz FROM workspaces"
                 " ON CONFLICT (connection_id) DO NOTHING",
                 now,
-            )
-            await conn.execute(
-                "DELETE FROM poll_seen WHERE connection_id IN (SELECT integration_id"  # noqa: S608
-                " FROM integrations WHERE NOT (" + _LISTENED + "))"
             )
             await conn.execute(
                 "DELETE FROM poll_schedule WHERE connection_id IN (SELECT integration_id"  # noqa: S608

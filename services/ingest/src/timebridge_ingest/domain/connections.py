@@ -14,7 +14,6 @@ from typing import Literal
 from timebridge_common.events import ConnectionChanged, IntegrationSettings
 from timebridge_ingest.domain.errors import RejectedError
 
-TRACKERS = frozenset({"everhour"})
 CORE = "core"
 
 

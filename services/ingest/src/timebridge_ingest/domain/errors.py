@@ -1,10 +1,9 @@
-"""The one refusal every ingest use case raises: an HTTP status and the reason to show."""
+"""The one refusal every ingest use case raises: an HTTP status and the reason to show.
 
+It is the provider kit's ``RefusedError``, so a provider package refusing a webhook (a bad
+signature, a delivery naming nothing storable) is answered like any other refusal.
+"""
 
-class RejectedError(Exception):
-    """The request cannot be carried out; ``status`` is the HTTP answer, ``reason`` says why."""
+from timebridge_providers.kit.ports.observe import RefusedError as RejectedError
 
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
+__all__ = ["RejectedError"]

@@ -1,17 +1,13 @@
-"""Incremental polling: schedules, and telling changes apart from what the last poll saw.
+"""Polling: each integration's schedule, and what its health says.
 
-Everhour has no "changed since" filter, so a poll reads a window of recent days and compares
-each record's fingerprint with the previous poll's: new or different records are changes, and a
-record that was in the window before but is gone now was deleted. Core has ``updated_since`` with
-deletions, so its poll only keeps a cursor.
+How a provider's changes are found (a change feed with a cursor, or a window compared with the
+previous poll) is the provider package's business (its ``Observer``); ingest keeps the schedule,
+the opaque cursor, and the outcome of each poll so sync health tells the truth.
 """
 
 import datetime as dt
-import hashlib
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-
-from timebridge_providers.everhour.client import TimeRecord
+from typing import Literal
 
 from timebridge_common.events import IntegrationSettings
 
@@ -23,56 +19,32 @@ INTERVALS = {
 SAFETY_NET = dt.timedelta(hours=1)
 """Real-time integrations are polled too, so a lost webhook is caught within the hour."""
 
+ErrorKind = Literal["authentication", "refused", "unavailable"]
+"""``authentication``: the provider refused the credential (revoked key, expired token: someone
+must reconnect); ``refused``: another 4xx; ``unavailable``: 5xx, 429, network or Kafka (retried)."""
+
 
 def poll_interval(settings: IntegrationSettings) -> dt.timedelta:
     return INTERVALS.get(settings.frequency, SAFETY_NET)
 
 
-def task_id(record: TimeRecord) -> str | None:
-    return record.task.id if record.task else None
-
-
-def fingerprint(record: TimeRecord) -> str:
-    parts = (
-        record.time,
-        record.user,
-        record.date.isoformat(),
-        task_id(record),
-        record.comment or "",
-        record.is_locked,
-        record.is_invoiced,
-    )
-    return hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
-
-
 @dataclass(frozen=True, slots=True)
-class Seen:
-    date: dt.date
-    fingerprint: str
-    user_id: int
-    task_id: str | None
+class PollHealth:
+    """The last outcomes of a connection's observation."""
 
+    next_poll_at: dt.datetime
+    last_polled_at: dt.datetime | None
+    last_ok_at: dt.datetime | None
+    last_error: str | None
+    error_kind: str | None
+    failures: int
+    hook_note: str | None
+    hook_note_at: dt.datetime | None
 
-@dataclass(frozen=True, slots=True)
-class Diff:
-    changed: list[TimeRecord]
-    deleted: list[str]
-    now_seen: dict[str, Seen]
-
-
-def diff_window(
-    previous: Mapping[str, Seen], current: Iterable[TimeRecord], start: dt.date, end: dt.date
-) -> Diff:
-    """Compare a window's records with the previous poll's (records outside it are kept)."""
-    now_seen = {k: v for k, v in previous.items() if not start <= v.date <= end}
-    changed = []
-    for record in current:
-        key = str(record.id)
-        seen = Seen(record.date, fingerprint(record), record.user, task_id(record))
-        now_seen[key] = seen
-        if previous.get(key) != seen:
-            changed.append(record)
-    deleted = [
-        key for key, seen in previous.items() if start <= seen.date <= end and key not in now_seen
-    ]
-    return Diff(changed, deleted, now_seen)
+    @property
+    def status(self) -> Literal["ok", "failing", "needs_reauthorisation", "not_polled_yet"]:
+        if self.error_kind == "authentication":
+            return "needs_reauthorisation"
+        if self.last_error is not None:
+            return "failing"
+        return "ok" if self.last_polled_at is not None else "not_polled_yet"

@@ -1,8 +1,9 @@
-"""HTTP API for connections: the guide's Settings > Integrations > Everhour, as an API."""
+"""HTTP API for connections: the guide's Settings > Integrations > <tracker>, as an API."""
 
+import datetime as dt
 import re
-from collections.abc import Awaitable
-from typing import Annotated, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Literal, TypeVar
 
 import httpx
 from fastapi import APIRouter, Depends, HTTPException, status
@@ -15,7 +16,8 @@ from timebridge_common.http_errors import refusals
 from timebridge_ingest.config import Settings
 from timebridge_ingest.domain.connections import Integration
 from timebridge_ingest.domain.errors import RejectedError
-from timebridge_ingest.handlers.connections import Connections, TestErrorKind
+from timebridge_ingest.handlers.connections import Connections, TestErrorKind, TestResult
+from timebridge_ingest.handlers.health import IntegrationHealth
 
 T = TypeVar("T")
 
@@ -60,9 +62,21 @@ class TestView(BaseModel):
     message: str | None = None
     retry_after_s: float | None = None
 
+    @classmethod
+    def of(cls, result: TestResult) -> "TestView":
+        return cls(
+            ok=result.ok,
+            account=result.account,
+            error_kind=result.error_kind,
+            message=result.message,
+            retry_after_s=result.retry_after_s,
+        )
+
 
 class ConnectBody(BaseModel):
-    provider: str = "everhour"
+    provider: str | None = Field(
+        default=None, description="The tracker's registry name (default: TB_DEFAULT_TRACKER)"
+    )
     api_key: Credential
     settings: IntegrationSettings = IntegrationSettings()
 
@@ -95,8 +109,46 @@ class IntegrationView(BaseModel):
         )
 
 
+class HealthView(BaseModel):
+    """Sync health of one integration: its polls, its webhook and what waits to be re-read."""
+
+    status: Literal["ok", "failing", "needs_reauthorisation", "not_polled_yet", "not_polled"]
+    last_polled_at: dt.datetime | None = None
+    last_ok_at: dt.datetime | None = None
+    next_poll_at: dt.datetime | None = None
+    last_error: str | None = None
+    error_kind: str | None = None
+    consecutive_failures: int = 0
+    webhook_registered: bool = False
+    webhook_note: str | None = None
+    webhook_note_at: dt.datetime | None = None
+    deliveries_waiting: int = 0
+    delivery_error: str | None = None
+
+    @classmethod
+    def of(cls, health: IntegrationHealth) -> "HealthView":
+        poll = health.poll
+        return cls(
+            status="not_polled" if poll is None else poll.status,
+            last_polled_at=poll and poll.last_polled_at,
+            last_ok_at=poll and poll.last_ok_at,
+            next_poll_at=poll and poll.next_poll_at,
+            last_error=poll and poll.last_error,
+            error_kind=poll and poll.error_kind,
+            consecutive_failures=poll.failures if poll else 0,
+            webhook_registered=health.integration.hook_id is not None,
+            webhook_note=poll and poll.hook_note,
+            webhook_note_at=poll and poll.hook_note_at,
+            deliveries_waiting=health.waiting,
+            delivery_error=health.delivery_error,
+        )
+
+
 def connections_router(
-    settings: Settings, connections: Connections, admins: WorkspaceAdmins
+    settings: Settings,
+    connections: Connections,
+    admins: WorkspaceAdmins,
+    health: Callable[[Integration], Awaitable[IntegrationHealth]],
 ) -> APIRouter:
     router = APIRouter()
     platform_admin = PlatformAdmin(settings.admin_token)
@@ -130,14 +182,28 @@ def connections_router(
         responses=refused,
     )
     async def test_connection(provider: str, body: TestBody) -> TestView:
-        result = await _answer(connections.test(provider, body.api_key))
-        return TestView(
-            ok=result.ok,
-            account=result.account,
-            error_kind=result.error_kind,
-            message=result.message,
-            retry_after_s=result.retry_after_s,
-        )
+        return TestView.of(await _answer(connections.test(provider, body.api_key)))
+
+    @router.post(
+        "/v1/workspaces/{workspace_id}/integrations/{integration_id}/retest",
+        tags=["integrations"],
+        summary="Test a saved connection again with its stored key (nothing to paste)",
+        dependencies=admin,
+        responses=refused,
+    )
+    async def retest_connection(workspace_id: WorkspaceIdPath, integration_id: str) -> TestView:
+        return TestView.of(await _answer(connections.retest(workspace_id, integration_id)))
+
+    @router.get(
+        "/v1/workspaces/{workspace_id}/integrations/{integration_id}/health",
+        tags=["integrations"],
+        summary="Sync health: poll outcomes (a refused key included), webhook, waiting records",
+        dependencies=admin,
+        responses=refused,
+    )
+    async def integration_health(workspace_id: WorkspaceIdPath, integration_id: str) -> HealthView:
+        integration = await _answer(connections.get(workspace_id, integration_id))
+        return HealthView.of(await health(integration))
 
     @router.post(
         "/v1/workspaces/{workspace_id}/integrations",
@@ -149,7 +215,12 @@ def connections_router(
     )
     async def connect(workspace_id: WorkspaceIdPath, body: ConnectBody) -> IntegrationView:
         integration = await _answer(
-            connections.connect(workspace_id, body.provider, body.api_key, body.settings)
+            connections.connect(
+                workspace_id,
+                body.provider or settings.default_tracker,
+                body.api_key,
+                body.settings,
+            )
         )
         return IntegrationView.of(integration)
 

@@ -6,6 +6,8 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Request, status
 from pydantic import BaseModel, Field
+from timebridge_providers.installed import registry
+from timebridge_providers.kit.ports.observe import SignedWebhooks, webhooks_of
 
 from timebridge_common.api import WorkspaceIdPath
 from timebridge_common.auth import PlatformAdmin
@@ -14,10 +16,9 @@ from timebridge_common.kafka.publisher import EventPublisher, UnavailableError
 from timebridge_common.webhooks.intake import read_body
 from timebridge_common.webhooks.replay import DeliveryInProgressError, ReplayWindow
 from timebridge_ingest.config import Settings
-from timebridge_ingest.domain.core_webhook import SIGNATURE_HEADER
 from timebridge_ingest.domain.errors import RejectedError
 from timebridge_ingest.handlers.ports import WebhookSecrets
-from timebridge_ingest.handlers.webhooks import accept_core_webhook
+from timebridge_ingest.handlers.webhooks import accept_signed_webhook
 
 Clock = Callable[[], dt.datetime]
 
@@ -43,14 +44,21 @@ def webhook_router(
     clock: Clock,
     window: ReplayWindow,
 ) -> APIRouter:
+    """The home system's signed webhooks (``/v1/webhooks/<home>/<workspace>``) and secrets."""
     router = APIRouter()
     platform_admin = PlatformAdmin(settings.admin_token)
+    home = registry().home()
+    webhooks = webhooks_of(home.observe)
+    assert webhooks is not None, "the home system sends signed webhooks"
+    assert webhooks.scheme == "signed"
+    signed: SignedWebhooks = webhooks
+    source = home.name
 
     @router.post(
-        "/v1/webhooks/core/{workspace_id}",
+        f"/v1/webhooks/{source}/{{workspace_id}}",
         status_code=status.HTTP_202_ACCEPTED,
         tags=["webhooks"],
-        summary="Receive a signed Core webhook",
+        summary=f"Receive a signed {home.profile.title} webhook",
         responses={
             202: {"description": "Published (or published before: a replay), or ignored"},
             400: {"description": "Body is not JSON (or bad bytes in the URL)"},
@@ -63,10 +71,10 @@ def webhook_router(
             503: {"description": "Kafka (or the replay window) unavailable; retry later"},
         },
     )
-    async def core_webhook(
+    async def signed_webhook(
         request: Request,
         workspace_id: WorkspaceIdPath,
-        signature: Annotated[str | None, Header(alias=SIGNATURE_HEADER)] = None,
+        signature: Annotated[str | None, Header(alias=signed.signature_header)] = None,
     ) -> AcceptedResponse:
         """Answered 202 only once the ``TimeEntryLogged`` event is durably in Kafka."""
         content_type = request.headers.get("content-type", "")
@@ -74,7 +82,9 @@ def webhook_router(
             raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, "expected application/json")
         body = await read_body(request, settings.max_webhook_bytes)
         try:
-            accepted = await accept_core_webhook(
+            accepted = await accept_signed_webhook(
+                source=source,
+                webhooks=signed,
                 workspace_id=workspace_id,
                 body=body,
                 signature=signature,
@@ -114,7 +124,7 @@ def webhook_router(
         responses=refusals(404),
     )
     async def put_secret(workspace_id: WorkspaceIdPath, source: str, body: SecretBody) -> None:
-        if source != "core":
+        if source != home.name:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown webhook source {source!r}")
         await secrets.put(workspace_id, source, body.secret)
 

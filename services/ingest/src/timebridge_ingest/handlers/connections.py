@@ -11,6 +11,9 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import structlog
+from timebridge_providers.installed import registry
+from timebridge_providers.kit.registry import Account
+from timebridge_providers.kit.session import Access
 
 from timebridge_common.connections import credential_context
 from timebridge_common.crypto import SecretBox
@@ -19,7 +22,6 @@ from timebridge_common.events import ConnectionChanged, IntegrationSettings
 from timebridge_common.kafka.publisher import EventPublisher
 from timebridge_common.outbound.http import AuthenticationError, ProviderError
 from timebridge_ingest.domain.connections import (
-    TRACKERS,
     Integration,
     Workspace,
     check_settings,
@@ -31,11 +33,13 @@ from timebridge_ingest.domain.connections import (
     wants_webhook,
 )
 from timebridge_ingest.domain.errors import RejectedError
+from timebridge_ingest.handlers.hooks import hint_webhooks
+from timebridge_ingest.handlers.observing import open_observer
 from timebridge_ingest.handlers.ports import (
     ConnectionsStore,
     ConnectionsTx,
-    CoreFactory,
-    EverhourFactory,
+    OpenIdentity,
+    Sessions,
 )
 
 log = structlog.get_logger(__name__)
@@ -59,9 +63,11 @@ class Connections:
     store: ConnectionsStore
     box: SecretBox
     publisher: EventPublisher
-    everhour: EverhourFactory
-    core: CoreFactory
-    everhour_base_url: str
+    sessions: Sessions
+    identity: OpenIdentity
+    """Opens the home system with a token: who it is (``GET /me``), and of which workspace."""
+    api_url: Callable[[str], str]
+    """provider -> the base URL of its API (configuration, else the profile's default)."""
     public_base_url: str
     clock: Callable[[], dt.datetime]
     test_timeout_s: float = 10.0
@@ -71,13 +77,14 @@ class Connections:
         self, workspace_id: str, core_base_url: str, core_token: str
     ) -> Workspace:
         """The platform admin registers a workspace's Core (checked with Core before saving)."""
+        title = registry().home().profile.title
         try:
-            async with self.core(core_base_url, core_token) as core:
-                me = await core.me()
+            async with self.identity(core_base_url, core_token) as home:
+                me = await home.me()
         except AuthenticationError as exc:
-            raise RejectedError(422, f"Core refused the token: {exc.body}") from exc
+            raise RejectedError(422, f"{title} refused the token: {exc.body}") from exc
         except (ProviderError, TransientError) as exc:
-            raise RejectedError(502, f"Core could not be reached: {exc}") from exc
+            raise RejectedError(502, f"{title} could not be reached: {exc}") from exc
         if me.workspace_id != workspace_id:
             raise RejectedError(
                 422,
@@ -106,20 +113,33 @@ class Connections:
     async def test(self, provider: str, api_key: str) -> TestResult:
         """The guide's "Test Connection": a real call with the key, and a clear verdict."""
         self._check_provider(provider)
+        return await self._test(provider, self.api_url(provider), api_key)
+
+    async def retest(self, workspace_id: str, integration_id: str) -> TestResult:
+        """Test a saved connection again with its stored key (nobody pastes it again)."""
+        integration = await self.get(workspace_id, integration_id)
+        if integration.status != "connected" or integration.api_key is None:
+            raise RejectedError(409, "the integration is disconnected: connect it again")
+        return await self._test(integration.provider, integration.base_url, integration.api_key)
+
+    async def _test(self, provider: str, base_url: str, api_key: str) -> TestResult:
+        found = registry().get(provider)
+        title = found.profile.title
         try:
             # An admin is waiting on the screen: one deadline for the whole test, retries and
             # rate-limit waits included, and an answer that says it was the deadline.
             async with asyncio.timeout(self.test_timeout_s):
-                async with self.everhour(self.everhour_base_url, api_key) as everhour:
-                    me = await everhour.current_user()
+                account = await found.check(
+                    self.sessions.session(provider, Access(base_url, api_key))
+                )
         except TimeoutError:
             return TestResult(
                 False,
                 error_kind="timeout",
-                message=f"Everhour did not answer within {self.test_timeout_s:g} s",
+                message=f"{title} did not answer within {self.test_timeout_s:g} s",
             )
         except AuthenticationError as exc:
-            return TestResult(False, error_kind="bad_key", message=f"Everhour: {exc.body}")
+            return TestResult(False, error_kind="bad_key", message=f"{title}: {exc.body}")
         except ProviderError as exc:
             return TestResult(False, error_kind="refused", message=str(exc))
         except TransientError as exc:
@@ -130,10 +150,7 @@ class Connections:
                 message=exc.reason,
                 retry_after_s=exc.retry_after,
             )
-        account = {"user_id": str(me.id), "name": me.name}
-        if me.email:
-            account["email"] = me.email
-        return TestResult(True, account=account)
+        return TestResult(True, account=_account(account))
 
     async def connect(
         self, workspace_id: str, provider: str, api_key: str, settings: IntegrationSettings
@@ -147,13 +164,13 @@ class Connections:
             integration_id=new_integration_id(),
             workspace_id=workspace_id,
             provider=provider,
-            base_url=self.everhour_base_url,
+            base_url=self.api_url(provider),
             api_key=api_key,
             status="connected",
             settings=settings,
             account=result.account,
         )
-        if wants_webhook(settings):
+        if self._wants_webhook(integration):
             integration = await self._register_hook(integration)
         async with self.store.transaction() as tx:
             await tx.put_integration(integration)
@@ -171,9 +188,9 @@ class Connections:
         if current.status != "connected":
             raise RejectedError(409, "the integration is disconnected")
         updated = replace(current, settings=settings, revision=current.revision + 1)
-        if wants_webhook(settings) and not current.hook_id:
+        if self._wants_webhook(updated) and not current.hook_id:
             updated = await self._register_hook(updated)
-        elif not wants_webhook(settings) and current.hook_id:
+        elif not self._wants_webhook(updated) and current.hook_id:
             await self._delete_hook(current)
             updated = replace(updated, hook_id=None, hook_token_hash=None)
         async with self.store.transaction() as tx:
@@ -208,33 +225,84 @@ class Connections:
         async with self.store.transaction() as tx:
             return await tx.integrations(workspace_id)
 
+    async def keep_hook_alive(self, integration: Integration) -> str | None:
+        """Re-activate the integration's webhook if the provider disabled it (Everhour does after
+        failed deliveries), or register it again if it is gone; what was done (``None``: it was
+        fine). The caller re-polls the gap."""
+        if integration.api_key is None or integration.hook_id is None:
+            return None
+        observer = open_observer(
+            self.sessions, integration.provider, integration.base_url, integration.api_key
+        )
+        if observer.hooks is None:
+            return None
+        state = await observer.hooks.ensure_active(integration.hook_id)
+        if state is not None and state.hook_id == integration.hook_id:
+            return None
+        if state is None:
+            renewed = await self._register_hook(integration)
+            note = "the webhook was gone at the provider: registered again"
+        else:
+            renewed = replace(integration, hook_id=state.hook_id)
+            note = "the provider had disabled the webhook (failed deliveries): re-activated"
+        async with self.store.transaction() as tx:
+            current = await tx.integration(integration.integration_id, for_update=True)
+            if current is not None and current.hook_id == integration.hook_id:
+                await tx.put_integration(
+                    replace(
+                        current,
+                        hook_id=renewed.hook_id,
+                        hook_token_hash=renewed.hook_token_hash,
+                    )
+                )
+                if renewed.hook_token_hash != integration.hook_token_hash:
+                    assert renewed.hook_token_hash is not None
+                    await tx.remove_pending_hook(renewed.hook_token_hash)
+                log.warning(note, integration=integration.integration_id)
+                return note
+        await self._delete_hook(renewed)  # changed meanwhile (disconnected...): not ours to keep
+        return None
+
+    def _wants_webhook(self, integration: Integration) -> bool:
+        """Real-time and a provider whose webhooks are registered per connection."""
+        return (
+            wants_webhook(integration.settings) and hint_webhooks(integration.provider) is not None
+        )
+
     async def _register_hook(self, integration: Integration) -> Integration:
         """Register the tracker webhook; its handshake arrives before this call returns.
 
         The token only lives in the URL handed to the tracker: its hash is what is stored.
         """
         assert integration.api_key is not None
+        observer = open_observer(
+            self.sessions, integration.provider, integration.base_url, integration.api_key
+        )
+        assert observer.hooks is not None
         token = new_hook_token()
         token_hash = hook_token_hash(token)
         async with self.store.transaction() as tx:
             await tx.add_pending_hook(token_hash, integration.workspace_id)
-        target = f"{self.public_base_url}/v1/webhooks/everhour/{token}"
+        target = f"{self.public_base_url}/v1/webhooks/{integration.provider}/{token}"
         try:
-            async with self.everhour(integration.base_url, integration.api_key) as everhour:
-                hook = await everhour.create_hook(target)
+            hook = await observer.hooks.register(target)
         except (ProviderError, TransientError) as exc:
             async with self.store.transaction() as tx:
                 await tx.remove_pending_hook(token_hash)
-            raise RejectedError(502, f"Everhour did not register the webhook: {exc}") from exc
-        return replace(integration, hook_id=str(hook.id), hook_token_hash=token_hash)
+            title = registry().get(integration.provider).profile.title
+            raise RejectedError(502, f"{title} did not register the webhook: {exc}") from exc
+        return replace(integration, hook_id=hook.hook_id, hook_token_hash=token_hash)
 
     async def _delete_hook(self, integration: Integration) -> None:
         """Best effort: a hook left behind only sends deliveries we answer with 404."""
         if integration.api_key is None or integration.hook_id is None:
             return
         try:
-            async with self.everhour(integration.base_url, integration.api_key) as everhour:
-                await everhour.delete_hook(int(integration.hook_id))
+            observer = open_observer(
+                self.sessions, integration.provider, integration.base_url, integration.api_key
+            )
+            if observer.hooks is not None:
+                await observer.hooks.delete(integration.hook_id)
         except (ProviderError, TransientError) as exc:
             log.warning("webhook not removed at the tracker", error=str(exc))
 
@@ -251,5 +319,15 @@ class Connections:
 
     @staticmethod
     def _check_provider(provider: str) -> None:
-        if provider not in TRACKERS:
+        if provider not in registry().names("tracker"):
             raise RejectedError(404, f"unknown tracker {provider!r}")
+
+
+def _account(account: Account) -> dict[str, str]:
+    """Who the key acts as, as shown with the integration."""
+    shown = {"user_id": account.external_id}
+    if account.name:
+        shown["name"] = account.name
+    if account.email:
+        shown["email"] = account.email
+    return shown

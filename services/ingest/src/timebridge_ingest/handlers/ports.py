@@ -5,12 +5,13 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
-from timebridge_providers.core.client import CoreClient
-from timebridge_providers.everhour.client import EverhourClient
+from timebridge_providers.kit.ports.identity import IdentityClient
+from timebridge_providers.kit.ports.observe import Hint
+from timebridge_providers.kit.session import Access, Session
 
 from timebridge_common.events import Envelope, Event
 from timebridge_ingest.domain.connections import Integration, Workspace
-from timebridge_ingest.domain.everhour_entries import DeliveryHint, PendingDelivery
+from timebridge_ingest.domain.inbox import PendingDelivery
 
 
 class WebhookSecrets(Protocol):
@@ -54,9 +55,11 @@ class ConnectionsStore(Protocol):
 
 
 class DeliveryInbox(Protocol):
-    """Everhour deliveries stored durably until their records are re-read and published."""
+    """Webhook hints stored durably until their records are re-read and published."""
 
-    async def put(self, hint: DeliveryHint, now: dt.datetime, *, limit: int) -> bool: ...
+    async def put(
+        self, integration_id: str, hint: Hint, now: dt.datetime, *, limit: int
+    ) -> bool: ...
 
     async def claim_due(
         self, now: dt.datetime, lease: dt.timedelta, limit: int
@@ -71,8 +74,12 @@ class DeliveryInbox(Protocol):
     async def drop(self, integration_id: str) -> None: ...
 
 
-EverhourFactory = Callable[[str, str], EverhourClient]
-"""(base URL, API key) -> a client; tests point it at the sandbox."""
+class Sessions(Protocol):
+    """Where provider sessions come from: the kit's ``ProviderClients`` (one pool per base URL,
+    one budget per credential); tests pass one whose transport reaches the sandboxes."""
 
-CoreFactory = Callable[[str, str], CoreClient]
-"""(base URL, token) -> a client."""
+    def session(self, provider: str, access: Access) -> Session: ...
+
+
+OpenIdentity = Callable[[str, str], AbstractAsyncContextManager[IdentityClient]]
+"""(the home system's base URL, a user's token) -> who the token is (``GET /me``): admin checks."""

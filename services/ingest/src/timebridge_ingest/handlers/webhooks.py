@@ -1,4 +1,4 @@
-"""Accepting a Core webhook: verify, validate, translate, publish, and only then say yes."""
+"""Accepting a signed webhook: verify, validate, translate, publish, and only then say yes."""
 
 import datetime as dt
 import json
@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass
 
 import structlog
+from timebridge_providers.kit.ports.observe import SignedWebhooks
 
 from timebridge_common.events import TimeEntryLogged
 from timebridge_common.kafka.publisher import (
@@ -14,13 +15,8 @@ from timebridge_common.kafka.publisher import (
     publish_acknowledged,
 )
 from timebridge_common.webhooks.replay import ReplayWindow, publish_once
-from timebridge_ingest.domain.core_webhook import (
-    CORE,
-    parse_webhook,
-    to_event,
-    verify_signature,
-)
 from timebridge_ingest.domain.errors import RejectedError
+from timebridge_ingest.domain.observations import to_event
 from timebridge_ingest.handlers.ports import WebhookSecrets
 
 log = structlog.get_logger(__name__)
@@ -50,8 +46,10 @@ async def publish_or_unavailable(
     return envelope.event_id
 
 
-async def accept_core_webhook(
+async def accept_signed_webhook(
     *,
+    source: str,
+    webhooks: SignedWebhooks,
     workspace_id: str,
     body: bytes,
     signature: str | None,
@@ -68,33 +66,40 @@ async def accept_core_webhook(
     and nothing is published unless every check passed. A delivery id already published in
     this workspace (its signature still inside the tolerance, so replayable) is answered with
     the first answer and not published again (the replay window, keyed by the delivery id that
-    Core keeps across retries); raises ``DeliveryInProgressError`` while another request
+    the sender keeps across retries); raises ``DeliveryInProgressError`` while another request
     publishes it.
     """
-    secret = await secrets.get(workspace_id, CORE)
+    secret = await secrets.get(workspace_id, source)
     if secret is None:
-        raise RejectedError(404, f"no Core webhook secret for workspace {workspace_id!r}")
-    signed_at = verify_signature(secret, signature, body, now=now, tolerance_s=tolerance_s)
-    webhook = parse_webhook(body, workspace_id)
-    if webhook is None:
+        raise RejectedError(404, f"no {source} webhook secret for workspace {workspace_id!r}")
+    delivery = webhooks.verify(
+        secret, signature, body, account=workspace_id, now=now, tolerance_s=tolerance_s
+    )
+    if delivery.change is None:
         return Accepted(event_id=None, topic=None)
-    event = to_event(webhook)
+    event = to_event(
+        delivery.change,
+        source=source,
+        workspace_id=workspace_id,
+        integration_id=None,
+        observed_via="webhook",
+    )
 
     async def publish() -> str:
         try:
             event_id = await publish_or_unavailable(publisher, event, publish_timeout_s)
         except UnavailableError as exc:
-            log.error("publishing a webhook failed", error=str(exc), delivery=webhook.id)
+            log.error("publishing a webhook failed", error=str(exc), delivery=delivery.delivery_id)
             raise
         return json.dumps({"event_id": str(event_id), "topic": event.topic()})
 
     # A replay is accepted while |now - t| <= tolerance, i.e. until t + tolerance at the latest.
     first, outcome = await publish_once(
         window,
-        f"{CORE}:{workspace_id}",
-        webhook.id,
+        f"{source}:{workspace_id}",
+        delivery.delivery_id,
         now=now,
-        expires_at=signed_at + dt.timedelta(seconds=tolerance_s) + REPLAY_MARGIN,
+        expires_at=delivery.signed_at + dt.timedelta(seconds=tolerance_s) + REPLAY_MARGIN,
         lease_s=publish_timeout_s + 5,
         publish=publish,
     )
@@ -103,8 +108,7 @@ async def accept_core_webhook(
     # (issue 12); refusals and failures are still logged at their levels.
     log.debug(
         "webhook accepted" if first else "webhook replay acknowledged, not republished",
-        delivery=webhook.id,
-        type=webhook.type,
+        delivery=delivery.delivery_id,
         event_id=answer["event_id"],
     )
     return Accepted(uuid.UUID(answer["event_id"]), answer["topic"], duplicate=not first)

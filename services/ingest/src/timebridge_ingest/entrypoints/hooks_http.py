@@ -1,62 +1,80 @@
-"""Everhour's webhook route, and the middleware that keeps its URL token out of everything.
+"""Unsigned webhook routes, and the middleware that keeps their URL token out of everything.
 
-The token in ``/v1/webhooks/everhour/<token>`` is the only credential of an unsigned delivery.
-:class:`HookTokenMiddleware` is the outermost layer: it replaces the token by its SHA-256 before
-routing, tracing (span names, ``url.path``) or logging (structlog's ``path``) see the request,
-so only the hash, which is also all the database holds, is ever logged or stored.
+Every provider whose webhooks are hints at a secret URL gets ``/v1/webhooks/<provider>/<token>``
+(Everhour's hooks registered before stay valid: the path is the same). The token is the only
+credential of an unsigned delivery. :class:`HookTokenMiddleware` is the outermost layer: it
+replaces the token by its SHA-256 before routing, tracing (span names, ``url.path``) or logging
+(structlog's ``path``) see the request, so only the hash, which is also all the database holds,
+is ever logged or stored.
 """
 
 import re
 
 from fastapi import APIRouter, HTTPException, Request, Response, status
 from starlette.types import ASGIApp, Receive, Scope, Send
+from timebridge_providers.installed import registry
 
 from timebridge_common.kafka.publisher import UnavailableError
 from timebridge_ingest.domain.connections import hook_token_hash
 from timebridge_ingest.domain.errors import RejectedError
-from timebridge_ingest.handlers.everhour_hooks import EverhourHooks
+from timebridge_ingest.handlers.hooks import HookIntake, hint_providers
 
-PREFIX = "/v1/webhooks/everhour/"
 _HASH = re.compile(r"[0-9a-f]{64}")
 
 
+def prefix(provider: str) -> str:
+    return f"/v1/webhooks/{provider}/"
+
+
 class HookTokenMiddleware:
-    """Rewrites ``PREFIX<anything>`` to ``PREFIX<sha256 of anything>`` (path and raw path)."""
+    """Rewrites ``<prefix><anything>`` to ``<prefix><sha256 of anything>`` (path and raw path)
+    for every provider whose webhooks carry a URL token."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self.prefixes = tuple(prefix(p) for p in sorted(hint_providers()))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith(PREFIX):
-            hashed = PREFIX + hook_token_hash(scope["path"][len(PREFIX) :])
-            scope = {**scope, "path": hashed, "raw_path": hashed.encode("ascii")}
+        if scope["type"] == "http":
+            path: str = scope["path"]
+            start = next((p for p in self.prefixes if path.startswith(p)), None)
+            if start is not None:
+                hashed = start + hook_token_hash(path[len(start) :])
+                scope = {**scope, "path": hashed, "raw_path": hashed.encode("ascii")}
         await self.app(scope, receive, send)
 
 
-def everhour_router(hooks: EverhourHooks, max_body_bytes: int) -> APIRouter:
+def hooks_router(hooks: HookIntake, max_body_bytes: int) -> APIRouter:
     router = APIRouter()
+    for provider in sorted(hint_providers()):
+        _route(router, provider, hooks, max_body_bytes)
+    return router
+
+
+def _route(router: APIRouter, provider: str, hooks: HookIntake, max_body_bytes: int) -> None:
+    title = registry().get(provider).profile.title
 
     @router.post(
-        PREFIX + "{token_hash}",
+        prefix(provider) + "{token_hash}",
         tags=["webhooks"],
-        summary="Everhour webhook: registration handshake and time deliveries",
+        summary=f"{title} webhook: registration handshake and deliveries to re-read",
         responses={
             200: {"description": "Handshake: X-Hook-Secret echoed"},
             202: {"description": "Delivery durably stored; its record is re-read and published"},
             404: {"description": "Unknown or disconnected webhook"},
             413: {"description": "Body too large"},
-            422: {"description": "Not an Everhour time delivery"},
+            422: {"description": "Not a delivery naming a record of this provider"},
             503: {"description": "Storage unavailable or too many deliveries waiting; retry"},
         },
     )
-    async def everhour_hook(token_hash: str, request: Request) -> Response:
+    async def hint_webhook(token_hash: str, request: Request) -> Response:
         """The path segment arrives hashed (:class:`HookTokenMiddleware`); anything else is
         unknown."""
         if not _HASH.fullmatch(token_hash):
             raise HTTPException(status.HTTP_404_NOT_FOUND, "unknown webhook")
         body = await _read_body(request, max_body_bytes)
         try:
-            answer = await hooks.receive(token_hash, dict(request.headers), body)
+            answer = await hooks.receive(provider, token_hash, dict(request.headers), body)
         except UnavailableError as exc:
             raise HTTPException(
                 status.HTTP_503_SERVICE_UNAVAILABLE, str(exc), headers={"Retry-After": "30"}
@@ -70,8 +88,6 @@ def everhour_router(hooks: EverhourHooks, max_body_bytes: int) -> APIRouter:
             content=b'{"status":"accepted"}',
             media_type="application/json",
         )
-
-    return router
 
 
 async def _read_body(request: Request, limit: int) -> bytes:

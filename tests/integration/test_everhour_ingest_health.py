@@ -1,0 +1,170 @@
+"""Sync health tells the truth (issue 7), on real Kafka and Postgres with the Everhour sandbox.
+
+A revoked key shows as an authentication failure in the integration's health (not a silent
+retry), a webhook Everhour disabled after failed deliveries is noticed, re-activated and the gap
+re-polled, and a saved connection is re-tested without pasting its key again.
+"""
+
+import datetime as dt
+import json
+from typing import Any
+
+import pytest
+
+from timebridge_common.events import IntegrationSettings, TimeEntryLogged
+from timebridge_common.kafka.dlt import decode_headers
+from timebridge_common.testing import end_offsets, read_topic
+
+from .conftest import KAFKA, unique
+from .test_everhour_ingest import (
+    DAY,
+    NOW,
+    World,
+    bearer,
+    core_admin,
+    ingest_http,
+    new_workspace,
+)
+from .test_everhour_ingest import world as world_fixture  # noqa: F401 - the World, built once
+
+
+@pytest.fixture(scope="module")
+async def world(world_fixture: World) -> World:  # noqa: F811 - the imported fixture
+    return world_fixture
+
+
+def own_key(world: World, workspace: str) -> tuple[int, str]:
+    """An Everhour user with a key of its own (revoking it leaves the other tests alone)."""
+    key = unique("ek")
+    return world.state.add_user(f"Owner {workspace}", api_key=key, email=f"{key}@acme.test"), key
+
+
+async def health(world: World, workspace: str, integration_id: str, token: str) -> Any:
+    async with ingest_http(world) as http:
+        answer = await http.get(
+            f"/v1/workspaces/{workspace}/integrations/{integration_id}/health",
+            headers=bearer(token),
+        )
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+async def test_a_revoked_key_shows_as_an_authentication_failure_until_it_works_again(
+    world: World,
+) -> None:
+    workspace = await new_workspace(world)
+    admin = core_admin(world, workspace)
+    user, key = own_key(world, workspace)
+    integration = await world.connections.connect(
+        workspace, "everhour", key, IntegrationSettings(frequency="hourly")
+    )
+    poller = world.ingest.poller
+    assert poller is not None
+    await poller.polling.sync_schedules(NOW)
+    await poller.poll_one(integration.integration_id)
+    ok = await health(world, workspace, integration.integration_id, admin)
+    assert (ok["status"], ok["last_error"], ok["consecutive_failures"]) == ("ok", None, 0)
+
+    world.state.users[user].api_key = "revoked-" + key  # the Everhour admin revoked the key
+    await poller.poll_one(integration.integration_id)
+    await poller.poll_one(integration.integration_id)
+    revoked = await health(world, workspace, integration.integration_id, admin)
+    assert revoked["status"] == "needs_reauthorisation"
+    assert revoked["error_kind"] == "authentication"
+    assert revoked["last_error"].startswith("authentication failed:")
+    assert "401" in revoked["last_error"]
+    assert revoked["consecutive_failures"] == 2
+    assert revoked["last_ok_at"] == ok["last_ok_at"]
+    row = await world.pool.fetchrow(
+        "SELECT next_poll_at FROM poll_schedule WHERE connection_id = $1",
+        integration.integration_id,
+    )
+    assert row["next_poll_at"] == NOW + dt.timedelta(minutes=15)  # later, not every minute
+
+    world.state.users[user].api_key = key
+    await poller.poll_one(integration.integration_id)
+    back = await health(world, workspace, integration.integration_id, admin)
+    assert (back["status"], back["error_kind"], back["consecutive_failures"]) == ("ok", None, 0)
+
+
+async def test_a_saved_connection_is_retested_without_its_key(world: World) -> None:
+    workspace = await new_workspace(world)
+    admin, member = core_admin(world, workspace), core_admin(world, workspace, "member")
+    user, key = own_key(world, workspace)
+    integration = await world.connections.connect(
+        workspace, "everhour", key, IntegrationSettings(frequency="daily")
+    )
+    url = f"/v1/workspaces/{workspace}/integrations/{integration.integration_id}/retest"
+    async with ingest_http(world) as http:
+        good = await http.post(url, headers=bearer(admin))
+        refused = await http.post(url, headers=bearer(member))
+        world.state.users[user].api_key = "revoked-" + key
+        bad = await http.post(url, headers=bearer(admin))
+        world.state.users[user].api_key = key
+        await world.connections.disconnect(workspace, integration.integration_id)
+        gone = await http.post(url, headers=bearer(admin))
+        unknown = await http.post(
+            f"/v1/workspaces/{workspace}/integrations/int_nope/retest", headers=bearer(admin)
+        )
+    assert good.status_code == 200, good.text
+    assert good.json()["ok"] is True
+    assert good.json()["account"]["user_id"] == str(user)
+    assert refused.status_code == 403
+    assert (bad.json()["ok"], bad.json()["error_kind"]) == (False, "bad_key")
+    assert gone.status_code == 409
+    assert unknown.status_code == 404
+
+
+async def test_a_webhook_everhour_disabled_is_re_activated_and_the_gap_re_polled(
+    world: World,
+) -> None:
+    workspace = await new_workspace(world)
+    admin = core_admin(world, workspace)
+    _, key = own_key(world, workspace)
+    integration = await world.connections.connect(
+        workspace, "everhour", key, IntegrationSettings(direction="two_way")
+    )
+    assert integration.hook_id is not None
+    poller = world.ingest.poller
+    assert poller is not None
+    await poller.polling.sync_schedules(NOW)
+    await poller.poll_one(integration.integration_id)  # the window as it was: nothing new after
+
+    hook = world.state.hooks[int(integration.hook_id)]
+    hook.is_active = False  # Everhour gave up after failed deliveries
+    before = await end_offsets(KAFKA, TimeEntryLogged.topic())
+    async with world.everhour(key) as everhour:
+        missed = await everhour.add_time(world.task, seconds=420, date=DAY)
+    assert not [d for d in world.state.deliveries if d.hook_id == hook.id]  # the gap
+
+    await poller.poll_one(integration.integration_id)
+    renewed = await world.connections.get(workspace, integration.integration_id)
+    assert renewed.hook_id is not None
+    assert renewed.hook_id != integration.hook_id
+    assert renewed.hook_token_hash == integration.hook_token_hash  # the same URL
+    assert world.state.hooks[int(renewed.hook_id)].is_active
+    assert world.state.hooks[int(renewed.hook_id)].target_url == hook.target_url
+    assert hook.id not in world.state.hooks
+    shown = await health(world, workspace, integration.integration_id, admin)
+    assert "disabled the webhook" in shown["webhook_note"]
+    assert shown["status"] == "ok"
+
+    def ours(records: list[Any]) -> list[Any]:
+        return [
+            r
+            for r in records
+            if decode_headers(r.headers).get("ce_workspaceid") == workspace
+            and json.loads(r.value)["external_id"] == str(missed.id)
+        ]
+
+    records = await read_topic(KAFKA, before, until=lambda rs: bool(ours(rs)))
+    polled = TimeEntryLogged.model_validate_json(ours(records)[0].value)
+    assert (polled.observed_via, polled.entry.duration_seconds) == ("poll", 420)
+
+    async with world.everhour(key) as everhour:  # deliveries reach ingest again
+        await everhour.add_time(world.task, seconds=60, date=DAY)
+    assert [d.status for d in world.state.deliveries if d.hook_id == int(renewed.hook_id)] == [202]
+    await poller.poll_one(integration.integration_id)  # a live hook is left as it is
+    assert (await world.connections.get(workspace, integration.integration_id)).hook_id == (
+        renewed.hook_id
+    )

@@ -8,10 +8,10 @@ from timebridge_common.events import (
     TimeEntryLogged,
 )
 from timebridge_common.runtime import ServiceRuntime
-from timebridge_invoice_export.adapters.postgres import Store
 from timebridge_invoice_export.handlers.invoices import Invoices
 from timebridge_invoice_export.handlers.ledger import on_time_entry_logged
 from timebridge_invoice_export.handlers.notifications import Notifications
+from timebridge_invoice_export.handlers.stores import Store
 
 
 def register(

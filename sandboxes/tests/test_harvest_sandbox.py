@@ -12,8 +12,11 @@ from dataclasses import dataclass
 import httpx
 import pytest
 from timebridge_providers.harvest.client import HarvestClient
-from timebridge_providers.kit.ports.entries import EntryLockedError
+from timebridge_providers.harvest.entries import HarvestEntries
+from timebridge_providers.kit.ports.entries import EntryLockedError, Slot, Write
 
+from timebridge_common.errors import InvalidMessageError
+from timebridge_common.events import TimeEntryFields, UserRef
 from timebridge_common.outbound.http import ProviderError, RequestBudget
 from timebridge_sandboxes.faults import RateLimit
 from timebridge_sandboxes.harvest import create_harvest_sandbox, demo_harvest
@@ -227,4 +230,52 @@ async def test_directory_and_time_reports(api: Api) -> None:
     missing = await api.http.get("/reports/time/team", headers=HEADERS, params={"from": "20261101"})
     assert missing.status_code == 422
     assert len(api.checker.take("MissingRequiredParameter(name='to'")) == 1
+    spec_clean(api)
+
+
+async def test_a_member_sees_their_assignments_and_own_time_and_runs_a_timer(api: Api) -> None:
+    member = {**HEADERS, "Authorization": "Bearer member-token"}
+    assert (await api.http.get("/projects", headers=member)).status_code == 403
+    assert (await api.http.get("/users", headers=member)).status_code == 403
+    mine = await api.http.get("/users/me/project_assignments", headers=member)
+    assert mine.status_code == 200
+    (assignment,) = mine.json()["project_assignments"]
+    task = assignment["task_assignments"][0]["task"]["id"]
+    clock = [dt.datetime(2026, 11, 2, 9, tzinfo=dt.UTC)]
+    api.state.now = lambda: clock[0]
+    body = {"project_id": assignment["project"]["id"], "task_id": task, "spent_date": "2026-11-02"}
+    timer = (await api.http.post("/time_entries", headers=member, json=body)).json()
+    assert timer["is_running"] is True
+    clock[0] += dt.timedelta(minutes=30)
+    stopped = await api.http.patch(f"/time_entries/{timer['id']}/stop", headers=member)
+    assert (stopped.json()["hours"], stopped.json()["is_running"]) == (0.5, False)
+    again = await api.http.patch(f"/time_entries/{timer['id']}/stop", headers=member)
+    assert again.status_code == 422
+    restarted = await api.http.patch(f"/time_entries/{timer['id']}/restart", headers=member)
+    assert restarted.json()["is_running"] is True
+    await api.http.post("/time_entries", headers=HEADERS, json={**body, "hours": 1})
+    listed = (await api.http.get("/time_entries", headers=member)).json()["time_entries"]
+    assert [e["id"] for e in listed] == [timer["id"]]  # not Ann's
+    spec_clean(api)
+
+
+async def test_an_update_that_moves_an_entry_to_another_user_is_refused(api: Api) -> None:
+    store = HarvestEntries(api.client())
+    ann, max_ = (str(u.id) for u in api.state.users.values())
+    fields = TimeEntryFields(
+        user=UserRef(external_id=ann),
+        project_external_id=str(api.project),
+        task_external_id=str(api.task("Fix the login page")),
+        date=dt.date(2026, 11, 2),
+        duration_seconds=3600,
+        billable=True,
+    )
+    slot = Slot("harvest", "core:te_moved")
+    target = await store.write(slot, Write("create", fields, None, "k1"))
+    current = await store.read(Slot("harvest", slot.key, target))
+    assert current is not None
+    moved = fields.model_copy(update={"user": UserRef(external_id=max_)})
+    with pytest.raises(InvalidMessageError, match="another user"):
+        await store.write(Slot("harvest", slot.key, target), Write("update", moved, current, "k2"))
+    assert api.state.entries[int(current.target_id)].user_id == int(ann)
     spec_clean(api)

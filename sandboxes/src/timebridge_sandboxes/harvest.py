@@ -42,6 +42,7 @@ from timebridge_sandboxes.harvest_http import (
     Page,
     PerPage,
     TaskIn,
+    admin_only,
     error_body,
     harvest_state,
     invalid,
@@ -52,6 +53,7 @@ from timebridge_sandboxes.harvest_http import (
 from timebridge_sandboxes.harvest_state import (
     HarvestState,
     assignment_json,
+    project_assignment_json,
     project_json,
     task_json,
     user_json,
@@ -97,16 +99,36 @@ async def me(caller: Caller) -> dict[str, Any]:
 @api.get("/users")
 async def users(
     request: Request,
-    _: Caller,
+    caller: Caller,
     *,
     is_active: bool | None = None,
     updated_since: str | None = None,
     page: Page = 1,
     per_page: PerPage = None,
 ) -> dict[str, Any]:
+    admin_only(caller, "list users")
     found = [u for u in harvest_state(request).users.values() if is_active in (None, u.is_active)]
     found = updated_filter(found, updated_since)
     return paginate(request, "users", [user_json(u) for u in found], page, per_page or 2000)
+
+
+@api.get("/users/{user_id}/project_assignments")
+@api.get("/users/me/project_assignments")  # registered first (decorators apply bottom-up)
+async def project_assignments(
+    request: Request,
+    caller: Caller,
+    user_id: int | None = None,
+    *,
+    page: Page = 1,
+    per_page: PerPage = None,
+) -> dict[str, Any]:
+    """The projects a user may log time to, each with its task assignments (how a member, who
+    may not list ``/projects``, finds their work). Every user is assigned to every project."""
+    state = harvest_state(request)
+    if user_id is not None and user_id != caller.id and not caller.is_admin:
+        raise ApiError(403, "Only administrators can see other users' assignments")
+    rows = [project_assignment_json(state, p) for p in state.projects.values() if p.is_active]
+    return paginate(request, "project_assignments", rows, page, per_page or 2000)
 
 
 @api.get("/users/{user_id}")
@@ -122,7 +144,7 @@ async def user(request: Request, caller: Caller, user_id: int) -> dict[str, Any]
 @api.get("/projects")
 async def projects(
     request: Request,
-    _: Caller,
+    caller: Caller,
     *,
     is_active: bool | None = None,
     client_id: int | None = None,
@@ -130,6 +152,7 @@ async def projects(
     page: Page = 1,
     per_page: PerPage = None,
 ) -> dict[str, Any]:
+    admin_only(caller, "list projects")
     state = harvest_state(request)
     found = [
         p
@@ -152,13 +175,14 @@ async def project(request: Request, _: Caller, project_id: int) -> dict[str, Any
 @api.get("/tasks")
 async def tasks(
     request: Request,
-    _: Caller,
+    caller: Caller,
     *,
     is_active: bool | None = None,
     updated_since: str | None = None,
     page: Page = 1,
     per_page: PerPage = None,
 ) -> dict[str, Any]:
+    admin_only(caller, "list tasks")
     found = [t for t in harvest_state(request).tasks.values() if is_active in (None, t.is_active)]
     found = updated_filter(found, updated_since)
     return paginate(request, "tasks", [task_json(t) for t in found], page, per_page or 2000)
@@ -192,7 +216,7 @@ async def create_task(request: Request, caller: Caller) -> dict[str, Any]:
 @api.get("/projects/{project_id}/task_assignments")
 async def task_assignments(
     request: Request,
-    _: Caller,
+    caller: Caller,
     *,
     project_id: int | None = None,
     is_active: bool | None = None,
@@ -200,6 +224,7 @@ async def task_assignments(
     page: Page = 1,
     per_page: PerPage = None,
 ) -> dict[str, Any]:
+    admin_only(caller, "list task assignments")
     state = harvest_state(request)
     if project_id is not None and project_id not in state.projects:
         raise ApiError(404, "Project not found")

@@ -70,6 +70,14 @@ def caller(request: Request) -> User:
 
 
 Caller = Annotated[User, Depends(caller)]
+
+
+def admin_only(user: User, what: str) -> None:
+    """Harvest lets only administrators and managers do this (a member uses ``/users/me/...``)."""
+    if not user.is_admin:
+        raise ApiError(403, f"Only administrators and managers can {what}")
+
+
 Page = Annotated[int, Query(ge=1)]
 PerPage = Annotated[int | None, Query(ge=1, le=2000)]
 

@@ -354,6 +354,24 @@ def assignment_json(state: HarvestState, assignment: Assignment) -> dict[str, An
     }
 
 
+def project_assignment_json(state: HarvestState, project: Project) -> dict[str, Any]:
+    client = state.clients[project.client_id]
+    tasks = [a for a in state.assignments.values() if a.project_id == project.id]
+    return {
+        "id": 125068553 + project.id % 1000,
+        "is_project_manager": False,
+        "is_active": True,
+        "use_default_rates": True,
+        "budget": None,
+        "created_at": project.created_at,
+        "updated_at": project.updated_at,
+        "hourly_rate": project.hourly_rate,
+        "project": {"id": project.id, "name": project.name, "code": project.code},
+        "client": {"id": client.id, "name": client.name, "currency": client.currency},
+        "task_assignments": [assignment_json(state, a) for a in tasks],
+    }
+
+
 def entry_json(state: HarvestState, entry: Entry) -> dict[str, Any]:
     user = state.users[entry.user_id]
     project = state.projects[entry.project_id]

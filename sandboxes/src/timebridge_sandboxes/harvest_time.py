@@ -93,7 +93,7 @@ def _apply_duration(
 @time_router.get("/time_entries")
 async def list_entries(
     request: Request,
-    _: Caller,
+    caller: Caller,
     *,
     user_id: int | None = None,
     client_id: int | None = None,
@@ -114,6 +114,7 @@ async def list_entries(
         e
         for e in state.entries.values()
         if user_id in (None, e.user_id)
+        and (caller.is_admin or e.user_id == caller.id)
         and client_id in (None, state.projects[e.project_id].client_id)
         and project_id in (None, e.project_id)
         and task_id in (None, e.task_id)
@@ -288,3 +289,30 @@ def _report_row(state: HarvestState, by: str, key: int, values: list[float]) -> 
         "project_name": project.name,
         **sums,
     }
+
+
+@time_router.patch("/time_entries/{entry_id}/stop")
+async def stop_timer(request: Request, caller: Caller, entry_id: int) -> dict[str, Any]:
+    """Stop a running timer: its hours grow by the time since it (re)started."""
+    state = harvest_state(request)
+    entry = _entry(state, entry_id)
+    _may_touch(state, caller, entry)
+    if not entry.is_running or entry.timer_started_at is None:
+        raise ApiError(422, "Time entry is not running")
+    started = dt.datetime.fromisoformat(entry.timer_started_at)
+    entry.hours = round(entry.hours + (state.now() - started).total_seconds() / 3600, 4)
+    entry.is_running, entry.timer_started_at = False, None
+    state.touch(entry)
+    return entry_json(state, entry)
+
+
+@time_router.patch("/time_entries/{entry_id}/restart")
+async def restart_timer(request: Request, caller: Caller, entry_id: int) -> dict[str, Any]:
+    state = harvest_state(request)
+    entry = _entry(state, entry_id)
+    _may_touch(state, caller, entry)
+    if entry.is_running:
+        raise ApiError(422, "Time entry is already running")
+    entry.is_running, entry.timer_started_at = True, stamp(state.now())
+    state.touch(entry)
+    return entry_json(state, entry)

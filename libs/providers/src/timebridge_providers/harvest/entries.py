@@ -2,9 +2,11 @@
 
 A created entry carries the slot's key as its ``external_reference.id``; Harvest filters entries
 by it, so a slot without a known id is found again, and a create always looks the key up first:
-a create whose answer was lost is found there and never sent twice.
+a create whose answer was lost is found there and never sent twice. ``PATCH`` cannot change an
+entry's user: such an update is refused as invalid (the entry stays with its user).
 """
 
+from timebridge_common.errors import InvalidMessageError
 from timebridge_providers.harvest.client import HarvestClient
 from timebridge_providers.harvest.translate import entry_body, entry_fields
 from timebridge_providers.harvest.wire import TimeEntry, User
@@ -41,6 +43,11 @@ class HarvestEntries:
         timestamps = await self._timestamp_account()
         if write.operation == "update":
             target = slot.target_id or (write.current.target_id if write.current else None)
+            current = write.current.fields.user.external_id if write.current else None
+            if current is not None and current != desired.user.external_id:
+                raise InvalidMessageError(
+                    "Harvest cannot move a time entry to another user (PATCH has no user_id)"
+                )
             if target is not None:
                 body = entry_body(desired, timestamps=timestamps, zone=zone, with_user=False)
                 await self._client.update_time_entry(int(target), body)

@@ -5,12 +5,16 @@ An accounting tool: invoice-export mirrors its clients, exports draft invoices o
 listings, callbacks registered per account and signed with each callback's verifier).
 """
 
+import httpx
+
+from timebridge_common.outbound.oauth import TokenEndpoint
 from timebridge_providers.freshbooks.client import FreshBooksClient
-from timebridge_providers.freshbooks.oauth import FreshBooksConsent
+from timebridge_providers.freshbooks.oauth import FreshBooksConsent, FreshBooksTokens, api_base
 from timebridge_providers.freshbooks.tool import FreshBooksTool
 from timebridge_providers.freshbooks.webhooks import WEBHOOKS
-from timebridge_providers.freshbooks.wire import FRESHBOOKS_API_URL, RATE_LIMIT
+from timebridge_providers.freshbooks.wire import FRESHBOOKS_API_URL, RATE_LIMIT, TOKEN_PATH
 from timebridge_providers.kit.accounting import bearer
+from timebridge_providers.kit.credentials import OAuthApp, OAuthDescription
 from timebridge_providers.kit.ports.accounting import (
     TENANT,
     Accounting,
@@ -64,8 +68,26 @@ async def _check(session: Session) -> Account:
     return Account(str(identity.identity_id), email=identity.email)
 
 
+def _tokens(
+    provider: str,  # noqa: ARG001 - the factory's signature
+    app: OAuthApp,
+    token_url: str,
+    http: httpx.AsyncClient,
+) -> TokenEndpoint:
+    """FreshBooks' token endpoint for the credential owner (JSON body, the redirect URI with
+    refreshes too)."""
+    return FreshBooksTokens(
+        app.client_id,
+        app.client_secret.get_secret_value(),
+        redirect_uri=app.redirect_uri,
+        base_url=api_base(token_url),
+        http=http,
+    )
+
+
 PROVIDER = Provider(
     profile=PROFILE,
     check=_check,
     accounting=Accounting(open=tool, consent=FreshBooksConsent, webhooks=WEBHOOKS),
+    oauth=OAuthDescription(token_url=FRESHBOOKS_API_URL + TOKEN_PATH, endpoint=_tokens),
 )

@@ -4,7 +4,11 @@ An accounting tool: invoice-export mirrors its customers, exports draft invoices
 (``requestid``), and reads their status back (change data capture, webhooks per app).
 """
 
+import httpx
+
+from timebridge_common.outbound.oauth import TokenEndpoint
 from timebridge_providers.kit.accounting import bearer
+from timebridge_providers.kit.credentials import OAuthApp, OAuthDescription
 from timebridge_providers.kit.ports.accounting import (
     EXPENSE_ITEM,
     TENANT,
@@ -18,9 +22,9 @@ from timebridge_providers.kit.registry import Account, Provider
 from timebridge_providers.kit.session import Session
 from timebridge_providers.quickbooks import tool as _tool
 from timebridge_providers.quickbooks.client import QuickBooksClient
-from timebridge_providers.quickbooks.oauth import QuickBooksConsent
+from timebridge_providers.quickbooks.oauth import QuickBooksConsent, QuickBooksTokens
 from timebridge_providers.quickbooks.webhooks import WEBHOOKS
-from timebridge_providers.quickbooks.wire import QBO_API_URL, RATE_LIMIT
+from timebridge_providers.quickbooks.wire import QBO_API_URL, RATE_LIMIT, TOKEN_URL
 
 PROFILE = Profile(
     name="quickbooks",
@@ -71,8 +75,21 @@ async def _check(session: Session) -> Account:
     return Account(session.access.extra[TENANT])
 
 
+def _tokens(
+    provider: str,  # noqa: ARG001 - the factory's signature
+    app: OAuthApp,
+    token_url: str,
+    http: httpx.AsyncClient,
+) -> TokenEndpoint:
+    """Intuit's token endpoint for the credential owner."""
+    return QuickBooksTokens(
+        app.client_id, app.client_secret.get_secret_value(), token_url=token_url, http=http
+    )
+
+
 PROVIDER = Provider(
     profile=PROFILE,
     check=_check,
     accounting=Accounting(open=tool, consent=QuickBooksConsent, webhooks=WEBHOOKS),
+    oauth=OAuthDescription(token_url=TOKEN_URL, endpoint=_tokens),
 )

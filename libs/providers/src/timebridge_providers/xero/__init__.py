@@ -8,8 +8,12 @@ listings, webhooks per app).
 import asyncio
 import weakref
 
+import httpx
+
 from timebridge_common.outbound.http import RequestBudget
+from timebridge_common.outbound.oauth import TokenEndpoint
 from timebridge_providers.kit.accounting import bearer
+from timebridge_providers.kit.credentials import OAuthApp, OAuthDescription
 from timebridge_providers.kit.ports.accounting import (
     ACCOUNT_CODE,
     TENANT,
@@ -21,10 +25,10 @@ from timebridge_providers.kit.profile import Profile, RateLimit
 from timebridge_providers.kit.registry import Account, Provider
 from timebridge_providers.kit.session import Session
 from timebridge_providers.xero.client import XeroClient
-from timebridge_providers.xero.oauth import XeroConsent
+from timebridge_providers.xero.oauth import XeroConsent, XeroTokens
 from timebridge_providers.xero.tool import XeroTool
 from timebridge_providers.xero.webhooks import WEBHOOKS
-from timebridge_providers.xero.wire import CONCURRENT_LIMIT, RATE_LIMIT, XERO_API_URL
+from timebridge_providers.xero.wire import CONCURRENT_LIMIT, RATE_LIMIT, TOKEN_URL, XERO_API_URL
 
 PROFILE = Profile(
     name="xero",
@@ -82,8 +86,21 @@ async def _check(session: Session) -> Account:
     return Account(session.access.extra[TENANT])
 
 
+def _tokens(
+    provider: str,  # noqa: ARG001 - the factory's signature
+    app: OAuthApp,
+    token_url: str,
+    http: httpx.AsyncClient,
+) -> TokenEndpoint:
+    """Xero's token endpoint for the credential owner."""
+    return XeroTokens(
+        app.client_id, app.client_secret.get_secret_value(), token_url=token_url, http=http
+    )
+
+
 PROVIDER = Provider(
     profile=PROFILE,
     check=_check,
     accounting=Accounting(open=tool, consent=XeroConsent, webhooks=WEBHOOKS),
+    oauth=OAuthDescription(token_url=TOKEN_URL, endpoint=_tokens),
 )

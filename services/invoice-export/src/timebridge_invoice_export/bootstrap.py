@@ -8,8 +8,11 @@ import asyncpg
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from opentelemetry.sdk.trace import TracerProvider
+from timebridge_providers import core as home_system
 from timebridge_providers.core.client import CoreClient
+from timebridge_providers.installed import registry
 from timebridge_providers.kit.clients import ProviderClients
+from timebridge_providers.kit.session import Access
 
 from timebridge_common import connections as connection_copies
 from timebridge_common.auth import WorkspaceAdmins
@@ -41,6 +44,17 @@ NAME = PRODUCER
 
 def _utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def _home_clients(clients: ProviderClients) -> Callable[[str, str], CoreClient]:
+    """Clients of the home system (Core) on sessions of the shared pools: its projects, and
+    who a caller is (the admin check). Not closed by their users: the pool is shared."""
+    name = registry().home().name
+
+    def open_client(base_url: str, token: str) -> CoreClient:
+        return home_system.client(clients.session(name, Access(base_url, token)))
+
+    return open_client
 
 
 def _webhook_url(tools: AccountingTools, base: str, provider: str, connection_id: str) -> str:
@@ -91,7 +105,7 @@ def bootstrap(
     store = Store(runtime.pool, box)
     copies = connection_copies.ConnectionCopies(runtime.pool, box)
     copies.subscribe(runtime)
-    core = core or ProviderClients().core
+    core = core or _home_clients(ProviderClients())
     directory = CoreDirectory(copies, core)
     tools = tools or ProductionTools(settings)
     base = settings.public_base_url.rstrip("/")

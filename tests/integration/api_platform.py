@@ -44,6 +44,7 @@ from timebridge_sandboxes.everhour import EverhourState, create_everhour_sandbox
 from timebridge_sandboxes.faults import RateLimit
 
 from .conftest import KAFKA, kafka_config, unique
+from .resolver_entries import on_clients
 from .sandbox_sessions import SandboxSessions
 
 SERVICES = ("ingest", "mapping", "conflict-resolver", "reporting", "invoice-export", "contracts")
@@ -164,7 +165,7 @@ async def running_platform(
         ),
         pool=await pool("ingest"),
         tracer_provider=tracing("ingest"),
-        clients=SandboxSessions.of_apps({"everhour": everhour_app, "core": core_app}),
+        everhour=everhour_client,
         core=core_client,
     )
     mapping = bootstrap_mapping(
@@ -178,7 +179,7 @@ async def running_platform(
         ResolverSettings(**common, encryption_key=key),
         pool=await pool("resolver"),
         tracer_provider=tracing("conflict-resolver"),
-        everhour=everhour_client,
+        entries=on_clients(everhour_client, core_client),
         core=core_client,
     )
     reporting = bootstrap_reporting(

@@ -52,6 +52,7 @@ from timebridge_sandboxes.everhour import EverhourState, create_everhour_sandbox
 from timebridge_sandboxes.faults import Faults, RateLimit
 
 from .conftest import KAFKA, kafka_config, unique
+from .resolver_entries import on_clients
 from .sandbox_sessions import SandboxSessions
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -331,7 +332,7 @@ async def console_platform(
             ),
             pool=await make_pool(await create_database("console-ingest")),
             tracer_provider=in_memory_tracing("ingest")[0],
-            clients=SandboxSessions.of_apps({"everhour": everhour_app, "core": core_app}),
+            everhour=everhour_client,
             core=core_client,
         ),
         "mapping": bootstrap_mapping(
@@ -345,7 +346,7 @@ async def console_platform(
             ResolverSettings(**common, encryption_key=key),
             pool=await make_pool(await create_database("console-resolver")),
             tracer_provider=in_memory_tracing("conflict-resolver")[0],
-            everhour=everhour_client,
+            entries=on_clients(everhour_client, core_client),
             core=core_client,
         ),
         "reporting": bootstrap_reporting(

@@ -55,6 +55,7 @@ from timebridge_sandboxes.faults import WRITE_METHODS, Faults, RateLimit
 from timebridge_sandboxes.testing import FakeTime, TimeoutTransport, serve
 
 from .conftest import KAFKA, kafka_config, unique
+from .resolver_entries import on_clients
 
 EVERHOUR_URL = "http://everhour.sandbox"
 CORE_URL = "http://core.sandbox"
@@ -179,7 +180,7 @@ async def world(
         ),
         pool=await make_pool(await create_database("conflict-resolver")),
         tracer_provider=tracing,
-        everhour=world.everhour_client,
+        entries=on_clients(world.everhour_client, world.core_client),
         core=world.core_client,
     )
     await resolver.runtime.start()

@@ -230,7 +230,7 @@ async def test_killed_resolver_writes_every_second_exactly_once(
     settings = {
         "TB_ENCRYPTION_KEY": key,
         # The sandbox has no Everhour limit; 20 requests per 10 s would take half an hour here.
-        "TB_EVERHOUR_REQUESTS_PER_10S": "100000",
+        "TB_RAISED_LIMITS__EVERHOUR": "100000",
         # An attempt killed mid-write holds its records' leases; whoever comes next waits this.
         "TB_WRITE_LEASE_S": "5",
     }

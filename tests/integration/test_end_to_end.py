@@ -40,6 +40,7 @@ from timebridge_sandboxes.faults import RateLimit
 from timebridge_sandboxes.testing import FakeTime
 
 from .conftest import KAFKA, kafka_config, unique
+from .resolver_entries import on_clients
 from .sandbox_sessions import SandboxSessions
 
 CORE_URL = "http://core.sandbox"
@@ -142,7 +143,7 @@ async def platform(
             ),
             pool=await make_pool(await create_database("e2e-ingest")),
             tracer_provider=in_memory_tracing("ingest")[0],
-            clients=SandboxSessions.of_apps({"everhour": everhour_app, "core": core_app}),
+            everhour=everhour_client,
             core=core_client,
         ),
         "mapping": bootstrap_mapping(
@@ -156,7 +157,7 @@ async def platform(
             ResolverSettings(kafka=kafka, encryption_key=key),
             pool=await make_pool(await create_database("e2e-resolver")),
             tracer_provider=in_memory_tracing("conflict-resolver")[0],
-            everhour=everhour_client,
+            entries=on_clients(everhour_client, core_client),
             core=core_client,
         ),
         "reporting": bootstrap_reporting(

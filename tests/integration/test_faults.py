@@ -217,7 +217,7 @@ def platform(infra: PrivateInfra, boxes: Sandboxes) -> list[ServiceProcess]:
     resolver = service(
         "timebridge_conflict_resolver",
         "tb_conflict_resolver",
-        TB_EVERHOUR_REQUESTS_PER_10S="100000",
+        TB_RAISED_LIMITS__EVERHOUR="100000",
         # An attempt killed mid-write holds its record's lease; the next one waits this long.
         TB_WRITE_LEASE_S="5",
     )

@@ -7,7 +7,13 @@ import httpx
 import pytest
 from timebridge_providers.everhour.client import EverhourClient
 from timebridge_providers.everhour.entries import EverhourRecords, billable
-from timebridge_providers.kit.ports.entries import EntryLockedError, Slot, Write, day_key
+from timebridge_providers.kit.ports.entries import (
+    EntryLockedError,
+    Slot,
+    UnwritableEntryError,
+    Write,
+    day_key,
+)
 
 from timebridge_common.events import TimeEntryFields, UserRef
 from timebridge_common.outbound.http import RequestBudget
@@ -98,3 +104,11 @@ async def test_a_locked_record_refuses_with_the_kits_typed_error() -> None:
 
     with pytest.raises(EntryLockedError):
         await records.write(slot, Write("update", _fields(ann, task, 60), current, "k"))
+
+
+async def test_a_user_id_everhour_cannot_have_is_refused_before_any_request() -> None:
+    records = _records(EverhourState())
+    slot = Slot("everhour", day_key("ev:1", "u_1", DAY))
+
+    with pytest.raises(UnwritableEntryError, match="'u_1' is not an Everhour user id"):
+        await records.read(slot)

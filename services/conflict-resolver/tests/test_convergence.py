@@ -3,6 +3,9 @@
 import datetime as dt
 
 import pytest
+from timebridge_providers.installed import registry
+from timebridge_providers.kit.ports.entries import Observed
+from timebridge_providers.kit.profile import Profile
 
 from timebridge_common.events import TimeEntryFields, UserRef
 from timebridge_conflict_resolver.domain.convergence import (
@@ -14,7 +17,10 @@ from timebridge_conflict_resolver.domain.convergence import (
     rewritten,
     when_uncarried,
 )
-from timebridge_conflict_resolver.domain.records import CORE, EVERHOUR, billable_note, desired
+from timebridge_conflict_resolver.domain.records import billable_note, desired
+
+CORE = registry().home().profile
+EVERHOUR = registry().get("everhour").profile
 
 DAY = dt.date(2026, 11, 21)
 IN_EVERHOUR = TimeEntryFields(
@@ -50,6 +56,7 @@ def core_edit(**changes: object) -> TimeEntryFields:
 def from_everhour(edited: TimeEntryFields | None, as_core: TimeEntryFields | None = None) -> object:
     return carry_back(
         EVERHOUR,
+        CORE,
         edited=edited,
         confirmed=IN_EVERHOUR,
         edited_as_origin=as_core or IN_CORE,
@@ -61,6 +68,7 @@ def from_everhour(edited: TimeEntryFields | None, as_core: TimeEntryFields | Non
 def from_core(edited: TimeEntryFields | None) -> object:
     return carry_back(
         CORE,
+        EVERHOUR,
         edited=edited,
         confirmed=IN_CORE,
         edited_as_origin=IN_EVERHOUR,
@@ -81,7 +89,7 @@ def from_core(edited: TimeEntryFields | None) -> object:
     ],
 )
 def test_an_edit_flows_back_where_the_direction_takes_its_system(
-    direction: str, edited_in: str, flows: bool
+    direction: str, edited_in: Profile, flows: bool
 ) -> None:
     assert flows_back(direction, edited_in) is flows  # type: ignore[arg-type]
 
@@ -112,6 +120,7 @@ def test_a_task_change_is_carried_as_its_linked_ticket_with_project_and_billable
 def test_a_record_summing_several_core_entries_cannot_be_split() -> None:
     result = carry_back(
         EVERHOUR,
+        CORE,
         edited=everhour_edit(duration_seconds=9000),
         confirmed=IN_EVERHOUR,
         edited_as_origin=IN_CORE,
@@ -165,14 +174,24 @@ def test_reasons_name_fields_in_the_product_s_words() -> None:
     assert describe(frozenset()) == "nothing"
 
 
+def record(billable: bool, by: str = "task") -> Observed:
+    return Observed("42", IN_EVERHOUR.model_copy(update={"billable": billable}), billable_by=by)
+
+
 def test_billable_can_only_be_reported_for_everhour() -> None:
-    assert billable_note(CORE, True, True) is None
-    note = billable_note(CORE, True, False)
+    assert billable_note(CORE.name, True, EVERHOUR, record(True)) is None
+    note = billable_note(CORE.name, True, EVERHOUR, record(False))
     assert note is not None
     assert note.startswith("billable differs: core says billable, the Everhour task is unbillable")
-    other = billable_note(CORE, False, True)
+    other = billable_note(CORE.name, False, EVERHOUR, record(True))
     assert other is not None
     assert "core says not billable, the Everhour task is billable" in other
+    # a non-billable project decides, whatever the task says
+    project = billable_note(CORE.name, True, EVERHOUR, record(False, "project"))
+    assert project is not None
+    assert "the Everhour project is not billable" in project
+    # where billable is per entry it is written, never reported
+    assert billable_note(EVERHOUR.name, True, CORE, record(False)) is None
 
 
 def test_an_edit_that_cannot_be_carried_is_restored_refused_or_reviewed() -> None:

@@ -3,6 +3,8 @@
 import datetime as dt
 
 import pytest
+from timebridge_providers.installed import registry
+from timebridge_providers.kit.profile import Profile
 
 from timebridge_common.events import TimeEntryFields, UserRef
 from timebridge_common.testing import sample_entry_mapped, sample_time_entry_logged
@@ -15,8 +17,6 @@ from timebridge_conflict_resolver.domain.decisions import (
 )
 from timebridge_conflict_resolver.domain.matching import candidate, matches, observe
 from timebridge_conflict_resolver.domain.records import (
-    CORE,
-    EVERHOUR,
     Contribution,
     aggregate,
     desired,
@@ -25,6 +25,8 @@ from timebridge_conflict_resolver.domain.records import (
     wanted_state,
 )
 
+CORE = registry().home().profile
+EVERHOUR = registry().get("everhour").profile
 MAPPED = sample_entry_mapped()
 ENTRY = MAPPED.entry  # Everhour ids: user 1001, task ev:7000000001, 3600 s
 KEY = "ev:7000000001|1001|2026-11-21"
@@ -56,11 +58,11 @@ def test_nothing_left_in_a_record_means_deleting_it() -> None:
 
 
 def test_the_wanted_state_does_not_depend_on_arrival_order() -> None:
-    a = Contribution(CORE, "te_2", entry(1800, "b"))
-    b = Contribution(CORE, "te_1", entry(3600, "a"))
+    a = Contribution(CORE.name, "te_2", entry(1800, "b"))
+    b = Contribution(CORE.name, "te_1", entry(3600, "a"))
     assert wanted_state(EVERHOUR, KEY, [a, b]) == wanted_state(EVERHOUR, KEY, [b, a])
     core_entry = entry(60)
-    assert wanted_state(CORE, "everhour:42", [Contribution(EVERHOUR, "42", core_entry)]) == (
+    assert wanted_state(CORE, "everhour:42", [Contribution(EVERHOUR.name, "42", core_entry)]) == (
         core_entry
     )
     assert wanted_state(CORE, "everhour:42", []) is None
@@ -148,7 +150,7 @@ def test_a_person_s_choice_applies_even_without_a_visible_conflict() -> None:
     ],
 )
 def test_the_policy_names_the_authoritative_side(
-    policy: str, source: str, expected: str | None
+    policy: str, source: Profile, expected: str | None
 ) -> None:
     assert winner(policy, source) == expected  # type: ignore[arg-type]
 
@@ -169,32 +171,32 @@ def test_an_echo_is_the_record_as_timebridge_wrote_it_or_an_older_sighting() -> 
     written = entry(5400, "Login page")
     at = dt.datetime(2026, 11, 21, 10, 5, tzinfo=dt.UTC)
     echo = sample_entry_mapped(
-        source=EVERHOUR,
+        source=EVERHOUR.name,
         source_external_id="42",
-        target=CORE,
+        target=CORE.name,
         source_entry=written.model_copy(update={"user": UserRef(external_id="1001")}),
         source_updated_at=at + dt.timedelta(minutes=1),
     )
-    assert is_echo(echo, written, at)
+    assert is_echo(EVERHOUR, echo, written, at)
     edited = echo.model_copy(update={"source_entry": entry(6000)})
-    assert not is_echo(edited, written, at)
+    assert not is_echo(EVERHOUR, edited, written, at)
     late = edited.model_copy(update={"source_updated_at": at - dt.timedelta(minutes=1)})
-    assert is_echo(late, written, at)
+    assert is_echo(EVERHOUR, late, written, at)
     gone = echo.model_copy(update={"operation": "delete"})
-    assert is_echo(gone, None, at)
-    assert not is_echo(gone, written, at)
+    assert is_echo(EVERHOUR, gone, None, at)
+    assert not is_echo(EVERHOUR, gone, written, at)
 
 
 def test_match_by_timestamp_looks_for_the_mapped_entry_as_its_source_has_it() -> None:
     logged_in_everhour = observe(
         sample_time_entry_logged(
-            source=EVERHOUR,
+            source=EVERHOUR.name,
             external_id="42",
             entry=ENTRY.model_copy(update={"started_at": None, "ended_at": None}),
         )
     )
     me = candidate(MAPPED)
-    assert (me.source, me.external_id, me.person) == (CORE, "te_1", "ann@acme.test")
+    assert (me.source, me.external_id, me.person) == (CORE.name, "te_1", "ann@acme.test")
     assert matches(me, [logged_in_everhour]) == [logged_in_everhour]
     assert logged_in_everhour.task_external_id == "ev:7000000001"
     assert logged_in_everhour.user_external_id == "1001"

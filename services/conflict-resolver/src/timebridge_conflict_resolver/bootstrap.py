@@ -2,53 +2,71 @@
 
 import asyncio
 import datetime as dt
+from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
 import asyncpg
-import httpx
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from opentelemetry.sdk.trace import TracerProvider
-from timebridge_providers.kit.clients import ProviderClients
+from timebridge_providers.core.directory import identity
+from timebridge_providers.installed import registry
+from timebridge_providers.kit.clients import BudgetSource, ProviderClients
 
 from timebridge_common import connections
-from timebridge_common.auth import WorkspaceAdmins
+from timebridge_common.auth import IdentityClient, WorkspaceAdmins
 from timebridge_common.crypto import SecretBox
 from timebridge_common.db.outbox import OutboxRelay
 from timebridge_common.kafka.publisher import EventPublisher
 from timebridge_common.outbound import shared_budget
+from timebridge_common.outbound.http import RequestBudget
 from timebridge_common.runtime import BackgroundTask, ServiceRuntime, build_runtime, http_app
+from timebridge_conflict_resolver.adapters.entry_stores import RegistryEntryStores
 from timebridge_conflict_resolver.adapters.postgres import PostgresObservations, PostgresSync
-from timebridge_conflict_resolver.adapters.providers import (
-    CoreFactory,
-    EverhourFactory,
-    ProviderTargets,
-    budgeted_everhour,
-)
 from timebridge_conflict_resolver.config import Settings
-from timebridge_conflict_resolver.domain.records import CORE
 from timebridge_conflict_resolver.entrypoints import consumers
 from timebridge_conflict_resolver.entrypoints.http import observations_router, review_router
+from timebridge_conflict_resolver.handlers.ports import EntryStores, Sessions
 from timebridge_conflict_resolver.handlers.sync import PRODUCER, Syncer
 
 NAME = PRODUCER
+
+IdentityFactory = Callable[[str, str], AbstractAsyncContextManager[IdentityClient]]
+"""(home base URL, a user's token) -> who that user is, for the admin check."""
 
 
 def _utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _closed_on_stop(transport: httpx.AsyncBaseTransport) -> BackgroundTask:
-    """A background task that only closes ``transport`` when the runtime stops (it cancels its
-    background tasks last thing before the pool closes)."""
+def _closed_on_stop(clients: ProviderClients) -> BackgroundTask:
+    """A background task that only closes the clients' pools when the runtime stops (it cancels
+    its background tasks last thing before the database pool closes)."""
 
     async def hold() -> None:
         try:
             await asyncio.Event().wait()
         finally:
-            await transport.aclose()
+            await clients.aclose()
 
     return hold
+
+
+@dataclass(frozen=True)
+class RaisedLimits:
+    """A budget source whose limit for some providers is raised (``Settings.raised_limits``):
+    every client of the credential still shares one budget, at the raised rate."""
+
+    inner: BudgetSource
+    raised: Mapping[str, int]
+
+    def get(
+        self, provider: str, base_url: str, credential: str, limit: tuple[int, float]
+    ) -> RequestBudget:
+        if provider in self.raised:
+            limit = (self.raised[provider], limit[1])
+        return self.inner.get(provider, base_url, credential, limit)
 
 
 @dataclass
@@ -66,14 +84,19 @@ def bootstrap(
     broker: KafkaBroker | None = None,
     pool: asyncpg.Pool | None = None,
     tracer_provider: TracerProvider | None = None,
-    everhour: EverhourFactory | None = None,
-    core: CoreFactory | None = None,
+    clients: Sessions | None = None,
+    entries: EntryStores | None = None,
+    core: IdentityFactory | None = None,
 ) -> ConflictResolver:
-    """Build the service; ``everhour`` and ``core`` build provider clients (tests: sandboxes).
+    """Build the service; ``clients`` opens the providers' sessions (tests: routed to the
+    sandboxes), ``entries`` each system's records (by default the registry's ``entries`` on
+    those sessions; tests may open them on their own clients) and ``core`` the home system
+    with a user's token for the admin checks (by default through ``clients``).
 
     By default every client of one credential draws from one request budget, shared by the
     writes, the read-backs and the review API's admin checks of this process (and its
-    replicas); ``settings.everhour_requests_per_10s`` replaces the Everhour share.
+    replicas), within this service's share of each provider's limit
+    (``settings.raised_limits`` replaces a share).
     """
     runtime = build_runtime(
         NAME,
@@ -88,14 +111,14 @@ def bootstrap(
         tracer_provider=tracer_provider,
     )
     assert runtime.pool is not None
-    budgets = shared_budget.SharedBudgets(runtime.pool)
-    clients = ProviderClients(budgets, shares=settings.budget)
-    if everhour is None and settings.everhour_requests_per_10s is not None:
-        pooled = httpx.AsyncHTTPTransport()
+    home = registry().home().name
+    if clients is None:
+        budgets = RaisedLimits(shared_budget.SharedBudgets(runtime.pool), settings.raised_limits)
+        pooled = ProviderClients(budgets, shares=settings.budget)
         runtime.background.append(_closed_on_stop(pooled))
-        everhour = budgeted_everhour(budgets, settings.everhour_requests_per_10s, pooled)
-    everhour = everhour or clients.everhour
-    core = core or clients.core
+        clients = pooled
+    entries = entries or RegistryEntryStores(clients.session)
+    identify: IdentityFactory = core or identity(clients, home)
     observations = PostgresObservations(runtime.pool)
     copies = connections.ConnectionCopies(
         runtime.pool,
@@ -107,7 +130,7 @@ def bootstrap(
         store=store,
         observations=observations,
         connections=copies,
-        providers=ProviderTargets(everhour, core),
+        entries=entries,
         clock=_utc_now,
         lease_s=settings.write_lease_s,
     )
@@ -117,11 +140,11 @@ def bootstrap(
     runtime.background.append(OutboxRelay(runtime.pool, publisher).run)
     app = http_app(runtime, title="Timebridge conflict-resolver")
 
-    async def core_base_url(workspace_id: str) -> str | None:
-        cores = await copies.connected(workspace_id, CORE)
-        return cores[0].base_url if cores else None
+    async def home_base_url(workspace_id: str) -> str | None:
+        found = await copies.connected(workspace_id, home)
+        return found[0].base_url if found else None
 
-    admins = WorkspaceAdmins(core, core_base_url)
+    admins = WorkspaceAdmins(identify, home_base_url)
     app.include_router(observations_router(observations, admins))
     app.include_router(review_router(store, syncer, admins))
     return ConflictResolver(settings, runtime, app, syncer, copies)

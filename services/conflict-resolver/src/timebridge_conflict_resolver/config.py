@@ -1,8 +1,9 @@
 """Conflict-resolver settings: the only place this service reads its environment."""
 
+from typing import Annotated
+
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from timebridge_providers.everhour.client import RATE_LIMIT as EVERHOUR_LIMIT
 from timebridge_providers.kit.clients import BudgetShares
 
 from timebridge_common.config import HttpConfig, ServiceSettings
@@ -25,10 +26,9 @@ class Settings(BaseSettings, ServiceSettings):
         description="How long a write to one target record excludes other writers to it; an"
         " attempt that never came back is taken over after this",
     )
-    everhour_requests_per_10s: int | None = Field(
-        default=None,
-        ge=2,
-        description="Replaces this service's share of the Everhour budget (TB_BUDGET__EVERHOUR,"
-        f" at most Everhour's documented {EVERHOUR_LIMIT[0]} per 10 s per API key) for an account"
-        " with a raised limit or a sandbox; unset: the share",
+    raised_limits: dict[str, Annotated[int, Field(ge=2)]] = Field(
+        default_factory=dict,
+        description="Per provider, requests per the provider's window that replace this"
+        " service's share (TB_BUDGET__<PROVIDER>), for an account with a raised limit or a"
+        " sandbox (TB_RAISED_LIMITS__<PROVIDER>=100000); unset: the share",
     )

@@ -29,6 +29,7 @@ from timebridge_providers.kit.ports.entries import (
     EntryLockedError,
     Observed,
     Slot,
+    UnwritableEntryError,
     Write,
     parse_day_key,
 )
@@ -59,16 +60,16 @@ class EverhourRecords:
         """Each project's billing type, read once per store (a store lives for one change)."""
 
     async def read(self, slot: Slot) -> Observed | None:
-        task, user, date = parse_day_key(slot.key)
-        record = await self._client.find_time(task, date, int(user))
+        task, user, date = _key(slot)
+        record = await self._client.find_time(task, date, user)
         if record is None or record.time == 0:
             return None
         return await self._observed(record, task)
 
     async def write(self, slot: Slot, write: Write) -> str | None:
-        task, user, date = parse_day_key(slot.key)
+        task, user, date = _key(slot)
         try:
-            return await self._write(slot, write, task, int(user), date)
+            return await self._write(slot, write, task, user, date)
         except TimeRecordLockedError as exc:
             raise EntryLockedError(
                 exc.provider, exc.method, exc.path, exc.status, exc.body
@@ -113,6 +114,14 @@ class EverhourRecords:
         flag, by = billable(record.task, billing)
         fields = fields.model_copy(update={"billable": flag})
         return Observed(str(record.id), fields, last_changed(record), billable_by=by)
+
+
+def _key(slot: Slot) -> tuple[str, int, dt.date]:
+    """The task, user and date of a record; Everhour's user ids are integers."""
+    task, user, date = parse_day_key(slot.key)
+    if not user.isdigit():
+        raise UnwritableEntryError(f"{user!r} is not an Everhour user id")
+    return task, int(user), date
 
 
 def opener(

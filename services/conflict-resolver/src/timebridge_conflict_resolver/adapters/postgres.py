@@ -14,15 +14,15 @@ from timebridge_common.errors import TransientError
 from timebridge_common.events import EntryMapped, Envelope, TimeEntryFields
 from timebridge_conflict_resolver.domain.matching import Observation
 from timebridge_conflict_resolver.domain.records import Slot, Write
-from timebridge_conflict_resolver.handlers.ports import (
+from timebridge_conflict_resolver.domain.state import (
     Completion,
-    ConflictClosedError,
     ConflictItem,
     ConflictStatus,
     Lease,
     Link,
     TargetRecord,
 )
+from timebridge_conflict_resolver.handlers.ports import ConflictClosedError
 
 _COLUMNS = (
     "workspace_id, source, external_id, person, date, started_at, duration_seconds,"

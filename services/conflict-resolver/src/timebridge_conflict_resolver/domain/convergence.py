@@ -13,34 +13,34 @@ edits in the tracker). An edit on the target side of a one-way integration is no
 it stays reviewed by the conflict policy, as before.
 
 What is carried is only what the copy's system keeps *and* what changed there since Timebridge
-last confirmed the copy (a per-field three-way comparison), in the origin's terms:
+last confirmed the copy (a per-field three-way comparison), in the origin's terms. Both follow
+from the two systems' profiles:
 
-- an Everhour copy of a Core entry: duration, notes, date, and the task as the Core ticket it is
-  linked to (with the ticket's project and the task's billable). A task linked to no ticket
-  cannot be carried. An Everhour record sums every Core entry of one user, task and day: when it
-  covers several, an edit of the sum cannot be split among them, so it is not carried;
-- a Core copy of an Everhour record: duration and notes. Everhour keeps one record per task,
-  user and day, so moving the entry to another day, ticket or person cannot be carried (it would
-  be another record); billable is a property of the Everhour task, so a billable change is only
-  reported; Everhour keeps no start time or time zone.
+- a copy of an entry of a system keeping one record per entry (the home system): whatever the
+  copy's system keeps, except the person; a change of task as the origin's task it is linked to
+  (with that task's project, and billable where the copy's system keeps billable on the task).
+  A task linked to no task of the origin cannot be carried. A record summing several entries
+  (``task_user_day``) cannot split an edit of the sum among them, so it is not carried;
+- a copy of a record of a system keeping one record per task, user and day: what that system can
+  write besides the record's key (duration and notes). Moving the entry to another day, task or
+  person cannot be carried (it would be another record); what the origin's system does not carry
+  (a start time, a time zone) is reported as not carried, and billable, which such a system keeps
+  on the task, only reported.
 """
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from timebridge_providers.kit.profile import ALL_FIELDS, Profile
+
 from timebridge_common.events import TimeEntryFields
 from timebridge_conflict_resolver.domain.decisions import Side
-from timebridge_conflict_resolver.domain.records import CORE, EVERHOUR
 
 Direction = Literal["core_to_tracker", "tracker_to_core", "two_way"]
 
-EDITABLE_IN_EVERHOUR = ("task_external_id", "date", "duration_seconds", "notes")
-"""What a person can change in an Everhour record that a Core entry has too."""
-CARRIED_TO_EVERHOUR = ("duration_seconds", "notes")
-"""What of a Core entry an Everhour record of the same task, user and day can take."""
-MOVES_IN_CORE = ("date", "task_external_id")
-NOT_IN_EVERHOUR = ("started_at", "timezone")
+DAY_KEY_FIELDS = ("date", "task_external_id")
+"""What names a task, user and day record besides its person: changing it moves the time."""
 
 _WORDS = {
     "task_external_id": "ticket",
@@ -75,9 +75,9 @@ class Uncarried:
     reason: str
 
 
-def flows_back(direction: Direction, edited_in: str) -> bool:
+def flows_back(direction: Direction, edited_in: Profile) -> bool:
     """Whether an edit made in ``edited_in`` reaches the other system under ``direction``."""
-    if edited_in == CORE:
+    if edited_in.kind == "home":
         return direction in {"core_to_tracker", "two_way"}
     return direction in {"tracker_to_core", "two_way"}
 
@@ -100,7 +100,8 @@ def describe(fields: frozenset[str]) -> str:
 
 
 def carry_back(
-    copy_system: str,
+    copy_system: Profile,
+    origin_system: Profile,
     *,
     edited: TimeEntryFields | None,
     confirmed: TimeEntryFields | None,
@@ -116,65 +117,94 @@ def carry_back(
     names the entries the copy is made of, ``copy_name`` the copy, both for the reasons.
     """
     names = ", ".join(origins) or "no entry"
+    other = origin_system.name
     if len(origins) != 1:
         return Uncarried(
-            f"{copy_name} was changed in {copy_system}, but it is the sum of {len(origins)}"
-            f" {_other(copy_system)} entries ({names}): a change of the sum cannot be split among"
-            f" them; change the {_other(copy_system)} entries, or keep {_other(copy_system)}'s"
-            " version"
+            f"{copy_name} was changed in {copy_system.name}, but it is the sum of {len(origins)}"
+            f" {other} entries ({names}): a change of the sum cannot be split among"
+            f" them; change the {other} entries, or keep {other}'s version"
         )
     if edited is None:
         return Carry(frozenset(), frozenset(), delete=True)
     assert edited_as_origin is not None
-    if copy_system == EVERHOUR:
-        return _from_everhour(edited, confirmed, edited_as_origin, names, copy_name)
-    return _from_core(edited, confirmed, names, copy_name)
+    if origin_system.granularity == "task_user_day":
+        return _to_day_record(
+            copy_system,
+            origin_system,
+            edited=edited,
+            confirmed=confirmed,
+            origin=names,
+            copy_name=copy_name,
+        )
+    return _to_entry(
+        copy_system,
+        origin_system,
+        edited=edited,
+        confirmed=confirmed,
+        as_origin=edited_as_origin,
+        origin=names,
+        copy_name=copy_name,
+    )
 
 
-def _from_everhour(
+def _to_entry(
+    copy_system: Profile,
+    origin_system: Profile,
+    *,
     edited: TimeEntryFields,
     confirmed: TimeEntryFields | None,
-    as_core: TimeEntryFields,
+    as_origin: TimeEntryFields,
     origin: str,
     copy_name: str,
 ) -> Carry | Uncarried:
-    changed = [f for f in EDITABLE_IN_EVERHOUR if _differs(f, edited, confirmed)]
+    """The origin keeps one record per entry: it can take any change the copy's system keeps."""
+    editable = sorted(copy_system.kept_fields - {"user"})
+    changed = [f for f in editable if _differs(f, edited, confirmed)]
     fields: set[str] = set()
     for name in changed:
         if name != "task_external_id":
             fields.add(name)
             continue
-        if as_core.task_external_id is None:
+        if as_origin.task_external_id is None:
             return Uncarried(
-                f"{copy_name} was moved to Everhour task {edited.task_external_id}, which is"
-                f" linked to no Core ticket: the move cannot be carried to {origin}; link the"
-                " task to a ticket, or keep core's version"
+                f"{copy_name} was moved to {copy_system.title} task {edited.task_external_id},"
+                f" which is linked to no {origin_system.title} ticket: the move cannot be carried"
+                f" to {origin}; link the task to a ticket, or keep {origin_system.name}'s version"
             )
-        fields |= {"task_external_id", "billable"}
-        if as_core.project_external_id is not None:
+        fields.add("task_external_id")
+        if copy_system.billable in {"task", "project"}:
+            fields.add("billable")  # the copy's billable comes with its task
+        if as_origin.project_external_id is not None:
             fields.add("project_external_id")
     return Carry(frozenset(fields), frozenset(changed))
 
 
-def _from_core(
+def _to_day_record(
+    copy_system: Profile,
+    origin_system: Profile,
+    *,
     edited: TimeEntryFields,
     confirmed: TimeEntryFields | None,
     origin: str,
     copy_name: str,
 ) -> Carry | Uncarried:
-    moved = [f for f in MOVES_IN_CORE if _differs(f, edited, confirmed)]
+    """The origin is one record per task, user and day: only what is not its key can change."""
+    moved = [f for f in DAY_KEY_FIELDS if _differs(f, edited, confirmed)]
     if confirmed is not None and edited.user.external_id != confirmed.user.external_id:
         moved.append("user")
+    title = origin_system.title
     if moved:
         what = ", ".join(sorted(_WORDS.get(f, "person") for f in moved))
         return Uncarried(
-            f"{copy_name} was given another {what} in core, but Everhour keeps one record per"
-            f" task, user and day: the move cannot be carried to {origin}; move the time in"
-            " Everhour, or keep everhour's version"
+            f"{copy_name} was given another {what} in {copy_system.name}, but {title} keeps one"
+            f" record per task, user and day: the move cannot be carried to {origin}; move the"
+            f" time in {title}, or keep {origin_system.name}'s version"
         )
-    fields = frozenset(f for f in CARRIED_TO_EVERHOUR if _differs(f, edited, confirmed))
-    lost = frozenset(f for f in NOT_IN_EVERHOUR if _differs(f, edited, confirmed))
-    notes = (f"Everhour keeps no {describe(lost)}: not carried",) if lost else ()
+    carried = origin_system.writable_fields - {"user", *DAY_KEY_FIELDS}
+    fields = frozenset(f for f in carried if _differs(f, edited, confirmed))
+    not_there = ALL_FIELDS - origin_system.observed_fields
+    lost = frozenset(f for f in not_there if _differs(f, edited, confirmed))
+    notes = (f"{title} keeps no {describe(lost)}: not carried",) if lost else ()
     return Carry(fields, fields, notes=notes)
 
 
@@ -194,7 +224,3 @@ def rewritten(
 
 def _differs(name: str, a: TimeEntryFields, b: TimeEntryFields | None) -> bool:
     return b is None or getattr(a, name) != getattr(b, name)
-
-
-def _other(system: str) -> str:
-    return CORE if system == EVERHOUR else EVERHOUR

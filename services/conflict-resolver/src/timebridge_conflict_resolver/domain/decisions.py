@@ -11,8 +11,10 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Literal
 
+from timebridge_providers.kit.profile import Profile
+
 from timebridge_common.events import EntryMapped, TimeEntryFields
-from timebridge_conflict_resolver.domain.records import CORE, Operation, same
+from timebridge_conflict_resolver.domain.records import Operation, same
 
 Policy = Literal["prefer_core", "prefer_tracker", "manual_review"]
 Side = Literal["source", "target"]
@@ -29,17 +31,17 @@ class Decision:
     """The action settles a conflict (by the policy, or because a person chose)."""
 
 
-def winner(policy: Policy, source: str) -> Side | None:
-    """The side the policy prefers for a change from ``source`` (Core or the tracker);
-    ``None`` under manual review: a person decides."""
+def winner(policy: Policy, source: Profile) -> Side | None:
+    """The side the policy prefers for a change from ``source`` (the home system or the
+    tracker); ``None`` under manual review: a person decides."""
     if policy == "manual_review":
         return None
-    source_is_preferred = (source == CORE) == (policy == "prefer_core")
+    source_is_preferred = (source.kind == "home") == (policy == "prefer_core")
     return "source" if source_is_preferred else "target"
 
 
 def decide(
-    system: str,
+    system: Profile,
     *,
     current: TimeEntryFields | None,
     baseline: TimeEntryFields | None,
@@ -65,18 +67,19 @@ def decide(
     if not forced and not target_changed:
         return Decision("write", operation)
     if not forced and not source_changed:
-        return Decision("keep", reason=f"changed in {system} since the last sync, nothing new")
+        reason = f"changed in {system.name} since the last sync, nothing new"
+        return Decision("keep", reason=reason)
     if on_conflict is None:
-        reason = f"changed in {system} and in the source since the last sync"
+        reason = f"changed in {system.name} and in the source since the last sync"
         return Decision("conflict", reason=reason)
     if on_conflict == "keep":
-        return Decision("keep", reason=f"{system}'s version kept", settled=True)
-    reason = f"{system}'s version overwritten" if target_changed else "written again"
+        return Decision("keep", reason=f"{system.name}'s version kept", settled=True)
+    reason = f"{system.name}'s version overwritten" if target_changed else "written again"
     return Decision("write", operation, reason, settled=True)
 
 
 def source_changed(
-    target: str,
+    target: Profile,
     event: EntryMapped,
     written: TimeEntryFields | None,
     active: bool,
@@ -88,15 +91,18 @@ def source_changed(
 
 
 def is_echo(
-    event: EntryMapped, confirmed: TimeEntryFields | None, confirmed_at: dt.datetime | None
+    source: Profile,
+    event: EntryMapped,
+    confirmed: TimeEntryFields | None,
+    confirmed_at: dt.datetime | None,
 ) -> bool:
     """The event reports a record Timebridge wrote, as Timebridge wrote it (or earlier).
 
-    ``confirmed`` is the record as Timebridge last confirmed it in the event's source system. An
+    ``confirmed`` is the record as Timebridge last confirmed it in ``source``, the event's. An
     observation not newer than that confirmation is an echo of an earlier write, even when the
     fields differ (it arrived late), so it must not undo the newer state.
     """
     observed = None if event.operation == "delete" else event.source_entry
-    if same(event.source, observed, confirmed):
+    if same(source, observed, confirmed):
         return True
     return confirmed_at is not None and event.source_updated_at <= confirmed_at

@@ -2,8 +2,8 @@
 
 Two entries are the same work when they belong to the same person on the same day and either
 start within ``START_TOLERANCE`` of each other with durations within ``DURATION_TOLERANCE``, or,
-when a side has no start time (Everhour often has none), have the same duration. People are
-compared by email, the only identity both systems share before user mapping exists.
+when a side has no start time (a tracker keeping day records has none), have the same duration.
+People are compared by email, the only identity both systems share before user mapping exists.
 """
 
 import datetime as dt
@@ -28,7 +28,7 @@ class Observation:
     deleted: bool
     task_external_id: str | None = None
     user_external_id: str | None = None
-    """Where the entry is in its own system (an Everhour record is found by task, user, day)."""
+    """Where the entry is in its own system (a day record is found by task, user and day)."""
 
 
 def _observation(

@@ -1,71 +1,84 @@
-"""Target records: where a change lands, what a system keeps of an entry, Everhour's sums.
+"""Target records: where a change lands, what a system keeps of an entry, and sums of entries.
 
-Everhour keeps one time record per task, user and date, so every Core entry of one user on one
-task and day lands in the same record: the record is the sum of those entries (its comment their
-notes), written as an absolute value. Core keeps one entry per source entry. A record is named by
-a *key*: ``task|user|date`` for Everhour, ``<source system>:<source entry id>`` for Core (which is
-also the ``external_ref`` the Core entry is created with, so it can be found again).
+Every rule here reads the systems' profiles, never their names. A system keeping one record per
+entry (``granularity="entry"``, like the home system) holds one record per source entry, named
+``<source>:<source id>`` (also the external reference it is created with, so it can be found
+again). A system keeping one record per task, user and day (``task_user_day``) puts every entry
+of one user on one task and day into the same record: the record is the sum of those entries (its
+notes theirs, joined), written as an absolute value, named ``task|user|date``.
 """
 
-import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+
+from timebridge_providers.kit.ports.entries import (
+    Observed,
+    Operation,
+    Slot,
+    Write,
+    day_key,
+    entry_key,
+    parse_day_key,
+)
+from timebridge_providers.kit.profile import ALL_FIELDS, Profile
 
 from timebridge_common.events import TimeEntryFields
 
-EVERHOUR = "everhour"
-CORE = "core"
-SYSTEMS = frozenset({EVERHOUR, CORE})
-
-Operation = Literal["create", "update", "delete", "none"]
-
-CARRIED_FROM_EVERHOUR = frozenset(
-    {
-        "user",
-        "project_external_id",
-        "task_external_id",
-        "date",
-        "duration_seconds",
-        "notes",
-        "billable",
-    }
-)
-"""What an Everhour record really has: no start time, and its time zone is only an offset, so a
-Core entry updated from Everhour keeps its own ``started_at``, ``ended_at`` and ``timezone``."""
+__all__ = [
+    "Contribution",
+    "Observed",
+    "Operation",
+    "Slot",
+    "Systems",
+    "Write",
+    "aggregate",
+    "billable_note",
+    "desired",
+    "kept",
+    "merged_fields",
+    "no_slot_reason",
+    "record_key",
+    "same",
+    "slot_key",
+    "wanted_state",
+]
 
 NOTES_SEPARATOR = "; "
 
-
-@dataclass(frozen=True, slots=True)
-class Slot:
-    """One target record: its system, its key and, once known, its id in that system."""
-
-    system: str
-    key: str
-    target_id: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Observed:
-    """A target record as its system answered it."""
-
-    target_id: str
-    fields: TimeEntryFields
-    changed_at: dt.datetime | None = None
-    """The record's own last change (Everhour history, Core ``updated_at``)."""
-    version: int | None = None
-    """Core's ``version`` (the ``If-Match`` of an update)."""
+_ORDER = (
+    "user",
+    "project_external_id",
+    "task_external_id",
+    "date",
+    "started_at",
+    "duration_seconds",
+    "notes",
+    "billable",
+    "timezone",
+)
+"""Every field a system may keep (``ALL_FIELDS``), in a fixed order."""
 
 
 @dataclass(frozen=True, slots=True)
-class Write:
-    """One planned change of a target record, decided from ``current`` (as read before)."""
+class Systems:
+    """The two systems one integration syncs: the home system and one tracker."""
 
-    operation: Operation
-    desired: TimeEntryFields | None
-    current: Observed | None
-    idempotency_key: str
+    home: Profile
+    tracker: Profile
+
+    @property
+    def names(self) -> frozenset[str]:
+        return frozenset({self.home.name, self.tracker.name})
+
+    def of(self, name: str) -> Profile:
+        for profile in (self.home, self.tracker):
+            if profile.name == name:
+                return profile
+        raise KeyError(f"{name!r} is not one of this integration's systems")
+
+    def other(self, name: str) -> Profile:
+        """The system an entry of ``name`` is synced with."""
+        return self.tracker if self.of(name) is self.home else self.home
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,66 +90,52 @@ class Contribution:
     fields: TimeEntryFields
 
 
-def kept(system: str, fields: TimeEntryFields | None) -> tuple[object, ...] | None:
-    """What ``system`` keeps of an entry: two states are the same record when these are equal.
-
-    Everhour has no start time, time zone or per-record billable flag (a task is unbillable or
-    not), and its project follows from the task.
-    """
+def kept(system: Profile, fields: TimeEntryFields | None) -> tuple[object, ...] | None:
+    """What ``system`` keeps of an entry: two states are the same record when these are equal
+    (a system keeping no start time, time zone or billable flag ignores changes of those)."""
     if fields is None:
         return None
-    if system == EVERHOUR:
-        return (
-            fields.task_external_id,
-            fields.user.external_id,
-            fields.date,
-            fields.duration_seconds,
-            fields.notes,
-        )
-    return (
-        fields.user.external_id,
-        fields.project_external_id,
-        fields.task_external_id,
-        fields.date,
-        fields.started_at,
-        fields.duration_seconds,
-        fields.notes,
-        fields.billable,
-        fields.timezone,
+    return tuple(
+        fields.user.external_id if name == "user" else getattr(fields, name)
+        for name in _ORDER
+        if system.keeps(name)
     )
 
 
-def same(system: str, a: TimeEntryFields | None, b: TimeEntryFields | None) -> bool:
+def same(system: Profile, a: TimeEntryFields | None, b: TimeEntryFields | None) -> bool:
     return kept(system, a) == kept(system, b)
 
 
 def record_key(fields: TimeEntryFields) -> str | None:
-    """The Everhour record an entry lands in; ``None`` without a task (Everhour needs one)."""
+    """The task, user and day record an entry lands in; ``None`` without a task."""
     if fields.task_external_id is None:
         return None
-    return f"{fields.task_external_id}|{fields.user.external_id}|{fields.date.isoformat()}"
+    return day_key(fields.task_external_id, fields.user.external_id, fields.date)
 
 
-def parse_record_key(key: str) -> tuple[str, str, dt.date]:
-    task, user, date = key.rsplit("|", 2)
-    return task, user, dt.date.fromisoformat(date)
-
-
-def slot_key(target: str, source: str, source_id: str, fields: TimeEntryFields) -> str | None:
-    if target == EVERHOUR:
+def slot_key(target: Profile, source: str, source_id: str, fields: TimeEntryFields) -> str | None:
+    """The record of ``target`` an entry lands in; ``None`` when it cannot land there."""
+    if target.granularity == "task_user_day":
         return record_key(fields)
-    return f"{source}:{source_id}"
+    if target.requires_task and fields.task_external_id is None:
+        return None
+    return entry_key(source, source_id)
+
+
+def no_slot_reason(target: Profile) -> str:
+    """Why an entry has no record in ``target`` (:func:`slot_key` answered ``None``)."""
+    return f"no {target.title} task for this entry: {target.title} records time on tasks only"
 
 
 def aggregate(key: str, parts: Sequence[TimeEntryFields]) -> TimeEntryFields | None:
-    """The Everhour record holding ``parts``: their seconds summed, their notes joined.
+    """The task, user and day record holding ``parts``: their seconds summed, notes joined.
 
-    ``None`` when nothing is left: Everhour has no empty records, so the record is deleted.
+    ``None`` when nothing is left: such a system has no empty records, so it is deleted.
     """
     seconds = sum(p.duration_seconds for p in parts)
     if not parts or seconds == 0:
         return None
-    task, user, date = parse_record_key(key)
+    task, user, date = parse_day_key(key)
     notes = NOTES_SEPARATOR.join(dict.fromkeys(n for p in parts if (n := p.notes.strip())))
     first = parts[0]
     return first.model_copy(
@@ -152,17 +151,23 @@ def aggregate(key: str, parts: Sequence[TimeEntryFields]) -> TimeEntryFields | N
     )
 
 
-def wanted_state(system: str, key: str, parts: Sequence[Contribution]) -> TimeEntryFields | None:
+def wanted_state(
+    system: Profile, key: str, parts: Sequence[Contribution]
+) -> TimeEntryFields | None:
     """What the record ``key`` of ``system`` should hold, given the entries that land in it."""
     ordered = sorted(parts, key=lambda p: (p.source, p.source_id))
-    if system == EVERHOUR:
+    if system.granularity == "task_user_day":
         return aggregate(key, [p.fields for p in ordered])
     return ordered[0].fields if ordered else None
 
 
-def merged_fields(source: str) -> frozenset[str] | None:
-    """Which fields an update from ``source`` sets; ``None``: the whole entry."""
-    return CARRIED_FROM_EVERHOUR if source == EVERHOUR else None
+def merged_fields(source: Profile) -> frozenset[str] | None:
+    """Which fields an update from ``source`` sets; ``None``: the whole entry.
+
+    An entry observed in a system that does not carry every field (no start time, say) sets only
+    what it carries: the record updated from it keeps its own values of the rest.
+    """
+    return None if source.observed_fields >= ALL_FIELDS else source.observed_fields
 
 
 def desired(
@@ -176,16 +181,22 @@ def desired(
     return current.model_copy(update={name: getattr(wanted, name) for name in merge})
 
 
-def billable_note(source: str, says: bool, task_billable: bool) -> str | None:
-    """Everhour sets billable per task, not per record: a difference can only be reported.
+def billable_note(source: str, says: bool, target: Profile, record: Observed) -> str | None:
+    """Where ``target`` keeps billable on a task or project, a record's billable cannot be
+    written: a difference is reported (``None``: no difference, or billable is per entry).
 
-    ``says`` is the Core side's billable, ``task_billable`` what the Everhour task makes it.
+    ``says`` is the source side's billable, ``record`` the target record as read, whose billable
+    its task or project decided (``record.billable_by``).
     """
-    if says == task_billable:
+    if target.billable in {"entry", "none"} or says == record.fields.billable:
         return None
+    by = record.billable_by or target.billable
     entry = "billable" if says else "not billable"
-    task = "billable" if task_billable else "unbillable"
+    if by == "task":
+        state = "billable" if record.fields.billable else "unbillable"
+    else:
+        state = "billable" if record.fields.billable else "not billable"
     return (
-        f"billable differs: {source} says {entry}, the Everhour task is {task} (billable is a"
-        " task property in Everhour, so it is reported, not written)"
+        f"billable differs: {source} says {entry}, the {target.title} {by} is {state} (billable"
+        f" is a {by} property in {target.title}, so it is reported, not written)"
     )

@@ -3,12 +3,12 @@
 from timebridge_common.events import EntryMapped, Envelope, TimeEntryLogged
 from timebridge_common.kafka.consumer import DeadLettered
 from timebridge_common.runtime import ServiceRuntime
-from timebridge_conflict_resolver.adapters.postgres import PostgresObservations
 from timebridge_conflict_resolver.handlers.observations import on_time_entry_logged
+from timebridge_conflict_resolver.handlers.ports import ObservationStore
 from timebridge_conflict_resolver.handlers.sync import Syncer
 
 
-def register(runtime: ServiceRuntime, store: PostgresObservations, syncer: Syncer) -> None:
+def register(runtime: ServiceRuntime, store: ObservationStore, syncer: Syncer) -> None:
     async def time_entry_logged(envelope: Envelope, event: TimeEntryLogged) -> None:
         await on_time_entry_logged(store, envelope, event)
 

@@ -13,17 +13,12 @@ from timebridge_common.auth import WorkspaceAdmins
 from timebridge_common.errors import TransientError
 from timebridge_common.events import EntrySynced, TimeEntryFields
 from timebridge_common.http_errors import refusals
-from timebridge_conflict_resolver.adapters.postgres import PostgresObservations
-from timebridge_conflict_resolver.handlers.ports import (
-    ConflictItem,
-    ConflictKind,
-    ConflictStatus,
-    SyncStore,
-)
+from timebridge_conflict_resolver.domain.state import ConflictItem, ConflictKind, ConflictStatus
+from timebridge_conflict_resolver.handlers.ports import ObservationIndex, SyncStore
 from timebridge_conflict_resolver.handlers.sync import ReviewRefusedError, Syncer
 
 
-def observations_router(store: PostgresObservations, admins: WorkspaceAdmins) -> APIRouter:
+def observations_router(store: ObservationIndex, admins: WorkspaceAdmins) -> APIRouter:
     """Observations show who worked how long on what: only the workspace's Core admins."""
     router = APIRouter(tags=["observations"], dependencies=[Depends(admins.require)])
 

@@ -3,8 +3,8 @@
 import structlog
 
 from timebridge_common.events import Envelope, TimeEntryLogged
-from timebridge_conflict_resolver.adapters.postgres import PostgresObservations
 from timebridge_conflict_resolver.domain.matching import Observation, matches, observe
+from timebridge_conflict_resolver.handlers.ports import ObservationStore
 
 CONSUMER = "conflict-resolver.time-entry-logged"
 
@@ -12,7 +12,7 @@ log = structlog.get_logger(__name__)
 
 
 async def on_time_entry_logged(
-    store: PostgresObservations, envelope: Envelope, event: TimeEntryLogged
+    store: ObservationStore, envelope: Envelope, event: TimeEntryLogged
 ) -> list[Observation] | None:
     observation = observe(event)
     same_day = await store.record(CONSUMER, envelope, observation)

@@ -1,105 +1,30 @@
-"""What the handlers need from the outside world: storage, connections, the target systems."""
+"""What the handlers need from the outside world: the sync store, the observation index, the
+connection copies, and each system's records (an ``EntryStore`` opened through the registry).
+
+Each port has an in-memory fake (``adapters/memory.py``; the ``EntryStore`` fake is the kit's)
+so the handlers get fast unit tests.
+"""
 
 import datetime as dt
 import uuid
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Protocol
 
-from timebridge_common.events import (
-    EntryMapped,
-    EntrySynced,
-    Envelope,
-    TimeEntryFields,
-)
+from timebridge_providers.kit.ports.entries import EntryStore
+from timebridge_providers.kit.session import Access, Session
+
+from timebridge_common.errors import InvalidMessageError, TransientError
+from timebridge_common.events import ConnectionChanged, Envelope
 from timebridge_conflict_resolver.domain.matching import Observation
-from timebridge_conflict_resolver.domain.records import Observed, Operation, Slot, Write
-
-Origin = Literal["written", "linked"]
-ConflictKind = Literal["changed", "locked", "copy_changed"]
-ConflictStatus = Literal["open", "resolved", "superseded"]
-
-
-@dataclass(frozen=True, slots=True)
-class Link:
-    """A source entry and the target record it landed in, with what was last written for it."""
-
-    source: str
-    source_id: str
-    target: str
-    target_key: str
-    written: TimeEntryFields
-    """The entry in the target's ids as last applied: its contribution to the record."""
-    source_updated_at: dt.datetime
-    active: bool
-    """False once the source entry was deleted: it no longer contributes."""
-    source_entry: TimeEntryFields | None = None
-    """The source entry in its own system's ids, as last synced or carried back to: the
-    baseline that tells an edit made there from Timebridge's own (``None``: not known, a link
-    from before this was kept)."""
-
-
-@dataclass(frozen=True, slots=True)
-class TargetRecord:
-    """A target record Timebridge manages: written by it, or linked as the same work."""
-
-    system: str
-    key: str
-    target_id: str | None
-    confirmed: TimeEntryFields | None
-    """The record as last confirmed by a read; ``None``: confirmed absent."""
-    confirmed_at: dt.datetime | None
-    origin: Origin
-
-
-@dataclass(frozen=True, slots=True)
-class Lease:
-    """A write lease on one target record, as it was before this attempt took it."""
-
-    key: str
-    owner: uuid.UUID
-    operation: Operation | None
-    planned: TimeEntryFields | None
-
-
-@dataclass(frozen=True, slots=True)
-class ConflictItem:
-    """An entry in the review queue: the change, both versions, and why it waits."""
-
-    conflict_id: uuid.UUID
-    workspace_id: str
-    integration_id: str
-    kind: ConflictKind
-    reason: str
-    event: EntryMapped
-    cause: Envelope
-    source_version: TimeEntryFields | None
-    target_version: TimeEntryFields | None
-    target_external_id: str | None
-    status: ConflictStatus = "open"
-    resolution: str | None = None
-    created_at: dt.datetime | None = None
-    resolved_at: dt.datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Completion:
-    """Everything one decision about ``event`` changes, committed in one transaction.
-
-    ``claim`` is the inbox claim of the event decided on (none for a resolution through the
-    API); ``leases`` how many write leases ``owner`` must still hold, which the commit releases;
-    ``resolving`` the conflict a person resolved and the system whose version they kept.
-    """
-
-    owner: uuid.UUID
-    event: EntryMapped
-    claim: tuple[str, Envelope] | None = None
-    leases: int = 0
-    link: Link | None = None
-    targets: tuple[TargetRecord, ...] = ()
-    conflict: ConflictItem | None = None
-    resolving: tuple[uuid.UUID, str] | None = None
-    outcome: tuple[EntrySynced, Envelope] | None = None
+from timebridge_conflict_resolver.domain.records import Slot, Write
+from timebridge_conflict_resolver.domain.state import (
+    Completion,
+    ConflictItem,
+    ConflictStatus,
+    Lease,
+    Link,
+    TargetRecord,
+)
 
 
 class ConflictClosedError(Exception):
@@ -162,26 +87,45 @@ class ObservationIndex(Protocol):
     ) -> list[Observation]: ...
 
 
-class TargetSystem(Protocol):
-    """One system's records through one connection's client."""
-
-    async def read(self, slot: Slot) -> Observed | None:
-        """The record as the system has it now; ``None`` if there is none."""
-        ...
-
-    async def write(self, slot: Slot, write: Write) -> str | None:
-        """Apply one create, update or delete; the caller reads the record back afterwards.
-
-        Answers the id of the record a create made, where the read-back needs it (a Core entry
-        created again after someone deleted it shares its ``external_ref`` with the deleted one).
-
-        Raises ``TransientError`` when the record changed between the read and the write (the
-        message is decided again) or the outcome stays unknown after looking it up.
-        """
+class ObservationStore(ObservationIndex, Protocol):
+    async def record(
+        self, consumer: str, envelope: Envelope, observation: Observation
+    ) -> list[Observation] | None:
+        """Store ``observation`` (newest wins) and return the same person's entries that day;
+        ``None`` when the event was already processed."""
         ...
 
 
-class Providers(Protocol):
-    def target(
-        self, system: str, base_url: str, credential: str
-    ) -> AbstractAsyncContextManager[TargetSystem]: ...
+class Connections(Protocol):
+    """This service's copies of the connections (``timebridge_common.connections``)."""
+
+    async def get(self, connection_id: str) -> ConnectionChanged | None: ...
+
+    async def connected(
+        self, workspace_id: str, provider: str | None = None
+    ) -> list[ConnectionChanged]: ...
+
+    async def missing(self, what: str) -> TransientError | InvalidMessageError:
+        """The error to raise for a change naming a connection this copy lacks."""
+        ...
+
+    def credentials(self, connection: ConnectionChanged) -> str:
+        """The connection's secret in clear (``DecryptionError`` under another key)."""
+        ...
+
+
+class EntryStores(Protocol):
+    """Opens one system's records on one connection's access.
+
+    Production opens the registry's ``entries`` capability on a kit session (shared pool and
+    request budget per credential); tests may open stores on their own clients or fakes.
+    """
+
+    def open(self, system: str, access: Access) -> AbstractAsyncContextManager[EntryStore]: ...
+
+
+class Sessions(Protocol):
+    """Where provider sessions come from: the kit's ``ProviderClients`` (one pool per base URL,
+    one budget per credential); tests pass one whose transport reaches the sandboxes."""
+
+    def session(self, provider: str, access: Access) -> Session: ...

@@ -77,6 +77,11 @@ class EntryLockedError(ProviderError):
     period): a conflict with this reason, never retried."""
 
 
+class UnwritableEntryError(ValueError):
+    """The slot cannot name a record of this provider (an id of a form it does not have): an
+    error outcome for the change, never retried."""
+
+
 class EntryStore(Protocol):
     """A provider's time records, read and written by slot."""
 

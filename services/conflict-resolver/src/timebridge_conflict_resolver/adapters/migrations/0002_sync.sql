@@ -1,4 +1,4 @@
--- Where an observed entry is in its own system (an Everhour record is found by task, user, day).
+-- Where an observed entry is in its own system (a day record is found by task, user and day).
 ALTER TABLE observations ADD COLUMN task_external_id text, ADD COLUMN user_external_id text;
 
 -- Target records Timebridge manages: written by it, or linked as the same work (match by
@@ -7,7 +7,7 @@ ALTER TABLE observations ADD COLUMN task_external_id text, ADD COLUMN user_exter
 CREATE TABLE sync_targets (
     integration_id text        NOT NULL,
     system         text        NOT NULL,
-    key            text        NOT NULL,  -- Everhour: task|user|date; Core: <source>:<entry id>
+    key            text        NOT NULL,  -- a day record: task|user|date; an entry: <source>:<entry id>
     workspace_id   text        NOT NULL,
     target_id      text,
     confirmed      jsonb,
@@ -19,7 +19,7 @@ CREATE TABLE sync_targets (
 CREATE INDEX sync_targets_by_id ON sync_targets (integration_id, system, target_id);
 
 -- One row per source entry: the target record it lands in and what was last written for it.
--- The active links of one Everhour record are the Core entries whose seconds it sums.
+-- The active links of one day record are the entries whose seconds it sums.
 CREATE TABLE sync_links (
     integration_id    text        NOT NULL,
     source            text        NOT NULL,

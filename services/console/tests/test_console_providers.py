@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from timebridge_console.domain.providers import Catalog
+from timebridge_console.domain.providers import Catalog, initials
 
 LISTED: list[dict[str, Any]] = [
     {"name": "hub", "title": "Hub", "kind": "home", "auth": "token", "directions": []},
@@ -47,3 +47,12 @@ def test_accounting_tools_and_directions_not_allowed_with_their_reason() -> None
     assert CATALOG.directions("reader") == {"two_way": "read-only API"}
     assert CATALOG.directions("punch") == {}
     assert CATALOG.directions("unknown") == {}
+
+
+def test_a_tools_badge_is_made_of_its_titles_capitals() -> None:
+    assert [initials(t) for t in ("Books Online", "Ledger", "PayFlow Cloud", "abc")] == [
+        "BO",
+        "L",
+        "PF",
+        "AB",
+    ]

@@ -10,6 +10,13 @@ from dataclasses import dataclass
 from typing import Any
 
 
+def initials(title: str) -> str:
+    """A tool's badge: the first two capitals of its title ("Books Online" -> "BO"), or its
+    first two letters when it has fewer than one capital."""
+    capitals = [c for c in title if c.isupper()][:2]
+    return "".join(capitals) if capitals else title[:2].upper()
+
+
 @dataclass(frozen=True)
 class Catalog:
     providers: tuple[Mapping[str, Any], ...] = ()

@@ -21,6 +21,7 @@ from timebridge_console.adapters.session_cookie import COOKIE, SessionCodec
 from timebridge_console.domain import choices
 from timebridge_console.domain.conflicts import duration
 from timebridge_console.domain.errors import ApiError
+from timebridge_console.domain.providers import initials
 from timebridge_console.domain.session import Session, anonymous, signed_in
 from timebridge_console.handlers.admin import Admin
 
@@ -75,7 +76,7 @@ class Web:
         self.secure_cookies = secure_cookies
         self.clock = clock
         self.templates = Jinja2Templates(directory=PACKAGE / "templates")
-        self.templates.env.globals.update(choices=choices, duration=duration)
+        self.templates.env.globals.update(choices=choices, duration=duration, initials=initials)
         self.templates.env.filters["when"] = _when
 
     def current(self, request: Request) -> Session | None:

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from timebridge_providers.installed import registry
+
 from timebridge_common.events import Envelope, TimeEntryLogged
 from timebridge_common.events.contracts import BudgetThresholdCrossed
 from timebridge_contracts.domain.budgets import (
@@ -24,12 +26,14 @@ from timebridge_contracts.domain.budgets import (
 from timebridge_contracts.handlers.ports import AuditFacts, BudgetTarget, StoredEntry, Tx
 
 PRODUCER = "contracts"
+HOME = registry().home().name
+"""The home system (Core), whose entries budgets count."""
 Clock = Callable[[], dt.datetime]
 
 
 def entry_key(source: str, external_id: str) -> str:
     """Core entries are known by their id; other systems' records as ``<system>:<id>``."""
-    return external_id if source == "core" else f"{source}:{external_id}"
+    return external_id if source == HOME else f"{source}:{external_id}"
 
 
 async def evaluate(
@@ -172,7 +176,7 @@ async def apply_entry(
         "observed_via": event.observed_via,
         "integration_id": event.integration_id,
     }
-    if event.source != "core":
+    if event.source != HOME:
         await tx.audit(
             ws,
             AuditFacts(

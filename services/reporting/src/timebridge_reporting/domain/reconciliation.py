@@ -10,10 +10,13 @@ from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
 
+from timebridge_providers.installed import registry
+
 from timebridge_reporting.domain.report_model import Report, Table, Value
 from timebridge_reporting.domain.reports import Context
 
-CORE = "core"
+CORE = registry().home().name
+"""The home system (Core): the side every tracker is reconciled with."""
 
 UNMAPPED_USER = "unmapped_user"
 SKIPPED_BY_DIRECTION = "skipped_by_direction"

@@ -165,7 +165,7 @@ async def running_platform(
         ),
         pool=await pool("ingest"),
         tracer_provider=tracing("ingest"),
-        everhour=everhour_client,
+        clients=SandboxSessions.of_apps({"everhour": everhour_app, "core": core_app}),
         core=core_client,
     )
     mapping = bootstrap_mapping(

@@ -332,7 +332,7 @@ async def console_platform(
             ),
             pool=await make_pool(await create_database("console-ingest")),
             tracer_provider=in_memory_tracing("ingest")[0],
-            everhour=everhour_client,
+            clients=SandboxSessions.of_apps({"everhour": everhour_app, "core": core_app}),
             core=core_client,
         ),
         "mapping": bootstrap_mapping(

@@ -143,7 +143,7 @@ async def platform(
             ),
             pool=await make_pool(await create_database("e2e-ingest")),
             tracer_provider=in_memory_tracing("ingest")[0],
-            everhour=everhour_client,
+            clients=SandboxSessions.of_apps({"everhour": everhour_app, "core": core_app}),
             core=core_client,
         ),
         "mapping": bootstrap_mapping(

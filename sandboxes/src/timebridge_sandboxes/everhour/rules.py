@@ -1,0 +1,277 @@
+"""The Everhour sandbox's behaviour behind the routes: request bodies, rules, serialisation,
+webhooks."""
+
+import datetime as dt
+import secrets
+from typing import Any, Literal
+
+import httpx
+from fastapi import BackgroundTasks
+from pydantic import BaseModel, Field
+
+from timebridge_sandboxes.everhour.state import (
+    USER_AGENT,
+    Delivery,
+    EverhourState,
+    _Hook,
+    _Project,
+    _Record,
+    _stamp,
+    _Task,
+    _User,
+)
+from timebridge_sandboxes.faults import ApiError, Faults, RateLimit
+
+
+def _error_body(status: int, message: str) -> dict[str, Any]:
+    return {"code": status, "message": message}
+
+
+class _TaskIn(BaseModel):
+    name: str = Field(min_length=1)
+    section: int
+    description: str | None = None
+    labels: list[str] = []
+    status: Literal["open", "closed"] = "open"
+
+
+class _TimeIn(BaseModel):
+    time: int = Field(ge=0)
+    date: dt.date
+    user: int | None = None
+    comment: str | None = None
+
+
+class _TimeRemoveIn(BaseModel):
+    date: dt.date
+    user: int | None = None
+
+
+class _HookIn(BaseModel):
+    targetUrl: str = Field(pattern=r"^https?://")
+    events: list[str] = Field(min_length=1)
+    project: str | None = None
+
+
+class _SeedUser(BaseModel):
+    name: str
+    api_key: str
+    email: str | None = None
+    role: Literal["admin", "supervisor", "member"] = "admin"
+
+
+class _SeedTask(BaseModel):
+    name: str
+    section: str | None = None
+    unbillable: bool = False
+
+
+class _SeedProject(BaseModel):
+    name: str
+    billing: Literal["non_billable", "hourly", "fixed_fee"] = "hourly"
+    sections: list[str] = ["To do"]
+    tasks: list[_SeedTask] = []
+
+
+class _Seed(BaseModel):
+    users: list[_SeedUser] = []
+    projects: list[_SeedProject] = []
+
+
+def _page(items: list[Any], page: int, limit: int | None) -> list[Any]:
+    return items if limit is None else items[(page - 1) * limit : page * limit]
+
+
+class _Sandbox:
+    """The Everhour behaviour behind the routes: lookups, rules, serialisation, webhooks."""
+
+    def __init__(
+        self,
+        state: EverhourState,
+        faults: Faults,
+        limit: RateLimit,
+        webhook_transport: httpx.AsyncBaseTransport | None,
+    ) -> None:
+        self.state = state
+        self.faults = faults
+        self.limit = limit
+        self.webhook_transport = webhook_transport
+
+    def project(self, project_id: str) -> _Project:
+        if project_id not in self.state.projects:
+            raise ApiError(404, "Project not found")
+        return self.state.projects[project_id]
+
+    def task(self, task_id: str) -> _Task:
+        if task_id not in self.state.tasks:
+            raise ApiError(404, "Task not found")
+        return self.state.tasks[task_id]
+
+    def record(self, task_id: str, user_id: int | None, date: dt.date, caller: _User) -> _Record:
+        self.task(task_id)
+        record = self.state.find_record(task_id, self.owner(user_id, caller), date)
+        if record is None:
+            raise ApiError(404, "Time record not found")
+        return record
+
+    def owner(self, user_id: int | None, caller: _User) -> int:
+        owner = caller.id if user_id is None else user_id
+        if owner not in self.state.users:
+            raise ApiError(400, "Unknown user")
+        return owner
+
+    @staticmethod
+    def check_unlocked(record: _Record, caller: _User) -> None:
+        if record.is_locked or (record.is_invoiced and caller.role != "admin"):
+            raise ApiError(403, "Time record is locked")
+
+    def log_change(self, record: _Record, action: str, previous: int, caller: _User) -> None:
+        record.history.append(
+            {
+                "id": self.state.next_id("history", 1),
+                "action": action,
+                "time": record.time - previous,
+                "previousTime": previous,
+                "createdBy": caller.id,
+                "createdAt": _stamp(self.state.now()),
+            }
+        )
+
+    def records(
+        self, task_id: str | None, start: dt.date | None, end: dt.date | None
+    ) -> list[_Record]:
+        return sorted(
+            (
+                r
+                for r in self.state.records.values()
+                if (task_id is None or r.task == task_id)
+                and (start is None or r.date >= start)
+                and (end is None or r.date <= end)
+            ),
+            key=lambda r: (r.date, r.id),
+        )
+
+    def user_json(self, user: _User) -> dict[str, Any]:
+        return {
+            "id": user.id,
+            "name": user.name,
+            "email": user.email,
+            "role": user.role,
+            "status": "active",
+            "headline": None,
+            "timezone": 0,
+        }
+
+    def project_json(self, project: _Project) -> dict[str, Any]:
+        return {
+            "id": project.id,
+            "name": project.name,
+            "type": "board",
+            "status": "open",
+            "favorite": False,
+            "workspaceId": "ev:sandbox",
+            "workspaceName": "Sandbox",
+            "client": None,
+            "users": sorted(self.state.users),
+            "billing": {"type": project.billing},
+        }
+
+    def task_json(self, task: _Task) -> dict[str, Any]:
+        users: dict[str, int] = {}
+        for r in self.state.records.values():
+            if r.task == task.id:
+                users[str(r.user)] = users.get(str(r.user), 0) + r.time
+        return {
+            "id": task.id,
+            "type": "task",
+            "name": task.name,
+            "projects": [task.project],
+            "section": task.section,
+            "labels": task.labels,
+            "description": task.description,
+            "status": task.status,
+            "completed": task.status == "closed",
+            "unbillable": task.unbillable,
+            "createdAt": task.created_at,
+            "time": {"total": sum(users.values()), "users": users},
+        }
+
+    def record_json(self, record: _Record) -> dict[str, Any]:
+        reasons = [
+            name
+            for name, on in (("locked", record.is_locked), ("invoiced", record.is_invoiced))
+            if on
+        ]
+        body: dict[str, Any] = {
+            "id": record.id,
+            "date": record.date.isoformat(),
+            "time": record.time,
+            "user": record.user,
+            "task": self.task_json(self.state.tasks[record.task]),
+            "history": record.history,
+            "isLocked": record.is_locked,
+            "isInvoiced": record.is_invoiced,
+            "lockReasons": reasons,
+            "createdAt": record.created_at,
+        }
+        if record.comment is not None:
+            body["comment"] = record.comment
+        return body
+
+    @staticmethod
+    def hook_json(hook: _Hook) -> dict[str, Any]:
+        return {
+            "id": hook.id,
+            "targetUrl": hook.target_url,
+            "events": hook.events,
+            "project": hook.project,
+            "isActive": hook.is_active,
+            "createdAt": hook.created_at,
+            "lastUsedAt": hook.last_used_at,
+        }
+
+    def announce(self, background: BackgroundTasks, record: _Record) -> None:
+        """Queue the ``api:time:updated`` deliveries; they go out after the answer."""
+        data = self.record_json(record)
+        task = self.state.tasks[record.task]
+        background.add_task(self.deliver, "api:time:updated", task.id, data, task.project)
+
+    async def deliver(
+        self, event: str, resource_id: str, data: dict[str, Any], project: str
+    ) -> None:
+        async with httpx.AsyncClient(transport=self.webhook_transport, timeout=10) as client:
+            for hook in list(self.state.hooks.values()):
+                if not hook.is_active or event not in hook.events:
+                    continue
+                if hook.project is not None and hook.project != project:
+                    continue
+                hook.last_used_at = _stamp(self.state.now())
+                body = {
+                    "event": event,
+                    "payload": {"id": resource_id, "data": data},
+                    "createdAt": hook.last_used_at,
+                }
+                try:
+                    answer = await client.post(
+                        hook.target_url, json=body, headers={"User-Agent": USER_AGENT}
+                    )
+                except httpx.HTTPError as exc:
+                    outcome = Delivery(hook.id, event, None, type(exc).__name__)
+                else:
+                    outcome = Delivery(hook.id, event, answer.status_code)
+                self.state.deliveries.append(outcome)
+
+    async def handshake(self, target_url: str) -> None:
+        """Everhour's check that the target is live: it must answer 2xx echoing the secret."""
+        secret = secrets.token_hex(64)
+        try:
+            async with httpx.AsyncClient(transport=self.webhook_transport, timeout=10) as client:
+                answer = await client.post(
+                    target_url,
+                    content=b"",
+                    headers={"User-Agent": USER_AGENT, "X-Hook-Secret": secret},
+                )
+        except httpx.HTTPError:
+            raise ApiError(400, "Invalid callback") from None
+        if not answer.is_success or answer.headers.get("X-Hook-Secret") != secret:
+            raise ApiError(400, "Invalid callback")

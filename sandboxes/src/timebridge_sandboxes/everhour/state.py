@@ -1,0 +1,201 @@
+"""The Everhour sandbox's data: users, projects, sections, tasks, time records, hooks."""
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+USER_AGENT = "Everhour (everhour.com)"
+EVENTS = frozenset(
+    {
+        "api:project:created",
+        "api:project:updated",
+        "api:project:removed",
+        "api:task:created",
+        "api:task:updated",
+        "api:task:removed",
+        "api:timer:started",
+        "api:timer:stopped",
+        "api:time:updated",
+        "api:section:created",
+        "api:section:updated",
+        "api:section:removed",
+        "api:client:created",
+        "api:client:updated",
+        "api:estimate:updated",
+    }
+)
+RATE_LIMIT = (20, 10.0)
+"""Requests per seconds Everhour allows one API key."""
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _stamp(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+@dataclass
+class _User:
+    id: int
+    name: str
+    email: str | None
+    role: str
+    api_key: str
+
+
+@dataclass
+class _Project:
+    id: str
+    name: str
+    billing: str
+
+
+@dataclass
+class _Section:
+    id: int
+    project: str
+    name: str
+    position: int
+
+
+@dataclass
+class _Task:
+    id: str
+    project: str
+    section: int
+    name: str
+    description: str | None
+    labels: list[str]
+    status: str
+    unbillable: bool
+    created_at: str
+
+
+@dataclass
+class _Record:
+    id: int
+    task: str
+    user: int
+    date: dt.date
+    time: int
+    comment: str | None
+    created_at: str
+    history: list[dict[str, Any]] = field(default_factory=list)
+    is_locked: bool = False
+    is_invoiced: bool = False
+
+
+@dataclass
+class _Hook:
+    id: int
+    target_url: str
+    events: list[str]
+    project: str | None
+    created_at: str
+    last_used_at: str | None = None
+    is_active: bool = True
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One webhook call the sandbox made, for tests and the admin API."""
+
+    hook_id: int
+    event: str
+    status: int | None
+    error: str | None = None
+
+
+@dataclass
+class EverhourState:
+    """The sandbox's data; ids are sequential, so the same seed always yields the same ids."""
+
+    now: Callable[[], dt.datetime] = _utcnow
+    users: dict[int, _User] = field(default_factory=dict)
+    projects: dict[str, _Project] = field(default_factory=dict)
+    sections: dict[int, _Section] = field(default_factory=dict)
+    tasks: dict[str, _Task] = field(default_factory=dict)
+    records: dict[int, _Record] = field(default_factory=dict)
+    hooks: dict[int, _Hook] = field(default_factory=dict)
+    deliveries: list[Delivery] = field(default_factory=list)
+    _sequences: dict[str, int] = field(default_factory=dict)
+
+    def next_id(self, kind: str, start: int) -> int:
+        self._sequences[kind] = self._sequences.get(kind, start - 1) + 1
+        return self._sequences[kind]
+
+    def reset(self) -> None:
+        for collection in (self.users, self.projects, self.sections, self.tasks, self.records):
+            collection.clear()
+        self.hooks.clear()
+        self.deliveries.clear()
+        self._sequences.clear()
+
+    def add_user(
+        self, name: str, *, api_key: str, email: str | None = None, role: str = "admin"
+    ) -> int:
+        user = _User(self.next_id("user", 1001), name, email, role, api_key)
+        self.users[user.id] = user
+        return user.id
+
+    def add_project(self, name: str, *, billing: str = "hourly") -> str:
+        project = _Project(f"ev:{self.next_id('project', 9_000_000_001)}", name, billing)
+        self.projects[project.id] = project
+        return project.id
+
+    def add_section(self, project_id: str, name: str) -> int:
+        position = 1 + sum(1 for s in self.sections.values() if s.project == project_id)
+        section = _Section(self.next_id("section", 501), project_id, name, position)
+        self.sections[section.id] = section
+        return section.id
+
+    def add_task(
+        self,
+        project_id: str,
+        name: str,
+        *,
+        section_id: int | None = None,
+        description: str | None = None,
+        labels: list[str] | None = None,
+        status: str = "open",
+        unbillable: bool = False,
+    ) -> str:
+        if section_id is None:
+            section_id = next(
+                (s.id for s in self.sections.values() if s.project == project_id), None
+            ) or self.add_section(project_id, "To do")
+        task = _Task(
+            f"ev:{self.next_id('task', 7_000_000_001)}",
+            project_id,
+            section_id,
+            name,
+            description,
+            labels or [],
+            status,
+            unbillable,
+            _stamp(self.now()),
+        )
+        self.tasks[task.id] = task
+        return task.id
+
+    def lock_time(self, record_id: int, *, invoiced: bool = False) -> None:
+        """Lock a record (or mark it invoiced), as approvals and invoicing do in Everhour."""
+        record = self.records[record_id]
+        record.is_invoiced = record.is_invoiced or invoiced
+        record.is_locked = record.is_locked or not invoiced
+
+    def user_by_key(self, api_key: str | None) -> _User | None:
+        return next((u for u in self.users.values() if u.api_key == api_key), None)
+
+    def find_record(self, task_id: str, user_id: int, date: dt.date) -> _Record | None:
+        return next(
+            (
+                r
+                for r in self.records.values()
+                if r.task == task_id and r.user == user_id and r.date == date
+            ),
+            None,
+        )

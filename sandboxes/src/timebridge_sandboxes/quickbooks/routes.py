@@ -3,6 +3,7 @@ dependency every route uses to reach the sandbox."""
 
 import datetime as dt
 import json
+import re
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Header, Query, Request
@@ -18,8 +19,11 @@ from timebridge_sandboxes.quickbooks.base import (
     Fault,
     Json,
     invalid,
+    required,
     stamp,
+    unsupported,
 )
+from timebridge_sandboxes.quickbooks.batch import run_batch
 from timebridge_sandboxes.quickbooks.elements import conform
 from timebridge_sandboxes.quickbooks.query import run_query
 from timebridge_sandboxes.quickbooks.sandbox import Sandbox
@@ -113,6 +117,48 @@ async def change_data_capture(
     return {"CDCResponse": [{"QueryResponse": groups}], "time": stamp(now)}
 
 
+@api.post("/batch")
+async def batch(
+    sandbox: SandboxDep, company: CompanyDep, request: Request, background: BackgroundTasks
+) -> Json:
+    try:
+        body = json.loads(await request.body())
+    except (ValueError, RecursionError):
+        raise invalid("the body is not JSON") from None
+    answer, changes = run_batch(sandbox, company, body)
+    sandbox.announce_all(background, company, changes)
+    return {**answer, "time": stamp(sandbox.state.now())}
+
+
+@api.post("/{resource}/{record_id}/send")
+async def send(
+    sandbox: SandboxDep,
+    *,
+    company: CompanyDep,
+    resource: str,
+    record_id: str,
+    background: BackgroundTasks,
+    send_to: Annotated[str | None, Query(alias="sendTo")] = None,
+) -> Json:
+    """Email an invoice: to ``sendTo`` (which becomes its ``BillEmail``) or its ``BillEmail``."""
+    kind = kind_of(resource)
+    if kind != "Invoice":
+        raise unsupported(f"Operation Send is not supported for {kind}")
+    record = company.live(kind, record_id)
+    if send_to is not None:
+        if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", send_to):
+            raise invalid(f"sendTo {send_to!r} is not an email address", "sendTo")
+        record.fields["BillEmail"] = {"Address": send_to}
+    if "BillEmail" not in record.fields:
+        raise required("BillEmail")
+    now = sandbox.state.now()
+    record.fields["EmailStatus"] = "EmailSent"
+    record.fields["DeliveryInfo"] = {"DeliveryType": "Email", "DeliveryTime": stamp(now)}
+    sandbox.touch(record)
+    sandbox.announce(background, company, record, "Emailed")
+    return {kind: sandbox.render(record), "time": stamp(now)}
+
+
 @api.get("/{resource}/{record_id}")
 async def read(sandbox: SandboxDep, company: CompanyDep, resource: str, record_id: str) -> Json:
     kind = kind_of(resource)
@@ -141,7 +187,7 @@ async def write(
             return company.replies[requestid]
     try:
         body = json.loads(await request.body())
-    except ValueError:
+    except (ValueError, RecursionError):
         raise invalid("the body is not JSON") from None
     record, changes = sandbox.write(company, kind, conform(kind, body), operation, include)
     sandbox.announce_all(background, company, changes)

@@ -4,12 +4,12 @@ import secrets
 from typing import Annotated, Literal
 from urllib.parse import parse_qsl, urlencode
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from timebridge_sandboxes.faults import ApiError
-from timebridge_sandboxes.freshbooks.deps import Caller, Sandbox
-from timebridge_sandboxes.freshbooks.state import CODE_TTL, Json, _oauth_error
+from timebridge_sandboxes.freshbooks.deps import Sandbox, _caller
+from timebridge_sandboxes.freshbooks.state import CODE_TTL, Json, _oauth_error, _Refusal
 
 auth = APIRouter()
 
@@ -63,5 +63,19 @@ async def token(sandbox: Sandbox, request: Request) -> Json:
 
 
 @auth.get("/auth/api/v1/users/me")
-async def me(sandbox: Sandbox, caller: Caller) -> Json:
+async def me(sandbox: Sandbox, authorization: Annotated[str | None, Header()] = None) -> Json:
+    """The identity; without a valid token the answer of FreshBooks' auth service (its SDKs'
+    fixture ``auth_me_response__no_auth``) rather than the accounting error shape."""
+    try:
+        caller = _caller(sandbox, authorization)
+    except ApiError as exc:
+        if exc.status != 401:
+            raise
+        raise _Refusal(
+            401,
+            {
+                "error": "unauthenticated",
+                "error_description": "This action requires authentication to continue.",
+            },
+        ) from None
     return {"response": sandbox.identity_json(caller)}

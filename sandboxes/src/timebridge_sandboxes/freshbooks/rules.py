@@ -11,13 +11,18 @@ from decimal import Decimal
 import httpx
 from fastapi import BackgroundTasks
 
-from timebridge_sandboxes.faults import ApiError, Faults, RateLimit
+from timebridge_sandboxes.faults import Faults, RateLimit
+from timebridge_sandboxes.freshbooks.payments import Payments
 from timebridge_sandboxes.freshbooks.state import (
     _STATUSES,
+    INVALID_VALUE,
+    REQUIRED_FIELD,
     SIGNATURE_HEADER,
+    UNKNOWN_RESOURCE,
     Delivery,
     FreshBooksState,
     Json,
+    Refused,
     _Callback,
     _Client,
     _eastern,
@@ -26,12 +31,18 @@ from timebridge_sandboxes.freshbooks.state import (
     _Line,
     _money,
     _next_id,
+    not_found,
 )
-from timebridge_sandboxes.freshbooks.wire import _ClientFields, _InvoiceChanges, _InvoiceIn
+from timebridge_sandboxes.freshbooks.wire import (
+    _ClientFields,
+    _InvoiceChanges,
+    _InvoiceIn,
+    _validated,
+)
 
 
 @dataclass
-class _Sandbox:
+class _Sandbox(Payments):
     """FreshBooks' rules behind the routes: lookups, changes, serialisation, webhooks."""
 
     state: FreshBooksState
@@ -42,13 +53,13 @@ class _Sandbox:
     def client(self, account_id: str, client_id: int) -> _Client:
         client = self.state.clients.get(client_id)
         if client is None or client.account_id != account_id:
-            raise ApiError(404, "Client not found.")
+            raise not_found("client", "userid", client_id)
         return client
 
     def invoice(self, account_id: str, invoice_id: int) -> _Invoice:
         invoice = self.state.invoices.get(invoice_id)
         if invoice is None or invoice.account_id != account_id:
-            raise ApiError(404, "Invoice not found.")
+            raise not_found("invoice", "invoiceid", invoice_id)
         return invoice
 
     def identity_json(self, identity: _Identity) -> Json:
@@ -144,7 +155,14 @@ class _Sandbox:
     def create_invoice(self, account_id: str, fields: _InvoiceIn) -> _Invoice:
         customer = self.state.clients.get(fields.customerid)
         if customer is None or customer.account_id != account_id or customer.vis_state == 1:
-            raise ApiError(400, "Client not found.")
+            raise Refused(
+                400,
+                UNKNOWN_RESOURCE,
+                "Client not found.",
+                field="customerid",
+                object="invoice",
+                value=fields.customerid,
+            )
         now = self.state.now()
         number = 1 + sum(i.account_id == account_id for i in self.state.invoices.values())
         invoice = _Invoice(
@@ -162,6 +180,34 @@ class _Sandbox:
         self.change_invoice(invoice, fields)
         self.state.invoices[invoice.id] = invoice
         return invoice
+
+    def create_client(self, account_id: str, fields: _ClientFields) -> _Client:
+        """A new client; FreshBooks needs something to call it by (assumed: a name, an
+        organisation or an email)."""
+        given = fields.model_dump(exclude_none=True)
+        if not any(given.get(name) for name in ("fname", "lname", "organization", "email")):
+            raise Refused(
+                400,
+                REQUIRED_FIELD,
+                "A client needs a name, an organization or an email.",
+                field="organization",
+                object="client",
+            )
+        client_id = self.state.add_client(account_id, **given)
+        return self.state.clients[client_id]
+
+    def change_client(self, client: _Client, fields: Json) -> str:
+        """``vis_state`` alone when given (as for invoices), else the fields; the event."""
+        if "vis_state" in fields:
+            if fields["vis_state"] not in (0, 1, 2):
+                raise Refused(400, INVALID_VALUE, "vis_state must be 0, 1 or 2", field="vis_state")
+            client.vis_state = fields["vis_state"]
+        else:
+            changes = _validated(_ClientFields, fields, kind="client")
+            for name, value in changes.model_dump(exclude_none=True).items():
+                setattr(client, name, value)
+        client.updated = self.state.now()
+        return "client.delete" if client.vis_state == 1 else "client.update"
 
     def change_invoice(self, invoice: _Invoice, changes: _InvoiceChanges) -> None:
         for name in ("invoice_number", "create_date", "due_offset_days", "po_number", "notes"):

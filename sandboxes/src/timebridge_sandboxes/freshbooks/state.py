@@ -59,8 +59,57 @@ def _money(amount: Decimal, code: str) -> Json:
     return {"amount": str(amount.quantize(_CENT)), "code": code}
 
 
+ERRNO = {400: 1004, 403: 1003, 404: 1012}
+"""FreshBooks' error numbers (api/errors) for a status when no more precise one is known:
+1004 InvalidValue, 1003 AccessDenied, 1012 UnknownResource; others carry the status."""
+REQUIRED_FIELD, INVALID_VALUE, PARSE_ERROR, DELETED_RESOURCE, UNKNOWN_RESOURCE = (
+    1001,
+    1004,
+    1005,
+    1011,
+    1012,
+)
+
+
 def _error_body(status: int, message: str) -> Json:
-    return {"response": {"errors": [{"errno": status, "message": message}]}}
+    return {"response": {"errors": [{"errno": ERRNO.get(status, status), "message": message}]}}
+
+
+class Refused(ApiError):
+    """An accounting refusal as FreshBooks words it: ``errno``, ``field``, ``message``,
+    ``object`` and ``value`` (the SDKs expose ``errno`` as ``error_code``)."""
+
+    def __init__(
+        self,
+        status: int,
+        errno: int,
+        message: str,
+        *,
+        field: str | None = None,
+        object: str | None = None,
+        value: Any = None,
+    ) -> None:
+        super().__init__(status, message)
+        self.error: Json = {"errno": errno, "message": message}
+        for name, given in (("field", field), ("object", object), ("value", value)):
+            if given is not None:
+                self.error[name] = str(given)
+
+    @property
+    def body(self) -> Json:
+        return {"response": {"errors": [self.error]}}
+
+
+def not_found(kind: str, field: str, value: Any) -> Refused:
+    """``404`` with errno 1012, as FreshBooks answers an unknown id (its SDKs' fixtures)."""
+    return Refused(
+        404,
+        UNKNOWN_RESOURCE,
+        f"{kind.capitalize()} not found.",
+        field=field,
+        object=kind,
+        value=value,
+    )
 
 
 class _Refusal(ApiError):
@@ -154,6 +203,19 @@ class _Invoice:
 
 
 @dataclass
+class _Payment:
+    id: int
+    account_id: str
+    invoiceid: int
+    amount: Decimal
+    date: dt.date
+    type: str
+    note: str
+    updated: dt.datetime
+    vis_state: int = 0
+
+
+@dataclass
 class _Callback:
     id: int
     account_id: str
@@ -199,6 +261,7 @@ class FreshBooksState:
     """Refresh token -> (identity, the access token issued with it)."""
     clients: dict[int, _Client] = field(default_factory=dict)
     invoices: dict[int, _Invoice] = field(default_factory=dict)
+    payments: dict[int, _Payment] = field(default_factory=dict)
     callbacks: dict[int, _Callback] = field(default_factory=dict)
     deliveries: list[Delivery] = field(default_factory=list)
 
@@ -208,6 +271,7 @@ class FreshBooksState:
             data.clear()
         for records in (self.refresh_tokens, self.clients, self.invoices, self.callbacks):
             records.clear()
+        self.payments.clear()
         self.deliveries.clear()
         self.signed_in = None
 

@@ -7,8 +7,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from timebridge_sandboxes.faults import ApiError
-from timebridge_sandboxes.freshbooks.state import Json, M, _events_error
+from timebridge_sandboxes.freshbooks.state import (
+    INVALID_VALUE,
+    REQUIRED_FIELD,
+    Json,
+    M,
+    Refused,
+    _events_error,
+)
 
 
 class _In(BaseModel):
@@ -62,8 +68,21 @@ class _InvoiceIn(_InvoiceChanges):
     status: Literal[1, 2] = 1
 
 
-class _Body(_In):
-    invoice: Json
+class _PaymentIn(_In):
+    """A payment as ``POST .../payments/payments`` takes it (api/payments)."""
+
+    invoiceid: int
+    amount: _MoneyIn
+    date: dt.date
+    type: str = "Check"
+    note: str = ""
+
+
+class _PaymentChanges(_In):
+    amount: _MoneyIn | None = None
+    date: dt.date | None = None
+    type: str | None = None
+    note: str | None = None
 
 
 class _CallbackIn(_In):
@@ -79,12 +98,30 @@ def _problems(errors: Sequence[Any]) -> list[str]:
     return [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors]
 
 
-def _validated(model: type[M], fields: Json, *, events: bool = False) -> M:
-    """A JSON body's inner object as ``model``, refused in the API's error shape."""
+def _validated(model: type[M], fields: Json, *, events: bool = False, kind: str = "") -> M:
+    """A JSON body's inner object as ``model``, refused in the API's error shape: the first
+    problem's field, errno 1001 (RequiredField) for a missing one, 1004 (InvalidValue) else."""
     try:
         return model.model_validate(fields)
     except ValidationError as exc:
         problems = _problems(exc.errors())
         if events:
             raise _events_error(422, "The request was unable to be followed.", problems) from None
-        raise ApiError(400, "; ".join(problems)) from None
+        first = exc.errors()[0]
+        missing = first["type"] == "missing"
+        raise Refused(
+            400,
+            REQUIRED_FIELD if missing else INVALID_VALUE,
+            "; ".join(problems),
+            field=".".join(map(str, first["loc"])) or None,
+            object=kind or None,
+            value=None if missing else first.get("input"),
+        ) from None
+
+
+def inner(body: Any, key: str) -> Json:
+    """``{"<key>": {...}}``'s object, as every FreshBooks write wraps it."""
+    found = body.get(key) if isinstance(body, dict) else None
+    if not isinstance(found, dict):
+        raise Refused(400, REQUIRED_FIELD, f"{key}: Field required", field=key, object=key)
+    return found

@@ -357,3 +357,33 @@ async def test_over_real_http_with_handshake_delivery_and_a_lost_response() -> N
         assert found.time == 900
         records = [r async for r in client.team_time(DAY, DAY + dt.timedelta(1))]
         assert sorted((r.id, r.time) for r in records) == [(record.id, 1500), (found.id, 900)]
+
+
+async def test_time_by_user_and_by_project_and_a_hook_updated_back_to_active(world: World) -> None:
+    client = world.client()
+    other = world.state.add_task(world.project, "Signup page", section_id=world.section)
+    elsewhere = world.state.add_task(world.state.add_project("Intranet"), "Wiki")
+    await client.add_time(world.task, seconds=600, date=DAY)
+    await client.add_time(other, seconds=1200, date=DAY, user_id=world.member)
+    await client.add_time(elsewhere, seconds=300, date=DAY + dt.timedelta(days=1))
+    http = world.recording_client(httpx.ASGITransport(world.sandbox))
+    base, key = "http://everhour.test", {"X-Api-Key": ADMIN_KEY}
+    project_time = await http.get(f"{base}/projects/{world.project}/time", headers=key)
+    assert sorted(r["time"] for r in project_time.json()) == [600, 1200]
+    mine = await http.get(
+        f"{base}/users/{world.admin}/time",
+        headers=key,
+        params={"from": DAY.isoformat(), "to": DAY.isoformat()},
+    )
+    assert [r["time"] for r in mine.json()] == [600]
+    assert (await http.get(f"{base}/users/999/time", headers=key)).status_code == 404
+
+    hook = await client.create_hook("http://receiver.test/hooks/everhour/a1")
+    world.state.hooks[hook.id].is_active = False  # Everhour disabled it after failed deliveries
+    body = {"targetUrl": "http://receiver.test/hooks/everhour/b2", "events": [TIME_UPDATED]}
+    updated = await http.put(f"{base}/hooks/{hook.id}", headers=key, json=body)
+    assert updated.status_code == 200
+    assert (updated.json()["targetUrl"], updated.json()["isActive"]) == (body["targetUrl"], True)
+    assert len(world.receiver.secrets) == 2  # the new URL was handshaken too
+    assert (await http.put(f"{base}/hooks/999", headers=key, json=body)).status_code == 404
+    await http.aclose()

@@ -169,6 +169,42 @@ async def task_time(
     return [sandbox.record_json(r) for r in _page(found, page, limit)]
 
 
+@api.get("/users/{user_id}/time")
+async def user_time(
+    sandbox: Sandbox,
+    _: Caller,
+    user_id: int,
+    *,
+    start: From = None,
+    to: dt.date | None = None,
+    limit: TimeLimit = 50_000,
+    page: Page = 1,
+) -> list[Json]:
+    """A user's time records (Everhour's "Get User Time Records")."""
+    if user_id not in sandbox.state.users:
+        raise ApiError(404, "User not found")
+    found = [r for r in sandbox.records(None, start, to) if r.user == user_id]
+    return [sandbox.record_json(r) for r in _page(found, page, limit)]
+
+
+@api.get("/projects/{project_id}/time")
+async def project_time(
+    sandbox: Sandbox,
+    _: Caller,
+    project_id: str,
+    *,
+    start: From = None,
+    to: dt.date | None = None,
+    limit: TimeLimit = 50_000,
+    page: Page = 1,
+) -> list[Json]:
+    """The time records of a project's tasks (Everhour's "Get Project Time Records")."""
+    sandbox.project(project_id)
+    tasks = {t.id for t in sandbox.state.tasks.values() if t.project == project_id}
+    found = [r for r in sandbox.records(None, start, to) if r.task in tasks]
+    return [sandbox.record_json(r) for r in _page(found, page, limit)]
+
+
 @api.post("/tasks/{task_id}/time", status_code=201)
 async def add_time(
     sandbox: Sandbox, caller: Caller, task_id: str, body: _TimeIn, background: BackgroundTasks
@@ -255,6 +291,31 @@ async def create_hook(
     created = _Hook(hook_id, body.targetUrl, body.events, body.project, _stamp(state.now()))
     state.hooks[created.id] = created
     return sandbox.hook_json(created)
+
+
+@api.put("/hooks/{hook_id}")
+async def update_hook(
+    sandbox: Sandbox,
+    _: Caller,
+    hook_id: int,
+    body: _HookIn,
+    x_skip_handshake: Annotated[str | None, Header()] = None,
+) -> Json:
+    """Update a webhook (same body as a create); a new target URL is handshaken again, and the
+    hook is active again afterwards (how a hook Everhour disabled is switched back on)."""
+    hook = sandbox.state.hooks.get(hook_id)
+    if hook is None:
+        raise ApiError(404, "Webhook not found")
+    unknown = set(body.events) - EVENTS
+    if unknown:
+        raise ApiError(400, f"Unknown events: {', '.join(sorted(unknown))}")
+    if body.project is not None:
+        sandbox.project(body.project)
+    if body.targetUrl != hook.target_url and x_skip_handshake not in {"1", "true"}:
+        await sandbox.handshake(body.targetUrl)
+    hook.target_url, hook.events, hook.project = body.targetUrl, body.events, body.project
+    hook.is_active = True
+    return sandbox.hook_json(hook)
 
 
 @api.delete("/hooks/{hook_id}", status_code=204)

@@ -32,6 +32,7 @@ from quickbooks.exceptions import (  # type: ignore[import-untyped]
     UnsupportedException,
     ValidationException,
 )
+from quickbooks.objects.company_info import CompanyInfo  # type: ignore[import-untyped]
 from quickbooks.objects.customer import Customer  # type: ignore[import-untyped]
 from quickbooks.objects.detailline import (  # type: ignore[import-untyped]
     SalesItemLine,
@@ -232,6 +233,8 @@ def fault(exchange: Exchange) -> tuple[int, str, str]:
 
 def test_the_sdk_connects_through_intuit_oauth_and_lists_with_post_query(world: World) -> None:
     client = world.connect()
+    assert CompanyInfo.get(world.realm, qb=client).CompanyName == "Acme Consulting"
+    assert [c.Id for c in CompanyInfo.all(qb=client)] == ["1"]
     names = [c.DisplayName for c in Customer.all(qb=client)]
     assert names == ["Website Client"]  # name lists answer active entities unless asked
     assert [c.Id for c in Customer.filter(DisplayName="Website Client", qb=client)] == ["3"]

@@ -30,6 +30,7 @@ KINDS = {
     "invoice": "Invoice",
     "account": "Account",
     "payment": "Payment",
+    "companyinfo": "CompanyInfo",
 }
 """Resource path segment -> entity name."""
 WRITABLE = frozenset({"Customer", "Item", "Invoice", "Payment"})
@@ -158,6 +159,7 @@ class Company:
     """``requestid`` -> the first successful answer."""
     sequence: int = 0
     last_doc_number: int = 1000
+    created: dt.datetime = field(default_factory=utcnow)
 
     def all(self, kind: str) -> list[Record]:
         return [r for (k, _), r in self.records.items() if k == kind]

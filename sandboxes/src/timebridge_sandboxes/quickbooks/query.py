@@ -205,7 +205,7 @@ def run_query(sandbox: Sandbox, company: Company, text: str) -> Json:
     try:
         rows = [
             row
-            for row in (sandbox.render(r) for r in company.all(query.entity) if not r.deleted)
+            for row in sandbox.rows(company, query.entity)
             if all(_matches(row, *condition) for condition in where)
         ]
         order = query.order_by or "Id"

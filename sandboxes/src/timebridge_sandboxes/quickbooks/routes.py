@@ -19,6 +19,7 @@ from timebridge_sandboxes.quickbooks.base import (
     Fault,
     Json,
     invalid,
+    not_found,
     required,
     stamp,
     unsupported,
@@ -162,7 +163,12 @@ async def send(
 @api.get("/{resource}/{record_id}")
 async def read(sandbox: SandboxDep, company: CompanyDep, resource: str, record_id: str) -> Json:
     kind = kind_of(resource)
-    return {kind: sandbox.render(company.live(kind, record_id)), "time": stamp(sandbox.state.now())}
+    now = stamp(sandbox.state.now())
+    if kind == "CompanyInfo":  # read by the realm id
+        if record_id != company.realm_id:
+            raise not_found("Company not found")
+        return {kind: sandbox.company_info(company), "time": now}
+    return {kind: sandbox.render(company.live(kind, record_id)), "time": now}
 
 
 @api.post("/{resource}")

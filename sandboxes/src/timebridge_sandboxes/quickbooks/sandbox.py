@@ -70,6 +70,30 @@ class Sandbox:
         head = {"domain": "QBO", "sparse": False, "Id": record.id, "SyncToken": str(record.version)}
         return {**head, "MetaData": meta, **record.fields}
 
+    def company_info(self, company: Company) -> Json:
+        """The company's ``CompanyInfo`` (Id 1), from what the sandbox knows of it."""
+        created = stamp(company.created)
+        return {
+            "domain": "QBO",
+            "sparse": False,
+            "Id": "1",
+            "SyncToken": "0",
+            "MetaData": {"CreateTime": created, "LastUpdatedTime": created},
+            "CompanyName": company.name,
+            "LegalName": company.name,
+            "CompanyStartDate": created[:10],
+            "FiscalYearStartMonth": "January",
+            "Country": "US",
+            "SupportedLanguages": "en",
+            "DefaultTimeZone": "America/Los_Angeles",
+        }
+
+    def rows(self, company: Company, kind: str) -> list[Json]:
+        """Every live entity of ``kind``, rendered (what a query selects from)."""
+        if kind == "CompanyInfo":
+            return [self.company_info(company)]
+        return [self.render(r) for r in company.all(kind) if not r.deleted]
+
     # ---- the API's write operations (POST /v3/company/{realm}/{entity}) ----------------------
 
     def write(

@@ -91,7 +91,7 @@ class QuickBooksState:
     def add_company(self, name: str, realm_id: str | None = None) -> str:
         self._realms += 1
         realm = realm_id or str(9_130_350_000_000_000 + self._realms)
-        self.companies[realm] = Company(realm, name)
+        self.companies[realm] = Company(realm, name, created=self.now())
         return realm
 
     def issue_tokens(self, realm_id: str, client_id: str) -> tuple[str, str]:

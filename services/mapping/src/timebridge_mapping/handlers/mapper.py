@@ -89,7 +89,7 @@ class EntryMapper:
         ``may_refresh``: an unmatched user may re-read the users first. The releaser passes
         False: it runs because users changed, and a refresh would only wake it again.
         """
-        source: Side = "core" if is_home(entry.key.source) else "tracker"
+        source: Side = "core" if is_home(entry.key.source, self.providers.registry) else "tracker"
         user = await self._user(tx, integration, entry, source, may_refresh=may_refresh)
         if isinstance(user, NotMapped):
             return user

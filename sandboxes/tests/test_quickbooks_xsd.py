@@ -66,6 +66,28 @@ def test_bodies_are_read_leniently_as_quickbooks_reads_json() -> None:
     }
 
 
+async def post(path: str, content: bytes, content_type: str = "application/json") -> httpx.Response:
+    """``content`` posted to the company's ``path`` with a valid token, as any client would."""
+    state = QuickBooksState()
+    state.add_app("c", "s", ["https://x.test/cb"])
+    realm = state.add_company("Acme")
+    token = state.issue_tokens(realm, "c")[0]
+    transport = httpx.ASGITransport(create_quickbooks_sandbox(state))
+    headers = {
+        "Authorization": f"Bearer {token}",
+        "Accept": "application/json",
+        "Content-Type": content_type,
+    }
+    async with httpx.AsyncClient(transport=transport, base_url="http://qbo.test") as client:
+        return await client.post(f"/v3/company/{realm}/{path}", content=content, headers=headers)
+
+
+def fault_of(answer: httpx.Response) -> tuple[int, str, str, str]:
+    body = answer.json()["Fault"]
+    error = body["Error"][0]
+    return answer.status_code, body["type"], error["code"], error["Detail"]
+
+
 @pytest.mark.parametrize(
     ("body", "detail"),
     [
@@ -79,21 +101,34 @@ def test_bodies_are_read_leniently_as_quickbooks_reads_json() -> None:
 async def test_what_the_xsd_does_not_allow_is_fault_2010(
     body: dict[str, object], detail: str
 ) -> None:
-    state = QuickBooksState()
-    state.add_app("c", "s", ["https://x.test/cb"])
-    realm = state.add_company("Acme")
-    token = state.issue_tokens(realm, "c")[0]
-    transport = httpx.ASGITransport(create_quickbooks_sandbox(state))
-    async with httpx.AsyncClient(transport=transport, base_url="http://qbo.test") as client:
-        answer = await client.post(
-            f"/v3/company/{realm}/invoice",
-            content=json.dumps(body),
-            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
-        )
-    assert answer.status_code == 400
-    error = answer.json()["Fault"]["Error"][0]
-    assert (answer.json()["Fault"]["type"], error["code"]) == ("ValidationFault", "2010")
-    assert detail in error["Detail"]
+    status, kind, code, found = fault_of(await post("invoice", json.dumps(body).encode()))
+    assert (status, kind, code) == (400, "ValidationFault", "2010")
+    assert detail in found
+
+
+async def test_entities_the_api_does_not_write_are_unsupported_operations() -> None:
+    for path in ("account", "companyinfo"):
+        status, kind, code, detail = fault_of(await post(path, b'{"Name": "Sales"}'))
+        assert (status, kind, code) == (400, "ValidationFault", "500")
+        assert "not supported" in detail
+
+
+@pytest.mark.parametrize(
+    ("path", "content", "content_type"),
+    [
+        ("invoice", b"\xff\xfe{", "application/json"),
+        ("invoice", b"[" * 100_000, "application/json"),
+        ("invoice", b"[1, 2]", "application/json"),
+        ("query", b"SELECT * FROM \xff", "application/text"),
+        ("query", b"DROP TABLE Customer", "application/text"),
+        ("batch", b'{"BatchItemRequest": [{"bId": 1}]}', "application/json"),
+    ],
+)
+async def test_bad_bytes_are_400_faults_never_500(
+    path: str, content: bytes, content_type: str
+) -> None:
+    status, kind, _, _ = fault_of(await post(path, content, content_type))
+    assert (status, kind) == (400, "ValidationFault")
 
 
 def test_the_index_ships_with_the_package() -> None:

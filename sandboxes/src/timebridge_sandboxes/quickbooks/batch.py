@@ -5,7 +5,6 @@ its own ``BatchItemResponse`` with the same ``bId``: an entity, a ``QueryRespons
 from typing import Any
 
 from timebridge_sandboxes.quickbooks.base import KINDS, Company, Fault, Json, invalid
-from timebridge_sandboxes.quickbooks.elements import conform
 from timebridge_sandboxes.quickbooks.query import run_query
 from timebridge_sandboxes.quickbooks.sandbox import Changes, Sandbox
 
@@ -52,7 +51,5 @@ def _one(sandbox: Sandbox, company: Company, item: Json) -> tuple[Json, Changes]
     operation = item.get("operation", "create")
     if operation not in _OPERATIONS:
         raise invalid(f"operation {operation!r} is not supported in a batch", "operation")
-    record, changed = sandbox.write(
-        company, kind, conform(kind, item[kind]), _OPERATIONS[operation], None
-    )
+    record, changed = sandbox.write(company, kind, item[kind], _OPERATIONS[operation], None)
     return {kind: sandbox.render(record)}, changed

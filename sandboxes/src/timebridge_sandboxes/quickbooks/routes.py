@@ -25,7 +25,6 @@ from timebridge_sandboxes.quickbooks.base import (
     unsupported,
 )
 from timebridge_sandboxes.quickbooks.batch import run_batch
-from timebridge_sandboxes.quickbooks.elements import conform
 from timebridge_sandboxes.quickbooks.query import run_query
 from timebridge_sandboxes.quickbooks.sandbox import Sandbox
 
@@ -195,7 +194,7 @@ async def write(
         body = json.loads(await request.body())
     except (ValueError, RecursionError):
         raise invalid("the body is not JSON") from None
-    record, changes = sandbox.write(company, kind, conform(kind, body), operation, include)
+    record, changes = sandbox.write(company, kind, body, operation, include)
     sandbox.announce_all(background, company, changes)
     answer = {kind: sandbox.render(record), "time": stamp(sandbox.state.now())}
     if requestid is not None:

@@ -25,6 +25,7 @@ from timebridge_sandboxes.quickbooks.base import (
     stamp,
     unsupported,
 )
+from timebridge_sandboxes.quickbooks.elements import conform
 from timebridge_sandboxes.quickbooks.entities import (
     check_unique,
     customer_fields,
@@ -97,11 +98,13 @@ class Sandbox:
     # ---- the API's write operations (POST /v3/company/{realm}/{entity}) ----------------------
 
     def write(
-        self, company: Company, kind: str, body: Json, operation: str | None, include: str | None
+        self, company: Company, kind: str, given: Any, operation: str | None, include: str | None
     ) -> tuple[Record, Changes]:
-        """One write: create, update, ``operation=void|delete``, or ``include=void``."""
+        """One write of the JSON ``given``: create, update, ``operation=void|delete``, or
+        ``include=void``."""
         if kind not in WRITABLE:
             raise unsupported(f"Operation {operation or 'Create'} is not supported for {kind}")
+        body = conform(kind, given)
         if operation == "delete":
             if kind not in DELETABLE:
                 raise unsupported(f"Operation Delete is not supported for {kind}")

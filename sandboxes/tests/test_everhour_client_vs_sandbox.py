@@ -387,3 +387,30 @@ async def test_time_by_user_and_by_project_and_a_hook_updated_back_to_active(wor
     assert len(world.receiver.secrets) == 2  # the new URL was handshaken too
     assert (await http.put(f"{base}/hooks/999", headers=key, json=body)).status_code == 404
     await http.aclose()
+
+
+async def test_a_timer_started_and_stopped_adds_its_time_to_the_days_record(world: World) -> None:
+    client = world.client()
+    await client.create_hook("http://receiver.test/hooks/everhour/t1")
+    clock = [dt.datetime(2026, 11, 21, 9, 0, tzinfo=dt.UTC)]
+    world.state.now = lambda: clock[0]
+    http = world.recording_client(httpx.ASGITransport(world.sandbox))
+    base, key = "http://everhour.test", {"X-Api-Key": ADMIN_KEY}
+    idle = await http.get(f"{base}/timers/current", headers=key)
+    assert idle.json() == {"status": "stopped"}
+    body = {"task": world.task, "userDate": DAY.isoformat(), "comment": "pairing"}
+    started = await http.post(f"{base}/timers", headers=key, json=body)
+    assert (started.json()["status"], started.json()["userDate"]) == ("active", DAY.isoformat())
+    clock[0] += dt.timedelta(minutes=25)
+    running = await http.get(f"{base}/timers/current", headers=key)
+    assert running.json()["duration"] == 1500
+    stopped = (await http.delete(f"{base}/timers/current", headers=key)).json()
+    assert stopped["status"] == "stopped"
+    assert (stopped["taskTime"]["time"], stopped["taskTime"]["date"]) == (1500, DAY.isoformat())
+    record = await client.find_time(world.task, DAY, world.admin)
+    assert record is not None
+    assert (record.time, record.comment) == (1500, "pairing")
+    assert [d.time_record().time for d in world.receiver.deliveries] == [1500]
+    missing = await http.post(f"{base}/timers", headers=key, json={"task": "ev:1"})
+    assert missing.status_code == 404
+    await http.aclose()

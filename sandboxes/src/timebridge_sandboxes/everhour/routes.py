@@ -27,6 +27,7 @@ from timebridge_sandboxes.everhour.state import (
     _stamp,
     _User,
 )
+from timebridge_sandboxes.everhour.timers import timers
 from timebridge_sandboxes.faults import ApiError, Faults, RateLimit, error_response, install
 
 
@@ -390,5 +391,6 @@ def create_everhour_sandbox(
     install(app, sandbox.faults, sandbox.limit, sandbox.state.reset, _error_body)
     app.add_exception_handler(RequestValidationError, _invalid)
     app.include_router(api)
+    app.include_router(timers)
     app.include_router(admin)
     return app

@@ -110,6 +110,16 @@ class Delivery:
 
 
 @dataclass
+class Timer:
+    """A user's running timer: the task, when it started, the day its time counts for."""
+
+    task: str
+    started_at: dt.datetime
+    user_date: dt.date
+    comment: str | None
+
+
+@dataclass
 class EverhourState:
     """The sandbox's data; ids are sequential, so the same seed always yields the same ids."""
 
@@ -121,6 +131,8 @@ class EverhourState:
     records: dict[int, _Record] = field(default_factory=dict)
     hooks: dict[int, _Hook] = field(default_factory=dict)
     deliveries: list[Delivery] = field(default_factory=list)
+    timers: dict[int, Timer] = field(default_factory=dict)
+    """User id -> their running timer (one at a time)."""
     _sequences: dict[str, int] = field(default_factory=dict)
 
     def next_id(self, kind: str, start: int) -> int:
@@ -132,6 +144,7 @@ class EverhourState:
             collection.clear()
         self.hooks.clear()
         self.deliveries.clear()
+        self.timers.clear()
         self._sequences.clear()
 
     def add_user(

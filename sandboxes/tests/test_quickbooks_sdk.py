@@ -344,6 +344,11 @@ def test_payments_are_created_read_and_move_the_invoice_balance(world: World) ->
     paid = Invoice.get(invoice.Id, qb=client)
     assert paid.Balance == 80
     assert [(t.TxnId, t.TxnType) for t in paid.LinkedTxn] == [(payment.Id, "Payment")]
+    assert [i.Id for i in Invoice.where("Balance > '50'", qb=client)] == [invoice.Id]
+    assert Invoice.where("Balance > '100'", qb=client) == []  # quoted numbers compare as numbers
+    assert [i.Id for i in Invoice.choose([paid.DocNumber], field="DocNumber", qb=client)] == [
+        invoice.Id
+    ]
     read.void(qb=client)  # operation=update&include=void
     assert Invoice.get(invoice.Id, qb=client).Balance == 200
     assert Payment.get(payment.Id, qb=client).TotalAmt == 0

@@ -8,6 +8,7 @@ entity names are not. Named elements after ``*`` (python-quickbooks asks ``SELEC
 Item``) add nothing: every element is answered.
 """
 
+import contextlib
 import datetime as dt
 import re
 from dataclasses import dataclass
@@ -171,16 +172,27 @@ def _comparable(name: str, value: Any) -> Any:
     return str(value)
 
 
+def _as(actual: Any, name: str, wanted: Any) -> Any:
+    """``wanted`` as ``actual``'s kind: ``Balance > '0'`` compares numbers, as QuickBooks does."""
+    expected = _comparable(name, wanted)
+    if isinstance(actual, Decimal) and isinstance(expected, str):
+        with contextlib.suppress(InvalidOperation):
+            return Decimal(expected)
+    if isinstance(actual, bool) and isinstance(expected, str):
+        return {"true": True, "false": False}.get(expected.lower(), expected)
+    return expected
+
+
 def _matches(row: Json, name: str, operator: str, wanted: Any) -> bool:
     actual = _comparable(name, _path(row, name))
     if actual is None:
         return False
     if operator == "IN":
-        return actual in {_comparable(name, w) for w in wanted}
+        return actual in {_as(actual, name, w) for w in wanted}
     if operator == "LIKE":
         pattern = ".*".join(re.escape(part) for part in str(wanted).split("%"))
         return re.fullmatch(pattern, str(actual), re.IGNORECASE) is not None
-    expected = _comparable(name, wanted)
+    expected = _as(actual, name, wanted)
     try:
         return bool(
             {

@@ -10,6 +10,9 @@ QuickBooks: the OAuth app ``--client-id``/``--client-secret`` and one company (i
 ready access token are printed) with two customers, an income account and a service item.
 Xero: the OAuth app ``--client-id``/``--client-secret`` and one organisation with two customers
 and a supplier; ``PUT /_sandbox/webhook`` subscribes a receiver (after intent-to-receive).
+Harvest: account ``--account-id`` with Ann (administrator, token ``--token``, time zone Berlin)
+and Max (member, ``--member-token``), a client with the project "Website" offering the tasks "Fix
+the login page" (billable) and "Meetings"; API under ``/v2``; polled (Harvest has no webhooks).
 """
 
 import argparse

@@ -32,6 +32,7 @@ from quickbooks.exceptions import (  # type: ignore[import-untyped]
     UnsupportedException,
     ValidationException,
 )
+from quickbooks.objects.account import Account  # type: ignore[import-untyped]
 from quickbooks.objects.company_info import CompanyInfo  # type: ignore[import-untyped]
 from quickbooks.objects.customer import Customer  # type: ignore[import-untyped]
 from quickbooks.objects.detailline import (  # type: ignore[import-untyped]
@@ -166,7 +167,7 @@ class World:
         """Where what was exchanged disagrees with the XSD: every answer, and every entity body
         (those the sandbox refused as unknown elements, Fault 2010 on the body, must stray)."""
         found: list[str] = []
-        names = {"customer": "Customer", "invoice": "Invoice", "payment": "Payment"}
+        names = {"customer": "Customer", "item": "Item", "invoice": "Invoice", "payment": "Payment"}
         for e in self.recorder.api():
             entity = e.path.rsplit("/", 1)[1]
             answer = e.answer()
@@ -276,6 +277,10 @@ def test_customers_are_created_and_invoices_created_read_and_updated(world: Worl
     customer.DisplayName, customer.CompanyName = "Globex", "Globex Corporation"
     customer = customer.save(qb=client)
     assert Customer.get(customer.Id, qb=client).CompanyName == "Globex Corporation"
+    item = Item()
+    item.Name, item.Type, item.UnitPrice = "Design", "Service", 95
+    item.IncomeAccountRef = Account.all(qb=client)[0].to_ref()
+    assert Item.get(item.save(qb=client).Id, qb=client).IncomeAccountRef.name == "Services"
 
     invoice = new_invoice(client, world, (3, "120.00"), (1, "45.50"))
     assert (invoice.TotalAmt, invoice.Balance, invoice.SyncToken) == (405.5, 405.5, "0")

@@ -13,6 +13,7 @@ import httpx
 import pytest
 from timebridge_providers.harvest.client import HarvestClient
 from timebridge_providers.harvest.entries import HarvestEntries
+from timebridge_providers.harvest.observe import HarvestObserver
 from timebridge_providers.kit.ports.entries import EntryLockedError, Slot, Write
 
 from timebridge_common.errors import InvalidMessageError
@@ -278,4 +279,24 @@ async def test_an_update_that_moves_an_entry_to_another_user_is_refused(api: Api
     with pytest.raises(InvalidMessageError, match="another user"):
         await store.write(Slot("harvest", slot.key, target), Write("update", moved, current, "k2"))
     assert api.state.entries[int(current.target_id)].user_id == int(ann)
+    spec_clean(api)
+
+
+async def test_a_members_token_polls_its_own_time(api: Api) -> None:
+    member = next(u for u in api.state.users.values() if not u.is_admin)
+    budget = RequestBudget(100, 15.0, clock=api.time.clock, sleep=api.time.sleep)
+    client = HarvestClient(f"{BASE}/v2", member.token, ACCOUNT, http=api.http, budget=budget)
+    body = {
+        "project_id": api.project,
+        "task_id": api.task("Meetings"),
+        "spent_date": dt.datetime.now(dt.UTC).date().isoformat(),
+        "hours": 0.5,
+    }
+    mine = await client.create_time_entry(body)
+    await api.client().create_time_entry({**body, "hours": 2})  # Ann's: not the member's to see
+    now = dt.datetime.now(dt.UTC)
+    page = await HarvestObserver(client).changes(None, now=now, lookback=dt.timedelta(days=2))
+    assert [(c.external_id, c.fields.user.email) for c in page.changes] == [
+        (str(mine.id), member.email)
+    ]
     spec_clean(api)

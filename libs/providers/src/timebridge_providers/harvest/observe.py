@@ -18,6 +18,7 @@ from typing import Any
 
 from timebridge_common.errors import InvalidMessageError
 from timebridge_common.events import TimeEntryFields, UserRef
+from timebridge_common.outbound.http import AuthenticationError
 from timebridge_providers.harvest.client import HarvestClient
 from timebridge_providers.harvest.translate import entry_fields
 from timebridge_providers.harvest.wire import TimeEntry, User
@@ -51,7 +52,7 @@ class HarvestObserver:
         self, cursor: str | None, *, now: dt.datetime, lookback: dt.timedelta
     ) -> ChangePage:
         since, known = _parse_cursor(cursor)
-        users = {u.id: u async for u in self._client.users()}
+        users = await self._users()
         start, end = (now - lookback).date(), (now + dt.timedelta(days=1)).date()
         updated = self._client.time_entries(updated_since=since or now - lookback)
         changed = [entry async for entry in updated]
@@ -71,6 +72,15 @@ class HarvestObserver:
             {"since": following.isoformat(), "ids": listed}, separators=(",", ":")
         )
         return ChangePage(changes=changes, cursor=cursor_out)
+
+    async def _users(self) -> dict[int, User]:
+        """Everyone's email and time zone; a member's token may list only its own user (and
+        sees only its own time), so a refusal falls back to ``/users/me``."""
+        try:
+            return {u.id: u async for u in self._client.users()}
+        except AuthenticationError:
+            me = await self._client.me()
+            return {me.id: me}
 
     async def reread(self, hints: Sequence[Hint], *, now: dt.datetime) -> list[Change]:
         """Each named entry as it is now; one gone is reported deleted with what the hint knew."""

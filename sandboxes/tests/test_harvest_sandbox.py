@@ -300,3 +300,58 @@ async def test_a_members_token_polls_its_own_time(api: Api) -> None:
         (str(mine.id), member.email)
     ]
     spec_clean(api)
+
+
+async def test_clients_projects_users_and_tasks_are_managed_as_harvest_documents(
+    api: Api,
+) -> None:
+    made = await api.http.post(
+        "/clients", headers=HEADERS, json={"name": "Globex", "currency": "EUR"}
+    )
+    assert (made.status_code, made.json()["currency"]) == (201, "EUR")
+    client_id = made.json()["id"]
+    renamed = await api.http.patch(
+        f"/clients/{client_id}", headers=HEADERS, json={"name": "Globex Corp"}
+    )
+    assert renamed.json()["name"] == "Globex Corp"
+    listed = await api.http.get("/clients", headers=HEADERS)
+    assert "Globex Corp" in [c["name"] for c in listed.json()["clients"]]
+    project = {"client_id": client_id, "name": "Portal", "is_billable": True}
+    incomplete = await api.http.post("/projects", headers=HEADERS, json=project)
+    assert incomplete.status_code == 422
+    assert "Bill by can't be blank" in incomplete.json()["message"]
+    assert len(api.checker.take("request POST /v2/projects: InvalidRequestBody")) == 1
+    full = {**project, "bill_by": "Tasks", "budget_by": "none"}
+    created = await api.http.post("/projects", headers=HEADERS, json=full)
+    assert (created.status_code, created.json()["bill_by"]) == (201, "Tasks")
+    archived = await api.http.patch(
+        f"/projects/{created.json()['id']}", headers=HEADERS, json={"is_active": False}
+    )
+    assert archived.json()["is_active"] is False
+    person = {"first_name": "Lea", "last_name": "Lead", "email": "lea@example.com"}
+    user = await api.http.post("/users", headers=HEADERS, json=person)
+    assert (user.status_code, user.json()["email"]) == (201, "lea@example.com")
+    taken = await api.http.post("/users", headers=HEADERS, json=person)
+    assert taken.status_code == 422
+    task = api.task("Meetings")
+    await api.http.post(
+        "/time_entries",
+        headers=HEADERS,
+        json={"project_id": api.project, "task_id": task, "spent_date": "2026-11-02", "hours": 1},
+    )
+    assert (await api.http.delete(f"/tasks/{task}", headers=HEADERS)).status_code == 422
+    unused = await api.http.post("/tasks", headers=HEADERS, json={"name": "Unused"})
+    patched = await api.http.patch(
+        f"/tasks/{unused.json()['id']}", headers=HEADERS, json={"billable_by_default": False}
+    )
+    assert patched.json()["billable_by_default"] is False
+    assert (await api.http.delete(f"/tasks/{unused.json()['id']}", headers=HEADERS)).json() == {}
+    assignment = api.state.assignment(api.project, task)
+    assert assignment is not None
+    path = f"/projects/{api.project}/task_assignments/{assignment.id}"
+    off = await api.http.patch(path, headers=HEADERS, json={"billable": False})
+    assert off.json()["billable"] is False
+    assert (await api.http.delete(path, headers=HEADERS)).status_code == 422
+    member = {**HEADERS, "Authorization": "Bearer member-token"}
+    assert (await api.http.post("/clients", headers=member, json={"name": "X"})).status_code == 403
+    spec_clean(api)

@@ -50,6 +50,7 @@ from timebridge_sandboxes.harvest_http import (
     read_body,
     updated_filter,
 )
+from timebridge_sandboxes.harvest_manage import manage
 from timebridge_sandboxes.harvest_state import (
     HarvestState,
     assignment_json,
@@ -306,6 +307,7 @@ def create_harvest_sandbox(
     app.add_exception_handler(RequestValidationError, invalid)
     app.include_router(api)
     app.include_router(time_router)
+    app.include_router(manage)
     app.include_router(admin)
     return app
 

@@ -61,6 +61,10 @@ class Client:
     id: int
     name: str
     currency: str = "USD"
+    is_active: bool = True
+    address: str | None = None
+    created_at: str = "2026-01-01T00:00:00Z"
+    updated_at: str = "2026-01-01T00:00:00Z"
 
 
 @dataclass
@@ -272,6 +276,19 @@ class HarvestState:
 
 def _ref(id_: int, name: str) -> dict[str, Any]:
     return {"id": id_, "name": name}
+
+
+def client_json(client: Client) -> dict[str, Any]:
+    return {
+        "id": client.id,
+        "name": client.name,
+        "is_active": client.is_active,
+        "address": client.address,
+        "statement_key": f"{client.id:x}",
+        "currency": client.currency,
+        "created_at": client.created_at,
+        "updated_at": client.updated_at,
+    }
 
 
 def user_json(user: User) -> dict[str, Any]:

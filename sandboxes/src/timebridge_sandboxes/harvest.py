@@ -39,6 +39,7 @@ from timebridge_sandboxes.harvest_http import (
     RATE_LIMIT,
     AssignmentIn,
     Caller,
+    Listing,
     Page,
     PerPage,
     TaskIn,
@@ -48,7 +49,6 @@ from timebridge_sandboxes.harvest_http import (
     invalid,
     paginate,
     read_body,
-    updated_filter,
 )
 from timebridge_sandboxes.harvest_manage import manage
 from timebridge_sandboxes.harvest_state import (
@@ -98,19 +98,9 @@ async def me(caller: Caller) -> dict[str, Any]:
 
 
 @api.get("/users")
-async def users(
-    request: Request,
-    caller: Caller,
-    *,
-    is_active: bool | None = None,
-    updated_since: str | None = None,
-    page: Page = 1,
-    per_page: PerPage = None,
-) -> dict[str, Any]:
+async def users(request: Request, caller: Caller, query: Listing) -> dict[str, Any]:
     admin_only(caller, "list users")
-    found = [u for u in harvest_state(request).users.values() if is_active in (None, u.is_active)]
-    found = updated_filter(found, updated_since)
-    return paginate(request, "users", [user_json(u) for u in found], page, per_page or 2000)
+    return query.answer(request, "users", harvest_state(request).users.values(), user_json)
 
 
 @api.get("/users/{user_id}/project_assignments")
@@ -144,25 +134,12 @@ async def user(request: Request, caller: Caller, user_id: int) -> dict[str, Any]
 
 @api.get("/projects")
 async def projects(
-    request: Request,
-    caller: Caller,
-    *,
-    is_active: bool | None = None,
-    client_id: int | None = None,
-    updated_since: str | None = None,
-    page: Page = 1,
-    per_page: PerPage = None,
+    request: Request, caller: Caller, query: Listing, client_id: int | None = None
 ) -> dict[str, Any]:
     admin_only(caller, "list projects")
     state = harvest_state(request)
-    found = [
-        p
-        for p in state.projects.values()
-        if is_active in (None, p.is_active) and client_id in (None, p.client_id)
-    ]
-    found = updated_filter(found, updated_since)
-    rendered = [project_json(state, p) for p in found]
-    return paginate(request, "projects", rendered, page, per_page or 2000)
+    found = (p for p in state.projects.values() if client_id in (None, p.client_id))
+    return query.answer(request, "projects", found, lambda p: project_json(state, p))
 
 
 @api.get("/projects/{project_id}")
@@ -174,19 +151,9 @@ async def project(request: Request, _: Caller, project_id: int) -> dict[str, Any
 
 
 @api.get("/tasks")
-async def tasks(
-    request: Request,
-    caller: Caller,
-    *,
-    is_active: bool | None = None,
-    updated_since: str | None = None,
-    page: Page = 1,
-    per_page: PerPage = None,
-) -> dict[str, Any]:
+async def tasks(request: Request, caller: Caller, query: Listing) -> dict[str, Any]:
     admin_only(caller, "list tasks")
-    found = [t for t in harvest_state(request).tasks.values() if is_active in (None, t.is_active)]
-    found = updated_filter(found, updated_since)
-    return paginate(request, "tasks", [task_json(t) for t in found], page, per_page or 2000)
+    return query.answer(request, "tasks", harvest_state(request).tasks.values(), task_json)
 
 
 @api.get("/tasks/{task_id}")
@@ -216,26 +183,14 @@ async def create_task(request: Request, caller: Caller) -> dict[str, Any]:
 @api.get("/task_assignments")
 @api.get("/projects/{project_id}/task_assignments")
 async def task_assignments(
-    request: Request,
-    caller: Caller,
-    *,
-    project_id: int | None = None,
-    is_active: bool | None = None,
-    updated_since: str | None = None,
-    page: Page = 1,
-    per_page: PerPage = None,
+    request: Request, caller: Caller, query: Listing, project_id: int | None = None
 ) -> dict[str, Any]:
     admin_only(caller, "list task assignments")
     state = harvest_state(request)
     if project_id is not None and project_id not in state.projects:
         raise ApiError(404, "Project not found")
-    found = [
-        a
-        for a in state.assignments.values()
-        if project_id in (None, a.project_id) and is_active in (None, a.is_active)
-    ]
-    rendered = [assignment_json(state, a) for a in updated_filter(found, updated_since)]
-    return paginate(request, "task_assignments", rendered, page, per_page or 2000)
+    found = (a for a in state.assignments.values() if project_id in (None, a.project_id))
+    return query.answer(request, "task_assignments", found, lambda a: assignment_json(state, a))
 
 
 @api.post("/projects/{project_id}/task_assignments", status_code=201)

@@ -4,7 +4,9 @@ import datetime as dt
 import json
 import math
 import re
-from typing import Annotated, Any
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -14,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from timebridge_sandboxes.faults import ApiError, error_response
 from timebridge_sandboxes.harvest_state import HarvestState, User
 
+T = TypeVar("T")
 RATE_LIMIT = (100, 15.0)
 _SLUGS = {
     400: "bad_request",
@@ -200,3 +203,29 @@ def updated_filter(items: list[Any], since: str | None) -> list[Any]:
     if after is None:
         return items
     return [i for i in items if dt.datetime.fromisoformat(i.updated_at) >= after]
+
+
+@dataclass
+class ListQuery:
+    """The query every Harvest list takes: ``is_active``, ``updated_since``, ``page``,
+    ``per_page`` (1-2000; 2000 by default)."""
+
+    is_active: bool | None = None
+    updated_since: str | None = None
+    page: Page = 1
+    per_page: PerPage = None
+
+    def answer(
+        self,
+        request: Request,
+        key: str,
+        items: Iterable[T],
+        render: Callable[[T], dict[str, Any]],
+    ) -> dict[str, Any]:
+        """The page of ``items`` (those matching ``is_active`` and ``updated_since``)."""
+        found = [i for i in items if self.is_active in (None, getattr(i, "is_active", True))]
+        rendered = [render(i) for i in updated_filter(found, self.updated_since)]
+        return paginate(request, key, rendered, self.page, self.per_page or 2000)
+
+
+Listing = Annotated[ListQuery, Depends()]

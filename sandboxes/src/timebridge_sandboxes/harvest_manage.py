@@ -15,13 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from timebridge_sandboxes.faults import ApiError
 from timebridge_sandboxes.harvest_http import (
     Caller,
-    Page,
-    PerPage,
+    Listing,
     admin_only,
     harvest_state,
-    paginate,
     read_body,
-    updated_filter,
 )
 from timebridge_sandboxes.harvest_state import (
     HarvestState,
@@ -100,19 +97,9 @@ def _set(target: object, body: BaseModel, state: HarvestState) -> None:
 
 
 @manage.get("/clients")
-async def clients(
-    request: Request,
-    caller: Caller,
-    *,
-    is_active: bool | None = None,
-    updated_since: str | None = None,
-    page: Page = 1,
-    per_page: PerPage = None,
-) -> dict[str, Any]:
+async def clients(request: Request, caller: Caller, query: Listing) -> dict[str, Any]:
     admin_only(caller, "list clients")
-    found = [c for c in harvest_state(request).clients.values() if is_active in (None, c.is_active)]
-    rendered = [client_json(c) for c in updated_filter(found, updated_since)]
-    return paginate(request, "clients", rendered, page, per_page or 2000)
+    return query.answer(request, "clients", harvest_state(request).clients.values(), client_json)
 
 
 @manage.get("/clients/{client_id}")

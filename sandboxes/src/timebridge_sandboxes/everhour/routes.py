@@ -1,6 +1,8 @@
 """The Everhour sandbox's routes (Everhour's paths) and its admin API; the app factory."""
 
 import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import httpx
@@ -8,6 +10,7 @@ from fastapi import APIRouter, BackgroundTasks, Depends, FastAPI, Header, Query,
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
+from timebridge_sandboxes.everhour.deps import Caller, Sandbox
 from timebridge_sandboxes.everhour.rules import (
     _error_body,
     _HookIn,
@@ -25,29 +28,10 @@ from timebridge_sandboxes.everhour.state import (
     _Hook,
     _Record,
     _stamp,
-    _User,
 )
 from timebridge_sandboxes.everhour.timers import timers
 from timebridge_sandboxes.faults import ApiError, Faults, RateLimit, error_response, install
 
-
-def _sandbox(request: Request) -> _Sandbox:
-    sandbox: _Sandbox = request.app.state.sandbox
-    return sandbox
-
-
-Sandbox = Annotated[_Sandbox, Depends(_sandbox)]
-
-
-def _caller(sandbox: Sandbox, x_api_key: Annotated[str | None, Header()] = None) -> _User:
-    user = sandbox.state.user_by_key(x_api_key)
-    if user is None:
-        raise ApiError(401, "Invalid API key")
-    sandbox.limit.admit(user.api_key)
-    return user
-
-
-Caller = Annotated[_User, Depends(_caller)]
 From = Annotated[dt.date | None, Query(alias="from")]
 TimeLimit = Annotated[int, Query(ge=1, le=50_000)]
 Page = Annotated[int, Query(ge=1)]
@@ -142,68 +126,49 @@ async def task(sandbox: Sandbox, _: Caller, task_id: str) -> Json:
     return sandbox.task_json(sandbox.task(task_id))
 
 
+@dataclass
+class TimeQuery:
+    """What every time-record list takes: ``from``/``to`` (inclusive), ``limit`` (up to 50000)
+    and the 1-based ``page``."""
+
+    start: From = None
+    to: dt.date | None = None
+    limit: TimeLimit = 50_000
+    page: Page = 1
+
+    def answer(self, sandbox: _Sandbox, keep: Callable[[_Record], bool]) -> list[Json]:
+        found = [r for r in sandbox.records(None, self.start, self.to) if keep(r)]
+        return [sandbox.record_json(r) for r in _page(found, self.page, self.limit)]
+
+
+Times = Annotated[TimeQuery, Depends()]
+
+
 @api.get("/team/time")
-async def team_time(
-    sandbox: Sandbox,
-    _: Caller,
-    start: From = None,
-    to: dt.date | None = None,
-    limit: TimeLimit = 50_000,
-    page: Page = 1,
-) -> list[Json]:
-    return [sandbox.record_json(r) for r in _page(sandbox.records(None, start, to), page, limit)]
+async def team_time(sandbox: Sandbox, _: Caller, query: Times) -> list[Json]:
+    return query.answer(sandbox, lambda _: True)
 
 
 @api.get("/tasks/{task_id}/time")
-async def task_time(
-    sandbox: Sandbox,
-    _: Caller,
-    task_id: str,
-    *,
-    start: From = None,
-    to: dt.date | None = None,
-    limit: TimeLimit = 50_000,
-    page: Page = 1,
-) -> list[Json]:
+async def task_time(sandbox: Sandbox, _: Caller, task_id: str, query: Times) -> list[Json]:
     sandbox.task(task_id)
-    found = sandbox.records(task_id, start, to)
-    return [sandbox.record_json(r) for r in _page(found, page, limit)]
+    return query.answer(sandbox, lambda r: r.task == task_id)
 
 
 @api.get("/users/{user_id}/time")
-async def user_time(
-    sandbox: Sandbox,
-    _: Caller,
-    user_id: int,
-    *,
-    start: From = None,
-    to: dt.date | None = None,
-    limit: TimeLimit = 50_000,
-    page: Page = 1,
-) -> list[Json]:
+async def user_time(sandbox: Sandbox, _: Caller, user_id: int, query: Times) -> list[Json]:
     """A user's time records (Everhour's "Get User Time Records")."""
     if user_id not in sandbox.state.users:
         raise ApiError(404, "User not found")
-    found = [r for r in sandbox.records(None, start, to) if r.user == user_id]
-    return [sandbox.record_json(r) for r in _page(found, page, limit)]
+    return query.answer(sandbox, lambda r: r.user == user_id)
 
 
 @api.get("/projects/{project_id}/time")
-async def project_time(
-    sandbox: Sandbox,
-    _: Caller,
-    project_id: str,
-    *,
-    start: From = None,
-    to: dt.date | None = None,
-    limit: TimeLimit = 50_000,
-    page: Page = 1,
-) -> list[Json]:
+async def project_time(sandbox: Sandbox, _: Caller, project_id: str, query: Times) -> list[Json]:
     """The time records of a project's tasks (Everhour's "Get Project Time Records")."""
     sandbox.project(project_id)
     tasks = {t.id for t in sandbox.state.tasks.values() if t.project == project_id}
-    found = [r for r in sandbox.records(None, start, to) if r.task in tasks]
-    return [sandbox.record_json(r) for r in _page(found, page, limit)]
+    return query.answer(sandbox, lambda r: r.task in tasks)
 
 
 @api.post("/tasks/{task_id}/time", status_code=201)

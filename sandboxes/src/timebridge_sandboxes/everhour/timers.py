@@ -7,35 +7,16 @@ where the documentation is silent: a stop with no timer answers ``{"status": "st
 """
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Header, Request
+from fastapi import APIRouter, BackgroundTasks
 from pydantic import BaseModel
 
+from timebridge_sandboxes.everhour.deps import Caller, Sandbox
 from timebridge_sandboxes.everhour.rules import _Sandbox
 from timebridge_sandboxes.everhour.state import Timer, _Record, _stamp, _User
-from timebridge_sandboxes.faults import ApiError
 
 timers = APIRouter()
-
-
-def _sandbox(request: Request) -> _Sandbox:
-    sandbox: _Sandbox = request.app.state.sandbox
-    return sandbox
-
-
-Sandbox = Annotated[_Sandbox, Depends(_sandbox)]
-
-
-def _caller(sandbox: Sandbox, x_api_key: Annotated[str | None, Header()] = None) -> _User:
-    user = sandbox.state.user_by_key(x_api_key)
-    if user is None:
-        raise ApiError(401, "Invalid API key")
-    sandbox.limit.admit(user.api_key)
-    return user
-
-
-Caller = Annotated[_User, Depends(_caller)]
 
 
 class _TimerIn(BaseModel):

@@ -57,7 +57,12 @@ pytestmark = pytest.mark.skipif(
 )
 CLIENT_ID, CLIENT_SECRET = "sdk-client-71c2", "sdk-secret-4be0"
 REDIRECT = "http://127.0.0.1:9/callback"
-SCOPES = ["offline_access", "accounting.transactions", "accounting.contacts"]
+SCOPES = [
+    "offline_access",
+    "accounting.transactions",
+    "accounting.contacts",
+    "accounting.settings.read",
+]
 HOOK_URL, HOOK_KEY = "http://receiver.test/xero", "hook-key-5d1f"
 
 
@@ -329,6 +334,33 @@ def test_invoice_dates_as_the_sdk_writes_them_update_and_void(world: World) -> N
             world.tenant, draft.invoice_id, Invoices(invoices=[Invoice(status="AUTHORISED")])
         )
     assert "VOIDED" in _error(refused.value)["Elements"][0]["ValidationErrors"][0]["Message"]
+
+
+def test_look_ups_by_number_search_terms_and_the_chart_of_accounts(world: World) -> None:
+    created = world.accounting.create_contacts(
+        world.tenant, Contacts(contacts=[Contact(name="Vandelay Industries", contact_number="V-1")])
+    ).contacts[0]
+    by_number = world.accounting.get_contact_by_contact_number(world.tenant, "V-1")
+    assert by_number.contacts[0].contact_id == created.contact_id
+    searched = world.accounting.get_contacts(world.tenant, search_term="vandelay")
+    assert [c.contact_id for c in searched.contacts] == [created.contact_id]
+
+    invoice = _invoice(world, created.contact_id)
+    found = world.accounting.get_invoices(world.tenant, search_term="po-1")
+    assert [i.invoice_id for i in found.invoices] == [invoice.invoice_id]
+
+    banks = world.accounting.get_accounts(world.tenant, where='Type=="BANK"').accounts
+    assert [(a.code, a.type.value) for a in banks] == [("090", "BANK")]
+    payment = Payment(
+        invoice=Invoice(invoice_id=invoice.invoice_id),
+        account=Account(account_id=banks[0].account_id),
+        amount=1.0,
+    )
+    world.accounting.update_invoice(
+        world.tenant, invoice.invoice_id, Invoices(invoices=[Invoice(status="AUTHORISED")])
+    )
+    paid = world.accounting.create_payment(world.tenant, payment).payments[0]
+    assert paid.account.code == "090"
 
 
 def test_if_modified_since_as_the_sdk_sends_it(world: World) -> None:

@@ -15,18 +15,19 @@ refused with ``invalid_grant`` after it, unused ones expiring after 60 days; ``/
 ``xero-tenant-id`` on every Accounting call; JSON only with ``Accept: application/json`` (Xero
 would answer XML; the sandbox answers ``406``); PascalCase bodies, ``/Date(ms+0000)/`` dates (read
 also as ``/Date(ms)/`` and ISO), ``If-Modified-Since``, ``IDs``, ``where`` and ``order``
-(``where.py``), ``Statuses``, ``InvoiceNumbers``, ``ContactIDs``, ``includeArchived`` (archived
-contacts are left out without it), ``page``/``pageSize`` (1-1000, default 100) with a
-``pagination`` object, line items only on single or paged reads; contacts created by ``PUT
-/Contacts``, updated or created by ``POST /Contacts`` and ``POST /Contacts/{id}``
+(``where.py``), ``Statuses``, ``InvoiceNumbers``, ``ContactIDs``, ``searchTerm``,
+``includeArchived`` (archived contacts are left out without it), ``page``/``pageSize`` (1-1000,
+default 100) with a ``pagination`` object, line items only on single or paged reads; contacts
+created by ``PUT /Contacts``, updated or created by ``POST /Contacts`` and ``POST /Contacts/{id}``
 (``contacts.py``); drafts created with ``PUT /Invoices`` (``POST /Invoices`` also updates those
 given with an ``InvoiceID``) (``Type``, ``Contact``, ``LineItems`` required; a number from
 ``INV-0001`` on when none is given, unique per organisation); ``DELETED`` only from
 ``DRAFT``/``SUBMITTED``, ``VOIDED`` only from ``AUTHORISED`` without payments, by posting the
-status to ``/Invoices/{id}``; payments (``payments.py``); ``IsCustomer`` set by the first sales
-invoice (without moving ``UpdatedDateUTC``); ``Idempotency-Key`` (128 characters at most) replaying
-the first answer for 6 minutes and refusing the key with another request (``400``); 60 calls a
-minute, 5000 a day and 5 in progress per tenant (``429`` with ``Retry-After`` and
+status to ``/Invoices/{id}``; payments (``payments.py``); the chart of accounts (``GET /Accounts``,
+a bank and a sales account); a contact read by its ``ContactNumber`` too; ``IsCustomer`` set by the
+first sales invoice (without moving ``UpdatedDateUTC``); ``Idempotency-Key`` (128 characters at
+most) replaying the first answer for 6 minutes and refusing the key with another request (``400``);
+60 calls a minute, 5000 a day and 5 in progress per tenant (``429`` with ``Retry-After`` and
 ``X-Rate-Limit-Problem``); validation errors in Xero's ``ValidationException`` shape (the refused
 element echoed with its ``ValidationErrors``), other errors as Xero's problem documents (``Title``,
 ``Status``, ``Detail``, ``Instance``); webhooks signed ``x-xero-signature`` =
@@ -47,8 +48,7 @@ an archived contact takes no new invoice; events are sent right after the change
 change (Xero batches).
 
 Not simulated: XML, PKCE, ``openid`` ID tokens, the client-credentials grant, purchase invoices,
-credit notes, tracking, multi-currency rates, ``summarizeErrors=false``, ``searchTerm``,
-``summaryOnly``.
+credit notes, tracking, multi-currency rates, ``summarizeErrors=false``, ``summaryOnly``.
 
 Admin API under ``/_sandbox`` (what a user does in Xero's UI; changes send webhooks like API ones):
 ``POST /_sandbox/reset``, ``GET|POST|DELETE /_sandbox/faults``, ``POST /_sandbox/tenants``, ``POST

@@ -13,9 +13,11 @@ from timebridge_sandboxes.xero.deps import (
     InvoicesCaller,
     Listing,
     Sandbox,
+    SettingsCaller,
 )
 from timebridge_sandboxes.xero.state import (
     API,
+    CHART_UPDATED,
     STATUSES,
     Invalid,
     Json,
@@ -37,11 +39,15 @@ async def list_contacts(
     caller: ContactsCaller,
     listing: Listing,
     include_archived: Annotated[bool, Query(alias="includeArchived")] = False,
+    search_term: Annotated[str | None, Query(alias="searchTerm")] = None,
 ) -> Json:
+    """``searchTerm`` looks in ``Name``, ``ContactNumber`` and ``EmailAddress``, ignoring case."""
     found = [
         (c.updated_at, sandbox.contact_json(c))
         for c in sandbox.state.contacts.values()
-        if c.tenant_id == caller.tenant_id and (include_archived or c.status != "ARCHIVED")
+        if c.tenant_id == caller.tenant_id
+        and (include_archived or c.status != "ARCHIVED")
+        and _found(search_term, c.name, c.contact_number, c.email)
     ]
     return listing.answer(sandbox, caller, "Contacts", found, "ContactID")
 
@@ -95,6 +101,10 @@ async def update_contact(
     return await sandbox.idempotent(caller, request, idempotency_key, run)
 
 
+def _found(term: str | None, *fields: str | None) -> bool:
+    return term is None or any(term.casefold() in (f or "").casefold() for f in fields)
+
+
 def _csv(value: str | None) -> set[str] | None:
     return None if value is None else {v.strip() for v in value.split(",") if v.strip()}
 
@@ -107,9 +117,11 @@ async def list_invoices(  # noqa: PLR0917 - FastAPI passes query parameters by k
     statuses: Annotated[str | None, Query(alias="Statuses")] = None,
     numbers: Annotated[str | None, Query(alias="InvoiceNumbers")] = None,
     contact_ids: Annotated[str | None, Query(alias="ContactIDs")] = None,
+    search_term: Annotated[str | None, Query(alias="searchTerm")] = None,
 ) -> Json:
     """``Statuses``, ``InvoiceNumbers``, ``ContactIDs`` and ``IDs`` are comma-separated lists;
-    without ``Statuses`` deleted invoices are left out."""
+    without ``Statuses`` deleted invoices are left out; ``searchTerm`` looks in the number and
+    the reference."""
     wanted = _csv(statuses) or set(STATUSES[:-1])
     named, contacts = _csv(numbers), _csv(contact_ids)
     found = [
@@ -119,6 +131,7 @@ async def list_invoices(  # noqa: PLR0917 - FastAPI passes query parameters by k
         and i.status in wanted
         and (named is None or i.number in named)
         and (contacts is None or i.contact_id in {c.lower() for c in contacts})
+        and _found(search_term, i.number, i.reference)
     ]
     return listing.answer(sandbox, caller, "Invoices", found, "InvoiceID")
 
@@ -168,6 +181,16 @@ async def update_invoice(
         return sandbox.envelope(caller, "Invoices", [sandbox.invoice_json(updated)])
 
     return await sandbox.idempotent(caller, request, idempotency_key, run)
+
+
+@api.get("/Accounts")
+async def list_accounts(sandbox: Sandbox, caller: SettingsCaller, listing: Listing) -> Json:
+    """The chart of accounts (the sandbox's: a bank account and a sales account)."""
+    found = [
+        (CHART_UPDATED, sandbox.account_json(caller.tenant_id, code))
+        for code in sandbox.state.tenants[caller.tenant_id].accounts
+    ]
+    return listing.answer(sandbox, caller, "Accounts", found, "AccountID")
 
 
 @api.get("/Payments")

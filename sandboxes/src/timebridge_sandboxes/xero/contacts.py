@@ -23,7 +23,10 @@ class Contacts:
     state: XeroState
 
     def contact(self, contact_id: str, tenant_id: str | None = None) -> _Contact:
+        """The contact by ``ContactID``, or within a tenant by ``ContactNumber`` as well."""
         contact = self.state.contacts.get(contact_id.lower())
+        if contact is None and tenant_id is not None:
+            contact = self.named_contact(tenant_id, _ContactRef(ContactNumber=contact_id))
         if contact is None or tenant_id not in (None, contact.tenant_id):
             raise ApiError(404, NOT_FOUND)
         return contact

@@ -11,6 +11,7 @@ from timebridge_sandboxes.xero.rules import _Sandbox
 from timebridge_sandboxes.xero.state import (
     CONTACTS_SCOPE,
     INVOICES_SCOPE,
+    SETTINGS_SCOPE,
 )
 from timebridge_sandboxes.xero.wire import _Caller
 
@@ -57,5 +58,6 @@ def _scoped(scope: str) -> Callable[..., _Caller]:
 
 ContactsCaller = Annotated[_Caller, Depends(_scoped(CONTACTS_SCOPE))]
 InvoicesCaller = Annotated[_Caller, Depends(_scoped(INVOICES_SCOPE))]
+SettingsCaller = Annotated[_Caller, Depends(_scoped(SETTINGS_SCOPE))]
 Listing = Annotated[_Listing, Depends(_listing)]
 IdempotencyKey = Annotated[str | None, Header()]

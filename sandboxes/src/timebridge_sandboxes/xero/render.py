@@ -4,6 +4,8 @@ import math
 import uuid
 
 from timebridge_sandboxes.xero.state import (
+    CHART,
+    CHART_UPDATED,
     Json,
     XeroState,
     _Contact,
@@ -172,3 +174,24 @@ class Rendering:
             },
             "HasValidationErrors": False,
         }
+
+    def account_json(self, tenant_id: str, code: str) -> Json:
+        tenant = self.state.tenants[tenant_id]
+        kind = CHART[code]
+        body: Json = {
+            "AccountID": tenant.accounts[code],
+            "Code": code,
+            "Name": kind["Name"],
+            "Status": "ACTIVE",
+            "Type": kind["Type"],
+            "Class": kind["Class"],
+            "TaxType": "NONE",
+            "EnablePaymentsToAccount": False,
+            "ShowInExpenseClaims": False,
+            "ReportingCode": kind["Class"][:3],
+            "HasAttachments": False,
+            "UpdatedDateUTC": _ms(CHART_UPDATED),
+        }
+        if kind["Type"] == "BANK":
+            body |= {"BankAccountType": "BANK", "CurrencyCode": tenant.currency}
+        return body

@@ -28,10 +28,17 @@ IDEMPOTENCY_KEY_MAX = 128
 SIGNATURE_HEADER = "x-xero-signature"
 CONTACTS_SCOPE = "accounting.contacts"
 INVOICES_SCOPE = "accounting.transactions"
+SETTINGS_SCOPE = "accounting.settings"
 STATUSES = ("DRAFT", "SUBMITTED", "AUTHORISED", "PAID", "VOIDED", "DELETED")
 CENT = Decimal("0.01")
 
 Json = dict[str, Any]
+CHART_UPDATED = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+"""When the demo chart of accounts last changed (before anything a test does)."""
+CHART = {
+    "090": {"Name": "Business Bank Account", "Type": "BANK", "Class": "ASSET"},
+    "200": {"Name": "Sales", "Type": "REVENUE", "Class": "REVENUE"},
+}
 
 _NEVER = dt.datetime.min.replace(tzinfo=dt.UTC)
 
@@ -113,7 +120,8 @@ class _Tenant:
     accounts: dict[str, str] = field(
         default_factory=lambda: {"090": str(uuid.uuid4()), "200": str(uuid.uuid4())}
     )
-    """Account code -> AccountID: the demo chart's bank account (090) and sales (200)."""
+    """Account code -> AccountID: the demo chart's bank account (090) and sales (200), as
+    :data:`CHART` describes them."""
 
 
 @dataclass

@@ -3,11 +3,7 @@ as a new user runs them: connected through the OAuth flow (the discovery documen
 exchange), with only the API's base URL pointed at the sandbox. Every body both sides exchange
 is checked against Intuit's official XSD."""
 
-import contextlib
 import json
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -16,7 +12,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-import uvicorn
 from intuitlib.client import AuthClient  # type: ignore[import-untyped]
 from intuitlib.enums import Scopes  # type: ignore[import-untyped]
 from quickbooks import QuickBooks  # type: ignore[import-untyped]
@@ -47,7 +42,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from timebridge_sandboxes.faults import Faults, RateLimit
 from timebridge_sandboxes.quickbooks import QuickBooksState, create_quickbooks_sandbox
 from timebridge_sandboxes.quickbooks.xsd import Schema, load
-from timebridge_sandboxes.testing import provider_specs
+from timebridge_sandboxes.testing import provider_specs, serve_in_thread
 
 CLIENT_ID, CLIENT_SECRET = "ABsdk-client-77", "sdk-secret-31"
 REDIRECT = "https://timebridge.test/oauth/quickbooks/callback"
@@ -108,26 +103,6 @@ class Recorder:
 
     def api(self) -> list[Exchange]:
         return [e for e in self.exchanges if e.path.startswith("/v3/")]
-
-
-@contextlib.contextmanager
-def running(app: ASGIApp) -> Iterator[str]:
-    """The app on a loopback port, served from a thread (the SDK's calls block)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen()
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
 
 
 @dataclass
@@ -203,7 +178,7 @@ def world(monkeypatch: pytest.MonkeyPatch, xsd: Schema) -> Iterator[World]:
     customer = state.add_customer(realm, {"DisplayName": "Website Client"})
     state.add_customer(realm, {"DisplayName": "Archived Ltd", "Active": False})
     recorder = Recorder(create_quickbooks_sandbox(state, faults, rate_limit=RateLimit(60, 60.0)))
-    with running(recorder) as base:
+    with serve_in_thread(recorder) as base:
         monkeypatch.setattr(QuickBooks, "api_url_v3", f"{base}/v3")
         monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")  # plain HTTP on loopback
         world = World(state, faults, recorder, base, realm, item, customer)

@@ -240,6 +240,7 @@ async def everhour_rig() -> Built:
     http = recording(TimeoutTransport(app, TIMEOUT_S), answers)
     base_url = "http://everhour.test"
     ann = next(u for u in state.users.values() if u.email == "ann@example.com")
+    ann.timezone = 2  # Everhour gives a UTC offset in hours; the translation reads Etc/GMT-2
     task = next(iter(state.tasks.values()))
     control = EverhourControl(state, http, base_url, ann.api_key, capture)
     rig = Rig(
@@ -248,7 +249,7 @@ async def everhour_rig() -> Built:
         credential=ann.api_key,
         http=http,
         control=control,
-        work=Work(str(ann.id), ann.email, task.project, task.id, "UTC"),
+        work=Work(str(ann.id), ann.email, task.project, task.id, "Etc/GMT-2"),
         answers=answers,
     )
     return Built(rig, [], [http])

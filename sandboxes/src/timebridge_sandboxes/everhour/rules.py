@@ -159,7 +159,7 @@ class _Sandbox:
             "role": user.role,
             "status": "active",
             "headline": None,
-            "timezone": 0,
+            "timezone": user.timezone,
         }
 
     def project_json(self, project: _Project) -> dict[str, Any]:

@@ -44,6 +44,8 @@ class _User:
     email: str | None
     role: str
     api_key: str
+    timezone: float = 0
+    """The user's UTC offset in hours, as Everhour gives it (not a zone name)."""
 
 
 @dataclass
@@ -148,9 +150,15 @@ class EverhourState:
         self._sequences.clear()
 
     def add_user(
-        self, name: str, *, api_key: str, email: str | None = None, role: str = "admin"
+        self,
+        name: str,
+        *,
+        api_key: str,
+        email: str | None = None,
+        role: str = "admin",
+        timezone: float = 0,
     ) -> int:
-        user = _User(self.next_id("user", 1001), name, email, role, api_key)
+        user = _User(self.next_id("user", 1001), name, email, role, api_key, timezone)
         self.users[user.id] = user
         return user.id
 

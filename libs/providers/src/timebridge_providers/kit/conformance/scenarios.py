@@ -165,9 +165,13 @@ async def incremental_listing_with_pages_and_deletions(rig: Rig) -> None:
         first.cursor, now=now + dt.timedelta(minutes=5), lookback=lookback
     )
     seen = {c.external_id: c for c in second.changes}
-    for external_id in ids:
+    for n, external_id in enumerate(ids):
         assert external_id in seen, f"{external_id} added but not listed (pages followed?)"
-        assert not seen[external_id].deleted
+        change = seen[external_id]
+        assert not change.deleted
+        assert change.fields.duration_seconds == 600 * (n + 1), "units: seconds as logged"
+        if "timezone" in rig.provider.profile.observed_fields:
+            assert change.fields.timezone == rig.work.zone, "read in the user's zone"
     await rig.control.edit(ids[0], "edited in the provider")
     await rig.control.remove(ids[1])
     third = await observer.changes(

@@ -7,6 +7,7 @@ import re
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Header, Query, Request
+from fastapi.responses import Response
 
 from timebridge_sandboxes.quickbooks.base import (
     CDC_LOOKBACK,
@@ -25,6 +26,7 @@ from timebridge_sandboxes.quickbooks.base import (
     unsupported,
 )
 from timebridge_sandboxes.quickbooks.batch import run_batch
+from timebridge_sandboxes.quickbooks.pdf import invoice_pdf
 from timebridge_sandboxes.quickbooks.query import run_query
 from timebridge_sandboxes.quickbooks.sandbox import Sandbox
 
@@ -37,15 +39,8 @@ def _sandbox(request: Request) -> Sandbox:
 SandboxDep = Annotated[Sandbox, Depends(_sandbox)]
 
 
-def _caller(
-    sandbox: SandboxDep,
-    realm_id: str,
-    authorization: Annotated[str | None, Header()] = None,
-    accept: Annotated[str | None, Header()] = None,
-    minorversion: str | None = None,
-) -> Company:
-    """The company of a valid bearer token, after the per-company rate limit. Any minor version
-    from 1 is served (Intuit serves those below 75 as 75); a non-number is refused."""
+def _authorised(sandbox: Sandbox, realm_id: str, authorization: str | None) -> Company:
+    """The company of a valid bearer token, after the per-company rate limit."""
     scheme, _, token = (authorization or "").partition(" ")
     grant = sandbox.state.access_tokens.get(token) if scheme.lower() == "bearer" else None
     if grant is None:
@@ -55,14 +50,43 @@ def _caller(
     if grant.realm_id != realm_id:
         raise Fault(403, *STATUS_FAULTS[403], "The token is not for this company")
     sandbox.limit.admit(realm_id)
-    if "application/json" not in (accept or ""):
-        raise Fault(406, "4001", "Not Acceptable", "this sandbox answers JSON only (Accept)")
-    if minorversion is not None and not (minorversion.isdigit() and int(minorversion) > 0):
-        raise invalid(f"minorversion {minorversion!r} is not a valid minor version", "minorversion")
     return sandbox.company(realm_id)
 
 
+def _minor_version(minorversion: str | None) -> None:
+    """Any minor version from 1 is served (Intuit serves those below 75 as 75)."""
+    if minorversion is not None and not (minorversion.isdigit() and int(minorversion) > 0):
+        raise invalid(f"minorversion {minorversion!r} is not a valid minor version", "minorversion")
+
+
+def _caller(
+    sandbox: SandboxDep,
+    realm_id: str,
+    authorization: Annotated[str | None, Header()] = None,
+    accept: Annotated[str | None, Header()] = None,
+    minorversion: str | None = None,
+) -> Company:
+    """An API caller's company; the answer is JSON, which it must accept."""
+    company = _authorised(sandbox, realm_id, authorization)
+    if "application/json" not in (accept or ""):
+        raise Fault(406, "4001", "Not Acceptable", "this sandbox answers JSON only (Accept)")
+    _minor_version(minorversion)
+    return company
+
+
+def _pdf_caller(
+    sandbox: SandboxDep,
+    realm_id: str,
+    authorization: Annotated[str | None, Header()] = None,
+    minorversion: str | None = None,
+) -> Company:
+    company = _authorised(sandbox, realm_id, authorization)
+    _minor_version(minorversion)
+    return company
+
+
 CompanyDep = Annotated[Company, Depends(_caller)]
+PdfCompanyDep = Annotated[Company, Depends(_pdf_caller)]
 
 api = APIRouter(prefix="/v3/company/{realm_id}")
 
@@ -157,6 +181,15 @@ async def send(
     sandbox.touch(record)
     sandbox.announce(background, company, record, "Emailed")
     return {kind: sandbox.render(record), "time": stamp(now)}
+
+
+@api.get("/{resource}/{record_id}/pdf")
+async def pdf(company: PdfCompanyDep, resource: str, record_id: str) -> Response:
+    kind = kind_of(resource)
+    if kind != "Invoice":
+        raise unsupported(f"Operation PDF is not supported for {kind}")
+    invoice = company.live(kind, record_id)
+    return Response(invoice_pdf(invoice.fields), media_type="application/pdf")
 
 
 @api.get("/{resource}/{record_id}")

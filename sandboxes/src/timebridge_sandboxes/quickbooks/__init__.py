@@ -15,8 +15,10 @@ elements refused (Fault ``2010``), read-only ones ignored; creates, sparse updat
 (``"sparse": true``) and full updates (elements left out are cleared), ``operation=void`` and
 ``operation=delete`` of invoices and payments (name-list entities are made inactive instead:
 code ``500`` "Unsupported Operation"), ``operation=update&include=void`` of a payment; payments
-applied to invoices (``Balance``, ``LinkedTxn``); queries by ``GET /query?query=`` or ``POST
-/query`` (:mod:`.query`, with ``COUNT(*)``); ``minorversion`` (any from 1; Intuit serves those
+applied to invoices (``Balance``, ``LinkedTxn``); ``invoice/{id}/send`` and ``invoice/{id}/pdf``;
+``batch`` (:mod:`.batch`); ``companyinfo/{realmId}``; queries by ``GET /query?query=`` or ``POST
+/query`` (:mod:`.query`, with ``COUNT(*)``); the OpenID discovery document intuit-oauth reads and
+token revocation (:mod:`.oauth`); ``minorversion`` (any from 1; Intuit serves those
 below 75 as 75); change data capture (30 days back, at most 1000 objects, deleted entities as
 ``"status": "Deleted"``); ``requestid`` replaying the first answer; ``SyncToken`` optimistic
 locking (Fault ``5010``); Fault bodies ``{"Fault": {"Error": [{"Message", "Detail", "code",

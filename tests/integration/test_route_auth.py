@@ -91,9 +91,8 @@ def test_the_allow_list_is_small_and_everything_else_is_protected(platform: Plat
             "ingest POST /v1/webhooks/core/{}",
             "ingest POST /v1/webhooks/everhour/{}",
             "invoice-export GET /v1/oauth/{}/callback",
-            "invoice-export POST /v1/webhooks/freshbooks/{}",
-            "invoice-export POST /v1/webhooks/quickbooks",
-            "invoice-export POST /v1/webhooks/xero",
+            "invoice-export POST /v1/webhooks/{}",  # per app (the accounting tool's name)
+            "invoice-export POST /v1/webhooks/{}/{}",  # per connection
         ]
     )
 

@@ -27,8 +27,10 @@ from timebridge_common.errors import TransientError
 from timebridge_common.events import Envelope, InvoiceExported, InvoiceExportRequested
 from timebridge_common.outbound.http import DEFAULT_RETRY, AuthenticationError
 from timebridge_common.outbound.oauth import Tokens
+from timebridge_common.refusals import ConflictError
 from timebridge_common.testing import sample_time_entry_logged
 from timebridge_invoice_export.adapters.memory import MemoryStore
+from timebridge_invoice_export.adapters.memory_verifications import MemoryVerifications
 from timebridge_invoice_export.domain.clients import client_id
 from timebridge_invoice_export.domain.connections import AccountingConnection
 from timebridge_invoice_export.domain.rates import Rate
@@ -37,6 +39,7 @@ from timebridge_invoice_export.handlers.invoices import Invoices
 from timebridge_invoice_export.handlers.ledger import on_time_entry_logged
 from timebridge_invoice_export.handlers.ports import ToolConnection
 from timebridge_invoice_export.handlers.sync import ToolSync, envelope
+from timebridge_invoice_export.handlers.verifications import CallbackVerifications
 
 TOOL = "fakebooks"
 """No installed provider: the handlers take any name the tools offer."""
@@ -243,3 +246,23 @@ async def test_the_ledger_keeps_the_newest_version_once_and_locks_exported_entri
     async with rig.store.tx() as tx:
         changes = await tx.locked_changes(view.invoice.invoice_id)
     assert [c["entry_id"] for c in changes] == ["te_1"]
+
+
+async def test_a_verification_posted_while_registering_is_held_then_confirmed_once(
+    rig: Rig,
+) -> None:
+    rows = MemoryVerifications(rig.store)
+    verifications = CallbackVerifications(rig.store, rows, rig.connections, _now)
+    connection = await _connection(rig)
+    await verifications.registering(CONNECTION)
+    async with rig.connections.tool(connection) as tool:
+        (awaiting,) = await tool.ensure_webhooks("http://tb.test/v1/webhooks/fakebooks/acc_1")
+    # The tool posts the verifier before its answer to our create names the callback: held.
+    assert await verifications.posted(connection, awaiting, "v-1") == "held"
+    assert rig.company.registrations[awaiting] is False
+    await verifications.registered(connection, [awaiting])
+    assert rig.company.registrations[awaiting] is True
+    assert (await _connection(rig)).verified_webhooks == 1
+    assert await verifications.posted(connection, awaiting, "v-1") == "already verified"
+    with pytest.raises(ConflictError, match="no verification of fakebooks callback"):
+        await verifications.posted(connection, "cb-nobody-asked-for", "v-2")

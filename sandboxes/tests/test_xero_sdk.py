@@ -363,6 +363,24 @@ def test_look_ups_by_number_search_terms_and_the_chart_of_accounts(world: World)
     assert paid.account.code == "090"
 
 
+def test_summarize_errors_false_answers_every_element(world: World) -> None:
+    contact = _customer(world, "Soylent")
+    good = Invoice(
+        type="ACCREC",
+        contact=Contact(contact_id=contact.contact_id),
+        line_items=[LineItem(description="Hours", quantity=1.0, unit_amount=10.0)],
+    )
+    bad = Invoice(type="ACCREC", line_items=[LineItem(description="No contact")])
+    answered = world.accounting.create_invoices(
+        world.tenant, Invoices(invoices=[good, bad]), summarize_errors=False
+    ).invoices
+    assert [i.status_attribute_string for i in answered] == ["OK", "ERROR"]
+    assert answered[0].invoice_id is not None
+    assert answered[1].validation_errors[0].message.startswith("A Contact")
+    with pytest.raises(BadRequestException):
+        world.accounting.create_invoices(world.tenant, Invoices(invoices=[bad]))
+
+
 def test_if_modified_since_as_the_sdk_sends_it(world: World) -> None:
     old = _customer(world, "Old Customer")
     time.sleep(0.01)

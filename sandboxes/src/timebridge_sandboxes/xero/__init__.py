@@ -48,7 +48,7 @@ an archived contact takes no new invoice; events are sent right after the change
 change (Xero batches).
 
 Not simulated: XML, PKCE, ``openid`` ID tokens, the client-credentials grant, purchase invoices,
-credit notes, tracking, multi-currency rates, ``summarizeErrors=false``, ``summaryOnly``.
+credit notes, tracking, multi-currency rates, ``summaryOnly``.
 
 Admin API under ``/_sandbox`` (what a user does in Xero's UI; changes send webhooks like API ones):
 ``POST /_sandbox/reset``, ``GET|POST|DELETE /_sandbox/faults``, ``POST /_sandbox/tenants``, ``POST

@@ -1,7 +1,8 @@
 """The Accounting API routes (``/api.xro/2.0``): contacts, invoices, payments."""
 
 import json
-from typing import Annotated
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
@@ -25,12 +26,36 @@ from timebridge_sandboxes.xero.state import (
 from timebridge_sandboxes.xero.wire import (
     _ApiPaymentIn,
     _ContactsIn,
+    _InvoiceIn,
     _InvoicesIn,
     _PaymentChange,
     validated,
 )
 
 api = APIRouter(prefix=API, tags=["accounting"])
+
+
+SummarizeErrors = Annotated[bool, Query(alias="summarizeErrors")]
+
+
+def _each(items: Sequence[Any], save: Callable[[Any], Json], summarize: bool) -> list[Json]:
+    """Each element saved and rendered. By default a refused element refuses the request
+    (``400``, the elements before it kept); with ``summarizeErrors=false`` every element is
+    answered, ``StatusAttributeString`` ``OK`` or ``ERROR`` with its ``ValidationErrors``."""
+    answered = []
+    for item in items:
+        try:
+            record = save(item)
+        except Invalid as exc:
+            if summarize:
+                raise
+            errors = [{"Message": exc.message}]
+            answered.append(
+                {**exc.element, "StatusAttributeString": "ERROR", "ValidationErrors": errors}
+            )
+            continue
+        answered.append(record if summarize else {**record, "StatusAttributeString": "OK"})
+    return answered
 
 
 @api.get("/Contacts")
@@ -67,18 +92,16 @@ async def save_contacts(
     request: Request,
     body: _ContactsIn,
     idempotency_key: IdempotencyKey = None,
+    summarize: SummarizeErrors = True,
 ) -> JSONResponse:
     """``PUT`` creates every contact; ``POST`` updates those it names and creates the rest."""
-    creating = request.method == "PUT"
+    save = sandbox.create_contact if request.method == "PUT" else sandbox.save_contact
 
     def run() -> Json:
-        saved = [
-            sandbox.create_contact(caller.tenant_id, c)
-            if creating
-            else sandbox.save_contact(caller.tenant_id, c)
-            for c in body.Contacts
-        ]
-        return sandbox.envelope(caller, "Contacts", [sandbox.contact_json(c) for c in saved])
+        saved = _each(
+            body.Contacts, lambda c: sandbox.contact_json(save(caller.tenant_id, c)), summarize
+        )
+        return sandbox.envelope(caller, "Contacts", saved)
 
     return await sandbox.idempotent(caller, request, idempotency_key, run)
 
@@ -145,16 +168,17 @@ async def save_invoices(
     request: Request,
     body: _InvoicesIn,
     idempotency_key: IdempotencyKey = None,
+    summarize: SummarizeErrors = True,
 ) -> JSONResponse:
     """``PUT`` creates; ``POST`` also updates the invoices whose ``InvoiceID`` is given."""
     creating = request.method == "PUT"
 
+    def save(given: _InvoiceIn) -> Json:
+        fields = given.model_copy(update={"InvoiceID": None}) if creating else given
+        return sandbox.invoice_json(sandbox.save_invoice(caller.tenant_id, fields))
+
     def run() -> Json:
-        saved = []
-        for given in body.Invoices:
-            fields = given.model_copy(update={"InvoiceID": None}) if creating else given
-            saved.append(sandbox.save_invoice(caller.tenant_id, fields))
-        return sandbox.envelope(caller, "Invoices", [sandbox.invoice_json(i) for i in saved])
+        return sandbox.envelope(caller, "Invoices", _each(body.Invoices, save, summarize))
 
     return await sandbox.idempotent(caller, request, idempotency_key, run)
 
@@ -211,6 +235,7 @@ async def create_payments(
     *,
     request: Request,
     idempotency_key: IdempotencyKey = None,
+    summarize: SummarizeErrors = True,
 ) -> JSONResponse:
     """``{"Payments": [...]}``, or one payment as xero-python's ``create_payment`` posts it."""
     raw = await _json_body(request)
@@ -220,8 +245,12 @@ async def create_payments(
     payments = [validated(_ApiPaymentIn, item) for item in items]
 
     def run() -> Json:
-        created = [sandbox.create_payment(caller.tenant_id, p) for p in payments]
-        return sandbox.envelope(caller, "Payments", [sandbox.payment_json(p) for p in created])
+        saved = _each(
+            payments,
+            lambda p: sandbox.payment_json(sandbox.create_payment(caller.tenant_id, p)),
+            summarize,
+        )
+        return sandbox.envelope(caller, "Payments", saved)
 
     return await sandbox.idempotent(caller, request, idempotency_key, run)
 

@@ -87,6 +87,9 @@ class HarvestControl:
         )
         assert answer.status_code == 200, answer.text
 
+    async def lock(self, external_id: str) -> None:
+        self.state.lock(int(external_id))  # a manager approved the timesheet
+
     def limit_pages(self, size: int) -> bool:
         self.state.page_cap = size
         return True
@@ -214,6 +217,10 @@ class EverhourControl:
         body = {"date": record.date.isoformat(), "user": record.user}
         await self._call("DELETE", f"/tasks/{record.task}/time", body)
 
+    async def lock(self, external_id: str) -> None:
+        answer = await self.http.post(f"{self.base_url}/_sandbox/time/{external_id}/lock")
+        assert answer.is_success, answer.text
+
     def limit_pages(self, size: int) -> bool:
         return False  # Everhour's client sets the page size (the last page is the short one)
 
@@ -293,6 +300,10 @@ class CoreControl:
 
     async def remove(self, external_id: str) -> None:
         answer = await self.http.delete(f"{self.base_url}/_sandbox/time-entries/{external_id}")
+        assert answer.is_success, answer.text
+
+    async def lock(self, external_id: str) -> None:
+        answer = await self.http.post(f"{self.base_url}/_sandbox/time-entries/{external_id}/lock")
         assert answer.is_success, answer.text
 
     def limit_pages(self, size: int) -> bool:

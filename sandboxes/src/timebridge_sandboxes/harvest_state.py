@@ -49,7 +49,11 @@ class User:
 
     @property
     def zone(self) -> zoneinfo.ZoneInfo:
-        return zoneinfo.ZoneInfo(RAILS_ZONES.get(self.timezone, self.timezone))
+        """The user's zone (a name outside the sandbox's part of Rails' table counts as UTC)."""
+        try:
+            return zoneinfo.ZoneInfo(RAILS_ZONES.get(self.timezone, self.timezone))
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            return zoneinfo.ZoneInfo("UTC")
 
     @property
     def is_admin(self) -> bool:

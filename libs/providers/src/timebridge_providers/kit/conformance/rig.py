@@ -78,6 +78,10 @@ class Control(Protocol):
         """Delete a record directly."""
         ...
 
+    async def lock(self, external_id: str) -> None:
+        """Lock a record as the provider does (approved, invoiced, a closed period)."""
+        ...
+
     def limit_pages(self, size: int) -> bool:
         """Answer lists ``size`` items a page; ``False`` where the client sets the page size."""
         ...

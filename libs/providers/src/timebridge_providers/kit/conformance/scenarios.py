@@ -13,7 +13,13 @@ from timebridge_common.errors import TransientError
 from timebridge_common.events import TimeEntryFields
 from timebridge_providers.kit.conformance.rig import NotOffered, Rig
 from timebridge_providers.kit.conformance.webhooks import webhook_signatures
-from timebridge_providers.kit.ports.entries import EntryStore, Observed, Slot, Write
+from timebridge_providers.kit.ports.entries import (
+    EntryLockedError,
+    EntryStore,
+    Observed,
+    Slot,
+    Write,
+)
 
 Scenario = Callable[[Rig], Awaitable[None]]
 
@@ -100,6 +106,23 @@ async def entries_round_trip(rig: Rig) -> None:
     assert_same(rig, changed, again)
     await store.write(slot, Write("delete", None, again, f"{slot.key}:delete"))
     assert await store.read(slot) is None, "a deleted record is gone"
+
+
+async def a_locked_record_is_refused_with_the_typed_error(rig: Rig) -> None:
+    store = _entries(rig)
+    fields = rig.fields(dt.date(2026, 11, 6), dt.time(10), 3600, "conformance: locked")
+    slot = await _create(rig, store, fields)
+    read = await store.read(slot)
+    assert read is not None
+    await rig.control.lock(read.target_id)
+    changed = fields.model_copy(update={"notes": "after the lock", "duration_seconds": 1800})
+    try:
+        await store.write(slot, Write("update", changed, read, f"{slot.key}:update"))
+    except EntryLockedError:
+        pass
+    else:
+        raise AssertionError("a locked record was changed, or refused without EntryLockedError")
+    assert_same(rig, fields, await store.read(slot))
 
 
 async def lost_answer_is_looked_up_never_created_twice(rig: Rig) -> None:
@@ -221,6 +244,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     rate_limited_answer_waits_for_retry_after,
     server_errors_are_retried_and_a_write_is_not_repeated,
     entries_round_trip,
+    a_locked_record_is_refused_with_the_typed_error,
     lost_answer_is_looked_up_never_created_twice,
     entry_crossing_midnight,
     entry_across_a_dst_change,

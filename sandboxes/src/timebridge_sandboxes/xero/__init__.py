@@ -25,9 +25,10 @@ given with an ``InvoiceID``) (``Type``, ``Contact``, ``LineItems`` required; a n
 ``DRAFT``/``SUBMITTED``, ``VOIDED`` only from ``AUTHORISED`` without payments, by posting the
 status to ``/Invoices/{id}``; payments (``payments.py``); the chart of accounts (``GET /Accounts``,
 a bank and a sales account); a contact read by its ``ContactNumber`` too; ``IsCustomer`` set by the
-first sales invoice (without moving ``UpdatedDateUTC``); ``Idempotency-Key`` (128 characters at
-most) replaying the first answer for 6 minutes and refusing the key with another request (``400``);
-60 calls a minute, 5000 a day and 5 in progress per tenant (``429`` with ``Retry-After`` and
+first sales invoice (without moving ``UpdatedDateUTC``); ``summarizeErrors=false`` (every element
+answered with its ``StatusAttributeString``); ``Idempotency-Key`` (128 characters at most)
+replaying the first answer for 6 minutes and refusing the key with another request (``400``); 60
+calls a minute, 5000 a day and 5 in progress per tenant (``429`` with ``Retry-After`` and
 ``X-Rate-Limit-Problem``); validation errors in Xero's ``ValidationException`` shape (the refused
 element echoed with its ``ValidationErrors``), other errors as Xero's problem documents (``Title``,
 ``Status``, ``Detail``, ``Instance``); webhooks signed ``x-xero-signature`` =

@@ -112,3 +112,31 @@ async def test_a_user_id_everhour_cannot_have_is_refused_before_any_request() ->
 
     with pytest.raises(UnwritableEntryError, match="'u_1' is not an Everhour user id"):
         await records.read(slot)
+
+
+async def test_the_project_is_read_once_per_store_and_not_for_an_unbillable_task() -> None:
+    state = EverhourState()
+    ann = state.add_user("Ann", api_key=KEY)
+    project = state.add_project("Site", billing="non_billable")
+    billable_task = state.add_task(project, "Fix")
+    unbillable_task = state.add_task(project, "Chores", unbillable=True)
+    app = create_everhour_sandbox(state)
+    paths: list[str] = []
+
+    async def seen(request: httpx.Request) -> None:
+        paths.append(request.url.path)
+
+    http = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), event_hooks={"request": [seen]}
+    )
+    client = EverhourClient(
+        "http://everhour.sandbox", KEY, http=http, budget=RequestBudget(10**6, 1)
+    )
+    records = EverhourRecords(client)
+    for task in (billable_task, unbillable_task):
+        slot = Slot("everhour", day_key(task, str(ann), DAY))
+        await records.write(slot, Write("create", _fields(ann, task), None, "k"))
+        await records.read(slot)
+        await records.read(slot)
+
+    assert paths.count(f"/projects/{project}") == 1

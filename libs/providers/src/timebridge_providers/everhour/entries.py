@@ -106,7 +106,7 @@ class EverhourRecords:
         fields = record_fields(record, task_id=task_id)
         project = fields.project_external_id
         billing = None
-        if project is not None:
+        if project is not None and fields.billable:  # an unbillable task needs no more
             if project not in self._billing:
                 found = (await self._client.project(project)).billing
                 self._billing[project] = found.type if found else None

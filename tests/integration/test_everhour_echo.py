@@ -26,6 +26,7 @@ from timebridge_common.testing import end_offsets, read_topic
 from timebridge_ingest.adapters.inbox import PostgresDeliveryInbox
 from timebridge_ingest.domain.connections import Integration
 from timebridge_ingest.handlers.hooks import DeliveryWorker, HookIntake
+from timebridge_ingest.handlers.observing import observers
 
 from .conftest import KAFKA
 from .test_everhour_ingest import ADMIN_KEY, DAY, NOW, World, ingest_http, new_workspace
@@ -232,7 +233,12 @@ async def test_pending_records_of_a_day_share_one_read_and_one_http_pool(
     monkeypatch.setattr(httpx.AsyncClient, "__init__", counting)
     clients = ProviderClients(transport=httpx.ASGITransport(app=world.recorded))
     worker = DeliveryWorker(
-        world.connections.store, inbox, clients, world.ingest.publisher, lambda: LATER, 10
+        world.connections.store,
+        inbox,
+        observers(clients),
+        world.ingest.publisher,
+        lambda: LATER,
+        10,
     )
     before = await end_offsets(KAFKA, TimeEntryLogged.topic())
     world.requests.clear()

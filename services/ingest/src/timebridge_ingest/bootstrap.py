@@ -34,6 +34,7 @@ from timebridge_ingest.entrypoints.http import Clock, webhook_router
 from timebridge_ingest.handlers.connections import Connections
 from timebridge_ingest.handlers.health import Health
 from timebridge_ingest.handlers.hooks import DeliveryWorker, HookIntake
+from timebridge_ingest.handlers.observing import observers
 from timebridge_ingest.handlers.polling import Poller
 from timebridge_ingest.handlers.ports import (
     ConnectionsStore,
@@ -105,6 +106,7 @@ def bootstrap(
     pools = ProviderClients(budgets, shares=settings.budget)
     sessions: Sessions = clients or pools
     open_identity = core or identity(sessions, registry().home().name)
+    observe = observers(sessions)
     publisher = EventPublisher(runtime.broker, runtime.tracer, NAME)
     app = http_app(runtime, title="Timebridge ingest")
     connections = None
@@ -118,6 +120,7 @@ def bootstrap(
             box=box,
             publisher=publisher,
             sessions=sessions,
+            observers=observe,
             identity=open_identity,
             api_url=settings.api_url,
             public_base_url=settings.public_base_url.rstrip("/"),
@@ -125,9 +128,7 @@ def bootstrap(
             test_timeout_s=settings.connection_test_timeout_s,
         )
         inbox = PostgresDeliveryInbox(runtime.pool)
-        worker = DeliveryWorker(
-            store, inbox, sessions, publisher, clock, settings.publish_timeout_s
-        )
+        worker = DeliveryWorker(store, inbox, observe, publisher, clock, settings.publish_timeout_s)
         hooks = HookIntake(store, inbox, clock, on_stored=worker.wake)
         app.add_middleware(HookTokenMiddleware)
         app.include_router(hooks_router(hooks, settings.max_webhook_bytes))
@@ -139,7 +140,7 @@ def bootstrap(
         poller = Poller(
             connections=store,
             polling=polling,
-            sessions=sessions,
+            observers=observe,
             hook_keeper=connections.keep_hook_alive,
             publisher=publisher,
             clock=clock,

@@ -34,10 +34,10 @@ from timebridge_ingest.domain.connections import (
 )
 from timebridge_ingest.domain.errors import RejectedError
 from timebridge_ingest.handlers.hooks import hint_webhooks
-from timebridge_ingest.handlers.observing import open_observer
 from timebridge_ingest.handlers.ports import (
     ConnectionsStore,
     ConnectionsTx,
+    Observers,
     OpenIdentity,
     Sessions,
 )
@@ -64,6 +64,7 @@ class Connections:
     box: SecretBox
     publisher: EventPublisher
     sessions: Sessions
+    observers: Observers
     identity: OpenIdentity
     """Opens the home system with a token: who it is (``GET /me``), and of which workspace."""
     api_url: Callable[[str], str]
@@ -231,9 +232,7 @@ class Connections:
         fine). The caller re-polls the gap."""
         if integration.api_key is None or integration.hook_id is None:
             return None
-        observer = open_observer(
-            self.sessions, integration.provider, integration.base_url, integration.api_key
-        )
+        observer = self.observers(integration.provider, integration.base_url, integration.api_key)
         if observer.hooks is None:
             return None
         state = await observer.hooks.ensure_active(integration.hook_id)
@@ -275,9 +274,7 @@ class Connections:
         The token only lives in the URL handed to the tracker: its hash is what is stored.
         """
         assert integration.api_key is not None
-        observer = open_observer(
-            self.sessions, integration.provider, integration.base_url, integration.api_key
-        )
+        observer = self.observers(integration.provider, integration.base_url, integration.api_key)
         assert observer.hooks is not None
         token = new_hook_token()
         token_hash = hook_token_hash(token)
@@ -298,8 +295,8 @@ class Connections:
         if integration.api_key is None or integration.hook_id is None:
             return
         try:
-            observer = open_observer(
-                self.sessions, integration.provider, integration.base_url, integration.api_key
+            observer = self.observers(
+                integration.provider, integration.base_url, integration.api_key
             )
             if observer.hooks is not None:
                 await observer.hooks.delete(integration.hook_id)

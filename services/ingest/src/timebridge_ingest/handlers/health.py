@@ -6,11 +6,15 @@ re-activated shows in the webhook note; records waiting to be re-read, and why, 
 """
 
 from dataclasses import dataclass
+from typing import Protocol
 
-from timebridge_ingest.adapters.inbox import PostgresDeliveryInbox
-from timebridge_ingest.adapters.postgres import PostgresPolling
 from timebridge_ingest.domain.connections import Integration
 from timebridge_ingest.domain.polling import PollHealth
+from timebridge_ingest.handlers.ports import PollingStore
+
+
+class Backlog(Protocol):
+    async def backlog(self, integration_id: str) -> tuple[int, str | None]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,8 +27,8 @@ class IntegrationHealth:
 
 @dataclass
 class Health:
-    polling: PostgresPolling
-    inbox: PostgresDeliveryInbox
+    polling: PollingStore
+    inbox: Backlog
 
     async def __call__(self, integration: Integration) -> IntegrationHealth:
         poll = await self.polling.health(integration.integration_id)

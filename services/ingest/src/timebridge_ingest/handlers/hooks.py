@@ -34,8 +34,8 @@ from timebridge_ingest.domain.connections import Integration, listens_to_tracker
 from timebridge_ingest.domain.errors import RejectedError
 from timebridge_ingest.domain.inbox import PendingDelivery
 from timebridge_ingest.domain.observations import to_event
-from timebridge_ingest.handlers.observing import NotObservableError, open_observer
-from timebridge_ingest.handlers.ports import ConnectionsStore, DeliveryInbox, Sessions
+from timebridge_ingest.handlers.observing import NotObservableError
+from timebridge_ingest.handlers.ports import ConnectionsStore, DeliveryInbox, Observers
 from timebridge_ingest.handlers.webhooks import publish_or_unavailable
 
 log = structlog.get_logger(__name__)
@@ -116,7 +116,7 @@ class DeliveryWorker:
 
     store: ConnectionsStore
     inbox: DeliveryInbox
-    sessions: Sessions
+    observers: Observers
     publisher: EventPublisher
     clock: Callable[[], dt.datetime]
     publish_timeout_s: float
@@ -212,8 +212,8 @@ class DeliveryWorker:
         ).hexdigest()
         kept = self._observers.get(integration.integration_id)
         if kept is None or kept[0] != access:
-            observer = open_observer(
-                self.sessions, integration.provider, integration.base_url, integration.api_key
+            observer = self.observers(
+                integration.provider, integration.base_url, integration.api_key
             )
             kept = self._observers[integration.integration_id] = (access, observer)
         return kept[1]

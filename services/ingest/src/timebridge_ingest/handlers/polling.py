@@ -20,12 +20,11 @@ from timebridge_providers.installed import registry
 from timebridge_common.errors import TransientError
 from timebridge_common.kafka.publisher import EventPublisher, UnavailableError
 from timebridge_common.outbound.http import AuthenticationError, ProviderError
-from timebridge_ingest.adapters.postgres import PostgresPolling
 from timebridge_ingest.domain.connections import Integration, listens_to_tracker
 from timebridge_ingest.domain.observations import to_event
 from timebridge_ingest.domain.polling import SAFETY_NET, ErrorKind, poll_interval
-from timebridge_ingest.handlers.observing import NotObservableError, open_observer
-from timebridge_ingest.handlers.ports import ConnectionsStore, Sessions
+from timebridge_ingest.handlers.observing import NotObservableError
+from timebridge_ingest.handlers.ports import ConnectionsStore, Observers, PollingStore
 from timebridge_ingest.handlers.webhooks import publish_or_unavailable
 
 log = structlog.get_logger(__name__)
@@ -47,8 +46,8 @@ def _error_kind(exc: Exception) -> ErrorKind:
 @dataclass
 class Poller:
     connections: ConnectionsStore
-    polling: PostgresPolling
-    sessions: Sessions
+    polling: PollingStore
+    observers: Observers
     publisher: EventPublisher
     clock: Callable[[], dt.datetime]
     publish_timeout_s: float
@@ -109,7 +108,7 @@ class Poller:
             return 0
         home = registry().home().name
         connection_id = f"core_{workspace_id}"
-        observer = open_observer(self.sessions, home, workspace.core_base_url, workspace.core_token)
+        observer = self.observers(home, workspace.core_base_url, workspace.core_token)
         page = await observer.changes(
             await self.polling.cursor(connection_id),
             now=now,
@@ -135,9 +134,7 @@ class Poller:
             return 0
         if not listens_to_tracker(integration.settings):
             return 0  # one-way Core -> tracker: the tracker's changes are never taken
-        observer = open_observer(
-            self.sessions, integration.provider, integration.base_url, integration.api_key
-        )
+        observer = self.observers(integration.provider, integration.base_url, integration.api_key)
         if integration.hook_id is not None and self.hook_keeper is not None:
             note = await self.hook_keeper(integration)
             if note is not None:

@@ -6,12 +6,13 @@ from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
 from timebridge_providers.kit.ports.identity import IdentityClient
-from timebridge_providers.kit.ports.observe import Hint
+from timebridge_providers.kit.ports.observe import Hint, Observer
 from timebridge_providers.kit.session import Access, Session
 
 from timebridge_common.events import Envelope, Event
 from timebridge_ingest.domain.connections import Integration, Workspace
 from timebridge_ingest.domain.inbox import PendingDelivery
+from timebridge_ingest.domain.polling import PollHealth
 
 
 class WebhookSecrets(Protocol):
@@ -72,6 +73,39 @@ class DeliveryInbox(Protocol):
     ) -> None: ...
 
     async def drop(self, integration_id: str) -> None: ...
+
+
+class PollingStore(Protocol):
+    """Poll schedules, cursors and outcomes (sync health)."""
+
+    async def sync_schedules(self, now: dt.datetime) -> None: ...
+
+    async def claim_due(self, now: dt.datetime, lease: dt.timedelta) -> list[str]: ...
+
+    async def done(
+        self,
+        connection_id: str,
+        *,
+        next_at: dt.datetime,
+        now: dt.datetime,
+        error: str | None,
+        error_kind: str | None = None,
+    ) -> None: ...
+
+    async def cursor(self, connection_id: str) -> str | None: ...
+
+    async def set_cursor(
+        self, connection_id: str, cursor: str, *, workspace_id: str, now: dt.datetime
+    ) -> None: ...
+
+    async def health(self, connection_id: str) -> PollHealth | None: ...
+
+    async def note_hook(self, connection_id: str, note: str, now: dt.datetime) -> None: ...
+
+
+Observers = Callable[[str, str, str], Observer]
+"""(provider, base URL, credential) -> the connection's Observer (the registry's capability on a
+session; tests pass in-memory fakes)."""
 
 
 class Sessions(Protocol):

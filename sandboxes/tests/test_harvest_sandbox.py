@@ -12,9 +12,11 @@ from dataclasses import dataclass
 import httpx
 import pytest
 from timebridge_providers.harvest.client import HarvestClient
+from timebridge_providers.harvest.directory import HarvestDirectory
 from timebridge_providers.harvest.entries import HarvestEntries
 from timebridge_providers.harvest.observe import HarvestObserver
 from timebridge_providers.kit.ports.entries import EntryLockedError, Slot, Write
+from timebridge_providers.kit.ports.observe import Hint
 
 from timebridge_common.errors import InvalidMessageError
 from timebridge_common.events import TimeEntryFields, UserRef
@@ -354,4 +356,37 @@ async def test_clients_projects_users_and_tasks_are_managed_as_harvest_documents
     assert (await api.http.delete(path, headers=HEADERS)).status_code == 422
     member = {**HEADERS, "Authorization": "Bearer member-token"}
     assert (await api.http.post("/clients", headers=member, json={"name": "X"})).status_code == 403
+    spec_clean(api)
+
+
+async def test_directory_creates_a_task_in_a_project_and_reread_sees_deletions(api: Api) -> None:
+    directory = HarvestDirectory(api.client())
+    project = await directory.project(str(api.project))
+    assert (project.name, project.billing, project.closed) == ("Website", "hourly", False)
+    made = await directory.create_task(str(api.project), name="Code review")
+    assert made.project_ids == (str(api.project),)
+    assert made.external_id in [t.external_id async for t in directory.tasks(str(api.project))]
+    assert (await directory.task(made.external_id)).project_ids == (str(api.project),)
+
+    client = api.client()
+    entry = await client.create_time_entry(
+        {
+            "project_id": api.project,
+            "task_id": int(made.external_id),
+            "spent_date": "2026-11-02",
+            "hours": 0.25,
+        }
+    )
+    observer = HarvestObserver(client)
+    now = dt.datetime(2026, 11, 2, 12, tzinfo=dt.UTC)
+    hint = Hint(str(entry.id), dt.date(2026, 11, 2), str(entry.user.id), made.external_id)
+    (seen,) = await observer.reread([hint], now=now)
+    assert (seen.deleted, seen.fields.duration_seconds) == (False, 900)
+    await client.delete_time_entry(entry.id)
+    (gone,) = await observer.reread([hint], now=now)
+    assert gone.deleted
+    assert (gone.fields.user.external_id, gone.fields.task_external_id) == (
+        str(entry.user.id),
+        made.external_id,
+    )
     spec_clean(api)

@@ -14,7 +14,10 @@ from timebridge_providers.kit.ports.directory import (
 
 
 def _project(project: Project) -> DirectoryProject:
-    billing = "non_billable" if not project.is_billable else (project.bill_by or "hourly").lower()
+    if not project.is_billable or project.bill_by == "none":
+        billing = "non_billable"
+    else:
+        billing = "fixed_fee" if project.is_fixed_fee else "hourly"
     return DirectoryProject(str(project.id), project.name, not project.is_active, billing)
 
 

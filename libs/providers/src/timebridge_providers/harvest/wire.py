@@ -71,6 +71,7 @@ class Project(_Model):
     client: ClientRef | None = None
     is_active: bool = True
     is_billable: bool = True
+    is_fixed_fee: bool = False
     bill_by: str | None = None
     """``Project``, ``Tasks``, ``People`` or ``none``: where the hourly rate comes from."""
     updated_at: dt.datetime | None = None

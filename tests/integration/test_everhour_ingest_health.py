@@ -7,13 +7,18 @@ re-polled, and a saved connection is re-tested without pasting its key again.
 
 import datetime as dt
 import json
+from importlib import resources
 from typing import Any
 
+import asyncpg
 import pytest
+from timebridge_providers.everhour.observe import Seen, load_cursor
+from timebridge_providers.kit.ports.observe import Hint
 
 from timebridge_common.events import IntegrationSettings, TimeEntryLogged
 from timebridge_common.kafka.dlt import decode_headers
 from timebridge_common.testing import end_offsets, read_topic
+from timebridge_ingest.adapters.inbox import PostgresDeliveryInbox
 
 from .conftest import KAFKA, unique
 from .test_everhour_ingest import (
@@ -167,4 +172,45 @@ async def test_a_webhook_everhour_disabled_is_re_activated_and_the_gap_re_polled
     await poller.poll_one(integration.integration_id)  # a live hook is left as it is
     assert (await world.connections.get(workspace, integration.integration_id)).hook_id == (
         renewed.hook_id
+    )
+
+
+async def test_the_upgrade_keeps_what_the_last_poll_saw_and_the_waiting_deliveries(
+    create_database: Any, make_pool: Any
+) -> None:
+    """Migration 0007: the window a poll saw moves into its cursor (so the first poll after the
+    upgrade still sees a deletion), and waiting deliveries keep their ids, as text."""
+    pool: asyncpg.Pool = await make_pool(await create_database("ingest-0007"))
+    files = sorted(
+        (f for f in resources.files("timebridge_ingest.adapters.migrations").iterdir()),
+        key=lambda f: f.name,
+    )
+    for file in files:
+        if file.name.endswith(".sql") and file.name < "0007":
+            await pool.execute(file.read_text())
+    await pool.execute(
+        "INSERT INTO poll_schedule (connection_id, workspace_id, next_poll_at)"
+        " VALUES ('int_1', 'ws', now())"
+    )
+    await pool.execute(
+        "INSERT INTO poll_seen VALUES ('int_1', '77', '2026-11-20', 'f00', 1001, 'ev:9'),"
+        " ('int_1', '78', '2026-11-19', 'f01', 1002, NULL)"
+    )
+    await pool.execute(
+        "INSERT INTO everhour_deliveries (integration_id, record_id, record_date, user_id,"
+        " task_id, next_attempt_at) VALUES ('int_1', 77, '2026-11-20', 1001, 'ev:9', now())"
+    )
+    [migration] = [f for f in files if f.name.startswith("0007")]
+    await pool.execute(migration.read_text())
+    cursor = await pool.fetchval("SELECT cursor FROM poll_schedule WHERE connection_id = 'int_1'")
+    assert load_cursor(cursor) == {
+        "77": Seen(dt.date(2026, 11, 20), "f00", 1001, "ev:9"),
+        "78": Seen(dt.date(2026, 11, 19), "f01", 1002, None),
+    }
+    [pending] = await PostgresDeliveryInbox(pool).claim_due(
+        dt.datetime.now(dt.UTC), dt.timedelta(minutes=5), 10
+    )
+    assert (pending.integration_id, pending.hint) == (
+        "int_1",
+        Hint("77", dt.date(2026, 11, 20), "1001", "ev:9"),
     )

@@ -228,7 +228,10 @@ def test_contacts_put_post_update_and_the_ids_where_order_page_filters(world: Wo
         ),
     ).contacts
     initech, hooli = created
-    assert world.exchanges("/api.xro/2.0/Contacts")[0].method == "PUT"
+    first = world.exchanges("/api.xro/2.0/Contacts")[0]
+    assert first.method == "PUT"
+    assert first.answer_headers["x-minlimit-remaining"] == "59"
+    assert first.answer_headers["x-daylimit-remaining"] == "4999"
 
     saved = world.accounting.update_or_create_contacts(
         world.tenant,

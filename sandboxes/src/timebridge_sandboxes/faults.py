@@ -45,12 +45,20 @@ class RateLimit:
     def forget(self) -> None:
         self._seen.clear()
 
+    def remaining(self, key: str) -> int:
+        """How many more requests ``key`` may make in the current window (rate-limit headers)."""
+        return max(0, self.requests - len(self._window(key)))
+
+    def _window(self, key: str) -> deque[float]:
+        seen = self._seen.setdefault(key, deque())
+        while seen and seen[0] <= self.clock() - self.window_s:
+            seen.popleft()
+        return seen
+
     def admit(self, key: str) -> None:
         """Record a request, or refuse it with ``429`` and the whole seconds to wait."""
         now = self.clock()
-        seen = self._seen.setdefault(key, deque())
-        while seen and seen[0] <= now - self.window_s:
-            seen.popleft()
+        seen = self._window(key)
         if len(seen) >= self.requests:
             wait = max(1, int(seen[0] + self.window_s - now + 0.999))
             raise ApiError(429, "Too many requests", {"Retry-After": str(wait)})

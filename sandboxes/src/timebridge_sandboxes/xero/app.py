@@ -58,7 +58,7 @@ def create_xero_sandbox(
     app = FastAPI(title="Xero sandbox")
     app.state.sandbox = sandbox
     install(app, faults or Faults(), sandbox.limit, sandbox.reset, _error_body)
-    app.add_middleware(_InFlight, state=sandbox.state)
+    app.add_middleware(_InFlight, state=sandbox.state, minute=sandbox.limit, day=sandbox.daily)
     app.add_exception_handler(RequestValidationError, _invalid)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(Invalid, _element_invalid)

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Header, Query
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from timebridge_sandboxes.faults import ApiError, error_response
+from timebridge_sandboxes.faults import ApiError, RateLimit, error_response
 from timebridge_sandboxes.xero.rules import _Sandbox
 from timebridge_sandboxes.xero.state import (
     API,
@@ -79,15 +79,19 @@ def _listing(  # noqa: PLR0917 - FastAPI passes query parameters by keyword
 
 
 class _InFlight:
-    """Xero's limit of calls in progress per tenant: one more is answered ``429`` at once."""
+    """Xero's limit of calls in progress per tenant (one more is answered ``429`` at once), and
+    the headers Xero puts on every Accounting answer: ``X-MinLimit-Remaining`` and
+    ``X-DayLimit-Remaining`` (the tenant's calls left this minute and day)."""
 
-    def __init__(self, app: ASGIApp, state: XeroState) -> None:
+    def __init__(self, app: ASGIApp, state: XeroState, minute: RateLimit, day: RateLimit) -> None:
         self.app = app
         self.state = state
+        self.minute = minute
+        self.day = day
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = dict(scope.get("headers") or [])
-        tenant = headers.get(b"xero-tenant-id", b"").decode()
+        tenant = headers.get(b"xero-tenant-id", b"").decode("latin-1")
         if scope["type"] != "http" or not scope["path"].startswith(API) or not tenant:
             await self.app(scope, receive, send)
             return
@@ -98,9 +102,20 @@ class _InFlight:
             )
             await error_response(_error_body, refusal)(scope, receive, send)
             return
+
+        async def with_limits(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                remaining = [
+                    (b"x-minlimit-remaining", self.minute.remaining(tenant)),
+                    (b"x-daylimit-remaining", self.day.remaining(tenant)),
+                ]
+                extra = [(name, str(value).encode()) for name, value in remaining]
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
         self.state.in_flight[tenant] = busy + 1
         self.state.peak_in_flight[tenant] = max(busy + 1, self.state.peak_in_flight.get(tenant, 0))
         try:
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, with_limits)
         finally:
             self.state.in_flight[tenant] = self.state.in_flight.get(tenant, 1) - 1

@@ -2,7 +2,9 @@
 
 import datetime as dt
 
+import httpx
 import pytest
+from timebridge_providers.harvest import PROVIDER
 from timebridge_providers.harvest.translate import (
     entry_body,
     entry_fields,
@@ -13,9 +15,11 @@ from timebridge_providers.harvest.translate import (
 )
 from timebridge_providers.harvest.wire import Ref, TimeEntry, User
 from timebridge_providers.harvest.zones import RAILS_ZONES, iana_zone
+from timebridge_providers.kit.session import Access, Session
 
 from timebridge_common.errors import InvalidMessageError
 from timebridge_common.events import TimeEntryFields, UserRef
+from timebridge_common.outbound.http import RequestBudget
 
 BERLIN = User(id=7, first_name="Ann", last_name="Admin", email="ann@example.com", timezone="Berlin")
 
@@ -110,3 +114,10 @@ def test_ids_that_are_not_harvest_numbers_are_invalid_input() -> None:
     )
     with pytest.raises(InvalidMessageError, match="project id"):
         entry_body(fields, timestamps=False, zone="UTC")
+
+
+async def test_a_session_without_the_account_id_is_refused_with_the_reason() -> None:
+    async with httpx.AsyncClient() as http:
+        bare = Session("harvest", Access("http://harvest.test/v2", "t"), http, RequestBudget(4, 1))
+        with pytest.raises(InvalidMessageError, match="Harvest-Account-Id"):
+            await PROVIDER.check(bare)

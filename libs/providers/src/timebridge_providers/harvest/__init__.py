@@ -1,6 +1,7 @@
 """Harvest (API v2): one entry per time entry in decimal hours; polled (no webhooks); billable per
 task assignment. Harvest publishes no official Python SDK, so our client is the only one."""
 
+from timebridge_common.errors import InvalidMessageError
 from timebridge_providers.harvest.client import (
     ACCOUNT_HEADER,
     HARVEST_API_URL,
@@ -51,7 +52,11 @@ def client(session: Session) -> HarvestClient:
     """A Harvest client on the session's pool and budget; the account id is ``Access.extra``'s
     ``Harvest-Account-Id`` (or ``account_id``)."""
     extra = session.access.extra
-    account = extra.get(ACCOUNT_HEADER) or extra.get("account_id") or ""
+    account = extra.get(ACCOUNT_HEADER) or extra.get("account_id")
+    if not account:
+        raise InvalidMessageError(
+            f"a Harvest connection needs its account id (Access.extra[{ACCOUNT_HEADER!r}])"
+        )
     return HarvestClient(
         session.access.base_url,
         session.access.credential,

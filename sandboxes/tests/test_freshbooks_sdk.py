@@ -20,8 +20,9 @@ from freshbooks.builders.paginator import PaginateBuilder
 from freshbooks.builders.sort import SortBuilder
 from freshbooks.client import Client as FreshBooksClient
 from freshbooks.errors import FreshBooksError
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from timebridge_sandboxes.faults import RateLimit
 from timebridge_sandboxes.freshbooks import FreshBooksState, create_freshbooks_sandbox
 from timebridge_sandboxes.testing import serve_in_thread
 
@@ -36,12 +37,22 @@ class Recorder:
 
     app: ASGIApp
     seen: list[tuple[str, str, str]] = field(default_factory=list)
+    answers: list[tuple[int, dict[str, str]]] = field(default_factory=list)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            query = scope.get("query_string", b"").decode()
-            self.seen.append((scope["method"], scope["path"], query))
-        await self.app(scope, receive, send)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        query = scope.get("query_string", b"").decode()
+        self.seen.append((scope["method"], scope["path"], query))
+
+        async def recording(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = {k.decode(): v.decode() for k, v in message.get("headers", [])}
+                self.answers.append((message["status"], headers))
+            await send(message)
+
+        await self.app(scope, receive, recording)
 
 
 @dataclass
@@ -77,12 +88,18 @@ def _sdk(base: str, **tokens: Any) -> FreshBooksClient:
 
 
 @pytest.fixture
-def world() -> Iterator[World]:
+def limit() -> RateLimit | None:
+    """The sandbox's rate limit (FreshBooks' assumed one unless a test overrides this)."""
+    return None
+
+
+@pytest.fixture
+def world(limit: RateLimit | None) -> Iterator[World]:
     state = FreshBooksState(client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
     account = state.add_business("Acme Studio")
     state.add_identity("Ann", "Admin", "ann@example.com", {account: "owner"})
     customer = state.add_client(account, organization="Website Client", email="ap@web.example")
-    recorder = Recorder(create_freshbooks_sandbox(state))
+    recorder = Recorder(create_freshbooks_sandbox(state, rate_limit=limit))
     with serve_in_thread(recorder) as base:
         sdk = _sdk(base)
         with httpx.Client() as browser:
@@ -295,3 +312,13 @@ def test_pages_and_the_error_bodies_freshbooks_documents(world: World) -> None:
     assert unwrapped.json()["response"]["errors"][0]["errno"] == 1001
     assert unwrapped.json()["response"]["errors"][0]["field"] == "invoice"
     assert Decimal(world.sdk.invoices.list(world.account)[0].amount.amount) == Decimal(100)
+
+
+@pytest.mark.parametrize("limit", [RateLimit(3, 1.0)])
+def test_a_429_carries_retry_after_and_the_sdk_waits_it_out(world: World) -> None:
+    """The SDK's session retries ``429`` (urllib3 honours ``Retry-After``): the list arrives."""
+    for _ in range(4):
+        assert len(world.sdk.clients.list(world.account)) == 1
+    refusals = [headers for status, headers in world.recorder.answers if status == 429]
+    assert refusals, "the 4th call within the second was not refused"
+    assert refusals[0]["retry-after"] == "1"

@@ -6,6 +6,7 @@ publishes no official Python SDK, so our client and raw HTTP are the drivers.
 """
 
 import datetime as dt
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -389,4 +390,26 @@ async def test_directory_creates_a_task_in_a_project_and_reread_sees_deletions(a
         str(entry.user.id),
         made.external_id,
     )
+    spec_clean(api)
+
+
+async def test_bad_bytes_in_bodies_and_queries_are_refused_with_4xx(api: Api) -> None:
+    entry = {"project_id": api.project, "task_id": api.task("Meetings"), "spent_date": "2026-11-02"}
+    cases = [
+        ("POST", "/time_entries", b"\xff\xfe", 400),
+        ("POST", "/time_entries", b"[1, 2]", 400),
+        ("POST", "/time_entries", json.dumps({**entry, "notes": "a\u0000b"}).encode(), 400),
+        ("POST", "/time_entries", b'{"project_id": 1e400}', 422),
+        ("GET", "/time_entries?updated_since=%00", None, 422),
+        ("GET", "/time_entries?from=2026-13-45", None, 422),
+        ("GET", "/time_entries?per_page=2001", None, 422),
+    ]
+    for method, path, body, status in cases:
+        answer = await api.http.request(
+            method, path, content=body, headers={**HEADERS, "content-type": "application/json"}
+        )
+        assert answer.status_code == status, (path, body, answer.text)
+        assert answer.json()["error_description"]
+    assert api.state.entries == {}
+    api.checker.take("request ")  # these requests break the spec on purpose
     spec_clean(api)

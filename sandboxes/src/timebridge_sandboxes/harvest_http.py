@@ -147,7 +147,17 @@ def paginate(
     }
 
 
+def _has_nul(node: Any) -> bool:
+    if isinstance(node, str):
+        return "\x00" in node
+    if isinstance(node, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in node.items())
+    return isinstance(node, list) and any(_has_nul(v) for v in node)
+
+
 async def read_body(request: Request, model: type[BaseModel]) -> BaseModel:
+    """The JSON object body as ``model``: not JSON, not an object or holding a NUL is ``400``
+    (text with NUL cannot be stored), a field of the wrong type ``422``."""
     raw = await request.body()
     try:
         data = json.loads(raw or b"{}")
@@ -155,6 +165,8 @@ async def read_body(request: Request, model: type[BaseModel]) -> BaseModel:
         raise ApiError(400, "The request body is not valid JSON") from None
     if not isinstance(data, dict):
         raise ApiError(400, "The request body must be a JSON object")
+    if _has_nul(data):
+        raise ApiError(400, "The request body contains a NUL character")
     try:
         return model.model_validate(data)
     except ValidationError as exc:

@@ -6,11 +6,17 @@ FreshBooks' answers (``{"response": {"errors": [{"errno": 1012, "field", "messag
 "value"}]}}``), which the SDK exposes as ``error_code`` and ``error_details``.
 """
 
+import base64
 import datetime as dt
+import hashlib
+import hmac
+import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
+from urllib.parse import parse_qsl
 
 import httpx
 import pytest
@@ -63,6 +69,14 @@ class World:
     customer: int
     sdk: FreshBooksClient
     recorder: Recorder
+    received: list[tuple[dict[str, str], str | None]]
+
+    def wait_for(self, count: int) -> list[tuple[dict[str, str], str | None]]:
+        """The callbacks' deliveries once ``count`` arrived (they go after the answer)."""
+        deadline = time.monotonic() + 5
+        while len(self.received) < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return self.received
 
     def fresh_sdk(self, **tokens: Any) -> FreshBooksClient:
         return _sdk(self.base, **tokens)
@@ -99,14 +113,24 @@ def world(limit: RateLimit | None) -> Iterator[World]:
     account = state.add_business("Acme Studio")
     state.add_identity("Ann", "Admin", "ann@example.com", {account: "owner"})
     customer = state.add_client(account, organization="Website Client", email="ap@web.example")
-    recorder = Recorder(create_freshbooks_sandbox(state, rate_limit=limit))
+    received: list[tuple[dict[str, str], str | None]] = []
+
+    async def receive(request: httpx.Request) -> httpx.Response:
+        form = dict(parse_qsl((await request.aread()).decode()))
+        received.append((form, request.headers.get("X-FreshBooks-Hmac-SHA256")))
+        return httpx.Response(200)
+
+    app = create_freshbooks_sandbox(
+        state, rate_limit=limit, webhook_transport=httpx.MockTransport(receive)
+    )
+    recorder = Recorder(app)
     with serve_in_thread(recorder) as base:
         sdk = _sdk(base)
         with httpx.Client() as browser:
             consent = browser.get(sdk.get_auth_request_url(["user:profile:read"]))
         code = httpx.URL(consent.headers["location"]).params["code"]
         sdk.get_access_token(code)
-        yield World(base, state, account, customer, sdk, recorder)
+        yield World(base, state, account, customer, sdk, recorder, received)
 
 
 def test_oauth_code_identity_and_single_use_refresh(world: World) -> None:
@@ -322,3 +346,38 @@ def test_a_429_carries_retry_after_and_the_sdk_waits_it_out(world: World) -> Non
     refusals = [headers for status, headers in world.recorder.answers if status == 429]
     assert refusals, "the 4th call within the second was not refused"
     assert refusals[0]["retry-after"] == "1"
+
+
+def test_webhook_callbacks_registered_verified_and_signed(world: World) -> None:
+    hooks = world.sdk.callbacks
+    uri = "https://app.example/freshbooks/webhooks"
+    created = hooks.create(world.account, {"event": "invoice.create", "uri": uri})
+    assert (created.event, created.verified) == ("invoice.create", False)
+    (verification, unsigned), *_ = world.wait_for(1)
+    assert verification["name"] == "callback.verify"
+    assert unsigned is None
+    with pytest.raises(FreshBooksError) as wrong:
+        hooks.verify(world.account, created.callbackid, "not-it")
+    assert (wrong.value.status_code, wrong.value.error_code) == (422, 422)
+    hooks.resend_verification(world.account, created.callbackid)
+    assert world.wait_for(2)[1][0]["verifier"] == verification["verifier"]
+    verified = hooks.verify(world.account, created.callbackid, verification["verifier"])
+    assert verified.verified is True
+    assert [c.callbackid for c in hooks.list(world.account)] == [created.callbackid]
+
+    invoice = world.invoice()
+    form, signature = world.wait_for(3)[2]
+    assert (form["name"], form["object_id"]) == ("invoice.create", str(invoice.id))
+    mac = hmac.new(verification["verifier"].encode(), json.dumps(form).encode(), hashlib.sha256)
+    assert signature == base64.b64encode(mac.digest()).decode()
+
+    with pytest.raises(FreshBooksError) as bad_event:
+        hooks.create(world.account, {"event": "invoice.exploded", "uri": uri})
+    details: list[Any] = list(bad_event.value.error_details or [])
+    assert details == ["event: Value error, Unrecognized event."]
+    with pytest.raises(FreshBooksError) as anonymous:
+        world.fresh_sdk(access_token="not-a-token").callbacks.list(world.account)
+    assert (anonymous.value.status_code, anonymous.value.error_code) == (401, 401)
+    assert str(anonymous.value).startswith("invalid_token")
+    hooks.delete(world.account, created.callbackid)
+    assert len(hooks.list(world.account)) == 0

@@ -2,16 +2,41 @@
 
 import hmac
 import secrets
+from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks
+from fastapi import APIRouter, BackgroundTasks, Depends, Header
 from fastapi.responses import Response
 
-from timebridge_sandboxes.freshbooks.deps import Account, Listing, Sandbox
+from timebridge_sandboxes.faults import ApiError
+from timebridge_sandboxes.freshbooks.deps import Listing, Sandbox, _account, _caller
 from timebridge_sandboxes.freshbooks.rules import _result, _Sandbox
-from timebridge_sandboxes.freshbooks.state import EVENTS, Json, _Callback, _events_error, _next_id
+from timebridge_sandboxes.freshbooks.state import (
+    EVENTS,
+    Json,
+    _Callback,
+    _events_error,
+    _next_id,
+    _Refusal,
+)
 from timebridge_sandboxes.freshbooks.wire import _CallbackBody, _CallbackIn, _validated
 
 events = APIRouter()
+
+
+def _events_account(
+    sandbox: Sandbox, account_id: str, authorization: Annotated[str | None, Header()] = None
+) -> str:
+    """The caller's account, refused in the webhook API's own shape (``{"errno": 401,
+    "message"}``, FreshBooks' SDK fixture ``get_callback_response__no_auth``)."""
+    try:
+        return _account(_caller(sandbox, authorization), account_id)
+    except ApiError as exc:
+        if isinstance(exc, _Refusal) or exc.status not in (401, 403):
+            raise
+        raise _events_error(exc.status, exc.message) from None
+
+
+Account = Annotated[str, Depends(_events_account)]
 
 
 @events.get("/events/account/{account_id}/events/callbacks")

@@ -414,3 +414,26 @@ async def test_a_timer_started_and_stopped_adds_its_time_to_the_days_record(worl
     missing = await http.post(f"{base}/timers", headers=key, json={"task": "ev:1"})
     assert missing.status_code == 404
     await http.aclose()
+
+
+async def test_bad_bytes_and_bad_urls_are_refused_in_everhours_error_shape(world: World) -> None:
+    http = world.recording_client(httpx.ASGITransport(world.sandbox))
+    base = "http://everhour.test"
+    key = {"X-Api-Key": ADMIN_KEY, "content-type": "application/json"}
+    cases = [
+        ("POST", f"/tasks/{world.task}/time", b"\xff\xfe"),
+        (
+            "POST",
+            f"/tasks/{world.task}/time",
+            b'{"time": 60, "date": "2026-11-20", "comment": "a\\u0000"}',
+        ),
+        ("POST", "/hooks", b'{"targetUrl": "http://x\\u0000y", "events": ["api:time:updated"]}'),
+        ("POST", "/hooks", b'{"targetUrl": "http://[::1", "events": ["api:time:updated"]}'),
+    ]
+    for method, path, body in cases:
+        answer = await http.request(method, base + path, content=body, headers=key)
+        assert answer.status_code == 400, (path, body, answer.text)
+        assert set(answer.json()) == {"code", "message"}
+    assert world.state.records == {}
+    assert world.state.hooks == {}
+    await http.aclose()

@@ -9,6 +9,7 @@ import httpx
 from fastapi import APIRouter, BackgroundTasks, Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException
 
 from timebridge_sandboxes.everhour.deps import Caller, Sandbox
 from timebridge_sandboxes.everhour.rules import (
@@ -337,6 +338,12 @@ async def _invalid(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+    """Starlette's own refusals (a body that is not JSON, an unknown route) in Everhour's shape."""
+    assert isinstance(exc, HTTPException)
+    return error_response(_error_body, ApiError(exc.status_code, str(exc.detail)))
+
+
 def create_everhour_sandbox(
     state: EverhourState | None = None,
     faults: Faults | None = None,
@@ -355,6 +362,7 @@ def create_everhour_sandbox(
     app.state.sandbox = sandbox
     install(app, sandbox.faults, sandbox.limit, sandbox.state.reset, _error_body)
     app.add_exception_handler(RequestValidationError, _invalid)
+    app.add_exception_handler(HTTPException, _http_error)
     app.include_router(api)
     app.include_router(timers)
     app.include_router(admin)

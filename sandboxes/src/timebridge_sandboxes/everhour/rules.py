@@ -3,7 +3,7 @@ webhooks."""
 
 import datetime as dt
 import secrets
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import httpx
 from fastapi import BackgroundTasks
@@ -27,11 +27,15 @@ def _error_body(status: int, message: str) -> dict[str, Any]:
     return {"code": status, "message": message}
 
 
+Text = Annotated[str, Field(pattern=r"^[^\x00]*$")]
+"""Text a client may send: anything but NUL (which cannot be stored)."""
+
+
 class _TaskIn(BaseModel):
-    name: str = Field(min_length=1)
+    name: Text = Field(min_length=1)
     section: int
-    description: str | None = None
-    labels: list[str] = []
+    description: Text | None = None
+    labels: list[Text] = []
     status: Literal["open", "closed"] = "open"
 
 
@@ -39,7 +43,7 @@ class _TimeIn(BaseModel):
     time: int = Field(ge=0)
     date: dt.date
     user: int | None = None
-    comment: str | None = None
+    comment: Text | None = None
 
 
 class _TimeRemoveIn(BaseModel):
@@ -48,7 +52,7 @@ class _TimeRemoveIn(BaseModel):
 
 
 class _HookIn(BaseModel):
-    targetUrl: str = Field(pattern=r"^https?://")
+    targetUrl: str = Field(pattern=r"^https?://[^\x00-\x20\x7f]+$")
     events: list[str] = Field(min_length=1)
     project: str | None = None
 
@@ -271,7 +275,7 @@ class _Sandbox:
                     content=b"",
                     headers={"User-Agent": USER_AGENT, "X-Hook-Secret": secret},
                 )
-        except httpx.HTTPError:
+        except (httpx.HTTPError, httpx.InvalidURL):
             raise ApiError(400, "Invalid callback") from None
         if not answer.is_success or answer.headers.get("X-Hook-Secret") != secret:
             raise ApiError(400, "Invalid callback")

@@ -8,6 +8,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Literal
 
+from timebridge_common.events import TimeEntryFields, UserRef
 from timebridge_common.outbound.http import NotFoundError
 from timebridge_providers.core.client import CoreClient, TimeEntry
 from timebridge_providers.core.translate import entry_fields
@@ -50,18 +51,22 @@ class CoreObserver:
             newest = max(newest, entry.updated_at)
         return ChangePage(changes, newest.isoformat())
 
-    async def reread(
-        self,
-        hints: Sequence[Hint],
-        *,
-        now: dt.datetime,  # noqa: ARG002 - every entry carries its updated_at
-    ) -> list[Change]:
+    async def reread(self, hints: Sequence[Hint], *, now: dt.datetime) -> list[Change]:
+        """Each entry as Core has it; one Core no longer shows (deleted) is reported deleted
+        with what the hint knew of it."""
         changes: list[Change] = []
         for hint in hints:
             try:
                 changes.append(entry_change(await self._client.time_entry(hint.external_id)))
             except NotFoundError:
-                continue  # Core keeps deleted entries (deleted_at): gone means never there
+                gone = TimeEntryFields(
+                    user=UserRef(external_id=hint.user_id),
+                    task_external_id=hint.task_id,
+                    date=hint.date,
+                    duration_seconds=0,
+                    billable=False,
+                )
+                changes.append(Change(hint.external_id, gone, now, deleted=True))
         return changes
 
 

@@ -498,6 +498,23 @@ def test_refresh_with_credentials_in_the_body_and_in_basic_auth(
     assert (disagreeing.status_code, disagreeing.json()) == (401, {"error": "invalid_client"})
 
 
+def test_revoking_the_refresh_token_disconnects(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(TokenApi, "revoke_token_url", f"{world.base}/connect/revocation")
+    before = world.bearer()
+    with world.http() as http:
+        assert http.get("/connections", headers=before).status_code == 200
+    world.client.revoke_oauth2_token()
+    exchange = world.exchanges("/connect/revocation")[-1]
+    assert exchange.status == 200
+    assert f"client_id={CLIENT_ID}".encode() in exchange.body
+    assert world.state.connections == {}
+    with world.http() as http:
+        gone = http.get("/connections", headers=before)
+    assert gone.status_code == 401
+
+
 def test_xeros_documented_error_bodies(make_world: Callable[..., World]) -> None:
     world = make_world(rate_limit=RateLimit(3, 2.0))
     with world.http() as http:

@@ -59,17 +59,23 @@ async def authorize(
     return RedirectResponse(f"{redirect_uri}{separator}{query}", status_code=302)
 
 
+async def _form(request: Request) -> dict[str, str] | None:
+    try:
+        text = (await request.body()).decode()
+    except UnicodeDecodeError:
+        return None
+    return {k: v[0] for k, v in parse_qs(text).items()}
+
+
 @identity.post("/connect/token")
 async def token(
     sandbox: Sandbox, request: Request, authorization: Annotated[str | None, Header()] = None
 ) -> JSONResponse:
     """Exchange a code or a refresh token (form body; the client's id and secret as Basic auth
     or in the body)."""
-    try:
-        text = (await request.body()).decode()
-    except UnicodeDecodeError:
+    form = await _form(request)
+    if form is None:
         return _oauth_refusal("invalid_request")
-    form = {k: v[0] for k, v in parse_qs(text).items()}
     app = _client_credentials(sandbox, authorization, form)
     if app is None:
         return _oauth_refusal("invalid_client", 401)
@@ -81,6 +87,22 @@ async def token(
     else:
         return _oauth_refusal("unsupported_grant_type")
     return JSONResponse(answer) if answer is not None else _oauth_refusal("invalid_grant")
+
+
+@identity.post("/connect/revocation", response_model=None)
+async def revoke(
+    sandbox: Sandbox, request: Request, authorization: Annotated[str | None, Header()] = None
+) -> Response:
+    """Revoke a refresh token (``token``): it, the access tokens of its authorisation and the
+    connections that authorisation made are gone (Xero: revoking disconnects the app)."""
+    form = await _form(request)
+    if form is None:
+        return _oauth_refusal("invalid_request")
+    app = _client_credentials(sandbox, authorization, form)
+    if app is None:
+        return _oauth_refusal("invalid_client", 401)
+    sandbox.revoke(app, form.get("token", ""))
+    return Response(status_code=200)
 
 
 @identity.get("/connections")

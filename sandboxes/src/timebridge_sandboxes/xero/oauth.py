@@ -72,6 +72,23 @@ class Tokens:
             return None
         return refresh.answer
 
+    def revoke(self, app: App, given: str) -> None:
+        """Forget the refresh token and what its authorisation granted; an unknown token is
+        not an error (RFC 7009)."""
+        refresh = self.state.refresh_tokens.get(given)
+        if refresh is None or refresh.client_id != app.client_id:
+            return
+        event = refresh.auth_event_id
+        for name, known in list(self.state.refresh_tokens.items()):
+            if known.auth_event_id == event:
+                del self.state.refresh_tokens[name]
+        for name, access in list(self.state.access_tokens.items()):
+            if access.auth_event_id == event:
+                del self.state.access_tokens[name]
+        for key, connection in list(self.state.connections.items()):
+            if connection.auth_event_id == event and connection.client_id == app.client_id:
+                del self.state.connections[key]
+
     def bearer(self, authorization: str | None) -> _Access:
         scheme, _, token = (authorization or "").partition(" ")
         access = self.state.access_tokens.get(token) if scheme.lower() == "bearer" else None

@@ -422,6 +422,7 @@ async def test_bad_bytes_and_bad_urls_are_refused_in_everhours_error_shape(world
     key = {"X-Api-Key": ADMIN_KEY, "content-type": "application/json"}
     cases = [
         ("POST", f"/tasks/{world.task}/time", b"\xff\xfe"),
+        ("POST", f"/tasks/{world.task}/time", b"\xff"),
         (
             "POST",
             f"/tasks/{world.task}/time",

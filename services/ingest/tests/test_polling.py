@@ -25,3 +25,10 @@ def test_each_frequency_polls_at_its_interval(frequency: str, interval: dt.timed
 
 def test_realtime_is_polled_hourly_as_a_safety_net_for_lost_webhooks() -> None:
     assert dt.timedelta(hours=1) == SAFETY_NET
+
+
+def test_realtime_without_webhooks_polls_as_often_as_polling_goes() -> None:
+    realtime = IntegrationSettings.model_validate({"frequency": "realtime"})
+    daily = IntegrationSettings.model_validate({"frequency": "daily"})
+    assert poll_interval(realtime, webhooks=False) == dt.timedelta(minutes=5)
+    assert poll_interval(daily, webhooks=False) == dt.timedelta(days=1)

@@ -24,7 +24,15 @@ ErrorKind = Literal["authentication", "refused", "unavailable"]
 must reconnect); ``refused``: another 4xx; ``unavailable``: 5xx, 429, network or Kafka (retried)."""
 
 
-def poll_interval(settings: IntegrationSettings) -> dt.timedelta:
+REALTIME_BY_POLLING = INTERVALS["every_5_minutes"]
+"""Real time with a provider that sends no webhooks (Harvest): as often as polling goes."""
+
+
+def poll_interval(settings: IntegrationSettings, *, webhooks: bool = True) -> dt.timedelta:
+    """How often to poll; a real-time integration without webhooks polls at the shortest
+    interval, one with webhooks only as a safety net."""
+    if settings.frequency == "realtime" and not webhooks:
+        return REALTIME_BY_POLLING
     return INTERVALS.get(settings.frequency, SAFETY_NET)
 
 

@@ -239,7 +239,10 @@ class Connections:
         if state is not None and state.hook_id == integration.hook_id:
             return None
         if state is None:
-            renewed = await self._register_hook(integration)
+            try:
+                renewed = await self._register_hook(integration)
+            except RejectedError as exc:  # the poll goes on; the next one tries again
+                return f"the webhook is gone at the provider and was not registered again: {exc}"
             note = "the webhook was gone at the provider: registered again"
         else:
             renewed = replace(integration, hook_id=state.hook_id)

@@ -23,6 +23,7 @@ from timebridge_common.outbound.http import AuthenticationError, ProviderError
 from timebridge_ingest.domain.connections import Integration, listens_to_tracker
 from timebridge_ingest.domain.observations import to_event
 from timebridge_ingest.domain.polling import SAFETY_NET, ErrorKind, poll_interval
+from timebridge_ingest.handlers.hooks import hint_webhooks
 from timebridge_ingest.handlers.observing import NotObservableError
 from timebridge_ingest.handlers.ports import ConnectionsStore, Observers, PollingStore
 from timebridge_ingest.handlers.webhooks import publish_or_unavailable
@@ -94,11 +95,14 @@ class Poller:
             integration = await tx.integration(connection_id)
             if integration is not None:
                 await self.poll_tracker(integration, now)
-                return poll_interval(integration.settings)
+                return poll_interval(
+                    integration.settings, webhooks=hint_webhooks(integration.provider) is not None
+                )
             workspace_id = connection_id.removeprefix("core_")
             integrations = await tx.integrations(workspace_id)
         await self.poll_home(workspace_id, now)
         live = [i for i in integrations if i.status == "connected"]
+        # The home system sends webhooks: its polls are the safety net of each frequency.
         return min((poll_interval(i.settings) for i in live), default=SAFETY_NET)
 
     async def poll_home(self, workspace_id: str, now: dt.datetime) -> int:

@@ -413,3 +413,20 @@ async def test_bad_bytes_in_bodies_and_queries_are_refused_with_4xx(api: Api) ->
     assert api.state.entries == {}
     api.checker.take("request ")  # these requests break the spec on purpose
     spec_clean(api)
+
+
+async def test_lists_page_by_cursor_links_and_the_client_follows_them(api: Api) -> None:
+    api.state.page_cap = 1
+    for n in range(3):
+        api.state.add_user(f"U{n}", "Test", f"u{n}@example.com", token=f"u{n}")
+    first = (await api.http.get("/users", headers=HEADERS)).json()
+    following = httpx.URL(first["links"]["next"])
+    assert "cursor" in following.params
+    assert "page" not in following.params
+    assert following.params["ref"] == "next"
+    emails = [u.email async for u in api.client().users()]
+    assert len(emails) == 5  # Ann, Max and three more, one a page
+    assert len(set(emails)) == 5
+    bad = await api.http.get("/users", headers=HEADERS, params={"cursor": "not-a-cursor"})
+    assert bad.status_code == 422
+    spec_clean(api)

@@ -1,5 +1,7 @@
 """What every route of the Harvest sandbox shares: errors, authentication, paging, parsing."""
 
+import base64
+import binascii
 import datetime as dt
 import json
 import math
@@ -121,14 +123,27 @@ def written(moment: dt.time) -> str:
 
 
 def paginate(
-    request: Request, key: str, items: list[dict[str, Any]], page: int, per_page: int
+    request: Request,
+    key: str,
+    items: list[dict[str, Any]],
+    page: int,
+    per_page: int,
+    *,
+    cursors: bool = False,
 ) -> dict[str, Any]:
+    """One page of ``items`` with Harvest's paging fields. ``cursors``: the links carry an opaque
+    ``cursor`` (as Harvest's users, projects, tasks and task assignments now do) instead of
+    ``page``; a client that follows ``links.next`` needs neither."""
     cap = harvest_state(request).page_cap
     per_page = min(per_page, cap) if cap else per_page
     total_pages = max(1, math.ceil(len(items) / per_page))
 
-    def link(number: int) -> str:
-        return str(request.url.include_query_params(page=number, per_page=per_page))
+    def link(number: int, ref: str) -> str:
+        if not cursors:
+            return str(request.url.include_query_params(page=number, per_page=per_page))
+        url = request.url.remove_query_params("page")
+        cursor = base64.urlsafe_b64encode(json.dumps({"page": number}).encode()).decode()
+        return str(url.include_query_params(cursor=cursor, per_page=per_page, ref=ref))
 
     return {
         key: items[(page - 1) * per_page : page * per_page],
@@ -139,12 +154,25 @@ def paginate(
         "previous_page": page - 1 if page > 1 else None,
         "page": page,
         "links": {
-            "first": link(1),
-            "next": link(page + 1) if page < total_pages else None,
-            "previous": link(page - 1) if page > 1 else None,
-            "last": link(total_pages),
+            "first": link(1, "first"),
+            "next": link(page + 1, "next") if page < total_pages else None,
+            "previous": link(page - 1, "previous") if page > 1 else None,
+            "last": link(total_pages, "last"),
         },
     }
+
+
+def cursor_page(cursor: str | None, page: int) -> int:
+    """The page a ``cursor`` this sandbox handed out points at (else ``page``)."""
+    if cursor is None:
+        return page
+    try:
+        number = json.loads(base64.urlsafe_b64decode(cursor.encode()))["page"]
+    except (ValueError, KeyError, TypeError, binascii.Error):
+        raise ApiError(422, "cursor is not a cursor this API handed out") from None
+    if not isinstance(number, int) or number < 1:
+        raise ApiError(422, "cursor is not a cursor this API handed out")
+    return number
 
 
 def _has_nul(node: Any) -> bool:
@@ -226,6 +254,9 @@ class ListQuery:
     updated_since: str | None = None
     page: Page = 1
     per_page: PerPage = None
+    cursor: str | None = None
+    ref: str | None = None
+    """Which link a cursor came from (Harvest adds it; it changes nothing)."""
 
     def answer(
         self,
@@ -237,7 +268,8 @@ class ListQuery:
         """The page of ``items`` (those matching ``is_active`` and ``updated_since``)."""
         found = [i for i in items if self.is_active in (None, getattr(i, "is_active", True))]
         rendered = [render(i) for i in updated_filter(found, self.updated_since)]
-        return paginate(request, key, rendered, self.page, self.per_page or 2000)
+        page = cursor_page(self.cursor, self.page)
+        return paginate(request, key, rendered, page, self.per_page or 2000, cursors=True)
 
 
 Listing = Annotated[ListQuery, Depends()]

@@ -27,7 +27,7 @@ from timebridge_common.errors import TransientError
 from timebridge_common.events import Envelope, InvoiceExported, InvoiceExportRequested
 from timebridge_common.outbound.http import DEFAULT_RETRY, AuthenticationError
 from timebridge_common.outbound.oauth import Tokens
-from timebridge_common.refusals import ConflictError
+from timebridge_common.refusals import ConflictError, NotFoundError
 from timebridge_common.testing import sample_time_entry_logged
 from timebridge_invoice_export.adapters.memory import MemoryStore
 from timebridge_invoice_export.adapters.memory_verifications import MemoryVerifications
@@ -266,3 +266,12 @@ async def test_a_verification_posted_while_registering_is_held_then_confirmed_on
     assert await verifications.posted(connection, awaiting, "v-1") == "already verified"
     with pytest.raises(ConflictError, match="no verification of fakebooks callback"):
         await verifications.posted(connection, "cb-nobody-asked-for", "v-2")
+
+
+async def test_a_tool_that_is_not_installed_is_not_found(rig: Rig) -> None:
+    """Any name reaches the routes (no list of tools in the API): unknown ones are a 404."""
+    with pytest.raises(NotFoundError, match="no accounting tool 'nope'"):
+        await rig.connections.authorize(WS, "nope", "u_admin")
+    authorization = await rig.connections.authorize(WS, TOOL, "u_admin")
+    assert authorization.redirect_uri == f"http://tb.test/v1/oauth/{TOOL}/callback"
+    assert f"state={authorization.state}" in authorization.authorize_url

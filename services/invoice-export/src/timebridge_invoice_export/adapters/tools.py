@@ -36,6 +36,7 @@ from timebridge_providers.kit.session import Access, Session
 
 from timebridge_common.outbound.http import DEFAULT_RETRY, Budgets, RetryPolicy
 from timebridge_invoice_export.config import AccountingApp, Settings
+from timebridge_invoice_export.domain.accounting import title
 from timebridge_invoice_export.handlers.ports import Clock, ToolConnection
 
 HttpFactory = Callable[[str], httpx.AsyncClient]
@@ -96,17 +97,14 @@ class ProductionTools:
         """The accounting tools this service can connect (installed, with an app entry)."""
         return accounting_names() & self._apps.keys()
 
-    def title(self, provider: str) -> str:
-        return registry().get(provider).profile.title if provider in registry() else provider
-
     def oauth(self, provider: str, redirect_uri: str) -> Consent:
         app = self._app(provider)
         if not app.configured:
             prefix = f"TB_{provider.upper()}"
-            title = self.title(provider)
+            name = title(provider)
             raise NotConfiguredError(
-                f"{title} is not configured: set {prefix}__CLIENT_ID and"
-                f" {prefix}__CLIENT_SECRET to the app registered at {title}"
+                f"{name} is not configured: set {prefix}__CLIENT_ID and"
+                f" {prefix}__CLIENT_SECRET to the app registered at {name}"
             )
         context = ConsentContext(
             app=AppRegistration(
@@ -125,7 +123,7 @@ class ProductionTools:
         try:
             return accounting(provider).consent(context)
         except NotConfiguredError as exc:
-            raise NotConfiguredError(f"{self.title(provider)}: {exc}") from exc
+            raise NotConfiguredError(f"{title(provider)}: {exc}") from exc
 
     def webhooks(self, provider: str) -> WebhookSpec | None:
         """How the tool delivers webhooks; None if it sends none (or is not installed)."""

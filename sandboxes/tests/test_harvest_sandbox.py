@@ -430,3 +430,24 @@ async def test_lists_page_by_cursor_links_and_the_client_follows_them(api: Api) 
     bad = await api.http.get("/users", headers=HEADERS, params={"cursor": "not-a-cursor"})
     assert bad.status_code == 422
     spec_clean(api)
+
+
+async def test_a_poll_reports_an_entry_once_per_change_despite_the_overlap(api: Api) -> None:
+    client = api.client()
+    observer = HarvestObserver(client)
+    body = {
+        "project_id": api.project,
+        "task_id": api.task("Meetings"),
+        "spent_date": dt.datetime.now(dt.UTC).date().isoformat(),
+        "hours": 1,
+    }
+    made = await client.create_time_entry(body)
+    now, lookback = dt.datetime.now(dt.UTC), dt.timedelta(days=3)
+    first = await observer.changes(None, now=now, lookback=lookback)
+    assert [c.external_id for c in first.changes] == [str(made.id)]
+    again = await observer.changes(first.cursor, now=now, lookback=lookback)
+    assert again.changes == []  # the overlap lists it again; it did not change
+    await client.update_time_entry(made.id, {"notes": "changed"})  # likely the same second
+    edited = await observer.changes(again.cursor, now=now, lookback=lookback)
+    assert [(c.external_id, c.fields.notes) for c in edited.changes] == [(str(made.id), "changed")]
+    spec_clean(api)

@@ -7,11 +7,13 @@ entry committed late; a change seen twice carries the same ``updated_at`` and is
 downstream), and (2) re-lists the ids of every entry whose spent date lies in the
 deletion window (``lookback`` before now, up to tomorrow). An id the previous poll listed in
 that window and this one does not is reported deleted. A deletion of an entry older than the
-window is not seen. The cursor is JSON: the next ``updated_since`` and the window's ids, each
-with the user, project, task and date a deletion is reported with.
+window is not seen. The cursor is JSON: the next ``updated_since``, the window's ids (each with
+the user, project, task and date a deletion is reported with), and the versions of the entries
+the overlap will list again, so an unchanged entry is not reported twice.
 """
 
 import datetime as dt
+import hashlib
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -27,14 +29,31 @@ from timebridge_providers.kit.ports.observe import Change, ChangePage, Hint, Hoo
 OVERLAP = dt.timedelta(minutes=1)
 
 
-def _parse_cursor(cursor: str | None) -> tuple[dt.datetime | None, dict[str, list[Any]]]:
+Cursor = tuple[dt.datetime | None, dict[str, list[Any]], dict[str, str]]
+
+
+def _parse_cursor(cursor: str | None) -> Cursor:
+    """``since``, the window's ids with their briefs, and the versions already reported of the
+    entries the overlap lists again."""
     if not cursor:
-        return None, {}
+        return None, {}, {}
     try:
         data = json.loads(cursor)
-        return dt.datetime.fromisoformat(data["since"]), dict(data["ids"])
+        since = dt.datetime.fromisoformat(data["since"])
+        return since, dict(data["ids"]), dict(data.get("reported", {}))
     except (ValueError, KeyError, TypeError) as exc:
         raise InvalidMessageError(f"not a Harvest poll cursor: {exc}") from exc
+
+
+def _version(entry: TimeEntry) -> str:
+    """``updated_at`` (whole seconds at Harvest) and a digest of the synced content, so an edit
+    within the same second as the version reported is still a new version."""
+    content = entry.model_dump_json(
+        include={"spent_date", "user", "project", "task", "hours", "notes", "billable"}
+        | {"started_time", "ended_time", "is_running"}
+    )
+    digest = hashlib.sha256(content.encode()).hexdigest()[:16]
+    return f"{entry.updated_at.isoformat() if entry.updated_at else ''}#{digest}"
 
 
 class HarvestObserver:
@@ -51,14 +70,18 @@ class HarvestObserver:
     async def changes(
         self, cursor: str | None, *, now: dt.datetime, lookback: dt.timedelta
     ) -> ChangePage:
-        since, known = _parse_cursor(cursor)
+        since, known, reported = _parse_cursor(cursor)
         users = await self._users()
         start, end = (now - lookback).date(), (now + dt.timedelta(days=1)).date()
         updated = self._client.time_entries(updated_since=since or now - lookback)
         changed = [entry async for entry in updated]
         window = self._client.time_entries(start=start, end=end)
         listed = {str(e.id): _brief(e) async for e in window}
-        changes = [_change(entry, users.get(entry.user.id)) for entry in changed]
+        changes = [
+            _change(entry, users.get(entry.user.id))
+            for entry in changed
+            if reported.get(str(entry.id)) != _version(entry)  # listed again by the overlap
+        ]
         seen = {str(entry.id) for entry in changed}
         for entry_id, brief in known.items():
             if entry_id in listed or entry_id in seen:
@@ -68,9 +91,11 @@ class HarvestObserver:
             changes.append(_deletion(entry_id, brief, now))
         newest = max((e.updated_at for e in changed if e.updated_at), default=None)
         following = newest - OVERLAP if newest else since or now - lookback
-        cursor_out = json.dumps(
-            {"since": following.isoformat(), "ids": listed}, separators=(",", ":")
-        )
+        again = {
+            str(e.id): _version(e) for e in changed if e.updated_at and e.updated_at >= following
+        }
+        state = {"since": following.isoformat(), "ids": listed, "reported": again}
+        cursor_out = json.dumps(state, separators=(",", ":"))
         return ChangePage(changes=changes, cursor=cursor_out)
 
     async def _users(self) -> dict[int, User]:

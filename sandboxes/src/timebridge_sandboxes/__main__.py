@@ -13,6 +13,9 @@ and a supplier; ``PUT /_sandbox/webhook`` subscribes a receiver (after intent-to
 Harvest: account ``--account-id`` with Ann (administrator, token ``--token``, time zone Berlin)
 and Max (member, ``--member-token``), a client with the project "Website" offering the tasks "Fix
 the login page" (billable) and "Meetings"; API under ``/v2``; polled (Harvest has no webhooks).
+Toggl: workspace 7000001 with Ann (admin, ``--token``, Berlin) and Max (member, ``--member-token``),
+the project "Website" with the task "Fix the login page"; API v9 under ``/api/v9``, Reports API v3
+under ``/reports/api/v3``, webhook subscriptions under ``/webhooks/api/v1`` (delivered over HTTP).
 """
 
 import argparse
@@ -30,6 +33,7 @@ from timebridge_sandboxes.quickbooks import (
     WebhookTarget,
     create_quickbooks_sandbox,
 )
+from timebridge_sandboxes.toggl import create_toggl_sandbox, demo_toggl
 from timebridge_sandboxes.xero import XeroState, create_xero_sandbox
 
 
@@ -130,7 +134,22 @@ def add_harvest_command(commands: "argparse._SubParsersAction[argparse.ArgumentP
     harvest.add_argument("--account-id", default="1000001")
 
 
-def main(argv: list[str] | None = None) -> None:
+def add_toggl_command(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    toggl = commands.add_parser("toggl", help="the Toggl Track API v9 look-alike, signed webhooks")
+    toggl.add_argument("--port", type=int, default=9107)
+    toggl.add_argument("--host", default="127.0.0.1")
+    toggl.add_argument("--token", default="sandbox-toggl-token")
+    toggl.add_argument("--member-token", default="sandbox-toggl-member-token")
+
+
+def toggl_app(args: argparse.Namespace) -> FastAPI:
+    """The demo workspace (its id printed); webhook subscriptions are delivered over HTTP."""
+    state = demo_toggl(args.token, args.member_token)
+    print(f"workspace id: {state.workspace_id}", flush=True)
+    return create_toggl_sandbox(state, deliver_over_network=True)
+
+
+def main(argv: list[str] | None = None) -> None:  # noqa: PLR0915 - one branch per sandbox
     parser = argparse.ArgumentParser(prog="timebridge-sandbox", description=__doc__)
     commands = parser.add_subparsers(dest="provider", required=True)
     everhour = commands.add_parser("everhour", help="the Everhour API look-alike")
@@ -166,6 +185,7 @@ def main(argv: list[str] | None = None) -> None:
     quickbooks.add_argument("--verifier-token", default="sandbox-quickbooks-verifier")
     add_xero_command(commands)
     add_harvest_command(commands)
+    add_toggl_command(commands)
     args = parser.parse_args(argv)
     app: FastAPI
     if args.provider == "freshbooks":
@@ -176,6 +196,8 @@ def main(argv: list[str] | None = None) -> None:
         app = create_xero_sandbox(demo_xero(args.client_id, args.client_secret, args.redirect_uri))
     elif args.provider == "harvest":
         app = create_harvest_sandbox(demo_harvest(args.token, args.member_token, args.account_id))
+    elif args.provider == "toggl":
+        app = toggl_app(args)
     elif args.provider == "everhour":
         app = create_everhour_sandbox(demo_everhour(args.api_key, args.member_api_key))
     else:

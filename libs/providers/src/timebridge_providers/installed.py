@@ -14,6 +14,7 @@ MODULES: tuple[str, ...] = (
     "timebridge_providers.core",
     "timebridge_providers.everhour",
     "timebridge_providers.harvest",
+    "timebridge_providers.toggl",
     "timebridge_providers.quickbooks",
     "timebridge_providers.xero",
     "timebridge_providers.freshbooks",

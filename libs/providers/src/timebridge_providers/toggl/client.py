@@ -1,0 +1,253 @@
+"""Toggl Track client (API v9 and Reports API v3): the calls Timebridge makes.
+
+What each fact rests on (V = Toggl's documentation, engineering.toggl.com/docs; A = assumed where
+it is silent):
+
+- V API v8 was switched off in 2023: today's API is ``https://api.track.toggl.com/api/v9``;
+  reports are Reports API v3 under ``https://api.track.toggl.com/reports/api/v3``.
+- V Basic authentication with the API token as user name and the word ``api_token`` as password.
+- V Limits: a leaky bucket (``429``; a safe pace is one request per second) and, since September
+  2025, an hourly quota per user and organisation (Free 30, Starter 240, Premium 600 requests;
+  ``/me`` calls 30 per hour) answered with ``402`` when used up. A A ``402`` quota answer is
+  transient (the window slides), so it is retried later, not dead-lettered; a ``402`` naming a
+  plan feature (billable on a free workspace) is a refusal.
+- V ``GET /me/time_entries?since=<unix>`` lists the token user's entries changed since then,
+  deleted ones included (``server_deleted_at``); ``start_date``/``end_date`` filter by start.
+  ``GET /me/time_entries/{id}`` reads one. Writes: ``POST /workspaces/{wid}/time_entries``
+  (``created_with`` required; ``user_id`` lets an admin log for a member), ``PUT`` and ``DELETE
+  /workspaces/{wid}/time_entries/{id}``. Errors are a JSON string or plain text with ``400``,
+  ``403``, ``404``.
+- A A write to an entry in a locked period (Toggl's "lock time entries", a paid feature) is
+  refused with ``400``/``403`` whose text says "locked": raised as :class:`EntryLockedError`.
+"""
+
+import base64
+import datetime as dt
+import re
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import TypeAdapter
+
+from timebridge_common.errors import TransientError
+from timebridge_common.outbound.http import (
+    DEFAULT_RETRY,
+    NotFoundError,
+    ProviderClient,
+    ProviderError,
+    ProviderHttp,
+    RequestBudget,
+    RetryPolicy,
+)
+from timebridge_providers.kit.ports.entries import EntryLockedError
+from timebridge_providers.toggl.wire import (
+    Me,
+    Project,
+    Summary,
+    Task,
+    TaskPage,
+    TimeEntry,
+    WorkspaceUser,
+)
+
+TOGGL_API_URL = "https://api.track.toggl.com/api/v9"
+REPORTS_PATH = "/reports/api/v3"
+RATE_LIMIT = (240, 3600.0)
+"""The Starter plan's hourly quota per user and organisation (billable entries need a paid
+plan; a Free workspace allows 30, Premium 600)."""
+QUOTA_WAIT_S = 300.0
+"""How long to wait after a ``402`` quota answer before trying again."""
+CREATED_WITH = "Timebridge"
+PAGE_SIZE = 200
+
+_LOCK_WORDS = re.compile(r"lock", re.IGNORECASE)
+_QUOTA_WORDS = re.compile(r"quota|limit", re.IGNORECASE)
+
+T = TypeVar("T")
+_ME = TypeAdapter(Me)
+_ENTRY = TypeAdapter(TimeEntry)
+_ENTRIES = TypeAdapter(list[TimeEntry])
+_USERS = TypeAdapter(list[WorkspaceUser])
+_PROJECT = TypeAdapter(Project)
+_PROJECTS = TypeAdapter(list[Project])
+_TASK = TypeAdapter(Task)
+_TASKS = TypeAdapter(list[Task])
+_TASK_PAGE = TypeAdapter(TaskPage)
+_SUMMARY = TypeAdapter(Summary)
+
+
+def reports_url(api_url: str) -> str:
+    """Reports API v3's base beside API v9's (``.../api/v9`` -> ``.../reports/api/v3``)."""
+    base = api_url.rstrip("/")
+    if base.endswith("/api/v9"):
+        base = base[: -len("/api/v9")]
+    return base + REPORTS_PATH
+
+
+class TogglClient(ProviderClient):
+    """One Toggl connection: an API token and a workspace id.
+
+    Errors: ``AuthenticationError``, ``NotFoundError``, :class:`EntryLockedError`, other
+    ``ProviderError`` refusals, ``OutcomeUnknownError`` when a POST may have been applied,
+    ``TransientError`` otherwise (a ``402`` quota answer included).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        workspace_id: int,
+        *,
+        http: httpx.AsyncClient | None = None,
+        budget: RequestBudget | None = None,
+        retry: RetryPolicy = DEFAULT_RETRY,
+        timeout_s: float = 30.0,
+    ) -> None:
+        self.workspace_id = workspace_id
+        header = "Basic " + base64.b64encode(f"{token}:api_token".encode()).decode()
+        budget = budget or RequestBudget(*RATE_LIMIT)
+        common = {"Authorization": header, "Content-Type": "application/json"}
+        self._http = ProviderHttp(
+            "toggl", base_url, headers=common, client=http, budget=budget, retry=retry,
+            timeout_s=timeout_s,
+        )  # fmt: skip
+        self._reports = ProviderHttp(
+            "toggl", reports_url(base_url), headers=common, client=http, budget=budget,
+            retry=retry, timeout_s=timeout_s,
+        )  # fmt: skip
+
+    @property
+    def _ws(self) -> str:
+        return f"/workspaces/{self.workspace_id}"
+
+    async def me(self) -> Me:
+        """The token's user: the "test connection" call."""
+        return await self._get("/me", _ME)
+
+    async def users(self) -> list[WorkspaceUser]:
+        return await self._get(f"{self._ws}/users", _USERS)
+
+    async def projects(self) -> AsyncIterator[Project]:
+        page = 1
+        while True:
+            params = {"page": page, "per_page": PAGE_SIZE}
+            found = await self._get(f"{self._ws}/projects", _PROJECTS, params)
+            for project in found:
+                yield project
+            if len(found) < PAGE_SIZE:
+                return
+            page += 1
+
+    async def project(self, project_id: int) -> Project:
+        return await self._get(f"{self._ws}/projects/{project_id}", _PROJECT)
+
+    async def project_tasks(self, project_id: int) -> list[Task]:
+        return await self._get(f"{self._ws}/projects/{project_id}/tasks", _TASKS)
+
+    async def tasks(self) -> AsyncIterator[Task]:
+        """Every task of the workspace (``GET /workspaces/{wid}/tasks``, paged)."""
+        page = 1
+        while True:
+            params: dict[str, str | int] = {"page": page, "per_page": PAGE_SIZE, "active": "both"}
+            found = await self._get(f"{self._ws}/tasks", _TASK_PAGE, params)
+            for task in found.data:
+                yield task
+            if not found.data or page * PAGE_SIZE >= found.total_count:
+                return
+            page += 1
+
+    async def create_task(self, project_id: int, name: str) -> Task:
+        body = {"name": name, "active": True}
+        response = await self._send("POST", f"{self._ws}/projects/{project_id}/tasks", body)
+        return self._http.parse(response, _TASK)
+
+    async def changed_since(self, since: dt.datetime) -> list[TimeEntry]:
+        """The token user's entries changed since ``since``, deleted ones included."""
+        params = {"since": int(since.timestamp())}
+        return await self._get("/me/time_entries", _ENTRIES, params)
+
+    async def started_between(self, start: dt.datetime, end: dt.datetime) -> list[TimeEntry]:
+        """The token user's entries starting from ``start`` to ``end``."""
+        params = {"start_date": _rfc3339(start), "end_date": _rfc3339(end)}
+        return await self._get("/me/time_entries", _ENTRIES, params)
+
+    async def time_entry(self, entry_id: int) -> TimeEntry | None:
+        try:
+            entry = await self._get(f"/me/time_entries/{entry_id}", _ENTRY)
+        except NotFoundError:
+            return None
+        return None if entry.server_deleted_at is not None else entry
+
+    async def create_time_entry(self, body: Mapping[str, Any]) -> TimeEntry:
+        """Create an entry (POST: after OutcomeUnknownError, look it up before sending again)."""
+        payload = {**body, "workspace_id": self.workspace_id, "created_with": CREATED_WITH}
+        response = await self._send("POST", f"{self._ws}/time_entries", payload)
+        return self._http.parse(response, _ENTRY)
+
+    async def update_time_entry(self, entry_id: int, body: Mapping[str, Any]) -> TimeEntry:
+        response = await self._send("PUT", f"{self._ws}/time_entries/{entry_id}", body)
+        return self._http.parse(response, _ENTRY)
+
+    async def delete_time_entry(self, entry_id: int) -> bool:
+        """Delete an entry; ``False`` when it was already gone."""
+        try:
+            await self._send("DELETE", f"{self._ws}/time_entries/{entry_id}", None)
+        except NotFoundError:
+            return False
+        return True
+
+    async def summary(self, start: dt.date, end: dt.date) -> Summary:
+        """Reports API v3 summary, by user and project, ``start`` to ``end`` inclusive."""
+        body = {
+            "start_date": start.isoformat(),
+            "end_date": end.isoformat(),
+            "grouping": "users",
+            "sub_grouping": "projects",
+        }
+        path = f"/workspace/{self.workspace_id}/summary/time_entries"
+        response = await self._call(self._reports, "POST", path, json=body, idempotent=True)
+        return self._reports.parse(response, _SUMMARY)
+
+    async def _get(
+        self, path: str, adapter: TypeAdapter[T], params: Mapping[str, str | int] | None = None
+    ) -> T:
+        response = await self._call(self._http, "GET", path, params=params)
+        return self._http.parse(response, adapter)
+
+    async def _send(self, method: str, path: str, body: Mapping[str, Any] | None) -> httpx.Response:
+        try:
+            return await self._call(self._http, method, path, json=body)
+        except ProviderError as exc:
+            if exc.status in {400, 403, 409, 423} and _LOCK_WORDS.search(exc.body):
+                raise EntryLockedError(
+                    exc.provider, exc.method, exc.path, exc.status, exc.body
+                ) from exc
+            raise
+
+    @staticmethod
+    async def _call(
+        http: ProviderHttp,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str | int] | None = None,
+        json: Any = None,
+        idempotent: bool | None = None,
+    ) -> httpx.Response:
+        try:
+            return await http.request(method, path, params=params, json=json, idempotent=idempotent)
+        except ProviderError as exc:
+            if exc.status == 402 and _QUOTA_WORDS.search(exc.body):
+                raise TransientError(
+                    f"toggl's hourly API quota is used up ({exc.body})", retry_after=QUOTA_WAIT_S
+                ) from exc
+            raise
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+        await self._reports.aclose()
+
+
+def _rfc3339(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,66 @@
+"""Toggl entries written by slot: one Toggl entry per source entry (``entry`` granularity).
+
+Toggl keeps no external reference, so a create first looks for the entry it would make (same
+user, start, duration and description, :func:`~.translate.same_entry`) among the token user's
+entries starting at that second: a create whose answer was lost is found there, never sent twice.
+A slot without a known id is found the same way. An update cannot move an entry to another user.
+"""
+
+import datetime as dt
+
+from timebridge_common.errors import InvalidMessageError
+from timebridge_providers.kit.ports.entries import Observed, Slot, Write
+from timebridge_providers.toggl.client import TogglClient
+from timebridge_providers.toggl.people import People
+from timebridge_providers.toggl.translate import entry_body, entry_fields, same_entry, start_of
+from timebridge_providers.toggl.wire import TimeEntry
+
+
+class TogglEntries:
+    """The :class:`~timebridge_providers.kit.ports.entries.EntryStore` of one Toggl workspace."""
+
+    def __init__(self, client: TogglClient, people: People) -> None:
+        self._client = client
+        self._people = people
+
+    async def read(self, slot: Slot) -> Observed | None:
+        if slot.target_id is None:
+            return None  # nothing but the id names a Toggl entry
+        entry = await self._client.time_entry(int(slot.target_id))
+        return None if entry is None or entry.running else await self._observed(entry)
+
+    async def write(self, slot: Slot, write: Write) -> str | None:
+        if write.operation == "none":
+            return None
+        target = slot.target_id or (write.current.target_id if write.current else None)
+        if write.operation == "delete":
+            if target is not None:
+                await self._client.delete_time_entry(int(target))
+            return None
+        assert write.desired is not None, "a create or update has desired fields"
+        desired = write.desired
+        zone = await self._zone(desired.user.external_id)
+        if write.operation == "update" and target is not None:
+            current = write.current.fields.user.external_id if write.current else None
+            if current is not None and current != desired.user.external_id:
+                raise InvalidMessageError("Toggl cannot move a time entry to another user")
+            body = entry_body(desired, zone=zone, with_user=False)
+            await self._client.update_time_entry(int(target), body)
+            return None
+        start = start_of(desired, zone)
+        around = await self._client.started_between(start, start + dt.timedelta(seconds=1))
+        for entry in around:
+            if same_entry(entry, desired, zone):
+                return str(entry.id)
+        created = await self._client.create_time_entry(entry_body(desired, zone=zone))
+        return str(created.id)
+
+    async def _observed(self, entry: TimeEntry) -> Observed:
+        person = await self._people.person(entry.user_id)
+        fields = entry_fields(entry, zone=person.zone, email=person.email, name=person.name)
+        return Observed(target_id=str(entry.id), fields=fields, changed_at=entry.at)
+
+    async def _zone(self, user_id: str) -> str:
+        if not user_id.isdigit():
+            return await self._people.default_zone()
+        return (await self._people.person(int(user_id))).zone

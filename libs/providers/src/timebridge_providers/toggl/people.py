@@ -1,0 +1,55 @@
+"""Who logged an entry and in which time zone its date is read.
+
+Toggl gives the token user's IANA zone (``GET /me``); a workspace member's zone is used where the
+members list carries one, else the connection's zone (``Access.extra["timezone"]``, set when the
+integration is connected; default: the token user's zone). Both lists are read once per capability.
+"""
+
+from dataclasses import dataclass
+
+from timebridge_common.outbound.http import AuthenticationError
+from timebridge_providers.toggl.client import TogglClient
+from timebridge_providers.toggl.translate import zone_name
+from timebridge_providers.toggl.wire import Me, WorkspaceUser
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    email: str | None
+    name: str | None
+    zone: str
+
+
+class People:
+    def __init__(self, client: TogglClient, zone: str | None = None) -> None:
+        self._client = client
+        self._zone = zone
+        self._me: Me | None = None
+        self._members: dict[int, WorkspaceUser] | None = None
+
+    async def me(self) -> Me:
+        if self._me is None:
+            self._me = await self._client.me()
+        return self._me
+
+    async def default_zone(self) -> str:
+        return zone_name(self._zone or (await self.me()).timezone)
+
+    async def person(self, user_id: int) -> Person:
+        me = await self.me()
+        if user_id == me.id:
+            return Person(me.email, me.fullname, zone_name(me.timezone))
+        member = (await self._members_by_id()).get(user_id)
+        fallback = await self.default_zone()
+        if member is None:
+            return Person(None, None, fallback)
+        zone = zone_name(member.timezone) if member.timezone else fallback
+        return Person(member.email, member.fullname or member.name, zone)
+
+    async def _members_by_id(self) -> dict[int, WorkspaceUser]:
+        if self._members is None:
+            try:
+                self._members = {u.id: u for u in await self._client.users()}
+            except AuthenticationError:  # a member's token may not list the workspace's users
+                self._members = {}
+        return self._members

@@ -1,0 +1,132 @@
+"""Toggl Webhooks API v1: signed deliveries carrying the changed entry.
+
+V (engineering.toggl.com/docs/webhooks_start): a subscription has a ``secret``; each delivery
+carries ``X-Webhook-Signature-256: sha256=<hex HMAC-SHA256 of the raw body with the secret>``. A
+new subscription is validated with a ``"payload": "ping"`` event holding ``validation_code``
+(and ``validation_code_url``): the receiver answers ``{"validation_code": <code>}`` in a 200 (or
+calls the URL). Events carry ``event_id``, ``subscription_id``, ``timestamp`` (when sent),
+``metadata`` (``action`` created/updated/deleted, ``model``, ``workspace_id``, ``time_entry_id``)
+and ``payload`` (the entry as API v9 renders it). A Toggl signs only the body, so a delivery's age
+is its signed ``timestamp`` field; Toggl keeps ``event_id`` across its retries (the replay key).
+
+Time zones: a delivery is judged before anyone knows whose connection it is, so there is no user
+zone to read its date in: the date is the start's UTC date (``timezone`` "UTC"); a poll of the
+same entry reads it in the user's zone. (The kit's ``SignedWebhooks.verify`` has no per-connection
+context; see the provider matrix.)
+"""
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+from typing import Any, Literal
+
+from pydantic import ValidationError
+
+from timebridge_providers.kit.ports.observe import Change, Delivery, RefusedError
+from timebridge_providers.toggl.translate import entry_fields
+from timebridge_providers.toggl.wire import TimeEntry
+
+SIGNATURE_HEADER = "X-Webhook-Signature-256"
+_MAX_HEADER = 512
+_MAX_BODY = 1_000_000
+
+
+def sign(secret: str, body: bytes) -> str:
+    """The ``X-Webhook-Signature-256`` value for ``body`` (what Toggl, and our sandbox, send)."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def _check_signature(secret: str, header: str | None, body: bytes) -> None:
+    if not header:
+        raise RefusedError(401, f"missing {SIGNATURE_HEADER} header")
+    if not header.isascii() or not header.isprintable() or len(header) > _MAX_HEADER:
+        raise RefusedError(401, f"malformed {SIGNATURE_HEADER} header: not printable ASCII")
+    scheme, _, value = header.strip().partition("=")
+    if scheme != "sha256" or not value:
+        raise RefusedError(401, f"{SIGNATURE_HEADER} is not sha256=<hex>")
+    if not hmac.compare_digest(sign(secret, body).partition("=")[2], value.lower()):
+        raise RefusedError(401, "signature does not match")
+
+
+def _json(body: bytes) -> dict[str, Any]:
+    if len(body) > _MAX_BODY:
+        raise RefusedError(413, "body too large")
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        raise RefusedError(400, "body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise RefusedError(422, "body is not a JSON object")
+    return data
+
+
+def _moment(value: object, what: str) -> dt.datetime:
+    if not isinstance(value, str):
+        raise RefusedError(422, f"{what} is missing")
+    try:
+        # Toggl writes nanoseconds (2022-06-25T03:58:10.207820267Z): keep microseconds.
+        head, dot, tail = value.rstrip("Z").partition(".")
+        text = head + (dot + tail[:6] if dot else "") + "+00:00"
+        moment = dt.datetime.fromisoformat(text if value.endswith("Z") else value)
+    except ValueError:
+        raise RefusedError(422, f"{what} is not a date and time") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def validation_code(body: bytes) -> str | None:
+    """The code a subscription's validation ping asks to be echoed (``{"validation_code":
+    <code>}`` in the 200 answer); ``None`` for any other delivery. Call after :meth:`verify`."""
+    data = _json(body)
+    code = data.get("validation_code")
+    return code if data.get("payload") == "ping" and isinstance(code, str) else None
+
+
+class TogglWebhooks:
+    """Toggl's signed deliveries (``X-Webhook-Signature-256``)."""
+
+    scheme: Literal["signed"] = "signed"
+    signature_header = SIGNATURE_HEADER
+
+    def verify(
+        self,
+        secret: str,
+        signature: str | None,
+        body: bytes,
+        *,
+        account: str,
+        now: dt.datetime,
+        tolerance_s: int,
+    ) -> Delivery:
+        _check_signature(secret, signature, body)
+        data = _json(body)
+        signed_at = _moment(data.get("timestamp") or data.get("created_at"), "timestamp")
+        if abs((now - signed_at).total_seconds()) > tolerance_s:
+            raise RefusedError(401, f"delivery timestamp is more than {tolerance_s}s from now")
+        delivery_id = f"{data.get('subscription_id')}:{data.get('event_id')}"
+        payload = data.get("payload")
+        if payload == "ping":
+            return Delivery(delivery_id=delivery_id, signed_at=signed_at, change=None)
+        metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+        assert isinstance(metadata, dict)
+        if metadata.get("model") != "time_entry" or not isinstance(payload, dict):
+            return Delivery(delivery_id=delivery_id, signed_at=signed_at, change=None)
+        try:
+            entry = TimeEntry.model_validate(payload)
+        except ValidationError as exc:
+            raise RefusedError(422, f"not a time entry: {exc.error_count()} problems") from None
+        if str(entry.workspace_id) != account:
+            raise RefusedError(422, f"delivery is for workspace {entry.workspace_id}")
+        deleted = metadata.get("action") == "deleted" or entry.server_deleted_at is not None
+        if entry.running and not deleted:
+            # A running timer is not synced until it stops (its "updated" delivery then).
+            return Delivery(delivery_id=delivery_id, signed_at=signed_at, change=None)
+        if entry.running:
+            entry = entry.model_copy(update={"duration": 0})
+        change = Change(
+            external_id=str(entry.id),
+            fields=entry_fields(entry, zone="UTC"),
+            updated_at=entry.at or signed_at,
+            deleted=deleted,
+        )
+        return Delivery(delivery_id=delivery_id, signed_at=signed_at, change=change)

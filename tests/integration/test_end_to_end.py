@@ -429,8 +429,12 @@ async def test_edits_on_both_sides_converge_without_an_echo_loop(
     await wait_for(lambda: synced_everhour(platform, retro), timeout_s=60)
 
     # Ann edits each copy on its own side: the Everhour copy of her Core entry, and the Core
-    # copy of her Everhour record (later than Timebridge wrote them).
+    # copy of her Everhour record (later than Timebridge wrote them). Everhour stamps changes to
+    # the second, and a record's version is its newest stamp: the edit carried back to her
+    # record must land in a later second than her own creation of it, or its sighting is the
+    # same version (the same event id) and is rightly dropped as a duplicate.
     await after_last_change(copy_in_everhour)
+    await after_last_change(platform.everhour.records[int(retro)])
     await in_everhour(
         platform, "PUT", task, time=5400, date=day.isoformat(), comment="Sprint planning"
     )

@@ -310,7 +310,7 @@ async def test_active_customers_are_read_page_by_page_then_changes_since(world: 
         (ids[2], "Acme Renamed", "ACTIVE"),
         (ids[4], "Customer 4", "ARCHIVED"),
     ]
-    assert world.sent[0].headers["If-Modified-Since"] == "2026-11-21T09:01:30"
+    assert world.sent[0].headers["If-Modified-Since"] == "2026-11-21T09:01:30Z"
     assert world.sent[0].url.params["includeArchived"] == "true"
     assert changed[0].addresses[0].city == "Wellington"
     assert changed[0].updated_date_utc == since

@@ -76,7 +76,7 @@ _INVOICES = TypeAdapter(_Invoices)
 
 
 def _since(moment: dt.datetime) -> str:
-    return _as_utc(moment).strftime("%Y-%m-%dT%H:%M:%S")
+    return _as_utc(moment).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _quoted(value: str) -> str:

@@ -55,7 +55,8 @@ sources quoting developer.xero.com; A = assumed):
   intent-to-receive sequences of 0 contradict the spec's ``minimum: 1``; the models accept both.
 - S ``GET /Contacts`` leaves archived contacts out unless ``includeArchived=true``; archiving is
   an update (webhook ``UPDATE``), so polling for changes asks for archived contacts too.
-- A ``If-Modified-Since`` is sent as UTC ``YYYY-MM-DDTHH:MM:SS`` rounded down to the second and
+- A ``If-Modified-Since`` is sent as UTC ``YYYY-MM-DDTHH:MM:SSZ`` (the spec's RFC 3339 date-time;
+  a zone-less value is not one) rounded down to the second and
   compares "modified at or after", so a change is seen at least once. Not every change moves
   ``UpdatedDateUTC`` (S: ``IsCustomer`` does not), so a full read now and then is still needed.
 - A ``GET /Invoices`` might leave ``DELETED`` invoices out by default; the client lists every

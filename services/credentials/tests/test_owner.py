@@ -220,3 +220,19 @@ async def test_a_refused_access_token_is_refreshed_on_the_next_access() -> None:
     granted = await w.owner.access(WS, "c1")
     assert w.endpoint.refreshed_with == [first.refresh_token]
     assert granted.credential != first.access_token
+
+
+async def test_a_moved_credential_is_handed_out_under_its_new_id_only() -> None:
+    w = World()
+    tokens = await w.connect_oauth("pending")
+    await w.owner.put(NewCredential(WS, "old", "keyed", Secret("stale-key")))
+    moved = await w.owner.move(WS, "pending", "old")
+    assert (moved.connection_id, moved.kind) == ("old", "oauth2")
+    granted = await w.owner.access(WS, "old")
+    assert (granted.credential, dict(granted.extra)) == (tokens.access_token, {"tenant": "t-9"})
+    with pytest.raises(NotFoundError):
+        await w.owner.access(WS, "pending")
+    again = await w.owner.move(WS, "pending", "old")  # a retried move
+    assert again.connection_id == "old"
+    with pytest.raises(NotFoundError):
+        await w.owner.move(WS, "nothing", "anywhere")

@@ -25,6 +25,7 @@ from timebridge_common.outbound.oauth import (
     BasicAuthTokenEndpoint,
     ReauthorizationNeededError,
     TokenEndpoint,
+    Tokens,
 )
 from timebridge_providers.kit.session import Access
 
@@ -105,6 +106,35 @@ class CredentialSource(Protocol):
         ...
 
 
+class CredentialKeeper(CredentialSource, Protocol):
+    """A :class:`CredentialSource` that also stores what a service obtained for a connection
+    (the tokens of an OAuth consent it ran), so that the owner keeps them from then on.
+
+    Raises :class:`~timebridge_common.errors.TransientError` when the owner is unavailable.
+    """
+
+    async def put_tokens(
+        self,
+        workspace_id: str,
+        connection_id: str,
+        provider: str,
+        tokens: Tokens,
+        *,
+        base_url: str = "",
+        extra: Mapping[str, str] | None = None,
+    ) -> None:
+        """Hand a fresh consent's tokens to the owner (replacing what it held)."""
+        ...
+
+    async def move(self, workspace_id: str, connection_id: str, to: str) -> None:
+        """Keep the credential of ``connection_id`` under ``to`` instead (replacing it there)."""
+        ...
+
+    async def delete(self, workspace_id: str, connection_id: str) -> None:
+        """Forget the connection's credential; nothing held is not an error."""
+        ...
+
+
 class _Answer(BaseModel):
     credential: str
     extra: dict[str, str] = {}
@@ -182,6 +212,70 @@ class HttpCredentialSource:
                 f"{what}: credentials service answered {response.status_code}", retry_after=wait
             )
 
+    async def put_tokens(
+        self,
+        workspace_id: str,
+        connection_id: str,
+        provider: str,
+        tokens: Tokens,
+        *,
+        base_url: str = "",
+        extra: Mapping[str, str] | None = None,
+    ) -> None:
+        self.forget(workspace_id, connection_id)
+        body = {
+            "provider": provider,
+            "base_url": base_url,
+            "extra": dict(extra or {}),
+            "credential": {
+                "kind": "oauth2",
+                "access_token": tokens.access_token,
+                "refresh_token": tokens.refresh_token,
+                "expires_at": tokens.expires_at.isoformat(),
+            },
+        }
+        what = f"storing the tokens of {workspace_id}/{connection_id}"
+        await self._send("PUT", self._connection_url(workspace_id, connection_id), what, body)
+
+    async def move(self, workspace_id: str, connection_id: str, to: str) -> None:
+        self.forget(workspace_id, connection_id)
+        self.forget(workspace_id, to)
+        url = f"{self._connection_url(workspace_id, connection_id)}/move"
+        what = f"moving the credential of {workspace_id}/{connection_id} to {to}"
+        await self._send("POST", url, what, {"to": to})
+
+    async def delete(self, workspace_id: str, connection_id: str) -> None:
+        self.forget(workspace_id, connection_id)
+        what = f"deleting the credential of {workspace_id}/{connection_id}"
+        url = self._connection_url(workspace_id, connection_id)
+        await self._send("DELETE", url, what, None, missing_ok=True)
+
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        what: str,
+        body: object,
+        *,
+        missing_ok: bool = False,
+    ) -> None:
+        started = self._clock()
+        try:
+            response = await self._http.request(
+                method, url, json=body, headers=self._headers(), timeout=self._timeout
+            )
+        except httpx.HTTPError as exc:
+            raise TransientError(f"{what}: credentials service unreachable ({exc!r})") from exc
+        status = response.status_code
+        if status < 300 or (missing_ok and status == 404):
+            return
+        if status == 404:
+            raise UnknownCredentialError(f"{what}: {_detail(response)}")
+        if status in (400, 409, 422):
+            raise InvalidMessageError(f"{what}: the owner refused ({_detail(response)})")
+        wait = parse_retry_after(response.headers.get("retry-after"), started)
+        raise TransientError(f"{what}: credentials service answered {status}", retry_after=wait)
+
     def _connection_url(self, workspace_id: str, connection_id: str) -> str:
         return f"{self._base_url}/v1/workspaces/{workspace_id}/connections/{connection_id}"
 
@@ -231,6 +325,9 @@ class FakeCredentialSource:
     accesses: dict[tuple[str, str], Access | Exception] = field(default_factory=dict)
     calls: list[tuple[str, str]] = field(default_factory=list)
     refusals: list[tuple[str, str, str]] = field(default_factory=list)
+    tokens: dict[tuple[str, str], Tokens] = field(default_factory=dict)
+    """The OAuth tokens handed over with :meth:`put_tokens`, by connection."""
+    providers: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def put(
         self,
@@ -260,3 +357,33 @@ class FakeCredentialSource:
         if (workspace_id, connection_id) not in self.accesses:
             raise UnknownCredentialError(f"no credential for {workspace_id}/{connection_id}")
         self.refusals.append((workspace_id, connection_id, reason))
+
+    async def put_tokens(
+        self,
+        workspace_id: str,
+        connection_id: str,
+        provider: str,
+        tokens: Tokens,
+        *,
+        base_url: str = "",
+        extra: Mapping[str, str] | None = None,
+    ) -> None:
+        self.tokens[(workspace_id, connection_id)] = tokens
+        self.providers[(workspace_id, connection_id)] = provider
+        self.put(workspace_id, connection_id, tokens.access_token, base_url=base_url, extra=extra)
+
+    async def move(self, workspace_id: str, connection_id: str, to: str) -> None:
+        key, target = (workspace_id, connection_id), (workspace_id, to)
+        if key not in self.accesses:
+            if target in self.accesses:  # moved already (a retry)
+                return
+            raise UnknownCredentialError(f"no credential for {workspace_id}/{connection_id}")
+        self.accesses[target] = self.accesses.pop(key)
+        if key in self.tokens:
+            self.tokens[target] = self.tokens.pop(key)
+            self.providers[target] = self.providers.pop(key)
+
+    async def delete(self, workspace_id: str, connection_id: str) -> None:
+        self.accesses.pop((workspace_id, connection_id), None)
+        self.tokens.pop((workspace_id, connection_id), None)
+        self.providers.pop((workspace_id, connection_id), None)

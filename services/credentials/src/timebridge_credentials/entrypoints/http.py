@@ -73,6 +73,10 @@ class RotateIn(_In):
     extra: Extra | None = None
 
 
+class MoveIn(_In):
+    to: str = Field(pattern=_ID, description="The connection id to keep the credential under")
+
+
 class RefusedIn(_In):
     reason: str = Field(
         min_length=1, max_length=500, description="What the provider answered (no secret)"
@@ -181,6 +185,17 @@ def credentials_router(owner: CredentialOwner, guards: Guards) -> APIRouter:
         secret = _secret(body.credential, dt.datetime.now(dt.UTC))
         rotated = await owner.rotate(workspace_id, connection_id, secret, extra=body.extra)
         return _status_out(rotated)
+
+    @router.post(
+        "/{connection_id}/move",
+        summary="Keep the credential under another connection id, replacing it (services only)",
+        dependencies=service,
+        responses=refusals(401, 404, 422),
+    )
+    async def move(
+        workspace_id: WorkspaceIdPath, connection_id: ConnectionIdPath, body: MoveIn
+    ) -> StatusOut:
+        return _status_out(await owner.move(workspace_id, connection_id, body.to))
 
     @router.post(
         "/{connection_id}/refused",

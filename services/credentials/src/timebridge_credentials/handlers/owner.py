@@ -94,6 +94,28 @@ class CredentialOwner:
         )
         return await self.put(new)
 
+    async def move(self, workspace_id: str, connection_id: str, to: str) -> Status:
+        """Keep a connection's credential under another connection id (replacing what that one
+        held): a consent that offered several companies is kept under a pending connection
+        until the admin picks one already connected before. The secret never leaves; a move
+        retried after it happened answers the target's status."""
+        key = (workspace_id, connection_id)
+        async with self._locks.setdefault(key, asyncio.Lock()):
+            stored = await self._store.get(workspace_id, connection_id)
+            if stored is None:
+                moved = await self._store.get(workspace_id, to)
+                if moved is None:
+                    raise NotFoundError(f"no credential for connection {connection_id}")
+                return moved.status
+            new = NewCredential(
+                workspace_id, to, stored.status.provider, stored.secret, stored.base_url,
+                stored.extra,
+            )  # fmt: skip
+            status = await self.put(new)
+            await self._store.delete(workspace_id, connection_id)
+        log.info("credential moved", workspace_id=workspace_id, connection_id=connection_id, to=to)
+        return status
+
     async def delete(self, workspace_id: str, connection_id: str) -> None:
         if not await self._store.delete(workspace_id, connection_id):
             raise NotFoundError(f"no credential for connection {connection_id}")

@@ -45,6 +45,7 @@ PROFILE = Profile(
     deletes="hard (re-listing the polled window finds them)",
     default_base_url=HARVEST_API_URL,
     docs_url="https://help.getharvest.com/api-v2/",
+    connection_fields={"account_id": "Account ID (id.getharvest.com/developers)"},
 )
 
 

@@ -91,6 +91,10 @@ class Profile:
     """How a deletion is seen: ``hard`` (gone), ``soft`` (a deleted flag), ``zero`` (no time)."""
     default_base_url: str = ""
     docs_url: str = ""
+    connection_fields: dict[str, str] = field(default_factory=dict)
+    """What else an admin enters to connect, besides the base URL and the credential: the key it
+    travels under in ``Access.extra`` -> its label (Harvest's ``account_id``: "Account ID").
+    Not secret; kept with the connection and handed to every session."""
 
     def keeps(self, name: str) -> bool:
         return name in self.kept_fields

@@ -14,7 +14,7 @@ from timebridge_providers.kit.fakes.entries import FakeEntryStore
 from timebridge_providers.kit.ports.entries import day_key, entry_key
 from timebridge_providers.kit.profile import Profile, RateLimit
 from timebridge_providers.kit.registry import Account, Provider, Registry
-from timebridge_providers.kit.session import Session
+from timebridge_providers.kit.session import Access, Session
 
 from timebridge_common.events import EntryMapped, Envelope, IntegrationSettings
 from timebridge_common.kafka.consumer import DeadLettered
@@ -55,6 +55,7 @@ class World:
     records: FakeEntryStore
     home: FakeEntryStore
     connections: MemoryConnections
+    opened: list[tuple[str, Access]]
 
     async def sync(self, event: EntryMapped) -> Any:
         return await self.syncer.on_entry_mapped(Envelope.for_event(event, producer="t"), event)
@@ -79,15 +80,16 @@ def world(
         ),
         "core-token",
     )
+    entries = MemoryEntryStores({tracker: records, "core": home})
     syncer = Syncer(
         store=store,
         observations=MemoryObservations(),
         connections=connections,
-        entries=MemoryEntryStores({tracker: records, "core": home}),
+        entries=entries,
         clock=lambda: NOW,
         providers=providers or registry(),
     )
-    return World(syncer, store, records, home, connections)
+    return World(syncer, store, records, home, connections, entries.opened)
 
 
 def later(event: EntryMapped, minutes: int, **entry: Any) -> EntryMapped:
@@ -317,3 +319,22 @@ async def test_a_dead_lettered_change_reports_error_once_with_how_to_replay() ->
     assert "it kept failing (5 attempts): everhour kept answering 503" in first.reason
     assert f"--event-id {envelope.event_id}" in first.reason
     assert second is None
+
+
+async def test_each_system_is_opened_with_the_connection_that_reaches_it() -> None:
+    w = world()
+    await w.sync(MAPPED)
+    from_tracker = sample_entry_mapped(
+        integration_id=INTEGRATION,
+        source="everhour",
+        source_external_id="77",
+        target="core",
+        source_updated_at=MAPPED.source_updated_at + dt.timedelta(minutes=1),
+    )
+    await w.sync(from_tracker)
+
+    account = dict(w.connections.known[INTEGRATION].account)
+    assert w.opened == [
+        ("everhour", Access("https://api.everhour.com", "tracker-key", account)),
+        ("core", Access("https://core", "core-token", {"user_id": "1", "name": "Ann Admin"})),
+    ]

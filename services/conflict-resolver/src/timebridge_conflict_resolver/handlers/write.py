@@ -236,7 +236,8 @@ class WritePath:
                 f"the credentials of connection {connection.connection_id} do not decrypt with"
                 " this service's key (TB_ENCRYPTION_KEY differs from ingest's?)"
             ) from exc
-        access = Access(connection.base_url, credential)
+        # What else a request names (an account id) travels with the connection's account.
+        access = Access(connection.base_url, credential, dict(connection.account))
         async with self.entries.open(system, access) as target:
             yield target
 

@@ -395,7 +395,7 @@ async def test_conformance(built: Built, scenario: Scenario) -> None:
         check()
 
 
-RIGS_ELSEWHERE = {"toggl"}
+RIGS_ELSEWHERE = {"toggl", "clockify"}
 """Trackers whose rig lives in a test file of their own (``test_<name>_conformance.py``)."""
 
 

@@ -16,14 +16,19 @@ the login page" (billable) and "Meetings"; API under ``/v2``; polled (Harvest ha
 Toggl: workspace 7000001 with Ann (admin, ``--token``, Berlin) and Max (member, ``--member-token``),
 the project "Website" with the task "Fix the login page"; API v9 under ``/api/v9``, Reports API v3
 under ``/reports/api/v3``, webhook subscriptions under ``/webhooks/api/v1`` (delivered over HTTP).
+Clockify: workspace 64a687e29ae1f428e7eb0001 with Ann (admin, ``--api-key``, Berlin) and Max
+(member, ``--member-api-key``), the project "Website" with the task "Fix the login page"; API under
+``/api/v1``, the summary report under ``/report/v1`` (as on Clockify's regional hosts).
 """
 
 import argparse
 import secrets
+from collections.abc import Callable
 
 import uvicorn
 from fastapi import FastAPI
 
+from timebridge_sandboxes.clockify import create_clockify_sandbox, demo_clockify
 from timebridge_sandboxes.core import CoreState, Subscription, create_core_sandbox
 from timebridge_sandboxes.everhour import EverhourState, create_everhour_sandbox
 from timebridge_sandboxes.freshbooks import FreshBooksState, create_freshbooks_sandbox
@@ -134,12 +139,17 @@ def add_harvest_command(commands: "argparse._SubParsersAction[argparse.ArgumentP
     harvest.add_argument("--account-id", default="1000001")
 
 
-def add_toggl_command(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+def add_tracker_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     toggl = commands.add_parser("toggl", help="the Toggl Track API v9 look-alike, signed webhooks")
     toggl.add_argument("--port", type=int, default=9107)
     toggl.add_argument("--host", default="127.0.0.1")
     toggl.add_argument("--token", default="sandbox-toggl-token")
     toggl.add_argument("--member-token", default="sandbox-toggl-member-token")
+    clockify = commands.add_parser("clockify", help="the Clockify API v1 look-alike (polled)")
+    clockify.add_argument("--port", type=int, default=9108)
+    clockify.add_argument("--host", default="127.0.0.1")
+    clockify.add_argument("--api-key", default="sandbox-clockify-key")
+    clockify.add_argument("--member-api-key", default="sandbox-clockify-member-key")
 
 
 def toggl_app(args: argparse.Namespace) -> FastAPI:
@@ -149,7 +159,18 @@ def toggl_app(args: argparse.Namespace) -> FastAPI:
     return create_toggl_sandbox(state, deliver_over_network=True)
 
 
-def main(argv: list[str] | None = None) -> None:  # noqa: PLR0915 - one branch per sandbox
+def clockify_app(args: argparse.Namespace) -> FastAPI:
+    return create_clockify_sandbox(demo_clockify(args.api_key, args.member_api_key))
+
+
+TRACKER_APPS: dict[str, Callable[[argparse.Namespace], FastAPI]] = {
+    "toggl": toggl_app,
+    "clockify": clockify_app,
+}
+"""Sandboxes built from their parsed arguments (one line each instead of a branch of ``main``)."""
+
+
+def main(argv: list[str] | None = None) -> None:  # noqa: PLR0915 - one parser per sandbox
     parser = argparse.ArgumentParser(prog="timebridge-sandbox", description=__doc__)
     commands = parser.add_subparsers(dest="provider", required=True)
     everhour = commands.add_parser("everhour", help="the Everhour API look-alike")
@@ -185,7 +206,7 @@ def main(argv: list[str] | None = None) -> None:  # noqa: PLR0915 - one branch p
     quickbooks.add_argument("--verifier-token", default="sandbox-quickbooks-verifier")
     add_xero_command(commands)
     add_harvest_command(commands)
-    add_toggl_command(commands)
+    add_tracker_commands(commands)
     args = parser.parse_args(argv)
     app: FastAPI
     if args.provider == "freshbooks":
@@ -196,8 +217,8 @@ def main(argv: list[str] | None = None) -> None:  # noqa: PLR0915 - one branch p
         app = create_xero_sandbox(demo_xero(args.client_id, args.client_secret, args.redirect_uri))
     elif args.provider == "harvest":
         app = create_harvest_sandbox(demo_harvest(args.token, args.member_token, args.account_id))
-    elif args.provider == "toggl":
-        app = toggl_app(args)
+    elif args.provider in TRACKER_APPS:
+        app = TRACKER_APPS[args.provider](args)
     elif args.provider == "everhour":
         app = create_everhour_sandbox(demo_everhour(args.api_key, args.member_api_key))
     else:

@@ -1,0 +1,75 @@
+"""Clockify (API v1): one entry per time entry, durations as ISO 8601 (``PT1H30M``); polled;
+billable per entry; reports ``POST`` on their own host.
+
+Access: the API key (``X-Api-Key``) is the credential; ``Access.extra["workspace_id"]`` names the
+workspace, ``["reports_url"]`` the reports host if not derived from the API's, ``["timezone"]``
+the zone a date is read in when a user has none.
+"""
+
+from timebridge_providers.clockify.client import CLOCKIFY_API_URL, RATE_LIMIT, ClockifyClient
+from timebridge_providers.clockify.directory import ClockifyDirectory
+from timebridge_providers.clockify.entries import ClockifyEntries
+from timebridge_providers.clockify.observe import ClockifyObserver
+from timebridge_providers.clockify.people import People
+from timebridge_providers.clockify.report import ClockifyReport
+from timebridge_providers.kit.ports.observe import Observing
+from timebridge_providers.kit.profile import Profile, RateLimit
+from timebridge_providers.kit.registry import Account, Provider
+from timebridge_providers.kit.session import Session
+
+PROFILE = Profile(
+    name="clockify",
+    title="Clockify",
+    kind="tracker",
+    rate_limit=RateLimit(
+        *RATE_LIMIT, shares={"ingest": 10, "mapping": 10, "conflict-resolver": 20, "reporting": 5}
+    ),
+    auth="api_key",
+    granularity="entry",
+    billable="entry",
+    webhooks=False,
+    units="ISO 8601 durations (PT1H30M); start/end in UTC",
+    pagination="page/page-size (Last-Page header)",
+    locks="locked periods and approved timesheets (isLocked)",
+    deletes="hard (re-listing the polled window finds them)",
+    default_base_url=CLOCKIFY_API_URL,
+    docs_url="https://docs.clockify.me/",
+)
+
+
+def client(session: Session) -> ClockifyClient:
+    extra = session.access.extra
+    return ClockifyClient(
+        session.access.base_url,
+        session.access.credential,
+        extra.get("workspace_id", ""),
+        reports=extra.get("reports_url") or None,
+        budget=session.budget,
+        http=session.http,
+        retry=session.retry,
+    )
+
+
+def _entries(session: Session) -> ClockifyEntries:
+    clockify = client(session)
+    return ClockifyEntries(clockify, People(clockify, session.access.extra.get("timezone")))
+
+
+def _observer(session: Session) -> ClockifyObserver:
+    clockify = client(session)
+    return ClockifyObserver(clockify, People(clockify, session.access.extra.get("timezone")))
+
+
+async def _check(session: Session) -> Account:
+    me = await client(session).me()
+    return Account(me.id, name=me.name, email=me.email)
+
+
+PROVIDER = Provider(
+    profile=PROFILE,
+    check=_check,
+    entries=_entries,
+    observe=Observing(open=_observer),
+    directory=lambda session: ClockifyDirectory(client(session)),
+    report=lambda session: ClockifyReport(client(session)),
+)

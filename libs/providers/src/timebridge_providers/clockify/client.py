@@ -1,0 +1,197 @@
+"""Clockify API v1 client: the calls Timebridge makes (spec: ``clockify-v1-openapi.yaml``).
+
+- V ``X-Api-Key: <key>`` on every request; base ``https://api.clockify.me/api/v1`` (regional
+  hosts such as ``https://euc1.clockify.me/api/v1`` work the same). Reports live on their own host
+  and are ``POST``: ``https://reports.api.clockify.me/v1/workspaces/{ws}/reports/summary``
+  (regional: ``https://<region>.clockify.me/report/v1/...``).
+- V Lists take ``page`` (1-based) and ``page-size`` and answer ``Last-Page: true|false``.
+- V Time entries per user: ``GET /workspaces/{ws}/user/{userId}/time-entries`` with ``start``/
+  ``end`` (on the entry's start); ``POST /workspaces/{ws}/time-entries`` (own) or
+  ``.../user/{userId}/time-entries`` (for others, admins); ``PUT`` and ``DELETE
+  /workspaces/{ws}/time-entries/{id}`` (``PUT`` replaces: ``start`` is required).
+- V The limit is 50 requests per second (``429`` "Too many requests"). Errors are
+  ``{"message", "code"}``. A A write to a locked entry (``isLocked``: a locked period or an
+  approved timesheet) is refused with ``400``/``403`` whose message says so.
+"""
+
+import datetime as dt
+import re
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import TypeAdapter
+
+from timebridge_common.outbound.http import (
+    DEFAULT_RETRY,
+    NotFoundError,
+    ProviderClient,
+    ProviderError,
+    ProviderHttp,
+    RequestBudget,
+    RetryPolicy,
+)
+from timebridge_providers.clockify.wire import Project, Summary, Task, TimeEntry, User
+from timebridge_providers.kit.ports.entries import EntryLockedError
+
+CLOCKIFY_API_URL = "https://api.clockify.me/api/v1"
+RATE_LIMIT = (50, 1.0)
+PAGE_SIZE = 200
+_LOCK_WORDS = re.compile(r"lock|approved", re.IGNORECASE)
+
+T = TypeVar("T")
+_USER = TypeAdapter(User)
+_USERS = TypeAdapter(list[User])
+_PROJECT = TypeAdapter(Project)
+_PROJECTS = TypeAdapter(list[Project])
+_TASK = TypeAdapter(Task)
+_TASKS = TypeAdapter(list[Task])
+_ENTRY = TypeAdapter(TimeEntry)
+_ENTRIES = TypeAdapter(list[TimeEntry])
+_SUMMARY = TypeAdapter(Summary)
+
+
+def reports_url(api_url: str) -> str:
+    """The reports host beside the API's: ``reports.api.clockify.me/v1`` for the global API,
+    ``<host>/report/v1`` for a regional or other host."""
+    url = httpx.URL(api_url)
+    if url.host == "api.clockify.me":
+        return "https://reports.api.clockify.me/v1"
+    port = f":{url.port}" if url.port else ""
+    return f"{url.scheme}://{url.host}{port}/report/v1"
+
+
+def iso(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class ClockifyClient(ProviderClient):
+    """One Clockify connection: an API key and a workspace id."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        workspace_id: str,
+        *,
+        reports: str | None = None,
+        http: httpx.AsyncClient | None = None,
+        budget: RequestBudget | None = None,
+        retry: RetryPolicy = DEFAULT_RETRY,
+        timeout_s: float = 30.0,
+    ) -> None:
+        self.workspace_id = workspace_id
+        budget = budget or RequestBudget(*RATE_LIMIT)
+        headers = {"X-Api-Key": api_key}
+        self._http = ProviderHttp(
+            "clockify", base_url, headers=headers, secret_headers=("X-Api-Key",), client=http,
+            budget=budget, retry=retry, timeout_s=timeout_s,
+        )  # fmt: skip
+        self._reports = ProviderHttp(
+            "clockify", reports or reports_url(base_url), headers=headers,
+            secret_headers=("X-Api-Key",), client=http, budget=budget, retry=retry,
+            timeout_s=timeout_s,
+        )  # fmt: skip
+
+    @property
+    def _ws(self) -> str:
+        return f"/workspaces/{self.workspace_id}"
+
+    async def me(self) -> User:
+        return self._http.parse(await self._http.request("GET", "/user"), _USER)
+
+    def users(self) -> AsyncIterator[User]:
+        return self._pages(f"{self._ws}/users", _USERS, {"include-roles": "false"})
+
+    def projects(self) -> AsyncIterator[Project]:
+        return self._pages(f"{self._ws}/projects", _PROJECTS, {})
+
+    async def project(self, project_id: str) -> Project:
+        response = await self._http.request("GET", f"{self._ws}/projects/{project_id}")
+        return self._http.parse(response, _PROJECT)
+
+    def tasks(self, project_id: str) -> AsyncIterator[Task]:
+        return self._pages(f"{self._ws}/projects/{project_id}/tasks", _TASKS, {})
+
+    async def create_task(self, project_id: str, name: str) -> Task:
+        path = f"{self._ws}/projects/{project_id}/tasks"
+        return self._http.parse(await self._send("POST", path, {"name": name}), _TASK)
+
+    def time_entries(
+        self, user_id: str, start: dt.datetime, end: dt.datetime
+    ) -> AsyncIterator[TimeEntry]:
+        """The user's entries starting from ``start`` to ``end``."""
+        params = {"start": iso(start), "end": iso(end)}
+        return self._pages(f"{self._ws}/user/{user_id}/time-entries", _ENTRIES, params)
+
+    async def time_entry(self, entry_id: str) -> TimeEntry | None:
+        try:
+            response = await self._http.request("GET", f"{self._ws}/time-entries/{entry_id}")
+        except NotFoundError:
+            return None
+        return self._http.parse(response, _ENTRY)
+
+    async def create_time_entry(self, user_id: str | None, body: Mapping[str, Any]) -> TimeEntry:
+        """Create an entry, for another user when ``user_id`` is given (POST: after
+        OutcomeUnknownError, look it up before sending again)."""
+        path = (
+            f"{self._ws}/time-entries"
+            if user_id is None
+            else f"{self._ws}/user/{user_id}/time-entries"
+        )
+        return self._http.parse(await self._send("POST", path, body), _ENTRY)
+
+    async def update_time_entry(self, entry_id: str, body: Mapping[str, Any]) -> TimeEntry:
+        response = await self._send("PUT", f"{self._ws}/time-entries/{entry_id}", body)
+        return self._http.parse(response, _ENTRY)
+
+    async def delete_time_entry(self, entry_id: str) -> bool:
+        try:
+            await self._send("DELETE", f"{self._ws}/time-entries/{entry_id}", None)
+        except NotFoundError:
+            return False
+        return True
+
+    async def summary(self, start: dt.date, end: dt.date, user_id: str) -> Summary:
+        """One user's seconds per project, ``start`` to ``end`` inclusive (UTC days). The
+        description's groups have no USER level, so a summary is asked per user."""
+        body = {
+            "dateRangeStart": f"{start.isoformat()}T00:00:00.000Z",
+            "dateRangeEnd": f"{end.isoformat()}T23:59:59.999Z",
+            "summaryFilter": {"groups": ["PROJECT"]},
+            "users": {"ids": [user_id], "contains": "CONTAINS", "status": "ALL"},
+            "exportType": "JSON",
+        }
+        response = await self._reports.request(
+            "POST", f"{self._ws}/reports/summary", json=body, idempotent=True
+        )
+        return self._reports.parse(response, _SUMMARY)
+
+    async def _send(self, method: str, path: str, body: Mapping[str, Any] | None) -> httpx.Response:
+        try:
+            return await self._http.request(method, path, json=None if body is None else dict(body))
+        except ProviderError as exc:
+            if exc.status in {400, 403, 409} and _LOCK_WORDS.search(exc.body):
+                raise EntryLockedError(
+                    exc.provider, exc.method, exc.path, exc.status, exc.body
+                ) from exc
+            raise
+
+    async def _pages(
+        self, path: str, adapter: TypeAdapter[list[T]], params: Mapping[str, str | int]
+    ) -> AsyncIterator[T]:
+        page = 1
+        while True:
+            query = {**params, "page": page, "page-size": PAGE_SIZE}
+            response = await self._http.request("GET", path, params=query)
+            items = self._http.parse(response, adapter)
+            for item in items:
+                yield item
+            last = response.headers.get("last-page")
+            if not items or last == "true" or (last is None and len(items) < PAGE_SIZE):
+                return
+            page += 1
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+        await self._reports.aclose()

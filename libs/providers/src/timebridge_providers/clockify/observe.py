@@ -1,0 +1,101 @@
+"""Clockify's changes by polling: a re-listing of the window compared with the previous one.
+
+Clockify's time-entry list filters by start, not by change, and keeps no tombstones in it (its
+experimental "entity changes" endpoints are not relied on). So each poll lists the key user's
+entries starting in the window (``lookback`` before now, up to tomorrow) and compares them with
+the previous poll's fingerprints: a new or changed fingerprint is a change, an id gone from the
+window is a deletion (one older than the window is not seen). The cursor is JSON: per id, its
+fingerprint and the user, project, task and date a deletion is reported with. A running timer is
+not listed until it stops.
+"""
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from timebridge_common.errors import InvalidMessageError
+from timebridge_common.events import TimeEntryFields, UserRef
+from timebridge_providers.clockify.client import ClockifyClient
+from timebridge_providers.clockify.people import People
+from timebridge_providers.clockify.translate import entry_fields
+from timebridge_providers.clockify.wire import TimeEntry
+from timebridge_providers.kit.ports.observe import Change, ChangePage, Hint, HookAdmin
+
+
+def _fingerprint(entry: TimeEntry) -> str:
+    text = entry.model_dump_json(by_alias=True, exclude={"is_locked"})
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _parse(cursor: str | None) -> dict[str, list[Any]]:
+    if not cursor:
+        return {}
+    try:
+        return dict(json.loads(cursor)["seen"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InvalidMessageError(f"not a Clockify poll cursor: {exc}") from exc
+
+
+class ClockifyObserver:
+    """The :class:`~timebridge_providers.kit.ports.observe.Observer` of one Clockify key."""
+
+    hooks: HookAdmin | None = None
+
+    def __init__(self, client: ClockifyClient, people: People) -> None:
+        self._client = client
+        self._people = people
+
+    async def changes(
+        self, cursor: str | None, *, now: dt.datetime, lookback: dt.timedelta
+    ) -> ChangePage:
+        known = _parse(cursor)
+        me = await self._people.me()
+        start, end = now - lookback, now + dt.timedelta(days=1)
+        listed = [e async for e in self._client.time_entries(me.id, start, end) if not e.running]
+        seen: dict[str, list[Any]] = {}
+        changes: list[Change] = []
+        for entry in listed:
+            person = await self._people.person(entry.user_id)
+            fields = entry_fields(entry, zone=person.zone, email=person.email, name=person.name)
+            mark = _fingerprint(entry)
+            seen[entry.id] = [
+                mark,
+                entry.user_id,
+                entry.project_id,
+                entry.task_id,
+                str(fields.date),
+            ]
+            if known.get(entry.id, [None])[0] != mark:
+                changes.append(Change(entry.id, fields, now))
+        for entry_id, brief in known.items():
+            if entry_id not in seen and dt.date.fromisoformat(brief[4]) >= start.date():
+                changes.append(_deletion(entry_id, brief, now))
+        return ChangePage(changes, json.dumps({"seen": seen}, separators=(",", ":")))
+
+    async def reread(self, hints: Sequence[Hint], *, now: dt.datetime) -> list[Change]:
+        changes: list[Change] = []
+        for hint in hints:
+            entry = await self._client.time_entry(hint.external_id)
+            if entry is None:
+                brief = ["", hint.user_id, None, hint.task_id, hint.date.isoformat()]
+                changes.append(_deletion(hint.external_id, brief, now))
+            elif not entry.running:
+                person = await self._people.person(entry.user_id)
+                fields = entry_fields(entry, zone=person.zone, email=person.email)
+                changes.append(Change(entry.id, fields, now))
+        return changes
+
+
+def _deletion(entry_id: str, brief: list[Any], now: dt.datetime) -> Change:
+    _, user, project, task, date = brief
+    fields = TimeEntryFields(
+        user=UserRef(external_id=str(user)),
+        project_external_id=project,
+        task_external_id=task,
+        date=dt.date.fromisoformat(date),
+        duration_seconds=0,
+        billable=False,
+    )
+    return Change(entry_id, fields, now, deleted=True)

@@ -1,0 +1,183 @@
+"""The conformance suite for Clockify against its sandbox, in-process, every request and answer
+validated against Clockify's OpenAPI description (``clockify-v1-openapi.yaml``).
+
+The :class:`ClockifyControl` is a Clockify user working through Clockify's API with their own key.
+Clockify publishes no official Python SDK (its SDK is TypeScript), so our client is the only one.
+"""
+
+import datetime as dt
+import re
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+from timebridge_providers.clockify.translate import format_duration, parse_duration
+from timebridge_providers.installed import registry
+from timebridge_providers.kit.conformance import SCENARIOS, NotOffered, Rig, Scenario, Work
+from timebridge_providers.kit.conformance.rig import Captured
+
+from timebridge_common.events import TimeEntryFields
+from timebridge_sandboxes.clockify import ClockifyState, create_clockify_sandbox, demo_clockify
+from timebridge_sandboxes.clockify.spec import SPEC_NAME, SpecCheckingTransport, clockify_openapi
+from timebridge_sandboxes.testing import TimeoutTransport, provider_specs
+
+TIMEOUT_S = 1.0
+BASE = "http://clockify.test"
+
+
+@dataclass
+class ClockifyControl:
+    state: ClockifyState
+    http: httpx.AsyncClient
+    api_key: str
+
+    async def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        answer = await self.http.request(
+            method, f"{BASE}/api/v1{path}", json=body, headers={"X-Api-Key": self.api_key}
+        )
+        assert answer.is_success, answer.text
+        return answer.json() if answer.content else None
+
+    def count(self) -> int:
+        return len(self.state.entries)
+
+    async def add(self, fields: TimeEntryFields) -> str:
+        assert fields.started_at is not None
+        end = fields.started_at + dt.timedelta(seconds=fields.duration_seconds)
+        body = {
+            "start": fields.started_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "end": end.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "description": fields.notes,
+            "projectId": fields.project_external_id,
+            "taskId": fields.task_external_id,
+            "billable": fields.billable,
+        }
+        made = await self._call("POST", f"/workspaces/{self.state.workspace_id}/time-entries", body)
+        return str(made["id"])
+
+    async def edit(self, external_id: str, notes: str) -> None:
+        path = f"/workspaces/{self.state.workspace_id}/time-entries/{external_id}"
+        current = await self._call("GET", path)
+        body = {
+            "start": current["timeInterval"]["start"],
+            "end": current["timeInterval"]["end"],
+            "description": notes,
+            "projectId": current.get("projectId"),
+            "taskId": current.get("taskId"),
+            "billable": current["billable"],
+        }
+        await self._call("PUT", path, body)
+
+    async def remove(self, external_id: str) -> None:
+        await self._call(
+            "DELETE", f"/workspaces/{self.state.workspace_id}/time-entries/{external_id}"
+        )
+
+    async def lock(self, external_id: str) -> None:
+        answer = await self.http.post(f"{BASE}/_sandbox/time-entries/{external_id}/lock")
+        assert answer.is_success, answer.text
+
+    def limit_pages(self, size: int) -> bool:
+        self.state.page_cap = size
+        return True
+
+    async def deliveries(self) -> list[Captured]:
+        raise NotOffered("Clockify's webhooks are not wired yet: it is polled")
+
+    def sign(self, body: bytes, at: dt.datetime, *, secret: str | None = None) -> str:
+        raise NotOffered("Clockify's webhooks are not wired yet: it is polled")
+
+    @property
+    def webhook_secret(self) -> str:
+        return ""
+
+    @property
+    def account(self) -> str:
+        return self.state.workspace_id
+
+
+@dataclass
+class Built:
+    rig: Rig
+    http: httpx.AsyncClient
+    checks: list[Callable[[], None]] = field(default_factory=list)
+
+
+async def clockify_rig() -> Built:
+    state = demo_clockify("conformance-clockify-key", "conformance-clockify-member")
+    checker = SpecCheckingTransport(
+        TimeoutTransport(create_clockify_sandbox(state), TIMEOUT_S),
+        clockify_openapi(provider_specs(), BASE),
+    )
+    answers: list[int] = []
+
+    async def on_response(response: httpx.Response) -> None:
+        if not response.request.url.path.startswith("/_sandbox"):
+            answers.append(response.status_code)
+
+    http = httpx.AsyncClient(transport=checker, event_hooks={"response": [on_response]})
+    ann = next(u for u in state.users.values() if u.email == "ann@example.com")
+    project = next(iter(state.projects.values()))
+    task = next(iter(state.tasks.values()))
+    rig = Rig(
+        provider=registry().get("clockify"),
+        base_url=f"{BASE}/api/v1",
+        sandbox_url=BASE,
+        credential=ann.api_key,
+        http=http,
+        control=ClockifyControl(state, http, ann.api_key),
+        work=Work(ann.id, ann.email, project.id, task.id, ann.time_zone),
+        extra={"workspace_id": state.workspace_id},
+        answers=answers,
+    )
+
+    def spec_clean() -> None:
+        assert checker.checked > 0
+        # The description documents no error answers: a 4xx/5xx is judged by Clockify's
+        # documented error body (``{"message", "code"}``) in the client, not by the file.
+        undocumented = re.compile(r"ResponseNotFound\(http_status='[45]\d\d'")
+        problems = [p for p in checker.problems if not undocumented.search(p)]
+        assert problems == [], "\n".join(problems)
+
+    return Built(rig, http, [spec_clean])
+
+
+@pytest.fixture
+async def built() -> AsyncIterator[Built]:
+    if not (provider_specs() / SPEC_NAME).exists():
+        pytest.skip(f"the provider specs are not at {provider_specs()}")
+    made = await clockify_rig()
+    yield made
+    await made.http.aclose()
+
+
+NOT_OFFERED = {"webhook_signatures"}
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.__name__)
+async def test_clockify_conformance(built: Built, scenario: Scenario) -> None:
+    try:
+        await scenario(built.rig)
+    except NotOffered as reason:
+        if scenario.__name__ not in NOT_OFFERED:
+            raise AssertionError(f"not offered any more: {reason}") from None
+        pytest.skip(str(reason))
+    for check in built.checks:
+        check()
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("PT1H30M", 5400), ("PT45S", 45), ("PT0S", 0), ("P1DT2H", 93600), ("PT2H0M1S", 7201)],
+)
+def test_iso_8601_durations(text: str, seconds: int) -> None:
+    assert parse_duration(text) == seconds
+    assert parse_duration(format_duration(seconds)) == seconds
+
+
+def test_a_bad_duration_is_refused() -> None:
+    for text in ("1:30", "PT", "P", "PT1.5", ""):
+        with pytest.raises(ValueError, match="ISO 8601"):
+            parse_duration(text)

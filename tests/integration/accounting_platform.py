@@ -1,5 +1,6 @@
-"""The accounting article's platform: Core's sandbox, ingest, invoice-export and reporting on
-real Kafka and Postgres, the accounting sandboxes reached over ASGI, and what a test does on it."""
+"""The accounting article's platform: Core's sandbox, ingest, invoice-export, the credential owner
+and reporting on real Kafka and Postgres, the accounting sandboxes reached over ASGI, and what a
+test does on it."""
 
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -49,6 +50,7 @@ from .accounting_sandboxes import (
     _redirect,
 )
 from .conftest import KAFKA, kafka_config, unique
+from .credential_owner import Owner, start_owner, token_hosts
 
 
 @dataclass
@@ -60,6 +62,9 @@ class Platform:
     apps: dict[str, Any]
     invoice_export: InvoiceExport
     accounting: ProductionTools
+    owner: Owner
+    """The credentials service, keeper of every tool's OAuth tokens."""
+    invoice_dsn: str
 
     def http(self, service: str, token: str | None = None) -> httpx.AsyncClient:
         headers = {"authorization": f"Bearer {token}"} if token else {}
@@ -79,7 +84,7 @@ async def platform_fixture(
     kafka = kafka_config().model_copy(
         update={"group_prefix": f"{kafka_config().group_prefix}-billing"}
     )
-    for name in ("ingest", "invoice-export", "reporting"):
+    for name in ("ingest", "invoice-export", "reporting", "credentials"):
         await position_group_at_end(KAFKA, f"{kafka.group_prefix}-{name}", topics)
     apps: dict[str, Any] = {}
     to_invoice_export = httpx.ASGITransport(app=LazyApp(apps, "invoice-export"))
@@ -117,11 +122,26 @@ async def platform_fixture(
         xero_sales_account_code="200",
     )
     accounting = ProductionTools(settings, http=tool_http, retry=RetryPolicy(max_attempts=4))
+    running = contextlib.AsyncExitStack()
+    owner = await start_owner(
+        running,
+        kafka=kafka,
+        apps=settings.accounting_apps(),
+        token_transport=token_hosts(
+            settings.accounting_apps(), {name: tool.app for name, tool in tools.items()}
+        ),
+        core=core_client,
+        create_database=create_database,
+        make_pool=make_pool,
+        name="billing-credentials",
+    )
+    invoice_dsn = await create_database("billing-invoice-export")
     invoice_export = bootstrap_invoice_export(
         settings,
-        pool=await make_pool(await create_database("billing-invoice-export")),
+        pool=await make_pool(invoice_dsn),
         tracer_provider=in_memory_tracing("invoice-export")[0],
         tools=accounting,
+        credentials=owner.source,
         core=core_client,
         background=False,
     )
@@ -145,13 +165,15 @@ async def platform_fixture(
     )
     apps["ingest"], apps["invoice-export"] = ingest.app, invoice_export.app
     apps["reporting"] = reporting.app
-    async with contextlib.AsyncExitStack() as running:
+    async with running:
         for service in (ingest, invoice_export, reporting):
             await service.runtime.start()
             running.push_async_callback(service.runtime.stop)
         for tool in tools.values():
             await tool.subscribe()
-        yield Platform(core, core_app, webhooks, tools, apps, invoice_export, accounting)
+        yield Platform(
+            core, core_app, webhooks, tools, apps, invoice_export, accounting, owner, invoice_dsn
+        )
 
 
 @dataclass
@@ -269,8 +291,8 @@ async def redeliver(records: list[Any], *, group: str) -> None:
         await admin.close()
 
 
-async def stored_tokens(platform: Platform, connection_id: str) -> Tokens:
-    async with platform.invoice_export.store.tx() as tx:
-        tokens = await tx.tokens(connection_id, lock=False)
+async def stored_tokens(platform: Platform, workspace_id: str, connection_id: str) -> Tokens:
+    """The connection's tokens as their owner, the credentials service, keeps them."""
+    tokens = await platform.owner.tokens(workspace_id, connection_id)
     assert tokens is not None
     return tokens

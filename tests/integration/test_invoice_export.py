@@ -15,6 +15,7 @@ import json
 from decimal import Decimal
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 
@@ -44,6 +45,7 @@ from .accounting_platform import (
 )
 from .accounting_sandboxes import ADDRESS, CORE_URL, Xero, _redirect
 from .conftest import KAFKA
+from .credential_owner import rows_holding
 
 
 @pytest.mark.parametrize("provider", ["quickbooks", "xero", "freshbooks"])
@@ -287,19 +289,22 @@ async def test_the_accounting_article_end_to_end(platform: Platform, provider: s
         statuses = [json.loads(r.value) for r in changes]
         assert {s["status"] for s in statuses if s["invoice_id"] == invoice_id} >= {"paid"}
 
-        # -- Token rotation: an expired access token is refreshed, the rotation saved --------
-        before = await stored_tokens(platform, connection_id)
-        async with platform.invoice_export.store.tx() as tx:
-            past = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
-            await tx.save_tokens(
-                connection_id, Tokens(before.access_token, before.refresh_token, past), past
-            )
+        # -- Token rotation during an export's sync: the credential owner refreshes at the
+        # tool, saves the rotated refresh token, and invoice-export never holds one -----------
+        before = await stored_tokens(platform, ws.id, connection_id)
+        past = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
+        expired = Tokens(before.access_token, before.refresh_token, past)
+        await platform.owner.source.put_tokens(ws.id, connection_id, provider, expired)
         synced = await api.post(f"{base}/invoices/{invoice_id}/sync")
         assert synced.status_code == 200, synced.text
-        after = await stored_tokens(platform, connection_id)
+        after = await stored_tokens(platform, ws.id, connection_id)
         assert after.refresh_token != before.refresh_token
         assert after.access_token != before.access_token
         assert after.expires_at > dt.datetime.now(dt.UTC)
+        for secret in (before.refresh_token, after.refresh_token, after.access_token):
+            assert await rows_holding(platform.invoice_dsn, secret) == []
+        assert await rows_holding(platform.owner.dsn, after.refresh_token) == [], "sealed"
+        assert not await token_columns(platform.invoice_dsn)
         flow = platform.accounting.oauth(provider, _redirect(provider))
         if provider != "xero":  # Xero accepts the previous refresh token for 30 minutes
             with pytest.raises(ReauthorizationNeededError):
@@ -398,7 +403,7 @@ async def test_a_consent_for_several_companies_waits_for_the_admins_choice(
             # Disconnect wipes the tokens and stops syncing; connecting again revives it
             gone = await api.delete(f"{base}/{connection_id}")
             assert gone.json()["status"] == "disconnected"
-            assert await stored_tokens_or_none(platform, connection_id) is None
+            assert await platform.owner.tokens(ws.id, connection_id) is None
             started = await api.post(f"/v1/workspaces/{ws.id}/accounting/xero/authorize")
             async with httpx.AsyncClient(transport=httpx.ASGITransport(xero.app)) as browser:
                 consent = await browser.get(started.json()["authorize_url"])
@@ -412,7 +417,8 @@ async def test_a_consent_for_several_companies_waits_for_the_admins_choice(
                 connection_id,
                 "connected",
             )
-            assert await stored_tokens_or_none(platform, connection_id) is not None
+            assert await platform.owner.tokens(ws.id, connection_id) is not None
+            assert await platform.owner.tokens(ws.id, again["connection_id"]) is None, "moved"
             assert [c["connection_id"] for c in (await api.get(base)).json()] == [connection_id]
             unauthorised = await api.post(
                 f"/v1/workspaces/{ws.id}/accounting/xero/authorize",
@@ -423,9 +429,17 @@ async def test_a_consent_for_several_companies_waits_for_the_admins_choice(
         xero.state.consent = None
 
 
-async def stored_tokens_or_none(platform: Platform, connection_id: str) -> Tokens | None:
-    async with platform.invoice_export.store.tx() as tx:
-        return await tx.tokens(connection_id, lock=False)
+async def token_columns(dsn: str) -> list[str]:
+    """Columns of invoice-export's tables whose name speaks of tokens."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows = await conn.fetch(
+            "SELECT table_name || '.' || column_name AS c FROM information_schema.columns"
+            " WHERE table_schema = 'public' AND column_name LIKE '%token%'"
+        )
+    finally:
+        await conn.close()
+    return [r["c"] for r in rows]
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ from decimal import Decimal
 
 import httpx
 import pytest
+from timebridge_providers.kit.credentials import FakeCredentialSource, NeedsReauthorisationError
 from timebridge_providers.kit.fakes.accounting import FakeAccountingTool, fake_accounting
 from timebridge_providers.kit.ports.accounting import (
     AccountingTool,
@@ -19,6 +20,7 @@ from timebridge_providers.kit.ports.accounting import (
     Consent,
     ConsentContext,
     TaxDetails,
+    Tenant,
     ToolClient,
     WebhookSpec,
 )
@@ -26,7 +28,6 @@ from timebridge_providers.kit.ports.accounting import (
 from timebridge_common.errors import TransientError
 from timebridge_common.events import Envelope, InvoiceExported, InvoiceExportRequested
 from timebridge_common.outbound.http import DEFAULT_RETRY, AuthenticationError
-from timebridge_common.outbound.oauth import Tokens
 from timebridge_common.refusals import ConflictError, NotFoundError
 from timebridge_common.testing import sample_time_entry_logged
 from timebridge_invoice_export.adapters.memory import MemoryStore
@@ -56,6 +57,9 @@ class FakeTools:
     companies: dict[str, FakeAccountingTool] = field(default_factory=dict)
     tokens: list[str] = field(default_factory=list)
     """The access tokens tools were opened with."""
+    tenants: list[Tenant] = field(default_factory=list)
+    """The companies a consent offers."""
+    issued: int = 0
 
     def names(self) -> frozenset[str]:
         return frozenset({TOOL})
@@ -64,8 +68,16 @@ class FakeTools:
         app = AppRegistration(
             "id", "secret", "http://tool", "http://tool/auth", "http://tool/token"
         )
-        context = ConsentContext(app, redirect_uri, httpx.AsyncClient(), DEFAULT_RETRY, _now)
-        return fake_accounting(self.companies).consent(context)
+        http = httpx.AsyncClient(transport=httpx.MockTransport(self._token_endpoint))
+        context = ConsentContext(app, redirect_uri, http, DEFAULT_RETRY, _now)
+        return fake_accounting(self.companies, self.tenants).consent(context)
+
+    def _token_endpoint(self, request: httpx.Request) -> httpx.Response:
+        """The tool's token endpoint: every code is good once (the tests spend each once)."""
+        self.issued += 1
+        n = self.issued
+        body = {"access_token": f"at-{n}", "refresh_token": f"rt-{n}", "expires_in": 3600}
+        return httpx.Response(200, json=body)
 
     def webhooks(self, provider: str) -> WebhookSpec | None:
         return None
@@ -86,6 +98,7 @@ def _now() -> dt.datetime:
 class Rig:
     store: MemoryStore
     tools: FakeTools
+    credentials: FakeCredentialSource
     connections: Connections
     sync: ToolSync
     invoices: Invoices
@@ -100,9 +113,9 @@ class Rig:
 
 @pytest.fixture
 async def rig() -> Rig:
-    store, tools = MemoryStore(), FakeTools()
+    store, tools, credentials = MemoryStore(), FakeTools(), FakeCredentialSource()
     connections = Connections(
-        store, tools, public_base_url="http://tb.test", state_ttl_s=900, clock=_now
+        store, tools, credentials, public_base_url="http://tb.test", state_ttl_s=900, clock=_now
     )
     sync = ToolSync(store, connections, _now)
     async with store.tx() as tx:
@@ -114,11 +127,12 @@ async def rig() -> Rig:
             tenant_id=TENANT,
             tenant_name="Acme Books",
             tenants=(),
-            tokens=Tokens("access-1", "refresh-1", NOW + dt.timedelta(hours=1)),
             connected_by="u_admin",
             now=NOW,
         )
-    return Rig(store, tools, connections, sync, Invoices(store, connections, sync, _now))
+    credentials.put(WS, CONNECTION, "access-1")
+    invoices = Invoices(store, connections, sync, _now)
+    return Rig(store, tools, credentials, connections, sync, invoices)
 
 
 def _client(external_id: str, name: str, *, active: bool = True) -> ToolClient:
@@ -216,6 +230,9 @@ async def test_a_refused_token_marks_the_connection_for_reauthorisation(rig: Rig
     assert connection.status == "needs_reauthorization"
     assert connection.last_error is not None
     assert "token revoked" in connection.last_error
+    assert [(w, c) for w, c, _ in rig.credentials.refusals] == [(WS, CONNECTION)], (
+        "the owner hears of the refusal (it refreshes on the next access)"
+    )
     with pytest.raises(ToolUnusableError, match="needs_reauthorization"):
         async with rig.connections.tool(connection):
             pass
@@ -275,3 +292,66 @@ async def test_a_tool_that_is_not_installed_is_not_found(rig: Rig) -> None:
     authorization = await rig.connections.authorize(WS, TOOL, "u_admin")
     assert authorization.redirect_uri == f"http://tb.test/v1/oauth/{TOOL}/callback"
     assert f"state={authorization.state}" in authorization.authorize_url
+
+
+async def _consent(rig: Rig) -> AccountingConnection:
+    """An admin's consent through the fake tool: authorize, then the tool's redirect."""
+    started = await rig.connections.authorize(WS, TOOL, "u_admin")
+    return await rig.connections.complete(TOOL, {"state": started.state, "code": "code-1"})
+
+
+async def test_a_consent_hands_its_tokens_to_the_credential_owner(rig: Rig) -> None:
+    rig.tools.tenants = [Tenant("company-2", "Globex Books")]
+    connection = await _consent(rig)
+    assert (connection.status, connection.tenant_id) == ("connected", "company-2")
+    kept = rig.credentials.tokens[(WS, connection.connection_id)]
+    assert (kept.access_token, kept.refresh_token) == ("at-1", "rt-1")
+    assert rig.credentials.providers[(WS, connection.connection_id)] == TOOL
+    async with rig.connections.tool(connection):
+        pass
+    assert rig.tools.tokens == ["at-1"], "the tool is opened with the owner's access token"
+    assert rig.credentials.calls == [(WS, connection.connection_id)]
+
+
+async def test_the_owner_unavailable_is_transient_and_changes_nothing(rig: Rig) -> None:
+    rig.credentials.fail(WS, CONNECTION, TransientError("credentials service answered 503"))
+    with pytest.raises(TransientError):
+        await rig.sync.mirror_all(await _connection(rig))
+    connection = await _connection(rig)
+    assert (connection.status, rig.tools.tokens) == ("connected", [])
+
+
+async def test_the_owners_needs_reauthorisation_marks_the_connection(rig: Rig) -> None:
+    rig.credentials.fail(WS, CONNECTION, NeedsReauthorisationError("invalid_grant"))
+    with pytest.raises(ToolUnusableError, match="no longer accepts"):
+        await rig.sync.mirror_all(await _connection(rig))
+    connection = await _connection(rig)
+    assert connection.status == "needs_reauthorization"
+    assert rig.tools.tokens == [], "no call to the tool without an access token"
+    # Connecting again stores the new consent with the owner and revives the connection.
+    rig.tools.tenants = [Tenant(TENANT, "Acme Books")]
+    again = await _consent(rig)
+    assert (again.connection_id, again.status) == (CONNECTION, "connected")
+    async with rig.connections.tool(again):
+        pass
+    assert rig.tools.tokens == ["at-1"]
+
+
+async def test_choosing_a_company_connected_before_moves_the_tokens_to_it(rig: Rig) -> None:
+    rig.tools.tenants = [Tenant(TENANT, "Acme Books"), Tenant("company-2", "Globex Books")]
+    pending = await _consent(rig)
+    assert pending.status == "choose_tenant"
+    assert (WS, pending.connection_id) in rig.credentials.tokens
+    chosen = await rig.connections.choose_tenant(WS, pending.connection_id, TENANT)
+    assert chosen.connection_id == CONNECTION, "the connection of that company is revived"
+    assert rig.credentials.tokens[(WS, CONNECTION)].refresh_token == "rt-1"
+    assert (WS, pending.connection_id) not in rig.credentials.accesses
+
+
+async def test_a_disconnect_has_the_owner_forget_the_tokens(rig: Rig) -> None:
+    gone = await rig.connections.disconnect(WS, CONNECTION)
+    assert gone.status == "disconnected"
+    assert (WS, CONNECTION) not in rig.credentials.accesses
+    with pytest.raises(ToolUnusableError, match="disconnected"):
+        async with rig.connections.tool(gone):
+            pass

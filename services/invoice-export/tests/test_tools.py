@@ -618,7 +618,7 @@ async def test_xero_changes_report_renames_archives_and_invoices_read_at_least_o
     ]
     contacts = next(r for r in xero.sent if r.url.path.endswith("/Contacts"))
     assert contacts.url.params["includeArchived"] == "true"
-    assert contacts.headers["If-Modified-Since"] == "2026-11-21T09:01:30"
+    assert contacts.headers["If-Modified-Since"] == "2026-11-21T09:01:30Z"
     latest = max(
         xero.state.contacts[globex].updated_at, xero.state.invoices[exported.external_id].updated_at
     )

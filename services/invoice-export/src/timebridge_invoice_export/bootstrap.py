@@ -12,6 +12,7 @@ from timebridge_providers import core as home_system
 from timebridge_providers.core.client import CoreClient
 from timebridge_providers.installed import registry
 from timebridge_providers.kit.clients import ProviderClients
+from timebridge_providers.kit.credentials import CredentialKeeper, HttpCredentialSource
 from timebridge_providers.kit.session import Access
 
 from timebridge_common import connections as connection_copies
@@ -82,12 +83,14 @@ def bootstrap(
     pool: asyncpg.Pool | None = None,
     tracer_provider: TracerProvider | None = None,
     tools: AccountingTools | None = None,
+    credentials: CredentialKeeper | None = None,
     core: Callable[[str, str], CoreClient] | None = None,
     clock: Callable[[], dt.datetime] = _utc_now,
     background: bool = True,
 ) -> InvoiceExport:
-    """Build the service. Tests pass ``tools`` and ``core`` pointed at the sandboxes, and
-    ``background=False`` to drive the poller themselves."""
+    """Build the service. Tests pass ``tools`` and ``core`` pointed at the sandboxes,
+    ``credentials`` (the kit's fake, or the HTTP adapter to an in-process credentials service)
+    and ``background=False`` to drive the poller themselves."""
     runtime = build_runtime(
         NAME,
         settings,
@@ -108,9 +111,17 @@ def bootstrap(
     core = core or _home_clients(ProviderClients())
     directory = CoreDirectory(copies, core)
     tools = tools or ProductionTools(settings)
+    credentials = credentials or HttpCredentialSource(
+        settings.credentials_url, settings.service_token
+    )
     base = settings.public_base_url.rstrip("/")
     connections = Connections(
-        store, tools, public_base_url=base, state_ttl_s=settings.oauth_state_ttl_s, clock=clock
+        store,
+        tools,
+        credentials,
+        public_base_url=base,
+        state_ttl_s=settings.oauth_state_ttl_s,
+        clock=clock,
     )
     sync = ToolSync(store, connections, clock)
     invoices = Invoices(store, connections, sync, clock)

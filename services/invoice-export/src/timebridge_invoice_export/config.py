@@ -51,7 +51,7 @@ class Settings(BaseSettings, ServiceSettings):
 
     http: HttpConfig = HttpConfig(port=8004)
     encryption_key: SecretStr = Field(
-        description="base64url 32-byte platform key: OAuth tokens at rest, the Core connection"
+        description="base64url 32-byte platform key: webhook verifiers, the Core connection"
     )
     public_base_url: str = Field(
         default="http://127.0.0.1:8004",
@@ -91,6 +91,14 @@ class Settings(BaseSettings, ServiceSettings):
         description="FreshBooks deliveries carry no time nor id: an identical signed notice"
         " within this window is a replay (answered, not republished; a genuine repeat inside"
         " it is left to the poll)",
+    )
+    credentials_url: str = Field(
+        default="http://127.0.0.1:8008",
+        description="The credentials service, the one owner of the tools' OAuth tokens",
+    )
+    service_token: SecretStr = Field(
+        default=SecretStr(""),
+        description="The platform services' token, shown to the credentials service",
     )
     oauth_state_ttl_s: int = Field(
         default=900, gt=0, description="How long an admin may take on a tool's consent screen"

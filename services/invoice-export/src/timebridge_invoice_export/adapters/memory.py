@@ -17,7 +17,6 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from timebridge_common.events import Envelope, Event
-from timebridge_common.outbound.oauth import Tokens
 from timebridge_invoice_export.domain.accounting import Tenant
 from timebridge_invoice_export.domain.clients import MirroredClient
 from timebridge_invoice_export.domain.connections import (
@@ -33,7 +32,6 @@ from timebridge_invoice_export.domain.rates import Rate
 @dataclass
 class _Connection:
     row: AccountingConnection
-    tokens: Tokens | None
     verifiers: dict[str, str] = field(default_factory=dict)
     next_poll_at: dt.datetime | None = None
 
@@ -120,7 +118,6 @@ class MemoryTx:
         tenant_id: str | None,
         tenant_name: str | None,
         tenants: Sequence[Tenant],
-        tokens: Tokens | None,
         connected_by: str,
         now: dt.datetime,
     ) -> None:
@@ -153,7 +150,7 @@ class MemoryTx:
             last_error=None,
         )
         verifiers = existing.verifiers if existing else {}
-        self.s.connections[connection_id] = _Connection(row, tokens, verifiers, now)
+        self.s.connections[connection_id] = _Connection(row, verifiers, now)
 
     async def delete_connection(self, connection_id: str) -> None:
         self.s.connections.pop(connection_id, None)
@@ -165,12 +162,12 @@ class MemoryTx:
         now: dt.datetime,
         *,
         error: str | None = None,
-        wipe_tokens: bool = False,
+        forget_webhooks: bool = False,
     ) -> None:
         c = self.s.connections[connection_id]
         c.row = replace(c.row, status=status, last_error=error)
-        if wipe_tokens:
-            c.tokens, c.verifiers = None, {}
+        if forget_webhooks:
+            c.verifiers = {}
             c.row = replace(c.row, webhooks_registered_at=None)
 
     async def claim_due_polls(self, now: dt.datetime, interval_s: float) -> list[str]:
@@ -216,13 +213,6 @@ class MemoryTx:
     async def webhook_verifiers(self, connection_id: str) -> list[str]:
         found = self.s.connections.get(connection_id)
         return [] if found is None else list(found.verifiers.values())
-
-    async def tokens(self, connection_id: str, *, lock: bool) -> Tokens | None:
-        found = self.s.connections.get(connection_id)
-        return None if found is None else found.tokens
-
-    async def save_tokens(self, connection_id: str, tokens: Tokens, now: dt.datetime) -> None:
-        self.s.connections[connection_id].tokens = tokens
 
     # -- clients, projects, rates, expenses ----------------------------------------------------
 

@@ -2,23 +2,28 @@
 
 The admin starts at :meth:`Connections.authorize` (Timebridge remembers a one-time ``state``),
 consents in the tool, and the tool redirects the browser to :meth:`Connections.complete` with a
-code, which is exchanged at once (codes live minutes). The tokens are sealed with the platform key
-before they are stored; from then on every API call takes its bearer from the connection's
-:class:`~timebridge_common.outbound.oauth.TokenManager`, which refreshes under the connection's
-row lock and saves the rotated refresh token before using the new access token.
+code, which is exchanged at once (codes live minutes). The tokens go straight to their one owner,
+the credentials service (:class:`~timebridge_providers.kit.credentials.CredentialKeeper`); this
+service keeps none. Every API call takes its bearer from the owner right before, which refreshes
+under its lock and saves the rotated refresh token before handing out the new access token.
 """
 
 import datetime as dt
 import secrets
 from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 
 import structlog
+from timebridge_providers.kit.credentials import (
+    CredentialKeeper,
+    NeedsReauthorisationError,
+    UnknownCredentialError,
+)
 
-from timebridge_common.errors import TransientError
+from timebridge_common.errors import InvalidMessageError, TransientError
 from timebridge_common.outbound.http import AuthenticationError, ProviderError
-from timebridge_common.outbound.oauth import ReauthorizationNeededError, TokenManager
+from timebridge_common.outbound.oauth import ReauthorizationNeededError
 from timebridge_common.refusals import ConflictError, InvalidError, NotFoundError, UpstreamError
 from timebridge_invoice_export.domain.accounting import title
 from timebridge_invoice_export.domain.connections import (
@@ -35,7 +40,7 @@ from timebridge_invoice_export.handlers.ports import (
     NotConfiguredError,
     ToolConnection,
 )
-from timebridge_invoice_export.handlers.stores import NoTokensError, Store, StoreTokens, Tx
+from timebridge_invoice_export.handlers.stores import Store, Tx
 
 log = structlog.get_logger(__name__)
 
@@ -57,6 +62,7 @@ class Connections:
         self,
         store: Store,
         tools: AccountingTools,
+        credentials: CredentialKeeper,
         *,
         public_base_url: str,
         state_ttl_s: int,
@@ -64,13 +70,12 @@ class Connections:
     ) -> None:
         self._store = store
         self._tools = tools
+        self._credentials = credentials
         self._base = public_base_url.rstrip("/")
         self._state_ttl = dt.timedelta(seconds=state_ttl_s)
         self._clock = clock
         self.on_connected: Callable[[], None] = lambda: None
         """Called after a company was connected (the poller then mirrors its clients)."""
-        self._tokens = StoreTokens(store, clock)
-        self._managers: dict[str, TokenManager] = {}
 
     def redirect_uri(self, provider: str) -> str:
         return f"{self._base}/v1/oauth/{provider}/callback"
@@ -110,14 +115,23 @@ class Connections:
         if not tenants:
             raise InvalidError(f"{name} gave access to no company")
         chosen = choose(tenants, None)
-        now = self._clock()
         async with self._store.tx() as tx:
             existing = (
                 None
                 if chosen is None
                 else await tx.connection_for_tenant(started.workspace_id, provider, chosen.id)
             )
-            connection_id = existing.connection_id if existing else new_connection_id()
+        connection_id = existing.connection_id if existing else new_connection_id()
+        # The owner keeps the tokens before the connection says "connected": a retried callback
+        # is refused (its state is spent) and the admin connects again, replacing them.
+        try:
+            await self._credentials.put_tokens(
+                started.workspace_id, connection_id, provider, tokens
+            )
+        except (TransientError, InvalidMessageError) as exc:
+            raise UpstreamError(f"the credentials service did not keep {name}'s tokens") from exc
+        now = self._clock()
+        async with self._store.tx() as tx:
             await tx.save_connection(
                 connection_id=connection_id,
                 workspace_id=started.workspace_id,
@@ -126,7 +140,6 @@ class Connections:
                 tenant_id=chosen.id if chosen else None,
                 tenant_name=chosen.name if chosen else None,
                 tenants=tenants,
-                tokens=tokens,
                 connected_by=started.requested_by,
                 now=now,
             )
@@ -146,7 +159,8 @@ class Connections:
         self, workspace_id: str, connection_id: str, tenant_id: str
     ) -> AccountingConnection:
         """Pick the company of a consent that offered several. Choosing one connected before
-        revives that connection (its clients and invoices) with the new tokens."""
+        revives that connection (its clients and invoices) with the new tokens, which the
+        credential owner then keeps under that connection's id."""
         async with self._store.tx() as tx:
             pending = await self._get(tx, workspace_id, connection_id, lock=True)
             if pending.status != "choose_tenant":
@@ -155,10 +169,11 @@ class Connections:
             if tenant is None:
                 offered = ", ".join(f"{t.name} ({t.id})" for t in pending.tenants)
                 raise InvalidError(f"{tenant_id} was not offered; choose one of: {offered}")
-            tokens = await tx.tokens(connection_id, lock=True)
             existing = await tx.connection_for_tenant(workspace_id, pending.provider, tenant.id)
             target = existing.connection_id if existing else connection_id
             if existing:
+                # Moved before the pending row goes: a failed move leaves it to choose again.
+                await self._credentials.move(workspace_id, connection_id, target)
                 await tx.delete_connection(connection_id)
             await tx.save_connection(
                 connection_id=target,
@@ -168,7 +183,6 @@ class Connections:
                 tenant_id=tenant.id,
                 tenant_name=tenant.name,
                 tenants=pending.tenants,
-                tokens=tokens,
                 connected_by="",
                 now=self._clock(),
             )
@@ -178,12 +192,15 @@ class Connections:
         return connection
 
     async def disconnect(self, workspace_id: str, connection_id: str) -> AccountingConnection:
-        """Wipe the tokens and stop syncing; mirrored clients and invoices stay as history."""
+        """Have the owner forget the tokens and stop syncing; mirrored clients and invoices stay
+        as history."""
         async with self._store.tx() as tx:
             connection = await self._get(tx, workspace_id, connection_id, lock=True)
+            # Forgotten first: the owner unavailable, the disconnect fails and is asked again.
+            await self._credentials.delete(workspace_id, connection_id)
             if connection.status != "disconnected":
                 await tx.set_connection_status(
-                    connection_id, "disconnected", self._clock(), wipe_tokens=True
+                    connection_id, "disconnected", self._clock(), forget_webhooks=True
                 )
             gone = await tx.connection(connection_id)
         assert gone is not None
@@ -200,29 +217,35 @@ class Connections:
 
     @asynccontextmanager
     async def tool(self, connection: AccountingConnection) -> AsyncIterator[AccountingTool]:
-        """A client of the connection's company. A refused consent (the refresh token, or the
-        access token itself) marks the connection ``needs_reauthorization`` and raises
-        :class:`ToolUnusableError`; everything else passes through."""
+        """A client of the connection's company, with an access token from the credential owner.
+
+        A refused consent (the owner's "needs re-authorisation", or the tool refusing the access
+        token, which is reported to the owner) marks the connection ``needs_reauthorization``
+        and raises :class:`ToolUnusableError`; the owner unavailable is a ``TransientError``
+        (retried); everything else passes through."""
         if connection.status != "connected" or connection.tenant_id is None:
             raise ToolUnusableError(
                 f"{title(connection.provider)} connection {connection.connection_id}"
                 f" is {connection.status}"
             )
-        manager = self._manager(connection.provider)
         target = ToolConnection(connection.connection_id, connection.provider, connection.tenant_id)
+        workspace_id, connection_id = connection.workspace_id, connection.connection_id
         try:
-            token = await manager.valid(connection.connection_id)
-        except (ReauthorizationNeededError, AuthenticationError) as exc:
+            access = await self._credentials.access(workspace_id, connection_id)
+        except NeedsReauthorisationError as exc:
             raise await self._refused(connection, exc) from exc
-        except NoTokensError as exc:
-            raise ToolUnusableError(str(exc)) from exc
-        tool = self._tools.tool(target, token)
+        except UnknownCredentialError as exc:
+            raise ToolUnusableError(
+                f"the credential owner holds no tokens of connection {connection_id}"
+            ) from exc
+        tool = self._tools.tool(target, access.credential)
         try:
             yield tool
         except (ReauthorizationNeededError, AuthenticationError) as exc:
+            # The owner refreshes on the next access; a refused grant then shows there too.
+            with suppress(UnknownCredentialError):
+                await self._credentials.refused(workspace_id, connection_id, str(exc)[:500])
             raise await self._refused(connection, exc) from exc
-        except NoTokensError as exc:
-            raise ToolUnusableError(str(exc)) from exc
         finally:
             await tool.aclose()
 
@@ -237,15 +260,6 @@ class Connections:
                 connection.connection_id, "needs_reauthorization", self._clock(), error=reason
             )
         return ToolUnusableError(reason)
-
-    def _manager(self, provider: str) -> TokenManager:
-        manager = self._managers.get(provider)
-        if manager is None:
-            endpoint = self._flow(provider).endpoint
-            manager = self._managers[provider] = TokenManager(
-                endpoint, self._tokens, clock=self._clock
-            )
-        return manager
 
     def _flow(self, provider: str) -> Consent:
         if provider not in self._tools.names():

@@ -6,18 +6,15 @@ so that a webhook, a poll and an admin acting on the same invoice or client seri
 published in a transaction commit with its state. ``adapters/postgres.py`` is the production
 adapter, ``adapters/memory.py`` the in-memory one of the handlers' unit tests.
 
-:class:`StoreTokens` is the OAuth ``TokenStore`` over any :class:`Store`: the connection's row
-lock is held for the whole refresh, and the rotated tokens are saved in that transaction.
+No OAuth token is stored here: the credentials service owns them (``CredentialKeeper``).
 """
 
 import datetime as dt
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
 from timebridge_common.events import Envelope, Event
-from timebridge_common.outbound.oauth import Tokens
 from timebridge_invoice_export.domain.accounting import Tenant
 from timebridge_invoice_export.domain.clients import MirroredClient
 from timebridge_invoice_export.domain.connections import (
@@ -67,7 +64,6 @@ class ConnectionsTx(Protocol):
         tenant_id: str | None,
         tenant_name: str | None,
         tenants: Sequence[Tenant],
-        tokens: Tokens | None,
         connected_by: str,
         now: dt.datetime,
     ) -> None:
@@ -85,8 +81,10 @@ class ConnectionsTx(Protocol):
         now: dt.datetime,
         *,
         error: str | None = None,
-        wipe_tokens: bool = False,
-    ) -> None: ...
+        forget_webhooks: bool = False,
+    ) -> None:
+        """``forget_webhooks``: drop the webhook registration and its verifiers (disconnect)."""
+        ...
 
     async def claim_due_polls(self, now: dt.datetime, interval_s: float) -> list[str]:
         """Connections due for a poll, claimed until the next interval (replicas share)."""
@@ -111,10 +109,6 @@ class ConnectionsTx(Protocol):
     ) -> None: ...
 
     async def webhook_verifiers(self, connection_id: str) -> list[str]: ...
-
-    async def tokens(self, connection_id: str, *, lock: bool) -> Tokens | None: ...
-
-    async def save_tokens(self, connection_id: str, tokens: Tokens, now: dt.datetime) -> None: ...
 
 
 class CatalogTx(Protocol):
@@ -271,49 +265,3 @@ class VerificationRows(Protocol):
         ...
 
     async def purge(self, now: dt.datetime) -> None: ...
-
-
-class NoTokensError(Exception):
-    """The connection has no tokens (disconnected)."""
-
-
-def _require(connection_id: str, tokens: Tokens | None) -> Tokens:
-    if tokens is None:
-        raise NoTokensError(f"accounting connection {connection_id} holds no tokens")
-    return tokens
-
-
-class StoreTokens:
-    """The ``TokenStore`` of the OAuth ``TokenManager``: tokens sealed in the connection's row.
-
-    ``locked`` holds the connection's row lock for the whole refresh, so one process refreshes
-    and every other waits and then reads the rotated tokens; ``save`` writes them in that same
-    transaction, which commits before the new access token is handed out.
-    """
-
-    def __init__(self, store: Store, clock: Callable[[], dt.datetime]) -> None:
-        self._store = store
-        self._clock = clock
-
-    async def load(self, connection_id: str) -> Tokens:
-        async with self._store.tx() as tx:
-            tokens = await tx.tokens(connection_id, lock=False)
-        return _require(connection_id, tokens)
-
-    @asynccontextmanager
-    async def locked(self, connection_id: str) -> AsyncIterator["_Slot"]:
-        async with self._store.tx() as tx:
-            tokens = _require(connection_id, await tx.tokens(connection_id, lock=True))
-            yield _Slot(tx, connection_id, tokens, self._clock)
-
-
-@dataclass
-class _Slot:
-    tx: Tx
-    connection_id: str
-    tokens: Tokens
-    clock: Callable[[], dt.datetime]
-
-    async def save(self, new: Tokens) -> None:
-        await self.tx.save_tokens(self.connection_id, new, self.clock())
-        self.tokens = new

@@ -1,15 +1,15 @@
-"""Rows of accounting connections: OAuth states, connections, polls, webhook verifiers, tokens."""
+"""Rows of accounting connections: OAuth states, connections, polls, webhook verifiers.
+
+The OAuth tokens are not here: the credentials service owns them (migration 0004 dropped them).
+"""
 
 import datetime as dt
-import json
 from collections.abc import Sequence
 
-from timebridge_common.outbound.oauth import Tokens
 from timebridge_invoice_export.adapters.pg.rows import (
     Rows,
     _connection,
     _locking,
-    token_context,
     verifier_context,
 )
 from timebridge_invoice_export.domain.accounting import Tenant
@@ -98,20 +98,17 @@ class ConnectionRows(Rows):
         tenant_id: str | None,
         tenant_name: str | None,
         tenants: Sequence[Tenant],
-        tokens: Tokens | None,
         connected_by: str,
         now: dt.datetime,
     ) -> None:
         """Create the connection or revive it (a reconnect keeps its id, clients, invoices)."""
         await self.conn.execute(
             "INSERT INTO accounting_connections (connection_id, workspace_id, provider, status,"
-            " tenant_id, tenant_name, tenants, tokens_encrypted, tokens_saved_at, connected_by,"
-            " created_at, updated_at, next_poll_at)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $9, $9, $9)"
+            " tenant_id, tenant_name, tenants, connected_by, created_at, updated_at, next_poll_at)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $9, $8, $8, $8)"
             " ON CONFLICT (connection_id) DO UPDATE SET status = EXCLUDED.status,"
             " tenant_id = EXCLUDED.tenant_id, tenant_name = EXCLUDED.tenant_name,"
-            " tenants = EXCLUDED.tenants, tokens_encrypted = EXCLUDED.tokens_encrypted,"
-            " tokens_saved_at = EXCLUDED.tokens_saved_at, connected_by = EXCLUDED.connected_by,"
+            " tenants = EXCLUDED.tenants, connected_by = EXCLUDED.connected_by,"
             " updated_at = EXCLUDED.updated_at, next_poll_at = EXCLUDED.next_poll_at,"
             " last_error = NULL",
             connection_id,
@@ -121,7 +118,6 @@ class ConnectionRows(Rows):
             tenant_id,
             tenant_name,
             [{"id": t.id, "name": t.name} for t in tenants],
-            None if tokens is None else self._seal(connection_id, tokens),
             now,
             connected_by,
         )
@@ -139,11 +135,10 @@ class ConnectionRows(Rows):
         now: dt.datetime,
         *,
         error: str | None = None,
-        wipe_tokens: bool = False,
+        forget_webhooks: bool = False,
     ) -> None:
         await self.conn.execute(
             "UPDATE accounting_connections SET status = $2, last_error = $3, updated_at = $4,"
-            " tokens_encrypted = CASE WHEN $5 THEN NULL ELSE tokens_encrypted END,"
             " webhook_verifiers = CASE WHEN $5 THEN '{}'::jsonb ELSE webhook_verifiers END,"
             " webhooks_registered_at = CASE WHEN $5 THEN NULL ELSE webhooks_registered_at END"
             " WHERE connection_id = $1",
@@ -151,7 +146,7 @@ class ConnectionRows(Rows):
             status,
             error,
             now,
-            wipe_tokens,
+            forget_webhooks,
         )
 
     async def claim_due_polls(self, now: dt.datetime, interval_s: float) -> list[str]:
@@ -222,40 +217,3 @@ class ConnectionRows(Rows):
             self._box.decrypt(v, context=verifier_context(connection_id, k))
             for k, v in (stored or {}).items()
         ]
-
-    async def tokens(self, connection_id: str, *, lock: bool) -> Tokens | None:
-        sealed = await self.conn.fetchval(
-            _locking(
-                "SELECT tokens_encrypted FROM accounting_connections WHERE connection_id = $1",
-                lock,
-            ),
-            connection_id,
-        )
-        return None if sealed is None else self._open(connection_id, sealed)
-
-    async def save_tokens(self, connection_id: str, tokens: Tokens, now: dt.datetime) -> None:
-        await self.conn.execute(
-            "UPDATE accounting_connections SET tokens_encrypted = $2, tokens_saved_at = $3"
-            " WHERE connection_id = $1",
-            connection_id,
-            self._seal(connection_id, tokens),
-            now,
-        )
-
-    def _seal(self, connection_id: str, tokens: Tokens) -> str:
-        plain = json.dumps(
-            {
-                "access_token": tokens.access_token,
-                "refresh_token": tokens.refresh_token,
-                "expires_at": tokens.expires_at.isoformat(),
-            }
-        )
-        return self._box.encrypt(plain, context=token_context(connection_id))
-
-    def _open(self, connection_id: str, sealed: str) -> Tokens:
-        data = json.loads(self._box.decrypt(sealed, context=token_context(connection_id)))
-        return Tokens(
-            data["access_token"],
-            data["refresh_token"],
-            dt.datetime.fromisoformat(data["expires_at"]),
-        )

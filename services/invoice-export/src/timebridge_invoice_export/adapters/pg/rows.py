@@ -18,10 +18,6 @@ from timebridge_invoice_export.domain.ledger import LedgerEntry
 from timebridge_invoice_export.domain.money import round_money
 
 
-def token_context(connection_id: str) -> str:
-    return f"accounting-connection:{connection_id}/tokens"
-
-
 def verifier_context(connection_id: str, callback_id: str) -> str:
     return f"accounting-connection:{connection_id}/webhook-verifier:{callback_id}"
 

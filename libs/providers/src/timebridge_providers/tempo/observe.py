@@ -1,0 +1,127 @@
+"""Tempo's changes by polling: ``updatedFrom`` for what changed, a re-listing for deletions.
+
+Tempo Cloud sends no webhooks for worklogs and publishes no tombstones of its own (see
+:mod:`.client`), so each poll (1) lists the worklogs updated since the newest ``updatedAt`` seen
+so far, minus an overlap (Tempo's clock, never ours), and (2) re-lists by worklog date the window
+from ``lookback`` before now to tomorrow. An id the previous poll listed in that window and this
+one does not is reported deleted; a deletion older than the window is not seen. The cursor is
+JSON: the next ``updatedFrom``, the window's ids (each with the author, issue and date a deletion
+is reported with), and the versions (``updatedAt`` and a content digest) of the worklogs the
+overlap lists again, so an unchanged worklog is not reported twice.
+"""
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from timebridge_common.errors import InvalidMessageError
+from timebridge_common.events import TimeEntryFields, UserRef
+from timebridge_providers.kit.ports.observe import Change, ChangePage, Hint, HookAdmin
+from timebridge_providers.tempo.client import TempoClient
+from timebridge_providers.tempo.translate import entry_fields
+from timebridge_providers.tempo.wire import Worklog
+
+OVERLAP = dt.timedelta(minutes=1)
+
+Cursor = tuple[dt.datetime | None, dict[str, list[str]], dict[str, str]]
+
+
+def _parse_cursor(cursor: str | None) -> Cursor:
+    if not cursor:
+        return None, {}, {}
+    try:
+        data = json.loads(cursor)
+        since = dt.datetime.fromisoformat(data["since"])
+        return since, dict(data["ids"]), dict(data.get("reported", {}))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InvalidMessageError(f"not a Tempo poll cursor: {exc}") from exc
+
+
+def _version(worklog: Worklog) -> str:
+    """``updatedAt`` (whole seconds at Tempo) and a digest of the content, so an edit within the
+    same second as the version reported is still a new version."""
+    content = worklog.model_dump_json(exclude={"createdAt", "updatedAt"})
+    digest = hashlib.sha256(content.encode()).hexdigest()[:16]
+    return f"{worklog.updatedAt.isoformat() if worklog.updatedAt else ''}#{digest}"
+
+
+class TempoObserver:
+    """The :class:`~timebridge_providers.kit.ports.observe.Observer` of one Tempo connection."""
+
+    def __init__(self, client: TempoClient, zone: str) -> None:
+        self._client = client
+        self._zone = zone
+
+    @property
+    def hooks(self) -> HookAdmin | None:
+        """Tempo Cloud has no worklog webhooks: it is polled."""
+        return None
+
+    async def changes(
+        self, cursor: str | None, *, now: dt.datetime, lookback: dt.timedelta
+    ) -> ChangePage:
+        since, known, reported = _parse_cursor(cursor)
+        since = since or now - lookback
+        start, end = (now - lookback).date(), (now + dt.timedelta(days=1)).date()
+        changed = [w async for w in self._client.updated_from(since)]
+        listed = {str(w.tempoWorklogId): _brief(w) async for w in self._client.dated(start, end)}
+        changes = [
+            self._change(w) for w in changed if reported.get(str(w.tempoWorklogId)) != _version(w)
+        ]
+        seen = {str(w.tempoWorklogId) for w in changed}
+        for worklog_id, brief in known.items():
+            if worklog_id in listed or worklog_id in seen:
+                continue
+            if dt.date.fromisoformat(brief[2]) < start:
+                continue  # left the window by age, not deleted
+            changes.append(_deletion(worklog_id, brief, now))
+        newest = max((w.updatedAt for w in changed if w.updatedAt), default=None)
+        following = max(since, newest - OVERLAP) if newest else since
+        again = {
+            str(w.tempoWorklogId): _version(w)
+            for w in changed
+            if w.updatedAt and w.updatedAt >= following
+        }
+        state = {"since": following.isoformat(), "ids": listed, "reported": again}
+        return ChangePage(changes=changes, cursor=json.dumps(state, separators=(",", ":")))
+
+    async def reread(self, hints: Sequence[Hint], *, now: dt.datetime) -> list[Change]:
+        """Each named worklog as it is now; one gone is reported deleted with what the hint knew."""
+        changes: list[Change] = []
+        for hint in hints:
+            worklog = (
+                await self._client.worklog(int(hint.external_id))
+                if hint.external_id.isdigit()
+                else None
+            )
+            if worklog is None:
+                brief = [hint.user_id, hint.task_id or "", hint.date.isoformat()]
+                changes.append(_deletion(hint.external_id, brief, now))
+            else:
+                changes.append(self._change(worklog))
+        return changes
+
+    def _change(self, worklog: Worklog) -> Change:
+        return Change(
+            external_id=str(worklog.tempoWorklogId),
+            fields=entry_fields(worklog, zone=self._zone),
+            updated_at=worklog.updatedAt or worklog.createdAt or dt.datetime.now(dt.UTC),
+        )
+
+
+def _brief(worklog: Worklog) -> list[Any]:
+    return [worklog.author.accountId, str(worklog.issue.id), worklog.startDate.isoformat()]
+
+
+def _deletion(worklog_id: str, brief: list[Any], now: dt.datetime) -> Change:
+    user, issue, date = brief
+    fields = TimeEntryFields(
+        user=UserRef(external_id=str(user)),
+        task_external_id=str(issue) or None,
+        date=dt.date.fromisoformat(date),
+        duration_seconds=0,
+        billable=False,
+    )
+    return Change(external_id=worklog_id, fields=fields, updated_at=now, deleted=True)

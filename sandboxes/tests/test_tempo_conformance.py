@@ -1,0 +1,217 @@
+"""The conformance suite (``timebridge_providers.kit.conformance``) for Jira Tempo against its
+sandbox, in-process; plus what Tempo adds: ``metadata.next`` pages followed, an approved
+timesheet refused on delete too, billable seconds kept per worklog, the error body's message.
+
+The :class:`TempoControl` is a Tempo user working through Tempo Cloud's API v4 with their own
+token. No OpenAPI description of Tempo is in ``../shared/provider-specs`` (nothing to validate
+against), and Tempo publishes no official Python SDK.
+"""
+
+import datetime as dt
+import zoneinfo
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from timebridge_providers.installed import registry
+from timebridge_providers.kit.conformance import SCENARIOS, NotOffered, Rig, Scenario, Work
+from timebridge_providers.kit.conformance.rig import Captured
+from timebridge_providers.kit.ports.entries import EntryLockedError, Slot, Write
+from timebridge_providers.tempo.client import TempoClient
+
+from timebridge_common.events import TimeEntryFields
+from timebridge_common.outbound.http import AuthenticationError
+from timebridge_sandboxes.tempo import TempoState, create_tempo_sandbox, demo_tempo
+from timebridge_sandboxes.testing import TimeoutTransport
+
+TIMEOUT_S = 1.0
+BASE = "http://tempo.test"
+
+
+@dataclass
+class TempoControl:
+    state: TempoState
+    http: httpx.AsyncClient
+    token: str
+    zone: str
+
+    async def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        answer = await self.http.request(
+            method, f"{BASE}/4{path}", json=body, headers={"Authorization": f"Bearer {self.token}"}
+        )
+        assert answer.is_success, answer.text
+        return answer.json() if answer.content else None
+
+    def count(self) -> int:
+        return len(self.state.worklogs)
+
+    async def add(self, fields: TimeEntryFields) -> str:
+        assert fields.started_at is not None
+        local = fields.started_at.astimezone(zoneinfo.ZoneInfo(self.zone))
+        body = {
+            "issueId": int(fields.task_external_id or 0),
+            "authorAccountId": fields.user.external_id,
+            "startDate": local.date().isoformat(),
+            "startTime": local.strftime("%H:%M:%S"),
+            "timeSpentSeconds": fields.duration_seconds,
+            "billableSeconds": fields.duration_seconds if fields.billable else 0,
+            "description": fields.notes,
+        }
+        return str((await self._call("POST", "/worklogs", body))["tempoWorklogId"])
+
+    async def edit(self, external_id: str, notes: str) -> None:
+        worklog = await self._call("GET", f"/worklogs/{external_id}")
+        body = {
+            "issueId": worklog["issue"]["id"],
+            "authorAccountId": worklog["author"]["accountId"],
+            "startDate": worklog["startDate"],
+            "startTime": worklog["startTime"],
+            "timeSpentSeconds": worklog["timeSpentSeconds"],
+            "billableSeconds": worklog["billableSeconds"],
+            "description": notes,
+        }
+        await self._call("PUT", f"/worklogs/{external_id}", body)
+
+    async def remove(self, external_id: str) -> None:
+        await self._call("DELETE", f"/worklogs/{external_id}")
+
+    async def lock(self, external_id: str) -> None:
+        answer = await self.http.post(f"{BASE}/_sandbox/worklogs/{external_id}/approve")
+        assert answer.is_success, answer.text
+
+    def limit_pages(self, size: int) -> bool:
+        self.state.page_cap = size
+        return True
+
+    async def deliveries(self) -> list[Captured]:
+        raise NotOffered("Tempo Cloud sends no worklog webhooks")
+
+    def sign(self, body: bytes, at: dt.datetime, *, secret: str | None = None) -> str:
+        raise NotOffered("Tempo Cloud sends no worklog webhooks")
+
+    @property
+    def webhook_secret(self) -> str:
+        return ""
+
+    @property
+    def account(self) -> str:
+        return ""
+
+
+@dataclass
+class Built:
+    rig: Rig
+    state: TempoState
+    http: httpx.AsyncClient
+
+
+async def tempo_rig() -> Built:
+    state = demo_tempo("conformance-tempo-token", "conformance-tempo-member")
+    app = create_tempo_sandbox(state)
+    answers: list[int] = []
+
+    async def on_response(response: httpx.Response) -> None:
+        if not response.request.url.path.startswith("/_sandbox"):
+            answers.append(response.status_code)
+
+    http = httpx.AsyncClient(
+        transport=TimeoutTransport(app, TIMEOUT_S), event_hooks={"response": [on_response]}
+    )
+    ann = next(u for u in state.users.values() if u.email == "ann@example.com")
+    control = TempoControl(state, http, ann.token, ann.timezone)
+    rig = Rig(
+        provider=registry().get("tempo"),
+        base_url=f"{BASE}/4",
+        sandbox_url=BASE,
+        credential=ann.token,
+        http=http,
+        control=control,
+        work=Work(ann.account_id, None, "WEB", "10001", ann.timezone),
+        extra={"account_id": ann.account_id, "timezone": ann.timezone},
+        answers=answers,
+    )
+    return Built(rig, state, http)
+
+
+@pytest.fixture
+async def built() -> AsyncIterator[Built]:
+    made = await tempo_rig()
+    yield made
+    await made.http.aclose()
+
+
+NOT_OFFERED = {
+    "webhook_signatures": "Tempo Cloud sends no worklog webhooks: it is polled",
+    "directory_users_projects_tasks": "users and issues are Jira's API (another credential)",
+    "provider_report_sums_the_time_logged": "Tempo v4 has no summary report endpoint",
+}
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.__name__)
+async def test_tempo_conformance(built: Built, scenario: Scenario) -> None:
+    try:
+        await scenario(built.rig)
+    except NotOffered as reason:
+        if scenario.__name__ not in NOT_OFFERED:
+            raise AssertionError(f"not offered any more: {reason}") from None
+        pytest.skip(str(reason))
+
+
+def _fields(rig: Rig, billable: bool) -> TimeEntryFields:
+    fields = rig.fields(dt.date(2026, 11, 10), dt.time(13), 2700, "billable?")
+    return fields.model_copy(update={"billable": billable})
+
+
+async def test_billable_seconds_are_kept_per_worklog(built: Built) -> None:
+    rig = built.rig
+    assert rig.provider.entries is not None
+    store = rig.provider.entries(rig.session())
+    for billable in (True, False):
+        fields = _fields(rig, billable)
+        slot = rig.slot(fields)
+        target = await store.write(slot, Write("create", fields, None, slot.key))
+        assert target is not None
+        worklog = built.state.worklogs[int(target)]
+        assert worklog.billable_seconds == (2700 if billable else 0)
+        read = await store.read(Slot(slot.system, slot.key, target))
+        assert read is not None
+        assert read.fields.billable is billable
+
+
+async def test_an_approved_worklog_is_not_deleted(built: Built) -> None:
+    rig = built.rig
+    assert rig.provider.entries is not None
+    store = rig.provider.entries(rig.session())
+    fields = _fields(rig, True)
+    slot = rig.slot(fields)
+    target = await store.write(slot, Write("create", fields, None, slot.key))
+    assert target is not None
+    await rig.control.lock(target)
+    with pytest.raises(EntryLockedError) as refused:
+        await store.write(Slot(slot.system, slot.key, target), Write("delete", None, None, "d"))
+    assert "approved" in refused.value.body
+    assert int(target) in built.state.worklogs
+
+
+async def test_pages_follow_metadata_next(built: Built) -> None:
+    rig = built.rig
+    for n in range(5):
+        await rig.control.add(rig.fields(dt.date(2026, 11, 2 + n), dt.time(9), 600, f"p{n}"))
+    built.state.page_cap = 2
+    client = TempoClient(f"{BASE}/4", rig.credential, http=rig.http)
+    seen = [
+        w.tempoWorklogId async for w in client.dated(dt.date(2026, 11, 1), dt.date(2026, 11, 30))
+    ]
+    assert len(seen) == 5
+    assert len(set(seen)) == 5
+    assert rig.answers[-3:] == [200, 200, 200], "three pages of two"
+
+
+async def test_a_wrong_token_is_an_authentication_error_in_tempos_shape(built: Built) -> None:
+    client = TempoClient(f"{BASE}/4", "not-a-token", http=built.rig.http)
+    with pytest.raises(AuthenticationError) as refused:
+        await client.worklog(1)
+    assert '"errors"' in refused.value.body
+    assert "message" in refused.value.body

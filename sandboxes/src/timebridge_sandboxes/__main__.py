@@ -19,6 +19,8 @@ under ``/reports/api/v3``, webhook subscriptions under ``/webhooks/api/v1`` (del
 Clockify: workspace 64a687e29ae1f428e7eb0001 with Ann (admin, ``--api-key``, Berlin) and Max
 (member, ``--member-api-key``), the project "Website" with the task "Fix the login page"; API under
 ``/api/v1``, the summary report under ``/report/v1`` (as on Clockify's regional hosts).
+Tempo: Tempo Cloud API v4 under ``/4`` with Ann (Berlin, bearer ``--token``) and Max (New York,
+``--member-token``) and the Jira issues WEB-1 (id 10001) and WEB-2 (10002); polled (no webhooks).
 """
 
 import argparse
@@ -38,6 +40,7 @@ from timebridge_sandboxes.quickbooks import (
     WebhookTarget,
     create_quickbooks_sandbox,
 )
+from timebridge_sandboxes.tempo import create_tempo_sandbox, demo_tempo
 from timebridge_sandboxes.toggl import create_toggl_sandbox, demo_toggl
 from timebridge_sandboxes.xero import XeroState, create_xero_sandbox
 
@@ -150,6 +153,11 @@ def add_tracker_commands(commands: "argparse._SubParsersAction[argparse.Argument
     clockify.add_argument("--host", default="127.0.0.1")
     clockify.add_argument("--api-key", default="sandbox-clockify-key")
     clockify.add_argument("--member-api-key", default="sandbox-clockify-member-key")
+    tempo = commands.add_parser("tempo", help="the Tempo Cloud API v4 look-alike (polled)")
+    tempo.add_argument("--port", type=int, default=9111)
+    tempo.add_argument("--host", default="127.0.0.1")
+    tempo.add_argument("--token", default="sandbox-tempo-token")
+    tempo.add_argument("--member-token", default="sandbox-tempo-member-token")
 
 
 def toggl_app(args: argparse.Namespace) -> FastAPI:
@@ -166,6 +174,7 @@ def clockify_app(args: argparse.Namespace) -> FastAPI:
 TRACKER_APPS: dict[str, Callable[[argparse.Namespace], FastAPI]] = {
     "toggl": toggl_app,
     "clockify": clockify_app,
+    "tempo": lambda args: create_tempo_sandbox(demo_tempo(args.token, args.member_token)),
 }
 """Sandboxes built from their parsed arguments (one line each instead of a branch of ``main``)."""
 

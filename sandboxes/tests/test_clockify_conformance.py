@@ -181,3 +181,19 @@ def test_a_bad_duration_is_refused() -> None:
     for text in ("1:30", "PT", "P", "PT1.5", ""):
         with pytest.raises(ValueError, match="ISO 8601"):
             parse_duration(text)
+
+
+async def test_errors_are_clockifys_body_and_a_bad_parameter_is_400(built: Built) -> None:
+    state = built.rig.control.state  # type: ignore[attr-defined]
+    http = built.http
+    bad_key = await http.get(f"{BASE}/api/v1/user", headers={"X-Api-Key": "wrong"})
+    assert bad_key.status_code == 401
+    assert set(bad_key.json()) == {"message", "code"}
+    path = f"{BASE}/api/v1/workspaces/{state.workspace_id}/user/{built.rig.work.user_id}"
+    bad_page = await http.get(
+        f"{path}/time-entries",
+        params={"page-size": "zero"},
+        headers={"X-Api-Key": built.rig.credential},
+    )
+    assert bad_page.status_code == 400, bad_page.text
+    assert set(bad_page.json()) == {"message", "code"}

@@ -12,13 +12,22 @@ Assumed: a locked entry's write is ``400`` "Time entry is locked ...".
 Admin API (besides the fault switches): ``POST /_sandbox/time-entries/{id}/lock``.
 """
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 
 from timebridge_sandboxes.clockify.routes import admin, api, error_body, reports
 from timebridge_sandboxes.clockify.state import ClockifyState
-from timebridge_sandboxes.faults import Faults, RateLimit, install
+from timebridge_sandboxes.faults import ApiError, Faults, RateLimit, error_response, install
 
 RATE_LIMIT = (50, 1.0)
+
+
+async def _invalid(_: Request, exc: Exception) -> JSONResponse:
+    """A malformed parameter is Clockify's ``400`` ``{"message", "code"}``, never FastAPI's 422."""
+    assert isinstance(exc, RequestValidationError)
+    where = ", ".join(".".join(str(p) for p in e.get("loc", ())) for e in exc.errors())
+    return error_response(error_body, ApiError(400, f"Invalid request parameters ({where})"))
 
 
 def demo_clockify(api_key: str, member_key: str) -> ClockifyState:
@@ -44,6 +53,7 @@ def create_clockify_sandbox(
     app.state.clockify = state
     app.state.limit = limit
     install(app, faults, limit, state.reset, error_body)
+    app.add_exception_handler(RequestValidationError, _invalid)
     for router in (api, reports, admin):
         app.include_router(router)
     return app

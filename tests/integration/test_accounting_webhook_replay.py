@@ -6,6 +6,7 @@ FreshBooks" are checked on what was actually sent.
 """
 
 import base64
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
@@ -35,6 +36,7 @@ from timebridge_sandboxes.faults import Faults, RateLimit
 from timebridge_sandboxes.testing import TimeoutTransport
 
 from .conftest import KAFKA, kafka_config, unique
+from .credential_owner import start_owner, token_hosts
 
 INVOICE_URL = "https://invoice.test"
 VERIFIER = "qbo-verifier-token-replay"
@@ -119,19 +121,29 @@ async def rig(
         xero=_app("xero", "/identity/connect/authorize", "/connect/token", XERO_KEY),
         freshbooks=_app("freshbooks", "/oauth/authorize", "/auth/oauth/token"),
     )
-    invoice_export = bootstrap_invoice_export(
-        settings,
-        pool=await make_pool(await create_database("hooks-invoice-export")),
-        tracer_provider=in_memory_tracing("invoice-export")[0],
-        tools=ProductionTools(settings, http=tool_http, retry=RetryPolicy(max_attempts=2)),
-        background=False,
-    )
-    apps["invoice-export"] = invoice_export.app
-    await invoice_export.runtime.start()
-    try:
+    async with contextlib.AsyncExitStack() as running:
+        owner = await start_owner(
+            running,
+            kafka=settings.kafka,
+            apps=settings.accounting_apps(),
+            token_transport=token_hosts(settings.accounting_apps(), sandboxes),
+            core=None,
+            create_database=create_database,
+            make_pool=make_pool,
+            name="hooks-credentials",
+        )
+        invoice_export = bootstrap_invoice_export(
+            settings,
+            pool=await make_pool(await create_database("hooks-invoice-export")),
+            tracer_provider=in_memory_tracing("invoice-export")[0],
+            tools=ProductionTools(settings, http=tool_http, retry=RetryPolicy(max_attempts=2)),
+            credentials=owner.source,
+            background=False,
+        )
+        apps["invoice-export"] = invoice_export.app
+        await invoice_export.runtime.start()
+        running.push_async_callback(invoice_export.runtime.stop)
         yield Rig(invoice_export, sandboxes, qbo, realm, fb, sent)
-    finally:
-        await invoice_export.runtime.stop()
 
 
 async def _connect(rig: Rig, provider: str) -> str:

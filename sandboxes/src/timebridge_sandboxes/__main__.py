@@ -30,6 +30,7 @@ from collections.abc import Callable
 import uvicorn
 from fastapi import FastAPI
 
+from timebridge_sandboxes.clickup import create_clickup_sandbox, demo_clickup
 from timebridge_sandboxes.clockify import create_clockify_sandbox, demo_clockify
 from timebridge_sandboxes.core import CoreState, Subscription, create_core_sandbox
 from timebridge_sandboxes.everhour import EverhourState, create_everhour_sandbox
@@ -171,9 +172,27 @@ def clockify_app(args: argparse.Namespace) -> FastAPI:
     return create_clockify_sandbox(demo_clockify(args.api_key, args.member_api_key))
 
 
+def add_clickup_command(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    clickup = commands.add_parser("clickup", help="the ClickUp API v2 look-alike, webhooks")
+    clickup.add_argument("--port", type=int, default=9112)
+    clickup.add_argument("--host", default="127.0.0.1")
+    clickup.add_argument("--token", default="pk_sandbox_clickup_token")
+    clickup.add_argument("--member-token", default="pk_sandbox_clickup_member_token")
+
+
+def clickup_app(args: argparse.Namespace) -> FastAPI:
+    """ClickUp: workspace 9000001 with Ann (owner, ``--token``, Berlin) and Max (member,
+    ``--member-token``), the List "Website" with the task "Fix the login page"; API v2 under
+    ``/api/v2``; webhooks delivered over HTTP, signed ``X-Signature``."""
+    state = demo_clickup(args.token, args.member_token)
+    print(f"workspace (team) id: {state.team_id}", flush=True)
+    return create_clickup_sandbox(state, deliver_over_network=True)
+
+
 TRACKER_APPS: dict[str, Callable[[argparse.Namespace], FastAPI]] = {
     "toggl": toggl_app,
     "clockify": clockify_app,
+    "clickup": clickup_app,
     "tempo": lambda args: create_tempo_sandbox(demo_tempo(args.token, args.member_token)),
 }
 """Sandboxes built from their parsed arguments (one line each instead of a branch of ``main``)."""
@@ -216,6 +235,7 @@ def main(argv: list[str] | None = None) -> None:  # noqa: PLR0915 - one parser p
     add_xero_command(commands)
     add_harvest_command(commands)
     add_tracker_commands(commands)
+    add_clickup_command(commands)
     args = parser.parse_args(argv)
     app: FastAPI
     if args.provider == "freshbooks":

@@ -25,7 +25,7 @@ must reconnect); ``refused``: another 4xx; ``unavailable``: 5xx, 429, network or
 
 
 REALTIME_BY_POLLING = INTERVALS["every_5_minutes"]
-"""Real time with a provider that sends no webhooks (Harvest): as often as polling goes."""
+"""Real time with a provider that sends no webhooks: as often as polling goes."""
 
 
 def poll_interval(settings: IntegrationSettings, *, webhooks: bool = True) -> dt.timedelta:

@@ -3,6 +3,9 @@ validated against Clockify's OpenAPI description (``clockify-v1-openapi.yaml``).
 
 The :class:`ClockifyControl` is a Clockify user working through Clockify's API with their own key.
 Clockify publishes no official Python SDK (its SDK is TypeScript), so our client is the only one.
+Its webhooks carry ``Clockify-Signature: <the webhook's token>`` (no signature over the body or a
+time), so they are hints: the conformance suite's ``hint`` scheme runs (register, deliver, a
+forged body changes nothing because the entry is re-read).
 """
 
 import datetime as dt
@@ -14,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 from timebridge_providers.clockify.translate import format_duration, parse_duration
+from timebridge_providers.clockify.webhooks import token_matches
 from timebridge_providers.installed import registry
 from timebridge_providers.kit.conformance import SCENARIOS, NotOffered, Rig, Scenario, Work
 from timebridge_providers.kit.conformance.rig import Captured
@@ -32,6 +36,14 @@ class ClockifyControl:
     state: ClockifyState
     http: httpx.AsyncClient
     api_key: str
+    sent: list[Captured] = field(default_factory=list)
+
+    def receiver(self) -> httpx.MockTransport:
+        def receive(request: httpx.Request) -> httpx.Response:
+            self.sent.append(Captured(dict(request.headers), request.content))
+            return httpx.Response(200)
+
+        return httpx.MockTransport(receive)
 
     async def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         answer = await self.http.request(
@@ -84,10 +96,10 @@ class ClockifyControl:
         return True
 
     async def deliveries(self) -> list[Captured]:
-        raise NotOffered("Clockify's webhooks are not wired yet: it is polled")
+        return self.sent
 
     def sign(self, body: bytes, at: dt.datetime, *, secret: str | None = None) -> str:
-        raise NotOffered("Clockify's webhooks are not wired yet: it is polled")
+        raise NotOffered("Clockify does not sign deliveries: they are hints, re-read")
 
     @property
     def webhook_secret(self) -> str:
@@ -107,8 +119,11 @@ class Built:
 
 async def clockify_rig() -> Built:
     state = demo_clockify("conformance-clockify-key", "conformance-clockify-member")
+    ann = next(u for u in state.users.values() if u.email == "ann@example.com")
+    control = ClockifyControl(state, httpx.AsyncClient(), ann.api_key)
+    app = create_clockify_sandbox(state, webhook_transport=control.receiver())
     checker = SpecCheckingTransport(
-        TimeoutTransport(create_clockify_sandbox(state), TIMEOUT_S),
+        TimeoutTransport(app, TIMEOUT_S),
         clockify_openapi(provider_specs(), BASE),
     )
     answers: list[int] = []
@@ -118,7 +133,7 @@ async def clockify_rig() -> Built:
             answers.append(response.status_code)
 
     http = httpx.AsyncClient(transport=checker, event_hooks={"response": [on_response]})
-    ann = next(u for u in state.users.values() if u.email == "ann@example.com")
+    control.http = http
     project = next(iter(state.projects.values()))
     task = next(iter(state.tasks.values()))
     rig = Rig(
@@ -127,7 +142,7 @@ async def clockify_rig() -> Built:
         sandbox_url=BASE,
         credential=ann.api_key,
         http=http,
-        control=ClockifyControl(state, http, ann.api_key),
+        control=control,
         work=Work(ann.id, ann.email, project.id, task.id, ann.time_zone),
         extra={"workspace_id": state.workspace_id},
         answers=answers,
@@ -153,7 +168,7 @@ async def built() -> AsyncIterator[Built]:
     await made.http.aclose()
 
 
-NOT_OFFERED = {"webhook_signatures"}
+NOT_OFFERED: set[str] = set()
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.__name__)
@@ -197,3 +212,24 @@ async def test_errors_are_clockifys_body_and_a_bad_parameter_is_400(built: Built
     )
     assert bad_page.status_code == 400, bad_page.text
     assert set(bad_page.json()) == {"message", "code"}
+
+
+async def test_deliveries_carry_the_webhooks_token(built: Built) -> None:
+    rig = built.rig
+    assert rig.provider.observe is not None
+    hooks = rig.provider.observe(rig.session()).hooks
+    assert hooks is not None
+    state = await hooks.register("https://receiver.test/v1/webhooks/clockify/secret")
+    listed = await built.http.get(
+        f"{BASE}/api/v1/workspaces/{rig.extra['workspace_id']}/webhooks",
+        headers={"X-Api-Key": rig.credential},
+    )
+    tokens = {h["webhookEvent"]: h["authToken"] for h in listed.json()["webhooks"]}
+    await rig.control.add(rig.fields(dt.date(2026, 11, 9), dt.time(9), 600, "hooked"))
+    delivered = (await rig.control.deliveries())[-1]
+    assert delivered.headers["clockify-webhook-event-type"] == "NEW_TIME_ENTRY"
+    assert token_matches(delivered.headers, tokens["NEW_TIME_ENTRY"])
+    assert not token_matches(delivered.headers, tokens["TIME_ENTRY_DELETED"])
+    assert (await hooks.ensure_active(state.hook_id)) == state
+    await hooks.delete(state.hook_id)
+    assert await hooks.ensure_active(state.hook_id) is None

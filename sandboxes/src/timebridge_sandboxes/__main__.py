@@ -149,7 +149,7 @@ def add_tracker_commands(commands: "argparse._SubParsersAction[argparse.Argument
     toggl.add_argument("--host", default="127.0.0.1")
     toggl.add_argument("--token", default="sandbox-toggl-token")
     toggl.add_argument("--member-token", default="sandbox-toggl-member-token")
-    clockify = commands.add_parser("clockify", help="the Clockify API v1 look-alike (polled)")
+    clockify = commands.add_parser("clockify", help="the Clockify API v1 look-alike, webhooks")
     clockify.add_argument("--port", type=int, default=9108)
     clockify.add_argument("--host", default="127.0.0.1")
     clockify.add_argument("--api-key", default="sandbox-clockify-key")
@@ -169,7 +169,8 @@ def toggl_app(args: argparse.Namespace) -> FastAPI:
 
 
 def clockify_app(args: argparse.Namespace) -> FastAPI:
-    return create_clockify_sandbox(demo_clockify(args.api_key, args.member_api_key))
+    state = demo_clockify(args.api_key, args.member_api_key)
+    return create_clockify_sandbox(state, deliver_over_network=True)
 
 
 def add_clickup_command(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:

@@ -207,6 +207,7 @@ async def _create(request: Request, caller: User, workspace_id: str, owner: str)
     entry = Entry(state.next_id(), owner, now(), None)
     _apply(state, entry, body)
     state.entries[entry.id] = entry
+    await request.app.state.announce(request, entry, "NEW_TIME_ENTRY")
     return JSONResponse(state.entry_json(entry), status_code=201)
 
 
@@ -241,13 +242,15 @@ async def update(request: Request, caller: Caller, workspace_id: str, entry_id: 
     body = await _json(request)
     entry = _entry(state, caller, entry_id, write=True)
     _apply(state, entry, body)
+    await request.app.state.announce(request, entry, "TIME_ENTRY_UPDATED")
     return state.entry_json(entry)
 
 
 @api.delete("/workspaces/{workspace_id}/time-entries/{entry_id}", status_code=204)
 async def delete(request: Request, caller: Caller, workspace_id: str, entry_id: str) -> Response:
     state = _workspace(request, workspace_id)
-    del state.entries[_entry(state, caller, entry_id, write=True).id]
+    entry = state.entries.pop(_entry(state, caller, entry_id, write=True).id)
+    await request.app.state.announce(request, entry, "TIME_ENTRY_DELETED")
     return Response(status_code=204)
 
 

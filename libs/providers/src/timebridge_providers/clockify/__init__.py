@@ -1,4 +1,5 @@
-"""Clockify (API v1): one entry per time entry, durations as ISO 8601 (``PT1H30M``); polled;
+"""Clockify (API v1): one entry per time entry, durations as ISO 8601 (``PT1H30M``); webhooks
+(hints, re-read) and polling;
 billable per entry; reports ``POST`` on their own host.
 
 Access: the API key (``X-Api-Key``) is the credential; ``Access.extra["workspace_id"]`` names the
@@ -12,6 +13,7 @@ from timebridge_providers.clockify.entries import ClockifyEntries
 from timebridge_providers.clockify.observe import ClockifyObserver
 from timebridge_providers.clockify.people import People
 from timebridge_providers.clockify.report import ClockifyReport
+from timebridge_providers.clockify.webhooks import ClockifyWebhooks
 from timebridge_providers.kit.ports.observe import Observing
 from timebridge_providers.kit.profile import Profile, RateLimit
 from timebridge_providers.kit.registry import Account, Provider
@@ -27,7 +29,7 @@ PROFILE = Profile(
     auth="api_key",
     granularity="entry",
     billable="entry",
-    webhooks=False,
+    webhooks=True,
     units="ISO 8601 durations (PT1H30M); start/end in UTC",
     pagination="page/page-size (Last-Page header)",
     locks="locked periods and approved timesheets (isLocked)",
@@ -69,7 +71,7 @@ PROVIDER = Provider(
     profile=PROFILE,
     check=_check,
     entries=_entries,
-    observe=Observing(open=_observer),
+    observe=Observing(open=_observer, webhooks=ClockifyWebhooks()),
     directory=lambda session: ClockifyDirectory(client(session)),
     report=lambda session: ClockifyReport(client(session)),
 )

@@ -31,7 +31,7 @@ from timebridge_common.outbound.http import (
     RequestBudget,
     RetryPolicy,
 )
-from timebridge_providers.clockify.wire import Project, Summary, Task, TimeEntry, User
+from timebridge_providers.clockify.wire import Project, Summary, Task, TimeEntry, User, Webhook
 from timebridge_providers.kit.ports.entries import EntryLockedError
 
 CLOCKIFY_API_URL = "https://api.clockify.me/api/v1"
@@ -49,6 +49,7 @@ _TASKS = TypeAdapter(list[Task])
 _ENTRY = TypeAdapter(TimeEntry)
 _ENTRIES = TypeAdapter(list[TimeEntry])
 _SUMMARY = TypeAdapter(Summary)
+_WEBHOOK = TypeAdapter(Webhook)
 
 
 def reports_url(api_url: str) -> str:
@@ -166,6 +167,30 @@ class ClockifyClient(ProviderClient):
             "POST", f"{self._ws}/reports/summary", json=body, idempotent=True
         )
         return self._reports.parse(response, _SUMMARY)
+
+    async def create_webhook(self, url: str, event: str, name: str) -> Webhook:
+        """A workspace-wide webhook for ``event`` (``NEW_TIME_ENTRY``, ...) to ``url``."""
+        body = {
+            "name": name,
+            "url": url,
+            "webhookEvent": event,
+            "triggerSourceType": "WORKSPACE_ID",
+            "triggerSource": [self.workspace_id],
+        }
+        return self._http.parse(await self._send("POST", f"{self._ws}/webhooks", body), _WEBHOOK)
+
+    async def webhook(self, webhook_id: str) -> Webhook | None:
+        try:
+            response = await self._http.request("GET", f"{self._ws}/webhooks/{webhook_id}")
+        except NotFoundError:
+            return None
+        return self._http.parse(response, _WEBHOOK)
+
+    async def delete_webhook(self, webhook_id: str) -> None:
+        try:
+            await self._send("DELETE", f"{self._ws}/webhooks/{webhook_id}", None)
+        except NotFoundError:
+            return
 
     async def _send(self, method: str, path: str, body: Mapping[str, Any] | None) -> httpx.Response:
         try:

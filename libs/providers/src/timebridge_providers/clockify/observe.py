@@ -20,6 +20,7 @@ from timebridge_common.events import TimeEntryFields, UserRef
 from timebridge_providers.clockify.client import ClockifyClient
 from timebridge_providers.clockify.people import People
 from timebridge_providers.clockify.translate import entry_fields
+from timebridge_providers.clockify.webhooks import ClockifyHooks
 from timebridge_providers.clockify.wire import TimeEntry
 from timebridge_providers.kit.ports.observe import Change, ChangePage, Hint, HookAdmin
 
@@ -41,11 +42,14 @@ def _parse(cursor: str | None) -> dict[str, list[Any]]:
 class ClockifyObserver:
     """The :class:`~timebridge_providers.kit.ports.observe.Observer` of one Clockify key."""
 
-    hooks: HookAdmin | None = None
-
     def __init__(self, client: ClockifyClient, people: People) -> None:
         self._client = client
         self._people = people
+
+    @property
+    def hooks(self) -> HookAdmin | None:
+        """The workspace's time-entry webhooks (:mod:`.webhooks`)."""
+        return ClockifyHooks(self._client)
 
     async def changes(
         self, cursor: str | None, *, now: dt.datetime, lookback: dt.timedelta

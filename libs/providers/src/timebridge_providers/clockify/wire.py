@@ -84,3 +84,14 @@ class SummaryGroup(_Model):
 
 class Summary(_Model):
     group_one: tuple[SummaryGroup, ...] | None = Field(default=None, alias="groupOne")
+
+
+class Webhook(_Model):
+    """A workspace webhook (``WebhookDtoV1``): its ``authToken`` is what each delivery carries
+    in ``Clockify-Signature``."""
+
+    id: str
+    url: str
+    webhook_event: str | None = Field(default=None, alias="webhookEvent")
+    enabled: bool = True
+    auth_token: str | None = Field(default=None, alias="authToken")

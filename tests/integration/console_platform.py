@@ -52,6 +52,7 @@ from timebridge_sandboxes.everhour import EverhourState, create_everhour_sandbox
 from timebridge_sandboxes.faults import Faults, RateLimit
 
 from .conftest import KAFKA, kafka_config, unique
+from .credential_owner import start_owner, token_hosts
 from .resolver_entries import on_clients
 from .sandbox_sessions import SandboxSessions
 
@@ -320,6 +321,17 @@ async def console_platform(
         ),
         export_stall_s=3600,
     )
+    owner_running = contextlib.AsyncExitStack()  # invoice-export's OAuth tokens are kept there
+    owner = await start_owner(
+        owner_running,
+        kafka=kafka,
+        apps=invoice_settings.accounting_apps(),
+        token_transport=token_hosts(invoice_settings.accounting_apps(), {"quickbooks": qbo_app}),
+        core=core_client,
+        create_database=create_database,
+        make_pool=make_pool,
+        name="console-credentials",
+    )
     services: dict[str, Service] = {
         "ingest": bootstrap_ingest(
             IngestSettings(
@@ -365,6 +377,7 @@ async def console_platform(
                 http=lambda _: httpx.AsyncClient(transport=httpx.ASGITransport(app=qbo_app)),
                 retry=RetryPolicy(max_attempts=4),
             ),
+            credentials=owner.source,
             core=core_client,
         ),
     }
@@ -427,6 +440,7 @@ async def console_platform(
     finally:
         await asyncio.gather(*(one.stop() for one in served))
         await asyncio.gather(*(built.runtime.stop() for built in services.values()))
+        await owner_running.aclose()
 
 
 async def _qbo_admin(app: Any, method: str, path: str, body: Any = None) -> Any:

@@ -376,6 +376,11 @@ class ConnectionChanged(Event):
     account: dict[str, str] = Field(
         default_factory=dict, description="Who the credentials act as (tracker user id, name)"
     )
+    extra: dict[str, str] = Field(
+        default_factory=dict,
+        description="The provider's connection fields an admin entered besides the credential"
+        " (e.g. an account id), not secret; handed to every session as its access's extras",
+    )
     settings: IntegrationSettings | None = Field(default=None, description="null for Core")
     revision: int = Field(ge=1, description="Increases with every change of this connection")
     changed_at: UtcDatetime

@@ -19,6 +19,7 @@ import pytest
 from timebridge_providers.installed import registry
 from timebridge_providers.kit.conformance import SCENARIOS, NotOffered, Rig, Scenario, Work
 from timebridge_providers.kit.conformance.rig import Captured
+from timebridge_providers.kit.ports.entries import EntryLockedError, Slot, Write
 
 from timebridge_common.events import TimeEntryFields
 from timebridge_sandboxes.faults import RateLimit
@@ -173,3 +174,122 @@ async def test_xero_projects_conformance(built: Built, scenario: Scenario) -> No
             raise AssertionError(f"not offered any more: {reason}") from None
         pytest.skip(str(reason))
     built.spec_clean()
+
+
+def _headers(built: Built, email: str = "ann@example.com") -> dict[str, str]:
+    return {
+        "Authorization": f"Bearer {built.tokens[email]}",
+        "Xero-Tenant-Id": built.state.tenant_id,
+    }
+
+
+async def test_the_seeds_lower_case_paths_are_the_same_routes(built: Built) -> None:
+    project = built.rig.work.project_id
+    body = {
+        "userId": built.rig.work.user_id,
+        "taskId": built.rig.work.task_id,
+        "dateUtc": "2026-11-10T09:00:00",
+        "duration": 30,
+    }
+    # an http client outside the spec check: the spec spells the paths /Projects/{id}/Time
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(create_xero_projects_sandbox(built.state))
+    ) as plain:
+        made = await plain.post(
+            f"{API}/projects/{project}/time", json=body, headers=_headers(built)
+        )
+        assert made.status_code == 200, made.text
+        assert made.json()["dateUtc"] == "2026-11-10T09:00:00Z", "a moment without offset is UTC"
+        listed = await plain.get(
+            f"{API}/projects/{project.upper()}/time",
+            params={
+                "dateAfterUtc": "2026-11-10T00:00:00Z",
+                "dateBeforeUtc": "2026-11-11T00:00:00Z",
+            },
+            headers=_headers(built),
+        )
+    assert [e["timeEntryId"] for e in listed.json()["items"]] == [made.json()["timeEntryId"]]
+
+
+async def test_errors_in_xeros_shapes(built: Built) -> None:
+    http, project = built.http, built.rig.work.project_id
+    bad = await http.post(
+        f"{API}/Projects/{project}/Time",
+        json={"userId": built.rig.work.user_id, "taskId": built.rig.work.task_id, "duration": 0},
+        headers=_headers(built),
+    )
+    assert bad.status_code == 400
+    assert set(bad.json()["modelState"]) == {"duration"}
+    nul = await http.post(
+        f"{API}/Projects/{project}/Time", content=b"\x00", headers=_headers(built)
+    )
+    assert nul.status_code == 400
+    assert "message" in nul.json()
+    unknown = await http.get(f"{API}/ProjectsUsers", headers={"Authorization": "Bearer nope"})
+    assert unknown.status_code == 401
+    assert unknown.json()["Title"] == "Unauthorized"
+    other = await http.get(
+        f"{API}/ProjectsUsers", headers={**_headers(built), "Xero-Tenant-Id": "someone-else"}
+    )
+    assert other.status_code == 403
+    assert built.state.entries == {}, "nothing stored"
+    deliberate = built.checker.take("request ")
+    assert len(deliberate) == 3, "the spec check saw the bad bodies and the missing tenant"
+    built.spec_clean()
+
+
+async def test_the_minute_limit_answers_429_naming_the_problem() -> None:
+    made = await xero_projects_rig(minute=RateLimit(2, 60.0))
+    try:
+        http, headers = made.http, _headers(made)
+        for _ in range(2):
+            assert (await http.get(f"{API}/ProjectsUsers", headers=headers)).status_code == 200
+        refused = await http.get(f"{API}/ProjectsUsers", headers=headers)
+        assert refused.status_code == 429
+        assert refused.headers["X-Rate-Limit-Problem"] == "minute"
+        assert int(refused.headers["Retry-After"]) >= 1
+    finally:
+        await made.http.aclose()
+
+
+async def test_a_repeated_idempotency_key_gets_the_first_answer(built: Built) -> None:
+    project = built.rig.work.project_id
+    body = {
+        "userId": built.rig.work.user_id,
+        "taskId": built.rig.work.task_id,
+        "dateUtc": "2026-11-10T09:00:00Z",
+        "duration": 30,
+    }
+    headers = {**_headers(built), "Idempotency-Key": "same-key"}
+    first = await built.http.post(f"{API}/Projects/{project}/Time", json=body, headers=headers)
+    again = await built.http.post(f"{API}/Projects/{project}/Time", json=body, headers=headers)
+    assert first.json() == again.json()
+    assert len(built.state.entries) == 1
+    built.spec_clean()
+
+
+async def test_time_on_a_non_chargeable_task_is_read_as_not_billable(built: Built) -> None:
+    rig = built.rig
+    meetings = next(t for t in built.state.tasks.values() if t.name == "Meetings")
+    fields = rig.fields(dt.date(2026, 11, 11), dt.time(9), 1800, "stand-up")
+    fields = fields.model_copy(update={"task_external_id": meetings.task_id})
+    external_id = await rig.control.add(fields)
+    assert rig.provider.entries is not None
+    read = await rig.provider.entries(rig.session()).read(Slot("xero_projects", "k", external_id))
+    assert read is not None
+    assert read.fields.billable is False
+    assert read.billable_by == "task"
+    built.spec_clean()
+
+
+async def test_an_invoiced_entry_cannot_be_deleted(built: Built) -> None:
+    rig = built.rig
+    external_id = await rig.control.add(rig.fields(dt.date(2026, 11, 12), dt.time(9), 600, "x"))
+    await rig.control.lock(external_id)
+    assert rig.provider.entries is not None
+    store = rig.provider.entries(rig.session())
+    slot = Slot("xero_projects", "k", external_id)
+    current = await store.read(slot)
+    with pytest.raises(EntryLockedError):
+        await store.write(slot, Write("delete", None, current, "k:delete"))
+    assert len(built.state.entries) == 1

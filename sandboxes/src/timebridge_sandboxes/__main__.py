@@ -21,6 +21,8 @@ Clockify: workspace 64a687e29ae1f428e7eb0001 with Ann (admin, ``--api-key``, Ber
 ``/api/v1``, the summary report under ``/report/v1`` (as on Clockify's regional hosts).
 Tempo: Tempo Cloud API v4 under ``/4`` with Ann (Berlin, bearer ``--token``) and Max (New York,
 ``--member-token``) and the Jira issues WEB-1 (id 10001) and WEB-2 (10002); polled (no webhooks).
+Xero Projects (``xero-projects``): an organisation in London with Ann and Max (their access tokens
+and the tenant id printed), the project "Website"; API under ``/projects.xro/2.0``; polled.
 """
 
 import argparse
@@ -44,6 +46,7 @@ from timebridge_sandboxes.quickbooks import (
 from timebridge_sandboxes.tempo import create_tempo_sandbox, demo_tempo
 from timebridge_sandboxes.toggl import create_toggl_sandbox, demo_toggl
 from timebridge_sandboxes.xero import XeroState, create_xero_sandbox
+from timebridge_sandboxes.xero_projects import create_xero_projects_sandbox, demo_xero_projects
 
 
 def demo_everhour(api_key: str, member_key: str) -> EverhourState:
@@ -190,10 +193,34 @@ def clickup_app(args: argparse.Namespace) -> FastAPI:
     return create_clickup_sandbox(state, deliver_over_network=True)
 
 
+def add_xero_projects_command(
+    commands: "argparse._SubParsersAction[argparse.ArgumentParser]",
+) -> None:
+    xero_projects = commands.add_parser(
+        "xero-projects", help="the Xero Projects API look-alike (polled; bearer + tenant)"
+    )
+    xero_projects.add_argument("--port", type=int, default=9119)
+    xero_projects.add_argument("--host", default="127.0.0.1")
+    xero_projects.add_argument("--token-secret", default="sandbox-xero-projects-ann")
+    xero_projects.add_argument("--member-token-secret", default="sandbox-xero-projects-max")
+
+
+def xero_projects_app(args: argparse.Namespace) -> FastAPI:
+    """Xero Projects: an organisation in London (its tenant id and each user's access token
+    printed) with Ann and Max, the project "Website" with the tasks "Fix the login page" and
+    "Meetings" (not chargeable); API under ``/projects.xro/2.0``."""
+    state, tokens = demo_xero_projects(args.token_secret, args.member_token_secret)
+    print(f"tenant id: {state.tenant_id}", flush=True)
+    for email, token in tokens.items():
+        print(f"access token of {email}: {token}", flush=True)
+    return create_xero_projects_sandbox(state)
+
+
 TRACKER_APPS: dict[str, Callable[[argparse.Namespace], FastAPI]] = {
     "toggl": toggl_app,
     "clockify": clockify_app,
     "clickup": clickup_app,
+    "xero-projects": xero_projects_app,
     "tempo": lambda args: create_tempo_sandbox(demo_tempo(args.token, args.member_token)),
 }
 """Sandboxes built from their parsed arguments (one line each instead of a branch of ``main``)."""
@@ -237,6 +264,7 @@ def main(argv: list[str] | None = None) -> None:  # noqa: PLR0915 - one parser p
     add_harvest_command(commands)
     add_tracker_commands(commands)
     add_clickup_command(commands)
+    add_xero_projects_command(commands)
     args = parser.parse_args(argv)
     app: FastAPI
     if args.provider == "freshbooks":

@@ -57,7 +57,7 @@ def create_xero_projects_sandbox(
     *,
     minute: RateLimit | None = None,
     day: RateLimit | None = None,
-) -> CaseInsensitivePaths:
+) -> FastAPI:
     """The sandbox app (paths matched in any case), with its fault switches and admin routes."""
     state = state if state is not None else XeroProjectsState()
     faults = faults if faults is not None else Faults()
@@ -75,7 +75,8 @@ def create_xero_projects_sandbox(
     app.add_exception_handler(RequestValidationError, invalid)
     app.include_router(router)
     app.include_router(admin)
-    return CaseInsensitivePaths(app)
+    app.add_middleware(CaseInsensitivePaths)
+    return app
 
 
 __all__ = ["XeroProjectsState", "create_xero_projects_sandbox", "demo_xero_projects"]

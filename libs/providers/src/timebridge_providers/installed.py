@@ -16,6 +16,7 @@ MODULES: tuple[str, ...] = (
     "timebridge_providers.harvest",
     "timebridge_providers.toggl",
     "timebridge_providers.tempo",
+    "timebridge_providers.wrike",
     "timebridge_providers.clickup",
     "timebridge_providers.clockify",
     "timebridge_providers.xero_projects",

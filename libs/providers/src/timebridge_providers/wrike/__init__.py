@@ -1,0 +1,68 @@
+"""Wrike (API v4): one timelog per entry in decimal hours on a task, dated, no time of day;
+``updatedDate`` polling; billable per timelog (``billingType``); OAuth 2.0 with rotating refresh
+tokens (the credential owner refreshes) or a permanent token.
+
+Access: the credential is the current access token (or a permanent token); the base URL is the
+account's host (``https://www.wrike.com/api/v4``, or the data center the token answer named).
+"""
+
+from timebridge_providers.kit.credentials import OAuthDescription
+from timebridge_providers.kit.ports.observe import Observing
+from timebridge_providers.kit.profile import Profile, RateLimit
+from timebridge_providers.kit.registry import Account, Provider
+from timebridge_providers.kit.session import Session
+from timebridge_providers.wrike.client import RATE_LIMIT, TOKEN_URL, WRIKE_API_URL, WrikeClient
+from timebridge_providers.wrike.directory import WrikeDirectory
+from timebridge_providers.wrike.entries import WrikeEntries
+from timebridge_providers.wrike.observe import WrikeObserver
+
+_FIELDS = frozenset({"user", "task_external_id", "date", "duration_seconds", "notes", "billable"})
+
+PROFILE = Profile(
+    name="wrike",
+    title="Wrike",
+    kind="tracker",
+    rate_limit=RateLimit(
+        *RATE_LIMIT,
+        shares={"ingest": 120, "mapping": 60, "conflict-resolver": 200, "reporting": 20},
+    ),
+    auth="oauth2",
+    granularity="entry",
+    kept_fields=_FIELDS,
+    observed_fields=_FIELDS,
+    writable_fields=_FIELDS,
+    requires_task=True,
+    billable="entry",
+    webhooks=False,
+    units="decimal hours (hours); a trackedDate, no time of day",
+    pagination="unpaged timelog lists (updatedDate / trackedDate ranges)",
+    locks="approved or locked timelogs (refused writes)",
+    deletes="hard (seen by re-listing the lookback window; no tombstones)",
+    default_base_url=WRIKE_API_URL,
+    docs_url="https://developers.wrike.com/",
+)
+
+
+def client(session: Session) -> WrikeClient:
+    return WrikeClient(
+        session.access.base_url,
+        session.access.credential,
+        budget=session.budget,
+        http=session.http,
+        retry=session.retry,
+    )
+
+
+async def _check(session: Session) -> Account:
+    me = await client(session).me()
+    return Account(me.id, name=me.name, email=me.email)
+
+
+PROVIDER = Provider(
+    profile=PROFILE,
+    check=_check,
+    entries=lambda session: WrikeEntries(client(session)),
+    observe=Observing(open=lambda session: WrikeObserver(client(session))),
+    directory=lambda session: WrikeDirectory(client(session)),
+    oauth=OAuthDescription(token_url=TOKEN_URL),
+)

@@ -1,0 +1,165 @@
+"""Wrike client (API v4): the calls Timebridge makes.
+
+What each fact rests on (V = Wrike's documentation, developers.wrike.com; A = assumed where it
+is silent):
+
+- V ``https://www.wrike.com/api/v4`` (an account on another data center answers on the ``host``
+  its OAuth token answer names, e.g. ``app-eu.wrike.com``: the connection's base URL).
+- V ``Authorization: Bearer <token>``: an OAuth 2.0 access token (refresh tokens rotate, at
+  ``https://login.wrike.com/oauth2/token``) or a permanent token.
+- V Answers are ``{"kind", "data": [...]}``; errors ``{"errorDescription", "error"}`` (``400
+  invalid_request``, ``401 not_authorized``, ``403 access_forbidden``, ``404
+  resource_not_found``, ``429 rate_limit_exceeded``).
+- V ``GET /timelogs`` filtered by ``updatedDate``/``trackedDate`` ranges (JSON ``{"start",
+  "end"}``), ``me``; ``GET /tasks/{taskId}/timelogs``; ``POST /tasks/{taskId}/timelogs`` and
+  ``PUT /timelogs/{id}`` (``hours``, ``trackedDate``, ``comment``, ``plainText``,
+  ``billingType``), ``DELETE /timelogs/{id}``; parameters in the query string or a form body.
+- V Contacts (``/contacts``, ``me=true``), folders and projects (``/folders``), tasks
+  (``/folders/{id}/tasks``, ``/tasks/{id}``, ``POST /folders/{id}/tasks``).
+- A The limit: 400 requests a minute per token (Wrike names no exact number for v4).
+- A A change of an approved or locked timelog is refused (``400``/``403``) with a description
+  naming the lock or the approval: raised as :class:`EntryLockedError`.
+"""
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from typing import TypeVar
+
+import httpx
+from pydantic import TypeAdapter
+
+from timebridge_common.outbound.http import (
+    DEFAULT_RETRY,
+    NotFoundError,
+    ProviderClient,
+    ProviderError,
+    ProviderHttp,
+    RequestBudget,
+    RetryPolicy,
+)
+from timebridge_providers.kit.ports.entries import EntryLockedError
+from timebridge_providers.wrike.translate import date_range, updated_since
+from timebridge_providers.wrike.wire import Contact, Envelope, Folder, Task, Timelog
+
+WRIKE_API_URL = "https://www.wrike.com/api/v4"
+TOKEN_URL = "https://login.wrike.com/oauth2/token"  # noqa: S105 - a URL, not a secret
+RATE_LIMIT = (400, 60.0)
+
+T = TypeVar("T")
+_LOCK_WORDS = re.compile(r"approv|lock", re.IGNORECASE)
+_TIMELOGS = TypeAdapter(Envelope[Timelog])
+_CONTACTS = TypeAdapter(Envelope[Contact])
+_FOLDERS = TypeAdapter(Envelope[Folder])
+_TASKS = TypeAdapter(Envelope[Task])
+
+
+class WrikeClient(ProviderClient):
+    """One Wrike connection: a bearer token.
+
+    Errors: ``AuthenticationError``, ``NotFoundError``, :class:`EntryLockedError`, other
+    ``ProviderError`` refusals, ``OutcomeUnknownError`` when a POST may have been applied,
+    ``TransientError`` otherwise.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        http: httpx.AsyncClient | None = None,
+        budget: RequestBudget | None = None,
+        retry: RetryPolicy = DEFAULT_RETRY,
+        timeout_s: float = 30.0,
+    ) -> None:
+        self._http = ProviderHttp(
+            "wrike", base_url, headers={"Authorization": f"Bearer {token}"}, client=http,
+            budget=budget or RequestBudget(*RATE_LIMIT), retry=retry, timeout_s=timeout_s,
+        )  # fmt: skip
+
+    async def _get(
+        self,
+        path: str,
+        adapter: TypeAdapter[Envelope[T]],
+        params: Mapping[str, str | int] | None = None,
+    ) -> tuple[T, ...]:
+        response = await self._http.request("GET", path, params=params)
+        return self._http.parse(response, adapter).data
+
+    async def me(self) -> Contact:
+        found = await self._get("/contacts", _CONTACTS, {"me": "true"})
+        if not found:
+            raise NotFoundError("wrike", "GET", "/contacts", 404, "no contact for the token")
+        return found[0]
+
+    async def contacts(self) -> tuple[Contact, ...]:
+        return await self._get("/contacts", _CONTACTS)
+
+    async def projects(self) -> tuple[Folder, ...]:
+        return await self._get("/folders", _FOLDERS, {"project": "true"})
+
+    async def folder(self, folder_id: str) -> Folder:
+        found = await self._get(f"/folders/{folder_id}", _FOLDERS)
+        if not found:
+            raise NotFoundError("wrike", "GET", f"/folders/{folder_id}", 404, "no such folder")
+        return found[0]
+
+    async def folder_tasks(self, folder_id: str) -> tuple[Task, ...]:
+        params = {"fields": '["parentIds","description"]'}
+        return await self._get(f"/folders/{folder_id}/tasks", _TASKS, params)
+
+    async def task(self, task_id: str) -> Task:
+        found = await self._get(f"/tasks/{task_id}", _TASKS)
+        if not found:
+            raise NotFoundError("wrike", "GET", f"/tasks/{task_id}", 404, "no such task")
+        return found[0]
+
+    async def create_task(self, folder_id: str, title: str, description: str | None) -> Task:
+        params = {"title": title, **({"description": description} if description else {})}
+        response = await self._send("POST", f"/folders/{folder_id}/tasks", params)
+        return self._http.parse(response, _TASKS).data[0]
+
+    async def updated_since(self, since: dt.datetime) -> tuple[Timelog, ...]:
+        return await self._get("/timelogs", _TIMELOGS, {"updatedDate": updated_since(since)})
+
+    async def tracked(self, start: dt.date, end: dt.date) -> tuple[Timelog, ...]:
+        return await self._get("/timelogs", _TIMELOGS, {"trackedDate": date_range(start, end)})
+
+    async def task_timelogs(self, task_id: str, day: dt.date) -> tuple[Timelog, ...]:
+        params = {"trackedDate": date_range(day, day)}
+        return await self._get(f"/tasks/{task_id}/timelogs", _TIMELOGS, params)
+
+    async def timelog(self, timelog_id: str) -> Timelog | None:
+        try:
+            found = await self._get(f"/timelogs/{timelog_id}", _TIMELOGS)
+        except NotFoundError:
+            return None
+        return found[0] if found else None
+
+    async def create(self, task_id: str, params: Mapping[str, str | int]) -> Timelog:
+        """Log time (POST: after OutcomeUnknownError, look it up before sending again)."""
+        response = await self._send("POST", f"/tasks/{task_id}/timelogs", params)
+        return self._http.parse(response, _TIMELOGS).data[0]
+
+    async def update(self, timelog_id: str, params: Mapping[str, str | int]) -> Timelog:
+        response = await self._send("PUT", f"/timelogs/{timelog_id}", params)
+        return self._http.parse(response, _TIMELOGS).data[0]
+
+    async def delete(self, timelog_id: str) -> bool:
+        try:
+            await self._send("DELETE", f"/timelogs/{timelog_id}", None)
+        except NotFoundError:
+            return False
+        return True
+
+    async def _send(
+        self, method: str, path: str, params: Mapping[str, str | int] | None
+    ) -> httpx.Response:
+        try:
+            return await self._http.request(method, path, params=params)
+        except ProviderError as exc:
+            if exc.status in {400, 403, 409, 423} and _LOCK_WORDS.search(exc.body):
+                raise EntryLockedError(
+                    exc.provider, exc.method, exc.path, exc.status, exc.body
+                ) from exc
+            raise

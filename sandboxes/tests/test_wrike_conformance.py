@@ -1,0 +1,179 @@
+"""The conformance suite (``timebridge_providers.kit.conformance``) for Wrike against its sandbox,
+in-process; plus what Wrike adds: decimal hours, another member's time refused as unwritable,
+form bodies, its error shape.
+
+The :class:`WrikeControl` is a Wrike user working through API v4 with their own token, sending
+form bodies (our client sends query parameters: Wrike takes either). No OpenAPI description of
+Wrike is in ``../shared/provider-specs``, and Wrike publishes no official Python SDK.
+"""
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from timebridge_providers.installed import registry
+from timebridge_providers.kit.conformance import SCENARIOS, NotOffered, Rig, Scenario, Work
+from timebridge_providers.kit.conformance.rig import Captured
+from timebridge_providers.kit.ports.entries import Slot, UnwritableEntryError, Write
+from timebridge_providers.wrike.client import WrikeClient
+
+from timebridge_common.events import TimeEntryFields, UserRef
+from timebridge_common.outbound.http import AuthenticationError
+from timebridge_sandboxes.testing import TimeoutTransport
+from timebridge_sandboxes.wrike import WrikeState, create_wrike_sandbox, demo_wrike
+
+TIMEOUT_S = 1.0
+BASE = "http://wrike.test"
+
+
+@dataclass
+class WrikeControl:
+    state: WrikeState
+    http: httpx.AsyncClient
+    token: str
+
+    async def _call(self, method: str, path: str, form: dict[str, str] | None = None) -> Any:
+        answer = await self.http.request(
+            method,
+            f"{BASE}/api/v4{path}",
+            data=form,
+            headers={"Authorization": f"Bearer {self.token}"},
+        )
+        assert answer.is_success, answer.text
+        return answer.json()
+
+    def count(self) -> int:
+        return len(self.state.timelogs)
+
+    async def add(self, fields: TimeEntryFields) -> str:
+        form = {
+            "hours": str(fields.duration_seconds / 3600),
+            "trackedDate": fields.date.isoformat(),
+            "comment": fields.notes,
+            "billingType": "Billable" if fields.billable else "NonBillable",
+        }
+        made = await self._call("POST", f"/tasks/{fields.task_external_id}/timelogs", form)
+        return str(made["data"][0]["id"])
+
+    async def edit(self, external_id: str, notes: str) -> None:
+        await self._call("PUT", f"/timelogs/{external_id}", {"comment": notes})
+
+    async def remove(self, external_id: str) -> None:
+        await self._call("DELETE", f"/timelogs/{external_id}")
+
+    async def lock(self, external_id: str) -> None:
+        answer = await self.http.post(f"{BASE}/_sandbox/timelogs/{external_id}/approve")
+        assert answer.is_success, answer.text
+
+    def limit_pages(self, size: int) -> bool:
+        return False  # Wrike's timelog lists are not paged
+
+    async def deliveries(self) -> list[Captured]:
+        raise NotOffered("Wrike is polled here (see the provider matrix)")
+
+    def sign(self, body: bytes, at: dt.datetime, *, secret: str | None = None) -> str:
+        raise NotOffered("Wrike is polled here (see the provider matrix)")
+
+    @property
+    def webhook_secret(self) -> str:
+        return ""
+
+    @property
+    def account(self) -> str:
+        return ""
+
+
+@dataclass
+class Built:
+    rig: Rig
+    state: WrikeState
+    http: httpx.AsyncClient
+
+
+async def wrike_rig() -> Built:
+    state = demo_wrike("conformance-wrike-token", "conformance-wrike-member")
+    answers: list[int] = []
+
+    async def on_response(response: httpx.Response) -> None:
+        if not response.request.url.path.startswith("/_sandbox"):
+            answers.append(response.status_code)
+
+    http = httpx.AsyncClient(
+        transport=TimeoutTransport(create_wrike_sandbox(state), TIMEOUT_S),
+        event_hooks={"response": [on_response]},
+    )
+    ann = next(c for c in state.contacts.values() if c.email == "ann@example.com")
+    project = next(iter(state.folders.values()))
+    task = next(iter(state.tasks.values()))
+    rig = Rig(
+        provider=registry().get("wrike"),
+        base_url=f"{BASE}/api/v4",
+        sandbox_url=BASE,
+        credential=ann.token,
+        http=http,
+        control=WrikeControl(state, http, ann.token),
+        work=Work(ann.id, ann.email, project.id, task.id, ann.timezone),
+        answers=answers,
+    )
+    return Built(rig, state, http)
+
+
+@pytest.fixture
+async def built() -> AsyncIterator[Built]:
+    made = await wrike_rig()
+    yield made
+    await made.http.aclose()
+
+
+NOT_OFFERED = {
+    "webhook_signatures": "Wrike's deliveries carry ids only: the kit's signed scheme wants it all",
+    "provider_report_sums_the_time_logged": "no summary report endpoint is used for Wrike yet",
+}
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.__name__)
+async def test_wrike_conformance(built: Built, scenario: Scenario) -> None:
+    try:
+        await scenario(built.rig)
+    except NotOffered as reason:
+        if scenario.__name__ not in NOT_OFFERED:
+            raise AssertionError(f"not offered any more: {reason}") from None
+        pytest.skip(str(reason))
+
+
+async def test_hours_are_decimal_on_the_wire_and_seconds_read_back(built: Built) -> None:
+    rig = built.rig
+    assert rig.provider.entries is not None
+    store = rig.provider.entries(rig.session())
+    fields = rig.fields(dt.date(2026, 11, 10), dt.time(9), 1000, "odd seconds")
+    slot = rig.slot(fields)
+    target = await store.write(slot, Write("create", fields, None, slot.key))
+    assert target is not None
+    assert built.state.timelogs[target].hours == pytest.approx(1000 / 3600, abs=1e-4)
+    read = await store.read(Slot(slot.system, slot.key, target))
+    assert read is not None
+    assert read.fields.duration_seconds == 1000
+
+
+async def test_another_members_time_is_unwritable(built: Built) -> None:
+    rig = built.rig
+    assert rig.provider.entries is not None
+    store = rig.provider.entries(rig.session())
+    max_id = next(c.id for c in built.state.contacts.values() if c.email == "max@example.com")
+    fields = rig.fields(dt.date(2026, 11, 10), dt.time(9), 600, "max's")
+    fields = fields.model_copy(update={"user": UserRef(external_id=max_id)})
+    held = rig.control.count()
+    with pytest.raises(UnwritableEntryError):
+        await store.write(rig.slot(fields), Write("create", fields, None, "k"))
+    assert rig.control.count() == held
+
+
+async def test_a_wrong_token_is_refused_in_wrikes_shape(built: Built) -> None:
+    client = WrikeClient(f"{BASE}/api/v4", "not-a-token", http=built.http)
+    with pytest.raises(AuthenticationError) as refused:
+        await client.me()
+    assert '"errorDescription"' in refused.value.body
+    assert "not_authorized" in refused.value.body

@@ -21,6 +21,8 @@ Clockify: workspace 64a687e29ae1f428e7eb0001 with Ann (admin, ``--api-key``, Ber
 ``/api/v1``, the summary report under ``/report/v1`` (as on Clockify's regional hosts).
 Tempo: Tempo Cloud API v4 under ``/4`` with Ann (Berlin, bearer ``--token``) and Max (New York,
 ``--member-token``) and the Jira issues WEB-1 (id 10001) and WEB-2 (10002); polled (no webhooks).
+Wrike: API v4 under ``/api/v4`` with Ann (Berlin, bearer ``--token``) and Max (New York,
+``--member-token``), the project "Website" with the task "Fix the login page"; polled.
 Xero Projects (``xero-projects``): an organisation in London with Ann and Max (their access tokens
 and the tenant id printed), the project "Website"; API under ``/projects.xro/2.0``; polled.
 """
@@ -45,6 +47,7 @@ from timebridge_sandboxes.quickbooks import (
 )
 from timebridge_sandboxes.tempo import create_tempo_sandbox, demo_tempo
 from timebridge_sandboxes.toggl import create_toggl_sandbox, demo_toggl
+from timebridge_sandboxes.wrike import create_wrike_sandbox, demo_wrike
 from timebridge_sandboxes.xero import XeroState, create_xero_sandbox
 from timebridge_sandboxes.xero_projects import create_xero_projects_sandbox, demo_xero_projects
 
@@ -162,6 +165,11 @@ def add_tracker_commands(commands: "argparse._SubParsersAction[argparse.Argument
     tempo.add_argument("--host", default="127.0.0.1")
     tempo.add_argument("--token", default="sandbox-tempo-token")
     tempo.add_argument("--member-token", default="sandbox-tempo-member-token")
+    wrike = commands.add_parser("wrike", help="the Wrike API v4 look-alike (polled)")
+    wrike.add_argument("--port", type=int, default=9117)
+    wrike.add_argument("--host", default="127.0.0.1")
+    wrike.add_argument("--token", default="sandbox-wrike-token")
+    wrike.add_argument("--member-token", default="sandbox-wrike-member-token")
 
 
 def toggl_app(args: argparse.Namespace) -> FastAPI:
@@ -222,6 +230,7 @@ TRACKER_APPS: dict[str, Callable[[argparse.Namespace], FastAPI]] = {
     "clickup": clickup_app,
     "xero-projects": xero_projects_app,
     "tempo": lambda args: create_tempo_sandbox(demo_tempo(args.token, args.member_token)),
+    "wrike": lambda args: create_wrike_sandbox(demo_wrike(args.token, args.member_token)),
 }
 """Sandboxes built from their parsed arguments (one line each instead of a branch of ``main``)."""
 

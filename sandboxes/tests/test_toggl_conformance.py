@@ -18,10 +18,11 @@ import pytest
 from timebridge_providers.installed import registry
 from timebridge_providers.kit.conformance import SCENARIOS, NotOffered, Rig, Scenario, Work
 from timebridge_providers.kit.conformance.rig import Captured
+from timebridge_providers.kit.ports.entries import Slot, Write
 from timebridge_providers.toggl.webhooks import validation_code
 
 from timebridge_common.errors import TransientError
-from timebridge_common.events import TimeEntryFields
+from timebridge_common.events import TimeEntryFields, UserRef
 from timebridge_sandboxes.faults import RateLimit
 from timebridge_sandboxes.testing import TimeoutTransport
 from timebridge_sandboxes.toggl import TogglState, create_toggl_sandbox, demo_toggl
@@ -242,3 +243,39 @@ async def test_deliveries_are_signed_as_toggl_documents(built: Built) -> None:
     assert captured.headers["x-webhook-signature-256"].startswith("sha256=")
     assert event["metadata"]["action"] == "created"
     assert event["payload"]["id"] == int(external_id)
+
+
+async def test_an_admin_writes_a_members_entry_read_and_found_through_the_reports(
+    built: Built,
+) -> None:
+    """``/me`` shows only the token user's entries: another member's entry (an admin logging
+    for them) is read back, and a create whose answer was lost found, through Reports API v3's
+    search, never created twice."""
+    rig, state = built.rig, built.state
+    max_ = next(u for u in state.users.values() if u.email == "max@example.com")
+    assert rig.provider.entries is not None
+    store = rig.provider.entries(rig.session())
+    fields = rig.fields(dt.date(2026, 11, 10), dt.time(14), 2700, "for Max")
+    fields = fields.model_copy(update={"user": UserRef(external_id=str(max_.id))})
+    slot = rig.slot(fields)
+    held = len(state.live())
+    write = Write("create", fields, None, f"{slot.key}:create")
+    first = await store.write(slot, write)
+    # Decided again as after a lost answer (the search is a POST the sandbox would lose too, so
+    # the loss itself is played by the conformance scenario on the token user's entries).
+    target = await store.write(slot, write)
+    assert target == first
+    assert len(state.live()) == held + 1, "the lost create was found, not sent again"
+    assert target is not None
+    assert state.entries[int(target)].user_id == max_.id
+    read = await store.read(Slot(slot.system, slot.key, target))
+    assert read is not None
+    assert read.fields.user.external_id == str(max_.id)
+    assert (read.fields.duration_seconds, read.fields.notes) == (2700, "for Max")
+    changed = fields.model_copy(update={"notes": "for Max, changed"})
+    await store.write(Slot(slot.system, slot.key, target), Write("update", changed, read, "u"))
+    again = await store.read(Slot(slot.system, slot.key, target))
+    assert again is not None
+    assert again.fields.notes == "for Max, changed"
+    await store.write(Slot(slot.system, slot.key, target), Write("delete", None, again, "d"))
+    assert await store.read(Slot(slot.system, slot.key, target)) is None

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 
 from timebridge_sandboxes.faults import ApiError
 from timebridge_sandboxes.toggl.http import Caller, deliver, read_json, toggl_state, workspace
@@ -182,6 +182,67 @@ async def summary(request: Request, _: Caller, workspace_id: int) -> dict[str, A
             for g, subs in totals.items()
         ]
     }
+
+
+@reports.post("/workspace/{workspace_id}/search/time_entries")
+async def search(request: Request, caller: Caller, workspace_id: int) -> Response:
+    """The detailed report's search: stopped, undeleted entries whose date (in their user's
+    zone) lies in ``start_date``..``end_date``, filtered by ``user_ids`` and ``time_entry_ids``;
+    a member sees only their own. One row per entry; ``page_size`` rows a page, the next page
+    from ``first_row_number`` (``X-Next-Row-Number``)."""
+    state = workspace(request, workspace_id)
+    body = await read_json(request)
+    try:
+        start = dt.date.fromisoformat(str(body.get("start_date")))
+        end = dt.date.fromisoformat(str(body.get("end_date") or body.get("start_date")))
+    except ValueError:
+        raise ApiError(400, "start_date and end_date must be YYYY-MM-DD") from None
+    if (end - start).days > 366:
+        raise ApiError(400, "The date range cannot exceed one year")
+    users, ids = body.get("user_ids"), body.get("time_entry_ids")
+    size, first = int(body.get("page_size") or 50), int(body.get("first_row_number") or 1)
+    found = sorted(
+        (
+            e
+            for e in state.live()
+            if e.duration >= 0
+            and start <= state.work_date(e) <= end
+            and (caller.admin or e.user_id == caller.id)
+            and (not users or e.user_id in users)
+            and (not ids or e.id in ids)
+        ),
+        key=lambda e: (e.start, e.id),
+    )
+    shown = found[first - 1 : first - 1 + size]
+    rows = [
+        {
+            "user_id": e.user_id,
+            "username": state.users[e.user_id].fullname,
+            "project_id": e.project_id,
+            "task_id": e.task_id,
+            "billable": e.billable,
+            "description": e.description,
+            "tag_ids": [],
+            "row_number": first + n,
+            "time_entries": [
+                {
+                    "id": e.id,
+                    "seconds": e.duration,
+                    "start": stamp(e.start),
+                    "stop": stamp(e.stop),
+                    "at": stamp(e.at),
+                }
+            ],
+        }
+        for n, e in enumerate(shown)
+    ]
+    more = first - 1 + size < len(found)
+    headers = (
+        {"X-Next-Row-Number": str(first + size), "X-Next-ID": str(shown[-1].id)}
+        if more and shown
+        else {}
+    )
+    return JSONResponse(rows, headers=headers)
 
 
 def _subscription(sub: Subscription, workspace_id: int) -> dict[str, Any]:

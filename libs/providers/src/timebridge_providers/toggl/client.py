@@ -44,6 +44,7 @@ from timebridge_providers.kit.ports.entries import EntryLockedError
 from timebridge_providers.toggl.wire import (
     Me,
     Project,
+    SearchRow,
     Summary,
     Task,
     TaskPage,
@@ -75,6 +76,7 @@ _TASK = TypeAdapter(Task)
 _TASKS = TypeAdapter(list[Task])
 _TASK_PAGE = TypeAdapter(TaskPage)
 _SUMMARY = TypeAdapter(Summary)
+_SEARCH = TypeAdapter(list[SearchRow])
 
 
 def reports_url(api_url: str) -> str:
@@ -208,6 +210,36 @@ class TogglClient(ProviderClient):
         path = f"/workspace/{self.workspace_id}/summary/time_entries"
         response = await self._call(self._reports, "POST", path, json=body, idempotent=True)
         return self._reports.parse(response, _SUMMARY)
+
+    async def search(
+        self,
+        start: dt.date,
+        end: dt.date,
+        *,
+        user_ids: list[int] | None = None,
+        time_entry_ids: list[int] | None = None,
+    ) -> list[TimeEntry]:
+        """Any member's entries (Reports API v3 detailed search; deleted and running ones are
+        not listed): how an admin reads another user's entry, which ``/me`` does not show."""
+        body: dict[str, Any] = {
+            "start_date": start.isoformat(),
+            "end_date": end.isoformat(),
+            "page_size": 50,
+        }
+        if user_ids:
+            body["user_ids"] = user_ids
+        if time_entry_ids:
+            body["time_entry_ids"] = time_entry_ids
+        path = f"/workspace/{self.workspace_id}/search/time_entries"
+        found: list[TimeEntry] = []
+        while True:
+            response = await self._call(self._reports, "POST", path, json=body, idempotent=True)
+            for row in self._reports.parse(response, _SEARCH):
+                found.extend(row.entries(self.workspace_id))
+            following = response.headers.get("x-next-row-number")
+            if not following or not following.isdigit():
+                return found
+            body["first_row_number"] = int(following)
 
     async def _get(
         self, path: str, adapter: TypeAdapter[T], params: Mapping[str, str | int] | None = None

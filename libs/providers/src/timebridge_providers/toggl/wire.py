@@ -102,3 +102,42 @@ class Summary(_Model):
     projects (a ``null`` id: time without a project)."""
 
     groups: tuple[SummaryGroup, ...] | None = None
+
+
+class SearchedEntry(_Model):
+    id: int
+    seconds: int
+    start: dt.datetime
+    stop: dt.datetime | None = None
+    at: dt.datetime | None = None
+
+
+class SearchRow(_Model):
+    """One row of Reports API v3 ``POST .../search/time_entries``: entries sharing a user,
+    project, task, description and billable flag."""
+
+    user_id: int
+    project_id: int | None = None
+    task_id: int | None = None
+    description: str | None = None
+    billable: bool = False
+    time_entries: tuple[SearchedEntry, ...] = ()
+
+    def entries(self, workspace_id: int) -> list[TimeEntry]:
+        """The row's entries as API v9 would render them."""
+        return [
+            TimeEntry(
+                id=e.id,
+                workspace_id=workspace_id,
+                user_id=self.user_id,
+                project_id=self.project_id,
+                task_id=self.task_id,
+                start=e.start,
+                stop=e.stop,
+                duration=e.seconds,
+                description=self.description,
+                billable=self.billable,
+                at=e.at,
+            )
+            for e in self.time_entries
+        ]

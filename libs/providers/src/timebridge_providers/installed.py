@@ -18,6 +18,7 @@ MODULES: tuple[str, ...] = (
     "timebridge_providers.tempo",
     "timebridge_providers.wrike",
     "timebridge_providers.clickup",
+    "timebridge_providers.hubstaff",
     "timebridge_providers.clockify",
     "timebridge_providers.xero_projects",
     "timebridge_providers.quickbooks",

@@ -254,6 +254,10 @@ def service_env(
         env["TB_PUBLIC_BASE_URL"] = f"http://127.0.0.1:{args.port_base + 1}"
         if args.sandboxes:
             env["TB_EVERHOUR_API_URL"] = f"http://127.0.0.1:{args.port_base + EVERHOUR_SANDBOX}"
+    if spec.name == "invoice-export":  # the credential owner keeps its OAuth tokens
+        env["TB_SERVICE_TOKEN"] = creds["TB_SERVICE_TOKEN"]
+        owner = next(s for s in SERVICES if s.name == "credentials")
+        env["TB_CREDENTIALS_URL"] = f"http://127.0.0.1:{args.port_base + owner.port_offset}"
     if spec.name == "invoice-export" and args.sandboxes:
         env |= accounting_env(args, creds)
     if spec.name == "credentials":

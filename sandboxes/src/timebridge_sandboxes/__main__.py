@@ -40,6 +40,7 @@ from timebridge_sandboxes.core import CoreState, Subscription, create_core_sandb
 from timebridge_sandboxes.everhour import EverhourState, create_everhour_sandbox
 from timebridge_sandboxes.freshbooks import FreshBooksState, create_freshbooks_sandbox
 from timebridge_sandboxes.harvest import create_harvest_sandbox, demo_harvest
+from timebridge_sandboxes.hubstaff import create_hubstaff_sandbox, demo_hubstaff
 from timebridge_sandboxes.quickbooks import (
     QuickBooksState,
     WebhookTarget,
@@ -190,6 +191,11 @@ def add_clickup_command(commands: "argparse._SubParsersAction[argparse.ArgumentP
     clickup.add_argument("--host", default="127.0.0.1")
     clickup.add_argument("--token", default="pk_sandbox_clickup_token")
     clickup.add_argument("--member-token", default="pk_sandbox_clickup_member_token")
+    hubstaff = commands.add_parser("hubstaff", help="the Hubstaff API v2 look-alike (polled)")
+    hubstaff.add_argument("--port", type=int, default=9113)
+    hubstaff.add_argument("--host", default="127.0.0.1")
+    hubstaff.add_argument("--token", default="sandbox-hubstaff-access-token")
+    hubstaff.add_argument("--member-token", default="sandbox-hubstaff-member-access-token")
 
 
 def clickup_app(args: argparse.Namespace) -> FastAPI:
@@ -228,6 +234,7 @@ TRACKER_APPS: dict[str, Callable[[argparse.Namespace], FastAPI]] = {
     "toggl": toggl_app,
     "clockify": clockify_app,
     "clickup": clickup_app,
+    "hubstaff": lambda args: create_hubstaff_sandbox(demo_hubstaff(args.token, args.member_token)),
     "xero-projects": xero_projects_app,
     "tempo": lambda args: create_tempo_sandbox(demo_tempo(args.token, args.member_token)),
     "wrike": lambda args: create_wrike_sandbox(demo_wrike(args.token, args.member_token)),

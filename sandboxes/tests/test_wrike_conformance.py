@@ -177,3 +177,16 @@ async def test_a_wrong_token_is_refused_in_wrikes_shape(built: Built) -> None:
         await client.me()
     assert '"errorDescription"' in refused.value.body
     assert "not_authorized" in refused.value.body
+
+
+async def test_a_member_reads_anothers_timelog_but_cannot_change_it(built: Built) -> None:
+    rig = built.rig
+    ann_log = await rig.control.add(rig.fields(dt.date(2026, 11, 10), dt.time(9), 900, "ann's"))
+    max_token = next(c.token for c in built.state.contacts.values() if c.email == "max@example.com")
+    member = WrikeClient(f"{BASE}/api/v4", max_token, http=built.http)
+    seen = await member.timelog(ann_log)
+    assert seen is not None
+    assert seen.userId == rig.work.user_id
+    with pytest.raises(AuthenticationError):
+        await member.update(ann_log, {"comment": "not mine"})
+    assert built.state.timelogs[ann_log].comment == "ann's"

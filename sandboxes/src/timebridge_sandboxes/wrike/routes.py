@@ -198,9 +198,13 @@ def _own(state: WrikeState, timelog_id: str, me: Contact) -> Timelog:
 
 
 @api.get("/timelogs/{timelog_id}")
-async def get_timelog(request: Request, me: Caller, timelog_id: str) -> dict[str, Any]:
+async def get_timelog(request: Request, _me: Caller, timelog_id: str) -> dict[str, Any]:
+    """Anyone who sees the task reads its timelogs (everyone here); only the author writes."""
     state = wrike_state(request)
-    return answer("timelogs", [state.timelog_json(_own(state, timelog_id, me))])
+    log = state.timelogs.get(timelog_id)
+    if log is None:
+        raise ApiError(404, "Resource not found")
+    return answer("timelogs", [state.timelog_json(log)])
 
 
 def _unlocked(log: Timelog) -> None:

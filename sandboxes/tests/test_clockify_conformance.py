@@ -13,6 +13,7 @@ import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -233,3 +234,32 @@ async def test_deliveries_carry_the_webhooks_token(built: Built) -> None:
     assert (await hooks.ensure_active(state.hook_id)) == state
     await hooks.delete(state.hook_id)
     assert await hooks.ensure_active(state.hook_id) is None
+
+
+async def test_an_admins_poll_sees_every_members_time_in_their_zone(built: Built) -> None:
+    rig = built.rig
+    state = rig.control.state  # type: ignore[attr-defined]
+    max_ = next(u for u in state.users.values() if u.email == "max@example.com")
+    assert rig.provider.observe is not None
+    observer = rig.provider.observe(rig.session())
+    now = dt.datetime.now(dt.UTC)
+    first = await observer.changes(None, now=now, lookback=dt.timedelta(days=7))
+    # 23:30 in New York on the day before yesterday: already the next day in UTC.
+    day = (now - dt.timedelta(days=2)).date()
+    late = dt.datetime.combine(day, dt.time(23, 30), tzinfo=ZoneInfo("America/New_York"))
+    made = await built.http.post(
+        f"{BASE}/api/v1/workspaces/{state.workspace_id}/time-entries",
+        json={
+            "start": late.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "end": (late + dt.timedelta(hours=1)).astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "description": "Max's evening",
+        },
+        headers={"X-Api-Key": max_.api_key},
+    )
+    assert made.status_code == 201, made.text
+    second = await observer.changes(first.cursor, now=now, lookback=dt.timedelta(days=7))
+    [change] = [c for c in second.changes if c.external_id == made.json()["id"]]
+    assert change.fields.user.external_id == max_.id
+    assert change.fields.timezone == "America/New_York"
+    assert change.fields.date == day, "the date in the member's own zone"
+    assert change.fields.duration_seconds == 3600

@@ -1,9 +1,10 @@
 """Clockify's changes by polling: a re-listing of the window compared with the previous one.
 
 Clockify's time-entry list filters by start, not by change, and keeps no tombstones in it (its
-experimental "entity changes" endpoints are not relied on). So each poll lists the key user's
-entries starting in the window (``lookback`` before now, up to tomorrow) and compares them with
-the previous poll's fingerprints: a new or changed fingerprint is a change, an id gone from the
+experimental "entity changes" endpoints are not relied on). So each poll lists the entries
+starting in the window (``lookback`` before now, up to tomorrow) and compares them with
+the previous poll's fingerprints (every member's entries with an admin's key, one listing
+each; a member's key sees its own): a new or changed fingerprint is a change, an id gone from the
 window is a deletion (one older than the window is not seen). The cursor is JSON: per id, its
 fingerprint and the user, project, task and date a deletion is reported with. A running timer is
 not listed until it stops.
@@ -17,6 +18,7 @@ from typing import Any
 
 from timebridge_common.errors import InvalidMessageError
 from timebridge_common.events import TimeEntryFields, UserRef
+from timebridge_common.outbound.http import AuthenticationError
 from timebridge_providers.clockify.client import ClockifyClient
 from timebridge_providers.clockify.people import People
 from timebridge_providers.clockify.translate import entry_fields
@@ -55,9 +57,12 @@ class ClockifyObserver:
         self, cursor: str | None, *, now: dt.datetime, lookback: dt.timedelta
     ) -> ChangePage:
         known = _parse(cursor)
-        me = await self._people.me()
         start, end = now - lookback, now + dt.timedelta(days=1)
-        listed = [e async for e in self._client.time_entries(me.id, start, end) if not e.running]
+        listed: list[TimeEntry] = []
+        for user in await self._members():
+            async for entry in self._client.time_entries(user, start, end):
+                if not entry.running:
+                    listed.append(entry)
         seen: dict[str, list[Any]] = {}
         changes: list[Change] = []
         for entry in listed:
@@ -77,6 +82,13 @@ class ClockifyObserver:
             if entry_id not in seen and dt.date.fromisoformat(brief[4]) >= start.date():
                 changes.append(_deletion(entry_id, brief, now))
         return ChangePage(changes, json.dumps({"seen": seen}, separators=(",", ":")))
+
+    async def _members(self) -> list[str]:
+        """Every member's id with an admin's key; a member's key sees only its own time."""
+        try:
+            return [u.id async for u in self._client.users()]
+        except AuthenticationError:
+            return [(await self._people.me()).id]
 
     async def reread(self, hints: Sequence[Hint], *, now: dt.datetime) -> list[Change]:
         changes: list[Change] = []

@@ -248,7 +248,7 @@ class Syncer:
         if isinstance(keys, str):
             return await self._finish(job, outcomes.outcome(job, self.clock(), "error", keys))
         rows, parts = {}, {}
-        for key in (k for k in keys if k):
+        for key in dict.fromkeys(k for k in keys if k):
             rows[key] = await self.store.target(event.integration_id, event.target, key)
             parts[key] = await self.store.contributions(event.integration_id, event.target, key)
         plan = forward_plan(job.pair, event, link, keys, rows=rows, contributions=parts)

@@ -181,7 +181,7 @@ def poller(
     poll = Poller(
         connections=MemoryConnections({INTEGRATION.integration_id: INTEGRATION}),
         polling=polling,
-        observers=lambda provider, base_url, key: observer,
+        observers=lambda provider, base_url, key, extra: observer,
         publisher=publisher,
         clock=lambda: NOW,
         publish_timeout_s=5,
@@ -265,7 +265,7 @@ async def test_hints_are_re_read_and_published_as_the_provider_has_them(
     worker = DeliveryWorker(
         MemoryConnections({INTEGRATION.integration_id: INTEGRATION}),
         inbox,
-        lambda provider, base_url, key: observer,
+        lambda provider, base_url, key, extra: observer,
         publisher,
         lambda: NOW,
         5,

@@ -117,13 +117,13 @@ class _ConnectionsTx:
         key = integration.api_key
         await self._conn.execute(
             "INSERT INTO integrations (integration_id, workspace_id, provider, base_url,"
-            " api_key_enc, status, settings, account, hook_id, hook_token_hash, revision)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+            " api_key_enc, status, settings, account, hook_id, hook_token_hash, revision, extra)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
             " ON CONFLICT (integration_id) DO UPDATE SET base_url = EXCLUDED.base_url,"
             " api_key_enc = EXCLUDED.api_key_enc, status = EXCLUDED.status,"
             " settings = EXCLUDED.settings, account = EXCLUDED.account,"
             " hook_id = EXCLUDED.hook_id, hook_token_hash = EXCLUDED.hook_token_hash,"
-            " revision = EXCLUDED.revision, updated_at = now()",
+            " revision = EXCLUDED.revision, extra = EXCLUDED.extra, updated_at = now()",
             integration.integration_id,
             integration.workspace_id,
             integration.provider,
@@ -135,6 +135,7 @@ class _ConnectionsTx:
             integration.hook_id,
             integration.hook_token_hash,
             integration.revision,
+            integration.extra,
         )
 
     async def add_pending_hook(self, hook_token_hash: str, workspace_id: str) -> None:
@@ -169,6 +170,7 @@ class _ConnectionsTx:
             status=row["status"],
             settings=IntegrationSettings.model_validate(row["settings"]),
             account=dict(row["account"]),
+            extra=dict(row["extra"]),
             hook_id=row["hook_id"],
             hook_token_hash=row["hook_token_hash"],
             revision=row["revision"],
@@ -181,7 +183,7 @@ class _ConnectionsTx:
 
 _INTEGRATION = (
     "SELECT integration_id, workspace_id, provider, base_url, api_key_enc, status, settings,"
-    " account, hook_id, hook_token_hash, revision FROM integrations"
+    " account, hook_id, hook_token_hash, revision, extra FROM integrations"
 )
 
 

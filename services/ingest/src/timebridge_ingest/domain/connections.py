@@ -7,7 +7,9 @@ clicks is never saved.
 
 import datetime as dt
 import hashlib
+import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -35,6 +37,8 @@ class Integration:
     status: Literal["connected", "disconnected"]
     settings: IntegrationSettings
     account: dict[str, str] = field(default_factory=dict)
+    extra: dict[str, str] = field(default_factory=dict)
+    """The provider's connection fields (an account id): not secret, handed to every session."""
     hook_id: str | None = None
     hook_token_hash: str | None = None
     """SHA-256 of the webhook URL's secret segment; the token itself is never stored."""
@@ -103,6 +107,32 @@ def check_settings(settings: IntegrationSettings) -> None:
         )
 
 
+_FIELD_VALUE = re.compile(r"[\x21-\x7e](?:[\x20-\x7e]{0,198}[\x21-\x7e])?")
+"""Short printable ASCII without surrounding blanks: an id, a tenant, a zone name."""
+
+
+def check_connection_fields(
+    wanted: Mapping[str, str], given: Mapping[str, str], title: str
+) -> dict[str, str]:
+    """The connection fields a provider's profile names, each given and each short printable
+    text; an unknown key is refused (a typo would otherwise be silently dropped)."""
+    unknown = sorted(set(given) - set(wanted))
+    if unknown:
+        expected = ", ".join(sorted(wanted)) or "none"
+        raise RejectedError(
+            422, f"{title} takes no connection field {', '.join(unknown)} (expected: {expected})"
+        )
+    missing = [f"{key} ({label})" for key, label in wanted.items() if not given.get(key)]
+    if missing:
+        raise RejectedError(422, f"{title} needs the connection field {', '.join(missing)}")
+    bad = sorted(key for key, value in given.items() if not _FIELD_VALUE.fullmatch(value))
+    if bad:
+        raise RejectedError(
+            422, f"connection field {', '.join(bad)}: 1-200 printable characters, no blanks around"
+        )
+    return {key: given[key] for key in wanted}
+
+
 def integration_changed(
     integration: Integration, *, credentials_encrypted: str | None, now: dt.datetime
 ) -> ConnectionChanged:
@@ -114,6 +144,7 @@ def integration_changed(
         base_url=integration.base_url,
         credentials_encrypted=credentials_encrypted,
         account=integration.account,
+        extra=integration.extra,
         settings=integration.settings,
         revision=integration.revision,
         changed_at=now,

@@ -51,8 +51,19 @@ class WorkspaceView(BaseModel):
     revision: int
 
 
+ConnectionFields = Annotated[
+    dict[Annotated[str, Field(max_length=64)], Annotated[str, Field(max_length=200)]],
+    Field(
+        max_length=16,
+        description="The provider's connection fields besides the key (its profile's"
+        " connection_fields, e.g. an account id): required where the provider names them",
+    ),
+]
+
+
 class TestBody(BaseModel):
     api_key: Credential
+    fields: ConnectionFields = {}
 
 
 class TestView(BaseModel):
@@ -78,6 +89,7 @@ class ConnectBody(BaseModel):
         default=None, description="The tracker's registry name (default: TB_DEFAULT_TRACKER)"
     )
     api_key: Credential
+    fields: ConnectionFields = {}
     settings: IntegrationSettings = IntegrationSettings()
 
 
@@ -92,6 +104,7 @@ class IntegrationView(BaseModel):
     status: str
     settings: IntegrationSettings
     account: dict[str, str]
+    fields: dict[str, str]
     webhook_registered: bool
     revision: int
 
@@ -104,6 +117,7 @@ class IntegrationView(BaseModel):
             status=integration.status,
             settings=integration.settings,
             account=integration.account,
+            fields=integration.extra,
             webhook_registered=integration.hook_id is not None,
             revision=integration.revision,
         )
@@ -182,7 +196,7 @@ def connections_router(
         responses=refused,
     )
     async def test_connection(provider: str, body: TestBody) -> TestView:
-        return TestView.of(await _answer(connections.test(provider, body.api_key)))
+        return TestView.of(await _answer(connections.test(provider, body.api_key, body.fields)))
 
     @router.post(
         "/v1/workspaces/{workspace_id}/integrations/{integration_id}/retest",
@@ -220,6 +234,7 @@ def connections_router(
                 body.provider or settings.default_tracker,
                 body.api_key,
                 body.settings,
+                body.fields,
             )
         )
         return IntegrationView.of(integration)

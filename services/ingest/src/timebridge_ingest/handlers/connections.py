@@ -6,12 +6,13 @@ services that keep a copy of the connection never miss or invent one.
 
 import asyncio
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import structlog
 from timebridge_providers.installed import registry
+from timebridge_providers.kit.ports.observe import Observer
 from timebridge_providers.kit.registry import Account
 from timebridge_providers.kit.session import Access
 
@@ -24,6 +25,7 @@ from timebridge_common.outbound.http import AuthenticationError, ProviderError
 from timebridge_ingest.domain.connections import (
     Integration,
     Workspace,
+    check_connection_fields,
     check_settings,
     core_changed,
     hook_token_hash,
@@ -111,19 +113,26 @@ class Connections:
             workspace = await tx.workspace(workspace_id)
         return None if workspace is None else workspace.core_base_url
 
-    async def test(self, provider: str, api_key: str) -> TestResult:
-        """The guide's "Test Connection": a real call with the key, and a clear verdict."""
-        self._check_provider(provider)
-        return await self._test(provider, self.api_url(provider), api_key)
+    async def test(
+        self, provider: str, api_key: str, fields: Mapping[str, str] | None = None
+    ) -> TestResult:
+        """The guide's "Test Connection": a real call with the key (and the provider's connection
+        fields, e.g. an account id), and a clear verdict."""
+        extra = self._check_fields(provider, fields or {})
+        return await self._test(provider, self.api_url(provider), api_key, extra)
 
     async def retest(self, workspace_id: str, integration_id: str) -> TestResult:
         """Test a saved connection again with its stored key (nobody pastes it again)."""
         integration = await self.get(workspace_id, integration_id)
         if integration.status != "connected" or integration.api_key is None:
             raise RejectedError(409, "the integration is disconnected: connect it again")
-        return await self._test(integration.provider, integration.base_url, integration.api_key)
+        return await self._test(
+            integration.provider, integration.base_url, integration.api_key, integration.extra
+        )
 
-    async def _test(self, provider: str, base_url: str, api_key: str) -> TestResult:
+    async def _test(
+        self, provider: str, base_url: str, api_key: str, extra: Mapping[str, str]
+    ) -> TestResult:
         found = registry().get(provider)
         title = found.profile.title
         try:
@@ -131,7 +140,7 @@ class Connections:
             # rate-limit waits included, and an answer that says it was the deadline.
             async with asyncio.timeout(self.test_timeout_s):
                 account = await found.check(
-                    self.sessions.session(provider, Access(base_url, api_key))
+                    self.sessions.session(provider, Access(base_url, api_key, dict(extra)))
                 )
         except TimeoutError:
             return TestResult(
@@ -154,10 +163,16 @@ class Connections:
         return TestResult(True, account=_account(account))
 
     async def connect(
-        self, workspace_id: str, provider: str, api_key: str, settings: IntegrationSettings
+        self,
+        workspace_id: str,
+        provider: str,
+        api_key: str,
+        settings: IntegrationSettings,
+        fields: Mapping[str, str] | None = None,
     ) -> Integration:
         check_settings(settings)
-        result = await self.test(provider, api_key)
+        extra = self._check_fields(provider, fields or {})
+        result = await self.test(provider, api_key, extra)
         if not result.ok:
             status = 504 if result.error_kind == "timeout" else 422
             raise RejectedError(status, f"connection test failed: {result.message}")
@@ -170,6 +185,7 @@ class Connections:
             status="connected",
             settings=settings,
             account=result.account,
+            extra=extra,
         )
         if self._wants_webhook(integration):
             integration = await self._register_hook(integration)
@@ -232,7 +248,7 @@ class Connections:
         fine). The caller re-polls the gap."""
         if integration.api_key is None or integration.hook_id is None:
             return None
-        observer = self.observers(integration.provider, integration.base_url, integration.api_key)
+        observer = self._observer(integration)
         if observer.hooks is None:
             return None
         state = await observer.hooks.ensure_active(integration.hook_id)
@@ -277,7 +293,7 @@ class Connections:
         The token only lives in the URL handed to the tracker: its hash is what is stored.
         """
         assert integration.api_key is not None
-        observer = self.observers(integration.provider, integration.base_url, integration.api_key)
+        observer = self._observer(integration)
         assert observer.hooks is not None
         token = new_hook_token()
         token_hash = hook_token_hash(token)
@@ -298,13 +314,17 @@ class Connections:
         if integration.api_key is None or integration.hook_id is None:
             return
         try:
-            observer = self.observers(
-                integration.provider, integration.base_url, integration.api_key
-            )
+            observer = self._observer(integration)
             if observer.hooks is not None:
                 await observer.hooks.delete(integration.hook_id)
         except (ProviderError, TransientError) as exc:
             log.warning("webhook not removed at the tracker", error=str(exc))
+
+    def _observer(self, integration: Integration) -> Observer:
+        assert integration.api_key is not None
+        return self.observers(
+            integration.provider, integration.base_url, integration.api_key, integration.extra
+        )
 
     def _changed(self, integration: Integration) -> ConnectionChanged:
         key = integration.api_key
@@ -321,6 +341,13 @@ class Connections:
     def _check_provider(provider: str) -> None:
         if provider not in registry().names("tracker"):
             raise RejectedError(404, f"unknown tracker {provider!r}")
+
+    @classmethod
+    def _check_fields(cls, provider: str, fields: Mapping[str, str]) -> dict[str, str]:
+        """The provider's connection fields, checked against its profile."""
+        cls._check_provider(provider)
+        profile = registry().get(provider).profile
+        return check_connection_fields(profile.connection_fields, fields, profile.title)
 
 
 def _account(account: Account) -> dict[str, str]:

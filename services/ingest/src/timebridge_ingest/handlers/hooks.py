@@ -213,7 +213,7 @@ class DeliveryWorker:
         kept = self._observers.get(integration.integration_id)
         if kept is None or kept[0] != access:
             observer = self.observers(
-                integration.provider, integration.base_url, integration.api_key
+                integration.provider, integration.base_url, integration.api_key, integration.extra
             )
             kept = self._observers[integration.integration_id] = (access, observer)
         return kept[1]

@@ -112,7 +112,7 @@ class Poller:
             return 0
         home = registry().home().name
         connection_id = f"core_{workspace_id}"
-        observer = self.observers(home, workspace.core_base_url, workspace.core_token)
+        observer = self.observers(home, workspace.core_base_url, workspace.core_token, {})
         page = await observer.changes(
             await self.polling.cursor(connection_id),
             now=now,
@@ -138,7 +138,9 @@ class Poller:
             return 0
         if not listens_to_tracker(integration.settings):
             return 0  # one-way Core -> tracker: the tracker's changes are never taken
-        observer = self.observers(integration.provider, integration.base_url, integration.api_key)
+        observer = self.observers(
+            integration.provider, integration.base_url, integration.api_key, integration.extra
+        )
         if integration.hook_id is not None and self.hook_keeper is not None:
             note = await self.hook_keeper(integration)
             if note is not None:

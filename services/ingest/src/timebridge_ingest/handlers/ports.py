@@ -1,7 +1,7 @@
 """What the handlers need from the outside world (Postgres and test fakes implement it)."""
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
@@ -103,9 +103,9 @@ class PollingStore(Protocol):
     async def note_hook(self, connection_id: str, note: str, now: dt.datetime) -> None: ...
 
 
-Observers = Callable[[str, str, str], Observer]
-"""(provider, base URL, credential) -> the connection's Observer (the registry's capability on a
-session; tests pass in-memory fakes)."""
+Observers = Callable[[str, str, str, Mapping[str, str]], Observer]
+"""(provider, base URL, credential, connection fields) -> the connection's Observer (the
+registry's capability on a session; tests pass in-memory fakes)."""
 
 
 class Sessions(Protocol):

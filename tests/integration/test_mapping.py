@@ -784,3 +784,16 @@ async def test_the_providers_api_lists_what_is_installed_from_the_profiles(world
     ]
     assert "started_at" not in tracker["kept_fields"]
     assert (tracker["changes"], tracker["units"]) == ("webhooks", "seconds")
+
+
+async def test_the_trackers_rates_are_read_through_its_directory(world: World) -> None:
+    """The sandbox holds no rates (the rates' shapes are tested in libs/providers): the route
+    reads them from the tracker with the integration's key and answers its list."""
+    ws = await workspace(world)
+    answer = await ws.call("GET", "/rates")
+    assert (answer.status_code, answer.json()) == (200, [])
+    missing = await ws.world.api.get(
+        f"/v1/workspaces/{ws.id}/integrations/int_missing/rates",
+        headers={"authorization": f"Bearer {ws.admin_token}"},
+    )
+    assert missing.status_code == 404

@@ -22,6 +22,7 @@ from timebridge_providers.kit.session import Access, Session
 from timebridge_common.errors import InvalidMessageError, TransientError
 from timebridge_common.events import ConnectionChanged, EntryMapped, TimeEntryFields, UserRef
 from timebridge_common.outbound.http import OutcomeUnknownError, RequestBudget
+from timebridge_common.refusals import ConflictError
 from timebridge_common.testing import sample_connection_changed
 from timebridge_mapping.domain.entries import EntryKey, StoredEntry
 from timebridge_mapping.domain.mappings import TaskLink
@@ -31,6 +32,7 @@ from timebridge_mapping.handlers.directory import Directory
 from timebridge_mapping.handlers.mapper import EntryMapper
 from timebridge_mapping.handlers.ports import MappingTx
 from timebridge_mapping.handlers.providers import Providers
+from timebridge_mapping.handlers.setup import Setup
 
 NOW = dt.datetime(2026, 11, 20, 12, tzinfo=dt.UTC)
 HOME = registry().home().name
@@ -183,3 +185,16 @@ async def test_a_task_the_tracker_cannot_create_skips_the_entry_with_its_reason(
         f"the task of Core ticket T-1 cannot be created: {TRACKER} cannot create a task in ev:p",
     )
     assert tx.links == {}
+
+
+async def test_rates_of_a_tracker_that_keeps_none_are_refused_with_the_reason() -> None:
+    mapper, integration, _ = world(FakeDirectory(TRACKER))
+    setup = Setup(
+        cast(Any, None),
+        mapper.directory.connections,
+        mapper.providers,
+        mapper.directory,
+        asyncio.Event(),
+    )
+    with pytest.raises(ConflictError, match="keeps no hourly rates"):
+        await setup.rates("w1", integration.connection_id)

@@ -5,11 +5,13 @@ Every route needs the bearer token of one of the workspace's Core admins.
 
 import datetime as dt
 from collections.abc import Awaitable
+from decimal import Decimal
 from enum import Enum
 from typing import Annotated, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Path, status
 from pydantic import BaseModel, ConfigDict, Field
+from timebridge_providers.kit.ports.directory import Rate
 
 from timebridge_common.api import WorkspaceIdPath
 from timebridge_common.auth import WorkspaceAdmins
@@ -57,6 +59,16 @@ class TaskLinkView(BaseModel):
     tracker_task_id: str
     tracker_project_id: str | None
     linked_by: Literal["manual", "title", "created"]
+
+
+class RateView(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    amount: Decimal = Field(description="Per hour, in the tracker account's currency")
+    scope: Literal["user", "project", "project_user"]
+    kind: Literal["billing", "cost"]
+    project_id: str | None
+    user_id: str | None
 
 
 class UserView(BaseModel):
@@ -136,6 +148,7 @@ def setup_router(setup: Setup, admins: WorkspaceAdmins) -> APIRouter:
     projects: list[str | Enum] = ["project mapping"]
     users: list[str | Enum] = ["user mapping"]
     tasks: list[str | Enum] = ["task mapping"]
+    rates: list[str | Enum] = ["rates"]
     no_content = status.HTTP_204_NO_CONTENT
 
     @router.get(
@@ -249,6 +262,17 @@ def setup_router(setup: Setup, admins: WorkspaceAdmins) -> APIRouter:
         return [
             HeldEntryView.of(h) for h in await _answer(setup.held(workspace_id, integration_id))
         ]
+
+    @router.get(
+        "/rates",
+        tags=rates,
+        summary="The hourly rates the tracker holds (by project, member, member on a project)",
+        description="For billing and reports that take the tracker's rates (a tracker that"
+        " calculates amounts from them); 409 if it keeps none Timebridge can read.",
+        response_model=list[RateView],
+    )
+    async def tracker_rates(workspace_id: WorkspaceIdPath, integration_id: Id) -> list[Rate]:
+        return await _answer(setup.rates(workspace_id, integration_id))
 
     @router.get(
         "/task-links",

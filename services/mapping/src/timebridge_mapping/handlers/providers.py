@@ -61,7 +61,7 @@ class Providers:
         provider = self.registry.get(name)
         if provider.directory is None:
             raise InvalidMessageError(f"{provider.profile.title} offers no directory to map with")
-        access = Access(connection.base_url, self._secret(connection))
+        access = Access(connection.base_url, self._secret(connection), dict(connection.extra))
         return provider.directory(self.sessions.session(name, access))
 
     def _secret(self, connection: ConnectionChanged) -> str:

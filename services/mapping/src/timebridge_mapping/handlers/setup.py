@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from timebridge_providers.kit.ports.directory import Directory as ProviderDirectory
+from timebridge_providers.kit.ports.directory import Rate, Rates
 
 from timebridge_common.errors import InvalidMessageError, TransientError
 from timebridge_common.events import ConnectionChanged
@@ -160,6 +161,19 @@ class Setup:
             lambda tx: tx.delete_task_link(integration_id, ticket_id),
             f"Core ticket {ticket_id} is not linked",
         )
+
+    # Rates.
+
+    async def rates(self, workspace_id: str, integration_id: str) -> list[Rate]:
+        """The hourly rates the tracker holds (by project, member, member on a project), for
+        billing and reports that take the tracker's rates; a tracker keeping none is refused."""
+        integration = await self._connected(workspace_id, integration_id)
+        title = self.providers.title(integration.provider)
+        directory = self.providers.directory(integration)
+        if not isinstance(directory, Rates):
+            raise ConflictError(f"{title} keeps no hourly rates Timebridge can read")
+        async with _asking(title):
+            return await directory.rates()
 
     # Users.
 

@@ -108,6 +108,10 @@ def dev_secrets(
         "XERO_CLIENT_SECRET": 24,
         "XERO_WEBHOOK_KEY": 24,
         "FRESHBOOKS_CLIENT_SECRET": 24,
+        "CLICKUP_TOKEN": 24,
+        "CLICKUP_MEMBER_TOKEN": 24,
+        "HUBSTAFF_ACCESS_TOKEN": 24,
+        "HUBSTAFF_MEMBER_ACCESS_TOKEN": 24,
         "TB_SESSION_KEY": 32,
         "TB_SERVICE_TOKEN": 24,
     }

@@ -14,6 +14,9 @@ QUICKBOOKS_SANDBOX = 103
 XERO_SANDBOX = 104
 FRESHBOOKS_SANDBOX = 105
 """Sandbox ports, as offsets from --port-base like the services' (8101..8105 by default)."""
+CLICKUP_SANDBOX = 112
+HUBSTAFF_SANDBOX = 113
+"""Trackers' sandboxes (8112 and 8113 by default)."""
 MAIL_CAPTURE = 106
 """The capturing mail server's HTTP port offset (8106: read what reporting sent)."""
 MAIL_CAPTURE_SMTP = 125
@@ -77,6 +80,16 @@ def sandbox_commands(args: argparse.Namespace, creds: dict[str, str]) -> dict[st
             flag("client-id", ACCOUNTING_CLIENT_ID),
             flag("client-secret", creds["FRESHBOOKS_CLIENT_SECRET"]),
         ],
+        "clickup-sandbox": [
+            *sandbox, "clickup", flag("port", args.port_base + CLICKUP_SANDBOX),
+            flag("token", creds["CLICKUP_TOKEN"]),
+            flag("member-token", creds["CLICKUP_MEMBER_TOKEN"]),
+        ],
+        "hubstaff-sandbox": [
+            *sandbox, "hubstaff", flag("port", args.port_base + HUBSTAFF_SANDBOX),
+            flag("token", creds["HUBSTAFF_ACCESS_TOKEN"]),
+            flag("member-token", creds["HUBSTAFF_MEMBER_ACCESS_TOKEN"]),
+        ],
         "mail-capture": [
             sys.executable, "-m", "timebridge_reporting.mail_capture",
             flag("smtp-port", args.port_base + MAIL_CAPTURE_SMTP),
@@ -91,5 +104,7 @@ SANDBOXES = (
     ("quickbooks-sandbox", QUICKBOOKS_SANDBOX),
     ("xero-sandbox", XERO_SANDBOX),
     ("freshbooks-sandbox", FRESHBOOKS_SANDBOX),
+    ("clickup-sandbox", CLICKUP_SANDBOX),
+    ("hubstaff-sandbox", HUBSTAFF_SANDBOX),
     ("mail-capture", MAIL_CAPTURE),
 )

@@ -236,8 +236,8 @@ class WritePath:
                 f"the credentials of connection {connection.connection_id} do not decrypt with"
                 " this service's key (TB_ENCRYPTION_KEY differs from ingest's?)"
             ) from exc
-        # What else a request names (an account id) travels with the connection's account.
-        access = Access(connection.base_url, credential, dict(connection.account))
+        # What else a request names (an account id): the connection's fields (over its account).
+        access = Access(connection.base_url, credential, {**connection.account, **connection.extra})
         async with self.entries.open(system, access) as target:
             yield target
 

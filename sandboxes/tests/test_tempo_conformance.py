@@ -145,7 +145,6 @@ async def built() -> AsyncIterator[Built]:
 NOT_OFFERED = {
     "webhook_signatures": "Tempo Cloud sends no worklog webhooks: it is polled",
     "directory_users_projects_tasks": "users and issues are Jira's API (another credential)",
-    "provider_report_sums_the_time_logged": "Tempo v4 has no summary report endpoint",
 }
 
 
@@ -215,3 +214,15 @@ async def test_a_wrong_token_is_an_authentication_error_in_tempos_shape(built: B
         await client.worklog(1)
     assert '"errors"' in refused.value.body
     assert "message" in refused.value.body
+
+
+async def test_the_report_splits_billable_seconds(built: Built) -> None:
+    rig = built.rig
+    assert rig.provider.report is not None
+    day = dt.date(2026, 9, 7)
+    billable = rig.fields(day, dt.time(9), 1800, "billable")
+    await rig.control.add(billable)
+    await rig.control.add(billable.model_copy(update={"billable": False, "notes": "not"}))
+    [row] = await rig.provider.report(rig.session()).summary(day, day)
+    assert (row.user_external_id, row.project_external_id) == (rig.work.user_id, None)
+    assert (row.seconds, row.billable_seconds) == (3600, 1800)

@@ -130,7 +130,6 @@ async def built() -> AsyncIterator[Built]:
 
 NOT_OFFERED = {
     "webhook_signatures": "Wrike's deliveries carry ids only: the kit's signed scheme wants it all",
-    "provider_report_sums_the_time_logged": "no summary report endpoint is used for Wrike yet",
 }
 
 

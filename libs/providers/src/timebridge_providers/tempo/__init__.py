@@ -17,6 +17,7 @@ from timebridge_providers.kit.session import Session
 from timebridge_providers.tempo.client import RATE_LIMIT, TEMPO_API_URL, TempoClient
 from timebridge_providers.tempo.entries import TempoEntries
 from timebridge_providers.tempo.observe import TempoObserver
+from timebridge_providers.tempo.report import TempoReport
 from timebridge_providers.tempo.translate import zone_name
 
 _FIELDS = ALL_FIELDS - {"project_external_id"}
@@ -77,4 +78,5 @@ PROVIDER = Provider(
     check=_check,
     entries=lambda session: TempoEntries(client(session), _zone(session)),
     observe=Observing(open=lambda session: TempoObserver(client(session), _zone(session))),
+    report=lambda session: TempoReport(client(session)),
 )

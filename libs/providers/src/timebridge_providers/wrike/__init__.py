@@ -15,6 +15,7 @@ from timebridge_providers.wrike.client import RATE_LIMIT, TOKEN_URL, WRIKE_API_U
 from timebridge_providers.wrike.directory import WrikeDirectory
 from timebridge_providers.wrike.entries import WrikeEntries
 from timebridge_providers.wrike.observe import WrikeObserver
+from timebridge_providers.wrike.report import WrikeReport
 
 _FIELDS = frozenset({"user", "task_external_id", "date", "duration_seconds", "notes", "billable"})
 
@@ -64,5 +65,6 @@ PROVIDER = Provider(
     entries=lambda session: WrikeEntries(client(session)),
     observe=Observing(open=lambda session: WrikeObserver(client(session))),
     directory=lambda session: WrikeDirectory(client(session)),
+    report=lambda session: WrikeReport(client(session)),
     oauth=OAuthDescription(token_url=TOKEN_URL),
 )

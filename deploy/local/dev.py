@@ -112,6 +112,10 @@ def dev_secrets(
         "CLICKUP_MEMBER_TOKEN": 24,
         "HUBSTAFF_ACCESS_TOKEN": 24,
         "HUBSTAFF_MEMBER_ACCESS_TOKEN": 24,
+        "TOGGL_API_TOKEN": 24,
+        "TOGGL_MEMBER_API_TOKEN": 24,
+        "CLOCKIFY_API_KEY": 24,
+        "CLOCKIFY_MEMBER_API_KEY": 24,
         "TB_SESSION_KEY": 32,
         "TB_SERVICE_TOKEN": 24,
     }

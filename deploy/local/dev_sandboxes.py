@@ -19,6 +19,9 @@ HUBSTAFF_SANDBOX = 113
 """Trackers' sandboxes (8112 and 8113 by default)."""
 MAIL_CAPTURE = 106
 """The capturing mail server's HTTP port offset (8106: read what reporting sent)."""
+TOGGL_SANDBOX = 107
+CLOCKIFY_SANDBOX = 108
+"""The Toggl Track and Clockify sandboxes (8107, 8108)."""
 MAIL_CAPTURE_SMTP = 125
 REPORT_REQUESTS_SMTP = 25
 """Reporting's inbound SMTP endpoint (8025): reports requested by email."""
@@ -80,6 +83,16 @@ def sandbox_commands(args: argparse.Namespace, creds: dict[str, str]) -> dict[st
             flag("client-id", ACCOUNTING_CLIENT_ID),
             flag("client-secret", creds["FRESHBOOKS_CLIENT_SECRET"]),
         ],
+        "toggl-sandbox": [
+            *sandbox, "toggl", flag("port", args.port_base + TOGGL_SANDBOX),
+            flag("token", creds["TOGGL_API_TOKEN"]),
+            flag("member-token", creds["TOGGL_MEMBER_API_TOKEN"]),
+        ],
+        "clockify-sandbox": [
+            *sandbox, "clockify", flag("port", args.port_base + CLOCKIFY_SANDBOX),
+            flag("api-key", creds["CLOCKIFY_API_KEY"]),
+            flag("member-api-key", creds["CLOCKIFY_MEMBER_API_KEY"]),
+        ],
         "clickup-sandbox": [
             *sandbox, "clickup", flag("port", args.port_base + CLICKUP_SANDBOX),
             flag("token", creds["CLICKUP_TOKEN"]),
@@ -104,6 +117,8 @@ SANDBOXES = (
     ("quickbooks-sandbox", QUICKBOOKS_SANDBOX),
     ("xero-sandbox", XERO_SANDBOX),
     ("freshbooks-sandbox", FRESHBOOKS_SANDBOX),
+    ("toggl-sandbox", TOGGL_SANDBOX),
+    ("clockify-sandbox", CLOCKIFY_SANDBOX),
     ("clickup-sandbox", CLICKUP_SANDBOX),
     ("hubstaff-sandbox", HUBSTAFF_SANDBOX),
     ("mail-capture", MAIL_CAPTURE),

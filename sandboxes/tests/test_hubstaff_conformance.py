@@ -15,12 +15,15 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 from timebridge_providers.installed import registry
 from timebridge_providers.kit.conformance import SCENARIOS, NotOffered, Rig, Scenario, Work
 from timebridge_providers.kit.conformance.rig import Captured
+from timebridge_providers.kit.credentials import OAuthApp
 
 from timebridge_common.events import TimeEntryFields
 from timebridge_common.outbound.http import AuthenticationError
+from timebridge_common.outbound.oauth import ReauthorizationNeededError
 from timebridge_sandboxes.hubstaff import HubstaffState, create_hubstaff_sandbox, demo_hubstaff
 from timebridge_sandboxes.hubstaff.spec import SPEC_NAME, HubstaffSpecCheck, hubstaff_openapi
 from timebridge_sandboxes.testing import TimeoutTransport, provider_specs
@@ -235,3 +238,26 @@ async def test_a_bad_token_is_refused_in_hubstaffs_error_shape(built: Built) -> 
     assert set(json.loads(refused.value.body)) == {"code", "error"}
     assert registry().get("hubstaff").oauth is not None, "the credential owner refreshes it"
     assert not registry().get("hubstaff").profile.writable
+
+
+async def test_the_credential_owner_exchanges_and_rotates_the_personal_access_token() -> None:
+    """What ``Provider.oauth`` tells the credential owner: refreshing with the personal access
+    token answers an access token the API takes and a new refresh token; the used one is refused
+    as needing re-authorisation (Hubstaff rotates refresh tokens)."""
+    state = demo_hubstaff("unused-access", "unused-member", personal_access_token="pat-ann")
+    transport = httpx.ASGITransport(create_hubstaff_sandbox(state))
+    async with httpx.AsyncClient(transport=transport) as http:
+        oauth = registry().get("hubstaff").oauth
+        assert oauth is not None
+        app = OAuthApp("", SecretStr(""), token_url=f"{BASE}/access_tokens")
+        endpoint = oauth.open("hubstaff", app, http)
+        first = await endpoint.refresh("pat-ann")
+        assert first.refresh_token != "pat-ann"
+        me = await http.get(
+            f"{BASE}/v2/users/me", headers={"Authorization": f"Bearer {first.access_token}"}
+        )
+        assert me.json()["user"]["email"] == "ann@example.com"
+        second = await endpoint.refresh(first.refresh_token)
+        assert second.access_token != first.access_token
+        with pytest.raises(ReauthorizationNeededError):
+            await endpoint.refresh(first.refresh_token)

@@ -7,7 +7,9 @@ validated against it, converted to OpenAPI 3). Played: ``Authorization: Bearer <
 ``page_start_id``/``page_limit`` paging with ``pagination.next_page_start_id``; daily activities
 per user, project, task and organization date in seconds (``tracked``, ``billable``), listed by
 ``date[start]``/``date[stop]`` (inclusive) or changed-in ``updated[start]``/``updated[stop]``;
-``POST /v2/users/{id}/time_entries`` adding manual time (``201``); members visible to managers.
+``POST /v2/users/{id}/time_entries`` adding manual time (``201``); members visible to managers;
+the account server's ``POST /access_tokens`` exchanging a personal access token or refresh token
+for an access token and a new refresh token (rotation: a used one is ``400 invalid_grant``).
 
 Assumed where the description is silent: deleting a day's time keeps its daily activity with
 ``tracked`` 0 (so ``updates`` lists the deletion); the rate limit is 1,000 requests an hour.
@@ -19,13 +21,16 @@ Admin API (besides :mod:`~timebridge_sandboxes.faults`' ``/_sandbox/reset`` and 
 from fastapi import FastAPI
 
 from timebridge_sandboxes.faults import ApiError, Faults, RateLimit, install
-from timebridge_sandboxes.hubstaff.routes import LIMIT, admin, api, api_error, error_body
+from timebridge_sandboxes.hubstaff.routes import LIMIT, admin, api, api_error, error_body, tokens
 from timebridge_sandboxes.hubstaff.state import HubstaffState
 
 
-def demo_hubstaff(token: str, member_token: str) -> HubstaffState:
+def demo_hubstaff(
+    token: str, member_token: str, personal_access_token: str | None = None
+) -> HubstaffState:
     """Ann (organization manager, Berlin) and Max (project user) with the Core demo's emails; the
-    project "Website" with the to-do "Fix the login page"."""
+    project "Website" with the to-do "Fix the login page". Ann's ``personal_access_token`` (a
+    refresh token) is exchanged at ``POST /access_tokens``."""
     state = HubstaffState()
     ann = state.add_user(
         "Ann Admin", "ann@example.com", token, "Europe/Berlin", "organization_manager"
@@ -34,6 +39,8 @@ def demo_hubstaff(token: str, member_token: str) -> HubstaffState:
         "Max Member", "max@example.com", member_token, "America/New_York", "project_user"
     )
     state.add_task(state.add_project("Website"), "Fix the login page", ann.id)
+    if personal_access_token:
+        state.refresh_tokens[personal_access_token] = ann.id
     return state
 
 
@@ -52,6 +59,7 @@ def create_hubstaff_sandbox(
     app.add_exception_handler(ApiError, api_error)
     app.include_router(api)
     app.include_router(admin)
+    app.include_router(tokens)
     return app
 
 

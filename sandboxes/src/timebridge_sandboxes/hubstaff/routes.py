@@ -14,6 +14,8 @@ from timebridge_sandboxes.hubstaff.state import HubstaffState, User
 
 api = APIRouter(prefix="/v2")
 admin = APIRouter(prefix="/_sandbox")
+tokens = APIRouter()
+"""The account server's token endpoint (``account.hubstaff.com``), served here too."""
 LIMIT = (1000, 3600.0)
 CODES = {400: "invalid_params", 401: "invalid_token", 403: "forbidden", 404: "not_found"}
 T = TypeVar("T")
@@ -238,6 +240,28 @@ async def _json(request: Request) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ApiError(400, "body must be an object")
     return data
+
+
+@tokens.post("/access_tokens")
+async def access_tokens(request: Request) -> JSONResponse:
+    """``account.hubstaff.com/access_tokens``: ``grant_type=refresh_token`` with a personal access
+    token or an app's refresh token (form or query); answers a new access token and a new
+    refresh token, the old one no longer valid (``400 invalid_grant`` when reused)."""
+    form = await request.form()
+    given = {**request.query_params, **{k: str(v) for k, v in form.items()}}
+    if given.get("grant_type") != "refresh_token" or not given.get("refresh_token"):
+        return JSONResponse({"error": "unsupported_grant_type"}, 400)
+    issued = state_of(request).rotate(given["refresh_token"])
+    if issued is None:
+        return JSONResponse({"error": "invalid_grant"}, 400)
+    access, refresh = issued
+    answer = {
+        "access_token": access,
+        "refresh_token": refresh,
+        "token_type": "bearer",
+        "expires_in": 86400,
+    }
+    return JSONResponse(answer)
 
 
 @admin.post("/daily_activities/{daily_id}/delete_time")

@@ -99,6 +99,10 @@ class HubstaffState:
     tasks: dict[int, Task] = field(default_factory=dict)
     daily: dict[int, Daily] = field(default_factory=dict)
     page_cap: int | None = None
+    refresh_tokens: dict[str, int] = field(default_factory=dict)
+    """Live refresh tokens (personal access tokens included) by user; each is used once."""
+    access_tokens: dict[str, int] = field(default_factory=dict)
+    """Access tokens issued by ``/access_tokens``, by user."""
     _ids: "itertools.count[int]" = field(default_factory=lambda: itertools.count(7100001))
 
     def next_id(self) -> int:
@@ -120,7 +124,21 @@ class HubstaffState:
         return task
 
     def user_by_token(self, token: str | None) -> User | None:
+        issued = self.access_tokens.get(token or "")
+        if issued is not None:
+            return self.users.get(issued)
         return next((u for u in self.users.values() if token and u.token == token), None)
+
+    def rotate(self, refresh_token: str) -> tuple[str, str] | None:
+        """A new access token and a new refresh token for a live refresh token, which then stops
+        working (Hubstaff rotates them); ``None`` for one unknown or already used."""
+        user = self.refresh_tokens.pop(refresh_token, None)
+        if user is None:
+            return None
+        access, fresh = f"hs-access-{self.next_id()}", f"hs-refresh-{self.next_id()}"
+        self.access_tokens[access] = user
+        self.refresh_tokens[fresh] = user
+        return access, fresh
 
     def log(
         self,

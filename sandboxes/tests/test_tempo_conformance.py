@@ -226,3 +226,28 @@ async def test_the_report_splits_billable_seconds(built: Built) -> None:
     [row] = await rig.provider.report(rig.session()).summary(day, day)
     assert (row.user_external_id, row.project_external_id) == (rig.work.user_id, None)
     assert (row.seconds, row.billable_seconds) == (3600, 1800)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/4/worklogs", b"\xff\xfe"),
+        ("POST", "/4/worklogs", b"[1]"),
+        ("POST", "/4/worklogs", b'{"issueId": 10001, "timeSpentSeconds": 60, "startTime": 12}'),
+        ("GET", "/4/worklogs?offset=x", None),
+        ("GET", "/4/worklogs?updatedFrom=nope", None),
+        ("GET", "/4/worklogs?from=2026-01-01", None),
+    ],
+)
+async def test_bad_requests_are_400_in_tempos_shape(
+    built: Built, method: str, path: str, body: bytes | None
+) -> None:
+    answer = await built.http.request(
+        method,
+        f"{BASE}{path}",
+        content=body,
+        headers={"Authorization": f"Bearer {built.rig.credential}"},
+    )
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["errors"][0]["message"]
+    assert built.state.worklogs == {}

@@ -189,3 +189,29 @@ async def test_a_member_reads_anothers_timelog_but_cannot_change_it(built: Built
     with pytest.raises(AuthenticationError):
         await member.update(ann_log, {"comment": "not mine"})
     assert built.state.timelogs[ann_log].comment == "ann's"
+
+
+@pytest.mark.parametrize(
+    ("method", "query", "form"),
+    [
+        ("POST", "", b"hours=\xff&trackedDate=2026-01-01"),
+        ("POST", "?hours=nan&trackedDate=2026-01-01", None),
+        ("POST", "?hours=1&trackedDate=someday", None),
+        ("POST", "?hours=1&trackedDate=2026-01-01&billingType=Maybe", None),
+        ("GET", "?updatedDate=%7B", None),
+        ("GET", '?trackedDate={"start":5}', None),
+    ],
+)
+async def test_bad_requests_are_400_in_wrikes_shape(
+    built: Built, method: str, query: str, form: bytes | None
+) -> None:
+    path = f"/tasks/{built.rig.work.task_id}/timelogs" if method == "POST" else "/timelogs"
+    headers = {"Authorization": f"Bearer {built.rig.credential}"}
+    if form is not None:
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    answer = await built.http.request(
+        method, f"{BASE}/api/v4{path}{query}", content=form, headers=headers
+    )
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error"] == "invalid_request"
+    assert built.state.timelogs == {}

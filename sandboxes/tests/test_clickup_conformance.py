@@ -172,11 +172,10 @@ async def test_a_running_timer_is_not_synced_until_it_stops(built: Built) -> Non
     observer = rig.provider.observe(rig.session())
     now = dt.datetime.now(dt.UTC)
     first = await observer.changes(None, now=now, lookback=dt.timedelta(days=1))
-    start = int((now - dt.timedelta(minutes=30)).timestamp() * 1000)
     path = f"{BASE}/api/v2/team/{state.team_id}/time_entries"
     started = await rig.http.post(
-        path,
-        json={"start": start, "duration": -1, "tid": rig.work.task_id},
+        f"{path}/start",
+        json={"tid": rig.work.task_id, "description": "timer", "billable": True},
         headers=_headers(rig.credential),
     )
     assert started.status_code == 200, started.text
@@ -184,16 +183,16 @@ async def test_a_running_timer_is_not_synced_until_it_stops(built: Built) -> Non
     assert int(started.json()["data"]["duration"]) < 0, "a running timer's duration is negative"
     running = await observer.changes(first.cursor, now=now, lookback=dt.timedelta(days=1))
     assert [c for c in running.changes if c.external_id == timer] == []
-    stopped = await rig.http.put(
-        f"{path}/{timer}",
-        json={"start": start, "end": start + 1_800_000, "tags": []},
-        headers=_headers(rig.credential),
-    )
+    state.entries[timer].start -= 1_800_000  # it has been running for half an hour
+    stopped = await rig.http.post(f"{path}/stop", headers=_headers(rig.credential))
     assert stopped.status_code == 200, stopped.text
     after = await observer.changes(running.cursor, now=now, lookback=dt.timedelta(days=1))
     [change] = [c for c in after.changes if c.external_id == timer]
-    assert change.fields.duration_seconds == 1800
+    assert 1800 <= change.fields.duration_seconds < 1860
+    assert change.fields.billable
     assert not change.deleted
+    again = await rig.http.post(f"{path}/stop", headers=_headers(rig.credential))
+    assert again.status_code == 400, "no timer running"
 
 
 async def test_a_members_token_sees_its_own_time_only(built: Built) -> None:

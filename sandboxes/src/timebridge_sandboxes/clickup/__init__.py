@@ -7,7 +7,8 @@ validated against it) and developer docs. Played: ``Authorization: pk_...`` or `
 (strings in answers), negative duration while running, listed by ``start_date``/``end_date``
 (default: the last 30 days) and ``assignee`` (owners and admins only), created with ``start`` and
 ``duration`` or ``end``/``stop``, ``PUT`` with ``tags`` required and ``start`` only with ``end``,
-``DELETE``; the workspace's members, Spaces, folderless Lists, tasks (pages of 100,
+``DELETE``, ``POST .../start`` and ``.../stop`` (a timer for the caller; starting one stops the
+one running); the workspace's members, Spaces, folderless Lists, tasks (pages of 100,
 ``last_page``), task creation; webhooks (``taskTimeTrackedUpdated`` deliveries signed
 ``X-Signature``, ``health.status``, re-activation by ``PUT status: active``).
 

@@ -59,6 +59,58 @@ async def list_entries(request: Request, team_id: str, user: Caller) -> dict[str
     return {"data": listed}
 
 
+def _stop_running(state: ClickUpState, user: User) -> Entry | None:
+    """Stop the user's running timer, if any (its duration becomes the time it ran)."""
+    running = next(
+        (e for e in state.entries.values() if e.user == user.id and e.duration < 0), None
+    )
+    if running is None:
+        return None
+    before = Entry(**vars(running))
+    running.duration = max(0, now_ms() - running.start)
+    running.at = now_ms()
+    state.notify(running, before=before, deleted=False, by=user.id)
+    return running
+
+
+@router.post("/start")
+async def start_timer(request: Request, team_id: str, user: Caller) -> Any:
+    """Start a timer for the caller now (a running one is stopped first)."""
+    state = team(request, team_id)
+    body = await read_json(request)
+    tid = body.get("tid")
+    if tid is None or _text(tid, "tid") not in state.tasks:
+        raise ClickUpError(400, "A time entry needs a task on this plan", "TIMEENTRY_029")
+    _stop_running(state, user)
+    start = now_ms()
+    entry = Entry(
+        f"{state.next_id()}{int(time.time()) % 1000:03d}",
+        user.id,
+        tid,
+        start,
+        -start,
+        _text(body.get("description", ""), "description"),
+        bool(body.get("billable", False)),
+    )
+    state.entries[entry.id] = entry
+    await deliver(request)
+    rendered = state.render_entry(entry)
+    rendered |= {"duration": entry.duration, "at": entry.at}
+    return {"data": rendered}
+
+
+@router.post("/stop")
+async def stop_timer(request: Request, team_id: str, user: Caller) -> Any:
+    state = team(request, team_id)
+    stopped = _stop_running(state, user)
+    if stopped is None:
+        raise ClickUpError(400, "No timer running", "TIMEENTRY_047")
+    await deliver(request)
+    rendered = state.render_entry(stopped)
+    rendered |= {"end": int(rendered["end"]), "duration": stopped.duration, "at": stopped.at}
+    return {"data": rendered}
+
+
 @router.get("/{timer_id}")
 async def get_entry(request: Request, team_id: str, timer_id: str, user: Caller) -> Any:
     state = team(request, team_id)

@@ -25,6 +25,9 @@ Wrike: API v4 under ``/api/v4`` with Ann (Berlin, bearer ``--token``) and Max (N
 ``--member-token``), the project "Website" with the task "Fix the login page"; polled.
 Xero Projects (``xero-projects``): an organisation in London with Ann and Max (their access tokens
 and the tenant id printed), the project "Website"; API under ``/projects.xro/2.0``; polled.
+Zoho Projects: portal 60000001 ("acme") with Ann (``--token``, as ``Zoho-oauthtoken``) and Max
+(``--member-token``), the project "Website" with the task "Fix the login page"; REST API under
+``/restapi``; polled.
 """
 
 import argparse
@@ -51,6 +54,7 @@ from timebridge_sandboxes.toggl import create_toggl_sandbox, demo_toggl
 from timebridge_sandboxes.wrike import create_wrike_sandbox, demo_wrike
 from timebridge_sandboxes.xero import XeroState, create_xero_sandbox
 from timebridge_sandboxes.xero_projects import create_xero_projects_sandbox, demo_xero_projects
+from timebridge_sandboxes.zoho import create_zoho_sandbox, demo_zoho
 
 
 def demo_everhour(api_key: str, member_key: str) -> EverhourState:
@@ -230,12 +234,21 @@ def xero_projects_app(args: argparse.Namespace) -> FastAPI:
     return create_xero_projects_sandbox(state)
 
 
+def add_zoho_command(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    zoho = commands.add_parser("zoho", help="the Zoho Projects REST API look-alike (polled)")
+    zoho.add_argument("--port", type=int, default=9120)
+    zoho.add_argument("--host", default="127.0.0.1")
+    zoho.add_argument("--token", default="1000.sandbox-zoho-token")
+    zoho.add_argument("--member-token", default="1000.sandbox-zoho-member-token")
+
+
 TRACKER_APPS: dict[str, Callable[[argparse.Namespace], FastAPI]] = {
     "toggl": toggl_app,
     "clockify": clockify_app,
     "clickup": clickup_app,
     "hubstaff": lambda args: create_hubstaff_sandbox(demo_hubstaff(args.token, args.member_token)),
     "xero-projects": xero_projects_app,
+    "zoho": lambda args: create_zoho_sandbox(demo_zoho(args.token, args.member_token)),
     "tempo": lambda args: create_tempo_sandbox(demo_tempo(args.token, args.member_token)),
     "wrike": lambda args: create_wrike_sandbox(demo_wrike(args.token, args.member_token)),
 }
@@ -281,6 +294,7 @@ def main(argv: list[str] | None = None) -> None:  # noqa: PLR0915 - one parser p
     add_tracker_commands(commands)
     add_clickup_command(commands)
     add_xero_projects_command(commands)
+    add_zoho_command(commands)
     args = parser.parse_args(argv)
     app: FastAPI
     if args.provider == "freshbooks":

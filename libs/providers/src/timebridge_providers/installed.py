@@ -21,6 +21,7 @@ MODULES: tuple[str, ...] = (
     "timebridge_providers.hubstaff",
     "timebridge_providers.clockify",
     "timebridge_providers.xero_projects",
+    "timebridge_providers.zoho",
     "timebridge_providers.quickbooks",
     "timebridge_providers.xero",
     "timebridge_providers.freshbooks",

@@ -19,6 +19,8 @@ from timebridge_providers.installed import registry
 from timebridge_providers.kit.conformance import SCENARIOS, NotOffered, Rig, Scenario, Work
 from timebridge_providers.kit.conformance.rig import Captured
 from timebridge_providers.kit.ports.entries import Slot, Write
+from timebridge_providers.toggl import people
+from timebridge_providers.toggl.client import TogglClient
 from timebridge_providers.toggl.webhooks import validation_code
 
 from timebridge_common.errors import TransientError
@@ -279,3 +281,27 @@ async def test_an_admin_writes_a_members_entry_read_and_found_through_the_report
     assert again.fields.notes == "for Max, changed"
     await store.write(Slot(slot.system, slot.key, target), Write("delete", None, again, "d"))
     assert await store.read(Slot(slot.system, slot.key, target)) is None
+
+
+async def test_me_is_asked_once_per_credential_not_per_capability(
+    built: Built, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``/me`` has its own quota of 30 requests an hour: capabilities opened one per operation
+    share the token user's answer (regression: every write asked ``/me`` again)."""
+    people._ME.clear()
+    asked: list[int] = []
+    real = TogglClient.me
+
+    async def counting(self: TogglClient) -> Any:
+        asked.append(1)
+        return await real(self)
+
+    monkeypatch.setattr(TogglClient, "me", counting)
+    rig = built.rig
+    assert rig.provider.entries is not None
+    for n in range(3):
+        store = rig.provider.entries(rig.session())
+        fields = rig.fields(dt.date(2026, 11, 11), dt.time(9 + n), 600, f"write {n}")
+        slot = rig.slot(fields)
+        assert await store.write(slot, Write("create", fields, None, slot.key))
+    assert len(asked) == 1

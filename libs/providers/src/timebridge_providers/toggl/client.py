@@ -23,6 +23,7 @@ it is silent):
 
 import base64
 import datetime as dt
+import hashlib
 import re
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, TypeVar
@@ -107,6 +108,8 @@ class TogglClient(ProviderClient):
         timeout_s: float = 30.0,
     ) -> None:
         self.workspace_id = workspace_id
+        self.identity = hashlib.sha256(f"{base_url}|{token}|{workspace_id}".encode()).hexdigest()
+        """Names the credential and workspace without holding the token (a cache key)."""
         header = "Basic " + base64.b64encode(f"{token}:api_token".encode()).decode()
         budget = budget or RequestBudget(*RATE_LIMIT)
         common = {"Authorization": header, "Content-Type": "application/json"}

@@ -1,16 +1,25 @@
 """Who logged an entry and in which time zone its date is read.
 
+``/me`` counts against Toggl's user quota (30 requests an hour, whatever the plan), and a
+capability is opened per operation, so the token user and the members list are kept per
+credential for :data:`TTL_S` in this process.
+
 Toggl gives the token user's IANA zone (``GET /me``); a workspace member's zone is used where the
 members list carries one, else the connection's zone (``Access.extra["timezone"]``, set when the
 integration is connected; default: the token user's zone). Both lists are read once per capability.
 """
 
+import time
 from dataclasses import dataclass
 
 from timebridge_common.outbound.http import AuthenticationError
 from timebridge_providers.toggl.client import TogglClient
 from timebridge_providers.toggl.translate import zone_name
 from timebridge_providers.toggl.wire import Me, WorkspaceUser
+
+TTL_S = 900.0
+_ME: dict[str, tuple[float, Me]] = {}
+_MEMBERS: dict[str, tuple[float, dict[int, WorkspaceUser]]] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +38,12 @@ class People:
 
     async def me(self) -> Me:
         if self._me is None:
-            self._me = await self._client.me()
+            kept = _ME.get(self._client.identity)
+            if kept is not None and time.monotonic() - kept[0] < TTL_S:
+                self._me = kept[1]
+            else:
+                self._me = await self._client.me()
+                _ME[self._client.identity] = (time.monotonic(), self._me)
         return self._me
 
     async def default_zone(self) -> str:
@@ -48,8 +62,13 @@ class People:
 
     async def _members_by_id(self) -> dict[int, WorkspaceUser]:
         if self._members is None:
+            kept = _MEMBERS.get(self._client.identity)
+            if kept is not None and time.monotonic() - kept[0] < TTL_S:
+                self._members = kept[1]
+                return self._members
             try:
                 self._members = {u.id: u for u in await self._client.users()}
             except AuthenticationError:  # a member's token may not list the workspace's users
                 self._members = {}
+            _MEMBERS[self._client.identity] = (time.monotonic(), self._members)
         return self._members

@@ -252,3 +252,18 @@ async def test_a_bad_token_is_refused_in_clickups_error_shape(built: Built) -> N
     assert set(answer.json()) == {"err", "ECODE"}
     assert built.checker.take("RequestBodyValidationError"), "the spec refuses that body too"
     assert built.state.entries == {}
+
+
+async def test_a_lists_tasks_are_followed_page_by_page_and_one_is_created(built: Built) -> None:
+    rig, state = built.rig, built.state
+    website = next(iter(state.lists.values()))
+    for n in range(4):
+        state.add_task(website, f"extra {n}")
+    state.task_page = 2  # ClickUp answers 100 a page; two here, so three pages
+    assert rig.provider.directory is not None
+    directory = rig.provider.directory(rig.session())
+    names = [t.name async for t in directory.tasks(rig.work.project_id)]
+    assert names == ["Fix the login page", "extra 0", "extra 1", "extra 2", "extra 3"]
+    made = await directory.create_task(rig.work.project_id, name="New", description="why")
+    assert made.project_ids == (rig.work.project_id,)
+    assert (await directory.task(made.external_id)).description == "why"

@@ -261,3 +261,22 @@ async def test_the_credential_owner_exchanges_and_rotates_the_personal_access_to
         assert second.access_token != first.access_token
         with pytest.raises(ReauthorizationNeededError):
             await endpoint.refresh(first.refresh_token)
+
+
+async def test_bad_bytes_are_a_4xx_in_hubstaffs_shape_and_nothing_is_stored(built: Built) -> None:
+    rig, state = built.rig, built.state
+    auth = {"Authorization": f"Bearer {rig.credential}"}
+    project = rig.work.project_id
+    held = len(state.tasks)
+    for body in (b'{"summary": "a\\u0000b"}', b"\xff\xfe", b"[1]", b'{"summary": 3}'):
+        answer = await rig.http.post(
+            f"{BASE}/v2/projects/{project}/tasks", content=body, headers=auth
+        )
+        assert answer.status_code == 400, body
+        assert set(answer.json()) == {"code", "error"}
+    path = f"{BASE}/v2/organizations/{state.organization_id}/activities/daily"
+    for query in ({"date[start]": "2026-13-40", "date[stop]": "x"}, {"page_start_id": "\x00"}):
+        answer = await rig.http.get(path, params=query, headers=auth)
+        assert answer.status_code == 400, query
+    assert len(state.tasks) == held
+    built.checker.problems.clear()  # deliberately outside the description

@@ -239,6 +239,8 @@ async def _json(request: Request) -> dict[str, Any]:
         raise ApiError(400, "body is not valid JSON") from None
     if not isinstance(data, dict):
         raise ApiError(400, "body must be an object")
+    if "\x00" in raw.decode("utf-8", "replace") or "\\u0000" in raw.decode("utf-8", "replace"):
+        raise ApiError(400, "body holds a NUL character")
     return data
 
 

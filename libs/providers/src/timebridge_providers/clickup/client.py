@@ -171,8 +171,9 @@ class ClickUpClient(ProviderClient):
             tasks = TypeAdapter(list[Task]).validate_python(answer.get("tasks") or [])
             for task in tasks:
                 yield task
-            if answer.get("last_page") is True or len(tasks) < TASK_PAGE or not tasks:
-                return
+            last = answer.get("last_page")
+            if not tasks or (last is True if isinstance(last, bool) else len(tasks) < TASK_PAGE):
+                return  # ``last_page`` when answered; else a short page is the last
             page += 1
 
     async def task(self, task_id: str) -> Task:

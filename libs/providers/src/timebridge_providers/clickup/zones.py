@@ -20,18 +20,24 @@ class Zones:
         self.members: dict[int, User] = {}
 
     async def of(self, user_id: int) -> str:
+        zones = await self._load()
+        return zones.get(user_id, self._default)
+
+    async def member_ids(self) -> list[int]:
+        await self._load()
+        return sorted(self.members)
+
+    async def _load(self) -> dict[int, str]:
+        """The token user's zone (``GET /user``) and the members' (``GET /team``), once."""
         if self._zones is None:
             me = (await self._client.me()).user
             self._default = zone_or_utc(me.timezone)
             team = await self._client.team()
             self.members = {m.user.id: m.user for m in team.members}
-            self._zones = {
+            zones = {
                 uid: zone_or_utc(u.timezone) if u.timezone else self._default
                 for uid, u in self.members.items()
             }
-            self._zones[me.id] = self._default
-        return self._zones.get(user_id, self._default)
-
-    async def member_ids(self) -> list[int]:
-        await self.of(0)
-        return sorted(self.members)
+            zones[me.id] = self._default
+            self._zones = zones
+        return self._zones

@@ -12,12 +12,17 @@ validator that merged them would demand an amount be both an object and a number
 """
 
 import functools
+import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 import yaml
 from openapi_core import OpenAPI
 from openapi_core.configurations import Config
+from openapi_core.testing import MockRequest, MockResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 SPEC_NAME = "xero-projects.yaml"
 UNDOCUMENTED = (401, 403, 404, 429, 500, 502, 503, 504)
@@ -43,3 +48,70 @@ def _refs_alone(node: Any) -> Any:
     if "$ref" in node:
         return {"$ref": node["$ref"]}
     return {k: _refs_alone(v) for k, v in node.items()}
+
+
+@dataclass
+class SpecRecorder:
+    """ASGI middleware validating every exchange with the sandbox against the spec, for clients
+    that call it over a socket (xero-python): request always, answer when its status is one the
+    spec documents."""
+
+    app: ASGIApp
+    openapi: OpenAPI
+    host: str
+    problems: list[str] = field(default_factory=list)
+    checked: int = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith("/_sandbox"):
+            await self.app(scope, receive, send)
+            return
+        body = bytearray()
+        sent: list[Message] = []
+
+        async def recording_receive() -> Message:
+            message = await receive()
+            if message["type"] == "http.request":
+                body.extend(message.get("body", b""))
+            return message
+
+        async def recording_send(message: Message) -> None:
+            sent.append(message)
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                self._check(scope, bytes(body), sent)
+            await send(message)
+
+        await self.app(scope, recording_receive, recording_send)
+
+    def _check(self, scope: Scope, body: bytes, sent: list[Message]) -> None:
+        start = next(m for m in sent if m["type"] == "http.response.start")
+        answer = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        answered = {k.decode("latin-1"): v.decode("latin-1") for k, v in start["headers"]}
+        where = f"{scope['method']} {scope['path']}"
+        request = MockRequest(
+            self.host,
+            scope["method"].lower(),
+            scope["path"],
+            args=parse_qsl(scope.get("query_string", b"").decode("latin-1")),  # type: ignore[arg-type]
+            headers=headers,
+            data=body or None,
+            content_type=headers.get("content-type", "application/json"),
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # OAuth2 is the sandbox's to check
+            self.problems += [
+                f"request {where}: {e!r}" for e in self.openapi.iter_request_errors(request)
+            ]
+            if start["status"] not in UNDOCUMENTED:
+                response = MockResponse(
+                    answer,
+                    status_code=start["status"],
+                    headers=answered,
+                    content_type=answered.get("content-type", "application/json"),
+                )
+                self.problems += [
+                    f"answer {start['status']} to {where}: {e!r}"
+                    for e in self.openapi.iter_response_errors(request, response)
+                ]
+        self.checked += 1

@@ -49,9 +49,13 @@ def _row(provider: Provider) -> str:
         p.units,
         p.billable,
         limit,
+        p.cursor or "-",
         p.pagination or "-",
+        ", ".join(sorted(p.writable_fields)) if provider.entries is not None else "-",
+        p.report or "-",
         p.locks or "-",
         p.deletes,
+        p.differs_from_seeds or "-",
     ]
     return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
 
@@ -68,9 +72,13 @@ def render(providers: Registry | None = None) -> str:
         "Units",
         "Billable kept per",
         "Rate limit (per credential)",
+        "Change cursor",
         "Pagination",
+        "Writable fields",
+        "Report endpoint",
         "Locks",
         "Deletes",
+        "What the seeds name differently",
     ]
     ordered = sorted(providers or registry(), key=lambda p: (p.profile.kind, p.name))
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]

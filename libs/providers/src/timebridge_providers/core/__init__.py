@@ -28,6 +28,7 @@ PROFILE = Profile(
     webhooks=True,
     units="seconds",
     pagination="cursor (next_cursor)",
+    cursor="updated_after + next_cursor; webhooks",
     locks="entries on invoices (423 Locked)",
     deletes="soft (deleted_at)",
 )

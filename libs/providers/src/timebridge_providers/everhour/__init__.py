@@ -31,6 +31,11 @@ PROFILE = Profile(
     webhooks=True,
     units="seconds",
     pagination="page/limit, last page shorter than limit",
+    cursor="team time by date window, re-listed (no change cursor); webhooks as hints",
+    differs_from_seeds=(
+        "the seeds' per-record /time/{id} routes exist only in third-party material:"
+        " records are addressed by task, user and date"
+    ),
     locks="locked or invoiced records (isLocked)",
     deletes="zero (a record with no time is gone)",
     default_base_url="https://api.everhour.com",

@@ -91,6 +91,13 @@ class Profile:
     """How a deletion is seen: ``hard`` (gone), ``soft`` (a deleted flag), ``zero`` (no time)."""
     default_base_url: str = ""
     docs_url: str = ""
+    cursor: str = ""
+    """How changes are asked for incrementally (``updated_since``, ``since``, a re-listed window)
+    and how deletions are seen."""
+    report: str = ""
+    """The provider's own summary endpoint used for reconciliation, if any."""
+    differs_from_seeds: str = ""
+    """What the seed documents name that the provider's API no longer is (retired or moved)."""
     connection_fields: dict[str, str] = field(default_factory=dict)
     """What else an admin enters to connect, besides the base URL and the credential: the key it
     travels under in ``Access.extra`` -> its label (Harvest's ``account_id``: "Account ID").

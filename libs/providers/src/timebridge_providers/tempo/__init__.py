@@ -40,6 +40,12 @@ PROFILE = Profile(
     webhooks=False,
     units="seconds (timeSpentSeconds, billableSeconds); local startDate + startTime",
     pagination="offset/limit, metadata.next",
+    cursor="GET /4/worklogs?updatedFrom + re-listed window for deletions",
+    report="no report API in Tempo Cloud: GET /4/worklogs?from&to summed",
+    differs_from_seeds=(
+        "/rest/tempo-timesheets/4 and /rest/tempo-reports/4 are Server/Data Center paths:"
+        " Tempo Cloud is api.tempo.io/4"
+    ),
     locks="approved timesheets and closed periods (refused writes)",
     deletes="hard (seen by re-listing the lookback window; no tombstones)",
     default_base_url=TEMPO_API_URL,

@@ -55,6 +55,11 @@ PROFILE = Profile(
     deletes="hard (no change cursor: re-listing the polled window finds them)",
     default_base_url=XERO_PROJECTS_URL,
     docs_url="https://developer.xero.com/documentation/api/projects/overview",
+    cursor="none at Xero: every project's window (dateAfterUtc/dateBeforeUtc) re-listed and "
+    "compared with the last listing (changes by content, deletions by absence)",
+    report="none by user at Xero: GET /Projects/{id}/Time for the period, summed",
+    differs_from_seeds="none: the seeds' lower-case /projects/{projectId}/time is the spec's "
+    "/Projects/{projectId}/Time (Xero's paths ignore case)",
     connection_fields={
         TENANT: "Organisation (Xero tenant id)",
         "timezone": "The organisation's time zone (IANA, e.g. Pacific/Auckland)",

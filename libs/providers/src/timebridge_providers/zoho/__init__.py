@@ -53,6 +53,12 @@ PROFILE = Profile(
     deletes="hard (no change cursor: re-listing the polled months finds them)",
     default_base_url=ZOHO_API_URL,
     docs_url="https://www.zoho.com/projects/help/rest-api/log-time.html",
+    cursor="none at Zoho: every project's month views of the window (view_type=month&date) "
+    "re-listed and compared with the last listing (changes by version, deletions by absence)",
+    report="GET /projects/{id}/logs/ (month views, grandtotal) for the period, summed",
+    differs_from_seeds="the seeds' /restapi/portal/{portal_id}/ is still served and documented; "
+    "Zoho's newer API v3 (/api/v3/portal/{portal_id}/) is not used (its time-log shapes are "
+    "unverified here)",
     connection_fields={
         "portal_id": "Portal ID",
         "timezone": "The portal's time zone (IANA, e.g. Asia/Kolkata)",

@@ -218,7 +218,12 @@ class Workspace:
         def ours(records: list[Any]) -> list[Output]:
             found: list[Output] = []
             for r in records:
-                if decode_headers(r.headers).get("ce_workspaceid") != self.id:
+                headers = decode_headers(r.headers)
+                # Only mapping's: a resolver of a test running alongside on the shared broker
+                # may answer this workspace's entries (its key does not decrypt ours).
+                if headers.get("ce_workspaceid") != self.id or headers.get("ce_source") != (
+                    "/timebridge/mapping"
+                ):
                     continue
                 model = EntryMapped if r.topic == EntryMapped.topic() else EntrySynced
                 found.append(model.model_validate_json(r.value))

@@ -12,12 +12,9 @@ not listed until it stops.
 
 import datetime as dt
 import hashlib
-import json
 from collections.abc import Sequence
 from typing import Any
 
-from timebridge_common.errors import InvalidMessageError
-from timebridge_common.events import TimeEntryFields, UserRef
 from timebridge_common.outbound.http import AuthenticationError
 from timebridge_providers.clockify.client import ClockifyClient
 from timebridge_providers.clockify.people import People
@@ -25,20 +22,12 @@ from timebridge_providers.clockify.translate import entry_fields
 from timebridge_providers.clockify.webhooks import ClockifyHooks
 from timebridge_providers.clockify.wire import TimeEntry
 from timebridge_providers.kit.ports.observe import Change, ChangePage, Hint, HookAdmin
+from timebridge_providers.kit.relisting import WindowPoll, deletion
 
 
 def _fingerprint(entry: TimeEntry) -> str:
     text = entry.model_dump_json(by_alias=True, exclude={"is_locked"})
     return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def _parse(cursor: str | None) -> dict[str, list[Any]]:
-    if not cursor:
-        return {}
-    try:
-        return dict(json.loads(cursor)["seen"])
-    except (ValueError, KeyError, TypeError) as exc:
-        raise InvalidMessageError(f"not a Clockify poll cursor: {exc}") from exc
 
 
 class ClockifyObserver:
@@ -56,7 +45,7 @@ class ClockifyObserver:
     async def changes(
         self, cursor: str | None, *, now: dt.datetime, lookback: dt.timedelta
     ) -> ChangePage:
-        known = _parse(cursor)
+        poll = WindowPoll(cursor, provider="Clockify")
         start, end = now - lookback, now + dt.timedelta(days=1)
         listed: list[TimeEntry] = []
         for user in await self._members():
@@ -76,12 +65,11 @@ class ClockifyObserver:
                 entry.task_id,
                 str(fields.date),
             ]
-            if known.get(entry.id, [None])[0] != mark:
+            if poll.is_change(entry.id, mark):
                 changes.append(Change(entry.id, fields, now))
-        for entry_id, brief in known.items():
-            if entry_id not in seen and dt.date.fromisoformat(brief[4]) >= start.date():
-                changes.append(_deletion(entry_id, brief, now))
-        return ChangePage(changes, json.dumps({"seen": seen}, separators=(",", ":")))
+        gone = poll.gone(seen, start.date())
+        changes.extend(_deletion(entry_id, brief, now) for entry_id, brief in gone)
+        return ChangePage(changes, poll.cursor(seen))
 
     async def _members(self) -> list[str]:
         """Every member's id with an admin's key; a member's key sees only its own time."""
@@ -106,12 +94,4 @@ class ClockifyObserver:
 
 def _deletion(entry_id: str, brief: list[Any], now: dt.datetime) -> Change:
     _, user, project, task, date = brief
-    fields = TimeEntryFields(
-        user=UserRef(external_id=str(user)),
-        project_external_id=project,
-        task_external_id=task,
-        date=dt.date.fromisoformat(date),
-        duration_seconds=0,
-        billable=False,
-    )
-    return Change(entry_id, fields, now, deleted=True)
+    return deletion(entry_id, now, user=user, project=project, task=task, date=date)

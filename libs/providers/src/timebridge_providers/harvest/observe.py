@@ -14,35 +14,15 @@ the overlap will list again, so an unchanged entry is not reported twice.
 
 import datetime as dt
 import hashlib
-import json
 from collections.abc import Sequence
 from typing import Any
 
-from timebridge_common.errors import InvalidMessageError
-from timebridge_common.events import TimeEntryFields, UserRef
 from timebridge_common.outbound.http import AuthenticationError
 from timebridge_providers.harvest.client import HarvestClient
 from timebridge_providers.harvest.translate import entry_fields
 from timebridge_providers.harvest.wire import TimeEntry, User
 from timebridge_providers.kit.ports.observe import Change, ChangePage, Hint, HookAdmin
-
-OVERLAP = dt.timedelta(minutes=1)
-
-
-Cursor = tuple[dt.datetime | None, dict[str, list[Any]], dict[str, str]]
-
-
-def _parse_cursor(cursor: str | None) -> Cursor:
-    """``since``, the window's ids with their briefs, and the versions already reported of the
-    entries the overlap lists again."""
-    if not cursor:
-        return None, {}, {}
-    try:
-        data = json.loads(cursor)
-        since = dt.datetime.fromisoformat(data["since"])
-        return since, dict(data["ids"]), dict(data.get("reported", {}))
-    except (ValueError, KeyError, TypeError) as exc:
-        raise InvalidMessageError(f"not a Harvest poll cursor: {exc}") from exc
+from timebridge_providers.kit.relisting import SincePoll, deletion
 
 
 def _version(entry: TimeEntry) -> str:
@@ -70,33 +50,20 @@ class HarvestObserver:
     async def changes(
         self, cursor: str | None, *, now: dt.datetime, lookback: dt.timedelta
     ) -> ChangePage:
-        since, known, reported = _parse_cursor(cursor)
+        poll = SincePoll(
+            cursor, provider="Harvest", now=now, lookback=lookback,
+            key=_key, version=_version, updated_at=lambda e: e.updated_at,
+        )  # fmt: skip
         users = await self._users()
-        start, end = (now - lookback).date(), (now + dt.timedelta(days=1)).date()
-        updated = self._client.time_entries(updated_since=since or now - lookback)
-        changed = [entry async for entry in updated]
-        window = self._client.time_entries(start=start, end=end)
-        listed = {str(e.id): _brief(e) async for e in window}
-        changes = [
-            _change(entry, users.get(entry.user.id))
-            for entry in changed
-            if reported.get(str(entry.id)) != _version(entry)  # listed again by the overlap
-        ]
-        seen = {str(entry.id) for entry in changed}
-        for entry_id, brief in known.items():
-            if entry_id in listed or entry_id in seen:
-                continue
-            if dt.date.fromisoformat(brief[3]) < start:
-                continue  # left the window by age, not deleted
-            changes.append(_deletion(entry_id, brief, now))
-        newest = max((e.updated_at for e in changed if e.updated_at), default=None)
-        following = newest - OVERLAP if newest else since or now - lookback
-        again = {
-            str(e.id): _version(e) for e in changed if e.updated_at and e.updated_at >= following
-        }
-        state = {"since": following.isoformat(), "ids": listed, "reported": again}
-        cursor_out = json.dumps(state, separators=(",", ":"))
-        return ChangePage(changes=changes, cursor=cursor_out)
+        changed = [e async for e in self._client.time_entries(updated_since=poll.since)]
+        window = self._client.time_entries(start=poll.start, end=poll.end)
+        listed = {_key(e): _brief(e) async for e in window}
+        return poll.page(
+            changed,
+            listed,
+            change=lambda e: _change(e, users.get(e.user.id)),
+            deletion=lambda entry_id, brief: _deletion(entry_id, brief, now),
+        )
 
     async def _users(self) -> dict[int, User]:
         """Everyone's email and time zone; a member's token may list only its own user (and
@@ -120,6 +87,10 @@ class HarvestObserver:
         return changes
 
 
+def _key(entry: TimeEntry) -> str:
+    return str(entry.id)
+
+
 def _brief(entry: TimeEntry) -> list[Any]:
     return [entry.user.id, entry.project.id, entry.task.id, entry.spent_date.isoformat()]
 
@@ -134,12 +105,4 @@ def _change(entry: TimeEntry, user: User | None) -> Change:
 
 def _deletion(entry_id: str, brief: list[Any], now: dt.datetime) -> Change:
     user, project, task, date = brief
-    fields = TimeEntryFields(
-        user=UserRef(external_id=str(user)),
-        project_external_id=None if project is None else str(project),
-        task_external_id=None if task is None else str(task),
-        date=dt.date.fromisoformat(date),
-        duration_seconds=0,
-        billable=False,
-    )
-    return Change(external_id=entry_id, fields=fields, updated_at=now, deleted=True)
+    return deletion(entry_id, now, user=user, project=project, task=task, date=date)

@@ -12,31 +12,14 @@ overlap lists again, so an unchanged worklog is not reported twice.
 
 import datetime as dt
 import hashlib
-import json
 from collections.abc import Sequence
 from typing import Any
 
-from timebridge_common.errors import InvalidMessageError
-from timebridge_common.events import TimeEntryFields, UserRef
 from timebridge_providers.kit.ports.observe import Change, ChangePage, Hint, HookAdmin
+from timebridge_providers.kit.relisting import SincePoll, deletion
 from timebridge_providers.tempo.client import TempoClient
 from timebridge_providers.tempo.translate import entry_fields
 from timebridge_providers.tempo.wire import Worklog
-
-OVERLAP = dt.timedelta(minutes=1)
-
-Cursor = tuple[dt.datetime | None, dict[str, list[str]], dict[str, str]]
-
-
-def _parse_cursor(cursor: str | None) -> Cursor:
-    if not cursor:
-        return None, {}, {}
-    try:
-        data = json.loads(cursor)
-        since = dt.datetime.fromisoformat(data["since"])
-        return since, dict(data["ids"]), dict(data.get("reported", {}))
-    except (ValueError, KeyError, TypeError) as exc:
-        raise InvalidMessageError(f"not a Tempo poll cursor: {exc}") from exc
 
 
 def _version(worklog: Worklog) -> str:
@@ -62,30 +45,18 @@ class TempoObserver:
     async def changes(
         self, cursor: str | None, *, now: dt.datetime, lookback: dt.timedelta
     ) -> ChangePage:
-        since, known, reported = _parse_cursor(cursor)
-        since = since or now - lookback
-        start, end = (now - lookback).date(), (now + dt.timedelta(days=1)).date()
-        changed = [w async for w in self._client.updated_from(since)]
-        listed = {str(w.tempoWorklogId): _brief(w) async for w in self._client.dated(start, end)}
-        changes = [
-            self._change(w) for w in changed if reported.get(str(w.tempoWorklogId)) != _version(w)
-        ]
-        seen = {str(w.tempoWorklogId) for w in changed}
-        for worklog_id, brief in known.items():
-            if worklog_id in listed or worklog_id in seen:
-                continue
-            if dt.date.fromisoformat(brief[2]) < start:
-                continue  # left the window by age, not deleted
-            changes.append(_deletion(worklog_id, brief, now))
-        newest = max((w.updatedAt for w in changed if w.updatedAt), default=None)
-        following = max(since, newest - OVERLAP) if newest else since
-        again = {
-            str(w.tempoWorklogId): _version(w)
-            for w in changed
-            if w.updatedAt and w.updatedAt >= following
-        }
-        state = {"since": following.isoformat(), "ids": listed, "reported": again}
-        return ChangePage(changes=changes, cursor=json.dumps(state, separators=(",", ":")))
+        poll = SincePoll(
+            cursor, provider="Tempo", now=now, lookback=lookback,
+            key=_key, version=_version, updated_at=lambda w: w.updatedAt,
+        )  # fmt: skip
+        changed = [w async for w in self._client.updated_from(poll.since)]
+        listed = {_key(w): _brief(w) async for w in self._client.dated(poll.start, poll.end)}
+        return poll.page(
+            changed,
+            listed,
+            change=self._change,
+            deletion=lambda worklog_id, brief: _deletion(worklog_id, brief, now),
+        )
 
     async def reread(self, hints: Sequence[Hint], *, now: dt.datetime) -> list[Change]:
         """Each named worklog as it is now; one gone is reported deleted with what the hint knew."""
@@ -111,17 +82,14 @@ class TempoObserver:
         )
 
 
+def _key(worklog: Worklog) -> str:
+    return str(worklog.tempoWorklogId)
+
+
 def _brief(worklog: Worklog) -> list[Any]:
     return [worklog.author.accountId, str(worklog.issue.id), worklog.startDate.isoformat()]
 
 
 def _deletion(worklog_id: str, brief: list[Any], now: dt.datetime) -> Change:
     user, issue, date = brief
-    fields = TimeEntryFields(
-        user=UserRef(external_id=str(user)),
-        task_external_id=str(issue) or None,
-        date=dt.date.fromisoformat(date),
-        duration_seconds=0,
-        billable=False,
-    )
-    return Change(external_id=worklog_id, fields=fields, updated_at=now, deleted=True)
+    return deletion(worklog_id, now, user=user, task=issue, date=date)

@@ -13,31 +13,14 @@ signed, carry only ids; the kit's signed scheme expects the change itself: see t
 
 import datetime as dt
 import hashlib
-import json
 from collections.abc import Sequence
 from typing import Any
 
-from timebridge_common.errors import InvalidMessageError
-from timebridge_common.events import TimeEntryFields, UserRef
 from timebridge_providers.kit.ports.observe import Change, ChangePage, Hint, HookAdmin
+from timebridge_providers.kit.relisting import SincePoll, deletion
 from timebridge_providers.wrike.client import WrikeClient
 from timebridge_providers.wrike.translate import entry_fields
 from timebridge_providers.wrike.wire import Timelog
-
-OVERLAP = dt.timedelta(minutes=1)
-
-Cursor = tuple[dt.datetime | None, dict[str, list[str]], dict[str, str]]
-
-
-def _parse_cursor(cursor: str | None) -> Cursor:
-    if not cursor:
-        return None, {}, {}
-    try:
-        data = json.loads(cursor)
-        since = dt.datetime.fromisoformat(data["since"])
-        return since, dict(data["ids"]), dict(data.get("reported", {}))
-    except (ValueError, KeyError, TypeError) as exc:
-        raise InvalidMessageError(f"not a Wrike poll cursor: {exc}") from exc
 
 
 def _version(timelog: Timelog) -> str:
@@ -59,24 +42,18 @@ class WrikeObserver:
     async def changes(
         self, cursor: str | None, *, now: dt.datetime, lookback: dt.timedelta
     ) -> ChangePage:
-        since, known, reported = _parse_cursor(cursor)
-        since = since or now - lookback
-        start, end = (now - lookback).date(), (now + dt.timedelta(days=1)).date()
-        changed = await self._client.updated_since(since)
-        listed = {t.id: _brief(t) for t in await self._client.tracked(start, end)}
-        changes = [_change(t) for t in changed if reported.get(t.id) != _version(t)]
-        seen = {t.id for t in changed}
-        for timelog_id, brief in known.items():
-            if timelog_id in listed or timelog_id in seen:
-                continue
-            if dt.date.fromisoformat(brief[2]) < start:
-                continue  # left the window by age, not deleted
-            changes.append(_deletion(timelog_id, brief, now))
-        newest = max((t.updatedDate for t in changed if t.updatedDate), default=None)
-        following = max(since, newest - OVERLAP) if newest else since
-        again = {t.id: _version(t) for t in changed if t.updatedDate and t.updatedDate >= following}
-        state = {"since": following.isoformat(), "ids": listed, "reported": again}
-        return ChangePage(changes=changes, cursor=json.dumps(state, separators=(",", ":")))
+        poll = SincePoll(
+            cursor, provider="Wrike", now=now, lookback=lookback,
+            key=_key, version=_version, updated_at=lambda t: t.updatedDate,
+        )  # fmt: skip
+        changed = await self._client.updated_since(poll.since)
+        listed = {t.id: _brief(t) for t in await self._client.tracked(poll.start, poll.end)}
+        return poll.page(
+            changed,
+            listed,
+            change=_change,
+            deletion=lambda timelog_id, brief: _deletion(timelog_id, brief, now),
+        )
 
     async def reread(self, hints: Sequence[Hint], *, now: dt.datetime) -> list[Change]:
         changes: list[Change] = []
@@ -90,6 +67,10 @@ class WrikeObserver:
         return changes
 
 
+def _key(timelog: Timelog) -> str:
+    return timelog.id
+
+
 def _brief(timelog: Timelog) -> list[Any]:
     return [timelog.userId, timelog.taskId, timelog.trackedDate.isoformat()]
 
@@ -101,11 +82,4 @@ def _change(timelog: Timelog) -> Change:
 
 def _deletion(timelog_id: str, brief: list[Any], now: dt.datetime) -> Change:
     user, task, date = brief
-    fields = TimeEntryFields(
-        user=UserRef(external_id=str(user)),
-        task_external_id=str(task) or None,
-        date=dt.date.fromisoformat(date),
-        duration_seconds=0,
-        billable=False,
-    )
-    return Change(external_id=timelog_id, fields=fields, updated_at=now, deleted=True)
+    return deletion(timelog_id, now, user=user, task=task, date=date)

@@ -154,6 +154,19 @@ async def test_a_tickets_missing_task_is_created_titled_like_the_ticket_and_link
     assert "T-1" in tx.tickets  # read from the home directory once, then cached
 
 
+async def test_the_connections_extra_fields_go_with_its_sessions() -> None:
+    mapper, integration, _ = world(FakeDirectory(TRACKER))
+    with_account = integration.model_copy(update={"extra": {"account_id": "42"}})
+    mapper.providers.directory(with_account)
+    sessions = cast(FakeSessions, mapper.providers.sessions)
+    provider, access = sessions.opened[-1]
+    assert (provider, access.credential, dict(access.extra)) == (
+        TRACKER,
+        f"secret-of-{integration.connection_id}",
+        {"account_id": "42"},
+    )
+
+
 async def test_a_lost_answer_is_looked_up_by_title_and_never_created_twice() -> None:
     tracker = FakeDirectory(TRACKER, lose_next_create=1)
     mapper, integration, tx = world(tracker)

@@ -118,6 +118,16 @@ def dev_secrets(
         "CLOCKIFY_MEMBER_API_KEY": 24,
         "TB_SESSION_KEY": 32,
         "TB_SERVICE_TOKEN": 24,
+        "HARVEST_TOKEN": 24,
+        "HARVEST_MEMBER_TOKEN": 24,
+        "TEMPO_TOKEN": 24,
+        "TEMPO_MEMBER_TOKEN": 24,
+        "WRIKE_TOKEN": 24,
+        "WRIKE_MEMBER_TOKEN": 24,
+        "XERO_PROJECTS_TOKEN_SECRET": 24,
+        "XERO_PROJECTS_MEMBER_TOKEN_SECRET": 24,
+        "ZOHO_TOKEN": 24,
+        "ZOHO_MEMBER_TOKEN": 24,
     }
     missing = {k: generate(n) for k, n in wanted.items() if k not in values}
     if missing:

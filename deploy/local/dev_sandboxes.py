@@ -17,6 +17,12 @@ FRESHBOOKS_SANDBOX = 105
 CLICKUP_SANDBOX = 112
 HUBSTAFF_SANDBOX = 113
 """Trackers' sandboxes (8112 and 8113 by default)."""
+HARVEST_SANDBOX = 109
+TEMPO_SANDBOX = 110
+WRIKE_SANDBOX = 111
+XERO_PROJECTS_SANDBOX = 114
+ZOHO_SANDBOX = 115
+"""More trackers' sandboxes (8109, 8110, 8111, 8114, 8115 by default)."""
 MAIL_CAPTURE = 106
 """The capturing mail server's HTTP port offset (8106: read what reporting sent)."""
 TOGGL_SANDBOX = 107
@@ -103,6 +109,31 @@ def sandbox_commands(args: argparse.Namespace, creds: dict[str, str]) -> dict[st
             flag("token", creds["HUBSTAFF_ACCESS_TOKEN"]),
             flag("member-token", creds["HUBSTAFF_MEMBER_ACCESS_TOKEN"]),
         ],
+        "harvest-sandbox": [
+            *sandbox, "harvest", flag("port", args.port_base + HARVEST_SANDBOX),
+            flag("token", creds["HARVEST_TOKEN"]),
+            flag("member-token", creds["HARVEST_MEMBER_TOKEN"]),
+        ],
+        "tempo-sandbox": [
+            *sandbox, "tempo", flag("port", args.port_base + TEMPO_SANDBOX),
+            flag("token", creds["TEMPO_TOKEN"]),
+            flag("member-token", creds["TEMPO_MEMBER_TOKEN"]),
+        ],
+        "wrike-sandbox": [
+            *sandbox, "wrike", flag("port", args.port_base + WRIKE_SANDBOX),
+            flag("token", creds["WRIKE_TOKEN"]),
+            flag("member-token", creds["WRIKE_MEMBER_TOKEN"]),
+        ],
+        "xero-projects-sandbox": [
+            *sandbox, "xero-projects", flag("port", args.port_base + XERO_PROJECTS_SANDBOX),
+            flag("token-secret", creds["XERO_PROJECTS_TOKEN_SECRET"]),
+            flag("member-token-secret", creds["XERO_PROJECTS_MEMBER_TOKEN_SECRET"]),
+        ],
+        "zoho-sandbox": [
+            *sandbox, "zoho", flag("port", args.port_base + ZOHO_SANDBOX),
+            flag("token", creds["ZOHO_TOKEN"]),
+            flag("member-token", creds["ZOHO_MEMBER_TOKEN"]),
+        ],
         "mail-capture": [
             sys.executable, "-m", "timebridge_reporting.mail_capture",
             flag("smtp-port", args.port_base + MAIL_CAPTURE_SMTP),
@@ -121,5 +152,10 @@ SANDBOXES = (
     ("clockify-sandbox", CLOCKIFY_SANDBOX),
     ("clickup-sandbox", CLICKUP_SANDBOX),
     ("hubstaff-sandbox", HUBSTAFF_SANDBOX),
+    ("harvest-sandbox", HARVEST_SANDBOX),
+    ("tempo-sandbox", TEMPO_SANDBOX),
+    ("wrike-sandbox", WRIKE_SANDBOX),
+    ("xero-projects-sandbox", XERO_PROJECTS_SANDBOX),
+    ("zoho-sandbox", ZOHO_SANDBOX),
     ("mail-capture", MAIL_CAPTURE),
 )

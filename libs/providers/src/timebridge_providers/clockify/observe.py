@@ -11,7 +11,6 @@ not listed until it stops.
 """
 
 import datetime as dt
-import hashlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,12 +21,11 @@ from timebridge_providers.clockify.translate import entry_fields
 from timebridge_providers.clockify.webhooks import ClockifyHooks
 from timebridge_providers.clockify.wire import TimeEntry
 from timebridge_providers.kit.ports.observe import Change, ChangePage, Hint, HookAdmin
-from timebridge_providers.kit.relisting import WindowPoll, deletion
+from timebridge_providers.kit.relisting import WindowPoll, deletion, digest
 
 
 def _fingerprint(entry: TimeEntry) -> str:
-    text = entry.model_dump_json(by_alias=True, exclude={"is_locked"})
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return digest(entry.model_dump_json(by_alias=True, exclude={"is_locked"}))
 
 
 class ClockifyObserver:

@@ -13,7 +13,6 @@ the overlap will list again, so an unchanged entry is not reported twice.
 """
 
 import datetime as dt
-import hashlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,7 +21,7 @@ from timebridge_providers.harvest.client import HarvestClient
 from timebridge_providers.harvest.translate import entry_fields
 from timebridge_providers.harvest.wire import TimeEntry, User
 from timebridge_providers.kit.ports.observe import Change, ChangePage, Hint, HookAdmin
-from timebridge_providers.kit.relisting import SincePoll, deletion
+from timebridge_providers.kit.relisting import SincePoll, deletion, stamped
 
 
 def _version(entry: TimeEntry) -> str:
@@ -32,8 +31,7 @@ def _version(entry: TimeEntry) -> str:
         include={"spent_date", "user", "project", "task", "hours", "notes", "billable"}
         | {"started_time", "ended_time", "is_running"}
     )
-    digest = hashlib.sha256(content.encode()).hexdigest()[:16]
-    return f"{entry.updated_at.isoformat() if entry.updated_at else ''}#{digest}"
+    return stamped(entry.updated_at, content)
 
 
 class HarvestObserver:
@@ -42,10 +40,8 @@ class HarvestObserver:
     def __init__(self, client: HarvestClient) -> None:
         self._client = client
 
-    @property
-    def hooks(self) -> HookAdmin | None:
-        """Harvest has no webhooks."""
-        return None
+    hooks: HookAdmin | None = None
+    """Harvest has no webhooks."""
 
     async def changes(
         self, cursor: str | None, *, now: dt.datetime, lookback: dt.timedelta

@@ -21,6 +21,7 @@ version digest and translation.
 """
 
 import datetime as dt
+import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
@@ -39,6 +40,17 @@ Brief = list[Any]
 R = TypeVar("R")
 
 _CURSOR_ERRORS = (ValueError, KeyError, TypeError, AttributeError)
+
+
+def digest(content: str) -> str:
+    """A record's version from its content (a JSON dump of the fields that sync)."""
+    return hashlib.sha256(content.encode()).hexdigest()[:16]
+
+
+def stamped(updated_at: dt.datetime | None, content: str) -> str:
+    """A :class:`SincePoll` version: the provider's change time (whole seconds at most) and a
+    digest of the content, so an edit within the same second is still a new version."""
+    return f"{updated_at.isoformat() if updated_at else ''}#{digest(content)}"
 
 
 def _dump(state: Mapping[str, Any]) -> str:

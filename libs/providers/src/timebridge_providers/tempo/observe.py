@@ -11,12 +11,11 @@ overlap lists again, so an unchanged worklog is not reported twice.
 """
 
 import datetime as dt
-import hashlib
 from collections.abc import Sequence
 from typing import Any
 
 from timebridge_providers.kit.ports.observe import Change, ChangePage, Hint, HookAdmin
-from timebridge_providers.kit.relisting import SincePoll, deletion
+from timebridge_providers.kit.relisting import SincePoll, deletion, stamped
 from timebridge_providers.tempo.client import TempoClient
 from timebridge_providers.tempo.translate import entry_fields
 from timebridge_providers.tempo.wire import Worklog
@@ -26,8 +25,7 @@ def _version(worklog: Worklog) -> str:
     """``updatedAt`` (whole seconds at Tempo) and a digest of the content, so an edit within the
     same second as the version reported is still a new version."""
     content = worklog.model_dump_json(exclude={"createdAt", "updatedAt"})
-    digest = hashlib.sha256(content.encode()).hexdigest()[:16]
-    return f"{worklog.updatedAt.isoformat() if worklog.updatedAt else ''}#{digest}"
+    return stamped(worklog.updatedAt, content)
 
 
 class TempoObserver:
@@ -37,10 +35,8 @@ class TempoObserver:
         self._client = client
         self._zone = zone
 
-    @property
-    def hooks(self) -> HookAdmin | None:
-        """Tempo Cloud has no worklog webhooks: it is polled."""
-        return None
+    hooks: HookAdmin | None = None
+    """Tempo Cloud has no worklog webhooks: it is polled."""
 
     async def changes(
         self, cursor: str | None, *, now: dt.datetime, lookback: dt.timedelta

@@ -12,12 +12,11 @@ signed, carry only ids; the kit's signed scheme expects the change itself: see t
 """
 
 import datetime as dt
-import hashlib
 from collections.abc import Sequence
 from typing import Any
 
 from timebridge_providers.kit.ports.observe import Change, ChangePage, Hint, HookAdmin
-from timebridge_providers.kit.relisting import SincePoll, deletion
+from timebridge_providers.kit.relisting import SincePoll, deletion, stamped
 from timebridge_providers.wrike.client import WrikeClient
 from timebridge_providers.wrike.translate import entry_fields
 from timebridge_providers.wrike.wire import Timelog
@@ -25,8 +24,7 @@ from timebridge_providers.wrike.wire import Timelog
 
 def _version(timelog: Timelog) -> str:
     content = timelog.model_dump_json(exclude={"createdDate", "updatedDate"})
-    digest = hashlib.sha256(content.encode()).hexdigest()[:16]
-    return f"{timelog.updatedDate.isoformat() if timelog.updatedDate else ''}#{digest}"
+    return stamped(timelog.updatedDate, content)
 
 
 class WrikeObserver:
@@ -35,9 +33,7 @@ class WrikeObserver:
     def __init__(self, client: WrikeClient) -> None:
         self._client = client
 
-    @property
-    def hooks(self) -> HookAdmin | None:
-        return None
+    hooks: HookAdmin | None = None
 
     async def changes(
         self, cursor: str | None, *, now: dt.datetime, lookback: dt.timedelta

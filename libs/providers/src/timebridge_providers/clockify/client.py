@@ -15,7 +15,6 @@
 """
 
 import datetime as dt
-import re
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, TypeVar
 
@@ -26,18 +25,17 @@ from timebridge_common.outbound.http import (
     DEFAULT_RETRY,
     NotFoundError,
     ProviderClient,
-    ProviderError,
     ProviderHttp,
     RequestBudget,
     RetryPolicy,
 )
 from timebridge_providers.clockify.wire import Project, Summary, Task, TimeEntry, User, Webhook
-from timebridge_providers.kit.ports.entries import EntryLockedError
+from timebridge_providers.kit.locks import LockRefusals
 
 CLOCKIFY_API_URL = "https://api.clockify.me/api/v1"
 RATE_LIMIT = (50, 1.0)
 PAGE_SIZE = 200
-_LOCK_WORDS = re.compile(r"lock|approved", re.IGNORECASE)
+_LOCKS = LockRefusals({400, 403, 409}, "lock|approved")
 
 T = TypeVar("T")
 _USER = TypeAdapter(User)
@@ -193,14 +191,8 @@ class ClockifyClient(ProviderClient):
             return
 
     async def _send(self, method: str, path: str, body: Mapping[str, Any] | None) -> httpx.Response:
-        try:
+        with _LOCKS.raised():
             return await self._http.request(method, path, json=None if body is None else dict(body))
-        except ProviderError as exc:
-            if exc.status in {400, 403, 409} and _LOCK_WORDS.search(exc.body):
-                raise EntryLockedError(
-                    exc.provider, exc.method, exc.path, exc.status, exc.body
-                ) from exc
-            raise
 
     async def _pages(
         self, path: str, adapter: TypeAdapter[list[T]], params: Mapping[str, str | int]

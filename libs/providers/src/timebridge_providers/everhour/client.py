@@ -49,7 +49,6 @@ the Apiary text it replaced; S = seen in public integrations calling the real AP
 """
 
 import datetime as dt
-import re
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Annotated, Any, TypeVar
 
@@ -66,6 +65,7 @@ from timebridge_common.outbound.http import (
     RequestBudget,
     RetryPolicy,
 )
+from timebridge_providers.kit.locks import LockRefusals
 
 EVERHOUR_API_URL = "https://api.everhour.com"
 API_VERSION = "1.2"
@@ -73,8 +73,6 @@ RATE_LIMIT = (20, 10.0)
 """Requests per seconds Everhour allows one API key."""
 HOOK_SECRET_HEADER = "X-Hook-Secret"  # noqa: S105 - a header name
 TIME_UPDATED = "api:time:updated"
-
-_LOCK_WORDS = re.compile(r"lock|invoic", re.IGNORECASE)
 
 
 def _as_utc(value: dt.datetime) -> dt.datetime:
@@ -222,6 +220,9 @@ class WebhookDelivery(_Model):
 
 class TimeRecordLockedError(ProviderError):
     """Everhour refused to change a locked or invoiced time record."""
+
+
+_LOCKS = LockRefusals({400, 403, 409, 422, 423}, "lock|invoic", error=TimeRecordLockedError)
 
 
 def handshake_reply(headers: Mapping[str, str]) -> dict[str, str] | None:
@@ -412,14 +413,8 @@ class EverhourClient(ProviderClient):
         await self._http.request("DELETE", f"/hooks/{hook_id}")
 
     async def _write_time(self, method: str, task_id: str, body: dict[str, Any]) -> TimeRecord:
-        try:
+        with _LOCKS.raised():
             response = await self._http.request(method, f"/tasks/{task_id}/time", json=body)
-        except ProviderError as exc:
-            if exc.status in {400, 403, 409, 422, 423} and _LOCK_WORDS.search(exc.body):
-                raise TimeRecordLockedError(
-                    exc.provider, exc.method, exc.path, exc.status, exc.body
-                ) from exc
-            raise
         return self._http.parse(response, _RECORD)
 
     async def _get(

@@ -25,7 +25,6 @@ text generated from it; A = assumed where the documentation is silent):
 """
 
 import datetime as dt
-import re
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, TypeVar
 
@@ -50,7 +49,7 @@ from timebridge_providers.harvest.wire import (
     TimeReportRow,
     User,
 )
-from timebridge_providers.kit.ports.entries import EntryLockedError
+from timebridge_providers.kit.locks import LockRefusals
 
 HARVEST_API_URL = "https://api.harvestapp.com/v2"
 RATE_LIMIT = (100, 15.0)
@@ -60,7 +59,7 @@ USER_AGENT = "Timebridge (https://github.com/timebridge)"
 PAGE_SIZE = 2000
 """Harvest's largest ``per_page``."""
 
-_LOCK_WORDS = re.compile(r"lock|approv|invoic|closed|billed", re.IGNORECASE)
+_LOCKS = LockRefusals({403, 422, 423}, "lock|approv|invoic|closed|billed")
 
 T = TypeVar("T")
 
@@ -220,17 +219,8 @@ class HarvestClient(ProviderClient):
     async def _write(
         self, method: str, path: str, body: Mapping[str, Any] | None
     ) -> httpx.Response:
-        try:
-            response = await self._http.request(
-                method, path, json=None if body is None else dict(body)
-            )
-        except ProviderError as exc:
-            if exc.status in {403, 422, 423} and _LOCK_WORDS.search(exc.body):
-                raise EntryLockedError(
-                    exc.provider, exc.method, exc.path, exc.status, exc.body
-                ) from exc
-            raise
-        return response
+        with _LOCKS.raised():
+            return await self._http.request(method, path, json=None if body is None else dict(body))
 
     async def _get(
         self, path: str, adapter: TypeAdapter[T], params: Mapping[str, str | int] | None = None

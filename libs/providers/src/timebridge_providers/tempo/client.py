@@ -22,7 +22,6 @@ assumed where it is silent):
 """
 
 import datetime as dt
-import re
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -34,19 +33,18 @@ from timebridge_common.outbound.http import (
     DEFAULT_RETRY,
     NotFoundError,
     ProviderClient,
-    ProviderError,
     ProviderHttp,
     RequestBudget,
     RetryPolicy,
 )
-from timebridge_providers.kit.ports.entries import EntryLockedError
+from timebridge_providers.kit.locks import LockRefusals
 from timebridge_providers.tempo.wire import Worklog, WorklogPage
 
 TEMPO_API_URL = "https://api.tempo.io/4"
 RATE_LIMIT = (300, 60.0)
 PAGE_SIZE = 1000
 
-_LOCK_WORDS = re.compile(r"approv|closed|lock", re.IGNORECASE)
+_LOCKS = LockRefusals({400, 403, 409, 423}, "approv|closed|lock")
 _WORKLOG = TypeAdapter(Worklog)
 _PAGE = TypeAdapter(WorklogPage)
 
@@ -118,11 +116,5 @@ class TempoClient(ProviderClient):
         return True
 
     async def _send(self, method: str, path: str, body: Mapping[str, Any] | None) -> httpx.Response:
-        try:
+        with _LOCKS.raised():
             return await self._http.request(method, path, json=body)
-        except ProviderError as exc:
-            if exc.status in {400, 403, 409, 423} and _LOCK_WORDS.search(exc.body):
-                raise EntryLockedError(
-                    exc.provider, exc.method, exc.path, exc.status, exc.body
-                ) from exc
-            raise

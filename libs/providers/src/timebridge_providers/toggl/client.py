@@ -41,7 +41,7 @@ from timebridge_common.outbound.http import (
     RequestBudget,
     RetryPolicy,
 )
-from timebridge_providers.kit.ports.entries import EntryLockedError
+from timebridge_providers.kit.locks import LockRefusals
 from timebridge_providers.toggl.wire import (
     Me,
     Project,
@@ -63,7 +63,7 @@ QUOTA_WAIT_S = 300.0
 CREATED_WITH = "Timebridge"
 PAGE_SIZE = 200
 
-_LOCK_WORDS = re.compile(r"lock", re.IGNORECASE)
+_LOCKS = LockRefusals({400, 403, 409, 423}, "lock")
 _QUOTA_WORDS = re.compile(r"quota|limit", re.IGNORECASE)
 
 T = TypeVar("T")
@@ -251,14 +251,8 @@ class TogglClient(ProviderClient):
         return self._http.parse(response, adapter)
 
     async def _send(self, method: str, path: str, body: Mapping[str, Any] | None) -> httpx.Response:
-        try:
+        with _LOCKS.raised():
             return await self._call(self._http, method, path, json=body)
-        except ProviderError as exc:
-            if exc.status in {400, 403, 409, 423} and _LOCK_WORDS.search(exc.body):
-                raise EntryLockedError(
-                    exc.provider, exc.method, exc.path, exc.status, exc.body
-                ) from exc
-            raise
 
     @staticmethod
     async def _call(

@@ -22,7 +22,6 @@ is silent):
 """
 
 import datetime as dt
-import re
 from collections.abc import Mapping
 from typing import TypeVar
 
@@ -33,12 +32,11 @@ from timebridge_common.outbound.http import (
     DEFAULT_RETRY,
     NotFoundError,
     ProviderClient,
-    ProviderError,
     ProviderHttp,
     RequestBudget,
     RetryPolicy,
 )
-from timebridge_providers.kit.ports.entries import EntryLockedError
+from timebridge_providers.kit.locks import LockRefusals
 from timebridge_providers.wrike.translate import date_range, updated_since
 from timebridge_providers.wrike.wire import Contact, Envelope, Folder, Task, Timelog
 
@@ -47,7 +45,7 @@ TOKEN_URL = "https://login.wrike.com/oauth2/token"  # noqa: S105 - a URL, not a 
 RATE_LIMIT = (400, 60.0)
 
 T = TypeVar("T")
-_LOCK_WORDS = re.compile(r"approv|lock", re.IGNORECASE)
+_LOCKS = LockRefusals({400, 403, 409, 423}, "approv|lock")
 _TIMELOGS = TypeAdapter(Envelope[Timelog])
 _CONTACTS = TypeAdapter(Envelope[Contact])
 _FOLDERS = TypeAdapter(Envelope[Folder])
@@ -155,11 +153,5 @@ class WrikeClient(ProviderClient):
     async def _send(
         self, method: str, path: str, params: Mapping[str, str | int] | None
     ) -> httpx.Response:
-        try:
+        with _LOCKS.raised():
             return await self._http.request(method, path, params=params)
-        except ProviderError as exc:
-            if exc.status in {400, 403, 409, 423} and _LOCK_WORDS.search(exc.body):
-                raise EntryLockedError(
-                    exc.provider, exc.method, exc.path, exc.status, exc.body
-                ) from exc
-            raise

@@ -27,6 +27,13 @@ LISTED: list[dict[str, Any]] = [
         ],
     },
     {"name": "oauthy", "title": "OAuthy", "kind": "tracker", "auth": "oauth2", "directions": []},
+    {
+        "name": "hours",
+        "title": "Hours",
+        "kind": "tracker",
+        "auth": "token",
+        "connection_fields": {"account_id": "Account ID"},
+    },
     {"name": "books", "title": "Books Online", "kind": "accounting", "auth": "oauth2"},
 ]
 CATALOG = Catalog.of(LISTED)
@@ -39,7 +46,19 @@ def test_titles_come_from_the_list_and_an_unknown_name_is_shown_title_cased() ->
 
 
 def test_only_trackers_with_an_api_key_are_offered_to_connect_with_a_pasted_key() -> None:
-    assert CATALOG.key_trackers() == {"punch": "Punch Clock", "reader": "Reader"}
+    assert CATALOG.key_trackers() == {
+        "punch": "Punch Clock",
+        "reader": "Reader",
+        "hours": "Hours",
+    }
+
+
+def test_a_providers_connection_fields_are_asked_for_and_read_from_the_form() -> None:
+    assert CATALOG.fields("hours") == {"account_id": "Account ID"}
+    assert CATALOG.fields("punch") == {}
+    form = {"api_key": "k", "field_account_id": " 42 ", "field_other": "x"}
+    assert CATALOG.entered("hours", form) == {"account_id": "42"}
+    assert CATALOG.entered("punch", form) == {}
 
 
 def test_accounting_tools_and_directions_not_allowed_with_their_reason() -> None:

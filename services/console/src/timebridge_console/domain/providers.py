@@ -43,13 +43,22 @@ class Catalog:
         }
 
     def key_trackers(self) -> dict[str, str]:
-        """Trackers connected with a pasted API key (the others need OAuth or more, not offered
-        here yet), by name, with their titles."""
+        """Trackers connected with a pasted API key or personal token (OAuth ones are not
+        offered here yet), by name, with their titles."""
         return {
             name: title
             for name, title in self._of_kind("tracker").items()
-            if (self._named(name) or {}).get("auth") == "api_key"
+            if (self._named(name) or {}).get("auth") in ("api_key", "token")
         }
+
+    def fields(self, name: str) -> dict[str, str]:
+        """What else an admin enters to connect the provider (an account id): key -> label."""
+        found = (self._named(name) or {}).get("connection_fields") or {}
+        return {str(k): str(v) for k, v in found.items()}
+
+    def entered(self, name: str, form: Mapping[str, str]) -> dict[str, str]:
+        """The provider's connection fields as a submitted form gives them (``field_<key>``)."""
+        return {k: form.get(f"field_{k}", "").strip() for k in self.fields(name)}
 
     def accounting(self) -> dict[str, str]:
         """The accounting tools, by name, with their titles."""

@@ -139,6 +139,7 @@ def connect_router(web: Web) -> APIRouter:
             provider_name=catalog.label(provider),
             settings={},
             not_allowed=catalog.directions(provider),
+            connection_fields=catalog.fields(provider),
             title=f"Connect {catalog.label(provider)}",
         )
 
@@ -154,7 +155,9 @@ def connect_router(web: Web) -> APIRouter:
             result = {"ok": False, "message": "Paste the API key first."}
         else:
             try:
-                result = await web.admin(session, workspace_id).test_connection(provider, api_key)
+                result = await web.admin(session, workspace_id).test_connection(
+                    provider, api_key, catalog.entered(provider, fields)
+                )
             except ApiError as exc:
                 result = {"ok": False, "message": str(exc)}
         context: dict[str, Any] = {"result": result, "provider_name": catalog.label(provider)}
@@ -169,6 +172,7 @@ def connect_router(web: Web) -> APIRouter:
             settings=fields,
             api_key=api_key,
             not_allowed=catalog.directions(provider),
+            connection_fields=catalog.fields(provider),
             title=f"Connect {catalog.label(provider)}",
             **context,
         )
@@ -184,7 +188,9 @@ def connect_router(web: Web) -> APIRouter:
             if not api_key:
                 raise FormError("paste the API key")
             settings = settings_from_form(fields)
-            created = await web.admin(session, workspace_id).connect(provider, api_key, settings)
+            created = await web.admin(session, workspace_id).connect(
+                provider, api_key, settings, catalog.entered(provider, fields)
+            )
         except (FormError, ApiError) as exc:
             error = str(exc) if isinstance(exc, ApiError) else f"Not saved: {exc}."
             return web.page(
@@ -199,6 +205,7 @@ def connect_router(web: Web) -> APIRouter:
                 api_key=api_key,
                 error=error,
                 not_allowed=catalog.directions(provider),
+                connection_fields=catalog.fields(provider),
                 title=f"Connect {catalog.label(provider)}",
             )
         url = (

@@ -78,18 +78,29 @@ class Admin:
         )
         return found
 
-    async def test_connection(self, provider: str, api_key: str) -> dict[str, Any]:
+    async def test_connection(
+        self, provider: str, api_key: str, fields: dict[str, str] | None = None
+    ) -> dict[str, Any]:
         result: dict[str, Any] = await self._api.post(
             "ingest",
             f"{self._ws}/integrations/{segment(provider)}/test",
-            {"api_key": api_key},
+            {"api_key": api_key, "fields": fields or {}},
         )
         return result
 
     async def connect(
-        self, provider: str, api_key: str, settings: dict[str, str | None]
+        self,
+        provider: str,
+        api_key: str,
+        settings: dict[str, str | None],
+        fields: dict[str, str] | None = None,
     ) -> dict[str, Any]:
-        body = {"provider": provider, "api_key": api_key, "settings": settings}
+        body = {
+            "provider": provider,
+            "api_key": api_key,
+            "fields": fields or {},
+            "settings": settings,
+        }
         created: dict[str, Any] = await self._api.post("ingest", f"{self._ws}/integrations", body)
         return created
 

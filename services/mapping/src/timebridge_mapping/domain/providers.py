@@ -43,6 +43,8 @@ class ProviderFacts:
     kept_fields: tuple[str, ...]
     """The entry fields a record keeps; the others cannot differ there (no start time, ...)."""
     writable_fields: tuple[str, ...]
+    connection_fields: dict[str, str]
+    """What an admin enters to connect besides the credential: key -> label (an account id)."""
     docs_url: str
 
 
@@ -77,5 +79,6 @@ def facts(provider: Provider, providers: Registry | None = None) -> ProviderFact
         mapped=mapped(p.name, providers),
         kept_fields=tuple(sorted(p.kept_fields & ALL_FIELDS)),
         writable_fields=tuple(sorted(p.writable_fields & ALL_FIELDS)),
+        connection_fields=dict(p.connection_fields),
         docs_url=p.docs_url,
     )

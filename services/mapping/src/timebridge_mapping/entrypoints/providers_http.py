@@ -37,6 +37,8 @@ class ProviderView(BaseModel):
     mapped: bool
     kept_fields: list[str]
     writable_fields: list[str]
+    connection_fields: dict[str, str]
+    """What an admin enters to connect besides the credential (key -> label)."""
     docs_url: str
 
 

@@ -14,6 +14,7 @@ from timebridge_providers.clockify.observe import ClockifyObserver
 from timebridge_providers.clockify.people import People
 from timebridge_providers.clockify.report import ClockifyReport
 from timebridge_providers.clockify.webhooks import ClockifyWebhooks
+from timebridge_providers.kit.plumbing import plumbing
 from timebridge_providers.kit.ports.observe import Observing
 from timebridge_providers.kit.profile import Profile, RateLimit
 from timebridge_providers.kit.registry import Account, Provider
@@ -49,9 +50,7 @@ def client(session: Session) -> ClockifyClient:
         session.access.credential,
         extra.get("workspace_id", ""),
         reports=extra.get("reports_url") or None,
-        budget=session.budget,
-        http=session.http,
-        retry=session.retry,
+        **plumbing(session),
     )
 
 

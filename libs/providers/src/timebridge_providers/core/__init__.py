@@ -7,6 +7,7 @@ from timebridge_providers.core.client import RATE_LIMIT, CoreClient
 from timebridge_providers.core.directory import CoreDirectory
 from timebridge_providers.core.entries import CoreEntries
 from timebridge_providers.core.observe import CoreObserver, CoreWebhooks
+from timebridge_providers.kit.plumbing import plumbing
 from timebridge_providers.kit.ports.observe import Observing
 from timebridge_providers.kit.profile import Profile, RateLimit
 from timebridge_providers.kit.registry import Account, Provider
@@ -36,13 +37,7 @@ PROFILE = Profile(
 
 def client(session: Session) -> CoreClient:
     """A Core client on the session's pool and budget (not closed by its user: shared)."""
-    return CoreClient(
-        session.access.base_url,
-        session.access.credential,
-        budget=session.budget,
-        http=session.http,
-        retry=session.retry,
-    )
+    return CoreClient(session.access.base_url, session.access.credential, **plumbing(session))
 
 
 async def _check(session: Session) -> Account:

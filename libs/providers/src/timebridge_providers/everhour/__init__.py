@@ -4,6 +4,7 @@ from timebridge_providers.everhour.client import RATE_LIMIT, EverhourClient
 from timebridge_providers.everhour.directory import EverhourDirectory
 from timebridge_providers.everhour.entries import EverhourRecords
 from timebridge_providers.everhour.observe import EverhourObserver, EverhourWebhooks
+from timebridge_providers.kit.plumbing import plumbing
 from timebridge_providers.kit.ports.observe import Observing
 from timebridge_providers.kit.profile import Profile, RateLimit
 from timebridge_providers.kit.registry import Account, Provider
@@ -45,13 +46,7 @@ PROFILE = Profile(
 
 def client(session: Session) -> EverhourClient:
     """An Everhour client on the session's pool and budget (not closed by its user: shared)."""
-    return EverhourClient(
-        session.access.base_url,
-        session.access.credential,
-        budget=session.budget,
-        http=session.http,
-        retry=session.retry,
-    )
+    return EverhourClient(session.access.base_url, session.access.credential, **plumbing(session))
 
 
 async def _check(session: Session) -> Account:

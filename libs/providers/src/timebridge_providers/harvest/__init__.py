@@ -1,7 +1,6 @@
 """Harvest (API v2): one entry per time entry in decimal hours; polled (no webhooks); billable per
 task assignment. Harvest publishes no official Python SDK, so our client is the only one."""
 
-from timebridge_common.errors import InvalidMessageError
 from timebridge_providers.harvest.client import (
     ACCOUNT_HEADER,
     HARVEST_API_URL,
@@ -12,6 +11,7 @@ from timebridge_providers.harvest.directory import HarvestDirectory
 from timebridge_providers.harvest.entries import HarvestEntries
 from timebridge_providers.harvest.observe import HarvestObserver
 from timebridge_providers.harvest.report import HarvestReport
+from timebridge_providers.kit.plumbing import plumbing, required_extra
 from timebridge_providers.kit.ports.observe import Observing
 from timebridge_providers.kit.profile import Profile, RateLimit
 from timebridge_providers.kit.registry import Account, Provider
@@ -54,19 +54,14 @@ PROFILE = Profile(
 def client(session: Session) -> HarvestClient:
     """A Harvest client on the session's pool and budget; the account id is ``Access.extra``'s
     ``Harvest-Account-Id`` (or ``account_id``)."""
-    extra = session.access.extra
-    account = extra.get(ACCOUNT_HEADER) or extra.get("account_id")
-    if not account:
-        raise InvalidMessageError(
-            f"a Harvest connection needs its account id (Access.extra[{ACCOUNT_HEADER!r}])"
-        )
+    account = required_extra(
+        session, ACCOUNT_HEADER, "account_id", what="a Harvest connection needs its account id"
+    )
     return HarvestClient(
         session.access.base_url,
         session.access.credential,
         account,
-        budget=session.budget,
-        http=session.http,
-        retry=session.retry,
+        **plumbing(session),
     )
 
 

@@ -10,6 +10,7 @@ live in Jira's API (another host and credential), so no directory is offered her
 """
 
 from timebridge_common.outbound.http import AuthenticationError
+from timebridge_providers.kit.plumbing import plumbing
 from timebridge_providers.kit.ports.observe import Observing
 from timebridge_providers.kit.profile import ALL_FIELDS, Profile, RateLimit
 from timebridge_providers.kit.registry import Account, Provider
@@ -55,13 +56,7 @@ PROFILE = Profile(
 
 
 def client(session: Session) -> TempoClient:
-    return TempoClient(
-        session.access.base_url,
-        session.access.credential,
-        budget=session.budget,
-        http=session.http,
-        retry=session.retry,
-    )
+    return TempoClient(session.access.base_url, session.access.credential, **plumbing(session))
 
 
 def _zone(session: Session) -> str:

@@ -6,6 +6,7 @@ Access: the API token is the credential; ``Access.extra["workspace_id"]`` names 
 date is read in when Toggl does not give theirs (default: the token user's).
 """
 
+from timebridge_providers.kit.plumbing import plumbing
 from timebridge_providers.kit.ports.observe import Observing
 from timebridge_providers.kit.profile import Profile, RateLimit
 from timebridge_providers.kit.registry import Account, Provider
@@ -51,9 +52,7 @@ def client(session: Session) -> TogglClient:
         session.access.base_url,
         session.access.credential,
         int(workspace) if workspace.isdigit() else 0,
-        budget=session.budget,
-        http=session.http,
-        retry=session.retry,
+        **plumbing(session),
     )
 
 

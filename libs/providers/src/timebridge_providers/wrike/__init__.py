@@ -7,6 +7,7 @@ account's host (``https://www.wrike.com/api/v4``, or the data center the token a
 """
 
 from timebridge_providers.kit.credentials import OAuthDescription
+from timebridge_providers.kit.plumbing import plumbing
 from timebridge_providers.kit.ports.observe import Observing
 from timebridge_providers.kit.profile import Profile, RateLimit
 from timebridge_providers.kit.registry import Account, Provider
@@ -48,13 +49,7 @@ PROFILE = Profile(
 
 
 def client(session: Session) -> WrikeClient:
-    return WrikeClient(
-        session.access.base_url,
-        session.access.credential,
-        budget=session.budget,
-        http=session.http,
-        retry=session.retry,
-    )
+    return WrikeClient(session.access.base_url, session.access.credential, **plumbing(session))
 
 
 async def _check(session: Session) -> Account:

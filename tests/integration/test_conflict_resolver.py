@@ -49,6 +49,7 @@ from timebridge_common.testing import (
 from timebridge_conflict_resolver.bootstrap import ConflictResolver, bootstrap
 from timebridge_conflict_resolver.config import Settings
 from timebridge_conflict_resolver.handlers.observations import on_time_entry_logged
+from timebridge_conflict_resolver.handlers.sync import DEAD_LETTERS
 from timebridge_sandboxes.core import CoreState, create_core_sandbox
 from timebridge_sandboxes.everhour import EverhourState, create_everhour_sandbox
 from timebridge_sandboxes.faults import WRITE_METHODS, Faults, RateLimit
@@ -400,11 +401,7 @@ async def test_a_core_entry_becomes_one_everhour_record_through_kafka(world: Wor
     await publisher.publish(changed, Envelope.for_event(changed, producer="mapping"))
 
     def ours(records: list[Any]) -> list[EntrySynced]:
-        return [
-            EntrySynced.model_validate_json(r.value)
-            for r in records
-            if r.key == f"{s.workspace}:core:te_1".encode()
-        ]
+        return outcomes_for(records, f"{s.workspace}:core:te_1".encode())
 
     records = await read_topic(KAFKA, before, until=lambda rs: len(ours(rs)) >= 2)
     outcomes = ours(records)
@@ -726,14 +723,21 @@ async def test_an_unknown_integration_is_invalid_once_the_copies_are_read_to_the
     publisher = EventPublisher(
         world.resolver.runtime.broker, world.resolver.runtime.tracer, "mapping"
     )
-    await publisher.publish(stranger, Envelope.for_event(stranger, producer="mapping"))
+    envelope = Envelope.for_event(stranger, producer="mapping")
+    await publisher.publish(stranger, envelope)
+    # Every resolver on the shared topic (other runs' too) says the same of this change.
     records = await read_topic(
-        KAFKA, synced_from, until=lambda rs: bool(outcomes_for(rs, key)), timeout_s=60
+        KAFKA,
+        synced_from,
+        until=lambda rs: bool(outcomes_for(rs, key, foreign=True)),
+        timeout_s=60,
     )
-    [error] = outcomes_for(records, key)
-    assert error.status == "error"
-    assert error.reason is not None
-    assert "read to its end" in error.reason
+    errors = outcomes_for(records, key, foreign=True)
+    assert errors
+    assert all(e.status == "error" and FOREIGN in (e.reason or "") for e in errors)
+    # ... and this one published its own: the dead letter's inbox claim is in its database.
+    store = world.resolver.syncer.store
+    await wait_for(lambda: store.processed(DEAD_LETTERS, envelope.event_id), timeout_s=60)
 
 
 async def test_a_disconnected_integration_is_skipped(world: World) -> None:
@@ -1059,8 +1063,22 @@ async def test_a_lost_core_answer_after_the_create_is_not_a_second_entry(world: 
     assert outcome.target_external_id == entry.id
 
 
-def outcomes_for(records: list[Any], key: bytes) -> list[EntrySynced]:
-    return [EntrySynced.model_validate_json(r.value) for r in records if r.key == key]
+FOREIGN = "is unknown: the connections topic was read to its end without it"
+"""What another run's resolver on the shared topics says of our changes: this test applies its
+connections straight to this resolver's copies, so any other resolver consuming the topic knows
+none of them, dead-letters our change and publishes ``error`` for it under our key."""
+
+
+def outcomes_for(records: list[Any], key: bytes, *, foreign: bool = False) -> list[EntrySynced]:
+    """This resolver's outcomes for ``key`` (with ``foreign``, other runs' too: see
+    :data:`FOREIGN`)."""
+    found = [EntrySynced.model_validate_json(r.value) for r in records if r.key == key]
+    return [o for o in found if foreign or FOREIGN not in (o.reason or "")]
+
+
+def from_this_run(letter: Any) -> bool:
+    """A dead letter of this run's resolver, not another run's (see :data:`FOREIGN`)."""
+    return not any(FOREIGN.encode() in value for _, value in letter.headers)
 
 
 async def test_an_everhour_outage_past_the_retry_budget_is_waited_out_not_dead_lettered(
@@ -1101,7 +1119,7 @@ async def test_an_everhour_outage_past_the_retry_budget_is_waited_out_not_dead_l
     letters = (
         await read_topic(KAFKA, dlt_from, until=lambda rs: len(rs) >= written) if written else []
     )
-    assert not [r for r in letters if r.key == key]
+    assert not [r for r in letters if r.key == key and from_this_run(r)]
 
 
 async def test_an_invalid_change_is_dead_lettered_and_shows_as_error(world: World) -> None:

@@ -22,6 +22,7 @@ MODULES: tuple[str, ...] = (
     "timebridge_providers.clockify",
     "timebridge_providers.xero_projects",
     "timebridge_providers.zoho",
+    "timebridge_providers.quickbooks_time",
     "timebridge_providers.quickbooks",
     "timebridge_providers.xero",
     "timebridge_providers.freshbooks",

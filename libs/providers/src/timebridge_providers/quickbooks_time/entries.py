@@ -1,0 +1,56 @@
+"""QuickBooks Time timesheets written by slot: one timesheet per source entry.
+
+A timesheet keeps no external reference, so a create first looks for the timesheet it would
+make (:func:`~.translate.same_timesheet`) among the user's timesheets of that date: a create whose
+answer was lost is found there, never sent twice. A timesheet that is locked, or whose user's
+time is approved or submitted up to its date, is refused: :class:`EntryLockedError`.
+"""
+
+from timebridge_providers.kit.ports.entries import Observed, Slot, Write
+from timebridge_providers.quickbooks_time.client import QuickBooksTimeClient
+from timebridge_providers.quickbooks_time.translate import (
+    entry_fields,
+    same_timesheet,
+    timesheet_body,
+)
+
+
+class QuickBooksTimeEntries:
+    """The :class:`~timebridge_providers.kit.ports.entries.EntryStore` of one connection."""
+
+    def __init__(self, client: QuickBooksTimeClient, zone: str) -> None:
+        self._client = client
+        self._zone = zone
+
+    async def read(self, slot: Slot) -> Observed | None:
+        if slot.target_id is None or not slot.target_id.isdigit():
+            return None
+        timesheet = await self._client.timesheet(int(slot.target_id))
+        if timesheet is None:
+            return None
+        return Observed(
+            target_id=str(timesheet.id),
+            fields=entry_fields(timesheet, zone=self._zone),
+            changed_at=timesheet.last_modified,
+            billable_by="task",
+        )
+
+    async def write(self, slot: Slot, write: Write) -> str | None:
+        if write.operation == "none":
+            return None
+        target = slot.target_id or (write.current.target_id if write.current else None)
+        if write.operation == "delete":
+            if target is not None:
+                await self._client.delete(int(target))
+            return None
+        assert write.desired is not None, "a create or update has desired fields"
+        body = timesheet_body(write.desired, zone=self._zone)
+        if write.operation == "update" and target is not None:
+            await self._client.update({"id": int(target), **body})
+            return None
+        day = write.desired.date.isoformat()
+        found = self._client.timesheets(start_date=day, end_date=day, user_ids=str(body["user_id"]))
+        async for timesheet in found:
+            if same_timesheet(timesheet, write.desired):
+                return str(timesheet.id)
+        return str((await self._client.create(body)).id)

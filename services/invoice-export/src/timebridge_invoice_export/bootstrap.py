@@ -1,10 +1,12 @@
 """Composition root of invoice-export."""
 
+import asyncio
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import asyncpg
+import httpx
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from opentelemetry.sdk.trace import TracerProvider
@@ -56,6 +58,14 @@ def _home_clients(clients: ProviderClients) -> Callable[[str, str], CoreClient]:
         return home_system.client(clients.session(name, Access(base_url, token)))
 
     return open_client
+
+
+async def _close_at_stop(http: httpx.AsyncClient) -> None:
+    """Hold the credential owner's connection pool open until the runtime stops."""
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await http.aclose()
 
 
 def _webhook_url(tools: AccountingTools, base: str, provider: str, connection_id: str) -> str:
@@ -111,9 +121,12 @@ def bootstrap(
     core = core or _home_clients(ProviderClients())
     directory = CoreDirectory(copies, core)
     tools = tools or ProductionTools(settings)
-    credentials = credentials or HttpCredentialSource(
-        settings.credentials_url, settings.service_token
-    )
+    if credentials is None:
+        owner_http = httpx.AsyncClient()
+        runtime.background.append(lambda: _close_at_stop(owner_http))
+        credentials = HttpCredentialSource(
+            settings.credentials_url, settings.service_token, http=owner_http
+        )
     base = settings.public_base_url.rstrip("/")
     connections = Connections(
         store,

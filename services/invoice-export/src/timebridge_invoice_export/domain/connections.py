@@ -5,11 +5,12 @@ Status:
 - ``choose_tenant``: the admin consented for several companies (Xero organisations, FreshBooks
   businesses); they pick one before anything is synced;
 - ``connected``: clients are mirrored, invoices can be exported, changes are followed;
-- ``needs_reauthorization``: the tool refused the refresh token (revoked, expired, or a rotated
-  one was lost): nothing works until an admin connects again, which revives this connection
+- ``needs_reauthorization``: the tool refused the consent (the credential owner could not
+  refresh the token: revoked, expired, or a rotated one was lost; or the tool refused the access
+  token itself): nothing works until an admin connects again, which revives this connection
   (same id, same clients and invoices);
-- ``disconnected``: an admin disconnected; tokens are wiped; mirrored clients and exported
-  invoices stay (as history), nothing is synced.
+- ``disconnected``: an admin disconnected; the credential owner forgot the tokens; mirrored
+  clients and exported invoices stay (as history), nothing is synced.
 """
 
 import datetime as dt

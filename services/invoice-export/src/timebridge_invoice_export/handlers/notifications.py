@@ -22,8 +22,8 @@ for a callback FreshBooks returned to us (:mod:`~timebridge_invoice_export.handl
 
 Why here and not in ingest: the signatures of FreshBooks deliveries need the verifier of each
 callback, which only the owner of the connection learns (when it registers and confirms the
-callback), and acting on a notification needs the connection's OAuth tokens, which must have a
-single owner because refresh tokens rotate.
+callback), and acting on a notification means calling the tool for the connection, whose access
+token only this service asks the credential owner for.
 """
 
 import datetime as dt

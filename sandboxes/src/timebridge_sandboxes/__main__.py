@@ -28,6 +28,9 @@ and the tenant id printed), the project "Website"; API under ``/projects.xro/2.0
 Zoho Projects: portal 60000001 ("acme") with Ann (``--token``, as ``Zoho-oauthtoken``) and Max
 (``--member-token``), the project "Website" with the task "Fix the login page"; REST API under
 ``/restapi``; polled.
+QuickBooks Time (``quickbooks-time``): API v1 under ``/api/v1`` with Ann (user 1242515, bearer
+``--token``) and Max (``--member-token``), the job "Website" (jobcode 17288283) with the task "Fix
+the login page" (17288284); polled (``modified_since`` and ``/timesheets_deleted``).
 """
 
 import argparse
@@ -48,6 +51,10 @@ from timebridge_sandboxes.quickbooks import (
     QuickBooksState,
     WebhookTarget,
     create_quickbooks_sandbox,
+)
+from timebridge_sandboxes.quickbooks_time import (
+    create_quickbooks_time_sandbox,
+    demo_quickbooks_time,
 )
 from timebridge_sandboxes.tempo import create_tempo_sandbox, demo_tempo
 from timebridge_sandboxes.toggl import create_toggl_sandbox, demo_toggl
@@ -242,6 +249,16 @@ def add_zoho_command(commands: "argparse._SubParsersAction[argparse.ArgumentPars
     zoho.add_argument("--member-token", default="1000.sandbox-zoho-member-token")
 
 
+def add_quickbooks_time_command(
+    commands: "argparse._SubParsersAction[argparse.ArgumentParser]",
+) -> None:
+    qbt = commands.add_parser("quickbooks-time", help="the QuickBooks Time API v1 look-alike")
+    qbt.add_argument("--port", type=int, default=9116)
+    qbt.add_argument("--host", default="127.0.0.1")
+    qbt.add_argument("--token", default="sandbox-quickbooks-time-token")
+    qbt.add_argument("--member-token", default="sandbox-quickbooks-time-member-token")
+
+
 TRACKER_APPS: dict[str, Callable[[argparse.Namespace], FastAPI]] = {
     "toggl": toggl_app,
     "clockify": clockify_app,
@@ -251,6 +268,9 @@ TRACKER_APPS: dict[str, Callable[[argparse.Namespace], FastAPI]] = {
     "zoho": lambda args: create_zoho_sandbox(demo_zoho(args.token, args.member_token)),
     "tempo": lambda args: create_tempo_sandbox(demo_tempo(args.token, args.member_token)),
     "wrike": lambda args: create_wrike_sandbox(demo_wrike(args.token, args.member_token)),
+    "quickbooks-time": lambda args: create_quickbooks_time_sandbox(
+        demo_quickbooks_time(args.token, args.member_token)
+    ),
 }
 """Sandboxes built from their parsed arguments (one line each instead of a branch of ``main``)."""
 
@@ -295,6 +315,7 @@ def main(argv: list[str] | None = None) -> None:  # noqa: PLR0915 - one parser p
     add_clickup_command(commands)
     add_xero_projects_command(commands)
     add_zoho_command(commands)
+    add_quickbooks_time_command(commands)
     args = parser.parse_args(argv)
     app: FastAPI
     if args.provider == "freshbooks":

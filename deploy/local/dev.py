@@ -128,6 +128,8 @@ def dev_secrets(
         "XERO_PROJECTS_MEMBER_TOKEN_SECRET": 24,
         "ZOHO_TOKEN": 24,
         "ZOHO_MEMBER_TOKEN": 24,
+        "QUICKBOOKS_TIME_TOKEN": 24,
+        "QUICKBOOKS_TIME_MEMBER_TOKEN": 24,
     }
     missing = {k: generate(n) for k, n in wanted.items() if k not in values}
     if missing:

@@ -23,6 +23,8 @@ WRIKE_SANDBOX = 111
 XERO_PROJECTS_SANDBOX = 114
 ZOHO_SANDBOX = 115
 """More trackers' sandboxes (8109, 8110, 8111, 8114, 8115 by default)."""
+QUICKBOOKS_TIME_SANDBOX = 116
+"""The QuickBooks Time sandbox (8116 by default)."""
 MAIL_CAPTURE = 106
 """The capturing mail server's HTTP port offset (8106: read what reporting sent)."""
 TOGGL_SANDBOX = 107
@@ -134,6 +136,11 @@ def sandbox_commands(args: argparse.Namespace, creds: dict[str, str]) -> dict[st
             flag("token", creds["ZOHO_TOKEN"]),
             flag("member-token", creds["ZOHO_MEMBER_TOKEN"]),
         ],
+        "quickbooks-time-sandbox": [
+            *sandbox, "quickbooks-time", flag("port", args.port_base + QUICKBOOKS_TIME_SANDBOX),
+            flag("token", creds["QUICKBOOKS_TIME_TOKEN"]),
+            flag("member-token", creds["QUICKBOOKS_TIME_MEMBER_TOKEN"]),
+        ],
         "mail-capture": [
             sys.executable, "-m", "timebridge_reporting.mail_capture",
             flag("smtp-port", args.port_base + MAIL_CAPTURE_SMTP),
@@ -157,5 +164,6 @@ SANDBOXES = (
     ("wrike-sandbox", WRIKE_SANDBOX),
     ("xero-projects-sandbox", XERO_PROJECTS_SANDBOX),
     ("zoho-sandbox", ZOHO_SANDBOX),
+    ("quickbooks-time-sandbox", QUICKBOOKS_TIME_SANDBOX),
     ("mail-capture", MAIL_CAPTURE),
 )

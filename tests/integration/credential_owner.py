@@ -42,12 +42,26 @@ class ByHost(httpx.AsyncBaseTransport):
         return await self._by_host[request.url.host].handle_async_request(request)
 
 
+class Unplugged(httpx.AsyncBaseTransport):
+    """The transport to the owner that a test can turn off: then 503 with ``Retry-After``."""
+
+    def __init__(self, app: Any) -> None:
+        self._asgi = httpx.ASGITransport(app=app)
+        self.down = False
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self.down:
+            return httpx.Response(503, json={"detail": "restarting"}, headers={"retry-after": "1"})
+        return await self._asgi.handle_async_request(request)
+
+
 @dataclass
 class Owner:
     service: CredentialsService
     source: HttpCredentialSource
     """What invoice-export is given (tests use the same one, so its cache is the service's)."""
     dsn: str
+    plug: Unplugged
 
     async def tokens(self, workspace_id: str, connection_id: str) -> Tokens | None:
         stored = await self.service.store.get(workspace_id, connection_id)
@@ -97,10 +111,11 @@ async def start_owner(
     )
     await service.runtime.start()
     stack.push_async_callback(service.runtime.stop)
-    http = httpx.AsyncClient(transport=httpx.ASGITransport(app=service.app))
+    plug = Unplugged(service.app)
+    http = httpx.AsyncClient(transport=plug)
     stack.push_async_callback(http.aclose)
     source = HttpCredentialSource(OWNER_URL, SecretStr(SERVICE_TOKEN), http=http)
-    return Owner(service, source, dsn)
+    return Owner(service, source, dsn, plug)
 
 
 async def rows_holding(dsn: str, secret: str) -> list[str]:

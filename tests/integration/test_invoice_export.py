@@ -429,6 +429,32 @@ async def test_a_consent_for_several_companies_waits_for_the_admins_choice(
         xero.state.consent = None
 
 
+async def test_the_credential_owner_unavailable_is_retried_not_a_reauthorisation(
+    platform: Platform,
+) -> None:
+    ws = await workspace(platform)
+    tool = platform.tools["quickbooks"]
+    globex = tool.customer("Globex Corporation")
+    connection_id = (await connect(platform, ws, "quickbooks"))["connection_id"]
+    path = f"/v1/workspaces/{ws.id}/accounting/connections/{connection_id}"
+    platform.owner.source.forget(ws.id, connection_id)  # no cached access token to fall back on
+    platform.owner.plug.down = True
+    try:
+        await platform.invoice_export.poller.poll(connection_id)
+    finally:
+        platform.owner.plug.down = False
+    async with platform.http("invoice-export", ws.admin) as api:
+        failed = await get(api, path)
+        assert failed["status"] == "connected", "a passing outage asks no admin to reconnect"
+        assert "credentials service answered 503" in failed["last_error"]
+        assert await get(api, f"/v1/workspaces/{ws.id}/clients") == []
+        await platform.invoice_export.poller.poll(connection_id)  # the owner is back
+        recovered = await get(api, path)
+        assert (recovered["status"], recovered["last_error"]) == ("connected", None)
+        clients = await get(api, f"/v1/workspaces/{ws.id}/clients")
+        assert [c["external_id"] for c in clients] == [globex]
+
+
 async def token_columns(dsn: str) -> list[str]:
     """Columns of invoice-export's tables whose name speaks of tokens."""
     conn = await asyncpg.connect(dsn)

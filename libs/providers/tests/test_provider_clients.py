@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 from timebridge_providers.kit.clients import ProviderClients
+from timebridge_providers.kit.session import Access
 
 
 async def test_clients_of_one_base_url_share_one_pool_until_closed(
@@ -24,26 +25,22 @@ async def test_clients_of_one_base_url_share_one_pool_until_closed(
     monkeypatch.setattr(httpx.AsyncClient, "__init__", counting)
     clients = ProviderClients()
     for key in ("key-1", "key-1", "key-2") * 10:
-        async with clients.everhour("http://everhour.test", key):
-            pass
-    async with clients.core("http://core.test", "token"), clients.core("http://core.test/", "t2"):
-        pass
+        clients.session("everhour", Access("http://everhour.test", key))
+    clients.session("core", Access("http://core.test", "token"))
+    clients.session("core", Access("http://core.test/", "t2"))
     assert (len(built), clients.pools_opened) == (2, 2)
     await clients.aclose()
-    async with clients.everhour("http://everhour.test", "key-1"):
-        pass
+    clients.session("everhour", Access("http://everhour.test", "key-1"))
     assert len(built) == 3  # closed pools are not reused; a new one is opened
     await clients.aclose()
 
 
 async def test_a_pool_is_not_carried_into_another_event_loop() -> None:
     clients = ProviderClients()
-    async with clients.everhour("http://everhour.test", "key") as client:
-        first = client._http._client
+    first = clients.session("everhour", Access("http://everhour.test", "key")).http
     assert clients.pools_opened == 1
     clients._loop = object()  # type: ignore[assignment]
-    async with clients.everhour("http://everhour.test", "key") as client:
-        assert client._http._client is not first
+    assert clients.session("everhour", Access("http://everhour.test", "key")).http is not first
     assert clients.pools_opened == 2
     await clients.aclose()
     await first.aclose()

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from opentelemetry.sdk.trace import TracerProvider
 from timebridge_providers.core.client import CoreClient
+from timebridge_providers.core.directory import identity
 from timebridge_providers.installed import registry as installed_registry
 from timebridge_providers.kit.clients import ProviderClients
 from timebridge_providers.kit.registry import Registry
@@ -79,6 +80,6 @@ def bootstrap(
         return found[0].base_url if found else None
 
     app = http_app(runtime, title="Timebridge credentials")
-    admins = WorkspaceAdmins(core or ProviderClients().core, core_base_url)
+    admins = WorkspaceAdmins(core or identity(ProviderClients(), home), core_base_url)
     app.include_router(credentials_router(owner, Guards(settings.service_token, admins)))
     return CredentialsService(settings, runtime, app, owner, store, copies)

@@ -23,8 +23,6 @@ import httpx
 from pydantic import RootModel
 
 from timebridge_common.outbound.http import Budgets, RequestBudget
-from timebridge_providers.core.client import CoreClient
-from timebridge_providers.everhour.client import EverhourClient
 from timebridge_providers.installed import registry
 from timebridge_providers.kit.registry import Registry
 from timebridge_providers.kit.session import Access, Session
@@ -139,15 +137,3 @@ class ProviderClients:
             provider, access.base_url, access.credential, self._limit(provider)
         )
         return Session(provider, access, self._pool(provider, access.base_url), budget)
-
-    # The two typed clients below predate the registry; callers move to ``session()`` plus the
-    # provider's capabilities, and these go once none is left.
-    def everhour(self, base_url: str, api_key: str) -> EverhourClient:
-        budget = self._budgets.get("everhour", base_url, api_key, self._limit("everhour"))
-        return EverhourClient(
-            base_url, api_key, budget=budget, http=self._pool("everhour", base_url)
-        )
-
-    def core(self, base_url: str, token: str) -> CoreClient:
-        budget = self._budgets.get("core", base_url, token, self._limit("core"))
-        return CoreClient(base_url, token, budget=budget, http=self._pool("core", base_url))

@@ -19,14 +19,17 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 from timebridge_providers.installed import registry
 from timebridge_providers.kit.conformance import SCENARIOS, NotOffered, Rig, Scenario, Work
 from timebridge_providers.kit.conformance.rig import Captured
+from timebridge_providers.kit.credentials import OAuthApp
 from timebridge_providers.kit.ports.entries import EntryLockedError, Slot, Write
 from timebridge_providers.quickbooks_time.client import QuickBooksTimeClient
 
 from timebridge_common.events import TimeEntryFields
 from timebridge_common.outbound.http import AuthenticationError, ProviderError
+from timebridge_common.outbound.oauth import ReauthorizationNeededError
 from timebridge_sandboxes.quickbooks_time import (
     QuickBooksTimeState,
     create_quickbooks_time_sandbox,
@@ -352,3 +355,44 @@ async def test_a_refused_item_is_an_error_with_its_reason(built: Built) -> None:
     assert refused.value.status == 417
     assert "jobcode_id" in refused.value.body
     assert built.state.timesheets == {}
+
+
+async def test_billable_is_the_jobcodes_from_the_supplemental_data(built: Built) -> None:
+    rig = built.rig
+    store = await _store(built)
+    billable = await rig.control.add(rig.fields(dt.date(2026, 11, 12), dt.time(9), 600, "b"))
+    other = rig.fields(dt.date(2026, 11, 12), dt.time(11), 600, "not")
+    plain = await rig.control.add(other.model_copy(update={"task_external_id": "17288285"}))
+    for target, expected in ((billable, True), (plain, False)):
+        read = await store.read(Slot("quickbooks_time", "k", target))
+        assert read is not None
+        assert (read.fields.billable, read.billable_by) == (expected, "task")
+    assert rig.provider.profile.keeps("billable")
+    assert "billable" not in rig.provider.profile.writable_fields, "the jobcode's, not written"
+
+
+async def test_the_credential_owner_refreshes_at_grant_and_the_refresh_token_rotates(
+    built: Built,
+) -> None:
+    """What ``Provider.oauth`` tells the credential owner: the app's id and secret in the form
+    body, a new access token the API takes, a new refresh token each time, a used one refused
+    as needing re-authorisation."""
+    oauth = built.rig.provider.oauth
+    assert oauth is not None
+    assert oauth.token_url == "https://rest.tsheets.com/api/v1/grant"
+    code = (await built.http.post(f"{BASE}/_sandbox/codes", params={"user_id": 1242515})).json()
+    app = OAuthApp("sandbox-qbt-client", SecretStr("sandbox-qbt-secret"), token_url=f"{API}/grant")
+    endpoint = oauth.open("quickbooks_time", app, built.http)
+    first = await endpoint.exchange_code(code["code"], "https://timebridge.test/callback")
+    me = await built.http.get(
+        f"{API}/current_user", headers={"Authorization": f"Bearer {first.access_token}"}
+    )
+    assert me.json()["results"]["users"]["1242515"]["email"] == "ann@example.com"
+    second = await endpoint.refresh(first.refresh_token)
+    assert second.refresh_token != first.refresh_token
+    assert second.access_token != first.access_token
+    with pytest.raises(ReauthorizationNeededError):
+        await endpoint.refresh(first.refresh_token)
+    wrong = OAuthApp("sandbox-qbt-client", SecretStr("nope"), token_url=f"{API}/grant")
+    with pytest.raises(AuthenticationError):
+        await oauth.open("quickbooks_time", wrong, built.http).refresh(second.refresh_token)

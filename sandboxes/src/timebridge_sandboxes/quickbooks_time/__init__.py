@@ -9,7 +9,8 @@ Bearer`` (``401`` otherwise); whole-request errors ``{"error": {"code", "message
 ``_status_message`` and ``_status_extra``; timesheets ``regular`` (start/end with offsets, running
 while it has no end: ``on_the_clock``) or ``manual`` (date + duration seconds); tombstones at
 ``/timesheets_deleted``; approvals by ``PUT /users`` ``approved_to``/``submitted_to``; a
-per-token limit answered ``429`` with ``Retry-After``.
+per-token limit answered ``429`` with ``Retry-After``; OAuth 2.0 at ``POST /api/v1/grant``
+(:mod:`.grant`: the app's client id and secret in the form body, rotating refresh tokens).
 
 Assumed where the documentation is silent: a change of a locked, approved or submitted timesheet
 is item status ``417`` whose ``_status_extra`` names the lock or approval.
@@ -25,6 +26,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from timebridge_sandboxes.faults import Faults, RateLimit, install
+from timebridge_sandboxes.quickbooks_time.grant import grant
 from timebridge_sandboxes.quickbooks_time.routes import admin, api
 from timebridge_sandboxes.quickbooks_time.state import QuickBooksTimeState
 
@@ -38,12 +40,12 @@ def error_body(status: int, message: str) -> dict[str, Any]:
 
 def demo_quickbooks_time(token: str, member_token: str) -> QuickBooksTimeState:
     """Ann and Max with the Core demo's emails; the job "Website" (jobcode 17288283) with the
-    task "Fix the login page" (17288284) and "Design" (17288285)."""
+    task "Fix the login page" (17288284, billable) and "Design" (17288285)."""
     state = QuickBooksTimeState()
     state.add_user(1242515, "Ann", "Admin", "ann@example.com", token)
     state.add_user(1242516, "Max", "Member", "max@example.com", member_token)
     state.add_jobcode(17288283, "Website")
-    state.add_jobcode(17288284, "Fix the login page", 17288283)
+    state.add_jobcode(17288284, "Fix the login page", 17288283, billable=True)
     state.add_jobcode(17288285, "Design", 17288283)
     return state
 
@@ -64,6 +66,7 @@ def create_quickbooks_time_sandbox(
         return JSONResponse(error_body(400, str(exc)), status_code=400)
 
     app.add_exception_handler(RequestValidationError, invalid)
+    app.include_router(grant)
     app.include_router(api)
     app.include_router(admin)
     return app

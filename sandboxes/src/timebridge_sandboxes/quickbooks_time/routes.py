@@ -81,10 +81,15 @@ def _page(request: Request, key: str, items: list[T], render: Callable[[T], Any]
     size = min(limit, qbt_state(request).page_cap or limit)
     shown = items[(page - 1) * size : page * size]
     rendered = {str(getattr(item, "id", n)): render(item) for n, item in enumerate(shown)}
+    supplemental = (
+        qbt_state(request).supplemental(list(rendered.values()))
+        if key.startswith("timesheets") and query.get("supplemental_data", "yes") == "yes"
+        else {}
+    )
     return {
         "results": {key: rendered},
         "more": page * size < len(items),
-        "supplemental_data": {},
+        "supplemental_data": supplemental,
     }
 
 
@@ -282,14 +287,20 @@ def _apply(state: QuickBooksTimeState, item: dict[str, Any], sheet: Timesheet | 
     return sheet
 
 
-def _each(items: list[dict[str, Any]], act: Callable[[dict[str, Any]], Timesheet], ok: str) -> Any:
+def _each(
+    state: QuickBooksTimeState,
+    items: list[dict[str, Any]],
+    act: Callable[[dict[str, Any]], Timesheet],
+    ok: str,
+) -> Any:
     answers = []
     for item in items:
         try:
             answers.append(_result(200, ok, act(item).json()))
         except ItemError as refused:
             answers.append(_result(refused.status, refused.message, {}, refused.extra))
-    return _results("timesheets", answers)
+    done = [a for a in answers if a["_status_code"] == 200]
+    return {**_results("timesheets", answers), "supplemental_data": state.supplemental(done)}
 
 
 @api.post("/timesheets")
@@ -303,7 +314,7 @@ async def add_timesheets(request: Request, _user: Caller) -> Any:
         state.timesheets[sheet.id] = sheet
         return sheet
 
-    return _each(await _data(request), add, "Created")
+    return _each(state, await _data(request), add, "Created")
 
 
 @api.put("/timesheets")
@@ -319,7 +330,7 @@ async def edit_timesheets(request: Request, _user: Caller) -> Any:
             raise _refused(reason)
         return _apply(state, item, sheet)
 
-    return _each(await _data(request), edit, "OK")
+    return _each(state, await _data(request), edit, "OK")
 
 
 @api.delete("/timesheets")

@@ -120,6 +120,14 @@ class QuickBooksTimeState:
     deleted: dict[int, Timesheet] = field(default_factory=dict)
     page_cap: int | None = None
     """A smaller page size than asked for (tests of ``more``)."""
+    client_id: str = "sandbox-qbt-client"
+    client_secret: str = "sandbox-qbt-secret"  # noqa: S105 - the sandbox app's, not a secret
+    access_tokens: dict[str, int] = field(default_factory=dict)
+    """Access tokens issued by ``/grant``, by user id (besides each user's own ``token``)."""
+    refresh_tokens: dict[str, int] = field(default_factory=dict)
+    """Refresh tokens still valid (a used one is removed: they rotate)."""
+    codes: dict[str, int] = field(default_factory=dict)
+    """Authorization codes not exchanged yet."""
     _next: int = 135288000
     _clock: dt.datetime = field(default_factory=now)
 
@@ -144,13 +152,30 @@ class QuickBooksTimeState:
         self.users[user_id] = user
         return user
 
-    def add_jobcode(self, jobcode_id: int, name: str, parent_id: int = 0) -> Jobcode:
-        jobcode = Jobcode(jobcode_id, name, parent_id)
+    def add_jobcode(
+        self, jobcode_id: int, name: str, parent_id: int = 0, *, billable: bool = False
+    ) -> Jobcode:
+        jobcode = Jobcode(jobcode_id, name, parent_id, billable)
         self.jobcodes[jobcode_id] = jobcode
         return jobcode
 
     def user_by_token(self, token: str) -> User | None:
+        if token in self.access_tokens:
+            return self.users.get(self.access_tokens[token])
         return next((u for u in self.users.values() if token and u.token == token), None)
+
+    def supplemental(self, sheets: list[dict[str, Any]]) -> dict[str, Any]:
+        """The users and jobcodes the timesheets name (``supplemental_data``)."""
+        users = {s["user_id"] for s in sheets}
+        jobcodes = {s["jobcode_id"] for s in sheets}
+        return {
+            "users": {str(u): self.users[u].json() for u in sorted(users) if u in self.users},
+            "jobcodes": {
+                str(j): self.jobcode_json(self.jobcodes[j])
+                for j in sorted(jobcodes)
+                if j in self.jobcodes
+            },
+        }
 
     def jobcode_json(self, jobcode: Jobcode) -> dict[str, Any]:
         children = any(j.parent_id == jobcode.id for j in self.jobcodes.values())

@@ -18,6 +18,7 @@ from timebridge_providers.quickbooks_time.client import (
     RATE_LIMIT,
     TOKEN_URL,
     QuickBooksTimeClient,
+    grant_endpoint,
 )
 from timebridge_providers.quickbooks_time.directory import QuickBooksTimeDirectory
 from timebridge_providers.quickbooks_time.entries import QuickBooksTimeEntries
@@ -25,7 +26,7 @@ from timebridge_providers.quickbooks_time.observe import QuickBooksTimeObserver
 from timebridge_providers.quickbooks_time.report import QuickBooksTimeReport
 from timebridge_providers.quickbooks_time.translate import zone_name
 
-_FIELDS = ALL_FIELDS - {"project_external_id", "billable"}
+_FIELDS = ALL_FIELDS - {"project_external_id"}
 
 PROFILE = Profile(
     name="quickbooks_time",
@@ -39,7 +40,7 @@ PROFILE = Profile(
     granularity="entry",
     kept_fields=_FIELDS,
     observed_fields=_FIELDS,
-    writable_fields=_FIELDS - {"timezone"},
+    writable_fields=_FIELDS - {"timezone", "billable"},
     requires_task=True,
     billable="task",
     webhooks=False,
@@ -84,5 +85,5 @@ PROVIDER = Provider(
     observe=Observing(open=lambda session: QuickBooksTimeObserver(client(session), _zone(session))),
     directory=lambda session: QuickBooksTimeDirectory(client(session)),
     report=lambda session: QuickBooksTimeReport(client(session)),
-    oauth=OAuthDescription(token_url=TOKEN_URL),
+    oauth=OAuthDescription(token_url=TOKEN_URL, endpoint=grant_endpoint),
 )

@@ -4,13 +4,16 @@ What each fact rests on (V = the API documentation and its Postman collection; A
 where they are silent):
 
 - V ``Authorization: Bearer <access token>``; OAuth 2.0 at ``/api/v1/grant`` (authorization code
-  and refresh token grants; the refresh token rotates with each refresh).
+  and refresh token grants, the app's ``client_id``/``client_secret`` in the form body; the
+  refresh token rotates with each refresh): :class:`GrantEndpoint` for the credential owner.
 - V ``GET /timesheets`` filters by ``ids``, ``start_date``/``end_date`` (timesheet dates),
   ``modified_since`` (ISO 8601), ``user_ids``, ``jobcode_ids``, ``on_the_clock``; pages with
   ``page`` (from 1) and ``limit`` (at most 200) while the answer says ``"more": true``.
   ``GET /timesheets_deleted`` takes the same window and ``modified_since``: the tombstones.
 - V ``POST``/``PUT /timesheets`` take ``{"data": [...]}`` and answer each item with its own
   ``_status_code``; ``DELETE /timesheets?ids=`` likewise.
+- V Answers carry ``supplemental_data`` (``supplemental_data=yes``, the default): the jobcodes
+  a timesheet names, with their ``billable`` flag (a timesheet has none of its own).
 - V ``POST /reports/project`` with ``{"data": {"start_date", "end_date"}}`` answers
   ``results.project_report.totals.users`` (seconds per user id).
 - A A write refused because the timesheet is locked or its user's time is approved or submitted
@@ -36,6 +39,8 @@ from timebridge_common.outbound.http import (
     RequestBudget,
     RetryPolicy,
 )
+from timebridge_common.outbound.oauth import BasicAuthTokenEndpoint, TokenEndpoint, Tokens
+from timebridge_providers.kit.credentials import OAuthApp
 from timebridge_providers.kit.ports.entries import EntryLockedError
 from timebridge_providers.quickbooks_time.wire import Jobcode, Timesheet, User
 
@@ -74,6 +79,18 @@ class QuickBooksTimeClient(ProviderClient):
             "quickbooks_time", base_url, headers=headers, client=http,
             budget=budget or RequestBudget(*RATE_LIMIT), retry=retry, timeout_s=timeout_s,
         )  # fmt: skip
+        self._billable: dict[int, bool] = {}
+
+    def billable(self, jobcode_id: int) -> bool:
+        """Whether the jobcode is billable, as the answers' ``supplemental_data`` said (a
+        timesheet has no billable flag of its own); ``False`` for one not seen."""
+        return self._billable.get(jobcode_id, False)
+
+    def _supplemental(self, body: dict[str, Any]) -> None:
+        jobcodes = (body.get("supplemental_data") or {}).get("jobcodes") or {}
+        for item in jobcodes.values() if isinstance(jobcodes, dict) else ():
+            if isinstance(item, dict) and isinstance(item.get("id"), int):
+                self._billable[item["id"]] = bool(item.get("billable"))
 
     async def _list(
         self, path: str, key: str, params: Mapping[str, str | int]
@@ -83,6 +100,7 @@ class QuickBooksTimeClient(ProviderClient):
         while True:
             query = {**params, "page": page, "limit": PAGE_SIZE}
             body = self._http.parse(await self._http.request("GET", path, params=query), _ANY)
+            self._supplemental(body)
             items = (body.get("results") or {}).get(key) or {}
             for item in items.values() if isinstance(items, dict) else items:
                 yield item
@@ -91,7 +109,8 @@ class QuickBooksTimeClient(ProviderClient):
             page += 1
 
     async def timesheets(self, **filters: str | int) -> AsyncIterator[Timesheet]:
-        async for item in self._list("/timesheets", "timesheets", filters):
+        query = {"supplemental_data": "yes", **filters}
+        async for item in self._list("/timesheets", "timesheets", query):
             yield _TIMESHEET.validate_python(item)
 
     async def deleted(self, **filters: str | int) -> AsyncIterator[Timesheet]:
@@ -151,7 +170,9 @@ class QuickBooksTimeClient(ProviderClient):
         self, method: str, path: str, key: str, items: Sequence[Mapping[str, Any]]
     ) -> list[dict[str, Any]]:
         response = await self._http.request(method, path, json={"data": list(items)})
-        return _results(self._http.parse(response, _ANY), key, method, path)
+        body = self._http.parse(response, _ANY)
+        self._supplemental(body)
+        return _results(body, key, method, path)
 
 
 def _results(body: dict[str, Any], key: str, method: str, path: str) -> list[dict[str, Any]]:
@@ -169,3 +190,28 @@ def _results(body: dict[str, Any], key: str, method: str, path: str) -> list[dic
             raise EntryLockedError("quickbooks_time", method, path, status, reason)
         raise ProviderError("quickbooks_time", method, path, status, reason)
     return ordered
+
+
+class GrantEndpoint(BasicAuthTokenEndpoint):
+    """QuickBooks Time's ``/grant``: RFC 6749 grants with the client id and secret in the form
+    body (as its documentation shows them), not as HTTP Basic."""
+
+    provider = "quickbooks_time"
+    default_token_url = TOKEN_URL
+
+    def __init__(self, client_id: str, client_secret: str, **options: Any) -> None:
+        super().__init__(client_id, client_secret, **options)
+        self._app = {"client_id": client_id, "client_secret": client_secret}
+        self._auth = None  # type: ignore[assignment]  # no Basic header: the body carries them
+
+    async def _grant(self, form: dict[str, str]) -> Tokens:
+        return await super()._grant({**form, **self._app})
+
+
+def grant_endpoint(
+    provider: str, app: OAuthApp, token_url: str, http: httpx.AsyncClient
+) -> TokenEndpoint:
+    """The :class:`~timebridge_providers.kit.credentials.OAuthDescription` endpoint factory."""
+    del provider
+    secret = app.client_secret.get_secret_value()
+    return GrantEndpoint(app.client_id, secret, token_url=token_url, http=http)

@@ -30,7 +30,9 @@ class QuickBooksTimeEntries:
             return None
         return Observed(
             target_id=str(timesheet.id),
-            fields=entry_fields(timesheet, zone=self._zone),
+            fields=entry_fields(
+                timesheet, zone=self._zone, billable=self._client.billable(timesheet.jobcode_id)
+            ),
             changed_at=timesheet.last_modified,
             billable_by="task",
         )

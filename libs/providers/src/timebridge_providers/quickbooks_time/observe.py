@@ -92,7 +92,9 @@ class QuickBooksTimeObserver:
     def _change(self, timesheet: Timesheet, now: dt.datetime) -> Change:
         return Change(
             external_id=str(timesheet.id),
-            fields=entry_fields(timesheet, zone=self._zone),
+            fields=entry_fields(
+                timesheet, zone=self._zone, billable=self._client.billable(timesheet.jobcode_id)
+            ),
             updated_at=timesheet.last_modified or now,
         )
 

@@ -8,9 +8,9 @@ Time zones: a ``regular`` timesheet's ``start``/``end`` carry the user's UTC off
 midnight stays on the day it started; written, the start and end are the entry's instants in the
 connection's zone (``Access.extra["timezone"]``, IANA, default UTC), each with its own offset. A
 ``manual`` timesheet has only ``date`` and ``duration``: no start. The task is the jobcode
-(``jobcode_id``); a timesheet names no project of its own and no billable flag (billable belongs
-to the jobcode), so neither is read nor written. A running timer (``on_the_clock``) is not an
-entry yet (see :mod:`.observe`).
+(``jobcode_id``); a timesheet names no project of its own and no billable flag: billable is the
+jobcode's (read from the answer's ``supplemental_data``), never written per timesheet. A running
+timer (``on_the_clock``) is not an entry yet (see :mod:`.observe`).
 """
 
 import datetime as dt
@@ -43,8 +43,9 @@ def started_at(timesheet: Timesheet) -> dt.datetime | None:
     return moment.astimezone(dt.UTC)
 
 
-def entry_fields(timesheet: Timesheet, *, zone: str) -> TimeEntryFields:
-    """The canonical fields of a (stopped) timesheet; its user's zone is ``zone``."""
+def entry_fields(timesheet: Timesheet, *, zone: str, billable: bool = False) -> TimeEntryFields:
+    """The canonical fields of a (stopped) timesheet; its user's zone is ``zone``, ``billable``
+    its jobcode's flag."""
     start = started_at(timesheet)
     seconds = timesheet.duration
     return TimeEntryFields(
@@ -57,7 +58,7 @@ def entry_fields(timesheet: Timesheet, *, zone: str) -> TimeEntryFields:
         timezone=zone,
         duration_seconds=seconds,
         notes=timesheet.notes,
-        billable=False,
+        billable=billable,
     )
 
 

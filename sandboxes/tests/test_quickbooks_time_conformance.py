@@ -396,3 +396,27 @@ async def test_the_credential_owner_refreshes_at_grant_and_the_refresh_token_rot
     wrong = OAuthApp("sandbox-qbt-client", SecretStr("nope"), token_url=f"{API}/grant")
     with pytest.raises(AuthenticationError):
         await oauth.open("quickbooks_time", wrong, built.http).refresh(second.refresh_token)
+
+
+async def test_time_submitted_for_approval_is_refused_too(built: Built) -> None:
+    rig = built.rig
+    store = await _store(built)
+    fields = rig.fields(dt.date(2026, 11, 13), dt.time(9), 600, "submitted")
+    slot = rig.slot(fields)
+    target = await store.write(slot, Write("create", fields, None, slot.key))
+    item = {"id": 1242515, "submitted_to": "2026-11-13"}
+    await built.control.call("PUT", "/users", {"data": [item]})
+    changed = fields.model_copy(update={"notes": "after submitting"})
+    with pytest.raises(EntryLockedError) as refused:
+        await store.write(Slot(slot.system, slot.key, target), Write("update", changed, None, "u"))
+    assert "submitted" in refused.value.body
+    assert built.state.timesheets[int(target)].notes == "submitted"
+
+
+async def test_bad_bytes_in_a_query_are_a_400(built: Built) -> None:
+    answer = await built.http.get(
+        f"{API}/timesheets?start_date=%ff%fe&modified_since=%00",
+        headers={"Authorization": f"Bearer {built.rig.credential}"},
+    )
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error"]["code"] == 400

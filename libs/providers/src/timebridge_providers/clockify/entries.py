@@ -9,10 +9,12 @@ cannot move an entry to another user. A locked entry's write raises ``EntryLocke
 import datetime as dt
 
 from timebridge_common.errors import InvalidMessageError
+from timebridge_common.events import TimeEntryFields
 from timebridge_providers.clockify.client import ClockifyClient
 from timebridge_providers.clockify.people import People
 from timebridge_providers.clockify.translate import entry_body, entry_fields, same_entry, start_of
 from timebridge_providers.kit.ports.entries import Observed, Slot, Write
+from timebridge_providers.kit.writes import carry_out
 
 
 class ClockifyEntries:
@@ -33,22 +35,23 @@ class ClockifyEntries:
         return Observed(target_id=entry.id, fields=fields)
 
     async def write(self, slot: Slot, write: Write) -> str | None:
-        if write.operation == "none":
-            return None
-        target = slot.target_id or (write.current.target_id if write.current else None)
-        if write.operation == "delete":
-            if target is not None:
-                await self._client.delete_time_entry(target)
-            return None
-        assert write.desired is not None, "a create or update has desired fields"
-        desired = write.desired
+        return await carry_out(
+            slot,
+            write,
+            delete=self._client.delete_time_entry,
+            update=self._update,
+            create=self._create,
+        )
+
+    async def _update(self, target: str, desired: TimeEntryFields, was: Observed | None) -> None:
         zone = (await self._people.person(desired.user.external_id)).zone
-        if write.operation == "update" and target is not None:
-            current = write.current.fields.user.external_id if write.current else None
-            if current is not None and current != desired.user.external_id:
-                raise InvalidMessageError("Clockify cannot move a time entry to another user")
-            await self._client.update_time_entry(target, entry_body(desired, zone=zone))
-            return None
+        current = was.fields.user.external_id if was else None
+        if current is not None and current != desired.user.external_id:
+            raise InvalidMessageError("Clockify cannot move a time entry to another user")
+        await self._client.update_time_entry(target, entry_body(desired, zone=zone))
+
+    async def _create(self, desired: TimeEntryFields) -> str:
+        zone = (await self._people.person(desired.user.external_id)).zone
         start = start_of(desired, zone)
         user = desired.user.external_id
         async for entry in self._client.time_entries(user, start, start + dt.timedelta(seconds=1)):

@@ -6,7 +6,9 @@ among the issue's worklogs of that date: a create whose answer was lost is found
 sent twice. ``PUT`` replaces the whole worklog, so an update sends every field.
 """
 
+from timebridge_common.events import TimeEntryFields
 from timebridge_providers.kit.ports.entries import Observed, Slot, Write
+from timebridge_providers.kit.writes import carry_out
 from timebridge_providers.tempo.client import TempoClient
 from timebridge_providers.tempo.translate import entry_fields, same_worklog, worklog_body
 
@@ -30,20 +32,21 @@ class TempoEntries:
         )
 
     async def write(self, slot: Slot, write: Write) -> str | None:
-        if write.operation == "none":
-            return None
-        target = slot.target_id or (write.current.target_id if write.current else None)
-        if write.operation == "delete":
-            if target is not None:
-                await self._client.delete(int(target))
-            return None
-        assert write.desired is not None, "a create or update has desired fields"
-        body = worklog_body(write.desired, zone=self._zone)
-        if write.operation == "update" and target is not None:
-            await self._client.update(int(target), body)
-            return None
-        day = write.desired.date
+        return await carry_out(
+            slot,
+            write,
+            delete=lambda target: self._client.delete(int(target)),
+            update=self._update,
+            create=self._create,
+        )
+
+    async def _update(self, target: str, desired: TimeEntryFields, _: Observed | None) -> None:
+        await self._client.update(int(target), worklog_body(desired, zone=self._zone))
+
+    async def _create(self, desired: TimeEntryFields) -> str:
+        body = worklog_body(desired, zone=self._zone)
+        day = desired.date
         async for worklog in self._client.dated(day, day, issueId=body["issueId"]):
-            if same_worklog(worklog, write.desired, self._zone):
+            if same_worklog(worklog, desired, self._zone):
                 return str(worklog.tempoWorklogId)
         return str((await self._client.create(body)).tempoWorklogId)

@@ -13,6 +13,7 @@ import datetime as dt
 from timebridge_common.errors import InvalidMessageError
 from timebridge_common.events import TimeEntryFields
 from timebridge_providers.kit.ports.entries import Observed, Slot, Write
+from timebridge_providers.kit.writes import carry_out
 from timebridge_providers.toggl.client import TogglClient
 from timebridge_providers.toggl.people import People
 from timebridge_providers.toggl.translate import entry_body, entry_fields, same_entry, start_of
@@ -44,23 +45,24 @@ class TogglEntries:
         return None if entry is None or entry.running else await self._observed(entry)
 
     async def write(self, slot: Slot, write: Write) -> str | None:
-        if write.operation == "none":
-            return None
-        target = slot.target_id or (write.current.target_id if write.current else None)
-        if write.operation == "delete":
-            if target is not None:
-                await self._client.delete_time_entry(int(target))
-            return None
-        assert write.desired is not None, "a create or update has desired fields"
-        desired = write.desired
+        return await carry_out(
+            slot,
+            write,
+            delete=lambda target: self._client.delete_time_entry(int(target)),
+            update=self._update,
+            create=self._create,
+        )
+
+    async def _update(self, target: str, desired: TimeEntryFields, was: Observed | None) -> None:
         zone = await self._zone(desired.user.external_id)
-        if write.operation == "update" and target is not None:
-            current = write.current.fields.user.external_id if write.current else None
-            if current is not None and current != desired.user.external_id:
-                raise InvalidMessageError("Toggl cannot move a time entry to another user")
-            body = entry_body(desired, zone=zone, with_user=False)
-            await self._client.update_time_entry(int(target), body)
-            return None
+        current = was.fields.user.external_id if was else None
+        if current is not None and current != desired.user.external_id:
+            raise InvalidMessageError("Toggl cannot move a time entry to another user")
+        body = entry_body(desired, zone=zone, with_user=False)
+        await self._client.update_time_entry(int(target), body)
+
+    async def _create(self, desired: TimeEntryFields) -> str:
+        zone = await self._zone(desired.user.external_id)
         for entry in await self._around(desired, zone):
             if same_entry(entry, desired, zone):
                 return str(entry.id)

@@ -7,12 +7,14 @@ A timelog keeps no external reference, so a create first looks for the timelog i
 was lost is found there, never sent twice.
 """
 
+from timebridge_common.events import TimeEntryFields
 from timebridge_providers.kit.ports.entries import (
     Observed,
     Slot,
     UnwritableEntryError,
     Write,
 )
+from timebridge_providers.kit.writes import carry_out
 from timebridge_providers.wrike.client import WrikeClient
 from timebridge_providers.wrike.translate import entry_fields, same_timelog, timelog_params
 
@@ -33,24 +35,20 @@ class WrikeEntries:
         return Observed(timelog.id, entry_fields(timelog), changed_at=timelog.updatedDate)
 
     async def write(self, slot: Slot, write: Write) -> str | None:
-        if write.operation == "none":
-            return None
-        target = slot.target_id or (write.current.target_id if write.current else None)
-        if write.operation == "delete":
-            if target is not None:
-                await self._client.delete(target)
-            return None
-        assert write.desired is not None, "a create or update has desired fields"
-        desired = write.desired
-        if desired.user.external_id != await self._my_id():
-            raise UnwritableEntryError("Wrike logs time only as the token's own user")
+        return await carry_out(
+            slot, write, delete=self._client.delete, update=self._update, create=self._create
+        )
+
+    async def _update(self, target: str, desired: TimeEntryFields, was: Observed | None) -> None:
+        await self._mine(desired)
+        current = was.fields.task_external_id if was else None
+        if current is not None and current != desired.task_external_id:
+            raise UnwritableEntryError("Wrike cannot move a timelog to another task")
+        await self._client.update(target, timelog_params(desired))
+
+    async def _create(self, desired: TimeEntryFields) -> str:
+        await self._mine(desired)
         params = timelog_params(desired)
-        if write.operation == "update" and target is not None:
-            current = write.current.fields.task_external_id if write.current else None
-            if current is not None and current != desired.task_external_id:
-                raise UnwritableEntryError("Wrike cannot move a timelog to another task")
-            await self._client.update(target, params)
-            return None
         task = desired.task_external_id
         if not task:
             raise UnwritableEntryError("a Wrike timelog needs a task")
@@ -58,6 +56,10 @@ class WrikeEntries:
             if same_timelog(timelog, desired):
                 return timelog.id
         return (await self._client.create(task, params)).id
+
+    async def _mine(self, desired: TimeEntryFields) -> None:
+        if desired.user.external_id != await self._my_id():
+            raise UnwritableEntryError("Wrike logs time only as the token's own user")
 
     async def _my_id(self) -> str:
         if self._me is None:

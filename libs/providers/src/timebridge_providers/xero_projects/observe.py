@@ -12,14 +12,11 @@ out of the window by an edit of its date is reported deleted (and found again if
 """
 
 import datetime as dt
-import hashlib
-import json
 from collections.abc import Sequence
 from typing import Any
 
-from timebridge_common.errors import InvalidMessageError
-from timebridge_common.events import TimeEntryFields, UserRef
 from timebridge_providers.kit.ports.observe import Change, ChangePage, Hint, HookAdmin
+from timebridge_providers.kit.relisting import AHEAD, WindowPoll, deletion, digest
 from timebridge_providers.xero_projects.people import Lookups
 from timebridge_providers.xero_projects.translate import (
     entry_fields,
@@ -29,25 +26,12 @@ from timebridge_providers.xero_projects.translate import (
 )
 from timebridge_providers.xero_projects.wire import TimeEntry
 
-AHEAD = dt.timedelta(days=1)
-
 
 def _version(entry: TimeEntry) -> str:
     content = entry.model_dump_json(
         include={"user_id", "task_id", "date_utc", "duration", "description", "status"}
     )
-    return hashlib.sha256(content.encode()).hexdigest()[:16]
-
-
-def _parse_cursor(cursor: str | None) -> dict[str, list[Any]]:
-    """Each entry listed last time: ``[version, user, project, task, date]`` by record id."""
-    if not cursor:
-        return {}
-    try:
-        data = json.loads(cursor)
-        return {str(k): list(v) for k, v in data["seen"].items()}
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise InvalidMessageError(f"not a Xero Projects poll cursor: {exc}") from exc
+    return digest(content)
 
 
 class XeroProjectsObserver:
@@ -63,7 +47,7 @@ class XeroProjectsObserver:
     async def changes(
         self, cursor: str | None, *, now: dt.datetime, lookback: dt.timedelta
     ) -> ChangePage:
-        known = _parse_cursor(cursor)
+        poll = WindowPoll(cursor, provider="Xero Projects")
         start, end = now - lookback, now + AHEAD
         listed: dict[str, TimeEntry] = {}
         async for project in self._client.projects():
@@ -74,12 +58,9 @@ class XeroProjectsObserver:
         changes = [
             await self._change(entry, now)
             for record, entry in listed.items()
-            if record not in known or known[record][0] != _version(entry)
+            if poll.is_change(record, _version(entry))
         ]
         zone = self._lookups.zone
-        for record, brief in known.items():
-            if record not in listed and dt.date.fromisoformat(brief[4]) >= work_date(start, zone):
-                changes.append(_deletion(record, brief, now))
         seen = {
             record: [
                 _version(e), e.user_id, e.project_id, e.task_id,
@@ -87,7 +68,9 @@ class XeroProjectsObserver:
             ]
             for record, e in listed.items()
         }  # fmt: skip
-        return ChangePage(changes, json.dumps({"seen": seen}, separators=(",", ":")))
+        gone = poll.gone(seen, work_date(start, zone))
+        changes.extend(_deletion(record, brief, now) for record, brief in gone)
+        return ChangePage(changes, poll.cursor(seen))
 
     async def reread(self, hints: Sequence[Hint], *, now: dt.datetime) -> list[Change]:
         """Each named entry as it is now; one gone is reported deleted with what the hint knew."""
@@ -116,12 +99,4 @@ class XeroProjectsObserver:
 
 def _deletion(record: str, brief: list[Any], now: dt.datetime) -> Change:
     _, user, project, task, date = brief
-    fields = TimeEntryFields(
-        user=UserRef(external_id=str(user)),
-        project_external_id=None if project is None else str(project),
-        task_external_id=None if task is None else str(task),
-        date=dt.date.fromisoformat(date),
-        duration_seconds=0,
-        billable=False,
-    )
-    return Change(external_id=record, fields=fields, updated_at=now, deleted=True)
+    return deletion(record, now, user=user, project=project, task=task, date=date)

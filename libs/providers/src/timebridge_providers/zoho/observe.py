@@ -10,14 +10,11 @@ not seen.
 """
 
 import datetime as dt
-import hashlib
-import json
 from collections.abc import Sequence
 from typing import Any
 
-from timebridge_common.errors import InvalidMessageError
-from timebridge_common.events import TimeEntryFields, UserRef
 from timebridge_providers.kit.ports.observe import Change, ChangePage, Hint, HookAdmin
+from timebridge_providers.kit.relisting import AHEAD, WindowPoll, deletion, digest
 from timebridge_providers.zoho.client import ZohoClient
 from timebridge_providers.zoho.translate import (
     entry_fields,
@@ -27,24 +24,13 @@ from timebridge_providers.zoho.translate import (
 )
 from timebridge_providers.zoho.wire import TimeLog
 
-AHEAD = dt.timedelta(days=1)
-
 
 def _version(log: TimeLog) -> str:
     content = log.model_dump_json(
         include={"owner_id", "task", "log_date", "total_minutes", "hours_display"}
         | {"notes", "bill_status", "approval_status", "last_modified_time_long"}
     )
-    return hashlib.sha256(content.encode()).hexdigest()[:16]
-
-
-def _parse_cursor(cursor: str | None) -> dict[str, list[Any]]:
-    if not cursor:
-        return {}
-    try:
-        return {str(k): list(v) for k, v in json.loads(cursor)["seen"].items()}
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise InvalidMessageError(f"not a Zoho Projects poll cursor: {exc}") from exc
+    return digest(content)
 
 
 class ZohoObserver:
@@ -60,7 +46,7 @@ class ZohoObserver:
     async def changes(
         self, cursor: str | None, *, now: dt.datetime, lookback: dt.timedelta
     ) -> ChangePage:
-        known = _parse_cursor(cursor)
+        poll = WindowPoll(cursor, provider="Zoho Projects")
         start, end = (now - lookback).date(), (now + AHEAD).date()
         listed: dict[str, tuple[str, TimeLog]] = {}
         async for project in self._client.projects():
@@ -71,17 +57,16 @@ class ZohoObserver:
         changes = [
             _change(log, project, self._zone, now)
             for record, (project, log) in listed.items()
-            if record not in known or known[record][0] != _version(log)
+            if poll.is_change(record, _version(log))
         ]
-        for record, brief in known.items():
-            if record not in listed and dt.date.fromisoformat(brief[4]) >= start:
-                changes.append(_deletion(record, brief, now))
         seen = {
             record: [_version(log), log.owner_id, project, log.task.id if log.task else None,
                      log.date.isoformat()]
             for record, (project, log) in listed.items()
         }  # fmt: skip
-        return ChangePage(changes, json.dumps({"seen": seen}, separators=(",", ":")))
+        gone = poll.gone(seen, start)
+        changes.extend(_deletion(record, brief, now) for record, brief in gone)
+        return ChangePage(changes, poll.cursor(seen))
 
     async def reread(self, hints: Sequence[Hint], *, now: dt.datetime) -> list[Change]:
         changes: list[Change] = []
@@ -108,12 +93,4 @@ def _change(log: TimeLog, project: str, zone: str, now: dt.datetime) -> Change:
 
 def _deletion(record: str, brief: list[Any], now: dt.datetime) -> Change:
     _, user, project, task, date = brief
-    fields = TimeEntryFields(
-        user=UserRef(external_id=str(user)),
-        project_external_id=None if project is None else str(project),
-        task_external_id=None if task is None else str(task),
-        date=dt.date.fromisoformat(date),
-        duration_seconds=0,
-        billable=False,
-    )
-    return Change(external_id=record, fields=fields, updated_at=now, deleted=True)
+    return deletion(record, now, user=user, project=project, task=task, date=date)

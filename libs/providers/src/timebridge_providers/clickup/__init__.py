@@ -2,13 +2,13 @@
 re-read through the API) plus polling; billable per entry. The team (workspace) id is
 ``Access.extra['team_id']``. ClickUp publishes no official Python SDK."""
 
-from timebridge_common.errors import InvalidMessageError
 from timebridge_providers.clickup.client import CLICKUP_API_URL, RATE_LIMIT, ClickUpClient
 from timebridge_providers.clickup.directory import ClickUpDirectory
 from timebridge_providers.clickup.entries import ClickUpEntries
 from timebridge_providers.clickup.observe import ClickUpObserver
 from timebridge_providers.clickup.report import ClickUpReport
 from timebridge_providers.clickup.webhooks import ClickUpWebhooks
+from timebridge_providers.kit.plumbing import plumbing, required_extra
 from timebridge_providers.kit.ports.observe import Observing
 from timebridge_providers.kit.profile import ALL_FIELDS, Profile, RateLimit
 from timebridge_providers.kit.registry import Account, Provider
@@ -43,18 +43,12 @@ PROFILE = Profile(
 
 def client(session: Session) -> ClickUpClient:
     """A ClickUp client on the session's pool and budget, for ``Access.extra['team_id']``."""
-    team = session.access.extra.get(TEAM)
-    if not team:
-        raise InvalidMessageError(
-            f"a ClickUp connection needs its workspace id (Access.extra[{TEAM!r}])"
-        )
+    team = required_extra(session, TEAM, what="a ClickUp connection needs its workspace id")
     return ClickUpClient(
         session.access.base_url,
         session.access.credential,
         team,
-        budget=session.budget,
-        http=session.http,
-        retry=session.retry,
+        **plumbing(session),
     )
 
 

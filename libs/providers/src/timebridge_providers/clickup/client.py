@@ -20,7 +20,6 @@ developer docs; A = assumed where they are silent):
   approved or locked: :class:`EntryLockedError`.
 """
 
-import re
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, TypeVar
 
@@ -47,14 +46,14 @@ from timebridge_providers.clickup.wire import (
     TimeEntry,
     Webhook,
 )
-from timebridge_providers.kit.ports.entries import EntryLockedError
+from timebridge_providers.kit.locks import LockRefusals
 
 CLICKUP_API_URL = "https://api.clickup.com/api"
 RATE_LIMIT = (100, 60.0)
 """Requests per seconds ClickUp allows one token on the smaller plans."""
 TASK_PAGE = 100
 
-_LOCK_WORDS = re.compile(r"lock|approv", re.IGNORECASE)
+_LOCKS = LockRefusals({400, 403, 423}, "lock|approv")
 T = TypeVar("T")
 
 _ME = TypeAdapter(Me)
@@ -208,14 +207,8 @@ class ClickUpClient(ProviderClient):
     async def _write(
         self, method: str, path: str, body: Mapping[str, Any] | None
     ) -> httpx.Response:
-        try:
+        with _LOCKS.raised():
             return await self._http.request(method, path, json=None if body is None else dict(body))
-        except ProviderError as exc:
-            if exc.status in {400, 403, 423} and _LOCK_WORDS.search(exc.body):
-                raise EntryLockedError(
-                    exc.provider, exc.method, exc.path, exc.status, exc.body
-                ) from exc
-            raise
 
     async def _get(
         self, path: str, adapter: TypeAdapter[T], params: Mapping[str, str | int] | None = None

@@ -3,7 +3,6 @@ seconds), polled through ``activities/daily/updates``; OAuth 2 with rotating ref
 credential owner refreshes them); to Core only. The organization id is
 ``Access.extra['organization_id']``."""
 
-from timebridge_common.errors import InvalidMessageError
 from timebridge_providers.hubstaff.client import (
     HUBSTAFF_API_URL,
     RATE_LIMIT,
@@ -14,6 +13,7 @@ from timebridge_providers.hubstaff.directory import HubstaffDirectory
 from timebridge_providers.hubstaff.observe import HubstaffObserver
 from timebridge_providers.hubstaff.report import HubstaffReport
 from timebridge_providers.kit.credentials import OAuthDescription
+from timebridge_providers.kit.plumbing import plumbing, required_extra
 from timebridge_providers.kit.ports.observe import Observing
 from timebridge_providers.kit.profile import Profile, RateLimit
 from timebridge_providers.kit.registry import Account, Provider
@@ -56,18 +56,14 @@ PROFILE = Profile(
 
 
 def client(session: Session) -> HubstaffClient:
-    organization = session.access.extra.get(ORGANIZATION)
-    if not organization:
-        raise InvalidMessageError(
-            f"a Hubstaff connection needs its organization id (Access.extra[{ORGANIZATION!r}])"
-        )
+    organization = required_extra(
+        session, ORGANIZATION, what="a Hubstaff connection needs its organization id"
+    )
     return HubstaffClient(
         session.access.base_url,
         session.access.credential,
         organization,
-        budget=session.budget,
-        http=session.http,
-        retry=session.retry,
+        **plumbing(session),
     )
 
 

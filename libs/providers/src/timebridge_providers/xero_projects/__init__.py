@@ -10,7 +10,7 @@ entries in the organisation's zone; default UTC). The seeds' lower-case paths
 client uses the spec's spelling (``/Projects/{projectId}/Time``).
 """
 
-from timebridge_common.errors import InvalidMessageError
+from timebridge_providers.kit.plumbing import plumbing, required_extra
 from timebridge_providers.kit.ports.accounting import TENANT
 from timebridge_providers.kit.ports.observe import Observing
 from timebridge_providers.kit.profile import Profile, RateLimit
@@ -69,18 +69,14 @@ PROFILE = Profile(
 
 def client(session: Session) -> XeroProjectsClient:
     """A client of the session's organisation on the session's pool and budget."""
-    tenant = session.access.extra.get(TENANT)
-    if not tenant:
-        raise InvalidMessageError(
-            f"a Xero Projects connection needs its organisation (Access.extra[{TENANT!r}])"
-        )
+    tenant = required_extra(
+        session, TENANT, what="a Xero Projects connection needs its organisation"
+    )
     return XeroProjectsClient(
         session.access.base_url,
         session.access.credential,
         tenant,
-        http=session.http,
-        budget=session.budget,
-        retry=session.retry,
+        **plumbing(session),
     )
 
 

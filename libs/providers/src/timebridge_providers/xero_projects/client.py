@@ -20,7 +20,6 @@ import base64
 import datetime as dt
 import hashlib
 import json
-import re
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, TypeVar
 
@@ -31,12 +30,11 @@ from timebridge_common.outbound.http import (
     DEFAULT_RETRY,
     NotFoundError,
     ProviderClient,
-    ProviderError,
     ProviderHttp,
     RequestBudget,
     RetryPolicy,
 )
-from timebridge_providers.kit.ports.entries import EntryLockedError
+from timebridge_providers.kit.locks import LockRefusals
 from timebridge_providers.xero_projects.wire import (
     PAGE_SIZE,
     RATE_LIMIT,
@@ -51,7 +49,7 @@ from timebridge_providers.xero_projects.wire import (
     TimeEntry,
 )
 
-_LOCK_WORDS = re.compile(r"invoiced|locked", re.IGNORECASE)
+_LOCKS = LockRefusals({400, 409}, "invoiced|locked")
 P = TypeVar("P", ProjectUsers, Projects, Tasks, TimeEntries)
 M = TypeVar("M", bound=BaseModel)
 
@@ -204,16 +202,10 @@ class XeroProjectsClient(ProviderClient):
         self, method: str, path: str, body: Mapping[str, Any] | None, key: str | None
     ) -> httpx.Response:
         headers = {"Idempotency-Key": idempotency_key(key)} if key else None
-        try:
+        with _LOCKS.raised():
             return await self._http.request(
                 method, path, json=body, headers=headers, idempotent=True
             )
-        except ProviderError as exc:
-            if exc.status in {400, 409} and _LOCK_WORDS.search(exc.body):
-                raise EntryLockedError(
-                    exc.provider, exc.method, exc.path, exc.status, exc.body
-                ) from exc
-            raise
 
     async def aclose(self) -> None:
         await self._http.aclose()

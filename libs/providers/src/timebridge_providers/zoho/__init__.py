@@ -11,8 +11,8 @@ Zoho also serves API v3 (``/api/v3/portal/{portal_id}/``), not used here (see :m
 An account in another data centre uses its host (``projectsapi.zoho.eu``, ...) as base URL.
 """
 
-from timebridge_common.errors import InvalidMessageError
 from timebridge_providers.kit.credentials import OAuthDescription
+from timebridge_providers.kit.plumbing import plumbing, required_extra
 from timebridge_providers.kit.ports.observe import Observing
 from timebridge_providers.kit.profile import Profile, RateLimit
 from timebridge_providers.kit.registry import Account, Provider
@@ -67,16 +67,14 @@ PROFILE = Profile(
 
 
 def client(session: Session) -> ZohoClient:
-    portal = session.access.extra.get("portal_id")
-    if not portal:
-        raise InvalidMessageError("a Zoho Projects connection needs its portal id")
+    portal = required_extra(
+        session, "portal_id", what="a Zoho Projects connection needs its portal id"
+    )
     return ZohoClient(
         session.access.base_url,
         session.access.credential,
         portal,
-        http=session.http,
-        budget=session.budget,
-        retry=session.retry,
+        **plumbing(session),
     )
 
 

@@ -39,7 +39,7 @@ from timebridge_common.outbound.http import (
     RequestBudget,
     RetryPolicy,
 )
-from timebridge_providers.kit.ports.entries import EntryLockedError
+from timebridge_providers.kit.locks import LockRefusals
 from timebridge_providers.zoho.wire import (
     BLOCKED_S,
     PAGE_SIZE,
@@ -55,7 +55,7 @@ from timebridge_providers.zoho.wire import (
     Users,
 )
 
-_LOCK_WORDS = re.compile(r"approv|lock", re.IGNORECASE)
+_LOCKS = LockRefusals({400, 403}, "approv|lock")
 _LIMIT_WORDS = re.compile(r"too many|limit|blocked", re.IGNORECASE)
 M = TypeVar("M", bound=BaseModel)
 
@@ -202,14 +202,8 @@ class ZohoClient(ProviderClient):
         *,
         idempotent: bool | None = None,
     ) -> httpx.Response:
-        try:
+        with _LOCKS.raised():
             return await self._call(method, path, params, idempotent=idempotent)
-        except ProviderError as exc:
-            if exc.status in {400, 403} and _LOCK_WORDS.search(exc.body):
-                raise EntryLockedError(
-                    exc.provider, exc.method, exc.path, exc.status, exc.body
-                ) from exc
-            raise
 
     async def _call(
         self,

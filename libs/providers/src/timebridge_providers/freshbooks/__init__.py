@@ -13,7 +13,7 @@ from timebridge_providers.freshbooks.oauth import FreshBooksConsent, FreshBooksT
 from timebridge_providers.freshbooks.tool import FreshBooksTool
 from timebridge_providers.freshbooks.webhooks import WEBHOOKS
 from timebridge_providers.freshbooks.wire import FRESHBOOKS_API_URL, RATE_LIMIT, TOKEN_PATH
-from timebridge_providers.kit.accounting import bearer
+from timebridge_providers.kit.accounting import accounting_profile, bearer, tool_plumbing
 from timebridge_providers.kit.credentials import OAuthApp, OAuthDescription
 from timebridge_providers.kit.ports.accounting import (
     TENANT,
@@ -21,23 +21,14 @@ from timebridge_providers.kit.ports.accounting import (
     AccountingTool,
     ToolOptions,
 )
-from timebridge_providers.kit.profile import Profile, RateLimit
 from timebridge_providers.kit.registry import Account, Provider
 from timebridge_providers.kit.session import Session
 
-PROFILE = Profile(
+PROFILE = accounting_profile(
     name="freshbooks",
     title="FreshBooks",
-    kind="accounting",
-    rate_limit=RateLimit(*RATE_LIMIT, shares={"invoice-export": RATE_LIMIT[0]}),
-    auth="oauth2",
-    billable="none",
-    writable=False,
-    not_writable_reason="an accounting tool: invoices, not time entries",
-    webhooks=True,
-    units="money (decimal); hours as line quantities",
+    rate_limit=RATE_LIMIT,
     pagination="page/per_page (100), updated_min",
-    locks="",
     deletes="soft (vis_state 1)",
     default_base_url=FRESHBOOKS_API_URL,
     docs_url="https://www.freshbooks.com/api/invoices",
@@ -46,15 +37,11 @@ PROFILE = Profile(
 
 def client(session: Session, options: ToolOptions | None = None) -> FreshBooksClient:
     """A client of the session's account on the session's pool and budget."""
-    options = options or ToolOptions()
     return FreshBooksClient(
         session.access.base_url,
         session.access.extra.get(TENANT),
         bearer(session),
-        http=session.http,
-        budget=session.budget,
-        retry=options.retry,
-        timeout_s=options.timeout_s,
+        **tool_plumbing(session, options),
     )
 
 

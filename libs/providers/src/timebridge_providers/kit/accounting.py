@@ -8,11 +8,15 @@ idempotency key is the invoice id (a digest when the tool's key is shorter).
 import datetime as dt
 import hashlib
 from collections.abc import Awaitable, Callable, Iterable
+from typing import TypedDict
 
+import httpx
 from pydantic import ValidationError
 
 from timebridge_common.errors import InvalidMessageError
-from timebridge_providers.kit.ports.accounting import Address, ExportDraft
+from timebridge_common.outbound.http import RequestBudget, RetryPolicy
+from timebridge_providers.kit.ports.accounting import Address, ExportDraft, ToolOptions
+from timebridge_providers.kit.profile import Profile, RateLimit
 from timebridge_providers.kit.session import Session
 
 CLOCK_SKEW = dt.timedelta(minutes=1)
@@ -27,6 +31,66 @@ def bearer(session: Session) -> Callable[[], Awaitable[str]]:
         return token
 
     return current
+
+
+class ToolPlumbing(TypedDict):
+    """The keyword arguments every accounting client takes from a session and tool options."""
+
+    http: httpx.AsyncClient
+    budget: RequestBudget
+    retry: RetryPolicy
+    timeout_s: float
+
+
+def tool_plumbing(session: Session, options: ToolOptions | None) -> ToolPlumbing:
+    """The session's pool and budget, the options' retries and timeout (defaults without)."""
+    options = options or ToolOptions()
+    return ToolPlumbing(
+        http=session.http, budget=session.budget, retry=options.retry, timeout_s=options.timeout_s
+    )
+
+
+def accounting_profile(
+    *,
+    name: str,
+    title: str,
+    rate_limit: tuple[int, float],
+    pagination: str,
+    deletes: str,
+    default_base_url: str,
+    docs_url: str,
+) -> Profile:
+    """An accounting tool's profile: OAuth 2.0, webhooks, no time entries of its own (so nothing
+    written or billable per entry), and the whole request limit to invoice-export, its only
+    caller."""
+    return Profile(
+        name=name,
+        title=title,
+        kind="accounting",
+        rate_limit=RateLimit(*rate_limit, shares={"invoice-export": rate_limit[0]}),
+        auth="oauth2",
+        billable="none",
+        writable=False,
+        not_writable_reason="an accounting tool: invoices, not time entries",
+        webhooks=True,
+        units="money (decimal); hours as line quantities",
+        pagination=pagination,
+        locks="",
+        deletes=deletes,
+        default_base_url=default_base_url,
+        docs_url=docs_url,
+    )
+
+
+class PerAppWebhooks:
+    """For a tool whose webhooks are one subscription per app, made in the provider's developer
+    portal (QuickBooks Online, Xero): nothing to register or confirm per connection."""
+
+    async def ensure_webhooks(self, url: str) -> list[str]:  # noqa: ARG002 - per app
+        return []
+
+    async def verify_webhook_registration(self, registration_id: str, verifier: str) -> None:
+        """Nothing to confirm: no webhook is registered per connection."""
 
 
 def text(value: str | None) -> str | None:

@@ -7,7 +7,7 @@ An accounting tool: invoice-export mirrors its customers, exports draft invoices
 import httpx
 
 from timebridge_common.outbound.oauth import TokenEndpoint
-from timebridge_providers.kit.accounting import bearer
+from timebridge_providers.kit.accounting import accounting_profile, bearer, tool_plumbing
 from timebridge_providers.kit.credentials import OAuthApp, OAuthDescription
 from timebridge_providers.kit.ports.accounting import (
     EXPENSE_ITEM,
@@ -17,7 +17,6 @@ from timebridge_providers.kit.ports.accounting import (
     AccountingTool,
     ToolOptions,
 )
-from timebridge_providers.kit.profile import Profile, RateLimit
 from timebridge_providers.kit.registry import Account, Provider
 from timebridge_providers.kit.session import Session
 from timebridge_providers.quickbooks import tool as _tool
@@ -26,19 +25,11 @@ from timebridge_providers.quickbooks.oauth import QuickBooksConsent, QuickBooksT
 from timebridge_providers.quickbooks.webhooks import WEBHOOKS
 from timebridge_providers.quickbooks.wire import QBO_API_URL, RATE_LIMIT, TOKEN_URL
 
-PROFILE = Profile(
+PROFILE = accounting_profile(
     name="quickbooks",
     title="QuickBooks Online",
-    kind="accounting",
-    rate_limit=RateLimit(*RATE_LIMIT, shares={"invoice-export": RATE_LIMIT[0]}),
-    auth="oauth2",
-    billable="none",
-    writable=False,
-    not_writable_reason="an accounting tool: invoices, not time entries",
-    webhooks=True,
-    units="money (decimal); hours as line quantities",
+    rate_limit=RATE_LIMIT,
     pagination="query STARTPOSITION/MAXRESULTS (1000); change data capture",
-    locks="",
     deletes="hard (Fault 610, change data capture tombstones)",
     default_base_url=QBO_API_URL,
     docs_url="https://developer.intuit.com/app/developer/qbo/docs/api/accounting/all-entities/invoice",
@@ -47,15 +38,11 @@ PROFILE = Profile(
 
 def client(session: Session, options: ToolOptions | None = None) -> QuickBooksClient:
     """A client of the session's company on the session's pool and budget."""
-    options = options or ToolOptions()
     return QuickBooksClient(
         session.access.base_url,
         session.access.extra[TENANT],
         bearer(session),
-        http=session.http,
-        budget=session.budget,
-        retry=options.retry,
-        timeout_s=options.timeout_s,
+        **tool_plumbing(session, options),
     )
 
 

@@ -19,7 +19,14 @@ from pydantic import ValidationError
 
 from timebridge_common.errors import InvalidMessageError
 from timebridge_common.outbound.http import NotFoundError
-from timebridge_providers.kit.accounting import cursor, idempotency_key, latest, refused, text
+from timebridge_providers.kit.accounting import (
+    PerAppWebhooks,
+    cursor,
+    idempotency_key,
+    latest,
+    refused,
+    text,
+)
 from timebridge_providers.kit.ports.accounting import (
     ExportDraft,
     ToolChanges,
@@ -45,8 +52,9 @@ TIME_ITEM = "Hours"
 EXPENSE_ITEM = "Billable expenses"
 
 
-class QuickBooksTool:
-    """One QuickBooks Online company (realm)."""
+class QuickBooksTool(PerAppWebhooks):
+    """One QuickBooks Online company (realm). Its webhooks are one endpoint per app, set in
+    Intuit's developer portal."""
 
     def __init__(
         self,
@@ -105,13 +113,6 @@ class QuickBooksTool:
             raise refused("QuickBooks Online", draft, exc) from exc
         request_id = idempotency_key(draft.invoice_id, REQUEST_ID_LIMIT)
         return tool_invoice(await self._client.create_invoice(invoice, request_id=request_id))
-
-    async def ensure_webhooks(self, url: str) -> list[str]:  # noqa: ARG002 - per app
-        """QuickBooks webhooks are one endpoint per app, set in Intuit's developer portal."""
-        return []
-
-    async def verify_webhook_registration(self, registration_id: str, verifier: str) -> None:
-        """Nothing to confirm: QuickBooks registers no webhooks per company."""
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -12,7 +12,7 @@ import httpx
 
 from timebridge_common.outbound.http import RequestBudget
 from timebridge_common.outbound.oauth import TokenEndpoint
-from timebridge_providers.kit.accounting import bearer
+from timebridge_providers.kit.accounting import accounting_profile, bearer, tool_plumbing
 from timebridge_providers.kit.credentials import OAuthApp, OAuthDescription
 from timebridge_providers.kit.ports.accounting import (
     ACCOUNT_CODE,
@@ -21,7 +21,6 @@ from timebridge_providers.kit.ports.accounting import (
     AccountingTool,
     ToolOptions,
 )
-from timebridge_providers.kit.profile import Profile, RateLimit
 from timebridge_providers.kit.registry import Account, Provider
 from timebridge_providers.kit.session import Session
 from timebridge_providers.xero.client import XeroClient
@@ -30,19 +29,11 @@ from timebridge_providers.xero.tool import XeroTool
 from timebridge_providers.xero.webhooks import WEBHOOKS
 from timebridge_providers.xero.wire import CONCURRENT_LIMIT, RATE_LIMIT, TOKEN_URL, XERO_API_URL
 
-PROFILE = Profile(
+PROFILE = accounting_profile(
     name="xero",
     title="Xero",
-    kind="accounting",
-    rate_limit=RateLimit(*RATE_LIMIT, shares={"invoice-export": RATE_LIMIT[0]}),
-    auth="oauth2",
-    billable="none",
-    writable=False,
-    not_writable_reason="an accounting tool: invoices, not time entries",
-    webhooks=True,
-    units="money (decimal); hours as line quantities",
+    rate_limit=RATE_LIMIT,
     pagination="page (100), If-Modified-Since",
-    locks="",
     deletes="status DELETED or VOIDED; contacts ARCHIVED",
     default_base_url=XERO_API_URL,
     docs_url="https://developer.xero.com/documentation/api/accounting/invoices",
@@ -55,7 +46,6 @@ shared by every client of the tenant, and so is its semaphore)."""
 
 def client(session: Session, options: ToolOptions | None = None) -> XeroClient:
     """A client of the session's organisation on the session's pool, budget and slots."""
-    options = options or ToolOptions()
     slots = _SLOTS.get(session.budget)
     if slots is None:
         slots = _SLOTS[session.budget] = asyncio.Semaphore(CONCURRENT_LIMIT)
@@ -63,11 +53,8 @@ def client(session: Session, options: ToolOptions | None = None) -> XeroClient:
         session.access.base_url,
         session.access.extra[TENANT],
         bearer(session),
-        http=session.http,
-        budget=session.budget,
         slots=slots,
-        retry=options.retry,
-        timeout_s=options.timeout_s,
+        **tool_plumbing(session, options),
     )
 
 

@@ -17,7 +17,13 @@ from collections.abc import Callable
 from pydantic import ValidationError
 
 from timebridge_common.outbound.http import NotFoundError
-from timebridge_providers.kit.accounting import cursor, idempotency_key, latest, refused
+from timebridge_providers.kit.accounting import (
+    PerAppWebhooks,
+    cursor,
+    idempotency_key,
+    latest,
+    refused,
+)
 from timebridge_providers.kit.ports.accounting import (
     ExportDraft,
     ExportLine,
@@ -31,8 +37,9 @@ from timebridge_providers.xero.translate import billable, tool_client, tool_invo
 from timebridge_providers.xero.wire import IDEMPOTENCY_KEY_MAX, DraftInvoice, LineItem
 
 
-class XeroTool:
-    """One Xero organisation (tenant)."""
+class XeroTool(PerAppWebhooks):
+    """One Xero organisation (tenant). Its webhooks are one subscription per app, set in Xero's
+    developer portal."""
 
     def __init__(
         self, client: XeroClient, *, account_code: str | None, clock: Callable[[], dt.datetime]
@@ -95,13 +102,6 @@ class XeroTool:
             raise refused("Xero", draft, exc) from exc
         key = idempotency_key(draft.invoice_id, IDEMPOTENCY_KEY_MAX)
         return tool_invoice(await self._client.create_invoice(invoice, idempotency_key=key))
-
-    async def ensure_webhooks(self, url: str) -> list[str]:  # noqa: ARG002 - per app
-        """Xero webhooks are one subscription per app, set in Xero's developer portal."""
-        return []
-
-    async def verify_webhook_registration(self, registration_id: str, verifier: str) -> None:
-        """Nothing to confirm: Xero registers no webhooks per organisation."""
 
     async def aclose(self) -> None:
         await self._client.aclose()

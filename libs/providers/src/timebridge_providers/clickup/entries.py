@@ -14,6 +14,7 @@ from timebridge_providers.clickup.translate import create_body, entry_fields, up
 from timebridge_providers.clickup.wire import TimeEntry
 from timebridge_providers.clickup.zones import Zones
 from timebridge_providers.kit.ports.entries import Observed, Slot, Write
+from timebridge_providers.kit.writes import carry_out
 
 
 class ClickUpEntries:
@@ -38,19 +39,20 @@ class ClickUpEntries:
         )
 
     async def write(self, slot: Slot, write: Write) -> str | None:
-        if write.operation == "none":
-            return None
-        target = slot.target_id or (write.current.target_id if write.current else None)
-        if write.operation == "delete":
-            if target is not None:
-                await self._client.delete_time_entry(target)
-            return None
-        assert write.desired is not None, "a create or update has desired fields"
-        desired = write.desired
+        return await carry_out(
+            slot,
+            write,
+            delete=self._client.delete_time_entry,
+            update=self._update,
+            create=self._create,
+        )
+
+    async def _update(self, target: str, desired: TimeEntryFields, _: Observed | None) -> None:
         zone = await self._zones.of(int(desired.user.external_id))
-        if write.operation == "update" and target is not None:
-            await self._client.update_time_entry(target, update_body(desired, zone))
-            return None
+        await self._client.update_time_entry(target, update_body(desired, zone))
+
+    async def _create(self, desired: TimeEntryFields) -> str:
+        zone = await self._zones.of(int(desired.user.external_id))
         existing = await self._same(desired, zone)
         if existing is not None:
             return existing.id

@@ -12,7 +12,9 @@ An invoiced or locked entry is refused by Xero: :class:`EntryLockedError`.
 import datetime as dt
 
 from timebridge_common.errors import InvalidMessageError
+from timebridge_common.events import TimeEntryFields
 from timebridge_providers.kit.ports.entries import Observed, Slot, Write
+from timebridge_providers.kit.writes import carry_out
 from timebridge_providers.xero_projects.people import Lookups
 from timebridge_providers.xero_projects.translate import (
     entry_body,
@@ -42,25 +44,32 @@ class XeroProjectsEntries:
         return None if entry is None else await self._observed(entry)
 
     async def write(self, slot: Slot, write: Write) -> str | None:
-        if write.operation == "none":
-            return None
-        target = slot.target_id or (write.current.target_id if write.current else None)
-        if write.operation == "delete":
-            if target is not None:
-                await self._client.delete_time_entry(*parse_record_id(target))
-            return None
-        assert write.desired is not None, "a create or update has desired fields"
-        desired, zone = write.desired, self._lookups.zone
+        key = write.idempotency_key  # sent with the update or create: a retry is not doubled
+        return await carry_out(
+            slot,
+            write,
+            delete=lambda target: self._client.delete_time_entry(*parse_record_id(target)),
+            update=lambda target, desired, _: self._update(target, desired, key),
+            create=lambda desired: self._create(desired, key),
+        )
+
+    async def _update(self, target: str, desired: TimeEntryFields, key: str) -> None:
+        project, body = self._project(desired), entry_body(desired, zone=self._lookups.zone)
+        current_project, entry_id = parse_record_id(target)
+        if current_project.lower() != project.lower():
+            raise InvalidMessageError("Xero cannot move a time entry to another project")
+        await self._client.update_time_entry(project, entry_id, body, key)
+
+    @staticmethod
+    def _project(desired: TimeEntryFields) -> str:
         project = desired.project_external_id
         if not project:
             raise InvalidMessageError("a Xero Projects time entry belongs to a project")
+        return project
+
+    async def _create(self, desired: TimeEntryFields, key: str) -> str:
+        project, zone = self._project(desired), self._lookups.zone
         body = entry_body(desired, zone=zone)
-        if write.operation == "update" and target is not None:
-            current_project, entry_id = parse_record_id(target)
-            if current_project.lower() != project.lower():
-                raise InvalidMessageError("Xero cannot move a time entry to another project")
-            await self._client.update_time_entry(project, entry_id, body, write.idempotency_key)
-            return None
         start = start_of(desired, zone)
         around = self._client.time_entries(
             project, after=start - _AROUND, before=start + _AROUND, user_id=desired.user.external_id
@@ -68,7 +77,7 @@ class XeroProjectsEntries:
         async for entry in around:
             if same_entry(entry, desired, zone):
                 return record_id(entry.project_id, entry.time_entry_id)
-        made = await self._client.create_time_entry(project, body, write.idempotency_key)
+        made = await self._client.create_time_entry(project, body, key)
         return record_id(made.project_id, made.time_entry_id)
 
     async def _observed(self, entry: TimeEntry) -> Observed:

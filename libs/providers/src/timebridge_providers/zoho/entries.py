@@ -8,7 +8,9 @@ task (its path names them). An approved log is refused by Zoho: :class:`EntryLoc
 """
 
 from timebridge_common.errors import InvalidMessageError
+from timebridge_common.events import TimeEntryFields
 from timebridge_providers.kit.ports.entries import Observed, Slot, Write
+from timebridge_providers.kit.writes import carry_out
 from timebridge_providers.zoho.client import ZohoClient
 from timebridge_providers.zoho.translate import (
     entry_fields,
@@ -38,25 +40,24 @@ class ZohoEntries:
         return None
 
     async def write(self, slot: Slot, write: Write) -> str | None:
-        if write.operation == "none":
-            return None
-        target = slot.target_id or (write.current.target_id if write.current else None)
-        if write.operation == "delete":
-            if target is not None:
-                await self._client.delete_log(*parse_record_id(target))
-            return None
-        assert write.desired is not None, "a create or update has desired fields"
-        desired = write.desired
-        project, task = desired.project_external_id, desired.task_external_id
-        if not project or not task:
-            raise InvalidMessageError("a Zoho Projects task log needs its project and task")
+        return await carry_out(
+            slot,
+            write,
+            delete=lambda target: self._client.delete_log(*parse_record_id(target)),
+            update=self._update,
+            create=self._create,
+        )
+
+    async def _update(self, target: str, desired: TimeEntryFields, _: Observed | None) -> None:
+        project, task = _place(desired)
+        current_project, current_task, log_id = parse_record_id(target)
+        if (current_project, current_task) != (project, task):
+            raise InvalidMessageError("Zoho cannot move a time log to another task")
+        await self._client.update_log(project, task, log_id, log_params(desired))
+
+    async def _create(self, desired: TimeEntryFields) -> str:
+        project, task = _place(desired)
         params = log_params(desired)
-        if write.operation == "update" and target is not None:
-            current_project, current_task, log_id = parse_record_id(target)
-            if (current_project, current_task) != (project, task):
-                raise InvalidMessageError("Zoho cannot move a time log to another task")
-            await self._client.update_log(project, task, log_id, params)
-            return None
         day = await self._client.logs(
             project, desired.date, view="day", user=desired.user.external_id
         )
@@ -65,3 +66,11 @@ class ZohoEntries:
                 return record_id(project, task, log.id)
         made = await self._client.add_log(project, task, params)
         return record_id(project, task, made.id)
+
+
+def _place(desired: TimeEntryFields) -> tuple[str, str]:
+    """The project and task a log is made under: Zoho logs time only on a task."""
+    project, task = desired.project_external_id, desired.task_external_id
+    if not project or not task:
+        raise InvalidMessageError("a Zoho Projects task log needs its project and task")
+    return project, task

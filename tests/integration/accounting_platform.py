@@ -81,8 +81,9 @@ async def platform_fixture(
     create_database: Callable[[str], Awaitable[str]],
     make_pool: Callable[[str], Awaitable[asyncpg.Pool]],
 ) -> AsyncIterator[Platform]:
+    tag = unique("billing")  # a platform per test module: databases and groups of its own
     kafka = kafka_config().model_copy(
-        update={"group_prefix": f"{kafka_config().group_prefix}-billing"}
+        update={"group_prefix": f"{kafka_config().group_prefix}-{tag}"}
     )
     for name in ("ingest", "invoice-export", "reporting", "credentials"):
         await position_group_at_end(KAFKA, f"{kafka.group_prefix}-{name}", topics)
@@ -133,9 +134,9 @@ async def platform_fixture(
         core=core_client,
         create_database=create_database,
         make_pool=make_pool,
-        name="billing-credentials",
+        name=f"{tag}-credentials",
     )
-    invoice_dsn = await create_database("billing-invoice-export")
+    invoice_dsn = await create_database(f"{tag}-invoice-export")
     invoice_export = bootstrap_invoice_export(
         settings,
         pool=await make_pool(invoice_dsn),
@@ -153,13 +154,13 @@ async def platform_fixture(
             public_base_url=INGEST_URL,
             poll_tick_s=3600,
         ),
-        pool=await make_pool(await create_database("billing-ingest")),
+        pool=await make_pool(await create_database(f"{tag}-ingest")),
         tracer_provider=in_memory_tracing("ingest")[0],
         core=core_client,
     )
     reporting = bootstrap_reporting(
         ReportingSettings(kafka=kafka),
-        pool=await make_pool(await create_database("billing-reporting")),
+        pool=await make_pool(await create_database(f"{tag}-reporting")),
         tracer_provider=in_memory_tracing("reporting")[0],
         core=core_client,
     )

@@ -6,7 +6,10 @@ token, are part of test_invoice_export's article.)
 """
 
 import datetime as dt
+from collections.abc import Awaitable, Callable
+from importlib import resources
 
+import asyncpg
 import httpx
 
 from timebridge_common.outbound.oauth import Tokens
@@ -20,6 +23,8 @@ from .accounting_platform import (
     workspace,
 )
 from .credential_owner import OWNER_URL, SERVICE_TOKEN
+
+MIGRATIONS = "timebridge_invoice_export.adapters.migrations"
 
 
 async def test_the_credential_owner_unavailable_is_retried_not_a_reauthorisation(
@@ -86,3 +91,43 @@ async def test_a_grant_revoked_in_the_tool_needs_reauthorisation_until_connected
         assert [h["state"] for h in health] == ["ok"]
         await platform.invoice_export.poller.poll(connection_id)
         assert (await get(api, path))["last_error"] is None
+
+
+async def test_migration_0004_drops_the_tokens_and_asks_to_reconnect_who_held_some(
+    create_database: Callable[[str], Awaitable[str]],
+    make_pool: Callable[[str], Awaitable[asyncpg.Pool]],
+) -> None:
+    """Tokens kept here before cannot reach the owner (another service's database): their
+    connections ask the admin to connect again; the others are left as they were."""
+    pool = await make_pool(await create_database("invoice-export-0004"))
+    files = sorted(
+        (f for f in resources.files(MIGRATIONS).iterdir() if f.name.endswith(".sql")),
+        key=lambda f: f.name,
+    )
+    for file in files:
+        if file.name < "0004":
+            await pool.execute(file.read_text())
+    await pool.execute(
+        "INSERT INTO accounting_connections (connection_id, workspace_id, provider, status,"
+        " tenant_id, tokens_encrypted) VALUES"
+        " ('acc_held', 'ws', 'quickbooks', 'connected', 'realm-1', 'v1:sealed'),"
+        " ('acc_gone', 'ws', 'quickbooks', 'disconnected', 'realm-2', NULL),"
+        " ('acc_refused', 'ws', 'xero', 'needs_reauthorization', 't-1', 'v1:sealed')"
+    )
+    [migration] = [f for f in files if f.name.startswith("0004")]
+    await pool.execute(migration.read_text())
+    rows = await pool.fetch(
+        "SELECT connection_id, status, last_error FROM accounting_connections"
+        " ORDER BY connection_id"
+    )
+    assert [(r["connection_id"], r["status"]) for r in rows] == [
+        ("acc_gone", "disconnected"),
+        ("acc_held", "needs_reauthorization"),
+        ("acc_refused", "needs_reauthorization"),
+    ]
+    assert "connect this tool again" in rows[1]["last_error"]
+    columns = await pool.fetch(
+        "SELECT column_name FROM information_schema.columns"
+        " WHERE table_name = 'accounting_connections' AND column_name LIKE 'tokens%'"
+    )
+    assert columns == []

@@ -4,9 +4,10 @@ import datetime as dt
 
 import pytest
 from timebridge_providers.kit.ports.entries import Observed, Operation, Slot, Write
-from timebridge_providers.kit.writes import carry_out
+from timebridge_providers.kit.writes import carry_out, deleted
 
 from timebridge_common.events import TimeEntryFields, UserRef
+from timebridge_common.outbound.http import NotFoundError, ProviderError
 
 FIELDS = TimeEntryFields(
     user=UserRef(external_id="u"), date=dt.date(2026, 3, 9), duration_seconds=60, billable=False
@@ -58,3 +59,17 @@ async def test_each_operation_takes_its_step(
 async def test_a_create_without_fields_is_refused() -> None:
     with pytest.raises(ValueError, match="needs desired fields"):
         await _run(Slot("t", "k"), Write("create", None, None, "key"))
+
+
+async def test_a_delete_of_a_record_already_gone_is_false_other_errors_pass() -> None:
+    async def ok() -> None:
+        return None
+
+    async def fails(status: int) -> None:
+        error = NotFoundError if status == 404 else ProviderError
+        raise error("test", "DELETE", "/entries/1", status, "")
+
+    assert await deleted(ok()) is True
+    assert await deleted(fails(404)) is False
+    with pytest.raises(ProviderError):
+        await deleted(fails(403))

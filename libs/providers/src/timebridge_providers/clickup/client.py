@@ -47,6 +47,7 @@ from timebridge_providers.clickup.wire import (
     Webhook,
 )
 from timebridge_providers.kit.locks import LockRefusals
+from timebridge_providers.kit.writes import deleted
 
 CLICKUP_API_URL = "https://api.clickup.com/api"
 RATE_LIMIT = (100, 60.0)
@@ -143,11 +144,9 @@ class ClickUpClient(ProviderClient):
 
     async def delete_time_entry(self, timer_id: str) -> bool:
         """Delete an entry; ``False`` when it was already gone."""
-        try:
-            await self._write("DELETE", f"/v2/team/{self.team_id}/time_entries/{timer_id}", None)
-        except NotFoundError:
-            return False
-        return True
+        return await deleted(
+            self._write("DELETE", f"/v2/team/{self.team_id}/time_entries/{timer_id}", None)
+        )
 
     async def spaces(self) -> list[Space]:
         return (await self._get(f"/v2/team/{self.team_id}/space", _SPACES)).get("spaces", [])

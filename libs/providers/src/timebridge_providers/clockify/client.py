@@ -31,6 +31,7 @@ from timebridge_common.outbound.http import (
 )
 from timebridge_providers.clockify.wire import Project, Summary, Task, TimeEntry, User, Webhook
 from timebridge_providers.kit.locks import LockRefusals
+from timebridge_providers.kit.writes import deleted
 
 CLOCKIFY_API_URL = "https://api.clockify.me/api/v1"
 RATE_LIMIT = (50, 1.0)
@@ -145,11 +146,7 @@ class ClockifyClient(ProviderClient):
         return self._http.parse(response, _ENTRY)
 
     async def delete_time_entry(self, entry_id: str) -> bool:
-        try:
-            await self._send("DELETE", f"{self._ws}/time-entries/{entry_id}", None)
-        except NotFoundError:
-            return False
-        return True
+        return await deleted(self._send("DELETE", f"{self._ws}/time-entries/{entry_id}", None))
 
     async def summary(self, start: dt.date, end: dt.date, user_id: str) -> Summary:
         """One user's seconds per project, ``start`` to ``end`` inclusive (UTC days). The

@@ -50,6 +50,7 @@ from timebridge_providers.harvest.wire import (
     User,
 )
 from timebridge_providers.kit.locks import LockRefusals
+from timebridge_providers.kit.writes import deleted
 
 HARVEST_API_URL = "https://api.harvestapp.com/v2"
 RATE_LIMIT = (100, 15.0)
@@ -205,11 +206,7 @@ class HarvestClient(ProviderClient):
 
     async def delete_time_entry(self, entry_id: int) -> bool:
         """Delete an entry; ``False`` when it was already gone."""
-        try:
-            await self._write("DELETE", f"/time_entries/{entry_id}", None)
-        except NotFoundError:
-            return False
-        return True
+        return await deleted(self._write("DELETE", f"/time_entries/{entry_id}", None))
 
     def time_report(self, by: str, start: dt.date, end: dt.date) -> AsyncIterator[TimeReportRow]:
         """``/reports/time/{by}`` (``clients``, ``projects``, ``tasks``, ``team``) for the dates."""

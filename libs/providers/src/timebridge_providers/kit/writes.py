@@ -10,6 +10,7 @@ what a step refuses (a move to another user or task, locked time) stays in the p
 from collections.abc import Awaitable, Callable
 
 from timebridge_common.events import TimeEntryFields
+from timebridge_common.outbound.http import NotFoundError
 from timebridge_providers.kit.ports.entries import Observed, Slot, Write
 
 
@@ -35,3 +36,13 @@ async def carry_out(
         await update(target, write.desired, write.current)
         return None
     return await create(write.desired)
+
+
+async def deleted(request: Awaitable[object]) -> bool:
+    """A DELETE's outcome: ``True`` when it removed the record, ``False`` when the provider says
+    it was already gone (404), which a retried delete or a race with a person makes ordinary."""
+    try:
+        await request
+    except NotFoundError:
+        return False
+    return True

@@ -38,6 +38,7 @@ from timebridge_common.outbound.http import (
     RetryPolicy,
 )
 from timebridge_providers.kit.locks import LockRefusals
+from timebridge_providers.kit.writes import deleted
 from timebridge_providers.tempo.wire import Worklog, WorklogPage
 
 TEMPO_API_URL = "https://api.tempo.io/4"
@@ -109,11 +110,7 @@ class TempoClient(ProviderClient):
 
     async def delete(self, worklog_id: int) -> bool:
         """Delete a worklog; ``False`` when it was already gone."""
-        try:
-            await self._send("DELETE", f"/worklogs/{worklog_id}", None)
-        except NotFoundError:
-            return False
-        return True
+        return await deleted(self._send("DELETE", f"/worklogs/{worklog_id}", None))
 
     async def _send(self, method: str, path: str, body: Mapping[str, Any] | None) -> httpx.Response:
         with _LOCKS.raised():

@@ -42,6 +42,7 @@ from timebridge_common.outbound.http import (
     RetryPolicy,
 )
 from timebridge_providers.kit.locks import LockRefusals
+from timebridge_providers.kit.writes import deleted
 from timebridge_providers.toggl.wire import (
     Me,
     Project,
@@ -196,11 +197,7 @@ class TogglClient(ProviderClient):
 
     async def delete_time_entry(self, entry_id: int) -> bool:
         """Delete an entry; ``False`` when it was already gone."""
-        try:
-            await self._send("DELETE", f"{self._ws}/time_entries/{entry_id}", None)
-        except NotFoundError:
-            return False
-        return True
+        return await deleted(self._send("DELETE", f"{self._ws}/time_entries/{entry_id}", None))
 
     async def summary(self, start: dt.date, end: dt.date) -> Summary:
         """Reports API v3 summary, by user and project, ``start`` to ``end`` inclusive."""

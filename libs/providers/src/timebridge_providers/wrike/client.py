@@ -37,6 +37,7 @@ from timebridge_common.outbound.http import (
     RetryPolicy,
 )
 from timebridge_providers.kit.locks import LockRefusals
+from timebridge_providers.kit.writes import deleted
 from timebridge_providers.wrike.translate import date_range, updated_since
 from timebridge_providers.wrike.wire import Contact, Envelope, Folder, Task, Timelog
 
@@ -144,11 +145,7 @@ class WrikeClient(ProviderClient):
         return self._http.parse(response, _TIMELOGS).data[0]
 
     async def delete(self, timelog_id: str) -> bool:
-        try:
-            await self._send("DELETE", f"/timelogs/{timelog_id}", None)
-        except NotFoundError:
-            return False
-        return True
+        return await deleted(self._send("DELETE", f"/timelogs/{timelog_id}", None))
 
     async def _send(
         self, method: str, path: str, params: Mapping[str, str | int] | None

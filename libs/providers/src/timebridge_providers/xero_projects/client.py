@@ -35,6 +35,7 @@ from timebridge_common.outbound.http import (
     RetryPolicy,
 )
 from timebridge_providers.kit.locks import LockRefusals
+from timebridge_providers.kit.writes import deleted
 from timebridge_providers.xero_projects.wire import (
     PAGE_SIZE,
     RATE_LIMIT,
@@ -172,11 +173,9 @@ class XeroProjectsClient(ProviderClient):
 
     async def delete_time_entry(self, project_id: str, entry_id: str) -> bool:
         """Delete an entry; ``False`` when it was already gone."""
-        try:
-            await self._write("DELETE", f"/Projects/{project_id}/Time/{entry_id}", None, None)
-        except NotFoundError:
-            return False
-        return True
+        return await deleted(
+            self._write("DELETE", f"/Projects/{project_id}/Time/{entry_id}", None, None)
+        )
 
     async def _pages(
         self, path: str, adapter: type[P], params: Mapping[str, str | int] | None = None

@@ -40,6 +40,7 @@ from timebridge_common.outbound.http import (
     RetryPolicy,
 )
 from timebridge_providers.kit.locks import LockRefusals
+from timebridge_providers.kit.writes import deleted
 from timebridge_providers.zoho.wire import (
     BLOCKED_S,
     PAGE_SIZE,
@@ -174,11 +175,7 @@ class ZohoClient(ProviderClient):
 
     async def delete_log(self, project_id: str, task_id: str, log_id: str) -> bool:
         path = f"{self.portal}/projects/{project_id}/tasks/{task_id}/logs/{log_id}/"
-        try:
-            await self._send("DELETE", path, None)
-        except NotFoundError:
-            return False
-        return True
+        return await deleted(self._send("DELETE", path, None))
 
     def _one(self, response: httpx.Response) -> TimeLog:
         logs = self._http.parse(response, TypeAdapter(TimeLogsAnswer)).timelogs.all()

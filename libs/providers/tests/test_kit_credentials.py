@@ -21,8 +21,8 @@ from timebridge_providers.kit.credentials import (
 )
 from timebridge_providers.kit.registry import Provider
 
-from timebridge_common.errors import TransientError
-from timebridge_common.outbound.oauth import TokenEndpoint
+from timebridge_common.errors import InvalidMessageError, TransientError
+from timebridge_common.outbound.oauth import TokenEndpoint, Tokens
 
 NOW = dt.datetime(2026, 12, 1, 12, tzinfo=dt.UTC)
 
@@ -129,3 +129,67 @@ async def test_http_adapter_maps_refusals(
     if "retry-after" in headers:
         assert isinstance(raised.value, TransientError)
         assert raised.value.retry_after == 12
+
+
+async def test_http_keeper_puts_moves_and_deletes_and_forgets_what_it_cached() -> None:
+    asked: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        asked.append(request)
+        if request.url.path.endswith("/access"):
+            body = {"credential": f"at-{len(asked)}", "base_url": "", "extra": {}}
+            return httpx.Response(200, json=body)
+        if request.method == "DELETE" and request.url.path.endswith("/gone"):
+            return httpx.Response(404, json={"detail": "no credential"})
+        return httpx.Response(204 if request.method == "DELETE" else 200, json={})
+
+    source = _source(httpx.MockTransport(answer), [NOW])
+    tokens = Tokens("at-0", "rt-0", NOW + dt.timedelta(hours=1))
+    await source.access("acme", "c1")
+    await source.put_tokens("acme", "c1", "quickbooks", tokens, extra={"realm": "9"})
+    put = asked[-1]
+    assert (put.method, put.url.path) == ("PUT", "/v1/workspaces/acme/connections/c1")
+    assert json.loads(put.content) == {
+        "provider": "quickbooks",
+        "base_url": "",
+        "extra": {"realm": "9"},
+        "credential": {
+            "kind": "oauth2",
+            "access_token": "at-0",
+            "refresh_token": "rt-0",
+            "expires_at": tokens.expires_at.isoformat(),
+        },
+    }
+    assert (await source.access("acme", "c1")).credential == "at-3", "the cache was dropped"
+    await source.move("acme", "c1", "c2")
+    assert json.loads(asked[-1].content) == {"to": "c2"}
+    assert asked[-1].url.path == "/v1/workspaces/acme/connections/c1/move"
+    await source.delete("acme", "gone")  # nothing held is no error
+    await source.delete("acme", "c2")
+    assert [r.method for r in asked[-2:]] == ["DELETE", "DELETE"]
+
+
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [(503, TransientError), (404, UnknownCredentialError), (422, InvalidMessageError)],
+)
+async def test_http_keeper_maps_refusals(status: int, error: type[Exception]) -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(status, json={"detail": "why"})
+
+    source = _source(httpx.MockTransport(answer), [NOW])
+    with pytest.raises(error):
+        await source.move("acme", "c1", "c2")
+
+
+async def test_fake_keeper_moves_tokens_and_forgets_them() -> None:
+    fake = FakeCredentialSource()
+    tokens = Tokens("at", "rt", NOW)
+    await fake.put_tokens("acme", "pending", "quickbooks", tokens)
+    await fake.move("acme", "pending", "c1")
+    await fake.move("acme", "pending", "c1")  # a retried move
+    assert (await fake.access("acme", "c1")).credential == "at"
+    assert fake.tokens == {("acme", "c1"): tokens}
+    await fake.delete("acme", "c1")
+    with pytest.raises(UnknownCredentialError):
+        await fake.access("acme", "c1")

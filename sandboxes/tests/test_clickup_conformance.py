@@ -19,6 +19,7 @@ from timebridge_providers.clickup.webhooks import sign, verify_signature
 from timebridge_providers.installed import registry
 from timebridge_providers.kit.conformance import SCENARIOS, NotOffered, Rig, Scenario, Work
 from timebridge_providers.kit.conformance.rig import Captured
+from timebridge_providers.kit.conformance.running import answering_client
 from timebridge_providers.kit.ports.observe import RefusedError
 
 from timebridge_common.events import TimeEntryFields
@@ -123,11 +124,7 @@ async def clickup_rig() -> Built:
     )
     answers: list[int] = []
 
-    async def on_response(response: httpx.Response) -> None:
-        if not response.request.url.path.startswith("/_sandbox"):
-            answers.append(response.status_code)
-
-    http = httpx.AsyncClient(transport=checker, event_hooks={"response": [on_response]})
+    http = answering_client(checker, answers)
     ann = next(u for u in state.users.values() if u.email == "ann@example.com")
     website = next(iter(state.lists.values()))
     task = next(iter(state.tasks.values()))

@@ -22,6 +22,7 @@ from timebridge_providers.clockify.webhooks import token_matches
 from timebridge_providers.installed import registry
 from timebridge_providers.kit.conformance import SCENARIOS, NotOffered, Rig, Scenario, Work
 from timebridge_providers.kit.conformance.rig import Captured
+from timebridge_providers.kit.conformance.running import answering_client, run
 
 from timebridge_common.events import TimeEntryFields
 from timebridge_sandboxes.clockify import ClockifyState, create_clockify_sandbox, demo_clockify
@@ -129,11 +130,7 @@ async def clockify_rig() -> Built:
     )
     answers: list[int] = []
 
-    async def on_response(response: httpx.Response) -> None:
-        if not response.request.url.path.startswith("/_sandbox"):
-            answers.append(response.status_code)
-
-    http = httpx.AsyncClient(transport=checker, event_hooks={"response": [on_response]})
+    http = answering_client(checker, answers)
     control.http = http
     project = next(iter(state.projects.values()))
     task = next(iter(state.tasks.values()))
@@ -174,12 +171,8 @@ NOT_OFFERED: set[str] = set()
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.__name__)
 async def test_clockify_conformance(built: Built, scenario: Scenario) -> None:
-    try:
-        await scenario(built.rig)
-    except NotOffered as reason:
-        if scenario.__name__ not in NOT_OFFERED:
-            raise AssertionError(f"not offered any more: {reason}") from None
-        pytest.skip(str(reason))
+    if reason := await run(scenario, built.rig, NOT_OFFERED):
+        pytest.skip(reason)
     for check in built.checks:
         check()
 

@@ -18,6 +18,7 @@ import pytest
 from timebridge_providers.installed import registry
 from timebridge_providers.kit.conformance import SCENARIOS, NotOffered, Rig, Scenario, Work
 from timebridge_providers.kit.conformance.rig import Captured
+from timebridge_providers.kit.conformance.running import answering_client
 from timebridge_providers.kit.ports.observe import webhooks_of
 
 from timebridge_common.events import TimeEntryFields
@@ -31,14 +32,6 @@ from timebridge_sandboxes.testing import TimeoutTransport, provider_specs
 
 TIMEOUT_S = 1.0
 """How long a client waits for an answer; a lost answer is held for longer."""
-
-
-def recording(transport: httpx.AsyncBaseTransport, answers: list[int]) -> httpx.AsyncClient:
-    async def on_response(response: httpx.Response) -> None:
-        if not response.request.url.path.startswith("/_sandbox"):
-            answers.append(response.status_code)
-
-    return httpx.AsyncClient(transport=transport, event_hooks={"response": [on_response]})
 
 
 @dataclass
@@ -126,7 +119,7 @@ async def harvest_rig(*, timestamps: bool) -> Built:
         harvest_openapi(provider_specs(), base_url),
     )
     answers: list[int] = []
-    http = recording(checker, answers)
+    http = answering_client(checker, answers)
     ann = next(u for u in state.users.values() if u.email == "ann@example.com")
     project = next(iter(state.projects.values()))
     task = next(t for t in state.tasks.values() if t.name == "Fix the login page")
@@ -245,7 +238,7 @@ async def everhour_rig() -> Built:
     state = demo_everhour("conformance-everhour-key", "conformance-everhour-member")
     app = create_everhour_sandbox(state, webhook_transport=capture.transport())
     answers: list[int] = []
-    http = recording(TimeoutTransport(app, TIMEOUT_S), answers)
+    http = answering_client(TimeoutTransport(app, TIMEOUT_S), answers)
     base_url = "http://everhour.test"
     ann = next(u for u in state.users.values() if u.email == "ann@example.com")
     ann.timezone = 2  # Everhour gives a UTC offset in hours; the translation reads Etc/GMT-2
@@ -337,7 +330,7 @@ async def core_rig() -> Built:
     webhooks = Webhooks(transport=capture.transport())
     app = create_core_sandbox(state, webhooks=webhooks)
     answers: list[int] = []
-    http = recording(TimeoutTransport(app, TIMEOUT_S), answers)
+    http = answering_client(TimeoutTransport(app, TIMEOUT_S), answers)
     base_url = "http://core.test"
     ann = next(u for u in state.users.values() if u.email == "ann@example.com")
     project = next(iter(state.projects.values()))

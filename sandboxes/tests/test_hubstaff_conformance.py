@@ -18,7 +18,7 @@ import pytest
 from pydantic import SecretStr
 from timebridge_providers.installed import registry
 from timebridge_providers.kit.conformance import SCENARIOS, NotOffered, Rig, Scenario, Work
-from timebridge_providers.kit.conformance.rig import Captured
+from timebridge_providers.kit.conformance.running import Polled, answering_client, run
 from timebridge_providers.kit.credentials import OAuthApp
 
 from timebridge_common.events import TimeEntryFields
@@ -33,7 +33,7 @@ BASE = "http://hubstaff.test"
 
 
 @dataclass
-class HubstaffControl:
+class HubstaffControl(Polled):
     state: HubstaffState
     http: httpx.AsyncClient
     token: str
@@ -96,15 +96,7 @@ class HubstaffControl:
         self.state.page_cap = size
         return True
 
-    async def deliveries(self) -> list[Captured]:
-        raise NotOffered("Hubstaff is polled")
-
-    def sign(self, body: bytes, at: dt.datetime, *, secret: str | None = None) -> str:
-        raise NotOffered("Hubstaff is polled")
-
-    @property
-    def webhook_secret(self) -> str:
-        return ""
+    no_webhooks = "Hubstaff is polled"
 
     @property
     def account(self) -> str:
@@ -127,11 +119,7 @@ async def hubstaff_rig() -> Built:
     )
     answers: list[int] = []
 
-    async def on_response(response: httpx.Response) -> None:
-        if not response.request.url.path.startswith("/_sandbox"):
-            answers.append(response.status_code)
-
-    http = httpx.AsyncClient(transport=checker, event_hooks={"response": [on_response]})
+    http = answering_client(checker, answers)
     ann = next(u for u in state.users.values() if u.email == "ann@example.com")
     project = next(iter(state.projects.values()))
     task = next(iter(state.tasks.values()))
@@ -172,12 +160,8 @@ NOT_OFFERED = {
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.__name__)
 async def test_hubstaff_conformance(built: Built, scenario: Scenario) -> None:
-    try:
-        await scenario(built.rig)
-    except NotOffered as reason:
-        if scenario.__name__ not in NOT_OFFERED:
-            raise AssertionError(f"not offered any more: {reason}") from None
-        pytest.skip(str(reason))
+    if reason := await run(scenario, built.rig, NOT_OFFERED):
+        pytest.skip(reason)
 
 
 async def test_paged_updates_see_new_time_and_deleted_time_once(built: Built) -> None:

@@ -16,8 +16,8 @@ from typing import Any
 import httpx
 import pytest
 from timebridge_providers.installed import registry
-from timebridge_providers.kit.conformance import SCENARIOS, NotOffered, Rig, Scenario, Work
-from timebridge_providers.kit.conformance.rig import Captured
+from timebridge_providers.kit.conformance import SCENARIOS, Rig, Scenario, Work
+from timebridge_providers.kit.conformance.running import Polled, answering_client, run
 from timebridge_providers.kit.ports.entries import EntryLockedError, Slot, Write
 from timebridge_providers.tempo.client import TempoClient
 
@@ -31,7 +31,7 @@ BASE = "http://tempo.test"
 
 
 @dataclass
-class TempoControl:
+class TempoControl(Polled):
     state: TempoState
     http: httpx.AsyncClient
     token: str
@@ -85,19 +85,7 @@ class TempoControl:
         self.state.page_cap = size
         return True
 
-    async def deliveries(self) -> list[Captured]:
-        raise NotOffered("Tempo Cloud sends no worklog webhooks")
-
-    def sign(self, body: bytes, at: dt.datetime, *, secret: str | None = None) -> str:
-        raise NotOffered("Tempo Cloud sends no worklog webhooks")
-
-    @property
-    def webhook_secret(self) -> str:
-        return ""
-
-    @property
-    def account(self) -> str:
-        return ""
+    no_webhooks = "Tempo Cloud sends no worklog webhooks"
 
 
 @dataclass
@@ -112,13 +100,7 @@ async def tempo_rig() -> Built:
     app = create_tempo_sandbox(state)
     answers: list[int] = []
 
-    async def on_response(response: httpx.Response) -> None:
-        if not response.request.url.path.startswith("/_sandbox"):
-            answers.append(response.status_code)
-
-    http = httpx.AsyncClient(
-        transport=TimeoutTransport(app, TIMEOUT_S), event_hooks={"response": [on_response]}
-    )
+    http = answering_client(TimeoutTransport(app, TIMEOUT_S), answers)
     ann = next(u for u in state.users.values() if u.email == "ann@example.com")
     control = TempoControl(state, http, ann.token, ann.timezone)
     rig = Rig(
@@ -150,12 +132,8 @@ NOT_OFFERED = {
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.__name__)
 async def test_tempo_conformance(built: Built, scenario: Scenario) -> None:
-    try:
-        await scenario(built.rig)
-    except NotOffered as reason:
-        if scenario.__name__ not in NOT_OFFERED:
-            raise AssertionError(f"not offered any more: {reason}") from None
-        pytest.skip(str(reason))
+    if reason := await run(scenario, built.rig, NOT_OFFERED):
+        pytest.skip(reason)
 
 
 def _fields(rig: Rig, billable: bool) -> TimeEntryFields:

@@ -18,6 +18,7 @@ import pytest
 from timebridge_providers.installed import registry
 from timebridge_providers.kit.conformance import SCENARIOS, NotOffered, Rig, Scenario, Work
 from timebridge_providers.kit.conformance.rig import Captured
+from timebridge_providers.kit.conformance.running import answering_client, run
 from timebridge_providers.kit.ports.entries import Slot, Write
 from timebridge_providers.toggl import people
 from timebridge_providers.toggl.client import TogglClient
@@ -131,13 +132,7 @@ async def toggl_rig(quota: RateLimit | None = None) -> Built:
     app = create_toggl_sandbox(state, quota=quota, webhook_transport=receiver.transport())
     answers: list[int] = []
 
-    async def on_response(response: httpx.Response) -> None:
-        if not response.request.url.path.startswith("/_sandbox"):
-            answers.append(response.status_code)
-
-    http = httpx.AsyncClient(
-        transport=TimeoutTransport(app, TIMEOUT_S), event_hooks={"response": [on_response]}
-    )
+    http = answering_client(TimeoutTransport(app, TIMEOUT_S), answers)
     ann = next(u for u in state.users.values() if u.email == "ann@example.com")
     subscribed = await http.post(
         f"{BASE}/webhooks/api/v1/subscriptions/{state.workspace_id}",
@@ -181,12 +176,8 @@ NOT_OFFERED = {"webhook_signatures"}
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.__name__)
 async def test_toggl_conformance(built: Built, scenario: Scenario) -> None:
-    try:
-        await scenario(built.rig)
-    except NotOffered as reason:
-        if scenario.__name__ not in NOT_OFFERED:
-            raise AssertionError(f"not offered any more: {reason}") from None
-        pytest.skip(str(reason))
+    if reason := await run(scenario, built.rig, NOT_OFFERED):
+        pytest.skip(reason)
 
 
 async def test_a_running_timer_is_not_synced_until_it_stops(built: Built) -> None:

@@ -15,8 +15,8 @@ from typing import Any
 import httpx
 import pytest
 from timebridge_providers.installed import registry
-from timebridge_providers.kit.conformance import SCENARIOS, NotOffered, Rig, Scenario, Work
-from timebridge_providers.kit.conformance.rig import Captured
+from timebridge_providers.kit.conformance import SCENARIOS, Rig, Scenario, Work
+from timebridge_providers.kit.conformance.running import Polled, answering_client, run
 from timebridge_providers.kit.ports.entries import Slot, UnwritableEntryError, Write
 from timebridge_providers.wrike.client import WrikeClient
 
@@ -30,7 +30,7 @@ BASE = "http://wrike.test"
 
 
 @dataclass
-class WrikeControl:
+class WrikeControl(Polled):
     state: WrikeState
     http: httpx.AsyncClient
     token: str
@@ -71,19 +71,7 @@ class WrikeControl:
     def limit_pages(self, size: int) -> bool:
         return False  # Wrike's timelog lists are not paged
 
-    async def deliveries(self) -> list[Captured]:
-        raise NotOffered("Wrike is polled here (see the provider matrix)")
-
-    def sign(self, body: bytes, at: dt.datetime, *, secret: str | None = None) -> str:
-        raise NotOffered("Wrike is polled here (see the provider matrix)")
-
-    @property
-    def webhook_secret(self) -> str:
-        return ""
-
-    @property
-    def account(self) -> str:
-        return ""
+    no_webhooks = "Wrike is polled here (see the provider matrix)"
 
 
 @dataclass
@@ -97,14 +85,7 @@ async def wrike_rig() -> Built:
     state = demo_wrike("conformance-wrike-token", "conformance-wrike-member")
     answers: list[int] = []
 
-    async def on_response(response: httpx.Response) -> None:
-        if not response.request.url.path.startswith("/_sandbox"):
-            answers.append(response.status_code)
-
-    http = httpx.AsyncClient(
-        transport=TimeoutTransport(create_wrike_sandbox(state), TIMEOUT_S),
-        event_hooks={"response": [on_response]},
-    )
+    http = answering_client(TimeoutTransport(create_wrike_sandbox(state), TIMEOUT_S), answers)
     ann = next(c for c in state.contacts.values() if c.email == "ann@example.com")
     project = next(iter(state.folders.values()))
     task = next(iter(state.tasks.values()))
@@ -135,12 +116,8 @@ NOT_OFFERED = {
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.__name__)
 async def test_wrike_conformance(built: Built, scenario: Scenario) -> None:
-    try:
-        await scenario(built.rig)
-    except NotOffered as reason:
-        if scenario.__name__ not in NOT_OFFERED:
-            raise AssertionError(f"not offered any more: {reason}") from None
-        pytest.skip(str(reason))
+    if reason := await run(scenario, built.rig, NOT_OFFERED):
+        pytest.skip(reason)
 
 
 async def test_hours_are_decimal_on_the_wire_and_seconds_read_back(built: Built) -> None:

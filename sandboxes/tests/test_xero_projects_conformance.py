@@ -17,8 +17,8 @@ from typing import Any
 import httpx
 import pytest
 from timebridge_providers.installed import registry
-from timebridge_providers.kit.conformance import SCENARIOS, NotOffered, Rig, Scenario, Work
-from timebridge_providers.kit.conformance.rig import Captured
+from timebridge_providers.kit.conformance import SCENARIOS, Rig, Scenario, Work
+from timebridge_providers.kit.conformance.running import Polled, answering_client, run
 from timebridge_providers.kit.ports.entries import EntryLockedError, Slot, Write
 
 from timebridge_common.events import TimeEntryFields
@@ -38,7 +38,7 @@ API = f"{BASE}/projects.xro/2.0"
 
 
 @dataclass
-class XeroProjectsControl:
+class XeroProjectsControl(Polled):
     state: XeroProjectsState
     http: httpx.AsyncClient
     token: str
@@ -90,15 +90,7 @@ class XeroProjectsControl:
         self.state.max_page_size = size
         return True
 
-    async def deliveries(self) -> list[Captured]:
-        raise NotOffered("Xero sends no webhooks for projects")
-
-    def sign(self, body: bytes, at: dt.datetime, *, secret: str | None = None) -> str:
-        raise NotOffered("Xero sends no webhooks for projects")
-
-    @property
-    def webhook_secret(self) -> str:
-        return ""
+    no_webhooks = "Xero sends no webhooks for projects"
 
     @property
     def account(self) -> str:
@@ -129,11 +121,7 @@ async def xero_projects_rig(minute: RateLimit | None = None) -> Built:
     )
     answers: list[int] = []
 
-    async def on_response(response: httpx.Response) -> None:
-        if not response.request.url.path.startswith("/_sandbox"):
-            answers.append(response.status_code)
-
-    http = httpx.AsyncClient(transport=checker, event_hooks={"response": [on_response]})
+    http = answering_client(checker, answers)
     ann = next(u for u in state.users.values() if u.email == "ann@example.com")
     project = next(iter(state.projects.values()))
     task = next(t for t in state.tasks.values() if t.name == "Fix the login page")
@@ -167,12 +155,8 @@ NOT_OFFERED = {"webhook_signatures"}
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.__name__)
 async def test_xero_projects_conformance(built: Built, scenario: Scenario) -> None:
-    try:
-        await scenario(built.rig)
-    except NotOffered as reason:
-        if scenario.__name__ not in NOT_OFFERED:
-            raise AssertionError(f"not offered any more: {reason}") from None
-        pytest.skip(str(reason))
+    if reason := await run(scenario, built.rig, NOT_OFFERED):
+        pytest.skip(reason)
     built.spec_clean()
 
 

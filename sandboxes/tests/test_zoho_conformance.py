@@ -8,7 +8,6 @@ The :class:`ZohoControl` is a Zoho user working through the REST API with their 
 Projects on PyPI.
 """
 
-import datetime as dt
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -16,8 +15,8 @@ from typing import Any
 import httpx
 import pytest
 from timebridge_providers.installed import registry
-from timebridge_providers.kit.conformance import SCENARIOS, NotOffered, Rig, Scenario, Work
-from timebridge_providers.kit.conformance.rig import Captured
+from timebridge_providers.kit.conformance import SCENARIOS, Rig, Scenario, Work
+from timebridge_providers.kit.conformance.running import Polled, answering_client, run
 
 from timebridge_common.events import TimeEntryFields
 from timebridge_sandboxes.faults import RateLimit
@@ -31,7 +30,7 @@ ZONE = "Asia/Kolkata"
 
 
 @dataclass
-class ZohoControl:
+class ZohoControl(Polled):
     state: ZohoState
     http: httpx.AsyncClient
     token: str
@@ -84,15 +83,7 @@ class ZohoControl:
     def limit_pages(self, size: int) -> bool:
         return False  # time logs are listed by day, week or month, not paged
 
-    async def deliveries(self) -> list[Captured]:
-        raise NotOffered("Zoho Projects is polled here")
-
-    def sign(self, body: bytes, at: dt.datetime, *, secret: str | None = None) -> str:
-        raise NotOffered("Zoho Projects is polled here")
-
-    @property
-    def webhook_secret(self) -> str:
-        return ""
+    no_webhooks = "Zoho Projects is polled here"
 
     @property
     def account(self) -> str:
@@ -110,13 +101,8 @@ async def zoho_rig(limit: RateLimit | None = None) -> Built:
     state = demo_zoho("conformance-zoho-ann", "conformance-zoho-max")
     answers: list[int] = []
 
-    async def on_response(response: httpx.Response) -> None:
-        if not response.request.url.path.startswith("/_sandbox"):
-            answers.append(response.status_code)
-
-    http = httpx.AsyncClient(
-        transport=TimeoutTransport(create_zoho_sandbox(state, limit=limit), TIMEOUT_S),
-        event_hooks={"response": [on_response]},
+    http = answering_client(
+        TimeoutTransport(create_zoho_sandbox(state, limit=limit), TIMEOUT_S), answers
     )
     ann = next(u for u in state.users.values() if u.email == "ann@example.com")
     project = next(iter(state.projects.values()))
@@ -148,12 +134,8 @@ NOT_OFFERED = {"webhook_signatures"}
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.__name__)
 async def test_zoho_conformance(built: Built, scenario: Scenario) -> None:
-    try:
-        await scenario(built.rig)
-    except NotOffered as reason:
-        if scenario.__name__ not in NOT_OFFERED:
-            raise AssertionError(f"not offered any more: {reason}") from None
-        pytest.skip(str(reason))
+    if reason := await run(scenario, built.rig, NOT_OFFERED):
+        pytest.skip(reason)
 
 
 def _auth(built: Built) -> dict[str, str]:

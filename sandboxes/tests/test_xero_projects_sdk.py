@@ -34,6 +34,9 @@ def world() -> Iterator[tuple[ProjectApi, XeroProjectsState, SpecRecorder]]:
         create_xero_projects_sandbox(state), xero_projects_openapi(provider_specs(), host), host
     )
     with serve_in_thread(recorder) as base:
+        # xero-python keeps the first Configuration ever built as a default and hands out
+        # copies of it, ignoring later arguments: forget it, so this one's credentials count.
+        Configuration.set_default(None)
         client = ApiClient(
             Configuration(oauth2_token=OAuth2Token(client_id="sdk", client_secret="sdk")),
             pool_threads=1,

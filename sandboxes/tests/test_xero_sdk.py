@@ -117,6 +117,9 @@ def _connect(base: str) -> dict[str, Any]:
 
 
 def _sdk(base: str, tokens: dict[str, Any]) -> tuple[ApiClient, AccountingApi, IdentityApi]:
+    # xero-python keeps the first Configuration ever built as a default and hands out
+    # copies of it, ignoring later arguments: forget it, so this one's credentials count.
+    Configuration.set_default(None)
     client = ApiClient(
         Configuration(oauth2_token=OAuth2Token(client_id=CLIENT_ID, client_secret=CLIENT_SECRET)),
         pool_threads=1,

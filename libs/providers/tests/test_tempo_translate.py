@@ -4,12 +4,12 @@ billable seconds, and the look-up of a create whose answer was lost."""
 import datetime as dt
 
 import pytest
+from timebridge_providers.kit.zones import zone_name
 from timebridge_providers.tempo.translate import (
     entry_fields,
     local_start,
     same_worklog,
     worklog_body,
-    zone_name,
 )
 from timebridge_providers.tempo.wire import Worklog
 

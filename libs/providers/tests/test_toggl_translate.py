@@ -4,12 +4,12 @@ running timers, the body written and the look-up of a create whose answer was lo
 import datetime as dt
 
 import pytest
+from timebridge_providers.kit.zones import zone_name
 from timebridge_providers.toggl.translate import (
     entry_body,
     entry_fields,
     is_synced,
     same_entry,
-    zone_name,
 )
 from timebridge_providers.toggl.wire import TimeEntry
 

@@ -5,6 +5,7 @@ import datetime as dt
 
 import pytest
 from timebridge_providers.kit.ports.entries import UnwritableEntryError
+from timebridge_providers.kit.zones import zone_name
 from timebridge_providers.xero_projects.client import idempotency_key, token_user
 from timebridge_providers.xero_projects.translate import (
     entry_body,
@@ -13,7 +14,6 @@ from timebridge_providers.xero_projects.translate import (
     parse_record_id,
     record_id,
     same_entry,
-    zone_name,
 )
 from timebridge_providers.xero_projects.wire import TimeEntry
 

@@ -23,17 +23,6 @@ from timebridge_providers.clickup.wire import TimeEntry
 SOURCE = "clickup"
 
 
-def zone_or_utc(name: str | None) -> str:
-    """An IANA zone ClickUp gave, or ``UTC`` when it gave none or one unknown here."""
-    if not name:
-        return "UTC"
-    try:
-        zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return "UTC"
-    return name
-
-
 def ms_of(moment: dt.datetime) -> int:
     return round(moment.timestamp() * 1000)
 

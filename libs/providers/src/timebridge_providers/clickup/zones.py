@@ -6,8 +6,8 @@ in the same office), else UTC: a documented approximation, listed in the provide
 """
 
 from timebridge_providers.clickup.client import ClickUpClient
-from timebridge_providers.clickup.translate import zone_or_utc
 from timebridge_providers.clickup.wire import User
+from timebridge_providers.kit.zones import zone_name
 
 
 class Zones:
@@ -31,11 +31,11 @@ class Zones:
         """The token user's zone (``GET /user``) and the members' (``GET /team``), once."""
         if self._zones is None:
             me = (await self._client.me()).user
-            self._default = zone_or_utc(me.timezone)
+            self._default = zone_name(me.timezone)
             team = await self._client.team()
             self.members = {m.user.id: m.user for m in team.members}
             zones = {
-                uid: zone_or_utc(u.timezone) if u.timezone else self._default
+                uid: zone_name(u.timezone) if u.timezone else self._default
                 for uid, u in self.members.items()
             }
             zones[me.id] = self._default

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from timebridge_common.outbound.http import AuthenticationError
 from timebridge_providers.clockify.client import ClockifyClient
-from timebridge_providers.clockify.translate import zone_name
 from timebridge_providers.clockify.wire import User
+from timebridge_providers.kit.zones import zone_name
 
 
 @dataclass(frozen=True, slots=True)

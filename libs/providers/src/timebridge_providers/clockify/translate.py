@@ -42,16 +42,6 @@ def format_duration(seconds: int) -> str:
     return "PT" + parts
 
 
-def zone_name(name: str | None) -> str:
-    if not name:
-        return "UTC"
-    try:
-        zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return "UTC"
-    return name
-
-
 def seconds_of(entry: TimeEntry) -> int:
     interval = entry.time_interval
     if interval.end is not None:

@@ -15,11 +15,11 @@ from timebridge_providers.kit.ports.observe import Observing
 from timebridge_providers.kit.profile import ALL_FIELDS, Profile, RateLimit
 from timebridge_providers.kit.registry import Account, Provider
 from timebridge_providers.kit.session import Session
+from timebridge_providers.kit.zones import zone_name
 from timebridge_providers.tempo.client import RATE_LIMIT, TEMPO_API_URL, TempoClient
 from timebridge_providers.tempo.entries import TempoEntries
 from timebridge_providers.tempo.observe import TempoObserver
 from timebridge_providers.tempo.report import TempoReport
-from timebridge_providers.tempo.translate import zone_name
 
 _FIELDS = ALL_FIELDS - {"project_external_id"}
 

@@ -26,17 +26,6 @@ DEFAULT_START = dt.time(9)
 """Where an entry from a source keeping only a date and a duration starts (local)."""
 
 
-def zone_name(name: str | None) -> str:
-    """An IANA zone, or UTC when none (or none that exists) is given."""
-    if not name:
-        return "UTC"
-    try:
-        zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return "UTC"
-    return name
-
-
 def started_at(worklog: Worklog, zone: str) -> dt.datetime:
     local = dt.datetime.combine(
         worklog.startDate, worklog.startTime or DEFAULT_START, tzinfo=zoneinfo.ZoneInfo(zone)

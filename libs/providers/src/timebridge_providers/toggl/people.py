@@ -13,8 +13,8 @@ import time
 from dataclasses import dataclass
 
 from timebridge_common.outbound.http import AuthenticationError
+from timebridge_providers.kit.zones import zone_name
 from timebridge_providers.toggl.client import TogglClient
-from timebridge_providers.toggl.translate import zone_name
 from timebridge_providers.toggl.wire import Me, WorkspaceUser
 
 TTL_S = 900.0

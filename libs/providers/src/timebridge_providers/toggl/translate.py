@@ -23,18 +23,6 @@ from timebridge_providers.toggl.wire import TimeEntry
 SOURCE = "toggl"
 
 
-def zone_name(name: str | None) -> str:
-    """An IANA zone Toggl gave, or UTC when it names none (a day is never read in a zone that
-    does not exist)."""
-    if not name:
-        return "UTC"
-    try:
-        zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return "UTC"
-    return name
-
-
 def is_synced(entry: TimeEntry) -> bool:
     """A stopped entry: a running timer (negative duration) waits until it stops."""
     return not entry.running

@@ -16,6 +16,7 @@ from timebridge_providers.kit.ports.observe import Observing
 from timebridge_providers.kit.profile import Profile, RateLimit
 from timebridge_providers.kit.registry import Account, Provider
 from timebridge_providers.kit.session import Session
+from timebridge_providers.kit.zones import zone_name
 from timebridge_providers.xero import PROVIDER as XERO
 from timebridge_providers.xero_projects.client import XeroProjectsClient, token_user
 from timebridge_providers.xero_projects.directory import XeroProjectsDirectory
@@ -23,7 +24,6 @@ from timebridge_providers.xero_projects.entries import XeroProjectsEntries
 from timebridge_providers.xero_projects.observe import XeroProjectsObserver
 from timebridge_providers.xero_projects.people import Lookups
 from timebridge_providers.xero_projects.report import XeroProjectsReport
-from timebridge_providers.xero_projects.translate import zone_name
 from timebridge_providers.xero_projects.wire import RATE_LIMIT, XERO_PROJECTS_URL
 
 _KEPT = frozenset(

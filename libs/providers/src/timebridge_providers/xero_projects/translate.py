@@ -26,17 +26,6 @@ from timebridge_providers.xero_projects.wire import MAX_MINUTES, TimeEntry
 SOURCE = "xero_projects"
 
 
-def zone_name(name: str | None) -> str:
-    """An IANA zone, or UTC when none (or no real one) is given."""
-    if not name:
-        return "UTC"
-    try:
-        zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return "UTC"
-    return name
-
-
 def minutes_of(seconds: int) -> int:
     """Whole minutes as Xero keeps them: rounded, within 1..59940."""
     return min(MAX_MINUTES, max(1, round(seconds / 60)))

@@ -17,7 +17,7 @@ from timebridge_providers.kit.ports.observe import Observing
 from timebridge_providers.kit.profile import Profile, RateLimit
 from timebridge_providers.kit.registry import Account, Provider
 from timebridge_providers.kit.session import Session
-from timebridge_providers.xero_projects.translate import zone_name
+from timebridge_providers.kit.zones import zone_name
 from timebridge_providers.zoho.client import ZohoClient
 from timebridge_providers.zoho.directory import ZohoDirectory
 from timebridge_providers.zoho.entries import ZohoEntries

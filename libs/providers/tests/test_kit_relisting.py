@@ -109,3 +109,12 @@ def test_a_deletion_carries_no_empty_ids() -> None:
         "12",
         False,
     )
+
+
+def test_without_a_window_only_the_changes_since_count() -> None:
+    """Hubstaff's shape: a cursor with no ids, a poll that compares no window."""
+    cursor = json.dumps({"since": NOW.isoformat(), "reported": {}})
+    a = Rec("a", "x", NOW + dt.timedelta(minutes=1))
+    page = _poll(cursor).page([a], {}, change=_change)
+    assert [c.external_id for c in page.changes] == ["a"]
+    assert json.loads(page.cursor)["reported"] == {"a": f"{a.updated}#x"}

@@ -8,31 +8,18 @@ records the overlap lists again, so an unchanged one is not reported twice.
 """
 
 import datetime as dt
-import json
 from collections.abc import Sequence
 
-from timebridge_common.errors import InvalidMessageError
 from timebridge_common.outbound.http import AuthenticationError
 from timebridge_providers.hubstaff.client import HubstaffClient
 from timebridge_providers.hubstaff.translate import activity_fields
 from timebridge_providers.hubstaff.wire import DailyActivity, User
 from timebridge_providers.kit.ports.observe import Change, ChangePage, Hint, HookAdmin
-
-OVERLAP = dt.timedelta(minutes=1)
+from timebridge_providers.kit.relisting import SincePoll
 
 
 def _version(activity: DailyActivity) -> str:
     return f"{activity.updated_at.isoformat()}#{activity.tracked}#{activity.billable}"
-
-
-def _parse_cursor(cursor: str | None) -> tuple[dt.datetime | None, dict[str, str]]:
-    if not cursor:
-        return None, {}
-    try:
-        data = json.loads(cursor)
-        return dt.datetime.fromisoformat(data["since"]), dict(data.get("reported", {}))
-    except (ValueError, KeyError, TypeError) as exc:
-        raise InvalidMessageError(f"not a Hubstaff poll cursor: {exc}") from exc
 
 
 class HubstaffObserver:
@@ -49,25 +36,22 @@ class HubstaffObserver:
     async def changes(
         self, cursor: str | None, *, now: dt.datetime, lookback: dt.timedelta
     ) -> ChangePage:
-        since, reported = _parse_cursor(cursor)
-        start = since or now - lookback
+        poll = SincePoll(
+            cursor, provider="Hubstaff", now=now, lookback=lookback,
+            key=lambda a: str(a.id), version=_version, updated_at=lambda a: a.updated_at,
+        )  # fmt: skip
         users = await self._users()
-        listed = [a async for a in self._client.daily_updates(start)]
-        changes = [
-            Change(
-                external_id=str(a.id),
-                fields=activity_fields(a, users.get(a.user_id)),
-                updated_at=a.updated_at,
-                deleted=a.tracked <= 0,
+        listed = [a async for a in self._client.daily_updates(poll.since)]
+
+        def change(activity: DailyActivity) -> Change:
+            return Change(
+                external_id=str(activity.id),
+                fields=activity_fields(activity, users.get(activity.user_id)),
+                updated_at=activity.updated_at,
+                deleted=activity.tracked <= 0,
             )
-            for a in listed
-            if reported.get(str(a.id)) != _version(a)
-        ]
-        newest = max((a.updated_at for a in listed), default=None)
-        following = newest - OVERLAP if newest else start
-        again = {str(a.id): _version(a) for a in listed if a.updated_at >= following}
-        state = {"since": following.isoformat(), "reported": again}
-        return ChangePage(changes, json.dumps(state, separators=(",", ":")))
+
+        return poll.page(listed, {}, change=change)
 
     async def _users(self) -> dict[int, User]:
         """Members' emails; a token that may not list members sees only its own user."""

@@ -12,6 +12,8 @@ age is not taken for deleted). A deletion older than the window is not seen. Two
   ours; the overlap catches a record committed late); the versions of what the overlap lists
   again are kept, so an unchanged record is not reported twice. Cursor:
   ``{"since", "ids": {id: brief}, "reported": {id: version}}``.
+  Without a window (``listed`` empty: Hubstaff keeps a zero record for deleted time) it is
+  the changed-since half alone.
 - :class:`WindowPoll`: the window listing is all there is (Clockify, Xero Projects, Zoho).
   A brief's **first element is the record's version** (a content digest): an id not listed
   before, or listed with another version, is a change. Cursor: ``{"seen": {id: brief}}``.
@@ -124,7 +126,7 @@ class SincePoll(Generic[R]):
             try:
                 data = json.loads(cursor)
                 since = dt.datetime.fromisoformat(data["since"])
-                self._known = dict(data["ids"])
+                self._known = dict(data.get("ids", {}))  # none: a poll with no window
                 self._reported = dict(data.get("reported", {}))
             except _CURSOR_ERRORS as exc:
                 raise InvalidMessageError(f"not a {provider} poll cursor: {exc}") from exc
@@ -140,13 +142,15 @@ class SincePoll(Generic[R]):
         listed: Mapping[str, Brief],
         *,
         change: Callable[[R], Change],
-        deletion: Callable[[str, Brief], Change],
+        deletion: Callable[[str, Brief], Change] | None = None,
     ) -> ChangePage:
-        """The changes not reported yet, then the window's deletions, and the next cursor."""
+        """The changes not reported yet, then the window's deletions, and the next cursor.
+        Without ``deletion`` no window is compared (the provider keeps a record of a deletion)."""
         key, version = self._key, self._version
         changes = [change(r) for r in changed if self._reported.get(key(r)) != version(r)]
-        gone = _gone(self._known, listed, self.start, (key(r) for r in changed))
-        changes.extend(deletion(record, brief) for record, brief in gone)
+        if deletion is not None:
+            gone = _gone(self._known, listed, self.start, (key(r) for r in changed))
+            changes.extend(deletion(record, brief) for record, brief in gone)
         times = [t for t in map(self._updated_at, changed) if t is not None]
         following = max(times) - OVERLAP if times else self.since
         again = {

@@ -19,6 +19,7 @@ import pytest
 from fastapi import FastAPI
 
 from timebridge_common.http_errors import CORE_ADMIN_SCHEME, PLATFORM_ADMIN_SCHEME
+from timebridge_ingest.handlers.hooks import hint_providers
 
 from .api_platform import (
     SERVICES,
@@ -89,7 +90,8 @@ def test_the_allow_list_is_small_and_everything_else_is_protected(platform: Plat
         + [f"{s} GET /readyz" for s in SERVICES]
         + [
             "ingest POST /v1/webhooks/core/{}",
-            "ingest POST /v1/webhooks/everhour/{}",
+            # one per provider whose webhooks are hints at a secret URL (Everhour, ...)
+            *(f"ingest POST /v1/webhooks/{p}/{{}}" for p in hint_providers()),
             "invoice-export GET /v1/oauth/{}/callback",
             "invoice-export POST /v1/webhooks/{}",  # per app (the accounting tool's name)
             "invoice-export POST /v1/webhooks/{}/{}",  # per connection

@@ -1,0 +1,422 @@
+"""The sync scenarios end to end, once per tracker: every service, real Kafka and Postgres.
+
+Ingest, mapping, conflict-resolver and reporting run in this process on their own databases and
+consumer groups, and open every provider through sessions routed to the in-process sandboxes
+(Core, Everhour, Harvest); nothing in them names a tracker. Each tracker gets its own workspace,
+set up through the HTTP APIs as an admin would (Test Connection and Connect with the tracker's
+connection fields, Project Mapping); then Ann logs, edits and deletes time on both sides through
+the systems' own APIs (:mod:`.trackers`). Everhour pushes webhooks; Harvest is polled.
+Everhour-only behaviours (its per-task/user/day sum, billable per task) stay in
+``test_end_to_end.py``.
+"""
+
+import datetime as dt
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from timebridge_providers.core.client import CoreClient
+
+from timebridge_common.crypto import SecretBox
+from timebridge_common.outbound.http import RequestBudget, RetryPolicy
+from timebridge_common.runtime import Service
+from timebridge_common.testing import LazyApp, in_memory_tracing, position_group_at_end, wait_for
+from timebridge_conflict_resolver.bootstrap import bootstrap as bootstrap_resolver
+from timebridge_conflict_resolver.config import Settings as ResolverSettings
+from timebridge_ingest.bootstrap import Ingest
+from timebridge_ingest.bootstrap import bootstrap as bootstrap_ingest
+from timebridge_ingest.config import Settings as IngestSettings
+from timebridge_mapping.bootstrap import bootstrap as bootstrap_mapping
+from timebridge_mapping.config import Settings as MappingSettings
+from timebridge_reporting.bootstrap import bootstrap as bootstrap_reporting
+from timebridge_reporting.config import Settings as ReportingSettings
+from timebridge_sandboxes.core import CoreState, Subscription, Webhooks, create_core_sandbox
+from timebridge_sandboxes.faults import RateLimit
+from timebridge_sandboxes.testing import FakeTime
+
+from .conftest import KAFKA, kafka_config, unique
+from .sandbox_sessions import SandboxSessions
+from .trackers import ANN_EMAIL, TASK_TITLE, EverhourDriver, HarvestDriver, Held, Tracker
+
+CORE_URL = "http://core.sandbox"
+INGEST_URL = "http://ingest.test"
+ADMIN = "platform-admin-token"
+SERVICE = "core-service-token"
+DAY = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=8)
+"""Recent: a polled tracker's deletions are seen within ingest's look-back window (31 days)."""
+SERVICES = ("ingest", "mapping", "conflict-resolver", "reporting")
+TIMEOUT_S = 60
+
+
+@dataclass
+class Workspace:
+    """One tracker's workspace: Ann in Core, her project and ticket, the tracker's driver."""
+
+    id: str
+    tracker: Tracker
+    ann_core: str
+    ann_token: str
+    service_token: str
+    project: str
+    ticket: str
+    integration: str = ""
+    days: dict[str, dt.date] = field(default_factory=dict)
+
+
+@dataclass
+class Platform:
+    core: CoreState
+    core_app: Any
+    webhooks: Webhooks
+    apps: dict[str, Any]
+    services: dict[str, Service]
+    workspaces: dict[str, Workspace]
+
+    def http(self, service: str, token: str) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.apps[service]),
+            base_url=f"http://{service}.test",
+            headers={"authorization": f"Bearer {token}"},
+        )
+
+
+@pytest.fixture(scope="module")
+async def platform(
+    topics: list[str],
+    create_database: Callable[[str], Awaitable[str]],
+    make_pool: Callable[[str], Awaitable[asyncpg.Pool]],
+) -> AsyncIterator[Platform]:
+    kafka = kafka_config().model_copy(update={"group_prefix": f"{kafka_config().group_prefix}-e2t"})
+    for name in SERVICES:
+        await position_group_at_end(KAFKA, f"{kafka.group_prefix}-{name}", topics)
+    core = CoreState()
+    time = FakeTime()
+    apps: dict[str, Any] = {}
+    ingest_transport = httpx.ASGITransport(app=LazyApp(apps, "ingest"))
+    webhooks = Webhooks(transport=ingest_transport, sleep=time.sleep)
+    core_app = create_core_sandbox(core, rate_limit=RateLimit(10**6, 1), webhooks=webhooks)
+    services: dict[str, Service] = {}
+
+    async def poll(workspace: str) -> None:
+        ingest = services["ingest"]
+        assert isinstance(ingest, Ingest)
+        assert ingest.poller is not None
+        await ingest.poller.poll_one(found[workspace].integration)
+
+    found: dict[str, Workspace] = {}
+    trackers: list[Tracker] = [
+        EverhourDriver(webhook_transport=ingest_transport),
+        HarvestDriver(poll=lambda: poll("harvest")),
+    ]
+    for i, tracker in enumerate(trackers):
+        ws = unique(f"ws{tracker.name}")
+        token = f"core-ann-token-{i}"
+        ann = core.add_user(ws, "Ann", email=ANN_EMAIL, role="admin", token=token)
+        core.add_service_token(ws, f"{SERVICE}-{i}")
+        project = core.add_project(ws, "Website")
+        ticket = core.add_ticket(ws, TASK_TITLE, project_id=project)
+        core.webhooks[ws] = Subscription(
+            f"{INGEST_URL}/v1/webhooks/core/{ws}", "core-webhook-secret-" + "s" * 20
+        )
+        found[tracker.name] = Workspace(ws, tracker, ann, token, f"{SERVICE}-{i}", project, ticket)
+
+    def core_client(base_url: str, token: str) -> CoreClient:
+        return CoreClient(
+            base_url,
+            token,
+            http=httpx.AsyncClient(transport=httpx.ASGITransport(app=core_app)),
+            budget=RequestBudget(10, 1, clock=time.clock, sleep=time.sleep),
+            retry=RetryPolicy(max_attempts=3, sleep=time.sleep),
+        )
+
+    def sessions() -> SandboxSessions:
+        return SandboxSessions.of_apps({"core": core_app, **{t.name: t.app for t in trackers}})
+
+    key = SecretBox.generate_key()
+    services.update(
+        {
+            "ingest": bootstrap_ingest(
+                IngestSettings(
+                    kafka=kafka,
+                    encryption_key=key,
+                    admin_token=ADMIN,
+                    public_base_url=INGEST_URL,
+                    poll_tick_s=3600,
+                ),
+                pool=await make_pool(await create_database("e2t-ingest")),
+                tracer_provider=in_memory_tracing("ingest")[0],
+                clients=sessions(),
+                core=core_client,
+            ),
+            "mapping": bootstrap_mapping(
+                MappingSettings(kafka=kafka, encryption_key=key),
+                pool=await make_pool(await create_database("e2t-mapping")),
+                tracer_provider=in_memory_tracing("mapping")[0],
+                clients=sessions(),
+                core=core_client,
+            ),
+            "conflict-resolver": bootstrap_resolver(
+                ResolverSettings(kafka=kafka, encryption_key=key),
+                pool=await make_pool(await create_database("e2t-resolver")),
+                tracer_provider=in_memory_tracing("conflict-resolver")[0],
+                clients=sessions(),
+                core=core_client,
+            ),
+            "reporting": bootstrap_reporting(
+                ReportingSettings(kafka=kafka),
+                pool=await make_pool(await create_database("e2t-reporting")),
+                tracer_provider=in_memory_tracing("reporting")[0],
+                core=core_client,
+            ),
+        }
+    )
+    for name, built in services.items():
+        apps[name] = built.app
+        await built.runtime.start()
+    platform = Platform(core, core_app, webhooks, apps, services, found)
+    for workspace in found.values():
+        workspace.integration = await connect(platform, workspace)
+    yield platform
+    for built in reversed(services.values()):
+        await built.runtime.stop()
+
+
+@pytest.fixture(params=["everhour", "harvest"])
+def ws(request: pytest.FixtureRequest, platform: Platform) -> Workspace:
+    workspace: Workspace = platform.workspaces[request.param]
+    return workspace
+
+
+async def connect(platform: Platform, ws: Workspace) -> str:
+    """The admin's setup, through the APIs: workspace, Test Connection, Connect, Project Mapping."""
+    tracker = ws.tracker
+    async with platform.http("ingest", ADMIN) as ingest:
+        secret = platform.core.webhooks[ws.id].secret
+        put = await ingest.put(
+            f"/v1/admin/workspaces/{ws.id}/webhook-secrets/core", json={"secret": secret}
+        )
+        assert put.status_code == 204, put.text
+        put = await ingest.put(
+            f"/v1/admin/workspaces/{ws.id}",
+            json={"core_base_url": CORE_URL, "core_api_token": ws.service_token},
+        )
+        assert put.status_code == 200, put.text
+    body = {"api_key": tracker.key, "fields": tracker.fields}
+    async with platform.http("ingest", ws.ann_token) as ingest:
+        test = await ingest.post(
+            f"/v1/workspaces/{ws.id}/integrations/{tracker.name}/test", json=body
+        )
+        assert test.json()["ok"] is True, test.text
+        connected = await ingest.post(
+            f"/v1/workspaces/{ws.id}/integrations",
+            json={
+                **body,
+                "provider": tracker.name,
+                "settings": {
+                    "direction": "two_way",
+                    "frequency": "realtime",
+                    "unmapped_user_policy": "queue",
+                    "conflict_policy": "manual_review",
+                },
+            },
+        )
+        assert connected.status_code == 201, connected.text
+        assert connected.json()["fields"] == tracker.fields
+    integration: str = connected.json()["integration_id"]
+    async with platform.http("mapping", ws.ann_token) as mapping:
+
+        async def mapped() -> bool:
+            answer = await mapping.put(
+                f"/v1/workspaces/{ws.id}/integrations/{integration}/project-mappings/{ws.project}",
+                json={"tracker_project_id": tracker.project},
+            )
+            return answer.status_code == 200
+
+        await wait_for(mapped)  # once mapping has its copy of the new connection
+    return integration
+
+
+async def log_in_core(platform: Platform, ws: Workspace, **fields: Any) -> str:
+    """What Ann does in Core's UI (Core then posts its webhook)."""
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=platform.core_app), base_url="http://sandbox"
+    ) as core:
+        created = await core.post(
+            f"/_sandbox/workspaces/{ws.id}/time-entries",
+            json={"user_id": ws.ann_core, "project_id": ws.project, **fields},
+        )
+        assert created.status_code == 201, created.text
+    await platform.webhooks.drain()
+    entry_id: str = created.json()["id"]
+    return entry_id
+
+
+async def in_core(platform: Platform, method: str, entry_id: str, **fields: Any) -> None:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=platform.core_app), base_url="http://sandbox"
+    ) as core:
+        answer = await core.request(
+            method, f"/_sandbox/time-entries/{entry_id}", json=fields or None
+        )
+        assert answer.is_success, answer.text
+    await platform.webhooks.drain()
+
+
+async def sync_status(
+    platform: Platform, ws: Workspace, source: str, entry: str
+) -> list[dict[str, Any]]:
+    async with platform.http("reporting", ws.ann_token) as reporting:
+        answer = await reporting.get(f"/v1/workspaces/{ws.id}/entries/{source}/{entry}/sync-status")
+        result: list[dict[str, Any]] = answer.json()
+        return result
+
+
+async def until(ws: Workspace, check: Callable[[], Any]) -> Any:
+    """Wait for ``check`` on the sandboxes' state, letting ingest observe the tracker meanwhile
+    (Harvest is polled; Everhour's webhooks arrive by themselves)."""
+
+    async def poll() -> Any:
+        await ws.tracker.observed()
+        return check()
+
+    return await wait_for(poll, timeout_s=TIMEOUT_S)
+
+
+def held_on(ws: Workspace, day: dt.date) -> list[Held]:
+    return [h for h in ws.tracker.held() if h.date == day]
+
+
+def copies_of(platform: Platform, ws: Workspace, record_id: str) -> list[Any]:
+    return [
+        e
+        for e in platform.core.entries.values()
+        if e.external_ref == {"system": ws.tracker.name, "id": record_id} and e.deleted_at is None
+    ]
+
+
+def core_entries(platform: Platform, ws: Workspace, day: dt.date) -> list[Any]:
+    return [
+        e
+        for e in platform.core.entries.values()
+        if e.workspace_id == ws.id and e.date == day and e.deleted_at is None
+    ]
+
+
+async def test_core_to_tracker_create_edit_delete(platform: Platform, ws: Workspace) -> None:
+    day = DAY
+    entry = await log_in_core(
+        platform,
+        ws,
+        ticket_id=ws.ticket,
+        date=day.isoformat(),
+        started_at=f"{day.isoformat()}T08:00:00Z",
+        duration_seconds=5400,
+        notes="Login bug",
+        billable=True,
+    )
+    [held] = await until(ws, lambda: held_on(ws, day))
+    assert (held.user, held.task, held.seconds) == (ws.tracker.ann, ws.tracker.task, 5400)
+    assert "Login bug" in held.notes
+
+    await in_core(platform, "PATCH", entry, duration_seconds=7200)
+    await until(ws, lambda: [h.seconds for h in held_on(ws, day)] == [7200])
+
+    await in_core(platform, "DELETE", entry)
+    await until(ws, lambda: held_on(ws, day) == [])
+    # Our own writes came back as echoes and created nothing in Core.
+    assert [e.id for e in core_entries(platform, ws, day)] == []
+
+
+async def test_tracker_to_core_create_edit_delete(platform: Platform, ws: Workspace) -> None:
+    day = DAY + dt.timedelta(days=1)
+    record = await ws.tracker.log(day, 2700, "Review")
+    [copy] = await until(ws, lambda: copies_of(platform, ws, record))
+    assert (copy.user_id, copy.ticket_id, copy.duration_seconds) == (
+        ws.ann_core,
+        ws.ticket,
+        2700,
+    )
+
+    await ws.tracker.settle(record)
+    await ws.tracker.edit(record, 3600, "Review and fixes")
+    await until(ws, lambda: (copy.duration_seconds, copy.notes) == (3600, "Review and fixes"))
+
+    await ws.tracker.settle(record)
+    await ws.tracker.delete(record)
+    await until(ws, lambda: copy.deleted_at is not None)
+    assert copies_of(platform, ws, record) == []
+    assert held_on(ws, day) == []
+
+
+async def test_edits_on_both_sides_converge_without_an_echo(
+    platform: Platform, ws: Workspace
+) -> None:
+    planned_day, retro_day = DAY + dt.timedelta(days=3), DAY + dt.timedelta(days=4)
+    planned = await log_in_core(
+        platform,
+        ws,
+        ticket_id=ws.ticket,
+        date=planned_day.isoformat(),
+        duration_seconds=3600,
+        notes="Sprint planning",
+    )
+    [copy_in_tracker] = await until(ws, lambda: held_on(ws, planned_day))
+    retro = await ws.tracker.log(retro_day, 1800, "Retro")
+    [copy_in_core] = await until(ws, lambda: copies_of(platform, ws, retro))
+
+    # Ann edits each copy on its own side.
+    await ws.tracker.settle(copy_in_tracker.id)
+    await ws.tracker.settle(retro)
+    await ws.tracker.edit(copy_in_tracker.id, 5400, "Sprint planning")
+    await in_core(platform, "PATCH", copy_in_core.id, duration_seconds=2400, notes="Retro!")
+
+    core_entry = platform.core.entries[planned]
+    await until(ws, lambda: core_entry.duration_seconds == 5400)
+    await until(ws, lambda: [h.seconds for h in held_on(ws, retro_day)] == [2400])
+    # A few more rounds of observing: nothing moves any more (no echo loop).
+    for _ in range(3):
+        await ws.tracker.observed()
+    await platform.webhooks.drain()
+    assert (core_entry.duration_seconds, core_entry.version) == (5400, 2)
+    assert (copy_in_core.duration_seconds, copy_in_core.notes, copy_in_core.version) == (
+        2400,
+        "Retro!",
+        2,
+    )
+    assert [(h.seconds, h.notes) for h in held_on(ws, planned_day)] == [(5400, "Sprint planning")]
+    assert [(h.seconds, h.notes) for h in held_on(ws, retro_day)] == [(2400, "Retro!")]
+    assert len(core_entries(platform, ws, planned_day)) == 1
+    assert len(core_entries(platform, ws, retro_day)) == 1
+
+
+async def test_an_unmapped_user_is_queued_not_written(platform: Platform, ws: Workspace) -> None:
+    """Bob is in Core only: with the "queue" policy his time waits for a mapping."""
+    day = DAY + dt.timedelta(days=6)
+    bob = platform.core.add_user(ws.id, "Bob", email="bob@acme.test", role="member")
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=platform.core_app), base_url="http://sandbox"
+    ) as core:
+        created = await core.post(
+            f"/_sandbox/workspaces/{ws.id}/time-entries",
+            json={
+                "user_id": bob,
+                "project_id": ws.project,
+                "ticket_id": ws.ticket,
+                "date": day.isoformat(),
+                "duration_seconds": 600,
+            },
+        )
+        assert created.status_code == 201, created.text
+    await platform.webhooks.drain()
+    entry = created.json()["id"]
+
+    async def queued() -> list[dict[str, Any]]:
+        statuses = await sync_status(platform, ws, "core", entry)
+        return [s for s in statuses if s["status"] != "synced"]
+
+    [status] = await wait_for(queued, timeout_s=TIMEOUT_S)
+    assert "bob@acme.test" in (status["reason"] or "") or "user" in (status["reason"] or "")
+    assert held_on(ws, day) == []

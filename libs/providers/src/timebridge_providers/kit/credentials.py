@@ -62,6 +62,23 @@ def form_basic_auth(
     return Endpoint(app.client_id, app.client_secret.get_secret_value(), http=http)
 
 
+def basic_auth_endpoint(endpoint: type[BasicAuthTokenEndpoint]) -> EndpointFactory:
+    """The factory of a provider's own RFC 6749 endpoint class (its provider name, its error
+    answers), given the app's id and secret and the token URL."""
+
+    def open_endpoint(
+        provider: str,  # noqa: ARG001 - the factory's signature
+        app: OAuthApp,
+        token_url: str,
+        http: httpx.AsyncClient,
+    ) -> TokenEndpoint:
+        return endpoint(
+            app.client_id, app.client_secret.get_secret_value(), token_url=token_url, http=http
+        )
+
+    return open_endpoint
+
+
 @dataclass(frozen=True, slots=True)
 class OAuthDescription:
     """How a provider refreshes tokens: its token URL and, if not plain RFC 6749, its endpoint."""

@@ -4,11 +4,8 @@ An accounting tool: invoice-export mirrors its customers, exports draft invoices
 (``requestid``), and reads their status back (change data capture, webhooks per app).
 """
 
-import httpx
-
-from timebridge_common.outbound.oauth import TokenEndpoint
 from timebridge_providers.kit.accounting import accounting_profile, bearer, tool_plumbing
-from timebridge_providers.kit.credentials import OAuthApp, OAuthDescription
+from timebridge_providers.kit.credentials import OAuthDescription, basic_auth_endpoint
 from timebridge_providers.kit.ports.accounting import (
     EXPENSE_ITEM,
     TENANT,
@@ -62,21 +59,9 @@ async def _check(session: Session) -> Account:
     return Account(session.access.extra[TENANT])
 
 
-def _tokens(
-    provider: str,  # noqa: ARG001 - the factory's signature
-    app: OAuthApp,
-    token_url: str,
-    http: httpx.AsyncClient,
-) -> TokenEndpoint:
-    """Intuit's token endpoint for the credential owner."""
-    return QuickBooksTokens(
-        app.client_id, app.client_secret.get_secret_value(), token_url=token_url, http=http
-    )
-
-
 PROVIDER = Provider(
     profile=PROFILE,
     check=_check,
     accounting=Accounting(open=tool, consent=QuickBooksConsent, webhooks=WEBHOOKS),
-    oauth=OAuthDescription(token_url=TOKEN_URL, endpoint=_tokens),
+    oauth=OAuthDescription(token_url=TOKEN_URL, endpoint=basic_auth_endpoint(QuickBooksTokens)),
 )

@@ -8,12 +8,9 @@ listings, webhooks per app).
 import asyncio
 import weakref
 
-import httpx
-
 from timebridge_common.outbound.http import RequestBudget
-from timebridge_common.outbound.oauth import TokenEndpoint
 from timebridge_providers.kit.accounting import accounting_profile, bearer, tool_plumbing
-from timebridge_providers.kit.credentials import OAuthApp, OAuthDescription
+from timebridge_providers.kit.credentials import OAuthDescription, basic_auth_endpoint
 from timebridge_providers.kit.ports.accounting import (
     ACCOUNT_CODE,
     TENANT,
@@ -73,21 +70,9 @@ async def _check(session: Session) -> Account:
     return Account(session.access.extra[TENANT])
 
 
-def _tokens(
-    provider: str,  # noqa: ARG001 - the factory's signature
-    app: OAuthApp,
-    token_url: str,
-    http: httpx.AsyncClient,
-) -> TokenEndpoint:
-    """Xero's token endpoint for the credential owner."""
-    return XeroTokens(
-        app.client_id, app.client_secret.get_secret_value(), token_url=token_url, http=http
-    )
-
-
 PROVIDER = Provider(
     profile=PROFILE,
     check=_check,
     accounting=Accounting(open=tool, consent=XeroConsent, webhooks=WEBHOOKS),
-    oauth=OAuthDescription(token_url=TOKEN_URL, endpoint=_tokens),
+    oauth=OAuthDescription(token_url=TOKEN_URL, endpoint=basic_auth_endpoint(XeroTokens)),
 )

@@ -418,5 +418,32 @@ async def test_an_unmapped_user_is_queued_not_written(platform: Platform, ws: Wo
         return [s for s in statuses if s["status"] != "synced"]
 
     [status] = await wait_for(queued, timeout_s=TIMEOUT_S)
-    assert "bob@acme.test" in (status["reason"] or "") or "user" in (status["reason"] or "")
+    assert status["status"] == "queued"
+    assert (
+        f"user is mapped to Core user {bob} <bob@acme.test>; held until one is"
+        in (status["reason"])
+    )
     assert held_on(ws, day) == []
+
+
+async def test_a_locked_tracker_record_is_a_conflict_left_for_review(
+    platform: Platform, ws: Workspace
+) -> None:
+    """Ann's record is locked in the tracker (approved, invoiced): her later Core edit is not
+    forced over it; the entry's status says it waits for review."""
+    day = DAY + dt.timedelta(days=7)
+    entry = await log_in_core(
+        platform, ws, ticket_id=ws.ticket, date=day.isoformat(), duration_seconds=3600
+    )
+    [held] = await until(ws, lambda: held_on(ws, day))
+    ws.tracker.lock(held.id)
+
+    await in_core(platform, "PATCH", entry, duration_seconds=600)
+
+    async def in_conflict() -> list[dict[str, Any]]:
+        statuses = await sync_status(platform, ws, "core", entry)
+        return [s for s in statuses if s["status"] == "conflict"]
+
+    [status] = await wait_for(in_conflict, timeout_s=TIMEOUT_S)
+    assert f"{ws.tracker.name} refused the update: the record is locked" in status["reason"]
+    assert [h.seconds for h in held_on(ws, day)] == [3600]

@@ -53,6 +53,9 @@ class Tracker(Protocol):
 
     def held(self) -> list[Held]: ...
 
+    def lock(self, record_id: str) -> None:
+        """As approving or invoicing the record does in the tracker."""
+
     async def settle(self, record_id: str) -> None:
         """Before a person edits a record: wait past the second of its last change, where the
         tracker stamps changes to the second (a same-second edit is the same version)."""
@@ -123,6 +126,9 @@ class EverhourDriver:
             for h in record.history
         )
         await _until(lambda: dt.datetime.now(dt.UTC) >= last + dt.timedelta(seconds=1))
+
+    def lock(self, record_id: str) -> None:
+        self.state.records[int(record_id)].is_locked = True
 
     async def observed(self) -> None:
         """Everhour's webhooks reach ingest by themselves."""
@@ -199,6 +205,9 @@ class HarvestDriver:
         an edit would be dropped downstream as a duplicate of the version before it."""
         last = self.state.entries[int(record_id)].updated
         await _until(lambda: dt.datetime.now(dt.UTC) >= last + dt.timedelta(seconds=1))
+
+    def lock(self, record_id: str) -> None:
+        self.state.lock(int(record_id))
 
     async def observed(self) -> None:
         await self.poll()

@@ -4,11 +4,11 @@ midnight and a DST change, regular (start/end with offsets) vs manual (date + du
 import datetime as dt
 
 import pytest
+from timebridge_providers.kit.zones import zone_name
 from timebridge_providers.quickbooks_time.translate import (
     entry_fields,
     same_timesheet,
     timesheet_body,
-    zone_name,
 )
 from timebridge_providers.quickbooks_time.wire import Timesheet
 

@@ -9,10 +9,12 @@ are still the API's: QuickBooks Time kept ``rest.tsheets.com/api/v1``.
 """
 
 from timebridge_providers.kit.credentials import OAuthDescription
+from timebridge_providers.kit.plumbing import plumbing
 from timebridge_providers.kit.ports.observe import Observing
 from timebridge_providers.kit.profile import ALL_FIELDS, Profile, RateLimit
 from timebridge_providers.kit.registry import Account, Provider
 from timebridge_providers.kit.session import Session
+from timebridge_providers.kit.zones import zone_name
 from timebridge_providers.quickbooks_time.client import (
     QBT_API_URL,
     RATE_LIMIT,
@@ -24,7 +26,6 @@ from timebridge_providers.quickbooks_time.directory import QuickBooksTimeDirecto
 from timebridge_providers.quickbooks_time.entries import QuickBooksTimeEntries
 from timebridge_providers.quickbooks_time.observe import QuickBooksTimeObserver
 from timebridge_providers.quickbooks_time.report import QuickBooksTimeReport
-from timebridge_providers.quickbooks_time.translate import zone_name
 
 _FIELDS = ALL_FIELDS - {"project_external_id"}
 
@@ -59,11 +60,7 @@ PROFILE = Profile(
 
 def client(session: Session) -> QuickBooksTimeClient:
     return QuickBooksTimeClient(
-        session.access.base_url,
-        session.access.credential,
-        budget=session.budget,
-        http=session.http,
-        retry=session.retry,
+        session.access.base_url, session.access.credential, **plumbing(session)
     )
 
 

@@ -6,7 +6,9 @@ answer was lost is found there, never sent twice. A timesheet that is locked, or
 time is approved or submitted up to its date, is refused: :class:`EntryLockedError`.
 """
 
+from timebridge_common.events import TimeEntryFields
 from timebridge_providers.kit.ports.entries import Observed, Slot, Write
+from timebridge_providers.kit.writes import carry_out
 from timebridge_providers.quickbooks_time.client import QuickBooksTimeClient
 from timebridge_providers.quickbooks_time.translate import (
     entry_fields,
@@ -38,21 +40,23 @@ class QuickBooksTimeEntries:
         )
 
     async def write(self, slot: Slot, write: Write) -> str | None:
-        if write.operation == "none":
-            return None
-        target = slot.target_id or (write.current.target_id if write.current else None)
-        if write.operation == "delete":
-            if target is not None:
-                await self._client.delete(int(target))
-            return None
-        assert write.desired is not None, "a create or update has desired fields"
-        body = timesheet_body(write.desired, zone=self._zone)
-        if write.operation == "update" and target is not None:
-            await self._client.update({"id": int(target), **body})
-            return None
-        day = write.desired.date.isoformat()
+        return await carry_out(
+            slot,
+            write,
+            delete=lambda target: self._client.delete(int(target)),
+            update=self._update,
+            create=self._create,
+        )
+
+    async def _update(self, target: str, desired: TimeEntryFields, _: Observed | None) -> None:
+        body = timesheet_body(desired, zone=self._zone)
+        await self._client.update({"id": int(target), **body})
+
+    async def _create(self, desired: TimeEntryFields) -> str:
+        body = timesheet_body(desired, zone=self._zone)
+        day = desired.date.isoformat()
         found = self._client.timesheets(start_date=day, end_date=day, user_ids=str(body["user_id"]))
         async for timesheet in found:
-            if same_timesheet(timesheet, write.desired):
+            if same_timesheet(timesheet, desired):
                 return str(timesheet.id)
         return str((await self._client.create(body)).id)

@@ -22,17 +22,6 @@ from timebridge_common.events import TimeEntryFields, UserRef
 from timebridge_providers.quickbooks_time.wire import Timesheet
 
 
-def zone_name(name: str | None) -> str:
-    """An IANA zone, or UTC when none (or none that exists) is given."""
-    if not name:
-        return "UTC"
-    try:
-        zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return "UTC"
-    return name
-
-
 def started_at(timesheet: Timesheet) -> dt.datetime | None:
     """The start instant (UTC) of a regular timesheet; ``None`` for a manual one."""
     if timesheet.type != "regular" or not timesheet.start:

@@ -21,8 +21,8 @@ import httpx
 import pytest
 from pydantic import SecretStr
 from timebridge_providers.installed import registry
-from timebridge_providers.kit.conformance import SCENARIOS, NotOffered, Rig, Scenario, Work
-from timebridge_providers.kit.conformance.rig import Captured
+from timebridge_providers.kit.conformance import SCENARIOS, Rig, Scenario, Work
+from timebridge_providers.kit.conformance.running import Polled, answering_client, run
 from timebridge_providers.kit.credentials import OAuthApp
 from timebridge_providers.kit.ports.entries import EntryLockedError, Slot, Write
 from timebridge_providers.quickbooks_time.client import QuickBooksTimeClient
@@ -48,7 +48,7 @@ COLLECTION = (
 
 
 @dataclass
-class QuickBooksTimeControl:
+class QuickBooksTimeControl(Polled):
     state: QuickBooksTimeState
     http: httpx.AsyncClient
     token: str
@@ -100,19 +100,7 @@ class QuickBooksTimeControl:
         self.state.page_cap = size
         return True
 
-    async def deliveries(self) -> list[Captured]:
-        raise NotOffered("QuickBooks Time documents no timesheet webhooks")
-
-    def sign(self, body: bytes, at: dt.datetime, *, secret: str | None = None) -> str:
-        raise NotOffered("QuickBooks Time documents no timesheet webhooks")
-
-    @property
-    def webhook_secret(self) -> str:
-        return ""
-
-    @property
-    def account(self) -> str:
-        return ""
+    no_webhooks = "QuickBooks Time documents no timesheet webhooks"
 
 
 @dataclass
@@ -128,13 +116,7 @@ async def quickbooks_time_rig() -> Built:
     app = create_quickbooks_time_sandbox(state)
     answers: list[int] = []
 
-    async def on_response(response: httpx.Response) -> None:
-        if not response.request.url.path.startswith("/_sandbox"):
-            answers.append(response.status_code)
-
-    http = httpx.AsyncClient(
-        transport=TimeoutTransport(app, TIMEOUT_S), event_hooks={"response": [on_response]}
-    )
+    http = answering_client(TimeoutTransport(app, TIMEOUT_S), answers)
     control = QuickBooksTimeControl(state, http, "conformance-qbt-token")
     rig = Rig(
         provider=registry().get("quickbooks_time"),
@@ -162,12 +144,8 @@ NOT_OFFERED = {"webhook_signatures": "no timesheet webhooks documented: polled"}
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.__name__)
 async def test_quickbooks_time_conformance(built: Built, scenario: Scenario) -> None:
-    try:
-        await scenario(built.rig)
-    except NotOffered as reason:
-        if scenario.__name__ not in NOT_OFFERED:
-            raise AssertionError(f"not offered any more: {reason}") from None
-        pytest.skip(str(reason))
+    if reason := await run(scenario, built.rig, NOT_OFFERED):
+        pytest.skip(reason)
 
 
 async def _store(built: Built) -> Any:

@@ -20,6 +20,7 @@ import httpx
 import pytest
 from timebridge_providers.core.client import CoreClient
 
+from timebridge_common.config import DlqLimitConfig
 from timebridge_common.crypto import SecretBox
 from timebridge_common.outbound.http import RequestBudget, RetryPolicy
 from timebridge_common.runtime import Service
@@ -49,6 +50,9 @@ DAY = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=8)
 """Recent: a polled tracker's deletions are seen within ingest's look-back window (31 days)."""
 SERVICES = ("ingest", "mapping", "conflict-resolver", "reporting")
 TIMEOUT_S = 60
+TOLERANT = DlqLimitConfig(max_invalid_ratio=1, max_consecutive=10**9)
+"""Other runs share the topics: their events name connections whose credentials this run's key
+cannot open, and are dead-lettered here; they must not trip the dead-letter limit."""
 
 
 @dataclass
@@ -145,6 +149,7 @@ async def platform(
                     admin_token=ADMIN,
                     public_base_url=INGEST_URL,
                     poll_tick_s=3600,
+                    dlq_limit=TOLERANT,
                 ),
                 pool=await make_pool(await create_database("e2t-ingest")),
                 tracer_provider=in_memory_tracing("ingest")[0],
@@ -152,21 +157,21 @@ async def platform(
                 core=core_client,
             ),
             "mapping": bootstrap_mapping(
-                MappingSettings(kafka=kafka, encryption_key=key),
+                MappingSettings(kafka=kafka, encryption_key=key, dlq_limit=TOLERANT),
                 pool=await make_pool(await create_database("e2t-mapping")),
                 tracer_provider=in_memory_tracing("mapping")[0],
                 clients=sessions(),
                 core=core_client,
             ),
             "conflict-resolver": bootstrap_resolver(
-                ResolverSettings(kafka=kafka, encryption_key=key),
+                ResolverSettings(kafka=kafka, encryption_key=key, dlq_limit=TOLERANT),
                 pool=await make_pool(await create_database("e2t-resolver")),
                 tracer_provider=in_memory_tracing("conflict-resolver")[0],
                 clients=sessions(),
                 core=core_client,
             ),
             "reporting": bootstrap_reporting(
-                ReportingSettings(kafka=kafka),
+                ReportingSettings(kafka=kafka, dlq_limit=TOLERANT),
                 pool=await make_pool(await create_database("e2t-reporting")),
                 tracer_provider=in_memory_tracing("reporting")[0],
                 core=core_client,
@@ -206,6 +211,17 @@ async def connect(platform: Platform, ws: Workspace) -> str:
         assert put.status_code == 200, put.text
     body = {"api_key": tracker.key, "fields": tracker.fields}
     async with platform.http("ingest", ws.ann_token) as ingest:
+        # The provider's connection fields are checked against its profile before any call.
+        test_url = f"/v1/workspaces/{ws.id}/integrations/{tracker.name}/test"
+        unknown = await ingest.post(
+            test_url, json={**body, "fields": {**tracker.fields, "tenant": "t1"}}
+        )
+        assert unknown.status_code == 422, unknown.text
+        assert "takes no connection field tenant" in unknown.json()["detail"]
+        for key in tracker.fields:
+            missing = await ingest.post(test_url, json={**body, "fields": {}})
+            assert missing.status_code == 422, missing.text
+            assert f"needs the connection field {key}" in missing.json()["detail"]
         test = await ingest.post(
             f"/v1/workspaces/{ws.id}/integrations/{tracker.name}/test", json=body
         )

@@ -84,7 +84,9 @@ async def start_service(
         except httpx.TransportError:
             return False
 
-    await wait_for(ready, timeout_s=60)
+    # A cold interpreter importing every provider package and joining its consumer group takes
+    # seconds alone, and much longer while the machine's other tests compete for two cores.
+    await wait_for(ready, timeout_s=120)
     return proc
 
 

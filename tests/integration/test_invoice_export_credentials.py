@@ -50,7 +50,8 @@ async def test_the_credential_owner_unavailable_is_retried_not_a_reauthorisation
         recovered = await get(api, path)
         assert (recovered["status"], recovered["last_error"]) == ("connected", None)
         clients = await get(api, f"/v1/workspaces/{ws.id}/clients")
-        assert [c["external_id"] for c in clients] == [globex]
+        # the sandbox company is the module's: customers other tests added are mirrored too
+        assert globex in [c["external_id"] for c in clients]
 
 
 async def test_a_grant_revoked_in_the_tool_needs_reauthorisation_until_connected_again(

@@ -104,13 +104,18 @@ async def test_reconciliation_finds_and_explains_every_kind(
         await admitted(service, harness)
         query = "/reports/reconciliation?start=2026-11-01&end=2026-11-30"
 
+        last: list[Any] = [None]
+
         async def complete() -> Any:
-            body = (await api(service, harness, "GET", query)).json()
+            body = last[0] = (await api(service, harness, "GET", query)).json()
             kinds = {r["kind"] for r in body["tables"]["differences"]["rows"]}
             done = len(body["tables"]["invoice_differences"]["rows"]) == 2 and len(kinds) == 7
             return body if done else None
 
-        body = await wait_for(complete, timeout_s=180)
+        try:
+            body = await wait_for(complete, timeout_s=180)
+        except AssertionError as timed_out:
+            raise AssertionError(f"incomplete reconciliation: {last[0]}") from timed_out
         found = {(r["entry"], r["kind"]): r["why"] for r in body["tables"]["differences"]["rows"]}
         assert found == {
             ("te_unmapped", "unmapped_user"): "no Everhour user is mapped to Core user u_9",

@@ -86,6 +86,7 @@ class PostgresReadModels:
         async with once(self._pool, consumer, envelope) as conn:
             if conn is None:
                 return False
+            await _lock_invoice(conn, event.workspace_id, event.invoice_id)
             await conn.execute(
                 "INSERT INTO invoices (workspace_id, invoice_id, provider, provider_invoice_id,"
                 " number, currency, total, period_start, period_end, status, exported_at)"
@@ -122,6 +123,7 @@ class PostgresReadModels:
         async with once(self._pool, consumer, envelope) as conn:
             if conn is None:
                 return False
+            await _lock_invoice(conn, event.workspace_id, event.invoice_id)
             args = (
                 event.workspace_id,
                 event.invoice_id,
@@ -166,6 +168,7 @@ class PostgresReadModels:
         async with once(self._pool, consumer, envelope) as conn:
             if conn is None:
                 return False
+            await _lock_invoice(conn, event.workspace_id, event.invoice_id)
             updated = await conn.fetchval(
                 "UPDATE invoices SET deleted_at = $3 WHERE workspace_id = $1 AND invoice_id = $2"
                 " RETURNING true",
@@ -265,6 +268,19 @@ class PostgresReadModels:
             now - dt.timedelta(hours=24),
         )
         return Health(**dict(row))
+
+
+async def _lock_invoice(conn: asyncpg.Connection, workspace_id: str, invoice_id: str) -> None:
+    """Serialise the three invoice topics' handlers for one invoice until the transaction ends.
+
+    Without it a status change and its export handled at the same moment by two consumers each
+    miss the other's uncommitted row: the change is parked as early and never applied.
+    """
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended('invoice/' || $1 || '/' || $2, 0))",
+        workspace_id,
+        invoice_id,
+    )
 
 
 async def _apply_early_changes(

@@ -193,3 +193,36 @@ async def test_fake_keeper_moves_tokens_and_forgets_them() -> None:
     await fake.delete("acme", "c1")
     with pytest.raises(UnknownCredentialError):
         await fake.access("acme", "c1")
+
+
+async def test_http_keeper_puts_a_key_as_api_key_and_forgets_what_it_cached() -> None:
+    asked: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        asked.append(request)
+        body = {"credential": f"k-{len(asked)}", "base_url": "", "extra": {}}
+        return httpx.Response(200, json=body)
+
+    source = _source(httpx.MockTransport(answer), [NOW])
+    await source.access("acme", "int_1")
+    await source.put_key(
+        "acme", "int_1", "harvest", "pat-1", base_url="https://h.test", extra={"account_id": "7"}
+    )
+    put = asked[-1]
+    assert (put.method, put.url.path) == ("PUT", "/v1/workspaces/acme/connections/int_1")
+    assert json.loads(put.content) == {
+        "provider": "harvest",
+        "base_url": "https://h.test",
+        "extra": {"account_id": "7"},
+        "credential": {"kind": "api_key", "secret": "pat-1"},
+    }
+    assert (await source.access("acme", "int_1")).credential == "k-3", "the cache was dropped"
+
+
+async def test_fake_keeper_hands_out_a_put_key_in_place_of_tokens() -> None:
+    fake = FakeCredentialSource()
+    await fake.put_tokens("acme", "c1", "zoho", Tokens("at", "rt", NOW))
+    await fake.put_key("acme", "c1", "harvest", "pat", extra={"account_id": "7"})
+    access = await fake.access("acme", "c1")
+    assert (access.credential, access.extra) == ("pat", {"account_id": "7"})
+    assert (fake.tokens, fake.providers) == ({}, {("acme", "c1"): "harvest"})

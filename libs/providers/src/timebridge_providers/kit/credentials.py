@@ -143,6 +143,20 @@ class CredentialKeeper(CredentialSource, Protocol):
         """Hand a fresh consent's tokens to the owner (replacing what it held)."""
         ...
 
+    async def put_key(
+        self,
+        workspace_id: str,
+        connection_id: str,
+        provider: str,
+        key: str,
+        *,
+        base_url: str = "",
+        extra: Mapping[str, str] | None = None,
+    ) -> None:
+        """Hand an API key (a personal access token) an admin entered to the owner (replacing
+        what it held): from then on it is handed out by :meth:`access` only."""
+        ...
+
     async def move(self, workspace_id: str, connection_id: str, to: str) -> None:
         """Keep the credential of ``connection_id`` under ``to`` instead (replacing it there)."""
         ...
@@ -252,6 +266,26 @@ class HttpCredentialSource:
             },
         }
         what = f"storing the tokens of {workspace_id}/{connection_id}"
+        await self._send("PUT", self._connection_url(workspace_id, connection_id), what, body)
+
+    async def put_key(
+        self,
+        workspace_id: str,
+        connection_id: str,
+        provider: str,
+        key: str,
+        *,
+        base_url: str = "",
+        extra: Mapping[str, str] | None = None,
+    ) -> None:
+        self.forget(workspace_id, connection_id)
+        body = {
+            "provider": provider,
+            "base_url": base_url,
+            "extra": dict(extra or {}),
+            "credential": {"kind": "api_key", "secret": key},
+        }
+        what = f"storing the key of {workspace_id}/{connection_id}"
         await self._send("PUT", self._connection_url(workspace_id, connection_id), what, body)
 
     async def move(self, workspace_id: str, connection_id: str, to: str) -> None:
@@ -388,6 +422,20 @@ class FakeCredentialSource:
         self.tokens[(workspace_id, connection_id)] = tokens
         self.providers[(workspace_id, connection_id)] = provider
         self.put(workspace_id, connection_id, tokens.access_token, base_url=base_url, extra=extra)
+
+    async def put_key(
+        self,
+        workspace_id: str,
+        connection_id: str,
+        provider: str,
+        key: str,
+        *,
+        base_url: str = "",
+        extra: Mapping[str, str] | None = None,
+    ) -> None:
+        self.tokens.pop((workspace_id, connection_id), None)
+        self.providers[(workspace_id, connection_id)] = provider
+        self.put(workspace_id, connection_id, key, base_url=base_url, extra=extra)
 
     async def move(self, workspace_id: str, connection_id: str, to: str) -> None:
         key, target = (workspace_id, connection_id), (workspace_id, to)

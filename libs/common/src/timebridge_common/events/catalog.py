@@ -18,6 +18,7 @@ from timebridge_common.events.contracts import (
     ContractSigned,
     MilestoneReached,
 )
+from timebridge_common.events.health import ConnectionHealthChanged
 from timebridge_common.events.reports import ReportDelivered
 
 _OBSERVATION_NAMESPACE = uuid.UUID("6f1c8a52-3b0e-4d4e-9a51-1f7d3e0c2b9a")
@@ -404,4 +405,5 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     ContractSigned,
     MilestoneReached,
     BudgetThresholdCrossed,
+    ConnectionHealthChanged,
 )

@@ -20,6 +20,10 @@ from timebridge_common.events.contracts import (
 )
 from timebridge_common.events.health import ConnectionHealthChanged
 from timebridge_common.events.reports import ReportDelivered
+from timebridge_common.events.tracker_reports import (
+    TrackerSummaryReported,
+    TrackerSummaryRequested,
+)
 
 _OBSERVATION_NAMESPACE = uuid.UUID("6f1c8a52-3b0e-4d4e-9a51-1f7d3e0c2b9a")
 
@@ -406,4 +410,6 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     MilestoneReached,
     BudgetThresholdCrossed,
     ConnectionHealthChanged,
+    TrackerSummaryRequested,
+    TrackerSummaryReported,
 )

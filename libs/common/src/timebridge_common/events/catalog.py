@@ -6,6 +6,8 @@ at the edge (Everhour seconds, Harvest decimal hours, Clockify ISO-8601 duration
 """
 
 import datetime as dt
+import hashlib
+import json
 import uuid
 from decimal import Decimal
 from typing import Annotated, ClassVar, Literal
@@ -67,13 +69,41 @@ class TimeEntryFields(BaseModel):
     notes: str = Field(default="", max_length=10_000)
     billable: bool
 
+    def content_digest(self) -> str:
+        """A digest of what the entry says (SHA-256, hex), the same whichever path read it.
+
+        Trackers stamp a version to the second, so two edits in one second share ``updated_at``:
+        the content tells them apart. The user's email and name are left out: they are the
+        directory's, not the entry's, and a webhook body may omit what the API returns. Times are
+        compared in UTC, so the same instant written with another offset is the same content.
+        """
+
+        def utc(moment: dt.datetime | None) -> str | None:
+            return None if moment is None else moment.astimezone(dt.UTC).isoformat()
+
+        content = [
+            self.user.external_id,
+            self.project_external_id,
+            self.task_external_id,
+            self.date.isoformat(),
+            utc(self.started_at),
+            utc(self.ended_at),
+            self.timezone,
+            self.duration_seconds,
+            self.notes,
+            self.billable,
+        ]
+        canonical = json.dumps(content, ensure_ascii=False, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
 
 class TimeEntryLogged(Event):
     """A time entry was created, changed or deleted in a source system.
 
     Published by ingest for every webhook or poll observation. The same change seen twice (webhook
-    and poll, or a redelivered webhook) carries the same ``updated_at``; consumers use
-    ``(source, external_id, updated_at)`` to recognise it.
+    and poll, or a redelivered webhook) carries the same ``updated_at`` and content, hence the same
+    event id; consumers keep the newest ``updated_at`` and, at an equal stamp, the later content
+    (:meth:`same_version`).
     """
 
     name: ClassVar[str] = "TimeEntryLogged"
@@ -96,11 +126,26 @@ class TimeEntryLogged(Event):
         """The event id of this observation: the same for every sighting of the same version.
 
         A webhook, its redeliveries and a poll that sees the same change all yield the same id,
-        so downstream inboxes process the change once, whichever path reported it first.
+        so downstream inboxes process the change once, whichever path reported it first. A
+        version is the stamp *and* the content (:meth:`TimeEntryFields.content_digest`): two
+        edits within the second a tracker stamps are two versions, not one seen twice. A deletion
+        is identified by its stamp alone (what a deletion carries is only what was last known).
         """
-        version = f"{self.updated_at.isoformat()}:{'deleted' if self.deleted else 'live'}"
+        if self.deleted:
+            version = f"{self.updated_at.isoformat()}:deleted"
+        else:
+            version = f"{self.updated_at.isoformat()}:live:{self.entry.content_digest()}"
         name = f"{self.workspace_id}:{self.source}:{self.external_id}:{version}"
         return uuid.uuid5(_OBSERVATION_NAMESPACE, name)
+
+    def same_version(self, updated_at: dt.datetime, entry: TimeEntryFields, deleted: bool) -> bool:
+        """Whether this is the version held as (``updated_at``, ``entry``, ``deleted``): the same
+        stamp and, unless deleted, the same content. A consumer keeping the newest version takes
+        an event with the held stamp but other content as the later of the two (Kafka keeps each
+        entry's order; a re-sighting of the older one has its own id, already in the inbox)."""
+        if self.updated_at != updated_at or self.deleted != deleted:
+            return False
+        return deleted or self.entry.content_digest() == entry.content_digest()
 
 
 SyncStatus = Literal["synced", "skipped", "queued", "conflict", "error"]

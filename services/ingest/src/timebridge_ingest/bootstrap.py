@@ -31,6 +31,7 @@ from timebridge_ingest.config import Settings
 from timebridge_ingest.entrypoints.connections_http import connections_router
 from timebridge_ingest.entrypoints.hooks_http import HookTokenMiddleware, hooks_router
 from timebridge_ingest.entrypoints.http import Clock, webhook_router
+from timebridge_ingest.entrypoints.tracker_summary_http import wire as wire_tracker_summaries
 from timebridge_ingest.handlers.connections import Connections
 from timebridge_ingest.handlers.health import Health
 from timebridge_ingest.handlers.hooks import DeliveryWorker, HookIntake
@@ -42,6 +43,7 @@ from timebridge_ingest.handlers.ports import (
     Sessions,
     WebhookSecrets,
 )
+from timebridge_ingest.handlers.tracker_summary import TrackerSummaries
 
 NAME = "ingest"
 
@@ -149,6 +151,8 @@ def bootstrap(
             tick_s=settings.poll_tick_s,
         )
         runtime.background += [OutboxRelay(runtime.pool, publisher).run, poller.run, worker.run]
+        summaries = TrackerSummaries(store, sessions, publisher, clock, settings.publish_timeout_s)
+        wire_tracker_summaries(summaries, runtime, app, admins)
     runtime.background.append(functools.partial(_close_at_stop, pools))
     window: replay.ReplayWindow = (
         replay.MemoryReplayWindow()

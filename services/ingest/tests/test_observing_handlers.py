@@ -19,8 +19,17 @@ from timebridge_providers.kit.fakes.observe import FakeObserver
 from timebridge_providers.kit.ports.observe import Hint, Observer
 
 from timebridge_common.crypto import SecretBox
-from timebridge_common.events import IntegrationSettings, TimeEntryFields, TimeEntryLogged, UserRef
+from timebridge_common.errors import TransientError
+from timebridge_common.events import (
+    Envelope,
+    Event,
+    IntegrationSettings,
+    TimeEntryFields,
+    TimeEntryLogged,
+    UserRef,
+)
 from timebridge_common.events.codec import decode
+from timebridge_common.events.health import ConnectionHealthChanged
 from timebridge_common.kafka.dlt import decode_headers
 from timebridge_common.kafka.publisher import EventPublisher
 from timebridge_common.outbound.http import AuthenticationError
@@ -59,6 +68,10 @@ INTEGRATION = Integration(
 @dataclass
 class MemoryTx:
     integrations: dict[str, Integration]
+    outbox: list[tuple[Event, Envelope]] = field(default_factory=list)
+
+    async def publish(self, events: Sequence[tuple[Event, Envelope]]) -> None:
+        self.outbox += events
 
     async def integration(self, integration_id: str, *, for_update: bool = False) -> Any:
         return self.integrations.get(integration_id)
@@ -73,10 +86,13 @@ class MemoryTx:
 @dataclass
 class MemoryConnections:
     integrations: dict[str, Integration] = field(default_factory=dict)
+    outbox: list[tuple[Event, Envelope]] = field(default_factory=list)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Any]:
-        yield MemoryTx(self.integrations)
+        tx = MemoryTx(self.integrations)
+        yield tx
+        self.outbox += tx.outbox  # committed
 
 
 @dataclass
@@ -84,6 +100,7 @@ class MemoryPolling:
     cursors: dict[str, str] = field(default_factory=dict)
     outcomes: dict[str, tuple[dt.datetime, str | None, str | None]] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)
+    healths: dict[str, PollHealth] = field(default_factory=dict)
 
     async def sync_schedules(self, now: dt.datetime) -> None:
         pass
@@ -101,6 +118,17 @@ class MemoryPolling:
         error_kind: str | None = None,
     ) -> None:
         self.outcomes[connection_id] = (next_at, error, error_kind)
+        held = self.healths.get(connection_id)
+        self.healths[connection_id] = PollHealth(
+            next_poll_at=next_at,
+            last_polled_at=now,
+            last_ok_at=now if error is None else (held.last_ok_at if held else None),
+            last_error=error,
+            error_kind=error_kind,
+            failures=0 if error is None else (held.failures if held else 0) + 1,
+            hook_note=None,
+            hook_note_at=None,
+        )
 
     async def cursor(self, connection_id: str) -> str | None:
         return self.cursors.get(connection_id)
@@ -111,7 +139,7 @@ class MemoryPolling:
         self.cursors[connection_id] = cursor
 
     async def health(self, connection_id: str) -> PollHealth | None:
-        return None
+        return self.healths.get(connection_id)
 
     async def note_hook(self, connection_id: str, note: str, now: dt.datetime) -> None:
         self.notes[connection_id] = note
@@ -175,11 +203,14 @@ async def kafka() -> AsyncIterator[tuple[EventPublisher, list[TimeEntryLogged]]]
 
 
 def poller(
-    observer: Observer, publisher: EventPublisher, **extra: Any
+    observer: Observer,
+    publisher: EventPublisher,
+    connections: MemoryConnections | None = None,
+    **extra: Any,
 ) -> tuple[Poller, MemoryPolling]:
     polling = MemoryPolling()
     poll = Poller(
-        connections=MemoryConnections({INTEGRATION.integration_id: INTEGRATION}),
+        connections=connections or MemoryConnections({INTEGRATION.integration_id: INTEGRATION}),
         polling=polling,
         observers=lambda provider, base_url, key, extra: observer,
         publisher=publisher,
@@ -227,6 +258,85 @@ async def test_a_refused_credential_is_an_authentication_failure_polled_much_lat
     assert error is not None
     assert error.startswith("authentication failed:")
     assert next_at == NOW + dt.timedelta(minutes=15)
+
+
+async def test_a_state_change_is_published_once_not_once_per_poll(
+    kafka: tuple[EventPublisher, list[TimeEntryLogged]],
+) -> None:
+    """ok -> needs re-authorisation (once, over three refused polls) -> failing -> ok again."""
+    publisher, _ = kafka
+    answers: list[Exception | None] = [None]
+
+    class Flaky(FakeObserver):
+        async def changes(self, cursor: str | None, **kwargs: Any) -> Any:
+            if answers[-1] is not None:
+                raise answers[-1]
+            return await super().changes(cursor, **kwargs)
+
+    connections = MemoryConnections({INTEGRATION.integration_id: INTEGRATION})
+    poll, _ = poller(Flaky(hooks=None), publisher, connections)
+    await poll.poll_one("int_1")  # first poll, works: nothing to say
+    answers.append(AuthenticationError(PROVIDER, "GET", "/time", 401, '{"message":"bad key"}'))
+    for _ in range(3):
+        await poll.poll_one("int_1")
+    answers.append(TransientError("503 from the tracker"))
+    await poll.poll_one("int_1")
+    await poll.poll_one("int_1")
+    answers.append(None)
+    await poll.poll_one("int_1")
+    await poll.poll_one("int_1")
+    events = [e for e, _ in connections.outbox]
+    assert all(isinstance(e, ConnectionHealthChanged) for e in events)
+    changes = [e for e in events if isinstance(e, ConnectionHealthChanged)]
+    assert [(e.previous_state, e.state, e.error_class, e.failures) for e in changes] == [
+        ("ok", "needs_reauthorisation", "authentication", 1),
+        ("needs_reauthorisation", "failing", "unavailable", 4),
+        ("failing", "ok", None, 0),
+    ]
+    refused = changes[0]
+    assert (refused.workspace_id, refused.integration_id, refused.provider) == (
+        "ws",
+        "int_1",
+        PROVIDER,
+    )
+    assert refused.provider_response == '401 {"message":"bad key"}'
+    assert refused.message is not None
+    assert refused.message.startswith("authentication failed:")
+    assert refused.changed_at == NOW
+    assert changes[1].provider_response is None  # no answer from the provider, only a 503
+
+
+async def test_the_same_transition_seen_again_after_a_crash_has_the_same_event_id(
+    kafka: tuple[EventPublisher, list[TimeEntryLogged]],
+) -> None:
+    """The outcome is recorded after the event is staged: a crash in between repeats the
+    transition on the next poll, with the same id (downstream stores it once)."""
+    publisher, _ = kafka
+
+    class Revoked(FakeObserver):
+        async def changes(self, cursor: str | None, **_: Any) -> Any:
+            raise AuthenticationError(PROVIDER, "GET", "/time", 401, "key revoked")
+
+    connections = MemoryConnections({INTEGRATION.integration_id: INTEGRATION})
+    poll, polling = poller(Revoked(hooks=None), publisher, connections)
+    crashed = False
+
+    async def crash_once(connection_id: str, **_: Any) -> None:
+        nonlocal crashed
+        crashed = True
+        raise RuntimeError("killed before the outcome was recorded")
+
+    recorded = polling.done
+    polling.done = crash_once  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        await poll.poll_one("int_1")
+    polling.done = recorded  # type: ignore[method-assign]
+    await poll.poll_one("int_1")
+    await poll.poll_one("int_1")
+    assert crashed
+    ids = [envelope.event_id for _, envelope in connections.outbox]
+    assert len(ids) == 2
+    assert ids[0] == ids[1]
 
 
 async def test_a_disabled_hook_is_re_activated_before_the_poll_that_covers_the_gap(

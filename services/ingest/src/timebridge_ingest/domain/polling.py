@@ -6,10 +6,12 @@ the opaque cursor, and the outcome of each poll so sync health tells the truth.
 """
 
 import datetime as dt
+import uuid
 from dataclasses import dataclass
 from typing import Literal
 
 from timebridge_common.events import IntegrationSettings
+from timebridge_common.events.health import HealthState
 
 INTERVALS = {
     "every_5_minutes": dt.timedelta(minutes=5),
@@ -56,3 +58,34 @@ class PollHealth:
         if self.last_error is not None:
             return "failing"
         return "ok" if self.last_polled_at is not None else "not_polled_yet"
+
+
+_HEALTH_NAMESPACE = uuid.UUID("0c9a3f5e-6d1b-4f7a-8e2c-5b4d3a2f1e0d")
+
+
+def state_after(error_kind: str | None) -> HealthState:
+    """The observation's state after a poll that ended with ``error_kind`` (``None``: ok)."""
+    if error_kind is None:
+        return "ok"
+    return "needs_reauthorisation" if error_kind == "authentication" else "failing"
+
+
+def state_before(health: PollHealth | None) -> HealthState | None:
+    """The state the last recorded poll left (``None``: never polled)."""
+    if health is None or health.last_polled_at is None:
+        return None
+    status = health.status
+    return None if status == "not_polled_yet" else status
+
+
+def health_changed(before: HealthState | None, after: HealthState) -> bool:
+    """Whether a poll changed the state: only changes are published, never one event per poll
+    (a key revoked for a week is one event, not 672). A first poll that works says nothing."""
+    return after != "ok" if before is None else before != after
+
+
+def health_event_id(connection_id: str, health: PollHealth | None, after: HealthState) -> uuid.UUID:
+    """The same transition seen again (the poll crashed before its outcome was recorded, so
+    the next poll finds the same previous state) gets the same id: downstream stores it once."""
+    polled = health.last_polled_at.isoformat() if health and health.last_polled_at else "-"
+    return uuid.uuid5(_HEALTH_NAMESPACE, f"{connection_id}|{polled}|{after}")

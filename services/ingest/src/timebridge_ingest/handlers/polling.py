@@ -6,7 +6,8 @@ after the events are in Kafka: a crash in between makes the next poll publish th
 harmlessly. Each outcome is recorded for sync health: a refused credential (a revoked key) is
 an ``authentication`` failure, not a silent retry. Before polling a tracker whose webhook the
 provider may have disabled after failed deliveries, the hook is checked and re-activated; the
-poll that follows covers the gap.
+poll that follows covers the gap. A poll that changes the connection's state (it starts failing,
+its credential is refused, it works again) publishes that change once (``HealthChanges``).
 """
 
 import asyncio
@@ -23,6 +24,7 @@ from timebridge_common.outbound.http import AuthenticationError, ProviderError
 from timebridge_ingest.domain.connections import Integration, listens_to_tracker
 from timebridge_ingest.domain.observations import to_event
 from timebridge_ingest.domain.polling import SAFETY_NET, ErrorKind, poll_interval
+from timebridge_ingest.handlers.health import HealthChanges
 from timebridge_ingest.handlers.hooks import hint_webhooks
 from timebridge_ingest.handlers.observing import NotObservableError
 from timebridge_ingest.handlers.ports import ConnectionsStore, Observers, PollingStore
@@ -56,6 +58,13 @@ class Poller:
     tick_s: float = 15.0
     hook_keeper: Callable[[Integration], Awaitable[str | None]] | None = None
     """Re-activates a webhook the provider disabled; says what it did (``None``: nothing)."""
+    health: HealthChanges | None = None
+    """Publishes the connection's changes of state (by default through ``connections``'
+    outbox)."""
+
+    def __post_init__(self) -> None:
+        if self.health is None:
+            self.health = HealthChanges(self.connections, self.publisher)
 
     async def run(self) -> None:
         while True:
@@ -75,6 +84,7 @@ class Poller:
 
     async def poll_one(self, connection_id: str) -> None:
         now = self.clock()
+        before = await self.polling.health(connection_id) if self.health else None
         try:
             interval = await self._poll(connection_id, now)
         except (ProviderError, TransientError, UnavailableError, NotObservableError) as exc:
@@ -84,10 +94,16 @@ class Poller:
                 wait = max(wait, dt.timedelta(seconds=exc.retry_after))
             error = f"authentication failed: {exc}" if kind == "authentication" else str(exc)
             log.warning("poll failed", connection=connection_id, kind=kind, error=error)
+            if self.health is not None:
+                await self.health.after_poll(
+                    connection_id, before, now, error_kind=kind, error=error, cause=exc
+                )
             await self.polling.done(
                 connection_id, next_at=now + wait, now=now, error=error, error_kind=kind
             )
             return
+        if self.health is not None:
+            await self.health.after_poll(connection_id, before, now, error_kind=None, error=None)
         await self.polling.done(connection_id, next_at=now + interval, now=now, error=None)
 
     async def _poll(self, connection_id: str, now: dt.datetime) -> dt.timedelta:

@@ -24,12 +24,29 @@ def test_only_a_newer_version_replaces_the_stored_one() -> None:
     current = stored(LATER)
     assert apply_change(current, sample_time_entry_logged(updated_at=T0), uuid.uuid4()) is None
     assert apply_change(current, sample_time_entry_logged(updated_at=LATER), uuid.uuid4()) is None
-    same_time = sample_time_entry_logged(updated_at=LATER, deleted=True)
-    assert apply_change(current, same_time, uuid.uuid4()) is None
+    again = sample_time_entry_logged(updated_at=LATER, observed_via="poll")
+    assert apply_change(current, again, uuid.uuid4()) is None
     deletion = sample_time_entry_logged(updated_at=LATER + dt.timedelta(seconds=1), deleted=True)
     replaced = apply_change(current, deletion, uuid.uuid4())
     assert replaced is not None
     assert replaced.deleted
+
+
+def test_a_second_edit_stamped_in_the_same_second_replaces_the_first() -> None:
+    """Everhour and Harvest stamp to the second: other content at the held stamp is the later
+    edit (the entry's order is Kafka's); the same content again, or older, is not."""
+    current = stored(LATER)
+    first = sample_time_entry_logged(updated_at=LATER)
+    edited = first.model_copy(update={"entry": first.entry.model_copy(update={"notes": "More"})})
+    replaced = apply_change(current, edited, uuid.uuid4())
+    assert replaced is not None
+    assert (replaced.fields.notes, replaced.updated_at) == ("More", LATER)
+    assert apply_change(replaced, edited, uuid.uuid4()) is None
+    same_instant_delete = sample_time_entry_logged(updated_at=LATER, deleted=True)
+    gone = apply_change(replaced, same_instant_delete, uuid.uuid4())
+    assert gone is not None
+    assert gone.deleted
+    assert apply_change(gone, same_instant_delete, uuid.uuid4()) is None
 
 
 def test_a_mapped_entry_carries_the_targets_ids_and_the_source_as_it_is() -> None:

@@ -55,6 +55,22 @@ def test_a_delete_subtracts_and_a_stale_or_repeated_version_changes_nothing() ->
     assert len(rollup_deltas(old, same_instant_delete)) == 1
 
 
+def test_a_second_edit_in_the_same_second_replaces_the_first() -> None:
+    """Trackers stamp to the second: other content at the same stamp is a later edit; the
+    directory's email or name of the user is not."""
+    logged = sample_time_entry_logged()
+    old = fact_of(logged)
+    edited = logged.entry.model_copy(update={"duration_seconds": 1800})
+    new = fact_of(logged.model_copy(update={"entry": edited}))
+    assert totals(rollup_deltas(old, new)) == [("p_1", dt.date(2026, 11, 21), -1800, -1800, 0)]
+    renamed = logged.entry.model_copy(
+        update={"user": logged.entry.user.model_copy(update={"name": "A"})}
+    )
+    assert rollup_deltas(old, fact_of(logged.model_copy(update={"entry": renamed}))) == []
+    gone = fact_of(sample_time_entry_logged(deleted=True))
+    assert rollup_deltas(gone, new) == []
+
+
 def test_a_running_timer_is_not_counted_until_it_stops() -> None:
     logged = sample_time_entry_logged()
     running = fact_of(

@@ -213,7 +213,7 @@ class MemoryObservations:
         o = observation
         key = (o.workspace_id, o.source, o.external_id)
         known = self.seen.get(key)
-        if known is None or known.updated_at < o.updated_at:
+        if known is None or known.updated_at <= o.updated_at:
             self.seen[key] = o
         return await self.for_person_day(o.workspace_id, o.person, o.date)
 

@@ -57,7 +57,7 @@ class PostgresObservations:
                 " updated_at = EXCLUDED.updated_at, deleted = EXCLUDED.deleted,"
                 " task_external_id = EXCLUDED.task_external_id,"
                 " user_external_id = EXCLUDED.user_external_id"
-                " WHERE observations.updated_at < EXCLUDED.updated_at",
+                " WHERE observations.updated_at <= EXCLUDED.updated_at",
                 observation.workspace_id,
                 observation.source,
                 observation.external_id,

@@ -34,9 +34,13 @@ def apply_change(
 
     Kafka keeps per-entry order, but a poll may observe a change after a webhook already told us
     about a newer one, and a dead letter may be replayed late: the source's ``updated_at`` is
-    the only clock that decides.
+    the clock that decides. Trackers stamp to the second, so at an equal stamp other content is
+    a second edit of that second (it arrived later in the entry's order) and replaces the first.
     """
-    if existing is not None and event.updated_at <= existing.updated_at:
+    if existing is not None and (
+        event.updated_at < existing.updated_at
+        or event.same_version(existing.updated_at, existing.fields, existing.deleted)
+    ):
         return None
     return StoredEntry(
         key=key_of(event),

@@ -2,12 +2,13 @@
 
 Reports over a month for a big workspace cannot scan every entry, so each entry version adds
 itself to a rollup row per (source, user, project, day); a newer version first takes the old one
-out, a delete only takes it out. Which version wins is the source's ``updated_at``: a late poll or
-a replay of an older version changes nothing.
+out, a delete only takes it out. Which version wins is the source's ``updated_at`` (at an equal
+stamp, other content: a second edit in the second a tracker stamps): a late poll or a replay of
+an older version changes nothing.
 """
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from timebridge_common.events import TimeEntryLogged
 
@@ -85,7 +86,13 @@ def supersedes(new: EntryFact, old: EntryFact | None) -> bool:
         return True
     if new.updated_at != old.updated_at:
         return new.updated_at > old.updated_at
-    return new.deleted and not old.deleted  # a delete observed at the same instant wins
+    if old.deleted:
+        return False  # a delete observed at the same instant wins
+    # Trackers stamp to the second: other content at the same stamp is a later edit of that
+    # second (its own event id; the entry's order is Kafka's). The user's email and name are the
+    # directory's, not a new version.
+    bare = replace(new, user_email=old.user_email, user_name=old.user_name)
+    return new.deleted or bare != old
 
 
 def _contribution(fact: EntryFact, sign: int) -> RollupDelta:

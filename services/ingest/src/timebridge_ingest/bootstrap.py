@@ -43,7 +43,7 @@ from timebridge_ingest.handlers.ports import (
     Sessions,
     WebhookSecrets,
 )
-from timebridge_ingest.handlers.tracker_summary import TrackerSummaries
+from timebridge_ingest.handlers.tracker_summary import TrackerSummaries, report_opener
 
 NAME = "ingest"
 
@@ -151,7 +151,9 @@ def bootstrap(
             tick_s=settings.poll_tick_s,
         )
         runtime.background += [OutboxRelay(runtime.pool, publisher).run, poller.run, worker.run]
-        summaries = TrackerSummaries(store, sessions, publisher, clock, settings.publish_timeout_s)
+        summaries = TrackerSummaries(
+            store, report_opener(sessions), publisher, clock, settings.publish_timeout_s
+        )
         wire_tracker_summaries(summaries, runtime, app, admins)
     runtime.background.append(functools.partial(_close_at_stop, pools))
     window: replay.ReplayWindow = (

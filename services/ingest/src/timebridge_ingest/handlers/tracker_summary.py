@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import structlog
 from timebridge_providers.installed import registry
+from timebridge_providers.kit.ports.report import ProviderReport
 from timebridge_providers.kit.session import Access
 
 from timebridge_common.errors import InvalidMessageError
@@ -57,17 +58,38 @@ async def stored_key(integration: Integration) -> str | None:
     return integration.api_key
 
 
+OpenReport = Callable[[str, Access], ProviderReport | None]
+"""(provider, the connection's access) -> its report capability (``None``: it offers none)."""
+
+
+def report_opener(sessions: Sessions) -> OpenReport:
+    """The production :data:`OpenReport`: the registry's capability on a kit session (this
+    service's share of the credential's budget)."""
+
+    def open_report(provider: str, access: Access) -> ProviderReport | None:
+        found = registry().get(provider)
+        return None if found.report is None else found.report(sessions.session(provider, access))
+
+    return open_report
+
+
+def _title(provider: str) -> str:
+    return registry().get(provider).profile.title if provider in registry() else provider
+
+
 @dataclass
 class TrackerSummaries:
     store: ConnectionsStore
-    sessions: Sessions
+    open_report: OpenReport
     publisher: EventPublisher
     clock: Callable[[], dt.datetime]
     publish_timeout_s: float
     credential_of: CredentialOf = stored_key
+    trackers: frozenset[str] = frozenset()
+    """The tracker providers (empty: the registry's; tests name their fakes)."""
 
     async def _trackers(self, workspace_id: str, integration_id: str | None) -> list[Integration]:
-        trackers = registry().names("tracker")
+        trackers = self.trackers or registry().names("tracker")
         async with self.store.transaction() as tx:
             found = await tx.integrations(workspace_id)
         return [
@@ -82,7 +104,7 @@ class TrackerSummaries:
         self, integration: Integration, start: dt.date, end: dt.date, cause: str
     ) -> TrackerSummaryReported:
         """The tracker's summary, or one saying why there is none. Transient failures raise."""
-        provider = registry().get(integration.provider)
+        title = _title(integration.provider)
         fetched_at = self.clock()
 
         def summary(
@@ -100,19 +122,19 @@ class TrackerSummaries:
                 fetched_at=fetched_at,
             )
 
-        if provider.report is None:
-            return summary(unavailable=f"{provider.profile.title} offers no summary report")
         credential = await self.credential_of(integration)
         if credential is None:
             return summary(unavailable="the connection has no credential (disconnected)")
         access = Access(integration.base_url, credential, dict(integration.extra))
-        report = provider.report(self.sessions.session(provider.name, access))
+        report = self.open_report(integration.provider, access)
+        if report is None:
+            return summary(unavailable=f"{title} offers no summary report")
         try:
             rows = await report.summary(start, end)
         except AuthenticationError as exc:
-            return summary(unavailable=f"{provider.profile.title} refused the credential: {exc}")
+            return summary(unavailable=f"{title} refused the credential: {exc}")
         except ProviderError as exc:  # a 4xx: asking again will not help
-            return summary(unavailable=f"{provider.profile.title} refused the report: {exc}")
+            return summary(unavailable=f"{title} refused the report: {exc}")
         lines = tuple(
             TrackerSummaryLine(
                 user_external_id=r.user_external_id,

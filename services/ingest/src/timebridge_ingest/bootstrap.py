@@ -6,12 +6,14 @@ import functools
 from dataclasses import dataclass
 
 import asyncpg
+import httpx
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from opentelemetry.sdk.trace import TracerProvider
 from timebridge_providers.core.directory import identity
 from timebridge_providers.installed import registry
 from timebridge_providers.kit.clients import BudgetSource, ProviderClients
+from timebridge_providers.kit.credentials import CredentialKeeper, HttpCredentialSource
 
 from timebridge_common.auth import WorkspaceAdmins
 from timebridge_common.crypto import SecretBox
@@ -33,7 +35,9 @@ from timebridge_ingest.entrypoints.hooks_http import HookTokenMiddleware, hooks_
 from timebridge_ingest.entrypoints.http import Clock, webhook_router
 from timebridge_ingest.entrypoints.tracker_summary_http import wire as wire_tracker_summaries
 from timebridge_ingest.handlers.connections import Connections
+from timebridge_ingest.handlers.handover import hand_over_until_done
 from timebridge_ingest.handlers.health import Health
+from timebridge_ingest.handlers.hook_secrets import HookSecrets, keeping_secrets
 from timebridge_ingest.handlers.hooks import DeliveryWorker, HookIntake
 from timebridge_ingest.handlers.observing import observers
 from timebridge_ingest.handlers.polling import Poller
@@ -60,6 +64,13 @@ async def _close_at_stop(clients: ProviderClients) -> None:
         await clients.aclose()
 
 
+async def _close_http_at_stop(http: httpx.AsyncClient) -> None:
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await http.aclose()
+
+
 @dataclass
 class Ingest:
     settings: Settings
@@ -81,11 +92,14 @@ def bootstrap(
     clock: Clock = _utc_now,
     clients: Sessions | None = None,
     core: OpenIdentity | None = None,
+    credentials: CredentialKeeper | None = None,
 ) -> Ingest:
     """Build the service; pass ``secrets`` to run without a database (unit tests).
 
     ``clients`` opens the providers' sessions (tests: routed to the sandboxes); ``core`` opens
-    the home system with a user's token for the admin checks (by default, through ``clients``).
+    the home system with a user's token for the admin checks (by default, through ``clients``);
+    ``credentials`` is the credential owner (by default the credentials service at
+    ``TB_CREDENTIALS_URL``, if set).
     """
     runtime = build_runtime(
         NAME,
@@ -113,25 +127,46 @@ def bootstrap(
     app = http_app(runtime, title="Timebridge ingest")
     connections = None
     poller = None
+    if credentials is None and settings.credentials_url:
+        owner_http = httpx.AsyncClient()
+        runtime.background.append(functools.partial(_close_http_at_stop, owner_http))
+        credentials = HttpCredentialSource(
+            settings.credentials_url, settings.service_token, http=owner_http
+        )
     if secrets is None:
         assert runtime.pool is not None
         secrets = PostgresWebhookSecrets(runtime.pool, box)
-        store: ConnectionsStore = PostgresConnections(runtime.pool, box)
+        postgres_connections = PostgresConnections(runtime.pool, box)
+        store: ConnectionsStore = postgres_connections
         connections = Connections(
             store=store,
             box=box,
             publisher=publisher,
             sessions=sessions,
-            observers=observe,
+            observers=keeping_secrets(observe, HookSecrets(secrets)),
             identity=open_identity,
             api_url=settings.api_url,
             public_base_url=settings.public_base_url.rstrip("/"),
             clock=clock,
             test_timeout_s=settings.connection_test_timeout_s,
+            credentials=credentials,
         )
+        if credentials is not None:
+            handover = functools.partial(hand_over_until_done, postgres_connections, credentials)
+            runtime.background.append(handover)
         inbox = PostgresDeliveryInbox(runtime.pool)
         worker = DeliveryWorker(store, inbox, observe, publisher, clock, settings.publish_timeout_s)
-        hooks = HookIntake(store, inbox, clock, on_stored=worker.wake)
+        hooks = HookIntake(
+            store,
+            inbox,
+            clock,
+            on_stored=worker.wake,
+            secrets=HookSecrets(secrets),
+            publisher=publisher,
+            window=replay.PostgresReplayWindow(runtime.pool),
+            tolerance_s=settings.webhook_tolerance_s,
+            publish_timeout_s=settings.publish_timeout_s,
+        )
         app.add_middleware(HookTokenMiddleware)
         app.include_router(hooks_router(hooks, settings.max_webhook_bytes))
         admins = WorkspaceAdmins(open_identity, connections.core_base_url)

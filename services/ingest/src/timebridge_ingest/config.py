@@ -42,6 +42,15 @@ class Settings(BaseSettings, ServiceSettings):
     connection_test_timeout_s: float = Field(
         default=10.0, gt=0, description="How long Test Connection waits for the tracker"
     )
+    credentials_url: str = Field(
+        default="",
+        description="The credentials service, the one owner of every connection's secret"
+        " (empty: not configured; the secrets are kept here and travel sealed as before)",
+    )
+    service_token: SecretStr = Field(
+        default=SecretStr(""),
+        description="The platform services' token, shown to the credentials service",
+    )
     poll_tick_s: float = Field(default=15.0, gt=0, description="How often due polls are looked for")
     poll_lookback_days: int = Field(
         default=31, ge=1, description="Days of tracker time each poll compares (no since-filter)"

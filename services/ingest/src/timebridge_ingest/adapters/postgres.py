@@ -70,25 +70,55 @@ class _ConnectionsTx:
 
     async def workspace(self, workspace_id: str, *, for_update: bool = False) -> Workspace | None:
         row = await self._conn.fetchrow(
-            "SELECT workspace_id, core_base_url, core_token_enc, revision FROM workspaces"  # noqa: S608
-            " WHERE workspace_id = $1" + (" FOR UPDATE" if for_update else ""),
+            "SELECT workspace_id, core_base_url, core_token_enc, revision, at_owner"  # noqa: S608
+            " FROM workspaces WHERE workspace_id = $1" + (" FOR UPDATE" if for_update else ""),
             workspace_id,
         )
-        if row is None:
-            return None
+        return None if row is None else self._workspace(row)
+
+    def _workspace(self, row: Mapping[str, Any]) -> Workspace:
+        workspace_id = row["workspace_id"]
         token = self._box.decrypt(row["core_token_enc"], context=f"core-token:{workspace_id}")
-        return Workspace(workspace_id, row["core_base_url"], token, row["revision"])
+        return Workspace(
+            workspace_id, row["core_base_url"], token, row["revision"], at_owner=row["at_owner"]
+        )
+
+    async def not_at_owner(self) -> tuple[list[Workspace], list[Integration]]:
+        """The workspaces and connected integrations whose secret the owner does not hold."""
+        workspaces = await self._conn.fetch(
+            "SELECT workspace_id, core_base_url, core_token_enc, revision, at_owner"
+            " FROM workspaces WHERE NOT at_owner ORDER BY workspace_id"
+        )
+        integrations = await self._conn.fetch(
+            _INTEGRATION + " WHERE NOT at_owner AND status = 'connected'"
+            " AND api_key_enc IS NOT NULL ORDER BY created_at, integration_id"
+        )
+        return [self._workspace(r) for r in workspaces], [
+            self._integration(r) for r in integrations
+        ]
+
+    async def mark_at_owner(self, connection_id: str) -> None:
+        """The owner holds this connection's secret now (a Core one is ``core_<workspace>``)."""
+        await self._conn.execute(
+            "UPDATE integrations SET at_owner = true WHERE integration_id = $1", connection_id
+        )
+        if connection_id.startswith("core_"):
+            await self._conn.execute(
+                "UPDATE workspaces SET at_owner = true WHERE workspace_id = $1",
+                connection_id.removeprefix("core_"),
+            )
 
     async def put_workspace(self, workspace: Workspace) -> None:
         await self._conn.execute(
-            "INSERT INTO workspaces (workspace_id, core_base_url, core_token_enc, revision)"
-            " VALUES ($1, $2, $3, $4) ON CONFLICT (workspace_id) DO UPDATE SET"
+            "INSERT INTO workspaces (workspace_id, core_base_url, core_token_enc, revision,"
+            " at_owner) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (workspace_id) DO UPDATE SET"
             " core_base_url = EXCLUDED.core_base_url, core_token_enc = EXCLUDED.core_token_enc,"
-            " revision = EXCLUDED.revision, updated_at = now()",
+            " revision = EXCLUDED.revision, at_owner = EXCLUDED.at_owner, updated_at = now()",
             workspace.workspace_id,
             workspace.core_base_url,
             self._box.encrypt(workspace.core_token, context=f"core-token:{workspace.workspace_id}"),
             workspace.revision,
+            workspace.at_owner,
         )
 
     async def integration(
@@ -117,13 +147,14 @@ class _ConnectionsTx:
         key = integration.api_key
         await self._conn.execute(
             "INSERT INTO integrations (integration_id, workspace_id, provider, base_url,"
-            " api_key_enc, status, settings, account, hook_id, hook_token_hash, revision, extra)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+            " api_key_enc, status, settings, account, hook_id, hook_token_hash, revision, extra,"
+            " at_owner) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
             " ON CONFLICT (integration_id) DO UPDATE SET base_url = EXCLUDED.base_url,"
             " api_key_enc = EXCLUDED.api_key_enc, status = EXCLUDED.status,"
             " settings = EXCLUDED.settings, account = EXCLUDED.account,"
             " hook_id = EXCLUDED.hook_id, hook_token_hash = EXCLUDED.hook_token_hash,"
-            " revision = EXCLUDED.revision, extra = EXCLUDED.extra, updated_at = now()",
+            " revision = EXCLUDED.revision, extra = EXCLUDED.extra,"
+            " at_owner = EXCLUDED.at_owner, updated_at = now()",
             integration.integration_id,
             integration.workspace_id,
             integration.provider,
@@ -136,6 +167,7 @@ class _ConnectionsTx:
             integration.hook_token_hash,
             integration.revision,
             integration.extra,
+            integration.at_owner,
         )
 
     async def add_pending_hook(self, hook_token_hash: str, workspace_id: str) -> None:
@@ -174,6 +206,7 @@ class _ConnectionsTx:
             hook_id=row["hook_id"],
             hook_token_hash=row["hook_token_hash"],
             revision=row["revision"],
+            at_owner=row["at_owner"],
         )
         if row["api_key_enc"] is None:
             return integration
@@ -183,7 +216,7 @@ class _ConnectionsTx:
 
 _INTEGRATION = (
     "SELECT integration_id, workspace_id, provider, base_url, api_key_enc, status, settings,"
-    " account, hook_id, hook_token_hash, revision, extra FROM integrations"
+    " account, hook_id, hook_token_hash, revision, extra, at_owner FROM integrations"
 )
 
 

@@ -13,7 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from timebridge_providers.kit.profile import Profile
+
 from timebridge_common.events import ConnectionChanged, IntegrationSettings
+from timebridge_common.outbound.oauth import Tokens
 from timebridge_ingest.domain.errors import RejectedError
 
 CORE = "core"
@@ -25,6 +28,8 @@ class Workspace:
     core_base_url: str
     core_token: str
     revision: int = 1
+    at_owner: bool = False
+    """Whether the credential owner holds the Core token (handed over on save or at start-up)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +48,8 @@ class Integration:
     hook_token_hash: str | None = None
     """SHA-256 of the webhook URL's secret segment; the token itself is never stored."""
     revision: int = 1
+    at_owner: bool = False
+    """Whether the credential owner holds the secret (the other services' only source)."""
 
     def disconnected(self) -> "Integration":
         return replace(
@@ -52,6 +59,7 @@ class Integration:
             hook_id=None,
             hook_token_hash=None,
             revision=self.revision + 1,
+            at_owner=False,
         )
 
 
@@ -131,6 +139,20 @@ def check_connection_fields(
             422, f"connection field {', '.join(bad)}: 1-200 printable characters, no blanks around"
         )
     return {key: given[key] for key in wanted}
+
+
+def check_sign_in(profile: Profile, *, oauth: Tokens | None, owner: bool) -> None:
+    """OAuth tokens for a provider that signs in with OAuth, a key for the others.
+
+    A rotating refresh token needs its one owner: without the credential owner configured an
+    OAuth tracker is connected with its access token alone, as before (it works until it expires).
+    """
+    if profile.auth != "oauth2" and oauth is not None:
+        raise RejectedError(422, f"{profile.title} signs in with a key, not OAuth tokens")
+    if profile.auth == "oauth2" and oauth is None and owner:
+        raise RejectedError(
+            422, f"{profile.title} signs in with OAuth: give its tokens (oauth.refresh_token)"
+        )
 
 
 def integration_changed(

@@ -7,12 +7,13 @@ from typing import Annotated, Literal, TypeVar
 
 import httpx
 from fastapi import APIRouter, Depends, HTTPException, status
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from timebridge_common.api import Credential, WorkspaceIdPath
 from timebridge_common.auth import PlatformAdmin, WorkspaceAdmins
 from timebridge_common.events import IntegrationSettings
 from timebridge_common.http_errors import refusals
+from timebridge_common.outbound.oauth import Tokens
 from timebridge_ingest.config import Settings
 from timebridge_ingest.domain.connections import Integration
 from timebridge_ingest.domain.errors import RejectedError
@@ -84,13 +85,35 @@ class TestView(BaseModel):
         )
 
 
+class OAuthBody(BaseModel):
+    """The rest of an OAuth tracker's consent (``api_key`` is its current access token)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    refresh_token: Credential
+    expires_in: int = Field(ge=0, le=10 * 365 * 86400, description="Seconds the access token lives")
+
+
 class ConnectBody(BaseModel):
     provider: str | None = Field(
         default=None, description="The tracker's registry name (default: TB_DEFAULT_TRACKER)"
     )
-    api_key: Credential
+    api_key: Credential = Field(
+        description="The API key or personal access token (an OAuth tracker: its access token)"
+    )
+    oauth: OAuthBody | None = Field(
+        default=None,
+        description="An OAuth tracker's refresh token and expiry: handed to the credential"
+        " owner, which refreshes and rotates them",
+    )
     fields: ConnectionFields = {}
     settings: IntegrationSettings = IntegrationSettings()
+
+    def tokens(self, now: dt.datetime) -> Tokens | None:
+        if self.oauth is None:
+            return None
+        expires_at = now + dt.timedelta(seconds=self.oauth.expires_in)
+        return Tokens(self.api_key, self.oauth.refresh_token, expires_at)
 
 
 class SettingsBody(BaseModel):
@@ -167,14 +190,14 @@ def connections_router(
     router = APIRouter()
     platform_admin = PlatformAdmin(settings.admin_token)
     admin = [Depends(admins.require)]
-    refused = refusals(404, 409, 422, 502, 504)  # the use cases' refusals, with the reason
+    refused = refusals(404, 409, 422, 502, 503, 504)  # the use cases' refusals, with the reason
 
     @router.put(
         "/v1/admin/workspaces/{workspace_id}",
         tags=["admin"],
         summary="Register a workspace's Core (checked against Core before saving)",
         dependencies=[Depends(platform_admin.require)],
-        responses=refusals(422, 502),
+        responses=refusals(422, 502, 503),
     )
     async def register_workspace(
         workspace_id: WorkspaceIdPath, body: WorkspaceBody
@@ -223,7 +246,8 @@ def connections_router(
         "/v1/workspaces/{workspace_id}/integrations",
         tags=["integrations"],
         status_code=status.HTTP_201_CREATED,
-        summary="Connect (tests the key again, saves it encrypted, registers the webhook)",
+        summary="Connect (tests the key again, hands it to the credential owner, registers the"
+        " webhook)",
         dependencies=admin,
         responses=refused,
     )
@@ -235,6 +259,7 @@ def connections_router(
                 body.api_key,
                 body.settings,
                 body.fields,
+                oauth=body.tokens(dt.datetime.now(dt.UTC)),
             )
         )
         return IntegrationView.of(integration)

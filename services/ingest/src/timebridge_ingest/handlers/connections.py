@@ -2,32 +2,42 @@
 
 Every change is written with its ``ConnectionChanged`` event in one transaction (outbox), so the
 services that keep a copy of the connection never miss or invent one.
+
+With a credential owner (the credentials service, ``credentials``), every secret an admin enters
+(a tracker's key or OAuth tokens, the workspace's Core token) is handed to it before the change is
+saved: the other services take their access from it (``CredentialSource.access``), and an OAuth
+tracker's rotating refresh token has exactly one owner. A secret the owner did not take is not
+saved here either (the admin sees why: 422 refused, 503 unavailable).
 """
 
 import asyncio
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import structlog
 from timebridge_providers.installed import registry
+from timebridge_providers.kit.credentials import CredentialKeeper
 from timebridge_providers.kit.ports.observe import Observer
 from timebridge_providers.kit.registry import Account
 from timebridge_providers.kit.session import Access
 
 from timebridge_common.connections import credential_context
 from timebridge_common.crypto import SecretBox
-from timebridge_common.errors import TransientError
+from timebridge_common.errors import InvalidMessageError, TransientError
 from timebridge_common.events import ConnectionChanged, IntegrationSettings
 from timebridge_common.kafka.publisher import EventPublisher
 from timebridge_common.outbound.http import AuthenticationError, ProviderError
+from timebridge_common.outbound.oauth import Tokens
 from timebridge_ingest.domain.connections import (
     Integration,
     Workspace,
     check_connection_fields,
     check_settings,
+    check_sign_in,
     core_changed,
+    core_connection_id,
     hook_token_hash,
     integration_changed,
     new_hook_token,
@@ -75,6 +85,8 @@ class Connections:
     clock: Callable[[], dt.datetime]
     test_timeout_s: float = 10.0
     """How long "Test Connection" waits for the tracker, retries included."""
+    credentials: CredentialKeeper | None = None
+    """The credential owner every secret is handed to (None: not configured, kept here only)."""
 
     async def register_workspace(
         self, workspace_id: str, core_base_url: str, core_token: str
@@ -93,10 +105,21 @@ class Connections:
                 422,
                 f"the token belongs to Core workspace {me.workspace_id!r}, not {workspace_id!r}",
             )
+        held = await self._hand_over(
+            workspace_id,
+            core_connection_id(workspace_id),
+            registry().home().name,
+            core_token,
+            base_url=core_base_url,
+        )
         async with self.store.transaction() as tx:
             existing = await tx.workspace(workspace_id, for_update=True)
             workspace = Workspace(
-                workspace_id, core_base_url, core_token, existing.revision + 1 if existing else 1
+                workspace_id,
+                core_base_url,
+                core_token,
+                existing.revision + 1 if existing else 1,
+                at_owner=held,
             )
             await tx.put_workspace(workspace)
             event = core_changed(
@@ -169,9 +192,16 @@ class Connections:
         api_key: str,
         settings: IntegrationSettings,
         fields: Mapping[str, str] | None = None,
+        *,
+        oauth: Tokens | None = None,
     ) -> Integration:
+        """Test, hand the secret to the owner, register the webhook, save. ``oauth``: the tokens
+        of an OAuth tracker (``api_key`` is then its current access token)."""
         check_settings(settings)
         extra = self._check_fields(provider, fields or {})
+        check_sign_in(
+            registry().get(provider).profile, oauth=oauth, owner=self.credentials is not None
+        )
         result = await self.test(provider, api_key, extra)
         if not result.ok:
             status = 504 if result.error_kind == "timeout" else 422
@@ -187,6 +217,16 @@ class Connections:
             account=result.account,
             extra=extra,
         )
+        held = await self._hand_over(
+            workspace_id,
+            integration.integration_id,
+            provider,
+            api_key,
+            base_url=integration.base_url,
+            extra=extra,
+            oauth=oauth,
+        )
+        integration = replace(integration, at_owner=held)
         if self._wants_webhook(integration):
             integration = await self._register_hook(integration)
         async with self.store.transaction() as tx:
@@ -224,6 +264,8 @@ class Connections:
             return current
         if current.hook_id:
             await self._delete_hook(current)
+        if self.credentials is not None:
+            await self._owner(self.credentials.delete(workspace_id, integration_id))
         gone = current.disconnected()
         async with self.store.transaction() as tx:
             await tx.put_integration(gone)
@@ -280,6 +322,41 @@ class Connections:
                 return note
         await self._delete_hook(renewed)  # changed meanwhile (disconnected...): not ours to keep
         return None
+
+    async def _hand_over(
+        self,
+        workspace_id: str,
+        connection_id: str,
+        provider: str,
+        secret: str,
+        *,
+        base_url: str,
+        extra: Mapping[str, str] | None = None,
+        oauth: Tokens | None = None,
+    ) -> bool:
+        """Give the owner the connection's secret; whether it holds it now."""
+        if self.credentials is None:
+            return False
+        if oauth is not None:
+            put = self.credentials.put_tokens(
+                workspace_id, connection_id, provider, oauth, base_url=base_url, extra=extra
+            )
+        else:
+            put = self.credentials.put_key(
+                workspace_id, connection_id, provider, secret, base_url=base_url, extra=extra
+            )
+        await self._owner(put)
+        return True
+
+    @staticmethod
+    async def _owner(call: Awaitable[None]) -> None:
+        """A call to the owner, its refusals as the admin's answers."""
+        try:
+            await call
+        except InvalidMessageError as exc:
+            raise RejectedError(422, f"the credential owner refused the secret: {exc}") from exc
+        except TransientError as exc:
+            raise RejectedError(503, f"the credential owner is unavailable: {exc}") from exc
 
     def _wants_webhook(self, integration: Integration) -> bool:
         """Real-time and a provider whose webhooks are registered per connection."""

@@ -38,6 +38,7 @@ PROFILE = Profile(
     deletes="hard (re-listing the polled window finds them; a webhook names the interval)",
     default_base_url=CLICKUP_API_URL,
     docs_url="https://clickup.com/api/",
+    connection_fields={TEAM: "Workspace (team) ID"},
 )
 
 

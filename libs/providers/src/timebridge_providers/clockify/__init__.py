@@ -40,6 +40,7 @@ PROFILE = Profile(
     deletes="hard (re-listing the polled window finds them)",
     default_base_url=CLOCKIFY_API_URL,
     docs_url="https://docs.clockify.me/",
+    connection_fields={"workspace_id": "Workspace ID"},
 )
 
 

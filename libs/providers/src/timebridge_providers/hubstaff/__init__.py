@@ -52,6 +52,7 @@ PROFILE = Profile(
     deletes="zero (a daily activity whose time was deleted answers tracked 0)",
     default_base_url=HUBSTAFF_API_URL,
     docs_url="https://developer.hubstaff.com/docs/hubstaff_v2",
+    connection_fields={ORGANIZATION: "Organization ID"},
 )
 
 

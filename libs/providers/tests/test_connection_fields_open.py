@@ -1,0 +1,37 @@
+"""A tracker's connection fields are all its capabilities need besides the credential.
+
+Ingest hands a session exactly the fields the profile names (``Access.extra``); a key a client
+requires but the profile does not name could never be entered, so the connection could not be
+made (regression: ClickUp's ``team_id`` and Hubstaff's ``organization_id`` were required but not
+named, and Clockify's ``workspace_id`` was left empty in every path).
+"""
+
+import httpx
+import pytest
+from timebridge_providers.installed import registry
+from timebridge_providers.kit.session import Access, Session
+
+from timebridge_common.outbound.http import RequestBudget
+
+TRACKERS = registry().names("tracker")
+
+
+@pytest.mark.parametrize("name", TRACKERS)
+async def test_the_connection_fields_open_every_capability(name: str) -> None:
+    provider = registry().get(name)
+    profile = provider.profile
+    extra = {key: f"given-{key}" for key in profile.connection_fields}
+    async with httpx.AsyncClient() as http:
+        session = Session(
+            name, Access(profile.default_base_url, "credential", extra), http, RequestBudget(10, 1)
+        )
+        opened = [
+            factory(session)
+            for factory in (provider.entries, provider.directory, provider.report, provider.observe)
+            if factory is not None
+        ]
+    assert opened
+
+
+def test_clockify_names_the_workspace_every_path_is_under() -> None:
+    assert "workspace_id" in registry().get("clockify").profile.connection_fields

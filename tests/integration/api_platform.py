@@ -9,47 +9,26 @@ them without an OAuth connection, which these tests never complete.
 """
 
 import contextlib
+import dataclasses
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import asyncpg
 import httpx
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute
-from timebridge_providers.core.client import CoreClient
-from timebridge_providers.everhour.client import EverhourClient
 
-from timebridge_common.config import DlqLimitConfig
-from timebridge_common.crypto import SecretBox
-from timebridge_common.outbound.http import RequestBudget, RetryPolicy
-from timebridge_common.runtime import Service, ServiceRuntime
-from timebridge_common.testing import in_memory_tracing, position_group_at_end, wait_for
-from timebridge_conflict_resolver.bootstrap import bootstrap as bootstrap_resolver
-from timebridge_conflict_resolver.config import Settings as ResolverSettings
-from timebridge_contracts.bootstrap import bootstrap as bootstrap_contracts
-from timebridge_contracts.config import Settings as ContractsSettings
-from timebridge_ingest.bootstrap import bootstrap as bootstrap_ingest
-from timebridge_ingest.config import Settings as IngestSettings
-from timebridge_invoice_export.bootstrap import bootstrap as bootstrap_invoice_export
-from timebridge_invoice_export.config import Settings as InvoiceSettings
-from timebridge_mapping.bootstrap import bootstrap as bootstrap_mapping
-from timebridge_mapping.config import Settings as MappingSettings
-from timebridge_reporting.bootstrap import bootstrap as bootstrap_reporting
-from timebridge_reporting.config import Settings as ReportingSettings
-from timebridge_sandboxes.core import CoreState, create_core_sandbox
-from timebridge_sandboxes.everhour import EverhourState, create_everhour_sandbox
-from timebridge_sandboxes.faults import RateLimit
+from timebridge_common.runtime import ServiceRuntime
+from timebridge_common.testing import wait_for
+from timebridge_sandboxes.core import CoreState
+from timebridge_sandboxes.everhour import EverhourState
 
-from .conftest import KAFKA, kafka_config, unique
-from .resolver_entries import on_clients
-from .sandbox_sessions import SandboxSessions
+from .conftest import unique
+from .platform import CORE_URL, PlatformBuilder
 
 SERVICES = ("ingest", "mapping", "conflict-resolver", "reporting", "invoice-export", "contracts")
-CORE_URL = "http://core.sandbox"
-EVERHOUR_URL = "http://everhour.sandbox"
 EVERHOUR_KEY = "ek-fuzz-admin"
 
 OPEN_PATHS = {"/healthz", "/readyz", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
@@ -121,110 +100,43 @@ async def running_platform(
     make_pool: Callable[[str], Awaitable[asyncpg.Pool]],
     label: str,
 ) -> AsyncIterator[Platform]:
-    base = kafka_config()
-    kafka = base.model_copy(update={"group_prefix": f"{base.group_prefix}-{label}"})
+    """The six services with two registered tenants; the route walk and the fuzzing share one
+    (``api_platform`` in conftest), each on tenants of its own (:func:`with_new_tenants`)."""
     # Other tests' records on the shared topics are no business of these services (their
     # connections are encrypted with other keys): they may dead-letter them, never stop for it.
-    common: dict[str, Any] = {
-        "kafka": kafka,
-        "dlq_limit": DlqLimitConfig(max_invalid_ratio=1, max_consecutive=10**9),
-    }
-    for service in SERVICES:
-        await position_group_at_end(KAFKA, f"{kafka.group_prefix}-{service}", topics)
-    core, everhour = CoreState(), EverhourState()
-    everhour.add_user("Ann", api_key=EVERHOUR_KEY, email="ann@everhour.test")
-    everhour.add_project("Website")
-    core_app = create_core_sandbox(core, rate_limit=RateLimit(1_000_000, 1))
-    everhour_app = create_everhour_sandbox(everhour, rate_limit=RateLimit(1_000_000, 1))
-    retry = RetryPolicy(max_attempts=1)
-
-    def core_client(base_url: str, token: str) -> CoreClient:
-        http = httpx.AsyncClient(transport=httpx.ASGITransport(app=core_app))
-        return CoreClient(base_url, token, http=http, budget=RequestBudget(10**6, 1), retry=retry)
-
-    def everhour_client(base_url: str, key: str) -> EverhourClient:
-        http = httpx.AsyncClient(transport=httpx.ASGITransport(app=everhour_app))
-        return EverhourClient(base_url, key, http=http, budget=RequestBudget(10**6, 1), retry=retry)
-
-    key = SecretBox.generate_key()
+    builder = PlatformBuilder(label, create_database, make_pool, retries=1)
+    builder.everhour.add_user("Ann", api_key=EVERHOUR_KEY, email="ann@everhour.test")
+    builder.everhour.add_project("Website")
     platform_token = uuid.uuid4().hex
-
-    async def pool(name: str) -> asyncpg.Pool:
-        return await make_pool(await create_database(f"{label}-{name}"))
-
-    def tracing(name: str) -> Any:
-        return in_memory_tracing(name)[0]
-
-    ingest = bootstrap_ingest(
-        IngestSettings(
-            **common,
-            encryption_key=key,
-            admin_token=platform_token,
-            everhour_api_url=EVERHOUR_URL,
-            poll_tick_s=3600,
-        ),
-        pool=await pool("ingest"),
-        tracer_provider=tracing("ingest"),
-        clients=SandboxSessions.of_apps({"everhour": everhour_app, "core": core_app}),
-        core=core_client,
-    )
-    mapping = bootstrap_mapping(
-        MappingSettings(**common, encryption_key=key),
-        pool=await pool("mapping"),
-        tracer_provider=tracing("mapping"),
-        clients=SandboxSessions.of_apps({"everhour": everhour_app, "core": core_app}),
-        core=core_client,
-    )
-    resolver = bootstrap_resolver(
-        ResolverSettings(**common, encryption_key=key),
-        pool=await pool("resolver"),
-        tracer_provider=tracing("conflict-resolver"),
-        entries=on_clients(everhour_client, core_client),
-        core=core_client,
-    )
-    reporting = bootstrap_reporting(
-        ReportingSettings(**common),
-        pool=await pool("reporting"),
-        tracer_provider=tracing("reporting"),
-        core=core_client,
-    )
-    invoice_export = bootstrap_invoice_export(
-        InvoiceSettings(**common, encryption_key=key),
-        pool=await pool("invoice"),
-        tracer_provider=tracing("invoice-export"),
-        core=core_client,
-        background=False,
-    )
-    contracts = bootstrap_contracts(
-        ContractsSettings(**common),
-        pool=await pool("contracts"),
-        tracer_provider=tracing("contracts"),
-        core=core_client,
-    )
-    services: tuple[Service, ...] = (
-        ingest,
-        mapping,
-        resolver,
-        reporting,
-        invoice_export,
-        contracts,
-    )
-    apps = {name: s.app for name, s in zip(SERVICES, services, strict=True)}
-    runtimes = [s.runtime for s in services]
-    started: list[ServiceRuntime] = []
-    try:
-        for runtime in runtimes:
-            await runtime.start()
-            started.append(runtime)
+    await builder.add_ingest(admin_token=platform_token)
+    await builder.add_mapping()
+    await builder.add_resolver()
+    await builder.add_reporting()
+    await builder.add_invoice_export(background=False)
+    await builder.add_contracts()
+    async with builder.running(topics) as services:
+        core = builder.core
         platform = Platform(
-            apps, runtimes, platform_token, _tenant(core), _tenant(core), core, everhour
+            {name: s.app for name, s in services.items()},
+            [s.runtime for s in services.values()],
+            platform_token,
+            _tenant(core),
+            _tenant(core),
+            core,
+            builder.everhour,
         )
         for tenant in (platform.a, platform.b):
             await register(platform, tenant)
         yield platform
-    finally:
-        for runtime in reversed(started):
-            await runtime.stop()
+
+
+async def with_new_tenants(platform: Platform) -> Platform:
+    """``platform`` seen through two tenants registered just now: what one suite does to its
+    workspaces (fuzzing re-registers them with generated Core URLs) never reaches another's."""
+    fresh = dataclasses.replace(platform, a=_tenant(platform.core), b=_tenant(platform.core))
+    for tenant in (fresh.a, fresh.b):
+        await register(fresh, tenant)
+    return fresh
 
 
 async def register(platform: Platform, tenant: Tenant) -> None:

@@ -10,10 +10,8 @@ through. Mapping's source entries and the conflict-resolver's observations answe
 
 import re
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -27,18 +25,14 @@ from .api_platform import (
     api_routes,
     hidden_routes,
     is_open,
-    running_platform,
+    with_new_tenants,
 )
 
 
 @pytest.fixture(scope="module")
-async def platform(
-    topics: list[str],
-    create_database: Callable[[str], Awaitable[str]],
-    make_pool: Callable[[str], Awaitable[asyncpg.Pool]],
-) -> AsyncIterator[Platform]:
-    async with running_platform(topics, create_database, make_pool, "auth") as running:
-        yield running
+async def platform(api_platform: Platform) -> Platform:
+    """The shared platform, on workspaces of this module's own."""
+    return await with_new_tenants(api_platform)
 
 
 def _value(name: str, schema: dict[str, Any], workspace: str) -> str:

@@ -112,9 +112,12 @@ class ClickUpHooks:
     def __init__(self, client: ClickUpClient) -> None:
         self._client = client
 
-    async def register(self, target_url: str) -> HookState:
+    async def register(self, target_url: str, secret: str | None = None) -> HookState:
+        """ClickUp picks the secret and answers it once, at creation (``webhook.secret``)."""
+        del secret
         hook = await self._client.create_webhook(target_url, EVENTS)
-        return HookState(hook.id, hook.health is None or hook.health.status == "active")
+        active = hook.health is None or hook.health.status == "active"
+        return HookState(hook.id, active, hook.secret or None)
 
     async def delete(self, hook_id: str) -> None:
         await self._client.delete_webhook(hook_id)
@@ -125,7 +128,8 @@ class ClickUpHooks:
             return None
         if hook.health is not None and hook.health.status != "active":
             hook = await self._client.update_webhook(hook, ",".join(EVENTS), "active")
-        return HookState(hook.id, hook.health is None or hook.health.status == "active")
+        active = hook.health is None or hook.health.status == "active"
+        return HookState(hook.id, active, hook.secret or None)
 
 
 def _brief(fields: TimeEntryFields) -> list[Any]:

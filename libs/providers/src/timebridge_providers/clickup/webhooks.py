@@ -8,8 +8,10 @@ interval ``before``/``after`` (start/end/time in ms) - never the notes or the bi
 it cannot be published as the entry: the entry is re-read through the API (the kit's ``hint``
 scheme), which also makes a forged or replayed delivery harmless. ClickUp sends no handshake.
 
-The kit's hint intake gets no per-connection secret, so the signature is not checked there;
-:func:`verify_signature` is what a receiver holding the webhook's secret calls (see the report).
+Ingest keeps the secret answered at creation (sealed, per connection) and checks each delivery
+with it (:meth:`ClickUpWebhooks.authenticate`) before storing the hint: a missing or wrong
+signature is refused (401), as is a delivery whose signed ``history_items[0].date`` (ms, when the
+change was made) is further from now than the tolerance; ``history_items[0].id`` is the replay key.
 """
 
 import datetime as dt
@@ -19,7 +21,7 @@ import json
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from timebridge_providers.kit.ports.observe import Hint, RefusedError
+from timebridge_providers.kit.ports.observe import Hint, RefusedError, Signed
 
 SIGNATURE_HEADER = "X-Signature"
 _MAX_BODY = 1_000_000
@@ -42,6 +44,21 @@ def _object(value: object) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _json(body: bytes) -> dict[str, Any]:
+    if len(body) > _MAX_BODY:
+        raise RefusedError(413, "body too large")
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        raise RefusedError(400, "body is not valid JSON") from None
+    return _object(data)
+
+
+def _first_item(data: dict[str, Any]) -> dict[str, Any]:
+    items = data.get("history_items")
+    return _object(items[0]) if isinstance(items, list) and items else {}
+
+
 class ClickUpWebhooks:
     """The intake of ClickUp's deliveries (``hint`` scheme)."""
 
@@ -52,17 +69,38 @@ class ClickUpWebhooks:
         del headers
         return None
 
-    def hint(self, body: bytes) -> Hint:
-        if len(body) > _MAX_BODY:
-            raise RefusedError(413, "body too large")
+    def authenticate(
+        self,
+        secret: str | None,
+        headers: Mapping[str, str],
+        body: bytes,
+        *,
+        now: dt.datetime,
+        tolerance_s: int,
+    ) -> Signed | None:
+        """``X-Signature`` with the hook's secret, then the change's signed time and id."""
+        if not secret:
+            raise RefusedError(401, "no secret is kept for this webhook")
+        header = next(
+            (v for k, v in headers.items() if k.lower() == SIGNATURE_HEADER.lower()), None
+        )
+        verify_signature(secret, header, body)
+        item = _first_item(_json(body))
         try:
-            data = json.loads(body)
-        except (ValueError, RecursionError):
-            raise RefusedError(400, "body is not valid JSON") from None
-        data = _object(data)
+            made = dt.datetime.fromtimestamp(int(str(item.get("date"))) / 1000, dt.UTC)
+        except (TypeError, ValueError, OverflowError, OSError):
+            raise RefusedError(422, "the delivery's history item has no date") from None
+        if abs((now - made).total_seconds()) > tolerance_s:
+            raise RefusedError(401, f"delivery is more than {tolerance_s}s from now")
+        item_id = item.get("id")
+        if not isinstance(item_id, str | int) or not str(item_id).isalnum():
+            raise RefusedError(422, "the delivery's history item has no id")
+        return Signed(delivery_id=str(item_id), signed_at=made)
+
+    def hint(self, body: bytes) -> Hint:
+        data = _json(body)
         interval = _object(data.get("data")).get("interval_id")
-        items = data.get("history_items")
-        item = _object(items[0]) if isinstance(items, list) and items else {}
+        item = _first_item(data)
         period = _object(item.get("after")) or _object(item.get("before"))
         interval = interval or period.get("id")
         user = _object(item.get("user")).get("id")

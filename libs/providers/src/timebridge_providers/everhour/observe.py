@@ -41,6 +41,7 @@ from timebridge_providers.kit.ports.observe import (
     Hint,
     HookState,
     RefusedError,
+    Signed,
 )
 
 log = structlog.get_logger(__name__)
@@ -252,7 +253,9 @@ class EverhourHooks:
     def __init__(self, client: EverhourClient) -> None:
         self._client = client
 
-    async def register(self, target_url: str) -> HookState:
+    async def register(self, target_url: str, secret: str | None = None) -> HookState:
+        """Everhour signs nothing: ``secret`` is not used (the URL is the secret)."""
+        del secret
         hook = await self._client.create_hook(target_url)
         return HookState(str(hook.id), hook.is_active)
 
@@ -281,6 +284,19 @@ class EverhourWebhooks:
 
     def handshake(self, headers: Mapping[str, str]) -> dict[str, str] | None:
         return handshake_reply(headers)
+
+    def authenticate(
+        self,
+        secret: str | None,
+        headers: Mapping[str, str],
+        body: bytes,
+        *,
+        now: dt.datetime,
+        tolerance_s: int,
+    ) -> Signed | None:
+        """Everhour signs nothing: the URL is the secret, the record is re-read."""
+        del secret, headers, body, now, tolerance_s
+        return None
 
     def hint(self, body: bytes) -> Hint:
         """Unsigned input: ids must fit 64 bits and a task id must be short printable text, so a

@@ -22,6 +22,7 @@ it is silent):
 """
 
 import base64
+import contextlib
 import datetime as dt
 import hashlib
 import re
@@ -81,6 +82,16 @@ _SUMMARY = TypeAdapter(Summary)
 _SEARCH = TypeAdapter(list[SearchRow])
 
 
+_OBJECT = TypeAdapter(dict[str, Any])
+_OBJECTS = TypeAdapter(list[dict[str, Any]])
+WEBHOOKS_PATH = "/webhooks/api/v1"
+
+
+def webhooks_url(api_url: str) -> str:
+    """Webhooks API v1's base beside API v9's (``.../api/v9`` -> ``.../webhooks/api/v1``)."""
+    return reports_url(api_url).removesuffix(REPORTS_PATH) + WEBHOOKS_PATH
+
+
 def reports_url(api_url: str) -> str:
     """Reports API v3's base beside API v9's (``.../api/v9`` -> ``.../reports/api/v3``)."""
     base = api_url.rstrip("/")
@@ -120,6 +131,10 @@ class TogglClient(ProviderClient):
         )  # fmt: skip
         self._reports = ProviderHttp(
             "toggl", reports_url(base_url), headers=common, client=http, budget=budget,
+            retry=retry, timeout_s=timeout_s,
+        )  # fmt: skip
+        self._hooks = ProviderHttp(
+            "toggl", webhooks_url(base_url), headers=common, client=http, budget=budget,
             retry=retry, timeout_s=timeout_s,
         )  # fmt: skip
 
@@ -241,6 +256,21 @@ class TogglClient(ProviderClient):
                 return found
             body["first_row_number"] = int(following)
 
+    async def subscribe(self, workspace_id: int, body: Mapping[str, Any]) -> dict[str, Any]:
+        """``POST /subscriptions/{workspace_id}`` (Webhooks API v1): the subscription made."""
+        path = f"/subscriptions/{workspace_id}"
+        response = await self._call(self._hooks, "POST", path, json=body)
+        return self._hooks.parse(response, _OBJECT)
+
+    async def subscriptions(self, workspace_id: int) -> list[dict[str, Any]]:
+        response = await self._call(self._hooks, "GET", f"/subscriptions/{workspace_id}")
+        return self._hooks.parse(response, _OBJECTS) or []
+
+    async def unsubscribe(self, workspace_id: int, subscription_id: int) -> None:
+        path = f"/subscriptions/{workspace_id}/{subscription_id}"
+        with contextlib.suppress(NotFoundError):
+            await self._call(self._hooks, "DELETE", path)
+
     async def _get(
         self, path: str, adapter: TypeAdapter[T], params: Mapping[str, str | int] | None = None
     ) -> T:
@@ -273,6 +303,7 @@ class TogglClient(ProviderClient):
     async def aclose(self) -> None:
         await self._http.aclose()
         await self._reports.aclose()
+        await self._hooks.aclose()
 
 
 def _rfc3339(moment: dt.datetime) -> str:

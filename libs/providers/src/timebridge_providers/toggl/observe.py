@@ -17,6 +17,7 @@ from timebridge_providers.kit.ports.observe import Change, ChangePage, Hint, Hoo
 from timebridge_providers.toggl.client import TogglClient
 from timebridge_providers.toggl.people import People
 from timebridge_providers.toggl.translate import entry_fields
+from timebridge_providers.toggl.webhooks import TogglHooks
 from timebridge_providers.toggl.wire import TimeEntry
 
 OVERLAP = dt.timedelta(minutes=1)
@@ -25,13 +26,14 @@ OVERLAP = dt.timedelta(minutes=1)
 class TogglObserver:
     """The :class:`~timebridge_providers.kit.ports.observe.Observer` of one Toggl connection."""
 
-    hooks: HookAdmin | None = None
-    """Toggl's subscriptions are made with a secret in Toggl (or its Webhooks API); deliveries
-    are signed and carry the entry, so nothing is registered per poll."""
-
     def __init__(self, client: TogglClient, people: People) -> None:
         self._client = client
         self._people = people
+
+    @property
+    def hooks(self) -> HookAdmin | None:
+        """The connection's subscription (Webhooks API v1, :mod:`.webhooks`)."""
+        return TogglHooks(self._client)
 
     async def changes(
         self, cursor: str | None, *, now: dt.datetime, lookback: dt.timedelta

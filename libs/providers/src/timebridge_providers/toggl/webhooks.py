@@ -9,10 +9,14 @@ calls the URL). Events carry ``event_id``, ``subscription_id``, ``timestamp`` (w
 and ``payload`` (the entry as API v9 renders it). A Toggl signs only the body, so a delivery's age
 is its signed ``timestamp`` field; Toggl keeps ``event_id`` across its retries (the replay key).
 
-Time zones: a delivery is judged before anyone knows whose connection it is, so there is no user
-zone to read its date in: the date is the start's UTC date (``timezone`` "UTC"); a poll of the
-same entry reads it in the user's zone. (The kit's ``SignedWebhooks.verify`` has no per-connection
-context; see the provider matrix.)
+Ingest subscribes per connection (:class:`TogglHooks`, ``POST /subscriptions/{workspace_id}``
+with ``url_callback``, ``event_filters`` for time entries and the ``secret`` ingest made and keeps
+sealed), to a URL naming the connection; the ping arrives while the subscription is made, and is
+answered with its code (:attr:`Delivery.reply`).
+
+Time zones: :meth:`TogglWebhooks.verify` has no per-connection context, so the date is the start's
+UTC date (``timezone`` "UTC"); a poll of the same entry reads it in the user's zone. The
+observation id (entry, ``at``, deleted) is the same either way.
 """
 
 import datetime as dt
@@ -23,7 +27,8 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from timebridge_providers.kit.ports.observe import Change, Delivery, RefusedError
+from timebridge_providers.kit.ports.observe import Change, Delivery, HookState, RefusedError
+from timebridge_providers.toggl.client import TogglClient
 from timebridge_providers.toggl.translate import entry_fields
 from timebridge_providers.toggl.wire import TimeEntry
 
@@ -106,7 +111,9 @@ class TogglWebhooks:
         delivery_id = f"{data.get('subscription_id')}:{data.get('event_id')}"
         payload = data.get("payload")
         if payload == "ping":
-            return Delivery(delivery_id=delivery_id, signed_at=signed_at, change=None)
+            code = data.get("validation_code")
+            reply = {"validation_code": code} if isinstance(code, str) and code else None
+            return Delivery(delivery_id, signed_at, change=None, reply=reply)
         metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
         assert isinstance(metadata, dict)
         if metadata.get("model") != "time_entry" or not isinstance(payload, dict):
@@ -115,7 +122,7 @@ class TogglWebhooks:
             entry = TimeEntry.model_validate(payload)
         except ValidationError as exc:
             raise RefusedError(422, f"not a time entry: {exc.error_count()} problems") from None
-        if str(entry.workspace_id) != account:
+        if account and str(entry.workspace_id) != account:
             raise RefusedError(422, f"delivery is for workspace {entry.workspace_id}")
         deleted = metadata.get("action") == "deleted" or entry.server_deleted_at is not None
         if entry.running and not deleted:
@@ -130,3 +137,51 @@ class TogglWebhooks:
             deleted=deleted,
         )
         return Delivery(delivery_id=delivery_id, signed_at=signed_at, change=change)
+
+
+EVENT_FILTERS = ({"entity": "time_entry", "action": "*"},)
+DESCRIPTION = "Timebridge"
+
+
+class TogglHooks:
+    """One connection's subscription (Webhooks API v1), signed with the secret ingest proposes.
+
+    Toggl validates a subscription by its ping (answered while it is made) and sends nothing to an
+    unvalidated or disabled one; a subscription Toggl no longer lists is gone (registered again)."""
+
+    def __init__(self, client: TogglClient) -> None:
+        self._client = client
+
+    async def _workspace(self) -> int:
+        if self._client.workspace_id:
+            return self._client.workspace_id
+        return (await self._client.me()).default_workspace_id or 0
+
+    async def register(self, target_url: str, secret: str | None = None) -> HookState:
+        body: dict[str, Any] = {
+            "url_callback": target_url,
+            "event_filters": [dict(f) for f in EVENT_FILTERS],
+            "enabled": True,
+            "description": DESCRIPTION,
+        }
+        if secret is not None:
+            body["secret"] = secret
+        made = await self._client.subscribe(await self._workspace(), body)
+        return _state(made)
+
+    async def delete(self, hook_id: str) -> None:
+        await self._client.unsubscribe(await self._workspace(), int(hook_id))
+
+    async def ensure_active(self, hook_id: str) -> HookState | None:
+        listed = await self._client.subscriptions(await self._workspace())
+        found = next((s for s in listed if str(s.get("subscription_id")) == hook_id), None)
+        return None if found is None else _state(found)
+
+
+def _state(subscription: dict[str, Any]) -> HookState:
+    secret = subscription.get("secret")
+    return HookState(
+        str(subscription.get("subscription_id")),
+        bool(subscription.get("enabled")) and subscription.get("validated_at") is not None,
+        secret if isinstance(secret, str) and secret else None,
+    )

@@ -1,13 +1,14 @@
-"""Unsigned webhook routes, and the middleware that keeps their URL token out of everything.
+"""Tracker webhook routes, and the middleware that keeps their URL token out of everything.
 
-Every provider whose webhooks are hints at a secret URL gets ``/v1/webhooks/<provider>/<token>``
-(Everhour's hooks registered before stay valid: the path is the same). The token is the only
-credential of an unsigned delivery. :class:`HookTokenMiddleware` is the outermost layer: it
-replaces the token by its SHA-256 before routing, tracing (span names, ``url.path``) or logging
-(structlog's ``path``) see the request, so only the hash, which is also all the database holds,
-is ever logged or stored.
+Every tracker whose package offers webhooks (the registry says which; signed or hints) gets
+``/v1/webhooks/<provider>/<token>`` (Everhour's hooks registered before stay valid: the path is
+the same). The token names the connection; it is the only credential of an unsigned delivery.
+:class:`HookTokenMiddleware` is the outermost layer: it replaces the token by its SHA-256 before
+routing, tracing (span names, ``url.path``) or logging (structlog's ``path``) see the request, so
+only the hash, which is also all the database holds, is ever logged or stored.
 """
 
+import json
 import re
 
 from fastapi import APIRouter, HTTPException, Request, Response, status
@@ -15,9 +16,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from timebridge_providers.installed import registry
 
 from timebridge_common.kafka.publisher import UnavailableError
+from timebridge_common.webhooks.replay import DeliveryInProgressError
 from timebridge_ingest.domain.connections import hook_token_hash
 from timebridge_ingest.domain.errors import RejectedError
-from timebridge_ingest.handlers.hooks import HookIntake, hint_providers
+from timebridge_ingest.handlers.hooks import HookIntake, hook_providers
 
 _HASH = re.compile(r"[0-9a-f]{64}")
 
@@ -32,7 +34,7 @@ class HookTokenMiddleware:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.prefixes = tuple(prefix(p) for p in sorted(hint_providers()))
+        self.prefixes = tuple(prefix(p) for p in sorted(hook_providers()))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -46,7 +48,7 @@ class HookTokenMiddleware:
 
 def hooks_router(hooks: HookIntake, max_body_bytes: int) -> APIRouter:
     router = APIRouter()
-    for provider in sorted(hint_providers()):
+    for provider in sorted(hook_providers()):
         _route(router, provider, hooks, max_body_bytes)
     return router
 
@@ -57,14 +59,20 @@ def _route(router: APIRouter, provider: str, hooks: HookIntake, max_body_bytes: 
     @router.post(
         prefix(provider) + "{token_hash}",
         tags=["webhooks"],
-        summary=f"{title} webhook: registration handshake and deliveries to re-read",
+        summary=f"{title} webhook: handshake or validation ping, and deliveries",
         responses={
-            200: {"description": "Handshake: X-Hook-Secret echoed"},
-            202: {"description": "Delivery durably stored; its record is re-read and published"},
+            200: {"description": "Handshake (X-Hook-Secret echoed) or validation ping answered"},
+            202: {
+                "description": "Signed change published to Kafka, or hint durably stored (its"
+                " record is re-read and published); status accepted, duplicate or ignored"
+            },
+            400: {"description": "Body is not JSON"},
+            401: {"description": "Missing, malformed, wrong or stale signature"},
             404: {"description": "Unknown or disconnected webhook"},
+            409: {"description": "The same delivery is being taken right now; retry"},
             413: {"description": "Body too large"},
             422: {"description": "Not a delivery naming a record of this provider"},
-            503: {"description": "Storage unavailable or too many deliveries waiting; retry"},
+            503: {"description": "Kafka or storage unavailable, or too many waiting; retry"},
         },
     )
     async def hint_webhook(token_hash: str, request: Request) -> Response:
@@ -79,13 +87,23 @@ def _route(router: APIRouter, provider: str, hooks: HookIntake, max_body_bytes: 
             raise HTTPException(
                 status.HTTP_503_SERVICE_UNAVAILABLE, str(exc), headers={"Retry-After": "30"}
             ) from None
+        except DeliveryInProgressError as exc:
+            raise HTTPException(
+                status.HTTP_409_CONFLICT, str(exc), headers={"Retry-After": "5"}
+            ) from None
         except RejectedError as exc:
             raise HTTPException(exc.status, exc.reason) from None
+        if answer.reply is not None:
+            return Response(
+                status_code=status.HTTP_200_OK,
+                content=json.dumps(answer.reply).encode(),
+                media_type="application/json",
+            )
         if not answer.accepted:
             return Response(status_code=status.HTTP_200_OK, headers=answer.headers)
         return Response(
             status_code=status.HTTP_202_ACCEPTED,
-            content=b'{"status":"accepted"}',
+            content=json.dumps({"status": answer.status}).encode(),
             media_type="application/json",
         )
 

@@ -1,8 +1,20 @@
-"""Unsigned webhook deliveries (``hint`` scheme): the handshake, then each delivery as a hint.
+"""Tracker webhooks, registered per connection at ``/v1/webhooks/<provider>/<token>``.
 
-Such deliveries are not signed, so their content is never trusted: the unguessable URL
-identifies the integration, and the record is read back through the API with the integration's
-credential before anything is published. A forged delivery can at most make us re-read a record.
+The unguessable URL names the integration; the hook's secret (:mod:`.hook_secrets`) checks what
+the provider signs. Two schemes, both from the provider's package through the registry:
+
+- ``signed`` (Toggl): the signature (constant time) and the signed time are checked, a validation
+  ping is answered with its code, and the change the delivery carries is published; the answer
+  (``202``) comes once Kafka holds the event, with the poll's observation id (entry, version,
+  deleted), so a webhook and a poll of the same change are one event. A delivery id already
+  published is answered again without publishing (the replay window).
+- ``hint`` (Everhour, ClickUp, Clockify): deliveries whose content is not trusted as the entry.
+  Where the provider signs them, the signature (and its time, where signed) is checked first; the
+  record is then read back through the API with the integration's credential before anything is
+  published. A forged delivery can at most make us re-read a record.
+
+A refused delivery (missing, malformed, wrong or stale signature: ``401``; a body naming nothing:
+``400``/``422``) publishes and stores nothing.
 
 A delivery is answered as soon as its hint is durably in the inbox (Postgres), not after the
 re-read: a provider like Everhour documents no redelivery (it only disables a hook after sustained
@@ -23,20 +35,28 @@ from dataclasses import dataclass, field
 
 import structlog
 from timebridge_providers.installed import registry
-from timebridge_providers.kit.ports.observe import HintWebhooks, Observer, webhooks_of
+from timebridge_providers.kit.ports.observe import (
+    HintWebhooks,
+    Observer,
+    SignedWebhooks,
+    Webhooks,
+    webhooks_of,
+)
 from timebridge_providers.kit.registry import UnknownProviderError
 
 from timebridge_common.errors import TransientError
 from timebridge_common.events import TimeEntryLogged
 from timebridge_common.kafka.publisher import EventPublisher, UnavailableError
 from timebridge_common.outbound.http import ProviderError
+from timebridge_common.webhooks.replay import MemoryReplayWindow, ReplayWindow, publish_once
 from timebridge_ingest.domain.connections import Integration, listens_to_tracker
 from timebridge_ingest.domain.errors import RejectedError
 from timebridge_ingest.domain.inbox import PendingDelivery
 from timebridge_ingest.domain.observations import to_event
+from timebridge_ingest.handlers.hook_secrets import HookSecrets
 from timebridge_ingest.handlers.observing import NotObservableError
 from timebridge_ingest.handlers.ports import ConnectionsStore, DeliveryInbox, Observers
-from timebridge_ingest.handlers.webhooks import publish_or_unavailable
+from timebridge_ingest.handlers.webhooks import REPLAY_MARGIN, publish_or_unavailable
 
 log = structlog.get_logger(__name__)
 
@@ -47,24 +67,38 @@ REFUSED_RETRY = dt.timedelta(minutes=15)
 """The provider refused the read (a revoked key...): try again much later; the row stays bounded."""
 
 
-def hint_webhooks(provider: str) -> HintWebhooks | None:
-    """The provider's unsigned-delivery intake, if it has one."""
+def hook_webhooks(provider: str) -> Webhooks | None:
+    """The webhook intake of a tracker whose hooks are registered per connection, if any."""
     try:
-        webhooks = webhooks_of(registry().get(provider).observe)
+        found = registry().get(provider)
     except UnknownProviderError:
         return None
-    return webhooks if webhooks is not None and webhooks.scheme == "hint" else None
+    return webhooks_of(found.observe) if found.profile.kind == "tracker" else None
 
 
-def hint_providers() -> frozenset[str]:
-    """Every installed provider whose webhooks are hints at a secret URL."""
-    return frozenset(p.name for p in registry() if hint_webhooks(p.name) is not None)
+def hook_providers() -> frozenset[str]:
+    """Every installed tracker that delivers webhooks to a per-connection URL."""
+    return frozenset(p.name for p in registry() if hook_webhooks(p.name) is not None)
+
+
+hint_webhooks = hook_webhooks
+"""The older name (whether an integration registers a hook: connections, polling)."""
+hint_providers = hook_providers
 
 
 @dataclass(frozen=True, slots=True)
 class HookAnswer:
+    """``reply``: a JSON body answering a validation ping (200); ``accepted``: 202, with
+    ``status`` accepted (published or stored now), duplicate (a replay) or ignored."""
+
     headers: dict[str, str]
     accepted: bool = False
+    reply: dict[str, str] | None = None
+    status: str = "accepted"
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    return next((v for k, v in headers.items() if k.lower() == name.lower()), None)
 
 
 @dataclass
@@ -77,13 +111,86 @@ class HookIntake:
     on_stored: Callable[[], None] = lambda: None
     max_pending: int = 10_000
     """Records one integration may have waiting; beyond, deliveries are refused with 503."""
+    secrets: HookSecrets | None = None
+    """The hooks' secrets (``None``: only unsigned providers' deliveries are taken)."""
+    publisher: EventPublisher | None = None
+    window: ReplayWindow = field(default_factory=MemoryReplayWindow)
+    tolerance_s: int = 300
+    publish_timeout_s: float = 10.0
 
     async def receive(
         self, provider: str, token_hash: str, headers: Mapping[str, str], body: bytes
     ) -> HookAnswer:
-        webhooks = hint_webhooks(provider)
+        webhooks = hook_webhooks(provider)
         if webhooks is None:
             raise RejectedError(404, "unknown webhook")
+        if webhooks.scheme == "signed":
+            return await self._signed(webhooks, provider, token_hash, headers, body)
+        return await self._hint(webhooks, provider, token_hash, headers, body)
+
+    async def _secret(self, token_hash: str) -> str | None:
+        return None if self.secrets is None else await self.secrets.get(token_hash)
+
+    async def _signed(
+        self,
+        webhooks: SignedWebhooks,
+        provider: str,
+        token_hash: str,
+        headers: Mapping[str, str],
+        body: bytes,
+    ) -> HookAnswer:
+        """Verify, answer a ping, publish the change once; 202 only once Kafka holds it."""
+        async with self.store.transaction() as tx:
+            integration = await tx.integration_by_hook(token_hash)
+            pending = integration is None and await tx.pending_hook_exists(token_hash)
+        if integration is not None and integration.provider != provider:
+            integration = None
+        secret = await self._secret(token_hash)
+        if (integration is None and not pending) or secret is None or self.publisher is None:
+            raise RejectedError(404, "unknown webhook")
+        signature = _header(headers, webhooks.signature_header)
+        now = self.clock()
+        delivery = webhooks.verify(
+            secret, signature, body, account="", now=now, tolerance_s=self.tolerance_s
+        )
+        if delivery.reply is not None:
+            return HookAnswer(headers={}, reply=dict(delivery.reply))
+        if integration is None or integration.status != "connected":
+            raise RejectedError(404, "unknown webhook")
+        if delivery.change is None or not listens_to_tracker(integration.settings):
+            return HookAnswer(headers={}, accepted=True, status="ignored")
+        event = to_event(
+            delivery.change,
+            source=provider,
+            workspace_id=integration.workspace_id,
+            integration_id=integration.integration_id,
+            observed_via="webhook",
+        )
+        publisher = self.publisher
+
+        async def publish() -> str:
+            return str(await publish_or_unavailable(publisher, event, self.publish_timeout_s))
+
+        first, _ = await publish_once(
+            self.window,
+            f"hook:{integration.integration_id}",
+            delivery.delivery_id,
+            now=now,
+            expires_at=delivery.signed_at + dt.timedelta(seconds=self.tolerance_s) + REPLAY_MARGIN,
+            lease_s=self.publish_timeout_s + 5,
+            publish=publish,
+        )
+        return HookAnswer(headers={}, accepted=True, status="accepted" if first else "duplicate")
+
+    async def _hint(
+        self,
+        webhooks: HintWebhooks,
+        provider: str,
+        token_hash: str,
+        headers: Mapping[str, str],
+        body: bytes,
+    ) -> HookAnswer:
+        """Authenticate where the provider signs, then store the hint durably (202)."""
         reply = webhooks.handshake(headers)
         async with self.store.transaction() as tx:
             integration = await tx.integration_by_hook(token_hash)
@@ -96,18 +203,41 @@ class HookIntake:
             return HookAnswer(headers=reply)
         if integration is None or integration.status != "connected" or not integration.api_key:
             raise RejectedError(404, "unknown webhook")
+        now = self.clock()
+        signed = webhooks.authenticate(
+            await self._secret(token_hash), headers, body, now=now, tolerance_s=self.tolerance_s
+        )
         hint = webhooks.hint(body)
-        try:
-            stored = await self.inbox.put(
-                integration.integration_id, hint, self.clock(), limit=self.max_pending
+        integration_id = integration.integration_id
+
+        async def store() -> str:
+            try:
+                stored = await self.inbox.put(integration_id, hint, now, limit=self.max_pending)
+            except TransientError as exc:
+                raise UnavailableError(str(exc)) from exc
+            if not stored:
+                raise UnavailableError(f"{self.max_pending} records already wait to be read")
+            return "stored"
+
+        if signed is None:
+            await store()
+            first = True
+        else:
+            first, _ = await publish_once(
+                self.window,
+                f"hook:{integration_id}",
+                signed.delivery_id,
+                now=now,
+                expires_at=signed.signed_at
+                + dt.timedelta(seconds=self.tolerance_s)
+                + REPLAY_MARGIN,
+                lease_s=30,
+                publish=store,
             )
-        except TransientError as exc:
-            raise UnavailableError(str(exc)) from exc
-        if not stored:
-            raise UnavailableError(f"{self.max_pending} records already wait to be read")
-        self.on_stored()
-        log.debug("webhook delivery stored", record=hint.external_id)
-        return HookAnswer(headers={}, accepted=True)
+        if first:
+            self.on_stored()
+            log.debug("webhook delivery stored", record=hint.external_id)
+        return HookAnswer(headers={}, accepted=True, status="accepted" if first else "duplicate")
 
 
 @dataclass

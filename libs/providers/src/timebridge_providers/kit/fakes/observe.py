@@ -16,6 +16,7 @@ from timebridge_providers.kit.ports.observe import (
     Hint,
     HookState,
     RefusedError,
+    Signed,
 )
 
 
@@ -25,12 +26,15 @@ class FakeHooks:
 
     targets: dict[str, str] = field(default_factory=dict)
     active: dict[str, bool] = field(default_factory=dict)
+    secrets: dict[str, str | None] = field(default_factory=dict)
+    """The secret proposed at each registration."""
     _next: int = 1
 
-    async def register(self, target_url: str) -> HookState:
+    async def register(self, target_url: str, secret: str | None = None) -> HookState:
         hook_id = str(self._next)
         self._next += 1
         self.targets[hook_id], self.active[hook_id] = target_url, True
+        self.secrets[hook_id] = secret
         return HookState(hook_id, True)
 
     async def delete(self, hook_id: str) -> None:
@@ -99,6 +103,19 @@ class FakeHintWebhooks:
     def handshake(self, headers: Mapping[str, str]) -> dict[str, str] | None:
         secret = next((v for k, v in headers.items() if k.lower() == "x-hook-secret"), None)
         return None if secret is None else {"X-Hook-Secret": secret}
+
+    def authenticate(
+        self,
+        secret: str | None,
+        headers: Mapping[str, str],
+        body: bytes,
+        *,
+        now: dt.datetime,
+        tolerance_s: int,
+    ) -> Signed | None:
+        """Unsigned, like Everhour's."""
+        del secret, headers, body, now, tolerance_s
+        return None
 
     def hint(self, body: bytes) -> Hint:
         try:

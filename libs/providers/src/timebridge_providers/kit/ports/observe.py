@@ -6,11 +6,17 @@ delivery is judged before anyone knows whose credential to use. Two webhook sche
 
 - ``signed`` (:class:`SignedWebhooks`, Core): the delivery carries the change and a signature over
   the body with a shared secret; once verified it is published as it is.
-- ``hint`` (:class:`HintWebhooks`, Everhour): unsigned deliveries to an unguessable URL, whose
-  content is never trusted: a :class:`Hint` names a record to re-read through the API
-  (:meth:`Observer.reread`). Such providers register hooks per connection (:class:`HookAdmin`),
-  and may disable one after failed deliveries: :meth:`HookAdmin.ensure_active` notices it and
-  re-activates it, and the caller re-polls the gap.
+- ``hint`` (:class:`HintWebhooks`, Everhour, ClickUp, Clockify): deliveries to an unguessable URL
+  whose content is not trusted as the entry: a :class:`Hint` names a record to re-read through
+  the API (:meth:`Observer.reread`). A provider that signs them (ClickUp ``X-Signature``,
+  Clockify ``Clockify-Signature``) is checked first with the hook's secret
+  (:meth:`HintWebhooks.authenticate`).
+
+A tracker registers its hooks per connection (:class:`HookAdmin`), whichever the scheme (Toggl's
+signed subscriptions too): the receiver keeps the secret the hook signs with (the one it proposed,
+or the one the provider answered with: :attr:`HookState.secret`). A provider may disable a hook
+after failed deliveries: :meth:`HookAdmin.ensure_active` notices it and re-activates it, and the
+caller re-polls the gap.
 """
 
 import datetime as dt
@@ -71,14 +77,28 @@ class Delivery:
     delivery_id: str
     signed_at: dt.datetime
     change: Change | None
+    reply: Mapping[str, str] | None = None
+    """The JSON object to answer with (200) instead of accepting: a validation ping's echo
+    (Toggl's ``validation_code``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Signed:
+    """What a hint delivery's signature vouches for: its id, kept across the provider's retries
+    (the replay key), and when the change was made (its age)."""
+
+    delivery_id: str
+    signed_at: dt.datetime
 
 
 @dataclass(frozen=True, slots=True)
 class HookState:
-    """A webhook registered at the provider: its id, and whether the provider still calls it."""
+    """A webhook registered at the provider: its id, whether the provider still calls it, and
+    the secret its deliveries are signed with (``None``: unsigned, or the one proposed)."""
 
     hook_id: str
     active: bool
+    secret: str | None = None
 
 
 class Observer(Protocol):
@@ -108,8 +128,13 @@ class Observer(Protocol):
 class HookAdmin(Protocol):
     """A connection's webhooks at the provider (``hint`` scheme)."""
 
-    async def register(self, target_url: str) -> HookState:
-        """Register ``target_url``; the provider's handshake reaches it before this returns."""
+    async def register(self, target_url: str, secret: str | None = None) -> HookState:
+        """Register ``target_url``; the provider's handshake reaches it before this returns.
+
+        ``secret`` is what the hook should sign with where the provider takes one (Toggl); a
+        provider that picks its own answers it in :attr:`HookState.secret` (ClickUp, Clockify),
+        one that signs nothing ignores it (Everhour).
+        """
         ...
 
     async def delete(self, hook_id: str) -> None: ...
@@ -137,7 +162,8 @@ class SignedWebhooks(Protocol):
         tolerance_s: int,
     ) -> Delivery:
         """The delivery, once ``signature`` signs ``body`` within the tolerance and the body is
-        about ``account``; else :class:`RefusedError` (401 signature, 400/422 body)."""
+        about ``account`` (``""``: the hook's secret already binds it to one account); else
+        :class:`RefusedError` (401 signature, 400/422 body)."""
         ...
 
 
@@ -152,6 +178,20 @@ class HintWebhooks(Protocol):
 
     def hint(self, body: bytes) -> Hint:
         """What the delivery names, or :class:`RefusedError` (422) if it names nothing storable."""
+        ...
+
+    def authenticate(
+        self,
+        secret: str | None,
+        headers: Mapping[str, str],
+        body: bytes,
+        *,
+        now: dt.datetime,
+        tolerance_s: int,
+    ) -> Signed | None:
+        """Check the delivery against the hook's ``secret`` (constant time): :class:`RefusedError`
+        401 when the signature is missing, wrong or stale. ``None``: the provider signs nothing
+        (the URL is the secret) or nothing about the delivery's time and id (no replay key)."""
         ...
 
 

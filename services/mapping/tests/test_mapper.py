@@ -14,6 +14,7 @@ from typing import Any, cast
 import httpx
 import pytest
 from timebridge_providers.installed import registry
+from timebridge_providers.kit.credentials import FakeCredentialSource
 from timebridge_providers.kit.fakes.directory import FakeDirectory
 from timebridge_providers.kit.ports.directory import DirectoryTask
 from timebridge_providers.kit.registry import Registry
@@ -157,7 +158,7 @@ async def test_a_tickets_missing_task_is_created_titled_like_the_ticket_and_link
 async def test_the_connections_extra_fields_go_with_its_sessions() -> None:
     mapper, integration, _ = world(FakeDirectory(TRACKER))
     with_account = integration.model_copy(update={"extra": {"account_id": "42"}})
-    mapper.providers.directory(with_account)
+    await mapper.providers.directory(with_account)
     sessions = cast(FakeSessions, mapper.providers.sessions)
     provider, access = sessions.opened[-1]
     assert (provider, access.credential, dict(access.extra)) == (
@@ -165,6 +166,25 @@ async def test_the_connections_extra_fields_go_with_its_sessions() -> None:
         f"secret-of-{integration.connection_id}",
         {"account_id": "42"},
     )
+
+
+async def test_with_a_credential_owner_the_access_is_the_owners() -> None:
+    """The owner's key (or current OAuth token), URL and fields; the copy's sealed one unused."""
+    mapper, integration, _ = world(FakeDirectory(TRACKER))
+    owner = FakeCredentialSource()
+    owner.put(
+        "w1", integration.connection_id, "owners-key", base_url="http://t.test", extra={"a": "1"}
+    )
+    providers = dataclasses.replace(mapper.providers, owner=owner)
+    await providers.directory(integration)
+    _, access = cast(FakeSessions, providers.sessions).opened[-1]
+    assert (access.base_url, access.credential, dict(access.extra)) == (
+        "http://t.test", "owners-key", {"a": "1"},
+    )  # fmt: skip
+    assert owner.calls == [("w1", integration.connection_id)]
+    owner.fail("w1", integration.connection_id, TransientError("owner restarting"))
+    with pytest.raises(TransientError):
+        await providers.directory(integration)
 
 
 async def test_a_lost_answer_is_looked_up_by_title_and_never_created_twice() -> None:

@@ -34,7 +34,7 @@ class Directory:
 
     async def refresh(self, integration: ConnectionChanged) -> UserDirectory:
         """Read both sides' users now and replace the cached ones."""
-        team = await self.providers.directory(integration).users()
+        team = await (await self.providers.directory(integration)).users()
         home = await self.providers.home(integration.workspace_id)
         people = [DirectoryUser(u.external_id, u.email, u.name) for u in await home.users()]
         tracker = [DirectoryUser(u.external_id, u.email, u.name) for u in team]

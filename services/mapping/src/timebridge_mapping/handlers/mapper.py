@@ -211,14 +211,14 @@ class EntryMapper:
         linked = {link.tracker_task_id for link in await tx.task_links(integration.connection_id)}
         return [
             TrackerTask(t.external_id, t.name, t.closed)
-            async for t in self.providers.directory(integration).tasks(project_id)
+            async for t in (await self.providers.directory(integration)).tasks(project_id)
             if t.external_id not in linked
         ]
 
     async def _create(
         self, tx: MappingTx, integration: ConnectionChanged, create: CreateTask
     ) -> Placement | NotMapped:
-        directory = self.providers.directory(integration)
+        directory = await self.providers.directory(integration)
         try:
             created = await directory.create_task(
                 create.project_id, name=create.name, description=create.description

@@ -1,8 +1,9 @@
 """The providers of a workspace's connections, opened from the local connection copies.
 
-Credentials stay encrypted in the copies and are decrypted here, only to open a session. A
-credential this service cannot decrypt (its platform key differs from ingest's) will not decrypt
-on a retry either: it is an invalid message, dead-lettered at once with that reason.
+The access to call a provider with comes from the credential owner, asked right before a session
+is opened (``ConnectionAccess``: the owner's key or current OAuth token, base URL and connection
+fields); without an owner configured, from the sealed credential of the copy (a credential this
+service cannot decrypt will not decrypt on a retry either: invalid, dead-lettered at once).
 
 A provider is reached through the registry by the name the connection carries; the home system
 (Core) is ``registry().home()``.
@@ -11,11 +12,11 @@ A provider is reached through the registry by the name the connection carries; t
 from dataclasses import dataclass, field
 
 from timebridge_providers.installed import registry
+from timebridge_providers.kit.connection_access import ConnectionAccess
+from timebridge_providers.kit.credentials import CredentialSource
 from timebridge_providers.kit.ports.directory import Directory
 from timebridge_providers.kit.registry import Registry
-from timebridge_providers.kit.session import Access
 
-from timebridge_common.crypto import DecryptionError
 from timebridge_common.errors import InvalidMessageError
 from timebridge_common.events import ConnectionChanged
 from timebridge_mapping.handlers.ports import Connections, Sessions
@@ -26,14 +27,20 @@ class Providers:
     connections: Connections
     sessions: Sessions
     registry: Registry = field(default_factory=registry)
+    owner: CredentialSource | None = None
+    """The credential owner (None: not configured, the copies' sealed credential is opened)."""
+    _access: ConnectionAccess = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._access = ConnectionAccess(self.owner, self.connections.credentials)
 
     def title(self, provider: str) -> str:
         """How people call ``provider`` (its profile's title), or its name if not installed."""
         return self.registry.get(provider).profile.title if provider in self.registry else provider
 
-    def directory(self, integration: ConnectionChanged) -> Directory:
-        """The directory of the integration's provider, with the connection's credentials."""
-        return self._directory(integration.provider, integration)
+    async def directory(self, integration: ConnectionChanged) -> Directory:
+        """The directory of the integration's provider, with the connection's access."""
+        return await self._directory(integration.provider, integration)
 
     async def home_connection(self, workspace_id: str) -> ConnectionChanged | None:
         found = await self.connections.connected(workspace_id, self.registry.home().name)
@@ -51,24 +58,15 @@ class Providers:
             raise await self.connections.missing(
                 f"the Core connection of workspace {workspace_id!r}"
             )
-        return self._directory(self.registry.home().name, connection)
+        return await self._directory(self.registry.home().name, connection)
 
     async def home_base_url(self, workspace_id: str) -> str | None:
         connection = await self.home_connection(workspace_id)
         return None if connection is None else connection.base_url
 
-    def _directory(self, name: str, connection: ConnectionChanged) -> Directory:
+    async def _directory(self, name: str, connection: ConnectionChanged) -> Directory:
         provider = self.registry.get(name)
         if provider.directory is None:
             raise InvalidMessageError(f"{provider.profile.title} offers no directory to map with")
-        access = Access(connection.base_url, self._secret(connection), dict(connection.extra))
+        access = await self._access(connection)
         return provider.directory(self.sessions.session(name, access))
-
-    def _secret(self, connection: ConnectionChanged) -> str:
-        try:
-            return self.connections.credentials(connection)
-        except DecryptionError as exc:
-            raise InvalidMessageError(
-                f"the credentials of connection {connection.connection_id} do not decrypt with"
-                " this service's key (TB_ENCRYPTION_KEY differs from ingest's?)"
-            ) from exc

@@ -70,7 +70,7 @@ class Setup:
         self, integration: ConnectionChanged, call: Callable[[ProviderDirectory], Awaitable[T]]
     ) -> T:
         async with _asking(self.providers.title(integration.provider)):
-            return await call(self.providers.directory(integration))
+            return await call(await self.providers.directory(integration))
 
     async def _read(
         self, workspace_id: str, integration_id: str, read: Callable[[MappingTx], Awaitable[T]]
@@ -169,7 +169,7 @@ class Setup:
         billing and reports that take the tracker's rates; a tracker keeping none is refused."""
         integration = await self._connected(workspace_id, integration_id)
         title = self.providers.title(integration.provider)
-        directory = self.providers.directory(integration)
+        directory = await self.providers.directory(integration)
         if not isinstance(directory, Rates):
             raise ConflictError(f"{title} keeps no hourly rates Timebridge can read")
         async with _asking(title):

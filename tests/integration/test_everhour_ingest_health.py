@@ -16,6 +16,8 @@ from timebridge_providers.everhour.observe import Seen, load_cursor
 from timebridge_providers.kit.ports.observe import Hint
 
 from timebridge_common.events import IntegrationSettings, TimeEntryLogged
+from timebridge_common.events.codec import decode
+from timebridge_common.events.health import ConnectionHealthChanged
 from timebridge_common.kafka.dlt import decode_headers
 from timebridge_common.testing import end_offsets, read_topic
 from timebridge_ingest.adapters.inbox import PostgresDeliveryInbox
@@ -65,6 +67,7 @@ async def test_a_revoked_key_shows_as_an_authentication_failure_until_it_works_a
     )
     poller = world.ingest.poller
     assert poller is not None
+    changes_from = await end_offsets(KAFKA, ConnectionHealthChanged.topic())
     await poller.polling.sync_schedules(NOW)
     await poller.poll_one(integration.integration_id)
     ok = await health(world, workspace, integration.integration_id, admin)
@@ -90,6 +93,25 @@ async def test_a_revoked_key_shows_as_an_authentication_failure_until_it_works_a
     await poller.poll_one(integration.integration_id)
     back = await health(world, workspace, integration.integration_id, admin)
     assert (back["status"], back["error_kind"], back["consecutive_failures"]) == ("ok", None, 0)
+
+    # Each change of state is on Kafka once (through the outbox), not once per refused poll.
+    def ours(records: list[Any]) -> list[ConnectionHealthChanged]:
+        events = [
+            decode(decode_headers(r.headers), r.value, ConnectionHealthChanged)[1] for r in records
+        ]
+        return [e for e in events if e.connection_id == integration.integration_id]
+
+    records = await read_topic(
+        KAFKA, changes_from, until=lambda rs: any(e.state == "ok" for e in ours(rs))
+    )
+    changes = ours(records)
+    assert [(e.previous_state, e.state, e.error_class) for e in changes] == [
+        ("ok", "needs_reauthorisation", "authentication"),
+        ("needs_reauthorisation", "ok", None),
+    ]
+    assert changes[0].provider_response is not None
+    assert changes[0].provider_response.startswith("401")
+    assert (changes[0].workspace_id, changes[0].provider) == (workspace, "everhour")
 
 
 async def test_a_saved_connection_is_retested_without_its_key(world: World) -> None:

@@ -2,6 +2,7 @@
 API that only the workspace's Core admins (as Core's sandbox says) may read."""
 
 import datetime as dt
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -12,6 +13,7 @@ from timebridge_providers.core.client import CoreClient
 from timebridge_common.db.migrations import apply_migrations
 from timebridge_common.events import ConnectionChanged, Envelope
 from timebridge_common.events.codec import encode
+from timebridge_common.events.health import ConnectionHealthChanged
 from timebridge_common.testing import (
     in_memory_tracing,
     position_group_at_end,
@@ -74,6 +76,29 @@ async def test_status_is_the_last_outcome_and_health_counts_the_backlog(
     assert (health.errors_24h, health.backlog, health.open_conflicts) == (2, 2, 1)
 
 
+def refused_key(workspace: str, at: dt.datetime) -> ConnectionHealthChanged:
+    return ConnectionHealthChanged(
+        workspace_id=workspace,
+        connection_id="int_1",
+        integration_id="int_1",
+        provider="everhour",
+        state="needs_reauthorisation",
+        previous_state="ok",
+        error_class="authentication",
+        message="authentication failed: everhour answered 401 to GET /team/time",
+        provider_response='401 {"error":"Invalid API key"}',
+        failures=1,
+        changed_at=at,
+    )
+
+
+async def timeline_with_connection(
+    answer: Awaitable[httpx.Response],
+) -> list[dict[str, Any]] | None:
+    rows: list[dict[str, Any]] = (await answer).json()
+    return rows if any(r["kind"] == "connection" for r in rows) else None
+
+
 async def test_the_api_is_for_the_workspaces_core_admins(
     topics: list[str],
     create_database: Callable[[str], Awaitable[str]],
@@ -113,8 +138,11 @@ async def test_the_api_is_for_the_workspaces_core_admins(
                 changed_at=T0,
             ),
             sample_entry_synced(workspace_id=workspace, synced_at=T0),
+            refused_key(workspace, T0 + dt.timedelta(minutes=2)),
+            refused_key(workspace, T0 + dt.timedelta(minutes=2)),  # a replay: stored once
         ):
-            encoded = encode(event, Envelope.for_event(event, producer="test"))
+            same = uuid.uuid5(uuid.NAMESPACE_URL, event.model_dump_json())  # a replay: same id
+            encoded = encode(event, Envelope.for_event(event, producer="test", event_id=same))
             await reporting.runtime.broker.publish(
                 encoded.value, encoded.topic, key=encoded.key, headers=encoded.headers
             )
@@ -134,7 +162,32 @@ async def test_the_api_is_for_the_workspaces_core_admins(
 
             log: Any = (await wait_for(admitted)).json()
             assert [(e["source_external_id"], e["status"]) for e in log] == [("te_1", "synced")]
-            paths = ("/sync-log", "/entries/core/te_1/sync-status", "/integrations/int_1/health")
+            # Ingest's "the tracker refused the key" is next to the entries' outcomes.
+            timeline: Any = await wait_for(
+                lambda: timeline_with_connection(as_(admin, "/sync-log/timeline"))
+            )
+            assert [(r["kind"], r["status"]) for r in timeline] == [
+                ("connection", "error"),
+                ("entry", "synced"),
+            ]
+            refused = timeline[0]
+            assert refused["reason"].startswith("everhour refused the credential: reconnect it")
+            assert (refused["source"], refused["state"]) == ("everhour", "needs_reauthorisation")
+            assert refused["provider_response"] == '401 {"error":"Invalid API key"}'
+            assert (await as_(admin, "/sync-log")).json() == log  # the entries' log unchanged
+            errors = (await as_(admin, "/sync-log/timeline?status=error")).json()
+            assert [r["kind"] for r in errors] == ["connection"]
+            assert len((await as_(admin, "/connection-log?integration_id=int_1")).json()) == 1
+            health = (await as_(admin, "/integrations/int_1/health")).json()
+            assert health["connection"]["state"] == "needs_reauthorisation"
+            assert health["connection"]["error_class"] == "authentication"
+            paths = (
+                "/sync-log",
+                "/entries/core/te_1/sync-status",
+                "/integrations/int_1/health",
+                "/sync-log/timeline",
+                "/connection-log",
+            )
             for path in paths:
                 answers = [(await as_(t, path)).status_code for t in (None, "ct-x", member, admin)]
                 assert answers == [401, 401, 403, 200], path

@@ -17,9 +17,12 @@ from timebridge_common.events.contracts import (
     ContractSigned,
     MilestoneReached,
 )
+from timebridge_common.events.health import ConnectionHealthChanged
 from timebridge_common.runtime import ServiceRuntime
+from timebridge_reporting.adapters.connection_health import PostgresConnectionHealth
 from timebridge_reporting.adapters.facts import PostgresFacts
 from timebridge_reporting.adapters.postgres import PostgresReadModels
+from timebridge_reporting.handlers.connection_health import on_connection_health_changed
 from timebridge_reporting.handlers.facts import (
     on_client_changed,
     on_invoice_amounts,
@@ -74,5 +77,12 @@ def register(
     runtime.subscribe(InvoiceDeleted, invoice_deleted)
     runtime.subscribe(TimeEntryLogged, time_entry_logged)
     runtime.subscribe(ClientChanged, client_changed)
+    assert runtime.pool is not None
+    health_log = PostgresConnectionHealth(runtime.pool)
+
+    async def connection_health_changed(envelope: Envelope, event: ConnectionHealthChanged) -> None:
+        await on_connection_health_changed(health_log, envelope, event)
+
+    runtime.subscribe(ConnectionHealthChanged, connection_health_changed)
     for contract_event in (ContractSigned, MilestoneReached, BudgetThresholdCrossed):
         runtime.subscribe(contract_event, trigger)

@@ -17,6 +17,10 @@ from timebridge_common.api import WorkspaceIdPath
 from timebridge_common.auth import WorkspaceAdmins
 from timebridge_reporting.adapters.postgres import PostgresReadModels
 from timebridge_reporting.domain.sync_log import SyncLogQuery
+from timebridge_reporting.entrypoints.health_http import (
+    ConnectionHealthReader,
+    add_connection_routes,
+)
 
 CoreFactory = Callable[[str, str], CoreClient]
 """(base URL, token) -> a Core client, for the admin checks."""
@@ -26,7 +30,10 @@ def reports_router(
     models: PostgresReadModels,
     admins: WorkspaceAdmins,
     clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    connection_health: ConnectionHealthReader | None = None,
 ) -> APIRouter:
+    """``connection_health``: also the connections' health (in the integration's health, the
+    connection log and the sync log's timeline)."""
     router = APIRouter(tags=["sync log"], dependencies=[Depends(admins.require)])
 
     @router.get(
@@ -65,9 +72,15 @@ def reports_router(
 
     @router.get(
         "/v1/workspaces/{workspace_id}/integrations/{integration_id}/health",
-        summary="Last success, last error, errors in 24 h, backlog and open conflicts",
+        summary="Last success, last error, errors in 24 h, backlog, open conflicts and the"
+        " connection's state (null: no failure seen)",
     )
     async def health(workspace_id: WorkspaceIdPath, integration_id: str) -> dict[str, Any]:
-        return asdict(await models.health(workspace_id, integration_id, clock()))
+        answer = asdict(await models.health(workspace_id, integration_id, clock()))
+        if connection_health is not None:
+            answer["connection"] = await connection_health.current(workspace_id, integration_id)
+        return answer
 
+    if connection_health is not None:
+        add_connection_routes(router, models, connection_health)
     return router

@@ -9,6 +9,7 @@ from typing import Any
 import asyncpg
 
 from timebridge_common.events import Event, IntegrationSettings, TimeEntryLogged
+from timebridge_common.events.tracker_reports import TrackerSummaryLine, TrackerSummaryReported
 from timebridge_common.testing import (
     position_group_at_end,
     sample_connection_changed,
@@ -76,6 +77,17 @@ def seeded(ws: str) -> list[Event]:
         outcome(ws, "te_long", "synced", None, "eh_long"),
         invoice,
         gone,
+        # The tracker's own report says 5 h for Ann; Timebridge holds 4 h of her tracker entries.
+        TrackerSummaryReported(
+            workspace_id=ws,
+            integration_id="int_1",
+            provider="everhour",
+            period_start=dt.date(2026, 11, 1),
+            period_end=dt.date(2026, 11, 30),
+            lines=(TrackerSummaryLine(user_external_id="u_1", seconds=18000),),
+            cause="manual",
+            fetched_at=T0,
+        ),
         sample_invoice_status_changed(
             workspace_id=ws, invoice_id="inv_1", total=Decimal("200.00"), amount_changed=True
         ),
@@ -110,6 +122,9 @@ async def test_reconciliation_finds_and_explains_every_kind(
             body = last[0] = (await api(service, harness, "GET", query)).json()
             kinds = {r["kind"] for r in body["tables"]["differences"]["rows"]}
             done = len(body["tables"]["invoice_differences"]["rows"]) == 2 and len(kinds) == 7
+            done = done and any(
+                r["tracker_seconds"] for r in body["tables"]["tracker_summary"]["rows"]
+            )
             return body if done else None
 
         try:
@@ -135,6 +150,14 @@ async def test_reconciliation_finds_and_explains_every_kind(
             ("inv_1", "invoiced_amount_changed_in_tool"),
             ("inv_2", "deleted_on_one_side"),
         }
+        [theirs] = body["tables"]["tracker_summary"]["rows"]
+        assert theirs == {
+            "integration": "int_1", "tracker": "everhour", "user": "u_1", "project": None,
+            "tracker_seconds": 18000, "our_seconds": 14400, "difference_seconds": 3600,
+            "why": "the tracker reports 3600 s more: entries not observed yet",
+        }  # fmt: skip
         csv = await api(service, harness, "GET", query + "&format=csv")
         header, *rows = csv_tables(csv.content)["differences"]
         assert {(r[header.index("entry")], r[header.index("kind")]) for r in rows} == set(found)
+        header, *rows = csv_tables(csv.content)["tracker_summary"]
+        assert [r[header.index("difference_seconds")] for r in rows] == ["3600"]

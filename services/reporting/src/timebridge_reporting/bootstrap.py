@@ -15,7 +15,6 @@ from timebridge_common.auth import WorkspaceAdmins
 from timebridge_common.ops_http import ops_router
 from timebridge_common.outbound import shared_budget
 from timebridge_common.runtime import ServiceRuntime, build_runtime, http_app
-from timebridge_reporting.adapters.connection_health import PostgresConnectionHealth
 from timebridge_reporting.adapters.facts import PostgresFacts
 from timebridge_reporting.adapters.mail import Mailer
 from timebridge_reporting.adapters.postgres import PostgresReadModels
@@ -23,6 +22,7 @@ from timebridge_reporting.config import Settings
 from timebridge_reporting.entrypoints import consumers, reports_wiring
 from timebridge_reporting.entrypoints.http import CoreFactory, reports_router
 from timebridge_reporting.handlers.runner import Clock, ReportWorker
+from timebridge_reporting.handlers.tracker_summaries import subscribe as keep_tracker_summaries
 
 NAME = "reporting"
 
@@ -69,6 +69,7 @@ def bootstrap(
     copies.subscribe(runtime)
     facts = PostgresFacts(runtime.pool)
     consumers.register(runtime, models, facts, reports_wiring.trigger_handler(runtime.pool, clock))
+    keep_tracker_summaries(runtime, runtime.pool, facts)
     clients = ProviderClients(shared_budget.SharedBudgets(runtime.pool), shares=settings.budget)
     core_factory: CoreFactory = core or identity(clients, registry().home().name)
 
@@ -78,8 +79,7 @@ def bootstrap(
 
     app = http_app(runtime, title="Timebridge reporting")
     admins = WorkspaceAdmins(core_factory, core_base_url)
-    health_log = PostgresConnectionHealth(runtime.pool)
-    app.include_router(reports_router(models, admins, connection_health=health_log))
+    app.include_router(reports_router(models, admins))
     # Operations (dead letters, replay, consumer lag) for the console: one service serves them.
     app.include_router(
         ops_router(admins, settings.kafka.bootstrap_servers, group_prefix=runtime.group_prefix)

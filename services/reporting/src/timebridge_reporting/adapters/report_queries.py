@@ -6,9 +6,11 @@ from decimal import Decimal
 
 import asyncpg
 
+from timebridge_reporting.adapters.tracker_summaries import held_and_ours
 from timebridge_reporting.domain import reconciliation as rec
 from timebridge_reporting.domain.report_model import Period
 from timebridge_reporting.domain.reports import BillingRow, Directory, InvoiceRow, TimeRow
+from timebridge_reporting.domain.tracker_summary import HeldSummary, OurTotal
 
 NOT_IN_CORE = ("queued", "conflict", "error")
 
@@ -174,6 +176,12 @@ class PostgresReportQueries:
             )
             for r in rows
         ]
+
+    async def tracker_summaries(
+        self, workspace_id: str, period: Period
+    ) -> tuple[list[HeldSummary], list[OurTotal]]:
+        async with self._pool.acquire() as conn:
+            return await held_and_ours(conn, workspace_id, period)
 
     async def reconciliation_inputs(
         self, workspace_id: str, period: Period

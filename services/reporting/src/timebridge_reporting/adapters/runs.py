@@ -13,8 +13,11 @@ from typing import Any
 
 import asyncpg
 
+from timebridge_common.db.outbox import enqueue
+from timebridge_common.events import Envelope
 from timebridge_reporting.domain.definitions import DefinitionBody
 from timebridge_reporting.domain.report_model import Period, ReportParams
+from timebridge_reporting.domain.tracker_summary import summary_request
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +171,9 @@ class PostgresRuns:
         self, request: RunRequest, now: dt.datetime, conn: asyncpg.Connection | None = None
     ) -> tuple[str, bool]:
         """Insert the run unless its key exists; return its id and whether it is new."""
+        if conn is None:
+            async with self._pool.acquire() as own, own.transaction():
+                return await self.request(request, now, own)
         sql = (
             "INSERT INTO report_runs (run_id, workspace_id, definition_id, run_key, cause, params,"
             " formats, recipients, period_start, period_end, requested_at, not_before)"
@@ -190,6 +196,14 @@ class PostgresRuns:
         target = conn if conn is not None else self._pool
         created = await target.fetchval(sql, *args)
         if created is not None:
+            if request.params.kind == "reconciliation":  # the trackers' own summaries, fresh
+                event, event_id = summary_request(
+                    request.workspace_id, str(created), request.period, now
+                )
+                await enqueue(
+                    conn,
+                    [(event, Envelope.for_event(event, producer="reporting", event_id=event_id))],
+                )
             return str(created), True
         existing = await target.fetchval(
             "SELECT run_id FROM report_runs WHERE workspace_id = $1 AND definition_id = $2"

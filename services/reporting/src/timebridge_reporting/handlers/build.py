@@ -4,6 +4,7 @@ import datetime as dt
 from typing import Protocol
 
 from timebridge_reporting.domain import reconciliation as rec
+from timebridge_reporting.domain import tracker_summary as ts
 from timebridge_reporting.domain.report_model import Period, Report, ReportParams
 from timebridge_reporting.domain.reports import (
     BillingRow,
@@ -44,6 +45,10 @@ class ReportQueries(Protocol):
         self, workspace_id: str, period: Period
     ) -> tuple[list[rec.Entry], list[rec.Outcome], list[rec.Integration]]: ...
 
+    async def tracker_summaries(
+        self, workspace_id: str, period: Period
+    ) -> tuple[list[ts.HeldSummary], list[ts.OurTotal]]: ...
+
 
 async def build_report(
     queries: ReportQueries, workspace_id: str, params: ReportParams, period: Period
@@ -77,7 +82,7 @@ async def build_report(
         billing = await queries.billing_rows(workspace_id, period)
         return billing_report(ctx, params, billing, invoices, directory)
     entries, outcomes, integrations = await queries.reconciliation_inputs(workspace_id, period)
-    return rec.reconcile(
+    report = rec.reconcile(
         ctx,
         entries,
         outcomes,
@@ -96,3 +101,10 @@ async def build_report(
             for i in invoices
         ],
     )
+    # The trackers' own summaries vs the tracker entries held here (where a summary was fetched).
+    summaries, ours = await queries.tracker_summaries(workspace_id, period)
+    trackers = [ts.Tracker(i.integration_id, i.provider) for i in integrations]
+    table, notes = ts.compare(trackers, summaries, ours)
+    report.tables.append(table)
+    report.notes.extend(notes)
+    return report

@@ -15,6 +15,7 @@ from timebridge_common.auth import WorkspaceAdmins
 from timebridge_common.ops_http import ops_router
 from timebridge_common.outbound import shared_budget
 from timebridge_common.runtime import ServiceRuntime, build_runtime, http_app
+from timebridge_reporting.adapters.connection_health import PostgresConnectionHealth
 from timebridge_reporting.adapters.facts import PostgresFacts
 from timebridge_reporting.adapters.mail import Mailer
 from timebridge_reporting.adapters.postgres import PostgresReadModels
@@ -79,7 +80,8 @@ def bootstrap(
 
     app = http_app(runtime, title="Timebridge reporting")
     admins = WorkspaceAdmins(core_factory, core_base_url)
-    app.include_router(reports_router(models, admins))
+    health_log = PostgresConnectionHealth(runtime.pool)
+    app.include_router(reports_router(models, admins, connection_health=health_log))
     # Operations (dead letters, replay, consumer lag) for the console: one service serves them.
     app.include_router(
         ops_router(admins, settings.kafka.bootstrap_servers, group_prefix=runtime.group_prefix)

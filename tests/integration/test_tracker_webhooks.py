@@ -1,0 +1,220 @@
+"""Signed tracker webhooks through ingest on real Kafka and Postgres (issue 8).
+
+Toggl and ClickUp sandboxes answer the providers' clients over httpx's ASGI transport and deliver
+their webhooks to the ingest app the same way (the sandboxes' senders sign them as the providers
+do). Connecting a real-time integration registers the hook with a secret ingest keeps sealed:
+Toggl's subscription carries the secret ingest proposed and is validated by its signed ping;
+ClickUp answers its own secret. A Toggl delivery is published as it comes (202 once in Kafka), a
+ClickUp delivery is stored and its entry re-read; a replay is answered without publishing; a bad
+signature is refused with 401 and nothing published.
+"""
+
+import datetime as dt
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from timebridge_common.crypto import SecretBox
+from timebridge_common.events import IntegrationSettings, TimeEntryLogged
+from timebridge_common.kafka.dlt import decode_headers
+from timebridge_common.testing import end_offsets, in_memory_tracing, read_topic
+from timebridge_ingest.adapters.postgres import PostgresConnections
+from timebridge_ingest.bootstrap import Ingest, bootstrap
+from timebridge_ingest.config import Settings
+from timebridge_ingest.domain.connections import Integration, Workspace
+from timebridge_sandboxes.clickup import create_clickup_sandbox, demo_clickup
+from timebridge_sandboxes.core import CoreState, create_core_sandbox
+from timebridge_sandboxes.faults import RateLimit
+from timebridge_sandboxes.toggl import create_toggl_sandbox, demo_toggl
+
+from .conftest import KAFKA, kafka_config, unique
+from .sandbox_sessions import SandboxSessions
+
+TOGGL_TOKEN, CLICKUP_TOKEN = "toggl-ann-token", "pk_ann_token"
+PUBLIC = "http://ingest.test"
+
+
+@dataclass
+class World:
+    ingest: Ingest
+    pool: asyncpg.Pool
+    box: SecretBox
+    toggl: FastAPI
+    clickup: FastAPI
+
+    def http(self, app: FastAPI, base: str) -> httpx.AsyncClient:
+        return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base)
+
+    async def connect(self, provider: str, key: str, fields: dict[str, str]) -> Integration:
+        workspace = unique("ws")
+        async with PostgresConnections(self.pool, self.box).transaction() as tx:
+            await tx.put_workspace(Workspace(workspace, "http://core.sandbox", "core-token"))
+        assert self.ingest.connections is not None
+        return await self.ingest.connections.connect(
+            workspace, provider, key, IntegrationSettings(frequency="realtime"), fields
+        )
+
+
+@pytest.fixture(scope="module")
+async def world(
+    topics: list[str],
+    create_database: Callable[[str], Awaitable[str]],
+    make_pool: Callable[[str], Awaitable[asyncpg.Pool]],
+) -> AsyncIterator[World]:
+    ingest_app: dict[str, Any] = {}
+
+    async def to_ingest(scope: Any, receive: Any, send: Any) -> None:
+        await ingest_app["app"](scope, receive, send)
+
+    deliver = httpx.ASGITransport(app=to_ingest)
+    toggl = create_toggl_sandbox(
+        demo_toggl(TOGGL_TOKEN, "toggl-max-token"),
+        bucket=RateLimit(10_000, 1),
+        quota=RateLimit(10_000, 3600),
+        webhook_transport=deliver,
+    )
+    clickup = create_clickup_sandbox(
+        demo_clickup(CLICKUP_TOKEN, "pk_max_token"),
+        limit=RateLimit(10_000, 60),
+        webhook_transport=deliver,
+    )
+    core = create_core_sandbox(CoreState(), rate_limit=RateLimit(10_000, 1))
+    key = SecretBox.generate_key()
+    pool = await make_pool(await create_database(unique("ingest-hooks")))
+    ingest = bootstrap(
+        Settings(
+            kafka=kafka_config(),
+            encryption_key=key,
+            admin_token="admin",
+            public_base_url=PUBLIC,
+            api_urls={
+                "toggl": "http://toggl.sandbox/api/v9",
+                "clickup": "http://clickup.sandbox/api",
+            },
+            poll_tick_s=3600,
+        ),
+        pool=pool,
+        tracer_provider=in_memory_tracing("ingest")[0],
+        clients=SandboxSessions.of_apps({"toggl": toggl, "clickup": clickup, "core": core}),
+    )
+    ingest_app["app"] = ingest.app
+    await ingest.runtime.start()
+    yield World(ingest, pool, SecretBox(key), toggl, clickup)
+    await ingest.runtime.stop()
+
+
+def published_for(integration: Integration) -> Callable[[list[Any]], list[TimeEntryLogged]]:
+    def ours(records: list[Any]) -> list[TimeEntryLogged]:
+        return [
+            TimeEntryLogged.model_validate_json(r.value)
+            for r in records
+            if decode_headers(r.headers).get("ce_workspaceid") == integration.workspace_id
+        ]
+
+    return ours
+
+
+async def test_toggl_signed_delivery_reaches_kafka_and_a_forged_one_is_refused(
+    world: World,
+) -> None:
+    integration = await world.connect("toggl", TOGGL_TOKEN, {})
+    toggl = world.http(world.toggl, "http://toggl.sandbox")
+    auth = httpx.BasicAuth(TOGGL_TOKEN, "api_token")
+    workspace = world.toggl.state.toggl.workspace_id
+    [subscription] = (
+        await toggl.get(f"/webhooks/api/v1/subscriptions/{workspace}", auth=auth)
+    ).json()
+    assert subscription["validated_at"], "the signed ping was answered with its code"
+    assert integration.hook_id == str(subscription["subscription_id"])
+    stored = await world.pool.fetch("SELECT secret_enc FROM webhook_secrets")
+    assert all(subscription["secret"] not in row["secret_enc"] for row in stored), "sealed"
+
+    before = await end_offsets(KAFKA, TimeEntryLogged.topic())
+    start = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(hours=2)
+    made = await toggl.post(
+        f"/api/v9/workspaces/{workspace}/time_entries",
+        auth=auth,
+        json={"start": start.isoformat(), "duration": 1800, "description": "hooked",
+              "created_with": "test", "workspace_id": workspace},
+    )  # fmt: skip
+    assert made.status_code == 200, made.text
+    ours = published_for(integration)
+    records = await read_topic(KAFKA, before, until=lambda rs: bool(ours(rs)))
+    [event] = ours(records)
+    assert (event.source, event.external_id, event.integration_id) == (
+        "toggl",
+        str(made.json()["id"]),
+        integration.integration_id,
+    )
+    assert (event.entry.duration_seconds, event.entry.notes, event.observed_via) == (
+        1800,
+        "hooked",
+        "webhook",
+    )
+
+    sent = (await toggl.get("/_sandbox/outbox")).json()[-1]
+    ingest = world.http(world.ingest.app, PUBLIC)
+    path = httpx.URL(sent["url"]).path
+    replay = await ingest.post(path, content=sent["body"].encode(), headers=sent["headers"])
+    assert (replay.status_code, replay.json()) == (202, {"status": "duplicate"})
+    before_bad = await end_offsets(KAFKA, TimeEntryLogged.topic())
+    forged_body = sent["body"].replace("hooked", "forged").encode()
+    forged = await ingest.post(path, content=forged_body, headers=sent["headers"])
+    assert forged.status_code == 401, forged.text
+    assert "signature does not match" in forged.json()["detail"]
+    unsigned = await ingest.post(path, content=forged_body)
+    assert unsigned.status_code == 401
+    unknown = await ingest.post("/v1/webhooks/toggl/not-a-hook", content=sent["body"].encode())
+    assert unknown.status_code == 404
+    # The next real change is the next event of this workspace: nothing came of the refused ones.
+    later = await toggl.post(
+        f"/api/v9/workspaces/{workspace}/time_entries",
+        auth=auth,
+        json={"start": start.isoformat(), "duration": 600, "description": "later",
+              "created_with": "test", "workspace_id": workspace},
+    )  # fmt: skip
+    assert later.status_code == 200, later.text
+    after = await read_topic(KAFKA, before_bad, until=lambda rs: bool(ours(rs)))
+    assert [e.entry.notes for e in ours(after)] == ["later"], "nothing from a refused delivery"
+
+
+async def test_clickup_signed_delivery_is_re_read_and_published(world: World) -> None:
+    state = world.clickup.state.clickup
+    integration = await world.connect("clickup", CLICKUP_TOKEN, {"team_id": str(state.team_id)})
+    [hook] = state.hooks.values()
+    task = next(iter(state.tasks))
+    before = await end_offsets(KAFKA, TimeEntryLogged.topic())
+    clickup = world.http(world.clickup, "http://clickup.sandbox")
+    start = int((dt.datetime.now(dt.UTC) - dt.timedelta(hours=3)).timestamp() * 1000)
+    made = await clickup.post(
+        f"/api/v2/team/{state.team_id}/time_entries",
+        headers={"Authorization": CLICKUP_TOKEN},
+        json={"start": start, "duration": 2_700_000, "tid": task, "description": "clicked"},
+    )
+    assert made.status_code == 200, made.text
+    ours = published_for(integration)
+    records = await read_topic(KAFKA, before, until=lambda rs: bool(ours(rs)))
+    [event] = ours(records)
+    assert (event.source, event.integration_id, event.observed_via) == (
+        "clickup",
+        integration.integration_id,
+        "webhook",
+    )
+    assert (event.entry.duration_seconds, event.entry.notes) == (2700, "clicked")
+
+    sent = (await clickup.get("/_sandbox/outbox")).json()[-1]
+    assert sent["url"] == hook.endpoint
+    ingest = world.http(world.ingest.app, PUBLIC)
+    path = httpx.URL(sent["url"]).path
+    replay = await ingest.post(path, content=sent["body"].encode(), headers=sent["headers"])
+    assert (replay.status_code, replay.json()) == (202, {"status": "duplicate"})
+    body = json.loads(sent["body"])
+    body["data"]["interval_id"] = "999"
+    forged = await ingest.post(path, content=json.dumps(body).encode(), headers=sent["headers"])
+    assert forged.status_code == 401, forged.text

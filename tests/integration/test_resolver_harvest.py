@@ -156,7 +156,8 @@ async def world(
         "harvest",
         HARVEST_URL,
         TOKEN,
-        account={"account_id": harvest.account_id, "user_id": str(user)},
+        account={"user_id": str(user)},
+        extra={"account_id": harvest.account_id},  # its connection field, as ingest sends it
         settings=IntegrationSettings(),
     )
     yield world

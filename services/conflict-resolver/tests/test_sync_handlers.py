@@ -10,12 +10,14 @@ from typing import Any
 
 import pytest
 from timebridge_providers.installed import registry
+from timebridge_providers.kit.credentials import CredentialSource, FakeCredentialSource
 from timebridge_providers.kit.fakes.entries import FakeEntryStore
 from timebridge_providers.kit.ports.entries import day_key, entry_key
 from timebridge_providers.kit.profile import Profile, RateLimit
 from timebridge_providers.kit.registry import Account, Provider, Registry
 from timebridge_providers.kit.session import Access, Session
 
+from timebridge_common.errors import TransientError
 from timebridge_common.events import EntryMapped, Envelope, IntegrationSettings
 from timebridge_common.kafka.consumer import DeadLettered
 from timebridge_common.kafka.dlt import SourceRecord
@@ -62,7 +64,11 @@ class World:
 
 
 def world(
-    *, tracker: str = "everhour", policy: str = "manual_review", providers: Registry | None = None
+    *,
+    tracker: str = "everhour",
+    policy: str = "manual_review",
+    providers: Registry | None = None,
+    owner: CredentialSource | None = None,
 ) -> World:
     store = MemorySync(clock=lambda: NOW)
     records, home = FakeEntryStore(tracker), FakeEntryStore("core")
@@ -88,6 +94,7 @@ def world(
         entries=entries,
         clock=lambda: NOW,
         providers=providers or registry(),
+        owner=owner,
     )
     return World(syncer, store, records, home, connections, entries.opened)
 
@@ -333,8 +340,38 @@ async def test_each_system_is_opened_with_the_connection_that_reaches_it() -> No
     )
     await w.sync(from_tracker)
 
-    account = dict(w.connections.known[INTEGRATION].account)
+    # One way for every reader: the connection's fields are the access's extras (not its account).
+    fields = dict(w.connections.known[INTEGRATION].extra)
     assert w.opened == [
-        ("everhour", Access("https://api.everhour.com", "tracker-key", account)),
-        ("core", Access("https://core", "core-token", {"user_id": "1", "name": "Ann Admin"})),
+        ("everhour", Access("https://api.everhour.com", "tracker-key", fields)),
+        ("core", Access("https://core", "core-token", {})),
     ]
+
+
+async def test_with_a_credential_owner_each_system_is_opened_with_the_owners_access() -> None:
+    """The owner's key or current OAuth token (rotated there), never the copy's sealed one."""
+    owner = FakeCredentialSource()
+    owner.put("acme", INTEGRATION, "owners-key", base_url="https://t", extra={"account_id": "7"})
+    owner.put("acme", "core_acme", "owners-core-token", base_url="https://core")
+    w = world(owner=owner)
+    await w.sync(MAPPED)
+    await w.sync(
+        sample_entry_mapped(
+            integration_id=INTEGRATION, source="everhour", source_external_id="77",
+            target="core", source_updated_at=MAPPED.source_updated_at + dt.timedelta(minutes=1),
+        )
+    )  # fmt: skip
+    assert w.opened == [
+        ("everhour", Access("https://t", "owners-key", {"account_id": "7"})),
+        ("core", Access("https://core", "owners-core-token", {})),
+    ]
+    assert owner.calls == [("acme", INTEGRATION), ("acme", "core_acme")]
+
+
+async def test_the_owner_unavailable_is_transient_and_nothing_is_written() -> None:
+    owner = FakeCredentialSource()
+    owner.fail("acme", INTEGRATION, TransientError("owner restarting"))
+    w = world(owner=owner)
+    with pytest.raises(TransientError):
+        await w.sync(MAPPED)
+    assert w.opened == []

@@ -7,12 +7,14 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
 import asyncpg
+import httpx
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from opentelemetry.sdk.trace import TracerProvider
 from timebridge_providers.core.directory import identity
 from timebridge_providers.installed import registry
 from timebridge_providers.kit.clients import BudgetSource, ProviderClients
+from timebridge_providers.kit.credentials import CredentialSource, HttpCredentialSource
 
 from timebridge_common import connections
 from timebridge_common.auth import IdentityClient, WorkspaceAdmins
@@ -40,7 +42,7 @@ def _utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _closed_on_stop(clients: ProviderClients) -> BackgroundTask:
+def _closed_on_stop(clients: ProviderClients | httpx.AsyncClient) -> BackgroundTask:
     """A background task that only closes the clients' pools when the runtime stops (it cancels
     its background tasks last thing before the database pool closes)."""
 
@@ -87,11 +89,14 @@ def bootstrap(
     clients: Sessions | None = None,
     entries: EntryStores | None = None,
     core: IdentityFactory | None = None,
+    credentials: CredentialSource | None = None,
 ) -> ConflictResolver:
     """Build the service; ``clients`` opens the providers' sessions (tests: routed to the
     sandboxes), ``entries`` each system's records (by default the registry's ``entries`` on
     those sessions; tests may open them on their own clients) and ``core`` the home system
-    with a user's token for the admin checks (by default through ``clients``).
+    with a user's token for the admin checks (by default through ``clients``); ``credentials``
+    is the credential owner every provider access comes from (by default the credentials
+    service at ``TB_CREDENTIALS_URL`` if set, else the connections' sealed credentials).
 
     By default every client of one credential draws from one request budget, shared by the
     writes, the read-backs and the review API's admin checks of this process (and its
@@ -125,6 +130,12 @@ def bootstrap(
         SecretBox(settings.encryption_key.get_secret_value()),
         bootstrap_servers=settings.kafka.bootstrap_servers,
     )
+    if credentials is None and settings.credentials_url:
+        owner_http = httpx.AsyncClient()
+        runtime.background.append(_closed_on_stop(owner_http))
+        credentials = HttpCredentialSource(
+            settings.credentials_url, settings.service_token, http=owner_http
+        )
     store = PostgresSync(runtime.pool)
     syncer = Syncer(
         store=store,
@@ -133,6 +144,7 @@ def bootstrap(
         entries=entries,
         clock=_utc_now,
         lease_s=settings.write_lease_s,
+        owner=credentials,
     )
     copies.subscribe(runtime)
     consumers.register(runtime, observations, syncer)

@@ -52,6 +52,7 @@ from dataclasses import dataclass, field, replace
 
 import structlog
 from timebridge_providers.installed import registry
+from timebridge_providers.kit.credentials import CredentialSource
 from timebridge_providers.kit.ports.entries import UnwritableEntryError
 from timebridge_providers.kit.registry import Registry
 
@@ -139,9 +140,13 @@ class Syncer:
     clock: Callable[[], dt.datetime]
     lease_s: float = 60.0
     providers: Registry = field(default_factory=registry)
+    owner: CredentialSource | None = None
+    """The credential owner every provider access comes from (None: the sealed v1 copy)."""
 
     def __post_init__(self) -> None:
-        self._path = WritePath(self.store, self.connections, self.entries, self.clock, self.lease_s)
+        self._path = WritePath(
+            self.store, self.connections, self.entries, self.clock, self.lease_s, self.owner
+        )
 
     async def on_entry_mapped(self, envelope: Envelope, event: EntryMapped) -> EntrySynced | None:
         """Sync one mapped change; ``None`` when there is nothing to publish (a duplicate or an

@@ -8,18 +8,17 @@ outcomes); this module only does the I/O between them, through the ports. See
 import contextlib
 import datetime as dt
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import structlog
+from timebridge_providers.kit.connection_access import ConnectionAccess
+from timebridge_providers.kit.credentials import CredentialSource
 from timebridge_providers.kit.ports.entries import (
     EntryLockedError,
     EntryStore,
     UnwritableEntryError,
 )
-from timebridge_providers.kit.session import Access
 
-from timebridge_common.crypto import DecryptionError
-from timebridge_common.errors import InvalidMessageError
 from timebridge_common.events import ConnectionChanged, EntrySynced, Envelope
 from timebridge_common.outbound.http import ProviderError
 from timebridge_conflict_resolver.domain import outcomes
@@ -59,6 +58,12 @@ class WritePath:
     entries: EntryStores
     clock: Callable[[], dt.datetime]
     lease_s: float = 60.0
+    owner: CredentialSource | None = None
+    """The credential owner (None: not configured, the copies' sealed credential is opened)."""
+    _access: ConnectionAccess = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._access = ConnectionAccess(self.owner, self.connections.credentials)
 
     async def apply(
         self, job: Job, integration: ConnectionChanged, plan: Plan
@@ -229,15 +234,8 @@ class WritePath:
                     f"the {system} connection of workspace {integration.workspace_id!r}"
                 )
             connection = homes[0]
-        try:
-            credential = self.connections.credentials(connection)
-        except DecryptionError as exc:  # never decrypts with this key: invalid, not a retry
-            raise InvalidMessageError(
-                f"the credentials of connection {connection.connection_id} do not decrypt with"
-                " this service's key (TB_ENCRYPTION_KEY differs from ingest's?)"
-            ) from exc
-        # What else a request names (an account id): the connection's fields (over its account).
-        access = Access(connection.base_url, credential, {**connection.account, **connection.extra})
+        # The owner's (or, without one, the sealed) credential, base URL and connection fields.
+        access = await self._access(connection)
         async with self.entries.open(system, access) as target:
             yield target
 

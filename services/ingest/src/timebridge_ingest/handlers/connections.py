@@ -228,7 +228,11 @@ class Connections:
         )
         integration = replace(integration, at_owner=held)
         if self._wants_webhook(integration):
-            integration = await self._register_hook(integration)
+            try:
+                integration = await self._register_hook(integration)
+            except RejectedError:
+                await self._forget(integration)  # never saved: the owner keeps nothing of it
+                raise
         async with self.store.transaction() as tx:
             await tx.put_integration(integration)
             if integration.hook_token_hash:
@@ -347,6 +351,15 @@ class Connections:
             )
         await self._owner(put)
         return True
+
+    async def _forget(self, integration: Integration) -> None:
+        """Best effort: an orphan credential at the owner is only never asked for."""
+        if self.credentials is None:
+            return
+        try:
+            await self.credentials.delete(integration.workspace_id, integration.integration_id)
+        except TransientError as exc:
+            log.warning("the credential owner kept a key never saved here", error=str(exc))
 
     @staticmethod
     async def _owner(call: Awaitable[None]) -> None:

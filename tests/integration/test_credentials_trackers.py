@@ -1,0 +1,132 @@
+"""Tracker credentials through their one owner: ingest hands every key it is given to the real
+credentials service (and the ones it saved before the owner held them, at start-up); a reader
+takes its access from the owner (``ConnectionAccess``), never from the event.
+
+Real Postgres, Kafka and HTTP (ASGI) for ingest and the credentials service; the Core and
+Everhour sandboxes answer the connection checks. About 10 s.
+"""
+
+import asyncio
+import contextlib
+import datetime as dt
+from collections.abc import Awaitable, Callable
+
+import asyncpg
+import httpx
+import pytest
+from pydantic import SecretStr
+from timebridge_providers.kit.connection_access import ConnectionAccess
+from timebridge_providers.kit.credentials import UnknownCredentialError
+from timebridge_providers.kit.session import Access, Session
+
+from timebridge_common.crypto import SecretBox
+from timebridge_common.events import ConnectionChanged, IntegrationSettings
+from timebridge_common.outbound.http import RequestBudget
+from timebridge_common.testing import in_memory_tracing
+from timebridge_ingest.bootstrap import Ingest, bootstrap
+from timebridge_ingest.config import Settings
+from timebridge_ingest.handlers.connections import Connections
+from timebridge_sandboxes.core import CoreState, create_core_sandbox
+from timebridge_sandboxes.everhour import EverhourState, create_everhour_sandbox
+from timebridge_sandboxes.faults import RateLimit
+
+from .conftest import kafka_config, unique
+from .credential_owner import Owner, rows_holding, start_owner
+
+EVERHOUR_URL, CORE_URL = "http://everhour.sandbox", "http://core.sandbox"
+HOURLY = IntegrationSettings(frequency="hourly")  # polled: no webhook to register
+
+
+class Sessions:
+    def __init__(self, apps: dict[str, object]) -> None:
+        self._apps = apps
+
+    def session(self, provider: str, access: Access) -> Session:
+        transport = httpx.ASGITransport(app=self._apps[provider])  # type: ignore[arg-type]
+        return Session(
+            provider, access, httpx.AsyncClient(transport=transport), RequestBudget(10**6, 1)
+        )
+
+
+async def _ingest(
+    stack: contextlib.AsyncExitStack, pool: asyncpg.Pool, key: str, sessions: Sessions,
+    owner: Owner | None,
+) -> Connections:  # fmt: skip
+    settings = Settings(
+        kafka=kafka_config(), encryption_key=SecretStr(key), admin_token=SecretStr("admin"),
+        everhour_api_url=EVERHOUR_URL, poll_tick_s=3600,
+    )  # fmt: skip
+    ingest: Ingest = bootstrap(
+        settings,
+        pool=pool,
+        tracer_provider=in_memory_tracing("ingest")[0],
+        clients=sessions,
+        credentials=None if owner is None else owner.source,
+    )
+    await ingest.runtime.start()
+    stack.push_async_callback(ingest.runtime.stop)
+    assert ingest.connections is not None
+    return ingest.connections
+
+
+async def _held(owner: Owner, workspace: str, connection: str) -> Access:
+    for _ in range(100):
+        with contextlib.suppress(UnknownCredentialError):
+            return await owner.source.access(workspace, connection)
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"the owner never got {connection}")
+
+
+@pytest.mark.usefixtures("topics")
+async def test_ingest_hands_tracker_keys_to_the_owner_and_readers_take_them_from_it(
+    create_database: Callable[[str], Awaitable[str]],
+    make_pool: Callable[[str], Awaitable[asyncpg.Pool]],
+) -> None:
+    everhour, core = EverhourState(), CoreState()
+    keys = [f"ek-{unique('k')}" for _ in range(2)]
+    for n, key in enumerate(keys):
+        everhour.add_user(f"Admin {n}", api_key=key, email=f"a{n}@acme.test")
+    workspace = unique("ws")
+    core.add_service_token(workspace, "core-service-token")
+    sessions = Sessions({
+        "everhour": create_everhour_sandbox(everhour, rate_limit=RateLimit(10_000, 10)),
+        "core": create_core_sandbox(core, rate_limit=RateLimit(10_000, 1)),
+    })  # fmt: skip
+    platform_key = SecretBox.generate_key()
+    dsn = await create_database(unique("ingest-owner"))
+    pool = await make_pool(dsn)
+    async with contextlib.AsyncExitStack() as stack:
+        # Before the owner: the Core token and a tracker key are saved by ingest only.
+        before = await _ingest(stack, pool, platform_key, sessions, None)
+        await before.register_workspace(workspace, CORE_URL, "core-service-token")
+        old = await before.connect(workspace, "everhour", keys[0], HOURLY)
+    async with contextlib.AsyncExitStack() as stack:
+        owner = await start_owner(
+            stack, kafka=kafka_config(), apps={}, token_transport=None, core=None,
+            create_database=create_database, make_pool=make_pool, name=unique("owner"),
+        )  # fmt: skip
+        pool = await make_pool(dsn)  # the same database, after a restart
+        connections = await _ingest(stack, pool, platform_key, sessions, owner)
+        # The upgrade: what was saved before is handed over at start-up, nobody reconnects.
+        assert await _held(owner, workspace, old.integration_id) == Access(
+            EVERHOUR_URL, keys[0], {}
+        )
+        assert (await _held(owner, workspace, f"core_{workspace}")).credential == (
+            "core-service-token"
+        )
+        # A new connection: the owner holds the key before ingest saves anything.
+        new = await connections.connect(workspace, "everhour", keys[1], HOURLY)
+        assert new.at_owner
+        copy = ConnectionChanged(
+            workspace_id=workspace, connection_id=new.integration_id, provider="everhour",
+            status="connected", base_url=new.base_url, revision=1,
+            changed_at=dt.datetime.now(dt.UTC),
+        )  # fmt: skip
+        access = await ConnectionAccess(owner.source)(copy)  # how mapping and the resolver read
+        assert access == Access(EVERHOUR_URL, keys[1], {})
+        assert await rows_holding(owner.dsn, keys[1]) == [], "sealed at the owner"
+        # Disconnecting has the owner forget the key.
+        await connections.disconnect(workspace, new.integration_id)
+        owner.source.forget(workspace, new.integration_id)
+        with pytest.raises(UnknownCredentialError):
+            await owner.source.access(workspace, new.integration_id)

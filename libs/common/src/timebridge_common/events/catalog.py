@@ -402,6 +402,10 @@ class IntegrationSettings(BaseModel):
         default=None, description="With default_user: who entries from Core go to"
     )
     conflict_policy: Literal["prefer_core", "prefer_tracker", "manual_review"] = "manual_review"
+    timezone: IanaTimezone = Field(
+        default="UTC",
+        description="The workspace's IANA time zone: frequency daily syncs at the end of its day",
+    )
 
 
 class ConnectionChanged(Event):

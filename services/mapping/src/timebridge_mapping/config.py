@@ -20,6 +20,15 @@ class Settings(BaseSettings, ServiceSettings):
     encryption_key: SecretStr = Field(
         description="base64url 32-byte platform key: decrypts the connections' credentials"
     )
+    credentials_url: str = Field(
+        default="",
+        description="The credentials service, where every connection's access comes from"
+        " (empty: not configured; the connections' sealed credentials are opened instead)",
+    )
+    service_token: SecretStr = Field(
+        default=SecretStr(""),
+        description="The platform services' token, shown to the credentials service",
+    )
     users_refresh_s: float = Field(
         default=900.0, gt=0, description="How often both sides' users are read again"
     )

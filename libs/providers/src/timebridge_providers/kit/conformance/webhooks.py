@@ -3,9 +3,12 @@
 ``signed`` (the delivery carries the change): a delivery the sandbox sent verifies; one whose body
 or secret differs, or signed longer ago than the tolerance, is refused with 401; the same delivery
 again verifies to the same delivery id (what the receiver's replay window keys on). ``hint``
-(unsigned, to a secret URL): the registration handshake is answered; a delivery names the record;
-a body naming nothing is refused with 422; a forged or replayed delivery changes nothing, since
-the record is re-read through the API. A provider without webhooks is polled: not offered.
+(to a secret URL): the registration handshake is answered; a provider that signs its deliveries
+with the hook's secret (the one proposed at registration, or the one it answered with) has them
+authenticated with it, and refuses (401) a wrong secret or a delivery without its signature; one
+that signs nothing ignores the secret; a delivery names the record; a body naming nothing is
+refused with 422; a forged or replayed delivery changes nothing, since the record is re-read
+through the API. A provider without webhooks is polled: not offered.
 """
 
 import datetime as dt
@@ -15,6 +18,15 @@ from timebridge_providers.kit.conformance.rig import NotOffered, Rig
 from timebridge_providers.kit.ports.observe import Hint, RefusedError, webhooks_of
 
 TOLERANCE_S = 300
+
+
+def _refusal(call: object, *args: object, **kwargs: object) -> RefusedError | None:
+    assert callable(call)
+    try:
+        call(*args, **kwargs)
+    except RefusedError as exc:
+        return exc
+    return None
 
 
 def _refused(status: int, call: object, *args: object, **kwargs: object) -> None:
@@ -86,11 +98,33 @@ async def webhook_signatures(rig: Rig) -> None:
     assert observer is not None
     if observer.hooks is None:
         raise NotOffered(f"{rig.provider.name}'s hooks are not registered per connection")
-    hook = await observer.hooks.register("https://receiver.test/v1/webhooks/conformance-secret")
+    proposed = "conformance-proposed-secret-0123456789"
+    hook = await observer.hooks.register(
+        "https://receiver.test/v1/webhooks/conformance-secret", proposed
+    )
     assert hook.active, "registered after the handshake was answered"
     fields = rig.fields(today, eight, 1200, "webhook")
     external_id = await rig.control.add(fields)
     captured = (await rig.control.deliveries())[-1]
+    secret = hook.secret or proposed
+    signed = intake.authenticate(
+        secret, captured.headers, captured.body, now=now, tolerance_s=TOLERANCE_S
+    )
+    wrong = _refusal(
+        intake.authenticate,
+        "not-the-hooks-secret",
+        captured.headers,
+        captured.body,
+        now=now,
+        tolerance_s=TOLERANCE_S,
+    )
+    if wrong is not None:
+        assert wrong.status == 401, f"a wrong secret refused with {wrong.status}"
+        _refused(401, intake.authenticate, secret, {}, captured.body, now=now, tolerance_s=300)
+    else:
+        assert signed is None, "a provider that ignores the secret vouches for nothing"
+        unsigned = intake.authenticate(None, {}, captured.body, now=now, tolerance_s=300)
+        assert unsigned is None
     hint = intake.hint(captured.body)
     assert hint.external_id == external_id
     _refused(422, intake.hint, b'{"event": "api:time:updated", "payload": {}}')

@@ -16,6 +16,7 @@ from timebridge_common.events import IntegrationSettings
 from timebridge_common.outbound.oauth import Tokens
 from timebridge_ingest.domain.connections import Integration, Workspace, check_sign_in
 from timebridge_ingest.domain.errors import RejectedError
+from timebridge_ingest.handlers.connections import credential_from_owner
 from timebridge_ingest.handlers.handover import hand_over, hand_over_until_done
 
 
@@ -142,3 +143,14 @@ def test_a_key_or_oauth_tokens_as_the_provider_signs_in(
     with pytest.raises(RejectedError, match=refusal) as refused:
         check_sign_in(_profile(auth), oauth=oauth, owner=owner)
     assert refused.value.status == 422
+
+
+async def test_a_connections_credential_is_the_owners_once_it_holds_it() -> None:
+    owner = FakeCredentialSource()
+    owner.put("ws", "int_1", "refreshed-at")
+    credential_of = credential_from_owner(owner)
+    assert await credential_of(integration("int_1", KEYED, at_owner=True)) == "refreshed-at"
+    assert await credential_of(integration("int_1", KEYED)) == "key-int_1", "not handed over yet"
+    gone = integration("int_1", KEYED, at_owner=True).disconnected()
+    assert await credential_of(gone) is None
+    assert owner.calls == [("ws", "int_1")]

@@ -34,7 +34,7 @@ from timebridge_ingest.entrypoints.connections_http import connections_router
 from timebridge_ingest.entrypoints.hooks_http import HookTokenMiddleware, hooks_router
 from timebridge_ingest.entrypoints.http import Clock, webhook_router
 from timebridge_ingest.entrypoints.tracker_summary_http import wire as wire_tracker_summaries
-from timebridge_ingest.handlers.connections import Connections
+from timebridge_ingest.handlers.connections import Connections, credential_from_owner
 from timebridge_ingest.handlers.handover import hand_over_until_done
 from timebridge_ingest.handlers.health import Health
 from timebridge_ingest.handlers.hook_secrets import HookSecrets, keeping_secrets
@@ -189,6 +189,8 @@ def bootstrap(
         summaries = TrackerSummaries(
             store, report_opener(sessions), publisher, clock, settings.publish_timeout_s
         )
+        if credentials is not None:
+            summaries.credential_of = credential_from_owner(credentials)
         wire_tracker_summaries(summaries, runtime, app, admins)
     runtime.background.append(functools.partial(_close_at_stop, pools))
     window: replay.ReplayWindow = (

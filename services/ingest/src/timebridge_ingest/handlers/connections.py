@@ -18,7 +18,7 @@ from typing import Literal
 
 import structlog
 from timebridge_providers.installed import registry
-from timebridge_providers.kit.credentials import CredentialKeeper
+from timebridge_providers.kit.credentials import CredentialKeeper, CredentialSource
 from timebridge_providers.kit.ports.observe import Observer
 from timebridge_providers.kit.registry import Account
 from timebridge_providers.kit.session import Access
@@ -438,6 +438,23 @@ class Connections:
         cls._check_provider(provider)
         profile = registry().get(provider).profile
         return check_connection_fields(profile.connection_fields, fields, profile.title)
+
+
+def credential_from_owner(
+    owner: CredentialSource,
+) -> Callable[[Integration], Awaitable[str | None]]:
+    """A connection's current credential as its owner hands it out (an OAuth tracker's access
+    token refreshed there); one saved before the owner held it, until it is handed over."""
+
+    async def credential_of(integration: Integration) -> str | None:
+        if integration.status != "connected":
+            return None
+        if not integration.at_owner:
+            return integration.api_key
+        access = await owner.access(integration.workspace_id, integration.integration_id)
+        return access.credential
+
+    return credential_of
 
 
 def _account(account: Account) -> dict[str, str]:

@@ -304,9 +304,8 @@ async def test_polling_sees_changes_once_and_deletions(world: World) -> None:
 
 async def test_a_rate_limited_poll_is_retried_later(world: World) -> None:
     workspace = await new_workspace(world)
-    integration = await world.connections.connect(
-        workspace, "everhour", ADMIN_KEY, IntegrationSettings(frequency="daily")
-    )
+    daily = IntegrationSettings(frequency="daily", timezone="Europe/Berlin")
+    integration = await world.connections.connect(workspace, "everhour", ADMIN_KEY, daily)
     poller = world.ingest.poller
     assert poller is not None
     await poller.polling.sync_schedules(NOW)
@@ -326,7 +325,8 @@ async def test_a_rate_limited_poll_is_retried_later(world: World) -> None:
         "SELECT next_poll_at, last_error FROM poll_schedule WHERE connection_id = $1",
         integration.integration_id,
     )
-    assert (row["last_error"], row["next_poll_at"]) == (None, NOW + dt.timedelta(days=1))
+    berlin_midnight = dt.datetime(2026, 11, 21, 23, tzinfo=dt.UTC)  # the end of its day
+    assert (row["last_error"], row["next_poll_at"]) == (None, berlin_midnight)
 
 
 def bearer(token: str | None) -> dict[str, str]:

@@ -9,7 +9,7 @@ re-activated before the poll, and hints re-read and published.
 import datetime as dt
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
@@ -337,6 +337,27 @@ async def test_the_same_transition_seen_again_after_a_crash_has_the_same_event_i
     ids = [envelope.event_id for _, envelope in connections.outbox]
     assert len(ids) == 2
     assert ids[0] == ids[1]
+
+
+async def test_a_daily_integration_is_polled_next_at_the_end_of_its_workspaces_day(
+    kafka: tuple[EventPublisher, list[TimeEntryLogged]],
+) -> None:
+    """Berlin's day ends at 23:00 UTC in November; the schedule stores it, so a restart keeps
+    it (the next poll is neither skipped nor repeated). The UTC override wins when set."""
+    publisher, _ = kafka
+    settings = IntegrationSettings(frequency="daily", timezone="Europe/Berlin")
+    daily = replace(INTEGRATION, settings=settings)
+    poll, polling = poller(FakeObserver(hooks=None), publisher, MemoryConnections({"int_1": daily}))
+    await poll.poll_one("int_1")
+    assert polling.outcomes["int_1"][0] == dt.datetime(2026, 11, 21, 23, tzinfo=dt.UTC)
+    fixed, polling = poller(
+        FakeObserver(hooks=None),
+        publisher,
+        MemoryConnections({"int_1": daily}),
+        daily_at=dt.time(2, 30),
+    )
+    await fixed.poll_one("int_1")
+    assert polling.outcomes["int_1"][0] == dt.datetime(2026, 11, 22, 2, 30, tzinfo=dt.UTC)
 
 
 async def test_a_disabled_hook_is_re_activated_before_the_poll_that_covers_the_gap(

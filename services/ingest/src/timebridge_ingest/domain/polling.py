@@ -10,6 +10,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Literal
 
+from timebridge_common.days import next_daily
 from timebridge_common.events import IntegrationSettings
 from timebridge_common.events.health import HealthState
 
@@ -36,6 +37,22 @@ def poll_interval(settings: IntegrationSettings, *, webhooks: bool = True) -> dt
     if settings.frequency == "realtime" and not webhooks:
         return REALTIME_BY_POLLING
     return INTERVALS.get(settings.frequency, SAFETY_NET)
+
+
+def next_poll_at(
+    settings: IntegrationSettings,
+    now: dt.datetime,
+    *,
+    webhooks: bool = True,
+    daily_at: dt.time | None = None,
+) -> dt.datetime:
+    """When a connection polled ``now`` is polled next. ``daily`` is not "24 hours later" but
+    the end of the workspace's day in its time zone (``settings.timezone``), or the fixed UTC
+    ``daily_at`` override (``TB_DAILY_SYNC_AT``): the schedule is stored, so a restart neither
+    skips nor repeats a day's poll."""
+    if settings.frequency == "daily":
+        return next_daily(now, settings.timezone, daily_at)
+    return now + poll_interval(settings, webhooks=webhooks)
 
 
 @dataclass(frozen=True, slots=True)

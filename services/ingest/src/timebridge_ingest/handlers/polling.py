@@ -19,11 +19,12 @@ import structlog
 from timebridge_providers.installed import registry
 
 from timebridge_common.errors import TransientError
+from timebridge_common.events import IntegrationSettings
 from timebridge_common.kafka.publisher import EventPublisher, UnavailableError
 from timebridge_common.outbound.http import AuthenticationError, ProviderError
 from timebridge_ingest.domain.connections import Integration, listens_to_tracker
 from timebridge_ingest.domain.observations import to_event
-from timebridge_ingest.domain.polling import SAFETY_NET, ErrorKind, poll_interval
+from timebridge_ingest.domain.polling import SAFETY_NET, ErrorKind, next_poll_at
 from timebridge_ingest.handlers.health import HealthChanges
 from timebridge_ingest.handlers.hooks import hint_webhooks
 from timebridge_ingest.handlers.observing import NotObservableError
@@ -58,6 +59,9 @@ class Poller:
     tick_s: float = 15.0
     hook_keeper: Callable[[Integration], Awaitable[str | None]] | None = None
     """Re-activates a webhook the provider disabled; says what it did (``None``: nothing)."""
+    daily_at: dt.time | None = None
+    """``TB_DAILY_SYNC_AT``: a fixed UTC time for frequency daily instead of the end of the
+    workspace's day."""
     health: HealthChanges | None = None
     """Publishes the connection's changes of state (by default through ``connections``'
     outbox)."""
@@ -86,7 +90,7 @@ class Poller:
         now = self.clock()
         before = await self.polling.health(connection_id) if self.health else None
         try:
-            interval = await self._poll(connection_id, now)
+            next_at = await self._poll(connection_id, now)
         except (ProviderError, TransientError, UnavailableError, NotObservableError) as exc:
             kind = _error_kind(exc)
             wait = REFUSED_RETRY if kind == "authentication" else RETRY
@@ -104,22 +108,27 @@ class Poller:
             return
         if self.health is not None:
             await self.health.after_poll(connection_id, before, now, error_kind=None, error=None)
-        await self.polling.done(connection_id, next_at=now + interval, now=now, error=None)
+        await self.polling.done(connection_id, next_at=next_at, now=now, error=None)
 
-    async def _poll(self, connection_id: str, now: dt.datetime) -> dt.timedelta:
+    async def _poll(self, connection_id: str, now: dt.datetime) -> dt.datetime:
+        """Poll the connection; when it is due next."""
         async with self.connections.transaction() as tx:
             integration = await tx.integration(connection_id)
             if integration is not None:
                 await self.poll_tracker(integration, now)
-                return poll_interval(
-                    integration.settings, webhooks=hint_webhooks(integration.provider) is not None
-                )
+                webhooks = hint_webhooks(integration.provider) is not None
+                return self._next(integration.settings, now, webhooks=webhooks)
             workspace_id = connection_id.removeprefix("core_")
             integrations = await tx.integrations(workspace_id)
         await self.poll_home(workspace_id, now)
         live = [i for i in integrations if i.status == "connected"]
         # The home system sends webhooks: its polls are the safety net of each frequency.
-        return min((poll_interval(i.settings) for i in live), default=SAFETY_NET)
+        return min((self._next(i.settings, now) for i in live), default=now + SAFETY_NET)
+
+    def _next(
+        self, settings: IntegrationSettings, now: dt.datetime, *, webhooks: bool = True
+    ) -> dt.datetime:
+        return next_poll_at(settings, now, webhooks=webhooks, daily_at=self.daily_at)
 
     async def poll_home(self, workspace_id: str, now: dt.datetime) -> int:
         async with self.connections.transaction() as tx:

@@ -193,3 +193,26 @@ async def test_a_slot_holding_thousands_of_entries_releases_them_all_in_one_roun
     released = [e.source_external_id for e in store.published if isinstance(e, EntrySynced)]
     assert sorted(released) == sorted(f"te_{n}" for n in range(2_000))
     assert await scheduled.release_due() == 0  # each entry once
+
+
+def test_daily_waits_for_the_end_of_the_workspaces_day_in_its_time_zone() -> None:
+    """No override: Berlin's day ends at 23:00 UTC in winter, 22:00 in summer; a 25-hour day
+    (25 October 2026) still ends once, at its own midnight."""
+    berlin = IntegrationSettings(frequency="daily", timezone="Europe/Berlin")
+    slots = SyncSlots()
+    assert slots.defer_until("core", berlin, utc(10, 20)) == utc(23)
+    summer = dt.datetime(2026, 7, 1, 10, tzinfo=dt.UTC)
+    assert slots.defer_until("core", berlin, summer) == dt.datetime(2026, 7, 1, 22, tzinfo=dt.UTC)
+    long_day = dt.datetime(2026, 10, 24, 22, 30, tzinfo=dt.UTC)  # 00:30 on the 25th in Berlin
+    assert slots.defer_until("core", berlin, long_day) == dt.datetime(
+        2026, 10, 25, 23, tzinfo=dt.UTC
+    )
+    tokyo = IntegrationSettings(frequency="daily", timezone="Asia/Tokyo")
+    assert slots.defer_until("core", tokyo, utc(10, 20)) == utc(15)
+
+
+def test_a_configured_daily_time_overrides_the_workspaces_end_of_day() -> None:
+    berlin = IntegrationSettings(frequency="daily", timezone="Europe/Berlin")
+    assert SyncSlots(daily_at=dt.time(2, 30)).defer_until("core", berlin, utc(10)) == utc(
+        2, 30, day=21
+    )

@@ -43,9 +43,10 @@ class Settings(BaseSettings, ServiceSettings):
     release_interval_s: float = Field(
         default=60.0, gt=0, description="How often held entries are retried unprompted"
     )
-    daily_sync_at: dt.time = Field(
-        default=dt.time(23, 0),
-        description="UTC time of the daily sync slot (frequency daily), e.g. 23:00",
+    daily_sync_at: dt.time | None = Field(
+        default=None,
+        description="A fixed UTC time of the daily sync slot (frequency daily), e.g. 23:00;"
+        " unset: the end of each workspace's day in its time zone",
     )
     schedule_tick_s: float = Field(
         default=15.0, gt=0, description="How often entries waiting for a sync slot are looked at"

@@ -1,10 +1,12 @@
 """When a Core change is synced: the integration's sync frequency (the guide's "Sync Frequency").
 
-Real-time integrations sync a change as it arrives. The others sync Core's changes at fixed slots
-of the UTC clock: every 5-minute boundary (near real-time), the top of every hour (batch), or once
-a day at a configured time (end of day). The guide's advice against rate limits ("reduce sync
-frequency; batch sync during off-hours") only works if Core's side waits too: ingest already
-polls the tracker at the frequency, and this is the same rule for the changes Core pushes.
+Real-time integrations sync a change as it arrives. The others sync Core's changes at fixed slots:
+every 5-minute boundary (near real-time), the top of every hour (batch), or once a day at the end
+of the workspace's day in its time zone (``IntegrationSettings.timezone``, DST-correct), unless
+``TB_DAILY_SYNC_AT`` sets a fixed UTC time for every workspace. The guide's advice against rate
+limits ("reduce sync frequency; batch sync during off-hours") only works if Core's side waits
+too: ingest already polls the tracker at the frequency (a daily tracker poll at the same end of
+day), and this is the same rule for the changes Core pushes.
 
 A change waits for the first slot strictly after it arrived. Further changes of the same entry
 before that slot join the same wait, and the slot syncs the entry's newest version once. The slot
@@ -19,6 +21,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Literal
 
+from timebridge_common.days import next_daily
 from timebridge_common.events import IntegrationSettings
 from timebridge_mapping.domain.direction import is_home
 
@@ -29,11 +32,13 @@ HOUR = dt.timedelta(hours=1)
 DAY = dt.timedelta(days=1)
 
 
-def next_slot(frequency: Frequency, now: dt.datetime, *, daily_at: dt.time) -> dt.datetime | None:
+def next_slot(
+    frequency: Frequency, now: dt.datetime, *, daily_at: dt.time | None, zone: str = "UTC"
+) -> dt.datetime | None:
     """The first sync slot strictly after ``now`` (UTC), or ``None`` for real time (at once).
 
-    ``daily_at`` is the UTC time of the daily slot (``TB_DAILY_SYNC_AT``); its own time zone, if
-    any, is ignored: the platform's slots are UTC so every replica computes the same ones.
+    ``daily``: the end of the day in the workspace's ``zone``, or ``daily_at`` (a UTC time,
+    ``TB_DAILY_SYNC_AT``) when one is configured. Every replica computes the same slots.
     """
     if frequency == "realtime":
         return None
@@ -43,8 +48,7 @@ def next_slot(frequency: Frequency, now: dt.datetime, *, daily_at: dt.time) -> d
         return floor + FIVE_MINUTES
     if frequency == "hourly":
         return now.replace(minute=0, second=0, microsecond=0) + HOUR
-    today = dt.datetime.combine(now.date(), daily_at.replace(tzinfo=None), tzinfo=dt.UTC)
-    return today if today > now else today + DAY
+    return next_daily(now, zone, daily_at)
 
 
 def is_due(frequency: Frequency, due_at: dt.datetime, now: dt.datetime) -> bool:
@@ -58,9 +62,10 @@ def is_due(frequency: Frequency, due_at: dt.datetime, now: dt.datetime) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class SyncSlots:
-    """The platform's slot configuration: the UTC time of the daily sync."""
+    """The platform's slot configuration: a fixed UTC time of the daily sync, if configured
+    (``None``: the end of each workspace's day)."""
 
-    daily_at: dt.time = dt.time(23, 0)
+    daily_at: dt.time | None = None
 
     def defer_until(
         self, source: str, settings: IntegrationSettings, now: dt.datetime
@@ -68,4 +73,4 @@ class SyncSlots:
         """When a change from ``source`` arriving ``now`` syncs; ``None``: map it at once."""
         if not is_home(source):
             return None
-        return next_slot(settings.frequency, now, daily_at=self.daily_at)
+        return next_slot(settings.frequency, now, daily_at=self.daily_at, zone=settings.timezone)

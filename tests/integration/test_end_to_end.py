@@ -13,78 +13,31 @@ tests wait until the clock is past that second (:func:`after_last_change`), as a
 
 import datetime as dt
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
-import httpx
 import pytest
-from timebridge_providers.core.client import CoreClient
-from timebridge_providers.everhour.client import EverhourClient
 
-from timebridge_common.config import DlqLimitConfig
-from timebridge_common.crypto import SecretBox
-from timebridge_common.outbound.http import RequestBudget, RetryPolicy
-from timebridge_common.runtime import Service
-from timebridge_common.testing import LazyApp, in_memory_tracing, position_group_at_end, wait_for
-from timebridge_conflict_resolver.bootstrap import bootstrap as bootstrap_resolver
-from timebridge_conflict_resolver.config import Settings as ResolverSettings
-from timebridge_ingest.bootstrap import bootstrap as bootstrap_ingest
-from timebridge_ingest.config import Settings as IngestSettings
-from timebridge_mapping.bootstrap import bootstrap as bootstrap_mapping
-from timebridge_mapping.config import Settings as MappingSettings
-from timebridge_reporting.bootstrap import bootstrap as bootstrap_reporting
-from timebridge_reporting.config import Settings as ReportingSettings
-from timebridge_sandboxes.core import CoreState, Subscription, Webhooks, create_core_sandbox
-from timebridge_sandboxes.everhour import EverhourState, create_everhour_sandbox
-from timebridge_sandboxes.faults import RateLimit
-from timebridge_sandboxes.testing import FakeTime
+from timebridge_common.testing import wait_for
 
-from .conftest import KAFKA, kafka_config, unique
-from .resolver_entries import on_clients
-from .sandbox_sessions import SandboxSessions
-
-CORE_URL = "http://core.sandbox"
-EVERHOUR_URL = "http://everhour.sandbox"
-INGEST_URL = "http://ingest.test"
-ADMIN = "platform-admin-token"
-ANN_CORE = "core-ann-token"
-SERVICE = "core-service-token"
-ANN_KEY = "everhour-ann-key"
-DAY = dt.date(2026, 11, 20)
-SERVICES = ("ingest", "mapping", "conflict-resolver", "reporting")
-TOLERANT = DlqLimitConfig(max_invalid_ratio=1, max_consecutive=10**9)
-"""Other runs share the topics: their events name connections whose credentials this run's key
-cannot open, and are dead-lettered here; they must not trip the dead-letter limit."""
-
-
-@dataclass
-class Platform:
-    workspace: str
-    core: CoreState
-    everhour: EverhourState
-    core_app: Any
-    everhour_app: Any
-    webhooks: Webhooks
-    apps: dict[str, Any]
-    ann_core: str
-    ann_everhour: int
-    project: str
-    everhour_project: str
-    ticket_titled: str
-    ticket_new: str
-    task_titled: str
-    task_unbillable: str
-
-    def http(self, service: str, token: str = ANN_CORE) -> httpx.AsyncClient:
-        return httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=self.apps[service]),
-            base_url=f"http://{service}.test",
-            headers={"authorization": f"Bearer {token}"},
-        )
-
-    def sandbox(self, app: Any) -> httpx.AsyncClient:
-        return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sandbox")
+from .everhour_guide import (
+    ANN_KEY,
+    DAY,
+    Platform,
+    after_last_change,
+    connect,
+    copies_of,
+    guide_platform,
+    holds,
+    in_core,
+    in_everhour,
+    log_in_core,
+    records_of,
+    status_says,
+    sync_status,
+    synced_core,
+    synced_everhour,
+)
 
 
 @pytest.fixture(scope="module")
@@ -93,184 +46,14 @@ async def platform(
     create_database: Callable[[str], Awaitable[str]],
     make_pool: Callable[[str], Awaitable[asyncpg.Pool]],
 ) -> AsyncIterator[Platform]:
-    kafka = kafka_config().model_copy(update={"group_prefix": f"{kafka_config().group_prefix}-e2e"})
-    for name in SERVICES:
-        await position_group_at_end(KAFKA, f"{kafka.group_prefix}-{name}", topics)
-    workspace = unique("ws")
-    core, everhour = CoreState(), EverhourState()
-    ann_core = core.add_user(workspace, "Ann", email="ann@acme.test", role="admin", token=ANN_CORE)
-    core.add_service_token(workspace, SERVICE)
-    project = core.add_project(workspace, "Website")
-    ticket_titled = core.add_ticket(workspace, "Fix the login page", project_id=project)
-    ticket_new = core.add_ticket(workspace, "Export invoices", project_id=project)
-    ann_everhour = everhour.add_user("Ann", api_key=ANN_KEY, email="ANN@acme.test")
-    everhour_project = everhour.add_project("Website")
-    task_titled = everhour.add_task(everhour_project, "Fix the login page")
-    task_unbillable = everhour.add_task(everhour_project, "Internal meetings", unbillable=True)
-    time = FakeTime()
-    apps: dict[str, Any] = {}
-    ingest_transport = httpx.ASGITransport(app=LazyApp(apps, "ingest"))
-    webhooks = Webhooks(transport=ingest_transport, sleep=time.sleep)
-    core_app = create_core_sandbox(core, rate_limit=RateLimit(10**6, 1), webhooks=webhooks)
-    everhour_app = create_everhour_sandbox(
-        everhour, rate_limit=RateLimit(10**6, 10), webhook_transport=ingest_transport
-    )
-
-    def everhour_client(base_url: str, key: str) -> EverhourClient:
-        return EverhourClient(
-            base_url,
-            key,
-            http=httpx.AsyncClient(transport=httpx.ASGITransport(app=everhour_app)),
-            budget=RequestBudget(20, 10, clock=time.clock, sleep=time.sleep),
-            retry=RetryPolicy(max_attempts=3, sleep=time.sleep),
-        )
-
-    def core_client(base_url: str, token: str) -> CoreClient:
-        return CoreClient(
-            base_url,
-            token,
-            http=httpx.AsyncClient(transport=httpx.ASGITransport(app=core_app)),
-            budget=RequestBudget(10, 1, clock=time.clock, sleep=time.sleep),
-            retry=RetryPolicy(max_attempts=3, sleep=time.sleep),
-        )
-
-    key = SecretBox.generate_key()
-    services: dict[str, Service] = {
-        "ingest": bootstrap_ingest(
-            IngestSettings(
-                kafka=kafka,
-                encryption_key=key,
-                admin_token=ADMIN,
-                public_base_url=INGEST_URL,
-                everhour_api_url=EVERHOUR_URL,
-                poll_tick_s=3600,
-                dlq_limit=TOLERANT,
-            ),
-            pool=await make_pool(await create_database("e2e-ingest")),
-            tracer_provider=in_memory_tracing("ingest")[0],
-            clients=SandboxSessions.of_apps({"everhour": everhour_app, "core": core_app}),
-            core=core_client,
-        ),
-        "mapping": bootstrap_mapping(
-            MappingSettings(kafka=kafka, encryption_key=key, dlq_limit=TOLERANT),
-            pool=await make_pool(await create_database("e2e-mapping")),
-            tracer_provider=in_memory_tracing("mapping")[0],
-            clients=SandboxSessions.of_apps({"everhour": everhour_app, "core": core_app}),
-            core=core_client,
-        ),
-        "conflict-resolver": bootstrap_resolver(
-            ResolverSettings(kafka=kafka, encryption_key=key, dlq_limit=TOLERANT),
-            pool=await make_pool(await create_database("e2e-resolver")),
-            tracer_provider=in_memory_tracing("conflict-resolver")[0],
-            entries=on_clients(everhour_client, core_client),
-            core=core_client,
-        ),
-        "reporting": bootstrap_reporting(
-            ReportingSettings(kafka=kafka, dlq_limit=TOLERANT),
-            pool=await make_pool(await create_database("e2e-reporting")),
-            tracer_provider=in_memory_tracing("reporting")[0],
-            core=core_client,
-        ),
-    }
-    for name, built in services.items():
-        apps[name] = built.app
-        await built.runtime.start()
-    core.webhooks[workspace] = Subscription(
-        f"{INGEST_URL}/v1/webhooks/core/{workspace}", "core-webhook-secret-" + "s" * 20
-    )
-    yield Platform(
-        workspace,
-        core,
-        everhour,
-        core_app,
-        everhour_app,
-        webhooks,
-        apps,
-        ann_core,
-        ann_everhour,
-        project,
-        everhour_project,
-        ticket_titled,
-        ticket_new,
-        task_titled,
-        task_unbillable,
-    )
-    for built in reversed(services.values()):
-        await built.runtime.stop()
+    async with guide_platform(topics, create_database, make_pool) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
 async def integration(platform: Platform) -> str:
     """The Everhour integration, connected once for the module's scenarios."""
     return await connect(platform)
-
-
-async def connect(platform: Platform) -> str:
-    """The admin's setup, through the APIs: workspace, Test Connection, Connect, Project Mapping."""
-    ws = platform.workspace
-    async with platform.http("ingest", ADMIN) as ingest:
-        secret = platform.core.webhooks[ws].secret
-        put = await ingest.put(
-            f"/v1/admin/workspaces/{ws}/webhook-secrets/core", json={"secret": secret}
-        )
-        assert put.status_code == 204, put.text
-        put = await ingest.put(
-            f"/v1/admin/workspaces/{ws}",
-            json={"core_base_url": CORE_URL, "core_api_token": SERVICE},
-        )
-        assert put.status_code == 200, put.text
-    async with platform.http("ingest") as ingest:
-        test = await ingest.post(
-            f"/v1/workspaces/{ws}/integrations/everhour/test", json={"api_key": ANN_KEY}
-        )
-        assert test.json()["ok"] is True, test.text
-        connected = await ingest.post(
-            f"/v1/workspaces/{ws}/integrations",
-            json={
-                "provider": "everhour",
-                "api_key": ANN_KEY,
-                "settings": {
-                    "direction": "two_way",
-                    "frequency": "realtime",
-                    "unmapped_user_policy": "queue",
-                    "conflict_policy": "manual_review",
-                },
-            },
-        )
-        assert connected.status_code == 201, connected.text
-    integration: str = connected.json()["integration_id"]
-    async with platform.http("mapping") as mapping:
-
-        async def mapped() -> bool:
-            answer = await mapping.put(
-                f"/v1/workspaces/{ws}/integrations/{integration}/project-mappings/{platform.project}",
-                json={"tracker_project_id": platform.everhour_project},
-            )
-            return answer.status_code == 200
-
-        await wait_for(mapped)  # once mapping has its copy of the new connection
-    return integration
-
-
-async def log_in_core(platform: Platform, **fields: Any) -> str:
-    async with platform.sandbox(platform.core_app) as core:
-        created = await core.post(
-            f"/_sandbox/workspaces/{platform.workspace}/time-entries",
-            json={"user_id": platform.ann_core, "project_id": platform.project, **fields},
-        )
-        assert created.status_code == 201, created.text
-    await platform.webhooks.drain()
-    entry_id: str = created.json()["id"]
-    return entry_id
-
-
-async def sync_status(platform: Platform, source: str, entry: str) -> list[dict[str, Any]]:
-    async with platform.http("reporting") as reporting:
-        answer = await reporting.get(
-            f"/v1/workspaces/{platform.workspace}/entries/{source}/{entry}/sync-status"
-        )
-        result: list[dict[str, Any]] = answer.json()
-        return result
 
 
 async def test_the_guide_end_to_end(platform: Platform, integration: str) -> None:
@@ -359,56 +142,6 @@ async def test_the_guide_end_to_end(platform: Platform, integration: str) -> Non
         == 3
     )
     assert len(platform.everhour.records) == 3
-
-
-async def synced_everhour(platform: Platform, record_id: str) -> bool:
-    statuses = await sync_status(platform, "everhour", record_id)
-    return any(s["status"] == "synced" for s in statuses)
-
-
-async def in_everhour(platform: Platform, method: str, task: str, **body: Any) -> Any:
-    """What Ann does in Everhour (its webhook then reaches ingest)."""
-    async with platform.sandbox(platform.everhour_app) as everhour:
-        answer = await everhour.request(
-            method, f"/tasks/{task}/time", json=body, headers={"X-Api-Key": ANN_KEY}
-        )
-        assert answer.is_success, answer.text
-        return answer.json()
-
-
-async def in_core(platform: Platform, method: str, entry_id: str, **fields: Any) -> None:
-    """What Ann does in Core's UI (Core then posts its webhook)."""
-    async with platform.sandbox(platform.core_app) as core:
-        answer = await core.request(
-            method, f"/_sandbox/time-entries/{entry_id}", json=fields or None
-        )
-        assert answer.is_success, answer.text
-    await platform.webhooks.drain()
-
-
-def records_of(platform: Platform, task: str, day: dt.date) -> list[Any]:
-    return [r for r in platform.everhour.records.values() if r.task == task and r.date == day]
-
-
-def copies_of(platform: Platform, record_id: str) -> list[Any]:
-    return [
-        e
-        for e in platform.core.entries.values()
-        if e.external_ref == {"system": "everhour", "id": record_id} and e.deleted_at is None
-    ]
-
-
-def says(expected: str) -> Callable[[list[dict[str, Any]]], bool]:
-    return lambda statuses: any(expected in (s["reason"] or "") for s in statuses)
-
-
-async def status_says(platform: Platform, source: str, entry: str, expected: str) -> bool:
-    return says(expected)(await sync_status(platform, source, entry))
-
-
-async def synced_core(platform: Platform, entry: str) -> bool:
-    statuses = await sync_status(platform, "core", entry)
-    return any(s["status"] == "synced" for s in statuses)
 
 
 async def test_edits_on_both_sides_converge_without_an_echo_loop(
@@ -555,21 +288,3 @@ async def test_billable_follows_the_everhour_task_and_is_reported_towards_it(
     )
     [record] = records_of(platform, platform.task_titled, day)
     assert record.time == 600
-
-
-async def after_last_change(record: Any) -> None:
-    """Wait until the clock is past the second of the record's last change in Everhour."""
-    last = max(
-        dt.datetime.strptime(h["createdAt"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=dt.UTC)
-        for h in record.history
-    )
-    await wait_for(holds(lambda: dt.datetime.now(dt.UTC) >= last + dt.timedelta(seconds=1)))
-
-
-def holds(check: Callable[[], Any]) -> Callable[[], Awaitable[Any]]:
-    """``check`` (a look at the sandboxes' state) as the coroutine ``wait_for`` polls."""
-
-    async def poll() -> Any:
-        return check()
-
-    return poll

@@ -24,6 +24,7 @@ from timebridge_providers.tempo.client import TempoClient
 from timebridge_common.events import TimeEntryFields
 from timebridge_common.outbound.http import AuthenticationError
 from timebridge_sandboxes.tempo import TempoState, create_tempo_sandbox, demo_tempo
+from timebridge_sandboxes.tempo.state import User
 from timebridge_sandboxes.testing import TimeoutTransport
 
 TIMEOUT_S = 1.0
@@ -88,6 +89,21 @@ class TempoControl(Polled):
     no_webhooks = "Tempo Cloud sends no worklog webhooks"
 
 
+def jira_fields(user: User) -> dict[str, str]:
+    """The connection fields: Tempo's account and zone, and the Jira site (the same sandbox)."""
+    return {
+        "account_id": user.account_id,
+        "timezone": user.timezone,
+        "jira_site": BASE,
+        "jira_email": user.email,
+    }
+
+
+def tempo_token(rig: Rig) -> str:
+    """The Tempo half of the connection's key (``<Tempo token>|<Jira API token>``)."""
+    return rig.credential.partition("|")[0]
+
+
 @dataclass
 class Built:
     rig: Rig
@@ -107,11 +123,11 @@ async def tempo_rig() -> Built:
         provider=registry().get("tempo"),
         base_url=f"{BASE}/4",
         sandbox_url=BASE,
-        credential=ann.token,
+        credential=f"{ann.token}|{ann.jira_token}",
         http=http,
         control=control,
-        work=Work(ann.account_id, None, "WEB", "10001", ann.timezone),
-        extra={"account_id": ann.account_id, "timezone": ann.timezone},
+        work=Work(ann.account_id, ann.email, "10000", "10001", ann.timezone),
+        extra=jira_fields(ann),
         answers=answers,
     )
     return Built(rig, state, http)
@@ -126,7 +142,6 @@ async def built() -> AsyncIterator[Built]:
 
 NOT_OFFERED = {
     "webhook_signatures": "Tempo Cloud sends no worklog webhooks: it is polled",
-    "directory_users_projects_tasks": "users and issues are Jira's API (another credential)",
 }
 
 
@@ -177,7 +192,7 @@ async def test_pages_follow_metadata_next(built: Built) -> None:
     for n in range(5):
         await rig.control.add(rig.fields(dt.date(2026, 11, 2 + n), dt.time(9), 600, f"p{n}"))
     built.state.page_cap = 2
-    client = TempoClient(f"{BASE}/4", rig.credential, http=rig.http)
+    client = TempoClient(f"{BASE}/4", tempo_token(rig), http=rig.http)
     seen = [
         w.tempoWorklogId async for w in client.dated(dt.date(2026, 11, 1), dt.date(2026, 11, 30))
     ]
@@ -224,7 +239,7 @@ async def test_bad_requests_are_400_in_tempos_shape(
         method,
         f"{BASE}{path}",
         content=body,
-        headers={"Authorization": f"Bearer {built.rig.credential}"},
+        headers={"Authorization": f"Bearer {tempo_token(built.rig)}"},
     )
     assert answer.status_code == 400, answer.text
     assert answer.json()["errors"][0]["message"]

@@ -25,6 +25,33 @@ class User:
     email: str
     token: str
     timezone: str
+    jira_token: str = ""
+    """The user's Jira API token (Jira's basic auth: email + token)."""
+    account_type: str = "atlassian"
+
+
+@dataclass
+class Project:
+    """A Jira project."""
+
+    id: int
+    key: str
+    name: str
+    archived: bool = False
+
+
+@dataclass
+class Issue:
+    """A Jira issue: what Jira's API shows of it."""
+
+    id: int
+    key: str
+    summary: str
+    project_id: int
+    status: str = "To Do"
+    category: str = "new"
+    """The status category: ``new``, ``indeterminate`` or ``done``."""
+    updated_at: dt.datetime = field(default_factory=now)
 
 
 @dataclass
@@ -48,6 +75,9 @@ class TempoState:
     issues: dict[int, str] = field(default_factory=dict)
     """Jira issues worklogs may be logged on: id -> key (``WEB-1``)."""
     worklogs: dict[int, Worklog] = field(default_factory=dict)
+    projects: dict[int, Project] = field(default_factory=dict)
+    jira_issues: dict[int, Issue] = field(default_factory=dict)
+    """Jira's view of the issues (summary, project, status), by id."""
     page_cap: int | None = None
     """A smaller page size than asked for (tests of ``metadata.next``)."""
     _next: int = 5000
@@ -60,13 +90,36 @@ class TempoState:
         self.worklogs.clear()
         self.page_cap = None
 
-    def add_user(self, account_id: str, name: str, email: str, token: str, zone: str) -> User:
-        user = User(account_id, name, email, token, zone)
+    def add_user(
+        self, account_id: str, name: str, email: str, token: str, zone: str, *, jira_token: str = ""
+    ) -> User:
+        user = User(account_id, name, email, token, zone, jira_token)
         self.users[account_id] = user
         return user
 
-    def add_issue(self, issue_id: int, key: str) -> None:
+    def add_project(self, project_id: int, key: str, name: str) -> Project:
+        project = self.projects[project_id] = Project(project_id, key, name)
+        return project
+
+    def add_issue(
+        self, issue_id: int, key: str, summary: str = "", project_id: int | None = None
+    ) -> Issue:
+        """An issue worklogs may be logged on; in Jira, of ``project_id`` (default: by key)."""
         self.issues[issue_id] = key
+        if project_id is None:
+            prefix = key.split("-", maxsplit=1)[0]
+            project_id = next((p.id for p in self.projects.values() if p.key == prefix), 0)
+        issue = self.jira_issues[issue_id] = Issue(issue_id, key, summary or key, project_id)
+        return issue
+
+    def jira_user(self, email: str, token: str) -> User | None:
+        return next(
+            (u for u in self.users.values() if token and (u.email, u.jira_token) == (email, token)),
+            None,
+        )
+
+    def next_issue_id(self) -> int:
+        return max([*self.issues, 10000]) + 1
 
     def user_by_token(self, token: str) -> User | None:
         return next((u for u in self.users.values() if token and u.token == token), None)

@@ -65,7 +65,8 @@ async def rate_limited_answer_waits_for_retry_after(rig: Rig) -> None:
     before = len(rig.answers)
     account = await rig.provider.check(rig.session())
     assert account.external_id == rig.work.user_id
-    assert rig.answers[before:] == [429, 429, 200], rig.answers[before:]
+    # The check may ask more after its first answer (Tempo's asks Jira who the token is too).
+    assert rig.answers[before:][:3] == [429, 429, 200], rig.answers[before:]
     assert sum(rig.clock.sleeps) >= 14, f"waited {rig.clock.sleeps}, Retry-After said 7 s twice"
 
 
@@ -73,7 +74,7 @@ async def server_errors_are_retried_and_a_write_is_not_repeated(rig: Rig) -> Non
     await rig.faults(server_errors=2, server_error_status=502)
     before = len(rig.answers)
     await rig.provider.check(rig.session())
-    assert rig.answers[before:] == [502, 502, 200], rig.answers[before:]
+    assert rig.answers[before:][:3] == [502, 502, 200], rig.answers[before:]  # then maybe more
     store = _entries(rig)
     fields = rig.fields(dt.date(2026, 11, 2), dt.time(9), 1800, "five hundred")
     slot = rig.slot(fields)

@@ -24,9 +24,11 @@ from timebridge_mapping.adapters.postgres import PostgresMappingStore
 from timebridge_mapping.config import Settings
 from timebridge_mapping.domain.schedule import SyncSlots
 from timebridge_mapping.entrypoints import consumers
+from timebridge_mapping.entrypoints.held_http import held_router
 from timebridge_mapping.entrypoints.http import entries_router
 from timebridge_mapping.entrypoints.providers_http import providers_router
 from timebridge_mapping.entrypoints.setup_http import setup_router
+from timebridge_mapping.handlers.assign import HeldAssignment
 from timebridge_mapping.handlers.directory import Directory
 from timebridge_mapping.handlers.mapper import PRODUCER, EntryMapper
 from timebridge_mapping.handlers.ports import MappingStore, OpenIdentity, Sessions
@@ -125,5 +127,6 @@ def bootstrap(
     )
     app.include_router(entries_router(store, admins))
     app.include_router(setup_router(setup, admins))
+    app.include_router(held_router(HeldAssignment(setup, releaser), admins))
     app.include_router(providers_router(admins))
     return Mapping(settings, runtime, app, store, scheduled)

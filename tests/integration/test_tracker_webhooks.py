@@ -109,6 +109,14 @@ async def world(
     await ingest.runtime.stop()
 
 
+def records_of(records: list[Any], integration: Integration) -> list[Any]:
+    return [
+        r
+        for r in records
+        if decode_headers(r.headers).get("ce_workspaceid") == integration.workspace_id
+    ]
+
+
 def published_for(integration: Integration) -> Callable[[list[Any]], list[TimeEntryLogged]]:
     def ours(records: list[Any]) -> list[TimeEntryLogged]:
         return [
@@ -157,6 +165,19 @@ async def test_toggl_signed_delivery_reaches_kafka_and_a_forged_one_is_refused(
         "hooked",
         "webhook",
     )
+
+    # A poll that sees the same change publishes the same event (same id: same version, same
+    # content, the date in Ann's zone either way): one sync downstream.
+    assert world.ingest.poller is not None
+    before_poll = await end_offsets(KAFKA, TimeEntryLogged.topic())
+    assert await world.ingest.poller.poll_tracker(integration, dt.datetime.now(dt.UTC)) >= 1
+    polled = await read_topic(KAFKA, before_poll, until=lambda rs: bool(ours(rs)))
+    webhook_id = decode_headers(records_of(records, integration)[0].headers)["ce_id"]
+    assert [decode_headers(r.headers)["ce_id"] for r in records_of(polled, integration)] == [
+        webhook_id
+    ]
+    assert [e.model_copy(update={"observed_via": "webhook"}) for e in ours(polled)] == [event]
+    assert event.entry.timezone == "Europe/Berlin", "the date in Ann's zone, as the poll has it"
 
     sent = (await toggl.get("/_sandbox/outbox")).json()[-1]
     ingest = world.http(world.ingest.app, PUBLIC)

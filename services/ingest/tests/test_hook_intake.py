@@ -17,13 +17,15 @@ from faststream.kafka import KafkaBroker, TestKafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from timebridge_providers.clickup.webhooks import sign as clickup_sign
 from timebridge_providers.kit.fakes.observe import FakeHooks, FakeObserver
-from timebridge_providers.kit.ports.observe import Hint, HookState, Observer
+from timebridge_providers.kit.ports.observe import Change, Hint, HookState, Observer
 from timebridge_providers.toggl.webhooks import sign as toggl_sign
 
 from timebridge_common.crypto import SecretBox
-from timebridge_common.events import IntegrationSettings, TimeEntryLogged
+from timebridge_common.errors import TransientError
+from timebridge_common.events import IntegrationSettings, TimeEntryFields, TimeEntryLogged, UserRef
 from timebridge_common.events.codec import decode
 from timebridge_common.kafka.dlt import decode_headers
+from timebridge_common.kafka.publisher import UnavailableError
 from timebridge_common.testing import in_memory_tracing
 from timebridge_ingest.bootstrap import bootstrap
 from timebridge_ingest.config import Settings
@@ -288,3 +290,57 @@ async def test_registration_keeps_the_secret_proposed_before_calling_the_provide
     await opened.hooks.register("https://ingest.test/v1/webhooks/tracker/tok2")
     assert await kept.get(hook_token_hash("tok2")) == "the-providers-own-secret"
     assert SECRET not in json.dumps(list(secrets.kept))
+
+
+class RendersDeliveries(FakeObserver):
+    """A tracker's observer that renders a delivery as its poll would (the member's zone)."""
+
+    def __init__(self, fail: Exception | None = None) -> None:
+        super().__init__(hooks=None)
+        self.fail = fail
+
+    async def delivered(self, body: bytes) -> Change | None:
+        if self.fail is not None:
+            raise self.fail
+        entry = json.loads(body)["payload"]
+        fields = TimeEntryFields(
+            user=UserRef(external_id=str(entry["user_id"]), email="ann@example.com"),
+            date=dt.date(2026, 11, 5),
+            timezone="Europe/Berlin",
+            duration_seconds=entry["duration"],
+            billable=entry["billable"],
+        )
+        return Change(str(entry["id"]), fields, dt.datetime.fromisoformat(entry["at"]))
+
+
+async def test_a_signed_delivery_is_published_as_the_poll_renders_it(world: World) -> None:
+    world.hooks.by_hash[TOKEN_HASH] = integration("toggl")
+    opened: list[tuple[str, str, str]] = []
+
+    def observers(provider: str, base_url: str, key: str, extra: Any) -> Observer:
+        opened.append((provider, base_url, key))
+        return RendersDeliveries()
+
+    world.intake.observers = observers
+    body = toggl_delivery()
+    headers = {"x-webhook-signature-256": toggl_sign(SECRET, body)}
+    await world.intake.receive("toggl", TOKEN_HASH, headers, body)
+    [(_, event)] = world.published
+    assert opened == [("toggl", "http://toggl.test", "key")]
+    assert (event.entry.timezone, event.entry.user.email) == ("Europe/Berlin", "ann@example.com")
+
+
+async def test_a_tracker_that_cannot_be_asked_is_a_503_and_nothing_published(
+    world: World,
+) -> None:
+    world.hooks.by_hash[TOKEN_HASH] = integration("toggl")
+    down = RendersDeliveries(TransientError("toggl answered 503"))
+    world.intake.observers = lambda *_: down
+    body = toggl_delivery()
+    headers = {"x-webhook-signature-256": toggl_sign(SECRET, body)}
+    with pytest.raises(UnavailableError, match="could not be asked"):
+        await world.intake.receive("toggl", TOKEN_HASH, headers, body)
+    down.fail = None
+    answer = await world.intake.receive("toggl", TOKEN_HASH, headers, body)
+    assert answer.status == "accepted", "Toggl's retry is taken: the first try claimed nothing"
+    assert len(world.published) == 1

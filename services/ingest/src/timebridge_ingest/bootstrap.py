@@ -166,6 +166,7 @@ def bootstrap(
             window=replay.PostgresReplayWindow(runtime.pool),
             tolerance_s=settings.webhook_tolerance_s,
             publish_timeout_s=settings.publish_timeout_s,
+            observers=observe,
         )
         app.add_middleware(HookTokenMiddleware)
         app.include_router(hooks_router(hooks, settings.max_webhook_bytes))

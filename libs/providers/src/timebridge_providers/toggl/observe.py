@@ -9,6 +9,7 @@ The poll sees the token user's time; a workspace's other members are observed th
 """
 
 import datetime as dt
+import json
 from collections.abc import Sequence
 
 from timebridge_common.errors import InvalidMessageError
@@ -55,6 +56,21 @@ class TogglObserver:
             elif not entry.running:
                 changes.append(await self._change(entry))
         return changes
+
+    async def delivered(self, body: bytes) -> Change | None:
+        """A verified Webhooks API delivery's entry as a poll renders it (the member's zone,
+        email and name; the People lists are cached), so both are one event."""
+        data = json.loads(body)
+        metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+        payload = data.get("payload")
+        if metadata.get("model") != "time_entry" or not isinstance(payload, dict):
+            return None
+        entry = TimeEntry.model_validate(payload)
+        if metadata.get("action") == "deleted" and entry.server_deleted_at is None:
+            entry = entry.model_copy(update={"server_deleted_at": entry.at or entry.start})
+        if entry.running and entry.server_deleted_at is None:
+            return None
+        return await self._change(entry)
 
     async def _change(self, entry: TimeEntry) -> Change:
         person = await self._people.person(entry.user_id)

@@ -36,10 +36,12 @@ from dataclasses import dataclass, field
 import structlog
 from timebridge_providers.installed import registry
 from timebridge_providers.kit.ports.observe import (
+    Change,
     HintWebhooks,
     Observer,
     SignedWebhooks,
     Webhooks,
+    delivery_reader,
     webhooks_of,
 )
 from timebridge_providers.kit.registry import UnknownProviderError
@@ -115,6 +117,8 @@ class HookIntake:
     """The hooks' secrets (``None``: only unsigned providers' deliveries are taken)."""
     publisher: EventPublisher | None = None
     window: ReplayWindow = field(default_factory=MemoryReplayWindow)
+    observers: Observers | None = None
+    """Opens an integration's observer, which may render a signed delivery as its poll would."""
     tolerance_s: int = 300
     publish_timeout_s: float = 10.0
 
@@ -157,10 +161,13 @@ class HookIntake:
             return HookAnswer(headers={}, reply=dict(delivery.reply))
         if integration is None or integration.status != "connected":
             raise RejectedError(404, "unknown webhook")
-        if delivery.change is None or not listens_to_tracker(integration.settings):
+        change = delivery.change
+        if change is not None:
+            change = await self._as_polled(integration, body, change)
+        if change is None or not listens_to_tracker(integration.settings):
             return HookAnswer(headers={}, accepted=True, status="ignored")
         event = to_event(
-            delivery.change,
+            change,
             source=provider,
             workspace_id=integration.workspace_id,
             integration_id=integration.integration_id,
@@ -181,6 +188,26 @@ class HookIntake:
             publish=publish,
         )
         return HookAnswer(headers={}, accepted=True, status="accepted" if first else "duplicate")
+
+    async def _as_polled(
+        self, integration: Integration, body: bytes, change: Change
+    ) -> Change | None:
+        """The delivery's change as the integration's poll would report it (same content, same
+        event); ``change`` itself if the provider's observer does not render deliveries."""
+        if self.observers is None or integration.api_key is None:
+            return change
+        observer = self.observers(
+            integration.provider, integration.base_url, integration.api_key, integration.extra
+        )
+        reader = delivery_reader(observer)
+        if reader is None:
+            return change
+        try:
+            return await reader.delivered(body)
+        except (TransientError, ProviderError) as exc:
+            raise UnavailableError(
+                f"the tracker could not be asked about the entry: {exc}"
+            ) from exc
 
     async def _hint(
         self,

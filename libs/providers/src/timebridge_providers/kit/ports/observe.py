@@ -167,6 +167,23 @@ class SignedWebhooks(Protocol):
         ...
 
 
+class ReadsDeliveries(Protocol):
+    """An observer that renders a verified signed delivery as its poll would (a tracker whose
+    delivery lacks what the poll adds: the member's zone, email and name), so a webhook and a
+    poll of the same change are the same content and the same event."""
+
+    async def delivered(self, body: bytes) -> Change | None:
+        """The change the (verified) ``body`` carries, or ``None`` (nothing to publish)."""
+        ...
+
+
+def delivery_reader(observer: object) -> ReadsDeliveries | None:
+    """``observer`` if it renders deliveries itself, else ``None`` (the delivery's change is
+    published as :meth:`SignedWebhooks.verify` made it)."""
+    delivered = getattr(observer, "delivered", None)
+    return observer if callable(delivered) else None  # type: ignore[return-value]
+
+
 class HintWebhooks(Protocol):
     """Unsigned deliveries to a secret URL, each a hint to re-read a record."""
 

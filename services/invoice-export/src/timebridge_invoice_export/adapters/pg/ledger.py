@@ -13,17 +13,37 @@ class LedgerRows(Rows):
     """The ledger of a transaction."""
 
     async def held_entry(self, workspace_id: str, entry_id: str) -> Held | None:
-        row = await self.conn.fetchrow(
-            "SELECT e.source_updated_at, e.invoice_id, i.status AS invoice_status"
-            " FROM time_entries e LEFT JOIN invoices i USING (invoice_id)"
-            " WHERE e.workspace_id = $1 AND e.entry_id = $2 FOR UPDATE OF e",
+        """The entry's version and its invoice's state, both locked until the transaction ends.
+
+        The invoice is locked first (``FOR SHARE``), in the order an export takes them (invoice,
+        then its entries), and read in its own statement: an export being committed is waited
+        for and then seen as ``exporting``. Read in one statement with the entry, it was seen as
+        the draft it had been, and a change landed in the ledger after the export had read the
+        old hours: the invoice went out with them and nothing flagged the entry.
+        """
+        invoice_id: str | None = await self.conn.fetchval(
+            "SELECT invoice_id FROM time_entries WHERE workspace_id = $1 AND entry_id = $2",
             workspace_id,
             entry_id,
         )
-        if row is None:
-            return None
-        locked = row["invoice_status"] in ("exporting", "exported")
-        return Held(row["source_updated_at"], row["invoice_id"], locked)
+        while True:
+            status: str | None = None
+            if invoice_id is not None:
+                status = await self.conn.fetchval(
+                    "SELECT status FROM invoices WHERE invoice_id = $1 FOR SHARE", invoice_id
+                )
+            row = await self.conn.fetchrow(
+                "SELECT source_updated_at, invoice_id FROM time_entries"
+                " WHERE workspace_id = $1 AND entry_id = $2 FOR UPDATE",
+                workspace_id,
+                entry_id,
+            )
+            if row is None:
+                return None
+            if row["invoice_id"] == invoice_id:
+                locked = status in ("exporting", "exported")
+                return Held(row["source_updated_at"], invoice_id, locked)
+            invoice_id = row["invoice_id"]  # put on (or off) an invoice meanwhile: again
 
     async def save_entry(self, entry: LedgerEntry) -> None:
         await self.conn.execute(

@@ -239,3 +239,32 @@ async def test_clickup_signed_delivery_is_re_read_and_published(world: World) ->
     body["data"]["interval_id"] = "999"
     forged = await ingest.post(path, content=json.dumps(body).encode(), headers=sent["headers"])
     assert forged.status_code == 401, forged.text
+
+
+async def test_a_toggl_member_subscribes_and_hears_only_their_own_time(world: World) -> None:
+    """Toggl filters a subscription's events by what its creator may see: a member's real-time
+    connection subscribes (it is not refused) and is told only of the member's own entries."""
+    integration = await world.connect("toggl", "toggl-max-token", {})
+    assert integration.hook_id is not None
+    toggl = world.http(world.toggl, "http://toggl.sandbox")
+    workspace = world.toggl.state.toggl.workspace_id
+    before = await end_offsets(KAFKA, TimeEntryLogged.topic())
+    start = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)).replace(microsecond=0)
+    for token, notes in (("toggl-ann-token", "ann's"), ("toggl-max-token", "max's")):
+        made = await toggl.post(
+            f"/api/v9/workspaces/{workspace}/time_entries",
+            auth=httpx.BasicAuth(token, "api_token"),
+            json={"start": start.isoformat(), "duration": 900, "description": notes,
+                  "created_with": "test", "workspace_id": workspace},
+        )  # fmt: skip
+        assert made.status_code == 200, made.text
+    ours = published_for(integration)
+    records = await read_topic(KAFKA, before, until=lambda rs: bool(ours(rs)))
+    assert [e.entry.notes for e in ours(records)] == ["max's"]
+    outbox = (await toggl.get("/_sandbox/outbox")).json()
+    subscription = next(
+        s for s in world.toggl.state.toggl.subscriptions.values()
+        if str(s.id) == integration.hook_id
+    )  # fmt: skip
+    told = [json.loads(d["body"]) for d in outbox if d["url"] == subscription.url_callback]
+    assert [d["payload"]["description"] for d in told if d["payload"] != "ping"] == ["max's"]

@@ -85,6 +85,9 @@ class Subscription:
     enabled: bool = True
     validated: bool = False
     validation_code: str = ""
+    creator: int | None = None
+    """Who made it: a member's subscription sees only what the member sees (their own time)."""
+    creator_is_admin: bool = True
 
 
 @dataclass
@@ -173,6 +176,8 @@ class TogglState:
         for sub in self.subscriptions.values():
             if not (sub.enabled and sub.validated and _wants(sub, action)):
                 continue
+            if not sub.creator_is_admin and sub.creator not in (None, entry.user_id):
+                continue  # "the visibility access of the subscription's creator" filters events
             moment = dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
             event = {
                 "event_id": self.next_id(),

@@ -261,10 +261,9 @@ def _subscription(sub: Subscription, workspace_id: int) -> dict[str, Any]:
 @hooks.post("/subscriptions/{workspace_id}")
 async def subscribe(request: Request, caller: Caller, workspace_id: int) -> dict[str, Any]:
     """A subscription; its validation ping goes out at once (answered with the code, it is
-    validated; otherwise ``GET /validate/...`` validates it)."""
+    validated; otherwise ``GET /validate/...`` validates it). Any member may subscribe; events
+    are filtered by what the creator may see (a member: their own time entries)."""
     state = workspace(request, workspace_id)
-    if not caller.admin:
-        raise ApiError(403, "Only workspace admins can manage webhooks")
     body = await read_json(request)
     url, filters = body.get("url_callback"), body.get("event_filters")
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):
@@ -279,6 +278,8 @@ async def subscribe(request: Request, caller: Caller, workspace_id: int) -> dict
         str(body.get("description", "")),
         bool(body.get("enabled", True)),
         validation_code=secrets.token_hex(8),
+        creator=caller.id,
+        creator_is_admin=caller.admin,
     )
     state.subscriptions[sub.id] = sub
     ping = state.ping(sub)

@@ -344,3 +344,23 @@ async def test_a_tracker_that_cannot_be_asked_is_a_503_and_nothing_published(
     answer = await world.intake.receive("toggl", TOKEN_HASH, headers, body)
     assert answer.status == "accepted", "Toggl's retry is taken: the first try claimed nothing"
     assert len(world.published) == 1
+
+
+async def test_a_secret_the_provider_lists_for_a_hook_is_kept_when_it_is_checked() -> None:
+    """A hook registered before ingest kept secrets (or one whose secret was rotated) heals at
+    the next check instead of having every delivery refused."""
+    kept = HookSecrets(MemorySecrets())
+    url = "https://ingest.test/v1/webhooks/tracker/old-token"
+
+    class Lists(FakeHooks):
+        async def ensure_active(self, hook_id: str) -> HookState | None:
+            return HookState(hook_id, True, "listed-secret", url)
+
+    def observers(provider: str, base_url: str, key: str, extra: Any) -> Observer:
+        return FakeObserver(hooks=Lists())
+
+    hooks = keeping_secrets(observers, kept)("tracker", "http://t.test", "key", {}).hooks
+    assert hooks is not None
+    assert await kept.get(hook_token_hash("old-token")) is None
+    await hooks.ensure_active("7")
+    assert await kept.get(hook_token_hash("old-token")) == "listed-secret"

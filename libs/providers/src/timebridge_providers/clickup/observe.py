@@ -117,7 +117,7 @@ class ClickUpHooks:
         del secret
         hook = await self._client.create_webhook(target_url, EVENTS)
         active = hook.health is None or hook.health.status == "active"
-        return HookState(hook.id, active, hook.secret or None)
+        return HookState(hook.id, active, hook.secret or None, hook.endpoint)
 
     async def delete(self, hook_id: str) -> None:
         await self._client.delete_webhook(hook_id)
@@ -129,7 +129,7 @@ class ClickUpHooks:
         if hook.health is not None and hook.health.status != "active":
             hook = await self._client.update_webhook(hook, ",".join(EVENTS), "active")
         active = hook.health is None or hook.health.status == "active"
-        return HookState(hook.id, active, hook.secret or None)
+        return HookState(hook.id, active, hook.secret or None, hook.endpoint)
 
 
 def _brief(fields: TimeEntryFields) -> list[Any]:

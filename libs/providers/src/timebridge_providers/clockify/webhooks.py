@@ -71,7 +71,12 @@ class ClockifyHooks:
 
 def _state(hooks: list[Webhook]) -> HookState:
     tokens = ",".join(h.auth_token or "" for h in hooks).strip(",")
-    return HookState(",".join(h.id for h in hooks), all(h.enabled for h in hooks), tokens or None)
+    return HookState(
+        ",".join(h.id for h in hooks),
+        all(h.enabled for h in hooks),
+        tokens or None,
+        hooks[0].url if hooks else None,
+    )
 
 
 class ClockifyWebhooks:

@@ -179,9 +179,10 @@ class TogglHooks:
 
 
 def _state(subscription: dict[str, Any]) -> HookState:
-    secret = subscription.get("secret")
+    secret, url = subscription.get("secret"), subscription.get("url_callback")
     return HookState(
         str(subscription.get("subscription_id")),
         bool(subscription.get("enabled")) and subscription.get("validated_at") is not None,
         secret if isinstance(secret, str) and secret else None,
+        url if isinstance(url, str) and url else None,
     )

@@ -71,7 +71,14 @@ class _KeepingHooks:
         await self.hooks.delete(hook_id)
 
     async def ensure_active(self, hook_id: str) -> HookState | None:
-        return await self.hooks.ensure_active(hook_id)
+        """The hook's state; a secret the provider lists for it is kept (a hook registered before
+        ingest kept secrets, or one whose secret the provider rotated, heals here)."""
+        state = await self.hooks.ensure_active(hook_id)
+        if state is not None and state.secret is not None and state.target_url:
+            token_hash = token_hash_of(state.target_url)
+            if await self.secrets.get(token_hash) != state.secret:
+                await self.secrets.put(token_hash, state.secret)
+        return state
 
 
 @dataclass(frozen=True, slots=True)

@@ -99,6 +99,8 @@ class HookState:
     hook_id: str
     active: bool
     secret: str | None = None
+    target_url: str | None = None
+    """Where it delivers, when the provider lists it (the receiver keeps a secret by its URL)."""
 
 
 class Observer(Protocol):

@@ -162,3 +162,21 @@ async def test_toggl_subscribes_with_the_secret_it_is_given() -> None:
     assert await hooks.ensure_active("6") == HookState("6", False, None), "not validated yet"
     await hooks.delete("6")
     assert api.deleted == [(7, 6)]
+
+
+def test_a_replay_key_must_be_a_short_id() -> None:
+    """A signed delivery's id keys the replay window: an overlong or non-ASCII one is a 422."""
+    for item in ("x" * 65, "٣٤", "a b"):
+        body = _clickup(item_id=item)
+        with pytest.raises(RefusedError) as refused:
+            _clickup_auth(body, {"X-Signature": clickup_sign(SECRET, body)})
+        assert refused.value.status == 422
+    toggl = json.dumps(
+        {"event_id": "9" * 80, "subscription_id": 6, "payload": "ping",
+         "timestamp": "2026-11-05T09:00:00Z"}
+    ).encode()  # fmt: skip
+    with pytest.raises(RefusedError) as refused:
+        TogglWebhooks().verify(
+            SECRET, toggl_sign(SECRET, toggl), toggl, account="", now=NOW, tolerance_s=300
+        )
+    assert refused.value.status == 422

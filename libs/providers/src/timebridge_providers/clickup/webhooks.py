@@ -44,6 +44,11 @@ def _object(value: object) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _short_id(text: str) -> bool:
+    """A replay key the window can hold: 1 to 64 ASCII letters and digits."""
+    return 0 < len(text) <= 64 and text.isascii() and text.isalnum()
+
+
 def _json(body: bytes) -> dict[str, Any]:
     if len(body) > _MAX_BODY:
         raise RefusedError(413, "body too large")
@@ -93,7 +98,7 @@ class ClickUpWebhooks:
         if abs((now - made).total_seconds()) > tolerance_s:
             raise RefusedError(401, f"delivery is more than {tolerance_s}s from now")
         item_id = item.get("id")
-        if not isinstance(item_id, str | int) or not str(item_id).isalnum():
+        if not isinstance(item_id, str | int) or not _short_id(str(item_id)):
             raise RefusedError(422, "the delivery's history item has no id")
         return Signed(delivery_id=str(item_id), signed_at=made)
 

@@ -109,6 +109,8 @@ class TogglWebhooks:
         if abs((now - signed_at).total_seconds()) > tolerance_s:
             raise RefusedError(401, f"delivery timestamp is more than {tolerance_s}s from now")
         delivery_id = f"{data.get('subscription_id')}:{data.get('event_id')}"
+        if len(delivery_id) > 64 or not delivery_id.isascii():
+            raise RefusedError(422, "subscription_id and event_id are not short ids")
         payload = data.get("payload")
         if payload == "ping":
             code = data.get("validation_code")

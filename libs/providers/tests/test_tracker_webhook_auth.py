@@ -12,8 +12,11 @@ from timebridge_providers.clickup.webhooks import sign as clickup_sign
 from timebridge_providers.clockify.webhooks import ClockifyWebhooks
 from timebridge_providers.everhour.observe import EverhourWebhooks
 from timebridge_providers.kit.ports.observe import HookState, RefusedError, Signed
+from timebridge_providers.toggl.observe import TogglObserver
+from timebridge_providers.toggl.people import People
 from timebridge_providers.toggl.webhooks import TogglHooks, TogglWebhooks
 from timebridge_providers.toggl.webhooks import sign as toggl_sign
+from timebridge_providers.toggl.wire import Me
 
 NOW = dt.datetime(2026, 11, 5, 9, 0, 5, tzinfo=dt.UTC)
 SECRET = "6F0B6A5C2E-HOOK-SECRET"
@@ -180,3 +183,48 @@ def test_a_replay_key_must_be_a_short_id() -> None:
             SECRET, toggl_sign(SECRET, toggl), toggl, account="", now=NOW, tolerance_s=300
         )
     assert refused.value.status == 422
+
+
+class _Me:
+    """The token user's lists as :class:`People` reads them."""
+
+    identity = "test-toggl-delivered"
+    workspace_id = 7
+
+    async def me(self) -> Me:
+        return Me(id=3, email="ann@example.com", fullname="Ann", timezone="Pacific/Auckland")
+
+    async def users(self) -> list[Any]:
+        return []
+
+
+def _toggl_delivery(action: str, **entry: Any) -> bytes:
+    payload = {
+        "id": 11, "workspace_id": 7, "user_id": 3, "start": "2026-11-05T12:30:00+00:00",
+        "stop": "2026-11-05T13:00:00+00:00", "duration": 1800, "description": "late",
+        "billable": True, "at": "2026-11-05T13:00:01+00:00", **entry,
+    }  # fmt: skip
+    meta = {"action": action, "model": "time_entry"}
+    return json.dumps({"event_id": 1, "metadata": meta, "payload": payload}).encode()
+
+
+async def test_toggl_renders_a_delivery_as_its_poll_does() -> None:
+    """The member's zone (12:30 UTC is already the next day in Auckland), email and name, as
+    the poll of the same entry has them; a running timer is nothing; a deletion is one."""
+    client = _Me()
+    observer = TogglObserver(client, People(client))  # type: ignore[arg-type]
+    change = await observer.delivered(_toggl_delivery("updated"))
+    assert change is not None
+    assert (change.fields.date, change.fields.timezone) == (
+        dt.date(2026, 11, 6),
+        "Pacific/Auckland",
+    )
+    assert (change.fields.user.email, change.fields.user.name) == ("ann@example.com", "Ann")
+    assert (change.external_id, change.deleted) == ("11", False)
+    running = _toggl_delivery("updated", stop=None, duration=-1_790_000_000)
+    assert await observer.delivered(running) is None
+    gone = await observer.delivered(_toggl_delivery("deleted"))
+    assert gone is not None
+    assert gone.deleted
+    project = json.dumps({"metadata": {"model": "project"}, "payload": {"id": 1}}).encode()
+    assert await observer.delivered(project) is None

@@ -105,7 +105,8 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
 
 @dataclass
 class HookIntake:
-    """Receives deliveries: the handshake, or the hint stored in the inbox (then 202)."""
+    """Receives a tracker's deliveries: a handshake or validation ping answered (200); a signed
+    change published to Kafka or a hint stored in the inbox (then 202); else a 4xx."""
 
     store: ConnectionsStore
     inbox: DeliveryInbox
@@ -161,24 +162,25 @@ class HookIntake:
             return HookAnswer(headers={}, reply=dict(delivery.reply))
         if integration is None or integration.status != "connected":
             raise RejectedError(404, "unknown webhook")
-        change = delivery.change
-        if change is not None:
-            change = await self._as_polled(integration, body, change)
-        if change is None or not listens_to_tracker(integration.settings):
+        if delivery.change is None or not listens_to_tracker(integration.settings):
             return HookAnswer(headers={}, accepted=True, status="ignored")
-        event = to_event(
-            change,
-            source=provider,
-            workspace_id=integration.workspace_id,
-            integration_id=integration.integration_id,
-            observed_via="webhook",
-        )
-        publisher = self.publisher
+        publisher, found, known = self.publisher, delivery.change, integration
 
         async def publish() -> str:
+            """Run once per delivery id (a replay does not ask the tracker again)."""
+            change = await self._as_polled(known, body, found)
+            if change is None:
+                return "ignored"
+            event = to_event(
+                change,
+                source=provider,
+                workspace_id=known.workspace_id,
+                integration_id=known.integration_id,
+                observed_via="webhook",
+            )
             return str(await publish_or_unavailable(publisher, event, self.publish_timeout_s))
 
-        first, _ = await publish_once(
+        first, outcome = await publish_once(
             self.window,
             f"hook:{integration.integration_id}",
             delivery.delivery_id,
@@ -187,7 +189,8 @@ class HookIntake:
             lease_s=self.publish_timeout_s + 5,
             publish=publish,
         )
-        return HookAnswer(headers={}, accepted=True, status="accepted" if first else "duplicate")
+        status = "ignored" if outcome == "ignored" else "accepted" if first else "duplicate"
+        return HookAnswer(headers={}, accepted=True, status=status)
 
     async def _as_polled(
         self, integration: Integration, body: bytes, change: Change

@@ -115,14 +115,22 @@ class AuditTrail:
         self._pool = pool
 
     async def records(self, workspace_id: str, query: AuditQuery) -> list[dict[str, Any]]:
+        """The records matching ``query``; by entry or client, those of its invoices too.
+
+        An invoice's status change may be recorded before its export (they come on different
+        topics): it then names no entry or client, and is found through the invoice's entries
+        and client, which the export keeps (``invoice_entries``), whichever came first.
+        """
         rows = await self._pool.fetch(
             "SELECT seq, body, prev_hash, hash FROM audit_log WHERE workspace_id = $1"
-            " AND ($2::text IS NULL OR $2 = ANY(entry_ids))"
+            " AND ($2::text IS NULL OR $2 = ANY(entry_ids) OR invoice_id IN (SELECT i.invoice_id"
+            "  FROM invoice_entries i WHERE i.workspace_id = $1 AND $2 = ANY(i.entry_ids)))"
             " AND ($3::text IS NULL OR $3 = ANY(contract_ids))"
             " AND ($4::text IS NULL OR invoice_id = $4)"
             " AND ($5::timestamptz IS NULL OR recorded_at >= $5)"
             " AND ($6::timestamptz IS NULL OR recorded_at < $6)"
-            " AND ($9::text IS NULL OR $9 = ANY(client_ids))"
+            " AND ($9::text IS NULL OR $9 = ANY(client_ids) OR invoice_id IN (SELECT i.invoice_id"
+            "  FROM invoice_entries i WHERE i.workspace_id = $1 AND i.client_id = $9))"
             " AND seq > $7 ORDER BY seq LIMIT $8",
             workspace_id,
             query.entry_id,

@@ -45,6 +45,8 @@ class State:
     clients: dict[str, MirroredClient] = field(default_factory=dict)
     projects: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
     rates: dict[tuple[str, str | None, str | None], tuple[str, Rate]] = field(default_factory=dict)
+    rate_sources: dict[tuple[str, str], str | None] = field(default_factory=dict)
+    tracker_rates: dict[tuple[str, str], list[Rate]] = field(default_factory=dict)
     expenses: dict[str, Expense] = field(default_factory=dict)
     entries: dict[tuple[str, str], LedgerEntry] = field(default_factory=dict)
     locked_changes: list[dict[str, Any]] = field(default_factory=list)
@@ -278,6 +280,23 @@ class MemoryTx:
                 del self.s.rates[key]
                 return True
         return False
+
+    async def rate_source(self, workspace_id: str, client_id: str | None) -> str | None:
+        own = self.s.rate_sources.get((workspace_id, client_id or ""), "")
+        return self.s.rate_sources.get((workspace_id, "")) if own == "" else own
+
+    async def put_rate_source(
+        self, workspace_id: str, client_id: str | None, integration_id: str | None
+    ) -> None:
+        self.s.rate_sources[(workspace_id, client_id or "")] = integration_id
+
+    async def tracker_rates(self, workspace_id: str, integration_id: str) -> list[Rate]:
+        return list(self.s.tracker_rates.get((workspace_id, integration_id), []))
+
+    async def replace_tracker_rates(
+        self, workspace_id: str, integration_id: str, rates: Sequence[Rate], read_at: dt.datetime
+    ) -> None:
+        self.s.tracker_rates[(workspace_id, integration_id)] = list(rates)
 
     async def add_expense(self, expense: Expense) -> None:
         self.s.expenses[expense.expense_id] = expense

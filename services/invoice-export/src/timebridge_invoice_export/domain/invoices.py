@@ -60,6 +60,8 @@ class Line:
     entry_ids: tuple[str, ...] = ()
     expense_id: str | None = None
     first_date: dt.date | None = None
+    rate_source: str | None = None
+    """Where a time line's rate came from (``timebridge`` or ``tracker:<integration>``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +163,7 @@ def compute(
                 amount=line_amount(quantity, rate.hourly_rate, currency),
                 entry_ids=ids,
                 first_date=min(e.date for e in group),
+                rate_source=rate.source,
             )
         )
     foreign_expenses: list[str] = []

@@ -11,11 +11,24 @@ that applies is the first that exists of:
 A project rate beats a user rate: a fixed-rate contract is priced by the project, whoever works
 on it. An entry with none of the three has no price: it is listed as a problem and the invoice
 cannot be exported until a rate is set (nothing is billed at zero by accident).
+
+Where the rates come from is the admin's choice, per workspace or per client (the client's
+beats the workspace's): Timebridge's own rates (the default), or the rates a tracker holds
+("hourly rates set in the tracker by project or user"), read through the integration and kept
+here in Core's project and user ids. Every invoice line records the source of its rate.
 """
 
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+
+TIMEBRIDGE = "timebridge"
+"""The rate source of Timebridge's own rates."""
+
+
+def tracker_source(integration_id: str) -> str:
+    """The rate source of a tracker integration's rates, as invoice lines record it."""
+    return f"tracker:{integration_id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +38,8 @@ class Rate:
     user_id: str | None
     hourly_rate: Decimal
     currency: str
+    source: str = TIMEBRIDGE
+    """:data:`TIMEBRIDGE` or :func:`tracker_source`."""
 
     @property
     def scope(self) -> str:

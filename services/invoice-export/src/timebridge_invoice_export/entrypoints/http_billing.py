@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from timebridge_invoice_export.domain.clients import MirroredClient
 from timebridge_invoice_export.domain.invoices import Expense
 from timebridge_invoice_export.domain.ledger import LedgerEntry
-from timebridge_invoice_export.domain.rates import Rate
+from timebridge_invoice_export.domain.rates import TIMEBRIDGE, Rate, tracker_source
 from timebridge_invoice_export.entrypoints.paths import WS, Currency, Id, WorkspaceIdPath
 from timebridge_invoice_export.handlers.billing import Billing, ProjectView
 
@@ -74,6 +74,7 @@ class RateView(BaseModel):
     hourly_rate: Decimal
     currency: str
     scope: str
+    source: str
 
     @classmethod
     def of(cls, r: Rate) -> "RateView":
@@ -84,7 +85,32 @@ class RateView(BaseModel):
             hourly_rate=r.hourly_rate,
             currency=r.currency,
             scope=r.scope,
+            source=r.source,
         )
+
+
+class RateSourceBody(BaseModel):
+    client_id: str | None = Field(
+        default=None, max_length=200, description="null: the workspace's choice"
+    )
+    integration_id: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_-]{1,100}$",
+        description="The tracker integration whose rates bill; null: Timebridge's own rates",
+    )
+
+
+class RateSourceView(BaseModel):
+    client_id: str | None
+    source: str = Field(description="timebridge, or tracker:<integration id>")
+    integration_id: str | None
+
+
+class TrackerRateBody(BaseModel):
+    project_id: str | None = Field(default=None, max_length=200, description="Core project")
+    user_id: str | None = Field(default=None, max_length=200, description="Core user")
+    hourly_rate: Decimal = Field(ge=0, max_digits=14, decimal_places=4)
+    currency: Currency
 
 
 class ExpenseBody(BaseModel):
@@ -206,6 +232,41 @@ def billing_router(billing: Billing) -> APIRouter:
     )
     async def delete_rate(workspace_id: WorkspaceIdPath, rate_id: Id) -> None:
         await billing.delete_rate(workspace_id, rate_id)
+
+    @router.get(f"{WS}/rate-source", tags=["rates"])
+    async def rate_source(
+        workspace_id: WorkspaceIdPath, client_id: Annotated[str | None, Query()] = None
+    ) -> RateSourceView:
+        """Where the rates that bill a client (or, without one, the workspace) come from."""
+        found = await billing.rate_source(workspace_id, client_id)
+        source = TIMEBRIDGE if found is None else tracker_source(found)
+        return RateSourceView(client_id=client_id, source=source, integration_id=found)
+
+    @router.put(f"{WS}/rate-source", tags=["rates"])
+    async def choose_rate_source(
+        workspace_id: WorkspaceIdPath, body: RateSourceBody
+    ) -> RateSourceView:
+        """Bill with a tracker integration's rates, or Timebridge's own (``integration_id``
+        null), for one client or the whole workspace; each invoice line records its source."""
+        await billing.choose_rate_source(workspace_id, body.client_id, body.integration_id)
+        return await rate_source(workspace_id, body.client_id)
+
+    @router.get(f"{WS}/tracker-rates/{{integration_id}}", tags=["rates"])
+    async def tracker_rates(workspace_id: WorkspaceIdPath, integration_id: Id) -> list[RateView]:
+        return [RateView.of(r) for r in await billing.tracker_rates(workspace_id, integration_id)]
+
+    @router.put(f"{WS}/tracker-rates/{{integration_id}}", tags=["rates"])
+    async def put_tracker_rates(
+        workspace_id: WorkspaceIdPath, integration_id: Id, body: list[TrackerRateBody]
+    ) -> list[RateView]:
+        """The tracker's rates as read from it now (mapping's ``.../rates``), in Core's project
+        and user ids; replaces the previous reading."""
+        kept = await billing.put_tracker_rates(
+            workspace_id,
+            integration_id,
+            [(r.project_id, r.user_id, r.hourly_rate, r.currency) for r in body],
+        )
+        return [RateView.of(r) for r in kept]
 
     @router.post(f"{WS}/expenses", tags=["expenses"], status_code=status.HTTP_201_CREATED)
     async def add_expense(workspace_id: WorkspaceIdPath, body: ExpenseBody) -> ExpenseView:

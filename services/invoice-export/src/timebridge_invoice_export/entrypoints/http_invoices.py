@@ -33,6 +33,9 @@ class LineView(BaseModel):
     amount: Decimal
     entry_ids: list[str]
     expense_id: str | None
+    rate_source: str | None = Field(
+        default=None, description="Where a time line's rate came from: timebridge, tracker:<id>"
+    )
 
     @classmethod
     def of(cls, line: Line) -> "LineView":
@@ -46,6 +49,7 @@ class LineView(BaseModel):
             amount=line.amount,
             entry_ids=list(line.entry_ids),
             expense_id=line.expense_id,
+            rate_source=line.rate_source,
         )
 
 

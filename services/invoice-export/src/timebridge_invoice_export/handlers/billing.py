@@ -13,10 +13,13 @@ from timebridge_invoice_export.domain.accounting import title
 from timebridge_invoice_export.domain.clients import MirroredClient, archived
 from timebridge_invoice_export.domain.invoices import Expense
 from timebridge_invoice_export.domain.ledger import LedgerEntry
-from timebridge_invoice_export.domain.rates import Rate
+from timebridge_invoice_export.domain.rates import Rate, tracker_source
 from timebridge_invoice_export.handlers.ports import Clock
 from timebridge_invoice_export.handlers.stores import Store, Tx
 from timebridge_invoice_export.handlers.sync import client_changed, envelope
+
+TrackerRate = tuple[str | None, str | None, Decimal, str]
+"""(Core project, Core user, hourly rate, currency) of a rate a tracker holds."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +148,52 @@ class Billing:
             if not await tx.delete_rate(workspace_id, rate_id):
                 raise NotFoundError(f"no rate {rate_id}")
 
+    # -- where rates come from ------------------------------------------------------------------
+
+    async def rate_source(self, workspace_id: str, client_id: str | None) -> str | None:
+        """The tracker integration whose rates bill the client (else the workspace's choice);
+        ``None``: Timebridge's own rates."""
+        async with self._store.tx() as tx:
+            if client_id is not None:
+                await require_client(tx, workspace_id, client_id)
+            return await tx.rate_source(workspace_id, client_id)
+
+    async def choose_rate_source(
+        self, workspace_id: str, client_id: str | None, integration_id: str | None
+    ) -> None:
+        """Bill with a tracker integration's rates (``None``: Timebridge's own), for one
+        client or, without ``client_id``, for the workspace."""
+        async with self._store.tx() as tx:
+            if client_id is not None:
+                await require_client(tx, workspace_id, client_id)
+            await tx.put_rate_source(workspace_id, client_id, integration_id)
+
+    async def tracker_rates(self, workspace_id: str, integration_id: str) -> list[Rate]:
+        async with self._store.tx() as tx:
+            return await tx.tracker_rates(workspace_id, integration_id)
+
+    async def put_tracker_rates(
+        self,
+        workspace_id: str,
+        integration_id: str,
+        rates: list[tuple[str | None, str | None, Decimal, str]],
+    ) -> list[Rate]:
+        """Keep what the tracker's rates are now, in Core's ids: (project, user, hourly rate,
+        currency) each; the previous reading is replaced whole."""
+        scopes = [(project, user) for project, user, _, _ in rates]
+        if any(project is None and user is None for project, user in scopes):
+            raise InvalidError("a rate is for a project, a user, or a user on a project")
+        if len(set(scopes)) != len(scopes):
+            raise InvalidError("two rates for the same project and user")
+        source = tracker_source(integration_id)
+        kept = [
+            Rate(f"tr_{i}", project, user, amount, currency, source)
+            for i, (project, user, amount, currency) in enumerate(rates, start=1)
+        ]
+        async with self._store.tx() as tx:
+            await tx.replace_tracker_rates(workspace_id, integration_id, kept, self._clock())
+        return kept
+
     # -- expenses ------------------------------------------------------------------------------
 
     async def add_expense(
@@ -199,3 +248,11 @@ async def require_client(
     if client is None or client.workspace_id != workspace_id:
         raise NotFoundError(f"no client {client_id} in {workspace_id}")
     return client
+
+
+async def rates_for(tx: Tx, workspace_id: str, client_id: str) -> list[Rate]:
+    """The rates that price the client's hours: its chosen source's (else the workspace's)."""
+    integration_id = await tx.rate_source(workspace_id, client_id)
+    if integration_id is None:
+        return await tx.rates(workspace_id)
+    return await tx.tracker_rates(workspace_id, integration_id)

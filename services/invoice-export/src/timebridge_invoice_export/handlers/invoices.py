@@ -35,7 +35,7 @@ from timebridge_invoice_export.domain.invoices import (
     compute,
     deletion_refusal,
 )
-from timebridge_invoice_export.handlers.billing import require_client
+from timebridge_invoice_export.handlers.billing import rates_for, require_client
 from timebridge_invoice_export.handlers.connections import Connections, ToolUnusableError
 from timebridge_invoice_export.handlers.ports import Clock
 from timebridge_invoice_export.handlers.stores import Store, Tx
@@ -384,7 +384,7 @@ class Invoices:
             computed = compute(
                 [e for e in entries if e.billable and not e.deleted],
                 await tx.expenses_of(invoice_id),
-                await tx.rates(invoice.workspace_id),
+                await rates_for(tx, invoice.workspace_id, invoice.client_id),
                 client_currency=client.currency,
                 project_names={
                     p: n for p, (n, _) in (await tx.projects(invoice.workspace_id)).items()

@@ -5,9 +5,10 @@ Every route needs the bearer token of one of the workspace's Core admins.
 
 import datetime as dt
 from collections.abc import Awaitable
+from dataclasses import asdict
 from decimal import Decimal
 from enum import Enum
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Path, status
 from pydantic import BaseModel, ConfigDict, Field
@@ -273,6 +274,20 @@ def setup_router(setup: Setup, admins: WorkspaceAdmins) -> APIRouter:
     )
     async def tracker_rates(workspace_id: WorkspaceIdPath, integration_id: Id) -> list[Rate]:
         return await _answer(setup.rates(workspace_id, integration_id))
+
+    @router.get(
+        "/rates/core",
+        tags=rates,
+        summary="The tracker's billing rates on Core's projects and users (through the mappings)",
+        description="What invoice-export keeps as the tracker's rates (PUT .../tracker-rates/"
+        "{integration_id}) when an admin bills with them; rates on unmapped projects or users are"
+        " listed in left_out with why.",
+    )
+    async def tracker_rates_in_core_terms(
+        workspace_id: WorkspaceIdPath, integration_id: Id
+    ) -> dict[str, Any]:
+        found = await _answer(setup.core_rates(workspace_id, integration_id))
+        return {"rates": [asdict(r) for r in found.rates], "left_out": list(found.left_out)}
 
     @router.get(
         "/task-links",

@@ -26,6 +26,7 @@ from timebridge_common.refusals import (
 )
 from timebridge_mapping.domain.direction import mapped
 from timebridge_mapping.domain.mappings import HeldEntry, ProjectMapping, ProjectRule, TaskLink
+from timebridge_mapping.domain.rates import CoreRates, in_core_terms
 from timebridge_mapping.domain.users import UserDirectory
 from timebridge_mapping.handlers.directory import Directory
 from timebridge_mapping.handlers.ports import Connections, MappingStore, MappingTx
@@ -174,6 +175,14 @@ class Setup:
             raise ConflictError(f"{title} keeps no hourly rates Timebridge can read")
         async with _asking(title):
             return await directory.rates()
+
+    async def core_rates(self, workspace_id: str, integration_id: str) -> CoreRates:
+        """The tracker's billing rates on Core's projects and users (through this
+        integration's mappings): what billing takes when an admin chooses the tracker's rates."""
+        rates = await self.rates(workspace_id, integration_id)
+        projects = await self.project_mappings(workspace_id, integration_id)
+        users = await self.users(workspace_id, integration_id)
+        return in_core_terms(rates, projects, users.pairs())
 
     # Users.
 

@@ -1,11 +1,13 @@
 """Rows of what is billed to whom: mirrored clients, project assignments, rates, expenses."""
 
+import datetime as dt
+from collections.abc import Sequence
 from dataclasses import asdict
 
 from timebridge_invoice_export.adapters.pg.rows import Rows, _client, _expense, _locking
 from timebridge_invoice_export.domain.clients import MirroredClient
 from timebridge_invoice_export.domain.invoices import Expense
-from timebridge_invoice_export.domain.rates import Rate
+from timebridge_invoice_export.domain.rates import Rate, tracker_source
 
 
 class CatalogRows(Rows):
@@ -129,6 +131,65 @@ class CatalogRows(Rows):
             "DELETE FROM rates WHERE workspace_id = $1 AND rate_id = $2", workspace_id, rate_id
         )
         return done != "DELETE 0"
+
+    async def rate_source(self, workspace_id: str, client_id: str | None) -> str | None:
+        """The tracker integration whose rates bill ``client_id`` (its own choice, else the
+        workspace's); ``None``: Timebridge's own rates."""
+        source: str | None = await self.conn.fetchval(
+            "SELECT integration_id FROM rate_sources WHERE workspace_id = $1"
+            " AND client_id IN ('', coalesce($2, '')) ORDER BY client_id DESC LIMIT 1",
+            workspace_id,
+            client_id,
+        )
+        return source
+
+    async def put_rate_source(
+        self, workspace_id: str, client_id: str | None, integration_id: str | None
+    ) -> None:
+        await self.conn.execute(
+            "INSERT INTO rate_sources (workspace_id, client_id, integration_id)"
+            " VALUES ($1, coalesce($2, ''), $3) ON CONFLICT (workspace_id, client_id)"
+            " DO UPDATE SET integration_id = EXCLUDED.integration_id, updated_at = now()",
+            workspace_id,
+            client_id,
+            integration_id,
+        )
+
+    async def tracker_rates(self, workspace_id: str, integration_id: str) -> list[Rate]:
+        rows = await self.conn.fetch(
+            "SELECT rate_id, project_id, user_id, hourly_rate, currency FROM tracker_rates"
+            " WHERE workspace_id = $1 AND integration_id = $2"
+            " ORDER BY project_id NULLS LAST, user_id NULLS LAST",
+            workspace_id,
+            integration_id,
+        )
+        return [Rate(**dict(r), source=tracker_source(integration_id)) for r in rows]
+
+    async def replace_tracker_rates(
+        self, workspace_id: str, integration_id: str, rates: Sequence[Rate], read_at: dt.datetime
+    ) -> None:
+        await self.conn.execute(
+            "DELETE FROM tracker_rates WHERE workspace_id = $1 AND integration_id = $2",
+            workspace_id,
+            integration_id,
+        )
+        await self.conn.executemany(
+            "INSERT INTO tracker_rates (workspace_id, integration_id, rate_id, project_id,"
+            " user_id, hourly_rate, currency, read_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            [
+                (
+                    workspace_id,
+                    integration_id,
+                    r.rate_id,
+                    r.project_id,
+                    r.user_id,
+                    r.hourly_rate,
+                    r.currency,
+                    read_at,
+                )
+                for r in rates
+            ],
+        )
 
     async def add_expense(self, expense: Expense) -> None:
         await self.conn.execute(

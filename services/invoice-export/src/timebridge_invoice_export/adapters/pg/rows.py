@@ -123,6 +123,7 @@ def _line_json(line: Line) -> dict[str, Any]:
         "entry_ids": list(line.entry_ids),
         "expense_id": line.expense_id,
         "first_date": None if line.first_date is None else line.first_date.isoformat(),
+        "rate_source": line.rate_source,
     }
 
 
@@ -140,6 +141,7 @@ def _line(data: dict[str, Any]) -> Line:
         first_date=None
         if data["first_date"] is None
         else dt.date.fromisoformat(data["first_date"]),
+        rate_source=data.get("rate_source"),
     )
 
 

@@ -178,6 +178,6 @@ def bootstrap(
     billing = Billing(store, directory, clock)
     admins = WorkspaceAdmins(core, directory.base_url)
     app.include_router(api_router(connections, billing, invoices, admins))
-    app.include_router(oauth_router(connections))
+    app.include_router(oauth_router(connections, settings.console_url))
     app.include_router(webhooks_router(notifications))
     return InvoiceExport(settings, runtime, app, store, poller, connections)

@@ -58,6 +58,12 @@ class Settings(BaseSettings, ServiceSettings):
         description="Where browsers come back from the tools' consent screens and the tools"
         " deliver webhooks: <this>/v1/oauth/<tool>/callback, <this>/v1/webhooks/<tool>",
     )
+    console_url: str | None = Field(
+        default=None,
+        description="The console's base URL: a browser coming back from a tool's consent"
+        " screen is sent to its Accounting page (or, refused, a page saying why) instead of"
+        " shown the callback's JSON; unset: JSON as before",
+    )
     quickbooks: AccountingApp = QUICKBOOKS
     xero: AccountingApp = XERO
     freshbooks: AccountingApp = FRESHBOOKS

@@ -2,13 +2,16 @@
 
 import datetime as dt
 from typing import Annotated
+from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import BaseModel, Field
 from timebridge_providers.core.client import CoreUser
 
 from timebridge_common.auth import WorkspaceAdmins
 from timebridge_common.http_errors import refusals
+from timebridge_common.refusals import RefusedError
 from timebridge_invoice_export.domain.accounting import title
 from timebridge_invoice_export.domain.connections import AccountingConnection
 from timebridge_invoice_export.entrypoints.paths import WS, Id, ProviderPath, WorkspaceIdPath
@@ -107,14 +110,39 @@ def connections_router(connections: Connections, admins: WorkspaceAdmins) -> API
     return router
 
 
-def oauth_router(connections: Connections) -> APIRouter:
+def oauth_router(connections: Connections, console_url: str | None = None) -> APIRouter:
+    """``console_url``: a browser (``Accept: text/html``) is sent back to the console."""
     router = APIRouter(tags=["connections"], responses=refusals(404, 409, 422, 502))
 
-    @router.get("/v1/oauth/{provider}/callback")
-    async def callback(provider: ProviderPath, request: Request) -> ConnectionView:
+    @router.get(
+        "/v1/oauth/{provider}/callback",
+        response_model=ConnectionView,
+        responses={303: {"description": "A browser, when the console's URL is configured"}},
+    )
+    async def callback(provider: ProviderPath, request: Request) -> Response:
         """Where the tool sends the admin's browser back (with ``code``, ``state``, and for
         QuickBooks ``realmId``)."""
         params = dict(request.query_params)
-        return ConnectionView.of(await connections.complete(provider, params))
+        browser = "text/html" in request.headers.get("accept", "")
+        if console_url is None or not browser:
+            done = await connections.complete(provider, params)
+            return JSONResponse(ConnectionView.of(done).model_dump(mode="json"))
+        return await back_to_console(console_url, connections, provider, params)
 
     return router
+
+
+async def back_to_console(
+    console_url: str, connections: Connections, provider: str, params: dict[str, str]
+) -> Response:
+    """Complete the consent and send the browser to the console's Accounting page, or to its
+    page saying why not (the refusal's reason, which names no secret)."""
+    base = console_url.rstrip("/")
+    try:
+        done = await connections.complete(provider, params)
+    except RefusedError as exc:
+        query = urlencode({"tool": title(provider), "reason": exc.reason[:300]})
+        return RedirectResponse(f"{base}/accounting/not-connected?{query}", status_code=303)
+    query = urlencode({"notice": "accounting_connected", "connection": done.connection_id})
+    workspace = quote(done.workspace_id, safe="")
+    return RedirectResponse(f"{base}/w/{workspace}/accounting?{query}", status_code=303)

@@ -101,9 +101,8 @@ class TimeEntryLogged(Event):
     """A time entry was created, changed or deleted in a source system.
 
     Published by ingest for every webhook or poll observation. The same change seen twice (webhook
-    and poll, or a redelivered webhook) carries the same ``updated_at`` and content, hence the same
-    event id; consumers keep the newest ``updated_at`` and, at an equal stamp, the later content
-    (:meth:`same_version`).
+    and poll, or a redelivered webhook) carries the same ``updated_at``; consumers use
+    ``(source, external_id, updated_at)`` to recognise it.
     """
 
     name: ClassVar[str] = "TimeEntryLogged"
@@ -192,6 +191,12 @@ class InvoiceLine(BaseModel):
     project_id: ExternalId | None = None
     kind: Literal["time", "expense"] = "time"
     user_id: ExternalId | None = Field(default=None, description="Core user, for time lines")
+    rate_source: str | None = Field(
+        default=None,
+        max_length=200,
+        description="Where a time line's rate came from: 'timebridge' (Timebridge's own rates) or"
+        " 'tracker:<integration id>' (the rates a tracker holds, as an admin chose)",
+    )
 
 
 class InvoiceExported(Event):

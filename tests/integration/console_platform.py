@@ -20,41 +20,27 @@ import asyncpg
 import httpx
 import uvicorn
 from pydantic import SecretStr
-from timebridge_providers.core.client import CoreClient
-from timebridge_providers.everhour.client import EverhourClient
 
 from timebridge_common.config import DlqLimitConfig
 from timebridge_common.crypto import SecretBox
-from timebridge_common.events import ConnectionChanged
-from timebridge_common.outbound.http import RequestBudget, RetryPolicy
-from timebridge_common.runtime import Service
-from timebridge_common.testing import LazyApp, in_memory_tracing, position_group_at_end
-from timebridge_conflict_resolver.bootstrap import bootstrap as bootstrap_resolver
-from timebridge_conflict_resolver.config import Settings as ResolverSettings
+from timebridge_common.outbound.http import RetryPolicy
+from timebridge_common.testing import LazyApp
 from timebridge_console.bootstrap import bootstrap as bootstrap_console
 from timebridge_console.config import ServiceUrls
 from timebridge_console.config import Settings as ConsoleSettings
-from timebridge_ingest.bootstrap import bootstrap as bootstrap_ingest
-from timebridge_ingest.config import Settings as IngestSettings
 from timebridge_invoice_export.adapters.tools import ProductionTools
-from timebridge_invoice_export.bootstrap import bootstrap as bootstrap_invoice_export
 from timebridge_invoice_export.config import AccountingApp
 from timebridge_invoice_export.config import Settings as InvoiceSettings
-from timebridge_mapping.bootstrap import bootstrap as bootstrap_mapping
-from timebridge_mapping.config import Settings as MappingSettings
 from timebridge_reporting.adapters.mail import PermanentMailError
-from timebridge_reporting.bootstrap import bootstrap as bootstrap_reporting
-from timebridge_reporting.config import Settings as ReportingSettings
 from timebridge_reporting.reports_config import ReportsConfig
 from timebridge_sandboxes import quickbooks as qbo_sandbox
-from timebridge_sandboxes.core import CoreState, Subscription, Webhooks, create_core_sandbox
-from timebridge_sandboxes.everhour import EverhourState, create_everhour_sandbox
+from timebridge_sandboxes.core import CoreState, Subscription, Webhooks
+from timebridge_sandboxes.everhour import EverhourState
 from timebridge_sandboxes.faults import Faults, RateLimit
 
-from .conftest import KAFKA, kafka_config, unique
+from .conftest import unique
 from .credential_owner import start_owner, token_hosts
-from .resolver_entries import on_clients
-from .sandbox_sessions import SandboxSessions
+from .platform import PlatformBuilder
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / ".local" / "artifacts" / "console"
@@ -223,26 +209,18 @@ async def console_platform(
     create_database: Callable[[str], Awaitable[str]],
     make_pool: Callable[[str], Awaitable[asyncpg.Pool]],
 ) -> AsyncIterator[ConsolePlatform]:
-    kafka = kafka_config().model_copy(
-        update={"group_prefix": f"{kafka_config().group_prefix}-console"}
-    )
     # Other suites may publish on the shared topics meanwhile (records this run cannot read):
     # they must not trip the dead-letter cut-off of services that are here to serve the console.
-    common: dict[str, Any] = {
-        "kafka": kafka,
-        "dlq_limit": DlqLimitConfig(min_samples=10**9, max_consecutive=10**9),
-    }
-    # Fresh groups start at the end of every topic but the compacted connections topic, which
-    # they read from its start, as a new deployment does: other suites running at the same time
-    # on the shared broker publish entries of their integrations, and a service that never saw
-    # those integrations would wait for them (a transient refusal, retried) instead of refusing
-    # them as records it cannot read.
-    after = [t for t in topics if t != ConnectionChanged.topic()]
-    await asyncio.gather(
-        *(position_group_at_end(KAFKA, f"{kafka.group_prefix}-{name}", after) for name in SERVICES)
+    builder = PlatformBuilder(
+        "console",
+        create_database,
+        make_pool,
+        dlq_limit=DlqLimitConfig(min_samples=10**9, max_consecutive=10**9),
+        core_budget=(100, 1),
+        everhour_budget=(100, 10),
     )
+    core, everhour, apps = builder.core, builder.everhour, builder.apps
     workspace, other = unique("ws-a"), unique("ws-b")
-    core, everhour = CoreState(), EverhourState()
     core.add_user(workspace, "Ann", email="ann@acme.test", role="admin", token=ANN_CORE)
     core.add_user(other, "Bob", email="bob@globex.test", role="admin", token=BOB_CORE)
     for ws in (workspace, other):
@@ -255,31 +233,6 @@ async def console_platform(
     everhour.add_user("Max M.", api_key="everhour-max-key-console", email="mm@agency.test")
     everhour_project = everhour.add_project("Website")
     everhour.add_task(everhour_project, "Fix the login page")
-    apps: dict[str, Any] = {}
-    ingest_transport = httpx.ASGITransport(app=LazyApp(apps, "ingest"))
-    webhooks = Webhooks(transport=ingest_transport)
-    core_app = create_core_sandbox(core, rate_limit=RateLimit(10**6, 1), webhooks=webhooks)
-    everhour_app = create_everhour_sandbox(
-        everhour, rate_limit=RateLimit(10**6, 10), webhook_transport=ingest_transport
-    )
-
-    def everhour_client(base_url: str, key: str) -> EverhourClient:
-        return EverhourClient(
-            base_url,
-            key,
-            http=httpx.AsyncClient(transport=httpx.ASGITransport(app=everhour_app)),
-            budget=RequestBudget(100, 10),
-            retry=RetryPolicy(max_attempts=3),
-        )
-
-    def core_client(base_url: str, token: str) -> CoreClient:
-        return CoreClient(
-            base_url,
-            token,
-            http=httpx.AsyncClient(transport=httpx.ASGITransport(app=core_app)),
-            budget=RequestBudget(100, 1),
-            retry=RetryPolicy(max_attempts=3),
-        )
 
     # QuickBooks Online: its consent page is opened by the browser, so it listens on a port,
     # as does invoice-export, whose OAuth callback the browser is sent back to.
@@ -305,11 +258,10 @@ async def console_platform(
         rate_limit=RateLimit(10**6, 60),
         webhook_transport=httpx.ASGITransport(app=LazyApp(apps, "invoice-export")),
     )
-    key = SecretBox.generate_key()
     outbox = Outbox()
     invoice_settings = InvoiceSettings(
-        **common,
-        encryption_key=key,
+        **builder.common,
+        encryption_key=builder.key,
         public_base_url=invoice_url,
         quickbooks=AccountingApp(
             client_id="quickbooks-client",
@@ -321,71 +273,43 @@ async def console_platform(
         ),
         export_stall_s=3600,
     )
-    owner_running = contextlib.AsyncExitStack()  # invoice-export's OAuth tokens are kept there
+    # The credential owner (invoice-export's OAuth tokens are kept there), then the services:
+    # stopped in the reverse order.
+    running = contextlib.AsyncExitStack()
     owner = await start_owner(
-        owner_running,
-        kafka=kafka,
+        running,
+        kafka=builder.kafka,
         apps=invoice_settings.accounting_apps(),
         token_transport=token_hosts(invoice_settings.accounting_apps(), {"quickbooks": qbo_app}),
-        core=core_client,
+        core=builder.core_client,
         create_database=create_database,
         make_pool=make_pool,
         name="console-credentials",
     )
-    services: dict[str, Service] = {
-        "ingest": bootstrap_ingest(
-            IngestSettings(
-                **common,
-                encryption_key=key,
-                admin_token=PLATFORM_ADMIN,
-                public_base_url="http://ingest.test",
-                everhour_api_url=EVERHOUR_URL,
-                poll_tick_s=3600,
-            ),
-            pool=await make_pool(await create_database("console-ingest")),
-            tracer_provider=in_memory_tracing("ingest")[0],
-            clients=SandboxSessions.of_apps({"everhour": everhour_app, "core": core_app}),
-            core=core_client,
-        ),
-        "mapping": bootstrap_mapping(
-            MappingSettings(**common, encryption_key=key),
-            pool=await make_pool(await create_database("console-mapping")),
-            tracer_provider=in_memory_tracing("mapping")[0],
-            clients=SandboxSessions.of_apps({"everhour": everhour_app, "core": core_app}),
-            core=core_client,
-        ),
-        "conflict-resolver": bootstrap_resolver(
-            ResolverSettings(**common, encryption_key=key),
-            pool=await make_pool(await create_database("console-resolver")),
-            tracer_provider=in_memory_tracing("conflict-resolver")[0],
-            entries=on_clients(everhour_client, core_client),
-            core=core_client,
-        ),
-        "reporting": bootstrap_reporting(
-            ReportingSettings(**common, reports=ReportsConfig(poll_interval_s=0.3)),
-            pool=await make_pool(await create_database("console-reporting")),
-            tracer_provider=in_memory_tracing("reporting")[0],
-            core=core_client,
-            mailer=outbox,
-        ),
-        "invoice-export": bootstrap_invoice_export(
+    await builder.add_ingest(admin_token=PLATFORM_ADMIN, public_base_url="http://ingest.test")
+    await builder.add_mapping()
+    await builder.add_resolver()
+    await builder.add_reporting(reports=ReportsConfig(poll_interval_s=0.3), mailer=outbox)
+    await builder.add_invoice_export(
+        invoice_settings,
+        tools=ProductionTools(
             invoice_settings,
-            pool=await make_pool(await create_database("console-invoice-export")),
-            tracer_provider=in_memory_tracing("invoice-export")[0],
-            tools=ProductionTools(
-                invoice_settings,
-                http=lambda _: httpx.AsyncClient(transport=httpx.ASGITransport(app=qbo_app)),
-                retry=RetryPolicy(max_attempts=4),
-            ),
-            credentials=owner.source,
-            core=core_client,
+            http=lambda _: httpx.AsyncClient(transport=httpx.ASGITransport(app=qbo_app)),
+            retry=RetryPolicy(max_attempts=4),
         ),
-    }
+        credentials=owner.source,
+    )
     served: list[Served] = []
     urls: dict[str, str] = {}
+    # Fresh groups start at the end of every topic but the compacted connections topic, which
+    # they read from its start, as a new deployment does: other suites running at the same time
+    # on the shared broker publish entries of their integrations, and a service that never saw
+    # those integrations would wait for them (a transient refusal, retried) instead of refusing
+    # them as records it cannot read.
     try:
-        apps.update({name: built.app for name, built in services.items()})
-        await asyncio.gather(*(built.runtime.start() for built in services.values()))
+        services = await running.enter_async_context(
+            builder.running(topics, connections_from_start=True)
+        )
         for name, built in services.items():
             served.append(
                 await serve(built.app, invoice_sock if name == "invoice-export" else None)
@@ -416,20 +340,20 @@ async def console_platform(
             other,
             core,
             everhour,
-            core_app,
-            webhooks,
+            builder.core_app,
+            builder.webhooks,
             urls,
             served[-1].url,
             project,
             everhour_project,
             ticket,
-            everhour_app,
+            builder.everhour_app,
             qbo,
             qbo_app,
             realm,
             outbox,
             served,
-            group_prefix=kafka.group_prefix,
+            group_prefix=builder.kafka.group_prefix,
         )
         core.webhooks[workspace] = Subscription(
             f"http://ingest.test/v1/webhooks/core/{workspace}", "core-webhook-secret-" + "c" * 20
@@ -439,8 +363,7 @@ async def console_platform(
         await console.apis.close()
     finally:
         await asyncio.gather(*(one.stop() for one in served))
-        await asyncio.gather(*(built.runtime.stop() for built in services.values()))
-        await owner_running.aclose()
+        await running.aclose()
 
 
 async def _qbo_admin(app: Any, method: str, path: str, body: Any = None) -> Any:

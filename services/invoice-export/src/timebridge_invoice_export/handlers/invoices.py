@@ -278,6 +278,7 @@ class Invoices:
                         project_id=line.project_id,
                         kind=line.kind,
                         user_id=line.user_id,
+                        rate_source=line.rate_source,
                     )
                     for line in invoice.lines
                 ),

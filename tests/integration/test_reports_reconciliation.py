@@ -9,7 +9,11 @@ from typing import Any
 import asyncpg
 
 from timebridge_common.events import Event, IntegrationSettings, TimeEntryLogged
-from timebridge_common.events.tracker_reports import TrackerSummaryLine, TrackerSummaryReported
+from timebridge_common.events.tracker_reports import (
+    TrackerSummaryLine,
+    TrackerSummaryReported,
+    TrackerSummaryRequested,
+)
 from timebridge_common.testing import (
     position_group_at_end,
     sample_connection_changed,
@@ -161,3 +165,33 @@ async def test_reconciliation_finds_and_explains_every_kind(
         assert {(r[header.index("entry")], r[header.index("kind")]) for r in rows} == set(found)
         header, *rows = csv_tables(csv.content)["tracker_summary"]
         assert [r[header.index("difference_seconds")] for r in rows] == ["3600"]
+
+        # A reconciliation run asks the trackers for fresh summaries, and waits for them a bit.
+        made = await api(
+            service,
+            harness,
+            "POST",
+            "/report-definitions",
+            json={
+                "name": "Reconciliation",
+                "params": {"kind": "reconciliation"},
+                "formats": ["json"],
+            },
+        )
+        assert made.status_code == 201, made.text
+        run = await api(service, harness, "POST",
+                        f"/report-definitions/{made.json()['definition_id']}/runs",
+                        json={"start": "2026-11-01", "end": "2026-11-30"})  # fmt: skip
+        assert run.status_code == 202, run.text
+        run_id = run.json()["run_id"]
+        row = await pool.fetchrow(
+            "SELECT not_before - requested_at AS wait FROM report_runs WHERE run_id = $1", run_id
+        )
+        assert row is not None
+        assert row["wait"] == dt.timedelta(seconds=30)
+        staged = await pool.fetchval(
+            "SELECT count(*) FROM outbox WHERE topic = $1 AND convert_from(value, 'UTF8') LIKE $2",
+            TrackerSummaryRequested.topic(),
+            f'%"report-run:{run_id}"%',
+        )
+        assert staged == 1

@@ -13,6 +13,7 @@ from timebridge_reporting.domain.tracker_summary import (
     Tracker,
     compare,
     summary_request,
+    summary_wait,
 )
 
 AT = dt.datetime(2026, 12, 1, 6, tzinfo=dt.UTC)
@@ -93,3 +94,8 @@ def test_a_runs_request_has_the_runs_id() -> None:
     assert (event.integration_id, event.period_start, event.cause) == (
         None, period.start, "report-run:run_1"
     )  # fmt: skip
+
+
+def test_only_a_reconciliation_run_waits_for_the_summaries() -> None:
+    assert summary_wait("reconciliation") > dt.timedelta()
+    assert summary_wait("time") == dt.timedelta()

@@ -17,7 +17,7 @@ from timebridge_common.db.outbox import enqueue
 from timebridge_common.events import Envelope
 from timebridge_reporting.domain.definitions import DefinitionBody
 from timebridge_reporting.domain.report_model import Period, ReportParams
-from timebridge_reporting.domain.tracker_summary import summary_request
+from timebridge_reporting.domain.tracker_summary import summary_request, summary_wait
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +177,7 @@ class PostgresRuns:
         sql = (
             "INSERT INTO report_runs (run_id, workspace_id, definition_id, run_key, cause, params,"
             " formats, recipients, period_start, period_end, requested_at, not_before)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
             " ON CONFLICT (workspace_id, definition_id, run_key) DO NOTHING RETURNING run_id"
         )
         args = (
@@ -192,8 +192,9 @@ class PostgresRuns:
             request.period.start,
             request.period.end,
             now,
+            now + summary_wait(request.params.kind),
         )
-        target = conn if conn is not None else self._pool
+        target = conn
         created = await target.fetchval(sql, *args)
         if created is not None:
             if request.params.kind == "reconciliation":  # the trackers' own summaries, fresh

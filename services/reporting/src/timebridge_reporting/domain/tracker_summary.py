@@ -136,6 +136,16 @@ def _rows(tracker: Tracker, summary: HeldSummary, mine: list[OurTotal]) -> list[
     return rows
 
 
+SUMMARY_WAIT = dt.timedelta(seconds=30)
+"""How long a new reconciliation run waits before it is built: the trackers' summaries it asked
+for arrive meanwhile (a tracker that is slower is reported with the summary held before)."""
+
+
+def summary_wait(kind: str) -> dt.timedelta:
+    """The delay before a new run of ``kind`` is built."""
+    return SUMMARY_WAIT if kind == "reconciliation" else dt.timedelta()
+
+
 def summary_request(
     workspace_id: str, run_id: str, period: Period, now: dt.datetime
 ) -> tuple[TrackerSummaryRequested, uuid.UUID]:

@@ -15,10 +15,11 @@ suite that throttles never waits for real.
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import asyncpg
 import httpx
+import pytest
 from timebridge_providers.core.client import CoreClient
 from timebridge_providers.everhour.client import EverhourClient
 
@@ -49,6 +50,7 @@ from .conftest import KAFKA, kafka_config
 from .resolver_entries import on_clients
 from .sandbox_sessions import SandboxSessions
 
+T = TypeVar("T")
 CORE_URL = "http://core.sandbox"
 EVERHOUR_URL = "http://everhour.sandbox"
 TOLERANT = DlqLimitConfig(max_invalid_ratio=1, max_consecutive=10**9)
@@ -263,3 +265,50 @@ class PlatformBuilder:
             yield self.services
         finally:
             await asyncio.gather(*(service.runtime.stop() for service in reversed(started)))
+
+
+class Lease(Generic[T]):
+    """One instance of a fixture for every test module that imports it.
+
+    Pytest makes a module-scoped fixture once per module that imports it; a suite split into
+    modules by concern would pay its setup once per module. The fixture takes the lease
+    instead: the first module opens the instance, the others reuse it, and it closes after the
+    last test (of any module) that uses the fixture.
+    """
+
+    def __init__(self) -> None:
+        self.value: T | None = None
+        self._stack: contextlib.AsyncExitStack | None = None
+
+    async def take(self, opened: Callable[[], contextlib.AbstractAsyncContextManager[T]]) -> T:
+        if self.value is None:
+            stack = contextlib.AsyncExitStack()
+            try:
+                self.value = await stack.enter_async_context(opened())
+            except BaseException:
+                await stack.aclose()
+                raise
+            self._stack = stack
+        return self.value
+
+    async def release(self, request: pytest.FixtureRequest, fixture: object) -> None:
+        """Close the instance unless a later test uses ``fixture`` (the same function)."""
+        if self._stack is None or _used_later(request, fixture):
+            return
+        stack, self._stack, self.value = self._stack, None, None
+        await stack.aclose()
+
+
+def _used_later(request: pytest.FixtureRequest, fixture: object) -> bool:
+    session = request.session
+    if session.shouldstop or session.shouldfail:
+        return False
+    items = session.items
+    mine = [n for n, item in enumerate(items) if getattr(item, "module", None) is request.module]
+    later = items[max(mine) + 1 :] if mine else []
+    name = request.fixturename or ""
+    return any(
+        name in getattr(item, "fixturenames", ())
+        and getattr(getattr(item, "module", None), name, None) is fixture
+        for item in later
+    )

@@ -16,23 +16,31 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 import pytest
+from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from opentelemetry import trace
+from timebridge_providers.core.client import CoreClient
 from timebridge_providers.kit.fakes.report import FakeReport, LoggedTime
 from timebridge_providers.kit.ports.report import ProviderReport, SummaryRow
 from timebridge_providers.kit.session import Access
 
+from timebridge_common.auth import WorkspaceAdmins
 from timebridge_common.errors import InvalidMessageError, TransientError
 from timebridge_common.events import Envelope, Event, IntegrationSettings
 from timebridge_common.events.tracker_reports import (
     TrackerSummaryReported,
     TrackerSummaryRequested,
 )
+from timebridge_common.http_errors import install_error_handling
 from timebridge_common.kafka.publisher import EventPublisher
 from timebridge_common.outbound.http import AuthenticationError
 from timebridge_ingest.domain.connections import Integration
+from timebridge_ingest.entrypoints.tracker_summary_http import tracker_summary_router
 from timebridge_ingest.handlers.tracker_summary import TrackerSummaries
+from timebridge_sandboxes.core import CoreState, create_core_sandbox
+from timebridge_sandboxes.faults import RateLimit
 
 NOW = dt.datetime(2026, 12, 1, 6, tzinfo=dt.UTC)
 NOVEMBER = (dt.date(2026, 11, 1), dt.date(2026, 11, 30))
@@ -197,3 +205,52 @@ async def test_on_demand_publishes_one_summary_or_none_for_an_unknown_integratio
     assert summary is not None
     assert summary.cause == "manual"
     assert [s for s, _ in kept.published] == [summary]
+
+
+def http_app(handler: TrackerSummaries) -> FastAPI:
+    core = CoreState()
+    core.add_user("ws", "Ann", role="admin", token="ann-admin")
+    core.add_user("ws", "Max", role="member", token="max-member")
+    sandbox = create_core_sandbox(core, rate_limit=RateLimit(10_000, 1))
+
+    def client(base_url: str, token: str) -> CoreClient:
+        transport = httpx.ASGITransport(app=sandbox)
+        return CoreClient(base_url, token, http=httpx.AsyncClient(transport=transport))
+
+    async def base_url(workspace_id: str) -> str | None:
+        return "http://core.sandbox" if workspace_id == "ws" else None
+
+    app = FastAPI()
+    install_error_handling(app)
+    app.include_router(tracker_summary_router(handler, WorkspaceAdmins(client, base_url)))
+    return app
+
+
+async def test_the_http_route_fetches_now_for_admins_only() -> None:
+    report = FakeReport([logged("u1", "p1", 3, 60)], by_project=True)
+    handler, kept, _ = summaries([integration("int_a")], {"key-int_a": report})
+    transport = httpx.ASGITransport(app=http_app(handler))
+    url = "/v1/workspaces/ws/integrations/{}/tracker-summary"
+    november = {"start": "2026-11-01", "end": "2026-11-30"}
+    async with httpx.AsyncClient(transport=transport, base_url="http://ingest") as http:
+        member = await http.post(
+            url.format("int_a"), json=november, headers={"authorization": "Bearer max-member"}
+        )
+        assert member.status_code == 403
+        admin = {"authorization": "Bearer ann-admin"}
+        backwards = {"start": "2026-11-30", "end": "2026-11-01"}
+        refused = await http.post(url.format("int_a"), json=backwards, headers=admin)
+        assert refused.status_code == 422
+        assert refused.json()["detail"] == "the period ends before it starts"
+        unknown = await http.post(url.format("int_zzz"), json=november, headers=admin)
+        assert unknown.status_code == 404
+        assert kept.published == []
+        fetched = await http.post(url.format("int_a"), json=november, headers=admin)
+        assert fetched.status_code == 200, fetched.text
+    body = fetched.json()
+    assert (body["integration_id"], body["cause"], body["unavailable"]) == ("int_a", "manual", None)
+    assert body["lines"] == [
+        {"user_external_id": "u1", "project_external_id": "p1", "seconds": 60,
+         "billable_seconds": 60}
+    ]  # fmt: skip
+    assert len(kept.published) == 1

@@ -34,7 +34,7 @@ def tracker_summary_router(summaries: TrackerSummaries, admins: WorkspaceAdmins)
         workspace_id: WorkspaceIdPath, integration_id: str, body: PeriodBody
     ) -> TrackerSummaryReported:
         if why := check_period(body.start, body.end):
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, why)
+            raise HTTPException(422, why)
         try:
             summary = await summaries.on_demand(workspace_id, integration_id, body.start, body.end)
         except UnavailableError as exc:

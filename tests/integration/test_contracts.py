@@ -331,6 +331,14 @@ async def test_contract_budget_milestone_and_audit_on_kafka_and_postgres(
         for row in rows:
             assert chain_hash(row["prev_hash"], row["body"]) == row["hash"]
 
+        # the PDF export of the same records: each one's hash in its text, the chain verified
+        pdf = await h.api("GET", "/audit/export.pdf", params={"contract_id": cid})
+        assert pdf.headers["content-type"] == "application/pdf"
+        assert pdf.content.startswith(b"%PDF-")
+        assert all(f"hash:      {r['hash']}".encode() in pdf.content for r in rows)
+        every = len(await h.ok("GET", "/audit"))
+        assert f"Chain verification: {ws}: {every} records, chain intact".encode() in pdf.content
+
         # append-only: the service's role is refused; the owner disables the trigger and edits
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
             await pool.execute("UPDATE audit_log SET kind = 'x' WHERE workspace_id = $1", ws)
@@ -349,6 +357,8 @@ async def test_contract_budget_milestone_and_audit_on_kafka_and_postgres(
         verdict = await h.ok("GET", "/audit/verify")
         assert (verdict["ok"], verdict["first_broken_seq"]) == (False, tampered)
         assert verdict["reason"] == "hash does not match the record's content"
+        pdf = await h.api("GET", "/audit/export.pdf", params={"entry_id": "te_2"})
+        assert f"{ws}: broken at record {tampered} ".encode() in pdf.content
         cli = subprocess.run(  # noqa: ASYNC221, S603 - a short run of our own CLI
             [sys.executable, "-m", "timebridge_contracts.entrypoints.audit_cli", "verify",
              "--workspace", ws, "--database-url", dsn],

@@ -13,7 +13,7 @@ def test_every_v1_route_is_for_core_admins_only() -> None:
         if path.startswith("/v1/")
         for method, op in ops.items()
     ]
-    assert len(operations) == 14
+    assert len(operations) == 15
     for method, path, op in operations:
         assert op.get("security") == [{"CoreAdminToken": []}], (method, path)
         assert {"401", "403", "422"} <= set(op["responses"]), (method, path)

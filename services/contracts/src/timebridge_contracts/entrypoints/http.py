@@ -4,11 +4,12 @@ Every route needs the bearer token of one of the workspace's Core admins (as the
 services' management APIs): contracts carry rates and the audit trail who worked how long.
 """
 
+import datetime as dt
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from timebridge_providers.core.client import CoreUser
 
@@ -17,6 +18,7 @@ from timebridge_common.auth import WorkspaceAdmins
 from timebridge_common.http_errors import refusals
 from timebridge_contracts.adapters.audit_export import csv_header, csv_rows
 from timebridge_contracts.adapters.audit_log import AuditQuery, AuditTrail
+from timebridge_contracts.adapters.audit_pdf import audit_pdf
 from timebridge_contracts.adapters.postgres import PostgresStore
 from timebridge_contracts.adapters.queries import Reads
 from timebridge_contracts.handlers.commands import (
@@ -36,6 +38,7 @@ from timebridge_contracts.handlers.contracts import (
 )
 
 _ID = r"^[A-Za-z0-9_.:-]{1,200}$"
+PDF_MAX_RECORDS = 10_000  # a PDF is built in memory: more is for the CSV, or narrower filters
 IdPath = Annotated[str, Path(pattern=_ID)]
 QueryId = Annotated[str | None, Field(default=None, pattern=_ID)]
 
@@ -225,6 +228,46 @@ def contracts_router(
         return StreamingResponse(
             rows(),
             media_type="text/csv; charset=utf-8",
+            headers={"content-disposition": f'attachment; filename="{name}"'},
+        )
+
+    @router.get(
+        "/audit/export.pdf",
+        summary="The audit records matching the filters as PDF, with their hashes and the"
+        " chain's verification",
+        tags=["audit"],
+        response_class=Response,
+        responses={
+            200: {"content": {"application/pdf": {}}, "description": "The records, paged"},
+            422: {"description": f"More than {PDF_MAX_RECORDS} records: narrow the filters"},
+        },
+    )
+    async def audit_pdf_export(
+        workspace_id: WorkspaceIdPath, params: Annotated[AuditParams, Query()]
+    ) -> Response:
+        exported_at = dt.datetime.now(dt.UTC)
+        records: list[dict[str, Any]] = []
+        after = params.after_seq
+        while page := await audit.records(workspace_id, params.query(after_seq=after, limit=1000)):
+            records.extend(page)
+            if len(records) > PDF_MAX_RECORDS:
+                raise HTTPException(
+                    status.HTTP_422_UNPROCESSABLE_ENTITY,
+                    f"more than {PDF_MAX_RECORDS} records for one PDF: narrow the filters"
+                    " (period, contract, client) or export CSV",
+                )
+            after = page[-1]["seq"]
+        filters = {
+            k: v.isoformat() if isinstance(v, dt.datetime) else str(v)
+            for k, v in params.model_dump(exclude={"limit"}).items()
+            if v not in (None, 0)
+        }
+        verdict = await audit.verify(workspace_id)
+        body = audit_pdf(workspace_id, filters, verdict.describe(), records, exported_at)
+        name = f"audit-{workspace_id}.pdf"
+        return Response(
+            body,
+            media_type="application/pdf",
             headers={"content-disposition": f'attachment; filename="{name}"'},
         )
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from timebridge_common.events import Envelope, TimeEntryLogged
+from timebridge_common.events import Envelope, InvoiceLine, TimeEntryLogged
 from timebridge_common.events.contracts import (
     BudgetThresholdCrossed,
     ContractSigned,
@@ -270,8 +270,16 @@ async def test_an_entrys_trail_links_its_contract_invoice_and_client(store: Memo
     )
     await contracts.put_budget(WS, "b_1", budget, "u")
     await deliver(handlers, logged("te_1", 3600))
+    line = InvoiceLine(
+        description="Dev",
+        quantity_hours=Decimal(1),
+        unit_price=Decimal(90),
+        amount=Decimal(90),
+        project_id="p_1",
+        rate_source="tracker:int_1",
+    )
     exported = sample_invoice_exported(
-        workspace_id=WS, invoice_id="inv_1", client_id="cl_1", entry_ids=("te_1",)
+        workspace_id=WS, invoice_id="inv_1", client_id="cl_1", entry_ids=("te_1",), lines=(line,)
     )
     await handlers.invoice_exported(Envelope.for_event(exported, producer="t"), exported)
     paid = sample_invoice_status_changed(workspace_id=WS, invoice_id="inv_1", status="paid")
@@ -286,7 +294,9 @@ async def test_an_entrys_trail_links_its_contract_invoice_and_client(store: Memo
     ]
     assert {tuple(r["client_ids"]) for r in trail} == {("cl_1",)}
     assert trail[0]["contract_ids"] == [made.contract_id]
-    assert trail[1]["data"]["lines"][0]["unit_price"]
+    # the line that billed it: its rate and where the rate came from (Timebridge or a tracker)
+    assert trail[1]["data"]["lines"][0]["unit_price"] == "90"
+    assert trail[1]["data"]["lines"][0]["rate_source"] == "tracker:int_1"
     assert trail[2]["data"]["status"] == "paid"
     assert verify(store.state.audit)[1] is None
 

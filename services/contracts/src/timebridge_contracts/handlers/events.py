@@ -82,6 +82,7 @@ class EventHandlers:
                     "quantity_hours": str(line.quantity_hours),
                     "unit_price": str(line.unit_price),
                     "amount": str(line.amount),
+                    "rate_source": line.rate_source,
                 }
                 for line in event.lines
             ]

@@ -12,7 +12,8 @@ contract. Two things the contract does not know:
   24 h, and a subject's deliveries go out one after the other, which the contract allows.
 
 A package: :mod:`.state` (the data, webhooks), :mod:`.rules` (what a request does),
-:mod:`.routes` (the API).
+:mod:`.routes` (the API), :mod:`.commercial` (contracts and milestones), :mod:`.deps` (the
+routes' dependencies).
 """
 
 from timebridge_sandboxes.core.routes import create_core_sandbox

@@ -2,12 +2,14 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
+from fastapi import APIRouter, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import AwareDatetime
 from starlette.exceptions import HTTPException
 
+from timebridge_sandboxes.core import commercial
+from timebridge_sandboxes.core.deps import Caller, Limit, Sandbox
 from timebridge_sandboxes.core.rules import (
     _by_change,
     _EntryIn,
@@ -25,30 +27,8 @@ from timebridge_sandboxes.core.state import (
     Webhooks,
     _creation,
     _error_body,
-    _User,
 )
 from timebridge_sandboxes.faults import ApiError, Faults, RateLimit, error_response, install
-
-
-def _sandbox(request: Request) -> _Sandbox:
-    sandbox: _Sandbox = request.app.state.sandbox
-    return sandbox
-
-
-Sandbox = Annotated[_Sandbox, Depends(_sandbox)]
-
-
-def _caller(sandbox: Sandbox, authorization: Annotated[str | None, Header()] = None) -> _User:
-    scheme, _, token = (authorization or "").partition(" ")
-    user_id = sandbox.state.tokens.get(token) if scheme.lower() == "bearer" else None
-    if user_id is None:
-        raise ApiError(401, "Missing or unknown bearer token")
-    sandbox.limit.admit(token)
-    return sandbox.state.users[user_id]
-
-
-Caller = Annotated[_User, Depends(_caller)]
-Limit = Annotated[int, Query(ge=1, le=200)]
 
 api = APIRouter()
 admin = APIRouter(prefix="/_sandbox", tags=["sandbox"])
@@ -306,4 +286,6 @@ def create_core_sandbox(
     app.add_exception_handler(HTTPException, _http_error)
     app.include_router(api)
     app.include_router(admin)
+    app.include_router(commercial.api)
+    app.include_router(commercial.admin)
     return app

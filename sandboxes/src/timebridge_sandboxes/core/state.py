@@ -127,6 +127,34 @@ class _Entry:
 
 
 @dataclass
+class _Contract:
+    id: str
+    workspace_id: str
+    title: str
+    client: dict[str, str]
+    currency: str
+    starts_on: dt.date
+    updated_at: dt.datetime
+    ends_on: dt.date | None = None
+    project_ids: list[str] = field(default_factory=list)
+    status: Literal["draft", "signed", "active", "ended"] = "draft"
+    signed_at: dt.datetime | None = None
+    version: int = 1
+
+
+@dataclass
+class _Milestone:
+    id: str
+    workspace_id: str
+    project_id: str
+    name: str
+    updated_at: dt.datetime
+    due_on: dt.date | None = None
+    reached_at: dt.datetime | None = None
+    version: int = 1
+
+
+@dataclass
 class Delivery:
     """One webhook and the answers to its attempts (a status, or the error of a failed call)."""
 
@@ -150,6 +178,8 @@ class CoreState:
     projects: dict[str, _Project] = field(default_factory=dict)
     tickets: dict[str, _Ticket] = field(default_factory=dict)
     entries: dict[str, _Entry] = field(default_factory=dict)
+    contracts: dict[str, _Contract] = field(default_factory=dict)
+    milestones: dict[str, _Milestone] = field(default_factory=dict)
     idempotency: dict[tuple[str, str], tuple[Json, Json]] = field(default_factory=dict)
     """(workspace, key) -> (the request's fields, the first answer)."""
     webhooks: dict[str, Subscription] = field(default_factory=dict)
@@ -172,6 +202,8 @@ class CoreState:
     def reset(self) -> None:
         for collection in (self.users, self.tokens, self.projects, self.tickets, self.entries):
             collection.clear()
+        self.contracts.clear()
+        self.milestones.clear()
         self.idempotency.clear()
         self.webhooks.clear()
         self.deliveries.clear()

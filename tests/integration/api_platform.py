@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import asyncpg
 import httpx
+import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute
@@ -26,7 +27,7 @@ from timebridge_sandboxes.core import CoreState
 from timebridge_sandboxes.everhour import EverhourState
 
 from .conftest import unique
-from .platform import CORE_URL, PlatformBuilder
+from .platform import CORE_URL, Lease, PlatformBuilder
 
 SERVICES = ("ingest", "mapping", "conflict-resolver", "reporting", "invoice-export", "contracts")
 EVERHOUR_KEY = "ek-fuzz-admin"
@@ -100,8 +101,7 @@ async def running_platform(
     make_pool: Callable[[str], Awaitable[asyncpg.Pool]],
     label: str,
 ) -> AsyncIterator[Platform]:
-    """The six services with two registered tenants; the route walk and the fuzzing share one
-    (``api_platform`` in conftest), each on tenants of its own (:func:`with_new_tenants`)."""
+    """The six services with two registered tenants."""
     # Other tests' records on the shared topics are no business of these services (their
     # connections are encrypted with other keys): they may dead-letter them, never stop for it.
     builder = PlatformBuilder(label, create_database, make_pool, retries=1)
@@ -128,6 +128,23 @@ async def running_platform(
         for tenant in (platform.a, platform.b):
             await register(platform, tenant)
         yield platform
+
+
+_SHARED: Lease[Platform] = Lease()
+
+
+@pytest.fixture(scope="module")
+async def shared_platform(
+    request: pytest.FixtureRequest,
+    topics: list[str],
+    create_database: Callable[[str], Awaitable[str]],
+    make_pool: Callable[[str], Awaitable[asyncpg.Pool]],
+) -> AsyncIterator[Platform]:
+    """One platform for the route walk and the fuzzing (leased: starting it took about 90 s of
+    each suite's setup on the CI machine); each takes tenants of its own
+    (:func:`with_new_tenants`)."""
+    yield await _SHARED.take(lambda: running_platform(topics, create_database, make_pool, "api"))
+    await _SHARED.release(request, shared_platform)
 
 
 async def with_new_tenants(platform: Platform) -> Platform:

@@ -8,7 +8,6 @@ topic), so runs neither see each other's records nor depend on what the topics a
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TYPE_CHECKING
 
 import asyncpg
 import pytest
@@ -17,9 +16,6 @@ from aiokafka.errors import KafkaConnectionError
 from timebridge_common.config import KafkaConfig
 from timebridge_common.db.pool import init_connection
 from timebridge_common.kafka.topics import all_topics, ensure_topics
-
-if TYPE_CHECKING:
-    from .api_platform import Platform
 
 KAFKA = os.environ.get(
     "TB_IT_KAFKA", "127.0.0.1:" + os.environ.get("TIMEBRIDGE_KAFKA_PORT", "19092")
@@ -82,17 +78,3 @@ async def make_pool() -> AsyncIterator[Callable[[str], Awaitable[asyncpg.Pool]]]
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-@pytest.fixture(scope="session")
-async def api_platform(
-    topics: list[str],
-    create_database: Callable[[str], Awaitable[str]],
-    make_pool: Callable[[str], Awaitable[asyncpg.Pool]],
-) -> AsyncIterator["Platform"]:
-    """All six services, started once for the suites that walk every route (route walk,
-    fuzzing): starting them took about 90 s of each suite's setup on the CI machine."""
-    from .api_platform import running_platform  # noqa: PLC0415 - it imports this module
-
-    async with running_platform(topics, create_database, make_pool, "api") as running:
-        yield running

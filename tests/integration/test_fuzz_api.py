@@ -44,7 +44,9 @@ from schemathesis.specs.openapi.checks import (
 
 from timebridge_common.http_errors import PLATFORM_ADMIN_SCHEME
 
-from .api_platform import Platform, with_new_tenants
+from .api_platform import Platform, shared_platform, with_new_tenants
+
+__all__ = ["shared_platform"]  # the fixture (leased: one platform with the route walk)
 
 # schemathesis' strategies draw from `random` (a deprecation hypothesis warns about, per case).
 pytestmark = pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
@@ -92,9 +94,9 @@ async def served(app: FastAPI) -> AsyncIterator[str]:
 
 
 @pytest.fixture(scope="module")
-async def platform(api_platform: Platform) -> Platform:
+async def platform(shared_platform: Platform) -> Platform:
     """The shared platform, on workspaces of this module's own."""
-    return await with_new_tenants(api_platform)
+    return await with_new_tenants(shared_platform)
 
 
 @dataclass(frozen=True)

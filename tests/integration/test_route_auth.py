@@ -25,14 +25,17 @@ from .api_platform import (
     api_routes,
     hidden_routes,
     is_open,
+    shared_platform,
     with_new_tenants,
 )
 
+__all__ = ["shared_platform"]  # the fixture (leased: one platform with the fuzzing)
+
 
 @pytest.fixture(scope="module")
-async def platform(api_platform: Platform) -> Platform:
+async def platform(shared_platform: Platform) -> Platform:
     """The shared platform, on workspaces of this module's own."""
-    return await with_new_tenants(api_platform)
+    return await with_new_tenants(shared_platform)
 
 
 def _value(name: str, schema: dict[str, Any], workspace: str) -> str:

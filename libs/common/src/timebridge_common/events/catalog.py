@@ -17,7 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from timebridge_common.events.base import Event, IanaTimezone, UtcDatetime
 from timebridge_common.events.contracts import (
     BudgetThresholdCrossed,
+    ContractObserved,
     ContractSigned,
+    MilestoneObserved,
     MilestoneReached,
 )
 from timebridge_common.events.health import ConnectionHealthChanged
@@ -466,4 +468,6 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     ConnectionHealthChanged,
     TrackerSummaryRequested,
     TrackerSummaryReported,
+    ContractObserved,
+    MilestoneObserved,
 )

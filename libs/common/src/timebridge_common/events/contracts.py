@@ -5,14 +5,17 @@ consumes these facts to trigger reports. They are defined here first so both sid
 in either order against the same published JSON Schemas.
 """
 
+import datetime as dt
 from decimal import Decimal
-from typing import Annotated, ClassVar
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field
 
 from timebridge_common.events.base import Event, UtcDatetime
 
 _Id = Annotated[str, Field(min_length=1, max_length=200)]
+_System = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{1,39}$", description="A system id")]
+_Text = Annotated[str, Field(min_length=1, max_length=300)]
 
 
 class ContractSigned(Event):
@@ -81,3 +84,54 @@ class BudgetThresholdCrossed(Event):
 
     def partition_key(self) -> str:
         return f"{self.workspace_id}:{self.project_id}"
+
+
+class ContractObserved(Event):
+    """A contract as the home work system announced it (its signed webhook or its API).
+
+    Published by ingest, applied by the contracts service as the same contract each time (by
+    ``source`` and ``external_id``): a draft's terms follow it, a signed one publishes
+    ``ContractSigned`` once. ``source_version`` grows with every change in the source.
+    """
+
+    name: ClassVar[str] = "ContractObserved"
+    version: ClassVar[int] = 1
+
+    source: _System
+    external_id: _Id
+    title: _Text
+    client_external_id: _Id | None = None
+    client_name: _Text
+    status: Literal["draft", "signed", "active", "ended"]
+    signed_at: UtcDatetime | None = None
+    start_date: dt.date
+    end_date: dt.date | None = None
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    project_ids: tuple[_Id, ...] = Field(default=(), description="The projects it covers")
+    updated_at: UtcDatetime
+    source_version: int = Field(ge=1)
+    observed_via: Literal["webhook", "poll"]
+
+    def partition_key(self) -> str:
+        return f"{self.workspace_id}:{self.source}:contract:{self.external_id}"
+
+
+class MilestoneObserved(Event):
+    """A project milestone as the home work system announced it (published by ingest); the
+    contracts service keeps it and, once it is reached, publishes ``MilestoneReached`` once."""
+
+    name: ClassVar[str] = "MilestoneObserved"
+    version: ClassVar[int] = 1
+
+    source: _System
+    external_id: _Id
+    project_id: _Id
+    title: _Text
+    due_date: dt.date | None = None
+    reached_at: UtcDatetime | None = None
+    updated_at: UtcDatetime
+    source_version: int = Field(ge=1)
+    observed_via: Literal["webhook", "poll"]
+
+    def partition_key(self) -> str:
+        return f"{self.workspace_id}:{self.source}:milestone:{self.external_id}"

@@ -9,9 +9,10 @@ waited for), and every one of them must be released at that slot, once.
 import asyncio
 import datetime as dt
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
 
@@ -21,9 +22,7 @@ from timebridge_common.kafka.dlt import decode_headers
 from timebridge_common.testing import read_topic, wait_for
 
 from .conftest import KAFKA
-from .test_mapping import Output, Workspace, World, workspace, world
-
-__all__ = ["world"]  # the module's own instance of test_mapping's mapping service
+from .mapping_world import Output, Workspace, World, running_world, workspace
 
 ENTRIES = 2_000
 MAPPING = "/timebridge/mapping"
@@ -44,6 +43,17 @@ def create_database(
         return create_database(f"{name}-slots")
 
     return create
+
+
+@pytest.fixture(scope="module")
+async def world(
+    topics: list[str],
+    create_database: Callable[[str], Awaitable[str]],
+    make_pool: Callable[[str], Awaitable[asyncpg.Pool]],
+) -> AsyncIterator[World]:
+    """The module's own instance of ``test_mapping``'s mapping service."""
+    async with running_world(topics, create_database, make_pool) as running:
+        yield running
 
 
 async def _mapping_outputs(ws: Workspace) -> list[Output]:

@@ -1,10 +1,12 @@
 """The console's browser fixtures and the steps every browser test uses.
 
-One platform and one headless Chromium per test module (the fixtures are imported by
-``test_console``); pages sign in with the keyboard and save a screenshot of every screen.
+One platform and one headless Chromium for all the console's test modules (each imports the
+fixtures; they share the instances, see :class:`_Shared`); pages sign in with the keyboard and
+save a screenshot of every screen.
 """
 
 import asyncio
+import contextlib
 import datetime as dt
 import re
 import time
@@ -19,33 +21,125 @@ from timebridge_common.events import Envelope, TimeEntryLogged
 from timebridge_common.events.catalog import TimeEntryFields, UserRef
 from timebridge_common.events.codec import encode
 from timebridge_common.kafka.dlt import SourceRecord, dead_letter_headers, dlt_topic
+from timebridge_common.testing import wait_for
 
 from .conftest import KAFKA, unique
-from .console_platform import ARTIFACTS, ConsolePlatform, chromium_path, console_platform
+from .console_platform import (
+    ANN_CORE,
+    ARTIFACTS,
+    BOB_CORE,
+    ConsolePlatform,
+    chromium_path,
+    console_platform,
+)
 
 STEP_TIMEOUT_MS = 15_000
 
 
+class _Shared:
+    """One platform and one browser for every module that imports these fixtures.
+
+    Each module's fixtures are its own to pytest (one per module that imports them); they lease
+    the same instances, which close after the last module that uses them, so the console's
+    browser tests pay for one platform however many modules they are split into.
+    """
+
+    platform: ConsolePlatform | None = None
+    browser: Browser | None = None
+    stack: contextlib.AsyncExitStack | None = None
+
+
+def _used_later(request: pytest.FixtureRequest, fixture: object) -> bool:
+    """Whether a test after this module's own uses ``fixture`` (a module importing it)."""
+    items = request.session.items
+    if request.session.shouldstop or request.session.shouldfail:
+        return False
+    mine = [i for i, item in enumerate(items) if getattr(item, "module", None) is request.module]
+    later = items[max(mine) + 1 :] if mine else []
+    return any(getattr(getattr(i, "module", None), "platform", None) is fixture for i in later)
+
+
+async def _lease(start: Callable[[], Awaitable[None]]) -> None:
+    if _Shared.stack is None:
+        _Shared.stack = contextlib.AsyncExitStack()
+        try:
+            await start()
+        except BaseException:
+            stack, _Shared.stack = _Shared.stack, None
+            await stack.aclose()
+            raise
+
+
+async def _release(request: pytest.FixtureRequest) -> None:
+    if _Shared.stack is not None and not _used_later(request, platform):
+        stack, _Shared.stack = _Shared.stack, None
+        _Shared.platform = _Shared.browser = None
+        await stack.aclose()
+
+
+async def _knows_workspaces(built: ConsolePlatform, timeout_s: float = 120) -> None:
+    """Wait until every service has its copy of both workspaces' Core connection (read from
+    the connections topic from its start, which takes a while on a busy shared broker): a
+    page asked before that is refused as "workspace not registered"."""
+    checks = [
+        (service, token, f"/v1/workspaces/{ws}{path}")
+        for ws, token in ((built.workspace, ANN_CORE), (built.other_workspace, BOB_CORE))
+        for service, path in (
+            ("mapping", "/providers"),
+            ("reporting", "/sync-log"),
+            ("reporting", "/report-definitions"),
+            ("invoice-export", "/projects"),
+        )
+    ]
+
+    async def known() -> bool:
+        for service, token, path in checks:
+            async with built.api(service, token) as api:
+                if (await api.get(path)).status_code != 200:
+                    return False
+        return True
+
+    started = time.monotonic()
+    await wait_for(known, timeout_s=timeout_s)
+    print(
+        f"console platform: services knew both workspaces after {time.monotonic() - started:.1f} s"
+    )
+
+
 @pytest.fixture(scope="module")
 async def platform(
+    request: pytest.FixtureRequest,
     topics: list[str],
     create_database: Callable[[str], Awaitable[str]],
     make_pool: Callable[[str], Awaitable[asyncpg.Pool]],
 ) -> AsyncIterator[ConsolePlatform]:
-    async with console_platform(topics, create_database, make_pool) as built:
-        yield built
+    async def start() -> None:
+        assert _Shared.stack is not None
+        _Shared.platform = await _Shared.stack.enter_async_context(
+            console_platform(topics, create_database, make_pool)
+        )
+        await _knows_workspaces(_Shared.platform)
+        executable = await chromium_path()
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        for old in ARTIFACTS.glob("*.png"):
+            old.unlink()
+        playwright = await _Shared.stack.enter_async_context(async_playwright())
+        _Shared.browser = await playwright.chromium.launch(
+            executable_path=executable, headless=True
+        )
+        _Shared.stack.push_async_callback(_Shared.browser.close)
+
+    await _lease(start)
+    assert _Shared.platform is not None
+    yield _Shared.platform
+    await _release(request)
 
 
 @pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    executable = await chromium_path()
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    for old in ARTIFACTS.glob("*.png"):
-        old.unlink()
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=executable, headless=True)
-        yield launched
-        await launched.close()
+async def browser(platform: ConsolePlatform) -> Browser:
+    """Headless Debian Chromium, started with the platform (and closed with it)."""
+    assert _Shared.browser is not None
+    return _Shared.browser
 
 
 async def new_page(

@@ -236,7 +236,7 @@ async def console_platform(
 
     # QuickBooks Online: its consent page is opened by the browser, so it listens on a port,
     # as does invoice-export, whose OAuth callback the browser is sent back to.
-    qbo_sock, invoice_sock = reserve(), reserve()
+    qbo_sock, invoice_sock, console_sock = reserve(), reserve(), reserve()
     qbo_url, invoice_url = url_of(qbo_sock), url_of(invoice_sock)
     qbo = qbo_sandbox.QuickBooksState()
     qbo.add_app(
@@ -263,6 +263,7 @@ async def console_platform(
         **builder.common,
         encryption_key=builder.key,
         public_base_url=invoice_url,
+        console_url=url_of(console_sock),  # browsers back from the consent page go there
         quickbooks=AccountingApp(
             client_id="quickbooks-client",
             client_secret=SecretStr("quickbooks-secret"),
@@ -334,7 +335,7 @@ async def console_platform(
                 session_key=SecretBox.generate_key(),
             )
         )
-        served.append(await serve(console.app))
+        served.append(await serve(console.app, console_sock))
         platform = ConsolePlatform(
             workspace,
             other,

@@ -8,6 +8,7 @@ services over HTTP with the admin's Core token; they run on the real Kafka and P
 import asyncio
 import re
 import time
+from typing import Any
 
 import pytest
 from playwright.async_api import Browser, expect
@@ -91,17 +92,20 @@ async def test_everhour_guide_through_the_console(
 
         await wait_for(mapping_knows, timeout_s=20)
     await page.get_by_role("link", name="Project mapping").click()
-    await page.get_by_label("Core project id").fill(platform.project)
+    await page.get_by_label("Core project", exact=True).select_option(
+        label=f"Website ({platform.project})"
+    )
     await page.get_by_label("Everhour project id").fill("ev:does-not-exist")
     await page.get_by_role("button", name="Save mapping").click()
     await expect(page.locator("#form-error")).to_contain_text("Not saved")
-    await page.get_by_label("Core project id").fill(platform.project)
+    await page.get_by_label("Core project", exact=True).select_option(platform.project)
     await page.get_by_label("Everhour project id").fill(platform.everhour_project)
     await page.get_by_role("button", name="Save mapping").click()
     await expect(page.get_by_role("status")).to_contain_text("Mapping saved")
     mapped = page.locator("#project-mappings tbody tr").first
     await expect(mapped).to_contain_text(platform.project)
     await expect(mapped).to_contain_text(platform.everhour_project)
+    await expect(mapped).to_contain_text("Website")  # Core's name for it
     await shot(page, "06-project-mapping")
 
     # User Mapping: Ann matched automatically by email.
@@ -150,12 +154,13 @@ async def test_everhour_guide_through_the_console(
 
     # The Everhour record gets locked and Ann edits the entry in Core: a conflict to review,
     # both versions side by side with the changed time marked; keeping Everhour's settles it.
-    statuses = [
-        s
-        for s in await platform.sync_status(entry)
-        if s["status"] == "synced" and s["target_external_id"]
-    ]
-    record = statuses[0]["target_external_id"]
+    seen: list[dict[str, Any]] = []
+    deadline = time.monotonic() + 30  # the entry's status per target (it may lag the log)
+    while not any(s["status"] == "synced" and s["target_external_id"] for s in seen):
+        assert time.monotonic() < deadline, f"sync status of {entry}: {seen}"
+        seen = await platform.sync_status(entry)
+        await asyncio.sleep(0.3)
+    record = next(s["target_external_id"] for s in seen if s["status"] == "synced")
     await platform.in_sandbox(platform.everhour_app, "POST", f"/_sandbox/time/{record}/lock")
     await platform.in_sandbox(
         platform.core_app, "PATCH", f"/_sandbox/time-entries/{entry}", {"duration_seconds": 6600}
@@ -264,8 +269,8 @@ async def test_accounting_article_through_the_console(
     await page.get_by_role("link", name="Accounting").click()
     await page.get_by_role("button", name="Connect QuickBooks Online").click()
     await page.get_by_role("link", name="Continue to QuickBooks Online").click()
-    await expect(page.get_by_text('"status":"connected"')).to_be_visible()
-    await page.goto(f"{url}/w/{ws}/accounting")
+    await expect(page).to_have_url(re.compile(rf"/w/{ws}/accounting\?notice=accounting_connected"))
+    await expect(page.get_by_role("status")).to_contain_text("Connected")
     connection = page.locator("#accounting-connections tbody tr").first
     await expect(connection).to_contain_text("QuickBooks Online")
     await expect(connection).to_contain_text(platform.realm)

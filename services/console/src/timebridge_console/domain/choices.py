@@ -26,6 +26,13 @@ CONFLICT_POLICIES = {
     "prefer_core": "Prefer Core",
     "prefer_tracker": "Prefer the tracker",
 }
+POLL_STATES = {
+    "ok": "Working",
+    "failing": "Failing (retried)",
+    "needs_reauthorisation": "Needs re-authorisation",
+    "not_polled_yet": "Not polled yet",
+    "not_polled": "Not polled (webhooks only)",
+}
 SYNC_STATUSES = {
     "synced": "Synced",
     "skipped": "Skipped",

@@ -20,6 +20,8 @@ def initials(title: str) -> str:
 @dataclass(frozen=True)
 class Catalog:
     providers: tuple[Mapping[str, Any], ...] = ()
+    unavailable: str | None = None
+    """Why the list could not be read (pages say so instead of offering nothing silently)."""
 
     @classmethod
     def of(cls, listed: Iterable[Mapping[str, Any]]) -> "Catalog":

@@ -202,3 +202,27 @@ def invoices_router(web: Web) -> APIRouter:
         return redirect(url, request)
 
     return router
+
+
+def consent_result_router(web: Web) -> APIRouter:
+    """Where invoice-export sends a browser whose consent did not connect the tool (with
+    ``TB_CONSOLE_URL`` set there); a connected one lands on the Accounting page."""
+    router = APIRouter()
+
+    @router.get("/accounting/not-connected")
+    async def not_connected(request: Request, tool: str = "", reason: str = "") -> Response:
+        session = web.current(request)
+        tool, reason = tool[:80] or "The accounting tool", reason[:300]
+        message = f"{tool} was not connected: {reason or 'no reason given'}."
+        workspace = session.workspace_id if session and session.signed_in else None
+        return web.page(
+            request,
+            "accounting_not_connected.html",
+            session,
+            status=422,
+            message=message,
+            workspace_id=workspace,
+            title="Not connected",
+        )
+
+    return router

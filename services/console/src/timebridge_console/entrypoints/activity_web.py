@@ -37,6 +37,7 @@ def activity_router(web: Web) -> APIRouter:
             filters=filters,
             error=error,
             provider_label=(await admin.providers()).label,
+            integrations=await admin.integrations(),
             title="Sync log",
         )
 

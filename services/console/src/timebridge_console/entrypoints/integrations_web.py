@@ -9,8 +9,10 @@ from timebridge_console.domain.choices import FormError, settings_from_form
 from timebridge_console.domain.errors import ApiError
 from timebridge_console.domain.providers import Catalog
 from timebridge_console.domain.session import Session
+from timebridge_console.domain.team import team
 from timebridge_console.entrypoints.paths import Id, Ws
 from timebridge_console.entrypoints.web import Web, redirect
+from timebridge_console.handlers.admin import Admin
 
 
 def integrations_router(web: Web) -> APIRouter:
@@ -29,6 +31,7 @@ def integrations_router(web: Web) -> APIRouter:
             workspace_id=workspace_id,
             rows=rows,
             trackers=catalog.key_trackers(),
+            catalog_error=catalog.unavailable,
             provider_label=catalog.label,
             title="Integrations",
         )
@@ -47,6 +50,7 @@ def integrations_router(web: Web) -> APIRouter:
         *,
         error: str | None = None,
         status: int = 200,
+        retest: dict[str, Any] | None = None,
     ) -> Response:
         admin = web.admin(session, workspace_id)
         integration = await admin.integration(integration_id)
@@ -66,6 +70,8 @@ def integrations_router(web: Web) -> APIRouter:
             settings=integration["settings"],
             health=health,
             health_error=health_error,
+            **(await _connection_of(admin, integration)),
+            result=retest,
             error=error,
             provider_name=catalog.label(integration["provider"]),
             title=catalog.label(integration["provider"]),
@@ -103,6 +109,21 @@ def integrations_router(web: Web) -> APIRouter:
         url = f"/w/{workspace_id}/integrations/{segment(integration_id)}?notice=saved"
         return redirect(url, request)
 
+    @router.post("/{integration_id}/retest")
+    async def retest(
+        request: Request, workspace_id: Ws, integration_id: Id, session: SignedIn
+    ) -> Response:
+        """Test Connection again with the saved key: the answer shown on the page, in words."""
+        await web.form(request, session)
+        result: dict[str, Any]
+        try:
+            result = await web.admin(session, workspace_id).retest(integration_id)
+        except ApiError as exc:
+            if exc.status in (401, 403, 404):
+                raise
+            result = {"ok": False, "message": str(exc)}
+        return await _detail(request, workspace_id, integration_id, session, retest=result)
+
     @router.post("/{integration_id}/disconnect")
     async def disconnect(
         request: Request, workspace_id: Ws, integration_id: Id, session: SignedIn
@@ -112,6 +133,25 @@ def integrations_router(web: Web) -> APIRouter:
         return redirect(f"/w/{workspace_id}/integrations?notice=disconnected", request)
 
     return router
+
+
+async def _connection_of(admin: Admin, integration: dict[str, Any]) -> dict[str, Any]:
+    """A connected integration's health as ingest sees it, and the people its default users
+    are chosen from (none listed: the ids are typed instead)."""
+    found: dict[str, Any] = {"connection": None, "connection_error": None, "team": None}
+    if integration["status"] == "disconnected":
+        return found
+    integration_id = integration["integration_id"]
+    try:
+        found["connection"] = await admin.connection_health(integration_id)
+    except ApiError as exc:
+        found["connection_error"] = str(exc)
+    try:
+        found["team"] = team(await admin.users(integration_id), integration["settings"])
+    except ApiError as exc:
+        if exc.status in (401, 403):
+            raise
+    return found
 
 
 async def provider_of(web: Web, session: Session, workspace_id: str, provider: str) -> Catalog:

@@ -40,6 +40,7 @@ class MappingPages:
         context: dict[str, Any] = {}
         if page == "projects":
             context["mappings"] = await admin.project_mappings(integration_id)
+            context["core_projects"] = await admin.core_projects()
         elif page == "users":
             context["users"] = await admin.users(integration_id)
             context["held"] = await admin.held_entries(integration_id)
@@ -67,12 +68,14 @@ class MappingPages:
         *,
         page: str,
         action: Callable[[Admin, dict[str, str]], Awaitable[object]],
-        notice: str,
+        notice: str | Callable[[object], str],
     ) -> Response:
-        """Run a form's change; on a refusal show the page again with the service's reason."""
+        """Run a form's change; on a refusal show the page again with the service's reason.
+
+        ``notice``: the notice's key, or a function of the action's result giving it."""
         fields = await self.web.form(request, session)
         try:
-            await action(self.web.admin(session, workspace_id), fields)
+            done = await action(self.web.admin(session, workspace_id), fields)
         except Refused as exc:
             return await self.show(
                 request, session, workspace_id, integration_id, page, error=exc.message, status=422
@@ -89,7 +92,8 @@ class MappingPages:
                 error=str(exc),
                 status=exc.status if exc.status >= 400 else 503,
             )
-        url = f"/w/{workspace_id}/integrations/{segment(integration_id)}/{page}?notice={notice}"
+        key = notice if isinstance(notice, str) else notice(done)
+        url = f"/w/{workspace_id}/integrations/{segment(integration_id)}/{page}?notice={key}"
         return redirect(url, request)
 
     @staticmethod
@@ -242,6 +246,30 @@ def users_router(web: Web) -> APIRouter:
             page="users",
             action=action,
             notice="unmapped",
+        )
+
+    @router.post("/users/held/assign")
+    async def assign_held(
+        request: Request, workspace_id: Ws, integration_id: Id, session: SignedIn
+    ) -> Response:
+        async def action(admin: Admin, fields: dict[str, str]) -> dict[str, Any]:
+            source = required(fields, "source", "entry's system")
+            entry = required(fields, "external_id", "entry")
+            user = required(fields, "user_id", "person to assign the entry to")
+            return await admin.assign_held(integration_id, source, entry, user)
+
+        def notice(done: object) -> str:
+            released = isinstance(done, dict) and done.get("released")
+            return "assigned" if released else "assigned_held"
+
+        return await change(
+            request,
+            session,
+            workspace_id,
+            integration_id,
+            page="users",
+            action=action,
+            notice=notice,
         )
 
     @router.post("/users/refresh")

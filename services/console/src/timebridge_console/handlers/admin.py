@@ -18,6 +18,8 @@ class IntegrationRow:
     integration: dict[str, Any]
     health: dict[str, Any] | None
     health_error: str | None
+    connection: dict[str, Any] | None = None
+    """Ingest's health of the connection (``status``: ``needs_reauthorisation``, ...)."""
 
 
 class Admin:
@@ -39,7 +41,7 @@ class Admin:
         except ApiError as exc:
             if exc.status in (401, 403):
                 raise
-            return Catalog()
+            return Catalog(unavailable=str(exc))
         return Catalog.of(listed)
 
     # Settings > Integrations (ingest) and health (reporting)
@@ -58,14 +60,19 @@ class Admin:
         healths = await asyncio.gather(
             *(self.health(i["integration_id"]) for i in found), return_exceptions=True
         )
+        connections = await asyncio.gather(
+            *(self.connection_health(i["integration_id"]) for i in found),
+            return_exceptions=True,
+        )
         rows = []
-        for integration, health in zip(found, healths, strict=True):
+        for integration, health, connection in zip(found, healths, connections, strict=True):
+            seen = connection if isinstance(connection, dict) else None
             if isinstance(health, ApiError):
-                rows.append(IntegrationRow(integration, None, str(health)))
+                rows.append(IntegrationRow(integration, None, str(health), seen))
             elif isinstance(health, BaseException):
                 raise health
             else:
-                rows.append(IntegrationRow(integration, health, None))
+                rows.append(IntegrationRow(integration, health, None, seen))
         return rows
 
     async def integration(self, integration_id: str) -> dict[str, Any]:
@@ -77,6 +84,20 @@ class Admin:
             "reporting", f"{self._integration(integration_id)}/health"
         )
         return found
+
+    async def connection_health(self, integration_id: str) -> dict[str, Any]:
+        """Ingest's view: polls (a refused key: ``needs_reauthorisation``), webhook, waiting."""
+        found: dict[str, Any] = await self._api.get(
+            "ingest", f"{self._integration(integration_id)}/health"
+        )
+        return found
+
+    async def retest(self, integration_id: str) -> dict[str, Any]:
+        """Test Connection again with the saved key (nothing to paste)."""
+        result: dict[str, Any] = await self._api.post(
+            "ingest", f"{self._integration(integration_id)}/retest"
+        )
+        return result
 
     async def test_connection(
         self, provider: str, api_key: str, fields: dict[str, str] | None = None
@@ -138,6 +159,19 @@ class Admin:
             f"{self._integration(integration_id)}/project-mappings/{segment(core_project)}",
         )
 
+    async def core_projects(self) -> list[dict[str, Any]] | None:
+        """Core's projects (as invoice-export reads them from Core), for a dropdown; None if
+        they cannot be listed now (the page then takes a typed id)."""
+        try:
+            found: list[dict[str, Any]] = await self._api.get(
+                "invoice_export", f"{self._ws}/projects"
+            )
+        except ApiError as exc:
+            if exc.status in (401, 403):
+                raise
+            return None
+        return [p for p in found if not p.get("archived")] or None
+
     async def users(self, integration_id: str) -> dict[str, Any]:
         found: dict[str, Any] = await self._api.get(
             "mapping", f"{self._integration(integration_id)}/user-mappings"
@@ -167,6 +201,18 @@ class Admin:
             "mapping", f"{self._integration(integration_id)}/held-entries"
         )
         return found
+
+    async def assign_held(
+        self, integration_id: str, source: str, external_id: str, user_id: str
+    ) -> dict[str, Any]:
+        """Assign a held entry by hand: its person is mapped to ``user_id``, the queue released."""
+        done: dict[str, Any] = await self._api.post(
+            "mapping",
+            f"{self._integration(integration_id)}/held-entries/{segment(source)}"
+            f"/{segment(external_id)}/assignment",
+            {"user_id": user_id},
+        )
+        return done
 
     async def task_links(self, integration_id: str) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = await self._api.get(

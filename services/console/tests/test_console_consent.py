@@ -1,0 +1,20 @@
+"""Back from a tool's consent screen without a connection: the console says why, in words."""
+
+import httpx
+
+from timebridge_console.bootstrap import bootstrap
+from timebridge_console.config import Settings
+
+
+async def test_a_refused_consent_is_explained_with_a_way_back() -> None:
+    app = bootstrap(Settings(session_key="k" * 40)).app
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://console"
+    ) as console:
+        answer = await console.get(
+            "/accounting/not-connected",
+            params={"tool": "QuickBooks Online", "reason": "<b>access_denied</b>"},
+        )
+    assert answer.status_code == 422
+    assert "QuickBooks Online was not connected: &lt;b&gt;access_denied&lt;/b&gt;." in answer.text
+    assert 'href="/signin"' in answer.text

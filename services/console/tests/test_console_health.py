@@ -1,0 +1,155 @@
+"""An integration whose key the tracker refuses: the pages say it needs re-authorisation.
+
+The console's rendering over answers the services give (ingest's health says
+``needs_reauthorisation`` after a poll the tracker refused; a browser test cannot wait for a
+poll): the services are an ``httpx.MockTransport`` that answers as their APIs do.
+"""
+
+import re
+from typing import Any
+
+import httpx
+import pytest
+
+from timebridge_console.bootstrap import bootstrap
+from timebridge_console.config import Settings
+
+WS, INTEGRATION = "acme", "int_1"
+REFUSAL = "401 Unauthorized: Invalid API key"
+
+
+def answers(connection_status: str, retest_ok: bool) -> httpx.MockTransport:
+    integration = {
+        "integration_id": INTEGRATION,
+        "workspace_id": WS,
+        "provider": "everhour",
+        "status": "connected",
+        "settings": {"direction": "two_way", "frequency": "realtime"},
+        "account": {"email": "ann@acme.test"},
+        "fields": {},
+        "webhook_registered": False,
+        "revision": 1,
+    }
+    routes: dict[tuple[str, str], Any] = {
+        ("ingest", f"/v1/workspaces/{WS}/integrations"): [integration],
+        ("ingest", f"/v1/workspaces/{WS}/integrations/{INTEGRATION}"): integration,
+        ("ingest", f"/v1/workspaces/{WS}/integrations/{INTEGRATION}/health"): {
+            "status": connection_status,
+            "last_error": REFUSAL if connection_status != "ok" else None,
+            "error_kind": "authentication" if connection_status != "ok" else None,
+            "consecutive_failures": 3,
+            "webhook_registered": False,
+            "deliveries_waiting": 0,
+        },
+        ("ingest", f"/v1/workspaces/{WS}/integrations/{INTEGRATION}/retest"): (
+            {"ok": True, "account": {"email": "ann@acme.test"}}
+            if retest_ok
+            else {"ok": False, "error_kind": "authentication", "message": REFUSAL}
+        ),
+        ("reporting", f"/v1/workspaces/{WS}/integrations/{INTEGRATION}/health"): {
+            "last_success_at": None,
+            "last_error_at": None,
+            "errors_24h": 0,
+            "backlog": 0,
+            "open_conflicts": 0,
+        },
+        ("mapping", f"/v1/workspaces/{WS}/providers"): [
+            {"name": "everhour", "title": "Everhour", "kind": "tracker", "auth": "api_key"}
+        ],
+    }
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        service = request.url.host.split(".")[0]
+        found = routes.get((service, request.url.path))
+        if request.url.path.endswith("/health") and connection_status == "ingest_down":
+            if service == "ingest":
+                return httpx.Response(503, json={"detail": "ingest is restarting"})
+            refused = {"state": "needs_reauthorisation", "message": REFUSAL}
+            return httpx.Response(200, json={**(found or {}), "connection": refused})
+        if service == "mapping" and connection_status == "mapping_down":
+            return httpx.Response(503, json={"detail": "the Core connection is not known yet"})
+        if found is None:
+            return httpx.Response(404, json={"detail": "not found"})
+        return httpx.Response(200, json=found)
+
+    return httpx.MockTransport(answer)
+
+
+def console(transport: httpx.MockTransport) -> httpx.AsyncClient:
+    settings = Settings(
+        services={
+            f"{name}_url": f"http://{name.replace('_', '-')}.test"
+            for name in ("ingest", "mapping", "conflict_resolver", "invoice_export", "reporting")
+        },
+        session_key="k" * 40,
+    )
+    app = bootstrap(settings, transport=transport).app
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://console")
+
+
+async def signed_in(client: httpx.AsyncClient) -> str:
+    """Sign in as the services would let a Core admin; the session's CSRF token."""
+    form = await client.get("/signin")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+    assert csrf is not None
+    done = await client.post(
+        "/signin", data={"csrf_token": csrf.group(1), "workspace_id": WS, "token": "t"}
+    )
+    assert done.status_code == 303, done.text
+    page = await client.get(f"/w/{WS}/integrations/{INTEGRATION}")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert token is not None
+    return token.group(1)
+
+
+@pytest.mark.parametrize("retest_ok", [True, False])
+async def test_a_refused_key_asks_for_re_authorisation(retest_ok: bool) -> None:
+    async with console(answers("needs_reauthorisation", retest_ok)) as client:
+        csrf = await signed_in(client)
+        listed = await client.get(f"/w/{WS}/integrations")
+        assert "needs re-authorisation" in listed.text
+        page = await client.get(f"/w/{WS}/integrations/{INTEGRATION}")
+        assert 'role="alert" id="reauthorise"' in page.text
+        assert f"Everhour answered: {REFUSAL}" in page.text
+        assert f'href="/w/{WS}/integrations/new/everhour"' in page.text
+        retested = await client.post(
+            f"/w/{WS}/integrations/{INTEGRATION}/retest", data={"csrf_token": csrf}
+        )
+        assert retested.status_code == 200
+        if retest_ok:
+            assert "Connection works" in retested.text
+        else:
+            assert "Connection failed (" in retested.text
+            assert REFUSAL in retested.text
+
+
+async def test_a_working_connection_shows_its_polls_and_no_alarm() -> None:
+    async with console(answers("ok", True)) as client:
+        await signed_in(client)
+        listed = await client.get(f"/w/{WS}/integrations")
+        assert "needs re-authorisation" not in listed.text
+        page = await client.get(f"/w/{WS}/integrations/{INTEGRATION}")
+        assert 'id="reauthorise"' not in page.text
+        assert "<dd>Working</dd>" in page.text
+        assert "Connect Everhour again" not in page.text
+
+
+async def test_trackers_that_cannot_be_listed_are_said_so() -> None:
+    async with console(answers("mapping_down", True)) as client:
+        await signed_in(client)
+        listed = await client.get(f"/w/{WS}/integrations")
+        assert listed.status_code == 200
+        assert 'id="catalog-error"' in listed.text
+        assert "the Core connection is not known yet" in listed.text
+
+
+async def test_reportings_record_of_a_refusal_also_asks_for_it() -> None:
+    """Ingest unreachable: reporting's copy of the connection's health still says it."""
+    async with console(answers("ingest_down", True)) as client:
+        await signed_in(client)
+        listed = await client.get(f"/w/{WS}/integrations")
+        assert "needs re-authorisation" in listed.text
+        page = await client.get(f"/w/{WS}/integrations/{INTEGRATION}")
+        assert 'id="reauthorise"' in page.text
+        assert f"Everhour answered: {REFUSAL}" in page.text
+        assert "ingest is restarting" in page.text

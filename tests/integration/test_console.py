@@ -284,19 +284,23 @@ async def test_accounting_article_through_the_console(
     await expect(client.get_by_role("img", name="from QuickBooks Online")).to_be_visible()
     await shot(page, "13-clients")
 
-    # Billable time on a project of the client, at 120.00 an hour (set through the API).
+    # Billable time on a project of the client, at 120.00 an hour (Projects and rates).
+    await page.get_by_role("link", name="Projects", exact=True).click()
+    client_label = "Website Client (QuickBooks Online)"
+    await page.get_by_label("Client of Website").select_option(label=client_label)
+    await page.get_by_role("button", name="Save client").click()
+    await expect(page.get_by_role("status")).to_contain_text("Client saved")
+    await page.get_by_label("Hourly rate of Website").fill("12O")  # a typo: said in words
+    await page.get_by_role("button", name="Save rate").click()
+    await expect(page.locator("#form-error")).to_contain_text("hourly rate as a number")
+    await page.get_by_label("Hourly rate of Website").fill("120.00")
+    await page.get_by_role("button", name="Save rate").click()
+    await expect(page.get_by_role("status")).to_contain_text("Rate saved")
+    website = page.locator("#projects tbody tr", has_text="Website")
+    await expect(website).to_contain_text("120")
+    await expect(page.get_by_label("Client of Website")).to_have_value(re.compile(".+"))
+    await shot(page, "13b-projects-and-rates")
     async with platform.api("invoice-export") as api:
-        clients = (await api.get(f"/v1/workspaces/{ws}/clients")).json()
-        client_id = next(c["client_id"] for c in clients if c["name"] == "Website Client")
-        assigned = await api.put(
-            f"/v1/workspaces/{ws}/projects/{platform.project}", json={"client_id": client_id}
-        )
-        assert assigned.status_code == 200, assigned.text
-        rate = await api.put(
-            f"/v1/workspaces/{ws}/rates",
-            json={"project_id": platform.project, "hourly_rate": "120.00", "currency": "USD"},
-        )
-        assert rate.status_code == 200, rate.text
         entry = await platform.log_in_core(
             date="2026-10-21", duration_seconds=3600, notes="Invoice me", billable=True
         )

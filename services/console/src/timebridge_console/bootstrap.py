@@ -23,6 +23,7 @@ from timebridge_console.entrypoints.activity_web import activity_router
 from timebridge_console.entrypoints.integrations_web import connect_router, integrations_router
 from timebridge_console.entrypoints.mapping_web import mapping_router, users_router
 from timebridge_console.entrypoints.ops_web import ops_router
+from timebridge_console.entrypoints.projects_web import projects_router
 from timebridge_console.entrypoints.reports_web import report_actions_router, reports_router
 from timebridge_console.entrypoints.web import PACKAGE, Web, auth_router, install
 
@@ -71,6 +72,7 @@ def bootstrap(settings: Settings, *, transport: httpx.AsyncBaseTransport | None 
     app.include_router(accounting_router(web))
     app.include_router(consent_result_router(web))
     app.include_router(invoices_router(web))
+    app.include_router(projects_router(web))
     app.include_router(reports_router(web))
     app.include_router(report_actions_router(web))
     app.include_router(ops_router(web))

@@ -38,6 +38,8 @@ NOTICES = {
     "resolved": "Conflict resolved.",
     "signed_out": "You are signed out.",
     "accounting_connected": "Connected: the tool's clients are mirrored in a moment.",
+    "project_client": "Client saved: the project's billable time goes to its invoices.",
+    "project_rate": "Rate saved: new invoice drafts use it.",
     "invoice_export": "Export requested: the invoice is copied to the tool as a draft.",
     "invoice_sync": "Status read again from the accounting tool.",
     "invoice_delete": "Invoice deleted here: its entries are uninvoiced again.",

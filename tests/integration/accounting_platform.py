@@ -51,6 +51,7 @@ from .accounting_sandboxes import (
 )
 from .conftest import KAFKA, kafka_config, unique
 from .credential_owner import Owner, start_owner, token_hosts
+from .platform import Lease
 
 
 @dataclass
@@ -75,13 +76,29 @@ class Platform:
         )
 
 
+_SHARED: Lease[Platform] = Lease()
+
+
 @pytest.fixture(scope="module", name="platform")
 async def platform_fixture(
+    request: pytest.FixtureRequest,
     topics: list[str],
     create_database: Callable[[str], Awaitable[str]],
     make_pool: Callable[[str], Awaitable[asyncpg.Pool]],
 ) -> AsyncIterator[Platform]:
-    tag = unique("billing")  # a platform per test module: databases and groups of its own
+    """One platform for the modules that import this fixture (leased: its setup took about a
+    minute on a loaded machine); each test takes a workspace of its own (:func:`workspace`)."""
+    yield await _SHARED.take(lambda: running_platform(topics, create_database, make_pool))
+    await _SHARED.release(request, platform_fixture)
+
+
+@contextlib.asynccontextmanager
+async def running_platform(
+    topics: list[str],
+    create_database: Callable[[str], Awaitable[str]],
+    make_pool: Callable[[str], Awaitable[asyncpg.Pool]],
+) -> AsyncIterator[Platform]:
+    tag = unique("billing")  # databases and groups of its own
     kafka = kafka_config().model_copy(
         update={"group_prefix": f"{kafka_config().group_prefix}-{tag}"}
     )

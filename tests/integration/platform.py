@@ -105,6 +105,10 @@ class PlatformBuilder:
             rate_limit=everhour_rate or RateLimit(10**6, 10),
             webhook_transport=ingest,
         )
+        self.tracker_apps: dict[str, Any] = {"everhour": self.everhour_app}
+        """The trackers' sandboxes the services' sessions reach, by provider (add others)."""
+        self.ingest_transport = ingest
+        """Into ingest, for another tracker's sandbox to post its webhooks."""
 
     @property
     def common(self) -> dict[str, Any]:
@@ -135,7 +139,7 @@ class PlatformBuilder:
         )
 
     def sessions(self) -> SandboxSessions:
-        return SandboxSessions.of_apps({"everhour": self.everhour_app, "core": self.core_app})
+        return SandboxSessions.of_apps({"core": self.core_app, **self.tracker_apps})
 
     async def pool(self, service: str) -> asyncpg.Pool:
         """A pool on a fresh database of its own for ``service``."""
@@ -196,15 +200,22 @@ class PlatformBuilder:
             ),
         )
 
-    async def add_resolver(self, **settings: Any) -> Service:
+    async def add_resolver(self, *, on_sessions: bool = False, **settings: Any) -> Service:
+        """Records through this builder's Core and Everhour clients, or with ``on_sessions``
+        through the registry's providers on :meth:`sessions` (any tracker in ``tracker_apps``)."""
+        wiring: dict[str, Any] = (
+            {"clients": self.sessions()}
+            if on_sessions
+            else {"entries": on_clients(self.everhour_client, self.core_client)}
+        )
         return self._add(
             "conflict-resolver",
             bootstrap_resolver(
                 ResolverSettings(**{"encryption_key": self.key, **self.common, **settings}),
                 pool=await self.pool("resolver"),
                 tracer_provider=in_memory_tracing("conflict-resolver")[0],
-                entries=on_clients(self.everhour_client, self.core_client),
                 core=self.core_client,
+                **wiring,
             ),
         )
 
@@ -307,8 +318,13 @@ def _used_later(request: pytest.FixtureRequest, fixture: object) -> bool:
     mine = [n for n, item in enumerate(items) if getattr(item, "module", None) is request.module]
     later = items[max(mine) + 1 :] if mine else []
     name = request.fixturename or ""
-    return any(
-        name in getattr(item, "fixturenames", ())
-        and getattr(getattr(item, "module", None), name, None) is fixture
-        for item in later
-    )
+    users: dict[int, bool] = {}  # by module: whether it imported ``fixture`` (under any name)
+    for item in later:
+        module = getattr(item, "module", None)
+        if module is None or name not in getattr(item, "fixturenames", ()):
+            continue
+        if id(module) not in users:
+            users[id(module)] = any(value is fixture for value in vars(module).values())
+        if users[id(module)]:
+            return True
+    return False

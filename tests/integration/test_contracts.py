@@ -26,7 +26,9 @@ from timebridge_common.events import ConnectionChanged, Envelope, Event, TimeEnt
 from timebridge_common.events.codec import encode
 from timebridge_common.events.contracts import (
     BudgetThresholdCrossed,
+    ContractObserved,
     ContractSigned,
+    MilestoneObserved,
     MilestoneReached,
 )
 from timebridge_common.testing import (
@@ -174,6 +176,38 @@ class Published:
         return found
 
 
+def core_contract(workspace: str, status: str, version: int) -> ContractObserved:
+    return ContractObserved(
+        workspace_id=workspace,
+        source="core",
+        external_id="ct_7",
+        title="Support 2027",
+        client_name="Globex",
+        status=status,
+        signed_at=dt.datetime(2026, 11, 20, 9, tzinfo=dt.UTC) if status != "draft" else None,
+        start_date=dt.date(2027, 1, 1),
+        currency="EUR",
+        project_ids=("p_9",),
+        updated_at=T0 + dt.timedelta(minutes=version),
+        source_version=version,
+        observed_via="webhook",
+    )
+
+
+def core_milestone(workspace: str, reached_at: dt.datetime | None) -> MilestoneObserved:
+    return MilestoneObserved(
+        workspace_id=workspace,
+        source="core",
+        external_id="ms_7",
+        project_id="p_9",
+        title="Go-live",
+        reached_at=reached_at,
+        updated_at=T0,
+        source_version=2,
+        observed_via="webhook",
+    )
+
+
 def of(records: list[dict[str, Any]], model: type[Event]) -> list[dict[str, Any]]:
     return [r for r in records if r["topic"] == model.topic()]
 
@@ -283,14 +317,37 @@ async def test_contract_budget_milestone_and_audit_on_kafka_and_postgres(
             reached = await h.ok("POST", "/projects/p_1/milestones/m_beta/reached", json={})
         assert reached["reached_at"] is not None
 
+        # a contract and a milestone announced by Core (as ingest publishes its signed webhooks):
+        # the draft, then signed (redelivered, and announced again), the milestone reached twice
+        await h.publish(core_contract(ws, "draft", 1))
+        core_signed = core_contract(ws, "signed", 2)
+        first = await h.publish(core_signed)
+        await h.publish(core_signed, envelope=first)
+        await h.publish(core_signed)
+        core_reached = core_milestone(ws, T0 + dt.timedelta(days=3))
+        await h.publish(core_reached)
+        await h.publish(core_reached)
+
         records = await published.read(
-            lambda r: len(of(r, BudgetThresholdCrossed)) >= 3 and len(of(r, MilestoneReached)) >= 1
+            lambda r: (
+                len(of(r, BudgetThresholdCrossed)) >= 3
+                and len(of(r, MilestoneReached)) >= 2
+                and len(of(r, ContractSigned)) >= 2
+            )
         )
         await asyncio.sleep(1.5)  # anything extra would be on the topics by now
         records = await published.read(lambda r: len(r) >= len(records))
-        assert len(of(records, ContractSigned)) == 1
-        [signed_event] = of(records, ContractSigned)
+        signings = {e["contract_id"]: e for e in of(records, ContractSigned)}
+        assert len(of(records, ContractSigned)) == len(signings) == 2
+        signed_event = signings[cid]
         assert (signed_event["contract_id"], signed_event["project_ids"]) == (cid, ["p_1"])
+        from_core = signings["core:ct_7"]
+        assert (from_core["project_ids"], from_core["signed_at"]) == (
+            ["p_9"],
+            "2026-11-20T09:00:00Z",
+        )
+        core_view = await h.ok("GET", "/contracts/core:ct_7")
+        assert (core_view["status"], core_view["client_name"]) == ("signed", "Globex")
         crossings = [(c["threshold_percent"], c["spent_hours"]) for c in
                      of(records, BudgetThresholdCrossed)]  # fmt: skip
         assert [(t, float(h_)) for t, h_ in crossings] == [(50, 8.5), (80, 8.5), (80, 8.0)]
@@ -298,7 +355,10 @@ async def test_contract_budget_milestone_and_audit_on_kafka_and_postgres(
             (c["contract_id"], c["budget_id"], c["period"], c["crossing"])
             for c in of(records, BudgetThresholdCrossed)
         ] == [(cid, "b_1", "total", 1), (cid, "b_1", "total", 1), (cid, "b_1", "total", 2)]
-        assert [m["milestone_id"] for m in of(records, MilestoneReached)] == ["m_beta"]
+        assert sorted(m["milestone_id"] for m in of(records, MilestoneReached)) == [
+            "m_beta",
+            "ms_7",
+        ]
         assert (await h.ok("GET", "/budgets/b_1"))["consumed"] == {
             "period": "total",
             "spent_hours": "8.0000",

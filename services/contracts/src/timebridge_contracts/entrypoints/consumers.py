@@ -8,6 +8,7 @@ from timebridge_common.events import (
     InvoiceStatusChanged,
     TimeEntryLogged,
 )
+from timebridge_common.events.contracts import ContractObserved, MilestoneObserved
 from timebridge_common.runtime import ServiceRuntime
 from timebridge_contracts.handlers.events import EventHandlers
 
@@ -19,3 +20,5 @@ def register(runtime: ServiceRuntime, handlers: EventHandlers) -> None:
     runtime.subscribe(InvoiceExported, handlers.invoice_exported)
     runtime.subscribe(InvoiceStatusChanged, handlers.invoice_status_changed)
     runtime.subscribe(InvoiceDeleted, handlers.invoice_deleted)
+    runtime.subscribe(ContractObserved, handlers.contract_observed)
+    runtime.subscribe(MilestoneObserved, handlers.milestone_observed)

@@ -6,6 +6,7 @@ Repeating a request that changes nothing changes nothing (no new revision, no ev
 """
 
 import dataclasses
+import datetime as dt
 import uuid
 from typing import Any
 
@@ -106,32 +107,7 @@ class Contracts:
         now = self._clock()
         async with self._store.transaction() as tx:
             current = await _contract(tx, ws, contract_id, lock=True)
-            if current.status == command.status:
-                return current
-            if not lifecycle.can_move(current.status, command.status):
-                raise ConflictError(lifecycle.why_not(current.status, command.status))
-            at = command.at or now
-            changed = dataclasses.replace(
-                current,
-                status=command.status,
-                signed_at=at if command.status == "signed" else current.signed_at,
-                revision=current.revision + 1,
-                updated_at=now,
-            )
-            await tx.put_contract(changed)
-            await tx.audit(ws, _contract_facts(f"contract.{command.status}", changed, by), now)
-            if command.status == "signed":
-                scopes = await tx.scopes(ws, contract_id)
-                projects = sorted({i.project_id for s in scopes for i in s.items})
-                event = ContractSigned(
-                    workspace_id=ws,
-                    contract_id=contract_id,
-                    client_id=current.client_id,
-                    project_ids=tuple(projects),
-                    signed_at=at,
-                )
-                await tx.publish([(event, Envelope.for_event(event, producer=PRODUCER))])
-            return changed
+            return await move(tx, current, command.status, at=command.at or now, by=by, now=now)
 
     async def add_scope(self, ws: str, contract_id: str, command: ScopeIn, by: str) -> ScopeRecord:
         now = self._clock()
@@ -292,6 +268,39 @@ class Contracts:
                 now,
             )
             return reached, True
+
+
+async def move(
+    tx: Tx, current: ContractRecord, status: str, *, at: dt.datetime, by: str, now: dt.datetime
+) -> ContractRecord:
+    """Move a (locked) contract to ``status``: signing publishes ``ContractSigned`` (through
+    the outbox, in this transaction); the same status again changes nothing."""
+    if current.status == status:
+        return current
+    if not lifecycle.can_move(current.status, status):
+        raise ConflictError(lifecycle.why_not(current.status, status))
+    ws, contract_id = current.workspace_id, current.contract_id
+    changed = dataclasses.replace(
+        current,
+        status=status,
+        signed_at=at if status == "signed" else current.signed_at,
+        revision=current.revision + 1,
+        updated_at=now,
+    )
+    await tx.put_contract(changed)
+    await tx.audit(ws, _contract_facts(f"contract.{status}", changed, by), now)
+    if status == "signed":
+        scopes = await tx.scopes(ws, contract_id)
+        projects = sorted({i.project_id for s in scopes for i in s.items})
+        event = ContractSigned(
+            workspace_id=ws,
+            contract_id=contract_id,
+            client_id=current.client_id,
+            project_ids=tuple(projects),
+            signed_at=at,
+        )
+        await tx.publish([(event, Envelope.for_event(event, producer=PRODUCER))])
+    return changed
 
 
 async def _contract(tx: Tx, ws: str, contract_id: str, *, lock: bool = False) -> ContractRecord:

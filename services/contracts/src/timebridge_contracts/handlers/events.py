@@ -14,7 +14,9 @@ from timebridge_common.events import (
     InvoiceStatusChanged,
     TimeEntryLogged,
 )
+from timebridge_common.events.contracts import ContractObserved, MilestoneObserved
 from timebridge_contracts.handlers.budgets import Clock, apply_entry, entry_key
+from timebridge_contracts.handlers.observed import apply_contract, apply_milestone
 from timebridge_contracts.handlers.ports import AuditFacts, Store
 
 CONSUMER = "contracts"
@@ -29,6 +31,16 @@ class EventHandlers:
         async with self._store.once(f"{CONSUMER}:entries", envelope) as tx:
             if tx is not None:
                 await apply_entry(tx, envelope, event, self._clock())
+
+    async def contract_observed(self, envelope: Envelope, event: ContractObserved) -> None:
+        async with self._store.once(f"{CONSUMER}:observed-contracts", envelope) as tx:
+            if tx is not None:
+                await apply_contract(tx, envelope, event, self._clock())
+
+    async def milestone_observed(self, envelope: Envelope, event: MilestoneObserved) -> None:
+        async with self._store.once(f"{CONSUMER}:observed-milestones", envelope) as tx:
+            if tx is not None:
+                await apply_milestone(tx, envelope, event, self._clock())
 
     async def client_changed(self, envelope: Envelope, event: ClientChanged) -> None:
         async with self._store.once(f"{CONSUMER}:clients", envelope) as tx:

@@ -136,3 +136,14 @@ async def test_a_milestone_from_the_source_is_reached_once() -> None:
         "Beta",
         NOW,
     )
+
+
+async def test_an_older_draft_arriving_after_a_newer_one_changes_nothing() -> None:
+    store = MemoryStore()
+    handlers = EventHandlers(store, clock)
+    await observe(handlers, contract(version=3, title="Newest terms"))
+    await observe(handlers, contract(version=2, title="Older terms"))  # a retried delivery
+    cid = observed_contract_id("core", "ct_1")
+    stored = store.state.contracts[(WS, cid)]
+    assert (stored.title, stored.revision) == ("Newest terms", 1)
+    assert stored.source_updated_at == contract(version=3).updated_at

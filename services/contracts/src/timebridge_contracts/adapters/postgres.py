@@ -74,6 +74,7 @@ def contract_of(row: asyncpg.Record) -> ContractRecord:
         revision=row["revision"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        source_updated_at=row["source_updated_at"],
     )
 
 
@@ -159,12 +160,12 @@ class PgTx:
         await self.conn.execute(
             "INSERT INTO contracts (workspace_id, contract_id, client_id, client_name, title,"
             " status, signed_at, start_date, end_date, currency, rate_card, rounding_policy,"
-            " revision, created_at, updated_at)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12, $13, $14, $15)"
-            " ON CONFLICT (workspace_id, contract_id) DO UPDATE SET client_id = $3,"
+            " revision, created_at, updated_at, source_updated_at)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12, $13, $14, $15,"
+            " $16) ON CONFLICT (workspace_id, contract_id) DO UPDATE SET client_id = $3,"
             " client_name = $4, title = $5, status = $6, signed_at = $7, start_date = $8,"
             " end_date = $9, currency = $10, rate_card = $11::jsonb, rounding_policy = $12,"
-            " revision = $13, updated_at = $15",
+            " revision = $13, updated_at = $15, source_updated_at = $16",
             c.workspace_id,
             c.contract_id,
             c.client_id,
@@ -180,6 +181,7 @@ class PgTx:
             c.revision,
             c.created_at,
             c.updated_at,
+            c.source_updated_at,
         )
 
     async def scopes(self, workspace_id: str, contract_id: str) -> list[ScopeRecord]:

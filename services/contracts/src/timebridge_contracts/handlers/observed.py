@@ -4,8 +4,9 @@
 A source's contract is always the same contract here (its id derives from the source and its
 id there), so a redelivery or a repeated announcement changes nothing: signing publishes
 ``ContractSigned`` once, reaching a milestone ``MilestoneReached`` once. A draft's terms follow
-the source; after signing they are frozen here too, and only the status moves on (never back:
-an older announcement arriving late is ignored). The projects a new contract covers become one
+the source; after signing they are frozen here too, and only the status moves on. An
+announcement older than the last one applied (by the source's ``updated_at``: a retried
+delivery arriving after a newer one) is ignored. The projects a new contract covers become one
 scope, ``<contract id>:projects``.
 """
 
@@ -73,6 +74,9 @@ async def apply_contract(
     ws, cause = event.workspace_id, str(envelope.event_id)
     contract_id = observed_contract_id(event.source, event.external_id)
     current = await tx.get_contract(ws, contract_id, lock=True)
+    known = current.source_updated_at if current else None
+    if current is not None and known is not None and event.updated_at <= known:
+        return current  # an announcement older than (or as old as) the one applied
     if current is None:
         blank = ContractRecord(ws, contract_id, "", None, "", "draft", "", created_at=now)
         current = _with_terms(blank, event, now)
@@ -103,6 +107,8 @@ async def apply_contract(
         )
         at = (event.signed_at or event.updated_at) if step == "signed" else event.updated_at
         current = await move(tx, current, step, at=at, by=by, now=now)
+    current = dataclasses.replace(current, source_updated_at=event.updated_at)
+    await tx.put_contract(current)
     return current
 
 

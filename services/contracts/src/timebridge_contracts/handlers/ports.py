@@ -32,6 +32,8 @@ class ContractRecord:
     revision: int = 1
     created_at: dt.datetime | None = None
     updated_at: dt.datetime | None = None
+    source_updated_at: dt.datetime | None = None
+    """A contract from the home system: its ``updated_at`` there when last applied."""
 
 
 @dataclass(frozen=True, slots=True)

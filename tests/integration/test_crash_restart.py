@@ -60,6 +60,22 @@ async def start_mapping(dsn: str, group_prefix: str, port: int) -> asyncio.subpr
     )
 
 
+STOP_S = 30.0
+"""A service asked to stop (SIGTERM) has this long; a hung shutdown fails the test instead of
+hanging ``make test`` (one did, for 20 minutes, under a loaded machine)."""
+
+
+async def stop(proc: asyncio.subprocess.Process) -> None:
+    """SIGTERM, as an orchestrator stops a service; SIGKILL and fail if it does not stop."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        await asyncio.wait_for(proc.wait(), STOP_S)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise AssertionError(f"pid {proc.pid} did not stop within {STOP_S:g}s of SIGTERM") from None
+
+
 async def start_service(
     service: str, dsn: str, group_prefix: str, port: int, **settings: str
 ) -> asyncio.subprocess.Process:
@@ -165,8 +181,7 @@ async def test_killed_consumer_loses_and_duplicates_nothing(
         assert claims == COUNT
     finally:
         if mapping.returncode is None:
-            mapping.send_signal(signal.SIGTERM)
-            await mapping.wait()
+            await stop(mapping)
         await ingest.runtime.stop()
 
 
@@ -286,8 +301,7 @@ async def test_killed_resolver_writes_every_second_exactly_once(
             await wait_for(lambda: _at_least(synced, COUNT), timeout_s=180)
         finally:
             if resolver.returncode is None:
-                resolver.send_signal(signal.SIGTERM)
-                await resolver.wait()
+                await stop(resolver)
 
     expected: dict[tuple[str, dt.date], list[int]] = {}
     for n in range(COUNT):

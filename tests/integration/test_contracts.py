@@ -13,6 +13,7 @@ import json
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
+from decimal import Decimal
 from typing import Any
 
 import asyncpg
@@ -22,7 +23,13 @@ from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from timebridge_providers.core.client import CoreClient
 
-from timebridge_common.events import ConnectionChanged, Envelope, Event, TimeEntryLogged
+from timebridge_common.events import (
+    ConnectionChanged,
+    Envelope,
+    Event,
+    InvoiceLine,
+    TimeEntryLogged,
+)
 from timebridge_common.events.codec import encode
 from timebridge_common.events.contracts import (
     BudgetThresholdCrossed,
@@ -36,6 +43,9 @@ from timebridge_common.testing import (
     in_memory_tracing,
     position_group_at_end,
     read_topic,
+    sample_entry_synced,
+    sample_invoice_exported,
+    sample_invoice_status_changed,
     sample_time_entry_logged,
     wait_for,
 )
@@ -365,6 +375,33 @@ async def test_contract_budget_milestone_and_audit_on_kafka_and_postgres(
             "spent_amount": None,
             "percent": "80.0",
         }
+
+        # one entry's whole chain: the tracker record it was synced from, the invoice line that
+        # billed it (rate and where the rate came from), the invoice paid
+        synced = sample_entry_synced(workspace_id=ws, source="everhour",
+                                     source_external_id="eh_3", target="core",
+                                     target_external_id="te_3")  # fmt: skip
+        price = {"unit_price": Decimal(120), "amount": Decimal(120), "rate_source": "timebridge"}
+        line = InvoiceLine(description="Dev", quantity_hours=Decimal(1), **price)
+        exported = sample_invoice_exported(workspace_id=ws, invoice_id="inv_3",
+                                           entry_ids=("te_3",), lines=(line,))  # fmt: skip
+        paid = sample_invoice_status_changed(workspace_id=ws, invoice_id="inv_3", status="paid")
+        await h.publish(synced)
+        await h.publish(exported)
+        await h.publish(paid)
+        chain = ["time_entry.logged", "entry.synced", "invoice.exported", "invoice.status_changed"]
+
+        async def te_3_chain() -> bool:
+            records = await h.ok("GET", "/audit", params={"entry_id": "te_3"})
+            return sorted(r["kind"] for r in records) == sorted(chain)
+
+        await wait_for(te_3_chain, timeout_s=90)
+        te_3 = {r["kind"]: r for r in await h.ok("GET", "/audit", params={"entry_id": "te_3"})}
+        assert te_3["time_entry.logged"]["data"]["counts_against"][0]["contract_id"] == cid
+        assert te_3["entry.synced"]["entry_ids"] == ["everhour:eh_3", "te_3"]
+        [billed] = te_3["invoice.exported"]["data"]["lines"]
+        assert (billed["unit_price"], billed["rate_source"]) == ("120", "timebridge")
+        assert te_3["invoice.status_changed"]["data"]["status"] == "paid"
 
         # the audit trail: by entry, by contract; the chain verifies
         trail = await h.ok("GET", "/audit", params={"entry_id": "te_2"})

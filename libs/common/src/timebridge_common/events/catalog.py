@@ -23,6 +23,7 @@ from timebridge_common.events.contracts import (
     MilestoneReached,
 )
 from timebridge_common.events.health import ConnectionHealthChanged
+from timebridge_common.events.payments import PaymentRecorded
 from timebridge_common.events.reports import ReportDelivered
 from timebridge_common.events.tracker_reports import (
     TrackerSummaryReported,
@@ -470,4 +471,5 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     TrackerSummaryReported,
     ContractObserved,
     MilestoneObserved,
+    PaymentRecorded,
 )

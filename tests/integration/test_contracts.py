@@ -38,6 +38,7 @@ from timebridge_common.events.contracts import (
     MilestoneObserved,
     MilestoneReached,
 )
+from timebridge_common.events.payments import PaymentRecorded
 from timebridge_common.testing import (
     end_offsets,
     in_memory_tracing,
@@ -389,7 +390,15 @@ async def test_contract_budget_milestone_and_audit_on_kafka_and_postgres(
         await h.publish(synced)
         await h.publish(exported)
         await h.publish(paid)
-        chain = ["time_entry.logged", "entry.synced", "invoice.exported", "invoice.status_changed"]
+        await h.publish(PaymentRecorded(
+            workspace_id=ws, invoice_id="inv_3", connection_id="acc_1", provider="xero",
+            provider_invoice_id="x_3", provider_payment_id="x_pay_3", state="recorded",
+            paid_on=dt.date(2026, 12, 2), currency="EUR", payment_amount=Decimal(120),
+            applied_amount=Decimal(120), invoice_balance=Decimal(0), invoice_status="paid",
+            revision=1, changed_at=T0,
+        ))  # fmt: skip
+        chain = ["time_entry.logged", "entry.synced", "invoice.exported", "invoice.status_changed",
+                 "payment.recorded"]  # fmt: skip
 
         async def te_3_chain() -> bool:
             records = await h.ok("GET", "/audit", params={"entry_id": "te_3"})
@@ -402,6 +411,7 @@ async def test_contract_budget_milestone_and_audit_on_kafka_and_postgres(
         [billed] = te_3["invoice.exported"]["data"]["lines"]
         assert (billed["unit_price"], billed["rate_source"]) == ("120", "timebridge")
         assert te_3["invoice.status_changed"]["data"]["status"] == "paid"
+        assert te_3["payment.recorded"]["data"]["applied_amount"] == "120"
 
         # the audit trail: by entry, by contract; the chain verifies
         trail = await h.ok("GET", "/audit", params={"entry_id": "te_2"})

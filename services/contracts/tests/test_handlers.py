@@ -14,6 +14,7 @@ from timebridge_common.events.contracts import (
     ContractSigned,
     MilestoneReached,
 )
+from timebridge_common.events.payments import PaymentRecorded
 from timebridge_common.refusals import ConflictError, InvalidError, NotFoundError
 from timebridge_common.testing import (
     sample_client_changed,
@@ -311,3 +312,50 @@ async def test_usage_is_the_current_periods_consumption(store: MemoryStore) -> N
         "percent": "37.5",
     }
     assert await contracts.usage(WS, "nope") == {}
+
+
+def payment(state: str, applied: str, balance: str, status: str, **fields: Any) -> PaymentRecorded:
+    values: dict[str, Any] = {
+        "workspace_id": WS,
+        "invoice_id": "inv_1",
+        "connection_id": "acc_1",
+        "provider": "xero",
+        "provider_invoice_id": "x_inv_1",
+        "provider_payment_id": "x_pay_1",
+        "state": state,
+        "paid_on": dt.date(2026, 12, 2),
+        "currency": "EUR",
+        "payment_amount": applied,
+        "applied_amount": applied,
+        "invoice_balance": balance,
+        "invoice_status": status,
+        "revision": 1,
+        "changed_at": NOW,
+    }
+    return PaymentRecorded.model_validate(values | fields)
+
+
+async def test_payments_and_a_voided_one_are_on_the_entrys_trail(store: MemoryStore) -> None:
+    handlers = EventHandlers(store, clock)
+    exported = sample_invoice_exported(workspace_id=WS, invoice_id="inv_1", entry_ids=("te_1",))
+    await handlers.invoice_exported(Envelope.for_event(exported, producer="t"), exported)
+    first = payment("recorded", "80", "100", "partially_paid")
+    second = payment("recorded", "100", "0", "paid", provider_payment_id="x_pay_2")
+    voided = payment("voided", "0", "100", "partially_paid", provider_payment_id="x_pay_2",
+                     revision=2)  # fmt: skip
+    for event in (first, second, voided):
+        envelope = Envelope.for_event(event, producer="t")
+        await handlers.payment_recorded(envelope, event)
+        await handlers.payment_recorded(envelope, event)  # redelivered: recorded once
+    trail = [
+        json.loads(r.body) for r in store.state.audit if "te_1" in json.loads(r.body)["entry_ids"]
+    ]
+    assert [(r["kind"], r["data"].get("invoice_status")) for r in trail] == [
+        ("invoice.exported", None),
+        ("payment.recorded", "partially_paid"),
+        ("payment.recorded", "paid"),
+        ("payment.voided", "partially_paid"),
+    ]
+    assert {r["invoice_id"] for r in trail} == {"inv_1"}
+    assert trail[3]["data"]["provider_payment_id"] == "x_pay_2"
+    assert verify(store.state.audit)[1] is None

@@ -9,6 +9,7 @@ from timebridge_common.events import (
     TimeEntryLogged,
 )
 from timebridge_common.events.contracts import ContractObserved, MilestoneObserved
+from timebridge_common.events.payments import PaymentRecorded
 from timebridge_common.runtime import ServiceRuntime
 from timebridge_contracts.handlers.events import EventHandlers
 
@@ -22,3 +23,4 @@ def register(runtime: ServiceRuntime, handlers: EventHandlers) -> None:
     runtime.subscribe(InvoiceDeleted, handlers.invoice_deleted)
     runtime.subscribe(ContractObserved, handlers.contract_observed)
     runtime.subscribe(MilestoneObserved, handlers.milestone_observed)
+    runtime.subscribe(PaymentRecorded, handlers.payment_recorded)

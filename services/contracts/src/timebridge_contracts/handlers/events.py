@@ -15,6 +15,7 @@ from timebridge_common.events import (
     TimeEntryLogged,
 )
 from timebridge_common.events.contracts import ContractObserved, MilestoneObserved
+from timebridge_common.events.payments import PaymentRecorded
 from timebridge_contracts.handlers.budgets import Clock, apply_entry, entry_key
 from timebridge_contracts.handlers.observed import apply_contract, apply_milestone
 from timebridge_contracts.handlers.ports import AuditFacts, Store
@@ -142,6 +143,39 @@ class EventHandlers:
                 event.workspace_id,
                 AuditFacts(
                     "invoice.status_changed",
+                    facts,
+                    entry_ids=entries,
+                    invoice_id=event.invoice_id,
+                    client_ids=[client] if client else [],
+                    event_id=str(envelope.event_id),
+                ),
+                self._clock(),
+            )
+
+    async def payment_recorded(self, envelope: Envelope, event: PaymentRecorded) -> None:
+        """A payment (or its voiding) on the trail of the invoice's entries and client."""
+        async with self._store.once(f"{CONSUMER}:payments", envelope) as tx:
+            if tx is None:
+                return
+            entries, client = await tx.invoice_entries(event.workspace_id, event.invoice_id)
+            facts = {
+                "provider": event.provider,
+                "provider_payment_id": event.provider_payment_id,
+                "state": event.state,
+                "paid_on": event.paid_on.isoformat(),
+                "currency": event.currency,
+                "payment_amount": str(event.payment_amount),
+                "applied_amount": str(event.applied_amount),
+                "unapplied_amount": str(event.unapplied_amount),
+                "invoice_balance": str(event.invoice_balance),
+                "invoice_status": event.invoice_status,
+                "revision": event.revision,
+                "changed_at": event.changed_at.isoformat(),
+            }
+            await tx.audit(
+                event.workspace_id,
+                AuditFacts(
+                    f"payment.{event.state}",
                     facts,
                     entry_ids=entries,
                     invoice_id=event.invoice_id,

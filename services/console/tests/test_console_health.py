@@ -53,6 +53,36 @@ def answers(connection_status: str, retest_ok: bool) -> httpx.MockTransport:
             "backlog": 0,
             "open_conflicts": 0,
         },
+        ("reporting", f"/v1/workspaces/{WS}/sync-log/timeline"): [
+            {
+                "kind": "connection",
+                "event_id": "e2",
+                "integration_id": INTEGRATION,
+                "connection_id": INTEGRATION,
+                "source": "everhour",
+                "state": "needs_reauthorisation",
+                "previous_state": "ok",
+                "status": "error",
+                "error_class": "authentication",
+                "reason": f"everhour refused the credential: reconnect it ({REFUSAL})",
+                "provider_response": {"code": 401},
+                "failures": 3,
+                "synced_at": "2026-12-06T10:02:00Z",
+            },
+            {
+                "kind": "entry",
+                "event_id": "e1",
+                "source": "core",
+                "source_external_id": "te_1",
+                "target": "everhour",
+                "target_external_id": "1",
+                "status": "synced",
+                "operation": "create",
+                "user_email": "ann@acme.test",
+                "reason": None,
+                "synced_at": "2026-12-06T09:00:00Z",
+            },
+        ],
         ("mapping", f"/v1/workspaces/{WS}/providers"): [
             {"name": "everhour", "title": "Everhour", "kind": "tracker", "auth": "api_key"}
         ],
@@ -153,3 +183,15 @@ async def test_reportings_record_of_a_refusal_also_asks_for_it() -> None:
         assert 'id="reauthorise"' in page.text
         assert f"Everhour answered: {REFUSAL}" in page.text
         assert "ingest is restarting" in page.text
+
+
+async def test_the_sync_log_shows_a_refused_key_among_the_entries() -> None:
+    async with console(answers("needs_reauthorisation", True)) as client:
+        await signed_in(client)
+        log = await client.get(f"/w/{WS}/sync-log", params={"status": "error"})
+    assert log.status_code == 200
+    change = log.text.split('class="connection-change"')[1].split("</tr>")[0]
+    assert "Needs re-authorisation" in change
+    assert f"reconnect it ({REFUSAL})" in change
+    assert f'href="/w/{WS}/integrations/{INTEGRATION}#connection"' in change
+    assert "te_1" in log.text

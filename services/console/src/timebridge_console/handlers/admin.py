@@ -235,8 +235,10 @@ class Admin:
     # Sync log (reporting) and conflicts (conflict-resolver)
 
     async def sync_log(self, filters: Params) -> list[dict[str, Any]]:
+        """The sync log with the connections' changes of health in place (``kind``: ``entry``
+        or ``connection``), so a refused key shows among the entries' outcomes."""
         found: list[dict[str, Any]] = await self._api.get(
-            "reporting", f"{self._ws}/sync-log", params=filters
+            "reporting", f"{self._ws}/sync-log/timeline", params=filters
         )
         return found
 

@@ -100,6 +100,10 @@ def reports_url(api_url: str) -> str:
     return base + REPORTS_PATH
 
 
+_DEFAULT_WORKSPACE: dict[str, int] = {}
+"""The token user's default workspace by client identity (a connection without one given)."""
+
+
 class TogglClient(ProviderClient):
     """One Toggl connection: an API token and a workspace id.
 
@@ -138,22 +142,31 @@ class TogglClient(ProviderClient):
             retry=retry, timeout_s=timeout_s,
         )  # fmt: skip
 
-    @property
-    def _ws(self) -> str:
-        return f"/workspaces/{self.workspace_id}"
+    async def workspace(self) -> int:
+        """The connection's workspace: the one given, else the token user's default workspace
+        (asked once per credential: ``/me`` has a small quota). Left at 0, every path named
+        workspace 0 and was refused."""
+        if not self.workspace_id:
+            if self.identity not in _DEFAULT_WORKSPACE:
+                _DEFAULT_WORKSPACE[self.identity] = (await self.me()).default_workspace_id or 0
+            self.workspace_id = _DEFAULT_WORKSPACE[self.identity]
+        return self.workspace_id
+
+    async def _ws(self) -> str:
+        return f"/workspaces/{await self.workspace()}"
 
     async def me(self) -> Me:
         """The token's user: the "test connection" call."""
         return await self._get("/me", _ME)
 
     async def users(self) -> list[WorkspaceUser]:
-        return await self._get(f"{self._ws}/users", _USERS)
+        return await self._get(f"{await self._ws()}/users", _USERS)
 
     async def projects(self) -> AsyncIterator[Project]:
         page = 1
         while True:
             params = {"page": page, "per_page": PAGE_SIZE}
-            found = await self._get(f"{self._ws}/projects", _PROJECTS, params)
+            found = await self._get(f"{await self._ws()}/projects", _PROJECTS, params)
             for project in found:
                 yield project
             if len(found) < PAGE_SIZE:
@@ -161,17 +174,17 @@ class TogglClient(ProviderClient):
             page += 1
 
     async def project(self, project_id: int) -> Project:
-        return await self._get(f"{self._ws}/projects/{project_id}", _PROJECT)
+        return await self._get(f"{await self._ws()}/projects/{project_id}", _PROJECT)
 
     async def project_tasks(self, project_id: int) -> list[Task]:
-        return await self._get(f"{self._ws}/projects/{project_id}/tasks", _TASKS)
+        return await self._get(f"{await self._ws()}/projects/{project_id}/tasks", _TASKS)
 
     async def tasks(self) -> AsyncIterator[Task]:
         """Every task of the workspace (``GET /workspaces/{wid}/tasks``, paged)."""
         page = 1
         while True:
             params: dict[str, str | int] = {"page": page, "per_page": PAGE_SIZE, "active": "both"}
-            found = await self._get(f"{self._ws}/tasks", _TASK_PAGE, params)
+            found = await self._get(f"{await self._ws()}/tasks", _TASK_PAGE, params)
             for task in found.data:
                 yield task
             if not found.data or page * PAGE_SIZE >= found.total_count:
@@ -180,7 +193,7 @@ class TogglClient(ProviderClient):
 
     async def create_task(self, project_id: int, name: str) -> Task:
         body = {"name": name, "active": True}
-        response = await self._send("POST", f"{self._ws}/projects/{project_id}/tasks", body)
+        response = await self._send("POST", f"{await self._ws()}/projects/{project_id}/tasks", body)
         return self._http.parse(response, _TASK)
 
     async def changed_since(self, since: dt.datetime) -> list[TimeEntry]:
@@ -202,17 +215,19 @@ class TogglClient(ProviderClient):
 
     async def create_time_entry(self, body: Mapping[str, Any]) -> TimeEntry:
         """Create an entry (POST: after OutcomeUnknownError, look it up before sending again)."""
-        payload = {**body, "workspace_id": self.workspace_id, "created_with": CREATED_WITH}
-        response = await self._send("POST", f"{self._ws}/time_entries", payload)
+        payload = {**body, "workspace_id": await self.workspace(), "created_with": CREATED_WITH}
+        response = await self._send("POST", f"{await self._ws()}/time_entries", payload)
         return self._http.parse(response, _ENTRY)
 
     async def update_time_entry(self, entry_id: int, body: Mapping[str, Any]) -> TimeEntry:
-        response = await self._send("PUT", f"{self._ws}/time_entries/{entry_id}", body)
+        response = await self._send("PUT", f"{await self._ws()}/time_entries/{entry_id}", body)
         return self._http.parse(response, _ENTRY)
 
     async def delete_time_entry(self, entry_id: int) -> bool:
         """Delete an entry; ``False`` when it was already gone."""
-        return await deleted(self._send("DELETE", f"{self._ws}/time_entries/{entry_id}", None))
+        return await deleted(
+            self._send("DELETE", f"{await self._ws()}/time_entries/{entry_id}", None)
+        )
 
     async def summary(self, start: dt.date, end: dt.date) -> Summary:
         """Reports API v3 summary, by user and project, ``start`` to ``end`` inclusive."""
@@ -222,7 +237,7 @@ class TogglClient(ProviderClient):
             "grouping": "users",
             "sub_grouping": "projects",
         }
-        path = f"/workspace/{self.workspace_id}/summary/time_entries"
+        path = f"/workspace/{await self.workspace()}/summary/time_entries"
         response = await self._call(self._reports, "POST", path, json=body, idempotent=True)
         return self._reports.parse(response, _SUMMARY)
 
@@ -245,7 +260,7 @@ class TogglClient(ProviderClient):
             body["user_ids"] = user_ids
         if time_entry_ids:
             body["time_entry_ids"] = time_entry_ids
-        path = f"/workspace/{self.workspace_id}/search/time_entries"
+        path = f"/workspace/{await self.workspace()}/search/time_entries"
         found: list[TimeEntry] = []
         while True:
             response = await self._call(self._reports, "POST", path, json=body, idempotent=True)

@@ -6,12 +6,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import asyncpg
+import httpx
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from opentelemetry.sdk.trace import TracerProvider
 from timebridge_providers.core.directory import identity
 from timebridge_providers.installed import registry
 from timebridge_providers.kit.clients import ProviderClients
+from timebridge_providers.kit.credentials import CredentialSource, HttpCredentialSource
 
 from timebridge_common import connections
 from timebridge_common.auth import WorkspaceAdmins
@@ -54,6 +56,14 @@ class Mapping:
     scheduled: ScheduledSync
 
 
+async def _close_at_stop(http: httpx.AsyncClient) -> None:
+    """Hold the owner's HTTP pool open until the runtime stops (cancels its tasks)."""
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await http.aclose()
+
+
 def bootstrap(
     settings: Settings,
     *,
@@ -64,11 +74,14 @@ def bootstrap(
     clock: Callable[[], dt.datetime] = _utc_now,
     clients: Sessions | None = None,
     core: OpenIdentity | None = None,
+    credentials: CredentialSource | None = None,
 ) -> Mapping:
     """Build the service; ``store`` wraps or replaces the Postgres store (tests inject faults).
 
     ``clients`` opens the providers' sessions (tests: routed to the sandboxes); ``core`` opens
-    the home system with a user's token for the admin checks (by default, through ``clients``).
+    the home system with a user's token for the admin checks (by default, through ``clients``);
+    ``credentials`` is the credential owner every provider access comes from (by default the
+    credentials service at ``TB_CREDENTIALS_URL`` if set, else the sealed credentials).
     """
     runtime = build_runtime(
         NAME,
@@ -93,7 +106,13 @@ def bootstrap(
     sessions: Sessions = clients or ProviderClients(
         shared_budget.SharedBudgets(runtime.pool), shares=settings.budget
     )
-    providers = Providers(copies, sessions)
+    if credentials is None and settings.credentials_url:
+        owner_http = httpx.AsyncClient()
+        runtime.background.append(lambda: _close_at_stop(owner_http))
+        credentials = HttpCredentialSource(
+            settings.credentials_url, settings.service_token, http=owner_http
+        )
+    providers = Providers(copies, sessions, owner=credentials)
     releasable = asyncio.Event()
     directory = Directory(
         store, copies, providers, clock, releasable, refresh_every_s=settings.users_refresh_s

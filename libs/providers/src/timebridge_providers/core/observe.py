@@ -11,8 +11,14 @@ from typing import Literal
 from timebridge_common.events import TimeEntryFields, UserRef
 from timebridge_common.outbound.http import NotFoundError
 from timebridge_providers.core.client import CoreClient, TimeEntry
+from timebridge_providers.core.commercial import commercial_event
 from timebridge_providers.core.translate import entry_fields
-from timebridge_providers.core.webhooks import SIGNATURE_HEADER, parse_webhook, verify_signature
+from timebridge_providers.core.webhooks import (
+    SIGNATURE_HEADER,
+    CoreTimeEntryWebhook,
+    parse_webhook,
+    verify_signature,
+)
 from timebridge_providers.kit.ports.observe import Change, ChangePage, Delivery, Hint, HookAdmin
 
 FIRST_POLL = dt.timedelta(days=1)
@@ -90,5 +96,8 @@ class CoreWebhooks:
         webhook = parse_webhook(body, account)
         if webhook is None:
             return Delivery(delivery_id="", signed_at=signed_at, change=None)
+        if not isinstance(webhook, CoreTimeEntryWebhook):
+            fact = commercial_event(webhook)
+            return Delivery(delivery_id=webhook.id, signed_at=signed_at, change=None, fact=fact)
         change = entry_change(webhook.data.time_entry, deleted=webhook.type == "time_entry.deleted")
         return Delivery(delivery_id=webhook.id, signed_at=signed_at, change=change)

@@ -19,6 +19,11 @@ from timebridge_common.events import TimeEntryLogged
 from timebridge_common.events.base import UtcDatetime
 from timebridge_common.events.codec import validation_summary
 from timebridge_providers.core.client import TimeEntry
+from timebridge_providers.core.commercial import (
+    COMMERCIAL_TYPES,
+    CommercialWebhook,
+    parse_commercial,
+)
 from timebridge_providers.core.translate import entry_to_event
 from timebridge_providers.kit.ports.observe import RefusedError as RejectedError
 
@@ -117,8 +122,11 @@ def _unstorable(value: object, where: str = "body") -> str | None:
     return None
 
 
-def parse_webhook(body: bytes, workspace_id: str) -> CoreTimeEntryWebhook | None:
-    """The time-entry webhook in ``body``; ``None`` for a ticket webhook (acknowledged only).
+def parse_webhook(
+    body: bytes, workspace_id: str
+) -> CoreTimeEntryWebhook | CommercialWebhook | None:
+    """The time-entry, contract or milestone webhook in ``body``; ``None`` for a ticket webhook
+    (acknowledged only).
 
     Text with NUL or lone surrogates is refused (422): PostgreSQL cannot store it, here (the
     replay window) or downstream, and no genuine Core delivery carries it.
@@ -130,9 +138,14 @@ def parse_webhook(body: bytes, workspace_id: str) -> CoreTimeEntryWebhook | None
     if found:
         raise RejectedError(422, f"{found}: NUL or lone surrogate in text")
     try:
-        if _Kind.model_validate_json(body).type in TICKET_TYPES:
+        kind = _Kind.model_validate_json(body).type
+        if kind in TICKET_TYPES:
             return None
-        webhook = CoreTimeEntryWebhook.model_validate_json(body)
+        webhook: CoreTimeEntryWebhook | CommercialWebhook = (
+            parse_commercial(kind, body)
+            if kind in COMMERCIAL_TYPES
+            else CoreTimeEntryWebhook.model_validate_json(body)
+        )
     except ValidationError as exc:
         if any(e["type"] == "json_invalid" for e in exc.errors()):
             raise RejectedError(400, "body is not valid JSON") from None

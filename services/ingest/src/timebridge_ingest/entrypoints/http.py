@@ -76,7 +76,8 @@ def webhook_router(
         workspace_id: WorkspaceIdPath,
         signature: Annotated[str | None, Header(alias=signed.signature_header)] = None,
     ) -> AcceptedResponse:
-        """Answered 202 only once the ``TimeEntryLogged`` event is durably in Kafka."""
+        """Answered 202 only once the event (an entry's, a contract's or a milestone's) is
+        durably in Kafka."""
         content_type = request.headers.get("content-type", "")
         if content_type.split(";")[0].strip().lower() != "application/json":
             raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, "expected application/json")

@@ -9,6 +9,7 @@ import structlog
 from timebridge_providers.kit.ports.observe import SignedWebhooks
 
 from timebridge_common.events import TimeEntryLogged
+from timebridge_common.events.base import Event
 from timebridge_common.kafka.publisher import (
     EventPublisher,
     UnavailableError,
@@ -20,6 +21,8 @@ from timebridge_ingest.domain.observations import to_event
 from timebridge_ingest.handlers.ports import WebhookSecrets
 
 log = structlog.get_logger(__name__)
+
+_FACT_NAMESPACE = uuid.UUID("0b6f3d1e-6a43-4c2f-9d57-2f0c8e5a7b14")
 
 
 REPLAY_MARGIN = dt.timedelta(seconds=60)
@@ -36,12 +39,26 @@ class Accepted:
     duplicate: bool = False
 
 
+def fact_id(event: Event) -> uuid.UUID:
+    """The event id of a delivered record other than an entry: derived from its content, so
+    redeliveries of the same version (even under a new delivery id) carry the same id and
+    consumers' inboxes take it once."""
+    return uuid.uuid5(_FACT_NAMESPACE, f"{event.type_name()}:{event.model_dump_json()}")
+
+
 async def publish_or_unavailable(
     publisher: EventPublisher, event: TimeEntryLogged, timeout_s: float
 ) -> uuid.UUID:
     """Publish with the event's observation id; return once Kafka acknowledged it (else raise
     :class:`~timebridge_common.kafka.publisher.UnavailableError`: answer 503)."""
-    envelope = publisher.envelope(event, event_id=event.observation_id())
+    return await publish_as(publisher, event, event.observation_id(), timeout_s)
+
+
+async def publish_as(
+    publisher: EventPublisher, event: Event, event_id: uuid.UUID, timeout_s: float
+) -> uuid.UUID:
+    """Publish ``event`` as ``event_id``, returning once Kafka acknowledged it."""
+    envelope = publisher.envelope(event, event_id=event_id)
     await publish_acknowledged(publisher, [(event, envelope)], timeout_s)
     return envelope.event_id
 
@@ -75,19 +92,27 @@ async def accept_signed_webhook(
     delivery = webhooks.verify(
         secret, signature, body, account=workspace_id, now=now, tolerance_s=tolerance_s
     )
-    if delivery.change is None:
+    event: Event
+    if delivery.fact is not None:
+        event = delivery.fact
+        if event.workspace_id != workspace_id:
+            raise RejectedError(422, f"body is for another workspace than {workspace_id!r}")
+        wanted = fact_id(event)
+    elif delivery.change is not None:
+        logged = to_event(
+            delivery.change,
+            source=source,
+            workspace_id=workspace_id,
+            integration_id=None,
+            observed_via="webhook",
+        )
+        event, wanted = logged, logged.observation_id()
+    else:
         return Accepted(event_id=None, topic=None)
-    event = to_event(
-        delivery.change,
-        source=source,
-        workspace_id=workspace_id,
-        integration_id=None,
-        observed_via="webhook",
-    )
 
     async def publish() -> str:
         try:
-            event_id = await publish_or_unavailable(publisher, event, publish_timeout_s)
+            event_id = await publish_as(publisher, event, wanted, publish_timeout_s)
         except UnavailableError as exc:
             log.error("publishing a webhook failed", error=str(exc), delivery=delivery.delivery_id)
             raise

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from timebridge_common.events import TimeEntryFields
+from timebridge_common.events.base import Event
 from timebridge_providers.kit.session import Session
 
 
@@ -77,6 +78,9 @@ class Delivery:
     delivery_id: str
     signed_at: dt.datetime
     change: Change | None
+    fact: Event | None = None
+    """A record other than a time entry, as the event to publish instead of ``change`` (the home
+    system's contracts and milestones: ``ContractObserved``, ``MilestoneObserved``)."""
     reply: Mapping[str, str] | None = None
     """The JSON object to answer with (200) instead of accepting: a validation ping's echo
     (Toggl's ``validation_code``)."""

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from timebridge_common.events import Envelope, Event
+from timebridge_invoice_export.adapters.memory_payments import MemoryPayments
 from timebridge_invoice_export.domain.accounting import Tenant
 from timebridge_invoice_export.domain.clients import MirroredClient
 from timebridge_invoice_export.domain.connections import (
@@ -26,6 +27,7 @@ from timebridge_invoice_export.domain.connections import (
 )
 from timebridge_invoice_export.domain.invoices import Expense, Invoice
 from timebridge_invoice_export.domain.ledger import Held, LedgerEntry
+from timebridge_invoice_export.domain.payments import HeldPayment
 from timebridge_invoice_export.domain.rates import Rate
 
 
@@ -51,12 +53,13 @@ class State:
     entries: dict[tuple[str, str], LedgerEntry] = field(default_factory=dict)
     locked_changes: list[dict[str, Any]] = field(default_factory=list)
     invoices: dict[str, Invoice] = field(default_factory=dict)
+    payments: dict[tuple[str, str, str], HeldPayment] = field(default_factory=dict)
     published: list[tuple[Event, Envelope]] = field(default_factory=list)
     seen: set[tuple[str, str]] = field(default_factory=set)
     """(consumer, event id) pairs claimed by :meth:`MemoryStore.once`."""
 
 
-class MemoryTx:
+class MemoryTx(MemoryPayments):
     """One transaction of the in-memory store (the ``Tx`` port)."""
 
     def __init__(self, state: State) -> None:

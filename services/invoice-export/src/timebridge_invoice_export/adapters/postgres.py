@@ -18,9 +18,10 @@ from timebridge_invoice_export.adapters.pg.catalog import CatalogRows
 from timebridge_invoice_export.adapters.pg.connections import ConnectionRows
 from timebridge_invoice_export.adapters.pg.invoices import InvoiceRows
 from timebridge_invoice_export.adapters.pg.ledger import LedgerRows
+from timebridge_invoice_export.adapters.pg.payments import PaymentRows
 
 
-class Tx(ConnectionRows, CatalogRows, LedgerRows, InvoiceRows):
+class Tx(ConnectionRows, CatalogRows, LedgerRows, InvoiceRows, PaymentRows):
     """One open transaction; every method runs in it (the aggregates' rows, one module each)."""
 
 

@@ -17,6 +17,8 @@ from timebridge_providers.kit.ports.accounting import (
     ToolClient,
     ToolInvoice,
     ToolInvoiceStatus,
+    ToolPayment,
+    ToolPaymentState,
     gone_invoice,
 )
 
@@ -30,6 +32,8 @@ __all__ = [
     "ToolClient",
     "ToolInvoice",
     "ToolInvoiceStatus",
+    "ToolPayment",
+    "ToolPaymentState",
     "gone_invoice",
     "title",
 ]

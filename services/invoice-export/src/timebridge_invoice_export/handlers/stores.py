@@ -24,6 +24,7 @@ from timebridge_invoice_export.domain.connections import (
 )
 from timebridge_invoice_export.domain.invoices import Expense, Invoice
 from timebridge_invoice_export.domain.ledger import Held, LedgerEntry
+from timebridge_invoice_export.domain.payments import HeldPayment
 from timebridge_invoice_export.domain.rates import Rate
 
 
@@ -226,7 +227,21 @@ class InvoicesTx(Protocol):
         ...
 
 
-class Tx(ConnectionsTx, CatalogTx, LedgerTx, InvoicesTx, Protocol):
+class PaymentsTx(Protocol):
+    """Payments of exported invoices, one row per payment and invoice."""
+
+    async def invoice_payments(self, invoice_id: str) -> list[HeldPayment]: ...
+
+    async def payment_rows(self, connection_id: str, provider_payment_id: str) -> list[HeldPayment]:
+        """Every invoice the payment settled, as held."""
+        ...
+
+    async def save_payment(self, payment: HeldPayment) -> None:
+        """Insert or replace the row of (connection, payment, tool invoice)."""
+        ...
+
+
+class Tx(ConnectionsTx, CatalogTx, LedgerTx, InvoicesTx, PaymentsTx, Protocol):
     """One open transaction of every aggregate."""
 
     async def publish(self, events: Sequence[tuple[Event, Envelope]]) -> None:

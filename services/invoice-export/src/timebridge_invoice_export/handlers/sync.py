@@ -1,5 +1,6 @@
 """Keeping the mirror and the exported invoices as the tools have them.
 
+Payments the polls see go to :class:`~timebridge_invoice_export.handlers.payments.PaymentSync`.
 Three paths lead here and all end in the same two idempotent steps (:meth:`ToolSync.apply_client`,
 :meth:`ToolSync.apply_invoice`): the first mirror after connecting (every active client), the
 periodic poll of each connection (changes since its cursor), and the tools' webhooks (which name
@@ -26,6 +27,7 @@ from timebridge_invoice_export.domain.clients import MirroredClient, mirror
 from timebridge_invoice_export.domain.connections import AccountingConnection
 from timebridge_invoice_export.domain.invoices import Invoice, tool_update
 from timebridge_invoice_export.handlers.connections import Connections
+from timebridge_invoice_export.handlers.payments import PaymentSync
 from timebridge_invoice_export.handlers.ports import Clock
 from timebridge_invoice_export.handlers.stores import Store
 
@@ -74,6 +76,7 @@ class ToolSync:
         self._store = store
         self._connections = connections
         self._clock = clock
+        self.payments = PaymentSync(store, clock)
 
     async def apply_client(
         self, connection: AccountingConnection, seen: ToolClient, cause: Envelope | None = None
@@ -172,6 +175,8 @@ class ToolSync:
             await self.apply_invoice(connection, invoice)
         for external_id in changes.deleted_invoice_ids:
             await self.apply_invoice(connection, gone_invoice(external_id))
+        for payment in changes.payments:
+            await self.payments.apply_payment(connection, payment)
         return changes.cursor
 
     async def refresh_invoice(self, invoice: Invoice) -> Invoice | None:

@@ -4,7 +4,8 @@ It keeps what a real tool keeps and behaves as the port promises: a draft is cre
 once per Timebridge invoice id (a repeat returns the first), an invoice it no longer has reads
 as ``deleted``, changes are what was touched since a moment, and per-connection webhook
 registrations await a verification until it is confirmed. Tests change its state directly
-(``put_client``, ``set_status``, ``delete_invoice``) and may make the next calls fail (``fail``).
+(``put_client``, ``set_status``, ``delete_invoice``, ``put_payment``,
+``set_payment_state``) and may make the next calls fail (``fail``).
 """
 
 import datetime as dt
@@ -25,6 +26,8 @@ from timebridge_providers.kit.ports.accounting import (
     ToolInvoice,
     ToolInvoiceStatus,
     ToolOptions,
+    ToolPayment,
+    ToolPaymentState,
     gone_invoice,
 )
 from timebridge_providers.kit.session import Session
@@ -45,6 +48,8 @@ class FakeAccountingTool:
     """Timebridge invoice id -> the tool's invoice id (what makes an export happen once)."""
     drafts: list[ExportDraft] = field(default_factory=list)
     """Every draft created (a repeat of one adds nothing)."""
+    payments: dict[str, ToolPayment] = field(default_factory=dict)
+    """Payment id -> the payment (voided and deleted ones stay, with their state)."""
     registrations: dict[str, bool] = field(default_factory=dict)
     """Webhook registration id -> verified."""
     deleted: set[str] = field(default_factory=set)
@@ -67,6 +72,14 @@ class FakeAccountingTool:
         self.invoices.pop(external_id, None)
         self.deleted.add(external_id)
 
+    def put_payment(self, payment: ToolPayment) -> None:
+        """Record (or change) a payment as the tool would, stamped now."""
+        self.payments[payment.external_id] = replace(payment, updated_at=self.clock())
+
+    def set_payment_state(self, external_id: str, state: ToolPaymentState) -> None:
+        """Void or delete a payment."""
+        self.put_payment(replace(self.payments[external_id], state=state))
+
     def fail(self, error: Exception) -> None:
         self.failures.append(error)
 
@@ -88,14 +101,22 @@ class FakeAccountingTool:
 
         clients = tuple(c for c in self.clients.values() if changed(c.updated_at))
         invoices = tuple(i for i in self.invoices.values() if changed(i.updated_at))
+        payments = tuple(p for p in self.payments.values() if changed(p.updated_at))
         moments = [
-            m for m in (*(c.updated_at for c in clients), *(i.updated_at for i in invoices)) if m
+            m
+            for m in (
+                *(c.updated_at for c in clients),
+                *(i.updated_at for i in invoices),
+                *(p.updated_at for p in payments),
+            )
+            if m
         ]
         return ToolChanges(
             clients=clients,
             invoices=invoices,
             deleted_invoice_ids=tuple(sorted(self.deleted)),
             cursor=max(moments) if moments else None,
+            payments=payments,
         )
 
     async def invoice(self, external_id: str) -> ToolInvoice:

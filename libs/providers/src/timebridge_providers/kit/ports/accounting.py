@@ -1,4 +1,5 @@
-"""The accounting tool: clients, draft invoices created once, their status, webhooks, consent.
+"""The accounting tool: clients, draft invoices created once, their status and payments,
+webhooks, consent.
 
 What a service knows of an accounting tool, in its own words (not any tool's): a provider
 package translates its customers into :class:`ToolClient`, its invoices into
@@ -147,9 +148,41 @@ class ExportDraft:
     note: str
 
 
+ToolPaymentState = Literal["recorded", "voided", "deleted"]
+"""A payment as the tool has it: standing, voided (kept, settling nothing) or gone."""
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentApplication:
+    """What one payment settles of one invoice."""
+
+    invoice_external_id: str
+    amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class ToolPayment:
+    """A customer payment as the tool has it now, with the invoices it settles (QuickBooks
+    Online ``Payment.Line[].LinkedTxn``, Xero ``Payments``, FreshBooks ``payments``)."""
+
+    external_id: str
+    state: ToolPaymentState
+    paid_on: dt.date
+    currency: str | None
+    amount: Decimal
+    """The whole payment."""
+    applications: tuple[PaymentApplication, ...]
+    """Every invoice it settles; a voided or deleted payment still names them (what it settled
+    before), with their amounts."""
+    unapplied: Decimal = Decimal(0)
+    """An overpayment: what it left unapplied (a credit)."""
+    updated_at: dt.datetime | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class ToolChanges:
-    """What changed in the tool since a cursor: clients (archived ones too) and invoices."""
+    """What changed in the tool since a cursor: clients (archived ones too), invoices and the
+    payments of invoices (voided and deleted ones too)."""
 
     clients: tuple[ToolClient, ...]
     invoices: tuple[ToolInvoice, ...]
@@ -157,6 +190,8 @@ class ToolChanges:
     """Invoices the tool reports gone without a record (e.g. a change data capture)."""
     cursor: dt.datetime | None
     """The next ``since``, in the tool's clock; None keeps the previous one."""
+    payments: tuple[ToolPayment, ...] = ()
+    """Payments changed since the cursor (a provider that does not read them yet: none)."""
 
 
 @dataclass(frozen=True, slots=True)

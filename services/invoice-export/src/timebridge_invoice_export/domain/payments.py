@@ -1,0 +1,93 @@
+"""Payments of exported invoices: what is held of each, when a sighting is a change, and the
+invoice's standing (balance, paid or partially paid) that follows from them.
+
+A tool's payment may settle several invoices, so what is held is one row per payment and
+invoice. A sighting that matches the held row changes nothing (a poll or webhook seeing the
+same payment again publishes nothing); any difference raises the row's ``revision``, which
+with the payment's ids makes the announcement's event id.
+"""
+
+import datetime as dt
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from typing import Literal
+
+from timebridge_invoice_export.domain.accounting import ToolPayment, ToolPaymentState
+
+InvoiceStanding = Literal["sent", "partially_paid", "paid"]
+
+_EVENT_IDS = uuid.UUID("7c0e4d0a-5b8e-4a57-9d0c-2f1f6a1e0b10")
+
+
+@dataclass(frozen=True, slots=True)
+class HeldPayment:
+    """What Timebridge holds of one payment's settlement of one of its invoices."""
+
+    invoice_id: str
+    connection_id: str
+    provider_payment_id: str
+    provider_invoice_id: str
+    state: ToolPaymentState
+    paid_on: dt.date
+    currency: str
+    payment_amount: Decimal
+    applied_amount: Decimal
+    """What it settles of this invoice now (0 once voided or deleted)."""
+    unapplied_amount: Decimal
+    revision: int
+
+    def event_id(self) -> uuid.UUID:
+        """The same payment, invoice and revision always announce with the same id."""
+        key = f"{self.connection_id}/{self.provider_payment_id}/{self.provider_invoice_id}"
+        return uuid.uuid5(_EVENT_IDS, f"{key}/{self.revision}/{self.state}")
+
+
+def settlement(
+    held: HeldPayment | None,
+    seen: ToolPayment,
+    *,
+    invoice_id: str,
+    connection_id: str,
+    provider_invoice_id: str,
+    currency: str,
+) -> HeldPayment | None:
+    """The row after ``seen`` (the tool's payment now) for one invoice; None if unchanged.
+
+    ``seen`` not naming the invoice any more (a payment moved to another invoice) settles
+    nothing of it; a voided or deleted payment settles nothing either.
+    """
+    applied = sum(
+        (a.amount for a in seen.applications if a.invoice_external_id == provider_invoice_id),
+        Decimal(0),
+    )
+    if seen.state != "recorded":
+        applied = Decimal(0)
+    candidate = HeldPayment(
+        invoice_id=invoice_id,
+        connection_id=connection_id,
+        provider_payment_id=seen.external_id,
+        provider_invoice_id=provider_invoice_id,
+        state=seen.state,
+        paid_on=seen.paid_on,
+        currency=seen.currency or currency,
+        payment_amount=seen.amount,
+        applied_amount=applied,
+        unapplied_amount=seen.unapplied,
+        revision=1,
+    )
+    if held is None:
+        return candidate
+    if replace(held, revision=1) == candidate:
+        return None
+    return replace(candidate, revision=held.revision + 1)
+
+
+def standing(total: Decimal, payments: Iterable[HeldPayment]) -> tuple[Decimal, InvoiceStanding]:
+    """The invoice's balance and status from what its standing payments settle."""
+    paid = sum((p.applied_amount for p in payments if p.state == "recorded"), Decimal(0))
+    balance = max(total - paid, Decimal(0))
+    if paid <= 0:
+        return balance, "sent"
+    return balance, "paid" if balance == 0 else "partially_paid"

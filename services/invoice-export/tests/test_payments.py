@@ -7,7 +7,7 @@ from dataclasses import replace
 from decimal import Decimal
 
 from test_handlers import NOW, WS, Rig, _billable_client, _connection, rig
-from timebridge_providers.kit.ports.accounting import PaymentApplication, ToolPayment
+from timebridge_providers.kit.ports.accounting import PaymentApplication, ToolPayment, gone_payment
 
 from timebridge_common.events import InvoiceExportRequested
 from timebridge_common.events.payments import PaymentRecorded
@@ -138,3 +138,26 @@ def test_the_standing_follows_from_the_standing_payments_only() -> None:
     )
     assert again is None
     assert standing(Decimal(240), []) == (Decimal(240), "sent")
+
+
+async def test_a_tombstone_deletes_the_payment_as_it_stood(rig: Rig) -> None:
+    """A tool saying only "payment 4 deleted" (a change data capture tombstone, a webhook)."""
+    invoice_id, tool_id = await _exported_invoice(rig)
+    connection = await _connection(rig)
+    rig.company.put_payment(_payment("pay-4", "60.00", (tool_id, "60.00")))
+    await rig.sync.poll(connection, SINCE)
+    rig.company.put_payment(gone_payment("pay-4"))
+    rig.company.put_payment(gone_payment("pay-never-seen"))
+    await rig.sync.poll(connection, SINCE)
+    await rig.sync.poll(connection, SINCE)
+    recorded, deleted = _recorded(rig)
+    assert (deleted.state, deleted.applied_amount, deleted.invoice_status) == (
+        "deleted",
+        Decimal(0),
+        "sent",
+    )
+    assert (deleted.paid_on, deleted.payment_amount, deleted.invoice_id) == (
+        recorded.paid_on,
+        Decimal("60.00"),
+        invoice_id,
+    )

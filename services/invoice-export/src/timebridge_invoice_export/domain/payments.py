@@ -56,8 +56,15 @@ def settlement(
     """The row after ``seen`` (the tool's payment now) for one invoice; None if unchanged.
 
     ``seen`` not naming the invoice any more (a payment moved to another invoice) settles
-    nothing of it; a voided or deleted payment settles nothing either.
+    nothing of it; a voided or deleted payment settles nothing either, and keeps the date and
+    amount it had when it stood.
     """
+    if seen.state != "recorded" and held is not None:
+        # A voided payment reads as zero and a deleted one as its id only: what it was stays.
+        gone = replace(held, state=seen.state, applied_amount=Decimal(0))
+        return None if gone == held else replace(gone, revision=held.revision + 1)
+    if seen.state == "deleted":
+        return None  # never held: nothing of ours to take back
     applied = sum(
         (a.amount for a in seen.applications if a.invoice_external_id == provider_invoice_id),
         Decimal(0),

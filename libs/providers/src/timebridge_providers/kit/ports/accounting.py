@@ -179,6 +179,18 @@ class ToolPayment:
     updated_at: dt.datetime | None = None
 
 
+def gone_payment(external_id: str) -> ToolPayment:
+    """What a tool says of a deleted payment: only its id (the amounts it had are held)."""
+    return ToolPayment(
+        external_id=external_id,
+        state="deleted",
+        paid_on=dt.date(1970, 1, 1),
+        currency=None,
+        amount=Decimal(0),
+        applications=(),
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class ToolChanges:
     """What changed in the tool since a cursor: clients (archived ones too), invoices and the

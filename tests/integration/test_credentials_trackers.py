@@ -125,6 +125,11 @@ async def test_ingest_hands_tracker_keys_to_the_owner_and_readers_take_them_from
         access = await ConnectionAccess(owner.source)(copy)  # how mapping and the resolver read
         assert access == Access(EVERHOUR_URL, keys[1], {})
         assert await rows_holding(owner.dsn, keys[1]) == [], "sealed at the owner"
+        # Re-testing a saved connection uses the key the owner holds, not a copy of its own.
+        assert (await connections.retest(workspace, new.integration_id)).ok
+        await owner.source.put_key(workspace, new.integration_id, "everhour", "ek-revoked")
+        retested = await connections.retest(workspace, new.integration_id)
+        assert (retested.ok, retested.error_kind) == (False, "bad_key")
         # Disconnecting has the owner forget the key.
         await connections.disconnect(workspace, new.integration_id)
         owner.source.forget(workspace, new.integration_id)

@@ -29,7 +29,7 @@ from timebridge_common.errors import InvalidMessageError, TransientError
 from timebridge_common.events import ConnectionChanged, IntegrationSettings
 from timebridge_common.kafka.publisher import EventPublisher
 from timebridge_common.outbound.http import AuthenticationError, ProviderError
-from timebridge_common.outbound.oauth import Tokens
+from timebridge_common.outbound.oauth import ReauthorizationNeededError, Tokens
 from timebridge_ingest.domain.connections import (
     Integration,
     Workspace,
@@ -145,13 +145,22 @@ class Connections:
         return await self._test(provider, self.api_url(provider), api_key, extra)
 
     async def retest(self, workspace_id: str, integration_id: str) -> TestResult:
-        """Test a saved connection again with its stored key (nobody pastes it again)."""
+        """Test a saved connection again with its key (nobody pastes it again): the owner's once
+        it holds it (an OAuth tracker's current access token), else the saved one."""
         integration = await self.get(workspace_id, integration_id)
         if integration.status != "connected" or integration.api_key is None:
             raise RejectedError(409, "the integration is disconnected: connect it again")
-        return await self._test(
-            integration.provider, integration.base_url, integration.api_key, integration.extra
-        )
+        key = integration.api_key
+        if self.credentials is not None and integration.at_owner:
+            try:
+                key = (await self.credentials.access(workspace_id, integration_id)).credential
+            except ReauthorizationNeededError as exc:
+                return TestResult(False, error_kind="bad_key", message=str(exc))
+            except InvalidMessageError as exc:
+                raise RejectedError(409, f"the credential owner holds no key: {exc}") from exc
+            except TransientError as exc:
+                raise RejectedError(503, f"the credential owner is unavailable: {exc}") from exc
+        return await self._test(integration.provider, integration.base_url, key, integration.extra)
 
     async def _test(
         self, provider: str, base_url: str, api_key: str, extra: Mapping[str, str]

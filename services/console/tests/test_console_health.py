@@ -83,6 +83,15 @@ def answers(connection_status: str, retest_ok: bool) -> httpx.MockTransport:
                 "synced_at": "2026-12-06T09:00:00Z",
             },
         ],
+        ("mapping", f"/v1/workspaces/{WS}/integrations/{INTEGRATION}/user-mappings"): {
+            "mappings": [],
+            "unmapped_core_users": [{"id": "u_2", "email": "max@acme.test", "name": "Max"}],
+            "unmapped_tracker_users": [],
+        },
+        ("mapping", f"/v1/workspaces/{WS}/integrations/{INTEGRATION}/held-entries"): [
+            {"source": "core", "external_id": "te_7"},
+            {"source": "core", "external_id": "te_8"},
+        ],
         ("mapping", f"/v1/workspaces/{WS}/providers"): [
             {"name": "everhour", "title": "Everhour", "kind": "tracker", "auth": "api_key"}
         ],
@@ -161,6 +170,10 @@ async def test_a_working_connection_shows_its_polls_and_no_alarm() -> None:
         page = await client.get(f"/w/{WS}/integrations/{INTEGRATION}")
         assert 'id="reauthorise"' not in page.text
         assert "<dd>Working</dd>" in page.text
+        assert f'href="/w/{WS}/integrations/{INTEGRATION}/users#held-h">2: assign by hand' in (
+            page.text
+        )
+        assert '<option value="u_2">Max max@acme.test</option>' in page.text
         assert "Connect Everhour again" not in page.text
 
 

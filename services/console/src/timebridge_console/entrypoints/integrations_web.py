@@ -138,7 +138,12 @@ def integrations_router(web: Web) -> APIRouter:
 async def _connection_of(admin: Admin, integration: dict[str, Any]) -> dict[str, Any]:
     """A connected integration's health as ingest sees it, and the people its default users
     are chosen from (none listed: the ids are typed instead)."""
-    found: dict[str, Any] = {"connection": None, "connection_error": None, "team": None}
+    found: dict[str, Any] = {
+        "connection": None,
+        "connection_error": None,
+        "team": None,
+        "held": None,
+    }
     if integration["status"] == "disconnected":
         return found
     integration_id = integration["integration_id"]
@@ -148,6 +153,7 @@ async def _connection_of(admin: Admin, integration: dict[str, Any]) -> dict[str,
         found["connection_error"] = str(exc)
     try:
         found["team"] = team(await admin.users(integration_id), integration["settings"])
+        found["held"] = len(await admin.held_entries(integration_id))
     except ApiError as exc:
         if exc.status in (401, 403):
             raise

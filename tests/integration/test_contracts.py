@@ -2,7 +2,8 @@
 against a scope crosses 80 % once (a redelivered entry does not cross again, an edit lowering
 the hours re-arms it); a milestone is reached once; the audit trail's hash chain verifies, its
 table refuses UPDATE/DELETE, and a record tampered with by hand (trigger disabled by the
-table's owner) is reported by the verify API and the CLI at exactly that record."""
+table's owner) is reported by the verify API and the CLI at exactly that record. A contract signed
+in the Core sandbox reaches contracts through ingest's webhook path (contracts_core.py)."""
 
 import asyncio
 import contextlib
@@ -53,18 +54,20 @@ from timebridge_common.testing import (
 from timebridge_contracts.bootstrap import ContractsService, bootstrap
 from timebridge_contracts.config import Settings
 from timebridge_contracts.domain.audit import chain_hash
-from timebridge_sandboxes.core import CoreState, create_core_sandbox
-from timebridge_sandboxes.faults import RateLimit
+from timebridge_sandboxes.core import CoreState
 
 from .conftest import KAFKA, kafka_config, unique
+from .contracts_core import CoreSide, core_through_ingest
 
 T0 = dt.datetime(2026, 11, 21, 10, tzinfo=dt.UTC)
 PUBLISHED = (ContractSigned, BudgetThresholdCrossed, MilestoneReached)
 
 
 class Harness:
-    def __init__(self, service: ContractsService, workspace: str, admin: str) -> None:
-        self.service, self.workspace, self.admin = service, workspace, admin
+    def __init__(
+        self, service: ContractsService, workspace: str, admin: str, core: CoreSide
+    ) -> None:
+        self.service, self.workspace, self.admin, self.core = service, workspace, admin, core
 
     async def api(self, method: str, path: str, **kw: Any) -> httpx.Response:
         transport = httpx.ASGITransport(app=self.service.app)
@@ -95,10 +98,21 @@ async def running(pool: asyncpg.Pool, group: str) -> AsyncIterator[Harness]:
     workspace, admin = unique("ws"), unique("ct-admin")
     core = CoreState()
     core.add_user(workspace, "Ann", role="admin", token=admin)
-    core_app = create_core_sandbox(core, rate_limit=RateLimit(10_000, 1))
+    async with (
+        core_through_ingest(core, workspace) as core_side,
+        _running(pool, group, admin, core_side) as harness,
+    ):
+        yield harness
+
+
+@contextlib.asynccontextmanager
+async def _running(
+    pool: asyncpg.Pool, group: str, admin: str, core_side: CoreSide
+) -> AsyncIterator[Harness]:
+    workspace = core_side.workspace
 
     def core_client(base_url: str, token: str) -> CoreClient:
-        http = httpx.AsyncClient(transport=httpx.ASGITransport(app=core_app))
+        http = httpx.AsyncClient(transport=httpx.ASGITransport(app=core_side.app))
         return CoreClient(base_url, token, http=http)
 
     kafka = kafka_config().model_copy(
@@ -112,7 +126,7 @@ async def running(pool: asyncpg.Pool, group: str) -> AsyncIterator[Harness]:
     )
     await service.runtime.start()
     try:
-        harness = Harness(service, workspace, admin)
+        harness = Harness(service, workspace, admin, core_side)
         await harness.publish(
             ConnectionChanged(
                 workspace_id=workspace, connection_id=f"core_{workspace}", provider="core",
@@ -338,18 +352,22 @@ async def test_contract_budget_milestone_and_audit_on_kafka_and_postgres(
         core_reached = core_milestone(ws, T0 + dt.timedelta(days=3))
         await h.publish(core_reached)
         await h.publish(core_reached)
+        # ... and one signed in Core's UI: its webhooks reach contracts through ingest
+        from_core_ui, core_project = await h.core.sign_contract()
 
         records = await published.read(
             lambda r: (
                 len(of(r, BudgetThresholdCrossed)) >= 3
                 and len(of(r, MilestoneReached)) >= 2
-                and len(of(r, ContractSigned)) >= 2
+                and len(of(r, ContractSigned)) >= 3
             )
         )
         await asyncio.sleep(1.5)  # anything extra would be on the topics by now
         records = await published.read(lambda r: len(r) >= len(records))
         signings = {e["contract_id"]: e for e in of(records, ContractSigned)}
-        assert len(of(records, ContractSigned)) == len(signings) == 2
+        assert len(of(records, ContractSigned)) == len(signings) == 3
+        through_ingest = signings[f"core:{from_core_ui}"]
+        assert through_ingest["project_ids"] == [core_project]
         signed_event = signings[cid]
         assert (signed_event["contract_id"], signed_event["project_ids"]) == (cid, ["p_1"])
         from_core = signings["core:ct_7"]

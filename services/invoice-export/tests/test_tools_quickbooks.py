@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+import httpx
 import pytest
 from accounting_tool_rigs import (
     BASE,
@@ -22,6 +23,7 @@ from accounting_tool_rigs import (
 )
 from pydantic import SecretStr
 from timebridge_providers.kit.accounting import CLOCK_SKEW
+from timebridge_providers.kit.ports.accounting import PaymentApplication
 
 from timebridge_common.outbound.http import ProviderError
 from timebridge_invoice_export.adapters.tools import ProductionTools
@@ -253,7 +255,7 @@ async def test_quickbooks_changes_report_renames_archives_and_deletions(qbo: Qbo
     assert (changes.invoices, changes.deleted_invoice_ids) == ((), (exported.external_id,))
     assert changes.cursor == qbo.fake.utcnow()
     (cdc,) = [r for r in qbo.sent if r.url.path.endswith("/cdc")]
-    assert cdc.url.params["entities"] == "Customer,Invoice"
+    assert cdc.url.params["entities"] == "Customer,Invoice,Payment"
 
     await qbo.admin("POST", f"/companies/{qbo.tenant}/customers", {"DisplayName": "Hooli"})
     qbo.sent.clear()
@@ -312,3 +314,45 @@ async def test_quickbooks_invoice_follows_sending_edits_payments_voiding_and_del
         "deleted",
         Decimal(0),
     )
+
+
+async def test_quickbooks_changes_carry_payments_their_voiding_and_deletion(qbo: QboRig) -> None:
+    tool, token = await qbo.connect()
+    globex = qbo.customer("Globex Corporation")
+    exported = await tool.export(draft(globex))
+    path = f"/companies/{qbo.tenant}/invoices/{exported.external_id}"
+    qbo.fake.now += 60
+    since = qbo.fake.utcnow()
+    await qbo.admin("POST", f"{path}/payments", {"amount": "100.00"})
+    await qbo.admin("POST", f"{path}/payments", {"amount": "140.00"})
+    changes = await tool.changes(since)
+    assert [(p.state, p.amount, p.applications) for p in changes.payments] == [
+        ("recorded", Decimal(100), (PaymentApplication(exported.external_id, Decimal(100)),)),
+        ("recorded", Decimal(140), (PaymentApplication(exported.external_id, Decimal(140)),)),
+    ]
+    assert {p.currency for p in changes.payments} == {"USD"}
+    first, second = (p.external_id for p in changes.payments)
+
+    qbo.fake.now += 60
+    since = qbo.fake.utcnow()
+    payments = {p.id: p for p in qbo.state.companies[qbo.tenant].all("Payment")}
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(qbo.sandbox),
+        base_url=f"{BASE}/v3/company/{qbo.tenant}",
+        headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+    ) as api:
+        for payment_id, params in (
+            (second, {"operation": "update", "include": "void"}),
+            (first, {"operation": "delete"}),
+        ):
+            body = {"Id": payment_id, "SyncToken": str(payments[payment_id].version)}
+            answer = await api.post("/payment", params=params, json={**body, "sparse": True})
+            assert answer.is_success, answer.text
+    changes = await tool.changes(since)
+    by_id = {p.external_id: p for p in changes.payments}
+    voided, deleted = by_id[second], by_id[first]
+    assert (voided.state, voided.applications) == (
+        "voided",
+        (PaymentApplication(exported.external_id, Decimal(0)),),
+    )
+    assert (deleted.state, deleted.applications) == ("deleted", ())

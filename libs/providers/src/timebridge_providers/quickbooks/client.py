@@ -41,6 +41,7 @@ from timebridge_providers.quickbooks.wire import (
     Item,
     Json,
     Line,
+    Payment,
     Ref,
     SalesItemLineDetail,
     StaleObjectError,
@@ -186,13 +187,19 @@ class QuickBooksClient(ProviderClient):
         """Invoices changed since, oldest change first (deleted ones show in :meth:`changes`)."""
         return self._query("Invoice", Invoice, [], page_size, since=changed_since)
 
+    def payments(
+        self, *, changed_since: dt.datetime, page_size: int = PAGE_LIMIT
+    ) -> AsyncIterator[Payment]:
+        """Payments changed since, oldest change first (deleted ones show in :meth:`changes`)."""
+        return self._query("Payment", Payment, [], page_size, since=changed_since)
+
     async def changes(self, entities: Sequence[CdcEntity], since: dt.datetime) -> Changes:
         """Change data capture: everything of ``entities`` changed since ``since`` (at most 30
         days back, 1000 objects: poll often enough to stay below), deletions included."""
         params = {"entities": ",".join(entities), "changedSince": _timestamp(since)}
         response = await self._get(f"/v3/company/{self._realm}/cdc", params)
         answer = self._http.parse(response, TypeAdapter(_CdcAnswer))
-        found: dict[str, list[Any]] = {"Customer": [], "Item": [], "Invoice": []}
+        found: dict[str, list[Any]] = {"Customer": [], "Item": [], "Invoice": [], "Payment": []}
         deleted: list[tuple[str, DeletedEntity]] = []
         for block in answer.cdc_response:
             for group in block.query_response:
@@ -210,6 +217,7 @@ class QuickBooksClient(ProviderClient):
             invoices=tuple(found["Invoice"]),
             deleted=tuple(deleted),
             time=answer.time,
+            payments=tuple(found["Payment"]),
         )
 
     async def _create_item(

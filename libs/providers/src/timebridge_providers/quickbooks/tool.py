@@ -5,10 +5,11 @@
   digest, still one per invoice).
 - **Lines need a service item**: time on the configured time item, expenses on the expense item,
   created (or reactivated) on the company's first income account.
-- **Changes**: one change data capture call for customers and invoices, the answer's time as the
-  cursor; when it is truncated (1000 objects) the live records are listed again page by page,
-  and a ``since`` beyond its 30 days is served by queries alone (without deletions). A deleted
-  invoice is not found (Fault 610) or a change data capture tombstone.
+- **Changes**: one change data capture call for customers, invoices and payments (with the
+  invoices their lines link; voided: zeroed, "Voided" note), the answer's time as the cursor;
+  when it is truncated (1000 objects) the live records are listed again page by page, and a
+  ``since`` beyond its 30 days is served by queries alone (without deletions). A deleted invoice
+  or payment is not found (Fault 610) or a change data capture tombstone.
 - Webhooks are one endpoint per app, set in Intuit's developer portal: nothing per company.
 """
 
@@ -33,15 +34,22 @@ from timebridge_providers.kit.ports.accounting import (
     ToolClient,
     ToolInvoice,
     gone_invoice,
+    gone_payment,
 )
 from timebridge_providers.quickbooks.client import QuickBooksClient
-from timebridge_providers.quickbooks.translate import draft_line, tool_client, tool_invoice
+from timebridge_providers.quickbooks.translate import (
+    draft_line,
+    tool_client,
+    tool_invoice,
+    tool_payment,
+)
 from timebridge_providers.quickbooks.wire import (
     PAGE_LIMIT,
     REQUEST_ID_LIMIT,
     Customer,
     DraftInvoice,
     Invoice,
+    Payment,
 )
 
 CDC_LOOKBACK = dt.timedelta(days=29)
@@ -80,16 +88,16 @@ class QuickBooksTool(PerAppWebhooks):
     async def changes(self, since: dt.datetime) -> ToolChanges:
         started = self._clock()
         if since < started - CDC_LOOKBACK:
-            customers, invoices = await self._listed(since)
-            last = latest(r.changed_at for r in (*customers, *invoices))
-            return self._changes(customers, invoices, (), cursor(last, started))
-        found = await self._client.changes(["Customer", "Invoice"], since)
-        deleted = tuple(tomb.id for name, tomb in found.deleted if name == "Invoice")
-        customers, invoices = list(found.customers), list(found.invoices)
-        if len(customers) + len(invoices) + len(found.deleted) >= PAGE_LIMIT:
-            customers, invoices = await self._listed(since)  # the answer was truncated
-        last = latest(r.changed_at for r in (*customers, *invoices))
-        return self._changes(customers, invoices, deleted, found.time or cursor(last, started))
+            listed = await self._listed(since)
+            last = latest(r.changed_at for kind in listed for r in kind)
+            return self._changes(listed, (), cursor(last, started))
+        found = await self._client.changes(["Customer", "Invoice", "Payment"], since)
+        deleted = tuple((name, tomb.id) for name, tomb in found.deleted)
+        listed = (found.customers, found.invoices, found.payments)
+        if sum(map(len, listed)) + len(found.deleted) >= PAGE_LIMIT:
+            listed = await self._listed(since)  # the answer was truncated
+        last = latest(r.changed_at for kind in listed for r in kind)
+        return self._changes(listed, deleted, found.time or cursor(last, started))
 
     async def invoice(self, external_id: str) -> ToolInvoice:
         try:
@@ -133,21 +141,29 @@ class QuickBooksTool(PerAppWebhooks):
         )
         return created.id
 
-    async def _listed(self, since: dt.datetime) -> tuple[list[Customer], list[Invoice]]:
-        customers = [c async for c in self._client.customers(changed_since=since)]
-        invoices = [i async for i in self._client.invoices(changed_since=since)]
-        return customers, invoices
+    async def _listed(self, since: dt.datetime) -> "_Listed":
+        customers = tuple([c async for c in self._client.customers(changed_since=since)])
+        invoices = tuple([i async for i in self._client.invoices(changed_since=since)])
+        payments = tuple([p async for p in self._client.payments(changed_since=since)])
+        return customers, invoices, payments
 
     @staticmethod
     def _changes(
-        customers: Sequence[Customer],
-        invoices: Sequence[Invoice],
-        deleted: tuple[str, ...],
+        listed: "_Listed",
+        deleted: Sequence[tuple[str, str]],
         next_since: dt.datetime | None,
     ) -> ToolChanges:
+        customers, invoices, payments = listed
         return ToolChanges(
             clients=tuple(tool_client(c) for c in customers),
             invoices=tuple(tool_invoice(i) for i in invoices),
-            deleted_invoice_ids=deleted,
+            deleted_invoice_ids=tuple(i for name, i in deleted if name == "Invoice"),
             cursor=next_since,
+            payments=(
+                *(tool_payment(p) for p in payments),
+                *(gone_payment(i) for name, i in deleted if name == "Payment"),
+            ),
         )
+
+
+_Listed = tuple[tuple[Customer, ...], tuple[Invoice, ...], tuple[Payment, ...]]

@@ -1,20 +1,24 @@
-"""QuickBooks Online customers and invoices as the accounting port's types, and a draft line.
+"""QuickBooks Online customers, invoices and payments as the accounting port's types, and a
+draft line.
 
 QuickBooks has no invoice status field: :attr:`~timebridge_providers.quickbooks.wire.Invoice.
 lifecycle` reads it from amounts, balance, delivery state and the "Voided" note. The total is the
 sum of the sales lines (before tax). The bill address' third line joins the second.
 """
 
+import datetime as dt
 from decimal import Decimal
 
 from timebridge_providers.kit.accounting import address, joined, text
 from timebridge_providers.kit.ports.accounting import (
     ExportLine,
+    PaymentApplication,
     TaxDetails,
     ToolClient,
     ToolInvoice,
+    ToolPayment,
 )
-from timebridge_providers.quickbooks.wire import Customer, DraftLine, Invoice
+from timebridge_providers.quickbooks.wire import Customer, DraftLine, Invoice, Payment
 
 
 def tool_client(customer: Customer) -> ToolClient:
@@ -63,6 +67,26 @@ def tool_invoice(invoice: Invoice) -> ToolInvoice:
         ),
         currency=invoice.currency_ref.value if invoice.currency_ref else None,
         updated_at=invoice.changed_at,
+    )
+
+
+def tool_payment(payment: Payment) -> ToolPayment:
+    """A payment and the invoices its lines link (a voided one links them at zero)."""
+    changed = payment.changed_at
+    return ToolPayment(
+        external_id=payment.id,
+        state="voided" if payment.voided else "recorded",
+        paid_on=payment.txn_date or (changed.date() if changed else dt.date(1970, 1, 1)),
+        currency=payment.currency_ref.value if payment.currency_ref else None,
+        amount=payment.total_amt,
+        applications=tuple(
+            PaymentApplication(link.txn_id, line.amount)
+            for line in payment.line
+            for link in line.linked_txn
+            if link.txn_type == "Invoice"
+        ),
+        unapplied=payment.unapplied_amt or Decimal(0),
+        updated_at=changed,
     )
 
 

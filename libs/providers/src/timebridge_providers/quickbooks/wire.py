@@ -296,6 +296,28 @@ class Invoice(_Entity):
         return "draft"
 
 
+class PaymentLine(_Model):
+    """What a payment applies to the transactions it links (Timebridge reads invoices)."""
+
+    amount: Amount
+    linked_txn: tuple[LinkedTxn, ...] = ()
+
+
+class Payment(_Entity):
+    """A customer payment; voiding zeroes its amounts and puts "Voided" before its note."""
+
+    txn_date: dt.date | None = None
+    currency_ref: Ref | None = None
+    total_amt: Amount
+    unapplied_amt: Amount | None = None
+    private_note: str | None = None
+    line: tuple[PaymentLine, ...] = ()
+
+    @property
+    def voided(self) -> bool:
+        return self.total_amt == 0 and (self.private_note or "").startswith("Voided")
+
+
 class DeletedEntity(_Entity):
     """What change data capture says of a deleted entity: its id and when, nothing else."""
 
@@ -351,9 +373,10 @@ class Changes:
     """(entity name, tombstone) pairs."""
     time: dt.datetime | None
     """The server's time of the answer: the next ``since``."""
+    payments: tuple[Payment, ...] = ()
 
 
-CdcEntity = Literal["Customer", "Item", "Invoice"]
+CdcEntity = Literal["Customer", "Item", "Invoice", "Payment"]
 
 
 class StaleObjectError(ProviderError):
@@ -389,4 +412,9 @@ class _CdcAnswer(_Model):
     time: dt.datetime | None = Field(default=None, alias="time")
 
 
-_ENTITY_MODELS: dict[str, type[_Entity]] = {"Customer": Customer, "Item": Item, "Invoice": Invoice}
+_ENTITY_MODELS: dict[str, type[_Entity]] = {
+    "Customer": Customer,
+    "Item": Item,
+    "Invoice": Invoice,
+    "Payment": Payment,
+}

@@ -24,6 +24,7 @@ from accounting_tool_rigs import (
     fake_time_and_faults,
 )
 from timebridge_providers.kit.accounting import CLOCK_SKEW
+from timebridge_providers.kit.ports.accounting import PaymentApplication
 
 from timebridge_invoice_export.domain.accounting import (
     Address,
@@ -307,3 +308,37 @@ async def test_xero_clients_of_one_tenant_share_its_budget_and_five_call_slots(
     await asyncio.gather(*(tool.active_clients() for tool in (first, second) * 5))
     assert xero.answers == [200] * 10
     assert xero.state.peak_in_flight[xero.tenant] == 5
+
+
+async def test_xero_changes_carry_payments_and_their_deletion(xero: XeroRig) -> None:
+    tool, token = await xero.connect(xero.tools(extras={"xero": {"account_code": "200"}}))
+    exported = await tool.export(draft(xero.contact("Acme Corp")))
+    invoice_id = exported.external_id
+    await xero.admin("POST", f"/invoices/{invoice_id}/approve")
+    xero.fake.now += 60
+    since = xero.fake.utcnow()
+    await xero.admin("POST", f"/invoices/{invoice_id}/payments", {"Amount": 100})
+    await xero.admin("POST", f"/invoices/{invoice_id}/payments", {"Amount": 140})
+    changes = await tool.changes(since)
+    assert [(p.state, p.amount, p.currency, p.applications) for p in changes.payments] == [
+        ("recorded", Decimal(100), "USD", (PaymentApplication(invoice_id, Decimal(100)),)),
+        ("recorded", Decimal(140), "USD", (PaymentApplication(invoice_id, Decimal(140)),)),
+    ]
+    second = changes.payments[1].external_id
+
+    xero.fake.now += 60
+    since = xero.fake.utcnow()
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(xero.sandbox)) as raw:
+        answer = await raw.post(
+            f"{BASE}/api.xro/2.0/Payments/{second}",
+            json={"Status": "DELETED"},
+            headers={
+                "Authorization": f"Bearer {token}",
+                "xero-tenant-id": xero.tenant,
+                "Accept": "application/json",
+            },
+        )
+    assert answer.status_code == 200, answer.text
+    changes = await tool.changes(since)
+    assert [(p.external_id, p.state) for p in changes.payments] == [(second, "deleted")]
+    assert (await tool.invoice(invoice_id)).status == "partially_paid"

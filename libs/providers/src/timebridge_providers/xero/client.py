@@ -31,6 +31,7 @@ from timebridge_providers.xero.wire import (
     Contact,
     DraftInvoice,
     Invoice,
+    Payment,
     T,
     _as_utc,
     _Model,
@@ -69,10 +70,18 @@ class _Invoices(_Page):
         return self.invoices
 
 
+class _Payments(_Page):
+    payments: tuple[Payment, ...] = ()
+
+    def records(self) -> tuple[Payment, ...]:
+        return self.payments
+
+
 P = TypeVar("P", bound=_Page)
 
 _CONTACTS = TypeAdapter(_Contacts)
 _INVOICES = TypeAdapter(_Invoices)
+_PAYMENTS = TypeAdapter(_Payments)
 
 
 def _since(moment: dt.datetime) -> str:
@@ -167,6 +176,12 @@ class XeroClient(ProviderClient):
             "Statuses": ",".join(INVOICE_STATUSES),
         }
         return self._pages("/Invoices", _INVOICES, params, modified_since, page_size)
+
+    def payments(
+        self, *, modified_since: dt.datetime | None = None, page_size: int = PAGE_SIZE
+    ) -> AsyncIterator[Payment]:
+        """Payments of every status (deleted ones too), least recently changed first."""
+        return self._pages("/Payments", _PAYMENTS, {}, modified_since, page_size)
 
     async def invoice(self, invoice_id: str) -> Invoice:
         response = await self._request("GET", f"/Invoices/{invoice_id}")

@@ -6,8 +6,9 @@
 - Lines carry the configured sales account code if any (drafts need none) and
   ``LineAmountTypes`` ``Exclusive``, so Xero adds the tax as the organisation set it up. Xero
   invoices have no note.
-- **Changes**: contacts (archived ones too) and invoices modified since; the cursor is the latest
-  change seen, never later than when the read began less a minute of clock skew.
+- **Changes**: contacts (archived ones too), invoices and payments (deleted ones too) modified
+  since; the cursor is the latest change seen, never later than when the read began less a
+  minute of clock skew.
 - Webhooks are one subscription per app, set in Xero's developer portal: nothing per company.
 """
 
@@ -33,7 +34,7 @@ from timebridge_providers.kit.ports.accounting import (
     gone_invoice,
 )
 from timebridge_providers.xero.client import XeroClient
-from timebridge_providers.xero.translate import billable, tool_client, tool_invoice
+from timebridge_providers.xero.translate import billable, tool_client, tool_invoice, tool_payment
 from timebridge_providers.xero.wire import IDEMPOTENCY_KEY_MAX, DraftInvoice, LineItem
 
 
@@ -67,14 +68,20 @@ class XeroTool(PerAppWebhooks):
             )
         ]
         invoices = [i async for i in self._client.invoices(modified_since=since)]
+        payments = [p async for p in self._client.payments(modified_since=since)]
         last = latest(
-            [*(c.updated_date_utc for c in contacts), *(i.updated_date_utc for i in invoices)]
+            [
+                *(c.updated_date_utc for c in contacts),
+                *(i.updated_date_utc for i in invoices),
+                *(p.updated_date_utc for p in payments),
+            ]
         )
         return ToolChanges(
             clients=tuple(tool_client(c) for c in contacts if billable(c)),
             invoices=tuple(tool_invoice(i) for i in invoices),
             deleted_invoice_ids=(),
             cursor=cursor(last, started),
+            payments=tuple(p for p in map(tool_payment, payments) if p is not None),
         )
 
     async def invoice(self, external_id: str) -> ToolInvoice:

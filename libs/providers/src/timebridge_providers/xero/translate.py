@@ -1,12 +1,14 @@
-"""Xero contacts and invoices as the accounting port's types.
+"""Xero contacts, invoices and payments as the accounting port's types.
 
 - Xero marks a contact ``IsCustomer`` only once it has a sales invoice, so every contact but a
   supplier-only one is a client (a new client must be mirrored before its first export).
 - The postal (``POBOX``) address is the billing address, the street address the fallback.
 - Status: ``DRAFT`` draft, ``SUBMITTED`` submitted, ``AUTHORISED`` sent (partially_paid once
   ``AmountPaid`` > 0), ``PAID``, ``VOIDED``, ``DELETED``; an unknown one is sent.
+- A payment settles one invoice; Xero deletes payments (``DELETED``) rather than voiding them.
 """
 
+import datetime as dt
 from collections.abc import Sequence
 from decimal import Decimal
 
@@ -15,12 +17,14 @@ from timebridge_providers.kit.ports.accounting import (
     Address as ToolAddress,
 )
 from timebridge_providers.kit.ports.accounting import (
+    PaymentApplication,
     TaxDetails,
     ToolClient,
     ToolInvoice,
     ToolInvoiceStatus,
+    ToolPayment,
 )
-from timebridge_providers.xero.wire import Address, Contact, Invoice
+from timebridge_providers.xero.wire import Address, Contact, Invoice, Payment
 
 STATUSES: dict[str, ToolInvoiceStatus] = {
     "DRAFT": "draft",
@@ -86,4 +90,21 @@ def tool_invoice(invoice: Invoice) -> ToolInvoice:
         total=total if total is not None else Decimal(0),
         currency=invoice.currency_code,
         updated_at=invoice.updated_date_utc,
+    )
+
+
+def tool_payment(payment: Payment) -> ToolPayment | None:
+    """A customer payment of a sales invoice; None for any other (bills, refunds)."""
+    invoice = payment.invoice
+    if invoice is None or invoice.type not in (None, "ACCREC"):
+        return None
+    changed = payment.updated_date_utc
+    return ToolPayment(
+        external_id=payment.payment_id,
+        state="deleted" if payment.status == "DELETED" else "recorded",
+        paid_on=payment.date or (changed.date() if changed else dt.date(1970, 1, 1)),
+        currency=invoice.currency_code,
+        amount=payment.amount,
+        applications=(PaymentApplication(invoice.invoice_id, payment.amount),),
+        updated_at=changed,
     )

@@ -227,6 +227,27 @@ class Invoice(_Model):
     updated_date_utc: XeroDatetime | None = Field(default=None, alias="UpdatedDateUTC")
 
 
+class PaymentInvoice(_Model):
+    """The invoice a payment settles, as the payment names it."""
+
+    invoice_id: str = Field(alias="InvoiceID")
+    type: str | None = None
+    currency_code: str | None = None
+
+
+class Payment(_Model):
+    """A payment of one invoice; ``Status`` ``AUTHORISED``, or ``DELETED`` once deleted (Xero
+    voids no payments: it deletes them, and keeps the record)."""
+
+    payment_id: str = Field(alias="PaymentID")
+    date: XeroDate | None = None
+    amount: Money
+    status: str
+    payment_type: str | None = None
+    invoice: PaymentInvoice | None = None
+    updated_date_utc: XeroDatetime | None = Field(default=None, alias="UpdatedDateUTC")
+
+
 class DraftInvoice(_Model):
     """A sales invoice to create as a draft for an existing contact."""
 

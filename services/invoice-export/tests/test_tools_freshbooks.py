@@ -10,6 +10,7 @@ from urllib.parse import parse_qsl
 import httpx
 import pytest
 from accounting_tool_rigs import (
+    BASE,
     DAY,
     DUE,
     HOOK,
@@ -30,6 +31,7 @@ from starlette.routing import Route
 from timebridge_providers.freshbooks.webhooks import verify_webhook
 from timebridge_providers.freshbooks.wire import SIGNATURE_HEADER
 from timebridge_providers.kit.accounting import CLOCK_SKEW
+from timebridge_providers.kit.ports.accounting import PaymentApplication
 
 from timebridge_common.outbound.http import ProviderError
 from timebridge_invoice_export.domain.accounting import (
@@ -327,3 +329,43 @@ async def test_freshbooks_webhooks_are_registered_once_verified_and_then_deliver
 
     await tool.ensure_webhooks(f"{HOOK}/second")
     assert [c.uri for c in callbacks.values()].count(f"{HOOK}/second") == 2
+
+
+async def test_freshbooks_changes_carry_payments_and_their_deletion(
+    freshbooks: FreshBooksRig,
+) -> None:
+    tool, token = await freshbooks.connect()
+    exported = await tool.export(draft(freshbooks.client(organization="American Cyanamid")))
+    freshbooks.fake.now += 60
+    since = freshbooks.fake.utcnow()
+    path = f"{BASE}/accounting/account/{freshbooks.tenant}/payments/payments"
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(freshbooks.sandbox),
+        headers={"Authorization": f"Bearer {token}"},
+    ) as api:
+        for amount in ("100.00", "140.00"):
+            payment = {
+                "invoiceid": int(exported.external_id),
+                "amount": {"amount": amount},
+                "date": "2026-12-01",
+            }
+            made = await api.post(path, json={"payment": payment})
+            assert made.is_success, made.text
+        changes = await tool.changes(since)
+        assert [(p.state, p.amount, p.paid_on, p.applications) for p in changes.payments] == [
+            (
+                "recorded",
+                Decimal(amount),
+                dt.date(2026, 12, 1),
+                (PaymentApplication(exported.external_id, Decimal(amount)),),
+            )
+            for amount in ("100.00", "140.00")
+        ]
+        second = changes.payments[1].external_id
+        freshbooks.fake.now += 60
+        since = freshbooks.fake.utcnow()
+        gone = await api.put(f"{path}/{second}", json={"payment": {"vis_state": 1}})
+        assert gone.is_success, gone.text
+    changes = await tool.changes(since)
+    assert [(p.external_id, p.state) for p in changes.payments] == [(second, "deleted")]
+    assert (await tool.invoice(exported.external_id)).status == "partially_paid"

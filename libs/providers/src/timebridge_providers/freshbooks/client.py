@@ -24,6 +24,7 @@ from timebridge_providers.freshbooks.wire import (
     Identity,
     Invoice,
     InvoiceDraft,
+    Payment,
     T,
     VisState,
     _Model,
@@ -66,6 +67,10 @@ class _Invoices(_Page):
     invoices: list[Invoice]
 
 
+class _Payments(_Page):
+    payments: list[Payment]
+
+
 class _Callbacks(_Page):
     callbacks: list[Callback]
 
@@ -75,6 +80,7 @@ _CLIENT = TypeAdapter(_Envelope[_Result[_OneClient]])
 _CLIENTS = TypeAdapter(_Envelope[_Result[_Clients]])
 _INVOICE = TypeAdapter(_Envelope[_Result[_OneInvoice]])
 _INVOICES = TypeAdapter(_Envelope[_Result[_Invoices]])
+_PAYMENTS = TypeAdapter(_Envelope[_Result[_Payments]])
 _CALLBACK = TypeAdapter(_Envelope[_Result[_OneCallback]])
 _CALLBACKS = TypeAdapter(_Envelope[_Result[_Callbacks]])
 
@@ -153,6 +159,15 @@ class FreshBooksClient(ProviderClient):
     ) -> AsyncIterator[Invoice]:
         """Invoices changed since then, deleted ones included (a list hides them by default)."""
         return self._invoices(updated_since, customer_id, page_size)
+
+    async def payments(self, *, updated_since: dt.datetime | None = None) -> AsyncIterator[Payment]:
+        """Payments changed since then, deleted ones included (a list hides them by default)."""
+        path = self._accounting("payments/payments")
+        for hidden in ({}, {"search[vis_state]": VisState.DELETED.value}):
+            params = {**_updated_min(updated_since), **hidden}
+            pages = self._pages(path, _PAYMENTS, params, PAGE_SIZE)
+            async for payment in _since(pages, updated_since, lambda page: page.payments):
+                yield payment
 
     async def find_invoice_by_reference(self, customer_id: int, reference: str) -> Invoice | None:
         """The client's invoice whose ``po_number`` is ``reference``, deleted or not."""

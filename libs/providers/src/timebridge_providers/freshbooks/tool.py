@@ -3,9 +3,9 @@
 - **One draft per Timebridge invoice**: FreshBooks has no idempotency key, so ``po_number``
   carries the invoice id and :meth:`~timebridge_providers.freshbooks.client.FreshBooksClient.
   ensure_invoice` looks it up before creating and after an unknown outcome.
-- **Changes**: active and archived clients, deleted ones (as archived), invoices (deleted too)
-  updated since; the cursor is the latest change seen, never later than the read's start less a
-  minute of clock skew.
+- **Changes**: active and archived clients, deleted ones (as archived), invoices and payments
+  (deleted ones too) updated since; the cursor is the latest change seen, never later than the
+  read's start less a minute of clock skew.
 - **Webhooks are per account**: a callback per followed noun, verified with the verifier
   FreshBooks posts to it.
 """
@@ -17,7 +17,12 @@ from pydantic import ValidationError
 
 from timebridge_common.outbound.http import NotFoundError, OutcomeUnknownError
 from timebridge_providers.freshbooks.client import FreshBooksClient
-from timebridge_providers.freshbooks.translate import draft_line, tool_client, tool_invoice
+from timebridge_providers.freshbooks.translate import (
+    draft_line,
+    tool_client,
+    tool_invoice,
+    tool_payment,
+)
 from timebridge_providers.freshbooks.wire import InvoiceDraft, VisState
 from timebridge_providers.kit.accounting import cursor, latest, number_id, refused
 from timebridge_providers.kit.ports.accounting import (
@@ -50,18 +55,27 @@ class FreshBooksTool:
             return None
 
     async def changes(self, since: dt.datetime) -> ToolChanges:
-        """Active and archived clients, deleted ones (as archived), invoices (deleted too)."""
+        """Active and archived clients, deleted ones (as archived), invoices and payments
+        (deleted ones too)."""
         started = self._clock()
         clients = [c async for c in self._client.clients(vis_state=None, updated_since=since)]
         deleted = self._client.clients(vis_state=VisState.DELETED, updated_since=since)
         clients += [c async for c in deleted]
         invoices = [i async for i in self._client.invoices(updated_since=since)]
-        last = latest([*(c.updated for c in clients), *(i.updated for i in invoices)])
+        payments = [p async for p in self._client.payments(updated_since=since)]
+        last = latest(
+            [
+                *(c.updated for c in clients),
+                *(i.updated for i in invoices),
+                *(p.updated for p in payments),
+            ]
+        )
         return ToolChanges(
             clients=tuple(tool_client(c) for c in clients),
             invoices=tuple(tool_invoice(i) for i in invoices),
             deleted_invoice_ids=(),
             cursor=cursor(last, started),
+            payments=tuple(tool_payment(p) for p in payments),
         )
 
     async def invoice(self, external_id: str) -> ToolInvoice:

@@ -1,11 +1,13 @@
-"""FreshBooks clients and invoices as the accounting port's types, and a draft line.
+"""FreshBooks clients, invoices and payments as the accounting port's types, and a draft line.
 
 Status: ``vis_state`` 1 is deleted, else ``status`` 1 draft, 4/5 (paid, auto-paid) paid, 8
 partial; 2/3 (sent, viewed), 0 (disputed), 6/7 (auto-bill retry, failed) and any new code are an
 invoice in the client's hands: sent, or partially_paid when part of it is paid. Lines are named
-``Hours`` or ``Expenses`` with the text as description.
+``Hours`` or ``Expenses`` with the text as description. A payment settles one invoice; a
+deleted one (``vis_state`` 1) is FreshBooks' only way to take a payment back.
 """
 
+import datetime as dt
 from decimal import Decimal
 
 from timebridge_providers.freshbooks.wire import (
@@ -14,15 +16,18 @@ from timebridge_providers.freshbooks.wire import (
     InvoiceStatus,
     Line,
     Money,
+    Payment,
     VisState,
 )
 from timebridge_providers.kit.accounting import address, text
 from timebridge_providers.kit.ports.accounting import (
     ExportLine,
+    PaymentApplication,
     TaxDetails,
     ToolClient,
     ToolInvoice,
     ToolInvoiceStatus,
+    ToolPayment,
 )
 
 LINE_NAMES = {"time": "Hours", "expense": "Expenses"}
@@ -83,4 +88,17 @@ def draft_line(line: ExportLine, currency: str) -> Line:
         description=line.description,
         qty=line.quantity,
         unit_cost=Money(amount=line.unit_price, code=currency),
+    )
+
+
+def tool_payment(payment: Payment) -> ToolPayment:
+    changed = payment.updated
+    return ToolPayment(
+        external_id=str(payment.id),
+        state="deleted" if payment.vis_state == VisState.DELETED else "recorded",
+        paid_on=payment.date or (changed.date() if changed else dt.date(1970, 1, 1)),
+        currency=payment.amount.code,
+        amount=payment.amount.amount,
+        applications=(PaymentApplication(str(payment.invoiceid), payment.amount.amount),),
+        updated_at=changed,
     )

@@ -224,6 +224,17 @@ class Invoice(_Model):
         return self.vis_state == VisState.DELETED
 
 
+class Payment(_Model):
+    """A payment of one invoice; deleting one sets ``vis_state`` 1 (FreshBooks voids none)."""
+
+    id: int
+    invoiceid: int
+    amount: Money
+    date: dt.date | None = None
+    vis_state: VisState = VisState.ACTIVE
+    updated: AccountingDatetime | None = None
+
+
 class InvoiceDraft(_Model):
     """What Timebridge exports: a draft whose ``po_number`` is our invoice id (the lookup key)."""
 

@@ -2,7 +2,10 @@
 
 Shares the platform and browser of :mod:`test_console` (see :mod:`console_browser`): an Everhour
 integration holding the entries of people nobody mapped ("Queue" policy), one of them assigned
-by hand on the User Mapping page, and mapping's assignment API refusing what it must.
+by hand on the User Mapping page (reached from the integration's count of held entries), and
+mapping's assignment API refusing what it must; then the integration's settings offer both
+sides' people as default users, its connection is re-tested with the saved key, and the sync
+log's integration filter is a list.
 """
 
 import re
@@ -111,6 +114,9 @@ async def test_held_entry_assigned_by_hand(platform: ConsolePlatform, browser: B
     await phone.goto(page.url)
     await expect(phone.get_by_label(f"Everhour person of entry {entry}")).to_be_visible()
     await shot(phone, "23-held-entries-phone")
+    await phone.goto(f"{url}/w/{ws}/projects")  # Projects and rates, readable at phone width
+    await expect(phone.get_by_label("Hourly rate of Website")).to_be_visible()
+    await shot(phone, "23b-projects-phone")
     await phone.context.close()
 
     person = page.get_by_label(f"Everhour person of entry {entry}")

@@ -199,7 +199,11 @@ async def subscribe_xero(args: argparse.Namespace, creds: dict[str, str]) -> Non
 
 def accounting_env(args: argparse.Namespace, creds: dict[str, str]) -> dict[str, str]:
     """invoice-export's apps at the accounting tools: the sandboxes, with the dev secrets."""
-    env = {"TB_PUBLIC_BASE_URL": f"http://127.0.0.1:{args.port_base + INVOICE_EXPORT}"}
+    env = {
+        "TB_PUBLIC_BASE_URL": f"http://127.0.0.1:{args.port_base + INVOICE_EXPORT}",
+        # After a tool's consent screen the browser comes back to the console's Accounting page.
+        "TB_CONSOLE_URL": f"http://127.0.0.1:{args.port_base + CONSOLE}",
+    }
     secrets_of = {
         "quickbooks": "QUICKBOOKS_VERIFIER_TOKEN",
         "xero": "XERO_WEBHOOK_KEY",
@@ -255,6 +259,10 @@ async def start_new_groups_at_end(args: argparse.Namespace, specs: list[ServiceS
             await position_group_at_end(args.kafka, group, topics)
 
 
+# Services that ask the credential owner for a connection's access (ingest hands it the keys).
+OWNER_CLIENTS = ("ingest", "mapping", "conflict-resolver", "invoice-export")
+
+
 def service_env(
     spec: ServiceSpec, args: argparse.Namespace, creds: dict[str, str], pg: str
 ) -> dict[str, str]:
@@ -274,7 +282,7 @@ def service_env(
         env["TB_PUBLIC_BASE_URL"] = f"http://127.0.0.1:{args.port_base + 1}"
         if args.sandboxes:
             env["TB_EVERHOUR_API_URL"] = f"http://127.0.0.1:{args.port_base + EVERHOUR_SANDBOX}"
-    if spec.name == "invoice-export":  # the credential owner keeps its OAuth tokens
+    if spec.name in OWNER_CLIENTS:  # the credential owner keeps every key and OAuth token
         env["TB_SERVICE_TOKEN"] = creds["TB_SERVICE_TOKEN"]
         owner = next(s for s in SERVICES if s.name == "credentials")
         env["TB_CREDENTIALS_URL"] = f"http://127.0.0.1:{args.port_base + owner.port_offset}"

@@ -488,6 +488,8 @@ port = ${PG_PORT}
 unix_socket_directories = '${PG_SOCKET_DIR}'
 unix_socket_permissions = 0700
 password_encryption = 'scram-sha-256'
+# Every service keeps a pool and the integration suite starts many at once: 100 ran out under load.
+max_connections = 300
 EOF
 }
 

@@ -1,0 +1,169 @@
+"""Payments of an exported invoice, for QuickBooks Online, Xero and FreshBooks (issue 10).
+
+On the accounting article's leased platform (real Kafka and Postgres, the tools' sandboxes over
+ASGI): an invoice exported and sent is paid in the tool in two partial payments, then the second
+is taken back (QuickBooks voids it; Xero and FreshBooks delete it, their only way). Each poll of
+the tool publishes one ``PaymentRecorded`` per change with the invoice's balance and status, a
+poll that finds nothing new publishes nothing, and the invoice's status in the tool follows.
+"""
+
+import json
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+
+from timebridge_common.events.payments import PaymentRecorded
+from timebridge_common.testing import end_offsets, wait_for
+
+from .accounting_platform import (
+    Platform,
+    connect,
+    everything,
+    get,
+    log_time,
+    platform_fixture,  # noqa: F401 - the module-scoped `platform` of these tests
+    stored_tokens,
+    workspace,
+)
+from .conftest import KAFKA
+
+
+async def _api(platform: Platform, provider: str, token: str) -> httpx.AsyncClient:
+    tool: Any = platform.tools[provider]
+    headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+    base = {
+        "quickbooks": f"http://tool.test/v3/company/{getattr(tool, 'realm', '')}",
+        "xero": "http://tool.test/api.xro/2.0",
+        "freshbooks": f"http://tool.test/accounting/account/{getattr(tool, 'account', '')}",
+    }[provider]
+    if provider == "xero":
+        headers["xero-tenant-id"] = tool.tenant
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(tool.app), base_url=base, headers=headers
+    )
+
+
+def _linked(invoice: str) -> dict[str, str]:
+    return {"TxnId": invoice, "TxnType": "Invoice"}
+
+
+async def _pay(api: httpx.AsyncClient, provider: str, tool: Any, invoice: str, amount: str) -> str:
+    """A payment of ``amount`` in the tool, as its API records one; returns its id."""
+    if provider == "quickbooks":
+        customer = tool.state.companies[tool.realm].live("Invoice", invoice).fields["CustomerRef"]
+        body: dict[str, Any] = {
+            "CustomerRef": {"value": customer["value"]},
+            "TotalAmt": float(amount),
+            "Line": [
+                {"Amount": float(amount), "LinkedTxn": [{"TxnId": invoice, "TxnType": "Invoice"}]}
+            ],
+        }
+        made = await api.post("/payment", json=body)
+        assert made.is_success, made.text
+        return str(made.json()["Payment"]["Id"])
+    if provider == "xero":
+        body = {"Invoice": {"InvoiceID": invoice}, "Account": {"Code": "090"}, "Amount": amount}
+        made = await api.put("/Payments", json={"Payments": [{**body, "Date": "2026-12-01"}]})
+        assert made.is_success, made.text
+        return str(made.json()["Payments"][0]["PaymentID"])
+    body = {"invoiceid": int(invoice), "amount": {"amount": amount}, "date": "2026-12-01"}
+    made = await api.post("/payments/payments", json={"payment": body})
+    assert made.is_success, made.text
+    return str(made.json()["response"]["result"]["payment"]["id"])
+
+
+async def _take_back(api: httpx.AsyncClient, provider: str, tool: Any, payment: str) -> None:
+    """QuickBooks voids the payment; Xero and FreshBooks delete it (they void none)."""
+    if provider == "quickbooks":
+        version = tool.state.companies[tool.realm].live("Payment", payment).version
+        body = {"Id": payment, "SyncToken": str(version), "sparse": True}
+        answer = await api.post(
+            "/payment", params={"operation": "update", "include": "void"}, json=body
+        )
+    elif provider == "xero":
+        answer = await api.post(f"/Payments/{payment}", json={"Status": "DELETED"})
+    else:
+        answer = await api.put(f"/payments/payments/{payment}", json={"payment": {"vis_state": 1}})
+    assert answer.is_success, answer.text
+
+
+@pytest.mark.parametrize("provider", ["quickbooks", "xero", "freshbooks"])
+async def test_two_partial_payments_then_one_taken_back(platform: Platform, provider: str) -> None:
+    tool: Any = platform.tools[provider]
+    ws = await workspace(platform)
+    customer = tool.customer("Payments Ltd")
+    connection_id = (await connect(platform, ws, provider))["connection_id"]
+    base = f"/v1/workspaces/{ws.id}"
+    poller = platform.invoice_export.poller
+    await poller.poll(connection_id)  # the first mirror
+    async with platform.http("invoice-export", ws.admin) as api:
+        clients = {c["external_id"]: c for c in await get(api, f"{base}/clients")}
+        client_id = clients[customer]["client_id"]
+        assigned = await api.put(f"{base}/projects/{ws.website}", json={"client_id": client_id})
+        assert assigned.status_code == 200, assigned.text
+        rate = {"project_id": ws.website, "hourly_rate": "120.00", "currency": "USD"}
+        assert (await api.put(f"{base}/rates", json=rate)).status_code == 200
+    await log_time(
+        platform, ws, user_id=ws.ann, date="2026-11-10", duration_seconds=5400,
+        project_id=ws.website, billable=True,
+    )  # fmt: skip
+    async with platform.http("invoice-export", ws.admin) as api:
+
+        async def ledger() -> bool:
+            return len(await get(api, f"{base}/billable-entries")) == 1
+
+        await wait_for(ledger)
+        period = {"client_id": client_id, "period_start": "2026-11-01", "period_end": "2026-11-30"}
+        created = await api.post(f"{base}/invoices", json=period)
+        assert created.status_code == 201, created.text
+        invoice_id = created.json()["invoice_id"]
+        assert created.json()["total"] == "180.00"
+        assert (await api.post(f"{base}/invoices/{invoice_id}/export")).status_code == 202
+
+        async def exported() -> dict[str, Any] | None:
+            found = await get(api, f"{base}/invoices/{invoice_id}")
+            return found if found["status"] == "exported" else None
+
+        tool_id = str((await wait_for(exported))["tool"]["provider_invoice_id"])
+        await tool.send(tool_id)
+
+        start = await end_offsets(KAFKA, PaymentRecorded.topic())
+        token = (await stored_tokens(platform, ws.id, connection_id)).access_token
+        async with await _api(platform, provider, token) as tool_api:
+            # Few polls: each reads the tool in several calls, within its request budget.
+            await _pay(tool_api, provider, tool, tool_id, "80.00")
+            second = await _pay(tool_api, provider, tool, tool_id, "100.00")
+            await poller.poll(connection_id)
+            await poller.poll(connection_id)  # nothing new: nothing published
+            await _take_back(tool_api, provider, tool, second)
+            await poller.poll(connection_id)
+
+        async def recorded() -> list[dict[str, Any]] | None:
+            found = [json.loads(r.value) for r in await everything(PaymentRecorded.topic(), start)]
+            mine = [e for e in found if e["invoice_id"] == invoice_id]
+            return mine if len(mine) >= 3 else None
+
+        events = await wait_for(recorded)
+        taken_back = "voided" if provider == "quickbooks" else "deleted"
+        assert [
+            (e["state"], Decimal(e["applied_amount"]), Decimal(e["invoice_balance"]),
+             e["invoice_status"], e["revision"])
+            for e in events
+        ] == [
+            ("recorded", Decimal(80), Decimal(100), "partially_paid", 1),
+            ("recorded", Decimal(100), Decimal(0), "paid", 1),
+            (taken_back, Decimal(0), Decimal(100), "partially_paid", 2),
+        ]  # fmt: skip
+        assert {e["provider"] for e in events} == {provider}
+        assert events[2]["provider_payment_id"] == second
+        assert Decimal(events[2]["payment_amount"]) == Decimal(100)
+
+        async def partially_paid() -> bool:
+            found = await get(api, f"{base}/invoices/{invoice_id}")
+            return bool(found["tool"]["status"] == "partially_paid")
+
+        await wait_for(partially_paid)
+        again = [json.loads(r.value) for r in await everything(PaymentRecorded.topic(), start)]
+        assert len([e for e in again if e["invoice_id"] == invoice_id]) == 3

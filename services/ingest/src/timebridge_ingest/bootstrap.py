@@ -185,6 +185,7 @@ def bootstrap(
             publish_timeout_s=settings.publish_timeout_s,
             lookback_days=settings.poll_lookback_days,
             tick_s=settings.poll_tick_s,
+            daily_at=settings.daily_sync_at,
         )
         runtime.background += [OutboxRelay(runtime.pool, publisher).run, poller.run, worker.run]
         summaries = TrackerSummaries(

@@ -1,5 +1,7 @@
 """Ingest settings: the only place this service reads its environment."""
 
+import datetime as dt
+
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from timebridge_providers.installed import registry
@@ -52,6 +54,11 @@ class Settings(BaseSettings, ServiceSettings):
         description="The platform services' token, shown to the credentials service",
     )
     poll_tick_s: float = Field(default=15.0, gt=0, description="How often due polls are looked for")
+    daily_sync_at: dt.time | None = Field(
+        default=None,
+        description="A fixed UTC time of the daily poll (frequency daily), e.g. 23:00;"
+        " unset: the end of each workspace's day in its time zone",
+    )
     poll_lookback_days: int = Field(
         default=31, ge=1, description="Days of tracker time each poll compares (no since-filter)"
     )

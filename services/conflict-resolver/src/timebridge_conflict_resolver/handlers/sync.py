@@ -119,13 +119,16 @@ class ReviewRefusedError(Exception):
 
 
 def systems_of(providers: Registry, provider: str) -> Systems | None:
-    """The two systems an integration with ``provider`` syncs: the home system and that tracker,
-    when both are installed and can write entries; ``None``: Timebridge does not sync it."""
+    """The two systems an integration with ``provider`` syncs: the home system (which must
+    write entries) and that tracker, when both are installed and the tracker's entries can be
+    written or at least observed (a read-only tracker syncs to the home system only: its
+    entries are never written, see the gate in ``Syncer``); ``None``: Timebridge does not sync
+    it."""
     if provider not in providers:
         return None
     tracker, home = providers.get(provider), providers.home()
     if tracker.profile.kind != "tracker" or not (
-        tracker.offers("entries") and home.offers("entries")
+        (tracker.offers("entries") or tracker.offers("observe")) and home.offers("entries")
     ):
         return None
     return Systems(home.profile, tracker.profile)
@@ -217,6 +220,11 @@ class Syncer:
         if systems is None or {event.source, event.target} != systems.names:
             reason = f"Timebridge does not sync {event.source} to {event.target}"
             return await self._finish(job, outcomes.outcome(job, self.clock(), "error", reason))
+        target = self.providers.get(event.target)
+        if not target.offers("entries"):
+            why = target.profile.not_writable_reason or "its entries cannot be written"
+            reason = f"{target.profile.title} is synced one way only: {why}"
+            return await self._finish(job, outcomes.outcome(job, self.clock(), "skipped", reason))
         settings = integration.settings or IntegrationSettings()
         job = replace(
             job, policy=settings.conflict_policy, direction=settings.direction, systems=systems

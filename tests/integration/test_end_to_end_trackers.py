@@ -10,7 +10,10 @@ Everhour-only behaviours (its per-task/user/day sum, billable per task) stay in
 ``test_end_to_end.py``.
 """
 
+import asyncio
 import datetime as dt
+import functools
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +22,7 @@ import asyncpg
 import httpx
 import pytest
 from timebridge_providers.core.client import CoreClient
+from timebridge_providers.installed import registry
 
 from timebridge_common.config import DlqLimitConfig
 from timebridge_common.crypto import SecretBox
@@ -40,7 +44,8 @@ from timebridge_sandboxes.testing import FakeTime
 
 from .conftest import KAFKA, kafka_config, unique
 from .sandbox_sessions import SandboxSessions
-from .trackers import ANN_EMAIL, TASK_TITLE, EverhourDriver, HarvestDriver, Held, Tracker
+from .tracker_drivers import POLLED
+from .trackers import TASK_TITLE, EverhourDriver, HarvestDriver, Held, Tracker
 
 CORE_URL = "http://core.sandbox"
 INGEST_URL = "http://ingest.test"
@@ -49,10 +54,13 @@ SERVICE = "core-service-token"
 DAY = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=8)
 """Recent: a polled tracker's deletions are seen within ingest's look-back window (31 days)."""
 SERVICES = ("ingest", "mapping", "conflict-resolver", "reporting")
-TIMEOUT_S = 60
+TIMEOUT_S = int(os.environ.get("TB_E2E_TIMEOUT_S", "60"))
 TOLERANT = DlqLimitConfig(max_invalid_ratio=1, max_consecutive=10**9)
 """Other runs share the topics: their events name connections whose credentials this run's key
 cannot open, and are dead-lettered here; they must not trip the dead-letter limit."""
+TRACKERS = ("everhour", "harvest", *(driver.name for driver in POLLED))
+WRITABLE = tuple(name for name in TRACKERS if registry().get(name).profile.writable)
+"""Core's entries are written only where the provider can be written (not Hubstaff)."""
 
 
 @dataclass
@@ -68,6 +76,8 @@ class Workspace:
     ticket: str
     integration: str = ""
     days: dict[str, dt.date] = field(default_factory=dict)
+    reporting: Callable[[], httpx.AsyncClient] = httpx.AsyncClient
+    """Reporting's API as Ann (set once the platform runs)."""
 
 
 @dataclass
@@ -110,15 +120,19 @@ async def platform(
         assert ingest.poller is not None
         await ingest.poller.poll_one(found[workspace].integration)
 
+    def poller(name: str) -> Callable[[], Awaitable[None]]:
+        return lambda: poll(name)
+
     found: dict[str, Workspace] = {}
     trackers: list[Tracker] = [
         EverhourDriver(webhook_transport=ingest_transport),
-        HarvestDriver(poll=lambda: poll("harvest")),
+        HarvestDriver(poll=poller("harvest")),
+        *(driver(poller(driver.name)) for driver in POLLED),
     ]
     for i, tracker in enumerate(trackers):
         ws = unique(f"ws{tracker.name}")
         token = f"core-ann-token-{i}"
-        ann = core.add_user(ws, "Ann", email=ANN_EMAIL, role="admin", token=token)
+        ann = core.add_user(ws, "Ann", email=tracker.email, role="admin", token=token)
         core.add_service_token(ws, f"{SERVICE}-{i}")
         project = core.add_project(ws, "Website")
         ticket = core.add_ticket(ws, TASK_TITLE, project_id=project)
@@ -178,18 +192,27 @@ async def platform(
             ),
         }
     )
-    for name, built in services.items():
-        apps[name] = built.app
-        await built.runtime.start()
-    platform = Platform(core, core_app, webhooks, apps, services, found)
-    for workspace in found.values():
-        workspace.integration = await connect(platform, workspace)
-    yield platform
-    for built in reversed(services.values()):
-        await built.runtime.stop()
+    try:
+        for name, built in services.items():
+            apps[name] = built.app
+            await built.runtime.start()
+        platform = Platform(core, core_app, webhooks, apps, services, found)
+        connected = await asyncio.gather(
+            *(connect(platform, w) for w in found.values()), return_exceptions=True
+        )
+        failed = [repr(c) for c in connected if isinstance(c, BaseException)]
+        assert not failed, "\n".join(failed)
+        for workspace, integration in zip(found.values(), connected, strict=True):
+            assert isinstance(integration, str)
+            workspace.integration = integration
+            workspace.reporting = functools.partial(platform.http, "reporting", workspace.ann_token)
+        yield platform
+    finally:  # a failed connect must not leave the consumers running (the run would hang)
+        for built in reversed(services.values()):
+            await built.runtime.stop()
 
 
-@pytest.fixture(params=["everhour", "harvest"])
+@pytest.fixture(params=TRACKERS)
 def ws(request: pytest.FixtureRequest, platform: Platform) -> Workspace:
     workspace: Workspace = platform.workspaces[request.param]
     return workspace
@@ -214,55 +237,69 @@ async def connect(platform: Platform, ws: Workspace) -> str:
         # The provider's connection fields are checked against its profile before any call.
         test_url = f"/v1/workspaces/{ws.id}/integrations/{tracker.name}/test"
         unknown = await ingest.post(
-            test_url, json={**body, "fields": {**tracker.fields, "tenant": "t1"}}
+            test_url, json={**body, "fields": {**tracker.fields, "colour": "t1"}}
         )
         assert unknown.status_code == 422, unknown.text
-        assert "takes no connection field tenant" in unknown.json()["detail"]
-        for key in tracker.fields:
+        assert "takes no connection field colour" in unknown.json()["detail"]
+        if tracker.fields:
             missing = await ingest.post(test_url, json={**body, "fields": {}})
             assert missing.status_code == 422, missing.text
-            assert f"needs the connection field {key}" in missing.json()["detail"]
+            assert "needs the connection field" in missing.json()["detail"]
+            assert all(key in missing.json()["detail"] for key in tracker.fields)
         test = await ingest.post(
             f"/v1/workspaces/{ws.id}/integrations/{tracker.name}/test", json=body
         )
-        assert test.json()["ok"] is True, test.text
+        assert test.status_code == 200, f"{tracker.name}: {test.text}"
+        assert test.json()["ok"] is True, f"{tracker.name}: {test.text}"
         connected = await ingest.post(
             f"/v1/workspaces/{ws.id}/integrations",
             json={
                 **body,
                 "provider": tracker.name,
                 "settings": {
-                    "direction": "two_way",
+                    "direction": "two_way" if tracker.writable else "tracker_to_core",
                     "frequency": "realtime",
                     "unmapped_user_policy": "queue",
                     "conflict_policy": "manual_review",
                 },
             },
         )
-        assert connected.status_code == 201, connected.text
+        assert connected.status_code == 201, f"{tracker.name}: {connected.text}"
         assert connected.json()["fields"] == tracker.fields
     integration: str = connected.json()["integration_id"]
     async with platform.http("mapping", ws.ann_token) as mapping:
+        last: list[str] = []
 
         async def mapped() -> bool:
             answer = await mapping.put(
                 f"/v1/workspaces/{ws.id}/integrations/{integration}/project-mappings/{ws.project}",
                 json={"tracker_project_id": tracker.project},
             )
+            last[:] = [answer.text]
             return answer.status_code == 200
 
-        await wait_for(mapped)  # once mapping has its copy of the new connection
+        try:
+            await wait_for(mapped)  # once mapping has its copy of the new connection
+        except AssertionError as exc:
+            raise AssertionError(f"{tracker.name}: project mapping: {last}") from exc
+        if not tracker.writable:  # no Core entry goes there, so no task is matched by title
+            linked = await mapping.put(
+                f"/v1/workspaces/{ws.id}/integrations/{integration}/task-links/{ws.ticket}",
+                json={"tracker_task_id": tracker.task},
+            )
+            assert linked.status_code == 200, f"{tracker.name}: {linked.text}"
     return integration
 
 
 async def log_in_core(platform: Platform, ws: Workspace, **fields: Any) -> str:
-    """What Ann does in Core's UI (Core then posts its webhook)."""
+    """What Ann does in Core's UI (Core then posts its webhook), in her zone."""
+    zone = {"timezone": ws.tracker.zone} if ws.tracker.zone else {}
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=platform.core_app), base_url="http://sandbox"
     ) as core:
         created = await core.post(
             f"/_sandbox/workspaces/{ws.id}/time-entries",
-            json={"user_id": ws.ann_core, "project_id": ws.project, **fields},
+            json={"user_id": ws.ann_core, "project_id": ws.project, **zone, **fields},
         )
         assert created.status_code == 201, created.text
     await platform.webhooks.drain()
@@ -292,13 +329,52 @@ async def sync_status(
 
 async def until(ws: Workspace, check: Callable[[], Any]) -> Any:
     """Wait for ``check`` on the sandboxes' state, letting ingest observe the tracker meanwhile
-    (Harvest is polled; Everhour's webhooks arrive by themselves)."""
+    (polled trackers are polled; Everhour's webhooks arrive by themselves). On a timeout, the
+    failure shows the workspace's sync log and what the tracker holds."""
 
     async def poll() -> Any:
         await ws.tracker.observed()
         return check()
 
-    return await wait_for(poll, timeout_s=TIMEOUT_S)
+    try:
+        return await wait_for(poll, timeout_s=TIMEOUT_S)
+    except AssertionError as exc:
+        async with ws.reporting() as reporting:
+            log = (await reporting.get(f"/v1/workspaces/{ws.id}/sync-log")).text
+        raise AssertionError(f"{ws.tracker.name}: {log}\nheld: {ws.tracker.held()}") from exc
+
+
+async def written(
+    ws: Workspace, check: Callable[[], Any], platform: Platform | None = None, entry: str = ""
+) -> Any:
+    """Wait for the resolver's write to show in the tracker (and, given the Core ``entry``, for
+    its status to say so), without observing the tracker meanwhile: a poll landing between the
+    resolver's write and its commit does not know the record as Timebridge's own yet (a race
+    left to the resolver; see the report of issue 8)."""
+
+    async def recorded() -> bool:
+        if platform is None:
+            return True
+        since = platform.core.entries[entry].updated_at
+        async with ws.reporting() as reporting:
+            rows = (await reporting.get(f"/v1/workspaces/{ws.id}/sync-log")).json()
+        return any(
+            (row["source"], row["source_external_id"], row["target"])
+            == ("core", entry, ws.tracker.name)
+            and row["status"] in {"synced", "conflict"}
+            and dt.datetime.fromisoformat(row["source_updated_at"]) >= since
+            for row in rows
+        )
+
+    async def done() -> Any:
+        return await recorded() and check()
+
+    try:
+        return await wait_for(done, timeout_s=TIMEOUT_S)
+    except AssertionError as exc:
+        async with ws.reporting() as reporting:
+            log = (await reporting.get(f"/v1/workspaces/{ws.id}/sync-log")).text
+        raise AssertionError(f"{ws.tracker.name}: {log}\nheld: {ws.tracker.held()}") from exc
 
 
 def held_on(ws: Workspace, day: dt.date) -> list[Held]:
@@ -321,6 +397,7 @@ def core_entries(platform: Platform, ws: Workspace, day: dt.date) -> list[Any]:
     ]
 
 
+@pytest.mark.parametrize("ws", WRITABLE, indirect=True)
 async def test_core_to_tracker_create_edit_delete(platform: Platform, ws: Workspace) -> None:
     day = DAY
     entry = await log_in_core(
@@ -333,16 +410,20 @@ async def test_core_to_tracker_create_edit_delete(platform: Platform, ws: Worksp
         notes="Login bug",
         billable=True,
     )
-    [held] = await until(ws, lambda: held_on(ws, day))
+    [held] = await written(ws, lambda: held_on(ws, day), platform, entry)
     assert (held.user, held.task, held.seconds) == (ws.tracker.ann, ws.tracker.task, 5400)
-    assert "Login bug" in held.notes
+    assert "Login bug" in held.notes or not ws.tracker.keeps_notes
+    await ws.tracker.observed()  # our own write comes back as an echo
 
     await in_core(platform, "PATCH", entry, duration_seconds=7200)
-    await until(ws, lambda: [h.seconds for h in held_on(ws, day)] == [7200])
+    await written(ws, lambda: [h.seconds for h in held_on(ws, day)] == [7200], platform, entry)
+    await ws.tracker.observed()
 
     await in_core(platform, "DELETE", entry)
-    await until(ws, lambda: held_on(ws, day) == [])
+    await written(ws, lambda: held_on(ws, day) == [])
+    await ws.tracker.observed()
     # Our own writes came back as echoes and created nothing in Core.
+    await platform.webhooks.drain()
     assert [e.id for e in core_entries(platform, ws, day)] == []
 
 
@@ -358,7 +439,13 @@ async def test_tracker_to_core_create_edit_delete(platform: Platform, ws: Worksp
 
     await ws.tracker.settle(record)
     await ws.tracker.edit(record, 3600, "Review and fixes")
-    await until(ws, lambda: (copy.duration_seconds, copy.notes) == (3600, "Review and fixes"))
+    await until(
+        ws,
+        lambda: (
+            copy.duration_seconds == 3600
+            and (copy.notes == "Review and fixes" or not ws.tracker.keeps_notes)
+        ),
+    )
 
     await ws.tracker.settle(record)
     await ws.tracker.delete(record)
@@ -367,6 +454,7 @@ async def test_tracker_to_core_create_edit_delete(platform: Platform, ws: Worksp
     assert held_on(ws, day) == []
 
 
+@pytest.mark.parametrize("ws", WRITABLE, indirect=True)
 async def test_edits_on_both_sides_converge_without_an_echo(
     platform: Platform, ws: Workspace
 ) -> None:
@@ -376,10 +464,11 @@ async def test_edits_on_both_sides_converge_without_an_echo(
         ws,
         ticket_id=ws.ticket,
         date=planned_day.isoformat(),
+        started_at=f"{planned_day.isoformat()}T08:00:00Z",
         duration_seconds=3600,
         notes="Sprint planning",
     )
-    [copy_in_tracker] = await until(ws, lambda: held_on(ws, planned_day))
+    [copy_in_tracker] = await written(ws, lambda: held_on(ws, planned_day), platform, planned)
     retro = await ws.tracker.log(retro_day, 1800, "Retro")
     [copy_in_core] = await until(ws, lambda: copies_of(platform, ws, retro))
 
@@ -408,6 +497,7 @@ async def test_edits_on_both_sides_converge_without_an_echo(
     assert len(core_entries(platform, ws, retro_day)) == 1
 
 
+@pytest.mark.parametrize("ws", WRITABLE, indirect=True)
 async def test_an_unmapped_user_is_queued_not_written(platform: Platform, ws: Workspace) -> None:
     """Bob is in Core only: with the "queue" policy his time waits for a mapping."""
     day = DAY + dt.timedelta(days=6)
@@ -442,6 +532,7 @@ async def test_an_unmapped_user_is_queued_not_written(platform: Platform, ws: Wo
     assert held_on(ws, day) == []
 
 
+@pytest.mark.parametrize("ws", WRITABLE, indirect=True)
 async def test_a_locked_tracker_record_is_a_conflict_left_for_review(
     platform: Platform, ws: Workspace
 ) -> None:
@@ -449,10 +540,15 @@ async def test_a_locked_tracker_record_is_a_conflict_left_for_review(
     forced over it; the entry's status says it waits for review."""
     day = DAY + dt.timedelta(days=7)
     entry = await log_in_core(
-        platform, ws, ticket_id=ws.ticket, date=day.isoformat(), duration_seconds=3600
+        platform,
+        ws,
+        ticket_id=ws.ticket,
+        date=day.isoformat(),
+        started_at=f"{day.isoformat()}T08:00:00Z",
+        duration_seconds=3600,
     )
-    [held] = await until(ws, lambda: held_on(ws, day))
-    ws.tracker.lock(held.id)
+    [held] = await written(ws, lambda: held_on(ws, day), platform, entry)
+    await ws.tracker.lock(held.id)
 
     await in_core(platform, "PATCH", entry, duration_seconds=600)
 

@@ -39,6 +39,13 @@ class Tracker(Protocol):
     name: str
     app: Any
     key: str
+    email: str
+    """Ann's email in the tracker (her Core user has the same, so they match by email)."""
+    writable: bool
+    """False where the provider syncs to Core only (Core's entries are not written there)."""
+    keeps_notes: bool
+    zone: str | None
+    """The zone Ann's Core entries are logged in (her zone in the tracker; None: Core's default)."""
     fields: dict[str, str]
     """The connection fields an admin enters besides the key (Harvest's account id)."""
     project: str
@@ -53,7 +60,7 @@ class Tracker(Protocol):
 
     def held(self) -> list[Held]: ...
 
-    def lock(self, record_id: str) -> None:
+    async def lock(self, record_id: str) -> None:
         """As approving or invoicing the record does in the tracker."""
 
     async def settle(self, record_id: str) -> None:
@@ -76,6 +83,10 @@ class EverhourDriver:
     webhook_transport: httpx.AsyncBaseTransport
     name: str = "everhour"
     key: str = "everhour-ann-key"
+    email: str = ANN_EMAIL
+    writable: bool = True
+    keeps_notes: bool = True
+    zone: str | None = None
     fields: dict[str, str] = field(default_factory=dict)
     state: EverhourState = field(default_factory=EverhourState)
     app: Any = None
@@ -127,7 +138,7 @@ class EverhourDriver:
         )
         await _until(lambda: dt.datetime.now(dt.UTC) >= last + dt.timedelta(seconds=1))
 
-    def lock(self, record_id: str) -> None:
+    async def lock(self, record_id: str) -> None:
         self.state.records[int(record_id)].is_locked = True
 
     async def observed(self) -> None:
@@ -142,6 +153,10 @@ class HarvestDriver:
     """Poll the connection once (ingest's poller on the integration)."""
     name: str = "harvest"
     key: str = "harvest-ann-token"
+    email: str = ANN_EMAIL
+    writable: bool = True
+    keeps_notes: bool = True
+    zone: str | None = None
     state: HarvestState = field(default_factory=HarvestState)
     fields: dict[str, str] = field(default_factory=dict)
     app: Any = None
@@ -206,7 +221,7 @@ class HarvestDriver:
         last = self.state.entries[int(record_id)].updated
         await _until(lambda: dt.datetime.now(dt.UTC) >= last + dt.timedelta(seconds=1))
 
-    def lock(self, record_id: str) -> None:
+    async def lock(self, record_id: str) -> None:
         self.state.lock(int(record_id))
 
     async def observed(self) -> None:

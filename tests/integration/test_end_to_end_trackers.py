@@ -44,7 +44,7 @@ from timebridge_sandboxes.testing import FakeTime
 
 from .conftest import KAFKA, kafka_config, unique
 from .sandbox_sessions import SandboxSessions
-from .tracker_drivers import POLLED
+from .tracker_drivers_more import POLLED
 from .trackers import TASK_TITLE, EverhourDriver, HarvestDriver, Held, Tracker
 
 CORE_URL = "http://core.sandbox"

@@ -115,6 +115,20 @@ def check_settings(settings: IntegrationSettings) -> None:
         )
 
 
+def check_direction(
+    settings: IntegrationSettings, *, writable: bool, reason: str, title: str
+) -> None:
+    """A tracker whose entries cannot be written takes only its own changes to Core: any other
+    direction is refused with the provider's reason rather than failing every write later."""
+    if writable or settings.direction == "tracker_to_core":
+        return
+    raise RejectedError(
+        422,
+        f"{title} entries cannot be written ({reason or 'read-only'}): "
+        "the only direction is tracker_to_core",
+    )
+
+
 _FIELD_VALUE = re.compile(r"[\x21-\x7e](?:[\x20-\x7e]{0,198}[\x21-\x7e])?")
 """Short printable ASCII without surrounding blanks: an id, a tenant, a zone name."""
 

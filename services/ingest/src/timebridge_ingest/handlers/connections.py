@@ -34,6 +34,7 @@ from timebridge_ingest.domain.connections import (
     Integration,
     Workspace,
     check_connection_fields,
+    check_direction,
     check_settings,
     check_sign_in,
     core_changed,
@@ -208,6 +209,7 @@ class Connections:
         of an OAuth tracker (``api_key`` is then its current access token)."""
         check_settings(settings)
         extra = self._check_fields(provider, fields or {})
+        self._check_direction(provider, settings)
         check_sign_in(
             registry().get(provider).profile, oauth=oauth, owner=self.credentials is not None
         )
@@ -255,6 +257,7 @@ class Connections:
     ) -> Integration:
         check_settings(settings)
         current = await self.get(workspace_id, integration_id)
+        self._check_direction(current.provider, settings)
         if current.status != "connected":
             raise RejectedError(409, "the integration is disconnected")
         updated = replace(current, settings=settings, revision=current.revision + 1)
@@ -440,6 +443,16 @@ class Connections:
     def _check_provider(provider: str) -> None:
         if provider not in registry().names("tracker"):
             raise RejectedError(404, f"unknown tracker {provider!r}")
+
+    @staticmethod
+    def _check_direction(provider: str, settings: IntegrationSettings) -> None:
+        profile = registry().get(provider).profile
+        check_direction(
+            settings,
+            writable=profile.writable,
+            reason=profile.not_writable_reason,
+            title=profile.title,
+        )
 
     @classmethod
     def _check_fields(cls, provider: str, fields: Mapping[str, str]) -> dict[str, str]:

@@ -30,7 +30,11 @@ from timebridge_common.outbound.http import (
     RequestBudget,
     RetryPolicy,
 )
-from timebridge_ingest.domain.core_webhook import parse_webhook, verify_signature
+from timebridge_ingest.domain.core_webhook import (
+    CoreTimeEntryWebhook,
+    parse_webhook,
+    verify_signature,
+)
 from timebridge_ingest.domain.errors import RejectedError
 from timebridge_sandboxes.core import RATE_LIMIT, CoreState, Webhooks, create_core_sandbox
 from timebridge_sandboxes.faults import Faults, RateLimit
@@ -479,7 +483,7 @@ async def test_over_real_http_a_signed_webhook_is_accepted_by_ingests_checks() -
             await receiver.arrived.wait()
     (payload,) = receiver.payloads
     webhook = parse_webhook(json.dumps(payload).encode(), WS)
-    assert webhook is not None
+    assert isinstance(webhook, CoreTimeEntryWebhook)
     sent = webhook.data.time_entry
     assert (webhook.type, webhook.id) == ("time_entry.created", "dlv_1")
     assert (sent.id, sent.user.id, sent.duration_seconds, sent.notes, sent.updated_at) == (

@@ -65,11 +65,13 @@ async def guide_platform(
     topics: list[str],
     create_database: Callable[[str], Awaitable[str]],
     make_pool: Callable[[str], Awaitable[asyncpg.Pool]],
+    name: str = "e2e",
 ) -> AsyncIterator[Platform]:
     """Ann in Core and in Everhour, a project with a ticket whose task exists in Everhour (by
-    title), one without, and an unbillable task; the four services running."""
+    title), one without, and an unbillable task; the four services running. ``name`` keeps each
+    module's databases apart (they are named per run, so two modules cannot share one)."""
     builder = PlatformBuilder(
-        "e2e",
+        name,
         create_database,
         make_pool,
         time=FakeTime(),

@@ -33,7 +33,7 @@ async def platform(
     create_database: Callable[[str], Awaitable[str]],
     make_pool: Callable[[str], Awaitable[asyncpg.Pool]],
 ) -> AsyncIterator[Platform]:
-    async with guide_platform(topics, create_database, make_pool) as running:
+    async with guide_platform(topics, create_database, make_pool, "e2e-same-second") as running:
         yield running
 
 

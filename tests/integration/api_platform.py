@@ -1,5 +1,5 @@
 """All six services' HTTP apps on the real broker and PostgreSQL, for the tests that walk every
-route of every service (``test_route_auth``, ``test_fuzz_api``).
+route of every service (``test_route_auth``, ``test_route_fuzz``).
 
 One Core sandbox answers the admin checks; an Everhour sandbox answers the trackers' calls.
 Two workspaces are registered the way an operator does it, through ingest's platform admin API:

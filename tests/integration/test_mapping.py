@@ -19,7 +19,7 @@ from timebridge_common.events import (
     TimeEntryLogged,
     UserRef,
 )
-from timebridge_common.kafka.dlt import decode_headers, dlt_topic
+from timebridge_common.kafka.dlt import ORIGINAL_CONSUMER_GROUP, decode_headers, dlt_topic
 from timebridge_common.testing import (
     end_offsets,
     read_topic,
@@ -281,9 +281,17 @@ async def test_credentials_it_cannot_decrypt_dead_letter_the_entry_at_once(world
     before = await end_offsets(KAFKA, dlt_topic(TimeEntryLogged.topic()))
     await world.publish(ws.entry("te_1", ann, ticket=ws.ticket("Anything")))
 
+    group = f"{world.mapping.settings.kafka.group_prefix}-mapping"
+
     def ours(records: list[Any]) -> list[dict[str, str]]:
+        """This mapping's letters for this workspace: another platform running in the session
+        (a leased one) reads the same topic and dead-letters the entry too, in its own group."""
         found = [decode_headers(r.headers) for r in records]
-        return [h for h in found if h.get("ce_workspaceid") == ws.id]
+        return [
+            h
+            for h in found
+            if h.get("ce_workspaceid") == ws.id and h.get(ORIGINAL_CONSUMER_GROUP) == group
+        ]
 
     [headers] = ours(await read_topic(KAFKA, before, until=lambda rs: bool(ours(rs))))
     assert (headers["timebridge_dlt-error-class"], headers["kafka_deliveryAttempt"]) == (

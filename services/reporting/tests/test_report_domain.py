@@ -16,8 +16,8 @@ from timebridge_reporting.domain.reports import (
     billing_report,
     performance_report,
     time_report,
-    utilization_report,
 )
+from timebridge_reporting.domain.utilization import utilization_report
 
 NOV = Period(start=dt.date(2026, 11, 1), end=dt.date(2026, 11, 30))
 CTX = Context("acme", NOV, dt.datetime(2026, 12, 1, tzinfo=dt.UTC), {"running_timers": 1})

@@ -15,8 +15,8 @@ from timebridge_reporting.domain.reports import (
     billing_report,
     performance_report,
     time_report,
-    utilization_report,
 )
+from timebridge_reporting.domain.utilization import utilization_report
 
 
 class ReportQueries(Protocol):

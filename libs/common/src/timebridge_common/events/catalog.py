@@ -182,6 +182,17 @@ class EntrySynced(Event):
         return f"{self.workspace_id}:{self.source}:{self.source_external_id}"
 
 
+class RoundingVersion(BaseModel):
+    """The version of the rounding policy that made a time line's quantity (invoice-export's)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    policy_id: str = Field(max_length=220, description="'workspace' or 'client:<client id>'")
+    version: int = Field(ge=1)
+    increment_minutes: int = Field(ge=0, le=60, description="Rounded up to this; 0: exact")
+    applies_to: Literal["per_entry", "per_line"]
+
+
 class InvoiceLine(BaseModel):
     """One line of an invoice: hours of one project and person at one rate, or one expense."""
 
@@ -199,6 +210,12 @@ class InvoiceLine(BaseModel):
         max_length=200,
         description="Where a time line's rate came from: 'timebridge' (Timebridge's own rates) or"
         " 'tracker:<integration id>' (the rates a tracker holds, as an admin chose)",
+    )
+    rounding: RoundingVersion | None = Field(
+        default=None, description="The rounding policy version applied (None: exact time)"
+    )
+    entry_ids: tuple[ExternalId, ...] = Field(
+        default=(), description="The Core time entries of a time line"
     )
 
 

@@ -62,6 +62,26 @@ def triggering_events(ws: str) -> list[Event]:
         BudgetThresholdCrossed(**crossed, threshold_percent=80, budget_revision=1),
         BudgetThresholdCrossed(**crossed, threshold_percent=80, budget_revision=1),
         BudgetThresholdCrossed(**crossed, threshold_percent=80, budget_revision=2),
+        # named budgets: each budget, month and n-th crossing is its own run; the same crossing
+        # announced again (another event id) is not
+        *[
+            BudgetThresholdCrossed(
+                **crossed,
+                threshold_percent=80,
+                budget_revision=1,
+                budget_id=budget,
+                period=period,
+                crossing=crossing,
+            )
+            for budget, period, crossing in (
+                ("b_1", "total", 1),
+                ("b_1", "total", 1),
+                ("b_2", "total", 1),
+                ("b_1", "2026-11", 1),
+                ("b_1", "2026-12", 1),
+                ("b_1", "2026-12", 2),
+            )
+        ],
         ContractSigned(workspace_id=ws, contract_id="c_1", signed_at=T0),
     ]
 
@@ -96,17 +116,22 @@ async def test_each_trigger_produces_one_report(
             encoded.value, encoded.topic, key=encoded.key, headers=encoded.headers
         )
 
-        async def seven_runs() -> list[dict[str, str]] | None:
+        async def all_runs() -> list[dict[str, str]] | None:
             runs = (await api(service, harness, "GET", "/report-runs")).json()
-            return runs if len(runs) >= 7 else None
+            return runs if len(runs) >= 12 else None
 
-        runs = await wait_for(seven_runs, timeout_s=180)
+        runs = await wait_for(all_runs, timeout_s=180)
         assert service.worker is not None
         await service.worker.step()
         await service.worker.step()
         runs = (await api(service, harness, "GET", "/report-runs")).json()
         keys = sorted(r["run_key"] for r in runs)
         assert keys == [
+            "trigger:budget:b_1:r1:2026-11:80",
+            "trigger:budget:b_1:r1:2026-12:80",
+            "trigger:budget:b_1:r1:2026-12:80:c2",
+            "trigger:budget:b_1:r1:80",
+            "trigger:budget:b_2:r1:80",
             "trigger:budget:p_1:r1:80",
             "trigger:budget:p_1:r2:80",
             "trigger:contract:c_1",
@@ -120,4 +145,4 @@ async def test_each_trigger_produces_one_report(
             ("2026-11-01", "2026-11-30")
         }
         assert {len(r["deliveries"]) for r in runs} == {1}
-        assert len(capture.messages) == 7
+        assert len(capture.messages) == 12

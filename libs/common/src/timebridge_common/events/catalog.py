@@ -15,6 +15,7 @@ from typing import Annotated, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from timebridge_common.events.base import Event, IanaTimezone, UtcDatetime
+from timebridge_common.events.budgets import BudgetChanged
 from timebridge_common.events.contracts import (
     BudgetThresholdCrossed,
     ContractObserved,
@@ -489,4 +490,5 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     ContractObserved,
     MilestoneObserved,
     PaymentRecorded,
+    BudgetChanged,
 )

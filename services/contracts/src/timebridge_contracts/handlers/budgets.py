@@ -15,6 +15,7 @@ from typing import Any
 from timebridge_providers.installed import registry
 
 from timebridge_common.events import Envelope, TimeEntryLogged
+from timebridge_common.events.budgets import BudgetChanged, BudgetItem
 from timebridge_common.events.contracts import BudgetThresholdCrossed
 from timebridge_contracts.domain.budgets import (
     Budget,
@@ -112,6 +113,30 @@ async def evaluate(
             at,
         )
     return list(decision.crossed)
+
+
+async def announce(tx: Tx, target: BudgetTarget, at: dt.datetime) -> None:
+    """Publish the budget's terms and what it covers now (``BudgetChanged``), in the transaction
+    that changed them, so reporting shows projects against the budget the contracts hold."""
+    budget = target.budget
+    event = BudgetChanged(
+        workspace_id=budget.workspace_id,
+        budget_id=budget.budget_id,
+        revision=budget.revision,
+        target_kind=budget.target_kind,
+        target_id=budget.target_id,
+        contract_id=budget.contract_id,
+        items=tuple(
+            BudgetItem(project_id=i.project_id, ticket_id=i.ticket_id) for i in target.items
+        ),
+        unit=budget.unit,
+        amount=budget.amount,
+        currency=budget.currency,
+        period=budget.period,
+        thresholds=budget.thresholds,
+        changed_at=at,
+    )
+    await tx.publish([(event, Envelope.for_event(event, producer=PRODUCER))])
 
 
 async def usage(tx: Tx, workspace_id: str, budget_id: str, at: dt.datetime) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from timebridge_contracts.domain.budgets import (
     normalise_thresholds,
     period_key,
 )
-from timebridge_contracts.handlers.budgets import PRODUCER, Clock, evaluate, usage
+from timebridge_contracts.handlers.budgets import PRODUCER, Clock, announce, evaluate, usage
 from timebridge_contracts.handlers.commands import (
     BudgetIn,
     ContractIn,
@@ -132,6 +132,7 @@ class Contracts:
             for target in await tx.budget_targets(ws):
                 budget = target.budget
                 if budget.target_kind == "contract" and budget.target_id == contract_id:
+                    await announce(tx, target, now)
                     await evaluate(tx, target, period_key(budget, now.date()), now)
             return scope
 
@@ -180,6 +181,7 @@ class Contracts:
             )
             for target in await tx.budget_targets(ws):
                 if target.budget.budget_id == budget_id:
+                    await announce(tx, target, now)
                     await evaluate(tx, target, period_key(wanted, now.date()), now)
             return wanted
 

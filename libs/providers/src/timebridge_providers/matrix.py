@@ -10,7 +10,14 @@ import sys
 from timebridge_providers.installed import registry
 from timebridge_providers.kit.registry import Capability, Provider, Registry
 
-_CAPABILITIES: tuple[Capability, ...] = ("observe", "entries", "directory", "report", "accounting")
+_CAPABILITIES: tuple[Capability, ...] = (
+    "observe",
+    "entries",
+    "directory",
+    "report",
+    "accounting",
+    "time_off",
+)
 
 _HEADER = """# Providers
 
@@ -27,6 +34,8 @@ def _direction(provider: Provider) -> str:
         return "hub"
     if profile.kind == "accounting":
         return "invoices out, status and payments in"
+    if profile.kind == "hr":
+        return "time off in (utilization capacity)"
     if provider.entries is not None and profile.writable:
         return "both ways"
     reason = f" ({profile.not_writable_reason})" if profile.not_writable_reason else ""

@@ -9,9 +9,10 @@ fast it may be called.
 from dataclasses import dataclass, field
 from typing import Literal
 
-Kind = Literal["home", "tracker", "accounting"]
+Kind = Literal["home", "tracker", "accounting", "hr"]
 """``home``: the customer's own work system (Core), the identity authority and the hub every
-tracker syncs with; ``tracker``: a time tracker; ``accounting``: an invoicing tool."""
+tracker syncs with; ``tracker``: a time tracker; ``accounting``: an invoicing tool; ``hr``: an HR
+system (time off; no time entries)."""
 
 Granularity = Literal["entry", "task_user_day"]
 """``entry``: one record per time entry (Core, Harvest, Toggl, ...); ``task_user_day``: one record

@@ -15,10 +15,11 @@ from timebridge_providers.kit.ports.directory import Directory
 from timebridge_providers.kit.ports.entries import EntryStore
 from timebridge_providers.kit.ports.observe import Observer
 from timebridge_providers.kit.ports.report import ProviderReport
+from timebridge_providers.kit.ports.time_off import TimeOffSource
 from timebridge_providers.kit.profile import Kind, Profile
 from timebridge_providers.kit.session import Session
 
-Capability = Literal["entries", "observe", "directory", "report", "accounting"]
+Capability = Literal["entries", "observe", "directory", "report", "accounting", "time_off"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +43,8 @@ class Provider:
     directory: Callable[[Session], Directory] | None = None
     report: Callable[[Session], ProviderReport] | None = None
     accounting: Callable[[Session], AccountingTool] | None = None
+    time_off: Callable[[Session], TimeOffSource] | None = None
+    """An HR system's time off (``kit/ports/time_off.py``)."""
     oauth: OAuthDescription | None = None
     """How the credential owner refreshes this provider's OAuth tokens; ``None`` for API keys."""
 

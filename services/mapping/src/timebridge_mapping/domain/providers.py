@@ -14,7 +14,14 @@ from timebridge_providers.kit.registry import Capability, Provider, Registry
 from timebridge_mapping.domain.direction import mapped
 
 Direction = Literal["two_way", "core_to_tracker", "tracker_to_core"]
-CAPABILITIES: tuple[Capability, ...] = ("observe", "entries", "directory", "report", "accounting")
+CAPABILITIES: tuple[Capability, ...] = (
+    "observe",
+    "entries",
+    "directory",
+    "report",
+    "accounting",
+    "time_off",
+)
 _DIRECTIONS: tuple[Direction, ...] = ("two_way", "core_to_tracker", "tracker_to_core")
 
 

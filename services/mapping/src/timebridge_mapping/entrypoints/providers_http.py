@@ -25,7 +25,7 @@ class DirectionView(BaseModel):
 class ProviderView(BaseModel):
     name: str
     title: str
-    kind: Literal["home", "tracker", "accounting"]
+    kind: Literal["home", "tracker", "accounting", "hr"]
     auth: Literal["api_key", "token", "oauth2"]
     capabilities: list[str]
     directions: list[DirectionView]

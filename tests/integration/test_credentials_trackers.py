@@ -21,7 +21,7 @@ from timebridge_providers.kit.session import Access, Session
 
 from timebridge_common.crypto import SecretBox
 from timebridge_common.events import ConnectionChanged, IntegrationSettings
-from timebridge_common.outbound.http import RequestBudget
+from timebridge_common.outbound.http import AuthenticationError, RequestBudget
 from timebridge_common.testing import in_memory_tracing
 from timebridge_ingest.bootstrap import Ingest, bootstrap
 from timebridge_ingest.config import Settings
@@ -51,7 +51,7 @@ class Sessions:
 async def _ingest(
     stack: contextlib.AsyncExitStack, pool: asyncpg.Pool, key: str, sessions: Sessions,
     owner: Owner | None,
-) -> Connections:  # fmt: skip
+) -> Ingest:  # fmt: skip
     settings = Settings(
         kafka=kafka_config(), encryption_key=SecretStr(key), admin_token=SecretStr("admin"),
         everhour_api_url=EVERHOUR_URL, poll_tick_s=3600,
@@ -65,6 +65,11 @@ async def _ingest(
     )
     await ingest.runtime.start()
     stack.push_async_callback(ingest.runtime.stop)
+    assert ingest.connections is not None
+    return ingest
+
+
+def _connections(ingest: Ingest) -> Connections:
     assert ingest.connections is not None
     return ingest.connections
 
@@ -97,7 +102,7 @@ async def test_ingest_hands_tracker_keys_to_the_owner_and_readers_take_them_from
     pool = await make_pool(dsn)
     async with contextlib.AsyncExitStack() as stack:
         # Before the owner: the Core token and a tracker key are saved by ingest only.
-        before = await _ingest(stack, pool, platform_key, sessions, None)
+        before = _connections(await _ingest(stack, pool, platform_key, sessions, None))
         await before.register_workspace(workspace, CORE_URL, "core-service-token")
         old = await before.connect(workspace, "everhour", keys[0], HOURLY)
     async with contextlib.AsyncExitStack() as stack:
@@ -106,7 +111,8 @@ async def test_ingest_hands_tracker_keys_to_the_owner_and_readers_take_them_from
             create_database=create_database, make_pool=make_pool, name=unique("owner"),
         )  # fmt: skip
         pool = await make_pool(dsn)  # the same database, after a restart
-        connections = await _ingest(stack, pool, platform_key, sessions, owner)
+        ingest = await _ingest(stack, pool, platform_key, sessions, owner)
+        connections = _connections(ingest)
         # The upgrade: what was saved before is handed over at start-up, nobody reconnects.
         assert await _held(owner, workspace, old.integration_id) == Access(
             EVERHOUR_URL, keys[0], {}
@@ -127,9 +133,21 @@ async def test_ingest_hands_tracker_keys_to_the_owner_and_readers_take_them_from
         assert await rows_holding(owner.dsn, keys[1]) == [], "sealed at the owner"
         # Re-testing a saved connection uses the key the owner holds, not a copy of its own.
         assert (await connections.retest(workspace, new.integration_id)).ok
-        await owner.source.put_key(workspace, new.integration_id, "everhour", "ek-revoked")
+        await owner.source.put_key(
+            workspace, new.integration_id, "everhour", "ek-revoked", base_url=EVERHOUR_URL
+        )
         retested = await connections.retest(workspace, new.integration_id)
         assert (retested.ok, retested.error_kind) == (False, "bad_key")
+        # Polls read with what the owner hands out (an OAuth tracker's refreshed token), not
+        # with the key ingest was given: the revoked one is refused, the next one is used.
+        assert ingest.poller is not None
+        polled = await connections.get(workspace, new.integration_id)
+        with pytest.raises(AuthenticationError):
+            await ingest.poller.poll_tracker(polled, dt.datetime.now(dt.UTC))
+        await owner.source.put_key(
+            workspace, new.integration_id, "everhour", keys[0], base_url=EVERHOUR_URL
+        )
+        assert await ingest.poller.poll_tracker(polled, dt.datetime.now(dt.UTC)) == 0
         # Disconnecting has the owner forget the key.
         await connections.disconnect(workspace, new.integration_id)
         owner.source.forget(workspace, new.integration_id)

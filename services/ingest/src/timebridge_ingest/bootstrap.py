@@ -34,6 +34,7 @@ from timebridge_ingest.entrypoints.connections_http import connections_router
 from timebridge_ingest.entrypoints.hooks_http import HookTokenMiddleware, hooks_router
 from timebridge_ingest.entrypoints.http import Clock, webhook_router
 from timebridge_ingest.entrypoints.tracker_summary_http import wire as wire_tracker_summaries
+from timebridge_ingest.handlers.access import ConnectionAccesses
 from timebridge_ingest.handlers.connections import Connections, credential_from_owner
 from timebridge_ingest.handlers.handover import hand_over_until_done
 from timebridge_ingest.handlers.health import Health
@@ -155,7 +156,10 @@ def bootstrap(
             handover = functools.partial(hand_over_until_done, postgres_connections, credentials)
             runtime.background.append(handover)
         inbox = PostgresDeliveryInbox(runtime.pool)
-        worker = DeliveryWorker(store, inbox, observe, publisher, clock, settings.publish_timeout_s)
+        access = ConnectionAccesses(credentials)
+        worker = DeliveryWorker(
+            store, inbox, observe, publisher, clock, settings.publish_timeout_s, access=access
+        )
         hooks = HookIntake(
             store,
             inbox,
@@ -167,6 +171,7 @@ def bootstrap(
             tolerance_s=settings.webhook_tolerance_s,
             publish_timeout_s=settings.publish_timeout_s,
             observers=observe,
+            access=access,
         )
         app.add_middleware(HookTokenMiddleware)
         app.include_router(hooks_router(hooks, settings.max_webhook_bytes))
@@ -186,6 +191,7 @@ def bootstrap(
             lookback_days=settings.poll_lookback_days,
             tick_s=settings.poll_tick_s,
             daily_at=settings.daily_sync_at,
+            access=access,
         )
         runtime.background += [OutboxRelay(runtime.pool, publisher).run, poller.run, worker.run]
         summaries = TrackerSummaries(

@@ -55,6 +55,7 @@ from timebridge_ingest.domain.connections import Integration, listens_to_tracker
 from timebridge_ingest.domain.errors import RejectedError
 from timebridge_ingest.domain.inbox import PendingDelivery
 from timebridge_ingest.domain.observations import to_event
+from timebridge_ingest.handlers.access import ConnectionAccesses, has_access
 from timebridge_ingest.handlers.hook_secrets import HookSecrets
 from timebridge_ingest.handlers.observing import NotObservableError
 from timebridge_ingest.handlers.ports import ConnectionsStore, DeliveryInbox, Observers
@@ -122,6 +123,8 @@ class HookIntake:
     """Opens an integration's observer, which may render a signed delivery as its poll would."""
     tolerance_s: int = 300
     publish_timeout_s: float = 10.0
+    access: ConnectionAccesses = field(default_factory=ConnectionAccesses)
+    """The credential owner's access to each connection (re-reads use its current token)."""
 
     async def receive(
         self, provider: str, token_hash: str, headers: Mapping[str, str], body: bytes
@@ -197,15 +200,16 @@ class HookIntake:
     ) -> Change | None:
         """The delivery's change as the integration's poll would report it (same content, same
         event); ``change`` itself if the provider's observer does not render deliveries."""
-        if self.observers is None or integration.api_key is None:
-            return change
-        observer = self.observers(
-            integration.provider, integration.base_url, integration.api_key, integration.extra
-        )
-        reader = delivery_reader(observer)
-        if reader is None:
+        if self.observers is None or not has_access(integration):
             return change
         try:
+            access = await self.access.of(integration)
+            observer = self.observers(
+                integration.provider, access.base_url, access.credential, access.extra
+            )
+            reader = delivery_reader(observer)
+            if reader is None:
+                return change
             return await reader.delivered(body)
         except (TransientError, ProviderError) as exc:
             raise UnavailableError(
@@ -231,7 +235,7 @@ class HookIntake:
             if integration is None and not pending:
                 raise RejectedError(404, "unknown webhook")
             return HookAnswer(headers=reply)
-        if integration is None or integration.status != "connected" or not integration.api_key:
+        if integration is None or not has_access(integration):
             raise RejectedError(404, "unknown webhook")
         now = self.clock()
         signed = webhooks.authenticate(
@@ -282,6 +286,8 @@ class DeliveryWorker:
     publish_timeout_s: float
     batch: int = 500
     idle_s: float = 1.0
+    access: ConnectionAccesses = field(default_factory=ConnectionAccesses)
+    """The credential owner's access to each connection (an OAuth tracker's current token)."""
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _observers: dict[str, tuple[str, Observer]] = field(default_factory=dict)
     """One observer per integration across rounds (it may cache, e.g. the account's users),
@@ -321,8 +327,7 @@ class DeliveryWorker:
             integration = await tx.integration(integration_id)
         if (
             integration is None
-            or integration.status != "connected"
-            or integration.api_key is None
+            or not has_access(integration)
             or not listens_to_tracker(integration.settings)
         ):
             await self.inbox.drop(integration_id)
@@ -353,7 +358,8 @@ class DeliveryWorker:
     async def _read(
         self, integration: Integration, pending: Sequence[PendingDelivery], now: dt.datetime
     ) -> list[TimeEntryLogged]:
-        changes = await self._observer(integration).reread([p.hint for p in pending], now=now)
+        observer = await self._observer(integration)
+        changes = await observer.reread([p.hint for p in pending], now=now)
         return [
             to_event(
                 change,
@@ -365,17 +371,17 @@ class DeliveryWorker:
             for change in changes
         ]
 
-    def _observer(self, integration: Integration) -> Observer:
-        assert integration.api_key is not None
-        access = hashlib.sha256(
-            f"{integration.provider}\n{integration.base_url}\n{integration.api_key}".encode()
+    async def _observer(self, integration: Integration) -> Observer:
+        access = await self.access.of(integration)
+        digest = hashlib.sha256(
+            f"{integration.provider}\n{access.base_url}\n{access.credential}".encode()
         ).hexdigest()
         kept = self._observers.get(integration.integration_id)
-        if kept is None or kept[0] != access:
+        if kept is None or kept[0] != digest:
             observer = self.observers(
-                integration.provider, integration.base_url, integration.api_key, integration.extra
+                integration.provider, access.base_url, access.credential, access.extra
             )
-            kept = self._observers[integration.integration_id] = (access, observer)
+            kept = self._observers[integration.integration_id] = (digest, observer)
         return kept[1]
 
     async def _publish(self, events: Sequence[TimeEntryLogged]) -> None:

@@ -13,7 +13,7 @@ its credential is refused, it works again) publishes that change once (``HealthC
 import asyncio
 import datetime as dt
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import structlog
 from timebridge_providers.installed import registry
@@ -25,6 +25,7 @@ from timebridge_common.outbound.http import AuthenticationError, ProviderError
 from timebridge_ingest.domain.connections import Integration, listens_to_tracker
 from timebridge_ingest.domain.observations import to_event
 from timebridge_ingest.domain.polling import SAFETY_NET, ErrorKind, next_poll_at
+from timebridge_ingest.handlers.access import ConnectionAccesses, has_access
 from timebridge_ingest.handlers.health import HealthChanges
 from timebridge_ingest.handlers.hooks import hint_webhooks
 from timebridge_ingest.handlers.observing import NotObservableError
@@ -65,6 +66,8 @@ class Poller:
     health: HealthChanges | None = None
     """Publishes the connection's changes of state (by default through ``connections``'
     outbox)."""
+    access: ConnectionAccesses = field(default_factory=ConnectionAccesses)
+    """The credential owner's access to each connection (an OAuth tracker's current token)."""
 
     def __post_init__(self) -> None:
         if self.health is None:
@@ -137,7 +140,8 @@ class Poller:
             return 0
         home = registry().home().name
         connection_id = f"core_{workspace_id}"
-        observer = self.observers(home, workspace.core_base_url, workspace.core_token, {})
+        access = await self.access.home(workspace)
+        observer = self.observers(home, access.base_url, access.credential, access.extra)
         page = await observer.changes(
             await self.polling.cursor(connection_id),
             now=now,
@@ -159,12 +163,13 @@ class Poller:
 
     async def poll_tracker(self, integration: Integration, now: dt.datetime) -> int:
         """Publish what changed at the tracker since the last poll; how many changes."""
-        if integration.status != "connected" or integration.api_key is None:
+        if not has_access(integration):
             return 0
         if not listens_to_tracker(integration.settings):
             return 0  # one-way Core -> tracker: the tracker's changes are never taken
+        access = await self.access.of(integration)
         observer = self.observers(
-            integration.provider, integration.base_url, integration.api_key, integration.extra
+            integration.provider, access.base_url, access.credential, access.extra
         )
         if integration.hook_id is not None and self.hook_keeper is not None:
             note = await self.hook_keeper(integration)

@@ -230,12 +230,14 @@ def drain_mapping(args: argparse.Namespace, run_id: str, pg: str, backlog: int) 
     try:
         pid = child_pid(launcher.pid, "timebridge_mapping")
         start_rows = asyncio.run(count_rows(dsn))
+        cpu_before = cpu_s(pid)
         began = time.monotonic()
         rows = start_rows
         while time.monotonic() - began < args.drain_seconds and rows < backlog:
             time.sleep(0.5)
             rows = asyncio.run(count_rows(dsn))
         elapsed = time.monotonic() - began
+        cpu = cpu_s(pid) - cpu_before
         rss = {"mapping": proc_status(pid, "VmHWM")}
     finally:
         stop(launcher)
@@ -245,6 +247,7 @@ def drain_mapping(args: argparse.Namespace, run_id: str, pg: str, backlog: int) 
         "stored": stored,
         "seconds": round(elapsed, 1),
         "per_second": round(stored / elapsed, 1),
+        "cpu_ms_per_entry": round(1000 * cpu / max(stored, 1), 3),
         "load_average_1m": round(load, 2),
         "peak_rss_mib": rss,
     }
@@ -293,7 +296,8 @@ def report(result: dict[str, Any]) -> None:
         m = result["mapping"]
         print(
             f"  into mapping's database: {m['per_second']:.0f} entries/s ({m['stored']} of a"
-            f" backlog of {m['backlog']} in {m['seconds']} s; "
+            f" backlog of {m['backlog']} in {m['seconds']} s, CPU/entry"
+            f" {m['cpu_ms_per_entry']:.2f} ms, load {m['load_average_1m']:.2f}; "
             + verdict(m["per_second"], GOALS["into mapping (entries/s)"])
             + ")"
         )

@@ -113,6 +113,11 @@ class Rig:
 
 @pytest.fixture
 async def rig() -> Rig:
+    return await make_rig()
+
+
+async def make_rig() -> Rig:
+    """A connected company on the in-memory store and the accounting fake."""
     store, tools, credentials = MemoryStore(), FakeTools(), FakeCredentialSource()
     connections = Connections(
         store, tools, credentials, public_base_url="http://tb.test", state_ttl_s=900, clock=_now

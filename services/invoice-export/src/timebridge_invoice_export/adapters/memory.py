@@ -18,6 +18,7 @@ from typing import Any
 
 from timebridge_common.events import Envelope, Event
 from timebridge_invoice_export.adapters.memory_payments import MemoryPayments
+from timebridge_invoice_export.adapters.memory_rounding import MemoryRounding
 from timebridge_invoice_export.domain.accounting import Tenant
 from timebridge_invoice_export.domain.clients import MirroredClient
 from timebridge_invoice_export.domain.connections import (
@@ -29,6 +30,7 @@ from timebridge_invoice_export.domain.invoices import Expense, Invoice
 from timebridge_invoice_export.domain.ledger import Held, LedgerEntry
 from timebridge_invoice_export.domain.payments import HeldPayment
 from timebridge_invoice_export.domain.rates import Rate
+from timebridge_invoice_export.domain.rounding import RoundingPolicy
 
 
 @dataclass
@@ -54,12 +56,13 @@ class State:
     locked_changes: list[dict[str, Any]] = field(default_factory=list)
     invoices: dict[str, Invoice] = field(default_factory=dict)
     payments: dict[tuple[str, str, str], HeldPayment] = field(default_factory=dict)
+    rounding: dict[tuple[str, str], list[RoundingPolicy]] = field(default_factory=dict)
     published: list[tuple[Event, Envelope]] = field(default_factory=list)
     seen: set[tuple[str, str]] = field(default_factory=set)
     """(consumer, event id) pairs claimed by :meth:`MemoryStore.once`."""
 
 
-class MemoryTx(MemoryPayments):
+class MemoryTx(MemoryPayments, MemoryRounding):
     """One transaction of the in-memory store (the ``Tx`` port)."""
 
     def __init__(self, state: State) -> None:

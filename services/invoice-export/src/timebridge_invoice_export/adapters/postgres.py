@@ -19,9 +19,10 @@ from timebridge_invoice_export.adapters.pg.connections import ConnectionRows
 from timebridge_invoice_export.adapters.pg.invoices import InvoiceRows
 from timebridge_invoice_export.adapters.pg.ledger import LedgerRows
 from timebridge_invoice_export.adapters.pg.payments import PaymentRows
+from timebridge_invoice_export.adapters.pg.rounding import RoundingRows
 
 
-class Tx(ConnectionRows, CatalogRows, LedgerRows, InvoiceRows, PaymentRows):
+class Tx(ConnectionRows, CatalogRows, LedgerRows, InvoiceRows, PaymentRows, RoundingRows):
     """One open transaction; every method runs in it (the aggregates' rows, one module each)."""
 
 

@@ -28,6 +28,7 @@ from timebridge_invoice_export.domain.accounting import ToolInvoice, ToolInvoice
 from timebridge_invoice_export.domain.ledger import LedgerEntry
 from timebridge_invoice_export.domain.money import hours, line_amount, round_money
 from timebridge_invoice_export.domain.rates import Rate, applicable_rate
+from timebridge_invoice_export.domain.rounding import RoundingUsed, billed_seconds
 
 InvoiceStatus = Literal["draft", "exporting", "exported", "export_failed", "deleted"]
 EDITABLE: frozenset[str] = frozenset({"draft", "export_failed"})
@@ -62,6 +63,8 @@ class Line:
     first_date: dt.date | None = None
     rate_source: str | None = None
     """Where a time line's rate came from (``timebridge`` or ``tracker:<integration>``)."""
+    rounding: RoundingUsed | None = None
+    """The rounding policy version that made a time line's quantity (None: none applied)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,12 +104,15 @@ def compute(
     *,
     client_currency: str | None,
     project_names: Mapping[str, str],
+    rounding: RoundingUsed | None = None,
 ) -> Computed:
     """The invoice's lines: one per project, person and rate (hours), one per expense.
 
     The currency is the client's; a client without one (Xero leaves it to the organisation)
     takes the one currency its rates and expenses share. Entries without a rate, and rates or
     expenses in another currency, are problems: the line is left out and export refused.
+    ``rounding`` (the client's policy version) rounds each time line's seconds before they
+    become hours; the entries themselves keep their exact durations.
     """
     problems: list[Problem] = []
     priced: dict[tuple[str | None, str, str], list[LedgerEntry]] = {}
@@ -149,7 +155,7 @@ def compute(
         if rate.currency != currency:
             foreign_entries.extend(ids)
             continue
-        quantity = hours(sum(e.duration_seconds for e in group))
+        quantity = hours(billed_seconds([e.duration_seconds for e in group], rounding))
         person = next((e.user_name or e.user_email for e in group if e.user_name), None)
         project = project_names.get(project_id or "", project_id or "No project")
         lines.append(
@@ -164,6 +170,7 @@ def compute(
                 entry_ids=ids,
                 first_date=min(e.date for e in group),
                 rate_source=rate.source,
+                rounding=rounding,
             )
         )
     foreign_expenses: list[str] = []

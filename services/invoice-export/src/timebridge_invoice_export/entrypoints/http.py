@@ -13,6 +13,7 @@ from timebridge_common.http_errors import refusals
 from timebridge_invoice_export.entrypoints.http_billing import billing_router
 from timebridge_invoice_export.entrypoints.http_connections import connections_router, oauth_router
 from timebridge_invoice_export.entrypoints.http_invoices import invoices_router
+from timebridge_invoice_export.entrypoints.http_rounding import rounding_router
 from timebridge_invoice_export.handlers.billing import Billing
 from timebridge_invoice_export.handlers.connections import Connections
 from timebridge_invoice_export.handlers.invoices import Invoices
@@ -32,4 +33,5 @@ def api_router(
     router.include_router(connections_router(connections, admins))
     router.include_router(billing_router(billing))
     router.include_router(invoices_router(invoices, admins))
+    router.include_router(rounding_router(billing.rounding, admins))
     return router

@@ -1,6 +1,7 @@
 """HTTP API of invoices: draft, preview, export, read the tool's status, delete."""
 
 import datetime as dt
+from dataclasses import asdict
 from decimal import Decimal
 from typing import Annotated, Literal
 
@@ -10,6 +11,7 @@ from timebridge_providers.core.client import CoreUser
 
 from timebridge_common.auth import WorkspaceAdmins
 from timebridge_invoice_export.domain.invoices import Line
+from timebridge_invoice_export.domain.rounding import RoundingUsed
 from timebridge_invoice_export.entrypoints.http_billing import ClientView
 from timebridge_invoice_export.entrypoints.paths import WS, Id, WorkspaceIdPath
 from timebridge_invoice_export.handlers.invoices import Invoices, InvoiceView
@@ -21,6 +23,17 @@ class InvoiceBody(BaseModel):
     period_end: dt.date
     issue_date: dt.date | None = Field(default=None, description="Default: the period's end")
     due_date: dt.date | None = None
+
+
+class RoundingUsedView(BaseModel):
+    policy_id: str = Field(description="workspace, or client:<client id>")
+    version: int
+    increment_minutes: int
+    applies_to: Literal["per_entry", "per_line"]
+
+    @classmethod
+    def of(cls, used: RoundingUsed) -> "RoundingUsedView":
+        return cls(**asdict(used))
 
 
 class LineView(BaseModel):
@@ -36,6 +49,9 @@ class LineView(BaseModel):
     rate_source: str | None = Field(
         default=None, description="Where a time line's rate came from: timebridge, tracker:<id>"
     )
+    rounding: RoundingUsedView | None = Field(
+        default=None, description="The rounding policy version that made the quantity"
+    )
 
     @classmethod
     def of(cls, line: Line) -> "LineView":
@@ -50,6 +66,7 @@ class LineView(BaseModel):
             entry_ids=list(line.entry_ids),
             expense_id=line.expense_id,
             rate_source=line.rate_source,
+            rounding=None if line.rounding is None else RoundingUsedView.of(line.rounding),
         )
 
 

@@ -15,6 +15,7 @@ from timebridge_invoice_export.domain.invoices import Expense
 from timebridge_invoice_export.domain.ledger import LedgerEntry
 from timebridge_invoice_export.domain.rates import Rate, tracker_source
 from timebridge_invoice_export.handlers.ports import Clock
+from timebridge_invoice_export.handlers.rounding import Rounding
 from timebridge_invoice_export.handlers.stores import Store, Tx
 from timebridge_invoice_export.handlers.sync import client_changed, envelope
 
@@ -48,6 +49,8 @@ class Billing:
         self._store = store
         self._core = core
         self._clock = clock
+        self.rounding = Rounding(store, clock)
+        """Rounding policies (their own routes, ``http_rounding``)."""
 
     # -- clients -------------------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ from timebridge_common.events import (
     InvoiceExported,
     InvoiceExportRequested,
     InvoiceLine,
+    RoundingVersion,
 )
 from timebridge_common.refusals import ConflictError, InvalidError, NotFoundError
 from timebridge_invoice_export.domain.accounting import ExportDraft, ExportLine, title
@@ -35,9 +36,11 @@ from timebridge_invoice_export.domain.invoices import (
     compute,
     deletion_refusal,
 )
+from timebridge_invoice_export.domain.rounding import RoundingUsed
 from timebridge_invoice_export.handlers.billing import rates_for, require_client
 from timebridge_invoice_export.handlers.connections import Connections, ToolUnusableError
 from timebridge_invoice_export.handlers.ports import Clock
+from timebridge_invoice_export.handlers.rounding import rounding_for
 from timebridge_invoice_export.handlers.stores import Store, Tx
 from timebridge_invoice_export.handlers.sync import ToolSync, envelope
 
@@ -279,6 +282,8 @@ class Invoices:
                         kind=line.kind,
                         user_id=line.user_id,
                         rate_source=line.rate_source,
+                        rounding=_rounding_version(line.rounding),
+                        entry_ids=line.entry_ids,
                     )
                     for line in invoice.lines
                 ),
@@ -390,6 +395,7 @@ class Invoices:
                 project_names={
                     p: n for p, (n, _) in (await tx.projects(invoice.workspace_id)).items()
                 },
+                rounding=await rounding_for(tx, invoice.workspace_id, invoice.client_id),
             )
         else:
             computed = Computed(invoice.currency, invoice.lines, invoice.total or Decimal(0))
@@ -442,4 +448,15 @@ def _draft(invoice: Invoice, client: MirroredClient) -> ExportDraft:
             f"Timebridge invoice {invoice.invoice_id}"
             f" ({invoice.period_start.isoformat()} to {invoice.period_end.isoformat()})"
         ),
+    )
+
+
+def _rounding_version(used: RoundingUsed | None) -> RoundingVersion | None:
+    if used is None:
+        return None
+    return RoundingVersion(
+        policy_id=used.policy_id,
+        version=used.version,
+        increment_minutes=used.increment_minutes,
+        applies_to=used.applies_to,
     )

@@ -26,6 +26,7 @@ from timebridge_invoice_export.domain.invoices import Expense, Invoice
 from timebridge_invoice_export.domain.ledger import Held, LedgerEntry
 from timebridge_invoice_export.domain.payments import HeldPayment
 from timebridge_invoice_export.domain.rates import Rate
+from timebridge_invoice_export.domain.rounding import RoundingPolicy
 
 
 class ConnectionsTx(Protocol):
@@ -241,7 +242,23 @@ class PaymentsTx(Protocol):
         ...
 
 
-class Tx(ConnectionsTx, CatalogTx, LedgerTx, InvoicesTx, PaymentsTx, Protocol):
+class RoundingTx(Protocol):
+    """Rounding policies, every version kept."""
+
+    async def rounding_policy(
+        self, workspace_id: str, client_id: str, *, lock: bool = False
+    ) -> RoundingPolicy | None:
+        """The newest version of the client's own (``''``: the workspace's) policy."""
+        ...
+
+    async def rounding_versions(
+        self, workspace_id: str, client_id: str
+    ) -> list[RoundingPolicy]: ...
+
+    async def add_rounding_policy(self, policy: RoundingPolicy) -> None: ...
+
+
+class Tx(ConnectionsTx, CatalogTx, LedgerTx, InvoicesTx, PaymentsTx, RoundingTx, Protocol):
     """One open transaction of every aggregate."""
 
     async def publish(self, events: Sequence[tuple[Event, Envelope]]) -> None:

@@ -2,6 +2,7 @@
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import asdict
 from decimal import Decimal
 from typing import Any
 
@@ -16,6 +17,7 @@ from timebridge_invoice_export.domain.connections import AccountingConnection
 from timebridge_invoice_export.domain.invoices import Expense, Invoice, InvoiceStatus, Line
 from timebridge_invoice_export.domain.ledger import LedgerEntry
 from timebridge_invoice_export.domain.money import round_money
+from timebridge_invoice_export.domain.rounding import RoundingUsed
 
 
 def verifier_context(connection_id: str, callback_id: str) -> str:
@@ -124,6 +126,7 @@ def _line_json(line: Line) -> dict[str, Any]:
         "expense_id": line.expense_id,
         "first_date": None if line.first_date is None else line.first_date.isoformat(),
         "rate_source": line.rate_source,
+        "rounding": None if line.rounding is None else asdict(line.rounding),
     }
 
 
@@ -142,6 +145,7 @@ def _line(data: dict[str, Any]) -> Line:
         if data["first_date"] is None
         else dt.date.fromisoformat(data["first_date"]),
         rate_source=data.get("rate_source"),
+        rounding=None if data.get("rounding") is None else RoundingUsed(**data["rounding"]),
     )
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from timebridge_common.events import Envelope, InvoiceLine, TimeEntryLogged
+from timebridge_common.events import Envelope, InvoiceLine, RoundingVersion, TimeEntryLogged
 from timebridge_common.events.contracts import (
     BudgetThresholdCrossed,
     ContractSigned,
@@ -278,6 +278,10 @@ async def test_an_entrys_trail_links_its_contract_invoice_and_client(store: Memo
         amount=Decimal(90),
         project_id="p_1",
         rate_source="tracker:int_1",
+        rounding=RoundingVersion(
+            policy_id="client:cl_1", version=3, increment_minutes=15, applies_to="per_entry"
+        ),
+        entry_ids=("te_1",),
     )
     exported = sample_invoice_exported(
         workspace_id=WS, invoice_id="inv_1", client_id="cl_1", entry_ids=("te_1",), lines=(line,)
@@ -298,6 +302,14 @@ async def test_an_entrys_trail_links_its_contract_invoice_and_client(store: Memo
     # the line that billed it: its rate and where the rate came from (Timebridge or a tracker)
     assert trail[1]["data"]["lines"][0]["unit_price"] == "90"
     assert trail[1]["data"]["lines"][0]["rate_source"] == "tracker:int_1"
+    # and the rounding policy version that made its quantity
+    assert trail[1]["data"]["lines"][0]["rounding"] == {
+        "policy_id": "client:cl_1",
+        "version": 3,
+        "increment_minutes": 15,
+        "applies_to": "per_entry",
+    }
+    assert trail[1]["data"]["lines"][0]["entry_ids"] == ["te_1"]
     assert trail[2]["data"]["status"] == "paid"
     assert verify(store.state.audit)[1] is None
 

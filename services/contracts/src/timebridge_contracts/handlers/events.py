@@ -96,6 +96,8 @@ class EventHandlers:
                     "unit_price": str(line.unit_price),
                     "amount": str(line.amount),
                     "rate_source": line.rate_source,
+                    "rounding": None if line.rounding is None else line.rounding.model_dump(),
+                    "entry_ids": list(line.entry_ids),
                 }
                 for line in event.lines
             ]

@@ -26,6 +26,7 @@ MODULES: tuple[str, ...] = (
     "timebridge_providers.quickbooks",
     "timebridge_providers.xero",
     "timebridge_providers.freshbooks",
+    "timebridge_providers.bamboohr",
 )
 
 

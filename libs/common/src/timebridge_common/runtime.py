@@ -28,6 +28,7 @@ from timebridge_common.config import DlqLimitConfig, HttpConfig, RetryConfig, Se
 from timebridge_common.db.migrations import apply_migrations
 from timebridge_common.db.pool import init_connection
 from timebridge_common.http_errors import install_error_handling
+from timebridge_common.kafka.batch import BatchHandler, subscribe_batch
 from timebridge_common.kafka.broker import make_broker
 from timebridge_common.kafka.consumer import DeadLetterHook, E, EventConsumer, Handler, subscribe
 from timebridge_common.logging import configure_logging
@@ -89,6 +90,21 @@ class ServiceRuntime:
             on_dead_letter=on_dead_letter,
         )
         self.consumers.append(consumer)  # readiness reports a stalled one
+        return consumer
+
+    def subscribe_batch(self, model: type[E], handler: BatchHandler[E]) -> EventConsumer[E]:
+        """Like ``subscribe``, with batches of records (``kafka.batch``: one commit per batch)."""
+        consumer = subscribe_batch(
+            self.broker,
+            model,
+            handler,
+            group_id=f"{self.group_prefix}-{self.name}",
+            tracer=self.tracer,
+            retry=self.retry,
+            dlq_limit=self.dlq_limit,
+            on_fatal=self.fail,
+        )
+        self.consumers.append(consumer)
         return consumer
 
     def fail(self, error: BaseException) -> None:

@@ -26,6 +26,7 @@ from timebridge_common.events.contracts import (
 from timebridge_common.events.health import ConnectionHealthChanged
 from timebridge_common.events.payments import PaymentRecorded
 from timebridge_common.events.reports import ReportDelivered
+from timebridge_common.events.time_off import TimeOffRecorded
 from timebridge_common.events.tracker_reports import (
     TrackerSummaryReported,
     TrackerSummaryRequested,
@@ -491,4 +492,5 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     MilestoneObserved,
     PaymentRecorded,
     BudgetChanged,
+    TimeOffRecorded,
 )

@@ -41,6 +41,12 @@ class _Intent:
     taken_at: dt.datetime
     operation: Operation | None = None
     planned: Write | None = None
+    target_id: str | None = None
+
+
+def _lease(key: str, intent: _Intent) -> Lease:
+    planned = intent.planned.desired if intent.planned else None
+    return Lease(key, intent.owner, intent.operation, planned, intent.target_id)
 
 
 @dataclass
@@ -101,21 +107,17 @@ class MemorySync:
         ]
         if any(wait > 0 for wait in busy):
             raise TransientError("another attempt is writing this record", retry_after=max(busy))
-        for k in keys:
+        for k, slot in zip(keys, slots, strict=True):
             mine = before.get(k)
             kept = mine if mine is not None and mine.owner == owner else None
             self.intents[k] = _Intent(
-                owner, now, kept.operation if kept else None, kept.planned if kept else None
+                owner,
+                now,
+                kept.operation if kept else None,
+                kept.planned if kept else None,
+                slot.target_id or (kept.target_id if kept else None),
             )
-        return {
-            k[2]: Lease(
-                k[2],
-                i.owner,
-                i.operation,
-                i.planned.desired if i.planned else None,
-            )
-            for k, i in before.items()
-        }
+        return {k[2]: _lease(k[2], i) for k, i in before.items()}
 
     async def plan_write(
         self, owner: uuid.UUID, integration_id: str, slot: Slot, write: Write
@@ -123,6 +125,25 @@ class MemorySync:
         intent = self.intents.get((integration_id, slot.system, slot.key))
         if intent is not None and intent.owner == owner:
             intent.operation, intent.planned = write.operation, write
+
+    async def created(
+        self, owner: uuid.UUID, integration_id: str, slot: Slot, target_id: str
+    ) -> None:
+        intent = self.intents.get((integration_id, slot.system, slot.key))
+        if intent is not None and intent.owner == owner:
+            intent.target_id = target_id
+
+    async def writing(
+        self, integration_id: str, system: str, target_id: str, owner: uuid.UUID, lease_s: float
+    ) -> list[Lease]:
+        now = self.clock()
+        return [
+            _lease(key, i)
+            for (integration, s, key), i in self.intents.items()
+            if (integration, s) == (integration_id, system) and i.owner != owner
+            if (now - i.taken_at).total_seconds() < lease_s
+            if i.target_id == target_id or (i.target_id is None and i.operation == "create")
+        ]
 
     async def release(self, owner: uuid.UUID) -> None:
         for key in [k for k, i in self.intents.items() if i.owner == owner]:

@@ -108,6 +108,11 @@ def _fields(value: Any) -> TimeEntryFields | None:
     return None if value is None else TimeEntryFields.model_validate(value)
 
 
+def _lease(row: asyncpg.Record) -> Lease:
+    planned = _fields(row["planned"])
+    return Lease(row["key"], row["owner"], row["operation"], planned, row["target_id"])
+
+
 def _json(fields: TimeEntryFields | None) -> dict[str, Any] | None:
     return None if fields is None else fields.model_dump(mode="json")
 
@@ -201,7 +206,7 @@ class PostgresSync:
         system, keys = slots[0].system, [slot.key for slot in slots]
         async with self._pool.acquire() as conn, conn.transaction():
             rows = await conn.fetch(
-                "SELECT key, owner, operation, planned,"
+                "SELECT key, owner, operation, planned, target_id,"
                 " extract(epoch FROM now() - taken_at) AS age FROM sync_intents"
                 " WHERE integration_id = $1 AND system = $2 AND key = ANY($3::text[])"
                 " FOR UPDATE",
@@ -216,12 +221,14 @@ class PostgresSync:
                 )
             # Conditional, so that a lease another replica inserted since the SELECT survives.
             taken = await conn.fetch(
-                "INSERT INTO sync_intents (integration_id, system, key, owner)"
-                " SELECT $1, $2, k, $4 FROM unnest($3::text[]) AS k"
+                "INSERT INTO sync_intents (integration_id, system, key, owner, target_id)"
+                " SELECT $1, $2, k, $4, t FROM unnest($3::text[], $6::text[]) AS s(k, t)"
                 " ON CONFLICT (integration_id, system, key) DO UPDATE SET owner = EXCLUDED.owner,"
                 " taken_at = now(), operation = CASE WHEN sync_intents.owner = EXCLUDED.owner"
                 " THEN sync_intents.operation END, planned = CASE WHEN sync_intents.owner ="
-                " EXCLUDED.owner THEN sync_intents.planned END"
+                " EXCLUDED.owner THEN sync_intents.planned END, target_id = CASE WHEN"
+                " sync_intents.owner = EXCLUDED.owner THEN coalesce(EXCLUDED.target_id,"
+                " sync_intents.target_id) ELSE EXCLUDED.target_id END"
                 " WHERE sync_intents.owner = EXCLUDED.owner"
                 " OR sync_intents.taken_at < now() - make_interval(secs => $5)"
                 " RETURNING key",
@@ -230,13 +237,11 @@ class PostgresSync:
                 keys,
                 owner,
                 lease_s,
+                [slot.target_id for slot in slots],
             )
             if len(taken) < len(set(keys)):
                 raise TransientError("another attempt is writing this record", retry_after=lease_s)
-        return {
-            r["key"]: Lease(r["key"], r["owner"], r["operation"], _fields(r["planned"]))
-            for r in rows
-        }
+        return {r["key"]: _lease(r) for r in rows}
 
     async def plan_write(
         self, owner: uuid.UUID, integration_id: str, slot: Slot, write: Write
@@ -251,6 +256,35 @@ class PostgresSync:
             write.operation,
             _json(write.desired),
         )
+
+    async def created(
+        self, owner: uuid.UUID, integration_id: str, slot: Slot, target_id: str
+    ) -> None:
+        await self._pool.execute(
+            "UPDATE sync_intents SET target_id = $5"
+            " WHERE integration_id = $1 AND system = $2 AND key = $3 AND owner = $4",
+            integration_id,
+            slot.system,
+            slot.key,
+            owner,
+            target_id,
+        )
+
+    async def writing(
+        self, integration_id: str, system: str, target_id: str, owner: uuid.UUID, lease_s: float
+    ) -> list[Lease]:
+        rows = await self._pool.fetch(
+            "SELECT key, owner, operation, planned, target_id FROM sync_intents"
+            " WHERE integration_id = $1 AND system = $2 AND owner <> $4"
+            " AND taken_at > now() - make_interval(secs => $5)"
+            " AND (target_id = $3 OR (target_id IS NULL AND operation = 'create'))",
+            integration_id,
+            system,
+            target_id,
+            owner,
+            lease_s,
+        )
+        return [_lease(r) for r in rows]
 
     async def release(self, owner: uuid.UUID) -> None:
         await self._pool.execute("DELETE FROM sync_intents WHERE owner = $1", owner)

@@ -8,6 +8,7 @@ Both at once is a conflict, settled by the integration's policy or by a person.
 """
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -15,6 +16,7 @@ from timebridge_providers.kit.profile import Profile
 
 from timebridge_common.events import EntryMapped, TimeEntryFields
 from timebridge_conflict_resolver.domain.records import Operation, same
+from timebridge_conflict_resolver.domain.state import Lease
 
 Policy = Literal["prefer_core", "prefer_tracker", "manual_review"]
 Side = Literal["source", "target"]
@@ -106,3 +108,23 @@ def is_echo(
     if same(source, observed, confirmed):
         return True
     return confirmed_at is not None and event.source_updated_at <= confirmed_at
+
+
+def in_flight(leases: Sequence[Lease], record_id: str, observed: TimeEntryFields | None) -> bool:
+    """Whether an observed record may be one another attempt is writing right now.
+
+    ``leases`` are the other owners' live write leases in the record's system (see
+    ``SyncStore.writing``). Until that attempt commits its outcome, Timebridge does not know the
+    record as its own (its id and confirmed state are committed with the outcome), so the
+    observation would pass for someone's new entry or edit. That holds for a lease on this very
+    record, and for a create not yet answered with an id when it is for the same person (the
+    record may already exist in the system before its id reached Timebridge).
+    """
+    for lease in leases:
+        if lease.target_id == record_id:
+            return True
+        unanswered = lease.target_id is None and lease.operation == "create"
+        person = lease.planned.user.external_id if lease.planned else None
+        if unanswered and (observed is None or person in {None, observed.user.external_id}):
+            return True
+    return False

@@ -56,6 +56,8 @@ class Lease:
     owner: uuid.UUID
     operation: Operation | None
     planned: TimeEntryFields | None
+    target_id: str | None = None
+    """The record's id in its system, once known (a create's only after the system answered)."""
 
 
 @dataclass(frozen=True, slots=True)

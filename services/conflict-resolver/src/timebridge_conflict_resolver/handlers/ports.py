@@ -68,6 +68,19 @@ class SyncStore(Protocol):
         """Note the write about to be sent on the lease of ``slot``."""
         ...
 
+    async def created(
+        self, owner: uuid.UUID, integration_id: str, slot: Slot, target_id: str
+    ) -> None:
+        """Note the id a create of ``slot`` was answered with on its lease."""
+        ...
+
+    async def writing(
+        self, integration_id: str, system: str, target_id: str, owner: uuid.UUID, lease_s: float
+    ) -> list[Lease]:
+        """The live leases (younger than ``lease_s``) of owners other than ``owner`` in
+        ``system`` that cover the record ``target_id`` or a create whose id is not known yet."""
+        ...
+
     async def release(self, owner: uuid.UUID) -> None: ...
 
     async def complete(self, completion: Completion) -> bool:

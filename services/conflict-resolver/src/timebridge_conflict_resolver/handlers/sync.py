@@ -56,7 +56,7 @@ from timebridge_providers.kit.credentials import CredentialSource
 from timebridge_providers.kit.ports.entries import UnwritableEntryError
 from timebridge_providers.kit.registry import Registry
 
-from timebridge_common.errors import InvalidMessageError
+from timebridge_common.errors import InvalidMessageError, TransientError
 from timebridge_common.events import (
     ConnectionChanged,
     EntryMapped,
@@ -73,7 +73,7 @@ from timebridge_conflict_resolver.domain.convergence import (
     flows_back,
     when_uncarried,
 )
-from timebridge_conflict_resolver.domain.decisions import Side, is_echo, winner
+from timebridge_conflict_resolver.domain.decisions import Side, in_flight, is_echo, winner
 from timebridge_conflict_resolver.domain.matching import candidate, matches
 from timebridge_conflict_resolver.domain.outcomes import Finish
 from timebridge_conflict_resolver.domain.plans import (
@@ -144,7 +144,7 @@ class Syncer:
     lease_s: float = 60.0
     providers: Registry = field(default_factory=registry)
     owner: CredentialSource | None = None
-    """The credential owner every provider access comes from (None: the sealed v1 copy)."""
+    """The credential owner every provider access comes from (required)."""
 
     def __post_init__(self) -> None:
         self._path = WritePath(
@@ -234,6 +234,8 @@ class Syncer:
     async def _route(self, job: Job, integration: ConnectionChanged) -> EntrySynced | None:
         """Stale, echo, a changed copy, the same work already there, or a change to write."""
         event = job.event
+        if job.claim is not None:
+            await self._not_being_written(job)
         link = await self.store.link(event.integration_id, event.source, event.source_external_id)
         if job.forced is None and link and event.source_updated_at < link.source_updated_at:
             log.info("older version than the one synced, ignored", entry=event.source_external_id)
@@ -252,6 +254,22 @@ class Syncer:
             if linked is not None:
                 return linked
         return await self._forward(job, integration, link)
+
+    async def _not_being_written(self, job: Job) -> None:
+        """An observed record that another attempt is writing right now is retried until that
+        attempt commits (``in_flight``): then it is known as Timebridge's own (an echo, or an
+        edit compared with what was confirmed). Decided before, a tracker record the resolver
+        had just created was taken for someone's new entry, copied to Core, and the next Core
+        edit created a second tracker record."""
+        event = job.event
+        leases = await self.store.writing(
+            event.integration_id, event.source, event.source_external_id, job.owner, self.lease_s
+        )
+        if in_flight(leases, event.source_external_id, event.source_entry):
+            raise TransientError(
+                f"{event.source} {event.source_external_id} is being written by another change:"
+                " decided once that write is committed"
+            )
 
     async def _forward(
         self, job: Job, integration: ConnectionChanged, link: Link | None

@@ -59,11 +59,13 @@ class WritePath:
     clock: Callable[[], dt.datetime]
     lease_s: float = 60.0
     owner: CredentialSource | None = None
-    """The credential owner (None: not configured, the copies' sealed credential is opened)."""
+    """The credential owner, every access's only source (required; a default for ordering)."""
     _access: ConnectionAccess = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._access = ConnectionAccess(self.owner, self.connections.credentials)
+        if self.owner is None:
+            raise ValueError("the credential owner is required: connections carry no secret")
+        self._access = ConnectionAccess(self.owner)
 
     async def apply(
         self, job: Job, integration: ConnectionChanged, plan: Plan
@@ -153,6 +155,8 @@ class WritePath:
             await self.store.plan_write(job.owner, event.integration_id, slot.slot, write)
             try:
                 made = await target.write(slot.slot, write)
+                if made:  # known as being written by Timebridge from now on (``in_flight``)
+                    await self.store.created(job.owner, event.integration_id, slot.slot, made)
                 back = await target.read(replace(slot.slot, target_id=made or slot.slot.target_id))
             except EntryLockedError as exc:
                 reason = (

@@ -13,6 +13,7 @@ import asyncpg
 from timebridge_common import connections
 from timebridge_common.db.migrations import apply_migrations
 from timebridge_common.events import Envelope, Event, IntegrationSettings, TimeEntryLogged
+from timebridge_common.events.budgets import BudgetChanged, BudgetItem
 from timebridge_common.testing import (
     sample_connection_changed,
     sample_entry_synced,
@@ -20,6 +21,7 @@ from timebridge_common.testing import (
     sample_invoice_status_changed,
     sample_time_entry_logged,
 )
+from timebridge_reporting.adapters.budgets import PostgresBudgets
 from timebridge_reporting.adapters.facts import PostgresFacts
 from timebridge_reporting.adapters.postgres import PostgresReadModels
 from timebridge_reporting.adapters.report_queries import PostgresReportQueries
@@ -96,7 +98,12 @@ async def test_every_report_from_the_read_models(
     await on_entry_synced(models, env(queued), queued)
     invoice = sample_invoice_exported(entry_ids=("te_ok",))
     invoice = invoice.model_copy(
-        update={"lines": tuple(ln.model_copy(update={"project_id": "p_1"}) for ln in invoice.lines)}
+        update={
+            "lines": tuple(
+                ln.model_copy(update={"project_id": "p_1", "rate_source": "timebridge"})
+                for ln in invoice.lines
+            )
+        }
     )
     await on_invoice_exported(models, env(invoice), invoice)
     await on_invoice_amounts(facts, env(invoice), invoice)
@@ -123,7 +130,10 @@ async def test_every_report_from_the_read_models(
         utilization = await build_report(queries, "acme", params, NOV)
         assert utilization.table("utilization").totals[1:3] == (live_core, live_core - 1800)  # type: ignore[index]
     performance = await build_report(queries, "acme", ReportParams(kind="performance"), NOV)
-    assert [r[1:3] for r in performance.table("performance").rows] == [("p_1", live_core)]
+    assert [r[1:3] + r[5:6] for r in performance.table("performance").rows] == [
+        ("p_1", live_core, "no budget")
+    ]
+    await budgets_against_time(pool, queries, live_core)
 
     billing = await build_report(queries, "acme", ReportParams(kind="billing"), NOV)
     [row] = billing.table("billing").rows
@@ -147,3 +157,35 @@ async def test_every_report_from_the_read_models(
     assert [r[0] for r in recon.table("invoice_differences").rows] == [
         "invoiced_amount_changed_in_tool"
     ]
+
+
+async def budgets_against_time(
+    pool: asyncpg.Pool, queries: PostgresReportQueries, live_core: int
+) -> None:
+    """Budgets as contracts announce them, against the Core time held, priced by the invoiced
+    rate (1.5 h for 180.00 EUR: 120 an hour) with its source; an older revision is ignored."""
+    budgets = PostgresBudgets(pool)
+    terms = {"workspace_id": "acme", "target_kind": "project", "target_id": "p_1",
+             "items": (BudgetItem(project_id="p_1"),), "period": "total",
+             "changed_at": T0}  # fmt: skip
+    hours = BudgetChanged(**terms, budget_id="b_h", revision=2, unit="hours", amount=Decimal(10))
+    older = hours.model_copy(update={"revision": 1, "amount": Decimal(99)})
+    money = BudgetChanged(
+        **terms, budget_id="b_m", revision=1, unit="money", amount=Decimal(1000), currency="EUR"
+    )
+    assert await budgets.record(env(hours), hours)
+    assert not await budgets.record(env(older), older)
+    assert not await budgets.record(env(hours), hours)  # redelivered: the same revision
+    assert await budgets.record(env(money), money)
+    report = await build_report(queries, "acme", ReportParams(kind="performance"), NOV)
+    rows = {r["budget"]: r for r in report.table("performance").as_dicts()}
+    assert set(rows) == {"b_h", "b_m"}
+    used_hours = Decimal(live_core) / 3600  # 6.5 h, all on 21 November (the as-of day)
+    assert (rows["b_h"]["budget_amount"], rows["b_h"]["consumption_pct"]) == (10, Decimal(65))
+    assert rows["b_h"]["budget_hours_used"] == used_hours
+    assert rows["b_h"]["burn_per_week"] == used_hours * 7  # one day elapsed
+    assert rows["b_h"]["forecast_to_completion"] == dt.date(2026, 11, 22)
+    billable = Decimal(live_core - 1800) / 3600
+    assert rows["b_m"]["budget_amount_used"] == billable * 120
+    assert rows["b_m"]["consumption_pct"] == Decimal("72.0")
+    assert rows["b_m"]["rate_source"] == "invoiced average rate (timebridge)"

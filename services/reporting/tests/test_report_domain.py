@@ -14,7 +14,6 @@ from timebridge_reporting.domain.reports import (
     InvoiceRow,
     TimeRow,
     billing_report,
-    performance_report,
     time_report,
 )
 from timebridge_reporting.domain.utilization import utilization_report
@@ -96,11 +95,6 @@ def test_billing_unbilled_invoiced_paid_and_invoice_status() -> None:
         ("inv_2", "sent", "yes"),
         ("inv_3", "deleted here", "no"),
     ]
-
-
-def test_performance_says_there_is_no_budget() -> None:
-    report = performance_report(CTX, ReportParams(kind="performance"), ROWS, DIRECTORY)
-    assert {r[5] for r in report.table("performance").rows} == {"no budget"}
 
 
 def entry(source: str, eid: str, seconds: int = 3600, *, deleted: bool = False) -> rec.Entry:

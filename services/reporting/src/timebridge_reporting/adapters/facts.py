@@ -12,6 +12,7 @@ import asyncpg
 
 from timebridge_common.db.inbox import once
 from timebridge_common.events import ClientChanged, Envelope, InvoiceExported, TimeEntryLogged
+from timebridge_reporting.adapters.budgets import rate_rows
 from timebridge_reporting.domain.facts import EntryFact, fact_of, rollup_deltas, supersedes
 
 _FACT_COLUMNS = (
@@ -120,7 +121,8 @@ class PostgresFacts:
     async def record_invoice_amounts(
         self, consumer: str, envelope: Envelope, event: InvoiceExported
     ) -> bool:
-        """Which client each invoiced project bills to, and the invoice's amount per project."""
+        """Which client each invoiced project bills to, the invoice's amount per project, and
+        what its time lines billed per project (hours, amount, rate sources)."""
         async with once(self._pool, consumer, envelope) as conn:
             if conn is None:
                 return False
@@ -141,6 +143,17 @@ class PostgresFacts:
                 " VALUES ($1, $2, $3) ON CONFLICT (workspace_id, project_id)"
                 " DO UPDATE SET client_id = EXCLUDED.client_id",
                 [(event.workspace_id, p, event.client_id) for p in amounts if p],
+            )
+            time_lines = [
+                (ln.project_id or "", ln.quantity_hours, ln.amount, ln.rate_source or "not stated")
+                for ln in event.lines
+                if ln.kind == "time"
+            ]
+            await conn.executemany(
+                "INSERT INTO report_invoice_rates (workspace_id, invoice_id, project_id, currency,"
+                " hours, amount, rate_sources) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+                " ON CONFLICT DO NOTHING",
+                rate_rows(event.workspace_id, event.invoice_id, event.currency, time_lines),
             )
             await _seen(conn, envelope)
             return True

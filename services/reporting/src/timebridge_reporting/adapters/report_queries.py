@@ -6,8 +6,10 @@ from decimal import Decimal
 
 import asyncpg
 
+from timebridge_reporting.adapters.budgets import PostgresBudgets
 from timebridge_reporting.adapters.tracker_summaries import held_and_ours
 from timebridge_reporting.domain import reconciliation as rec
+from timebridge_reporting.domain.performance import Budgets
 from timebridge_reporting.domain.report_model import Period
 from timebridge_reporting.domain.reports import BillingRow, Directory, InvoiceRow, TimeRow
 from timebridge_reporting.domain.tracker_summary import HeldSummary, OurTotal
@@ -176,6 +178,14 @@ class PostgresReportQueries:
             )
             for r in rows
         ]
+
+    async def budgets(self, workspace_id: str, up_to: dt.date) -> Budgets:
+        """The budgets, their projects' time up to ``up_to`` and the invoiced rates."""
+        store = PostgresBudgets(self._pool)
+        budgets = await store.budgets(workspace_id)
+        projects = sorted({p for b in budgets for p, _ in b.items})
+        rows = await store.budget_time(workspace_id, projects, up_to) if projects else []
+        return Budgets(budgets, rows, await store.project_rates(workspace_id))
 
     async def tracker_summaries(
         self, workspace_id: str, period: Period

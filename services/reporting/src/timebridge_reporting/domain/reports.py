@@ -1,6 +1,6 @@
-"""Time, billing and performance reports: pure functions of read-model rows.
+"""Time and billing reports: pure functions of read-model rows.
 
-The utilization report lives in utilization.py.
+The utilization report lives in utilization.py, the performance report in performance.py.
 """
 
 import datetime as dt
@@ -267,46 +267,3 @@ def _billing_totals(rows: list[tuple[Value, ...]]) -> tuple[Value, ...]:
     paid = sum((Decimal(str(r[9])) for r in rows), Decimal(0)) if single else None
     currency = next(iter(currencies)) if single else None
     return ("total", None, *seconds, hours(seconds[0]), hours(seconds[2]), currency, invoiced, paid)
-
-
-def performance_report(
-    ctx: Context, params: ReportParams, rows: list[TimeRow], directory: Directory
-) -> Report:
-    """Hours per project against budget; budgets arrive with contracts (until then: none)."""
-    per_project: dict[str, int] = defaultdict(int)
-    for row in rows:
-        if ctx.period.start <= row.work_date <= ctx.period.end and _wanted(row, params, directory):
-            per_project[row.project_id] += row.seconds
-    weeks = Decimal(len(ctx.period.days())) / 7
-    p = params.hours_precision
-    table_rows: list[tuple[Value, ...]] = [
-        (
-            directory.client_of(project),
-            project or NO_PROJECT,
-            seconds,
-            hours(seconds, p),
-            (Decimal(seconds) / 3600 / weeks).quantize(Decimal("0.01")),
-            "no budget",
-            None,
-        )
-        for project, seconds in sorted(per_project.items())
-    ]
-    columns = (
-        "client",
-        "project",
-        "seconds",
-        "hours",
-        "hours_per_week",
-        "budget",
-        "forecast_to_completion",
-    )
-    return Report(
-        "performance",
-        "Project performance",
-        ctx.workspace_id,
-        ctx.period,
-        ctx.fresh_up_to,
-        ctx.excluded,
-        [Table("performance", columns, table_rows)],
-        notes=["no budget: budgets and estimates come from contracts, not yet connected"],
-    )

@@ -12,6 +12,7 @@ from timebridge_common.events import (
     TimeEntryLogged,
 )
 from timebridge_common.events.base import Event
+from timebridge_common.events.budgets import BudgetChanged
 from timebridge_common.events.contracts import (
     BudgetThresholdCrossed,
     ContractSigned,
@@ -19,6 +20,7 @@ from timebridge_common.events.contracts import (
 )
 from timebridge_common.events.health import ConnectionHealthChanged
 from timebridge_common.runtime import ServiceRuntime
+from timebridge_reporting.adapters.budgets import PostgresBudgets
 from timebridge_reporting.adapters.connection_health import PostgresConnectionHealth
 from timebridge_reporting.adapters.facts import PostgresFacts
 from timebridge_reporting.adapters.postgres import PostgresReadModels
@@ -84,5 +86,11 @@ def register(
         await on_connection_health_changed(health_log, envelope, event)
 
     runtime.subscribe(ConnectionHealthChanged, connection_health_changed)
+    budgets = PostgresBudgets(runtime.pool)
+
+    async def budget_changed(envelope: Envelope, event: BudgetChanged) -> None:
+        await budgets.record(envelope, event)
+
+    runtime.subscribe(BudgetChanged, budget_changed)
     for contract_event in (ContractSigned, MilestoneReached, BudgetThresholdCrossed):
         runtime.subscribe(contract_event, trigger)

@@ -5,6 +5,7 @@ from typing import Protocol
 
 from timebridge_reporting.domain import reconciliation as rec
 from timebridge_reporting.domain import tracker_summary as ts
+from timebridge_reporting.domain.performance import Budgets, as_of, performance_report
 from timebridge_reporting.domain.report_model import Period, Report, ReportParams
 from timebridge_reporting.domain.reports import (
     BillingRow,
@@ -13,7 +14,6 @@ from timebridge_reporting.domain.reports import (
     InvoiceRow,
     TimeRow,
     billing_report,
-    performance_report,
     time_report,
 )
 from timebridge_reporting.domain.utilization import utilization_report
@@ -44,6 +44,8 @@ class ReportQueries(Protocol):
     async def reconciliation_inputs(
         self, workspace_id: str, period: Period
     ) -> tuple[list[rec.Entry], list[rec.Outcome], list[rec.Integration]]: ...
+
+    async def budgets(self, workspace_id: str, up_to: dt.date) -> Budgets: ...
 
     async def tracker_summaries(
         self, workspace_id: str, period: Period
@@ -76,7 +78,8 @@ async def build_report(
             return time_report(ctx, params, rows, directory)
         if params.kind == "utilization":
             return utilization_report(ctx, params, rows, directory)
-        return performance_report(ctx, params, rows, directory)
+        budgets = await queries.budgets(workspace_id, as_of(ctx))
+        return performance_report(ctx, params, rows, directory, budgets)
     invoices = await queries.invoices(workspace_id, period)
     if params.kind == "billing":
         billing = await queries.billing_rows(workspace_id, period)

@@ -441,12 +441,14 @@ class Connections:
 
     @staticmethod
     def _check_provider(provider: str) -> None:
-        if provider not in registry().names("tracker"):
+        if provider not in registry().names("tracker") | registry().names("hr"):
             raise RejectedError(404, f"unknown tracker {provider!r}")
 
     @staticmethod
     def _check_direction(provider: str, settings: IntegrationSettings) -> None:
         profile = registry().get(provider).profile
+        if profile.kind == "hr":
+            return  # an HR source (time off) has no time-entry direction
         check_direction(
             settings,
             writable=profile.writable,

@@ -30,6 +30,7 @@ from timebridge_ingest.handlers.health import HealthChanges
 from timebridge_ingest.handlers.hooks import hint_webhooks
 from timebridge_ingest.handlers.observing import NotObservableError
 from timebridge_ingest.handlers.ports import ConnectionsStore, Observers, PollingStore
+from timebridge_ingest.handlers.time_off import TimeOffPolls, is_time_off_source
 from timebridge_ingest.handlers.webhooks import publish_or_unavailable
 
 log = structlog.get_logger(__name__)
@@ -68,6 +69,8 @@ class Poller:
     outbox)."""
     access: ConnectionAccesses = field(default_factory=ConnectionAccesses)
     """The credential owner's access to each connection (an OAuth tracker's current token)."""
+    time_off: TimeOffPolls | None = None
+    """Polls an HR connection's time off (it has no time entries to observe)."""
 
     def __post_init__(self) -> None:
         if self.health is None:
@@ -118,7 +121,10 @@ class Poller:
         async with self.connections.transaction() as tx:
             integration = await tx.integration(connection_id)
             if integration is not None:
-                await self.poll_tracker(integration, now)
+                if self.time_off is not None and is_time_off_source(integration.provider):
+                    await self.time_off.poll(integration, now)
+                else:
+                    await self.poll_tracker(integration, now)
                 webhooks = hint_webhooks(integration.provider) is not None
                 return self._next(integration.settings, now, webhooks=webhooks)
             workspace_id = connection_id.removeprefix("core_")

@@ -23,6 +23,7 @@ from timebridge_common.outbound import shared_budget
 from timebridge_common.outbound.http import Budgets
 from timebridge_common.runtime import ServiceRuntime, build_runtime, http_app
 from timebridge_common.webhooks import replay
+from timebridge_ingest.adapters.imports_pg import PostgresImports
 from timebridge_ingest.adapters.inbox import PostgresDeliveryInbox
 from timebridge_ingest.adapters.postgres import (
     PostgresConnections,
@@ -33,6 +34,7 @@ from timebridge_ingest.config import Settings
 from timebridge_ingest.entrypoints.connections_http import connections_router
 from timebridge_ingest.entrypoints.hooks_http import HookTokenMiddleware, hooks_router
 from timebridge_ingest.entrypoints.http import Clock, webhook_router
+from timebridge_ingest.entrypoints.imports_http import wire as wire_imports
 from timebridge_ingest.entrypoints.tracker_summary_http import wire as wire_tracker_summaries
 from timebridge_ingest.handlers.access import ConnectionAccesses
 from timebridge_ingest.handlers.connections import Connections, credential_from_owner
@@ -40,6 +42,7 @@ from timebridge_ingest.handlers.handover import hand_over_until_done
 from timebridge_ingest.handlers.health import Health
 from timebridge_ingest.handlers.hook_secrets import HookSecrets, keeping_secrets
 from timebridge_ingest.handlers.hooks import DeliveryWorker, HookIntake
+from timebridge_ingest.handlers.imports import ImportRunner, observer_opener
 from timebridge_ingest.handlers.observing import observers
 from timebridge_ingest.handlers.polling import Poller
 from timebridge_ingest.handlers.ports import (
@@ -81,6 +84,8 @@ class Ingest:
     publisher: EventPublisher
     connections: Connections | None
     poller: "Poller | None" = None
+    imports: ImportRunner | None = None
+    """History imports (``pause_s`` between windows: tests slow it down to watch it)."""
 
 
 def bootstrap(
@@ -128,6 +133,7 @@ def bootstrap(
     app = http_app(runtime, title="Timebridge ingest")
     connections = None
     poller = None
+    importer = None
     if credentials is None and settings.credentials_url:
         owner_http = httpx.AsyncClient()
         runtime.background.append(functools.partial(_close_http_at_stop, owner_http))
@@ -194,6 +200,17 @@ def bootstrap(
             access=access,
         )
         runtime.background += [OutboxRelay(runtime.pool, publisher).run, poller.run, worker.run]
+        importer = wire_imports(
+            PostgresImports(runtime.pool),
+            store,
+            observer_opener(observe, access),
+            publisher,
+            clock=clock,
+            publish_timeout_s=settings.publish_timeout_s,
+            runtime=runtime,
+            app=app,
+            admins=admins,
+        )
         summaries = TrackerSummaries(
             store, report_opener(sessions), publisher, clock, settings.publish_timeout_s
         )
@@ -207,4 +224,4 @@ def bootstrap(
         else replay.PostgresReplayWindow(runtime.pool)
     )
     app.include_router(webhook_router(settings, secrets, publisher, clock, window))
-    return Ingest(settings, runtime, app, secrets, publisher, connections, poller)
+    return Ingest(settings, runtime, app, secrets, publisher, connections, poller, importer)

@@ -1,18 +1,21 @@
 """HTTP API of history imports: start an initial import or a backfill, read its progress."""
 
 import datetime as dt
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Literal, TypeVar
 
-from fastapi import APIRouter, Depends, HTTPException, status
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from timebridge_common.api import WorkspaceIdPath
 from timebridge_common.auth import WorkspaceAdmins
 from timebridge_common.http_errors import refusals
+from timebridge_common.kafka.publisher import EventPublisher
+from timebridge_common.runtime import ServiceRuntime
 from timebridge_ingest.domain.errors import RejectedError
 from timebridge_ingest.domain.imports import ImportKind, ImportRun
-from timebridge_ingest.handlers.imports import Imports
+from timebridge_ingest.handlers.imports import ImportRunner, Imports, ImportStore, OpenObserver
+from timebridge_ingest.handlers.ports import ConnectionsStore
 
 T = TypeVar("T")
 
@@ -123,3 +126,22 @@ def imports_router(imports: Imports, admins: WorkspaceAdmins) -> APIRouter:
         return ImportView.of(await _answer(imports.get(workspace_id, integration_id, import_id)))
 
     return router
+
+
+def wire(
+    store: ImportStore,
+    connections: ConnectionsStore,
+    open_observer: OpenObserver,
+    publisher: EventPublisher,
+    *,
+    clock: Callable[[], dt.datetime],
+    publish_timeout_s: float,
+    runtime: ServiceRuntime,
+    app: FastAPI,
+    admins: WorkspaceAdmins,
+) -> ImportRunner:
+    """The imports API on ``app`` and the runner among ``runtime``'s background tasks."""
+    runner = ImportRunner(store, connections, open_observer, publisher, clock, publish_timeout_s)
+    app.include_router(imports_router(Imports(store, connections, clock, runner.wake), admins))
+    runtime.background.append(runner.run)
+    return runner

@@ -33,8 +33,9 @@ from timebridge_ingest.domain.imports import (
     plan,
 )
 from timebridge_ingest.domain.observations import to_event
+from timebridge_ingest.handlers.access import ConnectionAccesses
 from timebridge_ingest.handlers.observing import NotObservableError
-from timebridge_ingest.handlers.ports import ConnectionsStore
+from timebridge_ingest.handlers.ports import ConnectionsStore, Observers
 from timebridge_ingest.handlers.webhooks import publish_or_unavailable
 
 log = structlog.get_logger(__name__)
@@ -69,6 +70,16 @@ class ImportStore(Protocol):
 
 OpenObserver = Callable[[Integration], Awaitable[Observer]]
 """A connected tracker's observer, with the credential the owner holds for it."""
+
+
+def observer_opener(observers: Observers, accesses: ConnectionAccesses) -> OpenObserver:
+    """Observers called as the poller calls them: with the credential owner's access."""
+
+    async def open_observer(integration: Integration) -> Observer:
+        access = await accesses.of(integration)
+        return observers(integration.provider, access.base_url, access.credential, access.extra)
+
+    return open_observer
 
 
 def restamped(change: Change, at: dt.datetime, now: dt.datetime) -> Change:

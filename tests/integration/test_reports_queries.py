@@ -139,7 +139,7 @@ async def test_every_report_from_the_read_models(
     [row] = billing.table("billing").rows
     billable = live_core - 1800
     assert row[:5] == ("cl_1", "p_1", billable, 3600, billable - 3600)
-    assert row[7:] == ("EUR", Decimal("180.00"), Decimal("180.00"))
+    assert row[7:] == ("EUR", Decimal("180.00"), Decimal("180.00"), "timebridge")
     assert billing.table("invoices").rows[0][6] == "paid"
 
     recon = await build_report(queries, "acme", ReportParams(kind="reconciliation"), NOV)

@@ -76,9 +76,10 @@ def test_billing_unbilled_invoiced_paid_and_invoice_status() -> None:
         InvoiceRow("inv_1", "1001", "xero", "cl_1", "EUR", Decimal("180.00"), "paid",
                    Decimal("180.00"), False, False, {"p_1": Decimal("180.00")}),
         InvoiceRow("inv_2", "1002", "xero", "cl_1", "EUR", Decimal("60.50"), "sent",
-                   Decimal("70.00"), True, False, {"p_1": Decimal("60.50")}),
+                   Decimal("70.00"), True, False, {"p_1": Decimal("60.50")},
+                   {"p_1": ("timebridge", "tracker:int_1")}),
         InvoiceRow("inv_3", None, "xero", "cl_1", "EUR", Decimal("999"), "deleted",
-                   None, False, True, {"p_1": Decimal("999")}),
+                   None, False, True, {"p_1": Decimal("999")}, {"p_1": ("tracker:int_9",)}),
     ]  # fmt: skip
     rows = [BillingRow("p_1", 5400, 3600), BillingRow("p_2", 3600, 0)]
     report = billing_report(CTX, ReportParams(kind="billing"), rows, invoices, DIRECTORY)
@@ -88,7 +89,9 @@ def test_billing_unbilled_invoiced_paid_and_invoice_status() -> None:
         ("Globex", "p_1", 1800, Decimal("240.50"), Decimal("180.00")),
     ]
     assert billing.totals is not None
-    assert billing.totals[7:] == ("EUR", Decimal("240.50"), Decimal("180.00"))
+    assert billing.totals[7:] == ("EUR", Decimal("240.50"), Decimal("180.00"), None)
+    # the rate sources of each project's invoiced time (a deleted invoice's do not count)
+    assert [r[10] for r in billing.rows] == [None, "timebridge, tracker:int_1"]
     statuses = [(r[0], r[6], r[8]) for r in report.table("invoices").rows]
     assert statuses == [
         ("inv_1", "paid", "no"),

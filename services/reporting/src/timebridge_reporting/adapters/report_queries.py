@@ -3,6 +3,7 @@
 import datetime as dt
 import json
 from decimal import Decimal
+from typing import Any
 
 import asyncpg
 
@@ -154,6 +155,9 @@ class PostgresReportQueries:
             " coalesce(min(a.client_id), '') AS client_id,"
             " coalesce(jsonb_object_agg(a.project_id, a.amount::text)"
             "  FILTER (WHERE a.project_id IS NOT NULL), '{}') AS amounts"
+            ", coalesce((SELECT jsonb_object_agg(r.project_id, to_jsonb(r.rate_sources))"
+            "  FROM report_invoice_rates r WHERE r.workspace_id = i.workspace_id"
+            "  AND r.invoice_id = i.invoice_id), '{}') AS rate_sources"
             " FROM invoices i LEFT JOIN report_invoice_amounts a"
             " ON a.workspace_id = i.workspace_id AND a.invoice_id = i.invoice_id"
             " WHERE i.workspace_id = $1 AND i.period_start <= $3 AND i.period_end >= $2"
@@ -175,6 +179,7 @@ class PostgresReportQueries:
                 r["amount_changed"],
                 r["deleted"],
                 {k: Decimal(v) for k, v in _json(r["amounts"]).items()},
+                {k: tuple(v) for k, v in _json(r["rate_sources"]).items()},
             )
             for r in rows
         ]
@@ -232,7 +237,7 @@ class PostgresReportQueries:
         )
 
 
-def _json(value: object) -> dict[str, str]:
+def _json(value: object) -> dict[str, Any]:
     loaded = json.loads(value) if isinstance(value, str) else value
     assert isinstance(loaded, dict)
     return loaded

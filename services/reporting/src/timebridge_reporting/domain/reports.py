@@ -157,6 +157,8 @@ class InvoiceRow:
     deleted: bool
     amounts: dict[str, Decimal]
     """Exported amount per project id."""
+    rate_sources: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Where the rates of each project's time lines came from (``InvoiceLine.rate_source``)."""
 
 
 def billing_report(
@@ -169,9 +171,12 @@ def billing_report(
     """Billable, unbilled, invoiced and paid per client and project; invoices with tool status."""
     p = params.hours_precision
     money: dict[tuple[str, str, str], list[Decimal]] = defaultdict(lambda: [Decimal(0)] * 2)
+    sources: dict[tuple[str, str], set[str]] = defaultdict(set)
     for invoice in invoices:
         if invoice.deleted:
             continue
+        for project, used in invoice.rate_sources.items():
+            sources[project, invoice.currency].update(used)
         for project, amount in invoice.amounts.items():
             key = (project, invoice.client_id, invoice.currency)
             money[key][0] += amount
@@ -200,13 +205,16 @@ def billing_report(
                     currency or None,
                     invoiced,
                     paid,
+                    _sources(sources, row.project_id, currency),
                 )
             )
     for (project, client, currency), (invoiced, paid) in sorted(money.items()):
         if project not in seen_projects and not params.projects:
             name = directory.client_names.get(client, client)
             row_ = (name, project or NO_PROJECT, 0, 0, 0, hours(0, p), hours(0, p))
-            table_rows.append((*row_, currency, invoiced, paid))
+            table_rows.append(
+                (*row_, currency, invoiced, paid, _sources(sources, project, currency))
+            )
     columns = (
         "client",
         "project",
@@ -218,6 +226,7 @@ def billing_report(
         "currency",
         "invoiced_amount",
         "paid_amount",
+        "rate_source",
     )
     invoice_rows: list[tuple[Value, ...]] = [
         (
@@ -255,7 +264,11 @@ def billing_report(
             Table("billing", columns, table_rows, _billing_totals(table_rows)),
             Table("invoices", invoice_columns, invoice_rows),
         ],
-        notes=["paid: invoices the accounting tool shows as fully paid"],
+        notes=[
+            "paid: invoices the accounting tool shows as fully paid",
+            "rate_source: where the invoiced time lines' rates came from ('timebridge': its own"
+            " rates; 'tracker:<integration>': the tracker's; 'not stated': an older invoice)",
+        ],
     )
 
 
@@ -266,4 +279,9 @@ def _billing_totals(rows: list[tuple[Value, ...]]) -> tuple[Value, ...]:
     invoiced = sum((Decimal(str(r[8])) for r in rows), Decimal(0)) if single else None
     paid = sum((Decimal(str(r[9])) for r in rows), Decimal(0)) if single else None
     currency = next(iter(currencies)) if single else None
-    return ("total", None, *seconds, hours(seconds[0]), hours(seconds[2]), currency, invoiced, paid)
+    totals = (*seconds, hours(seconds[0]), hours(seconds[2]), currency, invoiced, paid, None)
+    return ("total", None, *totals)
+
+
+def _sources(sources: dict[tuple[str, str], set[str]], project: str, currency: str) -> str | None:
+    return ", ".join(sorted(sources.get((project, currency), ()))) or None

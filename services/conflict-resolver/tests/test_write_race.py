@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 from test_sync_handlers import INTEGRATION, MAPPED, NOW, World, _tally_registry, later, world
+from timebridge_providers.kit.credentials import FakeCredentialSource
 from timebridge_providers.kit.fakes.entries import FakeEntryStore
 from timebridge_providers.kit.ports.entries import Observed, Slot, Write, entry_key
 
@@ -22,6 +23,14 @@ from timebridge_common.events import EntryMapped
 
 KEY = entry_key("core", "te_1")
 TO_TALLY = MAPPED.model_copy(update={"integration_id": INTEGRATION, "target": "tally"})
+
+
+def owner() -> FakeCredentialSource:
+    """The credential owner every access comes from (required since issue 7)."""
+    source = FakeCredentialSource()
+    source.put("acme", INTEGRATION, "tracker-key", base_url="https://tally")
+    source.put("acme", "core_acme", "core-token", base_url="https://core")
+    return source
 
 
 class RacingStore(FakeEntryStore):
@@ -49,7 +58,7 @@ class RacingStore(FakeEntryStore):
 
 
 def racing_world() -> tuple[World, RacingStore]:
-    w = world(tracker="tally", providers=_tally_registry())
+    w = world(tracker="tally", providers=_tally_registry(), owner=owner())
     store = RacingStore()
     w.syncer.entries.stores["tally"] = store  # type: ignore[attr-defined]
     w.records = store

@@ -90,7 +90,9 @@ class Contribution:
     fields: TimeEntryFields
 
 
-def kept(system: Profile, fields: TimeEntryFields | None) -> tuple[object, ...] | None:
+def kept(
+    system: Profile, fields: TimeEntryFields | None, *, without: frozenset[str] = frozenset()
+) -> tuple[object, ...] | None:
     """What ``system`` keeps of an entry: two states are the same record when these are equal
     (a system keeping no start time, time zone or billable flag ignores changes of those)."""
     if fields is None:
@@ -98,12 +100,21 @@ def kept(system: Profile, fields: TimeEntryFields | None) -> tuple[object, ...] 
     return tuple(
         fields.user.external_id if name == "user" else getattr(fields, name)
         for name in _ORDER
-        if system.keeps(name)
+        if system.keeps(name) and name not in without
     )
 
 
 def same(system: Profile, a: TimeEntryFields | None, b: TimeEntryFields | None) -> bool:
-    return kept(system, a) == kept(system, b)
+    """Whether ``a`` and ``b`` are the same record of ``system``.
+
+    An entry without a start time (a source keeping only a date and a duration) says nothing
+    about the start: a system that keeps one sets its own (09:00 on the date, say), so the start
+    is compared only when both states have one. Otherwise such an entry would fail its read-back
+    and be written again on every change.
+    """
+    startless = a is not None and b is not None and None in {a.started_at, b.started_at}
+    without = frozenset({"started_at"}) if startless else frozenset()
+    return kept(system, a, without=without) == kept(system, b, without=without)
 
 
 def record_key(fields: TimeEntryFields) -> str | None:

@@ -2,6 +2,7 @@
 issue lists are found and explained, in the API's JSON and in its CSV."""
 
 import datetime as dt
+import json
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
@@ -115,7 +116,8 @@ async def test_reconciliation_finds_and_explains_every_kind(
     group = unique("rc")
     await position_group_at_end(KAFKA, f"{kafka_config().group_prefix}-{group}-reporting", topics)
     pool = await make_pool(await create_database("reports-reconciliation"))
-    async with running(harness, pool, capture, FakeClock(T0), group) as service:
+    clock = FakeClock(T0)
+    async with running(harness, pool, capture, clock, group) as service:
         await publish(service, core_connection(harness.workspace), *seeded(harness.workspace))
         await admitted(service, harness)
         query = "/reports/reconciliation?start=2026-11-01&end=2026-11-30"
@@ -195,3 +197,36 @@ async def test_reconciliation_finds_and_explains_every_kind(
             f'%"report-run:{run_id}"%',
         )
         assert staged == 1
+
+        # On the schedule too: a monthly reconciliation fired by the work loop asks the trackers
+        # for the month it covers, once (a second step at the same moment fires nothing new).
+        monthly = await api(service, harness, "POST", "/report-definitions", json={
+            "name": "Monthly reconciliation", "params": {"kind": "reconciliation"},
+            "formats": ["json"], "schedule": {"kind": "monthly", "at": "07:00"},
+        })  # fmt: skip
+        assert monthly.status_code == 201, monthly.text
+        assert monthly.json()["next_run_at"] == "2026-12-01T07:00:00Z"
+        assert service.worker is not None
+        clock.set(dt.datetime(2026, 12, 1, 7, 0, tzinfo=dt.UTC))
+        assert await service.worker.fire_schedules() == 1
+        assert await service.worker.fire_schedules() == 0
+        [scheduled] = await pool.fetch(
+            "SELECT run_id, period_start, period_end FROM report_runs WHERE definition_id = $1",
+            monthly.json()["definition_id"],
+        )
+        assert (scheduled["period_start"], scheduled["period_end"]) == (
+            dt.date(2026, 11, 1),
+            dt.date(2026, 11, 30),
+        )
+        [asked] = await pool.fetch(
+            "SELECT convert_from(value, 'UTF8') AS body FROM outbox WHERE topic = $1"
+            " AND convert_from(value, 'UTF8') LIKE $2",
+            TrackerSummaryRequested.topic(),
+            f'%"report-run:{scheduled["run_id"]}"%',
+        )
+        request = TrackerSummaryRequested.model_validate(json.loads(asked["body"]))
+        assert (request.period_start, request.period_end, request.integration_id) == (
+            dt.date(2026, 11, 1),
+            dt.date(2026, 11, 30),
+            None,
+        )

@@ -29,6 +29,7 @@ from timebridge_common.events import (
     Envelope,
     Event,
     InvoiceLine,
+    RoundingVersion,
     TimeEntryLogged,
 )
 from timebridge_common.events.codec import encode
@@ -401,7 +402,10 @@ async def test_contract_budget_milestone_and_audit_on_kafka_and_postgres(
                                      source_external_id="eh_3", target="core",
                                      target_external_id="te_3")  # fmt: skip
         price = {"unit_price": Decimal(120), "amount": Decimal(120), "rate_source": "timebridge"}
-        line = InvoiceLine(description="Dev", quantity_hours=Decimal(1), **price)
+        rounding = RoundingVersion(policy_id="client:cl_1", version=2, increment_minutes=15,
+                                   applies_to="per_entry")  # fmt: skip
+        line = InvoiceLine(description="Dev", quantity_hours=Decimal(1), **price,
+                           rounding=rounding, entry_ids=("te_3",))  # fmt: skip
         exported = sample_invoice_exported(workspace_id=ws, invoice_id="inv_3",
                                            entry_ids=("te_3",), lines=(line,))  # fmt: skip
         paid = sample_invoice_status_changed(workspace_id=ws, invoice_id="inv_3", status="paid")
@@ -428,6 +432,7 @@ async def test_contract_budget_milestone_and_audit_on_kafka_and_postgres(
         assert te_3["entry.synced"]["entry_ids"] == ["everhour:eh_3", "te_3"]
         [billed] = te_3["invoice.exported"]["data"]["lines"]
         assert (billed["unit_price"], billed["rate_source"]) == ("120", "timebridge")
+        assert (billed["rounding"]["version"], billed["entry_ids"]) == (2, ["te_3"])
         assert te_3["invoice.status_changed"]["data"]["status"] == "paid"
         assert te_3["payment.recorded"]["data"]["applied_amount"] == "120"
 

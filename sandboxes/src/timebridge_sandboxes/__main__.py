@@ -31,6 +31,9 @@ Zoho Projects: portal 60000001 ("acme") with Ann (``--token``, as ``Zoho-oauthto
 QuickBooks Time (``quickbooks-time``): API v1 under ``/api/v1`` with Ann (user 1242515, bearer
 ``--token``) and Max (``--member-token``), the job "Website" (jobcode 17288283) with the task "Fix
 the login page" (17288284); polled (``modified_since`` and ``/timesheets_deleted``).
+BambooHR: company "acme", API v1 under ``/api/v1`` (Basic auth, the key as user name) with Ann
+(HR admin, ``--token``) and Max (``--member-token``), time-off types Vacation and Sick (hours) and
+Parental leave (days); polled for time off.
 """
 
 import argparse
@@ -40,6 +43,7 @@ from collections.abc import Callable
 import uvicorn
 from fastapi import FastAPI
 
+from timebridge_sandboxes.bamboohr import create_bamboohr_sandbox, demo_bamboohr
 from timebridge_sandboxes.clickup import create_clickup_sandbox, demo_clickup
 from timebridge_sandboxes.clockify import create_clockify_sandbox, demo_clockify
 from timebridge_sandboxes.core import CoreState, Subscription, create_core_sandbox
@@ -257,6 +261,11 @@ def add_quickbooks_time_command(
     qbt.add_argument("--host", default="127.0.0.1")
     qbt.add_argument("--token", default="sandbox-quickbooks-time-token")
     qbt.add_argument("--member-token", default="sandbox-quickbooks-time-member-token")
+    bamboohr = commands.add_parser("bamboohr", help="the BambooHR API v1 look-alike (time off)")
+    bamboohr.add_argument("--port", type=int, default=9121)
+    bamboohr.add_argument("--host", default="127.0.0.1")
+    bamboohr.add_argument("--token", default="sandbox-bamboohr-key")
+    bamboohr.add_argument("--member-token", default="sandbox-bamboohr-member-key")
 
 
 TRACKER_APPS: dict[str, Callable[[argparse.Namespace], FastAPI]] = {
@@ -271,6 +280,7 @@ TRACKER_APPS: dict[str, Callable[[argparse.Namespace], FastAPI]] = {
     "quickbooks-time": lambda args: create_quickbooks_time_sandbox(
         demo_quickbooks_time(args.token, args.member_token)
     ),
+    "bamboohr": lambda args: create_bamboohr_sandbox(demo_bamboohr(args.token, args.member_token)),
 }
 """Sandboxes built from their parsed arguments (one line each instead of a branch of ``main``)."""
 

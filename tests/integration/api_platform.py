@@ -32,8 +32,18 @@ from .platform import CORE_URL, Lease, PlatformBuilder
 SERVICES = ("ingest", "mapping", "conflict-resolver", "reporting", "invoice-export", "contracts")
 EVERHOUR_KEY = "ek-fuzz-admin"
 
-OPEN_PATHS = {"/healthz", "/readyz", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
-"""Routes that answer anyone: health, and the API documents themselves."""
+OPEN_PATHS = {
+    "/healthz",
+    "/readyz",
+    "/docs",
+    "/docs/oauth2-redirect",
+    "/redoc",
+    "/openapi.json",
+    "/v1/portal/workspaces/{workspace_id}/sign-in-links",
+    "/v1/portal/sessions",
+}
+"""Routes that answer anyone: health, the API documents themselves, and the portal's sign-in
+(asking for an emailed link, the same answer for every address; exchanging the link's token)."""
 OPEN_PREFIXES = ("/v1/webhooks/", "/v1/oauth/")
 """Authenticated otherwise: webhooks by their senders' signatures, the OAuth callback by its
 one-time ``state``."""

@@ -18,6 +18,7 @@ from fastapi import FastAPI
 
 from timebridge_common.http_errors import CORE_ADMIN_SCHEME, PLATFORM_ADMIN_SCHEME
 from timebridge_ingest.handlers.hooks import hint_providers
+from timebridge_reporting.entrypoints.portal_http import SCHEME as PORTAL_SESSION_SCHEME
 
 from .api_platform import (
     SERVICES,
@@ -92,6 +93,8 @@ def test_the_allow_list_is_small_and_everything_else_is_protected(platform: Plat
             "invoice-export GET /v1/oauth/{}/callback",
             "invoice-export POST /v1/webhooks/{}",  # per app (the accounting tool's name)
             "invoice-export POST /v1/webhooks/{}/{}",  # per connection
+            "reporting POST /v1/portal/workspaces/{}/sign-in-links",
+            "reporting POST /v1/portal/sessions",
         ]
     )
 
@@ -108,9 +111,13 @@ async def test_every_route_refuses_all_but_the_workspaces_admin(
             continue
         declared = schemes(app, method, template)
         path = concrete(app, method, template, a.workspace)
+        allowed: str | None
         if PLATFORM_ADMIN_SCHEME in declared:
             refused = {None: 401, "nope": 401, a.member: 401, a.admin: 401, b.admin: 401}
             allowed = platform.platform_token
+        elif PORTAL_SESSION_SCHEME in declared:  # a recipient's portal session, never Core's
+            refused = {None: 401, "nope": 401, "tök€n": 401, a.admin: 401, b.admin: 401}
+            allowed = None  # sessions come from emailed links: test_console_portal_api
         else:
             refused = {None: 401, "nope": 401, "tök€n": 401, a.member: 403, b.admin: 403}
             allowed = a.admin
@@ -119,11 +126,12 @@ async def test_every_route_refuses_all_but_the_workspaces_admin(
             body = response.json()
             if response.status_code != refused[token] or not isinstance(body["detail"], str):
                 failures.append(f"{method} {template} as {token}: {response.status_code} {body}")
-        admitted = await answer(app, method, path, allowed)
-        if admitted.status_code in (401, 403):
+        admitted = None if allowed is None else await answer(app, method, path, allowed)
+        if admitted is not None and admitted.status_code in (401, 403):
             failures.append(f"{method} {template}: the admin was refused: {admitted.text}")
         documented = app.openapi()["paths"][template][method.lower()]["responses"]
-        if not declared & {CORE_ADMIN_SCHEME, PLATFORM_ADMIN_SCHEME} or "401" not in documented:
+        principals = {CORE_ADMIN_SCHEME, PLATFORM_ADMIN_SCHEME, PORTAL_SESSION_SCHEME}
+        if not declared & principals or "401" not in documented:
             failures.append(f"{method} {template}: no security or 401 in the OpenAPI document")
         checked += 1
     assert failures == []

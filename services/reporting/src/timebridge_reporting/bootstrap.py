@@ -20,7 +20,7 @@ from timebridge_reporting.adapters.facts import PostgresFacts
 from timebridge_reporting.adapters.mail import Mailer
 from timebridge_reporting.adapters.postgres import PostgresReadModels
 from timebridge_reporting.config import Settings
-from timebridge_reporting.entrypoints import consumers, reports_wiring
+from timebridge_reporting.entrypoints import consumers, portal_http, reports_wiring
 from timebridge_reporting.entrypoints.http import CoreFactory, reports_router
 from timebridge_reporting.handlers.runner import Clock, ReportWorker
 from timebridge_reporting.handlers.tracker_summaries import subscribe as keep_tracker_summaries
@@ -87,4 +87,5 @@ def bootstrap(
         ops_router(admins, settings.kafka.bootstrap_servers, group_prefix=runtime.group_prefix)
     )
     worker = reports_wiring.wire(runtime, app, admins, settings, mailer=mailer, clock=clock)
+    portal_http.wire(runtime, app, settings, worker.mailer, clock)  # recipients' portal
     return Reporting(settings, runtime, app, worker)

@@ -5,6 +5,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from timebridge_providers.kit.clients import BudgetShares
 
 from timebridge_common.config import HttpConfig, ServiceSettings
+from timebridge_reporting.portal_config import PortalConfig
 from timebridge_reporting.reports_config import ReportsConfig, SmtpConfig
 
 
@@ -18,3 +19,4 @@ class Settings(BaseSettings, ServiceSettings):
     )
     smtp: SmtpConfig = SmtpConfig()
     reports: ReportsConfig = ReportsConfig()
+    portal: PortalConfig = PortalConfig()

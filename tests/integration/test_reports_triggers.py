@@ -9,6 +9,7 @@ from decimal import Decimal
 import asyncpg
 
 from timebridge_common.events import Envelope, Event
+from timebridge_common.events.budgets import BudgetChanged, BudgetItem
 from timebridge_common.events.codec import encode
 from timebridge_common.events.contracts import (
     BudgetThresholdCrossed,
@@ -146,3 +147,24 @@ async def test_each_trigger_produces_one_report(
         }
         assert {len(r["deliveries"]) for r in runs} == {1}
         assert len(capture.messages) == 12
+
+        # Budgets as contracts announce them reach the performance report (the latest revision;
+        # an older one arriving late is ignored: tests/integration/test_reports_queries.py)
+        terms = {"workspace_id": harness.workspace, "budget_id": "b_p", "target_kind": "project",
+                 "target_id": "p_7", "items": (BudgetItem(project_id="p_7"),), "unit": "hours",
+                 "period": "total", "changed_at": T0}  # fmt: skip
+        await publish(
+            service,
+            BudgetChanged(**terms, revision=1, amount=Decimal(99)),
+            BudgetChanged(**terms, revision=2, amount=Decimal(8)),
+        )
+        query = "/reports/performance?start=2026-12-01&end=2026-12-31"
+
+        async def budgeted() -> list[dict[str, object]] | None:
+            body = (await api(service, harness, "GET", query)).json()
+            rows: list[dict[str, object]] = body["tables"]["performance"]["rows"]
+            return rows if [r["budget_amount"] for r in rows] == ["8"] else None
+
+        [row] = await wait_for(budgeted, timeout_s=60)
+        assert (row["project"], row["budget"], row["budget_amount"]) == ("p_7", "b_p", "8")
+        assert (row["consumption_pct"], row["forecast_to_completion"]) == ("0.0", None)

@@ -39,7 +39,13 @@ class PaymentRecorded(Event):
     unapplied_amount: _Money = Field(
         default=Decimal(0), description="An overpayment: what it left unapplied (credit)"
     )
-    invoice_balance: _Money = Field(description="What the invoice still owes after it")
+    invoice_balance: _Money = Field(
+        description="What the invoice still owes after it, tax included (never below 0)"
+    )
+    invoice_overpaid: _Money = Field(
+        default=Decimal(0),
+        description="What the invoice's payments settle beyond its total with tax (a credit)",
+    )
     invoice_status: Literal["sent", "partially_paid", "paid"] = Field(
         description="The invoice's status that follows from its payments"
     )

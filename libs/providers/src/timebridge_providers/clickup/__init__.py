@@ -26,7 +26,8 @@ PROFILE = Profile(
     ),
     auth="token",
     granularity="entry",
-    kept_fields=ALL_FIELDS,
+    # An entry carries the connection's zone, not the one it was logged in elsewhere.
+    kept_fields=ALL_FIELDS - {"timezone"},
     observed_fields=ALL_FIELDS,
     writable_fields=ALL_FIELDS - {"timezone"},
     requires_task=False,

@@ -16,7 +16,7 @@ from timebridge_providers.clockify.report import ClockifyReport
 from timebridge_providers.clockify.webhooks import ClockifyWebhooks
 from timebridge_providers.kit.plumbing import plumbing
 from timebridge_providers.kit.ports.observe import Observing
-from timebridge_providers.kit.profile import Profile, RateLimit
+from timebridge_providers.kit.profile import ALL_FIELDS, Profile, RateLimit
 from timebridge_providers.kit.registry import Account, Provider
 from timebridge_providers.kit.session import Session
 
@@ -29,6 +29,11 @@ PROFILE = Profile(
     ),
     auth="api_key",
     granularity="entry",
+    # An entry carries its user's zone, not the zone it was logged in elsewhere: the zone is
+    # observed (a Core copy takes it) but not kept or written, like Harvest's.
+    kept_fields=ALL_FIELDS - {"timezone"},
+    observed_fields=ALL_FIELDS,
+    writable_fields=ALL_FIELDS - {"timezone"},
     billable="entry",
     webhooks=True,
     units="ISO 8601 durations (PT1H30M); start/end in UTC",

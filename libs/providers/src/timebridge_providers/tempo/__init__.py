@@ -41,7 +41,8 @@ PROFILE = Profile(
     ),
     auth="token",
     granularity="entry",
-    kept_fields=_FIELDS,
+    # A record carries the connection's zone, not the one it was logged in elsewhere.
+    kept_fields=_FIELDS - {"timezone"},
     observed_fields=_FIELDS,
     writable_fields=_FIELDS - {"timezone"},
     requires_task=True,

@@ -8,7 +8,7 @@ date is read in when Toggl does not give theirs (default: the token user's).
 
 from timebridge_providers.kit.plumbing import plumbing
 from timebridge_providers.kit.ports.observe import Observing
-from timebridge_providers.kit.profile import Profile, RateLimit
+from timebridge_providers.kit.profile import ALL_FIELDS, Profile, RateLimit
 from timebridge_providers.kit.registry import Account, Provider
 from timebridge_providers.kit.session import Session
 from timebridge_providers.toggl.client import RATE_LIMIT, TOGGL_API_URL, TogglClient
@@ -31,6 +31,11 @@ PROFILE = Profile(
     ),
     auth="token",
     granularity="entry",
+    # An entry carries its user's zone, not the zone it was logged in elsewhere: the zone is
+    # observed (a Core copy takes it) but not kept or written, like Harvest's.
+    kept_fields=ALL_FIELDS - {"timezone"},
+    observed_fields=ALL_FIELDS,
+    writable_fields=ALL_FIELDS - {"timezone"},
     billable="entry",
     webhooks=True,
     units="seconds (negative while a timer runs: synced once it stops)",

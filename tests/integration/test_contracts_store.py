@@ -78,10 +78,21 @@ async def test_monthly_money_budget_on_a_ticket_scope(
     await log("te_2", 3, dt.date(2026, 11, 3), task_external_id="T-9")  # another ticket
     await log("te_3", 3, dt.date(2026, 10, 30))  # another month
     await log("te_4", 2, dt.date(2026, 11, 4), billable=False)  # hours, no money
-    assert await pool.fetchval("SELECT count(*) FROM outbox") == 0
+    # the budget's definition for reporting, nothing crossed yet
+    [announced] = await pool.fetch("SELECT topic, value FROM outbox")
+    assert announced["topic"] == "timebridge.budget-changed.v1"
+    terms = json.loads(bytes(announced["value"]))
+    assert (terms["budget_id"], terms["unit"], terms["amount"], terms["items"]) == (
+        "b_m",
+        "money",
+        "500.0000",
+        [{"project_id": "p_1", "ticket_id": "T-1"}],
+    )
     who = sample_time_entry_logged().entry.user.model_copy(update={"external_id": "u_2"})
     await log("te_5", 2, dt.date(2026, 11, 5), user=who)  # 300 EUR at u_2's rate: 500 = 100 %
-    [row] = await pool.fetch("SELECT topic, value FROM outbox")
+    [row] = await pool.fetch(
+        "SELECT topic, value FROM outbox WHERE topic <> $1", announced["topic"]
+    )
     crossed = json.loads(bytes(row["value"]))
     assert row["topic"] == "timebridge.budget-threshold-crossed.v1"
     assert (crossed["threshold_percent"], crossed["period"], crossed["spent_amount"]) == (

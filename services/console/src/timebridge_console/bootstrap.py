@@ -23,6 +23,8 @@ from timebridge_console.entrypoints.activity_web import activity_router
 from timebridge_console.entrypoints.integrations_web import connect_router, integrations_router
 from timebridge_console.entrypoints.mapping_web import mapping_router, users_router
 from timebridge_console.entrypoints.ops_web import ops_router
+from timebridge_console.entrypoints.portal_web import CONTEXT as PORTAL_CONTEXT
+from timebridge_console.entrypoints.portal_web import portal_router
 from timebridge_console.entrypoints.projects_web import projects_router
 from timebridge_console.entrypoints.reports_web import report_actions_router, reports_router
 from timebridge_console.entrypoints.web import PACKAGE, Web, auth_router, install
@@ -76,4 +78,5 @@ def bootstrap(settings: Settings, *, transport: httpx.AsyncBaseTransport | None 
     app.include_router(reports_router(web))
     app.include_router(report_actions_router(web))
     app.include_router(ops_router(web))
+    app.include_router(portal_router(web, SessionCodec(key, PORTAL_CONTEXT)))  # recipients
     return Console(settings, app, apis)

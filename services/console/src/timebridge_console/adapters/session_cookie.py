@@ -16,13 +16,15 @@ _CONTEXT = "console-session"
 
 
 class SessionCodec:
-    def __init__(self, secret: str) -> None:
-        """``secret``: any random string (``TB_SESSION_KEY``); its SHA-256 is the AES key."""
+    def __init__(self, secret: str, context: str = _CONTEXT) -> None:
+        """``secret``: any random string (``TB_SESSION_KEY``); its SHA-256 is the AES key.
+        ``context`` binds a cookie to its use: a portal cookie does not open as an admin's."""
         digest = hashlib.sha256(secret.encode()).digest()
         self._box = SecretBox(base64.urlsafe_b64encode(digest).decode())
+        self._context = context
 
     def seal(self, session: Session) -> str:
-        sealed = self._box.encrypt(json.dumps(session.to_dict()), context=_CONTEXT)
+        sealed = self._box.encrypt(json.dumps(session.to_dict()), context=self._context)
         # cookie values may not contain ':'; base64url keeps them plain ASCII
         return base64.urlsafe_b64encode(sealed.encode()).decode().rstrip("=")
 
@@ -33,6 +35,6 @@ class SessionCodec:
         try:
             padded = cookie + "=" * (-len(cookie) % 4)
             sealed = base64.urlsafe_b64decode(padded.encode("ascii")).decode()
-            return Session.from_dict(json.loads(self._box.decrypt(sealed, context=_CONTEXT)))
+            return Session.from_dict(json.loads(self._box.decrypt(sealed, context=self._context)))
         except (DecryptionError, ValueError, KeyError, TypeError, UnicodeError):
             return None

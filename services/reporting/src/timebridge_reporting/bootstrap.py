@@ -23,6 +23,7 @@ from timebridge_reporting.config import Settings
 from timebridge_reporting.entrypoints import consumers, portal_http, reports_wiring
 from timebridge_reporting.entrypoints.http import CoreFactory, reports_router
 from timebridge_reporting.handlers.runner import Clock, ReportWorker
+from timebridge_reporting.handlers.time_off import subscribe as keep_time_off
 from timebridge_reporting.handlers.tracker_summaries import subscribe as keep_tracker_summaries
 
 NAME = "reporting"
@@ -71,6 +72,7 @@ def bootstrap(
     facts = PostgresFacts(runtime.pool)
     consumers.register(runtime, models, facts, reports_wiring.trigger_handler(runtime.pool, clock))
     keep_tracker_summaries(runtime, runtime.pool, facts)
+    keep_time_off(runtime, runtime.pool, facts)  # HR time off: utilization's capacity
     clients = ProviderClients(shared_budget.SharedBudgets(runtime.pool), shares=settings.budget)
     core_factory: CoreFactory = core or identity(clients, registry().home().name)
 

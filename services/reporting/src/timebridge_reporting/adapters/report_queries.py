@@ -8,12 +8,14 @@ from typing import Any
 import asyncpg
 
 from timebridge_reporting.adapters.budgets import PostgresBudgets
+from timebridge_reporting.adapters.time_off import time_off_in
 from timebridge_reporting.adapters.tracker_summaries import held_and_ours
 from timebridge_reporting.domain import reconciliation as rec
 from timebridge_reporting.domain.performance import Budgets
 from timebridge_reporting.domain.report_model import Period
 from timebridge_reporting.domain.reports import BillingRow, Directory, InvoiceRow, TimeRow
 from timebridge_reporting.domain.tracker_summary import HeldSummary, OurTotal
+from timebridge_reporting.domain.utilization import TimeOff
 
 NOT_IN_CORE = ("queued", "conflict", "error")
 
@@ -21,6 +23,10 @@ NOT_IN_CORE = ("queued", "conflict", "error")
 class PostgresReportQueries:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
+
+    async def time_off(self, workspace_id: str, period: Period, source: str) -> TimeOff:
+        """Approved HR time off of the period per user and day (utilization's capacity)."""
+        return await time_off_in(self._pool, workspace_id, period, source)
 
     async def freshness(self, workspace_id: str) -> dt.datetime | None:
         value: dt.datetime | None = await self._pool.fetchval(

@@ -16,7 +16,7 @@ from timebridge_reporting.domain.reports import (
     billing_report,
     time_report,
 )
-from timebridge_reporting.domain.utilization import utilization_report
+from timebridge_reporting.domain.utilization import TimeOff, utilization_report
 
 
 class ReportQueries(Protocol):
@@ -51,6 +51,8 @@ class ReportQueries(Protocol):
         self, workspace_id: str, period: Period
     ) -> tuple[list[ts.HeldSummary], list[ts.OurTotal]]: ...
 
+    async def time_off(self, workspace_id: str, period: Period, source: str) -> TimeOff: ...
+
 
 async def build_report(
     queries: ReportQueries, workspace_id: str, params: ReportParams, period: Period
@@ -77,7 +79,8 @@ async def build_report(
         if params.kind == "time":
             return time_report(ctx, params, rows, directory)
         if params.kind == "utilization":
-            return utilization_report(ctx, params, rows, directory)
+            time_off = await queries.time_off(workspace_id, period, params.source)
+            return utilization_report(ctx, params, rows, directory, time_off)
         budgets = await queries.budgets(workspace_id, as_of(ctx))
         return performance_report(ctx, params, rows, directory, budgets)
     invoices = await queries.invoices(workspace_id, period)

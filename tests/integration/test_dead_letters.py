@@ -9,7 +9,7 @@ import contextlib
 import json
 import sys
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -41,7 +41,7 @@ from timebridge_mapping.adapters.postgres import PostgresMappingStore
 from timebridge_mapping.bootstrap import Mapping, bootstrap
 from timebridge_mapping.config import Settings
 from timebridge_mapping.domain.entries import EntryKey
-from timebridge_mapping.handlers.ports import MappingTx
+from timebridge_mapping.handlers.ports import BatchTx, MappingTx
 
 from .conftest import KAFKA, kafka_config, unique
 
@@ -53,12 +53,13 @@ class FaultyStore:
         self.inner = inner
         self.refused: set[str] = set()
 
-    def once(
-        self, consumer: str, envelope: Envelope
-    ) -> AbstractAsyncContextManager[MappingTx | None]:
-        if envelope.workspace_id in self.refused:
-            raise InvalidMessageError(f"injected refusal for {envelope.workspace_id}")
-        return self.inner.once(consumer, envelope)
+    def batch(
+        self, consumer: str, envelopes: Sequence[Envelope]
+    ) -> AbstractAsyncContextManager[BatchTx]:
+        for envelope in envelopes:
+            if envelope.workspace_id in self.refused:
+                raise InvalidMessageError(f"injected refusal for {envelope.workspace_id}")
+        return self.inner.batch(consumer, envelopes)
 
     def transaction(self) -> AbstractAsyncContextManager[MappingTx]:
         return self.inner.transaction()

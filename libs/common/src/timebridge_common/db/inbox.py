@@ -5,7 +5,8 @@ state change processes each event exactly once in effect: a redelivery finds the
 nothing. Ids are per consumer, so two handlers in one service can each see the same event.
 """
 
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 import asyncpg
@@ -31,3 +32,22 @@ async def once(
             envelope.type,
         )
         yield conn if claimed else None
+
+
+async def claim_many(
+    conn: asyncpg.Connection, consumer: str, envelopes: Sequence[Envelope]
+) -> set[uuid.UUID]:
+    """Claim ``envelopes`` for ``consumer`` in the caller's transaction, in one statement.
+
+    Returns the ids claimed now; the others were processed before (or appear twice in
+    ``envelopes``: claimed once). A batch consumer's claims commit with the batch's work.
+    """
+    rows = await conn.fetch(
+        "INSERT INTO inbox (consumer, event_id, event_type)"
+        " SELECT $1, e.id, e.type FROM unnest($2::uuid[], $3::text[]) AS e(id, type)"
+        " ON CONFLICT DO NOTHING RETURNING event_id",
+        consumer,
+        [e.event_id for e in envelopes],
+        [e.type for e in envelopes],
+    )
+    return {r["event_id"] for r in rows}

@@ -2,14 +2,13 @@
 
 import datetime as dt
 from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
-from typing import Any
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 from pydantic import TypeAdapter, ValidationError
 from timebridge_providers.kit.ports.directory import DirectoryTask
 
-from timebridge_common.db.inbox import once
 from timebridge_common.db.outbox import enqueue
 from timebridge_common.events import Envelope, Event, TimeEntryFields
 from timebridge_common.refusals import ConflictError
@@ -17,6 +16,8 @@ from timebridge_mapping.domain.entries import EntryKey, StoredEntry
 from timebridge_mapping.domain.mappings import HeldEntry, ProjectMapping, ProjectRule, TaskLink
 from timebridge_mapping.domain.users import DirectoryUser, UserDirectory
 
+if TYPE_CHECKING:
+    from timebridge_mapping.adapters.batch import BatchTx
 _TICKET = TypeAdapter(DirectoryTask)
 """A Core ticket as the home directory gave it, cached as JSON."""
 _ENTRY_COLUMNS = "workspace_id, source, external_id, fields, updated_at, deleted, last_event_id"
@@ -476,10 +477,12 @@ class PostgresMappingStore:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
-    @asynccontextmanager
-    async def once(self, consumer: str, envelope: Envelope) -> AsyncIterator[_Tx | None]:
-        async with once(self._pool, consumer, envelope) as conn:
-            yield _Tx(conn) if conn is not None else None
+    def batch(
+        self, consumer: str, envelopes: Sequence[Envelope]
+    ) -> AbstractAsyncContextManager["BatchTx"]:
+        from timebridge_mapping.adapters.batch import open_batch  # noqa: PLC0415 - it extends _Tx
+
+        return open_batch(self._pool, consumer, envelopes)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[_Tx]:

@@ -2,7 +2,9 @@
 
 import datetime as dt
 import uuid
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
+from typing import Literal
 
 from timebridge_common.events import TimeEntryFields, TimeEntryLogged
 
@@ -49,3 +51,35 @@ def apply_change(
         deleted=event.deleted,
         last_event_id=event_id,
     )
+
+
+Unchanged = Literal["duplicate", "stale"]
+
+
+def apply_changes(
+    held: Mapping[EntryKey, StoredEntry],
+    claimed: Set[uuid.UUID],
+    changes: Sequence[tuple[uuid.UUID, TimeEntryLogged]],
+) -> list[StoredEntry | Unchanged]:
+    """``apply_change`` over a batch, in order: per change the new version, or why there is none.
+
+    ``held`` is what is stored for the batch's keys, ``claimed`` the event ids the inbox claimed
+    for this batch: any other id was processed before, and an id seen twice in the batch counts
+    once. Each key's versions build on the one before (per-key order within the batch).
+    """
+    current = dict(held)
+    fresh = set(claimed)
+    decided: list[StoredEntry | Unchanged] = []
+    for event_id, event in changes:
+        if event_id not in fresh:
+            decided.append("duplicate")
+            continue
+        fresh.discard(event_id)
+        key = key_of(event)
+        entry = apply_change(current.get(key), event, event_id)
+        if entry is None:
+            decided.append("stale")
+            continue
+        current[key] = entry
+        decided.append(entry)
+    return decided

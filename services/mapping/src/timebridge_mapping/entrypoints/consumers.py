@@ -10,10 +10,8 @@ from timebridge_mapping.handlers.time_entries import TimeEntries
 
 
 def register(runtime: ServiceRuntime, time_entries: TimeEntries) -> None:
-    async def time_entry_logged(envelope: Envelope, event: TimeEntryLogged) -> None:
-        await time_entries.on_logged(envelope, event)
-
-    runtime.subscribe(TimeEntryLogged, time_entry_logged)
+    """Time entries in batches: one transaction and one offset commit per batch (issue 12)."""
+    runtime.subscribe_batch(TimeEntryLogged, time_entries.on_batch)
 
 
 def register_connections(

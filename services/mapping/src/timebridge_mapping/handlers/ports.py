@@ -2,6 +2,7 @@
 providers' sessions); tests route the sessions to the sandboxes."""
 
 import datetime as dt
+import uuid
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
@@ -149,11 +150,32 @@ class MappingTx(EntriesTx, UsersTx, ProjectsTx, TasksTx, HeldTx, ScheduledTx, Pr
     """Everything mapping stores, in one transaction (with the inbox claim, when there is one)."""
 
 
+class BatchTx(MappingTx, Protocol):
+    """One transaction for a batch of consumed events, with their inbox claims."""
+
+    @property
+    def claimed(self) -> frozenset[uuid.UUID]:
+        """The batch's event ids claimed now (the others were processed before)."""
+        ...
+
+    async def get_many(self, keys: Sequence[EntryKey]) -> dict[EntryKey, StoredEntry]:
+        """The stored entries of ``keys``, locked until the transaction ends (in key order)."""
+        ...
+
+    async def save_many(self, entries: Sequence[StoredEntry]) -> None: ...
+
+    async def schedule_many(
+        self, waits: Sequence[tuple[str, EntryKey, dt.datetime]], now: dt.datetime
+    ) -> None:
+        """``schedule`` for each (integration, entry, due at)."""
+        ...
+
+
 class MappingStore(Protocol):
-    def once(
-        self, consumer: str, envelope: Envelope
-    ) -> AbstractAsyncContextManager[MappingTx | None]:
-        """A transaction claiming ``envelope`` for ``consumer``; ``None`` if already processed."""
+    def batch(
+        self, consumer: str, envelopes: Sequence[Envelope]
+    ) -> AbstractAsyncContextManager[BatchTx]:
+        """A transaction claiming ``envelopes`` for ``consumer`` (see ``BatchTx.claimed``)."""
         ...
 
     def transaction(self) -> AbstractAsyncContextManager[MappingTx]: ...

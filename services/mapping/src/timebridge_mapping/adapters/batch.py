@@ -1,0 +1,97 @@
+"""A batch of consumed events in one Postgres transaction: every ``MappingTx`` method, plus the
+batch's reads and writes as one statement each (``unnest`` reads, pipelined ``executemany``
+writes), whatever the batch's size."""
+
+import datetime as dt
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+
+import asyncpg
+
+from timebridge_common.db.inbox import claim_many
+from timebridge_common.events import Envelope
+from timebridge_mapping.adapters.postgres import _ENTRY_COLUMNS, _row_to_entry, _Tx
+from timebridge_mapping.domain.entries import EntryKey, StoredEntry
+
+_GET_MANY = (
+    f"SELECT {_ENTRY_COLUMNS} FROM source_entries"  # noqa: S608 - constant column list
+    " WHERE (workspace_id, source, external_id) IN"
+    " (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]))"
+    " ORDER BY workspace_id, source, external_id FOR UPDATE"
+)
+_SAVE = (
+    f"INSERT INTO source_entries ({_ENTRY_COLUMNS})"  # noqa: S608 - constant column list
+    " VALUES ($1, $2, $3, $4, $5, $6, $7)"
+    " ON CONFLICT (workspace_id, source, external_id) DO UPDATE SET"
+    " fields = EXCLUDED.fields, updated_at = EXCLUDED.updated_at,"
+    " deleted = EXCLUDED.deleted, last_event_id = EXCLUDED.last_event_id, stored_at = now()"
+)
+_SCHEDULE = (
+    "INSERT INTO scheduled_entries"
+    " (integration_id, workspace_id, source, external_id, due_at, scheduled_at)"
+    " VALUES ($1, $2, $3, $4, $5, $6)"
+    " ON CONFLICT (integration_id, workspace_id, source, external_id) DO NOTHING"
+)
+
+
+class BatchTx(_Tx):
+    def __init__(self, conn: asyncpg.Connection, claimed: frozenset[uuid.UUID]) -> None:
+        super().__init__(conn)
+        self._claimed = claimed
+
+    @property
+    def claimed(self) -> frozenset[uuid.UUID]:
+        return self._claimed
+
+    async def get_many(self, keys: Sequence[EntryKey]) -> dict[EntryKey, StoredEntry]:
+        if not keys:
+            return {}
+        rows = await self._conn.fetch(
+            _GET_MANY,
+            [k.workspace_id for k in keys],
+            [k.source for k in keys],
+            [k.external_id for k in keys],
+        )
+        entries = (_row_to_entry(r) for r in rows)
+        return {e.key: e for e in entries}
+
+    async def save_many(self, entries: Sequence[StoredEntry]) -> None:
+        if entries:
+            await self._conn.executemany(
+                _SAVE,
+                [
+                    (
+                        e.key.workspace_id,
+                        e.key.source,
+                        e.key.external_id,
+                        e.fields.model_dump(mode="json"),
+                        e.updated_at,
+                        e.deleted,
+                        e.last_event_id,
+                    )
+                    for e in entries
+                ],
+            )
+
+    async def schedule_many(
+        self, waits: Sequence[tuple[str, EntryKey, dt.datetime]], now: dt.datetime
+    ) -> None:
+        if waits:
+            await self._conn.executemany(
+                _SCHEDULE,
+                [
+                    (integration, k.workspace_id, k.source, k.external_id, due_at, now)
+                    for integration, k, due_at in waits
+                ],
+            )
+
+
+@asynccontextmanager
+async def open_batch(
+    pool: asyncpg.Pool, consumer: str, envelopes: Sequence[Envelope]
+) -> AsyncIterator[BatchTx]:
+    """A transaction claiming ``envelopes`` for ``consumer``; claims commit with the work."""
+    async with pool.acquire() as conn, conn.transaction():
+        claimed = await claim_many(conn, consumer, envelopes)
+        yield BatchTx(conn, frozenset(claimed))

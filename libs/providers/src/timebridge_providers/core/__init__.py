@@ -4,6 +4,7 @@ The home system: every tracker syncs with it, and its ``GET /me`` says who a cal
 """
 
 from timebridge_providers.core.client import RATE_LIMIT, CoreClient
+from timebridge_providers.core.contracts_poll import CoreContractsPoll
 from timebridge_providers.core.directory import CoreDirectory
 from timebridge_providers.core.entries import CoreEntries
 from timebridge_providers.core.observe import CoreObserver, CoreWebhooks
@@ -51,4 +52,5 @@ PROVIDER = Provider(
     entries=lambda s: CoreEntries(client(s)),
     directory=lambda s: CoreDirectory(client(s)),
     observe=Observing(lambda s: CoreObserver(client(s)), CoreWebhooks()),
+    commercial=lambda s: CoreContractsPoll(client(s)),
 )

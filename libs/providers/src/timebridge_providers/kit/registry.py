@@ -11,6 +11,7 @@ from typing import Literal
 
 from timebridge_providers.kit.credentials import OAuthDescription
 from timebridge_providers.kit.ports.accounting import AccountingTool
+from timebridge_providers.kit.ports.commercial import CommercialSource
 from timebridge_providers.kit.ports.directory import Directory
 from timebridge_providers.kit.ports.entries import EntryStore
 from timebridge_providers.kit.ports.observe import Observer
@@ -45,6 +46,8 @@ class Provider:
     accounting: Callable[[Session], AccountingTool] | None = None
     time_off: Callable[[Session], TimeOffSource] | None = None
     """An HR system's time off (``kit/ports/time_off.py``)."""
+    commercial: Callable[[Session], CommercialSource] | None = None
+    """The home system's contracts by polling (``kit/ports/commercial.py``)."""
     oauth: OAuthDescription | None = None
     """How the credential owner refreshes this provider's OAuth tokens; ``None`` for API keys."""
 

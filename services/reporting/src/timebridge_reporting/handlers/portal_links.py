@@ -23,6 +23,8 @@ from timebridge_reporting.domain.portal import LINK_PREFIX, link_text, new_token
 from timebridge_reporting.handlers.runner import Clock
 
 log = structlog.get_logger(__name__)
+SWEEP_EVERY = dt.timedelta(minutes=10)
+"""How often settled requests and dead links older than a day are deleted."""
 
 
 class LinkSender:
@@ -45,10 +47,14 @@ class LinkSender:
         """Set by the route after recording a request: this replica sends at once."""
 
     async def run(self) -> None:
+        swept: dt.datetime | None = None
         while True:
             try:
                 await self.step()
-                await self.portal.forget_old(self.clock())
+                now = self.clock()
+                if swept is None or now - swept > SWEEP_EVERY:
+                    await self.portal.forget_old(now)
+                    swept = now
             except Exception:
                 log.exception("portal link pass failed; retrying")
             with contextlib.suppress(TimeoutError):

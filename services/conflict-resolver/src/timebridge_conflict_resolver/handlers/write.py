@@ -59,13 +59,11 @@ class WritePath:
     clock: Callable[[], dt.datetime]
     lease_s: float = 60.0
     owner: CredentialSource | None = None
-    """The credential owner, every access's only source (required; a default for ordering)."""
+    """The credential owner (None: not configured, the copies' sealed credential is opened)."""
     _access: ConnectionAccess = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        if self.owner is None:
-            raise ValueError("the credential owner is required: connections carry no secret")
-        self._access = ConnectionAccess(self.owner)
+        self._access = ConnectionAccess(self.owner, self.connections.credentials)
 
     async def apply(
         self, job: Job, integration: ConnectionChanged, plan: Plan

@@ -11,7 +11,7 @@ from timebridge_providers.kit.ports.accounting import PaymentApplication, ToolPa
 
 from timebridge_common.events import InvoiceExportRequested
 from timebridge_common.events.payments import PaymentRecorded
-from timebridge_invoice_export.domain.payments import settlement, standing
+from timebridge_invoice_export.domain.payments import overpaid, settlement, standing
 
 __all__ = ["rig"]  # the fixture, shared with the handlers' tests
 
@@ -161,3 +161,59 @@ async def test_a_tombstone_deletes_the_payment_as_it_stood(rig: Rig) -> None:
         Decimal("60.00"),
         invoice_id,
     )
+
+
+async def test_the_balance_includes_the_tax_the_tool_adds(rig: Rig) -> None:
+    rig.company.tax_rate = Decimal("0.10")  # 240.00 + 24.00 tax
+    invoice_id, tool_id = await _exported_invoice(rig)
+    connection = await _connection(rig)
+    rig.company.put_payment(_payment("pay-1", "240.00", (tool_id, "240.00")))
+    await rig.sync.poll(connection, SINCE)
+    rig.company.put_payment(_payment("pay-2", "24.00", (tool_id, "24.00")))
+    await rig.sync.poll(connection, SINCE)
+    assert [_summary(e) for e in _recorded(rig)] == [
+        ("pay-1", "recorded", Decimal("240.00"), Decimal("24.00"), "partially_paid", 1),
+        ("pay-2", "recorded", Decimal("24.00"), Decimal("0.00"), "paid", 1),
+    ]
+    async with rig.store.tx() as tx:
+        invoice = await tx.invoice(invoice_id)
+    assert invoice is not None
+    assert (invoice.tool_total, invoice.tool_gross_total) == (Decimal(240), Decimal("264.00"))
+
+
+async def test_a_payment_beyond_the_total_is_paid_with_the_excess_overpaid(rig: Rig) -> None:
+    """Xero and FreshBooks apply the whole payment to the invoice and keep the excess as a
+    credit: the invoice is paid, its balance 0 (never negative), the excess recorded."""
+    rig.company.tax_rate = Decimal("0.10")
+    invoice_id, tool_id = await _exported_invoice(rig)
+    connection = await _connection(rig)
+    rig.company.put_payment(_payment("pay-1", "300.00", (tool_id, "300.00")))
+    await rig.sync.poll(connection, SINCE)
+    (event,) = _recorded(rig)
+    assert (event.invoice_balance, event.invoice_status, event.invoice_overpaid) == (
+        Decimal("0.00"),
+        "paid",
+        Decimal("36.00"),
+    )
+    async with rig.store.tx() as tx:
+        invoice = await tx.invoice(invoice_id)
+    assert invoice is not None
+    assert invoice.overpaid == Decimal("36.00")
+    rig.company.set_payment_state("pay-1", "deleted")
+    await rig.sync.poll(connection, SINCE)
+    taken_back = _recorded(rig)[-1]
+    assert (taken_back.invoice_balance, taken_back.invoice_overpaid) == (
+        Decimal("264.00"),
+        Decimal(0),
+    )
+
+
+def test_overpaid_is_what_standing_payments_settle_beyond_the_total() -> None:
+    seen = _payment("p", "300", ("t", "300"))
+    held = settlement(
+        None, seen, invoice_id="i", connection_id="c", provider_invoice_id="t", currency="USD"
+    )
+    assert held is not None
+    assert standing(Decimal(264), [held]) == (Decimal(0), "paid")
+    assert overpaid(Decimal(264), [held]) == Decimal(36)
+    assert overpaid(Decimal(264), [replace(held, state="voided")]) == Decimal(0)

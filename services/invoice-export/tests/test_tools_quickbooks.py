@@ -161,6 +161,8 @@ async def test_quickbooks_export_books_lines_on_the_items_once_even_when_the_ans
 ) -> None:
     settings = Settings(
         encryption_key=SecretStr("k" * 43),
+        credentials_url="http://credentials.test",
+        service_token=SecretStr("svc-token"),
         quickbooks=qbo.app,
         quickbooks_hours_item="Consulting hours",
         quickbooks_expenses_item="Travel costs",
@@ -189,6 +191,7 @@ async def test_quickbooks_export_books_lines_on_the_items_once_even_when_the_ans
         total=TOTAL,
         currency="USD",
         updated_at=START,
+        gross_total=TOTAL,  # no tax in the sandbox's company
     )
     record = qbo.invoices()[1].fields
     sales = [line for line in record["Line"] if "SalesItemLineDetail" in line]

@@ -79,6 +79,7 @@ def tool_invoice(invoice: Invoice) -> ToolInvoice:
         else invoice.amount.amount,
         currency=invoice.currency_code,
         updated_at=invoice.updated,
+        gross_total=invoice.amount.amount,
     )
 
 

@@ -67,6 +67,7 @@ def tool_invoice(invoice: Invoice) -> ToolInvoice:
         ),
         currency=invoice.currency_ref.value if invoice.currency_ref else None,
         updated_at=invoice.changed_at,
+        gross_total=invoice.total_amt,
     )
 
 

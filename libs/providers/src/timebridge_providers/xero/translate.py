@@ -90,6 +90,7 @@ def tool_invoice(invoice: Invoice) -> ToolInvoice:
         total=total if total is not None else Decimal(0),
         currency=invoice.currency_code,
         updated_at=invoice.updated_date_utc,
+        gross_total=invoice.total,
     )
 
 

@@ -234,6 +234,7 @@ class ToolView:
     tool_total: Decimal | None
     exported_total: Decimal
     tool_updated_at: dt.datetime | None
+    gross_total: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,6 +245,8 @@ class ToolUpdate:
     tool_total: Decimal
     tool_updated_at: dt.datetime | None
     amount_changed: bool
+    gross_total: Decimal | None = None
+    """The total with tax the tool reports (kept as last seen while voided or deleted)."""
 
 
 def tool_update(view: ToolView, seen: ToolInvoice) -> ToolUpdate | None:
@@ -272,12 +275,14 @@ def tool_update(view: ToolView, seen: ToolInvoice) -> ToolUpdate | None:
         tool_total=total,
         tool_updated_at=seen.updated_at or view.tool_updated_at,
         amount_changed=total != view.exported_total,
+        gross_total=view.gross_total if gone or seen.gross_total is None else seen.gross_total,
     )
     unchanged = (
         update.tool_status == view.tool_status
         and update.number == view.number
         and update.issue_date == view.issue_date
         and update.tool_total == view.tool_total
+        and update.gross_total == view.gross_total
     )
     return None if unchanged else update
 
@@ -313,6 +318,17 @@ class Invoice:
     deleted_at: dt.datetime | None
     created_by: str
     created_at: dt.datetime
+    tool_gross_total: Decimal | None = None
+    """What the customer owes in all, tax included, as the tool reports it."""
+    overpaid: Decimal = Decimal(0)
+    """What its payments settled beyond ``tool_gross_total`` (a credit), from the payments."""
+
+    def due_total(self) -> Decimal:
+        """What payments settle: the tool's total with tax, else without, else as exported."""
+        for amount in (self.tool_gross_total, self.tool_total, self.total):
+            if amount is not None:
+                return amount
+        return Decimal(0)
 
     def tool_view(self) -> ToolView:
         return ToolView(
@@ -322,4 +338,5 @@ class Invoice:
             tool_total=self.tool_total,
             exported_total=self.total or Decimal(0),
             tool_updated_at=self.tool_updated_at,
+            gross_total=self.tool_gross_total,
         )

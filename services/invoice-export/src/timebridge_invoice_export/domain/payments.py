@@ -92,9 +92,24 @@ def settlement(
 
 
 def standing(total: Decimal, payments: Iterable[HeldPayment]) -> tuple[Decimal, InvoiceStanding]:
-    """The invoice's balance and status from what its standing payments settle."""
-    paid = sum((p.applied_amount for p in payments if p.state == "recorded"), Decimal(0))
+    """The invoice's balance and status from what its standing payments settle.
+
+    ``total`` is what the customer owes in all, tax included, as the tool reports it: a payment
+    of the amount before tax leaves the tax due. Paying more never makes the balance negative
+    (the excess is :func:`overpaid`).
+    """
+    paid = _paid(payments)
     balance = max(total - paid, Decimal(0))
     if paid <= 0:
         return balance, "sent"
     return balance, "paid" if balance == 0 else "partially_paid"
+
+
+def overpaid(total: Decimal, payments: Iterable[HeldPayment]) -> Decimal:
+    """What the standing payments settle beyond ``total``: a credit the customer holds (Xero
+    and FreshBooks apply a payment's excess to the invoice and keep it as credit)."""
+    return max(_paid(payments) - total, Decimal(0))
+
+
+def _paid(payments: Iterable[HeldPayment]) -> Decimal:
+    return sum((p.applied_amount for p in payments if p.state == "recorded"), Decimal(0))

@@ -86,6 +86,12 @@ class ToolState(BaseModel):
     issue_date: dt.date | None
     amount: Decimal | None
     checked_at: dt.datetime | None
+    total_with_tax: Decimal | None = Field(
+        default=None, description="What the customer owes in all, tax included: payments settle it"
+    )
+    overpaid: Decimal = Field(
+        default=Decimal(0), description="Paid beyond total_with_tax (a credit), never a negative"
+    )
 
 
 class InvoiceOut(BaseModel):
@@ -140,6 +146,8 @@ class InvoiceOut(BaseModel):
                 issue_date=i.tool_issue_date,
                 amount=i.tool_total,
                 checked_at=i.tool_checked_at,
+                total_with_tax=i.tool_gross_total,
+                overpaid=i.overpaid,
             ),
             exported_at=i.exported_at,
             deleted_at=i.deleted_at,

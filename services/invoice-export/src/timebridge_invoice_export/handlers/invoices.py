@@ -255,6 +255,7 @@ class Invoices:
                 number=seen.number,
                 tool_issue_date=seen.issue_date,
                 tool_total=seen.total,
+                tool_gross_total=seen.gross_total,
                 tool_updated_at=seen.updated_at,
                 tool_checked_at=now,
                 amount_changed=seen.total != invoice.total,

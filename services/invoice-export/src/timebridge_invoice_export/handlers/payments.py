@@ -19,6 +19,7 @@ from timebridge_invoice_export.domain.connections import AccountingConnection
 from timebridge_invoice_export.domain.payments import (
     HeldPayment,
     InvoiceStanding,
+    overpaid,
     settlement,
     standing,
 )
@@ -65,9 +66,14 @@ class PaymentSync:
                     continue
                 await tx.save_payment(changed)
                 payments = await tx.invoice_payments(invoice.invoice_id)
-                total = invoice.tool_total if invoice.tool_total is not None else invoice.total
-                after = standing(total or Decimal(0), payments)
-                event = _recorded(connection, invoice.workspace_id, changed, after, self._clock())
+                total = invoice.due_total()
+                after = standing(total, payments)
+                excess = overpaid(total, payments)
+                if excess != invoice.overpaid:
+                    await tx.update_invoice(invoice.invoice_id, overpaid=excess)
+                event = _recorded(
+                    connection, invoice.workspace_id, changed, (*after, excess), self._clock()
+                )
                 envelope = Envelope.for_event(
                     event, producer=PRODUCER, event_id=changed.event_id(), cause=cause
                 )
@@ -88,10 +94,10 @@ def _recorded(
     connection: AccountingConnection,
     workspace_id: str,
     payment: HeldPayment,
-    standing_after: tuple[Decimal, InvoiceStanding],
+    standing_after: tuple[Decimal, InvoiceStanding, Decimal],
     now: dt.datetime,
 ) -> PaymentRecorded:
-    balance, status = standing_after
+    balance, status, excess = standing_after
     return PaymentRecorded(
         workspace_id=workspace_id,
         invoice_id=payment.invoice_id,
@@ -107,6 +113,7 @@ def _recorded(
         unapplied_amount=payment.unapplied_amount,
         invoice_balance=balance,
         invoice_status=status,
+        invoice_overpaid=excess,
         revision=payment.revision,
         changed_at=now,
     )

@@ -126,6 +126,7 @@ class ToolSync:
                 tool_total=update.tool_total,
                 tool_updated_at=update.tool_updated_at,
                 amount_changed=update.amount_changed,
+                tool_gross_total=update.gross_total,
                 tool_checked_at=now,
             )
             event = InvoiceStatusChanged(

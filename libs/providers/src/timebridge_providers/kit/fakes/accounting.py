@@ -56,6 +56,8 @@ class FakeAccountingTool:
     failures: list[Exception] = field(default_factory=list)
     """Raised by the next calls, first first."""
     closed: bool = False
+    tax_rate: Decimal = Decimal(0)
+    """The sales tax the company adds to an exported invoice (0.10: 10 %)."""
     _ids: "itertools.count[int]" = field(default_factory=lambda: itertools.count(1))
 
     # -- what a test does in the tool --
@@ -138,9 +140,10 @@ class FakeAccountingTool:
             issue_date=draft.issue_date,
             due_date=draft.due_date,
             status="draft",
-            total=sum((line.amount for line in draft.lines), Decimal(0)),
+            total=(total := sum((line.amount for line in draft.lines), Decimal(0))),
             currency=draft.currency,
             updated_at=self.clock(),
+            gross_total=total + (total * self.tax_rate).quantize(Decimal("0.01")),
         )
         self.invoices[external_id] = made
         return made

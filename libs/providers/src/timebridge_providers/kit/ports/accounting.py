@@ -100,6 +100,9 @@ class ToolInvoice:
     a tool adding its sales tax is not "the amount changed", an edited line is."""
     currency: str | None
     updated_at: dt.datetime | None
+    gross_total: Decimal | None = None
+    """What the customer owes in all, tax included, as the tool reports it (QuickBooks
+    ``TotalAmt``, Xero ``Total``, FreshBooks ``amount``): payments settle this."""
 
 
 def gone_invoice(external_id: str) -> ToolInvoice:

@@ -11,3 +11,11 @@ CREATE TABLE rounding_policies (
     created_by        text        NOT NULL,
     PRIMARY KEY (workspace_id, client_id, version)
 );
+
+-- What the customer owes in all, tax included, as the tool reports it: payments settle this
+-- (tool_total stays the amount before tax, comparable with what was exported). NULL: not read
+-- yet, the balance then falls back to tool_total.
+ALTER TABLE invoices ADD COLUMN tool_gross_total numeric(18,4);
+
+-- What payments settled beyond that total (a credit with the customer), never a negative balance.
+ALTER TABLE invoices ADD COLUMN overpaid numeric(18,4) NOT NULL DEFAULT 0;

@@ -179,6 +179,8 @@ def _invoice(row: asyncpg.Record) -> Invoice:
         number=row["number"],
         tool_issue_date=row["tool_issue_date"],
         tool_total=_money(row["tool_total"], row["currency"]),
+        tool_gross_total=_money(row["tool_gross_total"], row["currency"]),
+        overpaid=_money(row["overpaid"], row["currency"]) or Decimal(0),
         tool_updated_at=row["tool_updated_at"],
         amount_changed=row["amount_changed"],
         tool_checked_at=row["tool_checked_at"],

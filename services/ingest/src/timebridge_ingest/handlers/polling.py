@@ -26,6 +26,7 @@ from timebridge_ingest.domain.connections import Integration, listens_to_tracker
 from timebridge_ingest.domain.observations import to_event
 from timebridge_ingest.domain.polling import SAFETY_NET, ErrorKind, next_poll_at
 from timebridge_ingest.handlers.access import ConnectionAccesses, has_access
+from timebridge_ingest.handlers.contract_polls import ContractPolls
 from timebridge_ingest.handlers.health import HealthChanges
 from timebridge_ingest.handlers.hooks import hint_webhooks
 from timebridge_ingest.handlers.observing import NotObservableError
@@ -71,6 +72,8 @@ class Poller:
     """The credential owner's access to each connection (an OAuth tracker's current token)."""
     time_off: TimeOffPolls | None = None
     """Polls an HR connection's time off (it has no time entries to observe)."""
+    contracts: ContractPolls | None = None
+    """Polls the home system's contracts with each of its polls (the webhooks' fallback)."""
 
     def __post_init__(self) -> None:
         if self.health is None:
@@ -165,6 +168,8 @@ class Poller:
         await self.polling.set_cursor(
             connection_id, page.cursor, workspace_id=workspace_id, now=now
         )
+        if self.contracts is not None:
+            await self.contracts.poll(workspace_id, access)
         return len(page.changes)
 
     async def poll_tracker(self, integration: Integration, now: dt.datetime) -> int:

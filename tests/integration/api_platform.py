@@ -21,8 +21,9 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute
 
-from timebridge_common.runtime import ServiceRuntime
+from timebridge_common.runtime import Service, ServiceRuntime
 from timebridge_common.testing import wait_for
+from timebridge_sandboxes.bamboohr import BambooHrState, create_bamboohr_sandbox, demo_bamboohr
 from timebridge_sandboxes.core import CoreState
 from timebridge_sandboxes.everhour import EverhourState
 
@@ -31,6 +32,7 @@ from .platform import CORE_URL, Lease, PlatformBuilder
 
 SERVICES = ("ingest", "mapping", "conflict-resolver", "reporting", "invoice-export", "contracts")
 EVERHOUR_KEY = "ek-fuzz-admin"
+BAMBOOHR_KEY = "bamboohr-api-admin-key"
 
 OPEN_PATHS = {
     "/healthz",
@@ -70,6 +72,9 @@ class Platform:
     b: Tenant
     core: CoreState
     everhour: EverhourState
+    bamboohr: BambooHrState = dataclasses.field(default_factory=BambooHrState)
+    """The HR source's sandbox (time off: ``test_route_time_off``)."""
+    services: dict[str, Service] = dataclasses.field(default_factory=dict)
 
 
 def api_routes(app: FastAPI) -> list[tuple[str, str]]:
@@ -117,6 +122,8 @@ async def running_platform(
     builder = PlatformBuilder(label, create_database, make_pool, retries=1)
     builder.everhour.add_user("Ann", api_key=EVERHOUR_KEY, email="ann@everhour.test")
     builder.everhour.add_project("Website")
+    bamboohr = demo_bamboohr(BAMBOOHR_KEY, "bamboohr-api-member-key")
+    builder.tracker_apps["bamboohr"] = create_bamboohr_sandbox(bamboohr)
     platform_token = uuid.uuid4().hex
     await builder.add_ingest(admin_token=platform_token)
     await builder.add_mapping()
@@ -134,6 +141,8 @@ async def running_platform(
             _tenant(core),
             core,
             builder.everhour,
+            bamboohr,
+            dict(services),
         )
         for tenant in (platform.a, platform.b):
             await register(platform, tenant)

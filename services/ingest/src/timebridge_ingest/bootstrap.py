@@ -51,6 +51,7 @@ from timebridge_ingest.handlers.ports import (
     Sessions,
     WebhookSecrets,
 )
+from timebridge_ingest.handlers.time_off import TimeOffPolls
 from timebridge_ingest.handlers.tracker_summary import TrackerSummaries, report_opener
 
 NAME = "ingest"
@@ -198,6 +199,7 @@ def bootstrap(
             tick_s=settings.poll_tick_s,
             daily_at=settings.daily_sync_at,
             access=access,
+            time_off=TimeOffPolls(sessions, polling, access, publisher, settings.publish_timeout_s),
         )
         runtime.background += [OutboxRelay(runtime.pool, publisher).run, poller.run, worker.run]
         importer = wire_imports(

@@ -5,7 +5,7 @@ import uuid
 
 from timebridge_common.events import UserRef
 from timebridge_common.testing import sample_connection_changed, sample_time_entry_logged
-from timebridge_mapping.domain.entries import StoredEntry, apply_change
+from timebridge_mapping.domain.entries import StoredEntry, apply_change, apply_changes
 from timebridge_mapping.domain.outcomes import NotMapped, Placement, entry_mapped, not_mapped
 
 T0 = dt.datetime(2026, 11, 21, 10, 1, tzinfo=dt.UTC)
@@ -97,3 +97,27 @@ def test_an_entry_not_mapped_gets_its_status_with_the_reason() -> None:
         T0,
         LATER,
     )
+
+
+def test_a_batch_applies_each_keys_versions_in_order_and_each_event_once() -> None:
+    held = stored(T0)
+    first, second = uuid.uuid4(), uuid.uuid4()
+    newer = sample_time_entry_logged(updated_at=LATER)
+    newest = sample_time_entry_logged(updated_at=LATER + dt.timedelta(seconds=1))
+    other = sample_time_entry_logged(external_id="te_2", updated_at=T0)
+    old, gone = uuid.uuid4(), uuid.uuid4()
+    decided = apply_changes(
+        {held.key: held},
+        {first, second, old},
+        [
+            (gone, newer),  # processed before: not claimed by this batch
+            (first, newer),
+            (first, newer),  # the same event twice in one batch counts once
+            (old, sample_time_entry_logged(updated_at=T0)),  # not newer than what is held
+            (second, newest),  # builds on the version before it in the batch
+        ],
+    )
+    assert [decided[0], decided[2], decided[3]] == ["duplicate", "duplicate", "stale"]
+    assert [d.last_event_id for d in decided if isinstance(d, StoredEntry)] == [first, second]
+    [new_key] = apply_changes({}, {first}, [(first, other)])
+    assert isinstance(new_key, StoredEntry)

@@ -24,7 +24,7 @@ from timebridge_common.events.contracts import (
     MilestoneReached,
 )
 from timebridge_common.events.health import ConnectionHealthChanged
-from timebridge_common.events.payments import PaymentRecorded
+from timebridge_common.events.payments import AccountingPaymentNotified, PaymentRecorded
 from timebridge_common.events.reports import ReportDelivered
 from timebridge_common.events.time_off import TimeOffRecorded
 from timebridge_common.events.tracker_reports import (
@@ -493,4 +493,5 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     PaymentRecorded,
     BudgetChanged,
     TimeOffRecorded,
+    AccountingPaymentNotified,
 )

@@ -8,6 +8,7 @@ paid" without summing payments itself.
 """
 
 import datetime as dt
+import uuid
 from decimal import Decimal
 from typing import Annotated, ClassVar, Literal
 
@@ -54,3 +55,34 @@ class PaymentRecorded(Event):
 
     def partition_key(self) -> str:
         return f"{self.workspace_id}:{self.invoice_id}"
+
+
+_NOTICES = uuid.UUID("0b8f5b8e-7a53-4c1e-9f1e-5e2c3d4a6b71")
+
+
+class AccountingPaymentNotified(Event):
+    """An accounting tool said, through a verified webhook, that a payment changed (QuickBooks
+    Online's ``Payment`` entity, FreshBooks' ``payment.*`` callbacks; Xero names only the
+    invoice, whose ``AccountingChangeNotified`` re-reads its payments).
+
+    Webhooks carry ids only; the consumer re-reads the payment from the tool and applies it as a
+    poll would (an unchanged payment publishes nothing, so webhook and poll are one). The event
+    id is derived from the notification, so a redelivered webhook is one event.
+    """
+
+    name: ClassVar[str] = "AccountingPaymentNotified"
+    version: ClassVar[int] = 1
+
+    connection_id: _Id
+    provider: str = Field(pattern=r"^[a-z][a-z0-9_-]{1,39}$")
+    external_id: _Id = Field(description="The tool's payment id")
+    operation: str = Field(max_length=40, description="The tool's word: Create, update, ...")
+    occurred_at: UtcDatetime | None = None
+
+    def partition_key(self) -> str:
+        return f"{self.connection_id}:payment:{self.external_id}"
+
+    def notification_id(self) -> uuid.UUID:
+        when = self.occurred_at.isoformat() if self.occurred_at else "-"
+        name = f"{self.connection_id}:payment:{self.external_id}:{self.operation}:{when}"
+        return uuid.uuid5(_NOTICES, name)

@@ -14,6 +14,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 
@@ -44,6 +45,13 @@ def _weekday_ahead(days: int) -> dt.date:
     while day.weekday() >= 5:
         day += dt.timedelta(days=1)
     return day
+
+
+async def _copied(pool: asyncpg.Pool, connection_id: str) -> bool:
+    found = await pool.fetchval(
+        "SELECT count(*) FROM connections WHERE connection_id = $1", connection_id
+    )
+    return bool(found)
 
 
 def _ann(report: Report) -> tuple[Any, ...]:
@@ -100,6 +108,10 @@ async def test_time_off_lowers_capacity_and_its_cancellation_restores_it(
         )  # fmt: skip
     assert answer.status_code == 201, answer.text
     hr = answer.json()
+    await wait_for(lambda: _copied(reporting_pool, hr["integration_id"]))
+    reconciled = await build_report(queries, workspace, ReportParams(kind="reconciliation"), period)
+    targets = {row[3] for row in reconciled.table("differences").rows}
+    assert targets == set()  # an HR source is no sync target: Core's entry is not "not synced"
     vacation = platform.bamboohr.add_request(
         employee, day, day, 78, status="approved", dates={day: Decimal(6)}, by=employee
     )

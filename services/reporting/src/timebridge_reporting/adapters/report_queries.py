@@ -6,6 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 import asyncpg
+from timebridge_providers.installed import registry
 
 from timebridge_reporting.adapters.budgets import PostgresBudgets
 from timebridge_reporting.adapters.time_off import time_off_in
@@ -230,8 +231,10 @@ class PostgresReportQueries:
             integrations = await conn.fetch(
                 "SELECT connection_id, provider, state -> 'settings' ->> 'direction' AS direction"
                 " FROM connections WHERE workspace_id = $1 AND provider <> 'core'"
-                " AND status = 'connected' ORDER BY connection_id",
+                " AND status = 'connected' AND provider <> ALL($2::text[])"
+                " ORDER BY connection_id",
                 workspace_id,
+                sorted(registry().names("hr")),  # HR sources (time off) are no sync targets
             )
         return (
             [rec.Entry(**dict(r)) for r in entries],

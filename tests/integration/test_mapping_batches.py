@@ -74,10 +74,12 @@ class _Crashing:
             raise ConnectionResetError("injected: the connection dropped before the commit")
 
 
-def handler(world: World, store: CrashBeforeCommit) -> TimeEntries:
+def handler(world: World, store: CrashBeforeCommit, max_transaction_s: float = 10.0) -> TimeEntries:
     """A second ``TimeEntries`` beside the service's consumer, on the same store and mapper."""
     scheduled = world.mapping.scheduled
-    return TimeEntries(store, scheduled.connections, scheduled.mapper)
+    return TimeEntries(
+        store, scheduled.connections, scheduled.mapper, max_transaction_s=max_transaction_s
+    )
 
 
 def changes(ws: Workspace, *entries: TimeEntryLogged) -> list[tuple[Envelope, TimeEntryLogged]]:
@@ -86,9 +88,12 @@ def changes(ws: Workspace, *entries: TimeEntryLogged) -> list[tuple[Envelope, Ti
     ]
 
 
+@pytest.mark.parametrize("max_transaction_s", [10.0, 0.0], ids=["one-part", "parts-of-one"])
 async def test_a_batch_redelivered_after_a_crash_before_its_commit_is_stored_once(
-    world: World,
+    world: World, max_transaction_s: float
 ) -> None:
+    """``parts-of-one``: a batch whose mapping takes long commits in parts (here one event
+    each); the first part crashes, and every part's claims commit with its own work only."""
     ws = await workspace(world)
     ann, _ = ws.person("Ann")
     batch = changes(
@@ -99,7 +104,7 @@ async def test_a_batch_redelivered_after_a_crash_before_its_commit_is_stored_onc
         ws.entry("te_3", ann),
     )
     store = CrashBeforeCommit(world.mapping.store)
-    entries = handler(world, store)
+    entries = handler(world, store, max_transaction_s)
     store.crashes = 1
     with pytest.raises(ConnectionResetError):
         await entries.on_batch(batch)

@@ -4,7 +4,7 @@ writes), whatever the batch's size."""
 
 import datetime as dt
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Sequence, Set
 from contextlib import asynccontextmanager
 
 import asyncpg
@@ -36,8 +36,11 @@ _SCHEDULE = (
 
 
 class BatchTx(_Tx):
-    def __init__(self, conn: asyncpg.Connection, claimed: frozenset[uuid.UUID]) -> None:
+    def __init__(
+        self, conn: asyncpg.Connection, consumer: str, claimed: frozenset[uuid.UUID]
+    ) -> None:
         super().__init__(conn)
+        self._consumer = consumer
         self._claimed = claimed
 
     @property
@@ -55,6 +58,15 @@ class BatchTx(_Tx):
         )
         entries = (_row_to_entry(r) for r in rows)
         return {e.key: e for e in entries}
+
+    async def unclaim(self, event_ids: Sequence[uuid.UUID], keep: Set[uuid.UUID]) -> None:
+        mine = [i for i in event_ids if i in self._claimed and i not in keep]
+        if mine:
+            await self._conn.execute(
+                "DELETE FROM inbox WHERE consumer = $1 AND event_id = ANY($2::uuid[])",
+                self._consumer,
+                mine,
+            )
 
     async def save_many(self, entries: Sequence[StoredEntry]) -> None:
         if entries:
@@ -94,4 +106,4 @@ async def open_batch(
     """A transaction claiming ``envelopes`` for ``consumer``; claims commit with the work."""
     async with pool.acquire() as conn, conn.transaction():
         claimed = await claim_many(conn, consumer, envelopes)
-        yield BatchTx(conn, frozenset(claimed))
+        yield BatchTx(conn, consumer, frozenset(claimed))

@@ -3,7 +3,7 @@ providers' sessions); tests route the sessions to the sandboxes."""
 
 import datetime as dt
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Sequence, Set
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
@@ -160,6 +160,10 @@ class BatchTx(MappingTx, Protocol):
 
     async def get_many(self, keys: Sequence[EntryKey]) -> dict[EntryKey, StoredEntry]:
         """The stored entries of ``keys``, locked until the transaction ends (in key order)."""
+        ...
+
+    async def unclaim(self, event_ids: Sequence[uuid.UUID], keep: Set[uuid.UUID]) -> None:
+        """Give back this batch's claims of ``event_ids`` (not handled now), except ``keep``."""
         ...
 
     async def save_many(self, entries: Sequence[StoredEntry]) -> None: ...

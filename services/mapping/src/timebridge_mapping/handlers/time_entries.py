@@ -17,8 +17,9 @@ transaction, in order, so that only the invalid ones are dead-lettered.
 """
 
 import datetime as dt
+import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -46,15 +47,19 @@ class TimeEntries:
     connections: Connections
     mapper: EntryMapper
     slots: SyncSlots = field(default_factory=SyncSlots)
+    max_transaction_s: float = 10.0
+    """A batch whose mapping calls providers commits in parts of about this long: a redelivery
+    (the broker's poll interval passed) then redoes one part, not the whole batch."""
+    monotonic: Callable[[], float] = time.monotonic
 
     async def on_logged(self, envelope: Envelope, event: TimeEntryLogged) -> Outcome:
         """One event alone (a batch of one)."""
-        return (await self._handle([(envelope, event)]))[0]
+        return (await self._handle_all([(envelope, event)]))[0]
 
     async def on_batch(self, changes: Sequence[Change]) -> list[InvalidMessageError | None]:
         """Handle ``changes`` in order; per change ``None``, or why it is invalid (no effect)."""
         try:
-            await self._handle(changes)
+            await self._handle_all(changes)
         except InvalidMessageError as exc:
             if len(changes) == 1:
                 return [exc]
@@ -63,14 +68,23 @@ class TimeEntries:
         results: list[InvalidMessageError | None] = []
         for change in changes:  # in order: a key's later versions still follow its earlier
             try:
-                await self._handle([change])
+                await self._handle_all([change])
             except InvalidMessageError as exc:
                 results.append(exc)
             else:
                 results.append(None)
         return results
 
+    async def _handle_all(self, changes: Sequence[Change]) -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        while len(outcomes) < len(changes):
+            outcomes += await self._handle(changes[len(outcomes) :])
+        return outcomes
+
     async def _handle(self, changes: Sequence[Change]) -> list[Outcome]:
+        """Handle ``changes`` in one transaction, or the first of them if that takes longer than
+        ``max_transaction_s`` (the others' claims are given back): the outcomes of those done."""
+        started = self.monotonic()
         connected: dict[str, list[ConnectionChanged]] = {}
         for _, event in changes:
             if event.workspace_id not in connected:
@@ -106,10 +120,14 @@ class TimeEntries:
                     events.append((mapped, envelope_for(mapped, envelope)))
                     outcome = "mapped"
                 outcomes.append(outcome)
+                if self.monotonic() - started > self.max_transaction_s:
+                    break  # provider calls took long: commit the work done so far
+            done = {e.event_id for e, _ in changes[: len(outcomes)]}
+            await tx.unclaim([e.event_id for e, _ in changes[len(outcomes) :]], keep=done)
             await tx.save_many(list(newest.values()))
             await tx.schedule_many(waits, now)
             await tx.publish(events)
-        log.info("time entries handled", batch=len(changes), outcomes=dict(Counter(outcomes)))
+        log.info("time entries handled", batch=len(outcomes), outcomes=dict(Counter(outcomes)))
         return outcomes
 
 

@@ -13,7 +13,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from timebridge_providers.core.directory import identity
 from timebridge_providers.installed import registry
 from timebridge_providers.kit.clients import BudgetSource, ProviderClients
-from timebridge_providers.kit.credentials import CredentialKeeper, HttpCredentialSource
+from timebridge_providers.kit.credentials import CredentialKeeper
 
 from timebridge_common.auth import WorkspaceAdmins
 from timebridge_common.crypto import SecretBox
@@ -38,6 +38,7 @@ from timebridge_ingest.entrypoints.imports_http import wire as wire_imports
 from timebridge_ingest.entrypoints.tracker_summary_http import wire as wire_tracker_summaries
 from timebridge_ingest.handlers.access import ConnectionAccesses
 from timebridge_ingest.handlers.connections import Connections, credential_from_owner
+from timebridge_ingest.handlers.contract_polls import ContractPolls
 from timebridge_ingest.handlers.handover import hand_over_until_done
 from timebridge_ingest.handlers.health import Health
 from timebridge_ingest.handlers.hook_secrets import HookSecrets, keeping_secrets
@@ -106,7 +107,7 @@ def bootstrap(
     ``clients`` opens the providers' sessions (tests: routed to the sandboxes); ``core`` opens
     the home system with a user's token for the admin checks (by default, through ``clients``);
     ``credentials`` is the credential owner (by default the credentials service at
-    ``TB_CREDENTIALS_URL``, if set).
+    ``TB_CREDENTIALS_URL``).
     """
     runtime = build_runtime(
         NAME,
@@ -135,12 +136,10 @@ def bootstrap(
     connections = None
     poller = None
     importer = None
-    if credentials is None and settings.credentials_url:
+    if credentials is None:  # the owner is required (OwnerSettings): no other source
         owner_http = httpx.AsyncClient()
         runtime.background.append(functools.partial(_close_http_at_stop, owner_http))
-        credentials = HttpCredentialSource(
-            settings.credentials_url, settings.service_token, http=owner_http
-        )
+        credentials = settings.credential_source(owner_http)
     if secrets is None:
         assert runtime.pool is not None
         secrets = PostgresWebhookSecrets(runtime.pool, box)
@@ -200,6 +199,7 @@ def bootstrap(
             daily_at=settings.daily_sync_at,
             access=access,
             time_off=TimeOffPolls(sessions, polling, access, publisher, settings.publish_timeout_s),
+            contracts=ContractPolls(sessions, polling, publisher, settings.publish_timeout_s),
         )
         runtime.background += [OutboxRelay(runtime.pool, publisher).run, poller.run, worker.run]
         importer = wire_imports(

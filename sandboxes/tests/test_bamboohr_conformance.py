@@ -96,6 +96,18 @@ async def test_the_connection_test_names_the_keys_employee(world: World) -> None
     assert len(world.spec.take("answer 401")) == 1
 
 
+async def test_a_user_key_without_an_employee_and_one_without_time_off(world: World) -> None:
+    world.state.user_keys.add("hr-admin-key")
+    account = await registry().get("bamboohr").check(world.session("hr-admin-key"))
+    assert account.external_id == "0"
+    world.spec.take("answer 404 to GET /api/v1/employees/0")  # documented: no such employee
+    world.state.without_time_off.add("max-key")
+    with pytest.raises(AuthenticationError):  # refused at Test Connection, not at every poll
+        await registry().get("bamboohr").check(world.session("max-key"))
+    # 403 is documented for every call (Technical Overview), not on this operation:
+    assert len(world.spec.take("answer 403")) == 1
+
+
 async def test_time_off_of_every_status_with_days_and_emails(world: World) -> None:
     ann = await world.request_off(5, "2026-11-23", "2026-11-24")  # Mon-Tue, 8 h each
     half = [{"ymd": "2026-11-25", "amount": 4}]

@@ -124,8 +124,10 @@ async def directory(request: Request) -> Any:
 async def employee(request: Request, employee_id: str, fields: str = "firstName,lastName") -> Any:
     me = caller(request)
     state = _state(request)
-    found = me if employee_id == "0" else state.employees.get(int(employee_id or -1))
-    if not employee_id.isdigit() or found is None:
+    if not employee_id.isdigit():
+        raise ApiError(404, "Employee not found")
+    found = me if employee_id == "0" else state.employees.get(int(employee_id))
+    if found is None or found.id == 0:  # a user who is no employee has no employee 0
         raise ApiError(404, "Employee not found")
     values = {"firstName": found.first_name, "lastName": found.last_name}
     values["workEmail"] = found.work_email
@@ -133,9 +135,16 @@ async def employee(request: Request, employee_id: str, fields: str = "firstName,
     return {"id": str(found.id), **{f: values[f] for f in wanted if f in values}}
 
 
+def time_off_reader(request: Request) -> Employee:
+    me = caller(request)
+    if me.api_key in _state(request).without_time_off:
+        raise ApiError(403, "You do not have access to time off")
+    return me
+
+
 @api.get("/time_off/requests")
 async def time_off_requests(request: Request) -> Any:
-    caller(request)
+    time_off_reader(request)
     state = _state(request)
     q = request.query_params
     start, end = _required(q.get("start"), "start"), _required(q.get("end"), "end")
@@ -156,7 +165,7 @@ async def time_off_requests(request: Request) -> Any:
 
 @api.get("/time_off/whos_out")
 async def whos_out(request: Request) -> Any:
-    caller(request)
+    time_off_reader(request)
     state = _state(request)
     q = request.query_params
     start = _date(q.get("start"), "start", required=False) or state.today()

@@ -56,6 +56,10 @@ class BambooHrState:
     types: dict[int, TimeOffType] = field(default_factory=dict)
     requests: dict[int, Request] = field(default_factory=dict)
     directory_shared: bool = True
+    user_keys: set[str] = field(default_factory=set)
+    """Keys of users who are no employee (an HR admin's account): ``employees/0`` is ``404``."""
+    without_time_off: set[str] = field(default_factory=set)
+    """Keys whose user may not see time off: its calls answer ``403``."""
     _next_employee: int = 4
     _next_request: int = 1340
 
@@ -72,6 +76,9 @@ class BambooHrState:
         self.types[type_id] = TimeOffType(type_id, name, unit)
 
     def by_key(self, api_key: str) -> Employee | None:
+        """The key's employee; a user without one is employee ``0`` with no record."""
+        if api_key in self.user_keys:
+            return Employee(0, "", "", "", api_key)
         return next((e for e in self.employees.values() if e.api_key == api_key), None)
 
     def add_request(

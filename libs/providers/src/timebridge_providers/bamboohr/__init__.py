@@ -6,6 +6,9 @@ Access: the API key is the credential (Basic auth, the key as user name and ``x`
 cover employee fields, not time off, so none are registered.
 """
 
+import datetime as dt
+
+from timebridge_common.outbound.http import NotFoundError
 from timebridge_providers.bamboohr.client import BAMBOOHR_API_URL, RATE_LIMIT, BambooHrClient
 from timebridge_providers.bamboohr.time_off import BambooHrTimeOff
 from timebridge_providers.kit.plumbing import plumbing, required_extra
@@ -46,7 +49,18 @@ def client(session: Session) -> BambooHrClient:
 
 
 async def _check(session: Session) -> Account:
-    me = await client(session).me()
+    """Who the key belongs to, and that it may read time off (a key without that permission
+    is refused here, at Test Connection, not at every poll). A key of a user who is no
+    employee has no employee 0: it is named by its access alone."""
+    bamboo = client(session)
+    try:
+        me = await bamboo.me()
+    except NotFoundError:
+        me = None
+    today = dt.datetime.now(dt.UTC).date()
+    await bamboo.time_off_requests(today, today)
+    if me is None:
+        return Account("0", name="API key without an employee record")
     name = " ".join(n for n in (me.first_name, me.last_name) if n) or None
     return Account(me.id, name=name, email=me.work_email)
 

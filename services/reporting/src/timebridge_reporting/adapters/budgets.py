@@ -3,7 +3,9 @@ performance report."""
 
 import datetime as dt
 import json
+from collections.abc import Mapping
 from decimal import Decimal
+from typing import Any
 
 import asyncpg
 
@@ -86,17 +88,7 @@ class PostgresBudgets:
             project_ids,
             up_to,
         )
-        return [
-            TimeRow(
-                r["user_id"],
-                r["project_id"],
-                r["work_date"],
-                int(r["seconds"]),
-                int(r["billable_seconds"]),
-                r["task_id"],
-            )
-            for r in rows
-        ]
+        return [time_row(r) for r in rows]
 
     async def project_rates(self, workspace_id: str) -> list[ProjectRate]:
         """Per project and currency: what its invoices' time lines billed (deleted ones not)."""
@@ -115,6 +107,18 @@ class PostgresBudgets:
             ProjectRate(project, currency, h, a, tuple(sorted(s)))
             for (project, currency), (h, a, s) in sorted(per.items())
         ]
+
+
+def time_row(r: Mapping[str, Any]) -> TimeRow:
+    """A row of time (user, project, task, day, seconds, billable part) as the reports take it."""
+    return TimeRow(
+        r["user_id"],
+        r["project_id"],
+        r["work_date"],
+        int(r["seconds"]),
+        int(r["billable_seconds"]),
+        r["task_id"],
+    )
 
 
 def _loads(value: object) -> list[list[str | None]]:

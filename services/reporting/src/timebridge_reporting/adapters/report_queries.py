@@ -8,7 +8,7 @@ from typing import Any
 import asyncpg
 from timebridge_providers.installed import registry
 
-from timebridge_reporting.adapters.budgets import PostgresBudgets
+from timebridge_reporting.adapters.budgets import PostgresBudgets, time_row
 from timebridge_reporting.adapters.time_off import time_off_in
 from timebridge_reporting.adapters.tracker_summaries import held_and_ours
 from timebridge_reporting.domain import reconciliation as rec
@@ -84,17 +84,7 @@ class PostgresReportQueries:
                 " AND entries > 0 GROUP BY 1, 2"
             )
         rows = await self._pool.fetch(sql, workspace_id, source, period.start, period.end)
-        return [
-            TimeRow(
-                r["user_id"],
-                r["project_id"],
-                r["work_date"],
-                int(r["seconds"]),
-                int(r["billable_seconds"]),
-                r["task_id"],
-            )
-            for r in rows
-        ]
+        return [time_row(r) for r in rows]
 
     async def directory(self, workspace_id: str) -> Directory:
         async with self._pool.acquire() as conn:

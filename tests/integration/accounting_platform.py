@@ -50,7 +50,7 @@ from .accounting_sandboxes import (
     _redirect,
 )
 from .conftest import KAFKA, kafka_config, unique
-from .credential_owner import Owner, start_owner, token_hosts
+from .credential_owner import OWNER_SETTINGS, Owner, start_owner, token_hosts
 from .platform import Lease
 
 
@@ -132,6 +132,7 @@ async def running_platform(
     settings = InvoiceSettings(
         kafka=kafka,
         encryption_key=key,
+        **OWNER_SETTINGS,
         public_base_url=INVOICE_URL,
         quickbooks=tools["quickbooks"].app_config(),
         xero=tools["xero"].app_config(),
@@ -170,10 +171,12 @@ async def running_platform(
             admin_token=PLATFORM_ADMIN,
             public_base_url=INGEST_URL,
             poll_tick_s=3600,
+            **OWNER_SETTINGS,
         ),
         pool=await make_pool(await create_database(f"{tag}-ingest")),
         tracer_provider=in_memory_tracing("ingest")[0],
         core=core_client,
+        credentials=owner.source,
     )
     reporting = bootstrap_reporting(
         ReportingSettings(kafka=kafka),

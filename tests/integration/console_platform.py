@@ -39,7 +39,7 @@ from timebridge_sandboxes.everhour import EverhourState
 from timebridge_sandboxes.faults import Faults, RateLimit
 
 from .conftest import unique
-from .credential_owner import start_owner, token_hosts
+from .credential_owner import OWNER_SETTINGS, start_owner, token_hosts
 from .platform import PlatformBuilder
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -261,6 +261,7 @@ async def console_platform(
     outbox = Outbox()
     invoice_settings = InvoiceSettings(
         **builder.common,
+        **OWNER_SETTINGS,
         encryption_key=builder.key,
         public_base_url=invoice_url,
         console_url=url_of(console_sock),  # browsers back from the consent page go there
@@ -287,6 +288,7 @@ async def console_platform(
         make_pool=make_pool,
         name="console-credentials",
     )
+    builder.owner = owner  # the one owner of every service's credentials
     await builder.add_ingest(admin_token=PLATFORM_ADMIN, public_base_url="http://ingest.test")
     await builder.add_mapping()
     await builder.add_resolver()

@@ -21,6 +21,7 @@ from timebridge_sandboxes.core import CoreState, Subscription, Webhooks, create_
 from timebridge_sandboxes.faults import RateLimit
 
 from .conftest import kafka_config
+from .credential_owner import OWNER_SETTINGS
 
 HOOK_SECRET = "core-hook-secret-" * 3
 
@@ -75,6 +76,7 @@ async def core_through_ingest(state: CoreState, workspace: str) -> AsyncIterator
             kafka=kafka_config(),
             encryption_key=SecretBox.generate_key(),
             admin_token="unused-here" * 3,
+            **OWNER_SETTINGS,  # required; this ingest keeps no connection (no database)
         ),
         secrets=secrets,
         tracer_provider=in_memory_tracing("ingest")[0],

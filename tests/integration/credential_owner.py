@@ -1,4 +1,6 @@
-"""The credential owner in front of the accounting sandboxes, for invoice-export's tests.
+"""The credential owner for the integration tests: in front of the accounting sandboxes for
+invoice-export's tests, and the one owner of tracker keys and Core tokens for every platform
+(:func:`start_tracker_owner`).
 
 The real credentials service on a database of its own, reached over ASGI with the services'
 token, refreshing at the sandboxes' token endpoints (chosen by host) with the same app
@@ -28,8 +30,13 @@ from timebridge_credentials.config import Settings as CredentialsSettings
 from timebridge_invoice_export.config import AccountingApp
 from timebridge_sandboxes.testing import TimeoutTransport
 
+from .conftest import kafka_config
+
 SERVICE_TOKEN = "svc-accounting-" + "t0ken" * 4
 OWNER_URL = "http://credentials.test"
+OWNER_SETTINGS: dict[str, Any] = {"credentials_url": OWNER_URL, "service_token": SERVICE_TOKEN}
+"""What every service calling a provider is configured with (required); tests then hand it the
+owner's :attr:`Owner.source` as ``credentials`` (in process, over ASGI)."""
 
 
 class ByHost(httpx.AsyncBaseTransport):
@@ -137,3 +144,40 @@ async def rows_holding(dsn: str, secret: str) -> list[str]:
         return found
     finally:
         await conn.close()
+
+
+async def start_tracker_owner(
+    stack: contextlib.AsyncExitStack,
+    create_database: Callable[[str], Awaitable[str]],
+    make_pool: Callable[[str], Awaitable[asyncpg.Pool]],
+    name: str,
+    *,
+    kafka: KafkaConfig | None = None,
+) -> Owner:
+    """The owner of a platform's tracker keys and Core tokens (no OAuth app configured)."""
+    return await start_owner(
+        stack,
+        kafka=kafka or kafka_config(),
+        apps={},
+        token_transport=None,
+        core=None,
+        create_database=create_database,
+        make_pool=make_pool,
+        name=name,
+    )
+
+
+async def hold(
+    owner: Owner,
+    workspace_id: str,
+    connection_id: str,
+    provider: str,
+    secret: str,
+    *,
+    base_url: str,
+    extra: Mapping[str, str] | None = None,
+) -> None:
+    """What ingest does on connect: the connection's key handed to the owner."""
+    await owner.source.put_key(
+        workspace_id, connection_id, provider, secret, base_url=base_url, extra=extra
+    )

@@ -17,7 +17,7 @@ from aiokafka import TopicPartition
 from timebridge_providers.core.client import CoreClient
 
 from timebridge_common.config import RetryConfig
-from timebridge_common.connections import ConnectionCopies, credential_context
+from timebridge_common.connections import ConnectionCopies
 from timebridge_common.crypto import SecretBox
 from timebridge_common.events import (
     ConnectionChanged,
@@ -47,6 +47,7 @@ from timebridge_sandboxes.faults import Faults, RateLimit
 from timebridge_sandboxes.testing import TimeoutTransport
 
 from .conftest import KAFKA, kafka_config, unique
+from .credential_owner import OWNER_SETTINGS, Owner, hold, start_tracker_owner
 from .platform import Lease
 from .sandbox_sessions import SandboxSessions
 
@@ -71,7 +72,8 @@ class Clock:
 class World:
     mapping: Mapping
     pool: asyncpg.Pool
-    box: SecretBox
+    owner: Owner
+    """The credential owner: holds each workspace's Core token and Everhour key."""
     everhour: EverhourState
     faults: Faults
     core: CoreState
@@ -131,6 +133,10 @@ async def running_world(
         return CoreClient(base_url, token, http=core_http, budget=budget, retry=retry)
 
     key = SecretBox.generate_key()
+    stack = contextlib.AsyncExitStack()
+    owner = await start_tracker_owner(
+        stack, create_database, make_pool, "mapping-credentials", kafka=kafka
+    )
     pool = await make_pool(await create_database("mapping-sync"))
     provider, _ = in_memory_tracing("mapping")
     clock = Clock()
@@ -138,6 +144,7 @@ async def running_world(
         Settings(
             kafka=kafka,
             encryption_key=key,
+            **OWNER_SETTINGS,
             retry=RetryConfig(max_attempts=3, initial_backoff_s=0.05),
             users_refresh_on_miss_s=0,
             release_interval_s=5,
@@ -148,12 +155,14 @@ async def running_world(
         clock=clock,
         clients=SandboxSessions({"everhour": everhour_http, "core": core_http}),
         core=core_client,
+        credentials=owner.source,
     )
     await mapping.runtime.start()
     transport = httpx.ASGITransport(app=mapping.app)
     async with httpx.AsyncClient(transport=transport, base_url="http://mapping") as api:
-        yield World(mapping, pool, SecretBox(key), everhour, faults, core, api, clock)
+        yield World(mapping, pool, owner, everhour, faults, core, api, clock)
     await mapping.runtime.stop()
+    await stack.aclose()
     await everhour_http.aclose()
     await core_http.aclose()
 
@@ -253,7 +262,7 @@ def by_entry(outputs: list[Output]) -> list[Output]:
 
 async def workspace(world: World, **settings: Any) -> Workspace:
     ws = unique("ws")
-    core, box = world.core, world.box
+    core = world.core
     admin_token, service_token = unique("ct-admin"), unique("ct-service")
     core.add_user(ws, "Core Admin", email=f"admin@{ws}.test", role="admin", token=admin_token)
     core.add_service_token(ws, service_token)
@@ -272,9 +281,6 @@ async def workspace(world: World, **settings: Any) -> Workspace:
             provider="core",
             status="connected",
             base_url=CORE_URL,
-            credentials_encrypted=box.encrypt(
-                service_token, context=credential_context(f"core_{ws}")
-            ),
             revision=1,
             changed_at=T0,
         ),
@@ -284,14 +290,14 @@ async def workspace(world: World, **settings: Any) -> Workspace:
             provider="everhour",
             status="connected",
             base_url=EVERHOUR_URL,
-            credentials_encrypted=box.encrypt(
-                EVERHOUR_KEY, context=credential_context(integration_id)
-            ),
             settings=IntegrationSettings.model_validate(settings),
             revision=1,
             changed_at=T0,
         ),
     ]
+    # What ingest does on connect: the secrets to the owner, the connections (none) on Kafka.
+    await hold(world.owner, ws, f"core_{ws}", "core", service_token, base_url=CORE_URL)
+    await hold(world.owner, ws, integration_id, "everhour", EVERHOUR_KEY, base_url=EVERHOUR_URL)
     for change in changes:
         await world.publish(change)
     copies = ConnectionCopies(world.pool)
@@ -320,9 +326,8 @@ async def outbox_has(world: World, ws: Workspace, count: int) -> bool:
     return await world.outbox_count(ws.id, "te_1") >= count
 
 
-async def reconnect(ws: Workspace, box: SecretBox | None = None, **settings: Any) -> Workspace:
-    """A new revision of the integration with other settings (credentials encrypted with
-    ``box``, the platform key by default), applied by mapping's copy."""
+async def reconnect(ws: Workspace, **settings: Any) -> Workspace:
+    """A new revision of the integration with other settings, applied by mapping's copy."""
     world = ws.world
     change = ConnectionChanged(
         workspace_id=ws.id,
@@ -330,9 +335,6 @@ async def reconnect(ws: Workspace, box: SecretBox | None = None, **settings: Any
         provider="everhour",
         status="connected",
         base_url=EVERHOUR_URL,
-        credentials_encrypted=(box or world.box).encrypt(
-            EVERHOUR_KEY, context=credential_context(ws.integration_id)
-        ),
         settings=IntegrationSettings.model_validate(settings),
         revision=2,
         changed_at=T0,

@@ -47,6 +47,7 @@ from timebridge_sandboxes.faults import RateLimit
 from timebridge_sandboxes.testing import FakeTime
 
 from .conftest import KAFKA, kafka_config
+from .credential_owner import OWNER_SETTINGS, Owner, start_tracker_owner
 from .resolver_entries import on_clients
 from .sandbox_sessions import SandboxSessions
 
@@ -109,11 +110,31 @@ class PlatformBuilder:
         """The trackers' sandboxes the services' sessions reach, by provider (add others)."""
         self.ingest_transport = ingest
         """Into ingest, for another tracker's sandbox to post its webhooks."""
+        self.owner: Owner | None = None
+        """The credential owner of every service added (the real credentials service)."""
+        self._owner_stack = contextlib.AsyncExitStack()
 
     @property
     def common(self) -> dict[str, Any]:
         """The settings every service of this platform shares."""
         return {"kafka": self.kafka, "dlq_limit": self.dlq_limit}
+
+    async def credential_owner(self) -> Owner:
+        """The platform's one credential owner, started with the first service that needs it
+        (ingest hands it every key; the others ask it for access); stopped after ``running``."""
+        if self.owner is None:
+            self.owner = await start_tracker_owner(
+                self._owner_stack,
+                self._create_database,
+                self._make_pool,
+                f"{self.label}-credentials",
+                kafka=self.kafka,
+            )
+        return self.owner
+
+    async def _owned(self) -> dict[str, Any]:
+        """The settings and wiring of a service that calls providers: the owner."""
+        return {"credentials": (await self.credential_owner()).source}
 
     def _budget(self, provider: str) -> RequestBudget:
         limit, per_s = self._budgets[provider]
@@ -177,6 +198,7 @@ class PlatformBuilder:
                         "encryption_key": self.key,
                         "everhour_api_url": EVERHOUR_URL,
                         "poll_tick_s": 3600,
+                        **OWNER_SETTINGS,
                         **self.common,
                         **settings,
                     }
@@ -185,6 +207,7 @@ class PlatformBuilder:
                 tracer_provider=in_memory_tracing("ingest")[0],
                 clients=self.sessions(),
                 core=self.core_client,
+                **await self._owned(),
             ),
         )
 
@@ -192,11 +215,14 @@ class PlatformBuilder:
         return self._add(
             "mapping",
             bootstrap_mapping(
-                MappingSettings(**{"encryption_key": self.key, **self.common, **settings}),
+                MappingSettings(
+                    **{"encryption_key": self.key, **OWNER_SETTINGS, **self.common, **settings}
+                ),
                 pool=await self.pool("mapping"),
                 tracer_provider=in_memory_tracing("mapping")[0],
                 clients=self.sessions(),
                 core=self.core_client,
+                **await self._owned(),
             ),
         )
 
@@ -211,10 +237,13 @@ class PlatformBuilder:
         return self._add(
             "conflict-resolver",
             bootstrap_resolver(
-                ResolverSettings(**{"encryption_key": self.key, **self.common, **settings}),
+                ResolverSettings(
+                    **{"encryption_key": self.key, **OWNER_SETTINGS, **self.common, **settings}
+                ),
                 pool=await self.pool("resolver"),
                 tracer_provider=in_memory_tracing("conflict-resolver")[0],
                 core=self.core_client,
+                **await self._owned(),
                 **wiring,
             ),
         )
@@ -234,8 +263,13 @@ class PlatformBuilder:
     async def add_invoice_export(
         self, settings: InvoiceSettings | None = None, **wiring: Any
     ) -> Service:
-        """``settings`` default to the platform's; ``wiring`` is the bootstrap's (tools, ...)."""
-        chosen = settings or InvoiceSettings(**self.common, encryption_key=self.key)
+        """``settings`` default to the platform's; ``wiring`` is the bootstrap's (tools, ...;
+        ``credentials`` defaults to the platform's owner)."""
+        chosen = settings or InvoiceSettings(
+            **self.common, **OWNER_SETTINGS, encryption_key=self.key
+        )
+        if "credentials" not in wiring:
+            wiring = {**wiring, **await self._owned()}
         return self._add(
             "invoice-export",
             bootstrap_invoice_export(
@@ -276,6 +310,7 @@ class PlatformBuilder:
             yield self.services
         finally:
             await asyncio.gather(*(service.runtime.stop() for service in reversed(started)))
+            await self._owner_stack.aclose()
 
 
 class Lease(Generic[T]):

@@ -17,7 +17,6 @@ from timebridge_providers.core.client import CoreClient
 from timebridge_providers.everhour.client import EverhourClient
 
 from timebridge_common.config import DlqLimitConfig, RetryConfig
-from timebridge_common.connections import credential_context
 from timebridge_common.crypto import SecretBox
 from timebridge_common.events import (
     ConnectionChanged,
@@ -42,6 +41,7 @@ from timebridge_sandboxes.faults import WRITE_METHODS, Faults, RateLimit
 from timebridge_sandboxes.testing import FakeTime, TimeoutTransport
 
 from .conftest import KAFKA, kafka_config, unique
+from .credential_owner import OWNER_SETTINGS, Owner, hold, start_tracker_owner
 from .platform import Lease
 from .resolver_entries import on_clients
 
@@ -89,6 +89,8 @@ class World:
     everhour_app: Any
     core_app: Any
     resolver: ConflictResolver = field(init=False)
+    owner: Owner = field(init=False)
+    """The credential owner: each setup's Everhour key and Core token are held there."""
     core_timeout_s: float = 30.0
     core_unanswered_writes: int = 0
     after_everhour_write: Callable[[], None] | None = None
@@ -174,10 +176,15 @@ async def running_world(
         create_core_sandbox(core, core_faults, rate_limit=RateLimit(UNLIMITED, 1)),
     )
     tracing, _ = in_memory_tracing("conflict-resolver")
+    stack = contextlib.AsyncExitStack()
+    world.owner = await start_tracker_owner(
+        stack, create_database, make_pool, "resolver-credentials", kafka=kafka
+    )
     world.resolver = resolver = bootstrap(
         Settings(
             kafka=kafka,
             encryption_key=key,
+            **OWNER_SETTINGS,
             retry=RetryConfig(max_attempts=3, initial_backoff_s=0.05, max_backoff_s=0.5),
             dlq_limit=DlqLimitConfig(max_invalid_ratio=1, max_consecutive=10**9),
         ),
@@ -185,10 +192,12 @@ async def running_world(
         tracer_provider=tracing,
         entries=on_clients(world.everhour_client, world.core_client),
         core=world.core_client,
+        credentials=world.owner.source,
     )
     await resolver.runtime.start()
     yield world
     await resolver.runtime.stop()
+    await stack.aclose()
 
 
 @dataclass
@@ -221,14 +230,18 @@ class Setup:
             provider=provider,
             status=status,
             base_url=url,
-            credentials_encrypted=self.world.box.encrypt(
-                secret, context=credential_context(connection_id)
-            ),
             revision=self.revision,
             changed_at=dt.datetime.now(dt.UTC),
             **extra,
         )
         self.revision += 1
+        # What ingest does: the secret to the owner (forgotten on disconnect), no secret on Kafka.
+        if status == "connected":
+            await hold(
+                self.world.owner, self.workspace, connection_id, provider, secret, base_url=url
+            )
+        else:
+            await self.world.owner.source.delete(self.workspace, connection_id)
         envelope = Envelope.for_event(event, producer="ingest")
         await self.world.resolver.connections.apply("it", envelope, event)
 

@@ -36,7 +36,7 @@ from timebridge_sandboxes.faults import Faults, RateLimit
 from timebridge_sandboxes.testing import TimeoutTransport
 
 from .conftest import KAFKA, kafka_config, unique
-from .credential_owner import start_owner, token_hosts
+from .credential_owner import OWNER_SETTINGS, start_owner, token_hosts
 
 INVOICE_URL = "https://invoice.test"
 VERIFIER = "qbo-verifier-token-replay"
@@ -116,6 +116,7 @@ async def rig(
             update={"group_prefix": f"{kafka_config().group_prefix}-hooks"}
         ),
         encryption_key=SecretBox.generate_key(),
+        **OWNER_SETTINGS,
         public_base_url=INVOICE_URL,
         quickbooks=_app("quickbooks", "/connect/oauth2", "/oauth2/v1/tokens/bearer", VERIFIER),
         xero=_app("xero", "/identity/connect/authorize", "/connect/token", XERO_KEY),

@@ -25,6 +25,7 @@ from timebridge_sandboxes.core import CoreState, Subscription, Webhooks, create_
 from timebridge_sandboxes.faults import RateLimit
 
 from .conftest import KAFKA, kafka_config, unique
+from .credential_owner import OWNER_SETTINGS
 from .sandbox_sessions import SandboxSessions
 
 SERVICE = "core-service-token-polling"
@@ -51,7 +52,13 @@ async def test_poll_publishes_changes_and_deletions_with_the_webhooks_event_ids(
     key = SecretBox.generate_key()
     pool = await make_pool(await create_database("ingest-core-poll"))
     ingest = bootstrap(
-        Settings(kafka=kafka_config(), encryption_key=key, admin_token="a", poll_tick_s=3600),
+        Settings(
+            kafka=kafka_config(),
+            encryption_key=key,
+            admin_token="a",
+            poll_tick_s=3600,
+            **OWNER_SETTINGS,  # required; the workspace below is not handed over: its own token
+        ),
         pool=pool,
         tracer_provider=in_memory_tracing("ingest")[0],
         clients=SandboxSessions.of_apps({"core": core_app}),

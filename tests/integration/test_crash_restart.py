@@ -6,6 +6,7 @@ outcome being recorded: the restarted process must neither lose nor add a second
 """
 
 import asyncio
+import contextlib
 import datetime as dt
 import os
 import signal
@@ -17,7 +18,6 @@ import asyncpg
 import httpx
 from aiokafka import AIOKafkaProducer
 
-from timebridge_common.connections import credential_context
 from timebridge_common.crypto import SecretBox
 from timebridge_common.events import (
     ConnectionChanged,
@@ -43,6 +43,7 @@ from timebridge_sandboxes.faults import RateLimit
 from timebridge_sandboxes.testing import serve
 
 from .conftest import KAFKA, kafka_config, unique
+from .credential_owner import OWNER_SETTINGS, SERVICE_TOKEN, hold, start_tracker_owner
 from .test_thin_path import core_webhook
 
 COUNT = 1000
@@ -56,7 +57,14 @@ EVERHOUR_KEY = "ek-crash"
 
 async def start_mapping(dsn: str, group_prefix: str, port: int) -> asyncio.subprocess.Process:
     return await start_service(
-        "timebridge_mapping", dsn, group_prefix, port, TB_ENCRYPTION_KEY=SecretBox.generate_key()
+        "timebridge_mapping",
+        dsn,
+        group_prefix,
+        port,
+        TB_ENCRYPTION_KEY=SecretBox.generate_key(),
+        # Required; storing entries asks the owner nothing (no provider is called here).
+        TB_CREDENTIALS_URL="http://127.0.0.1:9",
+        TB_SERVICE_TOKEN=SERVICE_TOKEN,
     )
 
 
@@ -118,7 +126,12 @@ async def test_killed_consumer_loses_and_duplicates_nothing(
     ingest_pool = await make_pool(await create_database("ingest-crash"))
     provider, _ = in_memory_tracing("ingest")
     ingest = bootstrap(
-        Settings(kafka=kafka, encryption_key=SecretBox.generate_key(), admin_token="a"),
+        Settings(
+            kafka=kafka,
+            encryption_key=SecretBox.generate_key(),
+            admin_token="a",
+            **OWNER_SETTINGS,  # required; the Core webhooks here reach no provider
+        ),
         pool=ingest_pool,
         tracer_provider=provider,
     )
@@ -251,7 +264,12 @@ async def test_killed_resolver_writes_every_second_exactly_once(
         # An attempt killed mid-write holds its records' leases; whoever comes next waits this.
         "TB_WRITE_LEASE_S": "5",
     }
-    async with serve(sandbox) as url:
+    stack = contextlib.AsyncExitStack()
+    owner = await start_tracker_owner(stack, create_database, make_pool, "crash-credentials")
+    async with stack, serve(owner.service.app) as owner_url, serve(sandbox) as url:
+        # The resolver's process asks the owner over loopback for the key ingest handed it.
+        await hold(owner, workspace, integration, "everhour", EVERHOUR_KEY, base_url=url)
+        settings |= {"TB_CREDENTIALS_URL": owner_url, "TB_SERVICE_TOKEN": SERVICE_TOKEN}
         resolver = await start_service(
             "timebridge_conflict_resolver", dsn, prefix, 18753, **settings
         )
@@ -263,9 +281,6 @@ async def test_killed_resolver_writes_every_second_exactly_once(
                 provider="everhour",
                 status="connected",
                 base_url=url,
-                credentials_encrypted=SecretBox(key).encrypt(
-                    EVERHOUR_KEY, context=credential_context(integration)
-                ),
                 settings=IntegrationSettings(),
                 revision=1,
                 changed_at=dt.datetime.now(dt.UTC),

@@ -20,18 +20,21 @@ from timebridge_providers.kit.credentials import UnknownCredentialError
 from timebridge_providers.kit.session import Access, Session
 
 from timebridge_common.crypto import SecretBox
+from timebridge_common.db.migrations import apply_migrations
 from timebridge_common.events import ConnectionChanged, IntegrationSettings
 from timebridge_common.outbound.http import AuthenticationError, RequestBudget
 from timebridge_common.testing import in_memory_tracing
+from timebridge_ingest.adapters.postgres import PostgresConnections
 from timebridge_ingest.bootstrap import Ingest, bootstrap
 from timebridge_ingest.config import Settings
+from timebridge_ingest.domain.connections import Integration, Workspace
 from timebridge_ingest.handlers.connections import Connections
 from timebridge_sandboxes.core import CoreState, create_core_sandbox
 from timebridge_sandboxes.everhour import EverhourState, create_everhour_sandbox
 from timebridge_sandboxes.faults import RateLimit
 
 from .conftest import kafka_config, unique
-from .credential_owner import Owner, rows_holding, start_owner
+from .credential_owner import OWNER_SETTINGS, Owner, rows_holding, start_owner
 
 EVERHOUR_URL, CORE_URL = "http://everhour.sandbox", "http://core.sandbox"
 HOURLY = IntegrationSettings(frequency="hourly")  # polled: no webhook to register
@@ -48,20 +51,23 @@ class Sessions:
         )
 
 
+def _settings(key: str) -> Settings:
+    return Settings(
+        kafka=kafka_config(), encryption_key=SecretStr(key), admin_token=SecretStr("admin"),
+        everhour_api_url=EVERHOUR_URL, poll_tick_s=3600, **OWNER_SETTINGS,
+    )  # fmt: skip
+
+
 async def _ingest(
     stack: contextlib.AsyncExitStack, pool: asyncpg.Pool, key: str, sessions: Sessions,
-    owner: Owner | None,
+    owner: Owner,
 ) -> Ingest:  # fmt: skip
-    settings = Settings(
-        kafka=kafka_config(), encryption_key=SecretStr(key), admin_token=SecretStr("admin"),
-        everhour_api_url=EVERHOUR_URL, poll_tick_s=3600,
-    )  # fmt: skip
     ingest: Ingest = bootstrap(
-        settings,
+        _settings(key),
         pool=pool,
         tracer_provider=in_memory_tracing("ingest")[0],
         clients=sessions,
-        credentials=None if owner is None else owner.source,
+        credentials=owner.source,
     )
     await ingest.runtime.start()
     stack.push_async_callback(ingest.runtime.stop)
@@ -100,11 +106,17 @@ async def test_ingest_hands_tracker_keys_to_the_owner_and_readers_take_them_from
     platform_key = SecretBox.generate_key()
     dsn = await create_database(unique("ingest-owner"))
     pool = await make_pool(dsn)
-    async with contextlib.AsyncExitStack() as stack:
-        # Before the owner: the Core token and a tracker key are saved by ingest only.
-        before = _connections(await _ingest(stack, pool, platform_key, sessions, None))
-        await before.register_workspace(workspace, CORE_URL, "core-service-token")
-        old = await before.connect(workspace, "everhour", keys[0], HOURLY)
+    # Before the owner: the Core token and a tracker key saved (sealed) by ingest only, as an
+    # ingest of the previous release left them.
+    before = bootstrap(_settings(platform_key), pool=pool, clients=sessions)
+    await apply_migrations(pool, *before.runtime.migrations)
+    old = Integration(
+        integration_id="int_saved_before", workspace_id=workspace, provider="everhour",
+        base_url=EVERHOUR_URL, api_key=keys[0], status="connected", settings=HOURLY,
+    )  # fmt: skip
+    async with PostgresConnections(pool, SecretBox(platform_key)).transaction() as tx:
+        await tx.put_workspace(Workspace(workspace, CORE_URL, "core-service-token"))
+        await tx.put_integration(old)
     async with contextlib.AsyncExitStack() as stack:
         owner = await start_owner(
             stack, kafka=kafka_config(), apps={}, token_transport=None, core=None,

@@ -44,6 +44,7 @@ from timebridge_mapping.domain.entries import EntryKey
 from timebridge_mapping.handlers.ports import BatchTx, MappingTx
 
 from .conftest import KAFKA, kafka_config, unique
+from .credential_owner import OWNER_SETTINGS
 
 
 class FaultyStore:
@@ -138,6 +139,7 @@ async def mapping(
             retry=RetryConfig(max_attempts=2, initial_backoff_s=0.05, max_backoff_s=0.5),
             dlq_limit=DlqLimitConfig(max_invalid_ratio=1, max_consecutive=10**9),
             encryption_key=SecretBox.generate_key(),
+            **OWNER_SETTINGS,  # required; these entries reach no provider
         ),
         pool=pool,
         store=store,

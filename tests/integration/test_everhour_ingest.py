@@ -5,6 +5,7 @@ the ingest app the same way; the Core sandbox answers the admin checks (``GET /m
 caller's token); everything else (database, broker, outbox relay) is real.
 """
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -36,6 +37,7 @@ from timebridge_sandboxes.faults import Faults, RateLimit
 from timebridge_sandboxes.testing import FakeTime
 
 from .conftest import KAFKA, kafka_config, unique
+from .credential_owner import OWNER_SETTINGS, start_tracker_owner
 
 ADMIN_KEY = "ek-admin-integration"
 TEST_TIMEOUT_S = 2.0
@@ -119,10 +121,15 @@ async def world(
     key = SecretBox.generate_key()
     pool = await make_pool(await create_database(unique("ingest-everhour")))  # one per module
     provider, spans = in_memory_tracing("ingest")
+    stack = contextlib.AsyncExitStack()
+    owner = await start_tracker_owner(
+        stack, create_database, make_pool, unique("ingest-everhour-credentials")
+    )
     ingest = bootstrap(
         Settings(
             kafka=kafka_config(),
             encryption_key=key,
+            **OWNER_SETTINGS,
             admin_token="admin",
             public_base_url="http://ingest.test",
             everhour_api_url="http://everhour.sandbox",
@@ -133,6 +140,7 @@ async def world(
         tracer_provider=provider,
         clock=lambda: NOW,
         clients=Sessions(),
+        credentials=owner.source,
     )
     sandbox = create_everhour_sandbox(
         state,
@@ -147,6 +155,7 @@ async def world(
     await ingest.runtime.start()
     yield world
     await ingest.runtime.stop()
+    await stack.aclose()
 
 
 async def new_workspace(world: World) -> str:

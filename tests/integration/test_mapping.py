@@ -12,7 +12,6 @@ account), so tests neither see nor disturb each other's outputs.
 
 from typing import Any
 
-from timebridge_common.crypto import SecretBox
 from timebridge_common.events import (
     EntryMapped,
     EntrySynced,
@@ -275,8 +274,12 @@ async def test_the_api_is_for_the_workspaces_core_admins(world: World) -> None:
         assert prefix + route in paths
 
 
-async def test_credentials_it_cannot_decrypt_dead_letter_the_entry_at_once(world: World) -> None:
-    ws = await reconnect(await workspace(world), SecretBox(SecretBox.generate_key()))
+async def test_a_connection_the_owner_holds_nothing_for_dead_letters_the_entry_at_once(
+    world: World,
+) -> None:
+    """No copy of a secret to fall back on: the owner's "unknown" is invalid, never retried."""
+    ws = await workspace(world)
+    await world.owner.source.delete(ws.id, ws.integration_id)
     ann, _ = ws.person("Ann")
     before = await end_offsets(KAFKA, dlt_topic(TimeEntryLogged.topic()))
     await world.publish(ws.entry("te_1", ann, ticket=ws.ticket("Anything")))
@@ -298,7 +301,9 @@ async def test_credentials_it_cannot_decrypt_dead_letter_the_entry_at_once(world
         "invalid",
         "1",
     )
-    assert "do not decrypt with this service's key" in headers["kafka_dlt-exception-message"]
+    assert (
+        f"the credential of {ws.id}/{ws.integration_id}" in (headers["kafka_dlt-exception-message"])
+    )
 
 
 async def test_the_providers_api_lists_what_is_installed_from_the_profiles(world: World) -> None:

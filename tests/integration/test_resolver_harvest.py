@@ -6,6 +6,7 @@ gets its own Harvest entry, found again by its external reference), and the conn
 names the Harvest account. The resolver's changes are handed to its ``EntryMapped`` handler.
 """
 
+import contextlib
 import dataclasses
 import datetime as dt
 import itertools
@@ -16,7 +17,6 @@ import asyncpg
 import pytest
 
 from timebridge_common.config import DlqLimitConfig
-from timebridge_common.connections import credential_context
 from timebridge_common.crypto import SecretBox
 from timebridge_common.events import (
     ConnectionChanged,
@@ -36,6 +36,7 @@ from timebridge_sandboxes.harvest import create_harvest_sandbox
 from timebridge_sandboxes.harvest_state import HarvestState
 
 from .conftest import KAFKA, kafka_config, unique
+from .credential_owner import OWNER_SETTINGS, Owner, hold, start_tracker_owner
 from .sandbox_sessions import SandboxSessions
 
 HARVEST_URL = "http://harvest.sandbox/v2"
@@ -53,7 +54,7 @@ def later() -> dt.datetime:
 class World:
     harvest: HarvestState
     resolver: ConflictResolver
-    box: SecretBox
+    owner: Owner
     user: int
     project: int
     task: int
@@ -69,13 +70,15 @@ class World:
             provider=provider,
             status="connected",
             base_url=url,
-            credentials_encrypted=self.box.encrypt(
-                secret, context=credential_context(connection_id)
-            ),
             revision=1,
             changed_at=dt.datetime.now(dt.UTC),
             **more,
         )
+        # What ingest does: the secret (and the connection's fields) to the owner.
+        await hold(
+            self.owner, self.workspace, connection_id, provider, secret,
+            base_url=url, extra=more.get("extra"),
+        )  # fmt: skip
         await self.resolver.connections.apply(
             "it", Envelope.for_event(event, producer="ingest"), event
         )
@@ -136,18 +139,24 @@ async def world(
         "harvest": create_harvest_sandbox(harvest, rate_limit=RateLimit(10**6, 15)),
         "core": create_core_sandbox(core, rate_limit=RateLimit(10**6, 1)),
     }
+    stack = contextlib.AsyncExitStack()
+    owner = await start_tracker_owner(
+        stack, create_database, make_pool, "resolver-harvest-credentials", kafka=kafka
+    )
     resolver = bootstrap(
         Settings(
             kafka=kafka,
             encryption_key=key,
             dlq_limit=DlqLimitConfig(max_invalid_ratio=1, max_consecutive=10**9),
+            **OWNER_SETTINGS,
         ),
         pool=await make_pool(await create_database("resolver-harvest")),
         tracer_provider=in_memory_tracing("conflict-resolver")[0],
         clients=SandboxSessions.of_apps(apps),
+        credentials=owner.source,
     )
     await resolver.runtime.start()
-    world = World(harvest, resolver, SecretBox(key), user, project, task)
+    world = World(harvest, resolver, owner, user, project, task)
     world.workspace, world.integration = unique("ws"), unique("int")
     core.add_service_token(world.workspace, "core-service")
     await world.connect(f"core_{world.workspace}", "core", CORE_URL, "core-service")
@@ -162,6 +171,7 @@ async def world(
     )
     yield world
     await resolver.runtime.stop()
+    await stack.aclose()
 
 
 async def test_a_core_entry_becomes_a_harvest_entry_updated_and_deleted_by_key(

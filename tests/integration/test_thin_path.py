@@ -36,6 +36,7 @@ from timebridge_mapping.config import Settings as MappingSettings
 from timebridge_mapping.domain.entries import EntryKey
 
 from .conftest import KAFKA, kafka_config, unique
+from .credential_owner import OWNER_SETTINGS
 
 ADMIN = "integration-admin-token"
 SECRET = "integration-secret-" + "x" * 20
@@ -64,12 +65,17 @@ async def platform(
     ingest_tracing, ingest_spans = in_memory_tracing("ingest")
     mapping_tracing, mapping_spans = in_memory_tracing("mapping")
     ingest = bootstrap_ingest(
-        IngestSettings(kafka=kafka, encryption_key=SecretBox.generate_key(), admin_token=ADMIN),
+        IngestSettings(
+            kafka=kafka,
+            encryption_key=SecretBox.generate_key(),
+            admin_token=ADMIN,
+            **OWNER_SETTINGS,  # required; Core's webhooks and stored entries reach no provider
+        ),
         pool=ingest_pool,
         tracer_provider=ingest_tracing,
     )
     mapping = bootstrap_mapping(
-        MappingSettings(kafka=kafka, encryption_key=SecretBox.generate_key()),
+        MappingSettings(kafka=kafka, encryption_key=SecretBox.generate_key(), **OWNER_SETTINGS),
         pool=mapping_pool,
         tracer_provider=mapping_tracing,
     )

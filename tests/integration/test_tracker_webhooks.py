@@ -9,6 +9,7 @@ ClickUp delivery is stored and its entry re-read; a replay is answered without p
 signature is refused with 401 and nothing published.
 """
 
+import contextlib
 import datetime as dt
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -34,6 +35,7 @@ from timebridge_sandboxes.faults import RateLimit
 from timebridge_sandboxes.toggl import create_toggl_sandbox, demo_toggl
 
 from .conftest import KAFKA, kafka_config, unique
+from .credential_owner import OWNER_SETTINGS, start_tracker_owner
 from .sandbox_sessions import SandboxSessions
 
 TOGGL_TOKEN, CLICKUP_TOKEN = "toggl-ann-token", "pk_ann_token"
@@ -87,10 +89,15 @@ async def world(
     core = create_core_sandbox(CoreState(), rate_limit=RateLimit(10_000, 1))
     key = SecretBox.generate_key()
     pool = await make_pool(await create_database(unique("ingest-hooks")))
+    stack = contextlib.AsyncExitStack()
+    owner = await start_tracker_owner(
+        stack, create_database, make_pool, unique("ingest-hooks-credentials")
+    )
     ingest = bootstrap(
         Settings(
             kafka=kafka_config(),
             encryption_key=key,
+            **OWNER_SETTINGS,
             admin_token="admin",
             public_base_url=PUBLIC,
             api_urls={
@@ -102,11 +109,13 @@ async def world(
         pool=pool,
         tracer_provider=in_memory_tracing("ingest")[0],
         clients=SandboxSessions.of_apps({"toggl": toggl, "clickup": clickup, "core": core}),
+        credentials=owner.source,
     )
     ingest_app["app"] = ingest.app
     await ingest.runtime.start()
     yield World(ingest, pool, SecretBox(key), toggl, clickup)
     await ingest.runtime.stop()
+    await stack.aclose()
 
 
 def records_of(records: list[Any], integration: Integration) -> list[Any]:

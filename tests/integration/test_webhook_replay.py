@@ -28,6 +28,7 @@ from timebridge_ingest.config import Settings as IngestSettings
 from timebridge_ingest.domain.core_webhook import sign
 
 from .conftest import KAFKA, kafka_config, unique
+from .credential_owner import OWNER_SETTINGS
 
 ADMIN = "replay-admin-token"
 SECRET = "replay-secret-" + "r" * 30
@@ -53,6 +54,7 @@ async def gateway(
             encryption_key=SecretBox.generate_key(),
             admin_token=ADMIN,
             poll_tick_s=3600,
+            **OWNER_SETTINGS,  # required; Core's webhooks reach no provider
         ),
         pool=pool,
         tracer_provider=in_memory_tracing("ingest")[0],

@@ -1,13 +1,17 @@
-"""A connection copy's access: the owner's when configured, else the sealed credential opened."""
+"""A connection copy's access is the owner's, whatever the copy says; services need the owner."""
 
+import httpx
 import pytest
+from pydantic import SecretStr, ValidationError
 from timebridge_providers.kit.connection_access import ConnectionAccess
-from timebridge_providers.kit.credentials import FakeCredentialSource, NeedsReauthorisationError
+from timebridge_providers.kit.credentials import (
+    FakeCredentialSource,
+    NeedsReauthorisationError,
+    OwnerSettings,
+    UnknownCredentialError,
+)
 from timebridge_providers.kit.session import Access
 
-from timebridge_common.crypto import DecryptionError
-from timebridge_common.errors import InvalidMessageError
-from timebridge_common.events import ConnectionChanged
 from timebridge_common.testing import sample_connection_changed
 
 COPY = sample_connection_changed(
@@ -15,28 +19,50 @@ COPY = sample_connection_changed(
 ).model_copy(update={"extra": {"account_id": "7"}})
 
 
-def _unseal(connection: ConnectionChanged) -> str:
-    return f"sealed-{connection.connection_id}"
-
-
-async def test_the_owners_access_when_there_is_an_owner() -> None:
+async def test_the_owners_access_not_the_copys() -> None:
     owner = FakeCredentialSource()
     owner.put("acme", "int_1", "rotated-at", base_url="http://owner.test", extra={"a": "1"})
-    access = await ConnectionAccess(owner, _unseal)(COPY)
+    access = await ConnectionAccess(owner)(COPY)
     assert access == Access("http://owner.test", "rotated-at", {"a": "1"})
     owner.fail("acme", "int_1", NeedsReauthorisationError("refresh token refused"))
     with pytest.raises(NeedsReauthorisationError):
-        await ConnectionAccess(owner, _unseal)(COPY)
+        await ConnectionAccess(owner)(COPY)
 
 
-async def test_without_an_owner_the_sealed_credential_with_the_connection_fields() -> None:
-    access = await ConnectionAccess(None, _unseal)(COPY)
-    assert access == Access("http://copy.test", "sealed-int_1", {"account_id": "7"})
+async def test_a_connection_the_owner_does_not_hold_is_unknown_even_with_a_sealed_copy() -> None:
+    """A v1 copy still carrying a sealed credential is never opened: there is no fallback."""
+    assert COPY.credentials_encrypted is not None
+    with pytest.raises(UnknownCredentialError):
+        await ConnectionAccess(FakeCredentialSource())(COPY)
 
 
-async def test_a_credential_that_does_not_open_here_is_invalid() -> None:
-    def wrong_key(connection: ConnectionChanged) -> str:
-        raise DecryptionError("tag mismatch")
+@pytest.mark.parametrize(
+    ("given", "missing"),
+    [
+        ({}, "TB_CREDENTIALS_URL and TB_SERVICE_TOKEN must be set"),
+        ({"credentials_url": "http://owner"}, "TB_SERVICE_TOKEN must be set"),
+        ({"service_token": SecretStr("t")}, "TB_CREDENTIALS_URL must be set"),
+        ({"credentials_url": " ", "service_token": SecretStr("t")}, "TB_CREDENTIALS_URL must"),
+    ],
+)
+def test_a_service_without_the_owner_configured_refuses_to_start(
+    given: dict[str, object], missing: str
+) -> None:
+    with pytest.raises(ValidationError, match=missing):
+        OwnerSettings.model_validate(given)
 
-    with pytest.raises(InvalidMessageError, match="do not decrypt with this service's key"):
-        await ConnectionAccess(None, wrong_key)(COPY)
+
+async def test_the_configured_owner_is_asked_with_the_service_token() -> None:
+    seen: list[tuple[str, str | None]] = []
+
+    def owner(request: httpx.Request) -> httpx.Response:
+        seen.append((str(request.url), request.headers.get("authorization")))
+        return httpx.Response(200, json={"credential": "k", "base_url": "http://t"})
+
+    settings = OwnerSettings(credentials_url="http://owner", service_token=SecretStr("t"))
+    async with httpx.AsyncClient(transport=httpx.MockTransport(owner)) as http:
+        access = await ConnectionAccess(settings.credential_source(http))(COPY)
+    assert access == Access("http://t", "k", {})
+    assert seen == [
+        ("http://owner/v1/workspaces/acme/connections/int_1/access", "Bearer t"),
+    ]

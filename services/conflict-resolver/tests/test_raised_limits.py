@@ -22,6 +22,8 @@ def test_raised_limits_are_read_per_provider_from_the_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("TB_ENCRYPTION_KEY", "x")
+    monkeypatch.setenv("TB_CREDENTIALS_URL", "http://credentials.test")
+    monkeypatch.setenv("TB_SERVICE_TOKEN", "svc-token")
     monkeypatch.setenv("TB_RAISED_LIMITS__TALLY", "100000")
 
     assert Settings().raised_limits == {"tally": 100000}

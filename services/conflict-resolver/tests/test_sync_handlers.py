@@ -87,6 +87,19 @@ def world(
         "core-token",
     )
     entries = MemoryEntryStores({tracker: records, "core": home})
+    if owner is None:  # the credential owner holds what ingest handed it for each connection
+        held = FakeCredentialSource()
+        for copy in connections.known.values():
+            secret = connections.secrets.get(copy.connection_id)
+            if secret is not None:
+                held.put(
+                    copy.workspace_id,
+                    copy.connection_id,
+                    secret,
+                    base_url=copy.base_url,
+                    extra=copy.extra,
+                )
+        owner = held
     syncer = Syncer(
         store=store,
         observations=MemoryObservations(),

@@ -83,7 +83,12 @@ def milestone_webhook(delivery: str = "dlv_m1", **fields: Any) -> bytes:
 
 @pytest.fixture
 async def service() -> AsyncIterator[tuple[Ingest, list[Any]]]:
-    settings = Settings(encryption_key=SecretBox.generate_key(), admin_token="admin-token")
+    settings = Settings(
+        encryption_key=SecretBox.generate_key(),
+        admin_token="admin-token",
+        credentials_url="http://credentials.test",
+        service_token="svc-token",
+    )
     ingest = bootstrap(
         settings,
         broker=KafkaBroker(),

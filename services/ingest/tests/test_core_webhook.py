@@ -63,7 +63,12 @@ def webhook(delivery: str = "dlv_1", **entry: Any) -> bytes:
 
 @pytest.fixture
 async def service() -> AsyncIterator[tuple[Ingest, list[Any]]]:
-    settings = Settings(encryption_key=SecretBox.generate_key(), admin_token="admin-token")
+    settings = Settings(
+        encryption_key=SecretBox.generate_key(),
+        admin_token="admin-token",
+        credentials_url="http://credentials.test",
+        service_token="svc-token",
+    )
     secrets = MemorySecrets()
     await secrets.put("acme", "core", SECRET)
     provider, _ = in_memory_tracing("ingest")

@@ -10,7 +10,12 @@ from timebridge_ingest.config import Settings
 
 
 def settings() -> Settings:
-    return Settings(encryption_key=SecretBox.generate_key(), admin_token="admin-token")
+    return Settings(
+        encryption_key=SecretBox.generate_key(),
+        admin_token="admin-token",
+        credentials_url="http://credentials.test",
+        service_token="svc-token",
+    )
 
 
 def test_unset_means_the_end_of_each_workspaces_day(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -101,7 +101,12 @@ class World:
 async def world() -> AsyncIterator[World]:
     secrets = MemorySecrets()
     ingest = bootstrap(
-        Settings(encryption_key=SecretBox.generate_key(), admin_token="admin-token"),
+        Settings(
+            encryption_key=SecretBox.generate_key(),
+            admin_token="admin-token",
+            credentials_url="http://credentials.test",
+            service_token="svc-token",
+        ),
         broker=KafkaBroker(),
         secrets=secrets,
         tracer_provider=in_memory_tracing("ingest")[0],

@@ -174,7 +174,12 @@ class MemoryInbox:
 
 @pytest.fixture
 async def kafka() -> AsyncIterator[tuple[EventPublisher, list[TimeEntryLogged]]]:
-    settings = Settings(encryption_key=SecretBox.generate_key(), admin_token="admin-token")
+    settings = Settings(
+        encryption_key=SecretBox.generate_key(),
+        admin_token="admin-token",
+        credentials_url="http://credentials.test",
+        service_token="svc-token",
+    )
 
     class NoSecrets:
         async def get(self, workspace_id: str, source: str) -> str | None:

@@ -23,7 +23,7 @@ from accounting_tool_rigs import (
 )
 from pydantic import SecretStr
 from timebridge_providers.kit.accounting import CLOCK_SKEW
-from timebridge_providers.kit.ports.accounting import PaymentApplication
+from timebridge_providers.kit.ports.accounting import PaymentApplication, gone_payment
 
 from timebridge_common.outbound.http import ProviderError
 from timebridge_invoice_export.adapters.tools import ProductionTools
@@ -359,3 +359,8 @@ async def test_quickbooks_changes_carry_payments_their_voiding_and_deletion(qbo:
         (PaymentApplication(exported.external_id, Decimal(0)),),
     )
     assert (deleted.state, deleted.applications) == ("deleted", ())
+    # what a Payment webhook reads: the payment now (a deleted one: gone)
+    one = await tool.payment(second)
+    assert one is not None
+    assert (one.state, one.amount) == ("voided", Decimal(0))
+    assert await tool.payment(first) == gone_payment(first)

@@ -56,9 +56,6 @@ class FakeConnections:
             if c.workspace_id == workspace_id and provider in (None, c.provider)
         ]
 
-    def credentials(self, connection: ConnectionChanged) -> str:
-        return f"secret-of-{connection.connection_id}"
-
     async def missing(self, what: str) -> TransientError | InvalidMessageError:
         raise AssertionError(f"{what} is missing")
 
@@ -123,7 +120,10 @@ def world(tracker: FakeDirectory) -> tuple[EntryMapper, ConnectionChanged, FakeT
     integration = sample_connection_changed(workspace_id="w1", provider=TRACKER)
     core = sample_connection_changed(workspace_id="w1", connection_id="core_w1", provider=HOME)
     connections = FakeConnections(integration, core)
-    found = Providers(connections, FakeSessions(), providers)
+    owner = FakeCredentialSource()  # what ingest handed the credential owner for each
+    for copy in (integration, core):
+        owner.put(copy.workspace_id, copy.connection_id, f"secret-of-{copy.connection_id}")
+    found = Providers(connections, FakeSessions(), providers, owner=owner)
     directory = Directory(
         cast(Any, None), connections, found, lambda: NOW, asyncio.Event()
     )  # its refresh is not reached: the user matches by email
@@ -157,8 +157,10 @@ async def test_a_tickets_missing_task_is_created_titled_like_the_ticket_and_link
 
 async def test_the_connections_extra_fields_go_with_its_sessions() -> None:
     mapper, integration, _ = world(FakeDirectory(TRACKER))
-    with_account = integration.model_copy(update={"extra": {"account_id": "42"}})
-    await mapper.providers.directory(with_account)
+    owner = cast(FakeCredentialSource, mapper.providers.owner)
+    ws, connection = integration.workspace_id, integration.connection_id
+    owner.put(ws, connection, f"secret-of-{connection}", extra={"account_id": "42"})
+    await mapper.providers.directory(integration)
     sessions = cast(FakeSessions, mapper.providers.sessions)
     provider, access = sessions.opened[-1]
     assert (provider, access.credential, dict(access.extra)) == (

@@ -14,7 +14,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from timebridge_providers.core.directory import identity
 from timebridge_providers.installed import registry
 from timebridge_providers.kit.clients import BudgetSource, ProviderClients
-from timebridge_providers.kit.credentials import CredentialSource, HttpCredentialSource
+from timebridge_providers.kit.credentials import CredentialSource
 
 from timebridge_common import connections
 from timebridge_common.auth import IdentityClient, WorkspaceAdmins
@@ -130,12 +130,10 @@ def bootstrap(
         SecretBox(settings.encryption_key.get_secret_value()),
         bootstrap_servers=settings.kafka.bootstrap_servers,
     )
-    if credentials is None and settings.credentials_url:
+    if credentials is None:  # the owner is required (OwnerSettings): no other source
         owner_http = httpx.AsyncClient()
         runtime.background.append(_closed_on_stop(owner_http))
-        credentials = HttpCredentialSource(
-            settings.credentials_url, settings.service_token, http=owner_http
-        )
+        credentials = settings.credential_source(owner_http)
     store = PostgresSync(runtime.pool)
     syncer = Syncer(
         store=store,

@@ -5,11 +5,12 @@ from typing import Annotated
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from timebridge_providers.kit.clients import BudgetShares
+from timebridge_providers.kit.credentials import OwnerSettings
 
 from timebridge_common.config import HttpConfig, ServiceSettings
 
 
-class Settings(BaseSettings, ServiceSettings):
+class Settings(BaseSettings, ServiceSettings, OwnerSettings):
     model_config = SettingsConfigDict(env_prefix="TB_", env_nested_delimiter="__", frozen=True)
 
     http: HttpConfig = HttpConfig(port=8003)
@@ -19,15 +20,6 @@ class Settings(BaseSettings, ServiceSettings):
     )
     encryption_key: SecretStr = Field(
         description="base64url 32-byte platform key: decrypts the connections' credentials"
-    )
-    credentials_url: str = Field(
-        default="",
-        description="The credentials service, where every connection's access comes from"
-        " (empty: not configured; the connections' sealed credentials are opened instead)",
-    )
-    service_token: SecretStr = Field(
-        default=SecretStr(""),
-        description="The platform services' token, shown to the credentials service",
     )
     write_lease_s: float = Field(
         default=60.0,

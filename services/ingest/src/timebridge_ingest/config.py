@@ -6,11 +6,12 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from timebridge_providers.installed import registry
 from timebridge_providers.kit.clients import BudgetShares
+from timebridge_providers.kit.credentials import OwnerSettings
 
 from timebridge_common.config import HttpConfig, ServiceSettings
 
 
-class Settings(BaseSettings, ServiceSettings):
+class Settings(BaseSettings, ServiceSettings, OwnerSettings):
     model_config = SettingsConfigDict(env_prefix="TB_", env_nested_delimiter="__", frozen=True)
 
     http: HttpConfig = HttpConfig(port=8001)
@@ -43,15 +44,6 @@ class Settings(BaseSettings, ServiceSettings):
     )
     connection_test_timeout_s: float = Field(
         default=10.0, gt=0, description="How long Test Connection waits for the tracker"
-    )
-    credentials_url: str = Field(
-        default="",
-        description="The credentials service, the one owner of every connection's secret"
-        " (empty: not configured; the secrets are kept here and travel sealed as before)",
-    )
-    service_token: SecretStr = Field(
-        default=SecretStr(""),
-        description="The platform services' token, shown to the credentials service",
     )
     poll_tick_s: float = Field(default=15.0, gt=0, description="How often due polls are looked for")
     daily_sync_at: dt.time | None = Field(

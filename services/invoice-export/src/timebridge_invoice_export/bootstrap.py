@@ -14,7 +14,7 @@ from timebridge_providers import core as home_system
 from timebridge_providers.core.client import CoreClient
 from timebridge_providers.installed import registry
 from timebridge_providers.kit.clients import ProviderClients
-from timebridge_providers.kit.credentials import CredentialKeeper, HttpCredentialSource
+from timebridge_providers.kit.credentials import CredentialKeeper
 from timebridge_providers.kit.session import Access
 
 from timebridge_common import connections as connection_copies
@@ -124,9 +124,7 @@ def bootstrap(
     if credentials is None:
         owner_http = httpx.AsyncClient()
         runtime.background.append(lambda: _close_at_stop(owner_http))
-        credentials = HttpCredentialSource(
-            settings.credentials_url, settings.service_token, http=owner_http
-        )
+        credentials = settings.credential_source(owner_http)
     base = settings.public_base_url.rstrip("/")
     connections = Connections(
         store,

@@ -2,6 +2,7 @@
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from timebridge_providers.kit.credentials import OwnerSettings
 
 from timebridge_common.config import HttpConfig, ServiceSettings
 
@@ -46,7 +47,7 @@ FRESHBOOKS = AccountingApp(
 )
 
 
-class Settings(BaseSettings, ServiceSettings):
+class Settings(BaseSettings, ServiceSettings, OwnerSettings):
     model_config = SettingsConfigDict(env_prefix="TB_", env_nested_delimiter="__", frozen=True)
 
     http: HttpConfig = HttpConfig(port=8004)
@@ -97,14 +98,6 @@ class Settings(BaseSettings, ServiceSettings):
         description="FreshBooks deliveries carry no time nor id: an identical signed notice"
         " within this window is a replay (answered, not republished; a genuine repeat inside"
         " it is left to the poll)",
-    )
-    credentials_url: str = Field(
-        default="http://127.0.0.1:8008",
-        description="The credentials service, the one owner of the tools' OAuth tokens",
-    )
-    service_token: SecretStr = Field(
-        default=SecretStr(""),
-        description="The platform services' token, shown to the credentials service",
     )
     oauth_state_ttl_s: int = Field(
         default=900, gt=0, description="How long an admin may take on a tool's consent screen"

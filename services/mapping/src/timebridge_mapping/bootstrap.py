@@ -13,7 +13,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from timebridge_providers.core.directory import identity
 from timebridge_providers.installed import registry
 from timebridge_providers.kit.clients import ProviderClients
-from timebridge_providers.kit.credentials import CredentialSource, HttpCredentialSource
+from timebridge_providers.kit.credentials import CredentialSource
 
 from timebridge_common import connections
 from timebridge_common.auth import WorkspaceAdmins
@@ -81,7 +81,7 @@ def bootstrap(
     ``clients`` opens the providers' sessions (tests: routed to the sandboxes); ``core`` opens
     the home system with a user's token for the admin checks (by default, through ``clients``);
     ``credentials`` is the credential owner every provider access comes from (by default the
-    credentials service at ``TB_CREDENTIALS_URL`` if set, else the sealed credentials).
+    credentials service at ``TB_CREDENTIALS_URL``).
     """
     runtime = build_runtime(
         NAME,
@@ -106,12 +106,10 @@ def bootstrap(
     sessions: Sessions = clients or ProviderClients(
         shared_budget.SharedBudgets(runtime.pool), shares=settings.budget
     )
-    if credentials is None and settings.credentials_url:
+    if credentials is None:  # the owner is required (OwnerSettings): no other source
         owner_http = httpx.AsyncClient()
         runtime.background.append(lambda: _close_at_stop(owner_http))
-        credentials = HttpCredentialSource(
-            settings.credentials_url, settings.service_token, http=owner_http
-        )
+        credentials = settings.credential_source(owner_http)
     providers = Providers(copies, sessions, owner=credentials)
     releasable = asyncio.Event()
     directory = Directory(

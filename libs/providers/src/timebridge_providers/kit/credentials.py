@@ -14,10 +14,10 @@ client id and secret are the credential owner's configuration (:class:`OAuthApp`
 import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, Self
 
 import httpx
-from pydantic import BaseModel, SecretStr, ValidationError
+from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
 
 from timebridge_common.errors import InvalidMessageError, TransientError
 from timebridge_common.outbound.http import parse_retry_after
@@ -93,6 +93,48 @@ class OAuthDescription:
 def oauth_of(provider: "Provider") -> OAuthDescription | None:
     """The provider's OAuth description, if it signs in with OAuth."""
     return provider.oauth
+
+
+# -- Where the owner is: every service that calls a provider must be told -----------------------
+
+
+class OwnerSettings(BaseModel):
+    """The credentials service's address and the platform services' token, for the settings of
+    every service that calls a provider (mixed into its ``Settings``). Both are required: there
+    is no other source of a connection's secret, so a service without them refuses to start
+    with this error rather than failing on its first provider call."""
+
+    credentials_url: str = Field(
+        default="",
+        description="The credentials service (TB_CREDENTIALS_URL), the one owner of every"
+        " connection's secret: required",
+    )
+    service_token: SecretStr = Field(
+        default=SecretStr(""),
+        description="The platform services' token (TB_SERVICE_TOKEN), shown to the credentials"
+        " service: required",
+    )
+
+    @model_validator(mode="after")
+    def _owner_configured(self) -> Self:
+        missing = [
+            name
+            for name, value in (
+                ("TB_CREDENTIALS_URL", self.credentials_url.strip()),
+                ("TB_SERVICE_TOKEN", self.service_token.get_secret_value().strip()),
+            )
+            if not value
+        ]
+        if missing:
+            raise ValueError(
+                f"{' and '.join(missing)} must be set: the credentials service is the only"
+                " source of the connections' keys and tokens (no service keeps a copy)"
+            )
+        return self
+
+    def credential_source(self, http: httpx.AsyncClient) -> "HttpCredentialSource":
+        """The owner at the configured address, over ``http``."""
+        return HttpCredentialSource(self.credentials_url, self.service_token, http=http)
 
 
 # -- The port --------------------------------------------------------------------------------------

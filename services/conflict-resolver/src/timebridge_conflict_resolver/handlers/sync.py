@@ -144,7 +144,7 @@ class Syncer:
     lease_s: float = 60.0
     providers: Registry = field(default_factory=registry)
     owner: CredentialSource | None = None
-    """The credential owner every provider access comes from (None: the sealed v1 copy)."""
+    """The credential owner every provider access comes from (required)."""
 
     def __post_init__(self) -> None:
         self._path = WritePath(

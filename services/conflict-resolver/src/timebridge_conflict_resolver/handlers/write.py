@@ -59,11 +59,13 @@ class WritePath:
     clock: Callable[[], dt.datetime]
     lease_s: float = 60.0
     owner: CredentialSource | None = None
-    """The credential owner (None: not configured, the copies' sealed credential is opened)."""
+    """The credential owner, every access's only source (required; a default for ordering)."""
     _access: ConnectionAccess = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._access = ConnectionAccess(self.owner, self.connections.credentials)
+        if self.owner is None:
+            raise ValueError("the credential owner is required: connections carry no secret")
+        self._access = ConnectionAccess(self.owner)
 
     async def apply(
         self, job: Job, integration: ConnectionChanged, plan: Plan

@@ -2,8 +2,7 @@
 
 The access to call a provider with comes from the credential owner, asked right before a session
 is opened (``ConnectionAccess``: the owner's key or current OAuth token, base URL and connection
-fields); without an owner configured, from the sealed credential of the copy (a credential this
-service cannot decrypt will not decrypt on a retry either: invalid, dead-lettered at once).
+fields); there is no other source (the copies carry no secret).
 
 A provider is reached through the registry by the name the connection carries; the home system
 (Core) is ``registry().home()``.
@@ -28,11 +27,13 @@ class Providers:
     sessions: Sessions
     registry: Registry = field(default_factory=registry)
     owner: CredentialSource | None = None
-    """The credential owner (None: not configured, the copies' sealed credential is opened)."""
+    """The credential owner, every access's only source (required; a default for ordering)."""
     _access: ConnectionAccess = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._access = ConnectionAccess(self.owner, self.connections.credentials)
+        if self.owner is None:
+            raise ValueError("the credential owner is required: connections carry no secret")
+        self._access = ConnectionAccess(self.owner)
 
     def title(self, provider: str) -> str:
         """How people call ``provider`` (its profile's title), or its name if not installed."""

@@ -5,6 +5,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 
 from timebridge_console.adapters.api import segment
+from timebridge_console.domain import imports
 from timebridge_console.domain.choices import FormError, settings_from_form
 from timebridge_console.domain.errors import ApiError
 from timebridge_console.domain.providers import Catalog
@@ -13,6 +14,7 @@ from timebridge_console.domain.team import team
 from timebridge_console.entrypoints.paths import Id, Ws
 from timebridge_console.entrypoints.web import Web, redirect
 from timebridge_console.handlers.admin import Admin
+from timebridge_console.handlers.imports import HistoryImports
 
 
 def integrations_router(web: Web) -> APIRouter:
@@ -40,43 +42,7 @@ def integrations_router(web: Web) -> APIRouter:
     async def detail(
         request: Request, workspace_id: Ws, integration_id: Id, session: SignedIn
     ) -> Response:
-        return await _detail(request, workspace_id, integration_id, session)
-
-    async def _detail(
-        request: Request,
-        workspace_id: str,
-        integration_id: str,
-        session: Session,
-        *,
-        error: str | None = None,
-        status: int = 200,
-        retest: dict[str, Any] | None = None,
-    ) -> Response:
-        admin = web.admin(session, workspace_id)
-        integration = await admin.integration(integration_id)
-        catalog = await admin.providers()
-        health, health_error = None, None
-        try:
-            health = await admin.health(integration_id)
-        except ApiError as exc:
-            health_error = str(exc)
-        return web.page(
-            request,
-            "integration.html",
-            session,
-            status=status,
-            workspace_id=workspace_id,
-            integration=integration,
-            settings=integration["settings"],
-            health=health,
-            health_error=health_error,
-            **(await _connection_of(admin, integration)),
-            result=retest,
-            error=error,
-            provider_name=catalog.label(integration["provider"]),
-            title=catalog.label(integration["provider"]),
-            not_allowed=catalog.directions(integration["provider"]),
-        )
+        return await _detail(web, request, workspace_id, integration_id, session)
 
     @router.post("/{integration_id}/settings")
     async def update(
@@ -88,6 +54,7 @@ def integrations_router(web: Web) -> APIRouter:
             await web.admin(session, workspace_id).update_settings(integration_id, settings)
         except FormError as exc:
             return await _detail(
+                web,
                 request,
                 workspace_id,
                 integration_id,
@@ -99,6 +66,7 @@ def integrations_router(web: Web) -> APIRouter:
             if exc.status in (401, 403, 404):
                 raise
             return await _detail(
+                web,
                 request,
                 workspace_id,
                 integration_id,
@@ -122,7 +90,51 @@ def integrations_router(web: Web) -> APIRouter:
             if exc.status in (401, 403, 404):
                 raise
             result = {"ok": False, "message": str(exc)}
-        return await _detail(request, workspace_id, integration_id, session, retest=result)
+        return await _detail(web, request, workspace_id, integration_id, session, retest=result)
+
+    @router.get("/{integration_id}/imports")
+    async def import_runs(
+        request: Request, workspace_id: Ws, integration_id: Id, session: SignedIn
+    ) -> Response:
+        """The imports' progress (the fragment the page asks for every second meanwhile)."""
+        integration = {"integration_id": integration_id, "status": "connected"}
+        found = await _imports_of(web, session, workspace_id, integration)
+        return web.page(
+            request,
+            "_imports.html",
+            session,
+            workspace_id=workspace_id,
+            integration=integration,
+            **found,
+        )
+
+    @router.post("/{integration_id}/imports")
+    async def start_import(
+        request: Request, workspace_id: Ws, integration_id: Id, session: SignedIn
+    ) -> Response:
+        """Backfill a period: ingest reads it window by window; the page shows the progress."""
+        fields = await web.form(request, session)
+        try:
+            first, last = imports.period(fields, today=web.clock().date())
+            await _history(web, session, workspace_id, integration_id).start(
+                first, last, kind="backfill"
+            )
+        except (FormError, ApiError) as exc:
+            if isinstance(exc, ApiError) and exc.status in (401, 403, 404):
+                raise
+            status = exc.status if isinstance(exc, ApiError) and exc.status >= 400 else 422
+            words = str(exc) if isinstance(exc, ApiError) else f"Not started: {exc}."
+            return await _detail(
+                web,
+                request,
+                workspace_id,
+                integration_id,
+                session,
+                import_error=words,
+                status=status,
+            )
+        url = f"/w/{workspace_id}/integrations/{segment(integration_id)}?notice=import_started"
+        return redirect(url + "#imports-h", request)
 
     @router.post("/{integration_id}/disconnect")
     async def disconnect(
@@ -133,6 +145,77 @@ def integrations_router(web: Web) -> APIRouter:
         return redirect(f"/w/{workspace_id}/integrations?notice=disconnected", request)
 
     return router
+
+
+async def _detail(
+    web: Web,
+    request: Request,
+    workspace_id: str,
+    integration_id: str,
+    session: Session,
+    *,
+    error: str | None = None,
+    status: int = 200,
+    retest: dict[str, Any] | None = None,
+    import_error: str | None = None,
+) -> Response:
+    """The integration page (``error``: the settings form's; ``import_error``: the import
+    form's)."""
+    admin = web.admin(session, workspace_id)
+    integration = await admin.integration(integration_id)
+    catalog = await admin.providers()
+    health, health_error = None, None
+    try:
+        health = await admin.health(integration_id)
+    except ApiError as exc:
+        health_error = str(exc)
+    return web.page(
+        request,
+        "integration.html",
+        session,
+        status=status,
+        workspace_id=workspace_id,
+        integration=integration,
+        settings=integration["settings"],
+        health=health,
+        health_error=health_error,
+        **(await _connection_of(admin, integration)),
+        **(await _imports_of(web, session, workspace_id, integration)),
+        import_error=import_error,
+        result=retest,
+        error=error,
+        provider_name=catalog.label(integration["provider"]),
+        title=catalog.label(integration["provider"]),
+        not_allowed=catalog.directions(integration["provider"]),
+    )
+
+
+def _history(web: Web, session: Session, workspace_id: str, integration_id: str) -> HistoryImports:
+    assert session.token is not None
+    return HistoryImports(web.apis.as_user(session.token), workspace_id, integration_id)
+
+
+async def _imports_of(
+    web: Web, session: Session, workspace_id: str, integration: dict[str, Any]
+) -> dict[str, Any]:
+    """The integration's imports, newest first, and whether the page should keep asking."""
+    found: dict[str, Any] = {
+        "imports": [],
+        "imports_active": False,
+        "imports_unreadable": None,
+        "import_state": imports.state_label,
+    }
+    if integration["status"] == "disconnected":
+        return found
+    try:
+        runs = await _history(web, session, workspace_id, integration["integration_id"]).runs()
+    except ApiError as exc:
+        if exc.status in (401, 403):
+            raise
+        found["imports_unreadable"] = str(exc)
+        return found
+    found.update(imports=runs, imports_active=imports.any_active(runs))
+    return found
 
 
 async def _connection_of(admin: Admin, integration: dict[str, Any]) -> dict[str, Any]:
@@ -234,6 +317,7 @@ def connect_router(web: Web) -> APIRouter:
             if not api_key:
                 raise FormError("paste the API key")
             settings = settings_from_form(fields)
+            history_from = imports.optional_start(fields)
             created = await web.admin(session, workspace_id).connect(
                 provider, api_key, settings, catalog.entered(provider, fields)
             )
@@ -254,9 +338,19 @@ def connect_router(web: Web) -> APIRouter:
                 connection_fields=catalog.fields(provider),
                 title=f"Connect {catalog.label(provider)}",
             )
-        url = (
-            f"/w/{workspace_id}/integrations/{segment(created['integration_id'])}?notice=connected"
-        )
+        integration_id = str(created["integration_id"])
+        notice = "connected"
+        if history_from is not None:
+            try:
+                await _history(web, session, workspace_id, integration_id).start(
+                    history_from, None, kind="initial"
+                )
+            except ApiError as exc:  # connected all the same: say why nothing is imported
+                return await _detail(
+                    web, request, workspace_id, integration_id, session, import_error=str(exc)
+                )
+            notice = "connected_importing"
+        url = f"/w/{workspace_id}/integrations/{segment(integration_id)}?notice={notice}"
         return redirect(url, request)
 
     return router

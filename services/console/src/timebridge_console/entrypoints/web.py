@@ -28,6 +28,8 @@ from timebridge_console.handlers.admin import Admin
 PACKAGE = Path(__file__).resolve().parent.parent
 NOTICES = {
     "connected": "The integration is connected.",
+    "connected_importing": "The integration is connected; its history is being imported (below).",
+    "import_started": "Import started: the bar fills as each week of the period is read.",
     "saved": "Settings saved.",
     "disconnected": "The integration is disconnected: its key is wiped and its webhook removed.",
     "mapped": "Mapping saved.",

@@ -130,6 +130,8 @@ def dev_secrets(
         "ZOHO_MEMBER_TOKEN": 24,
         "QUICKBOOKS_TIME_TOKEN": 24,
         "QUICKBOOKS_TIME_MEMBER_TOKEN": 24,
+        "BAMBOOHR_TOKEN": 24,
+        "BAMBOOHR_MEMBER_TOKEN": 24,
     }
     missing = {k: generate(n) for k, n in wanted.items() if k not in values}
     if missing:

@@ -25,6 +25,8 @@ ZOHO_SANDBOX = 115
 """More trackers' sandboxes (8109, 8110, 8111, 8114, 8115 by default)."""
 QUICKBOOKS_TIME_SANDBOX = 116
 """The QuickBooks Time sandbox (8116 by default)."""
+BAMBOOHR_SANDBOX = 117
+"""The BambooHR sandbox (8117 by default): an HR source of time off."""
 MAIL_CAPTURE = 106
 """The capturing mail server's HTTP port offset (8106: read what reporting sent)."""
 TOGGL_SANDBOX = 107
@@ -141,6 +143,11 @@ def sandbox_commands(args: argparse.Namespace, creds: dict[str, str]) -> dict[st
             flag("token", creds["QUICKBOOKS_TIME_TOKEN"]),
             flag("member-token", creds["QUICKBOOKS_TIME_MEMBER_TOKEN"]),
         ],
+        "bamboohr-sandbox": [
+            *sandbox, "bamboohr", flag("port", args.port_base + BAMBOOHR_SANDBOX),
+            flag("token", creds["BAMBOOHR_TOKEN"]),
+            flag("member-token", creds["BAMBOOHR_MEMBER_TOKEN"]),
+        ],
         "mail-capture": [
             sys.executable, "-m", "timebridge_reporting.mail_capture",
             flag("smtp-port", args.port_base + MAIL_CAPTURE_SMTP),
@@ -165,5 +172,6 @@ SANDBOXES = (
     ("xero-projects-sandbox", XERO_PROJECTS_SANDBOX),
     ("zoho-sandbox", ZOHO_SANDBOX),
     ("quickbooks-time-sandbox", QUICKBOOKS_TIME_SANDBOX),
+    ("bamboohr-sandbox", BAMBOOHR_SANDBOX),
     ("mail-capture", MAIL_CAPTURE),
 )

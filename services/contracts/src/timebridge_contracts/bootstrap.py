@@ -22,6 +22,7 @@ from timebridge_contracts.adapters.audit_log import AuditTrail
 from timebridge_contracts.adapters.postgres import PostgresStore
 from timebridge_contracts.config import Settings
 from timebridge_contracts.entrypoints import consumers
+from timebridge_contracts.entrypoints.announcements import PendingAnnouncements
 from timebridge_contracts.entrypoints.http import contracts_router
 from timebridge_contracts.handlers.budgets import PRODUCER, Clock
 from timebridge_contracts.handlers.contracts import Contracts
@@ -41,6 +42,8 @@ class ContractsService:
     app: FastAPI
     store: PostgresStore
     audit: AuditTrail
+    announcements: PendingAnnouncements
+    """Budgets never announced, announced once at start-up (``done`` when finished)."""
 
 
 def bootstrap(
@@ -74,6 +77,8 @@ def bootstrap(
     consumers.register(runtime, EventHandlers(store, clock))
     publisher = EventPublisher(runtime.broker, runtime.tracer, NAME)
     runtime.background.append(OutboxRelay(runtime.pool, publisher).run)
+    announcements = PendingAnnouncements(store, clock)
+    runtime.background.append(announcements.run)
 
     async def core_base_url(workspace_id: str) -> str | None:
         found = await copies.connected(workspace_id, registry().home().name)
@@ -83,4 +88,4 @@ def bootstrap(
     home = registry().home().name
     admins = WorkspaceAdmins(core or identity(ProviderClients(), home), core_base_url)
     app.include_router(contracts_router(Contracts(store, clock), store, audit, admins))
-    return ContractsService(settings, runtime, app, store, audit)
+    return ContractsService(settings, runtime, app, store, audit, announcements)

@@ -37,6 +37,7 @@ class MemoryState:
     scopes: dict[tuple[str, str], ScopeRecord] = field(default_factory=dict)
     budgets: dict[tuple[str, str], Budget] = field(default_factory=dict)
     revisions: list[Budget] = field(default_factory=list)
+    announced: dict[tuple[str, str], int] = field(default_factory=dict)
     fired: set[tuple[str, str, int, str, int]] = field(default_factory=set)
     crossings: dict[tuple[str, str, int, str, int], int] = field(default_factory=dict)
     entries: dict[tuple[str, str], StoredEntry] = field(default_factory=dict)
@@ -127,6 +128,20 @@ class MemoryTx:
             self.s.fired.add((*key, threshold))
             self.s.crossings[(*key, threshold)] = self.s.crossings.get((*key, threshold), 0) + 1
         return {t: self.s.crossings[(*key, t)] for t in add}
+
+    async def mark_announced(self, budget: Budget) -> None:
+        self.s.announced[(budget.workspace_id, budget.budget_id)] = budget.revision
+
+    async def unannounced_workspaces(self) -> list[str]:
+        return sorted({ws for ws, _ in self._unannounced()})
+
+    async def claim_unannounced(self, workspace_id: str) -> list[str]:
+        return [budget_id for ws, budget_id in self._unannounced() if ws == workspace_id]
+
+    def _unannounced(self) -> list[tuple[str, str]]:
+        return [
+            k for k, b in sorted(self.s.budgets.items()) if self.s.announced.get(k) != b.revision
+        ]
 
     async def lock_workspace(self, workspace_id: str) -> None:
         return None

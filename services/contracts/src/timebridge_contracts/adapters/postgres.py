@@ -27,6 +27,7 @@ from timebridge_contracts.handlers.ports import (
 _LOCK_NAMESPACE = "contracts-budgets:"
 _LOCKED = {False: "SELECT * FROM %s", True: "SELECT * FROM %s FOR UPDATE"}
 """A row read to be changed in the same transaction is locked (constant SQL, no input)."""
+_UNANNOUNCED = "SELECT %s FROM budgets WHERE announced_revision IS DISTINCT FROM revision"
 
 
 def _card_json(card: Sequence[RateRule]) -> list[dict[str, Any]]:
@@ -319,6 +320,24 @@ class PgTx:
                 at,
             )
         return crossings
+
+    async def mark_announced(self, budget: Budget) -> None:
+        await self.conn.execute(
+            "UPDATE budgets SET announced_revision = $3 WHERE workspace_id = $1 AND budget_id = $2",
+            budget.workspace_id,
+            budget.budget_id,
+            budget.revision,
+        )
+
+    async def unannounced_workspaces(self) -> list[str]:
+        return [r[0] for r in await self.conn.fetch(_UNANNOUNCED % "DISTINCT workspace_id")]
+
+    async def claim_unannounced(self, workspace_id: str) -> list[str]:
+        rows = await self.conn.fetch(
+            _UNANNOUNCED % "budget_id" + " AND workspace_id = $1 FOR UPDATE SKIP LOCKED",
+            workspace_id,
+        )
+        return [r[0] for r in rows]
 
     async def lock_workspace(self, workspace_id: str) -> None:
         await self.conn.execute(

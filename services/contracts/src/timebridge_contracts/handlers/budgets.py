@@ -8,10 +8,13 @@ the outbox, so a threshold fires once however often the entry is seen.
 """
 
 import datetime as dt
+import uuid
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+import structlog
+from pydantic import ValidationError
 from timebridge_providers.installed import registry
 
 from timebridge_common.events import Envelope, TimeEntryLogged
@@ -24,12 +27,22 @@ from timebridge_contracts.domain.budgets import (
     decide,
     period_key,
 )
-from timebridge_contracts.handlers.ports import AuditFacts, BudgetTarget, StoredEntry, Tx
+from timebridge_contracts.handlers.ports import (
+    AuditFacts,
+    BudgetTarget,
+    Store,
+    StoredEntry,
+    Tx,
+)
+
+log = structlog.get_logger(__name__)
 
 PRODUCER = "contracts"
 HOME = registry().home().name
 """The home system (Core), whose entries budgets count."""
 Clock = Callable[[], dt.datetime]
+_ANNOUNCED = uuid.UUID("5d0a3c1e-6b7f-4e2a-9c1d-b0d6e7a8f231")
+"""Namespace of the ids of late announcements (:func:`pending_event_id`)."""
 
 
 def entry_key(source: str, external_id: str) -> str:
@@ -115,9 +128,12 @@ async def evaluate(
     return list(decision.crossed)
 
 
-async def announce(tx: Tx, target: BudgetTarget, at: dt.datetime) -> None:
+async def announce(
+    tx: Tx, target: BudgetTarget, at: dt.datetime, *, event_id: uuid.UUID | None = None
+) -> None:
     """Publish the budget's terms and what it covers now (``BudgetChanged``), in the transaction
-    that changed them, so reporting shows projects against the budget the contracts hold."""
+    that changed them, so reporting shows projects against the budget the contracts hold; the
+    revision is marked announced in the same transaction (see :func:`announce_pending`)."""
     budget = target.budget
     event = BudgetChanged(
         workspace_id=budget.workspace_id,
@@ -136,7 +152,43 @@ async def announce(tx: Tx, target: BudgetTarget, at: dt.datetime) -> None:
         thresholds=budget.thresholds,
         changed_at=at,
     )
-    await tx.publish([(event, Envelope.for_event(event, producer=PRODUCER))])
+    await tx.publish([(event, Envelope.for_event(event, producer=PRODUCER, event_id=event_id))])
+    await tx.mark_announced(budget)
+
+
+def pending_event_id(budget: Budget) -> uuid.UUID:
+    """The id of a late announcement: one per budget and revision, so announcing it again (a
+    lost marker) is dropped by the outbox and by consumers' inboxes."""
+    return uuid.uuid5(_ANNOUNCED, f"{budget.workspace_id}:{budget.budget_id}:{budget.revision}")
+
+
+async def announce_pending(store: Store, clock: Clock) -> int:
+    """Announce, once, every budget whose current revision never was (budgets stored before
+    contracts published ``BudgetChanged``); return how many.
+
+    One transaction per workspace under the workspace lock that every budget change takes, so a
+    concurrent revision or scope is announced after this one, with what it covers then; a
+    replica starting at the same time waits and then finds nothing left to announce.
+    """
+    async with store.transaction() as tx:
+        workspaces = await tx.unannounced_workspaces()
+    announced = 0
+    for ws in workspaces:
+        async with store.transaction() as tx:
+            await tx.lock_workspace(ws)
+            pending = set(await tx.claim_unannounced(ws))
+            now = clock()
+            for target in await tx.budget_targets(ws) if pending else []:
+                budget = target.budget
+                if budget.budget_id not in pending:
+                    continue
+                try:
+                    await announce(tx, target, now, event_id=pending_event_id(budget))
+                except ValidationError as exc:  # raised before anything is written
+                    log.error("budget not announceable", budget=budget.budget_id, error=str(exc))
+                    continue
+                announced += 1
+    return announced
 
 
 async def usage(tx: Tx, workspace_id: str, budget_id: str, at: dt.datetime) -> dict[str, Any]:

@@ -295,20 +295,15 @@ class HttpCredentialSource:
         base_url: str = "",
         extra: Mapping[str, str] | None = None,
     ) -> None:
-        self.forget(workspace_id, connection_id)
-        body = {
-            "provider": provider,
-            "base_url": base_url,
-            "extra": dict(extra or {}),
-            "credential": {
-                "kind": "oauth2",
-                "access_token": tokens.access_token,
-                "refresh_token": tokens.refresh_token,
-                "expires_at": tokens.expires_at.isoformat(),
-            },
+        credential = {
+            "kind": "oauth2",
+            "access_token": tokens.access_token,
+            "refresh_token": tokens.refresh_token,
+            "expires_at": tokens.expires_at.isoformat(),
         }
-        what = f"storing the tokens of {workspace_id}/{connection_id}"
-        await self._send("PUT", self._connection_url(workspace_id, connection_id), what, body)
+        await self._put(
+            workspace_id, connection_id, provider, credential, base_url=base_url, extra=extra
+        )
 
     async def put_key(
         self,
@@ -320,14 +315,30 @@ class HttpCredentialSource:
         base_url: str = "",
         extra: Mapping[str, str] | None = None,
     ) -> None:
+        credential = {"kind": "api_key", "secret": key}
+        await self._put(
+            workspace_id, connection_id, provider, credential, base_url=base_url, extra=extra
+        )
+
+    async def _put(
+        self,
+        workspace_id: str,
+        connection_id: str,
+        provider: str,
+        credential: Mapping[str, str],
+        *,
+        base_url: str,
+        extra: Mapping[str, str] | None,
+    ) -> None:
+        """Replace what the owner holds for the connection (a key or a consent's tokens)."""
         self.forget(workspace_id, connection_id)
         body = {
             "provider": provider,
             "base_url": base_url,
             "extra": dict(extra or {}),
-            "credential": {"kind": "api_key", "secret": key},
+            "credential": dict(credential),
         }
-        what = f"storing the key of {workspace_id}/{connection_id}"
+        what = f"storing the {credential['kind']} credential of {workspace_id}/{connection_id}"
         await self._send("PUT", self._connection_url(workspace_id, connection_id), what, body)
 
     async def move(self, workspace_id: str, connection_id: str, to: str) -> None:

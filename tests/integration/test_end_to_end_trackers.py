@@ -56,6 +56,8 @@ async def test_core_to_tracker_create_edit_delete(platform: Platform, ws: Worksp
     assert (held.user, held.task, held.seconds) == (ws.tracker.ann, ws.tracker.task, 5400)
     assert "Login bug" in held.notes or not ws.tracker.keeps_notes
     await ws.tracker.observed()  # our own write comes back as an echo
+    await platform.webhooks.drain()
+    assert copies_of(platform, ws, held.id) == []  # not as someone's entry copied to Core
 
     await in_core(platform, "PATCH", entry, duration_seconds=7200)
     await written(ws, lambda: [h.seconds for h in held_on(ws, day)] == [7200], platform, entry)

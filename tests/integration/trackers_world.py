@@ -2,7 +2,6 @@
 and Postgres, one workspace per tracker, and the helpers the scenarios act and wait through."""
 
 import asyncio
-import contextlib
 import datetime as dt
 import functools
 import os
@@ -35,7 +34,6 @@ from timebridge_sandboxes.faults import RateLimit
 from timebridge_sandboxes.testing import FakeTime
 
 from .conftest import KAFKA, kafka_config, unique
-from .credential_owner import OWNER_SETTINGS, start_tracker_owner
 from .sandbox_sessions import SandboxSessions
 from .tracker_drivers_more import POLLED
 from .trackers import TASK_TITLE, EverhourDriver, HarvestDriver, Held, Tracker
@@ -147,18 +145,12 @@ async def platform(
         return SandboxSessions.of_apps({"core": core_app, **{t.name: t.app for t in trackers}})
 
     key = SecretBox.generate_key()
-    owning = contextlib.AsyncExitStack()
-    owner = await start_tracker_owner(
-        owning, create_database, make_pool, "e2t-credentials", kafka=kafka
-    )
-    owned: dict[str, Any] = {**OWNER_SETTINGS}
     services.update(
         {
             "ingest": bootstrap_ingest(
                 IngestSettings(
                     kafka=kafka,
                     encryption_key=key,
-                    **owned,
                     admin_token=ADMIN,
                     public_base_url=INGEST_URL,
                     poll_tick_s=3600,
@@ -168,23 +160,20 @@ async def platform(
                 tracer_provider=in_memory_tracing("ingest")[0],
                 clients=sessions(),
                 core=core_client,
-                credentials=owner.source,
             ),
             "mapping": bootstrap_mapping(
-                MappingSettings(kafka=kafka, encryption_key=key, dlq_limit=TOLERANT, **owned),
+                MappingSettings(kafka=kafka, encryption_key=key, dlq_limit=TOLERANT),
                 pool=await make_pool(await create_database("e2t-mapping")),
                 tracer_provider=in_memory_tracing("mapping")[0],
                 clients=sessions(),
                 core=core_client,
-                credentials=owner.source,
             ),
             "conflict-resolver": bootstrap_resolver(
-                ResolverSettings(kafka=kafka, encryption_key=key, dlq_limit=TOLERANT, **owned),
+                ResolverSettings(kafka=kafka, encryption_key=key, dlq_limit=TOLERANT),
                 pool=await make_pool(await create_database("e2t-resolver")),
                 tracer_provider=in_memory_tracing("conflict-resolver")[0],
                 clients=sessions(),
                 core=core_client,
-                credentials=owner.source,
             ),
             "reporting": bootstrap_reporting(
                 ReportingSettings(kafka=kafka, dlq_limit=TOLERANT),
@@ -212,7 +201,6 @@ async def platform(
     finally:  # a failed connect must not leave the consumers running (the run would hang)
         for built in reversed(services.values()):
             await built.runtime.stop()
-        await owning.aclose()
 
 
 @pytest.fixture(params=TRACKERS)
@@ -235,9 +223,7 @@ async def connect(platform: Platform, ws: Workspace) -> str:
             json={"core_base_url": CORE_URL, "core_api_token": ws.service_token},
         )
         assert put.status_code == 200, put.text
-    body: dict[str, Any] = {"api_key": tracker.key, "fields": tracker.fields}
-    if registry().get(tracker.name).profile.auth == "oauth2":  # the whole consent, for the owner
-        body["oauth"] = {"refresh_token": f"rt-{tracker.name}", "expires_in": 86_400}
+    body = {"api_key": tracker.key, "fields": tracker.fields}
     async with platform.http("ingest", ws.ann_token) as ingest:
         # The provider's connection fields are checked against its profile before any call.
         test_url = f"/v1/workspaces/{ws.id}/integrations/{tracker.name}/test"
@@ -353,9 +339,9 @@ async def written(
     ws: Workspace, check: Callable[[], Any], platform: Platform | None = None, entry: str = ""
 ) -> Any:
     """Wait for the resolver's write to show in the tracker (and, given the Core ``entry``, for
-    its status to say so), without observing the tracker meanwhile: a poll landing between the
-    resolver's write and its commit does not know the record as Timebridge's own yet (a race
-    left to the resolver; see the report of issue 8)."""
+    its status to say so), observing the tracker meanwhile: a poll may land between the
+    resolver's write and its commit, and must still come back as an echo, never as a copy
+    (the resolver retries such an observation until its write is committed)."""
 
     async def recorded() -> bool:
         if platform is None:
@@ -372,6 +358,7 @@ async def written(
         )
 
     async def done() -> Any:
+        await ws.tracker.observed()
         return await recorded() and check()
 
     try:

@@ -2,6 +2,7 @@
 and Postgres, one workspace per tracker, and the helpers the scenarios act and wait through."""
 
 import asyncio
+import contextlib
 import datetime as dt
 import functools
 import os
@@ -34,6 +35,7 @@ from timebridge_sandboxes.faults import RateLimit
 from timebridge_sandboxes.testing import FakeTime
 
 from .conftest import KAFKA, kafka_config, unique
+from .credential_owner import OWNER_SETTINGS, start_tracker_owner
 from .sandbox_sessions import SandboxSessions
 from .tracker_drivers_more import POLLED
 from .trackers import TASK_TITLE, EverhourDriver, HarvestDriver, Held, Tracker
@@ -145,12 +147,18 @@ async def platform(
         return SandboxSessions.of_apps({"core": core_app, **{t.name: t.app for t in trackers}})
 
     key = SecretBox.generate_key()
+    owning = contextlib.AsyncExitStack()
+    owner = await start_tracker_owner(
+        owning, create_database, make_pool, "e2t-credentials", kafka=kafka
+    )
+    owned: dict[str, Any] = {**OWNER_SETTINGS}
     services.update(
         {
             "ingest": bootstrap_ingest(
                 IngestSettings(
                     kafka=kafka,
                     encryption_key=key,
+                    **owned,
                     admin_token=ADMIN,
                     public_base_url=INGEST_URL,
                     poll_tick_s=3600,
@@ -160,20 +168,23 @@ async def platform(
                 tracer_provider=in_memory_tracing("ingest")[0],
                 clients=sessions(),
                 core=core_client,
+                credentials=owner.source,
             ),
             "mapping": bootstrap_mapping(
-                MappingSettings(kafka=kafka, encryption_key=key, dlq_limit=TOLERANT),
+                MappingSettings(kafka=kafka, encryption_key=key, dlq_limit=TOLERANT, **owned),
                 pool=await make_pool(await create_database("e2t-mapping")),
                 tracer_provider=in_memory_tracing("mapping")[0],
                 clients=sessions(),
                 core=core_client,
+                credentials=owner.source,
             ),
             "conflict-resolver": bootstrap_resolver(
-                ResolverSettings(kafka=kafka, encryption_key=key, dlq_limit=TOLERANT),
+                ResolverSettings(kafka=kafka, encryption_key=key, dlq_limit=TOLERANT, **owned),
                 pool=await make_pool(await create_database("e2t-resolver")),
                 tracer_provider=in_memory_tracing("conflict-resolver")[0],
                 clients=sessions(),
                 core=core_client,
+                credentials=owner.source,
             ),
             "reporting": bootstrap_reporting(
                 ReportingSettings(kafka=kafka, dlq_limit=TOLERANT),
@@ -201,6 +212,7 @@ async def platform(
     finally:  # a failed connect must not leave the consumers running (the run would hang)
         for built in reversed(services.values()):
             await built.runtime.stop()
+        await owning.aclose()
 
 
 @pytest.fixture(params=TRACKERS)
@@ -223,7 +235,9 @@ async def connect(platform: Platform, ws: Workspace) -> str:
             json={"core_base_url": CORE_URL, "core_api_token": ws.service_token},
         )
         assert put.status_code == 200, put.text
-    body = {"api_key": tracker.key, "fields": tracker.fields}
+    body: dict[str, Any] = {"api_key": tracker.key, "fields": tracker.fields}
+    if registry().get(tracker.name).profile.auth == "oauth2":  # the whole consent, for the owner
+        body["oauth"] = {"refresh_token": f"rt-{tracker.name}", "expires_in": 86_400}
     async with platform.http("ingest", ws.ann_token) as ingest:
         # The provider's connection fields are checked against its profile before any call.
         test_url = f"/v1/workspaces/{ws.id}/integrations/{tracker.name}/test"

@@ -100,6 +100,10 @@ async def _refusal(_: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unavailable(_: Request, exc: Exception) -> JSONResponse:
+    return unavailable(exc)
+
+
+def unavailable(exc: Exception) -> JSONResponse:
     """A dependency (PostgreSQL, a provider) is down: the client should retry, not give up."""
     retry_after = exc.retry_after if isinstance(exc, TransientError) else None
     wait = str(max(1, round(retry_after or 5)))

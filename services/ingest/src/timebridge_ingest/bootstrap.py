@@ -33,7 +33,7 @@ from timebridge_ingest.adapters.postgres import (
 from timebridge_ingest.config import Settings
 from timebridge_ingest.entrypoints.connections_http import connections_router
 from timebridge_ingest.entrypoints.hooks_http import HookTokenMiddleware, hooks_router
-from timebridge_ingest.entrypoints.http import Clock, webhook_router
+from timebridge_ingest.entrypoints.http import Clock, install_webhooks
 from timebridge_ingest.entrypoints.imports_http import wire as wire_imports
 from timebridge_ingest.entrypoints.tracker_summary_http import wire as wire_tracker_summaries
 from timebridge_ingest.handlers.access import ConnectionAccesses
@@ -225,5 +225,13 @@ def bootstrap(
         if runtime.pool is None
         else replay.PostgresReplayWindow(runtime.pool)
     )
-    app.include_router(webhook_router(settings, secrets, publisher, clock, window))
+    install_webhooks(
+        app,
+        runtime.tracer,
+        settings=settings,
+        secrets=secrets,
+        publisher=publisher,
+        clock=clock,
+        window=window,
+    )
     return Ingest(settings, runtime, app, secrets, publisher, connections, poller, importer)

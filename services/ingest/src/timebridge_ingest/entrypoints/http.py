@@ -2,9 +2,11 @@
 
 import datetime as dt
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Request, status
+from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Request, status
+from opentelemetry.trace import Tracer
 from pydantic import BaseModel, Field
 from timebridge_providers.installed import registry
 from timebridge_providers.kit.ports.observe import SignedWebhooks, webhooks_of
@@ -17,6 +19,7 @@ from timebridge_common.webhooks.intake import read_body
 from timebridge_common.webhooks.replay import DeliveryInProgressError, ReplayWindow
 from timebridge_ingest.config import Settings
 from timebridge_ingest.domain.errors import RejectedError
+from timebridge_ingest.entrypoints.core_webhook_asgi import CoreWebhookFastPath
 from timebridge_ingest.handlers.ports import WebhookSecrets
 from timebridge_ingest.handlers.webhooks import accept_signed_webhook
 
@@ -37,22 +40,116 @@ class SecretBody(BaseModel):
     secret: str = Field(min_length=32, max_length=256, description="Shared HMAC secret")
 
 
+@dataclass(frozen=True)
+class CoreWebhookReceiver:
+    """What the Core webhook route does once the request is read: shared by the documented
+    FastAPI route and the lean ASGI path that serves it (:mod:`.core_webhook_asgi`)."""
+
+    source: str
+    signed: SignedWebhooks
+    settings: Settings
+    secrets: WebhookSecrets
+    publisher: EventPublisher
+    clock: Clock
+    window: ReplayWindow
+
+    @property
+    def path_prefix(self) -> str:
+        return f"/v1/webhooks/{self.source}/"
+
+    async def accept(
+        self, workspace_id: str, body: bytes, signature: str | None
+    ) -> tuple[int, dict[str, str | None], dict[str, str] | None]:
+        """``(status, JSON body, headers)``: ``202`` with the answer, or a refusal's
+        ``(status, {"detail": reason}, headers)``; unexpected errors propagate (``500``)."""
+        try:
+            accepted = await accept_signed_webhook(
+                source=self.source,
+                webhooks=self.signed,
+                workspace_id=workspace_id,
+                body=body,
+                signature=signature,
+                secrets=self.secrets,
+                publisher=self.publisher,
+                window=self.window,
+                now=self.clock(),
+                tolerance_s=self.settings.webhook_tolerance_s,
+                publish_timeout_s=self.settings.publish_timeout_s,
+            )
+        except RejectedError as exc:
+            return exc.status, {"detail": exc.reason}, None
+        except DeliveryInProgressError as exc:
+            return status.HTTP_409_CONFLICT, {"detail": str(exc)}, {"Retry-After": "5"}
+        except UnavailableError as exc:
+            detail = f"event store unavailable, retry later: {exc}"
+            return status.HTTP_503_SERVICE_UNAVAILABLE, {"detail": detail}, {"Retry-After": "5"}
+        if accepted.event_id is None:
+            return status.HTTP_202_ACCEPTED, IGNORED, None
+        answer: dict[str, str | None] = {
+            "status": "duplicate" if accepted.duplicate else "accepted",
+            "event_id": str(accepted.event_id),
+            "topic": accepted.topic,
+        }
+        return status.HTTP_202_ACCEPTED, answer, None
+
+
+IGNORED: dict[str, str | None] = {"status": "ignored", "event_id": None, "topic": None}
+
+
+def core_receiver(
+    settings: Settings,
+    secrets: WebhookSecrets,
+    publisher: EventPublisher,
+    clock: Clock,
+    window: ReplayWindow,
+) -> CoreWebhookReceiver:
+    home = registry().home()
+    webhooks = webhooks_of(home.observe)
+    assert webhooks is not None, "the home system sends signed webhooks"
+    assert webhooks.scheme == "signed"
+    return CoreWebhookReceiver(home.name, webhooks, settings, secrets, publisher, clock, window)
+
+
+def install_webhooks(
+    app: FastAPI,
+    tracer: Tracer,
+    *,
+    settings: Settings,
+    secrets: WebhookSecrets,
+    publisher: EventPublisher,
+    clock: Clock,
+    window: ReplayWindow,
+) -> None:
+    """The routes of :func:`webhook_router`, the Core webhook served by the lean ASGI path in
+    front of the app's middlewares (issue 12: FastAPI's per-request machinery was most of
+    ingest's CPU); the FastAPI route stays for the OpenAPI description (and as the fallback)."""
+    receiver = core_receiver(settings, secrets, publisher, clock, window)
+    app.include_router(
+        webhook_router(settings, secrets, publisher, clock, window, receiver=receiver)
+    )
+    app.add_middleware(
+        CoreWebhookFastPath,
+        receiver=receiver,
+        tracer=tracer,
+        max_body_bytes=settings.max_webhook_bytes,
+    )
+
+
 def webhook_router(
     settings: Settings,
     secrets: WebhookSecrets,
     publisher: EventPublisher,
     clock: Clock,
     window: ReplayWindow,
+    *,
+    receiver: CoreWebhookReceiver | None = None,
 ) -> APIRouter:
     """The home system's signed webhooks (``/v1/webhooks/<home>/<workspace>``) and secrets."""
     router = APIRouter()
     platform_admin = PlatformAdmin(settings.admin_token)
+    core = receiver or core_receiver(settings, secrets, publisher, clock, window)
     home = registry().home()
-    webhooks = webhooks_of(home.observe)
-    assert webhooks is not None, "the home system sends signed webhooks"
-    assert webhooks.scheme == "signed"
-    signed: SignedWebhooks = webhooks
-    source = home.name
+    source = core.source
 
     @router.post(
         f"/v1/webhooks/{source}/{{workspace_id}}",
@@ -74,7 +171,7 @@ def webhook_router(
     async def signed_webhook(
         request: Request,
         workspace_id: WorkspaceIdPath,
-        signature: Annotated[str | None, Header(alias=signed.signature_header)] = None,
+        signature: Annotated[str | None, Header(alias=core.signed.signature_header)] = None,
     ) -> AcceptedResponse:
         """Answered 202 only once the event (an entry's, a contract's or a milestone's) is
         durably in Kafka."""
@@ -82,39 +179,10 @@ def webhook_router(
         if content_type.split(";")[0].strip().lower() != "application/json":
             raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, "expected application/json")
         body = await read_body(request, settings.max_webhook_bytes)
-        try:
-            accepted = await accept_signed_webhook(
-                source=source,
-                webhooks=signed,
-                workspace_id=workspace_id,
-                body=body,
-                signature=signature,
-                secrets=secrets,
-                publisher=publisher,
-                window=window,
-                now=clock(),
-                tolerance_s=settings.webhook_tolerance_s,
-                publish_timeout_s=settings.publish_timeout_s,
-            )
-        except RejectedError as exc:
-            raise HTTPException(exc.status, exc.reason) from None
-        except DeliveryInProgressError as exc:
-            raise HTTPException(
-                status.HTTP_409_CONFLICT, str(exc), headers={"Retry-After": "5"}
-            ) from None
-        except UnavailableError as exc:
-            raise HTTPException(
-                status.HTTP_503_SERVICE_UNAVAILABLE,
-                f"event store unavailable, retry later: {exc}",
-                headers={"Retry-After": "5"},
-            ) from None
-        if accepted.event_id is None:
-            return AcceptedResponse(status="ignored")
-        return AcceptedResponse(
-            status="duplicate" if accepted.duplicate else "accepted",
-            event_id=str(accepted.event_id),
-            topic=accepted.topic,
-        )
+        code, answer, headers = await core.accept(workspace_id, body, signature)
+        if code != status.HTTP_202_ACCEPTED:
+            raise HTTPException(code, answer["detail"], headers=headers)
+        return AcceptedResponse.model_validate(answer)
 
     @router.put(
         "/v1/admin/workspaces/{workspace_id}/webhook-secrets/{source}",

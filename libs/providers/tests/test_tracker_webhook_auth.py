@@ -137,6 +137,8 @@ class _Subscriptions:
         self.made: list[tuple[int, dict[str, Any]]] = []
         self.listed: list[dict[str, Any]] = []
         self.deleted: list[tuple[int, int]] = []
+        self.enabled: list[tuple[int, int]] = []
+        self.pinged: list[tuple[int, int]] = []
 
     async def subscribe(self, workspace_id: int, body: dict[str, Any]) -> dict[str, Any]:
         self.made.append((workspace_id, body))
@@ -148,6 +150,14 @@ class _Subscriptions:
 
     async def unsubscribe(self, workspace_id: int, subscription_id: int) -> None:
         self.deleted.append((workspace_id, subscription_id))
+
+    async def enable_subscription(self, workspace_id: int, subscription_id: int) -> dict[str, Any]:
+        self.enabled.append((workspace_id, subscription_id))
+        self.listed = [{**s, "enabled": True} for s in self.listed]
+        return self.listed[0]
+
+    async def ping_subscription(self, workspace_id: int, subscription_id: int) -> None:
+        self.pinged.append((workspace_id, subscription_id))  # nobody answers it here
 
 
 async def test_toggl_subscribes_with_the_secret_it_is_given() -> None:
@@ -162,7 +172,9 @@ async def test_toggl_subscribes_with_the_secret_it_is_given() -> None:
     assert body["event_filters"] == [{"entity": "time_entry", "action": "*"}]
     assert await hooks.ensure_active("6") is None, "not listed any more: gone"
     api.listed = [{"subscription_id": 6, "enabled": False, "validated_at": None}]
+    # Disabled by Toggl: enabled again and pinged to be validated (unanswered here: still not).
     assert await hooks.ensure_active("6") == HookState("6", False, None), "not validated yet"
+    assert (api.enabled, api.pinged) == ([(7, 6)], [(7, 6)])
     await hooks.delete("6")
     assert api.deleted == [(7, 6)]
 

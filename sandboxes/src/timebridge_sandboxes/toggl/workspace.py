@@ -282,17 +282,56 @@ async def subscribe(request: Request, caller: Caller, workspace_id: int) -> dict
         creator_is_admin=caller.admin,
     )
     state.subscriptions[sub.id] = sub
+    await _ping(request, state, sub)
+    return _subscription(sub, workspace_id)
+
+
+async def _ping(request: Request, state: TogglState, sub: Subscription) -> None:
+    """Send ``sub`` its ping (with the validation code): answered 200 with the code, it is
+    validated; an answer without it leaves it as it was; no answer at all unvalidates it."""
     ping = state.ping(sub)
     transport = request.app.state.webhook_transport
-    if transport is not None or request.app.state.deliver_over_network:
-        async with httpx.AsyncClient(transport=transport, timeout=5.0) as client:
-            try:
-                answer = await client.post(url, content=ping.body, headers=ping.headers)
-                code = answer.json().get("validation_code") if answer.content else None
-                sub.validated = answer.status_code == 200 and code == sub.validation_code
-            except (httpx.HTTPError, ValueError, AttributeError):
-                sub.validated = False
+    if transport is None and not request.app.state.deliver_over_network:
+        return
+    async with httpx.AsyncClient(transport=transport, timeout=5.0) as client:
+        try:
+            answer = await client.post(sub.url_callback, content=ping.body, headers=ping.headers)
+            code = answer.json().get("validation_code") if answer.content else None
+        except (httpx.HTTPError, ValueError, AttributeError):
+            sub.validated = False
+            return
+    if answer.status_code == 200 and code == sub.validation_code:
+        sub.validated = True
+
+
+def _own(request: Request, workspace_id: int, subscription_id: int) -> Subscription:
+    sub = workspace(request, workspace_id).subscriptions.get(subscription_id)
+    if sub is None:
+        raise ApiError(404, "Subscription not found")
+    return sub
+
+
+@hooks.patch("/subscriptions/{workspace_id}/{subscription_id}")
+async def set_enabled(
+    request: Request, _: Caller, workspace_id: int, subscription_id: int
+) -> dict[str, Any]:
+    """Enable or disable a subscription (``{"enabled": bool}``); its validation is kept."""
+    sub = _own(request, workspace_id, subscription_id)
+    enabled = (await read_json(request)).get("enabled")
+    if not isinstance(enabled, bool):
+        raise ApiError(400, "enabled must be true or false")
+    sub.enabled = enabled
     return _subscription(sub, workspace_id)
+
+
+@hooks.post("/ping/{workspace_id}/{subscription_id}")
+async def ping(request: Request, _: Caller, workspace_id: int, subscription_id: int) -> Any:
+    """Send the subscription a ping to its callback URL (the way an unvalidated subscription
+    is validated again: the ping carries the validation code)."""
+    state = workspace(request, workspace_id)
+    sub = _own(request, workspace_id, subscription_id)
+    await _ping(request, state, sub)
+    return {"status": "ok"}
 
 
 @hooks.get("/subscriptions/{workspace_id}")
@@ -320,6 +359,17 @@ async def validate(request: Request, workspace_id: int, subscription_id: int, co
         raise ApiError(404, "Subscription not found")
     sub.validated = True
     return {"status": "ok"}
+
+
+@admin.post("/subscriptions/{subscription_id}/disable", status_code=204)
+async def disable(request: Request, subscription_id: int) -> Response:
+    """What Toggl does to a subscription whose deliveries kept failing: disabled and no longer
+    validated, so nothing is sent to it until it is enabled and validated again."""
+    sub = toggl_state(request).subscriptions.get(subscription_id)
+    if sub is None:
+        raise ApiError(404, "Subscription not found")
+    sub.enabled, sub.validated = False, False
+    return Response(status_code=204)
 
 
 @admin.post("/time_entries/{entry_id}/lock", status_code=204)

@@ -281,6 +281,17 @@ class TogglClient(ProviderClient):
         response = await self._call(self._hooks, "GET", f"/subscriptions/{workspace_id}")
         return self._hooks.parse(response, _OBJECTS) or []
 
+    async def enable_subscription(self, workspace_id: int, subscription_id: int) -> dict[str, Any]:
+        """``PATCH /subscriptions/{workspace_id}/{subscription_id}`` with ``enabled: true``."""
+        path = f"/subscriptions/{workspace_id}/{subscription_id}"
+        response = await self._call(self._hooks, "PATCH", path, json={"enabled": True})
+        return self._hooks.parse(response, _OBJECT)
+
+    async def ping_subscription(self, workspace_id: int, subscription_id: int) -> None:
+        """``POST /ping/{workspace_id}/{subscription_id}``: Toggl sends the subscription its ping
+        (answered with the validation code, an unvalidated subscription is validated again)."""
+        await self._call(self._hooks, "POST", f"/ping/{workspace_id}/{subscription_id}")
+
     async def unsubscribe(self, workspace_id: int, subscription_id: int) -> None:
         path = f"/subscriptions/{workspace_id}/{subscription_id}"
         with contextlib.suppress(NotFoundError):

@@ -149,7 +149,8 @@ class TogglHooks:
     """One connection's subscription (Webhooks API v1), signed with the secret ingest proposes.
 
     Toggl validates a subscription by its ping (answered while it is made) and sends nothing to an
-    unvalidated or disabled one; a subscription Toggl no longer lists is gone (registered again)."""
+    unvalidated or disabled one (:meth:`ensure_active` enables and validates it again); a
+    subscription Toggl no longer lists is gone (registered again)."""
 
     def __init__(self, client: TogglClient) -> None:
         self._client = client
@@ -175,9 +176,23 @@ class TogglHooks:
         await self._client.unsubscribe(await self._workspace(), int(hook_id))
 
     async def ensure_active(self, hook_id: str) -> HookState | None:
-        listed = await self._client.subscriptions(await self._workspace())
-        found = next((s for s in listed if str(s.get("subscription_id")) == hook_id), None)
+        """A subscription Toggl disabled (deliveries kept failing) is enabled again, and one no
+        longer validated is pinged: the ping carries its validation code, which ingest's
+        receiver answers, so Toggl validates it again (same id; the poll covers the gap)."""
+        workspace = await self._workspace()
+        found = await self._listed(workspace, hook_id)
+        if found is None:
+            return None
+        if not found.get("enabled"):
+            found = await self._client.enable_subscription(workspace, int(hook_id))
+        if found.get("validated_at") is None:
+            await self._client.ping_subscription(workspace, int(hook_id))
+            found = await self._listed(workspace, hook_id)
         return None if found is None else _state(found)
+
+    async def _listed(self, workspace: int, hook_id: str) -> dict[str, Any] | None:
+        listed = await self._client.subscriptions(workspace)
+        return next((s for s in listed if str(s.get("subscription_id")) == hook_id), None)
 
 
 def _state(subscription: dict[str, Any]) -> HookState:

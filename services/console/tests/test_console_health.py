@@ -5,6 +5,7 @@ The console's rendering over answers the services give (ingest's health says
 poll): the services are an ``httpx.MockTransport`` that answers as their APIs do.
 """
 
+import json
 import re
 from typing import Any
 
@@ -97,8 +98,18 @@ def answers(connection_status: str, retest_ok: bool) -> httpx.MockTransport:
         ],
     }
 
+    def replaced(request: httpx.Request) -> httpx.Response:
+        """Ingest's key replacement: the new key is tested first (only "new-key" works)."""
+        if json.loads(request.content)["api_key"] != "new-key":
+            return httpx.Response(422, json={"detail": f"everhour refused the key: {REFUSAL}"})
+        return httpx.Response(
+            200, json=routes[("ingest", request.url.path[: -len("/credentials")])]
+        )
+
     def answer(request: httpx.Request) -> httpx.Response:
         service = request.url.host.split(".")[0]
+        if request.method == "PUT" and request.url.path.endswith("/credentials"):
+            return replaced(request)
         found = routes.get((service, request.url.path))
         if request.url.path.endswith("/health") and connection_status == "ingest_down":
             if service == "ingest":
@@ -150,7 +161,8 @@ async def test_a_refused_key_asks_for_re_authorisation(retest_ok: bool) -> None:
         page = await client.get(f"/w/{WS}/integrations/{INTEGRATION}")
         assert 'role="alert" id="reauthorise"' in page.text
         assert f"Everhour answered: {REFUSAL}" in page.text
-        assert f'href="/w/{WS}/integrations/new/everhour"' in page.text
+        assert f'action="/w/{WS}/integrations/{INTEGRATION}/reconnect"' in page.text
+        assert "New Everhour API key" in page.text
         retested = await client.post(
             f"/w/{WS}/integrations/{INTEGRATION}/retest", data={"csrf_token": csrf}
         )
@@ -174,7 +186,7 @@ async def test_a_working_connection_shows_its_polls_and_no_alarm() -> None:
             page.text
         )
         assert '<option value="u_2">Max max@acme.test</option>' in page.text
-        assert "Connect Everhour again" not in page.text
+        assert "reconnect-form" not in page.text
 
 
 async def test_trackers_that_cannot_be_listed_are_said_so() -> None:
@@ -208,3 +220,17 @@ async def test_the_sync_log_shows_a_refused_key_among_the_entries() -> None:
     assert f"reconnect it ({REFUSAL})" in change
     assert f'href="/w/{WS}/integrations/{INTEGRATION}#connection"' in change
     assert "te_1" in log.text
+
+
+async def test_re_connect_replaces_the_key_and_keeps_the_integration() -> None:
+    async with console(answers("needs_reauthorisation", False)) as client:
+        csrf = await signed_in(client)
+        url = f"/w/{WS}/integrations/{INTEGRATION}/reconnect"
+        done = await client.post(url, data={"csrf_token": csrf, "api_key": "new-key"})
+        assert done.status_code == 303
+        assert done.headers["location"].endswith(f"/integrations/{INTEGRATION}?notice=reconnected")
+        refused = await client.post(url, data={"csrf_token": csrf, "api_key": "old-key"})
+        assert refused.status_code == 422
+        assert f"everhour refused the key: {REFUSAL}" in refused.text
+        empty = await client.post(url, data={"csrf_token": csrf, "api_key": " "})
+        assert "Paste the new API key first." in empty.text

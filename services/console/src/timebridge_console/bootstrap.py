@@ -20,6 +20,7 @@ from timebridge_console.entrypoints.accounting_web import (
     invoices_router,
 )
 from timebridge_console.entrypoints.activity_web import activity_router
+from timebridge_console.entrypoints.integration_history_web import history_router
 from timebridge_console.entrypoints.integrations_web import connect_router, integrations_router
 from timebridge_console.entrypoints.mapping_web import mapping_router, users_router
 from timebridge_console.entrypoints.ops_web import ops_router
@@ -68,6 +69,7 @@ def bootstrap(settings: Settings, *, transport: httpx.AsyncBaseTransport | None 
     app.include_router(auth_router(web))
     app.include_router(connect_router(web))
     app.include_router(integrations_router(web))
+    app.include_router(history_router(web))
     app.include_router(mapping_router(web))
     app.include_router(users_router(web))
     app.include_router(activity_router(web))

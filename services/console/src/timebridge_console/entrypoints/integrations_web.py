@@ -42,7 +42,7 @@ def integrations_router(web: Web) -> APIRouter:
     async def detail(
         request: Request, workspace_id: Ws, integration_id: Id, session: SignedIn
     ) -> Response:
-        return await _detail(web, request, workspace_id, integration_id, session)
+        return await detail_page(web, request, workspace_id, integration_id, session)
 
     @router.post("/{integration_id}/settings")
     async def update(
@@ -53,7 +53,7 @@ def integrations_router(web: Web) -> APIRouter:
             settings = settings_from_form(fields)
             await web.admin(session, workspace_id).update_settings(integration_id, settings)
         except FormError as exc:
-            return await _detail(
+            return await detail_page(
                 web,
                 request,
                 workspace_id,
@@ -65,7 +65,7 @@ def integrations_router(web: Web) -> APIRouter:
         except ApiError as exc:
             if exc.status in (401, 403, 404):
                 raise
-            return await _detail(
+            return await detail_page(
                 web,
                 request,
                 workspace_id,
@@ -90,51 +90,7 @@ def integrations_router(web: Web) -> APIRouter:
             if exc.status in (401, 403, 404):
                 raise
             result = {"ok": False, "message": str(exc)}
-        return await _detail(web, request, workspace_id, integration_id, session, retest=result)
-
-    @router.get("/{integration_id}/imports")
-    async def import_runs(
-        request: Request, workspace_id: Ws, integration_id: Id, session: SignedIn
-    ) -> Response:
-        """The imports' progress (the fragment the page asks for every second meanwhile)."""
-        integration = {"integration_id": integration_id, "status": "connected"}
-        found = await _imports_of(web, session, workspace_id, integration)
-        return web.page(
-            request,
-            "_imports.html",
-            session,
-            workspace_id=workspace_id,
-            integration=integration,
-            **found,
-        )
-
-    @router.post("/{integration_id}/imports")
-    async def start_import(
-        request: Request, workspace_id: Ws, integration_id: Id, session: SignedIn
-    ) -> Response:
-        """Backfill a period: ingest reads it window by window; the page shows the progress."""
-        fields = await web.form(request, session)
-        try:
-            first, last = imports.period(fields, today=web.clock().date())
-            await _history(web, session, workspace_id, integration_id).start(
-                first, last, kind="backfill"
-            )
-        except (FormError, ApiError) as exc:
-            if isinstance(exc, ApiError) and exc.status in (401, 403, 404):
-                raise
-            status = exc.status if isinstance(exc, ApiError) and exc.status >= 400 else 422
-            words = str(exc) if isinstance(exc, ApiError) else f"Not started: {exc}."
-            return await _detail(
-                web,
-                request,
-                workspace_id,
-                integration_id,
-                session,
-                import_error=words,
-                status=status,
-            )
-        url = f"/w/{workspace_id}/integrations/{segment(integration_id)}?notice=import_started"
-        return redirect(url + "#imports-h", request)
+        return await detail_page(web, request, workspace_id, integration_id, session, retest=result)
 
     @router.post("/{integration_id}/disconnect")
     async def disconnect(
@@ -147,7 +103,7 @@ def integrations_router(web: Web) -> APIRouter:
     return router
 
 
-async def _detail(
+async def detail_page(
     web: Web,
     request: Request,
     workspace_id: str,
@@ -180,7 +136,7 @@ async def _detail(
         health=health,
         health_error=health_error,
         **(await _connection_of(admin, integration)),
-        **(await _imports_of(web, session, workspace_id, integration)),
+        **(await imports_of(web, session, workspace_id, integration)),
         import_error=import_error,
         result=retest,
         error=error,
@@ -190,12 +146,14 @@ async def _detail(
     )
 
 
-def _history(web: Web, session: Session, workspace_id: str, integration_id: str) -> HistoryImports:
+def history_of(
+    web: Web, session: Session, workspace_id: str, integration_id: str
+) -> HistoryImports:
     assert session.token is not None
     return HistoryImports(web.apis.as_user(session.token), workspace_id, integration_id)
 
 
-async def _imports_of(
+async def imports_of(
     web: Web, session: Session, workspace_id: str, integration: dict[str, Any]
 ) -> dict[str, Any]:
     """The integration's imports, newest first, and whether the page should keep asking."""
@@ -208,7 +166,7 @@ async def _imports_of(
     if integration["status"] == "disconnected":
         return found
     try:
-        runs = await _history(web, session, workspace_id, integration["integration_id"]).runs()
+        runs = await history_of(web, session, workspace_id, integration["integration_id"]).runs()
     except ApiError as exc:
         if exc.status in (401, 403):
             raise
@@ -342,11 +300,11 @@ def connect_router(web: Web) -> APIRouter:
         notice = "connected"
         if history_from is not None:
             try:
-                await _history(web, session, workspace_id, integration_id).start(
+                await history_of(web, session, workspace_id, integration_id).start(
                     history_from, None, kind="initial"
                 )
             except ApiError as exc:  # connected all the same: say why nothing is imported
-                return await _detail(
+                return await detail_page(
                     web, request, workspace_id, integration_id, session, import_error=str(exc)
                 )
             notice = "connected_importing"

@@ -30,6 +30,7 @@ NOTICES = {
     "connected": "The integration is connected.",
     "connected_importing": "The integration is connected; its history is being imported (below).",
     "import_started": "Import started: the bar fills as each week of the period is read.",
+    "reconnected": "Re-connected: the new key is saved; the integration and its mappings are kept.",
     "saved": "Settings saved.",
     "disconnected": "The integration is disconnected: its key is wiped and its webhook removed.",
     "mapped": "Mapping saved.",

@@ -14,6 +14,7 @@ from timebridge_providers import core as home_system
 from timebridge_providers.core.client import CoreClient
 from timebridge_providers.installed import registry
 from timebridge_providers.kit.clients import ProviderClients
+from timebridge_providers.kit.connection_access import ConnectionAccess
 from timebridge_providers.kit.credentials import CredentialKeeper
 from timebridge_providers.kit.session import Access
 
@@ -119,12 +120,12 @@ def bootstrap(
     copies = connection_copies.ConnectionCopies(runtime.pool, box)
     copies.subscribe(runtime)
     core = core or _home_clients(ProviderClients())
-    directory = CoreDirectory(copies, core)
     tools = tools or ProductionTools(settings)
     if credentials is None:
         owner_http = httpx.AsyncClient()
         runtime.background.append(lambda: _close_at_stop(owner_http))
         credentials = settings.credential_source(owner_http)
+    directory = CoreDirectory(copies, core, ConnectionAccess(credentials))
     base = settings.public_base_url.rstrip("/")
     connections = Connections(
         store,

@@ -15,8 +15,9 @@ import asyncpg
 import httpx
 import pytest
 from pydantic import SecretStr
+from timebridge_providers.installed import registry
 from timebridge_providers.kit.connection_access import ConnectionAccess
-from timebridge_providers.kit.credentials import UnknownCredentialError
+from timebridge_providers.kit.credentials import NeedsReauthorisationError, UnknownCredentialError
 from timebridge_providers.kit.session import Access, Session
 
 from timebridge_common.crypto import SecretBox
@@ -165,3 +166,37 @@ async def test_ingest_hands_tracker_keys_to_the_owner_and_readers_take_them_from
         owner.source.forget(workspace, new.integration_id)
         with pytest.raises(UnknownCredentialError):
             await owner.source.access(workspace, new.integration_id)
+
+
+@pytest.mark.usefixtures("topics")
+async def test_a_key_the_tracker_refuses_is_reported_and_then_needs_re_authorisation(
+    create_database: Callable[[str], Awaitable[str]],
+    make_pool: Callable[[str], Awaitable[asyncpg.Pool]],
+) -> None:
+    """What mapping and the resolver do with a 401 (``ConnectionAccess.reporting``): the real
+    owner marks the key refused, answers 409 from then on, so nobody retries it as transient."""
+    everhour = EverhourState()
+    sessions = Sessions(
+        {"everhour": create_everhour_sandbox(everhour, rate_limit=RateLimit(10_000, 10))}
+    )
+    workspace, connection = unique("ws"), unique("int")
+    copy = ConnectionChanged(
+        workspace_id=workspace, connection_id=connection, provider="everhour",
+        status="connected", base_url=EVERHOUR_URL, revision=1, changed_at=dt.datetime.now(dt.UTC),
+    )  # fmt: skip
+    async with contextlib.AsyncExitStack() as stack:
+        owner = await start_owner(
+            stack, kafka=kafka_config(), apps={}, token_transport=None, core=None,
+            create_database=create_database, make_pool=make_pool, name=unique("owner"),
+        )  # fmt: skip
+        await owner.source.put_key(
+            workspace, connection, "everhour", "ek-revoked", base_url=EVERHOUR_URL
+        )
+        access = ConnectionAccess(owner.source)
+        directory = registry().get("everhour").directory
+        assert directory is not None
+        opened = directory(sessions.session("everhour", await access(copy)))
+        with pytest.raises(AuthenticationError):
+            await access.reporting(copy, opened).users()
+        with pytest.raises(NeedsReauthorisationError):
+            await owner.source.access(workspace, connection)

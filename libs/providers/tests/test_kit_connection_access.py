@@ -1,5 +1,7 @@
 """A connection copy's access is the owner's, whatever the copy says; services need the owner."""
 
+from collections.abc import AsyncIterator
+
 import httpx
 import pytest
 from pydantic import SecretStr, ValidationError
@@ -12,6 +14,7 @@ from timebridge_providers.kit.credentials import (
 )
 from timebridge_providers.kit.session import Access
 
+from timebridge_common.outbound.http import AuthenticationError
 from timebridge_common.testing import sample_connection_changed
 
 COPY = sample_connection_changed(
@@ -66,3 +69,49 @@ async def test_the_configured_owner_is_asked_with_the_service_token() -> None:
     assert seen == [
         ("http://owner/v1/workspaces/acme/connections/int_1/access", "Bearer t"),
     ]
+
+
+class _Port:
+    """A capability whose provider refuses: ``status`` for every call."""
+
+    def __init__(self, status: int) -> None:
+        self.status = status
+
+    async def read(self, record: str) -> str:
+        raise AuthenticationError("tracker-x", "GET", f"/records/{record}", self.status, "no")
+
+    async def projects(self) -> AsyncIterator[str]:
+        yield "p_1"
+        raise AuthenticationError("tracker-x", "GET", "/projects", self.status, "no")
+
+    def name(self) -> str:
+        return "plain"
+
+
+async def test_a_401_from_the_provider_is_reported_to_the_owner_and_still_raised() -> None:
+    owner = FakeCredentialSource()
+    owner.put("acme", "int_1", "revoked-key")
+    port = ConnectionAccess(owner).reporting(COPY, _Port(401))
+    with pytest.raises(AuthenticationError):
+        await port.read("r1")
+    with pytest.raises(AuthenticationError):
+        _ = [p async for p in port.projects()]
+    assert port.name() == "plain"
+    assert owner.refusals == [
+        ("acme", "int_1", "tracker-x answered 401 to GET /records/r1"),
+        ("acme", "int_1", "tracker-x answered 401 to GET /projects"),
+    ]
+
+
+async def test_a_403_is_a_missing_permission_not_a_refused_credential() -> None:
+    owner = FakeCredentialSource()
+    owner.put("acme", "int_1", "key")
+    with pytest.raises(AuthenticationError):
+        await ConnectionAccess(owner).reporting(COPY, _Port(403)).read("r1")
+    assert owner.refusals == []
+
+
+async def test_the_owner_unavailable_does_not_hide_the_providers_answer() -> None:
+    owner = FakeCredentialSource()  # holds nothing: reporting fails as unknown
+    with pytest.raises(AuthenticationError):
+        await ConnectionAccess(owner).reporting(COPY, _Port(401)).read("r1")

@@ -21,7 +21,7 @@ from timebridge_common.errors import TransientError
 from timebridge_common.events import EntryMapped, Envelope, IntegrationSettings
 from timebridge_common.kafka.consumer import DeadLettered
 from timebridge_common.kafka.dlt import SourceRecord
-from timebridge_common.outbound.http import ProviderError
+from timebridge_common.outbound.http import AuthenticationError, ProviderError
 from timebridge_common.testing import sample_connection_changed, sample_entry_mapped
 from timebridge_conflict_resolver.adapters.memory import (
     MemoryConnections,
@@ -236,6 +236,23 @@ async def test_a_refusal_is_an_error_with_the_provider_s_answer_and_no_lease_lef
     assert refused.reason == "everhour refused POST /tasks/x/time (422)"
     assert refused.provider_response == "bad"
     assert w.store.intents == {}
+
+
+async def test_a_401_is_reported_to_the_credential_owner_as_well_as_in_the_outcome() -> None:
+    """So health says "needs re-authorisation" and the next change is not tried with the same
+    dead key as if it were new (the owner answers 409 from then on)."""
+    owner = FakeCredentialSource()
+    owner.put("acme", INTEGRATION, "revoked-key")
+    owner.put("acme", "core_acme", "core-token")
+    w = world(owner=owner)
+    w.records.refusals.append(AuthenticationError("everhour", "POST", "/tasks/x/time", 401, "no"))
+
+    refused = await w.sync(MAPPED)
+
+    assert refused.status == "error"
+    assert owner.refusals == [
+        ("acme", INTEGRATION, "everhour answered 401 to POST /tasks/x/time"),
+    ]
 
 
 async def test_a_read_back_that_differs_is_not_counted_as_synced() -> None:

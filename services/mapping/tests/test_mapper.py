@@ -22,7 +22,11 @@ from timebridge_providers.kit.session import Access, Session
 
 from timebridge_common.errors import InvalidMessageError, TransientError
 from timebridge_common.events import ConnectionChanged, EntryMapped, TimeEntryFields, UserRef
-from timebridge_common.outbound.http import OutcomeUnknownError, RequestBudget
+from timebridge_common.outbound.http import (
+    AuthenticationError,
+    OutcomeUnknownError,
+    RequestBudget,
+)
 from timebridge_common.refusals import ConflictError
 from timebridge_common.testing import sample_connection_changed
 from timebridge_mapping.domain.entries import EntryKey, StoredEntry
@@ -187,6 +191,23 @@ async def test_with_a_credential_owner_the_access_is_the_owners() -> None:
     owner.fail("w1", integration.connection_id, TransientError("owner restarting"))
     with pytest.raises(TransientError):
         await providers.directory(integration)
+
+
+async def test_a_401_from_a_directory_is_reported_to_the_credential_owner() -> None:
+    """So health says "needs re-authorisation" rather than the key failing silently each time."""
+
+    class Revoked(FakeDirectory):
+        async def users(self) -> list[Any]:
+            raise AuthenticationError(TRACKER, "GET", "/team/users", 401, "revoked")
+
+    mapper, integration, _ = world(Revoked(TRACKER))
+    directory = await mapper.providers.directory(integration)
+    with pytest.raises(AuthenticationError):
+        await directory.users()
+    owner = cast(FakeCredentialSource, mapper.providers.owner)
+    assert owner.refusals == [
+        ("w1", integration.connection_id, f"{TRACKER} answered 401 to GET /team/users"),
+    ]
 
 
 async def test_a_lost_answer_is_looked_up_by_title_and_never_created_twice() -> None:

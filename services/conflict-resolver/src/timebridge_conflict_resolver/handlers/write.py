@@ -238,10 +238,10 @@ class WritePath:
                     f"the {system} connection of workspace {integration.workspace_id!r}"
                 )
             connection = homes[0]
-        # The owner's (or, without one, the sealed) credential, base URL and connection fields.
+        # The owner's credential, base URL and connection fields; a 401 is reported to it.
         access = await self._access(connection)
         async with self.entries.open(system, access) as target:
-            yield target
+            yield self._access.reporting(connection, target)
 
 
 def _decide(

@@ -70,4 +70,5 @@ class Providers:
         if provider.directory is None:
             raise InvalidMessageError(f"{provider.profile.title} offers no directory to map with")
         access = await self._access(connection)
-        return provider.directory(self.sessions.session(name, access))
+        directory = provider.directory(self.sessions.session(name, access))
+        return self._access.reporting(connection, directory)  # a 401 tells the owner

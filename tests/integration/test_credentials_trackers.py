@@ -38,7 +38,8 @@ from .conftest import kafka_config, unique
 from .credential_owner import OWNER_SETTINGS, Owner, rows_holding, start_owner
 
 EVERHOUR_URL, CORE_URL = "http://everhour.sandbox", "http://core.sandbox"
-HOURLY = IntegrationSettings(frequency="hourly")  # polled: no webhook to register
+HOURLY = IntegrationSettings(frequency="hourly")
+ADMIN_TOKEN = "core-admin-ann"  # polled: no webhook to register
 
 
 class Sessions:
@@ -81,6 +82,37 @@ def _connections(ingest: Ingest) -> Connections:
     return ingest.connections
 
 
+async def _replaces_the_key(
+    ingest: Ingest, owner: Owner, pool: asyncpg.Pool, *, workspace: str, integration: str,
+    keys: list[str],
+) -> None:  # fmt: skip
+    """``PUT .../integrations/{id}/credentials``, as the console's Re-connect calls it."""
+    url = f"http://ingest/v1/workspaces/{workspace}/integrations/{integration}/credentials"
+    admin = {"authorization": f"Bearer {ADMIN_TOKEN}"}
+    before = await owner.source.access(workspace, integration)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=ingest.app)) as http:
+        assert (await http.put(url, json={"api_key": keys[1]})).status_code == 401
+        wrong = await http.put(url, json={"api_key": "ek-not-a-key"}, headers=admin)
+        assert wrong.status_code == 422, wrong.text
+        assert "connection test failed" in wrong.json()["detail"]
+        owner.plug.down = True
+        down = await http.put(url, json={"api_key": keys[1]}, headers=admin)
+        owner.plug.down = False
+        assert down.status_code == 503, down.text
+        owner.source.forget(workspace, integration)
+        assert await owner.source.access(workspace, integration) == before, "nothing changed"
+        replaced = await http.put(url, json={"api_key": keys[1]}, headers=admin)
+    assert replaced.status_code == 200, replaced.text
+    assert (replaced.json()["integration_id"], replaced.json()["status"]) == (
+        integration, "connected",
+    )  # fmt: skip
+    assert (await owner.source.access(workspace, integration)).credential == keys[1]
+    sealed = await pool.fetchval(
+        "SELECT api_key_enc FROM integrations WHERE integration_id = $1", integration
+    )
+    assert sealed is None, "the owner holds the key; ingest keeps no copy"
+
+
 async def _held(owner: Owner, workspace: str, connection: str) -> Access:
     for _ in range(100):
         with contextlib.suppress(UnknownCredentialError):
@@ -100,6 +132,7 @@ async def test_ingest_hands_tracker_keys_to_the_owner_and_readers_take_them_from
         everhour.add_user(f"Admin {n}", api_key=key, email=f"a{n}@acme.test")
     workspace = unique("ws")
     core.add_service_token(workspace, "core-service-token")
+    core.add_user(workspace, "Ann", email="ann@acme.test", role="admin", token=ADMIN_TOKEN)
     sessions = Sessions({
         "everhour": create_everhour_sandbox(everhour, rate_limit=RateLimit(10_000, 10)),
         "core": create_core_sandbox(core, rate_limit=RateLimit(10_000, 1)),
@@ -161,6 +194,11 @@ async def test_ingest_hands_tracker_keys_to_the_owner_and_readers_take_them_from
             workspace, new.integration_id, "everhour", keys[0], base_url=EVERHOUR_URL
         )
         assert await ingest.poller.poll_tracker(polled, dt.datetime.now(dt.UTC)) == 0
+        # Re-connecting keeps the integration: the new key is tested, handed to the owner, and
+        # the integration saved again with no copy of the key here.
+        await _replaces_the_key(
+            ingest, owner, pool, workspace=workspace, integration=new.integration_id, keys=keys
+        )
         # Disconnecting has the owner forget the key.
         await connections.disconnect(workspace, new.integration_id)
         owner.source.forget(workspace, new.integration_id)

@@ -19,6 +19,7 @@ from timebridge_ingest.domain.connections import Integration
 from timebridge_ingest.domain.errors import RejectedError
 from timebridge_ingest.handlers.connections import Connections, TestErrorKind, TestResult
 from timebridge_ingest.handlers.health import IntegrationHealth
+from timebridge_ingest.handlers.rekey import replace_credentials
 
 T = TypeVar("T")
 
@@ -94,6 +95,14 @@ class OAuthBody(BaseModel):
     expires_in: int = Field(ge=0, le=10 * 365 * 86400, description="Seconds the access token lives")
 
 
+def _tokens(access_token: str, oauth: OAuthBody | None, now: dt.datetime) -> Tokens | None:
+    """An OAuth tracker's consent as the owner keeps it (``None``: a key, not OAuth)."""
+    if oauth is None:
+        return None
+    expires_at = now + dt.timedelta(seconds=oauth.expires_in)
+    return Tokens(access_token, oauth.refresh_token, expires_at)
+
+
 class ConnectBody(BaseModel):
     provider: str | None = Field(
         default=None, description="The tracker's registry name (default: TB_DEFAULT_TRACKER)"
@@ -110,10 +119,21 @@ class ConnectBody(BaseModel):
     settings: IntegrationSettings = IntegrationSettings()
 
     def tokens(self, now: dt.datetime) -> Tokens | None:
-        if self.oauth is None:
-            return None
-        expires_at = now + dt.timedelta(seconds=self.oauth.expires_in)
-        return Tokens(self.api_key, self.oauth.refresh_token, expires_at)
+        return _tokens(self.api_key, self.oauth, now)
+
+
+class CredentialsBody(BaseModel):
+    """A connection's new key (an OAuth tracker: its new access token and ``oauth``)."""
+
+    api_key: Credential = Field(
+        description="The new API key or personal access token (an OAuth tracker: access token)"
+    )
+    oauth: OAuthBody | None = Field(
+        default=None, description="An OAuth tracker's new refresh token and expiry"
+    )
+
+    def tokens(self, now: dt.datetime) -> Tokens | None:
+        return _tokens(self.api_key, self.oauth, now)
 
 
 class SettingsBody(BaseModel):
@@ -295,6 +315,28 @@ def connections_router(
             connections.update_settings(workspace_id, integration_id, body.settings)
         )
         return IntegrationView.of(integration)
+
+    @router.put(
+        "/v1/workspaces/{workspace_id}/integrations/{integration_id}/credentials",
+        tags=["integrations"],
+        summary="Replace the connection's key or OAuth tokens, keeping the integration",
+        description="Re-connect without losing the integration, its settings and mappings:"
+        " the new key is tested against the provider first, then handed to the credential"
+        " owner (which replaces what it held), then the integration is saved again with who"
+        " the key acts as. 409: disconnected (connect it again); 422 with the reason: the"
+        " provider or the owner refused it (nothing changed); 503: the owner is unavailable"
+        " (retry); 504: the provider did not answer in time.",
+        dependencies=admin,
+        responses=refused,
+    )
+    async def replace_key(
+        workspace_id: WorkspaceIdPath, integration_id: str, body: CredentialsBody
+    ) -> IntegrationView:
+        tokens = body.tokens(dt.datetime.now(dt.UTC))
+        replaced = replace_credentials(
+            connections, workspace_id, integration_id, body.api_key, oauth=tokens
+        )
+        return IntegrationView.of(await _answer(replaced))
 
     @router.delete(
         "/v1/workspaces/{workspace_id}/integrations/{integration_id}",

@@ -106,7 +106,7 @@ class Connections:
                 422,
                 f"the token belongs to Core workspace {me.workspace_id!r}, not {workspace_id!r}",
             )
-        held = await self._hand_over(
+        held = await self.hand_over(
             workspace_id,
             core_connection_id(workspace_id),
             registry().home().name,
@@ -228,7 +228,7 @@ class Connections:
             account=result.account,
             extra=extra,
         )
-        held = await self._hand_over(
+        held = await self.hand_over(
             workspace_id,
             integration.integration_id,
             provider,
@@ -339,7 +339,7 @@ class Connections:
         await self._delete_hook(renewed)  # changed meanwhile (disconnected...): not ours to keep
         return None
 
-    async def _hand_over(
+    async def hand_over(
         self,
         workspace_id: str,
         connection_id: str,
@@ -363,6 +363,12 @@ class Connections:
             )
         await self._owner(put)
         return True
+
+    async def save(self, integration: Integration) -> None:
+        """Store the integration with its ``ConnectionChanged`` (one transaction: outbox)."""
+        async with self.store.transaction() as tx:
+            await tx.put_integration(integration)
+            await self._publish(tx, self._changed(integration))
 
     async def _forget(self, integration: Integration) -> None:
         """Best effort: an orphan credential at the owner is only never asked for."""

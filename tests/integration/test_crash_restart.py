@@ -61,6 +61,7 @@ async def start_mapping(dsn: str, group_prefix: str, port: int) -> asyncio.subpr
         dsn,
         group_prefix,
         port,
+        TB_BATCH_MAX_RECORDS="20",
         TB_ENCRYPTION_KEY=SecretBox.generate_key(),
         # Required; storing entries asks the owner nothing (no provider is called here).
         TB_CREDENTIALS_URL="http://127.0.0.1:9",
@@ -157,7 +158,9 @@ async def test_killed_consumer_loses_and_duplicates_nothing(
                 assert response.status_code == 202, response.text
 
             half = COUNT // 2
-            await asyncio.gather(*(post(n) for n in range(half)))
+            # Mapping stores batches faster than ingest accepts webhooks: it is killed while
+            # the first half is still arriving, its batches small (TB_BATCH_MAX_RECORDS).
+            posting = asyncio.gather(*(post(n) for n in range(half)))
 
             async def stored() -> int:
                 # Only this workspace's: others' test runs publish to the same topic meanwhile.
@@ -173,6 +176,7 @@ async def test_killed_consumer_loses_and_duplicates_nothing(
             mapping.send_signal(signal.SIGKILL)
             await mapping.wait()
             killed_at = await stored()
+            await posting
             assert killed_at < half, "mapping finished before it was killed"
             await asyncio.gather(*(post(n) for n in range(half, COUNT)))
             mapping = await start_mapping(mapping_dsn, prefix, 18751)

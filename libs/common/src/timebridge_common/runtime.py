@@ -28,7 +28,7 @@ from timebridge_common.config import DlqLimitConfig, HttpConfig, RetryConfig, Se
 from timebridge_common.db.migrations import apply_migrations
 from timebridge_common.db.pool import init_connection
 from timebridge_common.http_errors import install_error_handling
-from timebridge_common.kafka.batch import BatchHandler, subscribe_batch
+from timebridge_common.kafka.batch import MAX_RECORDS, BatchHandler, subscribe_batch
 from timebridge_common.kafka.broker import make_broker
 from timebridge_common.kafka.consumer import DeadLetterHook, E, EventConsumer, Handler, subscribe
 from timebridge_common.logging import configure_logging
@@ -92,7 +92,9 @@ class ServiceRuntime:
         self.consumers.append(consumer)  # readiness reports a stalled one
         return consumer
 
-    def subscribe_batch(self, model: type[E], handler: BatchHandler[E]) -> EventConsumer[E]:
+    def subscribe_batch(
+        self, model: type[E], handler: BatchHandler[E], *, max_records: int = MAX_RECORDS
+    ) -> EventConsumer[E]:
         """Like ``subscribe``, with batches of records (``kafka.batch``: one commit per batch)."""
         consumer = subscribe_batch(
             self.broker,
@@ -103,6 +105,7 @@ class ServiceRuntime:
             retry=self.retry,
             dlq_limit=self.dlq_limit,
             on_fatal=self.fail,
+            max_records=max_records,
         )
         self.consumers.append(consumer)
         return consumer

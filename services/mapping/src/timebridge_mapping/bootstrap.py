@@ -129,7 +129,8 @@ def bootstrap(
     )
     consumers.register_connections(runtime, copies, wake=[slot_wake, releasable])
     slots = SyncSlots(daily_at=settings.daily_sync_at)
-    consumers.register(runtime, TimeEntries(store, copies, mapper, slots))
+    time_entries = TimeEntries(store, copies, mapper, slots)
+    consumers.register(runtime, time_entries, max_records=settings.batch_max_records)
     publisher = EventPublisher(runtime.broker, runtime.tracer, NAME)
     runtime.background += [
         OutboxRelay(runtime.pool, publisher).run,

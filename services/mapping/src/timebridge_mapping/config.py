@@ -43,3 +43,9 @@ class Settings(BaseSettings, ServiceSettings, OwnerSettings):
     schedule_tick_s: float = Field(
         default=15.0, gt=0, description="How often entries waiting for a sync slot are looked at"
     )
+    batch_max_records: int = Field(
+        default=500,
+        ge=1,
+        le=5000,
+        description="Time entry events handled in one transaction (one poll's records) at most",
+    )

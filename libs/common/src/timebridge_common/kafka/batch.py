@@ -18,8 +18,9 @@ What holds, as for single records (see ``kafka.consumer``):
   handler runs; one the handler finds invalid is reported in its result (the handler leaves no
   effect of it behind). Both are dead-lettered after the valid records were handled (a retried
   batch does not dead-letter them twice), with the same reasons, limit and hook as single ones.
-* **One span per batch**, linked to each record's producer span (the context the handler's
-  outbox events carry).
+* **Traces.** Each record gets its consumer span in its producer's trace (as when handled
+  alone); the handler runs in one span per batch, linked to them, whose context the handler's
+  outbox events carry.
 """
 
 import asyncio
@@ -32,7 +33,6 @@ import structlog
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
-from opentelemetry import trace
 from opentelemetry.trace import Link, Span, SpanKind, Tracer
 
 from timebridge_common.config import DlqLimitConfig, RetryConfig
@@ -89,7 +89,7 @@ class BatchEventConsumer(EventConsumer[E]):
             else:
                 valid.append((record, envelope, event))
         first = ours[0]
-        links = [Link(trace.get_current_span(extract(r.headers)).get_span_context()) for r in ours]
+        spans = {id(r): self._record_span(r) for r in ours}
         attributes = messaging_attributes(
             first.topic,
             **{
@@ -97,31 +97,57 @@ class BatchEventConsumer(EventConsumer[E]):
                 "messaging.batch.message_count": len(ours),
             },
         )
-        with self.tracer.start_as_current_span(
-            f"process {first.topic}", kind=SpanKind.CONSUMER, attributes=attributes, links=links
-        ) as span:
-            results: Sequence[InvalidMessageError | None] = ()
-            attempts = 1
-            if valid:
+        links = [Link(span.get_span_context()) for span in spans.values()]
+        try:
+            with self.tracer.start_as_current_span(
+                f"process {first.topic}", kind=SpanKind.CONSUMER, attributes=attributes, links=links
+            ):
+                results: Sequence[InvalidMessageError | None] = ()
+                attempts = 1
+                if valid:
 
-                async def attempt() -> Sequence[InvalidMessageError | None]:
-                    outcome = await handler([(envelope, event) for _, envelope, event in valid])
-                    if len(outcome) != len(valid):
-                        raise RuntimeError(f"batch handler answered {len(outcome)}/{len(valid)}")
-                    return outcome
+                    async def attempt() -> Sequence[InvalidMessageError | None]:
+                        items = [(envelope, event) for _, envelope, event in valid]
+                        outcome = await handler(items)
+                        if len(outcome) != len(valid):
+                            raise RuntimeError(
+                                f"batch handler answered {len(outcome)}/{len(valid)}"
+                            )
+                        return outcome
 
-                with structlog.contextvars.bound_contextvars(
-                    topic=first.topic, group=self.group_id, batch=len(valid)
-                ):
-                    results, attempts = await self._until_done("handler", first, attempt)
-            for result in results:
-                if result is None:
-                    self.limit.record_valid()
-            for record, error in undecodable:
-                await self._letter(record, error, span, attempts=1)
-            for (record, envelope, event), result in zip(valid, results, strict=True):
-                if result is not None:
-                    await self._letter(record, result, span, envelope, event, attempts=attempts)
+                    with structlog.contextvars.bound_contextvars(
+                        topic=first.topic, group=self.group_id, batch=len(valid)
+                    ):
+                        results, attempts = await self._until_done("handler", first, attempt)
+                for result in results:
+                    if result is None:
+                        self.limit.record_valid()
+                for record, error in undecodable:
+                    await self._letter(record, error, spans[id(record)], attempts=1)
+                for (record, envelope, event), result in zip(valid, results, strict=True):
+                    if result is not None:
+                        span = spans[id(record)]
+                        await self._letter(record, result, span, envelope, event, attempts=attempts)
+        finally:
+            for span in spans.values():
+                span.end()
+
+    def _record_span(self, record: SourceRecord) -> Span:
+        """A consumer span per record, in its producer's trace (as a record handled alone)."""
+        return self.tracer.start_span(
+            f"process {record.topic}",
+            context=extract(record.headers),
+            kind=SpanKind.CONSUMER,
+            attributes=messaging_attributes(
+                record.topic,
+                **{
+                    "messaging.consumer.group.name": self.group_id,
+                    "messaging.destination.partition.id": str(record.partition),
+                    "messaging.kafka.offset": record.offset,
+                    "messaging.message.id": record.headers.get("ce_id", ""),
+                },
+            ),
+        )
 
     async def _letter(
         self,

@@ -9,9 +9,9 @@ from timebridge_common.runtime import ServiceRuntime
 from timebridge_mapping.handlers.time_entries import TimeEntries
 
 
-def register(runtime: ServiceRuntime, time_entries: TimeEntries) -> None:
+def register(runtime: ServiceRuntime, time_entries: TimeEntries, *, max_records: int) -> None:
     """Time entries in batches: one transaction and one offset commit per batch (issue 12)."""
-    runtime.subscribe_batch(TimeEntryLogged, time_entries.on_batch)
+    runtime.subscribe_batch(TimeEntryLogged, time_entries.on_batch, max_records=max_records)
 
 
 def register_connections(

@@ -28,6 +28,7 @@ from timebridge_common.testing import LazyApp
 from timebridge_console.bootstrap import bootstrap as bootstrap_console
 from timebridge_console.config import ServiceUrls
 from timebridge_console.config import Settings as ConsoleSettings
+from timebridge_ingest.handlers.imports import ImportRunner
 from timebridge_invoice_export.adapters.tools import ProductionTools
 from timebridge_invoice_export.config import AccountingApp
 from timebridge_invoice_export.config import Settings as InvoiceSettings
@@ -136,6 +137,8 @@ class ConsolePlatform:
     outbox: Outbox
     served: list[Served] = field(default_factory=list)
     group_prefix: str = ""
+    importer: ImportRunner | None = None
+    """Ingest's history imports (a test slows them down to watch the progress bar move)."""
 
     def api(self, service: str, token: str = ANN_CORE) -> httpx.AsyncClient:
         return httpx.AsyncClient(
@@ -357,6 +360,7 @@ async def console_platform(
             outbox,
             served,
             group_prefix=builder.kafka.group_prefix,
+            importer=getattr(services["ingest"], "imports", None),
         )
         core.webhooks[workspace] = Subscription(
             f"http://ingest.test/v1/webhooks/core/{workspace}", "core-webhook-secret-" + "c" * 20

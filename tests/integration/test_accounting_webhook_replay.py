@@ -269,7 +269,7 @@ async def test_a_forged_freshbooks_verification_calls_nothing(rig: Rig) -> None:
     async with rig.invoice_export.store.tx() as tx:
         connection = await tx.connection(connection_id)
     assert connection is not None
-    assert connection.verified_webhooks == 2, "the genuine verifications were confirmed"
+    assert connection.verified_webhooks == 3, "the genuine verifications were confirmed"
     ours = sorted(rig.fb.callbacks)
     path = f"/v1/webhooks/freshbooks/{connection_id}"
     form = {"content-type": "application/x-www-form-urlencoded"}

@@ -65,7 +65,7 @@ async def test_the_accounting_article_end_to_end(platform: Platform, provider: s
 
             async def verified() -> bool:
                 found = await get(api, f"{base}/accounting/connections/{connection_id}")
-                return bool(found["verified_webhooks"] == 2)
+                return bool(found["verified_webhooks"] == 3)
 
             await wait_for(verified)
         # -- Sync clients: all active clients, marked with their tool -------------------------

@@ -31,7 +31,7 @@ from starlette.routing import Route
 from timebridge_providers.freshbooks.webhooks import verify_webhook
 from timebridge_providers.freshbooks.wire import SIGNATURE_HEADER
 from timebridge_providers.kit.accounting import CLOCK_SKEW
-from timebridge_providers.kit.ports.accounting import PaymentApplication
+from timebridge_providers.kit.ports.accounting import PaymentApplication, gone_payment
 
 from timebridge_common.outbound.http import ProviderError
 from timebridge_invoice_export.domain.accounting import (
@@ -300,13 +300,14 @@ async def test_freshbooks_webhooks_are_registered_once_verified_and_then_deliver
     assert [(c.event, c.uri, c.verified) for c in callbacks.values()] == [
         ("client", HOOK, False),
         ("invoice", HOOK, False),
+        ("payment", HOOK, False),
     ]
     asked = freshbooks.receiver.verifications()
     assert [int(v["object_id"]) for v in asked] == list(callbacks)
 
     await tool.ensure_webhooks(HOOK)  # unverified: asked again, not registered again
-    assert len(callbacks) == 2
-    assert len(freshbooks.receiver.verifications()) == 4
+    assert len(callbacks) == 3
+    assert len(freshbooks.receiver.verifications()) == 6
     with pytest.raises(ProviderError) as wrong:
         await tool.verify_webhook_registration(asked[0]["object_id"], "not-the-verifier")
     assert wrong.value.status == 422
@@ -314,7 +315,7 @@ async def test_freshbooks_webhooks_are_registered_once_verified_and_then_deliver
         await tool.verify_webhook_registration(verification["object_id"], verification["verifier"])
     assert all(c.verified for c in callbacks.values())
     await tool.ensure_webhooks(HOOK)
-    assert (len(callbacks), len(freshbooks.receiver.verifications())) == (2, 4)
+    assert (len(callbacks), len(freshbooks.receiver.verifications())) == (3, 6)
 
     await freshbooks.admin("PATCH", f"/clients/{customer}", {"organization": "Cyanamid"})
     exported = await tool.export(draft(customer))
@@ -329,7 +330,7 @@ async def test_freshbooks_webhooks_are_registered_once_verified_and_then_deliver
     assert verify_webhook(by_event["invoice"], events[1][0], events[1][1])
 
     await tool.ensure_webhooks(f"{HOOK}/second")
-    assert [c.uri for c in callbacks.values()].count(f"{HOOK}/second") == 2
+    assert [c.uri for c in callbacks.values()].count(f"{HOOK}/second") == 3
 
 
 async def test_freshbooks_changes_carry_payments_and_their_deletion(
@@ -370,3 +371,13 @@ async def test_freshbooks_changes_carry_payments_and_their_deletion(
     changes = await tool.changes(since)
     assert [(p.external_id, p.state) for p in changes.payments] == [(second, "deleted")]
     assert (await tool.invoice(exported.external_id)).status == "partially_paid"
+    # what a payment callback reads, and an invoice's payments (the deleted one too)
+    one = await tool.payment(second)
+    assert one is not None
+    assert (one.external_id, one.state) == (second, "deleted")
+    of_invoice = await tool.invoice_payments(exported.external_id)
+    assert sorted((p.amount, p.state) for p in of_invoice) == [
+        (Decimal("100.00"), "recorded"),
+        (Decimal("140.00"), "deleted"),
+    ]
+    assert await tool.payment("404404") == gone_payment("404404")

@@ -343,3 +343,15 @@ async def test_xero_changes_carry_payments_and_their_deletion(xero: XeroRig) -> 
     changes = await tool.changes(since)
     assert [(p.external_id, p.state) for p in changes.payments] == [(second, "deleted")]
     assert (await tool.invoice(invoice_id)).status == "partially_paid"
+    # what a webhook naming the invoice re-reads: its payments, the deleted one too
+    of_invoice = await tool.invoice_payments(invoice_id)
+    assert sorted((p.amount, p.state) for p in of_invoice) == [
+        (Decimal(100), "recorded"),
+        (Decimal(140), "deleted"),
+    ]
+    listed = next(r for r in reversed(xero.sent) if r.url.path.endswith("/Payments"))
+    assert listed.url.params["where"] == f'Invoice.InvoiceID==guid("{invoice_id}")'
+    one = await tool.payment(second)
+    assert one is not None
+    assert (one.external_id, one.state) == (second, "deleted")
+    assert await tool.invoice_payments(xero.contact("Nobody Ltd")) == []

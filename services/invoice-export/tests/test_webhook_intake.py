@@ -2,11 +2,14 @@
 the FreshBooks signature key (the receivers on Kafka/Postgres: tests/integration)."""
 
 import datetime as dt
+import json
 
 import pytest
 from fastapi import HTTPException
+from timebridge_providers.freshbooks import webhooks as freshbooks
 from timebridge_providers.freshbooks.webhooks import signed_message, webhook_signature
 from timebridge_providers.quickbooks import webhooks as quickbooks
+from timebridge_providers.xero import webhooks as xero
 
 from timebridge_common.refusals import InvalidError
 from timebridge_invoice_export.entrypoints.webhooks_http import _form
@@ -59,3 +62,35 @@ def test_ids_a_store_cannot_hold_are_422(note: tuple[str, str, str, str, None]) 
 def test_a_non_ascii_intuit_signature_does_not_verify_nor_raise() -> None:
     assert not quickbooks.verify_webhook("token", b"{}", "caf\u00e9")
     assert _checked([("9", "client", "1", "Update", dt.datetime(2026, 1, 1, tzinfo=dt.UTC))])
+
+
+def test_payment_notices_are_followed_where_the_tool_names_payments() -> None:
+    """QuickBooks' Payment entity and FreshBooks' payment.* events name the payment (its own
+    consumer reads it); Xero names the invoice and says its notices stand for payments too."""
+    body = json.dumps(
+        {
+            "eventNotifications": [
+                {
+                    "realmId": "9130",
+                    "dataChangeEvent": {
+                        "entities": [
+                            {"name": "Payment", "id": "77", "operation": "Create",
+                             "lastUpdated": "2026-12-01T10:00:00.000Z"},
+                            {"name": "Vendor", "id": "5", "operation": "Create",
+                             "lastUpdated": "2026-12-01T10:00:00.000Z"},
+                        ]
+                    },
+                }
+            ]
+        }
+    ).encode()  # fmt: skip
+    (notice,) = quickbooks.notices(body)
+    assert (notice.tenant_id, notice.entity, notice.external_id) == ("9130", "payment", "77")
+    form = b"name=payment.create&object_id=4001&account_id=Acc1&business_id=1&identity_id=1"
+    parsed = freshbooks.WEBHOOKS.parse(form)
+    assert isinstance(parsed, list)
+    assert [(n.entity, n.external_id, n.operation) for n in parsed] == [
+        ("payment", "4001", "create")
+    ]
+    assert xero.WEBHOOKS.invoice_notices_cover_payments
+    assert not quickbooks.WEBHOOKS.invoice_notices_cover_payments

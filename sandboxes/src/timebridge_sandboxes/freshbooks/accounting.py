@@ -223,6 +223,9 @@ async def update_payment(
     body: Payload,
     background: BackgroundTasks,
 ) -> Json:
-    found = sandbox.change_payment(sandbox.payment(account_id, payment_id), inner(body, "payment"))
+    fields = inner(body, "payment")
+    found = sandbox.change_payment(sandbox.payment(account_id, payment_id), fields)
+    event = "payment.delete" if fields.get("vis_state") == 1 else "payment.update"
+    sandbox.announce(background, account_id, event, found.id, caller.id)
     sandbox.announce(background, account_id, "invoice.update", found.invoiceid, caller.id)
     return _result("payment", sandbox.payment_json(found))

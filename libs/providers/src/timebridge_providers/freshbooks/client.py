@@ -47,6 +47,10 @@ class _OneInvoice(_Model):
     invoice: Invoice
 
 
+class _OnePayment(_Model):
+    payment: Payment
+
+
 class _OneCallback(_Model):
     callback: Callback
 
@@ -81,6 +85,7 @@ _CLIENTS = TypeAdapter(_Envelope[_Result[_Clients]])
 _INVOICE = TypeAdapter(_Envelope[_Result[_OneInvoice]])
 _INVOICES = TypeAdapter(_Envelope[_Result[_Invoices]])
 _PAYMENTS = TypeAdapter(_Envelope[_Result[_Payments]])
+_PAYMENT = TypeAdapter(_Envelope[_Result[_OnePayment]])
 _CALLBACK = TypeAdapter(_Envelope[_Result[_OneCallback]])
 _CALLBACKS = TypeAdapter(_Envelope[_Result[_Callbacks]])
 
@@ -160,11 +165,20 @@ class FreshBooksClient(ProviderClient):
         """Invoices changed since then, deleted ones included (a list hides them by default)."""
         return self._invoices(updated_since, customer_id, page_size)
 
-    async def payments(self, *, updated_since: dt.datetime | None = None) -> AsyncIterator[Payment]:
-        """Payments changed since then, deleted ones included (a list hides them by default)."""
+    async def payment(self, payment_id: int) -> Payment:
+        """One payment, also when it was deleted (``vis_state`` 1)."""
+        path = self._accounting(f"payments/payments/{payment_id}")
+        return (await self._call("GET", path, _PAYMENT)).response.result.payment
+
+    async def payments(
+        self, *, updated_since: dt.datetime | None = None, invoice_id: int | None = None
+    ) -> AsyncIterator[Payment]:
+        """Payments changed since then (``invoice_id``: of that invoice only), deleted ones
+        included (a list hides them by default)."""
         path = self._accounting("payments/payments")
+        of_invoice = {} if invoice_id is None else {"search[invoiceid]": str(invoice_id)}
         for hidden in ({}, {"search[vis_state]": VisState.DELETED.value}):
-            params = {**_updated_min(updated_since), **hidden}
+            params = {**_updated_min(updated_since), **hidden, **of_invoice}
             pages = self._pages(path, _PAYMENTS, params, PAGE_SIZE)
             async for payment in _since(pages, updated_since, lambda page: page.payments):
                 yield payment

@@ -30,10 +30,12 @@ from timebridge_providers.kit.ports.accounting import (
     ToolChanges,
     ToolClient,
     ToolInvoice,
+    ToolPayment,
     gone_invoice,
+    gone_payment,
 )
 
-EVENTS = ("client", "invoice")
+EVENTS = ("client", "invoice", "payment")
 """FreshBooks callbacks registered per account: a noun gets all its events (create, update,
 delete, sendByEmail...)."""
 
@@ -83,6 +85,19 @@ class FreshBooksTool:
             return tool_invoice(await self._client.invoice(int(external_id)))
         except (ValueError, NotFoundError):
             return gone_invoice(external_id)
+
+    async def payment(self, external_id: str) -> ToolPayment | None:
+        try:
+            return tool_payment(await self._client.payment(int(external_id)))
+        except (ValueError, NotFoundError):
+            return gone_payment(external_id)
+
+    async def invoice_payments(self, invoice_external_id: str) -> list[ToolPayment]:
+        try:
+            invoice_id = int(invoice_external_id)
+        except ValueError:
+            return []
+        return [tool_payment(p) async for p in self._client.payments(invoice_id=invoice_id)]
 
     async def export(self, draft: ExportDraft) -> ToolInvoice:
         customer = number_id("FreshBooks", "client", draft.client_external_id)

@@ -34,7 +34,7 @@ def verify_webhook(verifier: str, fields: FormFields, signature: str | None) -> 
     return hmac.compare_digest(expected.encode(), signature.encode())
 
 
-FOLLOWED: dict[str, Entity] = {"client": "client", "invoice": "invoice"}
+FOLLOWED: dict[str, Entity] = {"client": "client", "invoice": "invoice", "payment": "payment"}
 """The event nouns Timebridge follows (a noun gets all its events: create, update, delete...)."""
 
 

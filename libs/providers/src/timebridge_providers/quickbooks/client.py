@@ -181,6 +181,10 @@ class QuickBooksClient(ProviderClient):
         """The invoice now; a deleted one raises :class:`NotFoundError`."""
         return await self._read("Invoice", invoice_id, Invoice)
 
+    async def payment(self, payment_id: str) -> Payment:
+        """The payment now; a deleted one raises :class:`NotFoundError`."""
+        return await self._read("Payment", payment_id, Payment)
+
     def invoices(
         self, *, changed_since: dt.datetime, page_size: int = PAGE_LIMIT
     ) -> AsyncIterator[Invoice]:

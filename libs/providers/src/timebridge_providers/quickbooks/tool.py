@@ -33,6 +33,7 @@ from timebridge_providers.kit.ports.accounting import (
     ToolChanges,
     ToolClient,
     ToolInvoice,
+    ToolPayment,
     gone_invoice,
     gone_payment,
 )
@@ -104,6 +105,23 @@ class QuickBooksTool(PerAppWebhooks):
             return tool_invoice(await self._client.invoice(external_id))
         except NotFoundError:
             return gone_invoice(external_id)
+
+    async def payment(self, external_id: str) -> ToolPayment | None:
+        try:
+            return tool_payment(await self._client.payment(external_id))
+        except NotFoundError:
+            return gone_payment(external_id)
+
+    async def invoice_payments(self, invoice_external_id: str) -> list[ToolPayment]:
+        """The payments the invoice's ``LinkedTxn`` names, each read (QuickBooks also sends a
+        ``Payment`` webhook of its own)."""
+        try:
+            invoice = await self._client.invoice(invoice_external_id)
+        except NotFoundError:
+            return []
+        linked = [t.txn_id for t in invoice.linked_txn if t.txn_type == "Payment"]
+        found = [await self.payment(payment_id) for payment_id in linked]
+        return [p for p in found if p is not None]
 
     async def export(self, draft: ExportDraft) -> ToolInvoice:
         kinds = {line.kind for line in draft.lines}

@@ -109,7 +109,7 @@ def _cloud_change(event: _CloudEvent) -> EntityChange:
     )
 
 
-FOLLOWED: dict[str, Entity] = {"Customer": "client", "Invoice": "invoice"}
+FOLLOWED: dict[str, Entity] = {"Customer": "client", "Invoice": "invoice", "Payment": "payment"}
 """The entities Timebridge follows, as the accounting port names them."""
 
 

@@ -178,10 +178,22 @@ class XeroClient(ProviderClient):
         return self._pages("/Invoices", _INVOICES, params, modified_since, page_size)
 
     def payments(
-        self, *, modified_since: dt.datetime | None = None, page_size: int = PAGE_SIZE
+        self,
+        *,
+        modified_since: dt.datetime | None = None,
+        invoice_id: str | None = None,
+        page_size: int = PAGE_SIZE,
     ) -> AsyncIterator[Payment]:
-        """Payments of every status (deleted ones too), least recently changed first."""
-        return self._pages("/Payments", _PAYMENTS, {}, modified_since, page_size)
+        """Payments of every status (deleted ones too), least recently changed first;
+        ``invoice_id``: only those of that invoice."""
+        params: dict[str, str | int] = {}
+        if invoice_id is not None:
+            params["where"] = f"Invoice.InvoiceID==guid({_quoted(invoice_id)})"
+        return self._pages("/Payments", _PAYMENTS, params, modified_since, page_size)
+
+    async def payment(self, payment_id: str) -> Payment:
+        response = await self._request("GET", f"/Payments/{payment_id}")
+        return _only(response, self._http.parse(response, _PAYMENTS).payments)
 
     async def invoice(self, invoice_id: str) -> Invoice:
         response = await self._request("GET", f"/Invoices/{invoice_id}")

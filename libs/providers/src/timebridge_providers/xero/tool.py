@@ -31,7 +31,9 @@ from timebridge_providers.kit.ports.accounting import (
     ToolChanges,
     ToolClient,
     ToolInvoice,
+    ToolPayment,
     gone_invoice,
+    gone_payment,
 )
 from timebridge_providers.xero.client import XeroClient
 from timebridge_providers.xero.translate import billable, tool_client, tool_invoice, tool_payment
@@ -89,6 +91,18 @@ class XeroTool(PerAppWebhooks):
             return tool_invoice(await self._client.invoice(external_id))
         except NotFoundError:
             return gone_invoice(external_id)
+
+    async def payment(self, external_id: str) -> ToolPayment | None:
+        try:
+            return tool_payment(await self._client.payment(external_id))
+        except NotFoundError:
+            return gone_payment(external_id)
+
+    async def invoice_payments(self, invoice_external_id: str) -> list[ToolPayment]:
+        """Xero's webhooks name invoices, not payments: a payment made or deleted shows as an
+        invoice ``UPDATE``, after which the invoice's payments (deleted ones too) are read."""
+        found = self._client.payments(invoice_id=invoice_external_id)
+        return [p for p in [tool_payment(p) async for p in found] if p is not None]
 
     async def export(self, draft: ExportDraft) -> ToolInvoice:
         """Look the reference up first (Xero keeps an idempotency key minutes only), then create

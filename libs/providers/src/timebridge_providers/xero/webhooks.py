@@ -49,4 +49,5 @@ WEBHOOKS = WebhookSpec(
     verify=verify_webhook,
     parse=notices,
     bare_answers=True,
+    invoice_notices_cover_payments=True,
 )

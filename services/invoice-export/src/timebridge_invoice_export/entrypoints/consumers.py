@@ -7,6 +7,7 @@ from timebridge_common.events import (
     InvoiceExportRequested,
     TimeEntryLogged,
 )
+from timebridge_common.events.payments import AccountingPaymentNotified
 from timebridge_common.runtime import ServiceRuntime
 from timebridge_invoice_export.handlers.invoices import Invoices
 from timebridge_invoice_export.handlers.ledger import on_time_entry_logged
@@ -23,3 +24,4 @@ def register(
     runtime.subscribe(TimeEntryLogged, time_entry_logged)
     runtime.subscribe(InvoiceExportRequested, invoices.perform_export)
     runtime.subscribe(AccountingChangeNotified, notifications.handle)
+    runtime.subscribe(AccountingPaymentNotified, notifications.handle_payment)

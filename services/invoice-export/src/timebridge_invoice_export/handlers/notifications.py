@@ -33,14 +33,22 @@ from dataclasses import dataclass
 from typing import Literal
 
 import structlog
-from timebridge_providers.kit.ports.accounting import Notice, RegistrationCheck, WebhookSpec
+from timebridge_providers.kit.ports.accounting import (
+    Entity,
+    Notice,
+    RegistrationCheck,
+    ToolPayment,
+    WebhookSpec,
+)
 
 from timebridge_common.errors import InvalidMessageError
 from timebridge_common.events import AccountingChangeNotified, Envelope
+from timebridge_common.events.payments import AccountingPaymentNotified
 from timebridge_common.kafka.publisher import EventPublisher, publish_acknowledged
 from timebridge_common.refusals import InvalidError, NotFoundError, RefusedError
 from timebridge_common.webhooks.replay import ReplayWindow, publish_once
 from timebridge_invoice_export.domain.accounting import title
+from timebridge_invoice_export.domain.connections import AccountingConnection
 from timebridge_invoice_export.handlers.connections import Connections, ToolUnusableError
 from timebridge_invoice_export.handlers.ports import AccountingTools, Clock
 from timebridge_invoice_export.handlers.stores import Store
@@ -48,8 +56,6 @@ from timebridge_invoice_export.handlers.sync import ToolSync
 from timebridge_invoice_export.handlers.verifications import CallbackVerifications
 
 log = structlog.get_logger(__name__)
-
-Entity = Literal["client", "invoice"]
 
 
 class UnauthenticatedError(RefusedError):
@@ -79,6 +85,9 @@ class Delivery:
 def _aware(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
 
+
+Noticed = AccountingChangeNotified | AccountingPaymentNotified
+"""The event of a webhook's notice (payments have their own)."""
 
 Note = tuple[str, Entity, str, str, dt.datetime | None]
 """(tenant id, entity, external id, operation, when it changed in the tool)."""
@@ -207,15 +216,15 @@ class Notifications:
             [(connection_id, n.entity, n.external_id, n.operation, None) for n in parsed]
         )
         events = [
-            AccountingChangeNotified(
-                workspace_id=connection.workspace_id,
-                connection_id=connection_id,
-                provider=provider,
+            _noticed(
+                connection.workspace_id,
+                connection_id,
+                provider,
                 entity=entity,
                 external_id=external_id,
-                operation=operation,
+                operation=op,
             )
-            for _, entity, external_id, operation, _ in notes
+            for _, entity, external_id, op, _ in notes
         ]
 
         async def publish() -> int:
@@ -252,17 +261,17 @@ class Notifications:
         return Delivery("accepted" if first else "duplicate", int(outcome))
 
     async def _notify(self, provider: str, notes: Sequence[Note]) -> int:
-        events: list[AccountingChangeNotified] = []
+        events: list[Noticed] = []
         async with self._store.tx() as tx:
             for tenant_id, entity, external_id, operation, occurred_at in notes:
                 for connection_id in await tx.connections_of_tenant(provider, tenant_id):
                     connection = await tx.connection(connection_id)
                     assert connection is not None
                     events.append(
-                        AccountingChangeNotified(
-                            workspace_id=connection.workspace_id,
-                            connection_id=connection_id,
-                            provider=provider,
+                        _noticed(
+                            connection.workspace_id,
+                            connection_id,
+                            provider,
                             entity=entity,
                             external_id=external_id,
                             operation=operation,
@@ -272,7 +281,7 @@ class Notifications:
         await self._publish(events)
         return len(events)
 
-    async def _publish(self, events: Sequence[AccountingChangeNotified]) -> None:
+    async def _publish(self, events: Sequence[Noticed]) -> None:
         await publish_acknowledged(
             self._publisher,
             [(e, self._publisher.envelope(e, event_id=e.notification_id())) for e in events],
@@ -285,6 +294,7 @@ class Notifications:
             connection = await tx.connection(event.connection_id)
         if connection is None or connection.status != "connected":
             return
+        payments: list[ToolPayment] = []
         try:
             async with self._connections.tool(connection) as tool:
                 if event.entity == "client":
@@ -293,6 +303,8 @@ class Notifications:
                 else:
                     invoice = await tool.invoice(event.external_id)
                     client = None
+                    if await self._payments_behind(connection, event.external_id):
+                        payments = await tool.invoice_payments(event.external_id)
         except ToolUnusableError as exc:
             log.warning("notification not applied", reason=str(exc))
             return
@@ -300,3 +312,63 @@ class Notifications:
             await self._sync.apply_client(connection, client, envelope)
         if invoice is not None:
             await self._sync.apply_invoice(connection, invoice, envelope)
+        for payment in payments:
+            await self._sync.payments.apply_payment(connection, payment, envelope)
+
+    async def handle_payment(self, envelope: Envelope, event: AccountingPaymentNotified) -> None:
+        """Read the payment the webhook named and apply it (consumer; idempotent): the same
+        :meth:`PaymentSync.apply_payment` as the poll, so whichever sees a change first
+        publishes it and the other finds nothing new."""
+        async with self._store.tx() as tx:
+            connection = await tx.connection(event.connection_id)
+        if connection is None or connection.status != "connected":
+            return
+        try:
+            async with self._connections.tool(connection) as tool:
+                seen = await tool.payment(event.external_id)
+        except ToolUnusableError as exc:
+            log.warning("payment notification not applied", reason=str(exc))
+            return
+        if seen is not None:
+            await self._sync.payments.apply_payment(connection, seen, envelope)
+
+    async def _payments_behind(self, connection: AccountingConnection, tool_id: str) -> bool:
+        """Whether an invoice notice stands for payments too: the tool sends no webhook of its
+        own for them (Xero), and the invoice is one of ours in the tool."""
+        spec = self._tools.webhooks(connection.provider)
+        if spec is None or not spec.invoice_notices_cover_payments:
+            return False
+        async with self._store.tx() as tx:
+            invoice = await tx.invoice_by_tool_id(connection.connection_id, tool_id)
+        return invoice is not None and invoice.status in ("exported", "deleted")
+
+
+def _noticed(
+    workspace_id: str,
+    connection_id: str,
+    provider: str,
+    *,
+    entity: Entity,
+    external_id: str,
+    operation: str,
+    occurred_at: dt.datetime | None = None,
+) -> Noticed:
+    """The event of one notice: payments have their own (``AccountingPaymentNotified``)."""
+    if entity == "payment":
+        return AccountingPaymentNotified(
+            workspace_id=workspace_id,
+            connection_id=connection_id,
+            provider=provider,
+            external_id=external_id,
+            operation=operation,
+            occurred_at=occurred_at,
+        )
+    return AccountingChangeNotified(
+        workspace_id=workspace_id,
+        connection_id=connection_id,
+        provider=provider,
+        entity=entity,
+        external_id=external_id,
+        operation=operation,
+        occurred_at=occurred_at,
+    )

@@ -29,6 +29,7 @@ from timebridge_providers.kit.ports.accounting import (
     ToolPayment,
     ToolPaymentState,
     gone_invoice,
+    gone_payment,
 )
 from timebridge_providers.kit.session import Session
 
@@ -120,6 +121,18 @@ class FakeAccountingTool:
             cursor=max(moments) if moments else None,
             payments=payments,
         )
+
+    async def payment(self, external_id: str) -> ToolPayment | None:
+        self._maybe_fail()
+        return self.payments.get(external_id) or gone_payment(external_id)
+
+    async def invoice_payments(self, invoice_external_id: str) -> list[ToolPayment]:
+        self._maybe_fail()
+        return [
+            p
+            for p in self.payments.values()
+            if any(a.invoice_external_id == invoice_external_id for a in p.applications)
+        ]
 
     async def invoice(self, external_id: str) -> ToolInvoice:
         self._maybe_fail()

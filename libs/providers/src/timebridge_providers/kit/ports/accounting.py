@@ -32,7 +32,7 @@ ToolInvoiceStatus = Literal[
 ]
 """Where an exported invoice stands in the tool. ``deleted``: gone from the tool."""
 
-Entity = Literal["client", "invoice"]
+Entity = Literal["client", "invoice", "payment"]
 """What a webhook notice names."""
 
 # Keys of ``Access.extra`` an accounting tool reads.
@@ -239,6 +239,16 @@ class AccountingTool(Protocol):
         """The invoice now; a deleted one comes back with status ``deleted``."""
         ...
 
+    async def payment(self, external_id: str) -> ToolPayment | None:
+        """The payment now, for a webhook naming it; a deleted one comes back as
+        :func:`gone_payment`; None: not a customer payment of a sales invoice."""
+        ...
+
+    async def invoice_payments(self, invoice_external_id: str) -> list[ToolPayment]:
+        """Every payment of one invoice as the tool lists them (deleted ones where it still
+        lists them): what a webhook naming only the invoice (Xero's) makes re-read."""
+        ...
+
     async def export(self, draft: ExportDraft) -> ToolInvoice:
         """Create ``draft`` as a draft invoice, at most once per ``draft.invoice_id``: a repeat
         (after a timeout, a crash, a redelivery) returns the invoice made the first time."""
@@ -348,6 +358,9 @@ class WebhookSpec:
     """Answer ``200``/``401`` with empty bodies (a tool checking "intent to receive")."""
     signed: Callable[[bytes], bytes] = bytes
     """What of the body the signature covers: the replay key's input."""
+    invoice_notices_cover_payments: bool = False
+    """The tool sends no webhook of its own for payments, only an invoice change (Xero): an
+    invoice notice then re-reads the invoice's payments too."""
 
 
 def _utcnow() -> dt.datetime:

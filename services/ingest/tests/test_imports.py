@@ -275,7 +275,8 @@ async def test_a_refused_credential_parks_the_run_until_it_is_accepted_again(rig
     assert waiting.state == "waiting"
     assert "reconnect" in (waiting.last_error or "")
     assert waiting.percent == 0
-    rig.clock[0] = NOW + dt.timedelta(minutes=16)
+    assert not await rig.runner.step()  # parked until the next attempt
+    rig.clock[0] = NOW + dt.timedelta(minutes=1)
     await rig.runner.drain()
     assert rig.store.rows[run.import_id].state == "done"
 

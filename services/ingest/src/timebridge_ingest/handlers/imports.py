@@ -42,7 +42,9 @@ log = structlog.get_logger(__name__)
 
 LEASE = dt.timedelta(minutes=10)
 RETRY = dt.timedelta(minutes=1)
-REFUSED_RETRY = dt.timedelta(minutes=15)
+REFUSED_RETRY = dt.timedelta(minutes=1)
+"""A parked run asks again every minute: the credential owner answers for a key it knows to be
+refused without calling the provider, and the run resumes within a minute of a re-connect."""
 
 
 class ImportStore(Protocol):

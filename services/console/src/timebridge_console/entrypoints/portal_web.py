@@ -13,6 +13,7 @@ import re
 import secrets
 from typing import Any
 
+import structlog
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
@@ -26,6 +27,7 @@ from timebridge_console.entrypoints.paths import Id
 from timebridge_console.entrypoints.web import Refused, Web, redirect
 from timebridge_console.handlers.portal import PortalApi
 
+log = structlog.get_logger(__name__)
 COOKIE = "tb_portal"
 CONTEXT = "portal-session"
 DOWNLOADS = ("pdf", "csv", "xlsx", "json")
@@ -267,7 +269,9 @@ def _status(error: ApiError) -> int:
 
 
 def _words(error: ApiError) -> str:
-    """A refusal of the reporting service in a recipient's words (not an admin's)."""
+    """A refusal of the reporting service in a recipient's words (not an admin's); the
+    service's own answer goes to the log."""
+    log.info("portal call refused", status=error.status, reason=error.reason)
     if error.status == 404:
         return "There is no such report for you."
     if error.status == 429:

@@ -24,7 +24,7 @@ from timebridge_common.crypto import SecretBox
 from timebridge_common.db.migrations import apply_migrations
 from timebridge_common.events import ConnectionChanged, IntegrationSettings
 from timebridge_common.outbound.http import AuthenticationError, RequestBudget
-from timebridge_common.testing import in_memory_tracing
+from timebridge_common.testing import in_memory_tracing, wait_for
 from timebridge_ingest.adapters.postgres import PostgresConnections
 from timebridge_ingest.bootstrap import Ingest, bootstrap
 from timebridge_ingest.config import Settings
@@ -166,6 +166,18 @@ async def test_ingest_hands_tracker_keys_to_the_owner_and_readers_take_them_from
         assert (await _held(owner, workspace, f"core_{workspace}")).credential == (
             "core-service-token"
         )
+
+        async def wiped() -> bool:  # once handed over, ingest keeps no copy of either
+            copies = await pool.fetchval(
+                "SELECT (SELECT count(*) FROM integrations WHERE integration_id = $1"
+                " AND api_key_enc IS NOT NULL) + (SELECT count(*) FROM workspaces"
+                " WHERE workspace_id = $2 AND core_token_enc IS NOT NULL)",
+                old.integration_id,
+                workspace,
+            )
+            return bool(copies == 0)
+
+        await wait_for(wiped)
         # A new connection: the owner holds the key before ingest saves anything.
         new = await connections.connect(workspace, "everhour", keys[1], HOURLY)
         assert new.at_owner

@@ -16,7 +16,7 @@ from timebridge_common.events import IntegrationSettings
 from timebridge_common.outbound.oauth import Tokens
 from timebridge_ingest.domain.connections import Integration, Workspace, check_sign_in
 from timebridge_ingest.domain.errors import RejectedError
-from timebridge_ingest.handlers.connections import credential_from_owner
+from timebridge_ingest.handlers.access import credential_from_owner
 from timebridge_ingest.handlers.handover import hand_over, hand_over_until_done
 
 

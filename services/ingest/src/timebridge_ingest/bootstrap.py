@@ -36,8 +36,8 @@ from timebridge_ingest.entrypoints.hooks_http import HookTokenMiddleware, hooks_
 from timebridge_ingest.entrypoints.http import Clock, install_webhooks
 from timebridge_ingest.entrypoints.imports_http import wire as wire_imports
 from timebridge_ingest.entrypoints.tracker_summary_http import wire as wire_tracker_summaries
-from timebridge_ingest.handlers.access import ConnectionAccesses
-from timebridge_ingest.handlers.connections import Connections, credential_from_owner
+from timebridge_ingest.handlers.access import ConnectionAccesses, credential_from_owner
+from timebridge_ingest.handlers.connections import Connections
 from timebridge_ingest.handlers.contract_polls import ContractPolls
 from timebridge_ingest.handlers.handover import hand_over_until_done
 from timebridge_ingest.handlers.health import Health

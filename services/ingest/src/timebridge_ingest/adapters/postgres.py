@@ -77,8 +77,12 @@ class _ConnectionsTx:
         return None if row is None else self._workspace(row)
 
     def _workspace(self, row: Mapping[str, Any]) -> Workspace:
-        workspace_id = row["workspace_id"]
-        token = self._box.decrypt(row["core_token_enc"], context=f"core-token:{workspace_id}")
+        workspace_id, sealed = row["workspace_id"], row["core_token_enc"]
+        token = (
+            None
+            if sealed is None
+            else self._box.decrypt(sealed, context=f"core-token:{workspace_id}")
+        )
         return Workspace(
             workspace_id, row["core_base_url"], token, row["revision"], at_owner=row["at_owner"]
         )
@@ -87,7 +91,8 @@ class _ConnectionsTx:
         """The workspaces and connected integrations whose secret the owner does not hold."""
         workspaces = await self._conn.fetch(
             "SELECT workspace_id, core_base_url, core_token_enc, revision, at_owner"
-            " FROM workspaces WHERE NOT at_owner ORDER BY workspace_id"
+            " FROM workspaces WHERE NOT at_owner AND core_token_enc IS NOT NULL"
+            " ORDER BY workspace_id"
         )
         integrations = await self._conn.fetch(
             _INTEGRATION + " WHERE NOT at_owner AND status = 'connected'"
@@ -98,13 +103,16 @@ class _ConnectionsTx:
         ]
 
     async def mark_at_owner(self, connection_id: str) -> None:
-        """The owner holds this connection's secret now (a Core one is ``core_<workspace>``)."""
+        """The owner holds this connection's secret now (a Core one is ``core_<workspace>``):
+        the copy here is wiped."""
         await self._conn.execute(
-            "UPDATE integrations SET at_owner = true WHERE integration_id = $1", connection_id
+            "UPDATE integrations SET at_owner = true, api_key_enc = NULL WHERE integration_id = $1",
+            connection_id,
         )
         if connection_id.startswith("core_"):
             await self._conn.execute(
-                "UPDATE workspaces SET at_owner = true WHERE workspace_id = $1",
+                "UPDATE workspaces SET at_owner = true, core_token_enc = NULL"
+                " WHERE workspace_id = $1",
                 connection_id.removeprefix("core_"),
             )
 
@@ -116,10 +124,17 @@ class _ConnectionsTx:
             " revision = EXCLUDED.revision, at_owner = EXCLUDED.at_owner, updated_at = now()",
             workspace.workspace_id,
             workspace.core_base_url,
-            self._box.encrypt(workspace.core_token, context=f"core-token:{workspace.workspace_id}"),
+            self._sealed_token(workspace),
             workspace.revision,
             workspace.at_owner,
         )
+
+    def _sealed_token(self, workspace: Workspace) -> str | None:
+        """The Core token sealed, unless the owner holds it (then no copy is kept)."""
+        if workspace.at_owner or workspace.core_token is None:
+            return None
+        context = f"core-token:{workspace.workspace_id}"
+        return self._box.encrypt(workspace.core_token, context=context)
 
     async def integration(
         self, integration_id: str, *, for_update: bool = False
@@ -144,7 +159,7 @@ class _ConnectionsTx:
         return self._integration(row) if row else None
 
     async def put_integration(self, integration: Integration) -> None:
-        key = integration.api_key
+        key = None if integration.at_owner else integration.api_key  # held there: no copy
         await self._conn.execute(
             "INSERT INTO integrations (integration_id, workspace_id, provider, base_url,"
             " api_key_enc, status, settings, account, hook_id, hook_token_hash, revision, extra,"

@@ -26,7 +26,8 @@ CORE = "core"
 class Workspace:
     workspace_id: str
     core_base_url: str
-    core_token: str
+    core_token: str | None
+    """Only until the credential owner holds it (then ``None``: no copy is kept here)."""
     revision: int = 1
     at_owner: bool = False
     """Whether the credential owner holds the Core token (handed over on save or at start-up)."""
@@ -39,6 +40,7 @@ class Integration:
     provider: str
     base_url: str
     api_key: str | None
+    """Only until the credential owner holds it (``at_owner``), and while connected."""
     status: Literal["connected", "disconnected"]
     settings: IntegrationSettings
     account: dict[str, str] = field(default_factory=dict)
@@ -188,7 +190,7 @@ def integration_changed(
 
 
 def core_changed(
-    workspace: Workspace, *, credentials_encrypted: str, now: dt.datetime
+    workspace: Workspace, *, credentials_encrypted: str | None, now: dt.datetime
 ) -> ConnectionChanged:
     return ConnectionChanged(
         workspace_id=workspace.workspace_id,

@@ -12,6 +12,7 @@ provider's :class:`AuthenticationError`: the callers already treat that as "refu
 reconnect" (sync health, a long retry), never as a transient failure retried at once.
 """
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from timebridge_providers.installed import registry
@@ -59,6 +60,8 @@ class ConnectionAccesses:
             home = registry().home().name
             connection_id = core_connection_id(workspace.workspace_id)
             return await self._ask(home, workspace.workspace_id, connection_id)
+        if workspace.core_token is None:
+            raise _refused(registry().home().name, "no Core token is held: register it again")
         return Access(workspace.core_base_url, workspace.core_token, {})
 
     async def _ask(self, provider: str, workspace_id: str, connection_id: str) -> Access:
@@ -73,3 +76,20 @@ class ConnectionAccesses:
 
 def _refused(provider: str, why: str) -> AuthenticationError:
     return AuthenticationError(provider, "ACCESS", "credential", 401, why)
+
+
+def credential_from_owner(
+    owner: CredentialSource,
+) -> Callable[[Integration], Awaitable[str | None]]:
+    """A connection's current credential as its owner hands it out (an OAuth tracker's access
+    token refreshed there); one saved before the owner held it, until it is handed over."""
+
+    async def credential_of(integration: Integration) -> str | None:
+        if integration.status != "connected":
+            return None
+        if not integration.at_owner:
+            return integration.api_key
+        access = await owner.access(integration.workspace_id, integration.integration_id)
+        return access.credential
+
+    return credential_of

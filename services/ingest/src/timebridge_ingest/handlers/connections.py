@@ -18,7 +18,7 @@ from typing import Literal
 
 import structlog
 from timebridge_providers.installed import registry
-from timebridge_providers.kit.credentials import CredentialKeeper, CredentialSource
+from timebridge_providers.kit.credentials import CredentialKeeper
 from timebridge_providers.kit.ports.observe import Observer
 from timebridge_providers.kit.registry import Account
 from timebridge_providers.kit.session import Access
@@ -46,6 +46,7 @@ from timebridge_ingest.domain.connections import (
     wants_webhook,
 )
 from timebridge_ingest.domain.errors import RejectedError
+from timebridge_ingest.handlers.access import ConnectionAccesses, has_access
 from timebridge_ingest.handlers.hooks import hint_webhooks
 from timebridge_ingest.handlers.ports import (
     ConnectionsStore,
@@ -125,7 +126,9 @@ class Connections:
             await tx.put_workspace(workspace)
             event = core_changed(
                 workspace,
-                credentials_encrypted=self._encrypt(f"core_{workspace_id}", core_token),
+                credentials_encrypted=None
+                if held
+                else self._encrypt(f"core_{workspace_id}", core_token),
                 now=self.clock(),
             )
             await self._publish(tx, event)
@@ -149,9 +152,9 @@ class Connections:
         """Test a saved connection again with its key (nobody pastes it again): the owner's once
         it holds it (an OAuth tracker's current access token), else the saved one."""
         integration = await self.get(workspace_id, integration_id)
-        if integration.status != "connected" or integration.api_key is None:
+        if not has_access(integration):
             raise RejectedError(409, "the integration is disconnected: connect it again")
-        key = integration.api_key
+        key = integration.api_key or ""
         if self.credentials is not None and integration.at_owner:
             try:
                 key = (await self.credentials.access(workspace_id, integration_id)).credential
@@ -304,9 +307,9 @@ class Connections:
         """Re-activate the integration's webhook if the provider disabled it (Everhour does after
         failed deliveries), or register it again if it is gone; what was done (``None``: it was
         fine). The caller re-polls the gap."""
-        if integration.api_key is None or integration.hook_id is None:
+        if not has_access(integration) or integration.hook_id is None:
             return None
-        observer = self._observer(integration)
+        observer = await self._observer(integration)
         if observer.hooks is None:
             return None
         state = await observer.hooks.ensure_active(integration.hook_id)
@@ -400,8 +403,10 @@ class Connections:
 
         The token only lives in the URL handed to the tracker: its hash is what is stored.
         """
-        assert integration.api_key is not None
-        observer = self._observer(integration)
+        try:
+            observer = await self._observer(integration)
+        except (ProviderError, TransientError) as exc:  # the owner cannot hand the access out
+            raise RejectedError(503, f"the connection's access is unavailable: {exc}") from exc
         assert observer.hooks is not None
         token = new_hook_token()
         token_hash = hook_token_hash(token)
@@ -419,23 +424,24 @@ class Connections:
 
     async def _delete_hook(self, integration: Integration) -> None:
         """Best effort: a hook left behind only sends deliveries we answer with 404."""
-        if integration.api_key is None or integration.hook_id is None:
+        if not has_access(integration) or integration.hook_id is None:
             return
         try:
-            observer = self._observer(integration)
+            observer = await self._observer(integration)
             if observer.hooks is not None:
                 await observer.hooks.delete(integration.hook_id)
         except (ProviderError, TransientError) as exc:
             log.warning("webhook not removed at the tracker", error=str(exc))
 
-    def _observer(self, integration: Integration) -> Observer:
-        assert integration.api_key is not None
+    async def _observer(self, integration: Integration) -> Observer:
+        access = await ConnectionAccesses(self.credentials).of(integration)
         return self.observers(
-            integration.provider, integration.base_url, integration.api_key, integration.extra
+            integration.provider, access.base_url, access.credential, access.extra
         )
 
     def _changed(self, integration: Integration) -> ConnectionChanged:
-        key = integration.api_key
+        """No secret on Kafka once the owner holds it (readers ask the owner)."""
+        key = None if integration.at_owner else integration.api_key
         encrypted = None if key is None else self._encrypt(integration.integration_id, key)
         return integration_changed(integration, credentials_encrypted=encrypted, now=self.clock())
 
@@ -468,23 +474,6 @@ class Connections:
         cls._check_provider(provider)
         profile = registry().get(provider).profile
         return check_connection_fields(profile.connection_fields, fields, profile.title)
-
-
-def credential_from_owner(
-    owner: CredentialSource,
-) -> Callable[[Integration], Awaitable[str | None]]:
-    """A connection's current credential as its owner hands it out (an OAuth tracker's access
-    token refreshed there); one saved before the owner held it, until it is handed over."""
-
-    async def credential_of(integration: Integration) -> str | None:
-        if integration.status != "connected":
-            return None
-        if not integration.at_owner:
-            return integration.api_key
-        access = await owner.access(integration.workspace_id, integration.integration_id)
-        return access.credential
-
-    return credential_of
 
 
 def _account(account: Account) -> dict[str, str]:

@@ -39,6 +39,8 @@ async def hand_over(store: HandoverStore, owner: CredentialKeeper) -> int:
     home = registry().home().name
     handed = 0
     for workspace in workspaces:
+        if workspace.core_token is None:
+            continue  # nothing kept here to hand over (the owner holds it)
         connection_id = core_connection_id(workspace.workspace_id)
         put = owner.put_key(
             workspace.workspace_id,

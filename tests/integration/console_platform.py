@@ -29,6 +29,7 @@ from timebridge_console.bootstrap import bootstrap as bootstrap_console
 from timebridge_console.config import ServiceUrls
 from timebridge_console.config import Settings as ConsoleSettings
 from timebridge_ingest.handlers.imports import ImportRunner
+from timebridge_ingest.handlers.polling import Poller
 from timebridge_invoice_export.adapters.tools import ProductionTools
 from timebridge_invoice_export.config import AccountingApp
 from timebridge_invoice_export.config import Settings as InvoiceSettings
@@ -139,6 +140,8 @@ class ConsolePlatform:
     group_prefix: str = ""
     importer: ImportRunner | None = None
     """Ingest's history imports (a test slows them down to watch the progress bar move)."""
+    poller: Poller | None = None
+    """Ingest's poller (its tick is an hour here: a test polls a connection when it needs to)."""
 
     def api(self, service: str, token: str = ANN_CORE) -> httpx.AsyncClient:
         return httpx.AsyncClient(
@@ -361,6 +364,7 @@ async def console_platform(
             served,
             group_prefix=builder.kafka.group_prefix,
             importer=getattr(services["ingest"], "imports", None),
+            poller=getattr(services["ingest"], "poller", None),
         )
         core.webhooks[workspace] = Subscription(
             f"http://ingest.test/v1/webhooks/core/{workspace}", "core-webhook-secret-" + "c" * 20

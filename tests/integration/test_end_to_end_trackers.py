@@ -41,13 +41,17 @@ FIXTURES = (platform, ws)  # the module's fixtures, defined with the platform
 
 @pytest.mark.parametrize("ws", WRITABLE, indirect=True)
 async def test_core_to_tracker_create_edit_delete(platform: Platform, ws: Workspace) -> None:
+    """Ann logs a date and a duration only (no start), on a trip (in a zone her tracker user is
+    not in): a tracker keeping a start sets its own, and one that gives entries its user's or
+    the account's zone keeps that; both still count as synced (issue 8)."""
     day = DAY
+    elsewhere = "Asia/Tokyo" if ws.tracker.zone != "Asia/Tokyo" else "Atlantic/Reykjavik"
     entry = await log_in_core(
         platform,
         ws,
         ticket_id=ws.ticket,
         date=day.isoformat(),
-        started_at=f"{day.isoformat()}T08:00:00Z",
+        timezone=elsewhere,
         duration_seconds=5400,
         notes="Login bug",
         billable=True,

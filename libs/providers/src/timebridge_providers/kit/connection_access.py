@@ -4,9 +4,10 @@ The credential owner (the credentials service) hands out what to call the provid
 :meth:`~timebridge_providers.kit.credentials.CredentialSource.access` gives the key or a current
 OAuth access token (refreshed and rotated by the owner) with the base URL and the connection's
 fields as ``Access.extra``. A service reading its copies asks here, never builds an ``Access``
-of its own from the copy (one way for every reader). There is no other source: the copies carry
-no secret (``ConnectionChanged`` v2), and every service that calls a provider is configured with
-the owner (``OwnerSettings``).
+of its own from the copy (one way for every reader). There is no other source: ingest publishes
+no secret once the owner holds it (``credentials_encrypted`` is empty), a v1 copy that still
+carries one is never opened, and every service that calls a provider is configured with the
+owner (``OwnerSettings``).
 """
 
 import functools

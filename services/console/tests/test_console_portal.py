@@ -2,9 +2,12 @@
 
 import datetime as dt
 
+import httpx
 import pytest
 
+from timebridge_console.adapters.api import ServiceApis
 from timebridge_console.adapters.session_cookie import SessionCodec
+from timebridge_console.config import ServiceUrls
 from timebridge_console.domain.portal import (
     PortalFormError,
     ReportAsk,
@@ -15,6 +18,7 @@ from timebridge_console.domain.portal import (
 )
 from timebridge_console.domain.session import signed_in
 from timebridge_console.entrypoints.portal_web import CONTEXT
+from timebridge_console.handlers.portal import PortalApi
 
 NOW = dt.datetime(2026, 12, 6, 9, tzinfo=dt.UTC)
 
@@ -60,3 +64,20 @@ def test_a_portal_cookie_is_not_an_admin_cookie_nor_the_reverse() -> None:
     assert portal.open(portal.seal(session)) == session
     assert admin.open(portal.seal(session)) is None
     assert portal.open(admin.seal(session)) is None
+
+
+async def test_a_public_call_carries_no_authorization_header() -> None:
+    """``Bearer `` with no token is not a valid header: over TCP the call failed before it was
+    sent, and the portal's sign-in page said the reports service could not be reached."""
+    seen: list[httpx.Headers] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers)
+        return httpx.Response(202, json={"status": "accepted"})
+
+    apis = ServiceApis(ServiceUrls(), timeout_s=5, transport=httpx.MockTransport(answer))
+    await PortalApi(apis).ask_link("demo", "pm@client.test")
+    await PortalApi(apis, "tbp_session").sign_out()
+    await apis.close()
+    assert "authorization" not in seen[0]
+    assert seen[1]["authorization"] == "Bearer tbp_session"

@@ -17,6 +17,11 @@ from timebridge_console.domain.errors import ApiError, reason_of
 Params = dict[str, str]
 
 
+def _bearer(token: str) -> dict[str, str]:
+    """The caller's token; none for a public route (``Bearer `` alone is not a valid header)."""
+    return {"authorization": f"Bearer {token}"} if token else {}
+
+
 def segment(value: str) -> str:
     """A value placed in a URL path, escaped so it stays one segment."""
     return quote(value, safe="")
@@ -75,7 +80,7 @@ class ServiceApis:
                 json=json,
                 params=params,
                 headers={
-                    "authorization": f"Bearer {token}",
+                    **_bearer(token),
                     "accept": "application/json",
                     **(headers or {}),
                 },
@@ -98,7 +103,7 @@ class ServiceApis:
         """A file a service serves (a report's PDF, CSV, ...), passed through as it is."""
         client = self._clients[service]
         try:
-            answer = await client.get(path, headers={"authorization": f"Bearer {token}"})
+            answer = await client.get(path, headers=_bearer(token))
         except httpx.TimeoutException:
             raise ApiError(service, 0, "no answer in time") from None
         except httpx.HTTPError as exc:

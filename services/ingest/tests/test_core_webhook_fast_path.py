@@ -112,6 +112,7 @@ async def answers(app: Any, requests: Any) -> list[tuple[int, Any, str | None]]:
 
 async def test_the_lean_path_answers_as_the_fastapi_route(service: Any) -> None:
     ingest, published = service
+    assert any(m.cls is CoreWebhookFastPath for m in ingest.app.user_middleware)
     requests = cases()
     lean = await answers(ingest.app, requests)
     assert len(published) == 1  # the first request; the replay is not republished

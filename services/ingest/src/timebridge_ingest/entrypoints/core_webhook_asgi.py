@@ -21,7 +21,7 @@ import structlog
 from opentelemetry import propagate
 from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from timebridge_common.api import WORKSPACE_ID_PATTERN
 from timebridge_common.http_errors import TRANSIENT, FieldError, error_response, unavailable
@@ -75,13 +75,6 @@ class CoreWebhookFastPath:
             for name, key in (("traceparent", b"traceparent"), ("tracestate", b"tracestate"))
             if key in headers
         }
-        answered: dict[str, int] = {}
-
-        async def sending(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                answered["status"] = int(message["status"])
-            await send(message)
-
         with (
             self.tracer.start_as_current_span(
                 f"POST {path}",
@@ -91,27 +84,26 @@ class CoreWebhookFastPath:
             ) as span,
             structlog.contextvars.bound_contextvars(path=path),
         ):
-            await self._handle(scope, receive, sending, path, headers)
-            code = answered.get("status", 500)
+            code = await self._handle(scope, receive, send, path, headers) or 500
             span.set_attribute("http.response.status_code", code)
             if code >= 500:
                 span.set_status(Status(StatusCode.ERROR))
 
     async def _handle(
         self, scope: Scope, receive: Receive, send: Send, path: str, headers: dict[bytes, bytes]
-    ) -> None:
+    ) -> int | None:
+        """The status answered (None: the client left before its body was read)."""
         refused = self._refusal(scope, path, headers)
+        if refused is None:
+            try:
+                body = await self._body(receive, headers.get(b"content-length"))
+            except _BodyTooLargeError:
+                refused = error_response(413, f"body over {self.max_body_bytes} bytes")
+            except _DisconnectedError:
+                return None  # nobody to answer; nothing was published
         if refused is not None:
             await refused(scope, receive, send)
-            return
-        try:
-            body = await self._body(receive, headers.get(b"content-length"))
-        except _BodyTooLargeError:
-            detail = f"body over {self.max_body_bytes} bytes"
-            await error_response(413, detail)(scope, receive, send)
-            return
-        except _DisconnectedError:
-            return  # nobody to answer; nothing was published
+            return refused.status_code
         workspace_id = path[len(self.prefix) :]
         signature = headers.get(self.signature_header)
         try:
@@ -119,11 +111,13 @@ class CoreWebhookFastPath:
                 workspace_id, body, None if signature is None else signature.decode("latin-1")
             )
         except TRANSIENT as exc:
-            await unavailable(exc)(scope, receive, send)
-            return
-        if code >= 400:
-            await error_response(code, str(answer["detail"]), headers=extra)(scope, receive, send)
-            return
+            refused = unavailable(exc)
+        else:
+            if code >= 400:
+                refused = error_response(code, str(answer["detail"]), headers=extra)
+        if refused is not None:
+            await refused(scope, receive, send)
+            return refused.status_code
         payload = json.dumps(answer, separators=(",", ":")).encode()
         await send(
             {
@@ -133,6 +127,7 @@ class CoreWebhookFastPath:
             }
         )
         await send({"type": "http.response.body", "body": payload})
+        return code
 
     def _refusal(self, scope: Scope, path: str, headers: dict[bytes, bytes]) -> Response | None:
         """What the request guard, FastAPI's path validation and the route's content type check

@@ -3,11 +3,11 @@
 import httpx
 import pytest
 from timebridge_providers import harvest
-from timebridge_providers.kit.plumbing import plumbing, required_extra
+from timebridge_providers.kit.plumbing import Wire, basic, bearer, found, plumbing, required_extra
 from timebridge_providers.kit.session import Access, Session
 
 from timebridge_common.errors import InvalidMessageError
-from timebridge_common.outbound.http import RequestBudget
+from timebridge_common.outbound.http import ProviderError, RequestBudget
 
 
 def _session(extra: dict[str, str]) -> Session:
@@ -34,3 +34,47 @@ async def test_a_required_extra_is_read_under_any_of_its_keys_or_refused() -> No
         harvest.client(_session({}))
     built = harvest.client(_session({"account_id": "42"}))
     assert built is not None
+
+
+def _answering(status: int, seen: list[httpx.Request]) -> httpx.AsyncClient:
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(status, json={"id": 1})
+
+    return httpx.AsyncClient(transport=httpx.MockTransport(answer))
+
+
+async def test_a_wire_opens_the_clients_http_on_the_given_pool_with_its_own_limit() -> None:
+    seen: list[httpx.Request] = []
+    pool = _answering(200, seen)
+    wire = Wire("tracker", (40, 10.0), secret_headers=("X-Api-Key",))
+    http = wire.http("https://tracker.test/v1/", {"X-Api-Key": "k", **bearer("t")}, {"http": pool})
+    assert http.budget.capacity == 20  # a fresh budget at the wire's limit (half as burst)
+    shared = RequestBudget(10, 1.0)
+    assert wire.http("https://t.test", {}, {"budget": shared}).budget is shared
+    assert wire.http("https://t.test", {}, {}, budget=shared).budget is shared
+    await http.request("GET", "/me")
+    assert str(seen[0].url) == "https://tracker.test/v1/me"
+    assert seen[0].headers["X-Api-Key"] == "k"
+    assert seen[0].headers["Authorization"] == "Bearer t"
+    await http.aclose()
+    assert not pool.is_closed  # a pool handed in is the caller's
+    await pool.aclose()
+
+
+async def test_found_is_none_on_404_and_the_answer_otherwise() -> None:
+    wire = Wire("tracker", (10, 1.0))
+    for status, expected in ((404, None), (200, {"id": 1})):
+        pool = _answering(status, [])
+        http = wire.http("https://tracker.test", {}, {"http": pool})
+        response = await found(http.request("GET", "/entries/1"))
+        assert (None if response is None else response.json()) == expected
+        await pool.aclose()
+    pool = _answering(403, [])
+    with pytest.raises(ProviderError):
+        await found(wire.http("https://tracker.test", {}, {"http": pool}).request("GET", "/x"))
+    await pool.aclose()
+
+
+def test_basic_auth_is_user_colon_password_in_base64() -> None:
+    assert basic("key", "x") == "Basic a2V5Ong="

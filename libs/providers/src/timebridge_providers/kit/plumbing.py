@@ -4,15 +4,30 @@ A package's ``client(session)`` passes the connection's base URL, credential and
 positionally, then ``**plumbing(session)``: the shared pool, the credential's request budget and
 the retry policy. An extra a connection cannot work without is read with :func:`required_extra`,
 so a missing one is invalid input (dead-lettered with its reason), never a crash deep in a call.
+
+A client states its wire as data (:class:`Wire`: name, request limit, secret headers) and opens
+its :class:`ProviderHttp` from it and the :class:`ClientOptions` it was given, so the pool /
+budget / retry / timeout handling every client shares is written here once.
 """
 
-from typing import TypedDict
+import base64
+from collections.abc import Awaitable, Mapping
+from dataclasses import dataclass
+from typing import TypedDict, TypeVar
 
 import httpx
 
 from timebridge_common.errors import InvalidMessageError
-from timebridge_common.outbound.http import RequestBudget, RetryPolicy
+from timebridge_common.outbound.http import (
+    DEFAULT_RETRY,
+    NotFoundError,
+    ProviderHttp,
+    RequestBudget,
+    RetryPolicy,
+)
 from timebridge_providers.kit.session import Session
+
+T = TypeVar("T")
 
 
 class Plumbing(TypedDict):
@@ -36,3 +51,70 @@ def required_extra(session: Session, *keys: str, what: str) -> str:
         if value := extra.get(key):
             return value
     raise InvalidMessageError(f"{what} (Access.extra[{keys[0]!r}])")
+
+
+class ClientOptions(TypedDict, total=False):
+    """How a client's requests travel; each optional (a test may pass only its pool).
+
+    ``http``: a pool the client uses and never closes (none: the client opens and closes its
+    own); ``budget``: the credential's shared budget (none: a fresh one at the wire's limit).
+    """
+
+    http: httpx.AsyncClient | None
+    budget: RequestBudget | None
+    retry: RetryPolicy
+    timeout_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class Wire:
+    """One provider's HTTP as data: its name in errors and logs, its request limit per
+    credential (requests, seconds) and the headers besides ``Authorization`` that carry a secret
+    (never logged)."""
+
+    provider: str
+    rate_limit: tuple[int, float]
+    secret_headers: tuple[str, ...] = ()
+
+    def budget(self, options: ClientOptions) -> RequestBudget:
+        """The options' budget, else a fresh one at this wire's limit."""
+        return options.get("budget") or RequestBudget(*self.rate_limit)
+
+    def http(
+        self,
+        base_url: str,
+        headers: Mapping[str, str],
+        options: ClientOptions,
+        *,
+        budget: RequestBudget | None = None,
+    ) -> ProviderHttp:
+        """A :class:`ProviderHttp` to ``base_url`` sending ``headers``; ``budget`` when a client
+        opens several (one per API host) that share one credential's budget."""
+        return ProviderHttp(
+            self.provider,
+            base_url,
+            headers=headers,
+            secret_headers=self.secret_headers,
+            client=options.get("http"),
+            budget=budget or self.budget(options),
+            retry=options.get("retry", DEFAULT_RETRY),
+            timeout_s=options.get("timeout_s", 30.0),
+        )
+
+
+def bearer(token: str) -> dict[str, str]:
+    """The ``Authorization`` header of an OAuth access token or personal token."""
+    return {"Authorization": f"Bearer {token}"}
+
+
+def basic(user: str, password: str) -> str:
+    """An HTTP Basic ``Authorization`` value (API keys sent as a user with a fixed password)."""
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+
+
+async def found(request: Awaitable[T]) -> T | None:
+    """A read's answer, or ``None`` when the provider says the record is not there (404)."""
+    try:
+        return await request
+    except NotFoundError:
+        return None

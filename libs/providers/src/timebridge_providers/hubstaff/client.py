@@ -18,23 +18,18 @@ developer docs; A = assumed where they are silent):
 
 import datetime as dt
 from collections.abc import AsyncIterator, Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Unpack
 
-import httpx
 from pydantic import TypeAdapter
 
-from timebridge_common.outbound.http import (
-    DEFAULT_RETRY,
-    ProviderClient,
-    ProviderHttp,
-    RequestBudget,
-    RetryPolicy,
-)
+from timebridge_common.outbound.http import ProviderClient
 from timebridge_providers.hubstaff.wire import DailyActivity, Member, Project, Task, User
+from timebridge_providers.kit.plumbing import ClientOptions, Wire, bearer
 
 HUBSTAFF_API_URL = "https://api.hubstaff.com"
 TOKEN_URL = "https://account.hubstaff.com/access_tokens"  # noqa: S105 - a URL, not a secret
 RATE_LIMIT = (1000, 3600.0)
+_WIRE = Wire("hubstaff", RATE_LIMIT)
 PAGE_LIMIT = 100
 
 T = TypeVar("T")
@@ -53,22 +48,10 @@ class HubstaffClient(ProviderClient):
         base_url: str,
         token: str,
         organization_id: str,
-        *,
-        http: httpx.AsyncClient | None = None,
-        budget: RequestBudget | None = None,
-        retry: RetryPolicy = DEFAULT_RETRY,
-        timeout_s: float = 30.0,
+        **options: Unpack[ClientOptions],
     ) -> None:
         self.organization_id = organization_id
-        self._http = ProviderHttp(
-            "hubstaff",
-            base_url,
-            headers={"Authorization": f"Bearer {token}"},
-            client=http,
-            budget=budget or RequestBudget(*RATE_LIMIT),
-            retry=retry,
-            timeout_s=timeout_s,
-        )
+        self._http = _WIRE.http(base_url, bearer(token), options)
 
     async def me(self) -> User:
         return User.model_validate((await self._get("/v2/users/me")).get("user"))

@@ -25,28 +25,22 @@ where they are silent):
 
 import re
 from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import Any
+from typing import Any, Unpack
 
 import httpx
 from pydantic import TypeAdapter
 
-from timebridge_common.outbound.http import (
-    DEFAULT_RETRY,
-    NotFoundError,
-    ProviderClient,
-    ProviderError,
-    ProviderHttp,
-    RequestBudget,
-    RetryPolicy,
-)
+from timebridge_common.outbound.http import NotFoundError, ProviderClient, ProviderError
 from timebridge_common.outbound.oauth import BasicAuthTokenEndpoint, TokenEndpoint, Tokens
 from timebridge_providers.kit.credentials import OAuthApp
+from timebridge_providers.kit.plumbing import ClientOptions, Wire, bearer
 from timebridge_providers.kit.ports.entries import EntryLockedError
 from timebridge_providers.quickbooks_time.wire import Jobcode, Timesheet, User
 
 QBT_API_URL = "https://rest.tsheets.com/api/v1"
 TOKEN_URL = "https://rest.tsheets.com/api/v1/grant"  # noqa: S105 (a URL)
 RATE_LIMIT = (300, 300.0)
+_WIRE = Wire("quickbooks_time", RATE_LIMIT)
 PAGE_SIZE = 200
 
 _LOCK_WORDS = re.compile(r"lock|approv|submit", re.IGNORECASE)
@@ -68,17 +62,10 @@ class QuickBooksTimeClient(ProviderClient):
         self,
         base_url: str,
         token: str,
-        *,
-        http: httpx.AsyncClient | None = None,
-        budget: RequestBudget | None = None,
-        retry: RetryPolicy = DEFAULT_RETRY,
-        timeout_s: float = 30.0,
+        **options: Unpack[ClientOptions],
     ) -> None:
-        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-        self._http = ProviderHttp(
-            "quickbooks_time", base_url, headers=headers, client=http,
-            budget=budget or RequestBudget(*RATE_LIMIT), retry=retry, timeout_s=timeout_s,
-        )  # fmt: skip
+        headers = {**bearer(token), "Content-Type": "application/json"}
+        self._http = _WIRE.http(base_url, headers, options)
         self._billable: dict[int, bool] = {}
 
     def billable(self, jobcode_id: int) -> bool:

@@ -23,27 +23,22 @@ assumed where it is silent):
 
 import datetime as dt
 from collections.abc import AsyncIterator, Mapping
-from typing import Any
+from typing import Any, Unpack
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 from pydantic import TypeAdapter
 
-from timebridge_common.outbound.http import (
-    DEFAULT_RETRY,
-    NotFoundError,
-    ProviderClient,
-    ProviderHttp,
-    RequestBudget,
-    RetryPolicy,
-)
+from timebridge_common.outbound.http import ProviderClient
 from timebridge_providers.kit.locks import LockRefusals
+from timebridge_providers.kit.plumbing import ClientOptions, Wire, bearer, found
 from timebridge_providers.kit.writes import deleted
 from timebridge_providers.tempo.wire import Worklog, WorklogPage
 
 TEMPO_API_URL = "https://api.tempo.io/4"
 RATE_LIMIT = (300, 60.0)
 PAGE_SIZE = 1000
+_WIRE = Wire("tempo", RATE_LIMIT)
 
 _LOCKS = LockRefusals({400, 403, 409, 423}, "approv|closed|lock")
 _WORKLOG = TypeAdapter(Worklog)
@@ -62,17 +57,10 @@ class TempoClient(ProviderClient):
         self,
         base_url: str,
         token: str,
-        *,
-        http: httpx.AsyncClient | None = None,
-        budget: RequestBudget | None = None,
-        retry: RetryPolicy = DEFAULT_RETRY,
-        timeout_s: float = 30.0,
+        **options: Unpack[ClientOptions],
     ) -> None:
-        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-        self._http = ProviderHttp(
-            "tempo", base_url, headers=headers, client=http,
-            budget=budget or RequestBudget(*RATE_LIMIT), retry=retry, timeout_s=timeout_s,
-        )  # fmt: skip
+        headers = {**bearer(token), "Content-Type": "application/json"}
+        self._http = _WIRE.http(base_url, headers, options)
 
     async def worklogs(self, **filters: str | int) -> AsyncIterator[Worklog]:
         """``GET /worklogs`` with ``filters``, following ``metadata.next`` page by page."""
@@ -94,11 +82,8 @@ class TempoClient(ProviderClient):
         return self.worklogs(**{"from": start.isoformat(), "to": end.isoformat(), **more})
 
     async def worklog(self, worklog_id: int) -> Worklog | None:
-        try:
-            response = await self._http.request("GET", f"/worklogs/{worklog_id}")
-        except NotFoundError:
-            return None
-        return self._http.parse(response, _WORKLOG)
+        response = await found(self._http.request("GET", f"/worklogs/{worklog_id}"))
+        return None if response is None else self._http.parse(response, _WORKLOG)
 
     async def create(self, body: Mapping[str, Any]) -> Worklog:
         """Create a worklog (POST: after OutcomeUnknownError, look it up before sending again)."""

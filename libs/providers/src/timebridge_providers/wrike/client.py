@@ -23,20 +23,14 @@ is silent):
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import TypeVar
+from typing import TypeVar, Unpack
 
 import httpx
 from pydantic import TypeAdapter
 
-from timebridge_common.outbound.http import (
-    DEFAULT_RETRY,
-    NotFoundError,
-    ProviderClient,
-    ProviderHttp,
-    RequestBudget,
-    RetryPolicy,
-)
+from timebridge_common.outbound.http import NotFoundError, ProviderClient
 from timebridge_providers.kit.locks import LockRefusals
+from timebridge_providers.kit.plumbing import ClientOptions, Wire, bearer
 from timebridge_providers.kit.writes import deleted
 from timebridge_providers.wrike.translate import date_range, updated_since
 from timebridge_providers.wrike.wire import Contact, Envelope, Folder, Task, Timelog
@@ -44,6 +38,7 @@ from timebridge_providers.wrike.wire import Contact, Envelope, Folder, Task, Tim
 WRIKE_API_URL = "https://www.wrike.com/api/v4"
 TOKEN_URL = "https://login.wrike.com/oauth2/token"  # noqa: S105 - a URL, not a secret
 RATE_LIMIT = (400, 60.0)
+_WIRE = Wire("wrike", RATE_LIMIT)
 
 T = TypeVar("T")
 _LOCKS = LockRefusals({400, 403, 409, 423}, "approv|lock")
@@ -65,16 +60,9 @@ class WrikeClient(ProviderClient):
         self,
         base_url: str,
         token: str,
-        *,
-        http: httpx.AsyncClient | None = None,
-        budget: RequestBudget | None = None,
-        retry: RetryPolicy = DEFAULT_RETRY,
-        timeout_s: float = 30.0,
+        **options: Unpack[ClientOptions],
     ) -> None:
-        self._http = ProviderHttp(
-            "wrike", base_url, headers={"Authorization": f"Bearer {token}"}, client=http,
-            budget=budget or RequestBudget(*RATE_LIMIT), retry=retry, timeout_s=timeout_s,
-        )  # fmt: skip
+        self._http = _WIRE.http(base_url, bearer(token), options)
 
     async def _get(
         self,

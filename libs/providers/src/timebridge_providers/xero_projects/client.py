@@ -21,20 +21,14 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import AsyncIterator, Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Unpack
 
 import httpx
 from pydantic import BaseModel, TypeAdapter
 
-from timebridge_common.outbound.http import (
-    DEFAULT_RETRY,
-    NotFoundError,
-    ProviderClient,
-    ProviderHttp,
-    RequestBudget,
-    RetryPolicy,
-)
+from timebridge_common.outbound.http import ProviderClient
 from timebridge_providers.kit.locks import LockRefusals
+from timebridge_providers.kit.plumbing import ClientOptions, Wire, bearer, found
 from timebridge_providers.kit.writes import deleted
 from timebridge_providers.xero_projects.wire import (
     PAGE_SIZE,
@@ -49,6 +43,8 @@ from timebridge_providers.xero_projects.wire import (
     TimeEntries,
     TimeEntry,
 )
+
+_WIRE = Wire("xero_projects", RATE_LIMIT)
 
 _LOCKS = LockRefusals({400, 409}, "invoiced|locked")
 P = TypeVar("P", ProjectUsers, Projects, Tasks, TimeEntries)
@@ -87,22 +83,11 @@ class XeroProjectsClient(ProviderClient):
         base_url: str,
         token: str,
         tenant_id: str,
-        *,
-        http: httpx.AsyncClient | None = None,
-        budget: RequestBudget | None = None,
-        retry: RetryPolicy = DEFAULT_RETRY,
-        timeout_s: float = 30.0,
+        **options: Unpack[ClientOptions],
     ) -> None:
         self.tenant_id = tenant_id
-        headers = {
-            "Authorization": f"Bearer {token}",
-            TENANT_HEADER: tenant_id,
-            "Accept": "application/json",
-        }
-        self._http = ProviderHttp(
-            "xero_projects", base_url, headers=headers, client=http,
-            budget=budget or RequestBudget(*RATE_LIMIT), retry=retry, timeout_s=timeout_s,
-        )  # fmt: skip
+        headers = {**bearer(token), TENANT_HEADER: tenant_id, "Accept": "application/json"}
+        self._http = _WIRE.http(base_url, headers, options)
 
     async def users(self) -> list[ProjectUser]:
         return [u async for page in self._pages("/ProjectsUsers", ProjectUsers) for u in page.items]
@@ -155,10 +140,7 @@ class XeroProjectsClient(ProviderClient):
                 yield entry
 
     async def time_entry(self, project_id: str, entry_id: str) -> TimeEntry | None:
-        try:
-            return await self._get(f"/Projects/{project_id}/Time/{entry_id}", _ENTRY)
-        except NotFoundError:
-            return None
+        return await found(self._get(f"/Projects/{project_id}/Time/{entry_id}", _ENTRY))
 
     async def create_time_entry(
         self, project_id: str, body: Mapping[str, Any], key: str

@@ -24,22 +24,15 @@ A = assumed where it is silent):
 import datetime as dt
 import re
 from collections.abc import AsyncIterator, Mapping
-from typing import TypeVar
+from typing import TypeVar, Unpack
 
 import httpx
 from pydantic import BaseModel, TypeAdapter
 
 from timebridge_common.errors import TransientError
-from timebridge_common.outbound.http import (
-    DEFAULT_RETRY,
-    NotFoundError,
-    ProviderClient,
-    ProviderError,
-    ProviderHttp,
-    RequestBudget,
-    RetryPolicy,
-)
+from timebridge_common.outbound.http import NotFoundError, ProviderClient, ProviderError
 from timebridge_providers.kit.locks import LockRefusals
+from timebridge_providers.kit.plumbing import ClientOptions, Wire
 from timebridge_providers.kit.writes import deleted
 from timebridge_providers.zoho.wire import (
     BLOCKED_S,
@@ -55,6 +48,8 @@ from timebridge_providers.zoho.wire import (
     User,
     Users,
 )
+
+_WIRE = Wire("zoho", RATE_LIMIT)
 
 _LOCKS = LockRefusals({400, 403}, "approv|lock")
 _LIMIT_WORDS = re.compile(r"too many|limit|blocked", re.IGNORECASE)
@@ -78,18 +73,11 @@ class ZohoClient(ProviderClient):
         base_url: str,
         token: str,
         portal_id: str,
-        *,
-        http: httpx.AsyncClient | None = None,
-        budget: RequestBudget | None = None,
-        retry: RetryPolicy = DEFAULT_RETRY,
-        timeout_s: float = 30.0,
+        **options: Unpack[ClientOptions],
     ) -> None:
         self.portal = f"/portal/{portal_id}"
         headers = {"Authorization": f"Zoho-oauthtoken {token}", "Accept": "application/json"}
-        self._http = ProviderHttp(
-            "zoho", base_url, headers=headers, client=http,
-            budget=budget or RequestBudget(*RATE_LIMIT), retry=retry, timeout_s=timeout_s,
-        )  # fmt: skip
+        self._http = _WIRE.http(base_url, headers, options)
 
     async def me(self) -> str | None:
         """The token's user (``login_id`` of ``GET /portals/``): the "test connection" call."""

@@ -9,26 +9,21 @@ entries, and ``external_ref`` lookups.
 
 import datetime as dt
 from collections.abc import AsyncIterator, Mapping
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar, Unpack
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from timebridge_common.events.base import IanaTimezone, UtcDatetime
-from timebridge_common.outbound.http import (
-    DEFAULT_RETRY,
-    NotFoundError,
-    ProviderClient,
-    ProviderError,
-    ProviderHttp,
-    RequestBudget,
-    RetryPolicy,
-)
+from timebridge_common.outbound.http import ProviderClient, ProviderError
+from timebridge_providers.kit.plumbing import ClientOptions, Wire, bearer
+from timebridge_providers.kit.writes import deleted
 
 T = TypeVar("T")
 
 RATE_LIMIT = (10, 1.0)
 """Requests per second Core allows one token."""
+_WIRE = Wire("core", RATE_LIMIT)
 PAGE_LIMIT = 200
 
 
@@ -138,22 +133,9 @@ class CoreClient(ProviderClient):
         self,
         base_url: str,
         token: str,
-        *,
-        http: httpx.AsyncClient | None = None,
-        budget: RequestBudget | None = None,
-        retry: RetryPolicy = DEFAULT_RETRY,
-        timeout_s: float = 30.0,
+        **options: Unpack[ClientOptions],
     ) -> None:
-        self._http = ProviderHttp(
-            "core",
-            base_url,
-            headers={"Authorization": f"Bearer {token}"},
-            secret_headers=("Authorization",),
-            client=http,
-            budget=budget or RequestBudget(*RATE_LIMIT),
-            retry=retry,
-            timeout_s=timeout_s,
-        )
+        self._http = _WIRE.http(base_url, bearer(token), options)
 
     async def me(self) -> Me:
         """The token's workspace and user: the connection test and the admin check."""
@@ -222,10 +204,7 @@ class CoreClient(ProviderClient):
 
     async def delete_time_entry(self, entry_id: str) -> None:
         """Delete; an entry already gone counts as deleted."""
-        try:
-            await self._write("DELETE", f"/time-entries/{entry_id}")
-        except NotFoundError:
-            return
+        await deleted(self._write("DELETE", f"/time-entries/{entry_id}"))
 
     async def _write(
         self,

@@ -50,27 +50,21 @@ the Apiary text it replaced; S = seen in public integrations calling the real AP
 
 import datetime as dt
 from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar, Unpack
 
-import httpx
 from pydantic import AfterValidator, BaseModel, ConfigDict, TypeAdapter, ValidationError
 from pydantic.alias_generators import to_camel
 
 from timebridge_common.errors import InvalidMessageError
-from timebridge_common.outbound.http import (
-    DEFAULT_RETRY,
-    ProviderClient,
-    ProviderError,
-    ProviderHttp,
-    RequestBudget,
-    RetryPolicy,
-)
+from timebridge_common.outbound.http import ProviderClient, ProviderError
 from timebridge_providers.kit.locks import LockRefusals
+from timebridge_providers.kit.plumbing import ClientOptions, Wire
 
 EVERHOUR_API_URL = "https://api.everhour.com"
 API_VERSION = "1.2"
 RATE_LIMIT = (20, 10.0)
 """Requests per seconds Everhour allows one API key."""
+_WIRE = Wire("everhour", RATE_LIMIT, secret_headers=("X-Api-Key",))
 HOOK_SECRET_HEADER = "X-Hook-Secret"  # noqa: S105 - a header name
 TIME_UPDATED = "api:time:updated"
 
@@ -267,22 +261,10 @@ class EverhourClient(ProviderClient):
         self,
         base_url: str,
         api_key: str,
-        *,
-        http: httpx.AsyncClient | None = None,
-        budget: RequestBudget | None = None,
-        retry: RetryPolicy = DEFAULT_RETRY,
-        timeout_s: float = 30.0,
+        **options: Unpack[ClientOptions],
     ) -> None:
-        self._http = ProviderHttp(
-            "everhour",
-            base_url,
-            headers={"X-Api-Key": api_key, "X-Accept-Version": API_VERSION},
-            secret_headers=("X-Api-Key",),
-            client=http,
-            budget=budget or RequestBudget(*RATE_LIMIT),
-            retry=retry,
-            timeout_s=timeout_s,
-        )
+        headers = {"X-Api-Key": api_key, "X-Accept-Version": API_VERSION}
+        self._http = _WIRE.http(base_url, headers, options)
 
     async def current_user(self) -> User:
         """The key's owner: the "test connection" call (a bad key raises AuthenticationError)."""

@@ -21,20 +21,12 @@ developer docs; A = assumed where they are silent):
 """
 
 from collections.abc import AsyncIterator, Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Unpack
 
 import httpx
 from pydantic import TypeAdapter
 
-from timebridge_common.outbound.http import (
-    DEFAULT_RETRY,
-    NotFoundError,
-    ProviderClient,
-    ProviderError,
-    ProviderHttp,
-    RequestBudget,
-    RetryPolicy,
-)
+from timebridge_common.outbound.http import NotFoundError, ProviderClient, ProviderError
 from timebridge_providers.clickup.wire import (
     Folder,
     ListRef,
@@ -47,10 +39,12 @@ from timebridge_providers.clickup.wire import (
     Webhook,
 )
 from timebridge_providers.kit.locks import LockRefusals
+from timebridge_providers.kit.plumbing import ClientOptions, Wire, found
 from timebridge_providers.kit.writes import deleted
 
 CLICKUP_API_URL = "https://api.clickup.com/api"
 RATE_LIMIT = (100, 60.0)
+_WIRE = Wire("clickup", RATE_LIMIT)
 """Requests per seconds ClickUp allows one token on the smaller plans."""
 TASK_PAGE = 100
 
@@ -83,22 +77,11 @@ class ClickUpClient(ProviderClient):
         base_url: str,
         token: str,
         team_id: str,
-        *,
-        http: httpx.AsyncClient | None = None,
-        budget: RequestBudget | None = None,
-        retry: RetryPolicy = DEFAULT_RETRY,
-        timeout_s: float = 30.0,
+        **options: Unpack[ClientOptions],
     ) -> None:
         self.team_id = team_id
-        self._http = ProviderHttp(
-            "clickup",
-            base_url,
-            headers={"Authorization": token, "Content-Type": "application/json"},
-            client=http,
-            budget=budget or RequestBudget(*RATE_LIMIT),
-            retry=retry,
-            timeout_s=timeout_s,
-        )
+        headers = {"Authorization": token, "Content-Type": "application/json"}
+        self._http = _WIRE.http(base_url, headers, options)
 
     async def me(self) -> Me:
         """The token's user: the "test connection" call."""
@@ -124,11 +107,8 @@ class ClickUpClient(ProviderClient):
         return (await self._get(path, _ENTRIES, params)).get("data", [])
 
     async def time_entry(self, timer_id: str) -> TimeEntry | None:
-        try:
-            answer = await self._get(f"/v2/team/{self.team_id}/time_entries/{timer_id}", _ENTRY)
-        except NotFoundError:
-            return None
-        return answer.get("data")
+        answer = await found(self._get(f"/v2/team/{self.team_id}/time_entries/{timer_id}", _ENTRY))
+        return None if answer is None else answer.get("data")
 
     async def create_time_entry(self, body: Mapping[str, Any]) -> str:
         """Create an entry; its id (after ``OutcomeUnknownError``, look it up first)."""
@@ -198,10 +178,7 @@ class ClickUpClient(ProviderClient):
         return Webhook.model_validate(self._http.parse(response, _HOOK).get("webhook"))
 
     async def delete_webhook(self, hook_id: str) -> None:
-        try:
-            await self._http.request("DELETE", f"/v2/webhook/{hook_id}")
-        except NotFoundError:
-            return
+        await deleted(self._http.request("DELETE", f"/v2/webhook/{hook_id}"))
 
     async def _write(
         self, method: str, path: str, body: Mapping[str, Any] | None

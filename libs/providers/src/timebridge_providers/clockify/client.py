@@ -16,25 +16,20 @@
 
 import datetime as dt
 from collections.abc import AsyncIterator, Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Unpack
 
 import httpx
 from pydantic import TypeAdapter
 
-from timebridge_common.outbound.http import (
-    DEFAULT_RETRY,
-    NotFoundError,
-    ProviderClient,
-    ProviderHttp,
-    RequestBudget,
-    RetryPolicy,
-)
+from timebridge_common.outbound.http import ProviderClient
 from timebridge_providers.clockify.wire import Project, Summary, Task, TimeEntry, User, Webhook
 from timebridge_providers.kit.locks import LockRefusals
+from timebridge_providers.kit.plumbing import ClientOptions, Wire, found
 from timebridge_providers.kit.writes import deleted
 
 CLOCKIFY_API_URL = "https://api.clockify.me/api/v1"
 RATE_LIMIT = (50, 1.0)
+_WIRE = Wire("clockify", RATE_LIMIT, secret_headers=("X-Api-Key",))
 PAGE_SIZE = 200
 _LOCKS = LockRefusals({400, 403, 409}, "lock|approved")
 
@@ -75,23 +70,15 @@ class ClockifyClient(ProviderClient):
         workspace_id: str,
         *,
         reports: str | None = None,
-        http: httpx.AsyncClient | None = None,
-        budget: RequestBudget | None = None,
-        retry: RetryPolicy = DEFAULT_RETRY,
-        timeout_s: float = 30.0,
+        **options: Unpack[ClientOptions],
     ) -> None:
         self.workspace_id = workspace_id
-        budget = budget or RequestBudget(*RATE_LIMIT)
+        budget = _WIRE.budget(options)  # the API's and the reports host's, one key's
         headers = {"X-Api-Key": api_key}
-        self._http = ProviderHttp(
-            "clockify", base_url, headers=headers, secret_headers=("X-Api-Key",), client=http,
-            budget=budget, retry=retry, timeout_s=timeout_s,
-        )  # fmt: skip
-        self._reports = ProviderHttp(
-            "clockify", reports or reports_url(base_url), headers=headers,
-            secret_headers=("X-Api-Key",), client=http, budget=budget, retry=retry,
-            timeout_s=timeout_s,
-        )  # fmt: skip
+        self._http = _WIRE.http(base_url, headers, options, budget=budget)
+        self._reports = _WIRE.http(
+            reports or reports_url(base_url), headers, options, budget=budget
+        )
 
     @property
     def _ws(self) -> str:
@@ -125,11 +112,8 @@ class ClockifyClient(ProviderClient):
         return self._pages(f"{self._ws}/user/{user_id}/time-entries", _ENTRIES, params)
 
     async def time_entry(self, entry_id: str) -> TimeEntry | None:
-        try:
-            response = await self._http.request("GET", f"{self._ws}/time-entries/{entry_id}")
-        except NotFoundError:
-            return None
-        return self._http.parse(response, _ENTRY)
+        response = await found(self._http.request("GET", f"{self._ws}/time-entries/{entry_id}"))
+        return None if response is None else self._http.parse(response, _ENTRY)
 
     async def create_time_entry(self, user_id: str | None, body: Mapping[str, Any]) -> TimeEntry:
         """Create an entry, for another user when ``user_id`` is given (POST: after
@@ -175,17 +159,11 @@ class ClockifyClient(ProviderClient):
         return self._http.parse(await self._send("POST", f"{self._ws}/webhooks", body), _WEBHOOK)
 
     async def webhook(self, webhook_id: str) -> Webhook | None:
-        try:
-            response = await self._http.request("GET", f"{self._ws}/webhooks/{webhook_id}")
-        except NotFoundError:
-            return None
-        return self._http.parse(response, _WEBHOOK)
+        response = await found(self._http.request("GET", f"{self._ws}/webhooks/{webhook_id}"))
+        return None if response is None else self._http.parse(response, _WEBHOOK)
 
     async def delete_webhook(self, webhook_id: str) -> None:
-        try:
-            await self._send("DELETE", f"{self._ws}/webhooks/{webhook_id}", None)
-        except NotFoundError:
-            return
+        await deleted(self._send("DELETE", f"{self._ws}/webhooks/{webhook_id}", None))
 
     async def _send(self, method: str, path: str, body: Mapping[str, Any] | None) -> httpx.Response:
         with _LOCKS.raised():

@@ -26,20 +26,12 @@ text generated from it; A = assumed where the documentation is silent):
 
 import datetime as dt
 from collections.abc import AsyncIterator, Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Unpack
 
 import httpx
 from pydantic import TypeAdapter
 
-from timebridge_common.outbound.http import (
-    DEFAULT_RETRY,
-    NotFoundError,
-    ProviderClient,
-    ProviderError,
-    ProviderHttp,
-    RequestBudget,
-    RetryPolicy,
-)
+from timebridge_common.outbound.http import ProviderClient, ProviderError
 from timebridge_providers.harvest.wire import (
     Company,
     Project,
@@ -50,10 +42,12 @@ from timebridge_providers.harvest.wire import (
     User,
 )
 from timebridge_providers.kit.locks import LockRefusals
+from timebridge_providers.kit.plumbing import ClientOptions, Wire, bearer, found
 from timebridge_providers.kit.writes import deleted
 
 HARVEST_API_URL = "https://api.harvestapp.com/v2"
 RATE_LIMIT = (100, 15.0)
+_WIRE = Wire("harvest", RATE_LIMIT)
 """Requests per seconds Harvest allows one token."""
 ACCOUNT_HEADER = "Harvest-Account-Id"
 USER_AGENT = "Timebridge (https://github.com/timebridge)"
@@ -99,27 +93,13 @@ class HarvestClient(ProviderClient):
         token: str,
         account_id: str,
         *,
-        http: httpx.AsyncClient | None = None,
-        budget: RequestBudget | None = None,
-        retry: RetryPolicy = DEFAULT_RETRY,
-        timeout_s: float = 30.0,
         page_size: int = PAGE_SIZE,
+        **options: Unpack[ClientOptions],
     ) -> None:
         self._base = httpx.URL(base_url.rstrip("/") + "/")
         self._page_size = page_size
-        self._http = ProviderHttp(
-            "harvest",
-            base_url,
-            headers={
-                "Authorization": f"Bearer {token}",
-                ACCOUNT_HEADER: account_id,
-                "User-Agent": USER_AGENT,
-            },
-            client=http,
-            budget=budget or RequestBudget(*RATE_LIMIT),
-            retry=retry,
-            timeout_s=timeout_s,
-        )
+        headers = {**bearer(token), ACCOUNT_HEADER: account_id, "User-Agent": USER_AGENT}
+        self._http = _WIRE.http(base_url, headers, options)
 
     async def company(self) -> Company:
         return await self._get("/company", _COMPANY)
@@ -191,10 +171,7 @@ class HarvestClient(ProviderClient):
         return self._pages("/time_entries", "time_entries", TimeEntry, params)
 
     async def time_entry(self, entry_id: int) -> TimeEntry | None:
-        try:
-            return await self._get(f"/time_entries/{entry_id}", _ENTRY)
-        except NotFoundError:
-            return None
+        return await found(self._get(f"/time_entries/{entry_id}", _ENTRY))
 
     async def create_time_entry(self, body: Mapping[str, Any]) -> TimeEntry:
         """Create an entry (POST: after OutcomeUnknownError, look it up before sending again)."""

@@ -82,14 +82,15 @@ async def test_a_grant_revoked_in_the_tool_needs_reauthorisation_until_connected
         marked = await get(api, path)
         assert marked["status"] == "needs_reauthorization", marked
         assert "no longer accepts" in marked["last_error"]
+        # The owner also holds the workspace's Core token (ingest handed it over): ok.
         health = await get(owner, f"/v1/workspaces/{ws.id}/connections/health")
-        assert [(h["connection_id"], h["state"]) for h in health] == [
-            (connection_id, "needs_reauthorisation")
-        ]
+        assert sorted((h["connection_id"], h["state"]) for h in health) == sorted(
+            [(connection_id, "needs_reauthorisation"), (f"core_{ws.id}", "ok")]
+        )
         again = await connect(platform, ws, "quickbooks")  # the admin connects again
         assert again["connection_id"] == connection_id
         health = await get(owner, f"/v1/workspaces/{ws.id}/connections/health")
-        assert [h["state"] for h in health] == ["ok"]
+        assert [h["state"] for h in health] == ["ok", "ok"]
         await platform.invoice_export.poller.poll(connection_id)
         assert (await get(api, path))["last_error"] is None
 

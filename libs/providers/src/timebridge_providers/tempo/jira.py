@@ -21,28 +21,21 @@ A = assumed where it is silent):
   connection's budget (one bucket for both hosts, the lower of the two).
 """
 
-import base64
 import datetime as dt
 import re
 from collections.abc import AsyncIterator, Mapping
-from typing import Any
+from typing import Any, Unpack
 
 import httpx
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 
-from timebridge_common.outbound.http import (
-    DEFAULT_RETRY,
-    AuthenticationError,
-    NotFoundError,
-    ProviderClient,
-    ProviderHttp,
-    RequestBudget,
-    RetryPolicy,
-)
+from timebridge_common.outbound.http import AuthenticationError, NotFoundError, ProviderClient
+from timebridge_providers.kit.plumbing import ClientOptions, Wire, basic
 
 PAGE_SIZE = 100
 _PROJECT_REF = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,254}|[0-9]{1,18}")
 ISSUE_FIELDS = "summary,status,project,updated"
+_WIRE = Wire("tempo", (300, 60.0))
 
 
 class _Model(BaseModel):
@@ -121,8 +114,8 @@ _ISSUE = TypeAdapter(JiraIssue)
 _CREATED = TypeAdapter(dict[str, Any])
 
 
-def basic_auth(email: str, token: str) -> str:
-    return "Basic " + base64.b64encode(f"{email}:{token}".encode()).decode("ascii")
+basic_auth = basic
+"""Jira Cloud's API token auth: the account's email and the token, HTTP Basic."""
 
 
 def document(text: str) -> dict[str, Any]:
@@ -143,19 +136,12 @@ class JiraClient(ProviderClient):
         site: str,
         email: str,
         token: str | None,
-        *,
-        http: httpx.AsyncClient | None = None,
-        budget: RequestBudget | None = None,
-        retry: RetryPolicy = DEFAULT_RETRY,
-        timeout_s: float = 30.0,
+        **options: Unpack[ClientOptions],
     ) -> None:
         headers = {"Authorization": basic_auth(email, token or ""), "Accept": "application/json"}
         self.site = site.rstrip("/")
         self._token_given = token is not None
-        self._http = ProviderHttp(
-            "tempo", f"{self.site}/rest/api/3", headers=headers, client=http,
-            budget=budget or RequestBudget(300, 60.0), retry=retry, timeout_s=timeout_s,
-        )  # fmt: skip
+        self._http = _WIRE.http(f"{self.site}/rest/api/3", headers, options)
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """Every request; without a Jira API token none is sent (the connection lacks it)."""

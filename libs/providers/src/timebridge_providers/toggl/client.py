@@ -21,28 +21,25 @@ it is silent):
   refused with ``400``/``403`` whose text says "locked": raised as :class:`EntryLockedError`.
 """
 
-import base64
 import contextlib
 import datetime as dt
 import hashlib
 import re
 from collections.abc import AsyncIterator, Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Unpack
 
 import httpx
 from pydantic import TypeAdapter
 
 from timebridge_common.errors import TransientError
 from timebridge_common.outbound.http import (
-    DEFAULT_RETRY,
     NotFoundError,
     ProviderClient,
     ProviderError,
     ProviderHttp,
-    RequestBudget,
-    RetryPolicy,
 )
 from timebridge_providers.kit.locks import LockRefusals
+from timebridge_providers.kit.plumbing import ClientOptions, Wire, basic, found
 from timebridge_providers.kit.writes import deleted
 from timebridge_providers.toggl.wire import (
     Me,
@@ -60,6 +57,7 @@ REPORTS_PATH = "/reports/api/v3"
 RATE_LIMIT = (240, 3600.0)
 """The Starter plan's hourly quota per user and organisation (billable entries need a paid
 plan; a Free workspace allows 30, Premium 600)."""
+_WIRE = Wire("toggl", RATE_LIMIT)
 QUOTA_WAIT_S = 300.0
 """How long to wait after a ``402`` quota answer before trying again."""
 CREATED_WITH = "Timebridge"
@@ -117,30 +115,16 @@ class TogglClient(ProviderClient):
         base_url: str,
         token: str,
         workspace_id: int,
-        *,
-        http: httpx.AsyncClient | None = None,
-        budget: RequestBudget | None = None,
-        retry: RetryPolicy = DEFAULT_RETRY,
-        timeout_s: float = 30.0,
+        **options: Unpack[ClientOptions],
     ) -> None:
         self.workspace_id = workspace_id
         self.identity = hashlib.sha256(f"{base_url}|{token}|{workspace_id}".encode()).hexdigest()
         """Names the credential and workspace without holding the token (a cache key)."""
-        header = "Basic " + base64.b64encode(f"{token}:api_token".encode()).decode()
-        budget = budget or RequestBudget(*RATE_LIMIT)
-        common = {"Authorization": header, "Content-Type": "application/json"}
-        self._http = ProviderHttp(
-            "toggl", base_url, headers=common, client=http, budget=budget, retry=retry,
-            timeout_s=timeout_s,
-        )  # fmt: skip
-        self._reports = ProviderHttp(
-            "toggl", reports_url(base_url), headers=common, client=http, budget=budget,
-            retry=retry, timeout_s=timeout_s,
-        )  # fmt: skip
-        self._hooks = ProviderHttp(
-            "toggl", webhooks_url(base_url), headers=common, client=http, budget=budget,
-            retry=retry, timeout_s=timeout_s,
-        )  # fmt: skip
+        budget = _WIRE.budget(options)  # the API's, reports' and webhooks' hosts: one token's
+        common = {"Authorization": basic(token, "api_token"), "Content-Type": "application/json"}
+        self._http = _WIRE.http(base_url, common, options, budget=budget)
+        self._reports = _WIRE.http(reports_url(base_url), common, options, budget=budget)
+        self._hooks = _WIRE.http(webhooks_url(base_url), common, options, budget=budget)
 
     async def workspace(self) -> int:
         """The connection's workspace: the one given, else the token user's default workspace
@@ -207,11 +191,8 @@ class TogglClient(ProviderClient):
         return await self._get("/me/time_entries", _ENTRIES, params)
 
     async def time_entry(self, entry_id: int) -> TimeEntry | None:
-        try:
-            entry = await self._get(f"/me/time_entries/{entry_id}", _ENTRY)
-        except NotFoundError:
-            return None
-        return None if entry.server_deleted_at is not None else entry
+        entry = await found(self._get(f"/me/time_entries/{entry_id}", _ENTRY))
+        return None if entry is None or entry.server_deleted_at is not None else entry
 
     async def create_time_entry(self, body: Mapping[str, Any]) -> TimeEntry:
         """Create an entry (POST: after OutcomeUnknownError, look it up before sending again)."""

@@ -13,25 +13,19 @@
   it throttles, which the shared HTTP layer waits out.
 """
 
-import base64
 import datetime as dt
+from typing import Unpack
 
-import httpx
 from pydantic import TypeAdapter
 
-from timebridge_common.outbound.http import (
-    DEFAULT_RETRY,
-    NotFoundError,
-    ProviderClient,
-    ProviderHttp,
-    RequestBudget,
-    RetryPolicy,
-)
+from timebridge_common.outbound.http import NotFoundError, ProviderClient
 from timebridge_providers.bamboohr.wire import Directory, Employee, TimeOffRequest
+from timebridge_providers.kit.plumbing import ClientOptions, Wire, basic
 
 BAMBOOHR_API_URL = "https://{company_domain}.bamboohr.com"
 RATE_LIMIT = (100, 60.0)
 """Not published by BambooHR: a conservative budget per key; throttling answers are retried."""
+_WIRE = Wire("bamboohr", RATE_LIMIT)
 
 _EMPLOYEE = TypeAdapter(Employee)
 _DIRECTORY = TypeAdapter(Directory)
@@ -45,8 +39,8 @@ def company_url(base_url: str, company_domain: str) -> str:
 
 
 def basic_auth(api_key: str) -> str:
-    token = base64.b64encode(f"{api_key}:x".encode()).decode("ascii")
-    return f"Basic {token}"
+    """BambooHR's Basic auth: the API key as user name and ``x`` as password."""
+    return basic(api_key, "x")
 
 
 class BambooHrClient(ProviderClient):
@@ -57,21 +51,10 @@ class BambooHrClient(ProviderClient):
         base_url: str,
         api_key: str,
         company_domain: str,
-        *,
-        http: httpx.AsyncClient | None = None,
-        budget: RequestBudget | None = None,
-        retry: RetryPolicy = DEFAULT_RETRY,
-        timeout_s: float = 30.0,
+        **options: Unpack[ClientOptions],
     ) -> None:
-        self._http = ProviderHttp(
-            "bamboohr",
-            company_url(base_url, company_domain),
-            headers={"Authorization": basic_auth(api_key), **_JSON},
-            client=http,
-            budget=budget or RequestBudget(*RATE_LIMIT),
-            retry=retry,
-            timeout_s=timeout_s,
-        )
+        headers = {"Authorization": basic_auth(api_key), **_JSON}
+        self._http = _WIRE.http(company_url(base_url, company_domain), headers, options)
 
     async def me(self) -> Employee:
         params = {"fields": "firstName,lastName,workEmail"}

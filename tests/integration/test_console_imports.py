@@ -2,12 +2,13 @@
 
 Shares the platform and browser of :mod:`test_console` (see :mod:`console_browser`). Ann's
 Everhour account holds time logged in September and October, before the integration existed.
-She connects Everhour on the console with "Import history from" 1 October: ingest reads the
-period window by window and the integration page's bar fills from what it has covered (sampled
-while it runs: values between 0 and 100 seen, never going back). Then she backfills September
-on the integration page: the run ends with exactly the entries Everhour holds for September,
-as ingest's imports API says too. The runner pauses between windows in this test only, so the
-bar can be watched; the numbers are ingest's own.
+Bob connects it in his workspace (where nobody in Everhour is mapped, so nothing imported is
+copied into Ann's Core) with "Import history from" 1 October: ingest reads the period window by
+window and the integration page's bar fills from what it has covered (sampled while it runs:
+values between 0 and 100 seen, never going back). Then he backfills September on the
+integration page: the run ends with exactly the entries Everhour holds for September, as
+ingest's imports API says too. The runner pauses between windows in this test only, so the bar
+can be watched; the numbers are ingest's own.
 """
 
 import asyncio
@@ -21,7 +22,7 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from .console_browser import browser, new_page, platform, shot, sign_in
-from .console_platform import ANN_CORE, ANN_KEY, ConsolePlatform
+from .console_platform import ANN_KEY, BOB_CORE, ConsolePlatform
 
 pytestmark = pytest.mark.integration
 __all__ = ["browser", "platform"]  # the module's fixtures
@@ -60,8 +61,8 @@ async def watch_bar(page: Page, timeout_s: float = 60) -> list[int]:
 
 
 async def imports_of(platform: ConsolePlatform, integration: str) -> list[dict[str, Any]]:
-    path = f"/v1/workspaces/{platform.workspace}/integrations/{integration}/imports"
-    async with platform.api("ingest") as ingest:
+    path = f"/v1/workspaces/{platform.other_workspace}/integrations/{integration}/imports"
+    async with platform.api("ingest", BOB_CORE) as ingest:
         answer = await ingest.get(path)
     assert answer.status_code == 200, answer.text
     found: list[dict[str, Any]] = answer.json()
@@ -72,7 +73,9 @@ async def test_history_import_and_backfill_show_real_progress(
     platform: ConsolePlatform, browser: Browser
 ) -> None:
     started = time.monotonic()
-    ws, url = platform.workspace, platform.console_url
+    # In the other workspace (Bob's), where nobody in Everhour is mapped: the imported entries
+    # (other tests' Everhour time among them) are held there, never copied into Ann's Core.
+    ws, url = platform.other_workspace, platform.console_url
     task = platform.everhour.add_task(platform.everhour_project, "Discovery workshop")
     for day in SEPTEMBER + OCTOBER:
         await log_in_everhour(platform, task, day)
@@ -80,7 +83,7 @@ async def test_history_import_and_backfill_show_real_progress(
     platform.importer.pause_s = 0.4  # watchable: about 2.5 windows a second
     try:
         page = await new_page(browser)
-        await sign_in(page, url, ws, ANN_CORE)
+        await sign_in(page, url, ws, BOB_CORE)
         await expect(page).to_have_url(f"{url}/w/{ws}/integrations")
 
         # Connect Everhour with its history from 1 October (Sep 30 is just outside it).

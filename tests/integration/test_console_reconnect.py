@@ -1,8 +1,9 @@
 """The console in a real browser: re-connecting a refused key keeps the integration.
 
 Shares the platform and browser of :mod:`test_console` (see :mod:`console_browser`). Rita's
-Everhour integration has a project mapping; Everhour then stops accepting her key (she renewed
-it) and ingest's next poll finds it refused. The integration page says it needs
+Everhour integration, in Bob's workspace (nobody in Everhour mapped there, so what its polls
+read is never copied into Ann's Core), has a project mapping; Everhour then stops accepting her
+key (she renewed it) and ingest's next poll finds it refused. The integration page says it needs
 re-authorisation and offers the re-connect form: a wrong key is refused in words (nothing
 changes), the renewed key re-connects the same integration (same id, settings and project
 mapping), and the next poll works again.
@@ -17,7 +18,7 @@ from playwright.async_api import Browser, expect
 from timebridge_common.testing import wait_for
 
 from .console_browser import browser, new_page, platform, shot, sign_in
-from .console_platform import ANN_CORE, ConsolePlatform
+from .console_platform import BOB_CORE, ConsolePlatform
 
 pytestmark = pytest.mark.integration
 __all__ = ["browser", "platform"]  # the module's fixtures
@@ -26,16 +27,19 @@ OLD_KEY, NEW_KEY = "everhour-rita-key-old", "everhour-rita-key-renewed"
 
 
 async def connection(platform: ConsolePlatform, path: str) -> httpx.Response:
-    async with platform.api("ingest") as ingest:
+    async with platform.api("ingest", BOB_CORE) as ingest:
         return await ingest.get(path)
 
 
 async def test_reconnect_keeps_the_integration(platform: ConsolePlatform, browser: Browser) -> None:
     started = time.monotonic()
-    ws, url = platform.workspace, platform.console_url
-    rita = platform.everhour.add_user("Rita", api_key=OLD_KEY, email="rita@acme.test")
+    # In the other workspace (Bob's), where nobody in Everhour is mapped: what its polls read
+    # (other tests' Everhour time) is held there, never copied into Ann's Core.
+    ws, url = platform.other_workspace, platform.console_url
+    project = platform.core.add_project(ws, "Intranet")
+    rita = platform.everhour.add_user("Rita", api_key=OLD_KEY, email="rita@globex.test")
     base = f"/v1/workspaces/{ws}/integrations"
-    async with platform.api("ingest") as ingest:
+    async with platform.api("ingest", BOB_CORE) as ingest:
         created = await ingest.post(
             base,
             json={
@@ -47,14 +51,14 @@ async def test_reconnect_keeps_the_integration(platform: ConsolePlatform, browse
         assert created.status_code == 201, created.text
     integration = created.json()["integration_id"]
     mappings = f"{base}/{integration}/project-mappings"
-    async with platform.api("mapping") as mapping:
+    async with platform.api("mapping", BOB_CORE) as mapping:
 
         async def mapping_knows() -> bool:
             return (await mapping.get(mappings)).status_code == 200
 
         await wait_for(mapping_knows, timeout_s=60)
         mapped = await mapping.put(
-            f"{mappings}/{platform.project}", json={"tracker_project_id": platform.everhour_project}
+            f"{mappings}/{project}", json={"tracker_project_id": platform.everhour_project}
         )
         assert mapped.status_code == 200, mapped.text
 
@@ -68,7 +72,7 @@ async def test_reconnect_keeps_the_integration(platform: ConsolePlatform, browse
     assert health["status"] == "needs_reauthorisation", health
 
     page = await new_page(browser)
-    await sign_in(page, url, ws, ANN_CORE)
+    await sign_in(page, url, ws, BOB_CORE)
     await expect(page).to_have_url(f"{url}/w/{ws}/integrations")
     await page.goto(f"{url}/w/{ws}/integrations/{integration}")
     await expect(page.locator("#reauthorise")).to_contain_text("Needs re-authorisation")
@@ -87,9 +91,9 @@ async def test_reconnect_keeps_the_integration(platform: ConsolePlatform, browse
     assert after["status"] == "connected"
     assert after["settings"]["frequency"] == "hourly"
     assert after["revision"] > created.json()["revision"]
-    async with platform.api("mapping") as mapping:
+    async with platform.api("mapping", BOB_CORE) as mapping:
         kept = await mapping.get(mappings)
-    assert [m["core_project_id"] for m in kept.json()] == [platform.project], kept.text
+    assert [m["core_project_id"] for m in kept.json()] == [project], kept.text
 
     await poller.poll_one(integration)  # the next poll uses the new key
     health = (await connection(platform, f"{base}/{integration}/health")).json()

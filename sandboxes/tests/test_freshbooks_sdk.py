@@ -281,12 +281,19 @@ def test_payments_make_an_invoice_partial_then_paid_and_back(world: World) -> No
     listed = payments.list(world.account, [FilterBuilder().equals("invoiceid", invoice.id)])
     assert [(p.id, p.amount.amount) for p in listed] == [(first.id, "40.00"), (second.id, "60.00")]
 
-    with pytest.raises(FreshBooksError) as too_much:
-        payments.create(
-            world.account,
-            {"invoiceid": invoice.id, "amount": {"amount": "1"}, "date": "2026-11-23"},
-        )
-    assert (too_much.value.status_code, too_much.value.error_code) == (400, 1004)
+    # A payment beyond what is outstanding is taken: FreshBooks keeps the excess as a credit.
+    extra = payments.create(
+        world.account,
+        {"invoiceid": invoice.id, "amount": {"amount": "1"}, "date": "2026-11-23"},
+    )
+    overpaid = world.sdk.invoices.get(world.account, invoice.id)
+    assert (overpaid.v3_status, overpaid.paid.amount, overpaid.outstanding.amount) == (
+        "paid",
+        "101.00",
+        "0.00",
+    )
+    assert extra.overpaymentid is not None
+    payments.delete(world.account, extra.id)
 
     payments.delete(world.account, second.id)  # PUT vis_state 1
     reopened = world.sdk.invoices.get(world.account, invoice.id)

@@ -355,3 +355,18 @@ async def test_xero_changes_carry_payments_and_their_deletion(xero: XeroRig) -> 
     assert one is not None
     assert (one.external_id, one.state) == (second, "deleted")
     assert await tool.invoice_payments(xero.contact("Nobody Ltd")) == []
+
+
+async def test_xero_reports_the_total_with_the_tax_it_adds(xero: XeroRig) -> None:
+    """Lines go out without tax amounts (``Exclusive``): Xero adds the organisation's sales tax,
+    and the invoice reads back with the amount before tax and the total with it."""
+    xero.state.tenants[xero.tenant].sales_tax_rate = Decimal("0.10")
+    tool, _ = await xero.connect(xero.tools(extras={"xero": {"account_code": "200"}}))
+    exported = await tool.export(draft(xero.contact("Acme Corp")))
+    taxed = sum(
+        ((line.line_amount * Decimal("0.10")).quantize(Decimal("0.01")) for line in
+         xero.state.invoices[exported.external_id].lines),
+        Decimal(0),
+    )  # fmt: skip
+    assert (exported.total, exported.gross_total) == (TOTAL, TOTAL + taxed)
+    assert taxed == Decimal("29.75")

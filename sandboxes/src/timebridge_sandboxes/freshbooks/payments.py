@@ -4,9 +4,11 @@ Documented: ``POST .../payments/payments`` with ``{"payment": {"invoiceid", "amo
 {"amount"}, "date", "type"}}``; ``GET`` lists and reads them; ``PUT`` changes ``amount``,
 ``date``, ``type``, ``note``, or only ``vis_state`` when given (1 deletes, 0 restores); a payment
 makes its invoice ``partial`` (8) or ``paid`` (4) with ``paid``, ``outstanding`` and
-``date_paid``. Assumed: a payment beyond the outstanding amount is refused (FreshBooks would keep
-the excess as a credit, which the sandbox does not model); a payment to a deleted invoice is
-refused with errno 1011 (DeletedResource).
+``date_paid``. A payment beyond the outstanding amount is taken whole: the invoice is paid, its
+``outstanding`` 0 (never negative), and the payment names the overpayment credit FreshBooks keeps
+for the excess (``overpaymentid``; the credit itself is not modelled). Assumed: the payment
+keeps its whole amount and the invoice's ``paid`` counts it. A payment to a deleted
+invoice is refused with errno 1011 (DeletedResource).
 """
 
 from decimal import Decimal
@@ -27,6 +29,9 @@ from timebridge_sandboxes.freshbooks.state import (
     not_found,
 )
 from timebridge_sandboxes.freshbooks.wire import _PaymentChanges, _PaymentIn, _validated
+
+OVERPAYMENT_CREDITS = 7000
+"""Credit ids of overpayments start here (a credit per overpaying payment)."""
 
 
 class Payments:
@@ -63,7 +68,7 @@ class Payments:
         amount = given.amount.amount.quantize(_CENT)
         if amount <= 0:
             raise Refused(400, INVALID_VALUE, "Amount must be positive.", field="amount")
-        self._check_amount(invoice, amount)
+        excess = invoice.paid + amount - invoice.amount
         payment = _Payment(
             _next_id(self.state.payments, 4001),
             account_id,
@@ -74,6 +79,8 @@ class Payments:
             given.note,
             self.state.now(),
         )
+        if excess > 0:
+            payment.overpaymentid = OVERPAYMENT_CREDITS + payment.id
         self.state.payments[payment.id] = payment
         self._settle(invoice)
         return payment
@@ -83,32 +90,17 @@ class Payments:
         if "vis_state" in fields:
             if fields["vis_state"] not in (0, 1):
                 raise Refused(400, INVALID_VALUE, "vis_state must be 0 or 1", field="vis_state")
-            if fields["vis_state"] == 0 and payment.vis_state == 1:
-                self._check_amount(invoice, payment.amount)
             payment.vis_state = fields["vis_state"]
         else:
             changes = _validated(_PaymentChanges, fields, kind="payment")
             if changes.amount is not None:
-                amount = changes.amount.amount.quantize(_CENT)
-                self._check_amount(invoice, amount - payment.amount)
-                payment.amount = amount
+                payment.amount = changes.amount.amount.quantize(_CENT)
             payment.date = changes.date or payment.date
             payment.type = changes.type or payment.type
             payment.note = payment.note if changes.note is None else changes.note
         payment.updated = self.state.now()
         self._settle(invoice)
         return payment
-
-    def _check_amount(self, invoice: _Invoice, more: Decimal) -> None:
-        if invoice.paid + more > invoice.amount:
-            raise Refused(
-                400,
-                INVALID_VALUE,
-                "The payment is more than the invoice's outstanding amount.",
-                field="amount",
-                object="payment",
-                value=str(more),
-            )
 
     def _settle(self, invoice: _Invoice) -> None:
         """The invoice's paid amount and status from its payments."""
@@ -139,6 +131,7 @@ class Payments:
             "note": payment.note,
             "from_credit": False,
             "creditid": None,
+            "overpaymentid": payment.overpaymentid,
             "gateway": None,
             "transactionid": None,
             "vis_state": payment.vis_state,

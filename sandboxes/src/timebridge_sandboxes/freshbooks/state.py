@@ -213,6 +213,8 @@ class _Payment:
     note: str
     updated: dt.datetime
     vis_state: int = 0
+    overpaymentid: int | None = None
+    """The credit FreshBooks keeps for what the payment paid beyond the invoice."""
 
 
 @dataclass

@@ -102,7 +102,10 @@ class _Sandbox(Contacts, Payments, Tokens, Rendering, Webhooks):
             id=str(uuid.uuid4()),
             tenant_id=tenant_id,
             contact_id=contact.id,
-            lines=[self.line(line) for line in body.LineItems],
+            lines=[
+                self.line(line, tenant.sales_tax_rate, body.LineAmountTypes or "Exclusive")
+                for line in body.LineItems
+            ],
             number=self.number(tenant, body.InvoiceNumber),
             status="DRAFT",
             date=body.Date or self.state.now().date(),
@@ -120,7 +123,10 @@ class _Sandbox(Contacts, Payments, Tokens, Rendering, Webhooks):
         return invoice
 
     @staticmethod
-    def line(given: _LineIn) -> _Line:
+    def line(given: _LineIn, tax_rate: Decimal = Decimal(0), amounts: str = "Exclusive") -> _Line:
+        """A line; without a ``TaxAmount`` Xero works the tax out from the rate of the line's
+        tax (here the organisation's sales tax rate): on top of the amount (``Exclusive``) or
+        included in it (``Inclusive``)."""
         amount = given.LineAmount
         if given.Quantity is not None and given.UnitAmount is not None:
             product = (given.Quantity * given.UnitAmount).quantize(CENT, ROUND_HALF_UP)
@@ -138,7 +144,7 @@ class _Sandbox(Contacts, Payments, Tokens, Rendering, Webhooks):
             account_code=given.AccountCode,
             item_code=given.ItemCode,
             tax_type=given.TaxType,
-            tax_amount=(given.TaxAmount or Decimal(0)).quantize(CENT, ROUND_HALF_UP),
+            tax_amount=_tax(given.TaxAmount, amount or Decimal(0), tax_rate, amounts),
         )
 
     def number(self, tenant: _Tenant, given: str | None, invoice: _Invoice | None = None) -> str:
@@ -186,7 +192,10 @@ class _Sandbox(Contacts, Payments, Tokens, Rendering, Webhooks):
         if changes_fields and not editable:
             raise ApiError(400, f"A {invoice.status} invoice cannot be edited")
         if body.LineItems is not None:
-            invoice.lines = [self.line(line) for line in body.LineItems]
+            rate = self.state.tenants[invoice.tenant_id].sales_tax_rate
+            invoice.lines = [
+                self.line(line, rate, invoice.line_amount_types) for line in body.LineItems
+            ]
         if body.InvoiceNumber is not None:
             invoice.number = self.number(
                 self.state.tenants[invoice.tenant_id], body.InvoiceNumber, invoice
@@ -226,3 +235,12 @@ class _Sandbox(Contacts, Payments, Tokens, Rendering, Webhooks):
             fingerprint, status, body, now + IDEMPOTENCY_TTL
         )
         return JSONResponse(body, status_code=status)
+
+
+def _tax(given: Decimal | None, amount: Decimal, rate: Decimal, amounts: str) -> Decimal:
+    if given is not None:
+        return given.quantize(CENT, ROUND_HALF_UP)
+    if amounts == "NoTax" or rate == 0:
+        return Decimal(0)
+    tax = amount * rate / (1 + rate) if amounts == "Inclusive" else amount * rate
+    return tax.quantize(CENT, ROUND_HALF_UP)

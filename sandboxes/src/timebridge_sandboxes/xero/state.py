@@ -117,6 +117,9 @@ class _Tenant:
     name: str
     currency: str
     next_number: int = 1
+    sales_tax_rate: Decimal = Decimal(0)
+    """The rate of the sales account's tax (0.10: 10 %); Xero adds it to lines sent without a
+    ``TaxAmount`` (tests set it; the demo company's default is no tax)."""
     accounts: dict[str, str] = field(
         default_factory=lambda: {"090": str(uuid.uuid4()), "200": str(uuid.uuid4())}
     )

@@ -47,11 +47,7 @@ class BambooHrClient(ProviderClient):
     """One BambooHR company, read with one API key."""
 
     def __init__(
-        self,
-        base_url: str,
-        api_key: str,
-        company_domain: str,
-        **options: Unpack[ClientOptions],
+        self, base_url: str, api_key: str, company_domain: str, **options: Unpack[ClientOptions]
     ) -> None:
         headers = {"Authorization": basic_auth(api_key), **_JSON}
         self._http = _WIRE.http(company_url(base_url, company_domain), headers, options)

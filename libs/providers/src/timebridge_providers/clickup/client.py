@@ -44,8 +44,8 @@ from timebridge_providers.kit.writes import deleted
 
 CLICKUP_API_URL = "https://api.clickup.com/api"
 RATE_LIMIT = (100, 60.0)
-_WIRE = Wire("clickup", RATE_LIMIT)
 """Requests per seconds ClickUp allows one token on the smaller plans."""
+_WIRE = Wire("clickup", RATE_LIMIT)
 TASK_PAGE = 100
 
 _LOCKS = LockRefusals({400, 403, 423}, "lock|approv")
@@ -73,11 +73,7 @@ class ClickUpClient(ProviderClient):
     POST may have been applied, ``TransientError`` otherwise)."""
 
     def __init__(
-        self,
-        base_url: str,
-        token: str,
-        team_id: str,
-        **options: Unpack[ClientOptions],
+        self, base_url: str, token: str, team_id: str, **options: Unpack[ClientOptions]
     ) -> None:
         self.team_id = team_id
         headers = {"Authorization": token, "Content-Type": "application/json"}

@@ -129,12 +129,7 @@ class _Page(_Model, Generic[T]):
 class CoreClient(ProviderClient):
     """One workspace's Core API token; every method returns models or raises."""
 
-    def __init__(
-        self,
-        base_url: str,
-        token: str,
-        **options: Unpack[ClientOptions],
-    ) -> None:
+    def __init__(self, base_url: str, token: str, **options: Unpack[ClientOptions]) -> None:
         self._http = _WIRE.http(base_url, bearer(token), options)
 
     async def me(self) -> Me:

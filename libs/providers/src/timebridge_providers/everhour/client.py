@@ -257,12 +257,7 @@ class EverhourClient(ProviderClient):
     have been applied, and :class:`~timebridge_common.errors.TransientError` otherwise.
     """
 
-    def __init__(
-        self,
-        base_url: str,
-        api_key: str,
-        **options: Unpack[ClientOptions],
-    ) -> None:
+    def __init__(self, base_url: str, api_key: str, **options: Unpack[ClientOptions]) -> None:
         headers = {"X-Api-Key": api_key, "X-Accept-Version": API_VERSION}
         self._http = _WIRE.http(base_url, headers, options)
 

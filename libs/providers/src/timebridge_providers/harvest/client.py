@@ -47,8 +47,8 @@ from timebridge_providers.kit.writes import deleted
 
 HARVEST_API_URL = "https://api.harvestapp.com/v2"
 RATE_LIMIT = (100, 15.0)
-_WIRE = Wire("harvest", RATE_LIMIT)
 """Requests per seconds Harvest allows one token."""
+_WIRE = Wire("harvest", RATE_LIMIT)
 ACCOUNT_HEADER = "Harvest-Account-Id"
 USER_AGENT = "Timebridge (https://github.com/timebridge)"
 PAGE_SIZE = 2000

@@ -44,11 +44,7 @@ class HubstaffClient(ProviderClient):
     """One Hubstaff connection (an access token and an organization id)."""
 
     def __init__(
-        self,
-        base_url: str,
-        token: str,
-        organization_id: str,
-        **options: Unpack[ClientOptions],
+        self, base_url: str, token: str, organization_id: str, **options: Unpack[ClientOptions]
     ) -> None:
         self.organization_id = organization_id
         self._http = _WIRE.http(base_url, bearer(token), options)

@@ -58,12 +58,7 @@ class QuickBooksTimeClient(ProviderClient):
     ``TransientError`` otherwise.
     """
 
-    def __init__(
-        self,
-        base_url: str,
-        token: str,
-        **options: Unpack[ClientOptions],
-    ) -> None:
+    def __init__(self, base_url: str, token: str, **options: Unpack[ClientOptions]) -> None:
         headers = {**bearer(token), "Content-Type": "application/json"}
         self._http = _WIRE.http(base_url, headers, options)
         self._billable: dict[int, bool] = {}

@@ -53,12 +53,7 @@ class TempoClient(ProviderClient):
     ``TransientError`` otherwise.
     """
 
-    def __init__(
-        self,
-        base_url: str,
-        token: str,
-        **options: Unpack[ClientOptions],
-    ) -> None:
+    def __init__(self, base_url: str, token: str, **options: Unpack[ClientOptions]) -> None:
         headers = {**bearer(token), "Content-Type": "application/json"}
         self._http = _WIRE.http(base_url, headers, options)
 

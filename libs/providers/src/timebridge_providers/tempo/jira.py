@@ -132,11 +132,7 @@ class JiraClient(ProviderClient):
     """
 
     def __init__(
-        self,
-        site: str,
-        email: str,
-        token: str | None,
-        **options: Unpack[ClientOptions],
+        self, site: str, email: str, token: str | None, **options: Unpack[ClientOptions]
     ) -> None:
         headers = {"Authorization": basic_auth(email, token or ""), "Accept": "application/json"}
         self.site = site.rstrip("/")

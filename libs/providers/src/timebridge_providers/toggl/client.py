@@ -111,11 +111,7 @@ class TogglClient(ProviderClient):
     """
 
     def __init__(
-        self,
-        base_url: str,
-        token: str,
-        workspace_id: int,
-        **options: Unpack[ClientOptions],
+        self, base_url: str, token: str, workspace_id: int, **options: Unpack[ClientOptions]
     ) -> None:
         self.workspace_id = workspace_id
         self.identity = hashlib.sha256(f"{base_url}|{token}|{workspace_id}".encode()).hexdigest()

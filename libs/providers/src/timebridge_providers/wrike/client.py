@@ -56,12 +56,7 @@ class WrikeClient(ProviderClient):
     ``TransientError`` otherwise.
     """
 
-    def __init__(
-        self,
-        base_url: str,
-        token: str,
-        **options: Unpack[ClientOptions],
-    ) -> None:
+    def __init__(self, base_url: str, token: str, **options: Unpack[ClientOptions]) -> None:
         self._http = _WIRE.http(base_url, bearer(token), options)
 
     async def _get(

@@ -79,11 +79,7 @@ class XeroProjectsClient(ProviderClient):
     """
 
     def __init__(
-        self,
-        base_url: str,
-        token: str,
-        tenant_id: str,
-        **options: Unpack[ClientOptions],
+        self, base_url: str, token: str, tenant_id: str, **options: Unpack[ClientOptions]
     ) -> None:
         self.tenant_id = tenant_id
         headers = {**bearer(token), TENANT_HEADER: tenant_id, "Accept": "application/json"}

@@ -69,11 +69,7 @@ class ZohoClient(ProviderClient):
     """
 
     def __init__(
-        self,
-        base_url: str,
-        token: str,
-        portal_id: str,
-        **options: Unpack[ClientOptions],
+        self, base_url: str, token: str, portal_id: str, **options: Unpack[ClientOptions]
     ) -> None:
         self.portal = f"/portal/{portal_id}"
         headers = {"Authorization": f"Zoho-oauthtoken {token}", "Accept": "application/json"}

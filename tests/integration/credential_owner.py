@@ -21,8 +21,9 @@ from timebridge_providers.kit.credentials import HttpCredentialSource
 
 from timebridge_common.config import KafkaConfig
 from timebridge_common.crypto import SecretBox
+from timebridge_common.events import ConnectionChanged
 from timebridge_common.outbound.oauth import Tokens
-from timebridge_common.testing import in_memory_tracing
+from timebridge_common.testing import in_memory_tracing, position_group_at_end
 from timebridge_credentials.bootstrap import CredentialsService
 from timebridge_credentials.bootstrap import bootstrap as bootstrap_credentials
 from timebridge_credentials.config import OAuthAppConfig
@@ -30,7 +31,7 @@ from timebridge_credentials.config import Settings as CredentialsSettings
 from timebridge_invoice_export.config import AccountingApp
 from timebridge_sandboxes.testing import TimeoutTransport
 
-from .conftest import kafka_config
+from .conftest import KAFKA, kafka_config
 
 SERVICE_TOKEN = "svc-accounting-" + "t0ken" * 4
 OWNER_URL = "http://credentials.test"
@@ -154,10 +155,17 @@ async def start_tracker_owner(
     *,
     kafka: KafkaConfig | None = None,
 ) -> Owner:
-    """The owner of a platform's tracker keys and Core tokens (no OAuth app configured)."""
+    """The owner of a platform's tracker keys and Core tokens (no OAuth app configured).
+
+    Its copy of the connections starts at the end of the shared topic: replaying every earlier
+    run's connections would only load the machine (it needs a workspace's Core URL only for
+    Core admins reading its health, and those connections are published after it starts)."""
+    kafka = kafka or kafka_config()
+    group = f"{kafka.group_prefix}-credentials"
+    await position_group_at_end(KAFKA, group, [ConnectionChanged.topic()])
     return await start_owner(
         stack,
-        kafka=kafka or kafka_config(),
+        kafka=kafka,
         apps={},
         token_transport=None,
         core=None,

@@ -21,12 +21,12 @@ developer docs; A = assumed where they are silent):
 """
 
 from collections.abc import AsyncIterator, Mapping
-from typing import Any, TypeVar, Unpack
+from typing import Any, Unpack
 
 import httpx
 from pydantic import TypeAdapter
 
-from timebridge_common.outbound.http import NotFoundError, ProviderClient, ProviderError
+from timebridge_common.outbound.http import NotFoundError, ProviderError
 from timebridge_providers.clickup.wire import (
     Folder,
     ListRef,
@@ -39,7 +39,7 @@ from timebridge_providers.clickup.wire import (
     Webhook,
 )
 from timebridge_providers.kit.locks import LockRefusals
-from timebridge_providers.kit.plumbing import ClientOptions, Wire, found
+from timebridge_providers.kit.plumbing import ClientOptions, JsonClient, Wire, found
 from timebridge_providers.kit.writes import deleted
 
 CLICKUP_API_URL = "https://api.clickup.com/api"
@@ -49,7 +49,6 @@ _WIRE = Wire("clickup", RATE_LIMIT)
 TASK_PAGE = 100
 
 _LOCKS = LockRefusals({400, 403, 423}, "lock|approv")
-T = TypeVar("T")
 
 _ME = TypeAdapter(Me)
 _TEAMS = TypeAdapter(Teams)
@@ -66,7 +65,7 @@ _HOOKS = TypeAdapter(dict[str, list[Webhook]])
 _HOOK = TypeAdapter(dict[str, Any])
 
 
-class ClickUpClient(ProviderClient):
+class ClickUpClient(JsonClient):
     """One ClickUp connection (a token and a workspace id); every method returns models or
     raises (:class:`~timebridge_common.outbound.http.AuthenticationError`, ``NotFoundError``,
     :class:`EntryLockedError`, other ``ProviderError`` refusals, ``OutcomeUnknownError`` when a
@@ -181,8 +180,3 @@ class ClickUpClient(ProviderClient):
     ) -> httpx.Response:
         with _LOCKS.raised():
             return await self._http.request(method, path, json=None if body is None else dict(body))
-
-    async def _get(
-        self, path: str, adapter: TypeAdapter[T], params: Mapping[str, str | int] | None = None
-    ) -> T:
-        return self._http.parse(await self._http.request("GET", path, params=params), adapter)

@@ -56,9 +56,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, TypeAdapter, Validat
 from pydantic.alias_generators import to_camel
 
 from timebridge_common.errors import InvalidMessageError
-from timebridge_common.outbound.http import ProviderClient, ProviderError
+from timebridge_common.outbound.http import ProviderError
 from timebridge_providers.kit.locks import LockRefusals
-from timebridge_providers.kit.plumbing import ClientOptions, Wire
+from timebridge_providers.kit.plumbing import ClientOptions, JsonClient, Wire
 
 EVERHOUR_API_URL = "https://api.everhour.com"
 API_VERSION = "1.2"
@@ -247,7 +247,7 @@ _HOOK = TypeAdapter(Webhook)
 _HOOKS = TypeAdapter(list[Webhook])
 
 
-class EverhourClient(ProviderClient):
+class EverhourClient(JsonClient):
     """One Everhour connection (one API key); every method returns models or raises.
 
     Errors: :class:`~timebridge_common.outbound.http.AuthenticationError` (bad key),
@@ -393,11 +393,6 @@ class EverhourClient(ProviderClient):
         with _LOCKS.raised():
             response = await self._http.request(method, f"/tasks/{task_id}/time", json=body)
         return self._http.parse(response, _RECORD)
-
-    async def _get(
-        self, path: str, adapter: TypeAdapter[T], params: Mapping[str, str | int] | None = None
-    ) -> T:
-        return self._http.parse(await self._http.request("GET", path, params=params), adapter)
 
     async def _pages(
         self,

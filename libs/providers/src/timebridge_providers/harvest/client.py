@@ -31,7 +31,7 @@ from typing import Any, TypeVar, Unpack
 import httpx
 from pydantic import TypeAdapter
 
-from timebridge_common.outbound.http import ProviderClient, ProviderError
+from timebridge_common.outbound.http import ProviderError
 from timebridge_providers.harvest.wire import (
     Company,
     Project,
@@ -42,7 +42,7 @@ from timebridge_providers.harvest.wire import (
     User,
 )
 from timebridge_providers.kit.locks import LockRefusals
-from timebridge_providers.kit.plumbing import ClientOptions, Wire, bearer, found
+from timebridge_providers.kit.plumbing import ClientOptions, JsonClient, Wire, bearer, found
 from timebridge_providers.kit.writes import deleted
 
 HARVEST_API_URL = "https://api.harvestapp.com/v2"
@@ -77,7 +77,7 @@ def _iso(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class HarvestClient(ProviderClient):
+class HarvestClient(JsonClient):
     """One Harvest connection (a token and an account id); every method returns models or raises.
 
     Errors: :class:`~timebridge_common.outbound.http.AuthenticationError`,
@@ -195,11 +195,6 @@ class HarvestClient(ProviderClient):
     ) -> httpx.Response:
         with _LOCKS.raised():
             return await self._http.request(method, path, json=None if body is None else dict(body))
-
-    async def _get(
-        self, path: str, adapter: TypeAdapter[T], params: Mapping[str, str | int] | None = None
-    ) -> T:
-        return self._http.parse(await self._http.request("GET", path, params=params), adapter)
 
     async def _pages(
         self,

@@ -16,11 +16,13 @@ from dataclasses import dataclass
 from typing import TypedDict, TypeVar
 
 import httpx
+from pydantic import TypeAdapter
 
 from timebridge_common.errors import InvalidMessageError
 from timebridge_common.outbound.http import (
     DEFAULT_RETRY,
     NotFoundError,
+    ProviderClient,
     ProviderHttp,
     RequestBudget,
     RetryPolicy,
@@ -110,6 +112,16 @@ def bearer(token: str) -> dict[str, str]:
 def basic(user: str, password: str) -> str:
     """An HTTP Basic ``Authorization`` value (API keys sent as a user with a fixed password)."""
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+
+
+class JsonClient(ProviderClient):
+    """A client whose reads are a GET answered with JSON, parsed by a pydantic adapter (an answer
+    of another shape is a refusal of that request, never a crash later)."""
+
+    async def _get(
+        self, path: str, adapter: TypeAdapter[T], params: Mapping[str, str | int] | None = None
+    ) -> T:
+        return self._http.parse(await self._http.request("GET", path, params=params), adapter)
 
 
 async def found(request: Awaitable[T]) -> T | None:

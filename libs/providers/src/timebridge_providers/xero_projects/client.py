@@ -24,11 +24,10 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any, TypeVar, Unpack
 
 import httpx
-from pydantic import BaseModel, TypeAdapter
+from pydantic import TypeAdapter
 
-from timebridge_common.outbound.http import ProviderClient
 from timebridge_providers.kit.locks import LockRefusals
-from timebridge_providers.kit.plumbing import ClientOptions, Wire, bearer, found
+from timebridge_providers.kit.plumbing import ClientOptions, JsonClient, Wire, bearer, found
 from timebridge_providers.kit.writes import deleted
 from timebridge_providers.xero_projects.wire import (
     PAGE_SIZE,
@@ -48,7 +47,6 @@ _WIRE = Wire("xero_projects", RATE_LIMIT)
 
 _LOCKS = LockRefusals({400, 409}, "invoiced|locked")
 P = TypeVar("P", ProjectUsers, Projects, Tasks, TimeEntries)
-M = TypeVar("M", bound=BaseModel)
 
 
 def idempotency_key(key: str) -> str:
@@ -70,7 +68,7 @@ def token_user(token: str) -> str | None:
     return user if isinstance(user, str) else None
 
 
-class XeroProjectsClient(ProviderClient):
+class XeroProjectsClient(JsonClient):
     """One organisation's projects: an access token and a tenant id.
 
     Errors: ``AuthenticationError``, ``NotFoundError``, :class:`EntryLockedError`, other
@@ -168,12 +166,6 @@ class XeroProjectsClient(ProviderClient):
             if not found.items or page >= found.pagination.page_count:
                 return
             page += 1
-
-    async def _get(
-        self, path: str, adapter: TypeAdapter[M], params: Mapping[str, str | int] | None = None
-    ) -> M:
-        response = await self._http.request("GET", path, params=params)
-        return self._http.parse(response, adapter)
 
     async def _write(
         self, method: str, path: str, body: Mapping[str, Any] | None, key: str | None

@@ -2,8 +2,19 @@
 
 import httpx
 import pytest
+from pydantic import TypeAdapter
 from timebridge_providers import harvest
-from timebridge_providers.kit.plumbing import Wire, basic, bearer, found, plumbing, required_extra
+from timebridge_providers.kit.locks import LockRefusals
+from timebridge_providers.kit.plumbing import (
+    LockingClient,
+    Wire,
+    basic,
+    bearer,
+    found,
+    plumbing,
+    required_extra,
+)
+from timebridge_providers.kit.ports.entries import EntryLockedError
 from timebridge_providers.kit.session import Access, Session
 
 from timebridge_common.errors import InvalidMessageError
@@ -78,3 +89,31 @@ async def test_found_is_none_on_404_and_the_answer_otherwise() -> None:
 
 def test_basic_auth_is_user_colon_password_in_base64() -> None:
     assert basic("key", "x") == "Basic a2V5Ong="
+
+
+class _Tracker(LockingClient):
+    _locks = LockRefusals({400}, "locked")
+
+    def __init__(self, pool: httpx.AsyncClient) -> None:
+        self._http = Wire("tracker", (10, 1.0)).http("https://tracker.test", {}, {"http": pool})
+
+
+async def test_a_locking_client_reads_json_and_tells_locked_time_from_other_refusals() -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.method == "GET":
+            return httpx.Response(200, json=[1, 2] if request.url.path == "/ok" else {"a": 1})
+        if b"closed" in request.content:
+            return httpx.Response(400, text="the period is locked")
+        return httpx.Response(400, text="bad duration")
+
+    pool = httpx.AsyncClient(transport=httpx.MockTransport(answer))
+    client = _Tracker(pool)
+    assert await client._get("/ok", TypeAdapter(list[int])) == [1, 2]
+    with pytest.raises(ProviderError):  # an answer of another shape is refused, not a crash
+        await client._get("/other", TypeAdapter(list[int]))
+    with pytest.raises(EntryLockedError):
+        await client._send("PUT", "/entries/1", {"period": "closed"})
+    with pytest.raises(ProviderError) as refused:
+        await client._send("PUT", "/entries/1", {"period": "open"})
+    assert not isinstance(refused.value, EntryLockedError)
+    await pool.aclose()

@@ -23,7 +23,6 @@ developer docs; A = assumed where they are silent):
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, Unpack
 
-import httpx
 from pydantic import TypeAdapter
 
 from timebridge_common.outbound.http import NotFoundError, ProviderError
@@ -39,7 +38,7 @@ from timebridge_providers.clickup.wire import (
     Webhook,
 )
 from timebridge_providers.kit.locks import LockRefusals
-from timebridge_providers.kit.plumbing import ClientOptions, JsonClient, Wire, found
+from timebridge_providers.kit.plumbing import ClientOptions, LockingClient, Wire, found
 from timebridge_providers.kit.writes import deleted
 
 CLICKUP_API_URL = "https://api.clickup.com/api"
@@ -65,11 +64,13 @@ _HOOKS = TypeAdapter(dict[str, list[Webhook]])
 _HOOK = TypeAdapter(dict[str, Any])
 
 
-class ClickUpClient(JsonClient):
+class ClickUpClient(LockingClient):
     """One ClickUp connection (a token and a workspace id); every method returns models or
     raises (:class:`~timebridge_common.outbound.http.AuthenticationError`, ``NotFoundError``,
     :class:`EntryLockedError`, other ``ProviderError`` refusals, ``OutcomeUnknownError`` when a
     POST may have been applied, ``TransientError`` otherwise)."""
+
+    _locks = _LOCKS
 
     def __init__(
         self, base_url: str, token: str, team_id: str, **options: Unpack[ClientOptions]
@@ -107,7 +108,7 @@ class ClickUpClient(JsonClient):
 
     async def create_time_entry(self, body: Mapping[str, Any]) -> str:
         """Create an entry; its id (after ``OutcomeUnknownError``, look it up first)."""
-        response = await self._write("POST", f"/v2/team/{self.team_id}/time_entries", body)
+        response = await self._send("POST", f"/v2/team/{self.team_id}/time_entries", body)
         answer = self._http.parse(response, _CREATED)
         data = answer.get("data")
         if not isinstance(data, dict) or data.get("id") is None:
@@ -115,12 +116,12 @@ class ClickUpClient(JsonClient):
         return str(data["id"])
 
     async def update_time_entry(self, timer_id: str, body: Mapping[str, Any]) -> None:
-        await self._write("PUT", f"/v2/team/{self.team_id}/time_entries/{timer_id}", body)
+        await self._send("PUT", f"/v2/team/{self.team_id}/time_entries/{timer_id}", body)
 
     async def delete_time_entry(self, timer_id: str) -> bool:
         """Delete an entry; ``False`` when it was already gone."""
         return await deleted(
-            self._write("DELETE", f"/v2/team/{self.team_id}/time_entries/{timer_id}", None)
+            self._send("DELETE", f"/v2/team/{self.team_id}/time_entries/{timer_id}", None)
         )
 
     async def spaces(self) -> list[Space]:
@@ -174,9 +175,3 @@ class ClickUpClient(JsonClient):
 
     async def delete_webhook(self, hook_id: str) -> None:
         await deleted(self._http.request("DELETE", f"/v2/webhook/{hook_id}"))
-
-    async def _write(
-        self, method: str, path: str, body: Mapping[str, Any] | None
-    ) -> httpx.Response:
-        with _LOCKS.raised():
-            return await self._http.request(method, path, json=None if body is None else dict(body))

@@ -21,10 +21,9 @@ from typing import Any, TypeVar, Unpack
 import httpx
 from pydantic import TypeAdapter
 
-from timebridge_common.outbound.http import ProviderClient
 from timebridge_providers.clockify.wire import Project, Summary, Task, TimeEntry, User, Webhook
 from timebridge_providers.kit.locks import LockRefusals
-from timebridge_providers.kit.plumbing import ClientOptions, Wire, found
+from timebridge_providers.kit.plumbing import ClientOptions, LockingClient, Wire, found
 from timebridge_providers.kit.writes import deleted
 
 CLOCKIFY_API_URL = "https://api.clockify.me/api/v1"
@@ -60,8 +59,10 @@ def iso(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class ClockifyClient(ProviderClient):
+class ClockifyClient(LockingClient):
     """One Clockify connection: an API key and a workspace id."""
+
+    _locks = _LOCKS
 
     def __init__(
         self,
@@ -164,10 +165,6 @@ class ClockifyClient(ProviderClient):
 
     async def delete_webhook(self, webhook_id: str) -> None:
         await deleted(self._send("DELETE", f"{self._ws}/webhooks/{webhook_id}", None))
-
-    async def _send(self, method: str, path: str, body: Mapping[str, Any] | None) -> httpx.Response:
-        with _LOCKS.raised():
-            return await self._http.request(method, path, json=None if body is None else dict(body))
 
     async def _pages(
         self, path: str, adapter: TypeAdapter[list[T]], params: Mapping[str, str | int]

@@ -42,7 +42,7 @@ from timebridge_providers.harvest.wire import (
     User,
 )
 from timebridge_providers.kit.locks import LockRefusals
-from timebridge_providers.kit.plumbing import ClientOptions, JsonClient, Wire, bearer, found
+from timebridge_providers.kit.plumbing import ClientOptions, LockingClient, Wire, bearer, found
 from timebridge_providers.kit.writes import deleted
 
 HARVEST_API_URL = "https://api.harvestapp.com/v2"
@@ -77,7 +77,7 @@ def _iso(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class HarvestClient(JsonClient):
+class HarvestClient(LockingClient):
     """One Harvest connection (a token and an account id); every method returns models or raises.
 
     Errors: :class:`~timebridge_common.outbound.http.AuthenticationError`,
@@ -86,6 +86,8 @@ class HarvestClient(JsonClient):
     :class:`~timebridge_common.outbound.http.OutcomeUnknownError` when a POST may have been
     applied, :class:`~timebridge_common.errors.TransientError` otherwise.
     """
+
+    _locks = _LOCKS
 
     def __init__(
         self,
@@ -175,26 +177,20 @@ class HarvestClient(JsonClient):
 
     async def create_time_entry(self, body: Mapping[str, Any]) -> TimeEntry:
         """Create an entry (POST: after OutcomeUnknownError, look it up before sending again)."""
-        return self._http.parse(await self._write("POST", "/time_entries", body), _ENTRY)
+        return self._http.parse(await self._send("POST", "/time_entries", body), _ENTRY)
 
     async def update_time_entry(self, entry_id: int, body: Mapping[str, Any]) -> TimeEntry:
-        response = await self._write("PATCH", f"/time_entries/{entry_id}", body)
+        response = await self._send("PATCH", f"/time_entries/{entry_id}", body)
         return self._http.parse(response, _ENTRY)
 
     async def delete_time_entry(self, entry_id: int) -> bool:
         """Delete an entry; ``False`` when it was already gone."""
-        return await deleted(self._write("DELETE", f"/time_entries/{entry_id}", None))
+        return await deleted(self._send("DELETE", f"/time_entries/{entry_id}", None))
 
     def time_report(self, by: str, start: dt.date, end: dt.date) -> AsyncIterator[TimeReportRow]:
         """``/reports/time/{by}`` (``clients``, ``projects``, ``tasks``, ``team``) for the dates."""
         params = {"from": start.strftime("%Y%m%d"), "to": end.strftime("%Y%m%d")}
         return self._pages(f"/reports/time/{by}", "results", TimeReportRow, params, page_size=1000)
-
-    async def _write(
-        self, method: str, path: str, body: Mapping[str, Any] | None
-    ) -> httpx.Response:
-        with _LOCKS.raised():
-            return await self._http.request(method, path, json=None if body is None else dict(body))
 
     async def _pages(
         self,

@@ -13,7 +13,7 @@ budget / retry / timeout handling every client shares is written here once.
 import base64
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
-from typing import TypedDict, TypeVar
+from typing import Any, ClassVar, TypedDict, TypeVar
 
 import httpx
 from pydantic import TypeAdapter
@@ -27,6 +27,7 @@ from timebridge_common.outbound.http import (
     RequestBudget,
     RetryPolicy,
 )
+from timebridge_providers.kit.locks import LockRefusals
 from timebridge_providers.kit.session import Session
 
 T = TypeVar("T")
@@ -122,6 +123,17 @@ class JsonClient(ProviderClient):
         self, path: str, adapter: TypeAdapter[T], params: Mapping[str, str | int] | None = None
     ) -> T:
         return self._http.parse(await self._http.request("GET", path, params=params), adapter)
+
+
+class LockingClient(JsonClient):
+    """A tracker client whose writes send a JSON body inside its lock rule (``_locks``): a
+    refusal the rule matches is ``EntryLockedError``, every other error passes unchanged."""
+
+    _locks: ClassVar[LockRefusals]
+
+    async def _send(self, method: str, path: str, body: Mapping[str, Any] | None) -> httpx.Response:
+        with self._locks.raised():
+            return await self._http.request(method, path, json=None if body is None else dict(body))
 
 
 async def found(request: Awaitable[T]) -> T | None:

@@ -26,12 +26,10 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any, Unpack
 from urllib.parse import parse_qsl, urlsplit
 
-import httpx
 from pydantic import TypeAdapter
 
-from timebridge_common.outbound.http import ProviderClient
 from timebridge_providers.kit.locks import LockRefusals
-from timebridge_providers.kit.plumbing import ClientOptions, Wire, bearer, found
+from timebridge_providers.kit.plumbing import ClientOptions, LockingClient, Wire, bearer, found
 from timebridge_providers.kit.writes import deleted
 from timebridge_providers.tempo.wire import Worklog, WorklogPage
 
@@ -45,13 +43,15 @@ _WORKLOG = TypeAdapter(Worklog)
 _PAGE = TypeAdapter(WorklogPage)
 
 
-class TempoClient(ProviderClient):
+class TempoClient(LockingClient):
     """One Tempo connection: a bearer token.
 
     Errors: ``AuthenticationError``, ``NotFoundError``, :class:`EntryLockedError`, other
     ``ProviderError`` refusals, ``OutcomeUnknownError`` when a POST may have been applied,
     ``TransientError`` otherwise.
     """
+
+    _locks = _LOCKS
 
     def __init__(self, base_url: str, token: str, **options: Unpack[ClientOptions]) -> None:
         headers = {**bearer(token), "Content-Type": "application/json"}
@@ -91,7 +91,3 @@ class TempoClient(ProviderClient):
     async def delete(self, worklog_id: int) -> bool:
         """Delete a worklog; ``False`` when it was already gone."""
         return await deleted(self._send("DELETE", f"/worklogs/{worklog_id}", None))
-
-    async def _send(self, method: str, path: str, body: Mapping[str, Any] | None) -> httpx.Response:
-        with _LOCKS.raised():
-            return await self._http.request(method, path, json=body)

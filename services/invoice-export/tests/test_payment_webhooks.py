@@ -117,3 +117,12 @@ async def test_an_invoice_notice_re_reads_its_payments_where_none_are_announced(
     await _notifications(rig, only_invoices).handle(_envelope(notice), notice)
     (event,) = _recorded(rig)
     assert (event.provider_payment_id, event.invoice_status) == ("pay-1", "paid")
+
+
+async def test_syncing_an_invoice_on_demand_reads_its_payments_too(rig: Rig) -> None:
+    invoice_id, tool_id = await _exported_invoice(rig)
+    rig.company.put_payment(_payment("pay-1", "100.00", (tool_id, "100.00")))
+    await rig.invoices.sync_status(WS, invoice_id)
+    await rig.invoices.sync_status(WS, invoice_id)  # again: nothing new
+    (event,) = _recorded(rig)
+    assert (event.provider_payment_id, event.invoice_status) == ("pay-1", "partially_paid")

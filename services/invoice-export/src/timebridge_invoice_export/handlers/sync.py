@@ -181,7 +181,8 @@ class ToolSync:
         return changes.cursor
 
     async def refresh_invoice(self, invoice: Invoice) -> Invoice | None:
-        """Read one exported invoice from its tool now."""
+        """Read one exported invoice from its tool now, with its payments (a change the
+        webhooks and polls have not brought yet is published; a known one is not again)."""
         if invoice.provider_invoice_id is None:
             return None
         async with self._store.tx() as tx:
@@ -189,4 +190,8 @@ class ToolSync:
         assert connection is not None
         async with self._connections.tool(connection) as tool:
             seen = await tool.invoice(invoice.provider_invoice_id)
-        return await self.apply_invoice(connection, seen)
+            payments = await tool.invoice_payments(invoice.provider_invoice_id)
+        changed = await self.apply_invoice(connection, seen)
+        for payment in payments:
+            await self.payments.apply_payment(connection, payment)
+        return changed

@@ -88,8 +88,12 @@ def load_average() -> float:
     return os.getloadavg()[0]
 
 
-def launch(args: argparse.Namespace, run_id: str, service: str) -> subprocess.Popen[bytes]:
-    """Start one service with the dev launcher (own port, database and consumer group).
+def launch(
+    args: argparse.Namespace, run_id: str, service: str, *also: str
+) -> subprocess.Popen[bytes]:
+    """Start one service (and ``also`` these) with the dev launcher (own port, database, group).
+
+    Ingest needs the credential owner beside it: the demo workspace's Core token is handed to it.
 
     Its output goes to a file (a pipe nobody reads would fill and block the service's logging).
     """
@@ -99,7 +103,8 @@ def launch(args: argparse.Namespace, run_id: str, service: str) -> subprocess.Po
             [
                 sys.executable,
                 str(ROOT / "deploy/local/dev.py"),
-                *("--only", service, "--kafka", args.kafka, "--port-base", str(PORT_BASE)),
+                *("--only", service, *(a for name in also for a in ("--only", name))),
+                *("--kafka", args.kafka, "--port-base", str(PORT_BASE)),
                 *("--db-prefix", f"bench_{run_id}_", "--group-prefix", f"bench-{run_id}"),
             ],
             stdout=out,
@@ -314,7 +319,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         asyncio.run(position_group_at_end(args.kafka, f"bench-{run_id}-{service}", all_topics()))
     creds = (ROOT / ".local" / "dev-secrets.env").read_text().splitlines()
     secret = dict(line.split("=", 1) for line in creds if "=" in line)["DEMO_CORE_WEBHOOK_SECRET"]
-    ingest = launch(args, run_id, "ingest")
+    ingest = launch(args, run_id, "ingest", "credentials")
     baseline: subprocess.Popen[bytes] | None = None
     result: dict[str, Any] = {
         "run": run_id,

@@ -2,19 +2,12 @@
 
 import datetime as dt
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, Unpack
 
 import httpx
 from pydantic import TypeAdapter
 
-from timebridge_common.outbound.http import (
-    DEFAULT_RETRY,
-    OutcomeUnknownError,
-    ProviderClient,
-    ProviderHttp,
-    RequestBudget,
-    RetryPolicy,
-)
+from timebridge_common.outbound.http import OutcomeUnknownError, ProviderClient
 from timebridge_providers.freshbooks.wire import (
     ACCOUNTING_ZONE,
     PAGE_SIZE,
@@ -29,6 +22,9 @@ from timebridge_providers.freshbooks.wire import (
     VisState,
     _Model,
 )
+from timebridge_providers.kit.plumbing import ClientOptions, Wire
+
+_WIRE = Wire("freshbooks", RATE_LIMIT)
 
 
 class _Envelope(_Model, Generic[T]):
@@ -109,23 +105,11 @@ class FreshBooksClient(ProviderClient):
         base_url: str,
         account_id: str | None,
         access_token: Callable[[], Awaitable[str]],
-        *,
-        http: httpx.AsyncClient | None = None,
-        budget: RequestBudget | None = None,
-        retry: RetryPolicy = DEFAULT_RETRY,
-        timeout_s: float = 30.0,
+        **options: Unpack[ClientOptions],
     ) -> None:
         self._account_id = account_id
         self._access_token = access_token
-        self._http = ProviderHttp(
-            "freshbooks",
-            base_url,
-            headers={"Accept": "application/json"},
-            client=http,
-            budget=budget or RequestBudget(*RATE_LIMIT),
-            retry=retry,
-            timeout_s=timeout_s,
-        )
+        self._http = _WIRE.http(base_url, {"Accept": "application/json"}, options)
 
     async def me(self) -> Identity:
         """The token's user and business memberships: the connection test and account choice."""

@@ -3,7 +3,7 @@
 import datetime as dt
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from typing import Any, cast
+from typing import Any, Unpack, cast
 
 import httpx
 from pydantic import (
@@ -13,14 +13,8 @@ from pydantic import (
 )
 
 from timebridge_common.errors import TransientError
-from timebridge_common.outbound.http import (
-    DEFAULT_RETRY,
-    ProviderClient,
-    ProviderError,
-    ProviderHttp,
-    RequestBudget,
-    RetryPolicy,
-)
+from timebridge_common.outbound.http import ProviderClient, ProviderError
+from timebridge_providers.kit.plumbing import ClientOptions, Wire
 from timebridge_providers.quickbooks.wire import (
     _CODE,
     _ENTITY_MODELS,
@@ -50,6 +44,8 @@ from timebridge_providers.quickbooks.wire import (
     _QueryAnswer,
 )
 
+_WIRE = Wire("quickbooks", RATE_LIMIT)
+
 
 class QuickBooksClient(ProviderClient):
     """One QuickBooks Online company (``realm_id``) of one connection; returns models or raises.
@@ -68,23 +64,11 @@ class QuickBooksClient(ProviderClient):
         base_url: str,
         realm_id: str,
         access_token: Callable[[], Awaitable[str]],
-        *,
-        http: httpx.AsyncClient | None = None,
-        budget: RequestBudget | None = None,
-        retry: RetryPolicy = DEFAULT_RETRY,
-        timeout_s: float = 30.0,
+        **options: Unpack[ClientOptions],
     ) -> None:
         self._realm = realm_id
         self._access_token = access_token
-        self._http = ProviderHttp(
-            "quickbooks",
-            base_url,
-            headers={"Accept": "application/json"},
-            client=http,
-            budget=budget or RequestBudget(*RATE_LIMIT),
-            retry=retry,
-            timeout_s=timeout_s,
-        )
+        self._http = _WIRE.http(base_url, {"Accept": "application/json"}, options)
 
     def customers(
         self, *, changed_since: dt.datetime | None = None, page_size: int = PAGE_LIMIT

@@ -4,7 +4,7 @@ import asyncio
 import datetime as dt
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Unpack
 
 import httpx
 from pydantic import (
@@ -13,14 +13,8 @@ from pydantic import (
     TypeAdapter,
 )
 
-from timebridge_common.outbound.http import (
-    DEFAULT_RETRY,
-    ProviderClient,
-    ProviderError,
-    ProviderHttp,
-    RequestBudget,
-    RetryPolicy,
-)
+from timebridge_common.outbound.http import ProviderClient, ProviderError
+from timebridge_providers.kit.plumbing import ClientOptions, Wire
 from timebridge_providers.xero.wire import (
     ACCOUNTING_PATH,
     CONCURRENT_LIMIT,
@@ -36,6 +30,8 @@ from timebridge_providers.xero.wire import (
     _as_utc,
     _Model,
 )
+
+_WIRE = Wire("xero", RATE_LIMIT)
 
 
 class _Pagination(BaseModel):
@@ -115,21 +111,11 @@ class XeroClient(ProviderClient):
         tenant_id: str,
         access_token: Callable[[], Awaitable[str]],
         *,
-        http: httpx.AsyncClient | None = None,
-        budget: RequestBudget | None = None,
         slots: asyncio.Semaphore | None = None,
-        retry: RetryPolicy = DEFAULT_RETRY,
-        timeout_s: float = 30.0,
+        **options: Unpack[ClientOptions],
     ) -> None:
-        self._http = ProviderHttp(
-            "xero",
-            base_url,
-            headers={"xero-tenant-id": tenant_id, "Accept": "application/json"},
-            client=http,
-            budget=budget or RequestBudget(*RATE_LIMIT),
-            retry=retry,
-            timeout_s=timeout_s,
-        )
+        headers = {"xero-tenant-id": tenant_id, "Accept": "application/json"}
+        self._http = _WIRE.http(base_url, headers, options)
         self._access_token = access_token
         self._slots = slots or asyncio.Semaphore(CONCURRENT_LIMIT)
 

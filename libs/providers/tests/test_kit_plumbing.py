@@ -11,6 +11,7 @@ from timebridge_providers.kit.plumbing import (
     basic,
     bearer,
     found,
+    numbered_pages,
     plumbing,
     required_extra,
 )
@@ -117,3 +118,19 @@ async def test_a_locking_client_reads_json_and_tells_locked_time_from_other_refu
         await client._send("PUT", "/entries/1", {"period": "open"})
     assert not isinstance(refused.value, EntryLockedError)
     await pool.aclose()
+
+
+async def test_numbered_pages_read_until_a_short_page() -> None:
+    asked: list[int] = []
+    pages = {1: [1, 2], 2: [3, 4], 3: [5]}
+
+    async def page(number: int) -> list[int]:
+        asked.append(number)
+        return pages.get(number, [])
+
+    assert [item async for item in numbered_pages(page, 2)] == [1, 2, 3, 4, 5]
+    assert asked == [1, 2, 3]
+    asked.clear()
+    pages = {0: [1, 2], 1: [3, 4]}  # a full last page: one more read finds it empty
+    assert [item async for item in numbered_pages(page, 2, first=0)] == [1, 2, 3, 4]
+    assert asked == [0, 1, 2]

@@ -58,7 +58,7 @@ from pydantic.alias_generators import to_camel
 from timebridge_common.errors import InvalidMessageError
 from timebridge_common.outbound.http import ProviderError
 from timebridge_providers.kit.locks import LockRefusals
-from timebridge_providers.kit.plumbing import ClientOptions, JsonClient, Wire
+from timebridge_providers.kit.plumbing import ClientOptions, JsonClient, Wire, numbered_pages
 
 EVERHOUR_API_URL = "https://api.everhour.com"
 API_VERSION = "1.2"
@@ -394,21 +394,17 @@ class EverhourClient(JsonClient):
             response = await self._http.request(method, f"/tasks/{task_id}/time", json=body)
         return self._http.parse(response, _RECORD)
 
-    async def _pages(
+    def _pages(
         self,
         path: str,
         adapter: TypeAdapter[list[T]],
         params: Mapping[str, str | int],
         page_size: int,
     ) -> AsyncIterator[T]:
-        page = 1
-        while True:
-            items = await self._get(path, adapter, {**params, "page": page, "limit": page_size})
-            for item in items:
-                yield item
-            if len(items) < page_size:
-                return
-            page += 1
+        async def page(number: int) -> list[T]:
+            return await self._get(path, adapter, {**params, "page": number, "limit": page_size})
+
+        return numbered_pages(page, page_size)
 
 
 def _time_body(

@@ -11,7 +11,7 @@ budget / retry / timeout handling every client shares is written here once.
 """
 
 import base64
-from collections.abc import Awaitable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypedDict, TypeVar
 
@@ -142,3 +142,18 @@ async def found(request: Awaitable[T]) -> T | None:
         return await request
     except NotFoundError:
         return None
+
+
+async def numbered_pages(
+    page: Callable[[int], Awaitable[Sequence[T]]], size: int, *, first: int = 1
+) -> AsyncIterator[T]:
+    """The items of pages ``first``, ``first + 1``, ... (``page(n)`` reads page ``n``) until one
+    holds fewer than ``size``: the paging of APIs whose answers do not name the last page."""
+    number = first
+    while True:
+        items = await page(number)
+        for item in items:
+            yield item
+        if len(items) < size:
+            return
+        number += 1

@@ -39,7 +39,7 @@ from timebridge_common.outbound.http import (
     ProviderHttp,
 )
 from timebridge_providers.kit.locks import LockRefusals
-from timebridge_providers.kit.plumbing import ClientOptions, Wire, basic, found
+from timebridge_providers.kit.plumbing import ClientOptions, Wire, basic, found, numbered_pages
 from timebridge_providers.kit.writes import deleted
 from timebridge_providers.toggl.wire import (
     Me,
@@ -142,16 +142,12 @@ class TogglClient(ProviderClient):
     async def users(self) -> list[WorkspaceUser]:
         return await self._get(f"{await self._ws()}/users", _USERS)
 
-    async def projects(self) -> AsyncIterator[Project]:
-        page = 1
-        while True:
-            params = {"page": page, "per_page": PAGE_SIZE}
-            found = await self._get(f"{await self._ws()}/projects", _PROJECTS, params)
-            for project in found:
-                yield project
-            if len(found) < PAGE_SIZE:
-                return
-            page += 1
+    def projects(self) -> AsyncIterator[Project]:
+        async def page(number: int) -> list[Project]:
+            params = {"page": number, "per_page": PAGE_SIZE}
+            return await self._get(f"{await self._ws()}/projects", _PROJECTS, params)
+
+        return numbered_pages(page, PAGE_SIZE)
 
     async def project(self, project_id: int) -> Project:
         return await self._get(f"{await self._ws()}/projects/{project_id}", _PROJECT)

@@ -7,7 +7,11 @@ so a missing one is invalid input (dead-lettered with its reason), never a crash
 
 A client states its wire as data (:class:`Wire`: name, request limit, secret headers) and opens
 its :class:`ProviderHttp` from it and the :class:`ClientOptions` it was given, so the pool /
-budget / retry / timeout handling every client shares is written here once.
+budget / retry / timeout handling every client shares is written here once. What is left of a
+client is the provider's own: its paths, models and paging. The rest that was copied between
+packages lives here too: :func:`bearer` / :func:`basic` headers, :class:`JsonClient` (GET and
+parse), :class:`LockingClient` (JSON writes inside the provider's lock rule), :func:`found` (a
+404 read is ``None``) and :func:`numbered_pages` (pages until a short one).
 """
 
 import base64

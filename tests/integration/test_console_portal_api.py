@@ -180,7 +180,7 @@ async def test_a_link_reaches_recipients_only_and_works_once_and_briefly(world: 
 async def test_a_clients_contact_sees_only_its_own_reports(world: World) -> None:
     a = await world.define("Client A time", "time", ("cl_a",), (PM_A, BOSS))
     b = await world.define("Client B time", "time", ("cl_b",), (PM_B, BOSS))
-    billing = await world.define("Billing", "billing", ("cl_a",), (BOSS,))  # workspace-wide
+    billing = await world.define("Billing", "billing", (), (BOSS,))  # workspace-wide
     run_a, run_b = await world.run(a), await world.run(b)
     elsewhere = DefinitionBody(
         name="Client A time",
@@ -192,7 +192,7 @@ async def test_a_clients_contact_sees_only_its_own_reports(world: World) -> None
 
     pm_a = await world.sign_in(PM_A)
     # Added to the workspace-wide billing report after signing in for client A: not shown
-    # (billing ignores client filters, so it is not client A's data alone).
+    # (it has no client filter, so it is not client A's data alone).
     widened = await world.runs.get(world.ws, billing)
     assert widened is not None
     with_pm = widened.body.model_copy(update={"recipients": (BOSS, PM_A)})

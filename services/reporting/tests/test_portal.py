@@ -63,8 +63,10 @@ def test_a_definitions_client_limit_holds_only_where_its_kind_filters_by_client(
     both = ReportParams(kind="utilization", clients=("cl_a", "cl_b"))
     assert client_limit(both) == frozenset({"cl_a", "cl_b"})
     assert client_limit(ReportParams(kind="time")) is None
-    # Billing and reconciliation cover the whole workspace whatever the filter says.
-    assert client_limit(ReportParams(kind="billing", clients=("cl_a",))) is None
+    # Billing keeps to its filter now (it did not: a client's contact saw every client's).
+    assert client_limit(ReportParams(kind="billing", clients=("cl_a",))) == frozenset({"cl_a"})
+    assert client_limit(ReportParams(kind="billing")) is None
+    # Reconciliation covers the whole workspace whatever the filter says.
     assert client_limit(ReportParams(kind="reconciliation", clients=("cl_a",))) is None
 
 

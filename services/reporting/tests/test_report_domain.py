@@ -100,6 +100,31 @@ def test_billing_unbilled_invoiced_paid_and_invoice_status() -> None:
     ]
 
 
+def test_billing_keeps_to_the_client_filter() -> None:
+    """A billing report for one client shows neither another client's hours nor invoices."""
+    directory = Directory({"p_1": "cl_1", "p_2": "cl_2"}, {"cl_1": "Globex", "cl_2": "Initech"})
+    invoices = [
+        InvoiceRow("inv_1", "1001", "xero", "cl_1", "EUR", Decimal("180.00"), "paid",
+                   Decimal("180.00"), False, False, {"p_1": Decimal("180.00")}),
+        InvoiceRow("inv_2", "1002", "xero", "cl_2", "EUR", Decimal("75.00"), "sent",
+                   Decimal("75.00"), False, False, {"p_2": Decimal("50.00"),
+                                                    "p_9": Decimal("25.00")}),
+    ]  # fmt: skip
+    rows = [BillingRow("p_1", 5400, 3600), BillingRow("p_2", 3600, 0), BillingRow("p_3", 60, 0)]
+    params = ReportParams(kind="billing", clients=("cl_1",))
+    report = billing_report(CTX, params, rows, invoices, directory)
+    billing = report.table("billing")
+    assert [(r[0], r[1], r[2], r[8]) for r in billing.rows] == [
+        ("Globex", "p_1", 5400, Decimal("180.00"))
+    ]
+    assert billing.totals is not None
+    assert billing.totals[2] == 5400
+    assert billing.totals[8] == Decimal("180.00")
+    assert [r[0] for r in report.table("invoices").rows] == ["inv_1"]
+    everyone = billing_report(CTX, ReportParams(kind="billing"), rows, invoices, directory)
+    assert {r[1] for r in everyone.table("billing").rows} == {"p_1", "p_2", "p_3", "p_9"}
+
+
 def entry(source: str, eid: str, seconds: int = 3600, *, deleted: bool = False) -> rec.Entry:
     return rec.Entry(source, eid, "u_1", dt.date(2026, 11, 5), seconds, deleted, None)
 

@@ -5,8 +5,8 @@ may see is what those definitions already mail them, nothing more:
 
 * a definition is theirs while they are among its recipients;
 * its client limit is its client filter when its kind honours that filter (time, utilization,
-  performance); billing and reconciliation cover the whole workspace whatever the filter says,
-  so they count as unlimited;
+  performance, billing); reconciliation covers the whole workspace whatever the filter says, so
+  it counts as unlimited;
 * the session's client scope is fixed at sign-in: the union of the limits of their definitions,
   or unlimited (``None``) if any of them is; a definition (or a run) whose limit falls outside
   the session's scope is not shown, even if it is theirs later;
@@ -26,7 +26,7 @@ from timebridge_reporting.domain.report_model import ReportParams
 
 LINK_PREFIX = "tbl_"
 SESSION_PREFIX = "tbp_"
-CLIENT_FILTERED_KINDS = frozenset({"time", "utilization", "performance"})
+CLIENT_FILTERED_KINDS = frozenset({"time", "utilization", "performance", "billing"})
 """Report kinds whose rows are restricted by a definition's client filter."""
 
 

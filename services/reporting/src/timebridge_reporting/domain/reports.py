@@ -168,8 +168,16 @@ def billing_report(
     invoices: list[InvoiceRow],
     directory: Directory,
 ) -> Report:
-    """Billable, unbilled, invoiced and paid per client and project; invoices with tool status."""
+    """Billable, unbilled, invoiced and paid per client and project; invoices with tool status.
+
+    A client filter limits every table to those clients (a project by its client, an invoice by
+    the client it was issued to), like the time report: a report for one client's contact must
+    not carry another client's hours or invoices.
+    """
     p = params.hours_precision
+    if params.clients:
+        rows = [r for r in rows if directory.project_clients.get(r.project_id) in params.clients]
+        invoices = [i for i in invoices if i.client_id in params.clients]
     money: dict[tuple[str, str, str], list[Decimal]] = defaultdict(lambda: [Decimal(0)] * 2)
     sources: dict[tuple[str, str], set[str]] = defaultdict(set)
     for invoice in invoices:

@@ -35,6 +35,7 @@ from timebridge_reporting.adapters.mail import Mailer, SmtpMailer
 from timebridge_reporting.bootstrap import Reporting, bootstrap
 from timebridge_reporting.config import Settings
 from timebridge_reporting.mail_capture import MailCapture
+from timebridge_reporting.portal_config import PortalConfig
 from timebridge_reporting.reports_config import ReportsConfig, SmtpConfig
 from timebridge_reporting.testing import FakeClock, csv_tables, pdf_info, xlsx_sheets
 from timebridge_sandboxes.core import CoreState, create_core_sandbox
@@ -44,6 +45,7 @@ from .conftest import KAFKA, kafka_config, unique
 
 UTC = dt.UTC
 T0 = dt.datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
+CONSOLE = "https://console.reports.test"
 
 
 @pytest.fixture
@@ -87,6 +89,7 @@ async def running(
         kafka=kafka,
         smtp=SmtpConfig(port=capture.port),
         reports=ReportsConfig(poll_interval_s=3600, backoff_s=1),
+        portal=PortalConfig(console_url=CONSOLE),
     )
     service = bootstrap(
         settings,
@@ -215,6 +218,9 @@ async def test_mailed_attachments_carry_the_apis_totals_once(
             pdf_info(files["time-2026-11-16-2026-11-22.pdf"])["Subject"]
         )
         assert "Data up to: 2026-11-21T10:00:00+00:00" in mail.text()
+        # The link is the recipients' portal in the console, not the admin API.
+        assert f"Also in the portal: {CONSOLE}/portal?workspace={harness.workspace}" in mail.text()
+        assert "/v1/" not in mail.text()
 
         [run] = (await api(service, harness, "GET", "/report-runs")).json()
         assert run["status"] == "done"

@@ -66,7 +66,7 @@ def wire(
         mailer or SmtpMailer(settings.smtp),
         WorkerSettings(
             sender=settings.smtp.sender,
-            portal_url=config.portal_url,
+            console_url=settings.portal.console_url,
             max_attempts=config.max_attempts,
             backoff_s=config.backoff_s,
             poll_interval_s=config.poll_interval_s,

@@ -14,6 +14,7 @@ import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 import structlog
 
@@ -36,7 +37,8 @@ Clock = Callable[[], dt.datetime]
 @dataclass(frozen=True)
 class WorkerSettings:
     sender: str
-    portal_url: str
+    console_url: str
+    """The console's base URL (``TB_PORTAL__CONSOLE_URL``): mails point recipients at its portal."""
     max_attempts: int = 8
     backoff_s: float = 30.0
     poll_interval_s: float = 5.0
@@ -52,6 +54,12 @@ def backoff(settings: WorkerSettings, attempts: int, now: dt.datetime) -> dt.dat
 def delivery_key(request: RunRequest, recipient: str) -> str:
     """Per definition, period (or cause) and recipient: what "never twice" is counted on."""
     return f"{request.workspace_id}:{request.definition_id or '-'}:{request.run_key}:{recipient}"
+
+
+def portal_link(console_url: str, workspace_id: str) -> str:
+    """Where a recipient sees their reports: the console's portal, never the admin API (which a
+    recipient has no token for)."""
+    return f"{console_url.rstrip('/')}/portal?{urlencode({'workspace': workspace_id})}"
 
 
 def summary(report: dict[str, Any], link: str) -> str:
@@ -178,10 +186,7 @@ class ReportWorker:
                 run = await self.work.run_of(conn, delivery.run_id)
                 outputs = await self.runs.outputs(run.run_id)
                 request = run.request
-                link = (
-                    f"{self.settings.portal_url}/v1/workspaces/{request.workspace_id}"
-                    f"/report-runs/{run.run_id}"
-                )
+                link = portal_link(self.settings.console_url, request.workspace_id)
                 message = compose(
                     sender=self.settings.sender,
                     recipient=delivery.recipient,

@@ -97,7 +97,13 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:  # noqa: PLR0915 - o
     workspace, database = f"bench-echo-{run}", f"bench_echo_{run}"
     admin_db = await asyncpg.connect(f"{PG}/postgres")
     await admin_db.execute(f'CREATE DATABASE "{database}"')
-    ports = {"ingest": free_port(), "everhour": free_port(), "core": free_port()}
+    await admin_db.execute(f'CREATE DATABASE "{database}_owner"')
+    ports = {
+        "ingest": free_port(),
+        "everhour": free_port(),
+        "core": free_port(),
+        "credentials": free_port(),
+    }
     state = EverhourState()
     owner = state.add_user("Ann Admin", api_key=KEY, email="ann@bench.test")
     users = [owner] + [
@@ -115,12 +121,34 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:  # noqa: PLR0915 - o
         await serve(create_core_sandbox(core_state), ports["core"]),
     ]
     admin_token = secrets.token_urlsafe(24)
+    service_token = secrets.token_urlsafe(24)
+    # Ingest hands every key to the credential owner and asks it before each Everhour call.
+    owner_env = {
+        **os.environ,
+        "TB_KAFKA__BOOTSTRAP_SERVERS": KAFKA,
+        "TB_DATABASE__URL": f"{PG}/{database}_owner",
+        "TB_HTTP__HOST": "127.0.0.1",
+        "TB_HTTP__PORT": str(ports["credentials"]),
+        "TB_ENCRYPTION_KEY": SecretBox.generate_key(),
+        "TB_SERVICE_TOKEN": service_token,
+        "TB_TELEMETRY__LOG_LEVEL": "warning",
+    }
+    credentials = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "timebridge_credentials.entrypoints.main",
+        env=owner_env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
     env = {
         **os.environ,
         "TB_KAFKA__BOOTSTRAP_SERVERS": KAFKA,
         "TB_DATABASE__URL": f"{PG}/{database}",
         "TB_HTTP__HOST": "127.0.0.1",
         "TB_HTTP__PORT": str(ports["ingest"]),
+        "TB_CREDENTIALS_URL": f"http://127.0.0.1:{ports['credentials']}",
+        "TB_SERVICE_TOKEN": service_token,
         "TB_ENCRYPTION_KEY": SecretBox.generate_key(),
         "TB_ADMIN_TOKEN": admin_token,
         "TB_PUBLIC_BASE_URL": f"http://127.0.0.1:{ports['ingest']}",
@@ -143,11 +171,12 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:  # noqa: PLR0915 - o
     try:
         base = f"http://127.0.0.1:{ports['ingest']}"
         async with httpx.AsyncClient(base_url=base, timeout=30) as http:
-            for _ in range(300):
-                with contextlib.suppress(httpx.HTTPError):
-                    if (await http.get("/readyz")).status_code == 200:
-                        break
-                await asyncio.sleep(0.1)
+            for url in (f"http://127.0.0.1:{ports['credentials']}/readyz", "/readyz"):
+                for _ in range(300):
+                    with contextlib.suppress(httpx.HTTPError):
+                        if (await http.get(url)).status_code == 200:
+                            break
+                    await asyncio.sleep(0.1)
             put = await http.put(
                 f"/v1/admin/workspaces/{workspace}",
                 json={
@@ -238,15 +267,17 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:  # noqa: PLR0915 - o
             "inbox_pending_at_end": await count_pending(f"{PG}/{database}"),
         }
     finally:
-        ingest.terminate()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(ingest.wait(), 15)
-        if ingest.returncode is None:
-            ingest.kill()
+        for proc in (ingest, credentials):
+            proc.terminate()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(proc.wait(), 15)
+            if proc.returncode is None:
+                proc.kill()
         for server, task_ in servers:
             server.should_exit = True
             await task_
         await admin_db.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        await admin_db.execute(f'DROP DATABASE IF EXISTS "{database}_owner" WITH (FORCE)')
         await admin_db.close()
     return result
 

@@ -1,7 +1,9 @@
 """Reports requested by email, through the reporting service's SMTP endpoint on real Postgres:
 a known recipient asking in a sentence or by a definition's name gets the report by mail (once,
 even if the message arrives twice); a known sender with an unclear request gets a polite
-refusal; an unknown sender gets nothing."""
+refusal; an unknown sender gets nothing. A client's contact gets only that client's data: another
+client (or a project of it), a workspace-wide report or definition is refused, and a request
+naming no client is limited to theirs."""
 
 import datetime as dt
 import socket
@@ -104,9 +106,13 @@ async def test_known_senders_get_reports_or_a_refusal_and_strangers_get_nothing(
         )
         invoice = sample_invoice_exported(workspace_id=ws, client_id="cl_9", entry_ids=())
         lines = tuple(ln.model_copy(update={"project_id": "p_1"}) for ln in invoice.lines)
+        other: ClientChanged = sample_client_changed(
+            workspace_id=ws, client_id="cl_7", display_name="Initrode"
+        )
         events: list[Event] = [
             core_connection(ws),
             client,
+            other,
             invoice.model_copy(update={"lines": lines}),
         ]
         await publish(service, *events, *entries(ws))
@@ -114,6 +120,11 @@ async def test_known_senders_get_reports_or_a_refusal_and_strangers_get_nothing(
         created = await api(service, harness, "POST", "/report-definitions", json={
             "name": "Weekly time", "params": {"kind": "time"}, "formats": ["csv"],
             "recipients": ["pm@client.test"],
+        })  # fmt: skip
+        assert created.status_code == 201
+        created = await api(service, harness, "POST", "/report-definitions", json={
+            "name": "Initrode time", "params": {"kind": "time", "clients": ["cl_7"]},
+            "formats": ["csv"], "recipients": ["pm@initrode.test"],
         })  # fmt: skip
         assert created.status_code == 201
 
@@ -139,10 +150,40 @@ async def test_known_senders_get_reports_or_a_refusal_and_strangers_get_nothing(
             "<m5@client.test>",
         )
 
+        # Initrode's contact asks for Globex's data, one of Globex's projects, a report that
+        # covers every client, the workspace-wide definition, and last week without a client.
+        initrode = "pm@initrode.test"
+        await ask(to, initrode, "time report for last week for Globex Corporation", "", "<i1@x>")
+        await ask(to, initrode, "billing report for last week for p_1", "", "<i2@x>")
+        await ask(to, initrode, "reconciliation report for last week", "", "<i3@x>")
+        await ask(to, initrode, "Weekly time", "", "<i4@x>")
+        await ask(to, initrode, "time report for last week", "", "<i5@x>")
+
         assert service.worker is not None
         await service.worker.step()
         await service.worker.step()
-        mails = capture.messages
+        theirs = [m for m in capture.messages if m.rcpt_tos == (initrode,)]
+        [limited] = [m for m in theirs if m.attachments()]
+        assert limited.message["Subject"].startswith("Timebridge time report")
+        header, *rows = csv_tables(limited.attachments()["time-2026-11-16-2026-11-22.csv"])["time"]
+        assert dict(zip(header, rows[-1], strict=True))["seconds"] == "0"  # none of Globex's
+        refused = [m for m in theirs if not m.attachments()]
+        assert sorted(m.message["In-Reply-To"] for m in refused) == [
+            "<i1@x>",
+            "<i2@x>",
+            "<i3@x>",
+            "<i4@x>",
+        ]
+        for refusal in refused:
+            assert '"Initrode time"' in refusal.text()
+            assert "Weekly time" not in refusal.text()  # not theirs to know
+            assert "10800" not in refusal.text()
+        texts = [r.text() for r in refused]
+        assert any("no client or project called 'Globex Corporation'" in t for t in texts)
+        assert any("no client or project called 'p_1'" in t for t in texts)
+        assert any("reconciliation report covers other clients" in t for t in texts)
+
+        mails = [m for m in capture.messages if m.rcpt_tos != (initrode,)]
         assert all(m.rcpt_tos == ("pm@client.test",) for m in mails)
         reports = [m for m in mails if m.attachments()]
         refusals = [m for m in mails if not m.attachments()]
@@ -162,6 +203,11 @@ async def test_known_senders_get_reports_or_a_refusal_and_strangers_get_nothing(
 
         outcomes = (await api(service, harness, "GET", "/report-requests")).json()
         assert sorted((o["message_id"], o["outcome"]) for o in outcomes) == [
+            ("<i1@x>", "refused"),
+            ("<i2@x>", "refused"),
+            ("<i3@x>", "refused"),
+            ("<i4@x>", "refused"),
+            ("<i5@x>", "run"),
             ("<m1@client.test>", "run"),
             ("<m2@client.test>", "run"),
             ("<m3@client.test>", "refused"),

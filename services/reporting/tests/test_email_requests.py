@@ -2,7 +2,13 @@
 
 import pytest
 
-from timebridge_reporting.domain.email_requests import NamedRequest, PlainRequest, parse_request
+from timebridge_reporting.domain.email_requests import (
+    NamedRequest,
+    PlainRequest,
+    limited_to,
+    parse_request,
+)
+from timebridge_reporting.domain.report_model import ReportParams
 
 NAMES = {"weekly time": "rdef_1"}
 
@@ -24,3 +30,17 @@ NAMES = {"weekly time": "rdef_1"}
 )  # fmt: skip
 def test_requests_are_understood_or_not(subject: str, body: str, expected: object) -> None:
     assert parse_request(subject, body, NAMES) == expected
+
+
+def test_a_request_is_limited_to_the_senders_clients_or_refused() -> None:
+    a, ab = frozenset({"cl_a"}), frozenset({"cl_a", "cl_b"})
+    everything = ReportParams(kind="time")
+    assert limited_to(everything, None) == everything  # a workspace-wide recipient
+    assert limited_to(everything, ab) == ReportParams(kind="time", clients=("cl_a", "cl_b"))
+    only_b = ReportParams(kind="billing", clients=("cl_b",))
+    assert limited_to(only_b, a) is None  # another client's
+    assert limited_to(only_b, ab) == only_b
+    in_a = ReportParams(kind="time", projects=("p_1",))
+    assert limited_to(in_a, a) == ReportParams(kind="time", projects=("p_1",), clients=("cl_a",))
+    assert limited_to(ReportParams(kind="reconciliation"), ab) is None  # covers every client
+    assert limited_to(ReportParams(kind="reconciliation"), None) is not None

@@ -30,8 +30,16 @@ class PostgresInbound:
         )
         return [definition_of(r) for r in rows]
 
-    async def client_or_project(self, workspace_id: str, target: str) -> tuple[str, str] | None:
-        """("client", id) for a client's name or id, ("project", id) for a known project id."""
+    async def client_or_project(
+        self, workspace_id: str, target: str, scope: frozenset[str] | None = None
+    ) -> tuple[str, str] | None:
+        """("client", id) for a client's name or id, ("project", id) for a known project id.
+
+        With a client ``scope`` only those clients and their projects are found: one outside it
+        is answered like an unknown name, so a request cannot probe other clients' names.
+        """
+        if scope is not None:
+            return await self._scoped(workspace_id, target, sorted(scope))
         client = await self._pool.fetchval(
             "SELECT client_id FROM report_clients WHERE workspace_id = $1"
             " AND (lower(name) = lower($2) OR client_id = $2) ORDER BY client_id LIMIT 1",
@@ -47,6 +55,28 @@ class PostgresInbound:
             " AND lower(project_id) = lower($2) LIMIT 1",
             workspace_id,
             target,
+        )
+        return None if project is None else ("project", str(project))
+
+    async def _scoped(
+        self, workspace_id: str, target: str, clients: list[str]
+    ) -> tuple[str, str] | None:
+        client = await self._pool.fetchval(
+            "SELECT client_id FROM report_clients WHERE workspace_id = $1"
+            " AND (lower(name) = lower($2) OR client_id = $2) AND client_id = ANY($3::text[])"
+            " ORDER BY client_id LIMIT 1",
+            workspace_id,
+            target,
+            clients,
+        )
+        if client is not None:
+            return "client", str(client)
+        project = await self._pool.fetchval(
+            "SELECT project_id FROM report_project_clients WHERE workspace_id = $1"
+            " AND lower(project_id) = lower($2) AND client_id = ANY($3::text[]) LIMIT 1",
+            workspace_id,
+            target,
+            clients,
         )
         return None if project is None else ("project", str(project))
 

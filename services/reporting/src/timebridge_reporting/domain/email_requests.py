@@ -3,6 +3,10 @@
 Two forms are understood: the name of one of the workspace's report definitions (e.g. subject
 "Weekly time"), or a plain sentence such as "time report for last week for Globex" (kind, period,
 optionally a client or project). Anything else is not a request we can serve.
+
+What a sender may get is what the portal would show them (``domain.portal``): their client scope
+is the union of the client filters of the definitions that deliver to them, unlimited if any of
+those is workspace-wide. A request is limited to that scope, or refused if it cannot be.
 """
 
 import re
@@ -10,7 +14,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from timebridge_reporting.domain.definitions import Coverage
-from timebridge_reporting.domain.report_model import ReportKind
+from timebridge_reporting.domain.portal import CLIENT_FILTERED_KINDS
+from timebridge_reporting.domain.report_model import ReportKind, ReportParams
 
 _PLAIN = re.compile(
     r"\b(?P<kind>time|utili[sz]ation|billing|performance|reconciliation)\s+report\s+"
@@ -68,6 +73,23 @@ def _kind(word: str) -> ReportKind:
         "reconciliation": "reconciliation",
     }
     return kinds[word]
+
+
+MAX_CLIENTS = 100
+"""As many clients as one report's filter holds (``ReportParams.clients``)."""
+
+
+def limited_to(params: ReportParams, scope: frozenset[str] | None) -> ReportParams | None:
+    """``params`` narrowed to the sender's client ``scope`` (``None``: unlimited), or ``None`` if
+    the report cannot be limited to it (a kind that ignores client filters, or no client left)."""
+    if scope is None:
+        return params
+    if params.kind not in CLIENT_FILTERED_KINDS:
+        return None
+    clients = scope.intersection(params.clients) if params.clients else scope
+    if not clients or len(clients) > MAX_CLIENTS:
+        return None
+    return params.model_copy(update={"clients": tuple(sorted(clients))})
 
 
 Outcome = Literal["run", "refused", "ignored_unknown_sender", "duplicate"]

@@ -4,6 +4,10 @@ Only a known recipient (an address some definition of the workspace delivers to)
 back: the report it asked for, through the usual run and delivery (so once per message), or a
 polite refusal saying how to ask. Unknown senders get nothing at all, not even a refusal, so the
 request address cannot be used to probe who is known or to send mail to third parties.
+
+A known recipient gets only what the portal would show them: reports within their client scope
+(see ``domain.email_requests.limited_to``). A client or project outside it is answered like an
+unknown name, and the refusal lists only the definitions within it.
 """
 
 import hashlib
@@ -23,8 +27,10 @@ from timebridge_reporting.domain.email_requests import (
     NamedRequest,
     Outcome,
     PlainRequest,
+    limited_to,
     parse_request,
 )
+from timebridge_reporting.domain.portal import client_limit, receives, scope_of, within
 from timebridge_reporting.domain.report_model import ReportParams
 from timebridge_reporting.handlers.runner import Clock
 
@@ -70,6 +76,12 @@ class InboundRequests:
             recorded = await self.inbound.record(received, "ignored_unknown_sender", now)
             log.info("report request from an unknown sender ignored", workspace=workspace_id)
             return "ignored_unknown_sender" if recorded else "duplicate"
+        scope = scope_of(
+            client_limit(d.body.params)
+            for d in definitions
+            if receives(d.body.recipients, received.sender)
+        )
+        definitions = [d for d in definitions if within(client_limit(d.body.params), scope)]
         names = {d.body.name.lower(): d.definition_id for d in definitions}
         request = parse_request(received.subject, _body_text(message), names)
         if isinstance(request, NamedRequest):
@@ -83,7 +95,7 @@ class InboundRequests:
                            body.params, body.formats, (received.sender,), period),
             )  # fmt: skip
         if isinstance(request, PlainRequest):
-            params, problem = await self._plain_params(workspace_id, request)
+            params, problem = await self._plain_params(workspace_id, request, scope)
             if params is not None:
                 period = covered_period(request.coverage, now.date(), params.week_start)
                 return await self._run(
@@ -95,17 +107,23 @@ class InboundRequests:
         return await self._refuse(received, definitions, None)
 
     async def _plain_params(
-        self, workspace_id: str, request: PlainRequest
+        self, workspace_id: str, request: PlainRequest, scope: frozenset[str] | None
     ) -> tuple[ReportParams | None, str | None]:
-        if request.target is None:
-            return ReportParams(kind=request.kind), None
-        found = await self.inbound.client_or_project(workspace_id, request.target)
-        if found is None:
-            return None, f"We know no client or project called {request.target!r}."
-        what, ident = found
-        if what == "client":
-            return ReportParams(kind=request.kind, clients=(ident,)), None
-        return ReportParams(kind=request.kind, projects=(ident,)), None
+        """The request's parameters within ``scope``, or why there are none."""
+        params = ReportParams(kind=request.kind)
+        if request.target is not None:
+            found = await self.inbound.client_or_project(workspace_id, request.target, scope)
+            if found is None:
+                return None, f"We know no client or project called {request.target!r}."
+            what, ident = found
+            which = {"clients": (ident,)} if what == "client" else {"projects": (ident,)}
+            params = params.model_copy(update=which)
+        limited = limited_to(params, scope)
+        if limited is None:
+            return None, (
+                f"A {request.kind} report covers other clients than yours, so we cannot send it."
+            )
+        return limited, None
 
     async def _run(self, received: Received, run: RunRequest) -> Outcome:
         """Record the request and its run together: a message delivered twice is one run."""

@@ -30,7 +30,7 @@ PG_HOST=127.0.0.1
 PG_PORT="${TIMEBRIDGE_PG_PORT:-15432}"
 PG_USER=timebridge
 PG_PASSWORD=timebridge
-PG_DATABASES=(tb_ingest tb_mapping tb_conflict_resolver tb_invoice_export tb_reporting tb_contracts)
+PG_DATABASES=(tb_ingest tb_mapping tb_conflict_resolver tb_invoice_export tb_reporting tb_contracts tb_credentials)
 PG_SUPERUSER=postgres   # bootstrap superuser of the private cluster (unix-socket access only)
 
 KAFKA_POM="${SCRIPT_DIR}/kafka/pom.xml"

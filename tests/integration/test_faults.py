@@ -37,7 +37,7 @@ from timebridge_common.crypto import SecretBox
 from timebridge_common.events import TimeEntryLogged
 from timebridge_common.kafka.topics import ensure_topics
 
-from .faults.infra import PrivateInfra, private_infra
+from .faults.infra import PrivateInfra, free_port, private_infra
 from .faults.kafka import dead_letter_topics, read_all
 from .faults.load import CoreSender, LoadStats, Version, Who
 from .faults.platform import Sandboxes, connect, sandboxes
@@ -158,8 +158,9 @@ async def test_faults_lose_duplicate_and_reorder_nothing() -> None:
         kafka = KafkaConfig(bootstrap_servers=infra.kafka, group_prefix="faults")
         await ensure_topics(kafka)
         services = platform(infra, boxes)
-        ingest, mapping, _ = services
-        await asyncio.gather(*(s.start() for s in services))
+        ingest, mapping, resolver, owner = services
+        await owner.start()  # ingest hands the Everhour key to it when the integration connects
+        await asyncio.gather(*(s.start() for s in (ingest, mapping, resolver)))
         supervisors = [asyncio.create_task(s.supervise()) for s in services]
         try:
             await connect(boxes, ingest.url, mapping.url, ADMIN, SECRET)
@@ -169,7 +170,8 @@ async def test_faults_lose_duplicate_and_reorder_nothing() -> None:
             )
             faults = Faults()
             stats, _ = await asyncio.gather(
-                sender.run(), inject_faults(infra, services, mapping, sender.stats, faults)
+                sender.run(),
+                inject_faults(infra, [ingest, mapping, resolver], mapping, sender.stats, faults),
             )
             findings = faults.findings + await check(infra, services, stats, faults.counts)
             findings += await check_synced(infra, boxes, stats, faults.counts)
@@ -188,14 +190,21 @@ async def test_faults_lose_duplicate_and_reorder_nothing() -> None:
 
 
 def platform(infra: PrivateInfra, boxes: Sandboxes) -> list[ServiceProcess]:
-    """Ingest, mapping and the conflict-resolver on the private broker and cluster."""
+    """Ingest, mapping, the conflict-resolver and the credential owner on the private cluster.
+
+    The owner holds the Everhour key the others ask for; the schedule does not kill it (the
+    suite is about the pipeline's guarantees), but it lives through the broker and database kills.
+    """
     logs = infra.state_dir / "services"
     logs.mkdir()
+    owner_port = free_port()
     common = {
         "TB_KAFKA__BOOTSTRAP_SERVERS": infra.kafka,
         "TB_KAFKA__GROUP_PREFIX": "faults",
         "TB_TELEMETRY__LOG_LEVEL": "INFO",
         "TB_ENCRYPTION_KEY": SecretBox.generate_key(),
+        "TB_SERVICE_TOKEN": SecretBox.generate_key(),
+        "TB_CREDENTIALS_URL": f"http://127.0.0.1:{owner_port}",
         # The sandboxes do not limit; the whole of each provider's limit keeps the run short.
         "TB_BUDGET__EVERHOUR": "20",
         "TB_BUDGET__CORE": "10",
@@ -221,7 +230,9 @@ def platform(infra: PrivateInfra, boxes: Sandboxes) -> list[ServiceProcess]:
         # An attempt killed mid-write holds its record's lease; the next one waits this long.
         TB_WRITE_LEASE_S="5",
     )
-    return [ingest, mapping, resolver]
+    owner = service("timebridge_credentials", "tb_credentials")
+    owner.port = owner_port
+    return [ingest, mapping, resolver, owner]
 
 
 async def check(

@@ -298,7 +298,7 @@ def service_env(
         env["TB_SMTP__HOST"] = "127.0.0.1"
         env["TB_SMTP__PORT"] = str(args.port_base + MAIL_CAPTURE_SMTP)
         env["TB_REPORTS__INBOUND_PORT"] = str(args.port_base + REPORT_REQUESTS_SMTP)
-        env["TB_REPORTS__PORTAL_URL"] = f"http://127.0.0.1:{args.port_base + spec.port_offset}"
+        env["TB_PORTAL__CONSOLE_URL"] = f"http://127.0.0.1:{args.port_base + CONSOLE}"
     return env
 
 

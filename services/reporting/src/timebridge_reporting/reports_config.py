@@ -23,9 +23,6 @@ class ReportsConfig(BaseModel):
     poll_interval_s: float = Field(default=5.0, gt=0, description="Schedules, runs, deliveries")
     max_attempts: int = Field(default=8, ge=1, description="Per run and per delivery")
     backoff_s: float = Field(default=30.0, gt=0, description="First retry; doubles, max 1 h")
-    portal_url: str = Field(
-        default="http://127.0.0.1:8005", description="Base of the download links in emails"
-    )
     inbound_port: int | None = Field(
         default=None, ge=1, le=65535, description="SMTP port for emailed requests (off: None)"
     )

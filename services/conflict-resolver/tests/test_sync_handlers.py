@@ -74,31 +74,25 @@ def world(
     records, home = FakeEntryStore(tracker), FakeEntryStore("core")
     connections = MemoryConnections()
     settings = IntegrationSettings(conflict_policy=policy)
-    connections.add(
-        sample_connection_changed(
-            connection_id=INTEGRATION, provider=tracker, workspace_id="acme", settings=settings
-        ),
-        "tracker-key",
+    tracked = sample_connection_changed(
+        connection_id=INTEGRATION, provider=tracker, workspace_id="acme", settings=settings
     )
-    connections.add(
-        sample_connection_changed(
-            connection_id="core_acme", provider="core", base_url="https://core", settings=None
-        ),
-        "core-token",
+    core = sample_connection_changed(
+        connection_id="core_acme", provider="core", base_url="https://core", settings=None
     )
+    connections.add(tracked)
+    connections.add(core)
     entries = MemoryEntryStores({tracker: records, "core": home})
     if owner is None:  # the credential owner holds what ingest handed it for each connection
         held = FakeCredentialSource()
-        for copy in connections.known.values():
-            secret = connections.secrets.get(copy.connection_id)
-            if secret is not None:
-                held.put(
-                    copy.workspace_id,
-                    copy.connection_id,
-                    secret,
-                    base_url=copy.base_url,
-                    extra=copy.extra,
-                )
+        for copy, secret in ((tracked, "tracker-key"), (core, "core-token")):
+            held.put(
+                copy.workspace_id,
+                copy.connection_id,
+                secret,
+                base_url=copy.base_url,
+                extra=copy.extra,
+            )
         owner = held
     syncer = Syncer(
         store=store,
@@ -318,7 +312,7 @@ async def test_an_entry_without_a_task_cannot_land_in_a_day_record() -> None:
 async def test_only_the_integration_s_two_systems_are_synced() -> None:
     w = world()
     elsewhere = MAPPED.model_copy(update={"target": "tally"})
-    w.connections.add(sample_connection_changed(connection_id="int_other", provider="unknown"), "k")
+    w.connections.add(sample_connection_changed(connection_id="int_other", provider="unknown"))
     unknown = MAPPED.model_copy(update={"integration_id": "int_other"})
 
     assert (await w.sync(elsewhere)).reason == "Timebridge does not sync core to tally"
@@ -329,7 +323,7 @@ async def test_only_the_integration_s_two_systems_are_synced() -> None:
 async def test_a_disconnected_integration_skips_the_change() -> None:
     w = world()
     connection = w.connections.known[INTEGRATION]
-    w.connections.add(connection.model_copy(update={"status": "disconnected"}), None)
+    w.connections.add(connection.model_copy(update={"status": "disconnected"}))
 
     assert (await w.sync(MAPPED)).reason == "the integration is disconnected"
 

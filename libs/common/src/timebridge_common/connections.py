@@ -3,7 +3,9 @@
 Ingest publishes the full state of a connection on every change (``ConnectionChanged``, a
 compacted topic). A service that calls providers keeps the newest revision of each connection in
 its own database; an older revision arriving late (a replay) never overwrites a newer one.
-Credentials stay encrypted in the copy and are decrypted only when a client is built.
+Secrets are not read from the copy: the credentials service owns every connection's credential
+and services ask it before each provider call (an older event's sealed
+``credentials_encrypted`` stays in the copy as published, never decrypted here).
 
 An event naming a connection the copy lacks is transient while this service's consumer of the
 topic is behind (the connection is on its way), and invalid once it has read the topic to its
@@ -14,7 +16,6 @@ from typing import Literal
 
 import asyncpg
 
-from timebridge_common.crypto import SecretBox
 from timebridge_common.db.inbox import once
 from timebridge_common.errors import InvalidMessageError, TransientError
 from timebridge_common.events import ConnectionChanged, Envelope
@@ -30,12 +31,10 @@ class ConnectionCopies:
     def __init__(
         self,
         pool: asyncpg.Pool,
-        box: SecretBox | None = None,
         *,
         bootstrap_servers: str | None = None,
     ) -> None:
         self._pool = pool
-        self._box = box
         self._bootstrap_servers = bootstrap_servers
         self._group_id: str | None = None
 
@@ -100,16 +99,6 @@ class ConnectionCopies:
             provider,
         )
         return [ConnectionChanged.model_validate(r["state"]) for r in rows]
-
-    def credentials(self, connection: ConnectionChanged) -> str:
-        """The connection's secret in clear, for building a provider client."""
-        if self._box is None:
-            raise RuntimeError("this service holds no encryption key")
-        if connection.credentials_encrypted is None:
-            raise ValueError(f"connection {connection.connection_id} is disconnected")
-        return self._box.decrypt(
-            connection.credentials_encrypted, context=credential_context(connection.connection_id)
-        )
 
 
 def credential_context(connection_id: str) -> str:

@@ -18,7 +18,6 @@ from timebridge_providers.kit.credentials import CredentialSource
 
 from timebridge_common import connections
 from timebridge_common.auth import IdentityClient, WorkspaceAdmins
-from timebridge_common.crypto import SecretBox
 from timebridge_common.db.outbox import OutboxRelay
 from timebridge_common.kafka.publisher import EventPublisher
 from timebridge_common.outbound import shared_budget
@@ -96,7 +95,7 @@ def bootstrap(
     those sessions; tests may open them on their own clients) and ``core`` the home system
     with a user's token for the admin checks (by default through ``clients``); ``credentials``
     is the credential owner every provider access comes from (by default the credentials
-    service at ``TB_CREDENTIALS_URL`` if set, else the connections' sealed credentials).
+    service at ``TB_CREDENTIALS_URL``, which is required).
 
     By default every client of one credential draws from one request budget, shared by the
     writes, the read-backs and the review API's admin checks of this process (and its
@@ -126,9 +125,7 @@ def bootstrap(
     identify: IdentityFactory = core or identity(clients, home)
     observations = PostgresObservations(runtime.pool)
     copies = connections.ConnectionCopies(
-        runtime.pool,
-        SecretBox(settings.encryption_key.get_secret_value()),
-        bootstrap_servers=settings.kafka.bootstrap_servers,
+        runtime.pool, bootstrap_servers=settings.kafka.bootstrap_servers
     )
     if credentials is None:  # the owner is required (OwnerSettings): no other source
         owner_http = httpx.AsyncClient()

@@ -117,7 +117,7 @@ def bootstrap(
     assert runtime.pool is not None
     box = SecretBox(settings.encryption_key.get_secret_value())
     store = Store(runtime.pool, box)
-    copies = connection_copies.ConnectionCopies(runtime.pool, box)
+    copies = connection_copies.ConnectionCopies(runtime.pool)
     copies.subscribe(runtime)
     core = core or _home_clients(ProviderClients())
     tools = tools or ProductionTools(settings)

@@ -17,7 +17,6 @@ from timebridge_providers.kit.credentials import CredentialSource
 
 from timebridge_common import connections
 from timebridge_common.auth import WorkspaceAdmins
-from timebridge_common.crypto import SecretBox
 from timebridge_common.db.outbox import OutboxRelay
 from timebridge_common.kafka.publisher import EventPublisher
 from timebridge_common.outbound import shared_budget
@@ -98,9 +97,7 @@ def bootstrap(
     assert runtime.pool is not None
     store = store or PostgresMappingStore(runtime.pool)
     copies = connections.ConnectionCopies(
-        runtime.pool,
-        SecretBox(settings.encryption_key.get_secret_value()),
-        bootstrap_servers=settings.kafka.bootstrap_servers,
+        runtime.pool, bootstrap_servers=settings.kafka.bootstrap_servers
     )
     # Replicas share this service's share of each provider's limit through its database.
     sessions: Sessions = clients or ProviderClients(

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field, replace
 from timebridge_providers.kit.ports.entries import EntryStore, Operation
 from timebridge_providers.kit.session import Access
 
-from timebridge_common.crypto import DecryptionError
 from timebridge_common.errors import InvalidMessageError, TransientError
 from timebridge_common.events import ConnectionChanged, EntrySynced, Envelope
 from timebridge_conflict_resolver.domain.matching import Observation
@@ -251,14 +250,12 @@ class MemoryObservations:
 
 @dataclass
 class MemoryConnections:
-    """``Connections`` in memory: credentials are stored in clear (``None``: do not decrypt)."""
+    """``Connections`` in memory (no secrets: the credential owner holds them)."""
 
     known: dict[str, ConnectionChanged] = field(default_factory=dict)
-    secrets: dict[str, str | None] = field(default_factory=dict)
 
-    def add(self, connection: ConnectionChanged, credential: str | None) -> None:
+    def add(self, connection: ConnectionChanged) -> None:
         self.known[connection.connection_id] = connection
-        self.secrets[connection.connection_id] = credential
 
     async def get(self, connection_id: str) -> ConnectionChanged | None:
         return self.known.get(connection_id)
@@ -279,12 +276,6 @@ class MemoryConnections:
 
     async def missing(self, what: str) -> TransientError | InvalidMessageError:
         return TransientError(f"{what} is not known here yet")
-
-    def credentials(self, connection: ConnectionChanged) -> str:
-        secret = self.secrets.get(connection.connection_id)
-        if secret is None:
-            raise DecryptionError(f"connection {connection.connection_id} does not decrypt")
-        return secret
 
 
 @dataclass

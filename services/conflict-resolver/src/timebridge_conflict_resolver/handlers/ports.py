@@ -122,10 +122,6 @@ class Connections(Protocol):
         """The error to raise for a change naming a connection this copy lacks."""
         ...
 
-    def credentials(self, connection: ConnectionChanged) -> str:
-        """The connection's secret in clear (``DecryptionError`` under another key)."""
-        ...
-
 
 class EntryStores(Protocol):
     """Opens one system's records on one connection's access.

@@ -266,36 +266,6 @@ async def test_payments_arrive_by_webhook_without_a_poll(platform: Platform, pro
     assert len([e for e in again if e["invoice_id"] == sent.invoice_id]) == 3
 
 
-async def test_a_freshbooks_payment_beyond_the_total_leaves_it_paid_and_overpaid(
-    platform: Platform,
-) -> None:
-    """FreshBooks takes a payment beyond what is outstanding and keeps the excess as a credit:
-    the invoice is paid, its balance 0 (not negative), and the excess recorded as overpaid."""
-    provider = "freshbooks"
-    tool: Any = platform.tools[provider]
-    sent = await _exported_and_sent(platform, provider, "Overpaying Ltd")
-    start = await end_offsets(KAFKA, PaymentRecorded.topic())
-    token = (await stored_tokens(platform, sent.ws.id, sent.connection_id)).access_token
-    async with await _api(platform, provider, token) as tool_api:
-        paid = await _pay(tool_api, provider, tool, sent.tool_id, "200.00")
-        raw = await tool_api.get(f"/payments/payments/{paid}")
-    assert raw.json()["response"]["result"]["payment"]["overpaymentid"] is not None
-    await platform.invoice_export.poller.poll(sent.connection_id)
-
-    async def announced() -> list[dict[str, Any]] | None:
-        found = [json.loads(r.value) for r in await everything(PaymentRecorded.topic(), start)]
-        return [e for e in found if e["invoice_id"] == sent.invoice_id] or None
-
-    (event,) = await wait_for(announced)
-    assert (
-        Decimal(event["applied_amount"]), Decimal(event["invoice_balance"]),
-        event["invoice_status"], Decimal(event["invoice_overpaid"]),
-    ) == (Decimal(200), Decimal(0), "paid", Decimal(20))  # fmt: skip
-    async with platform.http("invoice-export", sent.ws.admin) as api:
-        shown = await get(api, f"/v1/workspaces/{sent.ws.id}/invoices/{sent.invoice_id}")
-    assert (shown["tool"]["overpaid"], shown["tool"]["total_with_tax"]) == ("20.00", "180.00")
-
-
 async def test_the_tax_xero_adds_is_part_of_what_payments_settle(platform: Platform) -> None:
     """Xero adds its sales tax to the exported lines: paying the amount before tax leaves the
     tax due (partially paid), paying the tax too makes the invoice paid."""

@@ -381,3 +381,26 @@ async def test_freshbooks_changes_carry_payments_and_their_deletion(
         (Decimal("140.00"), "deleted"),
     ]
     assert await tool.payment("404404") == gone_payment("404404")
+
+
+async def test_freshbooks_payment_beyond_the_total_is_read_whole(freshbooks: FreshBooksRig) -> None:
+    """FreshBooks takes it and keeps the excess as a credit: the tool shows the invoice paid and
+    the whole payment applied to it, from which invoice-export records what was overpaid."""
+    tool, token = await freshbooks.connect()
+    exported = await tool.export(draft(freshbooks.client(organization="American Cyanamid")))
+    path = f"{BASE}/accounting/account/{freshbooks.tenant}/payments/payments"
+    payment = {"invoiceid": int(exported.external_id), "amount": {"amount": "300.00"}}
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(freshbooks.sandbox),
+        headers={"Authorization": f"Bearer {token}"},
+    ) as api:
+        made = await api.post(path, json={"payment": {**payment, "date": "2026-12-01"}})
+    assert made.is_success, made.text
+    seen = await tool.payment(str(made.json()["response"]["result"]["payment"]["id"]))
+    assert seen is not None
+    assert (seen.amount, seen.applications) == (
+        Decimal("300.00"),
+        (PaymentApplication(exported.external_id, Decimal("300.00")),),
+    )
+    paid = await tool.invoice(exported.external_id)
+    assert (paid.status, paid.gross_total) == ("paid", TOTAL)

@@ -66,10 +66,8 @@ class ServiceSpec:
 
 SERVICES = (
     ServiceSpec("ingest", "timebridge_ingest.entrypoints.main", 1, credentials=True),
-    ServiceSpec("mapping", "timebridge_mapping.entrypoints.main", 2, credentials=True),
-    ServiceSpec(
-        "conflict-resolver", "timebridge_conflict_resolver.entrypoints.main", 3, credentials=True
-    ),
+    ServiceSpec("mapping", "timebridge_mapping.entrypoints.main", 2),
+    ServiceSpec("conflict-resolver", "timebridge_conflict_resolver.entrypoints.main", 3),
     ServiceSpec(
         "invoice-export", "timebridge_invoice_export.entrypoints.main", 4, credentials=True
     ),

@@ -18,7 +18,6 @@ from timebridge_providers.core.client import CoreClient
 
 from timebridge_common.config import RetryConfig
 from timebridge_common.connections import ConnectionCopies
-from timebridge_common.crypto import SecretBox
 from timebridge_common.events import (
     ConnectionChanged,
     EntryMapped,
@@ -132,7 +131,6 @@ async def running_world(
         budget = RequestBudget(10_000, 1)
         return CoreClient(base_url, token, http=core_http, budget=budget, retry=retry)
 
-    key = SecretBox.generate_key()
     stack = contextlib.AsyncExitStack()
     owner = await start_tracker_owner(
         stack, create_database, make_pool, "mapping-credentials", kafka=kafka
@@ -143,7 +141,6 @@ async def running_world(
     mapping = bootstrap(
         Settings(
             kafka=kafka,
-            encryption_key=key,
             **OWNER_SETTINGS,
             retry=RetryConfig(max_attempts=3, initial_backoff_s=0.05),
             users_refresh_on_miss_s=0,
@@ -241,7 +238,7 @@ class Workspace:
             for r in records:
                 headers = decode_headers(r.headers)
                 # Only mapping's: a resolver of a test running alongside on the shared broker
-                # may answer this workspace's entries (its key does not decrypt ours).
+                # may answer this workspace's entries.
                 if headers.get("ce_workspaceid") != self.id or headers.get("ce_source") != (
                     "/timebridge/mapping"
                 ):

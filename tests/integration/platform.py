@@ -215,9 +215,7 @@ class PlatformBuilder:
         return self._add(
             "mapping",
             bootstrap_mapping(
-                MappingSettings(
-                    **{"encryption_key": self.key, **OWNER_SETTINGS, **self.common, **settings}
-                ),
+                MappingSettings(**{**OWNER_SETTINGS, **self.common, **settings}),
                 pool=await self.pool("mapping"),
                 tracer_provider=in_memory_tracing("mapping")[0],
                 clients=self.sessions(),
@@ -237,9 +235,7 @@ class PlatformBuilder:
         return self._add(
             "conflict-resolver",
             bootstrap_resolver(
-                ResolverSettings(
-                    **{"encryption_key": self.key, **OWNER_SETTINGS, **self.common, **settings}
-                ),
+                ResolverSettings(**{**OWNER_SETTINGS, **self.common, **settings}),
                 pool=await self.pool("resolver"),
                 tracer_provider=in_memory_tracing("conflict-resolver")[0],
                 core=self.core_client,

@@ -183,7 +183,6 @@ async def running_world(
     world.resolver = resolver = bootstrap(
         Settings(
             kafka=kafka,
-            encryption_key=key,
             **OWNER_SETTINGS,
             retry=RetryConfig(max_attempts=3, initial_backoff_s=0.05, max_backoff_s=0.5),
             dlq_limit=DlqLimitConfig(max_invalid_ratio=1, max_consecutive=10**9),

@@ -19,7 +19,6 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from timebridge_common.config import DlqLimitConfig, RetryConfig
-from timebridge_common.crypto import SecretBox
 from timebridge_common.errors import InvalidMessageError
 from timebridge_common.events import ConnectionChanged, Envelope, TimeEntryLogged
 from timebridge_common.events.base import Event
@@ -138,7 +137,6 @@ async def mapping(
             kafka=kafka,
             retry=RetryConfig(max_attempts=2, initial_backoff_s=0.05, max_backoff_s=0.5),
             dlq_limit=DlqLimitConfig(max_invalid_ratio=1, max_consecutive=10**9),
-            encryption_key=SecretBox.generate_key(),
             **OWNER_SETTINGS,  # required; these entries reach no provider
         ),
         pool=pool,

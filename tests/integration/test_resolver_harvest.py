@@ -17,7 +17,6 @@ import asyncpg
 import pytest
 
 from timebridge_common.config import DlqLimitConfig
-from timebridge_common.crypto import SecretBox
 from timebridge_common.events import (
     ConnectionChanged,
     EntryMapped,
@@ -134,7 +133,6 @@ async def world(
     task = harvest.add_task("Development")
     harvest.assign(project, task, billable=True)
     core = CoreState()
-    key = SecretBox.generate_key()
     apps = {
         "harvest": create_harvest_sandbox(harvest, rate_limit=RateLimit(10**6, 15)),
         "core": create_core_sandbox(core, rate_limit=RateLimit(10**6, 1)),
@@ -146,7 +144,6 @@ async def world(
     resolver = bootstrap(
         Settings(
             kafka=kafka,
-            encryption_key=key,
             dlq_limit=DlqLimitConfig(max_invalid_ratio=1, max_consecutive=10**9),
             **OWNER_SETTINGS,
         ),

@@ -75,7 +75,7 @@ async def platform(
         tracer_provider=ingest_tracing,
     )
     mapping = bootstrap_mapping(
-        MappingSettings(kafka=kafka, encryption_key=SecretBox.generate_key(), **OWNER_SETTINGS),
+        MappingSettings(kafka=kafka, **OWNER_SETTINGS),
         pool=mapping_pool,
         tracer_provider=mapping_tracing,
     )

@@ -171,7 +171,7 @@ async def platform(
                 credentials=owner.source,
             ),
             "mapping": bootstrap_mapping(
-                MappingSettings(kafka=kafka, encryption_key=key, dlq_limit=TOLERANT, **owned),
+                MappingSettings(kafka=kafka, dlq_limit=TOLERANT, **owned),
                 pool=await make_pool(await create_database("e2t-mapping")),
                 tracer_provider=in_memory_tracing("mapping")[0],
                 clients=sessions(),
@@ -179,7 +179,7 @@ async def platform(
                 credentials=owner.source,
             ),
             "conflict-resolver": bootstrap_resolver(
-                ResolverSettings(kafka=kafka, encryption_key=key, dlq_limit=TOLERANT, **owned),
+                ResolverSettings(kafka=kafka, dlq_limit=TOLERANT, **owned),
                 pool=await make_pool(await create_database("e2t-resolver")),
                 tracer_provider=in_memory_tracing("conflict-resolver")[0],
                 clients=sessions(),

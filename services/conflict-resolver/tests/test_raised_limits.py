@@ -21,7 +21,6 @@ def test_a_raised_limit_replaces_the_share_of_its_provider_only() -> None:
 def test_raised_limits_are_read_per_provider_from_the_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("TB_ENCRYPTION_KEY", "x")
     monkeypatch.setenv("TB_CREDENTIALS_URL", "http://credentials.test")
     monkeypatch.setenv("TB_SERVICE_TOKEN", "svc-token")
     monkeypatch.setenv("TB_RAISED_LIMITS__TALLY", "100000")

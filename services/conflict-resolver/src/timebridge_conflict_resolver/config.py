@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from pydantic import Field, SecretStr
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from timebridge_providers.kit.clients import BudgetShares
 from timebridge_providers.kit.credentials import OwnerSettings
@@ -17,9 +17,6 @@ class Settings(BaseSettings, ServiceSettings, OwnerSettings):
     budget: BudgetShares = Field(
         default=BudgetShares.of("conflict-resolver"),
         description="This service's share of each provider's request limit per credential",
-    )
-    encryption_key: SecretStr = Field(
-        description="base64url 32-byte platform key: decrypts the connections' credentials"
     )
     write_lease_s: float = Field(
         default=60.0,

@@ -2,7 +2,7 @@
 
 import datetime as dt
 
-from pydantic import Field, SecretStr
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from timebridge_providers.kit.clients import BudgetShares
 from timebridge_providers.kit.credentials import OwnerSettings
@@ -17,9 +17,6 @@ class Settings(BaseSettings, ServiceSettings, OwnerSettings):
     budget: BudgetShares = Field(
         default=BudgetShares.of("mapping"),
         description="This service's share of each provider's request limit per credential",
-    )
-    encryption_key: SecretStr = Field(
-        description="base64url 32-byte platform key: decrypts the connections' credentials"
     )
     users_refresh_s: float = Field(
         default=900.0, gt=0, description="How often both sides' users are read again"

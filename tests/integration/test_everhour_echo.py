@@ -239,6 +239,7 @@ async def test_pending_records_of_a_day_share_one_read_and_one_http_pool(
         world.ingest.publisher,
         lambda: LATER,
         10,
+        access=world.access,  # the key is at the credential owner, as in the service
     )
     before = await end_offsets(KAFKA, TimeEntryLogged.topic())
     world.requests.clear()

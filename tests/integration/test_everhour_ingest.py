@@ -30,6 +30,7 @@ from timebridge_ingest.bootstrap import Ingest, bootstrap
 from timebridge_ingest.config import Settings
 from timebridge_ingest.domain.connections import Workspace
 from timebridge_ingest.domain.errors import RejectedError
+from timebridge_ingest.handlers.access import ConnectionAccesses
 from timebridge_ingest.handlers.polling import LEASE
 from timebridge_sandboxes.core import CoreState, create_core_sandbox
 from timebridge_sandboxes.everhour import EverhourState, create_everhour_sandbox
@@ -60,6 +61,8 @@ class World:
     spans: InMemorySpanExporter
     requests: list[tuple[str, str]] = field(default_factory=list)
     """(method, path) of every request the sandbox got through :meth:`everhour` clients."""
+    access: ConnectionAccesses = field(default_factory=ConnectionAccesses)
+    """The credential owner's access, as ingest's own workers get it (for workers built here)."""
 
     async def recorded(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http":
@@ -151,6 +154,7 @@ async def world(
     world = World(
         ingest, state, faults, sandbox, pool, SecretBox(key), admin, task, FakeTime(), core, spans
     )
+    world.access = ConnectionAccesses(owner.source)
     holder["world"] = world
     await ingest.runtime.start()
     yield world

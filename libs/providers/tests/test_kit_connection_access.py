@@ -7,11 +7,11 @@ import pytest
 from pydantic import SecretStr, ValidationError
 from timebridge_providers.kit.connection_access import ConnectionAccess
 from timebridge_providers.kit.credentials import (
-    FakeCredentialSource,
     NeedsReauthorisationError,
     OwnerSettings,
     UnknownCredentialError,
 )
+from timebridge_providers.kit.fakes.credentials import FakeCredentialSource
 from timebridge_providers.kit.session import Access
 
 from timebridge_common.outbound.http import AuthenticationError

@@ -10,7 +10,6 @@ import pytest
 from pydantic import SecretStr
 from timebridge_providers.installed import registry
 from timebridge_providers.kit.credentials import (
-    FakeCredentialSource,
     HttpCredentialSource,
     NeedsReauthorisationError,
     OAuthApp,
@@ -19,6 +18,7 @@ from timebridge_providers.kit.credentials import (
     form_basic_auth,
     oauth_of,
 )
+from timebridge_providers.kit.fakes.credentials import FakeCredentialSource
 from timebridge_providers.kit.registry import Provider
 
 from timebridge_common.errors import InvalidMessageError, TransientError

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 from timebridge_providers.installed import registry
-from timebridge_providers.kit.credentials import CredentialSource, FakeCredentialSource
+from timebridge_providers.kit.credentials import CredentialSource
+from timebridge_providers.kit.fakes.credentials import FakeCredentialSource
 from timebridge_providers.kit.fakes.entries import FakeEntryStore
 from timebridge_providers.kit.ports.entries import day_key, entry_key
 from timebridge_providers.kit.profile import Profile, RateLimit

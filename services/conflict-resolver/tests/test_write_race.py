@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 from test_sync_handlers import INTEGRATION, MAPPED, NOW, World, _tally_registry, later, world
-from timebridge_providers.kit.credentials import FakeCredentialSource
+from timebridge_providers.kit.fakes.credentials import FakeCredentialSource
 from timebridge_providers.kit.fakes.entries import FakeEntryStore
 from timebridge_providers.kit.ports.entries import Observed, Slot, Write, entry_key
 

@@ -10,7 +10,7 @@ from typing import Any, cast
 
 import httpx
 from timebridge_providers.kit.clients import ProviderClients
-from timebridge_providers.kit.credentials import FakeCredentialSource
+from timebridge_providers.kit.fakes.credentials import FakeCredentialSource
 from timebridge_providers.kit.fakes.observe import FakeObserver
 from timebridge_providers.kit.session import Access
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 
 import pytest
 from timebridge_providers.installed import registry
-from timebridge_providers.kit.credentials import FakeCredentialSource
+from timebridge_providers.kit.fakes.credentials import FakeCredentialSource
 from timebridge_providers.kit.profile import Profile
 
 from timebridge_common.errors import InvalidMessageError, TransientError

@@ -14,10 +14,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
 import pytest
-from timebridge_providers.kit.credentials import (
-    FakeCredentialSource,
-    NeedsReauthorisationError,
-)
+from timebridge_providers.kit.credentials import NeedsReauthorisationError
+from timebridge_providers.kit.fakes.credentials import FakeCredentialSource
 from timebridge_providers.kit.fakes.observe import FakeObserver
 from timebridge_providers.kit.ports.observe import Hint, Observer
 

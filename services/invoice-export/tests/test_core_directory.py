@@ -8,7 +8,8 @@ from typing import Any, cast
 
 import pytest
 from timebridge_providers.kit.connection_access import ConnectionAccess
-from timebridge_providers.kit.credentials import FakeCredentialSource, NeedsReauthorisationError
+from timebridge_providers.kit.credentials import NeedsReauthorisationError
+from timebridge_providers.kit.fakes.credentials import FakeCredentialSource
 
 from timebridge_common.events import ConnectionChanged
 from timebridge_common.testing import sample_connection_changed

@@ -12,8 +12,9 @@ from decimal import Decimal
 
 import httpx
 import pytest
-from timebridge_providers.kit.credentials import FakeCredentialSource, NeedsReauthorisationError
+from timebridge_providers.kit.credentials import NeedsReauthorisationError
 from timebridge_providers.kit.fakes.accounting import FakeAccountingTool, fake_accounting
+from timebridge_providers.kit.fakes.credentials import FakeCredentialSource
 from timebridge_providers.kit.ports.accounting import (
     AccountingTool,
     AppRegistration,

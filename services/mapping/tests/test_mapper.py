@@ -14,7 +14,7 @@ from typing import Any, cast
 import httpx
 import pytest
 from timebridge_providers.installed import registry
-from timebridge_providers.kit.credentials import FakeCredentialSource
+from timebridge_providers.kit.fakes.credentials import FakeCredentialSource
 from timebridge_providers.kit.fakes.directory import FakeDirectory
 from timebridge_providers.kit.ports.directory import DirectoryTask
 from timebridge_providers.kit.registry import Registry

@@ -29,8 +29,8 @@ from timebridge_ingest.handlers.hooks import DeliveryWorker, HookIntake
 from timebridge_ingest.handlers.observing import observers
 
 from .conftest import KAFKA
-from .test_everhour_ingest import ADMIN_KEY, DAY, NOW, World, ingest_http, new_workspace
-from .test_everhour_ingest import world as world_fixture  # noqa: F401 - the World, built once
+from .everhour_ingest_world import ADMIN_KEY, DAY, NOW, World, ingest_http, new_workspace
+from .everhour_ingest_world import world as world_fixture  # noqa: F401 - the World, built once
 
 
 @pytest.fixture(scope="module")

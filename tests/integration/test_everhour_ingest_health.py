@@ -23,7 +23,7 @@ from timebridge_common.testing import end_offsets, read_topic
 from timebridge_ingest.adapters.inbox import PostgresDeliveryInbox
 
 from .conftest import KAFKA, unique
-from .test_everhour_ingest import (
+from .everhour_ingest_world import (
     DAY,
     NOW,
     World,
@@ -32,7 +32,7 @@ from .test_everhour_ingest import (
     ingest_http,
     new_workspace,
 )
-from .test_everhour_ingest import world as world_fixture  # noqa: F401 - the World, built once
+from .everhour_ingest_world import world as world_fixture  # noqa: F401 - the World, built once
 
 
 @pytest.fixture(scope="module")

@@ -93,7 +93,12 @@ class ServiceRuntime:
         return consumer
 
     def subscribe_batch(
-        self, model: type[E], handler: BatchHandler[E], *, max_records: int = MAX_RECORDS
+        self,
+        model: type[E],
+        handler: BatchHandler[E],
+        *,
+        max_records: int = MAX_RECORDS,
+        on_dead_letter: DeadLetterHook[E] | None = None,
     ) -> EventConsumer[E]:
         """Like ``subscribe``, with batches of records (``kafka.batch``: one commit per batch)."""
         consumer = subscribe_batch(
@@ -106,6 +111,7 @@ class ServiceRuntime:
             dlq_limit=self.dlq_limit,
             on_fatal=self.fail,
             max_records=max_records,
+            on_dead_letter=on_dead_letter,
         )
         self.consumers.append(consumer)
         return consumer

@@ -26,6 +26,7 @@ def test_access_and_writes_are_for_services_health_and_delete_also_for_admins() 
     assert security == {
         ("GET", "/health"): either,
         ("PUT", "/{connection_id}"): service_only,
+        ("POST", "/{connection_id}/authorization-code"): service_only,
         ("POST", "/{connection_id}/rotate"): service_only,
         ("POST", "/{connection_id}/refused"): service_only,
         ("POST", "/{connection_id}/move"): service_only,

@@ -19,7 +19,7 @@ from timebridge_common.auth import Credentials, WorkspaceAdmins, bearer_token
 from timebridge_common.http_errors import refusals
 from timebridge_common.outbound.oauth import Tokens
 from timebridge_credentials.domain.credentials import Kind, NewCredential, Secret, State, Status
-from timebridge_credentials.handlers.owner import CredentialOwner
+from timebridge_credentials.handlers.owner import Consent, CredentialOwner
 
 SERVICE_SCHEME = "ServiceToken"
 _ID = r"^[A-Za-z0-9_.:-]{1,200}$"
@@ -64,6 +64,14 @@ Extra = Annotated[dict[Annotated[str, Field(max_length=100)], Token], Field(max_
 class CredentialIn(_In):
     provider: str = Field(pattern=r"^[a-z0-9_-]{1,64}$", description="Registry name")
     credential: SecretIn
+    base_url: str = Field(default="", max_length=2000)
+    extra: Extra = Field(default_factory=dict, description="Account, tenant or realm ids")
+
+
+class CodeIn(_In):
+    provider: str = Field(pattern=r"^[a-z0-9_-]{1,64}$", description="Registry name")
+    code: Token = Field(description="The authorization code the provider's redirect carried")
+    redirect_uri: str = Field(min_length=1, max_length=2000, description="As sent to /authorize")
     base_url: str = Field(default="", max_length=2000)
     extra: Extra = Field(default_factory=dict, description="Account, tenant or realm ids")
 
@@ -172,6 +180,21 @@ def credentials_router(owner: CredentialOwner, guards: Guards) -> APIRouter:
             workspace_id, connection_id, body.provider, secret, body.base_url, body.extra
         )
         return _status_out(await owner.put(new))
+
+    @router.post(
+        "/{connection_id}/authorization-code",
+        summary="Exchange an OAuth consent's code and store the tokens (services only)",
+        dependencies=service,
+        responses=refusals(401, 422, 502, 503),
+    )
+    async def authorization_code(
+        workspace_id: WorkspaceIdPath, connection_id: ConnectionIdPath, body: CodeIn
+    ) -> StatusOut:
+        consent = Consent(
+            workspace_id, connection_id, body.provider, body.code, body.redirect_uri,
+            body.base_url, body.extra,
+        )  # fmt: skip
+        return _status_out(await owner.exchange(consent))
 
     @router.post(
         "/{connection_id}/rotate",

@@ -11,6 +11,7 @@ The refresh token itself never leaves this service.
 import asyncio
 import datetime as dt
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 import structlog
 from timebridge_providers.kit.credentials import oauth_of
@@ -35,6 +36,20 @@ from timebridge_credentials.handlers.ports import CredentialStore, Slot, TokenEn
 log = structlog.get_logger(__name__)
 
 Clock = Callable[[], dt.datetime]
+
+
+@dataclass(frozen=True, slots=True)
+class Consent:
+    """A person's OAuth consent to a provider, come back as an authorization ``code`` (minutes
+    to live) for the connection it is to be stored under."""
+
+    workspace_id: str
+    connection_id: str
+    provider: str
+    code: str = field(repr=False)
+    redirect_uri: str
+    base_url: str = ""
+    extra: Mapping[str, str] = field(default_factory=dict)
 
 
 def _utc_now() -> dt.datetime:
@@ -71,6 +86,25 @@ class CredentialOwner:
             revision=status.revision,
         )
         return status
+
+    async def exchange(self, consent: Consent) -> Status:
+        """An OAuth consent's code, exchanged here where the app's client secret lives; the
+        tokens are stored under the consent's connection and never leave. A code the provider
+        refuses (spent, expired) is a 422; a provider without OAuth here too."""
+        c = consent
+        self._check_kind(c.provider, Tokens("", "", self._clock()))
+        try:
+            endpoint = self._endpoints.endpoint(c.provider)
+            tokens = await endpoint.exchange_code(c.code, c.redirect_uri)
+        except ReauthorizationNeededError as exc:
+            raise InvalidError(f"the authorization code was refused: {exc.reason}") from exc
+        except ProviderError as exc:  # wrong app credentials, an unexpected answer
+            reason = f"{c.provider} token endpoint refused the code (HTTP {exc.status})"
+            raise UpstreamError(reason) from exc
+        new = NewCredential(
+            c.workspace_id, c.connection_id, c.provider, tokens, c.base_url, c.extra
+        )
+        return await self.put(new)
 
     async def rotate(
         self,

@@ -1,0 +1,69 @@
+"""An OAuth consent's code exchanged by the owner (which holds the app's secret): the tokens
+are stored, a refused code or a provider without OAuth is refused and nothing is stored."""
+
+import datetime as dt
+
+import httpx
+import pytest
+from pydantic import SecretStr
+from timebridge_providers.installed import registry as installed_registry
+from timebridge_providers.kit.credentials import OAuthApp, oauth_of
+
+from timebridge_common.outbound.oauth import TokenEndpoint
+from timebridge_common.refusals import InvalidError, UpstreamError
+from timebridge_credentials.handlers.owner import Consent, CredentialOwner
+from timebridge_credentials.testing import FakeTokenEndpoints, InMemoryCredentialStore
+from timebridge_sandboxes.quickbooks_time import create_quickbooks_time_sandbox
+from timebridge_sandboxes.quickbooks_time.state import QuickBooksTimeState
+
+NOW = dt.datetime(2026, 12, 1, 12, tzinfo=dt.UTC)
+QBT = "quickbooks_time"
+
+
+class SandboxEndpoints:
+    """The real QuickBooks Time token endpoint adapter, against its sandbox (in process)."""
+
+    def __init__(self, http: httpx.AsyncClient, state: QuickBooksTimeState) -> None:
+        description = oauth_of(installed_registry().get(QBT))
+        assert description is not None
+        app = OAuthApp(state.client_id, SecretStr(state.client_secret), "http://qbt/api/v1/grant")
+        self._endpoint = description.open(QBT, app, http)
+
+    def endpoint(self, provider: str) -> TokenEndpoint:
+        if provider != QBT:
+            raise UpstreamError(f"no OAuth app is configured for {provider}")
+        return self._endpoint
+
+
+def consent(code: str, provider: str = QBT) -> Consent:
+    return Consent("acme", "c1", provider, code, "http://tb/cb", "", {"company": "1"})
+
+
+async def test_a_code_is_exchanged_once_and_its_tokens_stored_at_the_owner() -> None:
+    state = QuickBooksTimeState()
+    state.add_user(7, "Ann", "Admin", "ann@example.com", "initial-token")
+    state.codes["code-1"] = 7
+    transport = httpx.ASGITransport(app=create_quickbooks_time_sandbox(state))
+    async with httpx.AsyncClient(transport=transport) as http:
+        store = InMemoryCredentialStore()
+        owner = CredentialOwner(
+            store, SandboxEndpoints(http, state), installed_registry(), clock=lambda: NOW
+        )
+        status = await owner.exchange(consent("code-1"))
+        assert (status.kind, status.state, status.provider) == ("oauth2", "ok", QBT)
+        granted = await owner.access("acme", "c1")
+        assert state.access_tokens[granted.credential] == 7  # the sandbox's issued token
+        assert dict(granted.extra) == {"company": "1"}
+        with pytest.raises(InvalidError, match="authorization code was refused"):
+            await owner.exchange(consent("code-1"))  # spent
+        assert (await owner.access("acme", "c1")).credential == granted.credential
+
+
+async def test_a_provider_without_oauth_or_without_an_app_is_refused_and_nothing_stored() -> None:
+    store = InMemoryCredentialStore()
+    owner = CredentialOwner(store, FakeTokenEndpoints({}), installed_registry(), clock=lambda: NOW)
+    with pytest.raises(InvalidError, match="does not sign in with OAuth"):
+        await owner.exchange(consent("x", provider="everhour"))
+    with pytest.raises(UpstreamError, match="no OAuth app"):
+        await owner.exchange(consent("x"))
+    assert await owner.health("acme") == []

@@ -10,7 +10,8 @@ Bearer`` (``401`` otherwise); whole-request errors ``{"error": {"code", "message
 while it has no end: ``on_the_clock``) or ``manual`` (date + duration seconds); tombstones at
 ``/timesheets_deleted``; approvals by ``PUT /users`` ``approved_to``/``submitted_to``; a
 per-token limit answered ``429`` with ``Retry-After``; OAuth 2.0 at ``POST /api/v1/grant``
-(:mod:`.grant`: the app's client id and secret in the form body, rotating refresh tokens).
+(:mod:`.grant`: the app's client id and secret in the form body, rotating refresh tokens) after
+the consent page ``GET /api/v1/authorize`` (:mod:`.consent`).
 
 Assumed where the documentation is silent: a change of a locked, approved or submitted timesheet
 is item status ``417`` whose ``_status_extra`` names the lock or approval.
@@ -26,6 +27,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from timebridge_sandboxes.faults import Faults, RateLimit, install
+from timebridge_sandboxes.quickbooks_time.consent import consent
 from timebridge_sandboxes.quickbooks_time.grant import grant
 from timebridge_sandboxes.quickbooks_time.routes import admin, api
 from timebridge_sandboxes.quickbooks_time.state import QuickBooksTimeState
@@ -66,6 +68,7 @@ def create_quickbooks_time_sandbox(
         return JSONResponse(error_body(400, str(exc)), status_code=400)
 
     app.add_exception_handler(RequestValidationError, invalid)
+    app.include_router(consent)
     app.include_router(grant)
     app.include_router(api)
     app.include_router(admin)

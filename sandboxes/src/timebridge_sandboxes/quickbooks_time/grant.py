@@ -5,8 +5,8 @@ As documented: a form with ``grant_type`` (``authorization_code`` with ``code`` 
 ``client_secret``; the answer ``{"access_token", "expires_in", "token_type": "bearer", "scope",
 "refresh_token", "user_id", "company_id"}``; each refresh answers a new refresh token and the
 used one stops working. Assumed: refusals in RFC 6749's shape (``400 invalid_grant``,
-``401 invalid_client``). Codes are issued by ``POST /_sandbox/codes?user_id=`` (a person
-authorising the app).
+``401 invalid_client``). Codes come from the consent page (:mod:`.consent`, for
+one ``redirect_uri``) or from ``POST /_sandbox/codes?user_id=`` (a person authorising the app).
 """
 
 import secrets
@@ -42,7 +42,11 @@ async def token(request: Request) -> JSONResponse | dict[str, Any]:
         return _refused(401, "invalid_client", "client_id and client_secret go in the form")
     kind = form.get("grant_type")
     if kind == "authorization_code":
-        user = state.codes.pop(form.get("code", ""), None)
+        code = form.get("code", "")
+        user = state.codes.pop(code, None)
+        issued_for = state.code_redirects.pop(code, None)
+        if issued_for is not None and issued_for != form.get("redirect_uri"):
+            user = None
     elif kind == "refresh_token":
         user = state.refresh_tokens.pop(form.get("refresh_token", ""), None)
     else:

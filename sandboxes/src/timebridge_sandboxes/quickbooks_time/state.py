@@ -128,6 +128,8 @@ class QuickBooksTimeState:
     """Refresh tokens still valid (a used one is removed: they rotate)."""
     codes: dict[str, int] = field(default_factory=dict)
     """Authorization codes not exchanged yet."""
+    code_redirects: dict[str, str] = field(default_factory=dict)
+    """The ``redirect_uri`` a code from the consent page was issued for (it must match)."""
     _next: int = 135288000
     _clock: dt.datetime = field(default_factory=now)
 

@@ -7,8 +7,9 @@ overlap (Wrike's clock, never ours), and (2) re-lists by ``trackedDate`` the win
 does not is reported deleted; a deletion older than the window is not seen. The cursor is JSON:
 the next ``since``, the window's ids (each with the user, task and date a deletion is reported
 with), and the versions (``updatedDate`` and a content digest) of the timelogs the overlap lists
-again, so an unchanged timelog is not reported twice. (Wrike's webhooks, ``X-Hook-Secret``
-signed, carry only ids; the kit's signed scheme expects the change itself: see the matrix.)
+again, so an unchanged timelog is not reported twice. (Wrike's secure webhooks, ``X-Hook-Secret``
+signed, carry only ids: :mod:`timebridge_providers.wrike.webhooks` checks them, and says why they
+are not this provider's intake yet.)
 """
 
 import datetime as dt

@@ -24,7 +24,9 @@ or paged reads; contacts created by ``PUT /Contacts``, updated or created by ``P
 /Invoices`` also updates those given with an ``InvoiceID``) (``Type``, ``Contact``, ``LineItems``
 required; a number from ``INV-0001`` on when none is given, unique per organisation); ``DELETED``
 only from ``DRAFT``/``SUBMITTED``, ``VOIDED`` only from ``AUTHORISED`` without payments, by posting
-the status to ``/Invoices/{id}``; payments (``payments.py``); the chart of accounts (``GET
+the status to ``/Invoices/{id}``; payments (``payments.py``); overpayments received as
+``RECEIVE-OVERPAYMENT`` bank transactions, listed, allocated to invoices (``AmountCredited``,
+``Overpayments``) and de-allocated (``overpayments.py``); the chart of accounts (``GET
 /Accounts``, a bank and a sales account); a contact read by its ``ContactNumber`` too;
 ``IsCustomer`` set by the first sales invoice (without moving ``UpdatedDateUTC``);
 ``summarizeErrors=false`` (every element answered with its ``StatusAttributeString``);

@@ -9,6 +9,7 @@ from starlette.exceptions import HTTPException
 from timebridge_sandboxes.faults import ApiError, Faults, RateLimit, error_response, install
 from timebridge_sandboxes.xero.accounting import api
 from timebridge_sandboxes.xero.admin import admin
+from timebridge_sandboxes.xero.banking import banking
 from timebridge_sandboxes.xero.identity import identity
 from timebridge_sandboxes.xero.listing import _InFlight
 from timebridge_sandboxes.xero.rules import _Sandbox
@@ -62,6 +63,6 @@ def create_xero_sandbox(
     app.add_exception_handler(RequestValidationError, _invalid)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(Invalid, _element_invalid)
-    for router in (identity, api, admin):
+    for router in (identity, api, banking, admin):
         app.include_router(router)
     return app

@@ -43,7 +43,7 @@ class Payments:
         reference: str = "",
         element: Json | None = None,
     ) -> _Payment:
-        due = invoice.total - invoice.amount_paid
+        due = invoice.amount_due
         amount = amount.quantize(CENT, ROUND_HALF_UP)
         if invoice.status != "AUTHORISED":
             raise Invalid("Invoice not of valid status for modification", element)
@@ -71,7 +71,7 @@ class Payments:
 
     def pay(self, invoice: _Invoice, body: _PaymentIn) -> _Invoice:
         """A user records a payment in Xero's UI (the amount due when none is given)."""
-        due = invoice.total - invoice.amount_paid
+        due = invoice.amount_due
         try:
             self.record_payment(invoice, body.Amount or due, date=body.Date)
         except Invalid as exc:

@@ -66,10 +66,10 @@ class Rendering:
             ],
             "CreditNotes": [],
             "Prepayments": [],
-            "Overpayments": [],
-            "AmountDue": _money(invoice.total - invoice.amount_paid),
+            "Overpayments": self.invoice_overpayments(invoice),
+            "AmountDue": _money(invoice.amount_due),
             "AmountPaid": _money(invoice.amount_paid),
-            "AmountCredited": 0.0,
+            "AmountCredited": _money(invoice.amount_credited),
             "CurrencyRate": 1.0,
             "IsDiscounted": False,
             "HasAttachments": False,
@@ -96,11 +96,34 @@ class Rendering:
         if invoice.due_date is not None:
             body["DueDateString"] = f"{invoice.due_date.isoformat()}T00:00:00"
             body["DueDate"] = _ms_day(invoice.due_date)
-        if invoice.status == "PAID":
-            body["FullyPaidOnDate"] = _ms_day(invoice.live_payments[-1].date)
+        if invoice.status == "PAID" and invoice.settled_on is not None:
+            body["FullyPaidOnDate"] = _ms_day(invoice.settled_on)
         if lines:
             body["LineItems"] = [self.line_json(line) for line in invoice.lines]
         return body
+
+    def invoice_overpayments(self, invoice: _Invoice) -> list[Json]:
+        """The overpayments credited to the invoice: each standing allocation, with what it
+        applied (``AppliedAmount``) and the overpayment's own total."""
+        listed = []
+        for allocation in invoice.allocations:
+            if allocation.deleted:
+                continue
+            overpayment = self.state.overpayments[allocation.overpayment_id]
+            listed.append(
+                {
+                    "OverpaymentID": overpayment.id,
+                    "ID": overpayment.id,
+                    "Type": "RECEIVE-OVERPAYMENT",
+                    "Date": _ms_day(allocation.date),
+                    "Status": overpayment.status,
+                    "Total": _money(overpayment.total),
+                    "AppliedAmount": _money(allocation.amount),
+                    "RemainingCredit": _money(overpayment.remaining_credit),
+                    "CurrencyCode": overpayment.currency,
+                }
+            )
+        return listed
 
     @staticmethod
     def line_json(line: _Line) -> Json:

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from timebridge_sandboxes.faults import ApiError, RateLimit
 from timebridge_sandboxes.xero.contacts import Contacts
 from timebridge_sandboxes.xero.oauth import Tokens
+from timebridge_sandboxes.xero.overpayments import Overpayments
 from timebridge_sandboxes.xero.payments import Payments
 from timebridge_sandboxes.xero.render import Rendering
 from timebridge_sandboxes.xero.state import (
@@ -33,7 +34,7 @@ from timebridge_sandboxes.xero.webhooks import Webhooks
 from timebridge_sandboxes.xero.wire import _Caller, _InvoiceIn, _LineIn, echo
 
 
-class _Sandbox(Contacts, Payments, Tokens, Rendering, Webhooks):
+class _Sandbox(Contacts, Payments, Overpayments, Tokens, Rendering, Webhooks):
     """The Xero behaviour behind the routes: tokens, rules, serialisation, webhooks."""
 
     def __init__(
@@ -171,7 +172,7 @@ class _Sandbox(Contacts, Payments, Tokens, Rendering, Webhooks):
             "VOIDED": ("AUTHORISED",),
         }
         if invoice.status not in allowed.get(status, ()) or (
-            status == "VOIDED" and invoice.live_payments
+            status == "VOIDED" and (invoice.live_payments or invoice.amount_credited)
         ):
             raise ApiError(400, f"A {invoice.status} invoice cannot become {status}")
         if status == "AUTHORISED" and any(
@@ -183,7 +184,9 @@ class _Sandbox(Contacts, Payments, Tokens, Rendering, Webhooks):
     def update_invoice(self, invoice: _Invoice, body: _InvoiceIn) -> _Invoice:
         """Apply the given fields, then the status; every change is an ``UPDATE`` event."""
         editable = invoice.status in ("DRAFT", "SUBMITTED") or (
-            invoice.status == "AUTHORISED" and not invoice.live_payments
+            invoice.status == "AUTHORISED"
+            and not invoice.live_payments
+            and not invoice.amount_credited
         )
         changes_fields = any(
             v is not None

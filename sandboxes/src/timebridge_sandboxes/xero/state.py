@@ -171,6 +171,49 @@ class _Payment:
 
 
 @dataclass
+class _Allocation:
+    """Part of an overpayment's credit applied to an invoice (deleted ones stay, flagged)."""
+
+    id: str
+    overpayment_id: str
+    invoice_id: str
+    amount: Decimal
+    date: dt.date
+    deleted: bool = False
+
+
+@dataclass
+class _Overpayment:
+    """A customer's money beyond what was due, received into a bank account
+    (``RECEIVE-OVERPAYMENT``): a credit that allocations apply to the contact's invoices."""
+
+    id: str
+    bank_transaction_id: str
+    tenant_id: str
+    contact_id: str
+    account_code: str
+    date: dt.date
+    total: Decimal
+    currency: str
+    updated_at: dt.datetime
+    reference: str = ""
+    allocations: list[_Allocation] = field(default_factory=list)
+
+    @property
+    def live_allocations(self) -> list[_Allocation]:
+        return [a for a in self.allocations if not a.deleted]
+
+    @property
+    def remaining_credit(self) -> Decimal:
+        return self.total - sum((a.amount for a in self.live_allocations), Decimal(0))
+
+    @property
+    def status(self) -> str:
+        """``PAID`` once the whole credit is allocated, ``AUTHORISED`` before."""
+        return "PAID" if self.remaining_credit == 0 else "AUTHORISED"
+
+
+@dataclass
 class _Invoice:
     id: str
     tenant_id: str
@@ -185,6 +228,8 @@ class _Invoice:
     line_amount_types: str
     updated_at: dt.datetime
     payments: list[_Payment] = field(default_factory=list)
+    allocations: list[_Allocation] = field(default_factory=list)
+    """Overpayment credit applied to it (``AmountCredited``, not ``AmountPaid``)."""
 
     @property
     def total_tax(self) -> Decimal:
@@ -204,6 +249,21 @@ class _Invoice:
     @property
     def amount_paid(self) -> Decimal:
         return sum((p.amount for p in self.live_payments), Decimal(0))
+
+    @property
+    def amount_credited(self) -> Decimal:
+        return sum((a.amount for a in self.allocations if not a.deleted), Decimal(0))
+
+    @property
+    def amount_due(self) -> Decimal:
+        return self.total - self.amount_paid - self.amount_credited
+
+    @property
+    def settled_on(self) -> dt.date | None:
+        """The day of the latest payment or allocation standing (``FullyPaidOnDate`` once paid)."""
+        days = [p.date for p in self.live_payments]
+        days += [a.date for a in self.allocations if not a.deleted]
+        return max(days, default=None)
 
     @property
     def live_payments(self) -> list["_Payment"]:
@@ -293,6 +353,7 @@ class XeroState:
     contacts: dict[str, _Contact] = field(default_factory=dict)
     invoices: dict[str, _Invoice] = field(default_factory=dict)
     payments: dict[str, _Payment] = field(default_factory=dict)
+    overpayments: dict[str, _Overpayment] = field(default_factory=dict)
     codes: dict[str, _Code] = field(default_factory=dict)
     access_tokens: dict[str, _Access] = field(default_factory=dict)
     refresh_tokens: dict[str, _Refresh] = field(default_factory=dict)
@@ -322,6 +383,7 @@ class XeroState:
             self.contacts,
             self.invoices,
             self.payments,
+            self.overpayments,
             self.codes,
             self.access_tokens,
             self.refresh_tokens,

@@ -32,6 +32,7 @@ def test_access_and_writes_are_for_services_health_and_delete_also_for_admins() 
         ("POST", "/{connection_id}/move"): service_only,
         ("DELETE", "/{connection_id}"): either,
         ("POST", "/{connection_id}/access"): service_only,
+        ("POST", "/v1/oauth/{provider}/authorization"): service_only,
     }
     access = document["paths"]["/v1/workspaces/{workspace_id}/connections/{connection_id}/access"]
     assert {"401", "404", "409", "503"} <= set(access["post"]["responses"])

@@ -11,6 +11,8 @@ from timebridge_providers.kit.credentials import OAuthApp, oauth_of
 
 from timebridge_common.outbound.oauth import TokenEndpoint
 from timebridge_common.refusals import InvalidError, UpstreamError
+from timebridge_credentials.adapters.token_endpoints import RegistryTokenEndpoints
+from timebridge_credentials.config import OAuthAppConfig
 from timebridge_credentials.handlers.owner import Consent, CredentialOwner
 from timebridge_credentials.testing import FakeTokenEndpoints, InMemoryCredentialStore
 from timebridge_sandboxes.quickbooks_time import create_quickbooks_time_sandbox
@@ -28,6 +30,9 @@ class SandboxEndpoints:
         assert description is not None
         app = OAuthApp(state.client_id, SecretStr(state.client_secret), "http://qbt/api/v1/grant")
         self._endpoint = description.open(QBT, app, http)
+
+    def authorization(self, provider: str, state: str) -> tuple[str, str]:
+        raise NotImplementedError(f"no consent page for {provider} ({state}) in this test")
 
     def endpoint(self, provider: str) -> TokenEndpoint:
         if provider != QBT:
@@ -67,3 +72,28 @@ async def test_a_provider_without_oauth_or_without_an_app_is_refused_and_nothing
     with pytest.raises(UpstreamError, match="no OAuth app"):
         await owner.exchange(consent("x"))
     assert await owner.health("acme") == []
+
+
+def test_the_consent_url_carries_the_apps_client_id_redirect_and_state() -> None:
+    app = OAuthAppConfig(
+        client_id="cid",
+        client_secret=SecretStr("secret"),
+        redirect_uri="https://tb.example/v1/oauth/quickbooks_time/callback",
+        authorize_url="http://qbt.sandbox/api/v1/authorize",
+    )
+    endpoints = RegistryTokenEndpoints(installed_registry(), {QBT: app}, httpx.AsyncClient())
+    owner = CredentialOwner(InMemoryCredentialStore(), endpoints, installed_registry())
+    url, redirect = owner.authorization(QBT, "state-123")
+    assert redirect == app.redirect_uri
+    assert url == (
+        "http://qbt.sandbox/api/v1/authorize?response_type=code&client_id=cid&redirect_uri="
+        "https%3A%2F%2Ftb.example%2Fv1%2Foauth%2Fquickbooks_time%2Fcallback&state=state-123"
+    )
+    default = app.model_copy(update={"authorize_url": None})
+    endpoints = RegistryTokenEndpoints(installed_registry(), {QBT: default}, httpx.AsyncClient())
+    url, _ = endpoints.authorization(QBT, "s")
+    assert url.startswith("https://rest.tsheets.com/api/v1/authorize?")  # the kit's
+    with pytest.raises(InvalidError, match="does not sign in with OAuth"):
+        owner.authorization("everhour", "s")
+    with pytest.raises(UpstreamError, match="cannot be consented to"):
+        owner.authorization("wrike", "s")  # no app configured

@@ -22,7 +22,7 @@ from timebridge_common.runtime import ServiceRuntime, build_runtime, http_app
 from timebridge_credentials.adapters.postgres import PostgresCredentialStore
 from timebridge_credentials.adapters.token_endpoints import RegistryTokenEndpoints
 from timebridge_credentials.config import Settings
-from timebridge_credentials.entrypoints.http import Guards, credentials_router
+from timebridge_credentials.entrypoints.http import Guards, credentials_router, oauth_apps_router
 from timebridge_credentials.handlers.owner import Clock, CredentialOwner, _utc_now
 
 NAME = "credentials"
@@ -81,5 +81,7 @@ def bootstrap(
 
     app = http_app(runtime, title="Timebridge credentials")
     admins = WorkspaceAdmins(core or identity(ProviderClients(), home), core_base_url)
-    app.include_router(credentials_router(owner, Guards(settings.service_token, admins)))
+    guards = Guards(settings.service_token, admins)
+    app.include_router(credentials_router(owner, guards))
+    app.include_router(oauth_apps_router(owner, guards))
     return CredentialsService(settings, runtime, app, owner, store, copies)

@@ -9,7 +9,9 @@ from timebridge_common.config import HttpConfig, ServiceSettings
 class OAuthAppConfig(BaseModel):
     """Timebridge's registered app at one OAuth provider (``TB_OAUTH_APPS__<NAME>__CLIENT_ID``).
 
-    ``token_url`` overrides the provider package's token endpoint (``make dev``: a sandbox).
+    ``token_url`` and ``authorize_url`` override the provider package's token endpoint and
+    consent page (``make dev``: a sandbox); ``redirect_uri`` is the callback registered with the
+    provider (ingest's ``/v1/oauth/<provider>/callback`` for a tracker).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -18,6 +20,7 @@ class OAuthAppConfig(BaseModel):
     client_secret: SecretStr
     token_url: str | None = None
     redirect_uri: str | None = None
+    authorize_url: str | None = None
 
 
 class Settings(BaseSettings, ServiceSettings):

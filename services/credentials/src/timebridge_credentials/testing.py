@@ -158,6 +158,11 @@ class FakeTokenEndpoint:
 class FakeTokenEndpoints:
     endpoints: dict[str, FakeTokenEndpoint] = field(default_factory=dict)
 
+    def authorization(self, provider: str, state: str) -> tuple[str, str]:
+        self.endpoint(provider)
+        redirect = f"http://tb.test/v1/oauth/{provider}/callback"
+        return f"http://{provider}.test/authorize?state={state}", redirect
+
     def endpoint(self, provider: str) -> FakeTokenEndpoint:
         try:
             return self.endpoints[provider]

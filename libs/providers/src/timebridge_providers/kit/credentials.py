@@ -87,6 +87,8 @@ class OAuthDescription:
 
     token_url: str
     endpoint: EndpointFactory = form_basic_auth
+    authorize_url: str | None = None
+    """Where a person consents (RFC 6749 authorization code grant): ``None``, not from here."""
 
     def open(self, provider: str, app: OAuthApp, http: httpx.AsyncClient) -> TokenEndpoint:
         return self.endpoint(provider, app, app.token_url or self.token_url, http)
@@ -208,6 +210,13 @@ class CredentialKeeper(CredentialSource, Protocol):
     async def delete(self, workspace_id: str, connection_id: str) -> None:
         """Forget the connection's credential; nothing held is not an error."""
         ...
+
+
+class Authorization(BaseModel):
+    """Where a person consents, and the redirect URI the code will be issued for."""
+
+    authorize_url: str
+    redirect_uri: str
 
 
 class _Answer(BaseModel):
@@ -364,7 +373,7 @@ class HttpCredentialSource:
         body: object,
         *,
         missing_ok: bool = False,
-    ) -> None:
+    ) -> bytes:
         started = self._clock()
         try:
             response = await self._http.request(
@@ -374,13 +383,44 @@ class HttpCredentialSource:
             raise TransientError(f"{what}: credentials service unreachable ({exc!r})") from exc
         status = response.status_code
         if status < 300 or (missing_ok and status == 404):
-            return
+            return response.content
         if status == 404:
             raise UnknownCredentialError(f"{what}: {_detail(response)}")
         if status in (400, 409, 422):
             raise InvalidMessageError(f"{what}: the owner refused ({_detail(response)})")
         wait = parse_retry_after(response.headers.get("retry-after"), started)
         raise TransientError(f"{what}: credentials service answered {status}", retry_after=wait)
+
+    async def authorization(self, provider: str, state: str) -> "Authorization":
+        """Where to send a person to consent to Timebridge's app at ``provider`` (the owner
+        knows the app's client id and redirect URI), carrying ``state``."""
+        url = f"{self._base_url}/v1/oauth/{provider}/authorization"
+        what = f"starting {provider}'s consent"
+        answer = await self._send("POST", url, what, {"state": state})
+        try:
+            return Authorization.model_validate_json(answer)
+        except ValidationError as exc:
+            raise TransientError(f"{what}: unexpected answer from the owner") from exc
+
+    async def exchange_code(
+        self,
+        workspace_id: str,
+        connection_id: str,
+        provider: str,
+        code: str,
+        redirect_uri: str,
+        *,
+        base_url: str = "",
+        extra: Mapping[str, str] | None = None,
+    ) -> None:
+        """Have the owner exchange a consent's code and keep the tokens (they never come here)."""
+        self.forget(workspace_id, connection_id)
+        url = f"{self._connection_url(workspace_id, connection_id)}/authorization-code"
+        body = {
+            "provider": provider, "code": code, "redirect_uri": redirect_uri,
+            "base_url": base_url, "extra": dict(extra or {}),
+        }  # fmt: skip
+        await self._send("POST", url, f"exchanging {provider}'s code", body)
 
     def _connection_url(self, workspace_id: str, connection_id: str) -> str:
         return f"{self._base_url}/v1/workspaces/{workspace_id}/connections/{connection_id}"

@@ -16,6 +16,7 @@ from timebridge_providers.kit.registry import Account, Provider
 from timebridge_providers.kit.session import Session
 from timebridge_providers.kit.zones import zone_name
 from timebridge_providers.quickbooks_time.client import (
+    AUTHORIZE_URL,
     QBT_API_URL,
     RATE_LIMIT,
     TOKEN_URL,
@@ -83,5 +84,7 @@ PROVIDER = Provider(
     observe=Observing(open=lambda session: QuickBooksTimeObserver(client(session), _zone(session))),
     directory=lambda session: QuickBooksTimeDirectory(client(session)),
     report=lambda session: QuickBooksTimeReport(client(session)),
-    oauth=OAuthDescription(token_url=TOKEN_URL, endpoint=grant_endpoint),
+    oauth=OAuthDescription(
+        token_url=TOKEN_URL, endpoint=grant_endpoint, authorize_url=AUTHORIZE_URL
+    ),
 )

@@ -39,6 +39,8 @@ from timebridge_providers.quickbooks_time.wire import Jobcode, Timesheet, User
 
 QBT_API_URL = "https://rest.tsheets.com/api/v1"
 TOKEN_URL = "https://rest.tsheets.com/api/v1/grant"  # noqa: S105 (a URL)
+AUTHORIZE_URL = "https://rest.tsheets.com/api/v1/authorize"
+"""Where an admin consents to the app (the API documentation's authorization code flow)."""
 RATE_LIMIT = (300, 300.0)
 _WIRE = Wire("quickbooks_time", RATE_LIMIT)
 PAGE_SIZE = 200

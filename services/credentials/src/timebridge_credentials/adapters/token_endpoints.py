@@ -5,6 +5,8 @@ Which URL and protocol a provider's token endpoint speaks is the provider packag
 registry); the app's client id and secret are this service's settings.
 """
 
+from urllib.parse import urlencode
+
 import httpx
 from timebridge_providers.kit.credentials import OAuthApp, oauth_of
 from timebridge_providers.kit.registry import Registry, UnknownProviderError
@@ -22,6 +24,23 @@ class RegistryTokenEndpoints:
         self._apps = {name.lower(): app for name, app in apps.items()}
         self._http = http
         self._opened: dict[str, TokenEndpoint] = {}
+
+    def authorization(self, provider: str, state: str) -> tuple[str, str]:
+        """The consent URL of Timebridge's app at ``provider`` carrying ``state``, and the
+        redirect URI the code will be issued for."""
+        found = self._registry.get(provider)
+        description = oauth_of(found)
+        config = self._apps.get(provider)
+        consent = (config and config.authorize_url) or (description and description.authorize_url)
+        if config is None or not consent:
+            raise UpstreamError(f"{found.profile.title} cannot be consented to from here")
+        if not config.redirect_uri:
+            raise UpstreamError(f"no redirect URI is configured for {found.profile.title}")
+        query = urlencode({
+            "response_type": "code", "client_id": config.client_id,
+            "redirect_uri": config.redirect_uri, "state": state,
+        })  # fmt: skip
+        return f"{consent}?{query}", config.redirect_uri
 
     def endpoint(self, provider: str) -> TokenEndpoint:
         if (opened := self._opened.get(provider)) is not None:

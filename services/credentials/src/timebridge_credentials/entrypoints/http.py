@@ -76,6 +76,15 @@ class CodeIn(_In):
     extra: Extra = Field(default_factory=dict, description="Account, tenant or realm ids")
 
 
+class StateIn(_In):
+    state: str = Field(min_length=16, max_length=200, pattern=r"^[A-Za-z0-9_-]+$")
+
+
+class AuthorizationOut(BaseModel):
+    authorize_url: str = Field(description="The provider's consent page for Timebridge's app")
+    redirect_uri: str = Field(description="Where the provider sends the code back")
+
+
 class RotateIn(_In):
     credential: SecretIn
     extra: Extra | None = None
@@ -259,5 +268,24 @@ def credentials_router(owner: CredentialOwner, guards: Guards) -> APIRouter:
             extra=dict(granted.extra),
             expires_at=granted.expires_at,
         )
+
+    return router
+
+
+def oauth_apps_router(owner: CredentialOwner, guards: Guards) -> APIRouter:
+    """The apps' consent pages: their client ids are this service's settings."""
+    router = APIRouter(tags=["credentials"])
+
+    @router.post(
+        "/v1/oauth/{provider}/authorization",
+        summary="Where to send a person to consent to Timebridge's app (services only)",
+        dependencies=[Depends(guards.service)],
+        responses=refusals(401, 422, 502),
+    )
+    async def authorization(
+        provider: Annotated[str, Path(pattern=r"^[a-z0-9_-]{1,64}$")], body: StateIn
+    ) -> AuthorizationOut:
+        url, redirect_uri = owner.authorization(provider, body.state)
+        return AuthorizationOut(authorize_url=url, redirect_uri=redirect_uri)
 
     return router

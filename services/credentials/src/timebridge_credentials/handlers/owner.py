@@ -87,6 +87,12 @@ class CredentialOwner:
         )
         return status
 
+    def authorization(self, provider: str, state: str) -> tuple[str, str]:
+        """Where a person consents to Timebridge's app at ``provider`` (the app's client id is
+        this service's setting), and the redirect URI the code will be issued for."""
+        self._check_kind(provider, Tokens("", "", self._clock()))
+        return self._endpoints.authorization(provider, state)
+
     async def exchange(self, consent: Consent) -> Status:
         """An OAuth consent's code, exchanged here where the app's client secret lives; the
         tokens are stored under the consent's connection and never leave. A code the provider

@@ -49,6 +49,11 @@ class CredentialStore(Protocol):
 
 
 class TokenEndpoints(Protocol):
+    def authorization(self, provider: str, state: str) -> tuple[str, str]:
+        """(consent URL with the app's client id and ``state``, redirect URI), or
+        ``UpstreamError`` why not (no app, no consent page, no redirect URI configured)."""
+        ...
+
     def endpoint(self, provider: str) -> TokenEndpoint:
         """The provider's token endpoint with Timebridge's app, or ``UpstreamError`` why not."""
         ...

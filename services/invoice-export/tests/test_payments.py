@@ -217,3 +217,56 @@ def test_overpaid_is_what_standing_payments_settle_beyond_the_total() -> None:
     assert standing(Decimal(264), [held]) == (Decimal(0), "paid")
     assert overpaid(Decimal(264), [held]) == Decimal(36)
     assert overpaid(Decimal(264), [replace(held, state="voided")]) == Decimal(0)
+
+
+async def test_a_credit_left_by_a_payment_of_this_invoice_alone_is_overpaid(rig: Rig) -> None:
+    """A Xero overpayment settles at most the amount due and keeps the rest as its remaining
+    credit: the invoice is paid and the credit recorded as overpaid, until the credit is spent
+    on another invoice (then it is no longer this invoice's alone) or the allocation is taken
+    back."""
+    invoice_id, tool_id = await _exported_invoice(rig)
+    connection = await _connection(rig)
+    credit = replace(_payment("over-1", "260.00", (tool_id, "240.00")), unapplied=Decimal(20))
+    rig.company.put_payment(credit)
+    await rig.sync.poll(connection, SINCE)
+    rig.company.put_payment(
+        replace(
+            _payment("over-1", "260.00", (tool_id, "240.00"), ("not-ours", "20.00")),
+            unapplied=Decimal(0),
+        )
+    )
+    await rig.sync.poll(connection, SINCE)
+    rig.company.put_payment(replace(_payment("over-1", "260.00"), unapplied=Decimal(260)))
+    await rig.sync.poll(connection, SINCE)
+    assert [
+        (e.applied_amount, e.invoice_balance, e.invoice_status, e.invoice_overpaid)
+        for e in _recorded(rig)
+    ] == [
+        (Decimal("240.00"), Decimal("0.00"), "paid", Decimal(20)),
+        (Decimal("240.00"), Decimal("0.00"), "paid", Decimal(0)),
+        (Decimal(0), Decimal("240.00"), "sent", Decimal(0)),
+    ]
+    async with rig.store.tx() as tx:
+        invoice = await tx.invoice(invoice_id)
+    assert invoice is not None
+    assert invoice.overpaid == Decimal(0)
+
+
+def test_a_credit_counts_while_its_payment_stands() -> None:
+    seen = replace(_payment("p", "300", ("t", "264")), unapplied=Decimal(36))
+    held = settlement(
+        None, seen, invoice_id="i", connection_id="c", provider_invoice_id="t", currency="USD"
+    )
+    assert held is not None
+    assert held.credit_amount == Decimal(36)
+    assert overpaid(Decimal(264), [held]) == Decimal(36)
+    voided = settlement(
+        held,
+        replace(seen, state="voided"),
+        invoice_id="i",
+        connection_id="c",
+        provider_invoice_id="t",
+        currency="USD",
+    )
+    assert voided is not None
+    assert (voided.credit_amount, overpaid(Decimal(264), [voided])) == (Decimal(0), Decimal(0))

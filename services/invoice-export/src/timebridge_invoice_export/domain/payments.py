@@ -37,6 +37,11 @@ class HeldPayment:
     """What it settles of this invoice now (0 once voided or deleted)."""
     unapplied_amount: Decimal
     revision: int
+    credit_amount: Decimal = Decimal(0)
+    """The payment's unapplied credit when this invoice is the only one it settles: the
+    customer paid this invoice beyond what it owed (a Xero overpayment's remaining credit, a
+    QuickBooks payment's unapplied amount). 0 when it settles several invoices (the credit is
+    none of them alone) and once voided or deleted."""
 
     def event_id(self) -> uuid.UUID:
         """The same payment, invoice and revision always announce with the same id."""
@@ -61,7 +66,7 @@ def settlement(
     """
     if seen.state != "recorded" and held is not None:
         # A voided payment reads as zero and a deleted one as its id only: what it was stays.
-        gone = replace(held, state=seen.state, applied_amount=Decimal(0))
+        gone = replace(held, state=seen.state, applied_amount=Decimal(0), credit_amount=Decimal(0))
         return None if gone == held else replace(gone, revision=held.revision + 1)
     if seen.state == "deleted":
         return None  # never held: nothing of ours to take back
@@ -69,8 +74,10 @@ def settlement(
         (a.amount for a in seen.applications if a.invoice_external_id == provider_invoice_id),
         Decimal(0),
     )
+    named = {a.invoice_external_id for a in seen.applications}
+    credit = seen.unapplied if named == {provider_invoice_id} else Decimal(0)
     if seen.state != "recorded":
-        applied = Decimal(0)
+        applied = credit = Decimal(0)
     candidate = HeldPayment(
         invoice_id=invoice_id,
         connection_id=connection_id,
@@ -82,6 +89,7 @@ def settlement(
         payment_amount=seen.amount,
         applied_amount=applied,
         unapplied_amount=seen.unapplied,
+        credit_amount=credit,
         revision=1,
     )
     if held is None:
@@ -106,9 +114,15 @@ def standing(total: Decimal, payments: Iterable[HeldPayment]) -> tuple[Decimal, 
 
 
 def overpaid(total: Decimal, payments: Iterable[HeldPayment]) -> Decimal:
-    """What the standing payments settle beyond ``total``: a credit the customer holds (Xero
-    and FreshBooks apply a payment's excess to the invoice and keep it as credit)."""
-    return max(_paid(payments) - total, Decimal(0))
+    """What the customer paid for this invoice beyond ``total``, a credit they hold: what the
+    standing payments apply beyond it (FreshBooks applies a whole payment to the invoice) plus
+    the credit left unapplied by payments of this invoice alone (a Xero overpayment allocated to
+    it, which settles at most the amount due and keeps the rest as ``RemainingCredit``; a
+    QuickBooks payment's unapplied amount). A payment's credit spent on another invoice later
+    names that one too, and stops counting here."""
+    standing_payments = [p for p in payments if p.state == "recorded"]
+    credit = sum((p.credit_amount for p in standing_payments), Decimal(0))
+    return max(_paid(standing_payments) - total, Decimal(0)) + credit
 
 
 def _paid(payments: Iterable[HeldPayment]) -> Decimal:

@@ -90,7 +90,9 @@ class ToolState(BaseModel):
         default=None, description="What the customer owes in all, tax included: payments settle it"
     )
     overpaid: Decimal = Field(
-        default=Decimal(0), description="Paid beyond total_with_tax (a credit), never a negative"
+        default=Decimal(0),
+        description="Paid for this invoice beyond total_with_tax (a credit the customer holds:"
+        " applied beyond it, or left unapplied by payments of this invoice alone)",
     )
 
 

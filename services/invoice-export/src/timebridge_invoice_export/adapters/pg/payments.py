@@ -18,6 +18,7 @@ def _payment(row: asyncpg.Record) -> HeldPayment:
         payment_amount=row["payment_amount"],
         applied_amount=row["applied_amount"],
         unapplied_amount=row["unapplied_amount"],
+        credit_amount=row["credit_amount"],
         revision=row["revision"],
     )
 
@@ -46,14 +47,15 @@ class PaymentRows(Rows):
         await self.conn.execute(
             "INSERT INTO invoice_payments (invoice_id, connection_id, provider_payment_id,"
             " provider_invoice_id, state, paid_on, currency, payment_amount, applied_amount,"
-            " unapplied_amount, revision) VALUES"
-            " ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+            " unapplied_amount, credit_amount, revision) VALUES"
+            " ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
             " ON CONFLICT (connection_id, provider_payment_id, provider_invoice_id) DO UPDATE SET"
             " invoice_id = EXCLUDED.invoice_id, state = EXCLUDED.state,"
             " paid_on = EXCLUDED.paid_on, currency = EXCLUDED.currency,"
             " payment_amount = EXCLUDED.payment_amount,"
             " applied_amount = EXCLUDED.applied_amount,"
-            " unapplied_amount = EXCLUDED.unapplied_amount, revision = EXCLUDED.revision,"
+            " unapplied_amount = EXCLUDED.unapplied_amount,"
+            " credit_amount = EXCLUDED.credit_amount, revision = EXCLUDED.revision,"
             " updated_at = now()",
             payment.invoice_id,
             payment.connection_id,
@@ -65,5 +67,6 @@ class PaymentRows(Rows):
             payment.payment_amount,
             payment.applied_amount,
             payment.unapplied_amount,
+            payment.credit_amount,
             payment.revision,
         )

@@ -25,6 +25,7 @@ from timebridge_providers.xero.wire import (
     Contact,
     DraftInvoice,
     Invoice,
+    Overpayment,
     Payment,
     T,
     _as_utc,
@@ -73,11 +74,19 @@ class _Payments(_Page):
         return self.payments
 
 
+class _Overpayments(_Page):
+    overpayments: tuple[Overpayment, ...] = ()
+
+    def records(self) -> tuple[Overpayment, ...]:
+        return self.overpayments
+
+
 P = TypeVar("P", bound=_Page)
 
 _CONTACTS = TypeAdapter(_Contacts)
 _INVOICES = TypeAdapter(_Invoices)
 _PAYMENTS = TypeAdapter(_Payments)
+_OVERPAYMENTS = TypeAdapter(_Overpayments)
 
 
 def _since(moment: dt.datetime) -> str:
@@ -180,6 +189,25 @@ class XeroClient(ProviderClient):
     async def payment(self, payment_id: str) -> Payment:
         response = await self._request("GET", f"/Payments/{payment_id}")
         return _only(response, self._http.parse(response, _PAYMENTS).payments)
+
+    def overpayments(
+        self,
+        *,
+        modified_since: dt.datetime | None = None,
+        contact_id: str | None = None,
+        page_size: int = PAGE_SIZE,
+    ) -> AsyncIterator[Overpayment]:
+        """Customers' overpayments (``RECEIVE-OVERPAYMENT``) with their allocations, least
+        recently changed first; ``contact_id``: only that customer's."""
+        where = ['Type=="RECEIVE-OVERPAYMENT"']
+        if contact_id is not None:
+            where.append(f"Contact.ContactID==guid({_quoted(contact_id)})")
+        params: dict[str, str | int] = {"where": " AND ".join(where)}
+        return self._pages("/Overpayments", _OVERPAYMENTS, params, modified_since, page_size)
+
+    async def overpayment(self, overpayment_id: str) -> Overpayment:
+        response = await self._request("GET", f"/Overpayments/{overpayment_id}")
+        return _only(response, self._http.parse(response, _OVERPAYMENTS).overpayments)
 
     async def invoice(self, invoice_id: str) -> Invoice:
         response = await self._request("GET", f"/Invoices/{invoice_id}")

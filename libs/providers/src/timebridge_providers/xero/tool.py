@@ -6,9 +6,9 @@
 - Lines carry the configured sales account code if any (drafts need none) and
   ``LineAmountTypes`` ``Exclusive``, so Xero adds the tax as the organisation set it up. Xero
   invoices have no note.
-- **Changes**: contacts (archived ones too), invoices and payments (deleted ones too) modified
-  since; the cursor is the latest change seen, never later than when the read began less a
-  minute of clock skew.
+- **Changes**: contacts (archived ones too), invoices, payments (deleted ones too) and customers'
+  overpayments (as payments of the invoices they are allocated to) modified since; the cursor
+  is the latest change seen, never later than when the read began less a minute of clock skew.
 - Webhooks are one subscription per app, set in Xero's developer portal: nothing per company.
 """
 
@@ -36,7 +36,13 @@ from timebridge_providers.kit.ports.accounting import (
     gone_payment,
 )
 from timebridge_providers.xero.client import XeroClient
-from timebridge_providers.xero.translate import billable, tool_client, tool_invoice, tool_payment
+from timebridge_providers.xero.translate import (
+    billable,
+    tool_client,
+    tool_invoice,
+    tool_overpayment,
+    tool_payment,
+)
 from timebridge_providers.xero.wire import IDEMPOTENCY_KEY_MAX, DraftInvoice, LineItem
 
 
@@ -71,19 +77,22 @@ class XeroTool(PerAppWebhooks):
         ]
         invoices = [i async for i in self._client.invoices(modified_since=since)]
         payments = [p async for p in self._client.payments(modified_since=since)]
+        overpayments = [o async for o in self._client.overpayments(modified_since=since)]
         last = latest(
             [
                 *(c.updated_date_utc for c in contacts),
                 *(i.updated_date_utc for i in invoices),
                 *(p.updated_date_utc for p in payments),
+                *(o.updated_date_utc for o in overpayments),
             ]
         )
+        seen = [*map(tool_payment, payments), *map(tool_overpayment, overpayments)]
         return ToolChanges(
             clients=tuple(tool_client(c) for c in contacts if billable(c)),
             invoices=tuple(tool_invoice(i) for i in invoices),
             deleted_invoice_ids=(),
             cursor=cursor(last, started),
-            payments=tuple(p for p in map(tool_payment, payments) if p is not None),
+            payments=tuple(p for p in seen if p is not None),
         )
 
     async def invoice(self, external_id: str) -> ToolInvoice:
@@ -93,16 +102,31 @@ class XeroTool(PerAppWebhooks):
             return gone_invoice(external_id)
 
     async def payment(self, external_id: str) -> ToolPayment | None:
+        """A payment, else an overpayment of that id (Xero's ids are GUIDs: never both)."""
         try:
             return tool_payment(await self._client.payment(external_id))
+        except NotFoundError:
+            pass
+        try:
+            return tool_overpayment(await self._client.overpayment(external_id))
         except NotFoundError:
             return gone_payment(external_id)
 
     async def invoice_payments(self, invoice_external_id: str) -> list[ToolPayment]:
-        """Xero's webhooks name invoices, not payments: a payment made or deleted shows as an
-        invoice ``UPDATE``, after which the invoice's payments (deleted ones too) are read."""
-        found = self._client.payments(invoice_id=invoice_external_id)
-        return [p for p in [tool_payment(p) async for p in found] if p is not None]
+        """Xero's webhooks name invoices, not payments: a payment made or deleted, or an
+        overpayment allocated or de-allocated, shows as an invoice ``UPDATE``, after which the
+        invoice's payments (deleted ones too) and its customer's overpayments are read (a
+        de-allocated one no longer names the invoice, and must still be seen)."""
+        found = [p async for p in self._client.payments(invoice_id=invoice_external_id)]
+        seen = [tool_payment(p) for p in found]
+        try:
+            contact_id = (await self._client.invoice(invoice_external_id)).contact.contact_id
+        except NotFoundError:
+            contact_id = None
+        if contact_id is not None:
+            credits = self._client.overpayments(contact_id=contact_id)
+            seen += [tool_overpayment(o) async for o in credits]
+        return [p for p in seen if p is not None]
 
     async def export(self, draft: ExportDraft) -> ToolInvoice:
         """Look the reference up first (Xero keeps an idempotency key minutes only), then create

@@ -6,6 +6,10 @@
 - Status: ``DRAFT`` draft, ``SUBMITTED`` submitted, ``AUTHORISED`` sent (partially_paid once
   ``AmountPaid`` > 0), ``PAID``, ``VOIDED``, ``DELETED``; an unknown one is sent.
 - A payment settles one invoice; Xero deletes payments (``DELETED``) rather than voiding them.
+- An overpayment (money received beyond what was due) is a payment of the invoices its
+  allocations name, each with what was allocated to it (never beyond its amount due); its
+  ``RemainingCredit`` is what it leaves unapplied. A deleted allocation is no longer named (the
+  invoice it settled settles nothing of it now); a voided overpayment is a voided payment.
 """
 
 import datetime as dt
@@ -24,7 +28,7 @@ from timebridge_providers.kit.ports.accounting import (
     ToolInvoiceStatus,
     ToolPayment,
 )
-from timebridge_providers.xero.wire import Address, Contact, Invoice, Payment
+from timebridge_providers.xero.wire import Address, Contact, Invoice, Overpayment, Payment
 
 STATUSES: dict[str, ToolInvoiceStatus] = {
     "DRAFT": "draft",
@@ -73,7 +77,8 @@ def tool_client(contact: Contact) -> ToolClient:
 
 def status(invoice: Invoice) -> ToolInvoiceStatus:
     found = STATUSES.get(invoice.status, "sent")
-    if found == "sent" and (invoice.amount_paid or Decimal(0)) > 0:
+    settled = (invoice.amount_paid or Decimal(0)) + (invoice.amount_credited or Decimal(0))
+    if found == "sent" and settled > 0:
         return "partially_paid"
     return found
 
@@ -107,5 +112,34 @@ def tool_payment(payment: Payment) -> ToolPayment | None:
         currency=invoice.currency_code,
         amount=payment.amount,
         applications=(PaymentApplication(invoice.invoice_id, payment.amount),),
+        updated_at=changed,
+    )
+
+
+def tool_overpayment(overpayment: Overpayment) -> ToolPayment | None:
+    """A customer's overpayment as a payment of the invoices it is allocated to; None for a
+    supplier's (``SPEND-OVERPAYMENT``)."""
+    if overpayment.type not in (None, "RECEIVE-OVERPAYMENT"):
+        return None
+    applied: dict[str, Decimal] = {}
+    currency = overpayment.currency_code
+    for allocation in overpayment.allocations:
+        if allocation.is_deleted or allocation.invoice.type not in (None, "ACCREC"):
+            continue
+        invoice_id = allocation.invoice.invoice_id
+        applied[invoice_id] = applied.get(invoice_id, Decimal(0)) + allocation.amount
+        currency = currency or allocation.invoice.currency_code
+    changed = overpayment.updated_date_utc
+    remaining = overpayment.remaining_credit
+    if remaining is None:
+        remaining = overpayment.total - sum(applied.values(), Decimal(0))
+    return ToolPayment(
+        external_id=overpayment.overpayment_id,
+        state="voided" if overpayment.status == "VOIDED" else "recorded",
+        paid_on=overpayment.date or (changed.date() if changed else dt.date(1970, 1, 1)),
+        currency=currency,
+        amount=overpayment.total,
+        applications=tuple(PaymentApplication(i, a) for i, a in applied.items()),
+        unapplied=max(remaining, Decimal(0)),
         updated_at=changed,
     )

@@ -61,6 +61,14 @@ sources quoting developer.xero.com; A = assumed):
   ``UpdatedDateUTC`` (S: ``IsCustomer`` does not), so a full read now and then is still needed.
 - A ``GET /Invoices`` might leave ``DELETED`` invoices out by default; the client lists every
   status in ``Statuses`` so deletions are seen either way.
+- V Overpayments: Xero refuses a payment beyond an invoice's amount due; money received beyond
+  it is a ``RECEIVE-OVERPAYMENT`` bank transaction creating an overpayment (``GET /Overpayments``
+  with ``If-Modified-Since``, ``where``, ``order``, ``page``, ``pageSize``; ``GET
+  /Overpayments/{OverpaymentID}``): ``Total``, ``RemainingCredit``, ``Allocations`` (``Amount``,
+  ``Date``, ``Invoice``), ``Status``; an allocation counts in the invoice's ``AmountCredited``
+  and ``Overpayments`` (xero_accounting.yaml). A An allocation made or deleted moves the
+  overpayment's ``UpdatedDateUTC`` (its ``RemainingCredit`` changes) as well as the invoice's,
+  and ``GET /Overpayments`` lists deleted allocations not at all or with ``IsDeleted``.
 - A Token endpoint errors are OAuth2 JSON (``{"error": "invalid_grant"}``) with ``400``.
 """
 
@@ -245,6 +253,34 @@ class Payment(_Model):
     status: str
     payment_type: str | None = None
     invoice: PaymentInvoice | None = None
+    updated_date_utc: XeroDatetime | None = Field(default=None, alias="UpdatedDateUTC")
+
+
+class Allocation(_Model):
+    """Part of an overpayment's credit applied to one invoice."""
+
+    amount: Money
+    invoice: PaymentInvoice
+    allocation_id: str | None = Field(default=None, alias="AllocationID")
+    date: XeroDate | None = None
+    is_deleted: bool = False
+
+
+class Overpayment(_Model):
+    """Money received beyond what was due (``RECEIVE-OVERPAYMENT``; ``SPEND-OVERPAYMENT`` is a
+    supplier's): ``Total`` received, ``Allocations`` applied to invoices (each up to the
+    invoice's amount due), ``RemainingCredit`` the rest. ``Status`` ``AUTHORISED``, ``PAID`` once
+    fully allocated, ``VOIDED``."""
+
+    overpayment_id: str = Field(alias="OverpaymentID")
+    type: str | None = None
+    status: str
+    date: XeroDate | None = None
+    total: Money
+    remaining_credit: Money | None = None
+    currency_code: str | None = None
+    contact: Contact | None = None
+    allocations: tuple[Allocation, ...] = ()
     updated_date_utc: XeroDatetime | None = Field(default=None, alias="UpdatedDateUTC")
 
 

@@ -13,7 +13,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from timebridge_providers.core.directory import identity
 from timebridge_providers.installed import registry
 from timebridge_providers.kit.clients import BudgetSource, ProviderClients
-from timebridge_providers.kit.credentials import CredentialKeeper
+from timebridge_providers.kit.credentials import CredentialKeeper, HttpCredentialSource
 
 from timebridge_common.auth import WorkspaceAdmins
 from timebridge_common.crypto import SecretBox
@@ -25,6 +25,7 @@ from timebridge_common.runtime import ServiceRuntime, build_runtime, http_app
 from timebridge_common.webhooks import replay
 from timebridge_ingest.adapters.imports_pg import PostgresImports
 from timebridge_ingest.adapters.inbox import PostgresDeliveryInbox
+from timebridge_ingest.adapters.oauth_states_pg import PostgresOAuthStates
 from timebridge_ingest.adapters.postgres import (
     PostgresConnections,
     PostgresPolling,
@@ -35,6 +36,7 @@ from timebridge_ingest.entrypoints.connections_http import connections_router
 from timebridge_ingest.entrypoints.hooks_http import HookTokenMiddleware, hooks_router
 from timebridge_ingest.entrypoints.http import Clock, install_webhooks
 from timebridge_ingest.entrypoints.imports_http import wire as wire_imports
+from timebridge_ingest.entrypoints.oauth_http import oauth_router
 from timebridge_ingest.entrypoints.tracker_summary_http import wire as wire_tracker_summaries
 from timebridge_ingest.handlers.access import ConnectionAccesses, credential_from_owner
 from timebridge_ingest.handlers.connections import Connections
@@ -44,6 +46,7 @@ from timebridge_ingest.handlers.health import Health
 from timebridge_ingest.handlers.hook_secrets import HookSecrets, keeping_secrets
 from timebridge_ingest.handlers.hooks import DeliveryWorker, HookIntake
 from timebridge_ingest.handlers.imports import ImportRunner, observer_opener
+from timebridge_ingest.handlers.oauth_connect import OAuthConnect
 from timebridge_ingest.handlers.observing import observers
 from timebridge_ingest.handlers.polling import Poller
 from timebridge_ingest.handlers.ports import (
@@ -186,6 +189,11 @@ def bootstrap(
         app.include_router(
             connections_router(settings, connections, admins, Health(polling, inbox))
         )
+        if isinstance(credentials, HttpCredentialSource):  # the owner holds the OAuth apps
+            consent = OAuthConnect(
+                connections, PostgresOAuthStates(runtime.pool), credentials, clock
+            )
+            app.include_router(oauth_router(consent, admins, settings.console_url))
         poller = Poller(
             connections=store,
             polling=polling,

@@ -34,6 +34,12 @@ class Settings(BaseSettings, ServiceSettings, OwnerSettings):
         default="http://127.0.0.1:8001",
         description="Where trackers reach this gateway (webhook URLs registered with them)",
     )
+    console_url: str | None = Field(
+        default=None,
+        description="The console's base URL (TB_CONSOLE_URL): a browser coming back from an"
+        " OAuth tracker's consent is sent to the integration's page (or, refused, a page saying"
+        " why) instead of shown the callback's JSON",
+    )
     everhour_api_url: str = "https://api.everhour.com"
     api_urls: dict[str, str] = Field(
         default_factory=dict,

@@ -1,0 +1,199 @@
+"""Connecting an OAuth tracker by consent instead of pasted tokens (issue 11).
+
+The admin starts (:meth:`OAuthConnect.start`): a one-time ``state`` is kept here (its hash,
+~10 minutes) with the settings and connection fields chosen, and the credential owner, which
+holds the app's client id, answers the provider's consent URL. The provider sends the browser
+back to the open callback with ``code`` and ``state`` (:meth:`OAuthConnect.complete`): the state
+is spent first (a replayed or expired one is refused), the owner exchanges the code with the
+app's secret and keeps the tokens (they never come here), and the integration is tested with
+the owner's access token and saved as ``connect`` saves one. A failed test leaves nothing: the
+owner forgets the tokens.
+"""
+
+import datetime as dt
+import hashlib
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import structlog
+from timebridge_providers.installed import registry
+from timebridge_providers.kit.credentials import Authorization, CredentialKeeper, oauth_of
+from timebridge_providers.kit.registry import UnknownProviderError
+
+from timebridge_common.errors import InvalidMessageError, TransientError
+from timebridge_common.events import IntegrationSettings
+from timebridge_ingest.domain.connections import Integration, check_settings, new_integration_id
+from timebridge_ingest.domain.errors import RejectedError
+from timebridge_ingest.handlers.connections import Connections
+
+log = structlog.get_logger(__name__)
+STATE_TTL = dt.timedelta(minutes=10)
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentStarted:
+    """What the admin chose before leaving for the provider's consent page (nothing secret)."""
+
+    workspace_id: str
+    provider: str
+    admin_id: str
+    settings: IntegrationSettings
+    fields: dict[str, str] = field(default_factory=dict)
+    redirect_uri: str = ""
+
+
+class OAuthStates(Protocol):
+    async def add(
+        self, state_hash: str, started: ConsentStarted, expires_at: dt.datetime
+    ) -> None: ...
+
+    async def spend(
+        self, state_hash: str, provider: str, now: dt.datetime
+    ) -> ConsentStarted | None:
+        """The consent started with this state, once (None: unknown, spent, expired or for
+        another provider; it is spent whatever the outcome)."""
+        ...
+
+
+class ConsentOwner(CredentialKeeper, Protocol):
+    """The credential owner's side of a consent (it holds the app's client id and secret)."""
+
+    async def authorization(self, provider: str, state: str) -> Authorization: ...
+
+    async def exchange_code(
+        self,
+        workspace_id: str,
+        connection_id: str,
+        provider: str,
+        code: str,
+        redirect_uri: str,
+        *,
+        base_url: str = "",
+        extra: Mapping[str, str] | None = None,
+    ) -> None: ...
+
+
+def state_hash(state: str) -> str:
+    return hashlib.sha256(state.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    authorize_url: str
+    expires_at: dt.datetime
+
+
+@dataclass
+class OAuthConnect:
+    connections: Connections
+    states: OAuthStates
+    owner: ConsentOwner
+    clock: Callable[[], dt.datetime]
+
+    async def start(
+        self,
+        workspace_id: str,
+        provider: str,
+        admin_id: str,
+        settings: IntegrationSettings,
+        fields: Mapping[str, str],
+    ) -> Started:
+        """Where to send the admin's browser; the settings and fields are checked now."""
+        try:
+            found = registry().get(provider)
+        except UnknownProviderError as exc:
+            raise RejectedError(404, str(exc)) from exc
+        if found.profile.kind != "tracker" or oauth_of(found) is None:
+            raise RejectedError(422, f"{found.profile.title} is not connected by consent here")
+        check_settings(settings)
+        extra = self.connections._check_fields(provider, fields)
+        self.connections._check_direction(provider, settings)
+        state = secrets.token_urlsafe(32)
+        try:
+            where = await self.owner.authorization(provider, state)
+        except InvalidMessageError as exc:
+            raise RejectedError(422, f"the credential owner refused: {exc}") from exc
+        except TransientError as exc:
+            raise RejectedError(503, f"the credential owner is unavailable: {exc}") from exc
+        expires_at = self.clock() + STATE_TTL
+        started = ConsentStarted(
+            workspace_id, provider, admin_id, settings, extra, where.redirect_uri
+        )
+        await self.states.add(state_hash(state), started, expires_at)
+        return Started(where.authorize_url, expires_at)
+
+    async def complete(self, provider: str, params: Mapping[str, str]) -> Integration:
+        """The provider's redirect: spend the state, have the owner exchange the code, test
+        the connection with the owner's access token, save it."""
+        state, code = params.get("state", ""), params.get("code", "")
+        if not state:
+            raise RejectedError(422, "the callback needs a state")
+        started = await self.states.spend(state_hash(state), provider, self.clock())
+        if started is None:
+            raise RejectedError(422, "unknown, used or expired state: start connecting again")
+        title = registry().get(provider).profile.title
+        if params.get("error") or not code:
+            reason = params.get("error") or "no code"
+            raise RejectedError(422, f"{title} did not grant access ({reason[:100]})")
+        integration_id = new_integration_id()
+        base_url = self.connections.api_url(provider)
+        ws = started.workspace_id
+        try:
+            await self.owner.exchange_code(
+                ws, integration_id, provider, code, started.redirect_uri,
+                base_url=base_url, extra=started.fields,
+            )  # fmt: skip
+            access = await self.owner.access(ws, integration_id)
+        except InvalidMessageError as exc:
+            raise RejectedError(422, f"{title} refused the consent: {exc}") from exc
+        except TransientError as exc:
+            raise RejectedError(503, f"the credential owner is unavailable: {exc}") from exc
+        integration = await self._save(started, integration_id, base_url, access.credential)
+        log.info("integration connected by consent", integration=integration_id)
+        return integration
+
+    async def _save(
+        self, started: ConsentStarted, integration_id: str, base_url: str, access_token: str
+    ) -> Integration:
+        result = await self.connections.test(started.provider, access_token, started.fields)
+        if not result.ok:
+            await self._forget(started.workspace_id, integration_id)
+            status = 504 if result.error_kind == "timeout" else 422
+            raise RejectedError(status, f"connection test failed: {result.message}")
+        integration = Integration(
+            integration_id=integration_id,
+            workspace_id=started.workspace_id,
+            provider=started.provider,
+            base_url=base_url,
+            api_key=None,
+            status="connected",
+            settings=started.settings,
+            account=result.account,
+            extra=started.fields,
+            at_owner=True,
+        )
+        return await self._keep(integration)
+
+    async def _keep(self, integration: Integration) -> Integration:
+        """As ``Connections.connect`` keeps one whose secret the owner already holds: its
+        webhook registered if it wants one, then saved with its ``ConnectionChanged``."""
+        connections = self.connections
+        if connections._wants_webhook(integration):
+            try:
+                integration = await connections._register_hook(integration)
+            except RejectedError:
+                await self._forget(integration.workspace_id, integration.integration_id)
+                raise
+        await connections.save(integration)
+        if integration.hook_token_hash:
+            async with connections.store.transaction() as tx:
+                await tx.remove_pending_hook(integration.hook_token_hash)
+        return integration
+
+    async def _forget(self, workspace_id: str, integration_id: str) -> None:
+        try:
+            await self.owner.delete(workspace_id, integration_id)
+        except TransientError as exc:
+            log.warning("the credential owner kept tokens never connected", error=str(exc))

@@ -90,6 +90,7 @@ def test_the_allow_list_is_small_and_everything_else_is_protected(platform: Plat
             "ingest POST /v1/webhooks/core/{}",
             # one per provider whose webhooks are hints at a secret URL (Everhour, ...)
             *(f"ingest POST /v1/webhooks/{p}/{{}}" for p in hint_providers()),
+            "ingest GET /v1/oauth/{}/callback",  # an OAuth tracker's consent, by its state
             "invoice-export GET /v1/oauth/{}/callback",
             "invoice-export POST /v1/webhooks/{}",  # per app (the accounting tool's name)
             "invoice-export POST /v1/webhooks/{}/{}",  # per connection

@@ -18,3 +18,17 @@ async def test_a_refused_consent_is_explained_with_a_way_back() -> None:
     assert answer.status_code == 422
     assert "QuickBooks Online was not connected: &lt;b&gt;access_denied&lt;/b&gt;." in answer.text
     assert 'href="/signin"' in answer.text
+
+
+async def test_a_tracker_not_connected_by_consent_is_explained_with_a_way_back() -> None:
+    app = bootstrap(Settings(session_key="k" * 40)).app
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://console"
+    ) as console:
+        answer = await console.get(
+            "/integrations/not-connected",
+            params={"tracker": "QuickBooks Time", "reason": "unknown, used or expired state"},
+        )
+    assert answer.status_code == 422
+    assert "QuickBooks Time was not connected: unknown, used or expired state." in answer.text
+    assert 'href="/signin"' in answer.text

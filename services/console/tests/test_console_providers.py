@@ -53,6 +53,11 @@ def test_only_trackers_with_an_api_key_are_offered_to_connect_with_a_pasted_key(
     }
 
 
+def test_oauth_trackers_are_connected_by_consent_and_offered_beside_the_key_ones() -> None:
+    assert CATALOG.oauth_trackers() == {"oauthy": "OAuthy"}  # not the accounting tool
+    assert set(CATALOG.connectable_trackers()) == {"punch", "reader", "hours", "oauthy"}
+
+
 def test_a_providers_connection_fields_are_asked_for_and_read_from_the_form() -> None:
     assert CATALOG.fields("hours") == {"account_id": "Account ID"}
     assert CATALOG.fields("punch") == {}

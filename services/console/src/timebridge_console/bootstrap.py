@@ -21,7 +21,11 @@ from timebridge_console.entrypoints.accounting_web import (
 )
 from timebridge_console.entrypoints.activity_web import activity_router
 from timebridge_console.entrypoints.integration_history_web import history_router
-from timebridge_console.entrypoints.integrations_web import connect_router, integrations_router
+from timebridge_console.entrypoints.integrations_web import (
+    connect_router,
+    consent_refused_router,
+    integrations_router,
+)
 from timebridge_console.entrypoints.mapping_web import mapping_router, users_router
 from timebridge_console.entrypoints.ops_web import ops_router
 from timebridge_console.entrypoints.portal_web import CONTEXT as PORTAL_CONTEXT
@@ -68,6 +72,7 @@ def bootstrap(settings: Settings, *, transport: httpx.AsyncBaseTransport | None 
     app.mount("/static", StaticFiles(directory=PACKAGE / "static"), name="static")
     app.include_router(auth_router(web))
     app.include_router(connect_router(web))
+    app.include_router(consent_refused_router(web))
     app.include_router(integrations_router(web))
     app.include_router(history_router(web))
     app.include_router(mapping_router(web))

@@ -45,13 +45,25 @@ class Catalog:
         }
 
     def key_trackers(self) -> dict[str, str]:
-        """Trackers connected with a pasted API key or personal token (OAuth ones are not
-        offered here yet), by name, with their titles."""
+        """Trackers connected with a pasted API key or personal token, by name, with their
+        titles."""
         return {
             name: title
             for name, title in self._of_kind("tracker").items()
             if (self._named(name) or {}).get("auth") in ("api_key", "token")
         }
+
+    def oauth_trackers(self) -> dict[str, str]:
+        """Trackers connected by their provider's consent page (OAuth), with their titles."""
+        return {
+            name: title
+            for name, title in self._of_kind("tracker").items()
+            if (self._named(name) or {}).get("auth") == "oauth2"
+        }
+
+    def connectable_trackers(self) -> dict[str, str]:
+        """Every tracker an admin can connect from the console: by key or by consent."""
+        return {**self.key_trackers(), **self.oauth_trackers()}
 
     def fields(self, name: str) -> dict[str, str]:
         """What else an admin enters to connect the provider (an account id): key -> label."""

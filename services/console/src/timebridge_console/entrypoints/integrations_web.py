@@ -32,7 +32,7 @@ def integrations_router(web: Web) -> APIRouter:
             session,
             workspace_id=workspace_id,
             rows=rows,
-            trackers=catalog.key_trackers(),
+            trackers=catalog.connectable_trackers(),
             catalog_error=catalog.unavailable,
             provider_label=catalog.label,
             title="Integrations",
@@ -201,22 +201,30 @@ async def _connection_of(admin: Admin, integration: dict[str, Any]) -> dict[str,
     return found
 
 
-async def provider_of(web: Web, session: Session, workspace_id: str, provider: str) -> Catalog:
-    """The installed providers, once ``provider`` is a tracker connected with an API key."""
+async def provider_of(
+    web: Web, session: Session, workspace_id: str, provider: str, *, consent: bool = False
+) -> Catalog:
+    """The installed providers, once ``provider`` is a tracker connected with an API key (or,
+    ``consent``, by its consent page: OAuth)."""
     catalog = await web.admin(session, workspace_id).providers()
-    if provider not in catalog.key_trackers():
-        raise HTTPException(404, f"no tracker {provider!r} to connect with an API key")
+    offered = catalog.oauth_trackers() if consent else catalog.key_trackers()
+    if provider not in offered:
+        how = "by consent" if consent else "with an API key"
+        raise HTTPException(404, f"no tracker {provider!r} to connect {how}")
     return catalog
 
 
 def connect_router(web: Web) -> APIRouter:
-    """Connect: paste the key, Test Connection (an htmx fragment, or the whole page), Save."""
+    """Connect: paste the key, Test Connection (an htmx fragment, or the whole page), Save; an
+    OAuth tracker: Continue to its consent page instead."""
     router = APIRouter(prefix="/w/{workspace_id}/integrations")
     SignedIn = Annotated[Session, Depends(web.session)]
 
     @router.get("/new/{provider}")
     async def new(request: Request, workspace_id: Ws, provider: str, session: SignedIn) -> Response:
-        catalog = await provider_of(web, session, workspace_id, provider)
+        catalog = await web.admin(session, workspace_id).providers()
+        consent = provider in catalog.oauth_trackers()
+        await provider_of(web, session, workspace_id, provider, consent=consent)
         return web.page(
             request,
             "integration_new.html",
@@ -227,6 +235,46 @@ def connect_router(web: Web) -> APIRouter:
             settings={},
             not_allowed=catalog.directions(provider),
             connection_fields=catalog.fields(provider),
+            consent=consent,
+            title=f"Connect {catalog.label(provider)}",
+        )
+
+    @router.post("/new/{provider}/consent")
+    async def consent(
+        request: Request, workspace_id: Ws, provider: str, session: SignedIn
+    ) -> Response:
+        """An OAuth tracker: a link to its consent page; ingest's callback brings the browser
+        back to the integration's page, connected (or to a page saying why not)."""
+        catalog = await provider_of(web, session, workspace_id, provider, consent=True)
+        fields = await web.form(request, session)
+        try:
+            authorize_url = await web.admin(session, workspace_id).start_consent(
+                provider, settings_from_form(fields), catalog.entered(provider, fields)
+            )
+        except (FormError, ApiError) as exc:
+            return web.page(
+                request,
+                "integration_new.html",
+                session,
+                status=exc.status if isinstance(exc, ApiError) and exc.status >= 400 else 422,
+                workspace_id=workspace_id,
+                provider=provider,
+                provider_name=catalog.label(provider),
+                settings=fields,
+                error=str(exc) if isinstance(exc, ApiError) else f"Not connected: {exc}.",
+                not_allowed=catalog.directions(provider),
+                connection_fields=catalog.fields(provider),
+                consent=True,
+                title=f"Connect {catalog.label(provider)}",
+            )
+        # The consent page is another site: a link to it (the CSP keeps forms on this one).
+        return web.page(
+            request,
+            "integration_consent.html",
+            session,
+            workspace_id=workspace_id,
+            provider_name=catalog.label(provider),
+            authorize_url=authorize_url,
             title=f"Connect {catalog.label(provider)}",
         )
 
@@ -310,5 +358,28 @@ def connect_router(web: Web) -> APIRouter:
             notice = "connected_importing"
         url = f"/w/{workspace_id}/integrations/{segment(integration_id)}?notice={notice}"
         return redirect(url, request)
+
+    return router
+
+
+def consent_refused_router(web: Web) -> APIRouter:
+    """Where ingest sends a browser whose tracker consent did not connect (``TB_CONSOLE_URL``
+    set there): the reason, and the way back."""
+    router = APIRouter()
+
+    @router.get("/integrations/not-connected")
+    async def not_connected(request: Request, tracker: str = "", reason: str = "") -> Response:
+        session = web.current(request)
+        tracker, reason = tracker[:80] or "The tracker", reason[:300]
+        workspace = session.workspace_id if session and session.signed_in else None
+        return web.page(
+            request,
+            "integration_not_connected.html",
+            session,
+            status=422,
+            message=f"{tracker} was not connected: {reason or 'no reason given'}.",
+            workspace_id=workspace,
+            title="Not connected",
+        )
 
     return router

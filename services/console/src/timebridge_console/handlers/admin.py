@@ -109,6 +109,18 @@ class Admin:
         )
         return result
 
+    async def start_consent(
+        self, provider: str, settings: dict[str, str | None], fields: dict[str, str]
+    ) -> str:
+        """Where to send the admin to consent to an OAuth tracker; ingest's callback then
+        connects it and sends the browser back to the integration's page."""
+        started: dict[str, Any] = await self._api.post(
+            "ingest",
+            f"{self._ws}/integrations/{segment(provider)}/oauth/start",
+            {"fields": fields, "settings": settings},
+        )
+        return str(started["authorize_url"])
+
     async def connect(
         self,
         provider: str,

@@ -31,7 +31,9 @@ class SandboxEndpoints:
         app = OAuthApp(state.client_id, SecretStr(state.client_secret), "http://qbt/api/v1/grant")
         self._endpoint = description.open(QBT, app, http)
 
-    def authorization(self, provider: str, state: str) -> tuple[str, str]:
+    def authorization(
+        self, provider: str, state: str, redirect_uri: str | None = None
+    ) -> tuple[str, str]:
         raise NotImplementedError(f"no consent page for {provider} ({state}) in this test")
 
     def endpoint(self, provider: str) -> TokenEndpoint:
@@ -93,6 +95,18 @@ def test_the_consent_url_carries_the_apps_client_id_redirect_and_state() -> None
     endpoints = RegistryTokenEndpoints(installed_registry(), {QBT: default}, httpx.AsyncClient())
     url, _ = endpoints.authorization(QBT, "s")
     assert url.startswith("https://rest.tsheets.com/api/v1/authorize?")  # the kit's
+    unregistered = app.model_copy(update={"redirect_uri": None})
+    endpoints = RegistryTokenEndpoints(
+        installed_registry(), {QBT: unregistered}, httpx.AsyncClient()
+    )
+    _, given = endpoints.authorization(QBT, "s", "http://ingest.test/v1/oauth/qbt/callback")
+    assert given == "http://ingest.test/v1/oauth/qbt/callback"  # the caller's, unless configured
+    _, configured = RegistryTokenEndpoints(
+        installed_registry(), {QBT: app}, httpx.AsyncClient()
+    ).authorization(QBT, "s", "http://elsewhere.test/cb")
+    assert configured == app.redirect_uri
+    with pytest.raises(UpstreamError, match="no redirect URI"):
+        endpoints.authorization(QBT, "s")
     with pytest.raises(InvalidError, match="does not sign in with OAuth"):
         owner.authorization("everhour", "s")
     with pytest.raises(UpstreamError, match="cannot be consented to"):

@@ -54,9 +54,13 @@ class Owner(FakeCredentialSource):
     codes: set[str] = field(default_factory=set)
     exchanged: list[tuple[str, str, str]] = field(default_factory=list)
 
-    async def authorization(self, provider: str, state: str) -> Authorization:
+    async def authorization(
+        self, provider: str, state: str, redirect_uri: str | None = None
+    ) -> Authorization:
+        assert redirect_uri == CALLBACK  # ingest's own callback, unless the owner has one
         return Authorization(
-            authorize_url=f"http://qbt.test/api/v1/authorize?state={state}", redirect_uri=CALLBACK
+            authorize_url=f"http://qbt.test/api/v1/authorize?state={state}",
+            redirect_uri=redirect_uri,
         )
 
     async def exchange_code(
@@ -191,7 +195,7 @@ async def test_start_refuses_key_trackers_and_unknown_ones_and_an_unavailable_ow
         await consent.start("ws-1", "nope", "ann", IntegrationSettings(), {})
     assert unknown.value.status == 404
 
-    async def down(provider: str, state: str) -> Authorization:
+    async def down(provider: str, state: str, redirect_uri: str | None = None) -> Authorization:
         raise TransientError("credentials service answered 503")
 
     owner.authorization = down  # type: ignore[method-assign]

@@ -158,9 +158,11 @@ class FakeTokenEndpoint:
 class FakeTokenEndpoints:
     endpoints: dict[str, FakeTokenEndpoint] = field(default_factory=dict)
 
-    def authorization(self, provider: str, state: str) -> tuple[str, str]:
+    def authorization(
+        self, provider: str, state: str, redirect_uri: str | None = None
+    ) -> tuple[str, str]:
         self.endpoint(provider)
-        redirect = f"http://tb.test/v1/oauth/{provider}/callback"
+        redirect = redirect_uri or f"http://tb.test/v1/oauth/{provider}/callback"
         return f"http://{provider}.test/authorize?state={state}", redirect
 
     def endpoint(self, provider: str) -> FakeTokenEndpoint:

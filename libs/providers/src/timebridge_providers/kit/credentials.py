@@ -391,12 +391,16 @@ class HttpCredentialSource:
         wait = parse_retry_after(response.headers.get("retry-after"), started)
         raise TransientError(f"{what}: credentials service answered {status}", retry_after=wait)
 
-    async def authorization(self, provider: str, state: str) -> "Authorization":
+    async def authorization(
+        self, provider: str, state: str, redirect_uri: str | None = None
+    ) -> "Authorization":
         """Where to send a person to consent to Timebridge's app at ``provider`` (the owner
-        knows the app's client id and redirect URI), carrying ``state``."""
+        knows the app's client id), carrying ``state``; ``redirect_uri``: the caller's callback,
+        unless the owner is configured with the one registered at the provider."""
         url = f"{self._base_url}/v1/oauth/{provider}/authorization"
         what = f"starting {provider}'s consent"
-        answer = await self._send("POST", url, what, {"state": state})
+        body = {"state": state, "redirect_uri": redirect_uri}
+        answer = await self._send("POST", url, what, body)
         try:
             return Authorization.model_validate_json(answer)
         except ValidationError as exc:

@@ -25,7 +25,9 @@ class RegistryTokenEndpoints:
         self._http = http
         self._opened: dict[str, TokenEndpoint] = {}
 
-    def authorization(self, provider: str, state: str) -> tuple[str, str]:
+    def authorization(
+        self, provider: str, state: str, redirect_uri: str | None = None
+    ) -> tuple[str, str]:
         """The consent URL of Timebridge's app at ``provider`` carrying ``state``, and the
         redirect URI the code will be issued for."""
         found = self._registry.get(provider)
@@ -34,13 +36,14 @@ class RegistryTokenEndpoints:
         consent = (config and config.authorize_url) or (description and description.authorize_url)
         if config is None or not consent:
             raise UpstreamError(f"{found.profile.title} cannot be consented to from here")
-        if not config.redirect_uri:
+        redirect = config.redirect_uri or redirect_uri
+        if not redirect:
             raise UpstreamError(f"no redirect URI is configured for {found.profile.title}")
         query = urlencode({
             "response_type": "code", "client_id": config.client_id,
-            "redirect_uri": config.redirect_uri, "state": state,
+            "redirect_uri": redirect, "state": state,
         })  # fmt: skip
-        return f"{consent}?{query}", config.redirect_uri
+        return f"{consent}?{query}", redirect
 
     def endpoint(self, provider: str) -> TokenEndpoint:
         if (opened := self._opened.get(provider)) is not None:

@@ -78,6 +78,12 @@ class CodeIn(_In):
 
 class StateIn(_In):
     state: str = Field(min_length=16, max_length=200, pattern=r"^[A-Za-z0-9_-]+$")
+    redirect_uri: str | None = Field(
+        default=None,
+        max_length=2000,
+        pattern=r"^https?://[^\s?#]+$",
+        description="The caller's callback, used unless one is configured for the app",
+    )
 
 
 class AuthorizationOut(BaseModel):
@@ -285,7 +291,7 @@ def oauth_apps_router(owner: CredentialOwner, guards: Guards) -> APIRouter:
     async def authorization(
         provider: Annotated[str, Path(pattern=r"^[a-z0-9_-]{1,64}$")], body: StateIn
     ) -> AuthorizationOut:
-        url, redirect_uri = owner.authorization(provider, body.state)
+        url, redirect_uri = owner.authorization(provider, body.state, body.redirect_uri)
         return AuthorizationOut(authorize_url=url, redirect_uri=redirect_uri)
 
     return router

@@ -87,11 +87,14 @@ class CredentialOwner:
         )
         return status
 
-    def authorization(self, provider: str, state: str) -> tuple[str, str]:
+    def authorization(
+        self, provider: str, state: str, redirect_uri: str | None = None
+    ) -> tuple[str, str]:
         """Where a person consents to Timebridge's app at ``provider`` (the app's client id is
-        this service's setting), and the redirect URI the code will be issued for."""
+        this service's setting), and the redirect URI the code will be issued for: the one
+        configured for the app, else the caller's."""
         self._check_kind(provider, Tokens("", "", self._clock()))
-        return self._endpoints.authorization(provider, state)
+        return self._endpoints.authorization(provider, state, redirect_uri)
 
     async def exchange(self, consent: Consent) -> Status:
         """An OAuth consent's code, exchanged here where the app's client secret lives; the

@@ -49,9 +49,10 @@ class CredentialStore(Protocol):
 
 
 class TokenEndpoints(Protocol):
-    def authorization(self, provider: str, state: str) -> tuple[str, str]:
-        """(consent URL with the app's client id and ``state``, redirect URI), or
-        ``UpstreamError`` why not (no app, no consent page, no redirect URI configured)."""
+    def authorization(self, provider: str, state: str, redirect_uri: str | None) -> tuple[str, str]:
+        """(consent URL with the app's client id and ``state``, redirect URI: the app's
+        configured one, else ``redirect_uri``), or ``UpstreamError`` why not (no app, no
+        consent page, no redirect URI)."""
         ...
 
     def endpoint(self, provider: str) -> TokenEndpoint:

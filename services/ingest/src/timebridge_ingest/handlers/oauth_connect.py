@@ -60,7 +60,9 @@ class OAuthStates(Protocol):
 class ConsentOwner(CredentialKeeper, Protocol):
     """The credential owner's side of a consent (it holds the app's client id and secret)."""
 
-    async def authorization(self, provider: str, state: str) -> Authorization: ...
+    async def authorization(
+        self, provider: str, state: str, redirect_uri: str | None = None
+    ) -> Authorization: ...
 
     async def exchange_code(
         self,
@@ -112,7 +114,8 @@ class OAuthConnect:
         self.connections._check_direction(provider, settings)
         state = secrets.token_urlsafe(32)
         try:
-            where = await self.owner.authorization(provider, state)
+            callback = f"{self.connections.public_base_url}/v1/oauth/{provider}/callback"
+            where = await self.owner.authorization(provider, state, callback)
         except InvalidMessageError as exc:
             raise RejectedError(422, f"the credential owner refused: {exc}") from exc
         except TransientError as exc:

@@ -70,9 +70,10 @@ def world(
     policy: str = "manual_review",
     providers: Registry | None = None,
     owner: CredentialSource | None = None,
+    records: FakeEntryStore | None = None,
 ) -> World:
     store = MemorySync(clock=lambda: NOW)
-    records, home = FakeEntryStore(tracker), FakeEntryStore("core")
+    records, home = records or FakeEntryStore(tracker), FakeEntryStore("core")
     connections = MemoryConnections()
     settings = IntegrationSettings(conflict_policy=policy)
     tracked = sample_connection_changed(

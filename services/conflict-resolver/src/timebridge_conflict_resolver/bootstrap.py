@@ -140,9 +140,10 @@ def bootstrap(
         clock=_utc_now,
         lease_s=settings.write_lease_s,
         owner=credentials,
+        concurrency=settings.sync_concurrency,
     )
     copies.subscribe(runtime)
-    consumers.register(runtime, observations, syncer)
+    consumers.register(runtime, observations, syncer, max_records=settings.sync_batch_max_records)
     publisher = EventPublisher(runtime.broker, runtime.tracer, NAME)
     runtime.background.append(OutboxRelay(runtime.pool, publisher).run)
     app = http_app(runtime, title="Timebridge conflict-resolver")

@@ -24,6 +24,15 @@ class Settings(BaseSettings, ServiceSettings, OwnerSettings):
         description="How long a write to one target record excludes other writers to it; an"
         " attempt that never came back is taken over after this",
     )
+    sync_concurrency: int = Field(
+        default=8,
+        ge=1,
+        description="Changes written at once (lanes of a batch, per process); keep it below"
+        " the database pool size (TB_DATABASE__MAX_CONNECTIONS), which each change draws on",
+    )
+    sync_batch_max_records: int = Field(
+        default=200, ge=1, description="EntryMapped records per batch at most"
+    )
     raised_limits: dict[str, Annotated[int, Field(ge=2)]] = Field(
         default_factory=dict,
         description="Per provider, requests per the provider's window that replace this"

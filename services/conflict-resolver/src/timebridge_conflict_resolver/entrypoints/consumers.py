@@ -8,15 +8,21 @@ from timebridge_conflict_resolver.handlers.ports import ObservationStore
 from timebridge_conflict_resolver.handlers.sync import Syncer
 
 
-def register(runtime: ServiceRuntime, store: ObservationStore, syncer: Syncer) -> None:
+def register(
+    runtime: ServiceRuntime, store: ObservationStore, syncer: Syncer, *, max_records: int = 200
+) -> None:
+    """``EntryMapped`` comes in batches of ``max_records`` at most, handled in lanes."""
+
     async def time_entry_logged(envelope: Envelope, event: TimeEntryLogged) -> None:
         await on_time_entry_logged(store, envelope, event)
-
-    async def entry_mapped(envelope: Envelope, event: EntryMapped) -> None:
-        await syncer.on_entry_mapped(envelope, event)
 
     async def entry_mapped_dead_lettered(letter: DeadLettered[EntryMapped]) -> None:
         await syncer.on_dead_letter(letter)
 
     runtime.subscribe(TimeEntryLogged, time_entry_logged)
-    runtime.subscribe(EntryMapped, entry_mapped, on_dead_letter=entry_mapped_dead_lettered)
+    runtime.subscribe_batch(
+        EntryMapped,
+        syncer.on_batch,
+        max_records=max_records,
+        on_dead_letter=entry_mapped_dead_lettered,
+    )

@@ -47,7 +47,7 @@ are reviewed or restored as before.
 
 import datetime as dt
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 import structlog
@@ -89,8 +89,9 @@ from timebridge_conflict_resolver.domain.plans import (
     shared_origin,
     single,
 )
-from timebridge_conflict_resolver.domain.records import Systems
+from timebridge_conflict_resolver.domain.records import Systems, slot_key
 from timebridge_conflict_resolver.domain.state import Link, TargetRecord
+from timebridge_conflict_resolver.handlers.lanes import in_lanes
 from timebridge_conflict_resolver.handlers.ports import (
     ConflictClosedError,
     Connections,
@@ -145,6 +146,8 @@ class Syncer:
     providers: Registry = field(default_factory=registry)
     owner: CredentialSource | None = None
     """The credential owner every provider access comes from (required)."""
+    concurrency: int = 8
+    """Changes of a batch handled at once, in lanes (``on_batch``)."""
 
     def __post_init__(self) -> None:
         self._path = WritePath(
@@ -159,6 +162,27 @@ class Syncer:
             return None
         job = Job(event, envelope.event_id, envelope, claim=(CONSUMER, envelope))
         return await self._sync(job)
+
+    async def on_batch(
+        self, items: Sequence[tuple[Envelope, EntryMapped]]
+    ) -> list[InvalidMessageError | None]:
+        """A batch of changes, in concurrent lanes per entry and target record (``lanes``)."""
+
+        async def one(item: tuple[Envelope, EntryMapped]) -> None:
+            await self.on_entry_mapped(*item)
+
+        return await in_lanes(items, self._lane_keys, one, concurrency=self.concurrency)
+
+    def _lane_keys(self, item: tuple[Envelope, EntryMapped]) -> tuple[str, ...]:
+        """The changed entry, and the target record it lands in where the event tells."""
+        event = item[1]
+        keys = [f"{event.integration_id}|{event.source}|{event.source_external_id}"]
+        if event.target in self.providers:  # a delete carries the fields it was synced with
+            target = self.providers.get(event.target).profile
+            slot = slot_key(target, event.source, event.source_external_id, event.entry)
+            if slot is not None:
+                keys.append(f"{event.integration_id}|{event.target}|{slot}")
+        return tuple(keys)
 
     async def on_dead_letter(self, letter: DeadLettered[EntryMapped]) -> EntrySynced | None:
         """A change that was dead-lettered gets ``error``, with the reason, as its status.

@@ -243,12 +243,17 @@ class _Sandbox:
     async def deliver(
         self, event: str, resource_id: str, data: dict[str, Any], project: str
     ) -> None:
+        hooks = [
+            hook
+            for hook in self.state.hooks.values()
+            if hook.is_active
+            and event in hook.events
+            and (hook.project is None or hook.project == project)
+        ]
+        if not hooks:  # no client built: ~25% of a write's CPU in process (issue 12 bench)
+            return
         async with httpx.AsyncClient(transport=self.webhook_transport, timeout=10) as client:
-            for hook in list(self.state.hooks.values()):
-                if not hook.is_active or event not in hook.events:
-                    continue
-                if hook.project is not None and hook.project != project:
-                    continue
+            for hook in hooks:
                 hook.last_used_at = _stamp(self.state.now())
                 body = {
                     "event": event,

@@ -101,6 +101,10 @@ async def test_xero_overpayment_allocated_reads_as_a_payment_with_its_credit(xer
     assert _held_after(seen, invoice_id) == (Decimal(0), "paid", EXCESS)
     # a webhook names the invoice: its payments and its customer's overpayments are read again
     assert [p.external_id for p in await tool.invoice_payments(invoice_id)] == [overpayment_id]
+    await tool.invoice(invoice_id)  # as webhooks read it first: its contact is known then
+    xero.sent.clear()
+    assert [p.external_id for p in await tool.invoice_payments(invoice_id)] == [overpayment_id]
+    assert [r.url.path.rsplit("/", 1)[-1] for r in xero.sent] == ["Payments", "Overpayments"]
     assert await tool.payment(overpayment_id) == seen
 
     # taken back: the overpayment names the invoice no more, which is open again

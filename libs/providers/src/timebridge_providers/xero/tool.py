@@ -56,6 +56,9 @@ class XeroTool(PerAppWebhooks):
         self._client = client
         self._account_code = account_code
         self._clock = clock
+        self._customers: dict[str, str] = {}
+        """Invoice id -> its contact, as last read (spares a read in :meth:`invoice_payments`,
+        which callers make right after :meth:`invoice`)."""
 
     async def active_clients(self) -> list[ToolClient]:
         contacts = self._client.contacts(customers_only=False)
@@ -97,9 +100,11 @@ class XeroTool(PerAppWebhooks):
 
     async def invoice(self, external_id: str) -> ToolInvoice:
         try:
-            return tool_invoice(await self._client.invoice(external_id))
+            found = await self._client.invoice(external_id)
         except NotFoundError:
             return gone_invoice(external_id)
+        self._customers[found.invoice_id] = found.contact.contact_id
+        return tool_invoice(found)
 
     async def payment(self, external_id: str) -> ToolPayment | None:
         """A payment, else an overpayment of that id (Xero's ids are GUIDs: never both)."""
@@ -119,10 +124,12 @@ class XeroTool(PerAppWebhooks):
         de-allocated one no longer names the invoice, and must still be seen)."""
         found = [p async for p in self._client.payments(invoice_id=invoice_external_id)]
         seen = [tool_payment(p) for p in found]
-        try:
-            contact_id = (await self._client.invoice(invoice_external_id)).contact.contact_id
-        except NotFoundError:
-            contact_id = None
+        contact_id = self._customers.get(invoice_external_id)
+        if contact_id is None:
+            try:
+                contact_id = (await self._client.invoice(invoice_external_id)).contact.contact_id
+            except NotFoundError:
+                contact_id = None
         if contact_id is not None:
             credits = self._client.overpayments(contact_id=contact_id)
             seen += [tool_overpayment(o) async for o in credits]

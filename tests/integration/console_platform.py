@@ -39,6 +39,11 @@ from timebridge_sandboxes import quickbooks as qbo_sandbox
 from timebridge_sandboxes.core import CoreState, Subscription, Webhooks
 from timebridge_sandboxes.everhour import EverhourState
 from timebridge_sandboxes.faults import Faults, RateLimit
+from timebridge_sandboxes.quickbooks_time import (
+    QuickBooksTimeState,
+    create_quickbooks_time_sandbox,
+    demo_quickbooks_time,
+)
 
 from .conftest import unique
 from .credential_owner import OWNER_SETTINGS, start_owner, token_hosts
@@ -51,6 +56,7 @@ CORE_URL = "http://core.sandbox"
 EVERHOUR_URL = "http://everhour.sandbox"
 PLATFORM_ADMIN = "platform-admin-token"
 ANN_CORE = "core-ann-token-for-console"
+QBT_URL = "http://qbt.sandbox/api/v1"
 BOB_CORE = "core-bob-token-for-console"
 ANN_KEY = "everhour-ann-key-console"
 SERVICES = ("ingest", "mapping", "conflict-resolver", "reporting", "invoice-export")
@@ -142,6 +148,10 @@ class ConsolePlatform:
     """Ingest's history imports (a test slows them down to watch the progress bar move)."""
     poller: Poller | None = None
     """Ingest's poller (its tick is an hour here: a test polls a connection when it needs to)."""
+    qbt: QuickBooksTimeState | None = None
+    qbt_app: Any = None
+    """QuickBooks Time (an OAuth tracker): the browser reaches its consent page at its real
+    address, served from this app by the test (:func:`console_browser.route_to_sandboxes`)."""
 
     def api(self, service: str, token: str = ANN_CORE) -> httpx.AsyncClient:
         return httpx.AsyncClient(
@@ -264,6 +274,18 @@ async def console_platform(
         rate_limit=RateLimit(10**6, 60),
         webhook_transport=httpx.ASGITransport(app=LazyApp(apps, "invoice-export")),
     )
+    # QuickBooks Time, connected by its consent page (OAuth): its token endpoint is reached by
+    # the credential owner in process (host qbt.sandbox); ingest's sessions go to it by name.
+    qbt = demo_quickbooks_time("qbt-ann-token-console", "qbt-max-token-console")
+    qbt_app = create_quickbooks_time_sandbox(qbt, limit=RateLimit(10**6, 60))
+    builder.tracker_apps["quickbooks_time"] = qbt_app
+    qbt_oauth = AccountingApp(
+        client_id=qbt.client_id,
+        client_secret=SecretStr(qbt.client_secret),
+        api_url=QBT_URL,
+        authorize_url=f"{QBT_URL}/authorize",  # unused: the owner opens the kit's URL
+        token_url=f"{QBT_URL}/grant",
+    )
     outbox = Outbox()
     invoice_settings = InvoiceSettings(
         **builder.common,
@@ -287,15 +309,23 @@ async def console_platform(
     owner = await start_owner(
         running,
         kafka=builder.kafka,
-        apps=invoice_settings.accounting_apps(),
-        token_transport=token_hosts(invoice_settings.accounting_apps(), {"quickbooks": qbo_app}),
+        apps={**invoice_settings.accounting_apps(), "quickbooks_time": qbt_oauth},
+        token_transport=token_hosts(
+            {**invoice_settings.accounting_apps(), "quickbooks_time": qbt_oauth},
+            {"quickbooks": qbo_app, "quickbooks_time": qbt_app},
+        ),
         core=builder.core_client,
         create_database=create_database,
         make_pool=make_pool,
         name="console-credentials",
     )
     builder.owner = owner  # the one owner of every service's credentials
-    await builder.add_ingest(admin_token=PLATFORM_ADMIN, public_base_url="http://ingest.test")
+    await builder.add_ingest(
+        admin_token=PLATFORM_ADMIN,
+        public_base_url="http://ingest.test",
+        api_urls={"quickbooks_time": QBT_URL},
+        console_url=url_of(console_sock),  # browsers back from a tracker's consent go there
+    )
     await builder.add_mapping()
     await builder.add_resolver()
     await builder.add_reporting(reports=ReportsConfig(poll_interval_s=0.3), mailer=outbox)
@@ -365,6 +395,8 @@ async def console_platform(
             group_prefix=builder.kafka.group_prefix,
             importer=getattr(services["ingest"], "imports", None),
             poller=getattr(services["ingest"], "poller", None),
+            qbt=qbt,
+            qbt_app=qbt_app,
         )
         core.webhooks[workspace] = Subscription(
             f"http://ingest.test/v1/webhooks/core/{workspace}", "core-webhook-secret-" + "c" * 20

@@ -32,3 +32,18 @@ async def test_a_tracker_not_connected_by_consent_is_explained_with_a_way_back()
     assert answer.status_code == 422
     assert "QuickBooks Time was not connected: unknown, used or expired state." in answer.text
     assert 'href="/signin"' in answer.text
+
+
+async def test_back_connected_the_console_opens_the_integrations_page_itself() -> None:
+    app = bootstrap(Settings(session_key="k" * 40)).app
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://console"
+    ) as console:
+        answer = await console.get(
+            "/integrations/connected", params={"workspace": "ws/1", "integration": "int_7"}
+        )
+        missing = await console.get("/integrations/connected", params={"workspace": "ws"})
+    assert answer.status_code == 200
+    page = "/w/ws%2F1/integrations/int_7?notice=connected"
+    assert f'<meta http-equiv="refresh" content="0; url={page}">' in answer.text
+    assert missing.status_code == 404

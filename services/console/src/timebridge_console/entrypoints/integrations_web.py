@@ -363,9 +363,20 @@ def connect_router(web: Web) -> APIRouter:
 
 
 def consent_refused_router(web: Web) -> APIRouter:
-    """Where ingest sends a browser whose tracker consent did not connect (``TB_CONSOLE_URL``
-    set there): the reason, and the way back."""
+    """Where ingest sends a browser back from a tracker's consent (``TB_CONSOLE_URL`` set
+    there): connected, on to the integration's page; not connected, the reason and the way
+    back."""
     router = APIRouter()
+
+    @router.get("/integrations/connected")
+    async def connected(request: Request, workspace: str = "", integration: str = "") -> Response:
+        """A page of this site opens the integration's page: the session cookie (SameSite=Lax)
+        is not sent along the redirect chain the tracker's consent form (a POST) began, but is
+        on a navigation this page starts."""
+        if not workspace or not integration or len(workspace) + len(integration) > 400:
+            raise HTTPException(404, "no integration named")
+        page = f"/w/{segment(workspace)}/integrations/{segment(integration)}?notice=connected"
+        return web.page(request, "integration_connected.html", None, page=page, title="Connected")
 
     @router.get("/integrations/not-connected")
     async def not_connected(request: Request, tracker: str = "", reason: str = "") -> Response:

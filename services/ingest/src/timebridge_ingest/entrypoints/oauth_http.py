@@ -3,7 +3,7 @@ callback (authenticated by the one-time state alone, as the accounting tools' ca
 
 import datetime as dt
 from typing import Annotated
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
@@ -80,9 +80,11 @@ def oauth_router(
             )
         if console_url is None or not browser:
             return JSONResponse(IntegrationView.of(done).model_dump(mode="json"))
-        ws, iid = quote(done.workspace_id, safe=""), quote(done.integration_id, safe="")
-        page = f"{console_url.rstrip('/')}/w/{ws}/integrations/{iid}?notice=connected"
-        return RedirectResponse(page, status_code=303)
+        # To the console's landing page, which opens the integration's page itself: a session
+        # cookie (SameSite=Lax) is not sent along a redirect chain a consent form's POST began.
+        query = urlencode({"workspace": done.workspace_id, "integration": done.integration_id})
+        landing = f"{console_url.rstrip('/')}/integrations/connected?{query}"
+        return RedirectResponse(landing, status_code=303)
 
     return router
 

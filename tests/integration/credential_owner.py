@@ -20,8 +20,8 @@ from timebridge_providers.core.client import CoreClient
 from timebridge_providers.kit.credentials import HttpCredentialSource
 
 from timebridge_common.config import KafkaConfig
+from timebridge_common.connections import CONNECTION_TOPICS
 from timebridge_common.crypto import SecretBox
-from timebridge_common.events import ConnectionChanged
 from timebridge_common.outbound.oauth import Tokens
 from timebridge_common.testing import in_memory_tracing, position_group_at_end
 from timebridge_credentials.bootstrap import CredentialsService
@@ -162,7 +162,7 @@ async def start_tracker_owner(
     Core admins reading its health, and those connections are published after it starts)."""
     kafka = kafka or kafka_config()
     group = f"{kafka.group_prefix}-credentials"
-    await position_group_at_end(KAFKA, group, [ConnectionChanged.topic()])
+    await position_group_at_end(KAFKA, group, list(CONNECTION_TOPICS))
     return await start_owner(
         stack,
         kafka=kafka,

@@ -188,7 +188,7 @@ class Instance:
         event = ConnectionChanged(
             workspace_id=workspace, connection_id=f"core_{workspace}", provider="core",
             status="connected", base_url="http://core.sandbox",
-            credentials_encrypted="v1:not-for-credentials", revision=1, changed_at=T0,
+            revision=1, changed_at=T0,
         )  # fmt: skip
         envelope = Envelope.for_event(event, producer="test", occurred_at=T0)
         await self.service.copies.apply("test", envelope, event)

@@ -171,9 +171,11 @@ class PlatformBuilder:
     ) -> None:
         """Start every added service's consumer group at the end of ``topics``.
 
-        ``connections_from_start`` leaves the compacted connections topic to be read from its
-        start, as a new deployment does: a service then knows the integrations of other suites
-        running at the same time, and refuses their entries instead of waiting for them.
+        ``connections_from_start`` leaves the compacted connections topic (v2, where ingest
+        publishes) to be read from its start, as a new deployment does: a service then knows the
+        integrations of other suites running at the same time, and refuses their entries instead
+        of waiting for them. The deprecated v1 topic starts at the end like the others (no suite
+        publishes there but one reading test; replaying its history would only load the machine).
         """
         after = [
             t for t in topics if not (connections_from_start and t == ConnectionChanged.topic())

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from timebridge_common.connections import CONNECTION_TOPICS
 from timebridge_common.errors import InvalidMessageError, TransientError
 from timebridge_common.events import (
     ConnectionChanged,
@@ -376,16 +377,13 @@ async def test_an_unknown_integration_is_invalid_once_the_copies_are_read_to_the
     s = await setup(world)
     stranger = s.core_entry("te_1", 60).model_copy(update={"integration_id": unique("int_unknown")})
     key = f"{stranger.workspace_id}:core:te_1".encode()
-    await wait_for(
-        lambda: group_has_read_to_end(
-            KAFKA,
-            next(
-                c for c in world.resolver.runtime.consumers if c.model is ConnectionChanged
-            ).group_id,
-            ConnectionChanged.topic(),
-        ),
-        timeout_s=30,
-    )
+    group = next(c for c in world.resolver.runtime.consumers if c.model is ConnectionChanged)
+
+    async def copies_read() -> bool:  # v2 and the deprecated v1 topic
+        read = [await group_has_read_to_end(KAFKA, group.group_id, t) for t in CONNECTION_TOPICS]
+        return all(read)
+
+    await wait_for(copies_read, timeout_s=60)
     with pytest.raises(InvalidMessageError, match="read to its end"):
         await s.sync(stranger)
     synced_from = await end_offsets(KAFKA, EntrySynced.topic())

@@ -132,7 +132,7 @@ async def _running(
             ConnectionChanged(
                 workspace_id=workspace, connection_id=f"core_{workspace}", provider="core",
                 status="connected", base_url="http://core.sandbox",
-                credentials_encrypted="v1:not-for-contracts", revision=1, changed_at=T0,
+                revision=1, changed_at=T0,
             )
         )  # fmt: skip
 

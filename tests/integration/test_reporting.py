@@ -11,7 +11,7 @@ import httpx
 from timebridge_providers.core.client import CoreClient
 
 from timebridge_common.db.migrations import apply_migrations
-from timebridge_common.events import ConnectionChanged, Envelope
+from timebridge_common.events import ConnectionChangedV1, Envelope
 from timebridge_common.events.codec import encode
 from timebridge_common.events.health import ConnectionHealthChanged
 from timebridge_common.testing import (
@@ -127,7 +127,7 @@ async def test_the_api_is_for_the_workspaces_core_admins(
     await reporting.runtime.start()
     try:
         for event in (
-            ConnectionChanged(
+            ConnectionChangedV1(  # an old record of the deprecated v1 topic: read, upcast
                 workspace_id=workspace,
                 connection_id=f"core_{workspace}",
                 provider="core",

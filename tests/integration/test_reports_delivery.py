@@ -121,7 +121,6 @@ def core_connection(workspace: str) -> ConnectionChanged:
         provider="core",
         status="connected",
         base_url="http://core.sandbox",
-        credentials_encrypted="v1:not-for-reporting",
         revision=1,
         changed_at=T0,
     )

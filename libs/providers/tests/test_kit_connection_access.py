@@ -14,8 +14,9 @@ from timebridge_providers.kit.credentials import (
 from timebridge_providers.kit.fakes.credentials import FakeCredentialSource
 from timebridge_providers.kit.session import Access
 
+from timebridge_common.events.connections import upcast_v1
 from timebridge_common.outbound.http import AuthenticationError
-from timebridge_common.testing import sample_connection_changed
+from timebridge_common.testing import sample_connection_changed, sample_connection_changed_v1
 
 COPY = sample_connection_changed(
     workspace_id="acme", connection_id="int_1", base_url="http://copy.test"
@@ -32,11 +33,14 @@ async def test_the_owners_access_not_the_copys() -> None:
         await ConnectionAccess(owner)(COPY)
 
 
-async def test_a_connection_the_owner_does_not_hold_is_unknown_even_with_a_sealed_copy() -> None:
-    """A v1 copy still carrying a sealed credential is never opened: there is no fallback."""
-    assert COPY.credentials_encrypted is not None
+async def test_a_connection_the_owner_does_not_hold_is_unknown_even_from_a_sealed_v1() -> None:
+    """A v1 record's sealed credential is dropped by the upcaster: there is no fallback."""
+    old = sample_connection_changed_v1(workspace_id="acme", connection_id="int_1")
+    assert old.credentials_encrypted is not None
+    copy = upcast_v1(old)
+    assert "credentials_encrypted" not in copy.model_dump()
     with pytest.raises(UnknownCredentialError):
-        await ConnectionAccess(FakeCredentialSource())(COPY)
+        await ConnectionAccess(FakeCredentialSource())(copy)
 
 
 @pytest.mark.parametrize(

@@ -3,28 +3,36 @@
 Ingest publishes the full state of a connection on every change (``ConnectionChanged``, a
 compacted topic). A service that calls providers keeps the newest revision of each connection in
 its own database; an older revision arriving late (a replay) never overwrites a newer one.
-Secrets are not read from the copy: the credentials service owns every connection's credential
-and services ask it before each provider call (an older event's sealed
-``credentials_encrypted`` stays in the copy as published, never decrypted here).
+No secret is in the copy: the credentials service owns every connection's credential and
+services ask it before each provider call. Ingest publishes ``ConnectionChanged`` v2; the copy
+also reads the deprecated v1 topic (old records of the compacted topic), upcasting each record to
+v2 (its sealed ``credentials_encrypted`` is dropped). Revisions count across both versions, so
+whichever topic is read first, the highest revision wins.
 
 An event naming a connection the copy lacks is transient while this service's consumer of the
 topic is behind (the connection is on its way), and invalid once it has read the topic to its
 end (it will never come; waiting would block the event's partition for good): ``missing``.
 """
 
+from collections.abc import Awaitable, Callable
 from typing import Literal
 
 import asyncpg
 
 from timebridge_common.db.inbox import once
 from timebridge_common.errors import InvalidMessageError, TransientError
-from timebridge_common.events import ConnectionChanged, Envelope
+from timebridge_common.events import ConnectionChanged, ConnectionChangedV1, Envelope
+from timebridge_common.events.connections import upcast_v1
 from timebridge_common.kafka.lag import group_has_read_to_end
 from timebridge_common.runtime import ServiceRuntime
 
 MIGRATIONS = "timebridge_common.connections_sql"
 
 Applied = Literal["applied", "stale", "duplicate"]
+Handler = Callable[[Envelope, ConnectionChanged], Awaitable[None]]
+
+CONNECTION_TOPICS = (ConnectionChanged.topic(), ConnectionChangedV1.topic())
+"""Where connection states are: v2, and the deprecated v1 (still read for its old records)."""
 
 
 class ConnectionCopies:
@@ -42,7 +50,16 @@ class ConnectionCopies:
         async def handle(envelope: Envelope, event: ConnectionChanged) -> None:
             await self.apply(f"{runtime.name}.connection-changed", envelope, event)
 
+        self.subscribe_with(runtime, handle)
+
+    def subscribe_with(self, runtime: ServiceRuntime, handle: Handler) -> None:
+        """Subscribe ``handle`` (which applies the event here) to the v2 and the v1 topic."""
+
+        async def handle_v1(envelope: Envelope, event: ConnectionChangedV1) -> None:
+            await handle(envelope, upcast_v1(event))
+
         self._group_id = runtime.subscribe(ConnectionChanged, handle).group_id
+        runtime.subscribe(ConnectionChangedV1, handle_v1)
 
     async def missing(self, what: str) -> TransientError | InvalidMessageError:
         """The error to raise for an event naming ``what``, a connection this copy lacks.
@@ -53,8 +70,11 @@ class ConnectionCopies:
         if self._bootstrap_servers is None or self._group_id is None:
             return TransientError(f"{what} is not known here yet")
         try:
-            read = await group_has_read_to_end(
-                self._bootstrap_servers, self._group_id, ConnectionChanged.topic()
+            read = all(
+                [
+                    await group_has_read_to_end(self._bootstrap_servers, self._group_id, topic)
+                    for topic in CONNECTION_TOPICS
+                ]
             )
         except Exception as exc:
             return TransientError(f"{what} is not known here yet (could not ask Kafka: {exc!r})")

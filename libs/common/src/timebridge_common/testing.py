@@ -18,6 +18,7 @@ from timebridge_common.events import (
     ClientAddress,
     ClientChanged,
     ConnectionChanged,
+    ConnectionChangedV1,
     EntryMapped,
     EntrySynced,
     IntegrationSettings,
@@ -127,13 +128,18 @@ def sample_connection_changed(**overrides: Any) -> ConnectionChanged:
         "provider": "everhour",
         "status": "connected",
         "base_url": "https://api.everhour.com",
-        "credentials_encrypted": "v1:AAAA",
         "account": {"user_id": "1", "name": "Ann Admin"},
         "settings": IntegrationSettings(),
         "revision": 1,
         "changed_at": dt.datetime(2026, 11, 21, 9, 0, tzinfo=dt.UTC),
     }
     return ConnectionChanged.model_validate(values | overrides)
+
+
+def sample_connection_changed_v1(**overrides: Any) -> ConnectionChangedV1:
+    """A deprecated v1 record, as the old topic still holds them (with a sealed credential)."""
+    values = sample_connection_changed().model_dump() | {"credentials_encrypted": "v1:AAAA"}
+    return ConnectionChangedV1.model_validate(values | overrides)
 
 
 def sample_invoice_exported(**overrides: Any) -> InvoiceExported:

@@ -6,10 +6,8 @@ from timebridge_common.events.catalog import (
     AccountingChangeNotified,
     ClientAddress,
     ClientChanged,
-    ConnectionChanged,
     EntryMapped,
     EntrySynced,
-    IntegrationSettings,
     InvoiceDeleted,
     InvoiceExported,
     InvoiceExportRequested,
@@ -20,6 +18,11 @@ from timebridge_common.events.catalog import (
     TimeEntryLogged,
     UserRef,
 )
+from timebridge_common.events.connections import (
+    ConnectionChanged,
+    ConnectionChangedV1,
+    IntegrationSettings,
+)
 from timebridge_common.events.envelope import Envelope
 
 __all__ = [
@@ -28,6 +31,7 @@ __all__ = [
     "ClientAddress",
     "ClientChanged",
     "ConnectionChanged",
+    "ConnectionChangedV1",
     "EntryMapped",
     "EntrySynced",
     "Envelope",

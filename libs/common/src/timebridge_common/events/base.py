@@ -27,6 +27,17 @@ UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
 """A timezone-aware datetime, normalised to UTC; naive datetimes are rejected."""
 
 
+SystemName = Annotated[
+    str,
+    Field(
+        pattern=r"^[a-z][a-z0-9_-]{1,39}$",
+        description="A system id: 'core', 'everhour', 'harvest', 'toggl', 'clockify', "
+        "'hubstaff', 'quickbooks_time', 'tempo', 'quickbooks', 'xero', 'freshbooks', ...",
+    ),
+]
+ExternalId = Annotated[str, Field(min_length=1, max_length=200)]
+
+
 def _check_timezone(value: str) -> str:
     try:
         zoneinfo.ZoneInfo(value)

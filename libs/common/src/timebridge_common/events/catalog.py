@@ -1,4 +1,4 @@
-"""The published events, version 1.
+"""The published events.
 
 Field names are the product's vocabulary, not any provider's: adapters translate units and names
 at the edge (Everhour seconds, Harvest decimal hours, Clockify ISO-8601 durations all become
@@ -14,8 +14,18 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from timebridge_common.events.base import Event, IanaTimezone, UtcDatetime
+from timebridge_common.events.base import (
+    Event,
+    ExternalId,
+    IanaTimezone,
+    SystemName,
+    UtcDatetime,
+)
 from timebridge_common.events.budgets import BudgetChanged
+from timebridge_common.events.connections import (
+    ConnectionChanged,
+    ConnectionChangedV1,
+)
 from timebridge_common.events.contracts import (
     BudgetThresholdCrossed,
     ContractObserved,
@@ -34,15 +44,6 @@ from timebridge_common.events.tracker_reports import (
 
 _OBSERVATION_NAMESPACE = uuid.UUID("6f1c8a52-3b0e-4d4e-9a51-1f7d3e0c2b9a")
 
-SystemName = Annotated[
-    str,
-    Field(
-        pattern=r"^[a-z][a-z0-9_-]{1,39}$",
-        description="A system id: 'core', 'everhour', 'harvest', 'toggl', 'clockify', "
-        "'hubstaff', 'quickbooks_time', 'tempo', 'quickbooks', 'xero', 'freshbooks', ...",
-    ),
-]
-ExternalId = Annotated[str, Field(min_length=1, max_length=200)]
 Money = Annotated[Decimal, Field(decimal_places=4, description="Exact decimal amount")]
 
 
@@ -414,67 +415,12 @@ class EntryMapped(Event):
         return f"{self.workspace_id}:{self.source}:{self.source_external_id}"
 
 
-class IntegrationSettings(BaseModel):
-    """How one tracker integration syncs (the Everhour guide's "Sync Configuration")."""
-
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
-    direction: Literal["core_to_tracker", "tracker_to_core", "two_way"] = "two_way"
-    frequency: Literal["realtime", "every_5_minutes", "hourly", "daily"] = "realtime"
-    unmapped_user_policy: Literal["skip", "default_user", "queue"] = "queue"
-    default_core_user_id: ExternalId | None = Field(
-        default=None, description="With default_user: who entries from the tracker go to"
-    )
-    default_tracker_user_id: ExternalId | None = Field(
-        default=None, description="With default_user: who entries from Core go to"
-    )
-    conflict_policy: Literal["prefer_core", "prefer_tracker", "manual_review"] = "manual_review"
-    timezone: IanaTimezone = Field(
-        default="UTC",
-        description="The workspace's IANA time zone: frequency daily syncs at the end of its day",
-    )
-
-
-class ConnectionChanged(Event):
-    """The full current state of a connection (Core or a tracker) after any change.
-
-    Published on a compacted topic keyed by connection id: the latest record per key is the
-    connection's state, so a service can rebuild its copy by reading the topic from the start.
-    Credentials travel encrypted with the platform key (AES-256-GCM, associated data
-    ``connection:<connection_id>``); only services holding that key can use them.
-    """
-
-    name: ClassVar[str] = "ConnectionChanged"
-    version: ClassVar[int] = 1
-
-    connection_id: ExternalId
-    provider: SystemName
-    status: Literal["connected", "disconnected"]
-    base_url: str
-    credentials_encrypted: str | None = Field(
-        default=None, description="null once disconnected: the credentials are wiped"
-    )
-    account: dict[str, str] = Field(
-        default_factory=dict, description="Who the credentials act as (tracker user id, name)"
-    )
-    extra: dict[str, str] = Field(
-        default_factory=dict,
-        description="The provider's connection fields an admin entered besides the credential"
-        " (e.g. an account id), not secret; handed to every session as its access's extras",
-    )
-    settings: IntegrationSettings | None = Field(default=None, description="null for Core")
-    revision: int = Field(ge=1, description="Increases with every change of this connection")
-    changed_at: UtcDatetime
-
-    def partition_key(self) -> str:
-        return self.connection_id
-
-
 ALL_EVENTS: tuple[type[Event], ...] = (
     TimeEntryLogged,
     EntryMapped,
     EntrySynced,
     InvoiceExported,
+    ConnectionChangedV1,
     ConnectionChanged,
     InvoiceExportRequested,
     InvoiceStatusChanged,

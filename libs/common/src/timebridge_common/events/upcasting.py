@@ -43,4 +43,4 @@ class Upcasters:
 
 
 UPCASTERS = Upcasters()
-"""Upcasters of the published events. None yet: every event is still at v1."""
+"""Upcasters of the published events (registered by the modules defining the newer version)."""

@@ -5,10 +5,13 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from timebridge_common.config import KafkaConfig
-from timebridge_common.events.catalog import ALL_EVENTS, ClientChanged, ConnectionChanged
+from timebridge_common.events.catalog import ALL_EVENTS, ClientChanged
+from timebridge_common.events.connections import ConnectionChanged, ConnectionChangedV1
 from timebridge_common.kafka.dlt import dlt_topic
 
-COMPACTED = frozenset({ConnectionChanged.topic(), ClientChanged.topic()})
+COMPACTED = frozenset(
+    {ConnectionChanged.topic(), ConnectionChangedV1.topic(), ClientChanged.topic()}
+)
 """State topics: Kafka keeps the latest record per key, so the topic is a replayable snapshot."""
 
 

@@ -5,9 +5,9 @@ The credential owner (the credentials service) hands out what to call the provid
 OAuth access token (refreshed and rotated by the owner) with the base URL and the connection's
 fields as ``Access.extra``. A service reading its copies asks here, never builds an ``Access``
 of its own from the copy (one way for every reader). There is no other source: ingest publishes
-no secret once the owner holds it (``credentials_encrypted`` is empty), a v1 copy that still
-carries one is never opened, and every service that calls a provider is configured with the
-owner (``OwnerSettings``).
+``ConnectionChanged`` v2, which carries no secret, the upcaster drops the sealed
+``credentials_encrypted`` of an old v1 record, and every service that calls a provider is
+configured with the owner (``OwnerSettings``).
 """
 
 import functools

@@ -171,16 +171,13 @@ def check_sign_in(profile: Profile, *, oauth: Tokens | None, owner: bool) -> Non
         )
 
 
-def integration_changed(
-    integration: Integration, *, credentials_encrypted: str | None, now: dt.datetime
-) -> ConnectionChanged:
+def integration_changed(integration: Integration, *, now: dt.datetime) -> ConnectionChanged:
     return ConnectionChanged(
         workspace_id=integration.workspace_id,
         connection_id=integration.integration_id,
         provider=integration.provider,
         status=integration.status,
         base_url=integration.base_url,
-        credentials_encrypted=credentials_encrypted,
         account=integration.account,
         extra=integration.extra,
         settings=integration.settings,
@@ -189,16 +186,13 @@ def integration_changed(
     )
 
 
-def core_changed(
-    workspace: Workspace, *, credentials_encrypted: str | None, now: dt.datetime
-) -> ConnectionChanged:
+def core_changed(workspace: Workspace, *, now: dt.datetime) -> ConnectionChanged:
     return ConnectionChanged(
         workspace_id=workspace.workspace_id,
         connection_id=core_connection_id(workspace.workspace_id),
         provider=CORE,
         status="connected",
         base_url=workspace.core_base_url,
-        credentials_encrypted=credentials_encrypted,
         revision=workspace.revision,
         changed_at=now,
     )

@@ -23,7 +23,6 @@ from timebridge_providers.kit.ports.observe import Observer
 from timebridge_providers.kit.registry import Account
 from timebridge_providers.kit.session import Access
 
-from timebridge_common.connections import credential_context
 from timebridge_common.crypto import SecretBox
 from timebridge_common.errors import InvalidMessageError, TransientError
 from timebridge_common.events import ConnectionChanged, IntegrationSettings
@@ -124,13 +123,7 @@ class Connections:
                 at_owner=held,
             )
             await tx.put_workspace(workspace)
-            event = core_changed(
-                workspace,
-                credentials_encrypted=None
-                if held
-                else self._encrypt(f"core_{workspace_id}", core_token),
-                now=self.clock(),
-            )
+            event = core_changed(workspace, now=self.clock())
             await self._publish(tx, event)
         return workspace
 
@@ -440,13 +433,8 @@ class Connections:
         )
 
     def _changed(self, integration: Integration) -> ConnectionChanged:
-        """No secret on Kafka once the owner holds it (readers ask the owner)."""
-        key = None if integration.at_owner else integration.api_key
-        encrypted = None if key is None else self._encrypt(integration.integration_id, key)
-        return integration_changed(integration, credentials_encrypted=encrypted, now=self.clock())
-
-    def _encrypt(self, connection_id: str, secret: str) -> str:
-        return self.box.encrypt(secret, context=credential_context(connection_id))
+        """ConnectionChanged v2: no secret on Kafka (readers ask the credentials owner)."""
+        return integration_changed(integration, now=self.clock())
 
     async def _publish(self, tx: ConnectionsTx, event: ConnectionChanged) -> None:
         await tx.publish([(event, self.publisher.envelope(event))])

@@ -21,7 +21,8 @@ def register_connections(
 
     A switch to real time releases the entries waiting for a slot, and a new unmapped-user
     policy may release held ones: their loops need not wait for their next round. The consumer
-    name is the one ``ConnectionCopies.subscribe`` uses, so the inbox keeps its claims.
+    name is the one ``ConnectionCopies.subscribe`` uses, so the inbox keeps its claims; both
+    the v2 and the deprecated v1 topic are read (``subscribe_with``).
     """
 
     async def connection_changed(envelope: Envelope, event: ConnectionChanged) -> None:
@@ -29,4 +30,4 @@ def register_connections(
             for event_ in wake:
                 event_.set()
 
-    runtime.subscribe(ConnectionChanged, connection_changed)
+    copies.subscribe_with(runtime, connection_changed)

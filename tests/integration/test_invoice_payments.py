@@ -266,9 +266,37 @@ async def test_payments_arrive_by_webhook_without_a_poll(platform: Platform, pro
     assert len([e for e in again if e["invoice_id"] == sent.invoice_id]) == 3
 
 
+async def _overpay(
+    api: httpx.AsyncClient, tool: Any, invoice: str, received: str, allocated: str
+) -> str:
+    """Money received beyond what is due, as Xero takes it (it refuses such a payment): a
+    ``RECEIVE-OVERPAYMENT`` bank transaction, ``allocated`` of it applied to the invoice."""
+    line = {"Description": "Paid the rest, and more", "LineAmount": float(received)}
+    overpayment = {
+        "Type": "RECEIVE-OVERPAYMENT",
+        "Contact": {"ContactID": tool.state.invoices[invoice].contact_id},
+        "BankAccount": {"Code": "090"},
+        "LineItems": [line],
+    }
+    made = await api.put("/BankTransactions", json={"BankTransactions": [overpayment]})
+    assert made.is_success, made.text
+    overpayment_id = str(made.json()["BankTransactions"][0]["OverpaymentID"])
+    allocation = {
+        "Invoice": {"InvoiceID": invoice},
+        "Amount": float(allocated),
+        "Date": "2026-12-02",
+    }
+    allocations = {"Allocations": [allocation]}
+    done = await api.put(f"/Overpayments/{overpayment_id}/Allocations", json=allocations)
+    assert done.is_success, done.text
+    return overpayment_id
+
+
 async def test_the_tax_xero_adds_is_part_of_what_payments_settle(platform: Platform) -> None:
     """Xero adds its sales tax to the exported lines: paying the amount before tax leaves the
-    tax due (partially paid), paying the tax too makes the invoice paid."""
+    tax due (partially paid). The customer then pays 30.00 for the 18.00 of tax: Xero refuses
+    a payment beyond what is due, so it is an overpayment allocated 18.00, which makes the
+    invoice paid and keeps 12.00 of credit, recorded as overpaid."""
     provider = "xero"
     tool: Any = platform.tools[provider]
     tenant = tool.state.tenants[tool.tenant]
@@ -282,7 +310,7 @@ async def test_the_tax_xero_adds_is_part_of_what_payments_settle(platform: Platf
     async with await _api(platform, provider, token) as tool_api:
         await _pay(tool_api, provider, tool, sent.tool_id, "180.00")
         await platform.invoice_export.poller.poll(sent.connection_id)
-        await _pay(tool_api, provider, tool, sent.tool_id, "18.00")
+        overpayment = await _overpay(tool_api, tool, sent.tool_id, "30.00", "18.00")
         await platform.invoice_export.poller.poll(sent.connection_id)
 
     async def announced() -> list[dict[str, Any]] | None:
@@ -295,6 +323,10 @@ async def test_the_tax_xero_adds_is_part_of_what_payments_settle(platform: Platf
         (Decimal(0), "paid"),
         (Decimal(18), "partially_paid"),
     ]
+    (credited,) = [e for e in events if e["provider_payment_id"] == overpayment]
+    assert [Decimal(credited[k]) for k in ("applied_amount", "unapplied_amount")] == [18, 12]
+    assert Decimal(credited["invoice_overpaid"]) == Decimal(12)
     async with platform.http("invoice-export", sent.ws.admin) as api:
         shown = await get(api, f"/v1/workspaces/{sent.ws.id}/invoices/{sent.invoice_id}")
     assert (shown["tool"]["amount"], shown["tool"]["total_with_tax"]) == ("180.00", "198.00")
+    assert shown["tool"]["overpaid"] == "12.00"

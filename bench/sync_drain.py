@@ -52,6 +52,23 @@ class Counted:
         await self.app(scope, receive, send)
 
 
+async def produce(events: list[Any]) -> None:
+    """Publish ``events`` as mapping would, all in flight at once."""
+    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, acks="all", linger_ms=20)
+    await producer.start()
+    try:
+        sends = []
+        for event in events:
+            encoded = encode(event, Envelope.for_event(event, producer="mapping"))
+            headers = [(k, v.encode()) for k, v in encoded.headers.items()]
+            sends.append(
+                await producer.send(encoded.topic, encoded.value, key=encoded.key, headers=headers)
+            )
+        await asyncio.gather(*sends)
+    finally:
+        await producer.stop()
+
+
 async def drain(entries: int, timeout_s: float) -> dict[str, Any]:
     await ensure_topics(kafka_config())
     admin = await asyncpg.connect(f"{PG}/postgres")
@@ -89,28 +106,17 @@ async def drain(entries: int, timeout_s: float) -> dict[str, Any]:
             prefix = f"{s.workspace}:".encode()
             load = os.getloadavg()
             cpu, began = time.process_time(), time.monotonic()
-            producer = AIOKafkaProducer(bootstrap_servers=KAFKA, acks="all", linger_ms=20)
-            await producer.start()
-            try:
-                sends = []
-                for event in events:
-                    encoded = encode(event, Envelope.for_event(event, producer="mapping"))
-                    headers = [(k, v.encode()) for k, v in encoded.headers.items()]
-                    sends.append(
-                        await producer.send(
-                            encoded.topic, encoded.value, key=encoded.key, headers=headers
-                        )
-                    )
-                await asyncio.gather(*sends)
-            finally:
-                await producer.stop()
+            await produce(events)
+
+            decoded: list[tuple[bytes, dict[str, Any]]] = []
+            seen = [0]  # records decoded so far: read_topic hands over the whole list per poll
 
             def ours(records: list[Any]) -> list[tuple[bytes, dict[str, Any]]]:
-                return [
-                    (r.key, json.loads(r.value))
-                    for r in records
-                    if r.key and r.key.startswith(prefix)
-                ]
+                for r in records[seen[0] :]:
+                    if r.key and r.key.startswith(prefix):
+                        decoded.append((r.key, json.loads(r.value)))
+                seen[0] = len(records)
+                return decoded
 
             def synced(records: list[Any]) -> int:
                 return len({k for k, v in ours(records) if v.get("status") == "synced"})

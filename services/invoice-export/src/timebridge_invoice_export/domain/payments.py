@@ -39,8 +39,8 @@ class HeldPayment:
     revision: int
     credit_amount: Decimal = Decimal(0)
     """The payment's unapplied credit when this invoice is the only one it settles: the
-    customer paid this invoice beyond what it owed (a Xero overpayment's remaining credit, a
-    QuickBooks payment's unapplied amount). 0 when it settles several invoices (the credit is
+    customer paid this invoice beyond what it owed (an overpayment's remaining credit after its
+    allocation, a payment's unapplied amount). 0 when it settles several invoices (the credit is
     none of them alone) and once voided or deleted."""
 
     def event_id(self) -> uuid.UUID:

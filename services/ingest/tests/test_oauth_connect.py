@@ -103,8 +103,9 @@ class Tracker(Connections):
             return Verdict(True, account={"user_id": "7", "name": "Ann Admin"})
         return Verdict(False, error_kind="bad_key", message="QuickBooks Time: 401")
 
-    async def save(self, integration: Integration) -> None:
+    async def keep_connected(self, integration: Integration) -> Integration:
         self.saved.append(integration)
+        return integration
 
 
 def world(works: bool = True) -> tuple[OAuthConnect, MemoryStates, Owner, Tracker]:

@@ -203,9 +203,7 @@ class Connections:
     ) -> Integration:
         """Test, hand the secret to the owner, register the webhook, save. ``oauth``: the tokens
         of an OAuth tracker (``api_key`` is then its current access token)."""
-        check_settings(settings)
-        extra = self._check_fields(provider, fields or {})
-        self._check_direction(provider, settings)
+        extra = self.checked(provider, settings, fields or {})
         check_sign_in(
             registry().get(provider).profile, oauth=oauth, owner=self.credentials is not None
         )
@@ -233,7 +231,22 @@ class Connections:
             extra=extra,
             oauth=oauth,
         )
-        integration = replace(integration, at_owner=held)
+        integration = await self.keep_connected(replace(integration, at_owner=held))
+        log.info("integration connected", integration=integration.integration_id)
+        return integration
+
+    def checked(
+        self, provider: str, settings: IntegrationSettings, fields: Mapping[str, str]
+    ) -> dict[str, str]:
+        """The settings and connection fields as ``connect`` checks them (a consent: before)."""
+        check_settings(settings)
+        extra = self._check_fields(provider, fields)
+        self._check_direction(provider, settings)
+        return extra
+
+    async def keep_connected(self, integration: Integration) -> Integration:
+        """Save a tested integration whose secret the owner holds (or, without an owner, it
+        carries), its webhook registered first if it wants one; refused, the owner forgets."""
         if self._wants_webhook(integration):
             try:
                 integration = await self._register_hook(integration)
@@ -245,7 +258,6 @@ class Connections:
             if integration.hook_token_hash:
                 await tx.remove_pending_hook(integration.hook_token_hash)
             await self._publish(tx, self._changed(integration))
-        log.info("integration connected", integration=integration.integration_id)
         return integration
 
     async def update_settings(

@@ -24,7 +24,7 @@ from timebridge_providers.kit.registry import UnknownProviderError
 
 from timebridge_common.errors import InvalidMessageError, TransientError
 from timebridge_common.events import IntegrationSettings
-from timebridge_ingest.domain.connections import Integration, check_settings, new_integration_id
+from timebridge_ingest.domain.connections import Integration, new_integration_id
 from timebridge_ingest.domain.errors import RejectedError
 from timebridge_ingest.handlers.connections import Connections
 
@@ -109,9 +109,7 @@ class OAuthConnect:
             raise RejectedError(404, str(exc)) from exc
         if found.profile.kind != "tracker" or oauth_of(found) is None:
             raise RejectedError(422, f"{found.profile.title} is not connected by consent here")
-        check_settings(settings)
-        extra = self.connections._check_fields(provider, fields)
-        self.connections._check_direction(provider, settings)
+        extra = self.connections.checked(provider, settings, fields)
         state = secrets.token_urlsafe(32)
         try:
             callback = f"{self.connections.public_base_url}/v1/oauth/{provider}/callback"
@@ -177,23 +175,7 @@ class OAuthConnect:
             extra=started.fields,
             at_owner=True,
         )
-        return await self._keep(integration)
-
-    async def _keep(self, integration: Integration) -> Integration:
-        """As ``Connections.connect`` keeps one whose secret the owner already holds: its
-        webhook registered if it wants one, then saved with its ``ConnectionChanged``."""
-        connections = self.connections
-        if connections._wants_webhook(integration):
-            try:
-                integration = await connections._register_hook(integration)
-            except RejectedError:
-                await self._forget(integration.workspace_id, integration.integration_id)
-                raise
-        await connections.save(integration)
-        if integration.hook_token_hash:
-            async with connections.store.transaction() as tx:
-                await tx.remove_pending_hook(integration.hook_token_hash)
-        return integration
+        return await self.connections.keep_connected(integration)  # refused: owner forgets
 
     async def _forget(self, workspace_id: str, integration_id: str) -> None:
         try:

@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import base64
 import contextlib
+import json
 import os
 import secrets
 import signal
@@ -37,8 +38,11 @@ from dev_sandboxes import (
     INVOICE_EXPORT,
     MAIL_CAPTURE,
     MAIL_CAPTURE_SMTP,
+    QUICKBOOKS_TIME_APP,
+    QUICKBOOKS_TIME_SANDBOX,
     REPORT_REQUESTS_SMTP,
     SANDBOXES,
+    TRACKERS,
     XERO_SANDBOX,
     sandbox_commands,
 )
@@ -226,7 +230,7 @@ def accounting_env(args: argparse.Namespace, creds: dict[str, str]) -> dict[str,
 
 
 def oauth_apps_env(args: argparse.Namespace, creds: dict[str, str]) -> dict[str, str]:
-    """The credential owner's OAuth apps: the accounting sandboxes' token endpoints."""
+    """The credential owner's OAuth apps: the accounting sandboxes' and QuickBooks Time's."""
     env: dict[str, str] = {}
     for tool, (offset, _authorize, token) in ACCOUNTING.items():
         prefix = f"TB_OAUTH_APPS__{tool.upper()}__"
@@ -235,6 +239,14 @@ def oauth_apps_env(args: argparse.Namespace, creds: dict[str, str]) -> dict[str,
             f"{prefix}CLIENT_SECRET": creds[f"{tool.upper()}_CLIENT_SECRET"],
             f"{prefix}TOKEN_URL": f"http://127.0.0.1:{args.port_base + offset}{token}",
         }
+    qbt = f"http://127.0.0.1:{args.port_base + QUICKBOOKS_TIME_SANDBOX}/api/v1"
+    client_id, client_secret = QUICKBOOKS_TIME_APP
+    env |= {  # an OAuth tracker connected by consent from the console
+        "TB_OAUTH_APPS__QUICKBOOKS_TIME__CLIENT_ID": client_id,
+        "TB_OAUTH_APPS__QUICKBOOKS_TIME__CLIENT_SECRET": client_secret,
+        "TB_OAUTH_APPS__QUICKBOOKS_TIME__TOKEN_URL": f"{qbt}/grant",
+        "TB_OAUTH_APPS__QUICKBOOKS_TIME__AUTHORIZE_URL": f"{qbt}/authorize",
+    }
     return env
 
 
@@ -280,8 +292,14 @@ def service_env(
     if spec.name == "ingest":
         env["TB_ADMIN_TOKEN"] = creds["TB_ADMIN_TOKEN"]
         env["TB_PUBLIC_BASE_URL"] = f"http://127.0.0.1:{args.port_base + 1}"
+        env["TB_CONSOLE_URL"] = f"http://127.0.0.1:{args.port_base + CONSOLE}"
         if args.sandboxes:
             env["TB_EVERHOUR_API_URL"] = f"http://127.0.0.1:{args.port_base + EVERHOUR_SANDBOX}"
+            urls = {
+                name: f"http://127.0.0.1:{args.port_base + offset}{path}"
+                for name, (offset, path) in TRACKERS.items()
+            }
+            env["TB_API_URLS"] = json.dumps(urls)
     if spec.name in OWNER_CLIENTS:  # the credential owner keeps every key and OAuth token
         env["TB_SERVICE_TOKEN"] = creds["TB_SERVICE_TOKEN"]
         owner = next(s for s in SERVICES if s.name == "credentials")

@@ -45,6 +45,23 @@ ACCOUNTING = {
     "freshbooks": (FRESHBOOKS_SANDBOX, "/oauth/authorize", "/auth/oauth/token"),
 }
 ACCOUNTING_CLIENT_ID = "timebridge-dev"
+TRACKERS = {
+    # provider: (sandbox port offset, the API's path under its host, as the provider serves it)
+    "toggl": (TOGGL_SANDBOX, "/api/v9"),
+    "clockify": (CLOCKIFY_SANDBOX, "/api/v1"),
+    "clickup": (CLICKUP_SANDBOX, "/api"),
+    "hubstaff": (HUBSTAFF_SANDBOX, ""),
+    "harvest": (HARVEST_SANDBOX, "/v2"),
+    "tempo": (TEMPO_SANDBOX, "/4"),
+    "wrike": (WRIKE_SANDBOX, "/api/v4"),
+    "xero_projects": (XERO_PROJECTS_SANDBOX, "/projects.xro/2.0"),
+    "zoho": (ZOHO_SANDBOX, "/restapi"),
+    "quickbooks_time": (QUICKBOOKS_TIME_SANDBOX, "/api/v1"),
+    "bamboohr": (BAMBOOHR_SANDBOX, ""),
+}
+"""The trackers' (and the HR source's) sandboxes ingest calls in ``make dev`` (TB_API_URLS)."""
+QUICKBOOKS_TIME_APP = ("sandbox-qbt-client", "sandbox-qbt-secret")
+"""The QuickBooks Time sandbox's OAuth app (fixed in the sandbox): connecting it by consent."""
 
 
 def flag(name: str, value: str | int) -> str:

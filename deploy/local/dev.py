@@ -30,20 +30,18 @@ import asyncpg
 import httpx
 from aiokafka.admin import AIOKafkaAdminClient
 from dev_sandboxes import (
-    ACCOUNTING,
-    ACCOUNTING_CLIENT_ID,
     CONSOLE,
     CORE_SANDBOX,
     EVERHOUR_SANDBOX,
     INVOICE_EXPORT,
     MAIL_CAPTURE,
     MAIL_CAPTURE_SMTP,
-    QUICKBOOKS_TIME_APP,
-    QUICKBOOKS_TIME_SANDBOX,
     REPORT_REQUESTS_SMTP,
     SANDBOXES,
     TRACKERS,
     XERO_SANDBOX,
+    accounting_env,
+    oauth_apps_env,
     sandbox_commands,
 )
 from dev_supervisor import Program, Supervisor
@@ -199,55 +197,6 @@ async def subscribe_xero(args: argparse.Namespace, creds: dict[str, str]) -> Non
             "/_sandbox/webhook", json={"url": hook, "key": creds["XERO_WEBHOOK_KEY"]}
         )
         response.raise_for_status()
-
-
-def accounting_env(args: argparse.Namespace, creds: dict[str, str]) -> dict[str, str]:
-    """invoice-export's apps at the accounting tools: the sandboxes, with the dev secrets."""
-    env = {
-        "TB_PUBLIC_BASE_URL": f"http://127.0.0.1:{args.port_base + INVOICE_EXPORT}",
-        # After a tool's consent screen the browser comes back to the console's Accounting page.
-        "TB_CONSOLE_URL": f"http://127.0.0.1:{args.port_base + CONSOLE}",
-    }
-    secrets_of = {
-        "quickbooks": "QUICKBOOKS_VERIFIER_TOKEN",
-        "xero": "XERO_WEBHOOK_KEY",
-        "freshbooks": None,
-    }
-    for tool, (offset, authorize, token) in ACCOUNTING.items():
-        base = f"http://127.0.0.1:{args.port_base + offset}"
-        prefix = f"TB_{tool.upper()}__"
-        env |= {
-            f"{prefix}CLIENT_ID": ACCOUNTING_CLIENT_ID,
-            f"{prefix}CLIENT_SECRET": creds[f"{tool.upper()}_CLIENT_SECRET"],
-            f"{prefix}API_URL": base,
-            f"{prefix}AUTHORIZE_URL": f"{base}{authorize}",
-            f"{prefix}TOKEN_URL": f"{base}{token}",
-        }
-        secret = secrets_of[tool]
-        if secret is not None:
-            env[f"{prefix}WEBHOOK_SECRET"] = creds[secret]
-    return env
-
-
-def oauth_apps_env(args: argparse.Namespace, creds: dict[str, str]) -> dict[str, str]:
-    """The credential owner's OAuth apps: the accounting sandboxes' and QuickBooks Time's."""
-    env: dict[str, str] = {}
-    for tool, (offset, _authorize, token) in ACCOUNTING.items():
-        prefix = f"TB_OAUTH_APPS__{tool.upper()}__"
-        env |= {
-            f"{prefix}CLIENT_ID": ACCOUNTING_CLIENT_ID,
-            f"{prefix}CLIENT_SECRET": creds[f"{tool.upper()}_CLIENT_SECRET"],
-            f"{prefix}TOKEN_URL": f"http://127.0.0.1:{args.port_base + offset}{token}",
-        }
-    qbt = f"http://127.0.0.1:{args.port_base + QUICKBOOKS_TIME_SANDBOX}/api/v1"
-    client_id, client_secret = QUICKBOOKS_TIME_APP
-    env |= {  # an OAuth tracker connected by consent from the console
-        "TB_OAUTH_APPS__QUICKBOOKS_TIME__CLIENT_ID": client_id,
-        "TB_OAUTH_APPS__QUICKBOOKS_TIME__CLIENT_SECRET": client_secret,
-        "TB_OAUTH_APPS__QUICKBOOKS_TIME__TOKEN_URL": f"{qbt}/grant",
-        "TB_OAUTH_APPS__QUICKBOOKS_TIME__AUTHORIZE_URL": f"{qbt}/authorize",
-    }
-    return env
 
 
 async def start_new_groups_at_end(args: argparse.Namespace, specs: list[ServiceSpec]) -> None:

@@ -1,5 +1,6 @@
 """What ``make dev`` runs besides the services: the sandboxes and the capturing mail server,
-their ports (offsets from ``--port-base``) and their command lines.
+their ports (offsets from ``--port-base``), their command lines, and the apps the services use
+at them (invoice-export's at the accounting tools, the credential owner's OAuth apps).
 
 Generated secrets go on the command lines as ``--flag=value``: a value may start with ``-``,
 which ``--flag value`` would hand to argparse as an option.
@@ -192,3 +193,52 @@ SANDBOXES = (
     ("bamboohr-sandbox", BAMBOOHR_SANDBOX),
     ("mail-capture", MAIL_CAPTURE),
 )
+
+
+def accounting_env(args: argparse.Namespace, creds: dict[str, str]) -> dict[str, str]:
+    """invoice-export's apps at the accounting tools: the sandboxes, with the dev secrets."""
+    env = {
+        "TB_PUBLIC_BASE_URL": f"http://127.0.0.1:{args.port_base + INVOICE_EXPORT}",
+        # After a tool's consent screen the browser comes back to the console's Accounting page.
+        "TB_CONSOLE_URL": f"http://127.0.0.1:{args.port_base + CONSOLE}",
+    }
+    secrets_of = {
+        "quickbooks": "QUICKBOOKS_VERIFIER_TOKEN",
+        "xero": "XERO_WEBHOOK_KEY",
+        "freshbooks": None,
+    }
+    for tool, (offset, authorize, token) in ACCOUNTING.items():
+        base = f"http://127.0.0.1:{args.port_base + offset}"
+        prefix = f"TB_{tool.upper()}__"
+        env |= {
+            f"{prefix}CLIENT_ID": ACCOUNTING_CLIENT_ID,
+            f"{prefix}CLIENT_SECRET": creds[f"{tool.upper()}_CLIENT_SECRET"],
+            f"{prefix}API_URL": base,
+            f"{prefix}AUTHORIZE_URL": f"{base}{authorize}",
+            f"{prefix}TOKEN_URL": f"{base}{token}",
+        }
+        secret = secrets_of[tool]
+        if secret is not None:
+            env[f"{prefix}WEBHOOK_SECRET"] = creds[secret]
+    return env
+
+
+def oauth_apps_env(args: argparse.Namespace, creds: dict[str, str]) -> dict[str, str]:
+    """The credential owner's OAuth apps: the accounting sandboxes' and QuickBooks Time's."""
+    env: dict[str, str] = {}
+    for tool, (offset, _authorize, token) in ACCOUNTING.items():
+        prefix = f"TB_OAUTH_APPS__{tool.upper()}__"
+        env |= {
+            f"{prefix}CLIENT_ID": ACCOUNTING_CLIENT_ID,
+            f"{prefix}CLIENT_SECRET": creds[f"{tool.upper()}_CLIENT_SECRET"],
+            f"{prefix}TOKEN_URL": f"http://127.0.0.1:{args.port_base + offset}{token}",
+        }
+    qbt = f"http://127.0.0.1:{args.port_base + QUICKBOOKS_TIME_SANDBOX}/api/v1"
+    client_id, client_secret = QUICKBOOKS_TIME_APP
+    env |= {  # an OAuth tracker connected by consent from the console
+        "TB_OAUTH_APPS__QUICKBOOKS_TIME__CLIENT_ID": client_id,
+        "TB_OAUTH_APPS__QUICKBOOKS_TIME__CLIENT_SECRET": client_secret,
+        "TB_OAUTH_APPS__QUICKBOOKS_TIME__TOKEN_URL": f"{qbt}/grant",
+        "TB_OAUTH_APPS__QUICKBOOKS_TIME__AUTHORIZE_URL": f"{qbt}/authorize",
+    }
+    return env

@@ -45,7 +45,11 @@ class PaymentRecorded(Event):
     )
     invoice_overpaid: _Money = Field(
         default=Decimal(0),
-        description="What the invoice's payments settle beyond its total with tax (a credit)",
+        description=(
+            "What the customer paid for this invoice beyond its total with tax: its payments"
+            " applied beyond it plus the credit left unapplied by payments that settle this"
+            " invoice alone"
+        ),
     )
     invoice_status: Literal["sent", "partially_paid", "paid"] = Field(
         description="The invoice's status that follows from its payments"

@@ -10,7 +10,7 @@ from timebridge_providers.installed import registry as installed_registry
 from timebridge_providers.kit.credentials import OAuthApp, oauth_of
 
 from timebridge_common.outbound.oauth import TokenEndpoint
-from timebridge_common.refusals import InvalidError, UpstreamError
+from timebridge_common.refusals import InvalidError
 from timebridge_credentials.adapters.token_endpoints import RegistryTokenEndpoints
 from timebridge_credentials.config import OAuthAppConfig
 from timebridge_credentials.handlers.owner import Consent, CredentialOwner
@@ -38,7 +38,7 @@ class SandboxEndpoints:
 
     def endpoint(self, provider: str) -> TokenEndpoint:
         if provider != QBT:
-            raise UpstreamError(f"no OAuth app is configured for {provider}")
+            raise InvalidError(f"no OAuth app is configured for {provider}")
         return self._endpoint
 
 
@@ -71,7 +71,7 @@ async def test_a_provider_without_oauth_or_without_an_app_is_refused_and_nothing
     owner = CredentialOwner(store, FakeTokenEndpoints({}), installed_registry(), clock=lambda: NOW)
     with pytest.raises(InvalidError, match="does not sign in with OAuth"):
         await owner.exchange(consent("x", provider="everhour"))
-    with pytest.raises(UpstreamError, match="no OAuth app"):
+    with pytest.raises(InvalidError, match="no OAuth app"):
         await owner.exchange(consent("x"))
     assert await owner.health("acme") == []
 
@@ -105,9 +105,7 @@ def test_the_consent_url_carries_the_apps_client_id_redirect_and_state() -> None
         installed_registry(), {QBT: app}, httpx.AsyncClient()
     ).authorization(QBT, "s", "http://elsewhere.test/cb")
     assert configured == app.redirect_uri
-    with pytest.raises(UpstreamError, match="no redirect URI"):
+    with pytest.raises(InvalidError, match="no redirect URI is configured for QuickBooks Time"):
         endpoints.authorization(QBT, "s")
     with pytest.raises(InvalidError, match="does not sign in with OAuth"):
         owner.authorization("everhour", "s")
-    with pytest.raises(UpstreamError, match="cannot be consented to"):
-        owner.authorization("wrike", "s")  # no app configured

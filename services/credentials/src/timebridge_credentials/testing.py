@@ -20,7 +20,7 @@ from timebridge_providers.kit.session import Session
 
 from timebridge_common.errors import TransientError
 from timebridge_common.outbound.oauth import ReauthorizationNeededError, Tokens
-from timebridge_common.refusals import UpstreamError
+from timebridge_common.refusals import InvalidError
 from timebridge_credentials.domain.credentials import (
     NewCredential,
     State,
@@ -169,7 +169,7 @@ class FakeTokenEndpoints:
         try:
             return self.endpoints[provider]
         except KeyError:
-            raise UpstreamError(f"no OAuth app is configured for {provider}") from None
+            raise InvalidError(f"no OAuth app is configured for {provider}") from None
 
 
 def transient(reason: str = "token endpoint answered 503") -> TransientError:

@@ -8,96 +8,38 @@ before handing out the new access token. Other services never hold a refresh tok
 a credential on Kafka: they ask the owner for :class:`~timebridge_providers.kit.session.Access`
 when they are about to call the provider (:class:`CredentialSource`).
 
-A provider that signs in with OAuth describes its token endpoint with :class:`OAuthDescription`
-(read by :func:`oauth_of`; the field on ``Provider`` is the coordinator's to add); the app's
-client id and secret are the credential owner's configuration (:class:`OAuthApp`).
+A provider that signs in with OAuth describes it with
+:class:`~timebridge_providers.kit.oauth.OAuthDescription` (:mod:`timebridge_providers.kit.oauth`,
+its names importable from here too); the app's client id and secret are the credential owner's
+configuration (:class:`~timebridge_providers.kit.oauth.OAuthApp`).
 """
 
 import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, Self
+from typing import Protocol, Self
 
 import httpx
 from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
 
 from timebridge_common.errors import InvalidMessageError, TransientError
 from timebridge_common.outbound.http import parse_retry_after
-from timebridge_common.outbound.oauth import (
-    BasicAuthTokenEndpoint,
-    ReauthorizationNeededError,
-    TokenEndpoint,
-    Tokens,
+from timebridge_common.outbound.oauth import ReauthorizationNeededError, Tokens
+from timebridge_providers.kit.oauth import (
+    EndpointFactory,
+    OAuthApp,
+    OAuthDescription,
+    basic_auth_endpoint,
+    form_basic_auth,
+    form_body_auth,
+    oauth_of,
 )
 from timebridge_providers.kit.session import Access
 
-if TYPE_CHECKING:  # the registry may import this module's OAuthDescription for its field
-    from timebridge_providers.kit.registry import Provider
-
-# -- OAuth: what a provider package declares, what the owner configures -------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class OAuthApp:
-    """Timebridge's registration with a provider (the credential owner's settings)."""
-
-    client_id: str
-    client_secret: SecretStr
-    token_url: str | None = None
-    """Overrides the provider's token URL (a sandbox, a regional endpoint)."""
-    redirect_uri: str | None = None
-
-
-EndpointFactory = Callable[[str, OAuthApp, str, httpx.AsyncClient], TokenEndpoint]
-"""(provider name, app, token URL, shared pool) -> the provider's token endpoint."""
-
-
-def form_basic_auth(
-    provider: str, app: OAuthApp, token_url: str, http: httpx.AsyncClient
-) -> TokenEndpoint:
-    """RFC 6749 as most providers speak it: form body, client id and secret as HTTP Basic."""
-
-    class Endpoint(BasicAuthTokenEndpoint):
-        default_token_url = token_url
-
-    Endpoint.provider = provider
-    return Endpoint(app.client_id, app.client_secret.get_secret_value(), http=http)
-
-
-def basic_auth_endpoint(endpoint: type[BasicAuthTokenEndpoint]) -> EndpointFactory:
-    """The factory of a provider's own RFC 6749 endpoint class (its provider name, its error
-    answers), given the app's id and secret and the token URL."""
-
-    def open_endpoint(
-        provider: str,  # noqa: ARG001 - the factory's signature
-        app: OAuthApp,
-        token_url: str,
-        http: httpx.AsyncClient,
-    ) -> TokenEndpoint:
-        return endpoint(
-            app.client_id, app.client_secret.get_secret_value(), token_url=token_url, http=http
-        )
-
-    return open_endpoint
-
-
-@dataclass(frozen=True, slots=True)
-class OAuthDescription:
-    """How a provider refreshes tokens: its token URL and, if not plain RFC 6749, its endpoint."""
-
-    token_url: str
-    endpoint: EndpointFactory = form_basic_auth
-    authorize_url: str | None = None
-    """Where a person consents (RFC 6749 authorization code grant): ``None``, not from here."""
-
-    def open(self, provider: str, app: OAuthApp, http: httpx.AsyncClient) -> TokenEndpoint:
-        return self.endpoint(provider, app, app.token_url or self.token_url, http)
-
-
-def oauth_of(provider: "Provider") -> OAuthDescription | None:
-    """The provider's OAuth description, if it signs in with OAuth."""
-    return provider.oauth
-
+__all__ = [  # the OAuth description lives in kit.oauth; its names stay importable from here
+    "EndpointFactory", "OAuthApp", "OAuthDescription", "basic_auth_endpoint",
+    "form_basic_auth", "form_body_auth", "oauth_of",
+]  # fmt: skip
 
 # -- Where the owner is: every service that calls a provider must be told -----------------------
 

@@ -10,6 +10,7 @@ entries in the organisation's zone; default UTC). The seeds' lower-case paths
 client uses the spec's spelling (``/Projects/{projectId}/Time``).
 """
 
+from timebridge_providers.kit.oauth import OAuthDescription, basic_auth_endpoint
 from timebridge_providers.kit.plumbing import plumbing, required_extra
 from timebridge_providers.kit.ports.accounting import TENANT
 from timebridge_providers.kit.ports.observe import Observing
@@ -17,7 +18,8 @@ from timebridge_providers.kit.profile import Profile, RateLimit
 from timebridge_providers.kit.registry import Account, Provider
 from timebridge_providers.kit.session import Session
 from timebridge_providers.kit.zones import zone_name
-from timebridge_providers.xero import PROVIDER as XERO
+from timebridge_providers.xero.oauth import XeroTokens
+from timebridge_providers.xero.wire import AUTHORIZE_URL, TOKEN_URL
 from timebridge_providers.xero_projects.client import XeroProjectsClient, token_user
 from timebridge_providers.xero_projects.directory import XeroProjectsDirectory
 from timebridge_providers.xero_projects.entries import XeroProjectsEntries
@@ -102,5 +104,13 @@ PROVIDER = Provider(
     observe=Observing(open=lambda session: XeroProjectsObserver(_lookups(session))),
     directory=lambda session: XeroProjectsDirectory(client(session)),
     report=lambda session: XeroProjectsReport(_lookups(session)),
-    oauth=XERO.oauth,
+    # Xero's identity server (the xero package's token endpoint): offline_access for a refresh
+    # token, projects for the Projects API; the organisation is chosen after consent among
+    # GET api.xero.com/connections (its tenantId is the connection's tenant field).
+    oauth=OAuthDescription(
+        token_url=TOKEN_URL,
+        endpoint=basic_auth_endpoint(XeroTokens),
+        authorize_url=AUTHORIZE_URL,
+        scopes=("openid", "profile", "email", "projects", "offline_access"),
+    ),
 )

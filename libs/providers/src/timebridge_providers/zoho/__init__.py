@@ -11,7 +11,7 @@ Zoho also serves API v3 (``/api/v3/portal/{portal_id}/``), not used here (see :m
 An account in another data centre uses its host (``projectsapi.zoho.eu``, ...) as base URL.
 """
 
-from timebridge_providers.kit.credentials import OAuthDescription
+from timebridge_providers.kit.oauth import OAuthDescription
 from timebridge_providers.kit.plumbing import plumbing, required_extra
 from timebridge_providers.kit.ports.observe import Observing
 from timebridge_providers.kit.profile import Profile, RateLimit
@@ -24,7 +24,7 @@ from timebridge_providers.zoho.entries import ZohoEntries
 from timebridge_providers.zoho.oauth import zoho_tokens
 from timebridge_providers.zoho.observe import ZohoObserver
 from timebridge_providers.zoho.report import ZohoReport
-from timebridge_providers.zoho.wire import RATE_LIMIT, TOKEN_URL, ZOHO_API_URL
+from timebridge_providers.zoho.wire import AUTHORIZE_URL, RATE_LIMIT, TOKEN_URL, ZOHO_API_URL
 
 _KEPT = frozenset(
     {"user", "project_external_id", "task_external_id", "date", "duration_seconds", "notes"}
@@ -94,5 +94,20 @@ PROVIDER = Provider(
     observe=Observing(open=lambda session: ZohoObserver(client(session), _zone(session))),
     directory=lambda session: ZohoDirectory(client(session)),
     report=lambda session: ZohoReport(client(session)),
-    oauth=OAuthDescription(token_url=TOKEN_URL, endpoint=zoho_tokens),
+    # Zoho's OAuth (server-based app): a refresh token only with access_type=offline, and only
+    # on a fresh consent (prompt=consent); scopes per module, comma-separated.
+    oauth=OAuthDescription(
+        token_url=TOKEN_URL,
+        endpoint=zoho_tokens,
+        authorize_url=AUTHORIZE_URL,
+        scopes=(
+            "ZohoProjects.portals.READ",
+            "ZohoProjects.projects.READ",
+            "ZohoProjects.tasks.READ",
+            "ZohoProjects.timesheets.ALL",
+            "ZohoProjects.users.READ",
+        ),
+        scope_separator=",",
+        authorize_params=(("access_type", "offline"), ("prompt", "consent")),
+    ),
 )

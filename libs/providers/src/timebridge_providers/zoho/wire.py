@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 ZOHO_API_URL = "https://projectsapi.zoho.com/restapi"
 TOKEN_URL = "https://accounts.zoho.com/oauth/v2/token"  # noqa: S105 - a URL
+AUTHORIZE_URL = "https://accounts.zoho.com/oauth/v2/auth"
 RATE_LIMIT = (100, 120.0)
 """Zoho Projects: 100 requests per two minutes per user (then blocked for 30 minutes)."""
 BLOCKED_S = 1800.0

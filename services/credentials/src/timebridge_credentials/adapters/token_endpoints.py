@@ -5,14 +5,12 @@ Which URL and protocol a provider's token endpoint speaks is the provider packag
 registry); the app's client id and secret are this service's settings.
 """
 
-from urllib.parse import urlencode
-
 import httpx
 from timebridge_providers.kit.credentials import OAuthApp, oauth_of
 from timebridge_providers.kit.registry import Registry, UnknownProviderError
 
 from timebridge_common.outbound.oauth import TokenEndpoint
-from timebridge_common.refusals import UpstreamError
+from timebridge_common.refusals import InvalidError, UpstreamError
 from timebridge_credentials.config import OAuthAppConfig
 
 
@@ -28,22 +26,23 @@ class RegistryTokenEndpoints:
     def authorization(
         self, provider: str, state: str, redirect_uri: str | None = None
     ) -> tuple[str, str]:
-        """The consent URL of Timebridge's app at ``provider`` carrying ``state``, and the
-        redirect URI the code will be issued for."""
+        """The consent URL of Timebridge's app at ``provider`` carrying ``state`` (built from the
+        provider's OAuth description: its consent page, scopes and parameters), and the redirect
+        URI the code will be issued for."""
         found = self._registry.get(provider)
         description = oauth_of(found)
-        config = self._apps.get(provider)
-        consent = (config and config.authorize_url) or (description and description.authorize_url)
-        if config is None or not consent:
-            raise UpstreamError(f"{found.profile.title} cannot be consented to from here")
+        config = self._app(provider, found.profile.title)
+        page = config.authorize_url or (description and description.authorize_url)
+        if description is None or not page:
+            raise InvalidError(f"{found.profile.title} cannot be consented to from here")
         redirect = config.redirect_uri or redirect_uri
         if not redirect:
-            raise UpstreamError(f"no redirect URI is configured for {found.profile.title}")
-        query = urlencode({
-            "response_type": "code", "client_id": config.client_id,
-            "redirect_uri": redirect, "state": state,
-        })  # fmt: skip
-        return f"{consent}?{query}", redirect
+            raise InvalidError(
+                f"no redirect URI is configured for {found.profile.title}: set"
+                f" {_setting(provider, 'REDIRECT_URI')}"
+            )
+        url = description.consent_url(config.client_id, redirect, state, page=page)
+        return url, redirect
 
     def endpoint(self, provider: str) -> TokenEndpoint:
         if (opened := self._opened.get(provider)) is not None:
@@ -55,11 +54,24 @@ class RegistryTokenEndpoints:
         description = oauth_of(found)
         if description is None:
             raise UpstreamError(f"{found.profile.title} has no OAuth token endpoint")
-        config = self._apps.get(provider)
-        if config is None:
-            raise UpstreamError(f"no OAuth app is configured for {found.profile.title}")
+        config = self._app(provider, found.profile.title)
         app = OAuthApp(
             config.client_id, config.client_secret, config.token_url, config.redirect_uri
         )
         opened = self._opened[provider] = description.open(provider, app, self._http)
         return opened
+
+    def _app(self, provider: str, title: str) -> OAuthAppConfig:
+        """Timebridge's app at the provider, or why there is none: a configuration error,
+        the same on every attempt (not a provider being unavailable)."""
+        config = self._apps.get(provider)
+        if config is None:
+            raise InvalidError(
+                f"no OAuth app is configured for {title} ({provider}) at the credential owner:"
+                f" set {_setting(provider, 'CLIENT_ID')} and {_setting(provider, 'CLIENT_SECRET')}"
+            )
+        return config
+
+
+def _setting(provider: str, name: str) -> str:
+    return f"TB_OAUTH_APPS__{provider.upper()}__{name}"

@@ -228,9 +228,9 @@ class CredentialOwner:
             await slot.refresh_failed(exc.reason, self._clock())
             log.warning("refresh failed, will retry", reason=exc.reason, **where)
             return exc
-        except UpstreamError as exc:  # no app configured for the provider
+        except InvalidError as exc:  # no app configured: services retry until there is one
             await slot.refresh_failed(exc.reason, self._clock())
-            return exc
+            return UpstreamError(exc.reason)
         except ProviderError as exc:  # wrong app credentials, an unexpected answer
             reason = f"{status.provider} token endpoint refused the refresh (HTTP {exc.status})"
             await slot.refresh_failed(reason, self._clock())

@@ -51,10 +51,11 @@ class CredentialStore(Protocol):
 class TokenEndpoints(Protocol):
     def authorization(self, provider: str, state: str, redirect_uri: str | None) -> tuple[str, str]:
         """(consent URL with the app's client id and ``state``, redirect URI: the app's
-        configured one, else ``redirect_uri``), or ``UpstreamError`` why not (no app, no
-        consent page, no redirect URI)."""
+        configured one, else ``redirect_uri``), or ``InvalidError`` why not (no app, no consent
+        page, no redirect URI: configuration, the same on every attempt)."""
         ...
 
     def endpoint(self, provider: str) -> TokenEndpoint:
-        """The provider's token endpoint with Timebridge's app, or ``UpstreamError`` why not."""
+        """The provider's token endpoint with Timebridge's app, or ``InvalidError`` when no app
+        is configured for it."""
         ...

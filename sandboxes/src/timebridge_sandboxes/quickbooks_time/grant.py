@@ -44,9 +44,8 @@ async def token(request: Request) -> JSONResponse | dict[str, Any]:
     if kind == "authorization_code":
         code = form.get("code", "")
         user = state.codes.pop(code, None)
-        issued_for = state.code_redirects.pop(code, None)
-        if issued_for is not None and issued_for != form.get("redirect_uri"):
-            user = None
+        if user is None and (given := state.consents.spend(code, form.get("redirect_uri"))):
+            user = int(given.person)
     elif kind == "refresh_token":
         user = state.refresh_tokens.pop(form.get("refresh_token", ""), None)
     else:

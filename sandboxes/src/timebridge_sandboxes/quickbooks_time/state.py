@@ -10,6 +10,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from timebridge_sandboxes.consent import Consents
+
 
 def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(microsecond=0)
@@ -127,11 +129,14 @@ class QuickBooksTimeState:
     refresh_tokens: dict[str, int] = field(default_factory=dict)
     """Refresh tokens still valid (a used one is removed: they rotate)."""
     codes: dict[str, int] = field(default_factory=dict)
-    """Authorization codes not exchanged yet."""
-    code_redirects: dict[str, str] = field(default_factory=dict)
-    """The ``redirect_uri`` a code from the consent page was issued for (it must match)."""
+    """Authorization codes from ``/_sandbox/codes`` not exchanged yet (no redirect URI)."""
+    consents: Consents = field(init=False)
+    """The consent page's codes (:mod:`timebridge_sandboxes.consent`), for the app above."""
     _next: int = 135288000
     _clock: dt.datetime = field(default_factory=now)
+
+    def __post_init__(self) -> None:
+        self.consents = Consents(self.client_id, self.client_secret)
 
     def next_id(self) -> int:
         self._next += 1

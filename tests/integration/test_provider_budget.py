@@ -66,8 +66,8 @@ async def test_two_processes_never_exceed_the_limit_in_any_window_together(
     window = dt.timedelta(seconds=WINDOW_S) - dt.timedelta(microseconds=5)
     crowded = [i for i in range(len(times) - LIMIT) if times[i + LIMIT] - times[i] < window]
     assert crowded == [], f"more than {LIMIT} requests within {WINDOW_S}s"
-    # Both drew from one bucket: 5 at once, then 5 per second for the other 27 (not twice that).
-    assert times[-1] - times[0] >= dt.timedelta(seconds=(32 - LIMIT // 2) / (LIMIT / 2) - 0.01)
+    # Both drew from one log: 10 per second (not twice that), so the 32nd a second after the 22nd.
+    assert times[-1] - times[0] >= dt.timedelta(seconds=3 - 0.01)
 
 
 async def test_a_429_pauses_every_process_of_the_service(

@@ -87,9 +87,43 @@ async def test_budget_keeps_every_window_within_the_limit() -> None:
     for _ in range(60):
         await budget.acquire()
         sent.append(fake.now - start)
-    assert sent[:10] == [0.0] * 10
     assert all(sent[i + 20] - sent[i] >= 10.0 for i in range(len(sent) - 20))
-    assert sent[-1] == pytest.approx(50.0)
+    # A steady caller gets all 20 of every window (it got half, 10, with half the limit as a
+    # burst and half refilled: the last of 60 went at 50 s).
+    assert sent == [0.0] * 20 + [10.0] * 20 + [20.0] * 20
+
+
+async def test_a_lending_budget_runs_at_the_whole_limit_until_a_429_then_at_its_floor() -> None:
+    fake = FakeTime()
+    budget = RequestBudget(20, 10.0, clock=fake.clock, sleep=fake.sleep)
+    budget.lend(10, cooldown_s=60)
+    for _ in range(40):
+        await budget.acquire()
+    assert fake.now == 10.0  # the whole limit: 20 at 0 s, 20 at 10 s
+    budget.pause(2.0)  # someone sharing the key needs its share
+    sent = []
+    for _ in range(20):
+        await budget.acquire()
+        sent.append(fake.now)
+    assert sent == [20.0] * 10 + [30.0] * 10  # its floor: 10 per window
+    fake.now = 80.0  # the cool-down is over
+    for _ in range(20):
+        await budget.acquire()
+    assert fake.now == 80.0  # the whole limit again
+
+
+async def test_a_prepaid_token_is_spent_by_the_next_request_without_waiting_again() -> None:
+    fake = FakeTime()
+    budget = RequestBudget(2, 10.0, clock=fake.clock, sleep=fake.sleep)
+    await budget.acquire()
+    await budget.acquire()
+    async with budget.prepaid():
+        took = fake.now  # the wait happened here, before whatever the block then holds
+        await budget.acquire()
+        assert fake.now == took == 10.0
+        await budget.acquire()  # the second of this window
+        await budget.acquire()  # the prepaid one was counted: this one waits for the next
+        assert fake.now == 20.0
 
 
 async def test_budget_pause_holds_every_request_of_the_connection() -> None:
@@ -278,8 +312,16 @@ def test_clients_draw_from_the_services_share_one_budget_per_credential() -> Non
     other = clients.session("everhour", Access("https://api.everhour.com", "ek-other")).budget
     assert first is again
     assert other is not first
-    assert (first.capacity, first.rate) == (3, 0.3)  # 6 per 10 s: 3 at once, 3 refilled
+    assert (first.limit_now, first.window_s) == (6, 10.0)  # its share: 6 per 10 s
     assert ProviderClients()._limit("everhour") == limits()["everhour"]
+
+
+def test_a_borrowing_service_runs_at_the_keys_whole_limit_with_its_share_as_floor() -> None:
+    clients = ProviderClients(shares=BudgetShares({"everhour": 10}), borrow=True)
+    budget = clients.session("everhour", Access("https://api.everhour.com", API_KEY)).budget
+    assert budget.limit_now == 20  # the whole key
+    budget.pause(1.0)
+    assert budget.limit_now == 10  # its own share after a 429
 
 
 def test_a_shared_budget_is_keyed_by_the_credentials_hash_never_the_credential() -> None:

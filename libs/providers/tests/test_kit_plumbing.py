@@ -61,7 +61,7 @@ async def test_a_wire_opens_the_clients_http_on_the_given_pool_with_its_own_limi
     pool = _answering(200, seen)
     wire = Wire("tracker", (40, 10.0), secret_headers=("X-Api-Key",))
     http = wire.http("https://tracker.test/v1/", {"X-Api-Key": "k", **bearer("t")}, {"http": pool})
-    assert http.budget.capacity == 20  # a fresh budget at the wire's limit (half as burst)
+    assert http.budget.limit == 40  # a fresh budget at the wire's limit
     shared = RequestBudget(10, 1.0)
     assert wire.http("https://t.test", {}, {"budget": shared}).budget is shared
     assert wire.http("https://t.test", {}, {}, budget=shared).budget is shared

@@ -118,7 +118,7 @@ def bootstrap(
     home = registry().home().name
     if clients is None:
         budgets = RaisedLimits(shared_budget.SharedBudgets(runtime.pool), settings.raised_limits)
-        pooled = ProviderClients(budgets, shares=settings.budget)
+        pooled = ProviderClients(budgets, shares=settings.budget, borrow=settings.budget_borrow)
         runtime.background.append(_closed_on_stop(pooled))
         clients = pooled
     entries = entries or RegistryEntryStores(clients.session)

@@ -18,6 +18,11 @@ class Settings(BaseSettings, ServiceSettings, OwnerSettings):
         default=BudgetShares.of("conflict-resolver"),
         description="This service's share of each provider's request limit per credential",
     )
+    budget_borrow: bool = Field(
+        default=True,
+        description="Run at a credential's whole request limit while the other services leave"
+        " their shares unused; back to this service's share for a minute after a 429",
+    )
     write_lease_s: float = Field(
         default=60.0,
         gt=0,

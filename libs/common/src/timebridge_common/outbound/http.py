@@ -24,12 +24,15 @@ only method, path and status are logged, and secret header values are masked in 
 """
 
 import asyncio
+import collections
+import contextlib
+import contextvars
 import datetime as dt
 import email.utils
 import hashlib
 import random
 import time
-from collections.abc import Awaitable, Callable, Collection, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, Self, TypeVar
 
@@ -47,9 +50,6 @@ BODY_LIMIT = 500
 T = TypeVar("T")
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
-
-_TOKEN_EPSILON = 1e-9
-"""Rounding slack: a refill computed after sleeping the exact wait may fall short by an ulp."""
 
 
 class ProviderError(InvalidMessageError):
@@ -105,12 +105,21 @@ def parse_retry_after(value: str | None, now: dt.datetime) -> float | None:
 
 
 class RequestBudget:
-    """A token bucket shared by every request made with one API key.
+    """The requests one API key may still send: a log of the grants of the last window.
 
     A provider limit of ``limit`` requests per ``window_s`` is usually enforced over a sliding
-    window, which a bucket holding ``limit`` tokens would exceed (a full burst followed by the
-    refill). Half the limit is therefore the burst and the other half refills evenly over the
-    window: no window of ``window_s`` seconds ever sees more than ``limit`` requests.
+    window, so a request is granted while fewer than ``limit`` grants are younger than the
+    window: no window of ``window_s`` seconds ever sees more than ``limit``, a burst may use the
+    whole limit and a steady caller gets all of it. (It was a token bucket holding half the limit
+    and refilling the other half, so a busy caller only ever got half: issue 12.)
+
+    **Borrowing** (:meth:`lend`): a service may run at the credential's whole limit while the
+    other services that share the key leave their shares unused; the provider's ``429`` is the
+    sign that someone needs theirs, and the budget then keeps to ``floor`` (the service's own
+    share) for ``cooldown_s``.
+
+    **A prepaid token** (:meth:`prepaid`): a caller that must not hold something (a write
+    lease) while it waits for the budget takes its next request's grant first.
     """
 
     def __init__(
@@ -123,36 +132,79 @@ class RequestBudget:
     ) -> None:
         if limit < 2 or window_s <= 0:
             raise ValueError("a budget needs at least 2 requests per positive window")
-        self.capacity = limit // 2
-        self.rate = (limit - self.capacity) / window_s
+        self.limit = limit
+        self.window_s = window_s
+        self.floor: int | None = None
+        self._floor_until = float("-inf")
+        self.cooldown_s = 60.0
         self._clock = clock
         self._sleep = sleep
-        self._tokens = float(self.capacity)
-        self._updated = clock()
+        self._grants: collections.deque[float] = collections.deque()
         self._paused_until = float("-inf")
         self._lock = asyncio.Lock()
 
+    @property
+    def limit_now(self) -> int:
+        """Requests per window now: the whole limit, or the floor after a ``429``."""
+        if self.floor is not None and self._clock() < self._floor_until:
+            return self.floor
+        return self.limit
+
+    def lend(self, floor: int, cooldown_s: float = 60.0) -> None:
+        """Run at the whole limit, and at ``floor`` requests per window for ``cooldown_s`` after
+        the provider answered ``429`` (someone else sharing the key needs its share)."""
+        if not 2 <= floor <= self.limit:
+            raise ValueError(f"a floor must be 2..{self.limit} requests, not {floor}")
+        self.floor = floor
+        self.cooldown_s = cooldown_s
+
     async def acquire(self) -> None:
-        """Wait until a request may be sent, then take its token (first come, first served)."""
+        """Wait until a request may be sent, then take its grant (first come, first served);
+        a grant this task prepaid (:meth:`prepaid`) is spent instead."""
+        held = _PREPAID.get()
+        if self in held:
+            _PREPAID.set(tuple(b for b in held if b is not self))
+            return
+        await self._take()
+
+    @contextlib.asynccontextmanager
+    async def prepaid(self) -> AsyncIterator[None]:
+        """Take the next request's grant now: the first request this task sends through this
+        budget inside the block spends it without waiting (a grant left unspent is lost)."""
+        await self._take()
+        token = _PREPAID.set((*_PREPAID.get(), self))
+        try:
+            yield
+        finally:
+            _PREPAID.reset(token)
+
+    async def _take(self) -> None:
         async with self._lock:
             while True:
                 now = self._clock()
                 if now < self._paused_until:
                     await self._sleep(self._paused_until - now)
                     continue
-                self._tokens = min(self.capacity, self._tokens + (now - self._updated) * self.rate)
-                self._updated = now
-                if self._tokens >= 1 - _TOKEN_EPSILON:
-                    self._tokens -= 1
+                grants, limit = self._grants, self.limit_now
+                while grants and grants[0] <= now - self.window_s:
+                    grants.popleft()
+                if len(grants) < limit:
+                    grants.append(now)
                     return
-                await self._sleep((1 - self._tokens) / self.rate)
+                await self._sleep(grants[len(grants) - limit] + self.window_s - now)
 
     def pause(self, seconds: float) -> None:
-        """The provider said to wait (``429``): no request of this connection before then."""
+        """The provider said to wait (``429``): no request of this connection before then, and
+        a borrowing budget keeps to its floor for its cool-down after that."""
         now = self._clock()
         self._paused_until = max(self._paused_until, now + seconds)
-        self._tokens = 0.0
-        self._updated = now
+        self._floor_until = self._paused_until + self.cooldown_s
+
+
+_PREPAID: contextvars.ContextVar[tuple[RequestBudget, ...]] = contextvars.ContextVar(
+    "timebridge_prepaid_budgets", default=()
+)
+"""The budgets whose next request this task already took the token of."""
 
 
 @dataclass(frozen=True)

@@ -7,13 +7,15 @@ each spend the whole limit. Two things fix that:
 
 - **Within a service**, the bucket lives in the service's own database: one row per credential
   (keyed by its SHA-256, never the credential itself), and each request takes its token in one
-  call of ``provider_budget_take`` under the row's lock, so replicas draw from one bucket. The
-  bucket is the same as the in-process one (half the limit as a burst, the other half refilled
-  evenly over the window), so no window sees more than the limit; the database clock is the only
+  call of ``provider_budget_grant`` under the row's lock, so replicas draw from one log. It
+  is the same as the in-process one (a request is granted while fewer than the limit were
+  granted within the window), so no window sees more than the limit; the database clock is the only
   clock, so hosts whose clocks differ still share one window.
 - **Between services**, each gets a share of the provider's limit
   (each provider profile's ``rate_limit.shares``, configurable per service), and the
-  defaults sum to the provider's limit: all callers together stay under it.
+  defaults sum to the provider's limit: all callers together stay under it. A service that
+  borrows (``RequestBudget.lend``) runs at the whole limit while the others leave their shares
+  unused and keeps to its own share for a cool-down after a ``429``.
 
 A ``429`` pauses the bucket in the database (``provider_budget_pause``), so the other processes
 of the service wait too. Another service meeting the same ``429`` pauses its own.
@@ -65,7 +67,7 @@ class SharedBudget(RequestBudget):
         self.last_granted_at: dt.datetime | None = None
         """The database time of this budget's last grant (tests compare windows with it)."""
 
-    async def acquire(self) -> None:
+    async def _take(self) -> None:
         """Wait until the shared bucket grants a token (first come, first served per process)."""
         async with self._lock:
             await self.flush()
@@ -75,10 +77,10 @@ class SharedBudget(RequestBudget):
                     await self._sleep(local)
                     continue
                 row = await self._pool.fetchrow(
-                    "SELECT wait_s, granted_at FROM provider_budget_take($1, $2, $3)",
+                    "SELECT wait_s, granted_at FROM provider_budget_grant($1, $2, $3)",
                     self.key,
-                    float(self.capacity),
-                    self.rate,
+                    self.limit_now,
+                    self.window_s,
                 )
                 if row["granted_at"] is not None:
                     self.last_granted_at = row["granted_at"]

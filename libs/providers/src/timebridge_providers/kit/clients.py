@@ -12,6 +12,11 @@ that call it (each profile's ``rate_limit.shares``): each service gets a share (
 ``TB_BUDGET__<PROVIDER>``), the defaults sum to the provider's limit, and with
 :class:`~timebridge_common.outbound.shared_budget.SharedBudgets` a service's share is shared by
 all its processes and replicas. So every caller together stays under the provider's limit.
+A service that may *borrow* (``ProviderClients(borrow=True)``: the conflict-resolver, whose
+writes are most of a sync's requests) runs at the credential's whole limit while the others
+leave their shares unused, and keeps to its own share for a cool-down after the provider's
+``429`` (``RequestBudget.lend``): with a one-way integration ingest needs almost nothing of the
+key, and the resolver's half of it was the bound at the documented limit (issue 12).
 
 Tests pass their own factories instead, pointed at the sandboxes.
 """
@@ -90,9 +95,11 @@ class ProviderClients:
         shares: BudgetShares | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         limits: httpx.Limits = POOL_LIMITS,
+        borrow: bool = False,
     ) -> None:
         self._budgets: BudgetSource = budgets or Budgets()
         self._shares = shares
+        self._borrow = borrow and shares is not None
         self._transport = transport
         self._limits = limits
         self._pools: dict[tuple[str, str], httpx.AsyncClient] = {}
@@ -133,7 +140,8 @@ class ProviderClients:
 
     def session(self, provider: str, access: Access) -> Session:
         """A session on ``provider``'s shared pool with the credential's budget."""
-        budget = self._budgets.get(
-            provider, access.base_url, access.credential, self._limit(provider)
-        )
+        limit = limits()[provider] if self._borrow else self._limit(provider)
+        budget = self._budgets.get(provider, access.base_url, access.credential, limit)
+        if self._borrow and budget.limit == limit[0]:  # not raised by the source (a sandbox)
+            budget.lend(self._limit(provider)[0])
         return Session(provider, access, self._pool(provider, access.base_url), budget)

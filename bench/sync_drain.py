@@ -1,163 +1,223 @@
-"""The conflict-resolver alone: how fast a backlog of ``EntryMapped`` becomes ``EntrySynced``
-through the Everhour sandbox with its rate limit lifted (issue 12).
+"""The conflict-resolver as its own process: how fast ``EntryMapped`` becomes ``EntrySynced``
+through the Everhour sandbox with its rate limit lifted, and how long each takes (issue 12).
 
 Run from the repository root: ``python -m bench.sync_drain`` (``--help`` for the knobs).
 
-It starts the resolver of the integration tests (``tests/integration/resolver_world.py``: real
-Kafka and Postgres, the credential owner, the Everhour and Core sandboxes in this process, their
-limits lifted), connects one workspace, produces ``--entries`` new Core entries mapped to
-Everhour (each in its own task, user and day record, so every one costs a look-up, a write and
-a read-back), then counts the ``EntrySynced`` published for them. It reports entries per second,
-this process's CPU per entry (resolver, sandboxes and credential owner together: an upper bound
-of the resolver's), Everhour requests per entry and the load average. Not a test; ``PYTHONPATH``
-set to another checkout's ``src`` folders measures that code (before/after).
+Each piece runs as its own process (:mod:`bench.sync_served`): the Everhour sandbox served over
+HTTP with its limit lifted, the credential owner and the conflict-resolver started by the dev
+launcher (the resolver's Everhour budget raised to match). The bench connects one workspace as
+ingest would (the key to the owner, ``ConnectionChanged`` on Kafka), syncs one warm-up entry,
+then produces new Core entries mapped to Everhour as mapping would (each in its own task, user
+and day record, so each costs a look-up, a write and a read-back) and reads their
+``EntrySynced``. Two modes:
+
+* **drain** (default): ``--entries`` produced at once; entries synced per second;
+* **paced** (``--rate R --seconds S``): ``R`` entries per second offered for ``S`` seconds;
+  latency from each ``EntryMapped`` produced to its ``EntrySynced`` published (the records'
+  Kafka timestamps), p50/p90/p99/max, and entries synced per second.
+
+CPU is reported per synced entry for each process apart (resolver, Everhour sandbox, credential
+owner, this bench) and for the whole machine (Kafka, PostgreSQL and everything else running on
+it), with Everhour requests per entry and the load average. ``PYTHONPATH`` set to another
+checkout's ``src`` folders measures that code (the launcher's children inherit it). Not a test.
 """
 
 import argparse
 import asyncio
-import contextlib
 import datetime as dt
 import json
 import os
 import sys
 import time
+import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
 from typing import Any
 
-import asyncpg
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from tests.integration.conftest import KAFKA, PG, RUN_ID, kafka_config
-from tests.integration.resolver_world import DAY, running_world, setup
-from timebridge_common.db.pool import init_connection
-from timebridge_common.events import EntrySynced, Envelope
+from bench.sync_served import Served, connect, drop_databases, served
+from timebridge_common.config import KafkaConfig
+from timebridge_common.events import EntryMapped, EntrySynced, Envelope, UserRef
 from timebridge_common.events.codec import encode
 from timebridge_common.kafka.topics import all_topics, ensure_topics
-from timebridge_common.testing import end_offsets, read_topic
+from timebridge_common.testing import end_offsets, sample_entry_mapped
 
-TASKS = 50
-
-
-class Counted:
-    """ASGI wrapper counting the requests by method."""
-
-    def __init__(self, app: Any) -> None:
-        self.app, self.requests = app, Counter[str]()
-
-    async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            self.requests[scope["method"]] += 1
-        await self.app(scope, receive, send)
+DAY = dt.date(2026, 11, 21)
 
 
-async def produce(events: list[Any]) -> None:
-    """Publish ``events`` as mapping would, all in flight at once."""
-    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, acks="all", linger_ms=20)
+def entry(s: Served, workspace: str, integration: str, n: int, name: str) -> EntryMapped:
+    """A new Core entry mapped to Everhour: Ann on one task, one day (its own record)."""
+    tasks = s.world["tasks"]
+    date = DAY - dt.timedelta(days=n // len(tasks))
+    fields = sample_entry_mapped().entry.model_copy(
+        update={
+            "user": UserRef(external_id=str(s.world["user"]), email="ann@acme.test"),
+            "project_external_id": s.world["project"],
+            "task_external_id": tasks[n % len(tasks)],
+            "duration_seconds": 600 + n,
+            "date": date,
+            "started_at": None,
+        }
+    )
+    return sample_entry_mapped(
+        workspace_id=workspace,
+        integration_id=integration,
+        source_external_id=name,
+        entry=fields,
+        source_entry=fields.model_copy(
+            update={"user": UserRef(external_id="cu_ann", email="ann@acme.test")}
+        ),
+        source_updated_at=dt.datetime.now(dt.UTC),
+    )
+
+
+class Outcomes:
+    """Reads ``EntrySynced`` of one workspace from given offsets: per entry its first
+    ``synced`` record's timestamp (ms), and every status seen."""
+
+    def __init__(self, kafka: str, workspace: str) -> None:
+        self.kafka, self.prefix = kafka, f"{workspace}:".encode()
+        self.synced: dict[str, int] = {}
+        self.statuses: Counter[str] = Counter()
+        self.reasons: Counter[str] = Counter()
+        self._consumer: AIOKafkaConsumer | None = None
+
+    async def start(self) -> None:
+        start = await end_offsets(self.kafka, EntrySynced.topic())
+        self._consumer = AIOKafkaConsumer(bootstrap_servers=self.kafka, enable_auto_commit=False)
+        await self._consumer.start()
+        self._consumer.assign(list(start))
+        for tp, offset in start.items():
+            self._consumer.seek(tp, offset)
+
+    async def until(self, done: int, timeout_s: float) -> None:
+        assert self._consumer is not None
+        deadline = time.monotonic() + timeout_s
+        while len(self.synced) < done and time.monotonic() < deadline:
+            batches = await self._consumer.getmany(timeout_ms=200)
+            for batch in batches.values():
+                for r in batch:
+                    if not (r.key and r.key.startswith(self.prefix)):
+                        continue
+                    value = json.loads(r.value)
+                    self.statuses[value["status"]] += 1
+                    if value.get("reason") and value["status"] != "synced":
+                        self.reasons[value["reason"][:120]] += 1
+                    if value["status"] == "synced":
+                        self.synced.setdefault(value["source_external_id"], r.timestamp)
+
+    async def stop(self) -> None:
+        if self._consumer is not None:
+            await self._consumer.stop()
+
+
+async def send_all(
+    producer: AIOKafkaProducer, events: list[EntryMapped], rate: float | None
+) -> dict[str, int]:
+    """Produce ``events`` (at ``rate`` per second, or all at once); when each was sent (ms)."""
+    encoded = [encode(e, Envelope.for_event(e, producer="mapping")) for e in events]
+    sent: dict[str, int] = {}
+    pending = []
+    began = time.monotonic()
+    for i, (event, record) in enumerate(zip(events, encoded, strict=True)):
+        if rate:
+            delay = began + i / rate - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        headers = [(k, v.encode()) for k, v in record.headers.items()]
+        sent[event.source_external_id] = int(time.time() * 1000)
+        pending.append(
+            await producer.send(record.topic, record.value, key=record.key, headers=headers)
+        )
+    await asyncio.gather(*pending)
+    return sent
+
+
+def percentile(values: list[int], p: float) -> float:
+    ordered = sorted(values)
+    return float(ordered[min(len(ordered) - 1, int(p * len(ordered)))]) if ordered else float("nan")
+
+
+async def measure(s: Served, args: argparse.Namespace) -> dict[str, Any]:
+    workspace, integration = f"bench-{s.run_id}", f"int_bench_{s.run_id}"
+    await connect(s, args.kafka, workspace, integration)
+    outcomes = Outcomes(args.kafka, workspace)
+    await outcomes.start()
+    producer = AIOKafkaProducer(bootstrap_servers=args.kafka, acks="all", linger_ms=5)
     await producer.start()
-    try:
-        sends = []
-        for event in events:
-            encoded = encode(event, Envelope.for_event(event, producer="mapping"))
-            headers = [(k, v.encode()) for k, v in encoded.headers.items()]
-            sends.append(
-                await producer.send(encoded.topic, encoded.value, key=encoded.key, headers=headers)
-            )
-        await asyncio.gather(*sends)
+    try:  # warm-up: the connection copy read, every pool and client opened
+        await send_all(producer, [entry(s, workspace, integration, -1, "warm")], None)
+        await outcomes.until(1, 120)
+        if "warm" not in outcomes.synced:
+            raise RuntimeError(f"warm-up entry not synced: {dict(outcomes.statuses)}")
+        count = round(args.rate * args.seconds) if args.rate else args.entries
+        events = [entry(s, workspace, integration, n, f"te_{n}") for n in range(count)]
+        load, cpu, began = os.getloadavg(), s.cpu(), time.monotonic()
+        requests = s.everhour_requests()
+        sent = await send_all(producer, events, args.rate)
+        await outcomes.until(count + 1, args.timeout)
+        elapsed, spent = time.monotonic() - began, s.cpu()
+        served_requests = Counter(s.everhour_requests())
+        served_requests.subtract(requests)
     finally:
         await producer.stop()
+        await outcomes.stop()
+    done = len(sent.keys() & outcomes.synced.keys())
+    latency = [outcomes.synced[k] - t for k, t in sent.items() if k in outcomes.synced]
+    per_entry = {name: round(1000 * (spent[name] - cpu[name]) / max(done, 1), 3) for name in cpu}
+    result: dict[str, Any] = {
+        "mode": f"paced at {args.rate:g}/s for {args.seconds:g} s" if args.rate else "drain",
+        "entries": count,
+        "synced": done,
+        "statuses": dict(outcomes.statuses),
+        "reasons": dict(outcomes.reasons.most_common(3)),
+        "seconds": round(elapsed, 1),
+        "per_second": round(done / elapsed, 1),
+        "cpu_ms_per_entry": per_entry,
+        "everhour_requests_per_entry": round(sum(served_requests.values()) / max(done, 1), 2),
+        "everhour_requests": {k: v for k, v in served_requests.items() if v},
+        "load_average_before": [round(x, 2) for x in load],
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
+        "settings": {k: v for k, v in os.environ.items() if k.startswith("TB_SYNC")},
+    }
+    if latency:
+        result["latency_ms"] = {
+            "p50": percentile(latency, 0.5),
+            "p90": percentile(latency, 0.9),
+            "p99": percentile(latency, 0.99),
+            "max": float(max(latency)),
+        }
+    return result
 
 
-async def drain(entries: int, timeout_s: float) -> dict[str, Any]:
-    await ensure_topics(kafka_config())
-    admin = await asyncpg.connect(f"{PG}/postgres")
-    created: list[str] = []
-    pools: list[asyncpg.Pool] = []
-
-    async def create_database(name: str) -> str:
-        db = f"bench_{RUN_ID}_{name.replace('-', '_')}"
-        await admin.execute(f'CREATE DATABASE "{db}"')
-        created.append(db)
-        return f"{PG}/{db}"
-
-    async def make_pool(dsn: str) -> asyncpg.Pool:
-        pool = await asyncpg.create_pool(dsn, min_size=1, max_size=10, init=init_connection)
-        pools.append(pool)
-        return pool
-
-    creating: Callable[[str], Awaitable[str]] = create_database
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    run_id = uuid.uuid4().hex[:8]
+    pg = f"postgresql://timebridge:timebridge@127.0.0.1:{args.pg_port}"
+    asyncio.run(ensure_topics(KafkaConfig(bootstrap_servers=args.kafka), all_topics()))
     try:
-        async with running_world(all_topics(), creating, make_pool) as world:
-            s = await setup(world)
-            tasks = [world.everhour.add_task(world.project, f"Bench {n}") for n in range(TASKS)]
-            events = [
-                s.core_entry(
-                    f"te_{n}",
-                    600 + n,
-                    task_external_id=tasks[n % TASKS],
-                    date=DAY - dt.timedelta(days=n // TASKS),
-                )
-                for n in range(entries)
-            ]
-            counted = Counted(world.everhour_app)
-            world.everhour_app = counted
-            start = await end_offsets(KAFKA, EntrySynced.topic())
-            prefix = f"{s.workspace}:".encode()
-            load = os.getloadavg()
-            cpu, began = time.process_time(), time.monotonic()
-            await produce(events)
-
-            decoded: list[tuple[bytes, dict[str, Any]]] = []
-            seen = [0]  # records decoded so far: read_topic hands over the whole list per poll
-
-            def ours(records: list[Any]) -> list[tuple[bytes, dict[str, Any]]]:
-                for r in records[seen[0] :]:
-                    if r.key and r.key.startswith(prefix):
-                        decoded.append((r.key, json.loads(r.value)))
-                seen[0] = len(records)
-                return decoded
-
-            def synced(records: list[Any]) -> int:
-                return len({k for k, v in ours(records) if v.get("status") == "synced"})
-
-            records = await read_topic(
-                KAFKA, start, until=lambda rs: synced(rs) >= entries, timeout_s=timeout_s
-            )
-            elapsed, cpu = time.monotonic() - began, time.process_time() - cpu
-            done = synced(records)
-            statuses = Counter(v.get("status") for _, v in ours(records))
-            reasons = Counter(v.get("reason") for _, v in ours(records) if v.get("reason"))
-            requests = sum(counted.requests.values())
-            return {
-                "entries": entries,
-                "synced": done,
-                "statuses": dict(statuses),
-                "reasons": dict(reasons.most_common(3)),
-                "seconds": round(elapsed, 1),
-                "per_second": round(done / elapsed, 1),
-                "cpu_ms_per_entry": round(1000 * cpu / max(done, 1), 2),
-                "everhour_requests_per_entry": round(requests / max(done, 1), 2),
-                "everhour_requests": dict(counted.requests),
-                "load_average_before": [round(x, 2) for x in load],
-                "load_average_after": [round(x, 2) for x in os.getloadavg()],
-            }
+        with served(args.kafka, run_id, tasks=args.tasks, env={}) as s:
+            if args.profile:
+                print(f"resolver pid {s.resolver_pid}, Everhour sandbox pid {s.everhour.pid}")
+                sys.stdout.flush()
+            return asyncio.run(measure(s, args))
     finally:
-        for pool in pools:
-            with contextlib.suppress(Exception):
-                await pool.close()
-        for db in created:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
-        await admin.close()
+        asyncio.run(drop_databases(pg, run_id))
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--entries", type=int, default=1000)
+    parser.add_argument("--entries", type=int, default=2000, help="drain: entries produced")
+    parser.add_argument("--rate", type=float, help="paced: entries offered per second")
+    parser.add_argument("--seconds", type=float, default=20.0, help="paced: for how long")
+    parser.add_argument("--tasks", type=int, default=50, help="Everhour tasks entries spread on")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds to wait at most")
+    parser.add_argument("--kafka", default="127.0.0.1:19092")
+    parser.add_argument("--pg-port", type=int, default=15432)
+    parser.add_argument("--profile", action="store_true", help="print the pids to profile")
     parser.add_argument("--out", type=Path, help="also write the result here as JSON")
     args = parser.parse_args()
-    result = asyncio.run(drain(args.entries, args.timeout))
+    result = run(args)
     print(json.dumps(result, indent=2))
     if args.out:
         args.out.write_text(json.dumps(result, indent=2) + "\n")

@@ -13,8 +13,8 @@ def test_a_raised_limit_replaces_the_share_of_its_provider_only() -> None:
     raised = budgets.get("tally", "https://tally", "key", (20, 10.0))
     other = budgets.get("home", "https://home", "token", (20, 10.0))
 
-    assert (raised.capacity, raised.rate) == (500, 50.0)
-    assert (other.capacity, other.rate) == (10, 1.0)
+    assert (raised.limit, raised.window_s) == (1000, 10.0)
+    assert (other.limit, other.window_s) == (20, 10.0)
     assert budgets.get("tally", "https://tally", "key", (20, 10.0)) is raised  # one per key
 
 

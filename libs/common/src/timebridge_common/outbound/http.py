@@ -104,14 +104,21 @@ def parse_retry_after(value: str | None, now: dt.datetime) -> float | None:
     return max(0.0, (when - now).total_seconds())
 
 
+SLACK = 0.025
+"""The share of a window a grant counts for beyond it (``RequestBudget``)."""
+
+
 class RequestBudget:
     """The requests one API key may still send: a log of the grants of the last window.
 
     A provider limit of ``limit`` requests per ``window_s`` is usually enforced over a sliding
     window, so a request is granted while fewer than ``limit`` grants are younger than the
     window: no window of ``window_s`` seconds ever sees more than ``limit``, a burst may use the
-    whole limit and a steady caller gets all of it. (It was a token bucket holding half the limit
-    and refilling the other half, so a busy caller only ever got half: issue 12.)
+    whole limit and a steady caller gets nearly all of it. A grant counts for ``slack`` (2.5%)
+    longer than the window: a request reaches the provider some time after its grant, and one
+    sent later after its grant than the request a window before it (a prepaid grant, a busy
+    loop) must not find that one still in the provider's window. (It was a token bucket holding
+    half the limit and refilling the other half, so a busy caller only ever got half: issue 12.)
 
     **Borrowing** (:meth:`lend`): a service may run at the credential's whole limit while the
     other services that share the key leave their shares unused; the provider's ``429`` is the
@@ -134,6 +141,8 @@ class RequestBudget:
             raise ValueError("a budget needs at least 2 requests per positive window")
         self.limit = limit
         self.window_s = window_s
+        self.counted_s = window_s * (1 + SLACK)
+        """How long a grant counts: the window and the slack."""
         self.floor: int | None = None
         self._floor_until = float("-inf")
         self.cooldown_s = 60.0
@@ -186,12 +195,12 @@ class RequestBudget:
                     await self._sleep(self._paused_until - now)
                     continue
                 grants, limit = self._grants, self.limit_now
-                while grants and grants[0] <= now - self.window_s:
+                while grants and grants[0] <= now - self.counted_s:
                     grants.popleft()
                 if len(grants) < limit:
                     grants.append(now)
                     return
-                await self._sleep(grants[len(grants) - limit] + self.window_s - now)
+                await self._sleep(grants[len(grants) - limit] + self.counted_s - now)
 
     def pause(self, seconds: float) -> None:
         """The provider said to wait (``429``): no request of this connection before then, and

@@ -80,7 +80,7 @@ class SharedBudget(RequestBudget):
                     "SELECT wait_s, granted_at FROM provider_budget_grant($1, $2, $3)",
                     self.key,
                     self.limit_now,
-                    self.window_s,
+                    self.counted_s,
                 )
                 if row["granted_at"] is not None:
                     self.last_granted_at = row["granted_at"]

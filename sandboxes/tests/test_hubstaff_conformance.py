@@ -1,7 +1,9 @@
 """The conformance suite (``timebridge_providers.kit.conformance``) for Hubstaff against its
 sandbox, in-process, with every exchange validated against Hubstaff's Swagger description
 (converted to OpenAPI 3); plus what Hubstaff adds: deleted time seen through the ``updates``
-cursor, a member's token seeing only its own time, Hubstaff's error body, read-only entries.
+cursor, a member's token seeing only its own time, Hubstaff's error body, read-only entries, its
+webhooks (the verification echo, activation with the secret it handed over, ``timer.stop``
+signed ``X-Hook-Signature`` and re-read as the poll renders the day).
 
 The :class:`HubstaffControl` is a Hubstaff user adding manual time through API v2 with their own
 token (``POST /v2/users/{id}/time_entries``). Hubstaff publishes no official Python SDK.
@@ -10,16 +12,18 @@ token (``POST /v2/users/{id}/time_entries``). Hubstaff publishes no official Pyt
 import datetime as dt
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import pytest
 from pydantic import SecretStr
+from timebridge_providers.hubstaff.webhooks import HubstaffWebhooks
 from timebridge_providers.installed import registry
 from timebridge_providers.kit.conformance import SCENARIOS, NotOffered, Rig, Scenario, Work
 from timebridge_providers.kit.conformance.running import Polled, answering_client, run
 from timebridge_providers.kit.credentials import OAuthApp
+from timebridge_providers.kit.ports.observe import RefusedError, hook_activation
 
 from timebridge_common.events import TimeEntryFields
 from timebridge_common.outbound.http import AuthenticationError
@@ -30,6 +34,27 @@ from timebridge_sandboxes.testing import TimeoutTransport, provider_specs
 
 TIMEOUT_S = 1.0
 BASE = "http://hubstaff.test"
+
+
+@dataclass
+class Receiver:
+    """The hook URL: echoes Hubstaff's verification as ingest does (keeping the secret it hands
+    over) and keeps the deliveries."""
+
+    secret: str | None = None
+    sent: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+
+    def transport(self) -> httpx.MockTransport:
+        def receive(request: httpx.Request) -> httpx.Response:
+            headers = dict(request.headers)
+            answer = HubstaffWebhooks().keyed_handshake(None, headers, request.content)
+            if answer is not None:
+                self.secret = answer.secret
+                return httpx.Response(200, headers=answer.headers)
+            self.sent.append((headers, request.content))
+            return httpx.Response(202)
+
+        return httpx.MockTransport(receive)
 
 
 @dataclass
@@ -109,12 +134,15 @@ class Built:
     state: HubstaffState
     http: httpx.AsyncClient
     checker: HubstaffSpecCheck
+    receiver: Receiver
 
 
 async def hubstaff_rig() -> Built:
     state = demo_hubstaff("conformance-hubstaff-ann", "conformance-hubstaff-max")
+    receiver = Receiver()
+    app = create_hubstaff_sandbox(state, webhook_transport=receiver.transport())
     checker = HubstaffSpecCheck(
-        TimeoutTransport(create_hubstaff_sandbox(state), TIMEOUT_S),
+        TimeoutTransport(app, TIMEOUT_S),
         hubstaff_openapi(provider_specs(), BASE),
     )
     answers: list[int] = []
@@ -133,7 +161,7 @@ async def hubstaff_rig() -> Built:
         extra={"organization_id": str(state.organization_id)},
         answers=answers,
     )
-    return Built(rig, state, http, checker)
+    return Built(rig, state, http, checker, receiver)
 
 
 @pytest.fixture
@@ -156,7 +184,7 @@ NOT_OFFERED = {
     "an_entry_without_a_start_round_trips",
     "server_errors_are_retried_and_a_write_is_not_repeated",  # the 5xx part runs first
     "incremental_listing_with_pages_and_deletions",  # reaches edit(); deletions: own test
-    "webhook_signatures",  # polled
+    "webhook_signatures",  # activated with the handshake's secret; hints name days: own test
 }
 
 
@@ -266,3 +294,62 @@ async def test_bad_bytes_are_a_4xx_in_hubstaffs_shape_and_nothing_is_stored(buil
         assert answer.status_code == 400, query
     assert len(state.tasks) == held
     built.checker.problems.clear()  # deliberately outside the description
+
+
+async def test_a_hook_is_verified_activated_and_its_timer_stop_re_read(built: Built) -> None:
+    """Hubstaff hands its secret over in the verification request; activated with it, the hook
+    sends ``timer.stop`` signed ``X-Hook-Signature``; its hint re-reads the day as the poll
+    renders it (one event either way); a deactivated hook sends nothing."""
+    rig, receiver = built.rig, built.receiver
+    assert rig.provider.observe is not None
+    observer = rig.provider.observe(rig.session())
+    hooks = observer.hooks
+    assert hooks is not None
+    now = dt.datetime.now(dt.UTC)
+    first = await observer.changes(None, now=now, lookback=dt.timedelta(days=3))
+    hook = await hooks.register("https://receiver.test/v1/webhooks/hubstaff/t")
+    assert not hook.active, "a hook delivers only once activated"
+    assert receiver.secret is not None, "the verification request handed the secret over"
+    activation = hook_activation(hooks)
+    assert activation is not None
+    with pytest.raises(Exception, match="400"):
+        await activation.activate(hook.hook_id, "not-the-secret")
+    active = await activation.activate(hook.hook_id, receiver.secret)
+    assert active.active
+    ann = rig.work.user_id
+    tracked = await rig.http.post(
+        f"{BASE}/_sandbox/users/{ann}/track",
+        json={"project_id": int(rig.work.project_id), "task_id": int(rig.work.task_id),
+              "tracked": 1500, "start_time": (now - dt.timedelta(hours=1)).isoformat()},
+    )  # fmt: skip
+    assert tracked.is_success, tracked.text
+    [(headers, body)] = receiver.sent
+    intake = HubstaffWebhooks()
+    signed = intake.authenticate(receiver.secret, headers, body, now=now, tolerance_s=60)
+    assert signed is not None
+    with pytest.raises(RefusedError):
+        intake.authenticate("other", headers, body, now=now, tolerance_s=60)
+    hint = intake.hint(body)
+    [reread] = await observer.reread([hint], now=now)
+    polled = await observer.changes(
+        first.cursor, now=dt.datetime.now(dt.UTC), lookback=dt.timedelta(days=3)
+    )
+    [same] = [c for c in polled.changes if c.external_id == reread.external_id]
+    assert (same.fields, same.updated_at, same.deleted) == (
+        reread.fields,
+        reread.updated_at,
+        reread.deleted,
+    ), "a webhook and a poll of the same change are the same content and stamp"
+    assert reread.fields.duration_seconds == 1500
+    deactivated = await rig.http.post(f"{BASE}/_sandbox/webhooks/{hook.hook_id}/deactivate")
+    assert deactivated.is_success
+    state = await hooks.ensure_active(hook.hook_id)
+    assert state is not None
+    assert not state.active, "the receiver re-activates it with the secret it kept"
+    await hooks.delete(hook.hook_id)
+    assert await hooks.ensure_active(hook.hook_id) is None
+    assert built.checker.checked > 0
+    # The spec documents only the success answers of these two: the refusals are outside it.
+    undocumented = [p for p in built.checker.problems if "ResponseNotFound" in p]
+    assert len(undocumented) == 2, built.checker.problems
+    built.checker.problems[:] = [p for p in built.checker.problems if p not in undocumented]

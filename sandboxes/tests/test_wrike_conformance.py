@@ -1,6 +1,7 @@
 """The conformance suite (``timebridge_providers.kit.conformance``) for Wrike against its sandbox,
 in-process; plus what Wrike adds: decimal hours, another member's time refused as unwritable,
-form bodies, its error shape.
+form bodies, its error shape, its secure webhooks (the handshake answered with the HMAC of the
+secret proposed, ``TimelogChanged`` deliveries re-read, a suspended hook set active again).
 
 The :class:`WrikeControl` is a Wrike user working through API v4 with their own token, sending
 form bodies (our client sends query parameters: Wrike takes either). No OpenAPI description of
@@ -8,17 +9,21 @@ Wrike is in ``../shared/provider-specs``, and Wrike publishes no official Python
 """
 
 import datetime as dt
+import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import pytest
 from timebridge_providers.installed import registry
-from timebridge_providers.kit.conformance import SCENARIOS, Rig, Scenario, Work
-from timebridge_providers.kit.conformance.running import Polled, answering_client, run
+from timebridge_providers.kit.conformance import SCENARIOS, NotOffered, Rig, Scenario, Work
+from timebridge_providers.kit.conformance.rig import Captured
+from timebridge_providers.kit.conformance.running import answering_client, run
 from timebridge_providers.kit.ports.entries import Slot, UnwritableEntryError, Write
+from timebridge_providers.kit.ports.observe import RefusedError
 from timebridge_providers.wrike.client import WrikeClient
+from timebridge_providers.wrike.webhooks import WrikeWebhooks
 
 from timebridge_common.events import TimeEntryFields, UserRef
 from timebridge_common.outbound.http import AuthenticationError
@@ -27,13 +32,38 @@ from timebridge_sandboxes.wrike import WrikeState, create_wrike_sandbox, demo_wr
 
 TIMEOUT_S = 1.0
 BASE = "http://wrike.test"
+PROPOSED = "conformance-proposed-secret-0123456789"
+"""The secret the conformance scenario proposes (``kit.conformance.webhooks``)."""
 
 
 @dataclass
-class WrikeControl(Polled):
+class Receiver:
+    """The hook URL: answers Wrike's handshake as ingest does (HMAC with the secret proposed)
+    and keeps the deliveries."""
+
+    secret: str = PROPOSED
+    sent: list[Captured] = field(default_factory=list)
+    handshakes: int = 0
+
+    def transport(self) -> httpx.MockTransport:
+        def receive(request: httpx.Request) -> httpx.Response:
+            headers = dict(request.headers)
+            answer = WrikeWebhooks().keyed_handshake(self.secret, headers, request.content)
+            if answer is not None:
+                self.handshakes += 1
+                return httpx.Response(200, headers=answer.headers)
+            self.sent.append(Captured(headers, request.content))
+            return httpx.Response(202)
+
+        return httpx.MockTransport(receive)
+
+
+@dataclass
+class WrikeControl:
     state: WrikeState
     http: httpx.AsyncClient
     token: str
+    receiver: Receiver
 
     async def _call(self, method: str, path: str, form: dict[str, str] | None = None) -> Any:
         answer = await self.http.request(
@@ -71,7 +101,19 @@ class WrikeControl(Polled):
     def limit_pages(self, size: int) -> bool:
         return False  # Wrike's timelog lists are not paged
 
-    no_webhooks = "Wrike is polled here (see the provider matrix)"
+    async def deliveries(self) -> list[Captured]:
+        return self.receiver.sent
+
+    def sign(self, body: bytes, at: dt.datetime, *, secret: str | None = None) -> str:
+        raise NotOffered("Wrike's deliveries are hints: the timelog is re-read through the API")
+
+    @property
+    def webhook_secret(self) -> str:
+        return ""
+
+    @property
+    def account(self) -> str:
+        return ""
 
 
 @dataclass
@@ -79,13 +121,15 @@ class Built:
     rig: Rig
     state: WrikeState
     http: httpx.AsyncClient
+    receiver: Receiver
 
 
 async def wrike_rig() -> Built:
     state = demo_wrike("conformance-wrike-token", "conformance-wrike-member")
     answers: list[int] = []
-
-    http = answering_client(TimeoutTransport(create_wrike_sandbox(state), TIMEOUT_S), answers)
+    receiver = Receiver()
+    app = create_wrike_sandbox(state, webhook_transport=receiver.transport())
+    http = answering_client(TimeoutTransport(app, TIMEOUT_S), answers)
     ann = next(c for c in state.contacts.values() if c.email == "ann@example.com")
     project = next(iter(state.folders.values()))
     task = next(iter(state.tasks.values()))
@@ -95,11 +139,11 @@ async def wrike_rig() -> Built:
         sandbox_url=BASE,
         credential=ann.token,
         http=http,
-        control=WrikeControl(state, http, ann.token),
+        control=WrikeControl(state, http, ann.token, receiver),
         work=Work(ann.id, ann.email, project.id, task.id, ann.timezone),
         answers=answers,
     )
-    return Built(rig, state, http)
+    return Built(rig, state, http, receiver)
 
 
 @pytest.fixture
@@ -109,9 +153,7 @@ async def built() -> AsyncIterator[Built]:
     await made.http.aclose()
 
 
-NOT_OFFERED = {
-    "webhook_signatures": "Wrike's deliveries carry ids only: the kit's signed scheme wants it all",
-}
+NOT_OFFERED: dict[str, str] = {}
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.__name__)
@@ -192,3 +234,54 @@ async def test_bad_requests_are_400_in_wrikes_shape(
     assert answer.status_code == 400, answer.text
     assert answer.json()["error"] == "invalid_request"
     assert built.state.timelogs == {}
+
+
+async def test_a_hook_is_verified_signed_re_read_and_revived(built: Built) -> None:
+    """Wrike's handshake, an ``X-Request-Hash`` delivery per timelog added, changed or deleted
+    (the deleted one re-read as a deletion), a wrong handshake answer refused, a suspended hook
+    set ``Active`` again under the same id."""
+    rig, receiver = built.rig, built.receiver
+    assert rig.provider.observe is not None
+    observer = rig.provider.observe(rig.session())
+    assert observer.hooks is not None
+    hook = await observer.hooks.register("https://receiver.test/v1/webhooks/wrike/t", PROPOSED)
+    assert hook.active
+    assert receiver.handshakes == 1
+    intake = WrikeWebhooks()
+    now = dt.datetime.now(dt.UTC)
+    logged = await rig.control.add(rig.fields(now.date(), dt.time(9), 1800, "hooked"))
+    await rig.control.edit(logged, "edited")
+    await rig.control.remove(logged)
+    kinds = []
+    for delivery in receiver.sent[-3:]:
+        assert "x-request-hash" in delivery.headers
+        assert intake.authenticate(
+            PROPOSED, delivery.headers, delivery.body, now=now, tolerance_s=60
+        )
+        [event] = json.loads(delivery.body)
+        kinds.append(event["type"])
+        assert intake.hints(delivery.body)[0].external_id == logged
+    assert kinds == ["Added", "Updated", "Removed"]
+    [gone] = await observer.reread(intake.hints(receiver.sent[-1].body), now=now)
+    assert gone.deleted
+    assert gone.external_id == logged
+    with pytest.raises(RefusedError) as forged:
+        intake.authenticate(
+            "other", receiver.sent[-1].headers, receiver.sent[-1].body, now=now, tolerance_s=60
+        )
+    assert forged.value.status == 401
+    receiver.secret = "not-the-secret-proposed"
+    refused = await rig.http.post(
+        f"{BASE}/api/v4/webhooks",
+        data={"hookUrl": "https://receiver.test/x", "secret": PROPOSED},
+        headers={"Authorization": f"Bearer {rig.credential}"},
+    )
+    assert refused.status_code == 400, "a URL that cannot answer the handshake gets no hook"
+    suspended = await rig.http.post(f"{BASE}/_sandbox/webhooks/{hook.hook_id}/suspend")
+    assert suspended.is_success
+    revived = await observer.hooks.ensure_active(hook.hook_id)
+    assert revived is not None
+    assert revived.active
+    assert revived.hook_id == hook.hook_id
+    await observer.hooks.delete(hook.hook_id)
+    assert await observer.hooks.ensure_active(hook.hook_id) is None

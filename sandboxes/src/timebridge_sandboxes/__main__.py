@@ -181,7 +181,7 @@ def add_tracker_commands(commands: "argparse._SubParsersAction[argparse.Argument
     tempo.add_argument("--host", default="127.0.0.1")
     tempo.add_argument("--token", default="sandbox-tempo-token")
     tempo.add_argument("--member-token", default="sandbox-tempo-member-token")
-    wrike = commands.add_parser("wrike", help="the Wrike API v4 look-alike (polled)")
+    wrike = commands.add_parser("wrike", help="the Wrike API v4 look-alike, webhooks")
     wrike.add_argument("--port", type=int, default=9117)
     wrike.add_argument("--host", default="127.0.0.1")
     wrike.add_argument("--token", default="sandbox-wrike-token")
@@ -206,7 +206,7 @@ def add_clickup_command(commands: "argparse._SubParsersAction[argparse.ArgumentP
     clickup.add_argument("--host", default="127.0.0.1")
     clickup.add_argument("--token", default="pk_sandbox_clickup_token")
     clickup.add_argument("--member-token", default="pk_sandbox_clickup_member_token")
-    hubstaff = commands.add_parser("hubstaff", help="the Hubstaff API v2 look-alike (polled)")
+    hubstaff = commands.add_parser("hubstaff", help="the Hubstaff API v2 look-alike, webhooks")
     hubstaff.add_argument("--port", type=int, default=9113)
     hubstaff.add_argument("--host", default="127.0.0.1")
     hubstaff.add_argument("--token", default="sandbox-hubstaff-access-token")
@@ -272,11 +272,15 @@ TRACKER_APPS: dict[str, Callable[[argparse.Namespace], FastAPI]] = {
     "toggl": toggl_app,
     "clockify": clockify_app,
     "clickup": clickup_app,
-    "hubstaff": lambda args: create_hubstaff_sandbox(demo_hubstaff(args.token, args.member_token)),
+    "hubstaff": lambda args: create_hubstaff_sandbox(
+        demo_hubstaff(args.token, args.member_token), deliver_over_network=True
+    ),
     "xero-projects": xero_projects_app,
     "zoho": lambda args: create_zoho_sandbox(demo_zoho(args.token, args.member_token)),
     "tempo": lambda args: create_tempo_sandbox(demo_tempo(args.token, args.member_token)),
-    "wrike": lambda args: create_wrike_sandbox(demo_wrike(args.token, args.member_token)),
+    "wrike": lambda args: create_wrike_sandbox(
+        demo_wrike(args.token, args.member_token), deliver_over_network=True
+    ),
     "quickbooks-time": lambda args: create_quickbooks_time_sandbox(
         demo_quickbooks_time(args.token, args.member_token)
     ),

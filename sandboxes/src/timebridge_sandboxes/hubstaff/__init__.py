@@ -14,15 +14,20 @@ for an access token and a new refresh token (rotation: a used one is ``400 inval
 Assumed where the description is silent: deleting a day's time keeps its daily activity with
 ``tracked`` 0 (so ``updates`` lists the deletion); the rate limit is 1,000 requests an hour.
 
+Webhooks (verification echo, activation, ``X-Hook-Signature``, ``timer.stop``): :mod:`.webhooks`.
+
 Admin API (besides :mod:`~timebridge_sandboxes.faults`' ``/_sandbox/reset`` and ``/faults``):
-``POST /_sandbox/daily_activities/{id}/delete_time``.
+``POST /_sandbox/daily_activities/{id}/delete_time``, ``POST /_sandbox/users/{id}/track`` (the
+desktop app's tracked time, then ``timer.stop``), ``POST /_sandbox/webhooks/{id}/deactivate``.
 """
 
+import httpx
 from fastapi import FastAPI
 
 from timebridge_sandboxes.faults import ApiError, Faults, RateLimit, install
 from timebridge_sandboxes.hubstaff.routes import LIMIT, admin, api, api_error, error_body, tokens
 from timebridge_sandboxes.hubstaff.state import HubstaffState
+from timebridge_sandboxes.hubstaff.webhooks import HubstaffHooks, hooks_admin, hooks_api
 
 
 def demo_hubstaff(
@@ -49,16 +54,25 @@ def create_hubstaff_sandbox(
     faults: Faults | None = None,
     *,
     limit: RateLimit | None = None,
+    webhook_transport: httpx.AsyncBaseTransport | None = None,
+    deliver_over_network: bool = False,
 ) -> FastAPI:
+    """``webhook_transport`` carries hooks' verification requests and deliveries (tests:
+    in-process); ``deliver_over_network`` sends them over HTTP (``timebridge-sandbox hubstaff``)."""
     state = state if state is not None else HubstaffState()
     faults = faults if faults is not None else Faults()
     app = FastAPI(title="Hubstaff sandbox")
     app.state.hubstaff = state
+    app.state.hubstaff_hooks = HubstaffHooks()
+    app.state.webhook_transport = webhook_transport
+    app.state.deliver_over_network = deliver_over_network
     app.state.limit = limit if limit is not None else RateLimit(*LIMIT)
     install(app, faults, app.state.limit, state.reset, error_body)
     app.add_exception_handler(ApiError, api_error)
     app.include_router(api)
+    app.include_router(hooks_api)
     app.include_router(admin)
+    app.include_router(hooks_admin)
     app.include_router(tokens)
     return app
 

@@ -178,6 +178,14 @@ async def task(request: Request, task_id: str, user: Caller) -> Any:
     return {"task": state.render_task(found)}
 
 
+def _ids(request: Request, name: str, every: Iterable[int] | None) -> set[int]:
+    """An array filter (``name=1,2`` or repeated); absent: ``every`` (``None``: no filter)."""
+    given = [v for raw in request.query_params.getlist(name) for v in raw.split(",") if v]
+    if not given:
+        return set(every) if every is not None else set()
+    return {_int(v, name) for v in given}
+
+
 def _visible(state: HubstaffState, user: User) -> set[int]:
     manager = user.role in {"organization_manager", "owner"}
     return set(state.users) if manager else {user.id}
@@ -188,8 +196,16 @@ async def daily(request: Request, organization_id: str, user: Caller) -> Any:
     state = _organization(request, organization_id)
     start = _date(request.query_params.get("date[start]"), "date[start]")
     stop = _date(request.query_params.get("date[stop]"), "date[stop]")
-    who = _visible(state, user)
-    chosen = (d for d in state.daily.values() if d.user in who and start <= d.date <= stop)
+    who = _visible(state, user) & _ids(request, "user_ids", state.users)
+    projects, tasks = _ids(request, "project_ids", None), _ids(request, "task_ids", None)
+    chosen = (
+        d
+        for d in state.daily.values()
+        if d.user in who
+        and start <= d.date <= stop
+        and (not projects or d.project in projects)
+        and (not tasks or d.task in tasks)
+    )
     page, following = _page(request, chosen, lambda d: d.id)
     return _paged("daily_activities", [d.render() for d in page], following)
 

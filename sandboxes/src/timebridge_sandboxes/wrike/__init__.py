@@ -8,14 +8,16 @@ hours with a ``trackedDate``, ``billingType``, filtered by ``updatedDate``/``tra
 only the token's own timelogs writable; a per-token limit answered ``429`` with ``Retry-After``.
 
 Assumed where the documentation is silent: a change of an approved timelog is ``403`` "Timelog is
-approved and locked ...". Not played: the OAuth endpoints and webhooks.
+approved and locked ...". Webhooks (the secret's handshake, ``TimelogChanged`` deliveries signed
+``X-Request-Hash``): :mod:`.webhooks`. Not played: the OAuth endpoints.
 
 Admin API (besides :mod:`~timebridge_sandboxes.faults`' ``/_sandbox/reset`` and ``/faults``):
-``POST /_sandbox/timelogs/{id}/approve``.
+``POST /_sandbox/timelogs/{id}/approve``, ``POST /_sandbox/webhooks/{id}/suspend``.
 """
 
 from typing import Any
 
+import httpx
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -23,6 +25,7 @@ from fastapi.responses import JSONResponse
 from timebridge_sandboxes.faults import Faults, RateLimit, install
 from timebridge_sandboxes.wrike.routes import admin, api
 from timebridge_sandboxes.wrike.state import WrikeState
+from timebridge_sandboxes.wrike.webhooks import WrikeHooks, hooks_admin, hooks_api, timelog_changed
 
 LIMIT = (400, 60.0)
 _CODES = {
@@ -50,11 +53,22 @@ def demo_wrike(token: str, member_token: str) -> WrikeState:
 
 
 def create_wrike_sandbox(
-    state: WrikeState | None = None, faults: Faults | None = None, *, limit: RateLimit | None = None
+    state: WrikeState | None = None,
+    faults: Faults | None = None,
+    *,
+    limit: RateLimit | None = None,
+    webhook_transport: httpx.AsyncBaseTransport | None = None,
+    deliver_over_network: bool = False,
 ) -> FastAPI:
+    """``webhook_transport`` carries hooks' handshakes and deliveries (tests: in-process);
+    ``deliver_over_network`` sends them over HTTP (``timebridge-sandbox wrike``)."""
     state = state if state is not None else WrikeState()
     app = FastAPI(title="Wrike sandbox")
     app.state.wrike = state
+    app.state.wrike_hooks = WrikeHooks()
+    app.state.timelog_changed = timelog_changed
+    app.state.webhook_transport = webhook_transport
+    app.state.deliver_over_network = deliver_over_network
     app.state.limit = limit if limit is not None else RateLimit(*LIMIT)
     install(app, faults or Faults(), app.state.limit, state.reset, error_body)
 
@@ -63,7 +77,9 @@ def create_wrike_sandbox(
 
     app.add_exception_handler(RequestValidationError, invalid)
     app.include_router(api)
+    app.include_router(hooks_api)
     app.include_router(admin)
+    app.include_router(hooks_admin)
     return app
 
 

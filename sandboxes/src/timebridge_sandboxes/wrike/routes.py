@@ -148,6 +148,13 @@ async def task_timelogs(request: Request, me: Caller, task_id: str) -> dict[str,
     return answer("timelogs", [state.timelog_json(t) for t in found])
 
 
+async def _changed(request: Request, log: Timelog, kind: str, author: Contact) -> None:
+    """Tell the webhooks (:mod:`.webhooks`, installed on the app) that a timelog changed."""
+    notify = getattr(request.app.state, "timelog_changed", None)
+    if notify is not None:
+        await notify(request, log, kind, author.id)
+
+
 def _hours(value: str | None) -> float:
     try:
         hours = float(value or "")
@@ -185,6 +192,7 @@ async def log_time(request: Request, me: Caller, task_id: str) -> dict[str, Any]
         _billing(given.get("billingType"), "Billable"),
     )  # fmt: skip
     state.timelogs[log.id] = log
+    await _changed(request, log, "Added", me)
     return answer("timelogs", [state.timelog_json(log)])
 
 
@@ -226,14 +234,17 @@ async def update_timelog(request: Request, me: Caller, timelog_id: str) -> dict[
         log.comment = given["comment"]
     log.billing = _billing(given.get("billingType"), log.billing)
     log.updated = max(now(), log.updated)
+    await _changed(request, log, "Updated", me)
     return answer("timelogs", [state.timelog_json(log)])
 
 
 @api.delete("/timelogs/{timelog_id}")
 async def delete_timelog(request: Request, me: Caller, timelog_id: str) -> dict[str, Any]:
     state = wrike_state(request)
-    _unlocked(_own(state, timelog_id, me))
+    log = _own(state, timelog_id, me)
+    _unlocked(log)
     del state.timelogs[timelog_id]
+    await _changed(request, log, "Removed", me)
     return answer("timelogs", [])
 
 

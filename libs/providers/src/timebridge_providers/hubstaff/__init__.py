@@ -1,7 +1,7 @@
 """Hubstaff (API v2): daily activities (one record per user, project, task and organization date,
-seconds), polled through ``activities/daily/updates``; OAuth 2 with rotating refresh tokens (the
-credential owner refreshes them); to Core only. The organization id is
-``Access.extra['organization_id']``."""
+seconds), polled through ``activities/daily/updates`` and re-read on its signed webhooks
+(``timer.stop``); OAuth 2 with rotating refresh tokens (the credential owner refreshes them); to
+Core only. The organization id is ``Access.extra['organization_id']``."""
 
 from timebridge_providers.hubstaff.client import (
     HUBSTAFF_API_URL,
@@ -12,6 +12,7 @@ from timebridge_providers.hubstaff.client import (
 from timebridge_providers.hubstaff.directory import HubstaffDirectory
 from timebridge_providers.hubstaff.observe import HubstaffObserver
 from timebridge_providers.hubstaff.report import HubstaffReport
+from timebridge_providers.hubstaff.webhooks import HubstaffWebhooks
 from timebridge_providers.kit.credentials import OAuthDescription
 from timebridge_providers.kit.plumbing import plumbing, required_extra
 from timebridge_providers.kit.ports.observe import Observing
@@ -45,7 +46,7 @@ PROFILE = Profile(
         "change or delete it, and tracked activity is read-only: Core's edits and deletes could "
         "not follow, so Hubstaff syncs to Core only"
     ),
-    webhooks=False,
+    webhooks=True,
     units="seconds (tracked, billable) per user/project/task/organization date",
     pagination="page_start_id / pagination.next_page_start_id",
     locks="approved timesheets (read-only here)",
@@ -76,7 +77,9 @@ async def _check(session: Session) -> Account:
 PROVIDER = Provider(
     profile=PROFILE,
     check=_check,
-    observe=Observing(open=lambda session: HubstaffObserver(client(session))),
+    observe=Observing(
+        open=lambda session: HubstaffObserver(client(session)), webhooks=HubstaffWebhooks()
+    ),
     directory=lambda session: HubstaffDirectory(client(session)),
     report=lambda session: HubstaffReport(client(session)),
     oauth=OAuthDescription(token_url=TOKEN_URL),

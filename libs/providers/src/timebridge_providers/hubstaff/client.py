@@ -12,6 +12,10 @@ developer docs; A = assumed where they are silent):
 - V ``GET /organizations/{id}/activities/daily/updates?updated[start]&updated[stop]``: daily
   activities changed in a period (Hubstaff's clock); ``.../activities/daily?date[start]&
   date[stop]`` (inclusive) for a report.
+- V Webhooks: ``POST /organizations/{id}/webhooks`` (``events``, ``target_url``), ``POST
+  /webhooks/{id}/activate`` with ``X-Hook-Secret``, ``GET``/``DELETE /webhooks/{id}``.
+- A A webhook answer is ``{"webhook": {"id", "target_url", "events", "status"}}`` with ``status``
+  ``active`` once activated (the spec documents no answer schema).
 - V Errors: ``{"code": "...", "error": "..."}``; ``429`` when rate limited.
 - A The rate limit per token is not in the description; 1,000 requests an hour is assumed.
 """
@@ -22,7 +26,7 @@ from typing import Any, TypeVar, Unpack
 
 from pydantic import TypeAdapter
 
-from timebridge_common.outbound.http import ProviderClient
+from timebridge_common.outbound.http import NotFoundError, ProviderClient
 from timebridge_providers.hubstaff.wire import DailyActivity, Member, Project, Task, User
 from timebridge_providers.kit.plumbing import ClientOptions, Wire, bearer
 
@@ -34,6 +38,12 @@ PAGE_LIMIT = 100
 
 T = TypeVar("T")
 _ANSWER: TypeAdapter[dict[str, Any]] = TypeAdapter(dict[str, Any])
+
+
+def _webhook(answer: dict[str, Any]) -> dict[str, Any]:
+    """A webhook answer: ``{"webhook": {...}}`` (or the object itself; the spec shows neither)."""
+    found = answer.get("webhook", answer)
+    return found if isinstance(found, dict) else {}
 
 
 def _iso(moment: dt.datetime) -> str:
@@ -95,14 +105,50 @@ class HubstaffClient(ProviderClient):
             for item in TypeAdapter(list[DailyActivity]).validate_python(items):
                 yield item
 
-    async def daily(self, start: dt.date, stop: dt.date) -> AsyncIterator[DailyActivity]:
-        params = {"date[start]": start.isoformat(), "date[stop]": stop.isoformat()}
+    async def daily(
+        self, start: dt.date, stop: dt.date, **filters: int
+    ) -> AsyncIterator[DailyActivity]:
+        """Daily activities dated ``start`` to ``stop``; ``filters`` (``user_ids``,
+        ``project_ids``, ``task_ids``) narrow them to one id each."""
+        params: dict[str, str | int] = {
+            "date[start]": start.isoformat(),
+            "date[stop]": stop.isoformat(),
+            **filters,
+        }
         path = f"/v2/organizations/{self.organization_id}/activities/daily"
         async for answer in self._pages(path, params):
             for item in TypeAdapter(list[DailyActivity]).validate_python(
                 answer.get("daily_activities") or []
             ):
                 yield item
+
+    async def create_webhook(self, target_url: str, events: list[str]) -> dict[str, Any]:
+        """``POST .../webhooks``: Hubstaff's verification reaches ``target_url`` first."""
+        body = {"events": events, "target_url": target_url}
+        path = f"/v2/organizations/{self.organization_id}/webhooks"
+        response = await self._http.request("POST", path, json=body)
+        return _webhook(self._http.parse(response, _ANSWER))
+
+    async def activate_webhook(self, webhook_id: str, secret: str) -> dict[str, Any]:
+        response = await self._http.request(
+            "POST",
+            f"/v2/webhooks/{webhook_id}/activate",
+            headers={"X-Hook-Secret": secret},
+            idempotent=True,
+        )
+        return _webhook(self._http.parse(response, _ANSWER))
+
+    async def webhook(self, webhook_id: str) -> dict[str, Any] | None:
+        try:
+            return _webhook(await self._get(f"/v2/webhooks/{webhook_id}"))
+        except NotFoundError:
+            return None
+
+    async def delete_webhook(self, webhook_id: str) -> None:
+        try:
+            await self._http.request("DELETE", f"/v2/webhooks/{webhook_id}")
+        except NotFoundError:
+            return
 
     async def _get(
         self, path: str, params: Mapping[str, str | int] | None = None

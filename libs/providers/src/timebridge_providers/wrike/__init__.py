@@ -1,6 +1,7 @@
 """Wrike (API v4): one timelog per entry in decimal hours on a task, dated, no time of day;
-``updatedDate`` polling; billable per timelog (``billingType``); OAuth 2.0 with rotating refresh
-tokens (the credential owner refreshes) or a permanent token.
+``updatedDate`` polling and signed webhooks (``TimelogChanged``, the timelog re-read); billable per
+timelog (``billingType``); OAuth 2.0 with rotating refresh tokens (the credential owner
+refreshes) or a permanent token.
 
 Access: the credential is the current access token (or a permanent token); the base URL is the
 account's host (``https://www.wrike.com/api/v4``, or the data center the token answer named).
@@ -17,6 +18,7 @@ from timebridge_providers.wrike.directory import WrikeDirectory
 from timebridge_providers.wrike.entries import WrikeEntries
 from timebridge_providers.wrike.observe import WrikeObserver
 from timebridge_providers.wrike.report import WrikeReport
+from timebridge_providers.wrike.webhooks import WrikeWebhooks
 
 _FIELDS = frozenset({"user", "task_external_id", "date", "duration_seconds", "notes", "billable"})
 
@@ -35,14 +37,14 @@ PROFILE = Profile(
     writable_fields=_FIELDS,
     requires_task=True,
     billable="entry",
-    webhooks=False,
+    webhooks=True,
     units="decimal hours (hours); a trackedDate, no time of day",
     pagination="unpaged timelog lists (updatedDate / trackedDate ranges)",
     cursor="GET /timelogs?updatedDate + re-listed trackedDate window",
     report="GET /timelogs for the period, summed",
     differs_from_seeds="the seeds' /api/v4/reports is not used (no time totals confirmed there)",
     locks="approved or locked timelogs (refused writes)",
-    deletes="hard (seen by re-listing the lookback window; no tombstones)",
+    deletes="hard (a webhook names the timelog; a re-listing of the lookback window finds it)",
     default_base_url=WRIKE_API_URL,
     docs_url="https://developers.wrike.com/",
 )
@@ -61,7 +63,9 @@ PROVIDER = Provider(
     profile=PROFILE,
     check=_check,
     entries=lambda session: WrikeEntries(client(session)),
-    observe=Observing(open=lambda session: WrikeObserver(client(session))),
+    observe=Observing(
+        open=lambda session: WrikeObserver(client(session)), webhooks=WrikeWebhooks()
+    ),
     directory=lambda session: WrikeDirectory(client(session)),
     report=lambda session: WrikeReport(client(session)),
     oauth=OAuthDescription(token_url=TOKEN_URL),

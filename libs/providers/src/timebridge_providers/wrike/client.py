@@ -16,6 +16,8 @@ is silent):
   ``billingType``), ``DELETE /timelogs/{id}``; parameters in the query string or a form body.
 - V Contacts (``/contacts``, ``me=true``), folders and projects (``/folders``), tasks
   (``/folders/{id}/tasks``, ``/tasks/{id}``, ``POST /folders/{id}/tasks``).
+- V Webhooks: ``POST /webhooks`` (``hookUrl``, ``secret``, ``events``), ``GET``/``PUT``
+  (``status`` ``Active``/``Suspended``)/``DELETE /webhooks/{id}`` (:mod:`.webhooks`).
 - A The limit: 400 requests a minute per token (Wrike names no exact number for v4).
 - A A change of an approved or locked timelog is refused (``400``/``403``) with a description
   naming the lock or the approval: raised as :class:`EntryLockedError`.
@@ -33,7 +35,7 @@ from timebridge_providers.kit.locks import LockRefusals
 from timebridge_providers.kit.plumbing import ClientOptions, Wire, bearer
 from timebridge_providers.kit.writes import deleted
 from timebridge_providers.wrike.translate import date_range, updated_since
-from timebridge_providers.wrike.wire import Contact, Envelope, Folder, Task, Timelog
+from timebridge_providers.wrike.wire import Contact, Envelope, Folder, Task, Timelog, Webhook
 
 WRIKE_API_URL = "https://www.wrike.com/api/v4"
 TOKEN_URL = "https://login.wrike.com/oauth2/token"  # noqa: S105 - a URL, not a secret
@@ -46,6 +48,7 @@ _TIMELOGS = TypeAdapter(Envelope[Timelog])
 _CONTACTS = TypeAdapter(Envelope[Contact])
 _FOLDERS = TypeAdapter(Envelope[Folder])
 _TASKS = TypeAdapter(Envelope[Task])
+_HOOKS = TypeAdapter(Envelope[Webhook])
 
 
 class WrikeClient(ProviderClient):
@@ -129,6 +132,31 @@ class WrikeClient(ProviderClient):
 
     async def delete(self, timelog_id: str) -> bool:
         return await deleted(self._send("DELETE", f"/timelogs/{timelog_id}", None))
+
+    async def create_webhook(self, hook_url: str, secret: str, events: str) -> Webhook:
+        """``POST /webhooks`` (the account's): Wrike's handshake reaches ``hook_url`` first."""
+        params = {"hookUrl": hook_url, "secret": secret, "events": events}
+        response = await self._http.request("POST", "/webhooks", params=params)
+        return self._http.parse(response, _HOOKS).data[0]
+
+    async def webhook(self, hook_id: str) -> Webhook | None:
+        try:
+            found = await self._get(f"/webhooks/{hook_id}", _HOOKS)
+        except NotFoundError:
+            return None
+        return found[0] if found else None
+
+    async def set_webhook_status(self, hook_id: str, status: str) -> Webhook:
+        response = await self._http.request(
+            "PUT", f"/webhooks/{hook_id}", params={"status": status}
+        )
+        return self._http.parse(response, _HOOKS).data[0]
+
+    async def delete_webhook(self, hook_id: str) -> None:
+        try:
+            await self._http.request("DELETE", f"/webhooks/{hook_id}")
+        except NotFoundError:
+            return
 
     async def _send(
         self, method: str, path: str, params: Mapping[str, str | int] | None

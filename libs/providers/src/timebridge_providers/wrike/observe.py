@@ -7,20 +7,22 @@ overlap (Wrike's clock, never ours), and (2) re-lists by ``trackedDate`` the win
 does not is reported deleted; a deletion older than the window is not seen. The cursor is JSON:
 the next ``since``, the window's ids (each with the user, task and date a deletion is reported
 with), and the versions (``updatedDate`` and a content digest) of the timelogs the overlap lists
-again, so an unchanged timelog is not reported twice. (Wrike's secure webhooks, ``X-Hook-Secret``
-signed, carry only ids: :mod:`timebridge_providers.wrike.webhooks` checks them, and says why they
-are not this provider's intake yet.)
+again, so an unchanged timelog is not reported twice. Wrike's secure webhooks name the timelog
+that changed (:mod:`timebridge_providers.wrike.webhooks`): :meth:`WrikeObserver.reread` reads it
+as the poll would (same content, same stamp: one event), and :class:`WrikeHooks` keeps the
+account's hook registered and active.
 """
 
 import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from timebridge_providers.kit.ports.observe import Change, ChangePage, Hint, HookAdmin
+from timebridge_providers.kit.ports.observe import Change, ChangePage, Hint, HookAdmin, HookState
 from timebridge_providers.kit.relisting import SincePoll, deletion, stamped
 from timebridge_providers.wrike.client import WrikeClient
 from timebridge_providers.wrike.translate import entry_fields
-from timebridge_providers.wrike.wire import Timelog
+from timebridge_providers.wrike.webhooks import EVENTS
+from timebridge_providers.wrike.wire import Timelog, Webhook
 
 
 def _version(timelog: Timelog) -> str:
@@ -34,7 +36,9 @@ class WrikeObserver:
     def __init__(self, client: WrikeClient) -> None:
         self._client = client
 
-    hooks: HookAdmin | None = None
+    @property
+    def hooks(self) -> HookAdmin | None:
+        return WrikeHooks(self._client)
 
     async def changes(
         self, cursor: str | None, *, now: dt.datetime, lookback: dt.timedelta
@@ -80,3 +84,32 @@ def _change(timelog: Timelog) -> Change:
 def _deletion(timelog_id: str, brief: list[Any], now: dt.datetime) -> Change:
     user, task, date = brief
     return deletion(timelog_id, now, user=user, task=task, date=date)
+
+
+class WrikeHooks:
+    """The account's hook for ``TimelogChanged``, signed with the secret ingest proposes; a hook
+    Wrike suspended (failed deliveries) is set ``Active`` again under the same id."""
+
+    def __init__(self, client: WrikeClient) -> None:
+        self._client = client
+
+    async def register(self, target_url: str, secret: str | None = None) -> HookState:
+        if not secret:
+            raise ValueError("a Wrike hook is registered with the secret it signs with")
+        hook = await self._client.create_webhook(target_url, secret, f"[{','.join(EVENTS)}]")
+        return _state(hook)
+
+    async def delete(self, hook_id: str) -> None:
+        await self._client.delete_webhook(hook_id)
+
+    async def ensure_active(self, hook_id: str) -> HookState | None:
+        hook = await self._client.webhook(hook_id)
+        if hook is None:
+            return None
+        if hook.status != "Active":
+            hook = await self._client.set_webhook_status(hook_id, "Active")
+        return _state(hook)
+
+
+def _state(hook: Webhook) -> HookState:
+    return HookState(hook.id, hook.status == "Active", None, hook.hookUrl)

@@ -1,28 +1,33 @@
-"""Wrike's secure webhooks: the registration handshake and each delivery's ``X-Hook-Secret``.
+"""Wrike's secure webhooks: the handshake, signed deliveries of ``TimelogChanged`` as hints.
 
 Sources. Wrike's "Webhooks" page (https://developers.wrike.com/webhooks, "Create Webhooks"): a
-hook is created with ``POST /folders/{folderId}/webhooks`` (or ``/spaces/{spaceId}/webhooks``,
-``/webhooks``) taking ``hookUrl``, an optional ``secret`` ("client secret to check authenticity
-of the events later", its "Secure Webhooks" section) and an ``events`` filter such as
-``[TimelogChanged]``. That section's text could not be retrieved here; the scheme below follows a
-production Wrike receiver, TFTbpm/Wrike-graph-server (``index.js``, ``docs/server.md``):
+hook is created with ``POST /webhooks`` (account), ``/folders/{folderId}/webhooks`` or
+``/spaces/{spaceId}/webhooks`` taking ``hookUrl``, an optional ``secret`` ("client secret to check
+authenticity of the events later", its "Secure Webhooks" section) and an ``events`` filter such as
+``[TimelogChanged]``; ``GET``/``PUT``/``DELETE /webhooks/{id}`` read it, set its ``status``
+(``Active``/``Suspended``: Wrike suspends a hook whose deliveries keep failing) and remove it. The
+"Secure Webhooks" text could not be retrieved here; the scheme follows a production Wrike
+receiver, TFTbpm/Wrike-graph-server (``index.js``, ``docs/server.md``), and the brief's reading of
+Wrike's page:
 
 - handshake: once the hook is created Wrike POSTs ``{"requestType": "WebHook secret
   verification"}`` with an ``X-Hook-Secret`` header (a random value); the endpoint answers 200
-  with ``X-Hook-Secret`` set to the hex HMAC-SHA256 of that value keyed with the hook's secret;
+  with ``X-Hook-Secret`` set to the hex HMAC-SHA256 of that value keyed with the hook's secret
+  (the one ingest proposed and keeps: :meth:`WrikeWebhooks.keyed_handshake`);
 - delivery: a JSON array of events (``taskId``, ``webhookId``, ``eventAuthorId``, ``eventType``,
   ``lastUpdatedDate``: the fields staviloglu/Taviloglu.Wrike.ApiClient's ``WrikeWebHookEvent``
-  reads) whose ``X-Hook-Secret`` header is the hex HMAC-SHA256 of the raw body with the secret;
-- a failed delivery makes Wrike deactivate the hook (the same receiver answers 202 to keep it).
+  reads) signed with the hex HMAC-SHA256 of the raw body: ``X-Request-Hash`` (the receiver above
+  reads it from ``X-Hook-Secret``: either is taken, both checked in constant time);
+- a ``TimelogChanged`` event names the timelog (``timeTrackerId``; ``type`` Added, Updated or
+  Removed; ``hours``: the "Time tracker ID", "Type" and "Hours" Workato's Wrike trigger lists),
+  which :meth:`WrikeWebhooks.hints` turns into a hint to re-read ``GET /timelogs/{id}`` (the kit's
+  ``hint`` scheme: what the delivery claims is never trusted). A timelog found gone is reported
+  deleted with the task the event names, its author and its date (what Wrike's delivery has;
+  the poll's deletion of it carries what the poll last listed).
 
 Replay protection, as for ClickUp and Clockify: a delivery whose newest ``lastUpdatedDate`` is
 further from now than the tolerance is refused (401); the digest of the signed body is the replay
 key (Wrike's retry of a delivery resends the same body).
-
-Not wired as the provider's webhook intake yet (the profile says polling): the kit's
-``HintWebhooks.handshake`` gets no secret, which this handshake needs, and no source shows
-whether a ``TimelogChanged`` event names the timelog (the base fields name only its task), which
-the kit's :class:`~timebridge_providers.kit.ports.observe.Hint` must.
 """
 
 import datetime as dt
@@ -30,11 +35,15 @@ import hashlib
 import hmac
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
-from timebridge_providers.kit.ports.observe import RefusedError, Signed
+from timebridge_providers.kit.ports.observe import HandshakeAnswer, Hint, RefusedError, Signed
 
 SECRET_HEADER = "X-Hook-Secret"  # noqa: S105 - a header name
+SIGNATURE_HEADER = "X-Request-Hash"
+EVENTS = ("TimelogChanged",)
+"""What a hook is registered for (Wrike's ``events`` filter)."""
+_TIMELOG_EVENTS = frozenset({"TimelogChanged", "TimelogCreated", "TimelogDeleted"})
 VERIFICATION_REQUEST = "WebHook secret verification"
 _MAX_BODY = 1_000_000
 _MAX_HEADER = 256
@@ -46,10 +55,13 @@ def sign(secret: str, data: bytes) -> str:
     return hmac.new(secret.encode(), data, hashlib.sha256).hexdigest()
 
 
-def _header(headers: Mapping[str, str]) -> str:
-    value = next((v for k, v in headers.items() if k.lower() == SECRET_HEADER.lower()), None)
+def _header(headers: Mapping[str, str], *names: str) -> str:
+    """The first of ``names`` present (401 when none is, or it is no printable ASCII)."""
+    wanted = names or (SECRET_HEADER,)
+    found = {k.lower(): v for k, v in headers.items()}
+    value = next((found[n.lower()] for n in wanted if n.lower() in found), None)
     if not value or not value.isascii() or len(value) > _MAX_HEADER or not value.isprintable():
-        raise RefusedError(401, f"missing or malformed {SECRET_HEADER} header")
+        raise RefusedError(401, f"missing or malformed {wanted[0]} header")
     return value.strip()
 
 
@@ -114,10 +126,69 @@ def authenticate(
     secret (constant time) and its newest event is within the tolerance; else 401."""
     if not secret:
         raise RefusedError(401, "no secret is kept for this webhook")
-    header = _header(headers).lower()
+    header = _header(headers, SIGNATURE_HEADER, SECRET_HEADER).lower()
     if not hmac.compare_digest(sign(secret, body), header):
         raise RefusedError(401, "signature does not match")
     made = max(_updated(event) for event in events(body))
     if abs((now - made).total_seconds()) > tolerance_s:
         raise RefusedError(401, f"delivery is more than {tolerance_s}s from now")
     return Signed(delivery_id=hashlib.sha256(body).hexdigest(), signed_at=made)
+
+
+def _text(value: object) -> str | None:
+    """A short printable id (Wrike's ids are opaque ASCII)."""
+    if isinstance(value, str) and 0 < len(value) <= 64 and value.isascii() and value.isalnum():
+        return value
+    return None
+
+
+def timelog_hints(body: bytes) -> list[Hint]:
+    """The timelogs a delivery's ``TimelogChanged`` events name (422 when none does)."""
+    found: dict[str, Hint] = {}
+    for event in events(body):
+        timelog = _text(event.get("timeTrackerId")) or _text(event.get("timelogId"))
+        if event.get("eventType") not in _TIMELOG_EVENTS or timelog is None:
+            continue
+        found[timelog] = Hint(
+            external_id=timelog,
+            date=_updated(event).date(),
+            user_id=_text(event.get("eventAuthorId")) or "",
+            task_id=_text(event.get("taskId")),
+        )
+    if not found:
+        raise RefusedError(422, "no TimelogChanged event naming a timelog (timeTrackerId)")
+    return list(found.values())
+
+
+class WrikeWebhooks:
+    """The intake of Wrike's deliveries (``hint`` scheme, keyed handshake, batched events)."""
+
+    scheme: Literal["hint"] = "hint"
+
+    def handshake(self, headers: Mapping[str, str]) -> dict[str, str] | None:
+        """Wrike's handshake needs the secret and the body: :meth:`keyed_handshake` answers."""
+        del headers
+        return None
+
+    def keyed_handshake(
+        self, secret: str | None, headers: Mapping[str, str], body: bytes
+    ) -> HandshakeAnswer | None:
+        answer = handshake_answer(secret, headers, body)
+        return None if answer is None else HandshakeAnswer(answer)
+
+    def authenticate(
+        self,
+        secret: str | None,
+        headers: Mapping[str, str],
+        body: bytes,
+        *,
+        now: dt.datetime,
+        tolerance_s: int,
+    ) -> Signed | None:
+        return authenticate(secret, headers, body, now=now, tolerance_s=tolerance_s)
+
+    def hint(self, body: bytes) -> Hint:
+        return timelog_hints(body)[0]
+
+    def hints(self, body: bytes) -> list[Hint]:
+        return timelog_hints(body)

@@ -74,3 +74,11 @@ class Task(_Model):
     parentIds: tuple[str, ...] = ()
     permalink: str | None = None
     updatedDate: dt.datetime | None = None
+
+
+class Webhook(_Model):
+    """A hook: ``status`` ``Active`` or ``Suspended`` (Wrike suspends one whose deliveries fail)."""
+
+    id: str
+    hookUrl: str | None = None
+    status: str | None = None

@@ -9,7 +9,9 @@ Registration goes through :func:`keeping_secrets`, a wrapper of the :data:`Obser
 connection use cases open: every ``hooks.register`` proposes a fresh secret, stored *before* the
 provider is called (Toggl pings the URL, signed, while the subscription is made), and the secret
 the provider answers with replaces it where the provider picks its own (ClickUp's ``secret``,
-Clockify's ``authToken``). The connection code never sees a secret.
+Clockify's ``authToken``), or by the one its handshake handed over (Hubstaff's ``X-Hook-Secret``,
+kept by the delivery route while the hook is being registered, then handed back to activate it).
+The connection code never sees a secret.
 """
 
 import datetime as dt
@@ -18,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+import structlog
 from timebridge_providers.kit.ports.observe import (
     Change,
     ChangePage,
@@ -25,10 +28,14 @@ from timebridge_providers.kit.ports.observe import (
     HookAdmin,
     HookState,
     Observer,
+    hook_activation,
 )
 
+from timebridge_common.outbound.http import ProviderError
 from timebridge_ingest.domain.connections import hook_token_hash
 from timebridge_ingest.handlers.ports import Observers, WebhookSecrets
+
+log = structlog.get_logger(__name__)
 
 SCOPE = "hooks"
 """The webhook secrets' workspace column for hook secrets (a hook's token hash is unique across
@@ -65,7 +72,21 @@ class _KeepingHooks:
         state = await self.hooks.register(target_url, proposed)
         if state.secret is not None and state.secret != proposed:
             await self.secrets.put(token_hash, state.secret)
-        return state
+        return await self._activated(state, token_hash, unless=proposed)
+
+    async def _activated(
+        self, state: HookState, token_hash: str, *, unless: str | None = None
+    ) -> HookState:
+        """A hook that delivers only once activated with the secret its handshake handed over
+        (Hubstaff): activated with the one kept for it. ``unless`` is the secret proposed: still
+        kept, no handshake handed one over (nothing to activate with; the poll goes on)."""
+        activation = hook_activation(self.hooks)
+        if state.active or activation is None:
+            return state
+        secret = await self.secrets.get(token_hash)
+        if secret is None or secret == unless:
+            return state
+        return await activation.activate(state.hook_id, secret)
 
     async def delete(self, hook_id: str) -> None:
         await self.hooks.delete(hook_id)
@@ -78,6 +99,11 @@ class _KeepingHooks:
             token_hash = token_hash_of(state.target_url)
             if await self.secrets.get(token_hash) != state.secret:
                 await self.secrets.put(token_hash, state.secret)
+        if state is not None and state.target_url:
+            try:
+                state = await self._activated(state, token_hash_of(state.target_url))
+            except ProviderError as exc:  # no handshake ever handed the secret: polled only
+                log.warning("the webhook could not be activated", error=str(exc))
         return state
 
 

@@ -8,10 +8,13 @@ the provider signs. Two schemes, both from the provider's package through the re
   (``202``) comes once Kafka holds the event, with the poll's observation id (entry, version,
   deleted), so a webhook and a poll of the same change are one event. A delivery id already
   published is answered again without publishing (the replay window).
-- ``hint`` (Everhour, ClickUp, Clockify): deliveries whose content is not trusted as the entry.
-  Where the provider signs them, the signature (and its time, where signed) is checked first; the
-  record is then read back through the API with the integration's credential before anything is
-  published. A forged delivery can at most make us re-read a record.
+- ``hint`` (Everhour, ClickUp, Clockify, Wrike, Hubstaff): deliveries whose content is not
+  trusted as the entry. Where the provider signs them, the signature (and its time, where
+  signed) is checked first; the record is then read back through the API with the
+  integration's credential before anything is published. A forged delivery can at most make us
+  re-read a record. A batch (Wrike's array of events) stores a hint per record it names; a
+  handshake that hands the hook's secret over (Hubstaff) has it kept, only while the hook is
+  being registered.
 
 A refused delivery (missing, malformed, wrong or stale signature: ``401``; a body naming nothing:
 ``400``/``422``) publishes and stores nothing.
@@ -42,6 +45,8 @@ from timebridge_providers.kit.ports.observe import (
     SignedWebhooks,
     Webhooks,
     delivery_reader,
+    hints_of,
+    keyed_handshake,
     webhooks_of,
 )
 from timebridge_providers.kit.registry import UnknownProviderError
@@ -225,7 +230,10 @@ class HookIntake:
         body: bytes,
     ) -> HookAnswer:
         """Authenticate where the provider signs, then store the hint durably (202)."""
-        reply = webhooks.handshake(headers)
+        reply, handed = webhooks.handshake(headers), None
+        if (keyed := keyed_handshake(webhooks)) is not None:
+            answer = keyed.keyed_handshake(await self._secret(token_hash), headers, body)
+            reply, handed = (None, None) if answer is None else (answer.headers, answer.secret)
         async with self.store.transaction() as tx:
             integration = await tx.integration_by_hook(token_hash)
             pending = reply is not None and await tx.pending_hook_exists(token_hash)
@@ -234,6 +242,12 @@ class HookIntake:
         if reply is not None:
             if integration is None and not pending:
                 raise RejectedError(404, "unknown webhook")
+            if handed is not None:
+                # Only while the hook is being registered (Hubstaff's verification), never for
+                # a connected one: the URL alone must not let anyone replace its secret.
+                if not pending or self.secrets is None:
+                    raise RejectedError(409, "the webhook is not being registered")
+                await self.secrets.put(token_hash, handed)
             return HookAnswer(headers=reply)
         if integration is None or not has_access(integration):
             raise RejectedError(404, "unknown webhook")
@@ -241,16 +255,17 @@ class HookIntake:
         signed = webhooks.authenticate(
             await self._secret(token_hash), headers, body, now=now, tolerance_s=self.tolerance_s
         )
-        hint = webhooks.hint(body)
+        hints = hints_of(webhooks, body)
         integration_id = integration.integration_id
 
         async def store() -> str:
-            try:
-                stored = await self.inbox.put(integration_id, hint, now, limit=self.max_pending)
-            except TransientError as exc:
-                raise UnavailableError(str(exc)) from exc
-            if not stored:
-                raise UnavailableError(f"{self.max_pending} records already wait to be read")
+            for hint in hints:
+                try:
+                    stored = await self.inbox.put(integration_id, hint, now, limit=self.max_pending)
+                except TransientError as exc:
+                    raise UnavailableError(str(exc)) from exc
+                if not stored:
+                    raise UnavailableError(f"{self.max_pending} records already wait to be read")
             return "stored"
 
         if signed is None:
@@ -270,7 +285,7 @@ class HookIntake:
             )
         if first:
             self.on_stored()
-            log.debug("webhook delivery stored", record=hint.external_id)
+            log.debug("webhook delivery stored", records=[h.external_id for h in hints])
         return HookAnswer(headers={}, accepted=True, status="accepted" if first else "duplicate")
 
 

@@ -15,7 +15,7 @@ import datetime as dt
 import json
 
 from timebridge_providers.kit.conformance.rig import NotOffered, Rig
-from timebridge_providers.kit.ports.observe import Hint, RefusedError, webhooks_of
+from timebridge_providers.kit.ports.observe import Hint, RefusedError, hook_activation, webhooks_of
 
 TOLERANCE_S = 300
 
@@ -98,6 +98,11 @@ async def webhook_signatures(rig: Rig) -> None:
     assert observer is not None
     if observer.hooks is None:
         raise NotOffered(f"{rig.provider.name}'s hooks are not registered per connection")
+    if hook_activation(observer.hooks) is not None:
+        raise NotOffered(
+            f"{rig.provider.name}'s hooks deliver once activated with the secret its handshake"
+            " hands the receiver, and name no single record: its own test"
+        )
     proposed = "conformance-proposed-secret-0123456789"
     hook = await observer.hooks.register(
         "https://receiver.test/v1/webhooks/conformance-secret", proposed

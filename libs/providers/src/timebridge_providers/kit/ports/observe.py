@@ -218,6 +218,55 @@ class HintWebhooks(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class HandshakeAnswer:
+    """The headers answering a registration handshake, and the secret the provider handed over
+    in it (Hubstaff's ``X-Hook-Secret``: the receiver keeps it; ``None``: nothing to keep)."""
+
+    headers: dict[str, str]
+    secret: str | None = None
+
+
+class KeyedHandshake(Protocol):
+    """A hint intake whose handshake needs the hook's secret or the body (Wrike answers with the
+    HMAC of its random value; Hubstaff hands its secret over), offered besides ``handshake``."""
+
+    def keyed_handshake(
+        self, secret: str | None, headers: Mapping[str, str], body: bytes
+    ) -> HandshakeAnswer | None:
+        """The answer to a handshake (``None``: a delivery); :class:`RefusedError` if it cannot
+        be answered."""
+        ...
+
+
+def keyed_handshake(webhooks: object) -> KeyedHandshake | None:
+    """``webhooks`` if its handshake is keyed, else ``None`` (``handshake(headers)`` answers)."""
+    keyed = getattr(webhooks, "keyed_handshake", None)
+    return webhooks if callable(keyed) else None  # type: ignore[return-value]
+
+
+def hints_of(webhooks: HintWebhooks, body: bytes) -> list[Hint]:
+    """Every record a delivery names: a provider batching events (Wrike's array) offers
+    ``hints(body)``; otherwise the one :meth:`HintWebhooks.hint` names."""
+    many = getattr(webhooks, "hints", None)
+    if callable(many):
+        found: list[Hint] = many(body)
+        return found
+    return [webhooks.hint(body)]
+
+
+class ActivatesHooks(Protocol):
+    """Hook admin of a provider whose hook delivers only once activated with the secret its
+    handshake handed over (Hubstaff): the receiver keeps that secret, then calls this."""
+
+    async def activate(self, hook_id: str, secret: str) -> HookState: ...
+
+
+def hook_activation(hooks: object) -> ActivatesHooks | None:
+    activate = getattr(hooks, "activate", None)
+    return hooks if callable(activate) else None  # type: ignore[return-value]
+
+
 Webhooks = SignedWebhooks | HintWebhooks
 
 

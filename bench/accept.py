@@ -177,6 +177,7 @@ class Loader:
         )
         self.next_number += pool
         load = load_average()
+        spy = self._profile(name, pid, connections, seconds)
         cpu_before = cpu_s(pid)
         result: WrkResult = run_wrk(
             script,
@@ -186,6 +187,8 @@ class Loader:
             seconds=seconds,
         )
         cpu = cpu_s(pid) - cpu_before
+        if spy is not None:
+            spy.wait()
         script.unlink()
         if name == "ingest":
             self.accepted_by_ingest += result.requests - result.non2xx
@@ -213,6 +216,25 @@ class Loader:
             flush=True,
         )
         return figure
+
+    def _profile(
+        self, name: str, pid: int, connections: int, seconds: int
+    ) -> subprocess.Popen[bytes] | None:
+        """py-spy on ingest during this measurement when ``--py-spy DIR`` is given (raw
+        folded stacks, one file per measurement; profiling only, py-spy is not a requirement)."""
+        if self.args.py_spy is None or name != "ingest":
+            return None
+        self.args.py_spy.mkdir(parents=True, exist_ok=True)
+        out = self.args.py_spy / f"ingest-c{connections}-{self.next_number}.txt"
+        return subprocess.Popen(  # noqa: S603 - the venv's py-spy, our pid
+            [
+                str(Path(sys.executable).parent / "py-spy"),
+                *("record", "-p", str(pid), "-d", str(seconds), "-r", "200"),
+                *("-f", "raw", "-o", str(out), "--nonblocking"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
 
 
 def mean(rows: list[dict[str, Any]], key: str) -> float:
@@ -381,6 +403,7 @@ def main() -> int:
     parser.add_argument("--kafka", default="127.0.0.1:19092")
     parser.add_argument("--pg-port", type=int, default=15432)
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--py-spy", type=Path, help="profile ingest's measurements into DIR")
     args = parser.parse_args()
     result = run(args)
     result["load_average_after"] = [round(x, 2) for x in os.getloadavg()]

@@ -14,6 +14,7 @@ import asyncpg
 import pytest
 
 from timebridge_common.db.migrations import apply_migrations
+from timebridge_common.errors import is_transient
 from timebridge_common.webhooks.replay import (
     MIGRATIONS,
     Busy,
@@ -98,3 +99,53 @@ async def test_a_failing_statement_fails_every_request_of_its_batch(pool: asyncp
         await pool.execute("ALTER TABLE webhook_deliveries_gone RENAME TO webhook_deliveries")
     assert all(isinstance(a, asyncpg.UndefinedTableError) for a in answers)
     assert await window.claim("r", "k0", now=NOW, expires_at=LATER, lease_s=30) == Claimed()
+
+
+async def test_the_long_lived_connection_is_reopened_after_it_is_terminated(
+    pool: asyncpg.Pool,
+) -> None:
+    """The batches' one connection (not a pool checkout each): terminated under it (as by a
+    PostgreSQL restart), a batch fails as a transient error (``503``) at most, never hangs, and
+    the next batch opens a new connection and answers as before."""
+    window = PostgresReplayWindow(pool)
+    admin = await pool.acquire()
+    try:
+        assert await window.claim("r", "before", now=NOW, expires_at=LATER, lease_s=30) == Claimed()
+        await window.done("r", "before", now=NOW, outcome="first")
+        for round_ in range(3):
+            killed = await admin.fetchval(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            assert killed >= 1  # the window's connection (and any idle one of the pool)
+            keys = [f"r{round_}-k{n}" for n in range(20)]
+            answers = await asyncio.wait_for(
+                asyncio.gather(
+                    *(window.claim("r", k, now=NOW, expires_at=LATER, lease_s=30) for k in keys),
+                    return_exceptions=True,
+                ),
+                timeout=10,
+            )
+            assert all(
+                a == Claimed() or (isinstance(a, BaseException) and is_transient(a))
+                for a in answers
+            ), answers
+            for key, answer in zip(keys, answers, strict=True):
+                if answer != Claimed():  # refused with a 503: the sender retries
+                    retried = await window.claim("r", key, now=NOW, expires_at=LATER, lease_s=30)
+                    assert retried == Claimed()
+                await window.done("r", key, now=NOW, outcome=key)
+            assert await window.claim("r", keys[0], now=NOW, expires_at=LATER, lease_s=30) == (
+                Seen(keys[0])
+            )
+            again = await window.claim("r", "before", now=NOW, expires_at=LATER, lease_s=30)
+            assert again == Seen("first")
+        # One connection served every batch since the last termination.
+        backends = await admin.fetchval(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        assert backends <= 1 + pool.get_size()
+    finally:
+        await pool.release(admin)
+        await window.close()

@@ -233,6 +233,8 @@ def bootstrap(
         if runtime.pool is None
         else replay.PostgresReplayWindow(runtime.pool)
     )
+    if isinstance(window, replay.PostgresReplayWindow):
+        runtime.background.append(window.close_at_stop)
     install_webhooks(
         app,
         runtime.tracer,

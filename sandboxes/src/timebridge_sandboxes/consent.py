@@ -38,6 +38,8 @@ class Code:
     scope: str
     nonce: str
     expires_at: dt.datetime
+    params: dict[str, str] = field(default_factory=dict)
+    """Further consent parameters the provider keeps with the code (Zoho's ``access_type``)."""
 
 
 @dataclass
@@ -51,10 +53,17 @@ class Consents:
     access: dict[str, Person] = field(default_factory=dict)
     refresh: dict[str, Person] = field(default_factory=dict)
 
-    def issue(self, person: Person, redirect_uri: str, scope: str = "", nonce: str = "") -> str:
+    def issue(
+        self,
+        person: Person,
+        redirect_uri: str,
+        scope: str = "",
+        nonce: str = "",
+        params: dict[str, str] | None = None,
+    ) -> str:
         code = secrets.token_urlsafe(18)
         expires = dt.datetime.now(dt.UTC) + CODE_TTL
-        self.codes[code] = Code(person, redirect_uri, scope, nonce, expires)
+        self.codes[code] = Code(person, redirect_uri, scope, nonce, expires, params or {})
         return code
 
     def spend(self, code: str, redirect_uri: str | None) -> Code | None:
@@ -107,13 +116,15 @@ def basic_client(request: Request) -> tuple[str, str] | None:
 @dataclass(frozen=True, slots=True)
 class ConsentPage:
     """One provider's consent page: its title, path, the sandbox's app and signed-in person,
-    and the consent parameters the provider refuses to go without (``nonce``, ``scope``)."""
+    the consent parameters the provider refuses to go without (``nonce``, ``scope``) and the
+    further ones it keeps with the code (``carries``)."""
 
     title: str
     path: str
     consents: Callable[[Request], Consents]
     person: Callable[[Request], tuple[Person, str] | None]
     requires: tuple[str, ...] = ()
+    carries: tuple[str, ...] = ()
 
 
 _PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
@@ -148,7 +159,7 @@ def consent_router(page: ConsentPage) -> APIRouter:
 
     @router.get(page.path, response_model=None)
     async def ask(request: Request) -> Response:
-        query = {name: request.query_params.get(name, "") for name in _ASKED}
+        query = {name: request.query_params.get(name, "") for name in _ASKED + page.carries}
         if any(len(value) > 2000 for value in query.values()):
             return _refused("a parameter is too long")
         client_id, redirect_uri, state = query["client_id"], query["redirect_uri"], query["state"]
@@ -164,7 +175,7 @@ def consent_router(page: ConsentPage) -> APIRouter:
             return _refused("no one is signed in to this account")
         hidden = "".join(
             f'\n<input type="hidden" name="{name}" value="{html.escape(query[name])}">'
-            for name in _CARRIED
+            for name in _CARRIED + page.carries
         )
         scope = query["scope"]
         shown = f", for {html.escape(scope)}" if scope else ""
@@ -186,7 +197,10 @@ def consent_router(page: ConsentPage) -> APIRouter:
         person = page.person(request)
         if form.get("decision") != "allow" or person is None:
             return _back(redirect_uri, {"error": "access_denied", "state": state})
-        code = consents.issue(person[0], redirect_uri, form.get("scope", ""), form.get("nonce", ""))
+        kept = {name: form.get(name, "") for name in page.carries}
+        code = consents.issue(
+            person[0], redirect_uri, form.get("scope", ""), form.get("nonce", ""), kept
+        )
         return _back(redirect_uri, {"code": code, "state": state})
 
     return router

@@ -25,6 +25,7 @@ import httpx
 from fastapi import FastAPI
 
 from timebridge_sandboxes.faults import ApiError, Faults, RateLimit, install
+from timebridge_sandboxes.hubstaff.oauth import consent
 from timebridge_sandboxes.hubstaff.routes import LIMIT, admin, api, api_error, error_body, tokens
 from timebridge_sandboxes.hubstaff.state import HubstaffState
 from timebridge_sandboxes.hubstaff.webhooks import HubstaffHooks, hooks_admin, hooks_api
@@ -73,6 +74,7 @@ def create_hubstaff_sandbox(
     app.include_router(hooks_api)
     app.include_router(admin)
     app.include_router(hooks_admin)
+    app.include_router(consent)  # an app's consent at the account server: .oauth
     app.include_router(tokens)
     return app
 

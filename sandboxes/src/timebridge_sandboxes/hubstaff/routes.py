@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
 from timebridge_sandboxes.faults import ApiError
+from timebridge_sandboxes.hubstaff.oauth import exchange_code
 from timebridge_sandboxes.hubstaff.state import HubstaffState, User
 
 api = APIRouter(prefix="/v2")
@@ -267,6 +268,8 @@ async def access_tokens(request: Request) -> JSONResponse:
     refresh token, the old one no longer valid (``400 invalid_grant`` when reused)."""
     form = await request.form()
     given = {**request.query_params, **{k: str(v) for k, v in form.items()}}
+    if given.get("grant_type") == "authorization_code":  # an app's consent: .oauth
+        return exchange_code(request, given)
     if given.get("grant_type") != "refresh_token" or not given.get("refresh_token"):
         return JSONResponse({"error": "unsupported_grant_type"}, 400)
     issued = state_of(request).rotate(given["refresh_token"])

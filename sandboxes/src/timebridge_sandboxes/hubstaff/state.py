@@ -6,6 +6,8 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
+from timebridge_sandboxes.consent import Consents
+
 ZERO_TIME = "2026-01-05T09:00:00Z"
 
 
@@ -104,6 +106,10 @@ class HubstaffState:
     access_tokens: dict[str, int] = field(default_factory=dict)
     """Access tokens issued by ``/access_tokens``, by user."""
     _ids: "itertools.count[int]" = field(default_factory=lambda: itertools.count(7100001))
+    consents: Consents = field(
+        default_factory=lambda: Consents("sandbox-hubstaff-client", "sandbox-hubstaff-secret")
+    )
+    """An app's consent at the account server (:mod:`.oauth`): the app and its codes."""
 
     def next_id(self) -> int:
         return next(self._ids)

@@ -9,7 +9,7 @@ only the token's own timelogs writable; a per-token limit answered ``429`` with 
 
 Assumed where the documentation is silent: a change of an approved timelog is ``403`` "Timelog is
 approved and locked ...". Webhooks (the secret's handshake, ``TimelogChanged`` deliveries signed
-``X-Request-Hash``): :mod:`.webhooks`. Not played: the OAuth endpoints.
+``X-Request-Hash``): :mod:`.webhooks`. OAuth 2.0 (consent page, token endpoint): :mod:`.oauth`.
 
 Admin API (besides :mod:`~timebridge_sandboxes.faults`' ``/_sandbox/reset`` and ``/faults``):
 ``POST /_sandbox/timelogs/{id}/approve``, ``POST /_sandbox/webhooks/{id}/suspend``.
@@ -23,6 +23,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from timebridge_sandboxes.faults import Faults, RateLimit, install
+from timebridge_sandboxes.wrike.oauth import consent, login
 from timebridge_sandboxes.wrike.routes import admin, api
 from timebridge_sandboxes.wrike.state import WrikeState
 from timebridge_sandboxes.wrike.webhooks import WrikeHooks, hooks_admin, hooks_api, timelog_changed
@@ -76,6 +77,8 @@ def create_wrike_sandbox(
         return JSONResponse(error_body(400, str(exc)), status_code=400)
 
     app.add_exception_handler(RequestValidationError, invalid)
+    app.include_router(consent)  # OAuth 2.0 (login.wrike.com): .oauth
+    app.include_router(login)
     app.include_router(api)
     app.include_router(hooks_api)
     app.include_router(admin)

@@ -9,6 +9,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from timebridge_sandboxes.consent import Consents
+
 
 def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(microsecond=0)
@@ -66,6 +68,10 @@ class WrikeState:
     tasks: dict[str, Task] = field(default_factory=dict)
     timelogs: dict[str, Timelog] = field(default_factory=dict)
     _next: int = 0
+    consents: Consents = field(
+        default_factory=lambda: Consents("sandbox-wrike-client", "sandbox-wrike-secret")
+    )
+    """Wrike's OAuth (:mod:`.oauth`): the app, its codes and the tokens issued."""
 
     def next_id(self, prefix: str) -> str:
         self._next += 1
@@ -90,6 +96,9 @@ class WrikeState:
         return task
 
     def by_token(self, token: str) -> Contact | None:
+        issued = self.consents.access.get(token)
+        if issued is not None:
+            return self.contacts.get(str(issued))
         return next((c for c in self.contacts.values() if token and c.token == token), None)
 
     def contact_json(self, contact: Contact, me: Contact) -> dict[str, Any]:

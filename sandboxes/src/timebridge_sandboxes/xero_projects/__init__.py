@@ -1,7 +1,8 @@
 """An in-memory Xero Projects API (``/projects.xro/2.0``), as ``xero-projects.yaml`` describes it.
 
-Played: OAuth 2.0 bearer tokens shaped as Xero's (a JWT naming ``xero_userid``; refreshing them
-is the Xero sandbox's identity host, not this one) and ``Xero-Tenant-Id`` (``401``/``403``
+Played: OAuth 2.0 bearer tokens shaped as Xero's (a JWT naming ``xero_userid``), issued here
+after consent by Xero's identity server as :mod:`.oauth` plays it (consent page, token endpoint,
+``/connections``) and ``Xero-Tenant-Id`` (``401``/``403``
 problem documents otherwise); case-insensitive paths (the seeds' ``/projects/{id}/time`` and the
 spec's ``/Projects/{id}/Time``); ``page``/``pageSize`` (1..500) with ``pagination``; project
 users, projects (``projectIds``, ``contactID``, ``states``), tasks (create with ``rate`` and
@@ -32,6 +33,7 @@ from timebridge_sandboxes.xero_projects.http import (
     invalid,
     model_state_error,
 )
+from timebridge_sandboxes.xero_projects.oauth import consent, identity
 from timebridge_sandboxes.xero_projects.routes import admin, router
 from timebridge_sandboxes.xero_projects.state import XeroProjectsState
 
@@ -73,6 +75,8 @@ def create_xero_projects_sandbox(
     install(app, faults, app.state.minute, reset, error_body)
     app.add_exception_handler(ModelStateError, model_state_error)
     app.add_exception_handler(RequestValidationError, invalid)
+    app.include_router(consent)
+    app.include_router(identity)
     app.include_router(router)
     app.include_router(admin)
     app.add_middleware(CaseInsensitivePaths)

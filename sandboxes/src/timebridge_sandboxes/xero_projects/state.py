@@ -12,6 +12,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from timebridge_sandboxes.consent import Consents
+
 
 def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
@@ -78,8 +80,18 @@ class XeroProjectsState:
 
     tenant_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     timezone: str = "Europe/London"
+    tenant_name: str = "Demo Company (Global)"
     tokens: dict[str, str] = field(default_factory=dict)
     """Access token -> the user it acts as."""
+    consents: Consents = field(
+        default_factory=lambda: Consents(
+            "sandbox-xero-projects-client",
+            "sandbox-xero-projects-secret",
+        )
+    )
+    """Xero's identity server for this organisation (:mod:`.oauth`): the app and its codes."""
+    scopes: dict[str, str] = field(default_factory=dict)
+    """The scopes each user consented to (a refresh keeps them)."""
     users: dict[str, User] = field(default_factory=dict)
     projects: dict[str, Project] = field(default_factory=dict)
     tasks: dict[str, Task] = field(default_factory=dict)

@@ -14,12 +14,15 @@ Assumed where Zoho is silent: a change of an approved log is ``400`` (code 6890)
 task's log list without a period lists all of its logs; over the limit is ``429`` (Zoho blocks
 the user for 30 minutes). Only task logs are kept (bug and general logs are not played).
 
+Zoho Accounts' consent page and token endpoint are served here too (:mod:`.oauth`).
+
 Admin API: :mod:`~timebridge_sandboxes.faults`' ``/_sandbox/reset`` and ``/faults``.
 """
 
 from fastapi import FastAPI
 
 from timebridge_sandboxes.faults import Faults, RateLimit, install
+from timebridge_sandboxes.zoho.oauth import accounts, consent
 from timebridge_sandboxes.zoho.routes import ZohoError, error_body, router, zoho_error
 from timebridge_sandboxes.zoho.state import ZohoState
 
@@ -47,6 +50,8 @@ def create_zoho_sandbox(
     app.state.limit = limit if limit is not None else RateLimit(*LIMIT)
     install(app, faults, app.state.limit, state.reset, error_body)
     app.add_exception_handler(ZohoError, zoho_error)
+    app.include_router(consent)
+    app.include_router(accounts)
     app.include_router(router)
     return app
 

@@ -9,6 +9,8 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
+from timebridge_sandboxes.consent import Consents
+
 
 def now_ms() -> int:
     return int(dt.datetime.now(dt.UTC).timestamp() * 1000)
@@ -69,6 +71,10 @@ class ZohoState:
     tasks: dict[int, Task] = field(default_factory=dict)
     logs: dict[int, Log] = field(default_factory=dict)
     _ids: "itertools.count[int]" = field(default_factory=lambda: itertools.count(170000000001))
+    consents: Consents = field(
+        default_factory=lambda: Consents("sandbox-zoho-client", "sandbox-zoho-secret")
+    )
+    """Zoho Accounts for this portal (:mod:`.oauth`): the app, its codes and issued tokens."""
 
     def next_id(self) -> int:
         return next(self._ids)
@@ -77,6 +83,9 @@ class ZohoState:
         self.logs.clear()
 
     def user_by_token(self, token: str | None) -> User | None:
+        issued = self.consents.access.get(token or "")
+        if issued is not None:
+            return self.users.get(int(issued))
         return next((u for u in self.users.values() if token and u.token == token), None)
 
     def add_user(self, name: str, email: str, token: str, role: str = "admin") -> User:

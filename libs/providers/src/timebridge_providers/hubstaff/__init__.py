@@ -4,6 +4,7 @@ seconds), polled through ``activities/daily/updates`` and re-read on its signed 
 Core only. The organization id is ``Access.extra['organization_id']``."""
 
 from timebridge_providers.hubstaff.client import (
+    AUTHORIZE_URL,
     HUBSTAFF_API_URL,
     RATE_LIMIT,
     TOKEN_URL,
@@ -13,7 +14,7 @@ from timebridge_providers.hubstaff.directory import HubstaffDirectory
 from timebridge_providers.hubstaff.observe import HubstaffObserver
 from timebridge_providers.hubstaff.report import HubstaffReport
 from timebridge_providers.hubstaff.webhooks import HubstaffWebhooks
-from timebridge_providers.kit.credentials import OAuthDescription
+from timebridge_providers.kit.oauth import OAuthDescription
 from timebridge_providers.kit.plumbing import plumbing, required_extra
 from timebridge_providers.kit.ports.observe import Observing
 from timebridge_providers.kit.profile import Profile, RateLimit
@@ -82,5 +83,12 @@ PROVIDER = Provider(
     ),
     directory=lambda session: HubstaffDirectory(client(session)),
     report=lambda session: HubstaffReport(client(session)),
-    oauth=OAuthDescription(token_url=TOKEN_URL),
+    # developer.hubstaff.com/authentication: OpenID Connect at account.hubstaff.com (its
+    # discovery document names these endpoints), a nonce on every consent, the app as HTTP Basic.
+    oauth=OAuthDescription(
+        token_url=TOKEN_URL,
+        authorize_url=AUTHORIZE_URL,
+        scopes=("openid", "hubstaff:read", "hubstaff:write"),
+        nonce=True,
+    ),
 )

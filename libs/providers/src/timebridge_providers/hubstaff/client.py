@@ -32,6 +32,7 @@ from timebridge_providers.kit.plumbing import ClientOptions, Wire, bearer
 
 HUBSTAFF_API_URL = "https://api.hubstaff.com"
 TOKEN_URL = "https://account.hubstaff.com/access_tokens"  # noqa: S105 - a URL, not a secret
+AUTHORIZE_URL = "https://account.hubstaff.com/authorizations/new"
 RATE_LIMIT = (1000, 3600.0)
 _WIRE = Wire("hubstaff", RATE_LIMIT)
 PAGE_LIMIT = 100

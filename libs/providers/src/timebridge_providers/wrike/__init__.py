@@ -7,13 +7,19 @@ Access: the credential is the current access token (or a permanent token); the b
 account's host (``https://www.wrike.com/api/v4``, or the data center the token answer named).
 """
 
-from timebridge_providers.kit.credentials import OAuthDescription
+from timebridge_providers.kit.oauth import OAuthDescription, form_body_auth
 from timebridge_providers.kit.plumbing import plumbing
 from timebridge_providers.kit.ports.observe import Observing
 from timebridge_providers.kit.profile import Profile, RateLimit
 from timebridge_providers.kit.registry import Account, Provider
 from timebridge_providers.kit.session import Session
-from timebridge_providers.wrike.client import RATE_LIMIT, TOKEN_URL, WRIKE_API_URL, WrikeClient
+from timebridge_providers.wrike.client import (
+    AUTHORIZE_URL,
+    RATE_LIMIT,
+    TOKEN_URL,
+    WRIKE_API_URL,
+    WrikeClient,
+)
 from timebridge_providers.wrike.directory import WrikeDirectory
 from timebridge_providers.wrike.entries import WrikeEntries
 from timebridge_providers.wrike.observe import WrikeObserver
@@ -68,5 +74,13 @@ PROVIDER = Provider(
     ),
     directory=lambda session: WrikeDirectory(client(session)),
     report=lambda session: WrikeReport(client(session)),
-    oauth=OAuthDescription(token_url=TOKEN_URL),
+    # developers.wrike.com/oauth-20-authorization: the consent page (v4), the app's id and
+    # secret in the token request's form body, the scopes comma-separated.
+    oauth=OAuthDescription(
+        token_url=TOKEN_URL,
+        endpoint=form_body_auth,
+        authorize_url=AUTHORIZE_URL,
+        scopes=("wsReadWrite",),
+        scope_separator=",",
+    ),
 )

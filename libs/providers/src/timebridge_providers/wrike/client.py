@@ -39,6 +39,7 @@ from timebridge_providers.wrike.wire import Contact, Envelope, Folder, Task, Tim
 
 WRIKE_API_URL = "https://www.wrike.com/api/v4"
 TOKEN_URL = "https://login.wrike.com/oauth2/token"  # noqa: S105 - a URL, not a secret
+AUTHORIZE_URL = "https://login.wrike.com/oauth2/authorize/v4"
 RATE_LIMIT = (400, 60.0)
 _WIRE = Wire("wrike", RATE_LIMIT)
 

@@ -65,6 +65,8 @@ def test_encode_decode_round_trip_normalises_to_utc() -> None:
         (lambda h, v: ({**h, "ce_specversion": "0.3"}, v), "unsupported ce_specversion"),
         (lambda h, v: ({**h, "ce_id": "nope"}, v), "malformed CloudEvents header"),
         (lambda h, v: ({**h, "ce_time": "2026-11-21T10:00:00"}, v), "UTC offset"),
+        (lambda h, v: ({**h, "ce_source": ""}, v), "missing CloudEvents headers: ce_source"),
+        (lambda h, v: ({**h, "ce_type": "timebridge.Time-Entry.v1"}, v), "malformed"),
         (lambda h, v: ({**h, "ce_type": "timebridge.EntrySynced.v1"}, v), "expected"),
         (lambda h, v: ({**h, "ce_type": "timebridge.TimeEntryLogged.v2"}, v), "newer"),
         (lambda h, v: (h, b"[1]"), "not a JSON object"),

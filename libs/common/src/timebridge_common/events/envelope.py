@@ -21,6 +21,8 @@ CONTENT_TYPE = "application/json"
 _WORKSPACE = "ce_workspaceid"
 _CORRELATION = "ce_correlationid"
 _CAUSATION = "ce_causationid"
+_REQUIRED = ("ce_specversion", "ce_id", "ce_type", "ce_source", "ce_time", _WORKSPACE)
+_KNOWN = frozenset({*_REQUIRED, "ce_subject", _CORRELATION, _CAUSATION})
 
 
 def _now() -> dt.datetime:
@@ -97,43 +99,35 @@ class Envelope:
 
     @classmethod
     def from_headers(cls, headers: Mapping[str, str]) -> "Envelope":
-        """Parse the envelope; a record without a valid one is invalid, never retried."""
-        missing = [
-            h
-            for h in ("ce_specversion", "ce_id", "ce_type", "ce_source", "ce_time", _WORKSPACE)
-            if not headers.get(h)
-        ]
-        if missing:
+        """Parse the envelope; a record without a valid one is invalid, never retried.
+
+        Every consumed record goes through here (issue 12), so the common case is kept cheap:
+        the required names are looked up once, the type name's parse is cached.
+        """
+        get = headers.get
+        values = [get(h) or "" for h in _REQUIRED]
+        if "" in values:
+            missing = [h for h, v in zip(_REQUIRED, values, strict=True) if not v]
             raise InvalidMessageError(f"missing CloudEvents headers: {', '.join(missing)}")
-        if headers["ce_specversion"] != SPEC_VERSION:
-            raise InvalidMessageError(f"unsupported ce_specversion {headers['ce_specversion']!r}")
+        spec, ce_id, ce_type, source, ce_time, workspace = values
+        if spec != SPEC_VERSION:
+            raise InvalidMessageError(f"unsupported ce_specversion {spec!r}")
         try:
-            event_id = uuid.UUID(headers["ce_id"])
-            occurred_at = dt.datetime.fromisoformat(headers["ce_time"])
-            parse_type_name(headers["ce_type"])
+            event_id = uuid.UUID(ce_id)
+            occurred_at = dt.datetime.fromisoformat(ce_time)
+            parse_type_name(ce_type)
         except ValueError as exc:
             raise InvalidMessageError(f"malformed CloudEvents header: {exc}") from exc
         if occurred_at.tzinfo is None:
             raise InvalidMessageError("ce_time must carry a UTC offset")
-        known = {
-            "ce_specversion",
-            "ce_id",
-            "ce_type",
-            "ce_source",
-            "ce_time",
-            "ce_subject",
-            _WORKSPACE,
-            _CORRELATION,
-            _CAUSATION,
-        }
         return cls(
             event_id=event_id,
-            type=headers["ce_type"],
-            source=headers["ce_source"],
-            workspace_id=headers[_WORKSPACE],
+            type=ce_type,
+            source=source,
+            workspace_id=workspace,
             occurred_at=occurred_at,
-            subject=headers.get("ce_subject"),
-            correlation_id=headers.get(_CORRELATION) or str(event_id),
-            causation_id=headers.get(_CAUSATION),
-            extra={k: v for k, v in headers.items() if k.startswith("ce_") and k not in known},
+            subject=get("ce_subject"),
+            correlation_id=get(_CORRELATION) or str(event_id),
+            causation_id=get(_CAUSATION),
+            extra={k: v for k, v in headers.items() if k[:3] == "ce_" and k not in _KNOWN},
         )

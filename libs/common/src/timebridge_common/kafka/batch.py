@@ -30,27 +30,24 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
 from opentelemetry.trace import Link, Span, SpanKind, Tracer
 
 from timebridge_common.config import DlqLimitConfig, RetryConfig
 from timebridge_common.errors import InvalidMessageError
 from timebridge_common.events.envelope import Envelope
 from timebridge_common.kafka.consumer import (
-    HEARTBEAT_INTERVAL_MS,
     DeadLetterHook,
     E,
     EventConsumer,
     Sleep,
     decode_record,
+    register_subscriber,
 )
 from timebridge_common.kafka.dlt import (
     REPLAY_GROUP,
     DeadLetterPublisher,
     DlqLimit,
-    DlqLimitExceededError,
     SourceRecord,
 )
 from timebridge_common.kafka.publisher import messaging_attributes
@@ -89,14 +86,11 @@ class BatchEventConsumer(EventConsumer[E]):
             else:
                 valid.append((record, envelope, event))
         first = ours[0]
-        spans = {id(r): self._record_span(r) for r in ours}
-        attributes = messaging_attributes(
-            first.topic,
-            **{
-                "messaging.consumer.group.name": self.group_id,
-                "messaging.batch.message_count": len(ours),
-            },
+        shared = messaging_attributes(
+            first.topic, **{"messaging.consumer.group.name": self.group_id}
         )
+        spans = {id(r): self._record_span(r, shared) for r in ours}
+        attributes = {**shared, "messaging.batch.message_count": len(ours)}
         links = [Link(span.get_span_context()) for span in spans.values()]
         try:
             with self.tracer.start_as_current_span(
@@ -132,21 +126,22 @@ class BatchEventConsumer(EventConsumer[E]):
             for span in spans.values():
                 span.end()
 
-    def _record_span(self, record: SourceRecord) -> Span:
-        """A consumer span per record, in its producer's trace (as a record handled alone)."""
+    def _record_span(self, record: SourceRecord, shared: dict[str, Any]) -> Span:
+        """A consumer span per record, in its producer's trace (as a record handled alone).
+
+        ``shared`` are the attributes every record of the batch has (built once per batch).
+        """
+        headers = record.headers
         return self.tracer.start_span(
             f"process {record.topic}",
-            context=extract(record.headers),
+            context=extract(headers),
             kind=SpanKind.CONSUMER,
-            attributes=messaging_attributes(
-                record.topic,
-                **{
-                    "messaging.consumer.group.name": self.group_id,
-                    "messaging.destination.partition.id": str(record.partition),
-                    "messaging.kafka.offset": record.offset,
-                    "messaging.message.id": record.headers.get("ce_id", ""),
-                },
-            ),
+            attributes={
+                **shared,
+                "messaging.destination.partition.id": str(record.partition),
+                "messaging.kafka.offset": record.offset,
+                "messaging.message.id": headers.get("ce_id", ""),
+            },
         )
 
     async def _letter(
@@ -179,10 +174,6 @@ async def _lenient_batch_parser(records: Any, original: Callable[[Any], Awaitabl
     message.raw_message = records
     message.headers = {}
     return message
-
-
-async def _no_decoding(message: Any) -> Any:
-    return message.body
 
 
 def subscribe_batch(
@@ -224,24 +215,13 @@ def subscribe_batch(
         batch_handler=handler,
     )
 
-    @broker.subscriber(
+    register_subscriber(
+        broker,
         model.topic(),
-        group_id=group_id,
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        auto_offset_reset="earliest",
-        heartbeat_interval_ms=HEARTBEAT_INTERVAL_MS,
+        group_id,
+        lambda raw: consumer.process_batch([SourceRecord.from_consumer_record(r) for r in raw]),
+        parser=_lenient_batch_parser,
         batch=True,
         max_records=max_records,
-        parser=_lenient_batch_parser,
-        decoder=_no_decoding,
     )
-    async def _consume(msg: KafkaMessage) -> None:
-        try:
-            await consumer.process_batch(
-                [SourceRecord.from_consumer_record(r) for r in msg.raw_message]
-            )
-        except DlqLimitExceededError:
-            # Hold the subscription, batch uncommitted, until the service stops (as for one).
-            await asyncio.Event().wait()
-
     return consumer

@@ -367,21 +367,44 @@ def subscribe(
         on_dead_letter=on_dead_letter,
     )
 
-    @broker.subscriber(
+    register_subscriber(
+        broker,
         model.topic(),
+        group_id,
+        lambda raw: consumer.process(SourceRecord.from_consumer_record(raw)),
+        parser=_lenient_parser,
+    )
+    return consumer
+
+
+def register_subscriber(
+    broker: KafkaBroker,
+    topic: str,
+    group_id: str,
+    process: Callable[[Any], Awaitable[None]],
+    **options: Any,
+) -> None:
+    """Subscribe ``process`` to the raw record (or records) of ``topic`` under the policy above.
+
+    The one place both subscriptions (``subscribe`` and ``kafka.batch.subscribe_batch``) are
+    registered: ack policy, offset reset, heartbeat, no decoding by FastStream, and the hold
+    once the dead-letter limit tripped. ``options`` are FastStream's (its parser, ``batch``...).
+    """
+
+    async def _consume(msg: KafkaMessage) -> None:
+        try:
+            await process(msg.raw_message)
+        except DlqLimitExceededError:
+            # Hold the subscription, record(s) uncommitted, until the service stops (on_fatal
+            # asked it to): raising would make FastStream redeliver in a tight loop.
+            await asyncio.Event().wait()
+
+    broker.subscriber(
+        topic,
         group_id=group_id,
         ack_policy=AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",
         heartbeat_interval_ms=HEARTBEAT_INTERVAL_MS,
-        parser=_lenient_parser,
         decoder=_no_decoding,
-    )
-    async def _consume(msg: KafkaMessage) -> None:
-        try:
-            await consumer.process(SourceRecord.from_consumer_record(msg.raw_message))
-        except DlqLimitExceededError:
-            # Hold the subscription, record uncommitted, until the service stops (on_fatal
-            # asked it to): raising would make FastStream redeliver it in a tight loop.
-            await asyncio.Event().wait()
-
-    return consumer
+        **options,
+    )(_consume)

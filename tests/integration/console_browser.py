@@ -8,14 +8,17 @@ save a screenshot of every screen.
 import asyncio
 import contextlib
 import datetime as dt
+import html
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from urllib.parse import parse_qsl, urlsplit
 
 import asyncpg
+import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
-from playwright.async_api import Browser, Locator, Page, async_playwright, expect
+from playwright.async_api import Browser, Locator, Page, Route, async_playwright, expect
 
 from timebridge_common.events import Envelope, TimeEntryLogged
 from timebridge_common.events.catalog import TimeEntryFields, UserRef
@@ -221,3 +224,43 @@ async def dead_letter_core_entry(
     finally:
         await producer.stop()
     return entry
+
+
+INTUIT = "https://appcenter.intuit.com/connect/oauth2"
+
+
+async def quickbooks_consent_page(page: Page, platform: ConsolePlatform) -> None:
+    """QuickBooks Online's consent as a person meets it: the sandbox's authorize URL sends the
+    browser to Intuit's site (another site than the console's), whose page asks, and "Allow"
+    POSTs; the answer redirects to invoice-export's callback with the sandbox's own code (the
+    sandbox consents at once, so its answer is what the form's POST gets).
+
+    The redirect chain back to the console then begins with another site's POST, so the
+    console's SameSite=Lax session cookie is not sent along it, as with the real Intuit."""
+    sandbox = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=platform.qbo_app), base_url="http://qbo"
+    )
+
+    async def to_intuit(route: Route) -> None:
+        query = urlsplit(route.request.url).query
+        await route.fulfill(status=302, headers={"location": f"{INTUIT}?{query}"})
+
+    async def intuit(route: Route) -> None:
+        request = route.request
+        if request.method == "GET":
+            query = html.escape(urlsplit(request.url).query)
+            await route.fulfill(
+                content_type="text/html",
+                body=f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>Intuit: connect</title></head><body><main><h1>Allow Timebridge to connect?</h1>
+<form method="post" action="{INTUIT}/allow"><input type="hidden" name="q" value="{query}">
+<button type="submit">Allow</button></form></main></body></html>""",
+            )
+            return
+        query = dict(parse_qsl(request.post_data or "")).get("q", "")
+        answer = await sandbox.get(f"/connect/oauth2?{query}")
+        assert answer.status_code == 302, answer.text
+        await route.fulfill(status=302, headers={"location": answer.headers["location"]})
+
+    await page.route(re.compile(r"^http://127\.0\.0\.1:\d+/connect/oauth2\?"), to_intuit)
+    await page.route(f"{INTUIT}**", intuit)

@@ -19,6 +19,7 @@ from .console_browser import (
     dead_letter_core_entry,
     new_page,
     platform,
+    quickbooks_consent_page,
     reload_until,
     shot,
     sign_in,
@@ -260,10 +261,14 @@ async def test_accounting_article_through_the_console(
     await sign_in(page, url, ws, ANN_CORE)
     await expect(page).to_have_url(f"{url}/w/{ws}/integrations")
 
-    # Add Integration: QuickBooks Online's consent page, then back to Timebridge's callback.
+    # Add Integration: QuickBooks Online's consent page (Intuit's site: "Allow" is a POST), then
+    # back through Timebridge's callback to the Accounting page, still signed in.
+    await quickbooks_consent_page(page, platform)
     await page.get_by_role("link", name="Accounting").click()
     await page.get_by_role("button", name="Connect QuickBooks Online").click()
     await page.get_by_role("link", name="Continue to QuickBooks Online").click()
+    await expect(page.get_by_role("heading")).to_have_text("Allow Timebridge to connect?")
+    await page.get_by_role("button", name="Allow").click()
     await expect(page).to_have_url(re.compile(rf"/w/{ws}/accounting\?notice=accounting_connected"))
     await expect(page.get_by_role("status")).to_contain_text("Connected")
     connection = page.locator("#accounting-connections tbody tr").first
@@ -304,7 +309,7 @@ async def test_accounting_article_through_the_console(
             listed = await api.get(f"/v1/workspaces/{ws}/billable-entries?uninvoiced=true")
             return any(e["entry_id"] == entry for e in listed.json())
 
-        await wait_for(in_ledger, timeout_s=30)
+        await wait_for(in_ledger, timeout_s=60)  # a busy broker
 
     # Create the invoice for October (the other test's time is in November), export it.
     await page.get_by_role("link", name="Invoices").click()

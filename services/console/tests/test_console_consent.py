@@ -47,3 +47,19 @@ async def test_back_connected_the_console_opens_the_integrations_page_itself() -
     page = "/w/ws%2F1/integrations/int_7?notice=connected"
     assert f'<meta http-equiv="refresh" content="0; url={page}">' in answer.text
     assert missing.status_code == 404
+
+
+async def test_back_from_a_tools_consent_the_console_opens_the_accounting_page_itself() -> None:
+    app = bootstrap(Settings(session_key="k" * 40)).app
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://console"
+    ) as console:
+        answer = await console.get(
+            "/accounting/connected", params={"workspace": "ws/1", "connection": "acc 7"}
+        )
+        missing = await console.get("/accounting/connected", params={"workspace": "ws"})
+    assert answer.status_code == 200
+    page = "/w/ws%2F1/accounting?notice=accounting_connected&amp;connection=acc+7"
+    assert f'<meta http-equiv="refresh" content="0; url={page}">' in answer.text
+    assert f'href="{page}">Open Accounting</a>' in answer.text
+    assert missing.status_code == 404

@@ -1,8 +1,9 @@
 """A browser back from a tool's consent screen is sent to the console (``TB_CONSOLE_URL``).
 
 The callback's route over a stand-in for the connect use case (its own tests are in
-``test_handlers``): a browser lands on the console's Accounting page, or on its page saying why
-not; an API client, or no console configured, gets the JSON as before.
+``test_handlers``): a browser lands on the console's landing page (on to its Accounting
+page), or on its page saying why not; an API client, or no console configured, gets the JSON
+as before.
 """
 
 from collections.abc import Mapping
@@ -51,12 +52,14 @@ def client(console_url: str | None) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://ie")
 
 
-async def test_a_browser_lands_on_the_consoles_accounting_page() -> None:
+async def test_a_browser_lands_on_the_consoles_landing_page() -> None:
+    """Not the Accounting page itself: a redirect chain a consent form's POST began carries no
+    SameSite=Lax session cookie; the console's landing page opens the Accounting page."""
     async with client(CONSOLE) as ie:
         answer = await ie.get("/v1/oauth/quickbooks/callback?code=c&state=s", headers=HTML)
     assert answer.status_code == 303
     assert answer.headers["location"] == (
-        f"{CONSOLE}/w/acme%20corp/accounting?notice=accounting_connected&connection=acc_1"
+        f"{CONSOLE}/accounting/connected?workspace=acme+corp&connection=acc_1"
     )
 
 

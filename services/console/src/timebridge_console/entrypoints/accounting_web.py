@@ -4,6 +4,7 @@ with the tool's icon, invoices with their state in the tool, the invoice preview
 
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 
@@ -11,7 +12,7 @@ from timebridge_console.adapters.api import segment
 from timebridge_console.domain.errors import ApiError
 from timebridge_console.domain.session import Session
 from timebridge_console.entrypoints.paths import Id, Ws
-from timebridge_console.entrypoints.web import Refused, Web, redirect
+from timebridge_console.entrypoints.web import Refused, Web, landing, redirect
 from timebridge_console.handlers.accounting import Accounting
 
 INVOICE_ACTIONS = {"export": "exported", "sync": "synced", "delete": "deleted"}
@@ -205,9 +206,18 @@ def invoices_router(web: Web) -> APIRouter:
 
 
 def consent_result_router(web: Web) -> APIRouter:
-    """Where invoice-export sends a browser whose consent did not connect the tool (with
-    ``TB_CONSOLE_URL`` set there); a connected one lands on the Accounting page."""
+    """Where invoice-export sends a browser back from a tool's consent (``TB_CONSOLE_URL`` set
+    there): connected, on to the Accounting page; not connected, the reason and the way back."""
     router = APIRouter()
+
+    @router.get("/accounting/connected")
+    async def connected(request: Request, workspace: str = "", connection: str = "") -> Response:
+        """A page of this site opens the Accounting page (see :func:`landing`)."""
+        if not workspace or not connection or len(workspace) + len(connection) > 400:
+            raise HTTPException(404, "no connection named")
+        query = urlencode({"notice": "accounting_connected", "connection": connection})
+        page = f"/w/{segment(workspace)}/accounting?{query}"
+        return landing(web, request, page, "The accounting tool is connected.", "Open Accounting")
 
     @router.get("/accounting/not-connected")
     async def not_connected(request: Request, tool: str = "", reason: str = "") -> Response:

@@ -12,7 +12,7 @@ from timebridge_console.domain.providers import Catalog
 from timebridge_console.domain.session import Session
 from timebridge_console.domain.team import team
 from timebridge_console.entrypoints.paths import Id, Ws
-from timebridge_console.entrypoints.web import Web, redirect
+from timebridge_console.entrypoints.web import Web, landing, redirect
 from timebridge_console.handlers.admin import Admin
 from timebridge_console.handlers.imports import HistoryImports
 
@@ -370,13 +370,11 @@ def consent_refused_router(web: Web) -> APIRouter:
 
     @router.get("/integrations/connected")
     async def connected(request: Request, workspace: str = "", integration: str = "") -> Response:
-        """A page of this site opens the integration's page: the session cookie (SameSite=Lax)
-        is not sent along the redirect chain the tracker's consent form (a POST) began, but is
-        on a navigation this page starts."""
+        """A page of this site opens the integration's page (see :func:`landing`)."""
         if not workspace or not integration or len(workspace) + len(integration) > 400:
             raise HTTPException(404, "no integration named")
         page = f"/w/{segment(workspace)}/integrations/{segment(integration)}?notice=connected"
-        return web.page(request, "integration_connected.html", None, page=page, title="Connected")
+        return landing(web, request, page, "The tracker is connected.", "Open the integration")
 
     @router.get("/integrations/not-connected")
     async def not_connected(request: Request, tracker: str = "", reason: str = "") -> Response:

@@ -146,6 +146,17 @@ class Web:
         )
 
 
+def landing(web: Web, request: Request, page: str, message: str, link: str) -> Response:
+    """Back from a consent page on another site: a page of this site that opens ``page``
+    (refresh, or the link). A navigation this site starts carries the SameSite=Lax session
+    cookie in every browser; a redirect chain that another site's form POST began may not
+    (Chromium 156 sends it, the rules leave it to the browser), so neither OAuth return
+    relies on it."""
+    return web.page(
+        request, "landing.html", None, page=page, message=message, link=link, title="Connected"
+    )
+
+
 def _when(value: str | None) -> str:
     """An API timestamp as a short UTC time for tables."""
     if not value:

@@ -2,7 +2,7 @@
 
 import datetime as dt
 from typing import Annotated
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
@@ -135,14 +135,16 @@ def oauth_router(connections: Connections, console_url: str | None = None) -> AP
 async def back_to_console(
     console_url: str, connections: Connections, provider: str, params: dict[str, str]
 ) -> Response:
-    """Complete the consent and send the browser to the console's Accounting page, or to its
-    page saying why not (the refusal's reason, which names no secret)."""
+    """Complete the consent and send the browser to the console's landing page (on to its
+    Accounting page), or to its page saying why not (the refusal's reason, which names no
+    secret)."""
     base = console_url.rstrip("/")
     try:
         done = await connections.complete(provider, params)
     except RefusedError as exc:
         query = urlencode({"tool": title(provider), "reason": exc.reason[:300]})
         return RedirectResponse(f"{base}/accounting/not-connected?{query}", status_code=303)
-    query = urlencode({"notice": "accounting_connected", "connection": done.connection_id})
-    workspace = quote(done.workspace_id, safe="")
-    return RedirectResponse(f"{base}/w/{workspace}/accounting?{query}", status_code=303)
+    # To the console's landing page, which opens the Accounting page itself: the session cookie
+    # (SameSite=Lax) is not sent along a redirect chain a consent form's POST began.
+    query = urlencode({"workspace": done.workspace_id, "connection": done.connection_id})
+    return RedirectResponse(f"{base}/accounting/connected?{query}", status_code=303)

@@ -235,8 +235,8 @@ async def quickbooks_consent_page(page: Page, platform: ConsolePlatform) -> None
     POSTs; the answer redirects to invoice-export's callback with the sandbox's own code (the
     sandbox consents at once, so its answer is what the form's POST gets).
 
-    The redirect chain back to the console then begins with another site's POST, so the
-    console's SameSite=Lax session cookie is not sent along it, as with the real Intuit."""
+    The redirect chain back to the console then begins with another site's POST, as with the
+    real Intuit: the admin must still land signed in (through the console's landing page)."""
     sandbox = httpx.AsyncClient(
         transport=httpx.ASGITransport(app=platform.qbo_app), base_url="http://qbo"
     )

@@ -63,6 +63,16 @@ TRACKERS = {
 """The trackers' (and the HR source's) sandboxes ingest calls in ``make dev`` (TB_API_URLS)."""
 QUICKBOOKS_TIME_APP = ("sandbox-qbt-client", "sandbox-qbt-secret")
 """The QuickBooks Time sandbox's OAuth app (fixed in the sandbox): connecting it by consent."""
+CONSENT_TRACKERS = {
+    # provider: (consent page path, token path) at its sandbox, as the provider serves them
+    "quickbooks_time": ("/api/v1/authorize", "/api/v1/grant"),
+    "xero_projects": ("/identity/connect/authorize", "/connect/token"),
+    "zoho": ("/oauth/v2/auth", "/oauth/v2/token"),
+    "wrike": ("/oauth2/authorize/v4", "/oauth2/token"),
+    "hubstaff": ("/authorizations/new", "/access_tokens"),
+}
+"""The OAuth trackers connected by consent in ``make dev``: each sandbox's own app (fixed in the
+sandbox: ``sandbox-<name>-client``, QuickBooks Time's :data:`QUICKBOOKS_TIME_APP`)."""
 
 
 def flag(name: str, value: str | int) -> str:
@@ -224,7 +234,8 @@ def accounting_env(args: argparse.Namespace, creds: dict[str, str]) -> dict[str,
 
 
 def oauth_apps_env(args: argparse.Namespace, creds: dict[str, str]) -> dict[str, str]:
-    """The credential owner's OAuth apps: the accounting sandboxes' and QuickBooks Time's."""
+    """The credential owner's OAuth apps: the accounting sandboxes' and the OAuth trackers'
+    (QuickBooks Time, Xero Projects, Zoho Projects, Wrike, Hubstaff: each at its sandbox)."""
     env: dict[str, str] = {}
     for tool, (offset, _authorize, token) in ACCOUNTING.items():
         prefix = f"TB_OAUTH_APPS__{tool.upper()}__"
@@ -233,12 +244,20 @@ def oauth_apps_env(args: argparse.Namespace, creds: dict[str, str]) -> dict[str,
             f"{prefix}CLIENT_SECRET": creds[f"{tool.upper()}_CLIENT_SECRET"],
             f"{prefix}TOKEN_URL": f"http://127.0.0.1:{args.port_base + offset}{token}",
         }
-    qbt = f"http://127.0.0.1:{args.port_base + QUICKBOOKS_TIME_SANDBOX}/api/v1"
-    client_id, client_secret = QUICKBOOKS_TIME_APP
-    env |= {  # an OAuth tracker connected by consent from the console
-        "TB_OAUTH_APPS__QUICKBOOKS_TIME__CLIENT_ID": client_id,
-        "TB_OAUTH_APPS__QUICKBOOKS_TIME__CLIENT_SECRET": client_secret,
-        "TB_OAUTH_APPS__QUICKBOOKS_TIME__TOKEN_URL": f"{qbt}/grant",
-        "TB_OAUTH_APPS__QUICKBOOKS_TIME__AUTHORIZE_URL": f"{qbt}/authorize",
-    }
+    for provider, (authorize, token) in CONSENT_TRACKERS.items():
+        offset, _ = TRACKERS[provider]  # an OAuth tracker connected by consent from the console
+        sandbox = f"http://127.0.0.1:{args.port_base + offset}"
+        slug = provider.replace("_", "-")
+        client_id, client_secret = (
+            QUICKBOOKS_TIME_APP
+            if provider == "quickbooks_time"
+            else (f"sandbox-{slug}-client", f"sandbox-{slug}-secret")
+        )
+        prefix = f"TB_OAUTH_APPS__{provider.upper()}__"
+        env |= {
+            f"{prefix}CLIENT_ID": client_id,
+            f"{prefix}CLIENT_SECRET": client_secret,
+            f"{prefix}TOKEN_URL": sandbox + token,
+            f"{prefix}AUTHORIZE_URL": sandbox + authorize,
+        }
     return env

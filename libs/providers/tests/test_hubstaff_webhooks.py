@@ -1,6 +1,7 @@
 """Hubstaff's webhooks as its API v2 spec documents them: the verification request's
 ``X-Hook-Secret`` echoed and used to activate, each delivery's ``X-Hook-Signature`` checked over
-the raw body, stale deliveries refused, the delivery ``id`` as the replay key."""
+the raw body, stale deliveries refused, the delivery ``id`` as the replay key; ``timer.stop``
+naming a user's day on a task (the hint re-read)."""
 
 import datetime as dt
 import hashlib
@@ -10,9 +11,12 @@ import json
 import pytest
 from timebridge_providers.hubstaff.webhooks import (
     SIGNATURE_HEADER,
+    HubstaffWebhooks,
     activation_headers,
     authenticate,
+    day_key,
     handshake,
+    parse_day_key,
     sign,
 )
 from timebridge_providers.kit.ports.observe import RefusedError, Signed
@@ -118,3 +122,55 @@ def test_signed_bytes_that_are_no_delivery_are_a_4xx(body: bytes, status: int) -
     with pytest.raises(RefusedError) as refused:
         _auth(body, {SIGNATURE_HEADER: sign(SECRET, body)})
     assert refused.value.status == status
+
+
+def _stop(payload: dict[str, object], event: str = "timer.stop") -> bytes:
+    return json.dumps(
+        {"id": "u-1", "event": event, "created_at": "2024-06-20T14:10:55", "payload": payload}
+    ).encode()
+
+
+STOPPED = {
+    "organization_id": 13,
+    "project_id": 841201,
+    "task_id": 55,
+    "user_id": 651956,
+    "tracking_started_at": "2024-06-20T23:10:46.235Z",
+    "tracking_stopped_at": "2024-06-21T00:40:46Z",
+}
+
+
+def test_timer_stop_names_the_users_day_on_the_task() -> None:
+    hint = HubstaffWebhooks().hint(_stop(STOPPED))
+    assert hint.external_id == day_key("651956", "841201", "55", dt.date(2024, 6, 21))
+    assert (hint.user_id, hint.task_id, hint.date) == ("651956", "55", dt.date(2024, 6, 21))
+    assert parse_day_key(hint.external_id) == (651956, 841201, 55, dt.date(2024, 6, 21))
+    no_task = HubstaffWebhooks().hint(_stop({**STOPPED, "task_id": None}))
+    assert parse_day_key(no_task.external_id) == (651956, 841201, None, dt.date(2024, 6, 21))
+    started = {k: v for k, v in STOPPED.items() if k != "tracking_stopped_at"}
+    assert HubstaffWebhooks().hint(_stop(started)).date == dt.date(2024, 6, 20)
+    assert parse_day_key("4242") is None, "a record id is no day"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        _stop(STOPPED, event="project.create"),
+        _stop({**STOPPED, "user_id": None}),
+        _stop({**STOPPED, "project_id": "x1"}),
+        _stop({**STOPPED, "user_id": True}),
+        _stop({"user_id": 1, "tracking_stopped_at": "2024-06-21T00:40:46Z"}),
+        b'{"event": "timer.stop", "payload": []}',
+    ],
+)
+def test_a_delivery_naming_no_users_day_is_a_422(body: bytes) -> None:
+    with pytest.raises(RefusedError) as refused:
+        HubstaffWebhooks().hint(body)
+    assert refused.value.status == 422
+
+
+def test_the_keyed_handshake_hands_hubstaffs_secret_over() -> None:
+    answer = HubstaffWebhooks().keyed_handshake(None, {"x-hook-secret": "abc123"}, b"")
+    assert answer is not None
+    assert (answer.headers, answer.secret) == ({"X-Hook-Secret": "abc123"}, "abc123")
+    assert HubstaffWebhooks().keyed_handshake(None, {}, _stop(STOPPED)) is None

@@ -1,6 +1,7 @@
 """Wrike's secure webhooks: the handshake answered with the HMAC of Wrike's random value, each
 delivery's ``X-Hook-Secret`` checked over the raw body, stale deliveries refused and a resent one
-keyed the same (the replay window's key)."""
+keyed the same (the replay window's key); ``X-Request-Hash`` preferred; ``TimelogChanged`` events
+naming the timelogs to re-read."""
 
 import datetime as dt
 import hashlib
@@ -11,6 +12,8 @@ import pytest
 from timebridge_providers.kit.ports.observe import RefusedError, Signed
 from timebridge_providers.wrike.webhooks import (
     SECRET_HEADER,
+    SIGNATURE_HEADER,
+    WrikeWebhooks,
     authenticate,
     events,
     handshake_answer,
@@ -125,3 +128,60 @@ def test_signed_bytes_that_are_no_delivery_are_a_4xx(body: bytes, status: int) -
 
 def test_events_are_the_delivery_array() -> None:
     assert [e["eventType"] for e in events(_delivery())] == ["TimelogChanged"]
+
+
+def _timelogs(*events: dict[str, object]) -> bytes:
+    base = {
+        "taskId": "IEAAAAAQKQAAAAB",
+        "webhookId": "IEAAAAAQJAAAAAAB",
+        "eventAuthorId": "KUAAAAAB",
+        "eventType": "TimelogChanged",
+        "lastUpdatedDate": "2026-11-05T09:00:00Z",
+    }
+    return json.dumps([{**base, **e} for e in events]).encode()
+
+
+def test_a_delivery_signed_x_request_hash_is_vouched_for_and_preferred() -> None:
+    body = _timelogs({"timeTrackerId": "IEAL1", "type": "Added", "hours": "1"})
+    assert _auth(body, {SIGNATURE_HEADER: sign(SECRET, body)}).signed_at.hour == 9
+    # Both present: X-Request-Hash is the one checked.
+    headers = {SIGNATURE_HEADER: sign("guessed", body), SECRET_HEADER: sign(SECRET, body)}
+    _refused(401, "does not match", _auth, body, headers)
+
+
+def test_timelog_events_name_the_timelogs_to_re_read_once_each() -> None:
+    body = _timelogs(
+        {"timeTrackerId": "IEAL1", "type": "Updated"},
+        {"eventType": "TaskTitleChanged"},
+        {"timeTrackerId": "IEAL2", "type": "Removed", "taskId": "IEAT9"},
+        {"timeTrackerId": "IEAL1", "type": "Updated"},
+    )
+    hints = WrikeWebhooks().hints(body)
+    assert [(h.external_id, h.task_id, h.user_id) for h in hints] == [
+        ("IEAL1", "IEAAAAAQKQAAAAB", "KUAAAAAB"),
+        ("IEAL2", "IEAT9", "KUAAAAAB"),
+    ]
+    assert hints[0].date == dt.date(2026, 11, 5)
+    assert WrikeWebhooks().hint(body).external_id == "IEAL1"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        _timelogs({"eventType": "TaskTitleChanged"}),
+        _timelogs({"timeTrackerId": "IEAL 1"}),
+        _timelogs({"timeTrackerId": 42}),
+        b'{"event": "api:time:updated", "payload": {}}',
+    ],
+)
+def test_a_delivery_naming_no_timelog_is_a_422(body: bytes) -> None:
+    _refused(422, "", WrikeWebhooks().hints, body)
+
+
+def test_the_keyed_handshake_answers_with_the_kept_secret_and_hands_none_over() -> None:
+    answer = WrikeWebhooks().keyed_handshake(SECRET, {"X-Hook-Secret": "v4lue"}, HANDSHAKE)
+    assert answer is not None
+    assert answer.headers == {SECRET_HEADER: sign(SECRET, b"v4lue")}
+    assert answer.secret is None
+    assert WrikeWebhooks().keyed_handshake(SECRET, {}, _timelogs({"timeTrackerId": "A"})) is None
+    assert WrikeWebhooks().handshake({"X-Hook-Secret": "v4lue"}) is None

@@ -1,0 +1,215 @@
+"""Tracker webhooks whose handshake needs the hook's secret or hands one over (issue 8), on
+in-memory stores: Wrike's handshake answered with the HMAC of its value under the secret kept, a
+batch of its events stored as one hint per timelog, a bad ``X-Request-Hash`` refused with nothing
+stored; Hubstaff's verification keeping the secret it hands over only while the hook is being
+registered, and the registration wrapper activating the hook with it."""
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import pytest
+from timebridge_providers.hubstaff.webhooks import sign as hubstaff_sign
+from timebridge_providers.kit.fakes.observe import FakeHooks, FakeObserver
+from timebridge_providers.kit.ports.observe import Hint, HookState, Observer
+from timebridge_providers.wrike.webhooks import sign as wrike_sign
+
+from timebridge_common.events import IntegrationSettings
+from timebridge_ingest.domain.connections import Integration, hook_token_hash
+from timebridge_ingest.domain.errors import RejectedError
+from timebridge_ingest.handlers.hook_secrets import HookSecrets, keeping_secrets
+from timebridge_ingest.handlers.hooks import HookIntake
+
+NOW = dt.datetime(2026, 11, 5, 9, 0, 5, tzinfo=dt.UTC)
+SECRET = "hook-secret-0123456789abcdef"
+TOKEN_HASH = hook_token_hash("the-url-token")
+
+
+class MemorySecrets:
+    def __init__(self) -> None:
+        self.kept: dict[tuple[str, str], str] = {}
+
+    async def get(self, workspace_id: str, source: str) -> str | None:
+        return self.kept.get((workspace_id, source))
+
+    async def put(self, workspace_id: str, source: str, secret: str) -> None:
+        self.kept[(workspace_id, source)] = secret
+
+
+@dataclass
+class Hooks:
+    by_hash: dict[str, Integration] = field(default_factory=dict)
+    pending: set[str] = field(default_factory=set)
+
+    async def integration_by_hook(self, token_hash: str) -> Integration | None:
+        return self.by_hash.get(token_hash)
+
+    async def pending_hook_exists(self, token_hash: str) -> bool:
+        return token_hash in self.pending
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Any]:
+        yield self
+
+
+@dataclass
+class Inbox:
+    hints: list[tuple[str, Hint]] = field(default_factory=list)
+
+    async def put(self, integration_id: str, hint: Hint, now: dt.datetime, *, limit: int) -> bool:
+        self.hints.append((integration_id, hint))
+        return True
+
+
+def integration(provider: str) -> Integration:
+    return Integration(
+        integration_id=f"int_{provider}",
+        workspace_id="ws",
+        provider=provider,
+        base_url=f"http://{provider}.test",
+        api_key="key",
+        status="connected",
+        settings=IntegrationSettings(frequency="realtime"),
+        hook_id="6",
+        hook_token_hash=TOKEN_HASH,
+    )
+
+
+@dataclass
+class World:
+    intake: HookIntake
+    hooks: Hooks
+    inbox: Inbox
+    secrets: HookSecrets
+
+
+@pytest.fixture
+async def world() -> World:
+    secrets = HookSecrets(MemorySecrets())
+    await secrets.put(TOKEN_HASH, SECRET)
+    hooks, inbox = Hooks(), Inbox()
+    intake = HookIntake(hooks, inbox, lambda: NOW, secrets=secrets, tolerance_s=300)  # type: ignore[arg-type]
+    return World(intake, hooks, inbox, secrets)
+
+
+def wrike_batch(*timelogs: str) -> bytes:
+    return json.dumps(
+        [
+            {
+                "timeTrackerId": timelog,
+                "type": "Updated",
+                "hours": "1.5",
+                "taskId": "IEAT00000001",
+                "webhookId": "IEAW00000009",
+                "eventAuthorId": "KUA000000001",
+                "eventType": "TimelogChanged",
+                "lastUpdatedDate": "2026-11-05T09:00:00Z",
+            }
+            for timelog in timelogs
+        ]
+    ).encode()
+
+
+async def test_wrikes_handshake_is_answered_with_the_hmac_under_the_kept_secret(
+    world: World,
+) -> None:
+    world.hooks.pending.add(TOKEN_HASH)
+    handshake = json.dumps({"requestType": "WebHook secret verification"}).encode()
+    answer = await world.intake.receive(
+        "wrike", TOKEN_HASH, {"X-Hook-Secret": "wrikes-random-value"}, handshake
+    )
+    expected = hmac.new(SECRET.encode(), b"wrikes-random-value", hashlib.sha256).hexdigest()
+    assert answer.headers == {"X-Hook-Secret": expected}
+    assert not answer.accepted
+    assert await world.secrets.get(TOKEN_HASH) == SECRET, "Wrike hands no secret over"
+
+
+async def test_a_wrike_batch_stores_a_hint_per_timelog_and_a_bad_hash_is_401(world: World) -> None:
+    world.hooks.by_hash[TOKEN_HASH] = integration("wrike")
+    body = wrike_batch("IEAL00000001", "IEAL00000002", "IEAL00000001")
+    for bad in ({}, {"X-Request-Hash": wrike_sign("guessed", body)}):
+        with pytest.raises(RejectedError) as refused:
+            await world.intake.receive("wrike", TOKEN_HASH, bad, body)
+        assert refused.value.status == 401
+    assert world.inbox.hints == []
+    answer = await world.intake.receive(
+        "wrike", TOKEN_HASH, {"X-Request-Hash": wrike_sign(SECRET, body)}, body
+    )
+    assert (answer.accepted, answer.status) == (True, "accepted")
+    assert [(h.external_id, h.task_id) for _, h in world.inbox.hints] == [
+        ("IEAL00000001", "IEAT00000001"),
+        ("IEAL00000002", "IEAT00000001"),
+    ]
+
+
+async def test_hubstaffs_secret_is_kept_only_while_the_hook_is_being_registered(
+    world: World,
+) -> None:
+    world.hooks.pending.add(TOKEN_HASH)
+    answer = await world.intake.receive(
+        "hubstaff", TOKEN_HASH, {"X-Hook-Secret": "hubstaffs-own-secret"}, b""
+    )
+    assert answer.headers == {"X-Hook-Secret": "hubstaffs-own-secret"}
+    assert await world.secrets.get(TOKEN_HASH) == "hubstaffs-own-secret"
+    world.hooks.pending.clear()
+    world.hooks.by_hash[TOKEN_HASH] = integration("hubstaff")
+    with pytest.raises(RejectedError) as refused:
+        await world.intake.receive("hubstaff", TOKEN_HASH, {"X-Hook-Secret": "an-attacker"}, b"")
+    assert refused.value.status == 409
+    assert await world.secrets.get(TOKEN_HASH) == "hubstaffs-own-secret"
+    body = json.dumps(
+        {
+            "id": "69d37f9f-483e-4be1-92c3-b2377203a8cd",
+            "event": "timer.stop",
+            "created_at": "2026-11-05T09:00:00",
+            "payload": {
+                "user_id": 7,
+                "project_id": 8,
+                "task_id": None,
+                "tracking_stopped_at": "2026-11-05T08:59:00Z",
+            },
+        }
+    ).encode()
+    signed = {"X-Hook-Signature": hubstaff_sign("hubstaffs-own-secret", body)}
+    accepted = await world.intake.receive("hubstaff", TOKEN_HASH, signed, body)
+    assert accepted.accepted
+    [(_, hint)] = world.inbox.hints
+    assert hint.external_id == "day:7:8:-:2026-11-05"
+
+
+async def test_registration_activates_a_hook_with_the_secret_its_handshake_handed_over() -> None:
+    kept = HookSecrets(MemorySecrets())
+    activated: list[tuple[str, str]] = []
+
+    class Activated(FakeHooks):
+        handed: str | None = None
+
+        async def register(self, target_url: str, secret: str | None = None) -> HookState:
+            state = await super().register(target_url, secret)
+            if self.handed is not None:  # the verification reached the receiver meanwhile
+                await kept.put(hook_token_hash(target_url.rpartition("/")[2]), self.handed)
+            return replace(state, active=False)
+
+        async def activate(self, hook_id: str, secret: str) -> HookState:
+            activated.append((hook_id, secret))
+            return HookState(hook_id, True)
+
+    provider_hooks = Activated()
+
+    def observers(provider: str, base_url: str, key: str, extra: Any) -> Observer:
+        return FakeObserver(hooks=provider_hooks)
+
+    opened = keeping_secrets(observers, kept)("hubstaff", "http://h.test", "key", {})
+    assert opened.hooks is not None
+    silent = await opened.hooks.register("https://ingest.test/v1/webhooks/hubstaff/tok1")
+    assert not silent.active
+    assert activated == [], "no handshake came: nothing to activate with"
+    provider_hooks.handed = "hubstaffs-own-secret"
+    state = await opened.hooks.register("https://ingest.test/v1/webhooks/hubstaff/tok2")
+    assert state.active
+    assert activated == [(state.hook_id, "hubstaffs-own-secret")]

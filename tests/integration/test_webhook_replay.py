@@ -16,10 +16,12 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from aiokafka.errors import KafkaConnectionError
 
 from timebridge_common.crypto import SecretBox
-from timebridge_common.events import TimeEntryLogged
+from timebridge_common.events import Envelope, TimeEntryLogged
 from timebridge_common.kafka.dlt import decode_headers
+from timebridge_common.kafka.publisher import kafka_producer
 from timebridge_common.testing import end_offsets, in_memory_tracing, read_topic
 from timebridge_common.webhooks.replay import PostgresReplayWindow
 from timebridge_ingest.bootstrap import Ingest
@@ -208,3 +210,61 @@ async def test_a_burst_of_concurrent_replays_publishes_once(gateway: Gateway) ->
     sentinel = _delivery(workspace, "dlv-sentinel-3", "te-sentinel-3")
     await _post(gateway, workspace, sentinel, sign(SECRET, int(time.time()), sentinel))
     assert len(await _records_of(workspace, before, "te-sentinel-3")) == 1
+
+
+async def test_a_failing_producer_answers_503_and_nothing_is_answered_202(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Records go straight to the broker's aiokafka producer (issue 12): a send it refuses is a
+    ``503`` for every request, none answered ``202``, nothing on the topic and no claim left,
+    so the sender's retries publish each delivery once, with FastStream's record headers."""
+    workspace = await _workspace(gateway)
+    producer = kafka_producer(gateway.ingest.runtime.broker)
+    assert producer is not None  # the direct path is the one in use
+    before = await end_offsets(KAFKA, TimeEntryLogged.topic())
+    bodies = [_delivery(workspace, f"dlv-down-{n}", f"te-down-{n}") for n in range(5)]
+
+    async def refused(*args: Any, **kwargs: Any) -> None:
+        raise KafkaConnectionError("broker down")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(producer, "send", refused)
+        answers = await asyncio.gather(
+            *(_post(gateway, workspace, b, sign(SECRET, int(time.time()), b)) for b in bodies)
+        )
+    assert [(a.status_code, a.headers.get("retry-after")) for a in answers] == [(503, "5")] * 5
+    claims = await gateway.pool.fetchval(
+        "SELECT count(*) FROM webhook_deliveries WHERE receiver = $1", f"core:{workspace}"
+    )
+    assert claims == 0
+
+    async def chain(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("FastStream's publish chain was used")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(gateway.ingest.runtime.broker, "publish", chain)
+        retried = [
+            await _post(gateway, workspace, b, sign(SECRET, int(time.time()), b)) for b in bodies
+        ]
+    assert [(a.status_code, a.json()["status"]) for a in retried] == [(202, "accepted")] * 5
+    sentinel = _delivery(workspace, "dlv-sentinel-4", "te-sentinel-4")
+    await _post(gateway, workspace, sentinel, sign(SECRET, int(time.time()), sentinel))
+    records = await _records_of(workspace, before, "te-sentinel-4")
+    assert sorted(decode_headers(r.headers)["ce_id"] for r in records) == sorted(
+        a.json()["event_id"] for a in retried
+    )
+    record = records[0]
+    names = [name for name, _ in record.headers]
+    assert names[:2] == ["content-type", "correlation_id"]
+    headers = decode_headers(record.headers)
+    assert headers["content-type"] == "application/json"
+    assert headers["traceparent"] == headers["ce_traceparent"]
+    assert record.key == f"{workspace}:core:{json.loads(record.value)['external_id']}".encode()
+    envelope = Envelope.from_headers(headers)
+    assert set(headers) == {
+        "content-type",
+        "correlation_id",
+        "traceparent",
+        "ce_traceparent",
+        *envelope.to_headers(),
+    }

@@ -34,9 +34,9 @@ def make_tracer_provider(
     return provider
 
 
-def inject(headers: MutableMapping[str, str]) -> None:
-    """Write the current trace context into ``headers`` (W3C trace context)."""
-    propagate.inject(headers)
+def inject(headers: MutableMapping[str, str], context: Context | None = None) -> None:
+    """Write the trace context (the current one unless given) into ``headers`` (W3C)."""
+    propagate.inject(headers, context)
     if "traceparent" in headers:
         # The same value as the CloudEvents distributed-tracing extension attribute.
         headers["ce_traceparent"] = headers["traceparent"]

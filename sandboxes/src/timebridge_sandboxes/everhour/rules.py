@@ -3,6 +3,7 @@ webhooks."""
 
 import datetime as dt
 import secrets
+from collections.abc import Iterable
 from typing import Annotated, Any, Literal
 
 import httpx
@@ -21,6 +22,9 @@ from timebridge_sandboxes.everhour.state import (
     _User,
 )
 from timebridge_sandboxes.faults import ApiError, Faults, RateLimit
+
+_DAYS_INDEXED = 366
+"""A date range up to this many days is read through the records' index by date."""
 
 
 def _error_body(status: int, message: str) -> dict[str, Any]:
@@ -144,10 +148,15 @@ class _Sandbox:
     def records(
         self, task_id: str | None, start: dt.date | None, end: dt.date | None
     ) -> list[_Record]:
+        records = self.state.records
+        some: Iterable[_Record] = records.values()
+        if start is not None and end is not None and (end - start).days < _DAYS_INDEXED:
+            days = (start + dt.timedelta(days=n) for n in range((end - start).days + 1))
+            some = [r for day in days for r in records.on_date(day)]
         return sorted(
             (
                 r
-                for r in self.state.records.values()
+                for r in some
                 if (task_id is None or r.task == task_id)
                 and (start is None or r.date >= start)
                 and (end is None or r.date <= end)

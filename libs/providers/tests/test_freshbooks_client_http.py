@@ -123,7 +123,7 @@ async def test_the_sandbox_limits_each_user_and_the_budget_stays_under_it(world:
     for _ in range(70):
         await client.client(world.customer)
     assert 429 not in world.answers
-    assert world.fake.now >= 70.0
+    assert world.fake.now >= 60.0  # the 61st waited for the first to leave the window
 
     greedy = world.client(limit=300)
     for _ in range(70):

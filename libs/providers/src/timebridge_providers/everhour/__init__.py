@@ -32,6 +32,7 @@ PROFILE = Profile(
     webhooks=True,
     units="seconds",
     pagination="page/limit, last page shorter than limit",
+    lists_records=True,
     cursor="team time by date window, re-listed (no change cursor); webhooks as hints",
     differs_from_seeds=(
         "the seeds' per-record /time/{id} routes exist only in third-party material:"

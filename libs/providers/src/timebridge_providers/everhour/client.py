@@ -49,6 +49,7 @@ the Apiary text it replaced; S = seen in public integrations calling the real AP
 """
 
 import datetime as dt
+import hashlib
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Annotated, Any, TypeVar, Unpack
 
@@ -56,7 +57,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, TypeAdapter, Validat
 from pydantic.alias_generators import to_camel
 
 from timebridge_common.errors import InvalidMessageError
-from timebridge_common.outbound.http import ProviderError
+from timebridge_common.outbound.http import ProviderError, RequestBudget
 from timebridge_providers.kit.locks import LockRefusals
 from timebridge_providers.kit.plumbing import ClientOptions, JsonClient, Wire, numbered_pages
 
@@ -260,6 +261,13 @@ class EverhourClient(JsonClient):
     def __init__(self, base_url: str, api_key: str, **options: Unpack[ClientOptions]) -> None:
         headers = {"X-Api-Key": api_key, "X-Accept-Version": API_VERSION}
         self._http = _WIRE.http(base_url, headers, options)
+        self.account = hashlib.sha256(f"{base_url.rstrip('/')}|{api_key}".encode()).hexdigest()
+        """Which account and key this client calls (a hash: never the key itself)."""
+
+    @property
+    def budget(self) -> RequestBudget:
+        """The key's request budget, shared by every client of the key."""
+        return self._http.budget
 
     async def current_user(self) -> User:
         """The key's owner: the "test connection" call (a bad key raises AuthenticationError)."""

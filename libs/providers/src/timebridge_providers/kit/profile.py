@@ -86,6 +86,9 @@ class Profile:
     """The unit of a duration on the wire (``seconds``, ``decimal hours``, ``HH:MM``, ...)."""
     pagination: str = ""
     """How lists are paged (``page/limit``, ``links.next``, ``cursor``), for the matrix."""
+    lists_records: bool = False
+    """The records of many slots are read by one listing (its entry store is a
+    ``kit.writes.Lists``): a batch's writers share their look-ups and read-backs."""
     locks: str = ""
     """What the provider locks (invoiced or approved time, closed periods), for the matrix."""
     deletes: str = "hard"

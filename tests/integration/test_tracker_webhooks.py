@@ -6,7 +6,11 @@ do). Connecting a real-time integration registers the hook with a secret ingest 
 Toggl's subscription carries the secret ingest proposed and is validated by its signed ping;
 ClickUp answers its own secret. A Toggl delivery is published as it comes (202 once in Kafka), a
 ClickUp delivery is stored and its entry re-read; a replay is answered without publishing; a bad
-signature is refused with 401 and nothing published.
+signature is refused with 401 and nothing published. Wrike's hook is created with the secret
+ingest proposes and verified by the HMAC handshake; its ``TimelogChanged`` deliveries (added,
+edited, deleted) are re-read and published as the poll publishes them (one event). Hubstaff hands
+its secret over in its verification request and the hook is activated with it; a ``timer.stop``
+re-reads the user's day as the poll renders it (one event).
 """
 
 import contextlib
@@ -20,10 +24,12 @@ import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
+from timebridge_providers.installed import registry
 
 from timebridge_common.crypto import SecretBox
 from timebridge_common.events import IntegrationSettings, TimeEntryLogged
 from timebridge_common.kafka.dlt import decode_headers
+from timebridge_common.outbound.oauth import Tokens
 from timebridge_common.testing import end_offsets, in_memory_tracing, read_topic
 from timebridge_ingest.adapters.postgres import PostgresConnections
 from timebridge_ingest.bootstrap import Ingest, bootstrap
@@ -32,13 +38,16 @@ from timebridge_ingest.domain.connections import Integration, Workspace
 from timebridge_sandboxes.clickup import create_clickup_sandbox, demo_clickup
 from timebridge_sandboxes.core import CoreState, create_core_sandbox
 from timebridge_sandboxes.faults import RateLimit
+from timebridge_sandboxes.hubstaff import create_hubstaff_sandbox, demo_hubstaff
 from timebridge_sandboxes.toggl import create_toggl_sandbox, demo_toggl
+from timebridge_sandboxes.wrike import create_wrike_sandbox, demo_wrike
 
 from .conftest import KAFKA, kafka_config, unique
 from .credential_owner import OWNER_SETTINGS, start_tracker_owner
 from .sandbox_sessions import SandboxSessions
 
 TOGGL_TOKEN, CLICKUP_TOKEN = "toggl-ann-token", "pk_ann_token"
+WRIKE_TOKEN, HUBSTAFF_TOKEN = "wrike-ann-access", "hubstaff-ann-access"
 PUBLIC = "http://ingest.test"
 
 
@@ -49,17 +58,29 @@ class World:
     box: SecretBox
     toggl: FastAPI
     clickup: FastAPI
+    wrike: FastAPI
+    hubstaff: FastAPI
 
     def http(self, app: FastAPI, base: str) -> httpx.AsyncClient:
         return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base)
 
-    async def connect(self, provider: str, key: str, fields: dict[str, str]) -> Integration:
+    async def connect(
+        self, provider: str, key: str, fields: dict[str, str], *, oauth: bool = False
+    ) -> Integration:
         workspace = unique("ws")
         async with PostgresConnections(self.pool, self.box).transaction() as tx:
             await tx.put_workspace(Workspace(workspace, "http://core.sandbox", "core-token"))
         assert self.ingest.connections is not None
+        tokens = None
+        if oauth:  # an OAuth tracker's consent, done: its access token lives a day
+            expires = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+            tokens = Tokens(key, f"rt-{provider}", expires)
+        writable = registry().get(provider).profile.writable
+        settings = IntegrationSettings(
+            frequency="realtime", direction="two_way" if writable else "tracker_to_core"
+        )
         return await self.ingest.connections.connect(
-            workspace, provider, key, IntegrationSettings(frequency="realtime"), fields
+            workspace, provider, key, settings, fields, oauth=tokens
         )
 
 
@@ -86,6 +107,16 @@ async def world(
         limit=RateLimit(10_000, 60),
         webhook_transport=deliver,
     )
+    wrike = create_wrike_sandbox(
+        demo_wrike(WRIKE_TOKEN, "wrike-max-access"),
+        limit=RateLimit(10_000, 60),
+        webhook_transport=deliver,
+    )
+    hubstaff = create_hubstaff_sandbox(
+        demo_hubstaff(HUBSTAFF_TOKEN, "hubstaff-max-access"),
+        limit=RateLimit(10_000, 3600),
+        webhook_transport=deliver,
+    )
     core = create_core_sandbox(CoreState(), rate_limit=RateLimit(10_000, 1))
     key = SecretBox.generate_key()
     pool = await make_pool(await create_database(unique("ingest-hooks")))
@@ -103,17 +134,21 @@ async def world(
             api_urls={
                 "toggl": "http://toggl.sandbox/api/v9",
                 "clickup": "http://clickup.sandbox/api",
+                "wrike": "http://wrike.sandbox/api/v4",
+                "hubstaff": "http://hubstaff.sandbox",
             },
             poll_tick_s=3600,
         ),
         pool=pool,
         tracer_provider=in_memory_tracing("ingest")[0],
-        clients=SandboxSessions.of_apps({"toggl": toggl, "clickup": clickup, "core": core}),
+        clients=SandboxSessions.of_apps(
+            {"toggl": toggl, "clickup": clickup, "wrike": wrike, "hubstaff": hubstaff, "core": core}
+        ),
         credentials=owner.source,
     )
     ingest_app["app"] = ingest.app
     await ingest.runtime.start()
-    yield World(ingest, pool, SecretBox(key), toggl, clickup)
+    yield World(ingest, pool, SecretBox(key), toggl, clickup, wrike, hubstaff)
     await ingest.runtime.stop()
     await stack.aclose()
 
@@ -277,3 +312,119 @@ async def test_a_toggl_member_subscribes_and_hears_only_their_own_time(world: Wo
     )  # fmt: skip
     told = [json.loads(d["body"]) for d in outbox if d["url"] == subscription.url_callback]
     assert [d["payload"]["description"] for d in told if d["payload"] != "ping"] == ["max's"]
+
+
+async def _polled_once(world: World, integration: Integration, webhook_ids: list[str]) -> None:
+    """A poll of what the webhooks already reported publishes the very same events."""
+    assert world.ingest.poller is not None
+    ours = published_for(integration)
+    before = await end_offsets(KAFKA, TimeEntryLogged.topic())
+    assert await world.ingest.poller.poll_tracker(integration, dt.datetime.now(dt.UTC)) >= 1
+    polled = await read_topic(KAFKA, before, until=lambda rs: len(ours(rs)) >= len(webhook_ids))
+    assert [decode_headers(r.headers)["ce_id"] for r in records_of(polled, integration)] == (
+        webhook_ids
+    ), "a webhook and a poll of the same change are one event"
+
+
+async def test_wrike_timelog_changes_are_re_read_published_once_and_forgeries_refused(
+    world: World,
+) -> None:
+    integration = await world.connect("wrike", WRIKE_TOKEN, {}, oauth=True)
+    hooks = world.wrike.state.wrike_hooks
+    [hook] = hooks.hooks.values()
+    assert (hook.id, hook.status, hook.events) == (
+        integration.hook_id,
+        "Active",
+        ["TimelogChanged"],
+    )
+    assert hook.secret, "created with the secret ingest proposed, verified by the HMAC handshake"
+    state = world.wrike.state.wrike
+    task = next(iter(state.tasks))
+    wrike = world.http(world.wrike, "http://wrike.sandbox")
+    auth = {"Authorization": f"Bearer {WRIKE_TOKEN}"}
+    ours = published_for(integration)
+
+    before = await end_offsets(KAFKA, TimeEntryLogged.topic())
+    day = (dt.datetime.now(dt.UTC) - dt.timedelta(days=1)).date().isoformat()
+    made = await wrike.post(
+        f"/api/v4/tasks/{task}/timelogs",
+        headers=auth,
+        data={"hours": "1.5", "trackedDate": day, "comment": "hooked"},
+    )
+    assert made.status_code == 200, made.text
+    timelog = made.json()["data"][0]["id"]
+    records = await read_topic(KAFKA, before, until=lambda rs: bool(ours(rs)))
+    [event] = ours(records)
+    assert (event.source, event.external_id, event.observed_via) == ("wrike", timelog, "webhook")
+    assert (event.entry.duration_seconds, event.entry.notes) == (5400, "hooked")
+    added = decode_headers(records_of(records, integration)[0].headers)["ce_id"]
+    await _polled_once(world, integration, [added])
+
+    # A forged or unsigned delivery is a 401 and nothing is published; a replay is a duplicate.
+    sent = hooks.outbox[-1]
+    ingest = world.http(world.ingest.app, PUBLIC)
+    path = httpx.URL(sent.url).path
+    replay = await ingest.post(path, content=sent.body, headers=sent.headers)
+    assert (replay.status_code, replay.json()) == (202, {"status": "duplicate"})
+    before_bad = await end_offsets(KAFKA, TimeEntryLogged.topic())
+    forged = sent.body.replace(timelog.encode(), b"IEAL0000FORGED")
+    assert (await ingest.post(path, content=forged, headers=sent.headers)).status_code == 401
+    assert (await ingest.post(path, content=sent.body)).status_code == 401
+
+    edited = await wrike.put(f"/api/v4/timelogs/{timelog}", headers=auth, data={"comment": "ed"})
+    assert edited.status_code == 200, edited.text
+    after = await read_topic(KAFKA, before_bad, until=lambda rs: bool(ours(rs)))
+    [change] = ours(after)
+    assert (change.entry.notes, change.observed_via) == ("ed", "webhook"), "nothing else came"
+    await _polled_once(world, integration, [decode_headers(after[-1].headers)["ce_id"]])
+
+    before_delete = await end_offsets(KAFKA, TimeEntryLogged.topic())
+    gone = await wrike.delete(f"/api/v4/timelogs/{timelog}", headers=auth)
+    assert gone.status_code == 200, gone.text
+    deleted = await read_topic(KAFKA, before_delete, until=lambda rs: bool(ours(rs)))
+    [deletion] = ours(deleted)
+    assert (deletion.external_id, deletion.deleted, deletion.entry.task_external_id) == (
+        timelog,
+        True,
+        task,
+    )
+
+
+async def test_hubstaff_timer_stop_is_re_read_as_the_poll_renders_the_day(world: World) -> None:
+    state = world.hubstaff.state.hubstaff
+    organization = str(state.organization_id)
+    integration = await world.connect(
+        "hubstaff", HUBSTAFF_TOKEN, {"organization_id": organization}, oauth=True
+    )
+    [hook] = world.hubstaff.state.hubstaff_hooks.hooks.values()
+    assert (str(hook.id), hook.status) == (integration.hook_id, "active"), (
+        "activated with the secret Hubstaff handed over in its verification request"
+    )
+    ann = next(u for u in state.users.values() if u.token == HUBSTAFF_TOKEN)
+    project, task = next(iter(state.projects)), next(iter(state.tasks))
+    hubstaff = world.http(world.hubstaff, "http://hubstaff.sandbox")
+    ours = published_for(integration)
+    before = await end_offsets(KAFKA, TimeEntryLogged.topic())
+    start = dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)
+    tracked = await hubstaff.post(
+        f"/_sandbox/users/{ann.id}/track",
+        json={"project_id": project, "task_id": task, "tracked": 2400,
+              "start_time": start.isoformat()},
+    )  # fmt: skip
+    assert tracked.status_code == 200, tracked.text
+    records = await read_topic(KAFKA, before, until=lambda rs: bool(ours(rs)))
+    [event] = ours(records)
+    assert (event.source, event.external_id, event.observed_via) == (
+        "hubstaff",
+        str(tracked.json()["id"]),
+        "webhook",
+    )
+    assert (event.entry.duration_seconds, event.entry.task_external_id) == (2400, str(task))
+    await _polled_once(
+        world, integration, [decode_headers(records_of(records, integration)[0].headers)["ce_id"]]
+    )
+    url, headers, body = world.hubstaff.state.hubstaff_hooks.sent[-1]
+    ingest = world.http(world.ingest.app, PUBLIC)
+    forged = body.replace(b"2400", b"2401") if b"2400" in body else body + b" "
+    refused = await ingest.post(httpx.URL(url).path, content=forged, headers=headers)
+    assert refused.status_code == 401, refused.text

@@ -44,6 +44,11 @@ from timebridge_sandboxes.quickbooks_time import (
     create_quickbooks_time_sandbox,
     demo_quickbooks_time,
 )
+from timebridge_sandboxes.xero_projects import (
+    XeroProjectsState,
+    create_xero_projects_sandbox,
+    demo_xero_projects,
+)
 
 from .conftest import unique
 from .credential_owner import OWNER_SETTINGS, start_owner, token_hosts
@@ -57,6 +62,7 @@ EVERHOUR_URL = "http://everhour.sandbox"
 PLATFORM_ADMIN = "platform-admin-token"
 ANN_CORE = "core-ann-token-for-console"
 QBT_URL = "http://qbt.sandbox/api/v1"
+XERO_PROJECTS_HOST = "http://xero-projects.sandbox"
 BOB_CORE = "core-bob-token-for-console"
 ANN_KEY = "everhour-ann-key-console"
 SERVICES = ("ingest", "mapping", "conflict-resolver", "reporting", "invoice-export")
@@ -152,6 +158,9 @@ class ConsolePlatform:
     qbt_app: Any = None
     """QuickBooks Time (an OAuth tracker): the browser reaches its consent page at its real
     address, served from this app by the test (:func:`console_browser.route_to_sandboxes`)."""
+    xero_projects: XeroProjectsState | None = None
+    xero_projects_app: Any = None
+    """Xero Projects (an OAuth tracker): its sandbox plays Xero's identity server too."""
 
     def api(self, service: str, token: str = ANN_CORE) -> httpx.AsyncClient:
         return httpx.AsyncClient(
@@ -286,6 +295,21 @@ async def console_platform(
         authorize_url=f"{QBT_URL}/authorize",  # unused: the owner opens the kit's URL
         token_url=f"{QBT_URL}/grant",
     )
+    # Xero Projects, connected by consent too: its sandbox plays Xero's identity server.
+    xero_projects, _ = demo_xero_projects("xp-ann-secret-console", "xp-max-secret-console")
+    xero_projects.timezone = "Pacific/Auckland"
+    xp_app = create_xero_projects_sandbox(
+        xero_projects, minute=RateLimit(10**6, 60), day=RateLimit(10**6, 86400)
+    )
+    builder.tracker_apps["xero_projects"] = xp_app
+    xp_oauth = AccountingApp(
+        client_id=xero_projects.consents.client_id,
+        client_secret=SecretStr(xero_projects.consents.client_secret),
+        api_url=f"{XERO_PROJECTS_HOST}/projects.xro/2.0",
+        authorize_url=f"{XERO_PROJECTS_HOST}/identity/connect/authorize",  # unused: the kit's
+        token_url=f"{XERO_PROJECTS_HOST}/connect/token",
+    )
+    trackers_oauth = {"quickbooks_time": qbt_oauth, "xero_projects": xp_oauth}
     outbox = Outbox()
     invoice_settings = InvoiceSettings(
         **builder.common,
@@ -309,10 +333,10 @@ async def console_platform(
     owner = await start_owner(
         running,
         kafka=builder.kafka,
-        apps={**invoice_settings.accounting_apps(), "quickbooks_time": qbt_oauth},
+        apps={**invoice_settings.accounting_apps(), **trackers_oauth},
         token_transport=token_hosts(
-            {**invoice_settings.accounting_apps(), "quickbooks_time": qbt_oauth},
-            {"quickbooks": qbo_app, "quickbooks_time": qbt_app},
+            {**invoice_settings.accounting_apps(), **trackers_oauth},
+            {"quickbooks": qbo_app, "quickbooks_time": qbt_app, "xero_projects": xp_app},
         ),
         core=builder.core_client,
         create_database=create_database,
@@ -323,7 +347,7 @@ async def console_platform(
     await builder.add_ingest(
         admin_token=PLATFORM_ADMIN,
         public_base_url="http://ingest.test",
-        api_urls={"quickbooks_time": QBT_URL},
+        api_urls={"quickbooks_time": QBT_URL, "xero_projects": xp_oauth.api_url},
         console_url=url_of(console_sock),  # browsers back from a tracker's consent go there
     )
     await builder.add_mapping()
@@ -397,6 +421,8 @@ async def console_platform(
             poller=getattr(services["ingest"], "poller", None),
             qbt=qbt,
             qbt_app=qbt_app,
+            xero_projects=xero_projects,
+            xero_projects_app=xp_app,
         )
         core.webhooks[workspace] = Subscription(
             f"http://ingest.test/v1/webhooks/core/{workspace}", "core-webhook-secret-" + "c" * 20

@@ -7,9 +7,11 @@ workspace, picks QuickBooks Time under Integrations > Connect, gives its time zo
 address, ``https://rest.tsheets.com/api/v1/authorize``, which the browser reaches in the
 sandbox: see :func:`route_to_sandboxes`), allows access, and lands on the new integration's
 page, connected: the credential owner exchanged the code and holds the tokens, ingest tested
-the connection with the access token. Opening the same callback again is refused in words.
+the connection with the access token, and the history import he asked for on the form (from a
+fortnight ago) has started. Opening the same callback again is refused in words.
 """
 
+import datetime as dt
 import time
 from urllib.parse import urlsplit
 
@@ -75,6 +77,8 @@ async def test_an_oauth_tracker_connects_by_its_consent_page(
     await expect(page.locator("#api_key")).to_have_count(0)  # no key to paste
     await page.get_by_label("Time zone (IANA)").fill("Europe/Berlin")
     await page.get_by_label("Sync direction").select_option("tracker_to_core")
+    first_day = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=14)
+    await page.get_by_label("Import history from (optional)").fill(first_day.isoformat())
     await shot(page, "oauth-tracker-connect")
     await page.get_by_role("button", name="Continue to QuickBooks Time").click()
     await page.get_by_role("link", name="Go to QuickBooks Time").click()
@@ -83,7 +87,10 @@ async def test_an_oauth_tracker_connects_by_its_consent_page(
     await shot(page, "oauth-tracker-consent")
     await page.get_by_role("button", name="Allow").click()
 
-    await page.wait_for_url(f"{url}/w/{ws}/integrations/*?notice=connected", timeout=30_000)
+    await page.wait_for_url(
+        f"{url}/w/{ws}/integrations/*?notice=connected_importing", timeout=30_000
+    )
+    await expect(page.get_by_role("status")).to_contain_text("its history is being imported")
     integration = urlsplit(page.url).path.rsplit("/", 1)[-1]
     await expect(page.get_by_role("heading", level=1)).to_contain_text("QuickBooks Time")
     await expect(page.get_by_role("heading", level=1)).to_contain_text("connected")
@@ -95,6 +102,10 @@ async def test_an_oauth_tracker_connects_by_its_consent_page(
     )  # fmt: skip
     assert found["account"], found  # who the consent acts as, from the connection test
     assert found["settings"]["direction"] == "tracker_to_core"
+    async with platform.api("ingest", BOB_CORE) as ingest:
+        runs = (await ingest.get(f"/v1/workspaces/{ws}/integrations/{integration}/imports")).json()
+    assert [(r["kind"], r["from"]) for r in runs] == [("initial", first_day.isoformat())], runs
+    await expect(page.locator("#import-runs tr.import-run")).to_have_count(1)
 
     # The same consent again (a replayed callback, the browser's back button): refused.
     assert len(callbacks) == 1

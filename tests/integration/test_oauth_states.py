@@ -1,4 +1,4 @@
-"""ingest's one-time OAuth consent states in Postgres (migration 0013): spent by the first of
+"""ingest's one-time OAuth consent states in Postgres (migrations 0013, 0015): spent by the first of
 two concurrent callbacks only, refused once expired or for another provider (and spent then
 too), and what the admin chose comes back as it was kept."""
 
@@ -27,6 +27,7 @@ async def test_a_state_is_spent_once_and_refused_expired_or_for_another_provider
     chosen = ConsentStarted(
         "ws-1", "quickbooks_time", "ann", IntegrationSettings(frequency="hourly"),
         {"timezone": "Europe/Berlin"}, "http://ingest.test/v1/oauth/quickbooks_time/callback",
+        history_from=dt.date(2026, 9, 1),
     )  # fmt: skip
     later = now + dt.timedelta(minutes=10)
     for state in ("s-once", "s-late", "s-other"):

@@ -43,10 +43,20 @@ async def test_back_connected_the_console_opens_the_integrations_page_itself() -
             "/integrations/connected", params={"workspace": "ws/1", "integration": "int_7"}
         )
         missing = await console.get("/integrations/connected", params={"workspace": "ws"})
+        landed = {"workspace": "ws", "integration": "int_7"}
+        importing = await console.get(
+            "/integrations/connected", params=landed | {"import": "started"}
+        )
+        refused = await console.get(
+            "/integrations/connected", params=landed | {"import": "not_started"}
+        )
     assert answer.status_code == 200
     page = "/w/ws%2F1/integrations/int_7?notice=connected"
     assert f'<meta http-equiv="refresh" content="0; url={page}">' in answer.text
     assert missing.status_code == 404
+    # The history import asked for before the consent: started, or why not on the page.
+    assert "/w/ws/integrations/int_7?notice=connected_importing" in importing.text
+    assert "/w/ws/integrations/int_7?notice=connected_import_not_started" in refused.text
 
 
 async def test_back_from_a_tools_consent_the_console_opens_the_accounting_page_itself() -> None:

@@ -1,6 +1,7 @@
 """Connecting an OAuth tracker by consent: the one-time state (kept hashed, spent by the first
 callback, refused replayed, expired or for another provider), the owner exchanging the code,
-the connection tested with the owner's access token, and nothing kept when anything refuses."""
+the connection tested with the owner's access token, and nothing kept when anything refuses;
+the history import asked for before the consent, checked then and started once connected."""
 
 import datetime as dt
 from collections.abc import Mapping
@@ -18,6 +19,7 @@ from timebridge_ingest.domain.connections import Integration
 from timebridge_ingest.domain.errors import RejectedError
 from timebridge_ingest.handlers.connections import Connections
 from timebridge_ingest.handlers.connections import TestResult as Verdict
+from timebridge_ingest.handlers.imports import Imports
 from timebridge_ingest.handlers.oauth_connect import (
     STATE_TTL,
     ConsentStarted,
@@ -129,7 +131,9 @@ async def test_consent_connects_once_and_a_replayed_state_is_refused() -> None:
     state = await start(consent)
     assert list(states.kept) == [state_hash(state)]  # only its hash is kept
     owner.codes.add("code-1")
-    done = await consent.complete(QBT, {"code": "code-1", "state": state})
+    connected = await consent.complete(QBT, {"code": "code-1", "state": state})
+    assert (connected.importing, connected.import_error) == (False, None)  # none asked for
+    done = connected.integration
     assert (done.workspace_id, done.provider, done.status, done.at_owner) == (
         "ws-1", QBT, "connected", True
     )  # fmt: skip
@@ -203,4 +207,66 @@ async def test_start_refuses_key_trackers_and_unknown_ones_and_an_unavailable_ow
     with pytest.raises(RejectedError) as unavailable:
         await consent.start("ws-1", QBT, "ann", IntegrationSettings(), ZONE)
     assert unavailable.value.status == 503
+    assert states.kept == {}
+
+
+@dataclass
+class Importing:
+    """The imports use case: the runs started (or a refusal, as the imports API gives one)."""
+
+    started: list[tuple[str, str, str, dt.date, dt.date | None]] = field(default_factory=list)
+    refusal: str | None = None
+
+    async def start(
+        self,
+        workspace_id: str,
+        integration_id: str,
+        *,
+        kind: str,
+        from_date: dt.date,
+        to_date: dt.date | None,
+    ) -> None:
+        if self.refusal is not None:
+            raise RejectedError(409, self.refusal)
+        self.started.append((workspace_id, integration_id, kind, from_date, to_date))
+
+
+async def test_the_history_import_asked_for_starts_once_connected() -> None:
+    consent, _, owner, _ = world()
+    importing = Importing()
+    consent.imports = cast(Imports, importing)
+    settings = IntegrationSettings(direction="tracker_to_core")
+    first_day = dt.date(2026, 9, 1)
+    started = await consent.start("ws-1", QBT, "ann", settings, ZONE, history_from=first_day)
+    state = parse_qs(urlsplit(started.authorize_url).query)["state"][0]
+    assert importing.started == []  # nothing before the consent
+    owner.codes.add("code-1")
+    connected = await consent.complete(QBT, {"code": "code-1", "state": state})
+    assert connected.importing
+    integration = connected.integration.integration_id
+    assert importing.started == [("ws-1", integration, "initial", first_day, None)]
+
+    # The import refused (one already running, say): connected all the same, and why.
+    importing.refusal = "an import of this integration is not finished yet"
+    owner.codes.add("code-2")
+    started = await consent.start("ws-1", QBT, "ann", settings, ZONE, history_from=first_day)
+    state = parse_qs(urlsplit(started.authorize_url).query)["state"][0]
+    connected = await consent.complete(QBT, {"code": "code-2", "state": state})
+    assert connected.integration.status == "connected"
+    assert (connected.importing, connected.import_error) == (False, importing.refusal)
+
+
+async def test_a_history_import_that_cannot_run_is_refused_before_the_consent() -> None:
+    consent, states, _, _ = world()
+    settings = IntegrationSettings(direction="tracker_to_core")
+    with pytest.raises(RejectedError, match="not served here"):  # no imports wired
+        await consent.start("ws-1", QBT, "ann", settings, ZONE, history_from=NOW.date())
+    consent.imports = cast(Imports, Importing())
+    future = NOW.date() + dt.timedelta(days=30)
+    with pytest.raises(RejectedError, match="history import: the period starts") as late:
+        await consent.start("ws-1", QBT, "ann", settings, ZONE, history_from=future)
+    assert late.value.status == 422
+    one_way = IntegrationSettings(direction="core_to_tracker")
+    with pytest.raises(RejectedError, match="takes nothing from the tracker"):
+        await consent.start("ws-1", QBT, "ann", one_way, ZONE, history_from=NOW.date())
     assert states.kept == {}

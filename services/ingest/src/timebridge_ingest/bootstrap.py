@@ -45,7 +45,7 @@ from timebridge_ingest.handlers.handover import hand_over_until_done
 from timebridge_ingest.handlers.health import Health
 from timebridge_ingest.handlers.hook_secrets import HookSecrets, keeping_secrets
 from timebridge_ingest.handlers.hooks import DeliveryWorker, HookIntake
-from timebridge_ingest.handlers.imports import ImportRunner, observer_opener
+from timebridge_ingest.handlers.imports import ImportRunner, Imports, observer_opener
 from timebridge_ingest.handlers.oauth_connect import OAuthConnect
 from timebridge_ingest.handlers.observing import observers
 from timebridge_ingest.handlers.polling import Poller
@@ -189,11 +189,6 @@ def bootstrap(
         app.include_router(
             connections_router(settings, connections, admins, Health(polling, inbox))
         )
-        if isinstance(credentials, HttpCredentialSource):  # the owner holds the OAuth apps
-            consent = OAuthConnect(
-                connections, PostgresOAuthStates(runtime.pool), credentials, clock
-            )
-            app.include_router(oauth_router(consent, admins, settings.console_url))
         poller = Poller(
             connections=store,
             polling=polling,
@@ -221,6 +216,12 @@ def bootstrap(
             app=app,
             admins=admins,
         )
+        if isinstance(credentials, HttpCredentialSource):  # the owner holds the OAuth apps
+            consent = OAuthConnect(
+                connections, PostgresOAuthStates(runtime.pool), credentials, clock,
+                imports=Imports(PostgresImports(runtime.pool), store, clock, importer.wake),
+            )  # fmt: skip
+            app.include_router(oauth_router(consent, admins, settings.console_url))
         summaries = TrackerSummaries(
             store, report_opener(sessions), publisher, clock, settings.publish_timeout_s
         )

@@ -2,7 +2,7 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 
 from timebridge_console.adapters.api import segment
 from timebridge_console.domain import imports
@@ -15,6 +15,9 @@ from timebridge_console.entrypoints.paths import Id, Ws
 from timebridge_console.entrypoints.web import Web, landing, redirect
 from timebridge_console.handlers.admin import Admin
 from timebridge_console.handlers.imports import HistoryImports
+
+LANDED = {"started": "connected_importing", "not_started": "connected_import_not_started"}
+"""Back from a consent: the notice for what became of the history import asked for."""
 
 
 def integrations_router(web: Web) -> APIRouter:
@@ -249,7 +252,10 @@ def connect_router(web: Web) -> APIRouter:
         fields = await web.form(request, session)
         try:
             authorize_url = await web.admin(session, workspace_id).start_consent(
-                provider, settings_from_form(fields), catalog.entered(provider, fields)
+                provider,
+                settings_from_form(fields),
+                catalog.entered(provider, fields),
+                history_from=imports.optional_start(fields),
             )
         except (FormError, ApiError) as exc:
             return web.page(
@@ -369,11 +375,18 @@ def consent_refused_router(web: Web) -> APIRouter:
     router = APIRouter()
 
     @router.get("/integrations/connected")
-    async def connected(request: Request, workspace: str = "", integration: str = "") -> Response:
-        """A page of this site opens the integration's page (see :func:`landing`)."""
+    async def connected(
+        request: Request,
+        workspace: str = "",
+        integration: str = "",
+        history: Annotated[str, Query(alias="import")] = "",
+    ) -> Response:
+        """A page of this site opens the integration's page (see :func:`landing`); ``import``:
+        the history import asked for before the consent ``started`` or ``not_started``."""
         if not workspace or not integration or len(workspace) + len(integration) > 400:
             raise HTTPException(404, "no integration named")
-        page = f"/w/{segment(workspace)}/integrations/{segment(integration)}?notice=connected"
+        notice = LANDED.get(history, "connected")
+        page = f"/w/{segment(workspace)}/integrations/{segment(integration)}?notice={notice}"
         return landing(web, request, page, "The tracker is connected.", "Open the integration")
 
     @router.get("/integrations/not-connected")

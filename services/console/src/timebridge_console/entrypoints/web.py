@@ -29,6 +29,8 @@ PACKAGE = Path(__file__).resolve().parent.parent
 NOTICES = {
     "connected": "The integration is connected.",
     "connected_importing": "The integration is connected; its history is being imported (below).",
+    "connected_import_not_started": "The integration is connected, but its history import did"
+    " not start: start it below (the import's form says why if it is refused again).",
     "import_started": "Import started: the bar fills as each week of the period is read.",
     "reconnected": "Re-connected: the new key is saved; the integration and its mappings are kept.",
     "saved": "Settings saved.",

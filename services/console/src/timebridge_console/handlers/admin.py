@@ -5,6 +5,7 @@ Use cases only compose calls to the public APIs (paths as the services document 
 """
 
 import asyncio
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
@@ -110,14 +111,21 @@ class Admin:
         return result
 
     async def start_consent(
-        self, provider: str, settings: dict[str, str | None], fields: dict[str, str]
+        self,
+        provider: str,
+        settings: dict[str, str | None],
+        fields: dict[str, str],
+        *,
+        history_from: dt.date | None = None,
     ) -> str:
         """Where to send the admin to consent to an OAuth tracker; ingest's callback then
-        connects it and sends the browser back to the integration's page."""
+        connects it (and starts the history import from ``history_from``) and sends the
+        browser back to the integration's page."""
+        body: dict[str, Any] = {"fields": fields, "settings": settings}
+        if history_from is not None:
+            body["history_from"] = history_from.isoformat()
         started: dict[str, Any] = await self._api.post(
-            "ingest",
-            f"{self._ws}/integrations/{segment(provider)}/oauth/start",
-            {"fields": fields, "settings": settings},
+            "ingest", f"{self._ws}/integrations/{segment(provider)}/oauth/start", body
         )
         return str(started["authorize_url"])
 

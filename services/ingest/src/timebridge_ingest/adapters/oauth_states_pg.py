@@ -1,5 +1,5 @@
-"""One-time OAuth consent states in ingest's Postgres (migration 0013; JSON columns in and out
-as Python objects, the pool's codec)."""
+"""One-time OAuth consent states in ingest's Postgres (migrations 0013, 0015; JSON columns in
+and out as Python objects, the pool's codec)."""
 
 import datetime as dt
 
@@ -18,7 +18,8 @@ class PostgresOAuthStates:
             await conn.execute("DELETE FROM oauth_states WHERE expires_at < now()")
             await conn.execute(
                 "INSERT INTO oauth_states (state_hash, workspace_id, provider, admin_id, settings,"
-                " fields, redirect_uri, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                " fields, redirect_uri, expires_at, history_from)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                 state_hash,
                 started.workspace_id,
                 started.provider,
@@ -27,6 +28,7 @@ class PostgresOAuthStates:
                 dict(started.fields),
                 started.redirect_uri,
                 expires_at,
+                started.history_from,
             )
 
     async def spend(
@@ -35,7 +37,7 @@ class PostgresOAuthStates:
         """The state's consent, deleted in the same statement (a second caller gets None)."""
         row = await self._pool.fetchrow(
             "DELETE FROM oauth_states WHERE state_hash = $1 RETURNING workspace_id, provider,"
-            " admin_id, settings, fields, redirect_uri, expires_at",
+            " admin_id, settings, fields, redirect_uri, expires_at, history_from",
             state_hash,
         )
         if row is None or row["provider"] != provider or row["expires_at"] <= now:
@@ -47,4 +49,5 @@ class PostgresOAuthStates:
             settings=IntegrationSettings.model_validate(row["settings"]),
             fields=dict(row["fields"]),
             redirect_uri=row["redirect_uri"],
+            history_from=row["history_from"],
         )

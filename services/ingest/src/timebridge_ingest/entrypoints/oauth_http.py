@@ -27,6 +27,11 @@ class StartBody(BaseModel):
 
     fields: ConnectionFields = {}
     settings: IntegrationSettings = IntegrationSettings()
+    history_from: dt.date | None = Field(
+        default=None,
+        description="Import the tracker's history from this day once the consent connects it"
+        " (the initial import; its progress is on the imports API)",
+    )
 
 
 class StartView(BaseModel):
@@ -51,7 +56,12 @@ def oauth_router(
     ) -> StartView:
         try:
             started = await consent.start(
-                workspace_id, provider, admin.id, body.settings, body.fields
+                workspace_id,
+                provider,
+                admin.id,
+                body.settings,
+                body.fields,
+                history_from=body.history_from,
             )
         except RejectedError as exc:
             raise HTTPException(exc.status, exc.reason) from None
@@ -78,11 +88,15 @@ def oauth_router(
             return RedirectResponse(
                 f"{console_url.rstrip('/')}/integrations/not-connected?{query}", status_code=303
             )
+        integration = done.integration
         if console_url is None or not browser:
-            return JSONResponse(IntegrationView.of(done).model_dump(mode="json"))
+            return JSONResponse(IntegrationView.of(integration).model_dump(mode="json"))
         # To the console's landing page, which opens the integration's page itself: a session
-        # cookie (SameSite=Lax) is not sent along a redirect chain a consent form's POST began.
-        query = urlencode({"workspace": done.workspace_id, "integration": done.integration_id})
+        # cookie (SameSite=Lax) may not be sent along a redirect chain a consent form's POST began.
+        landed = {"workspace": integration.workspace_id, "integration": integration.integration_id}
+        if done.importing or done.import_error:
+            landed["import"] = "started" if done.importing else "not_started"
+        query = urlencode(landed)
         landing = f"{console_url.rstrip('/')}/integrations/connected?{query}"
         return RedirectResponse(landing, status_code=303)
 

@@ -7,7 +7,8 @@ back to the open callback with ``code`` and ``state`` (:meth:`OAuthConnect.compl
 is spent first (a replayed or expired one is refused), the owner exchanges the code with the
 app's secret and keeps the tokens (they never come here), and the integration is tested with
 the owner's access token and saved as ``connect`` saves one. A failed test leaves nothing: the
-owner forgets the tokens.
+owner forgets the tokens. A day to import the history from, chosen before the consent, starts
+the initial import once connected (as the console starts one after an API-key connect).
 """
 
 import datetime as dt
@@ -24,9 +25,15 @@ from timebridge_providers.kit.registry import UnknownProviderError
 
 from timebridge_common.errors import InvalidMessageError, TransientError
 from timebridge_common.events import IntegrationSettings
-from timebridge_ingest.domain.connections import Integration, new_integration_id
+from timebridge_ingest.domain.connections import (
+    Integration,
+    listens_to_tracker,
+    new_integration_id,
+)
 from timebridge_ingest.domain.errors import RejectedError
+from timebridge_ingest.domain.imports import ImportRefusedError, plan
 from timebridge_ingest.handlers.connections import Connections
+from timebridge_ingest.handlers.imports import Imports
 
 log = structlog.get_logger(__name__)
 STATE_TTL = dt.timedelta(minutes=10)
@@ -42,6 +49,8 @@ class ConsentStarted:
     settings: IntegrationSettings
     fields: dict[str, str] = field(default_factory=dict)
     redirect_uri: str = ""
+    history_from: dt.date | None = None
+    """Import the tracker's history from this day once connected (None: no import)."""
 
 
 class OAuthStates(Protocol):
@@ -87,12 +96,24 @@ class Started:
     expires_at: dt.datetime
 
 
+@dataclass(frozen=True, slots=True)
+class Connected:
+    """A consent's outcome: the integration, and its history import when one was asked for
+    (``import_error``: why it did not start; the integration is connected all the same)."""
+
+    integration: Integration
+    importing: bool = False
+    import_error: str | None = None
+
+
 @dataclass
 class OAuthConnect:
     connections: Connections
     states: OAuthStates
     owner: ConsentOwner
     clock: Callable[[], dt.datetime]
+    imports: Imports | None = None
+    """Starts the initial import a consent asked for (None: imports are not served here)."""
 
     async def start(
         self,
@@ -101,8 +122,11 @@ class OAuthConnect:
         admin_id: str,
         settings: IntegrationSettings,
         fields: Mapping[str, str],
+        *,
+        history_from: dt.date | None = None,
     ) -> Started:
-        """Where to send the admin's browser; the settings and fields are checked now."""
+        """Where to send the admin's browser; the settings, fields and history's first day are
+        checked now."""
         try:
             found = registry().get(provider)
         except UnknownProviderError as exc:
@@ -110,6 +134,8 @@ class OAuthConnect:
         if found.profile.kind != "tracker" or oauth_of(found) is None:
             raise RejectedError(422, f"{found.profile.title} is not connected by consent here")
         extra = self.connections.checked(provider, settings, fields)
+        if history_from is not None:
+            self._check_history(settings, history_from)
         state = secrets.token_urlsafe(32)
         try:
             callback = f"{self.connections.public_base_url}/v1/oauth/{provider}/callback"
@@ -120,14 +146,39 @@ class OAuthConnect:
             raise RejectedError(503, f"the credential owner is unavailable: {exc}") from exc
         expires_at = self.clock() + STATE_TTL
         started = ConsentStarted(
-            workspace_id, provider, admin_id, settings, extra, where.redirect_uri
+            workspace_id, provider, admin_id, settings, extra, where.redirect_uri, history_from
         )
         await self.states.add(state_hash(state), started, expires_at)
         return Started(where.authorize_url, expires_at)
 
-    async def complete(self, provider: str, params: Mapping[str, str]) -> Integration:
+    def _check_history(self, settings: IntegrationSettings, history_from: dt.date) -> None:
+        """The import's period as the imports API will check it (refused now, in words, rather
+        than after the consent)."""
+        if self.imports is None:
+            raise RejectedError(422, "history imports are not served here: connect without one")
+        if not listens_to_tracker(settings):
+            raise RejectedError(
+                422, "a one-way Core -> tracker integration takes nothing from the tracker"
+            )
+        now = self.clock()
+        try:
+            plan(
+                "check",
+                workspace_id="",
+                integration_id="",
+                kind="initial",
+                from_date=history_from,
+                to_date=None,
+                today=now.date(),
+                now=now,
+            )
+        except ImportRefusedError as exc:
+            raise RejectedError(422, f"history import: {exc}") from None
+
+    async def complete(self, provider: str, params: Mapping[str, str]) -> Connected:
         """The provider's redirect: spend the state, have the owner exchange the code, test
-        the connection with the owner's access token, save it."""
+        the connection with the owner's access token, save it; then start the history import
+        asked for."""
         state, code = params.get("state", ""), params.get("code", "")
         if not state:
             raise RejectedError(422, "the callback needs a state")
@@ -153,7 +204,26 @@ class OAuthConnect:
             raise RejectedError(503, f"the credential owner is unavailable: {exc}") from exc
         integration = await self._save(started, integration_id, base_url, access.credential)
         log.info("integration connected by consent", integration=integration_id)
-        return integration
+        return await self._import(started, integration)
+
+    async def _import(self, started: ConsentStarted, integration: Integration) -> Connected:
+        if started.history_from is None or self.imports is None:
+            return Connected(integration)
+        try:
+            await self.imports.start(
+                integration.workspace_id,
+                integration.integration_id,
+                kind="initial",
+                from_date=started.history_from,
+                to_date=None,
+            )
+        except (RejectedError, TransientError) as exc:  # connected all the same: say why
+            reason = exc.reason if isinstance(exc, RejectedError) else str(exc)
+            log.warning(
+                "history import not started", integration=integration.integration_id, reason=reason
+            )
+            return Connected(integration, import_error=reason)
+        return Connected(integration, importing=True)
 
     async def _save(
         self, started: ConsentStarted, integration_id: str, base_url: str, access_token: str

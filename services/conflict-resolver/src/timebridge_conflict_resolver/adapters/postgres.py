@@ -2,8 +2,7 @@
 
 import datetime as dt
 import uuid
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Mapping
 from typing import Any
 
 import asyncpg
@@ -12,6 +11,7 @@ from timebridge_common.db.inbox import once
 from timebridge_common.db.outbox import enqueue
 from timebridge_common.errors import TransientError
 from timebridge_common.events import EntryMapped, Envelope, TimeEntryFields
+from timebridge_conflict_resolver.adapters import sync_sql
 from timebridge_conflict_resolver.domain.matching import Observation
 from timebridge_conflict_resolver.domain.records import Slot, Write
 from timebridge_conflict_resolver.domain.state import (
@@ -117,6 +117,11 @@ def _json(fields: TimeEntryFields | None) -> dict[str, Any] | None:
     return None if fields is None else fields.model_dump(mode="json")
 
 
+def _text(fields: TimeEntryFields | None) -> str | None:
+    """JSON text for a ``::jsonb`` cast (the pool's jsonb codec does not reach arrays)."""
+    return None if fields is None else fields.model_dump_json()
+
+
 def _link(row: Mapping[str, Any]) -> Link:
     written = _fields(row["written"])
     assert written is not None
@@ -203,35 +208,12 @@ class PostgresSync:
     async def take_leases(
         self, owner: uuid.UUID, integration_id: str, slots: list[Slot], lease_s: float
     ) -> dict[str, Lease]:
+        """One statement in a transaction (``sync_sql.TAKE_LEASES``), rolled back if another
+        owner holds a lease or inserted one meanwhile."""
         system, keys = slots[0].system, [slot.key for slot in slots]
         async with self._pool.acquire() as conn, conn.transaction():
-            rows = await conn.fetch(
-                "SELECT key, owner, operation, planned, target_id,"
-                " extract(epoch FROM now() - taken_at) AS age FROM sync_intents"
-                " WHERE integration_id = $1 AND system = $2 AND key = ANY($3::text[])"
-                " FOR UPDATE",
-                integration_id,
-                system,
-                keys,
-            )
-            busy = [lease_s - float(r["age"]) for r in rows if r["owner"] != owner]
-            if any(wait > 0 for wait in busy):
-                raise TransientError(
-                    "another attempt is writing this record", retry_after=max(busy)
-                )
-            # Conditional, so that a lease another replica inserted since the SELECT survives.
-            taken = await conn.fetch(
-                "INSERT INTO sync_intents (integration_id, system, key, owner, target_id)"
-                " SELECT $1, $2, k, $4, t FROM unnest($3::text[], $6::text[]) AS s(k, t)"
-                " ON CONFLICT (integration_id, system, key) DO UPDATE SET owner = EXCLUDED.owner,"
-                " taken_at = now(), operation = CASE WHEN sync_intents.owner = EXCLUDED.owner"
-                " THEN sync_intents.operation END, planned = CASE WHEN sync_intents.owner ="
-                " EXCLUDED.owner THEN sync_intents.planned END, target_id = CASE WHEN"
-                " sync_intents.owner = EXCLUDED.owner THEN coalesce(EXCLUDED.target_id,"
-                " sync_intents.target_id) ELSE EXCLUDED.target_id END"
-                " WHERE sync_intents.owner = EXCLUDED.owner"
-                " OR sync_intents.taken_at < now() - make_interval(secs => $5)"
-                " RETURNING key",
+            found = await conn.fetch(
+                sync_sql.TAKE_LEASES,
                 integration_id,
                 system,
                 keys,
@@ -239,7 +221,13 @@ class PostgresSync:
                 lease_s,
                 [slot.target_id for slot in slots],
             )
-            if len(taken) < len(set(keys)):
+            rows = [r for r in found if not r["taken"]]
+            busy = [lease_s - float(r["age"]) for r in rows if r["owner"] != owner]
+            if any(wait > 0 for wait in busy):
+                raise TransientError(
+                    "another attempt is writing this record", retry_after=max(busy)
+                )
+            if len({r["key"] for r in found if r["taken"]}) < len(set(keys)):
                 raise TransientError("another attempt is writing this record", retry_after=lease_s)
         return {r["key"]: _lease(r) for r in rows}
 
@@ -289,77 +277,50 @@ class PostgresSync:
     async def release(self, owner: uuid.UUID) -> None:
         await self._pool.execute("DELETE FROM sync_intents WHERE owner = $1", owner)
 
-    @asynccontextmanager
-    async def _transaction(
-        self, claim: tuple[str, Envelope] | None
-    ) -> AsyncIterator[asyncpg.Connection | None]:
-        if claim is not None:
-            async with once(self._pool, *claim) as conn:
-                yield conn
-            return
-        async with self._pool.acquire() as conn, conn.transaction():
-            yield conn
-
     async def complete(self, completion: Completion) -> bool:
+        """The claim, the release, the targets, the link and a superseded conflict in one
+        statement (``sync_sql.COMMIT_DECISION``), then the outbox, in one transaction."""
         c = completion
-        async with self._transaction(c.claim) as conn:
-            if conn is None:
-                return False
-            released = await conn.fetchval(
-                "WITH gone AS (DELETE FROM sync_intents WHERE owner = $1 RETURNING 1)"
-                " SELECT count(*) FROM gone",
+        targets = {(t.system, t.key): t for t in c.targets}.values()  # the last one of a key
+        link = c.link
+        status = None if c.outcome is None else c.outcome[0].status
+        supersede = c.conflict is None and c.resolving is None and status not in {None, "error"}
+        async with self._pool.acquire() as conn, conn.transaction():
+            done = await conn.fetchrow(
+                sync_sql.COMMIT_DECISION,
+                c.claim[0] if c.claim else None,
+                c.claim[1].event_id if c.claim else None,
+                c.claim[1].type if c.claim else None,
                 c.owner,
+                c.event.integration_id,
+                c.event.workspace_id,
+                [t.system for t in targets],
+                [t.key for t in targets],
+                [t.target_id for t in targets],
+                [_text(t.confirmed) for t in targets],
+                [t.confirmed_at for t in targets],
+                [t.origin for t in targets],
+                link.source if link else None,
+                link.source_id if link else None,
+                link.target if link else None,
+                link.target_key if link else None,
+                _json(link.written) if link else None,
+                link.source_updated_at if link else None,
+                link.active if link else None,
+                _json(link.source_entry) if link else None,
+                supersede,
+                c.event.source,
+                c.event.source_external_id,
             )
-            if released < c.leases:
+            if not done["claimed"]:
+                return False
+            if done["released"] < c.leases:
                 raise TransientError("the write lease expired and was taken over; deciding again")
-            for target in c.targets:
-                await self._save_target(conn, c, target)
-            if c.link is not None:
-                await self._save_link(conn, c, c.link)
-            await self._settle_conflicts(conn, c)
+            if not supersede:
+                await self._settle_conflicts(conn, c)
             if c.outcome is not None:
                 await enqueue(conn, [c.outcome])
         return True
-
-    @staticmethod
-    async def _save_target(conn: asyncpg.Connection, c: Completion, t: TargetRecord) -> None:
-        await conn.execute(
-            "INSERT INTO sync_targets (integration_id, system, key, workspace_id, target_id,"
-            " confirmed, confirmed_at, origin) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-            " ON CONFLICT (integration_id, system, key) DO UPDATE SET"
-            " target_id = EXCLUDED.target_id, confirmed = EXCLUDED.confirmed,"
-            " confirmed_at = EXCLUDED.confirmed_at, origin = EXCLUDED.origin, updated_at = now()",
-            c.event.integration_id,
-            t.system,
-            t.key,
-            c.event.workspace_id,
-            t.target_id,
-            _json(t.confirmed),
-            t.confirmed_at,
-            t.origin,
-        )
-
-    @staticmethod
-    async def _save_link(conn: asyncpg.Connection, c: Completion, link: Link) -> None:
-        await conn.execute(
-            "INSERT INTO sync_links (integration_id, source, source_id, workspace_id, target,"
-            " target_key, written, source_updated_at, active, source_entry)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-            " ON CONFLICT (integration_id, source, source_id) DO UPDATE SET"
-            " target = EXCLUDED.target, target_key = EXCLUDED.target_key,"
-            " written = EXCLUDED.written, source_updated_at = EXCLUDED.source_updated_at,"
-            " active = EXCLUDED.active, source_entry = EXCLUDED.source_entry, updated_at = now()",
-            c.event.integration_id,
-            link.source,
-            link.source_id,
-            c.event.workspace_id,
-            link.target,
-            link.target_key,
-            _json(link.written),
-            link.source_updated_at,
-            link.active,
-            _json(link.source_entry),
-        )
 
     @staticmethod
     async def _settle_conflicts(conn: asyncpg.Connection, c: Completion) -> None:

@@ -1,0 +1,85 @@
+"""The statements of :class:`~timebridge_conflict_resolver.adapters.postgres.PostgresSync` that
+do several things in one round trip (issue 12: the resolver's time per entry was mostly round
+trips, each with its pool checkout).
+
+``COMMIT_DECISION`` is what a decision commits besides the outbox, as one statement: the inbox
+claim, the lease release (counted), the confirmed target records and the link, and the
+superseding of the entry's open conflict. Data-modifying CTEs see one snapshot and touch
+different tables, so one statement does what the separate ones did; everything after the claim
+is conditioned on it, so an event already processed changes nothing.
+
+``TAKE_LEASES`` locks the records' current leases and takes them all only if none is held by
+another owner younger than the lease time; the caller's transaction is rolled back when fewer
+were taken (another replica inserted one meanwhile), as before.
+"""
+
+COMMIT_DECISION = """
+WITH claim AS (
+    INSERT INTO inbox (consumer, event_id, event_type)
+    SELECT $1, $2, $3 WHERE $1::text IS NOT NULL
+    ON CONFLICT DO NOTHING RETURNING 1
+), go AS (
+    SELECT $1::text IS NULL OR EXISTS (SELECT 1 FROM claim) AS ok
+), gone AS (
+    DELETE FROM sync_intents WHERE owner = $4 AND (SELECT ok FROM go) RETURNING 1
+), targets AS (
+    INSERT INTO sync_targets (integration_id, system, key, workspace_id, target_id, confirmed,
+        confirmed_at, origin)
+    SELECT $5, t.system, t.key, $6, t.target_id, t.confirmed::jsonb, t.confirmed_at, t.origin
+    FROM unnest($7::text[], $8::text[], $9::text[], $10::text[], $11::timestamptz[], $12::text[])
+        AS t(system, key, target_id, confirmed, confirmed_at, origin)
+    WHERE (SELECT ok FROM go)
+    ON CONFLICT (integration_id, system, key) DO UPDATE SET
+        target_id = EXCLUDED.target_id, confirmed = EXCLUDED.confirmed,
+        confirmed_at = EXCLUDED.confirmed_at, origin = EXCLUDED.origin, updated_at = now()
+    RETURNING 1
+), link AS (
+    INSERT INTO sync_links (integration_id, source, source_id, workspace_id, target,
+        target_key, written, source_updated_at, active, source_entry)
+    SELECT $5, $13, $14, $6, $15, $16, $17::jsonb, $18, $19, $20::jsonb
+    WHERE $13::text IS NOT NULL AND (SELECT ok FROM go)
+    ON CONFLICT (integration_id, source, source_id) DO UPDATE SET
+        target = EXCLUDED.target, target_key = EXCLUDED.target_key,
+        written = EXCLUDED.written, source_updated_at = EXCLUDED.source_updated_at,
+        active = EXCLUDED.active, source_entry = EXCLUDED.source_entry, updated_at = now()
+    RETURNING 1
+), superseded AS (
+    UPDATE conflicts SET status = 'superseded', resolved_at = now(), updated_at = now()
+    WHERE $21 AND (SELECT ok FROM go) AND integration_id = $5 AND source = $22
+        AND source_id = $23 AND status = 'open'
+    RETURNING 1
+)
+SELECT (SELECT ok FROM go) AS claimed, (SELECT count(*) FROM gone) AS released,
+    (SELECT count(*) FROM targets) + (SELECT count(*) FROM link)
+        + (SELECT count(*) FROM superseded) AS written
+"""
+
+TAKE_LEASES = """
+WITH current AS (
+    SELECT key, owner, operation, planned, target_id,
+        extract(epoch FROM now() - taken_at) AS age
+    FROM sync_intents
+    WHERE integration_id = $1 AND system = $2 AND key = ANY($3::text[])
+    FOR UPDATE
+), free AS (
+    SELECT NOT EXISTS (SELECT 1 FROM current WHERE owner <> $4 AND age < $5) AS ok
+), taken AS (
+    INSERT INTO sync_intents (integration_id, system, key, owner, target_id)
+    SELECT $1, $2, k, $4, t FROM unnest($3::text[], $6::text[]) AS s(k, t)
+    WHERE (SELECT ok FROM free)
+    ON CONFLICT (integration_id, system, key) DO UPDATE SET owner = EXCLUDED.owner,
+        taken_at = now(),
+        operation = CASE WHEN sync_intents.owner = EXCLUDED.owner
+            THEN sync_intents.operation END,
+        planned = CASE WHEN sync_intents.owner = EXCLUDED.owner THEN sync_intents.planned END,
+        target_id = CASE WHEN sync_intents.owner = EXCLUDED.owner
+            THEN coalesce(EXCLUDED.target_id, sync_intents.target_id)
+            ELSE EXCLUDED.target_id END
+    WHERE sync_intents.owner = EXCLUDED.owner
+        OR sync_intents.taken_at < now() - make_interval(secs => $5)
+    RETURNING key
+)
+SELECT false AS taken, key, owner, operation, planned, target_id, age FROM current
+UNION ALL
+SELECT true, key, NULL, NULL, NULL, NULL, NULL FROM taken
+"""

@@ -6,7 +6,7 @@ import contextlib
 import datetime as dt
 import uuid
 from collections.abc import AsyncIterator, Sequence
-from typing import cast
+from typing import Any, cast
 
 import pytest
 
@@ -93,6 +93,7 @@ class _FakeTx:
 
     def __init__(self, store: "_FakeStore") -> None:
         self._store = store
+        self._staged: list[Event] = []
 
     async def scheduled_integrations(self) -> list[tuple[str, dt.datetime]]:
         by_integration: dict[str, dt.datetime] = {}
@@ -101,13 +102,26 @@ class _FakeTx:
         return sorted(by_integration.items())
 
     async def scheduled_keys(
-        self, integration_id: str, due_by: dt.datetime | None
+        self, integration_id: str, due_by: dt.datetime | None, after: EntryKey | None, limit: int
     ) -> list[EntryKey]:
-        return [
-            key
-            for (owner, key), due_at in self._store.waiting.items()
-            if owner == integration_id and (due_by is None or due_at <= due_by)
-        ]
+        self._store.pages += 1
+        due = sorted(
+            (
+                key
+                for (owner, key), due_at in self._store.waiting.items()
+                if owner == integration_id and (due_by is None or due_at <= due_by)
+            ),
+            key=_order,
+        )
+        return [k for k in due if after is None or _order(k) > _order(after)][:limit]
+
+    async def get_many(self, keys: Sequence[EntryKey]) -> dict[EntryKey, StoredEntry]:
+        return {k: self._store.entries[k] for k in keys if k in self._store.entries}
+
+    async def take_scheduled_many(
+        self, integration_id: str, keys: Sequence[EntryKey], due_by: dt.datetime | None
+    ) -> set[EntryKey]:
+        return {k for k in keys if await self.take_scheduled(integration_id, k, due_by)}
 
     async def get(self, key: EntryKey) -> StoredEntry | None:
         return self._store.entries.get(key)
@@ -122,7 +136,11 @@ class _FakeTx:
         return True
 
     async def publish(self, events: Sequence[tuple[Event, Envelope]]) -> None:
-        self._store.published += [event for event, _ in events]
+        self._staged += [event for event, _ in events]
+
+
+def _order(key: EntryKey) -> tuple[str, str, str]:
+    return (key.workspace_id, key.source, key.external_id)
 
 
 class _FakeStore:
@@ -131,11 +149,24 @@ class _FakeStore:
         self.waiting: dict[tuple[str, EntryKey], dt.datetime] = {}
         self.published: list[Event] = []
         self.transactions = 0
+        self.pages = 0
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[_FakeTx]:
+        """Commits what it staged, or (on an exception) puts the waits it took back."""
         self.transactions += 1
-        yield _FakeTx(self)
+        waiting = dict(self.waiting)
+        tx = _FakeTx(self)
+        try:
+            yield tx
+        except BaseException:
+            self.waiting = waiting
+            raise
+        self.published += tx._staged
+
+    def batch(self, consumer: str, envelopes: Sequence[Envelope]) -> Any:
+        assert not envelopes  # a release claims no event
+        return self.transaction()
 
 
 class _Connections:
@@ -147,15 +178,20 @@ class _Connections:
 
 
 class _Mapper:
-    """Maps every entry to "skipped" (what is mapped is not the point: that each one is)."""
+    """Maps every entry to "skipped" (what is mapped is not the point: that each one is), except
+    the ones in ``refused``, for which it raises (a tracker refusing that entry)."""
+
+    def __init__(self, refused: frozenset[str] = frozenset()) -> None:
+        self.refused = refused
 
     async def sync(self, tx: object, integration: ConnectionChanged, entry: StoredEntry) -> Event:
+        if entry.key.external_id in self.refused:
+            raise RuntimeError(f"the tracker refuses {entry.key.external_id}")
         return not_mapped(entry, integration, NotMapped("skipped", "test"), now=utc(10, 5))
 
 
-async def test_a_slot_holding_thousands_of_entries_releases_them_all_in_one_round() -> None:
-    """Regression: the release log line passed ``event=``, structlog's own first argument; the
-    TypeError ended every round after its first entry (2,000 entries took hours)."""
+def _slot_of(entries: int, mapper: _Mapper) -> tuple[_FakeStore, ScheduledSync]:
+    """A 5-minute integration with ``entries`` Core entries waiting for the 10:05 slot."""
     integration = ConnectionChanged(
         workspace_id="ws",
         connection_id="int_1",
@@ -173,26 +209,54 @@ async def test_a_slot_holding_thousands_of_entries_releases_them_all_in_one_roun
         duration_seconds=60,
         billable=True,
     )
-    for n in range(2_000):
+    for n in range(entries):
         key = EntryKey("ws", "core", f"te_{n}")
         store.entries[key] = StoredEntry(key, fields, utc(10, 1), False, uuid.uuid4())
         store.waiting[("int_1", key)] = utc(10, 5)
     scheduled = ScheduledSync(
         cast(MappingStore, store),
         cast(Connections, _Connections(integration)),
-        cast(EntryMapper, _Mapper()),
+        cast(EntryMapper, mapper),
         asyncio.Event(),
         clock=lambda: utc(10, 4, 59),
     )
+    return store, scheduled
+
+
+def _released(store: _FakeStore) -> list[str]:
+    return sorted(e.source_external_id for e in store.published if isinstance(e, EntrySynced))
+
+
+async def test_a_slot_holding_thousands_of_entries_releases_them_all_in_one_round() -> None:
+    """Regression: the release log line passed ``event=``, structlog's own first argument; the
+    TypeError ended every round after its first entry (2,000 entries took hours). And the slot
+    is released in chunks (one transaction per 500 entries, read a page at a time), not one
+    transaction per entry (issue 12: a slot of 10,000)."""
+    store, scheduled = _slot_of(2_000, _Mapper())
     assert await scheduled.release_due() == 0  # not before the slot
     assert store.published == []
 
+    store.transactions = store.pages = 0
     scheduled.clock = lambda: utc(10, 5)
     assert await scheduled.release_due() == 2_000
     assert store.waiting == {}
-    released = [e.source_external_id for e in store.published if isinstance(e, EntrySynced)]
-    assert sorted(released) == sorted(f"te_{n}" for n in range(2_000))
+    assert _released(store) == sorted(f"te_{n}" for n in range(2_000))
+    # 1 look at the waiting integrations, 5 pages (the last one empty), 4 chunks.
+    assert (store.transactions, store.pages) == (10, 5)
     assert await scheduled.release_due() == 0  # each entry once
+
+
+async def test_an_entry_the_tracker_refuses_does_not_hold_back_its_chunk() -> None:
+    """The chunk is rolled back and released one entry per transaction: every other entry goes,
+    the refused one keeps its wait (tried again next round)."""
+    store, scheduled = _slot_of(60, _Mapper(refused=frozenset({"te_7", "te_50"})))
+    scheduled.chunk = 20
+    scheduled.clock = lambda: utc(10, 5)
+    assert await scheduled.release_due() == 58
+    assert _released(store) == sorted(f"te_{n}" for n in range(60) if n not in (7, 50))
+    assert sorted(k.external_id for _, k in store.waiting) == ["te_50", "te_7"]
+    assert await scheduled.release_due() == 0  # still refused, still waiting
+    assert len(store.waiting) == 2
 
 
 def test_daily_waits_for_the_end_of_the_workspaces_day_in_its_time_zone() -> None:

@@ -34,6 +34,22 @@ _SCHEDULE = (
     " ON CONFLICT (integration_id, workspace_id, source, external_id) DO NOTHING"
 )
 
+_TAKE_SCHEDULED = (
+    "DELETE FROM scheduled_entries WHERE integration_id = $1"
+    " AND (workspace_id, source, external_id) IN"
+    " (SELECT * FROM unnest($2::text[], $3::text[], $4::text[]))"
+    " AND ($5::timestamptz IS NULL OR due_at <= $5)"
+    " RETURNING workspace_id, source, external_id"
+)
+
+
+def _columns(keys: Sequence[EntryKey]) -> tuple[list[str], list[str], list[str]]:
+    return (
+        [k.workspace_id for k in keys],
+        [k.source for k in keys],
+        [k.external_id for k in keys],
+    )
+
 
 class BatchTx(_Tx):
     def __init__(
@@ -50,12 +66,7 @@ class BatchTx(_Tx):
     async def get_many(self, keys: Sequence[EntryKey]) -> dict[EntryKey, StoredEntry]:
         if not keys:
             return {}
-        rows = await self._conn.fetch(
-            _GET_MANY,
-            [k.workspace_id for k in keys],
-            [k.source for k in keys],
-            [k.external_id for k in keys],
-        )
+        rows = await self._conn.fetch(_GET_MANY, *_columns(keys))
         entries = (_row_to_entry(r) for r in rows)
         return {e.key: e for e in entries}
 
@@ -86,6 +97,14 @@ class BatchTx(_Tx):
                 ],
             )
 
+    async def take_scheduled_many(
+        self, integration_id: str, keys: Sequence[EntryKey], due_by: dt.datetime | None
+    ) -> set[EntryKey]:
+        if not keys:
+            return set()
+        rows = await self._conn.fetch(_TAKE_SCHEDULED, integration_id, *_columns(keys), due_by)
+        return {EntryKey(r["workspace_id"], r["source"], r["external_id"]) for r in rows}
+
     async def schedule_many(
         self, waits: Sequence[tuple[str, EntryKey, dt.datetime]], now: dt.datetime
     ) -> None:
@@ -105,5 +124,5 @@ async def open_batch(
 ) -> AsyncIterator[BatchTx]:
     """A transaction claiming ``envelopes`` for ``consumer``; claims commit with the work."""
     async with pool.acquire() as conn, conn.transaction():
-        claimed = await claim_many(conn, consumer, envelopes)
+        claimed = await claim_many(conn, consumer, envelopes) if envelopes else set()
         yield BatchTx(conn, consumer, frozenset(claimed))

@@ -427,14 +427,17 @@ class _Tx:
         return [(r["integration_id"], r["due_at"]) for r in rows]
 
     async def scheduled_keys(
-        self, integration_id: str, due_by: dt.datetime | None
+        self, integration_id: str, due_by: dt.datetime | None, after: EntryKey | None, limit: int
     ) -> list[EntryKey]:
         rows = await self._conn.fetch(
             "SELECT workspace_id, source, external_id FROM scheduled_entries"
-            " WHERE integration_id = $1 AND ($2::timestamptz IS NULL OR due_at <= $2)"
-            " ORDER BY due_at, workspace_id, source, external_id",
+            " WHERE integration_id = $1 AND ($2::timestamptz IS NULL OR due_at <= $2) AND"
+            " ($3::text IS NULL OR (workspace_id, source, external_id) > ($3, $4::text, $5::text))"
+            " ORDER BY workspace_id, source, external_id LIMIT $6",
             integration_id,
             due_by,
+            *((after.workspace_id, after.source, after.external_id) if after else (None,) * 3),
+            limit,
         )
         return [EntryKey(r["workspace_id"], r["source"], r["external_id"]) for r in rows]
 

@@ -134,9 +134,10 @@ class ScheduledTx(Protocol):
         ...
 
     async def scheduled_keys(
-        self, integration_id: str, due_by: dt.datetime | None
+        self, integration_id: str, due_by: dt.datetime | None, after: EntryKey | None, limit: int
     ) -> list[EntryKey]:
-        """The integration's waiting entries due by ``due_by`` (all of them for ``None``)."""
+        """The integration's waiting entries due by ``due_by`` (all of them for ``None``): at
+        most ``limit``, in key order, from the first after ``after``."""
         ...
 
     async def take_scheduled(
@@ -167,6 +168,12 @@ class BatchTx(MappingTx, Protocol):
         ...
 
     async def save_many(self, entries: Sequence[StoredEntry]) -> None: ...
+
+    async def take_scheduled_many(
+        self, integration_id: str, keys: Sequence[EntryKey], due_by: dt.datetime | None
+    ) -> set[EntryKey]:
+        """``take_scheduled`` for each of ``keys`` in one statement: the keys taken."""
+        ...
 
     async def schedule_many(
         self, waits: Sequence[tuple[str, EntryKey, dt.datetime]], now: dt.datetime

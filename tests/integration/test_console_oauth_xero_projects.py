@@ -101,3 +101,23 @@ async def test_xero_projects_connects_by_xeros_consent_page(
     assert organisation.consents.codes == {}  # the one code was exchanged
     await page.context.close()
     assert time.monotonic() - started < 60
+
+
+async def test_a_tracker_without_an_oauth_app_says_what_to_configure(
+    platform: ConsolePlatform, browser: Browser
+) -> None:
+    """No OAuth app is configured for Zoho Projects at this platform's credential owner: the
+    console says so in the owner's words (what to set), not that the owner is unavailable."""
+    ws, url = platform.other_workspace, platform.console_url
+    page = await new_page(browser)
+    await sign_in(page, url, ws, BOB_CORE)
+    await page.get_by_role("link", name="Connect Zoho Projects").click()
+    await page.get_by_label("Portal ID").fill("60000001")
+    await page.get_by_label("The portal's time zone (IANA").fill("Asia/Kolkata")
+    await page.get_by_role("button", name="Continue to Zoho Projects").click()
+    error = page.locator("#form-error")
+    await expect(error).to_contain_text("no OAuth app is configured for Zoho Projects")
+    await expect(error).to_contain_text("TB_OAUTH_APPS__ZOHO__CLIENT_ID")
+    await expect(error).not_to_contain_text("unavailable")
+    await shot(page, "oauth-tracker-no-app")
+    await page.context.close()

@@ -6,15 +6,19 @@ delivery is judged before anyone knows whose credential to use. Two webhook sche
 
 - ``signed`` (:class:`SignedWebhooks`, Core): the delivery carries the change and a signature over
   the body with a shared secret; once verified it is published as it is.
-- ``hint`` (:class:`HintWebhooks`, Everhour, ClickUp, Clockify): deliveries to an unguessable URL
-  whose content is not trusted as the entry: a :class:`Hint` names a record to re-read through
-  the API (:meth:`Observer.reread`). A provider that signs them (ClickUp ``X-Signature``,
-  Clockify ``Clockify-Signature``) is checked first with the hook's secret
-  (:meth:`HintWebhooks.authenticate`).
+- ``hint`` (:class:`HintWebhooks`, Everhour, ClickUp, Clockify, Wrike, Hubstaff): deliveries to
+  an unguessable URL whose content is not trusted as the entry: a :class:`Hint` names a record to
+  re-read through the API (:meth:`Observer.reread`; Hubstaff's names a user's day on a task, its
+  records being daily activities). A provider that signs them (ClickUp ``X-Signature``, Clockify
+  ``Clockify-Signature``, Wrike ``X-Request-Hash``, Hubstaff ``X-Hook-Signature``) is checked
+  first with the hook's secret (:meth:`HintWebhooks.authenticate`). A handshake that needs the
+  secret or hands one over is a :class:`KeyedHandshake` (Wrike, Hubstaff); a batch of events
+  names several records (:func:`hints_of`).
 
 A tracker registers its hooks per connection (:class:`HookAdmin`), whichever the scheme (Toggl's
 signed subscriptions too): the receiver keeps the secret the hook signs with (the one it proposed,
-or the one the provider answered with: :attr:`HookState.secret`). A provider may disable a hook
+the one the provider answered with: :attr:`HookState.secret`, or the one its handshake handed
+over, which then activates the hook: :class:`ActivatesHooks`). A provider may disable a hook
 after failed deliveries: :meth:`HookAdmin.ensure_active` notices it and re-activates it, and the
 caller re-polls the gap.
 """

@@ -61,7 +61,10 @@ def _route(router: APIRouter, provider: str, hooks: HookIntake, max_body_bytes: 
         tags=["webhooks"],
         summary=f"{title} webhook: handshake or validation ping, and deliveries",
         responses={
-            200: {"description": "Handshake (X-Hook-Secret echoed) or validation ping answered"},
+            200: {
+                "description": "Handshake (X-Hook-Secret echoed, or its HMAC under the hook's"
+                " secret) or validation ping answered"
+            },
             202: {
                 "description": "Signed change published to Kafka, or hint durably stored (its"
                 " record is re-read and published); status accepted, duplicate or ignored"
@@ -69,7 +72,10 @@ def _route(router: APIRouter, provider: str, hooks: HookIntake, max_body_bytes: 
             400: {"description": "Body is not JSON"},
             401: {"description": "Missing, malformed, wrong or stale signature"},
             404: {"description": "Unknown or disconnected webhook"},
-            409: {"description": "The same delivery is being taken right now; retry"},
+            409: {
+                "description": "The same delivery is being taken right now (retry), or a"
+                " handshake handing over a secret for a hook not being registered"
+            },
             413: {"description": "Body too large"},
             422: {"description": "Not a delivery naming a record of this provider"},
             503: {"description": "Kafka or storage unavailable, or too many waiting; retry"},

@@ -1,16 +1,11 @@
-"""Back from a tool's consent screen without a connection: the console says why, in words."""
+"""Back from a consent screen: connected, a landing page of the console opens the right page;
+not connected, the console says why, in words."""
 
-import httpx
-
-from timebridge_console.bootstrap import bootstrap
-from timebridge_console.config import Settings
+from timebridge_console.testing import console_client
 
 
 async def test_a_refused_consent_is_explained_with_a_way_back() -> None:
-    app = bootstrap(Settings(session_key="k" * 40)).app
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://console"
-    ) as console:
+    async with console_client() as console:
         answer = await console.get(
             "/accounting/not-connected",
             params={"tool": "QuickBooks Online", "reason": "<b>access_denied</b>"},
@@ -21,10 +16,7 @@ async def test_a_refused_consent_is_explained_with_a_way_back() -> None:
 
 
 async def test_a_tracker_not_connected_by_consent_is_explained_with_a_way_back() -> None:
-    app = bootstrap(Settings(session_key="k" * 40)).app
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://console"
-    ) as console:
+    async with console_client() as console:
         answer = await console.get(
             "/integrations/not-connected",
             params={"tracker": "QuickBooks Time", "reason": "unknown, used or expired state"},
@@ -35,10 +27,7 @@ async def test_a_tracker_not_connected_by_consent_is_explained_with_a_way_back()
 
 
 async def test_back_connected_the_console_opens_the_integrations_page_itself() -> None:
-    app = bootstrap(Settings(session_key="k" * 40)).app
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://console"
-    ) as console:
+    async with console_client() as console:
         answer = await console.get(
             "/integrations/connected", params={"workspace": "ws/1", "integration": "int_7"}
         )
@@ -60,10 +49,7 @@ async def test_back_connected_the_console_opens_the_integrations_page_itself() -
 
 
 async def test_back_from_a_tools_consent_the_console_opens_the_accounting_page_itself() -> None:
-    app = bootstrap(Settings(session_key="k" * 40)).app
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://console"
-    ) as console:
+    async with console_client() as console:
         answer = await console.get(
             "/accounting/connected", params={"workspace": "ws/1", "connection": "acc 7"}
         )

@@ -6,31 +6,20 @@ poll): the services are an ``httpx.MockTransport`` that answers as their APIs do
 """
 
 import json
-import re
 from typing import Any
 
 import httpx
 import pytest
 
-from timebridge_console.bootstrap import bootstrap
-from timebridge_console.config import Settings
+from timebridge_console.testing import console_client, everhour_integration
+from timebridge_console.testing import signed_in as sign_in
 
 WS, INTEGRATION = "acme", "int_1"
 REFUSAL = "401 Unauthorized: Invalid API key"
 
 
 def answers(connection_status: str, retest_ok: bool) -> httpx.MockTransport:
-    integration = {
-        "integration_id": INTEGRATION,
-        "workspace_id": WS,
-        "provider": "everhour",
-        "status": "connected",
-        "settings": {"direction": "two_way", "frequency": "realtime"},
-        "account": {"email": "ann@acme.test"},
-        "fields": {},
-        "webhook_registered": False,
-        "revision": 1,
-    }
+    integration = everhour_integration(WS, INTEGRATION)
     routes: dict[tuple[str, str], Any] = {
         ("ingest", f"/v1/workspaces/{WS}/integrations"): [integration],
         ("ingest", f"/v1/workspaces/{WS}/integrations/{INTEGRATION}"): integration,
@@ -126,30 +115,12 @@ def answers(connection_status: str, retest_ok: bool) -> httpx.MockTransport:
 
 
 def console(transport: httpx.MockTransport) -> httpx.AsyncClient:
-    settings = Settings(
-        services={
-            f"{name}_url": f"http://{name.replace('_', '-')}.test"
-            for name in ("ingest", "mapping", "conflict_resolver", "invoice_export", "reporting")
-        },
-        session_key="k" * 40,
-    )
-    app = bootstrap(settings, transport=transport).app
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://console")
+    return console_client(transport)
 
 
 async def signed_in(client: httpx.AsyncClient) -> str:
-    """Sign in as the services would let a Core admin; the session's CSRF token."""
-    form = await client.get("/signin")
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
-    assert csrf is not None
-    done = await client.post(
-        "/signin", data={"csrf_token": csrf.group(1), "workspace_id": WS, "token": "t"}
-    )
-    assert done.status_code == 303, done.text
-    page = await client.get(f"/w/{WS}/integrations/{INTEGRATION}")
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-    assert token is not None
-    return token.group(1)
+    """Signed in; the CSRF token of the integration's page."""
+    return await sign_in(client, WS, f"/w/{WS}/integrations/{INTEGRATION}")
 
 
 @pytest.mark.parametrize("retest_ok", [True, False])

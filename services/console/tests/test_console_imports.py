@@ -8,30 +8,19 @@ run's bar move.
 
 import datetime as dt
 import json
-import re
 from typing import Any
 
 import httpx
 import pytest
 
-from timebridge_console.bootstrap import bootstrap
-from timebridge_console.config import Settings
 from timebridge_console.domain import imports
 from timebridge_console.domain.choices import FormError
+from timebridge_console.testing import console_client, everhour_integration
+from timebridge_console.testing import signed_in as sign_in
 
 WS, INTEGRATION = "acme", "int_1"
 BASE = f"/v1/workspaces/{WS}/integrations/{INTEGRATION}"
-INTEGRATION_VIEW = {
-    "integration_id": INTEGRATION,
-    "workspace_id": WS,
-    "provider": "everhour",
-    "status": "connected",
-    "settings": {"direction": "two_way", "frequency": "realtime"},
-    "account": {"email": "ann@acme.test"},
-    "fields": {},
-    "webhook_registered": False,
-    "revision": 1,
-}
+INTEGRATION_VIEW = everhour_integration(WS, INTEGRATION)
 
 
 def run(state: str, percent: int, **extra: Any) -> dict[str, Any]:
@@ -93,29 +82,12 @@ class Services:
 
 
 def console(services: Services) -> httpx.AsyncClient:
-    settings = Settings(
-        services={
-            f"{name}_url": f"http://{name.replace('_', '-')}.test"
-            for name in ("ingest", "mapping", "conflict_resolver", "invoice_export", "reporting")
-        },
-        session_key="k" * 40,
-    )
-    app = bootstrap(settings, transport=services.transport()).app
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://console")
+    return console_client(services.transport())
 
 
 async def signed_in(client: httpx.AsyncClient) -> str:
-    form = await client.get("/signin")
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
-    assert csrf is not None
-    done = await client.post(
-        "/signin", data={"csrf_token": csrf.group(1), "workspace_id": WS, "token": "t"}
-    )
-    assert done.status_code == 303, done.text
-    page = await client.get(f"/w/{WS}/integrations/{INTEGRATION}")
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-    assert token is not None
-    return token.group(1)
+    """Signed in; the CSRF token of the integration's page."""
+    return await sign_in(client, WS, f"/w/{WS}/integrations/{INTEGRATION}")
 
 
 async def test_a_running_import_shows_its_progress_and_keeps_asking() -> None:

@@ -428,3 +428,10 @@ async def test_hubstaff_timer_stop_is_re_read_as_the_poll_renders_the_day(world:
     forged = body.replace(b"2400", b"2401") if b"2400" in body else body + b" "
     refused = await ingest.post(httpx.URL(url).path, content=forged, headers=headers)
     assert refused.status_code == 401, refused.text
+    # Hubstaff stops calling a hook (failed deliveries): the poll's check activates it again
+    # with the secret ingest kept from the verification.
+    stopped = await hubstaff.post(f"/_sandbox/webhooks/{hook.id}/deactivate")
+    assert stopped.status_code == 204
+    assert world.ingest.connections is not None
+    await world.ingest.connections.keep_hook_alive(integration)
+    assert hook.status == "active"

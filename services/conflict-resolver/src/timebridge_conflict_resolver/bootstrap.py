@@ -141,6 +141,9 @@ def bootstrap(
         lease_s=settings.write_lease_s,
         owner=credentials,
         concurrency=settings.sync_concurrency,
+        request_rate=settings.request_rate,
+        request_latency_s=settings.sync_request_latency_s,
+        shared_writers=settings.sync_shared_writers,
     )
     copies.subscribe(runtime)
     consumers.register(runtime, observations, syncer, max_records=settings.sync_batch_max_records)

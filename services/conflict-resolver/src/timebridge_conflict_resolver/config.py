@@ -4,7 +4,7 @@ from typing import Annotated
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from timebridge_providers.kit.clients import BudgetShares
+from timebridge_providers.kit.clients import BudgetShares, limits
 from timebridge_providers.kit.credentials import OwnerSettings
 
 from timebridge_common.config import HttpConfig, ServiceSettings
@@ -35,6 +35,18 @@ class Settings(BaseSettings, ServiceSettings, OwnerSettings):
         description="Changes written at once (lanes of a batch, per process); keep it below"
         " the database pool size (TB_DATABASE__MAX_CONNECTIONS), which each change draws on",
     )
+    sync_request_latency_s: float = Field(
+        default=0.3,
+        gt=0,
+        description="A provider request's round trip: lanes of one credential at once are"
+        " about its requests per second x this + 1 (more would only wait on its budget)",
+    )
+    sync_shared_writers: int = Field(
+        default=16,
+        ge=1,
+        description="Lanes of one credential sharing their look-ups and read-backs where the"
+        " provider lists its records (each holds its write lease until the shared read-back)",
+    )
     sync_batch_max_records: int = Field(
         default=200, ge=1, description="EntryMapped records per batch at most"
     )
@@ -44,3 +56,13 @@ class Settings(BaseSettings, ServiceSettings, OwnerSettings):
         " service's share (TB_BUDGET__<PROVIDER>), for an account with a raised limit or a"
         " sandbox (TB_RAISED_LIMITS__<PROVIDER>=100000); unset: the share",
     )
+
+    def request_rate(self, provider: str) -> float:
+        """Requests per second one credential of ``provider`` allows this service: a raised
+        limit, the whole limit when it borrows, else its share."""
+        requests, window = limits()[provider]
+        if provider in self.raised_limits:
+            requests = self.raised_limits[provider]
+        elif not self.budget_borrow and provider in self.budget.root:
+            requests = self.budget.limit(provider)[0]
+        return requests / window

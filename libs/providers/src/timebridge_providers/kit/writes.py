@@ -127,16 +127,16 @@ class ReadGroup:
         if listing is None:
             listing = self._queued[store.listing_key] = _Listing(store)
         answer = listing.add(slot)
-        self._waiting += 1
-        try:
-            async with self._idle():
+        async with self._idle():
+            self._waiting += 1
+            try:
                 self._check_soon()
                 done, _ = await asyncio.wait({answer}, timeout=self.patience_s)
                 if not done:
                     self._send(store.listing_key)
                 return await answer
-        finally:
-            self._waiting -= 1
+            finally:  # answered: busy again, even while it waits to get its slot back
+                self._waiting -= 1
 
     def _check_soon(self) -> None:
         """Whether every member waits, decided once the writers already scheduled ran (they

@@ -19,11 +19,23 @@ What holds:
 * **Transient failures retry.** A lane that fails stops (its later records must not overtake
   it); the other lanes finish, then the failure is raised so the consumer retries the batch.
   The changes already done are then no-ops (each one's inbox claim: ``processed``).
+
+Per credential (:class:`PerCredential`, issue 12). A provider's budget is per credential: lanes
+beyond what its rate keeps busy only wait on it, each holding a write lease (60 s) meanwhile.
+So at most ``cap(credential)`` lanes of one credential run at once (about rate x latency + 1).
+Where the provider lists its records (``shares(credential)``), those lanes are the members of
+one :class:`~timebridge_providers.kit.writes.ReadGroup`: their look-ups and read-backs are
+answered by shared listings, and a member waiting for one gives its concurrency slot to another
+lane meanwhile (it holds no database connection then).
 """
 
 import asyncio
-from collections.abc import Awaitable, Callable, Hashable, Sequence
-from typing import TypeVar
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from timebridge_providers.kit.writes import ReadGroup
 
 from timebridge_common.errors import InvalidMessageError
 
@@ -53,12 +65,33 @@ def lanes_of(keys: Sequence[Sequence[Hashable]]) -> list[list[int]]:
     return list(lanes.values())
 
 
+@dataclass(frozen=True)
+class PerCredential(Generic[T]):
+    """Which credential a change draws on, how many of its lanes run at once, and whether its
+    lanes share their reads (see the module)."""
+
+    of: Callable[[T], Hashable]
+    cap: Callable[[Hashable], int]
+    shares: Callable[[Hashable], bool]
+
+
+@contextlib.asynccontextmanager
+async def _released(gate: asyncio.Semaphore) -> AsyncIterator[None]:
+    """The caller's slot of ``gate`` lent to another lane while the block waits."""
+    gate.release()
+    try:
+        yield
+    finally:
+        await asyncio.shield(gate.acquire())
+
+
 async def in_lanes(
     items: Sequence[T],
     keys: Callable[[T], Sequence[Hashable]],
     handle: Callable[[T], Awaitable[object]],
     *,
     concurrency: int,
+    credentials: PerCredential[T] | None = None,
 ) -> list[InvalidMessageError | None]:
     """Handle ``items`` lane by lane (see the module); per item ``None`` or why it is invalid.
 
@@ -67,17 +100,31 @@ async def in_lanes(
     results: list[InvalidMessageError | None] = [None] * len(items)
     failures: list[BaseException] = []
     gate = asyncio.Semaphore(concurrency)
+    per: PerCredential[T] = credentials or PerCredential(
+        lambda _: None, lambda _: concurrency, lambda _: False
+    )
+    caps: dict[Hashable, asyncio.Semaphore] = {}
+    groups: dict[Hashable, ReadGroup] = {}
+
+    def limits(credential: Hashable) -> tuple[asyncio.Semaphore, ReadGroup | None]:
+        if credential not in caps:
+            caps[credential] = asyncio.Semaphore(max(1, per.cap(credential)))
+            if per.shares(credential):
+                groups[credential] = ReadGroup(idle=lambda: _released(gate))
+        return caps[credential], groups.get(credential)
 
     async def lane(positions: list[int]) -> None:
-        for i in positions:
-            try:
-                async with gate:
-                    await handle(items[i])
-            except InvalidMessageError as exc:
-                results[i] = exc
-            except Exception as exc:
-                failures.append(exc)
-                return
+        cap, group = limits(per.of(items[positions[0]]))
+        async with cap, group.member() if group else contextlib.nullcontext():
+            for i in positions:
+                try:
+                    async with gate:
+                        await handle(items[i])
+                except InvalidMessageError as exc:
+                    results[i] = exc
+                except Exception as exc:
+                    failures.append(exc)
+                    return
 
     async with asyncio.TaskGroup() as group:
         for positions in lanes_of([keys(item) for item in items]):

@@ -46,8 +46,9 @@ are reviewed or restored as before.
 """
 
 import datetime as dt
+import math
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field, replace
 
 import structlog
@@ -55,6 +56,7 @@ from timebridge_providers.installed import registry
 from timebridge_providers.kit.credentials import CredentialSource
 from timebridge_providers.kit.ports.entries import UnwritableEntryError
 from timebridge_providers.kit.registry import Registry
+from timebridge_providers.kit.writes import prepaid
 
 from timebridge_common.errors import InvalidMessageError, TransientError
 from timebridge_common.events import (
@@ -91,7 +93,7 @@ from timebridge_conflict_resolver.domain.plans import (
 )
 from timebridge_conflict_resolver.domain.records import Systems, slot_key
 from timebridge_conflict_resolver.domain.state import Link, TargetRecord
-from timebridge_conflict_resolver.handlers.lanes import in_lanes
+from timebridge_conflict_resolver.handlers.lanes import PerCredential, in_lanes
 from timebridge_conflict_resolver.handlers.ports import (
     ConflictClosedError,
     Connections,
@@ -108,6 +110,12 @@ DEAD_LETTERS = "conflict-resolver.entry-mapped.dead-letter"
 """The inbox name of "this change was dead-lettered": its ``error`` is published once."""
 
 log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class _Credential:
+    integration_id: str
+    target: str
 
 
 class ReviewRefusedError(Exception):
@@ -148,6 +156,14 @@ class Syncer:
     """The credential owner every provider access comes from (required)."""
     concurrency: int = 8
     """Changes of a batch handled at once, in lanes (``on_batch``)."""
+    request_rate: Callable[[str], float] | None = None
+    """Requests per second one credential of a provider allows this service (its budget); by
+    default the profile's whole limit."""
+    request_latency_s: float = 0.3
+    """A provider request's round trip, for the lanes one credential keeps busy."""
+    shared_writers: int = 16
+    """Lanes of one credential sharing their look-ups and read-backs, where the provider lists
+    its records (each holds its write lease until the listing after the last write)."""
 
     def __post_init__(self) -> None:
         self._path = WritePath(
@@ -171,7 +187,37 @@ class Syncer:
         async def one(item: tuple[Envelope, EntryMapped]) -> None:
             await self.on_entry_mapped(*item)
 
-        return await in_lanes(items, self._lane_keys, one, concurrency=self.concurrency)
+        per = PerCredential(self._credential, self._cap, self._shares)
+        return await in_lanes(
+            items, self._lane_keys, one, concurrency=self.concurrency, credentials=per
+        )
+
+    def _credential(self, item: tuple[Envelope, EntryMapped]) -> Hashable:
+        """The connection whose budget a change draws on: the integration's, to its target."""
+        return _Credential(item[1].integration_id, item[1].target)
+
+    def _rate(self, provider: str) -> float:
+        if self.request_rate is not None:
+            return self.request_rate(provider)
+        limit = self.providers.get(provider).profile.rate_limit
+        return limit.requests / limit.window_s
+
+    def _cap(self, credential: Hashable) -> int:
+        """Lanes of one credential at once: those its budget keeps busy (rate x latency + 1),
+        or the lanes sharing their reads where its provider lists records."""
+        assert isinstance(credential, _Credential)
+        target = credential.target
+        if target not in self.providers:
+            return self.concurrency
+        if self._shares(credential):
+            return self.shared_writers
+        busy = math.ceil(self._rate(target) * self.request_latency_s) + 1
+        return min(self.concurrency, busy)
+
+    def _shares(self, credential: Hashable) -> bool:
+        assert isinstance(credential, _Credential)
+        target = credential.target
+        return target in self.providers and self.providers.get(target).profile.lists_records
 
     def _lane_keys(self, item: tuple[Envelope, EntryMapped]) -> tuple[str, ...]:
         """The changed entry, and the target record it lands in where the event tells."""
@@ -393,14 +439,17 @@ class Syncer:
                     continue
                 if await self.store.target(event.integration_id, slot.system, slot.key):
                     continue  # a record Timebridge writes is not someone's own log
-                await self.store.take_leases(job.owner, event.integration_id, [slot], self.lease_s)
-                try:
-                    record = await target.read(slot)
-                except (ProviderError, UnwritableEntryError):
-                    record = None
-                except BaseException:
-                    await self.store.release(job.owner)
-                    raise
+                async with prepaid(target):  # the read's grant before the lease
+                    await self.store.take_leases(
+                        job.owner, event.integration_id, [slot], self.lease_s
+                    )
+                    try:
+                        record = await target.read(slot)
+                    except (ProviderError, UnwritableEntryError):
+                        record = None
+                    except BaseException:
+                        await self.store.release(job.owner)
+                        raise
                 if record is None or record.target_id != match.external_id:
                     await self.store.release(job.owner)
                     continue

@@ -1,5 +1,9 @@
 """The write path: take the leases, read, decide, write, read back, commit.
 
+The first request's budget grant is taken before the leases (``kit.writes.prepaid``), and where
+the provider lists its records the reads are answered by listings a batch's writers share
+(``kit.writes.ReadGroup``, joined in ``handlers/lanes.py``): nothing here changes for either.
+
 Thin by design: every decision is a pure function of ``domain/`` (plans, three-way decisions,
 outcomes); this module only does the I/O between them, through the ports. See
 ``handlers/sync.py`` for the delivery guarantees it keeps.
@@ -18,6 +22,7 @@ from timebridge_providers.kit.ports.entries import (
     EntryStore,
     UnwritableEntryError,
 )
+from timebridge_providers.kit.writes import prepaid
 
 from timebridge_common.events import ConnectionChanged, EntrySynced, Envelope
 from timebridge_common.outbound.http import ProviderError
@@ -73,20 +78,23 @@ class WritePath:
         event = job.event
         slots = [s.slot for s in plan.slots]
         async with self.target(plan.system, integration) as target:
-            before = await self.store.take_leases(
-                job.owner, event.integration_id, slots, self.lease_s
-            )
-            try:
-                reads = [await target.read(s.slot) for s in plan.slots]
-            except ProviderError as exc:
-                refused = outcomes.refused(job, self.clock(), plan, exc)
-                return await self.finish(job, Finish(refused, leases=len(slots)))
-            except UnwritableEntryError as exc:
-                result = outcomes.outcome(job, self.clock(), "error", str(exc))
-                return await self.finish(job, Finish(result, leases=len(slots)))
-            except BaseException:
-                await self.store.release(job.owner)
-                raise
+            # The look-up's budget grant first: a lease is never held while the provider's
+            # budget is waited for (other changes of the record would wait on the lease).
+            async with prepaid(target):
+                before = await self.store.take_leases(
+                    job.owner, event.integration_id, slots, self.lease_s
+                )
+                try:
+                    reads = [await target.read(s.slot) for s in plan.slots]
+                except ProviderError as exc:
+                    refused = outcomes.refused(job, self.clock(), plan, exc)
+                    return await self.finish(job, Finish(refused, leases=len(slots)))
+                except UnwritableEntryError as exc:
+                    result = outcomes.outcome(job, self.clock(), "error", str(exc))
+                    return await self.finish(job, Finish(result, leases=len(slots)))
+                except BaseException:
+                    await self.store.release(job.owner)
+                    raise
             if plan.kind == "back" and not origin_there(plan, reads[0]):
                 reason = (
                     f"changed in {event.source} after Timebridge copied {names(plan.origins)}"

@@ -129,6 +129,21 @@ async def test_wrikes_handshake_is_answered_with_the_hmac_under_the_kept_secret(
     assert await world.secrets.get(TOKEN_HASH) == SECRET, "Wrike hands no secret over"
 
 
+async def test_a_connected_wrike_hook_signs_nothing_chosen_by_whoever_holds_its_url(
+    world: World,
+) -> None:
+    """The handshake's answer is the HMAC of the value sent under the hook's secret: answered for
+    a connected hook, it would sign a delivery body of the sender's choosing."""
+    world.hooks.by_hash[TOKEN_HASH] = integration("wrike")
+    handshake = json.dumps({"requestType": "WebHook secret verification"}).encode()
+    forged = wrike_batch("IEAL0000FORGE")
+    with pytest.raises(RejectedError) as refused:
+        await world.intake.receive(
+            "wrike", TOKEN_HASH, {"X-Hook-Secret": forged.decode()[:200]}, handshake
+        )
+    assert refused.value.status == 409
+
+
 async def test_a_wrike_batch_stores_a_hint_per_timelog_and_a_bad_hash_is_401(world: World) -> None:
     world.hooks.by_hash[TOKEN_HASH] = integration("wrike")
     body = wrike_batch("IEAL00000001", "IEAL00000002", "IEAL00000001")

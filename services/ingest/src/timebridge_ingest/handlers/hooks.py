@@ -13,8 +13,8 @@ the provider signs. Two schemes, both from the provider's package through the re
   signed) is checked first; the record is then read back through the API with the
   integration's credential before anything is published. A forged delivery can at most make us
   re-read a record. A batch (Wrike's array of events) stores a hint per record it names; a
-  handshake that hands the hook's secret over (Hubstaff) has it kept, only while the hook is
-  being registered.
+  keyed handshake (Wrike's HMAC answer, Hubstaff's secret handed over and kept) is answered only
+  while the hook is being registered.
 
 A refused delivery (missing, malformed, wrong or stale signature: ``401``; a body naming nothing:
 ``400``/``422``) publishes and stores nothing.
@@ -231,8 +231,9 @@ class HookIntake:
     ) -> HookAnswer:
         """Authenticate where the provider signs, then store the hint durably (202)."""
         reply, handed = webhooks.handshake(headers), None
-        if (keyed := keyed_handshake(webhooks)) is not None:
-            answer = keyed.keyed_handshake(await self._secret(token_hash), headers, body)
+        keyed, secret = keyed_handshake(webhooks), await self._secret(token_hash)
+        if keyed is not None:
+            answer = keyed.keyed_handshake(secret, headers, body)
             reply, handed = (None, None) if answer is None else (answer.headers, answer.secret)
         async with self.store.transaction() as tx:
             integration = await tx.integration_by_hook(token_hash)
@@ -242,19 +243,18 @@ class HookIntake:
         if reply is not None:
             if integration is None and not pending:
                 raise RejectedError(404, "unknown webhook")
-            if handed is not None:
-                # Only while the hook is being registered (Hubstaff's verification), never for
-                # a connected one: the URL alone must not let anyone replace its secret.
-                if not pending or self.secrets is None:
-                    raise RejectedError(409, "the webhook is not being registered")
+            if keyed is not None and not pending:
+                # Only while the hook is being registered: a keyed answer of a connected hook
+                # would sign what anyone holding the URL chose (Wrike), or let them replace its
+                # secret (Hubstaff).
+                raise RejectedError(409, "the webhook is not being registered")
+            if handed is not None and self.secrets is not None:
                 await self.secrets.put(token_hash, handed)
             return HookAnswer(headers=reply)
         if integration is None or not has_access(integration):
             raise RejectedError(404, "unknown webhook")
         now = self.clock()
-        signed = webhooks.authenticate(
-            await self._secret(token_hash), headers, body, now=now, tolerance_s=self.tolerance_s
-        )
+        signed = webhooks.authenticate(secret, headers, body, now=now, tolerance_s=self.tolerance_s)
         hints = hints_of(webhooks, body)
         integration_id = integration.integration_id
 

@@ -12,6 +12,7 @@ import html
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import asyncpg
@@ -264,3 +265,36 @@ async def quickbooks_consent_page(page: Page, platform: ConsolePlatform) -> None
 
     await page.route(re.compile(r"^http://127\.0\.0\.1:\d+/connect/oauth2\?"), to_intuit)
     await page.route(f"{INTUIT}**", intuit)
+
+
+async def everhour_mapped(
+    platform: ConsolePlatform,
+    workspace: str,
+    token: str,
+    api_key: str,
+    *,
+    settings: dict[str, str],
+    project: str,
+) -> dict[str, Any]:
+    """An Everhour integration connected through ingest's API (the console's connect page is the
+    guide test's) with Core ``project`` mapped to the Everhour project, once mapping has its
+    copy of the connection (Kafka); ingest's view of the new integration."""
+    base = f"/v1/workspaces/{workspace}/integrations"
+    async with platform.api("ingest", token) as ingest:
+        created = await ingest.post(
+            base, json={"provider": "everhour", "api_key": api_key, "settings": settings}
+        )
+        assert created.status_code == 201, created.text
+    view: dict[str, Any] = created.json()
+    mappings = f"{base}/{view['integration_id']}/project-mappings"
+    async with platform.api("mapping", token) as mapping:
+
+        async def mapping_knows() -> bool:
+            return (await mapping.get(mappings)).status_code == 200
+
+        await wait_for(mapping_knows, timeout_s=60)
+        mapped = await mapping.put(
+            f"{mappings}/{project}", json={"tracker_project_id": platform.everhour_project}
+        )
+        assert mapped.status_code == 200, mapped.text
+    return view

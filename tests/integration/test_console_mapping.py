@@ -17,7 +17,7 @@ from playwright.async_api import Browser, expect
 
 from timebridge_common.testing import wait_for
 
-from .console_browser import browser, new_page, platform, shot, sign_in
+from .console_browser import browser, everhour_mapped, new_page, platform, shot, sign_in
 from .console_platform import ANN_CORE, ANN_KEY, BOB_CORE, ConsolePlatform
 
 pytestmark = pytest.mark.integration
@@ -38,34 +38,17 @@ async def test_held_entry_assigned_by_hand(platform: ConsolePlatform, browser: B
     ws, url = platform.workspace, platform.console_url
     # An Everhour integration that holds unmapped people's entries (connected through the API:
     # the console's connect page is the guide test's); Max's emails differ between the systems.
-    async with platform.api("ingest") as ingest:
-        created = await ingest.post(
-            f"/v1/workspaces/{ws}/integrations",
-            json={
-                "provider": "everhour",
-                "api_key": ANN_KEY,
-                "settings": {
-                    "direction": "core_to_tracker",
-                    "frequency": "realtime",
-                    "unmapped_user_policy": "queue",
-                    "conflict_policy": "manual_review",
-                },
-            },
-        )
-        assert created.status_code == 201, created.text
-    integration = created.json()["integration_id"]
+    settings = {
+        "direction": "core_to_tracker",
+        "frequency": "realtime",
+        "unmapped_user_policy": "queue",
+        "conflict_policy": "manual_review",
+    }
+    created = await everhour_mapped(
+        platform, ws, ANN_CORE, ANN_KEY, settings=settings, project=platform.project
+    )
+    integration = created["integration_id"]
     base = f"/v1/workspaces/{ws}/integrations/{integration}"
-    async with platform.api("mapping") as mapping:
-
-        async def mapping_knows() -> bool:
-            return (await mapping.get(f"{base}/project-mappings")).status_code == 200
-
-        await wait_for(mapping_knows, timeout_s=60)  # its copy of the connection (Kafka)
-        mapped = await mapping.put(
-            f"{base}/project-mappings/{platform.project}",
-            json={"tracker_project_id": platform.everhour_project},
-        )
-        assert mapped.status_code == 200, mapped.text
 
     # Max logs 2h in Core: nobody in Everhour is mapped to him, so the entry is held.
     entry = await platform.log_in_core(

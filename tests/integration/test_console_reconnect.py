@@ -15,9 +15,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, expect
 
-from timebridge_common.testing import wait_for
-
-from .console_browser import browser, new_page, platform, shot, sign_in
+from .console_browser import browser, everhour_mapped, new_page, platform, shot, sign_in
 from .console_platform import BOB_CORE, ConsolePlatform
 
 pytestmark = pytest.mark.integration
@@ -38,29 +36,13 @@ async def test_reconnect_keeps_the_integration(platform: ConsolePlatform, browse
     ws, url = platform.other_workspace, platform.console_url
     project = platform.core.add_project(ws, "Intranet")
     rita = platform.everhour.add_user("Rita", api_key=OLD_KEY, email="rita@globex.test")
+    settings = {"direction": "tracker_to_core", "frequency": "hourly"}
+    created = await everhour_mapped(
+        platform, ws, BOB_CORE, OLD_KEY, settings=settings, project=project
+    )
+    integration = created["integration_id"]
     base = f"/v1/workspaces/{ws}/integrations"
-    async with platform.api("ingest", BOB_CORE) as ingest:
-        created = await ingest.post(
-            base,
-            json={
-                "provider": "everhour",
-                "api_key": OLD_KEY,
-                "settings": {"direction": "tracker_to_core", "frequency": "hourly"},
-            },
-        )
-        assert created.status_code == 201, created.text
-    integration = created.json()["integration_id"]
     mappings = f"{base}/{integration}/project-mappings"
-    async with platform.api("mapping", BOB_CORE) as mapping:
-
-        async def mapping_knows() -> bool:
-            return (await mapping.get(mappings)).status_code == 200
-
-        await wait_for(mapping_knows, timeout_s=60)
-        mapped = await mapping.put(
-            f"{mappings}/{project}", json={"tracker_project_id": platform.everhour_project}
-        )
-        assert mapped.status_code == 200, mapped.text
 
     # Rita renews her key in Everhour: the old one is refused from now on, as the next poll finds.
     platform.everhour.users[rita].api_key = NEW_KEY
@@ -90,7 +72,7 @@ async def test_reconnect_keeps_the_integration(platform: ConsolePlatform, browse
     after = (await connection(platform, f"{base}/{integration}")).json()
     assert after["status"] == "connected"
     assert after["settings"]["frequency"] == "hourly"
-    assert after["revision"] > created.json()["revision"]
+    assert after["revision"] > created["revision"]
     async with platform.api("mapping", BOB_CORE) as mapping:
         kept = await mapping.get(mappings)
     assert [m["core_project_id"] for m in kept.json()] == [project], kept.text

@@ -17,11 +17,11 @@ import json
 import re
 from typing import TYPE_CHECKING
 
-import structlog
 from opentelemetry import propagate
 from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
+from structlog.contextvars import bind_contextvars, reset_contextvars
 
 from timebridge_common.api import WORKSPACE_ID_PATTERN
 from timebridge_common.http_errors import TRANSIENT, FieldError, error_response, unavailable
@@ -75,16 +75,19 @@ class CoreWebhookFastPath:
             for name, key in (("traceparent", b"traceparent"), ("tracestate", b"tracestate"))
             if key in headers
         }
-        with (
-            self.tracer.start_as_current_span(
-                f"POST {path}",
-                context=propagate.extract(carrier) if carrier else None,
-                kind=SpanKind.SERVER,
-                attributes={"http.request.method": "POST", "url.path": path},
-            ) as span,
-            structlog.contextvars.bound_contextvars(path=path),
-        ):
-            code = await self._handle(scope, receive, send, path, headers) or 500
+        with self.tracer.start_as_current_span(
+            f"POST {path}",
+            context=propagate.extract(carrier) if carrier else None,
+            kind=SpanKind.SERVER,
+            attributes={"http.request.method": "POST", "url.path": path},
+        ) as span:
+            # bind/reset rather than structlog's ``bound_contextvars`` (a generator-based
+            # context manager: ~1% of the CPU per webhook for the same binding).
+            tokens = bind_contextvars(path=path)
+            try:
+                code = await self._handle(scope, receive, send, path, headers) or 500
+            finally:
+                reset_contextvars(**tokens)
             span.set_attribute("http.response.status_code", code)
             if code >= 500:
                 span.set_status(Status(StatusCode.ERROR))

@@ -1,5 +1,6 @@
 """``timebridge-ingest``: run the ingest service until SIGTERM."""
 
+import gc
 import sys
 
 from timebridge_common.runtime import run_main
@@ -8,6 +9,9 @@ from timebridge_ingest.config import Settings
 
 
 def main() -> int:
+    # What the imports made lives as long as the process: out of the collector's sight, a full
+    # collection no longer walks it while webhooks are accepted (as mapping does, issue 12).
+    gc.freeze()
     return run_main(NAME, Settings, bootstrap)
 
 

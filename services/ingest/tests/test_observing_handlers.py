@@ -38,7 +38,7 @@ from timebridge_ingest.bootstrap import bootstrap
 from timebridge_ingest.config import Settings
 from timebridge_ingest.domain.connections import Integration, Workspace
 from timebridge_ingest.domain.inbox import PendingDelivery
-from timebridge_ingest.domain.polling import PollHealth
+from timebridge_ingest.domain.polling import REALTIME_BY_POLLING, SAFETY_NET, PollHealth
 from timebridge_ingest.handlers.hooks import DeliveryWorker
 from timebridge_ingest.handlers.polling import Poller
 
@@ -363,6 +363,26 @@ async def test_a_daily_integration_is_polled_next_at_the_end_of_its_workspaces_d
     )
     await fixed.poll_one("int_1")
     assert polling.outcomes["int_1"][0] == dt.datetime(2026, 11, 22, 2, 30, tzinfo=dt.UTC)
+
+
+@pytest.mark.parametrize(
+    ("provider", "every"),
+    [("wrike", SAFETY_NET), ("hubstaff", REALTIME_BY_POLLING), ("harvest", REALTIME_BY_POLLING)],
+)
+async def test_a_realtime_tracker_whose_webhooks_miss_changes_is_polled_as_often_as_without(
+    kafka: tuple[EventPublisher, list[TimeEntryLogged]], provider: str, every: dt.timedelta
+) -> None:
+    """Wrike's webhooks report every timelog change: polling is the safety net. Hubstaff's miss
+    manual and deleted time: polled as often as a tracker without webhooks (Harvest)."""
+    publisher, _ = kafka
+    realtime = replace(
+        INTEGRATION, provider=provider, settings=IntegrationSettings(frequency="realtime")
+    )
+    poll, polling = poller(
+        FakeObserver(hooks=None), publisher, MemoryConnections({"int_1": realtime})
+    )
+    await poll.poll_one("int_1")
+    assert polling.outcomes["int_1"][0] == NOW + every
 
 
 async def test_a_disabled_hook_is_re_activated_before_the_poll_that_covers_the_gap(

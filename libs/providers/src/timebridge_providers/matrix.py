@@ -47,6 +47,8 @@ def _row(provider: Provider) -> str:
     offered = ", ".join(c for c in _CAPABILITIES if provider.offers(c)) or "-"
     limit = f"{p.rate_limit.requests} per {p.rate_limit.window_s:g} s"
     changes = "webhooks + polling" if p.webhooks else "polling"
+    if p.webhooks and p.webhooks_miss:
+        changes = f"webhooks + polling (polled for {p.webhooks_miss})"
     cells = [
         f"{p.title} (`{p.name}`)",
         p.kind,

@@ -48,6 +48,7 @@ PROFILE = Profile(
         "not follow, so Hubstaff syncs to Core only"
     ),
     webhooks=True,
+    webhooks_miss="manual and deleted time, which raise no documented event",
     units="seconds (tracked, billable) per user/project/task/organization date",
     pagination="page_start_id / pagination.next_page_start_id",
     locks="approved timesheets (read-only here)",

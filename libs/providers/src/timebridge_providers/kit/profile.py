@@ -82,6 +82,9 @@ class Profile:
     """Why entries cannot be written, for the integration API when ``writable`` is false."""
     webhooks: bool = False
     """Changes are pushed (webhooks); otherwise the provider is polled at the frequency set."""
+    webhooks_miss: str | None = None
+    """What the webhooks do not report (Hubstaff: manual time, deletions): a real-time connection
+    is then polled as often as one without webhooks, not only as a safety net."""
     units: str = "seconds"
     """The unit of a duration on the wire (``seconds``, ``decimal hours``, ``HH:MM``, ...)."""
     pagination: str = ""

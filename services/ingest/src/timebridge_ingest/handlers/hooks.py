@@ -89,6 +89,15 @@ def hook_providers() -> frozenset[str]:
     return frozenset(p.name for p in registry() if hook_webhooks(p.name) is not None)
 
 
+def hooks_report_everything(provider: str) -> bool:
+    """Whether the provider's webhooks report every change (a real-time connection is then
+    polled only as a safety net); one whose webhooks miss some (its profile's ``webhooks_miss``)
+    is polled as often as without them."""
+    if hook_webhooks(provider) is None:
+        return False
+    return registry().get(provider).profile.webhooks_miss is None
+
+
 hint_webhooks = hook_webhooks
 """The older name (whether an integration registers a hook: connections, polling)."""
 hint_providers = hook_providers

@@ -28,7 +28,7 @@ from timebridge_ingest.domain.polling import SAFETY_NET, ErrorKind, next_poll_at
 from timebridge_ingest.handlers.access import ConnectionAccesses, has_access
 from timebridge_ingest.handlers.contract_polls import ContractPolls
 from timebridge_ingest.handlers.health import HealthChanges
-from timebridge_ingest.handlers.hooks import hint_webhooks
+from timebridge_ingest.handlers.hooks import hooks_report_everything
 from timebridge_ingest.handlers.observing import NotObservableError
 from timebridge_ingest.handlers.ports import ConnectionsStore, Observers, PollingStore
 from timebridge_ingest.handlers.time_off import TimeOffPolls, is_time_off_source
@@ -128,7 +128,7 @@ class Poller:
                     await self.time_off.poll(integration, now)
                 else:
                     await self.poll_tracker(integration, now)
-                webhooks = hint_webhooks(integration.provider) is not None
+                webhooks = hooks_report_everything(integration.provider)
                 return self._next(integration.settings, now, webhooks=webhooks)
             workspace_id = connection_id.removeprefix("core_")
             integrations = await tx.integrations(workspace_id)

@@ -10,6 +10,7 @@ import json
 
 import pytest
 from timebridge_providers.hubstaff.webhooks import (
+    EVENTS,
     SIGNATURE_HEADER,
     HubstaffWebhooks,
     activation_headers,
@@ -150,6 +151,9 @@ def test_timer_stop_names_the_users_day_on_the_task() -> None:
     started = {k: v for k, v in STOPPED.items() if k != "tracking_stopped_at"}
     assert HubstaffWebhooks().hint(_stop(started)).date == dt.date(2024, 6, 20)
     assert parse_day_key("4242") is None, "a record id is no day"
+    requested = HubstaffWebhooks().hint(_stop(STOPPED, event="activity.update"))
+    assert requested.external_id == hint.external_id, "activity.* (on request) read alike"
+    assert EVENTS == ("timer.stop",), "registered for the generally available event only"
 
 
 @pytest.mark.parametrize(

@@ -36,8 +36,12 @@ from timebridge_providers.kit.ports.observe import HandshakeAnswer, Hint, Refuse
 SECRET_HEADER = "X-Hook-Secret"  # noqa: S105 - a header name
 SIGNATURE_HEADER = "X-Hook-Signature"
 _MAX_BODY = 1_000_000
-EVENTS = ("timer.stop", "activity.create", "activity.update", "activity.delete")
-"""What a hook is registered for: the events whose payload names a user's time on a task."""
+EVENTS = ("timer.stop",)
+"""What a hook is registered for: the one generally available event naming a user's time on a
+task (``activity.*`` are sent only "on request": a registration asking for them could be refused,
+and with it the connection)."""
+NAMING_TIME = (*EVENTS, "activity.create", "activity.update", "activity.delete")
+"""The events taken as hints when they come (an organization that requested ``activity.*``)."""
 DAY = "day"
 _MAX_HEADER = 256
 
@@ -160,7 +164,7 @@ def day_hint(body: bytes) -> Hint:
     another event, or one naming no user and project)."""
     data = _json(body)
     payload = data.get("payload")
-    if data.get("event") not in EVENTS or not isinstance(payload, dict):
+    if data.get("event") not in NAMING_TIME or not isinstance(payload, dict):
         raise RefusedError(422, "not a timer.stop or activity delivery")
     user, project = _id(payload.get("user_id")), _id(payload.get("project_id"))
     if user is None or project is None:

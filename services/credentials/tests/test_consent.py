@@ -8,6 +8,7 @@ import pytest
 from pydantic import SecretStr
 from timebridge_providers.installed import registry as installed_registry
 from timebridge_providers.kit.credentials import OAuthApp, oauth_of
+from timebridge_providers.kit.oauth import Consented
 
 from timebridge_common.outbound.oauth import TokenEndpoint
 from timebridge_common.refusals import InvalidError
@@ -35,6 +36,10 @@ class SandboxEndpoints:
         self, provider: str, state: str, redirect_uri: str | None = None
     ) -> tuple[str, str]:
         raise NotImplementedError(f"no consent page for {provider} ({state}) in this test")
+
+    async def complete(self, provider: str, consented: Consented) -> tuple[str, dict[str, str]]:
+        del provider
+        return consented.base_url, dict(consented.extra)
 
     def endpoint(self, provider: str) -> TokenEndpoint:
         if provider != QBT:

@@ -181,3 +181,31 @@ async def test_a_wrong_app_secret_is_refused_as_the_provider_refuses_it() -> Non
             with pytest.raises(Exception, match=r"refused|invalid_client|HTTP 40"):
                 await owner.exchange(consent)
             assert await owner.health("acme") == [], case.provider
+
+
+async def test_the_xero_organisation_is_the_one_the_consent_connected() -> None:
+    """Xero's tenant selection after consent (``/connections``): none given, the one connected
+    organisation is kept with the tokens; one given that the consent did not connect is refused
+    in words and nothing is kept."""
+    case = CASES[0]
+    sandbox, state = case.app()
+    transport = httpx.ASGITransport(app=sandbox)
+    async with httpx.AsyncClient(transport=transport, base_url=SANDBOX) as http:
+        owner = _owner(case, state, http)
+        api = f"{SANDBOX}/projects.xro/2.0"
+        url, redirect = owner.authorization(case.provider, "s" * 20)
+        code = await _consent(http, url, "s" * 20)
+        given = {"timezone": "Europe/London"}
+        await owner.exchange(Consent("acme", "c1", case.provider, code, redirect, api, given))
+        granted = await owner.access("acme", "c1")
+        assert dict(granted.extra) == {**given, "tenant": state.tenant_id}
+        assert granted.base_url == api
+
+        url, redirect = owner.authorization(case.provider, "s" * 20)
+        code = await _consent(http, url, "s" * 20)
+        elsewhere = {**given, "tenant": "00000000-0000-0000-0000-000000000000"}
+        consent = Consent("acme", "c2", case.provider, code, redirect, api, elsewhere)
+        with pytest.raises(InvalidError, match="did not connect organisation 0000") as refused:
+            await owner.exchange(consent)
+        assert f"Demo Company (Global) ({state.tenant_id})" in str(refused.value)
+        assert [s.connection_id for s in await owner.health("acme")] == ["c1"]

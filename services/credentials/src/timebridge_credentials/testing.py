@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 
 from timebridge_providers.installed import registry as installed_registry
 from timebridge_providers.kit.credentials import OAuthDescription
+from timebridge_providers.kit.oauth import Consented
 from timebridge_providers.kit.profile import Auth, Kind, Profile, RateLimit
 from timebridge_providers.kit.registry import Account, Provider, Registry
 from timebridge_providers.kit.session import Session
@@ -164,6 +165,10 @@ class FakeTokenEndpoints:
         self.endpoint(provider)
         redirect = redirect_uri or f"http://tb.test/v1/oauth/{provider}/callback"
         return f"http://{provider}.test/authorize?state={state}", redirect
+
+    async def complete(self, provider: str, consented: Consented) -> tuple[str, dict[str, str]]:
+        self.endpoint(provider)
+        return consented.base_url, dict(consented.extra)
 
     def endpoint(self, provider: str) -> FakeTokenEndpoint:
         try:

@@ -7,8 +7,8 @@ consent and exchange its code read it through :func:`oauth_of` and never name a 
 """
 
 import secrets
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -91,6 +91,27 @@ def form_body_auth(
 
 
 @dataclass(frozen=True, slots=True)
+class Consented:
+    """A consent's exchanged code, for the provider to complete the connection from (the
+    credential owner calls :attr:`OAuthDescription.complete` before it keeps the tokens)."""
+
+    access_token: str = field(repr=False)
+    base_url: str
+    extra: Mapping[str, str]
+
+
+class ConsentIncompleteError(ValueError):
+    """The consent does not decide the connection (several organisations and none chosen, the
+    one chosen not connected): the reason, in words, for the person to connect again."""
+
+
+Completion = Callable[[Consented, httpx.AsyncClient], Awaitable[tuple[str, dict[str, str]]]]
+"""(consented, pool) -> the connection's base URL and fields, with what the consent decided
+(Xero: the organisation among ``/connections``). Raises :class:`ConsentIncompleteError`, or
+:class:`~timebridge_common.errors.TransientError` when the provider cannot be asked now."""
+
+
+@dataclass(frozen=True, slots=True)
 class OAuthDescription:
     """How a provider signs in with OAuth 2.0: its token endpoint (URL and, if not plain RFC
     6749, its endpoint factory) and, for consent from here, its consent page and what it asks.
@@ -111,6 +132,11 @@ class OAuthDescription:
     """Further fixed consent parameters the provider documents (offline access, a prompt)."""
     nonce: bool = False
     """OpenID Connect: the consent carries a fresh ``nonce`` (a provider requiring it)."""
+    consent_fields: frozenset[str] = frozenset()
+    """Connection fields the consent itself decides (:attr:`complete`): they may be left empty
+    when a consent starts."""
+    complete: Completion | None = None
+    """Completes the connection after the code's exchange (see :data:`Completion`)."""
 
     def open(self, provider: str, app: OAuthApp, http: httpx.AsyncClient) -> TokenEndpoint:
         return self.endpoint(provider, app, app.token_url or self.token_url, http)

@@ -21,6 +21,7 @@ from timebridge_providers.kit.zones import zone_name
 from timebridge_providers.xero.oauth import XeroTokens
 from timebridge_providers.xero.wire import AUTHORIZE_URL, TOKEN_URL
 from timebridge_providers.xero_projects.client import XeroProjectsClient, token_user
+from timebridge_providers.xero_projects.consent import choose_organisation
 from timebridge_providers.xero_projects.directory import XeroProjectsDirectory
 from timebridge_providers.xero_projects.entries import XeroProjectsEntries
 from timebridge_providers.xero_projects.observe import XeroProjectsObserver
@@ -106,11 +107,13 @@ PROVIDER = Provider(
     report=lambda session: XeroProjectsReport(_lookups(session)),
     # Xero's identity server (the xero package's token endpoint): offline_access for a refresh
     # token, projects for the Projects API; the organisation is chosen after consent among
-    # GET api.xero.com/connections (its tenantId is the connection's tenant field).
+    # GET api.xero.com/connections (its tenantId is the connection's tenant field: .consent).
     oauth=OAuthDescription(
         token_url=TOKEN_URL,
         endpoint=basic_auth_endpoint(XeroTokens),
         authorize_url=AUTHORIZE_URL,
         scopes=("openid", "profile", "email", "projects", "offline_access"),
+        consent_fields=frozenset({TENANT}),
+        complete=choose_organisation,
     ),
 )

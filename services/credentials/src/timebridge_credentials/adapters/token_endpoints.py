@@ -7,6 +7,7 @@ registry); the app's client id and secret are this service's settings.
 
 import httpx
 from timebridge_providers.kit.credentials import OAuthApp, oauth_of
+from timebridge_providers.kit.oauth import Consented
 from timebridge_providers.kit.registry import Registry, UnknownProviderError
 
 from timebridge_common.outbound.oauth import TokenEndpoint
@@ -43,6 +44,12 @@ class RegistryTokenEndpoints:
             )
         url = description.consent_url(config.client_id, redirect, state, page=page)
         return url, redirect
+
+    async def complete(self, provider: str, consented: Consented) -> tuple[str, dict[str, str]]:
+        description = oauth_of(self._registry.get(provider))
+        if description is None or description.complete is None:
+            return consented.base_url, dict(consented.extra)
+        return await description.complete(consented, self._http)
 
     def endpoint(self, provider: str) -> TokenEndpoint:
         if (opened := self._opened.get(provider)) is not None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import structlog
 from timebridge_providers.kit.credentials import oauth_of
+from timebridge_providers.kit.oauth import Consented, ConsentIncompleteError
 from timebridge_providers.kit.registry import Registry, UnknownProviderError
 
 from timebridge_common.errors import TransientError
@@ -110,9 +111,12 @@ class CredentialOwner:
         except ProviderError as exc:  # wrong app credentials, an unexpected answer
             reason = f"{c.provider} token endpoint refused the code (HTTP {exc.status})"
             raise UpstreamError(reason) from exc
-        new = NewCredential(
-            c.workspace_id, c.connection_id, c.provider, tokens, c.base_url, c.extra
-        )
+        consented = Consented(tokens.access_token, c.base_url, c.extra)
+        try:  # what the consent decided (an organisation): before anything is kept
+            base_url, extra = await self._endpoints.complete(c.provider, consented)
+        except ConsentIncompleteError as exc:
+            raise InvalidError(str(exc)) from exc
+        new = NewCredential(c.workspace_id, c.connection_id, c.provider, tokens, base_url, extra)
         return await self.put(new)
 
     async def rotate(

@@ -4,6 +4,8 @@ import datetime as dt
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
+from timebridge_providers.kit.oauth import Consented
+
 from timebridge_common.outbound.oauth import TokenEndpoint, Tokens
 from timebridge_credentials.domain.credentials import NewCredential, Status, StoredCredential
 
@@ -53,6 +55,13 @@ class TokenEndpoints(Protocol):
         """(consent URL with the app's client id and ``state``, redirect URI: the app's
         configured one, else ``redirect_uri``), or ``InvalidError`` why not (no app, no consent
         page, no redirect URI: configuration, the same on every attempt)."""
+        ...
+
+    async def complete(self, provider: str, consented: Consented) -> tuple[str, dict[str, str]]:
+        """The connection's base URL and fields, completed by what the consent decided (the
+        provider's description says how; most take them as they are). Raises
+        ``ConsentIncompleteError`` in words, ``TransientError`` when the provider can't be
+        asked."""
         ...
 
     def endpoint(self, provider: str) -> TokenEndpoint:

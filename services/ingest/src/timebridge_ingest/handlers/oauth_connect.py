@@ -131,9 +131,13 @@ class OAuthConnect:
             found = registry().get(provider)
         except UnknownProviderError as exc:
             raise RejectedError(404, str(exc)) from exc
-        if found.profile.kind != "tracker" or oauth_of(found) is None:
+        description = oauth_of(found)
+        if found.profile.kind != "tracker" or description is None:
             raise RejectedError(422, f"{found.profile.title} is not connected by consent here")
-        extra = self.connections.checked(provider, settings, fields)
+        # Fields the consent itself decides (an organisation) may be left empty here.
+        decided = {k: "-" for k in description.consent_fields if not fields.get(k, "").strip()}
+        extra = self.connections.checked(provider, settings, {**fields, **decided})
+        extra = {k: v for k, v in extra.items() if k not in decided}
         if history_from is not None:
             self._check_history(settings, history_from)
         state = secrets.token_urlsafe(32)
@@ -202,7 +206,11 @@ class OAuthConnect:
             raise RejectedError(422, f"{title} refused the consent: {exc}") from exc
         except TransientError as exc:
             raise RejectedError(503, f"the credential owner is unavailable: {exc}") from exc
-        integration = await self._save(started, integration_id, base_url, access.credential)
+        # What the consent decided (the owner completed the fields, e.g. the organisation).
+        wanted = registry().get(provider).profile.connection_fields
+        fields = {**started.fields, **{k: v for k, v in access.extra.items() if k in wanted}}
+        base_url = access.base_url or base_url
+        integration = await self._save(started, integration_id, base_url, access.credential, fields)
         log.info("integration connected by consent", integration=integration_id)
         return await self._import(started, integration)
 
@@ -226,9 +234,14 @@ class OAuthConnect:
         return Connected(integration, importing=True)
 
     async def _save(
-        self, started: ConsentStarted, integration_id: str, base_url: str, access_token: str
+        self,
+        started: ConsentStarted,
+        integration_id: str,
+        base_url: str,
+        access_token: str,
+        fields: dict[str, str],
     ) -> Integration:
-        result = await self.connections.test(started.provider, access_token, started.fields)
+        result = await self.connections.test(started.provider, access_token, fields)
         if not result.ok:
             await self._forget(started.workspace_id, integration_id)
             status = 504 if result.error_kind == "timeout" else 422
@@ -242,7 +255,7 @@ class OAuthConnect:
             status="connected",
             settings=started.settings,
             account=result.account,
-            extra=started.fields,
+            extra=fields,
             at_owner=True,
         )
         return await self.connections.keep_connected(integration)  # refused: owner forgets

@@ -91,7 +91,7 @@ def accounting_router(web: Web) -> APIRouter:
             await api.disconnect(connection_id)
         else:
             raise HTTPException(404, "no such action")
-        return redirect(f"/w/{workspace_id}/accounting?notice=saved", request)
+        return redirect(f"/w/{workspace_id}/accounting?notice=accounting_{action}", request)
 
     @router.get("/clients")
     async def clients(request: Request, workspace_id: Ws, session: SignedIn) -> Response:
@@ -113,7 +113,7 @@ def accounting_router(web: Web) -> APIRouter:
             raise HTTPException(404, "no such action")
         await web.form(request, session)
         await accounting(session, workspace_id).archive(client_id, action == "archive")
-        return redirect(f"/w/{workspace_id}/clients?notice=saved", request)
+        return redirect(f"/w/{workspace_id}/clients?notice=client_{action}", request)
 
     return router
 

@@ -43,6 +43,11 @@ NOTICES = {
     "resolved": "Conflict resolved.",
     "signed_out": "You are signed out.",
     "accounting_connected": "Connected: the tool's clients are mirrored in a moment.",
+    "accounting_company": "Company chosen: its clients are mirrored in a moment.",
+    "accounting_disconnect": "Disconnected: syncing stopped and its tokens are forgotten;"
+    " its clients and invoices stay here as history.",
+    "client_archive": "Client archived: it stays listed here, and its invoices are kept.",
+    "client_unarchive": "Client active again: new invoices can be created for it.",
     "project_client": "Client saved: the project's billable time goes to its invoices.",
     "project_rate": "Rate saved: new invoice drafts use it.",
     "invoice_export": "Export requested: the invoice is copied to the tool as a draft.",

@@ -147,6 +147,8 @@ async def test_consent_exchange_and_refresh_against_the_providers_sandbox(case: 
         status = await owner.exchange(consent)
         assert (status.kind, status.state) == ("oauth2", "ok")
         granted = await owner.access("acme", "c1")
+        if case.provider == "wrike":  # the token answer's host: the account's data center
+            assert granted.base_url == f"{SANDBOX}/api/v4"
         path, headers = case.me(state, granted.credential)
         assert (await http.get(path, headers=headers)).status_code == 200
         with pytest.raises(InvalidError, match="authorization code was refused"):

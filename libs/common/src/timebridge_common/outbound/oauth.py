@@ -18,13 +18,13 @@ caller's (:class:`TokenStore`, Postgres in the service that owns the connection)
 
 import asyncio
 import datetime as dt
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar, Protocol
 
 import httpx
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from timebridge_common.errors import InvalidMessageError, TransientError
 from timebridge_common.outbound.http import (
@@ -44,6 +44,9 @@ class Tokens:
     refresh_token: str
     expires_at: dt.datetime
     """When the access token expires (UTC)."""
+    details: Mapping[str, str] = field(default_factory=dict, compare=False)
+    """The token answer's further text fields (Wrike's ``host``: the account's data center);
+    not kept, read once by whoever completes a consent."""
 
 
 class ReauthorizationNeededError(InvalidMessageError):
@@ -118,6 +121,8 @@ class TokenManager:
 
 
 class _TokenAnswer(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
     access_token: str
     refresh_token: str
     expires_in: int
@@ -201,10 +206,12 @@ class BasicAuthTokenEndpoint:
             raise ProviderError(
                 self.provider, "POST", response.request.url.path, status, "unexpected token answer"
             ) from exc
+        details = {k: v for k, v in (answer.model_extra or {}).items() if isinstance(v, str)}
         return Tokens(
             answer.access_token,
             answer.refresh_token,
             started + dt.timedelta(seconds=answer.expires_in),
+            details,
         )
 
 

@@ -98,6 +98,8 @@ class Consented:
     access_token: str = field(repr=False)
     base_url: str
     extra: Mapping[str, str]
+    answer: Mapping[str, str] = field(default_factory=dict)
+    """The token answer's further text fields (Wrike's ``host``)."""
 
 
 class ConsentIncompleteError(ValueError):

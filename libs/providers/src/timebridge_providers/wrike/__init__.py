@@ -20,6 +20,7 @@ from timebridge_providers.wrike.client import (
     WRIKE_API_URL,
     WrikeClient,
 )
+from timebridge_providers.wrike.consent import data_center
 from timebridge_providers.wrike.directory import WrikeDirectory
 from timebridge_providers.wrike.entries import WrikeEntries
 from timebridge_providers.wrike.observe import WrikeObserver
@@ -82,5 +83,6 @@ PROVIDER = Provider(
         authorize_url=AUTHORIZE_URL,
         scopes=("wsReadWrite",),
         scope_separator=",",
+        complete=data_center,  # the token answer's host: the account's data center
     ),
 )

@@ -111,7 +111,7 @@ class CredentialOwner:
         except ProviderError as exc:  # wrong app credentials, an unexpected answer
             reason = f"{c.provider} token endpoint refused the code (HTTP {exc.status})"
             raise UpstreamError(reason) from exc
-        consented = Consented(tokens.access_token, c.base_url, c.extra)
+        consented = Consented(tokens.access_token, c.base_url, c.extra, tokens.details)
         try:  # what the consent decided (an organisation): before anything is kept
             base_url, extra = await self._endpoints.complete(c.provider, consented)
         except ConsentIncompleteError as exc:

@@ -118,6 +118,9 @@ class _FakeTx:
     async def get_many(self, keys: Sequence[EntryKey]) -> dict[EntryKey, StoredEntry]:
         return {k: self._store.entries[k] for k in keys if k in self._store.entries}
 
+    async def held_keys(self, integration_id: str, keys: Sequence[EntryKey]) -> set[EntryKey]:
+        return set()
+
     async def take_scheduled_many(
         self, integration_id: str, keys: Sequence[EntryKey], due_by: dt.datetime | None
     ) -> set[EntryKey]:

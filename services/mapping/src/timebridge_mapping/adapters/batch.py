@@ -42,6 +42,12 @@ _TAKE_SCHEDULED = (
     " RETURNING workspace_id, source, external_id"
 )
 
+_HELD = (
+    "SELECT workspace_id, source, external_id FROM held_entries WHERE integration_id = $1"
+    " AND (workspace_id, source, external_id) IN"
+    " (SELECT * FROM unnest($2::text[], $3::text[], $4::text[]))"
+)
+
 
 def _columns(keys: Sequence[EntryKey]) -> tuple[list[str], list[str], list[str]]:
     return (
@@ -103,6 +109,12 @@ class BatchTx(_Tx):
         if not keys:
             return set()
         rows = await self._conn.fetch(_TAKE_SCHEDULED, integration_id, *_columns(keys), due_by)
+        return {EntryKey(r["workspace_id"], r["source"], r["external_id"]) for r in rows}
+
+    async def held_keys(self, integration_id: str, keys: Sequence[EntryKey]) -> set[EntryKey]:
+        if not keys:
+            return set()
+        rows = await self._conn.fetch(_HELD, integration_id, *_columns(keys))
         return {EntryKey(r["workspace_id"], r["source"], r["external_id"]) for r in rows}
 
     async def schedule_many(

@@ -169,6 +169,10 @@ class BatchTx(MappingTx, Protocol):
 
     async def save_many(self, entries: Sequence[StoredEntry]) -> None: ...
 
+    async def held_keys(self, integration_id: str, keys: Sequence[EntryKey]) -> set[EntryKey]:
+        """Which of ``keys`` the integration holds (``HeldTx.hold``)."""
+        ...
+
     async def take_scheduled_many(
         self, integration_id: str, keys: Sequence[EntryKey], due_by: dt.datetime | None
     ) -> set[EntryKey]:

@@ -98,7 +98,12 @@ class Tracker(Connections):
         self.saved: list[Integration] = []
 
     async def test(
-        self, provider: str, api_key: str, fields: Mapping[str, str] | None = None
+        self,
+        provider: str,
+        api_key: str,
+        fields: Mapping[str, str] | None = None,
+        *,
+        base_url: str | None = None,
     ) -> Verdict:
         self.tested_with.append(api_key)
         if self.works:

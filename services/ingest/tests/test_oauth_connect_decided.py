@@ -76,9 +76,14 @@ class Tracker(Connections):
         self.saved: list[Integration] = []
 
     async def test(
-        self, provider: str, api_key: str, fields: Mapping[str, str] | None = None
+        self,
+        provider: str,
+        api_key: str,
+        fields: Mapping[str, str] | None = None,
+        *,
+        base_url: str | None = None,
     ) -> Verdict:
-        self.tested.append(dict(fields or {}))
+        self.tested.append({**(fields or {}), "at": base_url or "?"})
         return Verdict(True, account={"user_id": TENANT})
 
     async def keep_connected(self, integration: Integration) -> Integration:
@@ -96,7 +101,8 @@ async def test_the_organisation_is_left_to_the_consent_and_saved_as_completed() 
     assert kept.fields == zone  # no placeholder for the organisation
     connected = await consent.complete(XP, {"code": "c", "state": state})
     assert owner.given_extra == [zone]
-    assert tracker.tested == [{**zone, "tenant": TENANT}]
+    # Tested where the owner says the account is (here as configured), with the organisation.
+    assert tracker.tested == [{**zone, "tenant": TENANT, "at": "http://xero_projects.test/api"}]
     assert connected.integration.extra == {**zone, "tenant": TENANT}
     with pytest.raises(RejectedError, match="needs the connection field timezone"):
         await consent.start("ws-1", XP, "ann", IntegrationSettings(), {})

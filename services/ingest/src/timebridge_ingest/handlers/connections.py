@@ -134,12 +134,18 @@ class Connections:
         return None if workspace is None else workspace.core_base_url
 
     async def test(
-        self, provider: str, api_key: str, fields: Mapping[str, str] | None = None
+        self,
+        provider: str,
+        api_key: str,
+        fields: Mapping[str, str] | None = None,
+        *,
+        base_url: str | None = None,
     ) -> TestResult:
         """The guide's "Test Connection": a real call with the key (and the provider's connection
-        fields, e.g. an account id), and a clear verdict."""
+        fields, e.g. an account id), and a clear verdict; ``base_url``: the account's own API
+        host when a consent named it (else the configured one)."""
         extra = self._check_fields(provider, fields or {})
-        return await self._test(provider, self.api_url(provider), api_key, extra)
+        return await self._test(provider, base_url or self.api_url(provider), api_key, extra)
 
     async def retest(self, workspace_id: str, integration_id: str) -> TestResult:
         """Test a saved connection again with its key (nobody pastes it again): the owner's once

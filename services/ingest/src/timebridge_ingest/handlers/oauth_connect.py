@@ -241,7 +241,9 @@ class OAuthConnect:
         access_token: str,
         fields: dict[str, str],
     ) -> Integration:
-        result = await self.connections.test(started.provider, access_token, fields)
+        result = await self.connections.test(
+            started.provider, access_token, fields, base_url=base_url
+        )
         if not result.ok:
             await self._forget(started.workspace_id, integration_id)
             status = 504 if result.error_kind == "timeout" else 422

@@ -137,6 +137,9 @@ def test_the_cap_is_rate_times_latency_plus_one_or_the_sharing_writers() -> None
     )
     assert not syncer._shares(home)
     assert syncer._cap(home) == 2  # ceil(2/s x 0.3 s) + 1
+    lifted = dataclasses.replace(syncer, request_rate=lambda _: 100_000.0)
+    assert not lifted._shares(every)  # the budget is not the bound: no waiting for listings
+    assert lifted._cap(every) == lifted.concurrency
 
 
 async def test_a_batchs_writers_share_their_look_ups_and_each_write_is_read_back() -> None:

@@ -202,22 +202,30 @@ class Syncer:
         limit = self.providers.get(provider).profile.rate_limit
         return limit.requests / limit.window_s
 
+    def _busy(self, target: str) -> int:
+        """The lanes one credential's budget keeps busy: rate x latency + 1."""
+        return math.ceil(self._rate(target) * self.request_latency_s) + 1
+
     def _cap(self, credential: Hashable) -> int:
-        """Lanes of one credential at once: those its budget keeps busy (rate x latency + 1),
-        or the lanes sharing their reads where its provider lists records."""
+        """Lanes of one credential at once: those its budget keeps busy, or the lanes sharing
+        their reads where its provider lists records."""
         assert isinstance(credential, _Credential)
         target = credential.target
         if target not in self.providers:
             return self.concurrency
         if self._shares(credential):
             return self.shared_writers
-        busy = math.ceil(self._rate(target) * self.request_latency_s) + 1
-        return min(self.concurrency, busy)
+        return min(self.concurrency, self._busy(target))
 
     def _shares(self, credential: Hashable) -> bool:
+        """Whether a credential's lanes share their reads: its provider lists records and its
+        budget is the bound (fewer lanes than ``concurrency`` keep it busy); with a limit
+        raised that high, lanes go on their own, without waiting for each other's listings."""
         assert isinstance(credential, _Credential)
         target = credential.target
-        return target in self.providers and self.providers.get(target).profile.lists_records
+        if target not in self.providers or not self.providers.get(target).profile.lists_records:
+            return False
+        return self._busy(target) < self.concurrency
 
     def _lane_keys(self, item: tuple[Envelope, EntryMapped]) -> tuple[str, ...]:
         """The changed entry, and the target record it lands in where the event tells."""

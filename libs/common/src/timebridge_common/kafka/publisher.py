@@ -23,6 +23,8 @@ def kafka_producer(broker: KafkaBroker) -> AIOKafkaProducer | None:
     """The started broker's own aiokafka producer (``acks="all"``, idempotent: the broker's
     settings), or None (not started, or FastStream's in-memory test broker in its place)."""
     state = getattr(broker.config.producer, "_producer", None)
+    if not state:  # FastStream's "not connected" state raises on ``.producer``
+        return None
     producer = getattr(state, "producer", None)
     return producer if isinstance(producer, AIOKafkaProducer) else None
 

@@ -144,11 +144,20 @@ def parse_webhook(
             found = None  # not JSON: the validation below says so
     if found:
         raise RejectedError(422, f"{found}: NUL or lone surrogate in text")
+    webhook: CoreTimeEntryWebhook | CommercialWebhook
+    try:
+        # Nearly every delivery is a valid time-entry webhook: parsed once. Anything else (a
+        # ticket, a contract, an invalid body) is read by its type as before, with its errors.
+        webhook = CoreTimeEntryWebhook.model_validate_json(body)
+    except ValidationError:
+        pass
+    else:
+        return _for_workspace(webhook, workspace_id)
     try:
         kind = _Kind.model_validate_json(body).type
         if kind in TICKET_TYPES:
             return None
-        webhook: CoreTimeEntryWebhook | CommercialWebhook = (
+        webhook = (
             parse_commercial(kind, body)
             if kind in COMMERCIAL_TYPES
             else CoreTimeEntryWebhook.model_validate_json(body)
@@ -157,6 +166,12 @@ def parse_webhook(
         if any(e["type"] == "json_invalid" for e in exc.errors()):
             raise RejectedError(400, "body is not valid JSON") from None
         raise RejectedError(422, validation_summary(exc)) from None
+    return _for_workspace(webhook, workspace_id)
+
+
+def _for_workspace(
+    webhook: CoreTimeEntryWebhook | CommercialWebhook, workspace_id: str
+) -> CoreTimeEntryWebhook | CommercialWebhook:
     if webhook.workspace_id != workspace_id:
         raise RejectedError(
             422, f"body is for workspace {webhook.workspace_id!r}, URL for {workspace_id!r}"

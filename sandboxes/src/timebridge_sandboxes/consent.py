@@ -125,6 +125,9 @@ class ConsentPage:
     person: Callable[[Request], tuple[Person, str] | None]
     requires: tuple[str, ...] = ()
     carries: tuple[str, ...] = ()
+    returns: Callable[[Request], dict[str, str]] | None = None
+    """Further parameters the provider adds to the redirect with the code (Zoho's data
+    centre: ``location``, ``accounts-server``)."""
 
 
 _PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
@@ -201,6 +204,7 @@ def consent_router(page: ConsentPage) -> APIRouter:
         code = consents.issue(
             person[0], redirect_uri, form.get("scope", ""), form.get("nonce", ""), kept
         )
-        return _back(redirect_uri, {"code": code, "state": state})
+        more = page.returns(request) if page.returns is not None else {}
+        return _back(redirect_uri, {"code": code, "state": state, **more})
 
     return router

@@ -2,6 +2,7 @@
 are stored, a refused code or a provider without OAuth is refused and nothing is stored."""
 
 import datetime as dt
+from collections.abc import Mapping
 
 import httpx
 import pytest
@@ -41,7 +42,8 @@ class SandboxEndpoints:
         del provider
         return consented.base_url, dict(consented.extra)
 
-    def endpoint(self, provider: str) -> TokenEndpoint:
+    def endpoint(self, provider: str, given: Mapping[str, str] | None = None) -> TokenEndpoint:
+        del given
         if provider != QBT:
             raise InvalidError(f"no OAuth app is configured for {provider}")
         return self._endpoint

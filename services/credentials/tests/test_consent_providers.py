@@ -115,6 +115,11 @@ def _owner(case: Case, state: Any, http: httpx.AsyncClient) -> CredentialOwner:
 
 async def _consent(http: httpx.AsyncClient, url: str, state_param: str) -> str:
     """A person at the sandbox's consent page (at the path of the provider's own) allows."""
+    return (await _back(http, url, state_param))["code"]
+
+
+async def _back(http: httpx.AsyncClient, url: str, state_param: str) -> dict[str, str]:
+    """The parameters the consent sends the browser back with."""
     where = urlsplit(url)
     page = await http.get(f"{where.path}?{where.query}")
     assert page.status_code == 200, page.text
@@ -125,7 +130,7 @@ async def _consent(http: httpx.AsyncClient, url: str, state_param: str) -> str:
     location = back.headers["location"]
     query = {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
     assert query["state"] == state_param
-    return query["code"]
+    return query
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.provider)
@@ -142,19 +147,25 @@ async def test_consent_exchange_and_refresh_against_the_providers_sandbox(case: 
         assert {k: asked.get(k) for k in case.expected} == case.expected
         assert ("nonce" in asked) == (case.provider == "hubstaff")  # OpenID: Hubstaff's
 
-        code = await _consent(http, url, "state-" + "x" * 20)
-        consent = Consent("acme", "c1", case.provider, code, redirect, SANDBOX, {})
+        back = await _back(http, url, "state-" + "x" * 20)
+        returned = {k: v for k, v in back.items() if k not in ("code", "state")}
+        consent = Consent(
+            "acme", "c1", case.provider, back["code"], redirect, SANDBOX, {}, returned
+        )
         status = await owner.exchange(consent)
         assert (status.kind, status.state) == ("oauth2", "ok")
         granted = await owner.access("acme", "c1")
         if case.provider == "wrike":  # the token answer's host: the account's data center
             assert granted.base_url == f"{SANDBOX}/api/v4"
+        if case.provider == "zoho":  # the data centre the consent named, kept for refreshes
+            assert returned == {"location": "us", "accounts-server": SANDBOX}
+            assert granted.extra["accounts_server"] == SANDBOX
         path, headers = case.me(state, granted.credential)
         assert (await http.get(path, headers=headers)).status_code == 200
         with pytest.raises(InvalidError, match="authorization code was refused"):
             await owner.exchange(consent)  # spent
 
-        endpoint = owner._endpoints.endpoint(case.provider)
+        endpoint = owner._endpoints.endpoint(case.provider, granted.extra)
         stored = owner._store.rows[("acme", "c1")].secret  # type: ignore[attr-defined]
         renewed = await endpoint.refresh(stored.refresh_token)
         assert renewed.access_token != granted.credential

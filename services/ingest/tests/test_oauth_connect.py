@@ -75,6 +75,7 @@ class Owner(FakeCredentialSource):
         *,
         base_url: str = "",
         extra: Mapping[str, str] | None = None,
+        returned: Mapping[str, str] | None = None,
     ) -> None:
         if code not in self.codes:
             raise InvalidMessageError("the owner refused (invalid_grant)")

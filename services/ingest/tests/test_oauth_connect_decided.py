@@ -42,6 +42,7 @@ class Owner(FakeCredentialSource):
     """Exchanges the code and completes the fields as the owner does (the organisation)."""
 
     given_extra: list[dict[str, str]] = field(default_factory=list)
+    returned: list[dict[str, str]] = field(default_factory=list)
 
     async def authorization(
         self, provider: str, state: str, redirect_uri: str | None = None
@@ -58,8 +59,10 @@ class Owner(FakeCredentialSource):
         *,
         base_url: str = "",
         extra: Mapping[str, str] | None = None,
+        returned: Mapping[str, str] | None = None,
     ) -> None:
         self.given_extra.append(dict(extra or {}))
+        self.returned.append(dict(returned or {}))
         completed = {**(extra or {}), "tenant": TENANT}
         self.put(workspace_id, connection_id, "access", base_url=base_url, extra=completed)
 
@@ -99,8 +102,11 @@ async def test_the_organisation_is_left_to_the_consent_and_saved_as_completed() 
     state = parse_qs(urlsplit(started.authorize_url).query)["state"][0]
     [kept] = states.kept.values()
     assert kept.fields == zone  # no placeholder for the organisation
-    connected = await consent.complete(XP, {"code": "c", "state": state})
+    back = {"code": "c", "state": state, "location": "eu", "accounts-server": "https://a.test"}
+    connected = await consent.complete(XP, back)
     assert owner.given_extra == [zone]
+    # The callback's other parameters reach the owner (a data centre the consent named).
+    assert owner.returned == [{"location": "eu", "accounts-server": "https://a.test"}]
     # Tested where the owner says the account is (here as configured), with the organisation.
     assert tracker.tested == [{**zone, "tenant": TENANT, "at": "http://xero_projects.test/api"}]
     assert connected.integration.extra == {**zone, "tenant": TENANT}

@@ -1,7 +1,9 @@
 """Zoho Accounts' OAuth 2.0 for the Zoho Projects sandbox, as Zoho documents it for a
 server-based app (zoho.com/accounts/protocol/oauth): the consent page
 (``accounts.zoho.com/oauth/v2/auth``: ``response_type=code``, ``client_id``, ``scope`` required,
-``redirect_uri``, ``state``, ``access_type=offline`` for a refresh token, ``prompt=consent``)
+``redirect_uri``, ``state``, ``access_type=offline`` for a refresh token, ``prompt=consent``;
+back with ``code``, ``state``, and the data centre: ``location`` and ``accounts-server``, here
+this sandbox's own address)
 and the token endpoint (``POST accounts.zoho.com/oauth/v2/token``: the app's ``client_id`` and
 ``client_secret`` as form or query parameters; ``authorization_code`` answers ``{"access_token",
 "refresh_token" (offline only), "api_domain", "token_type": "Bearer", "expires_in": 3600}``;
@@ -37,6 +39,11 @@ def _person(request: Request) -> tuple[Person, str] | None:
     return None if user is None else (user.id, user.name)
 
 
+def _data_centre(request: Request) -> dict[str, str]:
+    """Zoho's redirect names the data centre: ``location`` and ``accounts-server``."""
+    return {"location": "us", "accounts-server": str(request.base_url).rstrip("/")}
+
+
 consent = consent_router(
     ConsentPage(
         "Zoho",
@@ -45,6 +52,7 @@ consent = consent_router(
         _person,
         requires=("scope",),
         carries=("access_type", "prompt"),
+        returns=_data_centre,
     )
 )
 

@@ -8,7 +8,7 @@ context exits normally (the transaction commits), never when it raises.
 import asyncio
 import datetime as dt
 import itertools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 
@@ -170,7 +170,11 @@ class FakeTokenEndpoints:
         self.endpoint(provider)
         return consented.base_url, dict(consented.extra)
 
-    def endpoint(self, provider: str) -> FakeTokenEndpoint:
+    def endpoint(
+        self,
+        provider: str,
+        given: Mapping[str, str] | None = None,  # noqa: ARG002 - the port's signature
+    ) -> FakeTokenEndpoint:
         try:
             return self.endpoints[provider]
         except KeyError:

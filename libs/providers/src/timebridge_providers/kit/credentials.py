@@ -358,13 +358,15 @@ class HttpCredentialSource:
         *,
         base_url: str = "",
         extra: Mapping[str, str] | None = None,
+        returned: Mapping[str, str] | None = None,
     ) -> None:
-        """Have the owner exchange a consent's code and keep the tokens (they never come here)."""
+        """Have the owner exchange a consent's code and keep the tokens (they never come here);
+        ``returned``: the callback's other parameters (a data centre the consent named)."""
         self.forget(workspace_id, connection_id)
         url = f"{self._connection_url(workspace_id, connection_id)}/authorization-code"
         body = {
             "provider": provider, "code": code, "redirect_uri": redirect_uri,
-            "base_url": base_url, "extra": dict(extra or {}),
+            "base_url": base_url, "extra": dict(extra or {}), "returned": dict(returned or {}),
         }  # fmt: skip
         await self._send("POST", url, f"exchanging {provider}'s code", body)
 

@@ -100,12 +100,20 @@ class Consented:
     extra: Mapping[str, str]
     answer: Mapping[str, str] = field(default_factory=dict)
     """The token answer's further text fields (Wrike's ``host``)."""
+    returned: Mapping[str, str] = field(default_factory=dict)
+    """The consent's callback parameters besides ``code`` and ``state`` (Zoho's ``location``
+    and ``accounts-server``)."""
 
 
 class ConsentIncompleteError(ValueError):
     """The consent does not decide the connection (several organisations and none chosen, the
     one chosen not connected): the reason, in words, for the person to connect again."""
 
+
+TokenUrlOf = Callable[[Mapping[str, str], str], str]
+"""(a consent's callback parameters, or a stored connection's fields; the configured token URL)
+-> the token URL of this account (its data centre's). Raises :class:`ConsentIncompleteError`
+for a data centre that is not the provider's."""
 
 Completion = Callable[[Consented, httpx.AsyncClient], Awaitable[tuple[str, dict[str, str]]]]
 """(consented, pool) -> the connection's base URL and fields, with what the consent decided
@@ -139,6 +147,8 @@ class OAuthDescription:
     when a consent starts."""
     complete: Completion | None = None
     """Completes the connection after the code's exchange (see :data:`Completion`)."""
+    token_url_of: TokenUrlOf | None = None
+    """An account's own token URL (a data centre's: Zoho), for its code and its refreshes."""
 
     def open(self, provider: str, app: OAuthApp, http: httpx.AsyncClient) -> TokenEndpoint:
         return self.endpoint(provider, app, app.token_url or self.token_url, http)

@@ -19,6 +19,7 @@ from timebridge_providers.kit.registry import Account, Provider
 from timebridge_providers.kit.session import Session
 from timebridge_providers.kit.zones import zone_name
 from timebridge_providers.zoho.client import ZohoClient
+from timebridge_providers.zoho.consent import data_centre, token_url_of
 from timebridge_providers.zoho.directory import ZohoDirectory
 from timebridge_providers.zoho.entries import ZohoEntries
 from timebridge_providers.zoho.oauth import zoho_tokens
@@ -109,5 +110,7 @@ PROVIDER = Provider(
         ),
         scope_separator=",",
         authorize_params=(("access_type", "offline"), ("prompt", "consent")),
+        token_url_of=token_url_of,  # multi-DC: the account's data centre (.consent)
+        complete=data_centre,
     ),
 )

@@ -5,6 +5,8 @@ Which URL and protocol a provider's token endpoint speaks is the provider packag
 registry); the app's client id and secret are this service's settings.
 """
 
+from collections.abc import Mapping
+
 import httpx
 from timebridge_providers.kit.credentials import OAuthApp, oauth_of
 from timebridge_providers.kit.oauth import Consented
@@ -22,7 +24,7 @@ class RegistryTokenEndpoints:
         self._registry = registry
         self._apps = {name.lower(): app for name, app in apps.items()}
         self._http = http
-        self._opened: dict[str, TokenEndpoint] = {}
+        self._opened: dict[tuple[str, str], TokenEndpoint] = {}
 
     def authorization(
         self, provider: str, state: str, redirect_uri: str | None = None
@@ -51,9 +53,7 @@ class RegistryTokenEndpoints:
             return consented.base_url, dict(consented.extra)
         return await description.complete(consented, self._http)
 
-    def endpoint(self, provider: str) -> TokenEndpoint:
-        if (opened := self._opened.get(provider)) is not None:
-            return opened
+    def endpoint(self, provider: str, given: Mapping[str, str] | None = None) -> TokenEndpoint:
         try:
             found = self._registry.get(provider)
         except UnknownProviderError as exc:
@@ -62,10 +62,14 @@ class RegistryTokenEndpoints:
         if description is None:
             raise UpstreamError(f"{found.profile.title} has no OAuth token endpoint")
         config = self._app(provider, found.profile.title)
-        app = OAuthApp(
-            config.client_id, config.client_secret, config.token_url, config.redirect_uri
-        )
-        opened = self._opened[provider] = description.open(provider, app, self._http)
+        token_url = config.token_url or description.token_url
+        if description.token_url_of is not None:  # the account's data centre's
+            token_url = description.token_url_of(given or {}, token_url)
+        if (opened := self._opened.get((provider, token_url))) is not None:
+            return opened
+        app = OAuthApp(config.client_id, config.client_secret, token_url, config.redirect_uri)
+        opened = description.open(provider, app, self._http)
+        self._opened[(provider, token_url)] = opened
         return opened
 
     def _app(self, provider: str, title: str) -> OAuthAppConfig:

@@ -59,6 +59,10 @@ class OAuthIn(_In):
 
 SecretIn = Annotated[ApiKeyIn | OAuthIn, Field(discriminator="kind")]
 Extra = Annotated[dict[Annotated[str, Field(max_length=100)], Token], Field(max_length=20)]
+Returned = Annotated[
+    dict[Annotated[str, Field(max_length=100)], Annotated[str, Field(max_length=2000)]],
+    Field(max_length=20),
+]
 
 
 class CredentialIn(_In):
@@ -74,6 +78,10 @@ class CodeIn(_In):
     redirect_uri: str = Field(min_length=1, max_length=2000, description="As sent to /authorize")
     base_url: str = Field(default="", max_length=2000)
     extra: Extra = Field(default_factory=dict, description="Account, tenant or realm ids")
+    returned: Returned = Field(
+        default_factory=dict,
+        description="The callback's other parameters (a data centre the consent named)",
+    )
 
 
 class StateIn(_In):
@@ -207,7 +215,7 @@ def credentials_router(owner: CredentialOwner, guards: Guards) -> APIRouter:
     ) -> StatusOut:
         consent = Consent(
             workspace_id, connection_id, body.provider, body.code, body.redirect_uri,
-            body.base_url, body.extra,
+            body.base_url, body.extra, body.returned,
         )  # fmt: skip
         return _status_out(await owner.exchange(consent))
 

@@ -51,6 +51,8 @@ class Consent:
     redirect_uri: str
     base_url: str = ""
     extra: Mapping[str, str] = field(default_factory=dict)
+    returned: Mapping[str, str] = field(default_factory=dict)
+    """The callback's parameters besides code and state (a data centre the consent named)."""
 
 
 def _utc_now() -> dt.datetime:
@@ -104,14 +106,16 @@ class CredentialOwner:
         c = consent
         self._check_kind(c.provider, Tokens("", "", self._clock()))
         try:
-            endpoint = self._endpoints.endpoint(c.provider)
+            endpoint = self._endpoints.endpoint(c.provider, c.returned)
             tokens = await endpoint.exchange_code(c.code, c.redirect_uri)
+        except ConsentIncompleteError as exc:  # a data centre that is not the provider's
+            raise InvalidError(str(exc)) from exc
         except ReauthorizationNeededError as exc:
             raise InvalidError(f"the authorization code was refused: {exc.reason}") from exc
         except ProviderError as exc:  # wrong app credentials, an unexpected answer
             reason = f"{c.provider} token endpoint refused the code (HTTP {exc.status})"
             raise UpstreamError(reason) from exc
-        consented = Consented(tokens.access_token, c.base_url, c.extra, tokens.details)
+        consented = Consented(tokens.access_token, c.base_url, c.extra, tokens.details, c.returned)
         try:  # what the consent decided (an organisation): before anything is kept
             base_url, extra = await self._endpoints.complete(c.provider, consented)
         except ConsentIncompleteError as exc:
@@ -222,7 +226,7 @@ class CredentialOwner:
         assert isinstance(stored.secret, Tokens)
         where = {"workspace_id": status.workspace_id, "connection_id": status.connection_id}
         try:
-            endpoint = self._endpoints.endpoint(status.provider)
+            endpoint = self._endpoints.endpoint(status.provider, stored.extra)
             new = await endpoint.refresh(stored.secret.refresh_token)
         except ReauthorizationNeededError as exc:
             await slot.needs_reauthorisation(exc.reason, self._clock())

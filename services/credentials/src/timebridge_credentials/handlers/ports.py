@@ -1,6 +1,7 @@
 """What the credential owner's use cases need from the outside world."""
 
 import datetime as dt
+from collections.abc import Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
@@ -64,7 +65,9 @@ class TokenEndpoints(Protocol):
         asked."""
         ...
 
-    def endpoint(self, provider: str) -> TokenEndpoint:
-        """The provider's token endpoint with Timebridge's app, or ``InvalidError`` when no app
-        is configured for it."""
+    def endpoint(self, provider: str, given: Mapping[str, str] | None = None) -> TokenEndpoint:
+        """The provider's token endpoint with Timebridge's app (``given``: a consent's callback
+        parameters or a connection's fields naming its data centre), or ``InvalidError`` when no
+        app is configured for it; ``ConsentIncompleteError`` for a data centre not the
+        provider's."""
         ...

@@ -83,7 +83,14 @@ class ConsentOwner(CredentialKeeper, Protocol):
         *,
         base_url: str = "",
         extra: Mapping[str, str] | None = None,
+        returned: Mapping[str, str] | None = None,
     ) -> None: ...
+
+
+def _returned(params: Mapping[str, str]) -> dict[str, str]:
+    """The callback's other parameters, for the owner (a data centre the consent named)."""
+    others = [(k, v) for k, v in params.items() if k not in ("code", "state") and len(k) <= 100]
+    return dict(others[:20])
 
 
 def state_hash(state: str) -> str:
@@ -199,7 +206,7 @@ class OAuthConnect:
         try:
             await self.owner.exchange_code(
                 ws, integration_id, provider, code, started.redirect_uri,
-                base_url=base_url, extra=started.fields,
+                base_url=base_url, extra=started.fields, returned=_returned(params),
             )  # fmt: skip
             access = await self.owner.access(ws, integration_id)
         except InvalidMessageError as exc:

@@ -32,6 +32,15 @@ OWNER_PORT = PORT_BASE + 8
 EVERHOUR_PORT = 19590
 EVERHOUR_URL = f"http://127.0.0.1:{EVERHOUR_PORT}"
 RESOLVER_MODULE = "timebridge_conflict_resolver"
+BENCH_ENV = {
+    "TB_RAISED_LIMITS__EVERHOUR": "1000000",
+    "TB_DLQ_LIMIT__MAX_INVALID_RATIO": "1",
+    "TB_DLQ_LIMIT__MAX_CONSECUTIVE": "1000000000",
+}
+"""The resolver's Everhour budget raised like the sandbox's limit; no dead-letter cut-off, as
+in the integration tests: on the shared broker it also reads other runs' changes, for
+connections it knows from the shared topic but whose keys its owner does not hold, which it
+dead-letters (they would otherwise stop it)."""
 OWNER_MODULE = "timebridge_credentials"
 
 
@@ -147,7 +156,7 @@ def served(kafka: str, run_id: str, *, tasks: int, env: dict[str, str]) -> Itera
         launcher = _launch(
             kafka,
             run_id,
-            {"TB_RAISED_LIMITS__EVERHOUR": "1000000", "PYTHONPATH": ":".join(path), **env},
+            {**BENCH_ENV, "PYTHONPATH": ":".join(path), **env},
             logs / f"tb-bench-{run_id}-resolver.log",
         )
         creds = (ROOT / ".local" / "dev-secrets.env").read_text().splitlines()

@@ -127,3 +127,19 @@ async def test_leases_are_taken_all_or_none(pool: asyncpg.Pool) -> None:
     again = await store.take_leases(other, INTEGRATION, [a, b], 60)  # its own: taken again
     assert again["b"].owner == other
     assert again["b"].target_id == "rb"
+
+
+async def test_a_batch_asks_the_inbox_once_and_each_change_is_answered_once(
+    pool: asyncpg.Pool,
+) -> None:
+    store = PostgresSync(pool)
+    done, fresh = Envelope.for_event(EVENT, producer="mapping"), uuid.uuid4()
+    assert await store.complete(completion(uuid.uuid4(), done, leases=0, seconds=60))
+    await store.prefetch_processed(CONSUMER, [done.event_id, fresh])
+    await pool.execute(
+        "INSERT INTO inbox (consumer, event_id, event_type) VALUES ($1, $2, 'x')", CONSUMER, fresh
+    )  # processed meanwhile (another replica): the batch's answer stands, the next is asked
+    assert await store.processed(CONSUMER, done.event_id)
+    assert not await store.processed(CONSUMER, fresh)
+    assert await store.processed(CONSUMER, fresh)
+    assert not await store.processed("another consumer", done.event_id)

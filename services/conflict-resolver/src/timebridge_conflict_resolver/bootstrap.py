@@ -146,7 +146,9 @@ def bootstrap(
         shared_writers=settings.sync_shared_writers,
     )
     copies.subscribe(runtime)
-    consumers.register(runtime, observations, syncer, max_records=settings.sync_batch_max_records)
+    consumers.register(
+        runtime, observations, syncer, max_records=settings.sync_batch_max_records, inbox=store
+    )
     publisher = EventPublisher(runtime.broker, runtime.tracer, NAME)
     runtime.background.append(OutboxRelay(runtime.pool, publisher).run)
     app = http_app(runtime, title="Timebridge conflict-resolver")

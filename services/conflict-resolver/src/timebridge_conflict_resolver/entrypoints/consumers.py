@@ -1,20 +1,44 @@
 """Kafka subscriptions of the conflict-resolver."""
 
+import uuid
+from collections.abc import Sequence
+from typing import Protocol
+
+from timebridge_common.errors import InvalidMessageError
 from timebridge_common.events import EntryMapped, Envelope, TimeEntryLogged
 from timebridge_common.kafka.consumer import DeadLettered
 from timebridge_common.runtime import ServiceRuntime
 from timebridge_conflict_resolver.handlers.observations import on_time_entry_logged
 from timebridge_conflict_resolver.handlers.ports import ObservationStore
-from timebridge_conflict_resolver.handlers.sync import Syncer
+from timebridge_conflict_resolver.handlers.sync import CONSUMER, Syncer
+
+
+class Prefetch(Protocol):
+    async def prefetch_processed(self, consumer: str, event_ids: Sequence[uuid.UUID]) -> None:
+        """Look a batch's events up in the inbox at once (``PostgresSync``)."""
+        ...
 
 
 def register(
-    runtime: ServiceRuntime, store: ObservationStore, syncer: Syncer, *, max_records: int = 200
+    runtime: ServiceRuntime,
+    store: ObservationStore,
+    syncer: Syncer,
+    *,
+    max_records: int = 200,
+    inbox: Prefetch | None = None,
 ) -> None:
-    """``EntryMapped`` comes in batches of ``max_records`` at most, handled in lanes."""
+    """``EntryMapped`` comes in batches of ``max_records`` at most, handled in lanes; with
+    ``inbox`` the batch's inbox look-ups are made in one query first."""
 
     async def time_entry_logged(envelope: Envelope, event: TimeEntryLogged) -> None:
         await on_time_entry_logged(store, envelope, event)
+
+    async def entry_mapped(
+        items: Sequence[tuple[Envelope, EntryMapped]],
+    ) -> list[InvalidMessageError | None]:
+        if inbox is not None:
+            await inbox.prefetch_processed(CONSUMER, [envelope.event_id for envelope, _ in items])
+        return await syncer.on_batch(items)
 
     async def entry_mapped_dead_lettered(letter: DeadLettered[EntryMapped]) -> None:
         await syncer.on_dead_letter(letter)
@@ -22,7 +46,7 @@ def register(
     runtime.subscribe(TimeEntryLogged, time_entry_logged)
     runtime.subscribe_batch(
         EntryMapped,
-        syncer.on_batch,
+        entry_mapped,
         max_records=max_records,
         on_dead_letter=entry_mapped_dead_lettered,
     )

@@ -21,7 +21,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, cast
 
 import structlog
 
@@ -30,8 +30,9 @@ from timebridge_common.events import ConnectionChanged, Envelope, Event, TimeEnt
 from timebridge_mapping.domain.direction import integrations_for, settings_of
 from timebridge_mapping.domain.entries import EntryKey, StoredEntry, apply_changes, key_of
 from timebridge_mapping.domain.schedule import SyncSlots
+from timebridge_mapping.handlers.chunk_reads import ChunkReads
 from timebridge_mapping.handlers.mapper import EntryMapper, envelope_for
-from timebridge_mapping.handlers.ports import Connections, MappingStore
+from timebridge_mapping.handlers.ports import BatchTx, Connections, MappingStore, MappingTx
 
 CONSUMER = "mapping.time-entry-logged"
 
@@ -94,6 +95,7 @@ class TimeEntries:
             claimed = [(e, ev) for e, ev in changes if e.event_id in tx.claimed]
             held = await tx.get_many(sorted({key_of(ev) for _, ev in claimed}, key=_order))
             decided = apply_changes(held, tx.claimed, [(e.event_id, ev) for e, ev in changes])
+            reads = await self._shared_reads(tx, connected, held)
             now = self.mapper.clock()
             newest: dict[EntryKey, StoredEntry] = {}
             waits: list[tuple[str, EntryKey, dt.datetime]] = []
@@ -116,7 +118,8 @@ class TimeEntries:
                         continue
                     # Switched to real time while an older version waited: this one supersedes.
                     await tx.unschedule(integration.connection_id, entry.key)
-                    mapped = await self.mapper.sync(tx, integration, entry)
+                    reads.next_entry()
+                    mapped = await self.mapper.sync(cast(MappingTx, reads), integration, entry)
                     events.append((mapped, envelope_for(mapped, envelope)))
                     outcome = "mapped"
                 outcomes.append(outcome)
@@ -129,6 +132,23 @@ class TimeEntries:
             await tx.publish(events)
         log.info("time entries handled", batch=len(outcomes), outcomes=dict(Counter(outcomes)))
         return outcomes
+
+    async def _shared_reads(
+        self,
+        tx: BatchTx,
+        connected: dict[str, list[ConnectionChanged]],
+        stored: dict[EntryKey, StoredEntry],
+    ) -> ChunkReads:
+        """The batch's shared reads (``chunk_reads``): which of its entries each connected
+        integration holds, read once (nothing to read when no integration is connected; an
+        entry never stored before is held by none)."""
+        keys = sorted(stored, key=_order)
+        holds: list[tuple[str, EntryKey]] = []
+        for integrations in connected.values():
+            for integration in integrations:
+                found = await tx.held_keys(integration.connection_id, keys) if keys else set()
+                holds += [(integration.connection_id, key) for key in found]
+        return ChunkReads(tx, holds)
 
 
 def _order(key: EntryKey) -> tuple[str, str, str]:

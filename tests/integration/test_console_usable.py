@@ -6,7 +6,8 @@ in with the keyboard, opens each page of the main menu (and the pages its links 
 connect form, a new report, an integration's page and its mapping, task and conflict pages) at
 390 px: nothing is wider than the screen (wide tables scroll inside their box), every form
 field has a label that names it, and the first Tab reaches "Skip to content"; on the task links
-page he links a ticket to a task by hand and unlinks it. The portal's sign-in page is checked the same way.
+page he links a ticket to a task by hand and unlinks it. The portal's sign-in page is checked
+the same way.
 """
 
 import time

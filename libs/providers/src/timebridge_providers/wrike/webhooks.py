@@ -6,9 +6,9 @@ hook is created with ``POST /webhooks`` (account), ``/folders/{folderId}/webhook
 authenticity of the events later", its "Secure Webhooks" section) and an ``events`` filter such as
 ``[TimelogChanged]``; ``GET``/``PUT``/``DELETE /webhooks/{id}`` read it, set its ``status``
 (``Active``/``Suspended``: Wrike suspends a hook whose deliveries keep failing) and remove it. The
-"Secure Webhooks" text could not be retrieved here; the scheme follows a production Wrike
-receiver, TFTbpm/Wrike-graph-server (``index.js``, ``docs/server.md``), and the brief's reading of
-Wrike's page:
+"Secure Webhooks" text could not be retrieved here (A: assumed from secondary sources); the
+scheme follows a production Wrike receiver, TFTbpm/Wrike-graph-server (``index.js``,
+``docs/server.md``), and issue 8's reading of Wrike's page (``X-Request-Hash``):
 
 - handshake: once the hook is created Wrike POSTs ``{"requestType": "WebHook secret
   verification"}`` with an ``X-Hook-Secret`` header (a random value); the endpoint answers 200
@@ -16,8 +16,9 @@ Wrike's page:
   (the one ingest proposed and keeps: :meth:`WrikeWebhooks.keyed_handshake`);
 - delivery: a JSON array of events (``taskId``, ``webhookId``, ``eventAuthorId``, ``eventType``,
   ``lastUpdatedDate``: the fields staviloglu/Taviloglu.Wrike.ApiClient's ``WrikeWebHookEvent``
-  reads) signed with the hex HMAC-SHA256 of the raw body: ``X-Request-Hash`` (the receiver above
-  reads it from ``X-Hook-Secret``: either is taken, both checked in constant time);
+  reads) signed with the hex HMAC-SHA256 of the raw body in ``X-Request-Hash`` (the receiver
+  above reads it from ``X-Hook-Secret``: that header is taken when ``X-Request-Hash`` is absent,
+  checked the same way, in constant time);
 - a ``TimelogChanged`` event names the timelog (``timeTrackerId``; ``type`` Added, Updated or
   Removed; ``hours``: the "Time tracker ID", "Type" and "Hours" Workato's Wrike trigger lists),
   which :meth:`WrikeWebhooks.hints` turns into a hint to re-read ``GET /timelogs/{id}`` (the kit's

@@ -171,6 +171,7 @@ def test_timelog_events_name_the_timelogs_to_re_read_once_each() -> None:
         _timelogs({"eventType": "TaskTitleChanged"}),
         _timelogs({"timeTrackerId": "IEAL 1"}),
         _timelogs({"timeTrackerId": 42}),
+        _timelogs({"timeTrackerId": "IEAL1", "eventAuthorId": None}),
         b'{"event": "api:time:updated", "payload": {}}',
     ],
 )

@@ -148,12 +148,13 @@ def timelog_hints(body: bytes) -> list[Hint]:
     found: dict[str, Hint] = {}
     for event in events(body):
         timelog = _text(event.get("timeTrackerId")) or _text(event.get("timelogId"))
-        if event.get("eventType") not in _TIMELOG_EVENTS or timelog is None:
-            continue
+        author = _text(event.get("eventAuthorId"))
+        if event.get("eventType") not in _TIMELOG_EVENTS or timelog is None or author is None:
+            continue  # a deletion is reported under a user: one naming none is no hint
         found[timelog] = Hint(
             external_id=timelog,
             date=_updated(event).date(),
-            user_id=_text(event.get("eventAuthorId")) or "",
+            user_id=author,
             task_id=_text(event.get("taskId")),
         )
     if not found:

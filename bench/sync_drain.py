@@ -34,6 +34,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from bench.sync_served import Served, connect, drop_databases, served
@@ -141,6 +142,21 @@ async def send_all(
     return sent
 
 
+async def transactions(args: argparse.Namespace, run_id: str) -> int:
+    """Transactions committed in the resolver's database so far (each statement outside a
+    transaction is one): its round trips' lower bound, the relay's and the budget's included."""
+    pg = f"postgresql://timebridge:timebridge@127.0.0.1:{args.pg_port}/postgres"
+    conn = await asyncpg.connect(pg)
+    try:
+        found = await conn.fetchval(
+            "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = $1",
+            f"bench_{run_id}_tb_conflict_resolver",
+        )
+        return int(found or 0)
+    finally:
+        await conn.close()
+
+
 def percentile(values: list[int], p: float) -> float:
     ordered = sorted(values)
     return float(ordered[min(len(ordered) - 1, int(p * len(ordered)))]) if ordered else float("nan")
@@ -161,12 +177,14 @@ async def measure(s: Served, args: argparse.Namespace) -> dict[str, Any]:
         count = round(args.rate * args.seconds) if args.rate else args.entries
         events = [entry(s, workspace, integration, n, f"te_{n}") for n in range(count)]
         load, cpu, began = os.getloadavg(), s.cpu(), time.monotonic()
-        requests = s.everhour_requests()
+        requests, commits = s.everhour_requests(), await transactions(args, s.run_id)
         sent = await send_all(producer, events, args.rate)
         await outcomes.until(count + 1, args.timeout)
         elapsed, spent = time.monotonic() - began, s.cpu()
         served_requests = Counter(s.everhour_requests())
         served_requests.subtract(requests)
+        await asyncio.sleep(1.0)  # PostgreSQL flushes a backend's statistics within a second
+        commits = await transactions(args, s.run_id) - commits
     finally:
         await producer.stop()
         await outcomes.stop()
@@ -186,6 +204,7 @@ async def measure(s: Served, args: argparse.Namespace) -> dict[str, Any]:
         "cpu_ms_per_entry_by_process": per_entry,
         "everhour_requests_per_entry": round(sum(served_requests.values()) / max(done, 1), 2),
         "everhour_requests": {k: v for k, v in served_requests.items() if v},
+        "resolver_transactions_per_entry": round(commits / max(done, 1), 2),
         "load_average_before": [round(x, 2) for x in load],
         "load_average_after": [round(x, 2) for x in os.getloadavg()],
         "settings": {k: v for k, v in os.environ.items() if k.startswith("TB_SYNC")},

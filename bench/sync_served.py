@@ -6,6 +6,7 @@ ports, databases and consumer groups), each its own process so that each one's C
 
 import datetime as dt
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -26,11 +27,24 @@ from bench.accept import ROOT, child_pid, cpu_s, stop
 from timebridge_common.events import ConnectionChanged, Envelope, IntegrationSettings
 from timebridge_common.events.codec import encode
 
-PORT_BASE = 19500
-RESOLVER_PORT = PORT_BASE + 3
-OWNER_PORT = PORT_BASE + 8
-EVERHOUR_PORT = 19590
-EVERHOUR_URL = f"http://127.0.0.1:{EVERHOUR_PORT}"
+PORT_BASES = range(19500, 19700, 20)
+"""Where a run's ports start (resolver base+3, owner base+8, Everhour sandbox base+19): the
+first base whose ports are all free, so that two runs at once (``make bench`` and a session's
+own) do not take each other's ports."""
+
+
+def free_base() -> int:
+    for base in PORT_BASES:
+        try:
+            for offset in (3, 8, 19):
+                with socket.socket() as probe:
+                    probe.bind(("127.0.0.1", base + offset))
+        except OSError:
+            continue
+        return base
+    raise RuntimeError(f"no free ports in {PORT_BASES}")
+
+
 RESOLVER_MODULE = "timebridge_conflict_resolver"
 BENCH_ENV = {
     "TB_RAISED_LIMITS__EVERHOUR": "1000000",
@@ -62,6 +76,11 @@ class Served:
     owner_pid: int
     world: dict[str, Any]
     service_token: str
+    base: int
+
+    @property
+    def everhour_url(self) -> str:
+        return f"http://127.0.0.1:{self.base + 19}"
 
     def cpu(self) -> dict[str, float]:
         return {
@@ -73,7 +92,7 @@ class Served:
         }
 
     def everhour_requests(self) -> dict[str, int]:
-        answer = httpx.get(f"{EVERHOUR_URL}/_bench/requests", timeout=10)
+        answer = httpx.get(f"{self.everhour_url}/_bench/requests", timeout=10)
         requests: dict[str, int] = answer.json()
         return requests
 
@@ -92,14 +111,16 @@ def _wait(url: str, proc: subprocess.Popen[bytes], what: str, timeout_s: float =
     raise RuntimeError(f"{what} not ready after {timeout_s:.0f}s")
 
 
-def _launch(kafka: str, run_id: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+def _launch(
+    kafka: str, run_id: str, base: int, env: dict[str, str], log: Path
+) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:
         proc = subprocess.Popen(  # noqa: S603 - our interpreter, our launcher
             [
                 sys.executable,
                 str(ROOT / "deploy/local/dev.py"),
                 *("--only", "conflict-resolver", "--only", "credentials", "--no-sandboxes"),
-                *("--kafka", kafka, "--port-base", str(PORT_BASE)),
+                *("--kafka", kafka, "--port-base", str(base)),
                 *("--db-prefix", f"bench_{run_id}_", "--group-prefix", f"bench-{run_id}"),
             ],
             env={**os.environ, **env},
@@ -138,24 +159,27 @@ def served(kafka: str, run_id: str, *, tasks: int, env: dict[str, str]) -> Itera
     """The Everhour sandbox, then the owner and the resolver (its budget for Everhour raised
     like the sandbox's limit: ``TB_RAISED_LIMITS__EVERHOUR``); stopped on exit."""
     key = f"ek-bench-{run_id}"
+    base = free_base()
+    everhour_url = f"http://127.0.0.1:{base + 19}"
     logs = Path(tempfile.gettempdir())
     with (logs / f"tb-bench-{run_id}-everhour.log").open("wb") as out:
         everhour = subprocess.Popen(  # noqa: S603 - our interpreter, our script
             [
                 *(sys.executable, str(ROOT / "bench" / "everhour_served.py")),
-                *("--port", str(EVERHOUR_PORT), "--api-key", key, "--tasks", str(tasks)),
+                *("--port", str(base + 19), "--api-key", key, "--tasks", str(tasks)),
             ],
             stdout=out,
             stderr=subprocess.STDOUT,
         )
     launcher: subprocess.Popen[bytes] | None = None
     try:
-        _wait(f"{EVERHOUR_URL}/_bench/world", everhour, "the Everhour sandbox")
-        world = httpx.get(f"{EVERHOUR_URL}/_bench/world", timeout=10).json() | {"key": key}
+        _wait(f"{everhour_url}/_bench/world", everhour, "the Everhour sandbox")
+        world = httpx.get(f"{everhour_url}/_bench/world", timeout=10).json() | {"key": key}
         path = [p for p in (os.environ.get("PYTHONPATH"), committed_owner(run_id)) if p]
         launcher = _launch(
             kafka,
             run_id,
+            base,
             {**BENCH_ENV, "PYTHONPATH": ":".join(path), **env},
             logs / f"tb-bench-{run_id}-resolver.log",
         )
@@ -169,6 +193,7 @@ def served(kafka: str, run_id: str, *, tasks: int, env: dict[str, str]) -> Itera
             child_pid(launcher.pid, OWNER_MODULE),
             world,
             token,
+            base,
         )
     finally:
         if launcher is not None:
@@ -180,16 +205,22 @@ def served(kafka: str, run_id: str, *, tasks: int, env: dict[str, str]) -> Itera
 async def connect(s: Served, kafka: str, workspace: str, integration: str) -> None:
     """What ingest does on connect: the key to the owner, the connection on Kafka (v2, no
     secret), which the resolver's copies read."""
+    http = httpx.AsyncClient()
     owner = HttpCredentialSource(
-        f"http://127.0.0.1:{OWNER_PORT}", SecretStr(s.service_token), http=httpx.AsyncClient()
+        f"http://127.0.0.1:{s.base + 8}", SecretStr(s.service_token), http=http
     )
-    await owner.put_key(workspace, integration, "everhour", s.world["key"], base_url=EVERHOUR_URL)
+    try:
+        await owner.put_key(
+            workspace, integration, "everhour", s.world["key"], base_url=s.everhour_url
+        )
+    finally:
+        await http.aclose()
     event = ConnectionChanged(
         workspace_id=workspace,
         connection_id=integration,
         provider="everhour",
         status="connected",
-        base_url=EVERHOUR_URL,
+        base_url=s.everhour_url,
         revision=1,
         changed_at=dt.datetime.now(dt.UTC),
         settings=IntegrationSettings(conflict_policy="manual_review", direction="two_way"),

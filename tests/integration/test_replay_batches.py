@@ -7,6 +7,7 @@ request of the batch (a ``503`` each), not hanging any.
 """
 
 import asyncio
+import contextlib
 import datetime as dt
 from collections.abc import Awaitable, Callable
 
@@ -149,3 +150,25 @@ async def test_the_long_lived_connection_is_reopened_after_it_is_terminated(
     finally:
         await pool.release(admin)
         await window.close()
+
+
+async def test_the_connection_is_closed_when_the_service_stops(pool: asyncpg.Pool) -> None:
+    background: list[Callable[[], Awaitable[None]]] = []
+    window = PostgresReplayWindow.closed_at_stop(pool, background)
+    [close_at_stop] = background
+    running: asyncio.Future[None] = asyncio.ensure_future(close_at_stop())
+    assert await window.claim("r", "k", now=NOW, expires_at=LATER, lease_s=30) == Claimed()
+    admin = await pool.acquire()
+    try:
+        count = (
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        open_before = await admin.fetchval(count)
+        running.cancel()  # what the runtime does to its background tasks at stop
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+        await asyncio.sleep(0.2)  # PostgreSQL forgets the backend once its socket closed
+        assert await admin.fetchval(count) == open_before - 1
+    finally:
+        await pool.release(admin)

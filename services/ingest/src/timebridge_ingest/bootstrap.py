@@ -176,7 +176,7 @@ def bootstrap(
             on_stored=worker.wake,
             secrets=HookSecrets(secrets),
             publisher=publisher,
-            window=replay.PostgresReplayWindow(runtime.pool),
+            window=replay.PostgresReplayWindow.closed_at_stop(runtime.pool, runtime.background),
             tolerance_s=settings.webhook_tolerance_s,
             publish_timeout_s=settings.publish_timeout_s,
             observers=observe,
@@ -232,10 +232,8 @@ def bootstrap(
     window: replay.ReplayWindow = (
         replay.MemoryReplayWindow()
         if runtime.pool is None
-        else replay.PostgresReplayWindow(runtime.pool)
+        else replay.PostgresReplayWindow.closed_at_stop(runtime.pool, runtime.background)
     )
-    if isinstance(window, replay.PostgresReplayWindow):
-        runtime.background.append(window.close_at_stop)
     install_webhooks(
         app,
         runtime.tracer,

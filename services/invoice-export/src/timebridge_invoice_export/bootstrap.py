@@ -148,7 +148,7 @@ def bootstrap(
         publisher,
         tools=tools,
         publish_timeout_s=settings.publish_timeout_s,
-        window=replay.PostgresReplayWindow(runtime.pool),
+        window=replay.PostgresReplayWindow.closed_at_stop(runtime.pool, runtime.background),
         verifications=verifications,
         connection_window_s=settings.connection_webhook_window_s,
         clock=clock,

@@ -263,6 +263,16 @@ class PostgresReplayWindow:
         """Close the batches' connection (a later batch would open a new one)."""
         await self._conn.close()
 
+    @classmethod
+    def closed_at_stop(
+        cls, pool: asyncpg.Pool, background: list[Callable[[], Awaitable[None]]]
+    ) -> "PostgresReplayWindow":
+        """A window whose connection is closed when the service stops: :meth:`close_at_stop`
+        added to the service's background tasks (cancelled at stop)."""
+        window = cls(pool)
+        background.append(window.close_at_stop)
+        return window
+
     async def close_at_stop(self) -> None:
         """A service's background task: closes the connection when the runtime stops it."""
         try:

@@ -17,8 +17,8 @@ their ``EntrySynced`` read.
 It prints requests per synced entry by kind (time-record reads, writes, project reads, other,
 ``429`` answers), the share of the allowed requests (20 per 10 s over the run) that were useful
 writes, entries per second, and the theoretical maximum (every allowed request a write: 2
-entries/s). ``--code DIR`` runs the resolver from another checkout's ``src`` folders (before and
-after, interleaved); results go to ``bench/results/`` as JSON. Not a test.
+entries/s). ``--code DIR`` runs the resolver and the owner from another checkout's ``src``
+folders (before and after, interleaved); results go to ``bench/results/`` as JSON. Not a test.
 """
 
 import argparse
@@ -58,7 +58,12 @@ OWNER_PORT = PORT_BASE + 8
 EVERHOUR_PORT = 19790
 EVERHOUR_URL = f"http://127.0.0.1:{EVERHOUR_PORT}"
 LIMIT, WINDOW_S = 20, 10.0
-SOURCES = ("libs/common/src", "libs/providers/src", "services/conflict-resolver/src")
+SOURCES = (
+    "libs/common/src",
+    "libs/providers/src",
+    "services/conflict-resolver/src",
+    "services/credentials/src",
+)
 
 
 def kind(method: str, path: str) -> str:
@@ -129,11 +134,13 @@ def _wait(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 60) -> Non
 
 
 def launch(kafka: str, run_id: str, code: str | None, log: Path) -> subprocess.Popen[bytes]:
-    """The resolver and the credential owner (the owner always as committed)."""
-    path = [committed_owner(run_id)]
-    if code:
-        path = [str(Path(code) / src) for src in SOURCES] + path
-    env = {**os.environ, "PYTHONPATH": ":".join(path)}
+    """The resolver and the credential owner: both from ``code`` (its ``src`` folders), or
+    this checkout's resolver and the owner as committed."""
+    path = [str(Path(code) / src) for src in SOURCES] if code else [committed_owner(run_id)]
+    # Other runs' changes on the shared topic (integrations this resolver cannot know) are
+    # dead-lettered as they come: they must not stop it as a flood of invalid input would.
+    dlq = {"TB_DLQ_LIMIT__MAX_INVALID_RATIO": "1", "TB_DLQ_LIMIT__MAX_CONSECUTIVE": "1000000000"}
+    env = {**os.environ, "PYTHONPATH": ":".join(path), **dlq}
     env = {k: v for k, v in env.items() if not k.startswith("TB_RAISED_LIMITS")}
     with log.open("wb") as out:
         proc = subprocess.Popen(  # noqa: S603 - our interpreter, our launcher
@@ -197,7 +204,7 @@ async def measure(s: Served, args: argparse.Namespace) -> dict[str, Any]:
     await producer.start()
     try:
         await send_all(producer, [entry(s, workspace, integration, -1, "warm")], None)
-        await outcomes.until(1, 120)
+        await outcomes.until(1, 300)  # the copies read to their end: foreign changes settled
         if "warm" not in outcomes.synced:
             raise RuntimeError(f"warm-up entry not synced: {dict(outcomes.statuses)}")
         await asyncio.sleep(WINDOW_S)  # the warm-up's requests leave the window
@@ -268,6 +275,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             child_pid(launcher.pid, "timebridge_credentials"),
             world,
             token,
+            PORT_BASE,
         )
         return asyncio.run(measure(s, args))
     finally:

@@ -90,7 +90,7 @@ async def test_budget_keeps_every_window_within_the_limit() -> None:
     assert all(sent[i + 20] - sent[i] >= 10.0 for i in range(len(sent) - 20))
     # A steady caller gets all 20 of every window (it got half, 10, with half the limit as a
     # burst and half refilled: the last of 60 went at 50 s).
-    assert sent == [0.0] * 20 + [10.25] * 20 + [20.5] * 20  # a grant counts 2.5% longer
+    assert sent == [0.0] * 20 + [10.5] * 20 + [21.0] * 20  # a grant counts 5% longer
 
 
 async def test_a_lending_budget_runs_at_the_whole_limit_until_a_429_then_at_its_floor() -> None:
@@ -99,13 +99,13 @@ async def test_a_lending_budget_runs_at_the_whole_limit_until_a_429_then_at_its_
     budget.lend(10, cooldown_s=60)
     for _ in range(40):
         await budget.acquire()
-    assert fake.now == 10.25  # the whole limit: 20 at 0 s, 20 at 10.25 s
+    assert fake.now == 10.5  # the whole limit: 20 at 0 s, 20 at 10.5 s
     budget.pause(2.0)  # someone sharing the key needs its share
     sent = []
     for _ in range(20):
         await budget.acquire()
         sent.append(fake.now)
-    assert sent == [20.5] * 10 + [30.75] * 10  # its floor: 10 per window
+    assert sent == [21.0] * 10 + [31.5] * 10  # its floor: 10 per window
     fake.now = 90.0  # the cool-down is over
     for _ in range(20):
         await budget.acquire()
@@ -120,10 +120,10 @@ async def test_a_prepaid_token_is_spent_by_the_next_request_without_waiting_agai
     async with budget.prepaid():
         took = fake.now  # the wait happened here, before whatever the block then holds
         await budget.acquire()
-        assert fake.now == took == 10.25
+        assert fake.now == took == 10.5
         await budget.acquire()  # the second of this window
         await budget.acquire()  # the prepaid one was counted: this one waits for the next
-        assert fake.now == 20.5
+        assert fake.now == 21.0
 
 
 async def test_budget_pause_holds_every_request_of_the_connection() -> None:

@@ -6,6 +6,7 @@ create still looked up (by a shared listing) before it would be sent again."""
 import asyncio
 import datetime as dt
 from collections import Counter
+from typing import Any
 
 import httpx
 import pytest
@@ -19,30 +20,44 @@ from timebridge_common.events import TimeEntryFields, UserRef
 from timebridge_common.outbound.http import RequestBudget, RetryPolicy
 from timebridge_sandboxes.everhour import EverhourState, create_everhour_sandbox
 from timebridge_sandboxes.faults import Faults, RateLimit
-from timebridge_sandboxes.testing import TimeoutTransport
 
 DAY = dt.date(2026, 3, 2)
 KEY = "ek-shared"
 WRITERS = 10
 
 
+class LostAnswers(httpx.AsyncBaseTransport):
+    """The sandbox, except that the answers of the next ``lose`` POSTs are lost after the
+    sandbox applied them (as a timeout over a socket would)."""
+
+    def __init__(self, app: Any) -> None:
+        self.inner = httpx.ASGITransport(app=app)
+        self.lose = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        if request.method == "POST" and self.lose > 0:
+            self.lose -= 1
+            raise httpx.ReadTimeout("no answer in time", request=request)
+        return response
+
+
 class Rig:
     """Stores on one credential (one budget, as the kit's sessions give), requests counted."""
 
-    def __init__(self, state: EverhourState, faults: Faults | None = None) -> None:
+    def __init__(self, state: EverhourState) -> None:
         self.state = state
         self.requests: Counter[str] = Counter()
         self.budget = RequestBudget(10**6, 1)
-        app = create_everhour_sandbox(state, faults or Faults(), rate_limit=RateLimit(10**6, 10))
+        app = create_everhour_sandbox(state, Faults(), rate_limit=RateLimit(10**6, 10))
 
         async def seen(request: httpx.Request) -> None:
             path = request.url.path
             kind = "/projects" if path.startswith("/projects") else path.rsplit("/", 1)[-1]
             self.requests[f"{request.method} {kind}"] += 1
 
-        self.http = httpx.AsyncClient(
-            transport=TimeoutTransport(app, 0.2), event_hooks={"request": [seen]}
-        )
+        self.transport = LostAnswers(app)
+        self.http = httpx.AsyncClient(transport=self.transport, event_hooks={"request": [seen]})
 
     def store(self) -> EverhourRecords:
         """A store per change, as the resolver opens one."""
@@ -120,10 +135,9 @@ async def test_a_batchs_writers_share_one_look_up_and_one_read_back_listing() ->
 
 async def test_a_shared_look_up_before_a_retried_create_still_finds_the_earlier_write() -> None:
     state, ann, tasks = _world(WRITERS)
-    faults = Faults()
-    rig = Rig(state, faults)
+    rig = Rig(state)
     group = ReadGroup()
-    faults.lose_next_responses(1, delay_s=0.5)  # the first create is applied, its answer lost
+    rig.transport.lose = 1  # the first create is applied, its answer lost
 
     results = await asyncio.gather(
         *(_write_one(group, rig, ann, task, 600 + n) for n, task in enumerate(tasks)),

@@ -100,9 +100,9 @@ async def test_the_budgets_grant_is_taken_before_the_write_lease() -> None:
         assert outcome.status == "synced"
 
     # 2 requests per 10 s, 3 per change: each change's lease is taken once its look-up may go
-    # (before, the third change took its lease at 20.5 s, then waited 10 s holding it).
+    # (before, the third change took its lease at 21 s, then waited 10 s holding it).
     leases = [line for line in log if line.startswith("lease")]
-    assert leases == ["lease at 0s", "lease at 10.25s", "lease at 30.75s"]
+    assert leases == ["lease at 0s", "lease at 10.5s", "lease at 31.5s"]
 
 
 async def test_a_credentials_lanes_are_capped_at_what_its_budget_keeps_busy() -> None:

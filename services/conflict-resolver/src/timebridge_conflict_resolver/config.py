@@ -42,7 +42,7 @@ class Settings(BaseSettings, ServiceSettings, OwnerSettings):
         " about its requests per second x this + 1 (more would only wait on its budget)",
     )
     sync_shared_writers: int = Field(
-        default=16,
+        default=32,
         ge=1,
         description="Lanes of one credential sharing their look-ups and read-backs where the"
         " provider lists its records (each holds its write lease until the shared read-back)",

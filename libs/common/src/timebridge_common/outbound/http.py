@@ -104,7 +104,7 @@ def parse_retry_after(value: str | None, now: dt.datetime) -> float | None:
     return max(0.0, (when - now).total_seconds())
 
 
-SLACK = 0.025
+SLACK = 0.05
 """The share of a window a grant counts for beyond it (``RequestBudget``)."""
 
 
@@ -114,7 +114,7 @@ class RequestBudget:
     A provider limit of ``limit`` requests per ``window_s`` is usually enforced over a sliding
     window, so a request is granted while fewer than ``limit`` grants are younger than the
     window: no window of ``window_s`` seconds ever sees more than ``limit``, a burst may use the
-    whole limit and a steady caller gets nearly all of it. A grant counts for ``slack`` (2.5%)
+    whole limit and a steady caller gets nearly all of it. A grant counts for ``SLACK`` (5%)
     longer than the window: a request reaches the provider some time after its grant, and one
     sent later after its grant than the request a window before it (a prepaid grant, a busy
     loop) must not find that one still in the provider's window. (It was a token bucket holding

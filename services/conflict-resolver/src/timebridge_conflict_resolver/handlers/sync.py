@@ -161,7 +161,7 @@ class Syncer:
     default the profile's whole limit."""
     request_latency_s: float = 0.3
     """A provider request's round trip, for the lanes one credential keeps busy."""
-    shared_writers: int = 16
+    shared_writers: int = 32
     """Lanes of one credential sharing their look-ups and read-backs, where the provider lists
     its records (each holds its write lease until the listing after the last write)."""
 

@@ -190,7 +190,7 @@ def phases(args: argparse.Namespace) -> list[tuple[str, str, list[str], Callable
         (
             "sync paced",
             "bench.sync_drain",
-            ["--rate", "500", "--seconds", "4", *common],
+            ["--rate", "500", "--seconds", "1", *common],
             sync_paced_figures,
         ),
         (

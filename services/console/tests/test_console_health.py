@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from timebridge_console.testing import console_client, everhour_integration
+from timebridge_console.testing import console_client, tracker_integration
 from timebridge_console.testing import signed_in as sign_in
 
 WS, INTEGRATION = "acme", "int_1"
@@ -19,7 +19,7 @@ REFUSAL = "401 Unauthorized: Invalid API key"
 
 
 def answers(connection_status: str, retest_ok: bool) -> httpx.MockTransport:
-    integration = everhour_integration(WS, INTEGRATION)
+    integration = tracker_integration(WS, INTEGRATION, "everhour")
     routes: dict[tuple[str, str], Any] = {
         ("ingest", f"/v1/workspaces/{WS}/integrations"): [integration],
         ("ingest", f"/v1/workspaces/{WS}/integrations/{INTEGRATION}"): integration,

@@ -15,12 +15,12 @@ import pytest
 
 from timebridge_console.domain import imports
 from timebridge_console.domain.choices import FormError
-from timebridge_console.testing import console_client, everhour_integration
+from timebridge_console.testing import console_client, tracker_integration
 from timebridge_console.testing import signed_in as sign_in
 
 WS, INTEGRATION = "acme", "int_1"
 BASE = f"/v1/workspaces/{WS}/integrations/{INTEGRATION}"
-INTEGRATION_VIEW = everhour_integration(WS, INTEGRATION)
+INTEGRATION_VIEW = tracker_integration(WS, INTEGRATION, "everhour")
 
 
 def run(state: str, percent: int, **extra: Any) -> dict[str, Any]:

@@ -46,12 +46,13 @@ async def signed_in(client: httpx.AsyncClient, workspace_id: str, page: str) -> 
     return csrf_of(await client.get(page))
 
 
-def everhour_integration(workspace_id: str, integration_id: str) -> dict[str, Any]:
-    """Ingest's view of a connected Everhour integration (its integrations API's answer)."""
+def tracker_integration(workspace_id: str, integration_id: str, provider: str) -> dict[str, Any]:
+    """Ingest's view of a connected two-way real-time tracker integration (its integrations
+    API's answer); the caller names the provider, as the console never does."""
     return {
         "integration_id": integration_id,
         "workspace_id": workspace_id,
-        "provider": "everhour",
+        "provider": provider,
         "status": "connected",
         "settings": {"direction": "two_way", "frequency": "realtime"},
         "account": {"email": "ann@acme.test"},

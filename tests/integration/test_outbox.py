@@ -3,17 +3,19 @@
 import asyncio
 import contextlib
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import asyncpg
+import pytest
 
 from timebridge_common.db.migrations import apply_migrations
 from timebridge_common.db.outbox import OutboxRelay, enqueue
 from timebridge_common.events import EntrySynced, Envelope
+from timebridge_common.events.codec import EncodedEvent
 from timebridge_common.kafka.broker import make_broker
 from timebridge_common.kafka.dlt import decode_headers
-from timebridge_common.kafka.publisher import EventPublisher
+from timebridge_common.kafka.publisher import EventPublisher, PartlyPublishedError
 from timebridge_common.testing import (
     end_offsets,
     in_memory_tracing,
@@ -79,3 +81,49 @@ async def test_only_committed_events_are_published_in_order(
 async def _none_pending(pool: asyncpg.Pool) -> bool:
     pending: int = await pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
     return pending == 0
+
+
+class _FailingOnce(EventPublisher):
+    """The broker acknowledged the batch's first record, then failed: once."""
+
+    failed = False
+
+    async def publish_encoded_many(self, batch: Sequence[EncodedEvent]) -> int:
+        if not self.failed:
+            self.failed = True
+            await self.publish_encoded(batch[0])
+            raise PartlyPublishedError(1, ConnectionError("the broker went away"))
+        return await super().publish_encoded_many(batch)
+
+
+async def test_a_batch_failing_midway_marks_only_what_was_acknowledged(
+    topics: list[str],
+    create_database: Callable[[str], Awaitable[str]],
+    make_pool: Callable[[str], Awaitable[asyncpg.Pool]],
+) -> None:
+    pool = await make_pool(await create_database("outbox_partial"))
+    await apply_migrations(pool, "timebridge_mapping.adapters.migrations")
+    workspace = unique("ws")
+    events = [
+        sample_entry_synced(workspace_id=workspace, reason=f"change {i}", status="error")
+        for i in range(3)
+    ]
+    envelopes = [Envelope.for_event(e, producer="test") for e in events]
+    async with pool.acquire() as conn, conn.transaction():
+        await enqueue(conn, list(zip(events, envelopes, strict=True)))
+    broker = make_broker(kafka_config(), client_id="outbox-test")
+    await broker.start()
+    provider, _ = in_memory_tracing("outbox-test")
+    relay = OutboxRelay(pool, _FailingOnce(broker, provider.get_tracer("t"), "test"))
+    try:
+        async with pool.acquire() as conn:
+            with pytest.raises(ConnectionError):
+                await relay.publish_pending(conn)
+            marked = await conn.fetchval(
+                "SELECT count(*) FROM outbox WHERE published_at IS NOT NULL"
+            )
+            assert marked == 1  # the acknowledged first row only; the rest are sent again
+            assert await relay.publish_pending(conn) == 2
+    finally:
+        await broker.stop()
+    assert await _none_pending(pool)

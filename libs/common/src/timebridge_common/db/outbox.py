@@ -21,7 +21,7 @@ import structlog
 from timebridge_common.events.base import Event
 from timebridge_common.events.codec import EncodedEvent, encode
 from timebridge_common.events.envelope import Envelope
-from timebridge_common.kafka.publisher import EventPublisher
+from timebridge_common.kafka.publisher import EventPublisher, PartlyPublishedError
 from timebridge_common.tracing import inject
 
 log = structlog.get_logger(__name__)
@@ -118,24 +118,30 @@ class OutboxRelay:
             " WHERE published_at IS NULL ORDER BY id LIMIT $1",
             self._batch_size,
         )
-        done: list[int] = []
+        encoded = [
+            EncodedEvent(
+                topic=row["topic"],
+                key=bytes(row["key"]),
+                value=bytes(row["value"]),
+                headers=dict(row["headers"]),
+            )
+            for row in rows
+        ]
+        acknowledged = 0
         try:
-            for row in rows:
-                await self._publisher.publish_encoded(
-                    EncodedEvent(
-                        topic=row["topic"],
-                        key=bytes(row["key"]),
-                        value=bytes(row["value"]),
-                        headers=dict(row["headers"]),
-                    )
-                )
-                done.append(row["id"])
+            # Handed over together, acknowledged together: one round trip per batch, not per
+            # event; the rows marked are those acknowledged in order from the first.
+            acknowledged = await self._publisher.publish_encoded_many(encoded)
+        except PartlyPublishedError as exc:
+            acknowledged = exc.acknowledged
+            raise exc.cause from None
         finally:
+            done = [row["id"] for row in rows[:acknowledged]]
             if done:
                 await conn.execute(
                     "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", done
                 )
-        return len(done)
+        return acknowledged
 
     async def _purge(self, conn: asyncpg.Connection) -> None:
         await conn.execute(

@@ -26,7 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from timebridge_common.config import DlqLimitConfig, HttpConfig, RetryConfig, ServiceSettings
 from timebridge_common.db.migrations import apply_migrations
-from timebridge_common.db.pool import init_connection
+from timebridge_common.db.pool import init_connection, reset_connection
 from timebridge_common.http_errors import install_error_handling
 from timebridge_common.kafka.batch import MAX_RECORDS, BatchHandler, subscribe_batch
 from timebridge_common.kafka.broker import make_broker
@@ -202,6 +202,7 @@ def build_runtime(
             min_size=settings.database.min_connections,
             max_size=settings.database.max_connections,
             init=init_connection,
+            reset=reset_connection,
         )
     return ServiceRuntime(
         name=name,

@@ -50,5 +50,11 @@ async def apply_migrations(pool: asyncpg.Pool, *packages: str) -> list[str]:
                     applied.append(version)
                     log.info("migration applied", version=version)
         finally:
-            await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
+            try:
+                await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
+            except BaseException:
+                # The pool does not reset session state (db.pool.reset_connection): a connection
+                # that may still hold the lock must not be reused.
+                conn.terminate()
+                raise
     return applied

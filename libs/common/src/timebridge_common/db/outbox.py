@@ -92,9 +92,15 @@ class OutboxRelay:
                 await self._relay_forever(conn)
             finally:
                 self.is_leader = False
-                with contextlib.suppress(Exception):
+                try:
                     await conn.remove_listener(_CHANNEL, self._on_notify)
                     await conn.execute("SELECT pg_advisory_unlock($1)", _RELAY_LOCK_KEY)
+                except BaseException as exc:
+                    # The pool does not reset session state (db.pool.reset_connection): a
+                    # connection still holding the lock or listening must not be reused.
+                    conn.terminate()
+                    if not isinstance(exc, Exception):
+                        raise
 
     def _on_notify(self, *_: Any) -> None:
         self._wake.set()

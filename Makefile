@@ -68,7 +68,7 @@ clean: ## stop everything and delete local state (.local) and the virtualenv
 	@$(INFRA) down || true
 	rm -rf .local $(VENV)
 
-bench: install infra-up topics ## ingest vs a bare baseline under wrk, into mapping, 10M-entry report (docs/performance.md)
+bench: install infra-up topics ## every issue-12 phase with its goal (bench/results/suite.json), then the 10M-entry report (docs/performance.md)
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
-	@$(PY) -m bench.accept
+	@$(PY) -m bench.suite $(BENCH_ARGS)   # BENCH_ARGS="--soak-seconds 600" for the 10-minute soak
 	@$(PY) bench/reports_rollup.py   # a month's utilization over 10M entries (~5 min)

@@ -4,80 +4,31 @@ batch of its events stored as one hint per timelog, a bad ``X-Request-Hash`` ref
 stored; Hubstaff's verification keeping the secret it hands over only while the hook is being
 registered, and the registration wrapper activating the hook with it."""
 
-import datetime as dt
 import hashlib
 import hmac
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
+from test_hook_intake import (  # type: ignore[import-not-found]  # sibling (conftest.py)
+    NOW,
+    SECRET,
+    TOKEN_HASH,
+    Hooks,
+    Inbox,
+    MemorySecrets,
+    integration,
+)
 from timebridge_providers.hubstaff.webhooks import sign as hubstaff_sign
 from timebridge_providers.kit.fakes.observe import FakeHooks, FakeObserver
-from timebridge_providers.kit.ports.observe import Hint, HookState, Observer
+from timebridge_providers.kit.ports.observe import HookState, Observer
 from timebridge_providers.wrike.webhooks import sign as wrike_sign
 
-from timebridge_common.events import IntegrationSettings
-from timebridge_ingest.domain.connections import Integration, hook_token_hash
+from timebridge_ingest.domain.connections import hook_token_hash
 from timebridge_ingest.domain.errors import RejectedError
 from timebridge_ingest.handlers.hook_secrets import HookSecrets, keeping_secrets
 from timebridge_ingest.handlers.hooks import HookIntake
-
-NOW = dt.datetime(2026, 11, 5, 9, 0, 5, tzinfo=dt.UTC)
-SECRET = "hook-secret-0123456789abcdef"
-TOKEN_HASH = hook_token_hash("the-url-token")
-
-
-class MemorySecrets:
-    def __init__(self) -> None:
-        self.kept: dict[tuple[str, str], str] = {}
-
-    async def get(self, workspace_id: str, source: str) -> str | None:
-        return self.kept.get((workspace_id, source))
-
-    async def put(self, workspace_id: str, source: str, secret: str) -> None:
-        self.kept[(workspace_id, source)] = secret
-
-
-@dataclass
-class Hooks:
-    by_hash: dict[str, Integration] = field(default_factory=dict)
-    pending: set[str] = field(default_factory=set)
-
-    async def integration_by_hook(self, token_hash: str) -> Integration | None:
-        return self.by_hash.get(token_hash)
-
-    async def pending_hook_exists(self, token_hash: str) -> bool:
-        return token_hash in self.pending
-
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Any]:
-        yield self
-
-
-@dataclass
-class Inbox:
-    hints: list[tuple[str, Hint]] = field(default_factory=list)
-
-    async def put(self, integration_id: str, hint: Hint, now: dt.datetime, *, limit: int) -> bool:
-        self.hints.append((integration_id, hint))
-        return True
-
-
-def integration(provider: str) -> Integration:
-    return Integration(
-        integration_id=f"int_{provider}",
-        workspace_id="ws",
-        provider=provider,
-        base_url=f"http://{provider}.test",
-        api_key="key",
-        status="connected",
-        settings=IntegrationSettings(frequency="realtime"),
-        hook_id="6",
-        hook_token_hash=TOKEN_HASH,
-    )
 
 
 @dataclass
@@ -93,7 +44,7 @@ async def world() -> World:
     secrets = HookSecrets(MemorySecrets())
     await secrets.put(TOKEN_HASH, SECRET)
     hooks, inbox = Hooks(), Inbox()
-    intake = HookIntake(hooks, inbox, lambda: NOW, secrets=secrets, tolerance_s=300)  # type: ignore[arg-type]
+    intake = HookIntake(hooks, inbox, lambda: NOW, secrets=secrets, tolerance_s=300)
     return World(intake, hooks, inbox, secrets)
 
 

@@ -340,3 +340,23 @@ async def test_the_trackers_rates_are_read_through_its_directory(world: World) -
         headers={"authorization": f"Bearer {ws.admin_token}"},
     )
     assert missing.status_code == 404
+
+
+async def test_the_trackers_projects_are_listed_to_pick_one_to_map(world: World) -> None:
+    """Read from the tracker with the integration's key (the sandbox's one shared account holds
+    every test's projects): ids and names, for the console's list; only in the admin's workspace."""
+    ws = await workspace(world)
+    answer = await ws.call("GET", "/tracker-projects")
+    assert answer.status_code == 200
+    listed = {p["id"]: p for p in answer.json()}
+    assert listed[ws.everhour_project] == {
+        "id": ws.everhour_project,
+        "name": f"Website {ws.id}",
+        "closed": False,
+    }
+    other = await workspace(world)
+    foreign = await world.api.get(
+        f"/v1/workspaces/{ws.id}/integrations/{other.integration_id}/tracker-projects",
+        headers={"authorization": f"Bearer {ws.admin_token}"},
+    )
+    assert foreign.status_code == 404

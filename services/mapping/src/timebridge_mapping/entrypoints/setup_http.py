@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Path, status
 from pydantic import BaseModel, ConfigDict, Field
-from timebridge_providers.kit.ports.directory import Rate
+from timebridge_providers.kit.ports.directory import DirectoryProject, Rate
 
 from timebridge_common.api import WorkspaceIdPath
 from timebridge_common.auth import WorkspaceAdmins
@@ -38,6 +38,16 @@ class ProjectMappingBody(BaseModel):
 class ProjectMappingView(BaseModel):
     core_project_id: str
     tracker_project_id: str
+
+
+class TrackerProjectView(BaseModel):
+    id: str
+    name: str
+    closed: bool
+
+    @classmethod
+    def of(cls, project: DirectoryProject) -> "TrackerProjectView":
+        return cls(id=project.external_id, name=project.name, closed=project.closed)
 
 
 class RuleBody(BaseModel):
@@ -177,6 +187,19 @@ def setup_router(setup: Setup, admins: WorkspaceAdmins) -> APIRouter:
     ) -> ProjectMapping:
         mapping = ProjectMapping(core_project_id, body.tracker_project_id)
         return await _answer(setup.map_project(workspace_id, integration_id, mapping))
+
+    @router.get(
+        "/tracker-projects",
+        tags=projects,
+        summary="The tracker's projects, to pick one to map (its first 500, in its order)",
+        description="Read from the tracker with the integration's credential; 409 if the"
+        " integration is disconnected, 502 with the reason if the tracker cannot be asked.",
+    )
+    async def tracker_projects(
+        workspace_id: WorkspaceIdPath, integration_id: Id
+    ) -> list[TrackerProjectView]:
+        found = await _answer(setup.tracker_projects(workspace_id, integration_id))
+        return [TrackerProjectView.of(p) for p in found]
 
     @router.delete("/project-mappings/{core_project_id}", tags=projects, status_code=no_content)
     async def unmap_project(

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from timebridge_providers.kit.ports.directory import Directory as ProviderDirectory
-from timebridge_providers.kit.ports.directory import Rate, Rates
+from timebridge_providers.kit.ports.directory import DirectoryProject, Rate, Rates
 
 from timebridge_common.errors import InvalidMessageError, TransientError
 from timebridge_common.events import ConnectionChanged
@@ -33,6 +33,10 @@ from timebridge_mapping.handlers.ports import Connections, MappingStore, Mapping
 from timebridge_mapping.handlers.providers import Providers
 
 T = TypeVar("T")
+
+TRACKER_PROJECTS_LIMIT = 500
+"""How many of the tracker's projects an admin is offered to pick from (its first, in its
+order): a page, not the whole account of a tracker holding thousands; others are typed."""
 
 
 @asynccontextmanager
@@ -97,6 +101,16 @@ class Setup:
         async with self.store.transaction() as tx:
             await tx.put_project_mapping(integration_id, mapping)
         return mapping
+
+    async def tracker_projects(
+        self, workspace_id: str, integration_id: str, limit: int = TRACKER_PROJECTS_LIMIT
+    ) -> list[DirectoryProject]:
+        """The tracker's projects (its first ``limit``), for an admin to pick one to map."""
+        integration = await self._connected(workspace_id, integration_id)
+        title = self.providers.title(integration.provider)
+        async with _asking(title):
+            directory = await self.providers.directory(integration)
+        return await first_projects(directory, title, limit)
 
     async def unmap_project(
         self, workspace_id: str, integration_id: str, core_project: str
@@ -239,6 +253,26 @@ class Setup:
     ) -> None:
         if not await self._read(workspace_id, integration_id, delete):
             raise NotFoundError(missing)
+
+
+async def first_projects(
+    directory: ProviderDirectory, system: str, limit: int
+) -> list[DirectoryProject]:
+    """The directory's first ``limit`` projects in its order, read no further than needed; its
+    refusal or unavailability is the API's answer with the reason (``_asking``)."""
+    found: list[DirectoryProject] = []
+    async with _asking(system):
+        projects = directory.projects()
+        try:
+            async for project in projects:
+                found.append(project)
+                if len(found) >= limit:
+                    break
+        finally:
+            close = getattr(projects, "aclose", None)
+            if close is not None:
+                await close()
+    return found
 
 
 def _knows(directory: UserDirectory, core_user: str, tracker_user: str) -> bool:

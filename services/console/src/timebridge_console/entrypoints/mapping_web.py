@@ -41,6 +41,7 @@ class MappingPages:
         if page == "projects":
             context["mappings"] = await admin.project_mappings(integration_id)
             context["core_projects"] = await admin.core_projects()
+            context["tracker_projects"] = await admin.tracker_projects(integration_id)
         elif page == "users":
             context["users"] = await admin.users(integration_id)
             context["held"] = await admin.held_entries(integration_id)

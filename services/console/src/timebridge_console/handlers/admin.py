@@ -192,6 +192,19 @@ class Admin:
             return None
         return [p for p in found if not p.get("archived")] or None
 
+    async def tracker_projects(self, integration_id: str) -> list[dict[str, Any]] | None:
+        """The tracker's projects (mapping reads them from the tracker), for a dropdown; None
+        if they cannot be listed now (the page then takes a typed id)."""
+        try:
+            found: list[dict[str, Any]] = await self._api.get(
+                "mapping", f"{self._integration(integration_id)}/tracker-projects"
+            )
+        except ApiError as exc:
+            if exc.status in (401, 403):
+                raise
+            return None
+        return found or None
+
     async def users(self, integration_id: str) -> dict[str, Any]:
         found: dict[str, Any] = await self._api.get(
             "mapping", f"{self._integration(integration_id)}/user-mappings"

@@ -360,3 +360,19 @@ async def test_the_trackers_projects_are_listed_to_pick_one_to_map(world: World)
         headers={"authorization": f"Bearer {ws.admin_token}"},
     )
     assert foreign.status_code == 404
+
+
+async def test_the_tasks_of_the_mapped_projects_are_listed_to_pick_one_to_link(
+    world: World,
+) -> None:
+    ws = await workspace(world)
+    task = world.everhour.add_task(ws.everhour_project, "Fix the login page")
+    answer = await ws.call("GET", "/tracker-tasks")
+    assert answer.status_code == 200
+    assert {
+        "id": task,
+        "name": "Fix the login page",
+        "project_id": ws.everhour_project,
+        "closed": False,
+    } in answer.json()
+    assert {t["project_id"] for t in answer.json()} == {ws.everhour_project}  # mapped ones only

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Path, status
 from pydantic import BaseModel, ConfigDict, Field
-from timebridge_providers.kit.ports.directory import DirectoryProject, Rate
+from timebridge_providers.kit.ports.directory import DirectoryProject, DirectoryTask, Rate
 
 from timebridge_common.api import WorkspaceIdPath
 from timebridge_common.auth import WorkspaceAdmins
@@ -48,6 +48,17 @@ class TrackerProjectView(BaseModel):
     @classmethod
     def of(cls, project: DirectoryProject) -> "TrackerProjectView":
         return cls(id=project.external_id, name=project.name, closed=project.closed)
+
+
+class TrackerTaskView(BaseModel):
+    id: str
+    name: str
+    project_id: str
+    closed: bool
+
+    @classmethod
+    def of(cls, project_id: str, task: DirectoryTask) -> "TrackerTaskView":
+        return cls(id=task.external_id, name=task.name, project_id=project_id, closed=task.closed)
 
 
 class RuleBody(BaseModel):
@@ -332,6 +343,19 @@ def setup_router(setup: Setup, admins: WorkspaceAdmins) -> APIRouter:
     ) -> TaskLink:
         task_id = body.tracker_task_id
         return await _answer(setup.link_task(workspace_id, integration_id, core_ticket_id, task_id))
+
+    @router.get(
+        "/tracker-tasks",
+        tags=tasks,
+        summary="The tasks of the tracker projects mapped, to pick one to link (first 500)",
+        description="Read from the tracker with the integration's credential; 409 if the"
+        " integration is disconnected, 502 with the reason if the tracker cannot be asked.",
+    )
+    async def tracker_tasks(
+        workspace_id: WorkspaceIdPath, integration_id: Id
+    ) -> list[TrackerTaskView]:
+        found = await _answer(setup.tracker_tasks(workspace_id, integration_id))
+        return [TrackerTaskView.of(project, task) for project, task in found]
 
     @router.delete("/task-links/{core_ticket_id}", tags=tasks, status_code=no_content)
     async def unlink_task(

@@ -7,13 +7,19 @@ checked against the users read from both sides, refreshed once if one is unknown
 """
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TypeVar
 
 from timebridge_providers.kit.ports.directory import Directory as ProviderDirectory
-from timebridge_providers.kit.ports.directory import DirectoryProject, Rate, Rates
+from timebridge_providers.kit.ports.directory import (
+    DirectoryProject,
+    DirectoryTask,
+    Rate,
+    Rates,
+)
 
 from timebridge_common.errors import InvalidMessageError, TransientError
 from timebridge_common.events import ConnectionChanged
@@ -169,6 +175,27 @@ class Setup:
             await tx.put_task_link(integration_id, link)
         return link
 
+    async def tracker_tasks(
+        self, workspace_id: str, integration_id: str, limit: int = TRACKER_PROJECTS_LIMIT
+    ) -> list[tuple[str, DirectoryTask]]:
+        """The tasks of the tracker projects mapped (their first ``limit`` in all, each with the
+        project it was listed in), for an admin to pick one to link a ticket to."""
+        integration = await self._connected(workspace_id, integration_id)
+        async with self.store.transaction() as tx:
+            mappings = await tx.project_mappings(integration_id)
+        projects = list(dict.fromkeys(m.tracker_project_id for m in mappings))
+        title = self.providers.title(integration.provider)
+        async with _asking(title):
+            directory = await self.providers.directory(integration)
+        found: list[tuple[str, DirectoryTask]] = []
+        for project in projects:
+            if len(found) >= limit:
+                break
+            listing = functools.partial(directory.tasks, project)
+            tasks = await first_of(listing, title, limit - len(found))
+            found += [(project, t) for t in tasks]
+        return found
+
     async def unlink_task(self, workspace_id: str, integration_id: str, ticket_id: str) -> None:
         await self._delete(
             workspace_id,
@@ -258,18 +285,23 @@ class Setup:
 async def first_projects(
     directory: ProviderDirectory, system: str, limit: int
 ) -> list[DirectoryProject]:
-    """The directory's first ``limit`` projects in its order, read no further than needed; its
+    """The directory's first ``limit`` projects in its order (``first_of``)."""
+    return await first_of(directory.projects, system, limit)
+
+
+async def first_of(read: Callable[[], AsyncIterator[T]], system: str, limit: int) -> list[T]:
+    """The first ``limit`` items a directory's listing gives, read no further than needed; its
     refusal or unavailability is the API's answer with the reason (``_asking``)."""
-    found: list[DirectoryProject] = []
+    found: list[T] = []
     async with _asking(system):
-        projects = directory.projects()
+        items = read()
         try:
-            async for project in projects:
-                found.append(project)
+            async for item in items:
+                found.append(item)
                 if len(found) >= limit:
                     break
         finally:
-            close = getattr(projects, "aclose", None)
+            close = getattr(items, "aclose", None)
             if close is not None:
                 await close()
     return found

@@ -82,8 +82,9 @@ async def test_every_screen_is_usable_at_a_phones_width(
     # A ticket linked to a task by hand (on the phone), then unlinked.
     ticket = platform.core.add_ticket(ws, "Phone layout", project_id=project)
     task = platform.everhour.add_task(platform.everhour_project, "Mobile layout pass")
+    await page.reload()  # the new task in the list of the mapped project's tasks
     await page.get_by_label("Core ticket id").fill(ticket)
-    await page.get_by_label("Everhour task id").fill(task)
+    await page.get_by_label("Everhour task", exact=True).select_option(task)
     await page.get_by_role("button", name="Save link").click()
     await expect(page.get_by_role("status")).to_contain_text("Mapping saved")
     linked = page.locator("#task-links tbody tr", has_text=ticket)

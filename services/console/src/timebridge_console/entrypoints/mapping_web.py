@@ -47,6 +47,7 @@ class MappingPages:
             context["held"] = await admin.held_entries(integration_id)
         else:
             context["links"] = await admin.task_links(integration_id)
+            context["tracker_tasks"] = await admin.tracker_tasks(integration_id)
         return self.web.page(
             request,
             f"mapping_{page}.html",

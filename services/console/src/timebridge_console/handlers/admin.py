@@ -195,9 +195,17 @@ class Admin:
     async def tracker_projects(self, integration_id: str) -> list[dict[str, Any]] | None:
         """The tracker's projects (mapping reads them from the tracker), for a dropdown; None
         if they cannot be listed now (the page then takes a typed id)."""
+        return await self._listed(integration_id, "tracker-projects")
+
+    async def tracker_tasks(self, integration_id: str) -> list[dict[str, Any]] | None:
+        """The tasks of the tracker projects mapped, for a dropdown; None if none or they
+        cannot be listed now (the page then takes a typed id)."""
+        return await self._listed(integration_id, "tracker-tasks")
+
+    async def _listed(self, integration_id: str, what: str) -> list[dict[str, Any]] | None:
         try:
             found: list[dict[str, Any]] = await self._api.get(
-                "mapping", f"{self._integration(integration_id)}/tracker-projects"
+                "mapping", f"{self._integration(integration_id)}/{what}"
             )
         except ApiError as exc:
             if exc.status in (401, 403):

@@ -27,7 +27,7 @@ from timebridge_conflict_resolver.domain.state import (
     Link,
     TargetRecord,
 )
-from timebridge_conflict_resolver.handlers.ports import ConflictClosedError
+from timebridge_conflict_resolver.handlers.ports import Ask, ConflictClosedError, Known
 
 
 def _utc_now() -> dt.datetime:
@@ -65,6 +65,30 @@ class MemorySync:
 
     async def link(self, integration_id: str, source: str, source_id: str) -> Link | None:
         return self.links.get((integration_id, source, source_id))
+
+    async def known(self, ask: Ask) -> Known:
+        """The single look-ups put together (the day's observations are not kept here)."""
+        link = await self.link(ask.integration_id, ask.source, ask.source_id)
+        copy = await self.counterpart(ask.integration_id, ask.source, ask.source_id)
+        keys = dict.fromkeys((*ask.keys, *([link.target_key] if link and link.active else [])))
+        leases = []
+        if ask.owner is not None:
+            leases = await self.writing(
+                ask.integration_id, ask.source, ask.source_id, ask.owner, ask.lease_s
+            )
+        return Known(
+            link=link,
+            copy=copy,
+            copy_origins=(
+                await self.contributions(ask.integration_id, copy.system, copy.key) if copy else []
+            ),
+            leases=leases,
+            targets={k: await self.target(ask.integration_id, ask.target, k) for k in keys},
+            contributions={
+                k: await self.contributions(ask.integration_id, ask.target, k) for k in keys
+            },
+            same_day=None,
+        )
 
     async def target(self, integration_id: str, system: str, key: str) -> TargetRecord | None:
         return self.targets.get((integration_id, system, key))

@@ -12,6 +12,7 @@ from timebridge_common.db.outbox import enqueue
 from timebridge_common.errors import TransientError
 from timebridge_common.events import EntryMapped, Envelope, TimeEntryFields
 from timebridge_conflict_resolver.adapters import sync_sql
+from timebridge_conflict_resolver.adapters.known import known_of
 from timebridge_conflict_resolver.domain.matching import Observation
 from timebridge_conflict_resolver.domain.records import Slot, Write
 from timebridge_conflict_resolver.domain.state import (
@@ -22,7 +23,7 @@ from timebridge_conflict_resolver.domain.state import (
     Link,
     TargetRecord,
 )
-from timebridge_conflict_resolver.handlers.ports import ConflictClosedError
+from timebridge_conflict_resolver.handlers.ports import Ask, ConflictClosedError, Known
 
 _COLUMNS = (
     "workspace_id, source, external_id, person, date, started_at, duration_seconds,"
@@ -177,6 +178,25 @@ class PostgresSync:
             event_id,
         )
         return found
+
+    async def known(self, ask: Ask) -> Known:
+        """One statement (``sync_sql.KNOWN``) instead of a look-up each."""
+        workspace, person, date = ask.day or (None, None, None)
+        row = await self._pool.fetchrow(
+            sync_sql.KNOWN,
+            ask.integration_id,
+            ask.source,
+            ask.source_id,
+            ask.target,
+            list(ask.keys),
+            ask.owner,
+            ask.lease_s,
+            workspace,
+            person,
+            date,
+        )
+        assert row is not None
+        return known_of(row, ask.target)
 
     async def link(self, integration_id: str, source: str, source_id: str) -> Link | None:
         row = await self._pool.fetchrow(

@@ -11,6 +11,12 @@ is conditioned on it, so an event already processed changes nothing.
 ``TAKE_LEASES`` locks the records' current leases and takes them all only if none is held by
 another owner younger than the lease time; the caller's transaction is rolled back when fewer
 were taken (another replica inserted one meanwhile), as before.
+
+``KNOWN`` is everything a change reads before it decides, in one snapshot: the entry's link,
+the record it is a copy of, other owners' live leases on it, the target records it lands in
+(and the one its link landed in) with their contributions, and the day's observations when the
+entry is neither linked nor a copy (was up to seven round trips, one by one, per change). Rows
+come back as ``jsonb`` (the pool decodes it), one row in all.
 """
 
 COMMIT_DECISION = """
@@ -82,4 +88,47 @@ WITH current AS (
 SELECT false AS taken, key, owner, operation, planned, target_id, age FROM current
 UNION ALL
 SELECT true, key, NULL, NULL, NULL, NULL, NULL FROM taken
+"""
+
+KNOWN = """
+WITH link AS (
+    SELECT source, source_id, target, target_key, written, source_updated_at, active,
+        source_entry
+    FROM sync_links WHERE integration_id = $1 AND source = $2 AND source_id = $3
+), twin AS (
+    SELECT system, key, target_id, confirmed, confirmed_at, origin FROM sync_targets
+    WHERE integration_id = $1 AND system = $2 AND target_id = $3
+    ORDER BY updated_at DESC LIMIT 1
+), keys AS (
+    SELECT k AS key FROM unnest($5::text[]) AS k
+    UNION SELECT target_key FROM link WHERE active
+)
+SELECT
+    (SELECT to_jsonb(link) FROM link) AS link,
+    (SELECT to_jsonb(twin) FROM twin) AS copy,
+    ARRAY(SELECT key FROM keys) AS keys,
+    (SELECT coalesce(jsonb_agg(to_jsonb(i)), '[]') FROM (
+        SELECT key, owner, operation, planned, target_id FROM sync_intents
+        WHERE $6::uuid IS NOT NULL AND integration_id = $1 AND system = $2 AND owner <> $6
+            AND taken_at > now() - make_interval(secs => $7)
+            AND (target_id = $3 OR (target_id IS NULL AND operation = 'create'))
+    ) i) AS leases,
+    (SELECT coalesce(jsonb_agg(to_jsonb(t)), '[]') FROM (
+        SELECT system, key, target_id, confirmed, confirmed_at, origin FROM sync_targets
+        WHERE integration_id = $1 AND system = $4 AND key IN (SELECT key FROM keys)
+    ) t) AS targets,
+    (SELECT coalesce(jsonb_agg(to_jsonb(c) ORDER BY c.source, c.source_id), '[]') FROM (
+        SELECT source, source_id, target, target_key, written, source_updated_at, active,
+            source_entry
+        FROM sync_links WHERE integration_id = $1 AND active
+            AND ((target = $4 AND target_key IN (SELECT key FROM keys))
+                OR (target = $2 AND target_key = (SELECT key FROM twin)))
+    ) c) AS contributions,
+    CASE WHEN $10::date IS NOT NULL AND NOT EXISTS (SELECT 1 FROM link)
+        AND NOT EXISTS (SELECT 1 FROM twin)
+    THEN (SELECT coalesce(jsonb_agg(to_jsonb(o) ORDER BY o.source, o.external_id), '[]') FROM (
+        SELECT workspace_id, source, external_id, person, date, started_at, duration_seconds,
+            updated_at, deleted, task_external_id, user_external_id
+        FROM observations WHERE workspace_id = $8 AND person = $9 AND date = $10
+    ) o) END AS same_day
 """

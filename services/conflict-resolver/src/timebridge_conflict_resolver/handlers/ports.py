@@ -8,6 +8,7 @@ so the handlers get fast unit tests.
 import datetime as dt
 import uuid
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from typing import Protocol
 
 from timebridge_providers.kit.ports.entries import EntryStore
@@ -31,8 +32,51 @@ class ConflictClosedError(Exception):
     """The conflict being resolved is no longer open (resolved or superseded meanwhile)."""
 
 
+@dataclass(frozen=True, slots=True)
+class Ask:
+    """What one change of a source entry asks the store before it decides (``SyncStore.known``)."""
+
+    integration_id: str
+    source: str
+    source_id: str
+    target: str
+    keys: tuple[str, ...]
+    """The target records (in ``target``) the change lands in; the store adds the one its
+    active link landed in."""
+    owner: uuid.UUID | None
+    """Set: other owners' live leases on the source record are asked too (``writing``)."""
+    lease_s: float
+    day: tuple[str, str, dt.date] | None
+    """Workspace, person (lower case) and date whose observations are wanted when the entry is
+    neither linked nor a copy (the same-work match); ``None``: not wanted."""
+
+
+@dataclass(frozen=True, slots=True)
+class Known:
+    """What the store knew of one change's entry, read in one round trip (one snapshot)."""
+
+    link: Link | None
+    copy: TargetRecord | None
+    """The record Timebridge manages in the source system under the entry's id (``counterpart``)."""
+    copy_origins: list[Link]
+    """The active links landing in ``copy`` (``contributions``); empty without a copy."""
+    leases: list[Lease]
+    """Other owners' live leases on the source record (``writing``); empty unless asked."""
+    targets: dict[str, TargetRecord | None]
+    """Per asked key (and the link's): the managed target record, ``None`` when there is none."""
+    contributions: dict[str, list[Link]]
+    """Per key of ``targets``: the active links landing in it."""
+    same_day: list[Observation] | None
+    """The day's observations if asked and the entry is neither linked nor a copy; ``None``:
+    not answered here (ask the observation index)."""
+
+
 class SyncStore(Protocol):
     async def processed(self, consumer: str, event_id: uuid.UUID) -> bool: ...
+
+    async def known(self, ask: Ask) -> Known:
+        """The link, copy, leases, target records and contributions one change needs, at once."""
+        ...
 
     async def link(self, integration_id: str, source: str, source_id: str) -> Link | None: ...
 

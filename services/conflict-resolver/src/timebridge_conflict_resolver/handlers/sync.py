@@ -58,7 +58,7 @@ from timebridge_providers.kit.ports.entries import UnwritableEntryError
 from timebridge_providers.kit.registry import Registry
 from timebridge_providers.kit.writes import prepaid
 
-from timebridge_common.errors import InvalidMessageError, TransientError
+from timebridge_common.errors import InvalidMessageError
 from timebridge_common.events import (
     ConnectionChanged,
     EntryMapped,
@@ -75,8 +75,8 @@ from timebridge_conflict_resolver.domain.convergence import (
     flows_back,
     when_uncarried,
 )
-from timebridge_conflict_resolver.domain.decisions import Side, in_flight, is_echo, winner
-from timebridge_conflict_resolver.domain.matching import candidate, matches
+from timebridge_conflict_resolver.domain.decisions import Side, is_echo, winner
+from timebridge_conflict_resolver.domain.matching import Observation, candidate, matches
 from timebridge_conflict_resolver.domain.outcomes import Finish
 from timebridge_conflict_resolver.domain.plans import (
     Job,
@@ -93,11 +93,13 @@ from timebridge_conflict_resolver.domain.plans import (
 )
 from timebridge_conflict_resolver.domain.records import Systems, slot_key
 from timebridge_conflict_resolver.domain.state import Link, TargetRecord
+from timebridge_conflict_resolver.handlers.known import ask, not_being_written
 from timebridge_conflict_resolver.handlers.lanes import PerCredential, in_lanes
 from timebridge_conflict_resolver.handlers.ports import (
     ConflictClosedError,
     Connections,
     EntryStores,
+    Known,
     ObservationIndex,
     SyncStore,
 )
@@ -312,45 +314,28 @@ class Syncer:
     async def _route(self, job: Job, integration: ConnectionChanged) -> EntrySynced | None:
         """Stale, echo, a changed copy, the same work already there, or a change to write."""
         event = job.event
+        known = await self.store.known(ask(job, self.lease_s))
         if job.claim is not None:
-            await self._not_being_written(job)
-        link = await self.store.link(event.integration_id, event.source, event.source_external_id)
+            not_being_written(job, known)
+        link = known.link
         if job.forced is None and link and event.source_updated_at < link.source_updated_at:
             log.info("older version than the one synced, ignored", entry=event.source_external_id)
             return await self._finish(job, None)
-        copy = await self.store.counterpart(
-            event.integration_id, event.source, event.source_external_id
-        )
+        copy = known.copy
         if copy is not None:
             source = job.pair.of(event.source)
             if job.forced is None and is_echo(source, event, copy.confirmed, copy.confirmed_at):
-                return await self._echo(job, copy)
+                return await self._echo(job, copy, known.copy_origins)
             if link is None:
-                return await self._changed_copy(job, integration, copy)
+                return await self._changed_copy(job, integration, copy, known.copy_origins)
         if link is None and event.operation == "upsert" and job.forced is None:
-            linked = await self._link_same_work(job, integration)
+            linked = await self._link_same_work(job, integration, known.same_day)
             if linked is not None:
                 return linked
-        return await self._forward(job, integration, link)
-
-    async def _not_being_written(self, job: Job) -> None:
-        """An observed record that another attempt is writing right now is retried until that
-        attempt commits (``in_flight``): then it is known as Timebridge's own (an echo, or an
-        edit compared with what was confirmed). Decided before, a tracker record the resolver
-        had just created was taken for someone's new entry, copied to Core, and the next Core
-        edit created a second tracker record."""
-        event = job.event
-        leases = await self.store.writing(
-            event.integration_id, event.source, event.source_external_id, job.owner, self.lease_s
-        )
-        if in_flight(leases, event.source_external_id, event.source_entry):
-            raise TransientError(
-                f"{event.source} {event.source_external_id} is being written by another change:"
-                " decided once that write is committed"
-            )
+        return await self._forward(job, integration, link, known)
 
     async def _forward(
-        self, job: Job, integration: ConnectionChanged, link: Link | None
+        self, job: Job, integration: ConnectionChanged, link: Link | None, known: Known
     ) -> EntrySynced | None:
         event = job.event
         keys = forward_keys(job.pair.of(event.target), event, link)
@@ -358,6 +343,9 @@ class Syncer:
             return await self._finish(job, outcomes.outcome(job, self.clock(), "error", keys))
         rows, parts = {}, {}
         for key in dict.fromkeys(k for k in keys if k):
+            if key in known.targets:
+                rows[key], parts[key] = known.targets[key], known.contributions[key]
+                continue
             rows[key] = await self.store.target(event.integration_id, event.target, key)
             parts[key] = await self.store.contributions(event.integration_id, event.target, key)
         plan = forward_plan(job.pair, event, link, keys, rows=rows, contributions=parts)
@@ -366,13 +354,12 @@ class Syncer:
             return await self._finish(job, outcomes.outcome(job, self.clock(), "skipped", reason))
         return await self._path.apply(job, integration, plan)
 
-    async def _echo(self, job: Job, copy: TargetRecord) -> EntrySynced | None:
+    async def _echo(self, job: Job, copy: TargetRecord, origins: list[Link]) -> EntrySynced | None:
         """The source entry is a record Timebridge manages, as Timebridge left it: no write.
 
         Published as ``skipped`` under the copy's own key, so the status of the entry it copies
         stays ``synced``, and without ``entry``, so its hours are never counted twice.
         """
-        origins = await self.store.contributions(job.event.integration_id, copy.system, copy.key)
         outcome = outcomes.outcome(
             job,
             self.clock(),
@@ -384,13 +371,12 @@ class Syncer:
         return await self._finish(job, outcome)
 
     async def _changed_copy(
-        self, job: Job, integration: ConnectionChanged, copy: TargetRecord
+        self, job: Job, integration: ConnectionChanged, copy: TargetRecord, origins: list[Link]
     ) -> EntrySynced | None:
         """A record Timebridge manages was changed in its own system: carry the edit back to
         the entry it copies where the direction lets it flow, else review it (or let the policy
         restore the copy) as an edit on the target side."""
         event = job.event
-        origins = await self.store.contributions(event.integration_id, copy.system, copy.key)
         restore = restore_plan(job.pair, copy, origins)
         known = bool(origins) and all(o.source_entry is not None for o in origins)
         if not (known and flows_back(job.direction, job.pair.of(event.source))):
@@ -429,11 +415,15 @@ class Syncer:
         )
         return await self._path.finish(job, finish)
 
-    async def _link_same_work(self, job: Job, integration: ConnectionChanged) -> EntrySynced | None:
-        """Match by timestamp: if the target already has this work, link to it, write nothing."""
+    async def _link_same_work(
+        self, job: Job, integration: ConnectionChanged, same_day: list[Observation] | None
+    ) -> EntrySynced | None:
+        """Match by timestamp: if the target already has this work, link to it, write nothing
+        (``same_day``: the day's observations if the store read them along)."""
         event = job.event
         me = candidate(event)
-        same_day = await self.observations.for_person_day(me.workspace_id, me.person, me.date)
+        if same_day is None:
+            same_day = await self.observations.for_person_day(me.workspace_id, me.person, me.date)
         found = [o for o in matches(me, same_day) if o.source == event.target]
         if not found:
             return None

@@ -1,6 +1,6 @@
 """``make bench``: every phase of issue 12's benchmark in one run, one JSON result.
 
-Run from the repository root: ``python -m bench.suite`` (``--help`` for the knobs; ~10 minutes).
+Run from the repository root: ``python -m bench.suite`` (``--help`` for the knobs; ~13 minutes).
 
 Each phase is its own bench module, run as its own process (its figures are not disturbed by the
 previous phase's memory, and a phase that fails is reported without ending the run):
@@ -9,10 +9,13 @@ previous phase's memory, and a phase that fails is reported without ending the r
 2. ``bench.mapping_drain`` — a backlog of ``TimeEntryLogged`` into mapping's database;
 3. ``bench.sync_drain`` — ``EntryMapped`` -> conflict-resolver -> Everhour sandbox (limit lifted)
    -> ``EntrySynced``: drained, then paced at 500 entries/s for the webhook-to-synced p99;
-4. ``bench.sync_limit`` — the resolver at Everhour's documented limit (skipped, with a message,
+4. ``bench.e2e_sync`` — the whole pipeline: signed Core webhooks -> ingest -> mapping ->
+   resolver -> Everhour sandbox (limit lifted) -> ``EntrySynced``, each its own process: drained,
+   then paced at 50 and 500 entries/s (webhook-to-synced p99, CPU per entry of each process);
+5. ``bench.sync_limit`` — the resolver at Everhour's documented limit (skipped, with a message,
    when the module is not there);
-5. ``bench.slot_release`` — a 5-minute slot holding 10,000 entries;
-6. ``bench.soak`` — RSS of ingest, the credential owner and mapping under sustained webhooks,
+6. ``bench.slot_release`` — a 5-minute slot holding 10,000 entries;
+7. ``bench.soak`` — RSS of ingest, the credential owner and mapping under sustained webhooks,
    sampled (``--soak-seconds``, 60 by default; 600 for the 10-minute soak).
 
 Every figure is written with its goal and met/MISSED, with the 1-minute load average of its
@@ -119,6 +122,46 @@ def sync_paced_figures(r: dict[str, Any]) -> list[Figure]:
     ]
 
 
+def e2e_figures(r: dict[str, Any]) -> list[Figure]:
+    """The end-to-end phase: drain, the paced runs, and each process's CPU per entry and RSS."""
+    out: list[Figure] = []
+    drain = r.get("drain")
+    runs = ([drain] if drain else []) + list(r.get("paced", []))
+    if drain:
+        name = "end to end: Core webhook -> Everhour sandbox -> EntrySynced, drained"
+        out.append(figure(name, drain["synced_per_second"], 1000.0, "entries/s"))
+    for run in r.get("paced", []):
+        rate = f"{run['offered_per_second']:g}/s offered"
+        p99 = run["latency_ms"]["sent_to_synced"].get("p99")
+        goal = 150.0 if run["offered_per_second"] >= 500 else None
+        out.append(
+            figure(
+                f"end to end: webhook-to-EntrySynced p99 at {rate}", p99, goal, "ms", at_most=True
+            )
+        )
+        out.append(
+            figure(
+                f"end to end: synced per second at {rate}",
+                run["synced_per_second"],
+                None,
+                "entries/s",
+            )
+        )
+    lost = sum(run["missing"] + run["duplicated"] for run in runs)
+    out.append(
+        figure("end to end: entries missing or duplicated", lost, 0.0, "entries", at_most=True)
+    )
+    if drain:
+        for process, ms in drain["cpu_ms_per_entry"].items():
+            out.append(figure(f"end to end: {process} CPU per entry (drain)", ms, None, "ms"))
+        requests = drain["everhour_requests_per_entry"]
+        out.append(figure("end to end: Everhour requests per entry", requests, None, "requests"))
+    for process, mib in r.get("peak_rss_mib", {}).items():
+        goal = None if process.endswith("_sandbox") else RSS_GOAL_MIB  # the goal is the services'
+        out.append(figure(f"RSS {process} (peak, end to end)", mib, goal, "MiB", at_most=True))
+    return out
+
+
 def sync_limit_figures(r: dict[str, Any]) -> list[Figure]:
     return [
         figure(
@@ -194,6 +237,16 @@ def phases(args: argparse.Namespace) -> list[tuple[str, str, list[str], Callable
             sync_paced_figures,
         ),
         (
+            "sync end to end",
+            "bench.e2e_sync",
+            [
+                *("--entries", str(args.e2e_entries)),
+                *(a for spec in args.e2e_paced for a in ("--paced", spec)),
+                *common,
+            ],
+            e2e_figures,
+        ),
+        (
             "sync at the limit",
             "bench.sync_limit",
             ["--entries", str(args.limit_entries), *common],
@@ -240,6 +293,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--mapping-entries", type=int, default=40_000)
     parser.add_argument("--sync-entries", type=int, default=400)
+    parser.add_argument("--e2e-entries", type=int, default=1000, help="end to end, drained")
+    parser.add_argument(
+        "--e2e-paced",
+        nargs="*",
+        default=["50:10", "500:4"],
+        metavar="RATE:SECONDS",
+        help="end to end, paced runs (webhooks per second offered, for how long)",
+    )
     parser.add_argument("--limit-entries", type=int, default=40)
     parser.add_argument("--slot-entries", type=int, default=10_000)
     parser.add_argument("--soak-seconds", type=int, default=60, help="600 for the 10-minute soak")

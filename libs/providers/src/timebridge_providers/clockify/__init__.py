@@ -38,6 +38,7 @@ PROFILE = Profile(
     webhooks=True,
     units="ISO 8601 durations (PT1H30M); start/end in UTC",
     pagination="page/page-size (Last-Page header)",
+    lists_records=True,
     cursor="re-listed window per user (start/end), compared with the last poll; webhooks as hints",
     report="POST reports.api.clockify.me/v1/workspaces/{ws}/reports/summary",
     differs_from_seeds="reports live on their own host (reports.api.clockify.me) and are POST",

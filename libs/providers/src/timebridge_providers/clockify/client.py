@@ -15,12 +15,14 @@
 """
 
 import datetime as dt
+import hashlib
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, TypeVar, Unpack
 
 import httpx
 from pydantic import TypeAdapter
 
+from timebridge_common.outbound.http import RequestBudget
 from timebridge_providers.clockify.wire import Project, Summary, Task, TimeEntry, User, Webhook
 from timebridge_providers.kit.locks import LockRefusals
 from timebridge_providers.kit.plumbing import ClientOptions, LockingClient, Wire, found
@@ -74,12 +76,23 @@ class ClockifyClient(LockingClient):
         **options: Unpack[ClientOptions],
     ) -> None:
         self.workspace_id = workspace_id
+        self._identity = hashlib.sha256(f"{base_url}|{api_key}|{workspace_id}".encode()).hexdigest()
         budget = _WIRE.budget(options)  # the API's and the reports host's, one key's
         headers = {"X-Api-Key": api_key}
         self._http = _WIRE.http(base_url, headers, options, budget=budget)
         self._reports = _WIRE.http(
             reports or reports_url(base_url), headers, options, budget=budget
         )
+
+    @property
+    def budget(self) -> RequestBudget:
+        """The key's request budget, shared by every client of the key."""
+        return self._http.budget
+
+    @property
+    def identity(self) -> str:
+        """Names the key and workspace without holding the key (a cache key)."""
+        return self._identity
 
     @property
     def _ws(self) -> str:

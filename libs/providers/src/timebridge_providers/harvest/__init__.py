@@ -41,6 +41,7 @@ PROFILE = Profile(
     webhooks=False,
     units="decimal hours",
     pagination="links.next (per_page up to 2000)",
+    lists_records=True,
     cursor="updated_since (Harvest's clock minus a minute) + re-listed window for deletions",
     report="GET /v2/reports/time/team",
     locks="approved, invoiced or closed entries (is_locked)",

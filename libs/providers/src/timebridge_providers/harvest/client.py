@@ -25,13 +25,14 @@ text generated from it; A = assumed where the documentation is silent):
 """
 
 import datetime as dt
+import hashlib
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, TypeVar, Unpack
 
 import httpx
 from pydantic import TypeAdapter
 
-from timebridge_common.outbound.http import ProviderError
+from timebridge_common.outbound.http import ProviderError, RequestBudget
 from timebridge_providers.harvest.wire import (
     Company,
     Project,
@@ -102,6 +103,17 @@ class HarvestClient(LockingClient):
         self._page_size = page_size
         headers = {**bearer(token), ACCOUNT_HEADER: account_id, "User-Agent": USER_AGENT}
         self._http = _WIRE.http(base_url, headers, options)
+        self._identity = hashlib.sha256(f"{base_url}|{account_id}|{token}".encode()).hexdigest()
+
+    @property
+    def budget(self) -> RequestBudget:
+        """The token's request budget, shared by every client of the token."""
+        return self._http.budget
+
+    @property
+    def identity(self) -> str:
+        """Names the account and token without holding the token (a cache key)."""
+        return self._identity
 
     async def company(self) -> Company:
         return await self._get("/company", _COMPANY)

@@ -1,17 +1,32 @@
 """Harvest entries written by slot: one Harvest entry per source entry (``entry`` granularity).
 
 A created entry carries the slot's key as its ``external_reference.id``; Harvest filters entries
-by it, so a slot without a known id is found again, and a create always looks the key up first:
-a create whose answer was lost is found there and never sent twice. ``PATCH`` cannot change an
-entry's user: such an update is refused as invalid (the entry stays with its user).
+by it, so a slot without a known id is found again, and a create looks the key up first unless
+this capability's read just did (and sent nothing since): a create whose answer was lost is found
+there and never sent twice. ``PATCH`` cannot change an entry's user: such an update is refused as
+invalid (the entry stays with its user).
+
+Where a batch's writers read together (``kit.writes.ReadGroup``), a read by id (a read-back) is
+answered by one listing of the users' days (``kit.listed``: ``GET /v2/time_entries?from&to&
+user_id``, every page by ``links.next``); a record the listing does not show is read by id. The
+look-up by reference stays one request per new entry: Harvest filters one reference at a time,
+and a slot without an id names no date to list. The users and the account's settings are read
+once per credential (``kit.listed.kept``), not once per change.
 """
 
+import datetime as dt
+from collections.abc import AsyncIterator, Hashable, Mapping, Sequence
+from typing import Any
+
 from timebridge_common.errors import InvalidMessageError
+from timebridge_common.outbound.http import RequestBudget
 from timebridge_providers.harvest.client import HarvestClient
 from timebridge_providers.harvest.translate import entry_body, entry_fields
 from timebridge_providers.harvest.wire import TimeEntry, User
 from timebridge_providers.harvest.zones import iana_zone
+from timebridge_providers.kit.listed import PAD, days_of, kept, list_days, picked
 from timebridge_providers.kit.ports.entries import Observed, Slot, Write
+from timebridge_providers.kit.writes import Day
 
 
 class HarvestEntries:
@@ -19,12 +34,35 @@ class HarvestEntries:
 
     def __init__(self, client: HarvestClient) -> None:
         self._client = client
-        self._timestamps: bool | None = None
-        self._users: dict[int, User] = {}
+        self._days = days_of(client.budget)
+        self._absent: set[str] = set()
+        """Slot keys this capability looked up by reference and found nothing under, with no
+        create sent since (the create need not look again)."""
+
+    @property
+    def budget(self) -> RequestBudget:
+        """The token's request budget (a writer takes a grant before its lease)."""
+        return self._client.budget
+
+    @property
+    def listing_key(self) -> Hashable:
+        return self._client.identity
+
+    async def list_days(self, days: Sequence[Day]) -> Mapping[Hashable, Sequence[Any]]:
+        """The entries of each user's days (``spent_date`` from a day before to a day after)."""
+        return await list_days(days, self._window)
+
+    def _window(self, user: str, first: dt.date, last: dt.date) -> AsyncIterator[TimeEntry]:
+        return self._client.time_entries(start=first - PAD, end=last + PAD, user_id=int(user))
 
     async def read(self, slot: Slot) -> Observed | None:
         entry = await self._find(slot)
-        return None if entry is None else await self._observed(entry)
+        if entry is None:
+            if slot.target_id is None:
+                self._absent.add(slot.key)
+            return None
+        self._days.put(str(entry.id), (str(entry.user.id), entry.spent_date))
+        return await self._observed(entry)
 
     async def write(self, slot: Slot, write: Write) -> str | None:
         if write.operation == "none":
@@ -41,6 +79,7 @@ class HarvestEntries:
         desired = write.desired
         zone = await self._zone(desired.user.external_id)
         timestamps = await self._timestamp_account()
+        day = (desired.user.external_id, desired.date)
         if write.operation == "update":
             target = slot.target_id or (write.current.target_id if write.current else None)
             current = write.current.fields.user.external_id if write.current else None
@@ -51,17 +90,28 @@ class HarvestEntries:
             if target is not None:
                 body = entry_body(desired, timestamps=timestamps, zone=zone, with_user=False)
                 await self._client.update_time_entry(int(target), body)
+                self._days.put(target, day)
                 return None
-        existing = await self._by_reference(slot.key)
-        if existing is not None:
-            return str(existing.id)
+        if slot.key not in self._absent:
+            existing = await self._by_reference(slot.key)
+            if existing is not None:
+                return str(existing.id)
         body = entry_body(desired, timestamps=timestamps, zone=zone, reference=slot.key)
+        self._absent.discard(slot.key)  # sent: its answer may be lost, look again next time
         created = await self._client.create_time_entry(body)
+        self._days.put(str(created.id), day)
         return str(created.id)
 
     async def _find(self, slot: Slot) -> TimeEntry | None:
         if slot.target_id is not None:
-            return await self._client.time_entry(int(slot.target_id))
+            target = int(slot.target_id)
+            return await picked(
+                self,
+                slot.target_id,
+                self._days.get(slot.target_id),
+                id_of=lambda listed: str(listed.id),
+                by_id=lambda: self._client.time_entry(target),
+            )
         return await self._by_reference(slot.key)
 
     async def _by_reference(self, key: str) -> TimeEntry | None:
@@ -80,15 +130,11 @@ class HarvestEntries:
         )
 
     async def _user(self, user_id: int) -> User:
-        user = self._users.get(user_id)
-        if user is None:
-            user = self._users[user_id] = await self._client.user(user_id)
-        return user
+        return await kept(self.budget, ("user", user_id), lambda: self._client.user(user_id))
 
     async def _zone(self, user_id: str) -> str:
         return iana_zone((await self._user(int(user_id))).timezone) if user_id.isdigit() else "UTC"
 
     async def _timestamp_account(self) -> bool:
-        if self._timestamps is None:
-            self._timestamps = (await self._client.company()).wants_timestamp_timers
-        return self._timestamps
+        company = await kept(self.budget, "company", self._client.company)
+        return company.wants_timestamp_timers

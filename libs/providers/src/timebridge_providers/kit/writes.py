@@ -7,16 +7,17 @@ been lost after the provider applied it). Each package gives the three provider-
 what a step refuses (a move to another user or task, locked time) stays in the package.
 
 Where a provider lists its records in pages, the reads of many writers share requests
-(:class:`ReadGroup`, :class:`Lists`), and a writer takes its first request's budget grant before
-it takes a write lease (:func:`prepaid`).
+(:class:`ReadGroup`; :class:`Lists` by slot, :class:`ListsDays` by a user's dates), and a writer
+takes its first request's budget grant before it takes a write lease (:func:`prepaid`).
 """
 
 import asyncio
 import contextlib
 import contextvars
+import datetime as dt
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from timebridge_common.events import TimeEntryFields
 from timebridge_common.outbound.http import NotFoundError, RequestBudget
@@ -76,6 +77,30 @@ class Lists(Protocol):
     async def read_listed(self, slots: Sequence[Slot]) -> Mapping[str, Observed | None]: ...
 
 
+Day = tuple[str, dt.date]
+"""A user's date (the user's id in the provider, the entry's own date): what a
+:class:`ListsDays` store lists."""
+
+
+@runtime_checkable
+class ListsDays(Protocol):
+    """A store whose records one listing of users' dates reads, in pages (Harvest's
+    ``/v2/time_entries?from&to``, Toggl's ``/me/time_entries?start_date&end_date``, Clockify's
+    ``/user/{id}/time-entries?start&end``): where nothing but an id or the content names a
+    record, a writer's look-up (a lost create) and read-back pick their record from its day.
+
+    ``list_days`` answers every day it was given with the records it listed for it (all pages
+    read; a window padded so that any zone's date is in it), from requests sent after it was
+    called. A record not among them is not taken as gone: it is asked for by id (it may have
+    moved to another date, or belong to a member the listing does not show).
+    """
+
+    @property
+    def listing_key(self) -> Hashable: ...
+
+    async def list_days(self, days: Sequence[Day]) -> Mapping[Hashable, Sequence[Any]]: ...
+
+
 _GROUP: contextvars.ContextVar["ReadGroup | None"] = contextvars.ContextVar(
     "timebridge_read_group", default=None
 )
@@ -123,17 +148,32 @@ class ReadGroup:
             self._check_soon()
 
     async def read(self, store: Lists, slot: Slot) -> Observed | None:
-        listing = self._queued.get(store.listing_key)
+        """``slot``'s record, from the next listing of ``store``'s records."""
+        key = ("slots", store.listing_key)
+        listing = self._queued.get(key)
         if listing is None:
-            listing = self._queued[store.listing_key] = _Listing(store)
-        answer = listing.add(slot)
+            listing = self._queued[key] = _Listing(store.read_listed, None)
+        found: Observed | None = await self._wait(key, listing.add(slot.key, slot))
+        return found
+
+    async def listed(self, store: ListsDays, day: Day) -> Sequence[Any]:
+        """Every record of ``store`` on ``day`` (a user's date, padded as the store lists it),
+        from the next listing of ``store``'s days; the caller picks its own among them."""
+        key = ("days", store.listing_key)
+        listing = self._queued.get(key)
+        if listing is None:
+            listing = self._queued[key] = _Listing(store.list_days, ())
+        found: Sequence[Any] = await self._wait(key, listing.add(day, day))
+        return found
+
+    async def _wait(self, key: Hashable, answer: asyncio.Future[Any]) -> Any:
         async with self._idle():
             self._waiting += 1
             try:
                 self._check_soon()
                 done, _ = await asyncio.wait({answer}, timeout=self.patience_s)
                 if not done:
-                    self._send(store.listing_key)
+                    self._send(key)
                 return await answer
             finally:  # answered: busy again, even while it waits to get its slot back
                 self._waiting -= 1
@@ -163,22 +203,25 @@ class ReadGroup:
 
 
 class _Listing:
-    """The slots one listing will read and who waits for each."""
+    """What one listing will read (slots, or days) and who waits for each answer."""
 
-    def __init__(self, store: Lists) -> None:
-        self.store = store
-        self.waiting: dict[str, list[asyncio.Future[Observed | None]]] = {}
-        self.slots: dict[str, Slot] = {}
+    def __init__(
+        self, send: Callable[[list[Any]], Awaitable[Mapping[Any, Any]]], missing: Any
+    ) -> None:
+        self._send = send
+        self._missing = missing
+        self.waiting: dict[Hashable, list[asyncio.Future[Any]]] = {}
+        self.items: dict[Hashable, Any] = {}
 
-    def add(self, slot: Slot) -> asyncio.Future[Observed | None]:
-        answer: asyncio.Future[Observed | None] = asyncio.get_running_loop().create_future()
-        self.slots.setdefault(slot.key, slot)
-        self.waiting.setdefault(slot.key, []).append(answer)
+    def add(self, key: Hashable, item: Any) -> asyncio.Future[Any]:
+        answer: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.items.setdefault(key, item)
+        self.waiting.setdefault(key, []).append(answer)
         return answer
 
     async def send(self) -> None:
         try:
-            found = await self.store.read_listed(list(self.slots.values()))
+            found = await self._send(list(self.items.values()))
         except Exception as exc:  # every reader of this listing gets the failure
             for answers in self.waiting.values():
                 for answer in answers:
@@ -193,14 +236,14 @@ class _Listing:
         for key, answers in self.waiting.items():
             for answer in answers:
                 if not answer.done():
-                    answer.set_result(found.get(key))
+                    answer.set_result(found.get(key, self._missing))
 
 
 def shared_read(store: object) -> ReadGroup | None:
-    """The group ``store``'s reads are shared in now, if any (a :class:`Lists` store, called
-    by a member of a :class:`ReadGroup`)."""
+    """The group ``store``'s reads are shared in now, if any (a :class:`Lists` or
+    :class:`ListsDays` store, called by a member of a :class:`ReadGroup`)."""
     group = _GROUP.get()
-    return group if group is not None and isinstance(store, Lists) else None
+    return group if group is not None and isinstance(store, Lists | ListsDays) else None
 
 
 def prepaid(store: object) -> AbstractAsyncContextManager[None]:

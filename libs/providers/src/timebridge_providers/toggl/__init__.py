@@ -40,6 +40,7 @@ PROFILE = Profile(
     webhooks=True,
     units="seconds (negative while a timer runs: synced once it stops)",
     pagination="page/per_page (projects, tasks); time entries unpaged (since)",
+    lists_records=True,
     cursor="GET /me/time_entries?since=<unix> (server_deleted_at for deletions); webhooks",
     report="Reports API v3 summary (POST /reports/api/v3/workspace/{id}/summary/time_entries)",
     differs_from_seeds="API v8 was turned off in 2023: API v9 and Reports API v3 are used",

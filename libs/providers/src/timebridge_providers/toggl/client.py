@@ -37,6 +37,7 @@ from timebridge_common.outbound.http import (
     ProviderClient,
     ProviderError,
     ProviderHttp,
+    RequestBudget,
 )
 from timebridge_providers.kit.locks import LockRefusals
 from timebridge_providers.kit.plumbing import ClientOptions, Wire, basic, found, numbered_pages
@@ -121,6 +122,11 @@ class TogglClient(ProviderClient):
         self._http = _WIRE.http(base_url, common, options, budget=budget)
         self._reports = _WIRE.http(reports_url(base_url), common, options, budget=budget)
         self._hooks = _WIRE.http(webhooks_url(base_url), common, options, budget=budget)
+
+    @property
+    def budget(self) -> RequestBudget:
+        """The token's request budget, shared by every client of the token."""
+        return self._http.budget
 
     async def workspace(self) -> int:
         """The connection's workspace: the one given, else the token user's default workspace

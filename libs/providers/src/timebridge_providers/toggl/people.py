@@ -9,6 +9,7 @@ members list carries one, else the connection's zone (``Access.extra["timezone"]
 integration is connected; default: the token user's zone). Both lists are read once per capability.
 """
 
+import asyncio
 import time
 from dataclasses import dataclass
 
@@ -19,6 +20,7 @@ from timebridge_providers.toggl.wire import Me, WorkspaceUser
 
 TTL_S = 900.0
 _ME: dict[str, tuple[float, Me]] = {}
+_READING: dict[str, "asyncio.Future[Me]"] = {}
 _MEMBERS: dict[str, tuple[float, dict[int, WorkspaceUser]]] = {}
 
 
@@ -38,13 +40,22 @@ class People:
 
     async def me(self) -> Me:
         if self._me is None:
-            kept = _ME.get(self._client.identity)
-            if kept is not None and time.monotonic() - kept[0] < TTL_S:
-                self._me = kept[1]
-            else:
-                self._me = await self._client.me()
-                _ME[self._client.identity] = (time.monotonic(), self._me)
+            identity = self._client.identity
+            reading = _READING.get(identity)
+            if reading is None:  # a batch's writers start together: one read for them all
+                reading = _READING[identity] = asyncio.ensure_future(self._read_me())
+                reading.add_done_callback(lambda _: _READING.pop(identity, None))
+            self._me = await asyncio.shield(reading)
         return self._me
+
+    async def _read_me(self) -> Me:
+        """``/me``, kept for :data:`TTL_S` per token (a batch's writers share one read)."""
+        found = _ME.get(self._client.identity)
+        if found is not None and time.monotonic() - found[0] < TTL_S:
+            return found[1]
+        me = await self._client.me()
+        _ME[self._client.identity] = (time.monotonic(), me)
+        return me
 
     async def default_zone(self) -> str:
         return zone_name(self._zone or (await self.me()).timezone)

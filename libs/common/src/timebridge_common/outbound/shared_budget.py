@@ -19,6 +19,14 @@ each spend the whole limit. Two things fix that:
 
 A ``429`` pauses the bucket in the database (``provider_budget_pause``), so the other processes
 of the service wait too. Another service meeting the same ``429`` pauses its own.
+
+**Grants in chunks** (issue 12: with a raised limit each request cost a database round trip):
+where the limit is large (``CHUNK_FROM`` per window and more) a process asks for up to
+``CHUNK_MAX`` grants at once and spends them locally within ``CHUNK_HOLD_S``, dropping the rest
+then. The database hands out a chunk only while the log, with it, holds at most half the limit
+(else one grant, as before), and logs it at the end of the hold, so each grant counts for a
+whole window after it is sent, whichever replica sends it: no window sees more than the limit.
+A documented limit like Everhour's 20 per 10 s is below ``CHUNK_FROM``: one grant per call.
 """
 
 import asyncio
@@ -34,6 +42,18 @@ from timebridge_common.outbound.http import RequestBudget
 log = structlog.get_logger(__name__)
 
 MIGRATIONS = "timebridge_common.outbound.budget_sql"
+
+CHUNK_FROM = 64
+"""Limits (requests per window) from which grants are asked for in chunks of a 32nd of it."""
+CHUNK_MAX = 32
+"""The largest chunk asked for in one call."""
+CHUNK_HOLD_S = 1.0
+"""How long a process may spend a chunk's grants: unspent ones are dropped after it."""
+
+
+def chunk(limit: int) -> int:
+    """Grants to ask for at once under ``limit`` requests per window (1: one at a time)."""
+    return 1 if limit < CHUNK_FROM else min(CHUNK_MAX, limit // 32)
 
 
 def budget_key(provider: str, base_url: str, credential: str) -> str:
@@ -65,10 +85,16 @@ class SharedBudget(RequestBudget):
         self.key = key
         self._pauses: set[asyncio.Task[None]] = set()
         self.last_granted_at: dt.datetime | None = None
-        """The database time of this budget's last grant (tests compare windows with it)."""
+        """The database time of this budget's last grant (tests compare windows with it); a
+        chunk's grants are logged at the end of its hold."""
+        self.database_calls = 0
+        """Grant calls made to the database (tests: a chunk is asked for once)."""
+        self._stock = 0
+        self._stock_until = float("-inf")
 
     async def _take(self) -> None:
-        """Wait until the shared bucket grants a token (first come, first served per process)."""
+        """Wait until the shared bucket grants a token (first come, first served per process);
+        a grant left of this process's chunk is spent first, while its hold lasts."""
         async with self._lock:
             await self.flush()
             while True:
@@ -76,20 +102,32 @@ class SharedBudget(RequestBudget):
                 if local > 0:  # this process's own pause, even if the database missed it
                     await self._sleep(local)
                     continue
+                if self._stock > 0 and self._clock() < self._stock_until:
+                    self._stock -= 1
+                    return
+                self._stock = 0
+                asked_at, want = self._clock(), chunk(self.limit_now)
+                self.database_calls += 1
                 row = await self._pool.fetchrow(
-                    "SELECT wait_s, granted_at FROM provider_budget_grant($1, $2, $3)",
+                    "SELECT wait_s, granted_at, granted"
+                    " FROM provider_budget_grant_many($1, $2, $3, $4, $5)",
                     self.key,
                     self.limit_now,
                     self.counted_s,
+                    want,
+                    CHUNK_HOLD_S,
                 )
                 if row["granted_at"] is not None:
                     self.last_granted_at = row["granted_at"]
+                    # Held from before the call: the database logged the chunk later than that.
+                    self._stock, self._stock_until = row["granted"] - 1, asked_at + CHUNK_HOLD_S
                     return
                 await self._sleep(max(float(row["wait_s"]), 0.001))
 
     def pause(self, seconds: float) -> None:
         """The provider said to wait: no process of this service uses the credential before."""
         super().pause(seconds)
+        self._stock = 0  # the provider said to wait: a chunk's rest is not spent after it
         task = asyncio.get_running_loop().create_task(self._pause(seconds))
         self._pauses.add(task)
         task.add_done_callback(self._pauses.discard)

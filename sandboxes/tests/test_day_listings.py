@@ -1,0 +1,120 @@
+"""The time-entry listings the providers' shared reads use (issue 12), as each provider documents
+them: Toggl's ``GET /me/time_entries?start_date&end_date`` (by start, RFC 3339 or a date, both
+together, deleted entries not listed, unpaged), Clockify's ``GET .../user/{id}/time-entries?start
+&end`` (by start, ``page``/``page-size`` with ``Last-Page``), Harvest's ``GET /v2/time_entries?
+from&to&user_id`` (``spent_date`` inclusive, ``per_page`` with ``links.next``)."""
+
+import datetime as dt
+from typing import Any
+
+import httpx
+from timebridge_providers.clockify.client import ClockifyClient
+from timebridge_providers.harvest.client import HarvestClient
+from timebridge_providers.toggl.client import TogglClient
+
+from timebridge_sandboxes.clockify import ClockifyState, create_clockify_sandbox
+from timebridge_sandboxes.faults import Faults, RateLimit
+from timebridge_sandboxes.harvest import HarvestState, create_harvest_sandbox
+from timebridge_sandboxes.toggl import TogglState, create_toggl_sandbox
+
+DAY = dt.date(2026, 3, 2)
+UNLIMITED = RateLimit(10**6, 1)
+
+
+def _at(days: int, hour: int, minute: int = 0) -> dt.datetime:
+    return dt.datetime.combine(DAY, dt.time(hour, minute), tzinfo=dt.UTC) + dt.timedelta(days=days)
+
+
+def _z(moment: dt.datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+async def test_toggl_lists_the_token_users_entries_by_start_deleted_ones_left_out() -> None:
+    state = TogglState()
+    state.add_user("Ann", "ann@example.com", "tt-ann", "Europe/Berlin")
+    app = create_toggl_sandbox(state, Faults(), bucket=UNLIMITED, quota=UNLIMITED)
+    http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
+    client = TogglClient("http://t/api/v9", "tt-ann", state.workspace_id, http=http)
+    made = {}
+    for name, start in {"before": _at(-1, 23, 30), "in": _at(0, 8), "gone": _at(0, 9)}.items():
+        body = {"start": _z(start), "duration": 600, "description": name}
+        made[name] = (await client.create_time_entry(body)).id
+    await client.create_time_entry({"start": _z(_at(1, 8)), "duration": 60, "description": "out"})
+    await client.delete_time_entry(made["gone"])
+    auth = httpx.BasicAuth("tt-ann", "api_token")
+
+    window = {"start_date": _z(_at(0, 0)), "end_date": _z(_at(1, 0))}
+    listed = await http.get("/api/v9/me/time_entries", params=window, auth=auth)
+    by_date = {"start_date": DAY.isoformat(), "end_date": (DAY + dt.timedelta(days=1)).isoformat()}
+    in_zone = await http.get("/api/v9/me/time_entries", params=by_date, auth=auth)
+    alone = await http.get(
+        "/api/v9/me/time_entries", params={"start_date": "2026-03-02"}, auth=auth
+    )
+
+    assert listed.status_code == 200
+    assert [e["description"] for e in listed.json()] == ["in"]  # by start; the deleted one not
+    # A date is midnight in the user's zone (Berlin, UTC+1): 23:30 UTC the day before is DAY.
+    assert sorted(e["description"] for e in in_zone.json()) == ["before", "in"]
+    assert alone.status_code == 400  # start_date and end_date go together
+
+
+async def test_clockify_lists_a_users_entries_by_start_in_pages_until_the_last_page() -> None:
+    state = ClockifyState()
+    ann = state.add_user("Ann", "ann@example.com", "ck-ann", "UTC")
+    app = create_clockify_sandbox(state, Faults(), rate_limit=UNLIMITED)
+    http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://c")
+    client = ClockifyClient("http://c/api/v1", "ck-ann", state.workspace_id, http=http)
+    for n in range(5):
+        start = _at(0, 8, n)
+        body = {"start": _z(start), "end": _z(start + dt.timedelta(seconds=60)), "description": "x"}
+        await client.create_time_entry(None, body)
+    late = _at(3, 8)
+    await client.create_time_entry(None, {"start": _z(late), "end": _z(late + dt.timedelta(60))})
+    path = f"/api/v1/workspaces/{state.workspace_id}/user/{ann}/time-entries"
+    window: dict[str, str | int] = {"start": _z(_at(-1, 0)), "end": _z(_at(2, 0)), "page-size": 2}
+
+    pages: list[tuple[int, str]] = []
+    for page in (1, 2, 3):
+        answer = await http.get(path, params={**window, "page": page}, headers=_key("ck-ann"))
+        pages.append((len(answer.json()), answer.headers["Last-Page"]))
+    listed = [e async for e in client.time_entries(ann, _at(-1, 0), _at(2, 0))]
+
+    assert pages == [(2, "false"), (2, "false"), (1, "true")]
+    assert len(listed) == 5  # the client reads every page; the entry 3 days on is not in it
+
+
+def _key(key: str) -> dict[str, str]:
+    return {"X-Api-Key": key}
+
+
+async def test_harvest_lists_entries_by_spent_date_and_user_in_pages_by_next_links() -> None:
+    state = HarvestState()
+    ann = state.add_user("Ann", "Admin", "ann@example.com", token="hv-ann")
+    max_ = state.add_user("Max", "Member", "max@example.com", token="hv-max", admin=False)
+    project = state.add_project(state.add_client("Acme"), "Site")
+    task = state.add_task("Build")
+    state.assign(project, task)
+    app = create_harvest_sandbox(state, Faults(), rate_limit=UNLIMITED)
+    http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://h")
+    client = HarvestClient("http://h/v2", "hv-ann", "1000001", page_size=2, http=http)
+    for user, days in ((ann, (-1, 0, 0, 1, 2)), (max_, (0,))):
+        for offset in days:
+            spent = (DAY + dt.timedelta(days=offset)).isoformat()
+            body: dict[str, Any] = {"project_id": project, "task_id": task, "user_id": user}
+            await client.create_time_entry({**body, "spent_date": spent, "hours": 1.0})
+    headers = {"Authorization": "Bearer hv-ann", "Harvest-Account-Id": "1000001"}
+    query = {"from": DAY.isoformat(), "to": (DAY + dt.timedelta(days=1)).isoformat()}
+
+    first = (
+        await http.get(
+            "/v2/time_entries", params={**query, "user_id": ann, "per_page": 2}, headers=headers
+        )
+    ).json()
+    listed = [
+        e.spent_date
+        async for e in client.time_entries(start=DAY, end=DAY + dt.timedelta(days=1), user_id=ann)
+    ]
+
+    assert (len(first["time_entries"]), first["total_entries"]) == (2, 3)
+    assert first["links"]["next"] is not None
+    assert sorted(listed) == [DAY, DAY, DAY + dt.timedelta(days=1)]  # from/to inclusive, Ann's

@@ -278,6 +278,40 @@ def setup(s: Served, tokens: dict[str, str]) -> str:
     return integration
 
 
+def profilers(pids: dict[str, int], into: Path) -> list[subprocess.Popen[bytes]]:
+    """py-spy on each service until stopped (SIGINT: it then writes its raw folded stacks to
+    ``into/<service>.txt``); profiling only, py-spy is not a requirement."""
+    into.mkdir(parents=True, exist_ok=True)
+    spy = str(Path(sys.executable).parent / "py-spy")
+    return [
+        subprocess.Popen(  # noqa: S603 - the venv's py-spy, our pids
+            [
+                *(spy, "record", "-p", str(pids[name]), "-r", "100", "-f", "raw"),
+                *("-o", str(into / f"{name}.txt"), "--nonblocking"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for name in MODULES
+    ]
+
+
+async def transactions(pg: str, run_id: str) -> dict[str, int]:
+    """Transactions committed or rolled back so far in each service's database (a statement
+    outside a transaction is one): the round trips' lower bound of each."""
+    conn = await asyncpg.connect(f"{pg}/postgres")
+    try:
+        rows = await conn.fetch(
+            "SELECT datname, xact_commit + xact_rollback AS n FROM pg_stat_database"
+            " WHERE datname LIKE $1",
+            f"bench_{run_id}_%",
+        )
+    finally:
+        await conn.close()
+    prefix = f"bench_{run_id}_tb_"
+    return {r["datname"].removeprefix(prefix): int(r["n"]) for r in rows}
+
+
 async def drop_databases(pg: str, run_id: str) -> None:
     admin = await asyncpg.connect(f"{pg}/postgres")
     try:

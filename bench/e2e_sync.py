@@ -30,6 +30,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import sys
 import time
 import uuid
@@ -40,7 +41,14 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bench.accept import ROOT
-from bench.e2e_served import Served, committed_code, drop_databases, served
+from bench.e2e_served import (
+    Served,
+    committed_code,
+    drop_databases,
+    profilers,
+    served,
+    transactions,
+)
 from bench.e2e_webhooks import Sender, Sent, entry_id, requests
 from timebridge_common.config import KafkaConfig
 from timebridge_common.events import EntryMapped, EntrySynced, TimeEntryLogged
@@ -165,6 +173,7 @@ async def measure(
     pipe.statuses.clear()
     pipe.reasons.clear()
     load, cpu, eh_before = os.getloadavg(), s.cpu(), Counter(s.everhour_requests())
+    xacts = Counter(await transactions(args.pg, s.run_id))
     sending = asyncio.Event()
     sending.set()
 
@@ -173,6 +182,7 @@ async def measure(
             await pipe.read(50)
 
     reading = asyncio.create_task(follow())
+    spies = profilers(s.pids, args.profile) if args.profile and rate is None else []
     try:
         if rate is None:
             sent = await sender.drain(batch)
@@ -185,8 +195,13 @@ async def measure(
     accepted = {names[n] for n in sent.accepted_ms}
     await pipe.until(accepted, args.timeout, args.idle)
     spent = s.cpu()
+    for spy in spies:
+        spy.send_signal(signal.SIGINT)
+        spy.wait(timeout=60)
     everhour = Counter(s.everhour_requests())
     everhour.subtract(eh_before)
+    await asyncio.sleep(1.0)  # PostgreSQL flushes a backend's statistics within a second
+    xacts = Counter(await transactions(args.pg, s.run_id)) - xacts
     synced = accepted & pipe.first["synced"].keys()
     first_sent = min(sent.sent_ms.values())
     last_synced = max((pipe.first["synced"][e] for e in synced), default=first_sent)
@@ -216,6 +231,7 @@ async def measure(
         "cpu_ms_per_entry": {k: round(1000 * (spent[k] - cpu[k]) / done, 3) for k in cpu},
         "everhour_requests_per_entry": round(sum(everhour.values()) / done, 2),
         "everhour_requests": {k: v for k, v in everhour.items() if v},
+        "db_transactions_per_entry": {k: round(v / done, 2) for k, v in sorted(xacts.items())},
         "connections": sent.connections,
         "load_average_before": [round(x, 2) for x in load],
         "load_average_after": [round(x, 2) for x in os.getloadavg()],
@@ -274,7 +290,7 @@ async def run_all(s: Served, args: argparse.Namespace) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     run_id = uuid.uuid4().hex[:8]
-    pg = f"postgresql://timebridge:timebridge@127.0.0.1:{args.pg_port}"
+    pg = args.pg
     asyncio.run(ensure_topics(KafkaConfig(bootstrap_servers=args.kafka), all_topics()))
     if args.code is not None:
         code, commit = args.code.resolve(), f"code at {args.code}"
@@ -316,10 +332,12 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=600.0, help="per measurement, at most")
     parser.add_argument("--idle", type=float, default=60.0, help="give up after this long quiet")
     parser.add_argument("--code", type=Path, help="a checkout to run instead of HEAD's code")
+    parser.add_argument("--profile", type=Path, help="py-spy each service during the drain")
     parser.add_argument("--kafka", default="127.0.0.1:19092")
     parser.add_argument("--pg-port", type=int, default=15432)
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
+    args.pg = f"postgresql://timebridge:timebridge@127.0.0.1:{args.pg_port}"
     for spec in args.paced:
         rate, seconds = (float(x) for x in spec.split(":"))
         if rate <= 0 or not 0 < seconds <= 240:

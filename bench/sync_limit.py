@@ -1,24 +1,26 @@
-"""The conflict-resolver at Everhour's documented limit: how much of the allowed requests go to
+"""The conflict-resolver at a tracker's documented limit: how much of the allowed requests go to
 useful writes, and how many requests each synced entry costs (issue 12).
 
-Run from the repository root: ``python -m bench.sync_limit`` (``--help`` for the knobs).
+Run from the repository root: ``python -m bench.sync_limit --provider NAME`` (``everhour``,
+``toggl``, ``clockify``, ``harvest``; ``--help`` for the knobs).
 
-The Everhour sandbox is served as its own process at its default limit, Everhour's documented
-"around 20 requests per 10 seconds per API key" (``timebridge_sandboxes.everhour.RATE_LIMIT``,
-the sandbox's ``rate_limit`` switch left as it is; the kit's ``everhour.client.RATE_LIMIT`` says
-the same), counting every request by kind and answer. The conflict-resolver and the credential
-owner run as their own processes (the dev launcher, own ports, databases and consumer groups),
-the resolver with its default budget (its share of the key, or the whole key while borrowing).
-One workspace is connected one way (Core -> Everhour: ingest would neither listen nor poll, so
-the key is the resolver's alone), one warm-up entry is synced, then ``--entries`` new Core
-entries mapped to Everhour (each its own task, user and day record) are produced at once and
-their ``EntrySynced`` read.
+The tracker's sandbox is served as its own process at its default limits, the provider's
+documented ones (``bench.limit_providers``: Everhour 20 requests per 10 s per key, Toggl's leaky
+bucket of about one a second and 240 an hour, Clockify 50 a second, Harvest 100 per 15 s; the
+sandboxes' limit switches left as they are), counting every request by kind and answer. The
+conflict-resolver and the credential owner run as their own processes (the dev launcher, own
+ports, databases and consumer groups), the resolver with its default budget (its share of the
+key, or the whole key while borrowing). One workspace is connected one way (Core -> the tracker:
+ingest would neither listen nor poll, so the key is the resolver's alone), one warm-up entry is
+synced, then ``--entries`` new Core entries mapped to the tracker are produced at once and their
+``EntrySynced`` read.
 
-It prints requests per synced entry by kind (time-record reads, writes, project reads, other,
-``429`` answers), the share of the allowed requests (20 per 10 s over the run) that were useful
-writes, entries per second, and the theoretical maximum (every allowed request a write: 2
-entries/s). ``--code DIR`` runs the resolver and the owner from another checkout's ``src``
-folders (before and after, interleaved); results go to ``bench/results/`` as JSON. Not a test.
+It prints requests per synced entry by kind (``bench.limit_providers.kind``: writes, listings,
+reads by id, look-ups, other, refusals), the share of the allowed requests (the tightest
+documented limit over the run) that were useful writes, entries per second, and the theoretical
+maximum (every allowed request a write). ``--code DIR`` runs the resolver and the owner from
+another checkout's ``src`` folders (before and after, interleaved); results go to
+``bench/results/`` as JSON. Not a test.
 """
 
 import argparse
@@ -43,36 +45,25 @@ from pydantic import SecretStr
 from timebridge_providers.kit.credentials import HttpCredentialSource
 
 from bench.accept import ROOT, child_pid, stop
-from bench.sync_drain import Outcomes, entry, send_all
+from bench.limit_providers import TRACKERS, Tracker, entry, kind
+from bench.sync_drain import Outcomes, send_all
 from bench.sync_served import Served, committed_owner, drop_databases
 from timebridge_common.config import KafkaConfig
 from timebridge_common.events import ConnectionChanged, Envelope, IntegrationSettings
 from timebridge_common.events.codec import encode
 from timebridge_common.kafka.topics import all_topics, ensure_topics
 from timebridge_common.testing import position_group_at_end
-from timebridge_sandboxes.everhour import EverhourState, create_everhour_sandbox
-from timebridge_sandboxes.faults import Faults
 
 PORT_BASE = 19700
 OWNER_PORT = PORT_BASE + 8
-EVERHOUR_PORT = 19790
-EVERHOUR_URL = f"http://127.0.0.1:{EVERHOUR_PORT}"
-LIMIT, WINDOW_S = 20, 10.0
+SANDBOX_PORT = 19790
+SANDBOX_URL = f"http://127.0.0.1:{SANDBOX_PORT}"
 SOURCES = (
     "libs/common/src",
     "libs/providers/src",
     "services/conflict-resolver/src",
     "services/credentials/src",
 )
-
-
-def kind(method: str, path: str) -> str:
-    """What an Everhour request is, for the per-entry figures."""
-    if path.endswith("/time"):
-        return "write" if method in {"POST", "PUT", "DELETE"} else "time read"
-    if path.startswith("/projects/") and path.count("/") == 2:
-        return "project read"
-    return "other"
 
 
 class Counted:
@@ -91,29 +82,25 @@ class Counted:
             await send({"type": "http.response.start", "status": 200, "headers": []})
             await send({"type": "http.response.body", "body": raw})
             return
-        what = kind(scope["method"], scope["path"])
+        query = scope.get("query_string", b"").decode("latin-1")
+        what = kind(scope["method"], scope["path"], query)
 
         async def counted(message: MutableMapping[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 status = message["status"]
-                self.requests["429" if status == 429 else what] += 1
+                self.requests[str(status) if status in (402, 429) else what] += 1
             await send(message)
 
         await self.app(scope, receive, counted)
 
 
-def serve_everhour(key: str, tasks: int) -> None:
-    """This module run with ``--serve-everhour``: the sandbox at its documented limit."""
-    state = EverhourState()
-    ann = state.add_user("Ann", api_key=key, email="ann@acme.test")
-    project = state.add_project("Website")
-    made = [state.add_task(project, f"Bench {n}") for n in range(tasks)]
-    app = create_everhour_sandbox(state, Faults())  # its default limit: 20 per 10 s per key
-    world = {"user": ann, "project": project, "tasks": made, "key": key}
+def serve(provider: str, key: str) -> None:
+    """This module run with ``--serve NAME KEY``: the tracker's sandbox at its documented limit."""
+    app, world = TRACKERS[provider].serve(key)
     uvicorn.run(
         Counted(app, world),
         host="127.0.0.1",
-        port=EVERHOUR_PORT,
+        port=SANDBOX_PORT,
         log_level="warning",
         access_log=False,
         loop="uvloop",
@@ -164,19 +151,29 @@ def launch(kafka: str, run_id: str, code: str | None, log: Path) -> subprocess.P
     return proc
 
 
-async def connect_one_way(s: Served, kafka: str, workspace: str, integration: str) -> None:
-    """The key to the owner and a one-way (Core -> Everhour) connection on Kafka."""
+async def connect_one_way(
+    s: Served, tracker: Tracker, kafka: str, workspace: str, integration: str
+) -> None:
+    """The key to the owner and a one-way (Core -> the tracker) connection on Kafka."""
     owner = HttpCredentialSource(
         f"http://127.0.0.1:{OWNER_PORT}", SecretStr(s.service_token), http=httpx.AsyncClient()
     )
-    await owner.put_key(workspace, integration, "everhour", s.world["key"], base_url=EVERHOUR_URL)
+    base_url = SANDBOX_URL + tracker.path
+    await owner.put_key(
+        workspace,
+        integration,
+        tracker.name,
+        s.world["key"],
+        base_url=base_url,
+        extra=tracker.extra(s.world),  # noqa: S610 - a connection's fields, not Django
+    )
     settings = IntegrationSettings(conflict_policy="manual_review", direction="core_to_tracker")
     event = ConnectionChanged(
         workspace_id=workspace,
         connection_id=integration,
-        provider="everhour",
+        provider=tracker.name,
         status="connected",
-        base_url=EVERHOUR_URL,
+        base_url=base_url,
         revision=1,
         changed_at=dt.datetime.now(dt.UTC),
         settings=settings,
@@ -192,23 +189,29 @@ async def connect_one_way(s: Served, kafka: str, workspace: str, integration: st
 
 
 def requests_now() -> Counter[str]:
-    return Counter(httpx.get(f"{EVERHOUR_URL}/_bench/requests", timeout=10).json())
+    return Counter(httpx.get(f"{SANDBOX_URL}/_bench/requests", timeout=10).json())
 
 
 async def measure(s: Served, args: argparse.Namespace) -> dict[str, Any]:
+    tracker = TRACKERS[args.provider]
     workspace, integration = f"bench-{s.run_id}", f"int_limit_{s.run_id}"
-    await connect_one_way(s, args.kafka, workspace, integration)
+    await connect_one_way(s, tracker, args.kafka, workspace, integration)
     outcomes = Outcomes(args.kafka, workspace)
     await outcomes.start()
     producer = AIOKafkaProducer(bootstrap_servers=args.kafka, acks="all", linger_ms=5)
     await producer.start()
     try:
-        await send_all(producer, [entry(s, workspace, integration, -1, "warm")], None)
+        warm = entry(tracker, s.world, (workspace, integration), 10**4, "warm")
+        await send_all(producer, [warm], None)
         await outcomes.until(1, 300)  # the copies read to their end: foreign changes settled
         if "warm" not in outcomes.synced:
             raise RuntimeError(f"warm-up entry not synced: {dict(outcomes.statuses)}")
-        await asyncio.sleep(WINDOW_S)  # the warm-up's requests leave the window
-        events = [entry(s, workspace, integration, n, f"te_{n}") for n in range(args.entries)]
+        window = min(limit.window_s for limit in tracker.limits)
+        await asyncio.sleep(window)  # the warm-up's requests leave the (shortest) window
+        events = [
+            entry(tracker, s.world, (workspace, integration), n, f"te_{n}")
+            for n in range(args.entries)
+        ]
         load, before, began = os.getloadavg(), requests_now(), time.monotonic()
         await send_all(producer, events, None)
         await outcomes.until(args.entries + 1, args.timeout)
@@ -219,9 +222,11 @@ async def measure(s: Served, args: argparse.Namespace) -> dict[str, Any]:
         await producer.stop()
         await outcomes.stop()
     done = len(outcomes.synced.keys() - {"warm"})
-    allowed = LIMIT / WINDOW_S * elapsed
+    allowed = tracker.allowed(elapsed)
     writes = spent["write"]
     return {
+        "provider": tracker.name,
+        "limits": [f"{limit.requests} per {limit.window_s:g} s" for limit in tracker.limits],
         "code": args.code or "this checkout",
         "entries": args.entries,
         "synced": done,
@@ -229,7 +234,7 @@ async def measure(s: Served, args: argparse.Namespace) -> dict[str, Any]:
         "reasons": dict(outcomes.reasons.most_common(3)),
         "seconds": round(elapsed, 1),
         "entries_per_second": round(done / elapsed, 3),
-        "theoretical_max_entries_per_second": LIMIT / WINDOW_S,
+        "theoretical_max_entries_per_second": round(allowed / elapsed, 3),
         "requests_per_entry": {k: round(v / max(done, 1), 3) for k, v in spent.items() if v},
         "requests_per_entry_total": round(sum(spent.values()) / max(done, 1), 3),
         "requests": {k: v for k, v in spent.items() if v},
@@ -243,7 +248,7 @@ async def measure(s: Served, args: argparse.Namespace) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     run_id = uuid.uuid4().hex[:8]
-    key = f"ek-limit-{run_id}"
+    key = f"key-limit-{run_id}"
     pg = f"postgresql://timebridge:timebridge@127.0.0.1:{args.pg_port}"
     topics = all_topics()
     asyncio.run(ensure_topics(KafkaConfig(bootstrap_servers=args.kafka), topics))
@@ -253,24 +258,24 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     group = f"bench-{run_id}-conflict-resolver"
     asyncio.run(position_group_at_end(args.kafka, group, now_on))
     logs = Path(tempfile.gettempdir())
-    with (logs / f"tb-limit-{run_id}-everhour.log").open("wb") as out:
-        everhour = subprocess.Popen(  # noqa: S603 - our interpreter, this module
-            [sys.executable, "-m", "bench.sync_limit", "--serve-everhour", key],
+    with (logs / f"tb-limit-{run_id}-{args.provider}.log").open("wb") as out:
+        sandbox = subprocess.Popen(  # noqa: S603 - our interpreter, this module
+            [sys.executable, "-m", "bench.sync_limit", "--serve", args.provider, key],
             cwd=ROOT,
             stdout=out,
             stderr=subprocess.STDOUT,
         )
     launcher = None
     try:
-        _wait(f"{EVERHOUR_URL}/_bench/world", everhour)
-        world = httpx.get(f"{EVERHOUR_URL}/_bench/world", timeout=10).json()
+        _wait(f"{SANDBOX_URL}/_bench/world", sandbox)
+        world = httpx.get(f"{SANDBOX_URL}/_bench/world", timeout=10).json()
         launcher = launch(args.kafka, run_id, args.code, logs / f"tb-limit-{run_id}-resolver.log")
         creds = (ROOT / ".local" / "dev-secrets.env").read_text().splitlines()
         token = dict(line.split("=", 1) for line in creds if "=" in line)["TB_SERVICE_TOKEN"]
         s = Served(
             run_id,
             launcher,
-            everhour,
+            sandbox,
             child_pid(launcher.pid, "timebridge_conflict_resolver"),
             child_pid(launcher.pid, "timebridge_credentials"),
             world,
@@ -281,15 +286,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     finally:
         if launcher is not None:
             stop(launcher)
-        everhour.terminate()
-        everhour.wait(timeout=30)
+        sandbox.terminate()
+        sandbox.wait(timeout=30)
         asyncio.run(drop_databases(pg, run_id))
 
 
 def report(result: dict[str, Any]) -> None:
     per = ", ".join(f"{k} {v}" for k, v in sorted(result["requests_per_entry"].items()))
     print(
-        f"{result['code']}: {result['synced']}/{result['entries']} synced in"
+        f"{result['provider']} ({result['code']}): {result['synced']}/{result['entries']} synced in"
         f" {result['seconds']} s = {result['entries_per_second']} entries/s"
         f" (max {result['theoretical_max_entries_per_second']}/s);"
         f" requests per entry {result['requests_per_entry_total']} ({per});"
@@ -299,10 +304,11 @@ def report(result: dict[str, Any]) -> None:
 
 
 def main() -> int:
-    if len(sys.argv) == 3 and sys.argv[1] == "--serve-everhour":
-        serve_everhour(sys.argv[2], tasks=50)
+    if len(sys.argv) == 4 and sys.argv[1] == "--serve":
+        serve(sys.argv[2], sys.argv[3])
         return 0
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--provider", choices=sorted(TRACKERS), default="everhour")
     parser.add_argument("--entries", type=int, default=100, help="new entries produced at once")
     parser.add_argument("--code", help="a checkout whose resolver to run (before/after)")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds to wait at most")

@@ -1,0 +1,184 @@
+"""The trackers ``bench.sync_limit`` runs at their documented limits: each sandbox as served (its
+default limits, as the provider documents them), the world it holds, how its requests are counted
+by kind, and a new Core entry mapped to it.
+
+Kinds: ``write`` (a create, update or delete), ``list`` (a listing of time entries: shared
+look-ups and read-backs; Everhour's time-record reads), ``by id`` (one entry read), ``lookup``
+(Harvest's filter by reference), ``project read``, ``other`` (users, the
+account), and each refusal by status (``429``; Toggl's hourly quota ``402``).
+"""
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from timebridge_common.events import EntryMapped, TimeEntryFields, UserRef
+from timebridge_common.testing import sample_entry_mapped
+from timebridge_sandboxes.clockify import ClockifyState, create_clockify_sandbox
+from timebridge_sandboxes.everhour import EverhourState, create_everhour_sandbox
+from timebridge_sandboxes.faults import Faults
+from timebridge_sandboxes.harvest import HarvestState, create_harvest_sandbox
+from timebridge_sandboxes.toggl import TogglState, create_toggl_sandbox
+
+DAY = dt.date(2026, 11, 21)
+PER_DAY = 50
+"""New entries per date (the bench's entries spread over dates, a listing's window each)."""
+
+
+@dataclass(frozen=True)
+class Limit:
+    """One documented limit the sandbox enforces: ``requests`` per ``window_s`` per key."""
+
+    requests: int
+    window_s: float
+
+    def allowed(self, seconds: float) -> float:
+        """Requests this limit allows in ``seconds`` from a fresh key: its rate over the run, or
+        the whole window's worth where the run is shorter than the window."""
+        if seconds < self.window_s:
+            return float(self.requests)
+        return self.requests / self.window_s * seconds
+
+
+@dataclass(frozen=True)
+class Tracker:
+    name: str
+    path: str
+    """The API's path on the sandbox's host (the connection's base URL ends with it)."""
+    limits: tuple[Limit, ...]
+    serve: Callable[[str], tuple[Any, dict[str, Any]]]
+    """An API key -> the sandbox app (at its default limits) and its world."""
+    extra: Callable[[dict[str, Any]], dict[str, str]]
+    """The connection's fields (workspace, account) from the world."""
+    fields: Callable[[dict[str, Any], int], TimeEntryFields]
+
+    def allowed(self, seconds: float) -> float:
+        return min(limit.allowed(seconds) for limit in self.limits)
+
+
+def kind(method: str, path: str, query: str) -> str:
+    """What a request is, for the per-entry figures."""
+    if "/time" not in path:
+        if path.startswith("/projects/") and path.count("/") == 2:
+            return "project read"
+        return "other"
+    if method in {"POST", "PUT", "PATCH", "DELETE"} and "/search/" not in path:
+        return "write"
+    if "external_reference_id" in query:
+        return "lookup"
+    # Everhour's time-record reads (one task's or the team's) and Toggl's reports search (POST:
+    # another member's entries) are listings too.
+    listing = path.endswith(("/time_entries", "/time-entries", "/time")) or "/search/" in path
+    return "list" if listing else "by id"
+
+
+def _everhour(key: str) -> tuple[Any, dict[str, Any]]:
+    state = EverhourState()
+    ann = state.add_user("Ann", api_key=key, email="ann@acme.test")
+    project = state.add_project("Website")
+    tasks = [state.add_task(project, f"Bench {n}") for n in range(PER_DAY)]
+    world = {"user": str(ann), "project": project, "tasks": tasks, "key": key}
+    return create_everhour_sandbox(state, Faults()), world  # 20 per 10 s per key
+
+
+def _toggl(key: str) -> tuple[Any, dict[str, Any]]:
+    state = TogglState()
+    ann = state.add_user("Ann", "ann@acme.test", key, "UTC")
+    project = state.add_project("Website")
+    world = {"user": str(ann), "project": str(project), "tasks": [None], "key": key}
+    world["workspace_id"] = str(state.workspace_id)
+    return create_toggl_sandbox(state, Faults()), world  # 60 per 60 s and 240 per hour
+
+
+def _clockify(key: str) -> tuple[Any, dict[str, Any]]:
+    state = ClockifyState()
+    ann = state.add_user("Ann", "ann@acme.test", key, "UTC")
+    project = state.add_project("Website")
+    world = {"user": ann, "project": project, "tasks": [None], "key": key}
+    world["workspace_id"] = state.workspace_id
+    return create_clockify_sandbox(state, Faults()), world  # 50 per second
+
+
+def _harvest(key: str) -> tuple[Any, dict[str, Any]]:
+    state = HarvestState()
+    ann = state.add_user("Ann", "Admin", "ann@acme.test", token=key, timezone="UTC")
+    project = state.add_project(state.add_client("Acme"), "Website")
+    task = state.add_task("Build")
+    state.assign(project, task)
+    world = {"user": str(ann), "project": str(project), "tasks": [str(task)], "key": key}
+    world["account_id"] = state.account_id
+    return create_harvest_sandbox(state, Faults()), world  # 100 per 15 s
+
+
+def _fields(world: dict[str, Any], n: int) -> TimeEntryFields:
+    """Entry ``n``: Ann, on the world's tasks in turn, ``PER_DAY`` a date, each its own start
+    (Everhour: each its own day record)."""
+    tasks = world["tasks"]
+    date = DAY - dt.timedelta(days=n // PER_DAY)
+    start = dt.datetime.combine(date, dt.time(8), tzinfo=dt.UTC) + dt.timedelta(minutes=n)
+    return TimeEntryFields(
+        user=UserRef(external_id=world["user"], email="ann@acme.test"),
+        project_external_id=world["project"],
+        task_external_id=tasks[n % len(tasks)],
+        date=date,
+        started_at=start,
+        ended_at=start + dt.timedelta(seconds=600 + n),
+        timezone="UTC",
+        duration_seconds=600 + n,
+        notes=f"bench {n}",
+        billable=True,
+    )
+
+
+def _everhour_fields(world: dict[str, Any], n: int) -> TimeEntryFields:
+    return _fields(world, n).model_copy(update={"started_at": None, "ended_at": None})
+
+
+TRACKERS = {
+    "everhour": Tracker(
+        "everhour", "", (Limit(20, 10.0),), _everhour, lambda _: {}, _everhour_fields
+    ),
+    "toggl": Tracker(
+        "toggl",
+        "/api/v9",
+        (Limit(60, 60.0), Limit(240, 3600.0)),
+        _toggl,
+        lambda w: {"workspace_id": w["workspace_id"]},
+        _fields,
+    ),
+    "clockify": Tracker(
+        "clockify",
+        "/api/v1",
+        (Limit(50, 1.0),),
+        _clockify,
+        lambda w: {"workspace_id": w["workspace_id"]},
+        _fields,
+    ),
+    "harvest": Tracker(
+        "harvest",
+        "/v2",
+        (Limit(100, 15.0),),
+        _harvest,
+        lambda w: {"account_id": w["account_id"]},
+        _fields,
+    ),
+}
+
+
+def entry(
+    tracker: Tracker, world: dict[str, Any], ids: tuple[str, str], n: int, name: str
+) -> EntryMapped:
+    """A new Core entry mapped to ``tracker`` in ``ids`` (workspace, integration)."""
+    fields = tracker.fields(world, n)
+    return sample_entry_mapped(
+        workspace_id=ids[0],
+        integration_id=ids[1],
+        target=tracker.name,
+        source_external_id=name,
+        entry=fields,
+        source_entry=fields.model_copy(
+            update={"user": UserRef(external_id="cu_ann", email="ann@acme.test")}
+        ),
+        source_updated_at=dt.datetime.now(dt.UTC),
+    )

@@ -150,3 +150,23 @@ async def test_a_transient_failure_lets_the_other_lanes_finish_and_the_retry_wri
 def test_lanes_join_keys_transitively_and_keep_the_batch_order() -> None:
     keys = [("e1", "day-a"), ("e2", "day-b"), ("e1", "day-b"), ("e3", "day-c"), ("e2",)]
     assert lanes_of(keys) == [[0, 1, 2, 4], [3]]
+
+
+async def test_a_batch_reads_its_integration_s_connection_copy_once() -> None:
+    syncer = _watched(SlowStore())
+    connections = syncer.connections
+    reads: list[str] = []
+    read = connections.get
+
+    async def counted(connection_id: str) -> Any:
+        reads.append(connection_id)
+        await asyncio.sleep(0)  # as a database read does: the other lanes start meanwhile
+        return await read(connection_id)
+
+    connections.get = counted  # type: ignore[method-assign]
+    batch = [_change(n, 1) for n in range(20)]
+
+    await syncer.on_batch(batch)
+    assert reads == [INTEGRATION]  # not once per change
+    await syncer.on_batch([_change(n, 2) for n in range(20)])
+    assert reads == [INTEGRATION, INTEGRATION]  # read again by the next batch

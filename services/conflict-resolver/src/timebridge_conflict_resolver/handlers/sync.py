@@ -93,7 +93,12 @@ from timebridge_conflict_resolver.domain.plans import (
 )
 from timebridge_conflict_resolver.domain.records import Systems, slot_key
 from timebridge_conflict_resolver.domain.state import Link, TargetRecord
-from timebridge_conflict_resolver.handlers.known import ask, not_being_written
+from timebridge_conflict_resolver.handlers.known import (
+    ask,
+    batch_connections,
+    connection,
+    not_being_written,
+)
 from timebridge_conflict_resolver.handlers.lanes import PerCredential, in_lanes
 from timebridge_conflict_resolver.handlers.ports import (
     ConflictClosedError,
@@ -190,9 +195,10 @@ class Syncer:
             await self.on_entry_mapped(*item)
 
         per = PerCredential(self._credential, self._cap, self._shares)
-        return await in_lanes(
-            items, self._lane_keys, one, concurrency=self.concurrency, credentials=per
-        )
+        with batch_connections():
+            return await in_lanes(
+                items, self._lane_keys, one, concurrency=self.concurrency, credentials=per
+            )
 
     def _credential(self, item: tuple[Envelope, EntryMapped]) -> Hashable:
         """The connection whose budget a change draws on: the integration's, to its target."""
@@ -286,7 +292,7 @@ class Syncer:
 
     async def _sync(self, job: Job) -> EntrySynced | None:
         event = job.event
-        integration = await self.connections.get(event.integration_id)
+        integration = await connection(self.connections, event.integration_id)
         if integration is None:
             raise await self.connections.missing(f"integration {event.integration_id}")
         if integration.workspace_id != event.workspace_id:

@@ -28,6 +28,7 @@ measurement, not a test: the exit code is 0 whatever the figures.
 
 import argparse
 import asyncio
+import datetime as dt
 import json
 import os
 import signal
@@ -38,6 +39,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bench.accept import ROOT
@@ -49,7 +51,7 @@ from bench.e2e_served import (
     served,
     transactions,
 )
-from bench.e2e_webhooks import Sender, Sent, entry_id, requests
+from bench.e2e_webhooks import DAY, Sender, Sent, entry_id, requests
 from timebridge_common.config import KafkaConfig
 from timebridge_common.events import EntryMapped, EntrySynced, TimeEntryLogged
 from timebridge_common.kafka.topics import all_topics, ensure_topics
@@ -256,10 +258,36 @@ def show(name: str, r: dict[str, Any]) -> None:
     )
 
 
+def tracker_check(s: Served, numbers: list[int]) -> dict[str, Any]:
+    """Everhour's records against the entries sent: each entry's own record (its ticket's
+    task, its day, Ann) holding its duration, once; none other."""
+    answer = httpx.get(
+        f"{s.everhour_url}/team/time",
+        params={"from": "2000-01-01", "to": "2100-01-01", "limit": 50_000},
+        headers={"X-Api-Key": s.everhour_world["key"]},
+        timeout=60,
+    )
+    answer.raise_for_status()
+    held = Counter((r["task"]["id"], r["date"], r["time"]) for r in answer.json())
+    tasks, tickets = s.everhour_world["tasks"], len(s.world.tickets)
+    expected = Counter(
+        (tasks[n % tickets], (DAY - dt.timedelta(days=n // tickets)).isoformat(), 600 + n)
+        for n in numbers
+    )
+    return {
+        "entries": len(numbers),
+        "records": sum(held.values()),
+        "as_expected": sum((held & expected).values()),
+        "missing_or_different": sum((expected - held).values()),
+        "unexpected": sum((held - expected).values()),
+    }
+
+
 async def run_all(s: Served, args: argparse.Namespace) -> dict[str, Any]:
     pipe = Pipeline(args.kafka, s.world.workspace)
     await pipe.start()
     out: dict[str, Any] = {}
+    first = 0
     try:
         tickets = len(s.world.tickets)
         began = time.monotonic()
@@ -269,7 +297,6 @@ async def run_all(s: Served, args: argparse.Namespace) -> dict[str, Any]:
         show("warm-up", warm)
         if warm["missing"] or warm["refused"]:
             raise RuntimeError(f"warm-up entries not synced: {json.dumps(warm)[:2000]}")
-        first = 0
         if args.entries:
             out["drain"] = await measure(s, args, pipe, range(args.entries), None)
             show("drain", out["drain"])
@@ -285,6 +312,8 @@ async def run_all(s: Served, args: argparse.Namespace) -> dict[str, Any]:
     finally:
         await pipe.stop()
     out["peak_rss_mib"] = s.peak_rss_mib()
+    out["everhour_records"] = tracker_check(s, list(range(-len(s.world.tickets), first)))
+    print(f"Everhour's records: {out['everhour_records']}", flush=True)
     return out
 
 

@@ -248,11 +248,11 @@ class PostgresSync:
     async def take_leases(
         self, owner: uuid.UUID, integration_id: str, slots: list[Slot], lease_s: float
     ) -> dict[str, Lease]:
-        """One statement in a transaction (``sync_sql.TAKE_LEASES``), rolled back if another
-        owner holds a lease or inserted one meanwhile."""
+        """One statement (``sync_sql.TAKE_LEASES``), all or none: it takes nothing while another
+        owner holds a lease and rolls itself back if another inserted one meanwhile."""
         system, keys = slots[0].system, [slot.key for slot in slots]
-        async with self._pool.acquire() as conn, conn.transaction():
-            found = await conn.fetch(
+        try:
+            found = await self._pool.fetch(
                 sync_sql.TAKE_LEASES,
                 integration_id,
                 system,
@@ -261,14 +261,16 @@ class PostgresSync:
                 lease_s,
                 [slot.target_id for slot in slots],
             )
-            rows = [r for r in found if not r["taken"]]
-            busy = [lease_s - float(r["age"]) for r in rows if r["owner"] != owner]
-            if any(wait > 0 for wait in busy):
+        except asyncpg.PostgresError as exc:
+            if exc.sqlstate == sync_sql.LEASES_TAKEN_MEANWHILE:
                 raise TransientError(
-                    "another attempt is writing this record", retry_after=max(busy)
-                )
-            if len({r["key"] for r in found if r["taken"]}) < len(set(keys)):
-                raise TransientError("another attempt is writing this record", retry_after=lease_s)
+                    "another attempt is writing this record", retry_after=lease_s
+                ) from exc
+            raise
+        rows = [r for r in found if not r["taken"]]
+        busy = [lease_s - float(r["age"]) for r in rows if r["owner"] != owner]
+        if any(wait > 0 for wait in busy):
+            raise TransientError("another attempt is writing this record", retry_after=max(busy))
         return {r["key"]: _lease(r) for r in rows}
 
     async def plan_write(

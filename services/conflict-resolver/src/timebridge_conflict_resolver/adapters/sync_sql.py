@@ -9,8 +9,9 @@ different tables, so one statement does what the separate ones did; everything a
 is conditioned on it, so an event already processed changes nothing.
 
 ``TAKE_LEASES`` locks the records' current leases and takes them all only if none is held by
-another owner younger than the lease time; the caller's transaction is rolled back when fewer
-were taken (another replica inserted one meanwhile), as before.
+another owner younger than the lease time; when fewer were taken (another replica inserted one
+meanwhile) it raises inside the statement, which rolls it back whole, as the caller's
+transaction did before (no ``BEGIN``/``COMMIT`` round trips around it).
 
 ``KNOWN`` is everything a change reads before it decides, in one snapshot: the entry's link,
 the record it is a copy of, other owners' live leases on it, the target records it lands in
@@ -88,7 +89,16 @@ WITH current AS (
 SELECT false AS taken, key, owner, operation, planned, target_id, age FROM current
 UNION ALL
 SELECT true, key, NULL, NULL, NULL, NULL, NULL FROM taken
+UNION ALL
+SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL
+WHERE CASE WHEN (SELECT ok FROM free) AND (SELECT count(DISTINCT key) FROM taken)
+        < (SELECT count(DISTINCT k) FROM unnest($3::text[]) AS k)
+    THEN resolver_leases_taken_meanwhile() ELSE false END
 """
+
+LEASES_TAKEN_MEANWHILE = "TBL01"
+"""The error ``TAKE_LEASES`` raises (migration 0005), rolling itself back, when another replica
+inserted one of its leases after the statement's snapshot: then it took them only in part."""
 
 KNOWN = """
 WITH link AS (

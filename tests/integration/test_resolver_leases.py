@@ -1,0 +1,64 @@
+"""Write leases in one statement without a transaction around it (issue 12): when another
+replica inserts one of the leases after the statement's snapshot, the statement takes it only in
+part, raises and rolls itself back whole, so no lease is left taken and the change is retried."""
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import asyncpg
+import pytest
+
+from timebridge_common.db.migrations import apply_migrations
+from timebridge_common.db.pool import init_connection
+from timebridge_common.errors import TransientError
+from timebridge_common.testing import wait_for
+from timebridge_conflict_resolver.adapters.postgres import PostgresSync
+from timebridge_conflict_resolver.domain.records import Slot
+
+pytestmark = pytest.mark.integration
+
+INTEGRATION = "int_everhour"
+
+
+@pytest.fixture
+async def pool(create_database: Callable[[str], Awaitable[str]]) -> AsyncIterator[asyncpg.Pool]:
+    dsn = await create_database(f"resolver_leases_{uuid.uuid4().hex[:8]}")
+    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=3, init=init_connection)
+    await apply_migrations(pool, "timebridge_conflict_resolver.adapters.migrations")
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+async def test_a_lease_inserted_meanwhile_rolls_the_whole_take_back(pool: asyncpg.Pool) -> None:
+    store = PostgresSync(pool)
+    a, b = Slot("everhour", "a"), Slot("everhour", "b")
+    replica, mine = uuid.uuid4(), uuid.uuid4()
+
+    async def waiting() -> bool | None:
+        blocked: int = await pool.fetchval(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return blocked > 0 or None
+
+    async with pool.acquire() as other, asyncio.timeout(30):
+        insert = other.transaction()
+        await insert.start()  # another replica's lease on b, not committed yet
+        await other.execute(
+            "INSERT INTO sync_intents (integration_id, system, key, owner)"
+            " VALUES ($1, 'everhour', 'b', $2)",
+            INTEGRATION,
+            replica,
+        )
+        taking = asyncio.create_task(store.take_leases(mine, INTEGRATION, [a, b], 60))
+        await wait_for(waiting)  # our statement saw no lease on b and now waits on its insert
+        await insert.commit()
+        with pytest.raises(TransientError, match="another attempt"):
+            await taking
+
+    owners = {r["key"]: r["owner"] for r in await pool.fetch("SELECT key, owner FROM sync_intents")}
+    assert owners == {"b": replica}  # a was not left taken
+    assert await store.take_leases(mine, INTEGRATION, [a], 60) == {}  # a is free

@@ -10,7 +10,9 @@ import asyncpg
 from timebridge_common.db.inbox import once
 from timebridge_common.db.outbox import enqueue
 from timebridge_common.errors import TransientError
-from timebridge_common.events import EntryMapped, Envelope, TimeEntryFields
+from timebridge_common.events import EntryMapped, EntrySynced, Envelope, TimeEntryFields
+from timebridge_common.events.codec import encode
+from timebridge_common.tracing import inject
 from timebridge_conflict_resolver.adapters import sync_sql
 from timebridge_conflict_resolver.adapters.known import known_of
 from timebridge_conflict_resolver.domain.matching import Observation
@@ -143,6 +145,22 @@ def _conflict(row: Mapping[str, Any]) -> ConflictItem:
             "target_version": _fields(row["target_version"]),
         }
     )
+
+
+_EXPIRED = "the write lease expired and was taken over; deciding again"
+
+
+def _outbox_row(
+    outcome: tuple[EntrySynced, Envelope] | None,
+) -> tuple[uuid.UUID | None, str | None, bytes | None, bytes | None, dict[str, str] | None]:
+    """The outcome's outbox row as ``timebridge_common.db.outbox.enqueue`` stages it (the
+    encoded record and the trace context in its headers), for ``COMMIT_ALONE``."""
+    if outcome is None:
+        return None, None, None, None, None
+    encoded = encode(*outcome)
+    headers = dict(encoded.headers)
+    inject(headers)
+    return outcome[1].event_id, encoded.topic, encoded.key, encoded.value, headers
 
 
 class PostgresSync:
@@ -321,43 +339,56 @@ class PostgresSync:
 
     async def complete(self, completion: Completion) -> bool:
         """The claim, the release, the targets, the link and a superseded conflict in one
-        statement (``sync_sql.COMMIT_DECISION``), then the outbox, in one transaction."""
+        statement (``sync_sql.COMMIT_DECISION``), then the outbox, in one transaction; a
+        decision that opens, refreshes or resolves no conflict (nearly all) in one statement
+        with its outbox row (``sync_sql.COMMIT_ALONE``), without a transaction around it."""
         c = completion
         targets = {(t.system, t.key): t for t in c.targets}.values()  # the last one of a key
         link = c.link
         status = None if c.outcome is None else c.outcome[0].status
         supersede = c.conflict is None and c.resolving is None and status not in {None, "error"}
+        args = (
+            c.claim[0] if c.claim else None,
+            c.claim[1].event_id if c.claim else None,
+            c.claim[1].type if c.claim else None,
+            c.owner,
+            c.event.integration_id,
+            c.event.workspace_id,
+            [t.system for t in targets],
+            [t.key for t in targets],
+            [t.target_id for t in targets],
+            [_text(t.confirmed) for t in targets],
+            [t.confirmed_at for t in targets],
+            [t.origin for t in targets],
+            link.source if link else None,
+            link.source_id if link else None,
+            link.target if link else None,
+            link.target_key if link else None,
+            _json(link.written) if link else None,
+            link.source_updated_at if link else None,
+            link.active if link else None,
+            _json(link.source_entry) if link else None,
+            supersede,
+            c.event.source,
+            c.event.source_external_id,
+        )
+        if c.conflict is None and c.resolving is None:
+            try:
+                done = await self._pool.fetchrow(
+                    sync_sql.COMMIT_ALONE, *args, c.leases, *_outbox_row(c.outcome)
+                )
+            except asyncpg.PostgresError as exc:
+                if exc.sqlstate == sync_sql.LEASE_EXPIRED:
+                    raise TransientError(_EXPIRED) from exc
+                raise
+            assert done is not None
+            return bool(done["claimed"])
         async with self._pool.acquire() as conn, conn.transaction():
-            done = await conn.fetchrow(
-                sync_sql.COMMIT_DECISION,
-                c.claim[0] if c.claim else None,
-                c.claim[1].event_id if c.claim else None,
-                c.claim[1].type if c.claim else None,
-                c.owner,
-                c.event.integration_id,
-                c.event.workspace_id,
-                [t.system for t in targets],
-                [t.key for t in targets],
-                [t.target_id for t in targets],
-                [_text(t.confirmed) for t in targets],
-                [t.confirmed_at for t in targets],
-                [t.origin for t in targets],
-                link.source if link else None,
-                link.source_id if link else None,
-                link.target if link else None,
-                link.target_key if link else None,
-                _json(link.written) if link else None,
-                link.source_updated_at if link else None,
-                link.active if link else None,
-                _json(link.source_entry) if link else None,
-                supersede,
-                c.event.source,
-                c.event.source_external_id,
-            )
+            done = await conn.fetchrow(sync_sql.COMMIT_DECISION, *args)
             if not done["claimed"]:
                 return False
             if done["released"] < c.leases:
-                raise TransientError("the write lease expired and was taken over; deciding again")
+                raise TransientError(_EXPIRED)
             if not supersede:
                 await self._settle_conflicts(conn, c)
             if c.outcome is not None:

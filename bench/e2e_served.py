@@ -102,6 +102,7 @@ class Served:
     pids: dict[str, int]
     secret: str
     integration: str = ""
+    kafka_pid: int | None = None
 
     @property
     def ingest_port(self) -> int:
@@ -120,6 +121,9 @@ class Served:
 
     def cpu(self) -> dict[str, float]:
         spent = {name: cpu_s(pid) for name, pid in self.pids.items()}
+        spent |= postgres_cpu_s(f"bench_{self.run_id}_tb_")
+        if self.kafka_pid is not None:
+            spent["kafka_broker"] = cpu_s(self.kafka_pid)
         return spent | {"bench": time.process_time(), "machine": machine_cpu_s()}
 
     def peak_rss_mib(self) -> dict[str, float]:
@@ -128,6 +132,40 @@ class Served:
     def everhour_requests(self) -> dict[str, int]:
         found: dict[str, int] = httpx.get(f"{self.everhour_url}/_bench/requests", timeout=10).json()
         return found
+
+
+def postgres_cpu_s(prefix: str) -> dict[str, float]:
+    """CPU of the PostgreSQL backends serving each of this run's databases so far, by
+    service (``postgres_<service>``); a backend that exited meanwhile is not counted (the
+    services' pools keep theirs)."""
+    spent: dict[str, float] = {}
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            words = cmdline.read_bytes().split()
+            if len(words) < 3 or words[0] != b"postgres:" or not words[2].startswith(b"bench_"):
+                continue
+            name = words[2].decode()
+            if not name.startswith(prefix):
+                continue
+            key = "postgres_" + name.removeprefix(prefix)
+            spent[key] = spent.get(key, 0.0) + cpu_s(int(cmdline.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return spent
+
+
+def listener_pid(port: int) -> int | None:
+    """The process listening on ``port`` (the Kafka broker), if this user may see it."""
+    found = subprocess.run(  # noqa: S603 - fixed arguments
+        ["ss", "-ltnpH", f"sport = :{port}"],  # noqa: S607
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    marker = found.find("pid=")
+    if marker < 0:
+        return None
+    return int(found[marker + 4 :].split(",", 1)[0])
 
 
 def _wait(url: str, proc: subprocess.Popen[bytes], what: str, timeout_s: float = 60) -> None:
@@ -196,6 +234,7 @@ def served(
         world = World(workspace, core["user"], EMAIL, core["project"], core["tickets"])
         s = Served(run_id, base, world, everhour_world | {"key": key}, pids, "")
         s.secret = secrets.token_urlsafe(32)
+        s.kafka_pid = listener_pid(int(kafka.rsplit(":", 1)[1]))
         s.integration = setup(s, tokens)
         yield s
     finally:

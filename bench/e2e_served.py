@@ -9,10 +9,11 @@ topics' end; the resolver's Everhour budget raised like the sandbox's limit).
 
 The services run the tree's committed code by default (``git archive HEAD`` on ``PYTHONPATH``:
 on a shared working tree another session may be halfway through editing a service), or another
-checkout's (``code``). The setup is the guide's, through the services' HTTP APIs: the
-workspace's Core registered at ingest (webhook secret, Core URL and service token), Everhour
-connected (one way, Core -> Everhour, real time: no Everhour webhook, no polling), Core's project
-mapped to Everhour's, both sides' users read (Ann matches by email).
+checkout's (``code``); a ``PYTHONPATH`` the bench is started with comes first (a package to
+try). The setup is the guide's, through the services' HTTP APIs: the workspace's Core
+registered at ingest (webhook secret, Core URL and service token), Everhour connected (one way,
+Core -> Everhour, real time: no Everhour webhook, no polling), Core's project mapped to
+Everhour's, both sides' users read (Ann matches by email).
 """
 
 import os
@@ -197,7 +198,9 @@ def served(
     workspace = f"e2e-{run_id}"
     tokens = {k: f"{k}-{secrets.token_urlsafe(12)}" for k in ("admin", "service")}
     key = f"{ANN_KEY_PREFIX}{run_id}"
-    child_env = {**os.environ, "PYTHONPATH": python_path(code)}
+    outer = os.environ.get("PYTHONPATH")  # e.g. a package to try: it comes first
+    path = python_path(code) if not outer else f"{outer}:{python_path(code)}"
+    child_env = {**os.environ, "PYTHONPATH": path}
     procs: list[subprocess.Popen[bytes]] = []
     launcher: subprocess.Popen[bytes] | None = None
     try:

@@ -333,9 +333,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "tickets": args.tickets,
         "load_average_before": [round(x, 2) for x in os.getloadavg()],
     }
+    env = dict(pair.split("=", 1) for pair in args.service_env)
+    result["service_env"] = env
     began = time.monotonic()
     try:
-        with served(args.kafka, run_id, tickets=args.tickets, code=code, env={}) as s:
+        with served(args.kafka, run_id, tickets=args.tickets, code=code, env=env) as s:
             result["setup_seconds"] = round(time.monotonic() - began, 1)
             print(f"set up in {result['setup_seconds']} s; pids {s.pids}", flush=True)
             result |= asyncio.run(run_all(s, args))
@@ -361,6 +363,13 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=600.0, help="per measurement, at most")
     parser.add_argument("--idle", type=float, default=60.0, help="give up after this long quiet")
     parser.add_argument("--code", type=Path, help="a checkout to run instead of HEAD's code")
+    parser.add_argument(
+        "--service-env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a setting for every service (e.g. TB_SYNC_CONCURRENCY=32), repeatable",
+    )
     parser.add_argument("--profile", type=Path, help="py-spy each service during the drain")
     parser.add_argument("--kafka", default="127.0.0.1:19092")
     parser.add_argument("--pg-port", type=int, default=15432)

@@ -116,7 +116,7 @@ def _fields(world: dict[str, Any], n: int) -> TimeEntryFields:
     (Everhour: each its own day record)."""
     tasks = world["tasks"]
     date = DAY - dt.timedelta(days=n // PER_DAY)
-    start = dt.datetime.combine(date, dt.time(8), tzinfo=dt.UTC) + dt.timedelta(minutes=n)
+    start = dt.datetime.combine(date, dt.time(8), tzinfo=dt.UTC) + dt.timedelta(minutes=n % PER_DAY)
     return TimeEntryFields(
         user=UserRef(external_id=world["user"], email="ann@acme.test"),
         project_external_id=world["project"],

@@ -22,8 +22,11 @@ each ticket to its task by title and opens every pool and client. Then, on the s
 Each measurement checks every entry: one ``synced`` ``EntrySynced`` each (missing and duplicated
 ones are counted and listed), and reports CPU per synced entry of each process (ingest, mapping,
 resolver, owner, both sandboxes, this bench, the whole machine), peak RSS, Everhour requests per
-entry and the load average. Only this run's workspace is counted on the shared broker. A
-measurement, not a test: the exit code is 0 whatever the figures.
+entry and the load average. Only this run's workspace is counted on the shared broker; another
+session's resolver reading our changes there (it holds no key of ours) publishes an error for
+them, counted apart (``other_resolvers_errors``), and ours reads theirs: its CPU then counts
+their changes too (``--kafka`` a private broker avoids both). A measurement, not a test: the
+exit code is 0 whatever the figures.
 """
 
 import argparse
@@ -52,6 +55,7 @@ from bench.e2e_served import (
     transactions,
 )
 from bench.e2e_webhooks import DAY, Sender, Sent, entry_id, requests
+from bench.sync_drain import FOREIGN
 from timebridge_common.config import KafkaConfig
 from timebridge_common.events import EntryMapped, EntrySynced, TimeEntryLogged
 from timebridge_common.kafka.topics import all_topics, ensure_topics
@@ -76,6 +80,7 @@ class Pipeline:
         self.synced_records: Counter[str] = Counter()
         self.statuses: Counter[str] = Counter()
         self.reasons: Counter[str] = Counter()
+        self.foreign = 0
         self.last_record = time.monotonic()
         self._consumer: AIOKafkaConsumer | None = None
 
@@ -102,6 +107,9 @@ class Pipeline:
                     self.first[stage].setdefault(entry, r.timestamp)
                     continue
                 value = json.loads(r.value)
+                if any(f in (value.get("reason") or "") for f in FOREIGN):
+                    self.foreign += 1  # another session's resolver read our change
+                    continue
                 self.statuses[value["status"]] += 1
                 if value["status"] == "synced":
                     self.synced_records[entry] += 1
@@ -174,6 +182,7 @@ async def measure(
     pipe.synced_records.clear()
     pipe.statuses.clear()
     pipe.reasons.clear()
+    pipe.foreign = 0
     load, cpu, eh_before = os.getloadavg(), s.cpu(), Counter(s.everhour_requests())
     xacts = Counter(await transactions(args.pg, s.run_id))
     sending = asyncio.Event()
@@ -225,6 +234,7 @@ async def measure(
         "duplicated_first": duplicated[:5],
         "statuses": dict(pipe.statuses),
         "reasons": dict(pipe.reasons.most_common(3)),
+        "other_resolvers_errors": pipe.foreign,
         "send_seconds": round(sent.seconds, 2),
         "accepted_per_second": round(len(sent.accepted_ms) / max(sent.seconds, 1e-3), 1),
         "seconds_first_sent_to_last_synced": round(elapsed_s, 2),

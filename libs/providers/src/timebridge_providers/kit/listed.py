@@ -97,7 +97,12 @@ async def kept(
     one read (a batch's writers start together); a failed read is not kept."""
     known = _KEPT.setdefault(budget, {})
     found = known.get(key)
-    if found is None or again or time.monotonic() - found[0] >= KEPT_S:
+    if (
+        found is None
+        or again
+        or time.monotonic() - found[0] >= KEPT_S
+        or found[1].get_loop() is not asyncio.get_running_loop()  # an earlier loop's (tests)
+    ):
         if len(known) >= 4096:
             known.clear()
         found = known[key] = (time.monotonic(), asyncio.ensure_future(read()))

@@ -42,9 +42,12 @@ class People:
         if self._me is None:
             identity = self._client.identity
             reading = _READING.get(identity)
-            if reading is None:  # a batch's writers start together: one read for them all
+            if reading is None or reading.get_loop() is not asyncio.get_running_loop():
+                # a batch's writers start together: one read for them all
                 reading = _READING[identity] = asyncio.ensure_future(self._read_me())
-                reading.add_done_callback(lambda _: _READING.pop(identity, None))
+                reading.add_done_callback(
+                    lambda done: _READING.pop(identity) if _READING.get(identity) is done else None
+                )
             self._me = await asyncio.shield(reading)
         return self._me
 

@@ -1,5 +1,5 @@
-"""Shared look-ups and read-backs by users' days (issue 12), for Toggl, Clockify and Harvest
-against their sandboxes: a batch's N writes cost one listing to look up and one to read back,
+"""Shared look-ups and read-backs by users' days (issue 12), for Toggl, Clockify, Harvest and
+Wrike against their sandboxes: a batch's N writes cost one listing to look up and one to read back,
 not N reads each; every page of a listing is read; a record the listing does not show (moved to
 another date since it was written) is read by id, not taken as gone; a create whose answer was
 lost is found by the shared look-up and not sent again."""
@@ -23,6 +23,8 @@ from timebridge_providers.kit.writes import ReadGroup
 from timebridge_providers.toggl.client import TogglClient
 from timebridge_providers.toggl.entries import TogglEntries
 from timebridge_providers.toggl.people import People as TogglPeople
+from timebridge_providers.wrike.client import WrikeClient
+from timebridge_providers.wrike.entries import WrikeEntries
 
 from timebridge_common.events import TimeEntryFields, UserRef
 from timebridge_common.outbound.http import OutcomeUnknownError, RequestBudget, RetryPolicy
@@ -30,6 +32,7 @@ from timebridge_sandboxes.clockify import ClockifyState, create_clockify_sandbox
 from timebridge_sandboxes.faults import Faults, RateLimit
 from timebridge_sandboxes.harvest import HarvestState, create_harvest_sandbox
 from timebridge_sandboxes.toggl import TogglState, create_toggl_sandbox
+from timebridge_sandboxes.wrike import WrikeState, create_wrike_sandbox
 
 DAY = dt.date(2026, 3, 2)
 WRITERS = 10
@@ -76,12 +79,12 @@ def _kind(request: httpx.Request) -> str:
     filter by reference; ``write``; ``other`` (users, the account)."""
     path, query = request.url.path, request.url.params
     if request.method != "GET":
-        return "write" if "time" in path else "other"
+        return "write" if "time" in path else "other"  # Wrike's /tasks/{id}/timelogs too
     if "external_reference_id" in query:
         return "lookup"
-    if path.endswith(("/time_entries", "/time-entries")):
+    if path.endswith(("/time_entries", "/time-entries", "/timelogs")):
         return "list"
-    if "time_entries/" in path or "time-entries/" in path:
+    if "time_entries/" in path or "time-entries/" in path or "timelogs/" in path:
         return "by id"
     return "other"
 
@@ -171,6 +174,30 @@ def _harvest(page: int) -> World:
     return World("harvest", transport, store, _fields(str(ann), str(project), str(task)), move)
 
 
+def _wrike(page: int) -> World:
+    del page  # Wrike's timelog lists are not paged
+    state = WrikeState()
+    ann = state.add_contact("Ann", "Admin", "ann@example.com", "wr-ann", "UTC")
+    project = state.add_project("Site")
+    task = state.add_task(project.id, "Build")
+    app = create_wrike_sandbox(state, Faults(), limit=UNLIMITED)
+    transport = Counted(app, _kind)
+    http = httpx.AsyncClient(transport=transport)
+    budget = RequestBudget(10**6, 1)
+
+    def store() -> EntryStore:
+        retry = RetryPolicy(max_attempts=1)
+        client = WrikeClient(
+            "http://wrike.test/api/v4", "wr-ann", http=http, budget=budget, retry=retry
+        )
+        return WrikeEntries(client)
+
+    def move(target: str, days: int) -> None:
+        state.timelogs[target].tracked += dt.timedelta(days=days)
+
+    return World("wrike", transport, store, _fields(ann.id, project.id, task.id), move)
+
+
 def _fields(user: str, project: str, task: str | None) -> Callable[[int], TimeEntryFields]:
     def fields(n: int) -> TimeEntryFields:
         start = dt.datetime.combine(DAY, dt.time(8), tzinfo=dt.UTC) + dt.timedelta(minutes=n)
@@ -188,7 +215,7 @@ def _fields(user: str, project: str, task: str | None) -> Callable[[int], TimeEn
     return fields
 
 
-WORLDS = {"toggl": _toggl, "clockify": _clockify, "harvest": _harvest}
+WORLDS = {"toggl": _toggl, "clockify": _clockify, "harvest": _harvest, "wrike": _wrike}
 
 
 async def _write_one(
@@ -266,7 +293,7 @@ async def test_a_record_missing_from_its_days_listing_is_read_by_id_not_taken_as
     assert (world.requests["list"], world.requests["by id"]) == (1, 1)
 
 
-@pytest.mark.parametrize("name", ["clockify", "toggl"])
+@pytest.mark.parametrize("name", ["clockify", "toggl", "wrike"])
 async def test_a_lost_create_is_found_by_the_shared_look_up_and_not_sent_again(name: str) -> None:
     world = WORLDS[name](200)
     world.transport.lose = 1

@@ -47,6 +47,7 @@ PROFILE = Profile(
     webhooks=True,
     units="decimal hours (hours); a trackedDate, no time of day",
     pagination="unpaged timelog lists (updatedDate / trackedDate ranges)",
+    lists_records=True,
     cursor="GET /timelogs?updatedDate + re-listed trackedDate window",
     report="GET /timelogs for the period, summed",
     differs_from_seeds="the seeds' /api/v4/reports is not used (no time totals confirmed there)",

@@ -24,13 +24,14 @@ is silent):
 """
 
 import datetime as dt
+import hashlib
 from collections.abc import Mapping
 from typing import TypeVar, Unpack
 
 import httpx
 from pydantic import TypeAdapter
 
-from timebridge_common.outbound.http import NotFoundError, ProviderClient
+from timebridge_common.outbound.http import NotFoundError, ProviderClient, RequestBudget
 from timebridge_providers.kit.locks import LockRefusals
 from timebridge_providers.kit.plumbing import ClientOptions, Wire, bearer
 from timebridge_providers.kit.writes import deleted
@@ -62,6 +63,13 @@ class WrikeClient(ProviderClient):
 
     def __init__(self, base_url: str, token: str, **options: Unpack[ClientOptions]) -> None:
         self._http = _WIRE.http(base_url, bearer(token), options)
+        self.identity = hashlib.sha256(f"{base_url}|{token}".encode()).hexdigest()
+        """Names the token without holding it (a cache key)."""
+
+    @property
+    def budget(self) -> RequestBudget:
+        """The token's request budget, shared by every client of the token."""
+        return self._http.budget
 
     async def _get(
         self,

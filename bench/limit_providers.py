@@ -20,6 +20,7 @@ from timebridge_sandboxes.everhour import EverhourState, create_everhour_sandbox
 from timebridge_sandboxes.faults import Faults
 from timebridge_sandboxes.harvest import HarvestState, create_harvest_sandbox
 from timebridge_sandboxes.toggl import TogglState, create_toggl_sandbox
+from timebridge_sandboxes.wrike import WrikeState, create_wrike_sandbox
 
 DAY = dt.date(2026, 11, 21)
 PER_DAY = 50
@@ -111,6 +112,15 @@ def _harvest(key: str) -> tuple[Any, dict[str, Any]]:
     return create_harvest_sandbox(state, Faults()), world  # 100 per 15 s
 
 
+def _wrike(key: str) -> tuple[Any, dict[str, Any]]:
+    state = WrikeState()
+    ann = state.add_contact("Ann", "Admin", "ann@acme.test", key, "UTC")
+    project = state.add_project("Website")
+    task = state.add_task(project.id, "Build")
+    world = {"user": ann.id, "project": project.id, "tasks": [task.id], "key": key}
+    return create_wrike_sandbox(state, Faults()), world  # 400 per minute per token
+
+
 def _fields(world: dict[str, Any], n: int) -> TimeEntryFields:
     """Entry ``n``: Ann, on the world's tasks in turn, ``PER_DAY`` a date, each its own start
     (Everhour: each its own day record)."""
@@ -163,6 +173,7 @@ TRACKERS = {
         lambda w: {"account_id": w["account_id"]},
         _fields,
     ),
+    "wrike": Tracker("wrike", "/api/v4", (Limit(400, 60.0),), _wrike, lambda _: {}, _fields),
 }
 
 

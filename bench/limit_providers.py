@@ -70,7 +70,8 @@ def kind(method: str, path: str, query: str) -> str:
         return "lookup"
     # Everhour's time-record reads (one task's or the team's) and Toggl's reports search (POST:
     # another member's entries) are listings too.
-    listing = path.endswith(("/time_entries", "/time-entries", "/time")) or "/search/" in path
+    listing = path.endswith(("/time_entries", "/time-entries", "/time", "/timelogs"))
+    listing = listing or "/search/" in path
     return "list" if listing else "by id"
 
 

@@ -4,17 +4,16 @@ useful writes, and how many requests each synced entry costs (issue 12).
 Run from the repository root: ``python -m bench.sync_limit --provider NAME`` (``everhour``,
 ``toggl``, ``clockify``, ``harvest``, ``wrike``; ``--help`` for the knobs).
 
-The tracker's sandbox is served as its own process at its default limits, the provider's
-documented ones (``bench.limit_providers``: Everhour 20 requests per 10 s per key, Toggl's leaky
-bucket of about one a second and 240 an hour, Clockify 50 a second, Harvest 100 per 15 s, Wrike
-400 a minute; the
-sandboxes' limit switches left as they are), counting every request by kind and answer. The
-conflict-resolver and the credential owner run as their own processes (the dev launcher, own
-ports, databases and consumer groups), the resolver with its default budget (its share of the
-key, or the whole key while borrowing). One workspace is connected one way (Core -> the tracker:
-ingest would neither listen nor poll, so the key is the resolver's alone), one warm-up entry is
-synced, then ``--entries`` new Core entries mapped to the tracker are produced at once and their
-``EntrySynced`` read.
+The tracker's sandbox is served as its own process at its default limits, the provider's documented
+ones (``bench.limit_providers``: Everhour 20 requests per 10 s per key, Toggl's leaky bucket of
+about one a second and 240 an hour, Clockify 50 a second, Harvest 100 per 15 s, Wrike 400 a minute;
+the sandboxes' limit switches left as they are), counting every request by kind and answer. The
+conflict-resolver and the credential owner run as their own processes (the dev launcher, own ports,
+databases and consumer groups), the resolver with its default budget (its share of the key, or the
+whole key while borrowing). One workspace is connected one way (Core -> the tracker: ingest would
+neither listen nor poll, so the key is the resolver's alone), one warm-up entry is synced, then
+``--entries`` new Core entries mapped to the tracker are produced at once and their ``EntrySynced``
+read.
 
 It prints requests per synced entry by kind (``bench.limit_providers.kind``: writes, listings,
 reads by id, look-ups, other, refusals), the share of the allowed requests (the tightest
@@ -43,6 +42,7 @@ import httpx
 import uvicorn
 from aiokafka import AIOKafkaProducer
 from pydantic import SecretStr
+from timebridge_providers.installed import registry
 from timebridge_providers.kit.credentials import HttpCredentialSource
 
 from bench.accept import ROOT, child_pid, stop
@@ -53,6 +53,7 @@ from timebridge_common.config import KafkaConfig
 from timebridge_common.events import ConnectionChanged, Envelope, IntegrationSettings
 from timebridge_common.events.codec import encode
 from timebridge_common.kafka.topics import all_topics, ensure_topics
+from timebridge_common.outbound.oauth import Tokens
 from timebridge_common.testing import position_group_at_end
 
 PORT_BASE = 19700
@@ -160,14 +161,14 @@ async def connect_one_way(
         f"http://127.0.0.1:{OWNER_PORT}", SecretStr(s.service_token), http=httpx.AsyncClient()
     )
     base_url = SANDBOX_URL + tracker.path
-    await owner.put_key(
-        workspace,
-        integration,
-        tracker.name,
-        s.world["key"],
-        base_url=base_url,
-        extra=tracker.extra(s.world),  # noqa: S610 - a connection's fields, not Django
-    )
+    ids = (workspace, integration, tracker.name)
+    fields = tracker.extra(s.world)  # noqa: S610 - a connection's fields, not Django's
+    if registry().get(tracker.name).profile.auth == "oauth2":  # the sandbox takes it as a token
+        expires = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+        tokens = Tokens(s.world["key"], "refresh-unused", expires)
+        await owner.put_tokens(*ids, tokens, base_url=base_url, extra=fields)
+    else:
+        await owner.put_key(*ids, s.world["key"], base_url=base_url, extra=fields)
     settings = IntegrationSettings(conflict_policy="manual_review", direction="core_to_tracker")
     event = ConnectionChanged(
         workspace_id=workspace,

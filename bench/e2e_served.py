@@ -35,7 +35,7 @@ import httpx
 from bench.accept import ROOT, child_pid, cpu_s, proc_status, stop
 from bench.core_served import EMAIL
 from bench.e2e_webhooks import World
-from bench.sync_served import BENCH_ENV, machine_cpu_s
+from bench.sync_served import BENCH_ENV, _wait, machine_cpu_s
 
 PORT_BASES = range(19800, 20000, 20)
 """Where a run's ports start: ingest +1, mapping +2, resolver +3, owner +8, Core sandbox +18,
@@ -167,20 +167,6 @@ def listener_pid(port: int) -> int | None:
     if marker < 0:
         return None
     return int(found[marker + 4 :].split(",", 1)[0])
-
-
-def _wait(url: str, proc: subprocess.Popen[bytes], what: str, timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{what} exited with {proc.returncode}")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"{what} not ready after {timeout_s:.0f}s")
 
 
 def _spawn(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:

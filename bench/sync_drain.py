@@ -20,6 +20,11 @@ CPU is reported per synced entry for each process apart (resolver, Everhour sand
 owner, this bench) and for the whole machine (Kafka, PostgreSQL and everything else running on
 it), with Everhour requests per entry and the load average. ``PYTHONPATH`` set to another
 checkout's ``src`` folders measures that code (the launcher's children inherit it). Not a test.
+
+On a shared broker other sessions' resolvers read this run's ``EntryMapped`` and this resolver
+reads theirs (``other_resolvers_errors`` counts the first; the second inflates CPU and
+transactions per entry): ``--kafka`` at a private broker isolates a run (e.g. ``infra.sh``'s
+``kafka_up`` with ``TIMEBRIDGE_STATE_DIR`` and ``TIMEBRIDGE_KAFKA_PORT`` of its own).
 """
 
 import argparse

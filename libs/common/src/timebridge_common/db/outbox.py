@@ -12,6 +12,7 @@ relay publishes them afterwards, in insertion order, and marks them published. G
 
 import asyncio
 import contextlib
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -30,17 +31,25 @@ _CHANNEL = "timebridge_outbox"
 _RELAY_LOCK_KEY = 0x0B0C5  # one relay per database
 
 
+OutboxRow = tuple[uuid.UUID, str, bytes, bytes, dict[str, str]]
+"""``(event_id, topic, key, value, headers)``: the outbox table's columns."""
+
+
+def outbox_row(event: Event, envelope: Envelope) -> OutboxRow:
+    """The outbox row of one event: the encoded record, the trace context in its headers (for a
+    caller staging it in its own statement, like the resolver's single-statement commit)."""
+    encoded = encode(event, envelope)
+    headers = dict(encoded.headers)
+    inject(headers)
+    return envelope.event_id, encoded.topic, encoded.key, encoded.value, headers
+
+
 async def enqueue(conn: asyncpg.Connection, events: Sequence[tuple[Event, Envelope]]) -> None:
     """Stage events in the caller's transaction; they are published after it commits.
 
     One pipelined statement for all of them (a batch consumer stages hundreds), in order.
     """
-    rows = []
-    for event, envelope in events:
-        encoded = encode(event, envelope)
-        headers = dict(encoded.headers)
-        inject(headers)
-        rows.append((envelope.event_id, encoded.topic, encoded.key, encoded.value, headers))
+    rows = [outbox_row(event, envelope) for event, envelope in events]
     if rows:
         await conn.executemany(
             "INSERT INTO outbox (event_id, topic, key, value, headers)"

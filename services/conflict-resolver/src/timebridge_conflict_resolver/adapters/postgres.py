@@ -8,11 +8,9 @@ from typing import Any
 import asyncpg
 
 from timebridge_common.db.inbox import once
-from timebridge_common.db.outbox import enqueue
+from timebridge_common.db.outbox import OutboxRow, enqueue, outbox_row
 from timebridge_common.errors import TransientError
 from timebridge_common.events import EntryMapped, EntrySynced, Envelope, TimeEntryFields
-from timebridge_common.events.codec import encode
-from timebridge_common.tracing import inject
 from timebridge_conflict_resolver.adapters import sync_sql
 from timebridge_conflict_resolver.adapters.known import known_of
 from timebridge_conflict_resolver.domain.matching import Observation
@@ -152,15 +150,11 @@ _EXPIRED = "the write lease expired and was taken over; deciding again"
 
 def _outbox_row(
     outcome: tuple[EntrySynced, Envelope] | None,
-) -> tuple[uuid.UUID | None, str | None, bytes | None, bytes | None, dict[str, str] | None]:
-    """The outcome's outbox row as ``timebridge_common.db.outbox.enqueue`` stages it (the
-    encoded record and the trace context in its headers), for ``COMMIT_ALONE``."""
+) -> OutboxRow | tuple[None, None, None, None, None]:
+    """The outcome's outbox row, staged by ``COMMIT_ALONE`` itself (nulls: no outcome)."""
     if outcome is None:
         return None, None, None, None, None
-    encoded = encode(*outcome)
-    headers = dict(encoded.headers)
-    inject(headers)
-    return outcome[1].event_id, encoded.topic, encoded.key, encoded.value, headers
+    return outbox_row(*outcome)
 
 
 class PostgresSync:

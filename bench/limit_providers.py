@@ -9,6 +9,7 @@ account), and each refusal by status (``429``; Toggl's hourly quota ``402``).
 """
 
 import datetime as dt
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -35,10 +36,12 @@ class Limit:
     window_s: float
 
     def allowed(self, seconds: float) -> float:
-        """Requests this limit allows in ``seconds`` from a fresh key: its rate over the run, or
-        the whole window's worth where the run is shorter than the window."""
-        if seconds < self.window_s:
-            return float(self.requests)
+        """Requests this limit admits in ``seconds`` from a fresh key at most: a sliding window
+        lets its whole ``requests`` through at once, and again a window later."""
+        return float(self.requests * math.ceil(seconds / self.window_s))
+
+    def rate(self, seconds: float) -> float:
+        """The limit's rate over ``seconds`` (what a caller that never bursts may send)."""
         return self.requests / self.window_s * seconds
 
 
@@ -56,6 +59,9 @@ class Tracker:
 
     def allowed(self, seconds: float) -> float:
         return min(limit.allowed(seconds) for limit in self.limits)
+
+    def rate(self, seconds: float) -> float:
+        return min(max(limit.rate(seconds), limit.requests) for limit in self.limits)
 
 
 def kind(method: str, path: str, query: str) -> str:

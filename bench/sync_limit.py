@@ -16,8 +16,10 @@ neither listen nor poll, so the key is the resolver's alone), one warm-up entry 
 read.
 
 It prints requests per synced entry by kind (``bench.limit_providers.kind``: writes, listings,
-reads by id, look-ups, other, refusals), the share of the allowed requests (the tightest
-documented limit over the run) that were useful writes, entries per second, and the theoretical
+reads by id, look-ups, other, refusals), the share of the allowed requests that were useful
+writes (allowed: the most the tightest documented limit admits over the run from a fresh key, a
+sliding window's whole limit at once and again a window later; ``..._of_rate``: against the
+limit's rate instead, the figure before this counted), entries per second, and the theoretical
 maximum (every allowed request a write). ``--code DIR`` runs the resolver and the owner from
 another checkout's ``src`` folders (before and after, interleaved); results go to
 ``bench/results/`` as JSON. Not a test.
@@ -242,6 +244,7 @@ async def measure(s: Served, args: argparse.Namespace) -> dict[str, Any]:
         "requests": {k: v for k, v in spent.items() if v},
         "allowed_requests": round(allowed, 1),
         "useful_write_share_of_allowed": round(writes / allowed, 3),
+        "useful_write_share_of_rate": round(writes / tracker.rate(elapsed), 3),
         "write_share_of_sent": round(writes / max(sum(spent.values()), 1), 3),
         "load_average_before": [round(x, 2) for x in load],
         "load_average_after": [round(x, 2) for x in os.getloadavg()],

@@ -12,44 +12,32 @@ bound), their look-ups and read-backs are answered by one listing of each user's
 """
 
 import datetime as dt
-from collections.abc import AsyncIterator, Hashable, Mapping, Sequence
-from typing import Any
+from collections.abc import AsyncIterator
 
 from timebridge_common.errors import InvalidMessageError
 from timebridge_common.events import TimeEntryFields
-from timebridge_common.outbound.http import RequestBudget
 from timebridge_providers.clockify.client import ClockifyClient
 from timebridge_providers.clockify.people import People
 from timebridge_providers.clockify.translate import entry_body, entry_fields, same_entry, start_of
 from timebridge_providers.clockify.wire import TimeEntry
-from timebridge_providers.kit.listed import PAD, around, days_of, list_days, picked
+from timebridge_providers.kit.listed import PAD, ListedDays, around, days_of, picked
 from timebridge_providers.kit.ports.entries import Observed, Slot, Write
-from timebridge_providers.kit.writes import Day, carry_out
+from timebridge_providers.kit.writes import carry_out
 
 
-class ClockifyEntries:
+class ClockifyEntries(ListedDays):
     """The :class:`~timebridge_providers.kit.ports.entries.EntryStore` of one workspace."""
+
+    _client: ClockifyClient
 
     def __init__(self, client: ClockifyClient, people: People) -> None:
         self._client = client
         self._people = people
         self._days = days_of(client.budget)
 
-    @property
-    def budget(self) -> RequestBudget:
-        """The key's request budget (a writer takes a grant before its lease)."""
-        return self._client.budget
-
-    @property
-    def listing_key(self) -> Hashable:
-        return self._client.identity
-
-    async def list_days(self, days: Sequence[Day]) -> Mapping[Hashable, Sequence[Any]]:
+    def _window(self, user: str, first: dt.date, last: dt.date) -> AsyncIterator[TimeEntry]:
         """Each user's entries starting within its days, padded a day either side (a date is
         its user's own; ``start``/``end`` are instants)."""
-        return await list_days(days, self._window)
-
-    def _window(self, user: str, first: dt.date, last: dt.date) -> AsyncIterator[TimeEntry]:
         start = dt.datetime.combine(first - PAD, dt.time(), tzinfo=dt.UTC)
         end = dt.datetime.combine(last + 2 * PAD, dt.time(), tzinfo=dt.UTC)
         return self._client.time_entries(user, start, end)

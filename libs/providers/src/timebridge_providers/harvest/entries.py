@@ -15,22 +15,21 @@ once per credential (``kit.listed.kept``), not once per change.
 """
 
 import datetime as dt
-from collections.abc import AsyncIterator, Hashable, Mapping, Sequence
-from typing import Any
+from collections.abc import AsyncIterator
 
 from timebridge_common.errors import InvalidMessageError
-from timebridge_common.outbound.http import RequestBudget
 from timebridge_providers.harvest.client import HarvestClient
 from timebridge_providers.harvest.translate import entry_body, entry_fields
 from timebridge_providers.harvest.wire import TimeEntry, User
 from timebridge_providers.harvest.zones import iana_zone
-from timebridge_providers.kit.listed import PAD, days_of, kept, list_days, picked
+from timebridge_providers.kit.listed import PAD, ListedDays, days_of, kept, picked
 from timebridge_providers.kit.ports.entries import Observed, Slot, Write
-from timebridge_providers.kit.writes import Day
 
 
-class HarvestEntries:
+class HarvestEntries(ListedDays):
     """The :class:`~timebridge_providers.kit.ports.entries.EntryStore` of one Harvest account."""
+
+    _client: HarvestClient
 
     def __init__(self, client: HarvestClient) -> None:
         self._client = client
@@ -39,20 +38,8 @@ class HarvestEntries:
         """Slot keys this capability looked up by reference and found nothing under, with no
         create sent since (the create need not look again)."""
 
-    @property
-    def budget(self) -> RequestBudget:
-        """The token's request budget (a writer takes a grant before its lease)."""
-        return self._client.budget
-
-    @property
-    def listing_key(self) -> Hashable:
-        return self._client.identity
-
-    async def list_days(self, days: Sequence[Day]) -> Mapping[Hashable, Sequence[Any]]:
-        """The entries of each user's days (``spent_date`` from a day before to a day after)."""
-        return await list_days(days, self._window)
-
     def _window(self, user: str, first: dt.date, last: dt.date) -> AsyncIterator[TimeEntry]:
+        """The entries of each user's days (``spent_date`` from a day before to a day after)."""
         return self._client.time_entries(start=first - PAD, end=last + PAD, user_id=int(user))
 
     async def read(self, slot: Slot) -> Observed | None:

@@ -17,8 +17,8 @@ import datetime as dt
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import AsyncIterable, Awaitable, Callable, Hashable, Sequence
-from typing import Any, TypeVar
+from collections.abc import AsyncIterable, Awaitable, Callable, Hashable, Mapping, Sequence
+from typing import Any, Protocol, TypeVar
 
 from timebridge_common.outbound.http import RequestBudget
 from timebridge_providers.kit.writes import Day, ListsDays, shared_read
@@ -61,6 +61,40 @@ async def list_days(
             if day[0] == user and first <= day[1] <= last:
                 answers[day] = records
     return answers
+
+
+class ListingClient(Protocol):
+    """What a store's listing needs of its provider client."""
+
+    @property
+    def budget(self) -> RequestBudget: ...
+
+    @property
+    def identity(self) -> str: ...
+
+
+class ListedDays:
+    """The listing half of a :class:`~.writes.ListsDays` store, the same for every provider:
+    the key's budget (a writer takes a grant before its lease), the key listings are shared
+    under, and :func:`list_days` over the provider's own ``_window`` request."""
+
+    _client: ListingClient
+
+    @property
+    def budget(self) -> RequestBudget:
+        return self._client.budget
+
+    @property
+    def listing_key(self) -> Hashable:
+        return self._client.identity
+
+    async def list_days(self, days: Sequence[Day]) -> Mapping[Hashable, Sequence[Any]]:
+        return await list_days(days, self._window)
+
+    def _window(self, user: str, first: dt.date, last: dt.date) -> AsyncIterable[Any]:
+        """One user's records in a date window, every page (padded as the provider's dates
+        need)."""
+        raise NotImplementedError
 
 
 class Days:

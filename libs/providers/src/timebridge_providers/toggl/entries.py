@@ -14,15 +14,13 @@ hourly quota each request saved is an entry more.
 """
 
 import datetime as dt
-from collections.abc import AsyncIterator, Hashable, Mapping, Sequence
-from typing import Any
+from collections.abc import AsyncIterator
 
 from timebridge_common.errors import InvalidMessageError
 from timebridge_common.events import TimeEntryFields
-from timebridge_common.outbound.http import RequestBudget
-from timebridge_providers.kit.listed import PAD, around, days_of, list_days, picked
+from timebridge_providers.kit.listed import PAD, ListedDays, around, days_of, picked
 from timebridge_providers.kit.ports.entries import Observed, Slot, Write
-from timebridge_providers.kit.writes import Day, carry_out
+from timebridge_providers.kit.writes import carry_out
 from timebridge_providers.toggl.client import TogglClient
 from timebridge_providers.toggl.people import People
 from timebridge_providers.toggl.translate import entry_body, entry_fields, same_entry, start_of
@@ -32,30 +30,20 @@ SEARCH_BACK = dt.timedelta(days=365)
 """How far back another member's entry is searched for by id (the reports span a year)."""
 
 
-class TogglEntries:
+class TogglEntries(ListedDays):
     """The :class:`~timebridge_providers.kit.ports.entries.EntryStore` of one Toggl workspace."""
+
+    _client: TogglClient
 
     def __init__(self, client: TogglClient, people: People) -> None:
         self._client = client
         self._people = people
         self._days = days_of(client.budget)
 
-    @property
-    def budget(self) -> RequestBudget:
-        """The token's request budget (a writer takes a grant before its lease)."""
-        return self._client.budget
-
-    @property
-    def listing_key(self) -> Hashable:
-        return self._client.identity
-
-    async def list_days(self, days: Sequence[Day]) -> Mapping[Hashable, Sequence[Any]]:
+    async def _window(self, user: str, first: dt.date, last: dt.date) -> AsyncIterator[TimeEntry]:
         """The entries of each user's days: the token user's through ``/me/time_entries``
         (start in a window padded a day either side: dates are the users' own), another
         member's through the reports' search."""
-        return await list_days(days, self._window)
-
-    async def _window(self, user: str, first: dt.date, last: dt.date) -> AsyncIterator[TimeEntry]:
         if await self._mine(user):
             start = dt.datetime.combine(first - PAD, dt.time(), tzinfo=dt.UTC)
             end = dt.datetime.combine(last + 2 * PAD, dt.time(), tzinfo=dt.UTC)

@@ -13,45 +13,40 @@ credential (``kit.listed.kept``).
 """
 
 import datetime as dt
-from collections.abc import AsyncIterator, Hashable, Mapping, Sequence
-from typing import Any
+from collections.abc import AsyncIterator
 
 from timebridge_common.events import TimeEntryFields
-from timebridge_common.outbound.http import RequestBudget
-from timebridge_providers.kit.listed import PAD, around, days_of, kept, list_days, picked
+from timebridge_providers.kit.listed import (
+    PAD,
+    ListedDays,
+    around,
+    days_of,
+    kept,
+    picked,
+)
 from timebridge_providers.kit.ports.entries import (
     Observed,
     Slot,
     UnwritableEntryError,
     Write,
 )
-from timebridge_providers.kit.writes import Day, carry_out
+from timebridge_providers.kit.writes import carry_out
 from timebridge_providers.wrike.client import WrikeClient
 from timebridge_providers.wrike.translate import entry_fields, same_timelog, timelog_params
 from timebridge_providers.wrike.wire import Timelog
 
 
-class WrikeEntries:
+class WrikeEntries(ListedDays):
     """The :class:`~timebridge_providers.kit.ports.entries.EntryStore` of one Wrike token."""
+
+    _client: WrikeClient
 
     def __init__(self, client: WrikeClient) -> None:
         self._client = client
         self._days = days_of(client.budget)
 
-    @property
-    def budget(self) -> RequestBudget:
-        """The token's request budget (a writer takes a grant before its lease)."""
-        return self._client.budget
-
-    @property
-    def listing_key(self) -> Hashable:
-        return self._client.identity
-
-    async def list_days(self, days: Sequence[Day]) -> Mapping[Hashable, Sequence[Any]]:
-        """The user's timelogs of each day (``trackedDate`` from a day before to a day after)."""
-        return await list_days(days, self._window)
-
     async def _window(self, user: str, first: dt.date, last: dt.date) -> AsyncIterator[Timelog]:
+        """The user's timelogs of each day (``trackedDate`` from a day before to a day after)."""
         for timelog in await self._client.tracked(first - PAD, last + PAD):
             if timelog.userId == user:
                 yield timelog

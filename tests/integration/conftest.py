@@ -14,6 +14,7 @@ import pytest
 from aiokafka.errors import KafkaConnectionError
 
 from timebridge_common.config import KafkaConfig
+from timebridge_common.db.migrations import apply_migrations
 from timebridge_common.db.pool import init_connection
 from timebridge_common.kafka.topics import all_topics, ensure_topics
 
@@ -73,6 +74,20 @@ async def make_pool() -> AsyncIterator[Callable[[str], Awaitable[asyncpg.Pool]]]
 
     yield make
     for pool in pools:
+        await pool.close()
+
+
+@pytest.fixture
+async def resolver_pool(
+    create_database: Callable[[str], Awaitable[str]],
+) -> AsyncIterator[asyncpg.Pool]:
+    """A fresh conflict-resolver database, migrated: for the resolver store's own tests."""
+    dsn = await create_database(f"resolver_{uuid.uuid4().hex[:8]}")
+    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=3, init=init_connection)
+    await apply_migrations(pool, "timebridge_conflict_resolver.adapters.migrations")
+    try:
+        yield pool
+    finally:
         await pool.close()
 
 

@@ -6,13 +6,10 @@ link's key, the day's observations only for an entry neither linked nor a copy),
 
 import datetime as dt
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
 
 import asyncpg
 import pytest
 
-from timebridge_common.db.migrations import apply_migrations
-from timebridge_common.db.pool import init_connection
 from timebridge_common.events import Envelope
 from timebridge_common.testing import sample_entry_mapped, sample_time_entry_logged
 from timebridge_conflict_resolver.adapters.postgres import PostgresObservations, PostgresSync
@@ -31,14 +28,8 @@ AT = dt.datetime(2026, 11, 21, 10, 0, 0, 123456, tzinfo=dt.UTC)
 
 
 @pytest.fixture
-async def pool(create_database: Callable[[str], Awaitable[str]]) -> AsyncIterator[asyncpg.Pool]:
-    dsn = await create_database(f"resolver_known_{uuid.uuid4().hex[:8]}")
-    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=3, init=init_connection)
-    await apply_migrations(pool, "timebridge_conflict_resolver.adapters.migrations")
-    try:
-        yield pool
-    finally:
-        await pool.close()
+def pool(resolver_pool: asyncpg.Pool) -> asyncpg.Pool:
+    return resolver_pool
 
 
 def _link(source: str, source_id: str, target: str, key: str, *, active: bool = True) -> Link:

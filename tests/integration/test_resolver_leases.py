@@ -7,13 +7,10 @@ superseded conflict: ``test_resolver_store_commit``)."""
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
 
 import asyncpg
 import pytest
 
-from timebridge_common.db.migrations import apply_migrations
-from timebridge_common.db.pool import init_connection
 from timebridge_common.errors import TransientError
 from timebridge_common.events import Envelope
 from timebridge_common.events.codec import encode
@@ -28,14 +25,8 @@ INTEGRATION = "int_everhour"
 
 
 @pytest.fixture
-async def pool(create_database: Callable[[str], Awaitable[str]]) -> AsyncIterator[asyncpg.Pool]:
-    dsn = await create_database(f"resolver_leases_{uuid.uuid4().hex[:8]}")
-    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=3, init=init_connection)
-    await apply_migrations(pool, "timebridge_conflict_resolver.adapters.migrations")
-    try:
-        yield pool
-    finally:
-        await pool.close()
+def pool(resolver_pool: asyncpg.Pool) -> asyncpg.Pool:
+    return resolver_pool
 
 
 async def test_a_lease_inserted_meanwhile_rolls_the_whole_take_back(pool: asyncpg.Pool) -> None:

@@ -7,13 +7,10 @@ everything back, a superseded conflict is closed, and leases are taken all or no
 
 import datetime as dt
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
 
 import asyncpg
 import pytest
 
-from timebridge_common.db.migrations import apply_migrations
-from timebridge_common.db.pool import init_connection
 from timebridge_common.errors import TransientError
 from timebridge_common.events import EntryMapped, Envelope
 from timebridge_common.testing import sample_entry_mapped, sample_entry_synced
@@ -30,14 +27,8 @@ FIELDS = EVENT.entry
 
 
 @pytest.fixture
-async def pool(create_database: Callable[[str], Awaitable[str]]) -> AsyncIterator[asyncpg.Pool]:
-    dsn = await create_database(f"resolver_commit_{uuid.uuid4().hex[:8]}")
-    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=3, init=init_connection)
-    await apply_migrations(pool, "timebridge_conflict_resolver.adapters.migrations")
-    try:
-        yield pool
-    finally:
-        await pool.close()
+def pool(resolver_pool: asyncpg.Pool) -> asyncpg.Pool:
+    return resolver_pool
 
 
 def completion(owner: uuid.UUID, envelope: Envelope, *, leases: int, seconds: int) -> Completion:

@@ -20,8 +20,7 @@ entry is neither linked nor a copy (was up to seven round trips, one by one, per
 come back as ``jsonb`` (the pool decodes it), one row in all.
 """
 
-COMMIT_DECISION = """
-WITH claim AS (
+_CLAIM_AND_WRITE = """claim AS (
     INSERT INTO inbox (consumer, event_id, event_type)
     SELECT $1, $2, $3 WHERE $1::text IS NOT NULL
     ON CONFLICT DO NOTHING RETURNING 1
@@ -50,63 +49,36 @@ WITH claim AS (
         written = EXCLUDED.written, source_updated_at = EXCLUDED.source_updated_at,
         active = EXCLUDED.active, source_entry = EXCLUDED.source_entry, updated_at = now()
     RETURNING 1
-), superseded AS (
+)"""
+"""The inbox claim, the leases released, the target records and the link, each conditioned on
+the claim: the part both commits share."""
+
+_SUPERSEDED = """superseded AS (
     UPDATE conflicts SET status = 'superseded', resolved_at = now(), updated_at = now()
     WHERE $21 AND (SELECT ok FROM go) AND integration_id = $5 AND source = $22
         AND source_id = $23 AND status = 'open'
     RETURNING 1
-)
+)"""
+
+COMMIT_DECISION = f"""
+WITH {_CLAIM_AND_WRITE}, {_SUPERSEDED}
 SELECT (SELECT ok FROM go) AS claimed, (SELECT count(*) FROM gone) AS released,
     (SELECT count(*) FROM targets) + (SELECT count(*) FROM link)
         + (SELECT count(*) FROM superseded) AS written
-"""
+"""  # noqa: S608 (this module's constants only, no input)
 
-COMMIT_ALONE = """
-WITH claim AS (
-    INSERT INTO inbox (consumer, event_id, event_type)
-    SELECT $1, $2, $3 WHERE $1::text IS NOT NULL
-    ON CONFLICT DO NOTHING RETURNING 1
-), go AS (
-    SELECT $1::text IS NULL OR EXISTS (SELECT 1 FROM claim) AS ok
-), gone AS (
-    DELETE FROM sync_intents WHERE owner = $4 AND (SELECT ok FROM go) RETURNING 1
-), targets AS (
-    INSERT INTO sync_targets (integration_id, system, key, workspace_id, target_id, confirmed,
-        confirmed_at, origin)
-    SELECT $5, t.system, t.key, $6, t.target_id, t.confirmed::jsonb, t.confirmed_at, t.origin
-    FROM unnest($7::text[], $8::text[], $9::text[], $10::text[], $11::timestamptz[], $12::text[])
-        AS t(system, key, target_id, confirmed, confirmed_at, origin)
-    WHERE (SELECT ok FROM go)
-    ON CONFLICT (integration_id, system, key) DO UPDATE SET
-        target_id = EXCLUDED.target_id, confirmed = EXCLUDED.confirmed,
-        confirmed_at = EXCLUDED.confirmed_at, origin = EXCLUDED.origin, updated_at = now()
-    RETURNING 1
-), link AS (
-    INSERT INTO sync_links (integration_id, source, source_id, workspace_id, target,
-        target_key, written, source_updated_at, active, source_entry)
-    SELECT $5, $13, $14, $6, $15, $16, $17::jsonb, $18, $19, $20::jsonb
-    WHERE $13::text IS NOT NULL AND (SELECT ok FROM go)
-    ON CONFLICT (integration_id, source, source_id) DO UPDATE SET
-        target = EXCLUDED.target, target_key = EXCLUDED.target_key,
-        written = EXCLUDED.written, source_updated_at = EXCLUDED.source_updated_at,
-        active = EXCLUDED.active, source_entry = EXCLUDED.source_entry, updated_at = now()
-    RETURNING 1
-), outboxed AS (
+COMMIT_ALONE = f"""
+WITH {_CLAIM_AND_WRITE}, outboxed AS (
     INSERT INTO outbox (event_id, topic, key, value, headers)
     SELECT $25, $26, $27, $28, $29 WHERE $25::uuid IS NOT NULL AND (SELECT ok FROM go)
     ON CONFLICT (event_id) DO NOTHING
     RETURNING 1
-), superseded AS (
-    UPDATE conflicts SET status = 'superseded', resolved_at = now(), updated_at = now()
-    WHERE $21 AND (SELECT ok FROM go) AND integration_id = $5 AND source = $22
-        AND source_id = $23 AND status = 'open'
-    RETURNING 1
-)
+), {_SUPERSEDED}
 SELECT (SELECT ok FROM go) AS claimed,
     CASE WHEN (SELECT ok FROM go) AND (SELECT count(*) FROM gone) < $24
         THEN resolver_lease_expired() END AS expired,
     (SELECT count(*) FROM (SELECT pg_notify('timebridge_outbox', '') FROM outboxed) n) AS notified
-"""
+"""  # noqa: S608 (this module's constants only, no input)
 """``COMMIT_DECISION`` with the outbox row and its notice (the relay's channel) in the same
 statement, for a decision that opens, refreshes or resolves no conflict ($24: the leases the owner
 must still hold; $25-$29: the outcome's outbox row)."""

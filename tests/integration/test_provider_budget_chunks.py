@@ -8,34 +8,23 @@ from collections.abc import Awaitable, Callable
 
 import asyncpg
 
-from timebridge_common.db.migrations import apply_migrations
 from timebridge_common.outbound.shared_budget import (
     CHUNK_MAX,
-    MIGRATIONS,
     SharedBudget,
     budget_key,
     chunk,
 )
 
+from .test_provider_budget import two_processes
+
 KEY = budget_key("everhour", "http://everhour.sandbox", "ek-chunks")
-
-
-async def _pools(
-    create_database: Callable[[str], Awaitable[str]],
-    make_pool: Callable[[str], Awaitable[asyncpg.Pool]],
-    name: str,
-) -> tuple[asyncpg.Pool, asyncpg.Pool]:
-    dsn = await create_database(name)
-    first, second = await make_pool(dsn), await make_pool(dsn)
-    await apply_migrations(first, MIGRATIONS)
-    return first, second
 
 
 async def test_far_from_a_large_limit_one_call_grants_a_chunk(
     create_database: Callable[[str], Awaitable[str]],
     make_pool: Callable[[str], Awaitable[asyncpg.Pool]],
 ) -> None:
-    pool, _ = await _pools(create_database, make_pool, "budget-chunks")
+    pool, _ = await two_processes(create_database, make_pool, "budget-chunks")
     budget = SharedBudget(pool, KEY, 100_000, 10.0)
     assert chunk(20) == 1  # a documented limit such as Everhour's: one grant per call
     for _ in range(3 * CHUNK_MAX):
@@ -57,7 +46,7 @@ async def test_chunks_keep_two_processes_within_the_limit_in_every_window(
     make_pool: Callable[[str], Awaitable[asyncpg.Pool]],
 ) -> None:
     limit, window_s = 128, 1.0
-    pool_a, pool_b = await _pools(create_database, make_pool, "budget-chunk-window")
+    pool_a, pool_b = await two_processes(create_database, make_pool, "budget-chunk-window")
     budgets = [
         SharedBudget(pool_a, KEY, limit, window_s),
         SharedBudget(pool_b, KEY, limit, window_s),

@@ -6,11 +6,15 @@ documented rate limit) holding one workspace: Ann, an admin with ``--admin-token
 the Everhour bench sandbox gives its Ann (users match by email), a service token, one project and
 ``--tickets`` tickets titled ``Bench 0``, ``Bench 1``... like the Everhour sandbox's tasks (tickets
 match tasks by title). No webhook subscription: the bench posts the signed webhooks itself.
-``GET /_bench/world`` answers the ids; no access log (a line per request would be measured too).
+``GET /_bench/world`` answers the ids; ``GET /_bench/requests`` the requests served so far by
+method and path, and the time entries Core holds (only the pipeline writes any: the bench's
+entries exist only as webhooks, so a two-way run that echoes a write back into Core shows here);
+no access log (a line per request would be measured too).
 """
 
 import argparse
 import json
+from collections import Counter
 from collections.abc import MutableMapping
 from typing import Any
 
@@ -24,14 +28,19 @@ EMAIL = "ann@acme.test"
 
 
 class World:
-    """Answers ``/_bench/world`` itself; everything else goes to the sandbox."""
+    """Answers ``/_bench/*`` itself and counts the rest, which goes to the sandbox."""
 
-    def __init__(self, app: Any, world: dict[str, Any]) -> None:
-        self.app, self.world = app, world
+    def __init__(self, app: Any, world: dict[str, Any], state: CoreState) -> None:
+        self.app, self.world, self.state = app, world, state
+        self.requests: Counter[str] = Counter()
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope["path"] == "/_bench/world":
-            raw = json.dumps(self.world).encode()
+        if scope["type"] == "http" and scope["path"].startswith("/_bench/"):
+            answer: Any = self.world
+            if scope["path"] == "/_bench/requests":
+                held = Counter(entry.workspace_id for entry in self.state.entries.values())
+                answer = {"requests": dict(self.requests), "entries": dict(held)}
+            raw = json.dumps(answer).encode()
             headers = [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(raw)).encode()),
@@ -39,6 +48,8 @@ class World:
             await send({"type": "http.response.start", "status": 200, "headers": headers})
             await send({"type": "http.response.body", "body": raw})
             return
+        if scope["type"] == "http":
+            self.requests[f"{scope['method']} {scope['path']}"] += 1
         await self.app(scope, receive, send)
 
 
@@ -58,7 +69,7 @@ def main() -> None:
     tickets = [state.add_ticket(ws, f"Bench {n}", project_id=project) for n in range(args.tickets)]
     world = {"workspace": ws, "user": ann, "project": project, "tickets": tickets}
     uvicorn.run(
-        World(create_core_sandbox(state), world),
+        World(create_core_sandbox(state), world, state),
         host="127.0.0.1",
         port=args.port,
         log_level="warning",

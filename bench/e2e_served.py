@@ -12,8 +12,9 @@ on a shared working tree another session may be halfway through editing a servic
 checkout's (``code``); a ``PYTHONPATH`` the bench is started with comes first (a package to
 try). The setup is the guide's, through the services' HTTP APIs: the workspace's Core
 registered at ingest (webhook secret, Core URL and service token), Everhour connected (one way,
-Core -> Everhour, real time: no Everhour webhook, no polling), Core's project mapped to
-Everhour's, both sides' users read (Ann matches by email).
+Core -> Everhour, real time: no Everhour webhook, no polling; or two way for
+:mod:`bench.e2e_twoway`), Core's project mapped to Everhour's, both sides' users read (Ann
+matches by email).
 """
 
 import os
@@ -176,9 +177,18 @@ def _spawn(command: list[str], env: dict[str, str], log: Path) -> subprocess.Pop
 
 @contextmanager
 def served(
-    kafka: str, run_id: str, *, tickets: int, code: Path, env: dict[str, str]
+    kafka: str,
+    run_id: str,
+    *,
+    tickets: int,
+    code: Path,
+    env: dict[str, str],
+    direction: str = "core_to_tracker",
+    everhour_script: Path | None = None,
 ) -> Iterator[Served]:
-    """Both sandboxes, then the four services; stopped (by their pids) on exit."""
+    """Both sandboxes, then the four services, Everhour connected in ``direction`` (two way:
+    ingest registers Everhour's webhook, each write of ours comes back); stopped on exit.
+    ``everhour_script`` serves the Everhour sandbox (``bench/everhour_served.py`` by default)."""
     base = free_base()
     logs = Path(tempfile.gettempdir())
     workspace = f"e2e-{run_id}"
@@ -190,7 +200,7 @@ def served(
     procs: list[subprocess.Popen[bytes]] = []
     launcher: subprocess.Popen[bytes] | None = None
     try:
-        everhour_script = code / "bench/everhour_served.py"
+        everhour_script = everhour_script or code / "bench/everhour_served.py"
         procs.append(
             _spawn(
                 [
@@ -224,7 +234,7 @@ def served(
         s = Served(run_id, base, world, everhour_world | {"key": key}, pids, "")
         s.secret = secrets.token_urlsafe(32)
         s.kafka_pid = listener_pid(int(kafka.rsplit(":", 1)[1]))
-        s.integration = setup(s, tokens)
+        s.integration = setup(s, tokens, direction)
         yield s
     finally:
         if launcher is not None:
@@ -267,7 +277,7 @@ def _check(answer: httpx.Response, *expected: int) -> Any:
     return answer.json() if answer.content else None
 
 
-def setup(s: Served, tokens: dict[str, str]) -> str:
+def setup(s: Served, tokens: dict[str, str], direction: str = "core_to_tracker") -> str:
     """The admin's setup through the APIs; the Everhour integration's id."""
     creds = (ROOT / ".local" / "dev-secrets.env").read_text().splitlines()
     platform = dict(line.split("=", 1) for line in creds if "=" in line)["TB_ADMIN_TOKEN"]
@@ -280,7 +290,7 @@ def setup(s: Served, tokens: dict[str, str]) -> str:
         _check(ingest.put(f"/v1/admin/workspaces/{ws}", json=core, headers=admin), 200)
         ann = {"authorization": f"Bearer {tokens['admin']}"}
         settings = {
-            "direction": "core_to_tracker",
+            "direction": direction,
             "frequency": "realtime",
             "unmapped_user_policy": "queue",
             "conflict_policy": "manual_review",

@@ -78,6 +78,8 @@ class Pipeline:
         self.kafka, self.prefix = kafka, f"{workspace}:core:".encode()
         self.first: dict[str, dict[str, int]] = {stage: {} for stage in STAGES.values()}
         self.synced_records: Counter[str] = Counter()
+        self.all_synced: Counter[str] = Counter()
+        """``synced`` records per entry over the whole run (``synced_records``: a measurement's)."""
         self.statuses: Counter[str] = Counter()
         self.reasons: Counter[str] = Counter()
         self.foreign = 0
@@ -113,6 +115,7 @@ class Pipeline:
                 self.statuses[value["status"]] += 1
                 if value["status"] == "synced":
                     self.synced_records[entry] += 1
+                    self.all_synced[entry] += 1
                     self.first["synced"].setdefault(entry, r.timestamp)
                 elif value.get("reason"):
                     self.reasons[value["reason"][:160]] += 1
@@ -327,24 +330,31 @@ async def run_all(s: Served, args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
-    run_id = uuid.uuid4().hex[:8]
-    pg = args.pg
+def prepare(args: argparse.Namespace, run_id: str) -> tuple[Path, dict[str, Any]]:
+    """The topics made, the code to run (HEAD's committed code unless ``--code``) and the
+    result's heading (run, commit, start, load)."""
     asyncio.run(ensure_topics(KafkaConfig(bootstrap_servers=args.kafka), all_topics()))
     if args.code is not None:
         code, commit = args.code.resolve(), f"code at {args.code}"
     else:
         code, commit = committed_code(run_id)
-    result: dict[str, Any] = {
+    return code, {
         "run": run_id,
         "commit": commit,
+        "kafka": args.kafka,
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "cores": os.cpu_count(),
         "tickets": args.tickets,
         "load_average_before": [round(x, 2) for x in os.getloadavg()],
+        "service_env": dict(pair.split("=", 1) for pair in args.service_env),
     }
-    env = dict(pair.split("=", 1) for pair in args.service_env)
-    result["service_env"] = env
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    run_id = uuid.uuid4().hex[:8]
+    pg = args.pg
+    code, result = prepare(args, run_id)
+    env = result["service_env"]
     began = time.monotonic()
     try:
         with served(args.kafka, run_id, tickets=args.tickets, code=code, env=env) as s:
@@ -358,16 +368,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--entries", type=int, default=1000, help="drain: webhooks (0: none)")
-    parser.add_argument(
-        "--paced",
-        action="append",
-        default=[],
-        metavar="RATE:SECONDS",
-        help="paced: webhooks per second offered, for how long (repeatable, e.g. 50:10)",
-    )
+def add_common(parser: argparse.ArgumentParser) -> None:
+    """The knobs every end-to-end bench shares (:mod:`bench.e2e_soak`, :mod:`bench.e2e_twoway`)."""
     parser.add_argument("--tickets", type=int, default=10, help="tickets (tasks) entries use")
     parser.add_argument("--connections", type=int, default=64, help="to ingest, at most")
     parser.add_argument("--timeout", type=float, default=600.0, help="per measurement, at most")
@@ -383,6 +385,25 @@ def main() -> int:
     parser.add_argument("--profile", type=Path, help="py-spy each service during the drain")
     parser.add_argument("--kafka", default="127.0.0.1:19092")
     parser.add_argument("--pg-port", type=int, default=15432)
+
+
+def write(result: dict[str, Any], out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"written: {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--entries", type=int, default=1000, help="drain: webhooks (0: none)")
+    parser.add_argument(
+        "--paced",
+        action="append",
+        default=[],
+        metavar="RATE:SECONDS",
+        help="paced: webhooks per second offered, for how long (repeatable, e.g. 50:10)",
+    )
+    add_common(parser)
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     args.pg = f"postgresql://timebridge:timebridge@127.0.0.1:{args.pg_port}"
@@ -390,11 +411,7 @@ def main() -> int:
         rate, seconds = (float(x) for x in spec.split(":"))
         if rate <= 0 or not 0 < seconds <= 240:
             parser.error(f"--paced {spec}: a rate > 0 for at most 240 s (signatures last 5 min)")
-    result = run(args)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    shown = args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out
-    print(f"written: {shown}")
+    write(run(args), args.out)
     return 0
 
 

@@ -16,7 +16,15 @@ previous phase's memory, and a phase that fails is reported without ending the r
    when the module is not there);
 6. ``bench.slot_release`` — a 5-minute slot holding 10,000 entries;
 7. ``bench.soak`` — RSS of ingest, the credential owner and mapping under sustained webhooks,
-   sampled (``--soak-seconds``, 60 by default; 600 for the 10-minute soak).
+   sampled (``--soak-seconds``, 60 by default; 600 for the 10-minute soak);
+8. ``bench.e2e_soak`` — the whole pipeline of phase 4 at a paced rate the pipeline sustains
+   (``--e2e-soak-rate``) for ``--e2e-soak-seconds`` (60 by default; 600 for the 10-minute
+   soak), each service's RSS sampled, every entry checked;
+9. ``bench.e2e_twoway`` — phase 4 with Everhour connected both ways, its webhooks echoing our
+   writes back to ingest (``--twoway-entries``): duplicates anywhere, requests per echo,
+   ingest's memory.
+
+``--e2e-entries 10000`` runs phase 4's drain on 10,000 entries (the default is 1,000).
 
 Every figure is written with its goal and met/MISSED, with the 1-minute load average of its
 phase (the machine's 2 cores are shared by the load generator, the services, Kafka and
@@ -162,6 +170,41 @@ def e2e_figures(r: dict[str, Any]) -> list[Figure]:
     return out
 
 
+def e2e_soak_figures(r: dict[str, Any]) -> list[Figure]:
+    """The soak through the whole pipeline: each service's peak and slope, entries lost."""
+    rate = r["rate_offered_per_second"]
+    out = soak_figures({"services": r["memory"]})
+    for f in out:
+        f["figure"] = f["figure"].replace("soak", f"end-to-end soak at {rate:g}/s")
+    every = r["all"]
+    lost = every["missing"] + every["refused"] + every["synced_more_than_once"]
+    out.append(figure("end-to-end soak: entries lost or duplicated", lost, 0.0, "", at_most=True))
+    wrong = r["everhour_records"]["missing_or_different"] + r["everhour_records"]["unexpected"]
+    out.append(
+        figure("end-to-end soak: Everhour records not as sent", wrong, 0.0, "", at_most=True)
+    )
+    return out
+
+
+def twoway_figures(r: dict[str, Any]) -> list[Figure]:
+    """Two way: duplicates anywhere, what an echo costs, each service's memory."""
+    e, eh = r["echoes"], r["everhour_records"]
+    dups = r["core_entries_synced_more_than_once"] + e["core_entries_held"] + eh["unexpected"]
+    lost = r["entries"] - r["core_entries_synced"] + eh["missing_or_different"]
+    per_echo = e["ingest_requests_per_delivery"]
+    return [
+        figure("two-way: duplicates (Kafka, Core, Everhour)", dups, 0.0, "", at_most=True),
+        figure("two-way: entries missing", lost, 0.0, "entries", at_most=True),
+        figure("two-way: Core write requests", sum(e["core_write_requests"].values()), None, ""),
+        figure("two-way: ingest's Everhour requests per echo", per_echo, 1.0, "", at_most=True),
+        figure("two-way: resolver requests per entry", e["resolver_requests_per_entry"], None, ""),
+        *(
+            figure(f"RSS {name} (peak, two-way)", m["peak_mib"], RSS_GOAL_MIB, "MiB", at_most=True)
+            for name, m in r["memory"].items()
+        ),
+    ]
+
+
 def sync_limit_figures(r: dict[str, Any]) -> list[Figure]:
     return [
         figure(
@@ -259,6 +302,21 @@ def phases(args: argparse.Namespace) -> list[tuple[str, str, list[str], Callable
             slot_figures,
         ),
         ("memory", "bench.soak", ["--soak-seconds", str(args.soak_seconds), *common], soak_figures),
+        (
+            "end-to-end soak",
+            "bench.e2e_soak",
+            [
+                *("--seconds", str(args.e2e_soak_seconds), "--rate", str(args.e2e_soak_rate)),
+                *common,
+            ],
+            e2e_soak_figures,
+        ),
+        (
+            "two-way",
+            "bench.e2e_twoway",
+            ["--entries", str(args.twoway_entries), *common],
+            twoway_figures,
+        ),
     ]
 
 
@@ -304,6 +362,9 @@ def main() -> int:
     parser.add_argument("--limit-entries", type=int, default=40)
     parser.add_argument("--slot-entries", type=int, default=10_000)
     parser.add_argument("--soak-seconds", type=int, default=60, help="600 for the 10-minute soak")
+    parser.add_argument("--e2e-soak-seconds", type=int, default=60, help="the whole pipeline's")
+    parser.add_argument("--e2e-soak-rate", type=float, default=30.0, help="webhooks/s offered")
+    parser.add_argument("--twoway-entries", type=int, default=300, help="two-way, drained")
     parser.add_argument("--only", nargs="+", help="run only these phases (by name)")
     parser.add_argument("--phase-timeout", type=float, default=900.0)
     parser.add_argument("--kafka", default="127.0.0.1:19092")

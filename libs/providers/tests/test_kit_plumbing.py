@@ -4,6 +4,7 @@ import httpx
 import pytest
 from pydantic import TypeAdapter
 from timebridge_providers import harvest
+from timebridge_providers.installed import registry
 from timebridge_providers.kit.locks import LockRefusals
 from timebridge_providers.kit.plumbing import (
     LockingClient,
@@ -17,8 +18,10 @@ from timebridge_providers.kit.plumbing import (
 )
 from timebridge_providers.kit.ports.entries import EntryLockedError
 from timebridge_providers.kit.session import Access, Session
+from timebridge_providers.toggl.client import PACE, RATE_LIMIT, TogglClient
 
 from timebridge_common.errors import InvalidMessageError
+from timebridge_common.outbound.budget_windows import Windows
 from timebridge_common.outbound.http import ProviderError, RequestBudget
 
 
@@ -134,3 +137,20 @@ async def test_numbered_pages_read_until_a_short_page() -> None:
     pages = {0: [1, 2], 1: [3, 4]}  # a full last page: one more read finds it empty
     assert [item async for item in numbered_pages(page, 2, first=0)] == [1, 2, 3, 4]
     assert asked == [0, 1, 2]
+
+
+async def test_toggl_paces_its_requests_under_the_hourly_quota_unless_the_limit_is_raised() -> None:
+    """Issue 12: Toggl's leaky bucket (about one a second) beside its hourly quota; the client
+    takes both from the session's budget, and the profile declares the same further limit."""
+    assert registry().get("toggl").profile.rate_limit.more == (PACE,)
+    share = RequestBudget(120, RATE_LIMIT[1])  # the resolver's share of the hour
+    first = TogglClient("https://toggl.test/api/v9", "tt", 1, budget=share)
+    second = TogglClient("https://toggl.test/api/v9", "tt", 1, budget=share)
+    assert isinstance(first.budget, Windows)
+    assert first.budget.first is share
+    assert [(w.limit, w.window_s) for w in first.budget.more] == [PACE]
+    assert second.budget is first.budget  # one pace for every client of the token
+    lifted = RequestBudget(10**6, 1.0)  # a sandbox with its limits lifted
+    assert TogglClient("https://toggl.test/api/v9", "tt", 1, budget=lifted).budget is lifted
+    for client in (first, second):
+        await client.aclose()

@@ -91,6 +91,9 @@ class SharedBudget(RequestBudget):
         """Grant calls made to the database (tests: a chunk is asked for once)."""
         self._stock = 0
         self._stock_until = float("-inf")
+        self.chunk_cap: int | None = None
+        """At most this many grants per chunk (``budget_windows``: 1 beside a pace, which lets
+        a process spend little of a chunk; the rest, dropped, would count for a whole window)."""
 
     async def _take(self) -> None:
         """Wait until the shared bucket grants a token (first come, first served per process);
@@ -107,6 +110,8 @@ class SharedBudget(RequestBudget):
                     return
                 self._stock = 0
                 asked_at, want = self._clock(), chunk(self.limit_now)
+                if self.chunk_cap is not None:
+                    want = max(1, min(want, self.chunk_cap))
                 self.database_calls += 1
                 row = await self._pool.fetchrow(
                     "SELECT wait_s, granted_at, granted"

@@ -23,6 +23,7 @@ import httpx
 from pydantic import TypeAdapter
 
 from timebridge_common.errors import InvalidMessageError
+from timebridge_common.outbound.budget_windows import windows
 from timebridge_common.outbound.http import (
     DEFAULT_RETRY,
     NotFoundError,
@@ -82,10 +83,17 @@ class Wire:
     provider: str
     rate_limit: tuple[int, float]
     secret_headers: tuple[str, ...] = ()
+    more_limits: tuple[tuple[int, float], ...] = ()
+    """Further limits per credential that hold as well (Toggl's pace under its hourly quota):
+    every request also takes a grant of each (``budget_windows.windows``)."""
 
     def budget(self, options: ClientOptions) -> RequestBudget:
-        """The options' budget, else a fresh one at this wire's limit."""
-        return options.get("budget") or RequestBudget(*self.rate_limit)
+        """The options' budget, else a fresh one at this wire's limit, with the further limits
+        beside it (the same combined budget for every client of the credential). A budget
+        raised above the documented limit (a sandbox's limits lifted) is not paced either."""
+        first = options.get("budget") or RequestBudget(*self.rate_limit)
+        raised = first.limit > self.rate_limit[0]
+        return first if raised else windows(first, self.more_limits)
 
     def http(
         self,

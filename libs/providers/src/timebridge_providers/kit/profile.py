@@ -50,6 +50,9 @@ class RateLimit:
     requests: int
     window_s: float
     shares: dict[str, int] = field(default_factory=dict)
+    more: tuple[tuple[int, float], ...] = ()
+    """Further limits per credential (requests, seconds) that hold as well, not split between
+    services (Toggl's leaky bucket under its hourly quota); the client's ``Wire`` paces by them."""
 
 
 @dataclass(frozen=True, slots=True)

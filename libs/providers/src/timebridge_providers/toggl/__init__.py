@@ -11,7 +11,7 @@ from timebridge_providers.kit.ports.observe import Observing
 from timebridge_providers.kit.profile import ALL_FIELDS, Profile, RateLimit
 from timebridge_providers.kit.registry import Account, Provider
 from timebridge_providers.kit.session import Session
-from timebridge_providers.toggl.client import RATE_LIMIT, TOGGL_API_URL, TogglClient
+from timebridge_providers.toggl.client import PACE, RATE_LIMIT, TOGGL_API_URL, TogglClient
 from timebridge_providers.toggl.directory import TogglDirectory
 from timebridge_providers.toggl.entries import TogglEntries
 from timebridge_providers.toggl.observe import TogglObserver
@@ -28,6 +28,7 @@ PROFILE = Profile(
         # Webhooks carry most changes, so polls are few; the conflict-resolver writes and reads
         # back; reporting asks for a summary per reconciliation.
         shares={"ingest": 60, "mapping": 40, "conflict-resolver": 120, "reporting": 20},
+        more=(PACE,),
     ),
     auth="token",
     granularity="entry",

@@ -58,7 +58,11 @@ REPORTS_PATH = "/reports/api/v3"
 RATE_LIMIT = (240, 3600.0)
 """The Starter plan's hourly quota per user and organisation (billable entries need a paid
 plan; a Free workspace allows 30, Premium 600)."""
-_WIRE = Wire("toggl", RATE_LIMIT)
+PACE = (2, 2.0)
+"""The leaky bucket's safe pace, about one request a second ("a safe window will be 1 request per
+second"), kept beside the quota (``Wire.more_limits``): a budget of the quota alone sent a
+batch's writes at once and met ``429`` (issue 12)."""
+_WIRE = Wire("toggl", RATE_LIMIT, more_limits=(PACE,))
 QUOTA_WAIT_S = 300.0
 """How long to wait after a ``402`` quota answer before trying again."""
 CREATED_WITH = "Timebridge"

@@ -219,11 +219,11 @@ WORLDS = {"toggl": _toggl, "clockify": _clockify, "harvest": _harvest, "wrike": 
 
 
 async def _write_one(
-    group: ReadGroup, world: World, n: int
+    group: ReadGroup, world: World, n: int, *, never_written: bool = False
 ) -> tuple[Observed | None, str | None, Observed | None]:
     async with group.member():
         store = world.store()
-        slot = Slot(world.name, f"core:te_{n}")
+        slot = Slot(world.name, f"core:te_{n}", never_written=never_written)
         before = await store.read(slot)
         made = await store.write(slot, Write("create", world.fields(n), None, f"k{n}"))
         back = await store.read(Slot(world.name, slot.key, made))
@@ -310,3 +310,36 @@ async def test_a_lost_create_is_found_by_the_shared_look_up_and_not_sent_again(n
     assert made is not None
     assert world.requests["write"] == 1  # found by the look-up, not sent again
     assert group.listings == 1
+
+
+async def test_harvest_looks_nothing_up_by_reference_for_a_slot_never_written() -> None:
+    """Issue 12: the look-up by reference (a request per new entry) is only for a create whose
+    answer may have been lost; a slot the resolver never planned a write to cannot have one."""
+    world = WORLDS["harvest"](200)
+    group = ReadGroup()
+
+    results = await asyncio.gather(
+        *(_write_one(group, world, n, never_written=True) for n in range(WRITERS))
+    )
+
+    assert all(back is not None and back.target_id == made for _, made, back in results)
+    assert world.requests["lookup"] == 0
+    assert world.requests["write"] == WRITERS
+    assert (group.listings, world.requests["list"]) == (1, 1)  # the read-backs
+
+
+async def test_harvest_still_finds_a_lost_create_by_reference_before_sending_it_again() -> None:
+    world = WORLDS["harvest"](200)
+    world.transport.lose = 1
+    slot = Slot(world.name, "core:te_0")  # written before: a create of it may be lost
+    write = Write("create", world.fields(0), None, "k0")
+    with pytest.raises(OutcomeUnknownError):
+        await world.store().write(slot, write)
+
+    store = world.store()
+    found = await store.read(slot)
+    made = await store.write(slot, write)
+
+    assert found is not None
+    assert made == found.target_id
+    assert world.requests["write"] == 1  # found by its reference, not sent again

@@ -9,9 +9,11 @@ invalid (the entry stays with its user).
 Where a batch's writers read together (``kit.writes.ReadGroup``), a read by id (a read-back) is
 answered by one listing of the users' days (``kit.listed``: ``GET /v2/time_entries?from&to&
 user_id``, every page by ``links.next``); a record the listing does not show is read by id. The
-look-up by reference stays one request per new entry: Harvest filters one reference at a time,
-and a slot without an id names no date to list. The users and the account's settings are read
-once per credential (``kit.listed.kept``), not once per change.
+look-up by reference is one request per new entry (Harvest filters one reference at a time, and
+a slot without an id names no date to list), so it is skipped where the caller knows no write to
+the slot was ever planned (``Slot.never_written``: no create of it can have been lost). The users
+and the account's settings are read once per credential (``kit.listed.kept``), not once per
+change.
 """
 
 import datetime as dt
@@ -43,6 +45,9 @@ class HarvestEntries(ListedDays):
         return self._client.time_entries(start=first - PAD, end=last + PAD, user_id=int(user))
 
     async def read(self, slot: Slot) -> Observed | None:
+        if slot.target_id is None and slot.never_written:
+            self._absent.add(slot.key)  # no create can have been lost: nothing to look up
+            return None
         entry = await self._find(slot)
         if entry is None:
             if slot.target_id is None:

@@ -45,6 +45,11 @@ class Slot:
     system: str
     key: str
     target_id: str | None = None
+    never_written: bool = False
+    """No attempt ever planned a write to this slot (the resolver's write leases know: a write
+    is planned on its lease before it is sent, and the lease outlives an unknown outcome), so no
+    create of it can have been lost: a store need not look one up before creating (Harvest's
+    look-up by reference, a request per new entry). False unless the caller knows."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -215,8 +215,8 @@ class Syncer:
         return math.ceil(self._rate(target) * self.request_latency_s) + 1
 
     def _cap(self, credential: Hashable) -> int:
-        """Lanes of one credential at once: those its budget keeps busy, or the lanes sharing
-        their reads where its provider lists records."""
+        """Lanes of one credential at once: the lanes sharing their reads where its provider
+        lists records, else those its budget keeps busy."""
         assert isinstance(credential, _Credential)
         target = credential.target
         if target not in self.providers:
@@ -226,14 +226,14 @@ class Syncer:
         return min(self.concurrency, self._busy(target))
 
     def _shares(self, credential: Hashable) -> bool:
-        """Whether a credential's lanes share their reads: its provider lists records and its
-        budget is the bound (fewer lanes than ``concurrency`` keep it busy); with a limit
-        raised that high, lanes go on their own, without waiting for each other's listings."""
+        """Whether a credential's lanes share their reads: wherever its provider lists records,
+        whether its budget is the bound or its limit is lifted. A listing answers the look-ups
+        (and the read-backs) of every lane of the credential, so N lanes cost 2 listings and N
+        writes instead of 3N requests: with the budget as the bound that leaves it for writes,
+        with the limit lifted it saves the CPU of 2N - 2 requests on both sides."""
         assert isinstance(credential, _Credential)
         target = credential.target
-        if target not in self.providers or not self.providers.get(target).profile.lists_records:
-            return False
-        return self._busy(target) < self.concurrency
+        return target in self.providers and self.providers.get(target).profile.lists_records
 
     def _lane_keys(self, item: tuple[Envelope, EntryMapped]) -> tuple[str, ...]:
         """The changed entry, and the target record it lands in where the event tells."""

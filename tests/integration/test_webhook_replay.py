@@ -259,6 +259,8 @@ async def test_a_failing_producer_answers_503_and_nothing_is_answered_202(
     headers = decode_headers(record.headers)
     assert headers["content-type"] == "application/json"
     assert headers["traceparent"] == headers["ce_traceparent"]
+    # FastStream's correlation id is the envelope's (a webhook's event starts its chain).
+    assert headers["correlation_id"] == headers["ce_correlationid"] == headers["ce_id"]
     assert record.key == f"{workspace}:core:{json.loads(record.value)['external_id']}".encode()
     envelope = Envelope.from_headers(headers)
     assert set(headers) == {

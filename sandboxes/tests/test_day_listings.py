@@ -2,16 +2,19 @@
 them: Toggl's ``GET /me/time_entries?start_date&end_date`` (by start, RFC 3339 or a date, both
 together, deleted entries not listed, unpaged), Clockify's ``GET .../user/{id}/time-entries?start
 &end`` (by start, ``page``/``page-size`` with ``Last-Page``), Harvest's ``GET /v2/time_entries?
-from&to&user_id`` (``spent_date`` inclusive, ``per_page`` with ``links.next``)."""
+from&to&user_id`` (``spent_date`` inclusive, ``per_page`` with ``links.next``), ClickUp's ``GET
+/team/{id}/time_entries?start_date&end_date&assignee`` (milliseconds, by start, unpaged)."""
 
 import datetime as dt
 from typing import Any
 
 import httpx
+from timebridge_providers.clickup.client import ClickUpClient
 from timebridge_providers.clockify.client import ClockifyClient
 from timebridge_providers.harvest.client import HarvestClient
 from timebridge_providers.toggl.client import TogglClient
 
+from timebridge_sandboxes.clickup import ClickUpState, create_clickup_sandbox
 from timebridge_sandboxes.clockify import ClockifyState, create_clockify_sandbox
 from timebridge_sandboxes.faults import Faults, RateLimit
 from timebridge_sandboxes.harvest import HarvestState, create_harvest_sandbox
@@ -118,3 +121,35 @@ async def test_harvest_lists_entries_by_spent_date_and_user_in_pages_by_next_lin
     assert (len(first["time_entries"]), first["total_entries"]) == (2, 3)
     assert first["links"]["next"] is not None
     assert sorted(listed) == [DAY, DAY, DAY + dt.timedelta(days=1)]  # from/to inclusive, Ann's
+
+
+async def test_clickup_lists_entries_starting_in_the_window_by_assignee_for_an_admin() -> None:
+    """``GET /team/{id}/time_entries?start_date&end_date&assignee``: milliseconds, by start,
+    both bounds inclusive, another member's only for an owner or admin, not paged."""
+    state = ClickUpState()
+    ann = state.add_user("Ann", "ann@example.com", "pk_ann", "UTC")
+    max_ = state.add_user("Max", "max@example.com", "pk_max", "UTC", admin=False)
+    task = state.add_task(state.add_list(state.add_space("Acme"), "Site"), "Build")
+    app = create_clickup_sandbox(state, Faults(), limit=UNLIMITED)
+    http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://c")
+    ann_client = ClickUpClient("http://c/api", "pk_ann", str(state.team_id), http=http)
+    max_client = ClickUpClient("http://c/api", "pk_max", str(state.team_id), http=http)
+    start, end = int(_at(0, 0).timestamp() * 1000), int(_at(1, 0).timestamp() * 1000)
+    for client, user, at, name in [
+        (ann_client, ann, start, "first"),
+        (ann_client, ann, end, "last"),
+        (ann_client, ann, end + 1, "out"),
+        (max_client, max_, start + 60_000, "max's"),
+    ]:
+        body = {"start": at, "duration": 60_000, "assignee": user.id, "tid": task.id}
+        await client.create_time_entry({**body, "description": name})
+
+    both = await ann_client.time_entries(start, end, [ann.id, max_.id])
+    ann_only = await ann_client.time_entries(start, end, [ann.id])
+    path = f"/api/v2/team/{state.team_id}/time_entries"
+    query = {"start_date": start, "end_date": end, "assignee": ann.id}
+    refused = await http.get(path, params=query, headers={"Authorization": "pk_max"})
+
+    assert sorted(e.description or "" for e in both) == ["first", "last", "max's"]
+    assert sorted(e.description or "" for e in ann_only) == ["first", "last"]
+    assert refused.status_code == 401  # a member sees only their own time

@@ -1,8 +1,8 @@
-"""Shared look-ups and read-backs by users' days (issue 12), for Toggl, Clockify, Harvest and
-Wrike against their sandboxes: a batch's N writes cost one listing to look up and one to read back,
-not N reads each; every page of a listing is read; a record the listing does not show (moved to
-another date since it was written) is read by id, not taken as gone; a create whose answer was
-lost is found by the shared look-up and not sent again."""
+"""Shared look-ups and read-backs by users' days (issue 12), for Toggl, Clockify, Harvest,
+Wrike and ClickUp against their sandboxes: a batch's N writes cost one listing to look up and one
+to read back, not N reads each; every page of a listing is read; a record the listing does not
+show (moved to another date since it was written) is read by id, not taken as gone; a create
+whose answer was lost is found by the shared look-up and not sent again."""
 
 import asyncio
 import datetime as dt
@@ -13,6 +13,8 @@ from typing import Any
 
 import httpx
 import pytest
+from timebridge_providers.clickup.client import ClickUpClient
+from timebridge_providers.clickup.entries import ClickUpEntries
 from timebridge_providers.clockify.client import ClockifyClient
 from timebridge_providers.clockify.entries import ClockifyEntries
 from timebridge_providers.clockify.people import People as ClockifyPeople
@@ -28,6 +30,7 @@ from timebridge_providers.wrike.entries import WrikeEntries
 
 from timebridge_common.events import TimeEntryFields, UserRef
 from timebridge_common.outbound.http import OutcomeUnknownError, RequestBudget, RetryPolicy
+from timebridge_sandboxes.clickup import ClickUpState, create_clickup_sandbox
 from timebridge_sandboxes.clockify import ClockifyState, create_clockify_sandbox
 from timebridge_sandboxes.faults import Faults, RateLimit
 from timebridge_sandboxes.harvest import HarvestState, create_harvest_sandbox
@@ -198,6 +201,35 @@ def _wrike(page: int) -> World:
     return World("wrike", transport, store, _fields(ann.id, project.id, task.id), move)
 
 
+def _clickup(page: int) -> World:
+    del page  # ClickUp's time entry lists are not paged
+    state = ClickUpState()
+    ann = state.add_user("Ann", "ann@example.com", "pk_ann", "UTC")
+    site = state.add_list(state.add_space("Acme"), "Site")
+    task = state.add_task(site, "Build")
+    app = create_clickup_sandbox(state, Faults(), limit=UNLIMITED)
+    transport = Counted(app, _kind)
+    http = httpx.AsyncClient(transport=transport)
+    budget = RequestBudget(10**6, 1)
+
+    def store() -> EntryStore:
+        retry = RetryPolicy(max_attempts=1)
+        client = ClickUpClient(
+            "http://clickup.test/api",
+            "pk_ann",
+            str(state.team_id),
+            http=http,
+            budget=budget,
+            retry=retry,
+        )
+        return ClickUpEntries(client)
+
+    def move(target: str, days: int) -> None:
+        state.entries[target].start += days * 86_400_000
+
+    return World("clickup", transport, store, _fields(str(ann.id), str(site.id), task.id), move)
+
+
 def _fields(user: str, project: str, task: str | None) -> Callable[[int], TimeEntryFields]:
     def fields(n: int) -> TimeEntryFields:
         start = dt.datetime.combine(DAY, dt.time(8), tzinfo=dt.UTC) + dt.timedelta(minutes=n)
@@ -215,7 +247,13 @@ def _fields(user: str, project: str, task: str | None) -> Callable[[int], TimeEn
     return fields
 
 
-WORLDS = {"toggl": _toggl, "clockify": _clockify, "harvest": _harvest, "wrike": _wrike}
+WORLDS = {
+    "toggl": _toggl,
+    "clockify": _clockify,
+    "harvest": _harvest,
+    "wrike": _wrike,
+    "clickup": _clickup,
+}
 
 
 async def _write_one(
@@ -293,7 +331,7 @@ async def test_a_record_missing_from_its_days_listing_is_read_by_id_not_taken_as
     assert (world.requests["list"], world.requests["by id"]) == (1, 1)
 
 
-@pytest.mark.parametrize("name", ["clockify", "toggl", "wrike"])
+@pytest.mark.parametrize("name", ["clockify", "toggl", "wrike", "clickup"])
 async def test_a_lost_create_is_found_by_the_shared_look_up_and_not_sent_again(name: str) -> None:
     world = WORLDS[name](200)
     world.transport.lose = 1

@@ -35,6 +35,7 @@ PROFILE = Profile(
     webhooks=True,
     units="milliseconds (negative while a timer runs: not synced until stopped)",
     pagination="none for time entries (start_date/end_date window); tasks by page (100)",
+    lists_records=True,
     locks="approved timesheets (time entry approvals)",
     deletes="hard (re-listing the polled window finds them; a webhook names the interval)",
     default_base_url=CLICKUP_API_URL,

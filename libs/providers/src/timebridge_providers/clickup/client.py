@@ -20,12 +20,13 @@ developer docs; A = assumed where they are silent):
   approved or locked: :class:`EntryLockedError`.
 """
 
+import hashlib
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, Unpack
 
 from pydantic import TypeAdapter
 
-from timebridge_common.outbound.http import NotFoundError, ProviderError
+from timebridge_common.outbound.http import NotFoundError, ProviderError, RequestBudget
 from timebridge_providers.clickup.wire import (
     Folder,
     ListRef,
@@ -78,6 +79,13 @@ class ClickUpClient(LockingClient):
         self.team_id = team_id
         headers = {"Authorization": token, "Content-Type": "application/json"}
         self._http = _WIRE.http(base_url, headers, options)
+        self.identity = hashlib.sha256(f"{base_url}|{token}|{team_id}".encode()).hexdigest()
+        """Names the token and workspace (listings are shared under it), never the token."""
+
+    @property
+    def budget(self) -> RequestBudget:
+        """The token's request budget, shared by every client of the token."""
+        return self._http.budget
 
     async def me(self) -> Me:
         """The token's user: the "test connection" call."""

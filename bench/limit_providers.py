@@ -16,6 +16,7 @@ from typing import Any
 
 from timebridge_common.events import EntryMapped, TimeEntryFields, UserRef
 from timebridge_common.testing import sample_entry_mapped
+from timebridge_sandboxes.clickup import ClickUpState, create_clickup_sandbox
 from timebridge_sandboxes.clockify import ClockifyState, create_clockify_sandbox
 from timebridge_sandboxes.everhour import EverhourState, create_everhour_sandbox
 from timebridge_sandboxes.faults import Faults
@@ -128,6 +129,16 @@ def _wrike(key: str) -> tuple[Any, dict[str, Any]]:
     return create_wrike_sandbox(state, Faults()), world  # 400 per minute per token
 
 
+def _clickup(key: str) -> tuple[Any, dict[str, Any]]:
+    state = ClickUpState()
+    ann = state.add_user("Ann", "ann@acme.test", key, "UTC")
+    website = state.add_list(state.add_space("Acme"), "Website")
+    task = state.add_task(website, "Build")
+    world = {"user": str(ann.id), "project": str(website.id), "tasks": [task.id], "key": key}
+    world["team_id"] = str(state.team_id)
+    return create_clickup_sandbox(state, Faults()), world  # 100 per minute per token
+
+
 def _fields(world: dict[str, Any], n: int) -> TimeEntryFields:
     """Entry ``n``: Ann, on the world's tasks in turn, ``PER_DAY`` a date, each its own start
     (Everhour: each its own day record)."""
@@ -181,6 +192,14 @@ TRACKERS = {
         _fields,
     ),
     "wrike": Tracker("wrike", "/api/v4", (Limit(400, 60.0),), _wrike, lambda _: {}, _fields),
+    "clickup": Tracker(
+        "clickup",
+        "/api",
+        (Limit(100, 60.0),),
+        _clickup,
+        lambda w: {"team_id": w["team_id"]},
+        _fields,
+    ),
 }
 
 

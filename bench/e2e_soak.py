@@ -20,6 +20,7 @@ the figures.
 
 import argparse
 import asyncio
+import json
 import os
 import sys
 import time
@@ -108,6 +109,7 @@ async def soak_run(s: Served, args: argparse.Namespace) -> dict[str, Any]:
         await pipe.stop()
     peaks = s.peak_rss_mib()
     memory = summarize(sampler.samples, peaks)
+    print(json.dumps(memory), flush=True)  # before the slow check of Everhour's records
     out: dict[str, Any] = {
         "rate_offered_per_second": args.rate,
         "soak_seconds": round(elapsed, 1),

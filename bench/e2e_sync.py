@@ -278,7 +278,7 @@ def tracker_check(s: Served, numbers: list[int]) -> dict[str, Any]:
         f"{s.everhour_url}/team/time",
         params={"from": "2000-01-01", "to": "2100-01-01", "limit": 50_000},
         headers={"X-Api-Key": s.everhour_world["key"]},
-        timeout=60,
+        timeout=600,  # the sandbox lists 15,000+ records slowly, on a loaded machine slower
     )
     answer.raise_for_status()
     held = Counter((r["task"]["id"], r["date"], r["time"]) for r in answer.json())

@@ -91,7 +91,7 @@ class Echoes(Pipeline):
 
 
 def snapshot(s: Served, pg: str) -> dict[str, Any]:
-    """The counters an echo moves: requests by process, deliveries, Core's requests."""
+    """The counters an echo moves: requests by process, deliveries, Core's requests, CPU."""
     by_process = httpx.get(f"{s.everhour_url}/_bench/by-process", timeout=30).json()
     deliveries = httpx.get(f"{s.everhour_url}/_sandbox/deliveries", timeout=60).json()
     core = httpx.get(f"{s.core_url}/_bench/requests", timeout=30).json()
@@ -101,6 +101,7 @@ def snapshot(s: Served, pg: str) -> dict[str, Any]:
         "core_requests": Counter(core["requests"]),
         "core_entries": sum(core["entries"].values()),
         "inbox": asyncio.run(inbox_rows(pg, s.run_id)),
+        "cpu": s.cpu(),
     }
 
 
@@ -144,7 +145,7 @@ async def settle(s: Served, args: argparse.Namespace, echoes: Echoes) -> float:
 
 def echo_costs(first: dict[str, Any], last: dict[str, Any], entries: int) -> dict[str, Any]:
     """Between two snapshots: deliveries, ingest's requests per delivery, the resolver's per
-    entry, Core's writes."""
+    entry, Core's writes, each process's CPU per entry (the echoes' share included)."""
     deliveries = last["deliveries"] - first["deliveries"]
     requests = last["by_process"] - first["by_process"]
     ingest = {k.removeprefix("ingest "): n for k, n in requests.items() if k.startswith("ingest")}
@@ -165,6 +166,11 @@ def echo_costs(first: dict[str, Any], last: dict[str, Any], entries: int) -> dic
         "core_write_requests": core_writes,
         "core_entries_held": last["core_entries"],
         "inbox_rows_at_end": last["inbox"],
+        "cpu_ms_per_entry_with_echoes": {
+            k: round(1000 * (v - first["cpu"][k]) / max(entries, 1), 3)
+            for k, v in last["cpu"].items()
+            if k in first["cpu"]
+        },
     }
 
 

@@ -21,6 +21,7 @@ from timebridge_sandboxes.clockify import ClockifyState, create_clockify_sandbox
 from timebridge_sandboxes.everhour import EverhourState, create_everhour_sandbox
 from timebridge_sandboxes.faults import Faults
 from timebridge_sandboxes.harvest import HarvestState, create_harvest_sandbox
+from timebridge_sandboxes.tempo import TempoState, create_tempo_sandbox
 from timebridge_sandboxes.toggl import TogglState, create_toggl_sandbox
 from timebridge_sandboxes.wrike import WrikeState, create_wrike_sandbox
 
@@ -67,7 +68,7 @@ class Tracker:
 
 def kind(method: str, path: str, query: str) -> str:
     """What a request is, for the per-entry figures."""
-    if "/time" not in path:
+    if "/time" not in path and "/worklogs" not in path:
         if path.startswith("/projects/") and path.count("/") == 2:
             return "project read"
         return "other"
@@ -77,7 +78,7 @@ def kind(method: str, path: str, query: str) -> str:
         return "lookup"
     # Everhour's time-record reads (one task's or the team's) and Toggl's reports search (POST:
     # another member's entries) are listings too.
-    listing = path.endswith(("/time_entries", "/time-entries", "/time", "/timelogs"))
+    listing = path.endswith(("/time_entries", "/time-entries", "/time", "/timelogs", "/worklogs"))
     listing = listing or "/search/" in path
     return "list" if listing else "by id"
 
@@ -139,6 +140,15 @@ def _clickup(key: str) -> tuple[Any, dict[str, Any]]:
     return create_clickup_sandbox(state, Faults()), world  # 100 per minute per token
 
 
+def _tempo(key: str) -> tuple[Any, dict[str, Any]]:
+    state = TempoState()
+    state.add_user("acc-ann", "Ann", "ann@acme.test", key, "UTC")
+    state.add_project(10000, "WEB", "Website")
+    state.add_issue(10001, "WEB-1")
+    world = {"user": "acc-ann", "project": "10000", "tasks": ["10001"], "key": key}
+    return create_tempo_sandbox(state, Faults()), world  # 300 per minute (assumed: unpublished)
+
+
 def _fields(world: dict[str, Any], n: int) -> TimeEntryFields:
     """Entry ``n``: Ann, on the world's tasks in turn, ``PER_DAY`` a date, each its own start
     (Everhour: each its own day record)."""
@@ -198,6 +208,14 @@ TRACKERS = {
         (Limit(100, 60.0),),
         _clickup,
         lambda w: {"team_id": w["team_id"]},
+        _fields,
+    ),
+    "tempo": Tracker(
+        "tempo",
+        "/4",
+        (Limit(300, 60.0),),
+        _tempo,
+        lambda _: {"account_id": "acc-ann", "timezone": "UTC"},
         _fields,
     ),
 }

@@ -3,7 +3,8 @@ them: Toggl's ``GET /me/time_entries?start_date&end_date`` (by start, RFC 3339 o
 together, deleted entries not listed, unpaged), Clockify's ``GET .../user/{id}/time-entries?start
 &end`` (by start, ``page``/``page-size`` with ``Last-Page``), Harvest's ``GET /v2/time_entries?
 from&to&user_id`` (``spent_date`` inclusive, ``per_page`` with ``links.next``), ClickUp's ``GET
-/team/{id}/time_entries?start_date&end_date&assignee`` (milliseconds, by start, unpaged)."""
+/team/{id}/time_entries?start_date&end_date&assignee`` (milliseconds, by start, unpaged), Tempo's
+``GET /worklogs?from&to`` (``startDate`` inclusive, ``offset``/``limit`` with ``metadata.next``)."""
 
 import datetime as dt
 from typing import Any
@@ -12,12 +13,14 @@ import httpx
 from timebridge_providers.clickup.client import ClickUpClient
 from timebridge_providers.clockify.client import ClockifyClient
 from timebridge_providers.harvest.client import HarvestClient
+from timebridge_providers.tempo.client import TempoClient
 from timebridge_providers.toggl.client import TogglClient
 
 from timebridge_sandboxes.clickup import ClickUpState, create_clickup_sandbox
 from timebridge_sandboxes.clockify import ClockifyState, create_clockify_sandbox
 from timebridge_sandboxes.faults import Faults, RateLimit
 from timebridge_sandboxes.harvest import HarvestState, create_harvest_sandbox
+from timebridge_sandboxes.tempo import TempoState, create_tempo_sandbox
 from timebridge_sandboxes.toggl import TogglState, create_toggl_sandbox
 
 DAY = dt.date(2026, 3, 2)
@@ -153,3 +156,46 @@ async def test_clickup_lists_entries_starting_in_the_window_by_assignee_for_an_a
     assert sorted(e.description or "" for e in both) == ["first", "last", "max's"]
     assert sorted(e.description or "" for e in ann_only) == ["first", "last"]
     assert refused.status_code == 401  # a member sees only their own time
+
+
+async def test_tempo_lists_worklogs_by_date_inclusive_in_pages() -> None:
+    """``GET /worklogs?from&to``: ``startDate`` within both bounds, every author, pages of
+    ``limit`` with the next one named in ``metadata.next``."""
+    state = TempoState()
+    state.add_user("acc-ann", "Ann", "ann@example.com", "tp-ann", "UTC")
+    state.add_user("acc-max", "Max", "max@example.com", "tp-max", "UTC")
+    state.add_project(10000, "WEB", "Website")
+    state.add_issue(10001, "WEB-1")
+    app = create_tempo_sandbox(state, Faults(), limit=UNLIMITED)
+    http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://tp")
+    clients = {who: TempoClient("http://tp/4", f"tp-{who}", http=http) for who in ("ann", "max")}
+    for who, days, name in [
+        ("ann", -1, "before"),
+        ("ann", 0, "first"),
+        ("max", 0, "max's"),
+        ("ann", 1, "last"),
+        ("ann", 2, "after"),
+    ]:
+        await clients[who].create(
+            {
+                "authorAccountId": f"acc-{who}",
+                "issueId": 10001,
+                "startDate": (DAY + dt.timedelta(days=days)).isoformat(),
+                "startTime": "08:00:00",
+                "timeSpentSeconds": 600,
+                "description": name,
+            }
+        )
+    state.page_cap = 2
+
+    listed = [w async for w in clients["ann"].dated(DAY, DAY + dt.timedelta(days=1))]
+    query = {"from": DAY.isoformat(), "to": DAY.isoformat(), "limit": 2}
+    first_page = (await http.get("/4/worklogs", params=query, headers=_bearer("tp-ann"))).json()
+
+    assert sorted(w.description or "" for w in listed) == ["first", "last", "max's"]
+    assert first_page["metadata"]["next"] is None  # two on DAY: one page
+    assert len(first_page["results"]) == 2
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}

@@ -1,7 +1,7 @@
 """Shared look-ups and read-backs by users' days (issue 12), for Toggl, Clockify, Harvest,
-Wrike and ClickUp against their sandboxes: a batch's N writes cost one listing to look up and one
-to read back, not N reads each; every page of a listing is read; a record the listing does not
-show (moved to another date since it was written) is read by id, not taken as gone; a create
+Wrike, ClickUp and Tempo against their sandboxes: a batch's N writes cost one listing to look up
+and one to read back, not N reads each; every page of a listing is read; a record the listing does
+not show (moved to another date since it was written) is read by id, not taken as gone; a create
 whose answer was lost is found by the shared look-up and not sent again."""
 
 import asyncio
@@ -22,6 +22,8 @@ from timebridge_providers.harvest.client import HarvestClient
 from timebridge_providers.harvest.entries import HarvestEntries
 from timebridge_providers.kit.ports.entries import EntryStore, Observed, Slot, Write
 from timebridge_providers.kit.writes import ReadGroup
+from timebridge_providers.tempo.client import TempoClient
+from timebridge_providers.tempo.entries import TempoEntries
 from timebridge_providers.toggl.client import TogglClient
 from timebridge_providers.toggl.entries import TogglEntries
 from timebridge_providers.toggl.people import People as TogglPeople
@@ -34,6 +36,7 @@ from timebridge_sandboxes.clickup import ClickUpState, create_clickup_sandbox
 from timebridge_sandboxes.clockify import ClockifyState, create_clockify_sandbox
 from timebridge_sandboxes.faults import Faults, RateLimit
 from timebridge_sandboxes.harvest import HarvestState, create_harvest_sandbox
+from timebridge_sandboxes.tempo import TempoState, create_tempo_sandbox
 from timebridge_sandboxes.toggl import TogglState, create_toggl_sandbox
 from timebridge_sandboxes.wrike import WrikeState, create_wrike_sandbox
 
@@ -81,13 +84,13 @@ def _kind(request: httpx.Request) -> str:
     """``list``: a listing of time entries; ``by id``: one entry read; ``lookup``: Harvest's
     filter by reference; ``write``; ``other`` (users, the account)."""
     path, query = request.url.path, request.url.params
-    if request.method != "GET":
-        return "write" if "time" in path else "other"  # Wrike's /tasks/{id}/timelogs too
+    if request.method != "GET":  # Wrike's /tasks/{id}/timelogs too
+        return "write" if "time" in path or "worklogs" in path else "other"
     if "external_reference_id" in query:
         return "lookup"
-    if path.endswith(("/time_entries", "/time-entries", "/timelogs")):
+    if path.endswith(("/time_entries", "/time-entries", "/timelogs", "/worklogs")):
         return "list"
-    if "time_entries/" in path or "time-entries/" in path or "timelogs/" in path:
+    if any(f"{kind}/" in path for kind in ("time_entries", "time-entries", "timelogs", "worklogs")):
         return "by id"
     return "other"
 
@@ -230,6 +233,28 @@ def _clickup(page: int) -> World:
     return World("clickup", transport, store, _fields(str(ann.id), str(site.id), task.id), move)
 
 
+def _tempo(page: int) -> World:
+    state = TempoState()
+    state.add_user("acc-ann", "Ann", "ann@example.com", "tp-ann", "UTC")
+    state.add_project(10000, "WEB", "Website")
+    state.add_issue(10001, "WEB-1")
+    state.page_cap = page
+    app = create_tempo_sandbox(state, Faults(), limit=UNLIMITED)
+    transport = Counted(app, _kind)
+    http = httpx.AsyncClient(transport=transport)
+    budget = RequestBudget(10**6, 1)
+
+    def store() -> EntryStore:
+        retry = RetryPolicy(max_attempts=1)
+        client = TempoClient("http://tempo.test/4", "tp-ann", http=http, budget=budget, retry=retry)
+        return TempoEntries(client, "UTC")
+
+    def move(target: str, days: int) -> None:
+        state.worklogs[int(target)].start_date += dt.timedelta(days=days)
+
+    return World("tempo", transport, store, _fields("acc-ann", "10000", "10001"), move)
+
+
 def _fields(user: str, project: str, task: str | None) -> Callable[[int], TimeEntryFields]:
     def fields(n: int) -> TimeEntryFields:
         start = dt.datetime.combine(DAY, dt.time(8), tzinfo=dt.UTC) + dt.timedelta(minutes=n)
@@ -253,6 +278,7 @@ WORLDS = {
     "harvest": _harvest,
     "wrike": _wrike,
     "clickup": _clickup,
+    "tempo": _tempo,
 }
 
 
@@ -300,7 +326,7 @@ async def test_a_batchs_writes_cost_one_look_up_listing_and_one_read_back_listin
     assert world.requests["other"] <= 2  # the token's user, the account: once per credential
 
 
-@pytest.mark.parametrize("name", ["clockify", "harvest"])
+@pytest.mark.parametrize("name", ["clockify", "harvest", "tempo"])
 async def test_a_listing_reads_every_page(name: str) -> None:
     world = WORLDS[name](3)  # 10 entries: 4 pages of 3
     group = ReadGroup()
@@ -309,7 +335,7 @@ async def test_a_listing_reads_every_page(name: str) -> None:
 
     assert world.requests["by id"] == 0  # the entries on later pages were found there
     read_back_pages = 4
-    look_up_pages = 1 if name == "clockify" else 0  # nothing there yet: one empty page
+    look_up_pages = 0 if name == "harvest" else 1  # nothing there yet: one empty page
     assert world.requests["list"] == look_up_pages + read_back_pages
 
 
@@ -331,7 +357,7 @@ async def test_a_record_missing_from_its_days_listing_is_read_by_id_not_taken_as
     assert (world.requests["list"], world.requests["by id"]) == (1, 1)
 
 
-@pytest.mark.parametrize("name", ["clockify", "toggl", "wrike", "clickup"])
+@pytest.mark.parametrize("name", ["clockify", "toggl", "wrike", "clickup", "tempo"])
 async def test_a_lost_create_is_found_by_the_shared_look_up_and_not_sent_again(name: str) -> None:
     world = WORLDS[name](200)
     world.transport.lose = 1

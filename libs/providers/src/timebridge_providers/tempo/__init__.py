@@ -50,6 +50,7 @@ PROFILE = Profile(
     webhooks=False,
     units="seconds (timeSpentSeconds, billableSeconds); local startDate + startTime",
     pagination="offset/limit, metadata.next",
+    lists_records=True,
     cursor="GET /4/worklogs?updatedFrom + re-listed window for deletions",
     report="no report API in Tempo Cloud: GET /4/worklogs?from&to summed",
     differs_from_seeds=(

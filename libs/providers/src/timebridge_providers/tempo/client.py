@@ -22,12 +22,14 @@ assumed where it is silent):
 """
 
 import datetime as dt
+import hashlib
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, Unpack
 from urllib.parse import parse_qsl, urlsplit
 
 from pydantic import TypeAdapter
 
+from timebridge_common.outbound.http import RequestBudget
 from timebridge_providers.kit.locks import LockRefusals
 from timebridge_providers.kit.plumbing import ClientOptions, LockingClient, Wire, bearer, found
 from timebridge_providers.kit.writes import deleted
@@ -56,6 +58,13 @@ class TempoClient(LockingClient):
     def __init__(self, base_url: str, token: str, **options: Unpack[ClientOptions]) -> None:
         headers = {**bearer(token), "Content-Type": "application/json"}
         self._http = _WIRE.http(base_url, headers, options)
+        self.identity = hashlib.sha256(f"{base_url}|{token}".encode()).hexdigest()
+        """Names the token (listings are shared under it), never the token itself."""
+
+    @property
+    def budget(self) -> RequestBudget:
+        """The token's request budget, shared by every client of the token."""
+        return self._http.budget
 
     async def worklogs(self, **filters: str | int) -> AsyncIterator[Worklog]:
         """``GET /worklogs`` with ``filters``, following ``metadata.next`` page by page."""

@@ -189,7 +189,7 @@ async def test_tempo_lists_worklogs_by_date_inclusive_in_pages() -> None:
     state.page_cap = 2
 
     listed = [w async for w in clients["ann"].dated(DAY, DAY + dt.timedelta(days=1))]
-    query = {"from": DAY.isoformat(), "to": DAY.isoformat(), "limit": 2}
+    query: dict[str, str | int] = {"from": DAY.isoformat(), "to": DAY.isoformat(), "limit": 2}
     first_page = (await http.get("/4/worklogs", params=query, headers=_bearer("tp-ann"))).json()
 
     assert sorted(w.description or "" for w in listed) == ["first", "last", "max's"]

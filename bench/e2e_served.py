@@ -17,6 +17,7 @@ Core -> Everhour, real time: no Everhour webhook, no polling; or two way for
 matches by email).
 """
 
+import fcntl
 import os
 import secrets
 import socket
@@ -53,14 +54,25 @@ ANN_KEY_PREFIX = "ek-e2e-"
 CODE_DIRS = ("libs", "services", "sandboxes", "deploy", "bench")
 
 
+_HELD: list[Any] = []
+"""The lock files of the bases this process took (released when it exits)."""
+
+
 def free_base() -> int:
+    """The first base whose ports are free and that no other run holds: a lock file per base,
+    held until this process exits (two runs started together would otherwise both find the
+    same ports free, the services bind them only seconds later)."""
     for base in PORT_BASES:
+        lock = (Path(tempfile.gettempdir()) / f"tb-e2e-ports-{base}.lock").open("a")
         try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             for offset in (*OFFSETS.values(), 18, 19):
                 with socket.socket() as probe:
                     probe.bind(("127.0.0.1", base + offset))
         except OSError:
+            lock.close()
             continue
+        _HELD.append(lock)
         return base
     raise RuntimeError(f"no free ports in {PORT_BASES}")
 

@@ -1,8 +1,8 @@
 """Shared look-ups and read-backs by users' days (issue 12), for Toggl, Clockify, Harvest,
-Wrike, ClickUp and Tempo against their sandboxes: a batch's N writes cost one listing to look up
-and one to read back, not N reads each; every page of a listing is read; a record the listing does
-not show (moved to another date since it was written) is read by id, not taken as gone; a create
-whose answer was lost is found by the shared look-up and not sent again."""
+Wrike, ClickUp, Tempo and QuickBooks Time against their sandboxes: a batch's N writes cost one
+listing to look up and one to read back, not N reads each; every page of a listing is read; a
+record the listing does not show (moved to another date since it was written) is read by id, not
+taken as gone; a create whose answer was lost is found by the shared look-up and not sent again."""
 
 import asyncio
 import datetime as dt
@@ -22,6 +22,8 @@ from timebridge_providers.harvest.client import HarvestClient
 from timebridge_providers.harvest.entries import HarvestEntries
 from timebridge_providers.kit.ports.entries import EntryStore, Observed, Slot, Write
 from timebridge_providers.kit.writes import ReadGroup
+from timebridge_providers.quickbooks_time.client import QuickBooksTimeClient
+from timebridge_providers.quickbooks_time.entries import QuickBooksTimeEntries
 from timebridge_providers.tempo.client import TempoClient
 from timebridge_providers.tempo.entries import TempoEntries
 from timebridge_providers.toggl.client import TogglClient
@@ -36,6 +38,10 @@ from timebridge_sandboxes.clickup import ClickUpState, create_clickup_sandbox
 from timebridge_sandboxes.clockify import ClockifyState, create_clockify_sandbox
 from timebridge_sandboxes.faults import Faults, RateLimit
 from timebridge_sandboxes.harvest import HarvestState, create_harvest_sandbox
+from timebridge_sandboxes.quickbooks_time import (
+    QuickBooksTimeState,
+    create_quickbooks_time_sandbox,
+)
 from timebridge_sandboxes.tempo import TempoState, create_tempo_sandbox
 from timebridge_sandboxes.toggl import TogglState, create_toggl_sandbox
 from timebridge_sandboxes.wrike import WrikeState, create_wrike_sandbox
@@ -88,7 +94,9 @@ def _kind(request: httpx.Request) -> str:
         return "write" if "time" in path or "worklogs" in path else "other"
     if "external_reference_id" in query:
         return "lookup"
-    if path.endswith(("/time_entries", "/time-entries", "/timelogs", "/worklogs")):
+    if "ids" in query:
+        return "by id"  # QuickBooks Time reads one timesheet by filtering its id
+    if path.endswith(("/time_entries", "/time-entries", "/timelogs", "/worklogs", "/timesheets")):
         return "list"
     if any(f"{kind}/" in path for kind in ("time_entries", "time-entries", "timelogs", "worklogs")):
         return "by id"
@@ -255,6 +263,35 @@ def _tempo(page: int) -> World:
     return World("tempo", transport, store, _fields("acc-ann", "10000", "10001"), move)
 
 
+def _quickbooks_time(page: int) -> World:
+    state = QuickBooksTimeState()
+    state.add_user(1242515, "Ann", "Admin", "ann@example.com", "qbt-ann")
+    state.add_jobcode(17288283, "Website")
+    state.add_jobcode(17288284, "Build", 17288283, billable=True)
+    state.page_cap = page
+    app = create_quickbooks_time_sandbox(state, Faults(), limit=UNLIMITED)
+    transport = Counted(app, _kind)
+    http = httpx.AsyncClient(transport=transport)
+    budget = RequestBudget(10**6, 1)
+
+    def store() -> EntryStore:
+        retry = RetryPolicy(max_attempts=1)
+        client = QuickBooksTimeClient(
+            "http://qbt.test/api/v1", "qbt-ann", http=http, budget=budget, retry=retry
+        )
+        return QuickBooksTimeEntries(client, "UTC")
+
+    def move(target: str, days: int) -> None:
+        sheet = state.timesheets[int(target)]
+        shift = dt.timedelta(days=days)
+        sheet.date += shift
+        sheet.start = None if sheet.start is None else sheet.start + shift
+        sheet.end = None if sheet.end is None else sheet.end + shift
+
+    fields = _fields("1242515", "17288283", "17288284")
+    return World("quickbooks_time", transport, store, fields, move)
+
+
 def _fields(user: str, project: str, task: str | None) -> Callable[[int], TimeEntryFields]:
     def fields(n: int) -> TimeEntryFields:
         start = dt.datetime.combine(DAY, dt.time(8), tzinfo=dt.UTC) + dt.timedelta(minutes=n)
@@ -279,6 +316,7 @@ WORLDS = {
     "wrike": _wrike,
     "clickup": _clickup,
     "tempo": _tempo,
+    "quickbooks_time": _quickbooks_time,
 }
 
 
@@ -326,7 +364,7 @@ async def test_a_batchs_writes_cost_one_look_up_listing_and_one_read_back_listin
     assert world.requests["other"] <= 2  # the token's user, the account: once per credential
 
 
-@pytest.mark.parametrize("name", ["clockify", "harvest", "tempo"])
+@pytest.mark.parametrize("name", ["clockify", "harvest", "tempo", "quickbooks_time"])
 async def test_a_listing_reads_every_page(name: str) -> None:
     world = WORLDS[name](3)  # 10 entries: 4 pages of 3
     group = ReadGroup()
@@ -357,7 +395,9 @@ async def test_a_record_missing_from_its_days_listing_is_read_by_id_not_taken_as
     assert (world.requests["list"], world.requests["by id"]) == (1, 1)
 
 
-@pytest.mark.parametrize("name", ["clockify", "toggl", "wrike", "clickup", "tempo"])
+@pytest.mark.parametrize(
+    "name", ["clockify", "toggl", "wrike", "clickup", "tempo", "quickbooks_time"]
+)
 async def test_a_lost_create_is_found_by_the_shared_look_up_and_not_sent_again(name: str) -> None:
     world = WORLDS[name](200)
     world.transport.lose = 1
@@ -407,3 +447,20 @@ async def test_harvest_still_finds_a_lost_create_by_reference_before_sending_it_
     assert found is not None
     assert made == found.target_id
     assert world.requests["write"] == 1  # found by its reference, not sent again
+
+
+async def test_quickbooks_time_knows_a_jobcode_billable_from_another_clients_listing() -> None:
+    """A timesheet has no billable flag: its jobcode's is in an answer's supplemental data. A
+    read picked from a listing another reader's client sent still knows it (per credential)."""
+    world = WORLDS["quickbooks_time"](200)
+    made = await _batch(world, ReadGroup())
+    group = ReadGroup()
+
+    async def read(target: str) -> Observed | None:
+        async with group.member():  # each its own store and client, as each change has
+            return await world.store().read(Slot(world.name, "core:any", target))
+
+    backs = await asyncio.gather(*(read(target) for target in made[:3]))
+
+    assert group.listings == 1
+    assert all(back is not None and back.fields.billable for back in backs)

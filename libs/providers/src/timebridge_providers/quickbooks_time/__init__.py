@@ -49,6 +49,7 @@ PROFILE = Profile(
     webhooks=False,
     units="seconds (duration); regular: start/end ISO 8601 with offset, manual: date + duration",
     pagination="page/limit (200), more: true",
+    lists_records=True,
     cursor="GET /timesheets?modified_since + GET /timesheets_deleted?modified_since (tombstones)",
     report="POST /reports/project (totals.users, seconds)",
     differs_from_seeds="TSheets is now QuickBooks Time; the API kept rest.tsheets.com/api/v1",

@@ -23,14 +23,21 @@ where they are silent):
   minutes per access token is kept; ``429`` with ``Retry-After`` is waited out.
 """
 
+import hashlib
 import re
+import weakref
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, Unpack
 
 import httpx
 from pydantic import TypeAdapter
 
-from timebridge_common.outbound.http import NotFoundError, ProviderClient, ProviderError
+from timebridge_common.outbound.http import (
+    NotFoundError,
+    ProviderClient,
+    ProviderError,
+    RequestBudget,
+)
 from timebridge_common.outbound.oauth import BasicAuthTokenEndpoint, TokenEndpoint, Tokens
 from timebridge_providers.kit.credentials import OAuthApp
 from timebridge_providers.kit.plumbing import ClientOptions, Wire, bearer
@@ -50,6 +57,8 @@ _ANY: TypeAdapter[dict[str, Any]] = TypeAdapter(dict[str, Any])
 _TIMESHEET = TypeAdapter(Timesheet)
 _USER = TypeAdapter(User)
 _JOBCODE = TypeAdapter(Jobcode)
+_BILLABLE: weakref.WeakKeyDictionary[RequestBudget, dict[int, bool]] = weakref.WeakKeyDictionary()
+"""Each credential's jobcodes' billable flags, as answers' ``supplemental_data`` said."""
 
 
 class QuickBooksTimeClient(ProviderClient):
@@ -63,7 +72,16 @@ class QuickBooksTimeClient(ProviderClient):
     def __init__(self, base_url: str, token: str, **options: Unpack[ClientOptions]) -> None:
         headers = {**bearer(token), "Content-Type": "application/json"}
         self._http = _WIRE.http(base_url, headers, options)
-        self._billable: dict[int, bool] = {}
+        self._billable = _BILLABLE.setdefault(self._http.budget, {})
+        """Per credential: a timesheet picked from a listing another client sent is read with
+        the jobcodes that listing's answer named."""
+        self.identity = hashlib.sha256(f"{base_url}|{token}".encode()).hexdigest()
+        """Names the token (listings are shared under it), never the token itself."""
+
+    @property
+    def budget(self) -> RequestBudget:
+        """The token's request budget, shared by every client of the token."""
+        return self._http.budget
 
     def billable(self, jobcode_id: int) -> bool:
         """Whether the jobcode is billable, as the answers' ``supplemental_data`` said (a

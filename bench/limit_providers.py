@@ -13,6 +13,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qs
 
 from timebridge_common.events import EntryMapped, TimeEntryFields, UserRef
 from timebridge_common.testing import sample_entry_mapped
@@ -21,6 +22,10 @@ from timebridge_sandboxes.clockify import ClockifyState, create_clockify_sandbox
 from timebridge_sandboxes.everhour import EverhourState, create_everhour_sandbox
 from timebridge_sandboxes.faults import Faults
 from timebridge_sandboxes.harvest import HarvestState, create_harvest_sandbox
+from timebridge_sandboxes.quickbooks_time import (
+    QuickBooksTimeState,
+    create_quickbooks_time_sandbox,
+)
 from timebridge_sandboxes.tempo import TempoState, create_tempo_sandbox
 from timebridge_sandboxes.toggl import TogglState, create_toggl_sandbox
 from timebridge_sandboxes.wrike import WrikeState, create_wrike_sandbox
@@ -78,7 +83,10 @@ def kind(method: str, path: str, query: str) -> str:
         return "lookup"
     # Everhour's time-record reads (one task's or the team's) and Toggl's reports search (POST:
     # another member's entries) are listings too.
-    listing = path.endswith(("/time_entries", "/time-entries", "/time", "/timelogs", "/worklogs"))
+    if "ids" in parse_qs(query):
+        return "by id"  # QuickBooks Time reads one timesheet by filtering its id
+    ends = ("/time_entries", "/time-entries", "/time", "/timelogs", "/worklogs", "/timesheets")
+    listing = path.endswith(ends)
     listing = listing or "/search/" in path
     return "list" if listing else "by id"
 
@@ -149,6 +157,16 @@ def _tempo(key: str) -> tuple[Any, dict[str, Any]]:
     return create_tempo_sandbox(state, Faults()), world  # 300 per minute (assumed: unpublished)
 
 
+def _quickbooks_time(key: str) -> tuple[Any, dict[str, Any]]:
+    state = QuickBooksTimeState()
+    state.add_user(1242515, "Ann", "Admin", "ann@acme.test", key)
+    state.add_jobcode(17288283, "Website")
+    state.add_jobcode(17288284, "Build", 17288283, billable=True)
+    world = {"user": "1242515", "project": "17288283", "tasks": ["17288284"], "key": key}
+    sandbox = create_quickbooks_time_sandbox(state, Faults())
+    return sandbox, world  # 300 per 5 minutes (assumed: unpublished)
+
+
 def _fields(world: dict[str, Any], n: int) -> TimeEntryFields:
     """Entry ``n``: Ann, on the world's tasks in turn, ``PER_DAY`` a date, each its own start
     (Everhour: each its own day record)."""
@@ -216,6 +234,14 @@ TRACKERS = {
         (Limit(300, 60.0),),
         _tempo,
         lambda _: {"account_id": "acc-ann", "timezone": "UTC"},
+        _fields,
+    ),
+    "quickbooks_time": Tracker(
+        "quickbooks_time",
+        "/api/v1",
+        (Limit(300, 300.0),),
+        _quickbooks_time,
+        lambda _: {"timezone": "UTC"},
         _fields,
     ),
 }

@@ -18,6 +18,9 @@ leave their shares unused, and keeps to its own share for a cool-down after the 
 ``429`` (``RequestBudget.lend``): with a one-way integration ingest needs almost nothing of the
 key, and the resolver's half of it was the bound at the documented limit (issue 12).
 
+The pools run httpx on :mod:`timebridge_common.outbound.transport`'s asyncio backend (issue 12:
+anyio's socket streams cost ~20% of the resolver's CPU with a lifted limit).
+
 Tests pass their own factories instead, pointed at the sandboxes.
 """
 
@@ -28,6 +31,7 @@ import httpx
 from pydantic import RootModel
 
 from timebridge_common.outbound.http import Budgets, RequestBudget
+from timebridge_common.outbound.transport import lean
 from timebridge_providers.installed import registry
 from timebridge_providers.kit.registry import Registry
 from timebridge_providers.kit.session import Access, Session
@@ -123,8 +127,8 @@ class ProviderClients:
         key = (provider, base_url.rstrip("/"))
         pool = self._pools.get(key)
         if pool is None or pool.is_closed:
-            pool = self._pools[key] = httpx.AsyncClient(
-                transport=self._transport, limits=self._limits
+            pool = self._pools[key] = lean(
+                httpx.AsyncClient(transport=self._transport, limits=self._limits)
             )
             self.pools_opened += 1
         return pool

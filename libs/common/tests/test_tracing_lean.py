@@ -23,7 +23,12 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode, use_span
 from timebridge_common.tracing import inject
 from timebridge_common.tracing_lean import LeanSpan, LeanTracer
 
-ATTRS = {"messaging.system": "kafka", "messaging.destination.name": "t.v1", "n": 3, "ok": True}
+ATTRS: dict[str, str | bool | int | float] = {
+    "messaging.system": "kafka",
+    "messaging.destination.name": "t.v1",
+    "n": 3,
+    "ok": True,
+}
 PARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
 
@@ -165,3 +170,32 @@ def test_settings_it_does_not_mirror_leave_the_sdk_tracer_in_charge() -> None:
         assert not tracer.lean
         assert not isinstance(tracer.start_span("x"), LeanSpan)
     assert not LeanTracer(trace.NoOpTracer()).lean
+
+
+def test_the_otlp_exporter_encodes_both_the_same_up_to_ids_and_times() -> None:
+    from opentelemetry.exporter.otlp.proto.common.trace_encoder import (  # noqa: PLC0415
+        encode_spans,
+    )
+
+    encoded = []
+    for lean in (False, True):
+        tracing, exporter = provider()
+        tracer = tracing.get_tracer("timebridge.test")
+        start = LeanTracer(tracer).start_span if lean else tracer.start_span
+        span = start("publish t.v1", context=incoming(), kind=SpanKind.PRODUCER, attributes=ATTRS)
+        span.record_exception(TimeoutError("no ack"))
+        span.set_status(Status(StatusCode.ERROR, "TimeoutError: no ack"))
+        span.end()
+        request = encode_spans(exporter.get_finished_spans())
+        for resource in request.resource_spans:
+            for scope in resource.scope_spans:
+                for otlp in scope.spans:
+                    otlp.span_id = b""
+                    otlp.start_time_unix_nano = otlp.end_time_unix_nano = 0
+                    for event in otlp.events:
+                        event.time_unix_nano = 0
+                        for attribute in event.attributes:
+                            if attribute.key == "exception.stacktrace":
+                                attribute.value.string_value = ""
+        encoded.append(request.SerializeToString())
+    assert encoded[0] == encoded[1]

@@ -4,7 +4,7 @@ Each case runs the same calls through the SDK tracer and the lean one and compar
 processors received, ids and times aside: name, kind, attributes, parent, trace id continued,
 flags, trace state, status, events, resource and scope. Not sampled stays not exported; a
 setting the lean tracer does not mirror (another sampler, a processor with ``on_start``) makes
-it the SDK's own.
+it the SDK's own. The OTLP exporter encodes both to the same bytes, ids and times aside.
 """
 
 from collections.abc import Callable

@@ -50,6 +50,7 @@ PROFILE = Profile(
     webhooks=False,
     units="HH:MM (whole minutes) on a date, no start time",
     pagination="index/range (projects, tasks); logs by day/week/month view",
+    lists_records=True,
     locks="approved time logs (approval_status Approved)",
     deletes="hard (no change cursor: re-listing the polled months finds them)",
     default_base_url=ZOHO_API_URL,

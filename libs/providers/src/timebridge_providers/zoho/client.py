@@ -22,6 +22,7 @@ A = assumed where it is silent):
 """
 
 import datetime as dt
+import hashlib
 import re
 from collections.abc import AsyncIterator, Mapping
 from typing import TypeVar, Unpack
@@ -30,7 +31,12 @@ import httpx
 from pydantic import BaseModel, TypeAdapter
 
 from timebridge_common.errors import TransientError
-from timebridge_common.outbound.http import NotFoundError, ProviderClient, ProviderError
+from timebridge_common.outbound.http import (
+    NotFoundError,
+    ProviderClient,
+    ProviderError,
+    RequestBudget,
+)
 from timebridge_providers.kit.locks import LockRefusals
 from timebridge_providers.kit.plumbing import ClientOptions, Wire
 from timebridge_providers.kit.writes import deleted
@@ -74,6 +80,13 @@ class ZohoClient(ProviderClient):
         self.portal = f"/portal/{portal_id}"
         headers = {"Authorization": f"Zoho-oauthtoken {token}", "Accept": "application/json"}
         self._http = _WIRE.http(base_url, headers, options)
+        self.identity = hashlib.sha256(f"{base_url}|{token}|{portal_id}".encode()).hexdigest()
+        """Names the token and portal (listings are shared under it), never the token."""
+
+    @property
+    def budget(self) -> RequestBudget:
+        """The token's request budget, shared by every client of the token."""
+        return self._http.budget
 
     async def me(self) -> str | None:
         """The token's user (``login_id`` of ``GET /portals/``): the "test connection" call."""

@@ -156,11 +156,14 @@ def echo_costs(first: dict[str, Any], last: dict[str, Any], entries: int) -> dic
         if not k.startswith("GET")
     }
     made = sum(deliveries.values())
+    reread = made - (last["inbox"] - first["inbox"])  # a hint waiting is a row of the inbox
     return {
         "deliveries": made,
         "delivery_answers": dict(deliveries),
+        "echoes_reread": reread,
         "ingest_everhour_requests": ingest,
         "ingest_requests_per_delivery": round(sum(ingest.values()) / max(made, 1), 3),
+        "ingest_requests_per_echo_reread": round(sum(ingest.values()) / max(reread, 1), 3),
         "resolver_requests_per_entry": round(resolver / max(entries, 1), 3),
         "everhour_requests_by_process": dict(requests),
         "core_write_requests": core_writes,

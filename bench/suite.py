@@ -191,12 +191,13 @@ def twoway_figures(r: dict[str, Any]) -> list[Figure]:
     e, eh = r["echoes"], r["everhour_records"]
     dups = r["core_entries_synced_more_than_once"] + e["core_entries_held"] + eh["unexpected"]
     lost = r["entries"] - r["core_entries_synced"] + eh["missing_or_different"]
-    per_echo = e["ingest_requests_per_delivery"]
+    per_echo = e["ingest_requests_per_echo_reread"]
     return [
         figure("two-way: duplicates (Kafka, Core, Everhour)", dups, 0.0, "", at_most=True),
         figure("two-way: entries missing", lost, 0.0, "entries", at_most=True),
         figure("two-way: Core write requests", sum(e["core_write_requests"].values()), None, ""),
         figure("two-way: ingest's Everhour requests per echo", per_echo, 1.0, "", at_most=True),
+        figure("two-way: echoes still in ingest's inbox", e["inbox_rows_at_end"], None, ""),
         figure("two-way: resolver requests per entry", e["resolver_requests_per_entry"], None, ""),
         *(
             figure(f"RSS {name} (peak, two-way)", m["peak_mib"], RSS_GOAL_MIB, "MiB", at_most=True)

@@ -29,6 +29,7 @@ from timebridge_sandboxes.quickbooks_time import (
 from timebridge_sandboxes.tempo import TempoState, create_tempo_sandbox
 from timebridge_sandboxes.toggl import TogglState, create_toggl_sandbox
 from timebridge_sandboxes.wrike import WrikeState, create_wrike_sandbox
+from timebridge_sandboxes.zoho import ZohoState, create_zoho_sandbox
 
 DAY = dt.date(2026, 11, 21)
 PER_DAY = 50
@@ -71,9 +72,12 @@ class Tracker:
         return min(max(limit.rate(seconds), limit.requests) for limit in self.limits)
 
 
+_LISTINGS = ("/time_entries", "/time-entries", "/time", "/timelogs", "/worklogs", "/timesheets")
+
+
 def kind(method: str, path: str, query: str) -> str:
     """What a request is, for the per-entry figures."""
-    if "/time" not in path and "/worklogs" not in path:
+    if "/time" not in path and "/worklogs" not in path and "/logs/" not in path:
         if path.startswith("/projects/") and path.count("/") == 2:
             return "project read"
         return "other"
@@ -82,13 +86,11 @@ def kind(method: str, path: str, query: str) -> str:
     if "external_reference_id" in query:
         return "lookup"
     # Everhour's time-record reads (one task's or the team's) and Toggl's reports search (POST:
-    # another member's entries) are listings too.
-    if "ids" in parse_qs(query):
-        return "by id"  # QuickBooks Time reads one timesheet by filtering its id
-    ends = ("/time_entries", "/time-entries", "/time", "/timelogs", "/worklogs", "/timesheets")
-    listing = path.endswith(ends)
-    listing = listing or "/search/" in path
-    return "list" if listing else "by id"
+    # another member's entries) are listings too; QuickBooks Time reads one timesheet by its
+    # ``ids`` filter, Zoho one log from its task's logs.
+    by_id = "ids" in parse_qs(query) or ("/tasks/" in path and path.endswith("/logs/"))
+    listing = path.endswith((*_LISTINGS, "/logs/")) or "/search/" in path
+    return "list" if listing and not by_id else "by id"
 
 
 def _everhour(key: str) -> tuple[Any, dict[str, Any]]:
@@ -167,6 +169,16 @@ def _quickbooks_time(key: str) -> tuple[Any, dict[str, Any]]:
     return sandbox, world  # 300 per 5 minutes (assumed: unpublished)
 
 
+def _zoho(key: str) -> tuple[Any, dict[str, Any]]:
+    state = ZohoState()
+    ann = state.add_user("Ann", "ann@acme.test", key)
+    project = state.add_project("Website")
+    task = state.add_task(project, "Build")
+    world = {"user": str(ann.id), "project": str(project.id), "tasks": [str(task.id)], "key": key}
+    world["portal_id"] = str(state.portal_id)
+    return create_zoho_sandbox(state, Faults()), world  # 100 per 2 minutes per user
+
+
 def _fields(world: dict[str, Any], n: int) -> TimeEntryFields:
     """Entry ``n``: Ann, on the world's tasks in turn, ``PER_DAY`` a date, each its own start
     (Everhour: each its own day record)."""
@@ -189,6 +201,12 @@ def _fields(world: dict[str, Any], n: int) -> TimeEntryFields:
 
 def _everhour_fields(world: dict[str, Any], n: int) -> TimeEntryFields:
     return _fields(world, n).model_copy(update={"started_at": None, "ended_at": None})
+
+
+def _zoho_fields(world: dict[str, Any], n: int) -> TimeEntryFields:
+    """Zoho keeps whole minutes and no start time."""
+    minutes = {"duration_seconds": 60 * (10 + n % PER_DAY)}
+    return _everhour_fields(world, n).model_copy(update=minutes)
 
 
 TRACKERS = {
@@ -243,6 +261,14 @@ TRACKERS = {
         _quickbooks_time,
         lambda _: {"timezone": "UTC"},
         _fields,
+    ),
+    "zoho": Tracker(
+        "zoho",
+        "/restapi",
+        (Limit(100, 120.0),),
+        _zoho,
+        lambda w: {"portal_id": w["portal_id"], "timezone": "UTC"},
+        _zoho_fields,
     ),
 }
 

@@ -26,6 +26,9 @@ from timebridge_providers.toggl.entries import TogglEntries
 from timebridge_providers.toggl.people import People as TogglPeople
 from timebridge_providers.wrike.client import WrikeClient
 from timebridge_providers.wrike.entries import WrikeEntries
+from timebridge_providers.xero_projects.client import XeroProjectsClient
+from timebridge_providers.xero_projects.entries import XeroProjectsEntries
+from timebridge_providers.xero_projects.people import Lookups
 from timebridge_providers.zoho.client import ZohoClient
 from timebridge_providers.zoho.entries import ZohoEntries
 
@@ -42,6 +45,7 @@ from timebridge_sandboxes.quickbooks_time import (
 from timebridge_sandboxes.tempo import TempoState, create_tempo_sandbox
 from timebridge_sandboxes.toggl import TogglState, create_toggl_sandbox
 from timebridge_sandboxes.wrike import WrikeState, create_wrike_sandbox
+from timebridge_sandboxes.xero_projects import XeroProjectsState, create_xero_projects_sandbox
 from timebridge_sandboxes.zoho import ZohoState, create_zoho_sandbox
 
 DAY = dt.date(2026, 3, 2)
@@ -84,22 +88,24 @@ class World:
         return self.transport.requests
 
 
-_LISTINGS = ("/time_entries", "/time-entries", "/timelogs", "/worklogs", "/timesheets", "/logs/")
-_RECORDS = ("time_entries/", "time-entries/", "timelogs/", "worklogs/", "/tasks/")
+_LISTINGS = ("/time_entries", "/time-entries", "/timelogs", "/worklogs", "/timesheets", "/time")
+_RECORDS = ("time_entries/", "time-entries/", "timelogs/", "worklogs/", "/tasks/", "/time/")
 
 
 def _kind(request: httpx.Request) -> str:
     """``list``: a listing of time entries; ``by id``: one entry read (QuickBooks Time's by its
     ``ids`` filter, Zoho's from its task's logs); ``lookup``: Harvest's filter by reference;
-    ``write``; ``other`` (users, the account)."""
-    path, query = request.url.path, request.url.params
+    ``write``; ``other`` (users, the account, tasks)."""
+    path, query = request.url.path.lower(), request.url.params  # Xero's paths in any case
     if request.method != "GET":  # Wrike's /tasks/{id}/timelogs too
         return "write" if any(k in path for k in ("time", "worklogs", "/logs/")) else "other"
     if "external_reference_id" in query:
         return "lookup"
-    if "ids" in query or (any(k in path for k in _RECORDS) and not path.endswith(_LISTINGS[:-1])):
+    if "ids" in query or (
+        any(k in path for k in _RECORDS) and not path.endswith((*_LISTINGS, "/tasks"))
+    ):
         return "by id"
-    return "list" if path.endswith(_LISTINGS) else "other"
+    return "list" if path.endswith((*_LISTINGS, "/logs/")) else "other"
 
 
 def _toggl(page: int) -> World:
@@ -323,6 +329,40 @@ def _zoho(page: int) -> World:
     return World("zoho", transport, store, fields, move)
 
 
+def _xero_projects(page: int) -> World:
+    state = XeroProjectsState()
+    ann, token = state.add_user("Ann", "ann@example.com", "xp-ann")
+    project = state.add_project("Site")
+    task = state.add_task(project, "Build")
+    state.max_page_size = page
+    app = create_xero_projects_sandbox(state, Faults(), minute=UNLIMITED, day=UNLIMITED)
+    transport = Counted(app, _kind)
+    http = httpx.AsyncClient(transport=transport)
+    budget = RequestBudget(10**6, 1)
+
+    def store() -> EntryStore:
+        retry = RetryPolicy(max_attempts=1)
+        client = XeroProjectsClient(
+            "http://xero.test/projects.xro/2.0",
+            token,
+            state.tenant_id,
+            http=http,
+            budget=budget,
+            retry=retry,
+        )
+        return XeroProjectsEntries(Lookups(client, "UTC", per_credential=True))
+
+    def move(target: str, days: int) -> None:
+        state.entries[target.split(":")[1]].date_utc += dt.timedelta(days=days)
+
+    per_entry = _fields(ann.user_id, project.project_id, task.task_id)
+
+    def fields(n: int) -> TimeEntryFields:  # Xero keeps whole minutes
+        return per_entry(n).model_copy(update={"duration_seconds": 60 * (10 + n)})
+
+    return World("xero_projects", transport, store, fields, move)
+
+
 def _fields(user: str, project: str, task: str | None) -> Callable[[int], TimeEntryFields]:
     def fields(n: int) -> TimeEntryFields:
         start = dt.datetime.combine(DAY, dt.time(8), tzinfo=dt.UTC) + dt.timedelta(minutes=n)
@@ -349,4 +389,5 @@ WORLDS = {
     "tempo": _tempo,
     "quickbooks_time": _quickbooks_time,
     "zoho": _zoho,
+    "xero_projects": _xero_projects,
 }

@@ -1,9 +1,9 @@
 """Shared look-ups and read-backs by users' days (issue 12), for Toggl, Clockify, Harvest,
-Wrike, ClickUp, Tempo, QuickBooks Time and Zoho Projects against their sandboxes: a batch's N
-writes cost one listing to look up and one to read back, not N reads each; every page of a listing
-is read; a record the listing does not show (moved to another date since it was written) is read
-by id, not taken as gone; a create whose answer was lost is found by the shared look-up and not
-sent again."""
+Wrike, ClickUp, Tempo, QuickBooks Time, Zoho Projects and Xero Projects against their sandboxes: a
+batch's N writes cost one listing to look up and one to read back, not N reads each; every page of
+a listing is read; a record the listing does not show (moved to another date since it was
+written) is read by id, not taken as gone; a create whose answer was lost is found by the shared
+look-up and not sent again."""
 
 import asyncio
 import datetime as dt
@@ -13,6 +13,7 @@ from timebridge_providers.kit.ports.entries import Observed, Slot, Write
 from timebridge_providers.kit.writes import ReadGroup
 
 from libs.providers.tests.shared_days_worlds import DAY, WORLDS, WRITERS, World
+from timebridge_common.errors import TransientError
 from timebridge_common.outbound.http import OutcomeUnknownError
 
 
@@ -60,7 +61,9 @@ async def test_a_batchs_writes_cost_one_look_up_listing_and_one_read_back_listin
     assert world.requests["other"] <= 2  # the token's user, the account: once per credential
 
 
-@pytest.mark.parametrize("name", ["clockify", "harvest", "tempo", "quickbooks_time"])
+@pytest.mark.parametrize(
+    "name", ["clockify", "harvest", "tempo", "quickbooks_time", "xero_projects"]
+)
 async def test_a_listing_reads_every_page(name: str) -> None:
     world = WORLDS[name](3)  # 10 entries: 4 pages of 3
     group = ReadGroup()
@@ -92,7 +95,8 @@ async def test_a_record_missing_from_its_days_listing_is_read_by_id_not_taken_as
 
 
 @pytest.mark.parametrize(
-    "name", ["clockify", "toggl", "wrike", "clickup", "tempo", "quickbooks_time", "zoho"]
+    "name",
+    ["clockify", "toggl", "wrike", "clickup", "tempo", "quickbooks_time", "zoho", "xero_projects"],
 )
 async def test_a_lost_create_is_found_by_the_shared_look_up_and_not_sent_again(name: str) -> None:
     world = WORLDS[name](200)
@@ -101,7 +105,7 @@ async def test_a_lost_create_is_found_by_the_shared_look_up_and_not_sent_again(n
     write = Write("create", world.fields(0), None, "k0")
 
     async with ReadGroup().member():
-        with pytest.raises(OutcomeUnknownError):  # applied, its answer lost: retried later
+        with pytest.raises(TransientError):  # applied, its answer lost (Xero's keyed: transient)
             await world.store().write(slot, write)
     group = ReadGroup()
     async with group.member():  # the retry: another change's store, reads shared

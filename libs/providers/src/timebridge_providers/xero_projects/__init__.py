@@ -54,6 +54,7 @@ PROFILE = Profile(
     webhooks=False,
     units="whole minutes (1 to 59940)",
     pagination="page/pageSize (up to 500), pagination.pageCount",
+    lists_records=True,
     locks="invoiced or locked entries (status INVOICED/LOCKED)",
     deletes="hard (no change cursor: re-listing the polled window finds them)",
     default_base_url=XERO_PROJECTS_URL,
@@ -83,8 +84,9 @@ def client(session: Session) -> XeroProjectsClient:
     )
 
 
-def _lookups(session: Session) -> Lookups:
-    return Lookups(client(session), zone_name(session.access.extra.get("timezone")))
+def _lookups(session: Session, *, per_credential: bool = False) -> Lookups:
+    zone = zone_name(session.access.extra.get("timezone"))
+    return Lookups(client(session), zone, per_credential=per_credential)
 
 
 async def _check(session: Session) -> Account:
@@ -101,7 +103,7 @@ async def _check(session: Session) -> Account:
 PROVIDER = Provider(
     profile=PROFILE,
     check=_check,
-    entries=lambda session: XeroProjectsEntries(_lookups(session)),
+    entries=lambda session: XeroProjectsEntries(_lookups(session, per_credential=True)),
     observe=Observing(open=lambda session: XeroProjectsObserver(_lookups(session))),
     directory=lambda session: XeroProjectsDirectory(client(session)),
     report=lambda session: XeroProjectsReport(_lookups(session)),

@@ -26,6 +26,7 @@ from typing import Any, TypeVar, Unpack
 import httpx
 from pydantic import TypeAdapter
 
+from timebridge_common.outbound.http import RequestBudget
 from timebridge_providers.kit.locks import LockRefusals
 from timebridge_providers.kit.plumbing import ClientOptions, JsonClient, Wire, bearer, found
 from timebridge_providers.kit.writes import deleted
@@ -82,6 +83,13 @@ class XeroProjectsClient(JsonClient):
         self.tenant_id = tenant_id
         headers = {**bearer(token), TENANT_HEADER: tenant_id, "Accept": "application/json"}
         self._http = _WIRE.http(base_url, headers, options)
+        self.identity = hashlib.sha256(f"{base_url}|{token}|{tenant_id}".encode()).hexdigest()
+        """Names the token and organisation (listings are shared under it), never the token."""
+
+    @property
+    def budget(self) -> RequestBudget:
+        """The token's request budget, shared by every client of the token."""
+        return self._http.budget
 
     async def users(self) -> list[ProjectUser]:
         return [u async for page in self._pages("/ProjectsUsers", ProjectUsers) for u in page.items]

@@ -29,6 +29,7 @@ from timebridge_sandboxes.quickbooks_time import (
 from timebridge_sandboxes.tempo import TempoState, create_tempo_sandbox
 from timebridge_sandboxes.toggl import TogglState, create_toggl_sandbox
 from timebridge_sandboxes.wrike import WrikeState, create_wrike_sandbox
+from timebridge_sandboxes.xero_projects import XeroProjectsState, create_xero_projects_sandbox
 from timebridge_sandboxes.zoho import ZohoState, create_zoho_sandbox
 
 DAY = dt.date(2026, 11, 21)
@@ -77,6 +78,7 @@ _LISTINGS = ("/time_entries", "/time-entries", "/time", "/timelogs", "/worklogs"
 
 def kind(method: str, path: str, query: str) -> str:
     """What a request is, for the per-entry figures."""
+    path = path.lower()  # Xero's paths in any case
     if "/time" not in path and "/worklogs" not in path and "/logs/" not in path:
         if path.startswith("/projects/") and path.count("/") == 2:
             return "project read"
@@ -179,6 +181,16 @@ def _zoho(key: str) -> tuple[Any, dict[str, Any]]:
     return create_zoho_sandbox(state, Faults()), world  # 100 per 2 minutes per user
 
 
+def _xero_projects(key: str) -> tuple[Any, dict[str, Any]]:
+    state = XeroProjectsState()
+    ann, token = state.add_user("Ann", "ann@acme.test", key)
+    project = state.add_project("Website")
+    task = state.add_task(project, "Build")
+    world = {"user": ann.user_id, "project": project.project_id, "tasks": [task.task_id]}
+    world |= {"key": token, "tenant_id": state.tenant_id}  # the sandbox's signed access token
+    return create_xero_projects_sandbox(state, Faults()), world  # 60 a minute, 5,000 a day
+
+
 def _fields(world: dict[str, Any], n: int) -> TimeEntryFields:
     """Entry ``n``: Ann, on the world's tasks in turn, ``PER_DAY`` a date, each its own start
     (Everhour: each its own day record)."""
@@ -201,6 +213,13 @@ def _fields(world: dict[str, Any], n: int) -> TimeEntryFields:
 
 def _everhour_fields(world: dict[str, Any], n: int) -> TimeEntryFields:
     return _fields(world, n).model_copy(update={"started_at": None, "ended_at": None})
+
+
+def _minutes_fields(world: dict[str, Any], n: int) -> TimeEntryFields:
+    """Whole minutes (Xero Projects)."""
+    minutes = 60 * (10 + n % PER_DAY)
+    update = {"duration_seconds": minutes, "ended_at": None}
+    return _fields(world, n).model_copy(update=update)
 
 
 def _zoho_fields(world: dict[str, Any], n: int) -> TimeEntryFields:
@@ -269,6 +288,14 @@ TRACKERS = {
         _zoho,
         lambda w: {"portal_id": w["portal_id"], "timezone": "UTC"},
         _zoho_fields,
+    ),
+    "xero_projects": Tracker(
+        "xero_projects",
+        "/projects.xro/2.0",
+        (Limit(60, 60.0), Limit(5000, 86400.0)),
+        _xero_projects,
+        lambda w: {"tenant": w["tenant_id"], "timezone": "UTC"},
+        _minutes_fields,
     ),
 }
 

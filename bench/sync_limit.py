@@ -3,19 +3,20 @@ useful writes, and how many requests each synced entry costs (issue 12).
 
 Run from the repository root: ``python -m bench.sync_limit --provider NAME`` (``everhour``,
 ``toggl``, ``clockify``, ``harvest``, ``wrike``, ``clickup``, ``tempo``, ``quickbooks_time``,
-``zoho``; ``--help`` for the knobs).
+``zoho``, ``xero_projects``; ``--help`` for the knobs).
 
 The tracker's sandbox is served as its own process at its default limits, the provider's documented
 ones (``bench.limit_providers``: Everhour 20 requests per 10 s per key, Toggl's leaky bucket of
 about one a second and 240 an hour, Clockify 50 a second, Harvest 100 per 15 s, Wrike 400 a minute,
-ClickUp 100 a minute, Zoho Projects 100 per 2 minutes, Tempo an assumed 300 a minute and QuickBooks
-Time 300 per 5 minutes (their numbers are unpublished); the sandboxes' limit switches left as they
-are), counting every request by kind and answer. The conflict-resolver and the credential owner run
-as their own processes (the dev launcher, own ports, databases and consumer groups), the resolver
-with its default budget (its share of the key, or the whole key while borrowing). One workspace is
-connected one way (Core -> the tracker: ingest would neither listen nor poll, so the key is the
-resolver's alone), one warm-up entry is synced, then ``--entries`` new Core entries mapped to the
-tracker are produced at once and their ``EntrySynced`` read.
+ClickUp 100 a minute, Zoho Projects 100 per 2 minutes, Xero Projects 60 a minute and 5,000 a day,
+Tempo an assumed 300 a minute and QuickBooks Time 300 per 5 minutes (their numbers are unpublished);
+the sandboxes' limit switches left as they are), counting every request by kind and answer. The
+conflict-resolver and the credential owner run as their own processes (the dev launcher, own ports,
+databases and consumer groups), the resolver with its default budget (its share of the key, or the
+whole key while borrowing). One workspace is connected one way (Core -> the tracker: ingest would
+neither listen nor poll, so the key is the resolver's alone), one warm-up entry is synced, then
+``--entries`` new Core entries mapped to the tracker are produced at once and their ``EntrySynced``
+read.
 
 It prints requests per synced entry by kind (``bench.limit_providers.kind``: writes, listings,
 reads by id, look-ups, other, refusals), the share of the allowed requests that were useful

@@ -1,6 +1,6 @@
 """``make bench``: every phase of issue 12's benchmark in one run, one JSON result.
 
-Run from the repository root: ``python -m bench.suite`` (``--help`` for the knobs; ~13 minutes).
+Run from the repository root: ``python -m bench.suite`` (``--help`` for the knobs; ~18 minutes).
 
 Each phase is its own bench module, run as its own process (its figures are not disturbed by the
 previous phase's memory, and a phase that fails is reported without ending the run):
@@ -315,7 +315,7 @@ def phases(args: argparse.Namespace) -> list[tuple[str, str, list[str], Callable
         (
             "two-way",
             "bench.e2e_twoway",
-            ["--entries", str(args.twoway_entries), *common],
+            ["--entries", str(args.twoway_entries), "--settle", "60", *common],
             twoway_figures,
         ),
     ]

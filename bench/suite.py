@@ -203,6 +203,16 @@ def twoway_figures(r: dict[str, Any]) -> list[Figure]:
             figure(f"RSS {name} (peak, two-way)", m["peak_mib"], RSS_GOAL_MIB, "MiB", at_most=True)
             for name, m in r["memory"].items()
         ),
+        *(
+            figure(
+                f"RSS {name} slope, second half of the two-way run",
+                m["slope_mib_per_minute_second_half"],
+                1.0,
+                "MiB/min",
+                at_most=True,
+            )
+            for name, m in r["memory"].items()
+        ),
     ]
 
 

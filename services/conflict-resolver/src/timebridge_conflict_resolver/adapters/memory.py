@@ -9,7 +9,7 @@ until it is ``lease_s`` old, and an open conflict is refreshed, resolved or supe
 import contextlib
 import datetime as dt
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from timebridge_providers.kit.ports.entries import EntryStore, Operation
@@ -260,6 +260,12 @@ class MemoryObservations:
         if known is None or known.updated_at <= o.updated_at:
             self.seen[key] = o
         return await self.for_person_day(o.workspace_id, o.person, o.date)
+
+    async def record_many(
+        self, consumer: str, items: Sequence[tuple[Envelope, Observation]]
+    ) -> list[list[Observation] | None]:
+        """``record`` of each item, in order."""
+        return [await self.record(consumer, envelope, o) for envelope, o in items]
 
     async def for_person_day(
         self, workspace_id: str, person: str, date: dt.date

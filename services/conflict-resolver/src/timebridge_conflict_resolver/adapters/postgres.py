@@ -11,7 +11,7 @@ from timebridge_common.db.inbox import once
 from timebridge_common.db.outbox import OutboxRow, enqueue, outbox_row
 from timebridge_common.errors import TransientError
 from timebridge_common.events import EntryMapped, EntrySynced, Envelope, TimeEntryFields
-from timebridge_conflict_resolver.adapters import sync_sql
+from timebridge_conflict_resolver.adapters import observations, sync_sql
 from timebridge_conflict_resolver.adapters.known import known_of
 from timebridge_conflict_resolver.domain.matching import Observation
 from timebridge_conflict_resolver.domain.records import Slot, Write
@@ -25,10 +25,7 @@ from timebridge_conflict_resolver.domain.state import (
 )
 from timebridge_conflict_resolver.handlers.ports import Ask, ConflictClosedError, Known
 
-_COLUMNS = (
-    "workspace_id, source, external_id, person, date, started_at, duration_seconds,"
-    " updated_at, deleted, task_external_id, user_external_id"
-)
+_COLUMNS = observations.COLUMNS
 
 
 def _observation(row: Mapping[str, Any]) -> Observation:
@@ -49,28 +46,7 @@ class PostgresObservations:
         async with once(self._pool, consumer, envelope) as conn:
             if conn is None:
                 return None
-            await conn.execute(
-                f"INSERT INTO observations ({_COLUMNS}) VALUES"  # noqa: S608 - constant columns
-                " ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)"
-                " ON CONFLICT (workspace_id, source, external_id) DO UPDATE SET"
-                " person = EXCLUDED.person, date = EXCLUDED.date,"
-                " started_at = EXCLUDED.started_at, duration_seconds = EXCLUDED.duration_seconds,"
-                " updated_at = EXCLUDED.updated_at, deleted = EXCLUDED.deleted,"
-                " task_external_id = EXCLUDED.task_external_id,"
-                " user_external_id = EXCLUDED.user_external_id"
-                " WHERE observations.updated_at <= EXCLUDED.updated_at",
-                observation.workspace_id,
-                observation.source,
-                observation.external_id,
-                observation.person,
-                observation.date,
-                observation.started_at,
-                observation.duration_seconds,
-                observation.updated_at,
-                observation.deleted,
-                observation.task_external_id,
-                observation.user_external_id,
-            )
+            await conn.execute(observations.UPSERT, *observations.row(observation))
             rows = await conn.fetch(
                 f"SELECT {_COLUMNS} FROM observations"  # noqa: S608 - constant columns
                 " WHERE workspace_id = $1 AND person = $2 AND date = $3",
@@ -79,6 +55,12 @@ class PostgresObservations:
                 observation.date,
             )
             return [_observation(r) for r in rows]
+
+    async def record_many(
+        self, consumer: str, items: Sequence[tuple[Envelope, Observation]]
+    ) -> list[list[Observation] | None]:
+        """A batch of ``record`` in one transaction (``adapters/observations.py``)."""
+        return await observations.record_many(self._pool, consumer, items)
 
     async def for_person_day(
         self, workspace_id: str, person: str, date: dt.date

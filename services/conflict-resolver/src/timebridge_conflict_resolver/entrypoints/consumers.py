@@ -8,7 +8,7 @@ from timebridge_common.errors import InvalidMessageError
 from timebridge_common.events import EntryMapped, Envelope, TimeEntryLogged
 from timebridge_common.kafka.consumer import DeadLettered
 from timebridge_common.runtime import ServiceRuntime
-from timebridge_conflict_resolver.handlers.observations import on_time_entry_logged
+from timebridge_conflict_resolver.handlers.observations import on_time_entries_logged
 from timebridge_conflict_resolver.handlers.ports import ObservationStore
 from timebridge_conflict_resolver.handlers.sync import CONSUMER, Syncer
 
@@ -28,10 +28,14 @@ def register(
     inbox: Prefetch | None = None,
 ) -> None:
     """``EntryMapped`` comes in batches of ``max_records`` at most, handled in lanes; with
-    ``inbox`` the batch's inbox look-ups are made in one query first."""
+    ``inbox`` the batch's inbox look-ups are made in one query first. ``TimeEntryLogged`` comes
+    in batches too, each stored in one transaction."""
 
-    async def time_entry_logged(envelope: Envelope, event: TimeEntryLogged) -> None:
-        await on_time_entry_logged(store, envelope, event)
+    async def time_entries_logged(
+        items: Sequence[tuple[Envelope, TimeEntryLogged]],
+    ) -> list[InvalidMessageError | None]:
+        await on_time_entries_logged(store, items)
+        return [None] * len(items)
 
     async def entry_mapped(
         items: Sequence[tuple[Envelope, EntryMapped]],
@@ -43,7 +47,7 @@ def register(
     async def entry_mapped_dead_lettered(letter: DeadLettered[EntryMapped]) -> None:
         await syncer.on_dead_letter(letter)
 
-    runtime.subscribe(TimeEntryLogged, time_entry_logged)
+    runtime.subscribe_batch(TimeEntryLogged, time_entries_logged, max_records=max_records)
     runtime.subscribe_batch(
         EntryMapped,
         entry_mapped,

@@ -7,6 +7,7 @@ so the handlers get fast unit tests.
 
 import datetime as dt
 import uuid
+from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
@@ -150,6 +151,13 @@ class ObservationStore(ObservationIndex, Protocol):
     ) -> list[Observation] | None:
         """Store ``observation`` (newest wins) and return the same person's entries that day;
         ``None`` when the event was already processed."""
+        ...
+
+    async def record_many(
+        self, consumer: str, items: Sequence[tuple[Envelope, Observation]]
+    ) -> list[list[Observation] | None]:
+        """``record`` for a batch, in one transaction: per item the same person's entries that
+        day (as the batch left it), ``None`` when its event was processed before."""
         ...
 
 

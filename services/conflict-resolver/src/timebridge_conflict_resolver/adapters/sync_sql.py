@@ -156,9 +156,13 @@ SELECT
     (SELECT coalesce(jsonb_agg(to_jsonb(c) ORDER BY c.source, c.source_id), '[]') FROM (
         SELECT source, source_id, target, target_key, written, source_updated_at, active,
             source_entry
-        FROM sync_links WHERE integration_id = $1 AND active
-            AND ((target = $4 AND target_key IN (SELECT key FROM keys))
-                OR (target = $2 AND target_key = (SELECT key FROM twin)))
+        FROM sync_links WHERE integration_id = $1 AND active AND target = $4
+            AND target_key = ANY (ARRAY(SELECT key FROM keys))
+        UNION
+        SELECT source, source_id, target, target_key, written, source_updated_at, active,
+            source_entry
+        FROM sync_links WHERE integration_id = $1 AND active AND target = $2
+            AND target_key = (SELECT key FROM twin)
     ) c) AS contributions,
     CASE WHEN $10::date IS NOT NULL AND NOT EXISTS (SELECT 1 FROM link)
         AND NOT EXISTS (SELECT 1 FROM twin)

@@ -118,7 +118,7 @@ async def test_a_credentials_lanes_are_capped_at_what_its_budget_keeps_busy() ->
         busy[item[0]] -= 1
 
     per = PerCredential[tuple[str, int]](
-        lambda item: item[0], lambda c: 2 if c == "a" else 8, lambda _: False
+        lambda item: item[0], lambda c: 2 if c == "a" else 8, lambda *_: False
     )
     results = await in_lanes(items, lambda item: [item], handle, concurrency=8, credentials=per)
 
@@ -139,7 +139,8 @@ def test_the_cap_is_rate_times_latency_plus_one_or_the_sharing_writers() -> None
     assert not syncer._shares(home)
     assert syncer._cap(home) == 2  # ceil(2/s x 0.3 s) + 1
     lifted = dataclasses.replace(syncer, request_rate=lambda _: 100_000.0)
-    assert lifted._shares(every)  # lifted too: one listing costs less CPU than N reads
+    assert lifted._shares(every, 8)  # lifted too, in a backlog: a listing costs less than N reads
+    assert not lifted._shares(every, 7)  # a few lanes go on their own (no waiting for listings)
     assert lifted._cap(every) == lifted.shared_writers
     lifted_home = lifted._cap(home)
     assert not lifted._shares(home)
@@ -192,3 +193,16 @@ async def test_a_batchs_writers_share_their_look_ups_and_each_write_is_read_back
     assert set(outcomes.values()) == {"synced"}
     third = store.records[day_key("ev:8000000003", "1001", BASE.entry.date)]
     assert third.fields.duration_seconds == 603
+
+
+async def test_with_the_limit_lifted_a_few_lanes_go_on_their_own() -> None:
+    """Below ``shared_from`` lanes (a low rate, no backlog) nobody waits for a listing."""
+    store = Listing()
+    syncer = dataclasses.replace(
+        world(records=store).syncer, request_rate=lambda _: 100_000.0, shared_from=8
+    )
+    results = await syncer.on_batch([_new_entry(n) for n in range(3)])
+
+    assert results == [None] * 3
+    assert store.listed == []  # no shared listing...
+    assert store.reads == 6  # ...each looked up and read back on its own

@@ -23,7 +23,8 @@ What holds:
 Per credential (:class:`PerCredential`, issue 12). A provider's budget is per credential: lanes
 beyond what its rate keeps busy only wait on it, each holding a write lease (60 s) meanwhile.
 So at most ``cap(credential)`` lanes of one credential run at once (about rate x latency + 1).
-Where the provider lists its records (``shares(credential)``), those lanes are the members of
+Where the provider lists its records (``shares(credential, lanes)``, given how many of the
+batch's lanes draw on the credential), those lanes are the members of
 one :class:`~timebridge_providers.kit.writes.ReadGroup`: their look-ups and read-backs are
 answered by shared listings, and a member waiting for one gives its concurrency slot to another
 lane meanwhile (it holds no database connection then).
@@ -31,6 +32,7 @@ lane meanwhile (it holds no database connection then).
 
 import asyncio
 import contextlib
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -72,7 +74,7 @@ class PerCredential(Generic[T]):
 
     of: Callable[[T], Hashable]
     cap: Callable[[Hashable], int]
-    shares: Callable[[Hashable], bool]
+    shares: Callable[[Hashable, int], bool]
 
 
 @contextlib.asynccontextmanager
@@ -101,15 +103,17 @@ async def in_lanes(
     failures: list[BaseException] = []
     gate = asyncio.Semaphore(concurrency)
     per: PerCredential[T] = credentials or PerCredential(
-        lambda _: None, lambda _: concurrency, lambda _: False
+        lambda _: None, lambda _: concurrency, lambda *_: False
     )
     caps: dict[Hashable, asyncio.Semaphore] = {}
     groups: dict[Hashable, ReadGroup] = {}
+    all_lanes = lanes_of([keys(item) for item in items])
+    lanes_per: Counter[Hashable] = Counter(per.of(items[lane[0]]) for lane in all_lanes)
 
     def limits(credential: Hashable) -> tuple[asyncio.Semaphore, ReadGroup | None]:
         if credential not in caps:
             caps[credential] = asyncio.Semaphore(max(1, per.cap(credential)))
-            if per.shares(credential):
+            if per.shares(credential, lanes_per[credential]):
                 groups[credential] = ReadGroup(idle=lambda: _released(gate))
         return caps[credential], groups.get(credential)
 
@@ -127,7 +131,7 @@ async def in_lanes(
                     return
 
     async with asyncio.TaskGroup() as group:
-        for positions in lanes_of([keys(item) for item in items]):
+        for positions in all_lanes:
             group.create_task(lane(positions))
     if failures:
         raise failures[0]

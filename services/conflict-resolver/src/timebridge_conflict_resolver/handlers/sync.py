@@ -171,6 +171,8 @@ class Syncer:
     shared_writers: int = 32
     """Lanes of one credential sharing their look-ups and read-backs, where the provider lists
     its records (each holds its write lease until the listing after the last write)."""
+    shared_from: int = 8
+    """With a limit lifted, a credential's lanes in a batch share their reads from this many."""
 
     def __post_init__(self) -> None:
         self._path = WritePath(
@@ -221,19 +223,23 @@ class Syncer:
         target = credential.target
         if target not in self.providers:
             return self.concurrency
-        if self._shares(credential):
+        if self._shares(credential, self.shared_from):
             return self.shared_writers
         return min(self.concurrency, self._busy(target))
 
-    def _shares(self, credential: Hashable) -> bool:
-        """Whether a credential's lanes share their reads: wherever its provider lists records,
-        whether its budget is the bound or its limit is lifted. A listing answers the look-ups
-        (and the read-backs) of every lane of the credential, so N lanes cost 2 listings and N
-        writes instead of 3N requests: with the budget as the bound that leaves it for writes,
-        with the limit lifted it saves the CPU of 2N - 2 requests on both sides."""
+    def _shares(self, credential: Hashable, lanes: int = 0) -> bool:
+        """Whether a credential's ``lanes`` in a batch share their reads: where its provider
+        lists records, always when its budget is the bound, and with a limit lifted from
+        ``shared_from`` lanes on (a backlog). N lanes then cost 2 listings and N writes instead
+        of 3N requests: with the budget as the bound that leaves it for writes; with the limit
+        lifted it saves the CPU of 2N - 2 requests on both sides. A few lanes with the limit
+        lifted go on their own: a listing waits until every member waits, which would only
+        add latency at a low rate."""
         assert isinstance(credential, _Credential)
         target = credential.target
-        return target in self.providers and self.providers.get(target).profile.lists_records
+        if target not in self.providers or not self.providers.get(target).profile.lists_records:
+            return False
+        return self._busy(target) < self.concurrency or lanes >= self.shared_from
 
     def _lane_keys(self, item: tuple[Envelope, EntryMapped]) -> tuple[str, ...]:
         """The changed entry, and the target record it lands in where the event tells."""

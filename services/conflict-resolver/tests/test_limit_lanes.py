@@ -18,7 +18,7 @@ from timebridge_providers.kit.writes import shared_read
 from timebridge_common.events import EntryMapped, EntrySynced, Envelope
 from timebridge_common.outbound.http import RequestBudget
 from timebridge_common.testing import sample_entry_mapped
-from timebridge_conflict_resolver.domain.state import Lease
+from timebridge_conflict_resolver.domain.state import Leases
 from timebridge_conflict_resolver.handlers.lanes import PerCredential, in_lanes
 from timebridge_sandboxes.testing import FakeTime
 
@@ -89,7 +89,7 @@ async def test_the_budgets_grant_is_taken_before_the_write_lease() -> None:
 
     async def leasing(
         owner: uuid.UUID, integration_id: str, slots: list[Slot], lease_s: float
-    ) -> dict[str, Lease]:
+    ) -> Leases:
         log.append(f"lease at {fake.now:g}s")
         return await take_leases(owner, integration_id, slots, lease_s)
 

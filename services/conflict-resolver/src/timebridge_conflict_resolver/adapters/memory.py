@@ -24,6 +24,7 @@ from timebridge_conflict_resolver.domain.state import (
     ConflictItem,
     ConflictStatus,
     Lease,
+    Leases,
     Link,
     TargetRecord,
 )
@@ -57,6 +58,8 @@ class MemorySync:
     links: dict[tuple[str, str, str], Link] = field(default_factory=dict)
     targets: dict[tuple[str, str, str], TargetRecord] = field(default_factory=dict)
     intents: dict[tuple[str, str, str], _Intent] = field(default_factory=dict)
+    attempts: set[tuple[str, str, str]] = field(default_factory=set)
+    """Every slot ever leased (``sync_attempts``): never forgotten."""
     items: dict[uuid.UUID, ConflictItem] = field(default_factory=dict)
     published: list[tuple[EntrySynced, Envelope]] = field(default_factory=list)
 
@@ -119,7 +122,7 @@ class MemorySync:
 
     async def take_leases(
         self, owner: uuid.UUID, integration_id: str, slots: list[Slot], lease_s: float
-    ) -> dict[str, Lease]:
+    ) -> Leases:
         now = self.clock()
         keys = [(integration_id, slot.system, slot.key) for slot in slots]
         before = {k: self.intents[k] for k in keys if k in self.intents}
@@ -140,7 +143,20 @@ class MemorySync:
                 kept.planned if kept else None,
                 slot.target_id or (kept.target_id if kept else None),
             )
-        return {k[2]: _lease(k[2], i) for k, i in before.items()}
+        first = frozenset(k[2] for k in keys if self._first(k, before))
+        self.attempts.update(keys)
+        return Leases({k[2]: _lease(k[2], i) for k, i in before.items()}, first)
+
+    def _first(
+        self, slot: tuple[str, str, str], before: dict[tuple[str, str, str], _Intent]
+    ) -> bool:
+        """As ``sync_sql.TAKE_LEASES``: never leased, no lease there, no record nor link to it."""
+        integration_id, system, key = slot
+        linked = any(
+            i == integration_id and link.active and (link.target, link.target_key) == (system, key)
+            for (i, _, _), link in self.links.items()
+        )
+        return not (slot in self.attempts or slot in before or slot in self.targets or linked)
 
     async def plan_write(
         self, owner: uuid.UUID, integration_id: str, slot: Slot, write: Write

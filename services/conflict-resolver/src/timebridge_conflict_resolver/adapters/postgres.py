@@ -20,6 +20,7 @@ from timebridge_conflict_resolver.domain.state import (
     ConflictItem,
     ConflictStatus,
     Lease,
+    Leases,
     Link,
     TargetRecord,
 )
@@ -241,9 +242,10 @@ class PostgresSync:
 
     async def take_leases(
         self, owner: uuid.UUID, integration_id: str, slots: list[Slot], lease_s: float
-    ) -> dict[str, Lease]:
+    ) -> Leases:
         """One statement (``sync_sql.TAKE_LEASES``), all or none: it takes nothing while another
-        owner holds a lease and rolls itself back if another inserted one meanwhile."""
+        owner holds a lease and rolls itself back if another inserted one meanwhile; it records
+        the keys as attempted and answers which were never leased before."""
         system, keys = slots[0].system, [slot.key for slot in slots]
         try:
             found = await self._pool.fetch(
@@ -265,7 +267,8 @@ class PostgresSync:
         busy = [lease_s - float(r["age"]) for r in rows if r["owner"] != owner]
         if any(wait > 0 for wait in busy):
             raise TransientError("another attempt is writing this record", retry_after=max(busy))
-        return {r["key"]: _lease(r) for r in rows}
+        first = frozenset(r["key"] for r in found if r["taken"] and r["first"])
+        return Leases({r["key"]: _lease(r) for r in rows}, first)
 
     async def plan_write(
         self, owner: uuid.UUID, integration_id: str, slot: Slot, write: Write

@@ -11,7 +11,10 @@ is conditioned on it, so an event already processed changes nothing.
 ``TAKE_LEASES`` locks the records' current leases and takes them all only if none is held by
 another owner younger than the lease time; when fewer were taken (another replica inserted one
 meanwhile) it raises inside the statement, which rolls it back whole, as the caller's
-transaction did before (no ``BEGIN``/``COMMIT`` round trips around it).
+transaction did before (no ``BEGIN``/``COMMIT`` round trips around it). Each key taken is
+recorded in ``sync_attempts`` (migration 0007), kept for good; a key is ``first`` only when that
+insert made its row now and no lease, record or link of it was there (rows an older replica left
+without recording an attempt): no write of it can have been planned or sent before.
 
 ``KNOWN`` is everything a change reads before it decides, in one snapshot: the entry's link,
 the record it is a copy of, other owners' live leases on it, the target records it lands in
@@ -111,12 +114,25 @@ WITH current AS (
     WHERE sync_intents.owner = EXCLUDED.owner
         OR sync_intents.taken_at < now() - make_interval(secs => $5)
     RETURNING key
+), attempted AS (
+    INSERT INTO sync_attempts (integration_id, system, key)
+    SELECT $1, $2, key FROM taken
+    ON CONFLICT DO NOTHING
+    RETURNING key
 )
-SELECT false AS taken, key, owner, operation, planned, target_id, age FROM current
+SELECT false AS taken, key, owner, operation, planned, target_id, age, false AS first
+FROM current
 UNION ALL
-SELECT true, key, NULL, NULL, NULL, NULL, NULL FROM taken
+SELECT true, t.key, NULL, NULL, NULL, NULL, NULL,
+    t.key IN (SELECT key FROM attempted)
+        AND NOT EXISTS (SELECT 1 FROM current c WHERE c.key = t.key)
+        AND NOT EXISTS (SELECT 1 FROM sync_targets s
+            WHERE s.integration_id = $1 AND s.system = $2 AND s.key = t.key)
+        AND NOT EXISTS (SELECT 1 FROM sync_links l WHERE l.integration_id = $1 AND l.active
+            AND l.target = $2 AND l.target_key = t.key)
+FROM taken t
 UNION ALL
-SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL
+SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
 WHERE CASE WHEN (SELECT ok FROM free) AND (SELECT count(DISTINCT key) FROM taken)
         < (SELECT count(DISTINCT k) FROM unnest($3::text[]) AS k)
     THEN resolver_leases_taken_meanwhile() ELSE false END

@@ -60,6 +60,18 @@ class Lease:
     """The record's id in its system, once known (a create's only after the system answered)."""
 
 
+class Leases(dict[str, Lease]):
+    """The leases that were there before an attempt took its own (by key), and ``first``: the
+    keys no attempt had ever leased before (recorded with the lease, in the same statement, and
+    never forgotten), so no write of them can have been planned or sent before this one."""
+
+    first: frozenset[str]
+
+    def __init__(self, found: dict[str, Lease], first: frozenset[str] = frozenset()) -> None:
+        super().__init__(found)
+        self.first = first
+
+
 @dataclass(frozen=True, slots=True)
 class ConflictItem:
     """An entry in the review queue: the change, both versions, and why it waits."""

@@ -24,6 +24,7 @@ from timebridge_conflict_resolver.domain.state import (
     ConflictItem,
     ConflictStatus,
     Lease,
+    Leases,
     Link,
     TargetRecord,
 )
@@ -99,8 +100,10 @@ class SyncStore(Protocol):
 
     async def take_leases(
         self, owner: uuid.UUID, integration_id: str, slots: list[Slot], lease_s: float
-    ) -> dict[str, Lease]:
-        """Take the write lease on every record, returning the leases that were there.
+    ) -> Leases:
+        """Take the write lease on every record, returning the leases that were there and the
+        keys leased for the first time ever (``Leases.first``; a key leased before, even by an
+        attempt that failed or was abandoned, is never in it again).
 
         Raises :class:`~timebridge_common.errors.TransientError` while another owner holds a
         lease younger than ``lease_s``.

@@ -43,7 +43,7 @@ from timebridge_conflict_resolver.domain.plans import (
     verdict,
 )
 from timebridge_conflict_resolver.domain.records import Observed, Write, desired, same
-from timebridge_conflict_resolver.domain.state import Completion, Lease
+from timebridge_conflict_resolver.domain.state import Completion, Lease, Leases
 from timebridge_conflict_resolver.handlers.ports import (
     ConflictClosedError,
     Connections,
@@ -84,6 +84,7 @@ class WritePath:
                 before = await self.store.take_leases(
                     job.owner, event.integration_id, slots, self.lease_s
                 )
+                plan = _never_written(plan, before)
                 try:
                     reads = [await target.read(s.slot) for s in plan.slots]
                 except ProviderError as exc:
@@ -250,6 +251,21 @@ class WritePath:
         access = await self._access(connection)
         async with self.entries.open(system, access) as target:
             yield self._access.reporting(connection, target)
+
+
+def _never_written(plan: Plan, leases: Leases) -> Plan:
+    """``plan`` with ``Slot.never_written`` on each slot without an id that this attempt leased
+    first ever: no create of it can have been sent (a retry, a redelivery or another replica
+    finds the slot attempted and looks it up as before)."""
+    if not leases.first:
+        return plan
+    slots = tuple(
+        replace(s, slot=replace(s.slot, never_written=True))
+        if s.slot.target_id is None and s.slot.key in leases.first
+        else s
+        for s in plan.slots
+    )
+    return replace(plan, slots=slots)
 
 
 def _decide(

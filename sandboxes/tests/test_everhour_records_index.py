@@ -69,3 +69,40 @@ async def test_lists_by_date_answer_as_before(start: dt.date | None, end: dt.dat
     )
     assert [r["id"] for r in listed.json()] == [r.id for r in expected]
     assert expected
+
+
+async def test_a_listing_sums_its_tasks_times_in_one_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each listed record embeds its task with the task's time per user. That sum was made over
+    every record for each record listed (a page of k records cost k passes over all records); it
+    is made once per answer now, with the same totals as a scan."""
+    state = EverhourState()
+    ann, bob = state.add_user("Ann", api_key="k"), state.add_user("Bob", api_key="k2")
+    project = state.add_project("Website")
+    tasks = [state.add_task(project, f"T{n}") for n in range(3)]
+    for n in range(24):
+        state.records[n + 1] = _Record(
+            n + 1, tasks[n % 3], (ann, bob)[n % 2], DAY - dt.timedelta(n // 6), 60 + n, None, ""
+        )
+    app = create_everhour_sandbox(state, Faults(), rate_limit=RateLimit(10**6, 10))
+    passes = 0
+    values = type(state.records).values
+
+    def counted(records: dict[int, _Record]) -> object:
+        nonlocal passes
+        passes += 1
+        return values(records)
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://ev") as client:
+        monkeypatch.setattr(type(state.records), "values", counted)
+        listed = await client.get("/team/time", params={"to": str(DAY)}, headers={"X-Api-Key": "k"})
+        monkeypatch.undo()
+    assert listed.status_code == 200
+    assert len(listed.json()) == 24
+    assert passes <= 2  # the sum's one pass (and at most one by the listing itself), not 24+
+    for record in listed.json():
+        users: dict[str, int] = {}
+        for r in state.records.values():
+            if r.task == record["task"]["id"]:
+                users[str(r.user)] = users.get(str(r.user), 0) + r.time
+        assert record["task"]["time"] == {"total": sum(users.values()), "users": users}

@@ -102,7 +102,9 @@ async def project_tasks(
         and (query is None or query.lower() in t.name.lower())
         and not (exclude_closed and t.status == "closed")
     ]
-    return [sandbox.task_json(t) for t in _page(found, page, limit)]
+    shown = _page(found, page, limit)
+    times = sandbox.task_times(t.id for t in shown)
+    return [sandbox.task_json(t, times) for t in shown]
 
 
 @api.post("/projects/{project_id}/tasks", status_code=201)
@@ -139,7 +141,9 @@ class TimeQuery:
 
     def answer(self, sandbox: _Sandbox, keep: Callable[[_Record], bool]) -> list[Json]:
         found = [r for r in sandbox.records(None, self.start, self.to) if keep(r)]
-        return [sandbox.record_json(r) for r in _page(found, self.page, self.limit)]
+        shown = _page(found, self.page, self.limit)
+        times = sandbox.task_times({r.task for r in shown})
+        return [sandbox.record_json(r, times) for r in shown]
 
 
 Times = Annotated[TimeQuery, Depends()]
